@@ -1,0 +1,55 @@
+"""Open the engine on a home directory: shared by the CLI and the console, free of textual.
+
+``$CMKLAB_HOME`` (or ``--home``) names the directory; the default is the user data directory
+(``$XDG_DATA_HOME/cmklab`` or ``~/.local/share/cmklab``). ``CMKLAB_SEED`` (or ``--seed``) makes a new
+store deterministic; ``CMKLAB_PROFILE`` (or ``--profile``) picks its rule profile.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+from engine import Engine
+from engine.errors import EngineError
+
+
+def default_home() -> Path:
+    env = os.environ.get("CMKLAB_HOME")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "cmklab"
+
+
+def env_seed() -> int | None:
+    raw = os.environ.get("CMKLAB_SEED")
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise EngineError(f"CMKLAB_SEED={raw!r} is not a whole number", code="InvalidParameter") from None
+
+
+def open_engine(home: str | os.PathLike | None = None, *, seed: int | None = None, profile: str | None = None,
+                demo: bool = False) -> Engine:
+    """The engine on ``home``'s store. A new store gets the seed and profile; ``demo`` fills a new one."""
+    from store import TinyStore
+
+    path = Path(home) if home is not None else default_home()
+    seed = seed if seed is not None else env_seed()
+    profile = profile or os.environ.get("CMKLAB_PROFILE") or None
+    store = TinyStore(path)
+    fresh = not store.load()
+    start = None
+    if seed is None and fresh:
+        # unseeded stores start their simulated clock at the wall clock; seeded ones at a fixed instant
+        start = datetime.now(timezone.utc).replace(microsecond=0)
+    engine = Engine(store, seed=seed, profile=profile, start=start)
+    if fresh and demo:
+        from engine.demo import build_demo
+
+        build_demo(engine)
+    return engine

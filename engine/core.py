@@ -1,0 +1,315 @@
+"""The engine's machinery: state tables, unit of work, events, audit, randomness, the clock.
+
+Every user action runs in one unit of work (:meth:`EngineCore.transaction`):
+
+1. take the store's inter-process lock and reload if another process committed since;
+2. run the action on the in-memory models; each model is snapshotted the first time it is touched;
+3. run the cascades the action may have set off (``reconcile``), then write once (``store.commit``);
+4. publish the events to subscribers.
+
+If anything fails, every touched model is put back from its snapshot, so a failed action changes
+nothing, except the audit entries of denied key operations, which Key Vault keeps (KV8) and which
+are committed on their own. A dry run (what-if) does steps 1-3 without the write and rolls back.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Iterator, TypeVar
+
+from . import crypto
+from .clock import DEFAULT_START, SimulatedClock, iso, parse_iso
+from .entropy import Entropy
+from .errors import EngineError, NotFound
+from .events import Event, Subscriber
+from .models import MODELS, AuditEntry, EngineMeta, EventEntry, Model
+from .repository import StateStore
+from .rules import DEFAULT_PROFILE, PROFILES, Rules
+
+M = TypeVar("M", bound=Model)
+
+
+@dataclass
+class UnitOfWork:
+    """What one action has touched so far."""
+
+    dry_run: bool = False
+    before: dict[tuple[str, str], dict | None] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    audit: list[AuditEntry] = field(default_factory=list)
+    reconcile: bool = False
+    """Set when key usability may have changed: the cascades run before the commit."""
+    rewrap_skipped: list[str] = field(default_factory=list)
+    """In a dry run, resources whose data key would be re-wrapped (the RSA work is skipped)."""
+
+
+class EngineCore:
+    """State, unit of work and shared helpers; the resource mixins build on it."""
+
+    def __init__(self, store: StateStore, *, seed: int | None = None, profile: str | None = None,
+                 start: datetime | None = None, clock: SimulatedClock | None = None) -> None:
+        self.store = store
+        self._lock = threading.RLock()
+        self._subscribers: list[Subscriber] = []
+        self._uow: UnitOfWork | None = None
+        self._private_cache: dict[str, Any] = {}
+        self._vm_index: dict[str, str] | None = None
+        self.clock = clock or SimulatedClock(start or DEFAULT_START)
+        self._external_clock = clock is not None
+        self._load()
+        if self.meta is None:
+            self._initialise(seed, profile, start)
+
+    # ---- state ----------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        docs = self.store.load()
+        t: dict[str, dict[str, Model]] = {name: {} for name in MODELS}
+        for table, rows in docs.items():
+            cls = MODELS.get(table)
+            if cls is None:
+                continue
+            from_doc = cls.from_doc
+            t[table] = {k: from_doc(d) for k, d in rows.items()}
+        self.t = t
+        meta = t["engine"].get("engine")
+        self.meta: EngineMeta | None = meta  # type: ignore[assignment]
+        self._vm_index = None
+        if meta is not None:
+            self._adopt_meta()
+
+    def _adopt_meta(self) -> None:
+        meta = self.meta
+        assert meta is not None
+        self.rng = Entropy(meta.seed, meta.rng_counter)
+        if meta.clock and not self._external_clock:
+            self.clock.set(parse_iso(meta.clock))
+        root = self.store.root_key()
+        if meta.seed is not None:
+            # Seeded stores are reproducible byte for byte, sealed blobs included (see entropy.py).
+            root = hashlib.sha256(f"cmklab-seeded-root:{meta.seed}".encode()).digest()
+        self.sealer = crypto.Sealer(root)
+        self.host_sealer = crypto.Sealer(hashlib.sha256(b"platform-host-cache" + root).digest())
+        self.rules: Rules = PROFILES.get(meta.profile, PROFILES[DEFAULT_PROFILE])
+
+    def _initialise(self, seed: int | None, profile: str | None, start: datetime | None) -> None:
+        profile = profile or DEFAULT_PROFILE
+        if profile not in PROFILES:
+            raise EngineError(f"rule profile {profile!r} is unknown; choose one of: {', '.join(PROFILES)}",
+                              code="InvalidParameter")
+        rng = Entropy(seed)
+        meta = EngineMeta(seed=seed, profile=profile)
+        meta.subscription_id = rng.guid()
+        meta.tenant_id = rng.guid()
+        meta.user_object_id = rng.guid()
+        meta.rng_counter = rng.counter
+        if start is not None and not self._external_clock:
+            self.clock.set(start)
+        meta.clock = iso(self.clock.now())
+        with self.store.lock():
+            self.store.commit({"engine": {"engine": meta.to_doc()}}, {})
+        self.meta = meta
+        self.t["engine"]["engine"] = meta
+        self._adopt_meta()
+
+    def reload(self) -> None:
+        """Re-read the store (another process committed). Unsealed keys stay cached (they are immutable)."""
+        with self._lock:
+            self._load()
+
+    def refresh_if_changed(self) -> bool:
+        """Reload when another process has committed; True if it did."""
+        with self._lock:
+            if self._uow is None and self.store.changed():
+                self._load()
+                return True
+            return False
+
+    # ---- unit of work -----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self, *, dry_run: bool = False) -> Iterator[UnitOfWork]:
+        with self._lock:
+            if self._uow is not None:
+                yield self._uow
+                return
+            lock = self.store.lock() if not dry_run else contextlib.nullcontext()
+            with lock:
+                if self.store.changed():
+                    self._load()
+                uow = self._uow = UnitOfWork(dry_run=dry_run)
+                try:
+                    self._touch(self.meta)
+                    yield uow
+                    self._finish(uow)
+                    if not dry_run:
+                        self._commit(uow)
+                except BaseException:
+                    self._rollback(uow)
+                    raise
+                finally:
+                    self._uow = None
+            if not dry_run:
+                for ev in uow.events:
+                    self._publish(ev)
+
+    def _finish(self, uow: UnitOfWork) -> None:
+        """Run the cascades and record clock, randomness and events in the meta document."""
+        if uow.reconcile:
+            self._reconcile()  # provided by the cascade mixin
+        meta = self.meta
+        meta.clock = iso(self.clock.now())
+        meta.rng_counter = self.rng.counter
+        for ev in uow.events:
+            meta.event_seq += 1
+            entry = EventEntry(id=f"{meta.event_seq:09d}", time=ev.time, type=ev.kind, severity=ev.severity,
+                               summary=ev.summary, data={k: v for k, v in ev.to_doc().items()
+                                                          if k not in ("time", "summary", "type", "severity")})
+            self._add(entry)
+
+    def _commit(self, uow: UnitOfWork) -> None:
+        upserts: dict[str, dict[str, dict]] = {}
+        deletes: dict[str, list[str]] = {}
+        for (table, key) in uow.before:
+            obj = self.t[table].get(key)
+            if obj is None:
+                deletes.setdefault(table, []).append(key)
+            else:
+                upserts.setdefault(table, {})[key] = obj.to_doc()
+        self.store.commit(upserts, deletes)
+
+    def _rollback(self, uow: UnitOfWork) -> None:
+        for (table, key), doc in uow.before.items():
+            if doc is None:
+                self.t[table].pop(key, None)
+            else:
+                self.t[table][key] = MODELS[table].from_doc(doc)
+        self.meta = self.t["engine"]["engine"]  # type: ignore[assignment]
+        self._adopt_meta()
+        self._vm_index = None
+        if uow.audit and not uow.dry_run:
+            # Key Vault logs denied attempts even though the action failed (KV8): keep those alone.
+            meta = self.meta
+            before = meta.to_doc()
+            for entry in uow.audit:
+                meta.audit_seq += 1
+                entry.id = f"{meta.audit_seq:09d}"
+                self.t["audit"][entry.id] = entry
+            try:
+                self.store.commit({"audit": {e.id: e.to_doc() for e in uow.audit},
+                                   "engine": {"engine": meta.to_doc()}}, {})
+            except EngineError:
+                for entry in uow.audit:
+                    self.t["audit"].pop(entry.id, None)
+                self.t["engine"]["engine"] = self.meta = EngineMeta.from_doc(before)
+
+    def _touch(self, obj: Model | None) -> None:
+        """Snapshot ``obj`` before it changes (call before mutating)."""
+        uow = self._uow
+        if uow is None:
+            raise RuntimeError("state changed outside a unit of work")
+        if obj is None:
+            return
+        k = (obj.table, obj.key)
+        if k not in uow.before:
+            uow.before[k] = obj.to_doc() if k[1] in self.t[k[0]] else None
+        if obj.table == "vms":
+            self._vm_index = None
+
+    def _add(self, obj: Model) -> Model:
+        uow = self._uow
+        if uow is None:
+            raise RuntimeError("state changed outside a unit of work")
+        k = (obj.table, obj.key)
+        if k not in uow.before:
+            existing = self.t[obj.table].get(obj.key)
+            uow.before[k] = existing.to_doc() if existing is not None else None
+        self.t[obj.table][obj.key] = obj
+        if obj.table == "vms":
+            self._vm_index = None
+        return obj
+
+    def _remove(self, obj: Model) -> None:
+        self._touch(obj)
+        self.t[obj.table].pop(obj.key, None)
+
+    @property
+    def uow(self) -> UnitOfWork:
+        if self._uow is None:
+            raise RuntimeError("no unit of work")
+        return self._uow
+
+    # ---- events ------------------------------------------------------------------------------
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback(event)`` after each committed action; returns an unsubscribe function."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
+
+    def _emit(self, cls: type[Event], summary: str, **data: Any) -> None:
+        self.uow.events.append(cls(time=iso(self.clock.now()), summary=summary, **data))
+
+    def _publish(self, ev: Event) -> None:
+        for cb in list(self._subscribers):
+            try:
+                cb(ev)
+            except Exception:  # a broken subscriber must not break the engine
+                pass
+
+    # ---- audit (KV8) ----------------------------------------------------------------------------
+
+    def _audit(self, vault: str, caller: str, operation: str, kid: str | None, result: str = "OK",
+               code: str | None = None, message: str | None = None) -> None:
+        uow = self.uow
+        entry = AuditEntry(id="", time=iso(self.clock.now()), vault=vault, caller=caller, operation=operation,
+                           kid=kid, result=result, code=code, message=message)
+        if result == "OK":
+            self.meta.audit_seq += 1
+            entry.id = f"{self.meta.audit_seq:09d}"
+            self._add(entry)
+        else:
+            uow.audit.append(entry)  # kept even if the action fails; committed with it otherwise
+            if uow.dry_run:
+                return
+            self.meta.audit_seq += 1
+            entry.id = f"{self.meta.audit_seq:09d}"
+            self._add(entry)
+
+    # ---- small helpers --------------------------------------------------------------------------
+
+    def now(self) -> str:
+        return iso(self.clock.now())  # type: ignore[return-value]
+
+    def _get(self, cls: type[M], key: str, what: str | None = None) -> M:
+        obj = self.t[cls.table].get(key)
+        if obj is None:
+            raise NotFound(f"{what or cls.__name__} {key!r} was not found")
+        return obj  # type: ignore[return-value]
+
+    def all(self, table: str) -> list:
+        return list(self.t[table].values())
+
+    @staticmethod
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
+    @staticmethod
+    def unb64(text: str) -> bytes:
+        return base64.b64decode(text)
+
+    @property
+    def subscription_id(self) -> str:
+        return self.meta.subscription_id
+
+    @property
+    def operator(self) -> str:
+        """The signed-in user's object id (the caller of management operations)."""
+        return self.meta.user_object_id
+
+    def _reconcile(self) -> None:  # overridden by the cascade mixin
+        pass

@@ -1,0 +1,214 @@
+"""Disk encryption sets (D1-D8) and re-keying their resources (D3, D4)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from . import events as ev
+from .errors import BadRequest, Conflict, EngineError, Forbidden, NotFound, QuotaExceeded
+from .ids import arm_id, check_name, key_id, parse_arm_id, parse_key_url
+from .keys import KeysMixin
+from .models import DiskEncryptionSet, ResourceState, Vault
+from .rules import DES_ENCRYPTION_TYPES, DES_REQUIRED_PERMISSIONS, ENC_CUSTOMER, ENC_DOUBLE
+from .vaults import check_region
+
+COMPUTE_CODES = {
+    "KeyDisabled": "KeyVaultKeyNotEnabled",
+    "KeyNotYetValid": "KeyVaultKeyNotEnabled",
+    "KeyExpired": "KeyVaultKeyNotEnabled",
+    "ForbiddenByPolicy": "KeyVaultAccessForbidden",
+    "ForbiddenByRbac": "KeyVaultAccessForbidden",
+    "KeyDeleted": "KeyVaultKeyNotFound",
+    "KeyNotFound": "KeyVaultKeyNotFound",
+    "KeyPurged": "KeyVaultKeyNotFound",
+    "VaultNotFound": "KeyVaultNotFound",
+}
+"""How a Key Vault refusal reads on the compute side (disks, VMs, sets)."""
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    """Two threads: cryptography releases the GIL for RSA, so re-wrapping uses both cores."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cmklab-rsa")
+    return _POOL
+
+
+def compute_error(problem: EngineError, resource: str, des: DiskEncryptionSet | None = None) -> EngineError:
+    """A Key Vault problem as the compute side reports it, naming the resource, key and identity."""
+    code = COMPUTE_CODES.get(problem.inner_code or problem.code, "KeyVaultAccessForbidden")
+    who = f" (identity {des.principal_id} of disk encryption set {des.name})" if des else ""
+    err_cls = Forbidden if code in ("KeyVaultAccessForbidden", "KeyVaultKeyNotEnabled") else NotFound
+    err = err_cls(f"{resource}: {problem.message}{who}", code=code)
+    err.inner_code = None
+    return err
+
+
+class DesMixin(KeysMixin):
+    def _find_des(self, name_or_id: str, resource_group: str | None = None) -> DiskEncryptionSet:
+        ref = parse_arm_id(name_or_id) if name_or_id and name_or_id.startswith("/") else None
+        if ref is not None:
+            obj = self.t["des"].get(arm_id(self.subscription_id, ref.resource_group, "des", ref.name))
+            if obj is None:
+                obj = next((d for d in self.t["des"].values() if d.id.lower() == name_or_id.lower()), None)
+        else:
+            cands = [d for d in self.t["des"].values() if d.name.lower() == (name_or_id or "").lower()
+                     and (resource_group is None or d.resource_group.lower() == resource_group.lower())]
+            obj = cands[0] if len(cands) == 1 else None
+            if len(cands) > 1:
+                raise BadRequest(f"disk encryption set name {name_or_id!r} is ambiguous; give its resource group "
+                                 "or its id", code="InvalidParameter")
+        if obj is None:
+            raise NotFound(f"The Resource 'Microsoft.Compute/diskEncryptionSets/{name_or_id}' under resource group "
+                           f"'{resource_group or '?'}' was not found.", code="ResourceNotFound")
+        return obj  # type: ignore[return-value]
+
+    def get_des(self, name: str, resource_group: str | None = None) -> DiskEncryptionSet:
+        return self._find_des(name, resource_group)
+
+    def list_des(self, resource_group: str | None = None) -> list[DiskEncryptionSet]:
+        return sorted((d for d in self.t["des"].values() if resource_group is None
+                       or d.resource_group.lower() == resource_group.lower()), key=lambda d: d.name.lower())
+
+    def _resolve_vault_arg(self, source_vault: str | None, key_vault_name: str) -> Vault:
+        if source_vault:
+            ref = parse_arm_id(source_vault) if source_vault.startswith("/") else None
+            name = ref.name if ref else source_vault
+            if ref and ref.subscription.lower() != self.subscription_id.lower():
+                raise BadRequest(f"source vault {source_vault!r} is in subscription {ref.subscription}; the vault, "
+                                 f"set, disks and VMs must share subscription {self.subscription_id} (D6)",
+                                 code="InvalidParameter")
+            if name.lower() != key_vault_name.lower():
+                raise BadRequest(f"the key URL names vault {key_vault_name!r} but --source-vault is {name!r}; they "
+                                 "must be the same vault", code="InvalidParameter")
+        return self._vault(key_vault_name)
+
+    def _check_des_key(self, vault: Vault, location: str, key_url: str) -> str:
+        """Checks shared by create and update: purge protection (KV1), region (D6), key usable (KV5)."""
+        if not vault.enable_purge_protection:
+            raise BadRequest(f"key vault {vault.name!r} does not have purge protection enabled; a vault backing a "
+                             "disk encryption set needs soft delete and purge protection (az keyvault update "
+                             f"--name {vault.name} --enable-purge-protection true)", code="BadRequest",
+                             inner_code="KeyVaultPurgeProtectionNotEnabled")
+        if vault.location != location:
+            raise BadRequest(f"key vault {vault.name!r} is in {vault.location}; the disk encryption set is in "
+                             f"{location}: they must share region and subscription (D6)", code="InvalidParameter",
+                             inner_code="KeyVaultAndDiskEncryptionSetInDifferentRegions")
+        ref = parse_key_url(key_url)
+        k = self.t["keys"].get(key_id(vault.name, ref.name).lower())
+        if k is None or k.state != ResourceState.ACTIVE.value:
+            raise NotFound(f"key {key_url} was not found in vault {vault.name!r}", code="KeyVaultKeyNotFound")
+        ver = k.version(ref.version) if ref.version else k.current
+        if ver is None:
+            raise NotFound(f"key version {key_url} was not found in vault {vault.name!r}", code="KeyVaultKeyNotFound")
+        kid = key_id(vault.name, k.name, ver["version"])
+        problem = self.key_problem(None, kid, "wrapKey")
+        if problem is not None:
+            raise compute_error(problem, f"key {kid}")
+        return kid
+
+    def create_des(self, name: str, resource_group: str, key_url: str, *, source_vault: str | None = None,
+                   location: str | None = None, encryption_type: str = ENC_CUSTOMER,
+                   rotation_to_latest: bool = False, tags: dict | None = None) -> DiskEncryptionSet:
+        check_name("des", name)
+        etype = _choice(encryption_type or ENC_CUSTOMER, DES_ENCRYPTION_TYPES, "encryption type")
+        ref = parse_key_url(key_url, require_version=not rotation_to_latest)
+        with self.transaction():
+            group = self.get_group(resource_group)
+            loc = check_region(location) if location else group.location
+            if any(d.name.lower() == name.lower() and d.resource_group.lower() == group.name.lower()
+                   for d in self.t["des"].values()):
+                raise Conflict(f"disk encryption set {name!r} already exists in resource group {group.name!r}",
+                               code="Conflict")
+            in_region = sum(1 for d in self.t["des"].values() if d.location == loc)
+            if in_region >= self.rules.des_per_region:
+                raise QuotaExceeded(f"region {loc} already has {in_region} disk encryption sets in this subscription;"
+                                    f" the limit is {self.rules.des_per_region} per region (D5, rule profile "
+                                    f"{self.rules.name})", code="QuotaExceeded")
+            if etype == ENC_DOUBLE and loc not in self.rules.double_regions:
+                raise BadRequest(f"double encryption at rest is not offered in {loc}; regions: "
+                                 f"{', '.join(sorted(self.rules.double_regions))} (V7)", code="InvalidParameter")
+            vault = self._resolve_vault_arg(source_vault, ref.vault)
+            kid = self._check_des_key(vault, loc, key_url)
+            des = DiskEncryptionSet(id=arm_id(self.subscription_id, group.name, "des", name), name=name,
+                                    resource_group=group.name, location=loc, encryption_type=etype, key_url=kid,
+                                    source_vault_id=vault.id, principal_id=self.rng.guid(),
+                                    tenant_id=self.meta.tenant_id, rotation_to_latest=bool(rotation_to_latest),
+                                    created=self.now(), tags=dict(tags or {}))
+            self._add(des)
+            self._emit(ev.DiskEncryptionSetCreated, f"disk encryption set {name} created on key {kid}; grant its "
+                       f"identity {des.principal_id} get, wrapKey and unwrapKey on the key", des=des.id)
+            return des
+
+    def update_des(self, name: str, resource_group: str | None = None, *, key_url: str | None = None,
+                   source_vault: str | None = None, rotation_to_latest: bool | None = None,
+                   encryption_type: str | None = None) -> DiskEncryptionSet:
+        """Change the key (re-wraps every resource of the set, D3), toggle automatic rotation (D4)."""
+        with self.transaction():
+            des = self._find_des(name, resource_group)
+            if encryption_type is not None and encryption_type.lower() != des.encryption_type.lower():
+                raise BadRequest(f"the encryption type of disk encryption set {des.name!r} ({des.encryption_type}) "
+                                 "is fixed at creation and cannot be changed (D7); create another set",
+                                 code="PropertyChangeNotAllowed")
+            self._touch(des)
+            if rotation_to_latest is not None:
+                des.rotation_to_latest = bool(rotation_to_latest)
+            if key_url is not None or source_vault is not None:
+                url = key_url or des.key_url
+                ref = parse_key_url(url, require_version=not des.rotation_to_latest)
+                vault = self._resolve_vault_arg(source_vault, ref.vault)
+                kid = self._check_des_key(vault, des.location, url)
+                des.source_vault_id = vault.id
+                if kid != des.key_url:
+                    self._rekey(des, kid)
+            elif des.rotation_to_latest:
+                pass  # the auto-rotation job picks up newer versions within the hour
+            self._emit(ev.ResourceChanged, f"disk encryption set {des.name} updated", resource=des.id)
+            return des
+
+    def delete_des(self, name: str, resource_group: str | None = None) -> None:
+        with self.transaction():
+            des = self._find_des(name, resource_group)
+            users = self.des_resources(des)
+            if users:
+                names = ", ".join(sorted(r.name for r in users)[:10])
+                raise Conflict(f"disk encryption set {des.name!r} is still used by {len(users)} resource(s): {names}; "
+                               "it cannot be deleted (D7)", code="DiskEncryptionSetInUse")
+            self._remove(des)
+            self._emit(ev.DiskEncryptionSetDeleted, f"disk encryption set {des.name} deleted", des=des.id)
+
+    def des_resources(self, des: DiskEncryptionSet) -> list:
+        """Every disk, snapshot and image that references the set (``list-associated-resources``)."""
+        out = []
+        for table in ("disks", "snapshots", "images"):
+            out.extend(r for r in self.t[table].values() if r.des_id == des.id)
+        return out
+
+    def des_identity_ready(self, des: DiskEncryptionSet) -> EngineError | None:
+        """D2: None when the set's identity may get, wrap and unwrap with its key; else the refusal."""
+        for op in DES_REQUIRED_PERMISSIONS:
+            problem = self.key_problem(des.principal_id, des.key_url, op)
+            if problem is not None:
+                if problem.inner_code in ("ForbiddenByPolicy", "ForbiddenByRbac"):
+                    return Forbidden(
+                        f"disk encryption set {des.name!r} cannot use key {des.key_url}: its identity "
+                        f"{des.principal_id} lacks the {op} permission; grant get, wrapKey and unwrapKey "
+                        f"(az keyvault set-policy --object-id {des.principal_id} --key-permissions get wrapKey "
+                        "unwrapKey) or the role 'Key Vault Crypto Service Encryption User'",
+                        code="KeyVaultAccessForbidden")
+                return compute_error(problem, f"disk encryption set {des.name}", des)
+        return None
+
+    # ---- re-keying (D3): implemented in disks.py, where the data keys live -----------------------
+
+    def _rekey(self, des: DiskEncryptionSet, new_kid: str, resources: list | None = None) -> int:
+        raise NotImplementedError
+
+
+def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:
+    for a in allowed:
+        if a.lower() == str(value).lower():
+            return a
+    raise BadRequest(f"{what} {value!r} is not valid; allowed: {', '.join(allowed)}", code="InvalidParameter")

@@ -1,0 +1,615 @@
+"""Managed disks, snapshots and images (K1-K10) and the data path (envelope encryption, K2, K3).
+
+Every resource has its own data keys, listed in ``layers`` outermost first:
+
+* platform key only (K1): one AES-256-GCM data key wrapped by the region's platform RSA key;
+* customer key: the GCM data key wrapped by the set's Key Vault key (RSA-OAEP-256);
+* double encryption (K3): the GCM data key wrapped by the customer key, and inside it an
+  AES-256-XTS layer whose 64-byte key is wrapped by the platform key: two modes, two keys.
+
+Only ciphertext reaches the blob store; data keys exist unwrapped only in memory or sealed.
+"""
+
+from __future__ import annotations
+
+from . import crypto
+from . import events as ev
+from .des import DesMixin, _choice, _pool, compute_error
+from .entropy import oaep_sha256_encrypt
+from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAllowed
+from .ids import arm_id, check_name, key_id, parse_arm_id, parse_key_url
+from .models import Disk, DiskEncryptionSet, Image, PlatformKey, Snapshot, VirtualMachine
+from .rules import (DISK_ENCRYPTION_TYPES, DISK_SKUS, ENC_CUSTOMER, ENC_DOUBLE, ENC_PLATFORM, MAX_DISK_GB)
+from .vaults import check_region
+
+GCM = "AES-256-GCM"
+XTS = "AES-256-XTS"
+CHUNK_BLOCKS = 256
+"""Blocks per crypto call (1 MiB): large enough to amortise Python, small enough to stay in cache."""
+MAX_IO = 256 * 1024 * 1024
+KINDS = {"disk": Disk, "snapshot": Snapshot, "image": Image}
+TABLE_OF = {"disk": "disks", "snapshot": "snapshots", "image": "images"}
+
+
+class DisksMixin(DesMixin):
+    # ---- platform keys -----------------------------------------------------------------------
+
+    def _platform_key(self, region: str) -> PlatformKey:
+        pk = self.t["platform_keys"].get(f"platform:{region}")
+        if pk is None:
+            private = self._generate(2048)
+            kid = f"platform:{region}"
+            jwk = crypto.public_numbers_jwk(private)
+            sealed = self.sealer.seal_text(crypto.private_to_der(private), kid.encode())
+            pk = PlatformKey(id=kid, region=region, n=jwk["n"], e=jwk["e"], sealed=sealed, created=self.now())
+            self._add(pk)
+            self._private_cache[kid] = private
+        return pk  # type: ignore[return-value]
+
+    def _platform_private(self, kid: str):
+        cached = self._private_cache.get(kid)
+        if cached is None:
+            pk = self.t["platform_keys"][kid]
+            cached = crypto.private_from_der(self.sealer.unseal_text(pk.sealed, kid.encode()))
+            self._private_cache[kid] = cached
+        return cached
+
+    def _wrap_platform(self, region: str, dek: bytes) -> tuple[str, str]:
+        pk = self._platform_key(region)
+        public = crypto.public_from_jwk(pk.n, pk.e)
+        wrapped = oaep_sha256_encrypt(public, dek, self.rng) if self.rng.seeded else crypto.wrap_key(public, dek)
+        return pk.id, self.b64(wrapped)
+
+    # ---- lookups -----------------------------------------------------------------------------
+
+    def _find(self, kind: str, name_or_id: str, resource_group: str | None = None) -> Disk:
+        table = TABLE_OF[kind]
+        label = {"disk": "Microsoft.Compute/disks", "snapshot": "Microsoft.Compute/snapshots",
+                 "image": "Microsoft.Compute/images"}[kind]
+        if name_or_id and name_or_id.startswith("/"):
+            obj = next((r for r in self.t[table].values() if r.id.lower() == name_or_id.lower()), None)
+        else:
+            cands = [r for r in self.t[table].values() if r.name.lower() == (name_or_id or "").lower()
+                     and (resource_group is None or r.resource_group.lower() == resource_group.lower())]
+            if len(cands) > 1:
+                raise BadRequest(f"{kind} name {name_or_id!r} is ambiguous; give its resource group or id",
+                                 code="InvalidParameter")
+            obj = cands[0] if cands else None
+        if obj is None:
+            raise NotFound(f"The Resource '{label}/{name_or_id}' under resource group '{resource_group or '?'}' "
+                           "was not found.", code="ResourceNotFound")
+        return obj  # type: ignore[return-value]
+
+    def get_disk(self, name: str, resource_group: str | None = None) -> Disk:
+        return self._find("disk", name, resource_group)
+
+    def get_snapshot(self, name: str, resource_group: str | None = None) -> Snapshot:
+        return self._find("snapshot", name, resource_group)  # type: ignore[return-value]
+
+    def get_image(self, name: str, resource_group: str | None = None) -> Image:
+        return self._find("image", name, resource_group)  # type: ignore[return-value]
+
+    def _list(self, kind: str, resource_group: str | None) -> list:
+        return sorted((r for r in self.t[TABLE_OF[kind]].values() if resource_group is None
+                       or r.resource_group.lower() == resource_group.lower()), key=lambda r: r.name.lower())
+
+    def list_disks(self, resource_group: str | None = None) -> list[Disk]:
+        return self._list("disk", resource_group)
+
+    def list_snapshots(self, resource_group: str | None = None) -> list[Snapshot]:
+        return self._list("snapshot", resource_group)
+
+    def list_images(self, resource_group: str | None = None) -> list[Image]:
+        return self._list("image", resource_group)
+
+    def vm_of_disk(self, disk_id: str) -> VirtualMachine | None:
+        if self._vm_index is None:
+            idx = {}
+            for vm in self.t["vms"].values():
+                for d in vm.disk_ids():
+                    idx[d] = vm.id
+            self._vm_index = idx
+        vid = self._vm_index.get(disk_id)
+        return self.t["vms"].get(vid) if vid else None  # type: ignore[return-value]
+
+    def disk_state(self, disk: Disk) -> str:
+        """K10: ``Unattached``, ``Attached`` (VM running or stopped) or ``Reserved`` (VM deallocated)."""
+        vm = self.vm_of_disk(disk.id)
+        if vm is None:
+            return "Unattached"
+        return "Reserved" if vm.power == "deallocated" else "Attached"
+
+    # ---- encryption settings -----------------------------------------------------------------
+
+    def _resolve_encryption(self, *, location: str, sku: str, encryption_type: str | None, des_arg: str | None,
+                            what: str) -> tuple[str, DiskEncryptionSet | None]:
+        """D8: the set decides the type; K1: platform key by default; D2, D6, V7, V8 checks."""
+        etype = _choice(encryption_type, DISK_ENCRYPTION_TYPES, "encryption type") if encryption_type else None
+        des = self._find_des(des_arg) if des_arg else None
+        if des is None:
+            if etype in (ENC_CUSTOMER, ENC_DOUBLE):
+                raise BadRequest(f"{what}: encryption type {etype} needs --disk-encryption-set (a set holds the "
+                                 "customer-managed key)", code="InvalidParameter")
+            return ENC_PLATFORM, None
+        if etype is None:
+            etype = des.encryption_type
+        if etype != des.encryption_type:
+            hint = (" To encrypt with both platform and customer keys, create a set with --encryption-type "
+                    f"{ENC_DOUBLE} and use it." if etype == ENC_DOUBLE else "")
+            raise BadRequest(f"{what}: encryption type {etype} does not match disk encryption set {des.name!r}, whose "
+                             f"type is {des.encryption_type}; the set decides the type (D8).{hint}",
+                             code="InvalidParameter", inner_code="EncryptionTypeMismatch")
+        if des.location != location:
+            raise BadRequest(f"{what} is in {location} but disk encryption set {des.name!r} is in {des.location}; "
+                             "they must share region and subscription (D6)", code="InvalidParameter")
+        if etype == ENC_DOUBLE and sku == "UltraSSD_LRS":
+            raise BadRequest(f"{what}: double encryption is not offered for ultra disks (V8)",
+                             code="InvalidParameter")
+        if etype == ENC_DOUBLE and location not in self.rules.double_regions:
+            raise BadRequest(f"{what}: double encryption is not offered in {location}; regions: "
+                             f"{', '.join(sorted(self.rules.double_regions))} (V7)", code="InvalidParameter")
+        problem = self.des_identity_ready(des)
+        if problem is not None:
+            raise problem
+        return etype, des
+
+    def _new_layers(self, location: str, etype: str, des: DiskEncryptionSet | None) -> tuple[list, list[bytes]]:
+        """Fresh data keys for a resource, wrapped as ``etype`` says; returns (layers, keys)."""
+        dek = self.rng.bytes(32) if self.rng.seeded else crypto.new_data_key()
+        if des is None:
+            kid, wrapped = self._wrap_platform(location, dek)
+            return [{"mode": GCM, "kid": kid, "wrapped": wrapped}], [dek]
+        wrapped = self.wrap_key(des.principal_id, des.key_url, dek)
+        layers = [{"mode": GCM, "kid": des.key_url, "wrapped": self.b64(wrapped)}]
+        keys = [dek]
+        if etype == ENC_DOUBLE:
+            xts = self.rng.bytes(64) if self.rng.seeded else crypto.new_xts_key()
+            if xts[:32] == xts[32:]:
+                xts = crypto.new_xts_key()
+            pkid, pwrapped = self._wrap_platform(location, xts)
+            layers.append({"mode": XTS, "kid": pkid, "wrapped": pwrapped})
+            keys.append(xts)
+        return layers, keys
+
+    def _seal_cache(self, r: Disk, keys: list[bytes]) -> None:
+        r.cache = self.host_sealer.seal_text(b"".join(keys), r.id.encode())
+
+    def _cached_keys(self, r: Disk) -> list[bytes] | None:
+        if not r.cache:
+            return None
+        raw = self.host_sealer.unseal_text(r.cache, r.id.encode())
+        out, pos = [], 0
+        for layer in r.layers:
+            n = 64 if layer["mode"] == XTS else 32
+            out.append(raw[pos:pos + n])
+            pos += n
+        return out
+
+    def resource_problem(self, r: Disk) -> EngineError | None:
+        """Why the resource's data keys cannot be opened at the vault now (pure; None if they can)."""
+        des = self.t["des"].get(r.des_id) if r.des_id else None
+        for layer in r.layers:
+            if layer["kid"].startswith("platform:"):
+                continue
+            principal = des.principal_id if des is not None else None
+            problem = self.key_problem(principal, layer["kid"], "unwrapKey")
+            if problem is not None:
+                return problem
+        return None
+
+    def readable(self, r: Disk) -> bool:
+        return self.resource_problem(r) is None
+
+    def _open(self, r: Disk, *, allow_cache: bool = False, label: str | None = None) -> list[bytes]:
+        """Unwrap every layer's data key through the vault (audited), as the storage service does."""
+        des = self.t["des"].get(r.des_id) if r.des_id else None
+        keys = []
+        for layer in r.layers:
+            wrapped = self.unb64(layer["wrapped"])
+            if layer["kid"].startswith("platform:"):
+                keys.append(crypto.unwrap_key(self._platform_private(layer["kid"]), wrapped))
+                continue
+            try:
+                keys.append(self.unwrap_key(des.principal_id if des else None, layer["kid"], wrapped))
+            except EngineError as problem:
+                if allow_cache:
+                    cached = self._cached_keys(r)
+                    if cached is not None:
+                        return cached
+                raise compute_error(problem, label or f"{r.kind} {r.name}", des) from None
+        return keys
+
+    def _open_outer_bulk(self, todo: list, des: DiskEncryptionSet) -> list[bytes]:
+        """Open the outer data keys of many resources for re-wrapping, RSA on two threads (D3)."""
+        out: list[bytes | None] = [None] * len(todo)
+        by_kid: dict[str, list[int]] = {}
+        for i, r in enumerate(todo):
+            by_kid.setdefault(r.layers[0]["kid"], []).append(i)
+        for kid, idxs in by_kid.items():
+            if kid.startswith("platform:"):
+                private = self._platform_private(kid)
+                for i in idxs:
+                    out[i] = crypto.unwrap_key(private, self.unb64(todo[i].layers[0]["wrapped"]))
+                continue
+            problem = self.key_problem(des.principal_id, kid, "unwrapKey")
+            ref = parse_key_url(kid)
+            if problem is None:
+                private = self._private(kid)
+                blobs = [self.unb64(todo[i].layers[0]["wrapped"]) for i in idxs]
+                if len(blobs) > 8:
+                    deks = list(_pool().map(lambda b: crypto.unwrap_key(private, b), blobs))
+                else:
+                    deks = [crypto.unwrap_key(private, b) for b in blobs]
+                for i, dek in zip(idxs, deks):
+                    out[i] = dek
+                    self._audit(ref.vault, des.principal_id, "KeyUnwrap", kid)
+                continue
+            self._audit(ref.vault, des.principal_id, "KeyUnwrap", kid, problem.code, problem.display_code,
+                        problem.message)
+            for i in idxs:
+                cached = self._cached_keys(todo[i])
+                if cached is None:
+                    r = todo[i]
+                    raise Conflict(f"{r.kind} {r.name}: its data key can only be opened with key {kid}, which is "
+                                   f"unusable ({problem.message}); enable or recover that key, then change the set's "
+                                   "key", code="KeyVaultKeyNotEnabled") from None
+                out[i] = cached[0]
+        return out  # type: ignore[return-value]
+
+    def _rekey(self, des: DiskEncryptionSet, new_kid: str, resources: list | None = None) -> int:  # type: ignore[override]
+        return _rekey_impl(self, des, new_kid, resources)
+
+    # ---- create ------------------------------------------------------------------------------
+
+    def create_disk(self, name: str, resource_group: str, *, size_gb: int | None = None, sku: str = "Premium_LRS",
+                    location: str | None = None, encryption_type: str | None = None,
+                    disk_encryption_set: str | None = None, source: str | None = None, os_type: str | None = None,
+                    tags: dict | None = None) -> Disk:
+        return self._create_resource("disk", name, resource_group, size_gb=size_gb, sku=sku, location=location,
+                                     encryption_type=encryption_type, des_arg=disk_encryption_set, source=source,
+                                     os_type=os_type, tags=tags)
+
+    def create_snapshot(self, name: str, resource_group: str, source: str, *, location: str | None = None,
+                        encryption_type: str | None = None, disk_encryption_set: str | None = None,
+                        sku: str | None = None, tags: dict | None = None) -> Snapshot:
+        return self._create_resource("snapshot", name, resource_group, size_gb=None, sku=sku or "Standard_LRS",
+                                     location=location, encryption_type=encryption_type,
+                                     des_arg=disk_encryption_set, source=source, os_type=None, tags=tags)
+
+    def create_image(self, name: str, resource_group: str, source: str, *, location: str | None = None,
+                     os_type: str | None = None, tags: dict | None = None) -> Image:
+        """An image from a VM (its OS disk), a disk or a snapshot; it keeps its source's encryption (K6)."""
+        return self._create_resource("image", name, resource_group, size_gb=None, sku="Standard_LRS",
+                                     location=location, encryption_type=None, des_arg=None, source=source,
+                                     os_type=os_type, tags=tags)
+
+    def _source(self, source: str, resource_group: str) -> Disk:
+        if source.startswith("/"):
+            ref = parse_arm_id(source)
+            prov = (ref.provider.lower() if ref else "")
+            kind = {"microsoft.compute/disks": "disk", "microsoft.compute/snapshots": "snapshot",
+                    "microsoft.compute/images": "image", "microsoft.compute/virtualmachines": "vm"}.get(prov)
+            if kind is None:
+                raise BadRequest(f"source {source!r} is not a disk, snapshot, image or VM id", code="InvalidParameter")
+            if ref.subscription.lower() != self.subscription_id.lower():
+                raise BadRequest(f"source {source!r} is in another subscription; resources with customer-managed "
+                                 "keys must stay in one subscription (K6)", code="InvalidParameter")
+            if kind == "vm":
+                vm = self._find_vm(source)
+                return self._find("disk", vm.os_disk_id)
+            return self._find(kind, source)
+        for kind in ("snapshot", "disk", "image"):
+            try:
+                return self._find(kind, source, resource_group)
+            except NotFound:
+                continue
+        try:
+            vm = self._find_vm(source, resource_group)
+            return self._find("disk", vm.os_disk_id)
+        except NotFound:
+            pass
+        raise NotFound(f"source {source!r} is not a disk, snapshot, image or VM in resource group "
+                       f"{resource_group!r}", code="ResourceNotFound")
+
+    def _create_resource(self, kind: str, name: str, resource_group: str, *, size_gb, sku, location,
+                         encryption_type, des_arg, source, os_type, tags, create_option: str | None = None) -> Disk:
+        check_name(kind, name)
+        sku = _choice(sku or "Premium_LRS", DISK_SKUS, "sku")
+        with self.transaction():
+            group = self.get_group(resource_group)
+            loc = check_region(location) if location else group.location
+            table = TABLE_OF[kind]
+            if any(r.name.lower() == name.lower() and r.resource_group.lower() == group.name.lower()
+                   for r in self.t[table].values()):
+                raise Conflict(f"{kind} {name!r} already exists in resource group {group.name!r}", code="Conflict")
+            src = self._source(source, group.name) if source else None
+            if src is not None:
+                if src.location != loc:
+                    raise BadRequest(f"source {src.name!r} is in {src.location}, not {loc}", code="InvalidParameter")
+                if src.encryption_type != ENC_PLATFORM:
+                    des_arg = self._same_key_des(kind, name, src, des_arg)
+                    if encryption_type is None:
+                        encryption_type = src.encryption_type
+                size_gb = size_gb or src.size_gb
+                os_type = os_type or src.os_type
+            if kind == "image" and src is None:
+                raise BadRequest("an image needs --source (a VM, disk or snapshot)", code="InvalidParameter")
+            size_gb = 128 if size_gb is None else size_gb
+            if not isinstance(size_gb, int) or isinstance(size_gb, bool) or not 1 <= size_gb <= MAX_DISK_GB[sku]:
+                raise BadRequest(f"disk size {size_gb!r} GB is not valid for {sku}; allowed: 1 to {MAX_DISK_GB[sku]}",
+                                 code="InvalidParameter")
+            if src is not None and size_gb < src.size_gb:
+                raise BadRequest(f"size {size_gb} GB is smaller than the source ({src.size_gb} GB)",
+                                 code="InvalidParameter")
+            etype, des = self._resolve_encryption(location=loc, sku=sku, encryption_type=encryption_type,
+                                                  des_arg=des_arg, what=f"{kind} {name}")
+            cls = KINDS[kind]
+            uid = self.rng.guid()
+            r = cls(id=arm_id(self.subscription_id, group.name, kind, name), name=name, resource_group=group.name,
+                    location=loc, sku=sku, size_gb=size_gb, os_type=os_type,
+                    create_option=create_option or ("Empty" if src is None else "FromImage" if src.kind == "image"
+                                                    and kind == "disk" else "Copy"),
+                    source_resource_id=src.id if src is not None else None, encryption_type=etype,
+                    des_id=des.id if des is not None else None, unique_id=uid, created=self.now(),
+                    subscription_id=self.subscription_id, tags=dict(tags or {}))
+            r.layers, keys = self._new_layers(loc, etype, des)
+            self._seal_cache(r, keys)
+            self._add(r)
+            if src is not None:
+                self._copy_data(src, r, keys)
+            self._emit(ev.DiskCreated, f"{kind} {name} created ({sku}, {size_gb} GB, {etype}"
+                       + (f", set {des.name}" if des else "") + ")", disk=r.id)
+            return r
+
+    def _same_key_des(self, kind: str, name: str, src: Disk, des_arg: str | None) -> str:
+        """K6: a copy of a customer-key resource uses the same customer-managed key."""
+        src_des = self.t["des"].get(src.des_id) if src.des_id else None
+        if des_arg is None:
+            if src_des is None:
+                raise BadRequest(f"{kind} {name}: source {src.name!r} uses customer-managed keys; give a disk "
+                                 "encryption set with the same key (K6)", code="InvalidParameter")
+            return src_des.id
+        des = self._find_des(des_arg)
+        src_key = parse_key_url(src.layers[0]["kid"])
+        key = parse_key_url(des.key_url)
+        if (src_key.vault, src_key.name.lower()) != (key.vault, key.name.lower()):
+            raise BadRequest(f"{kind} {name}: source {src.name!r} is encrypted with key {src_key.versionless}; a "
+                             f"{'snapshot' if kind == 'snapshot' else 'copy'} must use the same customer-managed key, "
+                             f"but set {des.name!r} uses {key.versionless} (K6)", code="InvalidParameter")
+        return des.id
+
+    # ---- the data path -------------------------------------------------------------------------
+
+    def _ciphers(self, r: Disk, keys: list[bytes]):
+        outer = crypto.BlockCipher(keys[0], r.unique_id.encode())
+        inner = crypto.XtsLayer(keys[1]) if len(keys) > 1 else None
+        return inner, outer
+
+    def _write_data(self, r: Disk, keys: list[bytes], offset: int, data: bytes) -> None:
+        bs, rs = crypto.BLOCK_SIZE, crypto.RECORD_SIZE
+        inner, outer = self._ciphers(r, keys)
+        first = offset // bs
+        last = (offset + len(data) - 1) // bs
+        head = offset - first * bs
+        tail = (last + 1) * bs - (offset + len(data))
+        buf = bytearray()
+        if head:
+            buf += self._read_blocks(r, inner, outer, first, 1)[:head]
+        buf += data
+        if tail:
+            buf += self._read_blocks(r, inner, outer, last, 1)[bs - tail:]
+        step = CHUNK_BLOCKS * bs
+        mv = memoryview(buf)
+        out = [crypto.encrypt_layers(inner, outer, first + i // bs, bytes(mv[i:i + step]))
+               for i in range(0, len(buf), step)]
+        self.store.blobs.write(r.unique_id, first * rs, b"".join(out))
+
+    def _read_blocks(self, r: Disk, inner, outer, first: int, count: int) -> bytes:
+        rs = crypto.RECORD_SIZE
+        records = self.store.blobs.read(r.unique_id, first * rs, count * rs)
+        step = CHUNK_BLOCKS * rs
+        return b"".join(crypto.decrypt_layers(inner, outer, first + i // rs, records[i:i + step])
+                        for i in range(0, len(records), step))
+
+    def _read_data(self, r: Disk, keys: list[bytes], offset: int, length: int) -> bytes:
+        bs = crypto.BLOCK_SIZE
+        inner, outer = self._ciphers(r, keys)
+        first = offset // bs
+        last = (offset + length - 1) // bs
+        plain = self._read_blocks(r, inner, outer, first, last - first + 1)
+        start = offset - first * bs
+        return plain[start:start + length]
+
+    def _copy_data(self, src: Disk, dst: Disk, dst_keys: list[bytes]) -> None:
+        """Re-encrypt every written extent of ``src`` under ``dst``'s data keys (the source must open)."""
+        src_keys = self._open(src, label=f"{src.kind} {src.name} (source of {dst.kind} {dst.name})")
+        s_inner, s_outer = self._ciphers(src, src_keys)
+        d_inner, d_outer = self._ciphers(dst, dst_keys)
+        rs = crypto.RECORD_SIZE
+        for off, length in self.store.blobs.extents(src.unique_id):
+            first = off // rs
+            end = -(-(off + length) // rs)
+            for b in range(first, end, CHUNK_BLOCKS):
+                n = min(CHUNK_BLOCKS, end - b)
+                plain = self._read_blocks(src, s_inner, s_outer, b, n)
+                self.store.blobs.write(dst.unique_id, b * rs, crypto.encrypt_layers(d_inner, d_outer, b, plain))
+
+    # ---- update (encrypt an existing disk, K4, K5, K8) ------------------------------------------
+
+    def update_disk(self, name: str, resource_group: str | None = None, *, encryption_type: str | None = None,
+                    disk_encryption_set: str | None = None, size_gb: int | None = None, sku: str | None = None,
+                    tags: dict | None = None) -> Disk:
+        with self.transaction():
+            d = self._find("disk", name, resource_group)
+            self._touch(d)
+            vm = self.vm_of_disk(d.id)
+            if encryption_type is not None or disk_encryption_set is not None:
+                self._change_encryption(d, vm, encryption_type, disk_encryption_set)
+            if sku is not None:
+                sku = _choice(sku, DISK_SKUS, "sku")
+                if (sku == "UltraSSD_LRS") != d.is_ultra:
+                    raise BadRequest("a disk cannot change to or from UltraSSD_LRS", code="OperationNotAllowed")
+                if vm is not None and vm.power != "deallocated":
+                    raise OperationNotAllowed(f"disk {d.name!r} is attached to running VM {vm.name!r}; deallocate it "
+                                              "to change the sku", code="OperationNotAllowed")
+                d.sku = sku
+            if size_gb is not None:
+                if not isinstance(size_gb, int) or size_gb < d.size_gb or size_gb > MAX_DISK_GB[d.sku]:
+                    raise BadRequest(f"disk size {size_gb!r} GB is not valid: a disk can only grow, up to "
+                                     f"{MAX_DISK_GB[d.sku]} GB (now {d.size_gb} GB)", code="InvalidParameter")
+                d.size_gb = size_gb
+            if tags is not None:
+                d.tags = dict(tags)
+            self._emit(ev.DiskUpdated, f"disk {d.name} updated ({d.encryption_type})", disk=d.id)
+            return d
+
+    def _change_encryption(self, d: Disk, vm: VirtualMachine | None, encryption_type: str | None,
+                           des_arg: str | None) -> None:
+        etype, des = self._resolve_encryption(location=d.location, sku=d.sku, encryption_type=encryption_type,
+                                              des_arg=des_arg, what=f"disk {d.name}")
+        if etype == d.encryption_type and (des.id if des else None) == d.des_id:
+            return
+        if d.encryption_type != ENC_PLATFORM and etype == ENC_PLATFORM:
+            raise OperationNotAllowed(f"disk {d.name!r} uses customer-managed keys and cannot go back to platform "
+                                      "keys (K4); copy its data to a new disk instead", code="OperationNotAllowed")
+        if d.ade_enabled or (vm is not None and vm.ade_enabled):
+            raise OperationNotAllowed(f"disk {d.name!r} is encrypted with Azure Disk Encryption; server-side "
+                                      "encryption with customer-managed keys cannot be added (K8, V8)",
+                                      code="OperationNotAllowed")
+        if vm is not None and vm.power != "deallocated":
+            raise OperationNotAllowed(f"disk {d.name!r} is attached to VM {vm.name!r}, which is {vm.power}; "
+                                      f"deallocate it first (az vm deallocate -g {vm.resource_group} -n {vm.name}) (K5)",
+                                      code="OperationNotAllowed")
+        if d.encryption_type != ENC_PLATFORM and etype != d.encryption_type:
+            raise OperationNotAllowed(f"disk {d.name!r} is {d.encryption_type}; it cannot change to {etype}",
+                                      code="OperationNotAllowed")
+        old_keys = self._open(d, allow_cache=True)
+        dek = old_keys[0]
+        wrapped = self.wrap_key(des.principal_id, des.key_url, dek)
+        layers = [{"mode": GCM, "kid": des.key_url, "wrapped": self.b64(wrapped)}]
+        keys = [dek]
+        had_inner = len(d.layers) > 1
+        if etype == ENC_DOUBLE and not had_inner:
+            xts = self.rng.bytes(64) if self.rng.seeded else crypto.new_xts_key()
+            pkid, pw = self._wrap_platform(d.location, xts)
+            layers.append({"mode": XTS, "kid": pkid, "wrapped": pw})
+            keys.append(xts)
+            self._reencrypt_in_place(d, old_keys, keys)
+        elif had_inner:
+            layers.append(d.layers[1])
+            keys.append(old_keys[1])
+        d.layers = layers
+        d.encryption_type = etype
+        d.des_id = des.id
+        self._seal_cache(d, keys)
+
+    def _reencrypt_in_place(self, d: Disk, old_keys: list[bytes], new_keys: list[bytes]) -> None:
+        o_inner, o_outer = self._ciphers(d, old_keys)
+        n_inner, n_outer = self._ciphers(d, new_keys)
+        rs = crypto.RECORD_SIZE
+        for off, length in self.store.blobs.extents(d.unique_id):
+            first, end = off // rs, -(-(off + length) // rs)
+            for b in range(first, end, CHUNK_BLOCKS):
+                n = min(CHUNK_BLOCKS, end - b)
+                plain = self._read_blocks(d, o_inner, o_outer, b, n)
+                self.store.blobs.write(d.unique_id, b * rs, crypto.encrypt_layers(n_inner, n_outer, b, plain))
+
+    # ---- delete, move --------------------------------------------------------------------------
+
+    def delete_disk(self, name: str, resource_group: str | None = None) -> None:
+        self._delete_resource("disk", name, resource_group)
+
+    def delete_snapshot(self, name: str, resource_group: str | None = None) -> None:
+        self._delete_resource("snapshot", name, resource_group)
+
+    def delete_image(self, name: str, resource_group: str | None = None) -> None:
+        self._delete_resource("image", name, resource_group)
+
+    def _delete_resource(self, kind: str, name: str, resource_group: str | None) -> None:
+        with self.transaction():
+            r = self._find(kind, name, resource_group)
+            if kind == "disk":
+                vm = self.vm_of_disk(r.id)
+                if vm is not None:
+                    raise Conflict(f"Disk {r.name} is attached to VM {vm.id}.", code="OperationNotAllowed")
+            self._remove(r)
+            self.store.blobs.delete(r.unique_id) if not self.uow.dry_run else None
+            self._emit(ev.DiskDeleted, f"{kind} {r.name} deleted", disk=r.id)
+
+    def move_resource(self, resource_id: str, target_subscription: str) -> None:
+        """K7: customer-key disks, snapshots and images cannot move to another subscription."""
+        with self.transaction():
+            ref = parse_arm_id(resource_id)
+            kind = {"microsoft.compute/disks": "disk", "microsoft.compute/snapshots": "snapshot",
+                    "microsoft.compute/images": "image"}.get(ref.provider.lower() if ref else "")
+            if kind is None:
+                raise BadRequest(f"{resource_id!r} is not a disk, snapshot or image id", code="InvalidParameter")
+            r = self._find(kind, resource_id)
+            if target_subscription.lower() == self.subscription_id.lower():
+                raise BadRequest("the target subscription is the current one", code="InvalidParameter")
+            if r.encryption_type != ENC_PLATFORM:
+                raise OperationNotAllowed(f"{kind} {r.name!r} is encrypted with customer-managed keys and cannot move "
+                                          "to another subscription (K7)", code="OperationNotAllowed")
+            raise OperationNotAllowed(f"this simulator holds one subscription ({self.subscription_id}); moving "
+                                      f"{kind} {r.name!r} out of it is not modelled", code="OperationNotAllowed")
+
+    def _destroy_key(self, key) -> None:  # type: ignore[override]
+        """Purge: also drop every sealed cache of data keys the key wrapped (crypto-shredding, KV6)."""
+        super()._destroy_key(key)
+        prefix = key.id.lower() + "/"
+        for table in ("disks", "snapshots", "images"):
+            for r in self.t[table].values():
+                if r.cache and any(layer["kid"].lower().startswith(prefix) for layer in r.layers):
+                    self._touch(r)
+                    r.cache = None
+
+    def _find_vm(self, name_or_id: str, resource_group: str | None = None) -> VirtualMachine:
+        raise NotImplementedError  # VmsMixin
+
+
+def _rekey_impl(engine: DisksMixin, des: DiskEncryptionSet, new_kid: str, resources: list | None) -> int:
+    """D3: unwrap each data key (old version or sealed cache), wrap with ``new_kid``; data untouched."""
+    problem = engine.key_problem(des.principal_id, new_kid, "wrapKey")
+    if problem is not None:
+        raise engine.des_identity_ready(des) or compute_error(problem, f"disk encryption set {des.name}", des)
+    old = des.key_url
+    engine._touch(des)
+    if old != new_kid:
+        des.previous_keys = [{"keyUrl": old, "sourceVault": {"id": des.source_vault_id}}]
+    des.provisioning_state = "Updating"
+    todo = resources if resources is not None else engine.des_resources(des)
+    todo = [r for r in todo if r.layers and r.layers[0]["kid"] != new_kid]
+    uow = engine.uow
+    if uow.dry_run:
+        uow.rewrap_skipped.extend(r.id for r in todo)
+        for r in todo:
+            engine._touch(r)
+            r.layers[0]["kid"] = new_kid
+    elif todo:
+        deks = engine._open_outer_bulk(todo, des)
+        ref = parse_key_url(new_kid)
+        k = engine.t["keys"][key_id(ref.vault, ref.name).lower()]
+        ver = k.version(ref.version)
+        public = crypto.public_from_jwk(ver["n"], ver["e"])
+        if engine.rng.seeded:
+            wrapped = [oaep_sha256_encrypt(public, dek, engine.rng) for dek in deks]
+        else:
+            wrapped = [crypto.wrap_key(public, dek) for dek in deks]
+        for r, dek, w in zip(todo, deks, wrapped):
+            engine._touch(r)
+            r.layers[0]["kid"] = new_kid
+            r.layers[0]["wrapped"] = engine.b64(w)
+            engine._audit(ref.vault, des.principal_id, "KeyWrap", new_kid)
+            if r.cache is None:  # the storage service has opened the data key again: keep it sealed
+                inner = [crypto.unwrap_key(engine._platform_private(x["kid"]), engine.unb64(x["wrapped"]))
+                         for x in r.layers[1:]]
+                engine._seal_cache(r, [dek] + inner)
+    des.key_url = new_kid
+    des.last_key_rotation = engine.now()
+    des.provisioning_state = "Succeeded"
+    des.previous_keys = []
+    des.auto_key_rotation_error = None
+    engine._emit(ev.DiskEncryptionSetKeyChanged, f"disk encryption set {des.name} now uses key {new_kid}; "
+                 f"{len(todo)} data key(s) re-wrapped, data and VMs untouched", des=des.id, kid=new_kid)
+    uow.reconcile = True
+    return len(todo)

@@ -1,0 +1,91 @@
+"""One error hierarchy, shaped like Azure's.
+
+Every error carries an Azure-like ``code`` (``ResourceNotFound``, ``Conflict``, ``BadRequest``,
+``Forbidden`` ...), an optional ``inner_code`` (``KeyDisabled``, ``KeyVaultAccessForbidden`` ...),
+an HTTP-like ``status`` and a message that names the resource and, for bad input, what is allowed.
+The CLI prints ``ERROR: (Code) message`` and exits 1; the console shows a notification.
+"""
+
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+    code = "InternalError"
+    status = 500
+
+    def __init__(self, message: str, *, code: str | None = None, inner_code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.inner_code = inner_code
+
+    @property
+    def display_code(self) -> str:
+        """The most specific code: the inner code when there is one."""
+        return self.inner_code or self.code
+
+    def to_dict(self) -> dict:
+        out = {"code": self.code, "message": self.message}
+        if self.inner_code:
+            out["innererror"] = {"code": self.inner_code}
+        return out
+
+    def __str__(self) -> str:  # pragma: no cover - trivial
+        return self.message
+
+
+class BadRequest(EngineError):
+    """Input that breaks a rule: a name, a size, a choice. The message says what is allowed."""
+
+    code = "BadRequest"
+    status = 400
+
+
+class InvalidParameter(BadRequest):
+    code = "InvalidParameter"
+
+
+class NotFound(EngineError):
+    code = "ResourceNotFound"
+    status = 404
+
+
+class Conflict(EngineError):
+    """The resource exists already, or its state forbids the operation."""
+
+    code = "Conflict"
+    status = 409
+
+
+class OperationNotAllowed(EngineError):
+    code = "OperationNotAllowed"
+    status = 409
+
+
+class Forbidden(EngineError):
+    """A key or access refusal; ``inner_code`` says which (``KeyDisabled``, ``ForbiddenByPolicy`` ...)."""
+
+    code = "Forbidden"
+    status = 403
+
+
+class QuotaExceeded(EngineError):
+    code = "QuotaExceeded"
+    status = 409
+
+
+class CryptoError(EngineError):
+    """Opaque failure of a cryptographic check (bad ciphertext, wrong key, tampered data)."""
+
+    code = "BadRequest"
+    status = 400
+
+
+class StoreError(EngineError):
+    """The state file cannot be used: corrupt, unreadable, or from a newer schema. It is left untouched."""
+
+    code = "StoreError"
+    status = 500

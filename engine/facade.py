@@ -1,0 +1,228 @@
+"""The one facade the console and the CLI both call: :class:`Engine`.
+
+It is built from one mixin per resource kind (vaults, keys, disk encryption sets, disks, VMs,
+jobs), moto-style, and adds the queries that span them: the what-if preview of any action and the
+cause chain of any resource. No rule lives in a screen or a command: they call these methods.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .core import EngineCore
+from .errors import EngineError, NotFound
+from .jobs import JobsMixin
+from .models import PowerState
+from .repository import MemoryStore, StateStore
+
+MUTATING = (
+    "create_group", "delete_group", "create_vault", "update_vault", "delete_vault", "recover_vault", "purge_vault",
+    "set_policy", "delete_policy", "create_role_assignment", "delete_role_assignment", "create_key", "import_key",
+    "rotate_key", "set_key_attributes", "delete_key", "recover_key", "purge_key", "set_rotation_policy",
+    "create_des", "update_des", "delete_des", "create_disk", "update_disk", "delete_disk", "create_snapshot",
+    "delete_snapshot", "create_image", "delete_image", "create_vm", "start_vm", "stop_vm", "deallocate_vm",
+    "restart_vm", "delete_vm", "update_vm", "attach_disk", "detach_disk", "advance_clock",
+    "enable_disk_encryption_ade", "run_due_jobs",
+)
+"""Facade methods that change state (what-if accepts these)."""
+
+
+@dataclass
+class Impact:
+    """What an action would do (what-if), in the terms an operator cares about."""
+
+    action: str
+    vms_stopping: list[str] = field(default_factory=list)
+    """Running VMs the action shuts down."""
+    vms_at_risk: list[str] = field(default_factory=list)
+    """Running VMs that keep running (ultra disks) but would not start after deallocation."""
+    vms_startable_again: list[str] = field(default_factory=list)
+    vms_starting: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    """Disks, snapshots and images whose data keys could no longer be opened."""
+    readable_again: list[str] = field(default_factory=list)
+    rewrapped: list[str] = field(default_factory=list)
+    lost_forever: list[str] = field(default_factory=list)
+    """Resources whose data is gone for good (the only key that could open them is purged)."""
+    created: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    error: dict | None = None
+    """The refusal, when the action would fail (then nothing else happens)."""
+
+    @property
+    def destructive(self) -> bool:
+        return bool(self.vms_stopping or self.vms_at_risk or self.unreadable or self.lost_forever or self.deleted)
+
+    def lines(self) -> list[str]:
+        """Terraform-style lines: ``- stop``, ``! at risk``, ``~ re-wrap``, ``x lost``."""
+        if self.error:
+            return [f"refused: ({self.error['code']}) {self.error['message']}"]
+        out = []
+        if self.vms_stopping:
+            out.append(f"{len(self.vms_stopping)} VM(s) will stop: {', '.join(self.vms_stopping)}")
+        if self.vms_at_risk:
+            out.append(f"{len(self.vms_at_risk)} VM(s) with ultra disks keep running but will not start after "
+                       f"deallocation: {', '.join(self.vms_at_risk)}")
+        if self.unreadable:
+            out.append(f"{len(self.unreadable)} resource(s) become unreadable: {', '.join(self.unreadable)}")
+        if self.lost_forever:
+            out.append(f"{len(self.lost_forever)} resource(s) lost for good (crypto-shredded): "
+                       f"{', '.join(self.lost_forever)}")
+        if self.rewrapped:
+            out.append(f"{len(self.rewrapped)} data key(s) re-wrapped (data and VMs untouched)")
+        if self.readable_again:
+            out.append(f"{len(self.readable_again)} resource(s) readable again: {', '.join(self.readable_again)}")
+        if self.vms_startable_again:
+            out.append(f"{len(self.vms_startable_again)} VM(s) become startable (nothing starts by itself): "
+                       f"{', '.join(self.vms_startable_again)}")
+        if self.vms_starting:
+            out.append(f"VM(s) start: {', '.join(self.vms_starting)}")
+        for label, items in (("create", self.created), ("delete", self.deleted), ("modify", self.modified)):
+            if items:
+                out.append(f"{label}: {', '.join(items)}")
+        return out or ["no change"]
+
+    def summary(self) -> str:
+        return "; ".join(self.lines())
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items()} | {"summary": self.lines()}
+
+
+def _name(table: str, obj) -> str:
+    return getattr(obj, "name", None) or getattr(obj, "id", "?")
+
+
+class Engine(JobsMixin):
+    """The engine: every action and query of cmklab."""
+
+    @classmethod
+    def in_memory(cls, *, seed: int | None = None, profile: str | None = None,
+                  start: datetime | None = None) -> "Engine":
+        return cls(MemoryStore(), seed=seed, profile=profile, start=start)
+
+    # ---- what-if ---------------------------------------------------------------------------------
+
+    def _readiness(self) -> tuple[dict, dict, dict]:
+        readable = {r.id: self.readable(r) for t in ("disks", "snapshots", "images") for r in self.t[t].values()}
+        running = {vm.id: vm.power == PowerState.RUNNING.value for vm in self.t["vms"].values()}
+        restartable = {vm.id: self.startable(vm, after_deallocation=True) is None for vm in self.t["vms"].values()}
+        return readable, running, restartable
+
+    def what_if(self, action: str, *args, **kwargs) -> Impact:
+        """Run ``action`` as a dry run and report its consequences; no state changes, nothing is written."""
+        if action not in MUTATING:
+            raise NotFound(f"{action!r} is not an action; actions: {', '.join(MUTATING)}", code="InvalidParameter")
+        impact = Impact(action=action)
+        with self._lock:
+            self.refresh_if_changed()
+            r0, run0, ok0 = self._readiness()
+            try:
+                with self.transaction(dry_run=True) as uow:
+                    getattr(self, action)(*args, **kwargs)
+                    self._finish(uow)
+                    uow.reconcile = False
+                    self._fill_impact(impact, uow, r0, run0, ok0)
+            except EngineError as err:
+                impact.error = {"code": err.display_code, "message": err.message}
+        return impact
+
+    def _fill_impact(self, impact: Impact, uow, r0: dict, run0: dict, ok0: dict) -> None:
+        r1, run1, ok1 = self._readiness()
+        names = {}
+        for t in ("disks", "snapshots", "images", "vms"):
+            for obj in self.t[t].values():
+                names[obj.id] = obj.name
+        for vid, was in run0.items():
+            now_running = run1.get(vid)
+            if was and now_running is False:
+                impact.vms_stopping.append(names.get(vid, vid))
+            if not was and now_running:
+                impact.vms_starting.append(names.get(vid, vid))
+            if run1.get(vid) and ok0.get(vid) and not ok1.get(vid):
+                impact.vms_at_risk.append(names[vid])
+            if not run1.get(vid, True) and not ok0.get(vid) and ok1.get(vid):
+                impact.vms_startable_again.append(names[vid])
+        for rid, was in r0.items():
+            if rid not in r1:
+                continue
+            if was and not r1[rid]:
+                impact.unreadable.append(names.get(rid, rid))
+            if not was and r1[rid]:
+                impact.readable_again.append(names.get(rid, rid))
+        for t in ("disks", "snapshots", "images"):
+            for r in self.t[t].values():
+                if self._lost(r):
+                    before = uow.before.get((t, r.key))
+                    if before is None or before.get("cache") is not None or not self._lost_doc(before):
+                        impact.lost_forever.append(r.name)
+        impact.rewrapped = sorted(set(uow.rewrap_skipped))
+        for (table, key), before in uow.before.items():
+            if table in ("engine", "audit", "events", "platform_keys"):
+                continue
+            after = self.t[table].get(key)
+            label = f"{table[:-1] if table.endswith('s') else table} {_name(table, after) if after else (before or {}).get('name', key)}"
+            if before is None and after is not None:
+                impact.created.append(label)
+            elif before is not None and after is None:
+                impact.deleted.append(label)
+            elif after is not None and after.to_doc() != before:
+                impact.modified.append(label)
+        for lst in (impact.vms_stopping, impact.vms_at_risk, impact.unreadable, impact.readable_again,
+                    impact.vms_startable_again, impact.lost_forever):
+            lst.sort()
+
+    def _lost(self, r) -> bool:
+        """Gone for good: a layer's key material is purged and no sealed copy of the data keys remains."""
+        if r.cache is not None:
+            return False
+        for layer in r.layers:
+            if layer["kid"].startswith("platform:"):
+                continue
+            problem = self.key_problem(None, layer["kid"], "unwrapKey")
+            if problem is not None and problem.inner_code in ("KeyPurged",) or (
+                    problem is not None and problem.inner_code == "VaultNotFound"
+                    and "purged" in problem.message):
+                return True
+        return False
+
+    def _lost_doc(self, doc: dict) -> bool:
+        return doc.get("cache") is None
+
+    # ---- cause chain ---------------------------------------------------------------------------
+
+    def why(self, resource_id: str) -> list[str]:
+        """The cause chain of a VM, disk, snapshot or image: why it is as it is, key by key."""
+        vm = next((v for v in self.t["vms"].values() if v.id.lower() == resource_id.lower()), None)
+        if vm is not None:
+            lines = [f"VM {vm.name}: {PowerState(vm.power).display}"]
+            if vm.status:
+                lines.append(f"  {vm.status['message']}")
+            for d in self.vm_disks(vm):
+                lines += ["  " + x for x in self._disk_chain(d)]
+            return lines
+        for t in ("disks", "snapshots", "images"):
+            r = next((x for x in self.t[t].values() if x.id.lower() == resource_id.lower()), None)
+            if r is not None:
+                return self._disk_chain(r)
+        raise NotFound(f"no VM, disk, snapshot or image with id {resource_id!r}", code="ResourceNotFound")
+
+    def _disk_chain(self, r) -> list[str]:
+        head = f"{r.kind} {r.name} ({r.sku}, {r.encryption_type})"
+        if r.kind == "disk":
+            head += f", {self.disk_state(r)}"
+        lines = [head]
+        des = self.t["des"].get(r.des_id) if r.des_id else None
+        for layer in r.layers:
+            if layer["kid"].startswith("platform:"):
+                lines.append(f"  {layer['mode']} data key wrapped by the platform key of {layer['kid'][9:]}")
+                continue
+            problem = self.key_problem(des.principal_id if des else None, layer["kid"], "unwrapKey")
+            state = "usable" if problem is None else f"UNUSABLE: {problem.message}"
+            via = f" via set {des.name} (identity {des.principal_id})" if des else ""
+            lines.append(f"  {layer['mode']} data key wrapped by {layer['kid']}{via}: {state}")
+        if r.cache is None and self.resource_problem(r) is not None:
+            lines.append("  no sealed copy of the data keys remains")
+        return lines

@@ -1,0 +1,153 @@
+"""Azure's id shapes and naming rules.
+
+ARM ids (``/subscriptions/{sub}/resourceGroups/{rg}/providers/...``), key identifiers
+(``https://{vault}.vault.azure.net/keys/{name}/{32 hex}``) and the name rules Azure enforces,
+each refusal naming what was wrong and what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import BadRequest
+
+VAULT_DNS = "vault.azure.net"
+
+PROVIDERS = {
+    "vault": "Microsoft.KeyVault/vaults",
+    "des": "Microsoft.Compute/diskEncryptionSets",
+    "disk": "Microsoft.Compute/disks",
+    "snapshot": "Microsoft.Compute/snapshots",
+    "image": "Microsoft.Compute/images",
+    "vm": "Microsoft.Compute/virtualMachines",
+}
+
+
+def rg_id(sub: str, rg: str) -> str:
+    return f"/subscriptions/{sub}/resourceGroups/{rg}"
+
+
+def arm_id(sub: str, rg: str, kind: str, name: str) -> str:
+    return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{PROVIDERS[kind]}/{name}"
+
+
+_ARM = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/(?P<prov>[^/]+/[^/]+)/(?P<name>[^/]+)$",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class ArmId:
+    subscription: str
+    resource_group: str
+    provider: str
+    name: str
+
+
+def parse_arm_id(text: str) -> ArmId | None:
+    m = _ARM.match(text.strip()) if isinstance(text, str) else None
+    if not m:
+        return None
+    return ArmId(m.group("sub"), m.group("rg"), m.group("prov"), m.group("name"))
+
+
+def vault_uri(vault: str) -> str:
+    return f"https://{vault}.{VAULT_DNS}/"
+
+
+def key_id(vault: str, name: str, version: str | None = None) -> str:
+    base = f"https://{vault}.{VAULT_DNS}/keys/{name}"
+    return f"{base}/{version}" if version else base
+
+
+_KID = re.compile(
+    r"^https://(?P<vault>[A-Za-z0-9-]+)\.vault\.azure\.net(?::443)?/keys/(?P<name>[A-Za-z0-9-]+)(?:/(?P<version>[0-9a-fA-F]{32}))?/?$"
+)
+KEY_URL_HELP = "https://{vault}.vault.azure.net/keys/{name}/{32-hex version}"
+
+
+@dataclass(frozen=True)
+class KeyRef:
+    vault: str
+    name: str
+    version: str | None
+
+    @property
+    def versionless(self) -> str:
+        return key_id(self.vault, self.name)
+
+    @property
+    def kid(self) -> str:
+        return key_id(self.vault, self.name, self.version)
+
+
+def parse_key_url(url: str, *, require_version: bool = False, what: str = "key URL") -> KeyRef:
+    m = _KID.match(url.strip()) if isinstance(url, str) else None
+    if not m:
+        raise BadRequest(f"{what} {url!r} is not a Key Vault key identifier; expected {KEY_URL_HELP}",
+                         code="InvalidParameter")
+    ref = KeyRef(m.group("vault").lower(), m.group("name"), (m.group("version") or "").lower() or None)
+    if require_version and not ref.version:
+        raise BadRequest(f"{what} {url!r} has no version; a disk encryption set needs a versioned key URL "
+                         f"({KEY_URL_HELP})", code="InvalidParameter")
+    return ref
+
+
+# ---- naming rules (Azure's) -------------------------------------------------------------------
+
+_CTRL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "...'"
+
+
+def check_name(kind: str, value: object) -> str:
+    """Enforce Azure's naming rule for ``kind``; return the name or raise BadRequest."""
+    rule = NAME_RULES[kind]
+    if not isinstance(value, str) or not value:
+        raise BadRequest(f"{rule.label} name is required; {rule.help}", code="InvalidParameter")
+    if _CTRL.search(value) or not rule.pattern.fullmatch(value):
+        raise BadRequest(f"{rule.label} name {_show(value)} is not valid: {rule.help}", code="InvalidParameter")
+    return value
+
+
+@dataclass(frozen=True)
+class NameRule:
+    label: str
+    pattern: re.Pattern
+    help: str
+
+
+NAME_RULES: dict[str, NameRule] = {
+    "vault": NameRule(
+        "Key vault", re.compile(r"[A-Za-z](?!.*--)[A-Za-z0-9-]{1,22}[A-Za-z0-9]"),
+        "3-24 characters, letters, digits and hyphens, starting with a letter, ending with a letter or digit, "
+        "no consecutive hyphens"),
+    "key": NameRule("Key", re.compile(r"[A-Za-z0-9-]{1,127}"), "1-127 characters, letters, digits and hyphens"),
+    "resource_group": NameRule(
+        "Resource group", re.compile(r"[-\w._()]{0,89}[-\w_()]", re.UNICODE),
+        "1-90 characters: letters, digits, underscores, hyphens, periods and parentheses, not ending in a period"),
+    "des": NameRule(
+        "Disk encryption set", re.compile(r"[A-Za-z0-9_-]{1,80}"),
+        "1-80 characters: letters, digits, underscores and hyphens"),
+    "disk": NameRule(
+        "Disk", re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?"),
+        "1-80 characters: letters, digits, underscores, periods and hyphens, starting with a letter or digit, "
+        "ending with a letter, digit or underscore"),
+    "snapshot": NameRule(
+        "Snapshot", re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?"),
+        "1-80 characters: letters, digits, underscores, periods and hyphens, starting with a letter or digit, "
+        "ending with a letter, digit or underscore"),
+    "image": NameRule(
+        "Image", re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?"),
+        "1-80 characters: letters, digits, underscores, periods and hyphens, starting with a letter or digit, "
+        "ending with a letter, digit or underscore"),
+    "vm": NameRule(
+        "Virtual machine", re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,62}[A-Za-z0-9])?"),
+        "1-64 characters: letters, digits, hyphens and periods, not starting with a hyphen or period nor ending "
+        "with a hyphen or period (Linux); no spaces or other symbols"),
+}

@@ -1,0 +1,501 @@
+"""Key Vault keys: versions, enable/disable, soft delete, purge, rotation policy, and the crypto path.
+
+Every private-key operation goes through :meth:`KeysMixin.unwrap_key`, which checks the caller's access
+(access policy or RBAC), the vault, the key and the version, audits the attempt (KV8), and only then
+unseals the private key and runs RSA-OAEP. A disabled key or a revoked policy therefore stops disks
+by making their data keys impossible to unwrap, not by a flag a screen checks.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import timedelta
+
+from . import crypto
+from . import events as ev
+from .clock import iso, parse_duration, parse_iso
+from .entropy import oaep_sha256_encrypt, seeded_rsa
+from .errors import BadRequest, Conflict, EngineError, Forbidden, NotFound
+from .ids import check_name, key_id, parse_key_url
+from .models import Key, KeyVersion, ResourceState, Vault
+from .rules import (KEY_SIZES, KEY_TYPES, NOTIFY_MIN_BEFORE_EXPIRY, POLICY_MIN_EXPIRY, ROTATION_MIN_AFTER_CREATE,
+                    ROTATION_MIN_BEFORE_EXPIRY)
+from .vaults import VaultsMixin
+
+_DRY_KEYS: dict[int, object] = {}
+"""Throw-away RSA keys used by dry runs (what-if), so a preview never waits for key generation."""
+
+DEFAULT_OPS = ["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"]
+ALL_OPS = ("encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey", "import", "export")
+
+
+class KeysMixin(VaultsMixin):
+    # ---- lookups --------------------------------------------------------------------------------
+
+    def _key(self, vault: str, name: str, *, include_deleted: bool = False) -> Key:
+        v = self._vault(vault)
+        k = self.t["keys"].get(key_id(v.name, name).lower())
+        if k is None or (k.state != ResourceState.ACTIVE.value and not include_deleted):
+            hint = " (it is deleted; recover or purge it)" if k is not None else ""
+            raise NotFound(f"A key with (name/id) {name} was not found in this key vault{hint}",
+                           code="KeyNotFound")
+        return k  # type: ignore[return-value]
+
+    def get_key(self, vault: str, name: str, version: str | None = None, *, audit: bool = True) -> tuple[Key, dict]:
+        """The key and one version (the current one by default), as ``az keyvault key show``."""
+        if not audit:
+            k = self._key(vault, name)
+            return k, self._version(k, version)
+        with self.transaction():
+            k = self._key(vault, name)
+            ver = self._version(k, version)
+            self._audit(k.vault, self.operator, "KeyGet", key_id(k.vault, k.name, ver["version"]))
+            return k, ver
+
+    def _version(self, k: Key, version: str | None) -> dict:
+        ver = k.version(version.lower() if version else None)
+        if ver is None:
+            raise NotFound(f"A key with (name/id) {k.name} and version {version} was not found in vault {k.vault}",
+                           code="KeyNotFound")
+        return ver
+
+    def list_keys(self, vault: str) -> list[Key]:
+        v = self._vault(vault)
+        return sorted(self._keys_of(v.name), key=lambda k: k.name.lower())
+
+    def list_deleted_keys(self, vault: str) -> list[Key]:
+        v = self._vault(vault)
+        return sorted((k for k in self._keys_of(v.name, include_deleted=True)
+                       if k.state == ResourceState.DELETED.value), key=lambda k: k.name.lower())
+
+    def key_by_url(self, url: str) -> tuple[Key, dict | None]:
+        ref = parse_key_url(url)
+        k = self._key(ref.vault, ref.name, include_deleted=True)
+        return k, (k.version(ref.version) if ref.version else k.current)
+
+    # ---- create, import, rotate (KV2-KV4) --------------------------------------------------------
+
+    def _check_kty(self, vault: Vault, kty: str, size: int | None) -> tuple[str, int]:
+        kty = (kty or "RSA").upper()
+        if kty not in KEY_TYPES:
+            raise BadRequest(f"key type {kty!r} cannot encrypt disks; allowed: RSA or RSA-HSM of "
+                             f"{', '.join(map(str, KEY_SIZES))} bits", code="BadParameter")
+        size = 2048 if size is None else size
+        if size not in KEY_SIZES:
+            raise BadRequest(f"RSA key size {size} is not supported for disk encryption; allowed: "
+                             f"{', '.join(map(str, KEY_SIZES))}", code="BadParameter")
+        if kty == "RSA-HSM" and vault.sku != "premium":
+            raise BadRequest(f"HSM-protected keys need a premium vault; vault {vault.name!r} is {vault.sku}",
+                             code="BadParameter")
+        return kty, size
+
+    def create_key(self, vault: str, name: str, *, kty: str = "RSA", size: int | None = None,
+                   ops: list[str] | None = None, exp: str | None = None, nbf: str | None = None,
+                   enabled: bool = True, tags: dict | None = None) -> tuple[Key, dict]:
+        """Generate a key, or a new version of an existing one (KV3, KV4)."""
+        check_name("key", name)
+        with self.transaction():
+            v = self._vault(vault)
+            kty, size = self._check_kty(v, kty, size)
+            ops = self._check_ops(ops)
+            private = self._generate(size)
+            return self._new_version(v, name, kty, size, private, ops=ops, exp=exp, nbf=nbf, enabled=enabled,
+                                     tags=tags, operation="KeyCreate")
+
+    def import_key(self, vault: str, name: str, pem: bytes, *, password: bytes | None = None,
+                   kty: str | None = None, ops: list[str] | None = None, exp: str | None = None,
+                   nbf: str | None = None, enabled: bool = True, tags: dict | None = None) -> tuple[Key, dict]:
+        """Import an RSA private key from PEM, optionally password-protected (KV3)."""
+        check_name("key", name)
+        private = crypto.import_private_pem(pem, password)
+        with self.transaction():
+            v = self._vault(vault)
+            kty, size = self._check_kty(v, kty or "RSA", private.key_size)
+            return self._new_version(v, name, kty, size, private, ops=self._check_ops(ops), exp=exp, nbf=nbf,
+                                     enabled=enabled, tags=tags, operation="KeyImport", imported=True)
+
+    def rotate_key(self, vault: str, name: str) -> tuple[Key, dict]:
+        """A new version with the same type and size (``az keyvault key rotate``)."""
+        with self.transaction():
+            k = self._key(vault, name)
+            v = self._vault(vault)
+            private = self._generate(k.size)
+            return self._new_version(v, k.name, k.kty, k.size, private, ops=list(k.key_ops), exp=None, nbf=None,
+                                     enabled=True, tags=None, operation="KeyRotate")
+
+    def _check_ops(self, ops: list[str] | None) -> list[str]:
+        if not ops:
+            return list(DEFAULT_OPS)
+        out = []
+        for op in ops:
+            canon = next((o for o in ALL_OPS if o.lower() == str(op).lower()), None)
+            if canon is None:
+                raise BadRequest(f"key operation {op!r} is not valid; allowed: {', '.join(ALL_OPS)}",
+                                 code="BadParameter")
+            out.append(canon)
+        return out
+
+    def _generate(self, size: int):
+        if self.uow.dry_run:
+            if size not in _DRY_KEYS:
+                _DRY_KEYS[size] = crypto.generate_rsa(2048)
+            return _DRY_KEYS[size]
+        if self.rng.seeded:
+            return self._seeded_key(size)
+        return crypto.generate_rsa(size)
+
+    def _seeded_key(self, size: int):
+        """A reproducible key for a seeded store: drawn from the public pool shipped with cmklab.
+
+        Seeded stores exist to replay byte for byte (workshops, snapshot tests), not to keep secrets,
+        so their keys may come from a published pool; generating RSA primes from the seed in pure
+        Python takes seconds per key, the pool takes microseconds. A store never reuses a pool key;
+        when the pool of a size is used up, keys are generated from the seed (slow, still
+        deterministic).
+        """
+        pool = _seeded_pool().get(str(size), [])
+        used = {ver["n"] for k in self.t["keys"].values() for ver in k.versions}
+        used |= {pk.n for pk in self.t["platform_keys"].values()}
+        if pool:
+            start = self.rng.below(len(pool))
+            for i in range(len(pool)):
+                private = crypto.private_from_der(base64.b64decode(pool[(start + i) % len(pool)]))
+                if crypto.public_numbers_jwk(private)["n"] not in used:
+                    return private
+        return seeded_rsa(size, self.rng)
+
+    def _new_version(self, v: Vault, name: str, kty: str, size: int, private, *, ops, exp, nbf, enabled, tags,
+                     operation: str, imported: bool = False) -> tuple[Key, dict]:
+        kid_base = key_id(v.name, name)
+        k = self.t["keys"].get(kid_base.lower())
+        if k is not None and k.state != ResourceState.ACTIVE.value:
+            raise Conflict(f"Key {name} is currently in a deleted but recoverable state, and its name cannot be "
+                           "reused; in this state, the key can only be recovered or purged.", code="Conflict",
+                           inner_code="ObjectIsDeletedButRecoverable")
+        now = self.now()
+        version = self.rng.hex(16)
+        exp_iso = self._time_arg(exp, "expires")
+        nbf_iso = self._time_arg(nbf, "not-before")
+        if k is not None and k.rotation_policy and exp_iso is None:
+            expiry = (k.rotation_policy.get("attributes") or {}).get("expiryTime")
+            if expiry:
+                exp_iso = iso(self.clock.now() + parse_duration(expiry))
+        kid = key_id(v.name, name, version)
+        jwk = crypto.public_numbers_jwk(private)
+        sealed = self.sealer.seal_text(crypto.private_to_der(private), kid.encode()) if not self.uow.dry_run \
+            else None
+        ver = KeyVersion(version=version, created=now, updated=now, enabled=bool(enabled), nbf=nbf_iso, exp=exp_iso,
+                         n=jwk["n"], e=jwk["e"], sealed=sealed).to_doc()
+        if k is None:
+            k = Key(id=kid_base, vault=v.name, name=name, kty=kty, size=size, key_ops=ops, tags=dict(tags or {}),
+                    imported=imported)
+            self._add(k)
+        else:
+            self._touch(k)
+            if kty != k.kty or size != k.size:
+                # Key Vault allows a new version of another size; the key's summary follows the newest version
+                k.kty, k.size = kty, size
+            k.key_ops = ops
+            if tags is not None:
+                k.tags = dict(tags)
+        k.versions.append(ver)
+        if not self.uow.dry_run:
+            self._private_cache[kid] = private
+        self._audit(v.name, self.operator, operation, kid)
+        cls = ev.KeyRotated if operation == "KeyRotate" or len(k.versions) > 1 else ev.KeyCreated
+        what = "rotated: new version" if cls is ev.KeyRotated else "created"
+        self._emit(cls, f"key {v.name}/{name} {what} {version[:8]}... ({kty} {size})", kid=kid)
+        return k, ver
+
+    def _time_arg(self, value: str | None, what: str) -> str | None:
+        if value in (None, ""):
+            return None
+        try:
+            return iso(parse_iso(value))
+        except (ValueError, TypeError):
+            raise BadRequest(f"{what} time {value!r} is not valid; use ISO 8601 UTC, e.g. 2026-12-31T00:00:00Z",
+                             code="BadParameter") from None
+
+    # ---- attributes (KV5, KV9) -------------------------------------------------------------------
+
+    def set_key_attributes(self, vault: str, name: str, version: str | None = None, *, enabled: bool | None = None,
+                           exp: str | None = None, nbf: str | None = None, tags: dict | None = None,
+                           ops: list[str] | None = None, all_versions: bool = False) -> tuple[Key, dict]:
+        """Update one version (the current one by default, as az does), or every version."""
+        with self.transaction() as uow:
+            k = self._key(vault, name)
+            self._touch(k)
+            targets = list(k.versions) if all_versions else [self._version(k, version)]
+            changed_enabled = False
+            for ver in targets:
+                if enabled is not None and bool(enabled) != ver["enabled"]:
+                    ver["enabled"] = bool(enabled)
+                    changed_enabled = True
+                if exp is not None:
+                    ver["exp"] = self._time_arg(exp, "expires")
+                if nbf is not None:
+                    ver["nbf"] = self._time_arg(nbf, "not-before")
+                ver["updated"] = self.now()
+            if tags is not None:
+                k.tags = dict(tags)
+            if ops is not None:
+                k.key_ops = self._check_ops(ops)
+            shown = targets[-1]
+            kid = key_id(k.vault, k.name, None if all_versions else shown["version"])
+            self._audit(k.vault, self.operator, "KeyUpdate", kid)
+            uow.reconcile = uow.reconcile or changed_enabled or exp is not None or nbf is not None
+            if changed_enabled:
+                what = "all versions of " if all_versions else ""
+                if enabled:
+                    self._emit(ev.KeyEnabled, f"{what}key {kid} enabled", kid=kid)
+                else:
+                    self._emit(ev.KeyDisabled, f"{what}key {kid} disabled", kid=kid)
+            else:
+                self._emit(ev.KeyUpdated, f"key {kid} attributes updated", kid=kid)
+            return k, shown
+
+    # ---- delete, recover, purge (KV6) ------------------------------------------------------------
+
+    def delete_key(self, vault: str, name: str) -> Key:
+        with self.transaction() as uow:
+            k = self._key(vault, name)
+            v = self._vault(vault)
+            self._touch(k)
+            k.state = ResourceState.DELETED.value
+            k.deleted_date = self.now()
+            k.scheduled_purge_date = iso(self.clock.now() + timedelta(days=v.soft_delete_retention_days))
+            self._audit(v.name, self.operator, "KeyDelete", k.id)
+            uow.reconcile = True
+            self._emit(ev.KeyDeleted, f"key {k.id} deleted (recoverable until {k.scheduled_purge_date})", kid=k.id)
+            return k
+
+    def recover_key(self, vault: str, name: str) -> Key:
+        with self.transaction() as uow:
+            k = self._key(vault, name, include_deleted=True)
+            if k.state != ResourceState.DELETED.value:
+                raise Conflict(f"key {name!r} in vault {vault!r} is not deleted; nothing to recover",
+                               code="Conflict")
+            self._touch(k)
+            k.state = ResourceState.ACTIVE.value
+            k.deleted_date = k.scheduled_purge_date = None
+            self._audit(k.vault, self.operator, "KeyRecover", k.id)
+            uow.reconcile = True
+            self._emit(ev.KeyRecovered, f"key {k.id} recovered", kid=k.id)
+            return k
+
+    def purge_key(self, vault: str, name: str, *, _by_platform: bool = False) -> None:
+        with self.transaction() as uow:
+            v = self._vault(vault)
+            k = self.t["keys"].get(key_id(v.name, name).lower())
+            if k is None or k.state != ResourceState.DELETED.value:
+                raise NotFound(f"Deleted Key not found: {name} (only a deleted key can be purged)",
+                               code="KeyNotFound")
+            if v.enable_purge_protection and not _by_platform and self.now() < k.scheduled_purge_date:
+                self._audit(v.name, self.operator, "KeyPurge", k.id, "Forbidden", "PurgeProtectionEnabled")
+                raise Forbidden(f"Operation \"purge\" is not allowed on key {k.id} because purge protection is "
+                                f"enabled for vault {v.name}; it will be purged automatically at "
+                                f"{k.scheduled_purge_date} (end of the {v.soft_delete_retention_days}-day retention)",
+                                inner_code="PurgeProtectionEnabled")
+            self._audit(v.name, self.operator if not _by_platform else "platform", "KeyPurge", k.id)
+            self._destroy_key(k)
+            uow.reconcile = True
+            self._emit(ev.KeyPurged, f"key {k.id} purged: every data key it wrapped is gone for good", kid=k.id)
+
+    def _destroy_key(self, key: Key) -> None:
+        """Crypto-shredding: the key material is gone, so is every data key it wrapped."""
+        self._remove(key)
+        for ver in key.versions:
+            self._private_cache.pop(key_id(key.vault, key.name, ver["version"]), None)
+
+    # ---- rotation policy (KV9) -------------------------------------------------------------------
+
+    def get_rotation_policy(self, vault: str, name: str) -> dict:
+        k = self._key(vault, name)
+        return k.rotation_policy or {"id": f"{k.id}/rotationpolicy", "lifetimeActions": [
+            {"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "Notify"}}],
+            "attributes": {"expiryTime": None, "created": None, "updated": None}}
+
+    def set_rotation_policy(self, vault: str, name: str, policy: dict | str) -> dict:
+        if isinstance(policy, str):
+            try:
+                policy = json.loads(policy)
+            except json.JSONDecodeError as e:
+                raise BadRequest(f"rotation policy is not valid JSON: {e.msg} at line {e.lineno}",
+                                 code="BadParameter") from None
+        clean = self._check_policy(policy)
+        with self.transaction():
+            k = self._key(vault, name)
+            self._touch(k)
+            now = self.now()
+            created = (k.rotation_policy or {}).get("attributes", {}).get("created") or now
+            clean["id"] = f"{k.id}/rotationpolicy"
+            clean["attributes"]["created"] = created
+            clean["attributes"]["updated"] = now
+            clean["anchor"] = now
+            k.rotation_policy = clean
+            self._audit(k.vault, self.operator, "KeyRotationPolicyUpdate", k.id)
+            self._emit(ev.KeyUpdated, f"rotation policy of {k.id} set: {_policy_summary(clean)}", kid=k.id)
+            return clean
+
+    def _check_policy(self, policy: object) -> dict:
+        if not isinstance(policy, dict):
+            raise BadRequest("rotation policy must be a JSON object with lifetimeActions and attributes",
+                             code="BadParameter")
+        actions = policy.get("lifetimeActions", policy.get("lifetime_actions")) or []
+        attrs = policy.get("attributes") or {}
+        expiry = attrs.get("expiryTime", attrs.get("expiry_time"))
+        exp_td = None
+        if expiry:
+            exp_td = _duration(expiry, "attributes.expiryTime")
+            if exp_td < POLICY_MIN_EXPIRY:
+                raise BadRequest(f"expiryTime {expiry} is too short; the minimum is P28D", code="BadParameter")
+        out_actions = []
+        if not isinstance(actions, list):
+            raise BadRequest("lifetimeActions must be a list", code="BadParameter")
+        for a in actions:
+            if not isinstance(a, dict):
+                raise BadRequest("each lifetime action is an object with trigger and action", code="BadParameter")
+            trig = a.get("trigger") or {}
+            act = ((a.get("action") or {}).get("type") or "").lower()
+            if act not in ("rotate", "notify"):
+                raise BadRequest(f"lifetime action type {act or None!r} is not valid; allowed: Rotate, Notify",
+                                 code="BadParameter")
+            after = trig.get("timeAfterCreate", trig.get("time_after_create"))
+            before = trig.get("timeBeforeExpiry", trig.get("time_before_expiry"))
+            if bool(after) == bool(before):
+                raise BadRequest("a trigger needs exactly one of timeAfterCreate or timeBeforeExpiry",
+                                 code="BadParameter")
+            if act == "notify" and after:
+                raise BadRequest("a Notify action takes timeBeforeExpiry only", code="BadParameter")
+            if after:
+                td = _duration(after, "timeAfterCreate")
+                if td < ROTATION_MIN_AFTER_CREATE:
+                    raise BadRequest(f"timeAfterCreate {after} is too short; the minimum is P7D", code="BadParameter")
+                if exp_td is not None and td > exp_td - timedelta(days=7):
+                    raise BadRequest(f"timeAfterCreate {after} must be at least 7 days before expiryTime {expiry}",
+                                     code="BadParameter")
+            if before:
+                td = _duration(before, "timeBeforeExpiry")
+                minimum = ROTATION_MIN_BEFORE_EXPIRY if act == "rotate" else NOTIFY_MIN_BEFORE_EXPIRY
+                if td < minimum:
+                    raise BadRequest(f"timeBeforeExpiry {before} is too short; the minimum is P7D", code="BadParameter")
+                if exp_td is None and act == "rotate":
+                    raise BadRequest("a Rotate action with timeBeforeExpiry needs attributes.expiryTime",
+                                     code="BadParameter")
+            trigger = {"timeAfterCreate": after} if after else {"timeBeforeExpiry": before}
+            out_actions.append({"trigger": trigger, "action": {"type": act.capitalize()}})
+        return {"lifetimeActions": out_actions, "attributes": {"expiryTime": expiry or None}}
+
+    # ---- the crypto path -------------------------------------------------------------------------
+
+    def key_problem(self, principal: str | None, kid: str, op: str) -> EngineError | None:
+        """Why ``principal`` cannot ``op`` (``wrapKey``/``unwrapKey``/``get``) with key version ``kid``; None if it can.
+
+        ``principal`` None is the platform acting for the operator (no access check). Pure: no audit.
+        """
+        ref = parse_key_url(kid)
+        v = self.t["vaults"].get(ref.vault)
+        if v is None:
+            return NotFound(f"vault {ref.vault!r} of key {kid} no longer exists (purged)", code="ResourceNotFound",
+                            inner_code="VaultNotFound")
+        if v.state != ResourceState.ACTIVE.value:
+            return NotFound(f"vault {v.name!r} of key {kid} is deleted (recoverable until {v.scheduled_purge_date})",
+                            code="ResourceNotFound", inner_code="VaultNotFound")
+        k = self.t["keys"].get(key_id(v.name, ref.name).lower())
+        if k is None:
+            return NotFound(f"key {ref.name!r} was purged from vault {v.name!r}: its key material is gone for good",
+                            code="KeyNotFound", inner_code="KeyPurged")
+        if k.state != ResourceState.ACTIVE.value:
+            return NotFound(f"key {k.id} is deleted (recoverable until {k.scheduled_purge_date})", code="KeyNotFound",
+                            inner_code="KeyDeleted")
+        ver = k.version(ref.version) if ref.version else k.current
+        if ver is None:
+            return NotFound(f"key version {kid} was not found", code="KeyNotFound", inner_code="KeyNotFound")
+        now = self.now()
+        if not ver["enabled"]:
+            return Forbidden(f"Operation {op} is not allowed on a disabled key: {kid}", inner_code="KeyDisabled")
+        if ver["nbf"] and now < ver["nbf"]:
+            return Forbidden(f"Operation {op} is not allowed: key {kid} is not valid before {ver['nbf']}",
+                             inner_code="KeyNotYetValid")
+        if op.lower() in ("wrapkey", "encrypt") and ver["exp"] and now >= ver["exp"]:
+            return Forbidden(f"Operation {op} is not allowed: key {kid} expired at {ver['exp']}",
+                             inner_code="KeyExpired")
+        if principal is not None and not self.has_permission(v, principal, op):
+            model = "RBAC" if v.enable_rbac_authorization else "access policy"
+            inner = "ForbiddenByRbac" if v.enable_rbac_authorization else "ForbiddenByPolicy"
+            return Forbidden(f"The user, group or application 'oid={principal}' does not have keys {op} permission "
+                             f"on key vault '{v.name};location={v.location}' ({model})", inner_code=inner)
+        return None
+
+    def wrap_key(self, principal: str | None, kid: str, dek: bytes) -> bytes:
+        """RSA-OAEP-256 wrap at the vault (a public-key operation, audited)."""
+        problem = self.key_problem(principal, kid, "wrapKey")
+        ref = parse_key_url(kid)
+        caller = principal or self.operator
+        if problem is not None:
+            self._audit(ref.vault, caller, "KeyWrap", kid, problem.code, problem.display_code, problem.message)
+            raise problem
+        k = self.t["keys"][key_id(ref.vault, ref.name).lower()]
+        ver = k.version(ref.version) if ref.version else k.current
+        public = crypto.public_from_jwk(ver["n"], ver["e"])
+        self._audit(ref.vault, caller, "KeyWrap", key_id(ref.vault, ref.name, ver["version"]))
+        if self.rng.seeded:
+            return oaep_sha256_encrypt(public, dek, self.rng)
+        return crypto.wrap_key(public, dek)
+
+    def unwrap_key(self, principal: str | None, kid: str, wrapped: bytes) -> bytes:
+        """RSA-OAEP-256 unwrap: the private-key operation, with access checked here (KV5, KV7)."""
+        problem = self.key_problem(principal, kid, "unwrapKey")
+        ref = parse_key_url(kid)
+        caller = principal or self.operator
+        if problem is not None:
+            self._audit(ref.vault, caller, "KeyUnwrap", kid, problem.code, problem.display_code, problem.message)
+            raise problem
+        self._audit(ref.vault, caller, "KeyUnwrap", kid)
+        return crypto.unwrap_key(self._private(kid), wrapped)
+
+    def _private(self, kid: str):
+        cached = self._private_cache.get(kid)
+        if cached is not None:
+            return cached
+        ref = parse_key_url(kid)
+        k = self.t["keys"][key_id(ref.vault, ref.name).lower()]
+        ver = k.version(ref.version)
+        if ver is None or not ver.get("sealed"):
+            raise NotFound(f"key material of {kid} is gone", code="KeyNotFound", inner_code="KeyPurged")
+        private = crypto.private_from_der(self.sealer.unseal_text(ver["sealed"], kid.encode()))
+        self._private_cache[kid] = private
+        return private
+
+
+_POOL_CACHE: dict | None = None
+
+
+def _seeded_pool() -> dict:
+    global _POOL_CACHE
+    if _POOL_CACHE is None:
+        from importlib.resources import files
+        _POOL_CACHE = json.loads(files("engine.data").joinpath("seeded_keys.json").read_text())
+    return _POOL_CACHE
+
+
+def _duration(text: str, what: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError:
+        raise BadRequest(f"{what} {text!r} is not an ISO 8601 duration such as P90D or P7D",
+                         code="BadParameter") from None
+
+
+def _policy_summary(policy: dict) -> str:
+    parts = []
+    for a in policy["lifetimeActions"]:
+        trig = a["trigger"]
+        when = f"{trig['timeAfterCreate']} after creation" if "timeAfterCreate" in trig else \
+            f"{trig['timeBeforeExpiry']} before expiry"
+        parts.append(f"{a['action']['type'].lower()} {when}")
+    exp = policy["attributes"].get("expiryTime")
+    if exp:
+        parts.append(f"versions expire after {exp}")
+    return "; ".join(parts) or "no actions"

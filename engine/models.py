@@ -1,0 +1,388 @@
+"""Resource models with explicit states.
+
+Each model is a dataclass of JSON-native fields (str, int, bool, None, lists and dicts of those), so
+that ``to_doc``/``from_doc`` are a cheap copy: loading 10,000 resources must cost little more than
+``json.loads``. Times are ISO strings in one form (``clock.iso``), which sort as text.
+
+State that follows from relationships is derived, never stored twice (moto's ``Volume.status``): a
+disk's ``diskState`` and ``managedBy`` come from the VM that lists it; a key's usability comes from
+its version, vault and access.
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, dataclass, field, fields
+from enum import Enum
+from typing import Any, ClassVar
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    return value
+
+
+class Model:
+    """Base: a table name, a key, and a cheap document mapping."""
+
+    table: ClassVar[str] = ""
+    _nested: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def key(self) -> str:
+        return self.id  # type: ignore[attr-defined]
+
+    def to_doc(self) -> dict:
+        doc = dict(self.__dict__)
+        for name in self._nested:
+            doc[name] = _copy(doc[name])
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: dict):
+        obj = cls.__new__(cls)
+        d = dict(doc)
+        for name in cls._nested:
+            if name in d:
+                d[name] = _copy(d[name])
+        defaults = _DEFAULTS.get(cls)
+        if defaults is None:
+            defaults = _DEFAULTS[cls] = _defaults_of(cls)
+        for k, v in defaults.items():
+            if k not in d:
+                d[k] = _copy(v)
+        obj.__dict__.update(d)
+        return obj
+
+
+_DEFAULTS: dict[type, dict] = {}
+
+
+def _defaults_of(cls: type) -> dict:
+    out = {}
+    for f in fields(cls):
+        if f.default is not MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not MISSING:
+            out[f.name] = f.default_factory()
+    return out
+
+
+class ResourceState(str, Enum):
+    ACTIVE = "Active"
+    DELETED = "Deleted"  # soft-deleted, recoverable until purged
+
+
+class PowerState(str, Enum):
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    DEALLOCATING = "deallocating"
+    DEALLOCATED = "deallocated"
+
+    @property
+    def code(self) -> str:
+        return f"PowerState/{self.value}"
+
+    @property
+    def display(self) -> str:
+        return f"VM {self.value}"
+
+
+POWER_TRANSITIONS = {
+    "start": ({PowerState.STOPPED, PowerState.DEALLOCATED, PowerState.RUNNING}, PowerState.RUNNING),
+    "stop": ({PowerState.RUNNING, PowerState.STOPPED}, PowerState.STOPPED),
+    "deallocate": ({PowerState.RUNNING, PowerState.STOPPED, PowerState.DEALLOCATED}, PowerState.DEALLOCATED),
+    "restart": ({PowerState.RUNNING}, PowerState.RUNNING),
+}
+"""Allowed power transitions (the transient states pass within one action)."""
+
+
+@dataclass
+class EngineMeta(Model):
+    """The engine's own singleton document: clock, randomness, account, rule profile."""
+
+    table: ClassVar[str] = "engine"
+    id: str = "engine"
+    clock: str = ""
+    seed: int | None = None
+    rng_counter: int = 0
+    profile: str = "seeds"
+    subscription_id: str = ""
+    subscription_name: str = "cmklab-subscription"
+    tenant_id: str = ""
+    user_object_id: str = ""
+    user_name: str = "operator@cmklab.local"
+    audit_seq: int = 0
+    event_seq: int = 0
+    notified: list = field(default_factory=list)
+    _nested: ClassVar[tuple[str, ...]] = ("notified",)
+
+
+@dataclass
+class ResourceGroup(Model):
+    table: ClassVar[str] = "groups"
+    id: str
+    name: str
+    location: str
+    tags: dict = field(default_factory=dict)
+    _nested: ClassVar[tuple[str, ...]] = ("tags",)
+
+
+@dataclass
+class Vault(Model):
+    table: ClassVar[str] = "vaults"
+    id: str
+    name: str
+    resource_group: str
+    location: str
+    sku: str = "standard"
+    tenant_id: str = ""
+    enable_purge_protection: bool | None = None
+    soft_delete_retention_days: int = 90
+    enable_rbac_authorization: bool = False
+    access_policies: list = field(default_factory=list)
+    """``[{"tenantId", "objectId", "permissions": {"keys": [...], "secrets": [], "certificates": []}}]``"""
+    created: str = ""
+    state: str = ResourceState.ACTIVE.value
+    deleted_date: str | None = None
+    scheduled_purge_date: str | None = None
+    tags: dict = field(default_factory=dict)
+    _nested: ClassVar[tuple[str, ...]] = ("access_policies", "tags")
+
+    @property
+    def key(self) -> str:
+        return self.name.lower()
+
+
+@dataclass
+class RoleAssignment(Model):
+    table: ClassVar[str] = "roles"
+    id: str
+    name: str
+    principal_id: str
+    role: str
+    scope: str
+    created: str = ""
+
+
+@dataclass
+class KeyVersion(Model):
+    version: str
+    created: str
+    updated: str
+    enabled: bool = True
+    nbf: str | None = None
+    exp: str | None = None
+    n: str = ""
+    e: str = ""
+    sealed: str | None = None
+    """The private key, PKCS8 DER sealed with AES-GCM under the root key. None once purged."""
+
+
+@dataclass
+class Key(Model):
+    """A Key Vault key and its versions (the newest is the current one)."""
+
+    table: ClassVar[str] = "keys"
+    id: str
+    """Versionless key id ``https://{vault}.vault.azure.net/keys/{name}``."""
+    vault: str
+    name: str
+    kty: str = "RSA"
+    size: int = 2048
+    key_ops: list = field(default_factory=lambda: ["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"])
+    tags: dict = field(default_factory=dict)
+    versions: list = field(default_factory=list)
+    """``KeyVersion`` documents, oldest first."""
+    state: str = ResourceState.ACTIVE.value
+    deleted_date: str | None = None
+    scheduled_purge_date: str | None = None
+    imported: bool = False
+    rotation_policy: dict | None = None
+    _nested: ClassVar[tuple[str, ...]] = ("key_ops", "tags", "versions", "rotation_policy")
+
+    @property
+    def key(self) -> str:
+        return self.id.lower()
+
+    def version(self, version: str | None = None) -> dict | None:
+        if not self.versions:
+            return None
+        if version is None:
+            return self.versions[-1]
+        for v in self.versions:
+            if v["version"] == version:
+                return v
+        return None
+
+    @property
+    def current(self) -> dict:
+        return self.versions[-1]
+
+
+@dataclass
+class DiskEncryptionSet(Model):
+    table: ClassVar[str] = "des"
+    id: str
+    name: str
+    resource_group: str
+    location: str
+    encryption_type: str
+    key_url: str
+    source_vault_id: str
+    principal_id: str
+    tenant_id: str
+    rotation_to_latest: bool = False
+    previous_keys: list = field(default_factory=list)
+    last_key_rotation: str | None = None
+    provisioning_state: str = "Succeeded"
+    auto_key_rotation_error: dict | None = None
+    created: str = ""
+    tags: dict = field(default_factory=dict)
+    _nested: ClassVar[tuple[str, ...]] = ("previous_keys", "tags", "auto_key_rotation_error")
+
+
+@dataclass
+class Disk(Model):
+    """A managed disk, snapshot or image: the data is encrypted with its own data keys.
+
+    ``layers`` lists the wrapped data keys, outermost first: ``{"mode": "AES-256-GCM" | "AES-256-XTS",
+    "kid": versioned key id or "platform:{region}", "wrapped": base64}``. Snapshot and image rows are
+    the same model in other tables.
+    """
+
+    table: ClassVar[str] = "disks"
+    id: str
+    name: str
+    resource_group: str
+    location: str
+    kind: str = "disk"
+    sku: str = "Premium_LRS"
+    size_gb: int = 128
+    os_type: str | None = None
+    create_option: str = "Empty"
+    source_resource_id: str | None = None
+    image_reference: str | None = None
+    encryption_type: str = "EncryptionAtRestWithPlatformKey"
+    des_id: str | None = None
+    layers: list = field(default_factory=list)
+    ade_enabled: bool = False
+    unique_id: str = ""
+    created: str = ""
+    subscription_id: str = ""
+    tags: dict = field(default_factory=dict)
+    cache: str | None = None
+    """The storage service's copy of the opened data keys, sealed with the platform host key.
+
+    Used for I/O by an allocated VM and to re-wrap when the set gets a new key; never to start a VM
+    (a start unwraps at the vault). Dropped when the wrapping key is purged (crypto-shredding)."""
+    _nested: ClassVar[tuple[str, ...]] = ("layers", "tags")
+
+    @property
+    def is_ultra(self) -> bool:
+        return self.sku == "UltraSSD_LRS"
+
+    @property
+    def size_bytes(self) -> int:
+        return self.size_gb * 1024**3
+
+
+@dataclass
+class Snapshot(Disk):
+    table: ClassVar[str] = "snapshots"
+    kind: str = "snapshot"
+
+
+@dataclass
+class Image(Disk):
+    table: ClassVar[str] = "images"
+    kind: str = "image"
+
+
+@dataclass
+class VirtualMachine(Model):
+    table: ClassVar[str] = "vms"
+    id: str
+    name: str
+    resource_group: str
+    location: str
+    size: str = "Standard_DS3_v2"
+    image: str = "Ubuntu2204"
+    os_type: str = "Linux"
+    os_disk_id: str = ""
+    data_disks: list = field(default_factory=list)
+    """``[{"lun": int, "diskId": str}]`` sorted by lun."""
+    ultra_ssd_enabled: bool = False
+    encryption_at_host: bool = False
+    ade_enabled: bool = False
+    power: str = PowerState.RUNNING.value
+    status: dict | None = None
+    """Why the VM is as it is: ``{"code", "message", "kid", "at"}`` (set by a cascade or a refused start)."""
+    host_cache: dict = field(default_factory=dict)
+    """Unwrapped data keys held by the host while allocated, sealed with the platform host key."""
+    vm_id: str = ""
+    admin_username: str = "azureuser"
+    created: str = ""
+    scale_set: str | None = None
+    tags: dict = field(default_factory=dict)
+    _nested: ClassVar[tuple[str, ...]] = ("data_disks", "status", "host_cache", "tags")
+
+    def disk_ids(self) -> list[str]:
+        out = [self.os_disk_id] if self.os_disk_id else []
+        return out + [d["diskId"] for d in self.data_disks]
+
+    def lun_of(self, disk_id: str) -> int | str | None:
+        if disk_id == self.os_disk_id:
+            return "os"
+        for d in self.data_disks:
+            if d["diskId"] == disk_id:
+                return d["lun"]
+        return None
+
+
+@dataclass
+class PlatformKey(Model):
+    """The platform-managed key of a region (RSA, sealed like any key)."""
+
+    table: ClassVar[str] = "platform_keys"
+    id: str
+    region: str
+    n: str
+    e: str
+    sealed: str
+    created: str
+
+
+@dataclass
+class AuditEntry(Model):
+    table: ClassVar[str] = "audit"
+    id: str
+    time: str
+    vault: str
+    caller: str
+    operation: str
+    kid: str | None
+    result: str
+    code: str | None = None
+    message: str | None = None
+
+
+@dataclass
+class EventEntry(Model):
+    table: ClassVar[str] = "events"
+    id: str
+    time: str
+    type: str
+    severity: str
+    summary: str
+    data: dict = field(default_factory=dict)
+    _nested: ClassVar[tuple[str, ...]] = ("data",)
+
+
+MODELS: dict[str, type[Model]] = {m.table: m for m in (
+    EngineMeta, ResourceGroup, Vault, RoleAssignment, Key, DiskEncryptionSet, Disk, Snapshot, Image,
+    VirtualMachine, PlatformKey, AuditEntry, EventEntry)}

@@ -1,0 +1,133 @@
+"""The engine's side of persistence: the interfaces a store must implement.
+
+The engine never imports a storage library. It talks to a :class:`StateStore` (documents
+grouped in tables, committed once per unit of work) and a :class:`BlobStore` (the
+ciphertext of disk data). ``store/`` implements both on TinyDB and the file system;
+:class:`MemoryStore` here implements them in memory for tests and throw-away engines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+from typing import Iterator, Protocol
+
+Docs = dict[str, dict[str, dict]]
+"""All documents: ``{table: {key: document}}``. Keys are strings (resource ids)."""
+
+
+class BlobStore(Protocol):
+    """Byte storage for disk ciphertext, one blob per disk (sparse; unwritten bytes read as zero)."""
+
+    def read(self, blob_id: str, offset: int, length: int) -> bytes:
+        """Return ``length`` bytes from ``offset``; bytes never written read as zero."""
+
+    def write(self, blob_id: str, offset: int, data: bytes) -> None:
+        """Write ``data`` at ``offset``; durable (fsynced) when it returns."""
+
+    def copy(self, src_id: str, dst_id: str) -> None:
+        """Make ``dst_id`` a byte-for-byte copy of ``src_id`` (an empty blob if src has none)."""
+
+    def delete(self, blob_id: str) -> None:
+        """Remove a blob; no error if it does not exist."""
+
+    def extents(self, blob_id: str) -> list[tuple[int, int]]:
+        """``(offset, length)`` of the regions that may hold data (holes of a sparse file excluded)."""
+
+
+class StateStore(Protocol):
+    """Where the engine's documents live between processes."""
+
+    path: str | None
+    """The file the state lives in (None for memory)."""
+
+    blobs: BlobStore
+
+    def load(self) -> Docs:
+        """Read every table (never the store's own meta table). Remembers what it read,
+        so that :meth:`changed` can tell whether another process committed since."""
+
+    def commit(self, upserts: Docs, deletes: dict[str, list[str]]) -> None:
+        """Apply one unit of work and persist it with a single atomic write."""
+
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        """An exclusive inter-process lock held for one read-modify-write."""
+
+    def changed(self) -> bool:
+        """True when the persisted state differs from what this process last loaded or committed."""
+
+    def root_key(self) -> bytes:
+        """The 32-byte root key that seals key material (the simulated HSM boundary)."""
+
+    def close(self) -> None:
+        """Release files and locks."""
+
+
+class MemoryBlobStore:
+    """Blobs in a dict of bytearrays."""
+
+    def __init__(self) -> None:
+        self._blobs: dict[str, bytearray] = {}
+
+    def read(self, blob_id: str, offset: int, length: int) -> bytes:
+        blob = self._blobs.get(blob_id, bytearray())
+        out = bytes(blob[offset : offset + length])
+        return out + bytes(length - len(out))
+
+    def write(self, blob_id: str, offset: int, data: bytes) -> None:
+        blob = self._blobs.setdefault(blob_id, bytearray())
+        if len(blob) < offset:
+            blob.extend(bytes(offset - len(blob)))
+        blob[offset : offset + len(data)] = data
+
+    def copy(self, src_id: str, dst_id: str) -> None:
+        self._blobs[dst_id] = bytearray(self._blobs.get(src_id, bytearray()))
+
+    def delete(self, blob_id: str) -> None:
+        self._blobs.pop(blob_id, None)
+
+    def extents(self, blob_id: str) -> list[tuple[int, int]]:
+        blob = self._blobs.get(blob_id)
+        return [(0, len(blob))] if blob else []
+
+    def raw(self, blob_id: str) -> bytes:
+        """Everything stored for a blob (tests look at ciphertext with it)."""
+        return bytes(self._blobs.get(blob_id, b""))
+
+
+class MemoryStore:
+    """A :class:`StateStore` in memory: same contract, no files."""
+
+    path: str | None = None
+
+    def __init__(self, root_key: bytes | None = None) -> None:
+        self._docs: Docs = {}
+        self._root = root_key or os.urandom(32)
+        self.blobs = MemoryBlobStore()
+        self.commits = 0
+        """How many commits were made (tests assert one write per user action)."""
+
+    def load(self) -> Docs:
+        return copy.deepcopy(self._docs)
+
+    def commit(self, upserts: Docs, deletes: dict[str, list[str]]) -> None:
+        for table, docs in upserts.items():
+            self._docs.setdefault(table, {}).update(copy.deepcopy(docs))
+        for table, keys in deletes.items():
+            for key in keys:
+                self._docs.get(table, {}).pop(key, None)
+        self.commits += 1
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        yield
+
+    def changed(self) -> bool:
+        return False
+
+    def root_key(self) -> bytes:
+        return self._root
+
+    def close(self) -> None:
+        pass

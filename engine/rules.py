@@ -1,0 +1,127 @@
+"""Every rule that changed over time, as data, in one place.
+
+The seeds (2020-2021) are the default profile, ``seeds``. Azure has since changed some rules; the
+``azure-2025`` profile holds today's values. A store chooses its profile when it is created
+(``Engine(..., rules="azure-2025")``) and keeps it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+REGIONS = (
+    "eastus", "eastus2", "westus", "westus2", "westus3", "centralus", "northcentralus", "southcentralus",
+    "westcentralus", "canadacentral", "canadaeast", "brazilsouth", "northeurope", "westeurope", "uksouth",
+    "ukwest", "francecentral", "germanywestcentral", "norwayeast", "switzerlandnorth", "swedencentral",
+    "eastasia", "southeastasia", "japaneast", "japanwest", "koreacentral", "australiaeast",
+    "australiasoutheast", "centralindia", "southindia", "uaenorth", "southafricanorth",
+    "usgovvirginia", "usgovarizona", "usgovtexas",
+)
+"""Azure region names the simulator accepts (customer-managed keys are offered in all of them)."""
+
+REGION_DISPLAY = {
+    "West US": "westus", "West US 2": "westus2", "East US": "eastus", "East US 2": "eastus2",
+    "South Central US": "southcentralus", "US Gov Virginia": "usgovvirginia", "US Gov Arizona": "usgovarizona",
+}
+
+# Seed 001's lists, as data.
+SEED_EAH_REGIONS = frozenset({"westus", "westus2", "eastus", "eastus2", "southcentralus", "usgovvirginia",
+                              "usgovarizona"})
+SEED_DOUBLE_REGIONS = frozenset({"westus2", "eastus", "southcentralus", "usgovvirginia", "usgovarizona"})
+
+# Seed 001's table of VM families and encryption at host.
+EAH_SUPPORTED_FAMILIES = frozenset(f.lower() for f in (
+    "B", "DSv2", "Dsv3", "DC", "DCv2", "Dasv4", "Fsv2", "Esv3", "M", "Mv2", "Easv4", "Lsv2", "NCv2", "NCv3",
+    "ND", "NVv3", "NVv4", "NDv2", "HB", "HC", "HBv2", "DS", "GS", "Fs", "NVv2"))
+EAH_UNSUPPORTED_FAMILIES = frozenset(f.lower() for f in (
+    "Dv3", "Dav4", "Dv2", "Av2", "Ev3", "Eav4", "Ls", "NC", "NV", "H", "F", "A", "D", "L", "G"))
+
+VM_SIZE_RE = re.compile(r"^Standard_(?P<letters>[A-Z]+)(?P<num>\d+)(?P<feat>[a-z-]*)(?:_(?P<ver>v\d+))?$")
+VM_SIZE_HELP = "an Azure size such as Standard_DS3_v2, Standard_D4s_v3, Standard_E4s_v3, Standard_B2s"
+
+DISK_SKUS = ("Standard_LRS", "StandardSSD_LRS", "Premium_LRS", "UltraSSD_LRS")
+SKU_TIER = {"Standard_LRS": "Standard", "StandardSSD_LRS": "Standard", "Premium_LRS": "Premium",
+            "UltraSSD_LRS": "Ultra"}
+MAX_DISK_GB = {"Standard_LRS": 32767, "StandardSSD_LRS": 32767, "Premium_LRS": 32767, "UltraSSD_LRS": 65536}
+
+ENC_PLATFORM = "EncryptionAtRestWithPlatformKey"
+ENC_CUSTOMER = "EncryptionAtRestWithCustomerKey"
+ENC_DOUBLE = "EncryptionAtRestWithPlatformAndCustomerKeys"
+DES_ENCRYPTION_TYPES = (ENC_CUSTOMER, ENC_DOUBLE)
+DISK_ENCRYPTION_TYPES = (ENC_PLATFORM, ENC_CUSTOMER, ENC_DOUBLE)
+
+KEY_TYPES = ("RSA", "RSA-HSM")
+KEY_SIZES = (2048, 3072, 4096)
+KEY_PERMISSIONS = ("all", "backup", "create", "decrypt", "delete", "encrypt", "get", "getrotationpolicy", "import",
+                   "list", "purge", "recover", "release", "restore", "rotate", "setrotationpolicy", "sign",
+                   "unwrapKey", "update", "verify", "wrapKey")
+DES_REQUIRED_PERMISSIONS = ("get", "wrapKey", "unwrapKey")
+CRYPTO_SERVICE_ROLE = "Key Vault Crypto Service Encryption User"
+ROLE_PERMISSIONS = {
+    CRYPTO_SERVICE_ROLE: frozenset({"get", "wrapkey", "unwrapkey"}),
+    "Key Vault Crypto User": frozenset({"get", "list", "wrapkey", "unwrapkey", "encrypt", "decrypt", "sign",
+                                        "verify"}),
+    "Key Vault Crypto Officer": frozenset(p.lower() for p in KEY_PERMISSIONS if p != "all"),
+    "Key Vault Administrator": frozenset(p.lower() for p in KEY_PERMISSIONS if p != "all"),
+}
+ROLE_IDS = {
+    CRYPTO_SERVICE_ROLE: "e147488a-f6f5-4113-8e2d-b22465e65bf6",
+    "Key Vault Crypto User": "12338af0-0e69-4776-bea7-57ae8d297424",
+    "Key Vault Crypto Officer": "14b46e9e-c2b7-41b4-b07b-48a6ebf60603",
+    "Key Vault Administrator": "00482a5a-887f-4fb3-b363-3b7fe8e74483",
+}
+
+RETENTION_MIN, RETENTION_MAX, RETENTION_DEFAULT = 7, 90, 90
+ROTATION_MIN_AFTER_CREATE = timedelta(days=7)
+ROTATION_MIN_BEFORE_EXPIRY = timedelta(days=7)
+NOTIFY_MIN_BEFORE_EXPIRY = timedelta(days=7)
+POLICY_MIN_EXPIRY = timedelta(days=28)
+AUTO_ROTATION_DELAY = timedelta(hours=1)
+"""A set with automatic rotation moves its resources to a new key version within this long (seed 004)."""
+
+
+@dataclass(frozen=True)
+class Rules:
+    """One rule profile."""
+
+    name: str
+    description: str
+    des_per_region: int
+    ultra_keeps_running: bool
+    """Seeds: VMs whose affected disks are all ultra keep running until deallocated."""
+    io_fails_after: timedelta | None
+    """Today's Azure: disk I/O fails about an hour after the key goes away (None: at once, by shutdown)."""
+    eah_with_ultra: bool
+    eah_regions: frozenset = field(default=SEED_EAH_REGIONS)
+    double_regions: frozenset = field(default=SEED_DOUBLE_REGIONS)
+
+
+PROFILES: dict[str, Rules] = {
+    "seeds": Rules(
+        name="seeds",
+        description="The rules of the seed documents (2020-2021): 50 sets per region, ultra VMs keep running",
+        des_per_region=50, ultra_keeps_running=True, io_fails_after=None, eah_with_ultra=False),
+    "azure-2025": Rules(
+        name="azure-2025",
+        description="Today's Azure: 5,000 sets per region, no ultra exception, encryption at host on ultra disks",
+        des_per_region=5000, ultra_keeps_running=False, io_fails_after=timedelta(hours=1), eah_with_ultra=True,
+        eah_regions=frozenset(REGIONS), double_regions=frozenset(REGIONS)),
+}
+DEFAULT_PROFILE = "seeds"
+
+
+def vm_family_supports_eah(size: str) -> bool | None:
+    """True/False from seed 001's table; None when the size's family is not in the table."""
+    m = VM_SIZE_RE.match(size or "")
+    if not m:
+        return None
+    letters, feat, ver = m.group("letters"), m.group("feat") or "", m.group("ver") or ""
+    for cand in (letters + feat + ver, letters + feat, letters + ver, letters):
+        c = cand.lower()
+        if c in EAH_SUPPORTED_FAMILIES:
+            return True
+        if c in EAH_UNSUPPORTED_FAMILIES:
+            return False
+    return None

@@ -1,0 +1,365 @@
+"""Key vaults: soft delete, purge protection, access policies and RBAC (KV1, KV6, KV7)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Iterable
+
+from . import events as ev
+from .clock import parse_iso
+from .core import EngineCore
+from .errors import BadRequest, Conflict, Forbidden, NotFound
+from .ids import arm_id, check_name, parse_arm_id, rg_id
+from .models import Key, ResourceGroup, ResourceState, RoleAssignment, Vault
+from .rules import (CRYPTO_SERVICE_ROLE, KEY_PERMISSIONS, REGIONS, RETENTION_DEFAULT, RETENTION_MAX,
+                    RETENTION_MIN, ROLE_IDS, ROLE_PERMISSIONS)
+
+_PERM_CANON = {p.lower(): p for p in KEY_PERMISSIONS}
+
+
+def canonical_permissions(perms: Iterable[str]) -> list[str]:
+    """Azure's spelling of key permissions, accepted in any case; unknown ones are refused."""
+    out: list[str] = []
+    for p in perms:
+        for part in str(p).replace(",", " ").split():
+            canon = _PERM_CANON.get(part.lower())
+            if canon is None:
+                raise BadRequest(f"key permission {part!r} is not valid; allowed: {', '.join(KEY_PERMISSIONS)}",
+                                 code="InvalidParameter")
+            if canon not in out:
+                out.append(canon)
+    return out
+
+
+def check_region(location: str) -> str:
+    loc = (location or "").replace(" ", "").lower()
+    if loc not in REGIONS:
+        raise BadRequest(f"location {location!r} is not an Azure region this simulator knows; use one of: "
+                         f"{', '.join(REGIONS)}", code="LocationNotAvailableForResourceType")
+    return loc
+
+
+class VaultsMixin(EngineCore):
+    # ---- resource groups -------------------------------------------------------------------------
+
+    def create_group(self, name: str, location: str, tags: dict | None = None) -> ResourceGroup:
+        check_name("resource_group", name)
+        loc = check_region(location)
+        with self.transaction():
+            existing = self._find_group(name)
+            if existing is not None:
+                if existing.location != loc:
+                    raise Conflict(f"resource group {name!r} already exists in location {existing.location!r}; "
+                                   f"it cannot be created again in {loc!r}", code="InvalidResourceGroupLocation")
+                return existing
+            return self._add(ResourceGroup(id=rg_id(self.subscription_id, name), name=name, location=loc,
+                                           tags=dict(tags or {})))  # type: ignore[return-value]
+
+    def _find_group(self, name: str) -> ResourceGroup | None:
+        for g in self.t["groups"].values():
+            if g.name.lower() == name.lower():
+                return g  # type: ignore[return-value]
+        return None
+
+    def get_group(self, name: str) -> ResourceGroup:
+        g = self._find_group(name)
+        if g is None:
+            raise NotFound(f"Resource group {name!r} could not be found.", code="ResourceGroupNotFound")
+        return g
+
+    def list_groups(self) -> list[ResourceGroup]:
+        return sorted(self.t["groups"].values(), key=lambda g: g.name.lower())  # type: ignore[arg-type]
+
+    def delete_group(self, name: str) -> None:
+        with self.transaction():
+            g = self.get_group(name)
+            members = [r for table in ("vaults", "des", "disks", "snapshots", "images", "vms")
+                       for r in self.t[table].values() if r.resource_group.lower() == g.name.lower()
+                       and getattr(r, "state", "Active") == "Active"]
+            if members:
+                names = ", ".join(sorted(r.name for r in members)[:8])
+                raise Conflict(f"resource group {name!r} still holds {len(members)} resource(s) ({names}); "
+                               "delete them first", code="ResourceGroupNotEmpty")
+            self._remove(g)
+
+    # ---- vaults ------------------------------------------------------------------------------
+
+    def create_vault(self, name: str, resource_group: str, location: str | None = None, *, sku: str = "standard",
+                     enable_purge_protection: bool | None = None, retention_days: int | None = None,
+                     enable_rbac_authorization: bool = False, tags: dict | None = None) -> Vault:
+        check_name("vault", name)
+        sku = (sku or "standard").lower()
+        if sku not in ("standard", "premium"):
+            raise BadRequest(f"vault sku {sku!r} is not valid; allowed: standard, premium", code="InvalidParameter")
+        days = RETENTION_DEFAULT if retention_days is None else retention_days
+        if not isinstance(days, int) or isinstance(days, bool) or not RETENTION_MIN <= days <= RETENTION_MAX:
+            raise BadRequest(f"soft delete retention of {retention_days!r} days is not valid; allowed: a whole "
+                             f"number of days from {RETENTION_MIN} to {RETENTION_MAX}", code="InvalidParameter")
+        with self.transaction():
+            group = self.get_group(resource_group)
+            loc = check_region(location) if location else group.location
+            existing = self.t["vaults"].get(name.lower())
+            if existing is not None:
+                if existing.state == ResourceState.DELETED.value:
+                    raise Conflict(f"A vault with the same name {name!r} already exists in deleted state. You need "
+                                   "to either recover or purge the existing key vault.", code="ConflictError")
+                raise Conflict(f"The vault name {name!r} is already in use. Vault names are globally unique.",
+                               code="VaultAlreadyExists")
+            vault = Vault(id=arm_id(self.subscription_id, group.name, "vault", name), name=name,
+                          resource_group=group.name, location=loc, sku=sku, tenant_id=self.meta.tenant_id,
+                          enable_purge_protection=True if enable_purge_protection else None,
+                          soft_delete_retention_days=days, enable_rbac_authorization=bool(enable_rbac_authorization),
+                          created=self.now(), tags=dict(tags or {}))
+            if not vault.enable_rbac_authorization:
+                # as az does: the creator gets an access policy with every key permission
+                vault.access_policies.append(self._policy(self.operator, [p for p in KEY_PERMISSIONS if p != "all"
+                                                                          and p not in ("release",)]))
+            self._add(vault)
+            self._emit(ev.VaultCreated, f"vault {name} created in {loc}", vault=name)
+            return vault
+
+    def _policy(self, object_id: str, keys: list[str]) -> dict:
+        return {"tenantId": self.meta.tenant_id, "objectId": object_id,
+                "permissions": {"keys": list(keys), "secrets": [], "certificates": [], "storage": []}}
+
+    def _vault(self, name: str, *, include_deleted: bool = False) -> Vault:
+        v = self.t["vaults"].get((name or "").lower())
+        if v is None or (v.state != ResourceState.ACTIVE.value and not include_deleted):
+            raise NotFound(f"The vault {name!r} was not found" + (" (it is deleted; recover it first)" if v else ""),
+                           code="ResourceNotFound", inner_code="VaultNotFound")
+        return v  # type: ignore[return-value]
+
+    def get_vault(self, name: str) -> Vault:
+        return self._vault(name)
+
+    def list_vaults(self, resource_group: str | None = None) -> list[Vault]:
+        out = [v for v in self.t["vaults"].values() if v.state == ResourceState.ACTIVE.value
+               and (resource_group is None or v.resource_group.lower() == resource_group.lower())]
+        return sorted(out, key=lambda v: v.name)  # type: ignore[arg-type]
+
+    def list_deleted_vaults(self) -> list[Vault]:
+        return sorted((v for v in self.t["vaults"].values() if v.state == ResourceState.DELETED.value),
+                      key=lambda v: v.name)  # type: ignore[arg-type]
+
+    def update_vault(self, name: str, *, enable_purge_protection: bool | None = None,
+                     retention_days: int | None = None, enable_rbac_authorization: bool | None = None,
+                     sku: str | None = None) -> Vault:
+        with self.transaction() as uow:
+            v = self._vault(name)
+            self._touch(v)
+            if enable_purge_protection is not None:
+                if not enable_purge_protection and v.enable_purge_protection:
+                    raise BadRequest(f"purge protection of vault {v.name!r} is on and cannot be turned off once "
+                                     "enabled", code="BadRequest")
+                if enable_purge_protection:
+                    v.enable_purge_protection = True
+            if retention_days is not None and retention_days != v.soft_delete_retention_days:
+                raise BadRequest(f"the soft delete retention of vault {v.name!r} ({v.soft_delete_retention_days} "
+                                 "days) is set at creation and cannot be changed", code="BadRequest")
+            if sku is not None:
+                sku = sku.lower()
+                if sku not in ("standard", "premium"):
+                    raise BadRequest(f"vault sku {sku!r} is not valid; allowed: standard, premium",
+                                     code="InvalidParameter")
+                if sku == "standard" and any(k.kty == "RSA-HSM" for k in self._keys_of(v.name)):
+                    raise BadRequest(f"vault {v.name!r} holds HSM keys and cannot move to the standard sku",
+                                     code="BadRequest")
+                v.sku = sku
+            if enable_rbac_authorization is not None and bool(enable_rbac_authorization) != v.enable_rbac_authorization:
+                v.enable_rbac_authorization = bool(enable_rbac_authorization)
+                uow.reconcile = True  # the permission model changed: access may have been lost or gained
+            self._emit(ev.ResourceChanged, f"vault {v.name} updated", resource=v.id)
+            return v
+
+    def delete_vault(self, name: str) -> None:
+        with self.transaction() as uow:
+            v = self._vault(name)
+            self._touch(v)
+            v.state = ResourceState.DELETED.value
+            v.deleted_date = self.now()
+            v.scheduled_purge_date = _iso_plus(self.clock.now(), v.soft_delete_retention_days)
+            uow.reconcile = True
+            self._emit(ev.VaultDeleted, f"vault {v.name} deleted (recoverable until {v.scheduled_purge_date})",
+                       vault=v.name)
+
+    def recover_vault(self, name: str) -> Vault:
+        with self.transaction() as uow:
+            v = self.t["vaults"].get(name.lower())
+            if v is None or v.state != ResourceState.DELETED.value:
+                raise NotFound(f"no deleted vault named {name!r} to recover", code="ResourceNotFound",
+                               inner_code="DeletedVaultNotFound")
+            self._touch(v)
+            v.state = ResourceState.ACTIVE.value
+            v.deleted_date = v.scheduled_purge_date = None
+            uow.reconcile = True
+            self._emit(ev.VaultRecovered, f"vault {v.name} recovered", vault=v.name)
+            return v  # type: ignore[return-value]
+
+    def purge_vault(self, name: str, *, _by_platform: bool = False) -> None:
+        with self.transaction() as uow:
+            v = self.t["vaults"].get(name.lower())
+            if v is None or v.state != ResourceState.DELETED.value:
+                raise NotFound(f"no deleted vault named {name!r} to purge (delete it first)",
+                               code="ResourceNotFound", inner_code="DeletedVaultNotFound")
+            if v.enable_purge_protection and not _by_platform and self.now() < v.scheduled_purge_date:
+                raise Forbidden(f"vault {v.name!r} has purge protection: it cannot be purged before its retention "
+                                f"period ends at {v.scheduled_purge_date}", inner_code="PurgeProtectionEnabled")
+            for k in self._keys_of(v.name, include_deleted=True):
+                self._destroy_key(k)
+            for r in list(self.t["roles"].values()):
+                if r.scope.lower().startswith(v.id.lower()):
+                    self._remove(r)
+            self._remove(v)
+            uow.reconcile = True
+            self._emit(ev.VaultPurged, f"vault {v.name} purged: its keys and every data key they wrapped are gone",
+                       vault=v.name)
+
+    # ---- access (KV7) -------------------------------------------------------------------------
+
+    def set_policy(self, vault: str, object_id: str, key_permissions: Iterable[str]) -> Vault:
+        perms = canonical_permissions(key_permissions)
+        oid = (object_id or "").strip().lower()
+        if not oid:
+            raise BadRequest("an object id is required to set an access policy", code="InvalidParameter")
+        with self.transaction() as uow:
+            v = self._vault(vault)
+            if v.enable_rbac_authorization:
+                raise BadRequest(f"Cannot set policies to a vault with '--enable-rbac-authorization' specified "
+                                 f"({v.name}); assign the role {CRYPTO_SERVICE_ROLE!r} instead",
+                                 code="BadRequest")
+            self._touch(v)
+            for p in v.access_policies:
+                if p["objectId"].lower() == oid:
+                    p["permissions"]["keys"] = perms
+                    break
+            else:
+                v.access_policies.append(self._policy(oid, perms))
+            uow.reconcile = True
+            self._emit(ev.AccessGranted, f"access policy of {oid} on vault {v.name}: keys {', '.join(perms) or '-'}",
+                       vault=v.name, object_id=oid)
+            return v
+
+    def delete_policy(self, vault: str, object_id: str) -> Vault:
+        oid = (object_id or "").strip().lower()
+        with self.transaction() as uow:
+            v = self._vault(vault)
+            keep = [p for p in v.access_policies if p["objectId"].lower() != oid]
+            if len(keep) == len(v.access_policies):
+                raise NotFound(f"vault {v.name!r} has no access policy for object id {object_id!r}",
+                               code="ResourceNotFound")
+            self._touch(v)
+            v.access_policies = keep
+            uow.reconcile = True
+            self._emit(ev.AccessRevoked, f"access policy of {oid} removed from vault {v.name}", vault=v.name,
+                       object_id=oid)
+            return v
+
+    def create_role_assignment(self, assignee: str, role: str, scope: str) -> RoleAssignment:
+        role_name = next((r for r in ROLE_PERMISSIONS if r.lower() == (role or "").lower()
+                          or ROLE_IDS[r] == (role or "").lower()), None)
+        if role_name is None:
+            raise BadRequest(f"role {role!r} is not known here; roles: {', '.join(ROLE_PERMISSIONS)}",
+                             code="RoleDefinitionNotFound")
+        oid = (assignee or "").strip().lower()
+        if not oid:
+            raise BadRequest("an assignee object id is required", code="InvalidParameter")
+        with self.transaction() as uow:
+            self._check_scope(scope)
+            for r in self.t["roles"].values():
+                if r.principal_id == oid and r.role == role_name and r.scope.lower() == scope.lower():
+                    raise Conflict("The role assignment already exists.", code="RoleAssignmentExists")
+            guid = self.rng.guid()
+            ra = RoleAssignment(id=f"{scope}/providers/Microsoft.Authorization/roleAssignments/{guid}", name=guid,
+                                principal_id=oid, role=role_name, scope=scope, created=self.now())
+            self._add(ra)
+            uow.reconcile = True
+            self._emit(ev.AccessGranted, f"role {role_name} assigned to {oid} at {scope}", vault=scope, object_id=oid)
+            return ra
+
+    def _check_scope(self, scope: str) -> None:
+        sub = f"/subscriptions/{self.subscription_id}"
+        s = (scope or "").rstrip("/")
+        if s.lower() == sub.lower():
+            return
+        parsed = parse_arm_id(s.split("/keys/")[0]) if "/keys/" in s else parse_arm_id(s)
+        if parsed is None:
+            if s.lower().startswith(sub.lower() + "/resourcegroups/") and s.count("/") == 4:
+                self.get_group(s.split("/")[4])
+                return
+            raise BadRequest(f"scope {scope!r} is not a subscription, resource group or key vault id of this "
+                             f"subscription ({sub})", code="InvalidScope")
+        if parsed.subscription.lower() != self.subscription_id.lower():
+            raise BadRequest(f"scope {scope!r} is in another subscription; this one is {self.subscription_id}",
+                             code="InvalidScope")
+        if parsed.provider.lower() != "microsoft.keyvault/vaults":
+            raise BadRequest(f"scope {scope!r} is not a key vault, resource group or subscription",
+                             code="InvalidScope")
+        self._vault(parsed.name)
+
+    def list_role_assignments(self, assignee: str | None = None, scope: str | None = None) -> list[RoleAssignment]:
+        out = [r for r in self.t["roles"].values()
+               if (assignee is None or r.principal_id == assignee.lower())
+               and (scope is None or r.scope.lower() == scope.lower())]
+        return sorted(out, key=lambda r: (r.scope, r.role, r.principal_id))  # type: ignore[arg-type]
+
+    def delete_role_assignment(self, *, ids: list[str] | None = None, assignee: str | None = None,
+                               role: str | None = None, scope: str | None = None) -> list[RoleAssignment]:
+        with self.transaction() as uow:
+            gone = []
+            for r in list(self.t["roles"].values()):
+                if ids and r.id not in ids and r.name not in ids:
+                    continue
+                if not ids and not (assignee or role or scope):
+                    continue
+                if assignee and r.principal_id != assignee.lower():
+                    continue
+                if role and r.role.lower() != role.lower():
+                    continue
+                if scope and r.scope.lower() != scope.lower():
+                    continue
+                self._remove(r)
+                gone.append(r)
+            if not gone:
+                raise NotFound("no role assignment matches", code="RoleAssignmentNotFound")
+            uow.reconcile = True
+            for r in gone:
+                self._emit(ev.AccessRevoked, f"role {r.role} of {r.principal_id} removed at {r.scope}",
+                           vault=r.scope, object_id=r.principal_id)
+            return gone
+
+    def has_permission(self, vault: Vault, principal: str, perm: str) -> bool:
+        """Whether ``principal`` may do ``perm`` (a key permission) on keys of ``vault``."""
+        perm = perm.lower()
+        if vault.enable_rbac_authorization:
+            vid = vault.id.lower()
+            sub = f"/subscriptions/{self.subscription_id}".lower()
+            rg = f"{sub}/resourcegroups/{vault.resource_group.lower()}"
+            for r in self.t["roles"].values():
+                if r.principal_id != principal:
+                    continue
+                s = r.scope.lower()
+                if (s in (vid, sub, rg) or s.startswith(vid + "/keys/")) and perm in ROLE_PERMISSIONS[r.role]:
+                    return True
+            return False
+        for p in vault.access_policies:
+            if p["objectId"].lower() == principal:
+                keys = {k.lower() for k in p["permissions"].get("keys", [])}
+                if perm in keys or "all" in keys:
+                    return True
+        return False
+
+    def _keys_of(self, vault: str, *, include_deleted: bool = False) -> list[Key]:
+        prefix = f"https://{vault.lower()}.vault.azure.net/keys/"
+        return [k for k in self.t["keys"].values() if k.id.startswith(prefix)
+                and (include_deleted or k.state == ResourceState.ACTIVE.value)]  # type: ignore[misc]
+
+    def _destroy_key(self, key: Key) -> None:  # provided by KeysMixin
+        raise NotImplementedError
+
+
+def _iso_plus(now, days: int) -> str:
+    from .clock import iso
+    return iso(now + timedelta(days=days))  # type: ignore[return-value]
+
+
+__all__ = ["VaultsMixin", "canonical_permissions", "check_region", "parse_iso"]

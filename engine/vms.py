@@ -1,0 +1,476 @@
+"""Virtual machines (V1-V8), their power states, the data plane, and the cascades (V3-V5).
+
+The cascade is one rule applied after every action that may change key usability
+(:meth:`VmsMixin._reconcile`): each running VM's disks are checked against the vault as the
+platform would see them; a VM with a non-ultra disk whose key cannot be used is shut down at once
+(``PowerState/stopped``, with a status naming the key and the time); a VM whose affected disks are
+all ultra keeps running on the keys its host holds, and is marked as unable to start again once
+deallocated. Starting a VM always unwraps its disks' data keys at the vault (audited), so a
+disabled key, a revoked policy or a purged key refuse it through the cryptography itself.
+"""
+
+from __future__ import annotations
+
+from . import events as ev
+from .clock import iso
+from .des import compute_error
+from .disks import MAX_IO, DisksMixin
+from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAllowed
+from .ids import arm_id, check_name
+from .models import POWER_TRANSITIONS, Disk, PowerState, VirtualMachine
+from .rules import DISK_SKUS, ENC_PLATFORM, VM_SIZE_HELP, VM_SIZE_RE, vm_family_supports_eah
+from .vaults import check_region
+
+MARKETPLACE_IMAGES = {
+    "ubuntu2204": ("Linux", 30), "ubuntults": ("Linux", 30), "ubuntu2404": ("Linux", 30),
+    "debian11": ("Linux", 30), "debian12": ("Linux", 30), "rhel": ("Linux", 64), "centos85gen2": ("Linux", 30),
+    "win2022datacenter": ("Windows", 127), "win2019datacenter": ("Windows", 127),
+    "win2016datacenter": ("Windows", 127), "win2012r2datacenter": ("Windows", 127),
+}
+MAX_LUN = 63
+
+
+class VmsMixin(DisksMixin):
+    # ---- lookups -----------------------------------------------------------------------------
+
+    def _find_vm(self, name_or_id: str, resource_group: str | None = None) -> VirtualMachine:
+        if name_or_id and name_or_id.startswith("/"):
+            vm = next((v for v in self.t["vms"].values() if v.id.lower() == name_or_id.lower()), None)
+        else:
+            cands = [v for v in self.t["vms"].values() if v.name.lower() == (name_or_id or "").lower()
+                     and (resource_group is None or v.resource_group.lower() == resource_group.lower())]
+            if len(cands) > 1:
+                raise BadRequest(f"VM name {name_or_id!r} is ambiguous; give its resource group", code="InvalidParameter")
+            vm = cands[0] if cands else None
+        if vm is None:
+            raise NotFound(f"The Resource 'Microsoft.Compute/virtualMachines/{name_or_id}' under resource group "
+                           f"'{resource_group or '?'}' was not found.", code="ResourceNotFound")
+        return vm  # type: ignore[return-value]
+
+    def get_vm(self, name: str, resource_group: str | None = None) -> VirtualMachine:
+        return self._find_vm(name, resource_group)
+
+    def list_vms(self, resource_group: str | None = None) -> list[VirtualMachine]:
+        return sorted((v for v in self.t["vms"].values() if resource_group is None
+                       or v.resource_group.lower() == resource_group.lower()), key=lambda v: v.name.lower())
+
+    def vm_disks(self, vm: VirtualMachine) -> list[Disk]:
+        return [self.t["disks"][d] for d in vm.disk_ids() if d in self.t["disks"]]
+
+    # ---- create ------------------------------------------------------------------------------
+
+    def create_vm(self, name: str, resource_group: str, *, image: str = "Ubuntu2204", size: str = "Standard_DS3_v2",
+                  location: str | None = None, os_disk_name: str | None = None,
+                  os_disk_encryption_set: str | None = None, os_disk_size_gb: int | None = None,
+                  data_disk_sizes_gb: list[int] | None = None, data_disk_encryption_sets: list[str] | None = None,
+                  storage_sku: str | list[str] | None = None, ultra_ssd_enabled: bool = False,
+                  encryption_at_host: bool = False, admin_username: str = "azureuser", tags: dict | None = None,
+                  scale_set: str | None = None) -> VirtualMachine:
+        check_name("vm", name)
+        if not VM_SIZE_RE.match(size or ""):
+            raise BadRequest(f"VM size {size!r} is not valid; use {VM_SIZE_HELP}", code="InvalidParameter")
+        sizes = list(data_disk_sizes_gb or [])
+        des_list = list(data_disk_encryption_sets or [])
+        if des_list and len(des_list) not in (1, len(sizes)):
+            raise BadRequest(f"--data-disk-encryption-sets has {len(des_list)} value(s) for {len(sizes)} data "
+                             "disk(s); give one per data disk", code="InvalidParameter")
+        os_sku, data_skus = _parse_storage_sku(storage_sku, len(sizes))
+        if os_sku == "UltraSSD_LRS":
+            raise BadRequest("an OS disk cannot be UltraSSD_LRS; ultra disks are data disks only", code="InvalidParameter")
+        with self.transaction():
+            group = self.get_group(resource_group)
+            loc = check_region(location) if location else group.location
+            if any(v.name.lower() == name.lower() and v.resource_group.lower() == group.name.lower()
+                   for v in self.t["vms"].values()):
+                raise Conflict(f"VM {name!r} already exists in resource group {group.name!r}", code="Conflict")
+            if "UltraSSD_LRS" in data_skus and not ultra_ssd_enabled:
+                raise BadRequest("ultra disks need a VM with --ultra-ssd-enabled true (V1)", code="InvalidParameter")
+            vm = VirtualMachine(id=arm_id(self.subscription_id, group.name, "vm", name), name=name,
+                                resource_group=group.name, location=loc, size=size, image=image,
+                                ultra_ssd_enabled=bool(ultra_ssd_enabled), encryption_at_host=bool(encryption_at_host),
+                                vm_id=self.rng.guid(), admin_username=admin_username, created=self.now(),
+                                scale_set=scale_set, tags=dict(tags or {}), power=PowerState.DEALLOCATED.value)
+            self._add(vm)
+            img_key = image.lower().replace("-", "").replace(":", "")
+            if image.startswith("/") or not img_key in MARKETPLACE_IMAGES and self._image_exists(image, group.name):
+                src = self._find("image", image, None if image.startswith("/") else group.name)
+                os_type, os_size = src.os_type or "Linux", src.size_gb
+                source = src.id
+            elif img_key in MARKETPLACE_IMAGES:
+                os_type, os_size = MARKETPLACE_IMAGES[img_key]
+                source = None
+            else:
+                raise BadRequest(f"image {image!r} is not a marketplace alias this simulator knows nor a managed image;"
+                                 f" aliases: {', '.join(sorted(MARKETPLACE_IMAGES))}", code="InvalidParameter")
+            vm.os_type = os_type
+            os_name = os_disk_name or f"{name}_OsDisk_1_{self.rng.hex(16)}"
+            osd = self._create_resource("disk", os_name, group.name, size_gb=os_disk_size_gb or os_size, sku=os_sku,
+                                        location=loc, encryption_type=None, des_arg=os_disk_encryption_set,
+                                        source=source, os_type=os_type, tags=None, create_option="FromImage")
+            if source is None:
+                osd.image_reference = image
+            vm.os_disk_id = osd.id
+            for lun, gb in enumerate(sizes):
+                des_arg = des_list[lun] if len(des_list) > 1 else (des_list[0] if des_list else None)
+                dd = self._create_resource("disk", f"{name}_disk{lun + 2}_{self.rng.hex(16)}", group.name, size_gb=gb,
+                                           sku=data_skus[lun], location=loc, encryption_type=None, des_arg=des_arg,
+                                           source=None, os_type=None, tags=None)
+                vm.data_disks.append({"lun": lun, "diskId": dd.id})
+            self._check_eah(vm)
+            self._start(vm)
+            self._emit(ev.VmCreated, f"VM {name} created ({size}, {len(sizes)} data disk(s)) and running", vm=vm.id)
+            return vm
+
+    def _image_exists(self, image: str, rg: str) -> bool:
+        return any(i.name.lower() == image.lower() for i in self.t["images"].values())
+
+    def _check_eah(self, vm: VirtualMachine) -> None:
+        """V6: encryption at host needs a supporting size and region, no ultra disks (seed rule), no ADE."""
+        if not vm.encryption_at_host:
+            return
+        sup = vm_family_supports_eah(vm.size)
+        if not sup:
+            raise BadRequest(f"VM size {vm.size} does not support encryption at host (seed 001's table); choose "
+                             "e.g. Standard_DS3_v2, Standard_D4s_v3, Standard_E4s_v3", code="InvalidParameter")
+        if vm.location not in self.rules.eah_regions:
+            raise BadRequest(f"encryption at host is not offered in {vm.location}; regions: "
+                             f"{', '.join(sorted(self.rules.eah_regions))} (V7)", code="InvalidParameter")
+        if not self.rules.eah_with_ultra and (vm.ultra_ssd_enabled or any(d.is_ultra for d in self.vm_disks(vm))):
+            raise BadRequest(f"VM {vm.name}: encryption at host does not support ultra disks (V6)",
+                             code="InvalidParameter")
+        if vm.ade_enabled:
+            raise BadRequest(f"VM {vm.name}: encryption at host cannot be enabled with Azure Disk Encryption (V6)",
+                             code="InvalidParameter")
+
+    # ---- power (V2) ---------------------------------------------------------------------------
+
+    def _check_transition(self, vm: VirtualMachine, verb: str) -> None:
+        allowed, _ = POWER_TRANSITIONS[verb]
+        if PowerState(vm.power) not in allowed:
+            raise Conflict(f"Operation '{verb}' is not allowed on VM '{vm.name}' since the VM is {vm.power}.",
+                           code="OperationNotAllowed")
+
+    def start_vm(self, name: str, resource_group: str | None = None) -> VirtualMachine:
+        with self.transaction():
+            vm = self._find_vm(name, resource_group)
+            self._check_transition(vm, "start")
+            if vm.power == PowerState.RUNNING.value:
+                return vm
+            self._start(vm)
+            self._emit(ev.VmPowerChanged, f"VM {vm.name} started", vm=vm.id, power="running")
+            return vm
+
+    def _start(self, vm: VirtualMachine) -> None:
+        """Open every disk's data keys at the vault; an allocated ultra VM may use its host's keys (V4)."""
+        self._touch(vm)
+        allocated = vm.power != PowerState.DEALLOCATED.value
+        for d in self.vm_disks(vm):
+            self._touch(d)
+            use_host = allocated and d.is_ultra and self.rules.ultra_keeps_running and d.cache is not None
+            if use_host:
+                continue
+            try:
+                keys = self._open(d, label=f"VM {vm.name}: disk {d.name}")
+            except EngineError as err:
+                self._emit(ev.VmStartRefused, f"VM {vm.name} cannot start: {err.message}", vm=vm.id)
+                raise
+            self._seal_cache(d, keys)
+        vm.power = PowerState.RUNNING.value
+        vm.status = None
+
+    def stop_vm(self, name: str, resource_group: str | None = None) -> VirtualMachine:
+        return self._power(name, resource_group, "stop")
+
+    def deallocate_vm(self, name: str, resource_group: str | None = None) -> VirtualMachine:
+        return self._power(name, resource_group, "deallocate")
+
+    def restart_vm(self, name: str, resource_group: str | None = None) -> VirtualMachine:
+        with self.transaction():
+            vm = self._find_vm(name, resource_group)
+            self._check_transition(vm, "restart")
+            self._touch(vm)
+            vm.power = PowerState.STOPPED.value
+            self._start(vm)
+            self._emit(ev.VmPowerChanged, f"VM {vm.name} restarted", vm=vm.id, power="running")
+            return vm
+
+    def _power(self, name: str, resource_group: str | None, verb: str) -> VirtualMachine:
+        with self.transaction():
+            vm = self._find_vm(name, resource_group)
+            self._check_transition(vm, verb)
+            _, target = POWER_TRANSITIONS[verb]
+            self._touch(vm)
+            vm.power = target.value
+            if verb == "stop" and vm.status and vm.status.get("code") == "RunningOnHostKeys":
+                vm.status = dict(vm.status, code="UltraKeyUnusable")
+            if verb == "deallocate" and vm.status:
+                vm.status = dict(vm.status, message=vm.status["message"].replace(
+                    "will not start after deallocation", "cannot start"))
+            self._emit(ev.VmPowerChanged, f"VM {vm.name} {target.value}", vm=vm.id, power=target.value)
+            return vm
+
+    def delete_vm(self, name: str, resource_group: str | None = None) -> None:
+        """Delete the VM; its disks stay (detached), as az does by default."""
+        with self.transaction():
+            vm = self._find_vm(name, resource_group)
+            self._remove(vm)
+            self._emit(ev.VmDeleted, f"VM {vm.name} deleted; its disks are kept, unattached", vm=vm.id)
+
+    def update_vm(self, name: str, resource_group: str | None = None, *, encryption_at_host: bool | None = None,
+                  size: str | None = None, ultra_ssd_enabled: bool | None = None) -> VirtualMachine:
+        with self.transaction():
+            vm = self._find_vm(name, resource_group)
+            self._touch(vm)
+            if encryption_at_host is not None and bool(encryption_at_host) != vm.encryption_at_host:
+                if vm.power != PowerState.DEALLOCATED.value:
+                    raise OperationNotAllowed(f"VM {vm.name} must be deallocated to change encryption at host (V6)",
+                                              code="OperationNotAllowed")
+                vm.encryption_at_host = bool(encryption_at_host)
+            if size is not None and size != vm.size:
+                if not VM_SIZE_RE.match(size):
+                    raise BadRequest(f"VM size {size!r} is not valid; use {VM_SIZE_HELP}", code="InvalidParameter")
+                vm.size = size
+            if ultra_ssd_enabled is not None and bool(ultra_ssd_enabled) != vm.ultra_ssd_enabled:
+                if vm.power != PowerState.DEALLOCATED.value:
+                    raise OperationNotAllowed(f"VM {vm.name} must be deallocated to change ultraSSDEnabled",
+                                              code="OperationNotAllowed")
+                if not ultra_ssd_enabled and any(d.is_ultra for d in self.vm_disks(vm)):
+                    raise OperationNotAllowed(f"VM {vm.name} has ultra disks attached", code="OperationNotAllowed")
+                vm.ultra_ssd_enabled = bool(ultra_ssd_enabled)
+            self._check_eah(vm)
+            self._emit(ev.VmUpdated, f"VM {vm.name} updated", vm=vm.id)
+            return vm
+
+    def enable_disk_encryption_ade(self, name: str, resource_group: str | None = None) -> VirtualMachine:
+        """Azure Disk Encryption (in-guest): excluded with customer keys (K8) and encryption at host (V6)."""
+        with self.transaction():
+            vm = self._find_vm(name, resource_group)
+            if vm.encryption_at_host:
+                raise OperationNotAllowed(f"VM {vm.name} has encryption at host; Azure Disk Encryption cannot be "
+                                          "enabled on it (V6)", code="OperationNotAllowed")
+            cmk = [d.name for d in self.vm_disks(vm) if d.encryption_type != ENC_PLATFORM]
+            if cmk:
+                raise OperationNotAllowed(f"disks {', '.join(cmk)} use customer-managed keys; Azure Disk Encryption "
+                                          "cannot also be enabled (K8)", code="OperationNotAllowed")
+            self._touch(vm)
+            vm.ade_enabled = True
+            for d in self.vm_disks(vm):
+                self._touch(d)
+                d.ade_enabled = True
+            self._emit(ev.VmUpdated, f"Azure Disk Encryption enabled on VM {vm.name}", vm=vm.id)
+            return vm
+
+    # ---- attach / detach (V1) --------------------------------------------------------------------
+
+    def attach_disk(self, vm_name: str, disk: str, resource_group: str | None = None, *, lun: int | None = None,
+                    new: bool = False, size_gb: int | None = None, sku: str | None = None,
+                    disk_encryption_set: str | None = None) -> VirtualMachine:
+        with self.transaction():
+            vm = self._find_vm(vm_name, resource_group)
+            if new:
+                d = self._create_resource("disk", disk, vm.resource_group, size_gb=size_gb or 32,
+                                          sku=sku or "Premium_LRS", location=vm.location, encryption_type=None,
+                                          des_arg=disk_encryption_set, source=None, os_type=None, tags=None)
+            else:
+                d = self._find("disk", disk, resource_group or vm.resource_group)
+            owner = self.vm_of_disk(d.id)
+            if owner is not None:
+                raise Conflict(f"disk {d.name!r} is already attached to VM {owner.name!r}", code="OperationNotAllowed")
+            if d.location != vm.location:
+                raise BadRequest(f"disk {d.name!r} is in {d.location}, VM {vm.name!r} in {vm.location}",
+                                 code="InvalidParameter")
+            if d.is_ultra and not vm.ultra_ssd_enabled:
+                raise BadRequest(f"disk {d.name!r} is an ultra disk; VM {vm.name!r} needs ultraSSDEnabled (V1)",
+                                 code="InvalidParameter")
+            if d.is_ultra and vm.encryption_at_host and not self.rules.eah_with_ultra:
+                raise BadRequest(f"VM {vm.name!r} has encryption at host, which does not support ultra disks (V6)",
+                                 code="InvalidParameter")
+            used = {x["lun"] for x in vm.data_disks}
+            if lun is None:
+                lun = next(i for i in range(MAX_LUN + 2) if i not in used)
+            if not isinstance(lun, int) or isinstance(lun, bool) or not 0 <= lun <= MAX_LUN:
+                raise BadRequest(f"LUN {lun!r} is not valid; allowed: 0 to {MAX_LUN}", code="InvalidParameter")
+            if lun in used:
+                raise Conflict(f"LUN {lun} of VM {vm.name!r} is already used; LUNs must be unique (V1)",
+                               code="InvalidParameter")
+            self._touch(vm)
+            if vm.power == PowerState.RUNNING.value:
+                self._touch(d)
+                self._seal_cache(d, self._open(d, label=f"VM {vm.name}: disk {d.name}"))
+            vm.data_disks.append({"lun": lun, "diskId": d.id})
+            vm.data_disks.sort(key=lambda x: x["lun"])
+            self._emit(ev.DiskAttached, f"disk {d.name} attached to VM {vm.name} at LUN {lun}", disk=d.id, vm=vm.id)
+            return vm
+
+    def detach_disk(self, vm_name: str, disk: str, resource_group: str | None = None) -> VirtualMachine:
+        with self.transaction():
+            vm = self._find_vm(vm_name, resource_group)
+            d = self._find("disk", disk, resource_group or vm.resource_group)
+            if d.id == vm.os_disk_id:
+                raise OperationNotAllowed(f"disk {d.name!r} is the OS disk of VM {vm.name!r}; it cannot be detached",
+                                          code="OperationNotAllowed")
+            if not any(x["diskId"] == d.id for x in vm.data_disks):
+                raise NotFound(f"disk {d.name!r} is not attached to VM {vm.name!r}", code="ResourceNotFound")
+            self._touch(vm)
+            vm.data_disks = [x for x in vm.data_disks if x["diskId"] != d.id]
+            self.uow.reconcile = True
+            self._emit(ev.DiskDetached, f"disk {d.name} detached from VM {vm.name}", disk=d.id, vm=vm.id)
+            return vm
+
+    # ---- the data plane ---------------------------------------------------------------------------
+
+    def _io_disk(self, vm_name: str, resource_group: str | None, lun: int | str) -> tuple[VirtualMachine, Disk, list]:
+        vm = self._find_vm(vm_name, resource_group)
+        if vm.power != PowerState.RUNNING.value:
+            raise Conflict(f"VM {vm.name!r} is {vm.power}; start it to read or write its disks"
+                           + (f" ({vm.status['message']})" if vm.status else ""), code="OperationNotAllowed")
+        if str(lun).lower() == "os":
+            disk_id = vm.os_disk_id
+        else:
+            try:
+                n = int(lun)
+            except (TypeError, ValueError):
+                raise BadRequest(f"LUN {lun!r} is not valid; give 'os' or a data disk LUN", code="InvalidParameter") \
+                    from None
+            disk_id = next((x["diskId"] for x in vm.data_disks if x["lun"] == n), None)
+            if disk_id is None:
+                luns = ", ".join(str(x["lun"]) for x in vm.data_disks) or "none"
+                raise NotFound(f"VM {vm.name!r} has no data disk at LUN {n}; its LUNs: {luns} (and 'os')",
+                               code="ResourceNotFound")
+        d = self.t["disks"][disk_id]
+        keys = self._cached_keys(d)
+        if keys is None:
+            raise compute_error(self.resource_problem(d) or EngineError("data keys unavailable"), f"disk {d.name}")
+        return vm, d, keys
+
+    def _check_range(self, d: Disk, offset: int, length: int) -> None:
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+            raise BadRequest(f"offset {offset!r} is not valid; give a byte offset from 0 to {d.size_bytes - 1}",
+                             code="InvalidParameter")
+        if not isinstance(length, int) or length <= 0 or length > MAX_IO:
+            raise BadRequest(f"length {length!r} is not valid; give 1 to {MAX_IO} bytes", code="InvalidParameter")
+        if offset + length > d.size_bytes:
+            raise BadRequest(f"{length} bytes at offset {offset} run past the end of disk {d.name!r} "
+                             f"({d.size_bytes} bytes, {d.size_gb} GB)", code="InvalidParameter")
+
+    def vm_write(self, vm_name: str, lun: int | str, offset: int, data: bytes,
+                 resource_group: str | None = None) -> int:
+        """Write bytes as the guest would; durable when it returns. Changes no resource state."""
+        with self._lock:
+            self.refresh_if_changed()
+            vm, d, keys = self._io_disk(vm_name, resource_group, lun)
+            self._check_range(d, offset, len(data))
+            self._write_data(d, keys, offset, bytes(data))
+            return len(data)
+
+    def vm_read(self, vm_name: str, lun: int | str, offset: int, length: int,
+                resource_group: str | None = None) -> bytes:
+        with self._lock:
+            self.refresh_if_changed()
+            vm, d, keys = self._io_disk(vm_name, resource_group, lun)
+            self._check_range(d, offset, length)
+            return self._read_data(d, keys, offset, length)
+
+    def read_resource(self, kind: str, name: str, offset: int, length: int, resource_group: str | None = None) -> bytes:
+        """Read a disk, snapshot or image through the vault (no VM): how a copy or export would."""
+        r = self._find(kind, name, resource_group)
+        self._check_range(r, offset, length)
+        with self.transaction():
+            keys = self._open(r)
+        return self._read_data(r, keys, offset, length)
+
+    # ---- the cascade (V3-V5) ----------------------------------------------------------------------
+
+    def _reconcile(self) -> None:
+        now = self.now()
+        for vm in list(self.t["vms"].values()):
+            disks = self.vm_disks(vm)
+            bad: list[tuple[Disk, EngineError]] = []
+            for d in disks:
+                if d.encryption_type == ENC_PLATFORM:
+                    continue
+                problem = self.resource_problem(d)
+                if problem is not None:
+                    bad.append((d, problem))
+            if not bad:
+                if vm.status and vm.status.get("code") in ("KeyUnusable", "RunningOnHostKeys", "UltraKeyUnusable"):
+                    self._touch(vm)
+                    vm.status = {"code": "KeyUsableAgain", "at": now, "kid": vm.status.get("kid"),
+                                 "message": f"startable again: the key is usable since {now}"
+                                 if vm.power != PowerState.RUNNING.value else f"key usable again since {now}"}
+                    if vm.power == PowerState.RUNNING.value:
+                        vm.status = None
+                continue
+            d0, p0 = bad[0]
+            kid = next((x["kid"] for x in d0.layers if not x["kid"].startswith("platform:")), None)
+            what = _problem_words(p0)
+            keep_running = self.rules.ultra_keeps_running and all(d.is_ultra for d, _ in bad)
+            if vm.power == PowerState.RUNNING.value and not keep_running:
+                self._touch(vm)
+                vm.power = PowerState.STOPPED.value
+                vm.status = {"code": "KeyUnusable", "at": now, "kid": kid, "disk": d0.name,
+                             "message": f"stopped: key {kid} {what} at {now} (disk {d0.name})"}
+                self._emit(ev.VmShutDownByKey, f"VM {vm.name} shut down: key {kid} {what} (disk {d0.name})",
+                           vm=vm.id, kid=kid)
+            elif vm.power == PowerState.RUNNING.value:
+                if not (vm.status and vm.status.get("code") == "RunningOnHostKeys" and vm.status.get("kid") == kid):
+                    self._touch(vm)
+                    vm.status = {"code": "RunningOnHostKeys", "at": now, "kid": kid, "disk": d0.name,
+                                 "message": f"running on host-cached keys: key {kid} {what} at {now}; "
+                                            "will not start after deallocation"}
+            else:
+                if not (vm.status and vm.status.get("kid") == kid and vm.status.get("code") in
+                        ("KeyUnusable", "UltraKeyUnusable")):
+                    self._touch(vm)
+                    vm.status = {"code": "KeyUnusable", "at": now, "kid": kid, "disk": d0.name,
+                                 "message": f"cannot start: key {kid} {what} at {now} (disk {d0.name})"}
+
+    def startable(self, vm: VirtualMachine, *, after_deallocation: bool = False) -> EngineError | None:
+        """Why the VM could not start now (None if it could): the check ``start`` makes, without doing it."""
+        allocated = vm.power != PowerState.DEALLOCATED.value and not after_deallocation
+        for d in self.vm_disks(vm):
+            if d.encryption_type == ENC_PLATFORM:
+                continue
+            if allocated and d.is_ultra and self.rules.ultra_keeps_running and d.cache is not None:
+                continue
+            problem = self.resource_problem(d)
+            if problem is not None:
+                des = self.t["des"].get(d.des_id) if d.des_id else None
+                return compute_error(problem, f"VM {vm.name}: disk {d.name}", des)
+        return None
+
+
+def _problem_words(p: EngineError) -> str:
+    return {"KeyDisabled": "disabled", "KeyNotYetValid": "not yet valid", "KeyExpired": "expired",
+            "ForbiddenByPolicy": "access revoked", "ForbiddenByRbac": "access revoked", "KeyDeleted": "deleted",
+            "KeyPurged": "purged", "KeyNotFound": "not found", "VaultNotFound": "vault deleted"}.get(
+        p.inner_code or "", "unusable")
+
+
+def _parse_storage_sku(value: str | list[str] | None, n_data: int) -> tuple[str, list[str]]:
+    """``--storage-sku``: one SKU for all disks, or ``os=SKU`` / ``LUN=SKU`` entries, as az takes it."""
+    from .des import _choice
+    items = value if isinstance(value, list) else ([value] if value else [])
+    os_sku, default = "Premium_LRS", None
+    per_lun: dict[int, str] = {}
+    for item in items:
+        if "=" in item:
+            k, v = item.split("=", 1)
+            sku = _choice(v, DISK_SKUS, "storage sku")
+            if k.lower() == "os":
+                os_sku = sku
+            else:
+                try:
+                    per_lun[int(k)] = sku
+                except ValueError:
+                    raise BadRequest(f"storage sku entry {item!r}: give os=SKU or LUN=SKU", code="InvalidParameter") \
+                        from None
+        else:
+            default = _choice(item, DISK_SKUS, "storage sku")
+    if default and not any("=" in i and i.lower().startswith("os=") for i in items):
+        os_sku = default if default != "UltraSSD_LRS" else "Premium_LRS"
+    data = [per_lun.get(i, default or "Premium_LRS") for i in range(n_data)]
+    return os_sku, data
+
+
+__all__ = ["VmsMixin", "iso"]
