@@ -386,30 +386,34 @@ class DisksMixin(DesMixin):
         return inner, outer
 
     def _write_data(self, r: Disk, keys: list[bytes], offset: int, data: bytes) -> None:
+        """Encrypt and write; only partial edge blocks are read back (read-modify-write)."""
         bs, rs = crypto.BLOCK_SIZE, crypto.RECORD_SIZE
         inner, outer = self._ciphers(r, keys)
         first = offset // bs
         last = (offset + len(data) - 1) // bs
         head = offset - first * bs
         tail = (last + 1) * bs - (offset + len(data))
-        buf = bytearray()
-        if head:
-            buf += self._read_blocks(r, inner, outer, first, 1)[:head]
-        buf += data
-        if tail:
-            buf += self._read_blocks(r, inner, outer, last, 1)[bs - tail:]
+        if head or tail:
+            buf = bytearray()
+            if head:
+                buf += self._read_blocks(r, inner, outer, first, 1)[:head]
+            buf += data
+            if tail:
+                buf += self._read_blocks(r, inner, outer, last, 1)[bs - tail:]
+            data = bytes(buf)
         step = CHUNK_BLOCKS * bs
-        mv = memoryview(buf)
-        out = [crypto.encrypt_layers(inner, outer, first + i // bs, bytes(mv[i:i + step]))
-               for i in range(0, len(buf), step)]
-        self.store.blobs.write(r.unique_id, first * rs, b"".join(out))
+        mv = memoryview(data)
+        parts = [crypto.encrypt_layers(inner, outer, first + i // bs, mv[i:i + step])
+                 for i in range(0, len(data), step)]
+        self.store.blobs.writev(r.unique_id, first * rs, parts)
 
     def _read_blocks(self, r: Disk, inner, outer, first: int, count: int) -> bytes:
         rs = crypto.RECORD_SIZE
-        records = self.store.blobs.read(r.unique_id, first * rs, count * rs)
-        step = CHUNK_BLOCKS * rs
-        return b"".join(crypto.decrypt_layers(inner, outer, first + i // rs, records[i:i + step])
-                        for i in range(0, len(records), step))
+        blobs = self.store.blobs
+        read = getattr(blobs, "read_view", blobs.read)
+        records = read(r.unique_id, first * rs, count * rs)
+        # one call: the output buffer is written in place (no join of chunks)
+        return crypto.decrypt_layers(inner, outer, first, records)
 
     def _read_data(self, r: Disk, keys: list[bytes], offset: int, length: int) -> bytes:
         bs = crypto.BLOCK_SIZE
@@ -418,6 +422,8 @@ class DisksMixin(DesMixin):
         last = (offset + length - 1) // bs
         plain = self._read_blocks(r, inner, outer, first, last - first + 1)
         start = offset - first * bs
+        if start == 0 and length == len(plain):
+            return plain
         return plain[start:start + length]
 
     def _copy_data(self, src: Disk, dst: Disk, dst_keys: list[bytes]) -> None:

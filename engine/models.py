@@ -17,11 +17,16 @@ from typing import Any, ClassVar
 
 
 def _copy(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
+    """A copy of a JSON tree (lists and dicts); scalars are shared. Hot on load: keep it lean."""
+    t = type(value)
+    if t is list:
+        return [_copy(x) if type(x) in _CONTAINERS else x for x in value]
+    if t is dict:
+        return {k: (_copy(x) if type(x) in _CONTAINERS else x) for k, x in value.items()}
     return value
+
+
+_CONTAINERS = (list, dict)
 
 
 class Model:
@@ -45,15 +50,17 @@ class Model:
         obj = cls.__new__(cls)
         d = dict(doc)
         for name in cls._nested:
-            if name in d:
-                d[name] = _copy(d[name])
+            v = d.get(name)
+            if type(v) in _CONTAINERS:
+                d[name] = _copy(v)
         defaults = _DEFAULTS.get(cls)
         if defaults is None:
             defaults = _DEFAULTS[cls] = _defaults_of(cls)
-        for k, v in defaults.items():
-            if k not in d:
-                d[k] = _copy(v)
-        obj.__dict__.update(d)
+        if len(d) < len(defaults):
+            for k, v in defaults.items():
+                if k not in d:
+                    d[k] = _copy(v)
+        obj.__dict__ = d
         return obj
 
 

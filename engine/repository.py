@@ -26,6 +26,9 @@ class BlobStore(Protocol):
     def write(self, blob_id: str, offset: int, data: bytes) -> None:
         """Write ``data`` at ``offset``; durable (fsynced) when it returns."""
 
+    def writev(self, blob_id: str, offset: int, parts: list) -> None:
+        """Write ``parts`` back to back from ``offset``; durable when it returns (one sync)."""
+
     def copy(self, src_id: str, dst_id: str) -> None:
         """Make ``dst_id`` a byte-for-byte copy of ``src_id`` (an empty blob if src has none)."""
 
@@ -80,6 +83,11 @@ class MemoryBlobStore:
         if len(blob) < offset:
             blob.extend(bytes(offset - len(blob)))
         blob[offset : offset + len(data)] = data
+
+    def writev(self, blob_id: str, offset: int, parts: list) -> None:
+        for p in parts:
+            self.write(blob_id, offset, p)
+            offset += len(p)
 
     def copy(self, src_id: str, dst_id: str) -> None:
         self._blobs[dst_id] = bytearray(self._blobs.get(src_id, bytearray()))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import mmap
 import os
 import re
 import secrets
@@ -66,7 +67,28 @@ class FileBlobStore:
         data = b"".join(parts)
         return data + bytes(length - len(data))
 
+    def read_view(self, blob_id: str, offset: int, length: int):
+        """Like :meth:`read`, as a read-only buffer: large ranges inside the file are mapped, not copied."""
+        if length < (1 << 20):
+            return self.read(blob_id, offset, length)
+        try:
+            fd = os.open(self.filename(blob_id), os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return bytes(length)
+        try:
+            size = os.fstat(fd).st_size
+            if offset + length > size:
+                return self.read(blob_id, offset, length)
+            mapped = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
+        finally:
+            os.close(fd)
+        return memoryview(mapped)[offset:offset + length]
+
     def write(self, blob_id: str, offset: int, data: bytes) -> None:
+        self.writev(blob_id, offset, [data])
+
+    def writev(self, blob_id: str, offset: int, parts: list) -> None:
+        """Write ``parts`` back to back from ``offset`` (one pwritev, one fsync): no join of big buffers."""
         if offset < 0:
             raise ValueError(f"offset must be >= 0 (got {offset})")
         path = self.filename(blob_id)
@@ -77,12 +99,16 @@ class FileBlobStore:
             created = False
             fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
         try:
-            view = memoryview(data).cast("B")
+            views = [memoryview(p).cast("B") for p in parts if len(p)]
             pos = offset
-            while view:
-                n = os.pwrite(fd, view, pos)
-                view = view[n:]
+            while views:
+                n = os.pwritev(fd, views[:512], pos)
                 pos += n
+                while views and n >= len(views[0]):
+                    n -= len(views[0])
+                    views.pop(0)
+                if views and n:
+                    views[0] = views[0][n:]
             os.fsync(fd)
         finally:
             os.close(fd)

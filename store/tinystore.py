@@ -155,7 +155,7 @@ class TinyStore:
         return meta.get("generation", 0)
 
     def load(self) -> Docs:
-        """Every table but ``_meta``, as independent copies (the caller may mutate them).
+        """Every table but ``_meta``. The documents are read-only to the caller (copy what you keep).
 
         Re-reads state.json only if another process replaced it since this object last read or wrote it
         (then the parsed file is handed over as is and the store re-parses its own copy when it next needs
@@ -169,8 +169,10 @@ class TinyStore:
                 self._clear_query_caches()
                 return {table: docs for table, docs in data.items() if table != META_TABLE}
             data = self._storage.read()
-            return {table: {key: _copy_doc(doc) for key, doc in docs.items()}
-                    for table, docs in data.items() if table != META_TABLE}
+            # No copy: the engine builds its models with their own copies (Model.from_doc) and never
+            # mutates what load() returns; TinyDB replaces table dicts on commit instead of mutating
+            # them (_update_table), so what was handed out stays as it was read.
+            return {table: docs for table, docs in data.items() if table != META_TABLE}
 
     def commit(self, upserts: Docs, deletes: Mapping[str, list[str]]) -> None:
         """Apply upserts (whole documents), then deletes, and persist them with one atomic file write."""

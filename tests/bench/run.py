@@ -1,0 +1,271 @@
+"""cmklab's benchmark: each figure against its limit, measured in one run on this machine.
+
+    python tests/bench/run.py            # full run, prints a table
+    python tests/bench/run.py --quick    # the same figures on the same sizes, fewer repeats (< 2 min)
+    python tests/bench/run.py --json     # ... and a last line holding one JSON object
+
+Ratios divide the engine's time by the raw operation it cannot avoid, measured in the same process,
+so they travel between machines. Nothing here is a test: it prints figures; the README quotes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from cryptography.hazmat.primitives import hashes  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import padding, rsa  # noqa: E402
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
+
+from console.session import open_engine  # noqa: E402
+from engine import Engine  # noqa: E402
+from engine.repository import MemoryStore  # noqa: E402
+
+OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+RESULTS: dict[str, float | None] = {}
+ROWS: list[tuple[str, str, str, str]] = []
+
+
+def median_time(fn, repeats: int, warmup: bool = True) -> float:
+    """Median wall time of ``repeats`` calls, after one untimed warm-up call (page cache, allocator)."""
+    if warmup:
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def row(name: str, value: float | None, bound: str, detail: str) -> None:
+    RESULTS[name] = None if value is None else round(value, 3)
+    shown = "n/a" if value is None else f"{value:.3f}"
+    ROWS.append((name, shown, bound, detail))
+
+
+def landscape(engine: Engine, *, key_size: int, disks: int) -> tuple[str, str]:
+    """A vault, a key, a granted set and ``disks`` CMK disks on it; returns (des name, new version url)."""
+    with engine.transaction():
+        engine.create_group("rg", "eastus")
+        engine.create_vault("kv-bench", "rg", enable_purge_protection=True)
+        k, v = engine.create_key("kv-bench", "k", size=key_size)
+        des = engine.create_des("des-bench", "rg", key_url=f"{k.id}/{v['version']}", source_vault="kv-bench")
+        engine.set_policy("kv-bench", des.principal_id, ["get", "wrapKey", "unwrapKey"])
+        for i in range(disks):
+            engine.create_disk(f"d{i}", "rg", size_gb=8, disk_encryption_set="des-bench")
+    k2, v2 = engine.rotate_key("kv-bench", "k")
+    return "des-bench", f"{k2.id}/{v2['version']}"
+
+
+def bench_rotation(n: int, key_size: int = 3072) -> None:
+    with tempfile.TemporaryDirectory() as home:
+        engine = open_engine(home)
+        des, new_url = landscape(engine, key_size=key_size, disks=n)
+        commits_before = engine.store.generation
+        t = time.perf_counter()
+        engine.update_des(des, key_url=new_url)
+        rot = time.perf_counter() - t
+        writes = engine.store.generation - commits_before
+        # the raw work: n unwraps + n wraps on one thread, same key size, same process
+        priv = rsa.generate_private_key(65537, key_size)
+        pub = priv.public_key()
+        wrapped = [pub.encrypt(os.urandom(32), OAEP) for _ in range(n)]
+        t = time.perf_counter()
+        for w in wrapped:
+            pub.encrypt(priv.decrypt(w, OAEP), OAEP)
+        raw = time.perf_counter() - t
+    row("rotation_vs_raw_rsa", rot / raw, "<= 0.65",
+        f"{n} disks on RSA-{key_size}: {rot:.2f} s vs raw {raw:.2f} s one thread; {writes} store write(s)")
+
+
+def big_store(home: str, n: int) -> Engine:
+    """A store of about ``n`` resources: disks (platform and CMK), snapshots, VMs, keys."""
+    engine = open_engine(home)
+    with engine.transaction():
+        engine.create_group("rg", "eastus")
+        engine.create_vault("kv-big", "rg", enable_purge_protection=True)
+        k, v = engine.create_key("kv-big", "k", size=2048)
+        des = engine.create_des("des-big", "rg", key_url=f"{k.id}/{v['version']}", source_vault="kv-big")
+        engine.set_policy("kv-big", des.principal_id, ["get", "wrapKey", "unwrapKey"])
+        vms = n // 20
+        for i in range(vms):
+            engine.create_vm(f"vm{i}", "rg", os_disk_name=f"vm{i}-os", os_disk_encryption_set="des-big")
+        for i in range(n - 2 * vms - 5):
+            engine.create_disk(f"disk{i}", "rg", size_gb=32, disk_encryption_set="des-big" if i % 2 else None)
+    return engine
+
+
+def bench_store(n: int, repeats: int) -> None:
+    with tempfile.TemporaryDirectory() as home:
+        engine = big_store(home, n)
+        path = engine.store.path
+        count = sum(len(t) for name, t in engine.t.items() if name not in ("audit", "events", "engine"))
+        counter = iter(range(10**6))
+
+        def action():
+            engine.set_key_attributes("kv-big", "k", tags={"n": str(next(counter))})
+
+        t_action = median_time(action, repeats)  # each call is one user action and one store write
+        data = json.loads(Path(path).read_bytes())
+        tmp = os.path.join(home, "bench.tmp")
+
+        def baseline():
+            payload = json.dumps(data).encode()
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.write(fd, payload)
+            os.fsync(fd)
+            os.close(fd)
+            os.replace(tmp, os.path.join(home, "bench.json"))
+
+        t_base = median_time(baseline, repeats)
+        row("commit_vs_json_write", t_action / t_base, "<= 2.0",
+            f"{count} resources, {os.path.getsize(path) / 1e6:.1f} MB: action {t_action * 1000:.0f} ms vs "
+            f"dumps+atomic write {t_base * 1000:.0f} ms")
+        raw = Path(path).read_bytes()
+        t_load = median_time(lambda: open_engine(home), repeats)
+        t_json = median_time(lambda: json.loads(raw), repeats)
+        row("load_vs_json_loads", t_load / t_json, "<= 3.0",
+            f"open {t_load * 1000:.0f} ms vs json.loads {t_json * 1000:.0f} ms")
+
+
+def bench_disk_io(mib: int, repeats: int) -> None:
+    with tempfile.TemporaryDirectory() as home:
+        engine = open_engine(home)
+        with engine.transaction():
+            engine.create_group("rg", "eastus")
+            engine.create_vm("vm", "rg", data_disk_sizes_gb=[1])
+        data = os.urandom(mib * 1024 * 1024)
+
+        def through_engine():
+            engine.vm_write("vm", 0, 0, data)
+            assert engine.vm_read("vm", 0, 0, len(data)) == data
+
+        t_engine = median_time(through_engine, repeats)
+        aes = AESGCM(os.urandom(32))
+        chunks = [data[i:i + 4096] for i in range(0, len(data), 4096)]
+
+        def raw_honest():
+            nonces = [os.urandom(12) for _ in chunks]
+            out = [aes.encrypt(n, c, b"aad") for n, c in zip(nonces, chunks)]
+            for n, c in zip(nonces, out):
+                aes.decrypt(n, c, b"aad")
+
+        # interleave engine and raw runs, so that load from other processes hits both alike
+        through_engine()
+        raw_honest()
+        pairs = []
+        for _ in range(max(repeats, 5)):
+            t = time.perf_counter()
+            through_engine()
+            te = time.perf_counter() - t
+            t = time.perf_counter()
+            raw_honest()
+            pairs.append((te, time.perf_counter() - t))
+    ratio = statistics.median(tr / te for te, tr in pairs)
+    t_engine = statistics.median(p[0] for p in pairs)
+    t_raw = statistics.median(p[1] for p in pairs)
+    row("disk_write_vs_raw_aes", ratio, ">= 0.5",
+        f"{mib} MiB write+read: engine {2 * mib / t_engine:.0f} MiB/s vs raw AES-256-GCM 4 KiB chunks "
+        f"{2 * mib / t_raw:.0f} MiB/s (median of {len(pairs)} interleaved pairs)")
+
+
+def bench_cli(n: int, repeats: int) -> None:
+    exe = Path(sys.executable).parent / "cmklab"
+    with tempfile.TemporaryDirectory() as home:
+        big_store(home, n)
+        env = dict(os.environ, CMKLAB_HOME=home)
+        cmd = [str(exe), "az", "keyvault", "key", "show", "--vault-name", "kv-big", "-n", "k"]
+        probe = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if probe.returncode != 0:
+            row("cli_key_show_vs_bare_import", None, "<= 2.5", f"cmklab az not available: {probe.stderr[-120:]}")
+            return
+        t_cli = median_time(lambda: subprocess.run(cmd, env=env, capture_output=True, check=True), repeats)
+        bare = [sys.executable, "-c", "import cryptography, tinydb"]
+        t_bare = median_time(lambda: subprocess.run(bare, check=True), repeats)
+    row("cli_key_show_vs_bare_import", t_cli / t_bare, "<= 2.5",
+        f"keyvault key show on {n} resources: {t_cli * 1000:.0f} ms vs python -c import: {t_bare * 1000:.0f} ms")
+
+
+def bench_keygen(repeats: int) -> None:
+    for bits in (2048, 3072, 4096):
+        t = median_time(lambda: rsa.generate_private_key(65537, bits), repeats)
+        RESULTS[f"keygen_{bits}_s"] = round(t, 3)
+        ROWS.append((f"keygen_{bits}_s", f"{t:.3f}", "-", f"RSA-{bits} generation, median of {repeats}"))
+
+
+def bench_raw_limits() -> None:
+    priv = rsa.generate_private_key(65537, 3072)
+    pub = priv.public_key()
+    w = [pub.encrypt(os.urandom(32), OAEP) for _ in range(300)]
+    t = time.perf_counter()
+    for x in w:
+        priv.decrypt(x, OAEP)
+    one = 300 / (time.perf_counter() - t)
+    t = time.perf_counter()
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda x: priv.decrypt(x, OAEP), w))
+    two = 300 / (time.perf_counter() - t)
+    RESULTS["raw_unwrap_3072_per_s"] = round(one)
+    RESULTS["raw_unwrap_3072_2threads_per_s"] = round(two)
+    ROWS.append(("raw_unwrap_3072_per_s", f"{one:.0f}", "-", f"RSA-OAEP-256 unwraps/s, one thread; two: {two:.0f}/s"))
+
+
+def bench_console(n: int) -> None:
+    """First frame and input latency: measured by console/bench.py when the console provides it."""
+    try:
+        from console.bench import first_frame_ratio, input_latency_during_rotation_ms
+    except ImportError:
+        row("first_frame_10k_vs_empty", None, "<= 1.5", "console benchmark not available")
+        row("input_latency_during_rotation_ms", None, "<= 100", "console benchmark not available")
+        return
+    ratio, detail = first_frame_ratio(n)
+    row("first_frame_10k_vs_empty", ratio, "<= 1.5", detail)
+    ms, detail = input_latency_during_rotation_ms(2000)
+    row("input_latency_during_rotation_ms", ms, "<= 100", detail)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer repeats; the whole run under two minutes")
+    ap.add_argument("--json", action="store_true", help="print a last line holding one JSON object")
+    ap.add_argument("--only", help="comma-separated subset: rotation,store,disk,cli,console,keygen,raw")
+    args = ap.parse_args()
+    reps = 3 if args.quick else 7
+    only = set(args.only.split(",")) if args.only else None
+    steps = [
+        ("raw", bench_raw_limits),
+        ("rotation", lambda: bench_rotation(2000)),
+        ("store", lambda: bench_store(10000, reps)),
+        ("disk", lambda: bench_disk_io(64, reps)),
+        ("cli", lambda: bench_cli(1000, reps + 2)),
+        ("console", lambda: bench_console(10000)),
+        ("keygen", lambda: bench_keygen(3 if args.quick else 5)),
+    ]
+    t0 = time.perf_counter()
+    for name, fn in steps:
+        if only is None or name in only:
+            fn()
+    width = max(len(r[0]) for r in ROWS)
+    print(f"{'figure':<{width}}  {'value':>9}  {'bound':>8}  detail")
+    for name, value, bound, detail in ROWS:
+        print(f"{name:<{width}}  {value:>9}  {bound:>8}  {detail}")
+    print(f"(run took {time.perf_counter() - t0:.0f} s on {os.cpu_count()} cores)")
+    if args.json:
+        print(json.dumps(RESULTS, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
