@@ -45,9 +45,51 @@ def main(argv: list[str] | None = None) -> int:
         from console.app import run_console
 
         return run_console(**opts) or 0
+    if rest[0] == "scenario":
+        from console.workshop import run_scenario_cli
+
+        return run_scenario_cli(rest[1:], **opts)
+    if rest[0] == "serve":
+        from console.workshop import run_serve
+
+        return run_serve(rest[1:], **opts)
+    if rest[0] == "demo":
+        return _demo(rest[1:], **opts)
     from console.cli import run_cli
 
     return run_cli(rest, **opts)
+
+
+def _demo(args: list[str], home=None, seed=None, profile=None, read_only=False, **_: object) -> int:
+    """``cmklab demo``: build the demo landscape in an empty home without opening the console
+    (so that a session recorded on the demo can be replayed elsewhere with the same seed)."""
+    from console.session import default_home, open_engine
+    from engine.errors import EngineError
+
+    if args and args[0] in ("-h", "--help"):
+        print("usage: cmklab [--home DIR] [--seed N] demo\n\nBuild the built-in demo landscape in an empty home.")
+        return 0
+    if args:
+        print(f"cmklab demo: error: unrecognized arguments: {' '.join(args)}", file=sys.stderr)
+        return 2
+    if read_only:
+        print("ERROR: (ReadOnly) this session is read-only: building the demo would change the store",
+              file=sys.stderr)
+        return 1
+    try:
+        engine = open_engine(home, seed=seed, profile=profile)
+        if any(engine.t[t] for t in ("vaults", "des", "disks", "vms")):
+            print(f"ERROR: (Conflict) the home {home or default_home()} already holds state; the demo is built "
+                  "only in an empty home", file=sys.stderr)
+            return 1
+        from engine.demo import build_demo
+
+        build_demo(engine)
+    except EngineError as err:
+        print(f"ERROR: ({err.display_code}) {err.message}", file=sys.stderr)
+        return 1
+    print(f"demo landscape built in {engine.store.path}")
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

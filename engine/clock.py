@@ -61,8 +61,9 @@ def parse_iso(text: str | None) -> datetime | None:
     return _utc(datetime.fromisoformat(t))
 
 
-_SHORT = re.compile(r"^\s*(\d+)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days|w|wk|wks)\s*$", re.I)
-_ISO = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$", re.I)
+_SHORT = re.compile(r"^\s*(\d+)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days|w|wk|wks)\s*$", re.I | re.A)
+_ISO = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$",
+                  re.I | re.A)
 DURATION_HELP = "a whole number with a unit: 30m, 1h, 8d, 2w (or ISO 8601 like P7D, PT1H)"
 
 
@@ -73,6 +74,15 @@ def parse_duration(text: str) -> timedelta:
     """
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"duration {text!r} is empty; use {DURATION_HELP}")
+    if len(text) > 64:
+        raise ValueError(f"duration {text[:20]!r}... is not valid; use {DURATION_HELP}")
+    try:
+        return _parse_duration(text)
+    except OverflowError:
+        raise ValueError(f"duration {text!r} is too long; use {DURATION_HELP}") from None
+
+
+def _parse_duration(text: str) -> timedelta:
     m = _SHORT.match(text)
     if m:
         n, unit = int(m.group(1)), m.group(2).lower()[0]

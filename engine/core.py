@@ -46,6 +46,9 @@ class UnitOfWork:
     """Set when key usability may have changed: the cascades run before the commit."""
     rewrap_skipped: list[str] = field(default_factory=list)
     """In a dry run, resources whose data key would be re-wrapped (the RSA work is skipped)."""
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+    """Clean-ups that may only run once the commit is durable (removing a blob the old state used): a crash or
+    a failed commit before them leaves at worst an orphan blob, never a state whose data is gone."""
 
 
 class EngineCore:
@@ -93,8 +96,9 @@ class EngineCore:
         if meta.seed is not None:
             # Seeded stores are reproducible byte for byte, sealed blobs included (see entropy.py).
             root = hashlib.sha256(f"cmklab-seeded-root:{meta.seed}".encode()).digest()
-        self.sealer = crypto.Sealer(root)
-        self.host_sealer = crypto.Sealer(hashlib.sha256(b"platform-host-cache" + root).digest())
+        seeded = meta.seed is not None
+        self.sealer = crypto.Sealer(root, deterministic=seeded)
+        self.host_sealer = crypto.Sealer(hashlib.sha256(b"platform-host-cache" + root).digest(), deterministic=seeded)
         self.rules: Rules = PROFILES.get(meta.profile, PROFILES[DEFAULT_PROFILE])
 
     def _initialise(self, seed: int | None, profile: str | None, start: datetime | None) -> None:
@@ -123,12 +127,25 @@ class EngineCore:
             self._load()
 
     def refresh_if_changed(self) -> bool:
-        """Reload when another process has committed; True if it did."""
-        with self._lock:
+        """Reload when another process has committed; True if it did.
+
+        Never waits: while another thread holds the engine (a long rotation in a console worker), it
+        returns False at once, so a UI thread polling it stays responsive.
+        """
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
             if self._uow is None and self.store.changed():
                 self._load()
                 return True
             return False
+        finally:
+            self._lock.release()
+
+    @property
+    def busy(self) -> bool:
+        """True while an action runs (in any thread)."""
+        return self._uow is not None
 
     # ---- unit of work -----------------------------------------------------------------------
 
@@ -155,6 +172,11 @@ class EngineCore:
                 finally:
                     self._uow = None
             if not dry_run:
+                for cleanup in uow.after_commit:
+                    try:
+                        cleanup()
+                    except OSError:
+                        pass  # committed already: an orphan blob is harmless
                 for ev in uow.events:
                     self._publish(ev)
 

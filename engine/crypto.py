@@ -62,6 +62,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import io
 import os
 
@@ -270,18 +271,28 @@ def unwrap_key(private_key: rsa.RSAPrivateKey, wrapped: bytes) -> bytes:
 class Sealer:
     """AES-256-GCM sealing of secrets at rest: ``nonce(12) || ciphertext || tag(16)``."""
 
-    __slots__ = ("_aead",)
+    __slots__ = ("_aead", "_nonce_key")
 
-    def __init__(self, root_key: bytes) -> None:
+    def __init__(self, root_key: bytes, *, deterministic: bool = False) -> None:
+        """``deterministic``: for seeded stores only (replayable byte for byte, not secret). The nonce is then
+        synthetic, HMAC-SHA256(nonce key, aad, plaintext) cut to 96 bits (as in SIV): the same secret under
+        the same AAD seals to the same bytes, different ones get different nonces."""
         if len(root_key) != DATA_KEY_SIZE:
             raise BadRequest(f"the root key must be {DATA_KEY_SIZE} bytes (AES-256), not {len(root_key)}")
         self._aead = AESGCM(bytes(root_key))
+        self._nonce_key = hashlib.sha256(b"cmklab-sealer-nonce:" + bytes(root_key)).digest() if deterministic \
+            else None
 
     def __repr__(self) -> str:
         return "Sealer(<root key hidden>)"
 
     def seal(self, plaintext: bytes, aad: bytes) -> bytes:
-        nonce = os.urandom(NONCE_SIZE)
+        if self._nonce_key is None:
+            nonce = os.urandom(NONCE_SIZE)
+        else:
+            mac = hmac.new(self._nonce_key, len(aad).to_bytes(8, "big") + bytes(aad) + bytes(plaintext),
+                           hashlib.sha256)
+            nonce = mac.digest()[:NONCE_SIZE]
         return nonce + self._aead.encrypt(nonce, bytes(plaintext), bytes(aad))
 
     def unseal(self, blob: bytes, aad: bytes) -> bytes:

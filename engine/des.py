@@ -156,7 +156,7 @@ class DesMixin(KeysMixin):
             if rotation_to_latest is not None:
                 des.rotation_to_latest = bool(rotation_to_latest)
             if key_url is not None or source_vault is not None:
-                url = key_url or des.key_url
+                url = key_url if key_url is not None else des.key_url
                 ref = parse_key_url(url, require_version=not des.rotation_to_latest)
                 vault = self._resolve_vault_arg(source_vault, ref.vault)
                 kid = self._check_des_key(vault, des.location, url)
@@ -180,10 +180,14 @@ class DesMixin(KeysMixin):
             self._emit(ev.DiskEncryptionSetDeleted, f"disk encryption set {des.name} deleted", des=des.id)
 
     def des_resources(self, des: DiskEncryptionSet) -> list:
-        """Every disk, snapshot and image that references the set (``list-associated-resources``)."""
+        """Every disk, snapshot and image that references the set (``list-associated-resources``).
+
+        In id order, not table order: a table loaded from the file is in key order, one grown in memory in
+        creation order, and a seeded re-key draws its randomness resource by resource (same commands, same
+        bytes, whether the engine stayed open or not)."""
         out = []
         for table in ("disks", "snapshots", "images"):
-            out.extend(r for r in self.t[table].values() if r.des_id == des.id)
+            out.extend(sorted((r for r in self.t[table].values() if r.des_id == des.id), key=lambda r: r.id))
         return out
 
     def des_identity_ready(self, des: DiskEncryptionSet) -> EngineError | None:

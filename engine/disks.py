@@ -233,6 +233,8 @@ class DisksMixin(DesMixin):
                 continue
             problem = self.key_problem(des.principal_id, kid, "unwrapKey")
             ref = parse_key_url(kid)
+            if problem is None and self.uow.dry_run:
+                continue  # a preview only checks that the data keys would open; it skips the RSA work
             if problem is None:
                 private = self._private(kid)
                 blobs = [self.unb64(todo[i].layers[0]["wrapped"]) for i in idxs]
@@ -405,13 +407,13 @@ class DisksMixin(DesMixin):
         mv = memoryview(data)
         parts = [crypto.encrypt_layers(inner, outer, first + i // bs, mv[i:i + step])
                  for i in range(0, len(data), step)]
-        self.store.blobs.writev(r.unique_id, first * rs, parts)
+        self.store.blobs.writev(r.blob, first * rs, parts)
 
     def _read_blocks(self, r: Disk, inner, outer, first: int, count: int) -> bytes:
         rs = crypto.RECORD_SIZE
         blobs = self.store.blobs
         read = getattr(blobs, "read_view", blobs.read)
-        records = read(r.unique_id, first * rs, count * rs)
+        records = read(r.blob, first * rs, count * rs)
         # one call: the output buffer is written in place (no join of chunks)
         return crypto.decrypt_layers(inner, outer, first, records)
 
@@ -432,13 +434,13 @@ class DisksMixin(DesMixin):
         s_inner, s_outer = self._ciphers(src, src_keys)
         d_inner, d_outer = self._ciphers(dst, dst_keys)
         rs = crypto.RECORD_SIZE
-        for off, length in self.store.blobs.extents(src.unique_id):
+        for off, length in self.store.blobs.extents(src.blob):
             first = off // rs
             end = -(-(off + length) // rs)
             for b in range(first, end, CHUNK_BLOCKS):
                 n = min(CHUNK_BLOCKS, end - b)
                 plain = self._read_blocks(src, s_inner, s_outer, b, n)
-                self.store.blobs.write(dst.unique_id, b * rs, crypto.encrypt_layers(d_inner, d_outer, b, plain))
+                self.store.blobs.write(dst.blob, b * rs, crypto.encrypt_layers(d_inner, d_outer, b, plain))
 
     # ---- update (encrypt an existing disk, K4, K5, K8) ------------------------------------------
 
@@ -510,15 +512,26 @@ class DisksMixin(DesMixin):
         self._seal_cache(d, keys)
 
     def _reencrypt_in_place(self, d: Disk, old_keys: list[bytes], new_keys: list[bytes]) -> None:
+        """Re-encrypt into a new blob that the disk switches to in this unit of work (copy on write).
+
+        Never over the old blob: until the commit, the committed state describes the old blob's layers,
+        so a crash or a failed commit must find it intact. The old blob goes after the commit. A preview
+        (dry run) does no data work at all.
+        """
+        if self.uow.dry_run:
+            return
         o_inner, o_outer = self._ciphers(d, old_keys)
         n_inner, n_outer = self._ciphers(d, new_keys)
+        old_blob, new_blob = d.blob, f"{d.unique_id}-{self.rng.hex(8)}"
         rs = crypto.RECORD_SIZE
-        for off, length in self.store.blobs.extents(d.unique_id):
+        for off, length in self.store.blobs.extents(old_blob):
             first, end = off // rs, -(-(off + length) // rs)
             for b in range(first, end, CHUNK_BLOCKS):
                 n = min(CHUNK_BLOCKS, end - b)
                 plain = self._read_blocks(d, o_inner, o_outer, b, n)
-                self.store.blobs.write(d.unique_id, b * rs, crypto.encrypt_layers(n_inner, n_outer, b, plain))
+                self.store.blobs.write(new_blob, b * rs, crypto.encrypt_layers(n_inner, n_outer, b, plain))
+        d.blob_id = new_blob
+        self.uow.after_commit.append(lambda: self.store.blobs.delete(old_blob))
 
     # ---- delete, move --------------------------------------------------------------------------
 
@@ -539,7 +552,8 @@ class DisksMixin(DesMixin):
                 if vm is not None:
                     raise Conflict(f"Disk {r.name} is attached to VM {vm.id}.", code="OperationNotAllowed")
             self._remove(r)
-            self.store.blobs.delete(r.unique_id) if not self.uow.dry_run else None
+            # the blob goes only once the deletion is committed: a crash before leaves the disk whole
+            self.uow.after_commit.append(lambda blob=r.blob: self.store.blobs.delete(blob))
             self._emit(ev.DiskDeleted, f"{kind} {r.name} deleted", disk=r.id)
 
     def move_resource(self, resource_id: str, target_subscription: str) -> None:
@@ -587,6 +601,7 @@ def _rekey_impl(engine: DisksMixin, des: DiskEncryptionSet, new_kid: str, resour
     todo = [r for r in todo if r.layers and r.layers[0]["kid"] != new_kid]
     uow = engine.uow
     if uow.dry_run:
+        engine._open_outer_bulk([r for r in todo if not r.layers[0]["kid"].startswith("platform:")], des)
         uow.rewrap_skipped.extend(r.id for r in todo)
         for r in todo:
             engine._touch(r)

@@ -8,6 +8,19 @@ The CLI prints ``ERROR: (Code) message`` and exits 1; the console shows a notifi
 
 from __future__ import annotations
 
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HUGE_TOKEN = re.compile(r"[^\s,;]{513,}")
+
+
+def _tidy(message: str) -> str:
+    """One printable line: control characters shown escaped (no terminal injection through a name), and a
+    value of thousands of characters shortened (a message quotes what was wrong, not all of it)."""
+    message = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(message))
+    return _HUGE_TOKEN.sub(lambda m: f"{m.group()[:60]}...({len(m.group()):,} characters)...{m.group()[-12:]}",
+                           message)
+
 
 class EngineError(Exception):
     """Base of every error the engine raises on purpose."""
@@ -16,6 +29,7 @@ class EngineError(Exception):
     status = 500
 
     def __init__(self, message: str, *, code: str | None = None, inner_code: str | None = None) -> None:
+        message = _tidy(message)
         super().__init__(message)
         self.message = message
         if code:

@@ -91,6 +91,10 @@ class Impact:
         return {k: v for k, v in self.__dict__.items()} | {"summary": self.lines()}
 
 
+class _DryRunDone(Exception):
+    """Raised at the end of a what-if so that the unit of work rolls every touched model back."""
+
+
 def _name(table: str, obj) -> str:
     return getattr(obj, "name", None) or getattr(obj, "id", "?")
 
@@ -125,6 +129,9 @@ class Engine(JobsMixin):
                     self._finish(uow)
                     uow.reconcile = False
                     self._fill_impact(impact, uow, r0, run0, ok0)
+                    raise _DryRunDone  # leave through the rollback: a preview changes nothing in memory either
+            except _DryRunDone:
+                pass
             except EngineError as err:
                 impact.error = {"code": err.display_code, "message": err.message}
         return impact
@@ -155,7 +162,9 @@ class Engine(JobsMixin):
         for t in ("disks", "snapshots", "images"):
             for r in self.t[t].values():
                 if self._lost(r):
-                    before = uow.before.get((t, r.key))
+                    if (t, r.key) not in uow.before:
+                        continue  # untouched by this action: it was lost already
+                    before = uow.before[(t, r.key)]
                     if before is None or before.get("cache") is not None or not self._lost_doc(before):
                         impact.lost_forever.append(r.name)
         impact.rewrapped = sorted(set(uow.rewrap_skipped))
@@ -163,7 +172,9 @@ class Engine(JobsMixin):
             if table in ("engine", "audit", "events", "platform_keys"):
                 continue
             after = self.t[table].get(key)
-            label = f"{table[:-1] if table.endswith('s') else table} {_name(table, after) if after else (before or {}).get('name', key)}"
+            kind = {"des": "disk encryption set", "vms": "VM", "roles": "role assignment"}.get(
+                table, table[:-1] if table.endswith('s') else table)
+            label = f"{kind} {_name(table, after) if after else (before or {}).get('name', key)}"
             if before is None and after is not None:
                 impact.created.append(label)
             elif before is not None and after is None:

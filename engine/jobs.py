@@ -31,6 +31,9 @@ class JobsMixin(VmsMixin):
                 delta = parse_duration(delta)
             except ValueError as e:
                 raise BadRequest(str(e), code="InvalidParameter") from None
+        if not isinstance(delta, timedelta):
+            raise BadRequest(f"duration {delta!r} is not valid; use a whole number with a unit: 30m, 1h, 8d, 2w",
+                             code="InvalidParameter")
         if delta <= timedelta(0):
             raise BadRequest(f"the clock only moves forward; got {delta}", code="InvalidParameter")
         if delta > timedelta(days=3660):

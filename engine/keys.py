@@ -389,10 +389,12 @@ class KeysMixin(VaultsMixin):
 
     # ---- the crypto path -------------------------------------------------------------------------
 
-    def key_problem(self, principal: str | None, kid: str, op: str) -> EngineError | None:
+    def key_problem(self, principal: str | None, kid: str, op: str, *, public_op: bool = False) -> EngineError | None:
         """Why ``principal`` cannot ``op`` (``wrapKey``/``unwrapKey``/``get``) with key version ``kid``; None if it can.
 
         ``principal`` None is the platform acting for the operator (no access check). Pure: no audit.
+        ``public_op``: the vault's own public-key wrap, which a disabled key still does (KV5); the compute
+        side asks without it and so refuses a disabled key (``KeyVaultKeyNotEnabled``).
         """
         ref = parse_key_url(kid)
         v = self.t["vaults"].get(ref.vault)
@@ -413,7 +415,7 @@ class KeysMixin(VaultsMixin):
         if ver is None:
             return NotFound(f"key version {kid} was not found", code="KeyNotFound", inner_code="KeyNotFound")
         now = self.now()
-        if not ver["enabled"]:
+        if not ver["enabled"] and not public_op:
             return Forbidden(f"Operation {op} is not allowed on a disabled key: {kid}", inner_code="KeyDisabled")
         if ver["nbf"] and now < ver["nbf"]:
             return Forbidden(f"Operation {op} is not allowed: key {kid} is not valid before {ver['nbf']}",
@@ -429,8 +431,8 @@ class KeysMixin(VaultsMixin):
         return None
 
     def wrap_key(self, principal: str | None, kid: str, dek: bytes) -> bytes:
-        """RSA-OAEP-256 wrap at the vault (a public-key operation, audited)."""
-        problem = self.key_problem(principal, kid, "wrapKey")
+        """RSA-OAEP-256 wrap at the vault (a public-key operation, audited; works on a disabled key, KV5)."""
+        problem = self.key_problem(principal, kid, "wrapKey", public_op=True)
         ref = parse_key_url(kid)
         caller = principal or self.operator
         if problem is not None:

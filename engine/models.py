@@ -279,6 +279,9 @@ class Disk(Model):
     layers: list = field(default_factory=list)
     ade_enabled: bool = False
     unique_id: str = ""
+    blob_id: str | None = None
+    """The blob holding the data when it is not ``unique_id``'s: a re-encryption writes a new blob and the
+    commit switches to it, so the committed state and its ciphertext never disagree (crash safety)."""
     created: str = ""
     subscription_id: str = ""
     tags: dict = field(default_factory=dict)
@@ -288,6 +291,11 @@ class Disk(Model):
     Used for I/O by an allocated VM and to re-wrap when the set gets a new key; never to start a VM
     (a start unwraps at the vault). Dropped when the wrapping key is purged (crypto-shredding)."""
     _nested: ClassVar[tuple[str, ...]] = ("layers", "tags")
+
+    @property
+    def blob(self) -> str:
+        """The id of the blob that holds this resource's ciphertext."""
+        return self.blob_id or self.unique_id
 
     @property
     def is_ultra(self) -> bool:

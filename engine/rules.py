@@ -38,7 +38,7 @@ EAH_SUPPORTED_FAMILIES = frozenset(f.lower() for f in (
 EAH_UNSUPPORTED_FAMILIES = frozenset(f.lower() for f in (
     "Dv3", "Dav4", "Dv2", "Av2", "Ev3", "Eav4", "Ls", "NC", "NV", "H", "F", "A", "D", "L", "G"))
 
-VM_SIZE_RE = re.compile(r"^Standard_(?P<letters>[A-Z]+)(?P<num>\d+)(?P<feat>[a-z-]*)(?:_(?P<ver>v\d+))?$")
+VM_SIZE_RE = re.compile(r"^Standard_(?P<letters>[A-Z]+)(?P<num>\d+)(?P<feat>[a-z-]*)(?:_(?P<ver>v\d+))?\Z")
 VM_SIZE_HELP = "an Azure size such as Standard_DS3_v2, Standard_D4s_v3, Standard_E4s_v3, Standard_B2s"
 
 DISK_SKUS = ("Standard_LRS", "StandardSSD_LRS", "Premium_LRS", "UltraSSD_LRS")

@@ -99,6 +99,10 @@ class VmsMixin(DisksMixin):
             elif img_key in MARKETPLACE_IMAGES:
                 os_type, os_size = MARKETPLACE_IMAGES[img_key]
                 source = None
+            elif image.count(":") == 3 and all(image.split(":")):
+                # a marketplace URN, publisher:offer:sku:version (az vm create --image's other form)
+                os_type, os_size = ("Windows", 127) if "windows" in image.lower() else ("Linux", 30)
+                source = None
             else:
                 raise BadRequest(f"image {image!r} is not a marketplace alias this simulator knows nor a managed image;"
                                  f" aliases: {', '.join(sorted(MARKETPLACE_IMAGES))}", code="InvalidParameter")
@@ -177,6 +181,9 @@ class VmsMixin(DisksMixin):
             self._seal_cache(d, keys)
         vm.power = PowerState.RUNNING.value
         vm.status = None
+        # an allocated ultra VM may have started on its host's keys while its key is unusable: let the
+        # cascade put back the status that says so (it must not start again after deallocation, V4)
+        self.uow.reconcile = True
 
     def stop_vm(self, name: str, resource_group: str | None = None) -> VirtualMachine:
         return self._power(name, resource_group, "stop")

@@ -1,0 +1,310 @@
+"""The cmklab console: a Textual app on the engine facade.
+
+``run_console()`` opens the engine on a home directory (the demo landscape when the store is new,
+unless ``--empty``), runs the app and returns an exit code. ``CmkApp`` owns the engine, the command
+log and the workers:
+
+* every engine action runs in a thread worker (``execute``) and posts ``ActionDone`` or
+  ``ActionFailed``; the UI thread only redraws. Slow work (key generation, re-wrapping a set's disks)
+  shows a progress indicator and never freezes the screen;
+* engine events (``Engine.subscribe``) arrive as ``EngineEvent`` messages, from any thread;
+* a poller notices commits by other processes (``cmklab az`` in another terminal) within a second.
+
+Errors become notifications titled with the engine's error code, never tracebacks.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker, WorkerState
+
+from engine.errors import EngineError
+from engine.events import Event
+from engine.facade import MUTATING
+
+from . import azcmd
+from .commands import ConsoleCommands
+from .messages import ActionDone, ActionFailed, ActionStarted, EngineEvent, ExternalChange
+from .screens.main import MainScreen
+from .screens.ops import Call
+from .screens.panes import LogEntry, shorten
+
+POLL_SECONDS = 0.5
+BUSY_DELAY = 0.3
+"""Quick actions finish before the progress indicator would flash."""
+
+
+def _store_label(engine) -> str:
+    path = getattr(engine.store, "path", None)
+    if not path:
+        return "(in memory)"
+    home = os.path.expanduser("~")
+    return "~" + path[len(home):] if path.startswith(home + os.sep) else path
+
+
+class CmkApp(App):
+    """The console."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "cmklab"
+    COMMANDS = App.COMMANDS | {ConsoleCommands}
+    BINDINGS = [Binding("q", "quit", "quit", priority=False)]
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(self, engine, *, read_only: bool = False, store_label: str | None = None,
+                 poll: bool = True) -> None:
+        super().__init__()
+        self.engine = engine
+        """The engine facade: every action and query goes through it."""
+        self.read_only = read_only
+        """Refuse every mutating action (``--read-only``)."""
+        self.store_label = store_label or _store_label(engine)
+        self.command_log: list[LogEntry] = []
+        """Each action as its ``cmklab az`` command line(s), in order."""
+        self._poll_enabled = poll
+        self._stop = threading.Event()
+        self._capture: dict[int, list[Event]] = {}
+        self._pending: dict[int, str] = {}
+        self._seq = 0
+        self._log_seq = 0
+        self._before: dict[int, dict] = {}
+        self._unsubscribe = None
+        self._last_event_id = self._max_event_id()
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self._unsubscribe = self.engine.subscribe(self._engine_callback)
+        self.push_screen(MainScreen())
+        if self._poll_enabled:
+            self._poll()
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+
+    @property
+    def main(self) -> MainScreen | None:
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                return screen
+        return None
+
+    # ---- engine events (any thread) --------------------------------------------------------------
+
+    def _engine_callback(self, event: Event) -> None:
+        captured = self._capture.get(threading.get_ident())
+        if captured is not None:
+            captured.append(event)
+        self.post_message(EngineEvent(event))
+
+    @on(EngineEvent)
+    def _engine_event(self, message: EngineEvent) -> None:
+        # rows are refreshed once the action is done (ActionDone); nothing to redraw per event
+        pass
+
+    def _max_event_id(self) -> str:
+        return max(self.engine.t["events"], default="")
+
+    # ---- other processes ---------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="poll", exit_on_error=False, description="watch the store")
+    def _poll(self) -> None:
+        while not self._stop.wait(POLL_SECONDS):
+            try:
+                if self.engine.refresh_if_changed():
+                    self.post_message(ExternalChange())
+            except Exception:  # noqa: BLE001 - a store being rewritten; try again next tick
+                continue
+
+    @on(ExternalChange)
+    def _external(self, message: ExternalChange) -> None:
+        new = [ev for eid, ev in sorted(self.engine.t["events"].items()) if eid > self._last_event_id]
+        self._last_event_id = self._max_event_id()
+        loud = [ev for ev in new if ev.severity in ("warning", "error")]
+        if loud:
+            self.notify("\n".join(shorten(ev.summary) for ev in loud[:6]), title="Changed in another terminal",
+                        severity="error" if any(ev.severity == "error" for ev in loud) else "warning",
+                        timeout=8)
+        elif new:
+            self.notify(shorten(new[-1].summary), title="Changed in another terminal", timeout=4)
+        if self.main is not None:
+            self.main.refresh_data()
+
+    # ---- executing actions -------------------------------------------------------------------------
+
+    def execute(self, call: Call, label: str, *, slow: bool = False) -> None:
+        """Run ``call`` (and its follow-ups) in a thread worker; the result arrives as a message."""
+        if self.read_only and (call.method in MUTATING or call.method == "vm_write"):
+            self.notify(f"{label}: the console was opened with --read-only, so nothing can change.",
+                        title="ReadOnly", severity="error")
+            return
+        self._seq += 1
+        seq = self._seq
+        self._pending[seq] = label
+        self._before[seq] = {vm.id: (vm.power, (vm.status or {}).get("code")) for vm in self.engine.t["vms"].values()}
+        if slow:
+            self._show_busy()
+        else:
+            self.set_timer(BUSY_DELAY, self._show_busy)
+        self._run_call(call, label, seq)
+
+    @work(thread=True, exclusive=True, group="engine", exit_on_error=False, description="engine action")
+    def _run_call(self, call: Call, label: str, seq: int) -> None:
+        self.post_message(ActionStarted(label, seq))
+        captured: list[Event] = []
+        self._capture[threading.get_ident()] = captured
+        log: list = []
+        current: Call | None = call
+        result: Any = None
+        try:
+            while current is not None:
+                lines = azcmd.az_lines(self.engine, current.method, current.args, current.kwargs, current.hints)
+                try:
+                    result = getattr(self.engine, current.method)(*current.args, **current.kwargs)
+                except EngineError as err:
+                    log.append((lines, False, err.display_code))
+                    raise
+                log.append((lines, True, None))
+                current = current.then(result) if current.then else None
+            self.post_message(ActionDone(label, call.method, result, seq, list(captured), log))
+        except Exception as err:  # noqa: BLE001 - every failure becomes a notification
+            self.post_message(ActionFailed(label, call.method, err, seq, log))
+        finally:
+            self._capture.pop(threading.get_ident(), None)
+
+    def _show_busy(self) -> None:
+        main = self.main
+        if main is None:
+            return
+        if self._pending:
+            main.show_busy(next(reversed(self._pending.values())))
+        else:
+            main.show_busy(None)
+
+    def _finish(self, seq: int, log: list) -> None:
+        self._pending.pop(seq, None)
+        now = self.engine.now()
+        for lines, ok, code in log:
+            self._log_seq += 1
+            self.command_log.append(LogEntry(self._log_seq, now, "", lines, ok, code))
+        self._show_busy()
+        main = self.main
+        if main is not None:
+            main.refresh_data()
+
+    @on(ActionStarted)
+    def _started(self, message: ActionStarted) -> None:
+        pass
+
+    @on(ActionDone)
+    def _done(self, message: ActionDone) -> None:
+        before = self._before.pop(message.seq, {})
+        self._finish(message.seq, message.log)
+        self._last_event_id = self._max_event_id()
+        lines = [shorten(ev.summary) for ev in message.events if ev.severity in ("warning", "error")]
+        for vm in self.engine.t["vms"].values():
+            old = before.get(vm.id)
+            code = (vm.status or {}).get("code")
+            if code == "RunningOnHostKeys" and (old is None or old[1] != code):
+                lines.append(f"VM {vm.name} keeps running on host-cached keys; it will not start after deallocation")
+        if message.method == "vm_read":
+            data = bytes(message.result or b"")
+            text = data.rstrip(b"\x00").decode("utf-8", "replace")
+            self.notify(f"{len(data)} bytes: {text!r}" if text else f"{len(data)} bytes, all zero",
+                        title=message.label, timeout=10)
+            return
+        if lines:
+            severity = "error" if any(ev.severity == "error" for ev in message.events) else "warning"
+            self.notify("\n".join(lines[:8]) + (f"\n… {len(lines) - 8} more (see events)" if len(lines) > 8 else ""),
+                        title=message.label, severity=severity, timeout=10)
+        else:
+            summary = "\n".join(shorten(ev.summary) for ev in message.events[:4]) if message.events else "done"
+            if message.method == "vm_write":
+                summary = f"wrote {message.result} bytes (encrypted at rest with the disk's data key)"
+            self.notify(summary, title=message.label, timeout=5)
+
+    @on(ActionFailed)
+    def _failed(self, message: ActionFailed) -> None:
+        self._before.pop(message.seq, None)
+        self._finish(message.seq, message.log)
+        self.notify(shorten(message.text), title=message.title, severity="error", timeout=10)
+
+    @on(Worker.StateChanged)
+    def _worker_state(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.group not in ("poll",):
+            err = event.worker.error
+            self.notify(str(err) or type(err).__name__, title=type(err).__name__, severity="error", timeout=10)
+
+    # ---- the command log ---------------------------------------------------------------------------------
+
+    def export_log(self, path: str) -> None:
+        entries = [(e.ok, e.lines, e.error) for e in self.command_log]
+        header = (f"store: {self.store_label}\nsimulated clock at export: {self.engine.now()}\n"
+                  "Run it on a store with the same starting landscape (for example the demo with the same seed).")
+        try:
+            target = Path(path).expanduser()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(azcmd.script(entries, header=header))
+            target.chmod(0o755)
+        except OSError as exc:
+            self.notify(f"cannot write {path}: {exc.strerror or exc}", title="ExportFailed", severity="error")
+            return
+        ok = sum(1 for e in self.command_log if e.ok)
+        self.notify(f"{ok} command(s) written to {path}", title="Command log exported")
+
+    def copy_log(self, entry: LogEntry) -> None:
+        text = "\n".join(entry.lines)
+        self.copy_to_clipboard(text)
+        self.notify(text if len(text) < 200 else text[:197] + "…", title="Copied to the clipboard")
+
+
+def make_app(engine=None, *, seed: int | None = 1, demo: bool = True, read_only: bool = False,
+             store_label: str | None = None, poll: bool = False) -> CmkApp:
+    """An app on an in-memory engine (tests, screenshots): seeded, the demo landscape, a frozen clock."""
+    if engine is None:
+        from engine import Engine
+
+        engine = Engine.in_memory(seed=seed)
+        if demo:
+            from engine.demo import build_demo
+
+            build_demo(engine)
+    return CmkApp(engine, read_only=read_only, store_label=store_label or "~/.local/share/cmklab/state.json",
+                  poll=poll)
+
+
+def run_console(home: str | None = None, seed: int | None = None, profile: str | None = None, empty: bool = False,
+                read_only: bool = False, **_: Any) -> int:
+    """``cmklab`` with no verb: open the engine on ``home`` and run the console until ``q``."""
+    import sys
+
+    from .session import open_engine
+
+    try:
+        engine = open_engine(home, seed=seed, profile=profile, demo=not empty)
+    except EngineError as err:
+        print(f"cmklab: error: ({err.display_code}) {err.message}", file=sys.stderr)
+        return 1
+    app = CmkApp(engine, read_only=read_only)
+    try:
+        app.run()
+    finally:
+        close = getattr(engine.store, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:  # noqa: BLE001
+                pass
+    return app.return_code or 0
+
+
+__all__ = ["CmkApp", "make_app", "run_console"]

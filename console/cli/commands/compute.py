@@ -1,0 +1,218 @@
+"""``az disk-encryption-set``, ``az disk``, ``az snapshot`` and ``az image``."""
+
+from __future__ import annotations
+
+from ..output import transform_disk, transform_disk_create
+from ..spec import (Arg, Call, aaz_bool, command, enum, flag3, location, name,
+                    no_wait, rg, tags, yes, views)
+
+DES_ENCRYPTION_TYPES = ("EncryptionAtRestWithCustomerKey", "EncryptionAtRestWithPlatformAndCustomerKeys",
+                        "ConfidentialVmEncryptedWithCustomerKey")
+DISK_ENCRYPTION_TYPES = ("EncryptionAtRestWithPlatformKey", "EncryptionAtRestWithCustomerKey",
+                         "EncryptionAtRestWithPlatformAndCustomerKeys")
+DISK_SKUS = ("Standard_LRS", "Premium_LRS", "StandardSSD_LRS", "UltraSSD_LRS", "Premium_ZRS", "StandardSSD_ZRS",
+             "PremiumV2_LRS")
+SNAPSHOT_SKUS = ("Standard_LRS", "Premium_LRS", "Standard_ZRS")
+OS_TYPES = ("Windows", "Linux")
+HYPER_V = ("V1", "V2")
+
+# ---- disk encryption sets --------------------------------------------------------------------------------
+
+
+def _des_name(required: bool = True) -> Arg:
+    return name("Name of disk encryption set.", required=required, extra=("--disk-encryption-set-name",))
+
+
+_SOURCE_VAULT = Arg(("--source-vault",), "source_vault", "Name or ID of the KeyVault containing the key or secret.")
+_AUTO_ROTATION = aaz_bool(("--enable-auto-key-rotation", "--auto-rotation"), "auto_rotation",
+                          "Enable automatic rotation of keys.")
+
+command("az disk-encryption-set create", "Create a disk encryption set.", [
+    _des_name(), rg(),
+    Arg(("--key-url",), "key_url", "URL pointing to a key or secret in KeyVault.", required=True),
+    _SOURCE_VAULT,
+    enum(("--encryption-type",), "encryption_type", "The type of key used to encrypt the data of the disk.",
+         DES_ENCRYPTION_TYPES, help_default="EncryptionAtRestWithCustomerKey"),
+    _AUTO_ROTATION, location(), tags(),
+    Arg(("--federated-client-id",), "federated_client_id", "The federated client id used in cross tenant scenario."),
+    aaz_bool(("--mi-system-assigned",), "mi_system_assigned", "Provide this flag to use system assigned identity. "
+             "Check out help for more examples."),
+    no_wait(),
+], mutating=True, render=lambda e, d, ns: views.des_view(d),
+    call=lambda ns, ctx: Call("create_des", (ns.name, ns.resource_group, ns.key_url), {
+        "source_vault": ns.source_vault, "location": ns.location,
+        "encryption_type": ns.encryption_type or "EncryptionAtRestWithCustomerKey",
+        "rotation_to_latest": bool(ns.auto_rotation), "tags": ns.tags}),
+    examples=[("Create a disk encryption set.",
+               "az disk-encryption-set create --resource-group MyResourceGroup --name MyDiskEncryptionSet "
+               "--key-url MyKey --source-vault MyVault"),
+              ("Create a disk encryption set for double encryption, with automatic key rotation.",
+               "az disk-encryption-set create -g MyResourceGroup -n MySet --key-url MyKey --source-vault MyVault "
+               "--encryption-type EncryptionAtRestWithPlatformAndCustomerKeys --enable-auto-key-rotation true")])
+
+command("az disk-encryption-set show", "Get information about a disk encryption set.", [_des_name(), rg()],
+        call=lambda ns, ctx: Call("get_des", (ns.name, ns.resource_group)),
+        render=lambda e, d, ns: views.des_view(d),
+        examples=[("Get a set's identity.",
+                   "az disk-encryption-set show -n MySet -g MyResourceGroup --query identity.principalId -o tsv")])
+
+command("az disk-encryption-set list", "List disk encryption sets.", [rg(required=False)],
+        call=lambda ns, ctx: Call("list_des", (ns.resource_group,)),
+        render=lambda e, ds, ns: [views.des_view(d) for d in ds],
+        examples=[("List disk encryption sets.", "az disk-encryption-set list -g MyResourceGroup")])
+
+command("az disk-encryption-set update", "Update a disk encryption set.", [
+    _des_name(), rg(),
+    Arg(("--key-url",), "key_url", "URL pointing to a key or secret in KeyVault."),
+    _SOURCE_VAULT, _AUTO_ROTATION,
+    Arg(("--federated-client-id",), "federated_client_id", "The federated client id used in cross tenant scenario."),
+    no_wait(),
+], mutating=True, render=lambda e, d, ns: views.des_view(d),
+    call=lambda ns, ctx: Call("update_des", (ns.name, ns.resource_group), {
+        "key_url": ns.key_url, "source_vault": ns.source_vault, "rotation_to_latest": ns.auto_rotation}),
+    examples=[("Move a set (and every disk of it) to a new key version.",
+               "az disk-encryption-set update -n MySet -g MyResourceGroup --key-url MyKey --source-vault MyVault")])
+
+command("az disk-encryption-set delete", "Delete a disk encryption set.", [_des_name(), rg(), no_wait(), yes()],
+        mutating=True, call=lambda ns, ctx: Call("delete_des", (ns.name, ns.resource_group)),
+        examples=[("Delete a disk encryption set.", "az disk-encryption-set delete -n MySet -g MyResourceGroup")])
+
+command("az disk-encryption-set list-associated-resources", "List all resources that are encrypted with this disk "
+        "encryption set.", [_des_name(), rg()],
+        call=lambda ns, ctx: Call("get_des", (ns.name, ns.resource_group)),
+        render=lambda e, d, ns: sorted(r.id for r in e.des_resources(d)),
+        examples=[("List the resources a set encrypts.",
+                   "az disk-encryption-set list-associated-resources -n MySet -g MyResourceGroup")])
+
+# ---- disks -------------------------------------------------------------------------------------------
+
+
+def _encryption_args() -> list[Arg]:
+    return [enum(("--encryption-type",), "encryption_type", "Encryption type. EncryptionAtRestWithPlatformKey: Disk "
+                 "is encrypted with XStore managed key at rest. It is the default encryption type. "
+                 "EncryptionAtRestWithCustomerKey: Disk is encrypted with Customer managed key at rest.",
+                 DISK_ENCRYPTION_TYPES),
+            Arg(("--disk-encryption-set",), "disk_encryption_set", "Name or ID of disk encryption set that is used "
+                "to encrypt the disk.")]
+
+
+command("az disk create", "Create a managed disk.", [
+    rg(), name("The name of the managed disk that is being created. It can't be changed after the disk is created. "
+               "Supported characters for the name are a-z, A-Z, 0-9 and _. The maximum name length is 80 characters."),
+    Arg(("--size-gb", "-z"), "size_gb", "Size in GB. Max size: 4095 GB (certain preview disks can be larger).",
+        kind="int"),
+    enum(("--sku",), "sku", "Underlying storage SKU.", DISK_SKUS, help_default="Premium_LRS"),
+    Arg(("--source",), "source", "Source to create the disk/snapshot from, including unmanaged blob uri, managed "
+        "disk id or name, or snapshot id or name."),
+    location(),
+    enum(("--zone",), "zone", "Availability zone into which to provision the resource.", ("1", "2", "3")),
+    enum(("--os-type",), "os_type", "The Operating System type of the Disk.", OS_TYPES),
+    enum(("--hyper-v-generation",), "hyper_v_generation", "The hypervisor generation of the Virtual Machine. "
+         "Applicable to OS disks only.", HYPER_V, help_default="V1"),
+    *_encryption_args(), tags(), no_wait(),
+], mutating=True, table=transform_disk_create, render=lambda e, d, ns: views.disk_view(e, d, sdk=True),
+    call=lambda ns, ctx: Call("create_disk", (ns.name, ns.resource_group), {
+        "size_gb": ns.size_gb, "sku": ns.sku or "Premium_LRS", "location": ns.location,
+        "encryption_type": ns.encryption_type, "disk_encryption_set": ns.disk_encryption_set, "source": ns.source,
+        "os_type": ns.os_type, "tags": ns.tags}),
+    examples=[("Create a managed disk encrypted with a customer-managed key.",
+               "az disk create -g MyResourceGroup -n MyDisk --size-gb 128 --disk-encryption-set MySet")])
+
+command("az disk show", "Get information about a disk.", [rg(), name("The name of the managed disk.")],
+        call=lambda ns, ctx: Call("get_disk", (ns.name, ns.resource_group)), table=transform_disk,
+        render=lambda e, d, ns: views.disk_view(e, d),
+        examples=[("Find the encryption type of a disk.",
+                   "az disk show -g MyResourceGroup -n MyDisk --query encryption.type -o tsv")])
+
+command("az disk list", "List managed disks.", [rg(required=False)],
+        call=lambda ns, ctx: Call("list_disks", (ns.resource_group,)), table=transform_disk,
+        render=lambda e, ds, ns: [views.disk_view(e, d) for d in ds],
+        examples=[("List managed disks in a resource group.", "az disk list -g MyResourceGroup")])
+
+command("az disk update", "Update a managed disk.", [
+    rg(), name("The name of the managed disk."),
+    Arg(("--size-gb", "-z"), "size_gb", "Size in GB. Max size: 4095 GB (certain preview disks can be larger).",
+        kind="int"),
+    enum(("--sku",), "sku", "Underlying storage SKU.", DISK_SKUS),
+    *_encryption_args(), no_wait(),
+], mutating=True, table=transform_disk, render=lambda e, d, ns: views.disk_view(e, d),
+    call=lambda ns, ctx: Call("update_disk", (ns.name, ns.resource_group), {
+        "encryption_type": ns.encryption_type, "disk_encryption_set": ns.disk_encryption_set,
+        "size_gb": ns.size_gb, "sku": ns.sku}),
+    examples=[("Encrypt an existing disk with a customer-managed key (its VM deallocated).",
+               "az disk update -g MyResourceGroup -n MyDisk --encryption-type EncryptionAtRestWithCustomerKey "
+               "--disk-encryption-set MySet")])
+
+command("az disk delete", "Delete a managed disk.", [rg(), name("The name of the managed disk."), no_wait(), yes()],
+        mutating=True, confirm=True, call=lambda ns, ctx: Call("delete_disk", (ns.name, ns.resource_group)),
+        examples=[("Delete a managed disk.", "az disk delete -g MyResourceGroup -n MyDisk --yes")])
+
+# ---- snapshots ---------------------------------------------------------------------------------------
+
+command("az snapshot create", "Create a snapshot.", [
+    rg(), name("The name of the snapshot."),
+    Arg(("--source",), "source", "Source to create the disk/snapshot from, including unmanaged blob uri, managed "
+        "disk id or name, or snapshot id or name."),
+    Arg(("--size-gb", "-z"), "size_gb", "Size in GB. Max size: 4095 GB (certain preview disks can be larger).",
+        kind="int"),
+    enum(("--sku",), "sku", "Underlying storage SKU.", SNAPSHOT_SKUS, help_default="Standard_LRS"),
+    flag3(("--incremental",), "incremental", "Whether a snapshot is incremental. Incremental snapshots on the same "
+          "disk occupy less space than full snapshots and can be diffed.", default="false"),
+    location(),
+    enum(("--hyper-v-generation",), "hyper_v_generation", "The hypervisor generation of the Virtual Machine. "
+         "Applicable to OS disks only.", HYPER_V),
+    *_encryption_args(), tags(), no_wait(),
+], mutating=True, render=lambda e, s, ns: views.snapshot_view(e, s, sdk=True),
+    call=lambda ns, ctx: Call("create_snapshot", (ns.name, ns.resource_group, ns.source), {
+        "location": ns.location, "encryption_type": ns.encryption_type,
+        "disk_encryption_set": ns.disk_encryption_set, "sku": ns.sku, "tags": ns.tags}),
+    examples=[("Create a snapshot of a disk (a customer-key disk needs a set with the same key).",
+               "az snapshot create -g MyResourceGroup -n MySnapshot --source MyDisk --disk-encryption-set MySet")])
+
+command("az snapshot show", "Get information about a snapshot.", [rg(), name("The name of the snapshot.")],
+        call=lambda ns, ctx: Call("get_snapshot", (ns.name, ns.resource_group)),
+        render=lambda e, s, ns: views.snapshot_view(e, s),
+        examples=[("Show a snapshot.", "az snapshot show -g MyResourceGroup -n MySnapshot")])
+
+command("az snapshot list", "List snapshots.", [rg(required=False)],
+        call=lambda ns, ctx: Call("list_snapshots", (ns.resource_group,)),
+        render=lambda e, ss, ns: [views.snapshot_view(e, s) for s in ss],
+        examples=[("List snapshots.", "az snapshot list -g MyResourceGroup")])
+
+command("az snapshot delete", "Delete a snapshot.", [rg(), name("The name of the snapshot."), no_wait()],
+        mutating=True, call=lambda ns, ctx: Call("delete_snapshot", (ns.name, ns.resource_group)),
+        examples=[("Delete a snapshot.", "az snapshot delete -g MyResourceGroup -n MySnapshot")])
+
+# ---- images ------------------------------------------------------------------------------------------
+
+command("az image create", "Create a custom Virtual Machine Image from managed disks or snapshots.", [
+    rg(), name("New image name."),
+    Arg(("--source",), "source", "OS disk source from the same region, including a virtual machine ID or name, OS "
+        "disk blob URI, managed OS disk ID or name, or OS snapshot ID or name.", required=True),
+    enum(("--os-type",), "os_type", "The Operating System type of the Disk.", OS_TYPES),
+    Arg(("--data-disk-sources",), "data_disk_sources", "Space-separated list of data disk sources, including "
+        "unmanaged blob URI, managed disk ID or name, or snapshot ID or name.", nargs="+"),
+    enum(("--storage-sku",), "storage_sku", "The SKU of the storage account with which to create the VM image. "
+         "Unused if source VM is specified.", ("Standard_LRS", "Premium_LRS", "StandardSSD_LRS")),
+    enum(("--hyper-v-generation",), "hyper_v_generation", "The hypervisor generation of the Virtual Machine "
+         "created from the image.", HYPER_V, help_default="V1"),
+    flag3(("--zone-resilient",), "zone_resilient", "Specifies whether an image is zone resilient or not."),
+    location(), tags(),
+], mutating=True, render=lambda e, i, ns: views.image_view(e, i),
+    call=lambda ns, ctx: Call("create_image", (ns.name, ns.resource_group, ns.source), {
+        "location": ns.location, "os_type": ns.os_type, "tags": ns.tags}),
+    examples=[("Create an image from an existing VM.", "az image create -g MyResourceGroup -n image1 --source MyVm1")])
+
+command("az image show", "Get an image.", [rg(), name("The name of the image.")],
+        call=lambda ns, ctx: Call("get_image", (ns.name, ns.resource_group)),
+        render=lambda e, i, ns: views.image_view(e, i),
+        examples=[("Show an image.", "az image show -g MyResourceGroup -n MyImage")])
+
+command("az image list", "List the list of images under a resource group.", [rg(required=False)],
+        call=lambda ns, ctx: Call("list_images", (ns.resource_group,)),
+        render=lambda e, imgs, ns: [views.image_view(e, i) for i in imgs],
+        examples=[("List images.", "az image list -g MyResourceGroup")])
+
+command("az image delete", "Delete an Image.", [rg(), name("The name of the image.")],
+        mutating=True, call=lambda ns, ctx: Call("delete_image", (ns.name, ns.resource_group)),
+        examples=[("Delete an image.", "az image delete -g MyResourceGroup -n MyImage")])

@@ -1,0 +1,101 @@
+"""cmklab's own verbs, in az's style: the data plane (``vm write|read``), what is at rest (``disk inspect``),
+the simulated clock (``clock show|advance``) and the audit trail (``audit``)."""
+
+from __future__ import annotations
+
+from ..errors import CLIError
+from ..spec import Arg, Call, command, enum, views
+
+_IO_ARGS = [
+    Arg(("--resource-group", "-g"), "resource_group", "Name of resource group.", required=True),
+    Arg(("--name", "-n"), "name", "The name of the Virtual Machine.", required=True),
+    Arg(("--lun",), "lun", "The data disk's LUN, or 'os' for the OS disk.", required=True),
+    Arg(("--offset",), "offset", "Byte offset on the disk.", kind="int", required=True),
+    Arg(("--hex",), "hex", "The data is hexadecimal (write: --data is hex; read: print hex).", kind="store_true"),
+]
+
+
+def _lun(text: str):
+    if text.lower() == "os":
+        return "os"
+    try:
+        return int(text)
+    except ValueError:
+        raise CLIError(f"--lun {text!r} is not valid; give 'os' or a data disk LUN (0-63)") from None
+
+
+def _vm_write(ctx, ns):
+    if ns.hex:
+        try:
+            data = bytes.fromhex(ns.data)
+        except ValueError:
+            raise CLIError("--data is not hexadecimal (give pairs of hex digits, or omit --hex for text)") from None
+    else:
+        data = ns.data.encode("utf-8")
+    if not data:
+        raise CLIError("--data is empty; give at least one byte")
+    lun = _lun(ns.lun)
+    n = ctx.engine.vm_write(ns.name, lun, ns.offset, data, resource_group=ns.resource_group)
+    return {"vm": ns.name, "lun": lun, "offset": ns.offset, "bytesWritten": n}
+
+
+def _vm_read(ctx, ns):
+    lun = _lun(ns.lun)
+    data = ctx.engine.vm_read(ns.name, lun, ns.offset, ns.length, resource_group=ns.resource_group)
+    if ns.hex:
+        return {"vm": ns.name, "lun": lun, "offset": ns.offset, "length": len(data), "encoding": "hex",
+                "data": data.hex()}
+    return {"vm": ns.name, "lun": lun, "offset": ns.offset, "length": len(data), "encoding": "utf-8",
+            "data": data.decode("utf-8", errors="replace")}
+
+
+command("cmklab vm write", "Write bytes to a VM's disk as the guest would (durable when it returns).", [
+    *_IO_ARGS, Arg(("--data",), "data", "The bytes to write: text (UTF-8), or hex with --hex.", required=True),
+], run=_vm_write, mutating=True,
+    long_summary="The VM must be running; its host holds the disk's data keys. What is stored is ciphertext "
+                 "(see cmklab disk inspect).",
+    examples=[("Write a line at the start of data disk 0.",
+               "cmklab vm write -g MyResourceGroup -n MyVm --lun 0 --offset 0 --data 'hello'")])
+
+command("cmklab vm read", "Read bytes from a VM's disk as the guest would.", [
+    *_IO_ARGS, Arg(("--length",), "length", "How many bytes to read.", kind="int", required=True),
+], run=_vm_read,
+    examples=[("Read back what was written.",
+               "cmklab vm read -g MyResourceGroup -n MyVm --lun 0 --offset 0 --length 5 --query data -o tsv")])
+
+_GETTERS = {"disk": "get_disk", "snapshot": "get_snapshot", "image": "get_image"}
+
+command("cmklab disk inspect", "What is at rest: ciphertext, wrapped data keys, the key versions that wrap them.", [
+    Arg(("--resource-group", "-g"), "resource_group", "Name of resource group.", required=True),
+    Arg(("--name", "-n"), "name", "The name of the disk (or snapshot or image, with --type).", required=True),
+    enum(("--type",), "type", "What to inspect.", ("disk", "snapshot", "image"), help_default="disk"),
+], call=lambda ns, ctx: Call(_GETTERS[ns.type or "disk"], (ns.name, ns.resource_group)),
+    render=lambda e, r, ns: views.inspect_resource(e, r),
+    long_summary="Each layer of envelope encryption with the key version that wraps its data key and a "
+                 "fingerprint of the wrapped data key, and a sample of the stored ciphertext. Never a plaintext "
+                 "key.",
+    examples=[("See which key version wraps a disk's data key.",
+               "cmklab disk inspect -g MyResourceGroup -n MyDisk --query \"layers[].keyUrl\"")])
+
+command("cmklab clock show", "The simulated time, the rule profile and the jobs due within 400 days.", [],
+        run=lambda ctx, ns: views.clock_view(ctx.engine),
+        examples=[("Show the clock.", "cmklab clock show")])
+
+
+def _advance_render(engine, ran, ns):
+    return {"now": engine.now(), "advancedBy": ns.duration, "jobsRan": ran}
+
+
+command("cmklab clock advance", "Move the simulated clock forward; due jobs run as it passes them.", [
+    Arg((), "duration", "How far: 30m, 1h, 8d, 2w, or ISO 8601 (P90D, PT1H).", metavar="DURATION"),
+], call=lambda ns, ctx: Call("advance_clock", (ns.duration,)), render=_advance_render, mutating=True,
+    long_summary="Rotation policies, automatic rotation of disk encryption sets (within an hour of a new key "
+                 "version), key expiry and the purge of deleted keys and vaults at the end of retention.",
+    examples=[("Let a week pass.", "cmklab clock advance 7d")])
+
+command("cmklab audit", "The audit trail of key operations (KV8), oldest first.", [
+    Arg(("--vault-name",), "vault_name", "Only this vault's operations."),
+    Arg(("--key",), "key", "Only this key's operations (a name or a key URL)."),
+    Arg(("--identity",), "identity", "Only operations by this caller (an object id, e.g. a set's principalId)."),
+], run=lambda ctx, ns: views.audit_entries(ctx.engine, vault=ns.vault_name, key=ns.key, identity=ns.identity),
+    examples=[("What a disk encryption set's identity did.", "cmklab audit --identity {principalId} -o table")])

@@ -1,0 +1,209 @@
+"""Parsing as the Azure CLI parses: command words, then argparse with az's error texts.
+
+* Command words are case-insensitive; an unknown word is ``'x' is misspelled or not recognized by the
+  system.`` with a ``Did you mean`` line when one is close (exit 2).
+* Flags go through argparse (prefix abbreviations allowed, as in az), whose own texts az keeps:
+  ``unrecognized arguments: ...``, ``the following arguments are required: ...``, ``argument --x:
+  expected one argument``, ``ambiguous option: ...``, ``argument --size-gb/-z: invalid int value: 'abc'``.
+* A bad value for a choice is az's ``{prog}: '{value}' is not a valid value for '{flag}'. Allowed values:
+  ...`` with ``Did you mean '...' ?`` (choices match case-insensitively and become az's spelling).
+* A value ``@path`` is replaced by the content of the file ``path`` (as az does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from . import spec
+from .errors import QUERY_REFERENCE, UsageError
+from .spec import Arg, Command
+
+
+class AzArgumentParser(argparse.ArgumentParser):
+    """argparse with az's error handling: errors raise :class:`UsageError` (exit 2), no usage line."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog=prog, add_help=False, allow_abbrev=True)
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(message, [QUERY_REFERENCE] if "--query" in message else [])
+
+    def _check_value(self, action, value):  # az's message for a value outside the choices
+        if action.choices is not None and value not in action.choices:
+            param = action.option_strings[0] if action.option_strings else action.dest
+            choices = [str(c) for c in action.choices]
+            msg = f"{self.prog}: '{value}' is not a valid value for '{param}'. Allowed values: {', '.join(choices)}."
+            import difflib
+
+            close = difflib.get_close_matches(str(value), choices, cutoff=0.7)
+            raise UsageError(msg, [f"Did you mean '{close[0]}' ?"] if close else [])
+
+
+# ---- value types ----------------------------------------------------------------------------------------
+
+
+def _ci(choices):
+    canon = {str(c).lower(): c for c in choices}
+
+    def enum_value(text: str):
+        return canon.get(text.lower(), text)
+    enum_value.__name__ = "enum"
+    return enum_value
+
+
+def _lower(text: str) -> str:
+    return text.lower()
+
+
+_AAZ_TRUE = ("true", "t", "yes", "y", "1")
+_AAZ_FALSE = ("false", "f", "no", "n", "0")
+
+
+def _aaz_bool(text: str) -> str:
+    t = text.lower()
+    if t in _AAZ_TRUE:
+        return "true"
+    if t in _AAZ_FALSE:
+        return "false"
+    return text
+
+
+def jmespath_type(text: str):
+    import jmespath
+
+    try:
+        return jmespath.compile(text)
+    except Exception:
+        raise ValueError(text) from None
+
+
+def _int(text: str) -> int:
+    return int(text)
+
+
+_int.__name__ = "int"
+
+
+def add_argument(parser: argparse.ArgumentParser, arg: Arg) -> None:
+    kw: dict[str, Any] = {"dest": arg.dest}
+    if arg.options and arg.required:
+        kw["required"] = True
+    if arg.metavar:
+        kw["metavar"] = arg.metavar
+    kind = arg.kind
+    if kind == "store_true":
+        kw.update(action="store_true", default=False)
+    elif kind == "flag3":
+        kw.update(nargs="?", const="true", type=_lower, choices=["true", "false"], default=None)
+    elif kind == "bool":
+        kw.update(nargs="?", const="true", type=_aaz_bool, choices=["false", "true"], default=None)
+    elif kind == "enum":
+        kw.update(type=_ci(arg.choices), choices=list(arg.choices), default=arg.default)
+        if arg.nargs is not None:
+            kw["nargs"] = arg.nargs
+    elif kind == "output":
+        kw.update(type=_lower, choices=list(arg.choices), default=None)
+    elif kind == "query":
+        kw.update(type=jmespath_type, default=None)
+    elif kind == "int":
+        kw.update(type=_int, default=arg.default)
+        if arg.nargs is not None:
+            kw["nargs"] = arg.nargs
+    else:
+        kw["default"] = arg.default
+        if arg.nargs is not None:
+            kw["nargs"] = arg.nargs
+    if arg.options:
+        parser.add_argument(*arg.options, **kw)
+    else:
+        kw.pop("dest")
+        kw.pop("required", None)
+        parser.add_argument(arg.dest, **kw)
+
+
+def build_parser(cmd: Command) -> AzArgumentParser:
+    parser = AzArgumentParser(prog=cmd.path)
+    for arg in cmd.args:
+        add_argument(parser, arg)
+    taken = {o for arg in cmd.args for o in arg.options}
+    for arg in spec.GLOBAL_ARGS:
+        if arg.dest != "help" and not taken.intersection(arg.options):
+            add_argument(parser, arg)
+    return parser
+
+
+def expand_files(tokens: list[str]) -> list[str]:
+    """az's ``@file`` values: the content of the file replaces the token (a trailing newline dropped)."""
+    out = []
+    for i, tok in enumerate(tokens):
+        if tok.startswith("@") and len(tok) > 1 and i > 0 and tokens[i - 1].startswith("-"):
+            path = os.path.expanduser(tok[1:])
+            if os.path.isfile(path):
+                with open(path, encoding="utf-8") as f:
+                    text = f.read()
+                out.append(text[:-1] if text.endswith("\n") else text)
+                continue
+        out.append(tok)
+    return out
+
+
+def parse_args(cmd: Command, tokens: list[str]) -> argparse.Namespace:
+    ns = build_parser(cmd).parse_args(expand_files(tokens))
+    for arg in cmd.args:
+        value = getattr(ns, arg.dest, None)
+        if arg.kind in ("flag3", "bool") and value is not None:
+            setattr(ns, arg.dest, value == "true")
+        elif arg.kind == "tags":
+            setattr(ns, arg.dest, spec.parse_tags(value))
+    ns.query_active = ns.query is not None
+    ns.output_given = ns.output is not None
+    if ns.output is None:
+        ns.output = "json"
+    return ns
+
+
+def given(ns: argparse.Namespace, *dests: str) -> list[str]:
+    return [d for d in dests if getattr(ns, d, None) not in (None, False, [])]
+
+
+# ---- command words ----------------------------------------------------------------------------------------
+
+
+class Resolved:
+    """What the words name: a command (with the tokens left for its flags) or a group."""
+
+    def __init__(self, path: str, command: Command | None, rest: list[str]) -> None:
+        self.path = path
+        self.command = command
+        self.rest = rest
+
+
+def resolve(root: str, tokens: list[str]) -> Resolved:
+    """Walk the command words under ``root`` (``az`` or ``cmklab``), case-insensitively."""
+    path = root
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.startswith("-"):
+            break
+        subgroups, cmds = spec.children(path)
+        word = tok.lower()
+        if word in cmds:
+            return Resolved(f"{path} {word}", cmds[word], tokens[i + 1:])
+        if word in subgroups:
+            path = f"{path} {word}"
+            i += 1
+            continue
+        import difflib
+
+        names = sorted(set(subgroups) | set(cmds))
+        close = difflib.get_close_matches(word, names, cutoff=0.7)
+        raise UsageError(f"'{tok}' is misspelled or not recognized by the system.",
+                         [f"Did you mean '{close[0]}' ?"] if close else [])
+    return Resolved(path, None, tokens[i:])
+
+
+def wants_help(tokens: list[str]) -> bool:
+    return any(t in ("-h", "--help") for t in tokens)

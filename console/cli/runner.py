@@ -1,0 +1,220 @@
+"""Running one CLI call: words -> command -> parsed flags -> one facade call -> output.
+
+The store is opened once, lazily (``--help`` and usage errors never open it). ``--read-only``
+refuses every command that changes state before the store is touched. ``what-if`` parses the
+wrapped command exactly as it would run and hands its :class:`~console.cli.spec.Call` to
+:meth:`engine.Engine.what_if`.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from . import parser as P
+from .errors import CLIError, UsageError, engine_error_lines, engine_exit_code
+from .output import apply_query, format_result
+
+CONFIRM_PROMPT = "Are you sure you want to perform this operation? (y/n): "
+
+
+class Context:
+    """One CLI invocation: options, streams and the engine (opened on first use)."""
+
+    def __init__(self, *, home=None, seed: int | None = None, profile: str | None = None,
+                 read_only: bool = False, engine=None) -> None:
+        self.home = home
+        self.seed = seed
+        self.profile = profile
+        self.read_only = bool(read_only)
+        self._engine = engine
+        self.quiet = False
+
+    @property
+    def engine(self):
+        if self._engine is None:
+            from console.session import open_engine
+
+            self._engine = open_engine(self.home, seed=self.seed, profile=self.profile)
+        return self._engine
+
+    # ---- streams --------------------------------------------------------------------------------------
+
+    def out(self, text: str) -> None:
+        if text:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+    def err(self, line: str) -> None:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+    def warn(self, message: str) -> None:
+        if not self.quiet:
+            lines = message.splitlines() or [""]
+            self.err("WARNING: " + lines[0])
+            for extra in lines[1:]:
+                self.err(extra)
+
+
+def main(argv: list[str], ctx: Context) -> int:
+    try:
+        return _main(argv, ctx)
+    except (UsageError, CLIError) as e:
+        for line in e.lines():
+            ctx.err(line)
+        return e.exit_code
+    except KeyboardInterrupt:
+        ctx.err("ERROR: Operation cancelled.")
+        return 1
+    except Exception as e:  # engine errors carry their Azure code
+        from engine.errors import EngineError
+
+        if isinstance(e, EngineError):
+            for line in engine_error_lines(e):
+                ctx.err(line)
+            return engine_exit_code(e)
+        raise
+
+
+def _main(argv: list[str], ctx: Context) -> int:
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        from .help import group_help
+
+        ctx.out(group_help("cmklab"))
+        return 0
+    head = argv[0].lower()
+    if head == "az":
+        return run_words("az", argv[1:], ctx)
+    if head == "what-if":
+        return what_if(argv[1:], ctx)
+    return run_words("cmklab", argv, ctx)
+
+
+def _lookup(root: str, tokens: list[str], ctx: Context) -> P.Resolved | None:
+    res = P.resolve(root, tokens)
+    if res.command is None:
+        from .help import group_help
+
+        if res.rest and not P.wants_help(res.rest):
+            raise UsageError(f"unrecognized arguments: {' '.join(res.rest)}")
+        ctx.out(group_help(res.path))
+        return None
+    if P.wants_help(res.rest):
+        from .help import command_help
+
+        ctx.out(command_help(res.command))
+        return None
+    return res
+
+
+def run_words(root: str, tokens: list[str], ctx: Context) -> int:
+    res = _lookup(root, tokens, ctx)
+    if res is None:
+        return 0
+    cmd = res.command
+    ns = P.parse_args(cmd, res.rest)
+    ctx.quiet = bool(ns.only_show_errors)
+    if cmd.validate is not None:
+        cmd.validate(ns)
+    if cmd.mutating and ctx.read_only:
+        raise CLIError(f"cmklab is read-only (--read-only): '{cmd.path}' changes state and was not run. "
+                       f"Preview it with: cmklab what-if {cmd.path} ...")
+    ns.read_only = ctx.read_only
+    if cmd.confirm and not getattr(ns, "yes", False):
+        _confirm(ctx)
+    if cmd.warning:
+        ctx.warn(cmd.warning)
+    _check_subscription(ns, ctx)
+    engine = ctx.engine
+    if cmd.run is not None:
+        result = cmd.run(ctx, ns)
+    else:
+        call = cmd.call(ns, ctx)
+        value = getattr(engine, call.method)(*call.args, **call.kwargs)
+        result = cmd.render(engine, value, ns) if cmd.render is not None else None
+    emit(ctx, result, ns, cmd.table)
+    return 0
+
+
+def emit(ctx: Context, result: Any, ns, table=None) -> None:
+    if ns.query is not None and result is not None:
+        result = apply_query(result, ns.query)
+    ctx.out(format_result(result, ns.output, query_active=ns.query_active, table=table))
+
+
+def _confirm(ctx: Context) -> None:
+    if not sys.stdin.isatty():
+        ctx.warn("Unable to prompt for confirmation as no tty available. Use --yes.")
+        raise CLIError("Operation cancelled.")
+    sys.stderr.write(CONFIRM_PROMPT)
+    sys.stderr.flush()
+    answer = sys.stdin.readline().strip().lower()
+    if answer not in ("y", "yes"):
+        raise CLIError("Operation cancelled.")
+
+
+def _check_subscription(ns, ctx: Context) -> None:
+    sub = getattr(ns, "subscription", None)
+    if not sub:
+        return
+    meta = ctx.engine.meta
+    if sub.lower() not in (meta.subscription_id.lower(), meta.subscription_name.lower()):
+        raise CLIError(f"The subscription of '{sub}' doesn't exist in cloud 'AzureCloud'.")
+
+
+# ---- what-if ----------------------------------------------------------------------------------------------
+
+WHAT_IF_HELP = """
+Command
+    cmklab what-if : Preview what a command that changes state would do, without doing it.
+    The command is parsed exactly as it would run (same words, flags and errors) and run as a dry
+    run: nothing is written. Prints the blast radius: VMs that would stop, data that would become
+    unreadable or be lost for good, data keys re-wrapped, resources created, deleted or modified.
+
+Arguments
+    COMMAND [Required] : An az command (`az keyvault key set-attributes ...`) or a cmklab command
+                         (`clock advance 8d`). Give `-o json` to it for the preview as JSON.
+
+Examples
+    What disabling a key would stop.
+        cmklab what-if az keyvault key set-attributes --vault-name kv1 -n key1 --enabled false
+
+    What a purge would destroy.
+        cmklab what-if az keyvault key purge --vault-name kv1 -n key1
+
+"""
+
+
+def what_if(tokens: list[str], ctx: Context) -> int:
+    if not tokens or tokens[0] in ("-h", "--help"):
+        ctx.out(WHAT_IF_HELP)
+        return 0
+    root, rest = ("az", tokens[1:]) if tokens[0].lower() == "az" else ("cmklab", tokens)
+    res = _lookup(root, rest, ctx)
+    if res is None:
+        return 0
+    cmd = res.command
+    ns = P.parse_args(cmd, res.rest)
+    ctx.quiet = bool(ns.only_show_errors)
+    if cmd.validate is not None:
+        cmd.validate(ns)
+    ns.read_only = True
+    from engine.facade import MUTATING
+
+    if not cmd.mutating:
+        raise CLIError(f"what-if previews commands that change state; '{cmd.path}' changes nothing: run it as is")
+    if cmd.call is None:
+        raise CLIError(f"'{cmd.path}' writes data through a VM; what-if previews control-plane commands")
+    _check_subscription(ns, ctx)
+    call = cmd.call(ns, ctx)
+    if call.method not in MUTATING:
+        raise CLIError(f"'{cmd.path}' cannot be previewed")
+    impact = ctx.engine.what_if(call.method, *call.args, **call.kwargs)
+    if ns.output_given or ns.query_active:
+        from engine.views import impact_view
+
+        emit(ctx, impact_view(impact), ns)
+    else:
+        ctx.out(f"what-if: {cmd.path}\n" + "".join(line + "\n" for line in impact.lines()))
+    return 0

@@ -1,0 +1,252 @@
+"""The command table: every command is data (its words, flags, summary) plus one facade call.
+
+A command maps its parsed arguments to ONE engine facade method and its arguments (:class:`Call`),
+and maps the method's result to Azure-shaped JSON (``render``, using :mod:`engine.views`). The same
+:class:`Call` feeds ``cmklab what-if``, so a preview runs exactly what the command would run.
+
+Commands are registered per top-level group in their own module (``console.cli.commands.*``) and
+imported only when that group is used: a CLI call imports one module of specs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+class _LazyViews:
+    """``engine.views``, imported on first use: ``--help`` and usage errors never import the engine."""
+
+    def __getattr__(self, name: str):
+        from engine import views as module
+
+        return getattr(module, name)
+
+
+views = _LazyViews()
+
+# ---- arguments ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Arg:
+    """One flag (or positional) of a command, as az declares it."""
+
+    options: tuple[str, ...]
+    """Option strings in az's declaration order (``("--resource-group", "-g")``); empty for a positional."""
+    dest: str
+    help: str = ""
+    required: bool = False
+    kind: str = "value"
+    """``value``, ``int``, ``enum`` (case-insensitive choices), ``flag3`` (az three-state boolean),
+    ``bool`` (AAZ boolean), ``store_true``, ``tags``."""
+    choices: Sequence[str] | None = None
+    nargs: str | int | None = None
+    default: Any = None
+    help_default: str | None = None
+    """What help shows as ``Default: x.`` (az shows the declared default)."""
+    group: str | None = None
+    """Help group (``Id Arguments``, ``Storage Arguments`` ...); None lists it under ``Arguments``."""
+    metavar: str | None = None
+    deprecated: bool = False
+
+
+@dataclass
+class Call:
+    """One engine facade call: ``getattr(engine, method)(*args, **kwargs)``."""
+
+    method: str
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+
+    def describe(self) -> str:
+        parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        return f"{self.method}({', '.join(parts)})"
+
+
+@dataclass
+class Command:
+    """A leaf command: words, summary, flags, and how it runs."""
+
+    path: str
+    """Words with the root: ``az keyvault key create`` or ``cmklab vm write``."""
+    summary: str
+    args: list[Arg] = field(default_factory=list)
+    call: Callable[[Any, Any], Call] | None = None
+    """``(ns, ctx) -> Call``: the facade method and arguments for these parsed arguments."""
+    render: Callable[[Any, Any, Any], Any] | None = None
+    """``(engine, result, ns) -> JSON``; None prints nothing (as az does for delete, start ...)."""
+    run: Callable[[Any, Any], Any] | None = None
+    """``(ctx, ns) -> JSON`` for commands that are not one facade call (queries, the data plane)."""
+    mutating: bool = False
+    table: Callable[[Any], Any] | None = None
+    """az's table transformer (applied for ``-o table`` unless ``--query`` is given)."""
+    confirm: bool = False
+    """az prompts for confirmation unless ``--yes`` (``vm delete``, ``disk delete``, ``group delete``)."""
+    warning: str | None = None
+    """A warning az always prints to stderr for this command."""
+    validate: Callable[[Any], None] | None = None
+    examples: list[tuple[str, str]] = field(default_factory=list)
+    long_summary: str | None = None
+
+    @property
+    def words(self) -> list[str]:
+        return self.path.split()
+
+
+# ---- the registry ---------------------------------------------------------------------------------------
+
+COMMANDS: dict[str, Command] = {}
+GROUPS: dict[str, str] = {
+    "az": "The Azure CLI, on cmklab's engine: the commands for customer-managed keys of disks.",
+    "az account": "Manage Azure subscription information.",
+    "az group": "Manage resource groups and template deployments.",
+    "az keyvault": "Manage KeyVault keys, secrets, and certificates.",
+    "az keyvault key": "Manage keys.",
+    "az keyvault key rotation-policy": "Manage key's rotation policy.",
+    "az role": "Manage Azure role-based access control (Azure RBAC).",
+    "az role assignment": "Manage role assignments.",
+    "az disk-encryption-set": "Disk Encryption Set resource.",
+    "az disk": "Manage Azure Managed Disks.",
+    "az snapshot": "Manage point-in-time copies of managed disks, native blobs, or other snapshots.",
+    "az image": "Manage custom virtual machine images.",
+    "az vm": "Manage Linux or Windows virtual machines.",
+    "az vm disk": "Manage the managed data disks attached to a VM.",
+    "cmklab": "cmklab: customer-managed keys for disks, on an engine with real envelope encryption.",
+    "cmklab vm": "The data plane: read and write a VM's disks as the guest sees them.",
+    "cmklab disk": "What is at rest on a disk, snapshot or image.",
+    "cmklab clock": "The simulated clock: due jobs run as it passes them.",
+}
+"""Every group and its summary (static, so ``az --help`` needs no command module)."""
+
+MODULES = {
+    "az account": "account", "az group": "account", "az keyvault": "keyvault", "az role": "role",
+    "az disk-encryption-set": "compute", "az disk": "compute", "az snapshot": "compute", "az image": "compute",
+    "az vm": "vm", "cmklab": "extras",
+}
+"""Which module registers the commands of a top-level group."""
+
+CMKLAB_COMMANDS = {"what-if": "Preview what a command that changes state would do, without doing it."}
+"""cmklab's own top-level commands (for ``cmklab --help``)."""
+
+_loaded: set[str] = set()
+
+
+def load(group_path: str) -> None:
+    """Import the module that registers ``group_path``'s commands (``az keyvault`` -> keyvault)."""
+    words = group_path.split()
+    key = " ".join(words[:2]) if words[0] == "az" else "cmklab"
+    mod = MODULES.get(key)
+    if mod is None or mod in _loaded:
+        return
+    importlib.import_module(f"console.cli.commands.{mod}")
+    _loaded.add(mod)
+
+
+def load_all() -> None:
+    for mod in sorted(set(MODULES.values())):
+        if mod not in _loaded:
+            importlib.import_module(f"console.cli.commands.{mod}")
+            _loaded.add(mod)
+
+
+def register(cmd: Command) -> Command:
+    COMMANDS[cmd.path] = cmd
+    return cmd
+
+
+def command(path: str, summary: str, args: list[Arg] | None = None, **kw) -> Command:
+    return register(Command(path=path, summary=summary, args=list(args or []), **kw))
+
+
+def children(group_path: str) -> tuple[dict[str, str], dict[str, Command]]:
+    """The subgroups (name -> summary) and commands (name -> Command) directly under a group."""
+    load(group_path)
+    depth = len(group_path.split())
+    subgroups = {p.split()[depth]: s for p, s in GROUPS.items()
+                 if p.startswith(group_path + " ") and len(p.split()) == depth + 1}
+    if group_path == "az":
+        subgroups = {p.split()[1]: s for p, s in GROUPS.items() if p.startswith("az ") and len(p.split()) == 2}
+    cmds = {p.split()[depth]: c for p, c in COMMANDS.items()
+            if p.startswith(group_path + " ") and len(p.split()) == depth + 1}
+    return subgroups, cmds
+
+
+# ---- shared arguments (az's wording) -------------------------------------------------------------------
+
+RG_HELP = "Name of resource group. You can configure the default group using `az configure --defaults group=<name>`."
+LOCATION_HELP = ("Location. Values from: `az account list-locations`. You can configure the default location using "
+                 "`az configure --defaults location=<location>`.")
+TAGS_HELP = 'Space-separated tags: key[=value] [key[=value] ...]. Use "" to clear existing tags.'
+NO_WAIT_HELP = "Do not wait for the long-running operation to finish."
+YES_HELP = "Do not prompt for confirmation."
+
+
+def rg(required: bool = True) -> Arg:
+    return Arg(("--resource-group", "-g"), "resource_group", RG_HELP, required=required)
+
+
+def location() -> Arg:
+    return Arg(("--location", "-l"), "location", LOCATION_HELP)
+
+
+def tags() -> Arg:
+    return Arg(("--tags",), "tags", TAGS_HELP, kind="tags", nargs="*")
+
+
+def no_wait() -> Arg:
+    return Arg(("--no-wait",), "no_wait", NO_WAIT_HELP, kind="store_true")
+
+
+def yes() -> Arg:
+    return Arg(("--yes", "-y"), "yes", YES_HELP, kind="store_true")
+
+
+def name(help_text: str, required: bool = True, *, extra: tuple[str, ...] = ()) -> Arg:
+    return Arg(("--name", "-n") + extra, "name", help_text, required=required)
+
+
+def flag3(options: tuple[str, ...], dest: str, help_text: str, default: str | None = None) -> Arg:
+    return Arg(options, dest, help_text, kind="flag3", choices=("true", "false"), help_default=default)
+
+
+def aaz_bool(options: tuple[str, ...], dest: str, help_text: str) -> Arg:
+    return Arg(options, dest, help_text, kind="bool", choices=("false", "true"))
+
+
+def enum(options: tuple[str, ...], dest: str, help_text: str, choices: Sequence[str], *, required: bool = False,
+         nargs=None, group: str | None = None, help_default: str | None = None) -> Arg:
+    return Arg(options, dest, help_text, required=required, kind="enum", choices=tuple(choices), nargs=nargs,
+               group=group, help_default=help_default)
+
+
+OUTPUT_CHOICES = ("json", "jsonc", "yaml", "yamlc", "table", "tsv", "none")
+
+GLOBAL_ARGS = [
+    Arg(("--debug",), "debug", "Increase logging verbosity to show all debug logs.", kind="store_true",
+        group="Global Arguments"),
+    Arg(("--help", "-h"), "help", "Show this help message and exit.", kind="store_true", group="Global Arguments"),
+    Arg(("--only-show-errors",), "only_show_errors", "Only show errors, suppressing warnings.", kind="store_true",
+        group="Global Arguments"),
+    Arg(("--output", "-o"), "output", "Output format.", kind="output", choices=OUTPUT_CHOICES,
+        help_default="json", group="Global Arguments"),
+    Arg(("--query",), "query", "JMESPath query string. See http://jmespath.org/ for more information and examples.",
+        kind="query", group="Global Arguments"),
+    Arg(("--subscription",), "subscription", "Name or ID of subscription. You can configure the default "
+        "subscription using `az account set -s NAME_OR_ID`.", group="Global Arguments"),
+    Arg(("--verbose",), "verbose", "Increase logging verbosity. Use --debug for full debug logs.",
+        kind="store_true", group="Global Arguments"),
+]
+
+
+def parse_tags(values: list[str] | None) -> dict | None:
+    """``--tags a=1 b`` as az reads it; ``--tags ""`` clears (an empty dict)."""
+    if values is None:
+        return None
+    out: dict = {}
+    for v in values:
+        if not v:
+            continue
+        k, _, val = v.partition("=")
+        out[k] = val
+    return out

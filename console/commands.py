@@ -1,0 +1,57 @@
+"""Command palette (Ctrl+P) provider: every action of the catalogue valid for the current selection,
+creations from anywhere, quick clock steps, and the panes. Each entry calls the same code as its key.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from .screens.ops import OPS, QUICK_CLOCK, Call
+
+
+class ConsoleCommands(Provider):
+    """cmklab's actions, offered only where they make sense."""
+
+    def _entries(self) -> list[tuple[str, Callable[[], object], str]]:
+        from .screens.main import MainScreen, display_name
+        from .screens.panes import PANES
+
+        app = self.app
+        main = getattr(app, "main", None)
+        if not isinstance(main, MainScreen):
+            return []
+        out: list[tuple[str, Callable[[], object], str]] = []
+        for op in OPS:
+            if op.target is None:
+                if op.special and main.pane.id not in op.panes:
+                    continue
+                out.append((op.label, partial(main.run_op, op.id), f"key: {op.key}" if op.key and (
+                    "*" in op.panes or main.pane.id in op.panes) else "creates a resource"))
+            elif main.op_applies(op, anywhere=True):
+                name = display_name(op.target, main.target_of(op))
+                key = f" (key {op.key})" if op.key and main.pane.id in op.panes else ""
+                out.append((f"{op.label}: {name}", partial(main.run_op, op.id), f"on the selected row{key}"))
+        for step in QUICK_CLOCK:
+            out.append((f"Advance the clock by {step}",
+                        partial(app.execute, Call("advance_clock", (step,)), f"Advance the clock by {step}"),
+                        "runs every job that falls due"))
+        for pane in PANES:
+            out.append((f"Go to pane: {pane.id}", partial(main.action_pane, pane.id), pane.title))
+        out.append(("Show or hide the detail panel", main.action_toggle_side, "key: v"))
+        out.append(("Detail / dependencies", main.action_side_tab, "key: t"))
+        out.append(("Help: keys for every pane", main.action_help, "key: ?"))
+        return out
+
+    async def discover(self) -> Hits:
+        for name, callback, help_text in self._entries():
+            yield DiscoveryHit(name, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, callback, help_text in self._entries():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=help_text)

@@ -1,0 +1,141 @@
+"""Confirmations before destructive actions, showing the engine's what-if.
+
+``ConfirmModal`` (y / n / escape) lists what the action would do, terraform-style: ``-`` stops,
+``!`` at risk, ``~`` re-wrapped, ``x`` lost for good, ``+`` restored. ``TypedConfirmModal`` asks
+for the resource's name before a purge, so muscle memory cannot confirm it.
+"""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.markup import escape
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from ..screens.panes import shorten
+
+_MARKS = (
+    ("refused:", "x", "$text-error"),
+    ("will stop", "-", "$text-error"),
+    ("lost for good", "x", "$text-error"),
+    ("keep running", "!", "$text-warning"),
+    ("become unreadable", "!", "$text-warning"),
+    ("re-wrapped", "~", "$text-accent"),
+    ("readable again", "+", "$text-success"),
+    ("become startable", "+", "$text-success"),
+    ("start:", "+", "$text-success"),
+    ("create:", "+", "$text-success"),
+    ("delete:", "-", "$text-error"),
+    ("modify:", "~", "$text-muted"),
+    ("no change", "=", "$text-muted"),
+)
+
+
+def impact_markup(lines: list[str]) -> str:
+    """The what-if lines, each with its mark and colour."""
+    out = []
+    for line in lines:
+        mark, colour = "•", "$foreground"
+        for needle, m, c in _MARKS:
+            if needle in line:
+                mark, colour = m, c
+                break
+        out.append(f"[{colour}]{mark} {escape(shorten(line))}[/]")
+    return "\n".join(out)
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """Yes or no, with the what-if of the action and its az command."""
+
+    KEY_HINT = " (y)"
+
+    BINDINGS = [
+        Binding("y", "confirm", "Yes", show=True),
+        Binding("n,escape", "cancel", "No", show=True),
+    ]
+
+    def __init__(self, title: str, lines: list[str], az: list[str] | None = None, *, confirm_label: str = "Yes",
+                 danger: bool = True, intro: str = "") -> None:
+        super().__init__(classes="dialog-screen")
+        self.title_text = title
+        """What the dialog asks."""
+        self.lines = lines
+        """The engine's what-if lines."""
+        self.az = az or []
+        """The equivalent command line(s)."""
+        self.confirm_label = confirm_label
+        self.danger = danger
+        self.intro = intro
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="confirm"):
+            yield Label(escape(self.title_text), id="dialog-title")
+            if self.intro:
+                yield Static(escape(self.intro), classes="dialog-intro")
+            yield Label("What will happen (engine what-if):", classes="dialog-section")
+            with VerticalScroll(id="impact-scroll"):
+                yield Static(impact_markup(self.lines), id="impact")
+            if self.az:
+                yield Static("\n".join(f"$ {escape(line)}" for line in self.az), id="dialog-az")
+            yield from self.compose_extra()
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(f"{self.confirm_label}{self.KEY_HINT}", variant="error" if self.danger else "primary",
+                             id="confirm")
+                yield Button("Cancel (n)", id="cancel")
+
+    def compose_extra(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    def action_confirm(self) -> None:
+        self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+    @on(Button.Pressed, "#confirm")
+    def _confirm(self) -> None:
+        self.action_confirm()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(False)
+
+
+class TypedConfirmModal(ConfirmModal):
+    """Confirm by typing the resource's name (purge)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", show=True)]
+    KEY_HINT = ""
+
+    def __init__(self, title: str, lines: list[str], az: list[str] | None, expected: str, **kw) -> None:
+        super().__init__(title, lines, az, **kw)
+        self.expected = expected
+        """The name to type."""
+
+    def compose_extra(self) -> ComposeResult:
+        yield Label(f"Type [b]{escape(self.expected)}[/b] to confirm. This cannot be undone.",
+                    classes="dialog-section")
+        yield Input(placeholder=self.expected, id="typed")
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm", Button).disabled = True
+        self.query_one("#typed", Input).focus()
+
+    @on(Input.Changed, "#typed")
+    def _typed(self, event: Input.Changed) -> None:
+        self.query_one("#confirm", Button).disabled = event.value != self.expected
+
+    @on(Input.Submitted, "#typed")
+    def _submitted(self, event: Input.Submitted) -> None:
+        if event.value == self.expected:
+            self.dismiss(True)
+
+    def action_confirm(self) -> None:
+        if self.query_one("#typed", Input).value == self.expected:
+            self.dismiss(True)

@@ -1,0 +1,228 @@
+"""Forms in modal screens that validate as you type.
+
+Each field may carry a check (the engine's own validators where they exist, such as
+``engine.ids.check_name``); the error shows under the field at once. On submit the form asks the
+engine for a what-if of the call it builds: if the engine would refuse, its error shows in the form
+and nothing happens. The form also shows, live, the ``cmklab az`` command the values stand for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.markup import escape
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static, Switch, TextArea
+
+
+@dataclass
+class Field:
+    name: str
+    label: str
+    kind: str = "text"
+    """text, int, password, select, switch or textarea."""
+    value: Any = ""
+    options: list[tuple[str, Any]] = field(default_factory=list)
+    check: Callable[[Any, dict], str | None] | None = None
+    """Returns the error to show, or None."""
+    help: str = ""
+    placeholder: str = ""
+    optional: bool = False
+    visible: Callable[[dict], bool] | None = None
+    """Shown only when this returns True for the current values."""
+
+
+@dataclass
+class FormSpec:
+    title: str
+    fields: list[Field]
+    build: Callable[[dict], Any]
+    """Values -> the call to make (``ops.Call``)."""
+    submit: str = "OK"
+    intro: str = ""
+    preview: Callable[[Any], list[str]] | None = None
+    """Call -> the az lines it stands for (shown live)."""
+    check: Callable[[Any], str | None] | None = None
+    """Call -> the engine's refusal, if it would refuse (runs off the UI thread on submit)."""
+
+
+class FormModal(ModalScreen[Any]):
+    """Dismisses with the built call, or None when cancelled."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", show=True),
+        Binding("ctrl+s", "submit", "Submit", show=True),
+    ]
+
+    def __init__(self, spec: FormSpec) -> None:
+        super().__init__(classes="dialog-screen")
+        self.spec = spec
+        """The form's fields and what they build."""
+        self._busy = False
+
+    # ---- layout -----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="form"):
+            yield Label(escape(self.spec.title), id="dialog-title")
+            if self.spec.intro:
+                yield Static(escape(self.spec.intro), classes="dialog-intro")
+            with VerticalScroll(id="form-fields"):
+                for f in self.spec.fields:
+                    with Vertical(classes="field", id=f"row-{f.name}"):
+                        if f.kind == "switch":
+                            with Horizontal(classes="switch-row"):
+                                yield Switch(value=bool(f.value), id=f"f-{f.name}")
+                                yield Label(escape(f.label), classes="switch-label")
+                        else:
+                            yield Label(escape(f.label) + ("" if not f.optional else " [dim](optional)[/dim]"),
+                                        classes="field-label")
+                            yield self._widget(f)
+                        if f.help:
+                            yield Static(escape(f.help), classes="field-help")
+                        yield Static("", classes="field-error", id=f"err-{f.name}")
+            yield Static("", id="form-az")
+            yield Static("", id="form-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(self.spec.submit, variant="primary", id="submit")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def _widget(self, f: Field):
+        wid = f"f-{f.name}"
+        if f.kind == "select":
+            opts = [(label, value) for label, value in f.options]
+            values = [v for _, v in opts]
+            value = f.value if f.value in values else (values[0] if values else Select.BLANK)
+            return Select(opts, value=value, allow_blank=not opts, id=wid, compact=True)
+        if f.kind == "textarea":
+            return TextArea(str(f.value or ""), id=wid, classes="field-textarea", soft_wrap=True,
+                            show_line_numbers=False)
+        return Input(str(f.value if f.value is not None else ""), placeholder=f.placeholder, id=wid,
+                     password=f.kind == "password", compact=True)
+
+    def on_mount(self) -> None:
+        self._validate()
+        visible = [f for f in self.spec.fields if self.query_one(f"#row-{f.name}").display]
+        first = next((f for f in visible if f.kind in ("text", "int", "password")), None) or \
+            next((f for f in visible if f.kind != "switch"), None)
+        if first is not None:
+            self.query_one(f"#f-{first.name}").focus()
+
+    # ---- values and validation ---------------------------------------------------------------
+
+    def values(self) -> dict:
+        out: dict[str, Any] = {}
+        for f in self.spec.fields:
+            w = self.query_one(f"#f-{f.name}")
+            if isinstance(w, Switch):
+                out[f.name] = w.value
+            elif isinstance(w, Select):
+                out[f.name] = None if w.value is Select.BLANK else w.value
+            elif isinstance(w, TextArea):
+                out[f.name] = w.text
+            else:
+                raw = w.value
+                if f.kind == "int":
+                    try:
+                        out[f.name] = int(raw.strip()) if raw.strip() else None
+                    except ValueError:
+                        out[f.name] = raw
+                else:
+                    out[f.name] = raw.strip() if f.kind != "password" else raw
+        return out
+
+    def _errors(self, values: dict) -> dict[str, str]:
+        errors = {}
+        for f in self.spec.fields:
+            if f.visible is not None and not f.visible(values):
+                continue
+            v = values.get(f.name)
+            if f.kind == "int" and isinstance(v, str):
+                errors[f.name] = f"{v!r} is not a whole number"
+                continue
+            if not f.optional and f.kind not in ("switch",) and (v is None or v == ""):
+                errors[f.name] = "required"
+                continue
+            if f.check is not None and not (f.optional and (v is None or v == "")):
+                try:
+                    msg = f.check(v, values)
+                except Exception as exc:  # noqa: BLE001 - a check must never crash the form
+                    msg = str(exc)
+                if msg:
+                    errors[f.name] = msg
+        return errors
+
+    def _validate(self) -> dict[str, str]:
+        values = self.values()
+        errors = self._errors(values)
+        for f in self.spec.fields:
+            row = self.query_one(f"#row-{f.name}")
+            row.display = f.visible is None or bool(f.visible(values))
+            self.query_one(f"#err-{f.name}", Static).update(escape(errors.get(f.name, "")))
+            row.set_class(f.name in errors, "-invalid")
+        self.query_one("#submit", Button).disabled = bool(errors)
+        preview = ""
+        if not errors and self.spec.preview is not None:
+            try:
+                lines = self.spec.preview(self.spec.build(values))
+                preview = "\n".join(f"$ {escape(x)}" for x in lines)
+            except Exception:  # noqa: BLE001
+                preview = ""
+        self.query_one("#form-az", Static).update(preview)
+        self.query_one("#form-error", Static).update("")
+        return errors
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    @on(Switch.Changed)
+    @on(TextArea.Changed)
+    def _changed(self) -> None:
+        self._validate()
+
+    # ---- submit ------------------------------------------------------------------------------
+
+    @on(Input.Submitted)
+    def _input_submitted(self) -> None:
+        self.action_submit()
+
+    @on(Button.Pressed, "#submit")
+    def _submit_pressed(self) -> None:
+        self.action_submit()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel_pressed(self) -> None:
+        self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_submit(self) -> None:
+        if self._busy:
+            return
+        errors = self._validate()
+        if errors:
+            first = next(f for f in self.spec.fields if f.name in errors)
+            self.query_one(f"#f-{first.name}").focus()
+            return
+        self._busy = True
+        self.run_worker(self._submit(self.values()), exclusive=True, group="form")
+
+    async def _submit(self, values: dict) -> None:
+        try:
+            call = self.spec.build(values)
+            refusal = None
+            if self.spec.check is not None:
+                self.query_one("#form-error", Static).update("[dim]asking the engine…[/dim]")
+                refusal = await asyncio.to_thread(self.spec.check, call)
+            if refusal:
+                self.query_one("#form-error", Static).update(f"[$text-error]{escape(refusal)}[/]")
+                return
+            self.dismiss(call)
+        finally:
+            self._busy = False

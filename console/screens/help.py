@@ -1,0 +1,74 @@
+"""The ``?`` help screen: what the panes are and every key, from the same catalogue as the bindings."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.markup import escape
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static
+
+from .ops import OPS
+from .panes import NUMBER_KEYS, PANES
+
+GLOBAL_KEYS = [
+    ("?", "this help"),
+    ("/", "filter the rows (regex; !text excludes; esc clears)"),
+    (":", "jump to a pane by name (:vms, :des, :keys, :log ...)"),
+    ("[ ]", "previous / next pane (or click a tab)"),
+    (" ".join(NUMBER_KEYS), " · ".join(NUMBER_KEYS.values())),
+    ("enter", "focus the detail panel"),
+    ("v", "show or hide the detail panel"),
+    ("t", "detail / dependencies"),
+    ("+", "advance the simulated clock"),
+    ("ctrl+p", "command palette: every action, panes, themes"),
+    ("q", "quit (the state is kept in the store)"),
+]
+
+KEY_NAMES = {"plus": "+"}
+
+
+def help_text(current: str | None = None) -> str:
+    out = ["[b]What this is[/b]",
+           "Customer-managed keys for disks, simulated with real envelope encryption: each disk's data key is",
+           "wrapped by a Key Vault key through a disk encryption set. Disable, delete or revoke the key and",
+           "the VMs using it stop (ultra disks keep running until deallocated). Every destructive action shows",
+           "the engine's what-if first; every action is logged as its `cmklab az` command (pane: log).", "",
+           "[b]Everywhere[/b]"]
+    for key, text in GLOBAL_KEYS:
+        out.append(f"  [$text-accent]{escape(key):>13}[/]  {escape(text)}")
+    for pane in PANES:
+        ops = [op for op in OPS if op.key and pane.id in op.panes]
+        if not ops:
+            continue
+        mark = "  [$text-success](here)[/]" if pane.id == current else ""
+        out += ["", f"[b]{escape(pane.title)}[/b] [dim](:{pane.id})[/dim]{mark}"]
+        seen = set()
+        for op in ops:
+            if (op.key, op.label) in seen:
+                continue
+            seen.add((op.key, op.label))
+            key = KEY_NAMES.get(op.key, op.key)
+            out.append(f"  [$text-accent]{escape(key):>13}[/]  {escape(op.label)}")
+    return "\n".join(out)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys for every pane; escape, q or ? closes."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close", show=True)]
+
+    def __init__(self, current: str | None = None) -> None:
+        super().__init__(classes="dialog-screen")
+        self.current = current
+        """The pane the help was opened from (its keys are marked)."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="help"):
+            yield Label("cmklab console: keys", id="dialog-title")
+            with VerticalScroll(id="help-scroll"):
+                yield Static(help_text(self.current), id="help-text")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,423 @@
+"""The main screen: pane tabs, the table of the current pane, the detail and dependency panel.
+
+Only the current pane's rows are listed (keys only; cells are drawn as they scroll into view), so
+the first frame costs the same on an empty store and on 10,000 resources. Every action goes
+through :meth:`MainScreen.run_op`: form (validated as you type), the engine's what-if in a
+confirmation when the action is destructive, then the engine call in a thread worker (the app's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any, Hashable
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.markup import escape
+from textual.screen import Screen
+from textual.suggester import SuggestFromList
+from textual.widgets import Footer, Input, Label, ProgressBar, Static, TabbedContent, TabPane, Tab, Tabs
+
+from engine.errors import EngineError
+from engine.facade import MUTATING
+
+from ..azcmd import az_lines
+from ..modals.confirm import ConfirmModal, TypedConfirmModal
+from ..modals.form import FormModal
+from ..widgets.deps import DepsTree
+from ..widgets.detail import DetailPanel
+from ..widgets.header import ClockHeader
+from ..widgets.vtable import VirtualTable
+from .help import HelpScreen
+from .ops import OP_BY_ID, OPS, Call, Op, resolve
+from .panes import NUMBER_KEYS, PANE_BY_ID, PANES, Ctx, Index, Pane, all_pane_names, find_pane
+
+
+def _op_bindings() -> list[Binding]:
+    out = []
+    seen: set[tuple[str, str]] = set()
+    for op in OPS:
+        if not op.key:
+            continue
+        out.append(Binding(op.key, f"op('{op.id}')", op.short, show=True, tooltip=op.label))
+        seen.add((op.key, op.id))
+    return out
+
+
+def display_name(kind: str | None, obj: Any) -> str:
+    if obj is None:
+        return ""
+    if kind == "key":
+        return f"{obj.vault}/{obj.name}"
+    if kind == "version":
+        return f"{obj.key.vault}/{obj.key.name}/{obj.version['version'][:8]}"
+    if kind == "access":
+        return f"{obj.principal} on {obj.vault.name}"
+    return getattr(obj, "name", "") or ""
+
+
+class MainScreen(Screen):
+    """Panes, table, detail."""
+
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+
+    BINDINGS = [Binding("question_mark", "help", "help")] + _op_bindings() + [
+        Binding("slash", "filter", "filter"),
+        Binding("colon", "jump", "jump"),
+        Binding("v", "toggle_side", "detail", show=False),
+        Binding("t", "side_tab", "deps", show=False),
+        Binding("left_square_bracket", "step_pane(-1)", "prev pane", show=False),
+        Binding("right_square_bracket", "step_pane(1)", "next pane", show=False),
+        Binding("escape", "escape", "back", show=False),
+        *[Binding(k, f"pane('{p}')", p, show=False) for k, p in NUMBER_KEYS.items()],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pane: Pane = PANES[0]
+        self.filters: dict[str, str] = {}
+        self.cursor_keys: dict[str, Hashable] = {}
+        self.rows_by_key: dict[Hashable, Any] = {}
+        self.selected: Any = None
+        self.idx: Index | None = None
+        self.side_choice: bool | None = None
+
+    # ---- layout ------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield ClockHeader(id="header")
+        yield Tabs(*[Tab(p.id, id=f"tab-{p.id}") for p in PANES], id="pane-tabs")
+        with Horizontal(id="body"):
+            with Vertical(id="main"):
+                yield Static("", id="pane-title")
+                yield VirtualTable(id="table")
+            with TabbedContent(id="side", initial="side-detail"):
+                with TabPane("detail", id="side-detail"):
+                    yield DetailPanel(id="detail")
+                with TabPane("dependencies", id="side-deps"):
+                    yield DepsTree(id="deps")
+        with Horizontal(id="busy"):
+            yield Label("", id="busy-label")
+            yield ProgressBar(total=None, show_eta=False, show_percentage=False, id="busy-bar")
+        yield Input(placeholder="filter: text or regex, !text excludes (enter keeps, esc clears)", id="filter")
+        yield Input(placeholder="pane: vaults keys versions access audit sets disks snapshots images vms events log",
+                    id="jump", suggester=SuggestFromList(all_pane_names(), case_sensitive=False))
+        yield Footer(compact=True)
+
+    @property
+    def engine(self):
+        return self.app.engine
+
+    @property
+    def table(self) -> VirtualTable:
+        return self.query_one("#table", VirtualTable)
+
+    def on_mount(self) -> None:
+        self.query_one("#filter").display = False
+        self.query_one("#jump").display = False
+        self.query_one("#busy").display = False
+        self.refresh_header()
+        self.show_pane(self.pane.id)
+        self.table.focus()
+
+    # ---- data ---------------------------------------------------------------------------------
+
+    def ctx(self) -> Ctx:
+        if self.idx is None:
+            self.idx = Index(self.engine)
+        return Ctx(self.engine, self.idx, self.app.command_log)
+
+    def refresh_header(self) -> None:
+        e = self.engine
+        self.query_one("#header", ClockHeader).show(now=e.now(), store=self.app.store_label,
+                                                    profile=e.rules.name, read_only=self.app.read_only)
+
+    def _rows(self) -> list:
+        ctx = self.ctx()
+        objs = self.pane.rows(ctx)
+        self.rows_by_key = {self.pane.key(o): o for o in objs}
+        keys = list(self.rows_by_key)
+        pattern = self.filters.get(self.pane.id, "")
+        if pattern:
+            keys = self._filtered(keys, pattern)
+        return keys
+
+    def _filtered(self, keys: list, pattern: str) -> list:
+        neg = pattern.startswith("!")
+        pat = pattern[1:] if neg else pattern
+        try:
+            rx = re.compile(pat, re.I)
+        except re.error:
+            rx = re.compile(re.escape(pat), re.I)
+        table = self.table
+        ctx = self.ctx()
+        out = []
+        for k in keys:
+            cells = self.pane.cells(ctx, self.rows_by_key[k])
+            text = "  ".join(c if isinstance(c, str) else c[0] for c in cells)
+            if bool(rx.search(text)) != neg:
+                out.append(k)
+        del table
+        return out
+
+    def _cells(self, key: Hashable) -> list:
+        obj = self.rows_by_key.get(key)
+        if obj is None:
+            return []
+        try:
+            return self.pane.cells(self.ctx(), obj)
+        except Exception as exc:  # noqa: BLE001 - a row must never break the table
+            return [("?", "bad"), (str(exc), "bad")]
+
+    def show_pane(self, pane_id: str) -> None:
+        pane = PANE_BY_ID[pane_id]
+        if self.table.cursor_key is not None:
+            self.cursor_keys[self.pane.id] = self.table.cursor_key
+        self.pane = pane
+        tabs = self.query_one("#pane-tabs", Tabs)
+        if tabs.active != f"tab-{pane.id}":
+            tabs.active = f"tab-{pane.id}"
+        keys = self._rows()
+        self.table.set_source(pane.columns, keys, self._cells, cursor_key=self.cursor_keys.get(pane.id),
+                              empty_text=pane.empty, at_end=pane.follow_end and pane.id not in self.cursor_keys)
+        self._update_title(len(keys))
+        self.refresh_bindings()
+
+    def _update_title(self, shown: int) -> None:
+        total = len(self.rows_by_key)
+        pattern = self.filters.get(self.pane.id, "")
+        text = f"[b]{escape(self.pane.title)}[/b]  [dim]{total} row{'s' if total != 1 else ''}"
+        if pattern:
+            text += f", filter [/dim][$text-warning]/{escape(pattern)}[/][dim] → {shown}"
+        text += "[/dim]"
+        self.query_one("#pane-title", Static).update(text)
+
+    def refresh_data(self) -> None:
+        """The engine changed: rebuild the current pane's rows (cells redraw lazily)."""
+        self.idx = None
+        self.refresh_header()
+        keys = self._rows()
+        self.table.update_rows(keys, follow_end=self.pane.follow_end)
+        self._update_title(len(keys))
+        self.refresh_bindings()
+
+    # ---- selection and the side panel ------------------------------------------------------------
+
+    @on(VirtualTable.Highlighted, "#table")
+    def _highlighted(self, event: VirtualTable.Highlighted) -> None:
+        self.selected = self.rows_by_key.get(event.key) if event.key is not None else None
+        if event.key is not None:
+            self.cursor_keys[self.pane.id] = event.key
+        self.update_side()
+        self.refresh_bindings()
+
+    @on(VirtualTable.Selected, "#table")
+    def _selected(self, event: VirtualTable.Selected) -> None:
+        self.side_choice = True
+        self._apply_side()
+        self.query_one("#detail", DetailPanel).focus()
+
+    def side_visible(self) -> bool:
+        side = self.query_one("#side")
+        return side.display and side.styles.display != "none"
+
+    def update_side(self) -> None:
+        side = self.query_one("#side", TabbedContent)
+        if not side.display:
+            return
+        kind = self.pane.kind
+        if side.active == "side-deps":
+            self.query_one("#deps", DepsTree).show(self.engine, self.ctx().idx, kind, self.selected)
+        else:
+            self.query_one("#detail", DetailPanel).show(self.engine, self.ctx().idx, kind, self.selected)
+
+    @on(TabbedContent.TabActivated, "#side")
+    def _side_tab(self) -> None:
+        self.update_side()
+
+    def _apply_side(self) -> None:
+        self.set_class(self.side_choice is True, "-side-shown")
+        self.set_class(self.side_choice is False, "-side-hidden")
+        self.update_side()
+
+    def action_toggle_side(self) -> None:
+        visible = self.query_one("#side").display
+        self.side_choice = not visible
+        self._apply_side()
+        if not self.side_choice:
+            self.table.focus()
+
+    def action_side_tab(self) -> None:
+        side = self.query_one("#side", TabbedContent)
+        if not side.display:
+            self.side_choice = True
+            self._apply_side()
+        side.active = "side-deps" if side.active == "side-detail" else "side-detail"
+
+    # ---- panes, filter, jump ---------------------------------------------------------------------
+
+    @on(Tabs.TabActivated, "#pane-tabs")
+    def _tab(self, event: Tabs.TabActivated) -> None:
+        pane_id = (event.tab.id or "").removeprefix("tab-")
+        if pane_id != self.pane.id and pane_id in PANE_BY_ID:
+            self.show_pane(pane_id)
+            self.table.focus()
+
+    def action_pane(self, pane_id: str) -> None:
+        self.show_pane(pane_id)
+        self.table.focus()
+
+    def action_step_pane(self, step: int) -> None:
+        i = PANES.index(self.pane)
+        self.action_pane(PANES[(i + step) % len(PANES)].id)
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        self.query_one("#jump").display = False
+        box.display = True
+        box.value = self.filters.get(self.pane.id, "")
+        box.focus()
+
+    def action_jump(self) -> None:
+        box = self.query_one("#jump", Input)
+        self.query_one("#filter").display = False
+        box.display = True
+        box.value = ""
+        box.focus()
+
+    def action_escape(self) -> None:
+        f, j = self.query_one("#filter", Input), self.query_one("#jump", Input)
+        if f.display and f.has_focus:
+            self._set_filter("")
+            f.display = False
+        elif j.display:
+            j.display = False
+        elif self.filters.get(self.pane.id):
+            self._set_filter("")
+        self.table.focus()
+
+    def _set_filter(self, pattern: str) -> None:
+        self.filters[self.pane.id] = pattern
+        keys = self._rows()
+        self.table.update_rows(keys)
+        self._update_title(len(keys))
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self._set_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        self.query_one("#filter").display = False
+        self.table.focus()
+
+    @on(Input.Submitted, "#jump")
+    def _jump_done(self, event: Input.Submitted) -> None:
+        box = self.query_one("#jump", Input)
+        pane = find_pane(event.value)
+        box.display = False
+        if pane is None:
+            self.notify(f"no pane named {event.value!r}; panes: {', '.join(p.id for p in PANES)}",
+                        title="Unknown pane", severity="error")
+        else:
+            self.show_pane(pane.id)
+        self.table.focus()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.pane.id))
+
+    # ---- actions ---------------------------------------------------------------------------------
+
+    def target_of(self, op: Op) -> Any:
+        return resolve(self.engine, op.target, self.pane.kind, self.selected)
+
+    def op_applies(self, op: Op, *, anywhere: bool = False) -> bool:
+        if not anywhere and "*" not in op.panes and self.pane.id not in op.panes:
+            return False
+        if op.target is None:
+            return True
+        target = self.target_of(op)
+        if target is None:
+            return False
+        try:
+            return bool(op.when(self.engine, target))
+        except Exception:  # noqa: BLE001
+            return False
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "op":
+            op = OP_BY_ID.get(str(parameters[0]))
+            return op is not None and self.op_applies(op)
+        return True
+
+    def action_op(self, op_id: str) -> None:
+        self.run_op(op_id)
+
+    def run_op(self, op_id: str, *, preset: dict | None = None) -> None:
+        """Run an action of the catalogue on the current selection (bindings and palette call this)."""
+        op = OP_BY_ID[op_id]
+        if op.target is not None and not self.op_applies(op, anywhere=True):
+            self.notify(f"{op.label}: select a row it applies to first", title="Nothing to act on",
+                        severity="warning")
+            return
+        target = self.target_of(op)
+        self.run_worker(self._flow(op, target, preset or {}), group="flow", exclusive=True,
+                        exit_on_error=False)
+
+    async def _flow(self, op: Op, target: Any, preset: dict) -> None:
+        app = self.app
+        e = self.engine
+        if op.mutating and app.read_only:
+            app.notify(f"{op.label}: the console was opened with --read-only, so nothing can change. "
+                       "Quit and run cmklab without --read-only to act.", title="ReadOnly", severity="error")
+            return
+        name = display_name(op.target, target)
+        label = f"{op.label}: {name}" if name else op.label
+        try:
+            if op.form is not None:
+                spec = op.form(e, target, (self.pane.kind, self.selected))
+                for f in spec.fields:
+                    if f.name in preset:
+                        f.value = preset[f.name]
+                call = await app.push_screen_wait(FormModal(spec))
+                if call is None:
+                    return
+            else:
+                call = op.call(e, target)
+        except EngineError as err:
+            app.notify(err.message, title=err.display_code, severity="error")
+            return
+        if op.special:
+            getattr(app, op.special)(*call.args)
+            return
+        if op.confirm != "never" and call.method in MUTATING:
+            impact = await asyncio.to_thread(e.what_if, call.method, *call.args, **call.kwargs)
+            if impact.error is None:
+                title = op.title(target) if op.title else f"{op.label}?"
+                az = az_lines(e, call.method, call.args, call.kwargs, call.hints)
+                if op.confirm == "typed" and op.typed_name is not None:
+                    modal = TypedConfirmModal(title, impact.lines(), az, op.typed_name(target),
+                                              confirm_label=op.short.capitalize())
+                else:
+                    modal = ConfirmModal(title, impact.lines(), az, confirm_label=op.short.capitalize(),
+                                         danger=impact.destructive or op.confirm == "typed")
+                if not await app.push_screen_wait(modal):
+                    return
+            # a refusal foreseen by the what-if still goes to the engine: it refuses (and audits) for real
+        app.execute(call, label, slow=op.slow)
+
+    # ---- progress -----------------------------------------------------------------------------------
+
+    def show_busy(self, label: str | None) -> None:
+        bar = self.query_one("#busy")
+        if label:
+            self.query_one("#busy-label", Label).update(f" {escape(label)} … ")
+            bar.display = True
+        else:
+            bar.display = False
+
+
+__all__ = ["MainScreen", "Call"]

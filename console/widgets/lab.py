@@ -1,0 +1,126 @@
+"""The Lab panel: a workshop scenario in the console (``cmklab scenario run NAME``).
+
+It renders an :class:`engine.scenarios.Lab`: the step's title and narrative, its hints (the
+``cmklab az ...`` commands, with real ids filled in, and the console action), and its objectives,
+ticked as the engine's state meets them. ``refresh_lab()`` re-checks them (call it whenever the engine
+changed); ``n`` / ``p`` move to the next / previous step while the panel has focus.
+
+Hooking it into the console (three small edits in console code)::
+
+    # run_console / CmkApp: the lab being played in the home, if any
+    from console.workshop import open_lab
+    app.lab = open_lab(engine, engine.store.home, read_only=read_only)   # None without scenario.json
+
+    # MainScreen.compose, inside the side TabbedContent:
+    if self.app.lab is not None:
+        with TabPane("lab", id="side-lab"):
+            yield LabPanel(self.app.lab, id="lab")
+
+    # MainScreen.refresh_data (after every action and every external change):
+    for panel in self.query(LabPanel):
+        panel.refresh_lab()
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.markup import escape
+from textual.message import Message
+from textual.widgets import Static
+
+from engine.scenarios import Lab, ObjectiveResult
+
+
+class LabPanel(VerticalScroll, can_focus=True):
+    """The current step of a lab, its hints and its objectives (met / not yet)."""
+
+    DEFAULT_CSS = """
+    LabPanel {
+        padding: 0 1;
+        background: $surface;
+    }
+    LabPanel > .lab-title {
+        text-style: bold;
+        margin-bottom: 1;
+    }
+    LabPanel > .lab-section {
+        margin-bottom: 1;
+    }
+    """
+
+    BINDINGS = [
+        Binding("n", "next_step", "next step"),
+        Binding("p", "previous_step", "previous step"),
+    ]
+
+    class StepCompleted(Message):
+        """Every objective of a step is met (posted once per step)."""
+
+        def __init__(self, lab: Lab, number: int) -> None:
+            super().__init__()
+            self.lab = lab
+            self.number = number
+
+    def __init__(self, lab: Lab, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.lab = lab
+        self.results: list[ObjectiveResult] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("", classes="lab-title", id="lab-title")
+        yield Static("", classes="lab-section", id="lab-narrative")
+        yield Static("", classes="lab-section", id="lab-hints")
+        yield Static("", classes="lab-section", id="lab-objectives")
+        yield Static("", id="lab-status")
+
+    def on_mount(self) -> None:
+        self.refresh_lab()
+
+    # ---- rendering -----------------------------------------------------------------------------
+
+    def refresh_lab(self) -> None:
+        """Re-check the current step's objectives on the engine's state and redraw."""
+        lab = self.lab
+        was_complete = lab.index in lab.completed
+        self.results = lab.check()
+        step = lab.step
+        self.query_one("#lab-title", Static).update(
+            f"{escape(lab.scenario.title)}\n[dim]step {lab.number}/{lab.total}:[/] {escape(step.title)}")
+        self.query_one("#lab-narrative", Static).update(escape(step.narrative))
+        hints = []
+        for text, hint in lab.hints():
+            hints.append(f"[b]$[/] {escape(text)}" + ("  [dim](refused, on purpose)[/]" if hint.refused else ""))
+        if step.console:
+            hints.append(f"[dim]console:[/] {escape(step.console)}")
+        self.query_one("#lab-hints", Static).update("\n".join(hints))
+        self.query_one("#lab-objectives", Static).update("\n".join(self._objective_line(r) for r in self.results))
+        done = lab.index in lab.completed
+        if lab.finished:
+            status = "[b $success]Scenario complete.[/] Every step's objectives were met."
+        elif done and lab.index < lab.total - 1:
+            status = "[b $success]Step complete.[/] Press n for the next step."
+        else:
+            left = sum(1 for r in self.results if not r.met)
+            status = f"[dim]{left} objective(s) to go. n / p: next / previous step.[/]"
+        self.query_one("#lab-status", Static).update(status)
+        if done and not was_complete:
+            self.post_message(self.StepCompleted(lab, lab.number))
+
+    @staticmethod
+    def _objective_line(r: ObjectiveResult) -> str:
+        mark = "[b $success]✓[/]" if r.met else "[b $error]✗[/]"
+        return f"{mark} {escape(r.label)}\n    [dim]{escape(r.detail)}[/]"
+
+    # ---- navigation ----------------------------------------------------------------------------
+
+    def action_next_step(self) -> None:
+        if self.lab.next():
+            self.refresh_lab()
+            self.scroll_home(animate=False)
+
+    def action_previous_step(self) -> None:
+        if self.lab.previous():
+            self.refresh_lab()
+            self.scroll_home(animate=False)

@@ -1,0 +1,411 @@
+"""Workshops: ``cmklab scenario ...`` and ``cmklab serve``.
+
+``run_scenario_cli(argv, **opts)`` takes what follows ``cmklab scenario``::
+
+    list [--names]                       the scenarios shipped with cmklab
+    run NAME|FILE.toml [--auto] [--reset] [--until N] [--skip N] [--verbose] [--no-console]
+                                         a fresh landscape in the home; --auto plays every hint
+    check                                checks the current step's objectives on the home's state
+    show                                 prints the current step (narrative, hints, objectives)
+
+``run_serve(argv, **opts)`` takes what follows ``cmklab serve``: ``[--read-only] [--port N]
+[--host 127.0.0.1]``, and serves the console in a browser through textual-serve.
+
+``opts`` are cmklab's global options (``home``, ``seed``, ``profile``, ``read_only``...). Scenario
+files are ``console/scenarios/*.toml`` (package data); the engine (``engine.scenarios``) loads them,
+builds the landscape, checks objectives and holds the Lab model. Hints are ``cmklab ...`` command
+lines: ``--auto`` runs each through the CLI in-process (``console.cli.run_cli``), exactly as a trainee
+typing them would. Nothing here imports textual unless the console is opened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import io
+import os
+import shlex
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from engine.errors import EngineError
+from engine.scenarios import (LAB_FILE, Lab, Scenario, ScenarioError, load_scenario, load_scenarios, render_hint,
+                              start_scenario)
+
+SCENARIO_DIR = Path(__file__).with_name("scenarios")
+
+Runner = Callable[[list[str]], "tuple[int, str, str]"]
+"""Runs one hint's argv (without the leading ``cmklab``) on a home; returns (exit code, stdout, stderr)."""
+
+
+# ====================================================================================== helpers
+
+
+def scenarios() -> list[Scenario]:
+    return load_scenarios(SCENARIO_DIR)
+
+
+def find_scenario(name: str) -> Scenario:
+    """A shipped scenario by name (or order number), or a trainer's own ``.toml`` file by path."""
+    if name.endswith(".toml"):
+        path = Path(name).expanduser().absolute()
+        if not path.is_file():
+            raise ScenarioError(f"scenario file {name} does not exist", code="ResourceNotFound")
+        return dataclasses.replace(load_scenario(path), path=str(path))
+    all_ = scenarios()
+    for s in all_:
+        if s.name == name:
+            return s
+    by_order = {str(s.order): s for s in all_}
+    if name in by_order:
+        return by_order[name]
+    raise ScenarioError(f"no scenario named {name!r}; scenarios: {', '.join(s.name for s in all_)}",
+                        code="ResourceNotFound")
+
+
+def _home(opts: dict) -> Path:
+    from console.session import default_home
+
+    return (Path(opts["home"]) if opts.get("home") else default_home()).absolute()
+
+
+def home_has_state(home: Path) -> bool:
+    state = home / "state.json"
+    return state.exists() and state.stat().st_size > 0
+
+
+def reset_home(home: Path) -> None:
+    """Remove what a landscape leaves in a home: the state, the disk blobs and the lab file."""
+    for name in ("state.json", LAB_FILE):
+        with contextlib.suppress(FileNotFoundError):
+            (home / name).unlink()
+    shutil.rmtree(home / "blobs", ignore_errors=True)
+
+
+def cli_runner(home: Path, *, engine=None, extra: dict | None = None) -> Runner:
+    """Hints through the real CLI, in-process: ``console.cli.run_cli(argv, home=..., engine=...)``.
+
+    ``engine``: the engine already open on ``home`` (the lab's), so that every hint runs on it
+    instead of opening the store again; the commands and their effects are the same either way."""
+    try:
+        from console.cli import run_cli
+    except ImportError as e:  # pragma: no cover - only while the CLI is being built
+        raise ScenarioError(f"the cmklab CLI (console.cli) is not available: {e}", code="NotImplemented") from None
+
+    def run(argv: list[str]) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        kwargs = dict(extra or {})
+        if engine is not None:
+            kwargs["engine"] = engine
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                rc = run_cli(list(argv), home=str(home), **kwargs)
+            except SystemExit as e:  # argparse exits on bad usage
+                rc = e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+            except Exception as e:  # noqa: BLE001 - a crash is a failed hint, reported, not a traceback
+                print(f"cmklab crashed: {type(e).__name__}: {e}", file=sys.stderr)
+                rc = 1
+        return int(rc or 0), out.getvalue(), err.getvalue()
+
+    return run
+
+
+def open_lab(engine, home: str | os.PathLike, *, read_only: bool = False) -> Lab | None:
+    """The lab being played in ``home`` (None when the home holds no ``scenario.json``).
+
+    This is what the console's Lab pane calls: ``lab = open_lab(engine, home)``; then render
+    ``lab.step`` (title, narrative), ``lab.hints()``, ``lab.results()`` and bind next/previous.
+    """
+    path = Path(home) / LAB_FILE
+    state = Lab.read_state(path)
+    if state is None:
+        return None
+    return Lab.from_state(engine, find_scenario(state.get("file") or state["scenario"]), path, state,
+                          read_only=read_only)
+
+
+# ================================================================================ playing --auto
+
+
+@dataclass
+class PlayResult:
+    ok: bool
+    steps_done: int
+    failed_step: int | None = None
+    """1-based number of the step that failed."""
+    unmet: list[str] = field(default_factory=list)
+    """Labels of the objectives not met (or the hint that did not behave as expected)."""
+
+
+def new_landscape(home: Path, scenario: Scenario, *, seed: int | None = None, profile: str | None = None):
+    """A fresh seeded engine on ``home`` holding the scenario's landscape, and the lab file."""
+    from console.session import open_engine
+
+    if scenario.profile and profile and profile != scenario.profile:
+        raise ScenarioError(f"scenario {scenario.name} is written for the rule profile {scenario.profile!r}; "
+                            f"drop --profile {profile}", code="InvalidParameter")
+    engine = open_engine(home, seed=scenario.seed if seed is None else seed, profile=scenario.profile or profile)
+    start_scenario(engine, scenario)
+    lab = Lab(engine, scenario, path=home / LAB_FILE, seed=engine.meta.seed)
+    lab.save()
+    return engine, lab
+
+
+def play(lab: Lab, run: Runner, *, skip: Iterable[int] = (), until: int | None = None,
+         out: Callable[[str], None] = print, verbose: bool = False) -> PlayResult:
+    """Play the lab's steps from the current one: run each hint, then check the step's objectives.
+
+    ``skip``: 1-based step numbers whose hints are not run (their objectives are still checked: this
+    is how a test shows an objective failing). ``until``: stop after that step.
+    """
+    skip = set(skip)
+    sc = lab.scenario
+    last = min(until or lab.total, lab.total)
+    while True:
+        n = lab.number
+        step = lab.step
+        out(f"step {n}/{lab.total}  {step.title}")
+        if n in skip:
+            out("  (skipped)")
+        else:
+            for hint in step.hints:
+                lab.engine.refresh_if_changed()
+                text = render_hint(lab.engine, hint.command)
+                out(f"  $ {text}")
+                argv = shlex.split(text)
+                rc, stdout, stderr = run(argv[1:])
+                message = (stderr.strip() or stdout.strip()).splitlines()
+                errors = [ln for ln in message if ln.startswith("ERROR")]
+                if verbose and stdout.strip():
+                    out("\n".join("    " + ln for ln in stdout.rstrip().splitlines()))
+                if hint.refused and rc == 2:
+                    out("  FAILED: the command is not valid (a usage error, not a refusal): " + " ".join(message[:2]))
+                    return PlayResult(False, n - 1, n, [f"valid command: {text}"])
+                if hint.refused:
+                    message = errors or message
+                    if rc == 0:
+                        out(f"  FAILED: this command should have been refused, and it succeeded")
+                        return PlayResult(False, n - 1, n, [f"refused as expected: {text}"])
+                    out(f"    refused, as expected: {message[0] if message else f'exit {rc}'}")
+                elif rc != 0:
+                    out(f"  FAILED (exit {rc}): " + ("\n    ".join(message) or "no message"))
+                    return PlayResult(False, n - 1, n, [f"command succeeds: {text}"])
+        results = lab.check()
+        for r in results:
+            out("  " + r.line())
+        unmet = [r for r in results if not r.met]
+        if unmet:
+            out(f"{sc.name}: step {n} ({step.title}): objective not met: " + "; ".join(r.label for r in unmet))
+            return PlayResult(False, n - 1, n, [r.label for r in unmet])
+        if n >= last:
+            return PlayResult(True, n)
+        lab.next()
+
+
+# ========================================================================================= CLI
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # noqa: D401 - argparse's hook
+        self.print_usage(sys.stderr)
+        print(f"cmklab scenario: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="cmklab scenario", description="Workshop scenarios: a landscape, steps, objectives.")
+    sub = p.add_subparsers(dest="verb", metavar="{list,run,check,show}")
+    lp = sub.add_parser("list", help="the scenarios shipped with cmklab")
+    lp.add_argument("--names", action="store_true", help="print only the names")
+    rp = sub.add_parser("run", help="start a scenario in the home (a fresh landscape)")
+    rp.add_argument("name", help="a scenario's name (cmklab scenario list), or your own scenario file (.toml)")
+    rp.add_argument("--auto", action="store_true", help="play every hint headless and check each step")
+    rp.add_argument("--reset", action="store_true", help="replace the state already in the home")
+    rp.add_argument("--until", type=int, metavar="N", help="with --auto: stop after step N")
+    rp.add_argument("--skip", type=int, action="append", default=[], metavar="N",
+                    help="with --auto: do not run step N's hints (shows what the checks catch)")
+    rp.add_argument("--verbose", "-v", action="store_true", help="with --auto: show each command's output")
+    rp.add_argument("--no-console", action="store_true", help="set up and print the first step; do not open the "
+                                                               "console")
+    sub.add_parser("check", help="check the current step's objectives; move on when they are met")
+    sub.add_parser("show", help="print the current step, its hints and objectives")
+    return p
+
+
+def run_scenario_cli(argv: list[str], **opts) -> int:
+    """``cmklab scenario ...``; ``opts`` are cmklab's global options (home, seed, profile, read_only)."""
+    args = _parser().parse_args(list(argv))
+    try:
+        if args.verb in (None, "list"):
+            return _list(getattr(args, "names", False))
+        if args.verb == "run":
+            return _run(args, opts)
+        if args.verb in ("check", "show"):
+            return _check(opts, show_only=args.verb == "show")
+    except EngineError as err:
+        print(f"ERROR: ({err.display_code}) {err.message}", file=sys.stderr)
+        return 1
+    return 2  # pragma: no cover
+
+
+def _list(names: bool) -> int:
+    all_ = scenarios()
+    if names:
+        for s in all_:
+            print(s.name)
+        return 0
+    width = max(len(s.name) for s in all_)
+    for s in all_:
+        print(f"{s.order:>2}  {s.name:<{width}}  {len(s.steps)} steps  {s.title}")
+    print("\nStart one: cmklab --home DIR scenario run NAME   (add --auto to watch it played)")
+    return 0
+
+
+def _run(args, opts: dict) -> int:
+    if opts.get("read_only"):
+        print("cmklab scenario run: refused: --read-only forbids changes, and a scenario builds a new landscape",
+              file=sys.stderr)
+        return 1
+    sc = find_scenario(args.name)
+    home = _home(opts)
+    if home_has_state(home):
+        if not args.reset:
+            print(f"cmklab scenario run: {home} already holds a cmklab state; a scenario starts from a fresh "
+                  f"landscape. Use another --home, or add --reset to replace it (this deletes that state).",
+                  file=sys.stderr)
+            return 1
+        reset_home(home)
+    engine, lab = new_landscape(home, sc, seed=opts.get("seed"), profile=opts.get("profile"))
+    print(f"Scenario {sc.name}: {sc.title}  (seed {lab.seed}, home {home})")
+    if args.auto:
+        run = cli_runner(home, engine=engine)
+        try:
+            result = play(lab, run, until=args.until, skip=args.skip, verbose=args.verbose)
+        finally:
+            engine.store.close()
+        if result.ok:
+            done = "all" if result.steps_done == lab.total else f"{result.steps_done} of"
+            print(f"{sc.name}: {done} {lab.total} steps done, every objective met.")
+            return 0
+        print(f"{sc.name}: stopped at step {result.failed_step}: not met: {'; '.join(result.unmet)}",
+              file=sys.stderr)
+        return 1
+    print()
+    print("\n".join(["  " + ln if ln else "" for ln in sc.summary.splitlines()]))
+    print()
+    print("\n".join(lab.lines()))
+    print(f"\nWhen you have done it: cmklab --home {shlex.quote(str(home))} scenario check")
+    engine.store.close()
+    if not args.no_console and sys.stdin.isatty() and sys.stdout.isatty():
+        try:
+            from console.app import run_console
+        except ImportError:
+            return 0
+        return run_console(home=str(home)) or 0
+    return 0
+
+
+def _check(opts: dict, *, show_only: bool) -> int:
+    from console.session import open_engine
+
+    home = _home(opts)
+    if not (home / LAB_FILE).exists():
+        print(f"cmklab scenario: no scenario is being played in {home}; start one with "
+              "cmklab scenario run NAME", file=sys.stderr)
+        return 2
+    engine = open_engine(home)
+    try:
+        lab = open_lab(engine, home, read_only=bool(opts.get("read_only")))
+        assert lab is not None
+        if show_only:
+            print("\n".join(lab.lines()))
+            return 0
+        if lab.finished:
+            print(f"{lab.scenario.title}: complete, all {lab.total} steps done.")
+            print("\n".join(lab.lines(with_narrative=False)))
+            return 0
+        n = lab.number
+        results = lab.check(advance=True)
+        print(f"{lab.scenario.title}: step {n}/{lab.total}: {lab.steps[n - 1].title}")
+        for r in results:
+            print("  " + r.line())
+        if not all(r.met for r in results):
+            print("Not yet: do the step (cmklab scenario show prints its hints), then check again.")
+            return 1
+        if lab.finished:
+            print(f"Scenario complete: all {lab.total} steps done.")
+        elif lab.number != n:
+            print("\nStep complete. Next:\n")
+            print("\n".join(lab.lines()))
+        return 0
+    finally:
+        engine.store.close()
+
+
+# ======================================================================================= serve
+
+
+def _serve_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cmklab serve", description="The console in a browser (textual-serve).")
+    p.add_argument("--read-only", action="store_true", help="a projector view: every change is refused")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1", help="127.0.0.1 (default) serves this machine only")
+    return p
+
+
+def serve_command(home: Path, *, read_only: bool = False, seed: int | None = None,
+                  profile: str | None = None) -> str:
+    """The command textual-serve runs for each browser tab: this Python, cmklab's console, this home."""
+    parts = [sys.executable, "-m", "console", "--home", str(home)]
+    if seed is not None:
+        parts += ["--seed", str(seed)]
+    if profile:
+        parts += ["--profile", profile]
+    if read_only:
+        parts.append("--read-only")
+    parts.append("console")
+    return shlex.join(parts)
+
+
+def run_serve(argv: list[str], **opts) -> int:
+    """``cmklab serve [--read-only] [--port N] [--host H]``: every browser tab gets its own console
+    process on the same home (they share the state, as several terminals would)."""
+    args = _serve_parser().parse_args(list(argv))
+    read_only = bool(args.read_only or opts.get("read_only"))
+    if not 0 < args.port < 65536:
+        print(f"cmklab serve: error: port {args.port} is not between 1 and 65535", file=sys.stderr)
+        return 2
+    home = _home(opts)
+    try:
+        from textual_serve.server import Server
+    except ImportError as e:  # pragma: no cover - a declared dependency
+        print(f"cmklab serve: textual-serve is not installed ({e}); pip install textual-serve", file=sys.stderr)
+        return 1
+    command = serve_command(home, read_only=read_only, seed=opts.get("seed"), profile=opts.get("profile"))
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not read_only:
+        print(f"cmklab serve: warning: {args.host} exposes a console that can change the state to the network; "
+              "add --read-only for a view-only room", file=sys.stderr)
+    title = "cmklab" + (" (read-only)" if read_only else "")
+    server = Server(command, host=args.host, port=args.port, title=title)
+    server.serve()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m console.workshop scenario ...`` / ``serve ...`` (until cmklab's main wires them)."""
+    from console.main import split_globals
+
+    opts, rest = split_globals(list(sys.argv[1:] if argv is None else argv))
+    if rest and rest[0] == "serve":
+        return run_serve(rest[1:], **opts)
+    if rest and rest[0] == "scenario":
+        rest = rest[1:]
+    return run_scenario_cli(rest, **opts)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,879 @@
+"""Workshop scenarios: a landscape, then steps whose objectives the engine checks.
+
+A scenario is data (TOML, parsed with :mod:`tomllib`): a landscape to start from (groups, vaults,
+keys, disk encryption sets with their grants, disks, VMs, data written), then steps. Each step has the
+narrative the trainee reads, hints (the exact ``cmklab az ...`` / ``cmklab clock ...`` commands, some
+of them expected to be refused) and objectives.
+
+Objectives are data too, in a small closed vocabulary (:data:`OBJECTIVES`): ``{kind = "vm_power",
+vm = "vm-db", power = "running"}``. Each kind is a pure function of the engine's state (resources,
+the event log, the Key Vault audit log, the simulated clock) returning ``(met, detail)``; checking
+never writes, never audits, never moves the clock. "Negative" objectives (a start that was refused, a
+purge that was refused) are read from what the refusal leaves behind: Key Vault keeps denied attempts
+in its audit log (KV8) even though the action itself rolled back.
+
+:class:`Lab` is the headless model of a scenario being played (current step, next/previous,
+objectives met or not) that the console's Lab pane renders and ``cmklab scenario check`` prints.
+Nothing here knows where scenario files live or how hints are run: ``console.workshop`` does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from . import crypto
+from .clock import parse_duration, parse_iso
+from .errors import EngineError
+from .ids import key_id, parse_key_url
+from .models import PowerState, ResourceState
+from .rules import CRYPTO_SERVICE_ROLE, DES_REQUIRED_PERMISSIONS, ENC_CUSTOMER, ENC_PLATFORM
+
+LAB_FILE = "scenario.json"
+"""The file, in a cmklab home, that records which scenario is being played and how far."""
+
+
+class ScenarioError(EngineError):
+    """A scenario file that cannot be used: the message names the file, the step and what is wrong."""
+
+    code = "InvalidScenario"
+    status = 400
+
+
+# ==================================================================================== the data
+
+
+@dataclass(frozen=True)
+class Objective:
+    kind: str
+    args: dict
+    label: str
+    """What the trainee reads ("vm-db is running"); generated from the kind when the file has none."""
+
+    def check(self, engine) -> "ObjectiveResult":
+        met, detail = check_objective(engine, self)
+        return ObjectiveResult(self.kind, self.label, met, detail)
+
+
+@dataclass(frozen=True)
+class ObjectiveResult:
+    kind: str
+    label: str
+    met: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"[{'x' if self.met else ' '}] {self.label}" + (f" ({self.detail})" if self.detail else "")
+
+
+@dataclass(frozen=True)
+class Hint:
+    command: str
+    """A ``cmklab ...`` command line, possibly with placeholders (see :func:`render_hint`)."""
+    expect: str = "ok"
+    """``ok``: the command succeeds; ``refused``: the engine refuses it, and that is the lesson."""
+    note: str = ""
+
+    @property
+    def refused(self) -> bool:
+        return self.expect == "refused"
+
+
+@dataclass(frozen=True)
+class Step:
+    title: str
+    narrative: str
+    hints: tuple[Hint, ...]
+    objectives: tuple[Objective, ...]
+    console: str = ""
+    """The same action in the console (keys, panes), for trainees who click rather than type."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    summary: str
+    order: int
+    seed: int
+    landscape: dict
+    steps: tuple[Step, ...]
+    source: str = ""
+    profile: str | None = None
+    """The rule profile the scenario is written for (None: any); the ultra-disk trap needs ``seeds``."""
+    path: str | None = None
+    """The file of a trainer's own scenario (None for those shipped with cmklab, found by name)."""
+
+
+# ================================================================================ the checks
+
+
+def _find(engine, table: str, name: str):
+    for obj in engine.t[table].values():
+        if getattr(obj, "name", "").lower() == name.lower():
+            return obj
+    return None
+
+
+def _missing(what: str, name: str) -> tuple[bool, str]:
+    return False, f"there is no {what} named {name!r}"
+
+
+def _short(version: str) -> str:
+    return version[:8]
+
+
+def _key_of(engine, vault: str, name: str):
+    return engine.t["keys"].get(key_id(vault.lower(), name).lower())
+
+
+def _des_key(engine, des):
+    ref = parse_key_url(des.key_url)
+    return ref, engine.t["keys"].get(key_id(ref.vault, ref.name).lower())
+
+
+def _chk_des_on_latest(engine, des: str) -> tuple[bool, str]:
+    d = _find(engine, "des", des)
+    if d is None:
+        return _missing("disk encryption set", des)
+    ref, k = _des_key(engine, d)
+    if k is None:
+        return False, f"its key {ref.name} is purged"
+    newest = k.current["version"]
+    target = key_id(ref.vault, ref.name, newest)
+    res = engine.des_resources(d)
+    on = [r for r in res if r.layers and r.layers[0]["kid"] == target]
+    head = f"{len(on)} of {len(res)} resource(s) on {ref.name}/{_short(newest)} (version {len(k.versions)})"
+    if ref.version != newest:
+        return False, f"the set still uses {ref.name}/{_short(ref.version or '?')}; {head}"
+    return len(on) == len(res), head
+
+
+def _chk_des_auto_rotation(engine, des: str, enabled: bool = True) -> tuple[bool, str]:
+    d = _find(engine, "des", des)
+    if d is None:
+        return _missing("disk encryption set", des)
+    return bool(d.rotation_to_latest) == bool(enabled), \
+        f"automatic rotation is {'on' if d.rotation_to_latest else 'off'}"
+
+
+def _chk_des_rotated_within(engine, des: str, within: str = "1h") -> tuple[bool, str]:
+    d = _find(engine, "des", des)
+    if d is None:
+        return _missing("disk encryption set", des)
+    ok, detail = _chk_des_on_latest(engine, des)
+    ref, k = _des_key(engine, d)
+    if not ok or k is None:
+        return False, detail
+    created = parse_iso(k.current["created"])
+    rotated = parse_iso(d.last_key_rotation)
+    if rotated is None or rotated < created:
+        return False, "the set has not moved to the newest version since it appeared"
+    lag = rotated - created
+    mins = int(lag.total_seconds() // 60)
+    return lag <= parse_duration(within), f"moved {mins} min after version {_short(k.current['version'])} appeared"
+
+
+def _chk_key_versions(engine, vault: str, key: str, min: int = 2) -> tuple[bool, str]:  # noqa: A002
+    k = _key_of(engine, vault, key)
+    if k is None:
+        return _missing(f"key in vault {vault}", key)
+    return len(k.versions) >= min, f"{len(k.versions)} version(s)"
+
+
+def _key_state(engine, vault: str, key: str) -> str | None:
+    if engine.t["vaults"].get(vault.lower()) is None:
+        return None
+    k = _key_of(engine, vault, key)
+    if k is None:
+        return "purged"
+    if k.state != ResourceState.ACTIVE.value:
+        return "deleted"
+    return "enabled" if k.current["enabled"] else "disabled"
+
+
+def _chk_key_state(engine, vault: str, key: str, state: str) -> tuple[bool, str]:
+    now = _key_state(engine, vault, key)
+    if now is None:
+        return _missing("vault", vault)
+    detail = f"key {key} is {now}"
+    if now == "deleted":
+        detail += f" (recoverable until {_key_of(engine, vault, key).scheduled_purge_date})"
+    return now == state, detail
+
+
+def _chk_key_purged(engine, vault: str, key: str) -> tuple[bool, str]:
+    return _chk_key_state(engine, vault, key, "purged")
+
+
+def _chk_purge_refused(engine, vault: str, key: str) -> tuple[bool, str]:
+    kid = key_id(vault.lower(), key).lower()
+    hits = [a for a in engine.t["audit"].values()
+            if a.operation == "KeyPurge" and a.result != "OK" and (a.kid or "").lower() == kid]
+    if not hits:
+        return False, "no refused purge in the vault's audit log"
+    last = max(hits, key=lambda a: a.id)
+    return True, f"audit {last.time}: KeyPurge {last.result} ({last.code})"
+
+
+def _chk_access(engine, des: str, granted: bool = True) -> tuple[bool, str]:
+    d = _find(engine, "des", des)
+    if d is None:
+        return _missing("disk encryption set", des)
+    ref = parse_key_url(d.key_url)
+    v = engine.t["vaults"].get(ref.vault)
+    if v is None:
+        return (not granted), f"vault {ref.vault} is gone"
+    lacking = [p for p in DES_REQUIRED_PERMISSIONS if not engine.has_permission(v, d.principal_id, p)]
+    via = "role assignment" if v.enable_rbac_authorization else "access policy"
+    detail = f"identity lacks {', '.join(lacking)} ({via})" if lacking else f"get, wrapKey, unwrapKey granted ({via})"
+    return (not lacking) == bool(granted), detail
+
+
+def _chk_vm_power(engine, vm: str, power: str) -> tuple[bool, str]:
+    v = _find(engine, "vms", vm)
+    if v is None:
+        return _missing("VM", vm)
+    detail = f"{v.name} is {v.power}"
+    if v.status and v.power != PowerState.RUNNING.value:
+        detail += f": {v.status.get('message')}"
+    return v.power == power, detail
+
+
+def _shutdowns(engine, vm_id: str | None = None) -> list:
+    return [e for e in engine.t["events"].values() if e.type == "VmShutDownByKey"
+            and (vm_id is None or (e.data or {}).get("vm") == vm_id)]
+
+
+def _chk_vm_stopped_by_key(engine, vm: str) -> tuple[bool, str]:
+    v = _find(engine, "vms", vm)
+    if v is None:
+        return _missing("VM", vm)
+    if v.power == PowerState.RUNNING.value:
+        return False, f"{v.name} is running"
+    hits = _shutdowns(engine, v.id)
+    if not hits:
+        return False, f"{v.name} is {v.power}, but no key shut it down"
+    return True, hits[-1].summary
+
+
+def _chk_no_vm_stopped_by_key(engine) -> tuple[bool, str]:
+    hits = _shutdowns(engine)
+    if not hits:
+        return True, "no VM was shut down by a key"
+    names = {v.id: v.name for v in engine.t["vms"].values()}
+    down = sorted({names.get((e.data or {}).get("vm"), "?") for e in hits})
+    return False, f"shut down by a key: {', '.join(down)}"
+
+
+def _chk_vm_startable(engine, vm: str, startable: bool = True, after_deallocation: bool = False) -> tuple[bool, str]:
+    v = _find(engine, "vms", vm)
+    if v is None:
+        return _missing("VM", vm)
+    err = engine.startable(v, after_deallocation=after_deallocation)
+    detail = f"{v.name} could start" if err is None else f"refused: {err.message}"
+    return (err is None) == bool(startable), detail
+
+
+def _chk_vm_at_risk(engine, vm: str) -> tuple[bool, str]:
+    v = _find(engine, "vms", vm)
+    if v is None:
+        return _missing("VM", vm)
+    if v.power != PowerState.RUNNING.value:
+        return False, f"{v.name} is {v.power}"
+    err = engine.startable(v, after_deallocation=True)
+    if err is None:
+        return False, f"{v.name} is running and could start again after deallocation"
+    return True, f"{v.name} keeps running on host-cached keys; after deallocation: {err.message}"
+
+
+def _vm_kids(engine, v) -> set[str]:
+    return {layer["kid"].lower() for d in engine.vm_disks(v) for layer in d.layers
+            if not layer["kid"].startswith("platform:")}
+
+
+def _chk_vm_start_refused(engine, vm: str) -> tuple[bool, str]:
+    v = _find(engine, "vms", vm)
+    if v is None:
+        return _missing("VM", vm)
+    if v.power == PowerState.RUNNING.value:
+        return False, f"{v.name} is running"
+    err = engine.startable(v)
+    if err is None:
+        return False, f"{v.name} could start now"
+    kids = _vm_kids(engine, v)
+    tried = [a for a in engine.t["audit"].values() if a.operation == "KeyUnwrap" and a.result != "OK"
+             and (a.kid or "").lower() in kids]
+    if not tried:
+        return False, f"{v.name} cannot start ({err.message}), but no start was attempted"
+    last = max(tried, key=lambda a: a.id)
+    return True, f"audit {last.time}: unwrap {last.result} ({last.code}): {err.message}"
+
+
+def _resource(engine, disk: str, kind: str = "disk"):
+    table = {"disk": "disks", "snapshot": "snapshots", "image": "images"}.get(kind)
+    if table is None:
+        raise ScenarioError(f"kind {kind!r} is not disk, snapshot or image")
+    return _find(engine, table, disk)
+
+
+def _chk_disk_readable(engine, disk: str, readable: bool = True, kind: str = "disk") -> tuple[bool, str]:
+    r = _resource(engine, disk, kind)
+    if r is None:
+        return _missing(kind, disk)
+    problem = engine.resource_problem(r)
+    detail = "its data keys open" if problem is None else f"unreadable: {problem.message}"
+    return (problem is None) == bool(readable), detail
+
+
+def _chk_disk_encryption(engine, disk: str, des: str | None = None,
+                         type: str | None = None) -> tuple[bool, str]:  # noqa: A002
+    r = _resource(engine, disk)
+    if r is None:
+        return _missing("disk", disk)
+    d = engine.t["des"].get(r.des_id) if r.des_id else None
+    detail = r.encryption_type + (f" with set {d.name}" if d else "")
+    ok = True
+    if des is not None:
+        ok = d is not None and d.name.lower() == des.lower()
+    if type is not None:
+        ok = ok and r.encryption_type == type
+    if des is None and type is None:
+        ok = r.encryption_type != ENC_PLATFORM
+    return ok, detail
+
+
+def _open_pure(engine, r) -> list[bytes]:
+    """The resource's data keys, unwrapped with the vault's key material, without auditing (a check)."""
+    keys = []
+    for layer in r.layers:
+        wrapped = engine.unb64(layer["wrapped"])
+        if layer["kid"].startswith("platform:"):
+            keys.append(crypto.unwrap_key(engine._platform_private(layer["kid"]), wrapped))
+        else:
+            keys.append(crypto.unwrap_key(engine._private(layer["kid"]), wrapped))
+    return keys
+
+
+def _chk_data_intact(engine, disk: str, text: str, offset: int = 0, kind: str = "disk",
+                     via: str = "vault") -> tuple[bool, str]:
+    """``via = "vault"``: unwrap the data keys with the vault's key (proves a re-wrap is right);
+    ``via = "vm"``: read as the guest does, through the keys its host holds (an ultra VM on a disabled key)."""
+    r = _resource(engine, disk, kind)
+    if r is None:
+        return _missing(kind, disk)
+    if via == "vm":
+        vm = engine.vm_of_disk(r.id) if kind == "disk" else None
+        if vm is None:
+            return False, f"{r.name} is not attached to a VM"
+        try:
+            data = engine.vm_read(vm.name, vm.lun_of(r.id), offset, len(text.encode()), vm.resource_group)
+        except EngineError as err:
+            return False, f"{vm.name} cannot read it: {err.message}"
+        if data == text.encode():
+            return True, f"{vm.name} reads {text.strip()!r}"
+        return False, f"{vm.name} reads {data[:40]!r}"
+    problem = engine.resource_problem(r)
+    if problem is not None:
+        return False, f"its data keys cannot be opened: {problem.message}"
+    data = engine._read_data(r, _open_pure(engine, r), offset, len(text.encode()))
+    if data == text.encode():
+        return True, f"read back through key {r.layers[0]['kid'].rsplit('/', 2)[-2]}: {text.strip()!r}"
+    return False, f"read {data[:40]!r}"
+
+
+def _chk_data_lost(engine, disk: str, kind: str = "disk") -> tuple[bool, str]:
+    r = _resource(engine, disk, kind)
+    if r is None:
+        return _missing(kind, disk)
+    if engine._lost(r):
+        return True, f"the key that wrapped its data key is purged and no copy remains: {r.name} is crypto-shredded"
+    problem = engine.resource_problem(r)
+    return False, "its data can still be opened" if problem is None else f"not lost yet: {problem.message}"
+
+
+def _chk_event_logged(engine, type: str, contains: str = "", min: int = 1) -> tuple[bool, str]:  # noqa: A002
+    hits = [e for e in engine.t["events"].values() if e.type == type and contains.lower() in e.summary.lower()]
+    if not hits:
+        return False, f"no {type} event" + (f" mentioning {contains!r}" if contains else "")
+    last = max(hits, key=lambda e: e.id)
+    return len(hits) >= min, last.summary if last.summary.startswith(last.time) else f"{last.time}: {last.summary}"
+
+
+@dataclass(frozen=True)
+class Kind:
+    fn: Callable[..., tuple[bool, str]]
+    required: dict[str, type]
+    optional: dict[str, type] = field(default_factory=dict)
+    label: str = ""
+
+
+OBJECTIVES: dict[str, Kind] = {
+    "des_on_latest": Kind(_chk_des_on_latest, {"des": str}, {},
+                          "every resource of {des} is on the newest version of its key"),
+    "des_auto_rotation": Kind(_chk_des_auto_rotation, {"des": str}, {"enabled": bool},
+                              "automatic key rotation of {des} is {enabled:on/off}"),
+    "des_rotated_within": Kind(_chk_des_rotated_within, {"des": str}, {"within": str},
+                               "{des} moved to the newest key version within {within}"),
+    "key_versions": Kind(_chk_key_versions, {"vault": str, "key": str}, {"min": int},
+                         "key {key} has at least {min} versions"),
+    "key_state": Kind(_chk_key_state, {"vault": str, "key": str, "state": str}, {}, "key {key} is {state}"),
+    "key_purged": Kind(_chk_key_purged, {"vault": str, "key": str}, {}, "key {key} is purged"),
+    "purge_refused": Kind(_chk_purge_refused, {"vault": str, "key": str}, {},
+                          "a purge of {key} was refused (purge protection)"),
+    "access": Kind(_chk_access, {"des": str}, {"granted": bool},
+                   "the identity of {des} {granted:has/lacks} get, wrapKey and unwrapKey"),
+    "vm_power": Kind(_chk_vm_power, {"vm": str, "power": str}, {}, "{vm} is {power}"),
+    "vm_stopped_by_key": Kind(_chk_vm_stopped_by_key, {"vm": str}, {}, "{vm} was shut down by the key"),
+    "no_vm_stopped_by_key": Kind(_chk_no_vm_stopped_by_key, {}, {}, "no VM was shut down by a key"),
+    "vm_startable": Kind(_chk_vm_startable, {"vm": str}, {"startable": bool, "after_deallocation": bool},
+                         "{vm} {startable:can/cannot} start"),
+    "vm_at_risk": Kind(_chk_vm_at_risk, {"vm": str}, {},
+                       "{vm} keeps running but would not start after deallocation"),
+    "vm_start_refused": Kind(_chk_vm_start_refused, {"vm": str}, {}, "a start of {vm} was refused"),
+    "disk_readable": Kind(_chk_disk_readable, {"disk": str}, {"readable": bool, "kind": str},
+                          "{disk} is {readable:readable/unreadable}"),
+    "disk_encryption": Kind(_chk_disk_encryption, {"disk": str}, {"des": str, "type": str},
+                            "{disk} is encrypted with {des}"),
+    "data_intact": Kind(_chk_data_intact, {"disk": str, "text": str}, {"offset": int, "kind": str, "via": str},
+                        "the data on {disk} reads back intact"),
+    "data_lost": Kind(_chk_data_lost, {"disk": str}, {"kind": str}, "the data on {disk} is gone for good"),
+    "event_logged": Kind(_chk_event_logged, {"type": str}, {"contains": str, "min": int},
+                         "the event log shows {type} {contains}"),
+}
+"""The closed vocabulary of objectives: kind -> check, arguments, default label."""
+
+_POWERS = {p.value for p in PowerState}
+_KEY_STATES = ("enabled", "disabled", "deleted", "purged")
+
+
+def _default_label(kind: str, args: dict) -> str:
+    spec = OBJECTIVES[kind]
+    merged = {k: "" for k in spec.optional} | {"enabled": True, "granted": True, "startable": True, "readable": True,
+                                                  "within": "1h", "min": 2} | args
+    if kind == "disk_encryption" and "des" not in args:
+        return f"{args['disk']} is encrypted with " + (args.get("type") or "a customer-managed key")
+
+    def sub(m: re.Match) -> str:
+        name, choice = m.group(1), m.group(2)
+        value = merged.get(name, "")
+        if choice:
+            yes, no = choice.split("/")
+            return yes if value else no
+        return str(value)
+
+    return re.sub(r"\{(\w+)(?::([^}]+))?\}", sub, spec.label).strip()
+
+
+_KID = re.compile(r"https://([a-z0-9-]+)\.vault\.azure\.net(?::443)?/keys/([A-Za-z0-9-]+)(?:/([0-9a-fA-F]{32}))?", re.I)
+
+
+def short_kids(text: str) -> str:
+    """Key URLs in ``text`` shortened to ``vault/key/01234567`` (details are read on a console line)."""
+    return _KID.sub(lambda m: f"{m.group(1)}/{m.group(2)}" + (f"/{m.group(3)[:8]}" if m.group(3) else ""), text)
+
+
+def check_objective(engine, obj: Objective) -> tuple[bool, str]:
+    """Evaluate one objective on the engine's current state (pure: nothing is written or audited)."""
+    spec = OBJECTIVES[obj.kind]
+    try:
+        met, detail = spec.fn(engine, **obj.args)
+    except EngineError as err:
+        return False, short_kids(err.message)
+    return bool(met), short_kids(detail)
+
+
+# ================================================================================== loading
+
+
+def _need(cond: bool, where: str, message: str) -> None:
+    if not cond:
+        raise ScenarioError(f"{where}: {message}")
+
+
+def _objective(raw: Any, where: str) -> Objective:
+    _need(isinstance(raw, dict), where, "an objective is a table such as {kind = \"vm_power\", vm = \"vm-db\", "
+                                        "power = \"running\"}")
+    kind = raw.get("kind")
+    _need(kind in OBJECTIVES, where, f"objective kind {kind!r} is unknown; kinds: {', '.join(sorted(OBJECTIVES))}")
+    spec = OBJECTIVES[kind]
+    args = {k: v for k, v in raw.items() if k not in ("kind", "label")}
+    for name, typ in spec.required.items():
+        _need(name in args, where, f"objective {kind} needs {name!r}")
+    for name, value in args.items():
+        typ = spec.required.get(name) or spec.optional.get(name)
+        _need(typ is not None, where, f"objective {kind} takes no {name!r}; it takes: "
+                                      f"{', '.join(list(spec.required) + list(spec.optional)) or 'nothing'}")
+        _need(isinstance(value, typ) and not (typ is int and isinstance(value, bool)), where,
+              f"objective {kind}: {name} must be a {typ.__name__}, not {value!r}")
+    if kind == "vm_power":
+        _need(args["power"] in _POWERS, where, f"power {args['power']!r} is not one of {', '.join(sorted(_POWERS))}")
+    if kind == "key_state":
+        _need(args["state"] in _KEY_STATES, where, f"state {args['state']!r} is not one of {', '.join(_KEY_STATES)}")
+    if kind == "data_intact" and "via" in args:
+        _need(args["via"] in ("vault", "vm"), where, f"via {args['via']!r} must be 'vault' or 'vm'")
+    if "within" in args:
+        try:
+            parse_duration(args["within"])
+        except ValueError as e:
+            raise ScenarioError(f"{where}: {e}") from None
+    label = raw.get("label") or _default_label(kind, args)
+    return Objective(kind, args, str(label))
+
+
+def _hint(raw: Any, where: str) -> Hint:
+    if isinstance(raw, str):
+        raw = {"cmd": raw}
+    _need(isinstance(raw, dict) and isinstance(raw.get("cmd"), str), where,
+          "a hint is a command string or a table {cmd = \"cmklab az ...\", expect = \"refused\"}")
+    cmd = raw["cmd"].strip()
+    _need(cmd.startswith("cmklab "), where, f"hint {cmd!r} must start with 'cmklab ' (cmklab az ..., cmklab clock ...)")
+    expect = raw.get("expect", "ok")
+    _need(expect in ("ok", "refused"), where, f"hint expect {expect!r} must be 'ok' or 'refused'")
+    return Hint(cmd, expect, str(raw.get("note", "")))
+
+
+def parse_scenario(data: dict, source: str = "<scenario>") -> Scenario:
+    """Build and validate a :class:`Scenario` from parsed TOML."""
+    where = source
+    for name in ("name", "title", "summary"):
+        _need(isinstance(data.get(name), str) and data[name].strip(), where, f"{name!r} is required (a string)")
+    _need(re.fullmatch(r"[a-z0-9][a-z0-9-]*", data["name"]) is not None, where,
+          f"name {data['name']!r}: lowercase letters, digits and hyphens")
+    landscape = data.get("landscape")
+    _need(isinstance(landscape, dict), where, "a [landscape] table is required")
+    steps_raw = data.get("steps")
+    _need(isinstance(steps_raw, list) and steps_raw, where, "at least one [[steps]] is required")
+    steps = []
+    for i, s in enumerate(steps_raw, 1):
+        w = f"{where}, step {i}"
+        _need(isinstance(s, dict), w, "a step is a table")
+        for name in ("title", "narrative"):
+            _need(isinstance(s.get(name), str) and s[name].strip(), w, f"{name!r} is required")
+        hints = s.get("hints", [])
+        _need(isinstance(hints, list) and hints, w, "'hints' is required: the commands that do the step")
+        objs = s.get("objectives", [])
+        _need(isinstance(objs, list) and objs, w, "'objectives' is required: what the engine checks")
+        steps.append(Step(title=s["title"].strip(), narrative=_dedent(s["narrative"]),
+                          hints=tuple(_hint(h, f"{w}, hint {j}") for j, h in enumerate(hints, 1)),
+                          objectives=tuple(_objective(o, f"{w}, objective {j}") for j, o in enumerate(objs, 1)),
+                          console=str(s.get("console", "")).strip()))
+    seed = data.get("seed", 1)
+    _need(isinstance(seed, int) and not isinstance(seed, bool), where, "seed must be a whole number")
+    order = data.get("order", 100)
+    profile = data.get("profile")
+    from .rules import PROFILES
+    _need(profile is None or profile in PROFILES, where, f"profile {profile!r} is not one of {', '.join(PROFILES)}")
+    _check_landscape(landscape, where)
+    return Scenario(name=data["name"], title=data["title"].strip(), summary=_dedent(data["summary"]),
+                    order=int(order), seed=seed, landscape=landscape, steps=tuple(steps), source=source,
+                    profile=profile)
+
+
+def _dedent(text: str) -> str:
+    lines = [ln.rstrip() for ln in text.strip().splitlines()]
+    return "\n".join(lines)
+
+
+def load_scenario(path: str | os.PathLike) -> Scenario:
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(f"{p.name}: not valid TOML: {e}") from None
+    except OSError as e:
+        raise ScenarioError(f"{p}: cannot be read: {e.strerror or e}") from None
+    return parse_scenario(data, p.name)
+
+
+def load_scenarios(directory: str | os.PathLike) -> list[Scenario]:
+    """Every ``*.toml`` scenario of a directory, in their ``order``; names must be unique."""
+    out = [load_scenario(p) for p in sorted(Path(directory).glob("*.toml"))]
+    seen: dict[str, str] = {}
+    for s in out:
+        if s.name in seen:
+            raise ScenarioError(f"{s.source}: scenario name {s.name!r} is also used by {seen[s.name]}")
+        seen[s.name] = s.source
+    return sorted(out, key=lambda s: (s.order, s.name))
+
+
+# ================================================================================ landscapes
+
+_LANDSCAPE_KEYS = {"region", "group", "groups", "vaults", "keys", "sets", "disks", "vms", "writes", "snapshots"}
+
+
+def _check_landscape(ls: dict, where: str) -> None:
+    w = f"{where}, landscape"
+    unknown = set(ls) - _LANDSCAPE_KEYS
+    _need(not unknown, w, f"unknown entries {sorted(unknown)}; known: {', '.join(sorted(_LANDSCAPE_KEYS))}")
+    for table in ("groups", "vaults", "keys", "sets", "disks", "vms", "writes", "snapshots"):
+        rows = ls.get(table, [])
+        _need(isinstance(rows, list) and all(isinstance(r, dict) for r in rows), w,
+              f"{table} must be an array of tables ([[landscape.{table}]])")
+        for r in rows:
+            if table == "writes":
+                _need(isinstance(r.get("vm"), str) and isinstance(r.get("text"), str), w,
+                      "every write needs a vm and a text")
+            else:
+                _need(isinstance(r.get("name"), str), w, f"every entry of {table} needs a name")
+
+
+def build_landscape(engine, landscape: dict) -> None:
+    """Create a scenario's starting point through the facade: resources in one unit of work, then the
+    data written by the VMs, then the power states asked for (stopped, deallocated)."""
+    ls = landscape
+    region = ls.get("region", "eastus")
+    default_group = ls.get("group", "rg-lab")
+    groups = ls.get("groups") or [{"name": default_group, "location": region}]
+    with engine.transaction():
+        for g in groups:
+            engine.create_group(g["name"], g.get("location", region))
+        for v in ls.get("vaults", []):
+            engine.create_vault(v["name"], v.get("group", default_group), sku=v.get("sku", "standard"),
+                                enable_purge_protection=v.get("purge_protection", True),
+                                retention_days=v.get("retention_days", 90),
+                                enable_rbac_authorization=v.get("rbac", False))
+        for k in ls.get("keys", []):
+            for _ in range(int(k.get("versions", 1))):
+                engine.create_key(k["vault"], k["name"], kty=k.get("kty", "RSA"), size=k.get("size", 2048))
+        for s in ls.get("sets", []):
+            key, ver = engine.get_key(s["vault"], s["key"], audit=False)
+            des = engine.create_des(s["name"], s.get("group", default_group),
+                                    key_url=f"{key.id}/{ver['version']}", source_vault=s["vault"],
+                                    encryption_type=s.get("type", ENC_CUSTOMER),
+                                    rotation_to_latest=s.get("auto_rotation", False))
+            if s.get("grant", True):
+                vault = engine.get_vault(s["vault"])
+                if vault.enable_rbac_authorization:
+                    engine.create_role_assignment(des.principal_id, CRYPTO_SERVICE_ROLE, vault.id)
+                else:
+                    engine.set_policy(s["vault"], des.principal_id, list(DES_REQUIRED_PERMISSIONS))
+        for d in ls.get("disks", []):
+            engine.create_disk(d["name"], d.get("group", default_group), size_gb=d.get("size_gb", 64),
+                               sku=d.get("sku", "Premium_LRS"), disk_encryption_set=d.get("set"))
+        for vm in ls.get("vms", []):
+            group = vm.get("group", default_group)
+            engine.create_vm(vm["name"], group, size=vm.get("size", "Standard_DS3_v2"),
+                             image=vm.get("image", "Ubuntu2204"), os_disk_name=vm.get("os_disk", f"{vm['name']}-os"),
+                             os_disk_encryption_set=vm.get("os_set"),
+                             storage_sku=[f"os={vm.get('os_sku', 'Premium_LRS')}"],
+                             ultra_ssd_enabled=vm.get("ultra", False),
+                             encryption_at_host=vm.get("encryption_at_host", False))
+            for lun, dd in enumerate(vm.get("disks", [])):
+                engine.create_disk(dd["name"], group, size_gb=dd.get("size_gb", 64), sku=dd.get("sku", "Premium_LRS"),
+                                   disk_encryption_set=dd.get("set"))
+                engine.attach_disk(vm["name"], dd["name"], group, lun=dd.get("lun", lun))
+    for w in ls.get("writes", []):
+        engine.vm_write(w["vm"], w.get("lun", "os"), w.get("offset", 0), w["text"].encode())
+    snaps = ls.get("snapshots", [])
+    later = [vm for vm in ls.get("vms", []) if vm.get("power", "running") != "running"]
+    if snaps or later:
+        with engine.transaction():
+            for s in snaps:
+                engine.create_snapshot(s["name"], s.get("group", default_group), source=s["source"],
+                                       disk_encryption_set=s.get("set"))
+            for vm in later:
+                {"stopped": engine.stop_vm, "deallocated": engine.deallocate_vm}[vm["power"]](vm["name"])
+
+
+def start_scenario(engine, scenario: Scenario) -> None:
+    """Fill an empty engine with the scenario's landscape."""
+    if any(engine.t[t] for t in ("groups", "vaults", "keys", "des", "disks", "vms")):
+        raise ScenarioError("the engine already holds resources; a scenario starts from an empty store",
+                            code="Conflict")
+    try:
+        build_landscape(engine, scenario.landscape)
+    except ScenarioError:
+        raise
+    except EngineError as err:
+        raise ScenarioError(f"{scenario.source}: the landscape cannot be built: ({err.display_code}) "
+                            f"{err.message}") from None
+    except (KeyError, TypeError, ValueError) as err:
+        raise ScenarioError(f"{scenario.source}: the landscape cannot be built: {type(err).__name__}: {err}") \
+            from None
+
+
+# ==================================================================================== hints
+
+_PLACEHOLDER = re.compile(r"\{(principal|key_url|key_id|des_id|vault_id|disk_id|vm_id):([A-Za-z0-9_./-]+)\}")
+"""Placeholders in hints, filled from the engine's state when shown or run:
+``{principal:des-x}`` (the set's identity), ``{key_url:vault/key}`` (the newest version's URL),
+``{key_id:vault/key}`` (versionless), ``{des_id:name}``, ``{vault_id:name}``, ``{disk_id:name}``,
+``{vm_id:name}``. Anything else in braces (a JMESPath ``--query``) is left alone."""
+
+
+def render_hint(engine, command: str) -> str:
+    def sub(m: re.Match) -> str:
+        what, ref = m.group(1), m.group(2)
+        try:
+            if what == "principal":
+                return engine.get_des(ref).principal_id
+            if what == "des_id":
+                return engine.get_des(ref).id
+            if what == "vault_id":
+                return engine.get_vault(ref).id
+            if what == "disk_id":
+                return engine.get_disk(ref).id
+            if what == "vm_id":
+                return engine.get_vm(ref).id
+            vault, _, name = ref.partition("/")
+            k = _key_of(engine, vault, name)
+            if k is None:
+                return m.group(0)
+            return k.id if what == "key_id" else f"{k.id}/{k.current['version']}"
+        except EngineError:
+            return m.group(0)
+
+    return _PLACEHOLDER.sub(sub, command)
+
+
+# ====================================================================================== lab
+
+
+class Lab:
+    """A scenario being played on an engine: the model behind the console's Lab pane and
+    ``cmklab scenario check``.
+
+    State (which step, which steps are complete) lives in ``scenario.json`` next to the store, written
+    by :meth:`save` (never in the engine's state: a lab is how you look at a store, not part of it).
+    """
+
+    def __init__(self, engine, scenario: Scenario, *, path: str | os.PathLike | None = None, index: int = 0,
+                 completed: set[int] | None = None, seed: int | None = None, read_only: bool = False) -> None:
+        self.engine = engine
+        self.scenario = scenario
+        self.path = Path(path) if path is not None else None
+        self.index = max(0, min(index, len(scenario.steps) - 1))
+        self.completed: set[int] = set(completed or ())
+        self.seed = scenario.seed if seed is None else seed
+        self.read_only = read_only
+
+    # -- files ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def read_state(path: str | os.PathLike) -> dict | None:
+        """The parsed ``scenario.json`` (None if there is none)."""
+        p = Path(path)
+        if not p.exists():
+            return None
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise ScenarioError(f"{p}: cannot be read: {e}") from None
+        if not isinstance(data, dict) or not isinstance(data.get("scenario"), str):
+            raise ScenarioError(f"{p}: not a cmklab lab file (no 'scenario' entry)")
+        return data
+
+    @classmethod
+    def from_state(cls, engine, scenario: Scenario, path: str | os.PathLike, state: dict,
+                   read_only: bool = False) -> "Lab":
+        return cls(engine, scenario, path=path, index=int(state.get("step", 1)) - 1,
+                   completed={int(i) - 1 for i in state.get("completed", [])}, seed=state.get("seed"),
+                   read_only=read_only)
+
+    def to_dict(self) -> dict:
+        out = {"scenario": self.scenario.name, "title": self.scenario.title, "seed": self.seed,
+               "step": self.index + 1, "steps": self.total, "completed": sorted(i + 1 for i in self.completed)}
+        if self.scenario.path:
+            out["file"] = self.scenario.path
+        return out
+
+    def save(self) -> None:
+        if self.path is None or self.read_only:
+            return
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    # -- navigation -------------------------------------------------------------------------------
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        return self.scenario.steps
+
+    @property
+    def total(self) -> int:
+        return len(self.scenario.steps)
+
+    @property
+    def step(self) -> Step:
+        return self.scenario.steps[self.index]
+
+    @property
+    def number(self) -> int:
+        """The current step, counted from 1."""
+        return self.index + 1
+
+    @property
+    def finished(self) -> bool:
+        return len(self.completed) == self.total
+
+    def goto(self, index: int) -> bool:
+        new = max(0, min(index, self.total - 1))
+        changed = new != self.index
+        self.index = new
+        if changed:
+            self.save()
+        return changed
+
+    def next(self) -> bool:
+        return self.goto(self.index + 1)
+
+    def previous(self) -> bool:
+        return self.goto(self.index - 1)
+
+    # -- objectives -------------------------------------------------------------------------------
+
+    def results(self, index: int | None = None) -> list[ObjectiveResult]:
+        """The objectives of a step (the current one by default), checked on the engine's state now."""
+        self.engine.refresh_if_changed()
+        step = self.scenario.steps[self.index if index is None else index]
+        return [o.check(self.engine) for o in step.objectives]
+
+    def check(self, *, advance: bool = False) -> list[ObjectiveResult]:
+        """Check the current step; when every objective is met it is marked complete (and, with
+        ``advance``, the lab moves to the next step). Returns the current step's results."""
+        res = self.results()
+        if all(r.met for r in res):
+            changed = self.index not in self.completed
+            self.completed.add(self.index)
+            if advance and self.index < self.total - 1:
+                self.index += 1
+                changed = True
+            if changed:
+                self.save()
+        return res
+
+    @property
+    def met(self) -> bool:
+        return all(r.met for r in self.results())
+
+    def hints(self, index: int | None = None) -> list[tuple[str, Hint]]:
+        """The hints of a step with their placeholders filled from the current state."""
+        step = self.scenario.steps[self.index if index is None else index]
+        return [(render_hint(self.engine, h.command), h) for h in step.hints]
+
+    def lines(self, *, with_narrative: bool = True) -> list[str]:
+        """The current step as plain text (what ``cmklab scenario check`` prints)."""
+        s = self.step
+        out = [f"{self.scenario.title}: step {self.number}/{self.total}: {s.title}"
+               + ("  [complete]" if self.index in self.completed else "")]
+        if with_narrative:
+            out += ["", *("  " + ln if ln else "" for ln in s.narrative.splitlines()), ""]
+            for text, h in self.hints():
+                out.append(f"  $ {text}" + ("    # refused, on purpose" if h.refused else ""))
+            if s.console:
+                out.append(f"  console: {s.console}")
+            out.append("")
+        out += ["  " + r.line() for r in self.results()]
+        return out
+
+
+__all__ = ["LAB_FILE", "Hint", "Lab", "OBJECTIVES", "Objective", "ObjectiveResult", "Scenario", "ScenarioError",
+           "Step", "build_landscape", "check_objective", "load_scenario", "load_scenarios", "parse_scenario",
+           "render_hint", "start_scenario", "timedelta"]

@@ -1,0 +1,85 @@
+"""``az disk-encryption-set``, ``az disk``, ``az snapshot``, ``az image``, ``az vm``: rules reach the user
+through the engine, in az's shapes."""
+
+from __future__ import annotations
+
+
+def test_D7_set_in_use_cannot_be_deleted(cli, landscape):
+    r = cli.az("disk-encryption-set", "delete", "-n", "des1", "-g", "rg1")
+    assert r.code == 1 and r.err.startswith("ERROR: (DiskEncryptionSetInUse)")
+    assert cli.ok("disk-encryption-set", "list", "--query", "[].name").json == ["des1"]
+
+
+def test_K4_no_way_back_to_platform_keys(cli, landscape):
+    cli.ok("vm", "deallocate", "-g", "rg1", "-n", "vm1")
+    r = cli.az("disk", "update", "-g", "rg1", "-n", "vm1-os", "--encryption-type", "EncryptionAtRestWithPlatformKey")
+    assert r.code == 1 and "cannot go back to platform keys" in r.err
+
+
+def test_K6_snapshot_and_image_keep_the_key(cli, landscape):
+    snap = cli.ok("snapshot", "create", "-g", "rg1", "-n", "s1", "--source", "vm1-os").json
+    assert snap["encryption"]["type"] == "EncryptionAtRestWithCustomerKey"
+    assert snap["diskSizeGb"] == 30 and snap["creationData"]["createOption"] == "Copy"
+    assert snap["creationData"]["sourceResourceId"].endswith("/disks/vm1-os")
+    shown = cli.ok("snapshot", "show", "-g", "rg1", "-n", "s1").json
+    assert shown["diskSizeGB"] == 30 and "diskState" not in shown
+    img = cli.ok("image", "create", "-g", "rg1", "-n", "i1", "--source", "vm1").json
+    assert img["storageProfile"]["osDisk"]["diskEncryptionSet"]["id"].endswith("/diskEncryptionSets/des1")
+    assert img["sourceVirtualMachine"]["id"].endswith("/virtualMachines/vm1")
+    assert cli.ok("image", "list", "-g", "rg1", "--query", "[].name").json == ["i1"]
+    assoc = cli.ok("disk-encryption-set", "list-associated-resources", "-n", "des1", "-g", "rg1").json
+    assert sum("/snapshots/s1" in a for a in assoc) == 1 and sum("/images/i1" in a for a in assoc) == 1
+    cli.ok("snapshot", "delete", "-g", "rg1", "-n", "s1")
+    cli.ok("image", "delete", "-g", "rg1", "-n", "i1")
+    assert cli.ok("snapshot", "list", "-g", "rg1").json == []
+
+
+def test_disk_states_follow_the_vm(cli, landscape):
+    data = cli.tsv("vm", "show", "-g", "rg1", "-n", "vm1", "--query", "storageProfile.dataDisks[0].name")
+    assert cli.tsv("disk", "show", "-g", "rg1", "-n", data, "--query", "diskState") == "Attached"
+    cli.ok("vm", "deallocate", "-g", "rg1", "-n", "vm1")
+    assert cli.tsv("disk", "show", "-g", "rg1", "-n", data, "--query", "diskState") == "Reserved"
+    cli.ok("vm", "disk", "detach", "-g", "rg1", "--vm-name", "vm1", "-n", data)
+    d = cli.ok("disk", "show", "-g", "rg1", "-n", data).json
+    assert d["diskState"] == "Unattached" and "managedBy" not in d
+    r = cli.az("disk", "delete", "-g", "rg1", "-n", "vm1-os", "--yes")
+    assert r.code == 1 and "is attached to VM" in r.err
+    cli.ok("disk", "delete", "-g", "rg1", "-n", data, "--yes")
+
+
+def test_vm_power_cycle_and_update(cli, landscape):
+    cli.ok("vm", "deallocate", "-g", "rg1", "-n", "vm1")
+    assert cli.tsv("vm", "get-instance-view", "-g", "rg1", "-n", "vm1", "--query",
+                   "instanceView.statuses[1].displayStatus") == "VM deallocated"
+    vm = cli.ok("vm", "update", "-g", "rg1", "-n", "vm1", "--set", "securityProfile.encryptionAtHost=true").json
+    assert vm["securityProfile"]["encryptionAtHost"] is True
+    r = cli.az("vm", "update", "-g", "rg1", "-n", "vm1", "--set", "tags.x=1")
+    assert r.code == 1 and "securityProfile.encryptionAtHost" in r.err
+    cli.ok("vm", "start", "-g", "rg1", "-n", "vm1")
+    cli.ok("vm", "restart", "-g", "rg1", "-n", "vm1")
+    r = cli.az("vm", "update", "-g", "rg1", "-n", "vm1", "--encryption-at-host", "false")
+    assert r.code == 1 and "must be deallocated" in r.err
+
+
+def test_vm_create_ultra_and_storage_sku_per_lun(cli, landscape):
+    out = cli.ok("vm", "create", "-g", "rg1", "-n", "vmu", "--image", "Canonical:0001-com-ubuntu-server-jammy:"
+                 "22_04-lts-gen2:latest", "--size", "Standard_D4s_v3", "--ultra-ssd-enabled", "true",
+                 "--data-disk-sizes-gb", "8", "16", "--storage-sku", "os=Premium_LRS", "1=UltraSSD_LRS").json
+    assert out["powerState"] == "VM running" and set(out) == {
+        "fqdns", "id", "location", "macAddress", "powerState", "privateIpAddress", "publicIpAddress",
+        "resourceGroup", "zones"}
+    vm = cli.ok("vm", "show", "-g", "rg1", "-n", "vmu").json
+    assert [d["managedDisk"]["storageAccountType"] for d in vm["storageProfile"]["dataDisks"]] == \
+        ["Premium_LRS", "UltraSSD_LRS"]
+    assert vm["storageProfile"]["imageReference"]["publisher"] == "Canonical"
+    r = cli.az("vm", "create", "-g", "rg1", "-n", "vmx", "--data-disk-sizes-gb", "8", "--storage-sku",
+               "UltraSSD_LRS")
+    assert r.code == 1 and "ultra" in r.err
+
+
+def test_group_delete_needs_empty_group(cli, landscape):
+    r = cli.az("group", "delete", "-n", "rg1", "--yes")
+    assert r.code == 1 and r.err.startswith("ERROR: (ResourceGroupNotEmpty)")
+    cli.ok("group", "create", "-n", "empty", "-l", "westus2", "-o", "none")
+    assert cli.ok("group", "delete", "-n", "empty", "--yes").out == ""
+    assert cli.ok("group", "exists", "-n", "empty").out == "false\n"

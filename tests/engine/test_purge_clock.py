@@ -1,0 +1,99 @@
+"""KV6 on the simulated clock: with 30 days' retention, purge is refused on day 29 and allowed on day 31."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from engine import Engine
+from engine.clock import SimulatedClock
+from engine.repository import MemoryStore
+
+
+def _clocked(kit):
+    """An engine whose simulated clock the test moves by hand (jobs run only when asked)."""
+    clock = SimulatedClock()
+    e = Engine(MemoryStore(), seed=21, clock=clock)
+    kit.vault(e, retention=30)
+    kit.key(e)
+    return e, clock
+
+
+def test_KV6_key_purge_refused_on_day_29_and_allowed_on_day_31(kit):
+    e, clock = _clocked(kit)
+    e.delete_key("kv1", "k1")
+    clock.advance(timedelta(days=29))
+    err = kit.refused(e.purge_key, "kv1", "k1")
+    assert err.code == "Forbidden" and err.inner_code == "PurgeProtectionEnabled"
+    assert e.list_deleted_keys("kv1")[0].name == "k1"
+    clock.advance(timedelta(days=2))
+    e.purge_key("kv1", "k1")
+    assert e.list_deleted_keys("kv1") == [] and e.t["keys"] == {}
+    assert kit.audit(e, "KeyPurge")[-1].result == "OK"
+
+
+def test_KV6_key_purge_boundary_is_the_end_of_retention(kit):
+    e, clock = _clocked(kit)
+    e.delete_key("kv1", "k1")
+    clock.advance(timedelta(days=30) - timedelta(seconds=1))
+    assert kit.refused(e.purge_key, "kv1", "k1").inner_code == "PurgeProtectionEnabled"
+    clock.advance(timedelta(seconds=1))
+    e.purge_key("kv1", "k1")
+
+
+def test_KV6_vault_purge_refused_on_day_29_and_allowed_on_day_31(kit):
+    e, clock = _clocked(kit)
+    e.delete_vault("kv1")
+    clock.advance(timedelta(days=29))
+    err = kit.refused(e.purge_vault, "kv1")
+    assert err.code == "Forbidden" and err.inner_code == "PurgeProtectionEnabled"
+    clock.advance(timedelta(days=2))
+    e.purge_vault("kv1")
+    assert e.list_deleted_vaults() == [] and e.t["keys"] == {}
+
+
+@pytest.mark.parametrize("what", ["key", "vault"])
+def test_KV6_advance_clock_day_29_refused_then_platform_purges_at_day_30(e, kit, what):
+    kit.vault(e, retention=30)
+    kit.key(e)
+    if what == "key":
+        e.delete_key("kv1", "k1")
+        purge, deleted = (lambda: e.purge_key("kv1", "k1")), (lambda: e.list_deleted_keys("kv1"))
+    else:
+        e.delete_vault("kv1")
+        purge, deleted = (lambda: e.purge_vault("kv1")), e.list_deleted_vaults
+    e.advance_clock("29d")
+    assert kit.refused(purge).inner_code == "PurgeProtectionEnabled"
+    assert len(deleted()) == 1
+    pending = e.pending_jobs(timedelta(days=2))
+    assert [j["time"] for j in pending] == ["2026-05-31T09:00:00+00:00"] and "purge" in pending[0]["job"]
+    ran = e.advance_clock("2d")  # day 31
+    assert [j["time"] for j in ran] == ["2026-05-31T09:00:00+00:00"]
+    assert e.t["keys"] == {}
+    if what == "key":
+        assert deleted() == []
+        assert kit.audit(e, "KeyPurge")[-1].caller == "platform"
+    else:
+        assert deleted() == []
+    assert e.now() == "2026-06-01T09:00:00+00:00"
+
+
+def test_KV6_retention_is_counted_from_the_delete_on_the_simulated_clock(e, kit):
+    kit.vault(e, retention=30)
+    kit.key(e)
+    e.advance_clock("10d")
+    k = e.delete_key("kv1", "k1")
+    assert k.deleted_date == "2026-05-11T09:00:00+00:00"
+    assert k.scheduled_purge_date == "2026-06-10T09:00:00+00:00"
+    e.advance_clock("29d")
+    assert kit.refused(e.purge_key, "kv1", "k1").inner_code == "PurgeProtectionEnabled"
+
+
+def test_KV6_the_clock_only_moves_forward(e, kit):
+    kit.vault(e)
+    assert kit.refused(e.advance_clock, "-1d").code == "InvalidParameter"
+    assert kit.refused(e.advance_clock, timedelta(0)).code == "InvalidParameter"
+    assert kit.refused(e.advance_clock, "soon").code == "InvalidParameter"
+    assert kit.refused(e.advance_clock, "4000d").code == "InvalidParameter"
+    assert e.now() == "2026-05-01T09:00:00+00:00"

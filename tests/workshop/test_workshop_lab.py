@@ -1,0 +1,151 @@
+"""The Lab model (what the console's Lab pane renders) and ``cmklab scenario run / check / show``
+without --auto: a trainee does the steps, the engine checks them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from console.session import open_engine
+from console.workshop import find_scenario, open_lab, run_scenario_cli
+from engine import Engine
+from engine.scenarios import Lab, start_scenario
+
+
+def _lab(name: str) -> Lab:
+    sc = find_scenario(name)
+    e = Engine.in_memory(seed=sc.seed)
+    start_scenario(e, sc)
+    return Lab(e, sc)
+
+
+def test_lab_navigation_stays_within_the_steps():
+    lab = _lab("disable-key")
+    assert (lab.number, lab.total) == (1, 4)
+    assert not lab.previous()
+    assert lab.next() and lab.number == 2
+    assert lab.goto(99) is True and lab.number == 4
+    assert not lab.next()
+    lab.goto(0)
+    assert lab.step.title == "Disable the key"
+
+
+def test_objectives_tick_as_the_engine_state_changes():
+    lab = _lab("disable-key")
+    before = {r.label: r.met for r in lab.results()}
+    assert before["vm-tools is running"] and not before["key key-app is disabled"]
+    assert not lab.met and lab.check() and 0 not in lab.completed
+    lab.engine.set_key_attributes("kv-lab", "key-app", enabled=False)
+    assert all(r.met for r in lab.check(advance=True))
+    assert lab.completed == {0} and lab.number == 2
+    # a negative objective: met only once a start was really attempted and refused
+    assert not lab.met
+    with pytest.raises(Exception, match="disabled key"):
+        lab.engine.start_vm("vm-web")
+    assert lab.met
+
+
+def test_checking_never_changes_the_state():
+    lab = _lab("rotate-no-downtime")
+    lab.engine.rotate_key("kv-lab", "key-prod")
+    docs = {t: {k: v.to_doc() for k, v in rows.items()} for t, rows in lab.engine.t.items()}
+    for i in range(lab.total):
+        lab.results(i)
+    assert docs == {t: {k: v.to_doc() for k, v in rows.items()} for t, rows in lab.engine.t.items()}
+
+
+def test_hints_show_real_values_and_flag_refusals():
+    lab = _lab("disable-key")
+    lab.goto(1)
+    [(text, hint)] = lab.hints()
+    assert text == "cmklab az vm start --resource-group rg-lab --name vm-web" and hint.refused
+    lab = _lab("rotate-no-downtime")
+    lab.goto(1)
+    [(text, _)] = lab.hints()
+    k = lab.engine.t["keys"]["https://kv-lab.vault.azure.net/keys/key-prod"]
+    assert text.endswith(f"--key-url {k.id}/{k.current['version']}")
+
+
+def test_run_then_check_step_by_step(lab_home, capsys):
+    assert run_scenario_cli(["run", "revoke-access", "--no-console"], home=str(lab_home)) == 0
+    out = capsys.readouterr().out
+    assert "step 1/3: Revoke the set's access policy" in out
+    assert "cmklab az keyvault delete-policy --name kv-lab --object-id " in out
+    assert run_scenario_cli(["check"], home=str(lab_home)) == 1
+    assert "[ ] the identity of des-app lacks" in capsys.readouterr().out
+
+    e = open_engine(lab_home)
+    e.delete_policy("kv-lab", e.get_des("des-app").principal_id)
+    e.store.close()
+    assert run_scenario_cli(["check"], home=str(lab_home)) == 0
+    out = capsys.readouterr().out
+    assert "[x] vm-app was shut down by the key" in out and "Step complete. Next:" in out
+    state = json.loads((lab_home / "scenario.json").read_text())
+    assert state["step"] == 2 and state["completed"] == [1]
+
+    assert run_scenario_cli(["show"], home=str(lab_home)) == 0
+    assert "step 2/3: Try to start vm-app" in capsys.readouterr().out
+
+
+def test_open_lab_is_none_without_a_scenario(lab_home):
+    e = open_engine(lab_home, seed=1)
+    assert open_lab(e, lab_home) is None
+    e.store.close()
+
+
+def test_check_without_a_scenario_says_how_to_start_one(lab_home, capsys):
+    assert run_scenario_cli(["check"], home=str(lab_home)) == 2
+    assert "cmklab scenario run NAME" in capsys.readouterr().err
+
+
+def test_read_only_refuses_run_and_check_saves_nothing(lab_home, capsys):
+    assert run_scenario_cli(["run", "disable-key"], home=str(lab_home), read_only=True) == 1
+    assert "read-only" in capsys.readouterr().err
+    assert not (lab_home / "state.json").exists()
+    assert run_scenario_cli(["run", "disable-key", "--no-console"], home=str(lab_home)) == 0
+    e = open_engine(lab_home)
+    e.set_key_attributes("kv-lab", "key-app", enabled=False)
+    e.store.close()
+    before = (lab_home / "scenario.json").read_bytes()
+    assert run_scenario_cli(["check"], home=str(lab_home), read_only=True) == 0
+    assert (lab_home / "scenario.json").read_bytes() == before
+
+
+def test_list_and_names(capsys):
+    assert run_scenario_cli(["list", "--names"]) == 0
+    names = capsys.readouterr().out.split()
+    assert names[0] == "rotate-no-downtime" and "crypto-shredding" in names
+    assert run_scenario_cli(["list"]) == 0
+    assert "The ultra-disk trap" in capsys.readouterr().out
+
+
+def test_a_trainers_own_scenario_file_runs_and_checks(lab_home, tmp_path, capsys):
+    own = tmp_path / "mine.toml"
+    own.write_text('''
+name = "mine"
+title = "My exercise"
+summary = "Rotate and move the clock."
+seed = 9
+[landscape]
+[[landscape.vaults]]
+name = "kv-mine"
+[[landscape.keys]]
+vault = "kv-mine"
+name = "k"
+[[steps]]
+title = "Rotate"
+narrative = "Rotate k, then let a day pass."
+hints = ["cmklab az keyvault key rotate --vault-name kv-mine --name k", "cmklab clock advance 1d"]
+objectives = [{ kind = "key_versions", vault = "kv-mine", key = "k", min = 2 },
+              { kind = "event_logged", type = "ClockAdvanced" }]
+''')
+    assert run_scenario_cli(["run", str(own), "--no-console"], home=str(lab_home)) == 0
+    assert json.loads((lab_home / "scenario.json").read_text())["file"] == str(own)
+    e = open_engine(lab_home)
+    e.rotate_key("kv-mine", "k")
+    e.advance_clock("1d")
+    e.store.close()
+    capsys.readouterr()
+    assert run_scenario_cli(["check"], home=str(lab_home)) == 0
+    assert "Scenario complete" in capsys.readouterr().out
