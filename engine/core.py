@@ -33,6 +33,81 @@ from .rules import DEFAULT_PROFILE, PROFILES, Rules
 
 M = TypeVar("M", bound=Model)
 
+LOG_TABLES = ("audit", "events")
+"""Append-only tables kept in the store's logs, not in the state file (read lazily)."""
+
+
+class _Log(dict):
+    """An append-only log table, read from the store on first use (most CLI calls never need it)."""
+
+    def __init__(self, store: StateStore, name: str) -> None:
+        super().__init__()
+        self._store, self._name, self._loaded = store, name, False
+
+    def _ensure(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            cls = MODELS[self._name]
+            for doc in self._store.read_log(self._name):
+                dict.__setitem__(self, doc["id"], cls.from_doc(doc))
+
+    def _add_loaded(self, entries: list) -> None:
+        if self._loaded:
+            for e in entries:
+                dict.__setitem__(self, e.id, e)
+
+    def __getitem__(self, k):
+        self._ensure()
+        return super().__getitem__(k)
+
+    def __contains__(self, k):
+        self._ensure()
+        return super().__contains__(k)
+
+    def __iter__(self):
+        self._ensure()
+        return super().__iter__()
+
+    def __len__(self):
+        self._ensure()
+        return super().__len__()
+
+    def __eq__(self, other):
+        self._ensure()
+        return dict(self.items()) == (dict(other.items()) if isinstance(other, dict) else other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self):
+        self._ensure()
+        return super().__repr__()
+
+    def get(self, k, default=None):
+        self._ensure()
+        return super().get(k, default)
+
+    def keys(self):
+        self._ensure()
+        return super().keys()
+
+    def values(self):
+        self._ensure()
+        return super().values()
+
+    def items(self):
+        self._ensure()
+        return super().items()
+
+    def copy(self):
+        self._ensure()
+        return dict(super().items())
+
+    def __setitem__(self, k, v):
+        raise TypeError(f"the {self._name} log is append-only")
+
+    def pop(self, *a):
+        raise TypeError(f"the {self._name} log is append-only")
+
 
 @dataclass
 class UnitOfWork:
@@ -42,6 +117,9 @@ class UnitOfWork:
     before: dict[tuple[str, str], dict | None] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     audit: list[AuditEntry] = field(default_factory=list)
+    """Audit entries of denied attempts: kept even if the action fails (KV8)."""
+    audit_ok: list[AuditEntry] = field(default_factory=list)
+    """Audit entries of the action's successful key operations: written if it commits."""
     reconcile: bool = False
     """Set when key usability may have changed: the cascades run before the commit."""
     rewrap_skipped: list[str] = field(default_factory=list)
@@ -72,10 +150,12 @@ class EngineCore:
 
     def _load(self) -> None:
         docs = self.store.load()
-        t: dict[str, dict[str, Model]] = {name: {} for name in MODELS}
+        t: dict[str, dict[str, Model]] = {name: {} for name in MODELS if name not in LOG_TABLES}
+        for name in LOG_TABLES:
+            t[name] = _Log(self.store, name)
         for table, rows in docs.items():
             cls = MODELS.get(table)
-            if cls is None:
+            if cls is None or table in LOG_TABLES:
                 continue
             from_doc = cls.from_doc
             t[table] = {k: from_doc(d) for k, d in rows.items()}
@@ -181,29 +261,47 @@ class EngineCore:
                     self._publish(ev)
 
     def _finish(self, uow: UnitOfWork) -> None:
-        """Run the cascades and record clock, randomness and events in the meta document."""
+        """Run the cascades and record clock and randomness in the meta document."""
         if uow.reconcile:
             self._reconcile()  # provided by the cascade mixin
         meta = self.meta
         meta.clock = iso(self.clock.now())
         meta.rng_counter = self.rng.counter
-        for ev in uow.events:
-            meta.event_seq += 1
-            entry = EventEntry(id=f"{meta.event_seq:09d}", time=ev.time, type=ev.kind, severity=ev.severity,
-                               summary=ev.summary, data={k: v for k, v in ev.to_doc().items()
-                                                          if k not in ("time", "summary", "type", "severity")})
-            self._add(entry)
 
     def _commit(self, uow: UnitOfWork) -> None:
+        """One state write (skipped when only the logs grow, e.g. a KeyGet), then the log appends.
+
+        The state write is the commit point; log lines follow it, so the logs never hold an action
+        that did not commit (a crash between the two loses that action's log lines only).
+        """
         upserts: dict[str, dict[str, dict]] = {}
         deletes: dict[str, list[str]] = {}
-        for (table, key) in uow.before:
+        for (table, key), before in uow.before.items():
             obj = self.t[table].get(key)
             if obj is None:
                 deletes.setdefault(table, []).append(key)
-            else:
-                upserts.setdefault(table, {})[key] = obj.to_doc()
-        self.store.commit(upserts, deletes)
+                continue
+            doc = obj.to_doc()
+            if table == "engine" and doc == before:
+                continue
+            upserts.setdefault(table, {})[key] = doc
+        if upserts or deletes:
+            self.store.commit(upserts, deletes)
+        self._append_logs(uow.audit_ok + uow.audit, uow.events)
+
+    def _append_logs(self, audit: list[AuditEntry], events: list[Event]) -> None:
+        """The action's audit entries and events, in one journal append."""
+        if not audit and not events:
+            return
+        entries = [EventEntry(id="", time=e.time, type=e.kind, severity=e.severity, summary=e.summary,
+                              data={k: v for k, v in e.to_doc().items()
+                                    if k not in ("time", "summary", "type", "severity")}) for e in events]
+        ids = self.store.append_log([("audit", a.to_doc()) for a in audit]
+                                    + [("events", x.to_doc()) for x in entries])
+        for obj, i in zip([*audit, *entries], ids):
+            obj.id = i
+        self.t["audit"]._add_loaded(audit)  # type: ignore[attr-defined]
+        self.t["events"]._add_loaded(entries)  # type: ignore[attr-defined]
 
     def _rollback(self, uow: UnitOfWork) -> None:
         for (table, key), doc in uow.before.items():
@@ -216,19 +314,10 @@ class EngineCore:
         self._vm_index = None
         if uow.audit and not uow.dry_run:
             # Key Vault logs denied attempts even though the action failed (KV8): keep those alone.
-            meta = self.meta
-            before = meta.to_doc()
-            for entry in uow.audit:
-                meta.audit_seq += 1
-                entry.id = f"{meta.audit_seq:09d}"
-                self.t["audit"][entry.id] = entry
             try:
-                self.store.commit({"audit": {e.id: e.to_doc() for e in uow.audit},
-                                   "engine": {"engine": meta.to_doc()}}, {})
+                self._append_logs(uow.audit, [])
             except EngineError:
-                for entry in uow.audit:
-                    self.t["audit"].pop(entry.id, None)
-                self.t["engine"]["engine"] = self.meta = EngineMeta.from_doc(before)
+                pass
 
     def _touch(self, obj: Model | None) -> None:
         """Snapshot ``obj`` before it changes (call before mutating)."""
@@ -288,19 +377,12 @@ class EngineCore:
     def _audit(self, vault: str, caller: str, operation: str, kid: str | None, result: str = "OK",
                code: str | None = None, message: str | None = None) -> None:
         uow = self.uow
+        if uow.dry_run:
+            return
         entry = AuditEntry(id="", time=iso(self.clock.now()), vault=vault, caller=caller, operation=operation,
                            kid=kid, result=result, code=code, message=message)
-        if result == "OK":
-            self.meta.audit_seq += 1
-            entry.id = f"{self.meta.audit_seq:09d}"
-            self._add(entry)
-        else:
-            uow.audit.append(entry)  # kept even if the action fails; committed with it otherwise
-            if uow.dry_run:
-                return
-            self.meta.audit_seq += 1
-            entry.id = f"{self.meta.audit_seq:09d}"
-            self._add(entry)
+        # denied attempts are kept even if the action fails; successful ones only if it commits
+        (uow.audit_ok if result == "OK" else uow.audit).append(entry)
 
     # ---- small helpers --------------------------------------------------------------------------
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 from . import events as ev
 from .errors import BadRequest, Conflict, EngineError, Forbidden, NotFound, QuotaExceeded
 from .ids import arm_id, check_name, key_id, parse_arm_id, parse_key_url
@@ -25,13 +23,15 @@ COMPUTE_CODES = {
 }
 """How a Key Vault refusal reads on the compute side (disks, VMs, sets)."""
 
-_POOL: ThreadPoolExecutor | None = None
+_POOL = None
 
 
-def _pool() -> ThreadPoolExecutor:
+def _pool():
     """Two threads: cryptography releases the GIL for RSA, so re-wrapping uses both cores."""
     global _POOL
     if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor  # imported here: most CLI calls never need it
+
         _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cmklab-rsa")
     return _POOL
 

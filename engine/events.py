@@ -7,32 +7,59 @@ a UI library.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from typing import Callable, ClassVar
+from dataclasses import FrozenInstanceError
+from typing import Any, Callable, ClassVar
 
 
-@dataclass(frozen=True)
 class Event:
-    """Something that happened, at a simulated time, with a one-line summary for people."""
+    """Something that happened, at a simulated time, with a one-line summary for people.
 
-    time: str
-    summary: str
+    Immutable. Each kind is a small subclass with named fields (``KeyDisabled(kid=...)``); they are
+    plain classes rather than dataclasses so that importing the engine stays cheap for the CLI.
+    """
+
+    __slots__ = ("time", "summary", "_data")
     kind: ClassVar[str] = "Event"
     severity: ClassVar[str] = "information"
+    fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, time: str, summary: str, **data: Any) -> None:
+        unknown = set(data) - set(self.fields)
+        if unknown:
+            raise TypeError(f"{self.kind} has no field(s) {', '.join(sorted(unknown))}")
+        object.__setattr__(self, "time", time)
+        object.__setattr__(self, "summary", summary)
+        object.__setattr__(self, "_data", {f: data.get(f) for f in self.fields})
+
+    def __getattr__(self, name: str) -> Any:
+        data = object.__getattribute__(self, "_data")
+        if name in data:
+            return data[name]
+        raise AttributeError(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"{self.kind} is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        return (type(other) is type(self) and other.time == self.time  # type: ignore[attr-defined]
+                and other.summary == self.summary and other._data == self._data)  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.time, self.summary))
+
+    def __repr__(self) -> str:
+        extra = "".join(f", {k}={v!r}" for k, v in self._data.items())
+        return f"{self.kind}(time={self.time!r}, summary={self.summary!r}{extra})"
 
     def to_doc(self) -> dict:
-        doc = asdict(self)
+        doc = {"time": self.time, "summary": self.summary, **self._data}
         doc["type"] = self.kind
         doc["severity"] = self.severity
         return doc
 
 
 def _event(name: str, severity: str = "information", **extra: type) -> type[Event]:
-    ns = {"__annotations__": {k: v for k, v in extra.items()}, "kind": name, "severity": severity}
-    for k in extra:
-        ns[k] = field(default=None)
-    cls = type(name, (Event,), ns)
-    return dataclass(frozen=True)(cls)
+    return type(name, (Event,), {"__slots__": (), "kind": name, "severity": severity, "fields": tuple(extra)})
 
 
 # Key Vault
@@ -79,8 +106,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
 
 def event_from_doc(doc: dict) -> Event:
     cls = EVENT_TYPES.get(doc.get("type", ""), Event)
-    names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in doc.items() if k in names})
+    return cls(doc.get("time", ""), doc.get("summary", ""),
+               **{k: v for k, v in doc.items() if k in cls.fields})
 
 
 Subscriber = Callable[[Event], None]

@@ -54,6 +54,13 @@ class StateStore(Protocol):
     def commit(self, upserts: Docs, deletes: dict[str, list[str]]) -> None:
         """Apply one unit of work and persist it with a single atomic write."""
 
+    def append_log(self, entries: list[tuple[str, dict]]) -> list[str]:
+        """Append ``(log, document)`` pairs (logs ``audit`` and ``events``) to the journal with one write;
+        sets and returns their ids (increasing). Durable when it returns."""
+
+    def read_log(self, name: str) -> list[dict]:
+        """Every document of the log, oldest first."""
+
     def lock(self) -> contextlib.AbstractContextManager[None]:
         """An exclusive inter-process lock held for one read-modify-write."""
 
@@ -115,6 +122,10 @@ class MemoryStore:
         self.blobs = MemoryBlobStore()
         self.commits = 0
         """How many commits were made (tests assert one write per user action)."""
+        self.logs: dict[str, list[dict]] = {}
+        self.journal_lines = 0
+        self.appends = 0
+        """How many journal appends were made (one per action that audits or emits events)."""
 
     def load(self) -> Docs:
         return copy.deepcopy(self._docs)
@@ -126,6 +137,20 @@ class MemoryStore:
             for key in keys:
                 self._docs.get(table, {}).pop(key, None)
         self.commits += 1
+
+    def append_log(self, entries: list[tuple[str, dict]]) -> list[str]:
+        ids = []
+        for name, doc in entries:
+            self.journal_lines += 1
+            doc["id"] = f"{self.journal_lines:09d}"
+            self.logs.setdefault(name, []).append(copy.deepcopy(doc))
+            ids.append(doc["id"])
+        if entries:
+            self.appends += 1
+        return ids
+
+    def read_log(self, name: str) -> list[dict]:
+        return copy.deepcopy(self.logs.get(name, []))
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:

@@ -48,6 +48,7 @@ from engine.errors import StoreError
 from engine.repository import Docs
 
 from .blobs import FileBlobStore
+from .logs import LogFiles
 from .rootkey import load_or_create_root_key
 from .storage import AtomicJSONStorage
 
@@ -107,6 +108,8 @@ class TinyStore:
         self._thread_lock = threading.RLock()
         self._lock_depth = 0
         _ensure_dir(self.home)
+        self._logs = LogFiles(self.home)
+        self._log_sig = self._logs.signature()
         # Read (and validate) the state first: a refused file stops us before anything else is created.
         self._db = _StoreDB(self.path, storage=AtomicJSONStorage, validate=self._check_schema)
         self._storage: AtomicJSONStorage = self._db.storage  # type: ignore[assignment]
@@ -162,6 +165,7 @@ class TinyStore:
         it); otherwise deep-copies the in-memory documents.
         """
         self._check_open()
+        self._note_logs()
         with self._thread_lock:
             if self._storage.changed_on_disk():
                 # Fresh objects parsed from the file become the caller's; the storage re-parses lazily.
@@ -268,7 +272,27 @@ class TinyStore:
         """True if state.json is not the version this object last loaded or committed (one ``os.stat``)."""
         if self._closed:
             return False
-        return self._storage.changed_on_disk()
+        if self._storage.changed_on_disk():
+            return True
+        return self._logs.signature() != self._log_sig
+
+    def _note_logs(self) -> None:
+        """Remember the logs as they are now: the caller has (or will lazily read) this version."""
+        self._log_sig = self._logs.signature()
+
+    def append_log(self, entries: list[tuple[str, dict]]) -> list[str]:
+        """Append ``(log, document)`` pairs to the journal (logs ``audit``, ``events``) with one write."""
+        self._check_open()
+        with self.lock():
+            others = self._logs.signature() != self._log_sig
+            ids = self._logs.append(entries)
+            if not others:
+                self._log_sig = self._logs.signature()
+            return ids
+
+    def read_log(self, name: str) -> list[dict]:
+        self._check_open()
+        return self._logs.read(name)
 
     def root_key(self) -> bytes:
         return self._root_key

@@ -87,7 +87,13 @@ class Kit:
 
     @staticmethod
     def persisted(e: Engine) -> dict:
-        return {t: rows for t, rows in e.store.load().items() if rows}
+        """What the store holds: the state's tables and the journal's logs (audit, events)."""
+        out = {t: rows for t, rows in e.store.load().items() if rows}
+        for log in ("audit", "events"):
+            rows = {d["id"]: d for d in e.store.read_log(log)}
+            if rows:
+                out[log] = rows
+        return out
 
     @staticmethod
     def without_audit(docs: dict) -> dict:

@@ -147,9 +147,15 @@ def test_K2_the_root_key_is_a_separate_file_with_mode_0600(disk_engine):
 
 
 def test_one_store_write_per_user_action(e, kit):
+    """One state write per action, whatever the number of records, plus one journal append (audit
+    entries and events); an action that changes no state (KeyGet) writes only its journal line."""
+    journal: list[int] = []
+
     def writes(fn, *a, **kw) -> int:
-        n = e.store.commits
+        n, j = e.store.commits, e.store.appends
         fn(*a, **kw)
+        journal.append(e.store.appends - j)
+        assert journal[-1] <= 1, "audit entries and events of one action go in one journal append"
         return e.store.commits - n
 
     e.create_group(kit.RG, kit.REGION)
@@ -169,13 +175,15 @@ def test_one_store_write_per_user_action(e, kit):
         {"trigger": {"timeAfterCreate": "P7D"}, "action": {"type": "Rotate"}}], "attributes": {}})
     assert writes(e.advance_clock, "30d") == 1  # four rotations and more: one write
     assert len(e.get_key("kv1", "k1", audit=False)[0].versions) >= 6
-    assert writes(e.get_key, "kv1", "k1") == 1  # KeyGet is audited
+    assert writes(e.get_key, "kv1", "k1") == 0  # KeyGet changes no state...
+    assert journal[-1] == 1  # ...and is audited: one journal append
     assert writes(e.start_vm, "vm1") == 1
     for query in (lambda: e.list_vms(), lambda: e.list_disks(), lambda: e.why(e.get_vm("vm1").id),
                   lambda: e.get_des("des1"), lambda: e.pending_jobs(),
                   lambda: e.what_if("delete_key", "kv1", "k1"), lambda: e.vm_write("vm1", 0, 0, b"x"),
                   lambda: e.vm_read("vm1", 0, 0, 1), lambda: e.get_key("kv1", "k1", audit=False)):
         assert writes(query) == 0
+        assert journal[-1] == 0
     assert writes(kit.refused, e.create_vault, "kv1", kit.RG) == 0  # refused: nothing to write
 
 
@@ -195,9 +203,10 @@ def test_a_denied_attempt_writes_only_its_audit_entry(e, kit):
     kit.basic(e)
     kit.vm(e, "vm1")
     e.set_key_attributes("kv1", "k1", enabled=False)
-    n = e.store.commits
+    n, j = e.store.commits, e.store.appends
     kit.refused(e.start_vm, "vm1")
-    assert e.store.commits == n + 1
+    assert e.store.commits == n  # the refused action changes no state...
+    assert e.store.appends == j + 1  # ...but Key Vault keeps the denied attempt: one journal line
     assert kit.audit(e)[-1].result == "Forbidden"
 
 

@@ -668,7 +668,7 @@ def test_KV8_denied_attempts_are_audited_and_kept_although_the_action_fails(e, k
     assert [(a.operation, a.result, a.code) for a in denied] == [
         ("KeyUnwrap", "KeyNotFound", "KeyDeleted"), ("KeyPurge", "Forbidden", "PurgeProtectionEnabled")]
     assert denied[0].caller == des.principal_id and denied[0].kid == kid
-    persisted = e.store.load()["audit"]
+    persisted = {d["id"]: d for d in e.store.read_log("audit")}
     assert {a.id for a in denied} <= set(persisted)
 
 

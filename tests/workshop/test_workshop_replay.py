@@ -112,12 +112,11 @@ def test_a_scenario_played_twice_gives_the_same_state(tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="console.azcmd exports \"$(cmklab az ... show --query ...)\" substitutions; each "
-                   "one is an audited KeyGet (KV8) and a commit in the replay that the console session never made. "
-                   "Fix: write literal values when the store is seeded (they are reproducible by construction).")
 def test_a_console_session_exported_as_a_script_replays_byte_identical(tmp_path, capsys):
     """The console's own path: actions on the engine, each logged with ``azcmd.az_lines`` before it
-    runs, exported with ``azcmd.script``; replayed by bash on the same scenario landscape."""
+    runs, exported with ``azcmd.script``; replayed by bash on the same scenario landscape. The
+    script's ``$(cmklab az ... show --query ...)`` lookups are audited KeyGets: they go to the
+    journal, not the state file, so the state stays byte-identical."""
     from console import azcmd
     from console.session import open_engine
 
