@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import threading
-from dataclasses import dataclass, field
+from ._light import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterator, TypeVar
 
-from . import crypto
+from ._lazy import crypto
 from .clock import DEFAULT_START, SimulatedClock, iso, parse_iso
 from .entropy import Entropy
 from .errors import EngineError, NotFound
@@ -176,10 +177,22 @@ class EngineCore:
         if meta.seed is not None:
             # Seeded stores are reproducible byte for byte, sealed blobs included (see entropy.py).
             root = hashlib.sha256(f"cmklab-seeded-root:{meta.seed}".encode()).digest()
-        seeded = meta.seed is not None
-        self.sealer = crypto.Sealer(root, deterministic=seeded)
-        self.host_sealer = crypto.Sealer(hashlib.sha256(b"platform-host-cache" + root).digest(), deterministic=seeded)
+        self._sealer_args = (root, meta.seed is not None)
+        self.__dict__.pop("sealer", None)
+        self.__dict__.pop("host_sealer", None)
         self.rules: Rules = PROFILES.get(meta.profile, PROFILES[DEFAULT_PROFILE])
+
+    @functools.cached_property
+    def sealer(self):
+        """Seals key material at rest under the root key (built on first use: most commands never unseal)."""
+        root, seeded = self._sealer_args
+        return crypto.Sealer(root, deterministic=seeded)
+
+    @functools.cached_property
+    def host_sealer(self):
+        """Seals the storage service's cached data keys (the platform host key, derived from the root)."""
+        root, seeded = self._sealer_args
+        return crypto.Sealer(hashlib.sha256(b"platform-host-cache" + root).digest(), deterministic=seeded)
 
     def _initialise(self, seed: int | None, profile: str | None, start: datetime | None) -> None:
         profile = profile or DEFAULT_PROFILE

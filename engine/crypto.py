@@ -67,12 +67,20 @@ import io
 import os
 
 from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .errors import BadRequest, CryptoError
+
+
+def _serialization():
+    """cryptography's serialization module, imported on first use (it pulls in the SSH codecs and
+    dataclasses: a third of a CLI call's start-up, for commands that never touch PEM or DER)."""
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization
 
 __all__ = [
     "RSA_SIZES",
@@ -140,9 +148,9 @@ def generate_rsa(bits: int) -> rsa.RSAPrivateKey:
 def private_to_der(key: rsa.RSAPrivateKey) -> bytes:
     """PKCS8 DER, unencrypted. Only ever handed to :class:`Sealer`; never stored or shown as is."""
     return key.private_bytes(
-        encoding=serialization.Encoding.DER,
-        format=serialization.PrivateFormat.PKCS8,
-        encryption_algorithm=serialization.NoEncryption(),
+        encoding=_serialization().Encoding.DER,
+        format=_serialization().PrivateFormat.PKCS8,
+        encryption_algorithm=_serialization().NoEncryption(),
     )
 
 
@@ -155,7 +163,7 @@ def private_from_der(der: bytes) -> rsa.RSAPrivateKey:
     import. Never use this for bytes from outside; use :func:`import_private_pem`.
     """
     try:
-        key = serialization.load_der_private_key(der, password=None, unsafe_skip_rsa_key_validation=True)
+        key = _serialization().load_der_private_key(der, password=None, unsafe_skip_rsa_key_validation=True)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise CryptoError("the stored private key cannot be read", inner_code="InvalidKey") from exc
     if not isinstance(key, rsa.RSAPrivateKey):
@@ -192,7 +200,7 @@ def import_private_pem(pem: bytes | str, password: bytes | str | None) -> rsa.RS
         )
     encrypted = _is_encrypted_pem(pem)
     try:
-        key = serialization.load_pem_private_key(pem, password=password)
+        key = _serialization().load_pem_private_key(pem, password=password)
     except TypeError as exc:
         # cryptography signals both password mismatches with TypeError.
         if password is None:

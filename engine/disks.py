@@ -12,7 +12,7 @@ Only ciphertext reaches the blob store; data keys exist unwrapped only in memory
 
 from __future__ import annotations
 
-from . import crypto
+from ._lazy import crypto
 from . import events as ev
 from .des import DesMixin, _choice, _pool, compute_error
 from .entropy import oaep_sha256_encrypt

@@ -16,9 +16,35 @@ from __future__ import annotations
 import hashlib
 import os
 
-from cryptography.hazmat.primitives.asymmetric import rsa
 
-_SMALL_PRIMES = [p for p in range(3, 2000) if all(p % d for d in range(2, int(p**0.5) + 1))]
+def _small_primes(limit: int = 2000) -> list[int]:
+    sieve = bytearray([1]) * limit
+    sieve[0:2] = b"\x00\x00"
+    for i in range(2, int(limit**0.5) + 1):
+        if sieve[i]:
+            sieve[i * i::i] = bytearray(len(sieve[i * i::i]))
+    return [i for i in range(3, limit) if sieve[i]]
+
+
+class _Primes:
+    """The odd primes below 2,000, computed on first use (only seeded key generation needs them)."""
+
+    _list: list[int] | None = None
+
+    def __iter__(self):
+        return iter(self.get())
+
+    def __getitem__(self, item):
+        return self.get()[item]
+
+    @classmethod
+    def get(cls) -> list[int]:
+        if cls._list is None:
+            cls._list = _small_primes()
+        return cls._list
+
+
+_SMALL_PRIMES = _Primes()
 
 
 class Entropy:
@@ -97,8 +123,10 @@ def _prime(bits: int, rng: Entropy, e: int) -> int:
                 return c
 
 
-def seeded_rsa(bits: int, rng: Entropy) -> rsa.RSAPrivateKey:
+def seeded_rsa(bits: int, rng: Entropy):
     """An RSA key whose primes come from the seeded stream (deterministic for a given counter)."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     e = 65537
     half = bits // 2
     while True:
@@ -129,7 +157,7 @@ def _mgf1(seed: bytes, length: int) -> bytes:
     return out[:length]
 
 
-def oaep_sha256_encrypt(public_key: rsa.RSAPublicKey, message: bytes, rng: Entropy) -> bytes:
+def oaep_sha256_encrypt(public_key, message: bytes, rng: Entropy) -> bytes:
     """RSA-OAEP with SHA-256 and MGF1-SHA256 (RFC 8017, 7.1.1), with the OAEP seed from ``rng``."""
     nums = public_key.public_numbers()
     k = (nums.n.bit_length() + 7) // 8

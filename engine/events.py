@@ -7,7 +7,6 @@ a UI library.
 
 from __future__ import annotations
 
-from dataclasses import FrozenInstanceError
 from typing import Any, Callable, ClassVar
 
 
@@ -38,6 +37,8 @@ class Event:
         raise AttributeError(name)
 
     def __setattr__(self, name: str, value: Any) -> None:
+        from dataclasses import FrozenInstanceError  # only on misuse: keeps the import light
+
         raise FrozenInstanceError(f"{self.kind} is immutable")
 
     def __eq__(self, other: object) -> bool:

@@ -7,7 +7,7 @@ cause chain of any resource. No rule lives in a screen or a command: they call t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ._light import dataclass, field
 from datetime import datetime
 
 from .core import EngineCore

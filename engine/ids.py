@@ -8,7 +8,7 @@ each refusal naming what was wrong and what is allowed.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from ._light import dataclass
 
 from .errors import BadRequest
 

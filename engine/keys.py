@@ -12,7 +12,7 @@ import base64
 import json
 from datetime import timedelta
 
-from . import crypto
+from ._lazy import crypto
 from . import events as ev
 from .clock import iso, parse_duration, parse_iso
 from .entropy import oaep_sha256_encrypt, seeded_rsa

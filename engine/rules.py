@@ -8,7 +8,7 @@ The seeds (2020-2021) are the default profile, ``seeds``. Azure has since change
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from ._light import dataclass, field
 from datetime import timedelta
 
 REGIONS = (

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import crypto
+from ._lazy import crypto
 from .clock import parse_duration, parse_iso
 from .errors import EngineError
 from .ids import key_id, parse_key_url

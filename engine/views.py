@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from . import crypto
+from ._lazy import crypto
 from .ids import key_id, parse_key_url, vault_uri
 from .models import PowerState
 from .rules import ROLE_IDS, SKU_TIER

@@ -11,7 +11,7 @@ imported only when that group is used: a CLI call imports one module of specs.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from engine._light import dataclass, field
 from typing import Any, Callable, Sequence
 
 class _LazyViews:
