@@ -59,8 +59,12 @@ class CmkApp(App):
     ENABLE_COMMAND_PALETTE = True
 
     def __init__(self, engine, *, read_only: bool = False, store_label: str | None = None,
-                 poll: bool = True) -> None:
+                 poll: bool = True, frozen: bool = False) -> None:
         super().__init__()
+        self.frozen = frozen
+        """Snapshot mode: no animation, no blinking cursor (byte-identical screens)."""
+        if frozen:
+            self.animation_level = "none"
         self.engine = engine
         """The engine facade: every action and query goes through it."""
         self.read_only = read_only
@@ -76,7 +80,8 @@ class CmkApp(App):
         self._log_seq = 0
         self._before: dict[int, dict] = {}
         self._unsubscribe = None
-        self._last_event_id = self._max_event_id()
+        self._last_event_id: str | None = None
+        """The newest event this console has shown (the events log is read lazily: not at start-up)."""
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -118,6 +123,11 @@ class CmkApp(App):
 
     @work(thread=True, exclusive=True, group="poll", exit_on_error=False, description="watch the store")
     def _poll(self) -> None:
+        if self._last_event_id is None:
+            try:
+                self._last_event_id = self._max_event_id()  # off the UI thread: the first frame stays quick
+            except Exception:  # noqa: BLE001
+                pass
         while not self._stop.wait(POLL_SECONDS):
             try:
                 if self.engine.refresh_if_changed():
@@ -127,7 +137,9 @@ class CmkApp(App):
 
     @on(ExternalChange)
     def _external(self, message: ExternalChange) -> None:
-        new = [ev for eid, ev in sorted(self.engine.t["events"].items()) if eid > self._last_event_id]
+        baseline = self._last_event_id
+        new = [] if baseline is None else [ev for eid, ev in sorted(self.engine.t["events"].items())
+                                           if eid > baseline]
         self._last_event_id = self._max_event_id()
         loud = [ev for ev in new if ev.severity in ("warning", "error")]
         if loud:
@@ -190,12 +202,12 @@ class CmkApp(App):
         else:
             main.show_busy(None)
 
-    def _finish(self, seq: int, log: list) -> None:
+    def _finish(self, seq: int, label: str, log: list) -> None:
         self._pending.pop(seq, None)
         now = self.engine.now()
         for lines, ok, code in log:
             self._log_seq += 1
-            self.command_log.append(LogEntry(self._log_seq, now, "", lines, ok, code))
+            self.command_log.append(LogEntry(self._log_seq, now, label, lines, ok, code))
         self._show_busy()
         main = self.main
         if main is not None:
@@ -208,7 +220,7 @@ class CmkApp(App):
     @on(ActionDone)
     def _done(self, message: ActionDone) -> None:
         before = self._before.pop(message.seq, {})
-        self._finish(message.seq, message.log)
+        self._finish(message.seq, message.label, message.log)
         self._last_event_id = self._max_event_id()
         lines = [shorten(ev.summary) for ev in message.events if ev.severity in ("warning", "error")]
         for vm in self.engine.t["vms"].values():
@@ -227,7 +239,8 @@ class CmkApp(App):
             self.notify("\n".join(lines[:8]) + (f"\n… {len(lines) - 8} more (see events)" if len(lines) > 8 else ""),
                         title=message.label, severity=severity, timeout=10)
         else:
-            summary = "\n".join(shorten(ev.summary) for ev in message.events[:4]) if message.events else "done"
+            summary = "\n".join(shorten(ev.summary) for ev in message.events[:4]) if message.events else \
+                "done: " + " ; ".join(line for lines, ok, _ in message.log for line in lines)
             if message.method == "vm_write":
                 summary = f"wrote {message.result} bytes (encrypted at rest with the disk's data key)"
             self.notify(summary, title=message.label, timeout=5)
@@ -235,7 +248,7 @@ class CmkApp(App):
     @on(ActionFailed)
     def _failed(self, message: ActionFailed) -> None:
         self._before.pop(message.seq, None)
-        self._finish(message.seq, message.log)
+        self._finish(message.seq, message.label, message.log)
         self.notify(shorten(message.text), title=message.title, severity="error", timeout=10)
 
     @on(Worker.StateChanged)
@@ -268,7 +281,7 @@ class CmkApp(App):
 
 
 def make_app(engine=None, *, seed: int | None = 1, demo: bool = True, read_only: bool = False,
-             store_label: str | None = None, poll: bool = False) -> CmkApp:
+             store_label: str | None = None, poll: bool = False, frozen: bool = True) -> CmkApp:
     """An app on an in-memory engine (tests, screenshots): seeded, the demo landscape, a frozen clock."""
     if engine is None:
         from engine import Engine
@@ -279,7 +292,7 @@ def make_app(engine=None, *, seed: int | None = 1, demo: bool = True, read_only:
 
             build_demo(engine)
     return CmkApp(engine, read_only=read_only, store_label=store_label or "~/.local/share/cmklab/state.json",
-                  poll=poll)
+                  poll=poll, frozen=frozen)
 
 
 def run_console(home: str | None = None, seed: int | None = None, profile: str | None = None, empty: bool = False,

@@ -109,7 +109,10 @@ def az_lines(engine, method: str, args: tuple = (), kwargs: dict | None = None, 
     fmt = _FORMATTERS.get(method)
     if fmt is None:
         return [f"# {method}: no az equivalent"]
-    out = fmt(engine, p, hints)
+    try:
+        out = fmt(engine, p, hints)
+    except Exception:  # noqa: BLE001 - the log must never stop an action
+        return [f"# {method}(...)"]
     return out if isinstance(out, list) else [out]
 
 

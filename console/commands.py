@@ -28,8 +28,13 @@ class ConsoleCommands(Provider):
             if op.target is None:
                 if op.special and main.pane.id not in op.panes:
                     continue
-                out.append((op.label, partial(main.run_op, op.id), f"key: {op.key}" if op.key and (
-                    "*" in op.panes or main.pane.id in op.panes) else "creates a resource"))
+                if op.key and ("*" in op.panes or main.pane.id in op.panes):
+                    where = f"key {op.key.replace('plus', '+')}"
+                elif op.key:
+                    where = f"key {op.key} on the {' / '.join(op.panes)} pane"
+                else:
+                    where = "palette only"
+                out.append((op.label, partial(main.run_op, op.id), where))
             elif main.op_applies(op, anywhere=True):
                 name = display_name(op.target, main.target_of(op))
                 key = f" (key {op.key})" if op.key and main.pane.id in op.panes else ""

@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from ..screens.panes import shorten
+from ..widgets.util import freeze_cursors
 
 _MARKS = (
     ("refused:", "x", "$text-error"),
@@ -34,10 +35,24 @@ _MARKS = (
 )
 
 
+MAX_NAMES = 12
+
+
+def cap_names(line: str, limit: int = MAX_NAMES) -> str:
+    """``label: a, b, c, ...`` with at most ``limit`` names (a set of 3,000 disks stays readable)."""
+    head, sep, rest = line.partition(": ")
+    if not sep:
+        return line
+    items = rest.split(", ")
+    if len(items) <= limit:
+        return line
+    return f"{head}: {', '.join(items[:limit])}, … and {len(items) - limit} more"
+
+
 def impact_markup(lines: list[str]) -> str:
     """The what-if lines, each with its mark and colour."""
     out = []
-    for line in lines:
+    for line in map(cap_names, lines):
         mark, colour = "•", "$foreground"
         for needle, m, c in _MARKS:
             if needle in line:
@@ -55,6 +70,7 @@ class ConfirmModal(ModalScreen[bool]):
     BINDINGS = [
         Binding("y", "confirm", "Yes", show=True),
         Binding("n,escape", "cancel", "No", show=True),
+        Binding("q", "cancel", "No", show=False),
     ]
 
     def __init__(self, title: str, lines: list[str], az: list[str] | None = None, *, confirm_label: str = "Yes",
@@ -90,6 +106,10 @@ class ConfirmModal(ModalScreen[bool]):
         yield from ()
 
     def on_mount(self) -> None:
+        freeze_cursors(self)
+        self.initial_focus()
+
+    def initial_focus(self) -> None:
         self.query_one("#cancel", Button).focus()
 
     def action_confirm(self) -> None:
@@ -123,7 +143,7 @@ class TypedConfirmModal(ConfirmModal):
                     classes="dialog-section")
         yield Input(placeholder=self.expected, id="typed")
 
-    def on_mount(self) -> None:
+    def initial_focus(self) -> None:
         self.query_one("#confirm", Button).disabled = True
         self.query_one("#typed", Input).focus()
 

@@ -20,6 +20,8 @@ from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, Switch, TextArea
 
+from ..widgets.util import freeze_cursors
+
 
 @dataclass
 class Field:
@@ -58,6 +60,7 @@ class FormModal(ModalScreen[Any]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", show=True),
         Binding("ctrl+s", "submit", "Submit", show=True),
+        Binding("q", "cancel", "Cancel", show=False),
     ]
 
     def __init__(self, spec: FormSpec) -> None:
@@ -107,6 +110,7 @@ class FormModal(ModalScreen[Any]):
                      password=f.kind == "password", compact=True)
 
     def on_mount(self) -> None:
+        freeze_cursors(self)
         self._validate()
         visible = [f for f in self.spec.fields if self.query_one(f"#row-{f.name}").display]
         first = next((f for f in visible if f.kind in ("text", "int", "password")), None) or \
@@ -164,7 +168,9 @@ class FormModal(ModalScreen[Any]):
         for f in self.spec.fields:
             row = self.query_one(f"#row-{f.name}")
             row.display = f.visible is None or bool(f.visible(values))
-            self.query_one(f"#err-{f.name}", Static).update(escape(errors.get(f.name, "")))
+            err = self.query_one(f"#err-{f.name}", Static)
+            err.update(escape(errors.get(f.name, "")))
+            err.display = f.name in errors
             row.set_class(f.name in errors, "-invalid")
         self.query_one("#submit", Button).disabled = bool(errors)
         preview = ""

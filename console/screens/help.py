@@ -23,6 +23,7 @@ GLOBAL_KEYS = [
     ("t", "detail / dependencies"),
     ("+", "advance the simulated clock"),
     ("ctrl+p", "command palette: every action, panes, themes"),
+    ("mouse", "click a tab, a row (double click: detail), a footer key"),
     ("q", "quit (the state is kept in the store)"),
 ]
 
@@ -31,14 +32,15 @@ KEY_NAMES = {"plus": "+"}
 
 def help_text(current: str | None = None) -> str:
     out = ["[b]What this is[/b]",
-           "Customer-managed keys for disks, simulated with real envelope encryption: each disk's data key is",
-           "wrapped by a Key Vault key through a disk encryption set. Disable, delete or revoke the key and",
-           "the VMs using it stop (ultra disks keep running until deallocated). Every destructive action shows",
-           "the engine's what-if first; every action is logged as its `cmklab az` command (pane: log).", "",
+           "Customer-managed keys for disks, simulated with real envelope encryption: each disk's data key is "
+           "wrapped by a Key Vault key through a disk encryption set. Disable, delete or revoke the key and the VMs "
+           "using it stop (ultra disks keep running until deallocated). Every destructive action shows the engine's "
+           "what-if first; every action is logged as its cmklab az command (pane: log).", "",
            "[b]Everywhere[/b]"]
     for key, text in GLOBAL_KEYS:
         out.append(f"  [$text-accent]{escape(key):>13}[/]  {escape(text)}")
-    for pane in PANES:
+    panes = sorted(PANES, key=lambda p: p.id != current)
+    for pane in panes:
         ops = [op for op in OPS if op.key and pane.id in op.panes]
         if not ops:
             continue

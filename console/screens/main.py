@@ -19,7 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
-from textual.widgets import Footer, Input, Label, ProgressBar, Static, TabbedContent, TabPane, Tab, Tabs
+from textual.widgets import Footer, Input, Label, ProgressBar, Static, Tab, TabbedContent, TabPane, Tabs
 
 from engine.errors import EngineError
 from engine.facade import MUTATING
@@ -30,9 +30,10 @@ from ..modals.form import FormModal
 from ..widgets.deps import DepsTree
 from ..widgets.detail import DetailPanel
 from ..widgets.header import ClockHeader
+from ..widgets.util import freeze_cursors
 from ..widgets.vtable import VirtualTable
 from .help import HelpScreen
-from .ops import OP_BY_ID, OPS, Call, Op, resolve
+from .ops import OP_BY_ID, OPS, Op, resolve
 from .panes import NUMBER_KEYS, PANE_BY_ID, PANES, Ctx, Index, Pane, all_pane_names, find_pane
 
 
@@ -45,6 +46,17 @@ def _op_bindings() -> list[Binding]:
         out.append(Binding(op.key, f"op('{op.id}')", op.short, show=True, tooltip=op.label))
         seen.add((op.key, op.id))
     return out
+
+
+def _retry(fn, attempts: int = 3):
+    """Call ``fn``; if a worker thread changed a table while we iterated it, try again."""
+    for i in range(attempts):
+        try:
+            return fn()
+        except RuntimeError:
+            if i == attempts - 1:
+                raise
+    return None
 
 
 def display_name(kind: str | None, obj: Any) -> str:
@@ -84,6 +96,10 @@ class MainScreen(Screen):
         self.selected: Any = None
         self.idx: Index | None = None
         self.side_choice: bool | None = None
+        self.generation = 0
+        """Bumped when the engine's data changed (the side panel redraws only then or on a new selection)."""
+        self._shown: tuple | None = None
+        self._ops_signature: tuple | None = None
 
     # ---- layout ------------------------------------------------------------------------------
 
@@ -116,6 +132,7 @@ class MainScreen(Screen):
         return self.query_one("#table", VirtualTable)
 
     def on_mount(self) -> None:
+        freeze_cursors(self)
         self.query_one("#filter").display = False
         self.query_one("#jump").display = False
         self.query_one("#busy").display = False
@@ -137,7 +154,7 @@ class MainScreen(Screen):
 
     def _rows(self) -> list:
         ctx = self.ctx()
-        objs = self.pane.rows(ctx)
+        objs = _retry(lambda: self.pane.rows(ctx))
         self.rows_by_key = {self.pane.key(o): o for o in objs}
         keys = list(self.rows_by_key)
         pattern = self.filters.get(self.pane.id, "")
@@ -184,7 +201,7 @@ class MainScreen(Screen):
         self.table.set_source(pane.columns, keys, self._cells, cursor_key=self.cursor_keys.get(pane.id),
                               empty_text=pane.empty, at_end=pane.follow_end and pane.id not in self.cursor_keys)
         self._update_title(len(keys))
-        self.refresh_bindings()
+        self._refresh_ops()
 
     def _update_title(self, shown: int) -> None:
         total = len(self.rows_by_key)
@@ -198,11 +215,12 @@ class MainScreen(Screen):
     def refresh_data(self) -> None:
         """The engine changed: rebuild the current pane's rows (cells redraw lazily)."""
         self.idx = None
+        self.generation += 1
         self.refresh_header()
         keys = self._rows()
         self.table.update_rows(keys, follow_end=self.pane.follow_end)
         self._update_title(len(keys))
-        self.refresh_bindings()
+        self._refresh_ops()
 
     # ---- selection and the side panel ------------------------------------------------------------
 
@@ -212,7 +230,14 @@ class MainScreen(Screen):
         if event.key is not None:
             self.cursor_keys[self.pane.id] = event.key
         self.update_side()
-        self.refresh_bindings()
+        self._refresh_ops()
+
+    def _refresh_ops(self) -> None:
+        """Redraw the footer only when the actions that apply here changed (the footer is costly to rebuild)."""
+        signature = (self.pane.id, tuple(op.id for op in OPS if op.key and self.op_applies(op)))
+        if signature != self._ops_signature:
+            self._ops_signature = signature
+            self.refresh_bindings()
 
     @on(VirtualTable.Selected, "#table")
     def _selected(self, event: VirtualTable.Selected) -> None:
@@ -224,15 +249,24 @@ class MainScreen(Screen):
         side = self.query_one("#side")
         return side.display and side.styles.display != "none"
 
-    def update_side(self) -> None:
+    def update_side(self, *, force: bool = False) -> None:
         side = self.query_one("#side", TabbedContent)
         if not side.display:
             return
         kind = self.pane.kind
-        if side.active == "side-deps":
-            self.query_one("#deps", DepsTree).show(self.engine, self.ctx().idx, kind, self.selected)
-        else:
-            self.query_one("#detail", DetailPanel).show(self.engine, self.ctx().idx, kind, self.selected)
+        shown = (side.active, self.pane.id, self.table.cursor_key, self.generation)
+        if shown == self._shown and not force:
+            return
+        self._shown = shown
+        widget = self.query_one("#deps", DepsTree) if side.active == "side-deps" else self.query_one("#detail",
+                                                                                                      DetailPanel)
+        try:
+            _retry(lambda: widget.show(self.engine, self.ctx().idx, kind, self.selected))
+        except RuntimeError:
+            self._shown = None  # the engine is mid-action on a worker thread: redrawn when it is done
+        except Exception as exc:  # noqa: BLE001 - a panel must never take the console down
+            self._shown = None
+            self.notify(f"{type(exc).__name__}: {exc}", title="Detail panel", severity="error")
 
     @on(TabbedContent.TabActivated, "#side")
     def _side_tab(self) -> None:
@@ -241,7 +275,7 @@ class MainScreen(Screen):
     def _apply_side(self) -> None:
         self.set_class(self.side_choice is True, "-side-shown")
         self.set_class(self.side_choice is False, "-side-hidden")
-        self.update_side()
+        self.call_after_refresh(self.update_side)
 
     def action_toggle_side(self) -> None:
         visible = self.query_one("#side").display
@@ -394,15 +428,18 @@ class MainScreen(Screen):
             getattr(app, op.special)(*call.args)
             return
         if op.confirm != "never" and call.method in MUTATING:
-            impact = await asyncio.to_thread(e.what_if, call.method, *call.args, **call.kwargs)
+            impact = call.impact or await asyncio.to_thread(e.what_if, call.method, *call.args, **call.kwargs)
+            # the dry run touched the models in place (and put them back): redraw from the real state
+            self._ops_signature = None
+            self.refresh_data()
             if impact.error is None:
                 title = op.title(target) if op.title else f"{op.label}?"
                 az = az_lines(e, call.method, call.args, call.kwargs, call.hints)
+                verb = op.verb or op.short.capitalize()
                 if op.confirm == "typed" and op.typed_name is not None:
-                    modal = TypedConfirmModal(title, impact.lines(), az, op.typed_name(target),
-                                              confirm_label=op.short.capitalize())
+                    modal = TypedConfirmModal(title, impact.lines(), az, op.typed_name(target), confirm_label=verb)
                 else:
-                    modal = ConfirmModal(title, impact.lines(), az, confirm_label=op.short.capitalize(),
+                    modal = ConfirmModal(title, impact.lines(), az, confirm_label=verb,
                                          danger=impact.destructive or op.confirm == "typed")
                 if not await app.push_screen_wait(modal):
                     return
@@ -420,4 +457,4 @@ class MainScreen(Screen):
             bar.display = False
 
 
-__all__ = ["MainScreen", "Call"]
+__all__ = ["MainScreen", "display_name"]

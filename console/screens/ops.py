@@ -24,7 +24,7 @@ from engine.rules import (CRYPTO_SERVICE_ROLE, DES_ENCRYPTION_TYPES, DISK_SKUS, 
 
 from ..azcmd import AZ, Raw, az_lines, join
 from ..modals.form import Field, FormSpec
-from .panes import AccessRow, VersionRow, short_kid
+from .panes import short_kid
 
 
 @dataclass
@@ -39,6 +39,8 @@ class Call:
     then: Callable[[Any], "Call | None"] | None = None
     preview_then: list[str] = field(default_factory=list)
     """The az lines of ``then`` as the form previews them (the result is not known yet)."""
+    impact: Any = None
+    """The what-if the form already asked the engine for (the confirmation reuses it)."""
 
 
 @dataclass
@@ -66,6 +68,8 @@ class Op:
     special: str | None = None
     """A console action with no engine call (export, copy): the screen's method of this name runs it."""
     typed_name: Callable[[Any], str] | None = None
+    verb: str = ""
+    """The confirmation button (default: the footer text, capitalised)."""
 
 
 # ---- targets --------------------------------------------------------------------------------------------
@@ -135,6 +139,7 @@ def what_if_check(engine) -> Callable[[Call], str | None]:
             impact = engine.what_if(call.method, *call.args, **call.kwargs)
         except EngineError as err:
             return f"({err.display_code}) {err.message}"
+        call.impact = impact
         if impact.error:
             return f"({impact.error['code']}) {impact.error['message']}"
         return None
@@ -407,7 +412,7 @@ def form_disk(e, target, sel) -> FormSpec:
         Field("rg", "Resource group", "select", value=_first(gopts), options=gopts),
         Field("size", "Size (GB)", "int", value=64, check=int_range(1, 65536, "size")),
         Field("sku", "SKU", "select", value="Premium_LRS", options=[(s, s) for s in DISK_SKUS]),
-        Field("des", "Disk encryption set", "select", value="", options=dopts),
+        Field("des", "Disk encryption set", "select", value="", options=dopts, optional=True),
     ], build)
 
 
@@ -428,7 +433,7 @@ def form_snapshot(e, target, sel) -> FormSpec:
     return _spec(e, "Create a snapshot", [
         Field("source", "Source disk", "select", value=default, options=sopts),
         Field("name", "Name", value=f"{base.name[:60]}-snap" if base is not None else "", check=name_check("snapshot")),
-        Field("des", "Disk encryption set", "select", value="", options=dopts,
+        Field("des", "Disk encryption set", "select", value="", options=dopts, optional=True,
               help="A snapshot of a customer-key disk must use the same key (K6)."),
     ], build)
 
@@ -460,6 +465,7 @@ def _sizes_check(value: Any, values: dict) -> str | None:
 def form_vm(e, target, sel) -> FormSpec:
     gopts = group_options(e)
     dopts = des_options(e, none_label="none: platform-managed key")
+    first_set = dopts[1][1] if len(dopts) > 1 else ""
 
     def build(v: dict) -> Call:
         sizes = [int(x) for x in v["data"].replace(",", " ").split()]
@@ -484,9 +490,9 @@ def form_vm(e, target, sel) -> FormSpec:
         Field("rg", "Resource group", "select", value=_first(gopts), options=gopts),
         Field("size", "Size", value="Standard_DS3_v2"),
         Field("image", "Image (alias or managed image name)", value="Ubuntu2204"),
-        Field("os_des", "OS disk encryption set", "select", value="", options=dopts),
+        Field("os_des", "OS disk encryption set", "select", value=first_set, options=dopts, optional=True),
         Field("data", "Data disk sizes (GB)", value="64", optional=True, check=_sizes_check),
-        Field("data_des", "Data disk encryption set", "select", value="", options=dopts),
+        Field("data_des", "Data disk encryption set", "select", value=first_set, options=dopts, optional=True),
         Field("sku", "Storage SKU (one SKU, or os=SKU 0=SKU ...)", value="Premium_LRS",
               help="e.g. os=Premium_LRS 0=UltraSSD_LRS for an ultra data disk"),
         Field("ultra", "Ultra SSD enabled", "switch", value=False),
@@ -747,7 +753,7 @@ OPS: list[Op] = [
                                          f"{a.principal} on vault {a.vault.name}?"),
     # disk encryption sets
     Op("des.key", "Change the set's key (re-wrap its disks)", "k", "key", ("sets",), "des", form=form_change_key,
-       confirm="always", slow=True, title=lambda d: f"Change the key of set {d.name}?"),
+       confirm="always", slow=True, verb="Change key", title=lambda d: f"Change the key of set {d.name}?"),
     Op("des.autorotate", "Toggle automatic key rotation", "a", "auto-rot", ("sets",), "des",
        call=lambda e, d: Call("update_des", (d.name, d.resource_group), {"rotation_to_latest": not d.rotation_to_latest})),
     Op("des.delete", "Delete disk encryption set", "x", "delete", ("sets",), "des",
@@ -755,6 +761,7 @@ OPS: list[Op] = [
        title=lambda d: f"Delete disk encryption set {d.name}?"),
     # disks
     Op("disk.encrypt", "Encrypt disk with a customer key", "c", "encrypt", ("disks",), "disk", form=form_encrypt,
+       verb="Encrypt",
        when=lambda e, d: d.encryption_type == ENC_PLATFORM, confirm="always",
        title=lambda d: f"Encrypt disk {d.name} with a customer-managed key? (no way back)"),
     Op("disk.snapshot", "Snapshot disk", "s", "snapshot", ("disks",), "disk", form=form_snapshot),
@@ -778,7 +785,7 @@ OPS: list[Op] = [
     Op("vm.stop", "Stop VM", "o", "stop", ("vms",), "vm",
        call=lambda e, v: Call("stop_vm", (v.name, v.resource_group)), when=lambda e, v: v.power == "running",
        confirm="always", title=lambda v: f"Stop VM {v.name}? (stays allocated)"),
-    Op("vm.deallocate", "Deallocate VM", "d", "dealloc", ("vms",), "vm",
+    Op("vm.deallocate", "Deallocate VM", "d", "dealloc", ("vms",), "vm", verb="Deallocate",
        call=lambda e, v: Call("deallocate_vm", (v.name, v.resource_group)),
        when=lambda e, v: v.power != PowerState.DEALLOCATED.value, confirm="always",
        title=lambda v: f"Deallocate VM {v.name}? (releases its host and the keys it caches)"),
@@ -788,7 +795,7 @@ OPS: list[Op] = [
     Op("vm.write", "Write data to a VM disk", "w", "write", ("vms",), "vm", form=form_write),
     Op("vm.read", "Read data from a VM disk", "r", "read", ("vms",), "vm", form=form_read, mutating=False),
     Op("vm.attach", "Attach a disk", "a", "attach", ("vms",), "vm", form=form_attach_disk),
-    Op("vm.detach", "Detach a disk", "D", "detach", ("vms",), "vm", form=form_detach_disk,
+    Op("vm.detach", "Detach a disk", "D", "detach", ("vms",), "vm", form=form_detach_disk, verb="Detach",
        when=lambda e, v: bool(v.data_disks), confirm="always", title=lambda v: f"Detach a disk from {v.name}?"),
     Op("vm.hostenc", "Toggle encryption at host", "h", "host-enc", ("vms",), "vm",
        call=lambda e, v: Call("update_vm", (v.name, v.resource_group), {"encryption_at_host": not v.encryption_at_host})),

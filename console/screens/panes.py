@@ -249,8 +249,11 @@ def policy_summary(k) -> str:
 def _key_cells(ctx: Ctx, k) -> list:
     vers = k.versions
     n_on = sum(1 for v in vers if v["enabled"])
+    vault = ctx.engine.t["vaults"].get(k.vault.lower())
     if k.state != "Active":
         enabled = ("DELETED", "bad")
+    elif vault is None or vault.state != "Active":
+        enabled = ("vault gone", "bad")
     elif n_on == len(vers):
         enabled = ("yes", "ok")
     elif n_on == 0:
@@ -472,12 +475,14 @@ IMAGES = Pane(
 
 # VMs ----------------------------------------------------------------------------------------------------------
 
+_SHORT_VER_RE = re.compile(r"\b(key [a-z0-9-]+/[A-Za-z0-9-]+)/[0-9a-f]{8}\b")
 _AT_RE = re.compile(r" at \d{4}-\d\d-\d\dT[0-9:]+(?:\+00:00|Z)?")
 
 
 def compact_reason(text: str) -> str:
     """A VM status message for a table cell: short key ids, no timestamps, no repeated power state."""
-    text = _AT_RE.sub("", shorten(text))
+    text = _AT_RE.sub("", _KID_RE.sub(lambda m: f"{m.group(1)}/{m.group(2)}", text))
+    text = _SHORT_VER_RE.sub(r"\1", text)
     for prefix in ("stopped: ", "running on host-cached keys: "):
         if text.startswith(prefix):
             text = ("host-cached keys; " if "host-cached" in prefix else "") + text[len(prefix):]
@@ -522,7 +527,7 @@ def _vm_cells(ctx: Ctx, vm) -> list:
 VMS = Pane(
     "vms", "Virtual machines", "vm",
     [Column("NAME", 12), Column("POWER", 12), Column("SIZE", 16, 3), Column("DISKS", 9, 2), Column("ULTRA", 8),
-     Column("ENC@HOST", 8, 1), Column("REASON", 0, 0, 20)],
+     Column("ENC@HOST", 8, 1), Column("REASON", 0, 0, 36)],
     lambda ctx: _by_name(ctx.engine.t["vms"].values()), lambda v: v.id, _vm_cells,
     "no VMs: press n to create one", ("vm", "virtual-machines", "machines"))
 

@@ -19,7 +19,7 @@ from textual.widgets.tree import TreeNode
 from engine.ids import key_id, parse_key_url
 from engine.models import PowerState
 
-from ..screens.panes import ENC_LABEL, AccessRow, Index, VersionRow, short_kid
+from ..screens.panes import ENC_LABEL, Index, VersionRow, short_kid
 
 MAX_CHILDREN = 20
 
@@ -213,4 +213,4 @@ class DepsTree(Tree):
             self._add_resource(e, pnode, r, kind, obj)
 
 
-__all__ = ["DepsTree", "AccessRow"]
+__all__ = ["DepsTree"]

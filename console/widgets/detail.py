@@ -88,7 +88,7 @@ def azure_doc(engine, kind: str, obj: Any) -> Any:
     if kind == "event":
         return obj.to_doc()
     if kind == "log":
-        return {"time": obj.time, "ok": obj.ok, "error": obj.error, "commands": obj.lines}
+        return {"time": obj.time, "action": obj.label, "ok": obj.ok, "error": obj.error, "commands": obj.lines}
     if isinstance(obj, VersionRow):
         return scrub(obj.version)
     if isinstance(obj, AccessRow):
@@ -262,6 +262,12 @@ class DetailPanel(VerticalScroll):
         js.update(JSON(json.dumps(doc, default=str), indent=2))
         if kind in ("disk", "snapshot", "image"):
             rest_doc = at_rest(engine, obj)
+            sample = (rest_doc or {}).get("ciphertext") or {}
+            if getattr(self.app, "frozen", False) and sample.get("sampleHex"):
+                # GCM nonces are random per write: snapshot mode hides the bytes so screens stay identical
+                for field in ("sampleHex", "nonceHex", "tagHex"):
+                    if field in sample:
+                        sample[field] = "(random per write; hidden in snapshot mode)"
             rest_title.update("At rest (what the storage holds)")
             rest.update(JSON(json.dumps(rest_doc, default=str), indent=2) if rest_doc else "")
             rest_title.display = rest.display = rest_doc is not None

@@ -119,6 +119,7 @@ class VirtualTable(ScrollView, can_focus=True):
         self._cache: dict[Hashable, Sequence] = {}
         self._index: dict[Hashable, int] = {}
         self.empty_text = "nothing here"
+        self._vt_layout: tuple | None = None
 
     # ---- data ---------------------------------------------------------------------------------
 
