@@ -82,6 +82,16 @@ class CmkApp(App):
         self._unsubscribe = None
         self._last_event_id: str | None = None
         """The newest event this console has shown (the events log is read lazily: not at start-up)."""
+        self.lab = None
+        """The workshop being played in this home (``cmklab scenario run NAME``): the Lab pane shows it."""
+        home = getattr(engine.store, "home", None)
+        if home is not None:
+            try:
+                from .workshop import open_lab
+
+                self.lab = open_lab(engine, home, read_only=read_only)
+            except Exception:  # noqa: BLE001 - a broken scenario.json must not stop the console
+                self.lab = None
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -303,7 +313,7 @@ def run_console(home: str | None = None, seed: int | None = None, profile: str |
     from .session import open_engine
 
     try:
-        engine = open_engine(home, seed=seed, profile=profile, demo=not empty)
+        engine = open_engine(home, seed=seed, profile=profile, demo=not empty, read_only=read_only)
     except EngineError as err:
         print(f"cmklab: error: ({err.display_code}) {err.message}", file=sys.stderr)
         return 1

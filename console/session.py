@@ -34,13 +34,20 @@ def env_seed() -> int | None:
 
 
 def open_engine(home: str | os.PathLike | None = None, *, seed: int | None = None, profile: str | None = None,
-                demo: bool = False) -> Engine:
-    """The engine on ``home``'s store. A new store gets the seed and profile; ``demo`` fills a new one."""
+                demo: bool = False, read_only: bool = False) -> Engine:
+    """The engine on ``home``'s store. A new store gets the seed and profile; ``demo`` fills a new one.
+
+    ``read_only``: never create state; a home with none is refused (a projector view of nothing).
+    """
     from store import TinyStore
 
     path = Path(home) if home is not None else default_home()
     seed = seed if seed is not None else env_seed()
     profile = profile or os.environ.get("CMKLAB_PROFILE") or None
+    if read_only and not (path / "state.json").exists():
+        raise EngineError(f"the home {path} holds no state yet, and a read-only session cannot create it; "
+                          f"open it once without --read-only (or run: cmklab --home {path} demo)",
+                          code="ReadOnly")
     store = TinyStore(path)
     fresh = not store.load()
     start = None

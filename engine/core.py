@@ -300,7 +300,8 @@ class EngineCore:
             upserts.setdefault(table, {})[key] = doc
         if upserts or deletes:
             self.store.commit(upserts, deletes)
-        self._append_logs(uow.audit_ok + uow.audit, uow.events)
+        # in time order: an action that runs jobs (advance_clock) mixes allowed and denied operations
+        self._append_logs(sorted(uow.audit_ok + uow.audit, key=lambda a: a.time), uow.events)
 
     def _append_logs(self, audit: list[AuditEntry], events: list[Event]) -> None:
         """The action's audit entries and events, in one journal append."""

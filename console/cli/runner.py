@@ -35,7 +35,7 @@ class Context:
         if self._engine is None:
             from console.session import open_engine
 
-            self._engine = open_engine(self.home, seed=self.seed, profile=self.profile)
+            self._engine = open_engine(self.home, seed=self.seed, profile=self.profile, read_only=self.read_only)
         return self._engine
 
     # ---- streams --------------------------------------------------------------------------------------

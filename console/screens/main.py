@@ -110,7 +110,13 @@ class MainScreen(Screen):
             with Vertical(id="main"):
                 yield Static("", id="pane-title")
                 yield VirtualTable(id="table")
-            with TabbedContent(id="side", initial="side-detail"):
+            lab = getattr(self.app, "lab", None)
+            with TabbedContent(id="side", initial="side-lab" if lab is not None else "side-detail"):
+                if lab is not None:
+                    from ..widgets.lab import LabPanel
+
+                    with TabPane("lab", id="side-lab"):
+                        yield LabPanel(lab, id="lab")
                 with TabPane("detail", id="side-detail"):
                     yield DetailPanel(id="detail")
                 with TabPane("dependencies", id="side-deps"):
@@ -221,6 +227,11 @@ class MainScreen(Screen):
         self.table.update_rows(keys, follow_end=self.pane.follow_end)
         self._update_title(len(keys))
         self._refresh_ops()
+        if getattr(self.app, "lab", None) is not None:
+            from ..widgets.lab import LabPanel
+
+            for panel in self.query(LabPanel):
+                panel.refresh_lab()
 
     # ---- selection and the side panel ------------------------------------------------------------
 

@@ -11,6 +11,7 @@ the session and, if ``CMKLAB_FIGURES`` names a file, writes them there as JSON.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -130,6 +131,7 @@ def child_env(**extra) -> dict:
     return env
 
 
+@functools.lru_cache(maxsize=None)
 def cmklab_cli_ready() -> bool:
     """True once the CLI exists (``console.cli.run_cli``), in a child so that a half-written CLI cannot break us."""
     out = subprocess.run([sys.executable, "-c", "from console.cli import run_cli"], cwd=REPO, env=child_env(),

@@ -1,11 +1,11 @@
 """A writer process for the concurrency and crash suites: many actions on one shared cmklab home.
 
-    python reliability_worker.py HOME WORKER_ID OPS SEED [--mix concurrent|crash]
+    python reliability_worker.py HOME WORKER_ID OPS SEED ACKS_FILE
 
-Prints ``READY`` once the engine is open, then one JSON line per acknowledged action (``{"ack": ...}``),
-flushed before the next action starts: a line on stdout means the action returned, i.e. it is committed
-(state) or durable (a guest write). A refused action prints ``{"refused": ...}``. The parent checks the
-store against these lines.
+Writes ``{"ready": id}`` once the engine is open, then one JSON line per acknowledged action (``{"ack": ...}``)
+to ACKS_FILE, flushed before the next action starts: a line there means the action returned, i.e. it is
+committed (state) or durable (a guest write). A refused action writes ``{"refused": ...}``. The parent checks
+the store against these lines. (A file, not stdout: a pipe nobody reads while the workers run fills up.)
 """
 
 from __future__ import annotations
@@ -23,13 +23,18 @@ SET = "des-c"
 SHARED_KEY = "k-shared"
 
 
+_OUT = None
+
+
 def say(obj: dict) -> None:
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
+    _OUT.write(json.dumps(obj) + "\n")
+    _OUT.flush()
 
 
 def main() -> int:
+    global _OUT
     home, wid, ops, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    _OUT = open(sys.argv[5], "a", encoding="utf-8")
     rng = random.Random(seed)
     e = open_engine(home)
     say({"ready": wid})

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -32,8 +33,10 @@ RG, VAULT, SET, SHARED = "rg-c", "kv-c", "des-c", "k-shared"
 
 if H.LONG:
     PLAN = [(2, 150), (4, 100), (8, 40)]
+    CLI_COMMANDS = 20
 else:
     PLAN = [(2, 25), (4, 15)]
+    CLI_COMMANDS = 3
 
 
 def prepare(home: Path, writers: int) -> None:
@@ -55,28 +58,42 @@ def test_concurrent_writers_lose_nothing(tmp_path, writers, ops):
     prepare(home, writers)
     console = open_engine(home)  # the long-lived engine (a console)
     assert not console.refresh_if_changed()
-    procs = [subprocess.Popen([sys.executable, str(WORKER), str(home), str(w), str(ops), str(1000 + w)],
-                              cwd=H.REPO, env=H.child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for w in range(writers)]
+    ack_files = [tmp_path / f"acks-{w}.jsonl" for w in range(writers)]
+    procs = [subprocess.Popen([sys.executable, str(WORKER), str(home), str(w), str(ops), str(1000 + w),
+                               str(ack_files[w])], cwd=H.REPO, env=H.child_env(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True) for w in range(writers)]
+    cli_acks: list[tuple[str, str]] = []
+    cli_errors: list[str] = []
+    cli = threading.Thread(target=cli_writer, args=(home, cli_acks, cli_errors), daemon=True)
+    if H.cmklab_cli_ready():
+        cli.start()
     seen_refresh = 0
     console_keys: list[tuple[str, str]] = []
     key_counts = [len(console.t["keys"])]
     deadline = time.monotonic() + (600 if H.LONG else 240)
     i = 0
-    while any(p.poll() is None for p in procs):
-        assert time.monotonic() < deadline, "writers did not finish"
-        if console.refresh_if_changed():
-            seen_refresh += 1
-            key_counts.append(len(console.t["keys"]))
-        if i % 3 == 0:
-            k, ver = console.create_key(VAULT, f"console-k{i}")
-            console_keys.append((k.name, ver["version"]))
-        i += 1
-        time.sleep(0.05)
-    outs = [p.communicate() for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    try:
+        while any(p.poll() is None for p in procs):
+            assert time.monotonic() < deadline, "writers did not finish"
+            if console.refresh_if_changed():
+                seen_refresh += 1
+                key_counts.append(len(console.t["keys"]))
+            if i % 3 == 0:
+                k, ver = console.create_key(VAULT, f"console-k{i}")
+                console_keys.append((k.name, ver["version"]))
+            i += 1
+            time.sleep(0.05)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    errs = [p.communicate()[1] for p in procs]
+    if cli.is_alive() or cli.ident:
+        cli.join(300)
+    assert not cli_errors, cli_errors
+    for p, err in zip(procs, errs):
         assert p.returncode == 0, err
-    acks = [json.loads(line) for out, _ in outs for line in out.splitlines()]
+    acks = [json.loads(line) for f in ack_files for line in f.read_text().splitlines()]
     refused = [a for a in acks if "refused" in a]
     assert not refused, refused
     done = [a for a in acks if "ack" in a]
@@ -86,12 +103,36 @@ def test_concurrent_writers_lose_nothing(tmp_path, writers, ops):
     assert seen_refresh > 0 and key_counts == sorted(key_counts)
     fresh = open_engine(home)
     assert H.docs_of(console) == H.docs_of(fresh)
-    check_nothing_lost(fresh, done, console_keys, writers)
-    H.record("concurrent writers", writers)
+    check_nothing_lost(fresh, done, console_keys + cli_acks, writers)
+    if cli.ident:
+        # a log-only action by another process (a key show writes a KeyGet audit entry and nothing else)
+        # reaches the running console too
+        console.refresh_if_changed()
+        seen = set(console.t["audit"].keys())
+        p = subprocess.run(H.cmklab_command() + ["--home", str(home), "az", "keyvault", "key", "show",
+                                                 "--vault-name", VAULT, "-n", SHARED, "-o", "none"],
+                           cwd=H.REPO, env=H.child_env(), capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        assert console.refresh_if_changed()
+        assert [a.operation for a in console.t["audit"].values() if a.id not in seen] == ["KeyGet"]
+    H.record("concurrent writers", writers + (1 if cli.ident else 0))
     H.record("concurrent runs")
-    H.record("concurrent operations acknowledged", len(done) + len(console_keys))
+    H.record("concurrent operations acknowledged", len(done) + len(console_keys) + len(cli_acks))
     console.store.close()
     fresh.store.close()
+
+
+def cli_writer(home: Path, acks: list, errors: list) -> None:
+    """A shell user at the same time: ``cmklab az keyvault key create`` processes, one after another."""
+    for n in range(CLI_COMMANDS):
+        name = f"cli-k{n}"
+        p = subprocess.run(H.cmklab_command() + ["--home", str(home), "az", "keyvault", "key", "create",
+                                                 "--vault-name", VAULT, "-n", name, "--query", "key.kid", "-o", "tsv"],
+                           cwd=H.REPO, env=H.child_env(), capture_output=True, text=True, timeout=120)
+        if p.returncode != 0:
+            errors.append(p.stderr)
+            return
+        acks.append((name, p.stdout.strip().rsplit("/", 1)[1]))
 
 
 def check_nothing_lost(e, done: list[dict], console_keys, writers: int) -> None:

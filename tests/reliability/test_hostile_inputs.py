@@ -722,3 +722,62 @@ def test_catalogue_size():
     total = len(CASES) + len(STORE_FILES) + 4 + 3
     print(f"hostile-input catalogue: {len(CASES)} facade cases + {len(STORE_FILES) + 7} store cases = {total}")
     assert total >= MIN_CATALOGUE, total
+
+
+# ---- the naming rules against an independent reading of Azure's rules ---------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from engine.ids import check_name  # noqa: E402
+
+_ASCII_ALNUM = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+
+
+def _azure_rule(kind: str, s: str) -> bool:
+    """Azure's naming rules, written from its documentation (not from the engine's regexes)."""
+    if not s:
+        return False
+    if kind == "vault":  # 3-24, alphanumerics and hyphens, start with a letter, end with a letter or digit, no --
+        return (3 <= len(s) <= 24 and set(s) <= _ASCII_ALNUM | {"-"} and s[0].isascii() and s[0].isalpha()
+                and s[-1] in _ASCII_ALNUM and "--" not in s)
+    if kind == "key":  # 1-127, alphanumerics and hyphens
+        return len(s) <= 127 and set(s) <= _ASCII_ALNUM | {"-"}
+    if kind == "resource_group":  # 1-90, Unicode letters/digits, underscores, parentheses, hyphens, periods; no final period
+        return len(s) <= 90 and all(c.isalnum() or c in "_-.()" for c in s) and not s.endswith(".")
+    if kind == "des":  # 1-80, alphanumerics, underscores, hyphens
+        return len(s) <= 80 and set(s) <= _ASCII_ALNUM | {"_", "-"}
+    if kind in ("disk", "snapshot", "image"):  # 1-80, alnum _ . -, start alnum, end alnum or _
+        return (len(s) <= 80 and set(s) <= _ASCII_ALNUM | {"_", ".", "-"} and s[0] in _ASCII_ALNUM
+                and (s[-1] in _ASCII_ALNUM or s[-1] == "_"))
+    if kind == "vm":  # 1-64 (Linux), alnum . -, no leading or trailing period or hyphen
+        return len(s) <= 64 and set(s) <= _ASCII_ALNUM | {".", "-"} and s[0] in _ASCII_ALNUM and s[-1] in _ASCII_ALNUM
+    raise AssertionError(kind)
+
+
+_NAME_CHARS = st.one_of(st.sampled_from(list("aZ09-_.() /#\\é\x00\n\t\x1b")), st.characters())
+_NAMES = st.one_of(st.text(_NAME_CHARS, max_size=130), st.from_regex(r"[a-z][a-z0-9-]{0,30}[a-z0-9]", fullmatch=True),
+                   st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,90}", fullmatch=True))
+
+
+@pytest.mark.parametrize("kind", sorted(NAME_CASES))
+def test_naming_rules_match_azure(kind):
+    """Generated names (long, short, unicode, control characters): the engine accepts exactly what Azure does,
+    and every refusal names the rule."""
+    tried = []
+
+    @settings(max_examples=1500 if H.LONG else 100, deadline=None, database=None, derandomize=not H.LONG)
+    @given(_NAMES)
+    def check(name):
+        tried.append(name)
+        try:
+            check_name(kind, name)
+            accepted = True
+        except EngineError as err:
+            accepted = False
+            assert err.code == "InvalidParameter" and "not valid" in err.message or "required" in err.message
+            assert not any(ord(c) < 32 for c in err.message)
+        assert accepted == _azure_rule(kind, name), (kind, name)
+
+    check()
+    H.record("hostile inputs (generated names)", len(tried))
