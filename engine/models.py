@@ -14,41 +14,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, ClassVar
 
-
-class _Field:
-    __slots__ = ("default_factory",)
-
-    def __init__(self, default_factory) -> None:
-        self.default_factory = default_factory
-
-
-def field(*, default_factory):
-    """A field whose default is made by ``default_factory`` (as dataclasses.field)."""
-    return _Field(default_factory)
-
-
-def dataclass(cls):
-    """A light @dataclass: keyword/positional ``__init__`` from the annotations, defaults, ``__eq__``.
-
-    Importing 13 real dataclasses costs more than the rest of the engine's import together (each
-    one execs generated code); the CLI starts on every command, so the models build their
-    ``__init__`` from data instead.
-    """
-    names: list[str] = list(getattr(cls, "_field_names", ()))
-    defaults: dict = dict(getattr(cls, "_field_defaults", {}))
-    for name, ann in cls.__dict__.get("__annotations__", {}).items():
-        if "ClassVar" in str(ann):
-            continue
-        if name not in names:
-            names.append(name)
-        if name in cls.__dict__:
-            defaults[name] = cls.__dict__[name]
-    cls._field_names = tuple(names)
-    cls._field_defaults = defaults
-    for name in names:
-        if isinstance(cls.__dict__.get(name), _Field):
-            delattr(cls, name)
-    return cls
+from ._light import _Field, dataclass, field
 
 
 def _copy(value: Any) -> Any:
@@ -69,38 +35,6 @@ class Model:
 
     table: ClassVar[str] = ""
     _nested: ClassVar[tuple[str, ...]] = ()
-    _field_names: ClassVar[tuple[str, ...]] = ()
-    _field_defaults: ClassVar[dict] = {}
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        names = self._field_names
-        if len(args) > len(names):
-            raise TypeError(f"{type(self).__name__} takes at most {len(names)} positional arguments")
-        for name, value in zip(names, args):
-            if name in kwargs:
-                raise TypeError(f"{type(self).__name__} got two values for {name!r}")
-            kwargs[name] = value
-        unknown = set(kwargs) - set(names)
-        if unknown:
-            raise TypeError(f"{type(self).__name__} has no field(s) {', '.join(sorted(unknown))}")
-        d = self.__dict__
-        for name in names:
-            if name in kwargs:
-                d[name] = kwargs[name]
-            elif name in self._field_defaults:
-                default = self._field_defaults[name]
-                d[name] = default.default_factory() if isinstance(default, _Field) else default
-            else:
-                raise TypeError(f"{type(self).__name__} needs {name!r}")
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.__dict__ == self.__dict__
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.__dict__.items())})"
-
     @property
     def key(self) -> str:
         return self.id  # type: ignore[attr-defined]
@@ -135,7 +69,7 @@ _DEFAULTS: dict[type, dict] = {}
 
 def _defaults_of(cls: type) -> dict:
     out = {}
-    for name, default in cls._field_defaults.items():
+    for name, default in cls.__light_defaults__.items():  # type: ignore[attr-defined]
         out[name] = default.default_factory() if isinstance(default, _Field) else default
     return out
 
