@@ -20,6 +20,7 @@ COMPUTE_CODES = {
     "KeyNotFound": "KeyVaultKeyNotFound",
     "KeyPurged": "KeyVaultKeyNotFound",
     "VaultNotFound": "KeyVaultNotFound",
+    "InvalidCiphertext": "WrappedDataKeyCorrupt",
 }
 """How a Key Vault refusal reads on the compute side (disks, VMs, sets)."""
 
@@ -40,7 +41,8 @@ def compute_error(problem: EngineError, resource: str, des: DiskEncryptionSet | 
     """A Key Vault problem as the compute side reports it, naming the resource, key and identity."""
     code = COMPUTE_CODES.get(problem.inner_code or problem.code, "KeyVaultAccessForbidden")
     who = f" (identity {des.principal_id} of disk encryption set {des.name})" if des else ""
-    err_cls = Forbidden if code in ("KeyVaultAccessForbidden", "KeyVaultKeyNotEnabled") else NotFound
+    err_cls = Forbidden if code in ("KeyVaultAccessForbidden", "KeyVaultKeyNotEnabled") else \
+        BadRequest if code == "WrappedDataKeyCorrupt" else NotFound
     err = err_cls(f"{resource}: {problem.message}{who}", code=code)
     err.inner_code = None
     return err

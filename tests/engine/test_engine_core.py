@@ -78,9 +78,9 @@ def test_K2_flipping_a_byte_of_the_wrapped_key_is_detected(disk_engine, kit):
         e._touch(d)
         d.layers[0]["wrapped"] = e.b64(bytes(raw))
     err = kit.refused(e.start_vm, "vm1")
-    assert "cannot be unwrapped" in err.message
+    assert "cannot be unwrapped" in err.message and err.code == "WrappedDataKeyCorrupt"
     err = kit.refused(e.read_resource, "disk", "vm1-os", 0, 16)
-    assert "cannot be unwrapped" in err.message
+    assert "cannot be unwrapped" in err.message and err.code == "WrappedDataKeyCorrupt"
     assert e.get_vm("vm1").power == "deallocated"
 
 
