@@ -364,10 +364,15 @@ def test_run_console_opens_the_demo_unless_empty(tmp_path, monkeypatch, empty):
         return None
 
     monkeypatch.setattr(console_app.CmkApp, "run", fake_run)
-    rc = console_app.run_console(home=str(tmp_path / "h"), seed=1, empty=empty, read_only=True)
+    rc = console_app.run_console(home=str(tmp_path / "h"), seed=1, empty=empty)
     assert rc == 0
     assert seen["vms"] == (0 if empty else 4)
-    assert seen["read_only"] is True
+    assert seen["read_only"] is False
+    # a read-only console then opens the same store, unchanged (it never creates state itself)
+    before = (tmp_path / "h" / "state.json").read_bytes()
+    assert console_app.run_console(home=str(tmp_path / "h"), read_only=True) == 0
+    assert seen["read_only"] is True and seen["vms"] == (0 if empty else 4)
+    assert (tmp_path / "h" / "state.json").read_bytes() == before
 
 
 async def test_mouse_switches_panes_and_selects_rows():

@@ -115,8 +115,13 @@ def test_read_only_cli_refuses_every_change_and_leaves_the_state_as_it_was(lab_h
 
 
 def test_a_browser_tab_gets_the_console(lab_home):
-    """Connecting the page's websocket starts the console (in a process of its own) on the home."""
+    """Connecting the page's websocket starts the console (in a process of its own) on the home.
+    The home holds a lab first: a read-only console never creates state, so it needs some to show."""
     import asyncio
+
+    from console.workshop import run_scenario_cli
+
+    assert run_scenario_cli(["run", "disable-key", "--no-console"], home=str(lab_home)) == 0
 
     import aiohttp
 
