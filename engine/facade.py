@@ -23,7 +23,7 @@ MUTATING = (
     "create_des", "update_des", "delete_des", "create_disk", "update_disk", "delete_disk", "create_snapshot",
     "delete_snapshot", "create_image", "delete_image", "create_vm", "start_vm", "stop_vm", "deallocate_vm",
     "restart_vm", "delete_vm", "update_vm", "attach_disk", "detach_disk", "advance_clock",
-    "enable_disk_encryption_ade", "run_due_jobs",
+    "enable_disk_encryption_ade", "run_due_jobs", "create_scale_set", "update_scale_set", "scale_scale_set",
 )
 """Facade methods that change state (what-if accepts these)."""
 

@@ -21,6 +21,7 @@ PROVIDERS = {
     "snapshot": "Microsoft.Compute/snapshots",
     "image": "Microsoft.Compute/images",
     "vm": "Microsoft.Compute/virtualMachines",
+    "vmss": "Microsoft.Compute/virtualMachineScaleSets",
 }
 
 
@@ -123,6 +124,9 @@ class NameRule:
 
 
 NAME_RULES: dict[str, NameRule] = {
+    "vmss": NameRule(
+        "Virtual machine scale set", re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,62}[A-Za-z0-9])?"),
+        "1-64 characters: letters, digits, hyphens and periods, not starting or ending with a hyphen or period"),
     "vault": NameRule(
         "Key vault", re.compile(r"[A-Za-z](?!.*--)[A-Za-z0-9-]{1,22}[A-Za-z0-9]"),
         "3-24 characters, letters, digits and hyphens, starting with a letter, ending with a letter or digit, "

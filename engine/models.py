@@ -357,6 +357,25 @@ class VirtualMachine(Model):
 
 
 @dataclass
+class ScaleSet(Model):
+    """A virtual machine scale set: a template its instances (VMs named ``{name}-{n}``) are made from.
+
+    Encryption at host can be turned on while it runs; only instances created afterwards get it (V6)."""
+
+    table: ClassVar[str] = "scalesets"
+    id: str
+    name: str
+    resource_group: str
+    location: str
+    size: str = "Standard_DS3_v2"
+    image: str = "Ubuntu2204"
+    os_disk_encryption_set: str | None = None
+    encryption_at_host: bool = False
+    next_instance: int = 0
+    created: str = ""
+
+
+@dataclass
 class PlatformKey(Model):
     """The platform-managed key of a region (RSA, sealed like any key)."""
 
@@ -397,4 +416,4 @@ class EventEntry(Model):
 
 MODELS: dict[str, type[Model]] = {m.table: m for m in (
     EngineMeta, ResourceGroup, Vault, RoleAssignment, Key, DiskEncryptionSet, Disk, Snapshot, Image,
-    VirtualMachine, PlatformKey, AuditEntry, EventEntry)}
+    VirtualMachine, ScaleSet, PlatformKey, AuditEntry, EventEntry)}

@@ -17,7 +17,7 @@ from .des import compute_error
 from .disks import MAX_IO, DisksMixin
 from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAllowed
 from .ids import arm_id, check_name
-from .models import POWER_TRANSITIONS, Disk, PowerState, VirtualMachine
+from .models import POWER_TRANSITIONS, Disk, PowerState, ScaleSet, VirtualMachine
 from .rules import DISK_SKUS, ENC_PLATFORM, VM_SIZE_HELP, VM_SIZE_RE, vm_family_supports_eah
 from .vaults import check_region
 
@@ -145,6 +145,80 @@ class VmsMixin(DisksMixin):
         if vm.ade_enabled:
             raise BadRequest(f"VM {vm.name}: encryption at host cannot be enabled with Azure Disk Encryption (V6)",
                              code="InvalidParameter")
+
+    # ---- scale sets (V6) -------------------------------------------------------------------------
+
+    def create_scale_set(self, name: str, resource_group: str, *, capacity: int = 2, size: str = "Standard_DS3_v2",
+                         image: str = "Ubuntu2204", location: str | None = None,
+                         os_disk_encryption_set: str | None = None, encryption_at_host: bool = False) -> ScaleSet:
+        """A scale set and ``capacity`` instances made from its template."""
+        check_name("vmss", name)
+        if not isinstance(capacity, int) or isinstance(capacity, bool) or not 0 <= capacity <= 100:
+            raise BadRequest(f"capacity {capacity!r} is not valid; allowed: 0 to 100 instances", code="InvalidParameter")
+        with self.transaction():
+            group = self.get_group(resource_group)
+            loc = check_region(location) if location else group.location
+            if any(s.name.lower() == name.lower() and s.resource_group.lower() == group.name.lower()
+                   for s in self.t["scalesets"].values()):
+                raise Conflict(f"scale set {name!r} already exists in resource group {group.name!r}", code="Conflict")
+            ss = ScaleSet(id=arm_id(self.subscription_id, group.name, "vmss", name), name=name,
+                          resource_group=group.name, location=loc, size=size, image=image,
+                          os_disk_encryption_set=os_disk_encryption_set, encryption_at_host=bool(encryption_at_host),
+                          created=self.now())
+            self._add(ss)
+            for _ in range(capacity):
+                self._new_instance(ss)
+            return ss
+
+    def _new_instance(self, ss: ScaleSet) -> VirtualMachine:
+        self._touch(ss)
+        n = ss.next_instance
+        ss.next_instance += 1
+        return self.create_vm(f"{ss.name}-{n}", ss.resource_group, image=ss.image, size=ss.size, location=ss.location,
+                              os_disk_name=f"{ss.name}-{n}-os", os_disk_encryption_set=ss.os_disk_encryption_set,
+                              encryption_at_host=ss.encryption_at_host, scale_set=ss.name)
+
+    def get_scale_set(self, name: str, resource_group: str | None = None) -> ScaleSet:
+        for s in self.t["scalesets"].values():
+            if s.name.lower() == name.lower() and (resource_group is None
+                                                   or s.resource_group.lower() == resource_group.lower()):
+                return s  # type: ignore[return-value]
+        raise NotFound(f"The Resource 'Microsoft.Compute/virtualMachineScaleSets/{name}' under resource group "
+                       f"'{resource_group or '?'}' was not found.", code="ResourceNotFound")
+
+    def update_scale_set(self, name: str, resource_group: str | None = None, *,
+                         encryption_at_host: bool | None = None) -> ScaleSet:
+        """Turn encryption at host on or off for the template: running instances keep what they have;
+        only instances created afterwards follow (seed 001, V6)."""
+        with self.transaction():
+            ss = self.get_scale_set(name, resource_group)
+            self._touch(ss)
+            if encryption_at_host is not None:
+                if encryption_at_host and not vm_family_supports_eah(ss.size):
+                    raise BadRequest(f"VM size {ss.size} does not support encryption at host (seed 001's table)",
+                                     code="InvalidParameter")
+                ss.encryption_at_host = bool(encryption_at_host)
+            self._emit(ev.VmUpdated, f"scale set {ss.name} updated: encryption at host "
+                       f"{'on' if ss.encryption_at_host else 'off'} for new instances", vm=ss.id)
+            return ss
+
+    def scale_scale_set(self, name: str, capacity: int, resource_group: str | None = None) -> ScaleSet:
+        """Grow to ``capacity`` instances (new ones follow the current template)."""
+        with self.transaction():
+            ss = self.get_scale_set(name, resource_group)
+            have = [v for v in self.t["vms"].values() if v.scale_set == ss.name]
+            if not isinstance(capacity, int) or capacity < len(have) or capacity > 100:
+                raise BadRequest(f"capacity {capacity!r} is not valid; allowed: {len(have)} to 100 (this simulator "
+                                 "only scales out)", code="InvalidParameter")
+            for _ in range(capacity - len(have)):
+                self._new_instance(ss)
+            return ss
+
+    def temp_disk(self, vm: VirtualMachine) -> dict:
+        """K9: the temporary disk is not a managed disk; SSE does not encrypt it; encryption at host does
+        (with platform-managed keys, V6)."""
+        return {"managed": False, "serverSideEncrypted": False, "encryptedAtHost": vm.encryption_at_host,
+                "keyType": "platform" if vm.encryption_at_host else None}
 
     # ---- power (V2) ---------------------------------------------------------------------------
 
