@@ -282,10 +282,13 @@ class EngineCore:
         meta.rng_counter = self.rng.counter
 
     def _commit(self, uow: UnitOfWork) -> None:
-        """One state write (skipped when only the logs grow, e.g. a KeyGet), then the log appends.
+        """The journal append, then one state write (skipped when only the logs grow, e.g. a KeyGet).
 
-        The state write is the commit point; log lines follow it, so the logs never hold an action
-        that did not commit (a crash between the two loses that action's log lines only).
+        The journal lines are tagged with the state generation this commit produces and written
+        first; the state write is the commit point. A crash between the two leaves lines of a
+        generation the state never reached: readers ignore them and the next append drops them (see
+        store/logs.py). So a committed action never loses its audit lines, and one that did not
+        commit leaves none. A failed journal append aborts the action before anything is committed.
         """
         upserts: dict[str, dict[str, dict]] = {}
         deletes: dict[str, list[str]] = {}
@@ -298,22 +301,30 @@ class EngineCore:
             if table == "engine" and doc == before:
                 continue
             upserts.setdefault(table, {})[key] = doc
-        if upserts or deletes:
-            self.store.commit(upserts, deletes)
+        writes_state = bool(upserts or deletes)
         # in time order: an action that runs jobs (advance_clock) mixes allowed and denied operations
-        self._append_logs(sorted(uow.audit_ok + uow.audit, key=lambda a: a.time), uow.events)
+        audit = sorted(uow.audit_ok + uow.audit, key=lambda a: a.time)
+        gen = self.store.generation + (1 if writes_state else 0)
+        lines = self._journal(audit, uow.events, gen)
+        if writes_state:
+            self.store.commit(upserts, deletes)
+        self._remember(*lines)
 
-    def _append_logs(self, audit: list[AuditEntry], events: list[Event]) -> None:
-        """The action's audit entries and events, in one journal append."""
+    def _journal(self, audit: list[AuditEntry], events: list[Event], gen: int | None = None) -> tuple[list, list]:
+        """Write the action's audit entries and events in one journal append; returns (audit, events) entries."""
         if not audit and not events:
-            return
+            return [], []
         entries = [EventEntry(id="", time=e.time, type=e.kind, severity=e.severity, summary=e.summary,
                               data={k: v for k, v in e.to_doc().items()
                                     if k not in ("time", "summary", "type", "severity")}) for e in events]
         ids = self.store.append_log([("audit", a.to_doc()) for a in audit]
-                                    + [("events", x.to_doc()) for x in entries])
+                                    + [("events", x.to_doc()) for x in entries], gen)
         for obj, i in zip([*audit, *entries], ids):
             obj.id = i
+        return audit, entries
+
+    def _remember(self, audit: list, entries: list) -> None:
+        """After the commit: the in-memory logs (when loaded) learn the new lines."""
         self.t["audit"]._add_loaded(audit)  # type: ignore[attr-defined]
         self.t["events"]._add_loaded(entries)  # type: ignore[attr-defined]
 
@@ -329,7 +340,7 @@ class EngineCore:
         if uow.audit and not uow.dry_run:
             # Key Vault logs denied attempts even though the action failed (KV8): keep those alone.
             try:
-                self._append_logs(uow.audit, [])
+                self._remember(*self._journal(uow.audit, []))
             except EngineError:
                 pass
 

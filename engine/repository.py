@@ -54,12 +54,17 @@ class StateStore(Protocol):
     def commit(self, upserts: Docs, deletes: dict[str, list[str]]) -> None:
         """Apply one unit of work and persist it with a single atomic write."""
 
-    def append_log(self, entries: list[tuple[str, dict]]) -> list[str]:
-        """Append ``(log, document)`` pairs (logs ``audit`` and ``events``) to the journal with one write;
-        sets and returns their ids (increasing). Durable when it returns."""
+    generation: int
+    """How many state commits this store has seen (journal lines are tagged with it)."""
+
+    def append_log(self, entries: list[tuple[str, dict]], gen: int | None = None) -> list[str]:
+        """Append ``(log, document)`` pairs (logs ``audit`` and ``events``) to the journal with one write,
+        for state generation ``gen`` (default: the current one); sets and returns their ids (increasing).
+        Durable when it returns. Written *before* the state commit it belongs to; readers ignore lines of
+        a generation the state never reached, and the next append drops them."""
 
     def read_log(self, name: str) -> list[dict]:
-        """Every document of the log, oldest first."""
+        """Every document of the log of a committed generation, oldest first."""
 
     def lock(self) -> contextlib.AbstractContextManager[None]:
         """An exclusive inter-process lock held for one read-modify-write."""
@@ -138,19 +143,34 @@ class MemoryStore:
                 self._docs.get(table, {}).pop(key, None)
         self.commits += 1
 
-    def append_log(self, entries: list[tuple[str, dict]]) -> list[str]:
+    @property
+    def generation(self) -> int:
+        return self.commits
+
+    def append_log(self, entries: list[tuple[str, dict]], gen: int | None = None) -> list[str]:
+        gen = self.commits if gen is None else gen
+        for log in self.logs.values():  # drop orphans: lines of a generation never committed
+            log[:] = [d for d in log if d.get("_gen", 0) <= self.commits]
+        self.journal_lines = sum(len(v) for v in self.logs.values())
         ids = []
         for name, doc in entries:
             self.journal_lines += 1
             doc["id"] = f"{self.journal_lines:09d}"
-            self.logs.setdefault(name, []).append(copy.deepcopy(doc))
+            self.logs.setdefault(name, []).append(dict(copy.deepcopy(doc), _gen=gen))
             ids.append(doc["id"])
         if entries:
             self.appends += 1
         return ids
 
     def read_log(self, name: str) -> list[dict]:
-        return copy.deepcopy(self.logs.get(name, []))
+        out = []
+        for d in self.logs.get(name, []):
+            if d.get("_gen", 0) > self.commits:
+                continue
+            doc = copy.deepcopy(d)
+            doc.pop("_gen", None)
+            out.append(doc)
+        return out
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:

@@ -2,12 +2,21 @@
 
 Audit entries and events only ever grow, and most commands (``az keyvault key show`` writes a
 ``KeyGet`` audit entry) change nothing else: appending one line is O(1), where rewriting the
-state file is O(state). Each line is one JSON document with a sequence id given here, under the
-store's lock (the line number: monotonic across both logs), so the same commands give the same ids
-(seeded replays). One action appends its audit entries and events with one write.
+state file is O(state). One action appends its audit entries and events with one write.
 
-A line is written whole with one ``write`` and fsynced before the call returns. A torn last line
-(a crash mid-write) is ignored on read and overwritten by the next append.
+How the journal stays in step with the state (the state write is the commit point):
+
+* every line carries ``gen``, the state generation it belongs to: the generation the action's state
+  write will produce, or the current one for an action that writes no state (a ``KeyGet``, the denied
+  attempts of a refused action);
+* the journal is written *before* the state: a crash after both leaves both, a crash between them
+  leaves lines of a generation the state never reached;
+* readers ignore lines whose ``gen`` is beyond the state's generation, and the next append (under
+  the store's lock) truncates them: an action that did not commit leaves no trace, one that
+  committed never loses its audit lines.
+
+Ids are a dense sequence given here (``000000001`` on), so the same commands give the same ids
+(seeded replays). A torn last line (a crash mid-write) is ignored and overwritten.
 """
 
 from __future__ import annotations
@@ -18,20 +27,22 @@ import os
 from engine.errors import StoreError
 
 LOG_NAMES = ("audit", "events")
+_TAIL = 1 << 16
 
 
 class LogFiles:
     def __init__(self, home: str) -> None:
         self.home = home
-        self._counts: dict[str, tuple[int, tuple]] = {}
+        self._cache: tuple | None = None
+        """(file signature, line count, end offset, gen of the last line) after this process's last append."""
 
     def path(self, name: str = "journal") -> str:
         if name not in LOG_NAMES and name != "journal":
             raise ValueError(f"unknown log {name!r}; logs: {', '.join(LOG_NAMES)}")
         return os.path.join(self.home, "journal.jsonl")
 
-    def read(self, name: str) -> list[dict]:
-        """The documents of one log (``audit`` or ``events``), oldest first."""
+    def read(self, name: str, committed_gen: int | None = None) -> list[dict]:
+        """The documents of one log (``audit`` or ``events``), oldest first, of committed generations."""
         self.path(name)
         path = self.path()
         try:
@@ -49,21 +60,35 @@ class LogFiles:
                 doc = json.loads(line)
             except json.JSONDecodeError:
                 break  # a torn last line: everything before it stands
+            gen = doc.pop("gen", 0)
+            if committed_gen is not None and gen > committed_gen:
+                break  # lines of a generation the state never reached (and everything after them)
             if doc.pop("log", None) == name:
                 out.append(doc)
         return out
 
-    def _valid_length(self, fd: int) -> tuple[int, int]:
-        """(number of whole lines, byte length up to the end of the last whole line)."""
+    def _scan(self, fd: int, committed_gen: int) -> tuple[int, int]:
+        """(whole committed lines, byte offset after the last of them): torn and orphan lines excluded."""
         size = os.fstat(fd).st_size
         if size == 0:
             return 0, 0
         data = os.pread(fd, size, 0)
         end = data.rfind(b"\n") + 1
+        # walk back over lines of generations the state never reached (their action did not commit)
+        while end > 0:
+            start = data.rfind(b"\n", 0, end - 1) + 1
+            try:
+                gen = json.loads(data[start:end - 1]).get("gen", 0)
+            except json.JSONDecodeError:
+                gen = committed_gen + 1
+            if gen <= committed_gen:
+                break
+            end = start
         return data.count(b"\n", 0, end), end
 
-    def append(self, entries: list[tuple[str, dict]]) -> list[str]:
-        """Append ``(log name, document)`` pairs with one write (ids set here); durable when it returns."""
+    def append(self, entries: list[tuple[str, dict]], gen: int, committed_gen: int) -> list[str]:
+        """Append ``(log name, document)`` pairs for generation ``gen`` with one write; durable when it
+        returns. Lines of generations beyond ``committed_gen`` (an action that never committed) go first."""
         if not entries:
             return []
         for name, _ in entries:
@@ -76,27 +101,28 @@ class LogFiles:
         try:
             st = os.fstat(fd)
             sig = (st.st_ino, st.st_size, st.st_mtime_ns)
-            cached = self._counts.get("journal")
-            if cached is not None and cached[1] == sig:
-                count, end = cached[0], st.st_size
+            cached = self._cache
+            if cached is not None and cached[0] == sig and cached[3] <= committed_gen:
+                count, end = cached[1], cached[2]
             else:
-                count, end = self._valid_length(fd)
+                count, end = self._scan(fd, committed_gen)
             ids = []
             lines = []
             for name, doc in entries:
                 count += 1
                 doc["id"] = f"{count:09d}"
                 ids.append(doc["id"])
-                lines.append(json.dumps(dict(doc, log=name), separators=(",", ":"), sort_keys=True))
+                lines.append(json.dumps(dict(doc, log=name, gen=gen), separators=(",", ":"), sort_keys=True))
             payload = ("\n".join(lines) + "\n").encode()
             os.pwrite(fd, payload, end)
             if end + len(payload) < st.st_size:
                 os.ftruncate(fd, end + len(payload))
             os.fsync(fd)
             st = os.fstat(fd)
-            self._counts["journal"] = (count, (st.st_ino, st.st_size, st.st_mtime_ns))
+            self._cache = ((st.st_ino, st.st_size, st.st_mtime_ns), count, end + len(payload), gen)
             return ids
         except OSError as exc:
+            self._cache = None
             raise StoreError(f"cannot append to log {path}: {exc.strerror or exc}") from exc
         finally:
             os.close(fd)

@@ -280,19 +280,25 @@ class TinyStore:
         """Remember the logs as they are now: the caller has (or will lazily read) this version."""
         self._log_sig = self._logs.signature()
 
-    def append_log(self, entries: list[tuple[str, dict]]) -> list[str]:
-        """Append ``(log, document)`` pairs to the journal (logs ``audit``, ``events``) with one write."""
+    def append_log(self, entries: list[tuple[str, dict]], gen: int | None = None) -> list[str]:
+        """Append ``(log, document)`` pairs to the journal (logs ``audit``, ``events``) with one write.
+
+        ``gen``: the state generation they belong to (default: the current one; the engine passes the next
+        one when the state write follows). Lines beyond the committed generation are orphans: hidden from
+        readers, truncated by the next append (see store/logs.py)."""
         self._check_open()
         with self.lock():
+            committed = self.generation
             others = self._logs.signature() != self._log_sig
-            ids = self._logs.append(entries)
+            ids = self._logs.append(entries, committed if gen is None else gen, committed)
             if not others:
                 self._log_sig = self._logs.signature()
             return ids
 
     def read_log(self, name: str) -> list[dict]:
+        """The documents of one log, of generations the state has reached (orphans excluded)."""
         self._check_open()
-        return self._logs.read(name)
+        return self._logs.read(name, self.generation)
 
     def root_key(self) -> bytes:
         return self._root_key
