@@ -49,7 +49,7 @@ def open_engine(home: str | os.PathLike | None = None, *, seed: int | None = Non
                           f"open it once without --read-only (or run: cmklab --home {path} demo)",
                           code="ReadOnly")
     store = TinyStore(path)
-    fresh = not store.load()
+    fresh = store.generation == 0  # (not load(): the engine takes the parse the store made when it opened)
     start = None
     if seed is None and fresh:
         # unseeded stores start their simulated clock at the wall clock; seeded ones at a fixed instant

@@ -151,6 +151,7 @@ class EngineCore:
 
     def _load(self) -> None:
         docs = self.store.load()
+        owned = bool(getattr(self.store, "last_load_owned", False))  # a fresh parse: no copies needed
         t: dict[str, dict[str, Model]] = {name: {} for name in MODELS if name not in LOG_TABLES}
         for name in LOG_TABLES:
             t[name] = _Log(self.store, name)
@@ -159,7 +160,7 @@ class EngineCore:
             if cls is None or table in LOG_TABLES:
                 continue
             from_doc = cls.from_doc
-            t[table] = {k: from_doc(d) for k, d in rows.items()}
+            t[table] = {k: from_doc(d, owned) for k, d in rows.items()}
         self.t = t
         meta = t["engine"].get("engine")
         self.meta: EngineMeta | None = meta  # type: ignore[assignment]

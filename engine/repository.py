@@ -132,6 +132,9 @@ class MemoryStore:
         self.appends = 0
         """How many journal appends were made (one per action that audits or emits events)."""
 
+    last_load_owned = True
+    """MemoryStore.load returns deep copies: the caller owns them."""
+
     def load(self) -> Docs:
         return copy.deepcopy(self._docs)
 

@@ -157,10 +157,11 @@ class AtomicJSONStorage(Storage):
         self._validate = validate
         self._data: Optional[dict] = {}
         self._raw: Optional[bytes] = None  # file content not parsed yet (see reload(detach=True))
+        self._spare_raw: Optional[bytes] = None  # the bytes behind _data, while nobody else holds _data
         self._dirty = False
         self._held_fd: Optional[int] = None
         self._signature: Signature = None
-        self.reload()
+        self.reload(keep_raw=True)
 
     # -- TinyDB's interface -------------------------------------------------------------------
     def read(self) -> dict:
@@ -172,8 +173,18 @@ class AtomicJSONStorage(Storage):
 
     def write(self, data: dict) -> None:
         """Remember the new state; nothing touches the disk until :meth:`flush`."""
-        self._data, self._raw = data, None
+        self._data, self._raw, self._spare_raw = data, None, None
         self._dirty = True
+
+    def take(self) -> Optional[dict]:
+        """Hand the parsed database over to the caller, once, if it is exactly the file's content:
+        this storage keeps the bytes and parses them again on its next :meth:`read`. (Opening a store
+        parses the file; the engine that opened it then owns that parse and need not copy it.)"""
+        if self._data is None or self._spare_raw is None or self._dirty:
+            return None
+        data = self._data
+        self._data, self._raw, self._spare_raw = None, self._spare_raw, None
+        return data
 
     def close(self) -> None:
         self._hold(None, None)
@@ -198,7 +209,7 @@ class AtomicJSONStorage(Storage):
             return True  # let the caller's reload report the problem
         return current != self._signature
 
-    def reload(self, *, detach: bool = False) -> dict:
+    def reload(self, *, detach: bool = False, keep_raw: bool = False) -> dict:
         """Replace the in-memory database with the file's content (an absent file is an empty database).
 
         Returns the data read. With ``detach=True`` that object is handed over to the caller, and this
@@ -219,16 +230,16 @@ class AtomicJSONStorage(Storage):
                 os.close(fd)
             raise
         if detach and raw is not None:
-            self._data, self._raw = None, raw
+            self._data, self._raw, self._spare_raw = None, raw, None
         else:
-            self._data, self._raw = data, None
+            self._data, self._raw, self._spare_raw = data, None, (raw if keep_raw else None)
         self._dirty = False
         self._hold(fd, sig)
         return data
 
     def restore(self, data: dict) -> None:
         """Put back an earlier in-memory database (after a failed flush); marks it clean."""
-        self._data, self._raw = data, None
+        self._data, self._raw, self._spare_raw = data, None, None
         self._dirty = False
 
     def serialise(self) -> bytes:

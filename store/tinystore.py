@@ -109,6 +109,9 @@ class TinyStore:
         self._lock_depth = 0
         _ensure_dir(self.home)
         self._logs = LogFiles(self.home)
+        self._generation: int | None = None
+        self.last_load_owned = False
+        """Whether the documents the last :meth:`load` returned belong to the caller (no copy needed)."""
         self._log_sig = self._logs.signature()
         # Read (and validate) the state first: a refused file stops us before anything else is created.
         self._db = _StoreDB(self.path, storage=AtomicJSONStorage, validate=self._check_schema)
@@ -153,29 +156,38 @@ class TinyStore:
     # -- StateStore ---------------------------------------------------------------------------
     @property
     def generation(self) -> int:
-        """How many commits the state in memory has seen (0 for a new store)."""
-        meta = self._storage.read().get(META_TABLE, {}).get(META_KEY, {})
-        return meta.get("generation", 0)
+        """How many commits the state in memory has seen (0 for a new store). Cached: reading it must
+        not force a parse of a state handed over to the engine (a KeyGet only appends to the journal)."""
+        if self._generation is None:
+            meta = self._storage.read().get(META_TABLE, {}).get(META_KEY, {})
+            self._generation = meta.get("generation", 0)
+        return self._generation
 
     def load(self) -> Docs:
-        """Every table but ``_meta``. The documents are read-only to the caller (copy what you keep).
+        """Every table but ``_meta``.
 
-        Re-reads state.json only if another process replaced it since this object last read or wrote it
-        (then the parsed file is handed over as is and the store re-parses its own copy when it next needs
-        it); otherwise deep-copies the in-memory documents.
+        When the documents come from a fresh parse of the file (the first load after opening, or any load
+        after another process replaced it) they are handed over: ``last_load_owned`` is True, the caller
+        owns them, and the store parses its own copy again when it next needs it. Otherwise they are the
+        store's live documents, read-only to the caller (``last_load_owned`` False: copy what you keep).
         """
         self._check_open()
         self._note_logs()
         with self._thread_lock:
             if self._storage.changed_on_disk():
-                # Fresh objects parsed from the file become the caller's; the storage re-parses lazily.
                 data = self._storage.reload(detach=True)
                 self._clear_query_caches()
-                return {table: docs for table, docs in data.items() if table != META_TABLE}
-            data = self._storage.read()
-            # No copy: the engine builds its models with their own copies (Model.from_doc) and never
-            # mutates what load() returns; TinyDB replaces table dicts on commit instead of mutating
-            # them (_update_table), so what was handed out stays as it was read.
+                owned = True
+            else:
+                data = self._storage.take()
+                owned = data is not None
+                if data is None:
+                    # The live documents: TinyDB replaces table dicts on commit instead of mutating
+                    # them (_update_table), so what was handed out stays as it was read.
+                    data = self._storage.read()
+            meta = data.get(META_TABLE, {}).get(META_KEY, {})
+            self._generation = meta.get("generation", 0) if isinstance(meta, dict) else 0
+            self.last_load_owned = owned
             return {table: docs for table, docs in data.items() if table != META_TABLE}
 
     def commit(self, upserts: Docs, deletes: Mapping[str, list[str]]) -> None:
@@ -197,7 +209,11 @@ class TinyStore:
                 generation = self.generation + 1
                 self._db.table(META_TABLE)._update_table(
                     lambda t: t.__setitem__(META_KEY, {"schema_version": SCHEMA_VERSION, "generation": generation}))
-                self._storage.flush()
+                try:
+                    self._storage.flush()
+                finally:
+                    if not self._storage.dirty:  # the new file is in place (even if syncing its directory failed)
+                        self._generation = generation
             except StoreError:
                 raise  # raised by flush after the new file is in place: memory and file agree, no rollback
             except OSError as exc:
