@@ -37,6 +37,19 @@ def _pool():
     return _POOL
 
 
+def parallel(fn, items: list) -> list:
+    """``[fn(x) for x in items]`` on two threads, in two chunks (RSA releases the GIL; one task per
+    chunk keeps the executor's per-task cost out of a 2,000-disk rotation)."""
+    if len(items) < 16:
+        return [fn(x) for x in items]
+    half = (len(items) + 1) // 2
+    chunks = [items[:half], items[half:]]
+    out: list = []
+    for part in _pool().map(lambda chunk: [fn(x) for x in chunk], chunks):
+        out.extend(part)
+    return out
+
+
 def compute_error(problem: EngineError, resource: str, des: DiskEncryptionSet | None = None) -> EngineError:
     """A Key Vault problem as the compute side reports it, naming the resource, key and identity."""
     code = COMPUTE_CODES.get(problem.inner_code or problem.code, "KeyVaultAccessForbidden")

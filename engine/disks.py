@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ._lazy import crypto
 from . import events as ev
-from .des import DesMixin, _choice, _pool, compute_error
+from .des import DesMixin, _choice, compute_error, parallel
 from .entropy import oaep_sha256_encrypt
 from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAllowed
 from .ids import arm_id, check_name, key_id, parse_arm_id, parse_key_url
@@ -238,10 +238,7 @@ class DisksMixin(DesMixin):
             if problem is None:
                 private = self._private(kid)
                 blobs = [self.unb64(todo[i].layers[0]["wrapped"]) for i in idxs]
-                if len(blobs) > 8:
-                    deks = list(_pool().map(lambda b: crypto.unwrap_key(private, b), blobs))
-                else:
-                    deks = [crypto.unwrap_key(private, b) for b in blobs]
+                deks = parallel(lambda b: crypto.unwrap_key(private, b), blobs)
                 for i, dek in zip(idxs, deks):
                     out[i] = dek
                     self._audit(ref.vault, des.principal_id, "KeyUnwrap", kid)
@@ -615,7 +612,7 @@ def _rekey_impl(engine: DisksMixin, des: DiskEncryptionSet, new_kid: str, resour
         if engine.rng.seeded:
             wrapped = [oaep_sha256_encrypt(public, dek, engine.rng) for dek in deks]
         else:
-            wrapped = [crypto.wrap_key(public, dek) for dek in deks]
+            wrapped = parallel(lambda dek: crypto.wrap_key(public, dek), deks)
         for r, dek, w in zip(todo, deks, wrapped):
             engine._touch(r)
             r.layers[0]["kid"] = new_kid
