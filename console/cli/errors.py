@@ -20,9 +20,12 @@ class UsageError(Exception):
     exit_code = 2
 
     def __init__(self, message: str, extra: list[str] | None = None) -> None:
+        from engine.errors import _tidy  # control characters escaped, huge values shortened (as engine errors)
+
+        message = _tidy(message)
         super().__init__(message)
         self.message = message
-        self.extra = list(extra or [])
+        self.extra = [_tidy(x) for x in (extra or [])]
 
     def lines(self) -> list[str]:
         return [f"ERROR: {self.message}"] + self.extra

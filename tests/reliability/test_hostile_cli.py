@@ -239,10 +239,7 @@ def homes(tmp_path_factory):
     return Homes(tmp_path_factory.mktemp("hostile-cli"))
 
 
-KNOWN_CLI_BUGS = {
-    "output-00": "the CLI echoes a raw control character in a usage error (argparse's message is not escaped)",
-    "output-1b5b324a": "the CLI echoes a raw escape sequence in a usage error (argparse's message is not escaped)",
-}
+KNOWN_CLI_BUGS: dict[str, str] = {}
 """Refusals that are right but whose message is not yet clean: reported to the CLI's owner (strict xfail, so
 that the fix shows up here)."""
 
