@@ -108,15 +108,24 @@ def _lookup(root: str, tokens: list[str], ctx: Context) -> P.Resolved | None:
     return res
 
 
-def run_words(root: str, tokens: list[str], ctx: Context) -> int:
+def _parse(root: str, tokens: list[str], ctx: Context):
+    """The command and its parsed, validated arguments; None when help was printed instead."""
     res = _lookup(root, tokens, ctx)
     if res is None:
-        return 0
+        return None
     cmd = res.command
     ns = P.parse_args(cmd, res.rest)
     ctx.quiet = bool(ns.only_show_errors)
     if cmd.validate is not None:
         cmd.validate(ns)
+    return cmd, ns
+
+
+def run_words(root: str, tokens: list[str], ctx: Context) -> int:
+    parsed = _parse(root, tokens, ctx)
+    if parsed is None:
+        return 0
+    cmd, ns = parsed
     if cmd.mutating and ctx.read_only:
         raise CLIError(f"cmklab is read-only (--read-only): '{cmd.path}' changes state and was not run. "
                        f"Preview it with: cmklab what-if {cmd.path} ...")
@@ -191,14 +200,10 @@ def what_if(tokens: list[str], ctx: Context) -> int:
         ctx.out(WHAT_IF_HELP)
         return 0
     root, rest = ("az", tokens[1:]) if tokens[0].lower() == "az" else ("cmklab", tokens)
-    res = _lookup(root, rest, ctx)
-    if res is None:
+    parsed = _parse(root, rest, ctx)
+    if parsed is None:
         return 0
-    cmd = res.command
-    ns = P.parse_args(cmd, res.rest)
-    ctx.quiet = bool(ns.only_show_errors)
-    if cmd.validate is not None:
-        cmd.validate(ns)
+    cmd, ns = parsed
     ns.read_only = True
     from engine.facade import MUTATING
 
