@@ -249,6 +249,11 @@ class DisksMixin(DesMixin):
                 cached = self._cached_keys(todo[i])
                 if cached is None:
                     r = todo[i]
+                    if problem.inner_code in ("KeyPurged", "VaultNotFound") and "purged" in problem.message:
+                        raise Conflict(f"{r.kind} {r.name}: its data key could only be opened with key {kid}, which "
+                                       f"is purged ({problem.message}); its data is gone for good (crypto-shredded) "
+                                       f"and cannot move to a new key: delete the {r.kind}",
+                                       code="KeyVaultKeyNotFound") from None
                     raise Conflict(f"{r.kind} {r.name}: its data key can only be opened with key {kid}, which is "
                                    f"unusable ({problem.message}); enable or recover that key, then change the set's "
                                    "key", code="KeyVaultKeyNotEnabled") from None

@@ -572,3 +572,28 @@ def test_D8_customer_type_without_a_set_is_refused(e, kit):
     kit.basic(e)
     err = kit.refused(e.create_disk, "d1", kit.RG, size_gb=4, encryption_type=ENC_CUSTOMER)
     assert err.code == "InvalidParameter" and "disk-encryption-set" in err.message
+
+
+def test_D3_rekey_after_a_purge_says_the_data_is_gone_not_to_recover_the_key():
+    """A set whose old key was purged cannot move its resources to a new key: the data keys are gone
+    for good; the refusal says so (and does not suggest recovering a purged key)."""
+    from engine import Engine
+    from engine.errors import EngineError
+
+    e = Engine.in_memory(seed=5)
+    e.create_group("rg", "eastus")
+    e.create_vault("kvp", "rg", enable_purge_protection=True, retention_days=7)
+    k, v = e.create_key("kvp", "old")
+    des = e.create_des("des", "rg", key_url=f"{k.id}/{v['version']}")
+    e.set_policy("kvp", des.principal_id, ["get", "wrapKey", "unwrapKey"])
+    e.create_disk("d1", "rg", size_gb=1, disk_encryption_set="des")
+    e.delete_key("kvp", "old")
+    e.advance_clock("8d")  # the platform purges it at the end of retention
+    k2, v2 = e.create_key("kvp", "new")
+    try:
+        e.update_des("des", key_url=f"{k2.id}/{v2['version']}")
+    except EngineError as err:
+        assert err.code == "KeyVaultKeyNotFound"
+        assert "gone for good" in err.message and "recover" not in err.message
+    else:
+        raise AssertionError("re-keying onto a new key after a purge must be refused")
