@@ -10,11 +10,10 @@ from __future__ import annotations
 from ._light import dataclass, field
 from datetime import datetime
 
-from .core import EngineCore
 from .errors import EngineError, NotFound
 from .jobs import JobsMixin
 from .models import PowerState
-from .repository import MemoryStore, StateStore
+from .repository import MemoryStore
 
 MUTATING = (
     "create_group", "delete_group", "create_vault", "update_vault", "delete_vault", "recover_vault", "purge_vault",
@@ -165,7 +164,7 @@ class Engine(JobsMixin):
                     if (t, r.key) not in uow.before:
                         continue  # untouched by this action: it was lost already
                     before = uow.before[(t, r.key)]
-                    if before is None or before.get("cache") is not None or not self._lost_doc(before):
+                    if before is None or before.get("cache") is not None:  # it could still be opened before
                         impact.lost_forever.append(r.name)
         impact.rewrapped = sorted(set(uow.rewrap_skipped))
         for (table, key), before in uow.before.items():
@@ -198,9 +197,6 @@ class Engine(JobsMixin):
                     and "purged" in problem.message):
                 return True
         return False
-
-    def _lost_doc(self, doc: dict) -> bool:
-        return doc.get("cache") is None
 
     # ---- cause chain ---------------------------------------------------------------------------
 

@@ -136,8 +136,6 @@ class EngineMeta(Model):
     tenant_id: str = ""
     user_object_id: str = ""
     user_name: str = "operator@cmklab.local"
-    audit_seq: int = 0
-    event_seq: int = 0
     notified: list = field(default_factory=list)
     _nested: ClassVar[tuple[str, ...]] = ("notified",)
 

@@ -876,4 +876,4 @@ class Lab:
 
 __all__ = ["LAB_FILE", "Hint", "Lab", "OBJECTIVES", "Objective", "ObjectiveResult", "Scenario", "ScenarioError",
            "Step", "build_landscape", "check_objective", "load_scenario", "load_scenarios", "parse_scenario",
-           "render_hint", "start_scenario", "timedelta"]
+           "render_hint", "start_scenario"]

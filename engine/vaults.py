@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Iterable
 
 from . import events as ev
-from .clock import parse_iso
+from .clock import iso
 from .core import EngineCore
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .ids import arm_id, check_name, parse_arm_id, rg_id
@@ -177,7 +177,7 @@ class VaultsMixin(EngineCore):
             self._touch(v)
             v.state = ResourceState.DELETED.value
             v.deleted_date = self.now()
-            v.scheduled_purge_date = _iso_plus(self.clock.now(), v.soft_delete_retention_days)
+            v.scheduled_purge_date = iso(self.clock.now() + timedelta(days=v.soft_delete_retention_days))
             uow.reconcile = True
             self._emit(ev.VaultDeleted, f"vault {v.name} deleted (recoverable until {v.scheduled_purge_date})",
                        vault=v.name)
@@ -355,11 +355,3 @@ class VaultsMixin(EngineCore):
 
     def _destroy_key(self, key: Key) -> None:  # provided by KeysMixin
         raise NotImplementedError
-
-
-def _iso_plus(now, days: int) -> str:
-    from .clock import iso
-    return iso(now + timedelta(days=days))  # type: ignore[return-value]
-
-
-__all__ = ["VaultsMixin", "canonical_permissions", "check_region", "parse_iso"]

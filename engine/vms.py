@@ -12,7 +12,6 @@ disabled key, a revoked policy or a purged key refuse it through the cryptograph
 from __future__ import annotations
 
 from . import events as ev
-from .clock import iso
 from .des import compute_error
 from .disks import MAX_IO, DisksMixin
 from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAllowed
@@ -553,5 +552,3 @@ def _parse_storage_sku(value: str | list[str] | None, n_data: int) -> tuple[str,
     data = [per_lun.get(i, default or "Premium_LRS") for i in range(n_data)]
     return os_sku, data
 
-
-__all__ = ["VmsMixin", "iso"]

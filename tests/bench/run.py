@@ -49,6 +49,25 @@ def median_time(fn, repeats: int, warmup: bool = True) -> float:
     return statistics.median(times)
 
 
+def interleaved(ours, theirs, repeats: int, after=None) -> tuple[float, float, float]:
+    """Time ``ours`` and ``theirs`` in alternating pairs (this machine's speed drifts between runs, and
+    load from other processes then hits both alike); ``after`` runs untimed after each pair (release what
+    was built, so that freeing it is not charged to the next run). Returns (median of ours/theirs,
+    median ours, median theirs)."""
+    pairs = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        ours()
+        a = time.perf_counter() - t
+        t = time.perf_counter()
+        theirs()
+        pairs.append((a, time.perf_counter() - t))
+        if after is not None:
+            after()
+    return (statistics.median(a / b for a, b in pairs), statistics.median(p[0] for p in pairs),
+            statistics.median(p[1] for p in pairs))
+
+
 def row(name: str, value: float | None, bound: str, detail: str) -> None:
     RESULTS[name] = None if value is None else round(value, 3)
     shown = "n/a" if value is None else f"{value:.3f}"
@@ -130,27 +149,22 @@ def bench_store(n: int, repeats: int) -> None:
 
         raw = Path(path).read_bytes()
         action(), baseline(), open_engine(home), json.loads(raw)  # warm-up
-        commits, loads = [], []
-        for _ in range(max(repeats, 7)):  # interleaved pairs: this machine's speed drifts between runs
-            t = time.perf_counter()
-            action()  # one user action: one state write, one journal append
-            ta = time.perf_counter() - t
-            t = time.perf_counter()
-            baseline()
-            commits.append((ta, time.perf_counter() - t))
-            t = time.perf_counter()
-            open_engine(home)
-            tl = time.perf_counter() - t
-            t = time.perf_counter()
-            json.loads(raw)
-            loads.append((tl, time.perf_counter() - t))
-    ta, tb = (statistics.median(p[i] for p in commits) for i in (0, 1))
-    row("commit_vs_json_write", statistics.median(a / b for a, b in commits), "<= 2.0",
+        n_pairs = max(repeats, 7)
+        commit_ratio, ta, tb = interleaved(action, baseline, n_pairs)  # one action: one state write + journal line
+        opened: list = []
+
+        def release() -> None:
+            for e in opened:
+                e.store.close()
+            opened.clear()
+
+        load_ratio, tl, tj = interleaved(lambda: opened.append(open_engine(home)), lambda: json.loads(raw),
+                                         n_pairs, after=release)
+    row("commit_vs_json_write", commit_ratio, "<= 2.0",
         f"{count} resources, {len(raw) / 1e6:.1f} MB: action {ta * 1000:.0f} ms vs dumps+atomic write "
-        f"{tb * 1000:.0f} ms (median of {len(commits)} interleaved pairs)")
-    tl, tj = (statistics.median(p[i] for p in loads) for i in (0, 1))
-    row("load_vs_json_loads", statistics.median(a / b for a, b in loads), "<= 3.0",
-        f"open {tl * 1000:.0f} ms vs json.loads {tj * 1000:.0f} ms (median of {len(loads)} interleaved pairs)")
+        f"{tb * 1000:.0f} ms (median of {n_pairs} interleaved pairs)")
+    row("load_vs_json_loads", load_ratio, "<= 3.0",
+        f"open {tl * 1000:.0f} ms vs json.loads {tj * 1000:.0f} ms (median of {n_pairs} interleaved pairs)")
 
 
 def bench_disk_io(mib: int, repeats: int) -> None:
@@ -178,20 +192,12 @@ def bench_disk_io(mib: int, repeats: int) -> None:
         # interleave engine and raw runs, so that load from other processes hits both alike
         through_engine()
         raw_honest()
-        pairs = []
-        for _ in range(max(repeats, 5)):
-            t = time.perf_counter()
-            through_engine()
-            te = time.perf_counter() - t
-            t = time.perf_counter()
-            raw_honest()
-            pairs.append((te, time.perf_counter() - t))
-    ratio = statistics.median(tr / te for te, tr in pairs)
-    t_engine = statistics.median(p[0] for p in pairs)
-    t_raw = statistics.median(p[1] for p in pairs)
+        n_pairs = max(repeats, 5) | 1  # odd: then 1 / median(engine/raw) is the median of raw/engine
+        time_ratio, t_engine, t_raw = interleaved(through_engine, raw_honest, n_pairs)
+    ratio = 1 / time_ratio  # a throughput ratio: engine MiB/s over raw MiB/s
     row("disk_write_vs_raw_aes", ratio, ">= 0.5",
         f"{mib} MiB write+read: engine {2 * mib / t_engine:.0f} MiB/s vs raw AES-256-GCM 4 KiB chunks "
-        f"{2 * mib / t_raw:.0f} MiB/s (median of {len(pairs)} interleaved pairs)")
+        f"{2 * mib / t_raw:.0f} MiB/s (median of {n_pairs} interleaved pairs)")
 
 
 def bench_cli(n: int, repeats: int) -> None:
@@ -210,20 +216,12 @@ def bench_cli(n: int, repeats: int) -> None:
         for _ in range(2):  # warm-up: bytecode caches, page cache
             subprocess.run(cmd, env=env, capture_output=True, check=True)
             subprocess.run(bare, env=env, check=True)
-        pairs = []
-        for _ in range(max(repeats, 9)):  # interleaved, so load from other processes hits both alike
-            t = time.perf_counter()
-            subprocess.run(cmd, env=env, capture_output=True, check=True)
-            tc = time.perf_counter() - t
-            t = time.perf_counter()
-            subprocess.run(bare, env=env, check=True)
-            pairs.append((tc, time.perf_counter() - t))
-    ratio = statistics.median(c / b for c, b in pairs)
-    t_cli = statistics.median(p[0] for p in pairs)
-    t_bare = statistics.median(p[1] for p in pairs)
+        n_pairs = max(repeats, 9)
+        ratio, t_cli, t_bare = interleaved(lambda: subprocess.run(cmd, env=env, capture_output=True, check=True),
+                                           lambda: subprocess.run(bare, env=env, check=True), n_pairs)
     row("cli_key_show_vs_bare_import", ratio, "<= 2.5",
         f"keyvault key show on {n} resources: {t_cli * 1000:.0f} ms vs python -c import: {t_bare * 1000:.0f} ms "
-        f"(median of {len(pairs)} interleaved pairs)")
+        f"(median of {n_pairs} interleaved pairs)")
 
 
 def bench_keygen(repeats: int) -> None:
