@@ -54,7 +54,11 @@ def open_engine(home: str | os.PathLike | None = None, *, seed: int | None = Non
     if seed is None and fresh:
         # unseeded stores start their simulated clock at the wall clock; seeded ones at a fixed instant
         start = datetime.now(timezone.utc).replace(microsecond=0)
-    engine = Engine(store, seed=seed, profile=profile, start=start)
+    try:
+        engine = Engine(store, seed=seed, profile=profile, start=start)
+    except BaseException:
+        store.close()
+        raise
     if fresh and demo:
         from engine.demo import build_demo
 

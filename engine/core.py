@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator, TypeVar
 from ._lazy import crypto
 from .clock import DEFAULT_START, SimulatedClock, iso, parse_iso
 from .entropy import Entropy
-from .errors import EngineError, NotFound
+from .errors import EngineError, NotFound, StoreError
 from .events import Event, Subscriber
 from .models import MODELS, AuditEntry, EngineMeta, EventEntry, Model
 from .repository import StateStore
@@ -174,14 +174,28 @@ class EngineCore:
         self.rng = Entropy(meta.seed, meta.rng_counter)
         if meta.clock and not self._external_clock:
             self.clock.set(parse_iso(meta.clock))
-        root = self.store.root_key()
-        if meta.seed is not None:
-            # Seeded stores are reproducible byte for byte, sealed blobs included (see entropy.py).
-            root = hashlib.sha256(f"cmklab-seeded-root:{meta.seed}".encode()).digest()
+        root = self._sealing_root(meta)
+        fingerprint = self._fingerprint(root)
+        if meta.root_key and meta.root_key != fingerprint:
+            raise StoreError(f"root key file {getattr(self.store, 'root_key_path', 'root.key')} is not the key this "
+                             f"state was sealed with (fingerprint {fingerprint}, the state expects "
+                             f"{meta.root_key}): restore the right root.key; nothing was changed")
+        meta.root_key = fingerprint  # recorded with the next commit by stores that predate the record
         self._sealer_args = (root, meta.seed is not None)
         self.__dict__.pop("sealer", None)
         self.__dict__.pop("host_sealer", None)
         self.rules: Rules = PROFILES.get(meta.profile, PROFILES[DEFAULT_PROFILE])
+
+    def _sealing_root(self, meta: EngineMeta) -> bytes:
+        if meta.seed is not None:
+            # Seeded stores are reproducible byte for byte, sealed blobs included (see entropy.py).
+            return hashlib.sha256(f"cmklab-seeded-root:{meta.seed}".encode()).digest()
+        return self.store.root_key()
+
+    @staticmethod
+    def _fingerprint(root: bytes) -> str:
+        """Names a root key without revealing it, so a wrong root.key is refused as such."""
+        return hashlib.sha256(b"cmklab-root-key-fingerprint:" + root).hexdigest()[:16]
 
     @functools.cached_property
     def sealer(self):
@@ -206,6 +220,7 @@ class EngineCore:
         meta.tenant_id = rng.guid()
         meta.user_object_id = rng.guid()
         meta.rng_counter = rng.counter
+        meta.root_key = self._fingerprint(self._sealing_root(meta))
         if start is not None and not self._external_clock:
             self.clock.set(start)
         meta.clock = iso(self.clock.now())

@@ -136,6 +136,8 @@ class EngineMeta(Model):
     tenant_id: str = ""
     user_object_id: str = ""
     user_name: str = "operator@cmklab.local"
+    root_key: str = ""
+    """A one-way fingerprint of the root key that seals this state's key material (see EngineCore)."""
     notified: list = field(default_factory=list)
     _nested: ClassVar[tuple[str, ...]] = ("notified",)
 

@@ -1,7 +1,11 @@
 """The simulated HSM root key: 32 random bytes in ``HOME/root.key`` (mode 0600), created once.
 
 Key material in the state file is sealed with this key, so the file is never replaced: a file of
-the wrong size is refused (replacing it would make every sealed key unreadable). Creation is
+the wrong size is refused (replacing it would make every sealed key unreadable), and so is a missing
+file beside an existing state (the owner asks for ``create=False`` then: a new key would silently
+make every sealed key unreadable) and a file that others can read (it guards every sealed key).
+The engine records a one-way fingerprint of the root it seals with, so a wrong key file is named as
+such instead of failing later as "corrupt" sealed material. Creation is
 atomic even with two processes starting at once: the key is written and fsynced to a temporary
 file, then hard-linked to its final name (``link`` fails if the name exists, so the first process
 wins and the other one reads the winner's key; nobody can see a partly written key).
@@ -36,6 +40,10 @@ def read_root_key(path: str) -> bytes:
         if st.st_size != ROOT_KEY_SIZE:
             raise StoreError(f"root key file {path} has {st.st_size} bytes, expected {ROOT_KEY_SIZE}; "
                              f"refusing to use or replace it (keys sealed with it would be lost)")
+        if os.name == "posix" and stat.S_IMODE(st.st_mode) & 0o077:
+            raise StoreError(f"root key file {path} can be read by other users (mode "
+                             f"{stat.S_IMODE(st.st_mode):04o}); it guards every sealed key: run "
+                             f"'chmod 600 {path}' and try again")
         key = os.read(fd, ROOT_KEY_SIZE + 1)
     except OSError as exc:
         raise StoreError(f"cannot read root key file {path}: {exc.strerror or exc}") from exc
@@ -46,13 +54,17 @@ def read_root_key(path: str) -> bytes:
     return key
 
 
-def load_or_create_root_key(path: str | os.PathLike) -> bytes:
-    """Return the root key at ``path``, creating it (0600, fsynced) if it does not exist."""
+def load_or_create_root_key(path: str | os.PathLike, *, create: bool = True, state_path: str = "") -> bytes:
+    """Return the root key at ``path``; if it does not exist, create it (0600, fsynced) when ``create``,
+    else refuse with a :class:`StoreError` naming the file (``state_path``: the state sealed with it)."""
     path = os.fspath(path)
     try:
         return read_root_key(path)
     except FileNotFoundError:
-        pass
+        if not create:
+            raise StoreError(f"root key file {path} is missing, but the state in {state_path or 'this home'} "
+                             f"holds key material sealed with it: restore root.key from your backup (a new "
+                             f"key could not open the sealed keys); nothing was changed") from None
     directory = os.path.dirname(path) or "."
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:

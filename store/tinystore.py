@@ -117,7 +117,10 @@ class TinyStore:
         self._db = _StoreDB(self.path, storage=AtomicJSONStorage, validate=self._check_schema)
         self._storage: AtomicJSONStorage = self._db.storage  # type: ignore[assignment]
         try:
-            self._root_key = load_or_create_root_key(self.root_key_path)
+            # A state that exists was sealed with a root key: never make a new one beside it.
+            has_state = self._storage.signature is not None
+            self._root_key = load_or_create_root_key(self.root_key_path, create=not has_state,
+                                                     state_path=self.path)
             try:
                 self.blobs = FileBlobStore(os.path.join(self.home, "blobs"))
             except OSError as exc:

@@ -663,3 +663,57 @@ def test_performance_figures(tmp_path):
     writer.close()
     reader.close()
     assert commit < 2.5 * base and load < 3 * loads  # loose: shared machines are noisy
+
+
+# -- the root key beside an existing state ----------------------------------------------------------------
+
+
+def _committed_home(home) -> bytes:
+    with TinyStore(home) as s:
+        s.commit({"disks": {DISK: {"v": 1}}}, {})
+        return s.root_key()
+
+
+def test_missing_root_key_beside_a_state_is_refused_not_replaced(home):
+    _committed_home(home)
+    (home / "root.key").unlink()
+    before = (home / "state.json").read_bytes()
+    with pytest.raises(StoreError) as info:
+        TinyStore(home)
+    assert str(home / "root.key") in str(info.value) and "missing" in str(info.value)
+    assert not (home / "root.key").exists()  # no new key was made
+    assert (home / "state.json").read_bytes() == before
+
+
+def test_missing_root_key_is_refused_by_the_cli_read_only_too(home):
+    _committed_home(home)
+    (home / "root.key").unlink()
+    for argv in (["--read-only", "az", "keyvault", "list"], ["az", "keyvault", "list"]):
+        proc = subprocess.run([sys.executable, "-m", "console", "--home", str(home), *argv],
+                              capture_output=True, text=True, cwd=REPO, timeout=60)
+        assert proc.returncode != 0
+        assert str(home / "root.key") in proc.stderr and "Traceback" not in proc.stderr
+        assert not (home / "root.key").exists()
+
+
+def test_wrong_root_key_is_named_as_such(home):
+    from console.session import open_engine
+    open_engine(home).store.close()  # an unseeded engine records its root key's fingerprint
+    key = (home / "root.key").read_bytes()
+    (home / "root.key").write_bytes(bytes(b ^ 0xFF for b in key))
+    with pytest.raises(StoreError, match="is not the key this state was sealed with") as info:
+        open_engine(home)
+    assert str(home / "root.key") in str(info.value)
+    (home / "root.key").write_bytes(key)
+    open_engine(home).store.close()  # the right key opens it again
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+def test_root_key_readable_by_others_is_refused(home):
+    _committed_home(home)
+    os.chmod(home / "root.key", 0o644)
+    with pytest.raises(StoreError) as info:
+        TinyStore(home)
+    assert "can be read by other users" in str(info.value) and "chmod 600" in str(info.value)
+    os.chmod(home / "root.key", 0o600)
+    TinyStore(home).close()
