@@ -50,7 +50,7 @@ from engine.repository import Docs
 from .blobs import FileBlobStore
 from .logs import LogFiles
 from .rootkey import load_or_create_root_key
-from .storage import AtomicJSONStorage
+from .storage import AtomicJSONStorage, fsync_dir
 
 SCHEMA_VERSION = 1
 """Version of the state file layout this code writes; files with a greater version are refused."""
@@ -279,6 +279,11 @@ class TinyStore:
         with self._thread_lock:
             if self._lock_depth == 0:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+                try:
+                    self._sweep_leftovers()
+                except BaseException:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                    raise
             self._lock_depth += 1
             try:
                 yield
@@ -286,6 +291,34 @@ class TinyStore:
                 self._lock_depth -= 1
                 if self._lock_depth == 0:
                     fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _sweep_leftovers(self) -> None:
+        """Remove the temporary files of writes that a crash interrupted (called under the lock).
+
+        A killed state write can leave ``.state.json.*.tmp``: a full copy of the sealed state. Beside
+        ``root.key`` it would still open key material that a later purge destroyed, defeating
+        crypto-shredding; so every writer removes such leftovers before it writes. State and blob-copy
+        temporaries are only ever created under this lock, so any that exist now belong to a dead write.
+        """
+        prefix = f".{os.path.basename(self.path)}."
+        for directory, pref in ((self.home, prefix), (self.blobs.directory, ".copy.")):
+            try:
+                names = os.listdir(directory)
+            except OSError:
+                continue
+            gone = False
+            for name in names:
+                if name.startswith(pref) and name.endswith(".tmp"):
+                    try:
+                        os.unlink(os.path.join(directory, name))
+                        gone = True
+                    except FileNotFoundError:
+                        pass
+                    except OSError as exc:
+                        raise StoreError(f"cannot remove the leftover temporary file {name} in {directory} "
+                                         f"({exc.strerror or exc}); remove it by hand") from exc
+            if gone:
+                fsync_dir(directory)
 
     def changed(self) -> bool:
         """True if state.json is not the version this object last loaded or committed (one ``os.stat``)."""
