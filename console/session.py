@@ -44,7 +44,9 @@ def open_engine(home: str | os.PathLike | None = None, *, seed: int | None = Non
     path = Path(home) if home is not None else default_home()
     seed = seed if seed is not None else env_seed()
     profile = profile or os.environ.get("CMKLAB_PROFILE") or None
-    if read_only and not (path / "state.json").exists():
+    from store import has_state
+
+    if read_only and not has_state(path):
         raise EngineError(f"the home {path} holds no state yet, and a read-only session cannot create it; "
                           f"open it once without --read-only (or run: cmklab --home {path} demo)",
                           code="ReadOnly")

@@ -74,15 +74,18 @@ def _home(opts: dict) -> Path:
 
 
 def home_has_state(home: Path) -> bool:
-    state = home / "state.json"
-    return state.exists() and state.stat().st_size > 0
+    from store import has_state
+
+    return has_state(home)
 
 
 def reset_home(home: Path) -> None:
     """Remove what a landscape leaves in a home: the state, the disk blobs and the lab file."""
-    for name in ("state.json", LAB_FILE):
-        with contextlib.suppress(FileNotFoundError):
-            (home / name).unlink()
+    from store import remove_state
+
+    remove_state(home)
+    with contextlib.suppress(FileNotFoundError):
+        (home / LAB_FILE).unlink()
     shutil.rmtree(home / "blobs", ignore_errors=True)
 
 

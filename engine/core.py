@@ -110,6 +110,113 @@ class _Log(dict):
         raise TypeError(f"the {self._name} log is append-only")
 
 
+class _Table(dict):
+    """One state table, read from the store a shard at a time, when first needed.
+
+    A look-up by key reads only that key's shard; iterating reads every shard (once). Every change to a
+    key happens after its shard was read (``_add`` and ``_touch`` look the key up first), so reading a
+    shard later never brings back a document the unit of work removed.
+    """
+
+    __slots__ = ("_store", "_name", "_from_doc", "_shards", "_full")
+
+    def __init__(self, store: StateStore, name: str, cls: type) -> None:
+        super().__init__()
+        self._store, self._name, self._from_doc = store, name, cls.from_doc
+        self._shards: set[int] = set()
+        self._full = False
+
+    def _load_shard(self, shard: int) -> None:
+        self._shards.add(shard)
+        from_doc, has = self._from_doc, dict.__contains__
+        for k, d in self._store.load_shard(self._name, shard).items():
+            if not has(self, k):
+                dict.__setitem__(self, k, from_doc(d, True))
+
+    def _for(self, key) -> None:
+        if not self._full and type(key) is str:
+            shard = self._store.shard_of(key)
+            if shard not in self._shards:
+                self._load_shard(shard)
+
+    def _all(self) -> None:
+        if not self._full:
+            for shard in self._store.shards(self._name):
+                if shard not in self._shards:
+                    self._load_shard(shard)
+            self._full = True
+
+    def get(self, k, default=None):
+        self._for(k)
+        return dict.get(self, k, default)
+
+    def __getitem__(self, k):
+        self._for(k)
+        return dict.__getitem__(self, k)
+
+    def __contains__(self, k):
+        self._for(k)
+        return dict.__contains__(self, k)
+
+    def __setitem__(self, k, v):
+        self._for(k)
+        dict.__setitem__(self, k, v)
+
+    def pop(self, k, *default):
+        self._for(k)
+        return dict.pop(self, k, *default)
+
+    def __delitem__(self, k):
+        self._for(k)
+        dict.__delitem__(self, k)
+
+    def setdefault(self, k, default=None):
+        self._for(k)
+        return dict.setdefault(self, k, default)
+
+    def __iter__(self):
+        self._all()
+        return dict.__iter__(self)
+
+    def __len__(self):
+        self._all()
+        return dict.__len__(self)
+
+    def __bool__(self):
+        self._all()
+        return dict.__len__(self) > 0
+
+    def keys(self):
+        self._all()
+        return dict.keys(self)
+
+    def values(self):
+        self._all()
+        return dict.values(self)
+
+    def items(self):
+        self._all()
+        return dict.items(self)
+
+    def copy(self):
+        self._all()
+        return dict(dict.items(self))
+
+    def __eq__(self, other):
+        self._all()
+        return dict(dict.items(self)) == (dict(other.items()) if isinstance(other, dict) else other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self):
+        self._all()
+        return dict.__repr__(self)
+
+    def update(self, *args, **kwargs):
+        for k, v in dict(*args, **kwargs).items():
+            self[k] = v
+
+
 @dataclass
 class UnitOfWork:
     """What one action has touched so far."""
@@ -125,6 +232,8 @@ class UnitOfWork:
     """Set when key usability may have changed: the cascades run before the commit."""
     rewrap_skipped: list[str] = field(default_factory=list)
     """In a dry run, resources whose data key would be re-wrapped (the RSA work is skipped)."""
+    shred: bool = False
+    """Set when the action destroys key material: the store leaves no persisted copy of it."""
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     """Clean-ups that may only run once the commit is durable (removing a blob the old state used): a crash or
     a failed commit before them leaves at worst an orphan blob, never a state whose data is gone."""
@@ -150,17 +259,12 @@ class EngineCore:
     # ---- state ----------------------------------------------------------------------------
 
     def _load(self) -> None:
-        docs = self.store.load()
-        owned = bool(getattr(self.store, "last_load_owned", False))  # a fresh parse: no copies needed
-        t: dict[str, dict[str, Model]] = {name: {} for name in MODELS if name not in LOG_TABLES}
+        """Take the store's current view; tables are read lazily, a shard at a time (see _Table)."""
+        self.store.refresh()
+        t: dict[str, dict] = {name: _Table(self.store, name, MODELS[name]) for name in MODELS
+                              if name not in LOG_TABLES}
         for name in LOG_TABLES:
             t[name] = _Log(self.store, name)
-        for table, rows in docs.items():
-            cls = MODELS.get(table)
-            if cls is None or table in LOG_TABLES:
-                continue
-            from_doc = cls.from_doc
-            t[table] = {k: from_doc(d, owned) for k, d in rows.items()}
         self.t = t
         meta = t["engine"].get("engine")
         self.meta: EngineMeta | None = meta  # type: ignore[assignment]
@@ -323,7 +427,7 @@ class EngineCore:
         gen = self.store.generation + (1 if writes_state else 0)
         lines = self._journal(audit, uow.events, gen)
         if writes_state:
-            self.store.commit(upserts, deletes)
+            self.store.commit(upserts, deletes, shred=uow.shred)
         self._remember(*lines)
 
     def _journal(self, audit: list[AuditEntry], events: list[Event], gen: int | None = None) -> tuple[list, list]:

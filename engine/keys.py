@@ -304,6 +304,7 @@ class KeysMixin(VaultsMixin):
 
     def _destroy_key(self, key: Key) -> None:
         """Crypto-shredding: the key material is gone, so is every data key it wrapped."""
+        self.uow.shred = True
         self._remove(key)
         for ver in key.versions:
             self._private_cache.pop(key_id(key.vault, key.name, ver["version"]), None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-from typing import Iterator, Protocol
+from typing import Iterable, Iterator, Protocol
 
 Docs = dict[str, dict[str, dict]]
 """All documents: ``{table: {key: document}}``. Keys are strings (resource ids)."""
@@ -48,11 +48,24 @@ class StateStore(Protocol):
     blobs: BlobStore
 
     def load(self) -> Docs:
-        """Read every table (never the store's own meta table). Remembers what it read,
-        so that :meth:`changed` can tell whether another process committed since."""
+        """Read every table (never the store's own meta table): a full read, for tools and tests."""
 
-    def commit(self, upserts: Docs, deletes: dict[str, list[str]]) -> None:
-        """Apply one unit of work and persist it with a single atomic write."""
+    def refresh(self) -> bool:
+        """Take the persisted state as it is now as this store's view (when another process committed
+        since the last look); True if it changed. :meth:`changed` compares against this view."""
+
+    def shard_of(self, key: str) -> int:
+        """The shard a document key belongs to (documents are read a shard at a time)."""
+
+    def shards(self, table: str) -> Iterable[int]:
+        """The shards of ``table`` that may hold documents."""
+
+    def load_shard(self, table: str, shard: int) -> dict[str, dict]:
+        """The documents of one shard of a table, as the view sees them; the caller owns them."""
+
+    def commit(self, upserts: Docs, deletes: dict[str, list[str]], *, shred: bool = False) -> None:
+        """Apply one unit of work and persist it atomically, at a cost proportional to the change.
+        ``shred``: the change destroys key material; no persisted copy of it may remain afterwards."""
 
     generation: int
     """How many state commits this store has seen (journal lines are tagged with it)."""
@@ -132,13 +145,22 @@ class MemoryStore:
         self.appends = 0
         """How many journal appends were made (one per action that audits or emits events)."""
 
-    last_load_owned = True
-    """MemoryStore.load returns deep copies: the caller owns them."""
-
     def load(self) -> Docs:
         return copy.deepcopy(self._docs)
 
-    def commit(self, upserts: Docs, deletes: dict[str, list[str]]) -> None:
+    def refresh(self) -> bool:
+        return False
+
+    def shard_of(self, key: str) -> int:
+        return 0
+
+    def shards(self, table: str) -> list[int]:
+        return [0] if self._docs.get(table) else []
+
+    def load_shard(self, table: str, shard: int) -> dict[str, dict]:
+        return copy.deepcopy(self._docs.get(table, {}))
+
+    def commit(self, upserts: Docs, deletes: dict[str, list[str]], *, shred: bool = False) -> None:
         for table, docs in upserts.items():
             self._docs.setdefault(table, {}).update(copy.deepcopy(docs))
         for table, keys in deletes.items():

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 from engine.errors import StoreError
 
@@ -58,8 +59,8 @@ class LogFiles:
                 continue
             try:
                 doc = json.loads(line)
-            except json.JSONDecodeError:
-                break  # a torn last line: everything before it stands
+            except ValueError:  # JSONDecodeError, UnicodeDecodeError
+                break  # a torn or damaged last line: everything before it stands
             gen = doc.pop("gen", 0)
             if committed_gen is not None and gen > committed_gen:
                 break  # lines of a generation the state never reached (and everything after them)
@@ -68,23 +69,31 @@ class LogFiles:
         return out
 
     def _scan(self, fd: int, committed_gen: int) -> tuple[int, int]:
-        """(whole committed lines, byte offset after the last of them): torn and orphan lines excluded."""
+        """(whole committed lines, byte offset after the last of them): torn and orphan lines excluded.
+
+        Reads from the end only as far back as the last committed line: its id is the count of lines
+        before it (ids are a dense sequence), so the cost does not grow with the journal's history."""
         size = os.fstat(fd).st_size
-        if size == 0:
-            return 0, 0
-        data = os.pread(fd, size, 0)
-        end = data.rfind(b"\n") + 1
-        # walk back over lines of generations the state never reached (their action did not commit)
-        while end > 0:
-            start = data.rfind(b"\n", 0, end - 1) + 1
-            try:
-                gen = json.loads(data[start:end - 1]).get("gen", 0)
-            except json.JSONDecodeError:
-                gen = committed_gen + 1
-            if gen <= committed_gen:
-                break
-            end = start
-        return data.count(b"\n", 0, end), end
+        window = _TAIL
+        while True:
+            start = max(0, size - window)
+            data = os.pread(fd, size - start, start)
+            end = data.rfind(b"\n") + 1  # after the last whole line (a torn tail is dropped)
+            while end > 0:
+                begin = data.rfind(b"\n", 0, end - 1) + 1
+                if begin == 0 and start > 0:
+                    break  # this line may begin before the window: look further back
+                try:
+                    doc = json.loads(data[begin:end - 1])
+                    gen, ident = doc.get("gen", 0), int(doc["id"])
+                except (ValueError, KeyError, TypeError):
+                    gen, ident = committed_gen + 1, 0  # a damaged line counts as never committed
+                if gen <= committed_gen:
+                    return ident, start + end
+                end = begin
+            if start == 0:
+                return 0, 0
+            window *= 4
 
     def append(self, entries: list[tuple[str, dict]], gen: int, committed_gen: int) -> list[str]:
         """Append ``(log name, document)`` pairs for generation ``gen`` with one write; durable when it
@@ -106,6 +115,8 @@ class LogFiles:
                 count, end = cached[1], cached[2]
             else:
                 count, end = self._scan(fd, committed_gen)
+                if end < st.st_size:
+                    self._set_aside(fd, end, st.st_size)
             ids = []
             lines = []
             for name, doc in entries:
@@ -126,6 +137,29 @@ class LogFiles:
             raise StoreError(f"cannot append to log {path}: {exc.strerror or exc}") from exc
         finally:
             os.close(fd)
+
+    def _set_aside(self, fd: int, end: int, size: int) -> None:
+        """Before the next append cuts the tail off: lines of actions that never committed go silently; a
+        damaged tail (not JSON: a disk error, a hand edit) is copied to ``journal.jsonl.damaged`` and named
+        on stderr, so nothing is lost without a word."""
+        tail = os.pread(fd, size - end, end)
+        damaged = False
+        for line in tail.split(b"\n")[:-1]:
+            try:
+                json.loads(line)
+            except ValueError:
+                damaged = True
+                break
+        if not damaged:
+            return
+        aside = self.path() + ".damaged"
+        with open(aside, "ab") as f:
+            f.write(tail if tail.endswith(b"\n") else tail + b"\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(aside, 0o600)
+        sys.stderr.write(f"cmklab: warning: {size - end} damaged byte(s) at the end of {self.path()} were set "
+                         f"aside in {aside}; every committed line before them is kept\n")
 
     def signature(self) -> tuple | None:
         try:

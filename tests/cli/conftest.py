@@ -59,7 +59,9 @@ class Cli:
         return open_engine(self.home, seed=self.seed)
 
     def state_bytes(self) -> bytes:
-        return (self.home / "state.json").read_bytes()
+        from store import state_files
+
+        return b"".join(state_files(self.home).values())
 
 
 @pytest.fixture

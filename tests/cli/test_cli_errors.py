@@ -68,7 +68,7 @@ def test_bad_query_is_a_usage_error(cli):
 
 def test_usage_errors_do_not_create_a_store(cli):
     cli.az("disk", "create")
-    assert not (cli.home / "state.json").exists()
+    assert not (cli.home / "db").exists() and not (cli.home / "state.json").exists()
 
 
 def test_choices_are_case_insensitive_and_canonicalised(cli, rg):

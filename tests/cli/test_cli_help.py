@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from store import has_state
+
 from console.cli import spec
 
 spec.load_all()
@@ -30,7 +32,7 @@ def test_every_command_has_help(cli, path):
     for arg in cmd.args:
         if arg.options:
             assert " ".join(sorted(arg.options)) in r.out, arg.options
-    assert not (cli.home / "state.json").exists()  # help never opens the store
+    assert not has_state(cli.home) and not (cli.home / "db").exists()  # help never opens the store
 
 
 @pytest.mark.parametrize("path", GROUP_PATHS)

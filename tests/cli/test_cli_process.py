@@ -50,7 +50,7 @@ def test_global_options_before_the_verb(cmklab_bin, cmklab_env, tmp_path):
     home = tmp_path / "other"
     r = run(cmklab_bin, cmklab_env, "--home", str(home), "--seed", "5", "az", "group", "create", "-n", "g",
             "-l", "westus2", "-o", "none")
-    assert r.returncode == 0 and (home / "state.json").exists()
+    assert r.returncode == 0 and (home / "db" / "meta.json").exists()
     r = run(cmklab_bin, cmklab_env, "--home", str(home), "--read-only", "az", "group", "delete", "-n", "g", "--yes")
     assert r.returncode == 1 and "read-only" in r.stderr
     r = run(cmklab_bin, cmklab_env, f"--home={home}", "az", "group", "exists", "-n", "g")

@@ -11,6 +11,12 @@ from console.modals.confirm import ConfirmModal, TypedConfirmModal
 from console.modals.form import FormModal
 from console.screenshots import select, settle, wait_for_screen
 from console.screens.help import HelpScreen
+from store import state_files
+
+
+def state_bytes(home) -> bytes:
+    return b"".join(state_files(home).values())
+
 
 SIZE = (160, 48)
 
@@ -369,10 +375,10 @@ def test_run_console_opens_the_demo_unless_empty(tmp_path, monkeypatch, empty):
     assert seen["vms"] == (0 if empty else 4)
     assert seen["read_only"] is False
     # a read-only console then opens the same store, unchanged (it never creates state itself)
-    before = (tmp_path / "h" / "state.json").read_bytes()
+    before = state_bytes(tmp_path / "h")
     assert console_app.run_console(home=str(tmp_path / "h"), read_only=True) == 0
     assert seen["read_only"] is True and seen["vms"] == (0 if empty else 4)
-    assert (tmp_path / "h" / "state.json").read_bytes() == before
+    assert state_bytes(tmp_path / "h") == before
 
 
 async def test_mouse_switches_panes_and_selects_rows():

@@ -14,7 +14,7 @@ from engine import events as ev
 from engine.errors import CryptoError, EngineError
 from engine.repository import MemoryStore
 from engine.rules import ENC_DOUBLE
-from store import TinyStore
+from store import TinyStore, state_files
 
 SECRET = b"customer ledger: account 4711 balance 1,000,000.00 EUR"
 
@@ -104,7 +104,9 @@ def test_K2_the_store_holds_no_private_key_no_data_key_and_no_plaintext(disk_eng
     e.attach_disk("vm1", "dd", new=True, size_gb=4, disk_encryption_set="dbl")
     e.vm_write("vm1", 1, 0, SECRET)
     e.create_snapshot("s1", kit.RG, source="dd")
-    state = (home / "state.json").read_text()
+    from store import state_files
+
+    state = b"".join(state_files(home).values()).decode()
     blobs = b"".join(p.read_bytes() for p in (home / "blobs").iterdir())
     assert "PRIVATE KEY" not in state and b"PRIVATE KEY" not in blobs
     assert SECRET.decode() not in state and SECRET not in blobs
@@ -140,7 +142,7 @@ def test_K2_the_store_holds_no_private_key_no_data_key_and_no_plaintext(disk_eng
 def test_K2_the_root_key_is_a_separate_file_with_mode_0600(disk_engine):
     e, home, _ = disk_engine
     assert (home / "root.key").stat().st_mode & 0o777 == 0o600
-    assert (home / "root.key").read_bytes() not in (home / "state.json").read_bytes()
+    assert (home / "root.key").read_bytes() not in b"".join(state_files(home).values())
 
 
 # ============================================================================================ one write per action

@@ -177,7 +177,7 @@ def test_the_story_of_the_seeds(tmp_path):
     assert any("no sealed copy of the data keys remains" in line for line in e.why(e.get_disk("premium-os").id))
 
     # -- and nothing at rest holds a plaintext, a private key or its numbers ---------------------------------
-    files = [home / "state.json"] + sorted((home / "blobs").iterdir())
+    files = sorted((home / "db").iterdir()) + sorted((home / "blobs").iterdir())
     assert len(files) >= 4
     for path in files:
         data = path.read_bytes()

@@ -137,9 +137,9 @@ def cli_writer(home: Path, acks: list, errors: list) -> None:
 
 def check_nothing_lost(e, done: list[dict], console_keys, writers: int) -> None:
     home = Path(e.store.home)
-    state = home / "state.json"
-    json.loads(state.read_bytes())  # valid JSON
-    leftovers = [p.name for p in home.iterdir() if p.name.endswith(".tmp")]
+    for shard in (home / "db").glob("*.json"):
+        json.loads(shard.read_bytes())  # valid JSON
+    leftovers = [p.name for p in [*home.iterdir(), *(home / "db").iterdir()] if p.name.endswith(".tmp")]
     assert not leftovers, leftovers
     lost = []
     for a in done:

@@ -571,8 +571,11 @@ def good_state(tmp_path_factory) -> bytes:
 
     home = tmp_path_factory.mktemp("good") / "home"
     e = open_engine(home, seed=3, demo=True)
+    docs = e.store.load()
+    docs["_meta"] = {"meta": {"schema_version": 1, "generation": e.store.generation}}
     e.store.close()
-    return (home / "state.json").read_bytes()
+    # the state file of schema 1 (one file): what older homes hold and what the migration reads
+    return json.dumps(docs, separators=(",", ":"), sort_keys=True).encode()
 
 
 @pytest.mark.parametrize("label", sorted(STORE_FILES))
@@ -625,6 +628,7 @@ def test_wrong_root_key_cannot_open_sealed_keys(tmp_path):
     """A state file with another home's root key: refused at open, naming the root key file; nothing changes."""
     from console.session import open_engine
     from engine.errors import StoreError
+    from store import state_files
 
     a, b = tmp_path / "a", tmp_path / "b"
     e = open_engine(a)
@@ -632,13 +636,14 @@ def test_wrong_root_key_cannot_open_sealed_keys(tmp_path):
     e.create_disk("d", "rg", size_gb=1)
     e.store.close()
     open_engine(b).store.close()
-    shutil.copy(a / "state.json", b / "state.json")
-    before = (b / "state.json").read_bytes()
+    shutil.rmtree(b / "db", ignore_errors=True)
+    shutil.copytree(a / "db", b / "db")
+    before = state_files(b)
     with pytest.raises(StoreError) as info:
         open_engine(b)
     assert "is not the key this state was sealed with" in info.value.message
     assert str(b / "root.key") in info.value.message
-    assert (b / "state.json").read_bytes() == before
+    assert state_files(b) == before
     H.record("hostile inputs")
 
 
@@ -680,7 +685,7 @@ def test_store_permissions(tmp_path, label):
             for root, dirs, files in os.walk(base):
                 for name in [root, *(os.path.join(root, f) for f in dirs + files)]:
                     os.chown(name, kwargs["user"], kwargs["group"])
-        state, key = home / "state.json", home / "root.key"
+        state, key = home / "db" / "meta.json", home / "root.key"
         content = state.read_bytes()
         if label == "read-only-file":
             os.chmod(state, 0o444)
@@ -698,7 +703,8 @@ def test_store_permissions(tmp_path, label):
         if label in ("read-only-file", "read-only-home"):
             where, code, message, same = result
             assert where == "action" and code == "StoreError" and same, result
-            assert str(state) in message and ("read-only" in message or "Permission denied" in message)
+            named = state if label == "read-only-file" else home
+            assert str(named) in message and ("read-only" in message or "Permission denied" in message)
         else:
             where, code, message = result
             assert where == "open" and code == "StoreError" and "Permission denied" in message, result

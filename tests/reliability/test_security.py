@@ -77,8 +77,11 @@ def test_open_engine_home_modes(tmp_path, umask):
 
 def check_modes(home: Path) -> None:
     assert mode(home) == 0o700
-    for name in ("state.json", "root.key", "state.lock"):
+    for name in ("root.key", "state.lock"):
         assert mode(home / name) == 0o600, name
+    assert mode(home / "db") == 0o700
+    for f in (home / "db").iterdir():
+        assert mode(f) == 0o600 and not f.name.endswith(".tmp"), f.name
     assert mode(home / "blobs") == 0o700
     files = list((home / "blobs").iterdir())
     assert files
@@ -90,7 +93,7 @@ def check_modes(home: Path) -> None:
         if f.is_file():
             assert mode(f) == 0o600, f.name
         else:
-            assert f.name == "blobs", f.name
+            assert f.name in ("blobs", "db"), f.name
 
 
 def test_cli_home_modes(tmp_path):
@@ -104,7 +107,7 @@ def test_cli_home_modes(tmp_path):
                            env=env, capture_output=True, text=True, timeout=120,
                            preexec_fn=lambda: os.umask(0))
         assert p.returncode == 0, p.stderr
-    assert mode(home) == 0o700 and mode(home / "state.json") == 0o600 and mode(home / "root.key") == 0o600
+    assert mode(home) == 0o700 and mode(home / "db" / "meta.json") == 0o600 and mode(home / "root.key") == 0o600
 
 
 # ---- a landscape full of secrets ------------------------------------------------------------------------
@@ -388,7 +391,9 @@ def test_the_grep_finds_planted_secrets(secrets_world, seeded_secrets, tmp_path)
     """The detectors work: secrets planted in a copy of the state and in a screen wrapped over lines are found."""
     needles = secrets_world.needles()
     d = str(secrets_world.imported.private_numbers().d).encode()
-    state = (secrets_world.home / "state.json").read_bytes()
+    from store import state_files
+
+    state = b"".join(state_files(secrets_world.home).values())
     assert "imported d" in find(needles, state[:-1] + b',"x":"' + d + b'"}')
     dek_label = next(label for label in needles if label.startswith("data key 0 of"))
     assert dek_label in find(needles, state + needles[dek_label][3])

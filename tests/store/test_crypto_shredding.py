@@ -4,7 +4,6 @@ even when an earlier write was killed at the rename and left its temporary copy 
 from __future__ import annotations
 
 import base64
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -16,11 +15,13 @@ REPO = Path(__file__).resolve().parents[2]
 KILLED_AT_RENAME = r"""
 import os, sys
 from console.session import open_engine
+import store.tinystore
 home = sys.argv[1]
 e = open_engine(home)
+store.tinystore.COMPACT_BYTES = 0  # this commit compacts: the keys' shard file is rewritten
 real_replace = os.replace
 def dying_replace(src, dst, *args, **kwargs):
-    if os.path.basename(dst) == "state.json":
+    if os.path.basename(dst).startswith("keys."):
         os._exit(9)  # killed after the temporary copy is written and synced, before the rename
     return real_replace(src, dst, *args, **kwargs)
 os.replace = dying_replace
@@ -29,8 +30,11 @@ e.set_key_attributes("kv-shred", "k1", tags={"touched": "yes"})
 
 
 def _sealed_material(home: Path) -> list[str]:
-    state = json.loads((home / "state.json").read_bytes())
-    return [v["sealed"] for k in state["keys"].values() for v in k["versions"] if v.get("sealed")]
+    from store import TinyStore
+
+    with TinyStore(home) as s:
+        keys = s.load()["keys"]
+    return [v["sealed"] for k in keys.values() for v in k["versions"] if v.get("sealed")]
 
 
 def _files(home: Path) -> list[Path]:
@@ -71,11 +75,12 @@ def test_leftovers_are_swept_by_the_next_writer_not_by_readers(tmp_path):
     e = open_engine(home)
     e.create_group("rg", "eastus")
     e.store.close()
-    stale = home / ".state.json.999.deadbeef.tmp"
-    stale.write_bytes(b"{}")
+    stale = [home / ".state.json.999.deadbeef.tmp", home / "db" / ".keys.07.json.999.deadbeef.tmp"]
+    for path in stale:  # a schema-1 state write and a shard write, both killed
+        path.write_bytes(b"{}")
     e = open_engine(home)
     e.list_groups()
-    assert stale.exists()  # a read takes no lock and changes nothing
+    assert all(p.exists() for p in stale)  # a read takes no lock and changes nothing
     e.create_group("rg2", "eastus")
-    assert not stale.exists()
+    assert not any(p.exists() for p in stale)
     e.store.close()

@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 
 from engine.errors import StoreError
 from engine.repository import MemoryStore
-from store import SCHEMA_VERSION, AtomicJSONStorage, FileBlobStore, TinyStore, open_store
-from store import storage as storage_mod
+from store import SCHEMA_VERSION, FileBlobStore, TinyStore, open_store, state_files
+from store import tinystore as tinystore_mod
+from store.tinystore import shard_of
 
 REPO = Path(__file__).resolve().parents[2]
 DISK = "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Compute/disks/d1"
@@ -51,13 +52,17 @@ def store(home):
 # -- round trip ---------------------------------------------------------------------------------
 
 
+def db_file(home, name) -> Path:
+    return home / "db" / name
+
+
 def test_new_store_is_empty_and_writes_nothing(home):
     with open_store(home) as s:
         assert s.load() == {}
         assert s.generation == 0
         assert not s.changed()
-        assert s.path == str(home / "state.json")
-        assert not os.path.exists(s.path)
+        assert s.path == str(home / "db")
+        assert not os.path.exists(home / "db")
 
 
 def test_round_trip(home, store):
@@ -69,54 +74,47 @@ def test_round_trip(home, store):
     with TinyStore(home) as other:
         assert other.load() == expected
         assert other.generation == 1
-    on_disk = valid_file(store.path)
-    assert on_disk["_meta"] == {"meta": {"schema_version": SCHEMA_VERSION, "generation": 1}}
-    assert on_disk["disks"][DISK]["name"] == "d1"
+        assert other.load_shard("disks", other.shard_of(DISK)) == expected["disks"]
+        assert other.load_shard("disks", (other.shard_of(DISK) + 1) % 64) == {}
+    assert valid_file(db_file(home, "meta.json")) == {"_meta": {"meta": {"schema_version": SCHEMA_VERSION,
+                                                                          "generation": 0}}}
+    log = db_file(home, "changes.log").read_bytes().decode()
+    assert log.startswith("1\tdisks\t") and log.splitlines()[-1].startswith("1\t#\t")
 
 
-def test_upsert_replaces_documents_and_deletes_apply_after_upserts(store):
+def test_upsert_replaces_documents_and_deletes_apply_after_upserts(home, store):
     store.commit({"disks": {DISK: {"a": 1, "b": 2}, DISK2: {"x": 1}}}, {})
     store.commit({"disks": {DISK: {"a": 3}, DISK2: {"x": 2}}}, {"disks": [DISK2, "/missing"], "nope": ["/x"]})
     assert store.load() == {"disks": {DISK: {"a": 3}}}
     store.commit({}, {"disks": [DISK]})
-    assert store.load() == {}  # empty tables are dropped
-    assert list(valid_file(store.path)) == ["_meta"]
+    assert store.load() == {}
     assert store.generation == 3
+    store._compact()
+    assert sorted(p.name for p in (home / "db").iterdir()) == ["changes.log", "meta.json"]  # no empty shard files
+    assert store.load() == {} and store.generation == 3
 
 
-def test_loaded_documents_stay_as_read_after_later_commits(home, store):
-    """load() hands out documents without copying (they are read-only to the caller, who copies what
-    it keeps: Model.from_doc); a later commit must not change what was handed out."""
+def test_loaded_documents_belong_to_the_caller(home, store):
     store.commit({"disks": {DISK: {"tags": {"a": "b"}, "zones": ["1"]}}}, {})
     docs = store.load()
-    store.commit({"disks": {DISK: {"tags": {"a": "c"}, "zones": ["1", "2"]}}}, {})
-    assert docs == {"disks": {DISK: {"tags": {"a": "b"}, "zones": ["1"]}}}
-    assert store.load() == {"disks": {DISK: {"tags": {"a": "c"}, "zones": ["1", "2"]}}}
-    # The same after another process's commit (the re-read path hands over freshly parsed objects).
-    with TinyStore(home) as other:
-        other.commit({"vaults": {VAULT: {"n": 1}}}, {})
-    fresh = store.load()
-    store.commit({"vaults": {VAULT: {"n": 2}}}, {})
-    assert fresh["vaults"][VAULT] == {"n": 1}
-    assert valid_file(store.path)["vaults"][VAULT] == {"n": 2}
+    docs["disks"][DISK]["tags"]["a"] = "changed by the caller"
+    store.commit({"disks": {DISK2: {}}}, {})
+    assert store.load()["disks"][DISK] == {"tags": {"a": "b"}, "zones": ["1"]}
+    shard = store.load_shard("disks", store.shard_of(DISK))
+    shard[DISK]["zones"].append("2")
+    assert store.load_shard("disks", store.shard_of(DISK))[DISK]["zones"] == ["1"]
 
 
-def test_committed_documents_are_copied(store):
-    doc = {"tags": {"a": "b"}}
-    store.commit({"disks": {DISK: doc}}, {})
-    doc["tags"]["a"] = "mutated after commit"
-    assert store.load()["disks"][DISK] == {"tags": {"a": "b"}}
-
-
-def test_bad_commit_input_is_rejected_before_anything_changes(store):
+def test_bad_commit_input_is_rejected_before_anything_changes(home, store):
     store.commit({"disks": {DISK: {"a": 1}}}, {})
-    before = Path(store.path).read_bytes()
+    before = state_files(home)
     for upserts, deletes in [({"_meta": {"meta": {}}}, {}), ({"disks": {DISK: {"x": object()}}}, {}),
                              ({"disks": {DISK: {"x": float("nan")}}}, {}), ({"disks": {1: {}}}, {}),
-                             ({"disks": {DISK: [1]}}, {}), ({}, {"disks": DISK})]:
+                             ({"disks": {DISK: [1]}}, {}), ({}, {"disks": DISK}), ({"a\tb": {DISK: {}}}, {}),
+                             ({"a.b": {DISK: {}}}, {})]:
         with pytest.raises(ValueError):
             store.commit(upserts, deletes)
-    assert Path(store.path).read_bytes() == before
+    assert state_files(home) == before
     assert store.load() == {"disks": {DISK: {"a": 1}}}
     assert store.generation == 1
 
@@ -129,62 +127,80 @@ def test_identical_state_gives_identical_bytes(tmp_path):
         reordered = {k: dict(reversed(list(v.items()))) for k, v in reversed(list(docs.items()))}
         b.commit({"t2": {"/x": {"k": 1}}, "t1": reordered}, {})
         b.commit({"t1": {"/r/7": {"n": 70}}}, {"t1": ["/r/8"]})
-    assert (tmp_path / "a" / "state.json").read_bytes() == (tmp_path / "b" / "state.json").read_bytes()
+        assert state_files(tmp_path / "a") == state_files(tmp_path / "b")
+        a._compact()
+        b._compact()
+    assert state_files(tmp_path / "a") == state_files(tmp_path / "b")
 
 
-# -- one atomic write per commit -------------------------------------------------------------------
+# -- a commit costs what it changes ----------------------------------------------------------------------
 
 
-def test_one_file_write_per_commit(store, monkeypatch):
-    replaces, dumps = [], []
-    real_replace, real_serialise = os.replace, AtomicJSONStorage.serialise
+def test_a_commit_is_one_fsynced_append(home, store, monkeypatch):
+    store.commit({"disks": {f"/disks/{i}": {"i": i} for i in range(2000)}}, {})  # creates the files
+    log = db_file(home, "changes.log")
+    size = log.stat().st_size
+    replaces, fsyncs = [], []
+    real_replace, real_fsync = os.replace, os.fsync
     monkeypatch.setattr(os, "replace", lambda a, b: (replaces.append(b), real_replace(a, b)))
-    monkeypatch.setattr(AtomicJSONStorage, "serialise", lambda self: (dumps.append(1), real_serialise(self))[1])
-    upserts = {t: {f"/{t}/{i}": {"i": i} for i in range(2000 if t == "disks" else 100)}
-               for t in ("disks", "vaults", "keys", "snapshots", "des")}
-    store.commit(upserts, {})
-    assert replaces == [store.path] and len(dumps) == 1
-    assert store.generation == 1
-    store.commit({"disks": {f"/disks/{i}": {"i": -i} for i in range(2000)}}, {"vaults": [f"/vaults/{i}" for i in range(50)]})
-    assert replaces == [store.path] * 2 and len(dumps) == 2
+    monkeypatch.setattr(os, "fsync", lambda fd: (fsyncs.append(fd), real_fsync(fd)))
+    store.commit({"disks": {"/disks/7": {"i": -7}}}, {"disks": ["/disks/8"]})
+    assert replaces == [] and len(fsyncs) == 1
+    grown = log.read_bytes()[size:]
+    assert grown.count(b"\n") == 2 and len(grown) < 200  # the change and its commit marker, nothing else
     assert store.generation == 2
-    assert len(store.load()["vaults"]) == 50
 
 
-def test_commit_updates_each_table_in_one_pass(store, monkeypatch):
-    """The bulk path: one TinyDB table update per touched table, not one per document."""
-    from tinydb.table import Table
+def test_reads_open_only_the_shards_they_need(home, store, monkeypatch):
+    store.commit({"disks": {f"/disks/{i}": {"i": i} for i in range(3000)}, "keys": {"/k": {"n": 1}}}, {})
+    store._compact()
+    opened = []
+    real_open = os.open
+    monkeypatch.setattr(os, "open", lambda path, *a, **k: (opened.append(os.fspath(path)), real_open(path, *a, **k))[1])
+    with TinyStore(home) as reader:
+        assert reader.load_shard("keys", reader.shard_of("/k")) == {"/k": {"n": 1}}
+        assert reader.load_shard("disks", reader.shard_of("/disks/5"))["/disks/5"] == {"i": 5}
+    shards = sorted(os.path.basename(p) for p in opened if p.endswith(".json") and "meta" not in p)
+    assert shards == [f"disks.{shard_of('/disks/5'):02d}.json", f"keys.{shard_of('/k'):02d}.json"]
 
-    calls = []
-    real = Table._update_table
-    monkeypatch.setattr(Table, "_update_table", lambda self, fn: (calls.append(self.name), real(self, fn))[1])
-    store.commit({"disks": {f"/d/{i}": {} for i in range(3000)}, "vaults": {"/v": {}}}, {"keys": ["/k"]})
-    assert sorted(calls) == ["_meta", "disks", "keys", "vaults"]
 
-
-def test_query_cache_does_not_go_stale(home, store):
-    from tinydb import Query
-
-    store.commit({"disks": {DISK: {"state": "Unattached"}}}, {})
-    table = store._db.table("disks")
-    q = Query().state == "Unattached"
-    assert [d.doc_id for d in table.search(q)] == [DISK]
-    store.commit({"disks": {DISK2: {"state": "Unattached"}}}, {})
-    assert sorted(d.doc_id for d in table.search(q)) == [DISK, DISK2]
+def test_compaction_rewrites_only_the_shards_the_log_touched(home, store):
+    store.commit({"disks": {f"/disks/{i}": {"i": i} for i in range(3000)}}, {})
+    store._compact()
+    before = {p.name: p.stat().st_ino for p in (home / "db").glob("disks.*.json")}
+    assert len(before) == 64
+    store.commit({"disks": {"/disks/9": {"i": 9, "changed": True}}}, {})
+    store._compact()
+    after = {p.name: p.stat().st_ino for p in (home / "db").glob("disks.*.json")}
+    assert [n for n in after if after[n] != before[n]] == [f"disks.{shard_of('/disks/9'):02d}.json"]
+    assert db_file(home, "changes.log").stat().st_size == 0
     with TinyStore(home) as other:
-        other.load()
-        other.commit({}, {"disks": [DISK]})
-    store.load()
-    assert [d.doc_id for d in table.search(q)] == [DISK2]
+        assert other.load()["disks"]["/disks/9"] == {"i": 9, "changed": True} and other.generation == 2
+
+
+def test_the_log_is_compacted_once_it_passes_its_bound(home, store, monkeypatch):
+    monkeypatch.setattr(tinystore_mod, "COMPACT_BYTES", 4096)
+    for i in range(40):
+        store.commit({"disks": {f"/disks/{i}": {"pad": "x" * 200}}}, {})
+    assert db_file(home, "changes.log").stat().st_size <= 4096 + 400
+    assert len(store.load()["disks"]) == 40 and store.generation == 40
+
+
+def test_shred_compacts_at_once(home, store):
+    store.commit({"keys": {"/k": {"sealed": "MATERIAL-1234"}}}, {})
+    assert b"MATERIAL-1234" in db_file(home, "changes.log").read_bytes()
+    store.commit({}, {"keys": ["/k"]}, shred=True)
+    assert not any(b"MATERIAL-1234" in data for data in state_files(home).values())
+    assert store.generation == 2 and store.load() == {}
 
 
 # -- atomicity -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("failing", ["replace", "fsync", "write"])
-def test_crash_during_write_leaves_old_file_intact(store, monkeypatch, failing):
+@pytest.mark.parametrize("failing", ["fsync", "pwrite"])
+def test_a_failed_append_commits_nothing(home, store, monkeypatch, failing):
     store.commit({"disks": {DISK: {"v": 1}}}, {})
-    before = Path(store.path).read_bytes()
+    before = state_files(home)
 
     def boom(*args, **kwargs):
         raise OSError(5, "Input/output error")
@@ -193,37 +209,49 @@ def test_crash_during_write_leaves_old_file_intact(store, monkeypatch, failing):
     with pytest.raises(StoreError) as info:
         store.commit({"disks": {DISK: {"v": 2}, DISK2: {"v": 2}}}, {})
     monkeypatch.undo()
-    assert store.path in str(info.value)
-    assert Path(store.path).read_bytes() == before
-    assert valid_file(store.path)["disks"] == {DISK: {"v": 1}}
-    assert sorted(os.listdir(os.path.dirname(store.path))) == ["blobs", "root.key", "state.json", "state.lock"]
-    # the in-memory view is as before the failed commit, and the store still works
+    assert "nothing was committed" in str(info.value)
+    assert state_files(home) == before
     assert store.load() == {"disks": {DISK: {"v": 1}}}
     assert store.generation == 1 and not store.changed()
     store.commit({"disks": {DISK: {"v": 3}}}, {})
-    assert valid_file(store.path)["disks"] == {DISK: {"v": 3}}
-    assert store.generation == 2
+    with TinyStore(home) as other:
+        assert other.load() == {"disks": {DISK: {"v": 3}}} and other.generation == 2
 
 
-def test_directory_sync_failure_after_replace_is_reported_without_rollback(store, monkeypatch):
+def test_a_torn_record_is_ignored_and_cut_off_by_the_next_writer(home, store):
+    store.commit({"disks": {DISK: {"v": 1}}}, {})
+    log = db_file(home, "changes.log")
+    whole = log.read_bytes()
+    with open(log, "ab") as f:  # a crash in the middle of the next append
+        f.write(b'2\tdisks\t{"u":{"' + DISK.encode() + b'":{"v":2}}}\n2\t#\t0000')
+    with TinyStore(home) as other:
+        assert other.load() == {"disks": {DISK: {"v": 1}}} and other.generation == 1
+        other.commit({"disks": {DISK2: {"v": 1}}}, {})
+        assert log.read_bytes().startswith(whole) and b"#\t0000" not in log.read_bytes()
+    with TinyStore(home) as third:
+        assert third.load() == {"disks": {DISK: {"v": 1}, DISK2: {"v": 1}}} and third.generation == 2
+
+
+def test_a_failed_compaction_does_not_undo_the_commit(home, store, monkeypatch, capsys):
     store.commit({"disks": {DISK: {"v": 1}}}, {})
 
-    def boom(directory):
-        raise OSError(5, "Input/output error")
+    def boom(*args, **kwargs):
+        raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(storage_mod, "fsync_dir", boom)
-    with pytest.raises(StoreError, match=f"state file {store.path} was written, but syncing its directory failed"):
-        store.commit({"disks": {DISK: {"v": 2}}}, {})
+    monkeypatch.setattr(os, "replace", boom)
+    store.commit({"disks": {DISK: {"v": 2}}}, {}, shred=True)  # durable: the compaction is retried later
     monkeypatch.undo()
-    # the new file is in place, and memory agrees with it
-    assert valid_file(store.path)["disks"] == {DISK: {"v": 2}}
-    assert not store.changed() and store.load() == {"disks": {DISK: {"v": 2}}} and store.generation == 2
+    assert "compaction" in capsys.readouterr().err
+    with TinyStore(home) as other:
+        assert other.load() == {"disks": {DISK: {"v": 2}}} and other.generation == 2
+    store.commit({"disks": {DISK: {"v": 3}}}, {}, shred=True)
+    assert db_file(home, "changes.log").stat().st_size == 0
 
 
-def test_temp_file_cannot_be_created(store, monkeypatch):
+def test_temp_file_cannot_be_created(home, store, monkeypatch):
     """A directory where nothing can be created (simulated: we run as root, where modes do not bite)."""
     store.commit({"disks": {DISK: {"v": 1}}}, {})
-    before = Path(store.path).read_bytes()
+    before = state_files(home)
     real_open = os.open
 
     def deny(path, flags, *args, **kwargs):
@@ -232,11 +260,36 @@ def test_temp_file_cannot_be_created(store, monkeypatch):
         return real_open(path, flags, *args, **kwargs)
 
     monkeypatch.setattr(os, "open", deny)
-    with pytest.raises(StoreError, match="cannot write state file .*Permission denied"):
+    with pytest.raises(StoreError, match="Permission denied.*nothing was committed"):
         store.commit({"disks": {DISK: {"v": 2}}}, {})
     monkeypatch.undo()
-    assert Path(store.path).read_bytes() == before
+    assert state_files(home) == before
     assert store.load() == {"disks": {DISK: {"v": 1}}}
+
+
+
+
+
+
+def test_committed_documents_are_copied(store):
+    doc = {"tags": {"a": "b"}}
+    store.commit({"disks": {DISK: doc}}, {})
+    doc["tags"]["a"] = "mutated after commit"
+    assert store.load()["disks"][DISK] == {"tags": {"a": "b"}}
+
+
+
+
+# -- one atomic write per commit -------------------------------------------------------------------
+
+
+
+
+
+# -- atomicity -----------------------------------------------------------------------------------------
+
+
+
 
 
 # -- refusals ---------------------------------------------------------------------------------------------
@@ -292,17 +345,6 @@ def test_state_file_that_is_a_directory_is_refused(home):
         TinyStore(home)
 
 
-def test_file_broken_by_another_process_is_refused_on_load_and_memory_kept(home, store):
-    store.commit({"disks": {DISK: {"v": 1}}}, {})
-    Path(store.path).write_bytes(b'{"_meta": {"meta"')  # someone writes in place, badly
-    assert store.changed()
-    with pytest.raises(StoreError, match="not valid JSON"):
-        store.load()
-    assert Path(store.path).read_bytes() == b'{"_meta": {"meta"'
-    with pytest.raises(StoreError, match="changed by another process"):
-        store.commit({"disks": {DISK: {"v": 2}}}, {})
-    assert store._storage.read()["disks"] == {DISK: {"v": 1}}
-
 
 def test_root_key_of_wrong_size_is_refused(home):
     home.mkdir()
@@ -326,7 +368,12 @@ def test_file_modes(home):
         os.umask(old)
     assert mode(home) == 0o700
     assert mode(home / "blobs") == 0o700
-    assert mode(home / "state.json") == 0o600
+    assert mode(home / "db") == 0o700
+    s2 = TinyStore(home)
+    s2._compact()
+    s2.close()
+    for f in (home / "db").iterdir():
+        assert mode(f) == 0o600, f.name
     assert mode(home / "root.key") == 0o600
     assert mode(home / "state.lock") == 0o600
     assert mode(home / "blobs" / "b1") == 0o600
@@ -352,7 +399,7 @@ def test_changes_by_another_store_are_detected(home):
         b.commit({"disks": {DISK: {"by": "b"}}}, {})
         assert not b.changed()
         assert a.changed()
-        with pytest.raises(StoreError, match=f"state file {a.path} was changed by another process"):
+        with pytest.raises(StoreError, match=f"state in {a.path} was changed by another process"):
             a.commit({"disks": {DISK2: {"by": "a"}}}, {})  # would silently drop b's commit
         assert a.load() == {"disks": {DISK: {"by": "b"}}}
         assert not a.changed()
@@ -492,20 +539,21 @@ else:
             assert out.returncode == 0, out.stderr
             return json.loads(out.stdout)
 
-        state = home / "state.json"
-        content = state.read_bytes()
+        state = home / "db" / "meta.json"
+        content = state_files(home)
         os.chmod(state, 0o444)
-        assert run("file") == ["commit", f"state file {state} is read-only; nothing was committed", True]
+        assert run("file") == ["commit", f"state {state} is read-only; nothing was committed", True]
         os.chmod(state, 0o600)
         os.chmod(home, 0o555)
         where, message, kept = run("dir")
-        assert where == "commit" and kept and message.startswith(f"cannot write state file {state}: Permission denied")
+        assert where == "commit" and kept and message == f"state {home} is read-only; nothing was committed"
         os.chmod(home, 0o700)
-        os.chmod(state, 0o000)
+        os.chmod(home / "db" / "changes.log", 0o000)
         where, message = run("unreadable")
-        assert where == "open" and message == f"cannot read state file {state}: Permission denied"
-        os.chmod(state, 0o600)
-        assert state.read_bytes() == content
+        assert where == "open" and message == (f"cannot read the commit log {home / 'db' / 'changes.log'}: "
+                                               f"Permission denied")
+        os.chmod(home / "db" / "changes.log", 0o600)
+        assert state_files(home) == content
     finally:
         for root, dirs, files in os.walk(base):
             for d in dirs:
@@ -677,12 +725,12 @@ def _committed_home(home) -> bytes:
 def test_missing_root_key_beside_a_state_is_refused_not_replaced(home):
     _committed_home(home)
     (home / "root.key").unlink()
-    before = (home / "state.json").read_bytes()
+    before = state_files(home)
     with pytest.raises(StoreError) as info:
         TinyStore(home)
     assert str(home / "root.key") in str(info.value) and "missing" in str(info.value)
     assert not (home / "root.key").exists()  # no new key was made
-    assert (home / "state.json").read_bytes() == before
+    assert state_files(home) == before
 
 
 def test_missing_root_key_is_refused_by_the_cli_read_only_too(home):
@@ -717,3 +765,58 @@ def test_root_key_readable_by_others_is_refused(home):
     assert "can be read by other users" in str(info.value) and "chmod 600" in str(info.value)
     os.chmod(home / "root.key", 0o600)
     TinyStore(home).close()
+
+
+# -- a damaged journal ------------------------------------------------------------------------------------
+
+
+def test_a_damaged_journal_tail_is_set_aside_and_nothing_committed_is_lost(tmp_path, capsys):
+    from console.session import open_engine
+
+    home = tmp_path / "home"
+    e = open_engine(home)
+    e.create_group("rg", "eastus")
+    e.create_vault("kv1", "rg")
+    e.create_key("kv1", "k1", size=2048)
+    before = [a.operation for a in e.t["audit"].values()]
+    e.store.close()
+    with open(home / "journal.jsonl", "ab") as f:
+        f.write(b"garbage\x00\xff\n")
+    e = open_engine(home)  # the damaged line does not brick the store
+    assert [a.operation for a in e.t["audit"].values()] == before
+    e.get_key("kv1", "k1")  # appends a KeyGet audit line after the damaged tail
+    e.store.close()
+    assert "set aside" in capsys.readouterr().err
+    assert (home / "journal.jsonl.damaged").read_bytes() == b"garbage\x00\xff\n"
+    e = open_engine(home)
+    assert [a.operation for a in e.t["audit"].values()] == before + ["KeyGet"]
+    e.store.close()
+
+
+# -- waiting for the lock ---------------------------------------------------------------------------------
+
+
+def test_a_writer_waiting_for_the_lock_says_so_and_gives_up_with_a_clear_error(home, monkeypatch, capsys):
+    import store.locking as locking
+
+    monkeypatch.setattr(locking, "NOTICE_AFTER", 0.05)
+    monkeypatch.setenv("CMKLAB_LOCK_TIMEOUT", "0.3")
+    a, b = TinyStore(home), TinyStore(home)
+    try:
+        with a.lock():
+            with pytest.raises(StoreError) as info:
+                b.commit({"disks": {DISK: {}}}, {})
+        assert info.value.code == "StoreLocked" and b.lock_path in info.value.message
+        assert "gave up after 0.3 s" in info.value.message and "nothing was changed" in info.value.message
+        assert "waiting for another cmklab process" in capsys.readouterr().err
+        b.commit({"disks": {DISK: {}}}, {})  # once the lock is free, the same commit goes through
+        assert b.load() == {"disks": {DISK: {}}}
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_bad_lock_timeout_is_named(home, monkeypatch):
+    monkeypatch.setenv("CMKLAB_LOCK_TIMEOUT", "soon")
+    with TinyStore(home) as s, pytest.raises(StoreError, match="CMKLAB_LOCK_TIMEOUT='soon'"):
+        s.commit({"disks": {DISK: {}}}, {})

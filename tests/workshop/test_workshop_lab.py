@@ -102,7 +102,7 @@ def test_check_without_a_scenario_says_how_to_start_one(lab_home, capsys):
 def test_read_only_refuses_run_and_check_saves_nothing(lab_home, capsys):
     assert run_scenario_cli(["run", "disable-key"], home=str(lab_home), read_only=True) == 1
     assert "read-only" in capsys.readouterr().err
-    assert not (lab_home / "state.json").exists()
+    assert not (lab_home / "state.json").exists() and not (lab_home / "db").exists()
     assert run_scenario_cli(["run", "disable-key", "--no-console"], home=str(lab_home)) == 0
     e = open_engine(lab_home)
     e.set_key_attributes("kv-lab", "key-app", enabled=False)

@@ -16,6 +16,12 @@ from pathlib import Path
 import pytest
 
 from console.workshop import run_scenario_cli
+from store import state_files
+
+
+def state_bytes(home) -> bytes:
+    return b"".join(state_files(home).values())
+
 
 pytestmark = pytest.mark.usefixtures("require_cli")
 
@@ -77,8 +83,8 @@ def replay_in_process(script: str, home: Path, seed: int = SEED) -> None:
 def test_a_recorded_session_replays_to_a_byte_identical_state(tmp_path):
     replay_in_process(SESSION, tmp_path / "trainer")
     replay_in_process(SESSION, tmp_path / "room")
-    a = (tmp_path / "trainer" / "state.json").read_bytes()
-    b = (tmp_path / "room" / "state.json").read_bytes()
+    a = state_bytes(tmp_path / "trainer")
+    b = state_bytes(tmp_path / "room")
     assert a == b
     assert b"key-w" in a and b"vm-w" in a
 
@@ -95,20 +101,20 @@ def test_the_exported_script_replays_with_bash_on_another_home(tmp_path):
                CMKLAB_SEED=str(SEED))
     done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "laptop" / "state.json").read_bytes() == (tmp_path / "trainer" / "state.json").read_bytes()
+    assert state_bytes(tmp_path / "laptop") == state_bytes(tmp_path / "trainer")
 
 
 def test_a_different_seed_gives_different_ids(tmp_path):
     replay_in_process(SESSION, tmp_path / "a")
     replay_in_process(SESSION, tmp_path / "b", seed=SEED + 1)
-    assert (tmp_path / "a" / "state.json").read_bytes() != (tmp_path / "b" / "state.json").read_bytes()
+    assert state_bytes(tmp_path / "a") != state_bytes(tmp_path / "b")
 
 
 def test_a_scenario_played_twice_gives_the_same_state(tmp_path, capsys):
     for h in ("one", "two"):
         assert run_scenario_cli(["run", "rotate-no-downtime", "--auto"], home=str(tmp_path / h)) == 0
     capsys.readouterr()
-    assert (tmp_path / "one" / "state.json").read_bytes() == (tmp_path / "two" / "state.json").read_bytes()
+    assert state_bytes(tmp_path / "one") == state_bytes(tmp_path / "two")
 
 
 @pytest.mark.slow
@@ -144,7 +150,7 @@ def test_a_console_session_exported_as_a_script_replays_byte_identical(tmp_path,
                CMKLAB_HOME=str(tmp_path / "laptop"))
     done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "laptop" / "state.json").read_bytes() == (tmp_path / "trainer" / "state.json").read_bytes()
+    assert state_bytes(tmp_path / "laptop") == state_bytes(tmp_path / "trainer")
 
 
 def test_a_session_on_a_scenario_landscape_replays_byte_identical(tmp_path, capsys):
@@ -158,4 +164,4 @@ def test_a_session_on_a_scenario_landscape_replays_byte_identical(tmp_path, caps
         assert run_scenario_cli(["run", "rotate-no-downtime", "--no-console"], home=str(tmp_path / h)) == 0
         replay_in_process("\n".join(lines), tmp_path / h, seed=101)
     capsys.readouterr()
-    assert (tmp_path / "trainer" / "state.json").read_bytes() == (tmp_path / "room" / "state.json").read_bytes()
+    assert state_bytes(tmp_path / "trainer") == state_bytes(tmp_path / "room")

@@ -17,6 +17,12 @@ import urllib.request
 import pytest
 
 from console.workshop import run_scenario_cli, serve_command
+from store import state_files
+
+
+def state_bytes(home) -> bytes:
+    return b"".join(state_files(home).values())
+
 
 DEADLINE = 30.0
 
@@ -100,7 +106,7 @@ def test_read_only_cli_refuses_every_change_and_leaves_the_state_as_it_was(lab_h
     from console.cli import run_cli
 
     assert run_scenario_cli(["run", "disable-key", "--no-console"], home=str(lab_home)) == 0
-    before = (lab_home / "state.json").read_bytes()
+    before = state_bytes(lab_home)
     capsys.readouterr()
     for argv in (["az", "keyvault", "key", "set-attributes", "--vault-name", "kv-lab", "--name", "key-app",
                   "--enabled", "false"],
@@ -110,7 +116,7 @@ def test_read_only_cli_refuses_every_change_and_leaves_the_state_as_it_was(lab_h
         err = capsys.readouterr().err
         assert rc != 0, argv
         assert "read-only" in err.lower(), err
-    assert (lab_home / "state.json").read_bytes() == before
+    assert state_bytes(lab_home) == before
     assert run_cli(["az", "vm", "list", "-o", "table"], home=str(lab_home), read_only=True) == 0
 
 
