@@ -26,15 +26,18 @@ from typing import Any, Callable, Iterator, TypeVar
 from ._lazy import crypto
 from .clock import DEFAULT_START, SimulatedClock, iso, parse_iso
 from .entropy import Entropy
-from .errors import EngineError, NotFound, StoreError
+from .errors import BadRequest, EngineError, NotFound, StoreError
+from .ids import arm_id
 from .events import Event, Subscriber
-from .models import MODELS, AuditEntry, EngineMeta, EventEntry, Model
+from .models import MODELS, AuditEntry, DiskAttachment, EngineMeta, EventEntry, Model
 from .repository import StateStore
 from .rules import DEFAULT_PROFILE, PROFILES, Rules
 
 M = TypeVar("M", bound=Model)
 
 LOG_TABLES = ("audit", "events")
+INDEX_VERSION = 1
+"""Bumped when the engine's index tables change shape: the next write of an older state rebuilds them."""
 """Append-only tables kept in the store's logs, not in the state file (read lazily)."""
 
 
@@ -133,11 +136,37 @@ class _Table(dict):
             if not has(self, k):
                 dict.__setitem__(self, k, from_doc(d, True))
 
-    def _for(self, key) -> None:
-        if not self._full and type(key) is str:
-            shard = self._store.shard_of(key)
-            if shard not in self._shards:
-                self._load_shard(shard)
+    def _for(self, key):
+        """The key as the table holds it (lower-case: Azure ids and names are case-insensitive), with its
+        shard read."""
+        if type(key) is str:
+            key = key.lower()
+            if not self._full:
+                shard = self._store.shard_of(key)
+                if shard not in self._shards:
+                    self._load_shard(shard)
+        return key
+
+    def get(self, k, default=None):
+        return dict.get(self, self._for(k), default)
+
+    def __getitem__(self, k):
+        return dict.__getitem__(self, self._for(k))
+
+    def __contains__(self, k):
+        return dict.__contains__(self, self._for(k))
+
+    def __setitem__(self, k, v):
+        dict.__setitem__(self, self._for(k), v)
+
+    def pop(self, k, *default):
+        return dict.pop(self, self._for(k), *default)
+
+    def __delitem__(self, k):
+        dict.__delitem__(self, self._for(k))
+
+    def setdefault(self, k, default=None):
+        return dict.setdefault(self, self._for(k), default)
 
     def _all(self) -> None:
         if not self._full:
@@ -145,34 +174,6 @@ class _Table(dict):
                 if shard not in self._shards:
                     self._load_shard(shard)
             self._full = True
-
-    def get(self, k, default=None):
-        self._for(k)
-        return dict.get(self, k, default)
-
-    def __getitem__(self, k):
-        self._for(k)
-        return dict.__getitem__(self, k)
-
-    def __contains__(self, k):
-        self._for(k)
-        return dict.__contains__(self, k)
-
-    def __setitem__(self, k, v):
-        self._for(k)
-        dict.__setitem__(self, k, v)
-
-    def pop(self, k, *default):
-        self._for(k)
-        return dict.pop(self, k, *default)
-
-    def __delitem__(self, k):
-        self._for(k)
-        dict.__delitem__(self, k)
-
-    def setdefault(self, k, default=None):
-        self._for(k)
-        return dict.setdefault(self, k, default)
 
     def __iter__(self):
         self._all()
@@ -325,6 +326,7 @@ class EngineCore:
         meta.user_object_id = rng.guid()
         meta.rng_counter = rng.counter
         meta.root_key = self._fingerprint(self._sealing_root(meta))
+        meta.indexes = INDEX_VERSION
         if start is not None and not self._external_clock:
             self.clock.set(start)
         meta.clock = iso(self.clock.now())
@@ -394,9 +396,11 @@ class EngineCore:
                     self._publish(ev)
 
     def _finish(self, uow: UnitOfWork) -> None:
-        """Run the cascades and record clock and randomness in the meta document."""
+        """Run the cascades, keep the indexes, and record clock and randomness in the meta document."""
         if uow.reconcile:
             self._reconcile()  # provided by the cascade mixin
+        if not uow.dry_run:
+            self._keep_indexes(uow)
         meta = self.meta
         meta.clock = iso(self.clock.now())
         meta.rng_counter = self.rng.counter
@@ -447,6 +451,44 @@ class EngineCore:
         """After the commit: the in-memory logs (when loaded) learn the new lines."""
         self.t["audit"]._add_loaded(audit)  # type: ignore[attr-defined]
         self.t["events"]._add_loaded(entries)  # type: ignore[attr-defined]
+
+    def _keep_indexes(self, uow: UnitOfWork) -> None:
+        """Bring the index tables up to date with what the action changed (``vm_of_disk``: which VM a disk
+        is attached to). A state from before the indexes gets them built once, by its first write."""
+        index = self.t["vm_of_disk"]
+        if self.meta.indexes < INDEX_VERSION:
+            for vm in self.t["vms"].values():
+                for disk_id in vm.disk_ids():
+                    if index.get(disk_id) is None:
+                        self._add(DiskAttachment(id=disk_id, vm=vm.id))
+            self.meta.indexes = INDEX_VERSION
+            return
+        vms = MODELS["vms"]
+        for (table, key), before in list(uow.before.items()):
+            if table != "vms":
+                continue
+            old = set(vms.from_doc(before).disk_ids()) if before else set()
+            vm = self.t["vms"].get(key)
+            new = set(vm.disk_ids()) if vm is not None else set()
+            for disk_id in old - new:
+                entry = index.get(disk_id)
+                if entry is not None and entry.vm.lower() == key:
+                    self._remove(entry)
+            for disk_id in new:
+                entry = index.get(disk_id)
+                if entry is None or entry.vm != vm.id:
+                    self._add(DiskAttachment(id=disk_id, vm=vm.id))
+
+    def vm_of_disk(self, disk_id: str):
+        """The VM a disk is attached to, or None: one look-up in the index (a scan while a state from before
+        the index has not been written since)."""
+        if self.meta.indexes >= INDEX_VERSION:
+            entry = self.t["vm_of_disk"].get(disk_id)
+            return self.t["vms"].get(entry.vm) if entry is not None else None
+        if self._vm_index is None:
+            self._vm_index = {d.lower(): vm.id for vm in self.t["vms"].values() for d in vm.disk_ids()}
+        vid = self._vm_index.get(disk_id.lower())
+        return self.t["vms"].get(vid) if vid else None
 
     def _rollback(self, uow: UnitOfWork) -> None:
         for (table, key), doc in uow.before.items():
@@ -539,6 +581,25 @@ class EngineCore:
         if obj is None:
             raise NotFound(f"{what or cls.__name__} {key!r} was not found")
         return obj  # type: ignore[return-value]
+
+    def _lookup(self, table: str, kind: str, name_or_id: str | None, resource_group: str | None, what: str):
+        """The resource a user names: by id, or by name in a resource group, one look-up (keys are ids,
+        lower-cased); by name alone, a scan (a name can repeat across groups: ambiguous is refused).
+        None when there is none."""
+        if name_or_id and name_or_id.startswith("/"):
+            return self.t[table].get(name_or_id)
+        if resource_group is not None:
+            return self.t[table].get(arm_id(self.subscription_id, resource_group, kind, name_or_id or ""))
+        name = (name_or_id or "").lower()
+        cands = [r for r in self.t[table].values() if r.name.lower() == name]
+        if len(cands) > 1:
+            raise BadRequest(f"{what} name {name_or_id!r} is ambiguous; give its resource group or its id",
+                             code="InvalidParameter")
+        return cands[0] if cands else None
+
+    def _exists(self, table: str, kind: str, name: str, group: str) -> bool:
+        """Whether ``name`` is taken in ``group`` (case-insensitively, as Azure compares names): one look-up."""
+        return arm_id(self.subscription_id, group, kind, name) in self.t[table]
 
     def all(self, table: str) -> list:
         return list(self.t[table].values())

@@ -63,18 +63,7 @@ def compute_error(problem: EngineError, resource: str, des: DiskEncryptionSet | 
 
 class DesMixin(KeysMixin):
     def _find_des(self, name_or_id: str, resource_group: str | None = None) -> DiskEncryptionSet:
-        ref = parse_arm_id(name_or_id) if name_or_id and name_or_id.startswith("/") else None
-        if ref is not None:
-            obj = self.t["des"].get(arm_id(self.subscription_id, ref.resource_group, "des", ref.name))
-            if obj is None:
-                obj = next((d for d in self.t["des"].values() if d.id.lower() == name_or_id.lower()), None)
-        else:
-            cands = [d for d in self.t["des"].values() if d.name.lower() == (name_or_id or "").lower()
-                     and (resource_group is None or d.resource_group.lower() == resource_group.lower())]
-            obj = cands[0] if len(cands) == 1 else None
-            if len(cands) > 1:
-                raise BadRequest(f"disk encryption set name {name_or_id!r} is ambiguous; give its resource group "
-                                 "or its id", code="InvalidParameter")
+        obj = self._lookup("des", "des", name_or_id, resource_group, "disk encryption set")
         if obj is None:
             raise NotFound(f"The Resource 'Microsoft.Compute/diskEncryptionSets/{name_or_id}' under resource group "
                            f"'{resource_group or '?'}' was not found.", code="ResourceNotFound")
@@ -133,8 +122,7 @@ class DesMixin(KeysMixin):
         with self.transaction():
             group = self.get_group(resource_group)
             loc = check_region(location) if location else group.location
-            if any(d.name.lower() == name.lower() and d.resource_group.lower() == group.name.lower()
-                   for d in self.t["des"].values()):
+            if self._exists("des", "des", name, group.name):
                 raise Conflict(f"disk encryption set {name!r} already exists in resource group {group.name!r}",
                                code="Conflict")
             in_region = sum(1 for d in self.t["des"].values() if d.location == loc)

@@ -66,15 +66,7 @@ class DisksMixin(DesMixin):
         table = TABLE_OF[kind]
         label = {"disk": "Microsoft.Compute/disks", "snapshot": "Microsoft.Compute/snapshots",
                  "image": "Microsoft.Compute/images"}[kind]
-        if name_or_id and name_or_id.startswith("/"):
-            obj = next((r for r in self.t[table].values() if r.id.lower() == name_or_id.lower()), None)
-        else:
-            cands = [r for r in self.t[table].values() if r.name.lower() == (name_or_id or "").lower()
-                     and (resource_group is None or r.resource_group.lower() == resource_group.lower())]
-            if len(cands) > 1:
-                raise BadRequest(f"{kind} name {name_or_id!r} is ambiguous; give its resource group or id",
-                                 code="InvalidParameter")
-            obj = cands[0] if cands else None
+        obj = self._lookup(table, kind, name_or_id, resource_group, kind)
         if obj is None:
             raise NotFound(f"The Resource '{label}/{name_or_id}' under resource group '{resource_group or '?'}' "
                            "was not found.", code="ResourceNotFound")
@@ -101,16 +93,6 @@ class DisksMixin(DesMixin):
 
     def list_images(self, resource_group: str | None = None) -> list[Image]:
         return self._list("image", resource_group)
-
-    def vm_of_disk(self, disk_id: str) -> VirtualMachine | None:
-        if self._vm_index is None:
-            idx = {}
-            for vm in self.t["vms"].values():
-                for d in vm.disk_ids():
-                    idx[d] = vm.id
-            self._vm_index = idx
-        vid = self._vm_index.get(disk_id)
-        return self.t["vms"].get(vid) if vid else None  # type: ignore[return-value]
 
     def disk_state(self, disk: Disk) -> str:
         """K10: ``Unattached``, ``Attached`` (VM running or stopped) or ``Reserved`` (VM deallocated)."""
@@ -323,8 +305,7 @@ class DisksMixin(DesMixin):
             group = self.get_group(resource_group)
             loc = check_region(location) if location else group.location
             table = TABLE_OF[kind]
-            if any(r.name.lower() == name.lower() and r.resource_group.lower() == group.name.lower()
-                   for r in self.t[table].values()):
+            if self._exists(table, kind, name, group.name):
                 raise Conflict(f"{kind} {name!r} already exists in resource group {group.name!r}", code="Conflict")
             src = self._source(source, group.name) if source else None
             if src is not None:

@@ -202,7 +202,7 @@ class Engine(JobsMixin):
 
     def why(self, resource_id: str) -> list[str]:
         """The cause chain of a VM, disk, snapshot or image: why it is as it is, key by key."""
-        vm = next((v for v in self.t["vms"].values() if v.id.lower() == resource_id.lower()), None)
+        vm = self.t["vms"].get(resource_id)
         if vm is not None:
             lines = [f"VM {vm.name}: {PowerState(vm.power).display}"]
             if vm.status:
@@ -211,7 +211,7 @@ class Engine(JobsMixin):
                 lines += ["  " + x for x in self._disk_chain(d)]
             return lines
         for t in ("disks", "snapshots", "images"):
-            r = next((x for x in self.t[t].values() if x.id.lower() == resource_id.lower()), None)
+            r = self.t[t].get(resource_id)
             if r is not None:
                 return self._disk_chain(r)
         raise NotFound(f"no VM, disk, snapshot or image with id {resource_id!r}", code="ResourceNotFound")

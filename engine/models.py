@@ -47,7 +47,9 @@ class Model:
     _nested: ClassVar[tuple[str, ...]] = ()
     @property
     def key(self) -> str:
-        return self.id  # type: ignore[attr-defined]
+        """The document's key in its table: Azure ids and names are case-insensitive, so keys are lower-case
+        (tables look keys up lower-cased too: ``engine.core._Table``)."""
+        return self.id.lower()  # type: ignore[attr-defined]
 
     def to_doc(self) -> dict:
         """The document, keys sorted at every level: the store writes with ``sort_keys`` (byte-identical
@@ -136,6 +138,8 @@ class EngineMeta(Model):
     tenant_id: str = ""
     user_object_id: str = ""
     user_name: str = "operator@cmklab.local"
+    indexes: int = 0
+    """The version of the engine's own index tables this state keeps (see EngineCore._keep_indexes)."""
     root_key: str = ""
     """A one-way fingerprint of the root key that seals this state's key material (see EngineCore)."""
     notified: list = field(default_factory=list)
@@ -430,6 +434,17 @@ class EventEntry(Model):
     _nested: ClassVar[tuple[str, ...]] = ("data",)
 
 
+@dataclass
+class DiskAttachment(Model):
+    """Index: the VM a disk is attached to (kept by the engine whenever a VM's disks change), so that
+    "which VM uses this disk" is one look-up instead of a scan of every VM."""
+
+    table: ClassVar[str] = "vm_of_disk"
+    id: str
+    """The disk's id."""
+    vm: str
+
+
 MODELS: dict[str, type[Model]] = {m.table: m for m in (
     EngineMeta, ResourceGroup, Vault, RoleAssignment, Key, DiskEncryptionSet, Disk, Snapshot, Image,
-    VirtualMachine, ScaleSet, PlatformKey, AuditEntry, EventEntry)}
+    VirtualMachine, ScaleSet, PlatformKey, DiskAttachment, AuditEntry, EventEntry)}

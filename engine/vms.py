@@ -33,14 +33,7 @@ class VmsMixin(DisksMixin):
     # ---- lookups -----------------------------------------------------------------------------
 
     def _find_vm(self, name_or_id: str, resource_group: str | None = None) -> VirtualMachine:
-        if name_or_id and name_or_id.startswith("/"):
-            vm = next((v for v in self.t["vms"].values() if v.id.lower() == name_or_id.lower()), None)
-        else:
-            cands = [v for v in self.t["vms"].values() if v.name.lower() == (name_or_id or "").lower()
-                     and (resource_group is None or v.resource_group.lower() == resource_group.lower())]
-            if len(cands) > 1:
-                raise BadRequest(f"VM name {name_or_id!r} is ambiguous; give its resource group", code="InvalidParameter")
-            vm = cands[0] if cands else None
+        vm = self._lookup("vms", "vm", name_or_id, resource_group, "VM")
         if vm is None:
             raise NotFound(f"The Resource 'Microsoft.Compute/virtualMachines/{name_or_id}' under resource group "
                            f"'{resource_group or '?'}' was not found.", code="ResourceNotFound")
@@ -79,8 +72,7 @@ class VmsMixin(DisksMixin):
         with self.transaction():
             group = self.get_group(resource_group)
             loc = check_region(location) if location else group.location
-            if any(v.name.lower() == name.lower() and v.resource_group.lower() == group.name.lower()
-                   for v in self.t["vms"].values()):
+            if self._exists("vms", "vm", name, group.name):
                 raise Conflict(f"VM {name!r} already exists in resource group {group.name!r}", code="Conflict")
             if "UltraSSD_LRS" in data_skus and not ultra_ssd_enabled:
                 raise BadRequest("ultra disks need a VM with --ultra-ssd-enabled true (V1)", code="InvalidParameter")
@@ -157,8 +149,7 @@ class VmsMixin(DisksMixin):
         with self.transaction():
             group = self.get_group(resource_group)
             loc = check_region(location) if location else group.location
-            if any(s.name.lower() == name.lower() and s.resource_group.lower() == group.name.lower()
-                   for s in self.t["scalesets"].values()):
+            if self._exists("scalesets", "vmss", name, group.name):
                 raise Conflict(f"scale set {name!r} already exists in resource group {group.name!r}", code="Conflict")
             ss = ScaleSet(id=arm_id(self.subscription_id, group.name, "vmss", name), name=name,
                           resource_group=group.name, location=loc, size=size, image=image,

@@ -508,6 +508,7 @@ class TinyStore:
                 continue
             shards: dict[int, dict] = {}
             for key, doc in docs.items():
+                key = key.lower()  # keys are lower-case since schema 2 (Azure names are case-insensitive)
                 shards.setdefault(shard_of(key), {})[key] = doc
             for shard, part in shards.items():
                 self._write_shard(table, shard, part)

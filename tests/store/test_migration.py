@@ -20,6 +20,11 @@ from store import TinyStore, state_files
 FIXTURE = Path(__file__).parent / "fixtures" / "v1-home"
 
 
+def lowered(legacy: dict) -> dict:
+    """Schema 2 keys documents by their lower-cased ids (Azure ids are case-insensitive)."""
+    return {t: {k.lower(): d for k, d in rows.items()} for t, rows in legacy.items() if t != "_meta"}
+
+
 @pytest.fixture
 def v1_home(tmp_path) -> Path:
     home = tmp_path / "home"
@@ -38,7 +43,7 @@ def test_a_schema_1_home_is_migrated_once_with_nothing_lost(v1_home):
         assert not (v1_home / "state.json").exists()  # no second copy of the sealed keys stays behind
         assert e.store.generation == legacy["_meta"]["meta"]["generation"]
         docs = e.store.load()
-        assert docs == {t: rows for t, rows in legacy.items() if t != "_meta"}
+        assert docs == lowered(legacy)
         assert len(e.t["audit"]) == audit_lines
         k, _ = e.get_key("kv-demo", "key-2048", audit=False)
         assert k.tags == {"fixture": "v1"}
@@ -71,12 +76,12 @@ def test_a_migration_cut_short_is_redone_and_a_leftover_old_file_removed(v1_home
     monkeypatch.setattr(ts.TinyStore, "_write_meta", real)
     assert (v1_home / "state.json").exists() and not (v1_home / "db" / "meta.json").exists()
     with TinyStore(v1_home) as s:  # redone from the old file, which is still whole
-        assert s.load() == {t: rows for t, rows in legacy.items() if t != "_meta"}
+        assert s.load() == lowered(legacy)
     # converted, but a crash kept the old file: it holds sealed key material and goes at the next open
     (v1_home / "state.json").write_bytes(json.dumps(legacy).encode())
     with TinyStore(v1_home) as s:
         assert not (v1_home / "state.json").exists()
-        assert s.load() == {t: rows for t, rows in legacy.items() if t != "_meta"}
+        assert s.load() == lowered(legacy)
 
 
 def test_a_schema_1_home_missing_its_root_key_is_refused_untouched(v1_home):
