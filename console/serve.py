@@ -19,7 +19,8 @@ browser from connecting to the console (a foreign ``Origin``) and DNS rebinding 
 * every ``--allow-host NAME[:PORT]`` (a name of this machine in the room's DNS; PORT, the served port
   by default, for a port forward).
 
-Always on the served port. Nothing here imports textual or textual-serve until a server is started.
+Always on the served port. The page's websocket and static URLs use the host:port the browser used
+(never ``0.0.0.0``). Nothing here imports textual or textual-serve until a server is started.
 """
 
 from __future__ import annotations
@@ -208,14 +209,29 @@ def serve_command(home: Path, *, read_only: bool = False, seed: int | None = Non
 def make_server(command: str, *, host: str, port: int, title: str, policy: HostPolicy) -> Any:
     """A textual-serve ``Server`` that refuses requests whose ``Host`` (or websocket ``Origin``)
     does not name it."""
+    import aiohttp_jinja2
     from aiohttp import web
-    from textual_serve.server import Server
+    from textual_serve.server import Server, to_int
 
     class GuardedServer(Server):
         async def _make_app(self) -> web.Application:
             app = await super()._make_app()
             app.middlewares.append(guard)
             return app
+
+        @aiohttp_jinja2.template("app_index.html")
+        async def handle_index(self, request: web.Request) -> dict[str, Any]:
+            """The page, its static files and its websocket at the address the browser used (its
+            ``Host``, which the guard let through), not the one listened on (``0.0.0.0``)."""
+            host, port = split_host(request.headers["Host"]) or (policy.bind, policy.port)
+            base = _url(host, port if port is not None else 80)
+            router = request.app.router
+            return {
+                "font_size": to_int(request.query.get("fontsize", "16"), 16),
+                "app_websocket_url": "ws:" + base.split(":", 1)[1] + str(router["websocket"].url_for()),
+                "config": {"static": {"url": base + str(router["static"].url_for(filename="/")).rstrip("/") + "/"}},
+                "application": {"name": self.title},
+            }
 
     @web.middleware
     async def guard(request: web.Request, handler):

@@ -105,6 +105,14 @@ async def _get_status(port: int, path: str, headers: dict[str, str]) -> int:
             return resp.status
 
 
+async def _get_page(port: int, path: str, headers: dict[str, str]) -> tuple[int, str]:
+    import aiohttp
+
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=DEADLINE)) as session:
+        async with session.get(f"http://127.0.0.1:{port}{path}", headers=headers) as resp:
+            return resp.status, await resp.text()
+
+
 async def _console_screen(port: int, origin: str) -> bytes:
     """What the console draws on a websocket opened with this Origin, until it shows the vaults."""
     import aiohttp
@@ -227,3 +235,44 @@ def test_on_all_interfaces_the_server_answers_on_the_address_the_browser_used():
     loop = HostPolicy.make("127.0.0.1", 8000)
     assert loop.host_ok("127.0.0.1:8000", local="127.0.0.1") and loop.host_ok("localhost:8000", local="127.0.0.1")
     assert not loop.host_ok("127.0.0.2:8000", local="127.0.0.1")
+
+
+# ============================================== the page connects back where the browser came from
+
+
+def test_the_page_connects_back_to_the_address_the_browser_used(lab, tmp_path):
+    with serving(lab, tmp_path, "--read-only") as s:
+        p = s.port
+        status, body = _run(_get_page(p, "/", {"Host": f"localhost:{p}"}))
+        assert status == 200
+        assert f'data-session-websocket-url="ws://localhost:{p}/ws"' in body, body
+        assert f"http://localhost:{p}/static/js/textual.js" in body
+        assert "127.0.0.1" not in body
+        status, body = _run(_get_page(p, "/?fontsize=20", {}))
+        assert f'data-session-websocket-url="ws://127.0.0.1:{p}/ws"' in body and 'data-font-size="20"' in body
+
+
+def test_on_all_interfaces_the_page_advertises_the_address_the_browser_used(tmp_path):
+    """``--host 0.0.0.0`` told browsers to open ``ws://0.0.0.0:...``, which trainees cannot reach.
+    The server built for ``--host 0.0.0.0``, listening here on 127.0.0.1 only."""
+    from aiohttp import web
+
+    from console.serve import HostPolicy, make_server
+
+    port = _free_port()
+    server = make_server("true", host="0.0.0.0", port=port, title="cmklab",
+                         policy=HostPolicy.make("0.0.0.0", port))
+
+    async def fetch() -> tuple[int, str]:
+        runner = web.AppRunner(await server._make_app())
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, "127.0.0.1", port).start()
+            return await _get_page(port, "/", {})
+        finally:
+            await runner.cleanup()
+
+    status, body = _run(fetch())
+    assert status == 200
+    assert f'data-session-websocket-url="ws://127.0.0.1:{port}/ws"' in body, body
+    assert "0.0.0.0" not in body
