@@ -20,7 +20,8 @@ browser from connecting to the console (a foreign ``Origin``) and DNS rebinding 
   by default, for a port forward).
 
 Always on the served port. The page's websocket and static URLs use the host:port the browser used
-(never ``0.0.0.0``). Nothing here imports textual or textual-serve until a server is started.
+(never ``0.0.0.0``), and the page (console/web/app_index.html) loads nothing from another host: its
+font comes from this server's static files. Nothing here imports textual or textual-serve until a server is started.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from typing import Any
 
 log = logging.getLogger("cmklab.serve")
 
+TEMPLATES = Path(__file__).with_name("web")  # the page: textual-serve's, its font served from here
 WILDCARDS = ("0.0.0.0", "::", "")
 LOOPBACK_NAMES = ("localhost",)
 _LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
@@ -251,7 +253,7 @@ def make_server(command: str, *, host: str, port: int, title: str, policy: HostP
                     request.method, shown(request.path), request.remote or "?", what, policy.describe())
         return web.Response(status=403, text=f"403 Forbidden: {what} is not this server\n")
 
-    return GuardedServer(command, host=host, port=port, title=title)
+    return GuardedServer(command, host=host, port=port, title=title, templates_path=TEMPLATES)
 
 
 class _NoQueryStrings(logging.Filter):

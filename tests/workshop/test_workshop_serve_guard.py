@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -276,3 +277,28 @@ def test_on_all_interfaces_the_page_advertises_the_address_the_browser_used(tmp_
     assert status == 200
     assert f'data-session-websocket-url="ws://127.0.0.1:{port}/ws"' in body, body
     assert "0.0.0.0" not in body
+
+
+# ============================================================== the page loads nothing from elsewhere
+
+_URL = re.compile(r"""(?:\b[a-z][a-z0-9+.-]*:)?//([^/\s"'()<>]+)""", re.IGNORECASE)
+
+
+def _hosts(text: str) -> set[str]:
+    """Every host an absolute or scheme-relative URL in ``text`` names."""
+    return {m.group(1).lower() for m in _URL.finditer(text)}
+
+
+def test_the_page_loads_nothing_from_another_host(lab, tmp_path):
+    """A classroom without internet gets the same page: its font comes from this server."""
+    with serving(lab, tmp_path, "--read-only") as s:
+        p = s.port
+        status, body = _run(_get_page(p, "/", {}))
+        assert status == 200
+        assert _hosts(body) == {f"127.0.0.1:{p}"}, _hosts(body)
+        fonts = re.findall(r"@font-face\s*{[^}]*url\(\"([^\"]+)\"\)", body)
+        assert fonts and all(f.startswith(f"http://127.0.0.1:{p}/static/fonts/") for f in fonts), fonts
+        for font in fonts:
+            assert _run(_get_status(p, font.split(str(p), 1)[1], {})) == 200, font
+        status, css = _run(_get_page(p, "/static/css/xterm.css", {}))
+        assert status == 200 and "@import" not in css and not re.search(r"url\(\s*['\"]?(https?:)?//", css)
