@@ -21,7 +21,8 @@ browser from connecting to the console (a foreign ``Origin``) and DNS rebinding 
 
 Always on the served port. The page's websocket and static URLs use the host:port the browser used
 (never ``0.0.0.0``), and the page (console/web/app_index.html) loads nothing from another host: its
-font comes from this server's static files. Nothing here imports textual or textual-serve until a server is started.
+font comes from this server's static files. Nothing here imports textual or textual-serve until a
+server is started.
 """
 
 from __future__ import annotations
