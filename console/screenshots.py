@@ -177,7 +177,7 @@ async def _purge_refused(pilot: Pilot) -> None:
 
 async def _read_only_refused(pilot: Pilot) -> None:
     await select(pilot, "vms", "vm-web")
-    await pilot.press("o")
+    pilot.app.main.run_op("vm.stop")  # the palette's way: the footer offers no change
     await settle(pilot)
 
 

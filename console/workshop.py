@@ -8,8 +8,8 @@
     check                                checks the current step's objectives on the home's state
     show                                 prints the current step (narrative, hints, objectives)
 
-``run_serve(argv, **opts)`` takes what follows ``cmklab serve``: ``[--read-only] [--port N]
-[--host 127.0.0.1]``, and serves the console in a browser through textual-serve.
+``run_serve(argv, **opts)`` takes what follows ``cmklab serve`` and serves the console in a browser
+through textual-serve (console/serve.py).
 
 ``opts`` are cmklab's global options (``home``, ``seed``, ``profile``, ``read_only``...). Scenario
 files are ``console/scenarios/*.toml`` (package data); the engine (``engine.scenarios``) loads them,
@@ -350,52 +350,9 @@ def _check(opts: dict, *, show_only: bool) -> int:
 
 
 # ======================================================================================= serve
+# ``cmklab serve`` lives in console/serve.py; kept importable from here.
 
-
-def _serve_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="cmklab serve", description="The console in a browser (textual-serve).")
-    p.add_argument("--read-only", action="store_true", help="a projector view: every change is refused")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--host", default="127.0.0.1", help="127.0.0.1 (default) serves this machine only")
-    return p
-
-
-def serve_command(home: Path, *, read_only: bool = False, seed: int | None = None,
-                  profile: str | None = None) -> str:
-    """The command textual-serve runs for each browser tab: this Python, cmklab's console, this home."""
-    parts = [sys.executable, "-m", "console", "--home", str(home)]
-    if seed is not None:
-        parts += ["--seed", str(seed)]
-    if profile:
-        parts += ["--profile", profile]
-    if read_only:
-        parts.append("--read-only")
-    parts.append("console")
-    return shlex.join(parts)
-
-
-def run_serve(argv: list[str], **opts) -> int:
-    """``cmklab serve [--read-only] [--port N] [--host H]``: every browser tab gets its own console
-    process on the same home (they share the state, as several terminals would)."""
-    args = _serve_parser().parse_args(list(argv))
-    read_only = bool(args.read_only or opts.get("read_only"))
-    if not 0 < args.port < 65536:
-        print(f"cmklab serve: error: port {args.port} is not between 1 and 65535", file=sys.stderr)
-        return 2
-    home = _home(opts)
-    try:
-        from textual_serve.server import Server
-    except ImportError as e:  # pragma: no cover - a declared dependency
-        print(f"cmklab serve: textual-serve is not installed ({e}); pip install textual-serve", file=sys.stderr)
-        return 1
-    command = serve_command(home, read_only=read_only, seed=opts.get("seed"), profile=opts.get("profile"))
-    if args.host not in ("127.0.0.1", "localhost", "::1") and not read_only:
-        print(f"cmklab serve: warning: {args.host} exposes a console that can change the state to the network; "
-              "add --read-only for a view-only room", file=sys.stderr)
-    title = "cmklab" + (" (read-only)" if read_only else "")
-    server = Server(command, host=args.host, port=args.port, title=title)
-    server.serve()
-    return 0
+from console.serve import run_serve, serve_command  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:

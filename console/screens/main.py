@@ -395,6 +395,8 @@ class MainScreen(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "op":
             op = OP_BY_ID.get(str(parameters[0]))
+            if op is not None and op.mutating and self.app.read_only:
+                return False  # --read-only refuses it: not offered in the footer (the palette explains)
             return op is not None and self.op_applies(op)
         return True
 

@@ -138,8 +138,13 @@ async def test_read_only_refuses_every_change():
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         before = vm_state(app)
         await select(pilot, "keys", "key-3072")
-        for key in ("e", "r", "x", "n"):
+        for key in ("e", "r", "x", "n"):  # not offered in the footer: the keys do nothing
             await pilot.press(key)
+            await settle(pilot)
+        assert vm_state(app) == before
+        assert all(not isinstance(s, (ConfirmModal, FormModal)) for s in app.screen_stack)
+        for op_id in ("key.disable", "key.rotate", "key.delete", "key.create"):  # the palette's way
+            app.main.run_op(op_id)
             await settle(pilot)
         assert vm_state(app) == before
         assert all(not isinstance(s, (ConfirmModal, FormModal)) for s in app.screen_stack)

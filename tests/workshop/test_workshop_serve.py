@@ -134,7 +134,8 @@ def test_a_browser_tab_gets_the_console(lab_home):
     async def screen(port: int) -> bytes:
         got = b""
         async with aiohttp.ClientSession() as session:
-            async with session.ws_connect(f"http://127.0.0.1:{port}/ws?width=120&height=40") as ws:
+            async with session.ws_connect(f"http://127.0.0.1:{port}/ws?width=120&height=40",
+                                          headers={"Origin": f"http://127.0.0.1:{port}"}) as ws:
                 end = time.monotonic() + DEADLINE
                 while time.monotonic() < end and b"vaults" not in got:
                     try:

@@ -1,0 +1,341 @@
+"""``cmklab serve``: the console in a browser, through textual-serve (an aiohttp server; each browser
+tab's websocket drives a console process of its own on the same home).
+
+``run_serve(argv, **opts)`` takes what follows ``cmklab serve``::
+
+    [--read-only] [--port N] [--host 127.0.0.1] [--allow-host NAME[:PORT] ...]
+
+Only the browser pages this server serves may drive a console. Every request must name, in its
+``Host`` header, a host:port this server answers on, and the websocket's ``Origin`` must be such a
+host:port too (``http://`` only); anything else gets HTTP 403 and one line on stderr naming the
+refused host or origin (never a query string). That stops any other web page open in the trainer's
+browser from connecting to the console (a foreign ``Origin``) and DNS rebinding (a foreign name in
+``Host`` that resolves to this machine). What this server answers on (``HostPolicy``):
+
+* the address the connection arrived on, as an IP literal (``--host 127.0.0.1``: 127.0.0.1; ``--host
+  0.0.0.0``: whichever address of this machine the browser used, e.g. 192.168.1.10);
+* ``localhost``, when the connection arrived on a loopback address;
+* the name given to ``--host`` (``--host trainer.lan``);
+* every ``--allow-host NAME[:PORT]`` (a name of this machine in the room's DNS; PORT, the served port
+  by default, for a port forward).
+
+Always on the served port. The page's websocket and static URLs use the host:port the browser used
+(never ``0.0.0.0``), and the page (console/web/app_index.html) loads nothing from another host: its
+font comes from this server's static files. Nothing here imports textual or textual-serve until a
+server is started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import re
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("cmklab.serve")
+
+TEMPLATES = Path(__file__).with_name("web")  # the page: textual-serve's, its font served from here
+WILDCARDS = ("0.0.0.0", "::", "")
+LOOPBACK_NAMES = ("localhost",)
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_NAME = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
+_ORIGIN = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://([^/?#@\s]+)/?$")
+
+# ======================================================================================= hosts
+
+
+def normalize_host(host: str) -> str | None:
+    """A host name or IP literal, as compared: lower case, no trailing dot, an IP in its canonical
+    form (an IPv4-mapped IPv6 address as the IPv4 one). None when it is neither a name nor an IP."""
+    host = host.strip().lower()
+    if host.endswith("."):
+        host = host[:-1]
+    if not host or len(host) > 253:
+        return None
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host if _NAME.match(host) else None
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return str(mapped or ip)
+
+
+def split_host(value: str) -> tuple[str, int | None] | None:
+    """``Host``-header syntax: ``name``, ``name:port``, ``1.2.3.4:port``, ``[::1]:port``. Returns the
+    normalized host and the port (None when absent), or None when the value is malformed."""
+    value = value.strip()
+    if value.startswith("["):
+        end = value.find("]")
+        if end < 0:
+            return None
+        host, rest = value[1:end], value[end + 1:]
+        if ":" not in host:
+            return None
+    else:
+        host, sep, port = value.partition(":")
+        rest = sep + port
+    if rest == "":
+        port_n = None
+    elif rest.startswith(":") and rest[1:].isascii() and rest[1:].isdigit() and len(rest) <= 6:
+        port_n = int(rest[1:])
+        if not 0 < port_n < 65536:
+            return None
+    else:
+        return None
+    norm = normalize_host(host)
+    return None if norm is None else (norm, port_n)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    norm = normalize_host(host.split("%", 1)[0])
+    try:
+        return norm is not None and ipaddress.ip_address(norm).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class HostPolicy:
+    """Which ``Host`` / ``Origin`` values name this server (see the module's docstring)."""
+
+    bind: str
+    port: int
+    allowed: frozenset[tuple[str, int]] = frozenset()
+
+    @classmethod
+    def make(cls, bind: str, port: int, allow_hosts: list[str] | tuple[str, ...] = ()) -> "HostPolicy":
+        allowed = set()
+        for entry in allow_hosts:
+            parsed = split_host(entry)
+            if parsed is None:
+                raise ValueError(f"{entry!r} is not a host name or address with an optional :PORT")
+            allowed.add((parsed[0], parsed[1] or port))
+        return cls(bind=bind, port=port, allowed=frozenset(allowed))
+
+    @property
+    def wildcard(self) -> bool:
+        return self.bind.strip() in WILDCARDS
+
+    def accepts(self, host: str, port: int | None, local: str | None) -> bool:
+        """Whether ``host:port`` (normalized, port None for the scheme's default 80) names this
+        server, for a connection that arrived on the local address ``local``."""
+        port = 80 if port is None else port
+        if (host, port) in self.allowed:
+            return True
+        if port != self.port:
+            return False
+        if not self.wildcard and host == normalize_host(self.bind) and not _is_ip(host):
+            return True  # --host NAME
+        if _is_ip(host) and local is not None and host == normalize_host(local.split("%", 1)[0]):
+            return True  # the address the browser connected to (an address of this machine)
+        return host in LOOPBACK_NAMES and _is_loopback(local)
+
+    def host_ok(self, value: str | None, local: str | None) -> bool:
+        parsed = split_host(value) if value else None
+        return parsed is not None and self.accepts(parsed[0], parsed[1], local)
+
+    def origin_ok(self, value: str | None, local: str | None) -> bool:
+        """An ``Origin`` header: ``http://host[:port]`` where ``host:port`` names this server."""
+        m = _ORIGIN.match(value or "")
+        if m is None or m.group(1).lower() != "http":
+            return False
+        return self.host_ok(m.group(2), local)
+
+    def describe(self) -> str:
+        """What this server answers on, for messages."""
+        if self.wildcard:
+            parts = [f"this machine's addresses on port {self.port}"]
+        else:
+            parts = [_url(normalize_host(self.bind) or self.bind, self.port)]
+        if self.bind.strip().lower() in ("127.0.0.1", "::1", "localhost") or self.wildcard:
+            parts.append(_url("localhost", self.port) + (" (from this machine)" if self.wildcard else ""))
+        parts += [_url(h, p) for h, p in sorted(self.allowed)]
+        seen: list[str] = []
+        for part in parts:
+            if part not in seen:
+                seen.append(part)
+        return ", ".join(seen)
+
+
+def _url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}" + ("" if port == 80 else f":{port}")
+
+
+def shown(value: str | None, limit: int = 120) -> str:
+    """A header value for a log line: nothing after ``?`` or ``#`` (no query string, no token), no
+    user info, control characters escaped, bounded."""
+    if value is None:
+        return "(none)"
+    value = re.split(r"[?#]", value, maxsplit=1)[0]
+    scheme, sep, rest = value.partition("://")
+    if sep and "@" in rest:
+        value = scheme + sep + rest.split("@", 1)[1]
+    elif not sep and "@" in value:
+        value = value.split("@", 1)[1]
+    text = repr(value[:limit])
+    return text + ("..." if len(value) > limit else "")
+
+
+# ======================================================================================= server
+
+
+def serve_command(home: Path, *, read_only: bool = False, seed: int | None = None,
+                  profile: str | None = None) -> str:
+    """The command textual-serve runs for each browser tab: this Python, cmklab's console, this home."""
+    parts = [sys.executable, "-m", "console", "--home", str(home)]
+    if seed is not None:
+        parts += ["--seed", str(seed)]
+    if profile:
+        parts += ["--profile", profile]
+    if read_only:
+        parts.append("--read-only")
+    parts.append("console")
+    return shlex.join(parts)
+
+
+def make_server(command: str, *, host: str, port: int, title: str, policy: HostPolicy) -> Any:
+    """A textual-serve ``Server`` that refuses requests whose ``Host`` (or websocket ``Origin``)
+    does not name it."""
+    import aiohttp_jinja2
+    from aiohttp import web
+    from textual_serve.server import Server, to_int
+
+    class GuardedServer(Server):
+        async def _make_app(self) -> web.Application:
+            app = await super()._make_app()
+            app.middlewares.append(guard)
+            return app
+
+        @aiohttp_jinja2.template("app_index.html")
+        async def handle_index(self, request: web.Request) -> dict[str, Any]:
+            """The page, its static files and its websocket at the address the browser used (its
+            ``Host``, which the guard let through), not the one listened on (``0.0.0.0``)."""
+            host, port = split_host(request.headers["Host"]) or (policy.bind, policy.port)
+            base = _url(host, port if port is not None else 80)
+            router = request.app.router
+            return {
+                "font_size": to_int(request.query.get("fontsize", "16"), 16),
+                "app_websocket_url": "ws:" + base.split(":", 1)[1] + str(router["websocket"].url_for()),
+                "config": {"static": {"url": base + str(router["static"].url_for(filename="/")).rstrip("/") + "/"}},
+                "application": {"name": self.title},
+            }
+
+    @web.middleware
+    async def guard(request: web.Request, handler):
+        transport = request.transport
+        sockname = transport.get_extra_info("sockname") if transport is not None else None
+        local = sockname[0] if sockname else None
+        host = request.headers.get("Host")
+        if not policy.host_ok(host, local):
+            return _refuse(request, f"host {shown(host)}")
+        origin = request.headers.get("Origin")
+        if (origin is not None or request.path == "/ws") and not policy.origin_ok(origin, local):
+            return _refuse(request, f"origin {shown(origin)}")
+        return await handler(request)
+
+    def _refuse(request: web.Request, what: str) -> web.Response:
+        log.warning("refused %s %s from %s: %s is not this server (it answers on %s)",
+                    request.method, shown(request.path), request.remote or "?", what, policy.describe())
+        return web.Response(status=403, text=f"403 Forbidden: {what} is not this server\n")
+
+    return GuardedServer(command, host=host, port=port, title=title, templates_path=TEMPLATES)
+
+
+class _NoQueryStrings(logging.Filter):
+    """aiohttp's access log without query strings (the request line's, the Referer's): a URL's
+    query may carry a token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = re.sub(r'\?[^\s"]*', "", record.getMessage())
+        record.args = ()
+        return True
+
+
+def _setup_log() -> None:
+    """Refusals go to stderr, one line each (not through textual-serve's wrapping rich handler);
+    the access log keeps no query string."""
+    access = logging.getLogger("aiohttp.access")
+    if not any(isinstance(f, _NoQueryStrings) for f in access.filters):
+        access.addFilter(_NoQueryStrings())
+    if not any(getattr(h, "_cmklab", False) for h in log.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("cmklab serve: %(message)s"))
+        handler._cmklab = True  # type: ignore[attr-defined]
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+def _allow_host(value: str) -> str:
+    if split_host(value) is None:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a host name or address with an optional :PORT")
+    return value
+
+
+def serve_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="cmklab serve", description="The console in a browser (textual-serve).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Only pages served by this server may drive the console: a request whose Host header,\n"
+               "or a websocket whose Origin, is not an address or name this server answers on gets\n"
+               "HTTP 403 (this stops other web pages and DNS rebinding). It answers on the address a\n"
+               "browser connected to (for --host 0.0.0.0: any address of this machine), on localhost\n"
+               "from this machine, on the --host name, and on every --allow-host; always on --port\n"
+               "unless an --allow-host says otherwise.")
+    p.add_argument("--read-only", action="store_true", help="a projector view: every change is refused")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on: 127.0.0.1 (default) serves this machine only, 0.0.0.0 the "
+                        "room's network")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME[:PORT]", type=_allow_host,
+                   help="also accept browsers that reach this server by NAME (a DNS name of this machine, "
+                        "e.g. trainer.lan); PORT (default: --port) for a port forward. Repeatable")
+    return p
+
+
+def _home(opts: dict) -> Path:
+    from console.session import default_home
+
+    return (Path(opts["home"]) if opts.get("home") else default_home()).absolute()
+
+
+def run_serve(argv: list[str], **opts) -> int:
+    """``cmklab serve [--read-only] [--port N] [--host H] [--allow-host NAME]``: every browser tab gets
+    its own console process on the same home (they share the state, as several terminals would)."""
+    args = serve_parser().parse_args(list(argv))
+    read_only = bool(args.read_only or opts.get("read_only"))
+    if not 0 < args.port < 65536:
+        print(f"cmklab serve: error: port {args.port} is not between 1 and 65535", file=sys.stderr)
+        return 2
+    home = _home(opts)
+    try:
+        import textual_serve.server  # noqa: F401
+    except ImportError as e:  # pragma: no cover - a declared dependency
+        print(f"cmklab serve: textual-serve is not installed ({e}); pip install textual-serve", file=sys.stderr)
+        return 1
+    policy = HostPolicy.make(args.host, args.port, args.allow_host)
+    command = serve_command(home, read_only=read_only, seed=opts.get("seed"), profile=opts.get("profile"))
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not read_only:
+        print(f"cmklab serve: warning: {args.host} exposes a console that can change the state to the network; "
+              "add --read-only for a view-only room", file=sys.stderr)
+    title = "cmklab" + (" (read-only)" if read_only else "")
+    _setup_log()
+    print(f"cmklab serve: browsers may open {policy.describe()}", file=sys.stderr, flush=True)
+    make_server(command, host=args.host, port=args.port, title=title, policy=policy).serve()
+    return 0

@@ -1,0 +1,40 @@
+"""A read-only console (``--read-only``, the projector view of ``cmklab serve``) offers in its footer
+only what it will do: no action that changes anything, since each would be refused."""
+
+from __future__ import annotations
+
+from textual.widgets._footer import FooterKey
+
+from console.app import make_app
+from console.screenshots import select, settle
+from console.screens.ops import OP_BY_ID
+
+SIZE = (160, 48)
+
+
+def offered(app) -> dict[str, str]:
+    """The footer's keys, as drawn: action -> description."""
+    return {k.action: k.description for k in app.screen.query(FooterKey)}
+
+
+def op_ids(actions) -> set[str]:
+    return {a[len("op('"):-2] for a in actions if a.startswith("op('")}
+
+
+async def footer_ops(read_only: bool, pane: str, row: str) -> set[str]:
+    app = make_app(read_only=read_only)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, pane, row)
+        await settle(pilot)
+        shown = offered(app)
+        assert "help" in shown.values(), shown
+        return op_ids(shown)
+
+
+async def test_read_only_footer_offers_no_change():
+    for pane, row in (("keys", "key-3072"), ("vms", "vm-web")):
+        writable = await footer_ops(False, pane, row)
+        assert any(OP_BY_ID[o].mutating for o in writable), (pane, writable)  # what the test would catch
+        read_only = await footer_ops(True, pane, row)
+        assert not any(OP_BY_ID[o].mutating for o in read_only), (pane, read_only)
+        assert read_only == {o for o in writable if not OP_BY_ID[o].mutating}, (pane, read_only)
