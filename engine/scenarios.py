@@ -56,8 +56,7 @@ class Objective:
     """What the trainee reads ("vm-db is running"); generated from the kind when the file has none."""
 
     def check(self, engine) -> "ObjectiveResult":
-        met, detail = check_objective(engine, self)
-        return ObjectiveResult(self.kind, self.label, met, detail)
+        return evaluate_objective(engine, self)
 
 
 @dataclass(frozen=True)
@@ -66,9 +65,17 @@ class ObjectiveResult:
     label: str
     met: bool
     detail: str
+    status: str = ""
+    """``""``: checked (met or not); ``"error"``: the check itself failed, so the objective cannot be
+    checked (never met; the detail says why)."""
+
+    @property
+    def error(self) -> bool:
+        return self.status == "error"
 
     def line(self) -> str:
-        return f"[{'x' if self.met else ' '}] {self.label}" + (f" ({self.detail})" if self.detail else "")
+        mark = "?" if self.error else ("x" if self.met else " ")
+        return f"[{mark}] {self.label}" + (f" ({self.detail})" if self.detail else "")
 
 
 @dataclass(frozen=True)
@@ -378,12 +385,16 @@ def _chk_data_intact(engine, disk: str, text: str, offset: int = 0, kind: str = 
         if data == text.encode():
             return True, f"{vm.name} reads {text.strip()!r}"
         return False, f"{vm.name} reads {data[:40]!r}"
+    cmk = [layer["kid"] for layer in r.layers if not layer["kid"].startswith("platform:")]
+    if not cmk:
+        return False, (f"{r.name} is still on platform-managed keys: no key of yours wraps its data key, "
+                       "so there is no vault key to read it back through")
     problem = engine.resource_problem(r)
     if problem is not None:
         return False, f"its data keys cannot be opened: {problem.message}"
     data = engine._read_data(r, _open_pure(engine, r), offset, len(text.encode()))
     if data == text.encode():
-        return True, f"read back through key {r.layers[0]['kid'].rsplit('/', 2)[-2]}: {text.strip()!r}"
+        return True, f"read back through key {parse_key_url(cmk[0]).name}: {text.strip()!r}"
     return False, f"read {data[:40]!r}"
 
 
@@ -478,14 +489,27 @@ def short_kids(text: str) -> str:
     return _KID.sub(lambda m: f"{m.group(1)}/{m.group(2)}" + (f"/{m.group(3)[:8]}" if m.group(3) else ""), text)
 
 
-def check_objective(engine, obj: Objective) -> tuple[bool, str]:
-    """Evaluate one objective on the engine's current state (pure: nothing is written or audited)."""
+def evaluate_objective(engine, obj: Objective) -> ObjectiveResult:
+    """Evaluate one objective on the engine's current state (pure: nothing is written or audited).
+
+    A check never raises: a refusal of the engine is a reason the objective is not met, and any other
+    failure inside the check makes this one objective "cannot be checked: <reason>" (not met), so that
+    one broken check cannot take the Lab pane or ``cmklab scenario check`` down with it."""
     spec = OBJECTIVES[obj.kind]
     try:
         met, detail = spec.fn(engine, **obj.args)
     except EngineError as err:
-        return False, short_kids(err.message)
-    return bool(met), short_kids(detail)
+        return ObjectiveResult(obj.kind, obj.label, False, short_kids(err.message))
+    except Exception as err:  # noqa: BLE001 - reported on the objective's line, never a traceback
+        reason = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+        return ObjectiveResult(obj.kind, obj.label, False, f"cannot be checked: {reason}", "error")
+    return ObjectiveResult(obj.kind, obj.label, bool(met), short_kids(detail))
+
+
+def check_objective(engine, obj: Objective) -> tuple[bool, str]:
+    """``(met, detail)`` of one objective (see :func:`evaluate_objective`)."""
+    r = evaluate_objective(engine, obj)
+    return r.met, r.detail
 
 
 # ================================================================================== loading
@@ -875,5 +899,5 @@ class Lab:
 
 
 __all__ = ["LAB_FILE", "Hint", "Lab", "OBJECTIVES", "Objective", "ObjectiveResult", "Scenario", "ScenarioError",
-           "Step", "build_landscape", "check_objective", "load_scenario", "load_scenarios", "parse_scenario",
-           "render_hint", "start_scenario"]
+           "Step", "build_landscape", "check_objective", "evaluate_objective", "load_scenario", "load_scenarios",
+           "parse_scenario", "render_hint", "start_scenario"]

@@ -110,7 +110,7 @@ class LabPanel(VerticalScroll, can_focus=True):
 
     @staticmethod
     def _objective_line(r: ObjectiveResult) -> str:
-        mark = "[b $success]✓[/]" if r.met else "[b $error]✗[/]"
+        mark = "[b $warning]?[/]" if r.error else "[b $success]✓[/]" if r.met else "[b $error]✗[/]"
         return f"{mark} {escape(r.label)}\n    [dim]{escape(r.detail)}[/]"
 
     # ---- navigation ----------------------------------------------------------------------------
