@@ -9,8 +9,9 @@ Objectives are data too, in a small closed vocabulary (:data:`OBJECTIVES`): ``{k
 vm = "vm-db", power = "running"}``. Each kind is a pure function of the engine's state (resources,
 the event log, the Key Vault audit log, the simulated clock) returning ``(met, detail)``; checking
 never writes, never audits, never moves the clock. "Negative" objectives (a start that was refused, a
-purge that was refused) are read from what the refusal leaves behind: Key Vault keeps denied attempts
-in its audit log (KV8) even though the action itself rolled back.
+purge that was refused) are read from what the refusal leaves behind although the action itself rolled
+back: Key Vault keeps denied attempts in its audit log (KV8), and a refused VM start is logged as a
+``VmStartRefused`` event naming the VM (a key's audit entry cannot tell which VM on that key tried).
 
 :class:`Lab` is the headless model of a scenario being played (current step, next/previous,
 objectives met or not) that the console's Lab pane renders and ``cmklab scenario check`` prints.
@@ -299,12 +300,9 @@ def _chk_vm_at_risk(engine, vm: str) -> tuple[bool, str]:
     return True, f"{v.name} keeps running on host-cached keys; after deallocation: {err.message}"
 
 
-def _vm_kids(engine, v) -> set[str]:
-    return {layer["kid"].lower() for d in engine.vm_disks(v) for layer in d.layers
-            if not layer["kid"].startswith("platform:")}
-
-
 def _chk_vm_start_refused(engine, vm: str) -> tuple[bool, str]:
+    """A start of this VM (not of another VM on the same key) was refused, and it still cannot start.
+    Read from the VmStartRefused events, which name the VM and are logged although the start failed."""
     v = _find(engine, "vms", vm)
     if v is None:
         return _missing("VM", vm)
@@ -313,13 +311,12 @@ def _chk_vm_start_refused(engine, vm: str) -> tuple[bool, str]:
     err = engine.startable(v)
     if err is None:
         return False, f"{v.name} could start now"
-    kids = _vm_kids(engine, v)
-    tried = [a for a in engine.t["audit"].values() if a.operation == "KeyUnwrap" and a.result != "OK"
-             and (a.kid or "").lower() in kids]
-    if not tried:
-        return False, f"{v.name} cannot start ({err.message}), but no start was attempted"
-    last = max(tried, key=lambda a: a.id)
-    return True, f"audit {last.time}: unwrap {last.result} ({last.code}): {err.message}"
+    refused = [e for e in engine.t["events"].values()
+               if e.type == "VmStartRefused" and (e.data or {}).get("vm", "").lower() == v.id.lower()]
+    if not refused:
+        return False, f"{v.name} cannot start ({err.message}), but no start of {v.name} was attempted"
+    last = max(refused, key=lambda e: e.id)
+    return True, last.summary if last.summary.startswith(last.time) else f"{last.time}: {last.summary}"
 
 
 def _resource(engine, disk: str, kind: str = "disk"):

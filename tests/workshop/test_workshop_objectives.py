@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from console.app import CmkApp
 from console.session import open_engine
 from console.widgets.lab import LabPanel
 from console.workshop import find_scenario, open_lab, run_scenario_cli
 from engine import Engine
+from engine.errors import EngineError
 from engine.scenarios import OBJECTIVES, Lab, Objective, evaluate_objective, start_scenario
 
 
@@ -93,3 +96,36 @@ async def test_the_console_opens_on_the_lab_pane_not_on_a_traceback(lab_home):
         assert "still on platform-managed keys" in str(panel.query_one("#lab-objectives").render())
     assert app.return_code in (None, 0)
     engine.store.close()
+
+
+# ---- objectives check what they name --------------------------------------------------------------
+
+
+def test_a_refused_start_of_another_vm_on_the_same_key_does_not_tick_vm_start_refused():
+    lab = _lab("disable-key")
+    e = lab.engine
+    e.set_key_attributes("kv-lab", "key-app", enabled=False)
+    lab.goto(1)
+    [obj] = lab.step.objectives
+    assert obj.label == "a start of vm-web was refused"
+    # vm-api shares des-app (and so key-app) with vm-web: its refused start is not vm-web's
+    with pytest.raises(EngineError):
+        e.start_vm("vm-api")
+    r = evaluate_objective(e, obj)
+    assert not r.met and "no start of vm-web was attempted" in r.detail
+    with pytest.raises(EngineError):
+        e.start_vm("vm-web")
+    r = evaluate_objective(e, obj)
+    assert r.met and "VM vm-web cannot start" in r.detail
+
+
+def test_a_refused_start_is_logged_although_the_start_rolled_back():
+    lab = _lab("disable-key")
+    e = lab.engine
+    e.set_key_attributes("kv-lab", "key-app", enabled=False)
+    before = e.get_vm("vm-api").to_doc()
+    with pytest.raises(EngineError):
+        e.start_vm("vm-api")
+    assert e.get_vm("vm-api").to_doc() == before
+    refused = [ev for ev in e.t["events"].values() if ev.type == "VmStartRefused"]
+    assert [ev.data["vm"] for ev in refused] == [e.get_vm("vm-api").id]
