@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ._lazy import crypto
-from .clock import parse_duration, parse_iso
+from .clock import format_duration, parse_duration, parse_iso
 from .errors import EngineError
 from .ids import key_id, parse_key_url
 from .models import PowerState, ResourceState
@@ -56,8 +56,8 @@ class Objective:
     label: str
     """What the trainee reads ("vm-db is running"); generated from the kind when the file has none."""
 
-    def check(self, engine) -> "ObjectiveResult":
-        return evaluate_objective(engine, self)
+    def check(self, engine, *, since: str | None = None) -> "ObjectiveResult":
+        return evaluate_objective(engine, self, since=since)
 
 
 @dataclass(frozen=True)
@@ -67,15 +67,20 @@ class ObjectiveResult:
     met: bool
     detail: str
     status: str = ""
-    """``""``: checked (met or not); ``"error"``: the check itself failed, so the objective cannot be
-    checked (never met; the detail says why)."""
+    """``""``: checked (met or not); ``"impossible"``: not met, and it can no longer be met from this
+    state (a purged key does not come back); ``"error"``: the check itself failed, so the objective
+    cannot be checked (never met; the detail says why)."""
 
     @property
     def error(self) -> bool:
         return self.status == "error"
 
+    @property
+    def impossible(self) -> bool:
+        return self.status == "impossible"
+
     def line(self) -> str:
-        mark = "?" if self.error else ("x" if self.met else " ")
+        mark = "?" if self.error else "!" if self.impossible else ("x" if self.met else " ")
         return f"[{mark}] {self.label}" + (f" ({self.detail})" if self.detail else "")
 
 
@@ -136,6 +141,17 @@ def _short(version: str) -> str:
     return version[:8]
 
 
+class Impossible(tuple):
+    """A check's ``(False, detail)`` that can no longer turn true from this state (see ObjectiveResult)."""
+
+    def __new__(cls, detail: str):
+        return super().__new__(cls, (False, detail))
+
+
+def _purged_key(vault: str, key: str) -> Impossible:
+    return Impossible(f"key {key} is purged: a purge cannot be undone")
+
+
 def _key_of(engine, vault: str, name: str):
     return engine.t["keys"].get(key_id(vault.lower(), name).lower())
 
@@ -151,7 +167,7 @@ def _chk_des_on_latest(engine, des: str) -> tuple[bool, str]:
         return _missing("disk encryption set", des)
     ref, k = _des_key(engine, d)
     if k is None:
-        return False, f"its key {ref.name} is purged"
+        return Impossible(f"its key {ref.name} is purged: a purge cannot be undone")
     newest = k.current["version"]
     target = key_id(ref.vault, ref.name, newest)
     res = engine.des_resources(d)
@@ -190,6 +206,8 @@ def _chk_des_rotated_within(engine, des: str, within: str = "1h") -> tuple[bool,
 def _chk_key_versions(engine, vault: str, key: str, min: int = 2) -> tuple[bool, str]:  # noqa: A002
     k = _key_of(engine, vault, key)
     if k is None:
+        if _key_state(engine, vault, key) == "purged" and _purge_seen(engine, vault, key):
+            return _purged_key(vault, key)
         return _missing(f"key in vault {vault}", key)
     return len(k.versions) >= min, f"{len(k.versions)} version(s)"
 
@@ -212,7 +230,16 @@ def _chk_key_state(engine, vault: str, key: str, state: str) -> tuple[bool, str]
     detail = f"key {key} is {now}"
     if now == "deleted":
         detail += f" (recoverable until {_key_of(engine, vault, key).scheduled_purge_date})"
+    if now == "purged" and state != "purged" and _purge_seen(engine, vault, key):
+        return _purged_key(vault, key)
     return now == state, detail
+
+
+def _purge_seen(engine, vault: str, key: str) -> bool:
+    """The key existed and was purged (a key that never existed can still be created)."""
+    kid = key_id(vault.lower(), key).lower()
+    return any(a.operation == "KeyPurge" and a.result == "OK" and (a.kid or "").lower() == kid
+               for a in engine.t["audit"].values())
 
 
 def _chk_key_purged(engine, vault: str, key: str) -> tuple[bool, str]:
@@ -250,7 +277,14 @@ def _chk_vm_power(engine, vm: str, power: str) -> tuple[bool, str]:
     detail = f"{v.name} is {v.power}"
     if v.status and v.power != PowerState.RUNNING.value:
         detail += f": {v.status.get('message')}"
+    if v.power != power and power == PowerState.RUNNING.value and _lost_disk(engine, v):
+        return Impossible(f"{detail}; {_lost_disk(engine, v)} is crypto-shredded, so {v.name} can never start")
     return v.power == power, detail
+
+
+def _lost_disk(engine, v) -> str | None:
+    """The name of a disk of the VM whose data is gone for good (None if there is none)."""
+    return next((d.name for d in engine.vm_disks(v) if engine.lost(d)), None)
 
 
 def _shutdowns(engine, vm_id: str | None = None) -> list:
@@ -285,6 +319,8 @@ def _chk_vm_startable(engine, vm: str, startable: bool = True, after_deallocatio
         return _missing("VM", vm)
     err = engine.startable(v, after_deallocation=after_deallocation)
     detail = f"{v.name} could start" if err is None else f"refused: {err.message}"
+    if startable and err is not None and _lost_disk(engine, v):
+        return Impossible(f"{detail}; {_lost_disk(engine, v)} is crypto-shredded")
     return (err is None) == bool(startable), detail
 
 
@@ -332,6 +368,8 @@ def _chk_disk_readable(engine, disk: str, readable: bool = True, kind: str = "di
         return _missing(kind, disk)
     problem = engine.resource_problem(r)
     detail = "its data keys open" if problem is None else f"unreadable: {problem.message}"
+    if readable and problem is not None and engine.lost(r):
+        return Impossible(f"{detail}; its data is gone for good")
     return (problem is None) == bool(readable), detail
 
 
@@ -388,7 +426,8 @@ def _chk_data_intact(engine, disk: str, text: str, offset: int = 0, kind: str = 
                        "so there is no vault key to read it back through")
     problem = engine.resource_problem(r)
     if problem is not None:
-        return False, f"its data keys cannot be opened: {problem.message}"
+        detail = f"its data keys cannot be opened: {problem.message}"
+        return Impossible(f"{detail}; its data is gone for good") if engine.lost(r) else (False, detail)
     data = engine._read_data(r, _open_pure(engine, r), offset, len(text.encode()))
     if data == text.encode():
         return True, f"read back through key {parse_key_url(cmk[0]).name}: {text.strip()!r}"
@@ -399,7 +438,7 @@ def _chk_data_lost(engine, disk: str, kind: str = "disk") -> tuple[bool, str]:
     r = _resource(engine, disk, kind)
     if r is None:
         return _missing(kind, disk)
-    if engine._lost(r):
+    if engine.lost(r):
         return True, f"the key that wrapped its data key is purged and no copy remains: {r.name} is crypto-shredded"
     problem = engine.resource_problem(r)
     return False, "its data can still be opened" if problem is None else f"not lost yet: {problem.message}"
@@ -413,12 +452,31 @@ def _chk_event_logged(engine, type: str, contains: str = "", min: int = 1) -> tu
     return len(hits) >= min, last.summary if last.summary.startswith(last.time) else f"{last.time}: {last.summary}"
 
 
+def _chk_clock_advanced(engine, at_least: str, since: str | None = None) -> tuple[bool, str]:
+    """The simulated clock moved at least ``at_least`` since the step began (``since``), in any number
+    of advances of any size: what counts is how far it moved, not how the advance was typed."""
+    want = parse_duration(at_least)
+    now = parse_iso(engine.now())
+    start = parse_iso(since) if since else None
+    where = "since this step began"
+    if start is None:  # a lab file from before steps recorded their start: since the scenario began
+        times = [parse_iso(e.time) for e in engine.t["events"].values()]
+        start = min(times) if times else now
+        where = "since the scenario began"
+    moved = max(now - start, type(want)(0))
+    if moved >= want:
+        return True, f"the clock moved {format_duration(moved)} {where}"
+    return False, f"the clock moved {format_duration(moved)} {where}; {format_duration(want - moved)} to go"
+
+
 @dataclass(frozen=True)
 class Kind:
     fn: Callable[..., tuple[bool, str]]
     required: dict[str, type]
     optional: dict[str, type] = field(default_factory=dict)
     label: str = ""
+    context: tuple[str, ...] = ()
+    """What the check reads from the lab rather than the scenario file: ``since`` (when the step began)."""
 
 
 OBJECTIVES: dict[str, Kind] = {
@@ -453,6 +511,8 @@ OBJECTIVES: dict[str, Kind] = {
     "data_lost": Kind(_chk_data_lost, {"disk": str}, {"kind": str}, "the data on {disk} is gone for good"),
     "event_logged": Kind(_chk_event_logged, {"type": str}, {"contains": str, "min": int},
                          "the event log shows {type} {contains}"),
+    "clock_advanced": Kind(_chk_clock_advanced, {"at_least": str}, {},
+                           "the clock moved at least {at_least} during this step", ("since",)),
 }
 """The closed vocabulary of objectives: kind -> check, arguments, default label."""
 
@@ -486,15 +546,22 @@ def short_kids(text: str) -> str:
     return _KID.sub(lambda m: f"{m.group(1)}/{m.group(2)}" + (f"/{m.group(3)[:8]}" if m.group(3) else ""), text)
 
 
-def evaluate_objective(engine, obj: Objective) -> ObjectiveResult:
+def evaluate_objective(engine, obj: Objective, *, since: str | None = None) -> ObjectiveResult:
     """Evaluate one objective on the engine's current state (pure: nothing is written or audited).
 
     A check never raises: a refusal of the engine is a reason the objective is not met, and any other
     failure inside the check makes this one objective "cannot be checked: <reason>" (not met), so that
-    one broken check cannot take the Lab pane or ``cmklab scenario check`` down with it."""
+    one broken check cannot take the Lab pane or ``cmklab scenario check`` down with it.
+
+    ``since``: when the current step began (the simulated clock's ISO time), for the kinds that measure
+    from there (``clock_advanced``)."""
     spec = OBJECTIVES[obj.kind]
+    context = {"since": since}
     try:
-        met, detail = spec.fn(engine, **obj.args)
+        out = spec.fn(engine, **obj.args, **{k: context[k] for k in spec.context})
+        met, detail = out
+        if isinstance(out, Impossible):
+            return ObjectiveResult(obj.kind, obj.label, False, short_kids(detail), "impossible")
     except EngineError as err:
         return ObjectiveResult(obj.kind, obj.label, False, short_kids(err.message))
     except Exception as err:  # noqa: BLE001 - reported on the objective's line, never a traceback
@@ -538,9 +605,11 @@ def _objective(raw: Any, where: str) -> Objective:
         _need(args["state"] in _KEY_STATES, where, f"state {args['state']!r} is not one of {', '.join(_KEY_STATES)}")
     if kind == "data_intact" and "via" in args:
         _need(args["via"] in ("vault", "vm"), where, f"via {args['via']!r} must be 'vault' or 'vm'")
-    if "within" in args:
+    for name in ("within", "at_least"):
+        if name not in args:
+            continue
         try:
-            parse_duration(args["within"])
+            parse_duration(args[name])
         except ValueError as e:
             raise ScenarioError(f"{where}: {e}") from None
     label = raw.get("label") or _default_label(kind, args)
@@ -760,12 +829,14 @@ class Lab:
     """A scenario being played on an engine: the model behind the console's Lab pane and
     ``cmklab scenario check``.
 
-    State (which step, which steps are complete) lives in ``scenario.json`` next to the store, written
-    by :meth:`save` (never in the engine's state: a lab is how you look at a store, not part of it).
+    State (which step, when it began on the simulated clock, which steps are complete) lives in
+    ``scenario.json`` next to the store, written by :meth:`save` (never in the engine's state: a lab is
+    how you look at a store, not part of it).
     """
 
     def __init__(self, engine, scenario: Scenario, *, path: str | os.PathLike | None = None, index: int = 0,
-                 completed: set[int] | None = None, seed: int | None = None, read_only: bool = False) -> None:
+                 completed: set[int] | None = None, seed: int | None = None, read_only: bool = False,
+                 started: str | None = None) -> None:
         self.engine = engine
         self.scenario = scenario
         self.path = Path(path) if path is not None else None
@@ -773,6 +844,9 @@ class Lab:
         self.completed: set[int] = set(completed or ())
         self.seed = scenario.seed if seed is None else seed
         self.read_only = read_only
+        self.started = started
+        """When the current step began (the simulated clock, ISO): objectives such as ``clock_advanced``
+        measure from there. None for a lab file written before steps recorded it."""
 
     # -- files ------------------------------------------------------------------------------------
 
@@ -793,13 +867,16 @@ class Lab:
     @classmethod
     def from_state(cls, engine, scenario: Scenario, path: str | os.PathLike, state: dict,
                    read_only: bool = False) -> "Lab":
+        started = state.get("started")
         return cls(engine, scenario, path=path, index=int(state.get("step", 1)) - 1,
                    completed={int(i) - 1 for i in state.get("completed", [])}, seed=state.get("seed"),
-                   read_only=read_only)
+                   read_only=read_only, started=started if isinstance(started, str) else None)
 
     def to_dict(self) -> dict:
         out = {"scenario": self.scenario.name, "title": self.scenario.title, "seed": self.seed,
                "step": self.index + 1, "steps": self.total, "completed": sorted(i + 1 for i in self.completed)}
+        if self.started:
+            out["started"] = self.started
         if self.scenario.path:
             out["file"] = self.scenario.path
         return out
@@ -839,6 +916,7 @@ class Lab:
         changed = new != self.index
         self.index = new
         if changed:
+            self.started = self.engine.now()
             self.save()
         return changed
 
@@ -854,7 +932,7 @@ class Lab:
         """The objectives of a step (the current one by default), checked on the engine's state now."""
         self.engine.refresh_if_changed()
         step = self.scenario.steps[self.index if index is None else index]
-        return [o.check(self.engine) for o in step.objectives]
+        return [o.check(self.engine, since=self.started) for o in step.objectives]
 
     def check(self, *, advance: bool = False) -> list[ObjectiveResult]:
         """Check the current step; when every objective is met it is marked complete (and, with
@@ -865,6 +943,7 @@ class Lab:
             self.completed.add(self.index)
             if advance and self.index < self.total - 1:
                 self.index += 1
+                self.started = self.engine.now()
                 changed = True
             if changed:
                 self.save()
@@ -873,6 +952,11 @@ class Lab:
     @property
     def met(self) -> bool:
         return all(r.met for r in self.results())
+
+    @staticmethod
+    def stuck(results: list[ObjectiveResult]) -> list[ObjectiveResult]:
+        """The objectives of ``results`` that can no longer be met from this state."""
+        return [r for r in results if r.impossible]
 
     def hints(self, index: int | None = None) -> list[tuple[str, Hint]]:
         """The hints of a step with their placeholders filled from the current state."""
@@ -895,6 +979,6 @@ class Lab:
         return out
 
 
-__all__ = ["LAB_FILE", "Hint", "Lab", "OBJECTIVES", "Objective", "ObjectiveResult", "Scenario", "ScenarioError",
-           "Step", "build_landscape", "check_objective", "evaluate_objective", "load_scenario", "load_scenarios",
-           "parse_scenario", "render_hint", "start_scenario"]
+__all__ = ["LAB_FILE", "Hint", "Impossible", "Lab", "OBJECTIVES", "Objective", "ObjectiveResult", "Scenario",
+           "ScenarioError", "Step", "build_landscape", "check_objective", "evaluate_objective", "load_scenario",
+           "load_scenarios", "parse_scenario", "render_hint", "start_scenario"]

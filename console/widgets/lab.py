@@ -97,7 +97,11 @@ class LabPanel(VerticalScroll, can_focus=True):
         self.query_one("#lab-hints", Static).update("\n".join(hints))
         self.query_one("#lab-objectives", Static).update("\n".join(self._objective_line(r) for r in self.results))
         done = lab.index in lab.completed
-        if lab.finished:
+        stuck = lab.stuck(self.results)
+        if stuck and not done:
+            status = (f"[b $error]This step can no longer be met[/] ({escape(stuck[0].detail)}). Start it again "
+                      "from where it began: [b]cmklab scenario reset-step[/] in a terminal.")
+        elif lab.finished:
             status = "[b $success]Scenario complete.[/] Every step's objectives were met."
         elif done and lab.index < lab.total - 1:
             status = "[b $success]Step complete.[/] Press n for the next step."
@@ -110,7 +114,8 @@ class LabPanel(VerticalScroll, can_focus=True):
 
     @staticmethod
     def _objective_line(r: ObjectiveResult) -> str:
-        mark = "[b $warning]?[/]" if r.error else "[b $success]✓[/]" if r.met else "[b $error]✗[/]"
+        mark = "[b $warning]?[/]" if r.error else "[b $error]![/]" if r.impossible else \
+            "[b $success]✓[/]" if r.met else "[b $error]✗[/]"
         return f"{mark} {escape(r.label)}\n    [dim]{escape(r.detail)}[/]"
 
     # ---- navigation ----------------------------------------------------------------------------
