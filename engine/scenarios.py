@@ -660,6 +660,7 @@ def parse_scenario(data: dict, source: str = "<scenario>") -> Scenario:
     from .rules import PROFILES
     _need(profile is None or profile in PROFILES, where, f"profile {profile!r} is not one of {', '.join(PROFILES)}")
     _check_landscape(landscape, where)
+    _check_names(landscape, steps, where)
     return Scenario(name=data["name"], title=data["title"].strip(), summary=_dedent(data["summary"]),
                     order=int(order), seed=seed, landscape=landscape, steps=tuple(steps), source=source,
                     profile=profile)
@@ -711,6 +712,147 @@ def _check_landscape(ls: dict, where: str) -> None:
                       "every write needs a vm and a text")
             else:
                 _need(isinstance(r.get("name"), str), w, f"every entry of {table} needs a name")
+
+
+class _Names:
+    """The names a scenario can rely on: what its landscape creates, and what its hints create
+    (``az ... create --name X``). A kind some hint creates with names nobody can know in advance (the
+    disks of ``az vm create``) is ``open``: any name of that kind is accepted."""
+
+    WHAT = {"vaults": "vault", "keys": "key", "sets": "disk encryption set", "disks": "disk", "vms": "VM",
+            "snapshots": "snapshot", "images": "image"}
+
+    def __init__(self) -> None:
+        self.known: dict[str, dict[str, str]] = {k: {} for k in self.WHAT}
+        self.open: set[str] = set()
+
+    def add(self, kind: str, name: str, key: str | None = None) -> None:
+        self.known[kind][(key or name).lower()] = name
+
+    def has(self, kind: str, name: str, key: str | None = None) -> bool:
+        return kind in self.open or (key or name).lower() in self.known[kind]
+
+    def need(self, kind: str, name: str, where: str, *, key: str | None = None, how: str = "") -> None:
+        if self.has(kind, name, key):
+            return
+        names = sorted(self.known[kind].values())
+        if kind == "keys":
+            vault = (key or "").split("/")[0]
+            names = sorted(n for k, n in self.known[kind].items() if k.startswith(vault.lower() + "/"))
+            what = f"key {name!r} in vault {vault!r}"
+        else:
+            what = f"{self.WHAT[kind]} {name!r}"
+        known = f"; the scenario creates: {', '.join(names)}" if names else f"; the scenario creates no {self.WHAT[kind]}"
+        raise ScenarioError(f"{where}: {how or ''}{what} does not exist: the landscape does not create it and no "
+                            f"hint does{known}")
+
+
+_HINT_CREATES = {("keyvault", "create"): "vaults", ("keyvault", "key", "create"): "keys",
+                 ("keyvault", "key", "import"): "keys", ("disk-encryption-set", "create"): "sets",
+                 ("disk", "create"): "disks", ("vm", "create"): "vms", ("snapshot", "create"): "snapshots",
+                 ("image", "create"): "images"}
+
+
+def _hint_names(names: _Names, command: str) -> None:
+    """What one hint creates (``cmklab az <group...> create --name X``)."""
+    import shlex
+
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        return
+    if len(argv) < 3 or argv[1] != "az":
+        return
+    words = tuple(w for w in argv[2:6] if not w.startswith("-"))
+    for path, kind in _HINT_CREATES.items():
+        if words[:len(path)] != path:
+            continue
+        opts: dict[str, str] = {}
+        for i, a in enumerate(argv[:-1]):
+            if a.startswith("-"):
+                opts.setdefault(a, argv[i + 1])
+        name = opts.get("--name") or opts.get("-n")
+        if not name:
+            names.open.add(kind)
+        elif kind == "keys":
+            vault = opts.get("--vault-name", "")
+            names.add("keys", name, f"{vault}/{name}")
+        else:
+            names.add(kind, name)
+        if kind == "vms":  # its disks get generated names (unless --os-disk-name, and data disks never)
+            names.open.add("disks")
+
+
+_ARG_KINDS = {"des": "sets", "vm": "vms"}
+_PLACEHOLDER_KINDS = {"principal": "sets", "des_id": "sets", "vault_id": "vaults", "disk_id": "disks",
+                      "vm_id": "vms"}
+
+
+def _check_names(ls: dict, steps: list[Step], where: str) -> None:
+    """Every name an objective, a hint's placeholder or a landscape entry refers to exists: in the
+    landscape, or created by a hint. A typo is found when the file is loaded, naming the file, the step
+    and the name, not by a trainee stuck on an objective that can never be met."""
+    names = _Names()
+    w = f"{where}, landscape"
+    for v in ls.get("vaults", []):
+        names.add("vaults", v["name"])
+    for k in ls.get("keys", []):
+        names.need("vaults", str(k.get("vault")), w, how=f"key {k['name']!r}: ")
+        names.add("keys", k["name"], f"{k['vault']}/{k['name']}")
+    for st in ls.get("sets", []):
+        how = f"set {st['name']!r}: "
+        names.need("vaults", str(st.get("vault")), w, how=how)
+        names.need("keys", str(st.get("key")), w, key=f"{st.get('vault')}/{st.get('key')}", how=how)
+        names.add("sets", st["name"])
+    for d in ls.get("disks", []):
+        if d.get("set"):
+            names.need("sets", str(d["set"]), w, how=f"disk {d['name']!r}: ")
+        names.add("disks", d["name"])
+    for vm in ls.get("vms", []):
+        how = f"VM {vm['name']!r}: "
+        if vm.get("os_set"):
+            names.need("sets", str(vm["os_set"]), w, how=how)
+        names.add("disks", str(vm.get("os_disk", f"{vm['name']}-os")))
+        for dd in vm.get("disks", []):
+            if isinstance(dd, dict) and dd.get("set"):
+                names.need("sets", str(dd["set"]), w, how=how)
+            if isinstance(dd, dict) and isinstance(dd.get("name"), str):
+                names.add("disks", dd["name"])
+        names.add("vms", vm["name"])
+    for wr in ls.get("writes", []):
+        names.need("vms", wr["vm"], w, how="a write: ")
+    for sn in ls.get("snapshots", []):
+        how = f"snapshot {sn['name']!r}: "
+        names.need("disks", str(sn.get("source")), w, how=how)
+        if sn.get("set"):
+            names.need("sets", str(sn["set"]), w, how=how)
+        names.add("snapshots", sn["name"])
+    for step in steps:
+        for h in step.hints:
+            _hint_names(names, h.command)
+    for i, step in enumerate(steps, 1):
+        for j, h in enumerate(step.hints, 1):
+            for m in _PLACEHOLDER.finditer(h.command):
+                what, ref = m.group(1), m.group(2)
+                wh = f"{where}, step {i}, hint {j}"
+                if what in _PLACEHOLDER_KINDS:
+                    names.need(_PLACEHOLDER_KINDS[what], ref, wh, how=f"{{{what}:{ref}}}: ")
+                else:
+                    vault, _, key = ref.partition("/")
+                    names.need("vaults", vault, wh, how=f"{{{what}:{ref}}}: ")
+                    names.need("keys", key, wh, key=ref, how=f"{{{what}:{ref}}}: ")
+        for j, o in enumerate(step.objectives, 1):
+            wo = f"{where}, step {i}, objective {j} ({o.kind})"
+            a = o.args
+            for arg, kind in _ARG_KINDS.items():
+                if arg in a:
+                    names.need(kind, a[arg], wo)
+            if "disk" in a:
+                names.need("disks", a["disk"], wo)
+            if "vault" in a:
+                names.need("vaults", a["vault"], wo)
+                if "key" in a:
+                    names.need("keys", a["key"], wo, key=f"{a['vault']}/{a['key']}")
 
 
 def build_landscape(engine, landscape: dict) -> None:
