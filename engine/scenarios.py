@@ -989,6 +989,8 @@ class Lab:
         self.started = started
         """When the current step began (the simulated clock, ISO): objectives such as ``clock_advanced``
         measure from there. None for a lab file written before steps recorded it."""
+        self._seen = self._signature()
+        """The lab file as this lab last read or wrote it: another process's change is re-read."""
 
     # -- files ------------------------------------------------------------------------------------
 
@@ -1029,6 +1031,41 @@ class Lab:
         tmp = self.path.with_name(self.path.name + ".tmp")
         tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, self.path)
+        self._seen = self._signature()
+
+    def _signature(self) -> tuple | None:
+        if self.path is None:
+            return None
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
+    def reload_if_changed(self) -> bool:
+        """Re-read the progress (step, its start, completed steps) when another process changed the lab
+        file, for instance ``cmklab scenario check`` in another terminal moving to the next step; True
+        if it did. A file of another scenario (a new ``scenario run``) is left alone."""
+        sig = self._signature()
+        if sig is None or sig == self._seen:
+            return False
+        try:
+            state = self.read_state(self.path)
+        except ScenarioError:
+            return False
+        self._seen = sig
+        if state is None or state.get("scenario") != self.scenario.name:
+            return False
+        try:
+            index = int(state.get("step", 1)) - 1
+            completed = {int(i) - 1 for i in state.get("completed", [])}
+        except (TypeError, ValueError):
+            return False
+        started = state.get("started")
+        self.index = max(0, min(index, self.total - 1))
+        self.completed = {i for i in completed if 0 <= i < self.total}
+        self.started = started if isinstance(started, str) else None
+        return True
 
     # -- navigation -------------------------------------------------------------------------------
 
@@ -1054,6 +1091,7 @@ class Lab:
         return len(self.completed) == self.total
 
     def goto(self, index: int) -> bool:
+        self.reload_if_changed()
         new = max(0, min(index, self.total - 1))
         changed = new != self.index
         self.index = new
@@ -1063,9 +1101,11 @@ class Lab:
         return changed
 
     def next(self) -> bool:
+        self.reload_if_changed()
         return self.goto(self.index + 1)
 
     def previous(self) -> bool:
+        self.reload_if_changed()
         return self.goto(self.index - 1)
 
     # -- objectives -------------------------------------------------------------------------------
@@ -1073,6 +1113,8 @@ class Lab:
     def results(self, index: int | None = None) -> list[ObjectiveResult]:
         """The objectives of a step (the current one by default), checked on the engine's state now."""
         self.engine.refresh_if_changed()
+        if index is None:
+            self.reload_if_changed()
         step = self.scenario.steps[self.index if index is None else index]
         return [o.check(self.engine, since=self.started) for o in step.objectives]
 
@@ -1107,6 +1149,7 @@ class Lab:
 
     def lines(self, *, with_narrative: bool = True) -> list[str]:
         """The current step as plain text (what ``cmklab scenario check`` prints)."""
+        self.reload_if_changed()
         s = self.step
         out = [f"{self.scenario.title}: step {self.number}/{self.total}: {s.title}"
                + ("  [complete]" if self.index in self.completed else "")]

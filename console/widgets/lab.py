@@ -3,7 +3,9 @@
 It renders an :class:`engine.scenarios.Lab`: the step's title and narrative, its hints (the
 ``cmklab az ...`` commands, with real ids filled in, and the console action), and its objectives,
 ticked as the engine's state meets them. ``refresh_lab()`` re-checks them (call it whenever the engine
-changed); ``n`` / ``p`` move to the next / previous step while the panel has focus.
+changed); ``n`` / ``p`` move to the next / previous step while the panel has focus. The lab's progress
+lives in ``scenario.json``: when another terminal changes it (``cmklab scenario check`` moving on), the
+panel follows within a second.
 
 Hooking it into the console (three small edits in console code)::
 
@@ -77,6 +79,16 @@ class LabPanel(VerticalScroll, can_focus=True):
 
     def on_mount(self) -> None:
         self.refresh_lab()
+        self.set_interval(1.0, self.follow, name="lab-follow")
+
+    def follow(self) -> bool:
+        """Redraw when the lab's progress changed on disk: ``cmklab scenario check`` (or ``reset-step``)
+        in another terminal moved to another step. Called every second; True if it redrew."""
+        if not self.lab.reload_if_changed():
+            return False
+        self.refresh_lab()
+        self.scroll_home(animate=False)
+        return True
 
     # ---- rendering -----------------------------------------------------------------------------
 
