@@ -25,6 +25,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
 
@@ -148,7 +149,7 @@ class Impossible(tuple):
         return super().__new__(cls, (False, detail))
 
 
-def _purged_key(vault: str, key: str) -> Impossible:
+def _purged_key(key: str) -> Impossible:
     return Impossible(f"key {key} is purged: a purge cannot be undone")
 
 
@@ -207,7 +208,7 @@ def _chk_key_versions(engine, vault: str, key: str, min: int = 2) -> tuple[bool,
     k = _key_of(engine, vault, key)
     if k is None:
         if _key_state(engine, vault, key) == "purged" and _purge_seen(engine, vault, key):
-            return _purged_key(vault, key)
+            return _purged_key(key)
         return _missing(f"key in vault {vault}", key)
     return len(k.versions) >= min, f"{len(k.versions)} version(s)"
 
@@ -231,7 +232,7 @@ def _chk_key_state(engine, vault: str, key: str, state: str) -> tuple[bool, str]
     if now == "deleted":
         detail += f" (recoverable until {_key_of(engine, vault, key).scheduled_purge_date})"
     if now == "purged" and state != "purged" and _purge_seen(engine, vault, key):
-        return _purged_key(vault, key)
+        return _purged_key(key)
     return now == state, detail
 
 
@@ -463,7 +464,7 @@ def _chk_clock_advanced(engine, at_least: str, since: str | None = None) -> tupl
         times = [parse_iso(e.time) for e in engine.t["events"].values()]
         start = min(times) if times else now
         where = "since the scenario began"
-    moved = max(now - start, type(want)(0))
+    moved = max(now - start, timedelta(0))
     if moved >= want:
         return True, f"the clock moved {format_duration(moved)} {where}"
     return False, f"the clock moved {format_duration(moved)} {where}; {format_duration(want - moved)} to go"
