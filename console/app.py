@@ -271,18 +271,40 @@ class CmkApp(App):
 
     def export_log(self, path: str) -> None:
         entries = [(e.ok, e.lines, e.error) for e in self.command_log]
-        header = (f"store: {self.store_label}\nsimulated clock at export: {self.engine.now()}\n"
-                  "Run it on a store with the same starting landscape (for example the demo with the same seed).")
+        header = f"store: {self.store_label}\nsimulated clock at export: {self.engine.now()}"
         try:
             target = Path(path).expanduser()
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(azcmd.script(entries, header=header))
+            target.write_text(azcmd.script(entries, header=header, replay=self._replay_lines(target)))
             target.chmod(0o755)
         except OSError as exc:
             self.notify(f"cannot write {path}: {exc.strerror or exc}", title="ExportFailed", severity="error")
             return
         ok = sum(1 for e in self.command_log if e.ok)
         self.notify(f"{ok} command(s) written to {path}", title="Command log exported")
+
+    def _replay_lines(self, target: Path) -> list[str]:
+        """How to replay an exported session: a new home holding the landscape this session started
+        from (the scenario being played, else the demo with this store's seed), then the script."""
+        import shlex
+
+        from engine.rules import DEFAULT_PROFILE
+
+        seed = getattr(self.engine.meta, "seed", None)
+        profile = self.engine.rules.name
+        lines = ["export CMKLAB_HOME=$(mktemp -d)"]
+        lab = self.lab
+        if lab is not None:
+            sc = lab.scenario
+            flags = (f" --seed {seed}" if seed is not None and seed != sc.seed else "") + \
+                (f" --profile {profile}" if sc.profile is None and profile != DEFAULT_PROFILE else "")
+            lines.append(f"cmklab{flags} scenario run {shlex.quote(sc.path or sc.name)} --no-console")
+        else:
+            flags = (f" --seed {seed}" if seed is not None else "") + \
+                (f" --profile {profile}" if profile != DEFAULT_PROFILE else "")
+            lines.append(f"cmklab{flags} demo    # if the session started from the demo landscape")
+        lines.append(f"bash {shlex.quote(str(target.absolute()))}")
+        return lines
 
     def copy_log(self, entry: LogEntry) -> None:
         text = "\n".join(entry.lines)

@@ -488,11 +488,19 @@ _FORMATTERS = {
 }
 
 
-def script(entries: Iterable[tuple[bool, list[str], str | None]], *, header: str | None = None) -> str:
-    """A bash script that replays the successful commands; refused ones are kept as comments."""
-    out = ["#!/usr/bin/env bash", "# Recorded by the cmklab console: replays this session with `cmklab az`.",
-           "# Run it against a store with the same starting landscape, e.g.:",
-           "#   CMKLAB_HOME=$(mktemp -d) CMKLAB_SEED=1 bash this-script.sh", "set -euo pipefail", ""]
+def script(entries: Iterable[tuple[bool, list[str], str | None]], *, header: str | None = None,
+           replay: list[str] | None = None) -> str:
+    """A bash script that replays the successful commands; refused ones are kept as comments.
+
+    ``replay``: the shell lines that replay it (a new home with the same starting landscape, then this
+    script), written in the header as comments; without it, a generic suggestion."""
+    out = ["#!/usr/bin/env bash", "# Recorded by the cmklab console: replays this session with `cmklab az`."]
+    if replay:
+        out += ["# Replay it on a new home that starts from the same landscape:"] + [f"#   {ln}" for ln in replay]
+    else:
+        out += ["# Run it against a store with the same starting landscape, e.g.:",
+                "#   CMKLAB_HOME=$(mktemp -d) CMKLAB_SEED=1 bash this-script.sh"]
+    out += ["set -euo pipefail", ""]
     if header:
         out += [f"# {line}" for line in header.splitlines()] + [""]
     for ok, lines, error in entries:

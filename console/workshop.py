@@ -7,6 +7,8 @@
                                          a fresh landscape in the home; --auto plays every hint
     check                                checks the current step's objectives on the home's state
     show                                 prints the current step (narrative, hints, objectives)
+    reset-step                           the landscape as it was when the current step began (a
+                                         step that can no longer be met: a purged key is final)
 
 ``run_serve(argv, **opts)`` takes what follows ``cmklab serve`` and serves the console in a browser
 through textual-serve (console/serve.py).
@@ -153,7 +155,7 @@ def new_landscape(home: Path, scenario: Scenario, *, seed: int | None = None, pr
                             f"drop --profile {profile}", code="InvalidParameter")
     engine = open_engine(home, seed=scenario.seed if seed is None else seed, profile=scenario.profile or profile)
     start_scenario(engine, scenario)
-    lab = Lab(engine, scenario, path=home / LAB_FILE, seed=engine.meta.seed)
+    lab = Lab(engine, scenario, path=home / LAB_FILE, seed=engine.meta.seed, started=engine.now())
     lab.save()
     return engine, lab
 
@@ -221,7 +223,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="cmklab scenario", description="Workshop scenarios: a landscape, steps, objectives.")
-    sub = p.add_subparsers(dest="verb", metavar="{list,run,check,show}")
+    sub = p.add_subparsers(dest="verb", metavar="{list,run,check,show,reset-step}")
     lp = sub.add_parser("list", help="the scenarios shipped with cmklab")
     lp.add_argument("--names", action="store_true", help="print only the names")
     rp = sub.add_parser("run", help="start a scenario in the home (a fresh landscape)")
@@ -236,6 +238,9 @@ def _parser() -> argparse.ArgumentParser:
                                                                "console")
     sub.add_parser("check", help="check the current step's objectives; move on when they are met")
     sub.add_parser("show", help="print the current step, its hints and objectives")
+    sub.add_parser("reset-step", help="put the landscape back as it was when the current step began (a fresh "
+                                      "landscape, the earlier steps' hints replayed): for a step that can no "
+                                      "longer be met")
     return p
 
 
@@ -249,6 +254,8 @@ def run_scenario_cli(argv: list[str], **opts) -> int:
             return _run(args, opts)
         if args.verb in ("check", "show"):
             return _check(opts, show_only=args.verb == "show")
+        if args.verb == "reset-step":
+            return _reset_step(opts)
     except EngineError as err:
         print(f"ERROR: ({err.display_code}) {err.message}", file=sys.stderr)
         return 1
@@ -336,6 +343,13 @@ def _check(opts: dict, *, show_only: bool) -> int:
         print(f"{lab.scenario.title}: step {n}/{lab.total}: {lab.steps[n - 1].title}")
         for r in results:
             print("  " + r.line())
+        stuck = lab.stuck(results)
+        if stuck:
+            print(f"\nThis step can no longer be met: {'; '.join(r.label for r in stuck)} ({stuck[0].detail}).")
+            print(f"Start it again from where it began: cmklab --home {shlex.quote(str(home))} scenario reset-step")
+            print(f"  (a fresh landscape, steps 1 to {n - 1} replayed from their hints; what you did since is undone)"
+                  if n > 1 else "  (a fresh landscape; what you did since is undone)")
+            return 1
         if not all(r.met for r in results):
             print("Not yet: do the step (cmklab scenario show prints its hints), then check again.")
             return 1
@@ -347,6 +361,83 @@ def _check(opts: dict, *, show_only: bool) -> int:
         return 0
     finally:
         engine.store.close()
+
+
+def _reset_step(opts: dict) -> int:
+    """``cmklab scenario reset-step``: the home as it was when the current step began.
+
+    The scenario's landscape is seeded, and its hints are the steps' reference solution: a fresh
+    landscape with the hints of the steps before the current one replayed (as ``run --auto --until``
+    does) is the state the step was written for, ids and key material included. It is built in a
+    scratch home first and moved into place only once every earlier step's objectives are met there,
+    so a replay that fails leaves the home as it was."""
+    from console.session import open_engine
+
+    home = _home(opts)
+    if opts.get("read_only"):
+        print("cmklab scenario reset-step: refused: --read-only forbids changes", file=sys.stderr)
+        return 1
+    if not (home / LAB_FILE).exists():
+        print(f"cmklab scenario: no scenario is being played in {home}; start one with "
+              "cmklab scenario run NAME", file=sys.stderr)
+        return 2
+    engine = open_engine(home)
+    try:
+        lab = open_lab(engine, home)
+        assert lab is not None
+        sc, n, seed, profile = lab.scenario, lab.number, lab.seed, engine.rules.name
+        completed = {i for i in lab.completed if i < lab.index}
+    finally:
+        engine.store.close()
+    scratch = home / ".reset-step"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    if (home / "root.key").exists():  # the same root key: what it seals opens in the home too
+        shutil.copy2(home / "root.key", scratch / "root.key")
+    log: list[str] = []
+    try:
+        engine, fresh = new_landscape(scratch, sc, seed=seed, profile=profile)
+        try:
+            result = play(fresh, cli_runner(scratch, engine=engine), until=n - 1, out=log.append) \
+                if n > 1 else PlayResult(True, 0)
+        finally:
+            engine.store.close()
+        if not result.ok:
+            print(f"cmklab scenario reset-step: the steps before step {n} do not replay (step "
+                  f"{result.failed_step}: {'; '.join(result.unmet)}); the home is unchanged.\n"
+                  + "\n".join(log[-12:]), file=sys.stderr)
+            return 1
+        _move_state(scratch, home)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    engine = open_engine(home)
+    try:
+        lab = Lab(engine, sc, path=home / LAB_FILE, index=n - 1, completed=completed | set(range(n - 1)),
+                  seed=seed, started=engine.now())
+        lab.save()
+        print(f"{sc.title}: back at the start of step {n}/{lab.total}"
+              + (f" (steps 1 to {n - 1} replayed from their hints)." if n > 1 else " (a fresh landscape)."))
+        print()
+        print("\n".join(lab.lines()))
+    finally:
+        engine.store.close()
+    return 0
+
+
+def _move_state(src: Path, home: Path) -> None:
+    """Put the store built in ``src`` in place of ``home``'s: blobs, journal, then the state file (the
+    commit point, last). The lab file is written afterwards by the caller."""
+    trash = src / "old-blobs"
+    if (home / "blobs").exists():
+        os.replace(home / "blobs", trash)
+    if (src / "blobs").exists():
+        os.replace(src / "blobs", home / "blobs")
+    for name in ("journal.jsonl", "state.json"):
+        if (src / name).exists():
+            os.replace(src / name, home / name)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                (home / name).unlink()
 
 
 # ======================================================================================= serve

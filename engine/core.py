@@ -229,6 +229,9 @@ class UnitOfWork:
     """Audit entries of denied attempts: kept even if the action fails (KV8)."""
     audit_ok: list[AuditEntry] = field(default_factory=list)
     """Audit entries of the action's successful key operations: written if it commits."""
+    refusals: list[Event] = field(default_factory=list)
+    """Events that record a refused operation (a VM start the keys refused): kept even if the action
+    fails, as the activity log keeps a failed operation, so that what was refused can be told later."""
     reconcile: bool = False
     """Set when key usability may have changed: the cascades run before the commit."""
     rewrap_skipped: list[str] = field(default_factory=list)
@@ -429,7 +432,7 @@ class EngineCore:
         # in time order: an action that runs jobs (advance_clock) mixes allowed and denied operations
         audit = sorted(uow.audit_ok + uow.audit, key=lambda a: a.time)
         gen = self.store.generation + (1 if writes_state else 0)
-        lines = self._journal(audit, uow.events, gen)
+        lines = self._journal(audit, uow.events + uow.refusals, gen)
         if writes_state:
             self.store.commit(upserts, deletes, shred=uow.shred)
         self._remember(*lines)
@@ -499,10 +502,11 @@ class EngineCore:
         self.meta = self.t["engine"]["engine"]  # type: ignore[assignment]
         self._adopt_meta()
         self._vm_index = None
-        if uow.audit and not uow.dry_run:
-            # Key Vault logs denied attempts even though the action failed (KV8): keep those alone.
+        if (uow.audit or uow.refusals) and not uow.dry_run:
+            # Key Vault logs denied attempts even though the action failed (KV8), and the refusal itself
+            # is recorded (a failed operation): keep those alone.
             try:
-                self._remember(*self._journal(uow.audit, []))
+                self._remember(*self._journal(uow.audit, uow.refusals))
             except EngineError:
                 pass
 
@@ -551,6 +555,10 @@ class EngineCore:
 
     def _emit(self, cls: type[Event], summary: str, **data: Any) -> None:
         self.uow.events.append(cls(time=iso(self.clock.now()), summary=summary, **data))
+
+    def _emit_refusal(self, cls: type[Event], summary: str, **data: Any) -> None:
+        """An event recording a refused operation: logged even when the action then fails."""
+        self.uow.refusals.append(cls(time=iso(self.clock.now()), summary=summary, **data))
 
     def _publish(self, ev: Event) -> None:
         for cb in list(self._subscribers):

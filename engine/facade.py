@@ -160,7 +160,7 @@ class Engine(JobsMixin):
                 impact.readable_again.append(names.get(rid, rid))
         for t in ("disks", "snapshots", "images"):
             for r in self.t[t].values():
-                if self._lost(r):
+                if self.lost(r):
                     if (t, r.key) not in uow.before:
                         continue  # untouched by this action: it was lost already
                     before = uow.before[(t, r.key)]
@@ -184,7 +184,7 @@ class Engine(JobsMixin):
                     impact.vms_startable_again, impact.lost_forever):
             lst.sort()
 
-    def _lost(self, r) -> bool:
+    def lost(self, r) -> bool:
         """Gone for good: a layer's key material is purged and no sealed copy of the data keys remains."""
         if r.cache is not None:
             return False

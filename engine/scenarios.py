@@ -9,8 +9,9 @@ Objectives are data too, in a small closed vocabulary (:data:`OBJECTIVES`): ``{k
 vm = "vm-db", power = "running"}``. Each kind is a pure function of the engine's state (resources,
 the event log, the Key Vault audit log, the simulated clock) returning ``(met, detail)``; checking
 never writes, never audits, never moves the clock. "Negative" objectives (a start that was refused, a
-purge that was refused) are read from what the refusal leaves behind: Key Vault keeps denied attempts
-in its audit log (KV8) even though the action itself rolled back.
+purge that was refused) are read from what the refusal leaves behind although the action itself rolled
+back: Key Vault keeps denied attempts in its audit log (KV8), and a refused VM start is logged as a
+``VmStartRefused`` event naming the VM (a key's audit entry cannot tell which VM on that key tried).
 
 :class:`Lab` is the headless model of a scenario being played (current step, next/previous,
 objectives met or not) that the console's Lab pane renders and ``cmklab scenario check`` prints.
@@ -24,11 +25,12 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
 
 from ._lazy import crypto
-from .clock import parse_duration, parse_iso
+from .clock import format_duration, parse_duration, parse_iso
 from .errors import EngineError
 from .ids import key_id, parse_key_url
 from .models import PowerState, ResourceState
@@ -55,9 +57,8 @@ class Objective:
     label: str
     """What the trainee reads ("vm-db is running"); generated from the kind when the file has none."""
 
-    def check(self, engine) -> "ObjectiveResult":
-        met, detail = check_objective(engine, self)
-        return ObjectiveResult(self.kind, self.label, met, detail)
+    def check(self, engine, *, since: str | None = None) -> "ObjectiveResult":
+        return evaluate_objective(engine, self, since=since)
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,22 @@ class ObjectiveResult:
     label: str
     met: bool
     detail: str
+    status: str = ""
+    """``""``: checked (met or not); ``"impossible"``: not met, and it can no longer be met from this
+    state (a purged key does not come back); ``"error"``: the check itself failed, so the objective
+    cannot be checked (never met; the detail says why)."""
+
+    @property
+    def error(self) -> bool:
+        return self.status == "error"
+
+    @property
+    def impossible(self) -> bool:
+        return self.status == "impossible"
 
     def line(self) -> str:
-        return f"[{'x' if self.met else ' '}] {self.label}" + (f" ({self.detail})" if self.detail else "")
+        mark = "?" if self.error else "!" if self.impossible else ("x" if self.met else " ")
+        return f"[{mark}] {self.label}" + (f" ({self.detail})" if self.detail else "")
 
 
 @dataclass(frozen=True)
@@ -128,6 +142,17 @@ def _short(version: str) -> str:
     return version[:8]
 
 
+class Impossible(tuple):
+    """A check's ``(False, detail)`` that can no longer turn true from this state (see ObjectiveResult)."""
+
+    def __new__(cls, detail: str):
+        return super().__new__(cls, (False, detail))
+
+
+def _purged_key(key: str) -> Impossible:
+    return Impossible(f"key {key} is purged: a purge cannot be undone")
+
+
 def _key_of(engine, vault: str, name: str):
     return engine.t["keys"].get(key_id(vault.lower(), name).lower())
 
@@ -143,7 +168,7 @@ def _chk_des_on_latest(engine, des: str) -> tuple[bool, str]:
         return _missing("disk encryption set", des)
     ref, k = _des_key(engine, d)
     if k is None:
-        return False, f"its key {ref.name} is purged"
+        return Impossible(f"its key {ref.name} is purged: a purge cannot be undone")
     newest = k.current["version"]
     target = key_id(ref.vault, ref.name, newest)
     res = engine.des_resources(d)
@@ -182,6 +207,8 @@ def _chk_des_rotated_within(engine, des: str, within: str = "1h") -> tuple[bool,
 def _chk_key_versions(engine, vault: str, key: str, min: int = 2) -> tuple[bool, str]:  # noqa: A002
     k = _key_of(engine, vault, key)
     if k is None:
+        if _key_state(engine, vault, key) == "purged" and _purge_seen(engine, vault, key):
+            return _purged_key(key)
         return _missing(f"key in vault {vault}", key)
     return len(k.versions) >= min, f"{len(k.versions)} version(s)"
 
@@ -204,7 +231,16 @@ def _chk_key_state(engine, vault: str, key: str, state: str) -> tuple[bool, str]
     detail = f"key {key} is {now}"
     if now == "deleted":
         detail += f" (recoverable until {_key_of(engine, vault, key).scheduled_purge_date})"
+    if now == "purged" and state != "purged" and _purge_seen(engine, vault, key):
+        return _purged_key(key)
     return now == state, detail
+
+
+def _purge_seen(engine, vault: str, key: str) -> bool:
+    """The key existed and was purged (a key that never existed can still be created)."""
+    kid = key_id(vault.lower(), key).lower()
+    return any(a.operation == "KeyPurge" and a.result == "OK" and (a.kid or "").lower() == kid
+               for a in engine.t["audit"].values())
 
 
 def _chk_key_purged(engine, vault: str, key: str) -> tuple[bool, str]:
@@ -242,7 +278,14 @@ def _chk_vm_power(engine, vm: str, power: str) -> tuple[bool, str]:
     detail = f"{v.name} is {v.power}"
     if v.status and v.power != PowerState.RUNNING.value:
         detail += f": {v.status.get('message')}"
+    if v.power != power and power == PowerState.RUNNING.value and _lost_disk(engine, v):
+        return Impossible(f"{detail}; {_lost_disk(engine, v)} is crypto-shredded, so {v.name} can never start")
     return v.power == power, detail
+
+
+def _lost_disk(engine, v) -> str | None:
+    """The name of a disk of the VM whose data is gone for good (None if there is none)."""
+    return next((d.name for d in engine.vm_disks(v) if engine.lost(d)), None)
 
 
 def _shutdowns(engine, vm_id: str | None = None) -> list:
@@ -277,6 +320,8 @@ def _chk_vm_startable(engine, vm: str, startable: bool = True, after_deallocatio
         return _missing("VM", vm)
     err = engine.startable(v, after_deallocation=after_deallocation)
     detail = f"{v.name} could start" if err is None else f"refused: {err.message}"
+    if startable and err is not None and _lost_disk(engine, v):
+        return Impossible(f"{detail}; {_lost_disk(engine, v)} is crypto-shredded")
     return (err is None) == bool(startable), detail
 
 
@@ -292,12 +337,9 @@ def _chk_vm_at_risk(engine, vm: str) -> tuple[bool, str]:
     return True, f"{v.name} keeps running on host-cached keys; after deallocation: {err.message}"
 
 
-def _vm_kids(engine, v) -> set[str]:
-    return {layer["kid"].lower() for d in engine.vm_disks(v) for layer in d.layers
-            if not layer["kid"].startswith("platform:")}
-
-
 def _chk_vm_start_refused(engine, vm: str) -> tuple[bool, str]:
+    """A start of this VM (not of another VM on the same key) was refused, and it still cannot start.
+    Read from the VmStartRefused events, which name the VM and are logged although the start failed."""
     v = _find(engine, "vms", vm)
     if v is None:
         return _missing("VM", vm)
@@ -306,13 +348,12 @@ def _chk_vm_start_refused(engine, vm: str) -> tuple[bool, str]:
     err = engine.startable(v)
     if err is None:
         return False, f"{v.name} could start now"
-    kids = _vm_kids(engine, v)
-    tried = [a for a in engine.t["audit"].values() if a.operation == "KeyUnwrap" and a.result != "OK"
-             and (a.kid or "").lower() in kids]
-    if not tried:
-        return False, f"{v.name} cannot start ({err.message}), but no start was attempted"
-    last = max(tried, key=lambda a: a.id)
-    return True, f"audit {last.time}: unwrap {last.result} ({last.code}): {err.message}"
+    refused = [e for e in engine.t["events"].values()
+               if e.type == "VmStartRefused" and (e.data or {}).get("vm", "").lower() == v.id.lower()]
+    if not refused:
+        return False, f"{v.name} cannot start ({err.message}), but no start of {v.name} was attempted"
+    last = max(refused, key=lambda e: e.id)
+    return True, last.summary if last.summary.startswith(last.time) else f"{last.time}: {last.summary}"
 
 
 def _resource(engine, disk: str, kind: str = "disk"):
@@ -328,6 +369,8 @@ def _chk_disk_readable(engine, disk: str, readable: bool = True, kind: str = "di
         return _missing(kind, disk)
     problem = engine.resource_problem(r)
     detail = "its data keys open" if problem is None else f"unreadable: {problem.message}"
+    if readable and problem is not None and engine.lost(r):
+        return Impossible(f"{detail}; its data is gone for good")
     return (problem is None) == bool(readable), detail
 
 
@@ -378,12 +421,17 @@ def _chk_data_intact(engine, disk: str, text: str, offset: int = 0, kind: str = 
         if data == text.encode():
             return True, f"{vm.name} reads {text.strip()!r}"
         return False, f"{vm.name} reads {data[:40]!r}"
+    cmk = [layer["kid"] for layer in r.layers if not layer["kid"].startswith("platform:")]
+    if not cmk:
+        return False, (f"{r.name} is still on platform-managed keys: no key of yours wraps its data key, "
+                       "so there is no vault key to read it back through")
     problem = engine.resource_problem(r)
     if problem is not None:
-        return False, f"its data keys cannot be opened: {problem.message}"
+        detail = f"its data keys cannot be opened: {problem.message}"
+        return Impossible(f"{detail}; its data is gone for good") if engine.lost(r) else (False, detail)
     data = engine._read_data(r, _open_pure(engine, r), offset, len(text.encode()))
     if data == text.encode():
-        return True, f"read back through key {r.layers[0]['kid'].rsplit('/', 2)[-2]}: {text.strip()!r}"
+        return True, f"read back through key {parse_key_url(cmk[0]).name}: {text.strip()!r}"
     return False, f"read {data[:40]!r}"
 
 
@@ -391,7 +439,7 @@ def _chk_data_lost(engine, disk: str, kind: str = "disk") -> tuple[bool, str]:
     r = _resource(engine, disk, kind)
     if r is None:
         return _missing(kind, disk)
-    if engine._lost(r):
+    if engine.lost(r):
         return True, f"the key that wrapped its data key is purged and no copy remains: {r.name} is crypto-shredded"
     problem = engine.resource_problem(r)
     return False, "its data can still be opened" if problem is None else f"not lost yet: {problem.message}"
@@ -405,12 +453,31 @@ def _chk_event_logged(engine, type: str, contains: str = "", min: int = 1) -> tu
     return len(hits) >= min, last.summary if last.summary.startswith(last.time) else f"{last.time}: {last.summary}"
 
 
+def _chk_clock_advanced(engine, at_least: str, since: str | None = None) -> tuple[bool, str]:
+    """The simulated clock moved at least ``at_least`` since the step began (``since``), in any number
+    of advances of any size: what counts is how far it moved, not how the advance was typed."""
+    want = parse_duration(at_least)
+    now = parse_iso(engine.now())
+    start = parse_iso(since) if since else None
+    where = "since this step began"
+    if start is None:  # a lab file from before steps recorded their start: since the scenario began
+        times = [parse_iso(e.time) for e in engine.t["events"].values()]
+        start = min(times) if times else now
+        where = "since the scenario began"
+    moved = max(now - start, timedelta(0))
+    if moved >= want:
+        return True, f"the clock moved {format_duration(moved)} {where}"
+    return False, f"the clock moved {format_duration(moved)} {where}; {format_duration(want - moved)} to go"
+
+
 @dataclass(frozen=True)
 class Kind:
     fn: Callable[..., tuple[bool, str]]
     required: dict[str, type]
     optional: dict[str, type] = field(default_factory=dict)
     label: str = ""
+    context: tuple[str, ...] = ()
+    """What the check reads from the lab rather than the scenario file: ``since`` (when the step began)."""
 
 
 OBJECTIVES: dict[str, Kind] = {
@@ -445,6 +512,8 @@ OBJECTIVES: dict[str, Kind] = {
     "data_lost": Kind(_chk_data_lost, {"disk": str}, {"kind": str}, "the data on {disk} is gone for good"),
     "event_logged": Kind(_chk_event_logged, {"type": str}, {"contains": str, "min": int},
                          "the event log shows {type} {contains}"),
+    "clock_advanced": Kind(_chk_clock_advanced, {"at_least": str}, {},
+                           "the clock moved at least {at_least} during this step", ("since",)),
 }
 """The closed vocabulary of objectives: kind -> check, arguments, default label."""
 
@@ -478,14 +547,34 @@ def short_kids(text: str) -> str:
     return _KID.sub(lambda m: f"{m.group(1)}/{m.group(2)}" + (f"/{m.group(3)[:8]}" if m.group(3) else ""), text)
 
 
-def check_objective(engine, obj: Objective) -> tuple[bool, str]:
-    """Evaluate one objective on the engine's current state (pure: nothing is written or audited)."""
+def evaluate_objective(engine, obj: Objective, *, since: str | None = None) -> ObjectiveResult:
+    """Evaluate one objective on the engine's current state (pure: nothing is written or audited).
+
+    A check never raises: a refusal of the engine is a reason the objective is not met, and any other
+    failure inside the check makes this one objective "cannot be checked: <reason>" (not met), so that
+    one broken check cannot take the Lab pane or ``cmklab scenario check`` down with it.
+
+    ``since``: when the current step began (the simulated clock's ISO time), for the kinds that measure
+    from there (``clock_advanced``)."""
     spec = OBJECTIVES[obj.kind]
+    context = {"since": since}
     try:
-        met, detail = spec.fn(engine, **obj.args)
+        out = spec.fn(engine, **obj.args, **{k: context[k] for k in spec.context})
+        met, detail = out
+        if isinstance(out, Impossible):
+            return ObjectiveResult(obj.kind, obj.label, False, short_kids(detail), "impossible")
     except EngineError as err:
-        return False, short_kids(err.message)
-    return bool(met), short_kids(detail)
+        return ObjectiveResult(obj.kind, obj.label, False, short_kids(err.message))
+    except Exception as err:  # noqa: BLE001 - reported on the objective's line, never a traceback
+        reason = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+        return ObjectiveResult(obj.kind, obj.label, False, f"cannot be checked: {reason}", "error")
+    return ObjectiveResult(obj.kind, obj.label, bool(met), short_kids(detail))
+
+
+def check_objective(engine, obj: Objective) -> tuple[bool, str]:
+    """``(met, detail)`` of one objective (see :func:`evaluate_objective`)."""
+    r = evaluate_objective(engine, obj)
+    return r.met, r.detail
 
 
 # ================================================================================== loading
@@ -517,9 +606,11 @@ def _objective(raw: Any, where: str) -> Objective:
         _need(args["state"] in _KEY_STATES, where, f"state {args['state']!r} is not one of {', '.join(_KEY_STATES)}")
     if kind == "data_intact" and "via" in args:
         _need(args["via"] in ("vault", "vm"), where, f"via {args['via']!r} must be 'vault' or 'vm'")
-    if "within" in args:
+    for name in ("within", "at_least"):
+        if name not in args:
+            continue
         try:
-            parse_duration(args["within"])
+            parse_duration(args[name])
         except ValueError as e:
             raise ScenarioError(f"{where}: {e}") from None
     label = raw.get("label") or _default_label(kind, args)
@@ -570,6 +661,7 @@ def parse_scenario(data: dict, source: str = "<scenario>") -> Scenario:
     from .rules import PROFILES
     _need(profile is None or profile in PROFILES, where, f"profile {profile!r} is not one of {', '.join(PROFILES)}")
     _check_landscape(landscape, where)
+    _check_names(landscape, steps, where)
     return Scenario(name=data["name"], title=data["title"].strip(), summary=_dedent(data["summary"]),
                     order=int(order), seed=seed, landscape=landscape, steps=tuple(steps), source=source,
                     profile=profile)
@@ -621,6 +713,147 @@ def _check_landscape(ls: dict, where: str) -> None:
                       "every write needs a vm and a text")
             else:
                 _need(isinstance(r.get("name"), str), w, f"every entry of {table} needs a name")
+
+
+class _Names:
+    """The names a scenario can rely on: what its landscape creates, and what its hints create
+    (``az ... create --name X``). A kind some hint creates with names nobody can know in advance (the
+    disks of ``az vm create``) is ``open``: any name of that kind is accepted."""
+
+    WHAT = {"vaults": "vault", "keys": "key", "sets": "disk encryption set", "disks": "disk", "vms": "VM",
+            "snapshots": "snapshot", "images": "image"}
+
+    def __init__(self) -> None:
+        self.known: dict[str, dict[str, str]] = {k: {} for k in self.WHAT}
+        self.open: set[str] = set()
+
+    def add(self, kind: str, name: str, key: str | None = None) -> None:
+        self.known[kind][(key or name).lower()] = name
+
+    def has(self, kind: str, name: str, key: str | None = None) -> bool:
+        return kind in self.open or (key or name).lower() in self.known[kind]
+
+    def need(self, kind: str, name: str, where: str, *, key: str | None = None, how: str = "") -> None:
+        if self.has(kind, name, key):
+            return
+        names = sorted(self.known[kind].values())
+        if kind == "keys":
+            vault = (key or "").split("/")[0]
+            names = sorted(n for k, n in self.known[kind].items() if k.startswith(vault.lower() + "/"))
+            what = f"key {name!r} in vault {vault!r}"
+        else:
+            what = f"{self.WHAT[kind]} {name!r}"
+        known = f"; the scenario creates: {', '.join(names)}" if names else f"; the scenario creates no {self.WHAT[kind]}"
+        raise ScenarioError(f"{where}: {how or ''}{what} does not exist: the landscape does not create it and no "
+                            f"hint does{known}")
+
+
+_HINT_CREATES = {("keyvault", "create"): "vaults", ("keyvault", "key", "create"): "keys",
+                 ("keyvault", "key", "import"): "keys", ("disk-encryption-set", "create"): "sets",
+                 ("disk", "create"): "disks", ("vm", "create"): "vms", ("snapshot", "create"): "snapshots",
+                 ("image", "create"): "images"}
+
+
+def _hint_names(names: _Names, command: str) -> None:
+    """What one hint creates (``cmklab az <group...> create --name X``)."""
+    import shlex
+
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        return
+    if len(argv) < 3 or argv[1] != "az":
+        return
+    words = tuple(w for w in argv[2:6] if not w.startswith("-"))
+    for path, kind in _HINT_CREATES.items():
+        if words[:len(path)] != path:
+            continue
+        opts: dict[str, str] = {}
+        for i, a in enumerate(argv[:-1]):
+            if a.startswith("-"):
+                opts.setdefault(a, argv[i + 1])
+        name = opts.get("--name") or opts.get("-n")
+        if not name:
+            names.open.add(kind)
+        elif kind == "keys":
+            vault = opts.get("--vault-name", "")
+            names.add("keys", name, f"{vault}/{name}")
+        else:
+            names.add(kind, name)
+        if kind == "vms":  # its disks get generated names (unless --os-disk-name, and data disks never)
+            names.open.add("disks")
+
+
+_ARG_KINDS = {"des": "sets", "vm": "vms"}
+_PLACEHOLDER_KINDS = {"principal": "sets", "des_id": "sets", "vault_id": "vaults", "disk_id": "disks",
+                      "vm_id": "vms"}
+
+
+def _check_names(ls: dict, steps: list[Step], where: str) -> None:
+    """Every name an objective, a hint's placeholder or a landscape entry refers to exists: in the
+    landscape, or created by a hint. A typo is found when the file is loaded, naming the file, the step
+    and the name, not by a trainee stuck on an objective that can never be met."""
+    names = _Names()
+    w = f"{where}, landscape"
+    for v in ls.get("vaults", []):
+        names.add("vaults", v["name"])
+    for k in ls.get("keys", []):
+        names.need("vaults", str(k.get("vault")), w, how=f"key {k['name']!r}: ")
+        names.add("keys", k["name"], f"{k['vault']}/{k['name']}")
+    for st in ls.get("sets", []):
+        how = f"set {st['name']!r}: "
+        names.need("vaults", str(st.get("vault")), w, how=how)
+        names.need("keys", str(st.get("key")), w, key=f"{st.get('vault')}/{st.get('key')}", how=how)
+        names.add("sets", st["name"])
+    for d in ls.get("disks", []):
+        if d.get("set"):
+            names.need("sets", str(d["set"]), w, how=f"disk {d['name']!r}: ")
+        names.add("disks", d["name"])
+    for vm in ls.get("vms", []):
+        how = f"VM {vm['name']!r}: "
+        if vm.get("os_set"):
+            names.need("sets", str(vm["os_set"]), w, how=how)
+        names.add("disks", str(vm.get("os_disk", f"{vm['name']}-os")))
+        for dd in vm.get("disks", []):
+            if isinstance(dd, dict) and dd.get("set"):
+                names.need("sets", str(dd["set"]), w, how=how)
+            if isinstance(dd, dict) and isinstance(dd.get("name"), str):
+                names.add("disks", dd["name"])
+        names.add("vms", vm["name"])
+    for wr in ls.get("writes", []):
+        names.need("vms", wr["vm"], w, how="a write: ")
+    for sn in ls.get("snapshots", []):
+        how = f"snapshot {sn['name']!r}: "
+        names.need("disks", str(sn.get("source")), w, how=how)
+        if sn.get("set"):
+            names.need("sets", str(sn["set"]), w, how=how)
+        names.add("snapshots", sn["name"])
+    for step in steps:
+        for h in step.hints:
+            _hint_names(names, h.command)
+    for i, step in enumerate(steps, 1):
+        for j, h in enumerate(step.hints, 1):
+            for m in _PLACEHOLDER.finditer(h.command):
+                what, ref = m.group(1), m.group(2)
+                wh = f"{where}, step {i}, hint {j}"
+                if what in _PLACEHOLDER_KINDS:
+                    names.need(_PLACEHOLDER_KINDS[what], ref, wh, how=f"{{{what}:{ref}}}: ")
+                else:
+                    vault, _, key = ref.partition("/")
+                    names.need("vaults", vault, wh, how=f"{{{what}:{ref}}}: ")
+                    names.need("keys", key, wh, key=ref, how=f"{{{what}:{ref}}}: ")
+        for j, o in enumerate(step.objectives, 1):
+            wo = f"{where}, step {i}, objective {j} ({o.kind})"
+            a = o.args
+            for arg, kind in _ARG_KINDS.items():
+                if arg in a:
+                    names.need(kind, a[arg], wo)
+            if "disk" in a:
+                names.need("disks", a["disk"], wo)
+            if "vault" in a:
+                names.need("vaults", a["vault"], wo)
+                if "key" in a:
+                    names.need("keys", a["key"], wo, key=f"{a['vault']}/{a['key']}")
 
 
 def build_landscape(engine, landscape: dict) -> None:
@@ -739,12 +972,14 @@ class Lab:
     """A scenario being played on an engine: the model behind the console's Lab pane and
     ``cmklab scenario check``.
 
-    State (which step, which steps are complete) lives in ``scenario.json`` next to the store, written
-    by :meth:`save` (never in the engine's state: a lab is how you look at a store, not part of it).
+    State (which step, when it began on the simulated clock, which steps are complete) lives in
+    ``scenario.json`` next to the store, written by :meth:`save` (never in the engine's state: a lab is
+    how you look at a store, not part of it).
     """
 
     def __init__(self, engine, scenario: Scenario, *, path: str | os.PathLike | None = None, index: int = 0,
-                 completed: set[int] | None = None, seed: int | None = None, read_only: bool = False) -> None:
+                 completed: set[int] | None = None, seed: int | None = None, read_only: bool = False,
+                 started: str | None = None) -> None:
         self.engine = engine
         self.scenario = scenario
         self.path = Path(path) if path is not None else None
@@ -752,6 +987,11 @@ class Lab:
         self.completed: set[int] = set(completed or ())
         self.seed = scenario.seed if seed is None else seed
         self.read_only = read_only
+        self.started = started
+        """When the current step began (the simulated clock, ISO): objectives such as ``clock_advanced``
+        measure from there. None for a lab file written before steps recorded it."""
+        self._seen = self._signature()
+        """The lab file as this lab last read or wrote it: another process's change is re-read."""
 
     # -- files ------------------------------------------------------------------------------------
 
@@ -772,13 +1012,16 @@ class Lab:
     @classmethod
     def from_state(cls, engine, scenario: Scenario, path: str | os.PathLike, state: dict,
                    read_only: bool = False) -> "Lab":
+        started = state.get("started")
         return cls(engine, scenario, path=path, index=int(state.get("step", 1)) - 1,
                    completed={int(i) - 1 for i in state.get("completed", [])}, seed=state.get("seed"),
-                   read_only=read_only)
+                   read_only=read_only, started=started if isinstance(started, str) else None)
 
     def to_dict(self) -> dict:
         out = {"scenario": self.scenario.name, "title": self.scenario.title, "seed": self.seed,
                "step": self.index + 1, "steps": self.total, "completed": sorted(i + 1 for i in self.completed)}
+        if self.started:
+            out["started"] = self.started
         if self.scenario.path:
             out["file"] = self.scenario.path
         return out
@@ -789,6 +1032,41 @@ class Lab:
         tmp = self.path.with_name(self.path.name + ".tmp")
         tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, self.path)
+        self._seen = self._signature()
+
+    def _signature(self) -> tuple | None:
+        if self.path is None:
+            return None
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
+    def reload_if_changed(self) -> bool:
+        """Re-read the progress (step, its start, completed steps) when another process changed the lab
+        file, for instance ``cmklab scenario check`` in another terminal moving to the next step; True
+        if it did. A file of another scenario (a new ``scenario run``) is left alone."""
+        sig = self._signature()
+        if sig is None or sig == self._seen:
+            return False
+        try:
+            state = self.read_state(self.path)
+        except ScenarioError:
+            return False
+        self._seen = sig
+        if state is None or state.get("scenario") != self.scenario.name:
+            return False
+        try:
+            index = int(state.get("step", 1)) - 1
+            completed = {int(i) - 1 for i in state.get("completed", [])}
+        except (TypeError, ValueError):
+            return False
+        started = state.get("started")
+        self.index = max(0, min(index, self.total - 1))
+        self.completed = {i for i in completed if 0 <= i < self.total}
+        self.started = started if isinstance(started, str) else None
+        return True
 
     # -- navigation -------------------------------------------------------------------------------
 
@@ -814,17 +1092,21 @@ class Lab:
         return len(self.completed) == self.total
 
     def goto(self, index: int) -> bool:
+        self.reload_if_changed()
         new = max(0, min(index, self.total - 1))
         changed = new != self.index
         self.index = new
         if changed:
+            self.started = self.engine.now()
             self.save()
         return changed
 
     def next(self) -> bool:
+        self.reload_if_changed()
         return self.goto(self.index + 1)
 
     def previous(self) -> bool:
+        self.reload_if_changed()
         return self.goto(self.index - 1)
 
     # -- objectives -------------------------------------------------------------------------------
@@ -832,8 +1114,10 @@ class Lab:
     def results(self, index: int | None = None) -> list[ObjectiveResult]:
         """The objectives of a step (the current one by default), checked on the engine's state now."""
         self.engine.refresh_if_changed()
+        if index is None:
+            self.reload_if_changed()
         step = self.scenario.steps[self.index if index is None else index]
-        return [o.check(self.engine) for o in step.objectives]
+        return [o.check(self.engine, since=self.started) for o in step.objectives]
 
     def check(self, *, advance: bool = False) -> list[ObjectiveResult]:
         """Check the current step; when every objective is met it is marked complete (and, with
@@ -844,6 +1128,7 @@ class Lab:
             self.completed.add(self.index)
             if advance and self.index < self.total - 1:
                 self.index += 1
+                self.started = self.engine.now()
                 changed = True
             if changed:
                 self.save()
@@ -853,6 +1138,11 @@ class Lab:
     def met(self) -> bool:
         return all(r.met for r in self.results())
 
+    @staticmethod
+    def stuck(results: list[ObjectiveResult]) -> list[ObjectiveResult]:
+        """The objectives of ``results`` that can no longer be met from this state."""
+        return [r for r in results if r.impossible]
+
     def hints(self, index: int | None = None) -> list[tuple[str, Hint]]:
         """The hints of a step with their placeholders filled from the current state."""
         step = self.scenario.steps[self.index if index is None else index]
@@ -860,6 +1150,7 @@ class Lab:
 
     def lines(self, *, with_narrative: bool = True) -> list[str]:
         """The current step as plain text (what ``cmklab scenario check`` prints)."""
+        self.reload_if_changed()
         s = self.step
         out = [f"{self.scenario.title}: step {self.number}/{self.total}: {s.title}"
                + ("  [complete]" if self.index in self.completed else "")]
@@ -874,6 +1165,6 @@ class Lab:
         return out
 
 
-__all__ = ["LAB_FILE", "Hint", "Lab", "OBJECTIVES", "Objective", "ObjectiveResult", "Scenario", "ScenarioError",
-           "Step", "build_landscape", "check_objective", "load_scenario", "load_scenarios", "parse_scenario",
-           "render_hint", "start_scenario"]
+__all__ = ["LAB_FILE", "Hint", "Impossible", "Lab", "OBJECTIVES", "Objective", "ObjectiveResult", "Scenario",
+           "ScenarioError", "Step", "build_landscape", "check_objective", "evaluate_objective", "load_scenario",
+           "load_scenarios", "parse_scenario", "render_hint", "start_scenario"]

@@ -240,7 +240,7 @@ class VmsMixin(DisksMixin):
             try:
                 keys = self._open(d, label=f"VM {vm.name}: disk {d.name}")
             except EngineError as err:
-                self._emit(ev.VmStartRefused, f"VM {vm.name} cannot start: {err.message}", vm=vm.id)
+                self._emit_refusal(ev.VmStartRefused, f"VM {vm.name} cannot start: {err.message}", vm=vm.id)
                 raise
             self._seal_cache(d, keys)
         vm.power = PowerState.RUNNING.value

@@ -3,7 +3,9 @@
 It renders an :class:`engine.scenarios.Lab`: the step's title and narrative, its hints (the
 ``cmklab az ...`` commands, with real ids filled in, and the console action), and its objectives,
 ticked as the engine's state meets them. ``refresh_lab()`` re-checks them (call it whenever the engine
-changed); ``n`` / ``p`` move to the next / previous step while the panel has focus.
+changed); ``n`` / ``p`` move to the next / previous step while the panel has focus. The lab's progress
+lives in ``scenario.json``: when another terminal changes it (``cmklab scenario check`` moving on), the
+panel follows within a second.
 
 Hooking it into the console (three small edits in console code)::
 
@@ -77,6 +79,16 @@ class LabPanel(VerticalScroll, can_focus=True):
 
     def on_mount(self) -> None:
         self.refresh_lab()
+        self.set_interval(1.0, self.follow, name="lab-follow")
+
+    def follow(self) -> bool:
+        """Redraw when the lab's progress changed on disk: ``cmklab scenario check`` (or ``reset-step``)
+        in another terminal moved to another step. Called every second; True if it redrew."""
+        if not self.lab.reload_if_changed():
+            return False
+        self.refresh_lab()
+        self.scroll_home(animate=False)
+        return True
 
     # ---- rendering -----------------------------------------------------------------------------
 
@@ -97,7 +109,11 @@ class LabPanel(VerticalScroll, can_focus=True):
         self.query_one("#lab-hints", Static).update("\n".join(hints))
         self.query_one("#lab-objectives", Static).update("\n".join(self._objective_line(r) for r in self.results))
         done = lab.index in lab.completed
-        if lab.finished:
+        stuck = lab.stuck(self.results)
+        if stuck and not done:
+            status = (f"[b $error]This step can no longer be met[/] ({escape(stuck[0].detail)}). Start it again "
+                      "from where it began: [b]cmklab scenario reset-step[/] in a terminal.")
+        elif lab.finished:
             status = "[b $success]Scenario complete.[/] Every step's objectives were met."
         elif done and lab.index < lab.total - 1:
             status = "[b $success]Step complete.[/] Press n for the next step."
@@ -110,7 +126,8 @@ class LabPanel(VerticalScroll, can_focus=True):
 
     @staticmethod
     def _objective_line(r: ObjectiveResult) -> str:
-        mark = "[b $success]✓[/]" if r.met else "[b $error]✗[/]"
+        mark = "[b $warning]?[/]" if r.error else "[b $error]![/]" if r.impossible else \
+            "[b $success]✓[/]" if r.met else "[b $error]✗[/]"
         return f"{mark} {escape(r.label)}\n    [dim]{escape(r.detail)}[/]"
 
     # ---- navigation ----------------------------------------------------------------------------

@@ -55,8 +55,11 @@ def docs_of(engine) -> dict:
 
 
 def docs_without_audit(docs: dict) -> dict:
-    """``docs`` minus what a refused action may legitimately add: denied key operations stay in the audit (KV8)."""
+    """``docs`` minus what a refused action may legitimately add: denied key operations stay in the audit (KV8),
+    and a refused VM start stays on record as a VmStartRefused event."""
     out = {t: rows for t, rows in docs.items() if t != "audit"}
+    if "events" in out:
+        out["events"] = {k: v for k, v in out["events"].items() if v.get("type") != "VmStartRefused"}
     meta = dict(out.get("engine", {}).get("engine", {}))
     meta.pop("audit_seq", None)
     out["engine"] = {"engine": meta} if meta else {}

@@ -1,0 +1,59 @@
+"""The lab's progress lives in scenario.json: a lab open in the console follows ``cmklab scenario check``
+run in another terminal, and never writes its stale step over it."""
+
+from __future__ import annotations
+
+import json
+
+from textual.widgets import Static
+
+from console.app import CmkApp
+from console.session import open_engine
+from console.widgets.lab import LabPanel
+from console.workshop import open_lab, run_scenario_cli
+
+
+def _step_1_done_in_another_terminal(home) -> None:
+    e = open_engine(home)
+    e.set_key_attributes("kv-lab", "key-app", enabled=False)
+    e.store.close()
+    assert run_scenario_cli(["check"], home=str(home)) == 0  # moves the lab to step 2
+
+
+def _progress(home) -> tuple[int, list[int]]:
+    state = json.loads((home / "scenario.json").read_text())
+    return state["step"], state["completed"]
+
+
+def test_an_open_lab_rereads_the_progress_another_process_saved(lab_home, capsys):
+    assert run_scenario_cli(["run", "disable-key", "--no-console"], home=str(lab_home)) == 0
+    engine = open_engine(lab_home)
+    lab = open_lab(engine, lab_home)
+    assert lab.number == 1
+    _step_1_done_in_another_terminal(lab_home)
+    assert lab.lines()[0].startswith("Disable a key: the VMs stop; bring them back: step 2/4")
+    assert lab.number == 2 and lab.completed == {0}
+    lab.check(advance=True)  # step 2 is not done: nothing to save, and nothing stale written
+    assert _progress(lab_home) == (2, [1])
+    assert lab.next() and lab.number == 3  # from where the other terminal left it
+    engine.store.close()
+
+
+async def test_the_console_lab_pane_follows_scenario_check_in_another_terminal(lab_home, capsys):
+    assert run_scenario_cli(["run", "disable-key", "--no-console"], home=str(lab_home)) == 0
+    engine = open_engine(lab_home)
+    app = CmkApp(engine, poll=False, frozen=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        panel = app.screen.query_one(LabPanel)
+        title = lambda: str(panel.query_one("#lab-title", Static).render())  # noqa: E731
+        assert "step 1/4" in title()
+        _step_1_done_in_another_terminal(lab_home)
+        assert panel.follow() is True  # what the panel's one-second timer calls
+        await pilot.pause()
+        assert "step 2/4" in title() and app.lab.number == 2
+        assert panel.follow() is False  # nothing changed since
+        panel.refresh_lab()  # the engine changed: re-check; must not write step 1 back
+        assert _progress(lab_home) == (2, [1])
+    assert app.lab.lines()[0].endswith("step 2/4: Try to start vm-web")
+    engine.store.close()
