@@ -425,19 +425,11 @@ def _reset_step(opts: dict) -> int:
 
 
 def _move_state(src: Path, home: Path) -> None:
-    """Put the store built in ``src`` in place of ``home``'s: blobs, journal, then the state file (the
-    commit point, last). The lab file is written afterwards by the caller."""
-    trash = src / "old-blobs"
-    if (home / "blobs").exists():
-        os.replace(home / "blobs", trash)
-    if (src / "blobs").exists():
-        os.replace(src / "blobs", home / "blobs")
-    for name in ("journal.jsonl", "state.json"):
-        if (src / name).exists():
-            os.replace(src / name, home / name)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                (home / name).unlink()
+    """Put the store built in ``src`` in place of ``home``'s (store.move_state). The lab file is written
+    afterwards by the caller."""
+    from store import move_state
+
+    move_state(src, home)
 
 
 # ======================================================================================= serve

@@ -13,7 +13,8 @@ from engine.errors import StoreError
 from .blobs import FileBlobStore
 from .rootkey import ROOT_KEY_SIZE, load_or_create_root_key
 from .storage import AtomicJSONStorage
-from .tinystore import SCHEMA_VERSION, TinyStore, has_state, open_store, remove_state, state_files
+from .tinystore import (SCHEMA_VERSION, TinyStore, has_state, move_state, open_store, remove_state,
+                        state_files)
 
 __all__ = [
     "AtomicJSONStorage",
@@ -23,6 +24,7 @@ __all__ = [
     "StoreError",
     "TinyStore",
     "has_state",
+    "move_state",
     "remove_state",
     "state_files",
     "load_or_create_root_key",

@@ -715,6 +715,21 @@ def remove_state(home: str | os.PathLike) -> None:
             os.unlink(os.path.join(home, name))
 
 
+def move_state(src: str | os.PathLike, home: str | os.PathLike) -> None:
+    """Put the state built in ``src`` in place of ``home``'s: blobs, journal, then the documents (the
+    ``db`` directory: the commit point, last). What ``home`` held goes into ``src`` (the caller removes it)."""
+    src, home = os.fspath(src), os.fspath(home)
+    for name in ("blobs", "journal.jsonl", "db"):
+        mine, theirs = os.path.join(home, name), os.path.join(src, name)
+        if os.path.lexists(mine):
+            os.replace(mine, os.path.join(src, f"old-{name}"))
+        if os.path.lexists(theirs):
+            os.replace(theirs, mine)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(os.path.join(home, "state.json"))  # a schema-1 state would be migrated over the new one
+    fsync_dir(home)
+
+
 def open_store(home: str | os.PathLike) -> TinyStore:
     """Open (creating if needed) the store in ``home``; :class:`StoreError` if its files are unusable."""
     return TinyStore(home)

@@ -97,4 +97,4 @@ def test_scenario_run_of_a_file_with_a_typo_names_file_step_and_name(lab_home, t
     assert run_scenario_cli(["run", str(own), "--no-console"], home=str(lab_home)) == 1
     err = capsys.readouterr().err
     assert "typo.toml, step 1, objective 1 (vm_power): VM 'vm-dbb' does not exist" in err
-    assert not (lab_home / "state.json").exists()
+    assert not (lab_home / "state.json").exists() and not (lab_home / "db").exists()
