@@ -51,9 +51,17 @@ class _Log(dict):
     def _ensure(self) -> None:
         if not self._loaded:
             self._loaded = True
-            cls = MODELS[self._name]
-            for doc in self._store.read_log(self._name):
-                dict.__setitem__(self, doc["id"], cls.from_doc(doc))
+            self._offset = 0
+            self.follow()
+
+    def follow(self) -> None:
+        """Read what was appended since the last read (only when loaded: else the first use reads it all)."""
+        if not self._loaded:
+            return
+        cls = MODELS[self._name]
+        docs, self._offset = self._store.read_log_since(self._name, self._offset)
+        for doc in docs:
+            dict.__setitem__(self, doc["id"], cls.from_doc(doc))
 
     def _add_loaded(self, entries: list) -> None:
         if self._loaded:
@@ -167,6 +175,17 @@ class _Table(dict):
 
     def setdefault(self, k, default=None):
         return dict.setdefault(self, self._for(k), default)
+
+    def _apply(self, docs: dict) -> None:
+        """Another process changed these documents: replace them where their shard was read."""
+        for key, doc in docs.items():
+            key = key.lower()
+            if not self._full and self._store.shard_of(key) not in self._shards:
+                continue  # not read yet: it will be read as it is now
+            if doc is None:
+                dict.pop(self, key, None)
+            else:
+                dict.__setitem__(self, key, self._from_doc(doc, False))
 
     def _all(self) -> None:
         if not self._full:
@@ -354,11 +373,40 @@ class EngineCore:
             return False
         try:
             if self._uow is None and self.store.changed():
-                self._load()
+                self._follow(self.store.refresh())
                 return True
             return False
         finally:
             self._lock.release()
+
+    def _follow(self, changes) -> None:
+        """Bring what this engine has read up to date with other processes' commits, at the cost of what
+        they changed: documents in shards already read are replaced or dropped, shards not read yet will be
+        read as they are now, and the logs read only their new lines. After a compaction by another process
+        (``changes == "reset"``), every table that was read is read again, here (in the caller's thread:
+        the console polls from a worker, so its UI thread never parses)."""
+        if changes == "reset":
+            full = [name for name, t in self.t.items() if isinstance(t, _Table) and t._full]
+            logs = [name for name in LOG_TABLES if self.t[name]._loaded]
+            self._load()
+            for name in full:
+                self.t[name]._all()
+            for name in logs:
+                self.t[name]._ensure()
+            return
+        for table, docs in (changes or {}).items():
+            t = self.t.get(table)
+            if not isinstance(t, _Table):
+                continue
+            t._apply(docs)
+        if changes:
+            meta = self.t["engine"].get("engine")
+            if meta is not None:
+                self.meta = meta
+                self._adopt_meta()
+            self._vm_index = None
+        for name in LOG_TABLES:
+            self.t[name].follow()
 
     @property
     def busy(self) -> bool:
@@ -376,7 +424,7 @@ class EngineCore:
             lock = self.store.lock() if not dry_run else contextlib.nullcontext()
             with lock:
                 if self.store.changed():
-                    self._load()
+                    self._follow(self.store.refresh())
                 uow = self._uow = UnitOfWork(dry_run=dry_run)
                 try:
                     self._touch(self.meta)

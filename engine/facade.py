@@ -12,7 +12,7 @@ from datetime import datetime
 
 from .errors import EngineError, NotFound
 from .jobs import JobsMixin
-from .models import PowerState
+from .models import NOT_RESOURCES, PowerState
 from .repository import MemoryStore
 
 MUTATING = (
@@ -168,7 +168,7 @@ class Engine(JobsMixin):
                         impact.lost_forever.append(r.name)
         impact.rewrapped = sorted(set(uow.rewrap_skipped))
         for (table, key), before in uow.before.items():
-            if table in ("engine", "audit", "events", "platform_keys"):
+            if table in NOT_RESOURCES:
                 continue
             after = self.t[table].get(key)
             kind = {"des": "disk encryption set", "vms": "VM", "roles": "role assignment"}.get(

@@ -445,6 +445,9 @@ class DiskAttachment(Model):
     vm: str
 
 
+NOT_RESOURCES = ("engine", "audit", "events", "platform_keys", DiskAttachment.table)
+"""Tables that hold the engine's own bookkeeping (meta, logs, platform keys, indexes), not Azure resources."""
+
 MODELS: dict[str, type[Model]] = {m.table: m for m in (
     EngineMeta, ResourceGroup, Vault, RoleAssignment, Key, DiskEncryptionSet, Disk, Snapshot, Image,
     VirtualMachine, ScaleSet, PlatformKey, DiskAttachment, AuditEntry, EventEntry)}

@@ -50,9 +50,10 @@ class StateStore(Protocol):
     def load(self) -> Docs:
         """Read every table (never the store's own meta table): a full read, for tools and tests."""
 
-    def refresh(self) -> bool:
-        """Take the persisted state as it is now as this store's view (when another process committed
-        since the last look); True if it changed. :meth:`changed` compares against this view."""
+    def refresh(self):
+        """Take the persisted state as it is now as this store's view. None: nothing changed; a dict
+        ``{table: {key: document or None}}``: only these documents changed (another process appended
+        commits); ``"reset"``: the view was read again from scratch (re-read every table you need)."""
 
     def shard_of(self, key: str) -> int:
         """The shard a document key belongs to (documents are read a shard at a time)."""
@@ -78,6 +79,10 @@ class StateStore(Protocol):
 
     def read_log(self, name: str) -> list[dict]:
         """Every document of the log of a committed generation, oldest first."""
+
+    def read_log_since(self, name: str, start: int) -> tuple[list[dict], int]:
+        """The documents of the log from position ``start`` (0, or what an earlier call returned) on, and
+        the position after them: a reader that follows the log reads only what is new."""
 
     def lock(self) -> contextlib.AbstractContextManager[None]:
         """An exclusive inter-process lock held for one read-modify-write."""
@@ -148,8 +153,8 @@ class MemoryStore:
     def load(self) -> Docs:
         return copy.deepcopy(self._docs)
 
-    def refresh(self) -> bool:
-        return False
+    def refresh(self):
+        return None
 
     def shard_of(self, key: str) -> int:
         return 0
@@ -186,6 +191,10 @@ class MemoryStore:
         if entries:
             self.appends += 1
         return ids
+
+    def read_log_since(self, name: str, start: int) -> tuple[list[dict], int]:
+        docs = self.read_log(name)
+        return docs[start:], len(docs)
 
     def read_log(self, name: str) -> list[dict]:
         out = []

@@ -44,29 +44,43 @@ class LogFiles:
 
     def read(self, name: str, committed_gen: int | None = None) -> list[dict]:
         """The documents of one log (``audit`` or ``events``), oldest first, of committed generations."""
+        return self.read_since(name, committed_gen, 0)[0]
+
+    def read_since(self, name: str, committed_gen: int | None, start: int) -> tuple[list[dict], int]:
+        """The documents of one log from byte ``start`` on (the end of an earlier read), and the offset
+        after the last line read: a reader that follows the journal reads only what was appended. An
+        offset past the end (the journal was replaced) reads it all again."""
         self.path(name)
         path = self.path()
         try:
             with open(path, "rb") as f:
+                if start > os.fstat(f.fileno()).st_size:
+                    start = 0
+                f.seek(start)
                 raw = f.read()
         except FileNotFoundError:
-            return []
+            return [], 0
         except OSError as exc:
             raise StoreError(f"cannot read log {path}: {exc.strerror or exc}") from exc
         out = []
-        for line in raw.split(b"\n"):
-            if not line:
-                continue
-            try:
-                doc = json.loads(line)
-            except ValueError:  # JSONDecodeError, UnicodeDecodeError
-                break  # a torn or damaged last line: everything before it stands
-            gen = doc.pop("gen", 0)
-            if committed_gen is not None and gen > committed_gen:
-                break  # lines of a generation the state never reached (and everything after them)
-            if doc.pop("log", None) == name:
-                out.append(doc)
-        return out
+        pos = 0
+        while True:
+            nl = raw.find(b"\n", pos)
+            if nl < 0:
+                break  # a torn last line: read again once whole
+            line = raw[pos:nl]
+            if line:
+                try:
+                    doc = json.loads(line)
+                except ValueError:  # JSONDecodeError, UnicodeDecodeError
+                    break  # a damaged line: everything before it stands (the next append sets it aside)
+                gen = doc.pop("gen", 0)
+                if committed_gen is not None and gen > committed_gen:
+                    break  # lines of a generation the state never reached (and everything after them)
+                if doc.pop("log", None) == name:
+                    out.append(doc)
+            pos = nl + 1
+        return out, start + pos
 
     def _scan(self, fd: int, committed_gen: int) -> tuple[int, int]:
         """(whole committed lines, byte offset after the last of them): torn and orphan lines excluded.

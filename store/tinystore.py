@@ -137,12 +137,17 @@ class _View:
         return out
 
 
-def parse_log(data: bytes) -> tuple[dict[str, list[bytes]], int, int]:
-    """The whole records of a commit log: ``(table -> raw change objects, last generation, end offset)``."""
+RESET = "reset"
+"""What :meth:`TinyStore.refresh` returns when it had to read the whole view again."""
+
+
+def parse_log(data: bytes, after: int = 0) -> tuple[dict[str, list[bytes]], int, int]:
+    """The whole records of a commit log: ``(table -> raw change objects, last generation, end offset)``.
+    ``after``: the generation before the first record (records must follow it)."""
     lines: dict[str, list[bytes]] = {}
     pending: list[tuple[bytes, bytes]] = []
     crc = 0
-    gen = 0
+    gen = after
     end = 0
     pos = 0
     size = len(data)
@@ -164,7 +169,8 @@ def parse_log(data: bytes) -> tuple[dict[str, list[bytes]], int, int]:
                 break
             gen = int(g)
             for t, raw in pending:
-                lines.setdefault(t.decode(), []).append(raw)
+                if t != b"_meta":  # a commit that changed no document
+                    lines.setdefault(t.decode(), []).append(raw)
             pending, crc = [], 0
             end = nl + 1
         else:
@@ -287,15 +293,51 @@ class TinyStore:
         """How many commits the state this object sees has had (0 for a new store)."""
         return self._view.generation
 
-    def refresh(self) -> bool:
-        """Re-read the view when another process has committed since; True if it did."""
+    def refresh(self):
+        """Take the state as it is now as this object's view. Returns None when nothing changed; the
+        documents other processes changed, ``{table: {key: document or None (deleted)}}``, when they only
+        appended to the log since (read from where this view ended: the cost is what changed); or
+        :data:`RESET` when the view had to be read again (another process compacted the log)."""
         self._check_open()
         self._note_logs()
         with self._thread_lock:
             if self._view_is_current():
-                return False
+                return None
+            view = self._view
+            if _stat_sig(self.meta_path) == view.meta_sig and view.log_sig is not None:
+                changes = self._read_appended(view)
+                if changes is not None:
+                    return changes
             self._refresh()
-            return True
+            return RESET
+
+    def _read_appended(self, view: _View) -> dict | None:
+        """The records appended to the log after this view's end, applied to the view; None if the log is
+        not the same file grown (replaced by a compaction, or cut)."""
+        try:
+            with open(self.log_path, "rb") as f:
+                st = os.fstat(f.fileno())
+                if st.st_ino != view.log_sig[1] or st.st_dev != view.log_sig[0] or st.st_size < view.log_end:
+                    return None
+                f.seek(view.log_end)
+                data = f.read()
+        except OSError:
+            return None
+        lines, last, end = parse_log(data, after=view.generation)
+        changes: dict[str, dict] = {}
+        for table, raws in lines.items():
+            view.lines.setdefault(table, []).extend(raws)
+            view.parsed.pop(table, None)
+            out = changes.setdefault(table, {})
+            for raw in raws:
+                change = json.loads(raw)
+                out.update(change.get("u", {}))
+                for key in change.get("d", ()):
+                    out[key] = None
+        view.log_end += end
+        view.generation = max(view.generation, last)
+        view.log_sig = signature_of(st) if end == len(data) else (st.st_dev, st.st_ino, -1, -1, -1)
+        return changes
 
     # -- reads --------------------------------------------------------------------------------
     def shard_path(self, table: str, shard: int) -> str:
@@ -628,6 +670,11 @@ class TinyStore:
         """The documents of one log, of generations the state has reached (orphans excluded)."""
         self._check_open()
         return self._logs.read(name, self.generation)
+
+    def read_log_since(self, name: str, start: int) -> tuple[list[dict], int]:
+        """Like :meth:`read_log`, from byte ``start`` of the journal (the offset an earlier call returned)."""
+        self._check_open()
+        return self._logs.read_since(name, self.generation, start)
 
     def root_key(self) -> bytes:
         return self._root_key

@@ -16,6 +16,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.markup import escape
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
@@ -462,7 +463,10 @@ class MainScreen(Screen):
     # ---- progress -----------------------------------------------------------------------------------
 
     def show_busy(self, label: str | None) -> None:
-        bar = self.query_one("#busy")
+        try:
+            bar = self.query_one("#busy")
+        except NoMatches:
+            return  # a delayed indicator that fired while the screen was being taken down
         if label:
             self.query_one("#busy-label", Label).update(f" {escape(label)} … ")
             bar.display = True

@@ -126,45 +126,92 @@ def big_store(home: str, n: int) -> Engine:
     return engine
 
 
-def bench_store(n: int, repeats: int) -> None:
-    with tempfile.TemporaryDirectory() as home:
-        engine = big_store(home, n)
-        path = engine.store.path
-        count = sum(len(t) for name, t in engine.t.items() if name not in ("audit", "events", "engine"))
+def bench_scale(sizes: tuple[int, int, int], repeats: int) -> None:
+    """The cost of a command must be the cost of its change: the same commands on stores of 1k and 100k
+    resources (built through the engine), each a whole ``cmklab`` process, in interleaved pairs."""
+    small_n, mid_n, big_n = sizes
+    exe = Path(sys.executable).parent / "cmklab"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE" and not k.startswith("CMKLAB_")}
+    with tempfile.TemporaryDirectory() as small, tempfile.TemporaryDirectory() as mid, \
+            tempfile.TemporaryDirectory() as big:
+        builds = {}
+        for home, n in ((small, small_n), (mid, mid_n), (big, big_n)):
+            t = time.perf_counter()
+            big_store(home, n).store.close()
+            builds[n] = time.perf_counter() - t
+        row("build_100k_vs_10k", builds[big_n] / builds[mid_n] * (mid_n / big_n) * 10, "<= 12",
+            f"building {mid_n} resources through the engine: {builds[mid_n]:.1f} s; {big_n}: {builds[big_n]:.1f} s "
+            f"(scaled to a 10x step; 10 is linear)")
+
+        def cli(home: str, *argv: str):
+            return [str(exe), "--home", home, "az", *argv, "-o", "none"]
+
         counter = iter(range(10**6))
+        reads = [("keyvault", "key", "show", "--vault-name", "kv-big", "-n", "k"),
+                 ("disk", "show", "-g", "rg", "-n", "disk7")]
+        read_ratios, write_ratios, details = [], [], []
+        for argv in reads:
+            subprocess.run(cli(big, *argv), env=env, check=True, capture_output=True)  # warm-up
+            subprocess.run(cli(small, *argv), env=env, check=True, capture_output=True)
+            ratio, tb, ts = interleaved(lambda: subprocess.run(cli(big, *argv), env=env, check=True),
+                                        lambda: subprocess.run(cli(small, *argv), env=env, check=True), repeats)
+            read_ratios.append(ratio)
+            details.append(f"{argv[0]} {argv[1]} {argv[2] if argv[0] == 'keyvault' else ''}".strip()
+                           + f" {tb * 1000:.0f} vs {ts * 1000:.0f} ms")
+
+        def writes(home):
+            i = next(counter)
+            return [("keyvault", "key", "set-attributes", "--vault-name", "kv-big", "-n", "k", "--tags", f"n={i}"),
+                    ("disk", "create", "-g", "rg", "-n", f"bench-new-{i}", "--size-gb", "1")]
+
+        for which in range(2):
+            ratio, tb, ts = interleaved(
+                lambda: subprocess.run(cli(big, *writes(big)[which]), env=env, check=True),
+                lambda: subprocess.run(cli(small, *writes(small)[which]), env=env, check=True), repeats)
+            write_ratios.append(ratio)
+            details.append(f"{'key set-attributes' if which == 0 else 'disk create'} {tb * 1000:.0f} vs "
+                           f"{ts * 1000:.0f} ms")
+        row("cli_read_100k_vs_1k", max(read_ratios), "<= 1.3",
+            f"worst of key show, disk show on {big_n} vs {small_n} resources: " + "; ".join(details[:2])
+            + f" (median of {repeats} interleaved pairs)")
+        row("cli_write_100k_vs_1k", max(write_ratios), "<= 1.5",
+            f"worst of key set-attributes, disk create: " + "; ".join(details[2:]))
+        rss = []
+        for argv in reads:
+            probe = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
+                     "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+            out = subprocess.run([sys.executable, "-c", probe, *cli(big, *argv)], env=env, check=True,
+                                 capture_output=True, text=True)
+            rss.append(int(out.stdout.split()[-1]) / 1024)
+        row("cli_read_peak_rss_100k_mb", max(rss), "<= 80",
+            f"peak RSS of key show {rss[0]:.0f} MB, disk show {rss[1]:.0f} MB on {big_n} resources")
+
+        # one action's commit at 100k against the floor: an fsync'd append of a record of the same size
+        engine = open_engine(big)
+        log = Path(big) / "db" / "changes.log"
+        floor = Path(big) / "floor.log"
 
         def action():
             engine.set_key_attributes("kv-big", "k", tags={"n": str(next(counter))})
 
-        data = json.loads(Path(path).read_bytes())
-        tmp = os.path.join(home, "bench.tmp")
+        action()
+        size = log.stat().st_size
+        action()
+        record = max(log.stat().st_size - size, 1)
+        payload = os.urandom(record // 2).hex().encode()[:record]
 
-        def baseline():
-            payload = json.dumps(data).encode()
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        def append():
+            fd = os.open(floor, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             os.write(fd, payload)
             os.fsync(fd)
             os.close(fd)
-            os.replace(tmp, os.path.join(home, "bench.json"))
 
-        raw = Path(path).read_bytes()
-        action(), baseline(), open_engine(home), json.loads(raw)  # warm-up
-        n_pairs = max(repeats, 7)
-        commit_ratio, ta, tb = interleaved(action, baseline, n_pairs)  # one action: one state write + journal line
-        opened: list = []
-
-        def release() -> None:
-            for e in opened:
-                e.store.close()
-            opened.clear()
-
-        load_ratio, tl, tj = interleaved(lambda: opened.append(open_engine(home)), lambda: json.loads(raw),
-                                         n_pairs, after=release)
-    row("commit_vs_json_write", commit_ratio, "<= 2.0",
-        f"{count} resources, {len(raw) / 1e6:.1f} MB: action {ta * 1000:.0f} ms vs dumps+atomic write "
-        f"{tb * 1000:.0f} ms (median of {n_pairs} interleaved pairs)")
-    row("load_vs_json_loads", load_ratio, "<= 3.0",
-        f"open {tl * 1000:.0f} ms vs json.loads {tj * 1000:.0f} ms (median of {n_pairs} interleaved pairs)")
+        append()
+        ratio, ta, tf = interleaved(action, append, max(repeats, 9))
+        engine.store.close()
+    row("commit_vs_fsync_append", ratio, "<= 3",
+        f"key set-attributes on {big_n} resources (journal line + state record, two fsyncs) {ta * 1000:.2f} ms vs "
+        f"one fsync'd append of its {record}-byte record {tf * 1000:.2f} ms")
 
 
 def bench_disk_io(mib: int, repeats: int) -> None:
@@ -263,14 +310,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer repeats; the whole run under two minutes")
     ap.add_argument("--json", action="store_true", help="print a last line holding one JSON object")
-    ap.add_argument("--only", help="comma-separated subset: rotation,store,disk,cli,console,keygen,raw")
+    ap.add_argument("--only", help="comma-separated subset: rotation,scale,disk,cli,console,keygen,raw")
     args = ap.parse_args()
     reps = 3 if args.quick else 7
     only = set(args.only.split(",")) if args.only else None
     steps = [
         ("raw", bench_raw_limits),
         ("rotation", lambda: bench_rotation(2000)),
-        ("store", lambda: bench_store(10000, reps)),
+        ("scale", lambda: bench_scale((1000, 10000, 100000), reps + 2)),
         ("disk", lambda: bench_disk_io(64, reps)),
         ("cli", lambda: bench_cli(1000, reps + 2)),
         ("console", lambda: bench_console(10000)),
