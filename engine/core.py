@@ -29,14 +29,14 @@ from .entropy import Entropy
 from .errors import BadRequest, EngineError, NotFound, StoreError
 from .ids import arm_id
 from .events import Event, Subscriber
-from .models import MODELS, AuditEntry, DiskAttachment, EngineMeta, EventEntry, Model
+from .models import MODELS, AuditEntry, DesMember, DiskAttachment, EngineMeta, EventEntry, Model
 from .repository import StateStore
 from .rules import DEFAULT_PROFILE, PROFILES, Rules
 
 M = TypeVar("M", bound=Model)
 
 LOG_TABLES = ("audit", "events")
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 """Bumped when the engine's index tables change shape: the next write of an older state rebuilds them."""
 """Append-only tables kept in the store's logs, not in the state file (read lazily)."""
 
@@ -129,19 +129,25 @@ class _Table(dict):
     shard later never brings back a document the unit of work removed.
     """
 
-    __slots__ = ("_store", "_name", "_from_doc", "_shards", "_full")
+    __slots__ = ("_store", "_name", "_from_doc", "_shards", "_full", "_required")
 
     def __init__(self, store: StateStore, name: str, cls: type) -> None:
         super().__init__()
         self._store, self._name, self._from_doc = store, name, cls.from_doc
+        self._required = [f for f in cls.__light_fields__ if f not in cls.__light_defaults__]
         self._shards: set[int] = set()
         self._full = False
 
     def _load_shard(self, shard: int) -> None:
         self._shards.add(shard)
         from_doc, has = self._from_doc, dict.__contains__
+        required = self._required
         for k, d in self._store.load_shard(self._name, shard).items():
             if not has(self, k):
+                missing = [f for f in required if f not in d]
+                if missing:
+                    raise StoreError(f"document {k!r} of table {self._name!r} lacks the field {missing[0]!r}: "
+                                     f"the state was edited by hand or damaged; nothing was changed")
                 dict.__setitem__(self, k, from_doc(d, True))
 
     def _for(self, key):
@@ -186,6 +192,12 @@ class _Table(dict):
                 dict.pop(self, key, None)
             else:
                 dict.__setitem__(self, key, self._from_doc(doc, False))
+
+    def group(self, group: str) -> list:
+        """The documents keyed ``group|...`` (an index's entries for one group: one shard is read)."""
+        prefix = group.lower() + "|"
+        self._for(prefix)
+        return [v for k, v in dict.items(self) if k.startswith(prefix)]
 
     def _all(self) -> None:
         if not self._full:
@@ -277,6 +289,11 @@ class EngineCore:
         self._external_clock = clock is not None
         self._load()
         if self.meta is None:
+            if self.store.generation > 0:
+                # a state without its engine document (edited by hand): never start afresh over it
+                raise StoreError(f"the state in {getattr(store, 'path', None) or 'this store'} has no engine "
+                                 f"document (table 'engine', document 'engine'): it was edited by hand or damaged; "
+                                 f"nothing was changed")
             self._initialise(seed, profile, start)
 
     # ---- state ----------------------------------------------------------------------------
@@ -505,17 +522,34 @@ class EngineCore:
 
     def _keep_indexes(self, uow: UnitOfWork) -> None:
         """Bring the index tables up to date with what the action changed (``vm_of_disk``: which VM a disk
-        is attached to). A state from before the indexes gets them built once, by its first write."""
+        is attached to; ``des_members``: what each disk encryption set serves). A state from before the
+        indexes gets them built once, by its first write."""
         index = self.t["vm_of_disk"]
         if self.meta.indexes < INDEX_VERSION:
             for vm in self.t["vms"].values():
                 for disk_id in vm.disk_ids():
                     if index.get(disk_id) is None:
                         self._add(DiskAttachment(id=disk_id, vm=vm.id))
+            for table in ("disks", "snapshots", "images"):
+                for r in self.t[table].values():
+                    if r.des_id:
+                        self._add(DesMember(id=f"{r.des_id}|{r.id}", kind=table, resource=r.id))
             self.meta.indexes = INDEX_VERSION
             return
+        members = self.t["des_members"]
         vms = MODELS["vms"]
         for (table, key), before in list(uow.before.items()):
+            if table in ("disks", "snapshots", "images"):
+                old = (before or {}).get("des_id")
+                r = self.t[table].get(key)
+                new = r.des_id if r is not None else None
+                if old and old != new:
+                    entry = members.get(f"{old}|{key}")
+                    if entry is not None:
+                        self._remove(entry)
+                if new and (old != new or before is None):
+                    self._add(DesMember(id=f"{new}|{r.id}", kind=table, resource=r.id))
+                continue
             if table != "vms":
                 continue
             old = set(vms.from_doc(before).disk_ids()) if before else set()
@@ -529,6 +563,20 @@ class EngineCore:
                 entry = index.get(disk_id)
                 if entry is None or entry.vm != vm.id:
                     self._add(DiskAttachment(id=disk_id, vm=vm.id))
+
+    def des_members(self, des_id: str) -> list:
+        """The disks, snapshots and images a set serves, per table in id order: one shard of the index (a
+        scan while a state from before the index has not been written since)."""
+        if self.meta.indexes >= INDEX_VERSION:
+            found: dict[str, list] = {"disks": [], "snapshots": [], "images": []}
+            for m in self.t["des_members"].group(des_id):
+                r = self.t[m.kind].get(m.resource)
+                if r is not None and r.des_id == des_id:
+                    found[m.kind].append(r)
+            return [r for table in ("disks", "snapshots", "images")
+                    for r in sorted(found[table], key=lambda r: r.id)]
+        return [r for table in ("disks", "snapshots", "images")
+                for r in sorted((r for r in self.t[table].values() if r.des_id == des_id), key=lambda r: r.id)]
 
     def vm_of_disk(self, disk_id: str):
         """The VM a disk is attached to, or None: one look-up in the index (a scan while a state from before

@@ -188,9 +188,7 @@ class DesMixin(KeysMixin):
         In id order, not table order: a table loaded from the file is in key order, one grown in memory in
         creation order, and a seeded re-key draws its randomness resource by resource (same commands, same
         bytes, whether the engine stayed open or not)."""
-        out = []
-        for table in ("disks", "snapshots", "images"):
-            out.extend(sorted((r for r in self.t[table].values() if r.des_id == des.id), key=lambda r: r.id))
+        out = self.des_members(des.id)
         return out
 
     def des_identity_ready(self, des: DiskEncryptionSet) -> EngineError | None:

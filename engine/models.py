@@ -445,9 +445,21 @@ class DiskAttachment(Model):
     vm: str
 
 
-NOT_RESOURCES = ("engine", "audit", "events", "platform_keys", DiskAttachment.table)
+@dataclass
+class DesMember(Model):
+    """Index: a disk, snapshot or image that a disk encryption set serves. Keyed ``<set id>|<resource id>``:
+    the store shards such keys by the part before ``|``, so a set's members are read as one shard."""
+
+    table: ClassVar[str] = "des_members"
+    id: str
+    kind: str
+    """The resource's table: disks, snapshots or images."""
+    resource: str
+
+
+NOT_RESOURCES = ("engine", "audit", "events", "platform_keys", DiskAttachment.table, DesMember.table)
 """Tables that hold the engine's own bookkeeping (meta, logs, platform keys, indexes), not Azure resources."""
 
 MODELS: dict[str, type[Model]] = {m.table: m for m in (
     EngineMeta, ResourceGroup, Vault, RoleAssignment, Key, DiskEncryptionSet, Disk, Snapshot, Image,
-    VirtualMachine, ScaleSet, PlatformKey, DiskAttachment, AuditEntry, EventEntry)}
+    VirtualMachine, ScaleSet, PlatformKey, DiskAttachment, DesMember, AuditEntry, EventEntry)}

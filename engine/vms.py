@@ -15,7 +15,9 @@ from . import events as ev
 from .des import compute_error
 from .disks import MAX_IO, DisksMixin
 from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAllowed
-from .ids import arm_id, check_name
+from .clock import iso
+from .core import INDEX_VERSION
+from .ids import arm_id, check_name, key_id, parse_key_url
 from .models import POWER_TRANSITIONS, Disk, PowerState, ScaleSet, VirtualMachine
 from .rules import DISK_SKUS, ENC_PLATFORM, VM_SIZE_HELP, VM_SIZE_RE, vm_family_supports_eah
 from .vaults import check_region
@@ -452,9 +454,43 @@ class VmsMixin(DisksMixin):
 
     # ---- the cascade (V3-V5) ----------------------------------------------------------------------
 
+    def _affected_vms(self) -> list[VirtualMachine]:
+        """The VMs whose disks' keys the current action may have made usable or unusable: those it touched,
+        those using disks it touched, and those using a set whose key, vault, access or identity it touched
+        (found through the indexes: the cost is the cascade, not the estate). Every VM when the clock moved
+        (expiry and jobs), when role assignments changed (their scopes reach whole groups) or while a state
+        from before the indexes has not been written."""
+        uow = self.uow
+        touched = uow.before
+        meta_before = touched.get(("engine", "engine")) or {}
+        if (self.meta.indexes < INDEX_VERSION or meta_before.get("clock") != iso(self.clock.now())
+                or any(t in ("roles", "platform_keys", "groups") for t, _ in touched)):
+            return sorted(self.t["vms"].values(), key=lambda v: v.key)
+        keys = {k for t, k in touched if t == "keys"}
+        vaults = {k for t, k in touched if t == "vaults"}
+        out: dict[str, VirtualMachine] = {}
+        for t, k in touched:
+            if t == "vms":
+                vm = self.t["vms"].get(k)
+                if vm is not None:
+                    out[vm.key] = vm
+            elif t in ("disks", "snapshots", "images"):
+                vm = self.vm_of_disk(k)
+                if vm is not None:
+                    out[vm.key] = vm
+        for des in self.t["des"].values():  # sets are few (a quota per region); their members are not
+            ref = parse_key_url(des.key_url)
+            if (("des", des.key) in touched or key_id(ref.vault, ref.name).lower() in keys
+                    or ref.vault.lower() in vaults):
+                for r in self.des_resources(des):
+                    vm = self.vm_of_disk(r.id)
+                    if vm is not None:
+                        out[vm.key] = vm
+        return [out[k] for k in sorted(out)]
+
     def _reconcile(self) -> None:
         now = self.now()
-        for vm in list(self.t["vms"].values()):
+        for vm in self._affected_vms():
             disks = self.vm_disks(vm)
             bad: list[tuple[Disk, EngineError]] = []
             for d in disks:

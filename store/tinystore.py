@@ -88,7 +88,9 @@ class _StoreDB(TinyDB):
 
 
 def shard_of(key: str) -> int:
-    return zlib.crc32(key.encode("utf-8", "surrogatepass")) % SHARDS
+    """A key's shard: a hash of the key, or of its group for keys ``group|member`` (an index's entries for
+    one group are then read together)."""
+    return zlib.crc32(key.split("|", 1)[0].encode("utf-8", "surrogatepass")) % SHARDS
 
 
 def _ensure_dir(path: str) -> None:
