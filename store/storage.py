@@ -35,21 +35,14 @@ from tinydb.storages import Storage
 
 from engine.errors import StoreError
 
+from ._compat import O_CLOEXEC, fsync_dir  # fsync_dir: re-exported for the store's modules
+
 Signature = Optional[tuple[int, int, int, int, int]]
 """What identifies one version of a file: (st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns); None if absent."""
 
 
 def signature_of(st: os.stat_result) -> tuple[int, int, int, int, int]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-def fsync_dir(directory: str) -> None:
-    """Make a rename/creation/removal in ``directory`` durable."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_all(fd: int, payload: bytes) -> None:
@@ -68,7 +61,7 @@ def atomic_write(path: str, payload: bytes, mode: int = 0o600) -> tuple[int, os.
     """
     directory = os.path.dirname(path) or "."
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_CLOEXEC, mode)
     try:
         _write_all(fd, payload)
         os.fsync(fd)
@@ -110,7 +103,7 @@ def read_state_file(path: str) -> tuple[Optional[dict], Optional[bytes], Optiona
     Every problem is a :class:`StoreError` naming the file; the file is only read, never modified.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | O_CLOEXEC)
     except FileNotFoundError:
         return None, None, None, None
     except OSError as exc:
