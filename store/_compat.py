@@ -4,24 +4,23 @@ The store runs on Linux, macOS and Windows. The other modules of ``store`` never
 function directly: they go through this module, which picks the native facility where the platform
 has it and a portable one elsewhere.
 
-=================  ===============================================  ==========================================
-facility           native (Linux, macOS)                            portable fallback (Windows, ...)
-=================  ===============================================  ==========================================
-``O_CLOEXEC``      ``os.O_CLOEXEC``                                 0 (Python's descriptors are non-inheritable
-                                                                    anyway, PEP 446); ``os.O_BINARY`` is added
-                                                                    where it exists (Windows opens text otherwise)
-``pread``          ``os.pread``                                     ``lseek`` + ``read`` under a per-fd lock
-``pwrite``         ``os.pwrite``                                    ``lseek`` + ``write`` under a per-fd lock
-``pwritev``        ``os.pwritev``                                   one ``pwrite`` per buffer
-``map_readonly``   ``mmap`` with ``PROT_READ``: a read-only view    a plain positional read (a mapping would pin
-                                                                    the file on Windows: no replace, no delete)
-``fsync_dir``      open the directory (``O_DIRECTORY``), ``fsync``  nothing: Windows cannot open a directory as
-                                                                    a file, and NTFS journals renames itself
-``SEEK_DATA``,     ``os.SEEK_DATA``, ``os.SEEK_HOLE``               None: callers treat the whole file as data
-``SEEK_HOLE``
-``chmod``          ``os.chmod``                                     nothing: modes are POSIX (on Windows
-                                                                    ``os.chmod`` only sets "read-only")
-=================  ===============================================  ==========================================
+Each facility, native (Linux, macOS) -> portable fallback (Windows, or ``CMKLAB_PORTABLE=1``):
+
+* ``O_CLOEXEC``: ``os.O_CLOEXEC`` -> 0 (Python's descriptors are non-inheritable anyway, PEP 446);
+  ``os.O_BINARY`` is added where it exists (Windows opens files in text mode otherwise).
+* ``pread``/``pwrite``: ``os.pread``/``os.pwrite`` -> ``lseek`` + ``read``/``write`` under a per-fd lock.
+* ``pwritev``: ``os.pwritev`` -> one ``pwrite`` per buffer.
+* ``map_readonly``: a read-only ``mmap`` (``PROT_READ``) -> a plain positional read (on Windows a
+  mapping would pin the file: it could not be replaced or removed while the view lives).
+* ``fsync_dir``: open the directory (``O_DIRECTORY``) and ``fsync`` it -> nothing (Windows cannot open
+  a directory with ``os.open``; NTFS journals metadata changes such as renames).
+* ``SEEK_DATA``/``SEEK_HOLE``: ``os.SEEK_DATA``/``os.SEEK_HOLE`` -> None (callers treat the whole file as
+  data; the blob store's copy then skips blocks of zeros to keep holes).
+* ``REPLACE_WHILE_OPEN``: True (``os.replace`` may replace a file this process holds open, so the
+  storage keeps the version it read open and its inode number is not recycled) -> False (Windows
+  refuses to replace an open file: the storage closes what it read at once).
+* ``chmod``: ``os.chmod`` on POSIX; nothing elsewhere (modes are POSIX: on Windows ``os.chmod`` only
+  sets "read-only"). Not affected by ``CMKLAB_PORTABLE``.
 
 Forcing the portable paths on POSIX, for tests: set ``CMKLAB_PORTABLE=1`` in the environment. It is
 read once, when this module is first imported, so set it before the process starts (CI runs the store
@@ -31,7 +30,7 @@ what the platform offers, not an I/O path: a Linux run with ``CMKLAB_PORTABLE=1`
 files). :data:`FALLBACKS` names the facilities that take the portable path in this process.
 
 Thread safety of the positional fallbacks: ``os.pread``/``os.pwrite`` never move the descriptor's file
-offset, so any number of threads can use one descriptor at once. The fallback is three steps (remember
+offset, so any number of threads can use one descriptor at once. The fallback takes four steps (remember
 the offset, seek, read or write, seek back), and another thread seeking the same descriptor between
 them would make it read or write at the wrong place. So each fallback call holds a lock of its
 descriptor (one lock per descriptor number, made on first use; a number reused after ``close`` reuses
@@ -61,6 +60,7 @@ _NATIVE_PWRITEV = hasattr(os, "pwritev") and not PORTABLE
 _NATIVE_MMAP = POSIX and hasattr(mmap, "PROT_READ") and not PORTABLE
 _NATIVE_FSYNC_DIR = POSIX and hasattr(os, "O_DIRECTORY") and not PORTABLE
 _NATIVE_SEEK_DATA = hasattr(os, "SEEK_DATA") and hasattr(os, "SEEK_HOLE") and not PORTABLE
+_NATIVE_REPLACE_WHILE_OPEN = os.name != "nt" and not PORTABLE
 
 FALLBACKS: frozenset[str] = frozenset(name for name, native in (
     ("O_CLOEXEC", _NATIVE_CLOEXEC),
@@ -70,6 +70,7 @@ FALLBACKS: frozenset[str] = frozenset(name for name, native in (
     ("map_readonly", _NATIVE_MMAP),
     ("fsync_dir", _NATIVE_FSYNC_DIR),
     ("SEEK_DATA", _NATIVE_SEEK_DATA),
+    ("REPLACE_WHILE_OPEN", _NATIVE_REPLACE_WHILE_OPEN),
 ) if not native)
 """The facilities that take their portable path in this process (empty on Linux by default)."""
 
@@ -79,6 +80,9 @@ O_CLOEXEC: int = (os.O_CLOEXEC if _NATIVE_CLOEXEC else 0) | getattr(os, "O_BINAR
 SEEK_DATA: int | None = os.SEEK_DATA if _NATIVE_SEEK_DATA else None
 SEEK_HOLE: int | None = os.SEEK_HOLE if _NATIVE_SEEK_DATA else None
 """``lseek`` whences that find data and holes in sparse files; None where unavailable."""
+
+REPLACE_WHILE_OPEN: bool = _NATIVE_REPLACE_WHILE_OPEN
+"""True where ``os.replace`` may replace a file this process holds open (POSIX); False on Windows."""
 
 _locks: dict[int, threading.Lock] = {}
 _locks_guard = threading.Lock()

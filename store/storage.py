@@ -16,7 +16,8 @@ parsing them again only when it is next read (one parse per reload for a reader 
 How changes from other processes are seen: every replace creates a new inode. The storage remembers
 the (device, inode, size, mtime, ctime) of the file version it last read or wrote and keeps that
 version open, so its inode number cannot be recycled for a later file while it is remembered;
-:meth:`changed_on_disk` is then a single ``os.stat``.
+:meth:`changed_on_disk` is then a single ``os.stat``. (Not on Windows, where an open file cannot be
+replaced: see ``store._compat.REPLACE_WHILE_OPEN``.)
 
 Output is deterministic (``sort_keys=True``, compact separators, ASCII): identical state gives a
 byte-identical file. Sorting costs 15-35% of ``json.dumps`` (measured) and makes the bytes independent
@@ -35,7 +36,7 @@ from tinydb.storages import Storage
 
 from engine.errors import StoreError
 
-from ._compat import O_CLOEXEC, fsync_dir  # fsync_dir: re-exported for the store's modules
+from ._compat import O_CLOEXEC, REPLACE_WHILE_OPEN, fsync_dir  # fsync_dir: re-exported for the store's modules
 
 Signature = Optional[tuple[int, int, int, int, int]]
 """What identifies one version of a file: (st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns); None if absent."""
@@ -252,6 +253,11 @@ class AtomicJSONStorage(Storage):
                              f"({exc.strerror or exc}): the last commit may not survive a crash") from exc
 
     def _hold(self, fd: Optional[int], sig: Signature) -> None:
+        if fd is not None and not REPLACE_WHILE_OPEN:
+            # Windows refuses to replace a file that is open: let go of it at once (NTFS file ids carry a
+            # sequence number, so a recycled id does not pass for the version remembered here)
+            os.close(fd)
+            fd = None
         old, self._held_fd, self._signature = self._held_fd, fd, sig
         if old is not None:
             os.close(old)

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from store import FileBlobStore, _compat
+from store import AtomicJSONStorage, FileBlobStore, _compat
+from store import storage as storage_mod
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -84,7 +85,8 @@ with TinyStore(home) as t:
 print(json.dumps(report))
 """
 
-ALL_FALLBACKS = ["O_CLOEXEC", "SEEK_DATA", "fsync_dir", "map_readonly", "pread", "pwrite", "pwritev"]
+ALL_FALLBACKS = ["O_CLOEXEC", "REPLACE_WHILE_OPEN", "SEEK_DATA", "fsync_dir", "map_readonly", "pread", "pwrite",
+                 "pwritev"]
 
 
 def run_probe(tmp_path, portable: bool) -> dict:
@@ -221,3 +223,51 @@ def test_fsync_dir_syncs_the_directory_natively(tmp_path, monkeypatch):
     assert synced == [os.stat(tmp_path).st_ino]
     with pytest.raises(FileNotFoundError):
         _compat.fsync_dir(str(tmp_path / "missing"))
+
+
+def windows_replace(monkeypatch) -> None:
+    """``os.replace`` as on Windows: refused while this process holds the destination open (Linux's /proc)."""
+    real_replace = os.replace
+
+    def replace(src, dst):
+        target = os.path.realpath(dst)
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                if os.readlink(f"/proc/self/fd/{fd}") == target:
+                    raise PermissionError(13, "The process cannot access the file because it is being used "
+                                              "by another process", dst)
+            except FileNotFoundError:
+                pass
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd to see open files")
+def test_where_open_files_cannot_be_replaced_the_storage_holds_none(tmp_path, monkeypatch):
+    path = tmp_path / "t.json"
+    path.write_bytes(b'{"t": {"1": {"v": 1}}}')
+    monkeypatch.setattr(storage_mod, "REPLACE_WHILE_OPEN", False)
+    windows_replace(monkeypatch)
+    storage = AtomicJSONStorage(path)
+    storage.write({"t": {"1": {"v": 2}}})
+    storage.flush()  # read, then replaced: nothing of the file was kept open
+    storage.write({"t": {"1": {"v": 3}}})
+    storage.flush()
+    assert not storage.changed_on_disk() and json.loads(path.read_bytes()) == {"t": {"1": {"v": 3}}}
+    path.write_bytes(b'{"t": {}}')  # another writer: still seen
+    assert storage.changed_on_disk()
+    storage.close()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd") or not _compat.REPLACE_WHILE_OPEN,
+                    reason="POSIX keeps the version it read open")
+def test_where_open_files_can_be_replaced_the_storage_holds_what_it_read(tmp_path, monkeypatch):
+    path = tmp_path / "t.json"
+    path.write_bytes(b'{"t": {}}')
+    windows_replace(monkeypatch)
+    storage = AtomicJSONStorage(path)
+    storage.write({"t": {"1": {}}})
+    with pytest.raises(PermissionError):  # (so the test above can tell the difference)
+        storage.flush()
+    storage.close()
