@@ -19,6 +19,8 @@ Each facility, native (Linux, macOS) -> portable fallback (Windows, or ``CMKLAB_
 * ``REPLACE_WHILE_OPEN``: True (``os.replace`` may replace a file this process holds open, so the
   storage keeps the version it read open and its inode number is not recycled) -> False (Windows
   refuses to replace an open file: the storage closes what it read at once).
+* ``make_sparse``: nothing to do where every file is sparse (Linux, macOS file systems) -> on Windows,
+  ``FSCTL_SET_SPARSE`` on a new blob file (NTFS zero-fills a write past the end otherwise), best effort.
 * ``chmod``: ``os.chmod`` on POSIX; nothing elsewhere (modes are POSIX: on Windows ``os.chmod`` only
   sets "read-only"). Not affected by ``CMKLAB_PORTABLE``.
 
@@ -180,3 +182,29 @@ def chmod(path: str, mode: int) -> None:
     toggles the read-only attribute, and the user's profile directory already keeps others out)."""
     if POSIX:
         os.chmod(path, mode)
+
+
+_FSCTL_SET_SPARSE = 0x000900C4
+
+
+def make_sparse(fd: int) -> bool:
+    """Ask for holes in a new file where the file system only makes them on request (NTFS), so that bytes
+    never written cost no disk space, as on Linux and macOS. Best effort: False if the file system said no
+    (the file then works the same, only bigger on disk); nothing to do (True) off Windows."""
+    if os.name != "nt":
+        return True
+    try:
+        import ctypes
+        import msvcrt
+        from ctypes import wintypes
+
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # (own prototypes, not windll's shared ones)
+        ioctl = kernel32.DeviceIoControl
+        ioctl.argtypes = [wintypes.HANDLE, wintypes.DWORD, wintypes.LPVOID, wintypes.DWORD, wintypes.LPVOID,
+                          wintypes.DWORD, ctypes.POINTER(wintypes.DWORD), wintypes.LPVOID]
+        ioctl.restype = wintypes.BOOL
+        returned = wintypes.DWORD()
+        return bool(ioctl(msvcrt.get_osfhandle(fd), _FSCTL_SET_SPARSE, None, 0, None, 0, ctypes.byref(returned),
+                          None))
+    except (ImportError, AttributeError, OSError, ValueError, TypeError):
+        return False

@@ -7,7 +7,7 @@ simulated 1 TiB disk costs only what was written to it; ``extents`` lists the re
 so that the engine re-encrypts only those. ``copy`` keeps holes (it copies data extents
 only, found with SEEK_DATA/SEEK_HOLE) and is atomic (temporary file + ``os.replace``). Positional I/O,
 memory maps and SEEK_DATA go through ``store._compat``, which has portable fallbacks (on Windows a file
-is one extent and files are not sparse: it works, at the cost of the disk space written).
+is one extent, and new files are marked sparse on NTFS).
 
 Blob ids are normally uuid strings and are used as file names as they are. Anything else that could
 be unsafe as a file name (``/``, ``..``, a leading dot, other characters, very long ids) is hashed
@@ -102,6 +102,8 @@ class FileBlobStore:
             created = False
             fd = os.open(path, os.O_WRONLY | _compat.O_CLOEXEC)
         try:
+            if created:
+                _compat.make_sparse(fd)
             views = [memoryview(p).cast("B") for p in parts if len(p)]
             pos = offset
             while views:
@@ -125,6 +127,7 @@ class FileBlobStore:
         tmp = os.path.join(self.directory, f".copy.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _compat.O_CLOEXEC, 0o600)
         try:
+            _compat.make_sparse(out)
             try:
                 inp = os.open(src, os.O_RDONLY | _compat.O_CLOEXEC)
             except FileNotFoundError:

@@ -271,3 +271,20 @@ def test_where_open_files_can_be_replaced_the_storage_holds_what_it_read(tmp_pat
     with pytest.raises(PermissionError):  # (so the test above can tell the difference)
         storage.flush()
     storage.close()
+
+
+def test_new_blob_files_are_made_sparse_once(tmp_path, monkeypatch):
+    asked = []
+    monkeypatch.setattr(_compat, "make_sparse", lambda fd: asked.append(os.fstat(fd).st_ino) or True)
+    blobs = FileBlobStore(tmp_path / "blobs")
+    blobs.write("b", 1 << 20, b"x")
+    blobs.write("b", 0, b"y")  # an existing file: asked once, when it was created
+    assert asked == [os.stat(blobs.filename("b")).st_ino]
+    blobs.copy("b", "c")  # the copy's new file too
+    assert asked[1:] == [os.stat(blobs.filename("c")).st_ino]
+    monkeypatch.undo()
+    fd = os.open(blobs.filename("c"), os.O_RDONLY | _compat.O_CLOEXEC)
+    try:
+        assert _compat.make_sparse(fd) is True or os.name == "nt"  # off Windows: nothing to ask
+    finally:
+        os.close(fd)
