@@ -1,8 +1,9 @@
 """Open the engine on a home directory: shared by the CLI and the console, free of textual.
 
-``$CMKLAB_HOME`` (or ``--home``) names the directory; the default is the user data directory
-(``$XDG_DATA_HOME/cmklab`` or ``~/.local/share/cmklab``). ``CMKLAB_SEED`` (or ``--seed``) makes a new
-store deterministic; ``CMKLAB_PROFILE`` (or ``--profile``) picks its rule profile.
+``$CMKLAB_HOME`` (or ``--home``) names the directory; the default is the user data directory of the
+platform, from ``platformdirs``: ``$XDG_DATA_HOME/cmklab`` or ``~/.local/share/cmklab`` on Linux,
+``~/Library/Application Support/cmklab`` on macOS, ``%LOCALAPPDATA%\\cmklab`` on Windows. ``CMKLAB_SEED``
+(or ``--seed``) makes a new store deterministic; ``CMKLAB_PROFILE`` (or ``--profile``) picks its rule profile.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ def default_home() -> Path:
     env = os.environ.get("CMKLAB_HOME")
     if env:
         return Path(env).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "cmklab"
+    import platformdirs  # (here: a command given CMKLAB_HOME or --home does not pay for the import)
+
+    return Path(platformdirs.user_data_dir("cmklab", appauthor=False))
 
 
 def env_seed() -> int | None:

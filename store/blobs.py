@@ -5,7 +5,9 @@ is created or removed), so a committed state never refers to ciphertext that a c
 sparse: bytes never written are holes and read as zeros, as do reads past the end of the file, so a
 simulated 1 TiB disk costs only what was written to it; ``extents`` lists the regions that may hold data
 so that the engine re-encrypts only those. ``copy`` keeps holes (it copies data extents
-only, found with SEEK_DATA/SEEK_HOLE) and is atomic (temporary file + ``os.replace``).
+only, found with SEEK_DATA/SEEK_HOLE) and is atomic (temporary file + ``os.replace``). Positional I/O,
+memory maps and SEEK_DATA go through ``store._compat``, which has portable fallbacks (on Windows a file
+is one extent, and new files are marked sparse on NTFS).
 
 Blob ids are normally uuid strings and are used as file names as they are. Anything else that could
 be unsafe as a file name (``/``, ``..``, a leading dot, other characters, very long ids) is hashed
@@ -16,15 +18,17 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import mmap
 import os
 import re
 import secrets
 
+from . import _compat
 from .storage import fsync_dir
 
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}\Z")
 _CHUNK = 1 << 20
+_BLOCK = 4096
+_ZEROS = bytes(_BLOCK)
 
 
 class FileBlobStore:
@@ -34,7 +38,7 @@ class FileBlobStore:
         self.directory = os.path.abspath(os.fspath(directory))
         if not os.path.isdir(self.directory):
             os.makedirs(self.directory, mode=0o700, exist_ok=True)
-            os.chmod(self.directory, 0o700)
+            _compat.chmod(self.directory, 0o700)
 
     def filename(self, blob_id: str) -> str:
         """The path of a blob's file (it need not exist)."""
@@ -50,14 +54,14 @@ class FileBlobStore:
         if offset < 0 or length < 0:
             raise ValueError(f"offset and length must be >= 0 (got {offset}, {length})")
         try:
-            fd = os.open(self.filename(blob_id), os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(self.filename(blob_id), os.O_RDONLY | _compat.O_CLOEXEC)
         except FileNotFoundError:
             return bytes(length)
         try:
             parts = []
             got = 0
             while got < length:
-                chunk = os.pread(fd, length - got, offset + got)
+                chunk = _compat.pread(fd, length - got, offset + got)
                 if not chunk:
                     break
                 parts.append(chunk)
@@ -72,17 +76,16 @@ class FileBlobStore:
         if length < (1 << 20):
             return self.read(blob_id, offset, length)
         try:
-            fd = os.open(self.filename(blob_id), os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(self.filename(blob_id), os.O_RDONLY | _compat.O_CLOEXEC)
         except FileNotFoundError:
             return bytes(length)
         try:
             size = os.fstat(fd).st_size
             if offset + length > size:
                 return self.read(blob_id, offset, length)
-            mapped = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
+            return _compat.map_readonly(fd, offset, length)
         finally:
             os.close(fd)
-        return memoryview(mapped)[offset:offset + length]
 
     def write(self, blob_id: str, offset: int, data: bytes) -> None:
         self.writev(blob_id, offset, [data])
@@ -94,15 +97,17 @@ class FileBlobStore:
         path = self.filename(blob_id)
         created = True
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _compat.O_CLOEXEC, 0o600)
         except FileExistsError:
             created = False
-            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            fd = os.open(path, os.O_WRONLY | _compat.O_CLOEXEC)
         try:
+            if created:
+                _compat.make_sparse(fd)
             views = [memoryview(p).cast("B") for p in parts if len(p)]
             pos = offset
             while views:
-                n = os.pwritev(fd, views[:512], pos)
+                n = _compat.pwritev(fd, views[:512], pos)
                 pos += n
                 while views and n >= len(views[0]):
                     n -= len(views[0])
@@ -120,10 +125,11 @@ class FileBlobStore:
         if src == dst:
             return
         tmp = os.path.join(self.directory, f".copy.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _compat.O_CLOEXEC, 0o600)
         try:
+            _compat.make_sparse(out)
             try:
-                inp = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
+                inp = os.open(src, os.O_RDONLY | _compat.O_CLOEXEC)
             except FileNotFoundError:
                 inp = None  # no source: the copy is an empty blob
             if inp is not None:
@@ -153,11 +159,11 @@ class FileBlobStore:
     def extents(self, blob_id: str) -> list[tuple[int, int]]:
         """``(offset, length)`` of the regions that may hold data: holes excluded, [] for no blob.
 
-        Found with SEEK_DATA/SEEK_HOLE (file-system block granularity); where the file system cannot
-        tell, the whole file is one extent.
+        Found with SEEK_DATA/SEEK_HOLE (file-system block granularity); where the file system or the
+        platform cannot tell (no SEEK_DATA: ``store._compat``), the whole file is one extent.
         """
         try:
-            fd = os.open(self.filename(blob_id), os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(self.filename(blob_id), os.O_RDONLY | _compat.O_CLOEXEC)
         except FileNotFoundError:
             return []
         try:
@@ -174,33 +180,63 @@ class FileBlobStore:
             return b""
 
 
-def _copy_range(inp: int, out: int, start: int, end: int) -> None:
+def _copy_range(inp: int, out: int, start: int, end: int, skip_zeros: bool = False) -> None:
+    """Copy ``[start, end)`` of ``inp`` to the same offsets of ``out``; with ``skip_zeros``, blocks of zeros
+    are not written (they stay holes, or read as zeros past the end: the caller sets the size)."""
     pos = start
     while pos < end:
-        chunk = os.pread(inp, min(_CHUNK, end - pos), pos)
+        chunk = _compat.pread(inp, min(_CHUNK, end - pos), pos)
         if not chunk:
             return
+        if skip_zeros:
+            for run_start, run_end in _nonzero_runs(chunk):
+                _write_at(out, memoryview(chunk)[run_start:run_end], pos + run_start)
+            pos += len(chunk)
+            continue
         view = memoryview(chunk)
         while view:
-            n = os.pwrite(out, view, pos)
+            n = _compat.pwrite(out, view, pos)
             view = view[n:]
             pos += n
+
+
+def _write_at(out: int, view: memoryview, pos: int) -> None:
+    while view:
+        n = _compat.pwrite(out, view, pos)
+        view = view[n:]
+        pos += n
+
+
+def _nonzero_runs(chunk: bytes) -> list[tuple[int, int]]:
+    """``(start, end)`` of the runs of ``_BLOCK``-sized blocks of ``chunk`` that are not all zeros."""
+    runs: list[tuple[int, int]] = []
+    for at in range(0, len(chunk), _BLOCK):
+        block = chunk[at:at + _BLOCK]  # (a 4 KiB copy compares faster than a memoryview)
+        if block == _ZEROS[:len(block)]:
+            continue
+        if runs and runs[-1][1] == at:
+            runs[-1] = (runs[-1][0], at + len(block))
+        else:
+            runs.append((at, at + len(block)))
+    return runs
 
 
 def _data_extents(fd: int) -> list[tuple[int, int]]:
     """The data regions of an open file, ``[(offset, length)]``, holes excluded."""
     size = os.fstat(fd).st_size
+    if _compat.SEEK_DATA is None:  # no SEEK_DATA on this platform: all of it may hold data
+        return [(0, size)] if size else []
     extents: list[tuple[int, int]] = []
     try:
         pos = 0
         while pos < size:
             try:
-                data = os.lseek(fd, pos, os.SEEK_DATA)
+                data = os.lseek(fd, pos, _compat.SEEK_DATA)
             except OSError as exc:
                 if exc.errno == errno.ENXIO:  # only a hole remains
                     break
                 raise
-            hole = min(os.lseek(fd, data, os.SEEK_HOLE), size)
+            hole = min(os.lseek(fd, data, _compat.SEEK_HOLE), size)
             if hole > data:
                 extents.append((data, hole - data))
             pos = hole
@@ -213,6 +249,9 @@ def _data_extents(fd: int) -> list[tuple[int, int]]:
 
 def _copy_sparse(inp: int, out: int) -> None:
     """Copy the data extents of ``inp`` to the same offsets of ``out``; holes stay holes."""
+    # Without SEEK_DATA the file is one extent: chunks of zeros are skipped instead, so that holes stay
+    # holes where the file system makes them (and a blob that is mostly zeros costs little to copy).
+    skip_zeros = _compat.SEEK_DATA is None
     for offset, length in _data_extents(inp):
-        _copy_range(inp, out, offset, offset + length)
+        _copy_range(inp, out, offset, offset + length, skip_zeros)
     os.ftruncate(out, os.fstat(inp).st_size)

@@ -27,6 +27,8 @@ import sys
 
 from engine.errors import StoreError
 
+from . import _compat
+
 LOG_NAMES = ("audit", "events")
 _TAIL = 1 << 16
 
@@ -91,7 +93,7 @@ class LogFiles:
         window = _TAIL
         while True:
             start = max(0, size - window)
-            data = os.pread(fd, size - start, start)
+            data = _compat.pread(fd, size - start, start)
             end = data.rfind(b"\n") + 1  # after the last whole line (a torn tail is dropped)
             while end > 0:
                 begin = data.rfind(b"\n", 0, end - 1) + 1
@@ -118,7 +120,7 @@ class LogFiles:
             self.path(name)
         path = self.path()
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | _compat.O_CLOEXEC, 0o600)
         except OSError as exc:
             raise StoreError(f"cannot open log {path}: {exc.strerror or exc}") from exc
         try:
@@ -139,7 +141,7 @@ class LogFiles:
                 ids.append(doc["id"])
                 lines.append(json.dumps(dict(doc, log=name, gen=gen), separators=(",", ":"), sort_keys=True))
             payload = ("\n".join(lines) + "\n").encode()
-            os.pwrite(fd, payload, end)
+            _compat.pwrite(fd, payload, end)
             if end + len(payload) < st.st_size:
                 os.ftruncate(fd, end + len(payload))
             os.fsync(fd)
@@ -156,7 +158,7 @@ class LogFiles:
         """Before the next append cuts the tail off: lines of actions that never committed go silently; a
         damaged tail (not JSON: a disk error, a hand edit) is copied to ``journal.jsonl.damaged`` and named
         on stderr, so nothing is lost without a word."""
-        tail = os.pread(fd, size - end, end)
+        tail = _compat.pread(fd, size - end, end)
         damaged = False
         for line in tail.split(b"\n")[:-1]:
             try:
@@ -171,7 +173,7 @@ class LogFiles:
             f.write(tail if tail.endswith(b"\n") else tail + b"\n")
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(aside, 0o600)
+        _compat.chmod(aside, 0o600)
         sys.stderr.write(f"cmklab: warning: {size - end} damaged byte(s) at the end of {self.path()} were set "
                          f"aside in {aside}; every committed line before them is kept\n")
 

@@ -20,6 +20,7 @@ import stat
 
 from engine.errors import StoreError
 
+from . import _compat
 from .storage import _write_all, fsync_dir
 
 ROOT_KEY_SIZE = 32
@@ -28,7 +29,7 @@ ROOT_KEY_SIZE = 32
 def read_root_key(path: str) -> bytes:
     """Read an existing root key; :class:`FileNotFoundError` if absent, :class:`StoreError` if unusable."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | _compat.O_CLOEXEC)
     except FileNotFoundError:
         raise
     except OSError as exc:
@@ -40,7 +41,7 @@ def read_root_key(path: str) -> bytes:
         if st.st_size != ROOT_KEY_SIZE:
             raise StoreError(f"root key file {path} has {st.st_size} bytes, expected {ROOT_KEY_SIZE}; "
                              f"refusing to use or replace it (keys sealed with it would be lost)")
-        if os.name == "posix" and stat.S_IMODE(st.st_mode) & 0o077:
+        if _compat.POSIX and stat.S_IMODE(st.st_mode) & 0o077:
             raise StoreError(f"root key file {path} can be read by other users (mode "
                              f"{stat.S_IMODE(st.st_mode):04o}); it guards every sealed key: run "
                              f"'chmod 600 {path}' and try again")
@@ -68,7 +69,7 @@ def load_or_create_root_key(path: str | os.PathLike, *, create: bool = True, sta
     directory = os.path.dirname(path) or "."
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _compat.O_CLOEXEC, 0o600)
         try:
             _write_all(fd, secrets.token_bytes(ROOT_KEY_SIZE))
             os.fsync(fd)

@@ -16,7 +16,8 @@ parsing them again only when it is next read (one parse per reload for a reader 
 How changes from other processes are seen: every replace creates a new inode. The storage remembers
 the (device, inode, size, mtime, ctime) of the file version it last read or wrote and keeps that
 version open, so its inode number cannot be recycled for a later file while it is remembered;
-:meth:`changed_on_disk` is then a single ``os.stat``.
+:meth:`changed_on_disk` is then a single ``os.stat``. (Not on Windows, where an open file cannot be
+replaced: see ``store._compat.REPLACE_WHILE_OPEN``.)
 
 Output is deterministic (``sort_keys=True``, compact separators, ASCII): identical state gives a
 byte-identical file. Sorting costs 15-35% of ``json.dumps`` (measured) and makes the bytes independent
@@ -35,21 +36,14 @@ from tinydb.storages import Storage
 
 from engine.errors import StoreError
 
+from ._compat import O_CLOEXEC, REPLACE_WHILE_OPEN, fsync_dir  # fsync_dir: re-exported for the store's modules
+
 Signature = Optional[tuple[int, int, int, int, int]]
 """What identifies one version of a file: (st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns); None if absent."""
 
 
 def signature_of(st: os.stat_result) -> tuple[int, int, int, int, int]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-def fsync_dir(directory: str) -> None:
-    """Make a rename/creation/removal in ``directory`` durable."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_all(fd: int, payload: bytes) -> None:
@@ -68,7 +62,7 @@ def atomic_write(path: str, payload: bytes, mode: int = 0o600) -> tuple[int, os.
     """
     directory = os.path.dirname(path) or "."
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_CLOEXEC, mode)
     try:
         _write_all(fd, payload)
         os.fsync(fd)
@@ -110,7 +104,7 @@ def read_state_file(path: str) -> tuple[Optional[dict], Optional[bytes], Optiona
     Every problem is a :class:`StoreError` naming the file; the file is only read, never modified.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | O_CLOEXEC)
     except FileNotFoundError:
         return None, None, None, None
     except OSError as exc:
@@ -259,6 +253,11 @@ class AtomicJSONStorage(Storage):
                              f"({exc.strerror or exc}): the last commit may not survive a crash") from exc
 
     def _hold(self, fd: Optional[int], sig: Signature) -> None:
+        if fd is not None and not REPLACE_WHILE_OPEN:
+            # Windows refuses to replace a file that is open: let go of it at once (NTFS file ids carry a
+            # sequence number, so a recycled id does not pass for the version remembered here)
+            os.close(fd)
+            fd = None
         old, self._held_fd, self._signature = self._held_fd, fd, sig
         if old is not None:
             os.close(old)

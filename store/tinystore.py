@@ -57,6 +57,7 @@ from tinydb.table import Table
 from engine.errors import StoreError
 from engine.repository import Docs
 
+from . import _compat
 from .blobs import FileBlobStore
 from .locking import FileLock
 from .logs import LogFiles
@@ -97,7 +98,7 @@ def _ensure_dir(path: str) -> None:
     if not os.path.isdir(path):
         try:
             os.makedirs(path, mode=0o700, exist_ok=True)
-            os.chmod(path, 0o700)
+            _compat.chmod(path, 0o700)
         except OSError as exc:
             raise StoreError(f"cannot create directory {path}: {exc.strerror or exc}") from exc
 
@@ -457,7 +458,7 @@ class TinyStore:
         view = self._view
         _ensure_dir(self.db_dir)
         try:
-            fd = os.open(self.log_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = os.open(self.log_path, os.O_RDWR | os.O_CREAT | _compat.O_CLOEXEC, 0o600)
         except OSError as exc:
             raise StoreError(f"cannot open the commit log {self.log_path}: {exc.strerror or exc}; "
                              f"nothing was committed") from exc
@@ -470,7 +471,7 @@ class TinyStore:
                 size = os.fstat(fd).st_size
                 if size != view.log_end:
                     os.ftruncate(fd, view.log_end)
-                written = os.pwrite(fd, payload, view.log_end)
+                written = _compat.pwrite(fd, payload, view.log_end)
                 if written != len(payload):
                     raise OSError(f"short write ({written} of {len(payload)} bytes)")
                 os.fsync(fd)

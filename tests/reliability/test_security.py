@@ -56,9 +56,13 @@ def mode(path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
+POSIX_MODES = pytest.mark.skipif(os.name != "posix", reason="file modes (0600, 0700) are POSIX")
+
+
 # ---- file modes -------------------------------------------------------------------------------------------
 
 
+@POSIX_MODES
 @pytest.mark.parametrize("umask", [0o000, 0o022, 0o077])
 def test_open_engine_home_modes(tmp_path, umask):
     old = os.umask(umask)
@@ -96,6 +100,7 @@ def check_modes(home: Path) -> None:
             assert f.name in ("blobs", "db"), f.name
 
 
+@POSIX_MODES
 def test_cli_home_modes(tmp_path):
     if not H.cmklab_cli_ready():
         pytest.skip("the cmklab CLI is not available yet")
