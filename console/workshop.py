@@ -193,7 +193,7 @@ def play(lab: Lab, run: Runner, *, skip: Iterable[int] = (), until: int | None =
                 if hint.refused:
                     message = errors or message
                     if rc == 0:
-                        out(f"  FAILED: this command should have been refused, and it succeeded")
+                        out("  FAILED: this command should have been refused, and it succeeded")
                         return PlayResult(False, n - 1, n, [f"refused as expected: {text}"])
                     out(f"    refused, as expected: {message[0] if message else f'exit {rc}'}")
                 elif rc != 0:

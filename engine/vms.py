@@ -85,7 +85,7 @@ class VmsMixin(DisksMixin):
                                 scale_set=scale_set, tags=dict(tags or {}), power=PowerState.DEALLOCATED.value)
             self._add(vm)
             img_key = image.lower().replace("-", "").replace(":", "")
-            if image.startswith("/") or not img_key in MARKETPLACE_IMAGES and self._image_exists(image, group.name):
+            if image.startswith("/") or img_key not in MARKETPLACE_IMAGES and self._image_exists(image, group.name):
                 src = self._find("image", image, None if image.startswith("/") else group.name)
                 os_type, os_size = src.os_type or "Linux", src.size_gb
                 source = src.id

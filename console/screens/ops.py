@@ -518,13 +518,12 @@ def form_clock(e, target, sel) -> FormSpec:
 
 def form_policy(e, k, sel) -> FormSpec:
     pol = k.rotation_policy or {}
-    after = before = ""
+    after = ""
     notify = "P30D"
     for a in pol.get("lifetimeActions", []):
         trig = a["trigger"]
-        if a["action"]["type"] == "Rotate":
+        if a["action"]["type"] == "Rotate":  # the form edits rotation after creation (timeAfterCreate) only
             after = trig.get("timeAfterCreate", "") or ""
-            before = trig.get("timeBeforeExpiry", "") or ""
         else:
             notify = trig.get("timeBeforeExpiry", notify)
     expiry = (pol.get("attributes") or {}).get("expiryTime") or ""

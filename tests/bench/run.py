@@ -30,7 +30,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
 
 from console.session import open_engine  # noqa: E402
 from engine import Engine  # noqa: E402
-from engine.repository import MemoryStore  # noqa: E402
 
 OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
 RESULTS: dict[str, float | None] = {}
@@ -175,7 +174,7 @@ def bench_scale(sizes: tuple[int, int, int], repeats: int) -> None:
             f"worst of key show, disk show on {big_n} vs {small_n} resources: " + "; ".join(details[:2])
             + f" (median of {repeats} interleaved pairs)")
         row("cli_write_100k_vs_1k", max(write_ratios), "<= 1.5",
-            f"worst of key set-attributes, disk create: " + "; ".join(details[2:]))
+            "worst of key set-attributes, disk create: " + "; ".join(details[2:]))
         rss = []
         for argv in reads:
             probe = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
@@ -247,7 +246,7 @@ def bench_cascade(big_n: int, vms: int, disks: int) -> None:
             engine.set_key_attributes("kv-cascade", "kc", enabled=False)
             timings[n] = (time.perf_counter() - t, preview, len(impact.vms_stopping))
             engine.store.close()
-    (t_big, p_big, stop_big), (t_alone, p_alone, stop_alone) = timings[big_n], timings[0]
+    (t_big, p_big, stop_big), (t_alone, p_alone, _) = timings[big_n], timings[0]
     row("disable_key_100k_ms", t_big * 1000, f"<= {2 * t_alone * 1000:.0f}",
         f"{stop_big} VMs stop ({disks} disks) in a {big_n}-resource store: {t_big * 1000:.0f} ms vs "
         f"{t_alone * 1000:.0f} ms alone (bound: 2x); its what-if {p_big * 1000:.0f} ms vs {p_alone * 1000:.0f} ms")

@@ -26,7 +26,6 @@ Quick mode: 10 kills; long mode (CMKLAB_LONG=1): 250.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
 import shutil

@@ -344,7 +344,7 @@ case("disk-set-unknown", lambda e, w: e.create_disk("d-new", RG, disk_encryption
 
 for label, loc in {"mars": "mars", "empty": "", "typo": "east us 9", "control": "eastus\x00", "unicode": "ëastus",
                    "long": LONG, "none": None}.items():
-    case(f"region-group-{label}", (lambda l: lambda e, w: e.create_group("rg-new", l))(loc), "region", "eastus")
+    case(f"region-group-{label}", (lambda where: lambda e, w: e.create_group("rg-new", where))(loc), "region", "eastus")
 case("region-vault", lambda e, w: e.create_vault("kv-new", RG, "mars"), "region", "eastus")
 case("region-disk", lambda e, w: e.create_disk("d-new", RG, location="jupiter"), "region", "eastus")
 case("region-vm", lambda e, w: e.create_vm("vm-new", RG, location="pluto"), "region", "eastus")
@@ -364,7 +364,7 @@ case("region-group-exists-elsewhere", lambda e, w: e.create_group(RG, "westus"),
 # ---- LUNs, offsets and lengths ---------------------------------------------------------------------------
 
 for label, lun in {"negative": -1, "64": 64, "string": "x", "bool": True, "float": 1.5, "huge": 2**40}.items():
-    case(f"lun-attach-{label}", (lambda l: lambda e, w: e.attach_disk("vm-h", "d-plat", RG, lun=l))(lun),
+    case(f"lun-attach-{label}", (lambda n: lambda e, w: e.attach_disk("vm-h", "d-plat", RG, lun=n))(lun),
          "lun", "0 to 63")
 case("lun-attach-used", lambda e, w: e.attach_disk("vm-h", "d-plat", RG, lun=0), "lun 0", "already used")
 case("lun-attach-ultra-to-normal-vm", lambda e, w: e.attach_disk("vm-h", "d-ultra", RG), "ultra disk",
@@ -373,7 +373,7 @@ case("lun-attach-already-attached", lambda e, w: e.attach_disk("vm-off", w.data_
 case("lun-detach-os", lambda e, w: e.detach_disk("vm-h", "vm-h-os", RG), "os disk", "cannot be detached")
 case("lun-detach-not-attached", lambda e, w: e.detach_disk("vm-h", "d-plat", RG), "not attached")
 for label, lun in {"absent": 7, "negative": -1, "word": "abc", "control": "os\x00", "none": None}.items():
-    case(f"lun-io-{label}", (lambda l: lambda e, w: e.vm_write("vm-h", l, 0, b"x", RG))(lun), "lun")
+    case(f"lun-io-{label}", (lambda n: lambda e, w: e.vm_write("vm-h", n, 0, b"x", RG))(lun), "lun")
 GB = 1024**3
 for label, (off, length) in {"negative-offset": (-1, 10), "offset-at-end": (GB, 1), "run-past-end": (GB - 10, 20),
                              "offset-huge": (2**62, 1), "offset-string": ("0", 10), "offset-float": (1.5, 10),

@@ -43,7 +43,7 @@ import reliability_harness as H  # noqa: E402
 from console.session import open_engine  # noqa: E402
 from engine import crypto  # noqa: E402
 from engine.errors import EngineError  # noqa: E402
-from engine.rules import CRYPTO_SERVICE_ROLE, ENC_DOUBLE  # noqa: E402
+from engine.rules import ENC_DOUBLE  # noqa: E402
 
 RG = "rg-sec"
 VAULT, RBAC_VAULT = "kv-sec", "kv-sec-rbac"
