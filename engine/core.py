@@ -21,7 +21,7 @@ import hashlib
 import threading
 from ._light import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, ClassVar, Iterator, TypeVar
 
 from ._lazy import crypto
 from .clock import DEFAULT_START, SimulatedClock, iso, parse_iso
@@ -275,11 +275,23 @@ class UnitOfWork:
 
 
 class EngineCore:
-    """State, unit of work and shared helpers; the resource mixins build on it."""
+    """State, unit of work, reactions and shared helpers. The backends (vaults, keys, des, disks, vms, jobs) are
+    siblings built on it, combined in the facade (engine.facade.Engine); none imports another.
+
+    Reactions that cross kinds go through :meth:`_react`: a backend reports what happened ("key_destroyed",
+    "des_key_changed", "vault_purged", "reconcile") and every backend that declared a reaction to it in its
+    ``REACTIONS`` runs it, in the unit of work of the action."""
+
+    REACTIONS: ClassVar[dict[str, str]] = {}
+    """{event: method name}: what this backend does when another one reports ``event``."""
 
     def __init__(self, store: StateStore, *, seed: int | None = None, profile: str | None = None,
                  start: datetime | None = None, clock: SimulatedClock | None = None) -> None:
         self.store = store
+        self._reactions: dict[str, list[str]] = {}
+        for cls in reversed(type(self).__mro__):
+            for event, method in cls.__dict__.get("REACTIONS", {}).items():
+                self._reactions.setdefault(event, []).append(method)
         self._lock = threading.RLock()
         self._subscribers: list[Subscriber] = []
         self._uow: UnitOfWork | None = None
@@ -466,7 +478,7 @@ class EngineCore:
     def _finish(self, uow: UnitOfWork) -> None:
         """Run the cascades, keep the indexes, and record clock and randomness in the meta document."""
         if uow.reconcile:
-            self._reconcile()  # provided by the cascade mixin
+            self._react("reconcile")  # the VMs backend checks the VMs the action may have affected
         if not uow.dry_run:
             self._keep_indexes(uow)
         meta = self.meta
@@ -519,6 +531,11 @@ class EngineCore:
         """After the commit: the in-memory logs (when loaded) learn the new lines."""
         self.t["audit"]._add_loaded(audit)  # type: ignore[attr-defined]
         self.t["events"]._add_loaded(entries)  # type: ignore[attr-defined]
+
+    def _react(self, event: str, *args: Any) -> None:
+        """Run every backend's reaction to ``event`` (declared in their ``REACTIONS``)."""
+        for method in self._reactions.get(event, ()):
+            getattr(self, method)(*args)
 
     def _keep_indexes(self, uow: UnitOfWork) -> None:
         """Bring the index tables up to date with what the action changed (``vm_of_disk``: which VM a disk
@@ -724,6 +741,3 @@ class EngineCore:
     def operator(self) -> str:
         """The signed-in user's object id (the caller of management operations)."""
         return self.meta.user_object_id
-
-    def _reconcile(self) -> None:  # overridden by the cascade mixin
-        pass

@@ -5,63 +5,12 @@ from __future__ import annotations
 from . import events as ev
 from .errors import BadRequest, Conflict, EngineError, Forbidden, NotFound, QuotaExceeded
 from .ids import arm_id, check_name, key_id, parse_arm_id, parse_key_url
-from .keys import KeysMixin
+from .common import check_region, choice, compute_error, parallel  # noqa: F401 (re-exported)
+from .core import EngineCore
 from .models import DiskEncryptionSet, ResourceState, Vault
 from .rules import DES_ENCRYPTION_TYPES, DES_REQUIRED_PERMISSIONS, ENC_CUSTOMER, ENC_DOUBLE
-from .vaults import check_region
 
-COMPUTE_CODES = {
-    "KeyDisabled": "KeyVaultKeyNotEnabled",
-    "KeyNotYetValid": "KeyVaultKeyNotEnabled",
-    "KeyExpired": "KeyVaultKeyNotEnabled",
-    "ForbiddenByPolicy": "KeyVaultAccessForbidden",
-    "ForbiddenByRbac": "KeyVaultAccessForbidden",
-    "KeyDeleted": "KeyVaultKeyNotFound",
-    "KeyNotFound": "KeyVaultKeyNotFound",
-    "KeyPurged": "KeyVaultKeyNotFound",
-    "VaultNotFound": "KeyVaultNotFound",
-    "InvalidCiphertext": "WrappedDataKeyCorrupt",
-}
-"""How a Key Vault refusal reads on the compute side (disks, VMs, sets)."""
-
-_POOL = None
-
-
-def _pool():
-    """Two threads: cryptography releases the GIL for RSA, so re-wrapping uses both cores."""
-    global _POOL
-    if _POOL is None:
-        from concurrent.futures import ThreadPoolExecutor  # imported here: most CLI calls never need it
-
-        _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cmklab-rsa")
-    return _POOL
-
-
-def parallel(fn, items: list) -> list:
-    """``[fn(x) for x in items]`` on two threads, in two chunks (RSA releases the GIL; one task per
-    chunk keeps the executor's per-task cost out of a 2,000-disk rotation)."""
-    if len(items) < 16:
-        return [fn(x) for x in items]
-    half = (len(items) + 1) // 2
-    chunks = [items[:half], items[half:]]
-    out: list = []
-    for part in _pool().map(lambda chunk: [fn(x) for x in chunk], chunks):
-        out.extend(part)
-    return out
-
-
-def compute_error(problem: EngineError, resource: str, des: DiskEncryptionSet | None = None) -> EngineError:
-    """A Key Vault problem as the compute side reports it, naming the resource, key and identity."""
-    code = COMPUTE_CODES.get(problem.inner_code or problem.code, "KeyVaultAccessForbidden")
-    who = f" (identity {des.principal_id} of disk encryption set {des.name})" if des else ""
-    err_cls = Forbidden if code in ("KeyVaultAccessForbidden", "KeyVaultKeyNotEnabled") else \
-        BadRequest if code == "WrappedDataKeyCorrupt" else NotFound
-    err = err_cls(f"{resource}: {problem.message}{who}", code=code)
-    err.inner_code = None
-    return err
-
-
-class DesMixin(KeysMixin):
+class DesBackend(EngineCore):
     def _find_des(self, name_or_id: str, resource_group: str | None = None) -> DiskEncryptionSet:
         obj = self._lookup("des", "des", name_or_id, resource_group, "disk encryption set")
         if obj is None:
@@ -117,7 +66,7 @@ class DesMixin(KeysMixin):
                    location: str | None = None, encryption_type: str = ENC_CUSTOMER,
                    rotation_to_latest: bool = False, tags: dict | None = None) -> DiskEncryptionSet:
         check_name("des", name)
-        etype = _choice(encryption_type or ENC_CUSTOMER, DES_ENCRYPTION_TYPES, "encryption type")
+        etype = choice(encryption_type or ENC_CUSTOMER, DES_ENCRYPTION_TYPES, "encryption type")
         ref = parse_key_url(key_url, require_version=not rotation_to_latest)
         with self.transaction():
             group = self.get_group(resource_group)
@@ -165,7 +114,7 @@ class DesMixin(KeysMixin):
                 kid = self._check_des_key(vault, des.location, url)
                 des.source_vault_id = vault.id
                 if kid != des.key_url:
-                    self._rekey(des, kid)
+                    self._react("des_key_changed", des, kid)  # the disks backend re-wraps the data keys
             elif des.rotation_to_latest:
                 pass  # the auto-rotation job picks up newer versions within the hour
             self._emit(ev.ResourceChanged, f"disk encryption set {des.name} updated", resource=des.id)
@@ -206,14 +155,3 @@ class DesMixin(KeysMixin):
                 return compute_error(problem, f"disk encryption set {des.name}", des)
         return None
 
-    # ---- re-keying (D3): implemented in disks.py, where the data keys live -----------------------
-
-    def _rekey(self, des: DiskEncryptionSet, new_kid: str, resources: list | None = None) -> int:
-        raise NotImplementedError
-
-
-def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:
-    for a in allowed:
-        if a.lower() == str(value).lower():
-            return a
-    raise BadRequest(f"{what} {value!r} is not valid; allowed: {', '.join(allowed)}", code="InvalidParameter")

@@ -14,24 +14,25 @@ from __future__ import annotations
 
 from ._lazy import crypto
 from . import events as ev
-from .des import DesMixin, _choice, compute_error, parallel
+from .common import check_region, choice, compute_error, parallel
+from .core import EngineCore
 from .entropy import oaep_sha256_encrypt
 from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAllowed
 from .ids import arm_id, check_name, key_id, parse_arm_id, parse_key_url
 from .models import Disk, DiskEncryptionSet, Image, PlatformKey, Snapshot, VirtualMachine
 from .rules import (DISK_ENCRYPTION_TYPES, DISK_SKUS, ENC_CUSTOMER, ENC_DOUBLE, ENC_PLATFORM, MAX_DISK_GB)
-from .vaults import check_region
 
 GCM = "AES-256-GCM"
 XTS = "AES-256-XTS"
 CHUNK_BLOCKS = 256
 """Blocks per crypto call (1 MiB): large enough to amortise Python, small enough to stay in cache."""
-MAX_IO = 256 * 1024 * 1024
 KINDS = {"disk": Disk, "snapshot": Snapshot, "image": Image}
 TABLE_OF = {"disk": "disks", "snapshot": "snapshots", "image": "images"}
 
 
-class DisksMixin(DesMixin):
+class DisksBackend(EngineCore):
+    REACTIONS = {"key_destroyed": "_forget_data_keys_of", "des_key_changed": "_rekey"}
+
     # ---- platform keys -----------------------------------------------------------------------
 
     def _platform_key(self, region: str) -> PlatformKey:
@@ -106,7 +107,7 @@ class DisksMixin(DesMixin):
     def _resolve_encryption(self, *, location: str, sku: str, encryption_type: str | None, des_arg: str | None,
                             what: str) -> tuple[str, DiskEncryptionSet | None]:
         """D8: the set decides the type; K1: platform key by default; D2, D6, V7, V8 checks."""
-        etype = _choice(encryption_type, DISK_ENCRYPTION_TYPES, "encryption type") if encryption_type else None
+        etype = choice(encryption_type, DISK_ENCRYPTION_TYPES, "encryption type") if encryption_type else None
         des = self._find_des(des_arg) if des_arg else None
         if des is None:
             if etype in (ENC_CUSTOMER, ENC_DOUBLE):
@@ -242,7 +243,7 @@ class DisksMixin(DesMixin):
                 out[i] = cached[0]
         return out  # type: ignore[return-value]
 
-    def _rekey(self, des: DiskEncryptionSet, new_kid: str, resources: list | None = None) -> int:  # type: ignore[override]
+    def _rekey(self, des: DiskEncryptionSet, new_kid: str, resources: list | None = None) -> int:
         return _rekey_impl(self, des, new_kid, resources)
 
     # ---- create ------------------------------------------------------------------------------
@@ -281,7 +282,7 @@ class DisksMixin(DesMixin):
                 raise BadRequest(f"source {source!r} is in another subscription; resources with customer-managed "
                                  "keys must stay in one subscription (K6)", code="InvalidParameter")
             if kind == "vm":
-                vm = self._find_vm(source)
+                vm = self.get_vm(source)
                 return self._find("disk", vm.os_disk_id)
             return self._find(kind, source)
         for kind in ("snapshot", "disk", "image"):
@@ -290,7 +291,7 @@ class DisksMixin(DesMixin):
             except NotFound:
                 continue
         try:
-            vm = self._find_vm(source, resource_group)
+            vm = self.get_vm(source, resource_group)
             return self._find("disk", vm.os_disk_id)
         except NotFound:
             pass
@@ -300,7 +301,7 @@ class DisksMixin(DesMixin):
     def _create_resource(self, kind: str, name: str, resource_group: str, *, size_gb, sku, location,
                          encryption_type, des_arg, source, os_type, tags, create_option: str | None = None) -> Disk:
         check_name(kind, name)
-        sku = _choice(sku or "Premium_LRS", DISK_SKUS, "sku")
+        sku = choice(sku or "Premium_LRS", DISK_SKUS, "sku")
         with self.transaction():
             group = self.get_group(resource_group)
             loc = check_region(location) if location else group.location
@@ -437,7 +438,7 @@ class DisksMixin(DesMixin):
             if encryption_type is not None or disk_encryption_set is not None:
                 self._change_encryption(d, vm, encryption_type, disk_encryption_set)
             if sku is not None:
-                sku = _choice(sku, DISK_SKUS, "sku")
+                sku = choice(sku, DISK_SKUS, "sku")
                 if (sku == "UltraSSD_LRS") != d.is_ultra:
                     raise BadRequest("a disk cannot change to or from UltraSSD_LRS", code="OperationNotAllowed")
                 if vm is not None and vm.power != "deallocated":
@@ -556,9 +557,8 @@ class DisksMixin(DesMixin):
             raise OperationNotAllowed(f"this simulator holds one subscription ({self.subscription_id}); moving "
                                       f"{kind} {r.name!r} out of it is not modelled", code="OperationNotAllowed")
 
-    def _destroy_key(self, key) -> None:  # type: ignore[override]
-        """Purge: also drop every sealed cache of data keys the key wrapped (crypto-shredding, KV6)."""
-        super()._destroy_key(key)
+    def _forget_data_keys_of(self, key) -> None:
+        """A key was purged: drop every sealed cache of data keys it wrapped (crypto-shredding, KV6)."""
         prefix = key.id.lower() + "/"
         for table in ("disks", "snapshots", "images"):
             for r in self.t[table].values():
@@ -566,11 +566,9 @@ class DisksMixin(DesMixin):
                     self._touch(r)
                     r.cache = None
 
-    def _find_vm(self, name_or_id: str, resource_group: str | None = None) -> VirtualMachine:
-        raise NotImplementedError  # VmsMixin
 
 
-def _rekey_impl(engine: DisksMixin, des: DiskEncryptionSet, new_kid: str, resources: list | None) -> int:
+def _rekey_impl(engine: DisksBackend, des: DiskEncryptionSet, new_kid: str, resources: list | None) -> int:
     """D3: unwrap each data key (old version or sealed cache), wrap with ``new_kid``; data untouched."""
     problem = engine.key_problem(des.principal_id, new_kid, "wrapKey")
     if problem is not None:

@@ -11,9 +11,14 @@ from ._light import dataclass, field
 from datetime import datetime
 
 from .errors import EngineError, NotFound
-from .jobs import JobsMixin
+from .des import DesBackend
+from .disks import DisksBackend
+from .jobs import JobsBackend
+from .keys import KeysBackend
 from .models import NOT_RESOURCES, PowerState
 from .repository import MemoryStore
+from .vaults import VaultsBackend
+from .vms import VmsBackend
 
 MUTATING = (
     "create_group", "delete_group", "create_vault", "update_vault", "delete_vault", "recover_vault", "purge_vault",
@@ -98,7 +103,7 @@ def _name(table: str, obj) -> str:
     return getattr(obj, "name", None) or getattr(obj, "id", "?")
 
 
-class Engine(JobsMixin):
+class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, VaultsBackend):
     """The engine: every action and query of cmklab."""
 
     @classmethod

@@ -18,12 +18,12 @@ from .errors import BadRequest, EngineError
 from .ids import key_id, parse_key_url
 from .models import ResourceState
 from .rules import AUTO_ROTATION_DELAY
-from .vms import VmsMixin
+from .core import EngineCore
 
 Job = tuple[str, str, Callable[[], None]]
 
 
-class JobsMixin(VmsMixin):
+class JobsBackend(EngineCore):
     def advance_clock(self, delta: timedelta | str) -> list[dict]:
         """Move the simulated clock forward, running every due job in order; returns what ran."""
         if isinstance(delta, str):
@@ -158,7 +158,7 @@ class JobsMixin(VmsMixin):
     def _auto_rotate(self, des, kid: str) -> None:
         self._touch(des)
         try:
-            self._rekey(des, kid)
+            self._react("des_key_changed", des, kid)
         except EngineError as err:
             des.auto_key_rotation_error = {"code": err.display_code, "message": err.message}
             des.provisioning_state = "Succeeded"
@@ -170,4 +170,4 @@ class JobsMixin(VmsMixin):
 
     def _resume_rekey(self, des, stale) -> None:
         self._touch(des)
-        self._rekey(des, des.key_url, stale)
+        self._react("des_key_changed", des, des.key_url, stale)

@@ -1,6 +1,6 @@
 """Key Vault keys: versions, enable/disable, soft delete, purge, rotation policy, and the crypto path.
 
-Every private-key operation goes through :meth:`KeysMixin.unwrap_key`, which checks the caller's access
+Every private-key operation goes through :meth:`KeysBackend.unwrap_key`, which checks the caller's access
 (access policy or RBAC), the vault, the key and the version, audits the attempt (KV8), and only then
 unseals the private key and runs RSA-OAEP. A disabled key or a revoked policy therefore stops disks
 by making their data keys impossible to unwrap, not by a flag a screen checks.
@@ -21,7 +21,7 @@ from .ids import check_name, key_id, parse_key_url
 from .models import Key, KeyVersion, ResourceState, Vault
 from .rules import (KEY_SIZES, KEY_TYPES, NOTIFY_MIN_BEFORE_EXPIRY, POLICY_MIN_EXPIRY, ROTATION_MIN_AFTER_CREATE,
                     ROTATION_MIN_BEFORE_EXPIRY)
-from .vaults import VaultsMixin
+from .core import EngineCore
 
 _DRY_KEYS: dict[int, object] = {}
 """Throw-away RSA keys used by dry runs (what-if), so a preview never waits for key generation."""
@@ -30,7 +30,9 @@ DEFAULT_OPS = ["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"]
 ALL_OPS = ("encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey", "import", "export")
 
 
-class KeysMixin(VaultsMixin):
+class KeysBackend(EngineCore):
+    REACTIONS = {"vault_purged": "_purge_keys_of"}
+
     # ---- lookups --------------------------------------------------------------------------------
 
     def _key(self, vault: str, name: str, *, include_deleted: bool = False) -> Key:
@@ -306,6 +308,7 @@ class KeysMixin(VaultsMixin):
         """Crypto-shredding: the key material is gone, so is every data key it wrapped."""
         self.uow.shred = True
         self._remove(key)
+        self._react("key_destroyed", key)
         for ver in key.versions:
             self._private_cache.pop(key_id(key.vault, key.name, ver["version"]), None)
 
@@ -470,6 +473,16 @@ class KeysMixin(VaultsMixin):
         private = crypto.private_from_der(self.sealer.unseal_text(ver["sealed"], kid.encode()))
         self._private_cache[kid] = private
         return private
+
+    def _keys_of(self, vault: str, *, include_deleted: bool = False) -> list[Key]:
+        prefix = f"https://{vault.lower()}.vault.azure.net/keys/"
+        return [k for k in self.t["keys"].values() if k.id.startswith(prefix)
+                and (include_deleted or k.state == ResourceState.ACTIVE.value)]  # type: ignore[misc]
+
+    def _purge_keys_of(self, vault: Vault) -> None:
+        """The vault is purged: so is every key in it (crypto-shredding)."""
+        for k in self._keys_of(vault.name, include_deleted=True):
+            self._destroy_key(k)
 
 
 _POOL_CACHE: dict | None = None

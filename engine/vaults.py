@@ -7,11 +7,12 @@ from typing import Iterable
 
 from . import events as ev
 from .clock import iso
+from .common import check_region  # noqa: F401 (re-exported)
 from .core import EngineCore
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .ids import arm_id, check_name, parse_arm_id, rg_id
-from .models import Key, ResourceGroup, ResourceState, RoleAssignment, Vault
-from .rules import (CRYPTO_SERVICE_ROLE, KEY_PERMISSIONS, REGIONS, RETENTION_DEFAULT, RETENTION_MAX,
+from .models import ResourceGroup, ResourceState, RoleAssignment, Vault
+from .rules import (CRYPTO_SERVICE_ROLE, KEY_PERMISSIONS, RETENTION_DEFAULT, RETENTION_MAX,
                     RETENTION_MIN, ROLE_IDS, ROLE_PERMISSIONS)
 
 _PERM_CANON = {p.lower(): p for p in KEY_PERMISSIONS}
@@ -31,15 +32,7 @@ def canonical_permissions(perms: Iterable[str]) -> list[str]:
     return out
 
 
-def check_region(location: str) -> str:
-    loc = (location or "").replace(" ", "").lower()
-    if loc not in REGIONS:
-        raise BadRequest(f"location {location!r} is not an Azure region this simulator knows; use one of: "
-                         f"{', '.join(REGIONS)}", code="LocationNotAvailableForResourceType")
-    return loc
-
-
-class VaultsMixin(EngineCore):
+class VaultsBackend(EngineCore):
     # ---- resource groups -------------------------------------------------------------------------
 
     def create_group(self, name: str, location: str, tags: dict | None = None) -> ResourceGroup:
@@ -161,7 +154,7 @@ class VaultsMixin(EngineCore):
                 if sku not in ("standard", "premium"):
                     raise BadRequest(f"vault sku {sku!r} is not valid; allowed: standard, premium",
                                      code="InvalidParameter")
-                if sku == "standard" and any(k.kty == "RSA-HSM" for k in self._keys_of(v.name)):
+                if sku == "standard" and any(k.kty == "RSA-HSM" for k in self.list_keys(v.name)):
                     raise BadRequest(f"vault {v.name!r} holds HSM keys and cannot move to the standard sku",
                                      code="BadRequest")
                 v.sku = sku
@@ -204,8 +197,7 @@ class VaultsMixin(EngineCore):
             if v.enable_purge_protection and not _by_platform and self.now() < v.scheduled_purge_date:
                 raise Forbidden(f"vault {v.name!r} has purge protection: it cannot be purged before its retention "
                                 f"period ends at {v.scheduled_purge_date}", inner_code="PurgeProtectionEnabled")
-            for k in self._keys_of(v.name, include_deleted=True):
-                self._destroy_key(k)
+            self._react("vault_purged", v)  # the keys backend destroys the vault's keys
             for r in list(self.t["roles"].values()):
                 if r.scope.lower().startswith(v.id.lower()):
                     self._remove(r)
@@ -348,10 +340,3 @@ class VaultsMixin(EngineCore):
                     return True
         return False
 
-    def _keys_of(self, vault: str, *, include_deleted: bool = False) -> list[Key]:
-        prefix = f"https://{vault.lower()}.vault.azure.net/keys/"
-        return [k for k in self.t["keys"].values() if k.id.startswith(prefix)
-                and (include_deleted or k.state == ResourceState.ACTIVE.value)]  # type: ignore[misc]
-
-    def _destroy_key(self, key: Key) -> None:  # provided by KeysMixin
-        raise NotImplementedError

@@ -1,7 +1,7 @@
 """Virtual machines (V1-V8), their power states, the data plane, and the cascades (V3-V5).
 
 The cascade is one rule applied after every action that may change key usability
-(:meth:`VmsMixin._reconcile`): each running VM's disks are checked against the vault as the
+(:meth:`VmsBackend._reconcile`): each running VM's disks are checked against the vault as the
 platform would see them; a VM with a non-ultra disk whose key cannot be used is shut down at once
 (``PowerState/stopped``, with a status naming the key and the time); a VM whose affected disks are
 all ultra keeps running on the keys its host holds, and is marked as unable to start again once
@@ -12,15 +12,13 @@ disabled key, a revoked policy or a purged key refuse it through the cryptograph
 from __future__ import annotations
 
 from . import events as ev
-from .des import compute_error
-from .disks import MAX_IO, DisksMixin
+from .common import MAX_IO, check_region, compute_error
 from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAllowed
 from .clock import iso
-from .core import INDEX_VERSION
+from .core import INDEX_VERSION, EngineCore
 from .ids import arm_id, check_name, key_id, parse_key_url
 from .models import POWER_TRANSITIONS, Disk, PowerState, ScaleSet, VirtualMachine
 from .rules import DISK_SKUS, ENC_PLATFORM, VM_SIZE_HELP, VM_SIZE_RE, vm_family_supports_eah
-from .vaults import check_region
 
 MARKETPLACE_IMAGES = {
     "ubuntu2204": ("Linux", 30), "ubuntults": ("Linux", 30), "ubuntu2404": ("Linux", 30),
@@ -31,7 +29,9 @@ MARKETPLACE_IMAGES = {
 MAX_LUN = 63
 
 
-class VmsMixin(DisksMixin):
+class VmsBackend(EngineCore):
+    REACTIONS = {"reconcile": "_reconcile"}
+
     # ---- lookups -----------------------------------------------------------------------------
 
     def _find_vm(self, name_or_id: str, resource_group: str | None = None) -> VirtualMachine:
@@ -556,7 +556,7 @@ def _problem_words(p: EngineError) -> str:
 
 def _parse_storage_sku(value: str | list[str] | None, n_data: int) -> tuple[str, list[str]]:
     """``--storage-sku``: one SKU for all disks, or ``os=SKU`` / ``LUN=SKU`` entries, as az takes it."""
-    from .des import _choice
+    from .common import choice as _choice
     items = value if isinstance(value, list) else ([value] if value else [])
     os_sku, default = "Premium_LRS", None
     per_lun: dict[int, str] = {}
