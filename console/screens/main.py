@@ -93,7 +93,6 @@ class MainScreen(Screen):
         self.filters: dict[str, str] = {}
         self.cursor_keys: dict[str, Hashable] = {}
         self.rows_by_key: dict[Hashable, Any] = {}
-        self.selected: Any = None
         self.idx: Index | None = None
         self.side_choice: bool | None = None
         self.generation = 0
@@ -136,6 +135,17 @@ class MainScreen(Screen):
     @property
     def table(self) -> VirtualTable:
         return self.query_one("#table", VirtualTable)
+
+    @property
+    def selected(self) -> Any:
+        """The row under the table's cursor: the one the detail describes and every action hits.
+
+        Read from the cursor itself, never from a ``Highlighted`` message: keys pressed quickly move
+        the cursor several times before those messages are handled, so a message's row may already
+        be stale when it arrives (the detail then described one row while actions hit another).
+        """
+        key = self.table.cursor_key
+        return self.rows_by_key.get(key) if key is not None else None
 
     def on_mount(self) -> None:
         freeze_cursors(self)
@@ -237,9 +247,10 @@ class MainScreen(Screen):
 
     @on(VirtualTable.Highlighted, "#table")
     def _highlighted(self, event: VirtualTable.Highlighted) -> None:
-        self.selected = self.rows_by_key.get(event.key) if event.key is not None else None
-        if event.key is not None:
-            self.cursor_keys[self.pane.id] = event.key
+        # event.key is where the cursor was when the message was posted; the cursor may have moved on
+        key = self.table.cursor_key
+        if key is not None:
+            self.cursor_keys[self.pane.id] = key
         self.update_side()
         self._refresh_ops()
 
