@@ -12,7 +12,7 @@ import asyncio
 import re
 from typing import Any, Hashable
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -95,6 +95,8 @@ class MainScreen(Screen):
         self.rows_by_key: dict[Hashable, Any] = {}
         self.idx: Index | None = None
         self.side_choice: bool | None = None
+        self._side_from_enter = False
+        """The side panel was folded away and enter opened it: esc folds it again."""
         self.generation = 0
         """Bumped when the engine's data changed (the side panel redraws only then or on a new selection)."""
         self._shown: tuple | None = None
@@ -263,6 +265,7 @@ class MainScreen(Screen):
 
     @on(VirtualTable.Selected, "#table")
     def _selected(self, event: VirtualTable.Selected) -> None:
+        self._side_from_enter = not self.side_visible()
         self.side_choice = True
         self._apply_side()
         self.query_one("#detail", DetailPanel).focus()
@@ -290,6 +293,18 @@ class MainScreen(Screen):
             self._shown = None
             self.notify(f"{type(exc).__name__}: {exc}", title="Detail panel", severity="error")
 
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self._mark_focus()
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        self._mark_focus()
+
+    def _mark_focus(self) -> None:
+        """The panel holding the focus is marked (its title bar or edge takes the accent colour)."""
+        focused = self.focused
+        for panel in (self.query_one("#main"), self.query_one("#side")):
+            panel.set_class(focused is not None and panel in focused.ancestors_with_self, "-focused")
+
     @on(TabbedContent.TabActivated, "#side")
     def _side_tab(self) -> None:
         self.update_side()
@@ -302,6 +317,7 @@ class MainScreen(Screen):
     def action_toggle_side(self) -> None:
         visible = self.query_one("#side").display
         self.side_choice = not visible
+        self._side_from_enter = False
         self._apply_side()
         if not self.side_choice:
             self.table.focus()
@@ -345,12 +361,18 @@ class MainScreen(Screen):
         box.focus()
 
     def action_escape(self) -> None:
+        """Back, one step at a time: close a prompt, leave the side panel for the table, clear the filter."""
         f, j = self.query_one("#filter", Input), self.query_one("#jump", Input)
         if f.display and f.has_focus:
             self._set_filter("")
             f.display = False
         elif j.display:
             j.display = False
+        elif self.query_one("#side").has_focus_within:
+            if self._side_from_enter:
+                self._side_from_enter = False
+                self.side_choice = None
+                self._apply_side()
         elif self.filters.get(self.pane.id):
             self._set_filter("")
         self.table.focus()

@@ -113,3 +113,130 @@ async def test_at_80_columns_the_detail_shown_with_v_describes_the_first_row():
         await pilot.pause()
         assert app.main.side_visible()
         assert detail_head(app).startswith(f"vault {cursor_row(app).name} ")
+
+
+# ---- k9s / lazygit / htop habits ---------------------------------------------------------------------------
+
+async def test_j_and_k_move_down_and_up_and_the_detail_follows():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await pilot.press("j", "j")
+        assert app.main.table.cursor == 2
+        assert detail_head(app).startswith(f"key {key_name(cursor_row(app))} ")
+        await pilot.press("k")
+        assert app.main.table.cursor == 1
+        assert detail_head(app).startswith(f"key {key_name(cursor_row(app))} ")
+
+
+async def test_g_G_home_and_end_go_to_the_first_and_last_row():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        last = len(app.main.table.keys) - 1
+        assert last >= 2
+        await pilot.press("G")
+        assert app.main.table.cursor == last
+        assert detail_head(app).startswith(f"key {key_name(cursor_row(app))} ")
+        await pilot.press("g")
+        assert app.main.table.cursor == 0
+        assert detail_head(app).startswith(f"key {key_name(cursor_row(app))} ")
+        await pilot.press("end")
+        assert app.main.table.cursor == last
+        await pilot.press("home")
+        assert app.main.table.cursor == 0
+
+
+async def test_grant_moved_from_g_to_A_in_keys_footer_help_and_palette():
+    from textual.content import Content
+
+    from console.commands import ConsoleCommands
+    from console.modals.form import FormModal
+    from console.screens.help import help_text
+    from console.screenshots import select
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, "sets", "des-cmk")
+        await pilot.press("j", "g")  # g is "first row" now: no form opens
+        await pilot.pause()
+        assert app.screen is app.main and app.main.table.cursor == 0
+        footer_keys = {b.binding.key: b.binding.description for b in app.main.active_bindings.values()
+                       if b.binding.show}
+        assert footer_keys.get("A") == "grant" and "g" not in footer_keys
+        shown = Content.from_markup(help_text("sets")).plain
+        assert "A  Grant access to keys" in shown
+        assert "g G  home end  first / last row" in shown and "k j  previous / next row" in shown
+        palette = {name: where for name, _, where in ConsoleCommands(app.screen)._entries()}
+        assert palette["Grant access to keys"] == "key A"  # on the sets pane, where it applies
+        await pilot.press("A")
+        await wait_for_screen(pilot, FormModal)
+        assert "Grant" in app.screen.query_one("#dialog-title").render().plain
+
+
+def test_no_action_key_is_taken_by_the_table_s_navigation_keys():
+    from console.screens.ops import OPS
+    from console.widgets.vtable import VirtualTable
+
+    navigation = {key.strip() for b in VirtualTable.BINDINGS for key in b.key.split(",")}
+    assert {"j", "k", "g", "G", "home", "end"} <= navigation
+    taken = sorted(f"{op.key} ({op.id})" for op in OPS if op.key in navigation)
+    assert not taken, f"the table would swallow these action keys: {taken}"
+
+
+async def test_c_changes_a_set_s_key_now_that_k_moves_up():
+    from console.modals.form import FormModal
+    from console.screenshots import select
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, "sets", "des-double")
+        await pilot.press("k")
+        assert app.screen is app.main and app.main.selected.name == "des-cmk"
+        await pilot.press("c")
+        await wait_for_screen(pilot, FormModal)
+        assert "Change the key of set des-cmk" in app.screen.query_one("#dialog-title").render().plain
+
+
+async def test_escape_goes_back_from_the_detail_to_the_table():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2", "j", "enter")
+        assert app.focused is app.main.query_one("#detail")
+        await pilot.press("j", "escape")  # j scrolls the detail; the row stays
+        assert app.focused is app.main.table
+        assert app.main.table.cursor == 1
+
+
+async def test_escape_folds_the_detail_that_enter_opened_on_a_narrow_terminal():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2", "j")
+        assert not app.main.side_visible()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.main.side_visible() and app.focused is app.main.query_one("#detail")
+        assert detail_head(app).startswith(f"key {key_name(cursor_row(app))} ")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not app.main.side_visible()
+        assert app.focused is app.main.table and app.main.table.cursor == 1
+
+
+async def test_the_focused_panel_is_marked():
+    from textual.color import Color
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        main = app.main
+        title, side = main.query_one("#pane-title"), main.query_one("#side")
+        primary = Color.parse(app.theme_variables["primary"])
+        assert app.focused is main.table
+        assert title.styles.background.rgb == primary.rgb  # the table's title bar: the table has the focus
+        assert side.styles.border_left[1].rgb != primary.rgb
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.focused is main.query_one("#detail")
+        assert title.styles.background.rgb != primary.rgb
+        assert side.styles.border_left[1].rgb == primary.rgb  # the side panel's edge: the detail has it
