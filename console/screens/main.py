@@ -37,6 +37,10 @@ from .ops import OP_BY_ID, OPS, Op, resolve
 from .panes import NUMBER_KEYS, PANE_BY_ID, PANES, Ctx, Index, Pane, all_pane_names, find_pane
 
 
+ROW_NOUNS = {"access": "access entries", "audit": "audit records", "log": "commands"}
+"""What a pane's rows are called when the filter hides them all (default: the pane's name)."""
+
+
 def _op_bindings() -> list[Binding]:
     out = []
     seen: set[tuple[str, str]] = set()
@@ -217,9 +221,18 @@ class MainScreen(Screen):
             tabs.active = f"tab-{pane.id}"
         keys = self._rows()
         self.table.set_source(pane.columns, keys, self._cells, cursor_key=self.cursor_keys.get(pane.id),
-                              empty_text=pane.empty, at_end=pane.follow_end and pane.id not in self.cursor_keys)
+                              empty_text=self._empty_text(), at_end=pane.follow_end and pane.id not in self.cursor_keys)
         self._update_title(len(keys))
         self._refresh_ops()
+
+    def _empty_text(self) -> str:
+        """What an empty table says: the pane's hint, or that the filter hides every row."""
+        pattern = self.filters.get(self.pane.id, "")
+        hidden = len(self.rows_by_key)
+        if not pattern or not hidden:
+            return self.pane.empty
+        noun = ROW_NOUNS.get(self.pane.id, self.pane.id)
+        return f"no {noun} match the filter {pattern!r} ({hidden} hidden): esc clears it"
 
     def _update_title(self, shown: int) -> None:
         total = len(self.rows_by_key)
@@ -236,6 +249,7 @@ class MainScreen(Screen):
         self.generation += 1
         self.refresh_header()
         keys = self._rows()
+        self.table.empty_text = self._empty_text()
         self.table.update_rows(keys, follow_end=self.pane.follow_end)
         self._update_title(len(keys))
         self._refresh_ops()
@@ -380,6 +394,7 @@ class MainScreen(Screen):
     def _set_filter(self, pattern: str) -> None:
         self.filters[self.pane.id] = pattern
         keys = self._rows()
+        self.table.empty_text = self._empty_text()
         self.table.update_rows(keys)
         self._update_title(len(keys))
 

@@ -240,3 +240,32 @@ async def test_the_focused_panel_is_marked():
         assert app.focused is main.query_one("#detail")
         assert title.styles.background.rgb != primary.rgb
         assert side.styles.border_left[1].rgb == primary.rgb  # the side panel's edge: the detail has it
+
+
+# ---- the filter ----------------------------------------------------------------------------------------------
+
+async def test_a_filter_that_hides_every_row_says_so_and_esc_clears_it():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        total = len(app.main.table.keys)
+        await pilot.press("slash", *"xyz")
+        await pilot.pause()
+        table = app.main.table
+        assert table.keys == []
+        line = table.render_line(1).text.strip()
+        assert line == f"no keys match the filter 'xyz' ({total} hidden): esc clears it"
+        assert "press n" not in line
+        await pilot.press("enter", "escape")  # keep the filter, then clear it from the table
+        await pilot.pause()
+        assert len(table.keys) == total and app.main.selected is not None
+
+
+async def test_an_empty_pane_without_a_filter_still_says_how_to_fill_it():
+    from engine import Engine
+
+    app = make_app(Engine.in_memory(seed=1))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        assert app.main.table.render_line(1).text.strip() == "no keys: press n to generate one (i to import)"
