@@ -19,7 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
-from textual.widgets import Footer, Input, Label, ProgressBar, Static, Tab, TabbedContent, TabPane, Tabs
+from textual.widgets import Input, Label, ProgressBar, Static, Tab, TabbedContent, TabPane, Tabs
 
 from engine.errors import EngineError
 from engine.facade import MUTATING
@@ -29,6 +29,7 @@ from ..modals.confirm import ConfirmModal, TypedConfirmModal
 from ..modals.form import FormModal
 from ..widgets.deps import DepsTree
 from ..widgets.detail import DetailPanel
+from ..widgets.footer import KeyFooter
 from ..widgets.header import ClockHeader
 from ..widgets.util import freeze_cursors
 from ..widgets.vtable import VirtualTable
@@ -132,7 +133,7 @@ class MainScreen(Screen):
         yield Input(placeholder="filter: text or regex, !text excludes (enter keeps, esc clears)", id="filter")
         yield Input(placeholder="pane: vaults keys versions access audit sets disks snapshots images vms events log",
                     id="jump", suggester=SuggestFromList(all_pane_names(), case_sensitive=False))
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     @property
     def engine(self):

@@ -269,3 +269,67 @@ async def test_an_empty_pane_without_a_filter_still_says_how_to_fill_it():
         await pilot.press("2")
         await pilot.pause()
         assert app.main.table.render_line(1).text.strip() == "no keys: press n to generate one (i to import)"
+
+
+# ---- the footer at 80 columns --------------------------------------------------------------------------------
+
+async def test_at_80_columns_the_footer_never_spills_and_points_at_help_for_what_does_not_fit():
+    from textual.content import Content
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+
+    from console.screens.help import help_text
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        for pane in ("vaults", "keys", "sets", "disks", "vms", "log"):
+            await pilot.press("colon", *pane, "enter")
+            await pilot.pause()
+            footer = app.main.query_one(Footer)
+            keys = list(footer.query(FooterKey))
+            palette = [k for k in keys if k.has_class("-command-palette")]
+            items = [k for k in keys if not k.has_class("-command-palette")]
+            assert len(palette) == 1 and palette[0].region.right <= footer.region.right
+            assert footer.max_scroll_x == 0, f"{pane}: the footer's keys run past its edge"
+            for item in items:
+                assert item.region.right <= palette[0].region.x, f"{pane}: {item.key} {item.description} spills"
+            wanted = [b for (_n, b, _e, _t) in app.main.active_bindings.values() if b.show]
+            shown = [k.key for k in items if not k.has_class("-more")]
+            assert shown[0] == "question_mark"  # help always shows
+            more = [k for k in items if k.has_class("-more")]
+            hidden = [b for b in wanted if b.key not in shown]
+            if hidden:
+                assert len(more) == 1 and more[0].description == f"{len(hidden)} more", pane
+                listed = Content.from_markup(help_text(app.main.pane.id)).plain
+                for b in hidden:  # what the footer leaves out, ? lists
+                    assert b.description in listed or b.tooltip in listed or b.key == "q", (pane, b.key)
+            else:
+                assert not more
+        assert app.main.pane.id == "log"
+
+
+async def test_the_more_item_opens_the_help():
+    from console.screens.help import HelpScreen
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        await pilot.click(".-more")
+        await wait_for_screen(pilot, HelpScreen)
+        assert isinstance(app.screen, HelpScreen)
+
+
+async def test_the_footer_fits_again_after_the_terminal_shrinks():
+    from textual.widgets import Footer
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        footer = app.main.query_one(Footer)
+        assert not footer.query(".-more")  # everything fits at 160 columns
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        await pilot.pause()
+        assert footer.max_scroll_x == 0 and len(footer.query(".-more")) == 1
