@@ -87,20 +87,21 @@ class ConfirmModal(ModalScreen[bool]):
         self.intro = intro
 
     def compose(self) -> ComposeResult:
+        # title and buttons are docked: on a small terminal only the body between them scrolls
         with Vertical(id="dialog", classes="confirm"):
             yield Label(escape(self.title_text), id="dialog-title")
-            if self.intro:
-                yield Static(escape(self.intro), classes="dialog-intro")
-            yield Label("What will happen (engine what-if):", classes="dialog-section")
-            with VerticalScroll(id="impact-scroll"):
-                yield Static(impact_markup(self.lines), id="impact")
-            if self.az:
-                yield Static("\n".join(f"$ {escape(line)}" for line in self.az), id="dialog-az")
-            yield from self.compose_extra()
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"{self.confirm_label}{self.KEY_HINT}", variant="error" if self.danger else "primary",
                              id="confirm")
                 yield Button("Cancel (n)", id="cancel")
+            with VerticalScroll(id="dialog-body"):
+                if self.intro:
+                    yield Static(escape(self.intro), classes="dialog-intro")
+                yield Label("What will happen (engine what-if):", classes="dialog-section")
+                yield Static(impact_markup(self.lines), id="impact")
+                if self.az:
+                    yield Static("\n".join(f"$ {escape(line)}" for line in self.az), id="dialog-az")
+                yield from self.compose_extra()
 
     def compose_extra(self) -> ComposeResult:
         yield from ()

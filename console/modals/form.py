@@ -72,29 +72,32 @@ class FormModal(ModalScreen[Any]):
     # ---- layout -----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        # title and buttons are docked: on a small terminal only the body between them scrolls, and
+        # the focused field scrolls into view
         with Vertical(id="dialog", classes="form"):
             yield Label(escape(self.spec.title), id="dialog-title")
-            if self.spec.intro:
-                yield Static(escape(self.spec.intro), classes="dialog-intro")
-            with VerticalScroll(id="form-fields"):
-                for f in self.spec.fields:
-                    with Vertical(classes="field", id=f"row-{f.name}"):
-                        if f.kind == "switch":
-                            with Horizontal(classes="switch-row"):
-                                yield Switch(value=bool(f.value), id=f"f-{f.name}")
-                                yield Label(escape(f.label), classes="switch-label")
-                        else:
-                            yield Label(escape(f.label) + ("" if not f.optional else " [dim](optional)[/dim]"),
-                                        classes="field-label")
-                            yield self._widget(f)
-                        if f.help:
-                            yield Static(escape(f.help), classes="field-help")
-                        yield Static("", classes="field-error", id=f"err-{f.name}")
-            yield Static("", id="form-az")
-            yield Static("", id="form-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.spec.submit, variant="primary", id="submit")
                 yield Button("Cancel (esc)", id="cancel")
+            with VerticalScroll(id="dialog-body"):
+                if self.spec.intro:
+                    yield Static(escape(self.spec.intro), classes="dialog-intro")
+                with Vertical(id="form-fields"):
+                    for f in self.spec.fields:
+                        with Vertical(classes="field", id=f"row-{f.name}"):
+                            if f.kind == "switch":
+                                with Horizontal(classes="switch-row"):
+                                    yield Switch(value=bool(f.value), id=f"f-{f.name}")
+                                    yield Label(escape(f.label), classes="switch-label")
+                            else:
+                                yield Label(escape(f.label) + ("" if not f.optional else " [dim](optional)[/dim]"),
+                                            classes="field-label")
+                                yield self._widget(f)
+                            if f.help:
+                                yield Static(escape(f.help), classes="field-help")
+                            yield Static("", classes="field-error", id=f"err-{f.name}")
+                yield Static("", id="form-az")
+                yield Static("", id="form-error")
 
     def _widget(self, f: Field):
         wid = f"f-{f.name}"

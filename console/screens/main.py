@@ -12,7 +12,7 @@ import asyncio
 import re
 from typing import Any, Hashable
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -20,7 +20,7 @@ from textual.css.query import NoMatches
 from textual.markup import escape
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
-from textual.widgets import Footer, Input, Label, ProgressBar, Static, Tab, TabbedContent, TabPane, Tabs
+from textual.widgets import Input, Label, ProgressBar, Static, Tab, TabbedContent, TabPane, Tabs
 
 from engine.errors import EngineError
 from engine.facade import MUTATING
@@ -30,12 +30,17 @@ from ..modals.confirm import ConfirmModal, TypedConfirmModal
 from ..modals.form import FormModal
 from ..widgets.deps import DepsTree
 from ..widgets.detail import DetailPanel
+from ..widgets.footer import KeyFooter
 from ..widgets.header import ClockHeader
 from ..widgets.util import freeze_cursors
 from ..widgets.vtable import VirtualTable
 from .help import HelpScreen
 from .ops import OP_BY_ID, OPS, Op, resolve
 from .panes import NUMBER_KEYS, PANE_BY_ID, PANES, Ctx, Index, Pane, all_pane_names, find_pane
+
+
+ROW_NOUNS = {"access": "access entries", "audit": "audit records", "log": "commands"}
+"""What a pane's rows are called when the filter hides them all (default: the pane's name)."""
 
 
 def _op_bindings() -> list[Binding]:
@@ -94,9 +99,10 @@ class MainScreen(Screen):
         self.filters: dict[str, str] = {}
         self.cursor_keys: dict[str, Hashable] = {}
         self.rows_by_key: dict[Hashable, Any] = {}
-        self.selected: Any = None
         self.idx: Index | None = None
         self.side_choice: bool | None = None
+        self._side_from_enter = False
+        """The side panel was folded away and enter opened it: esc folds it again."""
         self.generation = 0
         """Bumped when the engine's data changed (the side panel redraws only then or on a new selection)."""
         self._shown: tuple | None = None
@@ -128,7 +134,7 @@ class MainScreen(Screen):
         yield Input(placeholder="filter: text or regex, !text excludes (enter keeps, esc clears)", id="filter")
         yield Input(placeholder="pane: vaults keys versions access audit sets disks snapshots images vms events log",
                     id="jump", suggester=SuggestFromList(all_pane_names(), case_sensitive=False))
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     @property
     def engine(self):
@@ -137,6 +143,17 @@ class MainScreen(Screen):
     @property
     def table(self) -> VirtualTable:
         return self.query_one("#table", VirtualTable)
+
+    @property
+    def selected(self) -> Any:
+        """The row under the table's cursor: the one the detail describes and every action hits.
+
+        Read from the cursor itself, never from a ``Highlighted`` message: keys pressed quickly move
+        the cursor several times before those messages are handled, so a message's row may already
+        be stale when it arrives (the detail then described one row while actions hit another).
+        """
+        key = self.table.cursor_key
+        return self.rows_by_key.get(key) if key is not None else None
 
     def on_mount(self) -> None:
         freeze_cursors(self)
@@ -206,9 +223,18 @@ class MainScreen(Screen):
             tabs.active = f"tab-{pane.id}"
         keys = self._rows()
         self.table.set_source(pane.columns, keys, self._cells, cursor_key=self.cursor_keys.get(pane.id),
-                              empty_text=pane.empty, at_end=pane.follow_end and pane.id not in self.cursor_keys)
+                              empty_text=self._empty_text(), at_end=pane.follow_end and pane.id not in self.cursor_keys)
         self._update_title(len(keys))
         self._refresh_ops()
+
+    def _empty_text(self) -> str:
+        """What an empty table says: the pane's hint, or that the filter hides every row."""
+        pattern = self.filters.get(self.pane.id, "")
+        hidden = len(self.rows_by_key)
+        if not pattern or not hidden:
+            return self.pane.empty
+        noun = ROW_NOUNS.get(self.pane.id, self.pane.id)
+        return f"no {noun} match the filter {pattern!r} ({hidden} hidden): esc clears it"
 
     def _update_title(self, shown: int) -> None:
         total = len(self.rows_by_key)
@@ -225,6 +251,7 @@ class MainScreen(Screen):
         self.generation += 1
         self.refresh_header()
         keys = self._rows()
+        self.table.empty_text = self._empty_text()
         self.table.update_rows(keys, follow_end=self.pane.follow_end)
         self._update_title(len(keys))
         self._refresh_ops()
@@ -238,9 +265,10 @@ class MainScreen(Screen):
 
     @on(VirtualTable.Highlighted, "#table")
     def _highlighted(self, event: VirtualTable.Highlighted) -> None:
-        self.selected = self.rows_by_key.get(event.key) if event.key is not None else None
-        if event.key is not None:
-            self.cursor_keys[self.pane.id] = event.key
+        # event.key is where the cursor was when the message was posted; the cursor may have moved on
+        key = self.table.cursor_key
+        if key is not None:
+            self.cursor_keys[self.pane.id] = key
         self.update_side()
         self._refresh_ops()
 
@@ -253,6 +281,7 @@ class MainScreen(Screen):
 
     @on(VirtualTable.Selected, "#table")
     def _selected(self, event: VirtualTable.Selected) -> None:
+        self._side_from_enter = not self.side_visible()
         self.side_choice = True
         self._apply_side()
         self.query_one("#detail", DetailPanel).focus()
@@ -280,6 +309,18 @@ class MainScreen(Screen):
             self._shown = None
             self.notify(f"{type(exc).__name__}: {exc}", title="Detail panel", severity="error")
 
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self._mark_focus()
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        self._mark_focus()
+
+    def _mark_focus(self) -> None:
+        """The panel holding the focus is marked (its title bar or edge takes the accent colour)."""
+        focused = self.focused
+        for panel in (self.query_one("#main"), self.query_one("#side")):
+            panel.set_class(focused is not None and panel in focused.ancestors_with_self, "-focused")
+
     @on(TabbedContent.TabActivated, "#side")
     def _side_tab(self) -> None:
         self.update_side()
@@ -292,6 +333,7 @@ class MainScreen(Screen):
     def action_toggle_side(self) -> None:
         visible = self.query_one("#side").display
         self.side_choice = not visible
+        self._side_from_enter = False
         self._apply_side()
         if not self.side_choice:
             self.table.focus()
@@ -335,12 +377,18 @@ class MainScreen(Screen):
         box.focus()
 
     def action_escape(self) -> None:
+        """Back, one step at a time: close a prompt, leave the side panel for the table, clear the filter."""
         f, j = self.query_one("#filter", Input), self.query_one("#jump", Input)
         if f.display and f.has_focus:
             self._set_filter("")
             f.display = False
         elif j.display:
             j.display = False
+        elif self.query_one("#side").has_focus_within:
+            if self._side_from_enter:
+                self._side_from_enter = False
+                self.side_choice = None
+                self._apply_side()
         elif self.filters.get(self.pane.id):
             self._set_filter("")
         self.table.focus()
@@ -348,6 +396,7 @@ class MainScreen(Screen):
     def _set_filter(self, pattern: str) -> None:
         self.filters[self.pane.id] = pattern
         keys = self._rows()
+        self.table.empty_text = self._empty_text()
         self.table.update_rows(keys)
         self._update_title(len(keys))
 

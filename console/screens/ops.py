@@ -700,7 +700,7 @@ OPS: list[Op] = [
     Op("vm.create", "Create VM", "n", "new", ("vms",), None, form=form_vm),
     Op("group.create", "Create resource group", None, "group", (), None, form=form_group),
     Op("clock.advance", "Advance the clock", "plus", "clock+", ("*",), None, form=form_clock),
-    Op("access.grant", "Grant access to keys", "g", "grant", ("vaults", "keys", "access", "sets"), None,
+    Op("access.grant", "Grant access to keys", "A", "grant", ("vaults", "keys", "access", "sets"), None,
        form=form_grant),
     # vaults
     Op("vault.delete", "Delete key vault", "x", "delete", ("vaults",), "vault",
@@ -751,7 +751,7 @@ OPS: list[Op] = [
        confirm="always", title=lambda a: f"Revoke the {'access policy' if a.model == 'policy' else 'role'} of "
                                          f"{a.principal} on vault {a.vault.name}?"),
     # disk encryption sets
-    Op("des.key", "Change the set's key (re-wrap its disks)", "k", "key", ("sets",), "des", form=form_change_key,
+    Op("des.key", "Change the set's key (re-wrap its disks)", "c", "key", ("sets",), "des", form=form_change_key,
        confirm="always", slow=True, verb="Change key", title=lambda d: f"Change the key of set {d.name}?"),
     Op("des.autorotate", "Toggle automatic key rotation", "a", "auto-rot", ("sets",), "des",
        call=lambda e, d: Call("update_des", (d.name, d.resource_group), {"rotation_to_latest": not d.rotation_to_latest})),

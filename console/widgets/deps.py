@@ -13,6 +13,7 @@ from typing import Any
 
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
@@ -26,6 +27,13 @@ MAX_CHILDREN = 20
 
 class DepsTree(Tree):
     """A read-only tree of what depends on what."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("g", "scroll_home", "Top", show=False),
+        Binding("G", "scroll_end", "Bottom", show=False),
+    ]
 
     def __init__(self, **kw) -> None:
         super().__init__("dependencies", **kw)

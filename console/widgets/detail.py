@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.json import JSON
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.markup import escape
 from textual.widgets import Static
@@ -239,6 +240,13 @@ def lines_markup(lines: list[Line]) -> str:
 
 class DetailPanel(VerticalScroll):
     """Cause chain and JSON of the selection."""
+
+    BINDINGS = [
+        Binding("j", "scroll_down", "Down", show=False),
+        Binding("k", "scroll_up", "Up", show=False),
+        Binding("g", "scroll_home", "Top", show=False),
+        Binding("G", "scroll_end", "Bottom", show=False),
+    ]
 
     def compose(self) -> ComposeResult:
         yield Static("", id="detail-why")

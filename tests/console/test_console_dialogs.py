@@ -1,0 +1,88 @@
+"""Every dialog is usable on an 80x24 terminal: its body scrolls, its buttons always show, and the
+focused field scrolls into view (Tab walks the whole form)."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Button
+
+from console.app import make_app
+from console.modals.confirm import ConfirmModal
+from console.modals.form import FormModal
+from console.screenshots import SHOTS, select, settle, wait_for_screen
+
+SMALL = (80, 24)
+
+
+def fully_visible(widget) -> bool:
+    """The widget is drawn whole: not clipped by its scrolling parents nor by the screen."""
+    geometry = widget.screen.find_widget(widget)
+    screen = widget.screen.region
+    return geometry.visible_region == geometry.region and screen.contains_region(geometry.region)
+
+
+DIALOG_SHOTS = [s for s in SHOTS if s.name.startswith("dialog-") and s.name != "dialog-help"]
+
+
+@pytest.mark.parametrize("shot", DIALOG_SHOTS, ids=[s.name for s in DIALOG_SHOTS])
+async def test_every_dialog_shows_its_buttons_at_80x24(shot):
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await shot.steps(pilot)
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, (ConfirmModal, FormModal))
+        buttons = list(dialog.query(Button))
+        assert buttons and all(fully_visible(b) for b in buttons), shot.name
+        assert fully_visible(dialog.query_one("#dialog-title"))
+
+
+async def test_the_disable_key_confirmation_keeps_its_buttons_and_scrolls_its_what_if():
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        for i in range(4):  # a longer what-if: more resources become unreadable
+            app.engine.create_disk(f"disk-archive-{i}-with-a-long-name", "rg-demo", size_gb=32,
+                                   disk_encryption_set="des-cmk")
+        app.main.refresh_data()
+        await select(pilot, "keys", "key-3072")
+        await pilot.press("e")
+        await wait_for_screen(pilot, ConfirmModal)
+        modal = app.screen
+        assert fully_visible(modal.query_one("#confirm")) and fully_visible(modal.query_one("#cancel"))
+        body = modal.query_one("#dialog-body")
+        body.scroll_end(animate=False)
+        await pilot.pause()
+        assert fully_visible(modal.query_one("#dialog-az"))  # the az command is reachable by scrolling
+        await pilot.press("y")
+        await settle(pilot)
+        assert not app.engine.get_key("kv-demo", "key-3072", audit=False)[0].current["enabled"]
+
+
+async def test_tab_walks_the_create_set_form_and_every_field_scrolls_into_view():
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        app.main.show_pane("sets")
+        await pilot.pause()
+        await pilot.press("n")
+        await wait_for_screen(pilot, FormModal)
+        form = app.screen
+        await pilot.press(*"des-app")
+        seen = []
+        for _ in range(30):
+            focused = app.focused
+            await pilot.pause()
+            assert fully_visible(focused), f"{focused} has the focus but is out of view"
+            seen.append(focused.id)
+            if focused.id == "submit":
+                break
+            await pilot.press("tab")
+        switches = [f.name for f in form.spec.fields if f.kind == "switch"]
+        assert len(switches) >= 2 and all(f"f-{name}" in seen for name in switches), seen
+        assert seen[-1] == "submit"
+        form.query_one("#dialog-body").scroll_end(animate=False)
+        await pilot.pause()
+        assert "disk-encryption-set create --name des-app" in str(form.query_one("#form-az").render())
+        assert fully_visible(form.query_one("#form-az"))
+        await pilot.press("enter")  # the Create button has the focus
+        await settle(pilot)
+        assert app.engine.get_des("des-app") is not None

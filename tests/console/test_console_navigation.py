@@ -1,0 +1,335 @@
+"""Pilot tests of moving around: the detail, the footer and every action follow the table's cursor.
+
+A terminal delivers keys as fast as they are typed or repeated (a held-down arrow): ``burst`` hands
+them to the app the way its driver does, all at once, without waiting for the screen to catch up
+between two keys (``pilot.press`` waits after each key, which hides ordering bugs).
+"""
+
+from __future__ import annotations
+
+from textual import events
+
+from console.app import make_app
+from console.modals.confirm import ConfirmModal
+from console.screenshots import wait_for_screen
+
+SIZE = (160, 48)
+
+
+def burst(pilot, *keys: str) -> None:
+    """Queue ``keys`` as the terminal driver does when they arrive together (no pause in between)."""
+    app = pilot.app
+    for key in keys:
+        char = key if len(key) == 1 else None
+        event = events.Key(key, char)
+        event.set_sender(app)
+        app._driver.send_message(event)
+
+
+def cursor_row(app):
+    main = app.main
+    return main.rows_by_key[main.table.cursor_key]
+
+
+def detail_head(app) -> str:
+    """The first line of the detail panel (it names the row it describes)."""
+    return str(app.main.query_one("#detail-why").render()).splitlines()[0]
+
+
+def key_name(key) -> str:
+    return f"{key.vault}/{key.name}"
+
+
+async def test_quick_arrows_leave_the_detail_on_the_cursors_row():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        first = cursor_row(app)
+        burst(pilot, "down", "down")
+        await pilot.pause()
+        row = cursor_row(app)
+        assert row is not first
+        assert app.main.table.cursor == 2
+        assert app.main.selected is row
+        assert detail_head(app).startswith(f"key {key_name(row)} ")
+
+        burst(pilot, *["up"] * 5, "down")  # a held-down arrow (past the top), then one back
+        await pilot.pause()
+        row = cursor_row(app)
+        assert app.main.table.cursor == 1
+        assert app.main.selected is row
+        assert detail_head(app).startswith(f"key {key_name(row)} ")
+
+
+async def test_an_action_pressed_right_after_quick_arrows_hits_the_row_the_detail_names():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        burst(pilot, "down", "down", "x")  # delete: asks first, naming its target
+        await wait_for_screen(pilot, ConfirmModal)
+        row = app.main.rows_by_key[app.main.table.cursor_key]
+        assert app.main.table.cursor == 2
+        assert app.screen.query_one("#dialog-title").render().plain.startswith(f"Delete key {key_name(row)}?")
+        assert detail_head(app).startswith(f"key {key_name(row)} ")
+
+
+async def test_a_click_then_quick_arrows_keep_detail_and_cursor_together():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await pilot.click("#table", offset=(3, 2))  # header is line 0: line 2 is the second key
+        await pilot.pause()
+        assert app.main.table.cursor == 1
+        assert detail_head(app).startswith(f"key {key_name(cursor_row(app))} ")
+        burst(pilot, "down", "down")
+        await pilot.pause()
+        assert app.main.table.cursor == 3
+        assert detail_head(app).startswith(f"key {key_name(cursor_row(app))} ")
+
+
+async def test_at_start_the_detail_describes_the_highlighted_first_row():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        main = app.main
+        assert main.table.cursor == 0
+        first = cursor_row(app)
+        assert main.selected is first
+        assert detail_head(app).startswith(f"vault {first.name} ")
+        await pilot.press("up")  # already at the top: nothing moves, the detail stays filled
+        assert detail_head(app).startswith(f"vault {first.name} ")
+        await pilot.press("2")
+        assert detail_head(app).startswith(f"key {key_name(cursor_row(app))} ")
+
+
+async def test_at_80_columns_the_detail_shown_with_v_describes_the_first_row():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert not app.main.side_visible()
+        await pilot.press("v")
+        await pilot.pause()
+        assert app.main.side_visible()
+        assert detail_head(app).startswith(f"vault {cursor_row(app).name} ")
+
+
+# ---- k9s / lazygit / htop habits ---------------------------------------------------------------------------
+
+async def test_j_and_k_move_down_and_up_and_the_detail_follows():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await pilot.press("j", "j")
+        assert app.main.table.cursor == 2
+        assert detail_head(app).startswith(f"key {key_name(cursor_row(app))} ")
+        await pilot.press("k")
+        assert app.main.table.cursor == 1
+        assert detail_head(app).startswith(f"key {key_name(cursor_row(app))} ")
+
+
+async def test_g_G_home_and_end_go_to_the_first_and_last_row():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        last = len(app.main.table.keys) - 1
+        assert last >= 2
+        await pilot.press("G")
+        assert app.main.table.cursor == last
+        assert detail_head(app).startswith(f"key {key_name(cursor_row(app))} ")
+        await pilot.press("g")
+        assert app.main.table.cursor == 0
+        assert detail_head(app).startswith(f"key {key_name(cursor_row(app))} ")
+        await pilot.press("end")
+        assert app.main.table.cursor == last
+        await pilot.press("home")
+        assert app.main.table.cursor == 0
+
+
+async def test_grant_moved_from_g_to_A_in_keys_footer_help_and_palette():
+    from textual.content import Content
+
+    from console.commands import ConsoleCommands
+    from console.modals.form import FormModal
+    from console.screens.help import help_text
+    from console.screenshots import select
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, "sets", "des-cmk")
+        await pilot.press("j", "g")  # g is "first row" now: no form opens
+        await pilot.pause()
+        assert app.screen is app.main and app.main.table.cursor == 0
+        footer_keys = {b.binding.key: b.binding.description for b in app.main.active_bindings.values()
+                       if b.binding.show}
+        assert footer_keys.get("A") == "grant" and "g" not in footer_keys
+        shown = Content.from_markup(help_text("sets")).plain
+        assert "A  Grant access to keys" in shown
+        assert "g G  home end  first / last row" in shown and "k j  previous / next row" in shown
+        palette = {name: where for name, _, where in ConsoleCommands(app.screen)._entries()}
+        assert palette["Grant access to keys"] == "key A"  # on the sets pane, where it applies
+        await pilot.press("A")
+        await wait_for_screen(pilot, FormModal)
+        assert "Grant" in app.screen.query_one("#dialog-title").render().plain
+
+
+def test_no_action_key_is_taken_by_the_table_s_navigation_keys():
+    from console.screens.ops import OPS
+    from console.widgets.vtable import VirtualTable
+
+    navigation = {key.strip() for b in VirtualTable.BINDINGS for key in b.key.split(",")}
+    assert {"j", "k", "g", "G", "home", "end"} <= navigation
+    taken = sorted(f"{op.key} ({op.id})" for op in OPS if op.key in navigation)
+    assert not taken, f"the table would swallow these action keys: {taken}"
+
+
+async def test_c_changes_a_set_s_key_now_that_k_moves_up():
+    from console.modals.form import FormModal
+    from console.screenshots import select
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, "sets", "des-double")
+        await pilot.press("k")
+        assert app.screen is app.main and app.main.selected.name == "des-cmk"
+        await pilot.press("c")
+        await wait_for_screen(pilot, FormModal)
+        assert "Change the key of set des-cmk" in app.screen.query_one("#dialog-title").render().plain
+
+
+async def test_escape_goes_back_from_the_detail_to_the_table():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2", "j", "enter")
+        assert app.focused is app.main.query_one("#detail")
+        await pilot.press("j", "escape")  # j scrolls the detail; the row stays
+        assert app.focused is app.main.table
+        assert app.main.table.cursor == 1
+
+
+async def test_escape_folds_the_detail_that_enter_opened_on_a_narrow_terminal():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2", "j")
+        assert not app.main.side_visible()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.main.side_visible() and app.focused is app.main.query_one("#detail")
+        assert detail_head(app).startswith(f"key {key_name(cursor_row(app))} ")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not app.main.side_visible()
+        assert app.focused is app.main.table and app.main.table.cursor == 1
+
+
+async def test_the_focused_panel_is_marked():
+    from textual.color import Color
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        main = app.main
+        title, side = main.query_one("#pane-title"), main.query_one("#side")
+        primary = Color.parse(app.theme_variables["primary"])
+        assert app.focused is main.table
+        assert title.styles.background.rgb == primary.rgb  # the table's title bar: the table has the focus
+        assert side.styles.border_left[1].rgb != primary.rgb
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.focused is main.query_one("#detail")
+        assert title.styles.background.rgb != primary.rgb
+        assert side.styles.border_left[1].rgb == primary.rgb  # the side panel's edge: the detail has it
+
+
+# ---- the filter ----------------------------------------------------------------------------------------------
+
+async def test_a_filter_that_hides_every_row_says_so_and_esc_clears_it():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        total = len(app.main.table.keys)
+        await pilot.press("slash", *"xyz")
+        await pilot.pause()
+        table = app.main.table
+        assert table.keys == []
+        line = table.render_line(1).text.strip()
+        assert line == f"no keys match the filter 'xyz' ({total} hidden): esc clears it"
+        assert "press n" not in line
+        await pilot.press("enter", "escape")  # keep the filter, then clear it from the table
+        await pilot.pause()
+        assert len(table.keys) == total and app.main.selected is not None
+
+
+async def test_an_empty_pane_without_a_filter_still_says_how_to_fill_it():
+    from engine import Engine
+
+    app = make_app(Engine.in_memory(seed=1))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        assert app.main.table.render_line(1).text.strip() == "no keys: press n to generate one (i to import)"
+
+
+# ---- the footer at 80 columns --------------------------------------------------------------------------------
+
+async def test_at_80_columns_the_footer_never_spills_and_points_at_help_for_what_does_not_fit():
+    from textual.content import Content
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+
+    from console.screens.help import help_text
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        for pane in ("vaults", "keys", "sets", "disks", "vms", "log"):
+            await pilot.press("colon", *pane, "enter")
+            await pilot.pause()
+            footer = app.main.query_one(Footer)
+            keys = list(footer.query(FooterKey))
+            palette = [k for k in keys if k.has_class("-command-palette")]
+            items = [k for k in keys if not k.has_class("-command-palette")]
+            assert len(palette) == 1 and palette[0].region.right <= footer.region.right
+            assert footer.max_scroll_x == 0, f"{pane}: the footer's keys run past its edge"
+            for item in items:
+                assert item.region.right <= palette[0].region.x, f"{pane}: {item.key} {item.description} spills"
+            wanted = [b for (_n, b, _e, _t) in app.main.active_bindings.values() if b.show]
+            shown = [k.key for k in items if not k.has_class("-more")]
+            assert shown[0] == "question_mark"  # help always shows
+            more = [k for k in items if k.has_class("-more")]
+            hidden = [b for b in wanted if b.key not in shown]
+            if hidden:
+                assert len(more) == 1 and more[0].description == f"{len(hidden)} more", pane
+                listed = Content.from_markup(help_text(app.main.pane.id)).plain
+                for b in hidden:  # what the footer leaves out, ? lists
+                    assert b.description in listed or b.tooltip in listed or b.key == "q", (pane, b.key)
+            else:
+                assert not more
+        assert app.main.pane.id == "log"
+
+
+async def test_the_more_item_opens_the_help():
+    from console.screens.help import HelpScreen
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        await pilot.click(".-more")
+        await wait_for_screen(pilot, HelpScreen)
+        assert isinstance(app.screen, HelpScreen)
+
+
+async def test_the_footer_fits_again_after_the_terminal_shrinks():
+    from textual.widgets import Footer
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        footer = app.main.query_one(Footer)
+        assert not footer.query(".-more")  # everything fits at 160 columns
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        await pilot.pause()
+        assert footer.max_scroll_x == 0 and len(footer.query(".-more")) == 1
