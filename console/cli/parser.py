@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from typing import Any
 
 from . import spec
@@ -157,11 +158,46 @@ def parse_args(cmd: Command, tokens: list[str]) -> argparse.Namespace:
             setattr(ns, arg.dest, value == "true")
         elif arg.kind == "tags":
             setattr(ns, arg.dest, spec.parse_tags(value))
+    ns.id_targets = resolve_ids(cmd, ns) if cmd.ids else None
     ns.query_active = ns.query is not None
     ns.output_given = ns.output is not None
     if ns.output is None:
         ns.output = "json"
     return ns
+
+
+_ARM_ID = re.compile(r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/([^/]+/[^/]+)/([^/]+)/?$",
+                     re.IGNORECASE)
+
+
+def resolve_ids(cmd: Command, ns: argparse.Namespace) -> list[dict] | None:
+    """``--ids``: one target per id (its subscription and id-part values), or None when the id-part
+    arguments were given instead. Mixing the two, or giving neither, is a usage error."""
+    by_dest = {a.dest: a for a in cmd.args}
+    ids = [i for token in (ns.ids or []) for i in token.split()]
+    if not ids:
+        if ns.ids is not None:
+            raise UsageError("argument --ids: expected at least one resource ID")
+        missing = [by_dest[d].options[0] for d in cmd.ids_required if getattr(ns, d, None) in (None, "")]
+        if missing:
+            raise UsageError(f"({' '.join(missing)} | --ids) are required")
+        return None
+    mixed = [by_dest[d].options[0] for d in cmd.id_parts if getattr(ns, d, None) not in (None, "")]
+    if mixed:
+        raise UsageError(f"usage error: --ids cannot be combined with {' '.join(mixed)}: give either --ids ID [ID ...] "
+                         f"or {' '.join(by_dest[d].options[0] + ' ' + by_dest[d].dest.upper() for d in cmd.id_parts)}")
+    rg_dest, name_dest = cmd.id_parts
+    targets = []
+    for rid in ids:
+        m = _ARM_ID.match(rid)
+        if m is None or m.group(3).lower() != cmd.ids.lower():
+            raise UsageError(f"argument --ids: invalid resource ID '{rid}'. Expected "
+                             f"/subscriptions/{{subscriptionId}}/resourceGroups/{{resourceGroup}}/providers/"
+                             f"{cmd.ids}/{{name}}")
+        targets.append({"subscription": m.group(1), rg_dest: m.group(2), name_dest: m.group(4)})
+    for dest in cmd.id_parts:  # validators see the first resource's names
+        setattr(ns, dest, targets[0][dest])
+    return targets
 
 
 def given(ns: argparse.Namespace, *dests: str) -> list[str]:

@@ -8,6 +8,7 @@ wrapped command exactly as it would run and hands its :class:`~console.cli.spec.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import Any
 
@@ -135,15 +136,29 @@ def run_words(root: str, tokens: list[str], ctx: Context) -> int:
     if cmd.warning:
         ctx.warn(cmd.warning)
     _check_subscription(ns, ctx)
-    engine = ctx.engine
-    if cmd.run is not None:
-        result = cmd.run(ctx, ns)
-    else:
-        call = cmd.call(ns, ctx)
-        value = getattr(engine, call.method)(*call.args, **call.kwargs)
-        result = cmd.render(engine, value, ns) if cmd.render is not None else None
+    if ns.id_targets is None:
+        result = _run_one(cmd, ns, ctx)
+    else:  # --ids: the command runs for each id; several ids print a list (as az does)
+        results = []
+        for target in ns.id_targets:
+            _check_subscription(argparse.Namespace(subscription=target.pop("subscription")), ctx)
+            for dest, value in target.items():
+                setattr(ns, dest, value)
+            results.append(_run_one(cmd, ns, ctx))
+        kept = [r for r in results if r is not None]
+        result = results[0] if len(results) == 1 else (kept or None)
     emit(ctx, result, ns, cmd.table)
     return 0
+
+
+def _run_one(cmd, ns, ctx: Context) -> Any:
+    """One run of a command on the resource its arguments name."""
+    engine = ctx.engine
+    if cmd.run is not None:
+        return cmd.run(ctx, ns)
+    call = cmd.call(ns, ctx)
+    value = getattr(engine, call.method)(*call.args, **call.kwargs)
+    return cmd.render(engine, value, ns) if cmd.render is not None else None
 
 
 def emit(ctx: Context, result: Any, ns, table=None) -> None:

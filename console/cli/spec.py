@@ -88,6 +88,15 @@ class Command:
     validate: Callable[[Any], None] | None = None
     examples: list[tuple[str, str]] = field(default_factory=list)
     long_summary: str | None = None
+    ids: str | None = None
+    """The ARM type ``--ids`` names (``Microsoft.Compute/disks``); None: the command takes no ``--ids``."""
+    id_parts: tuple = ("resource_group", "name")
+    """The arguments one resource id stands for (the resource group first)."""
+    ids_required: tuple = ()
+    """Those of ``id_parts`` that are required when ``--ids`` is not given."""
+    probe: str | None = None
+    """For a delete: the facade method that looks the resource up first, so a missing one deletes nothing and
+    succeeds (ARM answers 204)."""
 
     @property
     def words(self) -> list[str]:
@@ -155,8 +164,30 @@ def register(cmd: Command) -> Command:
     return cmd
 
 
+IDS_GROUP = "Resource Id Arguments"
+IDS_HELP = "One or more resource IDs (space-delimited). If provided, no other 'Resource Id' arguments should be specified."
+
+
 def command(path: str, summary: str, args: list[Arg] | None = None, **kw) -> Command:
-    return register(Command(path=path, summary=summary, args=list(args or []), **kw))
+    cmd = Command(path=path, summary=summary, args=list(args or []), **kw)
+    if cmd.ids:
+        _with_ids(cmd)
+    return register(cmd)
+
+
+def _with_ids(cmd: Command) -> None:
+    """az's ``--ids``: the id-part arguments join the ``Resource Id Arguments`` group and stop being required
+    (one of them or ``--ids`` is checked after parsing, with az's message)."""
+    required, args = [], []
+    for arg in cmd.args:
+        if arg.dest in cmd.id_parts:
+            if arg.required:
+                required.append(arg.dest)
+            arg = Arg(**{**{k: getattr(arg, k) for k in Arg.__light_fields__}, "required": False, "group": IDS_GROUP})
+        args.append(arg)
+    args.append(Arg(("--ids",), "ids", IDS_HELP, nargs="+", group=IDS_GROUP, metavar="ID"))
+    cmd.args = args
+    cmd.ids_required = tuple(required)
 
 
 def children(group_path: str) -> tuple[dict[str, str], dict[str, Command]]:
