@@ -153,12 +153,41 @@ def run_words(root: str, tokens: list[str], ctx: Context) -> int:
 
 def _run_one(cmd, ns, ctx: Context) -> Any:
     """One run of a command on the resource its arguments name."""
+    from engine.errors import NotFound
+
     engine = ctx.engine
-    if cmd.run is not None:
-        return cmd.run(ctx, ns)
-    call = cmd.call(ns, ctx)
-    value = getattr(engine, call.method)(*call.args, **call.kwargs)
-    return cmd.render(engine, value, ns) if cmd.render is not None else None
+    try:
+        if cmd.run is not None:
+            return cmd.run(ctx, ns)
+        call = cmd.call(ns, ctx)
+        if cmd.probe is not None and not _exists(engine, cmd.probe, call):
+            if getattr(ns, "resource_group", None):
+                engine.get_group(ns.resource_group)  # a group that is not there: ResourceGroupNotFound
+            return None  # ARM deletes what is not there with 204: nothing to print, exit 0
+        value = getattr(engine, call.method)(*call.args, **call.kwargs)
+        return cmd.render(engine, value, ns) if cmd.render is not None else None
+    except NotFound as err:
+        _group_must_exist(engine, ns, err)
+        raise
+
+
+def _exists(engine, probe: str, call) -> bool:
+    from engine.errors import NotFound
+
+    try:
+        getattr(engine, probe)(*call.args)
+    except NotFound as err:
+        if err.code != "ResourceNotFound":
+            raise
+        return False
+    return True
+
+
+def _group_must_exist(engine, ns, err) -> None:
+    """ARM answers ``ResourceGroupNotFound`` for a resource asked for in a group that does not exist."""
+    group = getattr(ns, "resource_group", None)
+    if group and err.code == "ResourceNotFound":
+        engine.get_group(group)  # raises ResourceGroupNotFound when the group is missing
 
 
 def emit(ctx: Context, result: Any, ns, table=None) -> None:
