@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from . import parser as P
-from .errors import CLIError, UsageError, engine_error_lines, engine_exit_code
+from .errors import CLIError, UsageError, az_text, engine_error_lines, engine_exit_code
 from .output import apply_query, format_result
 
 CONFIRM_PROMPT = "Are you sure you want to perform this operation? (y/n): "
@@ -52,7 +52,7 @@ class Context:
 
     def warn(self, message: str) -> None:
         if not self.quiet:
-            lines = message.splitlines() or [""]
+            lines = az_text(message).splitlines() or [""]
             self.err("WARNING: " + lines[0])
             for extra in lines[1:]:
                 self.err(extra)
