@@ -71,13 +71,41 @@ def _aaz_bool(text: str) -> str:
     return text
 
 
+QUERY_MAX_DEPTH = 200
+"""How deep a ``--query`` expression may nest (pipes, brackets, sub-expressions): jmespath evaluates by recursion."""
+
+
+def _query_too_deep(depth: str) -> UsageError:
+    return UsageError(f"argument --query: the expression nests {depth} levels deep; at most {QUERY_MAX_DEPTH} are "
+                      "allowed", [QUERY_REFERENCE])
+
+
 def jmespath_type(text: str):
     import jmespath
 
     try:
-        return jmespath.compile(text)
+        expression = jmespath.compile(text)
+    except RecursionError:
+        raise _query_too_deep(f"more than {QUERY_MAX_DEPTH}") from None
     except Exception:
         raise ValueError(text) from None
+    depth = _ast_depth(expression.parsed)
+    if depth > QUERY_MAX_DEPTH:
+        raise _query_too_deep(f"{depth:,}")
+    return expression
+
+
+def _ast_depth(node) -> int:
+    """The depth of a jmespath AST, walked without recursion."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.get("children") or ())
+            if isinstance(item.get("value"), dict):
+                stack.append((item["value"], depth + 1))
+    return deepest
 
 
 def _int(text: str) -> int:
@@ -142,8 +170,9 @@ def expand_files(tokens: list[str]) -> list[str]:
         if tok.startswith("@") and len(tok) > 1 and i > 0 and tokens[i - 1].startswith("-"):
             path = os.path.expanduser(tok[1:])
             if os.path.isfile(path):
-                with open(path, encoding="utf-8") as f:
-                    text = f.read()
+                from .files import AT_FILE_LIMIT, read_text
+
+                text = read_text(path, AT_FILE_LIMIT, f"argument {tokens[i - 1]}")
                 out.append(text[:-1] if text.endswith("\n") else text)
                 continue
         out.append(tok)
@@ -158,6 +187,8 @@ def parse_args(cmd: Command, tokens: list[str]) -> argparse.Namespace:
             setattr(ns, arg.dest, value == "true")
         elif arg.kind == "tags":
             setattr(ns, arg.dest, spec.parse_tags(value))
+            spec.check_tags(getattr(ns, arg.dest), spec.TAGS_PER_KEY_VAULT_OBJECT
+                            if cmd.path.startswith("az keyvault key ") else spec.TAGS_PER_RESOURCE)
     ns.id_targets = resolve_ids(cmd, ns) if cmd.ids else None
     ns.query_active = ns.query is not None
     ns.output_given = ns.output is not None

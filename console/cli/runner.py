@@ -202,7 +202,7 @@ def _confirm(ctx: Context) -> None:
         raise CLIError("Operation cancelled.")
     sys.stderr.write(CONFIRM_PROMPT)
     sys.stderr.flush()
-    answer = sys.stdin.readline().strip().lower()
+    answer = sys.stdin.readline(256).strip().lower()  # a bounded read: y, yes, n, no
     if answer not in ("y", "yes"):
         raise CLIError("Operation cancelled.")
 

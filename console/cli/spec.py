@@ -281,3 +281,30 @@ def parse_tags(values: list[str] | None) -> dict | None:
         k, _, val = v.partition("=")
         out[k] = val
     return out
+
+
+TAG_NAME_MAX = 512
+TAG_VALUE_MAX = 256
+TAGS_PER_RESOURCE = 50
+"""Azure Resource Manager's limits on tags."""
+TAGS_PER_KEY_VAULT_OBJECT = 15
+"""Key Vault's limit on the tags of a key."""
+
+
+def check_tags(tags: dict | None, max_count: int = TAGS_PER_RESOURCE) -> None:
+    """The service's answer to tags over its limits (a 400, so exit 1): a name over 512 characters, a value
+    over 256, more than 50 tags on a resource (15 on a Key Vault key)."""
+    if not tags:
+        return
+    from engine.errors import BadRequest
+
+    if len(tags) > max_count:
+        raise BadRequest(f"{len(tags)} tags were given; at most {max_count} tags are allowed per "
+                         f"{'key' if max_count == TAGS_PER_KEY_VAULT_OBJECT else 'resource'}.", code="InvalidTagCount")
+    for k, v in tags.items():
+        if len(k) > TAG_NAME_MAX:
+            raise BadRequest(f"The tag name '{k}' is {len(k):,} characters long; tag names can have at most "
+                             f"{TAG_NAME_MAX} characters.", code="InvalidTagNameLength")
+        if len(v) > TAG_VALUE_MAX:
+            raise BadRequest(f"The value of tag '{k}' is {len(v):,} characters long; tag values can have at most "
+                             f"{TAG_VALUE_MAX} characters.", code="InvalidTagValueLength")

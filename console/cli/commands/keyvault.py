@@ -426,11 +426,9 @@ def _validate_import(ns) -> None:
 def _import_call(ns, ctx) -> Call:
     vault, key_name, _ = _key_ref(ns)
     if ns.pem_file:
-        try:
-            with open(os.path.expanduser(ns.pem_file), "rb") as f:
-                pem = f.read()
-        except OSError as e:
-            raise CLIError(str(e)) from None
+        from ..files import PEM_LIMIT, read_bounded
+
+        pem = read_bounded(ns.pem_file, PEM_LIMIT, "argument --pem-file")
     else:
         pem = ns.pem_string.encode()
     kty = ns.kty or "RSA"
@@ -465,9 +463,10 @@ command("az keyvault key import", "Import a private key.", [
 def _policy_value(text: str) -> dict:
     """az's reading of ``--value``: a path to a JSON file, or JSON; camelCase or snake_case; ``action`` as a
     string or ``{type}``; trigger fields in ``trigger`` or on the action; expiry from ``attributes``."""
-    if text and os.path.exists(os.path.expanduser(text)):
-        with open(os.path.expanduser(text), encoding="utf-8") as f:
-            text = f.read()
+    if text and len(text) < 4096 and os.path.exists(os.path.expanduser(text)):
+        from ..files import POLICY_LIMIT, read_text
+
+        text = read_text(text, POLICY_LIMIT, "argument --value")
     try:
         raw = json.loads(text) if text else None
     except ValueError:
