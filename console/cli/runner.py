@@ -147,6 +147,8 @@ def run_words(root: str, tokens: list[str], ctx: Context) -> int:
             results.append(_run_one(cmd, ns, ctx))
         kept = [r for r in results if r is not None]
         result = results[0] if len(results) == 1 else (kept or None)
+    if getattr(ns, "no_wait", False):
+        result = None  # az returns no poller result with --no-wait: nothing is printed
     emit(ctx, result, ns, cmd.table)
     return 0
 

@@ -209,7 +209,8 @@ RG_HELP = "Name of resource group. You can configure the default group using `az
 LOCATION_HELP = ("Location. Values from: `az account list-locations`. You can configure the default location using "
                  "`az configure --defaults location=<location>`.")
 TAGS_HELP = 'Space-separated tags: key[=value] [key[=value] ...]. Use "" to clear existing tags.'
-NO_WAIT_HELP = "Do not wait for the long-running operation to finish."
+NO_WAIT_HELP = ("Do not wait for the long-running operation to finish. (No effect in cmklab: a simulated operation "
+                "is done when the command returns; as in az, nothing is printed.)")
 YES_HELP = "Do not prompt for confirmation."
 
 

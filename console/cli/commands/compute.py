@@ -214,6 +214,6 @@ command("az image list", "List the list of images under a resource group.", [rg(
         render=lambda e, imgs, ns: [views.image_view(e, i) for i in imgs],
         examples=[("List images.", "az image list -g MyResourceGroup")])
 
-command("az image delete", "Delete an Image.", [rg(), name("The name of the image."), no_wait()],
+command("az image delete", "Delete an Image.", [rg(), name("The name of the image.")],
         mutating=True, ids="Microsoft.Compute/images", probe="get_image", call=lambda ns, ctx: Call("delete_image", (ns.name, ns.resource_group)),
         examples=[("Delete an image.", "az image delete -g MyResourceGroup -n MyImage")])
