@@ -258,14 +258,23 @@ def what_if(tokens: list[str], ctx: Context) -> int:
     if cmd.call is None:
         raise CLIError(f"'{cmd.path}' writes data through a VM; what-if previews control-plane commands")
     _check_subscription(ns, ctx)
-    call = cmd.call(ns, ctx)
-    if call.method not in MUTATING:
-        raise CLIError(f"'{cmd.path}' cannot be previewed")
-    impact = ctx.engine.what_if(call.method, *call.args, **call.kwargs)
+    impacts = []
+    for target in ns.id_targets or [None]:  # --ids: a preview for each resource
+        if target is not None:
+            target = dict(target)
+            _check_subscription(argparse.Namespace(subscription=target.pop("subscription")), ctx)
+            for dest, value in target.items():
+                setattr(ns, dest, value)
+        call = cmd.call(ns, ctx)
+        if call.method not in MUTATING:
+            raise CLIError(f"'{cmd.path}' cannot be previewed")
+        impacts.append(ctx.engine.what_if(call.method, *call.args, **call.kwargs))
     if ns.output_given or ns.query_active:
         from engine.views import impact_view
 
-        emit(ctx, impact_view(impact), ns)
+        views = [impact_view(impact) for impact in impacts]
+        emit(ctx, views[0] if len(views) == 1 else views, ns)
     else:
-        ctx.out(f"what-if: {cmd.path}\n" + "".join(line + "\n" for line in impact.lines()))
+        ctx.out("".join(f"what-if: {cmd.path}\n" + "".join(line + "\n" for line in impact.lines())
+                        for impact in impacts))
     return 0

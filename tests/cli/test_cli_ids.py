@@ -125,3 +125,14 @@ def test_role_assignment_delete_by_ids(cli, landscape, cmklab_bin):
     r = az(cmklab_bin, cli, "role", "assignment", "delete", "--ids", *ids)
     assert (r.returncode, r.stdout) == (0, ""), r.stderr
     assert cli.tsv("role", "assignment", "list", "--scope", vault, "--query", "length(@)") == "0"
+
+
+def test_what_if_previews_each_id(cli, rg, cmklab_bin):
+    for n in ("d1", "d2"):
+        cli.ok("disk", "create", "-g", rg, "-n", n, "--size-gb", "4", "-o", "none")
+    d1, d2 = _ids(cli, "disk", "list", "-g", rg)
+    p = subprocess.run([str(cmklab_bin), "--home", str(cli.home), "what-if", "az", "disk", "delete", "--ids", d1, d2,
+                        "--yes"], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "what-if: az disk delete\ndelete: disk d1\nwhat-if: az disk delete\ndelete: disk d2\n"
+    assert cli.tsv("disk", "list", "--query", "length(@)") == "2"  # nothing was deleted
