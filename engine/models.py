@@ -350,6 +350,9 @@ class VirtualMachine(Model):
     """``[{"lun": int, "diskId": str}]`` sorted by lun."""
     ultra_ssd_enabled: bool = False
     encryption_at_host: bool = False
+    encryption_at_host_set: bool = False
+    """True once encryption at host was set, to false too: Azure then shows ``securityProfile.encryptionAtHost``
+    as false rather than no security profile."""
     ade_enabled: bool = False
     power: str = PowerState.RUNNING.value
     status: dict | None = None

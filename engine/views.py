@@ -627,8 +627,9 @@ def vm_view(engine, vm, *, details: bool = False, instance_view: bool = False) -
         },
         "plan": None, "platformFaultDomain": None, "priority": "Regular", "provisioningState": "Succeeded",
         "proximityPlacementGroup": None, "resources": None,
-        "securityProfile": {"encryptionAtHost": True, "encryptionIdentity": None, "proxyAgentSettings": None,
-                            "securityType": None, "uefiSettings": None} if vm.encryption_at_host else None,
+        "securityProfile": {"encryptionAtHost": vm.encryption_at_host, "encryptionIdentity": None,
+                            "proxyAgentSettings": None, "securityType": None, "uefiSettings": None}
+        if vm.encryption_at_host or vm.encryption_at_host_set else None,
         "storageProfile": {
             "dataDisks": data_disks, "diskControllerType": None,
             "imageReference": image_reference(vm.image) if osd is None or osd.image_reference or

@@ -299,6 +299,8 @@ class VmsBackend(EngineCore):
                     raise OperationNotAllowed(f"VM {vm.name} must be deallocated to change encryption at host (V6)",
                                               code="OperationNotAllowed")
                 vm.encryption_at_host = bool(encryption_at_host)
+            if encryption_at_host is not None:
+                vm.encryption_at_host_set = True
             if size is not None and size != vm.size:
                 if not VM_SIZE_RE.match(size):
                     raise BadRequest(f"VM size {size!r} is not valid; use {VM_SIZE_HELP}", code="InvalidParameter")

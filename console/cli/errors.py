@@ -10,6 +10,17 @@
 from __future__ import annotations
 
 import json
+import re
+
+_CATALOGUE_TOKEN = r"(?:[A-Z]{1,2}\d{1,2}|seed \d{3}(?:'s table)?)"
+_CATALOGUE = re.compile(rf"\s*\(\s*{_CATALOGUE_TOKEN}(?:\s*,\s*{_CATALOGUE_TOKEN})*\s*\)")
+
+
+def az_text(message: str) -> str:
+    """A message as az users read (and paste into searches): without the behaviour catalogue's ids the engine
+    adds for the console (``(K5)``, ``(K8, V8)``, ``(seed 001's table)``)."""
+    return _CATALOGUE.sub("", message)
+
 
 QUERY_REFERENCE = "To learn more about --query, please visit: 'https://docs.microsoft.com/cli/azure/query-azure-cli'"
 
@@ -28,7 +39,7 @@ class UsageError(Exception):
         self.extra = [_tidy(x) for x in (extra or [])]
 
     def lines(self) -> list[str]:
-        return [f"ERROR: {self.message}"] + self.extra
+        return [az_text(f"ERROR: {self.message}")] + [az_text(x) for x in self.extra]
 
 
 class CLIError(Exception):
@@ -43,12 +54,12 @@ class CLIError(Exception):
         self.exit_code = exit_code
 
     def lines(self) -> list[str]:
-        return [f"ERROR: {self.message}"] + self.extra
+        return [az_text(f"ERROR: {self.message}")] + [az_text(x) for x in self.extra]
 
 
 def engine_error_lines(err) -> list[str]:
     """azure-core's ``HttpResponseError`` text for an engine error (one log record: only line 1 is prefixed)."""
-    code, message = err.code, err.message
+    code, message = err.code, az_text(err.message)
     lines = [f"ERROR: ({code}) {message}", f"Code: {code}", f"Message: {message}"]
     if err.inner_code and err.inner_code != code:
         lines += ("Inner error: " + json.dumps({"code": err.inner_code}, indent=4)).splitlines()

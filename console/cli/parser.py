@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from typing import Any
 
 from . import spec
@@ -70,13 +71,41 @@ def _aaz_bool(text: str) -> str:
     return text
 
 
+QUERY_MAX_DEPTH = 200
+"""How deep a ``--query`` expression may nest (pipes, brackets, sub-expressions): jmespath evaluates by recursion."""
+
+
+def _query_too_deep(depth: str) -> UsageError:
+    return UsageError(f"argument --query: the expression nests {depth} levels deep; at most {QUERY_MAX_DEPTH} are "
+                      "allowed", [QUERY_REFERENCE])
+
+
 def jmespath_type(text: str):
     import jmespath
 
     try:
-        return jmespath.compile(text)
+        expression = jmespath.compile(text)
+    except RecursionError:
+        raise _query_too_deep(f"more than {QUERY_MAX_DEPTH}") from None
     except Exception:
         raise ValueError(text) from None
+    depth = _ast_depth(expression.parsed)
+    if depth > QUERY_MAX_DEPTH:
+        raise _query_too_deep(f"{depth:,}")
+    return expression
+
+
+def _ast_depth(node) -> int:
+    """The depth of a jmespath AST, walked without recursion."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.get("children") or ())
+            if isinstance(item.get("value"), dict):
+                stack.append((item["value"], depth + 1))
+    return deepest
 
 
 def _int(text: str) -> int:
@@ -141,8 +170,9 @@ def expand_files(tokens: list[str]) -> list[str]:
         if tok.startswith("@") and len(tok) > 1 and i > 0 and tokens[i - 1].startswith("-"):
             path = os.path.expanduser(tok[1:])
             if os.path.isfile(path):
-                with open(path, encoding="utf-8") as f:
-                    text = f.read()
+                from .files import AT_FILE_LIMIT, read_text
+
+                text = read_text(path, AT_FILE_LIMIT, f"argument {tokens[i - 1]}")
                 out.append(text[:-1] if text.endswith("\n") else text)
                 continue
         out.append(tok)
@@ -157,11 +187,48 @@ def parse_args(cmd: Command, tokens: list[str]) -> argparse.Namespace:
             setattr(ns, arg.dest, value == "true")
         elif arg.kind == "tags":
             setattr(ns, arg.dest, spec.parse_tags(value))
+            spec.check_tags(getattr(ns, arg.dest), spec.TAGS_PER_KEY_VAULT_OBJECT
+                            if cmd.path.startswith("az keyvault key ") else spec.TAGS_PER_RESOURCE)
+    ns.id_targets = resolve_ids(cmd, ns) if cmd.ids else None
     ns.query_active = ns.query is not None
     ns.output_given = ns.output is not None
     if ns.output is None:
         ns.output = "json"
     return ns
+
+
+_ARM_ID = re.compile(r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/([^/]+/[^/]+)/([^/]+)/?$",
+                     re.IGNORECASE)
+
+
+def resolve_ids(cmd: Command, ns: argparse.Namespace) -> list[dict] | None:
+    """``--ids``: one target per id (its subscription and id-part values), or None when the id-part
+    arguments were given instead. Mixing the two, or giving neither, is a usage error."""
+    by_dest = {a.dest: a for a in cmd.args}
+    ids = [i for token in (ns.ids or []) for i in token.split()]
+    if not ids:
+        if ns.ids is not None:
+            raise UsageError("argument --ids: expected at least one resource ID")
+        missing = [by_dest[d].options[0] for d in cmd.ids_required if getattr(ns, d, None) in (None, "")]
+        if missing:
+            raise UsageError(f"({' '.join(missing)} | --ids) are required")
+        return None
+    mixed = [by_dest[d].options[0] for d in cmd.id_parts if getattr(ns, d, None) not in (None, "")]
+    if mixed:
+        raise UsageError(f"usage error: --ids cannot be combined with {' '.join(mixed)}: give either --ids ID [ID ...] "
+                         f"or {' '.join(by_dest[d].options[0] + ' ' + by_dest[d].dest.upper() for d in cmd.id_parts)}")
+    rg_dest, name_dest = cmd.id_parts
+    targets = []
+    for rid in ids:
+        m = _ARM_ID.match(rid)
+        if m is None or m.group(3).lower() != cmd.ids.lower():
+            raise UsageError(f"argument --ids: invalid resource ID '{rid}'. Expected "
+                             f"/subscriptions/{{subscriptionId}}/resourceGroups/{{resourceGroup}}/providers/"
+                             f"{cmd.ids}/{{name}}")
+        targets.append({"subscription": m.group(1), rg_dest: m.group(2), name_dest: m.group(4)})
+    for dest in cmd.id_parts:  # validators see the first resource's names
+        setattr(ns, dest, targets[0][dest])
+    return targets
 
 
 def given(ns: argparse.Namespace, *dests: str) -> list[str]:

@@ -8,11 +8,12 @@ wrapped command exactly as it would run and hands its :class:`~console.cli.spec.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import Any
 
 from . import parser as P
-from .errors import CLIError, UsageError, engine_error_lines, engine_exit_code
+from .errors import CLIError, UsageError, az_text, engine_error_lines, engine_exit_code
 from .output import apply_query, format_result
 
 CONFIRM_PROMPT = "Are you sure you want to perform this operation? (y/n): "
@@ -51,7 +52,7 @@ class Context:
 
     def warn(self, message: str) -> None:
         if not self.quiet:
-            lines = message.splitlines() or [""]
+            lines = az_text(message).splitlines() or [""]
             self.err("WARNING: " + lines[0])
             for extra in lines[1:]:
                 self.err(extra)
@@ -135,15 +136,60 @@ def run_words(root: str, tokens: list[str], ctx: Context) -> int:
     if cmd.warning:
         ctx.warn(cmd.warning)
     _check_subscription(ns, ctx)
-    engine = ctx.engine
-    if cmd.run is not None:
-        result = cmd.run(ctx, ns)
-    else:
-        call = cmd.call(ns, ctx)
-        value = getattr(engine, call.method)(*call.args, **call.kwargs)
-        result = cmd.render(engine, value, ns) if cmd.render is not None else None
+    if ns.id_targets is None:
+        result = _run_one(cmd, ns, ctx)
+    else:  # --ids: the command runs for each id; several ids print a list (as az does)
+        results = []
+        for target in ns.id_targets:
+            _check_subscription(argparse.Namespace(subscription=target.pop("subscription")), ctx)
+            for dest, value in target.items():
+                setattr(ns, dest, value)
+            results.append(_run_one(cmd, ns, ctx))
+        kept = [r for r in results if r is not None]
+        result = results[0] if len(results) == 1 else (kept or None)
+    if getattr(ns, "no_wait", False):
+        result = None  # az returns no poller result with --no-wait: nothing is printed
     emit(ctx, result, ns, cmd.table)
     return 0
+
+
+def _run_one(cmd, ns, ctx: Context) -> Any:
+    """One run of a command on the resource its arguments name."""
+    from engine.errors import NotFound
+
+    engine = ctx.engine
+    try:
+        if cmd.run is not None:
+            return cmd.run(ctx, ns)
+        call = cmd.call(ns, ctx)
+        if cmd.probe is not None and not _exists(engine, cmd.probe, call):
+            if getattr(ns, "resource_group", None):
+                engine.get_group(ns.resource_group)  # a group that is not there: ResourceGroupNotFound
+            return None  # ARM deletes what is not there with 204: nothing to print, exit 0
+        value = getattr(engine, call.method)(*call.args, **call.kwargs)
+        return cmd.render(engine, value, ns) if cmd.render is not None else None
+    except NotFound as err:
+        _group_must_exist(engine, ns, err)
+        raise
+
+
+def _exists(engine, probe: str, call) -> bool:
+    from engine.errors import NotFound
+
+    try:
+        getattr(engine, probe)(*call.args)
+    except NotFound as err:
+        if err.code != "ResourceNotFound":
+            raise
+        return False
+    return True
+
+
+def _group_must_exist(engine, ns, err) -> None:
+    """ARM answers ``ResourceGroupNotFound`` for a resource asked for in a group that does not exist."""
+    group = getattr(ns, "resource_group", None)
+    if group and err.code == "ResourceNotFound":
+        engine.get_group(group)  # raises ResourceGroupNotFound when the group is missing
 
 
 def emit(ctx: Context, result: Any, ns, table=None) -> None:
@@ -158,7 +204,7 @@ def _confirm(ctx: Context) -> None:
         raise CLIError("Operation cancelled.")
     sys.stderr.write(CONFIRM_PROMPT)
     sys.stderr.flush()
-    answer = sys.stdin.readline().strip().lower()
+    answer = sys.stdin.readline(256).strip().lower()  # a bounded read: y, yes, n, no
     if answer not in ("y", "yes"):
         raise CLIError("Operation cancelled.")
 
@@ -212,14 +258,23 @@ def what_if(tokens: list[str], ctx: Context) -> int:
     if cmd.call is None:
         raise CLIError(f"'{cmd.path}' writes data through a VM; what-if previews control-plane commands")
     _check_subscription(ns, ctx)
-    call = cmd.call(ns, ctx)
-    if call.method not in MUTATING:
-        raise CLIError(f"'{cmd.path}' cannot be previewed")
-    impact = ctx.engine.what_if(call.method, *call.args, **call.kwargs)
+    impacts = []
+    for target in ns.id_targets or [None]:  # --ids: a preview for each resource
+        if target is not None:
+            target = dict(target)
+            _check_subscription(argparse.Namespace(subscription=target.pop("subscription")), ctx)
+            for dest, value in target.items():
+                setattr(ns, dest, value)
+        call = cmd.call(ns, ctx)
+        if call.method not in MUTATING:
+            raise CLIError(f"'{cmd.path}' cannot be previewed")
+        impacts.append(ctx.engine.what_if(call.method, *call.args, **call.kwargs))
     if ns.output_given or ns.query_active:
         from engine.views import impact_view
 
-        emit(ctx, impact_view(impact), ns)
+        views = [impact_view(impact) for impact in impacts]
+        emit(ctx, views[0] if len(views) == 1 else views, ns)
     else:
-        ctx.out(f"what-if: {cmd.path}\n" + "".join(line + "\n" for line in impact.lines()))
+        ctx.out("".join(f"what-if: {cmd.path}\n" + "".join(line + "\n" for line in impact.lines())
+                        for impact in impacts))
     return 0

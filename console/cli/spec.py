@@ -88,6 +88,15 @@ class Command:
     validate: Callable[[Any], None] | None = None
     examples: list[tuple[str, str]] = field(default_factory=list)
     long_summary: str | None = None
+    ids: str | None = None
+    """The ARM type ``--ids`` names (``Microsoft.Compute/disks``); None: the command takes no ``--ids``."""
+    id_parts: tuple = ("resource_group", "name")
+    """The arguments one resource id stands for (the resource group first)."""
+    ids_required: tuple = ()
+    """Those of ``id_parts`` that are required when ``--ids`` is not given."""
+    probe: str | None = None
+    """For a delete: the facade method that looks the resource up first, so a missing one deletes nothing and
+    succeeds (ARM answers 204)."""
 
     @property
     def words(self) -> list[str]:
@@ -155,8 +164,30 @@ def register(cmd: Command) -> Command:
     return cmd
 
 
+IDS_GROUP = "Resource Id Arguments"
+IDS_HELP = "One or more resource IDs (space-delimited). If provided, no other 'Resource Id' arguments should be specified."
+
+
 def command(path: str, summary: str, args: list[Arg] | None = None, **kw) -> Command:
-    return register(Command(path=path, summary=summary, args=list(args or []), **kw))
+    cmd = Command(path=path, summary=summary, args=list(args or []), **kw)
+    if cmd.ids:
+        _with_ids(cmd)
+    return register(cmd)
+
+
+def _with_ids(cmd: Command) -> None:
+    """az's ``--ids``: the id-part arguments join the ``Resource Id Arguments`` group and stop being required
+    (one of them or ``--ids`` is checked after parsing, with az's message)."""
+    required, args = [], []
+    for arg in cmd.args:
+        if arg.dest in cmd.id_parts:
+            if arg.required:
+                required.append(arg.dest)
+            arg = Arg(**{**{k: getattr(arg, k) for k in Arg.__light_fields__}, "required": False, "group": IDS_GROUP})
+        args.append(arg)
+    args.append(Arg(("--ids",), "ids", IDS_HELP, nargs="+", group=IDS_GROUP, metavar="ID"))
+    cmd.args = args
+    cmd.ids_required = tuple(required)
 
 
 def children(group_path: str) -> tuple[dict[str, str], dict[str, Command]]:
@@ -178,7 +209,8 @@ RG_HELP = "Name of resource group. You can configure the default group using `az
 LOCATION_HELP = ("Location. Values from: `az account list-locations`. You can configure the default location using "
                  "`az configure --defaults location=<location>`.")
 TAGS_HELP = 'Space-separated tags: key[=value] [key[=value] ...]. Use "" to clear existing tags.'
-NO_WAIT_HELP = "Do not wait for the long-running operation to finish."
+NO_WAIT_HELP = ("Do not wait for the long-running operation to finish. (No effect in cmklab: a simulated operation "
+                "is done when the command returns; as in az, nothing is printed.)")
 YES_HELP = "Do not prompt for confirmation."
 
 
@@ -250,3 +282,30 @@ def parse_tags(values: list[str] | None) -> dict | None:
         k, _, val = v.partition("=")
         out[k] = val
     return out
+
+
+TAG_NAME_MAX = 512
+TAG_VALUE_MAX = 256
+TAGS_PER_RESOURCE = 50
+"""Azure Resource Manager's limits on tags."""
+TAGS_PER_KEY_VAULT_OBJECT = 15
+"""Key Vault's limit on the tags of a key."""
+
+
+def check_tags(tags: dict | None, max_count: int = TAGS_PER_RESOURCE) -> None:
+    """The service's answer to tags over its limits (a 400, so exit 1): a name over 512 characters, a value
+    over 256, more than 50 tags on a resource (15 on a Key Vault key)."""
+    if not tags:
+        return
+    from engine.errors import BadRequest
+
+    if len(tags) > max_count:
+        raise BadRequest(f"{len(tags)} tags were given; at most {max_count} tags are allowed per "
+                         f"{'key' if max_count == TAGS_PER_KEY_VAULT_OBJECT else 'resource'}.", code="InvalidTagCount")
+    for k, v in tags.items():
+        if len(k) > TAG_NAME_MAX:
+            raise BadRequest(f"The tag name '{k}' is {len(k):,} characters long; tag names can have at most "
+                             f"{TAG_NAME_MAX} characters.", code="InvalidTagNameLength")
+        if len(v) > TAG_VALUE_MAX:
+            raise BadRequest(f"The value of tag '{k}' is {len(v):,} characters long; tag values can have at most "
+                             f"{TAG_VALUE_MAX} characters.", code="InvalidTagValueLength")

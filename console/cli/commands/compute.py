@@ -50,7 +50,7 @@ command("az disk-encryption-set create", "Create a disk encryption set.", [
                "az disk-encryption-set create -g MyResourceGroup -n MySet --key-url MyKey --source-vault MyVault "
                "--encryption-type EncryptionAtRestWithPlatformAndCustomerKeys --enable-auto-key-rotation true")])
 
-command("az disk-encryption-set show", "Get information about a disk encryption set.", [_des_name(), rg()],
+command("az disk-encryption-set show", "Get information about a disk encryption set.", [_des_name(), rg()], ids="Microsoft.Compute/diskEncryptionSets", 
         call=lambda ns, ctx: Call("get_des", (ns.name, ns.resource_group)),
         render=lambda e, d, ns: views.des_view(d),
         examples=[("Get a set's identity.",
@@ -67,18 +67,18 @@ command("az disk-encryption-set update", "Update a disk encryption set.", [
     _SOURCE_VAULT, _AUTO_ROTATION,
     Arg(("--federated-client-id",), "federated_client_id", "The federated client id used in cross tenant scenario."),
     no_wait(),
-], mutating=True, render=lambda e, d, ns: views.des_view(d),
+], mutating=True, ids="Microsoft.Compute/diskEncryptionSets", render=lambda e, d, ns: views.des_view(d),
     call=lambda ns, ctx: Call("update_des", (ns.name, ns.resource_group), {
         "key_url": ns.key_url, "source_vault": ns.source_vault, "rotation_to_latest": ns.auto_rotation}),
     examples=[("Move a set (and every disk of it) to a new key version.",
                "az disk-encryption-set update -n MySet -g MyResourceGroup --key-url MyKey --source-vault MyVault")])
 
 command("az disk-encryption-set delete", "Delete a disk encryption set.", [_des_name(), rg(), no_wait(), yes()],
-        mutating=True, call=lambda ns, ctx: Call("delete_des", (ns.name, ns.resource_group)),
+        mutating=True, ids="Microsoft.Compute/diskEncryptionSets", probe="get_des", call=lambda ns, ctx: Call("delete_des", (ns.name, ns.resource_group)),
         examples=[("Delete a disk encryption set.", "az disk-encryption-set delete -n MySet -g MyResourceGroup")])
 
 command("az disk-encryption-set list-associated-resources", "List all resources that are encrypted with this disk "
-        "encryption set.", [_des_name(), rg()],
+        "encryption set.", [_des_name(), rg()], ids="Microsoft.Compute/diskEncryptionSets", 
         call=lambda ns, ctx: Call("get_des", (ns.name, ns.resource_group)),
         render=lambda e, d, ns: sorted(r.id for r in e.des_resources(d)),
         examples=[("List the resources a set encrypts.",
@@ -119,7 +119,7 @@ command("az disk create", "Create a managed disk.", [
                "az disk create -g MyResourceGroup -n MyDisk --size-gb 128 --disk-encryption-set MySet")])
 
 command("az disk show", "Get information about a disk.", [rg(), name("The name of the managed disk.")],
-        call=lambda ns, ctx: Call("get_disk", (ns.name, ns.resource_group)), table=transform_disk,
+        ids="Microsoft.Compute/disks", call=lambda ns, ctx: Call("get_disk", (ns.name, ns.resource_group)), table=transform_disk,
         render=lambda e, d, ns: views.disk_view(e, d),
         examples=[("Find the encryption type of a disk.",
                    "az disk show -g MyResourceGroup -n MyDisk --query encryption.type -o tsv")])
@@ -135,7 +135,7 @@ command("az disk update", "Update a managed disk.", [
         kind="int"),
     enum(("--sku",), "sku", "Underlying storage SKU.", DISK_SKUS),
     *_encryption_args(), no_wait(),
-], mutating=True, table=transform_disk, render=lambda e, d, ns: views.disk_view(e, d),
+], mutating=True, ids="Microsoft.Compute/disks", table=transform_disk, render=lambda e, d, ns: views.disk_view(e, d),
     call=lambda ns, ctx: Call("update_disk", (ns.name, ns.resource_group), {
         "encryption_type": ns.encryption_type, "disk_encryption_set": ns.disk_encryption_set,
         "size_gb": ns.size_gb, "sku": ns.sku}),
@@ -144,7 +144,8 @@ command("az disk update", "Update a managed disk.", [
                "--disk-encryption-set MySet")])
 
 command("az disk delete", "Delete a managed disk.", [rg(), name("The name of the managed disk."), no_wait(), yes()],
-        mutating=True, confirm=True, call=lambda ns, ctx: Call("delete_disk", (ns.name, ns.resource_group)),
+        mutating=True, confirm=True, ids="Microsoft.Compute/disks", probe="get_disk",
+        call=lambda ns, ctx: Call("delete_disk", (ns.name, ns.resource_group)),
         examples=[("Delete a managed disk.", "az disk delete -g MyResourceGroup -n MyDisk --yes")])
 
 # ---- snapshots ---------------------------------------------------------------------------------------
@@ -170,7 +171,7 @@ command("az snapshot create", "Create a snapshot.", [
                "az snapshot create -g MyResourceGroup -n MySnapshot --source MyDisk --disk-encryption-set MySet")])
 
 command("az snapshot show", "Get information about a snapshot.", [rg(), name("The name of the snapshot.")],
-        call=lambda ns, ctx: Call("get_snapshot", (ns.name, ns.resource_group)),
+        ids="Microsoft.Compute/snapshots", call=lambda ns, ctx: Call("get_snapshot", (ns.name, ns.resource_group)),
         render=lambda e, s, ns: views.snapshot_view(e, s),
         examples=[("Show a snapshot.", "az snapshot show -g MyResourceGroup -n MySnapshot")])
 
@@ -180,7 +181,7 @@ command("az snapshot list", "List snapshots.", [rg(required=False)],
         examples=[("List snapshots.", "az snapshot list -g MyResourceGroup")])
 
 command("az snapshot delete", "Delete a snapshot.", [rg(), name("The name of the snapshot."), no_wait()],
-        mutating=True, call=lambda ns, ctx: Call("delete_snapshot", (ns.name, ns.resource_group)),
+        mutating=True, ids="Microsoft.Compute/snapshots", probe="get_snapshot", call=lambda ns, ctx: Call("delete_snapshot", (ns.name, ns.resource_group)),
         examples=[("Delete a snapshot.", "az snapshot delete -g MyResourceGroup -n MySnapshot")])
 
 # ---- images ------------------------------------------------------------------------------------------
@@ -204,7 +205,7 @@ command("az image create", "Create a custom Virtual Machine Image from managed d
     examples=[("Create an image from an existing VM.", "az image create -g MyResourceGroup -n image1 --source MyVm1")])
 
 command("az image show", "Get an image.", [rg(), name("The name of the image.")],
-        call=lambda ns, ctx: Call("get_image", (ns.name, ns.resource_group)),
+        ids="Microsoft.Compute/images", call=lambda ns, ctx: Call("get_image", (ns.name, ns.resource_group)),
         render=lambda e, i, ns: views.image_view(e, i),
         examples=[("Show an image.", "az image show -g MyResourceGroup -n MyImage")])
 
@@ -214,5 +215,5 @@ command("az image list", "List the list of images under a resource group.", [rg(
         examples=[("List images.", "az image list -g MyResourceGroup")])
 
 command("az image delete", "Delete an Image.", [rg(), name("The name of the image.")],
-        mutating=True, call=lambda ns, ctx: Call("delete_image", (ns.name, ns.resource_group)),
+        mutating=True, ids="Microsoft.Compute/images", probe="get_image", call=lambda ns, ctx: Call("delete_image", (ns.name, ns.resource_group)),
         examples=[("Delete an image.", "az image delete -g MyResourceGroup -n MyImage")])

@@ -25,6 +25,7 @@ KEY_DELETE_WARNING = ("Warning! If you have soft-delete protection enabled on th
                       "this key vault until the key has been purged from the soft-deleted state. Please see the "
                       "following documentation for additional guidance.\n"
                       "https://learn.microsoft.com/azure/key-vault/general/soft-delete-overview")
+VAULT_TYPE = "Microsoft.KeyVault/vaults"
 VAULT_NAME_HELP = "Name of the Vault."
 ID_USAGE = "incorrect usage: --id ID | --vault-name/--hsm-name VAULT/HSM --name/-n NAME [--version VERSION]"
 
@@ -106,7 +107,7 @@ def _vault_show(ctx, ns):
 
 
 command("az keyvault show", "Show details of a Vault or HSM.", [_vault_name(), rg(required=False)],
-        run=_vault_show,
+        ids=VAULT_TYPE, run=_vault_show,
         examples=[("Show details of a key vault.", "az keyvault show --name MyKeyVault")])
 
 command("az keyvault list", "List Vaults and/or HSMs.", [
@@ -129,7 +130,7 @@ command("az keyvault update", "Update the properties of a Vault.", [
     Arg(("--set",), "set", "Update an object by specifying a property path and value to set.  Example: --set "
         "property1.property2=<value>.", nargs="+", group="Generic Update Arguments"),
     no_wait(),
-], call=lambda ns, ctx: Call("update_vault", (ns.name,), {
+], ids=VAULT_TYPE, call=lambda ns, ctx: Call("update_vault", (ns.name,), {
     "enable_purge_protection": ns.enable_purge_protection, "retention_days": ns.retention_days,
     "enable_rbac_authorization": ns.enable_rbac_authorization, "sku": _sku_from_set(ns.set)}),
     render=lambda e, v, ns: views.vault_view(e, v), mutating=True,
@@ -148,7 +149,7 @@ def _sku_from_set(items: list[str] | None) -> str | None:
     return sku
 
 
-command("az keyvault delete", "Delete a Vault or HSM.", [_vault_name(), rg(required=False), no_wait()],
+command("az keyvault delete", "Delete a Vault or HSM.", [_vault_name(), rg(required=False), no_wait()], ids=VAULT_TYPE, 
         call=lambda ns, ctx: Call("delete_vault", (ns.name,)), mutating=True, warning=SOFT_DELETE_WARNING,
         examples=[("Delete a key vault.", "az keyvault delete --name MyKeyVault --resource-group MyResourceGroup")])
 
@@ -213,7 +214,7 @@ command("az keyvault set-policy", "Update security policy settings for a Key Vau
     enum(("--key-permissions",), "key_permissions", "Space-separated list of key permissions to assign.",
          KEY_PERMISSIONS_AZ, nargs="*", group="Permission Arguments"),
     no_wait(),
-], validate=_validate_set_policy,
+], ids=VAULT_TYPE, validate=_validate_set_policy,
     call=lambda ns, ctx: Call("set_policy", (ns.name, ns.object_id, list(dict.fromkeys(ns.key_permissions)))),
     render=lambda e, v, ns: views.vault_view(e, v), mutating=True,
     examples=[("Assign key permissions to a disk encryption set's identity.",
@@ -221,7 +222,7 @@ command("az keyvault set-policy", "Update security policy settings for a Key Vau
 
 command("az keyvault delete-policy", "Delete security policy settings for a Key Vault.", [
     _vault_name(), rg(required=False), *_principal_args(), no_wait(),
-], validate=_validate_policy, call=lambda ns, ctx: Call("delete_policy", (ns.name, ns.object_id)),
+], ids=VAULT_TYPE, validate=_validate_policy, call=lambda ns, ctx: Call("delete_policy", (ns.name, ns.object_id)),
     render=lambda e, v, ns: views.vault_view(e, v), mutating=True,
     examples=[("Delete the policy of an identity (disks using the set stop working).",
                "az keyvault delete-policy -n MyVault --object-id {GUID}")])
@@ -425,11 +426,9 @@ def _validate_import(ns) -> None:
 def _import_call(ns, ctx) -> Call:
     vault, key_name, _ = _key_ref(ns)
     if ns.pem_file:
-        try:
-            with open(os.path.expanduser(ns.pem_file), "rb") as f:
-                pem = f.read()
-        except OSError as e:
-            raise CLIError(str(e)) from None
+        from ..files import PEM_LIMIT, read_bounded
+
+        pem = read_bounded(ns.pem_file, PEM_LIMIT, "argument --pem-file")
     else:
         pem = ns.pem_string.encode()
     kty = ns.kty or "RSA"
@@ -464,9 +463,10 @@ command("az keyvault key import", "Import a private key.", [
 def _policy_value(text: str) -> dict:
     """az's reading of ``--value``: a path to a JSON file, or JSON; camelCase or snake_case; ``action`` as a
     string or ``{type}``; trigger fields in ``trigger`` or on the action; expiry from ``attributes``."""
-    if text and os.path.exists(os.path.expanduser(text)):
-        with open(os.path.expanduser(text), encoding="utf-8") as f:
-            text = f.read()
+    if text and len(text) < 4096 and os.path.exists(os.path.expanduser(text)):
+        from ..files import POLICY_LIMIT, read_text
+
+        text = read_text(text, POLICY_LIMIT, "argument --value")
     try:
         raw = json.loads(text) if text else None
     except ValueError:

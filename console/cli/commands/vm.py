@@ -11,6 +11,7 @@ from .compute import DISK_SKUS
 STOP_WARNING = ("About to power off the specified VM...\n"
                 "It will continue to be billed. To deallocate a VM, run: az vm deallocate.")
 CACHING = ("None", "ReadOnly", "ReadWrite")
+VM_TYPE = "Microsoft.Compute/virtualMachines"
 VM_NAME_HELP = ("The name of the Virtual Machine. You can configure the default using `az configure --defaults "
                 "vm=<name>`.")
 
@@ -110,7 +111,7 @@ command("az vm show", "Get the details of a VM.", [
         "slow.", kind="store_true"),
     Arg(("--include-user-data", "-u"), "include_user_data", "Include the user data properties in the query result.",
         kind="store_true"),
-], call=lambda ns, ctx: Call("get_vm", (ns.name, ns.resource_group)), table=transform_vm,
+], ids=VM_TYPE, call=lambda ns, ctx: Call("get_vm", (ns.name, ns.resource_group)), table=transform_vm,
     render=lambda e, vm, ns: views.vm_view(e, vm, details=ns.show_details),
     examples=[("Show the power state of a VM.", "az vm show -g MyResourceGroup -n MyVm -d --query powerState -o tsv")])
 
@@ -122,7 +123,7 @@ command("az vm list", "List details of Virtual Machines.", [
     render=lambda e, vms, ns: [views.vm_view(e, vm, details=ns.show_details) for vm in vms],
     examples=[("List all VMs with their power state.", "az vm list -d -o table")])
 
-command("az vm get-instance-view", "Get instance information about a VM.", [_vm_name(), rg()],
+command("az vm get-instance-view", "Get instance information about a VM.", [_vm_name(), rg()], ids=VM_TYPE, 
         call=lambda ns, ctx: Call("get_vm", (ns.name, ns.resource_group)), table=transform_instance_view,
         render=lambda e, vm, ns: views.vm_view(e, vm, instance_view=True),
         examples=[("Get a VM's power state.", "az vm get-instance-view -g MyResourceGroup -n MyVm "
@@ -130,7 +131,7 @@ command("az vm get-instance-view", "Get instance information about a VM.", [_vm_
 
 
 def _power(verb: str, method: str, summary: str, extra: list[Arg] | None = None, **kw) -> None:
-    command(f"az vm {verb}", summary, [_vm_name(), rg(), *(extra or []), no_wait()], mutating=True,
+    command(f"az vm {verb}", summary, [_vm_name(), rg(), *(extra or []), no_wait()], mutating=True, ids=VM_TYPE, 
             call=lambda ns, ctx: Call(method, (ns.name, ns.resource_group)),
             examples=[(f"{summary.split('.')[0]}.", f"az vm {verb} -g MyResourceGroup -n MyVm")], **kw)
 
@@ -152,7 +153,8 @@ command("az vm delete", "Delete a VM.", [
     enum(("--force-deletion",), "force_deletion", "Optional parameter to force delete virtual machines.",
          ("true", "false", "True", "False")),
     no_wait(), yes(),
-], mutating=True, confirm=True, call=lambda ns, ctx: Call("delete_vm", (ns.name, ns.resource_group)),
+], mutating=True, confirm=True, ids=VM_TYPE, probe="get_vm",
+    call=lambda ns, ctx: Call("delete_vm", (ns.name, ns.resource_group)),
     examples=[("Delete a VM without a prompt (its disks are kept).", "az vm delete -g MyResourceGroup -n MyVm --yes")])
 
 
@@ -180,7 +182,7 @@ command("az vm update", "Update the properties of a VM.", [
     Arg(("--set",), "set", "Update an object by specifying a property path and value to set.  Example: --set "
         "property1.property2=<value>.", nargs="+", group="Generic Update Arguments"),
     no_wait(),
-], mutating=True, call=_update_call, render=lambda e, vm, ns: views.vm_view(e, vm),
+], mutating=True, ids=VM_TYPE, call=_update_call, render=lambda e, vm, ns: views.vm_view(e, vm),
     examples=[("Turn on encryption at host (the VM deallocated).",
                "az vm update -g MyResourceGroup -n MyVm --set securityProfile.encryptionAtHost=true")])
 
@@ -199,7 +201,8 @@ command("az vm disk attach", "Attach a managed persistent disk to a VM.", [
         kind="int"),
     enum(("--caching",), "caching", "Disk caching policy.", CACHING),
     no_wait(),
-], mutating=True, call=lambda ns, ctx: Call("attach_disk", (ns.vm_name, _need_disk(ns), ns.resource_group), {
+], mutating=True, ids=VM_TYPE, id_parts=("resource_group", "vm_name"),
+    call=lambda ns, ctx: Call("attach_disk", (ns.vm_name, _need_disk(ns), ns.resource_group), {
     "lun": ns.lun, "new": ns.new, "size_gb": ns.size_gb, "sku": ns.sku}),
     examples=[("Attach an existing disk encrypted with a customer-managed key.",
                "az vm disk attach -g MyResourceGroup --vm-name MyVm --name MyDisk --lun 1")])
@@ -217,5 +220,6 @@ command("az vm disk detach", "Detach a managed disk from a VM.", [
     rg(), Arg(("--name", "-n"), "name", "The data disk name.", required=True),
     flag3(("--force-detach",), "force_detach", "Force detach managed data disks from a VM."),
     no_wait(),
-], mutating=True, call=lambda ns, ctx: Call("detach_disk", (ns.vm_name, ns.name, ns.resource_group)),
+], mutating=True, ids=VM_TYPE, id_parts=("resource_group", "vm_name"),
+    call=lambda ns, ctx: Call("detach_disk", (ns.vm_name, ns.name, ns.resource_group)),
     examples=[("Detach a data disk.", "az vm disk detach -g MyResourceGroup --vm-name MyVm --name disk_name")])
