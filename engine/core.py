@@ -122,14 +122,14 @@ class _Log(dict):
 
 
 class _Table(dict):
-    """One state table, read from the store a shard at a time, when first needed.
+    """One state table, read from the store as it is needed: a look-up by key reads that one document
+    (``store.load_doc``); ``group`` reads one shard; iterating reads every shard, once.
 
-    A look-up by key reads only that key's shard; iterating reads every shard (once). Every change to a
-    key happens after its shard was read (``_add`` and ``_touch`` look the key up first), so reading a
-    shard later never brings back a document the unit of work removed.
+    The keys the table knows to be absent (a look-up that found nothing, or a removal by the unit of work)
+    are remembered, so reading a shard later never brings back a document the unit of work removed.
     """
 
-    __slots__ = ("_store", "_name", "_from_doc", "_shards", "_full", "_required")
+    __slots__ = ("_store", "_name", "_from_doc", "_shards", "_full", "_required", "_absent")
 
     def __init__(self, store: StateStore, name: str, cls: type) -> None:
         super().__init__()
@@ -137,28 +137,34 @@ class _Table(dict):
         self._required = [f for f in cls.__light_fields__ if f not in cls.__light_defaults__]
         self._shards: set[int] = set()
         self._full = False
+        self._absent: set[str] = set()
+
+    def _model(self, k: str, d: dict):
+        missing = [f for f in self._required if f not in d]
+        if missing:
+            raise StoreError(f"document {k!r} of table {self._name!r} lacks the field {missing[0]!r}: "
+                             f"the state was edited by hand or damaged; nothing was changed")
+        return self._from_doc(d, True)
 
     def _load_shard(self, shard: int) -> None:
         self._shards.add(shard)
-        from_doc, has = self._from_doc, dict.__contains__
-        required = self._required
+        has, absent = dict.__contains__, self._absent
         for k, d in self._store.load_shard(self._name, shard).items():
-            if not has(self, k):
-                missing = [f for f in required if f not in d]
-                if missing:
-                    raise StoreError(f"document {k!r} of table {self._name!r} lacks the field {missing[0]!r}: "
-                                     f"the state was edited by hand or damaged; nothing was changed")
-                dict.__setitem__(self, k, from_doc(d, True))
+            if not has(self, k) and k not in absent:
+                dict.__setitem__(self, k, self._model(k, d))
 
     def _for(self, key):
         """The key as the table holds it (lower-case: Azure ids and names are case-insensitive), with its
-        shard read."""
+        document read if it exists and was not read yet."""
         if type(key) is str:
             key = key.lower()
-            if not self._full:
-                shard = self._store.shard_of(key)
-                if shard not in self._shards:
-                    self._load_shard(shard)
+            if (not self._full and not dict.__contains__(self, key) and key not in self._absent
+                    and self._store.shard_of(key) not in self._shards):
+                doc = self._store.load_doc(self._name, key)
+                if doc is None:
+                    self._absent.add(key)
+                else:
+                    dict.__setitem__(self, key, self._model(key, doc))
         return key
 
     def get(self, k, default=None):
@@ -171,32 +177,48 @@ class _Table(dict):
         return dict.__contains__(self, self._for(k))
 
     def __setitem__(self, k, v):
-        dict.__setitem__(self, self._for(k), v)
+        k = self._for(k)
+        self._absent.discard(k)
+        dict.__setitem__(self, k, v)
 
     def pop(self, k, *default):
-        return dict.pop(self, self._for(k), *default)
+        k = self._for(k)
+        if type(k) is str:
+            self._absent.add(k)
+        return dict.pop(self, k, *default)
 
     def __delitem__(self, k):
-        dict.__delitem__(self, self._for(k))
+        k = self._for(k)
+        dict.__delitem__(self, k)
+        self._absent.add(k)
 
     def setdefault(self, k, default=None):
-        return dict.setdefault(self, self._for(k), default)
+        if k not in self:
+            self[k] = default
+        return dict.__getitem__(self, self._for(k))
 
     def _apply(self, docs: dict) -> None:
-        """Another process changed these documents: replace them where their shard was read."""
+        """Another process changed these documents: replace those this table had read (or knew absent)."""
         for key, doc in docs.items():
             key = key.lower()
-            if not self._full and self._store.shard_of(key) not in self._shards:
+            known = (self._full or dict.__contains__(self, key) or key in self._absent
+                     or self._store.shard_of(key) in self._shards)
+            if not known:
                 continue  # not read yet: it will be read as it is now
             if doc is None:
                 dict.pop(self, key, None)
+                self._absent.add(key)
             else:
+                self._absent.discard(key)
                 dict.__setitem__(self, key, self._from_doc(doc, False))
 
     def group(self, group: str) -> list:
         """The documents keyed ``group|...`` (an index's entries for one group: one shard is read)."""
         prefix = group.lower() + "|"
-        self._for(prefix)
+        if not self._full:
+            shard = self._store.shard_of(prefix)
+            if shard not in self._shards:
+                self._load_shard(shard)
         return [v for k, v in dict.items(self) if k.startswith(prefix)]
 
     def _all(self) -> None:

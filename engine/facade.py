@@ -113,11 +113,37 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
 
     # ---- what-if ---------------------------------------------------------------------------------
 
-    def _readiness(self) -> tuple[dict, dict, dict]:
-        readable = {r.id: self.readable(r) for t in ("disks", "snapshots", "images") for r in self.t[t].values()}
-        running = {vm.id: vm.power == PowerState.RUNNING.value for vm in self.t["vms"].values()}
-        restartable = {vm.id: self.startable(vm, after_deallocation=True) is None for vm in self.t["vms"].values()}
+    def _readiness(self, scope: tuple[set, set] | None) -> tuple[dict, dict, dict]:
+        """Readability of disks, snapshots and images and the state of VMs: of those in ``scope``
+        (``({(table, key)}, {vm key})``), or of all of them."""
+        if scope is None:
+            resources = [r for t in ("disks", "snapshots", "images") for r in self.t[t].values()]
+            vms = list(self.t["vms"].values())
+        else:
+            resources = [r for t, k in sorted(scope[0]) if (r := self.t[t].get(k)) is not None]
+            vms = [vm for k in sorted(scope[1]) if (vm := self.t["vms"].get(k)) is not None]
+        readable = {r.id: self.readable(r) for r in resources}
+        running = {vm.id: vm.power == PowerState.RUNNING.value for vm in vms}
+        restartable = {vm.id: self.startable(vm, after_deallocation=True) is None for vm in vms}
         return readable, running, restartable
+
+    def _scope_of(self, action: str, args, kwargs) -> tuple[set, set] | None:
+        """What ``action`` can reach: a first dry run, rolled back, tells (None: everything)."""
+        scope = None
+        try:
+            with self.transaction(dry_run=True) as uow:
+                getattr(self, action)(*args, **kwargs)
+                self._finish(uow)
+                found = self._affected()
+                if found is not None:
+                    vms, resources = found
+                    scope = (set(resources) | {(t, k) for t, k in uow.before if t in ("disks", "snapshots",
+                                                                                      "images")},
+                             set(vms) | {k for t, k in uow.before if t == "vms"})
+                raise _DryRunDone
+        except _DryRunDone:
+            pass
+        return scope
 
     def what_if(self, action: str, *args, **kwargs) -> Impact:
         """Run ``action`` as a dry run and report its consequences; no state changes, nothing is written."""
@@ -126,13 +152,18 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
         impact = Impact(action=action)
         with self._lock:
             self.refresh_if_changed()
-            r0, run0, ok0 = self._readiness()
+            try:
+                scope = self._scope_of(action, args, kwargs)
+            except EngineError as err:
+                impact.error = {"code": err.display_code, "message": err.message}
+                return impact
+            r0, run0, ok0 = self._readiness(scope)
             try:
                 with self.transaction(dry_run=True) as uow:
                     getattr(self, action)(*args, **kwargs)
                     self._finish(uow)
                     uow.reconcile = False
-                    self._fill_impact(impact, uow, r0, run0, ok0)
+                    self._fill_impact(impact, uow, scope, r0, run0, ok0)
                     raise _DryRunDone  # leave through the rollback: a preview changes nothing in memory either
             except _DryRunDone:
                 pass
@@ -140,12 +171,18 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
                 impact.error = {"code": err.display_code, "message": err.message}
         return impact
 
-    def _fill_impact(self, impact: Impact, uow, r0: dict, run0: dict, ok0: dict) -> None:
-        r1, run1, ok1 = self._readiness()
+    def _fill_impact(self, impact: Impact, uow, scope, r0: dict, run0: dict, ok0: dict) -> None:
+        r1, run1, ok1 = self._readiness(scope)
         names = {}
-        for t in ("disks", "snapshots", "images", "vms"):
-            for obj in self.t[t].values():
+        for table, key in uow.before:
+            if table in ("disks", "snapshots", "images", "vms") and (obj := self.t[table].get(key)) is not None:
                 names[obj.id] = obj.name
+        for table, ids in (("vms", list(run0) + list(run1)), ("disks", list(r0) + list(r1))):
+            for rid in ids:
+                if rid not in names:
+                    obj = self.t[table].get(rid) or self.t["snapshots"].get(rid) or self.t["images"].get(rid)
+                    if obj is not None:
+                        names[obj.id] = obj.name
         for vid, was in run0.items():
             now_running = run1.get(vid)
             if was and now_running is False:
@@ -163,14 +200,13 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
                 impact.unreadable.append(names.get(rid, rid))
             if not was and r1[rid]:
                 impact.readable_again.append(names.get(rid, rid))
-        for t in ("disks", "snapshots", "images"):
-            for r in self.t[t].values():
-                if self.lost(r):
-                    if (t, r.key) not in uow.before:
-                        continue  # untouched by this action: it was lost already
-                    before = uow.before[(t, r.key)]
-                    if before is None or before.get("cache") is not None:  # it could still be opened before
-                        impact.lost_forever.append(r.name)
+        for (t, key), before in uow.before.items():  # an untouched resource that is lost was lost already
+            if t not in ("disks", "snapshots", "images"):
+                continue
+            r = self.t[t].get(key)
+            if r is not None and self.lost(r):
+                if before is None or before.get("cache") is not None:  # it could still be opened before
+                    impact.lost_forever.append(r.name)
         impact.rewrapped = sorted(set(uow.rewrap_skipped))
         for (table, key), before in uow.before.items():
             if table in NOT_RESOURCES:

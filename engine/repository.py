@@ -64,6 +64,10 @@ class StateStore(Protocol):
     def load_shard(self, table: str, shard: int) -> dict[str, dict]:
         """The documents of one shard of a table, as the view sees them; the caller owns them."""
 
+    def load_doc(self, table: str, key: str) -> dict | None:
+        """One document as the view sees it (None if there is none), reading no more than it needs; the
+        caller owns it."""
+
     def commit(self, upserts: Docs, deletes: dict[str, list[str]], *, shred: bool = False) -> None:
         """Apply one unit of work and persist it atomically, at a cost proportional to the change.
         ``shred``: the change destroys key material; no persisted copy of it may remain afterwards."""
@@ -164,6 +168,10 @@ class MemoryStore:
 
     def load_shard(self, table: str, shard: int) -> dict[str, dict]:
         return copy.deepcopy(self._docs.get(table, {}))
+
+    def load_doc(self, table: str, key: str) -> dict | None:
+        doc = self._docs.get(table, {}).get(key)
+        return None if doc is None else copy.deepcopy(doc)
 
     def commit(self, upserts: Docs, deletes: dict[str, list[str]], *, shred: bool = False) -> None:
         for table, docs in upserts.items():

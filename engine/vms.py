@@ -457,38 +457,55 @@ class VmsBackend(EngineCore):
     # ---- the cascade (V3-V5) ----------------------------------------------------------------------
 
     def _affected_vms(self) -> list[VirtualMachine]:
-        """The VMs whose disks' keys the current action may have made usable or unusable: those it touched,
-        those using disks it touched, and those using a set whose key, vault, access or identity it touched
-        (found through the indexes: the cost is the cascade, not the estate). Every VM when the clock moved
-        (expiry and jobs), when role assignments changed (their scopes reach whole groups) or while a state
-        from before the indexes has not been written."""
-        uow = self.uow
-        touched = uow.before
+        """The VMs whose disks' keys the current action may have made usable or unusable (see _affected)."""
+        scope = self._affected()
+        if scope is None:
+            return sorted(self.t["vms"].values(), key=lambda v: v.key)
+        return [vm for _, vm in sorted(scope[0].items())]
+
+    def _affected(self) -> tuple[dict, dict] | None:
+        """What the current action may have made usable or unusable: ``({vm key: VM}, {(table, key): disk,
+        snapshot or image})``: what it touched, the VMs using disks it touched, and the members (and their
+        VMs) of every set whose key, vault, access or identity it touched, found through the indexes: the
+        cost is the cascade, not the estate. None (everything) when the clock moved (expiry and jobs), when
+        role assignments changed (their scopes reach whole groups) or while a state from before the indexes
+        has not been written."""
+        touched = self.uow.before
         meta_before = touched.get(("engine", "engine")) or {}
         if (self.meta.indexes < INDEX_VERSION or meta_before.get("clock") != iso(self.clock.now())
                 or any(t in ("roles", "platform_keys", "groups") for t, _ in touched)):
-            return sorted(self.t["vms"].values(), key=lambda v: v.key)
+            return None
         keys = {k for t, k in touched if t == "keys"}
         vaults = {k for t, k in touched if t == "vaults"}
-        out: dict[str, VirtualMachine] = {}
-        for t, k in touched:
+        vms: dict[str, VirtualMachine] = {}
+        resources: dict[tuple[str, str], Disk] = {}
+
+        def add(table: str, r) -> None:
+            resources[(table, r.key)] = r
+            vm = self.vm_of_disk(r.id)
+            if vm is not None:
+                vms[vm.key] = vm
+
+        for t, k in list(touched):
             if t == "vms":
                 vm = self.t["vms"].get(k)
                 if vm is not None:
-                    out[vm.key] = vm
+                    vms[vm.key] = vm
+                    for disk_id in vm.disk_ids():
+                        d = self.t["disks"].get(disk_id)
+                        if d is not None:
+                            resources[("disks", d.key)] = d
             elif t in ("disks", "snapshots", "images"):
-                vm = self.vm_of_disk(k)
-                if vm is not None:
-                    out[vm.key] = vm
+                r = self.t[t].get(k)
+                if r is not None:
+                    add(t, r)
         for des in self.t["des"].values():  # sets are few (a quota per region); their members are not
             ref = parse_key_url(des.key_url)
             if (("des", des.key) in touched or key_id(ref.vault, ref.name).lower() in keys
                     or ref.vault.lower() in vaults):
                 for r in self.des_resources(des):
-                    vm = self.vm_of_disk(r.id)
-                    if vm is not None:
-                        out[vm.key] = vm
-        return [out[k] for k in sorted(out)]
+                    add(r.table, r)
+        return vms, resources
 
     def _reconcile(self) -> None:
         now = self.now()

@@ -44,6 +44,7 @@ refreshed there, so writes never act on a mixed view.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import sys
@@ -76,6 +77,50 @@ COMPACT_BYTES = 1 << 20
 LOG_FILE = "changes.log"
 META_FILE = "meta.json"
 MARK = b"#"
+
+
+class _ShardStorage(AtomicJSONStorage):
+    """TinyDB storage of one shard file. The file is exactly what ``json.dumps(..., sort_keys=True)`` gives
+    (TinyDB reads it as any database), written so that the offset of every document is known: a sidecar
+    ``TABLE.NN.idx`` maps each key to its byte range. The two are bound by a tag that both hold, a hash of the
+    shard's content (the
+    shard as its first table, ``_shard``, at a fixed place, so a reader checks it with one small read; copies
+    of a home keep it). A reader that wants a few documents reads only them; one whose index does not match
+    the file (a crash between the two writes, a hand edit) parses the whole shard."""
+
+    def flush(self) -> None:
+        data = {t: docs for t, docs in self.read().items() if t != SHARD_TAG_TABLE}
+        ((table, docs),) = data.items()
+        head = json.dumps(table).encode() + b':{'
+        parts, index, pos = [head], {}, len(head) + len(_tag_prefix("0" * 16))
+        for i, key in enumerate(sorted(docs)):
+            kb = json.dumps(key).encode() + b":"
+            db = "".join(_encode_parsed(docs[key], 0)).encode("ascii")
+            if i:
+                parts.append(b",")
+                pos += 1
+            parts.append(kb)
+            pos += len(kb)
+            index[key] = [pos, len(db)]
+            parts.append(db)
+            pos += len(db)
+        parts.append(b"}}")
+        body = b"".join(parts)
+        tag = hashlib.blake2b(body, digest_size=8).hexdigest()  # of the content: equal states, equal bytes
+        fd, _st = _atomic_write(self.path, _tag_prefix(tag) + body)
+        os.close(fd)
+        self._dirty = False
+        idx = _dumps({"tag": tag, "docs": index})
+        fd, _st = _atomic_write(self.path[:-len(".json")] + ".idx", idx)
+        os.close(fd)
+
+
+SHARD_TAG_TABLE = "_shard"
+
+
+def _tag_prefix(tag: str) -> bytes:
+    """How every indexed shard file begins: ``{"_shard":{"tag":{"v":"<16 hex>"}},`` (sorted before any table)."""
+    return b'{"' + SHARD_TAG_TABLE.encode() + b'":{"tag":{"v":"' + tag.encode() + b'"}},'
 
 
 class _StrIdTable(Table):
@@ -112,14 +157,37 @@ def _stat_sig(path: str):
         return ("error",)
 
 
+def _not_json(value):
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
 def _dumps(value) -> bytes:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, allow_nan=False).encode("ascii")
+    """Compact, key-sorted, ASCII JSON: exactly ``json.dumps(value, separators=(",", ":"), sort_keys=True,
+    allow_nan=False)``, through the C encoder directly (a shard writes one call per document: the per-call
+    set-up of ``json.dumps`` would cost more than the encoding)."""
+    enc = json.encoder.c_make_encoder({}, _not_json, json.encoder.encode_basestring_ascii, None, ":", ",",
+                                      True, False, False)
+    return "".join(enc(value, 0)).encode("ascii")
+
+
+_encode_parsed = json.encoder.c_make_encoder(None, _not_json, json.encoder.encode_basestring_ascii, None, ":", ",",
+                                             True, False, False)
+"""The same encoding, shared and without the cycle check: for documents parsed from JSON (trees by nature)."""
+
+
+class _CopyOnGet(dict):
+    """A read-only view of cached documents that hands out copies."""
+
+    def get(self, key, default=None):
+        doc = dict.get(self, key)
+        return default if doc is None else _copy_doc(doc)
 
 
 class _View:
     """What this process knows of the persisted state: the base generation, the log's whole records."""
 
-    __slots__ = ("generation", "base_generation", "meta_sig", "log_sig", "log_end", "lines", "parsed", "files")
+    __slots__ = ("generation", "base_generation", "meta_sig", "log_sig", "log_end", "lines", "parsed", "files",
+                 "latest", "indexes", "whole")
 
     def __init__(self) -> None:
         self.generation = 0
@@ -132,6 +200,22 @@ class _View:
         self.parsed: dict[str, list[dict]] = {}
         self.files: dict[str, set[int]] = {}
         """table -> the shards that have a file."""
+        self.latest: dict[str, dict] = {}
+        """table -> {key: the last document the log holds for it, None if deleted}."""
+        self.whole: dict[tuple[str, int], dict] = {}
+        """(table, shard) -> the parsed documents of a shard read whole because it has no usable index."""
+        self.indexes: dict[tuple[str, int], dict | None] = {}
+        """(table, shard) -> {key: [offset, length]} of the shard file, None where no index matches it."""
+
+    def latest_of(self, table: str) -> dict:
+        out = self.latest.get(table)
+        if out is None:
+            out = self.latest[table] = {}
+            for change in self.changes(table):
+                out.update(change.get("u", {}))
+                for key in change.get("d", ()):
+                    out[key] = None
+        return out
 
     def changes(self, table: str) -> list[dict]:
         out = self.parsed.get(table)
@@ -284,7 +368,7 @@ class TinyStore:
             names = []
         for name in names:
             parts = name.split(".")
-            if len(parts) == 3 and parts[2] == "json" and parts[1].isdigit():
+            if len(parts) == 3 and parts[2] == "json" and parts[1].isdigit() and not name.startswith("."):
                 view.files.setdefault(parts[0], set()).add(int(parts[1]))
         self._view = view
 
@@ -331,6 +415,7 @@ class TinyStore:
         for table, raws in lines.items():
             view.lines.setdefault(table, []).extend(raws)
             view.parsed.pop(table, None)
+            view.latest.pop(table, None)
             out = changes.setdefault(table, {})
             for raw in raws:
                 change = json.loads(raw)
@@ -371,7 +456,7 @@ class TinyStore:
         if data is None:
             return {}  # compacted away by another process since this view was taken
         docs = data.get(table)
-        if docs is None or set(data) - {table}:
+        if docs is None or set(data) - {table, SHARD_TAG_TABLE}:
             raise StoreError(f"state file {path} is damaged: expected only the table {table!r}")
         return docs
 
@@ -387,6 +472,64 @@ class TinyStore:
                 if shard_of(key) == shard:
                     docs.pop(key, None)
         return docs
+
+    def load_doc(self, table: str, key: str) -> dict | None:
+        """One document as this view sees it (a copy the caller owns), reading only its bytes where the shard
+        has a matching index; None if there is none."""
+        self._check_open()
+        view = self._view
+        latest = view.latest_of(table)
+        if key in latest:
+            doc = latest[key]
+            return None if doc is None else _copy_doc(doc)
+        shard = shard_of(key)
+        if shard not in view.files.get(table, ()):
+            return None
+        index = view.indexes.get((table, shard), False)
+        if index is False:
+            index = view.indexes[(table, shard)] = self._read_index(table, shard)
+        if index is None:
+            return self._whole_shard(table, shard).get(key)
+        where = index.get(key)
+        if where is None:
+            return None
+        try:
+            fd = os.open(self.shard_path(table, shard), os.O_RDONLY | _compat.O_CLOEXEC)
+        except FileNotFoundError:
+            return None  # compacted away by another process since this view was taken
+        try:
+            raw = _compat.pread(fd, where[1], where[0])
+        finally:
+            os.close(fd)
+        try:
+            return json.loads(raw)
+        except ValueError:
+            view.indexes[(table, shard)] = None  # the file changed under the index: read it whole
+            return self._whole_shard(table, shard).get(key)
+
+    def _whole_shard(self, table: str, shard: int) -> dict:
+        """A shard without a usable index, parsed once for this view (then documents are copied out of it)."""
+        cached = self._view.whole.get((table, shard))
+        if cached is None:
+            cached = self._view.whole[(table, shard)] = self._read_shard_file(table, shard)
+        return _CopyOnGet(cached)
+
+    def _read_index(self, table: str, shard: int) -> dict | None:
+        base = self.shard_path(table, shard)[:-len(".json")]
+        try:
+            with open(base + ".idx", "rb") as f:
+                idx = json.loads(f.read())
+            if not isinstance(idx, dict) or not isinstance(idx.get("tag"), str):
+                return None
+            expected = _tag_prefix(idx["tag"])
+            with open(base + ".json", "rb") as f:
+                head = f.read(len(expected))
+        except (OSError, ValueError):
+            return None
+        if head != expected:
+            return None  # not this file's index (a crash between the two writes, a hand edit)
+        docs = idx.get("docs")
+        return docs if isinstance(docs, dict) else None
 
     def load_table(self, table: str) -> dict[str, dict]:
         out: dict[str, dict] = {}
@@ -417,14 +560,29 @@ class TinyStore:
                     raise StoreError(f"state {path} is read-only; nothing was committed")
             view = self._view
             generation = view.generation + 1
-            payload, per_table = self._record(generation, upserts, deletes)
+            try:
+                payload, per_table = self._record(generation, upserts, deletes)
+            except (TypeError, ValueError, RecursionError) as exc:
+                raise ValueError(f"documents are not JSON-serialisable: {exc}") from exc
+            compacting = shred or view.log_end + len(payload) > COMPACT_BYTES
             if payload:
                 self._append(payload)
                 for table, raw in per_table:
+                    first = table not in view.lines
                     view.lines.setdefault(table, []).append(raw)
                     view.parsed.pop(table, None)
+                    view.latest.pop(table, None)
+                    if compacting and first:
+                        # the compaction that follows folds this change as it is (no parse of what was just
+                        # written); the view is read again from the files after it
+                        change = {}
+                        if upserts.get(table):
+                            change["u"] = upserts[table]
+                        if deletes.get(table):
+                            change["d"] = deletes[table]
+                        view.parsed[table] = [change]
                 view.generation = generation
-            if shred or view.log_end > COMPACT_BYTES:
+            if compacting:
                 try:
                     self._compact()
                 except (OSError, StoreError) as exc:
@@ -508,7 +666,7 @@ class TinyStore:
 
     def _write_shard(self, table: str, shard: int, changes: dict[str, dict | None]) -> None:
         path = self.shard_path(table, shard)
-        db = _StoreDB(path, storage=AtomicJSONStorage)
+        db = _StoreDB(path, storage=_ShardStorage)
         try:
             def updater(docs: dict) -> None:
                 for key, doc in changes.items():
@@ -520,8 +678,9 @@ class TinyStore:
             db.table(table)._update_table(updater)
             if not db.storage.read().get(table):
                 db.storage.close()
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(path)
+                for gone in (path, path[:-len(".json")] + ".idx"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(gone)
                 return
             db.storage.flush()
         except OSError as exc:
@@ -577,15 +736,11 @@ class TinyStore:
         for table, keys in deletes.items():
             if isinstance(keys, str) or any(not isinstance(k, str) for k in keys):
                 raise ValueError(f"deletes for table {table!r} must be a list of string keys")
-        # A JSON round trip gives the store its own copy, exactly as it will read back from the file
-        # (tuples become lists...), and rejects what JSON cannot hold before anything is changed.
-        try:
-            copied = json.loads(json.dumps(upserts, allow_nan=False))
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"documents are not JSON-serialisable: {exc}") from exc
-        check_tables(self.path, copied)
-        copied = {table: docs for table, docs in copied.items() if docs}
-        return copied, {table: list(keys) for table, keys in deletes.items() if keys}
+        # No copy: the commit keeps only the serialised record (what JSON cannot hold is refused when it is
+        # serialised, before anything is written); readers parse their own copies from it.
+        check_tables(self.path, {table: dict(docs) for table, docs in upserts.items()})
+        kept = {table: docs for table, docs in upserts.items() if docs}
+        return kept, {table: list(keys) for table, keys in deletes.items() if keys}
 
     # -- the lock -----------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -744,7 +899,7 @@ def state_files(home: str | os.PathLike) -> dict[str, bytes]:
     db = os.path.join(home, "db")
     if os.path.isdir(db):
         for name in sorted(os.listdir(db)):
-            if not name.startswith("."):
+            if not name.startswith(".") and not name.endswith(".idx"):  # indexes: derived, name inodes
                 with open(os.path.join(db, name), "rb") as f:
                     out[f"db/{name}"] = f.read()
     legacy = os.path.join(home, "state.json")

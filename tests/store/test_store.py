@@ -795,3 +795,30 @@ def test_a_bad_lock_timeout_is_named(home, monkeypatch):
     monkeypatch.setenv("CMKLAB_LOCK_TIMEOUT", "soon")
     with TinyStore(home) as s, pytest.raises(StoreError, match="CMKLAB_LOCK_TIMEOUT='soon'"):
         s.commit({"disks": {DISK: {}}}, {})
+
+
+# -- reading one document -----------------------------------------------------------------------------------
+
+
+def test_a_document_is_read_alone_through_its_shard_index(home, store, monkeypatch):
+    store.commit({"disks": {f"/disks/{i}": {"i": i, "pad": "x" * 100} for i in range(3000)}}, {})
+    store._compact()
+    store.commit({"disks": {"/disks/5": {"i": -5}}}, {"disks": ["/disks/6"]})  # still in the log
+    with TinyStore(home) as reader:
+        monkeypatch.setattr(TinyStore, "_read_shard_file", lambda *a: pytest.fail("parsed a whole shard"))
+        assert reader.load_doc("disks", "/disks/7") == {"i": 7, "pad": "x" * 100}
+        assert reader.load_doc("disks", "/disks/5") == {"i": -5}  # the log's version wins
+        assert reader.load_doc("disks", "/disks/6") is None and reader.load_doc("disks", "/nope") is None
+        assert reader.load_doc("vaults", "/v") is None
+
+
+def test_an_index_that_does_not_match_its_shard_is_not_used(home, store):
+    store.commit({"disks": {f"/disks/{i}": {"i": i} for i in range(300)}}, {})
+    store._compact()
+    shard = home / "db" / f"disks.{shard_of('/disks/7'):02d}.json"
+    data = json.loads(shard.read_bytes())
+    data["disks"]["/disks/7"] = {"i": 7, "longer": "value shifts every offset after it"}
+    shard.write_bytes(json.dumps(data, sort_keys=True, separators=(",", ":")).encode())  # as a crash would leave
+    with TinyStore(home) as reader:
+        assert reader.load_doc("disks", "/disks/7") == {"i": 7, "longer": "value shifts every offset after it"}
+        assert all(reader.load_doc("disks", f"/disks/{i}") == {"i": i} for i in range(300) if i != 7)
