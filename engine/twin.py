@@ -31,6 +31,7 @@ from .errors import BadRequest, Conflict
 from .ids import parse_arm_id, parse_key_url
 from .models import (DiskEncryptionSet, Disk, Image, Key, PlatformKey, ResourceGroup, RoleAssignment, ScaleSet,
                      Snapshot, Vault, VirtualMachine)
+from .views import STAND_IN_NOTE  # noqa: F401  (re-exported: what a stand-in is called wherever shown)
 from .rules import DISK_ENCRYPTION_TYPES, DISK_SKUS, ENC_CUSTOMER, ENC_DOUBLE, ENC_PLATFORM, KEY_SIZES, KEY_TYPES
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -40,7 +41,6 @@ MAX_DEPTH = 32
 DEFAULT_STAND_IN_BITS = 2048
 SUMMARY_IDS = 3
 """How many ids the summary names per reason."""
-STAND_IN_NOTE = "generated stand-in material: the real key never leaves Azure"
 
 TYPES = {
     "microsoft.resources/resourcegroups": "group",
@@ -1000,8 +1000,8 @@ def import_docs(engine, docs: list[tuple[str, Any]], *, merge: bool = False, par
                                "wrote")
     holds = home_holds_state(engine)
     if holds and not merge:
-        raise Conflict("this home already holds state; an import goes into an empty home (cmklab --home DIR "
-                       "--empty import ...), or give --merge to add the twin to what is here", code="Conflict")
+        raise Conflict("this home already holds state; an import goes into an empty home (cmklab --home NEW-DIR "
+                       "import ...), or give --merge to add the twin to what is here", code="Conflict")
     inp = collect(docs, report)
     plan = plan_import(inp, now=engine.now(), home_subscription=engine.subscription_id if holds else None)
     if not plan.report.complete and not partial:
