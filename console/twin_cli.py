@@ -169,10 +169,20 @@ def run_import(args: list[str], home=None, seed=None, profile=None, read_only=Fa
             docs.append((p, twin.read_file(p)))
             progress("reading", i + 1, len(paths))
         read_s = time.perf_counter() - t
-        from console.session import open_engine
+        from console.session import default_home, open_engine
+        from store import has_state
 
+        plan = None
+        if not has_state(home if home is not None else default_home()):
+            # a fresh home: plan before it is created, so input that is refused leaves no home behind
+            from datetime import datetime, timezone
+
+            from engine.clock import DEFAULT_START, iso
+
+            now = iso(DEFAULT_START if seed is not None else datetime.now(timezone.utc).replace(microsecond=0))
+            plan = twin.prepare(docs, now=now, partial=partial)
         engine = open_engine(home, seed=seed, profile=profile)
-        report = twin.import_docs(engine, docs, merge=merge, partial=partial, progress=progress)
+        report = twin.import_docs(engine, docs, merge=merge, partial=partial, progress=progress, plan=plan)
         report.timings["json_s"] = read_s
     except twin.ImportInputError as err:
         progress.close()

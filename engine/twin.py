@@ -444,12 +444,16 @@ def _policy(item: dict) -> dict | None:
                                                        "updated": updated}, "anchor": updated or created}
 
 
-def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None) -> Plan:
+def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, home=None) -> Plan:
     """Models for everything that can be modelled; every other item is in ``plan.report``.
 
     ``home_subscription``: the subscription a home that already holds state models (``--merge``); the input
-    must be of that subscription."""
+    must be of that subscription. ``home``: that home's engine (``--merge``): references to what it holds resolve."""
     rep = inp.report
+
+    def held(table: str, key: str):
+        return home.t[table].get(key) if home is not None else None
+
     plan = Plan(report=rep)
     it = inp.items
     # the subscription: the one most ids name (a home models one subscription)
@@ -473,6 +477,22 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None) 
             return True
         return False
 
+    if home is not None:  # --merge adds; what the home holds already is reported, never replaced
+        tables = {"vault": "vaults", "role": "roles", "des": "des", "disk": "disks", "snapshot": "snapshots",
+                  "image": "images", "vm": "vms", "vmss": "scalesets"}
+        for kind, table in tables.items():
+            for key in list(it[kind]):
+                item = it[kind][key]
+                found = held(table, item["name"].lower() if kind == "vault" else key)
+                if found is not None:
+                    rep.skip("already in this home (--merge adds resources; it does not replace them)", item["id"])
+                    del it[kind][key]
+        for base in list(inp.keys):
+            if held("keys", base) is not None:
+                rep.skip("already in this home (--merge adds resources; it does not replace them)", base)
+                del inp.keys[base]
+                inp.policies.pop(base, None)
+
     # ---- groups
     groups: dict[str, ResourceGroup] = {}
     for key, item in it["group"].items():
@@ -485,7 +505,7 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None) 
         for key, item in it[kind].items():
             rg = _rg(item["id"], item)
             gid = f"/subscriptions/{_sub(item['id']) or sub}/resourceGroups/{rg}".lower()
-            if rg and gid not in groups and (not sub or (_sub(item["id"]) or "").lower() == sub.lower()):
+            if rg and gid not in groups and held("groups", gid) is None and (not sub or (_sub(item["id"]) or "").lower() == sub.lower()):
                 groups[gid] = ResourceGroup(id=f"/subscriptions/{_sub(item['id'])}/resourceGroups/{rg}", name=rg,
                                             location=str(item.get("location") or ""))
                 rep.note("resource group known only from its resources (az group list not in input; its "
@@ -559,7 +579,7 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None) 
         items = inp.keys[base]
         first = items[0]
         ref = parse_key_url(first.get("kid") if isinstance(first.get("kid"), str) else first["key"]["kid"])
-        vault = vaults.get(ref.vault.lower())
+        vault = vaults.get(ref.vault.lower()) or held("vaults", ref.vault.lower())
         if vault is None:
             rep.skip("key whose vault is absent from the input (add az keyvault list/show)", ref.versionless)
             continue
@@ -643,7 +663,7 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None) 
         except BadRequest:
             rep.skip("disk encryption set without a Key Vault key URL (activeKey.keyUrl)", rid)
             continue
-        k = keys.get(ref.versionless.lower())
+        k = keys.get(ref.versionless.lower()) or held("keys", ref.versionless.lower())
         if k is None:
             rep.skip("disk encryption set whose key is absent from the input (or not modelled)", rid)
             continue
@@ -673,7 +693,8 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None) 
                 prev.append({"keyUrl": p["keyUrl"], "sourceVault": {"id": (p.get("sourceVault") or {}).get("id")}})
         d = DiskEncryptionSet(id=rid, name=item["name"], resource_group=_rg(rid, item),
                               location=str(item.get("location") or ""), encryption_type=etype, key_url=url,
-                              source_vault_id=_g(item, "activeKey", "sourceVault", "id") or vaults[k.vault.lower()].id,
+                              source_vault_id=_g(item, "activeKey", "sourceVault", "id") or (vaults.get(k.vault.lower())
+                                                                              or held("vaults", k.vault.lower())).id,
                               principal_id=principal, tenant_id=str(ident.get("tenantId") or tenant or ""),
                               rotation_to_latest=bool(_g(item, "rotationToLatestKeyVersionEnabled") or False),
                               previous_keys=prev, last_key_rotation=_iso(_g(item, "lastKeyRotationTimestamp")),
@@ -715,7 +736,7 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None) 
                 continue
             des = None
             if des_ref:
-                des = des_by_id.get(str(des_ref).lower())
+                des = des_by_id.get(str(des_ref).lower()) or held("des", str(des_ref).lower())
                 if des is None:
                     rep.skip(f"{kind} whose disk encryption set is absent from the input (or not modelled)", rid)
                     continue
@@ -762,11 +783,17 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None) 
         if bad:
             rep.skip(bad, rid)
             continue
-        missing = [d for d in [os_id] + [x["diskId"] for x in data] if d.lower() not in disk_ids]
+        missing = [d for d in [os_id] + [x["diskId"] for x in data]
+                   if d.lower() not in disk_ids and held("disks", d) is None]
         if missing:
             rep.skip("VM whose disk is absent from the input (or not modelled)", rid)
             continue
-        taken = [d for d in [os_id] + [x["diskId"] for x in data] if d.lower() in attached]
+        owners = [(it["disk"].get(d.lower()) or {}).get("managedBy") for d in [os_id] + [x["diskId"] for x in data]]
+        if any(o and o.lower() != key for o in owners):
+            rep.skip("VM naming a disk whose managedBy names another VM", rid)
+            continue
+        taken = [d for d in [os_id] + [x["diskId"] for x in data]
+                 if d.lower() in attached or (home is not None and home.vm_of_disk(d) is not None)]
         if taken:
             rep.skip("VM naming a disk another VM of the input already holds", rid)
             continue
@@ -810,7 +837,7 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None) 
         prof = _g(item, "virtualMachineProfile") or {}
         des_ref = ((((prof.get("storageProfile") or {}).get("osDisk") or {}).get("managedDisk") or {})
                    .get("diskEncryptionSet") or {}).get("id")
-        if des_ref and str(des_ref).lower() not in des_by_id:
+        if des_ref and str(des_ref).lower() not in des_by_id and held("des", str(des_ref).lower()) is None:
             rep.skip("scale set whose disk encryption set is absent from the input (or not modelled)", rid)
             continue
         ref = (prof.get("storageProfile") or {}).get("imageReference") or {}
@@ -942,7 +969,11 @@ def apply_import(engine, plan: Plan, *, progress: Callable[[str, int, int], None
             if des is None:
                 pub, kid = platform[r.location], f"platform:{r.location}"
             else:
-                pub, kid = publics[des.key_url.lower()], des.key_url
+                pub, kid = publics.get(des.key_url.lower()), des.key_url
+                if pub is None:  # --merge: a set the home holds
+                    ref = parse_key_url(des.key_url)
+                    ver = engine.t["keys"][ref.versionless].version(ref.version)
+                    pub = publics[des.key_url.lower()] = crypto.public_from_jwk(ver["n"], ver["e"])
             wrapped = oaep_sha256_encrypt(pub, dek, rng) if seeded else crypto.wrap_key(pub, dek)
             layers = [{"mode": "AES-256-GCM", "kid": kid, "wrapped": b64(wrapped)}]
             if r.encryption_type == ENC_DOUBLE:
@@ -993,17 +1024,30 @@ class Incomplete(Conflict):
         self.report = report
 
 
-def import_docs(engine, docs: list[tuple[str, Any]], *, merge: bool = False, partial: bool = False,
-                progress: Callable[[str, int, int], None] | None = None, report: Report | None = None) -> Report:
+def prepare(docs: list[tuple[str, Any]], *, now: str, partial: bool = False, home_subscription: str | None = None,
+            report: Report | None = None, home=None) -> Plan:
+    """Recognise, merge and plan (no engine, nothing written); :class:`Incomplete` when something cannot be
+    modelled and ``partial`` is not given."""
     if not docs:
         raise ImportInputError("no input file given; give the files the commands of cmklab import --capture-script "
                                "wrote")
+    plan = plan_import(collect(docs, report), now=now, home_subscription=home_subscription, home=home)
+    if not plan.report.complete and not partial:
+        raise Incomplete(plan.report)
+    return plan
+
+
+def import_docs(engine, docs: list[tuple[str, Any]], *, merge: bool = False, partial: bool = False,
+                progress: Callable[[str, int, int], None] | None = None, report: Report | None = None,
+                plan: Plan | None = None) -> Report:
+    """Plan (unless ``plan`` was prepared) and apply: refused, nothing changed, when the home holds state and
+    ``merge`` is not given, or when the input holds what cannot be modelled and ``partial`` is not given."""
     holds = home_holds_state(engine)
     if holds and not merge:
         raise Conflict("this home already holds state; an import goes into an empty home (cmklab --home NEW-DIR "
                        "import ...), or give --merge to add the twin to what is here", code="Conflict")
-    inp = collect(docs, report)
-    plan = plan_import(inp, now=engine.now(), home_subscription=engine.subscription_id if holds else None)
-    if not plan.report.complete and not partial:
-        raise Incomplete(plan.report)
+    if plan is None or holds:
+        plan = prepare(docs, now=engine.now(), partial=partial,
+                       home_subscription=engine.subscription_id if holds else None, report=report,
+                       home=engine if holds else None)
     return apply_import(engine, plan, progress=progress)
