@@ -210,16 +210,22 @@ class Report:
 
 def _g(item: dict, *path: str, default: Any = None) -> Any:
     """``item[path]``, looked up flat (as az prints) and under ``properties`` (REST, Resource Graph)."""
-    for base in (item, item.get("properties")):
-        v = base
-        for p in path:
-            if not isinstance(v, dict):
-                v = None
-                break
-            v = v.get(p)
-        if v is not None:
-            return v
-    return default
+    v = item
+    for p in path:
+        if type(v) is not dict:
+            v = None
+            break
+        v = v.get(p)
+    if v is not None:
+        return v
+    v = item.get("properties")
+    if type(v) is not dict:
+        return default
+    for p in path:
+        if type(v) is not dict:
+            return default
+        v = v.get(p)
+    return default if v is None else v
 
 
 def _first(item: dict, *names: str, default: Any = None) -> Any:
@@ -406,9 +412,19 @@ def _sub(rid: str) -> str | None:
     return parts[2] if len(parts) > 2 and parts[1].lower() == "subscriptions" else None
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def _tags(item: dict) -> dict:
+    """Azure tags are flat name -> string; anything nested is kept as its JSON text (bounded, never deep)."""
     t = item.get("tags")
-    return dict(t) if isinstance(t, dict) and _depth_ok(t, 2) else {}
+    if type(t) is not dict or not t:
+        return {}
+    out = dict(t)
+    for k, v in t.items():
+        if type(v) not in _SCALARS:
+            out[k] = json.dumps(v)[:256] if _depth_ok(v) else "(nested deeper than cmklab keeps)"
+    return out
 
 
 def _bits_of_n(n: Any) -> int | None:
@@ -897,6 +913,7 @@ def apply_import(engine, plan: Plan, *, progress: Callable[[str, int, int], None
     tick = progress or (lambda stage, done, total: None)
     total = len(plan.versions) + len(plan.disks) + plan.resources
     done = 0
+    t_all = time.perf_counter()
     with engine.transaction() as uow:
         meta = engine.meta
         engine._touch(meta)
@@ -960,12 +977,12 @@ def apply_import(engine, plan: Plan, *, progress: Callable[[str, int, int], None
         rng = engine.rng
         b64 = engine.b64
         seal = engine.host_sealer.seal_text
-        for i, (r, des) in enumerate(plan.disks):
+        # each resource's data keys and the public keys that wrap them (outermost first)
+        work: list[tuple[Any, list[tuple[Any, str, bytes]]]] = []
+        for r, des in plan.disks:
             if engine.t[r.table].get(r.key) is not None:
                 raise Conflict(f"{r.id} is already in this home: --merge adds resources, it does not replace them; "
                                f"nothing was imported", code="Conflict")
-            dek = rng.bytes(32) if seeded else crypto.new_data_key()
-            keys = [dek]
             if des is None:
                 pub, kid = platform[r.location], f"platform:{r.location}"
             else:
@@ -974,21 +991,41 @@ def apply_import(engine, plan: Plan, *, progress: Callable[[str, int, int], None
                     ref = parse_key_url(des.key_url)
                     ver = engine.t["keys"][ref.versionless].version(ref.version)
                     pub = publics[des.key_url.lower()] = crypto.public_from_jwk(ver["n"], ver["e"])
-            wrapped = oaep_sha256_encrypt(pub, dek, rng) if seeded else crypto.wrap_key(pub, dek)
-            layers = [{"mode": "AES-256-GCM", "kid": kid, "wrapped": b64(wrapped)}]
+            layers = [(pub, kid, rng.bytes(32) if seeded else crypto.new_data_key())]
             if r.encryption_type == ENC_DOUBLE:
                 xts = rng.bytes(64) if seeded else crypto.new_xts_key()
                 if xts[:32] == xts[32:]:
                     xts = crypto.new_xts_key()
-                pw = oaep_sha256_encrypt(platform[r.location], xts, rng) if seeded else \
-                    crypto.wrap_key(platform[r.location], xts)
-                layers.append({"mode": "AES-256-XTS", "kid": f"platform:{r.location}", "wrapped": b64(pw)})
-                keys.append(xts)
-            r.layers = layers
-            r.cache = seal(b"".join(keys), r.id.encode())
+                layers.append((platform[r.location], f"platform:{r.location}", xts))
+            work.append((r, layers))
+
+        def wrap_all(chunk: list, report_every: int = 1024, scale: int = 1) -> list:
+            out = []
+            for i, (r, layers) in enumerate(chunk):
+                out.append([b64(oaep_sha256_encrypt(pub, dek, rng) if seeded else crypto.wrap_key(pub, dek))
+                            for pub, _, dek in layers])
+                if report_every and not i % report_every:
+                    tick("data keys", done + i * scale, total)
+            return out
+
+        if seeded or len(work) < 4096:
+            wrapped = wrap_all(work)  # seeded: one stream of randomness, in order
+        else:
+            # cryptography releases the GIL for RSA: two threads wrap on two cores
+            from concurrent.futures import ThreadPoolExecutor
+
+            half = (len(work) + 1) // 2
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmklab-import") as pool:
+                second = pool.submit(wrap_all, work[half:], 0)  # (progress is told by the first half only)
+                parts = [wrap_all(work[:half], 1024, 2), second.result()]
+            wrapped = parts[0] + parts[1]
+        for i, ((r, layers), wraps) in enumerate(zip(work, wrapped)):
+            r.layers = [{"mode": "AES-256-GCM" if j == 0 else "AES-256-XTS", "kid": kid, "wrapped": w}
+                        for j, ((_, kid, _), w) in enumerate(zip(layers, wraps))]
+            r.cache = seal(b"".join(dek for _, _, dek in layers), r.id.encode())
             engine._add(r)
             done += 1
-            if not i % 2048:
+            if not i % 4096:
                 tick("disks", done, total)
         tick("disks", done, total)
         rep.timings["models_s"] = time.perf_counter() - t1
@@ -998,6 +1035,9 @@ def apply_import(engine, plan: Plan, *, progress: Callable[[str, int, int], None
         engine._emit(ev.ResourceChanged, f"imported a twin of subscription {plan.subscription}: "
                      f"{', '.join(f'{n} {k}' for k, n in rep.counts.items() if n)}",
                      resource=f"/subscriptions/{plan.subscription}")
+        t_commit = time.perf_counter()
+    rep.timings["commit_s"] = time.perf_counter() - t_commit
+    rep.timings["apply_s"] = time.perf_counter() - t_all
     return rep
 
 
@@ -1047,7 +1087,11 @@ def import_docs(engine, docs: list[tuple[str, Any]], *, merge: bool = False, par
         raise Conflict("this home already holds state; an import goes into an empty home (cmklab --home NEW-DIR "
                        "import ...), or give --merge to add the twin to what is here", code="Conflict")
     if plan is None or holds:
+        import time
+
+        t = time.perf_counter()
         plan = prepare(docs, now=engine.now(), partial=partial,
                        home_subscription=engine.subscription_id if holds else None, report=report,
                        home=engine if holds else None)
+        plan.report.timings["plan_s"] = time.perf_counter() - t
     return apply_import(engine, plan, progress=progress)
