@@ -130,6 +130,8 @@ def items_of(doc: Any, name: str) -> list:
         if isinstance(doc.get("data"), list) and ("count" in doc or "total_records" in doc or "skip_token" in doc
                                                   or "totalRecords" in doc or "skipToken" in doc):
             return list(doc["data"])
+        if isinstance(doc.get("value"), list) and "id" not in doc:
+            return list(doc["value"])  # a REST list response (az rest), the same items
         return [doc]
     if isinstance(doc, list):
         if doc and all(isinstance(p, dict) and isinstance(p.get("data"), list) and
@@ -314,6 +316,10 @@ def collect(docs: Iterable[tuple[str, Any]], report: Report | None = None) -> In
             known += 1
             if kind == "key":
                 kid = item.get("kid") if isinstance(item.get("kid"), str) else item["key"]["kid"]
+                if item.get("deletedDate") or item.get("recoveryId"):
+                    rep.skip("deleted key (az keyvault key list-deleted; soft-deleted keys are not modelled)",
+                             str(kid)[:200])
+                    continue
                 try:
                     ref = parse_key_url(kid)
                 except BadRequest:

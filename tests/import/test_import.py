@@ -460,3 +460,19 @@ def test_unmodelled_items_in_the_engine_api(engine):
     assert skipped["VM naming a disk whose managedBy names another VM"] == [thief["id"]]
     assert des[1]["id"] in skipped["disk encryption set without an identity (identity.principalId)"]
     assert not twin.home_holds_state(engine)
+
+
+def test_rest_list_responses_and_deleted_keys(engine):
+    """``{"value": [...]}`` (az rest) reads as the list it wraps; a deleted key is reported, not made active."""
+    docs = [(f, json.loads(Path(f).read_text())) for f in FILES if not f.endswith("disk-list.json")]
+    docs.append(("rest-disks", {"value": load("disk-list.json")}))
+    deleted = {"attributes": {"created": "2025-01-01T00:00:00+00:00", "enabled": True},
+               "deletedDate": "2025-09-01T00:00:00+00:00",
+               "kid": "https://kv-prod-cmk.vault.azure.net/keys/old-key/22222222222222222222222222222222",
+               "recoveryId": "https://kv-prod-cmk.vault.azure.net/deletedkeys/old-key", "tags": None}
+    docs.append(("deleted", [deleted]))
+    report = twin.import_docs(engine, docs, partial=True)
+    assert report.counts["disks"] == 12
+    assert report.skipped["deleted key (az keyvault key list-deleted; soft-deleted keys are not modelled)"] == [
+        deleted["kid"]]
+    assert engine.t["keys"].get("https://kv-prod-cmk.vault.azure.net/keys/old-key") is None
