@@ -744,6 +744,12 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
                 source = (_g(item, "sourceVirtualMachine", "id") or (os_disk.get("managedDisk") or {}).get("id")
                           or (os_disk.get("snapshot") or {}).get("id"))
             else:
+                enc = _g(item, "encryption")
+                if enc is not None and type(enc) is not dict:
+                    rep.skip(f"{kind} whose encryption field is not the object az prints", rid)
+                    continue
+                if enc is None:
+                    rep.note(f"{kind} without encryption settings in the input: platform key assumed", rid)
                 des_ref = _g(item, "encryption", "diskEncryptionSetId")
                 etype = _g(item, "encryption", "type")
                 sku = _g(item, "sku", "name")
@@ -1077,10 +1083,26 @@ def prepare(docs: list[tuple[str, Any]], *, now: str, partial: bool = False, hom
     if not docs:
         raise ImportInputError("no input file given; give the files the commands of cmklab import --capture-script "
                                "wrote")
-    plan = plan_import(collect(docs, report), now=now, home_subscription=home_subscription, home=home)
+    try:
+        plan = plan_import(collect(docs, report), now=now, home_subscription=home_subscription, home=home)
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+        raise ImportInputError(f"{_where(exc) or 'an item'}: a field holds a value of a type az does not print "
+                               f"({type(exc).__name__}: {str(exc)[:120]}); give the files as az wrote them "
+                               f"(-o json)") from None
     if not plan.report.complete and not partial:
         raise Incomplete(plan.report)
     return plan
+
+
+def _where(exc: BaseException) -> str | None:
+    """The id of the item the planner was at when ``exc`` was raised (from its frame), if any."""
+    tb, found = exc.__traceback__, None
+    while tb is not None:
+        if tb.tb_frame.f_code in (plan_import.__code__, collect.__code__):
+            loc = tb.tb_frame.f_locals
+            found = loc.get("rid") or loc.get("base") or loc.get("name") or found
+        tb = tb.tb_next
+    return str(found)[:200] if found else None
 
 
 def import_docs(engine, docs: list[tuple[str, Any]], *, merge: bool = False, partial: bool = False,

@@ -476,3 +476,24 @@ def test_rest_list_responses_and_deleted_keys(engine):
     assert report.skipped["deleted key (az keyvault key list-deleted; soft-deleted keys are not modelled)"] == [
         deleted["kid"]]
     assert engine.t["keys"].get("https://kv-prod-cmk.vault.azure.net/keys/old-key") is None
+
+
+@pytest.mark.parametrize("fixture, mutate", [
+    ("keyvault-show-kv-prod-cmk.json", lambda d: d["properties"].update(softDeleteRetentionInDays="ninety")),
+    ("vm-list-d.json", lambda d: d[2]["storageProfile"]["dataDisks"][0].update(lun="first")),
+    ("vm-list-d.json", lambda d: d[1]["storageProfile"].update(dataDisks=["a disk"])),
+    ("keyvault-key-list-versions-disk-key.json", lambda d: d[0].update(attributes="enabled")),
+    ("disk-list.json", lambda d: d[0].update(encryption=["CMK"])),
+    ("vmss-list.json", lambda d: d[0]["sku"].update(capacity={"n": 2})),
+])
+def test_values_of_the_wrong_type_are_a_clear_error(tmp_path, capsys, fixture, mutate):
+    doc = load(fixture)
+    mutate(doc)
+    bad = tmp_path / fixture
+    bad.write_text(json.dumps(doc))
+    files = [f for f in FILES if not f.endswith(fixture)] + [str(bad)]
+    home = tmp_path / "h"
+    code, out, err = run(capsys, home, "import", *files)
+    assert code in (1, 2), (code, err)
+    assert err.startswith("ERROR: (") or "not modelled" in err
+    assert not home.exists()
