@@ -180,6 +180,7 @@ def run_import(args: list[str], home=None, seed=None, profile=None, read_only=Fa
             from engine.clock import DEFAULT_START, iso
 
             now = iso(DEFAULT_START if seed is not None else datetime.now(timezone.utc).replace(microsecond=0))
+            progress("planning", 0, 1)
             plan = twin.prepare(docs, now=now, partial=partial)
         engine = open_engine(home, seed=seed, profile=profile)
         report = twin.import_docs(engine, docs, merge=merge, partial=partial, progress=progress, plan=plan)

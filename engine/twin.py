@@ -1047,6 +1047,7 @@ def apply_import(engine, plan: Plan, *, progress: Callable[[str, int, int], None
         engine._emit(ev.ResourceChanged, f"imported a twin of subscription {plan.subscription}: "
                      f"{', '.join(f'{n} {k}' for k, n in rep.counts.items() if n)}",
                      resource=f"/subscriptions/{plan.subscription}")
+        tick("writing", total, total)  # the commit follows: one append of every document, then compaction
         t_commit = time.perf_counter()
     rep.timings["commit_s"] = time.perf_counter() - t_commit
     rep.timings["apply_s"] = time.perf_counter() - t_all
@@ -1118,6 +1119,8 @@ def import_docs(engine, docs: list[tuple[str, Any]], *, merge: bool = False, par
         import time
 
         t = time.perf_counter()
+        if progress is not None:
+            progress("planning", 0, 1)
         plan = prepare(docs, now=engine.now(), partial=partial,
                        home_subscription=engine.subscription_id if holds else None, report=report,
                        home=engine if holds else None)
