@@ -1047,6 +1047,14 @@ def apply_import(engine, plan: Plan, *, progress: Callable[[str, int, int], None
         engine._emit(ev.ResourceChanged, f"imported a twin of subscription {plan.subscription}: "
                      f"{', '.join(f'{n} {k}' for k, n in rep.counts.items() if n)}",
                      resource=f"/subscriptions/{plan.subscription}")
+        # a set whose identity cannot use its key as captured: the twin keeps the power states as given,
+        # but the next action that reaches its VMs stops them (access not captured, or already broken)
+        for des in plan.des:
+            problem = engine.des_identity_ready(des)
+            if problem is not None:
+                rep.note(f"disk encryption set whose identity cannot use its key as captured ({problem.code}; "
+                         f"access not in the input, or broken already): its running VMs stop at the next "
+                         f"action that reaches them", des.id)
         tick("writing", total, total)  # the commit follows: one append of every document, then compaction
         t_commit = time.perf_counter()
     rep.timings["commit_s"] = time.perf_counter() - t_commit

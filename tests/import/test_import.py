@@ -497,3 +497,26 @@ def test_values_of_the_wrong_type_are_a_clear_error(tmp_path, capsys, fixture, m
     assert code in (1, 2), (code, err)
     assert err.startswith("ERROR: (") or "not modelled" in err
     assert not home.exists()
+
+
+def test_a_set_whose_identity_cannot_use_its_key_is_noted(tmp_path, capsys):
+    vault = load("keyvault-show-kv-prod-cmk.json")
+    vault["properties"]["accessPolicies"] = vault["properties"]["accessPolicies"][:1]  # the set's grant not captured
+    bad = tmp_path / "keyvault-show-kv-prod-cmk.json"
+    bad.write_text(json.dumps(vault))
+    files = [f for f in FILES if not f.endswith("keyvault-show-kv-prod-cmk.json")] + [str(bad)]
+    code, out, err = run(capsys, tmp_path / "h", "import", "--json", *files)
+    assert code == 0, err
+    notes = json.loads(out)["assumptions"]
+    (reason,) = [r for r in notes if r.startswith("disk encryption set whose identity cannot use its key")]
+    assert notes[reason]["ids"] == [load("disk-encryption-set-list.json")[0]["id"]]
+
+
+def test_merge_into_another_subscription_is_refused(tmp_path, capsys):
+    home = tmp_path / "demo"
+    code, out, err = run(capsys, home, "demo")
+    assert code == 0, err
+    before = home_bytes(home)
+    code, out, err = run(capsys, home, "import", "--merge", *FILES)
+    assert code == 1 and "a home models one subscription" in err
+    assert home_bytes(home) == before
