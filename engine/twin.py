@@ -546,8 +546,8 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
             rep.note("vault without its properties (add az keyvault show of each vault): no access assumed", rid)
         policies = []
         for p in _g(item, "accessPolicies") or []:
-            if not isinstance(p, dict) or not _depth_ok(p, 4):
-                rep.skip("access policy of an unknown shape", rid)
+            if not isinstance(p, dict) or not _depth_ok(p, 4) or not isinstance(p.get("objectId"), str):
+                rep.skip("access policy of an unknown shape (an object with objectId and permissions)", rid)
                 continue
             perms = p.get("permissions") or {}
             policies.append({"tenantId": p.get("tenantId"), "objectId": p.get("objectId"),

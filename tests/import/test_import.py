@@ -520,3 +520,24 @@ def test_merge_into_another_subscription_is_refused(tmp_path, capsys):
     code, out, err = run(capsys, home, "import", "--merge", *FILES)
     assert code == 1 and "a home models one subscription" in err
     assert home_bytes(home) == before
+
+
+def test_roles_cmklab_does_not_model_grant_nothing_and_break_nothing(tmp_path, capsys):
+    """Owner, Contributor, Reader... grant no key permission: kept as given, and a cascade that meets one on
+    the identity of a set passes over it."""
+    roles = load("role-assignment-list-all.json")
+    extra = json.loads(json.dumps(roles[2]))  # Reader at the subscription, given to des-data's identity
+    extra["principalId"] = roles[0]["principalId"]
+    extra["id"] = extra["id"].replace("8c3f5b2d", "9d4a6c3e")
+    extra["name"] = extra["id"].rsplit("/", 1)[1]
+    more = tmp_path / "roles-more.json"
+    more.write_text(json.dumps([extra]))
+    home = tmp_path / "h"
+    code, out, err = run(capsys, home, "import", *FILES, str(more))
+    assert code == 0, err
+    code, out, err = run(capsys, home, "az", "vm", "start", "-g", "rg-data", "-n", "vm-app-01")
+    assert code == 0, err
+    az_json(capsys, home, "keyvault", "key", "set-attributes", "--vault-name", "kv-data-cmk", "-n", "data-key",
+            "--enabled", "false")
+    states = {v["name"]: v["powerState"] for v in az_json(capsys, home, "vm", "list", "-d")}
+    assert states["vm-app-01"] == "VM stopped" and states["vm-db-01"] == "VM stopped"
