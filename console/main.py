@@ -53,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         from console.workshop import run_serve
 
         return run_serve(rest[1:], **opts)
+    if rest[0] == "import":
+        from console.twin_cli import run_import
+
+        return run_import(rest[1:], **opts)
     if rest[0] == "demo":
         return _demo(rest[1:], **opts)
     from console.cli import run_cli

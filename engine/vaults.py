@@ -330,7 +330,7 @@ class VaultsBackend(EngineCore):
                 if r.principal_id != principal:
                     continue
                 s = r.scope.lower()
-                if (s in (vid, sub, rg) or s.startswith(vid + "/keys/")) and perm in ROLE_PERMISSIONS[r.role]:
+                if (s in (vid, sub, rg) or s.startswith(vid + "/keys/")) and perm in ROLE_PERMISSIONS.get(r.role, ()):
                     return True
             return False
         for p in vault.access_policies:

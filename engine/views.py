@@ -19,6 +19,8 @@ from .ids import key_id, parse_key_url, vault_uri
 from .models import PowerState
 from .rules import ROLE_IDS, SKU_TIER
 
+STAND_IN_NOTE = "generated stand-in material of an imported twin: the real key never leaves Azure"
+
 # ---- helpers ----------------------------------------------------------------------------------------
 
 
@@ -209,7 +211,12 @@ def key_bundle(engine, key, ver: dict | None = None) -> dict:
         "managed": None,
         "releasePolicy": None,
         "tags": dict(key.tags) if key.tags else None,
-    }
+    } | _stand_in(ver)
+
+
+def _stand_in(ver: dict) -> dict:
+    """A version imported into a twin (engine/twin.py) holds generated stand-in material: say so."""
+    return {"standIn": STAND_IN_NOTE} if ver.get("standIn") else {}
 
 
 def _deleted_fields(key) -> dict:
@@ -234,7 +241,7 @@ def key_list_item(engine, key, ver: dict | None = None, *, versioned: bool = Fal
         "name": key.name,
         "releasePolicy": None,
         "tags": dict(key.tags) if key.tags else None,
-    }
+    } | _stand_in(ver)
 
 
 def key_versions_view(engine, key) -> list[dict]:
@@ -714,6 +721,10 @@ def inspect_resource(engine, r) -> dict:
             entry.update({"keyType": "customer-managed", "keyUrl": kid, "keyVersion": ref.version,
                           "wrappedBy": kid, "usable": problem is None,
                           "problem": None if problem is None else problem.message})
+            k = engine.t["keys"].get(ref.versionless)
+            ver = k.version(ref.version) if k is not None else None
+            if ver is not None and ver.get("standIn"):
+                entry["keyMaterial"] = STAND_IN_NOTE
         layers.append(entry)
     problem = engine.resource_problem(r)
     out: dict = {

@@ -1,7 +1,7 @@
 """cmklab's benchmark: each figure against its limit, measured in one run on this machine.
 
     python tests/bench/run.py            # full run, prints a table
-    python tests/bench/run.py --quick    # the same figures on the same sizes, fewer repeats (< 2 min)
+    python tests/bench/run.py --quick    # the same figures on the same sizes, fewer repeats (< 2 min, and about a minute more for the 100k import)
     python tests/bench/run.py --json     # ... and a last line holding one JSON object
 
 Ratios divide the engine's time by the raw operation it cannot avoid, measured in the same process,
@@ -309,6 +309,93 @@ def bench_cli(n: int, repeats: int) -> None:
         f"(median of {n_pairs} interleaved pairs)")
 
 
+def twin_input(folder: Path, n: int) -> list[str]:
+    """``n`` resources as the Azure CLI prints them, built from the shapes of tests/import/fixtures: a group,
+    two vaults, four keys of two versions, two sets, and VMs of one OS disk and three data disks (CMK and
+    platform) up to ``n``. Returns the file paths."""
+    fix = ROOT / "tests" / "import" / "fixtures"
+    load = lambda name: json.loads((fix / name).read_text())  # noqa: E731
+    files = ["group-list.json", "keyvault-show-kv-prod-cmk.json", "keyvault-show-kv-data-cmk.json",
+             "role-assignment-list-all.json", "keyvault-key-show-disk-key.json",
+             "keyvault-key-list-versions-disk-key.json", "keyvault-key-list-versions-data-key.json",
+             "disk-encryption-set-list.json"]
+    out = [str(fix / f) for f in files]
+    disk_t = load("disk-list.json")[3]  # a data disk of vm-web-02 (customer key)
+    vm_t = next(v for v in load("vm-list-d.json") if v["name"] == "vm-web-02")
+    des = [d["id"] for d in load("disk-encryption-set-list.json")]
+    disks, vms = [], []
+    rg_prod = vm_t["id"].split("/providers/")[0]
+    per_vm = 5  # a VM, its OS disk and three data disks
+    for i in range((n - 20) // per_vm):
+        vid = f"{rg_prod}/providers/Microsoft.Compute/virtualMachines/vm-{i:06d}"
+        vm = json.loads(json.dumps(vm_t))
+        vm["id"], vm["name"], vm["vmId"] = vid, f"vm-{i:06d}", f"{i:08x}-aaaa-4bbb-8ccc-dddddddddddd"
+        vm["powerState"] = ("VM running", "VM running", "VM stopped", "VM deallocated")[i % 4]
+        ids = []
+        for j in range(4):
+            d = json.loads(json.dumps(disk_t))
+            name = f"vm-{i:06d}-{'os' if j == 0 else f'data{j}'}"
+            d["id"], d["name"], d["managedBy"] = f"{rg_prod}/providers/Microsoft.Compute/disks/{name}", name, vid
+            d["uniqueId"] = f"{i:08x}-{j:04x}-4222-8333-444455556666"
+            d["encryption"] = ({"diskEncryptionSetId": des[(i + j) % 2], "type": "EncryptionAtRestWithCustomerKey"
+                                if (i + j) % 2 == 0 else "EncryptionAtRestWithPlatformAndCustomerKeys"}
+                               if j != 3 else {"diskEncryptionSetId": None, "type": "EncryptionAtRestWithPlatformKey"})
+            disks.append(d)
+            ids.append(d["id"])
+        vm["storageProfile"]["osDisk"]["managedDisk"]["id"] = ids[0]
+        data = vm["storageProfile"]["dataDisks"][0]
+        vm["storageProfile"]["dataDisks"] = [dict(data, lun=j - 1, managedDisk=dict(data["managedDisk"], id=ids[j]))
+                                             for j in range(1, 4)]
+        vms.append(vm)
+    for name, items in (("disk-list.json", disks), ("vm-list-d.json", vms)):
+        path = folder / name
+        path.write_text(json.dumps(items, indent=2, sort_keys=True))
+        out.append(str(path))
+    return out
+
+
+def bench_import(n: int) -> None:
+    """``cmklab import`` of ``n`` resources into a new home: the whole import (read, parse, plan, stand-in keys,
+    one data key per disk wrapped by its set's version, one commit) against what it cannot avoid: json.loads of
+    the input and the RSA generation of its stand-ins (one per key version and one platform key per region)."""
+    from engine import twin
+
+    with tempfile.TemporaryDirectory() as tmp:
+        files = twin_input(Path(tmp), n)
+        texts = [Path(f).read_bytes() for f in files]
+        t = time.perf_counter()
+        for raw in texts:
+            json.loads(raw)
+        loads = time.perf_counter() - t
+        del texts
+        engine = open_engine(Path(tmp) / "home")
+        t = time.perf_counter()
+        report = twin.import_files(engine, files)
+        total = time.perf_counter() - t
+        keygen = report.timings["keygen_s"]
+        count = sum(report.counts.values()) - report.counts["key versions"]
+        wraps = sum(len(r.layers) for t in ("disks", "snapshots", "images") for r in engine.t[t].values())
+        engine.store.close()
+    # for comparison (not in the bound): the same number of raw RSA-OAEP-256 wraps, one thread
+    pub = rsa.generate_private_key(65537, 2048).public_key()
+    t = time.perf_counter()
+    for _ in range(wraps):
+        pub.encrypt(os.urandom(32), OAEP)
+    raw_wraps = time.perf_counter() - t
+    floor = loads + keygen
+    row("import_100k_s", total, f"<= {3 * floor:.1f}",
+        f"{count:,} resources: {total:.2f} s = {total / floor:.2f}x (json.loads {loads:.2f} s + RSA keygen of "
+        f"{report.stand_ins} stand-ins and the platform key {keygen:.2f} s); bound 3x")
+    print("import timings:", {k: round(v, 2) for k, v in report.timings.items()}, file=sys.stderr)
+    RESULTS["import_100k_raw_wraps_s"] = round(raw_wraps, 3)
+    ROWS.append(("import_100k_vs_floor_and_wraps", f"{total / (floor + raw_wraps):.3f}", "-",
+                 f"the same import / (json.loads + keygen + {wraps:,} raw RSA-2048 wraps on one thread "
+                 f"{raw_wraps:.2f} s)"))
+    RESULTS["import_100k_json_loads_s"] = round(loads, 3)
+    RESULTS["import_100k_keygen_s"] = round(keygen, 3)
+    RESULTS["import_100k_vs_floor"] = round(total / floor, 3)
+
+
 def bench_keygen(repeats: int) -> None:
     for bits in (2048, 3072, 4096):
         t = median_time(lambda: rsa.generate_private_key(65537, bits), repeats)
@@ -346,9 +433,10 @@ def bench_console(n: int) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="fewer repeats; the whole run under two minutes")
+    ap.add_argument("--quick", action="store_true", help="fewer repeats; under two minutes, and about a minute more for the 100k import")
     ap.add_argument("--json", action="store_true", help="print a last line holding one JSON object")
-    ap.add_argument("--only", help="comma-separated subset: rotation,scale,cascade,disk,cli,console,keygen,raw")
+    ap.add_argument("--only", help="comma-separated subset: rotation,scale,cascade,disk,cli,console,keygen,raw,"
+                    "import")
     args = ap.parse_args()
     reps = 3 if args.quick else 7
     only = set(args.only.split(",")) if args.only else None
@@ -361,6 +449,7 @@ def main() -> int:
         ("cli", lambda: bench_cli(1000, reps + 2)),
         ("console", lambda: bench_console(10000)),
         ("keygen", lambda: bench_keygen(3 if args.quick else 5)),
+        ("import", lambda: bench_import(100000)),
     ]
     t0 = time.perf_counter()
     for name, fn in steps:

@@ -1,0 +1,210 @@
+"""``cmklab import``: a twin of a real subscription's key topology, from what the Azure CLI prints.
+
+    cmklab import --capture-script > capture.sh     # the read-only az commands that produce the input
+    cmklab --home twin --empty import twin/*.json   # one transaction: lands whole or not at all
+
+cmklab never talks to Azure: the operator runs the capture script with their own credentials. Exit codes
+as az: 0 imported, 1 refused (a home that holds state without --merge, input the twin cannot model
+without --partial, a read-only session), 2 usage (unknown flag, unreadable or malformed input).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+USAGE = """usage: cmklab [--home DIR] [--seed N] import [--merge] [--partial] [--json] PATH [PATH ...]
+       cmklab import --capture-script
+
+Build a twin of a real subscription's key topology from the JSON the Azure CLI prints (-o json):
+az group list, keyvault list/show, keyvault key list/list-versions/show, keyvault key rotation-policy
+show, role assignment list --all, disk-encryption-set list, disk list, snapshot list, image list,
+vm list -d, vmss list, and Resource Graph query pages (az graph query). Files may come in any order;
+each item is recognised from its content.
+
+Key material never leaves Azure: each key version gets generated stand-in material (RSA-2048 unless the
+input shows another size), marked standIn wherever a key is shown; each customer-key disk gets a data key
+wrapped by the version its set names. Imported disks hold no data.
+
+options:
+  --capture-script  print the read-only az commands that produce the input, and exit
+  --merge           add the twin to a home that already holds state (same subscription)
+  --partial         import what can be modelled even when some items cannot (they are listed)
+  --json            print the summary as JSON
+  -h, --help        show this help
+
+Files over 512 MiB are refused; exit codes: 0 imported, 1 refused, 2 usage or unreadable input."""
+
+GRAPH_TYPES = ("microsoft.resources/subscriptions/resourcegroups", "microsoft.keyvault/vaults",
+               "microsoft.compute/diskencryptionsets", "microsoft.compute/disks", "microsoft.compute/snapshots",
+               "microsoft.compute/images", "microsoft.compute/virtualmachines",
+               "microsoft.compute/virtualmachinescalesets")
+
+GRAPH_QUERY = ("Resources | where type in~ ({types}) | extend powerState = properties.extended.instanceView."
+               "powerState.code | order by id asc")
+
+
+def capture_script() -> str:
+    types = ", ".join(f"'{t}'" for t in GRAPH_TYPES if "resourcegroups" not in t)
+    query = GRAPH_QUERY.format(types=types)
+    return f"""#!/usr/bin/env bash
+# Read-only az commands whose output `cmklab import` reads (printed by `cmklab import --capture-script`).
+# Run them signed in with your own credentials (az login); nothing here changes anything in Azure.
+# Needs: Reader on the subscription; on each vault, keys list/get (access policy) or Key Vault Reader (RBAC);
+# the resource-graph extension for the last step (az extension add --name resource-graph).
+# Then: cmklab --home ./twin-home --empty import twin/*.json
+set -euo pipefail
+SUBSCRIPTION="${{SUBSCRIPTION:?set SUBSCRIPTION to the subscription id or name}}"
+az account set --subscription "$SUBSCRIPTION"
+mkdir -p twin && cd twin
+
+az group list -o json > group-list.json
+az keyvault list -o json > keyvault-list.json
+for v in $(az keyvault list --query "[].name" -o tsv); do
+  az keyvault show -n "$v" -o json > "keyvault-show-$v.json"
+  az keyvault key list --vault-name "$v" -o json > "keyvault-key-list-$v.json"
+  for k in $(az keyvault key list --vault-name "$v" --query "[].name" -o tsv); do
+    az keyvault key show --vault-name "$v" -n "$k" -o json > "keyvault-key-show-$v-$k.json"
+    az keyvault key list-versions --vault-name "$v" -n "$k" -o json > "keyvault-key-list-versions-$v-$k.json"
+    az keyvault key rotation-policy show --vault-name "$v" -n "$k" -o json \\
+      > "keyvault-key-rotation-policy-show-$v-$k.json" 2>/dev/null || rm -f "keyvault-key-rotation-policy-show-$v-$k.json"
+  done
+done
+az role assignment list --all -o json > role-assignment-list-all.json
+az disk-encryption-set list -o json > disk-encryption-set-list.json
+az disk list -o json > disk-list.json
+az snapshot list -o json > snapshot-list.json
+az image list -o json > image-list.json
+az vm list -d -o json > vm-list-d.json
+az vmss list -o json > vmss-list.json
+
+# Optional: the same types from Azure Resource Graph, 1,000 rows a page (cmklab merges the copies).
+QUERY="{query}"
+page=1; token=""
+while :; do
+  az graph query -q "$QUERY" --subscriptions "$(az account show --query id -o tsv)" --first 1000 \\
+    ${{token:+--skip-token "$token"}} -o json > "graph-query-$page.json"
+  token=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("skip_token") or "")' \\
+    "graph-query-$page.json")
+  [ -z "$token" ] && break
+  page=$((page + 1))
+done
+"""
+
+
+class Progress:
+    """A progress bar on stderr for imports that take more than a second; silent when stderr is not a TTY."""
+
+    def __init__(self, stream=None, delay: float = 1.0) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.start = time.monotonic()
+        self.delay = delay
+        self.shown = False
+        self._last = 0.0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.start < self.delay or (now - self._last < 0.1 and done < total):
+            return
+        self._last = now
+        width = 30
+        frac = done / total if total else 1.0
+        bar = "#" * int(frac * width) + "." * (width - int(frac * width))
+        self.stream.write(f"\rimporting {stage:<12} [{bar}] {frac:>4.0%} {done:,}/{total:,}")
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def run_import(args: list[str], home=None, seed=None, profile=None, read_only=False, empty=False, **_: object) -> int:
+    from engine.errors import EngineError
+
+    merge = partial = as_json = False
+    paths: list[str] = []
+    for a in args:
+        if a in ("-h", "--help"):
+            print(USAGE)
+            return 0
+        if a == "--capture-script":
+            if len(args) > 1:
+                print("ERROR: --capture-script takes no other argument", file=sys.stderr)
+                return 2
+            sys.stdout.write(capture_script())
+            return 0
+        if a == "--merge":
+            merge = True
+        elif a == "--partial":
+            partial = True
+        elif a == "--json":
+            as_json = True
+        elif a.startswith("-") and a != "-":
+            print(f"ERROR: unrecognized arguments: {a}; allowed: --merge, --partial, --json, --capture-script, "
+                  f"PATH ...", file=sys.stderr)
+            return 2
+        else:
+            paths.append(a)
+    if not paths:
+        print("ERROR: the following arguments are required: PATH (the JSON files the capture script wrote; "
+              "see cmklab import --capture-script)", file=sys.stderr)
+        return 2
+    if read_only:
+        print("ERROR: (ReadOnly) this session is read-only: an import would change the store", file=sys.stderr)
+        return 1
+    from engine import twin
+
+    progress = Progress()
+    try:
+        # read and check every file before the home is opened: bad input never creates state
+        t = time.perf_counter()
+        docs = []
+        for i, p in enumerate(paths):
+            docs.append((p, twin.read_file(p)))
+            progress("reading", i + 1, len(paths))
+        read_s = time.perf_counter() - t
+        from console.session import default_home, open_engine
+        from store import has_state
+
+        plan = None
+        if not has_state(home if home is not None else default_home()):
+            # a fresh home: plan before it is created, so input that is refused leaves no home behind
+            from datetime import datetime, timezone
+
+            from engine.clock import DEFAULT_START, iso
+
+            now = iso(DEFAULT_START if seed is not None else datetime.now(timezone.utc).replace(microsecond=0))
+            progress("planning", 0, 1)
+            plan = twin.prepare(docs, now=now, partial=partial)
+        engine = open_engine(home, seed=seed, profile=profile)
+        report = twin.import_docs(engine, docs, merge=merge, partial=partial, progress=progress, plan=plan)
+        report.timings["json_s"] = read_s
+    except twin.ImportInputError as err:
+        progress.close()
+        print(f"ERROR: ({err.code}) {err.message}", file=sys.stderr)
+        return 2
+    except twin.Incomplete as err:
+        progress.close()
+        _print_report(err.report, as_json, sys.stderr)
+        print(f"ERROR: ({err.code}) {err.message}", file=sys.stderr)
+        return 1
+    except EngineError as err:
+        progress.close()
+        print(f"ERROR: ({err.display_code}) {err.message}", file=sys.stderr)
+        return 1
+    progress.close()
+    _print_report(report, as_json, sys.stdout)
+    return 0
+
+
+def _print_report(report, as_json: bool, stream) -> None:
+    if as_json:
+        stream.write(json.dumps(report.to_dict(), indent=2, sort_keys=True) + "\n")
+    else:
+        stream.write("\n".join(report.lines()) + "\n")

@@ -1,0 +1,1136 @@
+"""A twin of a real subscription's key topology, built from what the Azure CLI prints (``-o json``).
+
+:func:`parse_inputs` reads the documents (any order, any mix; each item is recognised from its content),
+:func:`plan_import` turns them into the engine's models and a :class:`Report` of what cannot be modelled,
+and :func:`apply_import` lands the plan in one unit of work: whole or not at all.
+
+Kept as given: ids, names, subscription, regions, SKUs, sizes, set types, key versions and their
+attributes, identities, access grants, attachments (LUNs) and power states. Key material never leaves
+Azure, so each key *version* gets generated stand-in material (RSA-2048 unless the input shows another
+size: a ``key.n`` from ``az keyvault key show`` or a ``keySize``), marked ``standIn`` in its version
+document, and each customer-key disk a generated data key wrapped by the version its set names: every
+cascade then acts through the cryptography as for native resources. Imported disks hold no data.
+
+Bounds: a file over :data:`MAX_FILE_BYTES` is refused before it is read; JSON nested deeper than the
+parser allows, or values cmklab keeps (tags, access policies) nested deeper than :data:`MAX_DEPTH`, are
+refused with the file named.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from ._lazy import crypto
+from .clock import iso, parse_iso
+from .entropy import oaep_sha256_encrypt, seeded_rsa
+from .errors import BadRequest, Conflict
+from .ids import parse_arm_id, parse_key_url
+from .models import (DiskEncryptionSet, Disk, Image, Key, PlatformKey, ResourceGroup, RoleAssignment, ScaleSet,
+                     Snapshot, Vault, VirtualMachine)
+from .views import STAND_IN_NOTE  # noqa: F401  (re-exported: what a stand-in is called wherever shown)
+from .rules import DISK_ENCRYPTION_TYPES, DISK_SKUS, ENC_CUSTOMER, ENC_DOUBLE, ENC_PLATFORM, KEY_SIZES, KEY_TYPES
+
+MAX_FILE_BYTES = 512 * 1024 * 1024
+"""The largest input file read (512 MiB); larger ones are refused before reading."""
+MAX_DEPTH = 32
+"""How deep a kept value (tags, access policy permissions) may nest."""
+DEFAULT_STAND_IN_BITS = 2048
+SUMMARY_IDS = 3
+"""How many ids the summary names per reason."""
+
+TYPES = {
+    "microsoft.resources/resourcegroups": "group",
+    "microsoft.resources/subscriptions/resourcegroups": "group",
+    "microsoft.keyvault/vaults": "vault",
+    "microsoft.authorization/roleassignments": "role",
+    "microsoft.compute/diskencryptionsets": "des",
+    "microsoft.compute/disks": "disk",
+    "microsoft.compute/snapshots": "snapshot",
+    "microsoft.compute/images": "image",
+    "microsoft.compute/virtualmachines": "vm",
+    "microsoft.compute/virtualmachinescalesets": "vmss",
+}
+"""The ARM types a twin models (the Resource Graph query names the same)."""
+
+POWER = {"running": "running", "stopped": "stopped", "deallocated": "deallocated",
+         "starting": "running", "stopping": "stopped", "deallocating": "deallocated"}
+
+
+class ImportInputError(BadRequest):
+    """The input is not what ``cmklab import`` reads (a usage error: exit 2)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="InvalidImportInput")
+
+
+# ---- reading --------------------------------------------------------------------------------------
+
+
+def read_file(path: str | os.PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> Any:
+    """The parsed JSON of one input file, or :class:`ImportInputError` naming the file and what was wrong."""
+    name = os.fspath(path)
+    try:
+        size = os.stat(name).st_size
+    except OSError as e:
+        raise ImportInputError(f"{name}: cannot read it ({e.strerror or e})") from None
+    if size > max_bytes:
+        raise ImportInputError(f"{name}: {size:,} bytes is over the limit of {max_bytes:,} bytes "
+                               f"({max_bytes // 1024 ** 2} MiB); split the capture (--first 1000 pages of the "
+                               f"Resource Graph query, one file per az command)")
+    try:
+        with open(name, "rb") as f:
+            raw = f.read(max_bytes + 1)
+    except OSError as e:
+        raise ImportInputError(f"{name}: cannot read it ({e.strerror or e})") from None
+    return parse_text(raw, name)
+
+
+def parse_text(raw: bytes | str, name: str = "<input>") -> Any:
+    if isinstance(raw, bytes):
+        if raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]  # PowerShell's Out-File writes a byte order mark
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ImportInputError(f"{name}: not UTF-8 text (byte {e.start}); expected the JSON an az command "
+                                   f"prints with -o json") from None
+    if not raw.strip():
+        raise ImportInputError(f"{name}: empty; expected the JSON an az command prints with -o json")
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise ImportInputError(f"{name}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno}); expected "
+                               f"the JSON an az command prints with -o json") from None
+    except RecursionError:
+        raise ImportInputError(f"{name}: JSON nested deeper than the parser allows; az output nests a few "
+                               f"levels") from None
+
+
+def _depth_ok(value: Any, limit: int = MAX_DEPTH) -> bool:
+    stack = [(value, 0)]
+    while stack:
+        v, d = stack.pop()
+        if d > limit:
+            return False
+        if type(v) is dict:
+            stack.extend((x, d + 1) for x in v.values())
+        elif type(v) is list:
+            stack.extend((x, d + 1) for x in v)
+    return True
+
+
+def items_of(doc: Any, name: str) -> list:
+    """The resource items of one parsed document: a list (``az ... list``), one object (``az ... show``), a
+    Resource Graph page (``{"count", "data", "skip_token", "total_records"}``) or a list of pages."""
+    if isinstance(doc, dict):
+        if isinstance(doc.get("data"), list) and ("count" in doc or "total_records" in doc or "skip_token" in doc
+                                                  or "totalRecords" in doc or "skipToken" in doc):
+            return list(doc["data"])
+        if isinstance(doc.get("value"), list) and "id" not in doc:
+            return list(doc["value"])  # a REST list response (az rest), the same items
+        return [doc]
+    if isinstance(doc, list):
+        if doc and all(isinstance(p, dict) and isinstance(p.get("data"), list) and
+                       ("count" in p or "total_records" in p or "totalRecords" in p) for p in doc):
+            return [x for p in doc for x in p["data"]]
+        return doc
+    raise ImportInputError(f"{name}: the JSON is a {type(doc).__name__}; expected a list or an object as "
+                           f"az prints them with -o json")
+
+
+def kind_of(item: Any) -> str | None:
+    """What an item is, from its content: a kind of :data:`TYPES`, ``key`` or ``policy``; None if unknown."""
+    if not isinstance(item, dict):
+        return None
+    kid = item.get("kid")
+    if not isinstance(kid, str) and isinstance(item.get("key"), dict):
+        kid = item["key"].get("kid")
+    if isinstance(kid, str) and "/keys/" in kid:
+        return "key"
+    if "lifetimeActions" in item or "lifetime_actions" in item:
+        return "policy"
+    t = item.get("type")
+    if isinstance(t, str):
+        return TYPES.get(t.lower(), "other")
+    return None
+
+
+# ---- the report --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    """What the import did and did not model: ``skipped`` (not modelled, by reason) and ``notes`` (modelled
+    with an assumption, by reason), each reason with every id; ``counts`` per kind imported."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, list[str]] = field(default_factory=dict)
+    notes: dict[str, list[str]] = field(default_factory=dict)
+    stand_ins: int = 0
+    subscription: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def skip(self, reason: str, rid: str) -> None:
+        self.skipped.setdefault(reason, []).append(rid)
+
+    def note(self, reason: str, rid: str) -> None:
+        self.notes.setdefault(reason, []).append(rid)
+
+    @property
+    def complete(self) -> bool:
+        return not self.skipped
+
+    def lines(self) -> list[str]:
+        out = []
+        done = ", ".join(f"{n} {k}" for k, n in self.counts.items() if n)
+        out.append(f"modelled: {done or 'nothing'}" + (f" (subscription {self.subscription})"
+                                                        if self.subscription else ""))
+        if self.stand_ins:
+            out.append(f"stand-in key material: {self.stand_ins} key version(s) (marked standIn wherever shown)")
+        for title, table in (("not modelled", self.skipped), ("modelled with an assumption", self.notes)):
+            if not table:
+                continue
+            out.append(f"{title}: {sum(len(v) for v in table.values())}")
+            for reason, ids in sorted(table.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+                more = f", ... ({len(ids) - SUMMARY_IDS} more)" if len(ids) > SUMMARY_IDS else ""
+                out.append(f"  {len(ids):>6}  {reason}: {', '.join(ids[:SUMMARY_IDS])}{more}")
+        return out
+
+    def to_dict(self) -> dict:
+        return {"modelled": dict(self.counts), "standInKeyVersions": self.stand_ins,
+                "subscription": self.subscription,
+                "notModelled": {r: {"count": len(v), "ids": v[:SUMMARY_IDS]} for r, v in self.skipped.items()},
+                "assumptions": {r: {"count": len(v), "ids": v[:SUMMARY_IDS]} for r, v in self.notes.items()}}
+
+
+# ---- normalising (az's flattened shapes and the REST / Resource Graph shapes alike) -------------------
+
+
+def _g(item: dict, *path: str, default: Any = None) -> Any:
+    """``item[path]``, looked up flat (as az prints) and under ``properties`` (REST, Resource Graph)."""
+    v = item
+    for p in path:
+        if type(v) is not dict:
+            v = None
+            break
+        v = v.get(p)
+    if v is not None:
+        return v
+    v = item.get("properties")
+    if type(v) is not dict:
+        return default
+    for p in path:
+        if type(v) is not dict:
+            return default
+        v = v.get(p)
+    return default if v is None else v
+
+
+def _first(item: dict, *names: str, default: Any = None) -> Any:
+    for n in names:
+        v = _g(item, *n.split("."))
+        if v is not None:
+            return v
+    return default
+
+
+def _id_of(item: dict) -> str | None:
+    rid = item.get("id")
+    return rid if isinstance(rid, str) and rid else None
+
+
+def _merge(a: dict, b: dict) -> dict:
+    """``b`` folded into ``a``: missing or null fields filled, nested objects merged."""
+    out = dict(a)
+    for k, v in b.items():
+        if v is None:
+            continue
+        cur = out.get(k)
+        if isinstance(cur, dict) and isinstance(v, dict):
+            out[k] = _merge(cur, v)
+        elif cur is None or cur == [] or cur == {}:
+            out[k] = v
+    return out
+
+
+_IDENTITY_FIELDS = {
+    "group": ("location",),
+    "vault": ("location",),
+    "des": ("location", "activeKey.keyUrl", "encryptionType"),
+    "disk": ("location", "sku.name", "encryption.type", "encryption.diskEncryptionSetId"),
+    "snapshot": ("location", "sku.name", "encryption.type"),
+    "image": ("location",),
+    "vm": ("location", "hardwareProfile.vmSize", "storageProfile.osDisk.managedDisk.id"),
+    "vmss": ("location",),
+    "role": ("principalId", "scope"),
+}
+"""Fields two copies of one resource must agree on (else the duplicate is a conflict, not a copy)."""
+
+
+def _conflict(kind: str, a: dict, b: dict) -> str | None:
+    for f in _IDENTITY_FIELDS.get(kind, ()):
+        x, y = _g(a, *f.split(".")), _g(b, *f.split("."))
+        if x is not None and y is not None and str(x).lower() != str(y).lower():
+            return f
+    return None
+
+
+@dataclass
+class Inputs:
+    """The recognised items, by kind and lower-cased id (duplicates merged), in input order."""
+
+    items: dict[str, dict[str, dict]] = field(default_factory=lambda: {k: {} for k in set(TYPES.values())})
+    keys: dict[str, list[dict]] = field(default_factory=dict)
+    """Key items by lower-cased versionless kid."""
+    policies: dict[str, dict] = field(default_factory=dict)
+    report: Report = field(default_factory=Report)
+    files: int = 0
+
+
+def collect(docs: Iterable[tuple[str, Any]], report: Report | None = None) -> Inputs:
+    """Sort the items of parsed documents ``(name, doc)`` by kind; duplicates of one id are merged, and a
+    conflicting duplicate is reported and left out. A document with no item of a known shape is an error."""
+    inp = Inputs()
+    if report is not None:
+        inp.report = report
+    rep = inp.report
+    conflicts: set[tuple[str, str]] = set()
+    for name, doc in docs:
+        inp.files += 1
+        items = items_of(doc, name)
+        known = 0
+        for i, item in enumerate(items):
+            kind = kind_of(item)
+            if kind is None:
+                rep.skip("item of an unknown shape (not a resource az prints)", f"{name}[{i}]")
+                continue
+            if kind == "other":
+                rep.skip(f"resource type the twin does not model ({item.get('type')})", _id_of(item) or
+                         f"{name}[{i}]")
+                known += 1
+                continue
+            known += 1
+            if kind == "key":
+                kid = item.get("kid") if isinstance(item.get("kid"), str) else item["key"]["kid"]
+                if item.get("deletedDate") or item.get("recoveryId"):
+                    rep.skip("deleted key (az keyvault key list-deleted; soft-deleted keys are not modelled)",
+                             str(kid)[:200])
+                    continue
+                try:
+                    ref = parse_key_url(kid)
+                except BadRequest:
+                    rep.skip("key identifier of an unknown form", str(kid)[:200])
+                    continue
+                inp.keys.setdefault(ref.versionless.lower(), []).append(item)
+                continue
+            if kind == "policy":
+                pid = item.get("id")
+                base = pid.rsplit("/rotationpolicy", 1)[0] if isinstance(pid, str) else None
+                try:
+                    ref = parse_key_url(base or "")
+                except BadRequest:
+                    rep.skip("rotation policy without the id of its key", f"{name}[{i}]")
+                    continue
+                inp.policies[ref.versionless.lower()] = item
+                continue
+            rid = _id_of(item)
+            if rid is None or not isinstance(item.get("name"), str):
+                rep.skip(f"{kind} without an id or a name", f"{name}[{i}]")
+                continue
+            key = rid.lower()
+            table = inp.items[kind]
+            if (kind, key) in conflicts:
+                continue
+            prev = table.get(key)
+            if prev is None:
+                table[key] = item
+                continue
+            bad = _conflict(kind, prev, item)
+            if bad is not None:
+                rep.skip(f"duplicate id with conflicting content ({bad} differs)", rid)
+                conflicts.add((kind, key))
+                del table[key]
+                continue
+            table[key] = _merge(prev, item)
+        if items and not known:
+            raise ImportInputError(
+                f"{name}: no item is a resource cmklab import reads; expected the -o json output of az group list, "
+                f"keyvault list/show, keyvault key list/list-versions/show, keyvault key rotation-policy show, "
+                f"role assignment list --all, disk-encryption-set list, disk list, snapshot list, image list, "
+                f"vm list -d, vmss list, or a Resource Graph query (see cmklab import --capture-script)")
+    return inp
+
+
+# ---- planning -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """The models an import adds, in dependency order, and the stand-in versions to generate."""
+
+    groups: list = field(default_factory=list)
+    vaults: list = field(default_factory=list)
+    roles: list = field(default_factory=list)
+    keys: list = field(default_factory=list)
+    des: list = field(default_factory=list)
+    disks: list = field(default_factory=list)
+    """(model, des model or None)"""
+    vms: list = field(default_factory=list)
+    scalesets: list = field(default_factory=list)
+    versions: list = field(default_factory=list)
+    """(key model, version doc, bits): versions whose stand-in material is generated on apply."""
+    subscription: str | None = None
+    tenant: str | None = None
+    report: Report = field(default_factory=Report)
+
+    @property
+    def resources(self) -> int:
+        return (len(self.groups) + len(self.vaults) + len(self.roles) + len(self.keys) + len(self.des)
+                + len(self.disks) + len(self.vms) + len(self.scalesets))
+
+
+def _iso(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        from datetime import datetime, timezone
+        return iso(datetime.fromtimestamp(value, timezone.utc))
+    try:
+        return iso(parse_iso(str(value)))
+    except (ValueError, TypeError):
+        return None
+
+
+def _rg(rid: str, item: dict) -> str:
+    rg = item.get("resourceGroup")
+    if isinstance(rg, str) and rg:
+        return rg
+    ref = parse_arm_id(rid)
+    return ref.resource_group if ref else ""
+
+
+def _sub(rid: str) -> str | None:
+    parts = rid.split("/")
+    return parts[2] if len(parts) > 2 and parts[1].lower() == "subscriptions" else None
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _tags(item: dict) -> dict:
+    """Azure tags are flat name -> string; anything nested is kept as its JSON text (bounded, never deep)."""
+    t = item.get("tags")
+    if type(t) is not dict or not t:
+        return {}
+    out = dict(t)
+    for k, v in t.items():
+        if type(v) not in _SCALARS:
+            out[k] = json.dumps(v)[:256] if _depth_ok(v) else "(nested deeper than cmklab keeps)"
+    return out
+
+
+def _bits_of_n(n: Any) -> int | None:
+    if not isinstance(n, str) or not n:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(n + "=" * (-len(n) % 4))
+    except ValueError:
+        return None
+    return len(raw.lstrip(b"\x00")) * 8
+
+
+def _policy(item: dict) -> dict | None:
+    """The engine's rotation-policy shape from az's (flat ``action`` strings) or the REST one."""
+    actions = []
+    for a in item.get("lifetimeActions") or item.get("lifetime_actions") or []:
+        if not isinstance(a, dict):
+            return None
+        act = a.get("action")
+        kind = act.get("type") if isinstance(act, dict) else act
+        trig = a.get("trigger") if isinstance(a.get("trigger"), dict) else a
+        after = trig.get("timeAfterCreate") or trig.get("time_after_create")
+        before = trig.get("timeBeforeExpiry") or trig.get("time_before_expiry")
+        if not isinstance(kind, str) or kind.lower() not in ("rotate", "notify") or bool(after) == bool(before):
+            return None
+        actions.append({"trigger": {"timeAfterCreate": after} if after else {"timeBeforeExpiry": before},
+                        "action": {"type": kind.lower().capitalize()}})
+    attrs = item.get("attributes") or {}
+    expiry = attrs.get("expiryTime") or attrs.get("expiry_time") or item.get("expiresIn")
+    created = _iso(attrs.get("created"))
+    updated = _iso(attrs.get("updated")) or created
+    return {"lifetimeActions": actions, "attributes": {"expiryTime": expiry, "created": created,
+                                                       "updated": updated}, "anchor": updated or created}
+
+
+def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, home=None) -> Plan:
+    """Models for everything that can be modelled; every other item is in ``plan.report``.
+
+    ``home_subscription``: the subscription a home that already holds state models (``--merge``); the input
+    must be of that subscription. ``home``: that home's engine (``--merge``): references to what it holds resolve."""
+    rep = inp.report
+
+    def held(table: str, key: str):
+        return home.t[table].get(key) if home is not None else None
+
+    plan = Plan(report=rep)
+    it = inp.items
+    # the subscription: the one most ids name (a home models one subscription)
+    subs: dict[str, int] = {}
+    for kind in ("group", "vault", "des", "disk", "snapshot", "image", "vm", "vmss"):
+        for rid in it[kind]:
+            s = _sub(rid)
+            if s:
+                subs[s] = subs.get(s, 0) + 1
+    sub = max(sorted(subs), key=lambda s: subs[s]) if subs else None
+    if home_subscription and sub and sub.lower() != home_subscription.lower():
+        raise Conflict(f"the home models subscription {home_subscription}, the input subscription {sub}; a home "
+                       f"models one subscription: import into another home (cmklab --home DIR import ...)",
+                       code="Conflict")
+    plan.subscription = rep.subscription = sub
+
+    def other_sub(rid: str) -> bool:
+        s = _sub(rid)
+        if sub and s and s.lower() != sub.lower():
+            rep.skip("in another subscription than the one the twin models (a home models one)", rid)
+            return True
+        return False
+
+    if home is not None:  # --merge adds; what the home holds already is reported, never replaced
+        tables = {"vault": "vaults", "role": "roles", "des": "des", "disk": "disks", "snapshot": "snapshots",
+                  "image": "images", "vm": "vms", "vmss": "scalesets"}
+        for kind, table in tables.items():
+            for key in list(it[kind]):
+                item = it[kind][key]
+                found = held(table, item["name"].lower() if kind == "vault" else key)
+                if found is not None:
+                    rep.skip("already in this home (--merge adds resources; it does not replace them)", item["id"])
+                    del it[kind][key]
+        for base in list(inp.keys):
+            if held("keys", base) is not None:
+                rep.skip("already in this home (--merge adds resources; it does not replace them)", base)
+                del inp.keys[base]
+                inp.policies.pop(base, None)
+
+    # ---- groups
+    groups: dict[str, ResourceGroup] = {}
+    for key, item in it["group"].items():
+        rid = item["id"]
+        if other_sub(rid):
+            continue
+        g = ResourceGroup(id=rid, name=item["name"], location=str(item.get("location") or ""), tags=_tags(item))
+        groups[key] = g
+    for kind in ("vault", "des", "disk", "snapshot", "image", "vm", "vmss"):
+        for key, item in it[kind].items():
+            rg = _rg(item["id"], item)
+            gid = f"/subscriptions/{_sub(item['id']) or sub}/resourceGroups/{rg}".lower()
+            if rg and gid not in groups and held("groups", gid) is None and (not sub or (_sub(item["id"]) or "").lower() == sub.lower()):
+                groups[gid] = ResourceGroup(id=f"/subscriptions/{_sub(item['id'])}/resourceGroups/{rg}", name=rg,
+                                            location=str(item.get("location") or ""))
+                rep.note("resource group known only from its resources (az group list not in input; its "
+                         "location is a member's)", groups[gid].id)
+    plan.groups = [groups[k] for k in sorted(groups)]
+
+    # ---- vaults
+    vaults: dict[str, Vault] = {}
+    tenant = None
+    for key, item in sorted(it["vault"].items()):
+        rid = item["id"]
+        if other_sub(rid):
+            continue
+        props = item.get("properties")
+        if not isinstance(props, dict) or "accessPolicies" not in props and "enableRbacAuthorization" not in props:
+            rep.note("vault without its properties (add az keyvault show of each vault): no access assumed", rid)
+        policies = []
+        for p in _g(item, "accessPolicies") or []:
+            if not isinstance(p, dict) or not _depth_ok(p, 4) or not isinstance(p.get("objectId"), str):
+                rep.skip("access policy of an unknown shape (an object with objectId and permissions)", rid)
+                continue
+            perms = p.get("permissions") or {}
+            policies.append({"tenantId": p.get("tenantId"), "objectId": p.get("objectId"),
+                             "permissions": {"keys": list(perms.get("keys") or []),
+                                             "secrets": list(perms.get("secrets") or []),
+                                             "certificates": list(perms.get("certificates") or [])}})
+        sku = _g(item, "sku", "name") or "standard"
+        soft = _g(item, "enableSoftDelete")
+        if soft is False:
+            rep.note("vault with soft delete off: modelled with soft delete (Azure enforces it)", rid)
+        tenant = tenant or _g(item, "tenantId")
+        v = Vault(id=rid, name=item["name"], resource_group=_rg(rid, item), location=str(item.get("location") or ""),
+                  sku=str(sku).lower(), tenant_id=str(_g(item, "tenantId") or ""),
+                  enable_purge_protection=_g(item, "enablePurgeProtection"),
+                  soft_delete_retention_days=int(_g(item, "softDeleteRetentionInDays") or 90),
+                  enable_rbac_authorization=bool(_g(item, "enableRbacAuthorization") or False),
+                  access_policies=policies, created=_iso(_g(item, "systemData", "createdAt")) or now,
+                  tags=_tags(item))
+        if v.name.lower() in vaults:
+            rep.skip("vault name used twice (vault names are global)", rid)
+            continue
+        vaults[v.name.lower()] = v
+    plan.vaults = list(vaults.values())
+
+    # ---- role assignments
+    for key, item in sorted(it["role"].items()):
+        rid = item["id"]
+        role = item.get("roleDefinitionName") or _g(item, "roleDefinitionName")
+        principal = _g(item, "principalId")
+        scope = _g(item, "scope")
+        if not (role and principal and scope):
+            rep.skip("role assignment without roleDefinitionName, principalId or scope (az role assignment list "
+                     "--all prints them)", rid)
+            continue
+        plan.roles.append(RoleAssignment(id=rid, name=item["name"], principal_id=principal, role=role, scope=scope,
+                                         created=_iso(_g(item, "createdOn")) or now))
+
+    # ---- keys and versions
+    keys: dict[str, Key] = {}
+    des_refs: dict[str, set[str]] = {}
+    for item in it["des"].values():
+        url = _g(item, "activeKey", "keyUrl")
+        if isinstance(url, str):
+            try:
+                ref = parse_key_url(url)
+            except BadRequest:
+                continue
+            if ref.version:
+                des_refs.setdefault(ref.versionless.lower(), set()).add(ref.version)
+    for base in sorted(inp.keys):
+        items = inp.keys[base]
+        first = items[0]
+        ref = parse_key_url(first.get("kid") if isinstance(first.get("kid"), str) else first["key"]["kid"])
+        vault = vaults.get(ref.vault.lower()) or held("vaults", ref.vault.lower())
+        if vault is None:
+            rep.skip("key whose vault is absent from the input (add az keyvault list/show)", ref.versionless)
+            continue
+        kty, bits, ops, tags = "RSA", None, None, None
+        versions: dict[str, dict] = {}
+        versionless_attrs = None
+        for item in items:
+            jwk = item.get("key") if isinstance(item.get("key"), dict) else {}
+            kty = str(item.get("kty") or jwk.get("kty") or kty)
+            bits = _bits_of_n(jwk.get("n")) or item.get("keySize") or bits
+            ops = jwk.get("keyOps") or item.get("keyOps") or ops
+            if isinstance(item.get("tags"), dict):
+                tags = _tags(item)
+            kid = item.get("kid") if isinstance(item.get("kid"), str) else jwk.get("kid")
+            vref = parse_key_url(kid)
+            attrs = item.get("attributes") or {}
+            if vref.version is None:
+                versionless_attrs = attrs
+                continue
+            doc = versions.get(vref.version) or {}
+            for k, v in attrs.items():
+                if v is not None:
+                    doc[k] = v
+            versions[vref.version] = doc
+        if kty.upper() not in KEY_TYPES:
+            rep.skip(f"key type the engine lacks ({kty}; it models RSA and RSA-HSM)", ref.versionless)
+            continue
+        bits = int(bits) if isinstance(bits, int) and not isinstance(bits, bool) else None
+        if bits is not None and bits not in KEY_SIZES:
+            rep.skip(f"key size the engine lacks ({bits}; it models {', '.join(map(str, KEY_SIZES))})",
+                     ref.versionless)
+            continue
+        if bits is None:
+            bits = DEFAULT_STAND_IN_BITS
+            rep.note(f"key size not in input (az keyvault key show prints key.n): RSA-{bits} stand-in",
+                     ref.versionless)
+        for ver in sorted(des_refs.get(base, ())):
+            if ver not in versions:
+                versions[ver] = dict(versionless_attrs or {}) if not versions else {}
+                rep.note("key version known only from a disk encryption set (add az keyvault key list-versions): "
+                         "attributes assumed enabled, no expiry", f"{ref.versionless}/{ver}")
+        if not versions:
+            rep.skip("key without any version in the input (add az keyvault key list-versions)", ref.versionless)
+            continue
+        docs = []
+        for ver, attrs in versions.items():
+            created = _iso(attrs.get("created")) or now
+            docs.append({"version": ver, "created": created, "updated": _iso(attrs.get("updated")) or created,
+                         "enabled": attrs.get("enabled") is not False, "nbf": _iso(attrs.get("notBefore")),
+                         "exp": _iso(attrs.get("expires")), "n": "", "e": "", "sealed": None, "standIn": True})
+        docs.sort(key=lambda d: (d["created"], d["version"]))
+        name = ref.name
+        k = Key(id=f"https://{vault.name}.vault.azure.net/keys/{name}", vault=vault.name, name=name,
+                kty=kty.upper(), size=bits, tags=tags or {}, versions=docs)
+        if isinstance(ops, list) and ops:
+            k.key_ops = [str(o) for o in ops]
+        policy_item = inp.policies.get(base)
+        if policy_item is not None:
+            pol = _policy(policy_item)
+            if pol is None:
+                rep.skip("rotation policy of an unknown shape (key imported without it)", ref.versionless)
+            else:
+                pol["id"] = f"{k.id}/rotationpolicy"
+                k.rotation_policy = pol
+        keys[base] = k
+        plan.keys.append(k)
+        for d in docs:
+            plan.versions.append((k, d, bits))
+    for base in sorted(set(inp.policies) - set(inp.keys)):
+        rep.skip("rotation policy of a key absent from the input", base)
+
+    # ---- disk encryption sets
+    des_by_id: dict[str, DiskEncryptionSet] = {}
+    for key, item in sorted(it["des"].items()):
+        rid = item["id"]
+        if other_sub(rid):
+            continue
+        url = _g(item, "activeKey", "keyUrl")
+        try:
+            ref = parse_key_url(url or "")
+        except BadRequest:
+            rep.skip("disk encryption set without a Key Vault key URL (activeKey.keyUrl)", rid)
+            continue
+        k = keys.get(ref.versionless.lower()) or held("keys", ref.versionless.lower())
+        if k is None:
+            rep.skip("disk encryption set whose key is absent from the input (or not modelled)", rid)
+            continue
+        if ref.version is None:
+            url = f"{k.id}/{k.current['version']}"
+            rep.note("disk encryption set with a versionless key URL: the key's current version", rid)
+        else:
+            url = f"{k.id}/{ref.version}"
+        etype = _g(item, "encryptionType") or ENC_CUSTOMER
+        if etype not in (ENC_CUSTOMER, ENC_DOUBLE):
+            rep.skip(f"disk encryption set type the engine lacks ({etype})", rid)
+            continue
+        ident = item.get("identity") if isinstance(item.get("identity"), dict) else {}
+        principal = ident.get("principalId")
+        if not principal and isinstance(ident.get("userAssignedIdentities"), dict):
+            uai = next(iter(ident["userAssignedIdentities"].values()), None) or {}
+            principal = uai.get("principalId")
+            if principal:
+                rep.note("disk encryption set with a user-assigned identity: its first identity is the set's", rid)
+        if not principal:
+            rep.skip("disk encryption set without an identity (identity.principalId)", rid)
+            continue
+        tenant = tenant or ident.get("tenantId")
+        prev = []
+        for p in _g(item, "previousKeys") or []:
+            if isinstance(p, dict) and p.get("keyUrl"):
+                prev.append({"keyUrl": p["keyUrl"], "sourceVault": {"id": (p.get("sourceVault") or {}).get("id")}})
+        d = DiskEncryptionSet(id=rid, name=item["name"], resource_group=_rg(rid, item),
+                              location=str(item.get("location") or ""), encryption_type=etype, key_url=url,
+                              source_vault_id=_g(item, "activeKey", "sourceVault", "id") or (vaults.get(k.vault.lower())
+                                                                              or held("vaults", k.vault.lower())).id,
+                              principal_id=principal, tenant_id=str(ident.get("tenantId") or tenant or ""),
+                              rotation_to_latest=bool(_g(item, "rotationToLatestKeyVersionEnabled") or False),
+                              previous_keys=prev, last_key_rotation=_iso(_g(item, "lastKeyRotationTimestamp")),
+                              provisioning_state=str(_g(item, "provisioningState") or "Succeeded"),
+                              auto_key_rotation_error=_g(item, "autoKeyRotationError"), created=now,
+                              tags=_tags(item))
+        des_by_id[key] = d
+        plan.des.append(d)
+    plan.tenant = tenant
+
+    # ---- disks, snapshots, images
+    disk_ids: set[str] = set()
+    for kind, cls in (("disk", Disk), ("snapshot", Snapshot), ("image", Image)):
+        for key, item in sorted(it[kind].items()):
+            rid = item["id"]
+            if other_sub(rid):
+                continue
+            if kind == "image":
+                os_disk = _g(item, "storageProfile", "osDisk") or {}
+                des_ref = (os_disk.get("diskEncryptionSet") or {}).get("id")
+                sku = os_disk.get("storageAccountType") or "Standard_LRS"
+                size = os_disk.get("diskSizeGb") or os_disk.get("diskSizeGB")
+                os_type = os_disk.get("osType")
+                etype = None
+                source = (_g(item, "sourceVirtualMachine", "id") or (os_disk.get("managedDisk") or {}).get("id")
+                          or (os_disk.get("snapshot") or {}).get("id"))
+            else:
+                enc = _g(item, "encryption")
+                if enc is not None and type(enc) is not dict:
+                    rep.skip(f"{kind} whose encryption field is not the object az prints", rid)
+                    continue
+                if enc is None:
+                    rep.note(f"{kind} without encryption settings in the input: platform key assumed", rid)
+                des_ref = _g(item, "encryption", "diskEncryptionSetId")
+                etype = _g(item, "encryption", "type")
+                sku = _g(item, "sku", "name")
+                size = _first(item, "diskSizeGb", "diskSizeGB")
+                os_type = _g(item, "osType")
+                source = _g(item, "creationData", "sourceResourceId")
+            if etype == "ConfidentialVmEncryptedWithCustomerKey" or (etype and etype not in DISK_ENCRYPTION_TYPES):
+                rep.skip(f"{kind} encryption type the engine lacks ({etype})", rid)
+                continue
+            if sku not in DISK_SKUS:
+                rep.skip(f"{kind} SKU the engine lacks ({sku}; it models {', '.join(DISK_SKUS)})", rid)
+                continue
+            des = None
+            if des_ref:
+                des = des_by_id.get(str(des_ref).lower()) or held("des", str(des_ref).lower())
+                if des is None:
+                    rep.skip(f"{kind} whose disk encryption set is absent from the input (or not modelled)", rid)
+                    continue
+                etype = etype if etype in (ENC_CUSTOMER, ENC_DOUBLE) else des.encryption_type
+            else:
+                if etype in (ENC_CUSTOMER, ENC_DOUBLE):
+                    rep.skip(f"{kind} with a customer key but no disk encryption set id", rid)
+                    continue
+                etype = ENC_PLATFORM
+            if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+                rep.note(f"{kind} without a size (diskSizeGb): 128 GB assumed", rid)
+                size = 128
+            r = cls(id=rid, name=item["name"], resource_group=_rg(rid, item), location=str(item.get("location") or ""),
+                    sku=sku, size_gb=size, os_type=os_type,
+                    create_option=str(_g(item, "creationData", "createOption") or "Empty"),
+                    source_resource_id=source, encryption_type=etype, des_id=des.id if des else None,
+                    unique_id=str(_g(item, "uniqueId") or rid.lower()),
+                    created=_iso(_g(item, "timeCreated")) or now, subscription_id=_sub(rid) or "",
+                    tags=_tags(item))
+            plan.disks.append((r, des))
+            if kind == "disk":
+                disk_ids.add(key)
+
+    # ---- VMs
+    attached: dict[str, str] = {}
+    for key, item in sorted(it["vm"].items()):
+        rid = item["id"]
+        if other_sub(rid):
+            continue
+        sp = _g(item, "storageProfile") or {}
+        osd = sp.get("osDisk") or {}
+        os_id = (osd.get("managedDisk") or {}).get("id")
+        if not os_id:
+            rep.skip("VM without a managed OS disk (unmanaged VHD disks are not modelled)", rid)
+            continue
+        data = []
+        bad = None
+        for dd in sp.get("dataDisks") or []:
+            mid = ((dd or {}).get("managedDisk") or {}).get("id")
+            if not mid:
+                bad = "VM with an unmanaged data disk (VHD; not modelled)"
+                break
+            data.append({"lun": int(dd.get("lun") or 0), "diskId": mid})
+        if bad:
+            rep.skip(bad, rid)
+            continue
+        missing = [d for d in [os_id] + [x["diskId"] for x in data]
+                   if d.lower() not in disk_ids and held("disks", d) is None]
+        if missing:
+            rep.skip("VM whose disk is absent from the input (or not modelled)", rid)
+            continue
+        owners = [(it["disk"].get(d.lower()) or {}).get("managedBy") for d in [os_id] + [x["diskId"] for x in data]]
+        if any(o and o.lower() != key for o in owners):
+            rep.skip("VM naming a disk whose managedBy names another VM", rid)
+            continue
+        taken = [d for d in [os_id] + [x["diskId"] for x in data]
+                 if d.lower() in attached or (home is not None and home.vm_of_disk(d) is not None)]
+        if taken:
+            rep.skip("VM naming a disk another VM of the input already holds", rid)
+            continue
+        luns = [x["lun"] for x in data]
+        if len(set(luns)) != len(luns):
+            rep.skip("VM with two data disks on one LUN", rid)
+            continue
+        for d in [os_id] + [x["diskId"] for x in data]:
+            attached[d.lower()] = rid
+        ps = _first(item, "powerState", "extended.instanceView.powerState.code")
+        power = None
+        if isinstance(ps, str):
+            word = ps.lower().replace("powerstate/", "").replace("vm ", "").strip()
+            power = POWER.get(word)
+            if power is not None and word != power:
+                rep.note(f"VM in a passing power state ({ps}): modelled as {power}", rid)
+        if power is None:
+            power = "running"
+            rep.note("VM without a known power state (use az vm list -d): running assumed", rid)
+        ref = sp.get("imageReference") or {}
+        image = ref.get("id") or ":".join(str(ref.get(p) or "") for p in ("publisher", "offer", "sku", "version")) \
+            if isinstance(ref, dict) and ref else "unknown"
+        vmss = _g(item, "virtualMachineScaleSet", "id")
+        vm = VirtualMachine(id=rid, name=item["name"], resource_group=_rg(rid, item),
+                            location=str(item.get("location") or ""),
+                            size=str(_g(item, "hardwareProfile", "vmSize") or "unknown"), image=image,
+                            os_type=str(osd.get("osType") or "Linux"), os_disk_id=os_id,
+                            data_disks=sorted(data, key=lambda x: x["lun"]),
+                            ultra_ssd_enabled=bool(_g(item, "additionalCapabilities", "ultraSsdEnabled") or False),
+                            encryption_at_host=bool(_g(item, "securityProfile", "encryptionAtHost") or False),
+                            power=power, vm_id=str(_g(item, "vmId") or ""),
+                            admin_username=str(_g(item, "osProfile", "adminUsername") or "azureuser"),
+                            created=_iso(_g(item, "timeCreated")) or now, scale_set=vmss, tags=_tags(item))
+        plan.vms.append(vm)
+
+    # ---- scale sets
+    for key, item in sorted(it["vmss"].items()):
+        rid = item["id"]
+        if other_sub(rid):
+            continue
+        prof = _g(item, "virtualMachineProfile") or {}
+        des_ref = ((((prof.get("storageProfile") or {}).get("osDisk") or {}).get("managedDisk") or {})
+                   .get("diskEncryptionSet") or {}).get("id")
+        if des_ref and str(des_ref).lower() not in des_by_id and held("des", str(des_ref).lower()) is None:
+            rep.skip("scale set whose disk encryption set is absent from the input (or not modelled)", rid)
+            continue
+        ref = (prof.get("storageProfile") or {}).get("imageReference") or {}
+        image = ref.get("id") or ":".join(str(ref.get(p) or "") for p in ("publisher", "offer", "sku", "version")) \
+            if ref else "unknown"
+        plan.scalesets.append(ScaleSet(
+            id=rid, name=item["name"], resource_group=_rg(rid, item), location=str(item.get("location") or ""),
+            size=str(_g(item, "sku", "name") or "unknown"), image=image, os_disk_encryption_set=des_ref,
+            encryption_at_host=bool((prof.get("securityProfile") or {}).get("encryptionAtHost") or False),
+            next_instance=int(_g(item, "sku", "capacity") or 0), created=_iso(_g(item, "timeCreated")) or now))
+        rep.note("scale set: instances are not in az vmss list (uniform instances not modelled)", rid)
+
+    rep.counts = {"groups": len(plan.groups), "vaults": len(plan.vaults), "role assignments": len(plan.roles),
+                  "keys": len(plan.keys), "key versions": len(plan.versions), "disk encryption sets": len(plan.des),
+                  "disks": sum(1 for r, _ in plan.disks if r.kind == "disk"),
+                  "snapshots": sum(1 for r, _ in plan.disks if r.kind == "snapshot"),
+                  "images": sum(1 for r, _ in plan.disks if r.kind == "image"),
+                  "VMs": len(plan.vms), "scale sets": len(plan.scalesets)}
+    rep.stand_ins = len(plan.versions)
+    return plan
+
+
+# ---- applying ---------------------------------------------------------------------------------------------
+
+_POOL_BITS = {2048, 3072, 4096}
+
+
+def _stand_in(engine, bits: int, used: set[str]):
+    """A private key for a stand-in version: OpenSSL's, or in a seeded home the seeded pool's (then seeded
+    generation), so a seeded import is reproducible."""
+    if not engine.rng.seeded:
+        return crypto.generate_rsa(bits)
+    from .keys import _seeded_pool
+
+    pool = _seeded_pool().get(str(bits), [])
+    if pool:
+        start = engine.rng.below(len(pool))
+        for i in range(len(pool)):
+            private = crypto.private_from_der(base64.b64decode(pool[(start + i) % len(pool)]))
+            n = crypto.public_numbers_jwk(private)["n"]
+            if n not in used:
+                used.add(n)
+                return private
+    return seeded_rsa(bits, engine.rng)
+
+
+def home_holds_state(engine) -> bool:
+    return any(engine.t[t] for t in ("groups", "vaults", "keys", "des", "disks", "snapshots", "images", "vms"))
+
+
+def apply_import(engine, plan: Plan, *, progress: Callable[[str, int, int], None] | None = None) -> Report:
+    """Land ``plan`` in one unit of work (all of it or nothing). ``progress(stage, done, total)`` is called
+    as the work advances."""
+    import time
+
+    rep = plan.report
+    tick = progress or (lambda stage, done, total: None)
+    total = len(plan.versions) + len(plan.disks) + plan.resources
+    done = 0
+    t_all = time.perf_counter()
+    with engine.transaction() as uow:
+        meta = engine.meta
+        engine._touch(meta)
+        if plan.subscription and not home_holds_state(engine):
+            meta.subscription_id = plan.subscription
+            if plan.tenant:
+                meta.tenant_id = plan.tenant
+        # stand-in material: one RSA key per version
+        t0 = time.perf_counter()
+        used: set[str] = set()
+        if engine.rng.seeded:
+            used = {ver["n"] for k in engine.t["keys"].values() for ver in k.versions}
+            used |= {pk.n for pk in engine.t["platform_keys"].values()}
+        publics: dict[str, Any] = {}
+        for k, ver, bits in plan.versions:
+            private = _stand_in(engine, bits, used)
+            kid = f"{k.id}/{ver['version']}"
+            jwk = crypto.public_numbers_jwk(private)
+            ver["n"], ver["e"] = jwk["n"], jwk["e"]
+            ver["sealed"] = engine.sealer.seal_text(crypto.private_to_der(private), kid.encode())
+            engine._private_cache[kid] = private
+            publics[kid.lower()] = private.public_key()
+            done += 1
+            tick("key versions", done, total)
+        platform: dict[str, Any] = {}
+
+        def platform_public(region: str):
+            pub = platform.get(region)
+            if pub is None:
+                pkid = f"platform:{region}"
+                pk = engine.t["platform_keys"].get(pkid)
+                if pk is None:
+                    private = _stand_in(engine, 2048, used)
+                    jwk = crypto.public_numbers_jwk(private)
+                    pk = PlatformKey(id=pkid, region=region, n=jwk["n"], e=jwk["e"],
+                                     sealed=engine.sealer.seal_text(crypto.private_to_der(private), pkid.encode()),
+                                     created=engine.now())
+                    engine._add(pk)
+                    engine._private_cache[pkid] = private
+                pub = platform[region] = crypto.public_from_jwk(pk.n, pk.e)
+            return pub
+
+        for r, _ in plan.disks:
+            if r.encryption_type != ENC_CUSTOMER:
+                platform_public(r.location)
+        rep.timings["keygen_s"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        for m in plan.groups:
+            if engine.t["groups"].get(m.key) is None:
+                engine._add(m)
+        for table, models in (("vaults", plan.vaults), ("roles", plan.roles), ("keys", plan.keys),
+                              ("des", plan.des), ("vms", plan.vms), ("scalesets", plan.scalesets)):
+            for m in models:
+                if engine.t[table].get(m.key) is not None:
+                    raise Conflict(f"{m.id} is already in this home: --merge adds resources, it does not replace "
+                                   f"them; nothing was imported", code="Conflict")
+                engine._add(m)
+                done += 1
+            tick(table, done, total)
+        seeded = engine.rng.seeded
+        rng = engine.rng
+        b64 = engine.b64
+        seal = engine.host_sealer.seal_text
+        # each resource's data keys and the public keys that wrap them (outermost first)
+        work: list[tuple[Any, list[tuple[Any, str, bytes]]]] = []
+        for r, des in plan.disks:
+            if engine.t[r.table].get(r.key) is not None:
+                raise Conflict(f"{r.id} is already in this home: --merge adds resources, it does not replace them; "
+                               f"nothing was imported", code="Conflict")
+            if des is None:
+                pub, kid = platform[r.location], f"platform:{r.location}"
+            else:
+                pub, kid = publics.get(des.key_url.lower()), des.key_url
+                if pub is None:  # --merge: a set the home holds
+                    ref = parse_key_url(des.key_url)
+                    ver = engine.t["keys"][ref.versionless].version(ref.version)
+                    pub = publics[des.key_url.lower()] = crypto.public_from_jwk(ver["n"], ver["e"])
+            layers = [(pub, kid, rng.bytes(32) if seeded else crypto.new_data_key())]
+            if r.encryption_type == ENC_DOUBLE:
+                xts = rng.bytes(64) if seeded else crypto.new_xts_key()
+                if xts[:32] == xts[32:]:
+                    xts = crypto.new_xts_key()
+                layers.append((platform[r.location], f"platform:{r.location}", xts))
+            work.append((r, layers))
+
+        def wrap_all(chunk: list, report_every: int = 1024, scale: int = 1) -> list:
+            out = []
+            for i, (r, layers) in enumerate(chunk):
+                out.append([b64(oaep_sha256_encrypt(pub, dek, rng) if seeded else crypto.wrap_key(pub, dek))
+                            for pub, _, dek in layers])
+                if report_every and not i % report_every:
+                    tick("data keys", done + i * scale, total)
+            return out
+
+        if seeded or len(work) < 4096:
+            wrapped = wrap_all(work)  # seeded: one stream of randomness, in order
+        else:
+            # cryptography releases the GIL for RSA: two threads wrap on two cores
+            from concurrent.futures import ThreadPoolExecutor
+
+            half = (len(work) + 1) // 2
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmklab-import") as pool:
+                second = pool.submit(wrap_all, work[half:], 0)  # (progress is told by the first half only)
+                parts = [wrap_all(work[:half], 1024, 2), second.result()]
+            wrapped = parts[0] + parts[1]
+        for i, ((r, layers), wraps) in enumerate(zip(work, wrapped)):
+            r.layers = [{"mode": "AES-256-GCM" if j == 0 else "AES-256-XTS", "kid": kid, "wrapped": w}
+                        for j, ((_, kid, _), w) in enumerate(zip(layers, wraps))]
+            r.cache = seal(b"".join(dek for _, _, dek in layers), r.id.encode())
+            engine._add(r)
+            done += 1
+            if not i % 4096:
+                tick("disks", done, total)
+        tick("disks", done, total)
+        rep.timings["models_s"] = time.perf_counter() - t1
+        uow.reconcile = False  # the power states are as given: the twin starts as the subscription is
+        from . import events as ev
+
+        engine._emit(ev.ResourceChanged, f"imported a twin of subscription {plan.subscription}: "
+                     f"{', '.join(f'{n} {k}' for k, n in rep.counts.items() if n)}",
+                     resource=f"/subscriptions/{plan.subscription}")
+        # a set whose identity cannot use its key as captured: the twin keeps the power states as given,
+        # but the next action that reaches its VMs stops them (access not captured, or already broken)
+        for des in plan.des:
+            problem = engine.des_identity_ready(des)
+            if problem is not None:
+                rep.note(f"disk encryption set whose identity cannot use its key as captured ({problem.code}; "
+                         f"access not in the input, or broken already): its running VMs stop at the next "
+                         f"action that reaches them", des.id)
+        tick("writing", total, total)  # the commit follows: one append of every document, then compaction
+        t_commit = time.perf_counter()
+    rep.timings["commit_s"] = time.perf_counter() - t_commit
+    rep.timings["apply_s"] = time.perf_counter() - t_all
+    return rep
+
+
+def import_files(engine, paths: list[str], *, merge: bool = False, partial: bool = False,
+                 progress: Callable[[str, int, int], None] | None = None) -> Report:
+    """Read, plan and apply; refused (nothing changed) when the home holds state and ``merge`` is not given,
+    or when something cannot be modelled and ``partial`` is not given (the report says what)."""
+    import time
+
+    report = Report()
+    t = time.perf_counter()
+    docs = [(os.fspath(p), read_file(p)) for p in paths]
+    report.timings["json_s"] = time.perf_counter() - t
+    return import_docs(engine, docs, merge=merge, partial=partial, progress=progress, report=report)
+
+
+class Incomplete(Conflict):
+    """Something in the input cannot be modelled and ``partial`` was not given: nothing was imported."""
+
+    def __init__(self, report: Report) -> None:
+        super().__init__("the input holds what the twin cannot model (listed above); nothing was imported. "
+                         "Add what is missing to the input, or give --partial to import the rest",
+                         code="IncompleteInput")
+        self.report = report
+
+
+def prepare(docs: list[tuple[str, Any]], *, now: str, partial: bool = False, home_subscription: str | None = None,
+            report: Report | None = None, home=None) -> Plan:
+    """Recognise, merge and plan (no engine, nothing written); :class:`Incomplete` when something cannot be
+    modelled and ``partial`` is not given."""
+    if not docs:
+        raise ImportInputError("no input file given; give the files the commands of cmklab import --capture-script "
+                               "wrote")
+    try:
+        plan = plan_import(collect(docs, report), now=now, home_subscription=home_subscription, home=home)
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+        raise ImportInputError(f"{_where(exc) or 'an item'}: a field holds a value of a type az does not print "
+                               f"({type(exc).__name__}: {str(exc)[:120]}); give the files as az wrote them "
+                               f"(-o json)") from None
+    if not plan.report.complete and not partial:
+        raise Incomplete(plan.report)
+    return plan
+
+
+def _where(exc: BaseException) -> str | None:
+    """The id of the item the planner was at when ``exc`` was raised (from its frame), if any."""
+    tb, found = exc.__traceback__, None
+    while tb is not None:
+        if tb.tb_frame.f_code in (plan_import.__code__, collect.__code__):
+            loc = tb.tb_frame.f_locals
+            found = loc.get("rid") or loc.get("base") or loc.get("name") or found
+        tb = tb.tb_next
+    return str(found)[:200] if found else None
+
+
+def import_docs(engine, docs: list[tuple[str, Any]], *, merge: bool = False, partial: bool = False,
+                progress: Callable[[str, int, int], None] | None = None, report: Report | None = None,
+                plan: Plan | None = None) -> Report:
+    """Plan (unless ``plan`` was prepared) and apply: refused, nothing changed, when the home holds state and
+    ``merge`` is not given, or when the input holds what cannot be modelled and ``partial`` is not given."""
+    holds = home_holds_state(engine)
+    if holds and not merge:
+        raise Conflict("this home already holds state; an import goes into an empty home (cmklab --home NEW-DIR "
+                       "import ...), or give --merge to add the twin to what is here", code="Conflict")
+    if plan is None or holds:
+        import time
+
+        t = time.perf_counter()
+        if progress is not None:
+            progress("planning", 0, 1)
+        plan = prepare(docs, now=engine.now(), partial=partial,
+                       home_subscription=engine.subscription_id if holds else None, report=report,
+                       home=engine if holds else None)
+        plan.report.timings["plan_s"] = time.perf_counter() - t
+    return apply_import(engine, plan, progress=progress)

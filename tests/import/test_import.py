@@ -1,0 +1,543 @@
+"""``cmklab import``: a twin built from files shaped as the Azure CLI prints them (tests/import/fixtures/).
+
+The fixtures hold one subscription: two vaults (access policies; RBAC), two keys (one with two versions and
+a rotation-policy-less 3072-bit current version, one with a rotation policy), two disk encryption sets
+(customer key; double encryption), twelve disks, a snapshot, an image, seven VMs (running, stopped,
+deallocated, one with an ultra disk) and a scale set, from the az list/show commands and one Resource
+Graph page that repeats some of them and alone holds vm-plain-01.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from console.main import main
+from console.twin_cli import Progress, capture_script
+from engine import twin
+
+FIX = Path(__file__).parent / "fixtures"
+FILES = sorted(str(p) for p in FIX.glob("*.json"))
+SEED = 11
+
+
+def load(name: str):
+    return json.loads((FIX / name).read_text())
+
+
+def run(capsys, home: Path, *argv: str, seed: int | None = SEED) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(["--home", str(home)] + (["--seed", str(seed)] if seed is not None else []) + list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def az_json(capsys, home: Path, *argv: str):
+    code, out, err = run(capsys, home, "az", *argv, "-o", "json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def home_bytes(home: Path) -> dict[str, str]:
+    """A digest of every file of a home: equal before and after means nothing changed."""
+    out = {}
+    for p in sorted(home.rglob("*")):
+        if p.is_file() and p.name != "lock" and not p.name.endswith(".lock"):
+            out[str(p.relative_to(home))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def input_ids(kind_file: str) -> set[str]:
+    return {r["id"] for r in load(kind_file)}
+
+
+@pytest.fixture
+def twin_home(tmp_path, capsys) -> Path:
+    home = tmp_path / "twin"
+    code, out, err = run(capsys, home, "import", *FILES)
+    assert code == 0, err
+    return home
+
+
+# ---- the twin as given --------------------------------------------------------------------------------
+
+
+def test_import_keeps_the_ids_as_given(twin_home, capsys):
+    graph = load("graph-query.json")["data"]
+    for command, fixture, graph_type in (
+            (("disk", "list"), "disk-list.json", "microsoft.compute/disks"),
+            (("vm", "list"), "vm-list-d.json", "microsoft.compute/virtualmachines"),
+            (("disk-encryption-set", "list"), "disk-encryption-set-list.json", None),
+            (("snapshot", "list"), "snapshot-list.json", None),
+            (("image", "list"), "image-list.json", None),
+            (("keyvault", "list"), "keyvault-list.json", None),
+            (("group", "list"), "group-list.json", None)):
+        want = input_ids(fixture) | {r["id"] for r in graph if graph_type and r["type"] == graph_type}
+        got = {r["id"] for r in az_json(capsys, twin_home, *command)}
+        assert got == want, command
+    roles = az_json(capsys, twin_home, "role", "assignment", "list", "--all")
+    assert {r["id"] for r in roles} == input_ids("role-assignment-list-all.json")
+    versions = az_json(capsys, twin_home, "keyvault", "key", "list-versions", "--vault-name", "kv-prod-cmk",
+                       "-n", "disk-key")
+    assert [v["kid"] for v in versions] == [v["kid"] for v in load("keyvault-key-list-versions-disk-key.json")]
+    assert versions[1]["attributes"]["expires"].startswith("2027-06-01T12:00:00")
+    des = az_json(capsys, twin_home, "disk-encryption-set", "show", "-g", "rg-data", "-n", "des-data")
+    given = load("disk-encryption-set-list.json")[1]
+    assert des["activeKey"]["keyUrl"] == given["activeKey"]["keyUrl"]
+    assert des["identity"]["principalId"] == given["identity"]["principalId"]
+    assert des["encryptionType"] == "EncryptionAtRestWithPlatformAndCustomerKeys"
+    assert des["rotationToLatestKeyVersionEnabled"] is True
+    vm = az_json(capsys, twin_home, "vm", "show", "-g", "rg-prod", "-n", "vm-db-01")
+    assert [(d["lun"], d["managedDisk"]["id"]) for d in vm["storageProfile"]["dataDisks"]] == [
+        (d["lun"], d["managedDisk"]["id"]) for d in
+        next(v for v in load("vm-list-d.json") if v["name"] == "vm-db-01")["storageProfile"]["dataDisks"]]
+    account = az_json(capsys, twin_home, "account", "show")
+    assert account["id"] == "3f2c6b1e-8a4d-4c9e-9b7a-2d5e1f0a6c84"
+
+
+def test_power_states_as_given(twin_home, capsys):
+    want = {v["name"]: v["powerState"] for v in load("vm-list-d.json")}
+    want["vm-plain-01"] = "VM running"  # from the Resource Graph page: PowerState/running
+    for name, state in want.items():
+        group = "rg-data" if name in ("vm-app-01", "vm-plain-01") else "rg-prod"
+        shown = az_json(capsys, twin_home, "vm", "show", "-d", "-g", group, "-n", name)
+        assert shown["powerState"] == state, name
+
+
+def _hand_count() -> tuple[set[str], set[str]]:
+    """From the input files alone: the running VMs with a disk served by des-prod (key disk-key), split into
+    those that stop and those that keep running (every affected disk an ultra disk)."""
+    disks = {d["id"].lower(): d for d in load("disk-list.json")}
+    stop, ultra = set(), set()
+    for vm in load("vm-list-d.json"):
+        if vm["powerState"] != "VM running":
+            continue
+        sp = vm["storageProfile"]
+        ids = [sp["osDisk"]["managedDisk"]["id"]] + [d["managedDisk"]["id"] for d in sp["dataDisks"]]
+        hit = [disks[i.lower()] for i in ids
+               if (disks[i.lower()]["encryption"]["diskEncryptionSetId"] or "").endswith("/des-prod")]
+        if hit:
+            (ultra if all(d["sku"]["name"] == "UltraSSD_LRS" for d in hit) else stop).add(vm["name"])
+    return stop, ultra
+
+
+def test_what_if_disable_names_the_vms_a_hand_count_gives(twin_home, capsys):
+    stop, ultra = _hand_count()
+    assert stop == {"vm-db-01", "vm-web-01", "vm-web-02"} and ultra == {"vm-ultra-01"}
+    code, out, err = run(capsys, twin_home, "what-if", "az", "keyvault", "key", "set-attributes", "--vault-name",
+                         "kv-prod-cmk", "-n", "disk-key", "--enabled", "false")
+    assert code == 0, err
+    lines = out.splitlines()
+    stop_line = next(x for x in lines if "will stop:" in x)
+    ultra_line = next(x for x in lines if "keep running" in x)
+    assert set(stop_line.split(":", 1)[1].replace(" ", "").split(",")) == stop
+    assert set(ultra_line.split(":", 1)[1].replace(" ", "").split(",")) == ultra
+    # a what-if changes nothing
+    assert az_json(capsys, twin_home, "vm", "show", "-d", "-g", "rg-prod", "-n", "vm-db-01")["powerState"] == \
+        "VM running"
+
+
+def test_disable_stops_them_and_leaves_the_ultra_vm_running(twin_home, capsys):
+    before = {v["name"]: v["powerState"] for v in az_json(capsys, twin_home, "vm", "list", "-d")}
+    az_json(capsys, twin_home, "keyvault", "key", "set-attributes", "--vault-name", "kv-prod-cmk", "-n",
+            "disk-key", "--enabled", "false")
+    after = {v["name"]: v["powerState"] for v in az_json(capsys, twin_home, "vm", "list", "-d")}
+    stop, ultra = _hand_count()
+    for name in before:
+        if name in stop:
+            assert after[name] == "VM stopped", name
+        else:
+            assert after[name] == before[name], name
+    assert after["vm-ultra-01"] == "VM running"
+    # and it acts through the cryptography: the stopped VM cannot start (its data key does not unwrap)
+    code, out, err = run(capsys, twin_home, "az", "vm", "start", "-g", "rg-prod", "-n", "vm-web-01")
+    assert code == 1 and "disk-key" in err
+
+
+def test_rotation_rehearsal_and_data_path(twin_home, capsys):
+    """A rotation re-wraps the imported data keys with new material; VMs are untouched; I/O works."""
+    az_json(capsys, twin_home, "keyvault", "key", "rotate", "--vault-name", "kv-prod-cmk", "-n", "disk-key")
+    new = az_json(capsys, twin_home, "keyvault", "key", "show", "--vault-name", "kv-prod-cmk", "-n", "disk-key")
+    assert "standIn" not in new  # made in the twin, not imported
+    az_json(capsys, twin_home, "disk-encryption-set", "update", "-g", "rg-prod", "-n", "des-prod", "--key-url",
+            new["key"]["kid"], "--source-vault", "kv-prod-cmk")
+    code, out, err = run(capsys, twin_home, "vm", "write", "-g", "rg-prod", "-n", "vm-web-02", "--lun", "0",
+                         "--offset", "0", "--data", "twin")
+    assert code == 0, err
+    code, out, err = run(capsys, twin_home, "vm", "read", "-g", "rg-prod", "-n", "vm-web-02", "--lun", "0",
+                         "--offset", "0", "--length", "4")
+    assert code == 0 and "twin" in out
+    states = {v["name"]: v["powerState"] for v in az_json(capsys, twin_home, "vm", "list", "-d")}
+    assert states["vm-web-02"] == "VM running"
+
+
+def test_stand_ins_are_marked_wherever_a_key_is_shown(twin_home, capsys):
+    shown = az_json(capsys, twin_home, "keyvault", "key", "show", "--vault-name", "kv-prod-cmk", "-n", "disk-key")
+    assert "stand-in" in shown["standIn"]
+    assert shown["key"]["kty"] == "RSA" and len(shown["key"]["n"]) > 500  # 3072 bits, as key.n said
+    for v in az_json(capsys, twin_home, "keyvault", "key", "list-versions", "--vault-name", "kv-data-cmk",
+                     "-n", "data-key"):
+        assert "stand-in" in v["standIn"]
+    code, out, err = run(capsys, twin_home, "disk", "inspect", "-g", "rg-prod", "-n", "disk-spare", "-o", "json")
+    assert code == 0, err
+    layer = json.loads(out)["layers"][0]
+    assert "stand-in" in layer["keyMaterial"] and layer["keyUrl"].endswith("9f8e7d6c5b4a39281706f5e4d3c2b1a0")
+    from engine.views import key_bundle
+    from console.session import open_engine
+
+    e = open_engine(twin_home)
+    k = e.t["keys"]["https://kv-prod-cmk.vault.azure.net/keys/disk-key"]
+    assert "standIn" in key_bundle(e, k)  # what the console's detail panel shows
+
+
+def test_seeded_imports_are_reproducible(tmp_path, capsys):
+    layers = []
+    for name in ("a", "b"):
+        home = tmp_path / name
+        code, out, err = run(capsys, home, "import", *FILES)
+        assert code == 0, err
+        code, out, err = run(capsys, home, "disk", "inspect", "-g", "rg-prod", "-n", "disk-spare", "-o", "json")
+        layers.append(json.loads(out)["layers"])
+        shown = az_json(capsys, home, "keyvault", "key", "show", "--vault-name", "kv-prod-cmk", "-n", "disk-key")
+        layers.append(shown["key"]["n"])
+    assert layers[0] == layers[2] and layers[1] == layers[3]
+
+
+# ---- what cannot be modelled, and bad input: a summary or a clear error, and nothing changed -------------------
+
+
+def test_missing_references_are_summarised_and_refused(tmp_path, capsys):
+    files = [f for f in FILES if not f.endswith(("disk-encryption-set-list.json", "graph-query.json"))]
+    home = tmp_path / "h"
+    code, out, err = run(capsys, home, "import", *files)
+    assert code == 1
+    assert "disk whose disk encryption set is absent from the input" in err
+    assert "VM whose disk is absent from the input" in err
+    assert "--partial" in err and "nothing was imported" in err
+    assert not home.exists()  # a refused import into a new home leaves no home
+    # --partial imports the rest, and the summary still names what was left out, with counts and ids
+    code, out, err = run(capsys, home, "import", "--partial", "--json", *files)
+    assert code == 0, err
+    summary = json.loads(out)
+    missing = summary["notModelled"]["disk whose disk encryption set is absent from the input (or not modelled)"]
+    assert missing["count"] == 9 and len(missing["ids"]) == 3
+    # every VM has a disk served by a set (vm-plain-01 is only in the Resource Graph page): none is modelled
+    assert summary["modelled"]["VMs"] == 0 and summary["notModelled"][
+        "VM whose disk is absent from the input (or not modelled)"]["count"] == 6
+    assert az_json(capsys, home, "vm", "list") == []
+    assert sorted(d["name"] for d in az_json(capsys, home, "disk", "list")) == [
+        "vm-db-01_OsDisk_1_00000000000000000000000000000003", "vm-ultra-01_OsDisk_1_00000000000000000000000000000004"]
+
+
+def _state_home(tmp_path, capsys) -> Path:
+    home = tmp_path / "base"
+    code, out, err = run(capsys, home, "import", *FILES)
+    assert code == 0, err
+    return home
+
+
+def test_duplicates_with_conflicting_content_are_refused(tmp_path, capsys):
+    disks = load("disk-list.json")
+    disks[0]["location"] = "westeurope"
+    bad = tmp_path / "disk-list-again.json"
+    bad.write_text(json.dumps(disks))
+    home = tmp_path / "h"
+    code, out, err = run(capsys, home, "import", *FILES, str(bad))
+    assert code == 1 and "duplicate id with conflicting content (location differs)" in err
+    assert disks[0]["id"] in err
+    assert not home.exists()
+    # identical duplicates (the same list twice, or az and Resource Graph copies) merge
+    same = tmp_path / "disk-list-copy.json"
+    shutil.copy(FIX / "disk-list.json", same)
+    code, out, err = run(capsys, home, "import", *FILES, str(same))
+    assert code == 0, err
+
+
+def test_unknown_types_and_shapes(tmp_path, capsys):
+    vnet = tmp_path / "vnet-list.json"
+    vnet.write_text(json.dumps([{"id": "/subscriptions/3f2c6b1e-8a4d-4c9e-9b7a-2d5e1f0a6c84/resourceGroups/rg-prod/"
+                                       "providers/Microsoft.Network/virtualNetworks/vnet1", "name": "vnet1",
+                                 "location": "eastus", "type": "Microsoft.Network/virtualNetworks"}]))
+    home = tmp_path / "h"
+    code, out, err = run(capsys, home, "import", *FILES, str(vnet))
+    assert code == 1 and "resource type the twin does not model (Microsoft.Network/virtualNetworks)" in err
+    assert not home.exists()
+    odd = tmp_path / "odd.json"
+    odd.write_text(json.dumps([{"foo": 1}, {"bar": [2]}]))
+    code, out, err = run(capsys, home, "import", *FILES, str(odd))
+    assert code == 2 and "odd.json: no item is a resource cmklab import reads" in err and "az disk" not in err
+    assert "vm list -d" in err
+    assert not home.exists()
+
+
+def test_ec_key_is_reported_not_dropped(tmp_path, capsys):
+    ec = tmp_path / "ec.json"
+    ec.write_text(json.dumps({"attributes": {"created": "2025-01-01T00:00:00+00:00", "enabled": True},
+                              "key": {"crv": "P-256", "kid": "https://kv-prod-cmk.vault.azure.net/keys/sign-key/"
+                                                            "11111111111111111111111111111111", "kty": "EC"},
+                              "managed": None, "tags": None}))
+    code, out, err = run(capsys, tmp_path / "h", "import", "--partial", *FILES, str(ec))
+    assert code == 0, err
+    assert "key type the engine lacks (EC; it models RSA and RSA-HSM): https://kv-prod-cmk.vault.azure.net/keys/" \
+           "sign-key" in out
+
+
+@pytest.mark.parametrize("content, what", [
+    (b'[{"id": "/subscriptions/x", "name": ', "not valid JSON"),
+    (b"", "empty"),
+    (b"[" * 200_000 + b"]" * 200_000, "nested deeper"),
+    (b"\xff\xfe garbage", "not UTF-8"),
+    (b"42", "expected a list or an object"),
+])
+def test_broken_input_is_a_usage_error(tmp_path, capsys, content, what):
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(content)
+    home = tmp_path / "h"
+    code, out, err = run(capsys, home, "import", *FILES, str(bad))
+    assert code == 2 and what in err and "bad.json" in err
+    assert not home.exists()
+
+
+def test_100_mb_of_noise_is_refused_quickly(tmp_path, capsys):
+    noise = tmp_path / "noise.json"
+    with open(noise, "wb") as f:
+        for i in range(100):
+            f.write(hashlib.sha256(str(i).encode()).digest() * 32768)  # 1 MiB of bytes that are not JSON
+    assert noise.stat().st_size >= 100 * 1024 * 1024
+    home = _state_home(tmp_path, capsys)
+    before = home_bytes(home)
+    code, out, err = run(capsys, home, "import", "--merge", str(noise))
+    assert code == 2 and "noise.json" in err and ("not UTF-8" in err or "not valid JSON" in err)
+    assert home_bytes(home) == before
+
+
+def test_files_over_the_limit_are_refused_before_reading(tmp_path):
+    big = tmp_path / "big.json"
+    big.write_text("[" + ",".join(["{}"] * 1000) + "]")
+    with pytest.raises(twin.ImportInputError, match="over the limit of 1,000 bytes"):
+        twin.read_file(big, max_bytes=1000)
+    with pytest.raises(twin.ImportInputError, match="cannot read it"):
+        twin.read_file(tmp_path / "absent.json")
+
+
+def test_a_home_with_state_is_refused_without_merge(tmp_path, capsys):
+    home = _state_home(tmp_path, capsys)
+    before = home_bytes(home)
+    code, out, err = run(capsys, home, "import", *FILES)
+    assert code == 1 and "already holds state" in err and "--merge" in err
+    assert home_bytes(home) == before
+    # --merge of what is already there: refused whole (one transaction), nothing changed
+    code, out, err = run(capsys, home, "import", "--merge", *FILES)
+    assert code == 1 and "already in this home" in err
+    assert home_bytes(home) == before
+
+
+def test_merge_adds_to_what_the_home_holds(tmp_path, capsys):
+    home = tmp_path / "h"
+    first = [f for f in FILES if not f.endswith(("vmss-list.json", "snapshot-list.json"))]
+    code, out, err = run(capsys, home, "import", *first)
+    assert code == 0, err
+    code, out, err = run(capsys, home, "import", "--merge", str(FIX / "vmss-list.json"),
+                         str(FIX / "snapshot-list.json"))
+    assert code == 0, err  # the snapshot's set and the scale set's set are in the home already
+    assert [s["name"] for s in az_json(capsys, home, "snapshot", "list")] == ["snap-web-01"]
+    from console.session import open_engine
+
+    assert [s.name for s in open_engine(home).t["scalesets"].values()] == ["vmss-app"]  # (az vmss is not modelled)
+
+
+def test_the_import_lands_whole_or_not_at_all(tmp_path, capsys, monkeypatch):
+    home = _state_home(tmp_path, capsys)
+    before = home_bytes(home)
+    extra = tmp_path / "more-disks.json"
+    disks = []
+    for i in range(20):
+        d = dict(load("disk-list.json")[-1])
+        d["id"] = d["id"].replace("disk-spare", f"disk-more-{i}")
+        d["name"] = f"disk-more-{i}"
+        disks.append(d)
+    extra.write_text(json.dumps(disks))
+    calls = {"n": 0}
+    real = twin.oaep_sha256_encrypt  # the home is seeded: its wraps take the seeded OAEP path
+
+    def failing(pub, dek, rng):
+        calls["n"] += 1
+        if calls["n"] == 10:
+            raise RuntimeError("simulated failure half-way")
+        return real(pub, dek, rng)
+
+    monkeypatch.setattr(twin, "oaep_sha256_encrypt", failing)
+    with pytest.raises(RuntimeError):
+        run(capsys, home, "import", "--merge", str(extra))
+    assert calls["n"] == 10
+    assert home_bytes(home) == before
+    monkeypatch.setattr(twin, "oaep_sha256_encrypt", real)
+    code, out, err = run(capsys, home, "import", "--merge", str(extra))
+    assert code == 0, err
+    assert len(az_json(capsys, home, "disk", "list")) == 12 + 20
+
+
+def test_read_only_and_usage(tmp_path, capsys):
+    code, out, err = run(capsys, tmp_path / "h", "import")
+    assert code == 2 and "PATH" in err
+    code, out, err = run(capsys, tmp_path / "h", "import", "--frobnicate", FILES[0])
+    assert code == 2 and "--frobnicate" in err and "--merge" in err
+    code, out, err = run(capsys, tmp_path / "h", "--read-only", "import", *FILES)
+    assert code == 1 and "read-only" in err
+    code, out, err = run(capsys, tmp_path / "h", "import", "--help")
+    assert code == 0 and "--capture-script" in out
+
+
+# ---- capture script, progress ------------------------------------------------------------------------------
+
+
+def test_capture_script_is_read_only_and_parses(tmp_path, capsys):
+    code, out, err = run(capsys, tmp_path / "h", "import", "--capture-script")
+    assert code == 0 and out == capture_script()
+    verbs = set()
+    for line in out.splitlines():
+        for part in line.split("$(")[0:]:
+            words = part.strip().split()
+            if words[:1] == ["az"]:
+                verbs.add(" ".join(w for w in words[1:5] if not w.startswith(("-", '"', "$"))))
+    mutating = ("create", "delete", "update", "set-attributes", "set-policy", "purge", "start", "stop", "rotate")
+    assert not [v for v in verbs if any(m in v.split() for m in mutating)], verbs
+    for needed in ("group list", "keyvault show", "keyvault key list-versions", "role assignment list",
+                   "disk-encryption-set list", "vm list", "vmss list", "graph query", "snapshot list", "image list"):
+        assert any(v.startswith(needed) for v in verbs), needed
+    assert "--all" in out and "az vm list -d" in out and "--first 1000" in out
+    script = tmp_path / "capture.sh"
+    script.write_text(out)
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    assert not (tmp_path / "h").exists()
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_only_on_a_tty_and_after_the_delay():
+    tty = _Tty()
+    bar = Progress(tty, delay=0.0)
+    bar("disks", 50, 100)
+    bar("disks", 100, 100)
+    bar.close()
+    text = tty.getvalue()
+    assert "\rimporting disks" in text and "100%" in text and text.endswith("\n")
+    quiet = _Tty()
+    bar = Progress(quiet, delay=3600.0)  # an import that ends before the delay shows nothing
+    bar("disks", 100, 100)
+    bar.close()
+    assert quiet.getvalue() == ""
+    pipe = io.StringIO()
+    bar = Progress(pipe, delay=0.0)
+    bar("disks", 100, 100)
+    bar.close()
+    assert pipe.getvalue() == ""
+
+
+def test_unmodelled_items_in_the_engine_api(engine):
+    """The headless API: a VM naming a disk another VM holds, and a set without identity, are reported."""
+    vms = load("vm-list-d.json")
+    thief = json.loads(json.dumps(vms[0]))
+    thief["id"] = thief["id"].replace("vm-web-01", "vm-thief")
+    thief["name"] = "vm-thief"
+    des = load("disk-encryption-set-list.json")
+    des[1]["identity"] = None
+    docs = [(f, json.loads(Path(f).read_text())) for f in FILES if not f.endswith(
+        ("vm-list-d.json", "disk-encryption-set-list.json"))]
+    docs += [("vms", vms + [thief]), ("des", des)]
+    with pytest.raises(twin.Incomplete) as info:
+        twin.import_docs(engine, docs)
+    skipped = info.value.report.skipped
+    assert skipped["VM naming a disk whose managedBy names another VM"] == [thief["id"]]
+    assert des[1]["id"] in skipped["disk encryption set without an identity (identity.principalId)"]
+    assert not twin.home_holds_state(engine)
+
+
+def test_rest_list_responses_and_deleted_keys(engine):
+    """``{"value": [...]}`` (az rest) reads as the list it wraps; a deleted key is reported, not made active."""
+    docs = [(f, json.loads(Path(f).read_text())) for f in FILES if not f.endswith("disk-list.json")]
+    docs.append(("rest-disks", {"value": load("disk-list.json")}))
+    deleted = {"attributes": {"created": "2025-01-01T00:00:00+00:00", "enabled": True},
+               "deletedDate": "2025-09-01T00:00:00+00:00",
+               "kid": "https://kv-prod-cmk.vault.azure.net/keys/old-key/22222222222222222222222222222222",
+               "recoveryId": "https://kv-prod-cmk.vault.azure.net/deletedkeys/old-key", "tags": None}
+    docs.append(("deleted", [deleted]))
+    report = twin.import_docs(engine, docs, partial=True)
+    assert report.counts["disks"] == 12
+    assert report.skipped["deleted key (az keyvault key list-deleted; soft-deleted keys are not modelled)"] == [
+        deleted["kid"]]
+    assert engine.t["keys"].get("https://kv-prod-cmk.vault.azure.net/keys/old-key") is None
+
+
+@pytest.mark.parametrize("fixture, mutate", [
+    ("keyvault-show-kv-prod-cmk.json", lambda d: d["properties"].update(softDeleteRetentionInDays="ninety")),
+    ("vm-list-d.json", lambda d: d[2]["storageProfile"]["dataDisks"][0].update(lun="first")),
+    ("vm-list-d.json", lambda d: d[1]["storageProfile"].update(dataDisks=["a disk"])),
+    ("keyvault-key-list-versions-disk-key.json", lambda d: d[0].update(attributes="enabled")),
+    ("disk-list.json", lambda d: d[0].update(encryption=["CMK"])),
+    ("vmss-list.json", lambda d: d[0]["sku"].update(capacity={"n": 2})),
+])
+def test_values_of_the_wrong_type_are_a_clear_error(tmp_path, capsys, fixture, mutate):
+    doc = load(fixture)
+    mutate(doc)
+    bad = tmp_path / fixture
+    bad.write_text(json.dumps(doc))
+    files = [f for f in FILES if not f.endswith(fixture)] + [str(bad)]
+    home = tmp_path / "h"
+    code, out, err = run(capsys, home, "import", *files)
+    assert code in (1, 2), (code, err)
+    assert err.startswith("ERROR: (") or "not modelled" in err
+    assert not home.exists()
+
+
+def test_a_set_whose_identity_cannot_use_its_key_is_noted(tmp_path, capsys):
+    vault = load("keyvault-show-kv-prod-cmk.json")
+    vault["properties"]["accessPolicies"] = vault["properties"]["accessPolicies"][:1]  # the set's grant not captured
+    bad = tmp_path / "keyvault-show-kv-prod-cmk.json"
+    bad.write_text(json.dumps(vault))
+    files = [f for f in FILES if not f.endswith("keyvault-show-kv-prod-cmk.json")] + [str(bad)]
+    code, out, err = run(capsys, tmp_path / "h", "import", "--json", *files)
+    assert code == 0, err
+    notes = json.loads(out)["assumptions"]
+    (reason,) = [r for r in notes if r.startswith("disk encryption set whose identity cannot use its key")]
+    assert notes[reason]["ids"] == [load("disk-encryption-set-list.json")[0]["id"]]
+
+
+def test_merge_into_another_subscription_is_refused(tmp_path, capsys):
+    home = tmp_path / "demo"
+    code, out, err = run(capsys, home, "demo")
+    assert code == 0, err
+    before = home_bytes(home)
+    code, out, err = run(capsys, home, "import", "--merge", *FILES)
+    assert code == 1 and "a home models one subscription" in err
+    assert home_bytes(home) == before
+
+
+def test_roles_cmklab_does_not_model_grant_nothing_and_break_nothing(tmp_path, capsys):
+    """Owner, Contributor, Reader... grant no key permission: kept as given, and a cascade that meets one on
+    the identity of a set passes over it."""
+    roles = load("role-assignment-list-all.json")
+    extra = json.loads(json.dumps(roles[2]))  # Reader at the subscription, given to des-data's identity
+    extra["principalId"] = roles[0]["principalId"]
+    extra["id"] = extra["id"].replace("8c3f5b2d", "9d4a6c3e")
+    extra["name"] = extra["id"].rsplit("/", 1)[1]
+    more = tmp_path / "roles-more.json"
+    more.write_text(json.dumps([extra]))
+    home = tmp_path / "h"
+    code, out, err = run(capsys, home, "import", *FILES, str(more))
+    assert code == 0, err
+    code, out, err = run(capsys, home, "az", "vm", "start", "-g", "rg-data", "-n", "vm-app-01")
+    assert code == 0, err
+    az_json(capsys, home, "keyvault", "key", "set-attributes", "--vault-name", "kv-data-cmk", "-n", "data-key",
+            "--enabled", "false")
+    states = {v["name"]: v["powerState"] for v in az_json(capsys, home, "vm", "list", "-d")}
+    assert states["vm-app-01"] == "VM stopped" and states["vm-db-01"] == "VM stopped"
