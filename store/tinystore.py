@@ -110,9 +110,7 @@ class _ShardStorage(AtomicJSONStorage):
         fd, _st = _atomic_write(self.path, _tag_prefix(tag) + body)
         os.close(fd)
         self._dirty = False
-        idx = _dumps({"tag": tag, "docs": index})
-        fd, _st = _atomic_write(self.path[:-len(".json")] + ".idx", idx)
-        os.close(fd)
+        _replace_unsynced(self.path[:-len(".json")] + ".idx", _dumps({"tag": tag, "docs": index}))
 
 
 SHARD_TAG_TABLE = "_shard"
@@ -871,6 +869,21 @@ def _copy_doc(doc: dict) -> dict:
 
 def _copy_list(items: list) -> list:
     return [_copy_doc(v) if type(v) is dict else _copy_list(v) if type(v) is list else v for v in items]
+
+
+def _replace_unsynced(path: str, payload: bytes) -> None:
+    """Replace a derived file (a shard's index) without waiting for the disk: after a crash it may be stale,
+    empty or missing, and readers then find that it does not match its shard and read the shard whole."""
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(payload)
+        _compat.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def _atomic_write(path: str, payload: bytes):
