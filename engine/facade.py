@@ -7,6 +7,7 @@ cause chain of any resource. No rule lives in a screen or a command: they call t
 
 from __future__ import annotations
 
+from ._lazy import crypto
 from ._light import dataclass, field
 from datetime import datetime
 
@@ -224,6 +225,18 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
         for lst in (impact.vms_stopping, impact.vms_at_risk, impact.unreadable, impact.readable_again,
                     impact.vms_startable_again, impact.lost_forever):
             lst.sort()
+
+    def read_at_rest(self, r, offset: int, length: int) -> bytes:
+        """Read a disk, snapshot or image with its data keys unwrapped straight from the key material the
+        store seals: no access check, no audit, no VM. A check's view (a workshop objective proving that
+        a re-wrap kept the data), not an operation: a purged key's material is gone, so this raises
+        ``KeyPurged`` for crypto-shredded data."""
+        keys = []
+        for layer in r.layers:
+            kid = layer["kid"]
+            private = self._platform_private(kid) if kid.startswith("platform:") else self._private(kid)
+            keys.append(crypto.unwrap_key(private, self.unb64(layer["wrapped"])))
+        return self._read_data(r, keys, offset, length)
 
     def lost(self, r) -> bool:
         """Gone for good: a layer's key material is purged and no sealed copy of the data keys remains."""

@@ -466,8 +466,8 @@ class KeysBackend(EngineCore):
         if cached is not None:
             return cached
         ref = parse_key_url(kid)
-        k = self.t["keys"][key_id(ref.vault, ref.name).lower()]
-        ver = k.version(ref.version)
+        k = self.t["keys"].get(key_id(ref.vault, ref.name).lower())  # None once purged
+        ver = k.version(ref.version) if k is not None else None
         if ver is None or not ver.get("sealed"):
             raise NotFound(f"key material of {kid} is gone", code="KeyNotFound", inner_code="KeyPurged")
         private = crypto.private_from_der(self.sealer.unseal_text(ver["sealed"], kid.encode()))

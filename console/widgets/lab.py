@@ -1,6 +1,6 @@
 """The Lab panel: a workshop scenario in the console (``cmklab scenario run NAME``).
 
-It renders an :class:`engine.scenarios.Lab`: the step's title and narrative, its hints (the
+It renders an :class:`console.workshop.scenario.Lab`: the step's title and narrative, its hints (the
 ``cmklab az ...`` commands, with real ids filled in, and the console action), and its objectives,
 ticked as the engine's state meets them. ``refresh_lab()`` re-checks them (call it whenever the engine
 changed); ``n`` / ``p`` move to the next / previous step while the panel has focus. The lab's progress
@@ -32,7 +32,7 @@ from textual.markup import escape
 from textual.message import Message
 from textual.widgets import Static
 
-from engine.scenarios import Lab, ObjectiveResult
+from console.workshop.scenario import Lab, ObjectiveResult
 
 
 class LabPanel(VerticalScroll, can_focus=True):

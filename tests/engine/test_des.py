@@ -1,4 +1,4 @@
-"""Disk encryption sets: D1-D8 of BEHAVIOURS.md, positive and negative, every refusal by its code."""
+"""Disk encryption sets: D1-D8 of docs/behaviours.md, positive and negative, every refusal by its code."""
 
 from __future__ import annotations
 

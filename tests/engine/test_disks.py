@@ -1,4 +1,4 @@
-"""Disks, snapshots and images: K1-K10 of BEHAVIOURS.md, positive and negative, every refusal by its code."""
+"""Disks, snapshots and images: K1-K10 of docs/behaviours.md, positive and negative, every refusal by its code."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Key vaults and keys: KV1-KV9 of BEHAVIOURS.md, positive and negative, every refusal by its code."""
+"""Key vaults and keys: KV1-KV9 of docs/behaviours.md, positive and negative, every refusal by its code."""
 
 from __future__ import annotations
 

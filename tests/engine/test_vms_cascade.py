@@ -1,4 +1,4 @@
-"""Virtual machines and the key cascades: V1-V8 of BEHAVIOURS.md, positive and negative, refusals by code."""
+"""Virtual machines and the key cascades: V1-V8 of docs/behaviours.md, positive and negative, refusals by code."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ def no_broken_checks(request, monkeypatch):
     """Fail any workshop test in which an objective check raised: in the room a broken check shows as
     "cannot be checked" (not met), which would otherwise pass for "not met" in a test. A test about
     that state itself says so with ``@pytest.mark.broken_checks_expected``."""
-    import engine.scenarios as sc
+    import console.workshop.scenario as sc
 
     if request.node.get_closest_marker("broken_checks_expected"):
         yield

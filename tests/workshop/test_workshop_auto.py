@@ -8,7 +8,7 @@ import json
 import pytest
 
 from console.workshop import SCENARIO_DIR, cli_runner, new_landscape, play, run_scenario_cli, scenarios
-from engine.scenarios import load_scenario
+from console.workshop.scenario import load_scenario
 
 pytestmark = pytest.mark.usefixtures("require_cli")
 

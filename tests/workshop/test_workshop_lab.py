@@ -10,7 +10,7 @@ import pytest
 from console.session import open_engine
 from console.workshop import find_scenario, open_lab, run_scenario_cli
 from engine import Engine
-from engine.scenarios import Lab, start_scenario
+from console.workshop.scenario import Lab, start_scenario
 
 
 def _lab(name: str) -> Lab:

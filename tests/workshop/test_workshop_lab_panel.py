@@ -9,7 +9,7 @@ from textual.widgets import Static
 from console.widgets.lab import LabPanel
 from console.workshop import find_scenario
 from engine import Engine
-from engine.scenarios import Lab, start_scenario
+from console.workshop.scenario import Lab, start_scenario
 
 
 class _LabApp(App):

@@ -9,7 +9,7 @@ import tomllib
 import pytest
 
 from console.workshop import run_scenario_cli
-from engine.scenarios import ScenarioError, parse_scenario
+from console.workshop.scenario import ScenarioError, parse_scenario
 
 GOOD = """
 name = "names"

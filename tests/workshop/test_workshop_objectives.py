@@ -13,7 +13,7 @@ from console.widgets.lab import LabPanel
 from console.workshop import find_scenario, open_lab, run_scenario_cli
 from engine import Engine
 from engine.errors import EngineError
-from engine.scenarios import OBJECTIVES, Lab, Objective, evaluate_objective, start_scenario
+from console.workshop.scenario import OBJECTIVES, Lab, Objective, evaluate_objective, start_scenario
 
 
 def _lab(name: str) -> Lab:

@@ -9,7 +9,8 @@ import pytest
 
 from console.workshop import SCENARIO_DIR, find_scenario, scenarios
 from engine import Engine
-from engine.scenarios import OBJECTIVES, ScenarioError, load_scenario, parse_scenario, render_hint, start_scenario
+from console.workshop.scenario import (OBJECTIVES, ScenarioError, load_scenario, parse_scenario, render_hint,
+                                      start_scenario)
 
 REQUIRED = {"rotate-no-downtime", "disable-key", "ultra-disk-trap", "revoke-access", "encrypt-existing-disks",
             "crypto-shredding"}

@@ -16,7 +16,7 @@ import pytest
 
 from console.workshop import find_scenario
 from engine import Engine
-from engine.scenarios import Lab, evaluate_objective, start_scenario
+from console.workshop.scenario import Lab, evaluate_objective, start_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,7 +15,9 @@ back: Key Vault keeps denied attempts in its audit log (KV8), and a refused VM s
 
 :class:`Lab` is the headless model of a scenario being played (current step, next/previous,
 objectives met or not) that the console's Lab pane renders and ``cmklab scenario check`` prints.
-Nothing here knows where scenario files live or how hints are run: ``console.workshop`` does.
+It reads the engine only through its public queries (tables, ``resource_problem``, ``lost``,
+``read_at_rest``, ``vm_read``...), and imports no UI. Where the shipped scenario files live and how
+hints are run is :mod:`console.workshop.cli`'s business.
 """
 
 from __future__ import annotations
@@ -29,12 +31,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
 
-from ._lazy import crypto
-from .clock import format_duration, parse_duration, parse_iso
-from .errors import EngineError
-from .ids import key_id, parse_key_url
-from .models import PowerState, ResourceState
-from .rules import CRYPTO_SERVICE_ROLE, DES_REQUIRED_PERMISSIONS, ENC_CUSTOMER, ENC_PLATFORM
+from engine.clock import format_duration, parse_duration, parse_iso
+from engine.errors import EngineError
+from engine.ids import key_id, parse_key_url
+from engine.models import PowerState, ResourceState
+from engine.rules import CRYPTO_SERVICE_ROLE, DES_REQUIRED_PERMISSIONS, ENC_CUSTOMER, ENC_PLATFORM
 
 LAB_FILE = "scenario.json"
 """The file, in a cmklab home, that records which scenario is being played and how far."""
@@ -391,18 +392,6 @@ def _chk_disk_encryption(engine, disk: str, des: str | None = None,
     return ok, detail
 
 
-def _open_pure(engine, r) -> list[bytes]:
-    """The resource's data keys, unwrapped with the vault's key material, without auditing (a check)."""
-    keys = []
-    for layer in r.layers:
-        wrapped = engine.unb64(layer["wrapped"])
-        if layer["kid"].startswith("platform:"):
-            keys.append(crypto.unwrap_key(engine._platform_private(layer["kid"]), wrapped))
-        else:
-            keys.append(crypto.unwrap_key(engine._private(layer["kid"]), wrapped))
-    return keys
-
-
 def _chk_data_intact(engine, disk: str, text: str, offset: int = 0, kind: str = "disk",
                      via: str = "vault") -> tuple[bool, str]:
     """``via = "vault"``: unwrap the data keys with the vault's key (proves a re-wrap is right);
@@ -429,7 +418,7 @@ def _chk_data_intact(engine, disk: str, text: str, offset: int = 0, kind: str = 
     if problem is not None:
         detail = f"its data keys cannot be opened: {problem.message}"
         return Impossible(f"{detail}; its data is gone for good") if engine.lost(r) else (False, detail)
-    data = engine._read_data(r, _open_pure(engine, r), offset, len(text.encode()))
+    data = engine.read_at_rest(r, offset, len(text.encode()))
     if data == text.encode():
         return True, f"read back through key {parse_key_url(cmk[0]).name}: {text.strip()!r}"
     return False, f"read {data[:40]!r}"
@@ -658,7 +647,7 @@ def parse_scenario(data: dict, source: str = "<scenario>") -> Scenario:
     _need(isinstance(seed, int) and not isinstance(seed, bool), where, "seed must be a whole number")
     order = data.get("order", 100)
     profile = data.get("profile")
-    from .rules import PROFILES
+    from engine.rules import PROFILES
     _need(profile is None or profile in PROFILES, where, f"profile {profile!r} is not one of {', '.join(PROFILES)}")
     _check_landscape(landscape, where)
     _check_names(landscape, steps, where)

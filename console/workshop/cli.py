@@ -14,10 +14,11 @@
 through textual-serve (console/serve.py).
 
 ``opts`` are cmklab's global options (``home``, ``seed``, ``profile``, ``read_only``...). Scenario
-files are ``console/scenarios/*.toml`` (package data); the engine (``engine.scenarios``) loads them,
-builds the landscape, checks objectives and holds the Lab model. Hints are ``cmklab ...`` command
+files are ``console/workshop/scenarios/*.toml`` (package data); :mod:`console.workshop.scenario` loads
+them, builds the landscape, checks objectives and holds the Lab model. Hints are ``cmklab ...`` command
 lines: ``--auto`` runs each through the CLI in-process (``console.cli.run_cli``), exactly as a trainee
-typing them would. Nothing here imports textual unless the console is opened.
+typing them would. Nothing here imports textual: the console is opened through
+:mod:`console.workshop.glue`, imported only when it is.
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from engine.errors import EngineError
-from engine.scenarios import (LAB_FILE, Lab, Scenario, ScenarioError, load_scenario, load_scenarios, render_hint,
-                              start_scenario)
+
+from .scenario import (LAB_FILE, Lab, Scenario, ScenarioError, load_scenario, load_scenarios, render_hint,
+                       start_scenario)
 
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
 
@@ -311,11 +313,9 @@ def _run(args, opts: dict) -> int:
     print(f"\nWhen you have done it: cmklab --home {shlex.quote(str(home))} scenario check")
     engine.store.close()
     if not args.no_console and sys.stdin.isatty() and sys.stdout.isatty():
-        try:
-            from console.app import run_console
-        except ImportError:
-            return 0
-        return run_console(home=str(home)) or 0
+        from .glue import open_console
+
+        return open_console(home)
     return 0
 
 
@@ -437,18 +437,3 @@ def _move_state(src: Path, home: Path) -> None:
 
 from console.serve import run_serve, serve_command  # noqa: E402,F401
 
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m console.workshop scenario ...`` / ``serve ...`` (until cmklab's main wires them)."""
-    from console.main import split_globals
-
-    opts, rest = split_globals(list(sys.argv[1:] if argv is None else argv))
-    if rest and rest[0] == "serve":
-        return run_serve(rest[1:], **opts)
-    if rest and rest[0] == "scenario":
-        rest = rest[1:]
-    return run_scenario_cli(rest, **opts)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

@@ -1,0 +1,5 @@
+"""``python -m console.workshop scenario ...`` / ``serve ...``."""
+
+from .glue import main
+
+raise SystemExit(main())

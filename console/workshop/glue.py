@@ -1,0 +1,37 @@
+"""The workshop's console glue: the one module of :mod:`console.workshop` that reaches the Textual console.
+
+``cmklab scenario run`` opens the console on the lab's home when it runs in a terminal; ``main`` is the
+``python -m console.workshop`` entry point, which parses cmklab's global options with ``console.main``.
+The rest of the package (scenario data and parsing, objectives, the Lab model, the ``cmklab scenario``
+CLI) imports no textual: an import-linter contract in pyproject.toml holds it to that, with this
+module's imports of the console as its only exception. Import this module lazily, where a console opens.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def open_console(home: Path) -> int:
+    """Run the console on ``home`` until the user quits; 0 when the console cannot be loaded here."""
+    try:
+        from console.app import run_console
+    except ImportError:
+        return 0
+    return run_console(home=str(home)) or 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m console.workshop scenario ...`` / ``serve ...`` (what ``cmklab scenario`` and
+    ``cmklab serve`` run)."""
+    from console.main import split_globals
+
+    from .cli import run_scenario_cli, run_serve
+
+    opts, rest = split_globals(list(sys.argv[1:] if argv is None else argv))
+    if rest and rest[0] == "serve":
+        return run_serve(rest[1:], **opts)
+    if rest and rest[0] == "scenario":
+        rest = rest[1:]
+    return run_scenario_cli(rest, **opts)
