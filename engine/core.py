@@ -30,7 +30,7 @@ from .entropy import Entropy
 from .errors import BadRequest, EngineError, NotFound, StoreError
 from .ids import arm_id
 from .events import Event, Subscriber
-from .models import MODELS, AuditEntry, DesMember, DiskAttachment, EngineMeta, EventEntry, Model
+from .models import MODELS, AuditEntry, DesMember, DiskAttachment, EngineMeta, EventEntry, Model, field_types
 from .repository import StateStore
 from .rules import DEFAULT_PROFILE, PROFILES, Rules
 
@@ -144,12 +144,13 @@ class _Table(dict):
     are remembered, so reading a shard later never brings back a document the unit of work removed.
     """
 
-    __slots__ = ("_store", "_name", "_from_doc", "_shards", "_full", "_required", "_absent")
+    __slots__ = ("_store", "_name", "_from_doc", "_shards", "_full", "_required", "_absent", "_types")
 
     def __init__(self, store: StateStore, name: str, cls: type) -> None:
         super().__init__()
         self._store, self._name, self._from_doc = store, name, cls.from_doc
         self._required = [f for f in cls.__light_fields__ if f not in cls.__light_defaults__]
+        self._types = list(field_types(cls).items())
         self._shards: set[int] = set()
         self._full = False
         self._absent: set[str] = set()
@@ -159,6 +160,13 @@ class _Table(dict):
         if missing:
             raise StoreError(f"document {k!r} of table {self._name!r} lacks the field {missing[0]!r}: "
                              f"the state was edited by hand or damaged; nothing was changed")
+        for name, (kinds, nullable) in self._types:
+            v = d.get(name)
+            if (v is None and not nullable and name in d) or (v is not None and not isinstance(v, kinds)) \
+                    or (kinds == (int,) and type(v) is bool):
+                raise StoreError(f"document {k!r} of table {self._name!r} has {type(v).__name__} in the field "
+                                 f"{name!r}, expected {' or '.join(t.__name__ for t in kinds)}: the state was "
+                                 f"edited by hand or damaged; nothing was changed")
         return self._from_doc(d, True)
 
     def _load_shard(self, shard: int) -> None:

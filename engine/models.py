@@ -82,6 +82,29 @@ class Model:
         return obj
 
 
+_SIMPLE_TYPES = {"str": (str,), "int": (int,), "bool": (bool,), "float": (int, float), "list": (list,),
+                 "dict": (dict,)}
+
+
+def field_types(cls: type) -> dict[str, tuple[tuple[type, ...], bool]]:
+    """``{field: (accepted types, None allowed)}`` for the fields whose annotation is a plain JSON type
+    (``str``, ``int | None``, ``list[str]`` ...): what a document read from the store is checked against."""
+    out: dict[str, tuple[tuple[type, ...], bool]] = {}
+    for klass in reversed(cls.__mro__):
+        for name, ann in klass.__dict__.get("__annotations__", {}).items():
+            text = str(ann).replace(" ", "")
+            if "ClassVar" in text:
+                continue
+            parts = text.split("|")
+            nullable = "None" in parts
+            kinds = [p.split("[", 1)[0] for p in parts if p != "None"]
+            if len(kinds) == 1 and kinds[0] in _SIMPLE_TYPES:
+                out[name] = (_SIMPLE_TYPES[kinds[0]], nullable)
+            else:
+                out.pop(name, None)
+    return out
+
+
 _DEFAULTS: dict[type, dict] = {}
 
 

@@ -82,3 +82,22 @@ def test_a_document_missing_a_field_is_refused_naming_it(tmp_path):
     with pytest.raises(StoreError, match="resourcegroups/rg' of table 'groups' lacks the field 'location'"):
         e.list_groups()
     e.store.close()
+
+
+def test_a_document_with_a_field_of_the_wrong_type_is_refused_naming_it(tmp_path):
+    import pytest
+
+    from console.session import open_engine
+    from engine.errors import StoreError
+
+    home = tmp_path / "home"
+    e = open_engine(home)
+    g = e.create_group("rg", "eastus")
+    doc = dict(g.to_doc(), location=["eastus"])
+    with e.store.lock():
+        e.store.commit({"groups": {g.key: doc}}, {})
+    e.store.close()
+    e = open_engine(home)
+    with pytest.raises(StoreError, match="has list in the field 'location', expected str"):
+        e.list_groups()
+    e.store.close()
