@@ -104,8 +104,16 @@ def bench_rotation(n: int, key_size: int = 3072) -> None:
         for w in wrapped:
             pub.encrypt(priv.decrypt(w, OAEP), OAEP)
         raw = time.perf_counter() - t
+        half = len(wrapped) // 2
+        t = time.perf_counter()
+        with ThreadPoolExecutor(2) as pool:  # the same work on both cores: the floor of a re-key
+            list(pool.map(lambda part: [pub.encrypt(priv.decrypt(w, OAEP), OAEP) for w in part],
+                          [wrapped[:half], wrapped[half:]]))
+        raw2 = time.perf_counter() - t
     row("rotation_vs_raw_rsa", rot / raw, "<= 0.65",
         f"{n} disks on RSA-{key_size}: {rot:.2f} s vs raw {raw:.2f} s one thread; {writes} store write(s)")
+    row("rotation_vs_raw_rsa_2t", rot / raw2, "<= 1.15",
+        f"the same re-key vs raw unwrap+wrap on two threads {raw2:.2f} s")
 
 
 def big_store(home: str, n: int) -> Engine:
@@ -269,7 +277,9 @@ def bench_disk_io(mib: int, repeats: int) -> None:
         chunks = [data[i:i + 4096] for i in range(0, len(data), 4096)]
 
         def raw_honest():
-            nonces = [os.urandom(12) for _ in chunks]
+            # random bytes drawn as the engine draws them: all the nonces of a write in one os.urandom call
+            pool = os.urandom(12 * len(chunks))
+            nonces = [pool[i * 12:(i + 1) * 12] for i in range(len(chunks))]
             out = [aes.encrypt(n, c, b"aad") for n, c in zip(nonces, chunks)]
             for n, c in zip(nonces, out):
                 aes.decrypt(n, c, b"aad")
@@ -280,7 +290,7 @@ def bench_disk_io(mib: int, repeats: int) -> None:
         n_pairs = max(repeats, 5) | 1  # odd: then 1 / median(engine/raw) is the median of raw/engine
         time_ratio, t_engine, t_raw = interleaved(through_engine, raw_honest, n_pairs)
     ratio = 1 / time_ratio  # a throughput ratio: engine MiB/s over raw MiB/s
-    row("disk_write_vs_raw_aes", ratio, ">= 0.5",
+    row("disk_write_vs_raw_aes", ratio, ">= 0.6",
         f"{mib} MiB write+read: engine {2 * mib / t_engine:.0f} MiB/s vs raw AES-256-GCM 4 KiB chunks "
         f"{2 * mib / t_raw:.0f} MiB/s (median of {n_pairs} interleaved pairs)")
 
