@@ -450,6 +450,54 @@ class MainScreen(Screen):
             return op is not None and self.op_applies(op)
         return True
 
+    def pane_for(self, op: Op) -> str:
+        """The pane whose rows an action works on (the keys pane for a key action)."""
+        for pane_id in op.panes:
+            if pane_id in PANE_BY_ID and PANE_BY_ID[pane_id].kind == op.target:
+                return pane_id
+        return next((p for p in op.panes if p in PANE_BY_ID), self.pane.id)
+
+    def candidates(self, op: Op) -> list[tuple[Hashable, Any]]:
+        """(row key, target) of each row of the action's pane it applies to, in the pane's order."""
+        pane = PANE_BY_ID[self.pane_for(op)]
+        out = []
+        for obj in _retry(lambda: pane.rows(self.ctx())):
+            target = resolve(self.engine, op.target, pane.kind, obj)
+            try:
+                ok = target is not None and bool(op.when(self.engine, target))
+            except Exception:  # noqa: BLE001
+                ok = False
+            if ok:
+                out.append((pane.key(obj), target))
+        return out
+
+    def pick_and_run(self, op_id: str) -> None:
+        """The palette's way to an action that does not apply to the selected row: list the rows of
+        its pane it applies to; the one picked is selected on its pane and the action runs on it."""
+        from textual.command import SimpleCommand
+
+        op = OP_BY_ID[op_id]
+        rows = self.candidates(op)
+        pane_id = self.pane_for(op)
+        if not rows:
+            self.notify(f"{op.label}: no row of the {pane_id} pane it applies to", title="Nothing to act on",
+                        severity="warning")
+            return
+        commands = [SimpleCommand(f"{op.label}: {display_name(op.target, target)}",
+                                  lambda key=key: self.select_and_run(op_id, pane_id, key), None)
+                    for key, target in rows]
+        self.app.search_commands(commands, placeholder=f"{op.label}: which one?")
+
+    def select_and_run(self, op_id: str, pane_id: str, key: Hashable) -> None:
+        """Go to ``pane_id``, put the cursor on row ``key`` (clearing a filter hiding it) and run the action."""
+        self.cursor_keys[pane_id] = key
+        self.show_pane(pane_id)
+        if self.table.cursor_key != key:
+            self.filters[pane_id] = ""
+            self.show_pane(pane_id)
+        self.table.focus()
+        self.run_op(op_id)
+
     def action_op(self, op_id: str) -> None:
         self.run_op(op_id)
 
