@@ -79,6 +79,7 @@ class CmkApp(App):
         self._seq = 0
         self._log_seq = 0
         self._before: dict[int, dict] = {}
+        self._new_in: dict[int, tuple[str, set]] = {}
         self._unsubscribe = None
         self._last_event_id: str | None = None
         """The newest event this console has shown (the events log is read lazily: not at start-up)."""
@@ -163,8 +164,11 @@ class CmkApp(App):
 
     # ---- executing actions -------------------------------------------------------------------------
 
-    def execute(self, call: Call, label: str, *, slow: bool = False) -> None:
-        """Run ``call`` (and its follow-ups) in a thread worker; the result arrives as a message."""
+    def execute(self, call: Call, label: str, *, slow: bool = False, new_in: str | None = None) -> None:
+        """Run ``call`` (and its follow-ups) in a thread worker; the result arrives as a message.
+
+        ``slow``: show the progress indicator at once (else only if the action lasts). ``new_in``: a
+        pane whose cursor goes to the row the action creates."""
         if self.read_only and (call.method in MUTATING or call.method == "vm_write"):
             self.notify(f"{label}: the console was opened with --read-only, so nothing can change.",
                         title="ReadOnly", severity="error")
@@ -173,6 +177,8 @@ class CmkApp(App):
         seq = self._seq
         self._pending[seq] = label
         self._before[seq] = {vm.id: (vm.power, (vm.status or {}).get("code")) for vm in self.engine.t["vms"].values()}
+        if new_in is not None and self.main is not None:
+            self._new_in[seq] = (new_in, self.main.row_keys(new_in))
         if slow:
             self._show_busy()
         else:
@@ -231,6 +237,9 @@ class CmkApp(App):
     def _done(self, message: ActionDone) -> None:
         before = self._before.pop(message.seq, {})
         self._finish(message.seq, message.label, message.log)
+        new_in = self._new_in.pop(message.seq, None)
+        if new_in is not None and self.main is not None:
+            self.main.select_new(*new_in)
         self._last_event_id = self._max_event_id()
         lines = [shorten(ev.summary) for ev in message.events if ev.severity in ("warning", "error")]
         for vm in self.engine.t["vms"].values():
@@ -258,6 +267,7 @@ class CmkApp(App):
     @on(ActionFailed)
     def _failed(self, message: ActionFailed) -> None:
         self._before.pop(message.seq, None)
+        self._new_in.pop(message.seq, None)
         self._finish(message.seq, message.label, message.log)
         self.notify(shorten(message.text), title=message.title, severity="error", timeout=10)
 

@@ -538,8 +538,17 @@ class MainScreen(Screen):
         if op.special:
             getattr(app, op.special)(*call.args)
             return
+        dialog = op.form is not None
         if op.confirm != "never" and call.method in MUTATING:
-            impact = call.impact or await asyncio.to_thread(e.what_if, call.method, *call.args, **call.kwargs)
+            impact = call.impact
+            if impact is None:
+                if dialog:  # the form just closed: say at once that something is happening
+                    self.show_busy(f"{label}: asking the engine what it would do")
+                try:
+                    impact = await asyncio.to_thread(e.what_if, call.method, *call.args, **call.kwargs)
+                finally:
+                    if dialog:
+                        self.show_busy(None)
             # the dry run touched the models in place (and put them back): redraw from the real state
             self._ops_signature = None
             self.refresh_data()
@@ -554,8 +563,30 @@ class MainScreen(Screen):
                                          danger=impact.destructive or op.confirm == "typed")
                 if not await app.push_screen_wait(modal):
                     return
+                dialog = True
             # a refusal foreseen by the what-if still goes to the engine: it refuses (and audits) for real
-        app.execute(call, label, slow=op.slow)
+        new_in = None
+        if op.target is None and op.form is not None and call.method in MUTATING:
+            new_in = self.pane_for(op)  # a creation: the cursor goes to the new row
+        # after a dialog closes (or for a slow action) the progress shows at once, never a blank pause
+        app.execute(call, label, slow=op.slow or dialog, new_in=new_in)
+
+    def row_keys(self, pane_id: str) -> set:
+        pane = PANE_BY_ID[pane_id]
+        return {pane.key(o) for o in _retry(lambda: pane.rows(self.ctx()))}
+
+    def select_new(self, pane_id: str, before: set) -> None:
+        """Put the cursor of ``pane_id`` on the row an action created (the first row not in ``before``)."""
+        pane = PANE_BY_ID[pane_id]
+        new = [pane.key(o) for o in _retry(lambda: pane.rows(self.ctx())) if pane.key(o) not in before]
+        if not new:
+            return
+        self.cursor_keys[pane_id] = new[0]
+        if self.pane.id == pane_id:
+            if new[0] not in self.table.keys:
+                self.filters[pane_id] = ""
+                self.show_pane(pane_id)
+            self.table.move_to(new[0])
 
     # ---- progress -----------------------------------------------------------------------------------
 

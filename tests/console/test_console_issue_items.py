@@ -47,3 +47,93 @@ async def test_palette_finds_disable_key_on_the_sets_pane_and_acts_on_the_key_pi
         await settle(pilot)
         key = next(k for k in app.engine.t["keys"].values() if k.name == "key-3072")
         assert not any(v["enabled"] for v in key.versions)
+
+
+class Gate:
+    """Hold an engine action (not its what-if) until the test lets it go: the test sees the screen
+    while the action is running, whatever the machine's speed."""
+
+    def __init__(self, engine, method: str, hold_what_if: bool = False) -> None:
+        import threading
+
+        self.release = threading.Event()
+        self.entered = threading.Event()
+        local = threading.local()
+        real, real_what_if = getattr(engine, method), engine.what_if
+
+        def what_if(*args, **kwargs):
+            if hold_what_if:
+                self.entered.set()
+                self.release.wait(10)
+            local.dry = True
+            try:
+                return real_what_if(*args, **kwargs)
+            finally:
+                local.dry = False
+
+        def held(*args, **kwargs):
+            if not getattr(local, "dry", False):
+                self.entered.set()
+                self.release.wait(10)
+            return real(*args, **kwargs)
+
+        engine.what_if = what_if
+        setattr(engine, method, held)
+
+
+def busy_text(app) -> str | None:
+    main = app.main
+    if not main.query_one("#busy").display:
+        return None
+    return str(main.query_one("#busy-label").render())
+
+
+async def _until(pilot, condition) -> None:
+    for _ in range(250):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("condition never met")
+
+
+async def test_progress_shows_as_soon_as_a_create_dialog_closes_and_the_cursor_goes_to_the_new_row():
+    from console.modals.form import FormModal
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        gate = Gate(app.engine, "create_disk")
+        await select(pilot, "disks", "disk-secure")
+        await pilot.press("n")
+        await wait_for_screen(pilot, FormModal)
+        for ch in "disk-zz":
+            await pilot.press(ch)
+        await pilot.press("enter")
+        await _until(pilot, lambda: not isinstance(app.screen, FormModal))
+        await _until(pilot, gate.entered.is_set)
+        await pilot.pause()
+        assert busy_text(app) is not None and "Create disk" in busy_text(app)  # at once, not after a delay
+        gate.release.set()
+        await settle(pilot)
+        assert busy_text(app) is None
+        assert app.main.pane.id == "disks" and app.main.selected.name == "disk-zz"
+
+
+async def test_changing_a_set_s_key_shows_progress_while_the_engine_previews_it():
+    from console.modals.form import FormModal
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, "sets", "des-cmk")
+        await pilot.press("c")
+        await wait_for_screen(pilot, FormModal)
+        form = app.screen
+        gate = Gate(app.engine, "update_des", hold_what_if=True)
+        form.spec.check = None  # the form's own check is not what this test holds
+        form.action_submit()
+        await _until(pilot, lambda: not isinstance(app.screen, FormModal))
+        await _until(pilot, gate.entered.is_set)
+        await pilot.pause()
+        assert busy_text(app) is not None and "asking the engine" in busy_text(app)
+        gate.release.set()
+        await wait_for_screen(pilot, ConfirmModal)
+        assert busy_text(app) is None
