@@ -78,7 +78,6 @@ class CmkApp(App):
         self._pending: dict[int, str] = {}
         self._seq = 0
         self._log_seq = 0
-        self._before: dict[int, dict] = {}
         self._new_in: dict[int, tuple[str, set]] = {}
         self._unsubscribe = None
         self._last_event_id: str | None = None
@@ -176,7 +175,6 @@ class CmkApp(App):
         self._seq += 1
         seq = self._seq
         self._pending[seq] = label
-        self._before[seq] = {vm.id: (vm.power, (vm.status or {}).get("code")) for vm in self.engine.t["vms"].values()}
         if new_in is not None and self.main is not None:
             self._new_in[seq] = (new_in, self.main.row_keys(new_in))
         if slow:
@@ -235,18 +233,13 @@ class CmkApp(App):
 
     @on(ActionDone)
     def _done(self, message: ActionDone) -> None:
-        before = self._before.pop(message.seq, {})
         self._finish(message.seq, message.label, message.log)
         new_in = self._new_in.pop(message.seq, None)
         if new_in is not None and self.main is not None:
             self.main.select_new(*new_in)
         self._last_event_id = self._max_event_id()
+        # every cascade the notification names is an event (the events pane keeps it)
         lines = [shorten(ev.summary) for ev in message.events if ev.severity in ("warning", "error")]
-        for vm in self.engine.t["vms"].values():
-            old = before.get(vm.id)
-            code = (vm.status or {}).get("code")
-            if code == "RunningOnHostKeys" and (old is None or old[1] != code):
-                lines.append(f"VM {vm.name} keeps running on host-cached keys; it will not start after deallocation")
         if message.method == "vm_read":
             data = bytes(message.result or b"")
             text = data.rstrip(b"\x00").decode("utf-8", "replace")
@@ -266,7 +259,6 @@ class CmkApp(App):
 
     @on(ActionFailed)
     def _failed(self, message: ActionFailed) -> None:
-        self._before.pop(message.seq, None)
         self._new_in.pop(message.seq, None)
         self._finish(message.seq, message.label, message.log)
         self.notify(shorten(message.text), title=message.title, severity="error", timeout=10)

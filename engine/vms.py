@@ -504,11 +504,17 @@ class VmsBackend(EngineCore):
             if not bad:
                 if vm.status and vm.status.get("code") in ("KeyUnusable", "RunningOnHostKeys", "UltraKeyUnusable"):
                     self._touch(vm)
-                    vm.status = {"code": "KeyUsableAgain", "at": now, "kid": vm.status.get("kid"),
+                    kid_was = vm.status.get("kid")
+                    vm.status = {"code": "KeyUsableAgain", "at": now, "kid": kid_was,
                                  "message": f"startable again: the key is usable since {now}"
                                  if vm.power != PowerState.RUNNING.value else f"key usable again since {now}"}
                     if vm.power == PowerState.RUNNING.value:
                         vm.status = None
+                        self._emit(ev.VmKeyUsableAgain, f"VM {vm.name}: key usable again; it no longer runs on "
+                                   "host-cached keys", vm=vm.id, kid=kid_was)
+                    else:
+                        self._emit(ev.VmKeyUsableAgain, f"VM {vm.name} can be started again: its keys are usable",
+                                   vm=vm.id, kid=kid_was)
                 continue
             d0, p0 = bad[0]
             kid = next((x["kid"] for x in d0.layers if not x["kid"].startswith("platform:")), None)
@@ -527,12 +533,16 @@ class VmsBackend(EngineCore):
                     vm.status = {"code": "RunningOnHostKeys", "at": now, "kid": kid, "disk": d0.name,
                                  "message": f"running on host-cached keys: key {kid} {what} at {now}; "
                                             "will not start after deallocation"}
+                    self._emit(ev.VmRunningOnHostKeys, f"VM {vm.name} keeps running on host-cached keys: key {kid} "
+                               f"{what} (disk {d0.name}); it will not start after deallocation", vm=vm.id, kid=kid)
             else:
                 if not (vm.status and vm.status.get("kid") == kid and vm.status.get("code") in
                         ("KeyUnusable", "UltraKeyUnusable")):
                     self._touch(vm)
                     vm.status = {"code": "KeyUnusable", "at": now, "kid": kid, "disk": d0.name,
                                  "message": f"cannot start: key {kid} {what} at {now} (disk {d0.name})"}
+                    self._emit(ev.VmCannotStartByKey, f"VM {vm.name} cannot start: key {kid} {what} "
+                               f"(disk {d0.name})", vm=vm.id, kid=kid)
 
     def startable(self, vm: VirtualMachine, *, after_deallocation: bool = False) -> EngineError | None:
         """Why the VM could not start now (None if it could): the check ``start`` makes, without doing it."""

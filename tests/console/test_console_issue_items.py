@@ -137,3 +137,34 @@ async def test_changing_a_set_s_key_shows_progress_while_the_engine_previews_it(
         gate.release.set()
         await wait_for_screen(pilot, ConfirmModal)
         assert busy_text(app) is None
+
+
+async def test_every_cascade_of_a_disable_and_an_enable_is_in_the_events_pane():
+    app = make_app()
+    app.engine.deallocate_vm("vm-db")
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await select(pilot, "keys", "key-3072")
+        await pilot.press("e")
+        await wait_for_screen(pilot, ConfirmModal)
+        await pilot.press("y")
+        await settle(pilot)
+        toast = app._notifications.last if hasattr(app._notifications, "last") else list(app._notifications)[-1]
+        main = app.main
+        main.show_pane("events")
+        await pilot.pause()
+        events = [main.table.row_text(k) for k in main.table.keys]
+        for line in toast.message.splitlines():  # each line of the notification is an event
+            assert any(line in row or line[:60] in row for row in events), (line, events)
+        assert any("VmRunningOnHostKeys" in r and "vm-ultra" in r for r in events)
+        assert any("VmCannotStartByKey" in r and "vm-db cannot start" in r for r in events)
+
+        await select(pilot, "keys", "key-3072")
+        await pilot.press("e")  # enable
+        await settle(pilot)
+        main.show_pane("events")
+        await pilot.pause()
+        events = [main.table.row_text(k) for k in main.table.keys]
+        again = [r for r in events if "VmKeyUsableAgain" in r]
+        assert any("vm-web can be started again" in r for r in again), events
+        assert any("vm-db can be started again" in r for r in again)
+        assert any("vm-ultra" in r and "no longer runs on host-cached keys" in r for r in again)
