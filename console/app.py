@@ -34,7 +34,7 @@ from .commands import ConsoleCommands
 from .messages import ActionDone, ActionFailed, ActionStarted, EngineEvent, ExternalChange
 from .screens.main import MainScreen
 from .screens.ops import Call
-from .screens.panes import LogEntry, shorten
+from .screens.panes import LogEntry, short_kid, shorten
 
 POLL_SECONDS = 0.5
 BUSY_DELAY = 0.3
@@ -79,6 +79,9 @@ class CmkApp(App):
         self._seq = 0
         self._log_seq = 0
         self._new_in: dict[int, tuple[str, set]] = {}
+        self._calls: dict[int, Call] = {}
+        self.reads: dict[str, str] = {}
+        """VM name -> what the last read from its disks returned (the detail panel shows it)."""
         self._unsubscribe = None
         self._last_event_id: str | None = None
         """The newest event this console has shown (the events log is read lazily: not at start-up)."""
@@ -175,6 +178,7 @@ class CmkApp(App):
         self._seq += 1
         seq = self._seq
         self._pending[seq] = label
+        self._calls[seq] = call
         if new_in is not None and self.main is not None:
             self._new_in[seq] = (new_in, self.main.row_keys(new_in))
         if slow:
@@ -238,28 +242,71 @@ class CmkApp(App):
         if new_in is not None and self.main is not None:
             self.main.select_new(*new_in)
         self._last_event_id = self._max_event_id()
-        # every cascade the notification names is an event (the events pane keeps it)
-        lines = [shorten(ev.summary) for ev in message.events if ev.severity in ("warning", "error")]
+        call = self._calls.pop(message.seq, None)
         if message.method == "vm_read":
             data = bytes(message.result or b"")
             text = data.rstrip(b"\x00").decode("utf-8", "replace")
-            self.notify(f"{len(data)} bytes: {text!r}" if text else f"{len(data)} bytes, all zero",
-                        title=message.label, timeout=10)
+            said = f"{len(data)} bytes: {text!r}" if text else f"{len(data)} bytes, all zero"
+            if call is not None:
+                vm, lun, offset = call.args[:3]
+                self.reads[str(vm).lower()] = f"disk {lun}, offset {offset}, at {self.engine.now()[:16]}: {said}"
+                if self.main is not None:
+                    self.main.update_side(force=True)
+            self.notify(said, title=message.label, timeout=10)
             return
-        if lines:
-            severity = "error" if any(ev.severity == "error" for ev in message.events) else "warning"
-            self.notify("\n".join(lines[:8]) + (f"\n… {len(lines) - 8} more (see events)" if len(lines) > 8 else ""),
-                        title=message.label, severity=severity, timeout=10)
+        # every cascade the notification names is an event (the events pane keeps it)
+        loud = [ev for ev in message.events if ev.severity in ("warning", "error")]
+        lines = [self._event_line(ev) for ev in (loud or message.events)]
+        for ev in message.events:
+            lines.extend(self._event_notes(ev))
+        if not lines:
+            lines = ["done: " + " ; ".join(line for lines, ok, _ in message.log for line in lines)]
+        if message.method == "vm_write":
+            lines = [f"wrote {message.result} bytes (encrypted at rest with the disk's data key)"]
+        text = "\n".join(lines[:8]) + (f"\n… {len(lines) - 8} more (see events)" if len(lines) > 8 else "")
+        if loud:
+            severity = "error" if any(ev.severity == "error" for ev in loud) else "warning"
+            self.notify(text, title=message.label, severity=severity, timeout=10)
         else:
-            summary = "\n".join(shorten(ev.summary) for ev in message.events[:4]) if message.events else \
-                "done: " + " ; ".join(line for lines, ok, _ in message.log for line in lines)
-            if message.method == "vm_write":
-                summary = f"wrote {message.result} bytes (encrypted at rest with the disk's data key)"
-            self.notify(summary, title=message.label, timeout=5)
+            self.notify(text, title=message.label, timeout=5 if len(lines) < 3 else 8)
+
+    def _event_line(self, ev: Event) -> str:
+        """An event as the notification says it, now that the whole action is done."""
+        if ev.kind == "DiskEncryptionSetCreated":
+            des = next((d for d in self.engine.t["des"].values() if d.id == ev.des), None)
+            if des is not None and self.engine.des_identity_ready(des) is None:
+                # the engine's summary (written at creation) asks for a grant the action has since made
+                return f"disk encryption set {des.name} created on key {short_kid(des.key_url)}; its identity can use it"
+        return shorten(ev.summary)
+
+    def _event_notes(self, ev: Event) -> list[str]:
+        """What a rotation means for the sets on the key: they keep the old version unless they rotate automatically."""
+        if ev.kind != "KeyRotated":
+            return []
+        from engine.ids import parse_key_url
+
+        new = parse_key_url(ev.kid)
+        jobs = {j["job"]: j["time"] for j in self.engine.pending_jobs()}
+        out = []
+        for des in sorted(self.engine.t["des"].values(), key=lambda d: d.name):
+            ref = parse_key_url(des.key_url)
+            if (ref.vault.lower(), ref.name.lower()) != (new.vault.lower(), new.name.lower()):
+                continue
+            if ref.version == new.version:
+                continue
+            if des.rotation_to_latest:
+                when = next((t for j, t in jobs.items() if j.startswith(f"automatic rotation of set {des.name} ")), None)
+                out.append(f"set {des.name} moves to the new version by automatic rotation"
+                           + (f" at {when[:16].replace('T', ' ')}" if when else ""))
+            else:
+                out.append(f"set {des.name} still uses version {(ref.version or '')[:8]} (automatic rotation is off):"
+                           " change its key to use the new one")
+        return out
 
     @on(ActionFailed)
     def _failed(self, message: ActionFailed) -> None:
         self._new_in.pop(message.seq, None)
+        self._calls.pop(message.seq, None)
         self._finish(message.seq, message.label, message.log)
         self.notify(shorten(message.text), title=message.title, severity="error", timeout=10)
 

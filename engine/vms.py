@@ -276,10 +276,15 @@ class VmsBackend(EngineCore):
             vm.power = target.value
             if verb == "stop" and vm.status and vm.status.get("code") == "RunningOnHostKeys":
                 vm.status = dict(vm.status, code="UltraKeyUnusable")
-            if verb == "deallocate" and vm.status:
-                vm.status = dict(vm.status, message=vm.status["message"].replace(
-                    "will not start after deallocation", "cannot start"))
+            if verb == "deallocate" and vm.status and vm.status.get("code") in ("RunningOnHostKeys", "UltraKeyUnusable"):
+                why = vm.status["message"].removeprefix("running on host-cached keys: ").replace(
+                    "; will not start after deallocation", "")
+                vm.status = dict(vm.status, code="UltraKeyUnusable",
+                                 message=f"cannot start: {why}; deallocation dropped the host-cached keys it ran on")
             self._emit(ev.VmPowerChanged, f"VM {vm.name} {target.value}", vm=vm.id, power=target.value)
+            if verb == "deallocate" and vm.status and vm.status["message"].endswith("the host-cached keys it ran on"):
+                self._emit(ev.VmCannotStartByKey, f"VM {vm.name} {vm.status['message'].split(' at ')[0]}; deallocation "
+                           "dropped the host-cached keys it ran on", vm=vm.id, kid=vm.status.get("kid"))
             return vm
 
     def delete_vm(self, name: str, resource_group: str | None = None) -> None:

@@ -168,3 +168,110 @@ async def test_every_cascade_of_a_disable_and_an_enable_is_in_the_events_pane():
         assert any("vm-web can be started again" in r for r in again), events
         assert any("vm-db can be started again" in r for r in again)
         assert any("vm-ultra" in r and "no longer runs on host-cached keys" in r for r in again)
+
+
+def last_toast(app):
+    return list(app._notifications)[-1]
+
+
+async def _disable_3072(pilot) -> None:
+    await select(pilot, "keys", "key-3072")
+    await pilot.press("e")
+    await wait_for_screen(pilot, ConfirmModal)
+    await pilot.press("y")
+    await settle(pilot)
+
+
+async def test_a_deallocated_ultra_vm_says_it_cannot_start_not_that_it_runs():
+    app = make_app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await _disable_3072(pilot)
+        await select(pilot, "vms", "vm-ultra")
+        await pilot.press("d")
+        await wait_for_screen(pilot, ConfirmModal)
+        await pilot.press("y")
+        await settle(pilot)
+        row = app.main.table.row_text(app.main.table.cursor_key)
+        assert "deallocated" in row and "cannot start" in row
+        assert "running" not in row and "host-cached keys;" not in row
+        assert "cannot start" in last_toast(app).message
+
+
+async def test_the_set_created_toast_asks_for_a_grant_only_when_access_is_missing():
+    from console.modals.form import FormModal
+
+    app = make_app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await select(pilot, "sets", "des-cmk")
+        await pilot.press("n")
+        await wait_for_screen(pilot, FormModal)
+        for ch in "des-new":
+            await pilot.press(ch)
+        await pilot.press("enter")
+        await settle(pilot)
+        toast = last_toast(app).message
+        assert "des-new created" in toast and "grant" not in toast, toast
+        assert "its identity can use it" in toast
+        assert app.main.selected.name == "des-new"  # and the cursor is on the new set
+
+
+async def test_the_rotate_toast_says_the_set_keeps_the_old_version_without_automatic_rotation():
+    app = make_app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await select(pilot, "keys", "key-3072")
+        old = app.main.selected.current["version"][:8]
+        await pilot.press("r")
+        await settle(pilot)
+        toast = last_toast(app).message
+        assert f"set des-cmk still uses version {old} (automatic rotation is off)" in toast, toast
+
+
+async def test_the_enable_toast_names_the_vms_that_can_be_started_again():
+    app = make_app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await _disable_3072(pilot)
+        await select(pilot, "keys", "key-3072")
+        await pilot.press("e")
+        await settle(pilot)
+        toast = last_toast(app).message
+        assert "VM vm-web can be started again" in toast and "VM vm-db can be started again" in toast, toast
+
+
+async def test_a_disk_read_shows_in_the_detail_panel_too():
+    from console.modals.form import FormModal
+
+    app = make_app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await select(pilot, "vms", "vm-web")
+        app.main.run_op("vm.read", preset={"lun": "0"})  # the demo wrote to lun 0
+        await wait_for_screen(pilot, FormModal)
+        app.screen.action_submit()
+        await settle(pilot)
+        rest = str(app.main.query_one("#detail-rest").render())
+        assert "demo: customer orders 2026-05-01" in rest, rest
+        assert app.main.query_one("#detail-rest").display
+
+
+async def test_the_create_set_form_never_defaults_to_a_disabled_key():
+    from console.modals.form import FormModal
+
+    app = make_app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await _disable_3072(pilot)
+        for pane, row in (("keys", "key-3072"), ("sets", "des-cmk")):
+            await select(pilot, pane, row)
+            app.main.run_op("des.create")
+            await wait_for_screen(pilot, FormModal)
+            kid = next(f.value for f in app.screen.spec.fields if f.name == "key")
+            assert app.engine.key_problem(None, kid, "unwrapKey") is None, (pane, kid)
+            await pilot.press("escape")
+            await settle(pilot)
+
+
+async def test_the_delete_key_what_if_names_the_set_it_breaks():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, "keys", "key-3072")
+        await pilot.press("x")
+        await wait_for_screen(pilot, ConfirmModal)
+        assert any("disk encryption set(s) can no longer use their key: des-cmk" in line for line in app.screen.lines)
