@@ -85,6 +85,7 @@ class CmkApp(App):
         self._unsubscribe = None
         self._last_event_id: str | None = None
         """The newest event this console has shown (the events log is read lazily: not at start-up)."""
+        self._load_log()
         self.lab = None
         """The workshop being played in this home (``cmklab scenario run NAME``): the Lab pane shows it."""
         home = getattr(engine.store, "home", None)
@@ -226,6 +227,8 @@ class CmkApp(App):
         for lines, ok, code in log:
             self._log_seq += 1
             self.command_log.append(LogEntry(self._log_seq, now, label, lines, ok, code))
+        if log:
+            self._save_log()
         self._show_busy()
         main = self.main
         if main is not None:
@@ -317,6 +320,39 @@ class CmkApp(App):
             self.notify(str(err) or type(err).__name__, title=type(err).__name__, severity="error", timeout=10)
 
     # ---- the command log ---------------------------------------------------------------------------------
+
+    LOG_NOTE = "console-log"
+
+    def _load_log(self) -> None:
+        """The command log of earlier sessions on this home (kept with its state)."""
+        home = getattr(self.engine.store, "home", None)
+        if home is None:
+            return
+        from store.notes import read_note
+
+        doc = read_note(home, self.LOG_NOTE)
+        for item in doc.get("entries", []) if isinstance(doc, dict) else []:
+            try:
+                entry = LogEntry(int(item["seq"]), str(item["time"]), str(item["label"]),
+                                 [str(x) for x in item["lines"]], bool(item["ok"]), item.get("error"))
+            except (KeyError, TypeError, ValueError):
+                continue
+            self.command_log.append(entry)
+            self._log_seq = max(self._log_seq, entry.seq)
+
+    def _save_log(self) -> None:
+        home = getattr(self.engine.store, "home", None)
+        if home is None or self.read_only:
+            return
+        from store.notes import write_note
+
+        doc = {"entries": [{"seq": e.seq, "time": e.time, "label": e.label, "lines": e.lines, "ok": e.ok,
+                            "error": e.error} for e in self.command_log]}
+        try:
+            write_note(home, self.LOG_NOTE, doc)
+        except OSError as exc:
+            self.notify(f"the command log could not be saved: {exc.strerror or exc}", title="LogNotSaved",
+                        severity="warning")
 
     def export_log(self, path: str) -> None:
         entries = [(e.ok, e.lines, e.error) for e in self.command_log]

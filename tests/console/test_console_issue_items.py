@@ -275,3 +275,40 @@ async def test_the_delete_key_what_if_names_the_set_it_breaks():
         await pilot.press("x")
         await wait_for_screen(pilot, ConfirmModal)
         assert any("disk encryption set(s) can no longer use their key: des-cmk" in line for line in app.screen.lines)
+
+
+async def test_the_command_log_survives_a_restart_on_the_same_home(tmp_path):
+    from console.app import CmkApp
+    from console.session import open_engine
+    from store import remove_state, state_files
+
+    home = tmp_path / "home"
+    engine = open_engine(home, seed=1, demo=True)
+    app = CmkApp(engine, poll=False, frozen=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await _disable_3072(pilot)
+        await select(pilot, "keys", "key-3072")
+        await pilot.press("r")
+        await settle(pilot)
+        before = [e.lines for e in app.command_log]
+    engine.store.close()
+    assert len(before) == 2 and "--enabled false" in before[0][0] and "rotate" in before[1][0]
+    assert not any(".console-log" in name for name in state_files(home))  # not part of the state's bytes
+
+    engine = open_engine(home)
+    app = CmkApp(engine, poll=False, frozen=True)
+    async with app.run_test(size=SIZE) as pilot:
+        app.main.show_pane("log")
+        await pilot.pause()
+        rows = [app.main.table.row_text(k) for k in app.main.table.keys]
+        assert len(rows) == 2 and "--enabled false" in rows[0] and "rotate" in rows[1], rows
+        await select(pilot, "keys", "key-3072")
+        await pilot.press("r")  # another action: numbered after the earlier ones
+        await settle(pilot)
+        assert [e.seq for e in app.command_log] == [1, 2, 3]
+    engine.store.close()
+    remove_state(home)  # a reset home starts with an empty log
+    engine = open_engine(home, seed=1, demo=True)
+    app = CmkApp(engine, poll=False, frozen=True)
+    assert app.command_log == []
+    engine.store.close()
