@@ -55,6 +55,9 @@ class ConsoleCommands(Provider):
         out.append(("Show or hide the detail panel", main.action_toggle_side, "key: v"))
         out.append(("Detail / dependencies", main.action_side_tab, "key: t"))
         out.append(("Help: keys for every pane", main.action_help, "key: ?"))
+        if getattr(app, "lab", None) is not None:
+            out.append(("Workshop: next step", partial(main.action_lab_step, 1), "key: >"))
+            out.append(("Workshop: previous step", partial(main.action_lab_step, -1), "key: <"))
         return out
 
     async def discover(self) -> Hits:

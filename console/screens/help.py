@@ -33,14 +33,17 @@ GLOBAL_KEYS = [
 KEY_NAMES = {"plus": "+"}
 
 
-def help_text(current: str | None = None) -> str:
+LAB_KEYS = [(">", "workshop: next step (from any pane)"), ("<", "workshop: previous step")]
+
+
+def help_text(current: str | None = None, lab: bool = False) -> str:
     out = ["[b]What this is[/b]",
            "Customer-managed keys for disks, simulated with real envelope encryption: each disk's data key is "
            "wrapped by a Key Vault key through a disk encryption set. Disable, delete or revoke the key and the VMs "
            "using it stop (ultra disks keep running until deallocated). Every destructive action shows the engine's "
            "what-if first; every action is logged as its cmklab az command (pane: log).", "",
            "[b]Everywhere[/b]"]
-    for key, text in GLOBAL_KEYS:
+    for key, text in GLOBAL_KEYS + (LAB_KEYS if lab else []):
         out.append(f"  [$text-accent]{escape(key):>13}[/]  {escape(text)}")
     panes = sorted(PANES, key=lambda p: p.id != current)
     for pane in panes:
@@ -64,16 +67,18 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close", show=True)]
 
-    def __init__(self, current: str | None = None) -> None:
+    def __init__(self, current: str | None = None, lab: bool = False) -> None:
         super().__init__(classes="dialog-screen")
         self.current = current
         """The pane the help was opened from (its keys are marked)."""
+        self.lab = lab
+        """A workshop is being played: its step keys are listed."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="help"):
             yield Label("cmklab console: keys", id="dialog-title")
             with VerticalScroll(id="help-scroll"):
-                yield Static(help_text(self.current), id="help-text")
+                yield Static(help_text(self.current, self.lab), id="help-text")
 
     def action_close(self) -> None:
         self.dismiss(None)

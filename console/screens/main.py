@@ -90,6 +90,8 @@ class MainScreen(Screen):
         Binding("left_square_bracket", "step_pane(-1)", "prev pane", show=False),
         Binding("right_square_bracket", "step_pane(1)", "next pane", show=False),
         Binding("escape", "escape", "back", show=False),
+        Binding("greater_than_sign", "lab_step(1)", "next step", show=False),
+        Binding("less_than_sign", "lab_step(-1)", "previous step", show=False),
         *[Binding(k, f"pane('{p}')", p, show=False) for k, p in NUMBER_KEYS.items()],
     ]
 
@@ -422,7 +424,17 @@ class MainScreen(Screen):
         self.table.focus()
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.pane.id))
+        self.app.push_screen(HelpScreen(self.pane.id, lab=getattr(self.app, "lab", None) is not None))
+
+    def action_lab_step(self, step: int) -> None:
+        """The workshop's next / previous step (> / <), from any pane: n and p act on the panes."""
+        from ..widgets.lab import LabPanel
+
+        for panel in self.query(LabPanel):
+            if step > 0:
+                panel.action_next_step()
+            else:
+                panel.action_previous_step()
 
     # ---- actions ---------------------------------------------------------------------------------
 
@@ -443,6 +455,8 @@ class MainScreen(Screen):
             return False
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "lab_step":
+            return getattr(self.app, "lab", None) is not None
         if action == "op":
             op = OP_BY_ID.get(str(parameters[0]))
             if op is not None and op.mutating and self.app.read_only:

@@ -312,3 +312,37 @@ async def test_the_command_log_survives_a_restart_on_the_same_home(tmp_path):
     app = CmkApp(engine, poll=False, frozen=True)
     assert app.command_log == []
     engine.store.close()
+
+
+async def test_workshop_step_keys_work_from_any_pane_and_are_listed_in_help_and_palette(tmp_path):
+    from console.app import CmkApp
+    from console.commands import ConsoleCommands
+    from console.modals.form import FormModal
+    from console.screens.help import HelpScreen
+    from console.session import open_engine
+    from console.workshop import run_scenario_cli
+
+    home = tmp_path / "home"
+    assert run_scenario_cli(["run", "disable-key", "--no-console"], home=str(home)) == 0
+    engine = open_engine(home)
+    app = CmkApp(engine, poll=False, frozen=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.lab.number == 1
+        for pane in ("keys", "sets", "vms"):  # the table has the focus; n would open a create form
+            app.main.action_pane(pane)
+            await pilot.press("greater_than_sign")
+            await pilot.pause()
+            assert not isinstance(app.screen, FormModal)
+        assert app.lab.number == min(4, app.lab.total)
+        await pilot.press("less_than_sign")
+        await pilot.pause()
+        assert app.lab.number == min(4, app.lab.total) - 1
+        assert "Press n" not in str(app.main.query_one("#lab-status").render())
+        palette = {name: where for name, _, where in ConsoleCommands(app.screen)._entries()}
+        assert palette["Workshop: next step"] == "key: >" and palette["Workshop: previous step"] == "key: <"
+        await pilot.press("question_mark")
+        await wait_for_screen(pilot, HelpScreen)
+        text = str(app.screen.query_one("#help-text").render())
+        assert "workshop: next step" in text and "workshop: previous step" in text
+    engine.store.close()
