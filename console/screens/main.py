@@ -424,7 +424,8 @@ class MainScreen(Screen):
         self.table.focus()
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.pane.id, lab=getattr(self.app, "lab", None) is not None))
+        self.app.push_screen(HelpScreen(self.pane.id, lab=getattr(self.app, "lab", None) is not None,
+                                        profile=self.engine.rules.name))
 
     def action_lab_step(self, step: int) -> None:
         """The workshop's next / previous step (> / <), from any pane: n and p act on the panes."""

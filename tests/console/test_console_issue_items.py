@@ -346,3 +346,18 @@ async def test_workshop_step_keys_work_from_any_pane_and_are_listed_in_help_and_
         text = str(app.screen.query_one("#help-text").render())
         assert "workshop: next step" in text and "workshop: previous step" in text
     engine.store.close()
+
+
+async def test_the_rules_profile_is_explained_in_the_header_tooltip_and_the_help():
+    from console.screens.help import HelpScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        tip = str(app.main.query_one("#header").tooltip)
+        assert "seeds (this home): The rules of the seed documents (2020-2021)" in tip
+        assert "azure-2025: Today's Azure" in tip
+        await pilot.press("question_mark")
+        await wait_for_screen(pilot, HelpScreen)
+        text = str(app.screen.query_one("#help-text").render())
+        assert "Rules profile" in text and "(2020-2021)" in text and "Today's Azure" in text
