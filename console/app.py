@@ -34,7 +34,7 @@ from .commands import ConsoleCommands
 from .messages import ActionDone, ActionFailed, ActionStarted, EngineEvent, ExternalChange
 from .screens.main import MainScreen
 from .screens.ops import Call
-from .screens.panes import LogEntry, shorten
+from .screens.panes import LogEntry, short_kid, shorten
 
 POLL_SECONDS = 0.5
 BUSY_DELAY = 0.3
@@ -78,10 +78,14 @@ class CmkApp(App):
         self._pending: dict[int, str] = {}
         self._seq = 0
         self._log_seq = 0
-        self._before: dict[int, dict] = {}
+        self._new_in: dict[int, tuple[str, set]] = {}
+        self._calls: dict[int, Call] = {}
+        self.reads: dict[str, str] = {}
+        """VM name -> what the last read from its disks returned (the detail panel shows it)."""
         self._unsubscribe = None
         self._last_event_id: str | None = None
         """The newest event this console has shown (the events log is read lazily: not at start-up)."""
+        self._load_log()
         self.lab = None
         """The workshop being played in this home (``cmklab scenario run NAME``): the Lab pane shows it."""
         home = getattr(engine.store, "home", None)
@@ -163,8 +167,11 @@ class CmkApp(App):
 
     # ---- executing actions -------------------------------------------------------------------------
 
-    def execute(self, call: Call, label: str, *, slow: bool = False) -> None:
-        """Run ``call`` (and its follow-ups) in a thread worker; the result arrives as a message."""
+    def execute(self, call: Call, label: str, *, slow: bool = False, new_in: str | None = None) -> None:
+        """Run ``call`` (and its follow-ups) in a thread worker; the result arrives as a message.
+
+        ``slow``: show the progress indicator at once (else only if the action lasts). ``new_in``: a
+        pane whose cursor goes to the row the action creates."""
         if self.read_only and (call.method in MUTATING or call.method == "vm_write"):
             self.notify(f"{label}: the console was opened with --read-only, so nothing can change.",
                         title="ReadOnly", severity="error")
@@ -172,7 +179,9 @@ class CmkApp(App):
         self._seq += 1
         seq = self._seq
         self._pending[seq] = label
-        self._before[seq] = {vm.id: (vm.power, (vm.status or {}).get("code")) for vm in self.engine.t["vms"].values()}
+        self._calls[seq] = call
+        if new_in is not None and self.main is not None:
+            self._new_in[seq] = (new_in, self.main.row_keys(new_in))
         if slow:
             self._show_busy()
         else:
@@ -218,6 +227,8 @@ class CmkApp(App):
         for lines, ok, code in log:
             self._log_seq += 1
             self.command_log.append(LogEntry(self._log_seq, now, label, lines, ok, code))
+        if log:
+            self._save_log()
         self._show_busy()
         main = self.main
         if main is not None:
@@ -229,35 +240,76 @@ class CmkApp(App):
 
     @on(ActionDone)
     def _done(self, message: ActionDone) -> None:
-        before = self._before.pop(message.seq, {})
         self._finish(message.seq, message.label, message.log)
+        new_in = self._new_in.pop(message.seq, None)
+        if new_in is not None and self.main is not None:
+            self.main.select_new(*new_in)
         self._last_event_id = self._max_event_id()
-        lines = [shorten(ev.summary) for ev in message.events if ev.severity in ("warning", "error")]
-        for vm in self.engine.t["vms"].values():
-            old = before.get(vm.id)
-            code = (vm.status or {}).get("code")
-            if code == "RunningOnHostKeys" and (old is None or old[1] != code):
-                lines.append(f"VM {vm.name} keeps running on host-cached keys; it will not start after deallocation")
+        call = self._calls.pop(message.seq, None)
         if message.method == "vm_read":
             data = bytes(message.result or b"")
             text = data.rstrip(b"\x00").decode("utf-8", "replace")
-            self.notify(f"{len(data)} bytes: {text!r}" if text else f"{len(data)} bytes, all zero",
-                        title=message.label, timeout=10)
+            said = f"{len(data)} bytes: {text!r}" if text else f"{len(data)} bytes, all zero"
+            if call is not None:
+                vm, lun, offset = call.args[:3]
+                self.reads[str(vm).lower()] = f"disk {lun}, offset {offset}, at {self.engine.now()[:16]}: {said}"
+                if self.main is not None:
+                    self.main.update_side(force=True)
+            self.notify(said, title=message.label, timeout=10)
             return
-        if lines:
-            severity = "error" if any(ev.severity == "error" for ev in message.events) else "warning"
-            self.notify("\n".join(lines[:8]) + (f"\n… {len(lines) - 8} more (see events)" if len(lines) > 8 else ""),
-                        title=message.label, severity=severity, timeout=10)
+        # every cascade the notification names is an event (the events pane keeps it)
+        loud = [ev for ev in message.events if ev.severity in ("warning", "error")]
+        lines = [self._event_line(ev) for ev in (loud or message.events)]
+        for ev in message.events:
+            lines.extend(self._event_notes(ev))
+        if not lines:
+            lines = ["done: " + " ; ".join(line for lines, ok, _ in message.log for line in lines)]
+        if message.method == "vm_write":
+            lines = [f"wrote {message.result} bytes (encrypted at rest with the disk's data key)"]
+        text = "\n".join(lines[:8]) + (f"\n… {len(lines) - 8} more (see events)" if len(lines) > 8 else "")
+        if loud:
+            severity = "error" if any(ev.severity == "error" for ev in loud) else "warning"
+            self.notify(text, title=message.label, severity=severity, timeout=10)
         else:
-            summary = "\n".join(shorten(ev.summary) for ev in message.events[:4]) if message.events else \
-                "done: " + " ; ".join(line for lines, ok, _ in message.log for line in lines)
-            if message.method == "vm_write":
-                summary = f"wrote {message.result} bytes (encrypted at rest with the disk's data key)"
-            self.notify(summary, title=message.label, timeout=5)
+            self.notify(text, title=message.label, timeout=5 if len(lines) < 3 else 8)
+
+    def _event_line(self, ev: Event) -> str:
+        """An event as the notification says it, now that the whole action is done."""
+        if ev.kind == "DiskEncryptionSetCreated":
+            des = next((d for d in self.engine.t["des"].values() if d.id == ev.des), None)
+            if des is not None and self.engine.des_identity_ready(des) is None:
+                # the engine's summary (written at creation) asks for a grant the action has since made
+                return f"disk encryption set {des.name} created on key {short_kid(des.key_url)}; its identity can use it"
+        return shorten(ev.summary)
+
+    def _event_notes(self, ev: Event) -> list[str]:
+        """What a rotation means for the sets on the key: they keep the old version unless they rotate automatically."""
+        if ev.kind != "KeyRotated":
+            return []
+        from engine.ids import parse_key_url
+
+        new = parse_key_url(ev.kid)
+        jobs = {j["job"]: j["time"] for j in self.engine.pending_jobs()}
+        out = []
+        for des in sorted(self.engine.t["des"].values(), key=lambda d: d.name):
+            ref = parse_key_url(des.key_url)
+            if (ref.vault.lower(), ref.name.lower()) != (new.vault.lower(), new.name.lower()):
+                continue
+            if ref.version == new.version:
+                continue
+            if des.rotation_to_latest:
+                when = next((t for j, t in jobs.items() if j.startswith(f"automatic rotation of set {des.name} ")), None)
+                out.append(f"set {des.name} moves to the new version by automatic rotation"
+                           + (f" at {when[:16].replace('T', ' ')}" if when else ""))
+            else:
+                out.append(f"set {des.name} still uses version {(ref.version or '')[:8]} (automatic rotation is off):"
+                           " change its key to use the new one")
+        return out
 
     @on(ActionFailed)
     def _failed(self, message: ActionFailed) -> None:
-        self._before.pop(message.seq, None)
+        self._new_in.pop(message.seq, None)
+        self._calls.pop(message.seq, None)
         self._finish(message.seq, message.label, message.log)
         self.notify(shorten(message.text), title=message.title, severity="error", timeout=10)
 
@@ -268,6 +320,39 @@ class CmkApp(App):
             self.notify(str(err) or type(err).__name__, title=type(err).__name__, severity="error", timeout=10)
 
     # ---- the command log ---------------------------------------------------------------------------------
+
+    LOG_NOTE = "console-log"
+
+    def _load_log(self) -> None:
+        """The command log of earlier sessions on this home (kept with its state)."""
+        home = getattr(self.engine.store, "home", None)
+        if home is None:
+            return
+        from store.notes import read_note
+
+        doc = read_note(home, self.LOG_NOTE)
+        for item in doc.get("entries", []) if isinstance(doc, dict) else []:
+            try:
+                entry = LogEntry(int(item["seq"]), str(item["time"]), str(item["label"]),
+                                 [str(x) for x in item["lines"]], bool(item["ok"]), item.get("error"))
+            except (KeyError, TypeError, ValueError):
+                continue
+            self.command_log.append(entry)
+            self._log_seq = max(self._log_seq, entry.seq)
+
+    def _save_log(self) -> None:
+        home = getattr(self.engine.store, "home", None)
+        if home is None or self.read_only:
+            return
+        from store.notes import write_note
+
+        doc = {"entries": [{"seq": e.seq, "time": e.time, "label": e.label, "lines": e.lines, "ok": e.ok,
+                            "error": e.error} for e in self.command_log]}
+        try:
+            write_note(home, self.LOG_NOTE, doc)
+        except OSError as exc:
+            self.notify(f"the command log could not be saved: {exc.strerror or exc}", title="LogNotSaved",
+                        severity="warning")
 
     def export_log(self, path: str) -> None:
         entries = [(e.ok, e.lines, e.error) for e in self.command_log]

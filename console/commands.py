@@ -1,5 +1,7 @@
-"""Command palette (Ctrl+P) provider: every action of the catalogue valid for the current selection,
-creations from anywhere, quick clock steps, and the panes. Each entry calls the same code as its key.
+"""Command palette (Ctrl+P) provider: every action of the catalogue from anywhere, quick clock steps,
+and the panes. Each entry calls the same code as its key: an action that applies to the selected row
+names it; any other action that works on a resource asks which one (a list of the rows of its pane
+it applies to), then goes to that pane, selects the row and acts on it.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ class ConsoleCommands(Provider):
                 name = display_name(op.target, main.target_of(op))
                 key = f" (key {op.key})" if op.key and main.pane.id in op.panes else ""
                 out.append((f"{op.label}: {name}", partial(main.run_op, op.id), f"on the selected row{key}"))
+            else:
+                pane = main.pane_for(op)
+                key = f" (key {op.key} there)" if op.key else ""
+                out.append((f"{op.label}…", partial(main.pick_and_run, op.id),
+                            f"pick the {pane} row it acts on{key}"))
         for step in QUICK_CLOCK:
             out.append((f"Advance the clock by {step}",
                         partial(app.execute, Call("advance_clock", (step,)), f"Advance the clock by {step}"),
@@ -48,6 +55,9 @@ class ConsoleCommands(Provider):
         out.append(("Show or hide the detail panel", main.action_toggle_side, "key: v"))
         out.append(("Detail / dependencies", main.action_side_tab, "key: t"))
         out.append(("Help: keys for every pane", main.action_help, "key: ?"))
+        if getattr(app, "lab", None) is not None:
+            out.append(("Workshop: next step", partial(main.action_lab_step, 1), "key: >"))
+            out.append(("Workshop: previous step", partial(main.action_lab_step, -1), "key: <"))
         return out
 
     async def discover(self) -> Hits:

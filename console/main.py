@@ -39,6 +39,16 @@ def split_globals(argv: list[str]) -> tuple[dict, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `cmklab ... | head -1`: the reader has gone; end quietly
+        from console.cli.runner import quiet_stdout
+
+        quiet_stdout()
+        return 0
+
+
+def _main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     opts, rest = split_globals(argv)
     if not rest or rest[0] in ("console", "tui"):

@@ -50,6 +50,8 @@ class Impact:
     rewrapped: list[str] = field(default_factory=list)
     lost_forever: list[str] = field(default_factory=list)
     """Resources whose data is gone for good (the only key that could open them is purged)."""
+    sets_broken: list[str] = field(default_factory=list)
+    """Disk encryption sets that could use their key before and no longer can."""
     created: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     modified: list[str] = field(default_factory=list)
@@ -58,7 +60,8 @@ class Impact:
 
     @property
     def destructive(self) -> bool:
-        return bool(self.vms_stopping or self.vms_at_risk or self.unreadable or self.lost_forever or self.deleted)
+        return bool(self.vms_stopping or self.vms_at_risk or self.unreadable or self.lost_forever or self.deleted
+                    or self.sets_broken)
 
     def lines(self) -> list[str]:
         """Terraform-style lines: ``- stop``, ``! at risk``, ``~ re-wrap``, ``x lost``."""
@@ -70,6 +73,9 @@ class Impact:
         if self.vms_at_risk:
             out.append(f"{len(self.vms_at_risk)} VM(s) with ultra disks keep running but will not start after "
                        f"deallocation: {', '.join(self.vms_at_risk)}")
+        if self.sets_broken:
+            out.append(f"{len(self.sets_broken)} disk encryption set(s) can no longer use their key: "
+                       f"{', '.join(self.sets_broken)}")
         if self.unreadable:
             out.append(f"{len(self.unreadable)} resource(s) become unreadable: {', '.join(self.unreadable)}")
         if self.lost_forever:
@@ -126,6 +132,7 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
         readable = {r.id: self.readable(r) for r in resources}
         running = {vm.id: vm.power == PowerState.RUNNING.value for vm in vms}
         restartable = {vm.id: self.startable(vm, after_deallocation=True) is None for vm in vms}
+        restartable.update({d.id: self.des_identity_ready(d) is None for d in self.t["des"].values()})  # sets are few
         return readable, running, restartable
 
     def _scope_of(self, action: str, args, kwargs) -> tuple[set, set] | None:
@@ -194,6 +201,9 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
                 impact.vms_at_risk.append(names[vid])
             if not run1.get(vid, True) and not ok0.get(vid) and ok1.get(vid):
                 impact.vms_startable_again.append(names[vid])
+        for did, name in ((d.id, d.name) for d in self.t["des"].values()):
+            if ok0.get(did) and ok1.get(did) is False:
+                impact.sets_broken.append(name)
         for rid, was in r0.items():
             if rid not in r1:
                 continue
@@ -223,7 +233,7 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
             elif after is not None and after.to_doc() != before:
                 impact.modified.append(label)
         for lst in (impact.vms_stopping, impact.vms_at_risk, impact.unreadable, impact.readable_again,
-                    impact.vms_startable_again, impact.lost_forever):
+                    impact.vms_startable_again, impact.lost_forever, impact.sets_broken):
             lst.sort()
 
     def read_at_rest(self, r, offset: int, length: int) -> bytes:

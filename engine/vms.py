@@ -276,10 +276,15 @@ class VmsBackend(EngineCore):
             vm.power = target.value
             if verb == "stop" and vm.status and vm.status.get("code") == "RunningOnHostKeys":
                 vm.status = dict(vm.status, code="UltraKeyUnusable")
-            if verb == "deallocate" and vm.status:
-                vm.status = dict(vm.status, message=vm.status["message"].replace(
-                    "will not start after deallocation", "cannot start"))
+            if verb == "deallocate" and vm.status and vm.status.get("code") in ("RunningOnHostKeys", "UltraKeyUnusable"):
+                why = vm.status["message"].removeprefix("running on host-cached keys: ").replace(
+                    "; will not start after deallocation", "")
+                vm.status = dict(vm.status, code="UltraKeyUnusable",
+                                 message=f"cannot start: {why}; deallocation dropped the host-cached keys it ran on")
             self._emit(ev.VmPowerChanged, f"VM {vm.name} {target.value}", vm=vm.id, power=target.value)
+            if verb == "deallocate" and vm.status and vm.status["message"].endswith("the host-cached keys it ran on"):
+                self._emit(ev.VmCannotStartByKey, f"VM {vm.name} {vm.status['message'].split(' at ')[0]}; deallocation "
+                           "dropped the host-cached keys it ran on", vm=vm.id, kid=vm.status.get("kid"))
             return vm
 
     def delete_vm(self, name: str, resource_group: str | None = None) -> None:
@@ -521,11 +526,17 @@ class VmsBackend(EngineCore):
             if not bad:
                 if vm.status and vm.status.get("code") in ("KeyUnusable", "RunningOnHostKeys", "UltraKeyUnusable"):
                     self._touch(vm)
-                    vm.status = {"code": "KeyUsableAgain", "at": now, "kid": vm.status.get("kid"),
+                    kid_was = vm.status.get("kid")
+                    vm.status = {"code": "KeyUsableAgain", "at": now, "kid": kid_was,
                                  "message": f"startable again: the key is usable since {now}"
                                  if vm.power != PowerState.RUNNING.value else f"key usable again since {now}"}
                     if vm.power == PowerState.RUNNING.value:
                         vm.status = None
+                        self._emit(ev.VmKeyUsableAgain, f"VM {vm.name}: key usable again; it no longer runs on "
+                                   "host-cached keys", vm=vm.id, kid=kid_was)
+                    else:
+                        self._emit(ev.VmKeyUsableAgain, f"VM {vm.name} can be started again: its keys are usable",
+                                   vm=vm.id, kid=kid_was)
                 continue
             d0, p0 = bad[0]
             kid = next((x["kid"] for x in d0.layers if not x["kid"].startswith("platform:")), None)
@@ -544,12 +555,16 @@ class VmsBackend(EngineCore):
                     vm.status = {"code": "RunningOnHostKeys", "at": now, "kid": kid, "disk": d0.name,
                                  "message": f"running on host-cached keys: key {kid} {what} at {now}; "
                                             "will not start after deallocation"}
+                    self._emit(ev.VmRunningOnHostKeys, f"VM {vm.name} keeps running on host-cached keys: key {kid} "
+                               f"{what} (disk {d0.name}); it will not start after deallocation", vm=vm.id, kid=kid)
             else:
                 if not (vm.status and vm.status.get("kid") == kid and vm.status.get("code") in
                         ("KeyUnusable", "UltraKeyUnusable")):
                     self._touch(vm)
                     vm.status = {"code": "KeyUnusable", "at": now, "kid": kid, "disk": d0.name,
                                  "message": f"cannot start: key {kid} {what} at {now} (disk {d0.name})"}
+                    self._emit(ev.VmCannotStartByKey, f"VM {vm.name} cannot start: key {kid} {what} "
+                               f"(disk {d0.name})", vm=vm.id, kid=kid)
 
     def startable(self, vm: VirtualMachine, *, after_deallocation: bool = False) -> EngineError | None:
         """Why the VM could not start now (None if it could): the check ``start`` makes, without doing it."""

@@ -28,11 +28,14 @@ def group_help(path: str) -> str:
     lines = ["", "Group", *_wrap(f"{path}{PREFIX}{summary}", 1, INDENT)]
     items = [(n, s) for n, s in sorted(subgroups.items())]
     items_c = [(n, c.summary) for n, c in sorted(cmds.items())]
+    verbs: list[tuple[str, str]] = []
     if path == "cmklab":
         items_c = sorted(items_c + list(spec.CMKLAB_COMMANDS.items()))
         items = sorted(items + [("az", spec.GROUPS["az"])])
-    width = max([len(n) for n, _ in items + items_c] or [0])
-    for title, block in (("Subgroups:", items), ("Commands:", items_c)):
+        verbs = sorted(spec.CMKLAB_VERBS.items())
+        lines += ["", "Usage", f"{' ' * INDENT}{spec.CMKLAB_GLOBALS}"]
+    width = max([len(n) for n, _ in items + items_c + verbs] or [0])
+    for title, block in (("Console and workshop:", verbs), ("Subgroups:", items), ("Commands:", items_c)):
         if not block:
             continue
         lines += ["", title]

@@ -19,6 +19,18 @@ from .output import apply_query, format_result
 CONFIRM_PROMPT = "Are you sure you want to perform this operation? (y/n): "
 
 
+def quiet_stdout() -> None:
+    """Point stdout at the null device: the reader of a pipe has gone (no BrokenPipeError at exit)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 class Context:
     """One CLI invocation: options, streams and the engine (opened on first use)."""
 
@@ -30,6 +42,7 @@ class Context:
         self.read_only = bool(read_only)
         self._engine = engine
         self.quiet = False
+        self.pipe_closed = False
 
     @property
     def engine(self):
@@ -42,9 +55,13 @@ class Context:
     # ---- streams --------------------------------------------------------------------------------------
 
     def out(self, text: str) -> None:
-        if text:
-            sys.stdout.write(text)
-            sys.stdout.flush()
+        if text and not self.pipe_closed:
+            try:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+            except BrokenPipeError:  # `cmklab az ... | head -1`: the reader has gone; finish quietly
+                self.pipe_closed = True
+                quiet_stdout()
 
     def err(self, line: str) -> None:
         sys.stderr.write(line + "\n")

@@ -138,6 +138,16 @@ MODULES = {
 CMKLAB_COMMANDS = {"what-if": "Preview what a command that changes state would do, without doing it."}
 """cmklab's own top-level commands (for ``cmklab --help``)."""
 
+CMKLAB_VERBS = {
+    "console": "Open the console (the default with no command).",
+    "demo": "Build the demo landscape in an empty home, without opening the console.",
+    "scenario": "Workshop exercises: list, run (opens the console with a Lab pane), check, show.",
+    "serve": "Serve the console in a browser, one home per trainee.",
+}
+"""The verbs ``cmklab`` runs outside the az CLI (``console.main``), for ``cmklab --help``."""
+
+CMKLAB_GLOBALS = "cmklab [--home DIR] [--seed N] [--profile NAME] [--empty] [--read-only] [COMMAND ...]"
+
 _loaded: set[str] = set()
 
 

@@ -24,6 +24,7 @@ _MARKS = (
     ("lost for good", "x", "$text-error"),
     ("keep running", "!", "$text-warning"),
     ("become unreadable", "!", "$text-warning"),
+    ("can no longer use their key", "!", "$text-warning"),
     ("re-wrapped", "~", "$text-accent"),
     ("readable again", "+", "$text-success"),
     ("become startable", "+", "$text-success"),

@@ -33,14 +33,22 @@ GLOBAL_KEYS = [
 KEY_NAMES = {"plus": "+"}
 
 
-def help_text(current: str | None = None) -> str:
+LAB_KEYS = [(">", "workshop: next step (from any pane)"), ("<", "workshop: previous step")]
+
+
+def help_text(current: str | None = None, lab: bool = False, profile: str | None = None) -> str:
     out = ["[b]What this is[/b]",
            "Customer-managed keys for disks, simulated with real envelope encryption: each disk's data key is "
            "wrapped by a Key Vault key through a disk encryption set. Disable, delete or revoke the key and the VMs "
            "using it stop (ultra disks keep running until deallocated). Every destructive action shows the engine's "
-           "what-if first; every action is logged as its cmklab az command (pane: log).", "",
-           "[b]Everywhere[/b]"]
-    for key, text in GLOBAL_KEYS:
+           "what-if first; every action is logged as its cmklab az command (pane: log).", ""]
+    if profile is not None:
+        from ..widgets.header import profile_lines
+
+        out += ["[b]Rules profile[/b] [dim](the header's \"rules\"; chosen when the home is created: --profile NAME)[/dim]",
+                *[f"  {escape(line)}" for line in profile_lines(profile)], ""]
+    out.append("[b]Everywhere[/b]")
+    for key, text in GLOBAL_KEYS + (LAB_KEYS if lab else []):
         out.append(f"  [$text-accent]{escape(key):>13}[/]  {escape(text)}")
     panes = sorted(PANES, key=lambda p: p.id != current)
     for pane in panes:
@@ -64,16 +72,20 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close", show=True)]
 
-    def __init__(self, current: str | None = None) -> None:
+    def __init__(self, current: str | None = None, lab: bool = False, profile: str | None = None) -> None:
         super().__init__(classes="dialog-screen")
         self.current = current
         """The pane the help was opened from (its keys are marked)."""
+        self.lab = lab
+        """A workshop is being played: its step keys are listed."""
+        self.profile = profile
+        """The rules profile of the home (what it means is explained)."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="help"):
             yield Label("cmklab console: keys", id="dialog-title")
             with VerticalScroll(id="help-scroll"):
-                yield Static(help_text(self.current), id="help-text")
+                yield Static(help_text(self.current, self.lab, self.profile), id="help-text")
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -90,6 +90,8 @@ class MainScreen(Screen):
         Binding("left_square_bracket", "step_pane(-1)", "prev pane", show=False),
         Binding("right_square_bracket", "step_pane(1)", "next pane", show=False),
         Binding("escape", "escape", "back", show=False),
+        Binding("greater_than_sign", "lab_step(1)", "next step", show=False),
+        Binding("less_than_sign", "lab_step(-1)", "previous step", show=False),
         *[Binding(k, f"pane('{p}')", p, show=False) for k, p in NUMBER_KEYS.items()],
     ]
 
@@ -422,7 +424,18 @@ class MainScreen(Screen):
         self.table.focus()
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.pane.id))
+        self.app.push_screen(HelpScreen(self.pane.id, lab=getattr(self.app, "lab", None) is not None,
+                                        profile=self.engine.rules.name))
+
+    def action_lab_step(self, step: int) -> None:
+        """The workshop's next / previous step (> / <), from any pane: n and p act on the panes."""
+        from ..widgets.lab import LabPanel
+
+        for panel in self.query(LabPanel):
+            if step > 0:
+                panel.action_next_step()
+            else:
+                panel.action_previous_step()
 
     # ---- actions ---------------------------------------------------------------------------------
 
@@ -443,12 +456,62 @@ class MainScreen(Screen):
             return False
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "lab_step":
+            return getattr(self.app, "lab", None) is not None
         if action == "op":
             op = OP_BY_ID.get(str(parameters[0]))
             if op is not None and op.mutating and self.app.read_only:
                 return False  # --read-only refuses it: not offered in the footer (the palette explains)
             return op is not None and self.op_applies(op)
         return True
+
+    def pane_for(self, op: Op) -> str:
+        """The pane whose rows an action works on (the keys pane for a key action)."""
+        for pane_id in op.panes:
+            if pane_id in PANE_BY_ID and PANE_BY_ID[pane_id].kind == op.target:
+                return pane_id
+        return next((p for p in op.panes if p in PANE_BY_ID), self.pane.id)
+
+    def candidates(self, op: Op) -> list[tuple[Hashable, Any]]:
+        """(row key, target) of each row of the action's pane it applies to, in the pane's order."""
+        pane = PANE_BY_ID[self.pane_for(op)]
+        out = []
+        for obj in _retry(lambda: pane.rows(self.ctx())):
+            target = resolve(self.engine, op.target, pane.kind, obj)
+            try:
+                ok = target is not None and bool(op.when(self.engine, target))
+            except Exception:  # noqa: BLE001
+                ok = False
+            if ok:
+                out.append((pane.key(obj), target))
+        return out
+
+    def pick_and_run(self, op_id: str) -> None:
+        """The palette's way to an action that does not apply to the selected row: list the rows of
+        its pane it applies to; the one picked is selected on its pane and the action runs on it."""
+        from textual.command import SimpleCommand
+
+        op = OP_BY_ID[op_id]
+        rows = self.candidates(op)
+        pane_id = self.pane_for(op)
+        if not rows:
+            self.notify(f"{op.label}: no row of the {pane_id} pane it applies to", title="Nothing to act on",
+                        severity="warning")
+            return
+        commands = [SimpleCommand(f"{op.label}: {display_name(op.target, target)}",
+                                  lambda key=key: self.select_and_run(op_id, pane_id, key), None)
+                    for key, target in rows]
+        self.app.search_commands(commands, placeholder=f"{op.label}: which one?")
+
+    def select_and_run(self, op_id: str, pane_id: str, key: Hashable) -> None:
+        """Go to ``pane_id``, put the cursor on row ``key`` (clearing a filter hiding it) and run the action."""
+        self.cursor_keys[pane_id] = key
+        self.show_pane(pane_id)
+        if self.table.cursor_key != key:
+            self.filters[pane_id] = ""
+            self.show_pane(pane_id)
+        self.table.focus()
+        self.run_op(op_id)
 
     def action_op(self, op_id: str) -> None:
         self.run_op(op_id)
@@ -490,8 +553,17 @@ class MainScreen(Screen):
         if op.special:
             getattr(app, op.special)(*call.args)
             return
+        dialog = op.form is not None
         if op.confirm != "never" and call.method in MUTATING:
-            impact = call.impact or await asyncio.to_thread(e.what_if, call.method, *call.args, **call.kwargs)
+            impact = call.impact
+            if impact is None:
+                if dialog:  # the form just closed: say at once that something is happening
+                    self.show_busy(f"{label}: asking the engine what it would do")
+                try:
+                    impact = await asyncio.to_thread(e.what_if, call.method, *call.args, **call.kwargs)
+                finally:
+                    if dialog:
+                        self.show_busy(None)
             # the dry run touched the models in place (and put them back): redraw from the real state
             self._ops_signature = None
             self.refresh_data()
@@ -506,8 +578,30 @@ class MainScreen(Screen):
                                          danger=impact.destructive or op.confirm == "typed")
                 if not await app.push_screen_wait(modal):
                     return
+                dialog = True
             # a refusal foreseen by the what-if still goes to the engine: it refuses (and audits) for real
-        app.execute(call, label, slow=op.slow)
+        new_in = None
+        if op.target is None and op.form is not None and call.method in MUTATING:
+            new_in = self.pane_for(op)  # a creation: the cursor goes to the new row
+        # after a dialog closes (or for a slow action) the progress shows at once, never a blank pause
+        app.execute(call, label, slow=op.slow or dialog, new_in=new_in)
+
+    def row_keys(self, pane_id: str) -> set:
+        pane = PANE_BY_ID[pane_id]
+        return {pane.key(o) for o in _retry(lambda: pane.rows(self.ctx()))}
+
+    def select_new(self, pane_id: str, before: set) -> None:
+        """Put the cursor of ``pane_id`` on the row an action created (the first row not in ``before``)."""
+        pane = PANE_BY_ID[pane_id]
+        new = [pane.key(o) for o in _retry(lambda: pane.rows(self.ctx())) if pane.key(o) not in before]
+        if not new:
+            return
+        self.cursor_keys[pane_id] = new[0]
+        if self.pane.id == pane_id:
+            if new[0] not in self.table.keys:
+                self.filters[pane_id] = ""
+                self.show_pane(pane_id)
+            self.table.move_to(new[0])
 
     # ---- progress -----------------------------------------------------------------------------------
 

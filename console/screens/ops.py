@@ -363,6 +363,12 @@ def form_des(e, target, sel) -> FormSpec:
         default_key = key_id(obj.vault, obj.name, obj.current["version"])
     elif kind == "version" and obj is not None:
         default_key = obj.kid
+
+    def usable(kid: str | None) -> bool:  # the engine's word: a disabled or expired key is no default
+        return kid is not None and e.key_problem(None, kid, "unwrapKey") is None
+
+    if not usable(default_key):
+        default_key = next((kid for _, kid in kopts if usable(kid)), None)
     gopts = group_options(e)
 
     def build(v: dict) -> Call:

@@ -279,5 +279,9 @@ class DetailPanel(VerticalScroll):
             rest_title.update("At rest (what the storage holds)")
             rest.update(JSON(json.dumps(rest_doc, default=str), indent=2) if rest_doc else "")
             rest_title.display = rest.display = rest_doc is not None
+        elif kind == "vm" and getattr(self.app, "reads", {}).get(obj.name.lower()):
+            rest_title.update("Last read from its disks (this session)")
+            rest.update(escape(self.app.reads[obj.name.lower()]))
+            rest_title.display = rest.display = True
         else:
             rest_title.display = rest.display = False

@@ -6,6 +6,17 @@ from textual.markup import escape
 from textual.widgets import Static
 
 
+def profile_lines(current: str) -> list[str]:
+    """What each rules profile means (the 2020-21 documentation's rules, or today's Azure), current first."""
+    from engine.rules import PROFILES
+
+    out = []
+    for name, rules in sorted(PROFILES.items(), key=lambda kv: kv[0] != current):
+        mark = " (this home)" if name == current else ""
+        out.append(f"{name}{mark}: {rules.description}")
+    return out
+
+
 class ClockHeader(Static):
     """``cmklab │ 2026-05-01 09:00 UTC │ store ~/.local/share/cmklab/state.json │ rules seeds``."""
 
@@ -20,3 +31,6 @@ class ClockHeader(Static):
         if read_only:
             parts.append("[$text-warning][b]READ-ONLY[/b][/]")
         self.update(" │ ".join(parts))
+        self.tooltip = ("The simulated clock (never the wall clock) and the store this console works on.\n"
+                        "Rules profile, chosen when the home is created (--profile NAME):\n"
+                        + "\n".join(profile_lines(profile)))

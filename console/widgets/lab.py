@@ -3,7 +3,8 @@
 It renders an :class:`console.workshop.scenario.Lab`: the step's title and narrative, its hints (the
 ``cmklab az ...`` commands, with real ids filled in, and the console action), and its objectives,
 ticked as the engine's state meets them. ``refresh_lab()`` re-checks them (call it whenever the engine
-changed); ``n`` / ``p`` move to the next / previous step while the panel has focus. The lab's progress
+changed); ``>`` / ``<`` move to the next / previous step (here, and from any pane through the main
+screen's bindings: ``n`` and ``p`` belong to the panes' actions). The lab's progress
 lives in ``scenario.json``: when another terminal changes it (``cmklab scenario check`` moving on), the
 panel follows within a second.
 
@@ -53,8 +54,8 @@ class LabPanel(VerticalScroll, can_focus=True):
     """
 
     BINDINGS = [
-        Binding("n", "next_step", "next step"),
-        Binding("p", "previous_step", "previous step"),
+        Binding("greater_than_sign", "next_step", "next step"),
+        Binding("less_than_sign", "previous_step", "previous step"),
     ]
 
     class StepCompleted(Message):
@@ -116,10 +117,10 @@ class LabPanel(VerticalScroll, can_focus=True):
         elif lab.finished:
             status = "[b $success]Scenario complete.[/] Every step's objectives were met."
         elif done and lab.index < lab.total - 1:
-            status = "[b $success]Step complete.[/] Press n for the next step."
+            status = "[b $success]Step complete.[/] Press > for the next step."
         else:
             left = sum(1 for r in self.results if not r.met)
-            status = f"[dim]{left} objective(s) to go. n / p: next / previous step.[/]"
+            status = f"[dim]{left} objective(s) to go. > / <: next / previous step.[/]"
         self.query_one("#lab-status", Static).update(status)
         if done and not was_complete:
             self.post_message(self.StepCompleted(lab, lab.number))

@@ -68,6 +68,9 @@ class TestConfirmations:
     def test_what_if_before_disabling_a_key(self, snap_compare):
         assert _snap(snap_compare, "dialog-whatif-disable")
 
+    def test_what_if_at_80x24(self, snap_compare):
+        assert _snap(snap_compare, "dialog-whatif-disable-narrow")
+
     def test_purge_asks_for_the_name(self, snap_compare):
         assert _snap(snap_compare, "dialog-purge")
 

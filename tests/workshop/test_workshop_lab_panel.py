@@ -53,8 +53,8 @@ async def test_the_panel_ticks_objectives_and_moves_between_steps():
         assert "Step complete" in _text(app, "lab-status")
         assert app.completed == [1]
 
-        await pilot.press("n")
+        await pilot.press("greater_than_sign")
         assert "step 2/3" in _text(app, "lab-title")
         assert "refused, on purpose" in _text(app, "lab-hints")
-        await pilot.press("p")
+        await pilot.press("less_than_sign")
         assert "step 1/3" in _text(app, "lab-title")
