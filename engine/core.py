@@ -136,6 +136,9 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
+_ABSENT = object()
+
+
 class _Table(dict):
     """One state table, read from the store as it is needed: a look-up by key reads that one document
     (``store.load_doc``); ``group`` reads one shard; iterating reads every shard, once.
@@ -150,7 +153,8 @@ class _Table(dict):
         super().__init__()
         self._store, self._name, self._from_doc = store, name, cls.from_doc
         self._required = [f for f in cls.__light_fields__ if f not in cls.__light_defaults__]
-        self._types = list(field_types(cls).items())
+        self._types = [(name, frozenset(kinds) | ({type(None)} if nullable else set()))
+                       for name, (kinds, nullable) in field_types(cls).items()]
         self._shards: set[int] = set()
         self._full = False
         self._absent: set[str] = set()
@@ -160,13 +164,13 @@ class _Table(dict):
         if missing:
             raise StoreError(f"document {k!r} of table {self._name!r} lacks the field {missing[0]!r}: "
                              f"the state was edited by hand or damaged; nothing was changed")
-        for name, (kinds, nullable) in self._types:
-            v = d.get(name)
-            if (v is None and not nullable and name in d) or (v is not None and not isinstance(v, kinds)) \
-                    or (kinds == (int,) and type(v) is bool):
+        get = d.get
+        for name, allowed in self._types:  # exact types: JSON gives no subclasses (and a bool is no int here)
+            v = get(name, _ABSENT)
+            if v is not _ABSENT and type(v) not in allowed:
                 raise StoreError(f"document {k!r} of table {self._name!r} has {type(v).__name__} in the field "
-                                 f"{name!r}, expected {' or '.join(t.__name__ for t in kinds)}: the state was "
-                                 f"edited by hand or damaged; nothing was changed")
+                                 f"{name!r}, expected {' or '.join(sorted(t.__name__ for t in allowed))}: the "
+                                 f"state was edited by hand or damaged; nothing was changed")
         return self._from_doc(d, True)
 
     def _load_shard(self, shard: int) -> None:
