@@ -1,4 +1,6 @@
-"""The inter-process lock of a home (``state.lock``), through the cross-platform ``filelock`` library.
+"""The inter-process lock of a home (``state.lock``): ``fcntl.flock`` where the system has it (Linux, macOS:
+a built-in module, nothing to import at start-up), the cross-platform ``filelock`` library elsewhere (Windows)
+and whenever ``CMKLAB_PORTABLE=1`` (store/_compat.py), so CI exercises that path too.
 
 A writer that finds the lock taken waits; after ``NOTICE_AFTER`` seconds it says on stderr whom it waits
 for, and after ``CMKLAB_LOCK_TIMEOUT`` seconds (default 30) it gives up with a :class:`StoreError` that
@@ -9,10 +11,11 @@ from __future__ import annotations
 
 import os
 import sys
-
-import filelock
+import time
 
 from engine.errors import StoreError
+
+from . import _compat
 
 NOTICE_AFTER = 1.0
 DEFAULT_TIMEOUT = 30.0
@@ -29,23 +32,86 @@ def lock_timeout() -> float:
     return value
 
 
+class _Timeout(Exception):
+    pass
+
+
+class _FlockBackend:
+    """``fcntl.flock`` on an open descriptor, polled without blocking until a deadline."""
+
+    def __init__(self, path: str) -> None:
+        import fcntl
+
+        self._fcntl = fcntl
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | _compat.O_CLOEXEC, 0o600)
+        self.held = False
+
+    def acquire(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._fcntl.flock(self.fd, self._fcntl.LOCK_EX | self._fcntl.LOCK_NB)
+                self.held = True
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise _Timeout from None
+                time.sleep(0.005)
+
+    def release(self) -> None:
+        self._fcntl.flock(self.fd, self._fcntl.LOCK_UN)
+        self.held = False
+
+    def close(self) -> None:
+        if self.held:
+            self.release()
+        os.close(self.fd)
+
+
+class _FilelockBackend:
+    """The ``filelock`` library (imported only where it is used)."""
+
+    def __init__(self, path: str) -> None:
+        import filelock
+
+        self._timeout = filelock.Timeout
+        self._lock = filelock.FileLock(path, mode=0o600, thread_local=False, preserve_lock_file=True,
+                                       poll_interval=0.005)
+
+    def acquire(self, timeout: float) -> None:
+        try:
+            self._lock.acquire(timeout=timeout)
+        except self._timeout:
+            raise _Timeout from None
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def close(self) -> None:
+        if self._lock.is_locked:
+            self._lock.release(force=True)
+
+
+NATIVE = _compat.POSIX and not _compat.PORTABLE
+"""Whether the lock is ``fcntl.flock`` (else ``filelock``)."""
+
+
 class FileLock:
     """An exclusive lock on ``path`` (not re-entrant: the owner counts its own nesting)."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         try:
-            self._lock = filelock.FileLock(path, mode=0o600, thread_local=False, preserve_lock_file=True,
-                                           poll_interval=0.005)
+            self._lock = _FlockBackend(path) if NATIVE else _FilelockBackend(path)
         except OSError as exc:  # pragma: no cover - depends on the file system
             raise StoreError(f"cannot open lock file {path}: {exc.strerror or exc}") from exc
 
     def acquire(self) -> None:
         timeout = lock_timeout()
         try:
-            self._lock.acquire(timeout=min(NOTICE_AFTER, timeout))
+            self._lock.acquire(min(NOTICE_AFTER, timeout))
             return
-        except filelock.Timeout:
+        except _Timeout:
             if timeout <= NOTICE_AFTER:
                 raise self._gave_up(timeout) from None
         except OSError as exc:
@@ -54,8 +120,8 @@ class FileLock:
                          f"giving up after {timeout:g} s\n")
         sys.stderr.flush()
         try:
-            self._lock.acquire(timeout=timeout - NOTICE_AFTER)
-        except filelock.Timeout:
+            self._lock.acquire(timeout - NOTICE_AFTER)
+        except _Timeout:
             raise self._gave_up(timeout) from None
 
     def _gave_up(self, timeout: float) -> StoreError:
@@ -67,5 +133,4 @@ class FileLock:
         self._lock.release()
 
     def close(self) -> None:
-        if self._lock.is_locked:
-            self._lock.release(force=True)
+        self._lock.close()
