@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from typing import Any
 
 from ._compat import fsync_dir
+from .storage import atomic_write
 
 
 def note_path(home: str | os.PathLike, name: str) -> str:
@@ -31,23 +31,13 @@ def read_note(home: str | os.PathLike, name: str) -> Any:
 
 
 def write_note(home: str | os.PathLike, name: str, value: Any) -> None:
-    """Replace the note atomically. Raises ``OSError`` when it cannot be written (the old one stays)."""
+    """Replace the note atomically (mode 0600, as every file of a home). Raises ``OSError`` when it cannot
+    be written (the old one stays)."""
     path = note_path(home, name)
     directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.{secrets.token_hex(4)}.new"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(json.dumps(value, separators=(",", ":")).encode())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    fd, _st = atomic_write(path, json.dumps(value, separators=(",", ":")).encode(), suffix=".new")
+    os.close(fd)
     fsync_dir(directory)
 
 

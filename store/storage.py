@@ -53,15 +53,17 @@ def _write_all(fd: int, payload: bytes) -> None:
         view = view[written:]
 
 
-def atomic_write(path: str, payload: bytes, mode: int = 0o600) -> tuple[int, os.stat_result]:
+def atomic_write(path: str, payload: bytes, mode: int = 0o600, suffix: str = ".tmp") -> tuple[int, os.stat_result]:
     """Replace ``path`` with ``payload`` atomically (temp file in the same directory, fsync, replace).
+    ``suffix``: of the temporary file's name (writers sweep dead ``.tmp`` files under the store's lock; a
+    file written without that lock takes another suffix).
 
     Returns an open descriptor of the new file and its stat; the caller owns the descriptor and
     fsyncs the directory (:func:`fsync_dir`) to make the rename durable. On any failure the old file
     is untouched, the temporary file is removed and the ``OSError`` propagates.
     """
     directory = os.path.dirname(path) or "."
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}{suffix}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_CLOEXEC, mode)
     try:
         _write_all(fd, payload)

@@ -822,3 +822,18 @@ def test_an_index_that_does_not_match_its_shard_is_not_used(home, store):
     with TinyStore(home) as reader:
         assert reader.load_doc("disks", "/disks/7") == {"i": 7, "longer": "value shifts every offset after it"}
         assert all(reader.load_doc("disks", f"/disks/{i}") == {"i": i} for i in range(300) if i != 7)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+def test_a_note_is_private_and_replaced_atomically(home):
+    from store.notes import note_path, read_note, write_note
+
+    old = os.umask(0)
+    try:
+        write_note(home, "console-log", {"lines": ["az group list"]})
+        write_note(home, "console-log", {"lines": ["az group list", "az disk list"]})
+    finally:
+        os.umask(old)
+    assert read_note(home, "console-log") == {"lines": ["az group list", "az disk list"]}
+    assert mode(note_path(home, "console-log")) == 0o600 and mode(home / "db") == 0o700
+    assert [p.name for p in (home / "db").iterdir()] == [".console-log.json"]  # no temporary left
