@@ -319,13 +319,20 @@ def _run(args, opts: dict) -> int:
     return 0
 
 
+def _no_lab(home: Path) -> bool:
+    """True (and says so on stderr) when no scenario is being played in ``home``."""
+    if (home / LAB_FILE).exists():
+        return False
+    print(f"cmklab scenario: no scenario is being played in {home}; start one with cmklab scenario run NAME",
+          file=sys.stderr)
+    return True
+
+
 def _check(opts: dict, *, show_only: bool) -> int:
     from console.session import open_engine
 
     home = _home(opts)
-    if not (home / LAB_FILE).exists():
-        print(f"cmklab scenario: no scenario is being played in {home}; start one with "
-              "cmklab scenario run NAME", file=sys.stderr)
+    if _no_lab(home):
         return 2
     engine = open_engine(home)
     try:
@@ -377,9 +384,7 @@ def _reset_step(opts: dict) -> int:
     if opts.get("read_only"):
         print("cmklab scenario reset-step: refused: --read-only forbids changes", file=sys.stderr)
         return 1
-    if not (home / LAB_FILE).exists():
-        print(f"cmklab scenario: no scenario is being played in {home}; start one with "
-              "cmklab scenario run NAME", file=sys.stderr)
+    if _no_lab(home):
         return 2
     engine = open_engine(home)
     try:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
-import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +17,9 @@ import pytest
 
 from console.workshop import run_scenario_cli, serve_command
 from store import state_files
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serve_helpers import stop_session  # noqa: E402
 
 
 def state_bytes(home) -> bytes:
@@ -43,16 +45,7 @@ def _serving(home, *extra: str):
     try:
         yield proc, port
     finally:
-        # the server and the consoles it started share its session: stop them all, none left behind
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+        stop_session(proc)
         if proc.stdout:
             proc.stdout.close()
 

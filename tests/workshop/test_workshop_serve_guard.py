@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +16,9 @@ import urllib.error
 import urllib.request
 
 import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serve_helpers import stop_session  # noqa: E402
 
 DEADLINE = 30.0
 
@@ -55,16 +57,7 @@ def serving(home, tmp_path, *extra: str):
         _wait_answering(served)
         yield served
     finally:
-        # the server and the consoles it started share its session: stop them all, none left behind
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+        stop_session(proc)
 
 
 def _wait_answering(served: Served) -> None:
