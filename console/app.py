@@ -27,13 +27,13 @@ from textual.worker import Worker, WorkerState
 
 from engine.errors import EngineError
 from engine.events import Event
-from engine.facade import MUTATING
+from engine.facade import changes_state
 
 from . import azcmd
 from .commands import ConsoleCommands
 from .messages import ActionDone, ActionFailed, ActionStarted, EngineEvent, ExternalChange
 from .screens.main import MainScreen
-from .screens.ops import Call
+from .cli.spec import Call
 from .screens.panes import LogEntry, short_kid, shorten
 
 POLL_SECONDS = 0.5
@@ -172,7 +172,7 @@ class CmkApp(App):
 
         ``slow``: show the progress indicator at once (else only if the action lasts). ``new_in``: a
         pane whose cursor goes to the row the action creates."""
-        if self.read_only and (call.method in MUTATING or call.method == "vm_write"):
+        if self.read_only and changes_state(call.method):
             self.notify(f"{label}: the console was opened with --read-only, so nothing can change.",
                         title="ReadOnly", severity="error")
             return

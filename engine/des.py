@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .actions import action
 from . import events as ev
 from .errors import BadRequest, Conflict, EngineError, Forbidden, NotFound, QuotaExceeded
 from .ids import arm_id, check_name, key_id, parse_arm_id, parse_key_url
@@ -62,6 +63,7 @@ class DesBackend(EngineCore):
             raise compute_error(problem, f"key {kid}")
         return kid
 
+    @action
     def create_des(self, name: str, resource_group: str, key_url: str, *, source_vault: str | None = None,
                    location: str | None = None, encryption_type: str = ENC_CUSTOMER,
                    rotation_to_latest: bool = False, tags: dict | None = None) -> DiskEncryptionSet:
@@ -94,6 +96,7 @@ class DesBackend(EngineCore):
                        f"identity {des.principal_id} get, wrapKey and unwrapKey on the key", des=des.id)
             return des
 
+    @action
     def update_des(self, name: str, resource_group: str | None = None, *, key_url: str | None = None,
                    source_vault: str | None = None, rotation_to_latest: bool | None = None,
                    encryption_type: str | None = None) -> DiskEncryptionSet:
@@ -120,6 +123,7 @@ class DesBackend(EngineCore):
             self._emit(ev.ResourceChanged, f"disk encryption set {des.name} updated", resource=des.id)
             return des
 
+    @action
     def delete_des(self, name: str, resource_group: str | None = None) -> None:
         with self.transaction():
             des = self._find_des(name, resource_group)

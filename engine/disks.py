@@ -12,6 +12,7 @@ Only ciphertext reaches the blob store; data keys exist unwrapped only in memory
 
 from __future__ import annotations
 
+from .actions import action
 from ._lazy import crypto
 from . import events as ev
 from .common import check_region, choice, compute_error, parallel
@@ -248,6 +249,7 @@ class DisksBackend(EngineCore):
 
     # ---- create ------------------------------------------------------------------------------
 
+    @action
     def create_disk(self, name: str, resource_group: str, *, size_gb: int | None = None, sku: str = "Premium_LRS",
                     location: str | None = None, encryption_type: str | None = None,
                     disk_encryption_set: str | None = None, source: str | None = None, os_type: str | None = None,
@@ -256,6 +258,7 @@ class DisksBackend(EngineCore):
                                      encryption_type=encryption_type, des_arg=disk_encryption_set, source=source,
                                      os_type=os_type, tags=tags)
 
+    @action
     def create_snapshot(self, name: str, resource_group: str, source: str, *, location: str | None = None,
                         encryption_type: str | None = None, disk_encryption_set: str | None = None,
                         sku: str | None = None, tags: dict | None = None) -> Snapshot:
@@ -263,6 +266,7 @@ class DisksBackend(EngineCore):
                                      location=location, encryption_type=encryption_type,
                                      des_arg=disk_encryption_set, source=source, os_type=None, tags=tags)
 
+    @action
     def create_image(self, name: str, resource_group: str, source: str, *, location: str | None = None,
                      os_type: str | None = None, tags: dict | None = None) -> Image:
         """An image from a VM (its OS disk), a disk or a snapshot; it keeps its source's encryption (K6)."""
@@ -428,6 +432,7 @@ class DisksBackend(EngineCore):
 
     # ---- update (encrypt an existing disk, K4, K5, K8) ------------------------------------------
 
+    @action
     def update_disk(self, name: str, resource_group: str | None = None, *, encryption_type: str | None = None,
                     disk_encryption_set: str | None = None, size_gb: int | None = None, sku: str | None = None,
                     tags: dict | None = None) -> Disk:
@@ -519,12 +524,15 @@ class DisksBackend(EngineCore):
 
     # ---- delete, move --------------------------------------------------------------------------
 
+    @action
     def delete_disk(self, name: str, resource_group: str | None = None) -> None:
         self._delete_resource("disk", name, resource_group)
 
+    @action
     def delete_snapshot(self, name: str, resource_group: str | None = None) -> None:
         self._delete_resource("snapshot", name, resource_group)
 
+    @action
     def delete_image(self, name: str, resource_group: str | None = None) -> None:
         self._delete_resource("image", name, resource_group)
 

@@ -12,6 +12,7 @@ import base64
 import json
 from datetime import timedelta
 
+from .actions import action
 from ._lazy import crypto
 from . import events as ev
 from .clock import iso, parse_duration, parse_iso
@@ -92,6 +93,7 @@ class KeysBackend(EngineCore):
                              code="BadParameter")
         return kty, size
 
+    @action
     def create_key(self, vault: str, name: str, *, kty: str = "RSA", size: int | None = None,
                    ops: list[str] | None = None, exp: str | None = None, nbf: str | None = None,
                    enabled: bool = True, tags: dict | None = None) -> tuple[Key, dict]:
@@ -105,6 +107,7 @@ class KeysBackend(EngineCore):
             return self._new_version(v, name, kty, size, private, ops=ops, exp=exp, nbf=nbf, enabled=enabled,
                                      tags=tags, operation="KeyCreate")
 
+    @action
     def import_key(self, vault: str, name: str, pem: bytes, *, password: bytes | None = None,
                    kty: str | None = None, ops: list[str] | None = None, exp: str | None = None,
                    nbf: str | None = None, enabled: bool = True, tags: dict | None = None) -> tuple[Key, dict]:
@@ -117,6 +120,7 @@ class KeysBackend(EngineCore):
             return self._new_version(v, name, kty, size, private, ops=self._check_ops(ops), exp=exp, nbf=nbf,
                                      enabled=enabled, tags=tags, operation="KeyImport", imported=True)
 
+    @action
     def rotate_key(self, vault: str, name: str) -> tuple[Key, dict]:
         """A new version with the same type and size (``az keyvault key rotate``)."""
         with self.transaction():
@@ -221,6 +225,7 @@ class KeysBackend(EngineCore):
 
     # ---- attributes (KV5, KV9) -------------------------------------------------------------------
 
+    @action
     def set_key_attributes(self, vault: str, name: str, version: str | None = None, *, enabled: bool | None = None,
                            exp: str | None = None, nbf: str | None = None, tags: dict | None = None,
                            ops: list[str] | None = None, all_versions: bool = False) -> tuple[Key, dict]:
@@ -259,6 +264,7 @@ class KeysBackend(EngineCore):
 
     # ---- delete, recover, purge (KV6) ------------------------------------------------------------
 
+    @action
     def delete_key(self, vault: str, name: str) -> Key:
         with self.transaction() as uow:
             k = self._key(vault, name)
@@ -272,6 +278,7 @@ class KeysBackend(EngineCore):
             self._emit(ev.KeyDeleted, f"key {k.id} deleted (recoverable until {k.scheduled_purge_date})", kid=k.id)
             return k
 
+    @action
     def recover_key(self, vault: str, name: str) -> Key:
         with self.transaction() as uow:
             k = self._key(vault, name, include_deleted=True)
@@ -286,6 +293,7 @@ class KeysBackend(EngineCore):
             self._emit(ev.KeyRecovered, f"key {k.id} recovered", kid=k.id)
             return k
 
+    @action
     def purge_key(self, vault: str, name: str, *, _by_platform: bool = False) -> None:
         with self.transaction() as uow:
             v = self._vault(vault)
@@ -320,6 +328,7 @@ class KeysBackend(EngineCore):
             {"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "Notify"}}],
             "attributes": {"expiryTime": None, "created": None, "updated": None}}
 
+    @action
     def set_rotation_policy(self, vault: str, name: str, policy: dict | str) -> dict:
         if isinstance(policy, str):
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Iterable
 
+from .actions import action
 from . import events as ev
 from .clock import iso
 from .common import check_region  # noqa: F401 (re-exported)
@@ -35,6 +36,7 @@ def canonical_permissions(perms: Iterable[str]) -> list[str]:
 class VaultsBackend(EngineCore):
     # ---- resource groups -------------------------------------------------------------------------
 
+    @action
     def create_group(self, name: str, location: str, tags: dict | None = None) -> ResourceGroup:
         check_name("resource_group", name)
         loc = check_region(location)
@@ -63,6 +65,7 @@ class VaultsBackend(EngineCore):
     def list_groups(self) -> list[ResourceGroup]:
         return sorted(self.t["groups"].values(), key=lambda g: g.name.lower())  # type: ignore[arg-type]
 
+    @action
     def delete_group(self, name: str) -> None:
         with self.transaction():
             g = self.get_group(name)
@@ -77,6 +80,7 @@ class VaultsBackend(EngineCore):
 
     # ---- vaults ------------------------------------------------------------------------------
 
+    @action
     def create_vault(self, name: str, resource_group: str, location: str | None = None, *, sku: str = "standard",
                      enable_purge_protection: bool | None = None, retention_days: int | None = None,
                      enable_rbac_authorization: bool = False, tags: dict | None = None) -> Vault:
@@ -134,6 +138,7 @@ class VaultsBackend(EngineCore):
         return sorted((v for v in self.t["vaults"].values() if v.state == ResourceState.DELETED.value),
                       key=lambda v: v.name)  # type: ignore[arg-type]
 
+    @action
     def update_vault(self, name: str, *, enable_purge_protection: bool | None = None,
                      retention_days: int | None = None, enable_rbac_authorization: bool | None = None,
                      sku: str | None = None) -> Vault:
@@ -164,6 +169,7 @@ class VaultsBackend(EngineCore):
             self._emit(ev.ResourceChanged, f"vault {v.name} updated", resource=v.id)
             return v
 
+    @action
     def delete_vault(self, name: str) -> None:
         with self.transaction() as uow:
             v = self._vault(name)
@@ -175,6 +181,7 @@ class VaultsBackend(EngineCore):
             self._emit(ev.VaultDeleted, f"vault {v.name} deleted (recoverable until {v.scheduled_purge_date})",
                        vault=v.name)
 
+    @action
     def recover_vault(self, name: str) -> Vault:
         with self.transaction() as uow:
             v = self.t["vaults"].get(name.lower())
@@ -188,6 +195,7 @@ class VaultsBackend(EngineCore):
             self._emit(ev.VaultRecovered, f"vault {v.name} recovered", vault=v.name)
             return v  # type: ignore[return-value]
 
+    @action
     def purge_vault(self, name: str, *, _by_platform: bool = False) -> None:
         with self.transaction() as uow:
             v = self.t["vaults"].get(name.lower())
@@ -208,6 +216,7 @@ class VaultsBackend(EngineCore):
 
     # ---- access (KV7) -------------------------------------------------------------------------
 
+    @action
     def set_policy(self, vault: str, object_id: str, key_permissions: Iterable[str]) -> Vault:
         perms = canonical_permissions(key_permissions)
         oid = (object_id or "").strip().lower()
@@ -231,6 +240,7 @@ class VaultsBackend(EngineCore):
                        vault=v.name, object_id=oid)
             return v
 
+    @action
     def delete_policy(self, vault: str, object_id: str) -> Vault:
         oid = (object_id or "").strip().lower()
         with self.transaction() as uow:
@@ -246,6 +256,7 @@ class VaultsBackend(EngineCore):
                        object_id=oid)
             return v
 
+    @action
     def create_role_assignment(self, assignee: str, role: str, scope: str) -> RoleAssignment:
         role_name = next((r for r in ROLE_PERMISSIONS if r.lower() == (role or "").lower()
                           or ROLE_IDS[r] == (role or "").lower()), None)
@@ -294,6 +305,7 @@ class VaultsBackend(EngineCore):
                and (scope is None or r.scope.lower() == scope.lower())]
         return sorted(out, key=lambda r: (r.scope, r.role, r.principal_id))  # type: ignore[arg-type]
 
+    @action
     def delete_role_assignment(self, *, ids: list[str] | None = None, assignee: str | None = None,
                                role: str | None = None, scope: str | None = None) -> list[RoleAssignment]:
         with self.transaction() as uow:

@@ -11,6 +11,7 @@ disabled key, a revoked policy or a purged key refuse it through the cryptograph
 
 from __future__ import annotations
 
+from .actions import action
 from . import events as ev
 from .common import MAX_IO, check_region, compute_error
 from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAllowed
@@ -53,6 +54,7 @@ class VmsBackend(EngineCore):
 
     # ---- create ------------------------------------------------------------------------------
 
+    @action
     def create_vm(self, name: str, resource_group: str, *, image: str = "Ubuntu2204", size: str = "Standard_DS3_v2",
                   location: str | None = None, os_disk_name: str | None = None,
                   os_disk_encryption_set: str | None = None, os_disk_size_gb: int | None = None,
@@ -141,6 +143,7 @@ class VmsBackend(EngineCore):
 
     # ---- scale sets (V6) -------------------------------------------------------------------------
 
+    @action
     def create_scale_set(self, name: str, resource_group: str, *, capacity: int = 2, size: str = "Standard_DS3_v2",
                          image: str = "Ubuntu2204", location: str | None = None,
                          os_disk_encryption_set: str | None = None, encryption_at_host: bool = False) -> ScaleSet:
@@ -178,6 +181,7 @@ class VmsBackend(EngineCore):
         raise NotFound(f"The Resource 'Microsoft.Compute/virtualMachineScaleSets/{name}' under resource group "
                        f"'{resource_group or '?'}' was not found.", code="ResourceNotFound")
 
+    @action
     def update_scale_set(self, name: str, resource_group: str | None = None, *,
                          encryption_at_host: bool | None = None) -> ScaleSet:
         """Turn encryption at host on or off for the template: running instances keep what they have;
@@ -194,6 +198,7 @@ class VmsBackend(EngineCore):
                        f"{'on' if ss.encryption_at_host else 'off'} for new instances", vm=ss.id)
             return ss
 
+    @action
     def scale_scale_set(self, name: str, capacity: int, resource_group: str | None = None) -> ScaleSet:
         """Grow to ``capacity`` instances (new ones follow the current template)."""
         with self.transaction():
@@ -220,6 +225,7 @@ class VmsBackend(EngineCore):
             raise Conflict(f"Operation '{verb}' is not allowed on VM '{vm.name}' since the VM is {vm.power}.",
                            code="OperationNotAllowed")
 
+    @action
     def start_vm(self, name: str, resource_group: str | None = None) -> VirtualMachine:
         with self.transaction():
             vm = self._find_vm(name, resource_group)
@@ -251,12 +257,15 @@ class VmsBackend(EngineCore):
         # cascade put back the status that says so (it must not start again after deallocation, V4)
         self.uow.reconcile = True
 
+    @action
     def stop_vm(self, name: str, resource_group: str | None = None) -> VirtualMachine:
         return self._power(name, resource_group, "stop")
 
+    @action
     def deallocate_vm(self, name: str, resource_group: str | None = None) -> VirtualMachine:
         return self._power(name, resource_group, "deallocate")
 
+    @action
     def restart_vm(self, name: str, resource_group: str | None = None) -> VirtualMachine:
         with self.transaction():
             vm = self._find_vm(name, resource_group)
@@ -287,6 +296,7 @@ class VmsBackend(EngineCore):
                            "dropped the host-cached keys it ran on", vm=vm.id, kid=vm.status.get("kid"))
             return vm
 
+    @action
     def delete_vm(self, name: str, resource_group: str | None = None) -> None:
         """Delete the VM; its disks stay (detached), as az does by default."""
         with self.transaction():
@@ -294,6 +304,7 @@ class VmsBackend(EngineCore):
             self._remove(vm)
             self._emit(ev.VmDeleted, f"VM {vm.name} deleted; its disks are kept, unattached", vm=vm.id)
 
+    @action
     def update_vm(self, name: str, resource_group: str | None = None, *, encryption_at_host: bool | None = None,
                   size: str | None = None, ultra_ssd_enabled: bool | None = None) -> VirtualMachine:
         with self.transaction():
@@ -321,6 +332,7 @@ class VmsBackend(EngineCore):
             self._emit(ev.VmUpdated, f"VM {vm.name} updated", vm=vm.id)
             return vm
 
+    @action
     def enable_disk_encryption_ade(self, name: str, resource_group: str | None = None) -> VirtualMachine:
         """Azure Disk Encryption (in-guest): excluded with customer keys (K8) and encryption at host (V6)."""
         with self.transaction():
@@ -342,6 +354,7 @@ class VmsBackend(EngineCore):
 
     # ---- attach / detach (V1) --------------------------------------------------------------------
 
+    @action
     def attach_disk(self, vm_name: str, disk: str, resource_group: str | None = None, *, lun: int | None = None,
                     new: bool = False, size_gb: int | None = None, sku: str | None = None,
                     disk_encryption_set: str | None = None) -> VirtualMachine:
@@ -382,6 +395,7 @@ class VmsBackend(EngineCore):
             self._emit(ev.DiskAttached, f"disk {d.name} attached to VM {vm.name} at LUN {lun}", disk=d.id, vm=vm.id)
             return vm
 
+    @action
     def detach_disk(self, vm_name: str, disk: str, resource_group: str | None = None) -> VirtualMachine:
         with self.transaction():
             vm = self._find_vm(vm_name, resource_group)
@@ -433,6 +447,7 @@ class VmsBackend(EngineCore):
             raise BadRequest(f"{length} bytes at offset {offset} run past the end of disk {d.name!r} "
                              f"({d.size_bytes} bytes, {d.size_gb} GB)", code="InvalidParameter")
 
+    @action(previewable=False)
     def vm_write(self, vm_name: str, lun: int | str, offset: int, data: bytes,
                  resource_group: str | None = None) -> int:
         """Write bytes as the guest would; durable when it returns. Changes no resource state."""

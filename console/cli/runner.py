@@ -109,6 +109,22 @@ def _main(argv: list[str], ctx: Context) -> int:
     return run_words("cmklab", argv, ctx)
 
 
+def _method_changes_state(method: str) -> bool:
+    from engine.facade import changes_state as method_changes_state
+
+    return method_changes_state(method)
+
+
+def changes_state(cmd) -> bool:
+    """Whether ``cmd`` changes state: its facade method's ``@action`` says so (the engine's one answer)."""
+    return cmd.method is not None and _method_changes_state(cmd.method)
+
+
+def _read_only(cmd) -> CLIError:
+    return CLIError(f"cmklab is read-only (--read-only): '{cmd.path}' changes state and was not run. "
+                    f"Preview it with: cmklab what-if {cmd.path} ...")
+
+
 def _lookup(root: str, tokens: list[str], ctx: Context) -> P.Resolved | None:
     res = P.resolve(root, tokens)
     if res.command is None:
@@ -144,9 +160,8 @@ def run_words(root: str, tokens: list[str], ctx: Context) -> int:
     if parsed is None:
         return 0
     cmd, ns = parsed
-    if cmd.mutating and ctx.read_only:
-        raise CLIError(f"cmklab is read-only (--read-only): '{cmd.path}' changes state and was not run. "
-                       f"Preview it with: cmklab what-if {cmd.path} ...")
+    if ctx.read_only and changes_state(cmd):
+        raise _read_only(cmd)
     ns.read_only = ctx.read_only
     if cmd.confirm and not getattr(ns, "yes", False):
         _confirm(ctx)
@@ -179,6 +194,8 @@ def _run_one(cmd, ns, ctx: Context) -> Any:
         if cmd.run is not None:
             return cmd.run(ctx, ns)
         call = cmd.call(ns, ctx)
+        if ctx.read_only and _method_changes_state(call.method):
+            raise _read_only(cmd)
         if cmd.probe is not None and not _exists(engine, cmd.probe, call):
             if getattr(ns, "resource_group", None):
                 engine.get_group(ns.resource_group)  # a group that is not there: ResourceGroupNotFound
@@ -268,11 +285,11 @@ def what_if(tokens: list[str], ctx: Context) -> int:
         return 0
     cmd, ns = parsed
     ns.read_only = True
-    from engine.facade import MUTATING
+    from engine.facade import previewable
 
-    if not cmd.mutating:
+    if not changes_state(cmd):
         raise CLIError(f"what-if previews commands that change state; '{cmd.path}' changes nothing: run it as is")
-    if cmd.call is None:
+    if not previewable(cmd.method):
         raise CLIError(f"'{cmd.path}' writes data through a VM; what-if previews control-plane commands")
     _check_subscription(ns, ctx)
     impacts = []
@@ -283,7 +300,7 @@ def what_if(tokens: list[str], ctx: Context) -> int:
             for dest, value in target.items():
                 setattr(ns, dest, value)
         call = cmd.call(ns, ctx)
-        if call.method not in MUTATING:
+        if not previewable(call.method):
             raise CLIError(f"'{cmd.path}' cannot be previewed")
         impacts.append(ctx.engine.what_if(call.method, *call.args, **call.kwargs))
     if ns.output_given or ns.query_active:

@@ -27,6 +27,12 @@ def _storage_sku(values: list[str] | None):
     return values
 
 
+_CREATE_PARAMS = {"size": lambda v, w: {"size": v},  # az's default size is not the engine's: always said
+                  "os_disk_encryption_set": ("os_disk_encryption_set", "name"),
+                  "data_disk_encryption_sets": ("data_disk_encryption_sets", "name"), "scale_set": None}
+_DISK_PARAMS = {"disk": ("name", "name")}
+
+
 def _create_call(ns, ctx) -> Call:
     kwargs: dict = {
         "location": ns.location, "os_disk_name": ns.os_disk_name, "os_disk_encryption_set": ns.os_disk_encryption_set,
@@ -100,7 +106,7 @@ command("az vm create", "Create an Azure Virtual Machine.", [
     enum(("--nsg-rule",), "nsg_rule", "NSG rule to create when creating a new NSG (not modelled).",
          ("RDP", "SSH", "NONE"), group=_NET),
     no_wait(),
-], mutating=True, call=_create_call, render=lambda e, vm, ns: views.vm_create_output(vm),
+], method="create_vm", params=_CREATE_PARAMS, call=_create_call, render=lambda e, vm, ns: views.vm_create_output(vm),
     examples=[("Create a VM whose OS and data disks are encrypted with a customer-managed key.",
                "az vm create -g MyResourceGroup -n MyVm --image Ubuntu2204 --os-disk-encryption-set MySet "
                "--data-disk-sizes-gb 128 --data-disk-encryption-sets MySet --generate-ssh-keys")])
@@ -131,7 +137,7 @@ command("az vm get-instance-view", "Get instance information about a VM.", [_vm_
 
 
 def _power(verb: str, method: str, summary: str, extra: list[Arg] | None = None, **kw) -> None:
-    command(f"az vm {verb}", summary, [_vm_name(), rg(), *(extra or []), no_wait()], mutating=True, ids=VM_TYPE, 
+    command(f"az vm {verb}", summary, [_vm_name(), rg(), *(extra or []), no_wait()], method=method, ids=VM_TYPE, 
             call=lambda ns, ctx: Call(method, (ns.name, ns.resource_group)),
             examples=[(f"{summary.split('.')[0]}.", f"az vm {verb} -g MyResourceGroup -n MyVm")], **kw)
 
@@ -153,7 +159,7 @@ command("az vm delete", "Delete a VM.", [
     enum(("--force-deletion",), "force_deletion", "Optional parameter to force delete virtual machines.",
          ("true", "false", "True", "False")),
     no_wait(), yes(),
-], mutating=True, confirm=True, ids=VM_TYPE, probe="get_vm",
+], method="delete_vm", confirm=True, ids=VM_TYPE, probe="get_vm",
     call=lambda ns, ctx: Call("delete_vm", (ns.name, ns.resource_group)),
     examples=[("Delete a VM without a prompt (its disks are kept).", "az vm delete -g MyResourceGroup -n MyVm --yes")])
 
@@ -182,7 +188,7 @@ command("az vm update", "Update the properties of a VM.", [
     Arg(("--set",), "set", "Update an object by specifying a property path and value to set.  Example: --set "
         "property1.property2=<value>.", nargs="+", group="Generic Update Arguments"),
     no_wait(),
-], mutating=True, ids=VM_TYPE, call=_update_call, render=lambda e, vm, ns: views.vm_view(e, vm),
+], method="update_vm", ids=VM_TYPE, call=_update_call, render=lambda e, vm, ns: views.vm_view(e, vm),
     examples=[("Turn on encryption at host (the VM deallocated).",
                "az vm update -g MyResourceGroup -n MyVm --set securityProfile.encryptionAtHost=true")])
 
@@ -201,7 +207,7 @@ command("az vm disk attach", "Attach a managed persistent disk to a VM.", [
         kind="int"),
     enum(("--caching",), "caching", "Disk caching policy.", CACHING),
     no_wait(),
-], mutating=True, ids=VM_TYPE, id_parts=("resource_group", "vm_name"),
+], method="attach_disk", params=_DISK_PARAMS, ids=VM_TYPE, id_parts=("resource_group", "vm_name"),
     call=lambda ns, ctx: Call("attach_disk", (ns.vm_name, _need_disk(ns), ns.resource_group), {
     "lun": ns.lun, "new": ns.new, "size_gb": ns.size_gb, "sku": ns.sku}),
     examples=[("Attach an existing disk encrypted with a customer-managed key.",
@@ -220,6 +226,6 @@ command("az vm disk detach", "Detach a managed disk from a VM.", [
     rg(), Arg(("--name", "-n"), "name", "The data disk name.", required=True),
     flag3(("--force-detach",), "force_detach", "Force detach managed data disks from a VM."),
     no_wait(),
-], mutating=True, ids=VM_TYPE, id_parts=("resource_group", "vm_name"),
+], method="detach_disk", params=_DISK_PARAMS, ids=VM_TYPE, id_parts=("resource_group", "vm_name"),
     call=lambda ns, ctx: Call("detach_disk", (ns.vm_name, ns.name, ns.resource_group)),
     examples=[("Detach a data disk.", "az vm disk detach -g MyResourceGroup --vm-name MyVm --name disk_name")])
