@@ -67,8 +67,8 @@ class CmkApp(App):
             self.animation_level = "none"
         self.engine = engine
         """The engine facade: every action and query goes through it."""
-        self.read_only = read_only
-        """Refuse every mutating action (``--read-only``)."""
+        if read_only:
+            engine.store.read_only = True  # a projector view: the store refuses every write from now on
         self.store_label = store_label or _store_label(engine)
         self.command_log: list[LogEntry] = []
         """Each action as its ``cmklab az`` command line(s), in order."""
@@ -96,6 +96,11 @@ class CmkApp(App):
                 self.lab = open_lab(engine, home, read_only=read_only)
             except Exception:  # noqa: BLE001 - a broken scenario.json must not stop the console
                 self.lab = None
+
+    @property
+    def read_only(self) -> bool:
+        """Every action is refused: the store was opened read-only (``--read-only``); the store says so."""
+        return self.engine.read_only
 
     # ---- lifecycle -------------------------------------------------------------------------------
 

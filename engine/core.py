@@ -31,7 +31,7 @@ from .errors import BadRequest, EngineError, NotFound, StoreError
 from .ids import arm_id
 from .events import Event, Subscriber
 from .models import MODELS, AuditEntry, DesMember, DiskAttachment, EngineMeta, EventEntry, Model, field_types
-from .repository import StateStore
+from .repository import StateStore, refuse_if_read_only
 from .rules import DEFAULT_PROFILE, PROFILES, Rules
 
 M = TypeVar("M", bound=Model)
@@ -487,6 +487,11 @@ class EngineCore:
             self.t[name].follow()
 
     @property
+    def read_only(self) -> bool:
+        """The store was opened read-only: every action is refused (queries and what-if work)."""
+        return bool(getattr(self.store, "read_only", False))
+
+    @property
     def busy(self) -> bool:
         """True while an action runs (in any thread)."""
         return self._uow is not None
@@ -499,6 +504,8 @@ class EngineCore:
             if self._uow is not None:
                 yield self._uow
                 return
+            if not dry_run:
+                refuse_if_read_only(self.store)  # before the lock: a read-only session takes none
             lock = self.store.lock() if not dry_run else contextlib.nullcontext()
             with lock, _no_cycle_collection():
                 if self.store.changed():

@@ -47,7 +47,7 @@ class KeysBackend(EngineCore):
 
     def get_key(self, vault: str, name: str, version: str | None = None, *, audit: bool = True) -> tuple[Key, dict]:
         """The key and one version (the current one by default), as ``az keyvault key show``."""
-        if not audit:
+        if not audit or self.read_only:  # a read-only session writes nothing, not even its KeyGets
             k = self._key(vault, name)
             return k, self._version(k, version)
         with self.transaction():

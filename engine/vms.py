@@ -18,6 +18,7 @@ from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAll
 from .clock import iso
 from .core import INDEX_VERSION, EngineCore
 from .ids import arm_id, check_name, key_id, parse_key_url
+from .repository import refuse_if_read_only
 from .models import POWER_TRANSITIONS, Disk, PowerState, ScaleSet, VirtualMachine
 from .rules import DISK_SKUS, ENC_PLATFORM, VM_SIZE_HELP, VM_SIZE_RE, vm_family_supports_eah
 
@@ -451,6 +452,7 @@ class VmsBackend(EngineCore):
     def vm_write(self, vm_name: str, lun: int | str, offset: int, data: bytes,
                  resource_group: str | None = None) -> int:
         """Write bytes as the guest would; durable when it returns. Changes no resource state."""
+        refuse_if_read_only(self.store, f"a write to VM {vm_name}'s disk")
         with self._lock:
             self.refresh_if_changed()
             vm, d, keys = self._io_disk(vm_name, resource_group, lun)

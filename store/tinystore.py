@@ -56,7 +56,7 @@ from tinydb import TinyDB
 from tinydb.table import Table
 
 from engine.errors import StoreError
-from engine.repository import Docs
+from engine.repository import Docs, refuse_if_read_only
 
 from . import _compat
 from .blobs import FileBlobStore
@@ -268,7 +268,9 @@ def parse_log(data: bytes, after: int = 0) -> tuple[dict[str, list[bytes]], int,
 class TinyStore:
     """:class:`engine.repository.StateStore` on TinyDB + files in ``home`` (see the module docstring)."""
 
-    def __init__(self, home: str | os.PathLike) -> None:
+    def __init__(self, home: str | os.PathLike, *, read_only: bool = False) -> None:
+        self.read_only = read_only
+        """Opened read-only: every commit and journal append is refused (:class:`engine.errors.ReadOnly`)."""
         self.home = os.path.abspath(os.fspath(home))
         self.db_dir = os.path.join(self.home, "db")
         self.path: str = self.db_dir
@@ -547,6 +549,7 @@ class TinyStore:
 
         ``shred``: the commit destroys key material; compact at once so that no file keeps a copy."""
         self._check_open()
+        refuse_if_read_only(self)
         upserts, deletes = self._normalise(upserts, deletes)
         with self.lock():
             if not self._view_is_current():
@@ -814,6 +817,7 @@ class TinyStore:
         one when the state write follows). Lines beyond the committed generation are orphans: hidden from
         readers, truncated by the next append (see store/logs.py)."""
         self._check_open()
+        refuse_if_read_only(self)
         with self.lock():
             committed = self.generation
             others = self._logs.signature() != self._log_sig

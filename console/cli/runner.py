@@ -1,7 +1,8 @@
 """Running one CLI call: words -> command -> parsed flags -> one facade call -> output.
 
 The store is opened once, lazily (``--help`` and usage errors never open it). ``--read-only``
-refuses every command that changes state before the store is touched. ``what-if`` parses the
+refuses every command that changes state: the store opened read-only refuses every write, and the
+runner asks it first, to say so before a prompt. ``what-if`` parses the
 wrapped command exactly as it would run and hands its :class:`~console.cli.spec.Call` to
 :meth:`engine.Engine.what_if`.
 """
@@ -109,15 +110,13 @@ def _main(argv: list[str], ctx: Context) -> int:
     return run_words("cmklab", argv, ctx)
 
 
-def _method_changes_state(method: str) -> bool:
-    from engine.facade import changes_state as method_changes_state
-
-    return method_changes_state(method)
-
-
 def changes_state(cmd) -> bool:
     """Whether ``cmd`` changes state: its facade method's ``@action`` says so (the engine's one answer)."""
-    return cmd.method is not None and _method_changes_state(cmd.method)
+    if cmd.method is None:
+        return False
+    from engine.facade import changes_state as method_changes_state
+
+    return method_changes_state(cmd.method)
 
 
 def _read_only(cmd) -> CLIError:
@@ -160,9 +159,8 @@ def run_words(root: str, tokens: list[str], ctx: Context) -> int:
     if parsed is None:
         return 0
     cmd, ns = parsed
-    if ctx.read_only and changes_state(cmd):
+    if changes_state(cmd) and ctx.engine.read_only:  # said before a prompt; the store refuses it anyway
         raise _read_only(cmd)
-    ns.read_only = ctx.read_only
     if cmd.confirm and not getattr(ns, "yes", False):
         _confirm(ctx)
     if cmd.warning:
@@ -194,8 +192,6 @@ def _run_one(cmd, ns, ctx: Context) -> Any:
         if cmd.run is not None:
             return cmd.run(ctx, ns)
         call = cmd.call(ns, ctx)
-        if ctx.read_only and _method_changes_state(call.method):
-            raise _read_only(cmd)
         if cmd.probe is not None and not _exists(engine, cmd.probe, call):
             if getattr(ns, "resource_group", None):
                 engine.get_group(ns.resource_group)  # a group that is not there: ResourceGroupNotFound
@@ -284,7 +280,6 @@ def what_if(tokens: list[str], ctx: Context) -> int:
     if parsed is None:
         return 0
     cmd, ns = parsed
-    ns.read_only = True
     from engine.facade import previewable
 
     if not changes_state(cmd):

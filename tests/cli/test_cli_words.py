@@ -146,7 +146,6 @@ def parse_back(e: Engine, line: str, monkeypatch) -> spec.Call:
     ns = P.parse_args(res.command, res.rest)
     if res.command.validate is not None:
         res.command.validate(ns)
-    ns.read_only = False
     return res.command.call(ns, Context(engine=e))
 
 

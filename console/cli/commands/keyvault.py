@@ -382,7 +382,7 @@ command("az keyvault key create", "Create a new key, stores it, then returns key
 
 command("az keyvault key show", "Get a key's attributes and, if it's an asymmetric key, its public material.",
         _key_id_args(), render=_bundle,
-        call=lambda ns, ctx: Call("get_key", _key_ref(ns), {"audit": not ns.read_only}),
+        call=lambda ns, ctx: Call("get_key", _key_ref(ns)),
         examples=[("Get a key's URL.", "az keyvault key show --vault-name MyVault -n MyKey --query key.kid -o tsv")])
 
 command("az keyvault key list", "List keys in the specified Vault or HSM.", [
