@@ -13,11 +13,7 @@ from .rules import DES_ENCRYPTION_TYPES, DES_REQUIRED_PERMISSIONS, ENC_CUSTOMER,
 
 class DesBackend(EngineCore):
     def _find_des(self, name_or_id: str, resource_group: str | None = None) -> DiskEncryptionSet:
-        obj = self._lookup("des", "des", name_or_id, resource_group, "disk encryption set")
-        if obj is None:
-            raise NotFound(f"The Resource 'Microsoft.Compute/diskEncryptionSets/{name_or_id}' under resource group "
-                           f"'{resource_group or '?'}' was not found.", code="ResourceNotFound")
-        return obj  # type: ignore[return-value]
+        return self._find_resource("des", name_or_id, resource_group, "disk encryption set")
 
     def get_des(self, name: str, resource_group: str | None = None) -> DiskEncryptionSet:
         return self._find_des(name, resource_group)

@@ -20,7 +20,7 @@ from .core import EngineCore
 from .entropy import oaep_sha256_encrypt
 from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAllowed
 from .ids import arm_id, check_name, key_id, parse_arm_id, parse_key_url
-from .models import Disk, DiskEncryptionSet, Image, PlatformKey, Snapshot, VirtualMachine
+from .models import DATA_TABLES, TABLE_OF_KIND, Disk, DiskEncryptionSet, Image, PlatformKey, Snapshot, VirtualMachine
 from .rules import (DISK_ENCRYPTION_TYPES, DISK_SKUS, ENC_CUSTOMER, ENC_DOUBLE, ENC_PLATFORM, MAX_DISK_GB)
 
 GCM = "AES-256-GCM"
@@ -28,7 +28,7 @@ XTS = "AES-256-XTS"
 CHUNK_BLOCKS = 256
 """Blocks per crypto call (1 MiB): large enough to amortise Python, small enough to stay in cache."""
 KINDS = {"disk": Disk, "snapshot": Snapshot, "image": Image}
-TABLE_OF = {"disk": "disks", "snapshot": "snapshots", "image": "images"}
+TABLE_OF = {kind: TABLE_OF_KIND[kind] for kind in ("disk", "snapshot", "image")}
 
 
 class DisksBackend(EngineCore):
@@ -65,14 +65,7 @@ class DisksBackend(EngineCore):
     # ---- lookups -----------------------------------------------------------------------------
 
     def _find(self, kind: str, name_or_id: str, resource_group: str | None = None) -> Disk:
-        table = TABLE_OF[kind]
-        label = {"disk": "Microsoft.Compute/disks", "snapshot": "Microsoft.Compute/snapshots",
-                 "image": "Microsoft.Compute/images"}[kind]
-        obj = self._lookup(table, kind, name_or_id, resource_group, kind)
-        if obj is None:
-            raise NotFound(f"The Resource '{label}/{name_or_id}' under resource group '{resource_group or '?'}' "
-                           "was not found.", code="ResourceNotFound")
-        return obj  # type: ignore[return-value]
+        return self._find_resource(kind, name_or_id, resource_group)
 
     def get_disk(self, name: str, resource_group: str | None = None) -> Disk:
         return self._find("disk", name, resource_group)
@@ -568,7 +561,7 @@ class DisksBackend(EngineCore):
     def _forget_data_keys_of(self, key) -> None:
         """A key was purged: drop every sealed cache of data keys it wrapped (crypto-shredding, KV6)."""
         prefix = key.id.lower() + "/"
-        for table in ("disks", "snapshots", "images"):
+        for table in DATA_TABLES:
             for r in self.t[table].values():
                 if r.cache and any(layer["kid"].lower().startswith(prefix) for layer in r.layers):
                     self._touch(r)

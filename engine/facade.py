@@ -17,7 +17,7 @@ from .des import DesBackend
 from .disks import DisksBackend
 from .jobs import JobsBackend
 from .keys import KeysBackend
-from .models import NOT_RESOURCES, PowerState
+from .models import DATA_TABLES, NOT_RESOURCES, PowerState
 from .repository import MemoryStore
 from .vaults import VaultsBackend
 from .vms import VmsBackend
@@ -115,7 +115,7 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
         """Readability of disks, snapshots and images and the state of VMs: of those in ``scope``
         (``({(table, key)}, {vm key})``), or of all of them."""
         if scope is None:
-            resources = [r for t in ("disks", "snapshots", "images") for r in self.t[t].values()]
+            resources = [r for t in DATA_TABLES for r in self.t[t].values()]
             vms = list(self.t["vms"].values())
         else:
             resources = [r for t, k in sorted(scope[0]) if (r := self.t[t].get(k)) is not None]
@@ -204,7 +204,7 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
             if not was and r1[rid]:
                 impact.readable_again.append(names.get(rid, rid))
         for (t, key), before in uow.before.items():  # an untouched resource that is lost was lost already
-            if t not in ("disks", "snapshots", "images"):
+            if t not in DATA_TABLES:
                 continue
             r = self.t[t].get(key)
             if r is not None and self.lost(r):
@@ -266,7 +266,7 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
             for d in self.vm_disks(vm):
                 lines += ["  " + x for x in self._disk_chain(d)]
             return lines
-        for t in ("disks", "snapshots", "images"):
+        for t in DATA_TABLES:
             r = self.t[t].get(resource_id)
             if r is not None:
                 return self._disk_chain(r)

@@ -18,7 +18,7 @@ from . import events as ev
 from .clock import iso, parse_duration, parse_iso
 from .entropy import oaep_sha256_encrypt, seeded_rsa
 from .errors import BadRequest, Conflict, EngineError, Forbidden, NotFound
-from .ids import check_name, key_id, parse_key_url
+from .ids import check_name, key_id, keys_prefix, parse_key_url
 from .models import Key, KeyVersion, ResourceState, Vault
 from .rules import (KEY_SIZES, KEY_TYPES, NOTIFY_MIN_BEFORE_EXPIRY, POLICY_MIN_EXPIRY, ROTATION_MIN_AFTER_CREATE,
                     ROTATION_MIN_BEFORE_EXPIRY)
@@ -484,7 +484,7 @@ class KeysBackend(EngineCore):
         return private
 
     def _keys_of(self, vault: str, *, include_deleted: bool = False) -> list[Key]:
-        prefix = f"https://{vault.lower()}.vault.azure.net/keys/"
+        prefix = keys_prefix(vault)
         return [k for k in self.t["keys"].values() if k.id.startswith(prefix)
                 and (include_deleted or k.state == ResourceState.ACTIVE.value)]  # type: ignore[misc]
 

@@ -19,7 +19,7 @@ from .clock import iso
 from .core import INDEX_VERSION, EngineCore
 from .ids import arm_id, check_name, key_id, parse_key_url
 from .repository import refuse_if_read_only
-from .models import POWER_TRANSITIONS, Disk, PowerState, ScaleSet, VirtualMachine
+from .models import DATA_TABLES, POWER_TRANSITIONS, Disk, PowerState, ScaleSet, VirtualMachine
 from .rules import DISK_SKUS, ENC_PLATFORM, VM_SIZE_HELP, VM_SIZE_RE, vm_family_supports_eah
 
 MARKETPLACE_IMAGES = {
@@ -37,11 +37,7 @@ class VmsBackend(EngineCore):
     # ---- lookups -----------------------------------------------------------------------------
 
     def _find_vm(self, name_or_id: str, resource_group: str | None = None) -> VirtualMachine:
-        vm = self._lookup("vms", "vm", name_or_id, resource_group, "VM")
-        if vm is None:
-            raise NotFound(f"The Resource 'Microsoft.Compute/virtualMachines/{name_or_id}' under resource group "
-                           f"'{resource_group or '?'}' was not found.", code="ResourceNotFound")
-        return vm  # type: ignore[return-value]
+        return self._find_resource("vm", name_or_id, resource_group, "VM")
 
     def get_vm(self, name: str, resource_group: str | None = None) -> VirtualMachine:
         return self._find_vm(name, resource_group)
@@ -517,7 +513,7 @@ class VmsBackend(EngineCore):
                         d = self.t["disks"].get(disk_id)
                         if d is not None:
                             resources[("disks", d.key)] = d
-            elif t in ("disks", "snapshots", "images"):
+            elif t in DATA_TABLES:
                 r = self.t[t].get(k)
                 if r is not None:
                     add(t, r)

@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from engine.ids import key_id, parse_key_url
+from engine.ids import key_id, keys_prefix, parse_key_url
 from engine.models import PowerState
 
 from ..screens.panes import ENC_LABEL, Index, VersionRow, short_kid
@@ -80,7 +80,7 @@ class DepsTree(Tree):
                 keys.append(k)
 
         if kind == "vault":
-            prefix = f"https://{obj.name.lower()}.vault.azure.net/keys/"
+            prefix = keys_prefix(obj.name)
             keys = sorted((k for k in e.t["keys"].values() if k.id.startswith(prefix)), key=lambda k: k.name.lower())
         elif kind == "key":
             keys = [obj]
