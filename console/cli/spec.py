@@ -163,6 +163,7 @@ CMKLAB_COMMANDS = {"what-if": "Preview what a command that changes state would d
 CMKLAB_VERBS = {
     "console": "Open the console (the default with no command).",
     "demo": "Build the demo landscape in an empty home, without opening the console.",
+    "import": "Build a twin of your subscription from az's JSON (a new home, or --merge into one).",
     "scenario": "Workshop exercises: list, run (opens the console with a Lab pane), check, show.",
     "serve": "Serve the console in a browser, one home per trainee.",
 }
