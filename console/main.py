@@ -129,12 +129,8 @@ def _demo(args: list[str], home=None, seed=None, profile=None, read_only=False, 
     if args:
         print(f"cmklab demo: error: unrecognized arguments: {' '.join(args)}", file=sys.stderr)
         return 2
-    if read_only:
-        print("ERROR: (ReadOnly) this session is read-only: building the demo would change the store",
-              file=sys.stderr)
-        return 1
-    try:
-        engine = open_engine(home, seed=seed, profile=profile)
+    try:  # a read-only store refuses to be created (or built on): it says so, not this command
+        engine = open_engine(home, seed=seed, profile=profile, read_only=read_only)
         if any(engine.t[t] for t in ("vaults", "des", "disks", "vms")):
             print(f"ERROR: (Conflict) the home {home or default_home()} already holds state; the demo is built "
                   "only in an empty home", file=sys.stderr)

@@ -55,3 +55,12 @@ def test_global_options_go_to_the_branch_and_the_rest_is_left_as_given():
                                         "--home", "x"])
     assert opts == {"home": "/h", "seed": 5, "read_only": True}
     assert rest == ["az", "vm", "list", "--home", "x"]  # after the command word, nothing is a global option
+
+
+def test_demo_on_a_read_only_home_is_refused_by_the_store(capsys, tmp_path):
+    home = tmp_path / "h"
+    code, _, err = run(["--home", str(home), "--read-only", "demo"], capsys)
+    assert code == 1 and "(ReadOnly)" in err and "cannot create it" in err and not home.exists()
+    assert run(["--home", str(home), "demo"], capsys)[0] == 0
+    code, _, err = run(["--home", str(home), "--read-only", "demo"], capsys)
+    assert code == 1 and "(Conflict)" in err and "already holds state" in err
