@@ -14,6 +14,7 @@ import time
 ARM_AUDIENCES = ("https://management.azure.com/", "https://management.azure.com", "https://management.core.windows.net/",
                  "https://management.core.windows.net")
 VAULT_AUDIENCES = ("https://vault.azure.net", "https://vault.azure.net/")
+GRAPH_AUDIENCES = ("https://graph.microsoft.com", "https://graph.microsoft.com/", "00000003-0000-0000-c000-000000000000")
 LIFETIME = 3600
 
 
@@ -71,6 +72,8 @@ def audience_of(scope: str) -> str | None:
             return base if base.endswith("/") else base + "/"
         if base.rstrip("/") == "https://vault.azure.net":
             return "https://vault.azure.net"
+        if base.rstrip("/") == "https://graph.microsoft.com":
+            return "https://graph.microsoft.com"
     return None
 
 

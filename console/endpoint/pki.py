@@ -20,10 +20,10 @@ import secrets
 import uuid
 from pathlib import Path
 
-SERVED_HOSTS = ("management.azure.com", "login.microsoftonline.com")
+SERVED_HOSTS = ("management.azure.com", "login.microsoftonline.com", "graph.microsoft.com")
 """Exact host names the endpoint serves (and ``*.vault.azure.net``)."""
 VAULT_SUFFIX = ".vault.azure.net"
-CONSTRAINED = ("management.azure.com", "login.microsoftonline.com", "vault.azure.net")
+CONSTRAINED = ("management.azure.com", "login.microsoftonline.com", "vault.azure.net", "graph.microsoft.com")
 
 
 def is_served_host(host: str) -> bool:

@@ -111,9 +111,9 @@ class Endpoint:
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Event | None = None
         self.operations: dict[str, dict] = {}
-        from . import arm, vault
+        from . import arm, graph, vault
 
-        self.arm, self.vault = arm.ROUTER, vault.ROUTER
+        self.arm, self.vault, self.graph = arm.ROUTER, vault.ROUTER, graph.ROUTER
 
     # ---- running -----------------------------------------------------------------------------
 
@@ -204,7 +204,8 @@ class Endpoint:
             return self._error(host, err)
         req = Req(request.method, request.path, query, body, host, claims["oid"],
                   claims["oid"] == self.engine.meta.user_object_id.lower())
-        router = self.vault if host.endswith(".vault.azure.net") else self.arm
+        router = self.vault if host.endswith(".vault.azure.net") else self.graph if host == "graph.microsoft.com" \
+            else self.arm
         resp = await self._loop.run_in_executor(self._pool, self._dispatch, router, req)
         if self.log:
             self.log(f"{req.method} https://{host}{req.path} -> {resp.status} ({claims.get('appid')})")
@@ -247,6 +248,12 @@ class Endpoint:
     def _authenticate(self, request: web.Request, host: str) -> dict:
         vault = host.endswith(".vault.azure.net")
         auth = request.headers.get("Authorization", "")
+        if host == "graph.microsoft.com":
+            try:
+                return identity.verify(self.files.token_key, auth[7:].strip(), identity.GRAPH_AUDIENCES)
+            except identity.InvalidToken as err:
+                raise HttpError(401, "InvalidAuthenticationToken", f"Access token validation failure. {err}") \
+                    from None
         if vault:
             challenge = (f'Bearer authorization="https://login.microsoftonline.com/{self.tenant}", '
                          f'resource="https://vault.azure.net"')
