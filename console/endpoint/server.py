@@ -10,7 +10,6 @@ before each, the engine catches up with what other processes (the console, ``cmk
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
 import re
 import sys
@@ -106,7 +105,6 @@ class Endpoint:
         self.operator = self.files.operator_principal(self.engine.meta.user_object_id)
         self.port = port
         self.log = log
-        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="cmklab-endpoint")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Event | None = None
@@ -141,10 +139,7 @@ class Endpoint:
                 await self._stopped.wait()
             finally:
                 await self._stop()
-        try:
-            asyncio.run(main())
-        finally:
-            self._pool.shutdown(wait=True)
+        asyncio.run(main())
 
     def start(self) -> "Endpoint":
         started = threading.Event()
@@ -206,7 +201,10 @@ class Endpoint:
                   claims["oid"] == self.engine.meta.user_object_id.lower())
         router = self.vault if host.endswith(".vault.azure.net") else self.graph if host == "graph.microsoft.com" \
             else self.arm
-        resp = await self._loop.run_in_executor(self._pool, self._dispatch, router, req)
+        # In the loop's thread: the engine does one action at a time anyway, and a hop to a worker thread
+        # costs more than most requests (a slow one, a 4096-bit key, holds the other clients as it would
+        # hold the engine).
+        resp = self._dispatch(router, req)
         if self.log:
             self.log(f"{req.method} https://{host}{req.path} -> {resp.status} ({claims.get('appid')})")
         headers = dict(resp.headers)
@@ -343,6 +341,11 @@ class _Front(asyncio.Protocol):
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:  # small requests and answers go out at once (no Nagle delay on keep-alive)
+            import socket
+
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
