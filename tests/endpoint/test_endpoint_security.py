@@ -157,7 +157,7 @@ def test_O5_loopback_only_and_the_ca_is_private_and_constrained(endpoint):
     nc = ca.extensions.get_extension_for_class(x509.NameConstraints)
     assert nc.critical
     assert sorted(n.value for n in nc.value.permitted_subtrees if isinstance(n, x509.DNSName)) == [
-        "login.microsoftonline.com", "management.azure.com", "vault.azure.net"]
+        "graph.microsoft.com", "login.microsoftonline.com", "management.azure.com", "vault.azure.net"]
 
 
 def test_O6_api_version_is_required(endpoint, credential, sub):
