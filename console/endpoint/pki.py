@@ -21,7 +21,8 @@ import uuid
 from pathlib import Path
 
 SERVED_HOSTS = ("management.azure.com", "login.microsoftonline.com", "graph.microsoft.com")
-"""Exact host names the endpoint serves (and ``*.vault.azure.net``)."""
+"""Exact host names the endpoint serves (and ``*.vault.azure.net``); Graph only for the directory look-ups
+``az role assignment create`` and ``az keyvault create`` make."""
 VAULT_SUFFIX = ".vault.azure.net"
 CONSTRAINED = ("management.azure.com", "login.microsoftonline.com", "vault.azure.net", "graph.microsoft.com")
 
