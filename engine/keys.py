@@ -461,6 +461,12 @@ class KeysBackend(EngineCore):
         self._audit(ref.vault, caller, "KeyUnwrap", kid)
         return crypto.unwrap_key(self._private(kid), wrapped)
 
+    def audit_refusal(self, vault: str, principal: str, operation: str, kid: str | None, err: EngineError) -> None:
+        """Record an operation on keys refused before it ran (a client of the endpoint whose principal lacks
+        the permission): Key Vault's log keeps refused attempts too (KV8)."""
+        with self.transaction():
+            self._audit(vault, principal, operation, kid, err.code, err.display_code, err.message)
+
     _OPERATIONS = {"wrapKey": ("KeyWrap", True), "unwrapKey": ("KeyUnwrap", False), "encrypt": ("KeyEncrypt", True),
                    "decrypt": ("KeyDecrypt", False), "sign": ("KeySign", False), "verify": ("KeyVerify", True)}
 

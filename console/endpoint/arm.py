@@ -449,7 +449,11 @@ def put_role_assignment(ep, req: Req, scope: str, name: str) -> Resp:
     if not rd or not p.get("principalId"):
         raise HttpError(400, "InvalidRoleAssignmentRequest", "properties.roleDefinitionId and "
                         "properties.principalId are required.")
-    ra = ep.engine.create_role_assignment(p["principalId"], rd.rsplit("/", 1)[-1], scope)
+    existing = _find_ra(ep, name)
+    if existing is not None and existing.principal_id == str(p["principalId"]).lower() and \
+            ROLE_IDS.get(existing.role) == rd.rsplit("/", 1)[-1].lower():
+        return Resp(200, _ra(ep, existing))  # PUT is idempotent
+    ra = ep.engine.create_role_assignment(p["principalId"], rd.rsplit("/", 1)[-1], scope, name=name)
     return Resp(201, _ra(ep, ra))
 
 

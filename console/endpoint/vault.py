@@ -69,15 +69,23 @@ def _body(req: Req) -> dict:
     return req.body
 
 
-def _authorise(ep, req: Req, perm: str) -> None:
-    """The operator may do anything (as ``cmklab az``); another principal needs ``perm`` on the vault."""
+AUDITED = {"get": "KeyGet", "create": "KeyCreate", "import": "KeyImport", "list": "KeyList", "update": "KeyUpdate",
+           "delete": "KeyDelete", "recover": "KeyRecover", "purge": "KeyPurge", "rotate": "KeyRotate",
+           "getrotationpolicy": "KeyRotationPolicyGet", "setrotationpolicy": "KeyRotationPolicyUpdate"}
+
+
+def _authorise(ep, req: Req, perm: str, name: str | None = None) -> None:
+    """The operator may do anything (as ``cmklab az``); another principal needs ``perm`` on the vault, and a
+    refusal is audited under it (KV8)."""
     vault = ep.engine.get_vault(_vault_name(req))
     if req.operator or ep.engine.has_permission(vault, req.principal, perm):
         return
     model = "RBAC" if vault.enable_rbac_authorization else "access policy"
-    raise Forbidden(f"The user, group or application 'oid={req.principal}' does not have keys {perm} permission "
+    err = Forbidden(f"The user, group or application 'oid={req.principal}' does not have keys {perm} permission "
                     f"on key vault '{vault.name};location={vault.location}' ({model}).",
                     inner_code="ForbiddenByRbac" if vault.enable_rbac_authorization else "ForbiddenByPolicy")
+    ep.engine.audit_refusal(vault.name, req.principal, AUDITED[perm], key_id(vault.name, name) if name else None, err)
+    raise err
 
 
 def attributes(engine, key, ver: dict) -> dict:
@@ -129,7 +137,7 @@ def _key_args(body: dict) -> dict:
 @ROUTER.add("POST", r"/keys/" + NAME + r"/create")
 def create_key(ep, req: Req, name: str) -> Resp:
     _api_version(req)
-    _authorise(ep, req, "create")
+    _authorise(ep, req, "create", name)
     body = _body(req)
     kty = body.get("kty")
     if not kty:
@@ -161,7 +169,7 @@ def _jwk_pem(jwk: dict) -> bytes:
 @ROUTER.add("PUT", r"/keys/" + NAME)
 def import_key(ep, req: Req, name: str) -> Resp:
     _api_version(req)
-    _authorise(ep, req, "import")
+    _authorise(ep, req, "import", name)
     body = _body(req)
     jwk = body.get("key")
     if not isinstance(jwk, dict):
@@ -184,7 +192,7 @@ def list_keys(ep, req: Req) -> Resp:
 @ROUTER.add("GET", r"/keys/" + NAME + r"/versions")
 def list_versions(ep, req: Req, name: str) -> Resp:
     _api_version(req)
-    _authorise(ep, req, "list")
+    _authorise(ep, req, "list", name)
     key, _ = ep.engine.get_key(_vault_name(req), name, audit=False)
     return Resp(200, {"value": [item(ep.engine, key, v, versioned=True) for v in key.versions], "nextLink": None})
 
@@ -192,14 +200,14 @@ def list_versions(ep, req: Req, name: str) -> Resp:
 @ROUTER.add("GET", r"/keys/" + NAME + r"/rotationpolicy")
 def get_policy(ep, req: Req, name: str) -> Resp:
     _api_version(req)
-    _authorise(ep, req, "getrotationpolicy")
+    _authorise(ep, req, "getrotationpolicy", name)
     return Resp(200, _policy(ep.engine.get_rotation_policy(_vault_name(req), name)))
 
 
 @ROUTER.add("PUT", r"/keys/" + NAME + r"/rotationpolicy")
 def set_policy(ep, req: Req, name: str) -> Resp:
     _api_version(req)
-    _authorise(ep, req, "setrotationpolicy")
+    _authorise(ep, req, "setrotationpolicy", name)
     body = _body(req)
     policy = {"lifetimeActions": body.get("lifetimeActions") or [],
               "attributes": {"expiryTime": (body.get("attributes") or {}).get("expiryTime")}}
@@ -216,7 +224,7 @@ def _policy(p: dict) -> dict:
 @ROUTER.add("POST", r"/keys/" + NAME + r"/rotate")
 def rotate(ep, req: Req, name: str) -> Resp:
     _api_version(req)
-    _authorise(ep, req, "rotate")
+    _authorise(ep, req, "rotate", name)
     key, ver = ep.engine.rotate_key(_vault_name(req), name)
     return Resp(200, bundle(ep.engine, key, ver))
 
@@ -224,7 +232,7 @@ def rotate(ep, req: Req, name: str) -> Resp:
 @ROUTER.add("GET", r"/keys/" + NAME + VER)
 def get_key(ep, req: Req, name: str, version: str | None = None) -> Resp:
     _api_version(req)
-    _authorise(ep, req, "get")
+    _authorise(ep, req, "get", name)
     key, ver = ep.engine.get_key(_vault_name(req), name, version or None)
     return Resp(200, bundle(ep.engine, key, ver))
 
@@ -232,7 +240,7 @@ def get_key(ep, req: Req, name: str, version: str | None = None) -> Resp:
 @ROUTER.add("PATCH", r"/keys/" + NAME + VER)
 def update_key(ep, req: Req, name: str, version: str | None = None) -> Resp:
     _api_version(req)
-    _authorise(ep, req, "update")
+    _authorise(ep, req, "update", name)
     args = _key_args(_body(req))
     key, ver = ep.engine.set_key_attributes(_vault_name(req), name, version or None, **args)
     return Resp(200, bundle(ep.engine, key, ver))
@@ -241,7 +249,7 @@ def update_key(ep, req: Req, name: str, version: str | None = None) -> Resp:
 @ROUTER.add("DELETE", r"/keys/" + NAME)
 def delete_key(ep, req: Req, name: str) -> Resp:
     _api_version(req)
-    _authorise(ep, req, "delete")
+    _authorise(ep, req, "delete", name)
     key = ep.engine.delete_key(_vault_name(req), name)
     return Resp(200, bundle(ep.engine, key) | _deleted(key))
 
@@ -265,7 +273,7 @@ def list_deleted(ep, req: Req) -> Resp:
 @ROUTER.add("GET", r"/deletedkeys/" + NAME)
 def get_deleted(ep, req: Req, name: str) -> Resp:
     _api_version(req)
-    _authorise(ep, req, "get")
+    _authorise(ep, req, "get", name)
     key = _deleted_key(ep, req, name)
     return Resp(200, bundle(ep.engine, key) | _deleted(key))
 
@@ -273,7 +281,7 @@ def get_deleted(ep, req: Req, name: str) -> Resp:
 @ROUTER.add("POST", r"/deletedkeys/" + NAME + r"/recover")
 def recover(ep, req: Req, name: str) -> Resp:
     _api_version(req)
-    _authorise(ep, req, "recover")
+    _authorise(ep, req, "recover", name)
     key = ep.engine.recover_key(_vault_name(req), name)
     return Resp(200, bundle(ep.engine, key))
 
@@ -281,7 +289,7 @@ def recover(ep, req: Req, name: str) -> Resp:
 @ROUTER.add("DELETE", r"/deletedkeys/" + NAME)
 def purge(ep, req: Req, name: str) -> Resp:
     _api_version(req)
-    _authorise(ep, req, "purge")
+    _authorise(ep, req, "purge", name)
     _deleted_key(ep, req, name)
     ep.engine.purge_key(_vault_name(req), name)
     return Resp(204)

@@ -14,6 +14,8 @@ and why (nothing else is):
 - access-policy permissions are compared as sets (Key Vault keeps no order; ``az set-policy`` sends what it
   merged), and the vault creator's own policy is left out (today's ``az`` grants it ``all``, the 2021 ``az``
   the permissions one by one): the set's policy, the one the walkthrough grants, is compared;
+- ``az role assignment create`` names the assignment with a GUID it draws at random (ARM creates it at
+  that name): the name, and the id's last segment, are replaced by a placeholder on both sides;
 - ``az disk create``: today's ``az`` prints the AAZ shape (only present fields, ``diskSizeGB``), ``cmklab
   az`` the SDK shape of the ``az`` before AAZ (every field, nulls included, ``diskSizeGb``): compared with
   nulls dropped and those names made the same;
@@ -138,6 +140,8 @@ def _normalise(args: list[str], obj, creator: str):
     """What the module docstring says is normalised, and nothing else."""
     if args[:2] == ["disk", "create"]:
         obj = _no_nulls(obj)
+    if args[:3] == ["role", "assignment", "create"] and isinstance(obj, dict):
+        obj = dict(obj, name="(assignment GUID)", id=obj["id"].rsplit("/", 1)[0] + "/(assignment GUID)")
     props = obj.get("properties") if isinstance(obj, dict) else None
     if isinstance(props, dict) and isinstance(props.get("accessPolicies"), list):
         policies = []

@@ -78,6 +78,8 @@ def test_O6_seed003_walkthrough_cascade_ultra_and_purge_through_the_sdk(endpoint
                                       {"role_definition_id": role.id, "principal_id": principal,
                                        "principal_type": "ServicePrincipal"})
     assert ra.principal_id == principal and ra.role_definition_id == role.id and ra.scope == vault.id
+    assert ra.name == "2f6b5d8e-0000-4000-8000-000000000003"  # a PUT creates at the name it names
+    assert auth.role_assignments.get(vault.id, ra.name).principal_id == principal
 
     # block 4: a Premium disk encrypted with the set
     disk = cm.disks.begin_create_or_update(RG, "encrypted-data-disk", Disk(

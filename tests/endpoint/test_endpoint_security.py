@@ -121,6 +121,16 @@ def test_O7_a_principal_without_unwrapKey_cannot_unwrap_and_the_audit_names_it(e
         engine.refresh_if_changed()
         trail = [(e.caller, e.operation, e.result) for e in engine.t["audit"].values() if e.vault == "kv-sec"]
     assert (app["objectId"], "KeyGet", "OK") in trail  # the SDK fetched the public key and wrapped locally
+    # a management operation it has no permission for is refused, and audited under it too
+    from azure.keyvault.keys import KeyClient
+
+    with pytest.raises(HttpResponseError) as no_delete:
+        KeyClient(v.properties.vault_uri, app_cred).begin_delete_key("k1")
+    assert no_delete.value.status_code == 403
+    with engine._lock:
+        engine.refresh_if_changed()
+        trail = [(e.caller, e.operation, e.result) for e in engine.t["audit"].values() if e.vault == "kv-sec"]
+    assert (app["objectId"], "KeyDelete", "Forbidden") in trail
     assert (app["objectId"], "KeyUnwrap", "Forbidden") in trail
 
 
