@@ -175,3 +175,41 @@ def test_O6_api_version_is_required(endpoint, credential, sub):
     r = _session(endpoint).get(f"https://management.azure.com/subscriptions/{sub}/resourcegroups",
                                headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "MissingApiVersionParameter"
+
+
+def test_O6_errors_come_in_arms_envelope(endpoint, credential, sub):
+    token = credential.get_token("https://management.azure.com/.default").token
+    s = _session(endpoint)
+    auth = {"Authorization": f"Bearer {token}"}
+    base = f"https://management.azure.com/subscriptions/{sub}"
+    r = s.get(f"{base}/resourceGroups/no-such-group/providers/Microsoft.Compute/disks/d1?api-version=2024-03-02",
+              headers=auth)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "ResourceGroupNotFound"
+    r = s.put(f"{base}/resourceGroups/rg-bad?api-version=2022-09-01", data=b"{not json", headers=auth)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "InvalidRequestContent"
+    r = s.put(f"{base}/resourceGroups/rg-bad?api-version=2022-09-01", json={}, headers=auth)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "LocationRequired"
+    r = s.get(f"{base}/providers/Microsoft.Network/virtualNetworks?api-version=2024-01-01", headers=auth)
+    assert r.status_code == 404 and "serves what the engine models" in r.json()["error"]["message"]
+    r = s.get(f"{base}/resourcegroups?api-version=yesterday", headers=auth)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "InvalidApiVersionParameter"
+    r = s.get("https://management.azure.com/subscriptions/00000000-0000-0000-0000-000000000000"
+              "?api-version=2022-09-01", headers=auth)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "SubscriptionNotFound"
+
+
+def test_O5_another_process_on_the_home_sees_what_the_sdk_did(endpoint, credential, vault):
+    """As the console does: an engine of its own on the same home follows the endpoint's commits."""
+    from azure.keyvault.keys import KeyClient
+
+    from console.session import open_engine
+
+    v, _ = vault
+    watcher = open_engine(endpoint.home)
+    try:
+        KeyClient(v.properties.vault_uri, credential).update_key_properties("k1", tags={"seen": "yes"})
+        watcher.refresh_if_changed()
+        key, _ = watcher.get_key("kv-sec", "k1", audit=False)
+        assert key.tags == {"seen": "yes"}
+    finally:
+        watcher.store.close()
