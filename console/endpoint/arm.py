@@ -841,3 +841,95 @@ def delete_vm(ep, req: Req, sub: str, rg: str, name: str) -> Resp:
         return Resp(204)
     ep.engine.delete_vm(name, rg)
     return _async(ep, req, vm.location)
+
+
+# ---- virtual machine scale sets ------------------------------------------------------------------------
+
+VMSS = CP + r"virtualMachineScaleSets/" + N
+
+
+def _instances(ep, ss) -> list:
+    return sorted((v for v in ep.engine.t["vms"].values() if v.scale_set == ss.name
+                   and v.resource_group.lower() == ss.resource_group.lower()), key=lambda v: v.name)
+
+
+def _vmss_wire(ep, ss) -> dict:
+    """A scale set on the wire (ARM's model; the engine keeps its template and makes its instances as VMs)."""
+    os_disk: dict = {"createOption": "FromImage", "caching": "ReadWrite",
+                     "managedDisk": {"storageAccountType": "Premium_LRS"}}
+    if ss.os_disk_encryption_set:
+        des = ep.engine.get_des(ss.os_disk_encryption_set) if not ss.os_disk_encryption_set.startswith("/") else None
+        os_disk["managedDisk"]["diskEncryptionSet"] = {"id": des.id if des else ss.os_disk_encryption_set}
+    return {
+        "id": ss.id, "name": ss.name, "type": "Microsoft.Compute/virtualMachineScaleSets", "location": ss.location,
+        "tags": {}, "sku": {"name": ss.size, "tier": "Standard", "capacity": len(_instances(ep, ss))},
+        "properties": {
+            "provisioningState": "Succeeded", "orchestrationMode": "Uniform", "upgradePolicy": {"mode": "Manual"},
+            "timeCreated": ss.created, "singlePlacementGroup": True, "overprovision": False,
+            "virtualMachineProfile": {
+                "storageProfile": {"imageReference": _strip(views.image_reference(ss.image)), "osDisk": os_disk},
+                "securityProfile": {"encryptionAtHost": bool(ss.encryption_at_host)},
+            },
+        },
+    }
+
+
+def _vmss(ep, rg: str, name: str):
+    _group(ep, rg)
+    try:
+        return ep.engine.get_scale_set(name, rg)
+    except NotFound:
+        raise _not_found("Microsoft.Compute/virtualMachineScaleSets", name, rg) from None
+
+
+@ROUTER.add("GET", VMSS)
+def get_vmss(ep, req: Req, sub: str, rg: str, name: str) -> Resp:
+    _check(ep, req, sub)
+    return Resp(200, _vmss_wire(ep, _vmss(ep, rg, name)))
+
+
+@ROUTER.add("GET", CP + r"virtualMachineScaleSets")
+def list_vmss(ep, req: Req, sub: str, rg: str) -> Resp:
+    _check(ep, req, sub)
+    _group(ep, rg)
+    return Resp(200, _page([_vmss_wire(ep, s) for s in ep.engine.t["scalesets"].values()
+                            if s.resource_group.lower() == rg.lower()]))
+
+
+@ROUTER.add("GET", VMSS + r"/virtualMachines")
+def vmss_instances(ep, req: Req, sub: str, rg: str, name: str) -> Resp:
+    _check(ep, req, sub)
+    ss = _vmss(ep, rg, name)
+    out = []
+    for vm in _instances(ep, ss):
+        w = _vm_wire(ep, vm)
+        w["type"] = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines"
+        w["instanceId"] = vm.name.rsplit("-", 1)[-1]
+        out.append(w)
+    return Resp(200, _page(out))
+
+
+@ROUTER.add("PUT,PATCH", VMSS)
+def put_vmss(ep, req: Req, sub: str, rg: str, name: str) -> Resp:
+    _check(ep, req, sub)
+    _group(ep, rg)
+    body, p = _body(req), _props(req)
+    profile = p.get("virtualMachineProfile") or {}
+    sp = profile.get("storageProfile") or {}
+    at_host = (profile.get("securityProfile") or {}).get("encryptionAtHost")
+    capacity = (body.get("sku") or {}).get("capacity")
+    if _exists(ep.engine.get_scale_set, name, rg):
+        ss = ep.engine.get_scale_set(name, rg)
+        if at_host is not None and bool(at_host) != ss.encryption_at_host:
+            ep.engine.update_scale_set(name, rg, encryption_at_host=bool(at_host))
+        if capacity is not None and capacity != len(_instances(ep, ss)):
+            ep.engine.scale_scale_set(name, capacity, rg)
+        return Resp(200, _vmss_wire(ep, ep.engine.get_scale_set(name, rg)))
+    if req.method == "PATCH":
+        raise _not_found("Microsoft.Compute/virtualMachineScaleSets", name, rg)
+    ss = ep.engine.create_scale_set(
+        name, rg, capacity=2 if capacity is None else capacity,
+        size=(body.get("sku") or {}).get("name") or "Standard_DS3_v2", image=_image_of(sp),
+        location=body.get("location"), os_disk_encryption_set=_des_of((sp.get("osDisk") or {}).get("managedDisk")),
+        encryption_at_host=bool(at_host))
+    return Resp(201, _vmss_wire(ep, ss))

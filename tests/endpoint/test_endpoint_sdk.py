@@ -173,3 +173,42 @@ def test_O6_seed003_walkthrough_cascade_ultra_and_purge_through_the_sdk(endpoint
         plain_keys.get_deleted_key("shred-me")
     with pytest.raises(ResourceNotFoundError):
         plain_keys.get_key("shred-me")
+
+
+def test_V6_scale_set_through_the_sdk(endpoint, credential, sub):
+    """A scale set on a disk encryption set: its instances are VMs of the model; it scales out; encryption at
+    host turned on reaches only the instances made afterwards (V6)."""
+    from azure.mgmt.compute import ComputeManagementClient
+    from azure.mgmt.compute.models import (ImageReference, Sku, VirtualMachineScaleSet,
+                                           VirtualMachineScaleSetOSDisk, VirtualMachineScaleSetStorageProfile,
+                                           VirtualMachineScaleSetUpdate, VirtualMachineScaleSetVMProfile)
+
+    from azure.core.exceptions import ResourceNotFoundError
+
+    cm = ComputeManagementClient(credential, sub)
+    try:
+        des = cm.disk_encryption_sets.get(RG, DES)
+    except ResourceNotFoundError:
+        pytest.skip("runs on the set the walkthrough test (above, same module) makes")
+    ss = cm.virtual_machine_scale_sets.begin_create_or_update(RG, "web-ss", VirtualMachineScaleSet(
+        location="eastus", sku=Sku(name="Standard_D4s_v3", capacity=2),
+        virtual_machine_profile=VirtualMachineScaleSetVMProfile(storage_profile=VirtualMachineScaleSetStorageProfile(
+            image_reference=ImageReference(publisher="Canonical", offer="0001-com-ubuntu-server-jammy",
+                                           sku="22_04-lts-gen2", version="latest"),
+            os_disk=VirtualMachineScaleSetOSDisk(create_option="FromImage", managed_disk={
+                "disk_encryption_set": {"id": des.id}}))))).result()
+    assert ss.sku.capacity == 2
+    assert ss.virtual_machine_profile.storage_profile.os_disk.managed_disk.disk_encryption_set.id == des.id
+    instances = list(cm.virtual_machine_scale_set_vms.list(RG, "web-ss"))
+    assert sorted(i.name for i in instances) == ["web-ss-0", "web-ss-1"]
+    os_disk = cm.virtual_machines.get(RG, "web-ss-0").storage_profile.os_disk
+    assert cm.disks.get(RG, os_disk.name).encryption.disk_encryption_set_id.lower() == des.id.lower()
+    cm.virtual_machine_scale_sets.begin_update(RG, "web-ss", VirtualMachineScaleSetUpdate(
+        virtual_machine_profile={"security_profile": {"encryption_at_host": True}},
+        sku=Sku(name="Standard_D4s_v3", capacity=3))).result()
+    ss = cm.virtual_machine_scale_sets.get(RG, "web-ss")
+    assert ss.sku.capacity == 3 and ss.virtual_machine_profile.security_profile.encryption_at_host is True
+    at_host = {n: bool((cm.virtual_machines.get(RG, n).security_profile or {}) and
+                       cm.virtual_machines.get(RG, n).security_profile.encryption_at_host)
+               for n in ("web-ss-0", "web-ss-2")}
+    assert at_host == {"web-ss-0": False, "web-ss-2": True}
