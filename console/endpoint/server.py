@@ -109,6 +109,7 @@ class Endpoint:
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Event | None = None
         self.operations: dict[str, dict] = {}
+        self._requests_log: int | None = None
         from . import arm, graph, vault
 
         self.arm, self.vault, self.graph = arm.ROUTER, vault.ROUTER, graph.ROUTER
@@ -129,6 +130,11 @@ class Endpoint:
     async def _stop(self) -> None:
         self._server.close()
         await self._runner.cleanup()
+        if self._requests_log is not None:
+            import os
+
+            os.close(self._requests_log)
+            self._requests_log = None
 
     def serve_forever(self, ready=None) -> None:
         async def main():
@@ -205,8 +211,7 @@ class Endpoint:
         # costs more than most requests (a slow one, a 4096-bit key, holds the other clients as it would
         # hold the engine).
         resp = self._dispatch(router, req)
-        if self.log:
-            self.log(f"{req.method} https://{host}{req.path} -> {resp.status} ({claims.get('appid')})")
+        self._record(f"{req.method} https://{host}{req.path} -> {resp.status} ({claims.get('appid')})")
         headers = dict(resp.headers)
         headers.setdefault("x-ms-request-id", "cmklab")
         if resp.body is None:
@@ -328,6 +333,21 @@ class Endpoint:
     def _say(self, line: str) -> None:
         if self.log:
             self.log(line)
+
+    def _record(self, line: str) -> None:
+        """Each served request, one line in ``endpoint/requests.log`` (0600): time, method, URL without its
+        query, status and the calling application; never a token or a secret."""
+        self._say(line)
+        if self._requests_log is None:
+            import os
+
+            path = self.files.dir / "requests.log"
+            self._requests_log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.chmod(path, 0o600)
+        import os
+        import time
+
+        os.write(self._requests_log, f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {line}\n".encode())
 
 
 class _Front(asyncio.Protocol):

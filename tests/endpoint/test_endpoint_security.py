@@ -161,7 +161,7 @@ def test_O5_loopback_only_and_the_ca_is_private_and_constrained(endpoint):
 
     assert endpoint._server.sockets[0].getsockname()[0] == "127.0.0.1"
     for path in (endpoint.files.ca_key, endpoint.files.tls_key, endpoint.files.token_key_path,
-                 endpoint.files.principals_path):
+                 endpoint.files.principals_path, endpoint.files.dir / "requests.log"):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
     ca = x509.load_pem_x509_certificate(endpoint.files.ca_pem.read_bytes())
     nc = ca.extensions.get_extension_for_class(x509.NameConstraints)
@@ -213,3 +213,13 @@ def test_O5_another_process_on_the_home_sees_what_the_sdk_did(endpoint, credenti
         assert key.tags == {"seen": "yes"}
     finally:
         watcher.store.close()
+
+
+def test_O5_the_request_log_names_calls_and_never_a_secret(endpoint, credential, sub):
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    ResourceManagementClient(credential, sub).resource_groups.get("rg-sec")
+    text = (endpoint.files.dir / "requests.log").read_text()
+    assert f"get https://management.azure.com/subscriptions/{sub}/resourcegroups/rg-sec -> 200" in text.lower()
+    assert "api-version" not in text and "Bearer" not in text
+    assert endpoint.environment()["AZURE_CLIENT_SECRET"] not in text
