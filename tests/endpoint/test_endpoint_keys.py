@@ -113,3 +113,34 @@ def test_KV5_key_operations_at_the_vault_and_a_disabled_key(endpoint, keys, cred
     for op in ("KeyEncrypt", "KeyDecrypt", "KeySign", "KeyVerify"):
         assert (op, "OK") in ops, ops  # done at the vault, audited (KV8)
     assert ("KeyDecrypt", "Forbidden") in ops
+
+
+def test_KV6_vault_soft_delete_recover_and_purge_through_arm(endpoint, credential, sub):
+    from azure.core.exceptions import ResourceNotFoundError
+    from azure.keyvault.keys import KeyClient
+    from azure.mgmt.keyvault import KeyVaultManagementClient
+    from azure.mgmt.keyvault.models import Sku, VaultCreateOrUpdateParameters, VaultProperties
+
+    kvm = KeyVaultManagementClient(credential, sub)
+    tenant = endpoint.environment()["AZURE_TENANT_ID"]
+
+    def create(mode=None):
+        return kvm.vaults.begin_create_or_update("rg-keys", "kv-gone", VaultCreateOrUpdateParameters(
+            location="eastus", properties=VaultProperties(tenant_id=tenant, sku=Sku(family="A", name="standard"),
+                                                          soft_delete_retention_in_days=7, create_mode=mode))).result()
+
+    vault = create()
+    KeyClient(vault.properties.vault_uri, credential).create_rsa_key("inside", size=2048)
+    kvm.vaults.delete("rg-keys", "kv-gone")
+    deleted = kvm.vaults.get_deleted("kv-gone", "eastus")
+    assert deleted.properties.vault_id == vault.id and deleted.properties.scheduled_purge_date is not None
+    assert "kv-gone" in {v.name for v in kvm.vaults.list_deleted()}
+    recovered = create("recover")
+    assert recovered.name == "kv-gone"
+    assert KeyClient(vault.properties.vault_uri, credential).get_key("inside").name == "inside"
+    kvm.vaults.delete("rg-keys", "kv-gone")
+    kvm.vaults.begin_purge_deleted("kv-gone", "eastus").result()
+    with pytest.raises(ResourceNotFoundError):
+        kvm.vaults.get_deleted("kv-gone", "eastus")
+    with pytest.raises(ResourceNotFoundError):
+        kvm.vaults.get("rg-keys", "kv-gone")
