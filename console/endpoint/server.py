@@ -361,6 +361,8 @@ class _Front(asyncio.Protocol):
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+        # a client that never sends its CONNECT is let go (nothing waits on it forever)
+        self._idle = asyncio.get_running_loop().call_later(30, transport.close)
         sock = transport.get_extra_info("socket")
         if sock is not None:  # small requests and answers go out at once (no Nagle delay on keep-alive)
             import socket
@@ -368,6 +370,11 @@ class _Front(asyncio.Protocol):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def data_received(self, data: bytes) -> None:
+        if not self.buf and data[:1] == b"\x16":  # a TLS ClientHello straight to the port: not a proxy client
+            print("cmklab endpoint: refused a TLS connection made without CONNECT (use it as HTTPS_PROXY)",
+                  file=sys.stderr)
+            self.transport.close()
+            return
         self.buf += data
         if b"\r\n\r\n" not in self.buf:
             if len(self.buf) > MAX_HEAD:
@@ -392,6 +399,7 @@ class _Front(asyncio.Protocol):
             self._refuse(403, f"CONNECT {parts[1]} refused: cmklab serves management.azure.com, *.vault.azure.net "
                          "and login.microsoftonline.com on port 443 and never forwards to the internet")
             return
+        self._idle.cancel()
         self.transport.pause_reading()
         self.transport.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         asyncio.ensure_future(self._upgrade())
@@ -409,6 +417,9 @@ class _Front(asyncio.Protocol):
         if tls is None:
             return
         proto.connection_made(tls)
+
+    def connection_lost(self, exc) -> None:
+        self._idle.cancel()
 
     def _refuse(self, status: int, message: str) -> None:
         body = message.encode() + b"\n"

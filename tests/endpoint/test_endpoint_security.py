@@ -156,6 +156,18 @@ def test_O5_nothing_is_forwarded_to_the_internet(endpoint):
                 ).startswith(b"HTTP/1.1 403")
 
 
+def test_O5_tls_straight_to_the_port_is_let_go(endpoint):
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=str(endpoint.files.ca_pem))
+    with socket.create_connection(("127.0.0.1", endpoint.port), timeout=10) as raw:
+        with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+            with ctx.wrap_socket(raw, server_hostname="management.azure.com") as tls:
+                tls.sendall(b"GET / HTTP/1.1\r\nHost: management.azure.com\r\n\r\n")
+                assert tls.recv(100) == b""
+                raise ConnectionError("closed")
+
+
 def test_O5_loopback_only_and_the_ca_is_private_and_constrained(endpoint):
     from cryptography import x509
 
