@@ -212,3 +212,32 @@ def test_V6_scale_set_through_the_sdk(endpoint, credential, sub):
                        cm.virtual_machines.get(RG, n).security_profile.encryption_at_host)
                for n in ("web-ss-0", "web-ss-2")}
     assert at_host == {"web-ss-0": False, "web-ss-2": True}
+
+
+def test_V1_attach_and_detach_through_a_vm_update(endpoint, credential, sub):
+    """A data disk added to or removed from the VM model's dataDisks is attached or detached (V1)."""
+    from azure.mgmt.compute import ComputeManagementClient
+    from azure.mgmt.compute.models import (CreationData, DataDisk, Disk, DiskSku, HardwareProfile, ImageReference,
+                                           ManagedDiskParameters, OSDisk, StorageProfile, VirtualMachine)
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    ResourceManagementClient(credential, sub).resource_groups.create_or_update("rg-attach", {"location": "eastus"})
+    cm = ComputeManagementClient(credential, sub)
+    disk = cm.disks.begin_create_or_update("rg-attach", "extra", Disk(
+        location="eastus", sku=DiskSku(name="Premium_LRS"), disk_size_gb=32,
+        creation_data=CreationData(create_option="Empty"))).result()
+    vm = cm.virtual_machines.begin_create_or_update("rg-attach", "vm-a", VirtualMachine(
+        location="eastus", hardware_profile=HardwareProfile(vm_size="Standard_DS3_v2"),
+        storage_profile=StorageProfile(
+            image_reference=ImageReference(publisher="Canonical", offer="0001-com-ubuntu-server-jammy",
+                                           sku="22_04-lts-gen2", version="latest"),
+            os_disk=OSDisk(create_option="FromImage")))).result()
+    assert vm.storage_profile.data_disks == []
+    vm.storage_profile.data_disks.append(DataDisk(lun=3, create_option="Attach",
+                                                  managed_disk=ManagedDiskParameters(id=disk.id)))
+    vm = cm.virtual_machines.begin_create_or_update("rg-attach", "vm-a", vm).result()
+    assert [(d.lun, d.name) for d in vm.storage_profile.data_disks] == [(3, "extra")]
+    assert cm.disks.get("rg-attach", "extra").managed_by.lower() == vm.id.lower()
+    vm.storage_profile.data_disks = []
+    vm = cm.virtual_machines.begin_create_or_update("rg-attach", "vm-a", vm).result()
+    assert vm.storage_profile.data_disks == [] and cm.disks.get("rg-attach", "extra").managed_by is None
