@@ -238,6 +238,17 @@ class Endpoint:
         except EngineError as err:
             extra = {"innererror": {"code": err.inner_code}} if err.inner_code else {}
             return self._error_resp(req.host, status_of(err), err.code, err.message, extra)
+        except (TypeError, ValueError, AttributeError, KeyError) as err:
+            # a body of the wrong shape (a string where an object belongs ...): refused, nothing changed
+            return self._error_resp(req.host, 400, "InvalidRequestContent", f"The request content could not be "
+                                    f"understood ({type(err).__name__}: {err}); see the API's model for "
+                                    f"{req.method} {req.path}.", {})
+        except Exception as err:  # a bug: say so, change nothing (the unit of work rolled back)
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+            return self._error_resp(req.host, 500, "InternalServerError", f"cmklab's endpoint failed on {req.method} "
+                                    f"{req.path}: {type(err).__name__}: {err}", {})
 
     def _error_resp(self, host: str, status: int, code: str, message: str, extra: dict) -> Resp:
         headers = extra.pop("headers", {}) if extra else {}

@@ -201,6 +201,11 @@ def test_O6_errors_come_in_arms_envelope(endpoint, credential, sub):
     assert r.status_code == 400 and r.json()["error"]["code"] == "InvalidRequestContent"
     r = s.put(f"{base}/resourceGroups/rg-bad?api-version=2022-09-01", json={}, headers=auth)
     assert r.status_code == 400 and r.json()["error"]["code"] == "LocationRequired"
+    r = s.put(f"{base}/resourceGroups/rg-sec/providers/Microsoft.Compute/disks/odd?api-version=2024-03-02",
+              json={"location": "eastus", "properties": {"creationData": "Empty", "diskSizeGB": 8}}, headers=auth)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "InvalidRequestContent"
+    assert s.get(f"{base}/resourceGroups/rg-sec/providers/Microsoft.Compute/disks/odd?api-version=2024-03-02",
+                 headers=auth).status_code == 404  # nothing was made
     r = s.get(f"{base}/providers/Microsoft.Network/virtualNetworks?api-version=2024-01-01", headers=auth)
     assert r.status_code == 404 and "serves what the engine models" in r.json()["error"]["message"]
     r = s.get(f"{base}/resourcegroups?api-version=yesterday", headers=auth)
