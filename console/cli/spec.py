@@ -93,7 +93,7 @@ class Command:
     state is the method's business (``@action`` in the engine), not the command's."""
     params: dict = field(default_factory=dict)
     """How the method's parameters become this command's arguments, where the name is not the same:
-    ``{"vault": "vault_name"}`` (another dest), ``{"ctx": None}`` (never said on the command line),
+    ``{"vault": "vault_name"}`` (another dest), ``{"scale_set": None}`` (never said on the command line),
     ``{"key_url": ("key_url", "key_url")}`` (a dest and a :class:`~console.cli.words.Words` method that
     turns the value into portable words), or a function ``(value, words) -> {dest: value}``, which sees
     every value, even the method's default. Any other parameter maps to the dest of its own name, and is
