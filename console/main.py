@@ -63,6 +63,10 @@ def _main(argv: list[str] | None = None) -> int:
         from console.workshop import run_serve
 
         return run_serve(rest[1:], **opts)
+    if rest[0] == "classroom":
+        from console.classroom import run_classroom
+
+        return run_classroom(rest[1:], **opts)
     if rest[0] == "import":
         from console.twin_cli import run_import
 
