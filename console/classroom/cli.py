@@ -100,7 +100,8 @@ def run_classroom(argv: list[str], **opts) -> int:
               file=sys.stderr)
         return 1
     try:
-        names = read_roster(args.roster) if args.roster else numbered(args.trainees) if args.trainees else None
+        names = read_roster(args.roster) if args.roster else \
+            numbered(args.trainees) if args.trainees is not None else None
         directory = Path(args.dir).expanduser().absolute()
         print(f"cmklab classroom: {directory}", file=sys.stderr)
         room = Classroom.open(directory, args.scenario, names, out=lambda s: print(s, file=sys.stderr, flush=True))

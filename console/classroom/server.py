@@ -234,7 +234,7 @@ class ClassroomServer:
         from textual_serve.server import to_int
 
         group = self.consoles.setdefault(name, set())
-        if count and sum(1 for s in group if s.counted) >= MAX_CONSOLES_PER_TRAINEE:
+        if count and sum(1 for s in group if s.counted and not s.closing) >= MAX_CONSOLES_PER_TRAINEE:
             log.warning("refused a console for %s: %d already open (at most %d per trainee)", name,
                         MAX_CONSOLES_PER_TRAINEE, MAX_CONSOLES_PER_TRAINEE)
             raise web.HTTPTooManyRequests(text=f"429: {MAX_CONSOLES_PER_TRAINEE} consoles are open for you "
@@ -251,7 +251,7 @@ class ClassroomServer:
             if count:
                 self.progress.connected[name] = self.progress.connected.get(name, 0) + 1
                 await asyncio.get_running_loop().run_in_executor(None, self.progress.joined, name)
-            log.info("%s: console opened (%d open)", who, len(group))
+            log.info("%s: console opened (%d open)", who, _open(group))
             await service.start(width, height)
             await _pump(websocket, service)
         except asyncio.CancelledError:
@@ -261,11 +261,12 @@ class ClassroomServer:
             log.warning("%s: console failed: %s", who, e)
         finally:
             if service is not None:
+                service.closing = True
                 await self._end(service)
                 group.discard(service)
                 if count:
                     self.progress.connected[name] = max(0, self.progress.connected.get(name, 1) - 1)
-                log.info("%s: console closed (%d open)", who, len(group))
+                log.info("%s: console closed (%d open)", who, _open(group))
         return websocket
 
     @staticmethod
@@ -351,6 +352,8 @@ def _console_service(argv: list[str], websocket) -> Any:
 
     class Console(AppService):
         counted = True
+        """A trainee's own console (False: the trainer's read-only view of it)."""
+        closing = False
 
         async def _open_app_process(self, width: int = 80, height: int = 24):
             env = self._build_environment(width=width, height=height)
@@ -365,6 +368,10 @@ def _console_service(argv: list[str], websocket) -> Any:
 
     return Console(" ".join(argv), write_bytes=websocket.send_bytes, write_str=websocket.send_str,
                    close=websocket.close, download_manager=DownloadManager())
+
+
+def _open(group: set) -> int:
+    return sum(1 for s in group if not s.closing)
 
 
 async def _pump(websocket, service) -> None:
