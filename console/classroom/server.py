@@ -78,6 +78,8 @@ class ClassroomServer:
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="classroom-progress")
         """Every engine read of the overview runs on this one thread, off the event loop."""
         self.consoles: dict[str, set] = {}
+        self.forks: ForkServer | None = None
+        """The console fork server (console/classroom/zygote.py), None where consoles are exec'd."""
         self._task: asyncio.Task | None = None
         self._busy: set[str] = set()
         import jinja2
@@ -133,6 +135,7 @@ class ClassroomServer:
 
     async def _start(self, _app) -> None:
         self._task = asyncio.create_task(self._refresh_loop())
+        self.forks = await ForkServer.start()
 
     async def _refresh_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -150,6 +153,8 @@ class ClassroomServer:
                 await self._task
         services = [s for group in self.consoles.values() for s in group]
         await asyncio.gather(*(self._end(s) for s in services), return_exceptions=True)
+        if self.forks is not None:
+            await self.forks.close()
         self.worker.submit(self.progress.close).result(timeout=10)
         self.worker.shutdown(wait=True)
         if services:
@@ -245,7 +250,7 @@ class ClassroomServer:
         service = None
         try:
             await websocket.prepare(request)
-            service = _console_service(argv, websocket)
+            service = _console_service(argv, websocket, self.forks)
             service.counted = count
             group.add(service)
             if count:
@@ -345,8 +350,9 @@ class ClassroomServer:
                     print=None, shutdown_timeout=10)
 
 
-def _console_service(argv: list[str], websocket) -> Any:
-    """A textual-serve ``AppService`` whose console process is started from ``argv`` without a shell."""
+def _console_service(argv: list[str], websocket, forks: "ForkServer | None" = None) -> Any:
+    """A textual-serve ``AppService`` whose console is forked from the fork server (``forks``) or, without
+    one, started from ``argv`` without a shell."""
     from textual_serve.app_service import AppService
     from textual_serve.download_manager import DownloadManager
 
@@ -357,9 +363,15 @@ def _console_service(argv: list[str], websocket) -> Any:
 
         async def _open_app_process(self, width: int = 80, height: int = 24):
             env = self._build_environment(width=width, height=height)
-            env.update({k: v for k, v in _console_env().items() if k not in env})
             for k in ("CMKLAB_HOME", "CMKLAB_SEED", "CMKLAB_PROFILE"):
                 env.pop(k, None)
+            if forks is not None and forks.alive:
+                home = argv[argv.index("--home") + 1]
+                process = await forks.fork(home, "--read-only" in argv, env)
+                if process is not None:
+                    self._process = process
+                    self._stdin = process.stdin
+                    return process
             self._process = process = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE, env=env)
@@ -368,6 +380,164 @@ def _console_service(argv: list[str], websocket) -> Any:
 
     return Console(" ".join(argv), write_bytes=websocket.send_bytes, write_str=websocket.send_str,
                    close=websocket.close, download_manager=DownloadManager())
+
+
+TEXTUAL_ENV = ("TEXTUAL_DRIVER", "TEXTUAL_FPS", "TEXTUAL_COLOR_SYSTEM", "TERM_PROGRAM", "TERM_PROGRAM_VERSION")
+"""What textual-serve sets for a console that Textual reads when it is imported: the fork server is
+started with them, since its consoles import nothing more."""
+
+
+class ForkServer:
+    """The server's end of console/classroom/zygote.py: forks consoles that have imported everything."""
+
+    def __init__(self, proc, sock) -> None:
+        import threading
+
+        self.proc = proc
+        self.sock = sock
+        self.lock = threading.Lock()
+        self.alive = True
+
+    @classmethod
+    async def start(cls, timeout: float = 60.0) -> "ForkServer | None":
+        """The fork server, ready; None (and a log line) where it cannot run: consoles are then exec'd."""
+        import signal as _signal
+        import socket
+
+        if os.environ.get("CMKLAB_CLASSROOM_FORK", "1") == "0":
+            return None
+        if not (hasattr(os, "fork") and hasattr(os, "pidfd_open") and hasattr(_signal, "pidfd_send_signal")
+                and hasattr(socket, "send_fds")):
+            log.info("consoles start as processes of their own (no fork server on this system)")
+            return None
+        from textual_serve.app_service import AppService
+
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = _console_env()
+        probe = AppService.__new__(AppService)
+        probe.debug = False
+        base = AppService._build_environment(probe, 80, 24)
+        env.update({k: base[k] for k in TEXTUAL_ENV if k in base})
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "console.classroom.zygote", str(theirs.fileno()), pass_fds=(theirs.fileno(),),
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, env=env)
+        finally:
+            theirs.close()
+        loop = asyncio.get_running_loop()
+        try:
+            ready = await asyncio.wait_for(loop.run_in_executor(None, ours.recv, 64), timeout)
+        except (asyncio.TimeoutError, OSError):
+            ready = b""
+        if ready != b"ready":
+            log.warning("the console fork server did not start; consoles start as processes of their own")
+            ours.close()
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            return None
+        return cls(proc, ours)
+
+    def _request(self, message: bytes, fds: list[int]) -> dict:
+        import socket
+
+        with self.lock:
+            socket.send_fds(self.sock, [message], fds)
+            return json.loads(self.sock.recv(1 << 16) or b"{}")
+
+    async def fork(self, home: str, read_only: bool, env: dict) -> "_Forked | None":
+        """A console on ``home`` with ``env``, forked; None when the fork server failed (the caller
+        starts one itself)."""
+        loop = asyncio.get_running_loop()
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        message = json.dumps({"home": home, "read_only": read_only, "env": env}).encode()
+        try:
+            answer = await loop.run_in_executor(None, self._request, message, [in_r, out_w, err_w])
+        except (OSError, ValueError) as e:
+            log.warning("the console fork server failed (%s); consoles start as processes of their own", e)
+            self.alive = False
+            answer = {}
+        finally:
+            for fd in (in_r, out_w, err_w):
+                os.close(fd)
+        pid = answer.get("pid")
+        if not isinstance(pid, int) or pid <= 0:
+            for fd in (in_w, out_r, err_r):
+                os.close(fd)
+            return None
+        return await _Forked.attach(pid, in_w, out_r, err_r)
+
+    async def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        self.alive = False
+        try:
+            await asyncio.wait_for(self.proc.wait(), 10)
+        except asyncio.TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+            await self.proc.wait()
+
+
+class _Forked:
+    """A forked console as textual-serve's ``AppService`` uses a process: its three streams, ``wait``,
+    ``kill`` and ``returncode``, followed through a pidfd (it is the fork server's child, not ours)."""
+
+    def __init__(self, pid: int, pidfd: int | None) -> None:
+        self.pid = pid
+        self.pidfd = pidfd
+        self.returncode: int | None = None
+        self.exited = asyncio.Event()
+        self.stdin = self.stdout = self.stderr = None
+
+    @classmethod
+    async def attach(cls, pid: int, in_w: int, out_r: int, err_r: int) -> "_Forked":
+        loop = asyncio.get_running_loop()
+        try:
+            pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            pidfd = None
+        self = cls(pid, pidfd)
+        if pidfd is None:
+            self._gone()
+        else:
+            loop.add_reader(pidfd, self._gone)
+        self.stdout = await _reader(loop, out_r)
+        self.stderr = await _reader(loop, err_r)
+        transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin,
+                                                            os.fdopen(in_w, "wb", buffering=0))
+        self.stdin = asyncio.StreamWriter(transport, protocol, None, loop)
+        return self
+
+    def _gone(self) -> None:
+        if self.pidfd is not None:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(self.pidfd)
+            os.close(self.pidfd)
+            self.pidfd = None
+        if self.returncode is None:
+            self.returncode = 0  # (the fork server's child: its status is not ours to read)
+        self.exited.set()
+        if self.stdin is not None:
+            self.stdin.close()
+
+    async def wait(self) -> int:
+        await self.exited.wait()
+        return self.returncode or 0
+
+    def kill(self) -> None:
+        import signal as _signal
+
+        if self.pidfd is not None:
+            with contextlib.suppress(ProcessLookupError):
+                _signal.pidfd_send_signal(self.pidfd, _signal.SIGKILL)
+
+
+async def _reader(loop, fd: int) -> asyncio.StreamReader:
+    reader = asyncio.StreamReader(limit=2 ** 20)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0))
+    return reader
 
 
 def _open(group: set) -> int:

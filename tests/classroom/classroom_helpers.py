@@ -71,12 +71,40 @@ class Served:
     def log(self) -> str:
         return self.err.read_text(encoding="utf-8", errors="replace")
 
-    def consoles(self) -> list[tuple[int, list[str]]]:
-        """The console processes this classroom started: (pid, argv) of its live children."""
-        return consoles_of(self.proc.pid)
+    def consoles(self) -> list[tuple[int, str | None]]:
+        """The console processes this classroom started (forked by its fork server, or its own children):
+        (pid, the trainee home whose files the console holds open)."""
+        return [(pid, home_of(pid)) for pid in consoles_of(self.proc.pid)]
 
 
-def consoles_of(pid: int) -> list[tuple[int, list[str]]]:
+def home_of(pid: int) -> str | None:
+    """The cmklab home a console process has files open in (its store's)."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return None
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            m = re.match(r"^(.*/homes/[^/]+)/", target)
+            if m:
+                return m.group(1)
+    return None
+
+
+def consoles_of(pid: int) -> list[int]:
+    """The live console processes under the classroom server ``pid``: its children, and the children
+    of its fork server (which is not a console itself)."""
+    out = []
+    for child, argv in _children(pid):
+        if "console.classroom.zygote" in argv:
+            out += [grandchild for grandchild, _ in _children(child)]
+        else:
+            out.append(child)
+    return out
+
+
+def _children(pid: int) -> list[tuple[int, list[str]]]:
     out = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -95,14 +123,14 @@ def consoles_of(pid: int) -> list[tuple[int, list[str]]]:
 
 
 def start_classroom(directory: Path, *args: str, scenario: str = "disable-key", trainees: int | None = 2,
-                    scheme: str = "http", port: int | None = None) -> Served:
+                    scheme: str = "http", port: int | None = None, env: dict | None = None) -> Served:
     port = port or free_port()
     err = directory.parent / f"{directory.name}-stderr-{port}.log"
     argv = [sys.executable, "-m", "console", "classroom", scenario, "--dir", str(directory), "--port", str(port)]
     if trainees:
         argv += ["--trainees", str(trainees)]
     with open(err, "ab") as errf:
-        proc = subprocess.Popen([*argv, *args], stdout=subprocess.PIPE, stderr=errf, env=clean_env(),
+        proc = subprocess.Popen([*argv, *args], stdout=subprocess.PIPE, stderr=errf, env={**clean_env(), **(env or {})},
                                 start_new_session=True)
     header = proc.stdout.readline().decode()
     m = re.search(r"(\d+) trainees", header)

@@ -45,7 +45,7 @@ def test_each_link_opens_a_console_on_that_trainees_home_and_their_keys_change_o
                 browser(classroom, trainee_ws(classroom, "trainee-02")) as b:
             await a.until(b"step 1/4")
             await b.until(b"step 1/4")
-            homes = sorted(argv[argv.index("--home") + 1] for _pid, argv in classroom.consoles())
+            homes = sorted(home for _pid, home in classroom.consoles())
             assert homes == [str(classroom.home("trainee-01")), str(classroom.home("trainee-02"))]
             await a.keys(">")  # the Lab's next step, typed in trainee-01's browser
             await a.until(b"step 2/4")
@@ -272,3 +272,25 @@ def test_tls_with_a_self_signed_certificate(tmp_path):
         assert asyncio.run(go()) == 403  # a page served without TLS is not this server's
     finally:
         stop_classroom(served)
+
+
+def test_consoles_are_forked_from_a_preloaded_fork_server_or_else_started_as_processes(tmp_path):
+    """The fork server (console/classroom/zygote.py) starts each console with Textual and cmklab already
+    imported; where it cannot run (CMKLAB_CLASSROOM_FORK=0 stands for such a system), each console is a
+    process of its own, and behaves the same."""
+    for fork in ("1", "0"):
+        served = start_classroom(tmp_path / f"room-{fork}", trainees=1, env={"CMKLAB_CLASSROOM_FORK": fork})
+        try:
+            async def go():
+                async with browser(served, trainee_ws(served, "trainee-01")) as a:
+                    await a.until(b"step 1/4")
+                    [(pid, home)] = served.consoles()
+                    assert home == str(served.home("trainee-01"))
+                    with open(f"/proc/{pid}/stat") as f:
+                        parent = int(f.read().rsplit(")", 1)[1].split()[1])
+                    return parent
+
+            parent = asyncio.run(go())
+        finally:
+            stop_classroom(served)
+        assert (parent != served.proc.pid) == (fork == "1"), fork  # forked: the fork server's child
