@@ -357,8 +357,14 @@ class CmkApp(App):
     def export_log(self, path: str) -> None:
         entries = [(e.ok, e.lines, e.error) for e in self.command_log]
         header = f"store: {self.store_label}\nsimulated clock at export: {self.engine.now()}"
+        from .confine import user_path
+
         try:
-            target = Path(path).expanduser()
+            target = Path(user_path(path))
+        except ValueError as exc:
+            self.notify(str(exc), title="ExportRefused", severity="error")
+            return
+        try:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(azcmd.script(entries, header=header, replay=self._replay_lines(target)))
             target.chmod(0o755)

@@ -38,6 +38,8 @@ from console.workshop import LAB_FILE, Scenario, find_scenario, new_landscape, o
 CONFIG = "classroom.json"
 PROGRESS = "progress.json"
 HOMES = "homes"
+FILES = "files"
+"""In each home: the one directory a trainee's console reads and writes files in (console/confine.py)."""
 NAME_RULE = "1 to 40 letters, digits, '.', '_' or '-', starting with a letter or digit"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 MAX_TRAINEES = 200
@@ -173,11 +175,13 @@ class Classroom:
         built = 0
         for t in self.trainees:
             if (t.home / LAB_FILE).exists():
+                (t.home / FILES).mkdir(mode=0o700, exist_ok=True)
                 continue
             if t.home.exists():  # a build cut short: start it again
                 shutil.rmtree(t.home)
             engine, _lab = new_landscape(t.home, self.scenario)
             engine.store.close()
+            (t.home / FILES).mkdir(mode=0o700, exist_ok=True)
             built += 1
             if out is not None:
                 out(f"  built the landscape for {t.name}")
@@ -459,5 +463,5 @@ class Progress:
             w.close()
 
 
-__all__ = ["CONFIG", "HOMES", "NAME_RULE", "PROGRESS", "Classroom", "ClassroomError", "Progress", "Trainee",
+__all__ = ["CONFIG", "FILES", "HOMES", "NAME_RULE", "PROGRESS", "Classroom", "ClassroomError", "Progress", "Trainee",
            "check_names", "new_token", "numbered", "read_roster"]

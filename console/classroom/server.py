@@ -37,7 +37,9 @@ from typing import Any
 
 from console.serve import TEMPLATES, HostPolicy, _url, guard_middleware, split_host
 
-from .room import Classroom, ClassroomError, Progress
+from console.confine import ENV as CONFINE_ENV
+
+from .room import FILES, Classroom, ClassroomError, Progress
 
 log = logging.getLogger("cmklab.classroom")
 
@@ -365,8 +367,9 @@ def _console_service(argv: list[str], websocket, forks: "ForkServer | None" = No
             env = self._build_environment(width=width, height=height)
             for k in ("CMKLAB_HOME", "CMKLAB_SEED", "CMKLAB_PROFILE"):
                 env.pop(k, None)
+            home = argv[argv.index("--home") + 1]
+            env[CONFINE_ENV] = str(Path(home) / FILES)  # the files a trainee names stay in their home
             if forks is not None and forks.alive:
-                home = argv[argv.index("--home") + 1]
                 process = await forks.fork(home, "--read-only" in argv, env)
                 if process is not None:
                     self._process = process
