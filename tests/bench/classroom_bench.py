@@ -161,11 +161,14 @@ def bench_classroom(n: int = 30, scenario: str = "disable-key") -> dict:
             firsts = await asyncio.gather(*tasks)
             return firsts, rss, pss, cpu, latency
 
+        load = os.getloadavg()[0]
         firsts, rss, pss, cpu, latency = asyncio.run(room())
         return {
             "classroom_30_first_screen_s": (max(firsts), f"{n} trainees opening their links at once: first screens "
                                             f"after {min(firsts):.1f}-{max(firsts):.1f} s (median "
-                                            f"{statistics.median(firsts):.1f}); {os.cpu_count()} cores"),
+                                            f"{statistics.median(firsts):.1f}); {os.cpu_count()} cores at load "
+                                            f"{load:.1f}; the consoles' CPU to their first screens / cores: "
+                                            f"{sum(cpu) / (os.cpu_count() or 1):.1f} s"),
             "classroom_console_rss_mb": (statistics.mean(rss), f"mean RSS of {len(rss)} console processes (largest "
                                          f"{max(rss):.1f} MB); PSS (shared pages split) {statistics.mean(pss):.1f} "
                                          f"MB each, {sum(pss):.0f} MB in all; CPU to the first screen "
