@@ -294,3 +294,42 @@ def test_consoles_are_forked_from_a_preloaded_fork_server_or_else_started_as_pro
         finally:
             stop_classroom(served)
         assert (parent != served.proc.pid) == (fork == "1"), fork  # forked: the fork server's child
+
+
+def test_the_trainer_opens_a_trainees_console_read_only(classroom):
+    """The projector view: the trainee's home, in a console that changes nothing (its step keys do not
+    move the trainee's lab), and not counted among the trainee's own consoles."""
+    view = f"/trainer/{classroom.trainer_token}/view/trainee-01/ws"
+
+    async def go():
+        async with browser(classroom, view) as v:
+            await v.until(b"step 1/4")
+            [(_pid, home)] = classroom.consoles()
+            assert home == str(classroom.home("trainee-01"))
+            await v.keys(">")
+            await v.until(b"step 2/4")  # the view moves, the trainee's lab does not
+            assert row(state(classroom), "trainee-01")["consoles"] == 0
+
+    asyncio.run(go())
+    assert lab_step(classroom.home("trainee-01")) == 1
+    status, _ = http(classroom, f"/trainer/{classroom.trainer_token}/view/nobody")
+    assert status == 404
+
+
+def test_a_trainee_has_at_most_three_consoles_open(classroom):
+    import aiohttp
+
+    path = trainee_ws(classroom, "trainee-01")
+
+    async def go():
+        async with browser(classroom, path) as a, browser(classroom, path) as b, browser(classroom, path) as c:
+            for tab in (a, b, c):
+                await tab.until(b"step 1/4")
+            try:
+                async with browser(classroom, path):
+                    return 101
+            except aiohttp.WSServerHandshakeError as e:
+                return e.status
+
+    assert asyncio.run(go()) == 429
+    assert "refused a console for trainee-01: 3 already open" in classroom.log()
