@@ -43,6 +43,9 @@ FILES = "files"
 NAME_RULE = "1 to 40 letters, digits, '.', '_' or '-', starting with a letter or digit"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 MAX_TRAINEES = 200
+CHECKS_PER_REFRESH = 16
+"""At most this many homes have their objectives checked in one refresh of the overview (every half
+second): a whole room acting at once is caught up over a few refreshes, never in one long one."""
 
 
 class ClassroomError(EngineError):
@@ -254,6 +257,7 @@ class Progress:
         self.watches = {t.name: _Watch(t) for t in room.trainees}
         self.times = self._load_times()
         self.connected: dict[str, int] = {}
+        self._start = 0
 
     # -- persisted times ----------------------------------------------------------------------------
 
@@ -281,10 +285,17 @@ class Progress:
 
     # -- refreshing -----------------------------------------------------------------------------------
 
-    def refresh(self) -> list[str]:
-        """Check again the homes that changed; the names whose row changed."""
-        changed = []
-        for w in self.watches.values():
+    def refresh(self, limit: int = CHECKS_PER_REFRESH) -> list[str]:
+        """Check again the homes that changed, at most ``limit`` of them (the others keep their change
+        for the next refresh, which starts after the last one looked at); the names checked."""
+        names = list(self.watches)
+        changed: list[str] = []
+        start = self._start % max(1, len(names))
+        for i in range(len(names)):
+            if len(changed) >= limit:
+                self._start = start + i
+                break
+            w = self.watches[names[(start + i) % len(names)]]
             if self._refresh_one(w):
                 changed.append(w.trainee.name)
         return changed

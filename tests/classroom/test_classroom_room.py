@@ -209,3 +209,25 @@ def test_a_self_signed_certificate_names_the_classrooms_hosts_and_is_kept(tmp_pa
     assert ctx.minimum_version.name == "TLSv1_2"
     with pytest.raises(Exception, match="does not exist"):
         tls.context(tmp_path / "missing.pem", key)
+
+
+def test_a_refresh_checks_at_most_its_limit_of_homes_and_the_rest_wait_their_turn(tmp_path):
+    from console.cli import run_cli
+
+    room = Classroom.open(tmp_path / "room", "disable-key", ["ada", "grace", "linus"])
+    progress = Progress(room)
+    try:
+        assert progress.refresh(limit=2) == ["ada", "grace"]
+        assert progress.refresh(limit=2) == ["linus"]  # its first look, deferred, not lost
+        assert progress.refresh(limit=2) == []
+        for name in ("ada", "grace", "linus"):
+            assert run_cli(DISABLE, home=str(room.by_name[name].home)) == 0
+        first = progress.refresh(limit=1)
+        second = progress.refresh(limit=1)
+        third = progress.refresh(limit=1)
+        assert sorted(first + second + third) == ["ada", "grace", "linus"]
+        assert progress.refresh(limit=1) == []
+        snap = progress.snapshot()["trainees"]
+        assert all(t["objectives"][0]["state"] == "met" for t in snap)
+    finally:
+        progress.close()
