@@ -41,7 +41,9 @@ def _child(sock: socket.socket, request: dict, fds: list[int]) -> None:
     code = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        # Ctrl+C in the trainer's terminal reaches the whole process group: the server then asks each
+        # console to quit (a browser's Ctrl+C arrives on stdin, as a key, not as this signal)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         sock.close()
         for target, fd in enumerate(fds):
             os.dup2(fd, target)

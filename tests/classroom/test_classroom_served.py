@@ -215,7 +215,7 @@ def test_closing_stops_every_console_and_starting_again_resumes_every_trainee(tm
                 wait_for(lambda: lab_step(served.home("trainee-01")) == 2, "the step is saved")
                 pids = [pid for pid, _ in served.consoles()]
                 assert len(pids) == 1
-                os.kill(served.proc.pid, signal.SIGINT)  # Ctrl+C in the trainer's terminal (the server alone)
+                os.killpg(served.proc.pid, signal.SIGINT)  # Ctrl+C in the trainer's terminal: its whole group
                 served.proc.wait(timeout=DEADLINE)
                 return pids
 
