@@ -111,8 +111,12 @@ def run_classroom(argv: list[str], **opts) -> int:
             from . import tls
 
             if args.tls_self_signed:
-                cert, key = tls.self_signed(directory, [args.host, *(h.rsplit(":", 1)[0] if h.count(":") == 1
-                                                                     else h for h in args.allow_host)])
+                from console.serve import split_host
+
+                names = [args.host, link_host(args)[0], *(split_host(h)[0] for h in args.allow_host)]
+                if args.host.strip() in ("0.0.0.0", "::", ""):
+                    names.append(_outward_address())
+                cert, key = tls.self_signed(directory, names)  # every name the printed links may use
             else:
                 cert, key = Path(args.tls_cert).expanduser(), Path(args.tls_key).expanduser()
             ssl_context = tls.context(cert, key)
