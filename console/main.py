@@ -3,8 +3,8 @@
 ``cmklab [--home DIR] [--seed N] [--profile NAME] [--empty] [--read-only] [COMMAND ...]``: the root parses
 the global options (argparse, here), then hands the rest to the command's own branch: ``az`` and cmklab's
 own az-style words (``vm write``, ``clock advance``, ``what-if``) to the az parser (``console.cli``), which
-parses as az does; ``scenario`` and ``serve`` to the workshop's argparse parsers; ``import`` to the twin's; ``endpoint`` to
-the endpoint's;
+parses as az does; ``scenario`` and ``serve`` to the workshop's argparse parsers; ``import`` to the twin's; ``endpoint`` and
+``classroom`` to their own;
 ``console`` and ``demo`` here. Every level answers ``--help``; no branch is imported before it is chosen,
 and the CLI path never imports textual.
 """
@@ -26,7 +26,7 @@ GLOBAL_OPTIONS = (
 )
 """cmklab's global options: before the command, for every command."""
 
-BRANCHES = ("console", "tui", "demo", "scenario", "serve", "import", "endpoint")
+BRANCHES = ("console", "tui", "demo", "scenario", "serve", "import", "endpoint", "classroom")
 """The commands the root runs itself; every other word goes to the az parser (``az``, ``what-if``, cmklab's
 own az-style groups, and az's answer to a misspelled word)."""
 
@@ -111,6 +111,10 @@ def _main(argv: list[str] | None = None) -> int:
         from console.workshop import run_serve
 
         return run_serve(args, **opts)
+    if head == "classroom":
+        from console.classroom import run_classroom
+
+        return run_classroom(args, **opts)
     if head == "endpoint":
         from console.endpoint.cli import run_endpoint
 

@@ -165,7 +165,8 @@ CMKLAB_VERBS = {
     "demo": "Build the demo landscape in an empty home, without opening the console.",
     "import": "Build a twin of your subscription from az's JSON (a new home, or --merge into one).",
     "scenario": "Workshop exercises: list, run (opens the console with a Lab pane), check, show.",
-    "serve": "Serve the console in a browser, one home per trainee.",
+    "serve": "Serve the console in a browser (every tab a console on the same home).",
+    "classroom": "A classroom in the browser: one isolated lab per trainee, and the trainer's live overview.",
     "endpoint": "Serve this home to the real az CLI and Azure SDKs (HTTPS proxy on 127.0.0.1; --env).",
 }
 """The verbs ``cmklab`` runs outside the az CLI (``console.main``), for ``cmklab --help``."""
