@@ -927,6 +927,7 @@ def apply_import(engine, plan: Plan, *, progress: Callable[[str, int, int], None
     done = 0
     t_all = time.perf_counter()
     with engine.transaction() as uow:
+        uow.bulk = True  # one atomic write of the new state's files (the store's bulk path)
         meta = engine.meta
         engine._touch(meta)
         if plan.subscription and not home_holds_state(engine):
