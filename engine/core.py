@@ -757,6 +757,16 @@ class EngineCore:
         # denied attempts are kept even if the action fails; successful ones only if it commits
         (uow.audit_ok if result == "OK" else uow.audit).append(entry)
 
+    def _audit_many(self, vault: str, caller: str, operation: str, kid: str | None, count: int) -> None:
+        """``count`` successful operations of one kind at one moment (a re-key's unwraps or wraps): one audit
+        entry each, as :meth:`_audit` writes them, built without asking the clock ``count`` times."""
+        uow = self.uow
+        if uow.dry_run or count <= 0:
+            return
+        now = iso(self.clock.now())
+        uow.audit_ok.extend(AuditEntry(id="", time=now, vault=vault, caller=caller, operation=operation, kid=kid,
+                                       result="OK", code=None, message=None) for _ in range(count))
+
     # ---- small helpers --------------------------------------------------------------------------
 
     def now(self) -> str:
