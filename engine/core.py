@@ -353,6 +353,8 @@ class EngineCore:
         self._uow: UnitOfWork | None = None
         self._private_cache: dict[str, Any] = {}
         self._vm_index: dict[str, str] | None = None
+        self._key_problems: dict | None = None
+        """While a cascade is evaluated (:meth:`_key_problems_fixed`): each key_problem answer, by question."""
         self.clock = clock or SimulatedClock(start or DEFAULT_START)
         self._external_clock = clock is not None
         self._load()
@@ -645,6 +647,20 @@ class EngineCore:
                 entry = index.get(disk_id)
                 if entry is None or entry.vm != vm.id:
                     self._add(DiskAttachment(id=disk_id, vm=vm.id))
+
+    @contextlib.contextmanager
+    def _key_problems_fixed(self) -> Iterator[None]:
+        """A phase that changes no key, version, vault, access or clock (the cascade's check of the VMs, the
+        what-if's readiness): ``key_problem`` answers each question once, however many disks ask it (thousands
+        of disks share a handful of keys)."""
+        if self._key_problems is not None:
+            yield
+            return
+        self._key_problems = {}
+        try:
+            yield
+        finally:
+            self._key_problems = None
 
     def des_members(self, des_id: str) -> list:
         """The disks, snapshots and images a set serves, per table in id order: one shard of the index (a
