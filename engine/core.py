@@ -563,9 +563,9 @@ class EngineCore:
             if obj is None:
                 deletes.setdefault(table, []).append(key)
                 continue
-            # a bulk commit serialises the documents at once (keys sorted by the encoder) and keeps nothing:
-            # the model's own fields are the document, with no sorted copy
-            doc = obj.__dict__ if bulk and table != "engine" else obj.to_doc()
+            # the store serialises the documents at once (keys sorted by its encoder) and keeps none of them
+            # (StateStore.commit): the model's own fields are the document, with no sorted copy
+            doc = obj.to_doc() if table == "engine" else obj.__dict__
             if table == "engine" and doc == before:
                 continue
             upserts.setdefault(table, {})[key] = doc
@@ -713,7 +713,7 @@ class EngineCore:
             return
         k = (obj.table, obj.key)
         if k not in uow.before:
-            uow.before[k] = obj.to_doc() if k[1] in self.t[k[0]] else None
+            uow.before[k] = obj.snapshot() if k[1] in self.t[k[0]] else None
         if obj.table == "vms":
             self._vm_index = None
 
@@ -724,7 +724,7 @@ class EngineCore:
         k = (obj.table, obj.key)
         if k not in uow.before:
             existing = self.t[obj.table].get(obj.key)
-            uow.before[k] = existing.to_doc() if existing is not None else None
+            uow.before[k] = existing.snapshot() if existing is not None else None
         self.t[obj.table][obj.key] = obj
         if obj.table == "vms":
             self._vm_index = None
