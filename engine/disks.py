@@ -12,6 +12,8 @@ Only ciphertext reaches the blob store; data keys exist unwrapped only in memory
 
 from __future__ import annotations
 
+from typing import Callable
+
 from ._lazy import crypto
 from . import events as ev
 from .common import check_region, choice, compute_error, parallel
@@ -243,10 +245,12 @@ class DisksBackend(EngineCore):
                 out[i] = cached[0]
         return out  # type: ignore[return-value]
 
-    def _rewrap_outer_bulk(self, todo: list, des: DiskEncryptionSet, public) -> list[tuple[bytes, str]] | None:
+    def _rewrap_outer_bulk(self, todo: list, des: DiskEncryptionSet, public,
+                           then: Callable | None = None) -> list[tuple[bytes, str]] | None:
         """Unwrap and re-wrap the outer data keys of many resources in one pass on two threads: each thread
         unwraps a data key with the version that wrapped it and at once wraps it with ``public`` (and encodes
-        it), so the RSA work is one parallel pass, as raw unwrap+wrap on two threads would be. Returns
+        it), so the RSA work is one parallel pass, as raw unwrap+wrap on two threads would be; ``then(r, data
+        key, wrapped)`` runs there too, right after (the GIL it holds is short beside the RSA). Returns
         ``[(data key, new wrapped key in base64)]``, or None when a resource's key cannot be opened at the vault
         (or is a platform key): the general path (:meth:`_open_outer_bulk`) then says why, or uses the sealed
         cache. Audited as the general path: one KeyUnwrap per data key opened."""
@@ -262,7 +266,10 @@ class DisksBackend(EngineCore):
         def rewrap(r) -> tuple[bytes, str]:
             outer = r.layers[0]
             dek = unwrap(privates[outer["kid"]], unb64(outer["wrapped"]))
-            return dek, b64(wrap(public, dek))
+            wrapped = b64(wrap(public, dek))
+            if then is not None:
+                then(r, dek, wrapped)
+            return dek, wrapped
 
         out = parallel(rewrap, todo)
         for kid in sorted(kids):
@@ -620,18 +627,9 @@ def _rekey_impl(engine: DisksBackend, des: DiskEncryptionSet, new_kid: str, reso
         k = engine.t["keys"][key_id(ref.vault, ref.name).lower()]
         ver = k.version(ref.version)
         public = crypto.public_from_jwk(ver["n"], ver["e"])
-        fused = None if engine.rng.seeded else engine._rewrap_outer_bulk(todo, des, public)
-        if fused is not None:  # the common case: every data key opens at the vault; one parallel pass
-            deks = [dek for dek, _ in fused]
-            wrapped = [w for _, w in fused]
-        else:  # a seeded store (one stream of randomness, in order), a platform key, or keys that need the cache
-            deks = engine._open_outer_bulk(todo, des)
-            if engine.rng.seeded:
-                wrapped = [engine.b64(oaep_sha256_encrypt(public, dek, engine.rng)) for dek in deks]
-            else:
-                wrapped = parallel(lambda dek: engine.b64(crypto.wrap_key(public, dek)), deks)
         touch = engine._touch
-        for r, dek, w in zip(todo, deks, wrapped):
+
+        def rewrapped(r, dek: bytes, w: str) -> None:
             touch(r)
             outer = r.layers[0]
             outer["kid"] = new_kid
@@ -640,6 +638,17 @@ def _rekey_impl(engine: DisksBackend, des: DiskEncryptionSet, new_kid: str, reso
                 inner = [crypto.unwrap_key(engine._platform_private(x["kid"]), engine.unb64(x["wrapped"]))
                          for x in r.layers[1:]]
                 engine._seal_cache(r, [dek] + inner)
+
+        # the common case: every data key opens at the vault; one parallel pass that also updates each resource
+        fused = None if engine.rng.seeded else engine._rewrap_outer_bulk(todo, des, public, rewrapped)
+        if fused is None:  # a seeded store (one stream of randomness, in order), a platform key, or the cache
+            deks = engine._open_outer_bulk(todo, des)
+            if engine.rng.seeded:
+                wrapped = [engine.b64(oaep_sha256_encrypt(public, dek, engine.rng)) for dek in deks]
+            else:
+                wrapped = parallel(lambda dek: engine.b64(crypto.wrap_key(public, dek)), deks)
+            for r, dek, w in zip(todo, deks, wrapped):
+                rewrapped(r, dek, w)
         engine._audit_many(ref.vault, des.principal_id, "KeyWrap", new_kid, len(todo))
     des.key_url = new_kid
     des.last_key_rotation = engine.now()

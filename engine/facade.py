@@ -142,7 +142,8 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
         try:
             with self.transaction(dry_run=True) as uow:
                 getattr(self, action)(*args, **kwargs)
-                self._finish(uow)
+                # no cascade here: the VMs it would check are the ones _affected finds (the same function
+                # chooses them), so the scope is the same without paying for the cascade twice
                 found = self._affected()
                 if found is not None:
                     vms, resources = found
