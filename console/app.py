@@ -407,6 +407,32 @@ class CmkApp(App):
         lines.append(f"bash {shlex.quote(str(target.absolute()))}")
         return lines
 
+    # ---- import (cmklab import, from the palette) ------------------------------------------------------
+
+    def open_import(self, initial: str = "") -> None:
+        """The "Import ..." dialog: paths of az JSON files, merge, partial; it runs in a worker with progress."""
+        if self.read_only:
+            self.notify("Import: the console was opened with --read-only, so nothing can change.", title="ReadOnly",
+                        severity="error")
+            return
+        from .modals.importer import ImportModal
+
+        self.push_screen(ImportModal(initial))
+
+    def record_import(self, line: str, ok: bool, error: str | None, report) -> None:
+        """An import ended (in the dialog): the command log keeps its command line, the panes redraw, and a
+        notification says what was modelled."""
+        self._log_seq += 1
+        code = error.split(")", 1)[0].lstrip("(") if error else None
+        self.command_log.append(LogEntry(self._log_seq, self.engine.now(), "Import a twin", [line], ok, code))
+        self._save_log()
+        if ok:
+            self._last_event_id = self._max_event_id()
+            if self.main is not None:
+                self.main.refresh_data()
+            counts = ", ".join(f"{n} {k}" for k, n in (report.counts if report else {}).items() if n)
+            self.notify(shorten(f"modelled: {counts or 'nothing'}"), title="Imported a twin", timeout=8)
+
     def copy_log(self, entry: LogEntry) -> None:
         text = "\n".join(entry.lines)
         self.copy_to_clipboard(text)
