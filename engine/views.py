@@ -160,6 +160,7 @@ def deleted_vault_view(vault) -> dict:
             "tags": _tags(vault.tags),
             "vaultId": vault.id,
         },
+        "systemData": None,
         "type": "Microsoft.KeyVault/deletedVaults",
     }
 
@@ -466,12 +467,21 @@ def snapshot_view(engine, snap, *, sdk: bool = False) -> dict:
         "uniqueId": snap.unique_id,
     }
     if sdk:
-        return add_resource_group(_sdk_shape(out, {"diskSizeGB": "diskSizeGb"}))
+        sdk_out = _sdk_shape(out, {"diskSizeGB": "diskSizeGb"})
+        for k in _SDK_SNAPSHOT_ONLY:
+            sdk_out.setdefault(k, None)
+        return add_resource_group(sdk_out)
     return add_resource_group({k: v for k, v in out.items() if v is not None})
 
 
-def image_view(engine, image) -> dict:
-    """``az image create/show/list``; ``encryption`` is a cmklab extension (Azure puts the set on the OS disk)."""
+_SDK_SNAPSHOT_ONLY = ("copyCompletionError", "diskState", "incrementalSnapshotFamilyId", "managedBy")
+"""Attributes of the SDK's ``Snapshot`` (API 2023-10-02, what ``az snapshot create`` returns) beyond a disk's."""
+
+
+def image_view(engine, image, *, sdk: bool = False) -> dict:
+    """``az image show/list`` (AAZ: the service's fields, present ones only; the set is the OS disk's
+    ``diskEncryptionSet``, an image has no top-level ``encryption``); ``sdk=True`` is ``az image create``'s SDK
+    ``Image`` (every attribute, nulls kept)."""
     src = _find_any(engine, image.source_resource_id) if image.source_resource_id else None
     vm = engine.vm_of_disk(src.id) if src is not None and src.kind == "disk" else None
     os_disk: dict = {
@@ -488,7 +498,6 @@ def image_view(engine, image) -> dict:
     elif src is not None and src.kind == "snapshot":
         os_disk["snapshot"] = {"id": src.id}
     out: dict = {
-        "encryption": _encryption(image),
         "hyperVGeneration": "V1",
         "id": image.id,
         "location": image.location,
@@ -500,6 +509,12 @@ def image_view(engine, image) -> dict:
     }
     if vm is not None:
         out["sourceVirtualMachine"] = {"id": vm.id}
+    if sdk:
+        out.setdefault("sourceVirtualMachine", None)
+        out["extendedLocation"] = None
+        for key in ("blobUri", "diskEncryptionSet", "managedDisk", "snapshot"):
+            os_disk.setdefault(key, None)
+        os_disk["diskSizeGb"] = os_disk.pop("diskSizeGB")
     return add_resource_group(out)
 
 
@@ -577,9 +592,11 @@ def vm_status_reason(vm) -> dict | None:
             "time": s.get("at")}
 
 
-def vm_view(engine, vm, *, details: bool = False, instance_view: bool = False) -> dict:
-    """``az vm show`` (SDK shape, nulls included); ``details`` is ``vm show -d``; ``instance_view`` is
-    ``vm get-instance-view``. ``statusReason`` is cmklab's extension (present when set)."""
+def vm_view(engine, vm, *, details: bool = False, instance_view: bool = False, nulls: bool = False) -> dict:
+    """``az vm show`` (AAZ in az 2.91: the service's fields under their REST names, ``diskSizeGB``,
+    ``provisionVMAgent``, and no null); ``details`` is ``vm show -d``; ``instance_view`` is ``vm get-instance-view``;
+    ``nulls=True`` keeps every null (the shape a generic update walks, so ``--set`` can fill a null parent as az
+    does). ``statusReason`` is cmklab's extension (present when set)."""
     disks = engine.t["disks"]
     osd = disks.get(vm.os_disk_id)
     data_disks = []
@@ -591,8 +608,8 @@ def vm_view(engine, vm, *, details: bool = False, instance_view: bool = False) -
         data_disks.append({
             "caching": "None" if d.is_ultra else "ReadOnly" if not created_here else "None",
             "createOption": "Empty" if created_here else "Attach",
-            "deleteOption": "Detach", "detachOption": None, "diskIopsReadWrite": None, "diskMBpsReadWrite": None,
-            "diskSizeGb": d.size_gb, "image": None, "lun": entry["lun"], "managedDisk": _managed_disk(d),
+            "deleteOption": "Detach", "detachOption": None, "diskIOPSReadWrite": None, "diskMBpsReadWrite": None,
+            "diskSizeGB": d.size_gb, "image": None, "lun": entry["lun"], "managedDisk": _managed_disk(d),
             "name": d.name, "sourceResource": None, "toBeDetached": False, "vhd": None,
             "writeAcceleratorEnabled": False,
         })
@@ -600,13 +617,13 @@ def vm_view(engine, vm, *, details: bool = False, instance_view: bool = False) -
     if osd is not None:
         os_disk = {
             "caching": "ReadWrite", "createOption": "FromImage", "deleteOption": "Detach", "diffDiskSettings": None,
-            "diskSizeGb": osd.size_gb, "encryptionSettings": None, "image": None, "managedDisk": _managed_disk(osd),
+            "diskSizeGB": osd.size_gb, "encryptionSettings": None, "image": None, "managedDisk": _managed_disk(osd),
             "name": osd.name, "osType": vm.os_type, "vhd": None, "writeAcceleratorEnabled": False,
         }
     windows = vm.os_type == "Windows"
     sub, rg = vm.id.split("/")[2], vm.resource_group
     out: dict = {
-        "additionalCapabilities": {"hibernationEnabled": None, "ultraSsdEnabled": True} if vm.ultra_ssd_enabled
+        "additionalCapabilities": {"hibernationEnabled": None, "ultraSSDEnabled": True} if vm.ultra_ssd_enabled
         else None,
         "applicationProfile": None, "availabilitySet": None, "billingProfile": None, "capacityReservation": None,
         "diagnosticsProfile": {"bootDiagnostics": {"enabled": False, "storageUri": None}},
@@ -624,12 +641,12 @@ def vm_view(engine, vm, *, details: bool = False, instance_view: bool = False) -
             "adminPassword": None, "adminUsername": vm.admin_username, "allowExtensionOperations": True,
             "computerName": vm.name, "customData": None,
             "linuxConfiguration": None if windows else {
-                "disablePasswordAuthentication": True, "enableVmAgentPlatformUpdates": False,
+                "disablePasswordAuthentication": True, "enableVMAgentPlatformUpdates": False,
                 "patchSettings": {"assessmentMode": "ImageDefault", "automaticByPlatformSettings": None,
                                   "patchMode": "ImageDefault"},
-                "provisionVmAgent": True, "ssh": None},
+                "provisionVMAgent": True, "ssh": None},
             "requireGuestProvisionSignal": True, "secrets": [],
-            "windowsConfiguration": {"enableAutomaticUpdates": True, "provisionVmAgent": True, "timeZone": None}
+            "windowsConfiguration": {"enableAutomaticUpdates": True, "provisionVMAgent": True, "timeZone": None}
             if windows else None,
         },
         "plan": None, "platformFaultDomain": None, "priority": "Regular", "provisioningState": "Succeeded",
@@ -655,7 +672,16 @@ def vm_view(engine, vm, *, details: bool = False, instance_view: bool = False) -
         del out["instanceView"]
         out.update({"fqdns": "", "macAddresses": "", "powerState": PowerState(vm.power).display, "privateIps": "",
                     "publicIps": ""})
-    return add_resource_group(out)
+    return add_resource_group(out if nulls else present(out))
+
+
+def present(obj: Any) -> Any:
+    """An AAZ command's output: the fields the service returned, so no key whose value is null."""
+    if isinstance(obj, dict):
+        return {k: present(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, list):
+        return [present(v) for v in obj]
+    return obj
 
 
 def vm_instance_view(engine, vm) -> dict:

@@ -144,6 +144,8 @@ def add_argument(parser: argparse.ArgumentParser, arg: Arg) -> None:
         kw["default"] = arg.default
         if arg.nargs is not None:
             kw["nargs"] = arg.nargs
+        if arg.append:
+            kw["action"] = "append"
     if arg.options:
         parser.add_argument(*arg.options, **kw)
     else:

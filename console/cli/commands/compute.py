@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .. import generic
+from ..errors import CLIError
 from ..output import transform_disk, transform_disk_create
 from ..spec import (Arg, Call, aaz_bool, command, enum, flag3, location, name,
                     no_wait, rg, tags, yes, views)
@@ -66,10 +68,11 @@ command("az disk-encryption-set update", "Update a disk encryption set.", [
     Arg(("--key-url",), "key_url", "URL pointing to a key or secret in KeyVault."),
     _SOURCE_VAULT, _AUTO_ROTATION,
     Arg(("--federated-client-id",), "federated_client_id", "The federated client id used in cross tenant scenario."),
-    no_wait(),
+    no_wait(), *generic.generic_args(),
 ], mutating=True, ids="Microsoft.Compute/diskEncryptionSets", render=lambda e, d, ns: views.des_view(d),
     call=lambda ns, ctx: Call("update_des", (ns.name, ns.resource_group), {
-        "key_url": ns.key_url, "source_vault": ns.source_vault, "rotation_to_latest": ns.auto_rotation}),
+        "key_url": ns.key_url, "source_vault": ns.source_vault, "rotation_to_latest": ns.auto_rotation,
+        **_des_generic(ns, ctx)}),
     examples=[("Move a set (and every disk of it) to a new key version.",
                "az disk-encryption-set update -n MySet -g MyResourceGroup --key-url MyKey --source-vault MyVault")])
 
@@ -83,6 +86,55 @@ command("az disk-encryption-set list-associated-resources", "List all resources 
         render=lambda e, d, ns: sorted(r.id for r in e.des_resources(d)),
         examples=[("List the resources a set encrypts.",
                    "az disk-encryption-set list-associated-resources -n MySet -g MyResourceGroup")])
+
+
+
+def _str(value) -> str:
+    if not isinstance(value, str) or not value:
+        raise CLIError(f"a generic update gave {json_text(value)} where a non-empty string is needed")
+    return value
+
+
+def _bool(value) -> bool:
+    if not isinstance(value, bool):
+        raise CLIError(f"a generic update gave {json_text(value)} where true or false is needed")
+    return value
+
+
+def _int(value) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise CLIError(f"a generic update gave {json_text(value)} where a whole number is needed")
+    return value
+
+
+def _tags(value) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise CLIError(f"a generic update gave tags {json_text(value)}; tags are an object of strings")
+    return dict(value)
+
+
+def json_text(value) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+DES_UPDATABLE = {
+    "activeKey.keyUrl": ("key_url", _str), "activeKey.sourceVault.id": ("source_vault", _str),
+    "rotationToLatestKeyVersionEnabled": ("rotation_to_latest", _bool), "encryptionType": ("encryption_type", _str),
+}
+"""What a generic update can change on a disk encryption set (its JSON path -> the facade keyword)."""
+
+
+def _des_generic(ns, ctx) -> dict:
+    if not generic.given(ns):
+        return {}
+    engine = ctx.engine
+    before = views.des_view(engine.get_des(ns.name, ns.resource_group))
+    return generic.changes(before, generic.apply(before, ns), DES_UPDATABLE, "az disk-encryption-set update")
+
 
 # ---- disks -------------------------------------------------------------------------------------------
 
@@ -134,14 +186,29 @@ command("az disk update", "Update a managed disk.", [
     Arg(("--size-gb", "-z"), "size_gb", "Size in GB. Max size: 4095 GB (certain preview disks can be larger).",
         kind="int"),
     enum(("--sku",), "sku", "Underlying storage SKU.", DISK_SKUS),
-    *_encryption_args(), no_wait(),
+    *_encryption_args(), no_wait(), *generic.generic_args(),
 ], mutating=True, ids="Microsoft.Compute/disks", table=transform_disk, render=lambda e, d, ns: views.disk_view(e, d),
     call=lambda ns, ctx: Call("update_disk", (ns.name, ns.resource_group), {
         "encryption_type": ns.encryption_type, "disk_encryption_set": ns.disk_encryption_set,
-        "size_gb": ns.size_gb, "sku": ns.sku}),
+        "size_gb": ns.size_gb, "sku": ns.sku, **_disk_generic(ns, ctx)}),
     examples=[("Encrypt an existing disk with a customer-managed key (its VM deallocated).",
                "az disk update -g MyResourceGroup -n MyDisk --encryption-type EncryptionAtRestWithCustomerKey "
                "--disk-encryption-set MySet")])
+
+DISK_UPDATABLE = {
+    "tags.*": ("tags", _tags), "diskSizeGB": ("size_gb", _int), "sku.name": ("sku", _str),
+    "encryption.type": ("encryption_type", _str), "encryption.diskEncryptionSetId": ("disk_encryption_set", _str),
+}
+"""What a generic update can change on a disk."""
+
+
+def _disk_generic(ns, ctx) -> dict:
+    if not generic.given(ns):
+        return {}
+    engine = ctx.engine
+    before = views.disk_view(engine, engine.get_disk(ns.name, ns.resource_group))
+    return generic.changes(before, generic.apply(before, ns), DISK_UPDATABLE, "az disk update")
+
 
 command("az disk delete", "Delete a managed disk.", [rg(), name("The name of the managed disk."), no_wait(), yes()],
         mutating=True, confirm=True, ids="Microsoft.Compute/disks", probe="get_disk",
@@ -199,7 +266,7 @@ command("az image create", "Create a custom Virtual Machine Image from managed d
          "created from the image.", HYPER_V, help_default="V1"),
     flag3(("--zone-resilient",), "zone_resilient", "Specifies whether an image is zone resilient or not."),
     location(), tags(),
-], mutating=True, render=lambda e, i, ns: views.image_view(e, i),
+], mutating=True, render=lambda e, i, ns: views.image_view(e, i, sdk=True),
     call=lambda ns, ctx: Call("create_image", (ns.name, ns.resource_group, ns.source), {
         "location": ns.location, "os_type": ns.os_type, "tags": ns.tags}),
     examples=[("Create an image from an existing VM.", "az image create -g MyResourceGroup -n image1 --source MyVm1")])
