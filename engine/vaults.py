@@ -32,6 +32,17 @@ def canonical_permissions(perms: Iterable[str]) -> list[str]:
     return out
 
 
+OTHER_PERMISSIONS = {
+    "secrets": ("all", "get", "list", "set", "delete", "backup", "restore", "recover", "purge"),
+    "certificates": ("all", "get", "list", "delete", "create", "import", "update", "managecontacts", "getissuers",
+                     "listissuers", "setissuers", "deleteissuers", "manageissuers", "recover", "purge", "backup",
+                     "restore"),
+    "storage": ("all", "get", "list", "delete", "set", "update", "regeneratekey", "recover", "purge", "backup",
+                "restore", "setsas", "listsas", "getsas", "deletesas"),
+}
+"""Key Vault's other permission kinds of an access policy, as az offers them."""
+
+
 class VaultsBackend(EngineCore):
     # ---- resource groups -------------------------------------------------------------------------
 
@@ -208,8 +219,22 @@ class VaultsBackend(EngineCore):
 
     # ---- access (KV7) -------------------------------------------------------------------------
 
-    def set_policy(self, vault: str, object_id: str, key_permissions: Iterable[str]) -> Vault:
-        perms = canonical_permissions(key_permissions)
+    def set_policy(self, vault: str, object_id: str, key_permissions: Iterable[str] | None,
+                   other_permissions: dict[str, Iterable[str]] | None = None) -> Vault:
+        """Grant ``key_permissions`` (None keeps the policy's key permissions); ``other_permissions`` sets the
+        policy's ``secrets``, ``certificates`` or ``storage`` lists as given (az's other permission kinds, stored and
+        shown: no secret, certificate or storage account is modelled, so they grant nothing the engine checks)."""
+        other = {k: [str(p) for p in v] for k, v in (other_permissions or {}).items() if v is not None}
+        unknown = set(other) - set(OTHER_PERMISSIONS)
+        if unknown:
+            raise BadRequest(f"permission kind(s) {', '.join(sorted(unknown))} are not valid; allowed: "
+                             f"{', '.join(OTHER_PERMISSIONS)}", code="InvalidParameter")
+        for kind, given in other.items():
+            bad = [p for p in given if p.lower() not in {a.lower() for a in OTHER_PERMISSIONS[kind]}]
+            if bad:
+                raise BadRequest(f"{kind[:-1] if kind != 'storage' else kind} permission {bad[0]!r} is not valid; "
+                                 f"allowed: {', '.join(OTHER_PERMISSIONS[kind])}", code="InvalidParameter")
+        perms = canonical_permissions(key_permissions) if key_permissions is not None else None
         oid = (object_id or "").strip().lower()
         if not oid:
             raise BadRequest("an object id is required to set an access policy", code="InvalidParameter")
@@ -222,10 +247,16 @@ class VaultsBackend(EngineCore):
             self._touch(v)
             for p in v.access_policies:
                 if p["objectId"].lower() == oid:
-                    p["permissions"]["keys"] = perms
+                    if perms is not None:
+                        p["permissions"]["keys"] = perms
+                    perms = p["permissions"]["keys"]
                     break
             else:
-                v.access_policies.append(self._policy(oid, perms))
+                perms = perms or []
+                p = self._policy(oid, perms)
+                v.access_policies.append(p)
+            for kind, given in other.items():
+                p["permissions"][kind] = list(dict.fromkeys(given))
             uow.reconcile = True
             self._emit(ev.AccessGranted, f"access policy of {oid} on vault {v.name}: keys {', '.join(perms) or '-'}",
                        vault=v.name, object_id=oid)

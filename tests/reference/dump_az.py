@@ -176,7 +176,6 @@ def dump_one(words: str) -> dict:
     out: dict = {"options": options}
     from azure.cli.core.aaz import AAZCommand
 
-    handler = getattr(cmd, "handler", None)
     if isinstance(cmd, AAZCommand):
         cls = type(cmd)
         out["output"] = {"kind": "aaz", "class": f"{cls.__module__}.{cls.__qualname__}", "fields": _aaz_output(cls)}

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import os
 
+from .. import generic
 from ..errors import CLIError, UsageError
 from ..parser import given
+from engine.vaults import OTHER_PERMISSIONS
+
 from ..spec import Arg, Call, command, enum, flag3, location, name, no_wait, rg, tags, views
 
 KEY_PERMISSIONS_AZ = ("all", "encrypt", "decrypt", "wrapKey", "unwrapKey", "sign", "verify", "get", "list", "create",
@@ -127,26 +130,38 @@ command("az keyvault update", "Update the properties of a Vault.", [
     flag3(("--enable-rbac-authorization",), "enable_rbac_authorization", "Property that controls how data actions "
           "are authorized. When true, the key vault will use Role Based Access Control (RBAC) for authorization "
           "of data actions, and the access policies specified in vault properties will be ignored."),
-    Arg(("--set",), "set", "Update an object by specifying a property path and value to set.  Example: --set "
-        "property1.property2=<value>.", nargs="+", group="Generic Update Arguments"),
+    *generic.generic_args(),
     no_wait(),
 ], ids=VAULT_TYPE, call=lambda ns, ctx: Call("update_vault", (ns.name,), {
     "enable_purge_protection": ns.enable_purge_protection, "retention_days": ns.retention_days,
-    "enable_rbac_authorization": ns.enable_rbac_authorization, "sku": _sku_from_set(ns.set)}),
+    "enable_rbac_authorization": ns.enable_rbac_authorization, **_vault_generic(ns, ctx)}),
     render=lambda e, v, ns: views.vault_view(e, v), mutating=True,
     examples=[("Enable purge protection (needed by disk encryption sets).",
                "az keyvault update -n MyKeyVault -g MyResourceGroup --enable-purge-protection true")])
 
-def _sku_from_set(items: list[str] | None) -> str | None:
-    """``--set properties.sku.name=premium``: the one generic update cmklab's vaults take."""
-    sku = None
-    for item in items or []:
-        path, _, value = item.partition("=")
-        if path.strip().lower() != "properties.sku.name" or not value.strip():
-            raise CLIError(f"cmklab's `az keyvault update --set` takes properties.sku.name=standard|premium only; "
-                           f"got '{item}'")
-        sku = value.strip()
-    return sku
+def _typed(kind: type, what: str):
+    def convert(value):
+        if not isinstance(value, kind) or isinstance(value, bool) is not (kind is bool):
+            raise CLIError(f"a generic update gave {value!r} where {what} is needed")
+        return value
+    return convert
+
+
+VAULT_UPDATABLE = {
+    "properties.sku.name": ("sku", _typed(str, "standard or premium")),
+    "properties.enablePurgeProtection": ("enable_purge_protection", _typed(bool, "true or false")),
+    "properties.softDeleteRetentionInDays": ("retention_days", _typed(int, "a number of days")),
+    "properties.enableRbacAuthorization": ("enable_rbac_authorization", _typed(bool, "true or false")),
+}
+"""What a generic update can change on a key vault (its JSON path -> the facade keyword)."""
+
+
+def _vault_generic(ns, ctx) -> dict:
+    if not generic.given(ns):
+        return {}
+    engine = ctx.engine
+    before = views.vault_view(engine, engine.get_vault(ns.name))
+    return generic.changes(before, generic.apply(before, ns), VAULT_UPDATABLE, "az keyvault update")
 
 
 command("az keyvault delete", "Delete a Vault or HSM.", [_vault_name(), rg(required=False), no_wait()], ids=VAULT_TYPE, 
@@ -195,7 +210,8 @@ def _validate_policy(ns) -> None:
 
 def _validate_set_policy(ns) -> None:
     _validate_policy(ns)
-    if ns.key_permissions is None:
+    if ns.key_permissions is None and ns.secret_permissions is None and ns.certificate_permissions is None \
+            and ns.storage_permissions is None:
         raise UsageError("specify at least one: --key-permissions, --secret-permissions, --certificate-permissions "
                          "--storage-permissions")
 
@@ -213,9 +229,17 @@ command("az keyvault set-policy", "Update security policy settings for a Key Vau
     _vault_name(), rg(required=False), *_principal_args(),
     enum(("--key-permissions",), "key_permissions", "Space-separated list of key permissions to assign.",
          KEY_PERMISSIONS_AZ, nargs="*", group="Permission Arguments"),
+    *[enum((f"--{kind}-permissions",), f"{kind}_permissions", f"Space-separated list of {kind} permissions to assign. "
+           "(Stored and shown in the access policy; cmklab models no secrets, certificates or storage accounts, so "
+           "they grant nothing it checks.)", OTHER_PERMISSIONS[plural], nargs="*", group="Permission Arguments")
+      for kind, plural in (("secret", "secrets"), ("certificate", "certificates"), ("storage", "storage"))],
     no_wait(),
 ], ids=VAULT_TYPE, validate=_validate_set_policy,
-    call=lambda ns, ctx: Call("set_policy", (ns.name, ns.object_id, list(dict.fromkeys(ns.key_permissions)))),
+    call=lambda ns, ctx: Call("set_policy", (ns.name, ns.object_id, None if ns.key_permissions is None else
+                                             list(dict.fromkeys(ns.key_permissions))),
+                              {"other_permissions": {"secrets": ns.secret_permissions,
+                                                     "certificates": ns.certificate_permissions,
+                                                     "storage": ns.storage_permissions}}),
     render=lambda e, v, ns: views.vault_view(e, v), mutating=True,
     examples=[("Assign key permissions to a disk encryption set's identity.",
                "az keyvault set-policy -n MyVault --object-id {GUID} --key-permissions get wrapKey unwrapKey")])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import generic
 from ..errors import CLIError
 from ..output import transform_instance_view, transform_vm
 from ..spec import (Arg, Call, command, enum, flag3, location, name, no_wait,
@@ -158,17 +159,32 @@ command("az vm delete", "Delete a VM.", [
     examples=[("Delete a VM without a prompt (its disks are kept).", "az vm delete -g MyResourceGroup -n MyVm --yes")])
 
 
+def _bool(value) -> bool:
+    if not isinstance(value, bool):
+        raise CLIError(f"a generic update gave {value!r} where true or false is needed")
+    return value
+
+
+def _str(value) -> str:
+    if not isinstance(value, str) or not value:
+        raise CLIError(f"a generic update gave {value!r} where a non-empty string is needed")
+    return value
+
+
+VM_UPDATABLE = {
+    "securityProfile.encryptionAtHost": ("encryption_at_host", _bool), "hardwareProfile.vmSize": ("size", _str),
+    "additionalCapabilities.ultraSSDEnabled": ("ultra_ssd_enabled", _bool),
+}
+"""What a generic update can change on a VM (its JSON path -> the facade keyword)."""
+
+
 def _update_call(ns, ctx) -> Call:
-    eah = ns.encryption_at_host
-    for item in ns.set or []:
-        path, _, value = item.partition("=")
-        if path.strip().lower() == "securityprofile.encryptionathost" and value.strip().lower() in ("true", "false"):
-            eah = value.strip().lower() == "true"
-        else:
-            raise CLIError(f"cmklab's `az vm update --set` takes securityProfile.encryptionAtHost=true|false only; "
-                           f"got '{item}'")
-    return Call("update_vm", (ns.name, ns.resource_group), {
-        "encryption_at_host": eah, "size": ns.size, "ultra_ssd_enabled": ns.ultra_ssd_enabled})
+    kwargs = {"encryption_at_host": ns.encryption_at_host, "size": ns.size, "ultra_ssd_enabled": ns.ultra_ssd_enabled}
+    if generic.given(ns):
+        engine = ctx.engine
+        before = views.vm_view(engine, engine.get_vm(ns.name, ns.resource_group), nulls=True)
+        kwargs.update(generic.changes(before, generic.apply(before, ns), VM_UPDATABLE, "az vm update"))
+    return Call("update_vm", (ns.name, ns.resource_group), kwargs)
 
 
 command("az vm update", "Update the properties of a VM.", [
@@ -179,8 +195,7 @@ command("az vm update", "Update the properties of a VM.", [
           "managed data disks with UltraSSD_LRS storage account."),
     flag3(("--encryption-at-host",), "encryption_at_host", "Enable Host Encryption for the VM or VMSS. This will "
           "enable the encryption for all the disks including Resource/Temp disk at host itself."),
-    Arg(("--set",), "set", "Update an object by specifying a property path and value to set.  Example: --set "
-        "property1.property2=<value>.", nargs="+", group="Generic Update Arguments"),
+    *generic.generic_args(),
     no_wait(),
 ], mutating=True, ids=VM_TYPE, call=_update_call, render=lambda e, vm, ns: views.vm_view(e, vm),
     examples=[("Turn on encryption at host (the VM deallocated).",
