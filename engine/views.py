@@ -12,6 +12,7 @@ at rest (ciphertext, wrapped data keys, the key versions wrapping them) and neve
 from __future__ import annotations
 
 import base64
+import copy
 from typing import Any
 
 from ._lazy import crypto
@@ -40,6 +41,16 @@ def add_resource_group(obj: Any) -> Any:
             if k != "sourceVault" and isinstance(v, (dict, list)):
                 add_resource_group(v)
     return obj
+
+
+def with_props(out: dict, props: dict | None) -> dict:
+    """A resource's stored plain ARM properties (``Disk.props``, ``VirtualMachine.props``) over its JSON."""
+    for key, value in (props or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            with_props(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
 
 
 def _b64std(b64url: str) -> str:
@@ -418,8 +429,10 @@ def disk_view(engine, disk, *, sdk: bool = False) -> dict:
         "type": "Microsoft.Compute/disks",
         "uniqueId": disk.unique_id,
     }
+    with_props(out, disk.props)
     if sdk:
-        renames = {"diskSizeGB": "diskSizeGb", "diskIOPSReadWrite": "diskIopsReadWrite"}
+        renames = {"diskSizeGB": "diskSizeGb", "diskIOPSReadWrite": "diskIopsReadWrite",
+                   "diskIOPSReadOnly": "diskIopsReadOnly"}
         return add_resource_group(_sdk_shape(out, renames))
     return add_resource_group({k: v for k, v in out.items() if v is not None})
 
@@ -466,6 +479,7 @@ def snapshot_view(engine, snap, *, sdk: bool = False) -> dict:
         "type": "Microsoft.Compute/snapshots",
         "uniqueId": snap.unique_id,
     }
+    with_props(out, snap.props)
     if sdk:
         sdk_out = _sdk_shape(out, {"diskSizeGB": "diskSizeGb"})
         for k in _SDK_SNAPSHOT_ONLY:
@@ -592,7 +606,8 @@ def vm_status_reason(vm) -> dict | None:
             "time": s.get("at")}
 
 
-def vm_view(engine, vm, *, details: bool = False, instance_view: bool = False, nulls: bool = False) -> dict:
+def vm_view(engine, vm, *, details: bool = False, instance_view: bool = False, nulls: bool = False,
+            user_data: bool = False) -> dict:
     """``az vm show`` (AAZ in az 2.91: the service's fields under their REST names, ``diskSizeGB``,
     ``provisionVMAgent``, and no null); ``details`` is ``vm show -d``; ``instance_view`` is ``vm get-instance-view``;
     ``nulls=True`` keeps every null (the shape a generic update walks, so ``--set`` can fill a null parent as az
@@ -663,6 +678,9 @@ def vm_view(engine, vm, *, details: bool = False, instance_view: bool = False, n
         "tags": _tags(vm.tags), "timeCreated": vm.created, "type": "Microsoft.Compute/virtualMachines",
         "userData": None, "virtualMachineScaleSet": None, "vmId": vm.vm_id, "zones": None,
     }
+    with_props(out, vm.props)
+    if not user_data:  # Azure returns userData only when asked for it (--include-user-data)
+        out["userData"] = None
     reason = vm_status_reason(vm)
     if reason is not None:
         out["statusReason"] = reason

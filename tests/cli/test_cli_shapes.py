@@ -44,6 +44,13 @@ def world(cli, landscape):
             out[command].append(r.json)
 
     run("disk create", "-g", rg, "-n", "loose", "--size-gb", "32", "--disk-encryption-set", "des1")
+    run("disk create", "-g", rg, "-n", "shared", "--size-gb", "256", "--max-shares", "2", "--network-access-policy",
+        "DenyAll", "--architecture", "Arm64", "--accelerated-network", "true", "--edge-zone", "ez1", "--tier", "P20",
+        "--enable-bursting", "true", "--logical-sector-size", "512", "--security-type", "TrustedLaunch",
+        "--disk-access", "da1", "--data-access-auth-mode", "AzureActiveDirectory")
+    run("disk show", "-g", rg, "-n", "shared")
+    run("disk update", "-g", rg, "-n", "shared", "--action-on-disk-delay", "AutomaticReattach", "--set",
+        "publicNetworkAccess=Disabled")
     run("disk show", "-g", rg, "-n", "vm1-os")
     run("disk show", "-g", rg, "-n", "loose")
     run("disk list", "-g", rg)
@@ -66,6 +73,15 @@ def world(cli, landscape):
     cli.ok("vm", "create", "-g", rg, "-n", "vmh", "--image", "Win2022Datacenter", "--encryption-at-host", "true",
            "--os-disk-encryption-set", "des1", "--admin-password", "Passw0rd!Passw0rd", "-o", "none")
     run("vm show", "-g", rg, "-n", "vmh")
+    cli.ok("vm", "create", "-g", rg, "-n", "vmp", "--image", "Ubuntu2204", "--priority", "Spot", "--max-price", "0.5",
+           "--eviction-policy", "Delete", "--license-type", "RHEL_BYOS", "--enable-secure-boot", "true",
+           "--enable-vtpm", "true", "--security-type", "TrustedLaunch", "--ppg", "ppg1", "--host-group", "hg1",
+           "--crg", "crg1", "--availability-set", "as1", "--user-data", "hi", "--boot-diagnostics-storage", "sa1",
+           "--include-zones", "1", "2", "--zone-placement-policy", "Any", "--v-cpus-available", "2",
+           "--disk-controller-type", "NVMe", "--enable-reboot", "true", "--computer-name", "host1",
+           "--platform-fault-domain", "1", "--edge-zone", "ez1", "-o", "none")
+    run("vm show", "-g", rg, "-n", "vmp", "--include-user-data")
+    run("vm update", "-g", rg, "-n", "vmp", "--processor-mode", "Deterministic", "--no-cap-reservation", "true")
     run("vm list", "-g", rg)
     run("vm get-instance-view", "-g", rg, "-n", "vm1")
     run("vm update", "-g", rg, "-n", "vm1", "--ultra-ssd-enabled", "false")
