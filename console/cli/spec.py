@@ -39,7 +39,7 @@ class Arg:
     required: bool = False
     kind: str = "value"
     """``value``, ``int``, ``enum`` (case-insensitive choices), ``flag3`` (az three-state boolean),
-    ``bool`` (AAZ boolean), ``store_true``, ``tags``."""
+    ``bool`` (AAZ boolean), ``store_true``, ``tags``, ``refused`` (az has it, cmklab refuses it: ``help`` is why)."""
     choices: Sequence[str] | None = None
     nargs: str | int | None = None
     default: Any = None
@@ -188,6 +188,11 @@ def command(path: str, summary: str, args: list[Arg] | None = None, **kw) -> Com
         _with_args(cmd, policy_args())
     if path in PAGED:
         _with_args(cmd, paging_args())
+    from . import extra_flags
+
+    extra = extra_flags.args_for(path, {o for a in cmd.args for o in a.options})
+    if extra:
+        cmd.args = cmd.args + extra
     return register(cmd)
 
 

@@ -80,5 +80,5 @@ def test_a_bad_value_is_a_usage_error_and_changes_nothing(cli, rg):
 
 
 def test_help_says_the_property_is_stored_and_not_acted_on(cli):
-    text = cli.ok("vm", "create", "--help").out
+    text = " ".join(cli.ok("vm", "create", "--help").out.split())
     assert "--max-price" in text and "billingProfile.maxPrice" in text and "does not act on it" in text

@@ -92,16 +92,45 @@ def _vm_props(update: bool) -> list[Prop]:
              "scheduledEventsProfile.osImageNotificationProfile.enable", "The configuration parameter used while "
              "creating event grid and resource graph scheduled event setting.", kind="flag3"),
     ]
+    audit_enforce = ("Audit", "Enforce")
+    proxy = "securityProfile.proxyAgentSettings"
+    common += [
+        Prop(("--processor-mode",), "processor_mode", "hardwareProfile.processorMode", "Specify the processor mode.",
+             kind="enum", choices=("Deterministic", "Opportunistic")),
+        Prop(("--disable-capacity-reservation-assignment", "--no-cap-reservation"),
+             "disable_capacity_reservation_assignment", "capacityReservation.disableCapacityReservationAssignment",
+             "Disable the capacity reservation assignment for the VM.", kind="flag3"),
+        Prop(("--enable-proxy-agent",), "enable_proxy_agent", f"{proxy}.enabled", "Specify whether the Guest Proxy "
+             "Agent feature is enabled on the virtual machine.", kind="flag3"),
+        Prop(("--proxy-agent-mode",), "proxy_agent_mode", f"{proxy}.mode", "Specify the mode that the Guest Proxy "
+             "Agent will execute on if the feature is enabled.", kind="enum", choices=audit_enforce),
+        Prop(("--add-proxy-agent-extension", "--add-proxy-agent-ext"), "add_proxy_agent_extension",
+             f"{proxy}.addProxyAgentExtension", "Specify whether to implicitly install the ProxyAgent Extension.",
+             kind="flag3"),
+        Prop(("--key-incarnation-id",), "key_incarnation_id", f"{proxy}.keyIncarnationId", "Increase the value of "
+             "this property allows user to reset the key used for securing communication channel between guest and "
+             "host.", kind="int"),
+        Prop(("--wire-server-mode",), "wire_server_mode", f"{proxy}.wireServer.mode", "Specify the mode that the "
+             "Guest Proxy Agent will execute on for the WireServer endpoint.", kind="enum", choices=audit_enforce),
+        Prop(("--wire-server-use-local-file-rules", "--wire-local-rules"), "wire_server_use_local_file_rules",
+             f"{proxy}.wireServer.useLocalFileRules", "Specify whether to use local file rules for the WireServer "
+             "endpoint.", kind="flag3"),
+        Prop(("--wire-server-access-control-profile-reference-id", "--wire-server-profile-id"),
+             "wire_server_access_control_profile_reference_id", f"{proxy}.wireServer.inVMAccessControlProfileReferenceId",
+             "Specify the access control profile version resource id of the WireServer endpoint."),
+        Prop(("--imds-mode",), "imds_mode", f"{proxy}.imds.mode", "Specify the mode that the Guest Proxy Agent will "
+             "execute on for the IMDS endpoint.", kind="enum", choices=audit_enforce),
+        Prop(("--imds-access-control-profile-reference-id", "--imds-profile-id"),
+             "imds_access_control_profile_reference_id", f"{proxy}.imds.inVMAccessControlProfileReferenceId",
+             "Specify the access control profile version resource id of the IMDS endpoint."),
+    ]
     if update:
-        return common + [
-            Prop(("--processor-mode",), "processor_mode", "hardwareProfile.processorMode", "Specify the processor "
-                 "mode.", kind="enum", choices=("Deterministic", "Opportunistic")),
-            Prop(("--disable-capacity-reservation-assignment", "--no-cap-reservation"),
-                 "disable_capacity_reservation_assignment",
-                 "capacityReservation.disableCapacityReservationAssignment", "Disable the capacity reservation "
-                 "assignment for the VM.", kind="flag3"),
-        ]
+        return common
     return common + [
+        Prop(("--plan-name",), "plan_name", "plan.name", "Plan name."),
+        Prop(("--plan-product",), "plan_product", "plan.product", "Plan product."),
+        Prop(("--plan-publisher",), "plan_publisher", "plan.publisher", "Plan publisher."),
+        Prop(("--plan-promotion-code",), "plan_promotion_code", "plan.promotionCode", "Plan promotion code."),
         Prop(("--eviction-policy",), "eviction_policy", "evictionPolicy", "The eviction policy for the Spot priority "
              "virtual machine. Default eviction policy is Deallocate for a Spot priority virtual machine.",
              kind="enum", choices=("Deallocate", "Delete")),
