@@ -25,8 +25,8 @@ def test_a_path_that_is_not_there_is_azs_message_and_changes_nothing(cli, rg):
 def test_a_property_the_engine_does_not_model_is_refused_naming_what_can_change(cli, rg):
     cli.ok("disk", "create", "-g", rg, "-n", "d1", "--size-gb", "4", "-o", "none")
     before = cli.state_bytes()
-    r = cli.az("disk", "update", "-g", rg, "-n", "d1", "--set", "networkAccessPolicy=DenyAll", "diskSizeGB=8")
-    assert r.code == 1 and "cannot change 'networkAccessPolicy'" in r.err and "diskSizeGB" in r.err
+    r = cli.az("disk", "update", "-g", rg, "-n", "d1", "--set", "location=westus", "diskSizeGB=8")
+    assert r.code == 1 and "cannot change 'location'" in r.err and "diskSizeGB" in r.err
     assert cli.state_bytes() == before  # the size change given with it is not made either
 
 
