@@ -198,7 +198,10 @@ class Vault(Model):
     deleted_date: str | None = None
     scheduled_purge_date: str | None = None
     tags: dict = field(default_factory=dict)
-    _nested: ClassVar[tuple[str, ...]] = ("access_policies", "tags")
+    props: dict = field(default_factory=dict)
+    """Plain ARM properties stored and shown, never acted on (``properties.enabledForDeployment``,
+    ``properties.networkAcls`` ...): a JSON object in the REST names, merged into the vault's JSON."""
+    _nested: ClassVar[tuple[str, ...]] = ("access_policies", "tags", "props")
 
     @property
     def key(self) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 from typing import Iterable
 
 from . import events as ev
 from .clock import iso
-from .common import check_region  # noqa: F401 (re-exported)
+from .common import check_region, merge_props  # noqa: F401 (check_region re-exported)
 from .core import EngineCore
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .ids import arm_id, check_name, parse_arm_id, rg_id
@@ -90,7 +91,10 @@ class VaultsBackend(EngineCore):
 
     def create_vault(self, name: str, resource_group: str, location: str | None = None, *, sku: str = "standard",
                      enable_purge_protection: bool | None = None, retention_days: int | None = None,
-                     enable_rbac_authorization: bool = False, tags: dict | None = None) -> Vault:
+                     enable_rbac_authorization: bool = False, tags: dict | None = None, props: dict | None = None,
+                     self_perms: bool = True) -> Vault:
+        """``props``: plain ARM properties stored and shown (``Vault.props``); ``self_perms=False`` is az's
+        ``--no-self-perms``: the creator gets no access policy."""
         check_name("vault", name)
         sku = (sku or "standard").lower()
         if sku not in ("standard", "premium"):
@@ -113,8 +117,8 @@ class VaultsBackend(EngineCore):
                           resource_group=group.name, location=loc, sku=sku, tenant_id=self.meta.tenant_id,
                           enable_purge_protection=True if enable_purge_protection else None,
                           soft_delete_retention_days=days, enable_rbac_authorization=bool(enable_rbac_authorization),
-                          created=self.now(), tags=dict(tags or {}))
-            if not vault.enable_rbac_authorization:
+                          created=self.now(), tags=dict(tags or {}), props=merge_props({}, copy.deepcopy(props)))
+            if not vault.enable_rbac_authorization and self_perms:
                 # as az does: the creator gets an access policy with every key permission
                 vault.access_policies.append(self._policy(self.operator, [p for p in KEY_PERMISSIONS if p != "all"
                                                                           and p not in ("release",)]))
@@ -147,10 +151,12 @@ class VaultsBackend(EngineCore):
 
     def update_vault(self, name: str, *, enable_purge_protection: bool | None = None,
                      retention_days: int | None = None, enable_rbac_authorization: bool | None = None,
-                     sku: str | None = None) -> Vault:
+                     sku: str | None = None, props: dict | None = None) -> Vault:
         with self.transaction() as uow:
             v = self._vault(name)
             self._touch(v)
+            if props:
+                v.props = merge_props(copy.deepcopy(v.props), copy.deepcopy(props))
             if enable_purge_protection is not None:
                 if not enable_purge_protection and v.enable_purge_protection:
                     raise BadRequest(f"purge protection of vault {v.name!r} is on and cannot be turned off once "

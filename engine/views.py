@@ -116,7 +116,7 @@ def _policy_view(p: dict) -> dict:
 def vault_view(engine, vault) -> dict:
     """``az keyvault create/show/update/set-policy`` (and ``list -g``)."""
     meta = engine.meta
-    return add_resource_group({
+    return add_resource_group(with_props({
         "id": vault.id,
         "location": vault.location,
         "name": vault.name,
@@ -149,7 +149,7 @@ def vault_view(engine, vault) -> dict:
         },
         "tags": _tags(vault.tags),
         "type": "Microsoft.KeyVault/vaults",
-    })
+    }, vault.props))
 
 
 def vault_list_item(vault) -> dict:

@@ -21,7 +21,6 @@ UNMANAGED = "unmanaged disks cannot use customer-managed keys; cmklab models man
 FROM_DISKS = "create the disk first (az disk create --source ...), then attach it (az vm disk attach)"
 ZONES = "zone placement and moves of VMs and disks are not modelled"
 GUEST = "guest OS settings (patching, the VM agent, hotpatching) are not modelled"
-VAULT_NETWORK = "Key Vault network rules and deployment flags are not modelled"
 
 NO_EFFECT: dict[str, dict[str, tuple[str, str]]] = {
     "az image delete": {"--no-wait": ("flag", "a simulated operation is done when the command returns; as in az, "
@@ -57,18 +56,8 @@ REFUSED: dict[str, dict[str, tuple[str, str]]] = {
     "az keyvault create": {
         "--hsm-name": ("value", HSM), "--administrators": ("list", HSM),
         "--mi-user-assigned": ("list", "user-assigned identities of a vault are not modelled"),
-        "--no-self-perms": ("bool", "cmklab grants the creator no access policy to skip"),
-        "--network-acls": ("value", VAULT_NETWORK), "--network-acls-ips": ("list", VAULT_NETWORK),
-        "--network-acls-vnets": ("list", VAULT_NETWORK), "--bypass": ("value", VAULT_NETWORK),
-        "--default-action": ("value", VAULT_NETWORK), "--public-network-access": ("value", VAULT_NETWORK),
-        "--enabled-for-deployment": ("bool", VAULT_NETWORK), "--enabled-for-disk-encryption": ("bool", VAULT_NETWORK),
-        "--enabled-for-template-deployment": ("bool", VAULT_NETWORK),
-    },
-    "az keyvault update": {
-        "--bypass": ("value", VAULT_NETWORK), "--default-action": ("value", VAULT_NETWORK),
-        "--public-network-access": ("value", VAULT_NETWORK), "--enabled-for-deployment": ("bool", VAULT_NETWORK),
-        "--enabled-for-disk-encryption": ("bool", VAULT_NETWORK),
-        "--enabled-for-template-deployment": ("bool", VAULT_NETWORK),
+        "--network-acls": ("value", "give the rules with --network-acls-ips, --network-acls-vnets, --bypass and "
+                                    "--default-action (a JSON document of rules is not read)"),
     },
     "az keyvault key create": {
         "--hsm-name": ("value", HSM), "--policy": ("value", RELEASE), "--immutable": ("bool", RELEASE),

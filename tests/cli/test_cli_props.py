@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from console.cli.commands import compute, vm
+from console.cli.commands import compute, keyvault, vm
 
 SAMPLES = {"int": "2", "float": "0.5", "flag3": "true", "value": "name1", "list": "1"}
 
@@ -82,3 +82,20 @@ def test_a_bad_value_is_a_usage_error_and_changes_nothing(cli, rg):
 def test_help_says_the_property_is_stored_and_not_acted_on(cli):
     text = " ".join(cli.ok("vm", "create", "--help").out.split())
     assert "--max-price" in text and "billingProfile.maxPrice" in text and "does not act on it" in text
+
+
+@pytest.mark.parametrize("prop", keyvault.VAULT_CREATE_PROPS, ids=lambda p: p.options[0])
+def test_keyvault_create_stores_and_shows_each_property(cli, rg, prop):
+    cli.ok("keyvault", "create", "-g", rg, "-n", "kvp1", prop.options[0], _sample(prop), "-o", "none")
+    shown = cli.ok("keyvault", "show", "-n", "kvp1", "--query", _query(prop.path)).json
+    if prop.kind == "list":
+        assert shown and len(shown) == 1
+    else:
+        assert shown == _expected(prop, shown)
+
+
+def test_no_self_perms_leaves_the_creator_without_a_policy(cli, rg):
+    cli.ok("keyvault", "create", "-g", rg, "-n", "kvs1", "-o", "none")
+    cli.ok("keyvault", "create", "-g", rg, "-n", "kvs2", "--no-self-perms", "-o", "none")
+    assert len(cli.ok("keyvault", "show", "-n", "kvs1", "--query", "properties.accessPolicies").json) == 1
+    assert cli.ok("keyvault", "show", "-n", "kvs2", "--query", "properties.accessPolicies").json == []

@@ -86,6 +86,9 @@ def world(cli, landscape):
     run("vm get-instance-view", "-g", rg, "-n", "vm1")
     run("vm update", "-g", rg, "-n", "vm1", "--ultra-ssd-enabled", "false")
     run("keyvault create", "-g", rg, "-n", "kv2")
+    run("keyvault create", "-g", rg, "-n", "kv3", "--no-self-perms", "--enabled-for-disk-encryption", "true",
+        "--network-acls-ips", "1.2.3.4", "--network-acls-vnets", "v1/s1", "--bypass", "AzureServices",
+        "--default-action", "Deny", "--public-network-access", "Disabled")
     run("keyvault show", "-n", "kv1")
     run("keyvault update", "-n", "kv2", "--enable-rbac-authorization", "true")
     run("keyvault set-policy", "-n", "kv1", "--object-id", landscape["principal"], "--key-permissions", "get")

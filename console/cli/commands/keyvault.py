@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 
-from .. import generic
+from .. import generic, props
+from ..props import Prop
 from ..errors import CLIError, UsageError
 from ..parser import given
 from engine.vaults import OTHER_PERMISSIONS
@@ -53,13 +54,63 @@ def _validate_create(ns) -> None:
                            "7 to 90 days)")
 
 
+def _vnet_rules(values, ns, ctx) -> list[dict]:
+    """``--network-acls-vnets``: subnet ids, or ``vnet/subnet`` names in the vault's group (as az resolves them)."""
+    sub = ctx.engine.meta.subscription_id
+    out = []
+    for v in values:
+        if not str(v).startswith("/"):
+            vnet, _, subnet = str(v).partition("/")
+            v = (f"/subscriptions/{sub}/resourceGroups/{ns.resource_group}/providers/Microsoft.Network/"
+                 f"virtualNetworks/{vnet}/subnets/{subnet}")
+        out.append({"id": v, "ignoreMissingVnetServiceEndpoint": None})
+    return out
+
+
+def _vault_props(create: bool) -> list[Prop]:
+    out = [
+        Prop(("--enabled-for-deployment",), "enabled_for_deployment", "properties.enabledForDeployment",
+             "[Vault Only] Property to specify whether Azure Virtual Machines are permitted to retrieve certificates "
+             "stored as secrets from the key vault.", kind="flag3"),
+        Prop(("--enabled-for-disk-encryption",), "enabled_for_disk_encryption", "properties.enabledForDiskEncryption",
+             "[Vault Only] Property to specify whether Azure Disk Encryption is permitted to retrieve secrets from "
+             "the vault and unwrap keys.", kind="flag3"),
+        Prop(("--enabled-for-template-deployment",), "enabled_for_template_deployment",
+             "properties.enabledForTemplateDeployment", "[Vault Only] Property to specify whether Azure Resource "
+             "Manager is permitted to retrieve secrets from the key vault.", kind="flag3"),
+        Prop(("--public-network-access",), "public_network_access", "properties.publicNetworkAccess", "Property to "
+             "specify whether the vault will accept traffic from public internet.", kind="enum",
+             choices=("Enabled", "Disabled")),
+        Prop(("--bypass",), "bypass", "properties.networkAcls.bypass", "Bypass traffic for space-separated uses.",
+             kind="enum", choices=("AzureServices", "None")),
+        Prop(("--default-action",), "default_action", "properties.networkAcls.defaultAction", "Default action to "
+             "apply when no rule matches.", kind="enum", choices=("Allow", "Deny")),
+    ]
+    if create:
+        out += [
+            Prop(("--network-acls-ips",), "network_acls_ips", "properties.networkAcls.ipRules", "Network ACLs IP "
+                 "rules. Space-separated list of IP addresses.", kind="list",
+                 convert=lambda values, ns, ctx: [{"value": v} for v in values]),
+            Prop(("--network-acls-vnets",), "network_acls_vnets", "properties.networkAcls.virtualNetworkRules",
+                 "Network ACLS VNet rules. Space-separated list of Vnet/subnet pairs or subnet resource ids.",
+                 kind="list", convert=_vnet_rules),
+        ]
+    return out
+
+
+VAULT_CREATE_PROPS = _vault_props(create=True)
+"""``az keyvault create`` flags that set a plain property of the vault."""
+VAULT_UPDATE_PROPS = _vault_props(create=False)
+"""``az keyvault update`` flags that set a plain property of the vault."""
+
+
 def _create_call(ns, ctx) -> Call:
     if ns.enable_soft_delete is not None:
         ctx.warn("Argument '--enable-soft-delete' has been deprecated and will be removed in a future release.")
     return Call("create_vault", (ns.name, ns.resource_group, ns.location), {
         "sku": ns.sku or "standard", "enable_purge_protection": ns.enable_purge_protection,
         "retention_days": ns.retention_days, "enable_rbac_authorization": bool(ns.enable_rbac_authorization),
-        "tags": ns.tags})
+        "tags": ns.tags, "props": props.collect(ns, ctx, VAULT_CREATE_PROPS), "self_perms": not ns.no_self_perms})
 
 
 command("az keyvault create", "Create a Vault or HSM.", [
@@ -77,7 +128,9 @@ command("az keyvault create", "Create a Vault or HSM.", [
           default="false"),
     Arg(("--enable-soft-delete",), "enable_soft_delete", "Soft delete is always on: deleted vaults and keys stay "
         "recoverable for --retention-days.", kind="flag3", choices=("true", "false"), deprecated=True),
-    tags(), no_wait(),
+    flag3(("--no-self-perms",), "no_self_perms", "[Vault Only] Don't add permissions for the current user/service "
+          "principal in the new vault."),
+    tags(), no_wait(), *props.args(VAULT_CREATE_PROPS),
 ], call=_create_call, validate=_validate_create, render=lambda e, v, ns: views.vault_view(e, v), mutating=True,
     examples=[("Create a key vault with network ACLs specified (use --network-acls to specify IP and VNet rules by "
                "using a JSON string).",
@@ -131,10 +184,8 @@ command("az keyvault update", "Update the properties of a Vault.", [
           "are authorized. When true, the key vault will use Role Based Access Control (RBAC) for authorization "
           "of data actions, and the access policies specified in vault properties will be ignored."),
     *generic.generic_args(),
-    no_wait(),
-], ids=VAULT_TYPE, call=lambda ns, ctx: Call("update_vault", (ns.name,), {
-    "enable_purge_protection": ns.enable_purge_protection, "retention_days": ns.retention_days,
-    "enable_rbac_authorization": ns.enable_rbac_authorization, **_vault_generic(ns, ctx)}),
+    no_wait(), *props.args(VAULT_UPDATE_PROPS),
+], ids=VAULT_TYPE, call=lambda ns, ctx: _vault_update_call(ns, ctx),
     render=lambda e, v, ns: views.vault_view(e, v), mutating=True,
     examples=[("Enable purge protection (needed by disk encryption sets).",
                "az keyvault update -n MyKeyVault -g MyResourceGroup --enable-purge-protection true")])
@@ -156,12 +207,27 @@ VAULT_UPDATABLE = {
 """What a generic update can change on a key vault (its JSON path -> the facade keyword)."""
 
 
-def _vault_generic(ns, ctx) -> dict:
-    if not generic.given(ns):
-        return {}
-    engine = ctx.engine
-    before = views.vault_view(engine, engine.get_vault(ns.name))
-    return generic.changes(before, generic.apply(before, ns), VAULT_UPDATABLE, "az keyvault update")
+def _vault_update_call(ns, ctx) -> Call:
+    kwargs = {"enable_purge_protection": ns.enable_purge_protection, "retention_days": ns.retention_days,
+              "enable_rbac_authorization": ns.enable_rbac_authorization}
+    given = props.collect(ns, ctx, VAULT_UPDATE_PROPS)
+    if generic.given(ns):
+        engine = ctx.engine
+        before = views.vault_view(engine, engine.get_vault(ns.name))
+        updatable = dict(VAULT_UPDATABLE)
+        updatable.update({p.path: ("props:" + p.path, None) for p in VAULT_UPDATE_PROPS})
+        for kw, value in generic.changes(before, generic.apply(before, ns), updatable, "az keyvault update").items():
+            if kw.startswith("props:"):  # a plain property changed through --set: stored as given
+                node = given
+                *parents, leaf = kw[6:].split(".")
+                for part in parents:
+                    node = node.setdefault(part, {})
+                node[leaf] = value
+            else:
+                kwargs[kw] = value
+    if given:
+        kwargs["props"] = given
+    return Call("update_vault", (ns.name,), kwargs)
 
 
 command("az keyvault delete", "Delete a Vault or HSM.", [_vault_name(), rg(required=False), no_wait()], ids=VAULT_TYPE, 
