@@ -163,7 +163,6 @@ REFUSED: dict[str, dict[str, tuple[str, str]]] = {
         "--new-names-of-source-disk-restore-point/--new-names-of-rp": ("list", FROM_DISKS),
     },
     "az vm disk detach": {"--disk-ids": ("list", "detach one disk per call with --name")},
-    "az vm list": {"--vmss": ("value", "list a scale set's VMs with az vmss list-instances")},
 }
 
 NO_EFFECT_GROUP = "Accepted, no effect in cmklab"

@@ -99,3 +99,13 @@ def test_no_self_perms_leaves_the_creator_without_a_policy(cli, rg):
     cli.ok("keyvault", "create", "-g", rg, "-n", "kvs2", "--no-self-perms", "-o", "none")
     assert len(cli.ok("keyvault", "show", "-n", "kvs1", "--query", "properties.accessPolicies").json) == 1
     assert cli.ok("keyvault", "show", "-n", "kvs2", "--query", "properties.accessPolicies").json == []
+
+
+def test_vm_list_vmss_lists_the_vms_of_one_scale_set(cli, rg):
+    cli.engine().create_scale_set("ss1", rg, capacity=2)  # az vmss is another change's; the engine has scale sets
+    cli.ok("vm", "create", "-g", rg, "-n", "loner", "--image", "Ubuntu2204", "-o", "none")
+    everyone = cli.ok("vm", "list", "-g", rg, "--query", "length(@)").json
+    in_set = cli.ok("vm", "list", "-g", rg, "--vmss", "ss1", "--query", "length(@)").json
+    assert (everyone, in_set) == (3, 2)
+    sid = f"/subscriptions/x/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachineScaleSets/ss1"
+    assert cli.ok("vm", "list", "-g", rg, "--vmss", sid, "--query", "length(@)").json == 2

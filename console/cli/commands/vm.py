@@ -251,12 +251,21 @@ command("az vm show", "Get the details of a VM.", [
     render=lambda e, vm, ns: views.vm_view(e, vm, details=ns.show_details, user_data=ns.include_user_data),
     examples=[("Show the power state of a VM.", "az vm show -g MyResourceGroup -n MyVm -d --query powerState -o tsv")])
 
+def _in_scale_set(vm, vmss: str | None) -> bool:
+    """``vm list --vmss NAME|ID``: the VMs of that scale set (every VM without it)."""
+    if vmss is None:
+        return True
+    return bool(vm.scale_set) and vm.scale_set.lower() == vmss.rstrip("/").rsplit("/", 1)[-1].lower()
+
+
 command("az vm list", "List details of Virtual Machines.", [
     rg(required=False),
     Arg(("--show-details", "-d"), "show_details", "Show public ip address, FQDN, and power states. command will run "
         "slow.", kind="store_true"),
+    Arg(("--vmss",), "vmss", "List VM instances in a specific VMSS. Please specify the VMSS id or VMSS name."),
 ], call=lambda ns, ctx: Call("list_vms", (ns.resource_group,)), table=transform_vm,
-    render=lambda e, vms, ns: [views.vm_view(e, vm, details=ns.show_details) for vm in vms],
+    render=lambda e, vms, ns: [views.vm_view(e, vm, details=ns.show_details) for vm in vms
+                               if _in_scale_set(vm, ns.vmss)],
     examples=[("List all VMs with their power state.", "az vm list -d -o table")])
 
 command("az vm get-instance-view", "Get instance information about a VM.", [_vm_name(), rg()], ids=VM_TYPE, 
