@@ -400,9 +400,9 @@ def _find_any(engine, rid: str):
     return None
 
 
-def disk_view(engine, disk, *, sdk: bool = False) -> dict:
-    """``az disk show/list/update`` (AAZ shape); ``sdk=True`` gives ``az disk create``'s SDK shape
-    (``diskSizeGb``, every attribute present with nulls)."""
+def disk_view(engine, disk) -> dict:
+    """``az disk create/show/list/update``: AAZ commands in az 2.91 (``create`` ends in the AAZ ``disk create``), so
+    the service's fields under their REST names (``diskSizeGB``, ``diskIOPSReadWrite``), present ones only."""
     tier, iops, mbps = _performance(disk.sku, disk.size_gb)
     vm = engine.vm_of_disk(disk.id)
     out: dict = {
@@ -430,35 +430,11 @@ def disk_view(engine, disk, *, sdk: bool = False) -> dict:
         "uniqueId": disk.unique_id,
     }
     with_props(out, disk.props)
-    if sdk:
-        renames = {"diskSizeGB": "diskSizeGb", "diskIOPSReadWrite": "diskIopsReadWrite",
-                   "diskIOPSReadOnly": "diskIopsReadOnly"}
-        return add_resource_group(_sdk_shape(out, renames))
     return add_resource_group({k: v for k, v in out.items() if v is not None})
 
 
-_SDK_NULLS = ("burstingEnabled", "burstingEnabledTime", "completionPercent", "dataAccessAuthMode", "diskAccessId",
-              "diskIopsReadOnly", "diskMBpsReadOnly", "encryptionSettingsCollection", "extendedLocation",
-              "lastOwnershipUpdateTime", "managedByExtended", "maxShares", "optimizedForFrequentAttach",
-              "propertyUpdatesInProgress", "purchasePlan", "securityProfile", "shareInfo", "supportedCapabilities",
-              "supportsHibernation", "zones")
-_SDK_CREATION_NULLS = ("elasticSanResourceId", "galleryImageReference", "imageReference", "logicalSectorSize",
-                       "performancePlus", "securityDataUri", "sourceResourceId", "sourceUniqueId", "sourceUri",
-                       "storageAccountId", "uploadSizeBytes")
-
-
-def _sdk_shape(out: dict, renames: dict) -> dict:
-    sdk = {renames.get(k, k): v for k, v in out.items()}
-    for k in _SDK_NULLS:
-        sdk.setdefault(k, None)
-    cd = sdk.get("creationData")
-    if isinstance(cd, dict):
-        for k in _SDK_CREATION_NULLS:
-            cd.setdefault(k, None)
-    return sdk
-
-
-def snapshot_view(engine, snap, *, sdk: bool = False) -> dict:
+def snapshot_view(engine, snap) -> dict:
+    """``az snapshot create/show/list`` (AAZ in az 2.91, as disks)."""
     out: dict = {
         "creationData": _creation_data(engine, snap),
         "diskSizeBytes": snap.size_bytes,
@@ -480,22 +456,12 @@ def snapshot_view(engine, snap, *, sdk: bool = False) -> dict:
         "uniqueId": snap.unique_id,
     }
     with_props(out, snap.props)
-    if sdk:
-        sdk_out = _sdk_shape(out, {"diskSizeGB": "diskSizeGb"})
-        for k in _SDK_SNAPSHOT_ONLY:
-            sdk_out.setdefault(k, None)
-        return add_resource_group(sdk_out)
     return add_resource_group({k: v for k, v in out.items() if v is not None})
 
 
-_SDK_SNAPSHOT_ONLY = ("copyCompletionError", "diskState", "incrementalSnapshotFamilyId", "managedBy")
-"""Attributes of the SDK's ``Snapshot`` (API 2023-10-02, what ``az snapshot create`` returns) beyond a disk's."""
-
-
-def image_view(engine, image, *, sdk: bool = False) -> dict:
-    """``az image show/list`` (AAZ: the service's fields, present ones only; the set is the OS disk's
-    ``diskEncryptionSet``, an image has no top-level ``encryption``); ``sdk=True`` is ``az image create``'s SDK
-    ``Image`` (every attribute, nulls kept)."""
+def image_view(engine, image) -> dict:
+    """``az image create/show/list`` (AAZ in az 2.91: the service's fields, present ones only; the set is the OS
+    disk's ``diskEncryptionSet``, an image has no top-level ``encryption``)."""
     src = _find_any(engine, image.source_resource_id) if image.source_resource_id else None
     vm = engine.vm_of_disk(src.id) if src is not None and src.kind == "disk" else None
     os_disk: dict = {
@@ -523,12 +489,6 @@ def image_view(engine, image, *, sdk: bool = False) -> dict:
     }
     if vm is not None:
         out["sourceVirtualMachine"] = {"id": vm.id}
-    if sdk:
-        out.setdefault("sourceVirtualMachine", None)
-        out["extendedLocation"] = None
-        for key in ("blobUri", "diskEncryptionSet", "managedDisk", "snapshot"):
-            os_disk.setdefault(key, None)
-        os_disk["diskSizeGb"] = os_disk.pop("diskSizeGB")
     return add_resource_group(out)
 
 

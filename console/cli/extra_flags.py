@@ -88,8 +88,6 @@ REFUSED: dict[str, dict[str, tuple[str, str]]] = {
         "--image-reference-lun": ("value", "OS disks from images are made by az vm create --image"),
         "--secure-vm-disk-encryption-set": ("value", CONFIDENTIAL),
         "--security-data-uri": ("value", CONFIDENTIAL), "--security-metadata-uri": ("value", CONFIDENTIAL),
-        "--action-on-disk-delay": ("value", "az 2.91's disk create sends API 2023-04-02, whose disks have no "
-                                            "availabilityPolicy; set it with az disk update --action-on-disk-delay"),
     },
     "az image create": {
         "--os-disk-caching": ("value", "an image's caching settings are not modelled"),

@@ -1,6 +1,7 @@
 """az's output rules, as the oracle of cmklab's shapes (tests/cli/test_cli_shapes.py).
 
-az 2.91 prints a command's result one of two ways (tests/reference/az_commands.json says which, per command):
+az 2.91 prints a command's result one of two ways (tests/reference/az_commands.json says which, per command;
+every compute command, creates included, is AAZ; the keyvault management commands are SDK):
 
 * ``sdk``: a custom command returns an Azure SDK model; az prints it through ``azure.cli.core.util.todict``: every
   attribute of the model (its ``__dict__``), null when unset, named by the Python attribute camel-cased

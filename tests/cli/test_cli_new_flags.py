@@ -71,4 +71,4 @@ def test_new_shapes_answer_tsv_queries_through_the_installed_cmklab(cmklab_bin, 
     assert az("image", "show", "-g", "g", "-n", "i", "--query", "storageProfile.osDisk.diskSizeGB", "-o", "tsv") == "8"
     assert "encryption" not in json.loads(az("image", "show", "-g", "g", "-n", "i", "--query", "keys(@)"))
     assert az("image", "create", "-g", "g", "-n", "i2", "--source", "s", "--os-type", "Linux", "--query",
-              "storageProfile.osDisk.diskSizeGb", "-o", "tsv") == "8"  # az image create: the SDK's spelling
+              "storageProfile.osDisk.diskSizeGB", "-o", "tsv") == "8"  # az 2.91's image create is AAZ too

@@ -1,10 +1,10 @@
 """Every az command's output has az 2.91's shape: the oracle is az's own schema or SDK model (tests/cli/azshape.py).
 
-For an AAZ command (``disk show``, ``disk-encryption-set *``, ``snapshot show``, ``image show``, ``vm show`` ...)
-every key cmklab prints must be a key of the command's response schema, in its REST spelling (``diskSizeGB``);
-for an SDK command (``disk create``, ``snapshot create``, ``image create``, ``keyvault create/show/...``) cmklab's
-JSON, loaded into the SDK model az returns and printed back with az's ``todict``, must be exactly what cmklab
-printed: every attribute, nulls kept, no key more or less, list outputs included.
+For an AAZ command (``disk create|show|list|update``, ``snapshot create|show|list``, ``image create|show|list``,
+``disk-encryption-set *``, ``vm show|list|update`` ...) every key cmklab prints must be a key of the command's
+response schema, in its REST spelling (``diskSizeGB``); for an SDK command (``keyvault create/show/...``)
+cmklab's JSON, loaded into the SDK model az returns and printed back with az's ``todict``, must be exactly what
+cmklab printed: every attribute, nulls kept, no key more or less, list outputs included.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ def world(cli, landscape):
     run("disk create", "-g", rg, "-n", "shared", "--size-gb", "256", "--max-shares", "2", "--network-access-policy",
         "DenyAll", "--architecture", "Arm64", "--accelerated-network", "true", "--edge-zone", "ez1", "--tier", "P20",
         "--enable-bursting", "true", "--logical-sector-size", "512", "--security-type", "TrustedLaunch",
-        "--disk-access", "da1", "--data-access-auth-mode", "AzureActiveDirectory")
+        "--disk-access", "da1", "--data-access-auth-mode", "AzureActiveDirectory", "--action-on-disk-delay",
+        "AutomaticReattach")
     run("disk show", "-g", rg, "-n", "shared")
     run("disk update", "-g", rg, "-n", "shared", "--action-on-disk-delay", "AutomaticReattach", "--set",
         "publicNetworkAccess=Disabled")
@@ -133,7 +134,7 @@ def test_vm_show_details_are_the_vm_plus_get_vm_details_keys(world):
     assert world["details"]["powerState"].startswith("VM ")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("azure.mgmt.compute") is None, reason="pip install -e '.[test]'")
+@pytest.mark.skipif(importlib.util.find_spec("azure.mgmt.keyvault") is None, reason="pip install -e '.[test]'")
 @pytest.mark.parametrize("command", SDK)
 def test_sdk_outputs_are_the_model_printed_by_todict(world, command):
     outputs = world["outputs"].get(command)

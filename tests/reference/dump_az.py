@@ -112,12 +112,13 @@ AAZ_BEHIND_CUSTOM = {
     "vm update": "azure.cli.command_modules.vm.aaz.latest.vm.Create",
     "vm disk attach": "azure.cli.command_modules.vm.aaz.latest.vm.Create",
     "vm disk detach": "azure.cli.command_modules.vm.aaz.latest.vm.Create",
+    # create_managed_disk, create_snapshot and create_image end in the AAZ Create command of their kind
+    "disk create": "azure.cli.command_modules.vm.aaz.latest.disk.Create",
+    "snapshot create": "azure.cli.command_modules.vm.aaz.latest.snapshot.Create",
+    "image create": "azure.cli.command_modules.vm.aaz.latest.image.Create",
 }
 SDK_MODELS = {
     # custom commands that return an SDK model, printed by az's todict (API versions: azure/cli/core/profiles)
-    "disk create": "azure.mgmt.compute.v2023_04_02.models.Disk",
-    "snapshot create": "azure.mgmt.compute.v2023_10_02.models.Snapshot",
-    "image create": "azure.mgmt.compute.v2024_11_01.models.Image",
     "keyvault create": "azure.mgmt.keyvault.models.Vault",
     "keyvault show": "azure.mgmt.keyvault.models.Vault",
     "keyvault update": "azure.mgmt.keyvault.models.Vault",
@@ -185,12 +186,10 @@ def dump_one(words: str) -> dict:
     else:
         out["output"] = {"kind": "sdk", "model": SDK_MODELS.get(words)}
         if words in SDK_MODELS:
-            import azure.mgmt.compute
             import azure.mgmt.keyvault
 
             _import(SDK_MODELS[words])  # the model exists in the SDK az ships
-            out["output"]["sdk"] = {"azure-mgmt-compute": azure.mgmt.compute.VERSION,
-                                    "azure-mgmt-keyvault": azure.mgmt.keyvault.VERSION}
+            out["output"]["sdk"] = {"azure-mgmt-keyvault": azure.mgmt.keyvault.VERSION}
     return out
 
 

@@ -192,6 +192,8 @@ def _performance_props() -> list[Prop]:
 DISK_CREATE_PROPS = [
     *_performance_props(), _NETWORK_ACCESS, _PUBLIC_ACCESS, _DISK_ACCESS, _DATA_AUTH, _ARCHITECTURE, _ACCELERATED,
     _EDGE_ZONE, _SECURITY_OPTION,
+    Prop(("--action-on-disk-delay",), "action_on_disk_delay", "availabilityPolicy.actionOnDiskDelay", "Determine "
+         "the action on disk delay.", kind="enum", choices=("AutomaticReattach",)),
     Prop(("--enable-bursting",), "enable_bursting", "burstingEnabled", "Enable on-demand bursting beyond the "
          "provisioned performance target of the disk.", kind="flag3"),
     Prop(("--tier",), "tier", "tier", "Performance tier of the disk (e.g, P4, S10) as described here: "
@@ -243,7 +245,7 @@ command("az disk create", "Create a managed disk.", [
     enum(("--hyper-v-generation",), "hyper_v_generation", "The hypervisor generation of the Virtual Machine. "
          "Applicable to OS disks only.", HYPER_V, help_default="V1"),
     *_encryption_args(), tags(), no_wait(), *props.args(DISK_CREATE_PROPS),
-], mutating=True, table=transform_disk_create, render=lambda e, d, ns: views.disk_view(e, d, sdk=True),
+], mutating=True, table=transform_disk_create, render=lambda e, d, ns: views.disk_view(e, d),
     call=lambda ns, ctx: Call("create_disk", (ns.name, ns.resource_group), {
         "size_gb": ns.size_gb, "sku": ns.sku or "Premium_LRS", "location": ns.location,
         "encryption_type": ns.encryption_type, "disk_encryption_set": ns.disk_encryption_set, "source": ns.source,
@@ -329,7 +331,7 @@ command("az snapshot create", "Create a snapshot.", [
     enum(("--hyper-v-generation",), "hyper_v_generation", "The hypervisor generation of the Virtual Machine. "
          "Applicable to OS disks only.", HYPER_V),
     *_encryption_args(), tags(), no_wait(), *props.args(SNAPSHOT_CREATE_PROPS),
-], mutating=True, render=lambda e, s, ns: views.snapshot_view(e, s, sdk=True),
+], mutating=True, render=lambda e, s, ns: views.snapshot_view(e, s),
     call=lambda ns, ctx: Call("create_snapshot", (ns.name, ns.resource_group, ns.source), {
         "location": ns.location, "encryption_type": ns.encryption_type,
         "disk_encryption_set": ns.disk_encryption_set, "sku": ns.sku, "tags": ns.tags,
@@ -366,7 +368,7 @@ command("az image create", "Create a custom Virtual Machine Image from managed d
          "created from the image.", HYPER_V, help_default="V1"),
     flag3(("--zone-resilient",), "zone_resilient", "Specifies whether an image is zone resilient or not."),
     location(), tags(),
-], mutating=True, render=lambda e, i, ns: views.image_view(e, i, sdk=True),
+], mutating=True, render=lambda e, i, ns: views.image_view(e, i),
     call=lambda ns, ctx: Call("create_image", (ns.name, ns.resource_group, ns.source), {
         "location": ns.location, "os_type": ns.os_type, "tags": ns.tags}),
     examples=[("Create an image from an existing VM.", "az image create -g MyResourceGroup -n image1 --source MyVm1")])
