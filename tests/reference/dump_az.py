@@ -1,6 +1,6 @@
 """Dump the Azure CLI's own parser for every az command cmklab implements: tests/reference/az_commands.json.
 
-    python tests/reference/dump_az.py            # makes /tmp/azcli-venv (azure-cli==AZ_VERSION) if missing, dumps
+    python tests/reference/dump_az.py   # makes $CMKLAB_AZCLI_VENV or /tmp/azcli-venv (azure-cli==AZ_VERSION) if missing
 
 azure-cli pins its own dependencies, so it lives in its own virtual environment, never in cmklab's. The script
 re-runs itself there (``--inside``), loads each command as ``az`` itself does when it is invoked (command table,
@@ -26,7 +26,8 @@ import sys
 from pathlib import Path
 
 AZ_VERSION = "2.91.0"
-VENV = Path(os.environ.get("AZCLI_VENV", "/tmp/azcli-venv"))
+VENV = Path(os.environ.get("CMKLAB_AZCLI_VENV", "/tmp/azcli-venv"))
+"""The same environment as .ci/install-azcli's (the endpoint's az test)."""
 OUT = Path(__file__).with_name("az_commands.json")
 
 
