@@ -50,8 +50,10 @@ def test_vault_generic_update_and_a_refused_property(cli, rg):
                    "--query", "properties.enablePurgeProtection") == "true"
     r = cli.az("keyvault", "update", "-n", "kvg", "--set", "properties.softDeleteRetentionInDays=30")
     assert r.code == 1 and "set at creation" in r.err  # the engine's rule, reached through the generic update
-    r = cli.az("keyvault", "update", "-n", "kvg", "--set", "properties.publicNetworkAccess=Disabled")
-    assert r.code == 1 and "cannot change 'properties.publicNetworkAccess'" in r.err
+    r = cli.az("keyvault", "update", "-n", "kvg", "--set", "properties.tenantId=00000000-0000-0000-0000-000000000001")
+    assert r.code == 1 and "cannot change 'properties.tenantId'" in r.err
+    assert cli.tsv("keyvault", "update", "-n", "kvg", "--set", "properties.publicNetworkAccess=Disabled", "--query",
+                   "properties.publicNetworkAccess") == "Disabled"  # a stored property (console/cli/props.py)
 
 
 def test_add_appends_to_a_list_and_remove_drops_an_item(cli, rg):
