@@ -311,7 +311,17 @@ class CmkApp(App):
         self._new_in.pop(message.seq, None)
         self._calls.pop(message.seq, None)
         self._finish(message.seq, message.label, message.log)
-        self.notify(shorten(message.text), title=message.title, severity="error", timeout=10)
+        lesson = None
+        if self.lab is not None and isinstance(message.error, EngineError):
+            try:
+                lesson = self.lab.expected_refusal([ln for lines, _ok, _code in message.log for ln in lines])
+            except Exception:  # noqa: BLE001 - the lab's view of a refusal never hides the refusal
+                lesson = None
+        if lesson is not None:
+            self.notify("Refused, as this step of the lab expects: " + shorten(message.text),
+                        title=f"{message.title}: part of the lesson", severity="information", timeout=10)
+        else:
+            self.notify(shorten(message.text), title=message.title, severity="error", timeout=10)
 
     @on(Worker.StateChanged)
     def _worker_state(self, event: Worker.StateChanged) -> None:
@@ -357,8 +367,14 @@ class CmkApp(App):
     def export_log(self, path: str) -> None:
         entries = [(e.ok, e.lines, e.error) for e in self.command_log]
         header = f"store: {self.store_label}\nsimulated clock at export: {self.engine.now()}"
+        from .confine import user_path
+
         try:
-            target = Path(path).expanduser()
+            target = Path(user_path(path))
+        except ValueError as exc:
+            self.notify(str(exc), title="ExportRefused", severity="error")
+            return
+        try:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(azcmd.script(entries, header=header, replay=self._replay_lines(target)))
             target.chmod(0o755)

@@ -441,6 +441,18 @@ def bench_console(n: int) -> None:
     row("input_latency_during_rotation_ms", ms, "<= 100", detail)
 
 
+def bench_classroom(n: int) -> None:
+    """``cmklab classroom`` with n trainees opening their links at once (tests/bench/classroom_bench.py)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from classroom_bench import bench_classroom as run
+
+    figures = run(n)
+    bounds = {"classroom_30_first_screen_s": "<= 12", "classroom_console_rss_mb": "<= 60",
+              "classroom_progress_visible_s": "<= 2"}
+    for name, (value, detail) in figures.items():
+        row(name, value, bounds[name], detail)
+
+
 def _tunnel(port: int, host: str, ca: str):
     """A keep-alive HTTPS connection to ``host`` through the endpoint's proxy (CONNECT), as clients make it."""
     import http.client
@@ -579,9 +591,12 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="fewer repeats; under two minutes, and about a minute more for the 100k import")
     ap.add_argument("--json", action="store_true", help="print a last line holding one JSON object")
     ap.add_argument("--only", help="comma-separated subset: rotation,scale,cascade,disk,cli,console,keygen,raw,"
-                    "import,endpoint")
+                    "import,endpoint,classroom")
     ap.add_argument("--endpoint", action="store_true", help="also measure cmklab endpoint's throughput (GET of a "
                     "disk, wrapKey) beside the engine's own call rate")
+    ap.add_argument("--classroom", action="store_true",
+                    help="also run the classroom figures (30 browser consoles at once: about a minute; not part of "
+                         "the default run)")
     args = ap.parse_args()
     reps = 3 if args.quick else 7
     only = set(args.only.split(",")) if args.only else None
@@ -597,6 +612,8 @@ def main() -> int:
         ("import", lambda: bench_import(100000)),
         ("endpoint", lambda: bench_endpoint(3.0 if args.quick else 8.0)),
     ]
+    if args.classroom or (only is not None and "classroom" in only):
+        steps.append(("classroom", lambda: bench_classroom(30)))
     t0 = time.perf_counter()
     for name, fn in steps:
         if (only is None and (name != "endpoint" or args.endpoint)) or (only is not None and name in only):
