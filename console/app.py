@@ -42,7 +42,7 @@ BUSY_DELAY = 0.3
 
 
 def _store_label(engine) -> str:
-    path = getattr(engine.store, "path", None)
+    path = engine.store_path
     if not path:
         return "(in memory)"
     home = os.path.expanduser("~")
@@ -83,12 +83,18 @@ class CmkApp(App):
         self.reads: dict[str, str] = {}
         """VM name -> what the last read from its disks returned (the detail panel shows it)."""
         self._unsubscribe = None
-        self._last_event_id: str | None = None
-        """The newest event this console has shown (the events log is read lazily: not at start-up)."""
+        self._journal: int | None = None
+        """Where this console has read the event log to (``Engine.journal_cursor``): a poll reads only what
+        other processes appended after it, never the log's history."""
+        self._journal_lock = threading.Lock()
+        self._external_events: list[Event] = []
+        """Events other processes committed, waiting for the UI thread to say them."""
+        self.first_poll = threading.Event()
+        """Set once the watcher has found where the journal ends and checked the store for the first time."""
         self._load_log()
         self.lab = None
         """The workshop being played in this home (``cmklab scenario run NAME``): the Lab pane shows it."""
-        home = getattr(engine.store, "home", None)
+        home = engine.home
         if home is not None:
             try:
                 from .workshop import open_lab
@@ -130,31 +136,49 @@ class CmkApp(App):
         # rows are refreshed once the action is done (ActionDone); nothing to redraw per event
         pass
 
-    def _max_event_id(self) -> str:
-        return max(self.engine.t["events"], default="")
+    def _skip_own_events(self) -> None:
+        """After this console's own action: its events are said by ActionDone, not as another process's."""
+        try:
+            cursor = self.engine.journal_cursor()
+        except Exception:  # noqa: BLE001
+            return
+        with self._journal_lock:
+            if self._journal is not None:
+                self._journal = max(self._journal, cursor)
 
     # ---- other processes ---------------------------------------------------------------------------
 
+    def _watch_once(self) -> None:
+        """One look at the store, in the watcher's thread: catch up with what other processes committed
+        (only the documents they changed), read the events they appended since the last look, and tell the
+        UI thread. Nothing here reads the journal's history."""
+        with self._journal_lock:
+            if self._journal is None:
+                self._journal = self.engine.journal_cursor()
+        if not self.engine.refresh_if_changed():
+            return
+        with self._journal_lock:
+            events, self._journal = self.engine.events_since(self._journal)
+            self._external_events.extend(events)
+        self.post_message(ExternalChange())
+
     @work(thread=True, exclusive=True, group="poll", exit_on_error=False, description="watch the store")
     def _poll(self) -> None:
-        if self._last_event_id is None:
-            try:
-                self._last_event_id = self._max_event_id()  # off the UI thread: the first frame stays quick
-            except Exception:  # noqa: BLE001
-                pass
+        try:
+            self._watch_once()
+        except Exception:  # noqa: BLE001 - a store being rewritten; try again next tick
+            pass
+        self.first_poll.set()
         while not self._stop.wait(POLL_SECONDS):
             try:
-                if self.engine.refresh_if_changed():
-                    self.post_message(ExternalChange())
-            except Exception:  # noqa: BLE001 - a store being rewritten; try again next tick
+                self._watch_once()
+            except Exception:  # noqa: BLE001
                 continue
 
     @on(ExternalChange)
     def _external(self, message: ExternalChange) -> None:
-        baseline = self._last_event_id
-        new = [] if baseline is None else [ev for eid, ev in sorted(self.engine.t["events"].items())
-                                           if eid > baseline]
-        self._last_event_id = self._max_event_id()
+        with self._journal_lock:
+            new, self._external_events = self._external_events, []
         loud = [ev for ev in new if ev.severity in ("warning", "error")]
         if loud:
             self.notify("\n".join(shorten(ev.summary) for ev in loud[:6]), title="Changed in another terminal",
@@ -211,6 +235,7 @@ class CmkApp(App):
             self.post_message(ActionFailed(label, call.method, err, seq, log))
         finally:
             self._capture.pop(threading.get_ident(), None)
+            self._skip_own_events()
 
     def _show_busy(self) -> None:
         main = self.main
@@ -244,7 +269,6 @@ class CmkApp(App):
         new_in = self._new_in.pop(message.seq, None)
         if new_in is not None and self.main is not None:
             self.main.select_new(*new_in)
-        self._last_event_id = self._max_event_id()
         call = self._calls.pop(message.seq, None)
         if message.method == "vm_read":
             data = bytes(message.result or b"")
@@ -276,7 +300,7 @@ class CmkApp(App):
     def _event_line(self, ev: Event) -> str:
         """An event as the notification says it, now that the whole action is done."""
         if ev.kind == "DiskEncryptionSetCreated":
-            des = next((d for d in self.engine.t["des"].values() if d.id == ev.des), None)
+            des = self.engine.find_des(ev.des)
             if des is not None and self.engine.des_identity_ready(des) is None:
                 # the engine's summary (written at creation) asks for a grant the action has since made
                 return f"disk encryption set {des.name} created on key {short_kid(des.key_url)}; its identity can use it"
@@ -291,7 +315,7 @@ class CmkApp(App):
         new = parse_key_url(ev.kid)
         jobs = {j["job"]: j["time"] for j in self.engine.pending_jobs()}
         out = []
-        for des in sorted(self.engine.t["des"].values(), key=lambda d: d.name):
+        for des in sorted(self.engine.list_des(), key=lambda d: d.name):
             ref = parse_key_url(des.key_url)
             if (ref.vault.lower(), ref.name.lower()) != (new.vault.lower(), new.name.lower()):
                 continue
@@ -325,7 +349,7 @@ class CmkApp(App):
 
     def _load_log(self) -> None:
         """The command log of earlier sessions on this home (kept with its state)."""
-        home = getattr(self.engine.store, "home", None)
+        home = self.engine.home
         if home is None:
             return
         from store.notes import read_note
@@ -341,7 +365,7 @@ class CmkApp(App):
             self._log_seq = max(self._log_seq, entry.seq)
 
     def _save_log(self) -> None:
-        home = getattr(self.engine.store, "home", None)
+        home = self.engine.home
         if home is None or self.read_only:
             return
         from store.notes import write_note
@@ -428,12 +452,10 @@ def run_console(home: str | None = None, seed: int | None = None, profile: str |
     try:
         app.run()
     finally:
-        close = getattr(engine.store, "close", None)
-        if close is not None:
-            try:
-                close()
-            except Exception:  # noqa: BLE001
-                pass
+        try:
+            engine.close()
+        except Exception:  # noqa: BLE001
+            pass
     return app.return_code or 0
 
 
