@@ -16,6 +16,7 @@ Errors become notifications titled with the engine's error code, never traceback
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from .screens.ops import Call
 from .screens.panes import LogEntry, short_kid, shorten
 
 POLL_SECONDS = 0.5
+SWITCH_INTERVAL = 0.001
 BUSY_DELAY = 0.3
 """Quick actions finish before the progress indicator would flash."""
 
@@ -106,6 +108,9 @@ class CmkApp(App):
     # ---- lifecycle -------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        # Threads (the watcher, a big pane's listing) hand the interpreter back to the UI thread within 1 ms
+        # instead of 5: a key press waits at most that long for a thread doing Python work.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self._unsubscribe = self.engine.subscribe(self._engine_callback)
         self.push_screen(MainScreen())
         if self._poll_enabled:
@@ -155,8 +160,11 @@ class CmkApp(App):
         with self._journal_lock:
             if self._journal is None:
                 self._journal = self.engine.journal_cursor()
-        if not self.engine.refresh_if_changed():
-            return
+        from .screens.main import quiet_gc
+
+        with quiet_gc():  # catching up can read whole tables again (after another process compacted)
+            if not self.engine.refresh_if_changed():
+                return
         with self._journal_lock:
             events, self._journal = self.engine.events_since(self._journal)
             self._external_events.extend(events)

@@ -859,21 +859,25 @@ class EngineCore:
         cls = MODELS["events"]
         return [cls.from_doc(d) for d in docs], cursor
 
-    def loaded_count(self, kinds: tuple[str, ...] | list[str]) -> int | None:
+    def loaded_count(self, kinds: tuple[str, ...] | list[str], *, read_shards: int = 0) -> int | None:
         """How many models ``kinds`` (resource kinds, ``audit``, ``events``) hold, when every one of them is
-        in memory already; None when answering would read the store (a front end then reads them off its UI
-        thread)."""
-        total = 0
-        for kind in kinds:
-            t = self.t[kind]
+        in memory already (a table whose documents lie in at most ``read_shards`` shards not read yet, a
+        few documents, is read to answer); None when answering would read more of the store (a front end
+        then reads them off its UI thread)."""
+        tables = [self.t[kind] for kind in kinds]
+        for t in tables:
             if isinstance(t, _Log):
                 if not t._loaded:
                     return None
-                total += dict.__len__(t)
-            elif t._full:  # type: ignore[attr-defined]
-                total += dict.__len__(t)
-            else:
-                return None
+            elif not t._full:  # type: ignore[attr-defined]
+                unread = [s for s in self.store.shards(t._name) if s not in t._shards]  # type: ignore[attr-defined]
+                if len(unread) > read_shards:
+                    return None
+        total = 0
+        for t in tables:
+            if not isinstance(t, _Log):
+                t._all()  # type: ignore[attr-defined]
+            total += dict.__len__(t)
         return total
 
     def reading(self) -> contextlib.AbstractContextManager:

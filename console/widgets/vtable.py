@@ -131,16 +131,20 @@ class VirtualTable(ScrollView, can_focus=True):
         self.empty_text = empty_text
         self._set_keys(keys, cursor_key=cursor_key, at_end=at_end, reset_scroll=True)
 
-    def update_rows(self, keys: list[Hashable] | None = None, *, follow_end: bool = False) -> None:
-        """The data changed: forget cached cells, keep the cursor on the same key when it still exists."""
-        current = self.cursor_key
-        was_at_end = follow_end and self.cursor >= len(self.keys) - 1
-        self._set_keys(self.keys if keys is None else keys, cursor_key=current, at_end=was_at_end)
+    def update_rows(self, keys: list[Hashable] | None = None, *, follow_end: bool = False,
+                    index: dict[Hashable, int] | None = None, cursor_key: Hashable | None = None,
+                    at_end: bool = False) -> None:
+        """The data changed: forget cached cells, keep the cursor on the same key when it still exists
+        (``cursor_key`` when the table had no row under its cursor). ``index``: ``{key: position}`` of
+        ``keys``, built by the caller (a thread, for a big table), so that this costs no pass over them."""
+        current = self.cursor_key if self.cursor_key is not None else cursor_key
+        was_at_end = at_end or (follow_end and self.cursor >= len(self.keys) - 1)
+        self._set_keys(self.keys if keys is None else keys, cursor_key=current, at_end=was_at_end, index=index)
 
     def _set_keys(self, keys: list[Hashable], *, cursor_key: Hashable | None, at_end: bool = False,
-                  reset_scroll: bool = False) -> None:
-        self.keys = list(keys)
-        self._index = {k: i for i, k in enumerate(self.keys)}
+                  reset_scroll: bool = False, index: dict[Hashable, int] | None = None) -> None:
+        self.keys = keys if isinstance(keys, list) else list(keys)
+        self._index = index if index is not None else {k: i for i, k in enumerate(self.keys)}
         self._cache.clear()
         self.virtual_size = Size(self.size.width or 80, len(self.keys) + 1)
         if at_end and self.keys:
