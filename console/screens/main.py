@@ -301,7 +301,7 @@ class MainScreen(Screen):
         pane = self.pane
         if relist:
             self._loading = pane.id
-            self._update_title(len(self.table.keys))
+        self._update_title(len(self.table.keys))
         self._list_in_thread(pane, relist, self.filters.get(pane.id, ""), self.generation, self._token,
                              self.rows_by_key, self.all_keys)
 
@@ -409,6 +409,8 @@ class MainScreen(Screen):
             text += f", filter [/dim][$text-warning]/{escape(pattern)}[/][dim] → {shown}"
         if self._loading == self.pane.id:
             text += ", reading …"
+        elif pattern and self._token_done != self._token:
+            text += " (filtering …)"
         text += "[/dim]"
         self.query_one("#pane-title", Static).update(text)
 
@@ -585,7 +587,6 @@ class MainScreen(Screen):
                 self._filter_timer.stop()
             relist = self._loading == self.pane.id
             self._filter_timer = self.set_timer(FILTER_DEBOUNCE, lambda: self._start_listing(relist=relist))
-            self._update_title(len(self.table.keys))
             return
         keys = self._rows()
         self.table.empty_text = self._empty_text()
