@@ -90,6 +90,8 @@ class CmkApp(App):
         other processes appended after it, never the log's history."""
         self._journal_lock = threading.Lock()
         self._external_events: list[Event] = []
+        self._followed: dict[str, set[str]] | str = {}
+        """What other processes changed since the UI thread last looked (``Engine.followed``, merged)."""
         """Events other processes committed, waiting for the UI thread to say them."""
         self.first_poll = threading.Event()
         """Set once the watcher has found where the journal ends and checked the store for the first time."""
@@ -168,6 +170,12 @@ class CmkApp(App):
         with self._journal_lock:
             events, self._journal = self.engine.events_since(self._journal)
             self._external_events.extend(events)
+            followed = self.engine.followed
+            if followed == "reset" or self._followed == "reset":
+                self._followed = "reset"
+            else:
+                for table, keys in followed.items():  # type: ignore[union-attr]
+                    self._followed.setdefault(table, set()).update(keys)  # type: ignore[union-attr]
         self.post_message(ExternalChange())
 
     @work(thread=True, exclusive=True, group="poll", exit_on_error=False, description="watch the store")
@@ -187,6 +195,7 @@ class CmkApp(App):
     def _external(self, message: ExternalChange) -> None:
         with self._journal_lock:
             new, self._external_events = self._external_events, []
+            changed, self._followed = self._followed, {}
         loud = [ev for ev in new if ev.severity in ("warning", "error")]
         if loud:
             self.notify("\n".join(shorten(ev.summary) for ev in loud[:6]), title="Changed in another terminal",
@@ -195,7 +204,7 @@ class CmkApp(App):
         elif new:
             self.notify(shorten(new[-1].summary), title="Changed in another terminal", timeout=4)
         if self.main is not None:
-            self.main.refresh_data()
+            self.main.refresh_data(changed=changed if isinstance(changed, dict) else None)
 
     # ---- executing actions -------------------------------------------------------------------------
 

@@ -362,6 +362,9 @@ class EngineCore:
             for event, method in cls.__dict__.get("REACTIONS", {}).items():
                 self._reactions.setdefault(event, []).append(method)
         self._lock = threading.RLock()
+        self.followed: dict[str, set[str]] | str = {}
+        """What the last catch-up with other processes changed: ``{table: {lower-case keys}}``, or ``"reset"``
+        when every table read had to be read again (another process compacted the store)."""
         self._subscribers: list[Subscriber] = []
         self._uow: UnitOfWork | None = None
         self._private_cache: dict[str, Any] = {}
@@ -483,6 +486,7 @@ class EngineCore:
         read as they are now, and the logs read only their new lines. After a compaction by another process
         (``changes == "reset"``), every table that was read is read again, here (in the caller's thread:
         the console polls from a worker, so its UI thread never parses)."""
+        self.followed = changes if changes == "reset" else {t: set(docs) for t, docs in (changes or {}).items()}
         if changes == "reset":
             full = [name for name, t in self.t.items() if isinstance(t, _Table) and t._full]
             logs = [name for name in LOG_TABLES if self.t[name]._loaded]

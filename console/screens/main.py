@@ -9,6 +9,7 @@ confirmation when the action is destructive, then the engine call in a thread wo
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import gc
 import re
@@ -155,6 +156,8 @@ class MainScreen(Screen):
         self._select_after: tuple[str, set] | None = None
         self._filter_timer = None
         self._last_move = 0.0
+        self._sort_keys: list | None = None
+        self._lower: dict = {}
         self._settle_timer = None
 
     # ---- layout ------------------------------------------------------------------------------
@@ -335,11 +338,55 @@ class MainScreen(Screen):
                             return
                         time.sleep(0)  # let the UI thread have the interpreter first
         index = {k: i for i, k in enumerate(shown)}
+        sort_keys, lower = None, {}
+        if pane.by_name and shown is all_keys:  # what patching the rows later needs
+            sort_keys = [(getattr(rows_by_key[k], "name", "") or "").lower() for k in all_keys]
+            lower = {str(k).lower(): k for k in all_keys}
         self.app.call_from_thread(self._apply_listing, token, pane, generation, ctx.idx if relist else None,
-                                  rows_by_key, all_keys, shown, index, texts)
+                                  rows_by_key, all_keys, shown, index, texts, sort_keys, lower)
+
+    def _patch_rows(self, changed: dict[str, set[str]]) -> bool:
+        """Another process changed these documents (lower-case keys by table): put each changed row of a pane
+        sorted by name where it now sorts, drop the deleted ones. False when the pane cannot be patched (a
+        filter is on, it is being listed, it is not sorted by name, or the change is large)."""
+        pane = self.pane
+        if (not pane.by_name or self.filters.get(pane.id) or self._loading or self._token_done != self._token
+                or self._sort_keys is None or len(self._sort_keys) != len(self.all_keys)):
+            return False
+        table = pane.tables[0]
+        keys = changed.get(table, ())
+        if len(keys) > 500:
+            return False
+        engine, rows, order, names, lower = self.engine, self.rows_by_key, self.all_keys, self._sort_keys, self._lower
+        for low in {k.lower() for k in keys}:
+            old = lower.pop(low, None)
+            if old is not None:
+                obj = rows.pop(old)
+                name = (getattr(obj, "name", "") or "").lower()
+                i = bisect.bisect_left(names, name)
+                while i < len(order) and order[i] != old:
+                    i += 1
+                if i < len(order):
+                    del order[i]
+                    del names[i]
+            obj = engine.find(table, low)
+            if obj is not None:
+                key = pane.key(obj)
+                name = (getattr(obj, "name", "") or "").lower()
+                i = bisect.bisect_right(names, name)
+                order.insert(i, key)
+                names.insert(i, name)
+                rows[key] = obj
+                lower[low] = key
+        self._sizes[pane.id] = len(order)
+        self.table.empty_text = self._empty_text()
+        self.table.update_rows(order, follow_end=pane.follow_end)
+        self._update_title(len(order))
+        return True
 
     def _apply_listing(self, token: int, pane: Pane, generation: int, idx: Index | None, rows_by_key: dict,
-                       all_keys: list, shown: list, index: dict, texts: dict) -> None:
+                       all_keys: list, shown: list, index: dict, texts: dict, sort_keys: list | None,
+                       lower: dict) -> None:
         if token != self._token or pane is not self.pane:
             return
         if idx is not None:
@@ -349,6 +396,7 @@ class MainScreen(Screen):
         self._loading = None
         self.rows_by_key = rows_by_key
         self.all_keys = all_keys
+        self._sort_keys, self._lower = sort_keys, lower
         self._sizes[pane.id] = len(all_keys)
         self.table.empty_text = self._empty_text()
         if self.table.keys:
@@ -374,6 +422,7 @@ class MainScreen(Screen):
         if self.table.cursor_key is not None:
             self.cursor_keys[self.pane.id] = self.table.cursor_key
         self.pane = pane
+        self._sort_keys = None
         tabs = self.query_one("#pane-tabs", Tabs)
         if tabs.active != f"tab-{pane.id}":
             tabs.active = f"tab-{pane.id}"
@@ -414,13 +463,15 @@ class MainScreen(Screen):
         text += "[/dim]"
         self.query_one("#pane-title", Static).update(text)
 
-    def refresh_data(self) -> None:
+    def refresh_data(self, *, changed: dict[str, set[str]] | None = None) -> None:
         """The engine changed: rebuild the current pane's rows (cells redraw lazily). A big pane's rows are
-        listed in a thread; until they land, the rows shown stay (and so does the index their cells use)."""
+        listed in a thread (until they land, the rows shown stay, and so does the index their cells use), or,
+        when another process changed a few of its documents (``changed``), patched where they sort."""
         self.generation += 1
         self.refresh_header()
         if self.is_big(self.pane):
-            self._start_listing(relist=True)
+            if changed is None or not self._patch_rows(changed):
+                self._start_listing(relist=True)
         else:
             self.idx = None
             keys = self._rows()

@@ -187,6 +187,9 @@ class Pane:
     when those are not in memory yet, or are big, the rows are built off the UI thread."""
     prime: tuple[str, ...] = ()
     """The ``Index`` look-ups its cells use (built with the rows, off the UI thread, for a big store)."""
+    by_name: bool = False
+    """Its rows are the models of ``tables[0]`` by name (lower-case): another process's change to a few of them
+    is patched into the rows shown (a binary search each) instead of listing them all again."""
 
 
 def _by_name(objs):
@@ -447,7 +450,7 @@ DISKS = Pane(
      Column("SET", 11, 2), Column("KEY VERSION", 25, 3), Column("STATE", 10), Column("VM", 14, 1),
      Column("DATA KEY", 0, 0, 10)],
     lambda ctx: ctx.engine.list_disks(), lambda d: d.id, _disk_cells,
-    "no disks: press n to create one", ("disk",), tables=("disks",))
+    "no disks: press n to create one", ("disk",), tables=("disks",), by_name=True)
 
 
 def _source_name(ctx: Ctx, r) -> str:
@@ -470,12 +473,13 @@ _COPY_COLUMNS = [Column("NAME", 18), Column("SOURCE", 22, 2), Column("SKU", 13, 
 SNAPSHOTS = Pane(
     "snapshots", "Snapshots", "snapshot", _COPY_COLUMNS,
     lambda ctx: ctx.engine.list_snapshots(), lambda r: r.id, _copy_cells,
-    "no snapshots: select a disk and press s", ("snapshot", "snap", "snaps"), tables=("snapshots",))
+    "no snapshots: select a disk and press s", ("snapshot", "snap", "snaps"), tables=("snapshots",),
+    by_name=True)
 
 IMAGES = Pane(
     "images", "Images", "image", _COPY_COLUMNS,
     lambda ctx: ctx.engine.list_images(), lambda r: r.id, _copy_cells,
-    "no images: press n to capture one from a VM or disk", ("image", "img"), tables=("images",))
+    "no images: press n to capture one from a VM or disk", ("image", "img"), tables=("images",), by_name=True)
 
 
 # VMs ----------------------------------------------------------------------------------------------------------
@@ -534,7 +538,8 @@ VMS = Pane(
     [Column("NAME", 12), Column("POWER", 12), Column("SIZE", 16, 3), Column("DISKS", 9, 2), Column("ULTRA", 8),
      Column("ENC@HOST", 8, 1), Column("REASON", 0, 0, 36)],
     lambda ctx: ctx.engine.list_vms(), lambda v: v.id, _vm_cells,
-    "no VMs: press n to create one", ("vm", "virtual-machines", "machines"), tables=("vms",))
+    "no VMs: press n to create one", ("vm", "virtual-machines", "machines"), tables=("vms",),
+    by_name=True)
 
 
 # events and the command log ---------------------------------------------------------------------------------------

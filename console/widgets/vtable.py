@@ -117,7 +117,8 @@ class VirtualTable(ScrollView, can_focus=True):
         self.keys: list[Hashable] = []
         self._cells: Callable[[Hashable], Sequence] = lambda key: []
         self._cache: dict[Hashable, Sequence] = {}
-        self._index: dict[Hashable, int] = {}
+        self._index: dict[Hashable, int] | None = {}
+        """{key: position} when the caller built it; else a key is looked up in ``keys`` (C speed)."""
         self.empty_text = "nothing here"
         self._vt_layout: tuple | None = None
 
@@ -144,13 +145,13 @@ class VirtualTable(ScrollView, can_focus=True):
     def _set_keys(self, keys: list[Hashable], *, cursor_key: Hashable | None, at_end: bool = False,
                   reset_scroll: bool = False, index: dict[Hashable, int] | None = None) -> None:
         self.keys = keys if isinstance(keys, list) else list(keys)
-        self._index = index if index is not None else {k: i for i, k in enumerate(self.keys)}
+        self._index = index
         self._cache.clear()
         self.virtual_size = Size(self.size.width or 80, len(self.keys) + 1)
         if at_end and self.keys:
             target = len(self.keys) - 1
-        elif cursor_key is not None and cursor_key in self._index:
-            target = self._index[cursor_key]
+        elif cursor_key is not None and (found := self.position(cursor_key)) is not None:
+            target = found
         elif reset_scroll:
             target = 0
         else:
@@ -168,8 +169,17 @@ class VirtualTable(ScrollView, can_focus=True):
             return self.keys[self.cursor]
         return None
 
+    def position(self, key: Hashable) -> int | None:
+        """Where ``key`` is in the rows (None if it is not there)."""
+        if self._index is not None:
+            return self._index.get(key)
+        try:
+            return self.keys.index(key)
+        except ValueError:
+            return None
+
     def move_to(self, key: Hashable) -> bool:
-        i = self._index.get(key)
+        i = self.position(key)
         if i is None:
             return False
         self.cursor = i

@@ -142,14 +142,24 @@ async def test_a_change_by_another_process_shows_in_a_big_pane(tmp_path, every_p
         main.action_pane("disks")
         assert await _until(pilot, lambda: main._loading is None and main.table.keys)
         assert await _until(pilot, app.first_poll.is_set)
+        listings = main._token
         env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        r = subprocess.run([sys.executable, "-m", "console", "--home", str(home), "az", "disk", "create", "-g",
-                            "rg-demo", "-n", "disk-from-elsewhere", "--size-gb", "4", "-o", "none"],
-                           env=env, capture_output=True, text=True, timeout=120)
-        assert r.returncode == 0, r.stderr
+
+        def az(*args: str) -> None:
+            r = subprocess.run([sys.executable, "-m", "console", "--home", str(home), "az", *args, "-o", "none"],
+                               env=env, capture_output=True, text=True, timeout=120)
+            assert r.returncode == 0, r.stderr
+
+        az("disk", "create", "-g", "rg-demo", "-n", "disk-from-elsewhere", "--size-gb", "4")
         assert await _until(pilot, lambda: "disk-from-elsewhere" in _names(app))
+        names = _names(app)
+        assert names == sorted(names, key=str.lower)  # where it sorts
+        assert main._token == listings  # patched in: the pane was not listed again
         toasts = [str(n.message) for n in app._notifications]
         assert any("disk-from-elsewhere" in t for t in toasts), toasts
+        az("disk", "delete", "-g", "rg-demo", "-n", "disk-from-elsewhere", "--yes")
+        assert await _until(pilot, lambda: "disk-from-elsewhere" not in _names(app))
+        assert main._token == listings
     engine.close()
 
 
