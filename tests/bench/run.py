@@ -1,7 +1,7 @@
 """cmklab's benchmark: each figure against its limit, measured in one run on this machine.
 
     python tests/bench/run.py            # full run, prints a table
-    python tests/bench/run.py --quick    # the same figures on the same sizes, fewer repeats (< 2 min, and about a minute more for the 100k import)
+    python tests/bench/run.py --quick    # the same figures on the same sizes, fewer repeats (about 4 min on 2 idle cores)
     python tests/bench/run.py --json     # ... and a last line holding one JSON object
 
 Ratios divide the engine's time by the raw operation it cannot avoid, measured in the same process,
@@ -469,7 +469,7 @@ def bench_console_100k(n: int) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="fewer repeats; under two minutes, and about a minute more for the 100k import")
+    ap.add_argument("--quick", action="store_true", help="fewer repeats; about four minutes on 2 idle cores")
     ap.add_argument("--json", action="store_true", help="print a last line holding one JSON object")
     ap.add_argument("--only", help="comma-separated subset: rotation,scale,cascade,disk,cli,console,console100k,"
                     "keygen,raw,import")
