@@ -37,6 +37,8 @@ from .rules import DEFAULT_PROFILE, PROFILES, Rules
 M = TypeVar("M", bound=Model)
 
 LOG_TABLES = ("audit", "events")
+RESOURCE_KINDS = ("groups", "vaults", "roles", "keys", "des", "disks", "snapshots", "images", "vms", "scalesets")
+"""The tables of Azure resources, as the read queries name them (``Engine.find``, ``iter_resources``)."""
 INDEX_VERSION = 2
 """Bumped when the engine's index tables change shape: the next write of an older state rebuilds them."""
 """Append-only tables kept in the store's logs, not in the state file (read lazily)."""
@@ -251,6 +253,24 @@ class _Table(dict):
                 self._load_shard(shard)
         return [v for k, v in dict.items(self) if k.startswith(prefix)]
 
+    def any(self) -> bool:
+        """Whether the table holds a document: shards are read one at a time until one is found."""
+        if dict.__len__(self):
+            return True
+        if not self._full:
+            for shard in self._store.shards(self._name):
+                if shard not in self._shards:
+                    self._load_shard(shard)
+                    if dict.__len__(self):
+                        return True
+        return dict.__len__(self) > 0
+
+    def snapshot(self) -> list:
+        """The table's models as a list taken at once (the list is the caller's: another thread's change
+        to the table does not disturb an iteration over it)."""
+        self._all()
+        return list(dict.values(self))
+
     def _all(self) -> None:
         if not self._full:
             for shard in self._store.shards(self._name):
@@ -349,6 +369,9 @@ class EngineCore:
             for event, method in cls.__dict__.get("REACTIONS", {}).items():
                 self._reactions.setdefault(event, []).append(method)
         self._lock = threading.RLock()
+        self.followed: dict[str, set[str]] | str = {}
+        """What the last catch-up with other processes changed: ``{table: {lower-case keys}}``, or ``"reset"``
+        when every table read had to be read again (another process compacted the store)."""
         self._subscribers: list[Subscriber] = []
         self._uow: UnitOfWork | None = None
         self._private_cache: dict[str, Any] = {}
@@ -474,6 +497,7 @@ class EngineCore:
         read as they are now, and the logs read only their new lines. After a compaction by another process
         (``changes == "reset"``), every table that was read is read again, here (in the caller's thread:
         the console polls from a worker, so its UI thread never parses)."""
+        self.followed = changes if changes == "reset" else {t: set(docs) for t, docs in (changes or {}).items()}
         if changes == "reset":
             full = [name for name, t in self.t.items() if isinstance(t, _Table) and t._full
                     and not (t._empty and not dict.__len__(t))]  # (read whole, not merely known empty)
@@ -815,6 +839,111 @@ class EngineCore:
 
     def all(self, table: str) -> list:
         return list(self.t[table].values())
+
+    # ---- read-only queries for the front ends --------------------------------------------------------
+    # The console and the workshop read the state through these, never through ``t``: each is typed by
+    # what it returns, none audits, none raises for a missing resource (None or an empty result), and
+    # each reads no more of the store than it answers (a look-up by id reads one document).
+
+    def find(self, kind: str, key: str | None):
+        """The model of ``kind`` (a table: ``vaults``, ``keys``, ``des``, ``disks``, ``snapshots``,
+        ``images``, ``vms``, ``groups``, ``roles``, ``scalesets``) whose id is ``key``, compared
+        case-insensitively as Azure does; None when there is none. One look-up."""
+        if kind not in RESOURCE_KINDS:
+            raise ValueError(f"unknown kind {kind!r}; kinds: {', '.join(RESOURCE_KINDS)}")
+        return self.t[kind].get(key) if key else None
+
+    def find_named(self, kind: str, name: str | None):
+        """The first model of ``kind`` named ``name`` (case-insensitive), or None: a scan of the table."""
+        want = (name or "").lower()
+        return next(self.iter_resources((kind,), where=lambda r: getattr(r, "name", "").lower() == want), None)
+
+    def iter_resources(self, kinds: tuple[str, ...] | list[str] = (), *, where: Callable[[Any], bool] | None = None
+                       ) -> Iterator[Any]:
+        """The models of ``kinds`` (default: every resource kind), table after table, those ``where``
+        accepts; each table is read when the iteration reaches it and iterated over a copy of its list, so
+        another thread's change cannot break the iteration."""
+        for kind in kinds or RESOURCE_KINDS:
+            if kind not in RESOURCE_KINDS:
+                raise ValueError(f"unknown kind {kind!r}; kinds: {', '.join(RESOURCE_KINDS)}")
+            for r in self.t[kind].snapshot():  # type: ignore[attr-defined]
+                if where is None or where(r):
+                    yield r
+
+    def count(self, kind: str, *, where: Callable[[Any], bool] | None = None) -> int:
+        """How many models of ``kind`` there are (that ``where`` accepts)."""
+        if where is None:
+            if kind not in RESOURCE_KINDS:
+                raise ValueError(f"unknown kind {kind!r}; kinds: {', '.join(RESOURCE_KINDS)}")
+            return len(self.t[kind])
+        return sum(1 for _ in self.iter_resources((kind,), where=where))
+
+    def has_resources(self, kinds: tuple[str, ...] | list[str] = ()) -> bool:
+        """Whether any resource of ``kinds`` (default: any kind) exists; stops at the first shard that
+        holds one."""
+        return any(self.t[k].any() for k in (kinds or RESOURCE_KINDS))  # type: ignore[attr-defined]
+
+    def list_events(self, *, where: Callable[[Any], bool] | None = None) -> list:
+        """The event log (``EventEntry``), oldest first; those ``where`` accepts."""
+        return sorted((e for e in list(self.t["events"].values()) if where is None or where(e)),
+                      key=lambda e: e.id)
+
+    def list_audit(self, *, where: Callable[[Any], bool] | None = None) -> list:
+        """The Key Vault audit trail (``AuditEntry``), oldest first; those ``where`` accepts."""
+        return sorted((a for a in list(self.t["audit"].values()) if where is None or where(a)),
+                      key=lambda a: a.id)
+
+    def journal_cursor(self) -> int:
+        """Where the event log ends now, found without reading its history: give it to
+        :meth:`events_since` to read only what is committed after it."""
+        return self.store.log_end("events")
+
+    def events_since(self, cursor: int) -> tuple[list, int]:
+        """The events committed after ``cursor`` (from :meth:`journal_cursor` or an earlier call), oldest
+        first, and the cursor after them: a follower reads only the new lines of the journal."""
+        docs, cursor = self.store.read_log_since("events", cursor)
+        cls = MODELS["events"]
+        return [cls.from_doc(d) for d in docs], cursor
+
+    def loaded_count(self, kinds: tuple[str, ...] | list[str], *, read_shards: int = 0) -> int | None:
+        """How many models ``kinds`` (resource kinds, ``audit``, ``events``) hold, when every one of them is
+        in memory already (a table whose documents lie in at most ``read_shards`` shards not read yet, a
+        few documents, is read to answer); None when answering would read more of the store (a front end
+        then reads them off its UI thread)."""
+        tables = [self.t[kind] for kind in kinds]
+        for t in tables:
+            if isinstance(t, _Log):
+                if not t._loaded:
+                    return None
+            elif not t._full:  # type: ignore[attr-defined]
+                unread = [s for s in self.store.shards(t._name) if s not in t._shards]  # type: ignore[attr-defined]
+                if len(unread) > read_shards:
+                    return None
+        total = 0
+        for t in tables:
+            if not isinstance(t, _Log):
+                t._all()  # type: ignore[attr-defined]
+            total += dict.__len__(t)
+        return total
+
+    def reading(self) -> contextlib.AbstractContextManager:
+        """Hold the engine while a thread reads whole tables: no action and no catching up with other
+        processes interleaves (waits for a running action to finish)."""
+        return self._lock
+
+    @property
+    def home(self) -> str | None:
+        """The directory of the store (None for an engine in memory)."""
+        return getattr(self.store, "home", None)
+
+    @property
+    def store_path(self) -> str | None:
+        """Where the state lives (None in memory)."""
+        return getattr(self.store, "path", None)
+
+    def close(self) -> None:
+        """Release the store's files and lock."""
+        self.store.close()
 
     @staticmethod
     def b64(data: bytes) -> str:

@@ -85,18 +85,37 @@ class DisksBackend(EngineCore):
     def get_image(self, name: str, resource_group: str | None = None) -> Image:
         return self._find("image", name, resource_group)  # type: ignore[return-value]
 
-    def _list(self, kind: str, resource_group: str | None) -> list:
-        return sorted((r for r in self.t[TABLE_OF[kind]].values() if resource_group is None
-                       or r.resource_group.lower() == resource_group.lower()), key=lambda r: r.name.lower())
+    def find_disk(self, name_or_id: str | None, resource_group: str | None = None) -> Disk | None:
+        """The disk with this id (one look-up), or this name (in ``resource_group``), or None."""
+        return self._lookup("disks", "disk", name_or_id, resource_group, "disk") if name_or_id else None
 
-    def list_disks(self, resource_group: str | None = None) -> list[Disk]:
-        return self._list("disk", resource_group)
+    def find_snapshot(self, name_or_id: str | None, resource_group: str | None = None) -> Snapshot | None:
+        """The snapshot with this id, or this name (in ``resource_group``), or None."""
+        return self._lookup("snapshots", "snapshot", name_or_id, resource_group, "snapshot") if name_or_id else None
 
-    def list_snapshots(self, resource_group: str | None = None) -> list[Snapshot]:
-        return self._list("snapshot", resource_group)
+    def find_image(self, name_or_id: str | None, resource_group: str | None = None) -> Image | None:
+        """The image with this id, or this name (in ``resource_group``), or None."""
+        return self._lookup("images", "image", name_or_id, resource_group, "image") if name_or_id else None
 
-    def list_images(self, resource_group: str | None = None) -> list[Image]:
-        return self._list("image", resource_group)
+    def _list(self, kind: str, resource_group: str | None, where=None) -> list:
+        return sorted((r for r in list(self.t[TABLE_OF[kind]].values()) if (resource_group is None
+                       or r.resource_group.lower() == resource_group.lower()) and (where is None or where(r))),
+                      key=lambda r: r.name.lower())
+
+    def list_disks(self, resource_group: str | None = None, *, where: Callable[[Disk], bool] | None = None
+                   ) -> list[Disk]:
+        """The disks (of ``resource_group``) by name; those ``where`` accepts."""
+        return self._list("disk", resource_group, where)
+
+    def list_snapshots(self, resource_group: str | None = None, *,
+                       where: Callable[[Snapshot], bool] | None = None) -> list[Snapshot]:
+        """The snapshots (of ``resource_group``) by name; those ``where`` accepts."""
+        return self._list("snapshot", resource_group, where)
+
+    def list_images(self, resource_group: str | None = None, *, where: Callable[[Image], bool] | None = None
+                    ) -> list[Image]:
+        """The images (of ``resource_group``) by name; those ``where`` accepts."""
+        return self._list("image", resource_group, where)
 
     def disk_state(self, disk: Disk) -> str:
         """K10: ``Unattached``, ``Attached`` (VM running or stopped) or ``Reserved`` (VM deallocated)."""

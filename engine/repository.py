@@ -90,6 +90,10 @@ class StateStore(Protocol):
         """The documents of the log from position ``start`` (0, or what an earlier call returned) on, and
         the position after them: a reader that follows the log reads only what is new."""
 
+    def log_end(self, name: str) -> int:
+        """The position after the last committed document of the log (what :meth:`read_log_since` returns
+        once it has read everything), found without reading the log's history."""
+
     def lock(self) -> contextlib.AbstractContextManager[None]:
         """An exclusive inter-process lock held for one read-modify-write."""
 
@@ -205,6 +209,9 @@ class MemoryStore:
     def read_log_since(self, name: str, start: int) -> tuple[list[dict], int]:
         docs = self.read_log(name)
         return docs[start:], len(docs)
+
+    def log_end(self, name: str) -> int:
+        return len(self.read_log(name))
 
     def read_log(self, name: str) -> list[dict]:
         out = []

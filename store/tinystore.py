@@ -980,6 +980,13 @@ class TinyStore:
         self._check_open()
         return self._logs.read_since(name, self.generation, start)
 
+    def log_end(self, name: str) -> int:
+        """The position after the last committed document of the journal (for :meth:`read_log_since`),
+        found from its end without reading its history."""
+        self._check_open()
+        self._logs.path(name)
+        return self._logs.end(self.generation)
+
     def root_key(self) -> bytes:
         return self._root_key
 
