@@ -140,7 +140,7 @@ def _demo(args: list[str], home=None, seed=None, profile=None, read_only=False, 
         return 2
     try:  # a read-only store refuses to be created (or built on): it says so, not this command
         engine = open_engine(home, seed=seed, profile=profile, read_only=read_only)
-        if any(engine.t[t] for t in ("vaults", "des", "disks", "vms")):
+        if engine.has_resources(("vaults", "des", "disks", "vms")):
             print(f"ERROR: (Conflict) the home {home or default_home()} already holds state; the demo is built "
                   "only in an empty home", file=sys.stderr)
             return 1
@@ -150,7 +150,7 @@ def _demo(args: list[str], home=None, seed=None, profile=None, read_only=False, 
     except EngineError as err:
         print(f"ERROR: ({err.display_code}) {err.message}", file=sys.stderr)
         return 1
-    print(f"demo landscape built in {engine.store.path}")
+    print(f"demo landscape built in {engine.store_path}")
     return 0
 
 

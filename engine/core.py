@@ -37,6 +37,8 @@ from .rules import DEFAULT_PROFILE, PROFILES, Rules
 M = TypeVar("M", bound=Model)
 
 LOG_TABLES = ("audit", "events")
+RESOURCE_KINDS = ("groups", "vaults", "roles", "keys", "des", "disks", "snapshots", "images", "vms", "scalesets")
+"""The tables of Azure resources, as the read queries name them (``Engine.find``, ``iter_resources``)."""
 INDEX_VERSION = 2
 """Bumped when the engine's index tables change shape: the next write of an older state rebuilds them."""
 """Append-only tables kept in the store's logs, not in the state file (read lazily)."""
@@ -147,16 +149,19 @@ class _Table(dict):
     are remembered, so reading a shard later never brings back a document the unit of work removed.
     """
 
-    __slots__ = ("_store", "_name", "_from_doc", "_shards", "_full", "_required", "_absent", "_types")
+    __slots__ = ("_store", "_name", "_from_doc", "_shards", "_full", "_required", "_absent", "_types", "_empty")
 
-    def __init__(self, store: StateStore, name: str, cls: type) -> None:
+    def __init__(self, store: StateStore, name: str, cls: type, *, empty: bool = False) -> None:
         super().__init__()
         self._store, self._name, self._from_doc = store, name, cls.from_doc
         self._required = [f for f in cls.__light_fields__ if f not in cls.__light_defaults__]
         self._types = [(name, frozenset(kinds) | ({type(None)} if nullable else set()))
                        for name, (kinds, nullable) in field_types(cls).items()]
         self._shards: set[int] = set()
-        self._full = False
+        self._full = empty
+        """Every document of the table is here: it was read whole, or the store holds none of it (``empty``:
+        then a look-up of a key it lacks reads nothing, which keeps filling a new home linear)."""
+        self._empty = empty
         self._absent: set[str] = set()
 
     def _model(self, k: str, d: dict):
@@ -248,6 +253,24 @@ class _Table(dict):
                 self._load_shard(shard)
         return [v for k, v in dict.items(self) if k.startswith(prefix)]
 
+    def any(self) -> bool:
+        """Whether the table holds a document: shards are read one at a time until one is found."""
+        if dict.__len__(self):
+            return True
+        if not self._full:
+            for shard in self._store.shards(self._name):
+                if shard not in self._shards:
+                    self._load_shard(shard)
+                    if dict.__len__(self):
+                        return True
+        return dict.__len__(self) > 0
+
+    def snapshot(self) -> list:
+        """The table's models as a list taken at once (the list is the caller's: another thread's change
+        to the table does not disturb an iteration over it)."""
+        self._all()
+        return list(dict.values(self))
+
     def _all(self) -> None:
         if not self._full:
             for shard in self._store.shards(self._name):
@@ -318,6 +341,10 @@ class UnitOfWork:
     """In a dry run, resources whose data key would be re-wrapped (the RSA work is skipped)."""
     shred: bool = False
     """Set when the action destroys key material: the store leaves no persisted copy of it."""
+    bulk: bool = False
+    """Set by an import of many resources: the commit writes the new state's files once, in one atomic step
+    (``store.bulk_commit`` where the store has it), instead of appending every document to the change log
+    and then compacting them into the shards."""
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     """Clean-ups that may only run once the commit is durable (removing a blob the old state used): a crash or
     a failed commit before them leaves at worst an orphan blob, never a state whose data is gone."""
@@ -342,10 +369,15 @@ class EngineCore:
             for event, method in cls.__dict__.get("REACTIONS", {}).items():
                 self._reactions.setdefault(event, []).append(method)
         self._lock = threading.RLock()
+        self.followed: dict[str, set[str]] | str = {}
+        """What the last catch-up with other processes changed: ``{table: {lower-case keys}}``, or ``"reset"``
+        when every table read had to be read again (another process compacted the store)."""
         self._subscribers: list[Subscriber] = []
         self._uow: UnitOfWork | None = None
         self._private_cache: dict[str, Any] = {}
         self._vm_index: dict[str, str] | None = None
+        self._key_problems: dict | None = None
+        """While a cascade is evaluated (:meth:`_key_problems_fixed`): each key_problem answer, by question."""
         self.clock = clock or SimulatedClock(start or DEFAULT_START)
         self._external_clock = clock is not None
         self._load()
@@ -362,8 +394,10 @@ class EngineCore:
     def _load(self) -> None:
         """Take the store's current view; tables are read lazily, a shard at a time (see _Table)."""
         self.store.refresh()
-        t: dict[str, dict] = {name: _Table(self.store, name, MODELS[name]) for name in MODELS
-                              if name not in LOG_TABLES}
+        held = getattr(self.store, "tables", None)
+        held = held() if held is not None else None  # the tables the store has documents of (None: unknown)
+        t: dict[str, dict] = {name: _Table(self.store, name, MODELS[name], empty=held is not None and name not in held)
+                              for name in MODELS if name not in LOG_TABLES}
         for name in LOG_TABLES:
             t[name] = _Log(self.store, name)
         self.t = t
@@ -463,8 +497,10 @@ class EngineCore:
         read as they are now, and the logs read only their new lines. After a compaction by another process
         (``changes == "reset"``), every table that was read is read again, here (in the caller's thread:
         the console polls from a worker, so its UI thread never parses)."""
+        self.followed = changes if changes == "reset" else {t: set(docs) for t, docs in (changes or {}).items()}
         if changes == "reset":
-            full = [name for name, t in self.t.items() if isinstance(t, _Table) and t._full]
+            full = [name for name, t in self.t.items() if isinstance(t, _Table) and t._full
+                    and not (t._empty and not dict.__len__(t))]  # (read whole, not merely known empty)
             logs = [name for name in LOG_TABLES if self.t[name]._loaded]
             self._load()
             for name in full:
@@ -552,12 +588,15 @@ class EngineCore:
         """
         upserts: dict[str, dict[str, dict]] = {}
         deletes: dict[str, list[str]] = {}
+        bulk = uow.bulk and not uow.shred and hasattr(self.store, "bulk_commit")
         for (table, key), before in uow.before.items():
             obj = self.t[table].get(key)
             if obj is None:
                 deletes.setdefault(table, []).append(key)
                 continue
-            doc = obj.to_doc()
+            # the store serialises the documents at once (keys sorted by its encoder) and keeps none of them
+            # (StateStore.commit): the model's own fields are the document, with no sorted copy
+            doc = obj.to_doc() if table == "engine" else obj.__dict__
             if table == "engine" and doc == before:
                 continue
             upserts.setdefault(table, {})[key] = doc
@@ -567,7 +606,10 @@ class EngineCore:
         gen = self.store.generation + (1 if writes_state else 0)
         lines = self._journal(audit, uow.events + uow.refusals, gen)
         if writes_state:
-            self.store.commit(upserts, deletes, shred=uow.shred)
+            if bulk:
+                self.store.bulk_commit(upserts, deletes)
+            else:
+                self.store.commit(upserts, deletes, shred=uow.shred)
         self._remember(*lines)
 
     def _journal(self, audit: list[AuditEntry], events: list[Event], gen: int | None = None) -> tuple[list, list]:
@@ -637,6 +679,20 @@ class EngineCore:
                 if entry is None or entry.vm != vm.id:
                     self._add(DiskAttachment(id=disk_id, vm=vm.id))
 
+    @contextlib.contextmanager
+    def _key_problems_fixed(self) -> Iterator[None]:
+        """A phase that changes no key, version, vault, access or clock (the cascade's check of the VMs, the
+        what-if's readiness): ``key_problem`` answers each question once, however many disks ask it (thousands
+        of disks share a handful of keys)."""
+        if self._key_problems is not None:
+            yield
+            return
+        self._key_problems = {}
+        try:
+            yield
+        finally:
+            self._key_problems = None
+
     def des_members(self, des_id: str) -> list:
         """The disks, snapshots and images a set serves, per table in id order: one shard of the index (a
         scan while a state from before the index has not been written since)."""
@@ -688,7 +744,7 @@ class EngineCore:
             return
         k = (obj.table, obj.key)
         if k not in uow.before:
-            uow.before[k] = obj.to_doc() if k[1] in self.t[k[0]] else None
+            uow.before[k] = obj.snapshot() if k[1] in self.t[k[0]] else None
         if obj.table == "vms":
             self._vm_index = None
 
@@ -699,7 +755,7 @@ class EngineCore:
         k = (obj.table, obj.key)
         if k not in uow.before:
             existing = self.t[obj.table].get(obj.key)
-            uow.before[k] = existing.to_doc() if existing is not None else None
+            uow.before[k] = existing.snapshot() if existing is not None else None
         self.t[obj.table][obj.key] = obj
         if obj.table == "vms":
             self._vm_index = None
@@ -748,6 +804,16 @@ class EngineCore:
         # denied attempts are kept even if the action fails; successful ones only if it commits
         (uow.audit_ok if result == "OK" else uow.audit).append(entry)
 
+    def _audit_many(self, vault: str, caller: str, operation: str, kid: str | None, count: int) -> None:
+        """``count`` successful operations of one kind at one moment (a re-key's unwraps or wraps): one audit
+        entry each, as :meth:`_audit` writes them, built without asking the clock ``count`` times."""
+        uow = self.uow
+        if uow.dry_run or count <= 0:
+            return
+        now = iso(self.clock.now())
+        uow.audit_ok.extend(AuditEntry(id="", time=now, vault=vault, caller=caller, operation=operation, kid=kid,
+                                       result="OK", code=None, message=None) for _ in range(count))
+
     # ---- small helpers --------------------------------------------------------------------------
 
     def now(self) -> str:
@@ -783,17 +849,117 @@ class EngineCore:
                            f"'{resource_group or '?'}' was not found.", code="ResourceNotFound")
         return obj
 
-    def find(self, kind: str, name_or_id: str, resource_group: str | None = None):
-        """A query: the ``kind`` resource (des, disk, snapshot, image, vm) named ``name_or_id`` (an id, or a
-        name in ``resource_group``, or a name alone when it is not ambiguous), None when there is none."""
-        return self._lookup(TABLE_OF_KIND[kind], kind, name_or_id, resource_group, kind)
-
     def _exists(self, table: str, kind: str, name: str, group: str) -> bool:
         """Whether ``name`` is taken in ``group`` (case-insensitively, as Azure compares names): one look-up."""
         return arm_id(self.subscription_id, group, kind, name) in self.t[table]
 
     def all(self, table: str) -> list:
         return list(self.t[table].values())
+
+    # ---- read-only queries for the front ends --------------------------------------------------------
+    # The console and the workshop read the state through these, never through ``t``: each is typed by
+    # what it returns, none audits, none raises for a missing resource (None or an empty result), and
+    # each reads no more of the store than it answers (a look-up by id reads one document).
+
+    def find(self, kind: str, key: str | None):
+        """The model of ``kind`` (a table: ``vaults``, ``keys``, ``des``, ``disks``, ``snapshots``,
+        ``images``, ``vms``, ``groups``, ``roles``, ``scalesets``) whose id is ``key``, compared
+        case-insensitively as Azure does; None when there is none. One look-up."""
+        if kind not in RESOURCE_KINDS:
+            raise ValueError(f"unknown kind {kind!r}; kinds: {', '.join(RESOURCE_KINDS)}")
+        return self.t[kind].get(key) if key else None
+
+    def find_named(self, kind: str, name: str | None):
+        """The first model of ``kind`` named ``name`` (case-insensitive), or None: a scan of the table."""
+        want = (name or "").lower()
+        return next(self.iter_resources((kind,), where=lambda r: getattr(r, "name", "").lower() == want), None)
+
+    def iter_resources(self, kinds: tuple[str, ...] | list[str] = (), *, where: Callable[[Any], bool] | None = None
+                       ) -> Iterator[Any]:
+        """The models of ``kinds`` (default: every resource kind), table after table, those ``where``
+        accepts; each table is read when the iteration reaches it and iterated over a copy of its list, so
+        another thread's change cannot break the iteration."""
+        for kind in kinds or RESOURCE_KINDS:
+            if kind not in RESOURCE_KINDS:
+                raise ValueError(f"unknown kind {kind!r}; kinds: {', '.join(RESOURCE_KINDS)}")
+            for r in self.t[kind].snapshot():  # type: ignore[attr-defined]
+                if where is None or where(r):
+                    yield r
+
+    def count(self, kind: str, *, where: Callable[[Any], bool] | None = None) -> int:
+        """How many models of ``kind`` there are (that ``where`` accepts)."""
+        if where is None:
+            if kind not in RESOURCE_KINDS:
+                raise ValueError(f"unknown kind {kind!r}; kinds: {', '.join(RESOURCE_KINDS)}")
+            return len(self.t[kind])
+        return sum(1 for _ in self.iter_resources((kind,), where=where))
+
+    def has_resources(self, kinds: tuple[str, ...] | list[str] = ()) -> bool:
+        """Whether any resource of ``kinds`` (default: any kind) exists; stops at the first shard that
+        holds one."""
+        return any(self.t[k].any() for k in (kinds or RESOURCE_KINDS))  # type: ignore[attr-defined]
+
+    def list_events(self, *, where: Callable[[Any], bool] | None = None) -> list:
+        """The event log (``EventEntry``), oldest first; those ``where`` accepts."""
+        return sorted((e for e in list(self.t["events"].values()) if where is None or where(e)),
+                      key=lambda e: e.id)
+
+    def list_audit(self, *, where: Callable[[Any], bool] | None = None) -> list:
+        """The Key Vault audit trail (``AuditEntry``), oldest first; those ``where`` accepts."""
+        return sorted((a for a in list(self.t["audit"].values()) if where is None or where(a)),
+                      key=lambda a: a.id)
+
+    def journal_cursor(self) -> int:
+        """Where the event log ends now, found without reading its history: give it to
+        :meth:`events_since` to read only what is committed after it."""
+        return self.store.log_end("events")
+
+    def events_since(self, cursor: int) -> tuple[list, int]:
+        """The events committed after ``cursor`` (from :meth:`journal_cursor` or an earlier call), oldest
+        first, and the cursor after them: a follower reads only the new lines of the journal."""
+        docs, cursor = self.store.read_log_since("events", cursor)
+        cls = MODELS["events"]
+        return [cls.from_doc(d) for d in docs], cursor
+
+    def loaded_count(self, kinds: tuple[str, ...] | list[str], *, read_shards: int = 0) -> int | None:
+        """How many models ``kinds`` (resource kinds, ``audit``, ``events``) hold, when every one of them is
+        in memory already (a table whose documents lie in at most ``read_shards`` shards not read yet, a
+        few documents, is read to answer); None when answering would read more of the store (a front end
+        then reads them off its UI thread)."""
+        tables = [self.t[kind] for kind in kinds]
+        for t in tables:
+            if isinstance(t, _Log):
+                if not t._loaded:
+                    return None
+            elif not t._full:  # type: ignore[attr-defined]
+                unread = [s for s in self.store.shards(t._name) if s not in t._shards]  # type: ignore[attr-defined]
+                if len(unread) > read_shards:
+                    return None
+        total = 0
+        for t in tables:
+            if not isinstance(t, _Log):
+                t._all()  # type: ignore[attr-defined]
+            total += dict.__len__(t)
+        return total
+
+    def reading(self) -> contextlib.AbstractContextManager:
+        """Hold the engine while a thread reads whole tables: no action and no catching up with other
+        processes interleaves (waits for a running action to finish)."""
+        return self._lock
+
+    @property
+    def home(self) -> str | None:
+        """The directory of the store (None for an engine in memory)."""
+        return getattr(self.store, "home", None)
+
+    @property
+    def store_path(self) -> str | None:
+        """Where the state lives (None in memory)."""
+        return getattr(self.store, "path", None)
+
+    def close(self) -> None:
+        """Release the store's files and lock."""
+        self.store.close()
 
     @staticmethod
     def b64(data: bytes) -> str:

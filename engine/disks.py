@@ -12,10 +12,13 @@ Only ciphertext reaches the blob store; data keys exist unwrapped only in memory
 
 from __future__ import annotations
 
+import copy
+from typing import Callable
+
 from .actions import action
 from ._lazy import crypto
 from . import events as ev
-from .common import check_region, choice, compute_error, parallel
+from .common import check_region, choice, compute_error, merge_props, parallel
 from .core import EngineCore
 from .entropy import oaep_sha256_encrypt
 from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAllowed
@@ -76,18 +79,37 @@ class DisksBackend(EngineCore):
     def get_image(self, name: str, resource_group: str | None = None) -> Image:
         return self._find("image", name, resource_group)  # type: ignore[return-value]
 
-    def _list(self, kind: str, resource_group: str | None) -> list:
-        return sorted((r for r in self.t[TABLE_OF[kind]].values() if resource_group is None
-                       or r.resource_group.lower() == resource_group.lower()), key=lambda r: r.name.lower())
+    def find_disk(self, name_or_id: str | None, resource_group: str | None = None) -> Disk | None:
+        """The disk with this id (one look-up), or this name (in ``resource_group``), or None."""
+        return self._lookup("disks", "disk", name_or_id, resource_group, "disk") if name_or_id else None
 
-    def list_disks(self, resource_group: str | None = None) -> list[Disk]:
-        return self._list("disk", resource_group)
+    def find_snapshot(self, name_or_id: str | None, resource_group: str | None = None) -> Snapshot | None:
+        """The snapshot with this id, or this name (in ``resource_group``), or None."""
+        return self._lookup("snapshots", "snapshot", name_or_id, resource_group, "snapshot") if name_or_id else None
 
-    def list_snapshots(self, resource_group: str | None = None) -> list[Snapshot]:
-        return self._list("snapshot", resource_group)
+    def find_image(self, name_or_id: str | None, resource_group: str | None = None) -> Image | None:
+        """The image with this id, or this name (in ``resource_group``), or None."""
+        return self._lookup("images", "image", name_or_id, resource_group, "image") if name_or_id else None
 
-    def list_images(self, resource_group: str | None = None) -> list[Image]:
-        return self._list("image", resource_group)
+    def _list(self, kind: str, resource_group: str | None, where=None) -> list:
+        return sorted((r for r in list(self.t[TABLE_OF[kind]].values()) if (resource_group is None
+                       or r.resource_group.lower() == resource_group.lower()) and (where is None or where(r))),
+                      key=lambda r: r.name.lower())
+
+    def list_disks(self, resource_group: str | None = None, *, where: Callable[[Disk], bool] | None = None
+                   ) -> list[Disk]:
+        """The disks (of ``resource_group``) by name; those ``where`` accepts."""
+        return self._list("disk", resource_group, where)
+
+    def list_snapshots(self, resource_group: str | None = None, *,
+                       where: Callable[[Snapshot], bool] | None = None) -> list[Snapshot]:
+        """The snapshots (of ``resource_group``) by name; those ``where`` accepts."""
+        return self._list("snapshot", resource_group, where)
+
+    def list_images(self, resource_group: str | None = None, *, where: Callable[[Image], bool] | None = None
+                    ) -> list[Image]:
+        """The images (of ``resource_group``) by name; those ``where`` accepts."""
+        return self._list("image", resource_group, where)
 
     def disk_state(self, disk: Disk) -> str:
         """K10: ``Unattached``, ``Attached`` (VM running or stopped) or ``Reserved`` (VM deallocated)."""
@@ -218,7 +240,7 @@ class DisksBackend(EngineCore):
                 deks = parallel(lambda b: crypto.unwrap_key(private, b), blobs)
                 for i, dek in zip(idxs, deks):
                     out[i] = dek
-                    self._audit(ref.vault, des.principal_id, "KeyUnwrap", kid)
+                self._audit_many(ref.vault, des.principal_id, "KeyUnwrap", kid, len(idxs))
                 continue
             self._audit(ref.vault, des.principal_id, "KeyUnwrap", kid, problem.code, problem.display_code,
                         problem.message)
@@ -237,6 +259,39 @@ class DisksBackend(EngineCore):
                 out[i] = cached[0]
         return out  # type: ignore[return-value]
 
+    def _rewrap_outer_bulk(self, todo: list, des: DiskEncryptionSet, public,
+                           then: Callable | None = None) -> list[tuple[bytes, str]] | None:
+        """Unwrap and re-wrap the outer data keys of many resources in one pass on two threads: each thread
+        unwraps a data key with the version that wrapped it and at once wraps it with ``public`` (and encodes
+        it), so the RSA work is one parallel pass, as raw unwrap+wrap on two threads would be; ``then(r, data
+        key, wrapped)`` runs there too, right after (the GIL it holds is short beside the RSA). Returns
+        ``[(data key, new wrapped key in base64)]``, or None when a resource's key cannot be opened at the vault
+        (or is a platform key): the general path (:meth:`_open_outer_bulk`) then says why, or uses the sealed
+        cache. Audited as the general path: one KeyUnwrap per data key opened."""
+        kids = {r.layers[0]["kid"] for r in todo}
+        privates = {}
+        for kid in kids:
+            if kid.startswith("platform:") or self.key_problem(des.principal_id, kid, "unwrapKey") is not None:
+                return None
+            privates[kid] = self._private(kid)
+        unb64, b64 = self.unb64, self.b64
+        unwrap, wrap = crypto.unwrap_key, crypto.wrap_key
+
+        def rewrap(r) -> tuple[bytes, str]:
+            outer = r.layers[0]
+            dek = unwrap(privates[outer["kid"]], unb64(outer["wrapped"]))
+            wrapped = b64(wrap(public, dek))
+            if then is not None:
+                then(r, dek, wrapped)
+            return dek, wrapped
+
+        out = parallel(rewrap, todo)
+        for kid in sorted(kids):
+            ref = parse_key_url(kid)
+            self._audit_many(ref.vault, des.principal_id, "KeyUnwrap", kid,
+                             sum(1 for r in todo if r.layers[0]["kid"] == kid))
+        return out
+
     def _rekey(self, des: DiskEncryptionSet, new_kid: str, resources: list | None = None) -> int:
         return _rekey_impl(self, des, new_kid, resources)
 
@@ -246,18 +301,19 @@ class DisksBackend(EngineCore):
     def create_disk(self, name: str, resource_group: str, *, size_gb: int | None = None, sku: str = "Premium_LRS",
                     location: str | None = None, encryption_type: str | None = None,
                     disk_encryption_set: str | None = None, source: str | None = None, os_type: str | None = None,
-                    tags: dict | None = None) -> Disk:
+                    tags: dict | None = None, props: dict | None = None) -> Disk:
+        """``props``: plain ARM properties stored and shown as given (see ``Disk.props``)."""
         return self._create_resource("disk", name, resource_group, size_gb=size_gb, sku=sku, location=location,
                                      encryption_type=encryption_type, des_arg=disk_encryption_set, source=source,
-                                     os_type=os_type, tags=tags)
+                                     os_type=os_type, tags=tags, props=props)
 
     @action
     def create_snapshot(self, name: str, resource_group: str, source: str, *, location: str | None = None,
                         encryption_type: str | None = None, disk_encryption_set: str | None = None,
-                        sku: str | None = None, tags: dict | None = None) -> Snapshot:
+                        sku: str | None = None, tags: dict | None = None, props: dict | None = None) -> Snapshot:
         return self._create_resource("snapshot", name, resource_group, size_gb=None, sku=sku or "Standard_LRS",
                                      location=location, encryption_type=encryption_type,
-                                     des_arg=disk_encryption_set, source=source, os_type=None, tags=tags)
+                                     des_arg=disk_encryption_set, source=source, os_type=None, tags=tags, props=props)
 
     @action
     def create_image(self, name: str, resource_group: str, source: str, *, location: str | None = None,
@@ -296,7 +352,8 @@ class DisksBackend(EngineCore):
                        f"{resource_group!r}", code="ResourceNotFound")
 
     def _create_resource(self, kind: str, name: str, resource_group: str, *, size_gb, sku, location,
-                         encryption_type, des_arg, source, os_type, tags, create_option: str | None = None) -> Disk:
+                         encryption_type, des_arg, source, os_type, tags, create_option: str | None = None,
+                         props: dict | None = None) -> Disk:
         check_name(kind, name)
         sku = choice(sku or "Premium_LRS", DISK_SKUS, "sku")
         with self.transaction():
@@ -334,7 +391,8 @@ class DisksBackend(EngineCore):
                                                     and kind == "disk" else "Copy"),
                     source_resource_id=src.id if src is not None else None, encryption_type=etype,
                     des_id=des.id if des is not None else None, unique_id=uid, created=self.now(),
-                    subscription_id=self.subscription_id, tags=dict(tags or {}))
+                    subscription_id=self.subscription_id, tags=dict(tags or {}),
+                    props=merge_props({}, copy.deepcopy(props)))
             r.layers, keys = self._new_layers(loc, etype, des)
             self._seal_cache(r, keys)
             self._add(r)
@@ -428,7 +486,7 @@ class DisksBackend(EngineCore):
     @action
     def update_disk(self, name: str, resource_group: str | None = None, *, encryption_type: str | None = None,
                     disk_encryption_set: str | None = None, size_gb: int | None = None, sku: str | None = None,
-                    tags: dict | None = None) -> Disk:
+                    tags: dict | None = None, props: dict | None = None) -> Disk:
         with self.transaction():
             d = self._find("disk", name, resource_group)
             self._touch(d)
@@ -450,6 +508,8 @@ class DisksBackend(EngineCore):
                 d.size_gb = size_gb
             if tags is not None:
                 d.tags = dict(tags)
+            if props:
+                d.props = merge_props(copy.deepcopy(d.props), copy.deepcopy(props))
             self._emit(ev.DiskUpdated, f"disk {d.name} updated ({d.encryption_type})", disk=d.id)
             return d
 
@@ -589,24 +649,33 @@ def _rekey_impl(engine: DisksBackend, des: DiskEncryptionSet, new_kid: str, reso
             engine._touch(r)
             r.layers[0]["kid"] = new_kid
     elif todo:
-        deks = engine._open_outer_bulk(todo, des)
         ref = parse_key_url(new_kid)
         k = engine.t["keys"][key_id(ref.vault, ref.name).lower()]
         ver = k.version(ref.version)
         public = crypto.public_from_jwk(ver["n"], ver["e"])
-        if engine.rng.seeded:
-            wrapped = [oaep_sha256_encrypt(public, dek, engine.rng) for dek in deks]
-        else:
-            wrapped = parallel(lambda dek: crypto.wrap_key(public, dek), deks)
-        for r, dek, w in zip(todo, deks, wrapped):
-            engine._touch(r)
-            r.layers[0]["kid"] = new_kid
-            r.layers[0]["wrapped"] = engine.b64(w)
-            engine._audit(ref.vault, des.principal_id, "KeyWrap", new_kid)
+        touch = engine._touch
+
+        def rewrapped(r, dek: bytes, w: str) -> None:
+            touch(r)
+            outer = r.layers[0]
+            outer["kid"] = new_kid
+            outer["wrapped"] = w
             if r.cache is None:  # the storage service has opened the data key again: keep it sealed
                 inner = [crypto.unwrap_key(engine._platform_private(x["kid"]), engine.unb64(x["wrapped"]))
                          for x in r.layers[1:]]
                 engine._seal_cache(r, [dek] + inner)
+
+        # the common case: every data key opens at the vault; one parallel pass that also updates each resource
+        fused = None if engine.rng.seeded else engine._rewrap_outer_bulk(todo, des, public, rewrapped)
+        if fused is None:  # a seeded store (one stream of randomness, in order), a platform key, or the cache
+            deks = engine._open_outer_bulk(todo, des)
+            if engine.rng.seeded:
+                wrapped = [engine.b64(oaep_sha256_encrypt(public, dek, engine.rng)) for dek in deks]
+            else:
+                wrapped = parallel(lambda dek: engine.b64(crypto.wrap_key(public, dek)), deks)
+            for r, dek, w in zip(todo, deks, wrapped):
+                rewrapped(r, dek, w)
+        engine._audit_many(ref.vault, des.principal_id, "KeyWrap", new_kid, len(todo))
     des.key_url = new_kid
     des.last_key_rotation = engine.now()
     des.provisioning_state = "Succeeded"

@@ -74,7 +74,9 @@ class StateStore(Protocol):
 
     def commit(self, upserts: Docs, deletes: dict[str, list[str]], *, shred: bool = False) -> None:
         """Apply one unit of work and persist it atomically, at a cost proportional to the change.
-        ``shred``: the change destroys key material; no persisted copy of it may remain afterwards."""
+        ``shred``: the change destroys key material; no persisted copy of it may remain afterwards.
+        The documents are the engine's live models' fields: a store serialises or copies them before it
+        returns and keeps no reference to them."""
 
     generation: int
     """How many state commits this store has seen (journal lines are tagged with it)."""
@@ -91,6 +93,10 @@ class StateStore(Protocol):
     def read_log_since(self, name: str, start: int) -> tuple[list[dict], int]:
         """The documents of the log from position ``start`` (0, or what an earlier call returned) on, and
         the position after them: a reader that follows the log reads only what is new."""
+
+    def log_end(self, name: str) -> int:
+        """The position after the last committed document of the log (what :meth:`read_log_since` returns
+        once it has read everything), found without reading the log's history."""
 
     def lock(self) -> contextlib.AbstractContextManager[None]:
         """An exclusive inter-process lock held for one read-modify-write."""
@@ -220,6 +226,9 @@ class MemoryStore:
     def read_log_since(self, name: str, start: int) -> tuple[list[dict], int]:
         docs = self.read_log(name)
         return docs[start:], len(docs)
+
+    def log_end(self, name: str) -> int:
+        return len(self.read_log(name))
 
     def read_log(self, name: str) -> list[dict]:
         out = []

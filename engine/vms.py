@@ -11,9 +11,12 @@ disabled key, a revoked policy or a purged key refuse it through the cryptograph
 
 from __future__ import annotations
 
+import copy
+from typing import Callable
+
 from .actions import action
 from . import events as ev
-from .common import MAX_IO, check_region, compute_error
+from .common import MAX_IO, check_region, compute_error, merge_props
 from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAllowed
 from .clock import iso
 from .core import INDEX_VERSION, EngineCore
@@ -42,9 +45,16 @@ class VmsBackend(EngineCore):
     def get_vm(self, name: str, resource_group: str | None = None) -> VirtualMachine:
         return self._find_vm(name, resource_group)
 
-    def list_vms(self, resource_group: str | None = None) -> list[VirtualMachine]:
-        return sorted((v for v in self.t["vms"].values() if resource_group is None
-                       or v.resource_group.lower() == resource_group.lower()), key=lambda v: v.name.lower())
+    def find_vm(self, name_or_id: str | None, resource_group: str | None = None) -> VirtualMachine | None:
+        """The VM with this id (one look-up), or this name (in ``resource_group``), or None."""
+        return self._lookup("vms", "vm", name_or_id, resource_group, "VM") if name_or_id else None
+
+    def list_vms(self, resource_group: str | None = None, *, where: Callable[[VirtualMachine], bool] | None = None
+                 ) -> list[VirtualMachine]:
+        """The VMs (of ``resource_group``) by name; those ``where`` accepts."""
+        return sorted((v for v in list(self.t["vms"].values()) if (resource_group is None
+                       or v.resource_group.lower() == resource_group.lower()) and (where is None or where(v))),
+                      key=lambda v: v.name.lower())
 
     def vm_disks(self, vm: VirtualMachine) -> list[Disk]:
         return [self.t["disks"][d] for d in vm.disk_ids() if d in self.t["disks"]]
@@ -58,7 +68,7 @@ class VmsBackend(EngineCore):
                   data_disk_sizes_gb: list[int] | None = None, data_disk_encryption_sets: list[str] | None = None,
                   storage_sku: str | list[str] | None = None, ultra_ssd_enabled: bool = False,
                   encryption_at_host: bool = False, admin_username: str = "azureuser", tags: dict | None = None,
-                  scale_set: str | None = None) -> VirtualMachine:
+                  scale_set: str | None = None, props: dict | None = None) -> VirtualMachine:
         check_name("vm", name)
         if not VM_SIZE_RE.match(size or ""):
             raise BadRequest(f"VM size {size!r} is not valid; use {VM_SIZE_HELP}", code="InvalidParameter")
@@ -81,7 +91,8 @@ class VmsBackend(EngineCore):
                                 resource_group=group.name, location=loc, size=size, image=image,
                                 ultra_ssd_enabled=bool(ultra_ssd_enabled), encryption_at_host=bool(encryption_at_host),
                                 vm_id=self.rng.guid(), admin_username=admin_username, created=self.now(),
-                                scale_set=scale_set, tags=dict(tags or {}), power=PowerState.DEALLOCATED.value)
+                                scale_set=scale_set, tags=dict(tags or {}), power=PowerState.DEALLOCATED.value,
+                                props=merge_props({}, copy.deepcopy(props)))
             self._add(vm)
             img_key = image.lower().replace("-", "").replace(":", "")
             if image.startswith("/") or img_key not in MARKETPLACE_IMAGES and self._image_exists(image, group.name):
@@ -303,10 +314,14 @@ class VmsBackend(EngineCore):
 
     @action
     def update_vm(self, name: str, resource_group: str | None = None, *, encryption_at_host: bool | None = None,
-                  size: str | None = None, ultra_ssd_enabled: bool | None = None) -> VirtualMachine:
+                  size: str | None = None, ultra_ssd_enabled: bool | None = None,
+                  props: dict | None = None) -> VirtualMachine:
+        """``props``: plain ARM properties merged into the VM's (a null removes one); stored and shown only."""
         with self.transaction():
             vm = self._find_vm(name, resource_group)
             self._touch(vm)
+            if props:
+                vm.props = merge_props(copy.deepcopy(vm.props), copy.deepcopy(props))
             if encryption_at_host is not None and bool(encryption_at_host) != vm.encryption_at_host:
                 if vm.power != PowerState.DEALLOCATED.value:
                     raise OperationNotAllowed(f"VM {vm.name} must be deallocated to change encryption at host (V6)",
@@ -526,6 +541,10 @@ class VmsBackend(EngineCore):
         return vms, resources
 
     def _reconcile(self) -> None:
+        with self._key_problems_fixed():  # it changes VMs only: each key's usability is asked once
+            self._reconcile_vms()
+
+    def _reconcile_vms(self) -> None:
         now = self.now()
         for vm in self._affected_vms():
             disks = self.vm_disks(vm)

@@ -111,6 +111,20 @@ class LogFiles:
                 return 0, 0
             window *= 4
 
+    def end(self, committed_gen: int) -> int:
+        """The byte offset after the last committed line (where a follower starts to read only what comes
+        next), found from the end of the journal: the cost does not grow with its history."""
+        try:
+            fd = os.open(self.path(), os.O_RDONLY | _compat.O_CLOEXEC)
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            raise StoreError(f"cannot open log {self.path()}: {exc.strerror or exc}") from exc
+        try:
+            return self._scan(fd, committed_gen)[1]
+        finally:
+            os.close(fd)
+
     def append(self, entries: list[tuple[str, dict]], gen: int, committed_gen: int) -> list[str]:
         """Append ``(log name, document)`` pairs for generation ``gen`` with one write; durable when it
         returns. Lines of generations beyond ``committed_gen`` (an action that never committed) go first."""

@@ -101,7 +101,7 @@ class Words:
     def principal(self, oid: str) -> Any:
         """A set's principal id: ``"$(cmklab az disk-encryption-set show ... --query identity.principalId)"``."""
         oid_l = (oid or "").lower()
-        for des in self.engine.t["des"].values():
+        for des in self.engine.list_des():
             if des.principal_id.lower() == oid_l:
                 return self.ask(["disk-encryption-set", "show", "--name", des.name, "--resource-group",
                                  des.resource_group, "--query", "identity.principalId"])
@@ -109,7 +109,7 @@ class Words:
 
     def scope(self, scope: str) -> Any:
         """A vault's ARM id: ``"$(cmklab az keyvault show --name ... --query id)"``."""
-        for v in self.engine.t["vaults"].values():
+        for v in self.engine.list_vaults(include_deleted=True):
             if v.id.lower() == (scope or "").lower():
                 return self.ask(["keyvault", "show", "--name", v.name, "--query", "id"])
         return scope

@@ -152,7 +152,12 @@ def parse_back(e: Engine, line: str, monkeypatch) -> spec.Call:
 def bound(e: Engine, method: str, args: tuple, kwargs: dict) -> dict:
     from console.cli.words import bind
 
-    return {k: v for k, v in bind(e, method, args, kwargs).items() if not k.startswith("_")}
+    out = {k: v for k, v in bind(e, method, args, kwargs).items() if not k.startswith("_")}
+    if out.get("props") == {}:  # the parser's "no property flags" and the engine's default say the same
+        out["props"] = None
+    if isinstance(out.get("other_permissions"), dict) and not any(out["other_permissions"].values()):
+        out["other_permissions"] = None  # no --secret/--certificate/--storage-permissions: the same as none given
+    return out
 
 
 def test_every_action_has_an_example_or_awaits_its_command(demo):
