@@ -70,7 +70,7 @@ class CmkApp(App):
         self.engine = engine
         """The engine facade: every action and query goes through it."""
         if read_only:
-            engine.store.read_only = True  # a projector view: the store refuses every write from now on
+            engine.set_read_only()  # a projector view: the store refuses every write from now on
         self.store_label = store_label or _store_label(engine)
         self.command_log: list[LogEntry] = []
         """Each action as its ``cmklab az`` command line(s), in order."""

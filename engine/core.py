@@ -527,6 +527,10 @@ class EngineCore:
         """The store was opened read-only: every action is refused (queries and what-if work)."""
         return bool(getattr(self.store, "read_only", False))
 
+    def set_read_only(self) -> None:
+        """From now on the store refuses every write (a projector view of a store opened for writing)."""
+        self.store.read_only = True
+
     @property
     def busy(self) -> bool:
         """True while an action runs (in any thread)."""
