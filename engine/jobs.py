@@ -151,7 +151,7 @@ class JobsBackend(EngineCore):
 
     def _policy_rotate(self, k) -> None:
         v = self._vault(k.vault)
-        private = self._generate(k.size)
+        private = self._generate(k.size, k.current.get("crv"))
         self._new_version(v, k.name, k.kty, k.size, private, ops=list(k.key_ops), exp=None, nbf=None, enabled=True,
                           tags=None, operation="KeyRotate")
 

@@ -270,6 +270,12 @@ class Key(Model):
     def current(self) -> dict:
         return self.versions[-1]
 
+    @property
+    def type_label(self) -> str:
+        """``RSA 3072``, ``RSA-HSM 2048``, ``EC P-384``: the type and size (or curve) of the current version."""
+        crv = self.versions[-1].get("crv") if self.versions else None
+        return f"{self.kty} {crv}" if crv else f"{self.kty} {self.size}"
+
 
 @dataclass
 class DiskEncryptionSet(Model):

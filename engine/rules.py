@@ -53,7 +53,15 @@ DES_ENCRYPTION_TYPES = (ENC_CUSTOMER, ENC_DOUBLE)
 DISK_ENCRYPTION_TYPES = (ENC_PLATFORM, ENC_CUSTOMER, ENC_DOUBLE)
 
 KEY_TYPES = ("RSA", "RSA-HSM")
+"""The key types a disk encryption set can use (KV2)."""
 KEY_SIZES = (2048, 3072, 4096)
+"""The RSA sizes Key Vault generates and imports, all of which a disk encryption set takes."""
+VAULT_KEY_TYPES = ("RSA", "RSA-HSM", "EC", "EC-HSM")
+"""What a vault stores (the -HSM types in a premium vault only)."""
+MANAGED_HSM_KEY_TYPES = ("oct", "oct-HSM")
+"""Symmetric keys: managed HSM only; a vault answers ``Invalid kty value``."""
+EC_CURVES = ("P-256", "P-256K", "P-384", "P-521")
+EC_CURVE_BITS = {"P-256": 256, "P-256K": 256, "P-384": 384, "P-521": 521}
 KEY_PERMISSIONS = ("all", "backup", "create", "decrypt", "delete", "encrypt", "get", "getrotationpolicy", "import",
                    "list", "purge", "recover", "release", "restore", "rotate", "setrotationpolicy", "sign",
                    "unwrapKey", "update", "verify", "wrapKey")
