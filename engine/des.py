@@ -8,7 +8,8 @@ from .ids import arm_id, check_name, key_id, parse_arm_id, parse_key_url
 from .common import check_region, choice, compute_error, parallel  # noqa: F401 (re-exported)
 from .core import EngineCore
 from .models import DiskEncryptionSet, ResourceState, Vault
-from .rules import DES_ENCRYPTION_TYPES, DES_REQUIRED_PERMISSIONS, ENC_CUSTOMER, ENC_DOUBLE, KEY_SIZES, KEY_TYPES
+from .rules import (DES_ENCRYPTION_TYPES, DES_REQUIRED_PERMISSIONS, ENC_CONFIDENTIAL, ENC_CUSTOMER, ENC_DOUBLE,
+                    KEY_SIZES, KEY_TYPES)
 
 class DesBackend(EngineCore):
     def _find_des(self, name_or_id: str, resource_group: str | None = None) -> DiskEncryptionSet:
@@ -75,6 +76,10 @@ class DesBackend(EngineCore):
                    location: str | None = None, encryption_type: str = ENC_CUSTOMER,
                    rotation_to_latest: bool = False, tags: dict | None = None) -> DiskEncryptionSet:
         check_name("des", name)
+        if str(encryption_type or "").lower() == ENC_CONFIDENTIAL.lower():
+            raise BadRequest(f"encryption type {ENC_CONFIDENTIAL} is for confidential VMs (their OS disk and VM guest "
+                             "state), which cmklab does not simulate; a set for managed disks takes "
+                             f"{' or '.join(DES_ENCRYPTION_TYPES)}", code="InvalidParameter")
         etype = choice(encryption_type or ENC_CUSTOMER, DES_ENCRYPTION_TYPES, "encryption type")
         ref = parse_key_url(key_url, require_version=not rotation_to_latest)
         with self.transaction():

@@ -331,6 +331,8 @@ class Disk(Model):
     created: str = ""
     subscription_id: str = ""
     tags: dict = field(default_factory=dict)
+    zone: str | None = None
+    """The availability zone ("1", "2", "3") of a zonal disk; None for a regional one."""
     cache: str | None = None
     """The storage service's copy of the opened data keys, sealed with the platform host key.
 
@@ -393,6 +395,8 @@ class VirtualMachine(Model):
     created: str = ""
     scale_set: str | None = None
     tags: dict = field(default_factory=dict)
+    zone: str | None = None
+    """The availability zone of a zonal VM (``az vm create --zone``); None for a regional one."""
     _nested: ClassVar[tuple[str, ...]] = ("data_disks", "status", "host_cache", "tags")
 
     def disk_ids(self) -> list[str]:

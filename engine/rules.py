@@ -41,15 +41,45 @@ EAH_UNSUPPORTED_FAMILIES = frozenset(f.lower() for f in (
 VM_SIZE_RE = re.compile(r"^Standard_(?P<letters>[A-Z]+)(?P<num>\d+)(?P<feat>[a-z-]*)(?:_(?P<ver>v\d+))?\Z")
 VM_SIZE_HELP = "an Azure size such as Standard_DS3_v2, Standard_D4s_v3, Standard_E4s_v3, Standard_B2s"
 
-DISK_SKUS = ("Standard_LRS", "StandardSSD_LRS", "Premium_LRS", "UltraSSD_LRS")
+DISK_SKUS = ("Standard_LRS", "Premium_LRS", "StandardSSD_LRS", "UltraSSD_LRS", "Premium_ZRS", "StandardSSD_ZRS",
+             "PremiumV2_LRS")
+"""Every disk SKU a profile offers, in az's order: the ONE list. ``az disk create|update`` and ``az vm disk attach``
+show it as their ``--sku`` choices; each profile's ``disk_skus`` says which of them its engine takes, and the engine
+refuses the others naming the profile (K9)."""
+SEED_DISK_SKUS = ("Standard_LRS", "StandardSSD_LRS", "Premium_LRS", "UltraSSD_LRS")
+"""The SKUs of the seed documents (seed 000)."""
+SNAPSHOT_SKUS = ("Standard_LRS", "Premium_LRS", "Standard_ZRS")
+"""``az snapshot create --sku``'s choices; the seeds know the first two."""
+SEED_SNAPSHOT_SKUS = ("Standard_LRS", "Premium_LRS")
+PREMIUM_V2 = "PremiumV2_LRS"
 SKU_TIER = {"Standard_LRS": "Standard", "StandardSSD_LRS": "Standard", "Premium_LRS": "Premium",
-            "UltraSSD_LRS": "Ultra"}
-MAX_DISK_GB = {"Standard_LRS": 32767, "StandardSSD_LRS": 32767, "Premium_LRS": 32767, "UltraSSD_LRS": 65536}
+            "UltraSSD_LRS": "Ultra", "Premium_ZRS": "Premium", "StandardSSD_ZRS": "Standard",
+            "PremiumV2_LRS": "Premium", "Standard_ZRS": "Standard"}
+MAX_DISK_GB = {"Standard_LRS": 32767, "StandardSSD_LRS": 32767, "Premium_LRS": 32767, "UltraSSD_LRS": 65536,
+               "Premium_ZRS": 32767, "StandardSSD_ZRS": 32767, "PremiumV2_LRS": 65536, "Standard_ZRS": 32767}
+ZONES = ("1", "2", "3")
+ZONAL_REGIONS = frozenset({
+    "eastus", "eastus2", "westus2", "westus3", "centralus", "southcentralus", "canadacentral", "brazilsouth",
+    "northeurope", "westeurope", "uksouth", "francecentral", "germanywestcentral", "norwayeast", "switzerlandnorth",
+    "swedencentral", "eastasia", "southeastasia", "japaneast", "koreacentral", "australiaeast", "centralindia",
+    "uaenorth", "southafricanorth", "usgovvirginia"})
+"""Regions (of :data:`REGIONS`) with availability zones."""
+PREMIUM_V2_REGIONS = frozenset({
+    "eastus", "eastus2", "westus2", "westus3", "centralus", "southcentralus", "canadacentral", "brazilsouth",
+    "northeurope", "westeurope", "uksouth", "francecentral", "germanywestcentral", "norwayeast", "switzerlandnorth",
+    "swedencentral", "eastasia", "southeastasia", "japaneast", "koreacentral", "australiaeast", "centralindia",
+    "uaenorth", "southafricanorth", "northcentralus", "canadaeast", "australiasoutheast", "southindia"})
+"""Regions offering Premium SSD v2 (of :data:`REGIONS`; "Deploy a Premium SSD v2", regional availability). In one
+with availability zones a Premium SSD v2 disk is zonal and attaches to a VM in its zone only."""
 
 ENC_PLATFORM = "EncryptionAtRestWithPlatformKey"
 ENC_CUSTOMER = "EncryptionAtRestWithCustomerKey"
 ENC_DOUBLE = "EncryptionAtRestWithPlatformAndCustomerKeys"
 DES_ENCRYPTION_TYPES = (ENC_CUSTOMER, ENC_DOUBLE)
+ENC_CONFIDENTIAL = "ConfidentialVmEncryptedWithCustomerKey"
+DES_ENCRYPTION_TYPES_AZ = DES_ENCRYPTION_TYPES + (ENC_CONFIDENTIAL,)
+"""``az disk-encryption-set create --encryption-type``'s choices: the two at-rest types cmklab simulates, and
+confidential VMs' type, which it refuses saying so."""
 DISK_ENCRYPTION_TYPES = (ENC_PLATFORM, ENC_CUSTOMER, ENC_DOUBLE)
 
 KEY_TYPES = ("RSA", "RSA-HSM")
@@ -104,6 +134,10 @@ class Rules:
     eah_with_ultra: bool
     eah_regions: frozenset = field(default=SEED_EAH_REGIONS)
     double_regions: frozenset = field(default=SEED_DOUBLE_REGIONS)
+    disk_skus: tuple = field(default=SEED_DISK_SKUS)
+    """The disk SKUs this profile's engine takes (of :data:`DISK_SKUS`)."""
+    snapshot_skus: tuple = field(default=SEED_SNAPSHOT_SKUS)
+    premium_v2_regions: frozenset = field(default=frozenset())
 
 
 PROFILES: dict[str, Rules] = {
@@ -115,7 +149,8 @@ PROFILES: dict[str, Rules] = {
         name="azure-2025",
         description="Today's Azure: 5,000 sets per region, no ultra exception, encryption at host on ultra disks",
         des_per_region=5000, ultra_keeps_running=False, io_fails_after=timedelta(hours=1), eah_with_ultra=True,
-        eah_regions=frozenset(REGIONS), double_regions=frozenset(REGIONS)),
+        eah_regions=frozenset(REGIONS), double_regions=frozenset(REGIONS), disk_skus=DISK_SKUS,
+        snapshot_skus=SNAPSHOT_SKUS, premium_v2_regions=PREMIUM_V2_REGIONS),
 }
 DEFAULT_PROFILE = "seeds"
 

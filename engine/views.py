@@ -356,6 +356,8 @@ def _performance(sku: str, size_gb: int) -> tuple[str | None, int, int]:
             if size_gb <= limit:
                 return tier, iops, mbps
         return "P80", 20000, 900
+    if sku == "PremiumV2_LRS":
+        return None, 3000, 125  # the baseline every Premium SSD v2 disk gets
     if sku == "UltraSSD_LRS":
         iops = min(160000, max(100, 300 * size_gb)) if size_gb > 0 else 100
         return None, iops, min(4000, max(1, iops // 4 if iops < 4000 else 1000))
@@ -417,6 +419,7 @@ def disk_view(engine, disk, *, sdk: bool = False) -> dict:
         "timeCreated": disk.created,
         "type": "Microsoft.Compute/disks",
         "uniqueId": disk.unique_id,
+        "zones": [disk.zone] if disk.zone else None,
     }
     if sdk:
         renames = {"diskSizeGB": "diskSizeGb", "diskIOPSReadWrite": "diskIopsReadWrite"}
@@ -590,7 +593,7 @@ def vm_view(engine, vm, *, details: bool = False, instance_view: bool = False) -
             continue
         created_here = d.name.startswith(f"{vm.name}_disk")
         data_disks.append({
-            "caching": "None" if d.is_ultra else "ReadOnly" if not created_here else "None",
+            "caching": "None" if d.is_ultra or d.sku == "PremiumV2_LRS" else "ReadOnly" if not created_here else "None",
             "createOption": "Empty" if created_here else "Attach",
             "deleteOption": "Detach", "detachOption": None, "diskIopsReadWrite": None, "diskMBpsReadWrite": None,
             "diskSizeGb": d.size_gb, "image": None, "lun": entry["lun"], "managedDisk": _managed_disk(d),
@@ -645,7 +648,7 @@ def vm_view(engine, vm, *, details: bool = False, instance_view: bool = False) -
             "osDisk": os_disk,
         },
         "tags": _tags(vm.tags), "timeCreated": vm.created, "type": "Microsoft.Compute/virtualMachines",
-        "userData": None, "virtualMachineScaleSet": None, "vmId": vm.vm_id, "zones": None,
+        "userData": None, "virtualMachineScaleSet": None, "vmId": vm.vm_id, "zones": [vm.zone] if vm.zone else None,
     }
     reason = vm_status_reason(vm)
     if reason is not None:

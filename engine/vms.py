@@ -18,7 +18,8 @@ from .clock import iso
 from .core import INDEX_VERSION, EngineCore
 from .ids import arm_id, check_name, key_id, parse_key_url
 from .models import POWER_TRANSITIONS, Disk, PowerState, ScaleSet, VirtualMachine
-from .rules import DISK_SKUS, ENC_PLATFORM, VM_SIZE_HELP, VM_SIZE_RE, vm_family_supports_eah
+from .rules import DISK_SKUS, ENC_PLATFORM, PREMIUM_V2, VM_SIZE_HELP, VM_SIZE_RE, ZONAL_REGIONS, ZONES, \
+    vm_family_supports_eah
 
 MARKETPLACE_IMAGES = {
     "ubuntu2204": ("Linux", 30), "ubuntults": ("Linux", 30), "ubuntu2404": ("Linux", 30),
@@ -59,8 +60,12 @@ class VmsBackend(EngineCore):
                   data_disk_sizes_gb: list[int] | None = None, data_disk_encryption_sets: list[str] | None = None,
                   storage_sku: str | list[str] | None = None, ultra_ssd_enabled: bool = False,
                   encryption_at_host: bool = False, admin_username: str = "azureuser", tags: dict | None = None,
-                  scale_set: str | None = None) -> VirtualMachine:
+                  scale_set: str | None = None, zone: str | None = None,
+                  data_disk_caching: str | None = None) -> VirtualMachine:
         check_name("vm", name)
+        if zone is not None and str(zone) not in ZONES:
+            raise BadRequest(f"zone {zone!r} is not valid; allowed: {', '.join(ZONES)}", code="InvalidParameter")
+        zone = str(zone) if zone is not None else None
         if not VM_SIZE_RE.match(size or ""):
             raise BadRequest(f"VM size {size!r} is not valid; use {VM_SIZE_HELP}", code="InvalidParameter")
         sizes = list(data_disk_sizes_gb or [])
@@ -78,11 +83,17 @@ class VmsBackend(EngineCore):
                 raise Conflict(f"VM {name!r} already exists in resource group {group.name!r}", code="Conflict")
             if "UltraSSD_LRS" in data_skus and not ultra_ssd_enabled:
                 raise BadRequest("ultra disks need a VM with --ultra-ssd-enabled true (V1)", code="InvalidParameter")
+            if zone is not None and loc not in ZONAL_REGIONS:
+                raise BadRequest(f"VM {name!r}: region {loc} has no availability zones; omit --zone",
+                                 code="InvalidParameter")
+            if PREMIUM_V2 in data_skus:
+                _check_no_host_caching(data_disk_caching)
             vm = VirtualMachine(id=arm_id(self.subscription_id, group.name, "vm", name), name=name,
                                 resource_group=group.name, location=loc, size=size, image=image,
                                 ultra_ssd_enabled=bool(ultra_ssd_enabled), encryption_at_host=bool(encryption_at_host),
                                 vm_id=self.rng.guid(), admin_username=admin_username, created=self.now(),
-                                scale_set=scale_set, tags=dict(tags or {}), power=PowerState.DEALLOCATED.value)
+                                scale_set=scale_set, tags=dict(tags or {}), power=PowerState.DEALLOCATED.value,
+                                zone=zone)
             self._add(vm)
             img_key = image.lower().replace("-", "").replace(":", "")
             if image.startswith("/") or img_key not in MARKETPLACE_IMAGES and self._image_exists(image, group.name):
@@ -103,7 +114,8 @@ class VmsBackend(EngineCore):
             os_name = os_disk_name or f"{name}_OsDisk_1_{self.rng.hex(16)}"
             osd = self._create_resource("disk", os_name, group.name, size_gb=os_disk_size_gb or os_size, sku=os_sku,
                                         location=loc, encryption_type=None, des_arg=os_disk_encryption_set,
-                                        source=source, os_type=os_type, tags=None, create_option="FromImage")
+                                        source=source, os_type=os_type, tags=None, create_option="FromImage",
+                                        zone=zone)
             if source is None:
                 osd.image_reference = image
             vm.os_disk_id = osd.id
@@ -111,7 +123,7 @@ class VmsBackend(EngineCore):
                 des_arg = des_list[lun] if len(des_list) > 1 else (des_list[0] if des_list else None)
                 dd = self._create_resource("disk", f"{name}_disk{lun + 2}_{self.rng.hex(16)}", group.name, size_gb=gb,
                                            sku=data_skus[lun], location=loc, encryption_type=None, des_arg=des_arg,
-                                           source=None, os_type=None, tags=None)
+                                           source=None, os_type=None, tags=None, zone=zone)
                 vm.data_disks.append({"lun": lun, "diskId": dd.id})
             self._check_eah(vm)
             self._start(vm)
@@ -344,15 +356,22 @@ class VmsBackend(EngineCore):
 
     def attach_disk(self, vm_name: str, disk: str, resource_group: str | None = None, *, lun: int | None = None,
                     new: bool = False, size_gb: int | None = None, sku: str | None = None,
-                    disk_encryption_set: str | None = None) -> VirtualMachine:
+                    disk_encryption_set: str | None = None, caching: str | None = None) -> VirtualMachine:
         with self.transaction():
             vm = self._find_vm(vm_name, resource_group)
             if new:
                 d = self._create_resource("disk", disk, vm.resource_group, size_gb=size_gb or 32,
                                           sku=sku or "Premium_LRS", location=vm.location, encryption_type=None,
-                                          des_arg=disk_encryption_set, source=None, os_type=None, tags=None)
+                                          des_arg=disk_encryption_set, source=None, os_type=None, tags=None,
+                                          zone=vm.zone)
             else:
                 d = self._find("disk", disk, resource_group or vm.resource_group)
+            if d.sku == PREMIUM_V2:
+                _check_no_host_caching(caching)
+            if d.zone != vm.zone and (d.zone is not None or d.sku == PREMIUM_V2 and vm.location in ZONAL_REGIONS):
+                where = f"zone {vm.zone}" if vm.zone else "no zone (a regional VM)"
+                raise BadRequest(f"disk {d.name!r} is in zone {d.zone}; VM {vm.name!r} has {where}: a zonal disk "
+                                 "attaches to a VM in its zone (K9)", code="InvalidParameter")
             owner = self.vm_of_disk(d.id)
             if owner is not None:
                 raise Conflict(f"disk {d.name!r} is already attached to VM {owner.name!r}", code="OperationNotAllowed")
@@ -586,6 +605,12 @@ def _problem_words(p: EngineError) -> str:
             "ForbiddenByPolicy": "access revoked", "ForbiddenByRbac": "access revoked", "KeyDeleted": "deleted",
             "KeyPurged": "purged", "KeyNotFound": "not found", "VaultNotFound": "vault deleted"}.get(
         p.inner_code or "", "unusable")
+
+
+def _check_no_host_caching(caching: str | None) -> None:
+    if caching not in (None, "None"):
+        raise BadRequest(f"host caching {caching} is not supported by {PREMIUM_V2} disks; use caching None (K9)",
+                         code="InvalidParameter")
 
 
 def _parse_storage_sku(value: str | list[str] | None, n_data: int) -> tuple[str, list[str]]:

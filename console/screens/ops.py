@@ -19,7 +19,7 @@ from engine.errors import EngineError
 from engine.facade import MUTATING
 from engine.ids import check_name, key_id
 from engine.models import PowerState
-from engine.rules import (CRYPTO_SERVICE_ROLE, DES_ENCRYPTION_TYPES, DISK_SKUS, EC_CURVES, ENC_CUSTOMER, ENC_PLATFORM, KEY_SIZES,
+from engine.rules import (CRYPTO_SERVICE_ROLE, DES_ENCRYPTION_TYPES, EC_CURVES, ENC_CUSTOMER, ENC_PLATFORM, KEY_SIZES,
                           REGIONS, RETENTION_MAX, RETENTION_MIN, ROLE_PERMISSIONS)
 
 from ..azcmd import AZ, Raw, az_lines, join
@@ -424,7 +424,7 @@ def form_disk(e, target, sel) -> FormSpec:
         Field("name", "Name", placeholder="disk-data", check=name_check("disk")),
         Field("rg", "Resource group", "select", value=_first(gopts), options=gopts),
         Field("size", "Size (GB)", "int", value=64, check=int_range(1, 65536, "size")),
-        Field("sku", "SKU", "select", value="Premium_LRS", options=[(s, s) for s in DISK_SKUS]),
+        Field("sku", "SKU", "select", value="Premium_LRS", options=[(s, s) for s in e.rules.disk_skus]),
         Field("des", "Disk encryption set", "select", value="", options=dopts, optional=True),
     ], build)
 
