@@ -19,9 +19,7 @@ from .entropy import oaep_sha256_encrypt, seeded_rsa
 from .errors import BadRequest, Conflict, EngineError, Forbidden, NotFound
 from .ids import check_name, key_id, parse_key_url
 from .models import Key, KeyVersion, ResourceState, Vault
-from .rules import (EC_CURVE_BITS, EC_CURVES, KEY_SIZES, MANAGED_HSM_KEY_TYPES, NOTIFY_MIN_BEFORE_EXPIRY,
-                    VAULT_KEY_TYPES, POLICY_MIN_EXPIRY, ROTATION_MIN_AFTER_CREATE,
-                    ROTATION_MIN_BEFORE_EXPIRY)
+from .rules import EC_CURVE_BITS, EC_CURVES, KEY_SIZES, MANAGED_HSM_KEY_TYPES, VAULT_KEY_TYPES
 from .core import EngineCore
 
 _DRY_KEYS: dict[int, object] = {}
@@ -381,7 +379,7 @@ class KeysBackend(EngineCore):
         exp_td = None
         if expiry:
             exp_td = _duration(expiry, "attributes.expiryTime")
-            if exp_td < POLICY_MIN_EXPIRY:
+            if exp_td < self.rules.policy_min_expiry:
                 raise BadRequest(f"expiryTime {expiry} is too short; the minimum is P28D", code="BadParameter")
         out_actions = []
         if not isinstance(actions, list):
@@ -403,14 +401,14 @@ class KeysBackend(EngineCore):
                 raise BadRequest("a Notify action takes timeBeforeExpiry only", code="BadParameter")
             if after:
                 td = _duration(after, "timeAfterCreate")
-                if td < ROTATION_MIN_AFTER_CREATE:
+                if td < self.rules.rotation_min_after_create:
                     raise BadRequest(f"timeAfterCreate {after} is too short; the minimum is P7D", code="BadParameter")
                 if exp_td is not None and td > exp_td - timedelta(days=7):
                     raise BadRequest(f"timeAfterCreate {after} must be at least 7 days before expiryTime {expiry}",
                                      code="BadParameter")
             if before:
                 td = _duration(before, "timeBeforeExpiry")
-                minimum = ROTATION_MIN_BEFORE_EXPIRY if act == "rotate" else NOTIFY_MIN_BEFORE_EXPIRY
+                minimum = self.rules.rotation_min_before_expiry if act == "rotate" else self.rules.notify_min_before_expiry
                 if td < minimum:
                     raise BadRequest(f"timeBeforeExpiry {before} is too short; the minimum is P7D", code="BadParameter")
                 if exp_td is None and act == "rotate":

@@ -138,19 +138,53 @@ class Rules:
     """The disk SKUs this profile's engine takes (of :data:`DISK_SKUS`)."""
     snapshot_skus: tuple = field(default=SEED_SNAPSHOT_SKUS)
     premium_v2_regions: frozenset = field(default=frozenset())
+    auto_rotation_delay: timedelta = AUTO_ROTATION_DELAY
+    rotation_min_after_create: timedelta = ROTATION_MIN_AFTER_CREATE
+    rotation_min_before_expiry: timedelta = ROTATION_MIN_BEFORE_EXPIRY
+    notify_min_before_expiry: timedelta = NOTIFY_MIN_BEFORE_EXPIRY
+    policy_min_expiry: timedelta = POLICY_MIN_EXPIRY
+    sources: dict = field(default_factory=dict)
+    """Rule (a field name) -> (the document it follows, the date of that document's version)."""
 
+
+_SEED_001 = ("document 001, Server-side encryption of Azure Disk Storage", "2020-2021")
+_SEED_000 = ("document 000, Server-side encryption of Azure Managed Disks - PowerShell", "2020-04")
+_SEED_004 = ("document 004, customer-managed keys with automatic key rotation", "2021-03")
+_SEED_SOURCES = {
+    "des_per_region": _SEED_001, "ultra_keeps_running": _SEED_001, "io_fails_after": _SEED_000,
+    "eah_with_ultra": _SEED_001, "eah_regions": _SEED_001, "double_regions": _SEED_001, "disk_skus": _SEED_000,
+    "snapshot_skus": _SEED_000, "premium_v2_regions": _SEED_000, "auto_rotation_delay": _SEED_004,
+    "rotation_policy": ("Key Vault's documented key rotation policy (not in the documents)", "as azure-2025"),
+}
+READ_ON = "2026-12-02"
+"""When today's documents were read for the azure-2025 profile (the date given where a page shows none)."""
+_SSE_RESTRICTIONS = ("Server-side encryption of Azure Disk Storage, restrictions", "2023-02-22")
+_SSE_TODAY = ("Server-side encryption of Azure Disk Storage", f"read {READ_ON}")
+_PV2 = ("Deploy a Premium SSD v2 (limitations, regions)", f"read {READ_ON}")
+_EAH = ("Encryption at host, on Ultra Disks and Premium SSD v2", f"read {READ_ON}")
+"""Today's pages allow it, with limitations, in select regions; the restrictions dated 2023-01-19 still excluded
+both disk types."""
+_AUTO = ("Server-side encryption of Azure Disk Storage, automatic key rotation", f"read {READ_ON}")
+_KV_ROTATION = ("Configure cryptographic key auto-rotation in Azure Key Vault", f"read {READ_ON}")
+_TODAY_SOURCES = {
+    "des_per_region": _SSE_RESTRICTIONS, "ultra_keeps_running": _SSE_TODAY, "io_fails_after": _SSE_TODAY,
+    "eah_with_ultra": _EAH, "eah_regions": _EAH, "double_regions": _SSE_TODAY, "disk_skus": _PV2,
+    "snapshot_skus": ("az snapshot create --sku (Standard_ZRS)", f"read {READ_ON}"), "premium_v2_regions": _PV2,
+    "auto_rotation_delay": _AUTO, "rotation_policy": _KV_ROTATION,
+}
 
 PROFILES: dict[str, Rules] = {
     "seeds": Rules(
         name="seeds",
         description="The rules of the seed documents (2020-2021): 50 sets per region, ultra VMs keep running",
-        des_per_region=50, ultra_keeps_running=True, io_fails_after=None, eah_with_ultra=False),
+        des_per_region=50, ultra_keeps_running=True, io_fails_after=None, eah_with_ultra=False,
+        sources=_SEED_SOURCES),
     "azure-2025": Rules(
         name="azure-2025",
         description="Today's Azure: 5,000 sets per region, no ultra exception, encryption at host on ultra disks",
         des_per_region=5000, ultra_keeps_running=False, io_fails_after=timedelta(hours=1), eah_with_ultra=True,
         eah_regions=frozenset(REGIONS), double_regions=frozenset(REGIONS), disk_skus=DISK_SKUS,
-        snapshot_skus=SNAPSHOT_SKUS, premium_v2_regions=PREMIUM_V2_REGIONS),
+        snapshot_skus=SNAPSHOT_SKUS, premium_v2_regions=PREMIUM_V2_REGIONS, sources=_TODAY_SOURCES),
 }
 DEFAULT_PROFILE = "seeds"
 
@@ -168,3 +202,56 @@ def vm_family_supports_eah(size: str) -> bool | None:
         if c in EAH_UNSUPPORTED_FAMILIES:
             return False
     return None
+
+
+def _regions(regions: frozenset) -> str:
+    if not regions:
+        return "none"
+    if regions >= frozenset(REGIONS):
+        return f"every region ({len(REGIONS)})"
+    if len(regions) > 8:
+        return f"{len(regions)} regions"
+    return ", ".join(sorted(regions))
+
+
+def _hours(td: timedelta | None) -> str:
+    if td is None:
+        return "never: VMs stop at once instead"
+    return f"{td.total_seconds() / 3600:g} hour(s)"
+
+
+RULE_ROWS: tuple[tuple[str, str, object], ...] = (
+    ("des_per_region", "Disk encryption sets per region and subscription", lambda r: f"{r.des_per_region:,}"),
+    ("ultra_keeps_running", "VMs with only ultra disks on a lost key",
+     lambda r: "keep running until deallocated" if r.ultra_keeps_running else "stop like every other VM"),
+    ("io_fails_after", "Disk I/O after the key becomes unusable", lambda r: _hours(r.io_fails_after)),
+    ("eah_with_ultra", "Encryption at host with ultra disks", lambda r: "allowed" if r.eah_with_ultra else "refused"),
+    ("eah_regions", "Encryption at host regions", lambda r: _regions(r.eah_regions)),
+    ("double_regions", "Double encryption regions", lambda r: _regions(r.double_regions)),
+    ("disk_skus", "Disk SKUs", lambda r: ", ".join(r.disk_skus)),
+    ("snapshot_skus", "Snapshot SKUs", lambda r: ", ".join(r.snapshot_skus)),
+    ("premium_v2_regions", "Premium SSD v2 regions", lambda r: _regions(r.premium_v2_regions)),
+    ("auto_rotation_delay", "Automatic rotation moves a set's resources within",
+     lambda r: _hours(r.auto_rotation_delay)),
+    ("rotation_policy", "Rotation policy limits",
+     lambda r: f"rotate >= {r.rotation_min_after_create.days}d after creation or >= "
+               f"{r.rotation_min_before_expiry.days}d before expiry; notify >= {r.notify_min_before_expiry.days}d "
+               f"before expiry; expiry >= {r.policy_min_expiry.days}d"),
+)
+"""Each rule a profile sets: (field, what it is, how its value reads)."""
+
+
+def rules_table(profile: str | None = None, *, every: bool = False) -> list[dict]:
+    """The rules as rows for ``cmklab rules show``: those that differ between profiles (all with ``every``), each
+    profile's value, and the document (and its date) the chosen profile, or ``azure-2025``, follows."""
+    names = list(PROFILES)
+    shown = profile or "azure-2025"
+    out = []
+    for fld, label, fmt in RULE_ROWS:
+        values = {n: fmt(PROFILES[n]) for n in names}  # type: ignore[operator]
+        if not every and len(set(values.values())) == 1:
+            continue
+        doc, date = PROFILES[shown].sources.get(fld, ("", ""))
+        row = {"Rule": label, **values, "Follows": doc, "Dated": date}
+        out.append(row)
+    return out

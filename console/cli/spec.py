@@ -125,6 +125,7 @@ GROUPS: dict[str, str] = {
     "cmklab vm": "The data plane: read and write a VM's disks as the guest sees them.",
     "cmklab disk": "What is at rest on a disk, snapshot or image.",
     "cmklab clock": "The simulated clock: due jobs run as it passes them.",
+    "cmklab rules": "The rule profiles: the seed documents' rules (seeds) and today's Azure (azure-2025).",
 }
 """Every group and its summary (static, so ``az --help`` needs no command module)."""
 

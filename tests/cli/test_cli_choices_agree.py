@@ -76,6 +76,7 @@ BASES: dict[str, tuple[list[list[str]], list[str]]] = {
                           ["vm", "disk", "detach", "-g", "rg1", "--vm-name", "vm1", "-n", "a{n}"]),
     "az vm update": ([], ["vm", "update", "-g", "rg1", "-n", "vm1"]),
     "cmklab disk inspect": ([], ["disk", "inspect", "-g", "rg1", "-n", "d1"]),
+    "cmklab rules show": ([], ["rules", "show"]),
 }
 EXTRA = {("az disk create", "--sku"): ["--zone", "1"]}
 """What a value needs beside the base: a Premium SSD v2 disk in a region with zones is zonal."""
