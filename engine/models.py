@@ -429,6 +429,16 @@ class ScaleSet(Model):
     encryption_at_host: bool = False
     next_instance: int = 0
     created: str = ""
+    data_disk_sizes_gb: list = field(default_factory=list)
+    """The model's data disks, one size per LUN."""
+    data_disk_encryption_sets: list = field(default_factory=list)
+    """One set for every data disk, or one per LUN (as ``az vmss create --data-disk-encryption-sets``)."""
+    upgrade_mode: str = "Manual"
+    orchestration_mode: str = "Flexible"
+    admin_username: str = "azureuser"
+    unique_id: str = ""
+    tags: dict = field(default_factory=dict)
+    _nested: ClassVar[tuple[str, ...]] = ("data_disk_sizes_gb", "data_disk_encryption_sets", "tags")
 
 
 @dataclass

@@ -824,3 +824,72 @@ __all__ = [
     "resource_view", "role_assignment_view", "rotation_policy_view", "snapshot_view", "vault_list_item",
     "vault_view", "vm_create_output", "vm_instance_view", "vm_view"
 ]
+
+
+# ---- scale sets -------------------------------------------------------------------------------------------
+
+
+def _vmss_disk_set(des_id: str | None) -> dict | None:
+    return {"id": des_id} if des_id else None
+
+
+def vmss_view(engine, ss) -> dict:
+    """``az vmss show/list/update``: the scale set and its model (``virtualMachineProfile``), the disk encryption
+    sets of the OS and data disks at ``storageProfile.*.managedDisk.diskEncryptionSet``."""
+    from .vms import _data_des
+
+    instances = engine.scale_set_instances(ss)
+    data_disks = [{
+        "caching": "None", "createOption": "Empty", "deleteOption": "Delete", "diskIOPSReadWrite": None,
+        "diskMBpsReadWrite": None, "diskSizeGB": gb, "lun": lun,
+        "managedDisk": {"diskEncryptionSet": _vmss_disk_set(_data_des(ss, lun)), "securityProfile": None,
+                        "storageAccountType": "Premium_LRS"},
+        "name": None, "writeAcceleratorEnabled": None,
+    } for lun, gb in enumerate(ss.data_disk_sizes_gb)]
+    return add_resource_group({
+        "id": ss.id,
+        "location": ss.location,
+        "name": ss.name,
+        "orchestrationMode": ss.orchestration_mode,
+        "platformFaultDomainCount": 1,
+        "provisioningState": "Succeeded",
+        "singlePlacementGroup": False if ss.orchestration_mode == "Flexible" else True,
+        "sku": {"capacity": len(instances), "name": ss.size, "tier": "Standard"},
+        "tags": _tags(ss.tags),
+        "timeCreated": ss.created,
+        "type": "Microsoft.Compute/virtualMachineScaleSets",
+        "uniqueId": ss.unique_id,
+        "upgradePolicy": {"mode": ss.upgrade_mode},
+        "virtualMachineProfile": {
+            "osProfile": {"adminUsername": ss.admin_username, "computerNamePrefix": ss.name[:9]},
+            "securityProfile": {"encryptionAtHost": ss.encryption_at_host} if ss.encryption_at_host else None,
+            "storageProfile": {
+                "dataDisks": data_disks,
+                "imageReference": image_reference(ss.image),
+                "osDisk": {"caching": "ReadWrite", "createOption": "FromImage", "deleteOption": "Delete",
+                           "diskSizeGB": None,
+                           "managedDisk": {"diskEncryptionSet": _vmss_disk_set(ss.os_disk_encryption_set),
+                                           "securityProfile": None, "storageAccountType": "Premium_LRS"},
+                           "osType": "Windows" if "win" in ss.image.lower() else "Linux"},
+            },
+        },
+        "zones": None,
+    })
+
+
+def vmss_create_output(engine, ss) -> dict:
+    """``az vmss create`` prints the deployment's output: the scale set's properties under ``vmss``."""
+    out = vmss_view(engine, ss)
+    props = {k: v for k, v in out.items() if k not in ("id", "location", "name", "resourceGroup", "sku", "tags",
+                                                       "type", "zones")}
+    return {"vmss": props}
+
+
+def vmss_instance_view(engine, ss, vm) -> dict:
+    """One item of ``az vmss list-instances``: the instance VM, its instance id and whether it has the latest
+    model (encryption at host and disk encryption sets as the model says)."""
+    out = vm_view(engine, vm)
+    out["instanceId"] = vm.name[len(ss.name) + 1:]
+    out["latestModelApplied"] = engine.instance_on_latest_model(ss, vm)
+    out["virtualMachineScaleSet"] = {"id": ss.id}
+    return out

@@ -77,6 +77,11 @@ BASES: dict[str, tuple[list[list[str]], list[str]]] = {
     "az vm update": ([], ["vm", "update", "-g", "rg1", "-n", "vm1"]),
     "cmklab disk inspect": ([], ["disk", "inspect", "-g", "rg1", "-n", "d1"]),
     "cmklab rules show": ([], ["rules", "show"]),
+    "az vmss create": ([], ["vmss", "create", "-g", "rg1", "-n", "ss{n}", "--image", "Ubuntu2204", "--instance-count",
+                            "1"]),
+    "az vmss delete": ([["vmss", "create", "-g", "rg1", "-n", "ss{n}", "--image", "Ubuntu2204", "--instance-count",
+                         "0"]], ["vmss", "delete", "-g", "rg1", "-n", "ss{n}"]),
+    "az vmss deallocate": ([], ["vmss", "deallocate", "-g", "rg1", "-n", "ssw"]),
 }
 EXTRA = {("az disk create", "--sku"): ["--zone", "1"]}
 """What a value needs beside the base: a Premium SSD v2 disk in a region with zones is zonal."""
@@ -128,6 +133,7 @@ def _landscape(home: Home) -> None:
             "-o", "none")
     home.ok("vm", "create", "-g", "rg1", "-n", "vmz", "--image", "Ubuntu2204", "--zone", "1", "-o", "none")
     home.ok("disk", "create", "-g", "rg1", "-n", "d1", "--size-gb", "4", "-o", "none")
+    home.ok("vmss", "create", "-g", "rg1", "-n", "ssw", "--image", "Ubuntu2204", "--instance-count", "1", "-o", "none")
     home.ok("snapshot", "create", "-g", "rg1", "-n", "d1", "--source", "d1", "-o", "none")  # for disk inspect --type
     home.ok("image", "create", "-g", "rg1", "-n", "d1", "--source", "d1", "--os-type", "Linux", "-o", "none")
     pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
