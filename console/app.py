@@ -311,7 +311,9 @@ class CmkApp(App):
         self._new_in.pop(message.seq, None)
         self._calls.pop(message.seq, None)
         self._finish(message.seq, message.label, message.log)
-        self.notify(shorten(message.text), title=message.title, severity="error", timeout=10)
+        why = message.why
+        self.notify(shorten(message.text) + (f"\n{why}" if why else ""), title=message.title, severity="error",
+                    timeout=10)
 
     @on(Worker.StateChanged)
     def _worker_state(self, event: Worker.StateChanged) -> None:
