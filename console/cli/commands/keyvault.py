@@ -512,7 +512,7 @@ command("az keyvault key decrypt", "Decrypt a value with a key (the private-key 
                    "--data-type plaintext")])
 
 command("az keyvault key wrap-key", "Wrap a key (e.g. a 32-byte data key) with a Key Vault key, as a disk "
-        "encryption set does.", _op_args(
+        "encryption set does (Key Vault's wrapKey operation; cmklab's, in az's style: az has no wrap-key).", _op_args(
             ENCRYPTION_ALGORITHMS,
             Arg(("--value",), "value", "The key to be wrapped, base64-encoded.", required=True)),
         call=_op_call("wrapKey"), render=lambda e, r, ns: {"algorithm": r["algorithm"], "kid": r["kid"],
@@ -522,7 +522,7 @@ command("az keyvault key wrap-key", "Wrap a key (e.g. a 32-byte data key) with a
                    "--value $(head -c 32 /dev/urandom | base64)")])
 
 command("az keyvault key unwrap-key", "Unwrap a key wrapped by wrap-key (the private-key operation a disk "
-        "encryption set calls to open a disk).", _op_args(
+        "encryption set calls to open a disk; Key Vault's unwrapKey, cmklab's in az's style).", _op_args(
             ENCRYPTION_ALGORITHMS,
             Arg(("--value",), "value", "The wrapped key, base64-encoded (the result of wrap-key).", required=True)),
         call=_op_call("unwrapKey"), render=lambda e, r, ns: {"algorithm": r["algorithm"], "kid": r["kid"],
