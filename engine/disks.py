@@ -309,7 +309,7 @@ class DisksBackend(EngineCore):
             raise BadRequest(f"sku {sku!r} is not valid; allowed: {', '.join(offered)}", code="InvalidParameter")
         if canon not in offered:
             raise BadRequest(f"sku {canon} is not offered under the rule profile {self.rules.name!r} "
-                             f"({self.rules.description}); it offers {', '.join(offered)}. A home created with "
+                             f"({self.rules.description}); allowed: {', '.join(offered)}. A home created with "
                              "--profile azure-2025 offers today's SKUs (K9)", code="InvalidParameter")
         return canon
 

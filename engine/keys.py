@@ -86,7 +86,9 @@ class KeysBackend(EngineCore):
         given = str(kty or "RSA")
         kty = next((t for t in VAULT_KEY_TYPES + MANAGED_HSM_KEY_TYPES if t.lower() == given.lower()), None)
         if kty is None or kty in MANAGED_HSM_KEY_TYPES:
-            raise BadRequest(f"Invalid kty value: {given}", code="BadParameter", inner_code="KeyTypeNotSupported")
+            raise BadRequest(f"Invalid kty value: {given} (allowed in a vault: {', '.join(VAULT_KEY_TYPES)}, the -HSM "
+                             "ones in a premium vault; oct keys are managed HSM's)", code="BadParameter",
+                             inner_code="KeyTypeNotSupported")
         if kty.endswith("-HSM") and vault.sku != "premium":
             raise BadRequest("Hardware key operation not allowed on standard vault (RSA-HSM and EC-HSM keys need a "
                              "premium vault)", code="BadParameter")
@@ -130,7 +132,8 @@ class KeysBackend(EngineCore):
             v = self._vault(vault)
             kty = kty or "RSA"
             if str(kty).upper().startswith("EC"):
-                raise BadRequest("the PEM holds an RSA key; import it as RSA (or RSA-HSM)", code="BadParameter")
+                raise BadRequest(f"kty '{kty}' does not match the PEM, which holds an RSA key; import it as RSA or "
+                                 "RSA-HSM", code="BadParameter")
             kty, size, _ = self._check_kty(v, kty, private.key_size)
             return self._new_version(v, name, kty, size, private, ops=self._check_ops(ops, kty), exp=exp,
                                      nbf=nbf, enabled=enabled, tags=tags, operation="KeyImport", imported=True)

@@ -125,7 +125,7 @@ def test_KV6_purge_refused_while_protected(cli, landscape):
 
 def test_KV2_a_vault_refuses_oct_keys_with_key_vaults_words(cli, landscape):
     r = cli.az("keyvault", "key", "create", "--vault-name", "kv1", "-n", "octk", "--kty", "oct")
-    assert r.code == 1 and r.err.startswith("ERROR: (BadParameter) Invalid kty value: oct\n")
+    assert r.code == 1 and r.err.startswith("ERROR: (BadParameter) Invalid kty value: oct (allowed in a vault: RSA, ")
     assert '"code": "KeyTypeNotSupported"' in r.err
 
 
