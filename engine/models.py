@@ -440,6 +440,13 @@ class ScaleSet(Model):
     tags: dict = field(default_factory=dict)
     _nested: ClassVar[tuple[str, ...]] = ("data_disk_sizes_gb", "data_disk_encryption_sets", "tags")
 
+    def data_disk_set(self, lun: int) -> str | None:
+        """The disk encryption set (id) the model gives the data disk at ``lun``: the one set, or the LUN's."""
+        sets = self.data_disk_encryption_sets
+        if not sets:
+            return None
+        return sets[0] if len(sets) == 1 else (sets[lun] if lun < len(sets) else None)
+
 
 @dataclass
 class PlatformKey(Model):

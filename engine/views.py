@@ -822,7 +822,8 @@ __all__ = [
     "deleted_key_view", "deleted_vault_view", "des_view", "disk_view", "group_view", "image_view",
     "impact_view", "inspect_resource", "key_attributes", "key_bundle", "key_list_item", "key_versions_view",
     "resource_view", "role_assignment_view", "rotation_policy_view", "snapshot_view", "vault_list_item",
-    "vault_view", "vm_create_output", "vm_instance_view", "vm_view"
+    "vault_view", "vm_create_output", "vm_instance_view", "vm_view", "vmss_create_output", "vmss_instance_view",
+    "vmss_view",
 ]
 
 
@@ -836,13 +837,11 @@ def _vmss_disk_set(des_id: str | None) -> dict | None:
 def vmss_view(engine, ss) -> dict:
     """``az vmss show/list/update``: the scale set and its model (``virtualMachineProfile``), the disk encryption
     sets of the OS and data disks at ``storageProfile.*.managedDisk.diskEncryptionSet``."""
-    from .vms import _data_des
-
     instances = engine.scale_set_instances(ss)
     data_disks = [{
         "caching": "None", "createOption": "Empty", "deleteOption": "Delete", "diskIOPSReadWrite": None,
         "diskMBpsReadWrite": None, "diskSizeGB": gb, "lun": lun,
-        "managedDisk": {"diskEncryptionSet": _vmss_disk_set(_data_des(ss, lun)), "securityProfile": None,
+        "managedDisk": {"diskEncryptionSet": _vmss_disk_set(ss.data_disk_set(lun)), "securityProfile": None,
                         "storageAccountType": "Premium_LRS"},
         "name": None, "writeAcceleratorEnabled": None,
     } for lun, gb in enumerate(ss.data_disk_sizes_gb)]

@@ -227,7 +227,7 @@ class VmsBackend(EngineCore):
         if osd is not None and osd.des_id != ss.os_disk_encryption_set and ss.os_disk_encryption_set is not None:
             return False
         for entry in vm.data_disks:
-            want = _data_des(ss, entry["lun"])
+            want = ss.data_disk_set(entry["lun"])
             d = self.t["disks"].get(entry["diskId"])
             if want is not None and d is not None and d.des_id != want:
                 return False
@@ -309,7 +309,7 @@ class VmsBackend(EngineCore):
                 if osd is not None and ss.os_disk_encryption_set and osd.des_id != ss.os_disk_encryption_set:
                     self._set_disk_des(osd, ss.os_disk_encryption_set)
                 for entry in vm.data_disks:
-                    want = _data_des(ss, entry["lun"])
+                    want = ss.data_disk_set(entry["lun"])
                     d = self.t["disks"].get(entry["diskId"])
                     if want is not None and d is not None and d.des_id != want:
                         self._set_disk_des(d, want)
@@ -746,13 +746,6 @@ ORCHESTRATION_MODES = ("Flexible", "Uniform")
 def _instance_id(ss: ScaleSet, vm: VirtualMachine) -> str:
     """An instance's id: the number its name ends with (``web-3`` is instance 3)."""
     return vm.name[len(ss.name) + 1:]
-
-
-def _data_des(ss: ScaleSet, lun: int) -> str | None:
-    sets = ss.data_disk_encryption_sets
-    if not sets:
-        return None
-    return sets[0] if len(sets) == 1 else (sets[lun] if lun < len(sets) else None)
 
 
 def _check_no_host_caching(caching: str | None) -> None:

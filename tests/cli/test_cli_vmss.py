@@ -77,6 +77,10 @@ def test_vmss_model_update_then_update_instances_only_while_deallocated(cli, rg,
     _run(cmklab_bin, cli, "vmss", "start", "-g", rg, "-n", "web", "--instance-ids", "0")
     powers = cli.ok("vm", "list", "-g", rg, "-d", "--query", "[].[name, powerState]", "-o", "json").json
     assert powers == [["web-0", "VM running"], ["web-1", "VM running"]]
+    cli.ok("vmss", "scale", "-g", rg, "-n", "web", "--new-capacity", "2", "-o", "none")
+    r = az(cmklab_bin, cli, "vmss", "update", "-g", rg, "-n", "web", "--set",
+           "virtualMachineProfile.storageProfile.dataDisks[0].managedDisk.diskEncryptionSet.id=des2")
+    assert r.returncode == 1 and "the model has 0 data disk(s)" in r.stderr
     r = az(cmklab_bin, cli, "vmss", "update", "-g", rg, "-n", "web", "--set", "virtualMachineProfile.foo=1")
     assert r.returncode == 1 and "takes virtualMachineProfile.securityProfile.encryptionAtHost" in r.stderr
 

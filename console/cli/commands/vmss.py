@@ -126,9 +126,7 @@ def _update_call(ns, ctx) -> Call:
             raise CLIError(f"cmklab's `az vmss update --set` takes {', '.join(_PATH_NAMES)}; got '{path}'")
     if data_sets:
         ss = ctx.engine.get_scale_set(ns.name, ns.resource_group)
-        from engine.vms import _data_des
-
-        current = [_data_des(ss, lun) for lun in range(len(ss.data_disk_sizes_gb))]
+        current = [ss.data_disk_set(lun) for lun in range(len(ss.data_disk_sizes_gb))]
         for lun, value in data_sets.items():
             if lun >= len(current):
                 raise CLIError(f"the model has {len(current)} data disk(s); dataDisks[{lun}] is not one of them")
