@@ -73,3 +73,19 @@ def test_KV9_KV5_expired_disabled_and_key_ops(keys):
     with pytest.raises(EngineError) as info:
         keys.key_operation("kv1", "r", "decrypt", "RSA-OAEP", ct)
     assert info.value.inner_code == "KeyDisabled"
+
+
+def test_KV2_automatic_rotation_to_an_ec_version_is_refused_by_the_set_and_recorded(e, kit):
+    kit.vault(e)
+    e.create_key("kv1", "k1")
+    des = e.create_des("des1", kit.RG, "https://kv1.vault.azure.net/keys/k1", source_vault="kv1",
+                       rotation_to_latest=True)
+    e.set_policy("kv1", des.principal_id, ["get", "wrapKey", "unwrapKey"])
+    e.create_disk("d1", kit.RG, size_gb=4, disk_encryption_set="des1")
+    before = e.get_des("des1", kit.RG).key_url
+    e.create_key("kv1", "k1", kty="EC")  # a new version of another type: Key Vault allows it
+    e.advance_clock("2h")
+    des = e.get_des("des1", kit.RG)
+    assert des.key_url == before  # the set stays on its RSA version
+    assert des.auto_key_rotation_error["code"] == "KeyVaultKeyTypeNotSupported"
+    assert e.readable(e.get_disk("d1", kit.RG))  # its data keys still open with the RSA version
