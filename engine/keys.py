@@ -494,56 +494,78 @@ class KeysBackend(EngineCore):
         self._audit(ref.vault, caller, "KeyUnwrap", kid)
         return crypto.unwrap_key(self._private(kid), wrapped)
 
-    # ---- the key operations an operator calls (az keyvault key encrypt|decrypt|wrap-key|unwrap-key|sign|verify)
-
-    def key_operation(self, vault: str, name: str, op: str, algorithm: str, value: bytes, *,
-                      version: str | None = None, signature: bytes | None = None) -> dict:
-        """One of Key Vault's key operations by the signed-in operator, checked and audited like a set's wrap and
-        unwrap (KV5, KV7, KV8, KV9): refused on a disabled, expired (encrypt, wrapKey, sign) or not yet valid
-        version, without the permission, outside the key's ``key_ops``, or with an algorithm the key type does
-        not take. Returns ``{"kid", "algorithm", "result"}`` (bytes), ``"valid"`` for verify."""
-        if op not in KEY_OPERATIONS:
-            raise BadRequest(f"key operation {op!r} is not valid; allowed: {', '.join(KEY_OPERATIONS)}",
-                             code="BadParameter")
+    def audit_refusal(self, vault: str, principal: str, operation: str, kid: str | None, err: EngineError) -> None:
+        """Record an operation on keys refused before it ran (a client of the endpoint whose principal lacks
+        the permission): Key Vault's log keeps refused attempts too (KV8)."""
         with self.transaction():
-            k = self._key(vault, name)
-            ver = self._version(k, version)
-            kid = key_id(k.vault, k.name, ver["version"])
-            audit_op = KEY_OPERATIONS[op]
-            problem = self.key_problem(self.operator, kid, op)
+            self._audit(vault, principal, operation, kid, err.code, err.display_code, err.message)
+
+    _OPERATIONS = {"wrapKey": ("KeyWrap", True), "unwrapKey": ("KeyUnwrap", False), "encrypt": ("KeyEncrypt", True),
+                   "decrypt": ("KeyDecrypt", False), "sign": ("KeySign", False), "verify": ("KeyVerify", True)}
+    """Each operation's name in the audit log, and whether it uses only the public key."""
+
+    def key_operation(self, principal: str | None, kid: str, op: str, value: bytes, *, alg: str,
+                      signature: bytes | None = None) -> tuple[str, bytes | bool]:
+        """Key Vault's key operations as a client calls them (the endpoint, ``az keyvault key encrypt|decrypt|
+        wrap-key|unwrap-key|sign|verify``): ``wrapKey``, ``unwrapKey``, ``encrypt``, ``decrypt``, ``sign``
+        (``value`` is the digest) and ``verify`` (with ``signature``), with ``alg``.
+
+        The caller's access is checked (KV7: its access policy or RBAC role must grant ``op``; ``principal``
+        None is the platform and is not checked), public-key operations work on a disabled key and private-key
+        ones do not (KV5), an expired key no longer wraps, encrypts or signs and one not yet valid does nothing
+        (KV9), the key's ``key_ops`` must allow ``op``, and ``alg`` must be one the key type takes (RSA-OAEP,
+        RSA-OAEP-256, RSA1_5 and PS*/RS* for RSA; the curve's ES* for EC, which neither encrypts nor wraps).
+        Every attempt is audited under the caller (KV8), refused ones included. Returns the key version's id
+        and the result (bytes, or whether the signature holds)."""
+        if op not in self._OPERATIONS:
+            raise BadRequest(f"key operation {op!r} is unknown; allowed: {', '.join(self._OPERATIONS)}",
+                             code="BadParameter")
+        operation, public = self._OPERATIONS[op]
+        with self.transaction():
+            k, ver = self.key_by_url(kid)
+            full = key_id(k.vault, k.name, ver["version"]) if ver is not None else kid
+            caller = principal or self.operator
+            problem = self.key_problem(principal, full, op, public_op=public)
             if problem is None and op not in k.key_ops:
-                problem = Forbidden(f"Operation {op} is not permitted on key {kid}: its allowed operations are "
+                problem = Forbidden(f"Operation {op} is not permitted on this key: its key operations are "
                                     f"{', '.join(k.key_ops)} (az keyvault key set-attributes --ops)",
                                     inner_code="KeyOperationForbidden")
             if problem is None:
                 allowed = _algorithms(ver, op)
-                canon = next((a for a in allowed if a.lower() == str(algorithm).lower()), None)
+                canon = next((a for a in allowed if a.lower() == str(alg).lower()), None)
                 if canon is None:
-                    kind = f"EC key on {ver['crv']}" if ver.get("crv") else f"{k.kty} key"
-                    problem = BadRequest(f"Algorithm {algorithm} is not valid for {op} with an {kind}; allowed: "
+                    kind = f"an EC key on {ver['crv']}" if ver.get("crv") else f"an {k.kty} key"
+                    problem = BadRequest(f"Algorithm {alg} is not valid for {op} with {kind}; allowed: "
                                          f"{', '.join(allowed)}", code="BadParameter",
                                          inner_code="AlgorithmNotSupported")
-                algorithm = canon or algorithm
+                alg = canon or alg
             if problem is not None:
-                self._audit(k.vault, self.operator, audit_op, kid, problem.code, problem.display_code, problem.message)
+                self._audit(k.vault, caller, operation, full, problem.code, problem.display_code, problem.message)
                 raise problem
-            public = crypto.ec_public_from_jwk(ver["crv"], ver["x"], ver["y"]) if ver.get("crv") else \
-                crypto.public_from_jwk(ver["n"], ver["e"])
-            out = {"kid": kid, "algorithm": algorithm}
             try:
-                if op in ("encrypt", "wrapKey"):
-                    out["result"] = crypto.kv_encrypt(public, algorithm, value)
-                elif op in ("decrypt", "unwrapKey"):
-                    out["result"] = crypto.kv_decrypt(self._private(kid), algorithm, value)
-                elif op == "sign":
-                    out["result"] = crypto.kv_sign(self._private(kid), algorithm, value)
-                else:
-                    out["valid"] = crypto.kv_verify(public, algorithm, value, signature or b"")
+                result = self._run_key_operation(full, ver, op, alg, value, signature)
             except EngineError as err:
-                self._audit(k.vault, self.operator, audit_op, kid, err.code, err.display_code, err.message)
+                self._audit(k.vault, caller, operation, full, err.code, err.display_code, err.message)
                 raise
-            self._audit(k.vault, self.operator, audit_op, kid)
-            return out
+            self._audit(k.vault, caller, operation, full)
+            return full, result
+
+    def _run_key_operation(self, kid: str, ver: dict, op: str, alg: str, value: bytes,
+                           signature: bytes | None) -> bytes | bool:
+        if ver.get("crv"):
+            public = crypto.ec_public_from_jwk(ver["crv"], ver["x"], ver["y"])
+        else:
+            public = crypto.public_from_jwk(ver["n"], ver["e"])
+        if op == "verify":
+            return crypto.kv_verify(public, alg, value, signature or b"")
+        if op in ("encrypt", "wrapKey"):
+            if op == "wrapKey" and alg == "RSA-OAEP-256" and self.rng.seeded:
+                return oaep_sha256_encrypt(public, value, self.rng)
+            return crypto.kv_encrypt(public, alg, value)
+        if op == "sign":
+            return crypto.kv_sign(self._private(kid), alg, value)
+        return crypto.kv_decrypt(self._private(kid), alg, value)
+
 
     def _private(self, kid: str):
         cached = self._private_cache.get(kid)
@@ -569,9 +591,6 @@ class KeysBackend(EngineCore):
             self._destroy_key(k)
 
 
-KEY_OPERATIONS = {"encrypt": "KeyEncrypt", "decrypt": "KeyDecrypt", "wrapKey": "KeyWrap", "unwrapKey": "KeyUnwrap",
-                  "sign": "KeySign", "verify": "KeyVerify"}
-"""The operations an operator can call with a key, and the name each has in the audit log (KV8)."""
 
 
 def _algorithms(ver: dict, op: str) -> tuple[str, ...]:

@@ -23,55 +23,65 @@ def _audit(e):
     return [(a.operation, a.result, a.code) for a in sorted(e.t["audit"].values(), key=lambda a: a.id)]
 
 
+R = "https://kv1.vault.azure.net/keys/r"
+EC = "https://kv1.vault.azure.net/keys/ec"
+
+
+def op(e, kid, name, alg, value, **kw):
+    """The signed-in user calls the vault (its access policy is checked)."""
+    return e.key_operation(e.operator, kid, name, value, alg=alg, **kw)
+
+
 def test_KV8_rsa_encrypt_is_real_and_decrypts_with_the_private_key(keys):
-    out = keys.key_operation("kv1", "r", "encrypt", "RSA-OAEP-256", b"secret")
+    kid, ct = op(keys, R, "encrypt", "RSA-OAEP-256", b"secret")
     k, ver = keys.get_key("kv1", "r", audit=False)
-    assert out["kid"].endswith(ver["version"]) and len(out["result"]) == 256
-    assert crypto.kv_decrypt(keys._private(out["kid"]), "RSA-OAEP-256", out["result"]) == b"secret"
-    assert keys.key_operation("kv1", "r", "decrypt", "rsa-oaep-256", out["result"])["result"] == b"secret"
-    assert _audit(keys)[-2:] == [("KeyEncrypt", "OK", None), ("KeyDecrypt", "OK", None)]
+    assert kid.endswith(ver["version"]) and len(ct) == 256
+    assert crypto.kv_decrypt(keys._private(kid), "RSA-OAEP-256", ct) == b"secret"
+    assert op(keys, R, "decrypt", "rsa-oaep-256", ct)[1] == b"secret"
+    assert op(keys, R, "decrypt", "RSA1_5", op(keys, R, "encrypt", "RSA1_5", b"old")[1])[1] == b"old"
+    assert _audit(keys)[-4:-2] == [("KeyEncrypt", "OK", None), ("KeyDecrypt", "OK", None)]
 
 
 def test_KV8_ecdsa_signature_verifies_with_the_public_key_only(keys):
     digest = hashlib.sha256(b"m").digest()
-    sig = keys.key_operation("kv1", "ec", "sign", "ES256K", digest)["result"]
+    sig = op(keys, EC, "sign", "ES256K", digest)[1]
     _, ver = keys.get_key("kv1", "ec", audit=False)
     public = crypto.ec_public_from_jwk(ver["crv"], ver["x"], ver["y"])
     assert crypto.kv_verify(public, "ES256K", digest, sig)
-    assert keys.key_operation("kv1", "ec", "verify", "ES256K", digest, signature=sig)["valid"] is True
-    assert keys.key_operation("kv1", "ec", "verify", "ES256K", hashlib.sha256(b"n").digest(),
-                              signature=sig)["valid"] is False
+    assert op(keys, EC, "verify", "ES256K", digest, signature=sig)[1] is True
+    assert op(keys, EC, "verify", "ES256K", hashlib.sha256(b"n").digest(), signature=sig)[1] is False
 
 
-@pytest.mark.parametrize("key,op,alg,code", [
+@pytest.mark.parametrize("key,name,alg,code", [
     ("ec", "encrypt", "RSA-OAEP", "OperationNotSupported"),
     ("ec", "sign", "ES384", "AlgorithmNotSupported"),
     ("r", "sign", "ES256", "AlgorithmNotSupported"),
     ("r", "encrypt", "A256GCM", "AlgorithmNotSupported"),
 ])
-def test_KV2_each_key_type_takes_its_algorithms(keys, key, op, alg, code):
+def test_KV2_each_key_type_takes_its_algorithms(keys, key, name, alg, code):
     before = keys.t["keys"].get("https://kv1.vault.azure.net/keys/r").to_doc()
     with pytest.raises(EngineError) as info:
-        keys.key_operation("kv1", key, op, alg, hashlib.sha256(b"x").digest())
+        keys.key_operation(keys.operator, f"https://kv1.vault.azure.net/keys/{key}", name, hashlib.sha256(b"x").digest(),
+                           alg=alg)
     assert info.value.inner_code == code
     assert keys.t["keys"].get("https://kv1.vault.azure.net/keys/r").to_doc() == before
     assert _audit(keys)[-1][1:] == ("BadParameter", code)
 
 
 def test_KV9_KV5_expired_disabled_and_key_ops(keys):
-    ct = keys.key_operation("kv1", "r", "encrypt", "RSA-OAEP", b"x")["result"]
+    ct = op(keys, R, "encrypt", "RSA-OAEP", b"x")[1]
     keys.set_key_attributes("kv1", "r", exp="2000-01-01T00:00:00Z")
     with pytest.raises(EngineError) as info:
-        keys.key_operation("kv1", "r", "encrypt", "RSA-OAEP", b"x")
+        op(keys, R, "encrypt", "RSA-OAEP", b"x")
     assert info.value.inner_code == "KeyExpired"
-    assert keys.key_operation("kv1", "r", "decrypt", "RSA-OAEP", ct)["result"] == b"x"  # expired still decrypts
+    assert op(keys, R, "decrypt", "RSA-OAEP", ct)[1] == b"x"  # expired still decrypts
     keys.set_key_attributes("kv1", "r", exp="2999-01-01T00:00:00Z", ops=["encrypt"])
     with pytest.raises(EngineError) as info:
-        keys.key_operation("kv1", "r", "decrypt", "RSA-OAEP", ct)
+        op(keys, R, "decrypt", "RSA-OAEP", ct)
     assert info.value.inner_code == "KeyOperationForbidden"
     keys.set_key_attributes("kv1", "r", enabled=False, ops=["encrypt", "decrypt"])
     with pytest.raises(EngineError) as info:
-        keys.key_operation("kv1", "r", "decrypt", "RSA-OAEP", ct)
+        op(keys, R, "decrypt", "RSA-OAEP", ct)
     assert info.value.inner_code == "KeyDisabled"
 
 

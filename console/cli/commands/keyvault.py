@@ -445,10 +445,12 @@ def _op_call(op: str, value_flag: str = "--value"):
             value = _b64_arg(ns.digest, "--digest")
         else:
             value = _b64_arg(ns.value, value_flag)
-        kwargs: dict = {"version": version}
+        kwargs: dict = {"alg": ns.algorithm}
         if op == "verify":
             kwargs["signature"] = _b64_arg(ns.signature, "--signature")
-        return Call("key_operation", (vault, key_name, op, ns.algorithm, value), kwargs)
+        kid = f"https://{vault.lower()}.vault.azure.net/keys/{key_name}" + (f"/{version}" if version else "")
+        # the signed-in user calls the vault: its access policy or role must grant the operation (KV7)
+        return Call("key_operation", (ctx.engine.operator, kid, op, value), kwargs)
     return call
 
 
@@ -459,12 +461,17 @@ def _b64(data: bytes) -> str:
 
 
 def _render_encrypt(e, r, ns):
-    return {"aad": None, "algorithm": r["algorithm"], "iv": None, "kid": r["kid"], "result": _b64(r["result"]),
-            "tag": None}
+    kid, result = r
+    return {"aad": None, "algorithm": ns.algorithm, "iv": None, "kid": kid, "result": _b64(result), "tag": None}
+
+
+def _render_result(e, r, ns):
+    kid, result = r
+    return {"algorithm": ns.algorithm, "kid": kid, "result": _b64(result)}
 
 
 def _render_decrypt(e, r, ns):
-    result = r["result"]
+    kid, result = r
     if getattr(ns, "data_type", None) == "plaintext":
         try:
             shown = result.decode("utf-8")
@@ -472,7 +479,7 @@ def _render_decrypt(e, r, ns):
             raise CLIError("the decrypted bytes are not UTF-8 text; use --data-type base64") from None
     else:
         shown = _b64(result)
-    return {"algorithm": r["algorithm"], "kid": r["kid"], "result": shown}
+    return {"algorithm": ns.algorithm, "kid": kid, "result": shown}
 
 
 def _op_args(algorithms, *extra: Arg) -> list[Arg]:
@@ -515,8 +522,7 @@ command("az keyvault key wrap-key", "Wrap a key (e.g. a 32-byte data key) with a
         "encryption set does (Key Vault's wrapKey operation; cmklab's, in az's style: az has no wrap-key).", _op_args(
             ENCRYPTION_ALGORITHMS,
             Arg(("--value",), "value", "The key to be wrapped, base64-encoded.", required=True)),
-        call=_op_call("wrapKey"), render=lambda e, r, ns: {"algorithm": r["algorithm"], "kid": r["kid"],
-                                                           "result": _b64(r["result"])},
+        call=_op_call("wrapKey"), render=_render_result,
         examples=[("Wrap a random 32-byte key.",
                    "az keyvault key wrap-key --vault-name MyVault -n MyKey -a RSA-OAEP-256 "
                    "--value $(head -c 32 /dev/urandom | base64)")])
@@ -525,8 +531,7 @@ command("az keyvault key unwrap-key", "Unwrap a key wrapped by wrap-key (the pri
         "encryption set calls to open a disk; Key Vault's unwrapKey, cmklab's in az's style).", _op_args(
             ENCRYPTION_ALGORITHMS,
             Arg(("--value",), "value", "The wrapped key, base64-encoded (the result of wrap-key).", required=True)),
-        call=_op_call("unwrapKey"), render=lambda e, r, ns: {"algorithm": r["algorithm"], "kid": r["kid"],
-                                                             "result": _b64(r["result"])},
+        call=_op_call("unwrapKey"), render=_render_result,
         examples=[("Unwrap a wrapped key.",
                    "az keyvault key unwrap-key --vault-name MyVault -n MyKey -a RSA-OAEP-256 --value $WRAPPED")])
 
@@ -535,8 +540,8 @@ command("az keyvault key sign", "Create a signature from a digest using a key th
             SIGNATURE_ALGORITHMS,
             Arg(("--digest",), "digest", "The value to sign, base64-encoded (a SHA-256, SHA-384 or SHA-512 digest "
                 "matching the algorithm).", required=True)),
-        call=_op_call("sign"), render=lambda e, r, ns: {"algorithm": r["algorithm"], "keyId": r["kid"],
-                                                        "signature": _b64(r["result"])},
+        call=_op_call("sign"), render=lambda e, r, ns: {"algorithm": ns.algorithm, "keyId": r[0],
+                                                        "signature": _b64(r[1])},
         examples=[("Sign the SHA-256 digest of a file with an EC key on P-256.",
                    "az keyvault key sign --vault-name MyVault -n MyKey -a ES256 "
                    "--digest $(openssl dgst -sha256 -binary file | base64)")])
@@ -545,8 +550,8 @@ command("az keyvault key verify", "Verify a signature using the key that is stor
             SIGNATURE_ALGORITHMS,
             Arg(("--digest",), "digest", "The digest that was signed, base64-encoded.", required=True),
             Arg(("--signature",), "signature", "The signature to verify, base64-encoded.", required=True)),
-        call=_op_call("verify"), render=lambda e, r, ns: {"algorithm": r["algorithm"], "isValid": r["valid"],
-                                                          "keyId": r["kid"]},
+        call=_op_call("verify"), render=lambda e, r, ns: {"algorithm": ns.algorithm, "isValid": r[1],
+                                                          "keyId": r[0]},
         examples=[("Verify a signature.", "az keyvault key verify --vault-name MyVault -n MyKey -a ES256 "
                    "--digest $DIGEST --signature $SIGNATURE")])
 
