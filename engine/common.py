@@ -48,10 +48,14 @@ def parallel(fn, items: list) -> list:
     if len(items) < 16:
         return [fn(x) for x in items]
     half = (len(items) + 1) // 2
-    chunks = [items[:half], items[half:]]
+    pool = _pool()
+    futures = [pool.submit(lambda chunk: [fn(x) for x in chunk], chunk) for chunk in (items[:half], items[half:])]
+    from concurrent.futures import wait
+
+    wait(futures)  # both chunks end before a failure is raised: nothing runs on behind a rollback
     out: list = []
-    for part in _pool().map(lambda chunk: [fn(x) for x in chunk], chunks):
-        out.extend(part)
+    for future in futures:
+        out.extend(future.result())
     return out
 
 
@@ -79,3 +83,15 @@ def choice(value: str, allowed: tuple[str, ...], what: str) -> str:
         if a.lower() == str(value).lower():
             return a
     raise BadRequest(f"{what} {value!r} is not valid; allowed: {', '.join(allowed)}", code="InvalidParameter")
+
+
+def merge_props(target: dict, props: dict | None) -> dict:
+    """Plain ARM properties into a stored ``props`` object: a nested object merges, a null removes the key."""
+    for key, value in (props or {}).items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
+            merge_props(target[key], value)
+        else:
+            target[key] = value
+    return target

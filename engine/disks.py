@@ -12,9 +12,12 @@ Only ciphertext reaches the blob store; data keys exist unwrapped only in memory
 
 from __future__ import annotations
 
+import copy
+from typing import Callable
+
 from ._lazy import crypto
 from . import events as ev
-from .common import check_region, choice, compute_error, parallel
+from .common import check_region, choice, compute_error, merge_props, parallel
 from .core import EngineCore
 from .entropy import oaep_sha256_encrypt
 from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAllowed
@@ -225,7 +228,7 @@ class DisksBackend(EngineCore):
                 deks = parallel(lambda b: crypto.unwrap_key(private, b), blobs)
                 for i, dek in zip(idxs, deks):
                     out[i] = dek
-                    self._audit(ref.vault, des.principal_id, "KeyUnwrap", kid)
+                self._audit_many(ref.vault, des.principal_id, "KeyUnwrap", kid, len(idxs))
                 continue
             self._audit(ref.vault, des.principal_id, "KeyUnwrap", kid, problem.code, problem.display_code,
                         problem.message)
@@ -244,6 +247,39 @@ class DisksBackend(EngineCore):
                 out[i] = cached[0]
         return out  # type: ignore[return-value]
 
+    def _rewrap_outer_bulk(self, todo: list, des: DiskEncryptionSet, public,
+                           then: Callable | None = None) -> list[tuple[bytes, str]] | None:
+        """Unwrap and re-wrap the outer data keys of many resources in one pass on two threads: each thread
+        unwraps a data key with the version that wrapped it and at once wraps it with ``public`` (and encodes
+        it), so the RSA work is one parallel pass, as raw unwrap+wrap on two threads would be; ``then(r, data
+        key, wrapped)`` runs there too, right after (the GIL it holds is short beside the RSA). Returns
+        ``[(data key, new wrapped key in base64)]``, or None when a resource's key cannot be opened at the vault
+        (or is a platform key): the general path (:meth:`_open_outer_bulk`) then says why, or uses the sealed
+        cache. Audited as the general path: one KeyUnwrap per data key opened."""
+        kids = {r.layers[0]["kid"] for r in todo}
+        privates = {}
+        for kid in kids:
+            if kid.startswith("platform:") or self.key_problem(des.principal_id, kid, "unwrapKey") is not None:
+                return None
+            privates[kid] = self._private(kid)
+        unb64, b64 = self.unb64, self.b64
+        unwrap, wrap = crypto.unwrap_key, crypto.wrap_key
+
+        def rewrap(r) -> tuple[bytes, str]:
+            outer = r.layers[0]
+            dek = unwrap(privates[outer["kid"]], unb64(outer["wrapped"]))
+            wrapped = b64(wrap(public, dek))
+            if then is not None:
+                then(r, dek, wrapped)
+            return dek, wrapped
+
+        out = parallel(rewrap, todo)
+        for kid in sorted(kids):
+            ref = parse_key_url(kid)
+            self._audit_many(ref.vault, des.principal_id, "KeyUnwrap", kid,
+                             sum(1 for r in todo if r.layers[0]["kid"] == kid))
+        return out
+
     def _rekey(self, des: DiskEncryptionSet, new_kid: str, resources: list | None = None) -> int:
         return _rekey_impl(self, des, new_kid, resources)
 
@@ -252,17 +288,18 @@ class DisksBackend(EngineCore):
     def create_disk(self, name: str, resource_group: str, *, size_gb: int | None = None, sku: str = "Premium_LRS",
                     location: str | None = None, encryption_type: str | None = None,
                     disk_encryption_set: str | None = None, source: str | None = None, os_type: str | None = None,
-                    tags: dict | None = None, zone: str | None = None) -> Disk:
+                    tags: dict | None = None, zone: str | None = None, props: dict | None = None) -> Disk:
+        """``props``: plain ARM properties stored and shown as given (see ``Disk.props``)."""
         return self._create_resource("disk", name, resource_group, size_gb=size_gb, sku=sku, location=location,
                                      encryption_type=encryption_type, des_arg=disk_encryption_set, source=source,
-                                     os_type=os_type, tags=tags, zone=zone)
+                                     os_type=os_type, tags=tags, zone=zone, props=props)
 
     def create_snapshot(self, name: str, resource_group: str, source: str, *, location: str | None = None,
                         encryption_type: str | None = None, disk_encryption_set: str | None = None,
-                        sku: str | None = None, tags: dict | None = None) -> Snapshot:
+                        sku: str | None = None, tags: dict | None = None, props: dict | None = None) -> Snapshot:
         return self._create_resource("snapshot", name, resource_group, size_gb=None, sku=sku or "Standard_LRS",
                                      location=location, encryption_type=encryption_type,
-                                     des_arg=disk_encryption_set, source=source, os_type=None, tags=tags)
+                                     des_arg=disk_encryption_set, source=source, os_type=None, tags=tags, props=props)
 
     def create_image(self, name: str, resource_group: str, source: str, *, location: str | None = None,
                      os_type: str | None = None, tags: dict | None = None) -> Image:
@@ -328,7 +365,7 @@ class DisksBackend(EngineCore):
 
     def _create_resource(self, kind: str, name: str, resource_group: str, *, size_gb, sku, location,
                          encryption_type, des_arg, source, os_type, tags, create_option: str | None = None,
-                         zone: str | None = None) -> Disk:
+                         zone: str | None = None, props: dict | None = None) -> Disk:
         check_name(kind, name)
         sku = self.check_sku(sku or "Premium_LRS", kind)
         if zone is not None:
@@ -375,7 +412,8 @@ class DisksBackend(EngineCore):
                                                     and kind == "disk" else "Copy"),
                     source_resource_id=src.id if src is not None else None, encryption_type=etype,
                     des_id=des.id if des is not None else None, unique_id=uid, created=self.now(),
-                    subscription_id=self.subscription_id, tags=dict(tags or {}), zone=zone)
+                    subscription_id=self.subscription_id, tags=dict(tags or {}), zone=zone,
+                    props=merge_props({}, copy.deepcopy(props)))
             r.layers, keys = self._new_layers(loc, etype, des)
             self._seal_cache(r, keys)
             self._add(r)
@@ -468,7 +506,7 @@ class DisksBackend(EngineCore):
 
     def update_disk(self, name: str, resource_group: str | None = None, *, encryption_type: str | None = None,
                     disk_encryption_set: str | None = None, size_gb: int | None = None, sku: str | None = None,
-                    tags: dict | None = None) -> Disk:
+                    tags: dict | None = None, props: dict | None = None) -> Disk:
         with self.transaction():
             d = self._find("disk", name, resource_group)
             self._touch(d)
@@ -493,6 +531,8 @@ class DisksBackend(EngineCore):
                 d.size_gb = size_gb
             if tags is not None:
                 d.tags = dict(tags)
+            if props:
+                d.props = merge_props(copy.deepcopy(d.props), copy.deepcopy(props))
             self._emit(ev.DiskUpdated, f"disk {d.name} updated ({d.encryption_type})", disk=d.id)
             return d
 
@@ -629,24 +669,33 @@ def _rekey_impl(engine: DisksBackend, des: DiskEncryptionSet, new_kid: str, reso
             engine._touch(r)
             r.layers[0]["kid"] = new_kid
     elif todo:
-        deks = engine._open_outer_bulk(todo, des)
         ref = parse_key_url(new_kid)
         k = engine.t["keys"][key_id(ref.vault, ref.name).lower()]
         ver = k.version(ref.version)
         public = crypto.public_from_jwk(ver["n"], ver["e"])
-        if engine.rng.seeded:
-            wrapped = [oaep_sha256_encrypt(public, dek, engine.rng) for dek in deks]
-        else:
-            wrapped = parallel(lambda dek: crypto.wrap_key(public, dek), deks)
-        for r, dek, w in zip(todo, deks, wrapped):
-            engine._touch(r)
-            r.layers[0]["kid"] = new_kid
-            r.layers[0]["wrapped"] = engine.b64(w)
-            engine._audit(ref.vault, des.principal_id, "KeyWrap", new_kid)
+        touch = engine._touch
+
+        def rewrapped(r, dek: bytes, w: str) -> None:
+            touch(r)
+            outer = r.layers[0]
+            outer["kid"] = new_kid
+            outer["wrapped"] = w
             if r.cache is None:  # the storage service has opened the data key again: keep it sealed
                 inner = [crypto.unwrap_key(engine._platform_private(x["kid"]), engine.unb64(x["wrapped"]))
                          for x in r.layers[1:]]
                 engine._seal_cache(r, [dek] + inner)
+
+        # the common case: every data key opens at the vault; one parallel pass that also updates each resource
+        fused = None if engine.rng.seeded else engine._rewrap_outer_bulk(todo, des, public, rewrapped)
+        if fused is None:  # a seeded store (one stream of randomness, in order), a platform key, or the cache
+            deks = engine._open_outer_bulk(todo, des)
+            if engine.rng.seeded:
+                wrapped = [engine.b64(oaep_sha256_encrypt(public, dek, engine.rng)) for dek in deks]
+            else:
+                wrapped = parallel(lambda dek: engine.b64(crypto.wrap_key(public, dek)), deks)
+            for r, dek, w in zip(todo, deks, wrapped):
+                rewrapped(r, dek, w)
+        engine._audit_many(ref.vault, des.principal_id, "KeyWrap", new_kid, len(todo))
     des.key_url = new_kid
     des.last_key_rotation = engine.now()
     des.provisioning_state = "Succeeded"

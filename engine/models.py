@@ -58,6 +58,13 @@ class Model:
         nested = self._nested
         return {k: (_sorted_copy(d[k]) if k in nested else d[k]) for k in sorted(d)}
 
+    def snapshot(self) -> dict:
+        """The document as :meth:`to_doc` gives it, without sorting its keys (what a unit of work keeps to put
+        the model back: dicts compare equal in any order, and the store sorts when it writes)."""
+        d = self.__dict__
+        nested = self._nested
+        return {k: (_copy(v) if k in nested else v) for k, v in d.items()}
+
     @classmethod
     def from_doc(cls, doc: dict, owned: bool = False):
         """The model of ``doc``. ``owned``: the caller hands ``doc`` over (a fresh parse nobody else
@@ -198,7 +205,10 @@ class Vault(Model):
     deleted_date: str | None = None
     scheduled_purge_date: str | None = None
     tags: dict = field(default_factory=dict)
-    _nested: ClassVar[tuple[str, ...]] = ("access_policies", "tags")
+    props: dict = field(default_factory=dict)
+    """Plain ARM properties stored and shown, never acted on (``properties.enabledForDeployment``,
+    ``properties.networkAcls`` ...): a JSON object in the REST names, merged into the vault's JSON."""
+    _nested: ClassVar[tuple[str, ...]] = ("access_policies", "tags", "props")
 
     @property
     def key(self) -> str:
@@ -338,7 +348,10 @@ class Disk(Model):
 
     Used for I/O by an allocated VM and to re-wrap when the set gets a new key; never to start a VM
     (a start unwraps at the vault). Dropped when the wrapping key is purged (crypto-shredding)."""
-    _nested: ClassVar[tuple[str, ...]] = ("layers", "tags")
+    props: dict = field(default_factory=dict)
+    """Plain ARM properties the engine stores and shows but never acts on (``maxShares``, ``networkAccessPolicy``,
+    ``supportedCapabilities`` ...): a JSON object in the REST names, merged into the resource's JSON."""
+    _nested: ClassVar[tuple[str, ...]] = ("layers", "tags", "props")
 
     @property
     def blob(self) -> str:
@@ -397,7 +410,10 @@ class VirtualMachine(Model):
     tags: dict = field(default_factory=dict)
     zone: str | None = None
     """The availability zone of a zonal VM (``az vm create --zone``); None for a regional one."""
-    _nested: ClassVar[tuple[str, ...]] = ("data_disks", "status", "host_cache", "tags")
+    props: dict = field(default_factory=dict)
+    """Plain ARM properties stored and shown, never acted on (``licenseType``, ``priority``, ``userData`` ...):
+    a JSON object in the REST names, merged into the VM's JSON."""
+    _nested: ClassVar[tuple[str, ...]] = ("data_disks", "status", "host_cache", "tags", "props")
 
     def disk_ids(self) -> list[str]:
         out = [self.os_disk_id] if self.os_disk_id else []

@@ -70,7 +70,9 @@ class StateStore(Protocol):
 
     def commit(self, upserts: Docs, deletes: dict[str, list[str]], *, shred: bool = False) -> None:
         """Apply one unit of work and persist it atomically, at a cost proportional to the change.
-        ``shred``: the change destroys key material; no persisted copy of it may remain afterwards."""
+        ``shred``: the change destroys key material; no persisted copy of it may remain afterwards.
+        The documents are the engine's live models' fields: a store serialises or copies them before it
+        returns and keeps no reference to them."""
 
     generation: int
     """How many state commits this store has seen (journal lines are tagged with it)."""
