@@ -40,7 +40,7 @@ def test_K9_premium_v2_data_disk_with_a_customer_key_on_a_zonal_vm(today):
                  "unwrapKey", "-o", "none").returncode == 0
     r = today("disk", "create", "-g", "rg1", "-n", "pv2", "--sku", "PremiumV2_LRS", "--size-gb", "100", "--zone",
               "2", "--disk-encryption-set", "des1", "--query",
-              "[sku.name, zones[0], encryption.type, diskIopsReadWrite]", "-o", "tsv")
+              "[sku.name, zones[0], encryption.type, diskIOPSReadWrite]", "-o", "tsv")
     assert (r.returncode, r.stdout) == (0, "PremiumV2_LRS\n2\nEncryptionAtRestWithCustomerKey\n3000\n"), r.stderr
     r = today("vm", "create", "-g", "rg1", "-n", "vm2", "--image", "Ubuntu2204", "--zone", "2", "-o", "none")
     assert r.returncode == 0, r.stderr
