@@ -26,8 +26,9 @@ class BlobStore(Protocol):
     def write(self, blob_id: str, offset: int, data: bytes) -> None:
         """Write ``data`` at ``offset``; durable (fsynced) when it returns."""
 
-    def writev(self, blob_id: str, offset: int, parts: list) -> None:
-        """Write ``parts`` back to back from ``offset``; durable when it returns (one sync)."""
+    def writev(self, blob_id: str, offset: int, parts: Iterable) -> None:
+        """Write ``parts`` back to back from ``offset``; durable when it returns (one sync). ``parts`` is drawn
+        one at a time and each is written before the next is drawn (a producer may reuse one buffer)."""
 
     def copy(self, src_id: str, dst_id: str) -> None:
         """Make ``dst_id`` a byte-for-byte copy of ``src_id`` (an empty blob if src has none)."""
@@ -118,7 +119,7 @@ class MemoryBlobStore:
             blob.extend(bytes(offset - len(blob)))
         blob[offset : offset + len(data)] = data
 
-    def writev(self, blob_id: str, offset: int, parts: list) -> None:
+    def writev(self, blob_id: str, offset: int, parts: Iterable) -> None:
         for p in parts:
             self.write(blob_id, offset, p)
             offset += len(p)
