@@ -2,17 +2,18 @@
 
 Layout of ``HOME`` (created 0700; every file 0600)::
 
-    db/meta.json             TinyDB file: {"_meta": {"meta": {"schema_version": 2, "generation": G}}}
+    db/meta.json             TinyDB file: {"_meta": {"meta": {"schema_version": 3, "generation": G}}}
     db/TABLE.NN.json         TinyDB file holding shard NN (of 64) of one engine table: {TABLE: {id: doc}}
     db/changes.log           the commit log: the changes committed since the shards were last compacted
-    journal.jsonl            audit entries and events (store.logs)
+    journal.jsonl            audit entries and events (store.logs), copied from the commit records
     state.lock               the inter-process lock (store.locking)
     root.key                 32 random bytes, the simulated HSM root key (store.rootkey)
     blobs/                   one sparse file per disk blob (store.blobs)
 
 Why this shape: the cost of a command must be the cost of what it touches, at 100 documents as at
 100,000. A commit is one fsync'd append to ``changes.log`` (the commit point), whatever the size of the
-store. A read opens only the shards it needs: a document's shard is a hash of its key, so ``key show``
+store; the action's audit entries and events travel in the same record, so that append is the only
+fsync an action pays (store.logs says how ``journal.jsonl`` follows). A read opens only the shards it needs: a document's shard is a hash of its key, so ``key show``
 never parses a disk and ``disk show`` parses one 64th of the disks. When the log passes
 ``COMPACT_BYTES`` the shards it touches are rewritten (each atomically, through TinyDB) and the log
 starts again empty: the work is proportional to what changed, paid once per ~megabyte of changes.
@@ -20,6 +21,7 @@ starts again empty: the work is proportional to what changed, paid once per ~meg
 The commit log, one record per commit::
 
     G <TAB> TABLE <TAB> {"u": {id: doc, ...}, "d": [id, ...]}  <LF>     one line per table touched
+    G <TAB> ! <TAB> {"gen": G, "id": ..., "log": ..., ...}  <LF>        one line per journal line (schema 3)
     G <TAB> # <TAB> CRC <LF>                                            the commit marker
 
 ``CRC`` is the CRC-32 of the commit's table lines. A record without its marker, or whose CRC does not
@@ -35,6 +37,9 @@ the lock before anything is written.
 Migration: a home written by schema 1 (one ``state.json``) is converted under the lock the first time it
 is opened: the shards and ``meta.json`` are written (``meta.json`` last: the conversion's commit point),
 then ``state.json`` is removed. A file that schema 1 would have refused is refused here too, untouched.
+A home written by schema 2 (journal lines written to ``journal.jsonl`` before each record, none in the
+log) is readable as it is: the first writable open rewrites ``meta.json`` with schema 3, so that a schema
+2 cmklab refuses the log it could no longer read, instead of misreading it.
 
 Readers take no lock. A reader that loads a shard after another process compacted sees that shard as
 of the compaction (newer than the rest of its view); every write runs under the lock on a view
@@ -61,12 +66,13 @@ from engine.repository import Docs
 from . import _compat
 from .blobs import FileBlobStore
 from .locking import FileLock
-from .logs import LogFiles
+from .logs import LOG_NAMES, LogFiles
 from .rootkey import load_or_create_root_key
 from .storage import AtomicJSONStorage, check_tables, fsync_dir, read_state_file, signature_of
 
-SCHEMA_VERSION = 2
-"""Version of the layout this code writes; files with a greater version are refused."""
+SCHEMA_VERSION = 3
+"""Version of the layout this code writes; files with a greater version are refused. 3: journal lines in the
+commit records (2: journal first, then the record; 1: one ``state.json``)."""
 
 META_TABLE = "_meta"
 META_KEY = "meta"
@@ -77,6 +83,8 @@ COMPACT_BYTES = 1 << 20
 LOG_FILE = "changes.log"
 META_FILE = "meta.json"
 MARK = b"#"
+JOURNAL = b"!"
+"""The table name of a commit record's journal lines."""
 
 
 class _ShardStorage(AtomicJSONStorage):
@@ -184,12 +192,13 @@ class _CopyOnGet(dict):
 class _View:
     """What this process knows of the persisted state: the base generation, the log's whole records."""
 
-    __slots__ = ("generation", "base_generation", "meta_sig", "log_sig", "log_end", "lines", "parsed", "files",
-                 "latest", "indexes", "whole")
+    __slots__ = ("generation", "base_generation", "schema", "meta_sig", "log_sig", "log_end", "lines", "parsed",
+                 "files", "latest", "indexes", "whole", "journal", "journal_last")
 
     def __init__(self) -> None:
         self.generation = 0
         self.base_generation = 0
+        self.schema = SCHEMA_VERSION
         self.meta_sig = None
         self.log_sig = None
         self.log_end = 0
@@ -204,6 +213,15 @@ class _View:
         """(table, shard) -> the parsed documents of a shard read whole because it has no usable index."""
         self.indexes: dict[tuple[str, int], dict | None] = {}
         """(table, shard) -> {key: [offset, length]} of the shard file, None where no index matches it."""
+        self.journal: list[bytes] = []
+        """The journal lines the log's records carry, oldest first."""
+        self.journal_last: int | None = None
+        """The id of the last of them (parsed when first needed)."""
+
+    def last_journal_id(self) -> int:
+        if self.journal_last is None:
+            self.journal_last = int(json.loads(self.journal[-1])["id"]) if self.journal else 0
+        return self.journal_last
 
     def latest_of(self, table: str) -> dict:
         out = self.latest.get(table)
@@ -226,10 +244,11 @@ RESET = "reset"
 """What :meth:`TinyStore.refresh` returns when it had to read the whole view again."""
 
 
-def parse_log(data: bytes, after: int = 0) -> tuple[dict[str, list[bytes]], int, int]:
-    """The whole records of a commit log: ``(table -> raw change objects, last generation, end offset)``.
-    ``after``: the generation before the first record (records must follow it)."""
+def parse_log(data: bytes, after: int = 0) -> tuple[dict[str, list[bytes]], list[bytes], int, int]:
+    """The whole records of a commit log: ``(table -> raw change objects, journal lines, last generation, end
+    offset)``. ``after``: the generation before the first record (records must follow it)."""
     lines: dict[str, list[bytes]] = {}
+    journal: list[bytes] = []
     pending: list[tuple[bytes, bytes]] = []
     crc = 0
     gen = after
@@ -254,7 +273,9 @@ def parse_log(data: bytes, after: int = 0) -> tuple[dict[str, list[bytes]], int,
                 break
             gen = int(g)
             for t, raw in pending:
-                if t != b"_meta":  # a commit that changed no document
+                if t == JOURNAL:
+                    journal.append(raw)
+                elif t != b"_meta":  # a commit that changed no document
                     lines.setdefault(t.decode(), []).append(raw)
             pending, crc = [], 0
             end = nl + 1
@@ -262,7 +283,7 @@ def parse_log(data: bytes, after: int = 0) -> tuple[dict[str, list[bytes]], int,
             pending.append((table, body))
             crc = zlib.crc32(line, crc)
         pos = nl + 1
-    return lines, gen, end
+    return lines, journal, gen, end
 
 
 class TinyStore:
@@ -304,6 +325,21 @@ class TinyStore:
             with self.lock():
                 self._migrate()
         self._refresh()
+        if has_state and self._writable() and (self._view.schema < SCHEMA_VERSION or self._journal_behind()):
+            with self.lock():
+                self._refresh()
+                if self._view.schema < SCHEMA_VERSION and self._view.meta_sig is not None:
+                    # schema 2 -> 3: the same state, a new format. Journal lines that schema 2 wrote for an
+                    # action that never committed (tagged with a generation the state never reached) go
+                    # first: from now on those generations are given to commits whose lines the log holds.
+                    self._logs.write([], self._view.generation, self._view.generation, sync=True)
+                    self._write_meta(self._view.base_generation)
+                    self._refresh()
+                try:
+                    self._sync_journal()  # a writer died between its commit point and its journal write
+                except StoreError:
+                    pass  # readers take the lines from the log until a writer can copy them
+            self._note_logs()
 
     # -- validation ---------------------------------------------------------------------------
     def _check_meta(self, path: str, data: dict, *, max_version: int = SCHEMA_VERSION) -> int:
@@ -349,6 +385,7 @@ class TinyStore:
                 os.close(fd)
             view.meta_sig = sig
             view.base_generation = self._check_meta(self.meta_path, data or {"": {}})
+            view.schema = data[META_TABLE][META_KEY]["schema_version"]
         try:
             with open(self.log_path, "rb") as f:
                 st = os.fstat(f.fileno())
@@ -358,7 +395,7 @@ class TinyStore:
             raw = b""
         except OSError as exc:
             raise StoreError(f"cannot read the commit log {self.log_path}: {exc.strerror or exc}") from exc
-        view.lines, last, view.log_end = parse_log(raw)
+        view.lines, view.journal, last, view.log_end = parse_log(raw)
         view.generation = max(view.base_generation, last)
         try:
             names = os.listdir(self.db_dir)
@@ -408,7 +445,10 @@ class TinyStore:
                 data = f.read()
         except OSError:
             return None
-        lines, last, end = parse_log(data, after=view.generation)
+        lines, journal, last, end = parse_log(data, after=view.generation)
+        if journal:
+            view.journal.extend(journal)
+            view.journal_last = None
         changes: dict[str, dict] = {}
         for table, raws in lines.items():
             view.lines.setdefault(table, []).extend(raws)
@@ -542,12 +582,19 @@ class TinyStore:
         return {t: docs for t in sorted(self.tables()) if (docs := self.load_table(t))}
 
     # -- writes -------------------------------------------------------------------------------
-    def commit(self, upserts: Docs, deletes: Mapping[str, list[str]], *, shred: bool = False) -> None:
+    def commit(self, upserts: Docs, deletes: Mapping[str, list[str]], *, shred: bool = False,
+               log: list[tuple[str, dict]] = ()) -> list[str]:
         """Apply upserts (whole documents), then deletes, as one commit: one fsync'd append to the log.
 
-        ``shred``: the commit destroys key material; compact at once so that no file keeps a copy."""
+        ``shred``: the commit destroys key material; compact at once so that no file keeps a copy.
+        ``log``: ``(log, document)`` pairs for the journal (logs ``audit``, ``events``), carried in the same
+        record and so committed with it; they get their ids here (returned, and set in the documents) and
+        are copied into ``journal.jsonl`` once the record is durable (see store.logs)."""
         self._check_open()
         upserts, deletes = self._normalise(upserts, deletes)
+        for name, _doc in log:
+            if name not in LOG_NAMES:  # refused before anything is written
+                raise ValueError(f"unknown log {name!r}; logs: {', '.join(LOG_NAMES)}")
         with self.lock():
             if not self._view_is_current():
                 raise StoreError(f"state in {self.path} was changed by another process since this one read it; "
@@ -558,13 +605,18 @@ class TinyStore:
                     raise StoreError(f"state {path} is read-only; nothing was committed")
             view = self._view
             generation = view.generation + 1
+            others = self._sync_journal() or self._logs.signature() != self._log_sig
             try:
-                payload, per_table = self._record(generation, upserts, deletes)
+                ids, journal = self._logs.encode(log, generation, self._logs.last_id(view.generation))
+                payload, per_table = self._record(generation, upserts, deletes, journal)
             except (TypeError, ValueError, RecursionError) as exc:
                 raise ValueError(f"documents are not JSON-serialisable: {exc}") from exc
             compacting = shred or view.log_end + len(payload) > COMPACT_BYTES
             if payload:
                 self._append(payload)
+                if journal:
+                    view.journal.extend(journal)
+                    view.journal_last = int(ids[-1])
                 for table, raw in per_table:
                     first = table not in view.lines
                     view.lines.setdefault(table, []).append(raw)
@@ -580,6 +632,15 @@ class TinyStore:
                             change["d"] = deletes[table]
                         view.parsed[table] = [change]
                 view.generation = generation
+            if journal:
+                try:
+                    self._logs.write(journal, generation - 1, generation, sync=False)
+                    if not others:
+                        self._note_logs()
+                except StoreError as exc:
+                    # committed already (the record holds the lines): the next writer copies them
+                    sys.stderr.write(f"cmklab: warning: the commit is saved, but {exc}; its journal lines are "
+                                     f"copied from the commit log by the next change\n")
             if compacting:
                 try:
                     self._compact()
@@ -591,8 +652,10 @@ class TinyStore:
                                      f"the next change\n")
                     with contextlib.suppress(OSError, StoreError):
                         self._refresh()
+            return ids
 
-    def _record(self, generation: int, upserts: dict, deletes: dict) -> tuple[bytes, list[tuple[str, bytes]]]:
+    def _record(self, generation: int, upserts: dict, deletes: dict,
+                journal: list[bytes] = ()) -> tuple[bytes, list[tuple[str, bytes]]]:
         per_table = []
         for table in sorted(set(upserts) | set(deletes)):
             change: dict = {}
@@ -605,7 +668,8 @@ class TinyStore:
         if not per_table:
             # a commit that changes no document still moves the generation (journal lines are tagged with it)
             per_table.append((META_TABLE, b"{}"))
-        body = b"".join(b"%d\t%s\t%s\n" % (generation, t.encode(), raw) for t, raw in per_table)
+        body = b"".join([b"%d\t%s\t%s\n" % (generation, t.encode(), raw) for t, raw in per_table]
+                        + [b"%d\t!\t%s\n" % (generation, line) for line in journal])
         payload = body + b"%d\t#\t%08x\n" % (generation, zlib.crc32(body))
         return payload, [(t, raw) for t, raw in per_table if t != META_TABLE]
 
@@ -655,6 +719,10 @@ class TinyStore:
                     final.setdefault((table, shard_of(key)), {})[key] = None
         for (table, shard), changes in sorted(final.items()):
             self._write_shard(table, shard, changes)
+        if view.journal:
+            # the log is the only durable copy of its journal lines until the journal is synced
+            self._sync_journal()
+            self._logs.sync()
         self._write_meta(view.generation)
         # an empty log replaces the old one (a new inode: other processes see the change)
         fd, _st = _atomic_write(self.log_path, b"")
@@ -816,7 +884,7 @@ class TinyStore:
         self._check_open()
         with self.lock():
             committed = self.generation
-            others = self._logs.signature() != self._log_sig
+            others = self._sync_journal() or self._logs.signature() != self._log_sig
             ids = self._logs.append(entries, committed if gen is None else gen, committed)
             if not others:
                 self._log_sig = self._logs.signature()
@@ -824,13 +892,61 @@ class TinyStore:
 
     def read_log(self, name: str) -> list[dict]:
         """The documents of one log, of generations the state has reached (orphans excluded)."""
-        self._check_open()
-        return self._logs.read(name, self.generation)
+        return self.read_log_since(name, 0)[0]
 
     def read_log_since(self, name: str, start: int) -> tuple[list[dict], int]:
-        """Like :meth:`read_log`, from byte ``start`` of the journal (the offset an earlier call returned)."""
+        """Like :meth:`read_log`, from byte ``start`` of the journal (the offset an earlier call returned).
+
+        Lines that the journal lacks but a committed record holds (a writer died between its commit point
+        and its journal write, or is between them now) are read from the commit log, after the journal's;
+        they are given again by each call until the journal has them (the same ids: a follower keeps the
+        last copy)."""
         self._check_open()
-        return self._logs.read_since(name, self.generation, start)
+        docs, end, last = self._logs.read_from(name, self.generation, start)
+        for raw in self._missing_journal(last):
+            doc = json.loads(raw)
+            doc.pop("gen", None)
+            if doc.pop("log", None) == name:
+                docs.append(doc)
+        return docs, end
+
+    # -- the journal's copy of the commit records' lines -------------------------------------------
+    def _writable(self) -> bool:
+        return os.access(self.home, os.W_OK) and (not os.path.exists(self.meta_path)
+                                                  or os.access(self.meta_path, os.W_OK))
+
+    def _journal_behind(self) -> bool:
+        """Whether the log's records hold journal lines that the journal does not (cheap when it is not:
+        one parse of the log's last journal line and the journal's tail)."""
+        view = self._view
+        return bool(view.journal) and view.last_journal_id() > self._logs.last_id(view.generation)
+
+    def _missing_journal(self, have: int | None = None) -> list[bytes]:
+        """The journal lines of the log's records that the journal lacks, oldest first (``have``: the id of
+        the journal's last line, when the caller has just read it)."""
+        view = self._view
+        if not view.journal:
+            return []
+        if have is None:
+            have = self._logs.last_id(view.generation)
+        if view.last_journal_id() <= have:
+            return []
+        out = []
+        for raw in reversed(view.journal):
+            if int(json.loads(raw)["id"]) <= have:
+                break
+            out.append(raw)
+        out.reverse()
+        return out
+
+    def _sync_journal(self) -> bool:
+        """Copy into the journal the lines of committed records that it lacks (under the lock); True if any
+        were written."""
+        missing = self._missing_journal()
+        if missing:
+            view = self._view
+            self._logs.write(missing, view.generation, view.generation, sync=False)
+        return bool(missing)
 
     def root_key(self) -> bytes:
         return self._root_key

@@ -760,6 +760,47 @@ def test_root_key_readable_by_others_is_refused(home):
     TinyStore(home).close()
 
 
+# -- the journal travels in the commit record -------------------------------------------------------------
+
+
+def test_a_commit_carries_its_journal_lines_and_pays_one_fsync(home, store, monkeypatch):
+    store.commit({"disks": {DISK: {"v": 1}}}, {})
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    audit, event = {"operation": "KeyCreate"}, {"summary": "disk d1 updated"}
+    ids = store.commit({"disks": {DISK: {"v": 2}}}, {}, log=[("audit", audit), ("events", event)])
+    assert len(synced) == 1  # the record, documents and journal lines together: the commit point
+    assert ids == ["000000001", "000000002"] and audit["id"] == "000000001" and event["id"] == "000000002"
+    record = db_file(home, "changes.log").read_bytes().splitlines()[-4:]
+    assert record[0].startswith(b"2\tdisks\t") and record[1].startswith(b"2\t!\t") and b"KeyCreate" in record[1]
+    assert record[2].startswith(b"2\t!\t") and record[3].startswith(b"2\t#\t")
+    assert (home / "journal.jsonl").read_bytes().splitlines() == [r.split(b"\t", 2)[2] for r in record[1:3]]
+    with TinyStore(home) as other:
+        assert [d["operation"] for d in other.read_log("audit")] == ["KeyCreate"]
+        assert other.read_log("events") == [{"id": "000000002", "summary": "disk d1 updated"}]
+    with pytest.raises(ValueError, match="unknown log"):
+        store.commit({"disks": {DISK: {"v": 3}}}, {}, log=[("journal", {})])
+    assert store.load() == {"disks": {DISK: {"v": 2}}} and store.generation == 2  # nothing of it was written
+
+
+def test_a_compaction_syncs_the_journal_before_it_empties_the_log(home, store, monkeypatch):
+    """The commit log holds the only durable copy of its journal lines (they are copied into journal.jsonl
+    without an fsync): the journal is synced before a compaction empties the log."""
+    import store.tinystore as ts
+
+    store.commit({"disks": {DISK: {"v": 1}}}, {}, log=[("audit", {"operation": "KeyCreate"})])
+    order = []
+    real_sync, real_write = store._logs.sync, ts._atomic_write
+    monkeypatch.setattr(store._logs, "sync", lambda: (order.append("journal synced"), real_sync())[1])
+    monkeypatch.setattr(ts, "_atomic_write", lambda path, payload: (
+        order.append(os.path.basename(path)), real_write(path, payload))[1])
+    store.commit({"disks": {DISK: {"v": 2}}}, {}, shred=True, log=[("audit", {"operation": "KeyPurge"})])
+    assert db_file(home, "changes.log").read_bytes() == b""
+    assert order.index("journal synced") < order.index("changes.log")
+    assert [d["operation"] for d in store.read_log("audit")] == ["KeyCreate", "KeyPurge"]
+
+
 # -- a damaged journal ------------------------------------------------------------------------------------
 
 
