@@ -43,13 +43,14 @@ _TAIL = 1 << 16
 class LogFiles:
     def __init__(self, home: str) -> None:
         self.home = home
+        self._path = os.path.join(home, "journal.jsonl")
         self._cache: tuple | None = None
         """(file signature, line count, end offset, gen of the last line) after this process's last append."""
 
     def path(self, name: str = "journal") -> str:
         if name not in LOG_NAMES and name != "journal":
             raise ValueError(f"unknown log {name!r}; logs: {', '.join(LOG_NAMES)}")
-        return os.path.join(self.home, "journal.jsonl")
+        return self._path
 
     def read(self, name: str, committed_gen: int | None = None) -> list[dict]:
         """The documents of one log (``audit`` or ``events``), oldest first, of committed generations."""
@@ -257,7 +258,7 @@ class LogFiles:
 
     def signature(self) -> tuple | None:
         try:
-            st = os.stat(self.path())
+            st = os.stat(self._path)
         except FileNotFoundError:
             return None
         return (st.st_ino, st.st_size, st.st_mtime_ns)

@@ -54,6 +54,7 @@ import json
 import os
 import sys
 import threading
+import time
 import zlib
 from typing import Iterable, Iterator, Mapping
 
@@ -301,6 +302,8 @@ class TinyStore:
         self._closed = False
         self._thread_lock = threading.RLock()
         self._lock_depth = 0
+        self._swept: dict[str, tuple | None] = {}
+        """directory -> its (inode, mtime, ctime) when this object last found no leftover in it."""
         self._flock: FileLock | None = None
         _ensure_dir(self.home)
         self._logs = LogFiles(self.home)
@@ -612,6 +615,8 @@ class TinyStore:
             except (TypeError, ValueError, RecursionError) as exc:
                 raise ValueError(f"documents are not JSON-serialisable: {exc}") from exc
             compacting = shred or view.log_end + len(payload) > COMPACT_BYTES
+            if shred:
+                self._sweep_leftovers(full=True)  # no copy of what this commit destroys may stay anywhere
             if payload:
                 self._append(payload)
                 if journal:
@@ -833,7 +838,7 @@ class TinyStore:
                 if self._lock_depth == 0:
                     self._flock.release()
 
-    def _sweep_leftovers(self) -> None:
+    def _sweep_leftovers(self, *, full: bool = False) -> None:
         """Remove the temporary files of writes that a crash interrupted (called under the lock).
 
         A killed write can leave a temporary copy of a shard or of a schema-1 ``state.json``, sealed key
@@ -841,9 +846,21 @@ class TinyStore:
         destroyed, defeating crypto-shredding; so every writer removes such leftovers before it writes.
         These temporaries are only ever created under this lock, so any that exist now belong to a dead
         write.
+
+        A directory is listed again only when it changed since this object last swept it (its inode and
+        modification time: creating, renaming or removing a file changes them, appending does not), so a
+        commit pays a ``stat`` per directory, not a listing of the thousands of shard files of a big store.
+        ``full``: list every directory whatever its time (before a commit that destroys key material).
         """
+        swept = self._swept
         for directory, prefix in ((self.home, ".state.json."), (self.db_dir, "."),
                                   (self.blobs.directory, ".copy.")):
+            try:
+                before = _dir_sig(directory)
+            except OSError:
+                continue
+            if not full and swept.get(directory) == before:
+                continue
             try:
                 names = os.listdir(directory)
             except OSError:
@@ -861,6 +878,15 @@ class TinyStore:
                                          f"({exc.strerror or exc}); remove it by hand") from exc
             if gone:
                 fsync_dir(directory)
+            try:
+                after = _dir_sig(directory)
+            except OSError:
+                continue
+            # Trusted next time only if the directory's time is well in the past: file systems stamp times
+            # with a coarse clock (a tick, up to seconds), so a temporary created right after this listing
+            # by the next holder of the lock could leave the time unchanged.
+            settled = time.time_ns() - after[1] > _SETTLED_NS
+            swept[directory] = after if settled and after == before else None
 
     # -- change detection and the journal ------------------------------------------------------
     def changed(self) -> bool:
@@ -968,6 +994,15 @@ class TinyStore:
 
     def __repr__(self) -> str:
         return f"TinyStore({self.home!r})"
+
+
+_SETTLED_NS = 2_000_000_000
+"""How old a directory's modification time must be for an unchanged time to prove an unchanged directory."""
+
+
+def _dir_sig(directory: str) -> tuple[int, int, int]:
+    st = os.stat(directory)
+    return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _copy_doc(doc: dict) -> dict:

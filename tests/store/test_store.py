@@ -801,6 +801,29 @@ def test_a_compaction_syncs_the_journal_before_it_empties_the_log(home, store, m
     assert [d["operation"] for d in store.read_log("audit")] == ["KeyCreate", "KeyPurge"]
 
 
+def test_a_writer_lists_a_directory_for_leftovers_only_when_it_changed(home, store, monkeypatch):
+    """Sweeping crash leftovers must not list the thousands of shard files of a big store on every commit: a
+    directory is listed again when its time says it changed (a temporary created by a writer that died
+    changes it), and always before a commit that destroys key material."""
+    import store.tinystore as ts
+
+    monkeypatch.setattr(ts, "_SETTLED_NS", -1)  # every directory time counts as settled (no clock to wait for)
+    store.commit({"disks": {DISK: {"v": 1}}}, {})
+    store.commit({"disks": {DISK: {"v": 2}}}, {})
+    listed = []
+    real_listdir = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda path=".": (listed.append(os.path.basename(path)), real_listdir(path))[1])
+    store.commit({"disks": {DISK: {"v": 3}}}, {})
+    assert listed == []  # nothing changed: three stats, no listing
+    stale = db_file(home, ".disks.07.json.999.deadbeef.tmp")
+    stale.write_bytes(b"{}")  # what a writer killed before its rename leaves
+    store.commit({"disks": {DISK: {"v": 4}}}, {})
+    assert listed == ["db"] and not stale.exists()
+    listed.clear()
+    store.commit({"disks": {DISK: {"v": 5}}}, {}, shred=True)
+    assert {"home", "db", "blobs"} <= set(listed)  # before destroying key material: every directory
+
+
 # -- a damaged journal ------------------------------------------------------------------------------------
 
 
