@@ -106,8 +106,9 @@ def check_after_kill(home: Path, candidates: list[tuple[dict, dict]], what: str)
     """The store opens and equals one of the candidate states, data included; returns the index matched.
 
     candidates[0] is the state after the acknowledged actions, candidates[1] (if any) after one more. The
-    audit and event logs match the state exactly: every line of each committed action is there (the journal
-    is written before the state, tagged with its generation) and none of an action that did not commit.
+    audit and event logs match the state exactly: every line of each committed action is there (its lines
+    travel in its commit record, and the journal's copy is repaired from it) and none of an action that did
+    not commit.
     """
     try:
         docs, digests = observe(home)
