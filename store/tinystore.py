@@ -13,8 +13,9 @@ Layout of ``HOME`` (created 0700; every file 0600)::
 Why this shape: the cost of a command must be the cost of what it touches, at 100 documents as at
 100,000. A commit is one fsync'd append to ``changes.log`` (the commit point), whatever the size of the
 store; the action's audit entries and events travel in the same record, so that append is the only
-fsync an action pays (store.logs says how ``journal.jsonl`` follows). A read opens only the shards it needs: a document's shard is a hash of its key, so ``key show``
-never parses a disk and ``disk show`` parses one 64th of the disks. When the log passes
+fsync an action pays (store.logs says how ``journal.jsonl`` follows). A read opens only the shards it
+needs: a document's shard is a hash of its key, so ``key show`` never parses a disk and ``disk show``
+parses one 64th of the disks. When the log passes
 ``COMPACT_BYTES`` the shards it touches are rewritten (each atomically, through TinyDB) and the log
 starts again empty: the work is proportional to what changed, paid once per ~megabyte of changes.
 
@@ -24,7 +25,7 @@ The commit log, one record per commit::
     G <TAB> ! <TAB> {"gen": G, "id": ..., "log": ..., ...}  <LF>        one line per journal line (schema 3)
     G <TAB> # <TAB> CRC <LF>                                            the commit marker
 
-``CRC`` is the CRC-32 of the commit's table lines. A record without its marker, or whose CRC does not
+``CRC`` is the CRC-32 of the commit's other lines. A record without its marker, or whose CRC does not
 match, is a write a crash cut short: readers stop there (it and anything after it never happened) and
 the next writer, under the lock, cuts the file back to the end of the last whole record. Replaying the
 log is idempotent (upserts carry whole documents, deletes name keys), so a crash in the middle of a
