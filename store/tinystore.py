@@ -1058,7 +1058,9 @@ def has_state(home: str | os.PathLike) -> bool:
 
 def state_files(home: str | os.PathLike) -> dict[str, bytes]:
     """Every file of the persisted state (not the journal, root key or blobs), by name: two homes that went
-    through the same commits hold the same bytes (tests of reproducible sessions compare these)."""
+    through the same commits hold the same bytes (tests of reproducible sessions compare these). The commit
+    log is given without the journal lines its records carry and the CRCs that cover them: journal ids count
+    audited reads too (a ``KeyGet``), which change no state."""
     home = os.fspath(home)
     out = {}
     db = os.path.join(home, "db")
@@ -1067,11 +1069,23 @@ def state_files(home: str | os.PathLike) -> dict[str, bytes]:
             if not name.startswith(".") and not name.endswith(".idx"):  # indexes: derived, name inodes
                 with open(os.path.join(db, name), "rb") as f:
                     out[f"db/{name}"] = f.read()
+        if f"db/{LOG_FILE}" in out:
+            out[f"db/{LOG_FILE}"] = _without_journal(out[f"db/{LOG_FILE}"])
     legacy = os.path.join(home, "state.json")
     if os.path.isfile(legacy):
         with open(legacy, "rb") as f:
             out["state.json"] = f.read()
     return out
+
+
+def _without_journal(log: bytes) -> bytes:
+    out = []
+    for line in log.splitlines(keepends=True):
+        parts = line.split(b"\t", 2)
+        if len(parts) == 3 and parts[1] == JOURNAL:
+            continue
+        out.append(parts[0] + b"\t" + MARK + b"\n" if len(parts) == 3 and parts[1] == MARK else line)
+    return b"".join(out)
 
 
 def remove_state(home: str | os.PathLike) -> None:
