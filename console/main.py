@@ -63,6 +63,10 @@ def _main(argv: list[str] | None = None) -> int:
         from console.workshop import run_serve
 
         return run_serve(rest[1:], **opts)
+    if rest[0] == "endpoint":
+        from console.endpoint.cli import run_endpoint
+
+        return run_endpoint(rest[1:], **opts)
     if rest[0] == "import":
         from console.twin_cli import run_import
 

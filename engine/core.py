@@ -794,7 +794,21 @@ class EngineCore:
     def subscription_id(self) -> str:
         return self.meta.subscription_id
 
+    _caller: str | None = None
+
     @property
     def operator(self) -> str:
-        """The signed-in user's object id (the caller of management operations)."""
-        return self.meta.user_object_id
+        """The caller of management operations: the signed-in user's object id, or the principal an
+        :meth:`acting_as` block names (a client of the endpoint signed in as a service principal)."""
+        return self._caller or self.meta.user_object_id
+
+    @contextlib.contextmanager
+    def acting_as(self, principal: str | None) -> Iterator[None]:
+        """Actions in this block are made by ``principal`` (an object id; None: the signed-in user): the
+        audit trail names it as the caller (KV8). Access checks stay with the callers of the engine."""
+        with self._lock:
+            before, self._caller = self._caller, principal.lower() if principal else None
+            try:
+                yield
+            finally:
+                self._caller = before

@@ -279,6 +279,66 @@ def unwrap_key(private_key: rsa.RSAPrivateKey, wrapped: bytes) -> bytes:
         raise CryptoError("the wrapped key cannot be unwrapped with this key", inner_code="InvalidCiphertext") from exc
 
 
+# --------------------------------------------------------------------- Key Vault's other key operations
+
+ENCRYPT_ALGORITHMS = {"RSA-OAEP-256": hashes.SHA256, "RSA-OAEP": hashes.SHA1}
+"""Key Vault's RSA encryption algorithms that cmklab does (RSA1_5 is refused: it is not recommended)."""
+SIGN_ALGORITHMS = {"RS256": (hashes.SHA256, False), "RS384": (hashes.SHA384, False), "RS512": (hashes.SHA512, False),
+                   "PS256": (hashes.SHA256, True), "PS384": (hashes.SHA384, True), "PS512": (hashes.SHA512, True)}
+"""Key Vault's RSA signature algorithms: (digest, PSS?); the caller sends the digest, as to Key Vault."""
+
+
+def _oaep(alg: str):
+    h = ENCRYPT_ALGORITHMS[alg]
+    return padding.OAEP(mgf=padding.MGF1(algorithm=h()), algorithm=h(), label=None)
+
+
+def rsa_encrypt(public_key, alg: str, plaintext: bytes) -> bytes:
+    if isinstance(public_key, rsa.RSAPrivateKey):
+        public_key = public_key.public_key()
+    try:
+        return public_key.encrypt(bytes(plaintext), _oaep(alg))
+    except ValueError as exc:
+        raise CryptoError(f"the value cannot be encrypted with {alg}: {exc}", inner_code="BadParameter") from exc
+
+
+def rsa_decrypt(private_key: rsa.RSAPrivateKey, alg: str, ciphertext: bytes) -> bytes:
+    try:
+        return private_key.decrypt(bytes(ciphertext), _oaep(alg))
+    except (ValueError, TypeError) as exc:
+        raise CryptoError("the value cannot be decrypted with this key", inner_code="InvalidCiphertext") from exc
+
+
+def _sig_args(alg: str, digest: bytes):
+    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+    h, pss = SIGN_ALGORITHMS[alg]
+    if len(digest) != h.digest_size:
+        raise CryptoError(f"the digest for {alg} must be {h.digest_size} bytes, not {len(digest)}",
+                          inner_code="BadParameter")
+    pad = padding.PSS(mgf=padding.MGF1(h()), salt_length=h.digest_size) if pss else padding.PKCS1v15()
+    return pad, Prehashed(h())
+
+
+def rsa_sign(private_key: rsa.RSAPrivateKey, alg: str, digest: bytes) -> bytes:
+    pad, pre = _sig_args(alg, digest)
+    return private_key.sign(bytes(digest), pad, pre)
+
+
+def rsa_verify(public_key, alg: str, digest: bytes, signature: bytes) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
+    if isinstance(public_key, rsa.RSAPrivateKey):
+        public_key = public_key.public_key()
+    pad, pre = _sig_args(alg, digest)
+    try:
+        public_key.verify(bytes(signature), bytes(digest), pad, pre)
+        return True
+    except InvalidSignature:
+        return False
+
+
+
 # -------------------------------------------------------------------------------------- sealed secrets
 
 

@@ -461,6 +461,58 @@ class KeysBackend(EngineCore):
         self._audit(ref.vault, caller, "KeyUnwrap", kid)
         return crypto.unwrap_key(self._private(kid), wrapped)
 
+    def audit_refusal(self, vault: str, principal: str, operation: str, kid: str | None, err: EngineError) -> None:
+        """Record an operation on keys refused before it ran (a client of the endpoint whose principal lacks
+        the permission): Key Vault's log keeps refused attempts too (KV8)."""
+        with self.transaction():
+            self._audit(vault, principal, operation, kid, err.code, err.display_code, err.message)
+
+    _OPERATIONS = {"wrapKey": ("KeyWrap", True), "unwrapKey": ("KeyUnwrap", False), "encrypt": ("KeyEncrypt", True),
+                   "decrypt": ("KeyDecrypt", False), "sign": ("KeySign", False), "verify": ("KeyVerify", True)}
+
+    def key_operation(self, principal: str | None, kid: str, op: str, value: bytes, *, alg: str,
+                      signature: bytes | None = None) -> tuple[str, bytes | bool]:
+        """Key Vault's key operations as a client calls them: ``wrapKey``, ``unwrapKey``, ``encrypt``,
+        ``decrypt``, ``sign`` (``value`` is the digest) and ``verify`` (with ``signature``), with ``alg``.
+
+        The caller's access is checked (KV7: its access policy or RBAC role must grant ``op``), public-key
+        operations work on a disabled key and private-key ones do not (KV5), an expired key no longer
+        wraps or encrypts (KV9), and every attempt is audited under ``principal`` (KV8), refused ones
+        included. Returns the key version's id and the result (bytes, or whether the signature holds)."""
+        if op not in self._OPERATIONS:
+            raise BadRequest(f"key operation {op!r} is unknown; allowed: {', '.join(self._OPERATIONS)}",
+                             code="BadParameter")
+        operation, public = self._OPERATIONS[op]
+        algs = crypto.SIGN_ALGORITHMS if op in ("sign", "verify") else crypto.ENCRYPT_ALGORITHMS
+        if alg not in algs:
+            raise BadRequest(f"algorithm {alg!r} is not supported for {op}; allowed: {', '.join(algs)}",
+                             code="BadParameter")
+        with self.transaction():
+            k, ver = self.key_by_url(kid)
+            full = key_id(k.vault, k.name, ver["version"]) if ver is not None else kid
+            caller = principal or self.operator
+            problem = self.key_problem(principal, full, op, public_op=public)
+            if problem is None and op not in k.key_ops:
+                problem = Forbidden(f"Operation {op} is not permitted on this key: its key operations are "
+                                    f"{', '.join(k.key_ops)}", inner_code="KeyOperationForbidden")
+            if problem is not None:
+                self._audit(k.vault, caller, operation, full, problem.code, problem.display_code, problem.message)
+                raise problem
+            if public:
+                pub = crypto.public_from_jwk(ver["n"], ver["e"])
+                if op == "verify":
+                    result: bytes | bool = crypto.rsa_verify(pub, alg, value, signature or b"")
+                elif op == "wrapKey" and alg == "RSA-OAEP-256" and self.rng.seeded:
+                    result = oaep_sha256_encrypt(pub, value, self.rng)
+                else:
+                    result = crypto.rsa_encrypt(pub, alg, value)
+            else:
+                private = self._private(full)
+                result = crypto.rsa_sign(private, alg, value) if op == "sign" else crypto.rsa_decrypt(private, alg,
+                                                                                                      value)
+            self._audit(k.vault, caller, operation, full)
+            return full, result
+
     def _private(self, kid: str):
         cached = self._private_cache.get(kid)
         if cached is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from datetime import timedelta
 from typing import Iterable
 
@@ -31,6 +33,8 @@ def canonical_permissions(perms: Iterable[str]) -> list[str]:
                 out.append(canon)
     return out
 
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 class VaultsBackend(EngineCore):
     # ---- resource groups -------------------------------------------------------------------------
@@ -246,7 +250,9 @@ class VaultsBackend(EngineCore):
                        object_id=oid)
             return v
 
-    def create_role_assignment(self, assignee: str, role: str, scope: str) -> RoleAssignment:
+    def create_role_assignment(self, assignee: str, role: str, scope: str, *, name: str | None = None) -> RoleAssignment:
+        """Assign ``role`` to ``assignee`` at ``scope``; ``name`` is the assignment's GUID when the caller chooses
+        it (an ARM PUT does), otherwise one is drawn (drawn in both cases, so seeded ids do not shift)."""
         role_name = next((r for r in ROLE_PERMISSIONS if r.lower() == (role or "").lower()
                           or ROLE_IDS[r] == (role or "").lower()), None)
         if role_name is None:
@@ -261,6 +267,12 @@ class VaultsBackend(EngineCore):
                 if r.principal_id == oid and r.role == role_name and r.scope.lower() == scope.lower():
                     raise Conflict("The role assignment already exists.", code="RoleAssignmentExists")
             guid = self.rng.guid()
+            if name is not None:
+                if not _GUID.match(name):
+                    raise BadRequest(f"role assignment name {name!r} is not a GUID", code="InvalidRoleAssignmentId")
+                guid = name.lower()
+                if any(r.name == guid for r in self.t["roles"].values()):
+                    raise Conflict("The role assignment already exists.", code="RoleAssignmentExists")
             ra = RoleAssignment(id=f"{scope}/providers/Microsoft.Authorization/roleAssignments/{guid}", name=guid,
                                 principal_id=oid, role=role_name, scope=scope, created=self.now())
             self._add(ra)

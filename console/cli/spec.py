@@ -143,6 +143,7 @@ CMKLAB_VERBS = {
     "demo": "Build the demo landscape in an empty home, without opening the console.",
     "scenario": "Workshop exercises: list, run (opens the console with a Lab pane), check, show.",
     "serve": "Serve the console in a browser, one home per trainee.",
+    "endpoint": "Serve this home to the real az CLI and Azure SDKs (HTTPS proxy on 127.0.0.1; --env).",
 }
 """The verbs ``cmklab`` runs outside the az CLI (``console.main``), for ``cmklab --help``."""
 

@@ -454,12 +454,147 @@ def bench_console(n: int) -> None:
     row("input_latency_during_rotation_ms", ms, "<= 100", detail)
 
 
+def _tunnel(port: int, host: str, ca: str):
+    """A keep-alive HTTPS connection to ``host`` through the endpoint's proxy (CONNECT), as clients make it."""
+    import http.client
+    import ssl
+
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ssl.create_default_context(cafile=ca))
+    conn.set_tunnel(host, 443)
+    return conn
+
+
+def _call(conn, method: str, path: str, token: str | None = None, body: bytes | None = None,
+          ctype: str = "application/json") -> tuple[int, bytes]:
+    headers = {"Content-Type": ctype}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    conn.request(method, path, body=body, headers=headers)
+    r = conn.getresponse()
+    return r.status, r.read()
+
+
+def bench_endpoint(seconds: float) -> None:
+    """``cmklab endpoint`` (a separate process) against the engine's own call rate for the same work: GET of
+    a disk (ARM) and wrapKey (Key Vault), each over keep-alive tunnels from two client threads."""
+    import base64
+    import threading
+    from urllib.parse import urlencode
+
+    from console.endpoint.pki import EndpointFiles
+    from engine import views
+
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "home"
+        engine = open_engine(home, seed=5)
+        engine.create_group("rg", "eastus")
+        engine.create_vault("kvbench", "rg", enable_purge_protection=True)
+        _, ver = engine.create_key("kvbench", "k1", size=3072)
+        kid = f"https://kvbench.vault.azure.net/keys/k1/{ver['version']}"
+        engine.create_disk("d1", "rg", size_gb=64)
+        sub, tenant = engine.meta.subscription_id, engine.meta.tenant_id
+        files = EndpointFiles(home)
+        op = files.operator_principal(engine.meta.user_object_id)
+        dek = os.urandom(32)
+
+        def engine_get():
+            views.disk_view(engine, engine.get_disk("d1", "rg"))
+
+        def engine_wrap():
+            engine.key_operation(None, kid, "wrapKey", dek, alg="RSA-OAEP-256")
+
+        rate_get = _rate(lambda: engine_get, seconds, threads=1)
+        rate_wrap = _rate(lambda: engine_wrap, seconds, threads=1)
+        engine.store.close()
+        proc = subprocess.Popen([sys.executable, "-m", "console.main", "--home", str(home), "endpoint", "--port", "0",
+                                 "--quiet"], stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                                env=dict(os.environ, PYTHONPATH=str(ROOT)), start_new_session=True)
+        try:
+            line = proc.stderr.readline()
+            port = int(line.split("http://127.0.0.1:")[1].split(" ")[0])
+            ca = str(files.ca_pem)
+
+            def token(scope: str) -> str:
+                conn = _tunnel(port, "login.microsoftonline.com", ca)
+                form = urlencode({"grant_type": "client_credentials", "client_id": op["clientId"],
+                                  "client_secret": op["secret"], "scope": scope}).encode()
+                status, body = _call(conn, "POST", f"/{tenant}/oauth2/v2.0/token", None, form,
+                                     "application/x-www-form-urlencoded")
+                assert status == 200, body
+                return json.loads(body)["access_token"]
+
+            arm, kv = token("https://management.azure.com/.default"), token("https://vault.azure.net/.default")
+            disk_path = (f"/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.Compute/disks/d1"
+                         "?api-version=2024-03-02")
+            wrap_body = json.dumps({"alg": "RSA-OAEP-256", "value": base64.urlsafe_b64encode(dek).decode()
+                                    .rstrip("=")}).encode()
+            local = threading.local()
+
+            def client(host):
+                def make():
+                    conn = _tunnel(port, host, ca)
+                    local.conn = conn
+                    return conn
+                return make
+
+            def http_get():
+                conn = getattr(local, "conn", None) or client("management.azure.com")()
+                status, _ = _call(conn, "GET", disk_path, arm)
+                assert status == 200
+
+            def http_wrap():
+                conn = getattr(local, "kvconn", None)
+                if conn is None:
+                    conn = local.kvconn = _tunnel(port, "kvbench.vault.azure.net", ca)
+                status, _ = _call(conn, "POST", f"/keys/k1/{ver['version']}/wrapkey?api-version=7.5", kv, wrap_body)
+                assert status == 200
+
+            ep_get = _rate(lambda: http_get, seconds, threads=2)
+            ep_wrap = _rate(lambda: http_wrap, seconds, threads=2)
+        finally:
+            os.killpg(proc.pid, 15)
+            proc.wait(30)
+    row("endpoint_get_disk_vs_engine", ep_get / rate_get, ">= 0.3",
+        f"GET of a disk through cmklab endpoint: {ep_get:.0f} req/s (2 client threads, keep-alive tunnels) / "
+        f"the engine's get_disk + view in-process: {rate_get:.0f}/s")
+    row("endpoint_wrapkey_vs_engine", ep_wrap / rate_wrap, ">= 0.3",
+        f"wrapKey (RSA-3072, audited) through cmklab endpoint: {ep_wrap:.0f} req/s / the engine's key_operation "
+        f"in-process: {rate_wrap:.0f}/s")
+
+
+def _rate(make, seconds: float, threads: int) -> float:
+    """Calls per second of ``make()()`` over ``seconds``, from ``threads`` threads (after a warm-up call each)."""
+    import threading
+
+    counts = [0] * threads
+    stop = time.perf_counter() + seconds
+
+    def work(i: int) -> None:
+        fn = make()
+        fn()
+        n = 0
+        while time.perf_counter() < stop:
+            fn()
+            n += 1
+        counts[i] = n
+
+    t0 = time.perf_counter()
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return sum(counts) / (time.perf_counter() - t0)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer repeats; under two minutes, and about a minute more for the 100k import")
     ap.add_argument("--json", action="store_true", help="print a last line holding one JSON object")
     ap.add_argument("--only", help="comma-separated subset: rotation,scale,cascade,disk,cli,console,keygen,raw,"
-                    "import; commit (commit_vs_fsync_append alone, which scale measures too)")
+                    "import,endpoint; commit (commit_vs_fsync_append alone, which scale measures too)")
+    ap.add_argument("--endpoint", action="store_true", help="also measure cmklab endpoint's throughput (GET of a "
+                    "disk, wrapKey) beside the engine's own call rate")
     args = ap.parse_args()
     reps = 3 if args.quick else 7
     only = set(args.only.split(",")) if args.only else None
@@ -474,10 +609,11 @@ def main() -> int:
         ("console", lambda: bench_console(10000)),
         ("keygen", lambda: bench_keygen(3 if args.quick else 5)),
         ("import", lambda: bench_import(100000)),
+        ("endpoint", lambda: bench_endpoint(3.0 if args.quick else 8.0)),
     ]
     t0 = time.perf_counter()
     for name, fn in steps:
-        if only is None or name in only:
+        if (only is None and (name != "endpoint" or args.endpoint)) or (only is not None and name in only):
             fn()
     width = max(len(r[0]) for r in ROWS)
     print(f"{'figure':<{width}}  {'value':>9}  {'bound':>8}  detail")

@@ -1,0 +1,44 @@
+"""Fixtures of the endpoint tests: a home with the endpoint serving it from a thread, and the environment
+the real Azure SDK needs to reach it (``HTTPS_PROXY``, the home's CA, the operator principal)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+pytest.importorskip("azure.identity", reason="the Azure SDK for Python is in the test extras: pip install -e '.[test]'")
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory):
+    from console.endpoint import Endpoint
+    from console.session import open_engine
+
+    home = tmp_path_factory.mktemp("endpoint") / "home"
+    engine = open_engine(home, seed=3)
+    ep = Endpoint(home, engine=engine).start()
+    saved = {k: os.environ.get(k) for k in ep.environment()}
+    os.environ.update(ep.environment())
+    try:
+        yield ep
+    finally:
+        ep.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def credential(endpoint):
+    from azure.identity import ClientSecretCredential
+
+    env = endpoint.environment()
+    return ClientSecretCredential(env["AZURE_TENANT_ID"], env["AZURE_CLIENT_ID"], env["AZURE_CLIENT_SECRET"])
+
+
+@pytest.fixture(scope="module")
+def sub(endpoint) -> str:
+    return endpoint.environment()["AZURE_SUBSCRIPTION_ID"]

@@ -1,0 +1,243 @@
+"""Seed 003's walkthrough through the unmodified Azure SDK for Python against ``cmklab endpoint`` (O5, O6, O7):
+vault, key, disk encryption set, access policy and role assignment, a disk with the set, a VM whose
+existing disks are encrypted while deallocated, a new key version; then disabling the key (the VMs stop,
+V2; the ultra VM keeps running and cannot start after deallocation, V4) and a purge (KV6). Each result is
+read through the SDK's own models."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+RG, KV, KEY, DES = "my-resource-group", "my-disk-encryption-kv", "disk-encryption-key", "my-disk-encryption-set"
+
+
+def _power(cm, name: str) -> str:
+    view = cm.virtual_machines.instance_view(RG, name)
+    return next(s.code for s in view.statuses if s.code.startswith("PowerState/"))
+
+
+def test_O6_seed003_walkthrough_cascade_ultra_and_purge_through_the_sdk(endpoint, credential, sub):
+    from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+    from azure.keyvault.keys import KeyClient
+    from azure.mgmt.authorization import AuthorizationManagementClient
+    from azure.mgmt.compute import ComputeManagementClient
+    from azure.mgmt.compute.models import (AdditionalCapabilities, DataDisk, Disk, DiskEncryptionSet,
+                                           DiskEncryptionSetUpdate, DiskUpdate, Encryption, EncryptionSetIdentity,
+                                           HardwareProfile, ImageReference, KeyForDiskEncryptionSet,
+                                           ManagedDiskParameters, OSDisk, SourceVault, StorageProfile,
+                                           VirtualMachine, CreationData, DiskSku)
+    from azure.mgmt.keyvault import KeyVaultManagementClient
+    from azure.mgmt.keyvault.models import (AccessPolicyEntry, Permissions, Sku, VaultAccessPolicyParameters,
+                                            VaultAccessPolicyProperties, VaultCreateOrUpdateParameters,
+                                            VaultProperties)
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    tenant = endpoint.environment()["AZURE_TENANT_ID"]
+    rm = ResourceManagementClient(credential, sub)
+    kvm = KeyVaultManagementClient(credential, sub)
+    cm = ComputeManagementClient(credential, sub)
+    auth = AuthorizationManagementClient(credential, sub)
+
+    group = rm.resource_groups.create_or_update(RG, {"location": "eastus"})
+    assert (group.name, group.location, group.properties.provisioning_state) == (RG, "eastus", "Succeeded")
+
+    # block 0: the vault, soft delete and purge protection on
+    vault = kvm.vaults.begin_create_or_update(RG, KV, VaultCreateOrUpdateParameters(
+        location="eastus", properties=VaultProperties(tenant_id=tenant, sku=Sku(family="A", name="standard"),
+                                                      enable_soft_delete=True, enable_purge_protection=True,
+                                                      access_policies=[]))).result()
+    assert vault.properties.enable_purge_protection is True
+    assert vault.properties.vault_uri == f"https://{KV}.vault.azure.net/"
+
+    # block 1: an RSA 3072 key, shown again
+    keys = KeyClient(vault.properties.vault_uri, credential)
+    key = keys.create_rsa_key(KEY, size=3072)
+    shown = keys.get_key(KEY)
+    assert shown.id == key.id and shown.key_type == "RSA" and len(shown.key.n) == 384
+
+    # block 2: the disk encryption set on that key version, with its system-assigned identity
+    des = cm.disk_encryption_sets.begin_create_or_update(RG, DES, DiskEncryptionSet(
+        location="eastus", identity=EncryptionSetIdentity(type="SystemAssigned"),
+        active_key=KeyForDiskEncryptionSet(key_url=key.id, source_vault=SourceVault(id=vault.id)),
+        encryption_type="EncryptionAtRestWithCustomerKey")).result()
+    principal = des.identity.principal_id
+    assert des.active_key.key_url == key.id and len(principal) == 36
+
+    # block 3: the access policy (get, wrapKey, unwrapKey), and the RBAC role the document also shows
+    kvm.vaults.update_access_policy(RG, KV, "add", VaultAccessPolicyParameters(
+        properties=VaultAccessPolicyProperties(access_policies=[AccessPolicyEntry(
+            tenant_id=tenant, object_id=principal, permissions=Permissions(keys_property=["get", "wrapKey", "unwrapKey"]))])))
+    policies = kvm.vaults.get(RG, KV).properties.access_policies
+    granted = {p.object_id: sorted(p.permissions.keys_property) for p in policies}
+    assert granted[principal] == ["get", "unwrapKey", "wrapKey"]
+    role = next(auth.role_definitions.list(vault.id, filter="roleName eq 'Key Vault Crypto Service Encryption "
+                                                              "User'"))
+    ra = auth.role_assignments.create(vault.id, "2f6b5d8e-0000-4000-8000-000000000003",
+                                      {"role_definition_id": role.id, "principal_id": principal,
+                                       "principal_type": "ServicePrincipal"})
+    assert ra.principal_id == principal and ra.role_definition_id == role.id and ra.scope == vault.id
+    assert ra.name == "2f6b5d8e-0000-4000-8000-000000000003"  # a PUT creates at the name it names
+    assert auth.role_assignments.get(vault.id, ra.name).principal_id == principal
+
+    # block 4: a Premium disk encrypted with the set
+    disk = cm.disks.begin_create_or_update(RG, "encrypted-data-disk", Disk(
+        location="eastus", sku=DiskSku(name="Premium_LRS"), disk_size_gb=128,
+        creation_data=CreationData(create_option="Empty"),
+        encryption=Encryption(type="EncryptionAtRestWithCustomerKey", disk_encryption_set_id=des.id))).result()
+    disk = cm.disks.get(RG, "encrypted-data-disk")
+    assert disk.encryption.type == "EncryptionAtRestWithCustomerKey"
+    assert disk.encryption.disk_encryption_set_id.lower() == des.id.lower() and disk.disk_size_gb == 128
+
+    # what the document assumes: my-vm with my-vm-osdisk and a data disk, platform-encrypted
+    cm.virtual_machines.begin_create_or_update(RG, "my-vm", VirtualMachine(
+        location="eastus", hardware_profile=HardwareProfile(vm_size="Standard_DS3_v2"),
+        storage_profile=StorageProfile(
+            image_reference=ImageReference(publisher="Canonical", offer="0001-com-ubuntu-server-jammy",
+                                           sku="22_04-lts-gen2", version="latest"),
+            os_disk=OSDisk(name="my-vm-osdisk", create_option="FromImage"),
+            data_disks=[DataDisk(lun=0, create_option="Empty", disk_size_gb=64)]))).result()
+    vm = cm.virtual_machines.get(RG, "my-vm")
+    data_disk = vm.storage_profile.data_disks[0].name
+    assert vm.storage_profile.os_disk.name == "my-vm-osdisk" and _power(cm, "my-vm") == "PowerState/running"
+
+    # block 5: deallocate, move both disks to the set, start again
+    cm.virtual_machines.begin_deallocate(RG, "my-vm").result()
+    assert _power(cm, "my-vm") == "PowerState/deallocated"
+    for name in ("my-vm-osdisk", data_disk):
+        cm.disks.begin_update(RG, name, DiskUpdate(encryption=Encryption(
+            type="EncryptionAtRestWithCustomerKey", disk_encryption_set_id=des.id))).result()
+        assert cm.disks.get(RG, name).encryption.disk_encryption_set_id.lower() == des.id.lower()
+    cm.virtual_machines.begin_start(RG, "my-vm").result()
+    assert _power(cm, "my-vm") == "PowerState/running"
+
+    # block 6: a new key version, and the set moved to it
+    new_key = keys.create_rsa_key(KEY, size=3072)
+    assert new_key.id != key.id and new_key.properties.version != key.properties.version
+    cm.disk_encryption_sets.begin_update(RG, DES, DiskEncryptionSetUpdate(
+        active_key=KeyForDiskEncryptionSet(key_url=new_key.id, source_vault=SourceVault(id=vault.id)))).result()
+    assert cm.disk_encryption_sets.get(RG, DES).active_key.key_url == new_key.id
+    assert sorted(v.version for v in keys.list_properties_of_key_versions(KEY)) == sorted(
+        [key.properties.version, new_key.properties.version])
+
+    # an ultra-disk VM on the same set, for the deferral
+    cm.virtual_machines.begin_create_or_update(RG, "vm-ultra", VirtualMachine(
+        location="eastus", hardware_profile=HardwareProfile(vm_size="Standard_D4s_v3"),
+        additional_capabilities=AdditionalCapabilities(ultra_ssd_enabled=True),
+        storage_profile=StorageProfile(
+            image_reference=ImageReference(publisher="Canonical", offer="0001-com-ubuntu-server-jammy",
+                                           sku="22_04-lts-gen2", version="latest"),
+            os_disk=OSDisk(create_option="FromImage"),  # platform-managed: only the ultra disk uses the set
+            data_disks=[DataDisk(lun=0, create_option="Empty", disk_size_gb=64, managed_disk=ManagedDiskParameters(
+                storage_account_type="UltraSSD_LRS", disk_encryption_set={"id": des.id}))]))).result()
+    assert _power(cm, "vm-ultra") == "PowerState/running"
+
+    # the disable cascade: the key disabled through Key Vault's data plane stops my-vm at once (V2);
+    # the ultra VM keeps running on the host's copies of its data keys (V4)
+    keys.update_key_properties(KEY, enabled=False)
+    assert keys.get_key(KEY).properties.enabled is False
+    assert _power(cm, "my-vm") == "PowerState/stopped"
+    statuses = cm.virtual_machines.instance_view(RG, "my-vm").statuses
+    assert any("disabled" in (s.message or "") for s in statuses if s.code.startswith("cmklab/"))
+    assert _power(cm, "vm-ultra") == "PowerState/running"
+    # ... and cannot start once deallocated
+    cm.virtual_machines.begin_deallocate(RG, "vm-ultra").result()
+    with pytest.raises(HttpResponseError) as refused:
+        cm.virtual_machines.begin_start(RG, "vm-ultra").result()
+    assert refused.value.error.code == "KeyVaultKeyNotEnabled" and "vm-ultra" in refused.value.error.message
+    assert _power(cm, "vm-ultra") == "PowerState/deallocated"
+
+    # enabled again: my-vm starts
+    keys.update_key_properties(KEY, enabled=True)
+    cm.virtual_machines.begin_start(RG, "my-vm").result()
+    assert _power(cm, "my-vm") == "PowerState/running"
+
+    # purge: refused under purge protection (KV6); in a vault without it, gone for good
+    keys.create_rsa_key("spare", size=2048)
+    keys.begin_delete_key("spare").result()
+    with pytest.raises(HttpResponseError) as protected:
+        keys.purge_deleted_key("spare")
+    assert protected.value.status_code in (400, 403, 409)
+    assert keys.get_deleted_key("spare").name == "spare"
+
+    plain = kvm.vaults.begin_create_or_update(RG, "kv-plain", VaultCreateOrUpdateParameters(
+        location="eastus", properties=VaultProperties(tenant_id=tenant, sku=Sku(family="A", name="standard"),
+                                                      soft_delete_retention_in_days=7))).result()
+    plain_keys = KeyClient(plain.properties.vault_uri, credential)
+    plain_keys.create_rsa_key("shred-me", size=2048)
+    deleted = plain_keys.begin_delete_key("shred-me").result()
+    assert deleted.recovery_id.endswith("/deletedkeys/shred-me") and deleted.scheduled_purge_date is not None
+    plain_keys.purge_deleted_key("shred-me")
+    with pytest.raises(ResourceNotFoundError):
+        plain_keys.get_deleted_key("shred-me")
+    with pytest.raises(ResourceNotFoundError):
+        plain_keys.get_key("shred-me")
+
+
+def test_V6_scale_set_through_the_sdk(endpoint, credential, sub):
+    """A scale set on a disk encryption set: its instances are VMs of the model; it scales out; encryption at
+    host turned on reaches only the instances made afterwards (V6)."""
+    from azure.mgmt.compute import ComputeManagementClient
+    from azure.mgmt.compute.models import (ImageReference, Sku, VirtualMachineScaleSet,
+                                           VirtualMachineScaleSetOSDisk, VirtualMachineScaleSetStorageProfile,
+                                           VirtualMachineScaleSetUpdate, VirtualMachineScaleSetVMProfile)
+
+    from azure.core.exceptions import ResourceNotFoundError
+
+    cm = ComputeManagementClient(credential, sub)
+    try:
+        des = cm.disk_encryption_sets.get(RG, DES)
+    except ResourceNotFoundError:
+        pytest.skip("runs on the set the walkthrough test (above, same module) makes")
+    ss = cm.virtual_machine_scale_sets.begin_create_or_update(RG, "web-ss", VirtualMachineScaleSet(
+        location="eastus", sku=Sku(name="Standard_D4s_v3", capacity=2),
+        virtual_machine_profile=VirtualMachineScaleSetVMProfile(storage_profile=VirtualMachineScaleSetStorageProfile(
+            image_reference=ImageReference(publisher="Canonical", offer="0001-com-ubuntu-server-jammy",
+                                           sku="22_04-lts-gen2", version="latest"),
+            os_disk=VirtualMachineScaleSetOSDisk(create_option="FromImage", managed_disk={
+                "disk_encryption_set": {"id": des.id}}))))).result()
+    assert ss.sku.capacity == 2
+    assert ss.virtual_machine_profile.storage_profile.os_disk.managed_disk.disk_encryption_set.id == des.id
+    instances = list(cm.virtual_machine_scale_set_vms.list(RG, "web-ss"))
+    assert sorted(i.name for i in instances) == ["web-ss-0", "web-ss-1"]
+    os_disk = cm.virtual_machines.get(RG, "web-ss-0").storage_profile.os_disk
+    assert cm.disks.get(RG, os_disk.name).encryption.disk_encryption_set_id.lower() == des.id.lower()
+    cm.virtual_machine_scale_sets.begin_update(RG, "web-ss", VirtualMachineScaleSetUpdate(
+        virtual_machine_profile={"security_profile": {"encryption_at_host": True}},
+        sku=Sku(name="Standard_D4s_v3", capacity=3))).result()
+    ss = cm.virtual_machine_scale_sets.get(RG, "web-ss")
+    assert ss.sku.capacity == 3 and ss.virtual_machine_profile.security_profile.encryption_at_host is True
+    at_host = {n: bool((cm.virtual_machines.get(RG, n).security_profile or {}) and
+                       cm.virtual_machines.get(RG, n).security_profile.encryption_at_host)
+               for n in ("web-ss-0", "web-ss-2")}
+    assert at_host == {"web-ss-0": False, "web-ss-2": True}
+
+
+def test_V1_attach_and_detach_through_a_vm_update(endpoint, credential, sub):
+    """A data disk added to or removed from the VM model's dataDisks is attached or detached (V1)."""
+    from azure.mgmt.compute import ComputeManagementClient
+    from azure.mgmt.compute.models import (CreationData, DataDisk, Disk, DiskSku, HardwareProfile, ImageReference,
+                                           ManagedDiskParameters, OSDisk, StorageProfile, VirtualMachine)
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    ResourceManagementClient(credential, sub).resource_groups.create_or_update("rg-attach", {"location": "eastus"})
+    cm = ComputeManagementClient(credential, sub)
+    disk = cm.disks.begin_create_or_update("rg-attach", "extra", Disk(
+        location="eastus", sku=DiskSku(name="Premium_LRS"), disk_size_gb=32,
+        creation_data=CreationData(create_option="Empty"))).result()
+    vm = cm.virtual_machines.begin_create_or_update("rg-attach", "vm-a", VirtualMachine(
+        location="eastus", hardware_profile=HardwareProfile(vm_size="Standard_DS3_v2"),
+        storage_profile=StorageProfile(
+            image_reference=ImageReference(publisher="Canonical", offer="0001-com-ubuntu-server-jammy",
+                                           sku="22_04-lts-gen2", version="latest"),
+            os_disk=OSDisk(create_option="FromImage")))).result()
+    assert vm.storage_profile.data_disks == []
+    vm.storage_profile.data_disks.append(DataDisk(lun=3, create_option="Attach",
+                                                  managed_disk=ManagedDiskParameters(id=disk.id)))
+    vm = cm.virtual_machines.begin_create_or_update("rg-attach", "vm-a", vm).result()
+    assert [(d.lun, d.name) for d in vm.storage_profile.data_disks] == [(3, "extra")]
+    assert cm.disks.get("rg-attach", "extra").managed_by.lower() == vm.id.lower()
+    vm.storage_profile.data_disks = []
+    vm = cm.virtual_machines.begin_create_or_update("rg-attach", "vm-a", vm).result()
+    assert vm.storage_profile.data_disks == [] and cm.disks.get("rg-attach", "extra").managed_by is None
