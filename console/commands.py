@@ -50,6 +50,8 @@ class ConsoleCommands(Provider):
             out.append((f"Advance the clock by {step}",
                         partial(app.execute, Call("advance_clock", (step,)), f"Advance the clock by {step}"),
                         "runs every job that falls due"))
+        out.append(("Import a twin of a subscription (az JSON files)…", app.open_import,
+                    "cmklab import: the files cmklab import --capture-script writes"))
         for pane in PANES:
             out.append((f"Go to pane: {pane.id}", partial(main.action_pane, pane.id), pane.title))
         out.append(("Show or hide the detail panel", main.action_toggle_side, "key: v"))

@@ -63,6 +63,10 @@ def _main(argv: list[str] | None = None) -> int:
         from console.workshop import run_serve
 
         return run_serve(rest[1:], **opts)
+    if rest[0] == "classroom":
+        from console.classroom import run_classroom
+
+        return run_classroom(rest[1:], **opts)
     if rest[0] == "endpoint":
         from console.endpoint.cli import run_endpoint
 

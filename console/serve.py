@@ -35,7 +35,7 @@ import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 log = logging.getLogger("cmklab.serve")
 
@@ -116,25 +116,29 @@ class HostPolicy:
     bind: str
     port: int
     allowed: frozenset[tuple[str, int]] = frozenset()
+    scheme: str = "http"
+    """``https`` when the server speaks TLS (``cmklab classroom --tls-...``): pages' origins are then
+    ``https://`` ones, and a ``Host`` without a port means 443."""
 
     @classmethod
-    def make(cls, bind: str, port: int, allow_hosts: list[str] | tuple[str, ...] = ()) -> "HostPolicy":
+    def make(cls, bind: str, port: int, allow_hosts: list[str] | tuple[str, ...] = (),
+             scheme: str = "http") -> "HostPolicy":
         allowed = set()
         for entry in allow_hosts:
             parsed = split_host(entry)
             if parsed is None:
                 raise ValueError(f"{entry!r} is not a host name or address with an optional :PORT")
             allowed.add((parsed[0], parsed[1] or port))
-        return cls(bind=bind, port=port, allowed=frozenset(allowed))
+        return cls(bind=bind, port=port, allowed=frozenset(allowed), scheme=scheme)
 
     @property
     def wildcard(self) -> bool:
         return self.bind.strip() in WILDCARDS
 
     def accepts(self, host: str, port: int | None, local: str | None) -> bool:
-        """Whether ``host:port`` (normalized, port None for the scheme's default 80) names this
-        server, for a connection that arrived on the local address ``local``."""
-        port = 80 if port is None else port
+        """Whether ``host:port`` (normalized, port None for the scheme's default: 80, or 443 with TLS)
+        names this server, for a connection that arrived on the local address ``local``."""
+        port = (443 if self.scheme == "https" else 80) if port is None else port
         if (host, port) in self.allowed:
             return True
         if port != self.port:
@@ -150,9 +154,10 @@ class HostPolicy:
         return parsed is not None and self.accepts(parsed[0], parsed[1], local)
 
     def origin_ok(self, value: str | None, local: str | None) -> bool:
-        """An ``Origin`` header: ``http://host[:port]`` where ``host:port`` names this server."""
+        """An ``Origin`` header: ``http://host[:port]`` (``https://`` with TLS) where ``host:port`` names
+        this server."""
         m = _ORIGIN.match(value or "")
-        if m is None or m.group(1).lower() != "http":
+        if m is None or m.group(1).lower() != self.scheme:
             return False
         return self.host_ok(m.group(2), local)
 
@@ -161,10 +166,10 @@ class HostPolicy:
         if self.wildcard:
             parts = [f"this machine's addresses on port {self.port}"]
         else:
-            parts = [_url(normalize_host(self.bind) or self.bind, self.port)]
+            parts = [_url(normalize_host(self.bind) or self.bind, self.port, self.scheme)]
         if self.bind.strip().lower() in ("127.0.0.1", "::1", "localhost") or self.wildcard:
-            parts.append(_url("localhost", self.port) + (" (from this machine)" if self.wildcard else ""))
-        parts += [_url(h, p) for h, p in sorted(self.allowed)]
+            parts.append(_url("localhost", self.port, self.scheme) + (" (from this machine)" if self.wildcard else ""))
+        parts += [_url(h, p, self.scheme) for h, p in sorted(self.allowed)]
         seen: list[str] = []
         for part in parts:
             if part not in seen:
@@ -172,9 +177,10 @@ class HostPolicy:
         return ", ".join(seen)
 
 
-def _url(host: str, port: int) -> str:
+def _url(host: str, port: int, scheme: str = "http") -> str:
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}" + ("" if port == 80 else f":{port}")
+    default = 443 if scheme == "https" else 80
+    return f"{scheme}://{shown}" + ("" if port == default else f":{port}")
 
 
 def shown(value: str | None, limit: int = 120) -> str:
@@ -193,6 +199,36 @@ def shown(value: str | None, limit: int = 120) -> str:
 
 
 # ======================================================================================= server
+
+
+def guard_middleware(policy: HostPolicy, *, path_shown: Callable[[str], str] = shown,
+                     logger: logging.Logger = log) -> Any:
+    """The aiohttp middleware that refuses (HTTP 403, one log line) a request whose ``Host`` does not
+    name this server, or whose ``Origin`` does not (an ``Origin`` is required on a websocket). The one
+    place the browser consoles' servers (``cmklab serve``, ``cmklab classroom``) check them.
+    ``path_shown`` renders the refused path for the log line (the classroom's hides its tokens)."""
+    from aiohttp import web
+
+    @web.middleware
+    async def guard(request: web.Request, handler):
+        transport = request.transport
+        sockname = transport.get_extra_info("sockname") if transport is not None else None
+        local = sockname[0] if sockname else None
+        host = request.headers.get("Host")
+        if not policy.host_ok(host, local):
+            return _refuse(request, f"host {shown(host)}")
+        origin = request.headers.get("Origin")
+        websocket = request.path == "/ws" or request.headers.get("Upgrade", "").lower() == "websocket"
+        if (origin is not None or websocket) and not policy.origin_ok(origin, local):
+            return _refuse(request, f"origin {shown(origin)}")
+        return await handler(request)
+
+    def _refuse(request: web.Request, what: str) -> web.Response:
+        logger.warning("refused %s %s from %s: %s is not this server (it answers on %s)",
+                       request.method, path_shown(request.path), request.remote or "?", what, policy.describe())
+        return web.Response(status=403, text=f"403 Forbidden: {what} is not this server\n")
+
+    return guard
 
 
 def serve_command(home: Path, *, read_only: bool = False, seed: int | None = None,
@@ -236,23 +272,7 @@ def make_server(command: str, *, host: str, port: int, title: str, policy: HostP
                 "application": {"name": self.title},
             }
 
-    @web.middleware
-    async def guard(request: web.Request, handler):
-        transport = request.transport
-        sockname = transport.get_extra_info("sockname") if transport is not None else None
-        local = sockname[0] if sockname else None
-        host = request.headers.get("Host")
-        if not policy.host_ok(host, local):
-            return _refuse(request, f"host {shown(host)}")
-        origin = request.headers.get("Origin")
-        if (origin is not None or request.path == "/ws") and not policy.origin_ok(origin, local):
-            return _refuse(request, f"origin {shown(origin)}")
-        return await handler(request)
-
-    def _refuse(request: web.Request, what: str) -> web.Response:
-        log.warning("refused %s %s from %s: %s is not this server (it answers on %s)",
-                    request.method, shown(request.path), request.remote or "?", what, policy.describe())
-        return web.Response(status=403, text=f"403 Forbidden: {what} is not this server\n")
+    guard = guard_middleware(policy)
 
     return GuardedServer(command, host=host, port=port, title=title, templates_path=TEMPLATES)
 

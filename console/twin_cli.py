@@ -15,7 +15,7 @@ import sys
 import time
 
 USAGE = """usage: cmklab [--home DIR] [--seed N] import [--merge] [--partial] [--json] PATH [PATH ...]
-       cmklab import --capture-script
+       cmklab import --capture-script [--shell bash|powershell]
 
 Build a twin of a real subscription's key topology from the JSON the Azure CLI prints (-o json):
 az group list, keyvault list/show, keyvault key list/list-versions/show, keyvault key rotation-policy
@@ -29,6 +29,7 @@ wrapped by the version its set names. Imported disks hold no data.
 
 options:
   --capture-script  print the read-only az commands that produce the input, and exit
+  --shell SHELL     the capture script's language: bash (default) or powershell (Windows)
   --merge           add the twin to a home that already holds state (same subscription)
   --partial         import what can be modelled even when some items cannot (they are listed)
   --json            print the summary as JSON
@@ -45,9 +46,19 @@ GRAPH_QUERY = ("Resources | where type in~ ({types}) | extend powerState = prope
                "powerState.code | order by id asc")
 
 
-def capture_script() -> str:
+SHELLS = ("bash", "powershell")
+"""The languages the capture script is printed in."""
+
+
+def capture_script(shell: str = "bash") -> str:
+    """The read-only az commands that write the input of ``cmklab import``, as a bash or a PowerShell script
+    (the same commands, the same file names)."""
     types = ", ".join(f"'{t}'" for t in GRAPH_TYPES if "resourcegroups" not in t)
     query = GRAPH_QUERY.format(types=types)
+    if shell == "powershell":
+        return _powershell_script(query)
+    if shell != "bash":
+        raise ValueError(f"shell {shell!r}; allowed: {', '.join(SHELLS)}")
     return f"""#!/usr/bin/env bash
 # Read-only az commands whose output `cmklab import` reads (printed by `cmklab import --capture-script`).
 # Run them signed in with your own credentials (az login); nothing here changes anything in Azure.
@@ -93,6 +104,70 @@ done
 """
 
 
+def _powershell_script(query: str) -> str:
+    # Set-Content writes az's lines as they are (Out-File would format them to the console's width); Windows
+    # PowerShell 5.1 writes UTF-8 with a byte order mark, which cmklab import skips. Every az call is checked
+    # with $LASTEXITCODE (native commands do not stop a script on failure), and stderr of the one call that may
+    # fail (a key without a rotation policy) is dropped without turning into a terminating error.
+    return f"""# Read-only az commands whose output `cmklab import` reads
+# (printed by `cmklab import --capture-script --shell powershell`).
+# Run them signed in with your own credentials (az login); nothing here changes anything in Azure.
+# Needs: Reader on the subscription; on each vault, keys list/get (access policy) or Key Vault Reader (RBAC);
+# the resource-graph extension for the last step (az extension add --name resource-graph).
+# Run: $env:SUBSCRIPTION = '<id or name>'; .\\capture.ps1
+# Then: cmklab --home .\\twin-home --empty import (Get-ChildItem twin\\*.json).FullName
+[Console]::OutputEncoding = [System.Text.Encoding]::UTF8
+function Assert-Az {{ if ($LASTEXITCODE -ne 0) {{ throw "az failed (exit $LASTEXITCODE); nothing more was captured" }} }}
+if (-not $env:SUBSCRIPTION) {{ throw 'set $env:SUBSCRIPTION to the subscription id or name' }}
+az account set --subscription $env:SUBSCRIPTION; Assert-Az
+New-Item -ItemType Directory -Force -Path twin | Out-Null
+Push-Location twin
+try {{
+  az group list -o json | Set-Content -Encoding utf8 group-list.json; Assert-Az
+  az keyvault list -o json | Set-Content -Encoding utf8 keyvault-list.json; Assert-Az
+  $vaults = @(az keyvault list --query "[].name" -o tsv); Assert-Az
+  foreach ($v in $vaults) {{
+    az keyvault show -n $v -o json | Set-Content -Encoding utf8 "keyvault-show-$v.json"; Assert-Az
+    az keyvault key list --vault-name $v -o json | Set-Content -Encoding utf8 "keyvault-key-list-$v.json"; Assert-Az
+    $keys = @(az keyvault key list --vault-name $v --query "[].name" -o tsv); Assert-Az
+    foreach ($k in $keys) {{
+      az keyvault key show --vault-name $v -n $k -o json | Set-Content -Encoding utf8 "keyvault-key-show-$v-$k.json"; Assert-Az
+      az keyvault key list-versions --vault-name $v -n $k -o json | Set-Content -Encoding utf8 "keyvault-key-list-versions-$v-$k.json"; Assert-Az
+      $policy = "keyvault-key-rotation-policy-show-$v-$k.json"
+      $text = az keyvault key rotation-policy show --vault-name $v -n $k -o json 2>$null
+      if ($LASTEXITCODE -eq 0) {{ $text | Set-Content -Encoding utf8 $policy }}
+    }}
+  }}
+  az role assignment list --all -o json | Set-Content -Encoding utf8 role-assignment-list-all.json; Assert-Az
+  az disk-encryption-set list -o json | Set-Content -Encoding utf8 disk-encryption-set-list.json; Assert-Az
+  az disk list -o json | Set-Content -Encoding utf8 disk-list.json; Assert-Az
+  az snapshot list -o json | Set-Content -Encoding utf8 snapshot-list.json; Assert-Az
+  az image list -o json | Set-Content -Encoding utf8 image-list.json; Assert-Az
+  az vm list -d -o json | Set-Content -Encoding utf8 vm-list-d.json; Assert-Az
+  az vmss list -o json | Set-Content -Encoding utf8 vmss-list.json; Assert-Az
+
+  # Optional: the same types from Azure Resource Graph, 1,000 rows a page (cmklab merges the copies).
+  $query = "{query}"
+  $subscriptionId = az account show --query id -o tsv; Assert-Az
+  $page = 1
+  $token = $null
+  while ($true) {{
+    $file = "graph-query-$page.json"
+    if ($token) {{
+      az graph query -q $query --subscriptions $subscriptionId --first 1000 --skip-token $token -o json | Set-Content -Encoding utf8 $file; Assert-Az
+    }} else {{
+      az graph query -q $query --subscriptions $subscriptionId --first 1000 -o json | Set-Content -Encoding utf8 $file; Assert-Az
+    }}
+    $token = (Get-Content -Raw $file | ConvertFrom-Json).skip_token
+    if (-not $token) {{ break }}
+    $page++
+  }}
+}} finally {{
+  Pop-Location
+}}
+"""
+
+
 class Progress:
     """A progress bar on stderr for imports that take more than a second; silent when stderr is not a TTY."""
 
@@ -129,16 +204,31 @@ def run_import(args: list[str], home=None, seed=None, profile=None, read_only=Fa
 
     merge = partial = as_json = False
     paths: list[str] = []
+    if "--capture-script" in args and not {"-h", "--help"} & set(args):
+        rest = [a for a in args if a != "--capture-script"]
+        shell = "bash"
+        if rest[:1] == ["--shell"] and len(rest) == 2:
+            shell = rest[1]
+        elif len(rest) == 1 and rest[0].startswith("--shell="):
+            shell = rest[0].split("=", 1)[1]
+        elif rest:
+            print(f"ERROR: --capture-script takes only --shell {'|'.join(SHELLS)}; unexpected: {' '.join(rest)}",
+                  file=sys.stderr)
+            return 2
+        if shell not in SHELLS:
+            print(f"ERROR: argument --shell: invalid choice: {shell!r} (choose from {', '.join(SHELLS)})",
+                  file=sys.stderr)
+            return 2
+        sys.stdout.write(capture_script(shell))
+        return 0
     for a in args:
         if a in ("-h", "--help"):
             print(USAGE)
             return 0
-        if a == "--capture-script":
-            if len(args) > 1:
-                print("ERROR: --capture-script takes no other argument", file=sys.stderr)
-                return 2
-            sys.stdout.write(capture_script())
-            return 0
+        if a == "--shell" or a.startswith("--shell="):
+            print("ERROR: --shell goes with --capture-script (cmklab import --capture-script --shell powershell)",
+                  file=sys.stderr)
+            return 2
         if a == "--merge":
             merge = True
         elif a == "--partial":

@@ -49,26 +49,42 @@ def dataclass(cls=None, *, frozen: bool = False):
         klass.__light_defaults__ = defaults
         ordered = tuple(names)
 
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            if len(args) > len(ordered):
-                raise TypeError(f"{klass.__name__} takes at most {len(ordered)} positional arguments")
-            for name, value in zip(ordered, args):
-                kwargs[name] = value
-            unknown = set(kwargs) - set(ordered)
-            if unknown:
-                raise TypeError(f"{klass.__name__} has no field(s) {', '.join(sorted(unknown))}")
-            d = self.__dict__
-            for name in ordered:
-                if name in kwargs:
-                    d[name] = kwargs[name]
-                elif name in defaults:
-                    dv = defaults[name]
-                    if isinstance(dv, _Field):
-                        d[name] = dv.default_factory() if dv.default_factory is not None else dv.default
+        # set up once per class: __init__ then fills a model with three C-level dict updates (importing
+        # 100,000 resources builds a quarter of a million models)
+        known = frozenset(ordered)
+        required = tuple(n for n in ordered if n not in defaults)
+        template = dict.fromkeys(ordered)  # the fields in their order
+        plain = {}
+        factories = []
+        for name in ordered:
+            if name in defaults:
+                dv = defaults[name]
+                if isinstance(dv, _Field):
+                    if dv.default_factory is not None:
+                        factories.append((name, dv.default_factory))
                     else:
-                        d[name] = dv
+                        plain[name] = dv.default
                 else:
+                    plain[name] = dv
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            if args:
+                if len(args) > len(ordered):
+                    raise TypeError(f"{klass.__name__} takes at most {len(ordered)} positional arguments")
+                for name, value in zip(ordered, args):
+                    kwargs[name] = value
+            if not known.issuperset(kwargs):
+                raise TypeError(f"{klass.__name__} has no field(s) {', '.join(sorted(set(kwargs) - known))}")
+            for name in required:
+                if name not in kwargs:
                     raise TypeError(f"{klass.__name__} needs {name!r}")
+            d = self.__dict__
+            d.update(template)
+            d.update(plain)
+            d.update(kwargs)
+            for name, factory in factories:
+                if name not in kwargs:
+                    d[name] = factory()
             if hasattr(self, "__post_init__"):
                 self.__post_init__()
 

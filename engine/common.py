@@ -47,10 +47,14 @@ def parallel(fn, items: list) -> list:
     if len(items) < 16:
         return [fn(x) for x in items]
     half = (len(items) + 1) // 2
-    chunks = [items[:half], items[half:]]
+    pool = _pool()
+    futures = [pool.submit(lambda chunk: [fn(x) for x in chunk], chunk) for chunk in (items[:half], items[half:])]
+    from concurrent.futures import wait
+
+    wait(futures)  # both chunks end before a failure is raised: nothing runs on behind a rollback
     out: list = []
-    for part in _pool().map(lambda chunk: [fn(x) for x in chunk], chunks):
-        out.extend(part)
+    for future in futures:
+        out.extend(future.result())
     return out
 
 

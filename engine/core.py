@@ -147,16 +147,19 @@ class _Table(dict):
     are remembered, so reading a shard later never brings back a document the unit of work removed.
     """
 
-    __slots__ = ("_store", "_name", "_from_doc", "_shards", "_full", "_required", "_absent", "_types")
+    __slots__ = ("_store", "_name", "_from_doc", "_shards", "_full", "_required", "_absent", "_types", "_empty")
 
-    def __init__(self, store: StateStore, name: str, cls: type) -> None:
+    def __init__(self, store: StateStore, name: str, cls: type, *, empty: bool = False) -> None:
         super().__init__()
         self._store, self._name, self._from_doc = store, name, cls.from_doc
         self._required = [f for f in cls.__light_fields__ if f not in cls.__light_defaults__]
         self._types = [(name, frozenset(kinds) | ({type(None)} if nullable else set()))
                        for name, (kinds, nullable) in field_types(cls).items()]
         self._shards: set[int] = set()
-        self._full = False
+        self._full = empty
+        """Every document of the table is here: it was read whole, or the store holds none of it (``empty``:
+        then a look-up of a key it lacks reads nothing, which keeps filling a new home linear)."""
+        self._empty = empty
         self._absent: set[str] = set()
 
     def _model(self, k: str, d: dict):
@@ -318,6 +321,10 @@ class UnitOfWork:
     """In a dry run, resources whose data key would be re-wrapped (the RSA work is skipped)."""
     shred: bool = False
     """Set when the action destroys key material: the store leaves no persisted copy of it."""
+    bulk: bool = False
+    """Set by an import of many resources: the commit writes the new state's files once, in one atomic step
+    (``store.bulk_commit`` where the store has it), instead of appending every document to the change log
+    and then compacting them into the shards."""
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     """Clean-ups that may only run once the commit is durable (removing a blob the old state used): a crash or
     a failed commit before them leaves at worst an orphan blob, never a state whose data is gone."""
@@ -346,6 +353,8 @@ class EngineCore:
         self._uow: UnitOfWork | None = None
         self._private_cache: dict[str, Any] = {}
         self._vm_index: dict[str, str] | None = None
+        self._key_problems: dict | None = None
+        """While a cascade is evaluated (:meth:`_key_problems_fixed`): each key_problem answer, by question."""
         self.clock = clock or SimulatedClock(start or DEFAULT_START)
         self._external_clock = clock is not None
         self._load()
@@ -362,8 +371,10 @@ class EngineCore:
     def _load(self) -> None:
         """Take the store's current view; tables are read lazily, a shard at a time (see _Table)."""
         self.store.refresh()
-        t: dict[str, dict] = {name: _Table(self.store, name, MODELS[name]) for name in MODELS
-                              if name not in LOG_TABLES}
+        held = getattr(self.store, "tables", None)
+        held = held() if held is not None else None  # the tables the store has documents of (None: unknown)
+        t: dict[str, dict] = {name: _Table(self.store, name, MODELS[name], empty=held is not None and name not in held)
+                              for name in MODELS if name not in LOG_TABLES}
         for name in LOG_TABLES:
             t[name] = _Log(self.store, name)
         self.t = t
@@ -464,7 +475,8 @@ class EngineCore:
         (``changes == "reset"``), every table that was read is read again, here (in the caller's thread:
         the console polls from a worker, so its UI thread never parses)."""
         if changes == "reset":
-            full = [name for name, t in self.t.items() if isinstance(t, _Table) and t._full]
+            full = [name for name, t in self.t.items() if isinstance(t, _Table) and t._full
+                    and not (t._empty and not dict.__len__(t))]  # (read whole, not merely known empty)
             logs = [name for name in LOG_TABLES if self.t[name]._loaded]
             self._load()
             for name in full:
@@ -546,22 +558,31 @@ class EngineCore:
         """
         upserts: dict[str, dict[str, dict]] = {}
         deletes: dict[str, list[str]] = {}
+        bulk = uow.bulk and not uow.shred and hasattr(self.store, "bulk_commit")
         for (table, key), before in uow.before.items():
             obj = self.t[table].get(key)
             if obj is None:
                 deletes.setdefault(table, []).append(key)
                 continue
-            doc = obj.to_doc()
+            # the store serialises the documents at once (keys sorted by its encoder) and keeps none of them
+            # (StateStore.commit): the model's own fields are the document, with no sorted copy
+            doc = obj.to_doc() if table == "engine" else obj.__dict__
             if table == "engine" and doc == before:
                 continue
             upserts.setdefault(table, {})[key] = doc
         # in time order: an action that runs jobs (advance_clock) mixes allowed and denied operations
         audit = sorted(uow.audit_ok + uow.audit, key=lambda a: a.time)
         entries, pairs = self._log_entries(audit, uow.events + uow.refusals)
-        if upserts or deletes:
+        if (upserts or deletes) and not bulk:
             ids = self.store.commit(upserts, deletes, shred=uow.shred, log=pairs)
         else:
-            ids = self.store.append_log(pairs) if pairs else []
+            # An action that changes no state, or a bulk commit (it writes a new db directory, not a log
+            # record): its lines go to the journal alone, fsync'd, tagged with the generation the state write
+            # produces; if that write never happens, readers ignore them and the next append drops them.
+            gen = self.store.generation + (1 if upserts or deletes else 0)
+            ids = self.store.append_log(pairs, gen) if pairs else []
+            if upserts or deletes:
+                self.store.bulk_commit(upserts, deletes)
         for obj, i in zip([*audit, *entries], ids):
             obj.id = i
         self._remember(audit, entries)
@@ -638,6 +659,20 @@ class EngineCore:
                 if entry is None or entry.vm != vm.id:
                     self._add(DiskAttachment(id=disk_id, vm=vm.id))
 
+    @contextlib.contextmanager
+    def _key_problems_fixed(self) -> Iterator[None]:
+        """A phase that changes no key, version, vault, access or clock (the cascade's check of the VMs, the
+        what-if's readiness): ``key_problem`` answers each question once, however many disks ask it (thousands
+        of disks share a handful of keys)."""
+        if self._key_problems is not None:
+            yield
+            return
+        self._key_problems = {}
+        try:
+            yield
+        finally:
+            self._key_problems = None
+
     def des_members(self, des_id: str) -> list:
         """The disks, snapshots and images a set serves, per table in id order: one shard of the index (a
         scan while a state from before the index has not been written since)."""
@@ -689,7 +724,7 @@ class EngineCore:
             return
         k = (obj.table, obj.key)
         if k not in uow.before:
-            uow.before[k] = obj.to_doc() if k[1] in self.t[k[0]] else None
+            uow.before[k] = obj.snapshot() if k[1] in self.t[k[0]] else None
         if obj.table == "vms":
             self._vm_index = None
 
@@ -700,7 +735,7 @@ class EngineCore:
         k = (obj.table, obj.key)
         if k not in uow.before:
             existing = self.t[obj.table].get(obj.key)
-            uow.before[k] = existing.to_doc() if existing is not None else None
+            uow.before[k] = existing.snapshot() if existing is not None else None
         self.t[obj.table][obj.key] = obj
         if obj.table == "vms":
             self._vm_index = None
@@ -748,6 +783,16 @@ class EngineCore:
                            kid=kid, result=result, code=code, message=message)
         # denied attempts are kept even if the action fails; successful ones only if it commits
         (uow.audit_ok if result == "OK" else uow.audit).append(entry)
+
+    def _audit_many(self, vault: str, caller: str, operation: str, kid: str | None, count: int) -> None:
+        """``count`` successful operations of one kind at one moment (a re-key's unwraps or wraps): one audit
+        entry each, as :meth:`_audit` writes them, built without asking the clock ``count`` times."""
+        uow = self.uow
+        if uow.dry_run or count <= 0:
+            return
+        now = iso(self.clock.now())
+        uow.audit_ok.extend(AuditEntry(id="", time=now, vault=vault, caller=caller, operation=operation, kid=kid,
+                                       result="OK", code=None, message=None) for _ in range(count))
 
     # ---- small helpers --------------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ Only ciphertext reaches the blob store; data keys exist unwrapped only in memory
 
 from __future__ import annotations
 
+from typing import Callable
+
 from ._lazy import crypto
 from . import events as ev
 from .common import check_region, choice, compute_error, parallel
@@ -224,7 +226,7 @@ class DisksBackend(EngineCore):
                 deks = parallel(lambda b: crypto.unwrap_key(private, b), blobs)
                 for i, dek in zip(idxs, deks):
                     out[i] = dek
-                    self._audit(ref.vault, des.principal_id, "KeyUnwrap", kid)
+                self._audit_many(ref.vault, des.principal_id, "KeyUnwrap", kid, len(idxs))
                 continue
             self._audit(ref.vault, des.principal_id, "KeyUnwrap", kid, problem.code, problem.display_code,
                         problem.message)
@@ -242,6 +244,39 @@ class DisksBackend(EngineCore):
                                    "key", code="KeyVaultKeyNotEnabled") from None
                 out[i] = cached[0]
         return out  # type: ignore[return-value]
+
+    def _rewrap_outer_bulk(self, todo: list, des: DiskEncryptionSet, public,
+                           then: Callable | None = None) -> list[tuple[bytes, str]] | None:
+        """Unwrap and re-wrap the outer data keys of many resources in one pass on two threads: each thread
+        unwraps a data key with the version that wrapped it and at once wraps it with ``public`` (and encodes
+        it), so the RSA work is one parallel pass, as raw unwrap+wrap on two threads would be; ``then(r, data
+        key, wrapped)`` runs there too, right after (the GIL it holds is short beside the RSA). Returns
+        ``[(data key, new wrapped key in base64)]``, or None when a resource's key cannot be opened at the vault
+        (or is a platform key): the general path (:meth:`_open_outer_bulk`) then says why, or uses the sealed
+        cache. Audited as the general path: one KeyUnwrap per data key opened."""
+        kids = {r.layers[0]["kid"] for r in todo}
+        privates = {}
+        for kid in kids:
+            if kid.startswith("platform:") or self.key_problem(des.principal_id, kid, "unwrapKey") is not None:
+                return None
+            privates[kid] = self._private(kid)
+        unb64, b64 = self.unb64, self.b64
+        unwrap, wrap = crypto.unwrap_key, crypto.wrap_key
+
+        def rewrap(r) -> tuple[bytes, str]:
+            outer = r.layers[0]
+            dek = unwrap(privates[outer["kid"]], unb64(outer["wrapped"]))
+            wrapped = b64(wrap(public, dek))
+            if then is not None:
+                then(r, dek, wrapped)
+            return dek, wrapped
+
+        out = parallel(rewrap, todo)
+        for kid in sorted(kids):
+            ref = parse_key_url(kid)
+            self._audit_many(ref.vault, des.principal_id, "KeyUnwrap", kid,
+                             sum(1 for r in todo if r.layers[0]["kid"] == kid))
+        return out
 
     def _rekey(self, des: DiskEncryptionSet, new_kid: str, resources: list | None = None) -> int:
         return _rekey_impl(self, des, new_kid, resources)
@@ -591,24 +626,33 @@ def _rekey_impl(engine: DisksBackend, des: DiskEncryptionSet, new_kid: str, reso
             engine._touch(r)
             r.layers[0]["kid"] = new_kid
     elif todo:
-        deks = engine._open_outer_bulk(todo, des)
         ref = parse_key_url(new_kid)
         k = engine.t["keys"][key_id(ref.vault, ref.name).lower()]
         ver = k.version(ref.version)
         public = crypto.public_from_jwk(ver["n"], ver["e"])
-        if engine.rng.seeded:
-            wrapped = [oaep_sha256_encrypt(public, dek, engine.rng) for dek in deks]
-        else:
-            wrapped = parallel(lambda dek: crypto.wrap_key(public, dek), deks)
-        for r, dek, w in zip(todo, deks, wrapped):
-            engine._touch(r)
-            r.layers[0]["kid"] = new_kid
-            r.layers[0]["wrapped"] = engine.b64(w)
-            engine._audit(ref.vault, des.principal_id, "KeyWrap", new_kid)
+        touch = engine._touch
+
+        def rewrapped(r, dek: bytes, w: str) -> None:
+            touch(r)
+            outer = r.layers[0]
+            outer["kid"] = new_kid
+            outer["wrapped"] = w
             if r.cache is None:  # the storage service has opened the data key again: keep it sealed
                 inner = [crypto.unwrap_key(engine._platform_private(x["kid"]), engine.unb64(x["wrapped"]))
                          for x in r.layers[1:]]
                 engine._seal_cache(r, [dek] + inner)
+
+        # the common case: every data key opens at the vault; one parallel pass that also updates each resource
+        fused = None if engine.rng.seeded else engine._rewrap_outer_bulk(todo, des, public, rewrapped)
+        if fused is None:  # a seeded store (one stream of randomness, in order), a platform key, or the cache
+            deks = engine._open_outer_bulk(todo, des)
+            if engine.rng.seeded:
+                wrapped = [engine.b64(oaep_sha256_encrypt(public, dek, engine.rng)) for dek in deks]
+            else:
+                wrapped = parallel(lambda dek: engine.b64(crypto.wrap_key(public, dek)), deks)
+            for r, dek, w in zip(todo, deks, wrapped):
+                rewrapped(r, dek, w)
+        engine._audit_many(ref.vault, des.principal_id, "KeyWrap", new_kid, len(todo))
     des.key_url = new_kid
     des.last_key_rotation = engine.now()
     des.provisioning_state = "Succeeded"

@@ -129,10 +129,11 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
         else:
             resources = [r for t, k in sorted(scope[0]) if (r := self.t[t].get(k)) is not None]
             vms = [vm for k in sorted(scope[1]) if (vm := self.t["vms"].get(k)) is not None]
-        readable = {r.id: self.readable(r) for r in resources}
-        running = {vm.id: vm.power == PowerState.RUNNING.value for vm in vms}
-        restartable = {vm.id: self.startable(vm, after_deallocation=True) is None for vm in vms}
-        restartable.update({d.id: self.des_identity_ready(d) is None for d in self.t["des"].values()})  # sets are few
+        with self._key_problems_fixed():  # a pure reading: each key's usability is asked once
+            readable = {r.id: self.readable(r) for r in resources}
+            running = {vm.id: vm.power == PowerState.RUNNING.value for vm in vms}
+            restartable = {vm.id: self.startable(vm, after_deallocation=True) is None for vm in vms}
+            restartable.update({d.id: self.des_identity_ready(d) is None for d in self.t["des"].values()})  # sets are few
         return readable, running, restartable
 
     def _scope_of(self, action: str, args, kwargs) -> tuple[set, set] | None:
@@ -141,7 +142,8 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
         try:
             with self.transaction(dry_run=True) as uow:
                 getattr(self, action)(*args, **kwargs)
-                self._finish(uow)
+                # no cascade here: the VMs it would check are the ones _affected finds (the same function
+                # chooses them), so the scope is the same without paying for the cascade twice
                 found = self._affected()
                 if found is not None:
                     vms, resources = found

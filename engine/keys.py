@@ -400,6 +400,15 @@ class KeysBackend(EngineCore):
         ``public_op``: the vault's own public-key wrap, which a disabled key still does (KV5); the compute
         side asks without it and so refuses a disabled key (``KeyVaultKeyNotEnabled``).
         """
+        memo = self._key_problems
+        if memo is not None:  # inside a phase that changes no key, vault, access or clock
+            question = (principal, kid, op, public_op)
+            if question not in memo:
+                memo[question] = self._key_problem(principal, kid, op, public_op)
+            return memo[question]
+        return self._key_problem(principal, kid, op, public_op)
+
+    def _key_problem(self, principal: str | None, kid: str, op: str, public_op: bool) -> EngineError | None:
         ref = parse_key_url(kid)
         v = self.t["vaults"].get(ref.vault)
         if v is None:

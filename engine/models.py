@@ -58,6 +58,13 @@ class Model:
         nested = self._nested
         return {k: (_sorted_copy(d[k]) if k in nested else d[k]) for k in sorted(d)}
 
+    def snapshot(self) -> dict:
+        """The document as :meth:`to_doc` gives it, without sorting its keys (what a unit of work keeps to put
+        the model back: dicts compare equal in any order, and the store sorts when it writes)."""
+        d = self.__dict__
+        nested = self._nested
+        return {k: (_copy(v) if k in nested else v) for k, v in d.items()}
+
     @classmethod
     def from_doc(cls, doc: dict, owned: bool = False):
         """The model of ``doc``. ``owned``: the caller hands ``doc`` over (a fresh parse nobody else

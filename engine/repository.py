@@ -74,7 +74,9 @@ class StateStore(Protocol):
         """Apply one unit of work and persist it atomically, at a cost proportional to the change.
         ``shred``: the change destroys key material; no persisted copy of it may remain afterwards.
         ``log``: the action's ``(log, document)`` pairs (logs ``audit`` and ``events``), committed with the
-        change, atomically: sets and returns their ids (increasing), as :meth:`append_log`."""
+        change, atomically: sets and returns their ids (increasing), as :meth:`append_log`.
+        The documents are the engine's live models' fields: a store serialises or copies them before it
+        returns and keeps no reference to them."""
 
     generation: int
     """How many state commits this store has seen (journal lines are tagged with it)."""

@@ -927,6 +927,7 @@ def apply_import(engine, plan: Plan, *, progress: Callable[[str, int, int], None
     done = 0
     t_all = time.perf_counter()
     with engine.transaction() as uow:
+        uow.bulk = True  # one atomic write of the new state's files (the store's bulk path)
         meta = engine.meta
         engine._touch(meta)
         if plan.subscription and not home_holds_state(engine):
@@ -1011,17 +1012,19 @@ def apply_import(engine, plan: Plan, *, progress: Callable[[str, int, int], None
                 layers.append((platform[r.location], f"platform:{r.location}", xts))
             work.append((r, layers))
 
-        def wrap_all(chunk: list, report_every: int = 1024, scale: int = 1) -> list:
-            out = []
+        def wrap_all(chunk: list, report_every: int = 1024, scale: int = 1) -> None:
+            """Wrap each resource's data keys and seal the host's copy of them: the resource is complete. On the
+            two threads, the GIL each resource's Python holds is short beside its RSA (which releases it)."""
             for i, (r, layers) in enumerate(chunk):
-                out.append([b64(oaep_sha256_encrypt(pub, dek, rng) if seeded else crypto.wrap_key(pub, dek))
-                            for pub, _, dek in layers])
+                r.layers = [{"mode": "AES-256-GCM" if j == 0 else "AES-256-XTS", "kid": kid,
+                             "wrapped": b64(oaep_sha256_encrypt(pub, dek, rng) if seeded else crypto.wrap_key(pub, dek))}
+                            for j, (pub, kid, dek) in enumerate(layers)]
+                r.cache = seal(b"".join(dek for _, _, dek in layers), r.id.encode())
                 if report_every and not i % report_every:
                     tick("data keys", done + i * scale, total)
-            return out
 
         if seeded or len(work) < 4096:
-            wrapped = wrap_all(work)  # seeded: one stream of randomness, in order
+            wrap_all(work)  # seeded: one stream of randomness, in order
         else:
             # cryptography releases the GIL for RSA: two threads wrap on two cores
             from concurrent.futures import ThreadPoolExecutor
@@ -1029,12 +1032,9 @@ def apply_import(engine, plan: Plan, *, progress: Callable[[str, int, int], None
             half = (len(work) + 1) // 2
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmklab-import") as pool:
                 second = pool.submit(wrap_all, work[half:], 0)  # (progress is told by the first half only)
-                parts = [wrap_all(work[:half], 1024, 2), second.result()]
-            wrapped = parts[0] + parts[1]
-        for i, ((r, layers), wraps) in enumerate(zip(work, wrapped)):
-            r.layers = [{"mode": "AES-256-GCM" if j == 0 else "AES-256-XTS", "kid": kid, "wrapped": w}
-                        for j, ((_, kid, _), w) in enumerate(zip(layers, wraps))]
-            r.cache = seal(b"".join(dek for _, _, dek in layers), r.id.encode())
+                wrap_all(work[:half], 1024, 2)
+                second.result()
+        for i, (r, _layers) in enumerate(work):
             engine._add(r)
             done += 1
             if not i % 4096:

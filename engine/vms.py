@@ -513,6 +513,10 @@ class VmsBackend(EngineCore):
         return vms, resources
 
     def _reconcile(self) -> None:
+        with self._key_problems_fixed():  # it changes VMs only: each key's usability is asked once
+            self._reconcile_vms()
+
+    def _reconcile_vms(self) -> None:
         now = self.now()
         for vm in self._affected_vms():
             disks = self.vm_disks(vm)

@@ -87,6 +87,10 @@ META_FILE = "meta.json"
 MARK = b"#"
 JOURNAL = b"!"
 """The table name of a commit record's journal lines."""
+BULK_PREFIX = ".db-bulk."
+"""A bulk commit's new ``db`` directory while it is written (in the home; swept under the lock)."""
+OLD_PREFIX = ".db-old."
+"""The ``db`` directory a bulk commit replaced, until it is removed (see :meth:`TinyStore.bulk_commit`)."""
 
 
 class _ShardStorage(AtomicJSONStorage):
@@ -101,26 +105,28 @@ class _ShardStorage(AtomicJSONStorage):
     def flush(self) -> None:
         data = {t: docs for t, docs in self.read().items() if t != SHARD_TAG_TABLE}
         ((table, docs),) = data.items()
-        head = json.dumps(table).encode() + b':{'
-        parts, index, pos = [head], {}, len(head) + len(_tag_prefix("0" * 16))
-        for i, key in enumerate(sorted(docs)):
-            kb = json.dumps(key).encode() + b":"
-            db = "".join(_encode_parsed(docs[key], 0)).encode("ascii")
-            if i:
-                parts.append(b",")
-                pos += 1
-            parts.append(kb)
-            pos += len(kb)
-            index[key] = [pos, len(db)]
-            parts.append(db)
-            pos += len(db)
-        parts.append(b"}}")
-        body = b"".join(parts)
-        tag = hashlib.blake2b(body, digest_size=8).hexdigest()  # of the content: equal states, equal bytes
-        fd, _st = _atomic_write(self.path, _tag_prefix(tag) + body)
+        payload, index = _shard_bytes(table, docs)
+        fd, _st = _atomic_write(self.path, payload)
         os.close(fd)
         self._dirty = False
-        _replace_unsynced(self.path[:-len(".json")] + ".idx", _dumps({"tag": tag, "docs": index}))
+        _replace_unsynced(self.path[:-len(".json")] + ".idx", index)
+
+
+def _shard_bytes(table: str, docs: Mapping[str, dict]) -> tuple[bytes, bytes]:
+    """A shard file's bytes (what ``json.dumps(..., sort_keys=True)`` gives, its tag first) and its index's:
+    each document is encoded once, as ASCII, so a character is a byte and the offsets are string lengths."""
+    esc, enc, join = json.encoder.encode_basestring_ascii, _encode_parsed, "".join
+    keys = sorted(docs)
+    entries = [esc(key) + ":" + join(enc(docs[key], 0)) for key in keys]
+    head = esc(table) + ":{"
+    index, pos = {}, len(_tag_prefix("0" * 16)) + len(head)
+    for key, entry in zip(keys, entries):
+        at = pos + len(esc(key)) + 1
+        index[key] = [at, pos + len(entry) - at]
+        pos += len(entry) + 1  # and the comma
+    body = (head + ",".join(entries) + "}}").encode("ascii")
+    tag = hashlib.blake2b(body, digest_size=8).hexdigest()  # of the content: equal states, equal bytes
+    return _tag_prefix(tag) + body, _dumps({"tag": tag, "docs": index})
 
 
 SHARD_TAG_TABLE = "_shard"
@@ -307,6 +313,8 @@ class TinyStore:
         """directory -> its (inode, mtime, ctime) when this object last found no leftover in it."""
         self._flock: FileLock | None = None
         _ensure_dir(self.home)
+        if not os.path.exists(self.meta_path) and _leftovers(self.home, OLD_PREFIX):
+            self._undo_cut_bulk_commit()
         self._logs = LogFiles(self.home)
         self._log_sig = self._logs.signature()
         self._view = _View()
@@ -660,6 +668,135 @@ class TinyStore:
                         self._refresh()
             return ids
 
+    def bulk_commit(self, upserts: Docs, deletes: Mapping[str, list[str]]) -> None:
+        """Apply a large commit (an import of 100,000 resources) by writing the state's files once, in one
+        atomic step, instead of appending it to the log and then compacting it into the shards (which would
+        serialise and write every document twice).
+
+        Under the lock, the new ``db`` directory is written beside the home's as ``.db-bulk.*.tmp``: every
+        shard the commit or the log touches is written with its documents (the log folded in), the others are
+        hard-linked (copied where links are not offered), then ``meta.json`` (the next generation) and an empty
+        log; each file and the directory are fsync'd. The swap is two renames: ``db`` -> ``.db-old.*.tmp``,
+        then the new directory -> ``db`` (the commit point). A crash before the first rename leaves the old
+        state and a staging directory that the next writer sweeps; a crash between the two renames leaves no
+        ``db``: the next open puts the old one back (:meth:`_undo_cut_bulk_commit`), so the commit lands whole
+        or not at all. The documents are serialised as they are given (dict keys sorted by the encoder), and
+        not kept."""
+        self._check_open()
+        upserts, deletes = self._normalise(upserts, deletes)
+        with self.lock():
+            if not self._view_is_current():
+                raise StoreError(f"state in {self.path} was changed by another process since this one read it; "
+                                 f"reload before committing")
+            for path in (self.meta_path, self.home):
+                if os.path.exists(path) and not os.access(path, os.W_OK):
+                    raise StoreError(f"state {path} is read-only; nothing was committed")
+            view = self._view
+            stage = os.path.join(self.home, f"{BULK_PREFIX}{os.getpid()}.{os.urandom(4).hex()}.tmp")
+            from concurrent.futures import ThreadPoolExecutor
+
+            # the fsyncs run on a second thread while the next shard is serialised (an fsync releases the GIL)
+            syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmklab-fsync")
+            try:
+                os.mkdir(stage, 0o700)
+                _compat.chmod(stage, 0o700)
+                pending: list = []
+                self._write_bulk(stage, view, upserts, deletes, syncer, pending)
+                _write_new(os.path.join(stage, META_FILE),
+                           _dumps({META_TABLE: {META_KEY: {"schema_version": SCHEMA_VERSION,
+                                                           "generation": view.generation + 1}}}))
+                _write_new(os.path.join(stage, LOG_FILE), b"")
+                for done in pending:
+                    done.result()  # every file is durable before the swap (an fsync error is raised here)
+                fsync_dir(stage)
+                if view.journal:
+                    # the swap empties the log, the only durable copy of its journal lines until the journal
+                    # holds them, synced
+                    self._sync_journal()
+                    self._logs.sync()
+                self._swap_in(stage)
+            except BaseException as exc:
+                import shutil
+
+                syncer.shutdown(wait=True)
+                shutil.rmtree(stage, ignore_errors=True)
+                if isinstance(exc, OSError):
+                    raise StoreError(f"cannot write the new state in {self.home}: {exc.strerror or exc}; nothing "
+                                     f"was committed") from exc
+                raise
+            syncer.shutdown(wait=True)
+            self._refresh()
+
+    def _write_bulk(self, stage: str, view: _View, upserts: dict, deletes: dict, syncer, pending: list) -> None:
+        for table in sorted(set(view.files) | set(view.lines) | set(upserts) | set(deletes)):
+            changes: dict[int, dict[str, dict | None]] = {}
+            for key, doc in upserts.get(table, {}).items():
+                changes.setdefault(shard_of(key), {})[key] = doc
+            for key in deletes.get(table, ()):
+                changes.setdefault(shard_of(key), {})[key] = None
+            logged = {shard_of(k) for change in view.changes(table) for part in ("u", "d")
+                      for k in change.get(part, ())}
+            files = view.files.get(table, set())
+            for shard in sorted(files | logged | set(changes)):
+                src = self.shard_path(table, shard)
+                dst = os.path.join(stage, os.path.basename(src))
+                if shard not in changes and shard not in logged:
+                    _link_or_copy(src, dst)  # unchanged: the same bytes (and its index, when it has one)
+                    with contextlib.suppress(OSError):
+                        _link_or_copy(src[:-len(".json")] + ".idx", dst[:-len(".json")] + ".idx")
+                    continue
+                docs = self.load_shard(table, shard) if shard in files or shard in logged else {}
+                for key, doc in changes.get(shard, {}).items():
+                    if doc is None:
+                        docs.pop(key, None)
+                    else:
+                        docs[key] = doc
+                if docs:
+                    payload, index = _shard_bytes(table, docs)
+                    pending.append(syncer.submit(_write_new, dst, payload))
+                    _write_new(dst[:-len(".json")] + ".idx", index, sync=False)  # derived: checked by its tag
+
+    def _swap_in(self, stage: str) -> None:
+        old = os.path.join(self.home, f"{OLD_PREFIX}{os.getpid()}.{os.urandom(4).hex()}.tmp")
+        had = os.path.isdir(self.db_dir)
+        if had:
+            os.replace(self.db_dir, old)
+        try:
+            os.replace(stage, self.db_dir)  # the commit point
+        except BaseException:
+            if had:
+                os.replace(old, self.db_dir)
+            raise
+        fsync_dir(self.home)
+        if had:
+            import shutil
+
+            shutil.rmtree(old, ignore_errors=True)  # a leftover is swept by the next writer
+
+    def _undo_cut_bulk_commit(self) -> None:
+        """At open: a bulk commit was cut between its two renames (no ``db``, the old one set aside): put the
+        old state back, under the lock (the commit never happened)."""
+        lock = FileLock(self.lock_path)
+        try:
+            lock.acquire()
+            try:
+                self._restore_old_db()
+            finally:
+                lock.release()
+        finally:
+            lock.close()
+
+    def _restore_old_db(self) -> None:
+        olds = _leftovers(self.home, OLD_PREFIX)
+        if os.path.exists(self.meta_path) or not olds:
+            return
+        if os.path.isdir(self.db_dir):  # a db without meta.json here is an empty new store: the old one wins
+            import shutil
+
+            shutil.rmtree(self.db_dir)
+        os.replace(os.path.join(self.home, olds[0]), self.db_dir)
+        fsync_dir(self.home)
+
     def _record(self, generation: int, upserts: dict, deletes: dict,
                 journal: list[bytes] = ()) -> tuple[bytes, list[tuple[str, bytes]]]:
         per_table = []
@@ -867,6 +1004,8 @@ class TinyStore:
             except OSError:
                 continue
             gone = False
+            if directory == self.home and any(n.startswith((BULK_PREFIX, OLD_PREFIX)) for n in names):
+                self._sweep_bulk_commits()
             for name in names:
                 if name.startswith(prefix) and name.endswith(".tmp"):
                     try:
@@ -888,6 +1027,20 @@ class TinyStore:
             # by the next holder of the lock could leave the time unchanged.
             settled = time.time_ns() - after[1] > _SETTLED_NS
             swept[directory] = after if settled and after == before else None
+
+    def _sweep_bulk_commits(self) -> None:
+        """What a bulk commit a crash interrupted left (under the lock): a cut swap is undone (the old ``db``
+        back), then staging and replaced directories, which hold sealed key material, are removed."""
+        import shutil
+
+        self._restore_old_db()
+        for name in _leftovers(self.home, BULK_PREFIX) + _leftovers(self.home, OLD_PREFIX):
+            try:
+                shutil.rmtree(os.path.join(self.home, name))
+            except OSError as exc:
+                raise StoreError(f"cannot remove the leftover directory {name} in {self.home} "
+                                 f"({exc.strerror or exc}); remove it by hand") from exc
+        fsync_dir(self.home)
 
     # -- change detection and the journal ------------------------------------------------------
     def changed(self) -> bool:
@@ -1021,6 +1174,38 @@ def _copy_doc(doc: dict) -> dict:
 
 def _copy_list(items: list) -> list:
     return [_copy_doc(v) if type(v) is dict else _copy_list(v) if type(v) is list else v for v in items]
+
+
+def _leftovers(home: str, prefix: str) -> list[str]:
+    """The directories of bulk commits in ``home`` whose names begin with ``prefix`` (sorted)."""
+    try:
+        return sorted(n for n in os.listdir(home) if n.startswith(prefix) and n.endswith(".tmp"))
+    except OSError:
+        return []
+
+
+def _write_new(path: str, payload: bytes, *, sync: bool = True) -> None:
+    """Write a new file (0600), fsync'd unless ``sync`` is False."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _compat.O_CLOEXEC, 0o600)
+    try:
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(fd, view):]
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    """``dst`` as a new name of ``src`` (a hard link), or a fsync'd copy where the file system has no links."""
+    try:
+        os.link(src, dst)
+    except FileNotFoundError:
+        raise
+    except OSError:
+        with open(src, "rb") as f:
+            _write_new(dst, f.read())
 
 
 def _replace_unsynced(path: str, payload: bytes) -> None:

@@ -142,7 +142,8 @@ CMKLAB_VERBS = {
     "console": "Open the console (the default with no command).",
     "demo": "Build the demo landscape in an empty home, without opening the console.",
     "scenario": "Workshop exercises: list, run (opens the console with a Lab pane), check, show.",
-    "serve": "Serve the console in a browser, one home per trainee.",
+    "serve": "Serve the console in a browser (every tab a console on the same home).",
+    "classroom": "A classroom in the browser: one isolated lab per trainee, and the trainer's live overview.",
     "endpoint": "Serve this home to the real az CLI and Azure SDKs (HTTPS proxy on 127.0.0.1; --env).",
 }
 """The verbs ``cmklab`` runs outside the az CLI (``console.main``), for ``cmklab --help``."""

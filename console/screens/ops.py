@@ -23,6 +23,7 @@ from engine.rules import (CRYPTO_SERVICE_ROLE, DES_ENCRYPTION_TYPES, DISK_SKUS, 
                           REGIONS, RETENTION_MAX, RETENTION_MIN, ROLE_PERMISSIONS)
 
 from ..azcmd import AZ, Raw, az_lines, join
+from ..confine import default_path, user_path
 from ..modals.form import Field, FormSpec
 from .panes import short_kid
 
@@ -279,7 +280,10 @@ def form_key(e, target, sel) -> FormSpec:
 
 def _pem_check(value: Any, values: dict) -> str | None:
     if value and not values.get("pem_text"):
-        path = os.path.expanduser(str(value))
+        try:
+            path = user_path(str(value))
+        except ValueError as e:
+            return str(e)
         if not os.path.isfile(path):
             return f"no such file: {path}"
     return None
@@ -294,7 +298,7 @@ def form_import(e, target, sel) -> FormSpec:
         if v["pem_text"]:
             pem = v["pem_text"].encode()
         else:
-            path = os.path.expanduser(v["pem_file"])
+            path = user_path(v["pem_file"])
             with open(path, "rb") as fh:
                 pem = fh.read()
             hints["pem_file"] = v["pem_file"]
@@ -657,10 +661,17 @@ def form_export(e, entry, sel) -> FormSpec:
     home = os.path.dirname(e.store.path) if getattr(e.store, "path", None) else os.getcwd()
 
     def build(v: dict) -> Call:
-        return Call("export_log", (os.path.expanduser(v["path"]),))
+        return Call("export_log", (user_path(v["path"]),))
+
+    def allowed(value: Any, values: dict) -> str | None:
+        try:
+            user_path(str(value))
+        except ValueError as e:
+            return str(e)
+        return None
 
     return FormSpec("Export the command log as a replay script", [
-        Field("path", "File", value=os.path.join(home, "cmklab-session.sh")),
+        Field("path", "File", value=default_path("cmklab-session.sh", home), check=allowed),
     ], build, submit="Export", intro="Successful commands replay with bash; refused ones are kept as comments.")
 
 

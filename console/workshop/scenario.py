@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import tomllib
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -957,6 +958,31 @@ def render_hint(engine, command: str) -> str:
 # ====================================================================================== lab
 
 
+_FLAG_ALIASES = {"-g": "--resource-group", "-n": "--name", "-l": "--location"}
+
+
+def _command_shape(line: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    """A command line as (its words up to the first flag, without ``cmklab``; {flag: value})."""
+    try:
+        argv = shlex.split(line)
+    except ValueError:
+        argv = line.split()
+    if argv and argv[0] == "cmklab":
+        argv = argv[1:]
+    words: list[str] = []
+    flags: dict[str, str] = {}
+    i = 0
+    while i < len(argv) and not argv[i].startswith("-"):
+        words.append(argv[i])
+        i += 1
+    while i < len(argv):
+        flag = _FLAG_ALIASES.get(argv[i], argv[i])
+        value = argv[i + 1] if i + 1 < len(argv) and not argv[i + 1].startswith("-") else ""
+        flags[flag] = value.lower()
+        i += 2 if value else 1
+    return tuple(words), flags
+
+
 class Lab:
     """A scenario being played on an engine: the model behind the console's Lab pane and
     ``cmklab scenario check``.
@@ -1131,6 +1157,19 @@ class Lab:
     def stuck(results: list[ObjectiveResult]) -> list[ObjectiveResult]:
         """The objectives of ``results`` that can no longer be met from this state."""
         return [r for r in results if r.impossible]
+
+    def expected_refusal(self, lines: list[str]) -> Hint | None:
+        """The current step's hint that says a command is refused on purpose, when ``lines`` (the az
+        command lines of an action that was just refused) are that command: the refusal is the lesson.
+        Commands are compared by their words and the values of the flags the hint gives (short and long
+        flags alike: ``-n`` is ``--name``)."""
+        refused = [(_command_shape(text), h) for text, h in self.hints() if h.refused]
+        for line in lines:
+            words, flags = _command_shape(line)
+            for (h_words, h_flags), hint in refused:
+                if h_words == words and all(flags.get(k) == v for k, v in h_flags.items()):
+                    return hint
+        return None
 
     def hints(self, index: int | None = None) -> list[tuple[str, Hint]]:
         """The hints of a step with their placeholders filled from the current state."""

@@ -77,7 +77,8 @@ def test_hanging_indent_aligns_with_summary(cli):
 
 def test_top_level_help(cli):
     r = cli("--help")
-    assert r.code == 0 and "    what-if  : Preview what a command that changes state would do" in r.out
+    assert r.code == 0 and "    what-if   : Preview what a command that changes state would do" in r.out
+    assert "    classroom : A classroom in the browser: one isolated lab per trainee" in r.out
     r = cli.az("--help")
     assert r.code == 0 and "    disk-encryption-set : Disk Encryption Set resource." in r.out
     assert cli("what-if", "--help").code == 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -415,6 +416,62 @@ def test_capture_script_is_read_only_and_parses(tmp_path, capsys):
     script = tmp_path / "capture.sh"
     script.write_text(out)
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    assert not (tmp_path / "h").exists()
+
+
+def _az_commands(script: str) -> list[str]:
+    """Each az command of a capture script, as its words up to the first flag or value (subcommand path)."""
+    out = []
+    for line in script.splitlines():
+        line = line.strip()
+        for part in re.split(r"\$\(|@\(|=\s*|;\s*|\{\s*", line):
+            words = part.strip().split()
+            if words[:1] == ["az"]:
+                path = []
+                for w in words[1:]:
+                    if w.startswith(("-", '"', "$", "'")) or w == "|":
+                        break
+                    path.append(w)
+                out.append(" ".join(path))
+    return out
+
+
+def _written_files(script: str) -> set[str]:
+    """The file names a capture script writes (bash: > NAME; PowerShell: Set-Content ... NAME), with the
+    variables of each language written the same way."""
+    names = set(re.findall(r'> "?([\w$.{}-]+\.json)"?', script))
+    names |= set(re.findall(r'Set-Content -Encoding utf8 "?([\w$.{}-]+\.json)"?', script))
+    names |= set(re.findall(r'\$(?:policy|file) = "([\w$.{}-]+\.json)"', script))
+    return {n.replace("${", "$").replace("}", "") for n in names}
+
+
+def test_capture_script_for_powershell_runs_the_same_read_only_commands(tmp_path, capsys):
+    """--shell powershell: the same az commands and the same files as the bash script, in PowerShell's
+    syntax (no bash constructs), every call checked through $LASTEXITCODE."""
+    code, ps, err = run(capsys, tmp_path / "h", "import", "--capture-script", "--shell", "powershell")
+    assert code == 0 and ps == capture_script("powershell"), err
+    bash = capture_script("bash")
+    assert sorted(set(_az_commands(ps))) == sorted(set(_az_commands(bash)))
+    assert "graph query" in _az_commands(ps) and "vm list" in _az_commands(ps)
+    # the same files: the import then reads a PowerShell capture exactly as a bash one
+    assert _written_files(ps) == _written_files(bash)
+    assert {"group-list.json", "vm-list-d.json", "keyvault-show-$v.json", "keyvault-key-list-versions-$v-$k.json",
+            "keyvault-key-rotation-policy-show-$v-$k.json", "graph-query-$page.json"} <= _written_files(ps)
+    for bashism in ("$(", "set -euo", "[ -z", "done", "fi\n", "2>/dev/null", "${"):
+        assert bashism not in ps, bashism
+    # balanced blocks, and every az call that writes a file is checked (native commands never stop a script)
+    assert ps.count("{") == ps.count("}") and ps.count("(") == ps.count(")")
+    for line in ps.splitlines():
+        if line.strip().startswith("az ") and "Set-Content" in line and "rotation-policy" not in line:
+            assert line.rstrip().endswith("Assert-Az"), line
+    assert "--all" in ps and "az vm list -d" in ps and "--first 1000" in ps and "$LASTEXITCODE" in ps
+    assert not (tmp_path / "h").exists()
+    # the parser: --shell=powershell too; a shell it does not know, or --shell without --capture-script
+    assert run(capsys, tmp_path / "h", "import", "--capture-script", "--shell=powershell")[1] == ps
+    code, out, err = run(capsys, tmp_path / "h", "import", "--capture-script", "--shell", "fish")
+    assert code == 2 and "fish" in err and "bash, powershell" in err and out == ""
+    code, out, err = run(capsys, tmp_path / "h", "import", "--shell", "powershell", "x.json")
+    assert code == 2 and "--capture-script" in err
     assert not (tmp_path / "h").exists()
 
 

@@ -42,3 +42,109 @@ async def test_every_pane_and_row_of_a_twin_draws():
         await select(pilot, "vms", "vm-ultra-01")
         await settle(pilot)
         assert app.is_running
+
+
+# ---- the palette's "Import ..." dialog ---------------------------------------------------------------------
+
+
+async def _import_in_dialog(app, pilot, paths: str, *, merge: bool = False):
+    from console.modals.importer import ImportModal
+    from textual.widgets import Switch
+
+    app.open_import(paths)
+    await pilot.pause()
+    modal = app.screen
+    assert isinstance(modal, ImportModal)
+    modal.query_one("#import-merge", Switch).value = merge
+    await pilot.click("#submit")
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    return modal
+
+
+def test_the_palette_offers_the_import():
+    from console.commands import ConsoleCommands
+
+    app = make_app()
+
+    async def run():
+        async with app.run_test(size=(120, 40)):
+            provider = ConsoleCommands(app.screen)
+            names = [name for name, _cb, _help in provider._entries()]
+            assert any(n.startswith("Import a twin") for n in names), names
+
+    import asyncio
+
+    asyncio.run(run())
+
+
+async def test_import_dialog_runs_in_a_worker_with_progress_and_shows_the_summary(monkeypatch):
+    """A folder of az files imported from the console: a progress bar (shown at once here: the delay is set to
+    zero), the CLI's summary in the dialog, the command in the log, the twin's VMs in their pane."""
+    from console.modals import importer
+
+    monkeypatch.setattr(importer, "PROGRESS_AFTER", 0.0)
+    seen: list[tuple[str, int, int]] = []
+    show = importer.ImportModal._show_progress
+    monkeypatch.setattr(importer.ImportModal, "_show_progress",
+                        lambda self, stage, done, total: (seen.append((stage, done, total)),
+                                                          show(self, stage, done, total)))
+    engine = Engine.in_memory(seed=3)
+    app = make_app(engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        modal = await _import_in_dialog(app, pilot, str(Path(__file__).parent / "fixtures"))
+        assert modal.error is None, modal.error
+        assert modal.report.counts["VMs"] == 7 and modal.report.counts["disks"] == 12
+        assert "modelled:" in str(modal.query_one("#import-summary").render())
+        # told as it went (at most ten a second: the stages between may be skipped), ending at the whole
+        assert seen[0][0] == "planning" and seen[-1][0] == "writing" and seen[-1][1] == seen[-1][2] > 1
+        bar = modal.query_one("#import-bar")
+        assert modal.query_one("#import-progress").display and bar.progress == bar.total > 1
+        assert app.command_log[-1].ok and app.command_log[-1].lines[0].startswith("cmklab import ")
+        assert "vm-list-d.json" in app.command_log[-1].lines[0]
+        await pilot.press("escape")
+        await pilot.pause()
+        app.main.show_pane("vms")
+        await pilot.pause()
+        assert sorted(r.name for r in app.main.rows_by_key.values()) == \
+            sorted(v.name for v in engine.t["vms"].values())
+        assert len(app.main.rows_by_key) == 7
+
+
+async def test_import_dialog_refuses_a_home_with_state_unless_merge_and_changes_nothing():
+    app = make_app()  # the demo landscape: a home that holds state
+    engine = app.engine
+    before = sorted(engine.t["vms"])
+    async with app.run_test(size=(160, 48)) as pilot:
+        modal = await _import_in_dialog(app, pilot, " ".join(FILES))
+        assert modal.error is not None and "--merge" in modal.error and "holds state" in modal.error
+        assert modal.report is None and sorted(engine.t["vms"]) == before
+        assert not app.command_log[-1].ok and app.command_log[-1].error == "Conflict"
+        # merge chosen: the import goes to the engine, which refuses another subscription (a home models one)
+        modal.dismiss(None)
+        await pilot.pause()
+        modal = await _import_in_dialog(app, pilot, " ".join(FILES), merge=True)
+        assert modal.error is not None and "one subscription" in modal.error
+        assert sorted(engine.t["vms"]) == before
+
+
+async def test_import_dialog_on_a_read_only_console_refuses():
+    app = make_app(read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.open_import(" ".join(FILES))
+        await pilot.pause()
+        from console.modals.importer import ImportModal
+
+        assert not isinstance(app.screen, ImportModal)
+
+
+def test_import_dialog_paths_take_folders_globs_and_quotes(tmp_path):
+    from console.modals.importer import command_line, expand_paths
+
+    (tmp_path / "a b").mkdir()
+    for name in ("x.json", "y.json", "z.txt"):
+        (tmp_path / "a b" / name).write_text("[]")
+    folder = str(tmp_path / "a b")
+    assert expand_paths(f"'{folder}'") == [f"{folder}/x.json", f"{folder}/y.json"]
+    assert expand_paths(f"'{folder}'/*.txt other.json") == [f"{folder}/z.txt", "other.json"]
+    assert command_line([f"{folder}/x.json"], True, False) == f"cmklab import --merge '{folder}/x.json'"

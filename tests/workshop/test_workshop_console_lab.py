@@ -45,3 +45,46 @@ async def test_no_lab_pane_without_a_scenario(tmp_path):
         await pilot.pause()
         assert app.lab is None and not app.screen.query(LabPanel)
     engine.store.close()
+
+
+async def test_a_refusal_the_step_expects_is_marked_as_part_of_the_lesson(tmp_path):
+    """disable-key step 2 asks the trainee to start vm-web and see it refused: the console says the
+    refusal is the lesson; a refusal the step does not expect stays an error."""
+    home = tmp_path / "home"
+    assert run_scenario_cli(["run", "disable-key", "--no-console"], home=str(home)) == 0
+    engine = open_engine(home)
+    app = CmkApp(engine, poll=False, frozen=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        app.execute(Call("set_key_attributes", ("kv-lab", "key-app"), {"enabled": False}), "disable key-app")
+        await _settle(pilot, engine)
+        app.lab.next()
+        app.execute(Call("start_vm", ("vm-web",), {"resource_group": "rg-lab"}), "start vm-web")
+        await _settle(pilot, engine)
+        lesson = list(app._notifications)[-1]
+        assert lesson.title.endswith(": part of the lesson") and lesson.severity == "information"
+        assert lesson.message.startswith("Refused, as this step of the lab expects: ")
+        app.execute(Call("start_vm", ("vm-api",), {"resource_group": "rg-lab"}), "start vm-api")
+        await _settle(pilot, engine)
+        other = list(app._notifications)[-1]
+        assert "part of the lesson" not in other.title and other.severity == "error"
+    engine.store.close()
+
+
+def test_the_lab_recognises_the_refused_hint_in_short_or_long_flags(tmp_path):
+    from console.workshop import open_lab
+
+    home = tmp_path / "home"
+    assert run_scenario_cli(["run", "disable-key", "--no-console"], home=str(home)) == 0
+    engine = open_engine(home)
+    try:
+        lab = open_lab(engine, home)
+        assert lab.expected_refusal(["cmklab az vm start --resource-group rg-lab --name vm-web"]) is None  # step 1
+        lab.goto(1)
+        for line in ("cmklab az vm start --resource-group rg-lab --name vm-web", "az vm start -g RG-LAB -n vm-web"):
+            hint = lab.expected_refusal([line])
+            assert hint is not None and hint.refused, line
+        assert lab.expected_refusal(["cmklab az vm start -g rg-lab -n vm-api"]) is None
+        assert lab.expected_refusal(["cmklab az vm deallocate -g rg-lab -n vm-web"]) is None
+    finally:
+        engine.store.close()

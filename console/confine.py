@@ -1,0 +1,44 @@
+"""Files a console user names (a PEM to import, where to export the command log), kept inside one
+directory when the console runs for a classroom.
+
+``cmklab classroom`` starts each trainee's console with ``CMKLAB_CONFINE=HOME/files``: a browser
+console runs as the trainer's user on the trainer's machine, so a path typed in it must not reach
+another trainee's home, the classroom's tokens, or any other file of that user. There, a relative path
+is taken from that directory and a path that resolves outside it (``..``, an absolute path, a symbolic
+link) is refused naming the directory. Without the variable (a console in a terminal of your own),
+paths are used as typed.
+"""
+
+from __future__ import annotations
+
+import os
+
+ENV = "CMKLAB_CONFINE"
+
+
+def files_root() -> str | None:
+    """The directory file paths are confined to, or None."""
+    root = os.environ.get(ENV)
+    return os.path.realpath(root) if root else None
+
+
+def user_path(value: str) -> str:
+    """The file ``value`` names, as this console may use it; ``ValueError`` (naming the allowed
+    directory) when it is confined and ``value`` leads out of it."""
+    root = files_root()
+    path = os.path.expanduser(str(value))
+    if root is None:
+        return path
+    full = os.path.realpath(os.path.join(root, path))
+    if full != root and not full.startswith(root + os.sep):
+        raise ValueError(f"{value}: not allowed here; files are kept in {root} (give a name, or a path inside it)")
+    return full
+
+
+def default_path(name: str, fallback_dir: str) -> str:
+    """Where a file the console writes goes by default: in the confined directory, if any."""
+    root = files_root()
+    return os.path.join(root or fallback_dir, name)
+
+
+__all__ = ["ENV", "default_path", "files_root", "user_path"]

@@ -1,0 +1,165 @@
+"""The store's bulk commit (``TinyStore.bulk_commit``, what ``cmklab import`` lands with): the new state's files
+written once beside the home and swapped in by two renames. It lands whole or not at all, survives a kill at
+any point of the swap, and leaves no copy of the old state (sealed key material included) behind."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.errors import StoreError
+from store import TinyStore, state_files
+from store import tinystore as tinystore_mod
+from store.tinystore import BULK_PREFIX, OLD_PREFIX, SHARDS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def disk(i: int) -> tuple[str, dict]:
+    key = f"/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/disks/d{i:05d}"
+    return key, {"id": key, "name": f"d{i:05d}", "sealed": f"secret-{i}", "layers": [{"kid": "k", "n": i}]}
+
+
+def leftovers(home: Path) -> list[str]:
+    return sorted(n for n in os.listdir(home) if n.startswith((BULK_PREFIX, OLD_PREFIX)))
+
+
+@pytest.fixture
+def home(tmp_path) -> Path:
+    return tmp_path / "home"
+
+
+def seeded(home: Path, n: int = 200) -> TinyStore:
+    """A store with documents in shard files and in the change log (not compacted yet)."""
+    s = TinyStore(home)
+    s.commit({"disks": dict(disk(i) for i in range(n))}, {})
+    s._compact()
+    s.commit({"disks": dict([disk(n)]), "vaults": {"v1": {"id": "v1", "name": "v1"}}}, {})
+    assert os.path.getsize(home / "db" / "changes.log") > 0
+    return s
+
+
+def test_bulk_commit_into_a_new_home_equals_the_same_documents_committed_one_by_one(tmp_path):
+    docs = dict(disk(i) for i in range(500))
+    bulk = TinyStore(tmp_path / "bulk")
+    bulk.bulk_commit({"disks": docs, "vaults": {"v1": {"id": "v1"}}}, {})
+    plain = TinyStore(tmp_path / "plain")
+    plain.commit({"disks": docs, "vaults": {"v1": {"id": "v1"}}}, {})
+    plain._compact()
+    assert bulk.generation == plain.generation == 1
+    assert bulk.load() == plain.load()
+    # the same bytes as a compaction writes: shards, their order, meta.json and an empty log
+    assert state_files(tmp_path / "bulk") == state_files(tmp_path / "plain")
+    assert leftovers(tmp_path / "bulk") == []
+    again = TinyStore(tmp_path / "bulk")  # another process sees it, reading one document through the index
+    assert again.load_doc("disks", disk(7)[0]) == disk(7)[1]
+    for s in (bulk, plain, again):
+        s.close()
+
+
+def test_bulk_commit_merges_with_shards_and_log_and_links_what_it_leaves_alone(home):
+    s = seeded(home)
+    untouched = {n for n in os.listdir(home / "db") if n.startswith("vaults.")}
+    inode = {n: os.stat(home / "db" / n).st_ino for n in untouched}
+    gone, kept = disk(3)[0], disk(4)[0]
+    new = dict(disk(i) for i in range(1000, 1100))
+    s.bulk_commit({"disks": dict(new, **{kept: dict(disk(4)[1], name="renamed")})}, {"disks": [gone]})
+    assert s.generation == 3
+    docs = s.load()["disks"]
+    assert gone not in docs and docs[kept]["name"] == "renamed" and disk(200)[0] in docs  # the log folded in
+    assert set(new) <= set(docs) and len(docs) == 201 - 1 + 100
+    assert os.path.getsize(home / "db" / "changes.log") == 0
+    assert {n: os.stat(home / "db" / n).st_ino for n in untouched} == inode  # hard links: not rewritten
+    other = TinyStore(home)
+    assert other.load() == s.load()
+    other.close()
+    s.close()
+
+
+def test_a_bulk_commit_on_a_stale_view_or_a_read_only_home_is_refused_and_changes_nothing(home):
+    s = seeded(home)
+    other = TinyStore(home)
+    other.commit({"vaults": {"v2": {"id": "v2"}}}, {})
+    before = state_files(home)
+    with pytest.raises(StoreError, match="changed by another process"):
+        s.bulk_commit({"disks": dict([disk(9999)])}, {})
+    assert state_files(home) == before and leftovers(home) == []
+    other.close()
+    s.close()
+
+
+def test_a_failed_bulk_write_leaves_the_old_state_and_no_staging_directory(home, monkeypatch):
+    s = seeded(home)
+    before = state_files(home)
+
+    def full_disk(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tinystore_mod, "_shard_bytes", full_disk)
+    with pytest.raises(StoreError, match="No space left on device.*nothing was committed"):
+        s.bulk_commit({"disks": dict(disk(i) for i in range(5000, 5010))}, {})
+    assert state_files(home) == before and leftovers(home) == []
+    monkeypatch.undo()
+    s.refresh()
+    s.bulk_commit({"disks": dict([disk(5000)])}, {})  # and the store goes on
+    assert disk(5000)[0] in s.load()["disks"]
+    s.close()
+
+
+KILL = r"""
+import os, sys
+sys.path.insert(0, sys.argv[1])
+from store import tinystore
+from store.tinystore import TinyStore
+home, where = sys.argv[2], sys.argv[3]
+real = os.replace
+calls = []
+
+def replace(a, b):
+    calls.append((a, b))
+    if where == "staged" and len(calls) == 1:
+        os._exit(9)  # killed before the first rename: the new state is written, nothing swapped
+    real(a, b)
+    if where == "between" and len(calls) == 1:
+        os._exit(9)  # killed between the renames: no db, the old one set aside
+    if where == "after" and len(calls) == 2:
+        os._exit(9)  # killed after the commit point, before the old directory is removed
+
+tinystore.os.replace = replace
+s = TinyStore(home)
+s.bulk_commit({"disks": {f"/d/new{i}": {"id": f"/d/new{i}", "sealed": "new-secret"} for i in range(300)}}, {})
+os._exit(0)
+"""
+
+
+@pytest.mark.parametrize("where,landed", [("staged", False), ("between", False), ("after", True)])
+def test_a_bulk_commit_killed_anywhere_in_the_swap_lands_whole_or_not_at_all(home, where, landed):
+    s = seeded(home)
+    old = s.load()
+    s.close()
+    proc = subprocess.run([sys.executable, "-c", KILL, str(REPO), str(home), where], capture_output=True, text=True)
+    assert proc.returncode == 9, proc.stderr
+    assert leftovers(home), "the kill left the bulk commit's directories"
+    if where == "between":
+        assert not (home / "db").exists()
+    reopened = TinyStore(home)  # an open puts a cut swap back before anything is read
+    docs = reopened.load()
+    if landed:
+        assert set(docs["disks"]) == set(old["disks"]) | {f"/d/new{i}" for i in range(300)}
+        assert reopened.generation == 3
+    else:
+        assert docs == old and reopened.generation == 2
+    # the next writer sweeps what is left: no staging or replaced directory (they hold sealed material)
+    reopened.commit({"vaults": {"v9": {"id": "v9"}}}, {})
+    assert leftovers(home) == []
+    for root, _dirs, files in os.walk(home):
+        for name in files:
+            data = Path(root, name).read_bytes()
+            if not landed:
+                assert b"new-secret" not in data, os.path.join(root, name)
+    assert len([n for n in os.listdir(home / "db") if n.startswith("disks.")]) <= 2 * SHARDS
+    reopened.close()
