@@ -82,3 +82,15 @@ def choice(value: str, allowed: tuple[str, ...], what: str) -> str:
         if a.lower() == str(value).lower():
             return a
     raise BadRequest(f"{what} {value!r} is not valid; allowed: {', '.join(allowed)}", code="InvalidParameter")
+
+
+def merge_props(target: dict, props: dict | None) -> dict:
+    """Plain ARM properties into a stored ``props`` object: a nested object merges, a null removes the key."""
+    for key, value in (props or {}).items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
+            merge_props(target[key], value)
+        else:
+            target[key] = value
+    return target

@@ -12,11 +12,12 @@ Only ciphertext reaches the blob store; data keys exist unwrapped only in memory
 
 from __future__ import annotations
 
+import copy
 from typing import Callable
 
 from ._lazy import crypto
 from . import events as ev
-from .common import check_region, choice, compute_error, parallel
+from .common import check_region, choice, compute_error, merge_props, parallel
 from .core import EngineCore
 from .entropy import oaep_sha256_encrypt
 from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAllowed
@@ -286,17 +287,18 @@ class DisksBackend(EngineCore):
     def create_disk(self, name: str, resource_group: str, *, size_gb: int | None = None, sku: str = "Premium_LRS",
                     location: str | None = None, encryption_type: str | None = None,
                     disk_encryption_set: str | None = None, source: str | None = None, os_type: str | None = None,
-                    tags: dict | None = None) -> Disk:
+                    tags: dict | None = None, props: dict | None = None) -> Disk:
+        """``props``: plain ARM properties stored and shown as given (see ``Disk.props``)."""
         return self._create_resource("disk", name, resource_group, size_gb=size_gb, sku=sku, location=location,
                                      encryption_type=encryption_type, des_arg=disk_encryption_set, source=source,
-                                     os_type=os_type, tags=tags)
+                                     os_type=os_type, tags=tags, props=props)
 
     def create_snapshot(self, name: str, resource_group: str, source: str, *, location: str | None = None,
                         encryption_type: str | None = None, disk_encryption_set: str | None = None,
-                        sku: str | None = None, tags: dict | None = None) -> Snapshot:
+                        sku: str | None = None, tags: dict | None = None, props: dict | None = None) -> Snapshot:
         return self._create_resource("snapshot", name, resource_group, size_gb=None, sku=sku or "Standard_LRS",
                                      location=location, encryption_type=encryption_type,
-                                     des_arg=disk_encryption_set, source=source, os_type=None, tags=tags)
+                                     des_arg=disk_encryption_set, source=source, os_type=None, tags=tags, props=props)
 
     def create_image(self, name: str, resource_group: str, source: str, *, location: str | None = None,
                      os_type: str | None = None, tags: dict | None = None) -> Image:
@@ -334,7 +336,8 @@ class DisksBackend(EngineCore):
                        f"{resource_group!r}", code="ResourceNotFound")
 
     def _create_resource(self, kind: str, name: str, resource_group: str, *, size_gb, sku, location,
-                         encryption_type, des_arg, source, os_type, tags, create_option: str | None = None) -> Disk:
+                         encryption_type, des_arg, source, os_type, tags, create_option: str | None = None,
+                         props: dict | None = None) -> Disk:
         check_name(kind, name)
         sku = choice(sku or "Premium_LRS", DISK_SKUS, "sku")
         with self.transaction():
@@ -372,7 +375,8 @@ class DisksBackend(EngineCore):
                                                     and kind == "disk" else "Copy"),
                     source_resource_id=src.id if src is not None else None, encryption_type=etype,
                     des_id=des.id if des is not None else None, unique_id=uid, created=self.now(),
-                    subscription_id=self.subscription_id, tags=dict(tags or {}))
+                    subscription_id=self.subscription_id, tags=dict(tags or {}),
+                    props=merge_props({}, copy.deepcopy(props)))
             r.layers, keys = self._new_layers(loc, etype, des)
             self._seal_cache(r, keys)
             self._add(r)
@@ -468,7 +472,7 @@ class DisksBackend(EngineCore):
 
     def update_disk(self, name: str, resource_group: str | None = None, *, encryption_type: str | None = None,
                     disk_encryption_set: str | None = None, size_gb: int | None = None, sku: str | None = None,
-                    tags: dict | None = None) -> Disk:
+                    tags: dict | None = None, props: dict | None = None) -> Disk:
         with self.transaction():
             d = self._find("disk", name, resource_group)
             self._touch(d)
@@ -490,6 +494,8 @@ class DisksBackend(EngineCore):
                 d.size_gb = size_gb
             if tags is not None:
                 d.tags = dict(tags)
+            if props:
+                d.props = merge_props(copy.deepcopy(d.props), copy.deepcopy(props))
             self._emit(ev.DiskUpdated, f"disk {d.name} updated ({d.encryption_type})", disk=d.id)
             return d
 

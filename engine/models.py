@@ -205,7 +205,10 @@ class Vault(Model):
     deleted_date: str | None = None
     scheduled_purge_date: str | None = None
     tags: dict = field(default_factory=dict)
-    _nested: ClassVar[tuple[str, ...]] = ("access_policies", "tags")
+    props: dict = field(default_factory=dict)
+    """Plain ARM properties stored and shown, never acted on (``properties.enabledForDeployment``,
+    ``properties.networkAcls`` ...): a JSON object in the REST names, merged into the vault's JSON."""
+    _nested: ClassVar[tuple[str, ...]] = ("access_policies", "tags", "props")
 
     @property
     def key(self) -> str:
@@ -337,7 +340,10 @@ class Disk(Model):
 
     Used for I/O by an allocated VM and to re-wrap when the set gets a new key; never to start a VM
     (a start unwraps at the vault). Dropped when the wrapping key is purged (crypto-shredding)."""
-    _nested: ClassVar[tuple[str, ...]] = ("layers", "tags")
+    props: dict = field(default_factory=dict)
+    """Plain ARM properties the engine stores and shows but never acts on (``maxShares``, ``networkAccessPolicy``,
+    ``supportedCapabilities`` ...): a JSON object in the REST names, merged into the resource's JSON."""
+    _nested: ClassVar[tuple[str, ...]] = ("layers", "tags", "props")
 
     @property
     def blob(self) -> str:
@@ -394,7 +400,10 @@ class VirtualMachine(Model):
     created: str = ""
     scale_set: str | None = None
     tags: dict = field(default_factory=dict)
-    _nested: ClassVar[tuple[str, ...]] = ("data_disks", "status", "host_cache", "tags")
+    props: dict = field(default_factory=dict)
+    """Plain ARM properties stored and shown, never acted on (``licenseType``, ``priority``, ``userData`` ...):
+    a JSON object in the REST names, merged into the VM's JSON."""
+    _nested: ClassVar[tuple[str, ...]] = ("data_disks", "status", "host_cache", "tags", "props")
 
     def disk_ids(self) -> list[str]:
         out = [self.os_disk_id] if self.os_disk_id else []

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import re
-
 from datetime import timedelta
 from typing import Iterable
 
 from . import events as ev
 from .clock import iso
-from .common import check_region  # noqa: F401 (re-exported)
+from .common import check_region, merge_props  # noqa: F401 (check_region re-exported)
 from .core import EngineCore
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .ids import arm_id, check_name, parse_arm_id, rg_id
@@ -33,6 +33,16 @@ def canonical_permissions(perms: Iterable[str]) -> list[str]:
                 out.append(canon)
     return out
 
+
+OTHER_PERMISSIONS = {
+    "secrets": ("all", "get", "list", "set", "delete", "backup", "restore", "recover", "purge"),
+    "certificates": ("all", "get", "list", "delete", "create", "import", "update", "managecontacts", "getissuers",
+                     "listissuers", "setissuers", "deleteissuers", "manageissuers", "recover", "purge", "backup",
+                     "restore"),
+    "storage": ("all", "get", "list", "delete", "set", "update", "regeneratekey", "recover", "purge", "backup",
+                "restore", "setsas", "listsas", "getsas", "deletesas"),
+}
+"""Key Vault's other permission kinds of an access policy, as az offers them."""
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -83,7 +93,10 @@ class VaultsBackend(EngineCore):
 
     def create_vault(self, name: str, resource_group: str, location: str | None = None, *, sku: str = "standard",
                      enable_purge_protection: bool | None = None, retention_days: int | None = None,
-                     enable_rbac_authorization: bool = False, tags: dict | None = None) -> Vault:
+                     enable_rbac_authorization: bool = False, tags: dict | None = None, props: dict | None = None,
+                     self_perms: bool = True) -> Vault:
+        """``props``: plain ARM properties stored and shown (``Vault.props``); ``self_perms=False`` is az's
+        ``--no-self-perms``: the creator gets no access policy."""
         check_name("vault", name)
         sku = (sku or "standard").lower()
         if sku not in ("standard", "premium"):
@@ -106,8 +119,8 @@ class VaultsBackend(EngineCore):
                           resource_group=group.name, location=loc, sku=sku, tenant_id=self.meta.tenant_id,
                           enable_purge_protection=True if enable_purge_protection else None,
                           soft_delete_retention_days=days, enable_rbac_authorization=bool(enable_rbac_authorization),
-                          created=self.now(), tags=dict(tags or {}))
-            if not vault.enable_rbac_authorization:
+                          created=self.now(), tags=dict(tags or {}), props=merge_props({}, copy.deepcopy(props)))
+            if not vault.enable_rbac_authorization and self_perms:
                 # as az does: the creator gets an access policy with every key permission
                 vault.access_policies.append(self._policy(self.operator, [p for p in KEY_PERMISSIONS if p != "all"
                                                                           and p not in ("release",)]))
@@ -140,10 +153,12 @@ class VaultsBackend(EngineCore):
 
     def update_vault(self, name: str, *, enable_purge_protection: bool | None = None,
                      retention_days: int | None = None, enable_rbac_authorization: bool | None = None,
-                     sku: str | None = None) -> Vault:
+                     sku: str | None = None, props: dict | None = None) -> Vault:
         with self.transaction() as uow:
             v = self._vault(name)
             self._touch(v)
+            if props:
+                v.props = merge_props(copy.deepcopy(v.props), copy.deepcopy(props))
             if enable_purge_protection is not None:
                 if not enable_purge_protection and v.enable_purge_protection:
                     raise BadRequest(f"purge protection of vault {v.name!r} is on and cannot be turned off once "
@@ -212,8 +227,22 @@ class VaultsBackend(EngineCore):
 
     # ---- access (KV7) -------------------------------------------------------------------------
 
-    def set_policy(self, vault: str, object_id: str, key_permissions: Iterable[str]) -> Vault:
-        perms = canonical_permissions(key_permissions)
+    def set_policy(self, vault: str, object_id: str, key_permissions: Iterable[str] | None,
+                   other_permissions: dict[str, Iterable[str]] | None = None) -> Vault:
+        """Grant ``key_permissions`` (None keeps the policy's key permissions); ``other_permissions`` sets the
+        policy's ``secrets``, ``certificates`` or ``storage`` lists as given (az's other permission kinds, stored and
+        shown: no secret, certificate or storage account is modelled, so they grant nothing the engine checks)."""
+        other = {k: [str(p) for p in v] for k, v in (other_permissions or {}).items() if v is not None}
+        unknown = set(other) - set(OTHER_PERMISSIONS)
+        if unknown:
+            raise BadRequest(f"permission kind(s) {', '.join(sorted(unknown))} are not valid; allowed: "
+                             f"{', '.join(OTHER_PERMISSIONS)}", code="InvalidParameter")
+        for kind, given in other.items():
+            bad = [p for p in given if p.lower() not in {a.lower() for a in OTHER_PERMISSIONS[kind]}]
+            if bad:
+                raise BadRequest(f"{kind[:-1] if kind != 'storage' else kind} permission {bad[0]!r} is not valid; "
+                                 f"allowed: {', '.join(OTHER_PERMISSIONS[kind])}", code="InvalidParameter")
+        perms = canonical_permissions(key_permissions) if key_permissions is not None else None
         oid = (object_id or "").strip().lower()
         if not oid:
             raise BadRequest("an object id is required to set an access policy", code="InvalidParameter")
@@ -226,10 +255,16 @@ class VaultsBackend(EngineCore):
             self._touch(v)
             for p in v.access_policies:
                 if p["objectId"].lower() == oid:
-                    p["permissions"]["keys"] = perms
+                    if perms is not None:
+                        p["permissions"]["keys"] = perms
+                    perms = p["permissions"]["keys"]
                     break
             else:
-                v.access_policies.append(self._policy(oid, perms))
+                perms = perms or []
+                p = self._policy(oid, perms)
+                v.access_policies.append(p)
+            for kind, given in other.items():
+                p["permissions"][kind] = list(dict.fromkeys(given))
             uow.reconcile = True
             self._emit(ev.AccessGranted, f"access policy of {oid} on vault {v.name}: keys {', '.join(perms) or '-'}",
                        vault=v.name, object_id=oid)

@@ -12,6 +12,7 @@ at rest (ciphertext, wrapped data keys, the key versions wrapping them) and neve
 from __future__ import annotations
 
 import base64
+import copy
 from typing import Any
 
 from ._lazy import crypto
@@ -40,6 +41,16 @@ def add_resource_group(obj: Any) -> Any:
             if k != "sourceVault" and isinstance(v, (dict, list)):
                 add_resource_group(v)
     return obj
+
+
+def with_props(out: dict, props: dict | None) -> dict:
+    """A resource's stored plain ARM properties (``Disk.props``, ``VirtualMachine.props``) over its JSON."""
+    for key, value in (props or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            with_props(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
 
 
 def _b64std(b64url: str) -> str:
@@ -105,7 +116,7 @@ def _policy_view(p: dict) -> dict:
 def vault_view(engine, vault) -> dict:
     """``az keyvault create/show/update/set-policy`` (and ``list -g``)."""
     meta = engine.meta
-    return add_resource_group({
+    return add_resource_group(with_props({
         "id": vault.id,
         "location": vault.location,
         "name": vault.name,
@@ -138,7 +149,7 @@ def vault_view(engine, vault) -> dict:
         },
         "tags": _tags(vault.tags),
         "type": "Microsoft.KeyVault/vaults",
-    })
+    }, vault.props))
 
 
 def vault_list_item(vault) -> dict:
@@ -160,6 +171,7 @@ def deleted_vault_view(vault) -> dict:
             "tags": _tags(vault.tags),
             "vaultId": vault.id,
         },
+        "systemData": None,
         "type": "Microsoft.KeyVault/deletedVaults",
     }
 
@@ -388,9 +400,9 @@ def _find_any(engine, rid: str):
     return None
 
 
-def disk_view(engine, disk, *, sdk: bool = False) -> dict:
-    """``az disk show/list/update`` (AAZ shape); ``sdk=True`` gives ``az disk create``'s SDK shape
-    (``diskSizeGb``, every attribute present with nulls)."""
+def disk_view(engine, disk) -> dict:
+    """``az disk create/show/list/update``: AAZ commands in az 2.91 (``create`` ends in the AAZ ``disk create``), so
+    the service's fields under their REST names (``diskSizeGB``, ``diskIOPSReadWrite``), present ones only."""
     tier, iops, mbps = _performance(disk.sku, disk.size_gb)
     vm = engine.vm_of_disk(disk.id)
     out: dict = {
@@ -417,34 +429,12 @@ def disk_view(engine, disk, *, sdk: bool = False) -> dict:
         "type": "Microsoft.Compute/disks",
         "uniqueId": disk.unique_id,
     }
-    if sdk:
-        renames = {"diskSizeGB": "diskSizeGb", "diskIOPSReadWrite": "diskIopsReadWrite"}
-        return add_resource_group(_sdk_shape(out, renames))
+    with_props(out, disk.props)
     return add_resource_group({k: v for k, v in out.items() if v is not None})
 
 
-_SDK_NULLS = ("burstingEnabled", "burstingEnabledTime", "completionPercent", "dataAccessAuthMode", "diskAccessId",
-              "diskIopsReadOnly", "diskMBpsReadOnly", "encryptionSettingsCollection", "extendedLocation",
-              "lastOwnershipUpdateTime", "managedByExtended", "maxShares", "optimizedForFrequentAttach",
-              "propertyUpdatesInProgress", "purchasePlan", "securityProfile", "shareInfo", "supportedCapabilities",
-              "supportsHibernation", "zones")
-_SDK_CREATION_NULLS = ("elasticSanResourceId", "galleryImageReference", "imageReference", "logicalSectorSize",
-                       "performancePlus", "securityDataUri", "sourceResourceId", "sourceUniqueId", "sourceUri",
-                       "storageAccountId", "uploadSizeBytes")
-
-
-def _sdk_shape(out: dict, renames: dict) -> dict:
-    sdk = {renames.get(k, k): v for k, v in out.items()}
-    for k in _SDK_NULLS:
-        sdk.setdefault(k, None)
-    cd = sdk.get("creationData")
-    if isinstance(cd, dict):
-        for k in _SDK_CREATION_NULLS:
-            cd.setdefault(k, None)
-    return sdk
-
-
-def snapshot_view(engine, snap, *, sdk: bool = False) -> dict:
+def snapshot_view(engine, snap) -> dict:
+    """``az snapshot create/show/list`` (AAZ in az 2.91, as disks)."""
     out: dict = {
         "creationData": _creation_data(engine, snap),
         "diskSizeBytes": snap.size_bytes,
@@ -465,13 +455,13 @@ def snapshot_view(engine, snap, *, sdk: bool = False) -> dict:
         "type": "Microsoft.Compute/snapshots",
         "uniqueId": snap.unique_id,
     }
-    if sdk:
-        return add_resource_group(_sdk_shape(out, {"diskSizeGB": "diskSizeGb"}))
+    with_props(out, snap.props)
     return add_resource_group({k: v for k, v in out.items() if v is not None})
 
 
 def image_view(engine, image) -> dict:
-    """``az image create/show/list``; ``encryption`` is a cmklab extension (Azure puts the set on the OS disk)."""
+    """``az image create/show/list`` (AAZ in az 2.91: the service's fields, present ones only; the set is the OS
+    disk's ``diskEncryptionSet``, an image has no top-level ``encryption``)."""
     src = _find_any(engine, image.source_resource_id) if image.source_resource_id else None
     vm = engine.vm_of_disk(src.id) if src is not None and src.kind == "disk" else None
     os_disk: dict = {
@@ -488,7 +478,6 @@ def image_view(engine, image) -> dict:
     elif src is not None and src.kind == "snapshot":
         os_disk["snapshot"] = {"id": src.id}
     out: dict = {
-        "encryption": _encryption(image),
         "hyperVGeneration": "V1",
         "id": image.id,
         "location": image.location,
@@ -577,9 +566,12 @@ def vm_status_reason(vm) -> dict | None:
             "time": s.get("at")}
 
 
-def vm_view(engine, vm, *, details: bool = False, instance_view: bool = False) -> dict:
-    """``az vm show`` (SDK shape, nulls included); ``details`` is ``vm show -d``; ``instance_view`` is
-    ``vm get-instance-view``. ``statusReason`` is cmklab's extension (present when set)."""
+def vm_view(engine, vm, *, details: bool = False, instance_view: bool = False, nulls: bool = False,
+            user_data: bool = False) -> dict:
+    """``az vm show`` (AAZ in az 2.91: the service's fields under their REST names, ``diskSizeGB``,
+    ``provisionVMAgent``, and no null); ``details`` is ``vm show -d``; ``instance_view`` is ``vm get-instance-view``;
+    ``nulls=True`` keeps every null (the shape a generic update walks, so ``--set`` can fill a null parent as az
+    does). ``statusReason`` is cmklab's extension (present when set)."""
     disks = engine.t["disks"]
     osd = disks.get(vm.os_disk_id)
     data_disks = []
@@ -591,8 +583,8 @@ def vm_view(engine, vm, *, details: bool = False, instance_view: bool = False) -
         data_disks.append({
             "caching": "None" if d.is_ultra else "ReadOnly" if not created_here else "None",
             "createOption": "Empty" if created_here else "Attach",
-            "deleteOption": "Detach", "detachOption": None, "diskIopsReadWrite": None, "diskMBpsReadWrite": None,
-            "diskSizeGb": d.size_gb, "image": None, "lun": entry["lun"], "managedDisk": _managed_disk(d),
+            "deleteOption": "Detach", "detachOption": None, "diskIOPSReadWrite": None, "diskMBpsReadWrite": None,
+            "diskSizeGB": d.size_gb, "image": None, "lun": entry["lun"], "managedDisk": _managed_disk(d),
             "name": d.name, "sourceResource": None, "toBeDetached": False, "vhd": None,
             "writeAcceleratorEnabled": False,
         })
@@ -600,13 +592,13 @@ def vm_view(engine, vm, *, details: bool = False, instance_view: bool = False) -
     if osd is not None:
         os_disk = {
             "caching": "ReadWrite", "createOption": "FromImage", "deleteOption": "Detach", "diffDiskSettings": None,
-            "diskSizeGb": osd.size_gb, "encryptionSettings": None, "image": None, "managedDisk": _managed_disk(osd),
+            "diskSizeGB": osd.size_gb, "encryptionSettings": None, "image": None, "managedDisk": _managed_disk(osd),
             "name": osd.name, "osType": vm.os_type, "vhd": None, "writeAcceleratorEnabled": False,
         }
     windows = vm.os_type == "Windows"
     sub, rg = vm.id.split("/")[2], vm.resource_group
     out: dict = {
-        "additionalCapabilities": {"hibernationEnabled": None, "ultraSsdEnabled": True} if vm.ultra_ssd_enabled
+        "additionalCapabilities": {"hibernationEnabled": None, "ultraSSDEnabled": True} if vm.ultra_ssd_enabled
         else None,
         "applicationProfile": None, "availabilitySet": None, "billingProfile": None, "capacityReservation": None,
         "diagnosticsProfile": {"bootDiagnostics": {"enabled": False, "storageUri": None}},
@@ -624,12 +616,12 @@ def vm_view(engine, vm, *, details: bool = False, instance_view: bool = False) -
             "adminPassword": None, "adminUsername": vm.admin_username, "allowExtensionOperations": True,
             "computerName": vm.name, "customData": None,
             "linuxConfiguration": None if windows else {
-                "disablePasswordAuthentication": True, "enableVmAgentPlatformUpdates": False,
+                "disablePasswordAuthentication": True, "enableVMAgentPlatformUpdates": False,
                 "patchSettings": {"assessmentMode": "ImageDefault", "automaticByPlatformSettings": None,
                                   "patchMode": "ImageDefault"},
-                "provisionVmAgent": True, "ssh": None},
+                "provisionVMAgent": True, "ssh": None},
             "requireGuestProvisionSignal": True, "secrets": [],
-            "windowsConfiguration": {"enableAutomaticUpdates": True, "provisionVmAgent": True, "timeZone": None}
+            "windowsConfiguration": {"enableAutomaticUpdates": True, "provisionVMAgent": True, "timeZone": None}
             if windows else None,
         },
         "plan": None, "platformFaultDomain": None, "priority": "Regular", "provisioningState": "Succeeded",
@@ -646,6 +638,9 @@ def vm_view(engine, vm, *, details: bool = False, instance_view: bool = False) -
         "tags": _tags(vm.tags), "timeCreated": vm.created, "type": "Microsoft.Compute/virtualMachines",
         "userData": None, "virtualMachineScaleSet": None, "vmId": vm.vm_id, "zones": None,
     }
+    with_props(out, vm.props)
+    if not user_data:  # Azure returns userData only when asked for it (--include-user-data)
+        out["userData"] = None
     reason = vm_status_reason(vm)
     if reason is not None:
         out["statusReason"] = reason
@@ -655,7 +650,16 @@ def vm_view(engine, vm, *, details: bool = False, instance_view: bool = False) -
         del out["instanceView"]
         out.update({"fqdns": "", "macAddresses": "", "powerState": PowerState(vm.power).display, "privateIps": "",
                     "publicIps": ""})
-    return add_resource_group(out)
+    return add_resource_group(out if nulls else present(out))
+
+
+def present(obj: Any) -> Any:
+    """An AAZ command's output: the fields the service returned, so no key whose value is null."""
+    if isinstance(obj, dict):
+        return {k: present(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, list):
+        return [present(v) for v in obj]
+    return obj
 
 
 def vm_instance_view(engine, vm) -> dict:

@@ -11,8 +11,10 @@ disabled key, a revoked policy or a purged key refuse it through the cryptograph
 
 from __future__ import annotations
 
+import copy
+
 from . import events as ev
-from .common import MAX_IO, check_region, compute_error
+from .common import MAX_IO, check_region, compute_error, merge_props
 from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAllowed
 from .clock import iso
 from .core import INDEX_VERSION, EngineCore
@@ -59,7 +61,7 @@ class VmsBackend(EngineCore):
                   data_disk_sizes_gb: list[int] | None = None, data_disk_encryption_sets: list[str] | None = None,
                   storage_sku: str | list[str] | None = None, ultra_ssd_enabled: bool = False,
                   encryption_at_host: bool = False, admin_username: str = "azureuser", tags: dict | None = None,
-                  scale_set: str | None = None) -> VirtualMachine:
+                  scale_set: str | None = None, props: dict | None = None) -> VirtualMachine:
         check_name("vm", name)
         if not VM_SIZE_RE.match(size or ""):
             raise BadRequest(f"VM size {size!r} is not valid; use {VM_SIZE_HELP}", code="InvalidParameter")
@@ -82,7 +84,8 @@ class VmsBackend(EngineCore):
                                 resource_group=group.name, location=loc, size=size, image=image,
                                 ultra_ssd_enabled=bool(ultra_ssd_enabled), encryption_at_host=bool(encryption_at_host),
                                 vm_id=self.rng.guid(), admin_username=admin_username, created=self.now(),
-                                scale_set=scale_set, tags=dict(tags or {}), power=PowerState.DEALLOCATED.value)
+                                scale_set=scale_set, tags=dict(tags or {}), power=PowerState.DEALLOCATED.value,
+                                props=merge_props({}, copy.deepcopy(props)))
             self._add(vm)
             img_key = image.lower().replace("-", "").replace(":", "")
             if image.startswith("/") or img_key not in MARKETPLACE_IMAGES and self._image_exists(image, group.name):
@@ -295,10 +298,14 @@ class VmsBackend(EngineCore):
             self._emit(ev.VmDeleted, f"VM {vm.name} deleted; its disks are kept, unattached", vm=vm.id)
 
     def update_vm(self, name: str, resource_group: str | None = None, *, encryption_at_host: bool | None = None,
-                  size: str | None = None, ultra_ssd_enabled: bool | None = None) -> VirtualMachine:
+                  size: str | None = None, ultra_ssd_enabled: bool | None = None,
+                  props: dict | None = None) -> VirtualMachine:
+        """``props``: plain ARM properties merged into the VM's (a null removes one); stored and shown only."""
         with self.transaction():
             vm = self._find_vm(name, resource_group)
             self._touch(vm)
+            if props:
+                vm.props = merge_props(copy.deepcopy(vm.props), copy.deepcopy(props))
             if encryption_at_host is not None and bool(encryption_at_host) != vm.encryption_at_host:
                 if vm.power != PowerState.DEALLOCATED.value:
                     raise OperationNotAllowed(f"VM {vm.name} must be deallocated to change encryption at host (V6)",

@@ -201,7 +201,7 @@ def transform_disk(result: Any) -> Any:
 
 
 def transform_disk_create(result: dict) -> OrderedDict:
-    return _disk_row(result, "diskSizeGb")
+    return _disk_row(result, "diskSizeGB")  # az 2.91's disk create prints the AAZ shape too
 
 
 def transform_group_list(result: list) -> list:

@@ -115,6 +115,13 @@ def _int(text: str) -> int:
 _int.__name__ = "int"
 
 
+class _Refused(argparse.Action):
+    """A flag az has that cmklab refuses: az's usage error (exit 2) naming the flag and the reason."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        raise UsageError(f"argument {option_string}: {self.help}")
+
+
 def add_argument(parser: argparse.ArgumentParser, arg: Arg) -> None:
     kw: dict[str, Any] = {"dest": arg.dest}
     if arg.options and arg.required:
@@ -122,6 +129,9 @@ def add_argument(parser: argparse.ArgumentParser, arg: Arg) -> None:
     if arg.metavar:
         kw["metavar"] = arg.metavar
     kind = arg.kind
+    if kind == "refused":
+        parser.add_argument(*arg.options, dest=arg.dest, nargs="*", action=_Refused, help=arg.help, default=None)
+        return
     if kind == "store_true":
         kw.update(action="store_true", default=False)
     elif kind == "flag3":
@@ -144,6 +154,8 @@ def add_argument(parser: argparse.ArgumentParser, arg: Arg) -> None:
         kw["default"] = arg.default
         if arg.nargs is not None:
             kw["nargs"] = arg.nargs
+        if arg.append:
+            kw["action"] = "append"
     if arg.options:
         parser.add_argument(*arg.options, **kw)
     else:

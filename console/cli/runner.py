@@ -164,10 +164,44 @@ def run_words(root: str, tokens: list[str], ctx: Context) -> int:
             results.append(_run_one(cmd, ns, ctx))
         kept = [r for r in results if r is not None]
         result = results[0] if len(results) == 1 else (kept or None)
+    if getattr(ns, "max_items", None) is not None and isinstance(result, list):
+        result = page(result, ns, ctx)
     if getattr(ns, "no_wait", False):
         result = None  # az returns no poller result with --no-wait: nothing is printed
     emit(ctx, result, ns, cmd.table)
     return 0
+
+
+def next_token(offset: int) -> str:
+    """az's pagination token (AAZ): base64 of ``{"next_link": ..., "offset": N}``."""
+    import base64
+    import json
+
+    return base64.b64encode(json.dumps({"next_link": None, "offset": offset}).encode()).decode()
+
+
+def page(items: list, ns, ctx: Context) -> list:
+    """``--max-items N [--next-token T]``: N items from T's offset; when more remain, az's warning names the token
+    of the next page (``Token of next page: ...``) on stderr."""
+    import base64
+    import binascii
+    import json
+
+    limit, offset = ns.max_items, 0
+    if limit < 1:
+        raise UsageError(f"argument --max-items: {limit} is not a positive number of items")
+    if ns.next_token:
+        try:
+            offset = int(json.loads(base64.b64decode(ns.next_token, validate=True))["offset"])
+        except (binascii.Error, ValueError, KeyError, TypeError):
+            raise UsageError(f"argument --next-token: '{ns.next_token}' is not a token a previous page gave "
+                             "(Token of next page: ...)") from None
+        if offset < 0:
+            raise UsageError(f"argument --next-token: '{ns.next_token}' names a negative offset")
+    chunk = items[offset:offset + limit]
+    if offset + limit < len(items):
+        ctx.warn(f"Token of next page: {next_token(offset + limit)}")
+    return chunk
 
 
 def _run_one(cmd, ns, ctx: Context) -> Any:

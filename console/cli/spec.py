@@ -39,7 +39,7 @@ class Arg:
     required: bool = False
     kind: str = "value"
     """``value``, ``int``, ``enum`` (case-insensitive choices), ``flag3`` (az three-state boolean),
-    ``bool`` (AAZ boolean), ``store_true``, ``tags``."""
+    ``bool`` (AAZ boolean), ``store_true``, ``tags``, ``refused`` (az has it, cmklab refuses it: ``help`` is why)."""
     choices: Sequence[str] | None = None
     nargs: str | int | None = None
     default: Any = None
@@ -49,6 +49,8 @@ class Arg:
     """Help group (``Id Arguments``, ``Storage Arguments`` ...); None lists it under ``Arguments``."""
     metavar: str | None = None
     deprecated: bool = False
+    append: bool = False
+    """Each use of the flag is kept (argparse's ``append``): az's ``--add`` and ``--remove``."""
 
 
 @dataclass
@@ -184,7 +186,49 @@ def command(path: str, summary: str, args: list[Arg] | None = None, **kw) -> Com
     cmd = Command(path=path, summary=summary, args=list(args or []), **kw)
     if cmd.ids:
         _with_ids(cmd)
+    if path.startswith("az ") and (cmd.mutating or path in POLICY_EXTRA):
+        _with_args(cmd, policy_args())
+    if path in PAGED:
+        _with_args(cmd, paging_args())
+    from . import extra_flags
+
+    extra = extra_flags.args_for(path, {o for a in cmd.args for o in a.options})
+    if extra:
+        cmd.args = cmd.args + extra
     return register(cmd)
+
+
+POLICY_GROUP = "Global Policy Arguments"
+POLICY_NOTE = " (No effect in cmklab: no Azure Policy is modelled, so there is no token to acquire or change to cite.)"
+POLICY_EXTRA = frozenset({
+    "az account set", "az group exists", "az disk-encryption-set list-associated-resources",
+    "az keyvault list-deleted", "az keyvault show-deleted", "az keyvault key list-deleted",
+    "az keyvault key list-versions", "az keyvault key show-deleted", "az vm get-instance-view"})
+"""Commands that take az's policy-token arguments without changing state (az 2.91 gives them to these too)."""
+PAGED = frozenset({"az disk list", "az disk-encryption-set list", "az disk-encryption-set list-associated-resources",
+                   "az image list", "az snapshot list"})
+"""AAZ list commands: ``--max-items`` and ``--next-token`` (az's ``Pagination`` arguments)."""
+
+
+def policy_args() -> list[Arg]:
+    return [Arg(("--acquire-policy-token",), "acquire_policy_token", "Acquiring an Azure Policy token automatically "
+                "for this resource operation." + POLICY_NOTE, kind="store_true", group=POLICY_GROUP),
+            Arg(("--change-reference",), "change_reference", "The related change reference ID for this resource "
+                "operation." + POLICY_NOTE, group=POLICY_GROUP)]
+
+
+def paging_args() -> list[Arg]:
+    return [Arg(("--max-items",), "max_items", "Total number of items to return in the command's output. If the "
+                "total number of items available is more than the value specified, a token is provided in the "
+                "command's output. To resume pagination, provide the token value in `--next-token` argument of a "
+                "subsequent command.", kind="int", group="Pagination Arguments"),
+            Arg(("--next-token",), "next_token", "Token to specify where to start paginating. This is the token value "
+                "from a previously truncated response.", group="Pagination Arguments")]
+
+
+def _with_args(cmd: Command, extra: list[Arg]) -> None:
+    taken = {o for a in cmd.args for o in a.options}
+    cmd.args = cmd.args + [a for a in extra if not taken.intersection(a.options)]
 
 
 def _with_ids(cmd: Command) -> None:

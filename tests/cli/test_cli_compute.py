@@ -19,7 +19,7 @@ def test_K4_no_way_back_to_platform_keys(cli, landscape):
 def test_K6_snapshot_and_image_keep_the_key(cli, landscape):
     snap = cli.ok("snapshot", "create", "-g", "rg1", "-n", "s1", "--source", "vm1-os").json
     assert snap["encryption"]["type"] == "EncryptionAtRestWithCustomerKey"
-    assert snap["diskSizeGb"] == 30 and snap["creationData"]["createOption"] == "Copy"
+    assert snap["diskSizeGB"] == 30 and snap["creationData"]["createOption"] == "Copy"
     assert snap["creationData"]["sourceResourceId"].endswith("/disks/vm1-os")
     shown = cli.ok("snapshot", "show", "-g", "rg1", "-n", "s1").json
     assert shown["diskSizeGB"] == 30 and "diskState" not in shown

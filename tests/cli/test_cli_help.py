@@ -57,11 +57,14 @@ def test_command_help_layout(cli):
     lines = r.out.splitlines()
     # required first within a group, then by name; name column padded to a common width with [Required]
     args = lines[lines.index("Arguments") + 1:]
-    assert args[0].startswith("    --name -n           [Required] : The name of the managed disk")
-    assert next(a for a in args[1:] if a.startswith("    --")).startswith(
-        "    --resource-group -g [Required] : Name of resource group.")
-    assert "    --sku                          : Underlying storage SKU.  Allowed values: PremiumV2_LRS,\n" \
-           "                                     Premium_LRS, Premium_ZRS," in r.out  # sorted, hanging indent
+    column = args[0].index(" : ")  # the name column is as wide as the longest name with [Required]
+    assert args[0].startswith("    --name -n ") and args[0][:column].endswith(" [Required]")
+    assert args[0][column:].startswith(" : The name of the managed disk")
+    rg_line = next(a for a in args[1:] if a.startswith("    --"))
+    assert rg_line.startswith("    --resource-group -g ") and rg_line[column:].startswith(" : Name of resource group.")
+    sku = next(i for i, a in enumerate(lines) if a.startswith("    --sku "))
+    assert lines[sku][column:].startswith(" : Underlying storage SKU.  Allowed values:")
+    assert lines[sku + 1].startswith(" " * (column + 3) + "PremiumV2_LRS, Premium_LRS")  # sorted, hanging indent
     assert "Default: Premium_LRS." in r.out
     assert lines[-4:] == ["Examples", "    Create a managed disk encrypted with a customer-managed key.",
                           "        az disk create -g MyResourceGroup -n MyDisk --size-gb 128 --disk-encryption-set "

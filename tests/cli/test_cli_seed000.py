@@ -86,7 +86,7 @@ def test_flow_vm_with_encrypted_os_and_data_disks(cli):
     assert vm["storageProfile"]["osDisk"]["managedDisk"]["diskEncryptionSet"]["id"] == des_id
     assert vm["storageProfile"]["osDisk"]["osType"] == "Windows"
     data = vm["storageProfile"]["dataDisks"]
-    assert [(d["lun"], d["diskSizeGb"], d["managedDisk"]["diskEncryptionSet"]["id"]) for d in data] == [(0, 128, des_id)]
+    assert [(d["lun"], d["diskSizeGB"], d["managedDisk"]["diskEncryptionSet"]["id"]) for d in data] == [(0, 128, des_id)]
     assert cli.tsv("disk", "show", "-g", RG, "-n", f"{VM}_OSDisk", "--query", "encryption.type") == \
         "EncryptionAtRestWithCustomerKey"
     assert cli.tsv("vm", "show", "-d", "-g", RG, "-n", VM, "--query", "powerState") == "VM running"

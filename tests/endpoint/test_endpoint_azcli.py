@@ -16,9 +16,6 @@ and why (nothing else is):
   the permissions one by one): the set's policy, the one the walkthrough grants, is compared;
 - ``az role assignment create`` names the assignment with a GUID it draws at random (ARM creates it at
   that name): the name, and the id's last segment, are replaced by a placeholder on both sides;
-- ``az disk create``: today's ``az`` prints the AAZ shape (only present fields, ``diskSizeGB``), ``cmklab
-  az`` the SDK shape of the ``az`` before AAZ (every field, nulls included, ``diskSizeGb``): compared with
-  nulls dropped and those names made the same;
 - fields listed in ``KNOWN`` below, which today's ``az`` prints and ``cmklab az`` does not (yet): each is
   named with where the difference lies.
 """
@@ -125,21 +122,8 @@ def _known(line: str) -> bool:
     return line.split(":", 1)[0] in KNOWN
 
 
-SDK_NAMES = {"diskSizeGb": "diskSizeGB", "diskIopsReadWrite": "diskIOPSReadWrite"}
-
-
-def _no_nulls(obj):
-    if isinstance(obj, dict):
-        return {SDK_NAMES.get(k, k): _no_nulls(v) for k, v in obj.items() if v is not None}
-    if isinstance(obj, list):
-        return [_no_nulls(x) for x in obj]
-    return obj
-
-
 def _normalise(args: list[str], obj, creator: str):
     """What the module docstring says is normalised, and nothing else."""
-    if args[:2] == ["disk", "create"]:
-        obj = _no_nulls(obj)
     if args[:3] == ["role", "assignment", "create"] and isinstance(obj, dict):
         obj = dict(obj, name="(assignment GUID)", id=obj["id"].rsplit("/", 1)[0] + "/(assignment GUID)")
     props = obj.get("properties") if isinstance(obj, dict) else None

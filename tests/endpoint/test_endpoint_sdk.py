@@ -179,9 +179,11 @@ def test_V6_scale_set_through_the_sdk(endpoint, credential, sub):
     """A scale set on a disk encryption set: its instances are VMs of the model; it scales out; encryption at
     host turned on reaches only the instances made afterwards (V6)."""
     from azure.mgmt.compute import ComputeManagementClient
-    from azure.mgmt.compute.models import (ImageReference, Sku, VirtualMachineScaleSet,
+    from azure.mgmt.compute.models import (DiskEncryptionSetParameters, ImageReference, Sku,
+                                           VirtualMachineScaleSet, VirtualMachineScaleSetManagedDiskParameters,
                                            VirtualMachineScaleSetOSDisk, VirtualMachineScaleSetStorageProfile,
-                                           VirtualMachineScaleSetUpdate, VirtualMachineScaleSetVMProfile)
+                                           VirtualMachineScaleSetUpdate, VirtualMachineScaleSetUpdateVMProfile,
+                                           VirtualMachineScaleSetVMProfile, SecurityProfile)
 
     from azure.core.exceptions import ResourceNotFoundError
 
@@ -195,8 +197,9 @@ def test_V6_scale_set_through_the_sdk(endpoint, credential, sub):
         virtual_machine_profile=VirtualMachineScaleSetVMProfile(storage_profile=VirtualMachineScaleSetStorageProfile(
             image_reference=ImageReference(publisher="Canonical", offer="0001-com-ubuntu-server-jammy",
                                            sku="22_04-lts-gen2", version="latest"),
-            os_disk=VirtualMachineScaleSetOSDisk(create_option="FromImage", managed_disk={
-                "disk_encryption_set": {"id": des.id}}))))).result()
+            os_disk=VirtualMachineScaleSetOSDisk(
+                create_option="FromImage", managed_disk=VirtualMachineScaleSetManagedDiskParameters(
+                    disk_encryption_set=DiskEncryptionSetParameters(id=des.id))))))).result()
     assert ss.sku.capacity == 2
     assert ss.virtual_machine_profile.storage_profile.os_disk.managed_disk.disk_encryption_set.id == des.id
     instances = list(cm.virtual_machine_scale_set_vms.list(RG, "web-ss"))
@@ -204,7 +207,8 @@ def test_V6_scale_set_through_the_sdk(endpoint, credential, sub):
     os_disk = cm.virtual_machines.get(RG, "web-ss-0").storage_profile.os_disk
     assert cm.disks.get(RG, os_disk.name).encryption.disk_encryption_set_id.lower() == des.id.lower()
     cm.virtual_machine_scale_sets.begin_update(RG, "web-ss", VirtualMachineScaleSetUpdate(
-        virtual_machine_profile={"security_profile": {"encryption_at_host": True}},
+        virtual_machine_profile=VirtualMachineScaleSetUpdateVMProfile(
+            security_profile=SecurityProfile(encryption_at_host=True)),
         sku=Sku(name="Standard_D4s_v3", capacity=3))).result()
     ss = cm.virtual_machine_scale_sets.get(RG, "web-ss")
     assert ss.sku.capacity == 3 and ss.virtual_machine_profile.security_profile.encryption_at_host is True

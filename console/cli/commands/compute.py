@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from .. import generic, props
+from ..props import Prop
+from ..errors import CLIError
 from ..output import transform_disk, transform_disk_create
 from ..spec import (Arg, Call, aaz_bool, command, enum, flag3, location, name,
                     no_wait, rg, tags, yes, views)
@@ -66,10 +69,11 @@ command("az disk-encryption-set update", "Update a disk encryption set.", [
     Arg(("--key-url",), "key_url", "URL pointing to a key or secret in KeyVault."),
     _SOURCE_VAULT, _AUTO_ROTATION,
     Arg(("--federated-client-id",), "federated_client_id", "The federated client id used in cross tenant scenario."),
-    no_wait(),
+    no_wait(), *generic.generic_args(),
 ], mutating=True, ids="Microsoft.Compute/diskEncryptionSets", render=lambda e, d, ns: views.des_view(d),
     call=lambda ns, ctx: Call("update_des", (ns.name, ns.resource_group), {
-        "key_url": ns.key_url, "source_vault": ns.source_vault, "rotation_to_latest": ns.auto_rotation}),
+        "key_url": ns.key_url, "source_vault": ns.source_vault, "rotation_to_latest": ns.auto_rotation,
+        **_des_generic(ns, ctx)}),
     examples=[("Move a set (and every disk of it) to a new key version.",
                "az disk-encryption-set update -n MySet -g MyResourceGroup --key-url MyKey --source-vault MyVault")])
 
@@ -84,6 +88,55 @@ command("az disk-encryption-set list-associated-resources", "List all resources 
         examples=[("List the resources a set encrypts.",
                    "az disk-encryption-set list-associated-resources -n MySet -g MyResourceGroup")])
 
+
+
+def _str(value) -> str:
+    if not isinstance(value, str) or not value:
+        raise CLIError(f"a generic update gave {json_text(value)} where a non-empty string is needed")
+    return value
+
+
+def _bool(value) -> bool:
+    if not isinstance(value, bool):
+        raise CLIError(f"a generic update gave {json_text(value)} where true or false is needed")
+    return value
+
+
+def _int(value) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise CLIError(f"a generic update gave {json_text(value)} where a whole number is needed")
+    return value
+
+
+def _tags(value) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise CLIError(f"a generic update gave tags {json_text(value)}; tags are an object of strings")
+    return dict(value)
+
+
+def json_text(value) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+DES_UPDATABLE = {
+    "activeKey.keyUrl": ("key_url", _str), "activeKey.sourceVault.id": ("source_vault", _str),
+    "rotationToLatestKeyVersionEnabled": ("rotation_to_latest", _bool), "encryptionType": ("encryption_type", _str),
+}
+"""What a generic update can change on a disk encryption set (its JSON path -> the facade keyword)."""
+
+
+def _des_generic(ns, ctx) -> dict:
+    if not generic.given(ns):
+        return {}
+    engine = ctx.engine
+    before = views.des_view(engine.get_des(ns.name, ns.resource_group))
+    return generic.changes(before, generic.apply(before, ns), DES_UPDATABLE, "az disk-encryption-set update")
+
+
 # ---- disks -------------------------------------------------------------------------------------------
 
 
@@ -95,6 +148,88 @@ def _encryption_args() -> list[Arg]:
             Arg(("--disk-encryption-set",), "disk_encryption_set", "Name or ID of disk encryption set that is used "
                 "to encrypt the disk.")]
 
+
+_NETWORK_ACCESS = Prop(("--network-access-policy",), "network_access_policy", "networkAccessPolicy",
+                       "Policy for accessing the disk via network.", kind="enum",
+                       choices=("AllowAll", "AllowPrivate", "DenyAll"))
+_PUBLIC_ACCESS = Prop(("--public-network-access",), "public_network_access", "publicNetworkAccess",
+                      "Customers can set on Managed Disks or Snapshots to control the export policy on the disk.",
+                      kind="enum", choices=("Disabled", "Enabled"))
+_DISK_ACCESS = Prop(("--disk-access",), "disk_access", "diskAccessId", "Name or ID of the disk access resource for "
+                    "using private endpoints on disks.", convert=props.resource_id("Microsoft.Compute/diskAccesses"))
+_ARCHITECTURE = Prop(("--architecture",), "architecture", "supportedCapabilities.architecture", "CPU architecture.",
+                     kind="enum", choices=("x64", "Arm64"))
+_ACCELERATED = Prop(("--accelerated-network",), "accelerated_network", "supportedCapabilities.acceleratedNetwork",
+                    "Customers can set on Managed Disks or Snapshots to enable the accelerated networking if the OS "
+                    "disk image support.", kind="flag3")
+_EDGE_ZONE = Prop(("--edge-zone",), "edge_zone", "extendedLocation", "The name of edge zone.",
+                  convert=props.edge_zone)
+_DATA_AUTH = Prop(("--data-access-auth-mode",), "data_access_auth_mode", "dataAccessAuthMode", "Specify the auth "
+                  "mode when exporting or uploading to a disk or snapshot.", kind="enum",
+                  choices=("AzureActiveDirectory", "None"))
+_SECURITY_OPTION = Prop(("--supported-security-option", "--security-option"), "supported_security_option",
+                        "supportedCapabilities.supportedSecurityOption", "Refer to the security capability of the "
+                        "disk supported to create a Trusted launch or Confidential VM.", kind="enum",
+                        choices=("TrustedLaunchAndConfidentialVMSupported", "TrustedLaunchSupported"))
+
+
+def _performance_props() -> list[Prop]:
+    return [
+        Prop(("--max-shares",), "max_shares", "maxShares", "The maximum number of VMs that can attach to the disk "
+             "at the same time. Value greater than one indicates a disk that can be mounted on multiple VMs at the "
+             "same time.", kind="int"),
+        Prop(("--disk-iops-read-write",), "disk_iops_read_write", "diskIOPSReadWrite", "The number of IOPS allowed "
+             "for this disk. Only settable for UltraSSD disks.", kind="int"),
+        Prop(("--disk-mbps-read-write",), "disk_mbps_read_write", "diskMBpsReadWrite", "The bandwidth allowed for "
+             "this disk. Only settable for UltraSSD disks.", kind="int"),
+        Prop(("--disk-iops-read-only",), "disk_iops_read_only", "diskIOPSReadOnly", "The total number of IOPS that "
+             "will be allowed across all VMs mounting the shared disk as ReadOnly.", kind="int"),
+        Prop(("--disk-mbps-read-only",), "disk_mbps_read_only", "diskMBpsReadOnly", "The total throughput (MBps) "
+             "that will be allowed across all VMs mounting the shared disk as ReadOnly.", kind="int"),
+    ]
+
+
+DISK_CREATE_PROPS = [
+    *_performance_props(), _NETWORK_ACCESS, _PUBLIC_ACCESS, _DISK_ACCESS, _DATA_AUTH, _ARCHITECTURE, _ACCELERATED,
+    _EDGE_ZONE, _SECURITY_OPTION,
+    Prop(("--action-on-disk-delay",), "action_on_disk_delay", "availabilityPolicy.actionOnDiskDelay", "Determine "
+         "the action on disk delay.", kind="enum", choices=("AutomaticReattach",)),
+    Prop(("--enable-bursting",), "enable_bursting", "burstingEnabled", "Enable on-demand bursting beyond the "
+         "provisioned performance target of the disk.", kind="flag3"),
+    Prop(("--tier",), "tier", "tier", "Performance tier of the disk (e.g, P4, S10) as described here: "
+         "https://azure.microsoft.com/pricing/details/managed-disks/."),
+    Prop(("--optimized-for-frequent-attach",), "optimized_for_frequent_attach", "optimizedForFrequentAttach",
+         "Setting this property to true improves reliability and performance of data disks that are frequently "
+         "(more than 5 times a day) by detached from one virtual machine and attached to another.", kind="flag3"),
+    Prop(("--support-hibernation",), "support_hibernation", "supportsHibernation", "Indicate the OS on a disk "
+         "supports hibernation.", kind="flag3"),
+    Prop(("--logical-sector-size",), "logical_sector_size", "creationData.logicalSectorSize", "Logical sector size "
+         "in bytes for Ultra disks. Supported values are 512 ad 4096. 4096 is the default.", kind="int"),
+    Prop(("--performance-plus",), "performance_plus", "creationData.performancePlus", "Set this flag to true to get "
+         "a boost on the performance target of the disk deployed.", kind="flag3"),
+    Prop(("--security-type",), "security_type", "securityProfile.securityType", "The security type of the managed "
+         "disk.", kind="enum", choices=("TrustedLaunch", "ConfidentialVM_VMGuestStateOnlyEncryptedWithPlatformKey",
+                                        "ConfidentialVM_DiskEncryptedWithPlatformKey",
+                                        "ConfidentialVM_DiskEncryptedWithCustomerKey", "Standard")),
+]
+"""``az disk create`` flags that set a plain property of the disk."""
+
+DISK_UPDATE_PROPS = [
+    *_performance_props(), _NETWORK_ACCESS, _PUBLIC_ACCESS, _DISK_ACCESS, _DATA_AUTH, _SECURITY_OPTION,
+    Prop(("--enable-bursting", "--bursting-enabled"), "bursting_enabled", "burstingEnabled", "Enable on-demand "
+         "bursting beyond the provisioned performance target of the disk.", kind="flag3"),
+    Prop(("--architecture",), "architecture", "supportedCapabilities.architecture", "CPU architecture.",
+         kind="enum", choices=("Arm64", "x64")),
+    Prop(("--accelerated-network",), "accelerated_network", "supportedCapabilities.acceleratedNetwork",
+         "Customers can set on Managed Disks or Snapshots to enable the accelerated networking if the OS disk image "
+         "support.", kind="flag3"),
+    Prop(("--action-on-disk-delay",), "action_on_disk_delay", "availabilityPolicy.actionOnDiskDelay", "Determine "
+         "the action on disk delay.", kind="enum", choices=("AutomaticReattach", "None")),
+]
+"""``az disk update`` flags that set a plain property of the disk."""
+
+SNAPSHOT_CREATE_PROPS = [_NETWORK_ACCESS, _PUBLIC_ACCESS, _DISK_ACCESS, _ARCHITECTURE, _ACCELERATED, _EDGE_ZONE]
+"""``az snapshot create`` flags that set a plain property of the snapshot."""
 
 command("az disk create", "Create a managed disk.", [
     rg(), name("The name of the managed disk that is being created. It can't be changed after the disk is created. "
@@ -109,12 +244,12 @@ command("az disk create", "Create a managed disk.", [
     enum(("--os-type",), "os_type", "The Operating System type of the Disk.", OS_TYPES),
     enum(("--hyper-v-generation",), "hyper_v_generation", "The hypervisor generation of the Virtual Machine. "
          "Applicable to OS disks only.", HYPER_V, help_default="V1"),
-    *_encryption_args(), tags(), no_wait(),
-], mutating=True, table=transform_disk_create, render=lambda e, d, ns: views.disk_view(e, d, sdk=True),
+    *_encryption_args(), tags(), no_wait(), *props.args(DISK_CREATE_PROPS),
+], mutating=True, table=transform_disk_create, render=lambda e, d, ns: views.disk_view(e, d),
     call=lambda ns, ctx: Call("create_disk", (ns.name, ns.resource_group), {
         "size_gb": ns.size_gb, "sku": ns.sku or "Premium_LRS", "location": ns.location,
         "encryption_type": ns.encryption_type, "disk_encryption_set": ns.disk_encryption_set, "source": ns.source,
-        "os_type": ns.os_type, "tags": ns.tags}),
+        "os_type": ns.os_type, "tags": ns.tags, "props": props.collect(ns, ctx, DISK_CREATE_PROPS)}),
     examples=[("Create a managed disk encrypted with a customer-managed key.",
                "az disk create -g MyResourceGroup -n MyDisk --size-gb 128 --disk-encryption-set MySet")])
 
@@ -134,14 +269,47 @@ command("az disk update", "Update a managed disk.", [
     Arg(("--size-gb", "-z"), "size_gb", "Size in GB. Max size: 4095 GB (certain preview disks can be larger).",
         kind="int"),
     enum(("--sku",), "sku", "Underlying storage SKU.", DISK_SKUS),
-    *_encryption_args(), no_wait(),
+    *_encryption_args(), no_wait(), *generic.generic_args(), *props.args(DISK_UPDATE_PROPS),
 ], mutating=True, ids="Microsoft.Compute/disks", table=transform_disk, render=lambda e, d, ns: views.disk_view(e, d),
-    call=lambda ns, ctx: Call("update_disk", (ns.name, ns.resource_group), {
-        "encryption_type": ns.encryption_type, "disk_encryption_set": ns.disk_encryption_set,
-        "size_gb": ns.size_gb, "sku": ns.sku}),
+    call=lambda ns, ctx: _disk_update_call(ns, ctx),
     examples=[("Encrypt an existing disk with a customer-managed key (its VM deallocated).",
                "az disk update -g MyResourceGroup -n MyDisk --encryption-type EncryptionAtRestWithCustomerKey "
                "--disk-encryption-set MySet")])
+
+DISK_UPDATABLE = {
+    "tags.*": ("tags", _tags), "diskSizeGB": ("size_gb", _int), "sku.name": ("sku", _str),
+    "encryption.type": ("encryption_type", _str), "encryption.diskEncryptionSetId": ("disk_encryption_set", _str),
+}
+"""What a generic update can change on a disk."""
+
+
+def _disk_generic(ns, ctx) -> dict:
+    if not generic.given(ns):
+        return {}
+    engine = ctx.engine
+    before = views.disk_view(engine, engine.get_disk(ns.name, ns.resource_group))
+    updatable = dict(DISK_UPDATABLE)
+    updatable.update({p.path: ("props:" + p.path, None) for p in DISK_UPDATE_PROPS})
+    return generic.changes(before, generic.apply(before, ns), updatable, "az disk update")
+
+
+def _disk_update_call(ns, ctx) -> Call:
+    kwargs = {"encryption_type": ns.encryption_type, "disk_encryption_set": ns.disk_encryption_set,
+              "size_gb": ns.size_gb, "sku": ns.sku}
+    given = props.collect(ns, ctx, DISK_UPDATE_PROPS)
+    for kw, value in _disk_generic(ns, ctx).items():
+        if kw.startswith("props:"):  # a plain property changed through --set: stored as given
+            node = given
+            *parents, leaf = kw[6:].split(".")
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = value
+        else:
+            kwargs[kw] = value
+    if given:
+        kwargs["props"] = given
+    return Call("update_disk", (ns.name, ns.resource_group), kwargs)
+
 
 command("az disk delete", "Delete a managed disk.", [rg(), name("The name of the managed disk."), no_wait(), yes()],
         mutating=True, confirm=True, ids="Microsoft.Compute/disks", probe="get_disk",
@@ -162,11 +330,12 @@ command("az snapshot create", "Create a snapshot.", [
     location(),
     enum(("--hyper-v-generation",), "hyper_v_generation", "The hypervisor generation of the Virtual Machine. "
          "Applicable to OS disks only.", HYPER_V),
-    *_encryption_args(), tags(), no_wait(),
-], mutating=True, render=lambda e, s, ns: views.snapshot_view(e, s, sdk=True),
+    *_encryption_args(), tags(), no_wait(), *props.args(SNAPSHOT_CREATE_PROPS),
+], mutating=True, render=lambda e, s, ns: views.snapshot_view(e, s),
     call=lambda ns, ctx: Call("create_snapshot", (ns.name, ns.resource_group, ns.source), {
         "location": ns.location, "encryption_type": ns.encryption_type,
-        "disk_encryption_set": ns.disk_encryption_set, "sku": ns.sku, "tags": ns.tags}),
+        "disk_encryption_set": ns.disk_encryption_set, "sku": ns.sku, "tags": ns.tags,
+        "props": props.collect(ns, ctx, SNAPSHOT_CREATE_PROPS)}),
     examples=[("Create a snapshot of a disk (a customer-key disk needs a set with the same key).",
                "az snapshot create -g MyResourceGroup -n MySnapshot --source MyDisk --disk-encryption-set MySet")])
 

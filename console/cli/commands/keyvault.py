@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import os
 
+from .. import generic, props
+from ..props import Prop
 from ..errors import CLIError, UsageError
 from ..parser import given
+from engine.vaults import OTHER_PERMISSIONS
+
 from ..spec import Arg, Call, command, enum, flag3, location, name, no_wait, rg, tags, views
 
 KEY_PERMISSIONS_AZ = ("all", "encrypt", "decrypt", "wrapKey", "unwrapKey", "sign", "verify", "get", "list", "create",
@@ -50,13 +54,63 @@ def _validate_create(ns) -> None:
                            "7 to 90 days)")
 
 
+def _vnet_rules(values, ns, ctx) -> list[dict]:
+    """``--network-acls-vnets``: subnet ids, or ``vnet/subnet`` names in the vault's group (as az resolves them)."""
+    sub = ctx.engine.meta.subscription_id
+    out = []
+    for v in values:
+        if not str(v).startswith("/"):
+            vnet, _, subnet = str(v).partition("/")
+            v = (f"/subscriptions/{sub}/resourceGroups/{ns.resource_group}/providers/Microsoft.Network/"
+                 f"virtualNetworks/{vnet}/subnets/{subnet}")
+        out.append({"id": v, "ignoreMissingVnetServiceEndpoint": None})
+    return out
+
+
+def _vault_props(create: bool) -> list[Prop]:
+    out = [
+        Prop(("--enabled-for-deployment",), "enabled_for_deployment", "properties.enabledForDeployment",
+             "[Vault Only] Property to specify whether Azure Virtual Machines are permitted to retrieve certificates "
+             "stored as secrets from the key vault.", kind="flag3"),
+        Prop(("--enabled-for-disk-encryption",), "enabled_for_disk_encryption", "properties.enabledForDiskEncryption",
+             "[Vault Only] Property to specify whether Azure Disk Encryption is permitted to retrieve secrets from "
+             "the vault and unwrap keys.", kind="flag3"),
+        Prop(("--enabled-for-template-deployment",), "enabled_for_template_deployment",
+             "properties.enabledForTemplateDeployment", "[Vault Only] Property to specify whether Azure Resource "
+             "Manager is permitted to retrieve secrets from the key vault.", kind="flag3"),
+        Prop(("--public-network-access",), "public_network_access", "properties.publicNetworkAccess", "Property to "
+             "specify whether the vault will accept traffic from public internet.", kind="enum",
+             choices=("Enabled", "Disabled")),
+        Prop(("--bypass",), "bypass", "properties.networkAcls.bypass", "Bypass traffic for space-separated uses.",
+             kind="enum", choices=("AzureServices", "None")),
+        Prop(("--default-action",), "default_action", "properties.networkAcls.defaultAction", "Default action to "
+             "apply when no rule matches.", kind="enum", choices=("Allow", "Deny")),
+    ]
+    if create:
+        out += [
+            Prop(("--network-acls-ips",), "network_acls_ips", "properties.networkAcls.ipRules", "Network ACLs IP "
+                 "rules. Space-separated list of IP addresses.", kind="list",
+                 convert=lambda values, ns, ctx: [{"value": v} for v in values]),
+            Prop(("--network-acls-vnets",), "network_acls_vnets", "properties.networkAcls.virtualNetworkRules",
+                 "Network ACLS VNet rules. Space-separated list of Vnet/subnet pairs or subnet resource ids.",
+                 kind="list", convert=_vnet_rules),
+        ]
+    return out
+
+
+VAULT_CREATE_PROPS = _vault_props(create=True)
+"""``az keyvault create`` flags that set a plain property of the vault."""
+VAULT_UPDATE_PROPS = _vault_props(create=False)
+"""``az keyvault update`` flags that set a plain property of the vault."""
+
+
 def _create_call(ns, ctx) -> Call:
     if ns.enable_soft_delete is not None:
         ctx.warn("Argument '--enable-soft-delete' has been deprecated and will be removed in a future release.")
     return Call("create_vault", (ns.name, ns.resource_group, ns.location), {
         "sku": ns.sku or "standard", "enable_purge_protection": ns.enable_purge_protection,
         "retention_days": ns.retention_days, "enable_rbac_authorization": bool(ns.enable_rbac_authorization),
-        "tags": ns.tags})
+        "tags": ns.tags, "props": props.collect(ns, ctx, VAULT_CREATE_PROPS), "self_perms": not ns.no_self_perms})
 
 
 command("az keyvault create", "Create a Vault or HSM.", [
@@ -74,7 +128,9 @@ command("az keyvault create", "Create a Vault or HSM.", [
           default="false"),
     Arg(("--enable-soft-delete",), "enable_soft_delete", "Soft delete is always on: deleted vaults and keys stay "
         "recoverable for --retention-days.", kind="flag3", choices=("true", "false"), deprecated=True),
-    tags(), no_wait(),
+    flag3(("--no-self-perms",), "no_self_perms", "[Vault Only] Don't add permissions for the current user/service "
+          "principal in the new vault."),
+    tags(), no_wait(), *props.args(VAULT_CREATE_PROPS),
 ], call=_create_call, validate=_validate_create, render=lambda e, v, ns: views.vault_view(e, v), mutating=True,
     examples=[("Create a key vault with network ACLs specified (use --network-acls to specify IP and VNet rules by "
                "using a JSON string).",
@@ -127,26 +183,51 @@ command("az keyvault update", "Update the properties of a Vault.", [
     flag3(("--enable-rbac-authorization",), "enable_rbac_authorization", "Property that controls how data actions "
           "are authorized. When true, the key vault will use Role Based Access Control (RBAC) for authorization "
           "of data actions, and the access policies specified in vault properties will be ignored."),
-    Arg(("--set",), "set", "Update an object by specifying a property path and value to set.  Example: --set "
-        "property1.property2=<value>.", nargs="+", group="Generic Update Arguments"),
-    no_wait(),
-], ids=VAULT_TYPE, call=lambda ns, ctx: Call("update_vault", (ns.name,), {
-    "enable_purge_protection": ns.enable_purge_protection, "retention_days": ns.retention_days,
-    "enable_rbac_authorization": ns.enable_rbac_authorization, "sku": _sku_from_set(ns.set)}),
+    *generic.generic_args(),
+    no_wait(), *props.args(VAULT_UPDATE_PROPS),
+], ids=VAULT_TYPE, call=lambda ns, ctx: _vault_update_call(ns, ctx),
     render=lambda e, v, ns: views.vault_view(e, v), mutating=True,
     examples=[("Enable purge protection (needed by disk encryption sets).",
                "az keyvault update -n MyKeyVault -g MyResourceGroup --enable-purge-protection true")])
 
-def _sku_from_set(items: list[str] | None) -> str | None:
-    """``--set properties.sku.name=premium``: the one generic update cmklab's vaults take."""
-    sku = None
-    for item in items or []:
-        path, _, value = item.partition("=")
-        if path.strip().lower() != "properties.sku.name" or not value.strip():
-            raise CLIError(f"cmklab's `az keyvault update --set` takes properties.sku.name=standard|premium only; "
-                           f"got '{item}'")
-        sku = value.strip()
-    return sku
+def _typed(kind: type, what: str):
+    def convert(value):
+        if not isinstance(value, kind) or isinstance(value, bool) is not (kind is bool):
+            raise CLIError(f"a generic update gave {value!r} where {what} is needed")
+        return value
+    return convert
+
+
+VAULT_UPDATABLE = {
+    "properties.sku.name": ("sku", _typed(str, "standard or premium")),
+    "properties.enablePurgeProtection": ("enable_purge_protection", _typed(bool, "true or false")),
+    "properties.softDeleteRetentionInDays": ("retention_days", _typed(int, "a number of days")),
+    "properties.enableRbacAuthorization": ("enable_rbac_authorization", _typed(bool, "true or false")),
+}
+"""What a generic update can change on a key vault (its JSON path -> the facade keyword)."""
+
+
+def _vault_update_call(ns, ctx) -> Call:
+    kwargs = {"enable_purge_protection": ns.enable_purge_protection, "retention_days": ns.retention_days,
+              "enable_rbac_authorization": ns.enable_rbac_authorization}
+    given = props.collect(ns, ctx, VAULT_UPDATE_PROPS)
+    if generic.given(ns):
+        engine = ctx.engine
+        before = views.vault_view(engine, engine.get_vault(ns.name))
+        updatable = dict(VAULT_UPDATABLE)
+        updatable.update({p.path: ("props:" + p.path, None) for p in VAULT_UPDATE_PROPS})
+        for kw, value in generic.changes(before, generic.apply(before, ns), updatable, "az keyvault update").items():
+            if kw.startswith("props:"):  # a plain property changed through --set: stored as given
+                node = given
+                *parents, leaf = kw[6:].split(".")
+                for part in parents:
+                    node = node.setdefault(part, {})
+                node[leaf] = value
+            else:
+                kwargs[kw] = value
+    if given:
+        kwargs["props"] = given
+    return Call("update_vault", (ns.name,), kwargs)
 
 
 command("az keyvault delete", "Delete a Vault or HSM.", [_vault_name(), rg(required=False), no_wait()], ids=VAULT_TYPE, 
@@ -195,7 +276,8 @@ def _validate_policy(ns) -> None:
 
 def _validate_set_policy(ns) -> None:
     _validate_policy(ns)
-    if ns.key_permissions is None:
+    if ns.key_permissions is None and ns.secret_permissions is None and ns.certificate_permissions is None \
+            and ns.storage_permissions is None:
         raise UsageError("specify at least one: --key-permissions, --secret-permissions, --certificate-permissions "
                          "--storage-permissions")
 
@@ -213,9 +295,17 @@ command("az keyvault set-policy", "Update security policy settings for a Key Vau
     _vault_name(), rg(required=False), *_principal_args(),
     enum(("--key-permissions",), "key_permissions", "Space-separated list of key permissions to assign.",
          KEY_PERMISSIONS_AZ, nargs="*", group="Permission Arguments"),
+    *[enum((f"--{kind}-permissions",), f"{kind}_permissions", f"Space-separated list of {kind} permissions to assign. "
+           "(Stored and shown in the access policy; cmklab models no secrets, certificates or storage accounts, so "
+           "they grant nothing it checks.)", OTHER_PERMISSIONS[plural], nargs="*", group="Permission Arguments")
+      for kind, plural in (("secret", "secrets"), ("certificate", "certificates"), ("storage", "storage"))],
     no_wait(),
 ], ids=VAULT_TYPE, validate=_validate_set_policy,
-    call=lambda ns, ctx: Call("set_policy", (ns.name, ns.object_id, list(dict.fromkeys(ns.key_permissions)))),
+    call=lambda ns, ctx: Call("set_policy", (ns.name, ns.object_id, None if ns.key_permissions is None else
+                                             list(dict.fromkeys(ns.key_permissions))),
+                              {"other_permissions": {"secrets": ns.secret_permissions,
+                                                     "certificates": ns.certificate_permissions,
+                                                     "storage": ns.storage_permissions}}),
     render=lambda e, v, ns: views.vault_view(e, v), mutating=True,
     examples=[("Assign key permissions to a disk encryption set's identity.",
                "az keyvault set-policy -n MyVault --object-id {GUID} --key-permissions get wrapKey unwrapKey")])

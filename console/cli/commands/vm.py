@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .. import generic, props
+from ..props import Prop
 from ..errors import CLIError
 from ..output import transform_instance_view, transform_vm
 from ..spec import (Arg, Call, command, enum, flag3, location, name, no_wait,
@@ -27,8 +29,142 @@ def _storage_sku(values: list[str] | None):
     return values
 
 
+LICENSE_TYPES = ("Windows_Server", "Windows_Client", "RHEL_BYOS", "SLES_BYOS", "RHEL_BASE", "RHEL_SAPAPPS",
+                 "RHEL_SAPHA", "RHEL_EUS", "RHEL_BASESAPAPPS", "RHEL_BASESAPHA", "SLES_STANDARD", "SLES", "SLES_SAP",
+                 "SLES_HPC", "None", "RHEL_ELS_6", "UBUNTU_PRO", "UBUNTU")
+
+
+def _user_data(value, ns, ctx) -> str:
+    """az sends ``--user-data`` base64-encoded (a file's content with ``@file``)."""
+    import base64
+
+    return base64.b64encode(str(value).encode()).decode()
+
+
+def _vm_props(update: bool) -> list[Prop]:
+    common = [
+        Prop(("--license-type",), "license_type", "licenseType", "Specifies that the Windows image or disk was "
+             "licensed on-premises, or that SLES/RHEL is used with a subscription.", kind="enum",
+             choices=LICENSE_TYPES),
+        Prop(("--priority",), "priority", "priority", "Priority. Use 'Spot' to run short-lived workloads in a "
+             "cost-effective way.", kind="enum", choices=("Regular", "Low", "Spot", "SpotPlus")),
+        Prop(("--max-price",), "max_price", "billingProfile.maxPrice", "The maximum price (in US Dollars) you are "
+             "willing to pay for a Spot VM/VMSS. -1 indicates that the Spot VM/VMSS should not be evicted for price "
+             "reasons.", kind="float"),
+        Prop(("--enable-secure-boot",), "enable_secure_boot", "securityProfile.uefiSettings.secureBootEnabled",
+             "Enable secure boot.", kind="flag3"),
+        Prop(("--enable-vtpm",), "enable_vtpm", "securityProfile.uefiSettings.vTpmEnabled", "Enable vTPM.",
+             kind="flag3"),
+        Prop(("--security-type",), "security_type", "securityProfile.securityType", "Specify the security type of "
+             "the virtual machine.", kind="enum", choices=("TrustedLaunch", "Standard", "ConfidentialVM")),
+        Prop(("--enable-hibernation",), "enable_hibernation", "additionalCapabilities.hibernationEnabled",
+             "The flag that enable or disable hibernation capability on the VM.", kind="flag3"),
+        Prop(("--user-data",), "user_data", "userData", "UserData for the VM. It can be passed in as file or string.",
+             convert=_user_data),
+        Prop(("--ppg",), "proximity_placement_group", "proximityPlacementGroup", "The name or ID of the proximity "
+             "placement group the VM should be associated with.",
+             convert=props.sub_resource("Microsoft.Compute/proximityPlacementGroups")),
+        Prop(("--host",), "dedicated_host", "host", "The ID of the dedicated host that the VM will reside in.",
+             convert=lambda v, ns, ctx: {"id": v}),
+        Prop(("--host-group",), "dedicated_host_group", "hostGroup", "Name or ID of the dedicated host group that the "
+             "VM will reside in.", convert=props.sub_resource("Microsoft.Compute/hostGroups")),
+        Prop(("--capacity-reservation-group", "--crg"), "capacity_reservation_group",
+             "capacityReservation.capacityReservationGroup", "The ID or name of the capacity reservation group that "
+             "is used to allocate.",
+             convert=props.sub_resource("Microsoft.Compute/capacityReservationGroups")),
+        Prop(("--disk-controller-type",), "disk_controller_type", "storageProfile.diskControllerType", "Specify the "
+             "disk controller type configured for the VM or VMSS.", kind="enum", choices=("NVMe", "SCSI")),
+        Prop(("--v-cpus-available",), "v_cpus_available", "hardwareProfile.vmSizeProperties.vCPUsAvailable",
+             "Specify the number of vCPUs available.", kind="int"),
+        Prop(("--v-cpus-per-core",), "v_cpus_per_core", "hardwareProfile.vmSizeProperties.vCPUsPerCore",
+             "Specify the ratio of vCPU to physical core. Setting this property to 1 also means that hyper-threading "
+             "is disabled.", kind="int"),
+        Prop(("--enable-user-reboot-scheduled-events", "--enable-reboot"), "enable_user_reboot_scheduled_events",
+             "scheduledEventsPolicy.userInitiatedReboot.automaticallyApprove", "The configuration parameter used "
+             "while creating user initiated reboot scheduled event setting creation.", kind="flag3"),
+        Prop(("--enable-user-redeploy-scheduled-events", "--enable-redeploy"), "enable_user_redeploy_scheduled_events",
+             "scheduledEventsPolicy.userInitiatedRedeploy.automaticallyApprove", "The configuration parameter used "
+             "while creating user initiated redeploy scheduled event setting creation.", kind="flag3"),
+        Prop(("--enable-all-instance-down", "--all-instance-down"), "enable_all_instance_down",
+             "scheduledEventsPolicy.allInstancesDown.automaticallyApprove", "The configuration parameter used while "
+             "creating event setting for all instances down.", kind="flag3"),
+        Prop(("--additional-scheduled-events", "--additional-events"), "additional_scheduled_events",
+             "scheduledEventsProfile.osImageNotificationProfile.enable", "The configuration parameter used while "
+             "creating event grid and resource graph scheduled event setting.", kind="flag3"),
+    ]
+    audit_enforce = ("Audit", "Enforce")
+    proxy = "securityProfile.proxyAgentSettings"
+    common += [
+        Prop(("--processor-mode",), "processor_mode", "hardwareProfile.processorMode", "Specify the processor mode.",
+             kind="enum", choices=("Deterministic", "Opportunistic")),
+        Prop(("--disable-capacity-reservation-assignment", "--no-cap-reservation"),
+             "disable_capacity_reservation_assignment", "capacityReservation.disableCapacityReservationAssignment",
+             "Disable the capacity reservation assignment for the VM.", kind="flag3"),
+        Prop(("--enable-proxy-agent",), "enable_proxy_agent", f"{proxy}.enabled", "Specify whether the Guest Proxy "
+             "Agent feature is enabled on the virtual machine.", kind="flag3"),
+        Prop(("--proxy-agent-mode",), "proxy_agent_mode", f"{proxy}.mode", "Specify the mode that the Guest Proxy "
+             "Agent will execute on if the feature is enabled.", kind="enum", choices=audit_enforce),
+        Prop(("--add-proxy-agent-extension", "--add-proxy-agent-ext"), "add_proxy_agent_extension",
+             f"{proxy}.addProxyAgentExtension", "Specify whether to implicitly install the ProxyAgent Extension.",
+             kind="flag3"),
+        Prop(("--key-incarnation-id",), "key_incarnation_id", f"{proxy}.keyIncarnationId", "Increase the value of "
+             "this property allows user to reset the key used for securing communication channel between guest and "
+             "host.", kind="int"),
+        Prop(("--wire-server-mode",), "wire_server_mode", f"{proxy}.wireServer.mode", "Specify the mode that the "
+             "Guest Proxy Agent will execute on for the WireServer endpoint.", kind="enum", choices=audit_enforce),
+        Prop(("--wire-server-use-local-file-rules", "--wire-local-rules"), "wire_server_use_local_file_rules",
+             f"{proxy}.wireServer.useLocalFileRules", "Specify whether to use local file rules for the WireServer "
+             "endpoint.", kind="flag3"),
+        Prop(("--wire-server-access-control-profile-reference-id", "--wire-server-profile-id"),
+             "wire_server_access_control_profile_reference_id", f"{proxy}.wireServer.inVMAccessControlProfileReferenceId",
+             "Specify the access control profile version resource id of the WireServer endpoint."),
+        Prop(("--imds-mode",), "imds_mode", f"{proxy}.imds.mode", "Specify the mode that the Guest Proxy Agent will "
+             "execute on for the IMDS endpoint.", kind="enum", choices=audit_enforce),
+        Prop(("--imds-access-control-profile-reference-id", "--imds-profile-id"),
+             "imds_access_control_profile_reference_id", f"{proxy}.imds.inVMAccessControlProfileReferenceId",
+             "Specify the access control profile version resource id of the IMDS endpoint."),
+    ]
+    if update:
+        return common
+    return common + [
+        Prop(("--plan-name",), "plan_name", "plan.name", "Plan name."),
+        Prop(("--plan-product",), "plan_product", "plan.product", "Plan product."),
+        Prop(("--plan-publisher",), "plan_publisher", "plan.publisher", "Plan publisher."),
+        Prop(("--plan-promotion-code",), "plan_promotion_code", "plan.promotionCode", "Plan promotion code."),
+        Prop(("--eviction-policy",), "eviction_policy", "evictionPolicy", "The eviction policy for the Spot priority "
+             "virtual machine. Default eviction policy is Deallocate for a Spot priority virtual machine.",
+             kind="enum", choices=("Deallocate", "Delete")),
+        Prop(("--computer-name",), "computer_name", "osProfile.computerName", "The host OS name of the virtual "
+             "machine. Defaults to the name of the VM."),
+        Prop(("--platform-fault-domain",), "platform_fault_domain", "platformFaultDomain", "Specify the scale set "
+             "logical fault domain into which the virtual machine will be created.", kind="int"),
+        Prop(("--availability-set",), "availability_set", "availabilitySet", "Name or ID of an existing availability "
+             "set to add the VM to.", convert=props.sub_resource("Microsoft.Compute/availabilitySets")),
+        Prop(("--boot-diagnostics-storage",), "boot_diagnostics_storage", "diagnosticsProfile.bootDiagnostics",
+             "Pre-existing storage account name or its blob uri to capture boot diagnostics.",
+             convert=lambda v, ns, ctx: {"enabled": True, "storageUri": v if "://" in str(v)
+                                         else f"https://{v}.blob.core.windows.net/"}),
+        Prop(("--edge-zone",), "edge_zone", "extendedLocation", "The name of edge zone.", convert=props.edge_zone),
+        Prop(("--zone-placement-policy",), "zone_placement_policy", "placement.zonePlacementPolicy", "Specify the "
+             "policy for virtual machine's placement in availability zone.", kind="enum", choices=("Any",)),
+        Prop(("--include-zones",), "include_zones", "placement.includeZones", "If \"--zone-placement-policy\" is "
+             "set to \"Any\", availability zone selected by the system must be present in the list of availability "
+             "zones passed with \"--include-zones\".", kind="list"),
+        Prop(("--exclude-zones",), "exclude_zones", "placement.excludeZones", "If \"--zone-placement-policy\" is "
+             "set to \"Any\", availability zone selected by the system must not be present in the list of "
+             "availability zones passed with \"--exclude-zones\".", kind="list"),
+    ]
+
+
+VM_CREATE_PROPS = _vm_props(update=False)
+"""``az vm create`` flags that set a plain property of the VM."""
+VM_UPDATE_PROPS = _vm_props(update=True)
+"""``az vm update`` flags that set a plain property of the VM."""
+
+
 def _create_call(ns, ctx) -> Call:
     kwargs: dict = {
+        "props": props.collect(ns, ctx, VM_CREATE_PROPS),
         "location": ns.location, "os_disk_name": ns.os_disk_name, "os_disk_encryption_set": ns.os_disk_encryption_set,
         "os_disk_size_gb": ns.os_disk_size_gb, "data_disk_sizes_gb": ns.data_disk_sizes_gb,
         "data_disk_encryption_sets": ns.data_disk_encryption_sets,
@@ -99,7 +235,7 @@ command("az vm create", "Create an Azure Virtual Machine.", [
     enum(("--public-ip-sku",), "public_ip_sku", "Public IP SKU (not modelled).", ("Basic", "Standard"), group=_NET),
     enum(("--nsg-rule",), "nsg_rule", "NSG rule to create when creating a new NSG (not modelled).",
          ("RDP", "SSH", "NONE"), group=_NET),
-    no_wait(),
+    no_wait(), *props.args(VM_CREATE_PROPS),
 ], mutating=True, call=_create_call, render=lambda e, vm, ns: views.vm_create_output(vm),
     examples=[("Create a VM whose OS and data disks are encrypted with a customer-managed key.",
                "az vm create -g MyResourceGroup -n MyVm --image Ubuntu2204 --os-disk-encryption-set MySet "
@@ -112,15 +248,24 @@ command("az vm show", "Get the details of a VM.", [
     Arg(("--include-user-data", "-u"), "include_user_data", "Include the user data properties in the query result.",
         kind="store_true"),
 ], ids=VM_TYPE, call=lambda ns, ctx: Call("get_vm", (ns.name, ns.resource_group)), table=transform_vm,
-    render=lambda e, vm, ns: views.vm_view(e, vm, details=ns.show_details),
+    render=lambda e, vm, ns: views.vm_view(e, vm, details=ns.show_details, user_data=ns.include_user_data),
     examples=[("Show the power state of a VM.", "az vm show -g MyResourceGroup -n MyVm -d --query powerState -o tsv")])
+
+def _in_scale_set(vm, vmss: str | None) -> bool:
+    """``vm list --vmss NAME|ID``: the VMs of that scale set (every VM without it)."""
+    if vmss is None:
+        return True
+    return bool(vm.scale_set) and vm.scale_set.lower() == vmss.rstrip("/").rsplit("/", 1)[-1].lower()
+
 
 command("az vm list", "List details of Virtual Machines.", [
     rg(required=False),
     Arg(("--show-details", "-d"), "show_details", "Show public ip address, FQDN, and power states. command will run "
         "slow.", kind="store_true"),
+    Arg(("--vmss",), "vmss", "List VM instances in a specific VMSS. Please specify the VMSS id or VMSS name."),
 ], call=lambda ns, ctx: Call("list_vms", (ns.resource_group,)), table=transform_vm,
-    render=lambda e, vms, ns: [views.vm_view(e, vm, details=ns.show_details) for vm in vms],
+    render=lambda e, vms, ns: [views.vm_view(e, vm, details=ns.show_details) for vm in vms
+                               if _in_scale_set(vm, ns.vmss)],
     examples=[("List all VMs with their power state.", "az vm list -d -o table")])
 
 command("az vm get-instance-view", "Get instance information about a VM.", [_vm_name(), rg()], ids=VM_TYPE, 
@@ -158,17 +303,45 @@ command("az vm delete", "Delete a VM.", [
     examples=[("Delete a VM without a prompt (its disks are kept).", "az vm delete -g MyResourceGroup -n MyVm --yes")])
 
 
+def _bool(value) -> bool:
+    if not isinstance(value, bool):
+        raise CLIError(f"a generic update gave {value!r} where true or false is needed")
+    return value
+
+
+def _str(value) -> str:
+    if not isinstance(value, str) or not value:
+        raise CLIError(f"a generic update gave {value!r} where a non-empty string is needed")
+    return value
+
+
+VM_UPDATABLE = {
+    "securityProfile.encryptionAtHost": ("encryption_at_host", _bool), "hardwareProfile.vmSize": ("size", _str),
+    "additionalCapabilities.ultraSSDEnabled": ("ultra_ssd_enabled", _bool),
+}
+"""What a generic update can change on a VM (its JSON path -> the facade keyword)."""
+
+
 def _update_call(ns, ctx) -> Call:
-    eah = ns.encryption_at_host
-    for item in ns.set or []:
-        path, _, value = item.partition("=")
-        if path.strip().lower() == "securityprofile.encryptionathost" and value.strip().lower() in ("true", "false"):
-            eah = value.strip().lower() == "true"
-        else:
-            raise CLIError(f"cmklab's `az vm update --set` takes securityProfile.encryptionAtHost=true|false only; "
-                           f"got '{item}'")
-    return Call("update_vm", (ns.name, ns.resource_group), {
-        "encryption_at_host": eah, "size": ns.size, "ultra_ssd_enabled": ns.ultra_ssd_enabled})
+    kwargs = {"encryption_at_host": ns.encryption_at_host, "size": ns.size, "ultra_ssd_enabled": ns.ultra_ssd_enabled}
+    given = props.collect(ns, ctx, VM_UPDATE_PROPS)
+    if generic.given(ns):
+        engine = ctx.engine
+        before = views.vm_view(engine, engine.get_vm(ns.name, ns.resource_group), nulls=True)
+        updatable = dict(VM_UPDATABLE)
+        updatable.update({p.path: ("props:" + p.path, None) for p in VM_UPDATE_PROPS})
+        for kw, value in generic.changes(before, generic.apply(before, ns), updatable, "az vm update").items():
+            if kw.startswith("props:"):  # a plain property changed through --set: stored as given
+                node = given
+                *parents, leaf = kw[6:].split(".")
+                for part in parents:
+                    node = node.setdefault(part, {})
+                node[leaf] = value
+            else:
+                kwargs[kw] = value
+    if given:
+        kwargs["props"] = given
+    return Call("update_vm", (ns.name, ns.resource_group), kwargs)
 
 
 command("az vm update", "Update the properties of a VM.", [
@@ -179,9 +352,8 @@ command("az vm update", "Update the properties of a VM.", [
           "managed data disks with UltraSSD_LRS storage account."),
     flag3(("--encryption-at-host",), "encryption_at_host", "Enable Host Encryption for the VM or VMSS. This will "
           "enable the encryption for all the disks including Resource/Temp disk at host itself."),
-    Arg(("--set",), "set", "Update an object by specifying a property path and value to set.  Example: --set "
-        "property1.property2=<value>.", nargs="+", group="Generic Update Arguments"),
-    no_wait(),
+    *generic.generic_args(),
+    no_wait(), *props.args(VM_UPDATE_PROPS),
 ], mutating=True, ids=VM_TYPE, call=_update_call, render=lambda e, vm, ns: views.vm_view(e, vm),
     examples=[("Turn on encryption at host (the VM deallocated).",
                "az vm update -g MyResourceGroup -n MyVm --set securityProfile.encryptionAtHost=true")])

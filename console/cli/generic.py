@@ -1,0 +1,247 @@
+"""az's generic update arguments (``--set``, ``--add``, ``--remove``, ``--force-string``) on a resource's JSON shape.
+
+az applies them to the resource it got, then sends the whole resource back. cmklab does the same on the JSON its
+``show`` prints, with az's rules: a path is dot-separated keys and ``[index]`` or ``[key=value]`` filters; a value
+is parsed as JSON unless ``--force-string`` is given (falling back to the string); ``--set`` into a null parent
+creates it; ``--add PATH VALUE|KEY=VALUE ...`` appends to a list (consecutive ``KEY=VALUE`` make one object);
+``--remove PATH [INDEX]`` drops a key or a list item. A path that does not exist is az's ``Couldn't find 'x' in
+'y'. Available options: [...]`` (exit 1).
+
+Then the changes are read back: each changed property must be one the engine models for this resource
+(``UPDATABLE``: its path -> the facade keyword); any other is refused, naming the property and those that can
+change. Nothing is written unless every change is one the engine can make.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from typing import Any, Callable
+
+from .errors import CLIError
+from .spec import Arg
+
+GROUP = "Generic Update Arguments"
+
+
+def generic_args() -> list[Arg]:
+    return [
+        Arg(("--add",), "generic_add", "Add an object to a list of objects by specifying a path and key value pairs.  "
+            "Example: --add property.listProperty <key=value, string or JSON string>.", nargs="+", append=True,
+            group=GROUP, metavar="LIST"),
+        Arg(("--force-string",), "force_string", "When using 'set' or 'add', preserve string literals instead of "
+            "attempting to convert to JSON.", kind="store_true", group=GROUP),
+        Arg(("--remove",), "generic_remove", "Remove a property or an element from a list.  Example: --remove "
+            "property.list <indexToRemove> OR --remove propertyToRemove.", nargs="+", append=True,
+            group=GROUP, metavar="LIST"),
+        Arg(("--set",), "set", "Update an object by specifying a property path and value to set.  Example: --set "
+            "property1.property2=<value>.", nargs="+", group=GROUP, metavar="KEY=VALUE"),
+    ]
+
+
+def given(ns) -> bool:
+    return bool(getattr(ns, "set", None) or getattr(ns, "generic_add", None) or getattr(ns, "generic_remove", None))
+
+
+# ---- az's path rules -------------------------------------------------------------------------------------
+
+_INDEX = re.compile(r"\[(.*)\]")
+_SEGMENT = re.compile(r"(\[.*?\])|([^.]+)")
+
+
+def _path(text: str) -> list[str]:
+    text = text.replace(".[", "[").replace("[", ".[")
+    return [a or b for a, b in _SEGMENT.findall(text)]
+
+
+def _split(expression: str) -> tuple[str, str]:
+    """KEY=VALUE, the first ``=`` outside brackets."""
+    depth = 0
+    for i, c in enumerate(expression):
+        if c == "[":
+            depth += 1
+        elif c == "]" and depth:
+            depth -= 1
+        elif c == "=" and not depth:
+            return expression[:i], expression[i + 1:]
+    return expression, ""
+
+
+def _value(text: str, force_string: bool) -> Any:
+    if force_string:
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _not_found(instance: Any, part: str, path: list[str]) -> CLIError:
+    parent = ".".join(path[:-1]).replace(".[", "[")
+    msg = f"Couldn't find '{part}' in '{parent}'."
+    if isinstance(instance, dict):
+        msg += f" Available options: {sorted(instance)}"
+    elif isinstance(instance, list):
+        msg += f" Available options: index into the collection '{parent}' with [<index>] or [<key=value>]"
+    else:
+        msg += f" '{parent}' does not support further indexing."
+    return CLIError(msg)
+
+
+def _step(instance: Any, part: str, path: list[str]) -> Any:
+    index = _INDEX.match(part)
+    if index and not isinstance(instance, list):
+        raise _not_found(instance, part, path)
+    if index and "=" in index.group(1):
+        key, raw = index.group(1).split("=", 1)
+        want = _value(raw, False)
+        hits = [x for x in instance if isinstance(x, dict) and x.get(key) == want]
+        if len(hits) == 1:
+            return hits[0]
+        if hits:
+            raise CLIError(f"non-unique key '{key}' found multiple matches on {path[-2] if len(path) > 1 else ''}. "
+                           "Key must be unique.")
+        raise CLIError(f"item with value '{want}' doesn't exist for key '{key}' on "
+                       f"{path[-2] if len(path) > 1 else ''}")
+    if index:
+        try:
+            return instance[int(index.group(1))]
+        except (IndexError, ValueError):
+            raise CLIError(f"index {index.group(1)} doesn't exist on {path[-2] if len(path) > 1 else ''}") from None
+    if isinstance(instance, dict) and part in instance:
+        return instance[part]
+    raise _not_found(instance, part, path)
+
+
+def _find(instance: Any, path: list[str]) -> Any:
+    for part in path:
+        instance = _step(instance, part, path)
+    return instance
+
+
+def set_property(root: dict, expression: str, force_string: bool) -> None:
+    key, raw = _split(expression)
+    if not key.strip():
+        raise CLIError("usage error: Empty key in --set. Correct syntax: --set KEY=VALUE [KEY=VALUE ...]")
+    value = _value(raw, force_string)
+    path = _path(key)
+    name, parents = path[-1], path[:-1]
+    instance = _find(root, parents)
+    if instance is None:  # a null parent: az creates it
+        holder = _find(root, parents[:-1])
+        holder[parents[-1]] = {}
+        instance = holder[parents[-1]]
+    index = _INDEX.match(name)
+    if index is not None and isinstance(instance, list):
+        try:
+            instance[int(index.group(1))] = value
+        except (IndexError, ValueError):
+            raise CLIError(f"index {index.group(1)} doesn't exist on {name}") from None
+    elif isinstance(instance, dict):
+        instance[name] = value
+    else:
+        raise _not_found(instance, name, key.split("."))
+
+
+def add_property(root: dict, values: list[str], force_string: bool) -> None:
+    values = list(values)
+    path = _path(values.pop(0))
+    target = _find(root, path)
+    if target is None:
+        holder = _find(root, path[:-1])
+        holder[path[-1]] = target = []
+    if not isinstance(target, list):
+        raise CLIError(f"--add: '{'.'.join(path)}' is not a list; --add appends to a list")
+    entry: dict = {}
+    for arg in values:
+        if "=" in arg:
+            k, v = arg.split("=", 1)
+            entry[k] = v
+            continue
+        if entry:
+            target.append(entry)
+            entry = {}
+        target.append(_value(arg, force_string))
+    if entry:
+        target.append(entry)
+
+
+def remove_property(root: dict, values: list[str]) -> None:
+    values = list(values)
+    path = _path(values.pop(0))
+    if not values:
+        parent = _find(root, path[:-1])
+        if not isinstance(parent, dict) or path[-1] not in parent:
+            raise CLIError(f"{path[-1]} doesn't exist")
+        del parent[path[-1]]
+        return
+    target = _find(root, path)
+    try:
+        target.pop(int(values[0]))
+    except (IndexError, ValueError):
+        raise CLIError(f"index {values[0]} doesn't exist on {path[-1]}") from None
+    except AttributeError:
+        raise CLIError(f"{path[-1]} doesn't exist") from None
+
+
+def apply(shape: dict, ns) -> dict:
+    """The resource's JSON after ``--set``/``--add``/``--remove`` in az's order (set, add, remove)."""
+    out = copy.deepcopy(shape)
+    force = bool(getattr(ns, "force_string", False))
+    for expression in getattr(ns, "set", None) or []:
+        set_property(out, expression, force)
+    for values in getattr(ns, "generic_add", None) or []:
+        add_property(out, values, force)
+    for values in getattr(ns, "generic_remove", None) or []:
+        remove_property(out, values)
+    return out
+
+
+# ---- reading the changes back -----------------------------------------------------------------------------
+
+
+def _leaves(obj: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(obj, dict) and obj:
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            out.update(_leaves(v, f"{prefix}.{k}" if prefix else k))
+        return out
+    return {prefix: obj}
+
+
+def changes(before: dict, after: dict, updatable: dict[str, tuple[str, Callable | None]],
+            command: str) -> dict[str, Any]:
+    """The facade keywords for what changed; a change to anything else is refused (nothing is written)."""
+    kwargs: dict[str, Any] = {}
+    old, new = _leaves(before), _leaves(after)
+    for prefix, (kw, convert) in updatable.items():
+        if prefix.endswith(".*"):  # a whole dict (tags)
+            root = prefix[:-2]
+            if before.get(root) != after.get(root):
+                try:
+                    kwargs[kw] = convert(after.get(root)) if convert else after.get(root)
+                except CLIError as err:
+                    raise CLIError(f"'{root}': {err.message}") from None
+    covered = tuple(p[:-2] for p in updatable if p.endswith(".*"))
+    for path in sorted(set(old) | set(new)):
+        if old.get(path, _MISSING) == new.get(path, _MISSING):
+            continue
+        if old.get(path, _MISSING) is None and path not in new and any(p.startswith(path + ".") for p in new):
+            continue  # a null parent that --set filled: its new leaves are the changes
+        if any(path == c or path.startswith(c + ".") for c in covered):
+            continue
+        if path not in updatable:
+            allowed = ", ".join(p[:-2] if p.endswith(".*") else p for p in updatable)
+            raise CLIError(f"cmklab's `{command}` cannot change '{path}': the engine does not model it for this "
+                           f"resource. Properties a generic update can change here: {allowed}")
+        kw, convert = updatable[path]
+        value = new.get(path)
+        try:
+            kwargs[kw] = convert(value) if convert else value
+        except CLIError as err:
+            raise CLIError(f"'{path}': {err.message}") from None
+    return kwargs
+
+
+_MISSING = object()

@@ -1,0 +1,78 @@
+"""az's generic update arguments (``--set``, ``--add``, ``--remove``, ``--force-string``) on ``disk update``,
+``disk-encryption-set update``, ``keyvault update`` and ``vm update``: applied to the resource's JSON with az's
+path rules, then every change must be a property the engine models (or it is refused and nothing is written)."""
+
+from __future__ import annotations
+
+import subprocess
+
+
+def test_set_changes_a_disk_size_and_tags_as_the_json_path_says(cli, rg):
+    cli.ok("disk", "create", "-g", rg, "-n", "d1", "--size-gb", "4", "-o", "none")
+    out = cli.ok("disk", "update", "-g", rg, "-n", "d1", "--set", "diskSizeGB=8", "tags.env=dev").json
+    assert out["diskSizeGB"] == 8 and out["tags"] == {"env": "dev"}
+    assert cli.ok("disk", "update", "-g", rg, "-n", "d1", "--remove", "tags.env").json["tags"] == {}
+
+
+def test_a_path_that_is_not_there_is_azs_message_and_changes_nothing(cli, rg):
+    cli.ok("disk", "create", "-g", rg, "-n", "d1", "--size-gb", "4", "-o", "none")
+    before = cli.state_bytes()
+    r = cli.az("disk", "update", "-g", rg, "-n", "d1", "--set", "nope.deeper=1")
+    assert r.code == 1 and "Couldn't find 'nope' in ''. Available options: [" in r.err and "'diskSizeGB'" in r.err
+    assert cli.state_bytes() == before
+
+
+def test_a_property_the_engine_does_not_model_is_refused_naming_what_can_change(cli, rg):
+    cli.ok("disk", "create", "-g", rg, "-n", "d1", "--size-gb", "4", "-o", "none")
+    before = cli.state_bytes()
+    r = cli.az("disk", "update", "-g", rg, "-n", "d1", "--set", "location=westus", "diskSizeGB=8")
+    assert r.code == 1 and "cannot change 'location'" in r.err and "diskSizeGB" in r.err
+    assert cli.state_bytes() == before  # the size change given with it is not made either
+
+
+def test_force_string_keeps_a_value_a_string_and_the_type_is_checked(cli, rg):
+    cli.ok("disk", "create", "-g", rg, "-n", "d1", "--size-gb", "4", "-o", "none")
+    r = cli.az("disk", "update", "-g", rg, "-n", "d1", "--set", "diskSizeGB=16", "--force-string")
+    assert r.code == 1 and "'diskSizeGB'" in r.err and "whole number" in r.err
+    r = cli.ok("disk", "update", "-g", rg, "-n", "d1", "--set", "tags.n=5", "--force-string")
+    assert r.json["tags"] == {"n": "5"}
+
+
+def test_set_on_a_set_turns_on_automatic_rotation(cli, landscape):
+    out = cli.ok("disk-encryption-set", "update", "-g", landscape["rg"], "-n", "des1", "--set",
+                 "rotationToLatestKeyVersionEnabled=true").json
+    assert out["rotationToLatestKeyVersionEnabled"] is True
+
+
+def test_vault_generic_update_and_a_refused_property(cli, rg):
+    cli.ok("keyvault", "create", "-n", "kvg", "-g", rg, "-o", "none")
+    assert cli.tsv("keyvault", "update", "-n", "kvg", "--set", "properties.enablePurgeProtection=true",
+                   "--query", "properties.enablePurgeProtection") == "true"
+    r = cli.az("keyvault", "update", "-n", "kvg", "--set", "properties.softDeleteRetentionInDays=30")
+    assert r.code == 1 and "set at creation" in r.err  # the engine's rule, reached through the generic update
+    r = cli.az("keyvault", "update", "-n", "kvg", "--set", "properties.tenantId=00000000-0000-0000-0000-000000000001")
+    assert r.code == 1 and "cannot change 'properties.tenantId'" in r.err
+    assert cli.tsv("keyvault", "update", "-n", "kvg", "--set", "properties.publicNetworkAccess=Disabled", "--query",
+                   "properties.publicNetworkAccess") == "Disabled"  # a stored property (console/cli/props.py)
+
+
+def test_add_appends_to_a_list_and_remove_drops_an_item(cli, rg):
+    """--add and --remove act on lists; a list the engine does not model (access policies go through set-policy)
+    is refused after az's rules placed the value."""
+    cli.ok("keyvault", "create", "-n", "kva", "-g", rg, "-o", "none")
+    r = cli.az("keyvault", "update", "-n", "kva", "--add", "properties.accessPolicies", "objectId=abc", "tenantId=t")
+    assert r.code == 1 and "cannot change 'properties.accessPolicies" in r.err
+    r = cli.az("keyvault", "update", "-n", "kva", "--remove", "properties.accessPolicies", "5")
+    assert r.code == 1 and "index 5 doesn't exist on accessPolicies" in r.err
+
+
+def test_vm_update_set_through_the_installed_cmklab(cli, rg, cmklab_bin, cmklab_env):
+    env = dict(cmklab_env, CMKLAB_HOME=str(cli.home))
+    cli.ok("vm", "create", "-g", rg, "-n", "vm1", "--image", "Ubuntu2204", "-o", "none")
+    cli.ok("vm", "deallocate", "-g", rg, "-n", "vm1")
+    run = subprocess.run([str(cmklab_bin), "az", "vm", "update", "-g", rg, "-n", "vm1", "--set",
+                          "securityProfile.encryptionAtHost=true", "hardwareProfile.vmSize=Standard_D4s_v3",
+                          "--query", "[securityProfile.encryptionAtHost, hardwareProfile.vmSize]", "-o", "tsv"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["true", "Standard_D4s_v3"]

@@ -1,0 +1,111 @@
+"""Flags that set a plain property (console/cli/props.py): each one given is stored and shown at its path, a later
+update changes it, a null removes it, and a bad value is az's usage error with nothing changed."""
+
+from __future__ import annotations
+
+import pytest
+
+from console.cli.commands import compute, keyvault, vm
+
+SAMPLES = {"int": "2", "float": "0.5", "flag3": "true", "value": "name1", "list": "1"}
+
+
+def _sample(p):
+    return p.choices[-1] if p.kind == "enum" else SAMPLES[p.kind]
+
+
+def _expected(p, shown):
+    if p.kind == "enum":
+        return p.choices[-1]
+    if p.kind == "list":
+        return ["1"]
+    return {"int": 2, "float": 0.5, "flag3": True}.get(p.kind, shown)
+
+
+def _query(path: str) -> str:
+    return ".".join(f'"{part}"' for part in path.split("."))
+
+
+@pytest.mark.parametrize("prop", compute.DISK_CREATE_PROPS, ids=lambda p: p.options[0])
+def test_disk_create_stores_and_shows_each_property(cli, rg, prop):
+    cli.ok("disk", "create", "-g", rg, "-n", "d1", "--size-gb", "8", prop.options[0], _sample(prop), "-o", "none")
+    shown = cli.ok("disk", "show", "-g", rg, "-n", "d1", "--query", _query(prop.path)).json
+    assert shown is not None and shown == _expected(prop, shown)
+
+
+@pytest.mark.parametrize("prop", vm.VM_CREATE_PROPS, ids=lambda p: p.options[0])
+def test_vm_create_stores_and_shows_each_property(cli, rg, prop):
+    cli.ok("vm", "create", "-g", rg, "-n", "vm1", "--image", "Ubuntu2204", prop.options[0], _sample(prop), "-o", "none")
+    shown = cli.ok("vm", "show", "-g", rg, "-n", "vm1", "-u", "--query", _query(prop.path)).json
+    assert shown is not None and shown == _expected(prop, shown)
+
+
+def test_names_become_ids_and_edge_zones_objects(cli, rg):
+    cli.ok("disk", "create", "-g", rg, "-n", "d1", "--size-gb", "8", "--disk-access", "da1", "--edge-zone", "ez1",
+           "-o", "none")
+    d = cli.ok("disk", "show", "-g", rg, "-n", "d1").json
+    assert d["diskAccessId"].endswith(f"/resourceGroups/{rg}/providers/Microsoft.Compute/diskAccesses/da1")
+    assert d["extendedLocation"] == {"name": "ez1", "type": "EdgeZone"}
+
+
+def test_update_changes_a_property_and_a_null_removes_it(cli, rg):
+    cli.ok("disk", "create", "-g", rg, "-n", "d1", "--size-gb", "8", "--max-shares", "2", "-o", "none")
+    assert cli.tsv("disk", "update", "-g", rg, "-n", "d1", "--max-shares", "3", "--query", "maxShares") == "3"
+    assert cli.tsv("disk", "update", "-g", rg, "-n", "d1", "--set", "networkAccessPolicy=AllowPrivate", "--query",
+                   "networkAccessPolicy") == "AllowPrivate"
+    out = cli.ok("disk", "update", "-g", rg, "-n", "d1", "--set", "maxShares=null").json
+    assert "maxShares" not in out
+
+
+def test_vm_update_properties_and_user_data_only_when_asked(cli, rg):
+    cli.ok("vm", "create", "-g", rg, "-n", "vm1", "--image", "Ubuntu2204", "--user-data", "hello", "-o", "none")
+    assert "userData" not in cli.ok("vm", "show", "-g", rg, "-n", "vm1").json
+    assert cli.tsv("vm", "show", "-g", rg, "-n", "vm1", "--include-user-data", "--query", "userData") == "aGVsbG8="
+    out = cli.ok("vm", "update", "-g", rg, "-n", "vm1", "--priority", "Spot", "--max-price", "-1",
+                 "--processor-mode", "Deterministic").json
+    assert out["priority"] == "Spot" and out["billingProfile"] == {"maxPrice": -1.0}
+    assert out["hardwareProfile"]["processorMode"] == "Deterministic"
+
+
+def test_a_bad_value_is_a_usage_error_and_changes_nothing(cli, rg):
+    cli.ok("disk", "create", "-g", rg, "-n", "d1", "--size-gb", "8", "-o", "none")
+    before = cli.state_bytes()
+    r = cli.az("disk", "update", "-g", rg, "-n", "d1", "--network-access-policy", "Open")
+    assert r.code == 2 and "'Open' is not a valid value for '--network-access-policy'" in r.err
+    r = cli.az("disk", "update", "-g", rg, "-n", "d1", "--max-shares", "two")
+    assert r.code == 2 and "--max-shares" in r.err
+    r = cli.az("vm", "create", "-g", rg, "-n", "vm9", "--image", "Ubuntu2204", "--max-price", "cheap")
+    assert r.code == 2 and "--max-price" in r.err and "cheap" in r.err
+    assert cli.state_bytes() == before
+
+
+def test_help_says_the_property_is_stored_and_not_acted_on(cli):
+    text = " ".join(cli.ok("vm", "create", "--help").out.split())
+    assert "--max-price" in text and "billingProfile.maxPrice" in text and "does not act on it" in text
+
+
+@pytest.mark.parametrize("prop", keyvault.VAULT_CREATE_PROPS, ids=lambda p: p.options[0])
+def test_keyvault_create_stores_and_shows_each_property(cli, rg, prop):
+    cli.ok("keyvault", "create", "-g", rg, "-n", "kvp1", prop.options[0], _sample(prop), "-o", "none")
+    shown = cli.ok("keyvault", "show", "-n", "kvp1", "--query", _query(prop.path)).json
+    if prop.kind == "list":
+        assert shown and len(shown) == 1
+    else:
+        assert shown == _expected(prop, shown)
+
+
+def test_no_self_perms_leaves_the_creator_without_a_policy(cli, rg):
+    cli.ok("keyvault", "create", "-g", rg, "-n", "kvs1", "-o", "none")
+    cli.ok("keyvault", "create", "-g", rg, "-n", "kvs2", "--no-self-perms", "-o", "none")
+    assert len(cli.ok("keyvault", "show", "-n", "kvs1", "--query", "properties.accessPolicies").json) == 1
+    assert cli.ok("keyvault", "show", "-n", "kvs2", "--query", "properties.accessPolicies").json == []
+
+
+def test_vm_list_vmss_lists_the_vms_of_one_scale_set(cli, rg):
+    cli.engine().create_scale_set("ss1", rg, capacity=2)  # az vmss is another change's; the engine has scale sets
+    cli.ok("vm", "create", "-g", rg, "-n", "loner", "--image", "Ubuntu2204", "-o", "none")
+    everyone = cli.ok("vm", "list", "-g", rg, "--query", "length(@)").json
+    in_set = cli.ok("vm", "list", "-g", rg, "--vmss", "ss1", "--query", "length(@)").json
+    assert (everyone, in_set) == (3, 2)
+    sid = f"/subscriptions/x/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachineScaleSets/ss1"
+    assert cli.ok("vm", "list", "-g", rg, "--vmss", sid, "--query", "length(@)").json == 2
