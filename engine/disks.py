@@ -445,19 +445,22 @@ class DisksBackend(EngineCore):
             if tail:
                 buf += self._read_blocks(r, inner, outer, last, 1)[bs - tail:]
             data = bytes(buf)
-        step = CHUNK_BLOCKS * bs
-        mv = memoryview(data)
-        parts = [crypto.encrypt_layers(inner, outer, first + i // bs, mv[i:i + step])
-                 for i in range(0, len(data), step)]
-        self.store.blobs.writev(r.blob, first * rs, parts)
+        self.store.blobs.writev(r.blob, first * rs, _encrypted_chunks(inner, outer, first, data))
 
     def _read_blocks(self, r: Disk, inner, outer, first: int, count: int) -> bytes:
-        rs = crypto.RECORD_SIZE
+        """Blocks ``first`` to ``first + count - 1``, decrypted: records are read a chunk at a time into the
+        one output buffer (the only memory the read touches for the first time)."""
+        rs, bs = crypto.RECORD_SIZE, crypto.BLOCK_SIZE
         blobs = self.store.blobs
-        read = getattr(blobs, "read_view", blobs.read)
-        records = read(r.blob, first * rs, count * rs)
-        # one call: the output buffer is written in place (no join of chunks)
-        return crypto.decrypt_layers(inner, outer, first, records)
+        if count <= CHUNK_BLOCKS:
+            return crypto.decrypt_layers(inner, outer, first, blobs.read(r.blob, first * rs, count * rs))
+        out, dst = crypto.output_buffer(count * bs)
+        with dst:
+            for b in range(0, count, CHUNK_BLOCKS):
+                n = min(CHUNK_BLOCKS, count - b)
+                records = blobs.read(r.blob, (first + b) * rs, n * rs)
+                crypto.decrypt_layers_into(inner, outer, first + b, records, dst[b * bs:(b + n) * bs], zeroed=True)
+        return out.getvalue()
 
     def _read_data(self, r: Disk, keys: list[bytes], offset: int, length: int) -> bytes:
         bs = crypto.BLOCK_SIZE
@@ -684,3 +687,17 @@ def _rekey_impl(engine: DisksBackend, des: DiskEncryptionSet, new_kid: str, reso
                  f"{len(todo)} data key(s) re-wrapped, data and VMs untouched", des=des.id, kid=new_kid)
     uow.reconcile = True
     return len(todo)
+
+
+def _encrypted_chunks(inner, outer, first: int, data):
+    """The records of ``data`` (whole blocks from block ``first``), a chunk of ``CHUNK_BLOCKS`` at a time, each
+    encrypted into the same buffer: the blob store writes a chunk before it asks for the next (see
+    ``BlobStore.writev``), so a write of any size touches one chunk of fresh memory, not a copy of itself."""
+    bs, rs = crypto.BLOCK_SIZE, crypto.RECORD_SIZE
+    step = CHUNK_BLOCKS * bs
+    with memoryview(data) as view, view.cast("B") as src:
+        out = memoryview(bytearray(min(len(src) // bs, CHUNK_BLOCKS) * rs))
+        with out:
+            for i in range(0, len(src), step):
+                n = crypto.encrypt_layers_into(inner, outer, first + i // bs, src[i:i + step], out)
+                yield out[:n]
