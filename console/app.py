@@ -16,6 +16,7 @@ Errors become notifications titled with the engine's error code, never traceback
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -37,12 +38,13 @@ from .screens.ops import Call
 from .screens.panes import LogEntry, short_kid, shorten
 
 POLL_SECONDS = 0.5
+SWITCH_INTERVAL = 0.001
 BUSY_DELAY = 0.3
 """Quick actions finish before the progress indicator would flash."""
 
 
 def _store_label(engine) -> str:
-    path = getattr(engine.store, "path", None)
+    path = engine.store_path
     if not path:
         return "(in memory)"
     home = os.path.expanduser("~")
@@ -83,12 +85,20 @@ class CmkApp(App):
         self.reads: dict[str, str] = {}
         """VM name -> what the last read from its disks returned (the detail panel shows it)."""
         self._unsubscribe = None
-        self._last_event_id: str | None = None
-        """The newest event this console has shown (the events log is read lazily: not at start-up)."""
+        self._journal: int | None = None
+        """Where this console has read the event log to (``Engine.journal_cursor``): a poll reads only what
+        other processes appended after it, never the log's history."""
+        self._journal_lock = threading.Lock()
+        self._external_events: list[Event] = []
+        self._followed: dict[str, set[str]] | str = {}
+        """What other processes changed since the UI thread last looked (``Engine.followed``, merged)."""
+        """Events other processes committed, waiting for the UI thread to say them."""
+        self.first_poll = threading.Event()
+        """Set once the watcher has found where the journal ends and checked the store for the first time."""
         self._load_log()
         self.lab = None
         """The workshop being played in this home (``cmklab scenario run NAME``): the Lab pane shows it."""
-        home = getattr(engine.store, "home", None)
+        home = engine.home
         if home is not None:
             try:
                 from .workshop import open_lab
@@ -100,6 +110,9 @@ class CmkApp(App):
     # ---- lifecycle -------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        # Threads (the watcher, a big pane's listing) hand the interpreter back to the UI thread within 1 ms
+        # instead of 5: a key press waits at most that long for a thread doing Python work.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self._unsubscribe = self.engine.subscribe(self._engine_callback)
         self.push_screen(MainScreen())
         if self._poll_enabled:
@@ -130,31 +143,59 @@ class CmkApp(App):
         # rows are refreshed once the action is done (ActionDone); nothing to redraw per event
         pass
 
-    def _max_event_id(self) -> str:
-        return max(self.engine.t["events"], default="")
+    def _skip_own_events(self) -> None:
+        """After this console's own action: its events are said by ActionDone, not as another process's."""
+        try:
+            cursor = self.engine.journal_cursor()
+        except Exception:  # noqa: BLE001
+            return
+        with self._journal_lock:
+            if self._journal is not None:
+                self._journal = max(self._journal, cursor)
 
     # ---- other processes ---------------------------------------------------------------------------
 
+    def _watch_once(self) -> None:
+        """One look at the store, in the watcher's thread: catch up with what other processes committed
+        (only the documents they changed), read the events they appended since the last look, and tell the
+        UI thread. Nothing here reads the journal's history."""
+        with self._journal_lock:
+            if self._journal is None:
+                self._journal = self.engine.journal_cursor()
+        from .screens.main import quiet_gc
+
+        with quiet_gc():  # catching up can read whole tables again (after another process compacted)
+            if not self.engine.refresh_if_changed():
+                return
+        with self._journal_lock:
+            events, self._journal = self.engine.events_since(self._journal)
+            self._external_events.extend(events)
+            followed = self.engine.followed
+            if followed == "reset" or self._followed == "reset":
+                self._followed = "reset"
+            else:
+                for table, keys in followed.items():  # type: ignore[union-attr]
+                    self._followed.setdefault(table, set()).update(keys)  # type: ignore[union-attr]
+        self.post_message(ExternalChange())
+
     @work(thread=True, exclusive=True, group="poll", exit_on_error=False, description="watch the store")
     def _poll(self) -> None:
-        if self._last_event_id is None:
-            try:
-                self._last_event_id = self._max_event_id()  # off the UI thread: the first frame stays quick
-            except Exception:  # noqa: BLE001
-                pass
+        try:
+            self._watch_once()
+        except Exception:  # noqa: BLE001 - a store being rewritten; try again next tick
+            pass
+        self.first_poll.set()
         while not self._stop.wait(POLL_SECONDS):
             try:
-                if self.engine.refresh_if_changed():
-                    self.post_message(ExternalChange())
-            except Exception:  # noqa: BLE001 - a store being rewritten; try again next tick
+                self._watch_once()
+            except Exception:  # noqa: BLE001
                 continue
 
     @on(ExternalChange)
     def _external(self, message: ExternalChange) -> None:
-        baseline = self._last_event_id
-        new = [] if baseline is None else [ev for eid, ev in sorted(self.engine.t["events"].items())
-                                           if eid > baseline]
-        self._last_event_id = self._max_event_id()
+        with self._journal_lock:
+            new, self._external_events = self._external_events, []
+            changed, self._followed = self._followed, {}
         loud = [ev for ev in new if ev.severity in ("warning", "error")]
         if loud:
             self.notify("\n".join(shorten(ev.summary) for ev in loud[:6]), title="Changed in another terminal",
@@ -163,7 +204,7 @@ class CmkApp(App):
         elif new:
             self.notify(shorten(new[-1].summary), title="Changed in another terminal", timeout=4)
         if self.main is not None:
-            self.main.refresh_data()
+            self.main.refresh_data(changed=changed if isinstance(changed, dict) else None)
 
     # ---- executing actions -------------------------------------------------------------------------
 
@@ -211,6 +252,7 @@ class CmkApp(App):
             self.post_message(ActionFailed(label, call.method, err, seq, log))
         finally:
             self._capture.pop(threading.get_ident(), None)
+            self._skip_own_events()
 
     def _show_busy(self) -> None:
         main = self.main
@@ -244,7 +286,6 @@ class CmkApp(App):
         new_in = self._new_in.pop(message.seq, None)
         if new_in is not None and self.main is not None:
             self.main.select_new(*new_in)
-        self._last_event_id = self._max_event_id()
         call = self._calls.pop(message.seq, None)
         if message.method == "vm_read":
             data = bytes(message.result or b"")
@@ -276,7 +317,7 @@ class CmkApp(App):
     def _event_line(self, ev: Event) -> str:
         """An event as the notification says it, now that the whole action is done."""
         if ev.kind == "DiskEncryptionSetCreated":
-            des = next((d for d in self.engine.t["des"].values() if d.id == ev.des), None)
+            des = self.engine.find_des(ev.des)
             if des is not None and self.engine.des_identity_ready(des) is None:
                 # the engine's summary (written at creation) asks for a grant the action has since made
                 return f"disk encryption set {des.name} created on key {short_kid(des.key_url)}; its identity can use it"
@@ -291,7 +332,7 @@ class CmkApp(App):
         new = parse_key_url(ev.kid)
         jobs = {j["job"]: j["time"] for j in self.engine.pending_jobs()}
         out = []
-        for des in sorted(self.engine.t["des"].values(), key=lambda d: d.name):
+        for des in sorted(self.engine.list_des(), key=lambda d: d.name):
             ref = parse_key_url(des.key_url)
             if (ref.vault.lower(), ref.name.lower()) != (new.vault.lower(), new.name.lower()):
                 continue
@@ -337,7 +378,7 @@ class CmkApp(App):
 
     def _load_log(self) -> None:
         """The command log of earlier sessions on this home (kept with its state)."""
-        home = getattr(self.engine.store, "home", None)
+        home = self.engine.home
         if home is None:
             return
         from store.notes import read_note
@@ -353,7 +394,7 @@ class CmkApp(App):
             self._log_seq = max(self._log_seq, entry.seq)
 
     def _save_log(self) -> None:
-        home = getattr(self.engine.store, "home", None)
+        home = self.engine.home
         if home is None or self.read_only:
             return
         from store.notes import write_note
@@ -472,12 +513,10 @@ def run_console(home: str | None = None, seed: int | None = None, profile: str |
     try:
         app.run()
     finally:
-        close = getattr(engine.store, "close", None)
-        if close is not None:
-            try:
-                close()
-            except Exception:  # noqa: BLE001
-                pass
+        try:
+            engine.close()
+        except Exception:  # noqa: BLE001
+            pass
     return app.return_code or 0
 
 

@@ -83,14 +83,14 @@ def _key_url(engine, url: str) -> Any:
 def _principal(engine, oid: str) -> Any:
     """A set's principal id becomes ``"$(cmklab az disk-encryption-set show ... --query identity.principalId)"``."""
     oid_l = (oid or "").lower()
-    for des in engine.t["des"].values():
+    for des in engine.list_des():
         if des.principal_id.lower() == oid_l:
             return Raw(f'"$({join(AZ, ["disk-encryption-set", "show", "--name", des.name, "--resource-group", des.resource_group, "--query", "identity.principalId", "-o", "tsv"])})"')
     return oid
 
 
 def _scope(engine, scope: str) -> Any:
-    for v in engine.t["vaults"].values():
+    for v in engine.list_vaults(include_deleted=True):
         if v.id.lower() == (scope or "").lower():
             return Raw(f'"$({join(AZ, ["keyvault", "show", "--name", v.name, "--query", "id", "-o", "tsv"])})"')
     return scope
@@ -231,11 +231,8 @@ def _key_verb(*verb):
 def _set_key_attributes(e, p, h):
     versions: list[str | None] = [p.get("version")]
     if p.get("all_versions"):
-        try:
-            k = e._key(p["vault"], p["name"])
-            versions = [v["version"] for v in k.versions] if len(k.versions) > 1 else [None]
-        except Exception:  # noqa: BLE001
-            versions = [None]
+        k = e.find_key(p["vault"], p["name"])
+        versions = [v["version"] for v in k.versions] if k is not None and len(k.versions) > 1 else [None]
     lines = []
     for ver in versions:
         parts = ["keyvault", "key", "set-attributes", "--vault-name", p["vault"], "--name", p["name"]]

@@ -100,7 +100,7 @@ def _demo(args: list[str], home=None, seed=None, profile=None, read_only=False, 
         return 1
     try:
         engine = open_engine(home, seed=seed, profile=profile)
-        if any(engine.t[t] for t in ("vaults", "des", "disks", "vms")):
+        if engine.has_resources(("vaults", "des", "disks", "vms")):
             print(f"ERROR: (Conflict) the home {home or default_home()} already holds state; the demo is built "
                   "only in an empty home", file=sys.stderr)
             return 1
@@ -110,7 +110,7 @@ def _demo(args: list[str], home=None, seed=None, profile=None, read_only=False, 
     except EngineError as err:
         print(f"ERROR: ({err.display_code}) {err.message}", file=sys.stderr)
         return 1
-    print(f"demo landscape built in {engine.store.path}")
+    print(f"demo landscape built in {engine.store_path}")
     return 0
 
 

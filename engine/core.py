@@ -37,6 +37,8 @@ from .rules import DEFAULT_PROFILE, PROFILES, Rules
 M = TypeVar("M", bound=Model)
 
 LOG_TABLES = ("audit", "events")
+RESOURCE_KINDS = ("groups", "vaults", "roles", "keys", "des", "disks", "snapshots", "images", "vms", "scalesets")
+"""The tables of Azure resources, as the read queries name them (``Engine.find``, ``iter_resources``)."""
 INDEX_VERSION = 2
 """Bumped when the engine's index tables change shape: the next write of an older state rebuilds them."""
 """Append-only tables kept in the store's logs, not in the state file (read lazily)."""
@@ -251,6 +253,24 @@ class _Table(dict):
                 self._load_shard(shard)
         return [v for k, v in dict.items(self) if k.startswith(prefix)]
 
+    def any(self) -> bool:
+        """Whether the table holds a document: shards are read one at a time until one is found."""
+        if dict.__len__(self):
+            return True
+        if not self._full:
+            for shard in self._store.shards(self._name):
+                if shard not in self._shards:
+                    self._load_shard(shard)
+                    if dict.__len__(self):
+                        return True
+        return dict.__len__(self) > 0
+
+    def snapshot(self) -> list:
+        """The table's models as a list taken at once (the list is the caller's: another thread's change
+        to the table does not disturb an iteration over it)."""
+        self._all()
+        return list(dict.values(self))
+
     def _all(self) -> None:
         if not self._full:
             for shard in self._store.shards(self._name):
@@ -349,6 +369,9 @@ class EngineCore:
             for event, method in cls.__dict__.get("REACTIONS", {}).items():
                 self._reactions.setdefault(event, []).append(method)
         self._lock = threading.RLock()
+        self.followed: dict[str, set[str]] | str = {}
+        """What the last catch-up with other processes changed: ``{table: {lower-case keys}}``, or ``"reset"``
+        when every table read had to be read again (another process compacted the store)."""
         self._subscribers: list[Subscriber] = []
         self._uow: UnitOfWork | None = None
         self._private_cache: dict[str, Any] = {}
@@ -474,6 +497,7 @@ class EngineCore:
         read as they are now, and the logs read only their new lines. After a compaction by another process
         (``changes == "reset"``), every table that was read is read again, here (in the caller's thread:
         the console polls from a worker, so its UI thread never parses)."""
+        self.followed = changes if changes == "reset" else {t: set(docs) for t, docs in (changes or {}).items()}
         if changes == "reset":
             full = [name for name, t in self.t.items() if isinstance(t, _Table) and t._full
                     and not (t._empty and not dict.__len__(t))]  # (read whole, not merely known empty)
@@ -547,13 +571,14 @@ class EngineCore:
         meta.rng_counter = self.rng.counter
 
     def _commit(self, uow: UnitOfWork) -> None:
-        """The journal append, then one state write (skipped when only the logs grow, e.g. a KeyGet).
+        """One write: the state commit, carrying the action's audit entries and events (one fsync'd append
+        to the store's commit log, its commit point); an action that changes no state (a KeyGet) appends its
+        lines to the journal alone.
 
-        The journal lines are tagged with the state generation this commit produces and written
-        first; the state write is the commit point. A crash between the two leaves lines of a
-        generation the state never reached: readers ignore them and the next append drops them (see
-        store/logs.py). So a committed action never loses its audit lines, and one that did not
-        commit leaves none. A failed journal append aborts the action before anything is committed.
+        The lines travel inside the commit, so they are durable exactly when the state change is: a crash
+        before the commit point leaves neither, one after it leaves both (the store copies the lines into
+        its journal, and a copy a crash cut short is redone from the commit log: store/logs.py). A failed
+        commit aborts the action; nothing of it is written.
         """
         upserts: dict[str, dict[str, dict]] = {}
         deletes: dict[str, list[str]] = {}
@@ -569,27 +594,37 @@ class EngineCore:
             if table == "engine" and doc == before:
                 continue
             upserts.setdefault(table, {})[key] = doc
-        writes_state = bool(upserts or deletes)
         # in time order: an action that runs jobs (advance_clock) mixes allowed and denied operations
         audit = sorted(uow.audit_ok + uow.audit, key=lambda a: a.time)
-        gen = self.store.generation + (1 if writes_state else 0)
-        lines = self._journal(audit, uow.events + uow.refusals, gen)
-        if writes_state:
-            if bulk:
+        entries, pairs = self._log_entries(audit, uow.events + uow.refusals)
+        if (upserts or deletes) and not bulk:
+            ids = self.store.commit(upserts, deletes, shred=uow.shred, log=pairs)
+        else:
+            # An action that changes no state, or a bulk commit (it writes a new db directory, not a log
+            # record): its lines go to the journal alone, fsync'd, tagged with the generation the state write
+            # produces; if that write never happens, readers ignore them and the next append drops them.
+            gen = self.store.generation + (1 if upserts or deletes else 0)
+            ids = self.store.append_log(pairs, gen) if pairs else []
+            if upserts or deletes:
                 self.store.bulk_commit(upserts, deletes)
-            else:
-                self.store.commit(upserts, deletes, shred=uow.shred)
-        self._remember(*lines)
+        for obj, i in zip([*audit, *entries], ids):
+            obj.id = i
+        self._remember(audit, entries)
 
-    def _journal(self, audit: list[AuditEntry], events: list[Event], gen: int | None = None) -> tuple[list, list]:
-        """Write the action's audit entries and events in one journal append; returns (audit, events) entries."""
-        if not audit and not events:
-            return [], []
+    def _log_entries(self, audit: list[AuditEntry], events: list[Event]) -> tuple[list, list]:
+        """The journal entries of events, and the ``(log, document)`` pairs of audit entries and events."""
         entries = [EventEntry(id="", time=e.time, type=e.kind, severity=e.severity, summary=e.summary,
                               data={k: v for k, v in e.to_doc().items()
                                     if k not in ("time", "summary", "type", "severity")}) for e in events]
-        ids = self.store.append_log([("audit", a.to_doc()) for a in audit]
-                                    + [("events", x.to_doc()) for x in entries], gen)
+        return entries, [("audit", a.to_doc()) for a in audit] + [("events", x.to_doc()) for x in entries]
+
+    def _journal(self, audit: list[AuditEntry], events: list[Event]) -> tuple[list, list]:
+        """Write audit entries and events alone (no state change) in one journal append; returns (audit,
+        events) entries."""
+        if not audit and not events:
+            return [], []
+        entries, pairs = self._log_entries(audit, events)
+        ids = self.store.append_log(pairs)
         for obj, i in zip([*audit, *entries], ids):
             obj.id = i
         return audit, entries
@@ -815,6 +850,111 @@ class EngineCore:
 
     def all(self, table: str) -> list:
         return list(self.t[table].values())
+
+    # ---- read-only queries for the front ends --------------------------------------------------------
+    # The console and the workshop read the state through these, never through ``t``: each is typed by
+    # what it returns, none audits, none raises for a missing resource (None or an empty result), and
+    # each reads no more of the store than it answers (a look-up by id reads one document).
+
+    def find(self, kind: str, key: str | None):
+        """The model of ``kind`` (a table: ``vaults``, ``keys``, ``des``, ``disks``, ``snapshots``,
+        ``images``, ``vms``, ``groups``, ``roles``, ``scalesets``) whose id is ``key``, compared
+        case-insensitively as Azure does; None when there is none. One look-up."""
+        if kind not in RESOURCE_KINDS:
+            raise ValueError(f"unknown kind {kind!r}; kinds: {', '.join(RESOURCE_KINDS)}")
+        return self.t[kind].get(key) if key else None
+
+    def find_named(self, kind: str, name: str | None):
+        """The first model of ``kind`` named ``name`` (case-insensitive), or None: a scan of the table."""
+        want = (name or "").lower()
+        return next(self.iter_resources((kind,), where=lambda r: getattr(r, "name", "").lower() == want), None)
+
+    def iter_resources(self, kinds: tuple[str, ...] | list[str] = (), *, where: Callable[[Any], bool] | None = None
+                       ) -> Iterator[Any]:
+        """The models of ``kinds`` (default: every resource kind), table after table, those ``where``
+        accepts; each table is read when the iteration reaches it and iterated over a copy of its list, so
+        another thread's change cannot break the iteration."""
+        for kind in kinds or RESOURCE_KINDS:
+            if kind not in RESOURCE_KINDS:
+                raise ValueError(f"unknown kind {kind!r}; kinds: {', '.join(RESOURCE_KINDS)}")
+            for r in self.t[kind].snapshot():  # type: ignore[attr-defined]
+                if where is None or where(r):
+                    yield r
+
+    def count(self, kind: str, *, where: Callable[[Any], bool] | None = None) -> int:
+        """How many models of ``kind`` there are (that ``where`` accepts)."""
+        if where is None:
+            if kind not in RESOURCE_KINDS:
+                raise ValueError(f"unknown kind {kind!r}; kinds: {', '.join(RESOURCE_KINDS)}")
+            return len(self.t[kind])
+        return sum(1 for _ in self.iter_resources((kind,), where=where))
+
+    def has_resources(self, kinds: tuple[str, ...] | list[str] = ()) -> bool:
+        """Whether any resource of ``kinds`` (default: any kind) exists; stops at the first shard that
+        holds one."""
+        return any(self.t[k].any() for k in (kinds or RESOURCE_KINDS))  # type: ignore[attr-defined]
+
+    def list_events(self, *, where: Callable[[Any], bool] | None = None) -> list:
+        """The event log (``EventEntry``), oldest first; those ``where`` accepts."""
+        return sorted((e for e in list(self.t["events"].values()) if where is None or where(e)),
+                      key=lambda e: e.id)
+
+    def list_audit(self, *, where: Callable[[Any], bool] | None = None) -> list:
+        """The Key Vault audit trail (``AuditEntry``), oldest first; those ``where`` accepts."""
+        return sorted((a for a in list(self.t["audit"].values()) if where is None or where(a)),
+                      key=lambda a: a.id)
+
+    def journal_cursor(self) -> int:
+        """Where the event log ends now, found without reading its history: give it to
+        :meth:`events_since` to read only what is committed after it."""
+        return self.store.log_end("events")
+
+    def events_since(self, cursor: int) -> tuple[list, int]:
+        """The events committed after ``cursor`` (from :meth:`journal_cursor` or an earlier call), oldest
+        first, and the cursor after them: a follower reads only the new lines of the journal."""
+        docs, cursor = self.store.read_log_since("events", cursor)
+        cls = MODELS["events"]
+        return [cls.from_doc(d) for d in docs], cursor
+
+    def loaded_count(self, kinds: tuple[str, ...] | list[str], *, read_shards: int = 0) -> int | None:
+        """How many models ``kinds`` (resource kinds, ``audit``, ``events``) hold, when every one of them is
+        in memory already (a table whose documents lie in at most ``read_shards`` shards not read yet, a
+        few documents, is read to answer); None when answering would read more of the store (a front end
+        then reads them off its UI thread)."""
+        tables = [self.t[kind] for kind in kinds]
+        for t in tables:
+            if isinstance(t, _Log):
+                if not t._loaded:
+                    return None
+            elif not t._full:  # type: ignore[attr-defined]
+                unread = [s for s in self.store.shards(t._name) if s not in t._shards]  # type: ignore[attr-defined]
+                if len(unread) > read_shards:
+                    return None
+        total = 0
+        for t in tables:
+            if not isinstance(t, _Log):
+                t._all()  # type: ignore[attr-defined]
+            total += dict.__len__(t)
+        return total
+
+    def reading(self) -> contextlib.AbstractContextManager:
+        """Hold the engine while a thread reads whole tables: no action and no catching up with other
+        processes interleaves (waits for a running action to finish)."""
+        return self._lock
+
+    @property
+    def home(self) -> str | None:
+        """The directory of the store (None for an engine in memory)."""
+        return getattr(self.store, "home", None)
+
+    @property
+    def store_path(self) -> str | None:
+        """Where the state lives (None in memory)."""
+        return getattr(self.store, "path", None)
+
+    def close(self) -> None:
+        """Release the store's files and lock."""
+        self.store.close()
 
     @staticmethod
     def b64(data: bytes) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from . import events as ev
 from .errors import BadRequest, Conflict, EngineError, Forbidden, NotFound, QuotaExceeded
 from .ids import arm_id, check_name, key_id, parse_arm_id, parse_key_url
@@ -22,9 +24,16 @@ class DesBackend(EngineCore):
     def get_des(self, name: str, resource_group: str | None = None) -> DiskEncryptionSet:
         return self._find_des(name, resource_group)
 
-    def list_des(self, resource_group: str | None = None) -> list[DiskEncryptionSet]:
-        return sorted((d for d in self.t["des"].values() if resource_group is None
-                       or d.resource_group.lower() == resource_group.lower()), key=lambda d: d.name.lower())
+    def find_des(self, name_or_id: str | None, resource_group: str | None = None) -> DiskEncryptionSet | None:
+        """The set with this id (one look-up), or this name (in ``resource_group``), or None."""
+        return self._lookup("des", "des", name_or_id, resource_group, "disk encryption set") if name_or_id else None
+
+    def list_des(self, resource_group: str | None = None, *,
+                 where: Callable[[DiskEncryptionSet], bool] | None = None) -> list[DiskEncryptionSet]:
+        """The sets (of ``resource_group``) by name; those ``where`` accepts."""
+        return sorted((d for d in list(self.t["des"].values()) if (resource_group is None
+                       or d.resource_group.lower() == resource_group.lower()) and (where is None or where(d))),
+                      key=lambda d: d.name.lower())
 
     def _resolve_vault_arg(self, source_vault: str | None, key_vault_name: str) -> Vault:
         if source_vault:

@@ -86,18 +86,37 @@ class DisksBackend(EngineCore):
     def get_image(self, name: str, resource_group: str | None = None) -> Image:
         return self._find("image", name, resource_group)  # type: ignore[return-value]
 
-    def _list(self, kind: str, resource_group: str | None) -> list:
-        return sorted((r for r in self.t[TABLE_OF[kind]].values() if resource_group is None
-                       or r.resource_group.lower() == resource_group.lower()), key=lambda r: r.name.lower())
+    def find_disk(self, name_or_id: str | None, resource_group: str | None = None) -> Disk | None:
+        """The disk with this id (one look-up), or this name (in ``resource_group``), or None."""
+        return self._lookup("disks", "disk", name_or_id, resource_group, "disk") if name_or_id else None
 
-    def list_disks(self, resource_group: str | None = None) -> list[Disk]:
-        return self._list("disk", resource_group)
+    def find_snapshot(self, name_or_id: str | None, resource_group: str | None = None) -> Snapshot | None:
+        """The snapshot with this id, or this name (in ``resource_group``), or None."""
+        return self._lookup("snapshots", "snapshot", name_or_id, resource_group, "snapshot") if name_or_id else None
 
-    def list_snapshots(self, resource_group: str | None = None) -> list[Snapshot]:
-        return self._list("snapshot", resource_group)
+    def find_image(self, name_or_id: str | None, resource_group: str | None = None) -> Image | None:
+        """The image with this id, or this name (in ``resource_group``), or None."""
+        return self._lookup("images", "image", name_or_id, resource_group, "image") if name_or_id else None
 
-    def list_images(self, resource_group: str | None = None) -> list[Image]:
-        return self._list("image", resource_group)
+    def _list(self, kind: str, resource_group: str | None, where=None) -> list:
+        return sorted((r for r in list(self.t[TABLE_OF[kind]].values()) if (resource_group is None
+                       or r.resource_group.lower() == resource_group.lower()) and (where is None or where(r))),
+                      key=lambda r: r.name.lower())
+
+    def list_disks(self, resource_group: str | None = None, *, where: Callable[[Disk], bool] | None = None
+                   ) -> list[Disk]:
+        """The disks (of ``resource_group``) by name; those ``where`` accepts."""
+        return self._list("disk", resource_group, where)
+
+    def list_snapshots(self, resource_group: str | None = None, *,
+                       where: Callable[[Snapshot], bool] | None = None) -> list[Snapshot]:
+        """The snapshots (of ``resource_group``) by name; those ``where`` accepts."""
+        return self._list("snapshot", resource_group, where)
+
+    def list_images(self, resource_group: str | None = None, *, where: Callable[[Image], bool] | None = None
+                    ) -> list[Image]:
+        """The images (of ``resource_group``) by name; those ``where`` accepts."""
+        return self._list("image", resource_group, where)
 
     def disk_state(self, disk: Disk) -> str:
         """K10: ``Unattached``, ``Attached`` (VM running or stopped) or ``Reserved`` (VM deallocated)."""
@@ -463,19 +482,22 @@ class DisksBackend(EngineCore):
             if tail:
                 buf += self._read_blocks(r, inner, outer, last, 1)[bs - tail:]
             data = bytes(buf)
-        step = CHUNK_BLOCKS * bs
-        mv = memoryview(data)
-        parts = [crypto.encrypt_layers(inner, outer, first + i // bs, mv[i:i + step])
-                 for i in range(0, len(data), step)]
-        self.store.blobs.writev(r.blob, first * rs, parts)
+        self.store.blobs.writev(r.blob, first * rs, _encrypted_chunks(inner, outer, first, data))
 
     def _read_blocks(self, r: Disk, inner, outer, first: int, count: int) -> bytes:
-        rs = crypto.RECORD_SIZE
+        """Blocks ``first`` to ``first + count - 1``, decrypted: records are read a chunk at a time into the
+        one output buffer (the only memory the read touches for the first time)."""
+        rs, bs = crypto.RECORD_SIZE, crypto.BLOCK_SIZE
         blobs = self.store.blobs
-        read = getattr(blobs, "read_view", blobs.read)
-        records = read(r.blob, first * rs, count * rs)
-        # one call: the output buffer is written in place (no join of chunks)
-        return crypto.decrypt_layers(inner, outer, first, records)
+        if count <= CHUNK_BLOCKS:
+            return crypto.decrypt_layers(inner, outer, first, blobs.read(r.blob, first * rs, count * rs))
+        out, dst = crypto.output_buffer(count * bs)
+        with dst:
+            for b in range(0, count, CHUNK_BLOCKS):
+                n = min(CHUNK_BLOCKS, count - b)
+                records = blobs.read(r.blob, (first + b) * rs, n * rs)
+                crypto.decrypt_layers_into(inner, outer, first + b, records, dst[b * bs:(b + n) * bs], zeroed=True)
+        return out.getvalue()
 
     def _read_data(self, r: Disk, keys: list[bytes], offset: int, length: int) -> bytes:
         bs = crypto.BLOCK_SIZE
@@ -705,3 +727,17 @@ def _rekey_impl(engine: DisksBackend, des: DiskEncryptionSet, new_kid: str, reso
                  f"{len(todo)} data key(s) re-wrapped, data and VMs untouched", des=des.id, kid=new_kid)
     uow.reconcile = True
     return len(todo)
+
+
+def _encrypted_chunks(inner, outer, first: int, data):
+    """The records of ``data`` (whole blocks from block ``first``), a chunk of ``CHUNK_BLOCKS`` at a time, each
+    encrypted into the same buffer: the blob store writes a chunk before it asks for the next (see
+    ``BlobStore.writev``), so a write of any size touches one chunk of fresh memory, not a copy of itself."""
+    bs, rs = crypto.BLOCK_SIZE, crypto.RECORD_SIZE
+    step = CHUNK_BLOCKS * bs
+    with memoryview(data) as view, view.cast("B") as src:
+        out = memoryview(bytearray(min(len(src) // bs, CHUNK_BLOCKS) * rs))
+        with out:
+            for i in range(0, len(src), step):
+                n = crypto.encrypt_layers_into(inner, outer, first + i // bs, src[i:i + step], out)
+                yield out[:n]

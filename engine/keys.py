@@ -8,6 +8,8 @@ by making their data keys impossible to unwrap, not by a flag a screen checks.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import base64
 import json
 from datetime import timedelta
@@ -62,6 +64,25 @@ class KeysBackend(EngineCore):
             raise NotFound(f"A key with (name/id) {k.name} and version {version} was not found in vault {k.vault}",
                            code="KeyNotFound")
         return ver
+
+    def find_key(self, vault: str, name: str) -> Key | None:
+        """The key ``name`` of ``vault`` (case-insensitive), active or deleted, or None; no audit, one look-up."""
+        return self.t["keys"].get(key_id(vault.lower(), name).lower())  # type: ignore[return-value]
+
+    def find_key_by_url(self, url: str | None) -> Key | None:
+        """The key a key URL (versioned or not) names, or None (a URL that is not a key's is None too)."""
+        try:
+            ref = parse_key_url(url or "")
+        except EngineError:
+            return None
+        return self.find_key(ref.vault, ref.name)
+
+    def list_all_keys(self, *, vault: str | None = None, where: Callable[[Key], bool] | None = None) -> list[Key]:
+        """Every key (of ``vault``, in any state), by vault and name; those ``where`` accepts."""
+        prefix = f"https://{vault.lower()}.vault.azure.net/keys/" if vault else ""
+        return sorted((k for k in list(self.t["keys"].values())
+                       if k.id.startswith(prefix) and (where is None or where(k))),
+                      key=lambda k: (k.vault, k.name.lower()))  # type: ignore[misc]
 
     def list_keys(self, vault: str) -> list[Key]:
         v = self._vault(vault)

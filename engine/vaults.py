@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import re
 from datetime import timedelta
-from typing import Iterable
+from typing import Callable, Iterable
 
 from . import events as ev
 from .clock import iso
@@ -73,6 +73,10 @@ class VaultsBackend(EngineCore):
         if g is None:
             raise NotFound(f"Resource group {name!r} could not be found.", code="ResourceGroupNotFound")
         return g
+
+    def find_group(self, name: str) -> ResourceGroup | None:
+        """The resource group named ``name`` (case-insensitive), or None."""
+        return self._find_group(name)
 
     def list_groups(self) -> list[ResourceGroup]:
         return sorted(self.t["groups"].values(), key=lambda g: g.name.lower())  # type: ignore[arg-type]
@@ -142,9 +146,17 @@ class VaultsBackend(EngineCore):
     def get_vault(self, name: str) -> Vault:
         return self._vault(name)
 
-    def list_vaults(self, resource_group: str | None = None) -> list[Vault]:
-        out = [v for v in self.t["vaults"].values() if v.state == ResourceState.ACTIVE.value
-               and (resource_group is None or v.resource_group.lower() == resource_group.lower())]
+    def find_vault(self, name: str | None) -> Vault | None:
+        """The vault named ``name`` (case-insensitive), active or deleted, or None: one look-up."""
+        return self.t["vaults"].get(name.lower()) if name else None  # type: ignore[return-value]
+
+    def list_vaults(self, resource_group: str | None = None, *, include_deleted: bool = False,
+                    where: Callable[[Vault], bool] | None = None) -> list[Vault]:
+        """The vaults (active ones, or every one with ``include_deleted``) by name; those ``where`` accepts."""
+        out = [v for v in list(self.t["vaults"].values())
+               if (include_deleted or v.state == ResourceState.ACTIVE.value)
+               and (resource_group is None or v.resource_group.lower() == resource_group.lower())
+               and (where is None or where(v))]
         return sorted(out, key=lambda v: v.name)  # type: ignore[arg-type]
 
     def list_deleted_vaults(self) -> list[Vault]:

@@ -12,6 +12,7 @@ disabled key, a revoked policy or a purged key refuse it through the cryptograph
 from __future__ import annotations
 
 import copy
+from typing import Callable
 
 from . import events as ev
 from .common import MAX_IO, check_region, choice as _choice, compute_error, merge_props
@@ -47,9 +48,16 @@ class VmsBackend(EngineCore):
     def get_vm(self, name: str, resource_group: str | None = None) -> VirtualMachine:
         return self._find_vm(name, resource_group)
 
-    def list_vms(self, resource_group: str | None = None) -> list[VirtualMachine]:
-        return sorted((v for v in self.t["vms"].values() if resource_group is None
-                       or v.resource_group.lower() == resource_group.lower()), key=lambda v: v.name.lower())
+    def find_vm(self, name_or_id: str | None, resource_group: str | None = None) -> VirtualMachine | None:
+        """The VM with this id (one look-up), or this name (in ``resource_group``), or None."""
+        return self._lookup("vms", "vm", name_or_id, resource_group, "VM") if name_or_id else None
+
+    def list_vms(self, resource_group: str | None = None, *, where: Callable[[VirtualMachine], bool] | None = None
+                 ) -> list[VirtualMachine]:
+        """The VMs (of ``resource_group``) by name; those ``where`` accepts."""
+        return sorted((v for v in list(self.t["vms"].values()) if (resource_group is None
+                       or v.resource_group.lower() == resource_group.lower()) and (where is None or where(v))),
+                      key=lambda v: v.name.lower())
 
     def vm_disks(self, vm: VirtualMachine) -> list[Disk]:
         return [self.t["disks"][d] for d in vm.disk_ids() if d in self.t["disks"]]

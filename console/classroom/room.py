@@ -183,7 +183,7 @@ class Classroom:
             if t.home.exists():  # a build cut short: start it again
                 shutil.rmtree(t.home)
             engine, _lab = new_landscape(t.home, self.scenario)
-            engine.store.close()
+            engine.close()
             (t.home / FILES).mkdir(mode=0o700, exist_ok=True)
             built += 1
             if out is not None:
@@ -238,7 +238,7 @@ class _Watch:
     def close(self) -> None:
         if self.engine is not None:
             with contextlib.suppress(Exception):
-                self.engine.store.close()
+                self.engine.close()
         self.engine = self.lab = None
 
 
@@ -466,7 +466,7 @@ class Progress:
                     lab.goto(to - 1)
                     moved.append(name)
             finally:
-                engine.store.close()
+                engine.close()
         return to, moved
 
     def close(self) -> None:

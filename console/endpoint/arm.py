@@ -244,7 +244,7 @@ KV = RG + r"/providers/Microsoft\.KeyVault/vaults/" + N
 
 def _vault(ep, rg: str, name: str):
     _group(ep, rg)
-    v = ep.engine.t["vaults"].get(name.lower())
+    v = ep.engine.find_vault(name)
     if v is None or v.state != ResourceState.ACTIVE.value or v.resource_group.lower() != rg.lower():
         raise _not_found("Microsoft.KeyVault/vaults", name, rg)
     return v
@@ -274,7 +274,7 @@ def put_vault(ep, req: Req, sub: str, rg: str, name: str) -> Resp:
     _check(ep, req, sub)
     _group(ep, rg)
     body, p = _body(req), _props(req)
-    v = ep.engine.t["vaults"].get(name.lower())
+    v = ep.engine.find_vault(name)
     if p.get("createMode") == "recover":
         ep.engine.recover_vault(name)
         return Resp(200, wire(views.vault_view(ep.engine, ep.engine.get_vault(name))))
@@ -371,7 +371,7 @@ DELETED_KV = SUB + r"/providers/Microsoft\.KeyVault/locations/(?P<loc>[^/]+)/del
 
 
 def _deleted_vault(ep, name: str):
-    v = ep.engine.t["vaults"].get(name.lower())
+    v = ep.engine.find_vault(name)
     if v is None or v.state != ResourceState.DELETED.value:
         raise HttpError(404, "ResourceNotFound", f"The deleted vault '{name}' was not found.")
     return v
@@ -395,7 +395,7 @@ def purge_vault(ep, req: Req, sub: str, loc: str, name: str) -> Resp:
 def vault_name_available(ep, req: Req, sub: str) -> Resp:
     _check(ep, req, sub)
     name = str(_body(req).get("name") or "")
-    taken = ep.engine.t["vaults"].get(name.lower()) is not None
+    taken = ep.engine.find_vault(name) is not None
     return Resp(200, {"nameAvailable": not taken, "reason": "AlreadyExists" if taken else None,
                       "message": f"The vault name '{name}' is already in use." if taken else None})
 
@@ -849,8 +849,7 @@ VMSS = CP + r"virtualMachineScaleSets/" + N
 
 
 def _instances(ep, ss) -> list:
-    return sorted((v for v in ep.engine.t["vms"].values() if v.scale_set == ss.name
-                   and v.resource_group.lower() == ss.resource_group.lower()), key=lambda v: v.name)
+    return sorted(ep.engine.list_vms(ss.resource_group, where=lambda v: v.scale_set == ss.name), key=lambda v: v.name)
 
 
 def _vmss_wire(ep, ss) -> dict:
@@ -892,8 +891,8 @@ def get_vmss(ep, req: Req, sub: str, rg: str, name: str) -> Resp:
 def list_vmss(ep, req: Req, sub: str, rg: str) -> Resp:
     _check(ep, req, sub)
     _group(ep, rg)
-    return Resp(200, _page([_vmss_wire(ep, s) for s in ep.engine.t["scalesets"].values()
-                            if s.resource_group.lower() == rg.lower()]))
+    return Resp(200, _page([_vmss_wire(ep, s) for s in ep.engine.iter_resources(
+        ("scalesets",), where=lambda s: s.resource_group.lower() == rg.lower())]))
 
 
 @ROUTER.add("GET", VMSS + r"/virtualMachines")

@@ -65,10 +65,10 @@ def run_endpoint(argv: list[str], home=None, seed=None, profile=None, read_only=
             return 2
         from .pki import EndpointFiles
 
-        sp = EndpointFiles(engine.store.home).create_principal(args.name)
+        sp = EndpointFiles(engine.home).create_principal(args.name)
         print(json.dumps(sp | {"tenant": engine.meta.tenant_id}, indent=2))
         return 0
-    ep = Endpoint(Path(engine.store.home), engine=engine, port=args.port,
+    ep = Endpoint(Path(engine.home), engine=engine, port=args.port,
                   log=None if args.quiet else (lambda line: print(f"cmklab endpoint: {line}", file=sys.stderr,
                                                                   flush=True)))
     if args.env:
@@ -77,9 +77,9 @@ def run_endpoint(argv: list[str], home=None, seed=None, profile=None, read_only=
         return 0
 
     def ready(e) -> None:
-        print(f"cmklab endpoint: serving {engine.store.home} on {e.proxy_url} (HTTPS proxy for "
+        print(f"cmklab endpoint: serving {engine.home} on {e.proxy_url} (HTTPS proxy for "
               "management.azure.com, *.vault.azure.net, login.microsoftonline.com); in the clients' shell:\n"
-              f"  eval \"$(cmklab --home {shlex.quote(str(engine.store.home))} endpoint --env --port {e.port})\"",
+              f"  eval \"$(cmklab --home {shlex.quote(str(engine.home))} endpoint --env --port {e.port})\"",
               file=sys.stderr, flush=True)
 
     try:

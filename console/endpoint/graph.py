@@ -12,7 +12,7 @@ GUID = r"(?P<oid>[0-9a-fA-F-]{36})"
 
 def _directory(ep) -> dict:
     out = {}
-    for des in ep.engine.t["des"].values():
+    for des in ep.engine.list_des():
         out[des.principal_id.lower()] = {"displayName": des.name, "appId": des.principal_id,
                                          "servicePrincipalType": "ManagedIdentity"}
     for cid, p in ep.files.principals().items():

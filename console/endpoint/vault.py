@@ -255,7 +255,7 @@ def delete_key(ep, req: Req, name: str) -> Resp:
 
 
 def _deleted_key(ep, req: Req, name: str):
-    key = ep.engine.t["keys"].get(key_id(_vault_name(req), name).lower())
+    key = ep.engine.find_key(_vault_name(req), name)
     ep.engine.get_vault(_vault_name(req))
     if key is None or key.state != ResourceState.DELETED.value:
         raise NotFound(f"Deleted Key not found: {name}", code="KeyNotFound")

@@ -9,10 +9,14 @@ confirmation when the action is destructive, then the engine call in a thread wo
 from __future__ import annotations
 
 import asyncio
+import bisect
+import contextlib
+import gc
 import re
+import time
 from typing import Any, Hashable
 
-from textual import events, on
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -21,6 +25,7 @@ from textual.markup import escape
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, ProgressBar, Static, Tab, TabbedContent, TabPane, Tabs
+from textual.worker import get_current_worker
 
 from engine.errors import EngineError
 from engine.facade import MUTATING
@@ -39,6 +44,15 @@ from .ops import OP_BY_ID, OPS, Op, resolve
 from .panes import NUMBER_KEYS, PANE_BY_ID, PANES, Ctx, Index, Pane, all_pane_names, find_pane
 
 
+BIG_ROWS = 2000
+"""A pane with more rows than this (or whose tables are not in memory yet) is listed, indexed and filtered
+in a thread: the UI thread only swaps the finished lists in."""
+FILTER_DEBOUNCE = 0.12
+SETTLE_SECONDS = 0.08
+"""A cursor move this soon after the previous one (a key held down) redraws the side panel and the footer
+only once the cursor has rested this long: the table itself follows every move at once."""
+"""A big pane filters once typing pauses this long (seconds)."""
+
 ROW_NOUNS = {"access": "access entries", "audit": "audit records", "log": "commands"}
 """What a pane's rows are called when the filter hides them all (default: the pane's name)."""
 
@@ -52,6 +66,23 @@ def _op_bindings() -> list[Binding]:
         out.append(Binding(op.key, f"op('{op.id}')", op.short, show=True, tooltip=op.label))
         seen.add((op.key, op.id))
     return out
+
+
+@contextlib.contextmanager
+def quiet_gc():
+    """Bulk reading in a thread, with the cyclic garbage collector paused, and what was read then moved
+    out of its way (``gc.freeze``): a full collection walks every tracked object while holding the
+    interpreter lock, and with 100,000 resources in memory that is half a second during which the UI
+    thread cannot answer a key. The models hold no reference cycles: reference counting still frees them
+    when they are replaced."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was:
+            gc.enable()
 
 
 def _retry(fn, attempts: int = 3):
@@ -109,6 +140,25 @@ class MainScreen(Screen):
         """Bumped when the engine's data changed (the side panel redraws only then or on a new selection)."""
         self._shown: tuple | None = None
         self._ops_signature: tuple | None = None
+        self.all_keys: list = []
+        """The current pane's row keys before the filter, in order."""
+        self._sizes: dict[str, int] = {}
+        """Rows each pane had when last listed (a big one is listed in a thread next time)."""
+        self._texts: tuple[str, int, dict] = ("", -1, {})
+        """(pane, generation, {row key: lower-case text of its cells}): what the filter searches, built once per
+        generation of the data (a big pane's in the listing thread, after the rows)."""
+        self._token = 0
+        self._token_done = 0
+        """The token of the last thread result shown (equal to ``_token``: nothing is being listed)."""
+        """Bumped by every listing or filter started: a thread's result that is no longer wanted is dropped."""
+        self._loading: str | None = None
+        """The pane whose rows a thread is listing (its title says so)."""
+        self._select_after: tuple[str, set] | None = None
+        self._filter_timer = None
+        self._last_move = 0.0
+        self._sort_keys: list | None = None
+        self._lower: dict = {}
+        self._settle_timer = None
 
     # ---- layout ------------------------------------------------------------------------------
 
@@ -183,28 +233,59 @@ class MainScreen(Screen):
         objs = _retry(lambda: self.pane.rows(ctx))
         self.rows_by_key = {self.pane.key(o): o for o in objs}
         keys = list(self.rows_by_key)
+        self.all_keys = keys
+        self._sizes[self.pane.id] = len(keys)
         pattern = self.filters.get(self.pane.id, "")
         if pattern:
             keys = self._filtered(keys, pattern)
         return keys
 
-    def _filtered(self, keys: list, pattern: str) -> list:
+    def is_big(self, pane: Pane) -> bool:
+        """Whether listing ``pane`` goes to a thread: its tables are big, or not read yet (an engine in
+        memory has everything at hand)."""
+        if not pane.tables or self.engine.home is None:
+            return False
+        if self._sizes.get(pane.id, 0) > BIG_ROWS:
+            return True
+        n = self.engine.loaded_count(pane.tables, read_shards=4)
+        return n is None or n > BIG_ROWS
+
+    def _text_cache(self, pane_id: str) -> dict:
+        if self._texts[0] != pane_id or self._texts[1] != self.generation:
+            self._texts = (pane_id, self.generation, {})
+        return self._texts[2]
+
+    def _row_text(self, ctx: Ctx, pane: Pane, texts: dict, key: Hashable, obj: Any) -> str:
+        text = texts.get(key)
+        if text is None:
+            try:
+                cells = pane.cells(ctx, obj)
+            except Exception:  # noqa: BLE001 - a row that cannot be drawn is searched by its key
+                cells = [str(key)]
+            text = texts[key] = "  ".join(c if isinstance(c, str) else c[0] for c in cells).lower()
+        return text
+
+    @staticmethod
+    def _matcher(pattern: str):
+        """A test for a row's lower-case text: a plain substring test when the pattern has no regex syntax."""
         neg = pattern.startswith("!")
         pat = pattern[1:] if neg else pattern
+        if re.escape(pat) == pat:
+            low = pat.lower()
+            return (lambda text: low not in text) if neg else (lambda text: low in text)
         try:
             rx = re.compile(pat, re.I)
         except re.error:
             rx = re.compile(re.escape(pat), re.I)
-        table = self.table
+        search = rx.search
+        return (lambda text: search(text) is None) if neg else (lambda text: search(text) is not None)
+
+    def _filtered(self, keys: list, pattern: str) -> list:
+        match = self._matcher(pattern)
         ctx = self.ctx()
-        out = []
-        for k in keys:
-            cells = self.pane.cells(ctx, self.rows_by_key[k])
-            text = "  ".join(c if isinstance(c, str) else c[0] for c in cells)
-            if bool(rx.search(text)) != neg:
-                out.append(k)
-        del table
-        return out
+        texts = self._text_cache(self.pane.id)
+        rows, pane, text_of = self.rows_by_key, self.pane, self._row_text
+        return [k for k in keys if match(text_of(ctx, pane, texts, k, rows[k]))]
 
     def _cells(self, key: Hashable) -> list:
         obj = self.rows_by_key.get(key)
@@ -215,14 +296,143 @@ class MainScreen(Screen):
         except Exception as exc:  # noqa: BLE001 - a row must never break the table
             return [("?", "bad"), (str(exc), "bad")]
 
+    # ---- big panes: listed and filtered in a thread ------------------------------------------------
+
+    def _start_listing(self, *, relist: bool) -> None:
+        """List (``relist``) and filter the current pane in a thread; the result replaces the rows shown."""
+        self._token += 1
+        pane = self.pane
+        if relist:
+            self._loading = pane.id
+        self._update_title(len(self.table.keys))
+        self._list_in_thread(pane, relist, self.filters.get(pane.id, ""), self.generation, self._token,
+                             self.rows_by_key, self.all_keys)
+
+    @work(thread=True, exclusive=True, group="rows", exit_on_error=False, description="list a pane")
+    def _list_in_thread(self, pane: Pane, relist: bool, pattern: str, generation: int, token: int,
+                        rows_by_key: dict, all_keys: list) -> None:
+        worker = get_current_worker()
+        engine = self.engine
+        ctx = Ctx(engine, Index(engine), self.app.command_log) if relist else self.ctx()
+        if relist:
+            # whole tables: no refresh from another process interleaves
+            with quiet_gc(), engine.reading():
+                objs = pane.rows(ctx)
+                for name in pane.prime:
+                    getattr(ctx.idx, name)
+                rows_by_key = {pane.key(o): o for o in objs}
+                all_keys = list(rows_by_key)
+        if worker.is_cancelled or token != self._token:
+            return
+        texts = self._texts[2] if self._texts[:2] == (pane.id, generation) else {}
+        shown = all_keys
+        if pattern:
+            match = self._matcher(pattern)
+            shown = []
+            with quiet_gc():
+                for n, k in enumerate(all_keys):
+                    if match(self._row_text(ctx, pane, texts, k, rows_by_key[k])):
+                        shown.append(k)
+                    if not n % 200:
+                        if worker.is_cancelled or token != self._token:
+                            return
+                        time.sleep(0)  # let the UI thread have the interpreter first
+        index = {k: i for i, k in enumerate(shown)}
+        sort_keys, lower = None, {}
+        if pane.by_name and shown is all_keys:  # what patching the rows later needs
+            sort_keys = [(getattr(rows_by_key[k], "name", "") or "").lower() for k in all_keys]
+            lower = {str(k).lower(): k for k in all_keys}
+        self.app.call_from_thread(self._apply_listing, token, pane, generation, ctx.idx if relist else None,
+                                  rows_by_key, all_keys, shown, index, texts, sort_keys, lower)
+
+    def _patch_rows(self, changed: dict[str, set[str]]) -> bool:
+        """Another process changed these documents (lower-case keys by table): put each changed row of a pane
+        sorted by name where it now sorts, drop the deleted ones. False when the pane cannot be patched (a
+        filter is on, it is being listed, it is not sorted by name, or the change is large)."""
+        pane = self.pane
+        if (not pane.by_name or self.filters.get(pane.id) or self._loading or self._token_done != self._token
+                or self._sort_keys is None or len(self._sort_keys) != len(self.all_keys)):
+            return False
+        table = pane.tables[0]
+        keys = changed.get(table, ())
+        if len(keys) > 500:
+            return False
+        engine, rows, order, names, lower = self.engine, self.rows_by_key, self.all_keys, self._sort_keys, self._lower
+        for low in {k.lower() for k in keys}:
+            old = lower.pop(low, None)
+            if old is not None:
+                obj = rows.pop(old)
+                name = (getattr(obj, "name", "") or "").lower()
+                i = bisect.bisect_left(names, name)
+                while i < len(order) and order[i] != old:
+                    i += 1
+                if i < len(order):
+                    del order[i]
+                    del names[i]
+            obj = engine.find(table, low)
+            if obj is not None:
+                key = pane.key(obj)
+                name = (getattr(obj, "name", "") or "").lower()
+                i = bisect.bisect_right(names, name)
+                order.insert(i, key)
+                names.insert(i, name)
+                rows[key] = obj
+                lower[low] = key
+        self._sizes[pane.id] = len(order)
+        self.table.empty_text = self._empty_text()
+        self.table.update_rows(order, follow_end=pane.follow_end)
+        self._update_title(len(order))
+        return True
+
+    def _apply_listing(self, token: int, pane: Pane, generation: int, idx: Index | None, rows_by_key: dict,
+                       all_keys: list, shown: list, index: dict, texts: dict, sort_keys: list | None,
+                       lower: dict) -> None:
+        if token != self._token or pane is not self.pane:
+            return
+        if idx is not None:
+            self.idx = idx
+        self._token_done = token
+        self._texts = (pane.id, generation, texts)
+        self._loading = None
+        self.rows_by_key = rows_by_key
+        self.all_keys = all_keys
+        self._sort_keys, self._lower = sort_keys, lower
+        self._sizes[pane.id] = len(all_keys)
+        self.table.empty_text = self._empty_text()
+        if self.table.keys:
+            self.table.update_rows(shown, follow_end=pane.follow_end, index=index)
+        else:  # the first listing of the pane: the cursor goes where it was when the pane was left
+            self.table.update_rows(shown, index=index, cursor_key=self.cursor_keys.get(pane.id),
+                                   at_end=pane.follow_end and pane.id not in self.cursor_keys)
+        self._update_title(len(shown))
+        self._refresh_ops()
+        if self._select_after is not None and self._select_after[0] == pane.id:
+            before = self._select_after[1]
+            self._select_after = None
+            new = next((k for k in all_keys if k not in before), None)
+            if new is not None:
+                self.cursor_keys[pane.id] = new
+                if new not in index:
+                    self.filters[pane.id] = ""
+                    self.show_pane(pane.id)
+                self.table.move_to(new)
+
     def show_pane(self, pane_id: str) -> None:
         pane = PANE_BY_ID[pane_id]
         if self.table.cursor_key is not None:
             self.cursor_keys[self.pane.id] = self.table.cursor_key
         self.pane = pane
+        self._sort_keys = None
         tabs = self.query_one("#pane-tabs", Tabs)
         if tabs.active != f"tab-{pane.id}":
             tabs.active = f"tab-{pane.id}"
+        if self.is_big(pane):
+            self.rows_by_key, self.all_keys = {}, []
+            self._loading = pane.id
+            self.table.set_source(pane.columns, [], self._cells, empty_text=self._empty_text())
+            self._start_listing(relist=True)
+            self._refresh_ops()
+            return
         keys = self._rows()
         self.table.set_source(pane.columns, keys, self._cells, cursor_key=self.cursor_keys.get(pane.id),
                               empty_text=self._empty_text(), at_end=pane.follow_end and pane.id not in self.cursor_keys)
@@ -233,6 +443,8 @@ class MainScreen(Screen):
         """What an empty table says: the pane's hint, or that the filter hides every row."""
         pattern = self.filters.get(self.pane.id, "")
         hidden = len(self.rows_by_key)
+        if self._loading == self.pane.id and not hidden:
+            return "reading the rows …"
         if not pattern or not hidden:
             return self.pane.empty
         noun = ROW_NOUNS.get(self.pane.id, self.pane.id)
@@ -244,18 +456,28 @@ class MainScreen(Screen):
         text = f"[b]{escape(self.pane.title)}[/b]  [dim]{total} row{'s' if total != 1 else ''}"
         if pattern:
             text += f", filter [/dim][$text-warning]/{escape(pattern)}[/][dim] → {shown}"
+        if self._loading == self.pane.id:
+            text += ", reading …"
+        elif pattern and self._token_done != self._token:
+            text += " (filtering …)"
         text += "[/dim]"
         self.query_one("#pane-title", Static).update(text)
 
-    def refresh_data(self) -> None:
-        """The engine changed: rebuild the current pane's rows (cells redraw lazily)."""
-        self.idx = None
+    def refresh_data(self, *, changed: dict[str, set[str]] | None = None) -> None:
+        """The engine changed: rebuild the current pane's rows (cells redraw lazily). A big pane's rows are
+        listed in a thread (until they land, the rows shown stay, and so does the index their cells use), or,
+        when another process changed a few of its documents (``changed``), patched where they sort."""
         self.generation += 1
         self.refresh_header()
-        keys = self._rows()
-        self.table.empty_text = self._empty_text()
-        self.table.update_rows(keys, follow_end=self.pane.follow_end)
-        self._update_title(len(keys))
+        if self.is_big(self.pane):
+            if changed is None or not self._patch_rows(changed):
+                self._start_listing(relist=True)
+        else:
+            self.idx = None
+            keys = self._rows()
+            self.table.empty_text = self._empty_text()
+            self.table.update_rows(keys, follow_end=self.pane.follow_end)
+            self._update_title(len(keys))
         self._refresh_ops()
         if getattr(self.app, "lab", None) is not None:
             from ..widgets.lab import LabPanel
@@ -271,6 +493,20 @@ class MainScreen(Screen):
         key = self.table.cursor_key
         if key is not None:
             self.cursor_keys[self.pane.id] = key
+        now = time.monotonic()
+        burst = now - self._last_move < SETTLE_SECONDS
+        self._last_move = now
+        if burst:  # a key held down: the side panel and the footer follow once the cursor rests
+            if self._settle_timer is not None:
+                self._settle_timer.stop()
+            self._settle_timer = self.set_timer(SETTLE_SECONDS, self._settle_selection)
+            return
+        if self._settle_timer is not None:
+            self._settle_timer.stop()
+        self._settle_selection()
+
+    def _settle_selection(self) -> None:
+        self._settle_timer = None
         self.update_side()
         self._refresh_ops()
 
@@ -397,6 +633,12 @@ class MainScreen(Screen):
 
     def _set_filter(self, pattern: str) -> None:
         self.filters[self.pane.id] = pattern
+        if self.is_big(self.pane):  # debounced, and searched in a thread over text cached per generation
+            if self._filter_timer is not None:
+                self._filter_timer.stop()
+            relist = self._loading == self.pane.id
+            self._filter_timer = self.set_timer(FILTER_DEBOUNCE, lambda: self._start_listing(relist=relist))
+            return
         keys = self._rows()
         self.table.empty_text = self._empty_text()
         self.table.update_rows(keys)
@@ -586,13 +828,22 @@ class MainScreen(Screen):
         # after a dialog closes (or for a slow action) the progress shows at once, never a blank pause
         app.execute(call, label, slow=op.slow or dialog, new_in=new_in)
 
-    def row_keys(self, pane_id: str) -> set:
+    def row_keys(self, pane_id: str) -> set | None:
+        """The row keys of ``pane_id`` now (None when only a thread could list them: a big pane not shown)."""
         pane = PANE_BY_ID[pane_id]
+        if self.is_big(pane):
+            return set(self.all_keys) if pane is self.pane else None
         return {pane.key(o) for o in _retry(lambda: pane.rows(self.ctx()))}
 
-    def select_new(self, pane_id: str, before: set) -> None:
+    def select_new(self, pane_id: str, before: set | None) -> None:
         """Put the cursor of ``pane_id`` on the row an action created (the first row not in ``before``)."""
+        if before is None:
+            return
         pane = PANE_BY_ID[pane_id]
+        if self.is_big(pane):
+            if pane is self.pane:
+                self._select_after = (pane_id, before)  # once the thread listing the pane is done
+            return
         new = [pane.key(o) for o in _retry(lambda: pane.rows(self.ctx())) if pane.key(o) not in before]
         if not new:
             return

@@ -91,7 +91,7 @@ def resolve(engine, target: str | None, kind: str | None, obj: Any) -> Any:
             return obj.vault
         elif kind == "des":
             name = obj.source_vault_id.rsplit("/", 1)[-1]
-        return engine.t["vaults"].get(name.lower()) if name else None
+        return engine.find_vault(name) if name else None
     if target == "key" and kind == "version":
         return obj.key
     return None
@@ -170,7 +170,7 @@ def group_options(e) -> list[tuple[str, str]]:
 
 
 def active_vaults(e) -> list:
-    return [v for v in sorted(e.t["vaults"].values(), key=lambda v: v.name) if v.state == "Active"]
+    return e.list_vaults()
 
 
 def vault_options(e) -> list[tuple[str, str]]:
@@ -181,7 +181,7 @@ def vault_options(e) -> list[tuple[str, str]]:
 def key_version_options(e, *, current_only: bool = False) -> list[tuple[str, str]]:
     out = []
     vaults = {v.name for v in active_vaults(e)}
-    for k in sorted(e.t["keys"].values(), key=lambda k: (k.vault, k.name.lower())):
+    for k in e.list_all_keys():
         if k.state != "Active" or k.vault not in vaults:
             continue
         for i, ver in enumerate(reversed(k.versions)):
@@ -196,7 +196,7 @@ def key_version_options(e, *, current_only: bool = False) -> list[tuple[str, str
 
 def des_options(e, *, none_label: str | None = None) -> list[tuple[str, str]]:
     out = [(none_label, "")] if none_label else []
-    for d in sorted(e.t["des"].values(), key=lambda d: d.name.lower()):
+    for d in e.list_des():
         kind = "CMK+platform" if d.encryption_type != ENC_CUSTOMER else "CMK"
         out.append((f"{d.name} ({kind}, {short_kid(d.key_url)})", d.name))
     return out
@@ -204,7 +204,7 @@ def des_options(e, *, none_label: str | None = None) -> list[tuple[str, str]]:
 
 def principal_options(e) -> list[tuple[str, str]]:
     out = [(f"set {d.name}: {d.principal_id}", d.principal_id)
-           for d in sorted(e.t["des"].values(), key=lambda d: d.name.lower())]
+           for d in e.list_des()]
     out.append((f"you ({e.meta.user_name}): {e.operator}", e.operator))
     out.append(("another object id (type it below)", "other"))
     return out
@@ -328,7 +328,7 @@ def form_import(e, target, sel) -> FormSpec:
 
 
 def _grant_call(e, vault_name: str, oid: str, perms: str, role: str) -> Call:
-    v = e.t["vaults"].get(vault_name.lower())
+    v = e.find_vault(vault_name)
     if v is not None and v.enable_rbac_authorization:
         return Call("create_role_assignment", (oid, role, v.id))
     return Call("set_policy", (vault_name, oid, perms.replace(",", " ").split()))
@@ -346,7 +346,7 @@ def form_grant(e, target, sel) -> FormSpec:
         oid = obj.principal
 
     def is_rbac(values: dict) -> bool:
-        v = e.t["vaults"].get((values.get("vault") or "").lower())
+        v = e.find_vault(values.get("vault"))
         return bool(v and v.enable_rbac_authorization)
 
     def build(v: dict) -> Call:
@@ -389,7 +389,7 @@ def form_des(e, target, sel) -> FormSpec:
         des = Call("create_des", (v["name"], v["rg"], v["key"]), {
             "source_vault": ref.vault, "encryption_type": v["etype"], "rotation_to_latest": v["auto"]})
         if v["grant"]:
-            vault = e.t["vaults"].get(ref.vault)
+            vault = e.find_vault(ref.vault)
             rbac = bool(vault and vault.enable_rbac_authorization)
             pid = Raw(f'"$({join(AZ, ["disk-encryption-set", "show", "--name", v["name"], "--resource-group", v["rg"], "--query", "identity.principalId", "-o", "tsv"])})"')
             if rbac:
@@ -435,18 +435,18 @@ def form_disk(e, target, sel) -> FormSpec:
 
 def form_snapshot(e, target, sel) -> FormSpec:
     kind, obj = sel if sel else (None, None)
-    disks = sorted(e.t["disks"].values(), key=lambda d: d.name.lower())
+    disks = e.list_disks()
     sopts = [(f"{d.name} ({d.resource_group})", d.id) for d in disks]
     default = obj.id if kind == "disk" and obj is not None else _first(sopts)
     dopts = des_options(e, none_label="same key as the source (or platform key)")
 
     def build(v: dict) -> Call:
-        src = e.t["disks"].get(v["source"])
+        src = e.find_disk(v["source"]) if str(v["source"]).startswith("/") else None
         rg = src.resource_group if src is not None else _first(group_options(e))
         kw = {"disk_encryption_set": v["des"]} if v["des"] else {}
         return Call("create_snapshot", (v["name"], rg, src.name if src is not None else v["source"]), kw)
 
-    base = e.t["disks"].get(default)
+    base = e.find_disk(default) if str(default or "").startswith("/") else None
     return _spec(e, "Create a snapshot", [
         Field("source", "Source disk", "select", value=default, options=sopts),
         Field("name", "Name", value=f"{base.name[:60]}-snap" if base is not None else "", check=name_check("snapshot")),
@@ -456,13 +456,13 @@ def form_snapshot(e, target, sel) -> FormSpec:
 
 
 def form_image(e, target, sel) -> FormSpec:
-    opts = [(f"VM {v.name} (its OS disk)", v.id) for v in sorted(e.t["vms"].values(), key=lambda v: v.name)]
-    opts += [(f"disk {d.name}", d.id) for d in sorted(e.t["disks"].values(), key=lambda d: d.name)]
-    opts += [(f"snapshot {s.name}", s.id) for s in sorted(e.t["snapshots"].values(), key=lambda s: s.name)]
+    opts = [(f"VM {v.name} (its OS disk)", v.id) for v in sorted(e.list_vms(), key=lambda v: v.name)]
+    opts += [(f"disk {d.name}", d.id) for d in sorted(e.list_disks(), key=lambda d: d.name)]
+    opts += [(f"snapshot {s.name}", s.id) for s in sorted(e.list_snapshots(), key=lambda s: s.name)]
 
     def build(v: dict) -> Call:
         src = v["source"]
-        obj = next((t[src] for t in (e.t["vms"], e.t["disks"], e.t["snapshots"]) if src in t), None)
+        obj = next((o for o in (e.find(t, src) for t in ("vms", "disks", "snapshots")) if o is not None), None)
         rg = obj.resource_group if obj is not None else _first(group_options(e))
         return Call("create_image", (v["name"], rg, obj.name if obj is not None else src))
 
@@ -568,7 +568,7 @@ def form_change_key(e, d, sel) -> FormSpec:
 
     kopts = key_version_options(e)
     ref = parse_key_url(d.key_url)
-    k = e.t["keys"].get(key_id(ref.vault, ref.name).lower())
+    k = e.find_key(ref.vault, ref.name)
     default = key_id(k.vault, k.name, k.current["version"]) if k is not None and k.versions else d.key_url
 
     def build(v: dict) -> Call:
@@ -594,7 +594,7 @@ def form_encrypt(e, d, sel) -> FormSpec:
 
 
 def form_attach_to_vm(e, d, sel) -> FormSpec:
-    vopts = [(f"{v.name} ({v.power})", v.name) for v in sorted(e.t["vms"].values(), key=lambda v: v.name)]
+    vopts = [(f"{v.name} ({v.power})", v.name) for v in sorted(e.list_vms(), key=lambda v: v.name)]
 
     def build(v: dict) -> Call:
         kw = {"lun": v["lun"]} if v["lun"] is not None and v["lun"] != "" else {}
@@ -607,7 +607,7 @@ def form_attach_to_vm(e, d, sel) -> FormSpec:
 
 
 def form_attach_disk(e, vm, sel) -> FormSpec:
-    free = [d for d in sorted(e.t["disks"].values(), key=lambda d: d.name.lower()) if e.vm_of_disk(d.id) is None]
+    free = e.list_disks(where=lambda d: e.vm_of_disk(d.id) is None)
     dopts = [(f"{d.name} ({d.sku}, {d.size_gb} GB)", d.id) for d in free]
 
     def build(v: dict) -> Call:
@@ -623,12 +623,12 @@ def form_attach_disk(e, vm, sel) -> FormSpec:
 def form_detach_disk(e, vm, sel) -> FormSpec:
     dopts = []
     for x in vm.data_disks:
-        d = e.t["disks"].get(x["diskId"])
+        d = e.find("disks", x["diskId"])
         if d is not None:
             dopts.append((f"lun {x['lun']}: {d.name}", d.id))
 
     def build(v: dict) -> Call:
-        d = e.t["disks"].get(v["disk"])
+        d = e.find("disks", v["disk"])
         return Call("detach_disk", (vm.name, d.name if d is not None else v["disk"]))
 
     return _spec(e, f"Detach a data disk from {vm.name}", [
@@ -665,7 +665,7 @@ def form_read(e, vm, sel) -> FormSpec:
 
 
 def form_export(e, entry, sel) -> FormSpec:
-    home = os.path.dirname(e.store.path) if getattr(e.store, "path", None) else os.getcwd()
+    home = os.path.dirname(e.store_path) if e.store_path else os.getcwd()
 
     def build(v: dict) -> Call:
         return Call("export_log", (user_path(v["path"]),))
@@ -693,7 +693,7 @@ def _deleted(obj) -> bool:
 
 
 def _vault_active(e, k) -> bool:
-    v = e.t["vaults"].get(k.vault.lower())
+    v = e.find_vault(k.vault)
     return v is not None and v.state == "Active"
 
 

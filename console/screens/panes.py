@@ -110,7 +110,7 @@ class Index:
     @cached_property
     def des_by_key(self) -> dict[str, list]:
         out: dict[str, list] = {}
-        for d in self.e.t["des"].values():
+        for d in self.e.list_des():
             try:
                 ref = parse_key_url(d.key_url)
             except Exception:  # noqa: BLE001
@@ -121,28 +121,25 @@ class Index:
     @cached_property
     def des_by_kid(self) -> dict[str, list]:
         out: dict[str, list] = {}
-        for d in self.e.t["des"].values():
+        for d in self.e.list_des():
             out.setdefault(d.key_url.lower(), []).append(d)
         return out
 
     @cached_property
     def res_by_des(self) -> dict[str, list]:
         out: dict[str, list] = {}
-        for t in ("disks", "snapshots", "images"):
-            for r in self.e.t[t].values():
-                if r.des_id:
-                    out.setdefault(r.des_id, []).append(r)
+        for r in self.e.iter_resources(("disks", "snapshots", "images"), where=lambda r: bool(r.des_id)):
+            out.setdefault(r.des_id, []).append(r)
         return out
 
     @cached_property
     def res_by_kid(self) -> dict[str, list]:
         """Resources whose customer data key is wrapped by each key version (lower-case versioned kid)."""
         out: dict[str, list] = {}
-        for t in ("disks", "snapshots", "images"):
-            for r in self.e.t[t].values():
-                for layer in r.layers:
-                    if not layer["kid"].startswith("platform:"):
-                        out.setdefault(layer["kid"].lower(), []).append(r)
+        for r in self.e.iter_resources(("disks", "snapshots", "images")):
+            for layer in r.layers:
+                if not layer["kid"].startswith("platform:"):
+                    out.setdefault(layer["kid"].lower(), []).append(r)
         return out
 
     @cached_property
@@ -151,7 +148,7 @@ class Index:
         out = {}
         if self.e.meta is not None:
             out[self.e.operator.lower()] = f"you ({self.e.meta.user_name})"
-        for d in self.e.t["des"].values():
+        for d in self.e.list_des():
             out[d.principal_id.lower()] = f"set {d.name}"
         return out
 
@@ -185,6 +182,14 @@ class Pane:
     aliases: tuple[str, ...] = ()
     follow_end: bool = False
     """New rows arrive at the end (logs): keep the cursor there."""
+    tables: tuple[str, ...] = ()
+    """What listing the rows and drawing their cells reads as a whole (engine kinds, ``audit``, ``events``):
+    when those are not in memory yet, or are big, the rows are built off the UI thread."""
+    prime: tuple[str, ...] = ()
+    """The ``Index`` look-ups its cells use (built with the rows, off the UI thread, for a big store)."""
+    by_name: bool = False
+    """Its rows are the models of ``tables[0]`` by name (lower-case): another process's change to a few of them
+    is patched into the rows shown (a binary search each) instead of listing them all again."""
 
 
 def _by_name(objs):
@@ -194,13 +199,12 @@ def _by_name(objs):
 # vaults -----------------------------------------------------------------------------------------------
 
 def _vault_rows(ctx: Ctx) -> list:
-    return sorted(ctx.engine.t["vaults"].values(), key=lambda v: (v.state != "Active", v.name.lower()))
+    return sorted(ctx.engine.list_vaults(include_deleted=True), key=lambda v: (v.state != "Active", v.name.lower()))
 
 
 def _vault_cells(ctx: Ctx, v) -> list:
     e = ctx.engine
-    prefix = f"https://{v.name.lower()}.vault.azure.net/keys/"
-    nkeys = sum(1 for k in e.t["keys"].values() if k.id.startswith(prefix) and k.state == "Active")
+    nkeys = len(e.list_all_keys(vault=v.name, where=lambda k: k.state == "Active"))
     if v.state == ResourceState.ACTIVE.value:
         state = ("active", "ok")
     else:
@@ -219,13 +223,14 @@ VAULTS = Pane(
     [Column("NAME", 16), Column("GROUP", 10, 3), Column("REGION", 9, 4), Column("SKU", 8, 5),
      Column("PURGE PROT", 10), Column("RETAIN", 6, 6), Column("ACCESS", 13, 2), Column("KEYS", 4, 1),
      Column("STATE", 0, 0, 12)],
-    _vault_rows, lambda v: v.id, _vault_cells, "no key vaults: press n to create one", ("kv", "vault", "keyvaults"))
+    _vault_rows, lambda v: v.id, _vault_cells, "no key vaults: press n to create one", ("kv", "vault", "keyvaults"),
+    tables=("vaults", "keys"))
 
 
 # keys ---------------------------------------------------------------------------------------------------
 
 def _key_rows(ctx: Ctx) -> list:
-    return sorted(ctx.engine.t["keys"].values(), key=lambda k: (k.state != "Active", k.vault, k.name.lower()))
+    return sorted(ctx.engine.list_all_keys(), key=lambda k: (k.state != "Active", k.vault, k.name.lower()))
 
 
 def policy_summary(k) -> str:
@@ -249,7 +254,7 @@ def policy_summary(k) -> str:
 def _key_cells(ctx: Ctx, k) -> list:
     vers = k.versions
     n_on = sum(1 for v in vers if v["enabled"])
-    vault = ctx.engine.t["vaults"].get(k.vault.lower())
+    vault = ctx.engine.find_vault(k.vault)
     if k.state != "Active":
         enabled = ("DELETED", "bad")
     elif vault is None or vault.state != "Active":
@@ -276,7 +281,8 @@ KEYS = Pane(
     "keys", "Keys", "key",
     [Column("KEY", 20), Column("TYPE", 12, 3), Column("ENABLED", 9), Column("CURRENT", 8), Column("VERS", 4, 4),
      Column("EXPIRES", 10), Column("USED BY", 7), Column("ROTATION POLICY", 0, 2, 14)],
-    _key_rows, lambda k: k.id.lower(), _key_cells, "no keys: press n to generate one (i to import)", ("key",))
+    _key_rows, lambda k: k.id.lower(), _key_cells, "no keys: press n to generate one (i to import)", ("key",),
+    tables=("keys", "vaults", "des"), prime=("des_by_key",))
 
 
 # versions -------------------------------------------------------------------------------------------------
@@ -307,7 +313,8 @@ VERSIONS = Pane(
     "versions", "Key versions", "version",
     [Column("KEY", 20), Column("VERSION", 9), Column("", 8), Column("ENABLED", 9), Column("CREATED", 16, 3),
      Column("EXPIRES", 16, 2), Column("SETS ON IT", 0, 0, 12), Column("WRAPS", 6, 1, justify="right")],
-    _version_rows, lambda r: r.kid.lower(), _version_cells, "no key versions", ("version", "ver", "vers"))
+    _version_rows, lambda r: r.kid.lower(), _version_cells, "no key versions", ("version", "ver", "vers"),
+    tables=("keys", "des", "disks", "snapshots", "images"), prime=("des_by_kid", "res_by_kid"))
 
 
 # access ---------------------------------------------------------------------------------------------------
@@ -315,12 +322,11 @@ VERSIONS = Pane(
 def _access_rows(ctx: Ctx) -> list:
     e = ctx.engine
     out = []
-    for v in sorted(e.t["vaults"].values(), key=lambda v: v.name.lower()):
-        if v.state != "Active":
-            continue
+    roles = e.list_role_assignments()
+    for v in sorted(e.list_vaults(), key=lambda v: v.name.lower()):
         for p in v.access_policies:
             out.append(AccessRow(v, "policy", p["objectId"], " ".join(p["permissions"].get("keys", []))))
-        for r in e.t["roles"].values():
+        for r in roles:
             if r.scope.lower() == v.id.lower() or r.scope.lower().startswith(v.id.lower() + "/"):
                 out.append(AccessRow(v, "role", r.principal_id, r.role, r))
     return out
@@ -339,13 +345,13 @@ ACCESS = Pane(
     [Column("VAULT", 12), Column("MODEL", 13), Column("WHO", 16), Column("OBJECT ID", 36, 2),
      Column("KEY PERMISSIONS / ROLE", 0, 0, 16)],
     _access_rows, lambda r: r.id.lower(), _access_cells, "no access policies or role assignments",
-    ("policies", "policy", "roles", "rbac"))
+    ("policies", "policy", "roles", "rbac"), tables=("vaults", "roles", "des"), prime=("principals",))
 
 
 # audit ----------------------------------------------------------------------------------------------------
 
 def _audit_rows(ctx: Ctx) -> list:
-    return sorted(ctx.engine.t["audit"].values(), key=lambda a: a.id)
+    return ctx.engine.list_audit()
 
 
 def _audit_cells(ctx: Ctx, a) -> list:
@@ -360,7 +366,8 @@ AUDIT = Pane(
     "audit", "Key Vault audit trail", "audit",
     [Column("TIME", 16), Column("VAULT", 11, 3), Column("CALLER", 16), Column("OPERATION", 13),
      Column("KEY VERSION", 26, 2), Column("RESULT", 0, 0, 8)],
-    _audit_rows, lambda a: a.id, _audit_cells, "no key operations yet", ("trail", "log-kv"), follow_end=True)
+    _audit_rows, lambda a: a.id, _audit_cells, "no key operations yet", ("trail", "log-kv"), follow_end=True,
+    tables=("audit", "des"), prime=("principals",))
 
 
 # disk encryption sets ---------------------------------------------------------------------------------------
@@ -388,8 +395,9 @@ SETS = Pane(
     "sets", "Disk encryption sets", "des",
     [Column("NAME", 14), Column("GROUP", 10, 3), Column("TYPE", 12), Column("KEY", 26), Column("AUTO ROT", 8),
      Column("RES", 4, justify="right"), Column("STATUS", 0, 0, 10)],
-    lambda ctx: _by_name(ctx.engine.t["des"].values()), lambda d: d.id, _des_cells,
-    "no disk encryption sets: press n to create one", ("des", "set", "disk-encryption-sets"))
+    lambda ctx: ctx.engine.list_des(), lambda d: d.id, _des_cells,
+    "no disk encryption sets: press n to create one", ("des", "set", "disk-encryption-sets"),
+    tables=("des", "disks", "snapshots", "images"), prime=("res_by_des",))
 
 
 # disks, snapshots, images -------------------------------------------------------------------------------------
@@ -410,7 +418,7 @@ def _key_cell(ctx: Ctx, r) -> tuple[str, str]:
 def _des_name(ctx: Ctx, r) -> str | tuple[str, str]:
     if not r.des_id:
         return ("-", "dim")
-    d = ctx.engine.t["des"].get(r.des_id)
+    d = ctx.engine.find_des(r.des_id)
     return d.name if d else r.des_id.rsplit("/", 1)[-1]
 
 
@@ -441,8 +449,8 @@ DISKS = Pane(
     [Column("NAME", 20), Column("SKU", 12, 4), Column("GB", 5, 5, justify="right"), Column("ENCRYPTION", 12),
      Column("SET", 11, 2), Column("KEY VERSION", 25, 3), Column("STATE", 10), Column("VM", 14, 1),
      Column("DATA KEY", 0, 0, 10)],
-    lambda ctx: _by_name(ctx.engine.t["disks"].values()), lambda d: d.id, _disk_cells,
-    "no disks: press n to create one", ("disk",))
+    lambda ctx: ctx.engine.list_disks(), lambda d: d.id, _disk_cells,
+    "no disks: press n to create one", ("disk",), tables=("disks",), by_name=True)
 
 
 def _source_name(ctx: Ctx, r) -> str:
@@ -464,13 +472,14 @@ _COPY_COLUMNS = [Column("NAME", 18), Column("SOURCE", 22, 2), Column("SKU", 13, 
 
 SNAPSHOTS = Pane(
     "snapshots", "Snapshots", "snapshot", _COPY_COLUMNS,
-    lambda ctx: _by_name(ctx.engine.t["snapshots"].values()), lambda r: r.id, _copy_cells,
-    "no snapshots: select a disk and press s", ("snapshot", "snap", "snaps"))
+    lambda ctx: ctx.engine.list_snapshots(), lambda r: r.id, _copy_cells,
+    "no snapshots: select a disk and press s", ("snapshot", "snap", "snaps"), tables=("snapshots",),
+    by_name=True)
 
 IMAGES = Pane(
     "images", "Images", "image", _COPY_COLUMNS,
-    lambda ctx: _by_name(ctx.engine.t["images"].values()), lambda r: r.id, _copy_cells,
-    "no images: press n to capture one from a VM or disk", ("image", "img"))
+    lambda ctx: ctx.engine.list_images(), lambda r: r.id, _copy_cells,
+    "no images: press n to capture one from a VM or disk", ("image", "img"), tables=("images",), by_name=True)
 
 
 # VMs ----------------------------------------------------------------------------------------------------------
@@ -528,8 +537,9 @@ VMS = Pane(
     "vms", "Virtual machines", "vm",
     [Column("NAME", 12), Column("POWER", 12), Column("SIZE", 16, 3), Column("DISKS", 9, 2), Column("ULTRA", 8),
      Column("ENC@HOST", 8, 1), Column("REASON", 0, 0, 36)],
-    lambda ctx: _by_name(ctx.engine.t["vms"].values()), lambda v: v.id, _vm_cells,
-    "no VMs: press n to create one", ("vm", "virtual-machines", "machines"))
+    lambda ctx: ctx.engine.list_vms(), lambda v: v.id, _vm_cells,
+    "no VMs: press n to create one", ("vm", "virtual-machines", "machines"), tables=("vms",),
+    by_name=True)
 
 
 # events and the command log ---------------------------------------------------------------------------------------
@@ -542,8 +552,8 @@ def _event_cells(ctx: Ctx, ev) -> list:
 EVENTS = Pane(
     "events", "Event log", "event",
     [Column("TIME", 16), Column("SEVERITY", 8), Column("EVENT", 24, 2), Column("SUMMARY", 0, 0, 20)],
-    lambda ctx: sorted(ctx.engine.t["events"].values(), key=lambda x: x.id), lambda ev: ev.id, _event_cells,
-    "no events yet", ("event", "ev", "history"), follow_end=True)
+    lambda ctx: ctx.engine.list_events(), lambda ev: ev.id, _event_cells,
+    "no events yet", ("event", "ev", "history"), follow_end=True, tables=("events",))
 
 
 def _log_cells(ctx: Ctx, entry: LogEntry) -> list:

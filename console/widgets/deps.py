@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from engine.ids import key_id, parse_key_url
+from engine.ids import parse_key_url
 from engine.models import PowerState
 
 from ..screens.panes import ENC_LABEL, Index, VersionRow, short_kid
@@ -75,13 +75,12 @@ class DepsTree(Tree):
                 ref = parse_key_url(kid)
             except Exception:  # noqa: BLE001
                 return
-            k = e.t["keys"].get(key_id(ref.vault, ref.name).lower())
+            k = e.find_key(ref.vault, ref.name)
             if k is not None and k not in keys:
                 keys.append(k)
 
         if kind == "vault":
-            prefix = f"https://{obj.name.lower()}.vault.azure.net/keys/"
-            keys = sorted((k for k in e.t["keys"].values() if k.id.startswith(prefix)), key=lambda k: k.name.lower())
+            keys = sorted(e.list_all_keys(vault=obj.name), key=lambda k: k.name.lower())
         elif kind == "key":
             keys = [obj]
         elif kind == "version":
@@ -155,7 +154,7 @@ class DepsTree(Tree):
             sets = list(idx.des_by_kid.get(kid.lower(), []))
             res = idx.res_by_kid.get(kid.lower(), [])
             for r in res:
-                d = e.t["des"].get(r.des_id) if r.des_id else None
+                d = e.find_des(r.des_id)
                 if d is not None and d not in sets:
                     sets.append(d)
             for d in sets:

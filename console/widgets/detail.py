@@ -198,7 +198,7 @@ def cause_lines(engine, idx: Index, kind: str, obj: Any) -> list[Line]:
         if v.state != "Active":
             out.append((f"  deleted {when(v.deleted_date)}; purged automatically {when(v.scheduled_purge_date)}; "
                         "every key in it is unusable until it is recovered", "bad"))
-        sets = [d for d in engine.t["des"].values() if d.source_vault_id.lower() == v.id.lower()]
+        sets = engine.list_des(where=lambda d: d.source_vault_id.lower() == v.id.lower())
         out.append((f"  backs {len(sets)} disk encryption set(s)" + (": " + ", ".join(d.name for d in sets)
                                                                      if sets else ""), "accent" if sets else "dim"))
         return out

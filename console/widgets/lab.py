@@ -12,7 +12,7 @@ Hooking it into the console (three small edits in console code)::
 
     # run_console / CmkApp: the lab being played in the home, if any
     from console.workshop import open_lab
-    app.lab = open_lab(engine, engine.store.home, read_only=read_only)   # None without scenario.json
+    app.lab = open_lab(engine, engine.home, read_only=read_only)   # None without scenario.json
 
     # MainScreen.compose, inside the side TabbedContent:
     if self.app.lab is not None:

@@ -117,7 +117,8 @@ class VirtualTable(ScrollView, can_focus=True):
         self.keys: list[Hashable] = []
         self._cells: Callable[[Hashable], Sequence] = lambda key: []
         self._cache: dict[Hashable, Sequence] = {}
-        self._index: dict[Hashable, int] = {}
+        self._index: dict[Hashable, int] | None = {}
+        """{key: position} when the caller built it; else a key is looked up in ``keys`` (C speed)."""
         self.empty_text = "nothing here"
         self._vt_layout: tuple | None = None
 
@@ -131,22 +132,26 @@ class VirtualTable(ScrollView, can_focus=True):
         self.empty_text = empty_text
         self._set_keys(keys, cursor_key=cursor_key, at_end=at_end, reset_scroll=True)
 
-    def update_rows(self, keys: list[Hashable] | None = None, *, follow_end: bool = False) -> None:
-        """The data changed: forget cached cells, keep the cursor on the same key when it still exists."""
-        current = self.cursor_key
-        was_at_end = follow_end and self.cursor >= len(self.keys) - 1
-        self._set_keys(self.keys if keys is None else keys, cursor_key=current, at_end=was_at_end)
+    def update_rows(self, keys: list[Hashable] | None = None, *, follow_end: bool = False,
+                    index: dict[Hashable, int] | None = None, cursor_key: Hashable | None = None,
+                    at_end: bool = False) -> None:
+        """The data changed: forget cached cells, keep the cursor on the same key when it still exists
+        (``cursor_key`` when the table had no row under its cursor). ``index``: ``{key: position}`` of
+        ``keys``, built by the caller (a thread, for a big table), so that this costs no pass over them."""
+        current = self.cursor_key if self.cursor_key is not None else cursor_key
+        was_at_end = at_end or (follow_end and self.cursor >= len(self.keys) - 1)
+        self._set_keys(self.keys if keys is None else keys, cursor_key=current, at_end=was_at_end, index=index)
 
     def _set_keys(self, keys: list[Hashable], *, cursor_key: Hashable | None, at_end: bool = False,
-                  reset_scroll: bool = False) -> None:
-        self.keys = list(keys)
-        self._index = {k: i for i, k in enumerate(self.keys)}
+                  reset_scroll: bool = False, index: dict[Hashable, int] | None = None) -> None:
+        self.keys = keys if isinstance(keys, list) else list(keys)
+        self._index = index
         self._cache.clear()
         self.virtual_size = Size(self.size.width or 80, len(self.keys) + 1)
         if at_end and self.keys:
             target = len(self.keys) - 1
-        elif cursor_key is not None and cursor_key in self._index:
-            target = self._index[cursor_key]
+        elif cursor_key is not None and (found := self.position(cursor_key)) is not None:
+            target = found
         elif reset_scroll:
             target = 0
         else:
@@ -164,8 +169,17 @@ class VirtualTable(ScrollView, can_focus=True):
             return self.keys[self.cursor]
         return None
 
+    def position(self, key: Hashable) -> int | None:
+        """Where ``key`` is in the rows (None if it is not there)."""
+        if self._index is not None:
+            return self._index.get(key)
+        try:
+            return self.keys.index(key)
+        except ValueError:
+            return None
+
     def move_to(self, key: Hashable) -> bool:
-        i = self._index.get(key)
+        i = self.position(key)
         if i is None:
             return False
         self.cursor = i

@@ -298,7 +298,7 @@ def _run(args, opts: dict) -> int:
         try:
             result = play(lab, run, until=args.until, skip=args.skip, verbose=args.verbose)
         finally:
-            engine.store.close()
+            engine.close()
         if result.ok:
             done = "all" if result.steps_done == lab.total else f"{result.steps_done} of"
             print(f"{sc.name}: {done} {lab.total} steps done, every objective met.")
@@ -311,7 +311,7 @@ def _run(args, opts: dict) -> int:
     print()
     print("\n".join(lab.lines()))
     print(f"\nWhen you have done it: cmklab --home {shlex.quote(str(home))} scenario check")
-    engine.store.close()
+    engine.close()
     if not args.no_console and sys.stdin.isatty() and sys.stdout.isatty():
         from .glue import open_console
 
@@ -367,7 +367,7 @@ def _check(opts: dict, *, show_only: bool) -> int:
             print("\n".join(lab.lines()))
         return 0
     finally:
-        engine.store.close()
+        engine.close()
 
 
 def _reset_step(opts: dict) -> int:
@@ -393,7 +393,7 @@ def _reset_step(opts: dict) -> int:
         sc, n, seed, profile = lab.scenario, lab.number, lab.seed, engine.rules.name
         completed = {i for i in lab.completed if i < lab.index}
     finally:
-        engine.store.close()
+        engine.close()
     scratch = home / ".reset-step"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
@@ -406,7 +406,7 @@ def _reset_step(opts: dict) -> int:
             result = play(fresh, cli_runner(scratch, engine=engine), until=n - 1, out=log.append) \
                 if n > 1 else PlayResult(True, 0)
         finally:
-            engine.store.close()
+            engine.close()
         if not result.ok:
             print(f"cmklab scenario reset-step: the steps before step {n} do not replay (step "
                   f"{result.failed_step}: {'; '.join(result.unmet)}); the home is unchanged.\n"
@@ -425,7 +425,7 @@ def _reset_step(opts: dict) -> int:
         print()
         print("\n".join(lab.lines()))
     finally:
-        engine.store.close()
+        engine.close()
     return 0
 
 

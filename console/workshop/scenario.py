@@ -130,10 +130,7 @@ class Scenario:
 
 
 def _find(engine, table: str, name: str):
-    for obj in engine.t[table].values():
-        if getattr(obj, "name", "").lower() == name.lower():
-            return obj
-    return None
+    return engine.find_named(table, name)
 
 
 def _missing(what: str, name: str) -> tuple[bool, str]:
@@ -156,12 +153,12 @@ def _purged_key(key: str) -> Impossible:
 
 
 def _key_of(engine, vault: str, name: str):
-    return engine.t["keys"].get(key_id(vault.lower(), name).lower())
+    return engine.find_key(vault, name)
 
 
 def _des_key(engine, des):
     ref = parse_key_url(des.key_url)
-    return ref, engine.t["keys"].get(key_id(ref.vault, ref.name).lower())
+    return ref, engine.find_key(ref.vault, ref.name)
 
 
 def _chk_des_on_latest(engine, des: str) -> tuple[bool, str]:
@@ -216,7 +213,7 @@ def _chk_key_versions(engine, vault: str, key: str, min: int = 2) -> tuple[bool,
 
 
 def _key_state(engine, vault: str, key: str) -> str | None:
-    if engine.t["vaults"].get(vault.lower()) is None:
+    if engine.find_vault(vault) is None:
         return None
     k = _key_of(engine, vault, key)
     if k is None:
@@ -241,8 +238,8 @@ def _chk_key_state(engine, vault: str, key: str, state: str) -> tuple[bool, str]
 def _purge_seen(engine, vault: str, key: str) -> bool:
     """The key existed and was purged (a key that never existed can still be created)."""
     kid = key_id(vault.lower(), key).lower()
-    return any(a.operation == "KeyPurge" and a.result == "OK" and (a.kid or "").lower() == kid
-               for a in engine.t["audit"].values())
+    return bool(engine.list_audit(where=lambda a: a.operation == "KeyPurge" and a.result == "OK"
+                                  and (a.kid or "").lower() == kid))
 
 
 def _chk_key_purged(engine, vault: str, key: str) -> tuple[bool, str]:
@@ -251,8 +248,8 @@ def _chk_key_purged(engine, vault: str, key: str) -> tuple[bool, str]:
 
 def _chk_purge_refused(engine, vault: str, key: str) -> tuple[bool, str]:
     kid = key_id(vault.lower(), key).lower()
-    hits = [a for a in engine.t["audit"].values()
-            if a.operation == "KeyPurge" and a.result != "OK" and (a.kid or "").lower() == kid]
+    hits = engine.list_audit(where=lambda a: a.operation == "KeyPurge" and a.result != "OK"
+                             and (a.kid or "").lower() == kid)
     if not hits:
         return False, "no refused purge in the vault's audit log"
     last = max(hits, key=lambda a: a.id)
@@ -264,7 +261,7 @@ def _chk_access(engine, des: str, granted: bool = True) -> tuple[bool, str]:
     if d is None:
         return _missing("disk encryption set", des)
     ref = parse_key_url(d.key_url)
-    v = engine.t["vaults"].get(ref.vault)
+    v = engine.find_vault(ref.vault)
     if v is None:
         return (not granted), f"vault {ref.vault} is gone"
     lacking = [p for p in DES_REQUIRED_PERMISSIONS if not engine.has_permission(v, d.principal_id, p)]
@@ -291,8 +288,8 @@ def _lost_disk(engine, v) -> str | None:
 
 
 def _shutdowns(engine, vm_id: str | None = None) -> list:
-    return [e for e in engine.t["events"].values() if e.type == "VmShutDownByKey"
-            and (vm_id is None or (e.data or {}).get("vm") == vm_id)]
+    return engine.list_events(where=lambda e: e.type == "VmShutDownByKey"
+                              and (vm_id is None or (e.data or {}).get("vm") == vm_id))
 
 
 def _chk_vm_stopped_by_key(engine, vm: str) -> tuple[bool, str]:
@@ -311,7 +308,7 @@ def _chk_no_vm_stopped_by_key(engine) -> tuple[bool, str]:
     hits = _shutdowns(engine)
     if not hits:
         return True, "no VM was shut down by a key"
-    names = {v.id: v.name for v in engine.t["vms"].values()}
+    names = {v.id: v.name for v in engine.list_vms()}
     down = sorted({names.get((e.data or {}).get("vm"), "?") for e in hits})
     return False, f"shut down by a key: {', '.join(down)}"
 
@@ -350,8 +347,8 @@ def _chk_vm_start_refused(engine, vm: str) -> tuple[bool, str]:
     err = engine.startable(v)
     if err is None:
         return False, f"{v.name} could start now"
-    refused = [e for e in engine.t["events"].values()
-               if e.type == "VmStartRefused" and (e.data or {}).get("vm", "").lower() == v.id.lower()]
+    refused = engine.list_events(where=lambda e: e.type == "VmStartRefused"
+                                 and (e.data or {}).get("vm", "").lower() == v.id.lower())
     if not refused:
         return False, f"{v.name} cannot start ({err.message}), but no start of {v.name} was attempted"
     last = max(refused, key=lambda e: e.id)
@@ -381,7 +378,7 @@ def _chk_disk_encryption(engine, disk: str, des: str | None = None,
     r = _resource(engine, disk)
     if r is None:
         return _missing("disk", disk)
-    d = engine.t["des"].get(r.des_id) if r.des_id else None
+    d = engine.find_des(r.des_id)
     detail = r.encryption_type + (f" with set {d.name}" if d else "")
     ok = True
     if des is not None:
@@ -436,7 +433,7 @@ def _chk_data_lost(engine, disk: str, kind: str = "disk") -> tuple[bool, str]:
 
 
 def _chk_event_logged(engine, type: str, contains: str = "", min: int = 1) -> tuple[bool, str]:  # noqa: A002
-    hits = [e for e in engine.t["events"].values() if e.type == type and contains.lower() in e.summary.lower()]
+    hits = engine.list_events(where=lambda e: e.type == type and contains.lower() in e.summary.lower())
     if not hits:
         return False, f"no {type} event" + (f" mentioning {contains!r}" if contains else "")
     last = max(hits, key=lambda e: e.id)
@@ -451,7 +448,7 @@ def _chk_clock_advanced(engine, at_least: str, since: str | None = None) -> tupl
     start = parse_iso(since) if since else None
     where = "since this step began"
     if start is None:  # a lab file from before steps recorded their start: since the scenario began
-        times = [parse_iso(e.time) for e in engine.t["events"].values()]
+        times = [parse_iso(e.time) for e in engine.list_events()]
         start = min(times) if times else now
         where = "since the scenario began"
     moved = max(now - start, timedelta(0))
@@ -906,7 +903,7 @@ def build_landscape(engine, landscape: dict) -> None:
 
 def start_scenario(engine, scenario: Scenario) -> None:
     """Fill an empty engine with the scenario's landscape."""
-    if any(engine.t[t] for t in ("groups", "vaults", "keys", "des", "disks", "vms")):
+    if engine.has_resources(("groups", "vaults", "keys", "des", "disks", "vms")):
         raise ScenarioError("the engine already holds resources; a scenario starts from an empty store",
                             code="Conflict")
     try:

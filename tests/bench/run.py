@@ -1,7 +1,7 @@
 """cmklab's benchmark: each figure against its limit, measured in one run on this machine.
 
     python tests/bench/run.py            # full run, prints a table
-    python tests/bench/run.py --quick    # the same figures on the same sizes, fewer repeats (< 2 min, and about a minute more for the 100k import)
+    python tests/bench/run.py --quick    # the same figures on the same sizes, fewer repeats (about 4 min on 2 idle cores)
     python tests/bench/run.py --json     # ... and a last line holding one JSON object
 
 Ratios divide the engine's time by the raw operation it cannot avoid, measured in the same process,
@@ -33,6 +33,9 @@ from engine import Engine  # noqa: E402
 
 OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
 RESULTS: dict[str, float | None] = {}
+SHARED: dict[str, str] = {}
+"""Homes built once and used by several steps (``big``: the 100,000-resource store of bench_scale)."""
+_KEEP: list = []
 ROWS: list[tuple[str, str, str, str]] = []
 
 
@@ -148,13 +151,16 @@ def bench_scale(sizes: tuple[int, int, int], repeats: int) -> None:
     small_n, mid_n, big_n = sizes
     exe = Path(sys.executable).parent / "cmklab"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE" and not k.startswith("CMKLAB_")}
-    with tempfile.TemporaryDirectory() as small, tempfile.TemporaryDirectory() as mid, \
-            tempfile.TemporaryDirectory() as big:
+    keep = tempfile.TemporaryDirectory()  # the 100k store stays for the console's figures
+    _KEEP.append(keep)
+    big = keep.name
+    with tempfile.TemporaryDirectory() as small, tempfile.TemporaryDirectory() as mid:
         builds = {}
         for home, n in ((small, small_n), (mid, mid_n), (big, big_n)):
             t = time.perf_counter()
             big_store(home, n).store.close()
             builds[n] = time.perf_counter() - t
+        SHARED["big"] = big
         row("build_100k_vs_10k", builds[big_n] / builds[mid_n] * (mid_n / big_n) * 10, "<= 12",
             f"building {mid_n} resources through the engine: {builds[mid_n]:.1f} s; {big_n}: {builds[big_n]:.1f} s "
             f"(scaled to a 10x step; 10 is linear)")
@@ -202,32 +208,45 @@ def bench_scale(sizes: tuple[int, int, int], repeats: int) -> None:
         row("cli_read_peak_rss_100k_mb", max(rss), "<= 80",
             f"peak RSS of key show {rss[0]:.0f} MB, disk show {rss[1]:.0f} MB on {big_n} resources")
 
-        # one action's commit at 100k against the floor: an fsync'd append of a record of the same size
-        engine = open_engine(big)
-        log = Path(big) / "db" / "changes.log"
-        floor = Path(big) / "floor.log"
+        measure_commit(big, big_n, repeats)
 
-        def action():
-            engine.set_key_attributes("kv-big", "k", tags={"n": str(next(counter))})
 
-        action()
-        size = log.stat().st_size
-        action()
-        record = max(log.stat().st_size - size, 1)
-        payload = os.urandom(record // 2).hex().encode()[:record]
+def measure_commit(big: str, big_n: int, repeats: int) -> None:
+    """One action's commit on the store in ``big`` against the floor: an fsync'd append of a record of the
+    same size (in interleaved pairs)."""
+    counter = iter(range(10**6))
+    engine = open_engine(big)
+    log = Path(big) / "db" / "changes.log"
+    floor = Path(big) / "floor.log"
 
-        def append():
-            fd = os.open(floor, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            os.write(fd, payload)
-            os.fsync(fd)
-            os.close(fd)
+    def action():
+        engine.set_key_attributes("kv-big", "k", tags={"c": str(next(counter))})
 
-        append()
-        ratio, ta, tf = interleaved(action, append, max(repeats, 9))
-        engine.store.close()
+    action()
+    size = log.stat().st_size
+    action()
+    record = max(log.stat().st_size - size, 1)
+    payload = os.urandom(record // 2).hex().encode()[:record]
+
+    def append():
+        fd = os.open(floor, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.write(fd, payload)
+        os.fsync(fd)
+        os.close(fd)
+
+    append()
+    ratio, ta, tf = interleaved(action, append, max(repeats, 9))
+    engine.store.close()
     row("commit_vs_fsync_append", ratio, "<= 3",
-        f"key set-attributes on {big_n} resources (journal line + state record, two fsyncs) {ta * 1000:.2f} ms vs "
-        f"one fsync'd append of its {record}-byte record {tf * 1000:.2f} ms")
+        f"key set-attributes on {big_n} resources (its record carries the journal lines: one fsync) "
+        f"{ta * 1000:.2f} ms vs one fsync'd append of its {record}-byte record {tf * 1000:.2f} ms")
+
+
+def bench_commit(n: int, repeats: int) -> None:
+    """``commit_vs_fsync_append`` alone (``--only commit``): builds only the big store."""
+    with tempfile.TemporaryDirectory() as big:
+        big_store(big, n).store.close()
+        measure_commit(big, n, repeats)
 
 
 def cascade_landscape(engine: Engine, *, vms: int, disks: int) -> None:
@@ -494,6 +513,26 @@ def bench_console(n: int) -> None:
     row("input_latency_during_rotation_ms", ms, "<= 100", detail)
 
 
+def bench_console_100k(n: int) -> None:
+    """The console on 100,000 resources: opening it, following another process, filtering (real app,
+    headless; a real writer process). Uses the store bench_scale built, or builds one."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from console_bench import external_commit_freeze_ms, filter_keystroke_ms, first_frame_100k_ratio
+
+    with tempfile.TemporaryDirectory() as empty, tempfile.TemporaryDirectory() as own:
+        big = SHARED.get("big")
+        if big is None:
+            big_store(own, n).store.close()
+            big = own
+        open_engine(empty).store.close()
+        ratio, detail = first_frame_100k_ratio(big, empty)
+        row("first_frame_100k_vs_empty", ratio, "<= 1.5", detail)
+        ms, detail = external_commit_freeze_ms(big)
+        row("console_external_commit_freeze_100k_ms", ms, "<= 100", detail)
+        ms, detail = filter_keystroke_ms(big)
+        row("filter_keystroke_100k_ms", ms, "<= 50", detail)
+
+
 def bench_classroom(n: int) -> None:
     """``cmklab classroom`` with n trainees opening their links at once (tests/bench/classroom_bench.py)."""
     sys.path.insert(0, str(Path(__file__).parent))
@@ -641,10 +680,11 @@ def _rate(make, seconds: float, threads: int) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="fewer repeats; under two minutes, and about a minute more for the 100k import")
+    ap.add_argument("--quick", action="store_true", help="fewer repeats; about four minutes on 2 idle cores")
     ap.add_argument("--json", action="store_true", help="print a last line holding one JSON object")
-    ap.add_argument("--only", help="comma-separated subset: rotation,scale,cascade,disk,cli,console,keygen,raw,"
-                    "import,endpoint,classroom")
+    ap.add_argument("--only", help="comma-separated subset: rotation,scale,cascade,disk,cli,console,console100k,"
+                    "keygen,raw,import,endpoint,classroom; commit (commit_vs_fsync_append alone, which scale measures "
+                    "too)")
     ap.add_argument("--endpoint", action="store_true", help="also measure cmklab endpoint's throughput (GET of a "
                     "disk, wrapKey) beside the engine's own call rate")
     ap.add_argument("--classroom", action="store_true",
@@ -657,10 +697,12 @@ def main() -> int:
         ("raw", bench_raw_limits),
         ("rotation", lambda: bench_rotation(2000, repeats=reps)),
         ("scale", lambda: bench_scale((1000, 10000, 100000), reps + 2)),
+        ("commit", lambda: None if only is None or "scale" in only else bench_commit(100000, reps + 2)),
         ("cascade", lambda: bench_cascade(100000, 2000, 5000)),
         ("disk", lambda: bench_disk_io(64, reps)),
         ("cli", lambda: bench_cli(1000, reps + 2)),
         ("console", lambda: bench_console(10000)),
+        ("console100k", lambda: bench_console_100k(100000)),
         ("keygen", lambda: bench_keygen(3 if args.quick else 5)),
         ("import", lambda: bench_import(100000)),
         ("endpoint", lambda: bench_endpoint(3.0 if args.quick else 8.0)),

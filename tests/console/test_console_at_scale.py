@@ -1,0 +1,188 @@
+"""The console at 100,000 resources, in behaviour (the speed itself is measured by tests/bench/run.py):
+
+* it reads the state only through the engine's typed queries (an AST scan of console/);
+* a big pane is listed and filtered in a thread: these tests make every pane "big" (``BIG_ROWS = 0``) on a
+  small store, so the thread path is what they drive;
+* it follows other processes from where it last read the journal.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from console.app import CmkApp
+from console.screens import main as main_screen
+
+ROOT = Path(__file__).resolve().parents[2]
+SIZE = (160, 48)
+
+
+# ---- the console reads through public queries ------------------------------------------------------------
+
+ENGINE_NAMES = ("engine", "e", "eng")
+"""What the console calls the engine: a name, or an ``.engine`` attribute (``self.app.engine``, ``ctx.engine``)."""
+
+
+def _is_engine(node: ast.expr) -> bool:
+    return (isinstance(node, ast.Name) and node.id in ENGINE_NAMES) or (
+        isinstance(node, ast.Attribute) and node.attr == "engine")
+
+
+def _violations(path: Path) -> list[str]:
+    return _violations_in(path.read_text(), path.relative_to(ROOT).as_posix())
+
+
+def _violations_in(source: str, rel: str) -> list[str]:
+    tree = ast.parse(source, filename=rel)
+    out = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute):
+            continue
+        where = f"{rel}:{node.lineno}: {ast.unparse(node)}"
+        if node.attr == "t":
+            out.append(where + " reads an engine table (use the engine's queries: find_*, list_*, iter_resources)")
+        elif node.attr == "store":
+            out.append(where + " reaches into the store (use engine.home, engine.store_path, engine.close())")
+        elif node.attr.startswith("_") and not node.attr.startswith("__") and _is_engine(node.value):
+            out.append(where + " uses a private attribute of the engine")
+    return sorted(out, key=lambda line: int(line.split(":")[1]))
+
+
+def test_the_console_reads_the_engine_only_through_public_queries():
+    problems = [v for path in sorted((ROOT / "console").rglob("*.py")) for v in _violations(path)]
+    assert problems == [], "\n".join(problems)
+
+
+def test_the_scan_catches_a_table_read_a_private_call_and_the_store():
+    found = _violations_in("def f(engine, self):\n    engine.t['disks'].values()\n    engine._key('kv', 'k')\n"
+                           "    self.app.engine.store.close()\n    self._mine = self.ep._theirs\n", "console/probe.py")
+    assert len(found) == 3
+    assert "engine.t" in found[0] and "engine._key" in found[1] and "engine.store" in found[2]
+    assert _violations_in("def g(ctx):\n    return ctx.engine._lock\n", "console/probe.py")
+
+
+# ---- big panes: listed and filtered in a thread -----------------------------------------------------------------
+
+
+@pytest.fixture
+def every_pane_big(monkeypatch):
+    monkeypatch.setattr(main_screen, "BIG_ROWS", 0)
+
+
+async def _until(pilot, cond, timeout: float = 20.0) -> bool:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while loop.time() < end:
+        if cond():
+            return True
+        await pilot.pause(0.02)
+    return cond()
+
+
+def _names(app) -> list[str]:
+    main = app.main
+    return [main.rows_by_key[k].name for k in main.table.keys]
+
+
+def _open(home: Path):
+    from console.session import open_engine
+
+    return open_engine(home, seed=3, demo=True)
+
+
+async def test_a_big_pane_is_listed_in_a_thread_and_then_shown(tmp_path, every_pane_big):
+    engine = _open(tmp_path / "home")
+    expected = [d.name for d in engine.list_disks()]
+    engine.close()
+    engine = _open(tmp_path / "home")  # a new process: nothing read yet
+    app = CmkApp(engine, poll=False, frozen=True)
+    async with app.run_test(size=SIZE) as pilot:
+        main = app.main
+        main.action_pane("disks")
+        assert main.is_big(main.pane)
+        assert await _until(pilot, lambda: main._loading is None and main.table.keys)
+        assert _names(app) == expected
+        assert main.table.cursor_key == main.table.keys[0]
+        assert "Managed disks" in str(main.query_one("#pane-title").render())
+    engine.close()
+
+
+async def test_the_filter_narrows_a_big_pane_in_a_thread(tmp_path, every_pane_big):
+    engine = _open(tmp_path / "home")
+    app = CmkApp(engine, poll=False, frozen=True)
+    async with app.run_test(size=SIZE) as pilot:
+        main = app.main
+        main.action_pane("disks")
+        assert await _until(pilot, lambda: main._loading is None and main.table.keys)
+        everything = _names(app)
+        await pilot.press("slash", *"vm-db")
+        assert await _until(pilot, lambda: main._token_done == main._token and _names(app) != everything)
+        shown = _names(app)
+        assert shown and all("vm-db" in name for name in shown)  # the disks of vm-db, by name or by VM
+        assert set(shown) < set(everything)
+        await pilot.press("escape")  # clears the filter: every row again
+        assert await _until(pilot, lambda: main._token_done == main._token and _names(app) == everything)
+        await pilot.press("slash", "!", *"vm-db")
+        assert await _until(pilot, lambda: main._token_done == main._token and _names(app) != everything)
+        assert not any("vm-db" in main.table.row_text(k) for k in main.table.keys)
+    engine.close()
+
+
+async def test_a_change_by_another_process_shows_in_a_big_pane(tmp_path, every_pane_big):
+    home = tmp_path / "home"
+    engine = _open(home)
+    app = CmkApp(engine, poll=True, frozen=True)
+    async with app.run_test(size=SIZE) as pilot:
+        main = app.main
+        main.action_pane("disks")
+        assert await _until(pilot, lambda: main._loading is None and main.table.keys)
+        assert await _until(pilot, app.first_poll.is_set)
+        listings = main._token
+        env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+        def az(*args: str) -> None:
+            r = subprocess.run([sys.executable, "-m", "console", "--home", str(home), "az", *args, "-o", "none"],
+                               env=env, capture_output=True, text=True, timeout=120)
+            assert r.returncode == 0, r.stderr
+
+        az("disk", "create", "-g", "rg-demo", "-n", "disk-from-elsewhere", "--size-gb", "4")
+        assert await _until(pilot, lambda: "disk-from-elsewhere" in _names(app))
+        names = _names(app)
+        assert names == sorted(names, key=str.lower)  # where it sorts
+        assert main._token == listings  # patched in: the pane was not listed again
+        toasts = [str(n.message) for n in app._notifications]
+        assert any("disk-from-elsewhere" in t for t in toasts), toasts
+        az("disk", "delete", "-g", "rg-demo", "-n", "disk-from-elsewhere", "--yes")
+        assert await _until(pilot, lambda: "disk-from-elsewhere" not in _names(app))
+        assert main._token == listings
+    engine.close()
+
+
+async def test_the_console_follows_the_journal_from_its_end(tmp_path):
+    """At start the console finds where the journal ends without reading it; afterwards it reads only what
+    others append: the history of the events log is never read by the watcher."""
+    home = tmp_path / "home"
+    engine = _open(home)
+    engine.close()
+    engine = _open(home)
+    before = engine.journal_cursor()
+    assert before > 0
+    events, after = engine.events_since(before)
+    assert events == [] and after == before
+    other = _open(home)
+    other.stop_vm("vm-web", "rg-demo")
+    other.close()
+    assert engine.refresh_if_changed()
+    events, after = engine.events_since(before)
+    assert after > before
+    assert [e.type for e in events] and all(e.id > "" for e in events)
+    assert any("vm-web" in e.summary for e in events)
+    assert engine.loaded_count(("events",)) is None  # the events log itself was never read whole
+    engine.close()
