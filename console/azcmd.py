@@ -199,7 +199,8 @@ def _key_times(p) -> list:
 
 def _create_key(e, p, h):
     parts = ["keyvault", "key", "create", "--vault-name", p["vault"], "--name", p["name"],
-             "--kty", (p.get("kty") or "RSA").upper(), "--size", p.get("size") or 2048]
+             "--kty", (p.get("kty") or "RSA").upper()]
+    parts += ["--curve", p["curve"]] if p.get("curve") else ["--size", p.get("size") or 2048]
     if p.get("ops"):
         parts += ["--ops", *p["ops"]]
     if p.get("enabled") is False:

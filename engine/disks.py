@@ -23,7 +23,8 @@ from .entropy import oaep_sha256_encrypt
 from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAllowed
 from .ids import arm_id, check_name, key_id, parse_arm_id, parse_key_url
 from .models import Disk, DiskEncryptionSet, Image, PlatformKey, Snapshot, VirtualMachine
-from .rules import (DISK_ENCRYPTION_TYPES, DISK_SKUS, ENC_CUSTOMER, ENC_DOUBLE, ENC_PLATFORM, MAX_DISK_GB)
+from .rules import (DISK_ENCRYPTION_TYPES, DISK_SKUS, ENC_CUSTOMER, ENC_DOUBLE, ENC_PLATFORM, MAX_DISK_GB,
+                    PREMIUM_V2, SNAPSHOT_SKUS, ZONAL_REGIONS, ZONES)
 
 GCM = "AES-256-GCM"
 XTS = "AES-256-XTS"
@@ -306,11 +307,11 @@ class DisksBackend(EngineCore):
     def create_disk(self, name: str, resource_group: str, *, size_gb: int | None = None, sku: str = "Premium_LRS",
                     location: str | None = None, encryption_type: str | None = None,
                     disk_encryption_set: str | None = None, source: str | None = None, os_type: str | None = None,
-                    tags: dict | None = None, props: dict | None = None) -> Disk:
+                    tags: dict | None = None, zone: str | None = None, props: dict | None = None) -> Disk:
         """``props``: plain ARM properties stored and shown as given (see ``Disk.props``)."""
         return self._create_resource("disk", name, resource_group, size_gb=size_gb, sku=sku, location=location,
                                      encryption_type=encryption_type, des_arg=disk_encryption_set, source=source,
-                                     os_type=os_type, tags=tags, props=props)
+                                     os_type=os_type, tags=tags, zone=zone, props=props)
 
     def create_snapshot(self, name: str, resource_group: str, source: str, *, location: str | None = None,
                         encryption_type: str | None = None, disk_encryption_set: str | None = None,
@@ -354,14 +355,50 @@ class DisksBackend(EngineCore):
         raise NotFound(f"source {source!r} is not a disk, snapshot, image or VM in resource group "
                        f"{resource_group!r}", code="ResourceNotFound")
 
+    def check_sku(self, sku: str, kind: str = "disk") -> str:
+        """The SKU's canonical spelling, if the rule profile offers it (K9). Help lists every SKU of any profile
+        (:data:`~engine.rules.DISK_SKUS`); a SKU this profile does not take is refused naming the profile."""
+        every, offered = (SNAPSHOT_SKUS, self.rules.snapshot_skus) if kind == "snapshot" else \
+            (DISK_SKUS, self.rules.disk_skus)
+        canon = next((s for s in every if s.lower() == str(sku).lower()), None)
+        if canon is None:
+            raise BadRequest(f"sku {sku!r} is not valid; allowed: {', '.join(offered)}", code="InvalidParameter")
+        if canon not in offered:
+            raise BadRequest(f"sku {canon} is not offered under the rule profile {self.rules.name!r} "
+                             f"({self.rules.description}); allowed: {', '.join(offered)}. A home created with "
+                             "--profile azure-2025 offers today's SKUs (K9)", code="InvalidParameter")
+        return canon
+
+    def _check_premium_v2(self, name: str, location: str, zone: str | None, os_type: str | None) -> None:
+        """Premium SSD v2 (K9): data disks only, in its regions, zonal where the region has zones."""
+        if os_type:
+            raise BadRequest(f"disk {name!r}: a {PREMIUM_V2} disk cannot be used as an OS disk; Premium SSD v2 "
+                             "disks are data disks only (K9)", code="InvalidParameter")
+        if location not in self.rules.premium_v2_regions:
+            raise BadRequest(f"disk {name!r}: {PREMIUM_V2} is not offered in {location}; regions: "
+                             f"{', '.join(sorted(self.rules.premium_v2_regions))} (K9)", code="SkuNotAvailable")
+        if location in ZONAL_REGIONS and zone is None:
+            raise BadRequest(f"disk {name!r}: in {location}, which has availability zones, a {PREMIUM_V2} disk is "
+                             "zonal: give --zone 1, 2 or 3 (it attaches to VMs in that zone only) (K9)",
+                             code="InvalidParameter")
+
     def _create_resource(self, kind: str, name: str, resource_group: str, *, size_gb, sku, location,
                          encryption_type, des_arg, source, os_type, tags, create_option: str | None = None,
-                         props: dict | None = None) -> Disk:
+                         zone: str | None = None, props: dict | None = None) -> Disk:
         check_name(kind, name)
-        sku = choice(sku or "Premium_LRS", DISK_SKUS, "sku")
+        sku = self.check_sku(sku or "Premium_LRS", kind)
+        if zone is not None:
+            zone = str(zone)
+            if zone not in ZONES:
+                raise BadRequest(f"zone {zone!r} is not valid; allowed: {', '.join(ZONES)}", code="InvalidParameter")
         with self.transaction():
             group = self.get_group(resource_group)
             loc = check_region(location) if location else group.location
+            if zone is not None and loc not in ZONAL_REGIONS:
+                raise BadRequest(f"{kind} {name!r}: region {loc} has no availability zones; omit --zone",
+                                 code="InvalidParameter")
+            if sku == PREMIUM_V2:
+                self._check_premium_v2(name, loc, zone, os_type)
             table = TABLE_OF[kind]
             if self._exists(table, kind, name, group.name):
                 raise Conflict(f"{kind} {name!r} already exists in resource group {group.name!r}", code="Conflict")
@@ -394,7 +431,7 @@ class DisksBackend(EngineCore):
                                                     and kind == "disk" else "Copy"),
                     source_resource_id=src.id if src is not None else None, encryption_type=etype,
                     des_id=des.id if des is not None else None, unique_id=uid, created=self.now(),
-                    subscription_id=self.subscription_id, tags=dict(tags or {}),
+                    subscription_id=self.subscription_id, tags=dict(tags or {}), zone=zone,
                     props=merge_props({}, copy.deepcopy(props)))
             r.layers, keys = self._new_layers(loc, etype, des)
             self._seal_cache(r, keys)
@@ -499,9 +536,12 @@ class DisksBackend(EngineCore):
             if encryption_type is not None or disk_encryption_set is not None:
                 self._change_encryption(d, vm, encryption_type, disk_encryption_set)
             if sku is not None:
-                sku = choice(sku, DISK_SKUS, "sku")
+                sku = self.check_sku(sku)
                 if (sku == "UltraSSD_LRS") != d.is_ultra:
                     raise BadRequest("a disk cannot change to or from UltraSSD_LRS", code="OperationNotAllowed")
+                if (sku == PREMIUM_V2) != (d.sku == PREMIUM_V2):
+                    raise BadRequest(f"a disk cannot change to or from {PREMIUM_V2} in place; copy it through a "
+                                     "snapshot (az disk create --source SNAPSHOT --sku ...)", code="OperationNotAllowed")
                 if vm is not None and vm.power != "deallocated":
                     raise OperationNotAllowed(f"disk {d.name!r} is attached to running VM {vm.name!r}; deallocate it "
                                               "to change the sku", code="OperationNotAllowed")

@@ -29,6 +29,7 @@ MUTATING = (
     "delete_snapshot", "create_image", "delete_image", "create_vm", "start_vm", "stop_vm", "deallocate_vm",
     "restart_vm", "delete_vm", "update_vm", "attach_disk", "detach_disk", "advance_clock",
     "enable_disk_encryption_ade", "run_due_jobs", "create_scale_set", "update_scale_set", "scale_scale_set",
+    "upgrade_scale_set_instances", "scale_set_power", "delete_scale_set",
 )
 """Facade methods that change state (what-if accepts these)."""
 
