@@ -367,7 +367,9 @@ class CmkApp(App):
             self.notify("Refused, as this step of the lab expects: " + shorten(message.text),
                         title=f"{message.title}: part of the lesson", severity="information", timeout=10)
         else:
-            self.notify(shorten(message.text), title=message.title, severity="error", timeout=10)
+            why = message.why
+            self.notify(shorten(message.text) + (f"\n{why}" if why else ""), title=message.title, severity="error",
+                        timeout=10)
 
     @on(Worker.StateChanged)
     def _worker_state(self, event: Worker.StateChanged) -> None:

@@ -72,5 +72,12 @@ class ActionFailed(Message):
     @property
     def text(self) -> str:
         if isinstance(self.error, EngineError):
-            return self.error.message
+            return self.error.plain_message
         return str(self.error) or type(self.error).__name__
+
+    @property
+    def why(self) -> str | None:
+        """The behaviours the refusal rests on, for a line of their own: ``why: K5, V6 (docs/behaviours.md)``."""
+        if isinstance(self.error, EngineError) and self.error.behaviour:
+            return f"why: {', '.join(self.error.behaviour)} (docs/behaviours.md)"
+        return None

@@ -25,6 +25,7 @@ COMPUTE_CODES = {
     "KeyPurged": "KeyVaultKeyNotFound",
     "VaultNotFound": "KeyVaultNotFound",
     "InvalidCiphertext": "WrappedDataKeyCorrupt",
+    "OperationNotSupported": "KeyVaultKeyTypeNotSupported",
 }
 """How a Key Vault refusal reads on the compute side (disks, VMs, sets)."""
 
@@ -63,7 +64,7 @@ def compute_error(problem: EngineError, resource: str, des: DiskEncryptionSet | 
     code = COMPUTE_CODES.get(problem.inner_code or problem.code, "KeyVaultAccessForbidden")
     who = f" (identity {des.principal_id} of disk encryption set {des.name})" if des else ""
     err_cls = Forbidden if code in ("KeyVaultAccessForbidden", "KeyVaultKeyNotEnabled") else \
-        BadRequest if code == "WrappedDataKeyCorrupt" else NotFound
+        BadRequest if code in ("WrappedDataKeyCorrupt", "KeyVaultKeyTypeNotSupported") else NotFound
     err = err_cls(f"{resource}: {problem.message}{who}", code=code)
     err.inner_code = None
     return err

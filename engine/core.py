@@ -582,13 +582,14 @@ class EngineCore:
         meta.rng_counter = self.rng.counter
 
     def _commit(self, uow: UnitOfWork) -> None:
-        """The journal append, then one state write (skipped when only the logs grow, e.g. a KeyGet).
+        """One write: the state commit, carrying the action's audit entries and events (one fsync'd append
+        to the store's commit log, its commit point); an action that changes no state (a KeyGet) appends its
+        lines to the journal alone.
 
-        The journal lines are tagged with the state generation this commit produces and written
-        first; the state write is the commit point. A crash between the two leaves lines of a
-        generation the state never reached: readers ignore them and the next append drops them (see
-        store/logs.py). So a committed action never loses its audit lines, and one that did not
-        commit leaves none. A failed journal append aborts the action before anything is committed.
+        The lines travel inside the commit, so they are durable exactly when the state change is: a crash
+        before the commit point leaves neither, one after it leaves both (the store copies the lines into
+        its journal, and a copy a crash cut short is redone from the commit log: store/logs.py). A failed
+        commit aborts the action; nothing of it is written.
         """
         upserts: dict[str, dict[str, dict]] = {}
         deletes: dict[str, list[str]] = {}
@@ -604,27 +605,37 @@ class EngineCore:
             if table == "engine" and doc == before:
                 continue
             upserts.setdefault(table, {})[key] = doc
-        writes_state = bool(upserts or deletes)
         # in time order: an action that runs jobs (advance_clock) mixes allowed and denied operations
         audit = sorted(uow.audit_ok + uow.audit, key=lambda a: a.time)
-        gen = self.store.generation + (1 if writes_state else 0)
-        lines = self._journal(audit, uow.events + uow.refusals, gen)
-        if writes_state:
-            if bulk:
+        entries, pairs = self._log_entries(audit, uow.events + uow.refusals)
+        if (upserts or deletes) and not bulk:
+            ids = self.store.commit(upserts, deletes, shred=uow.shred, log=pairs)
+        else:
+            # An action that changes no state, or a bulk commit (it writes a new db directory, not a log
+            # record): its lines go to the journal alone, fsync'd, tagged with the generation the state write
+            # produces; if that write never happens, readers ignore them and the next append drops them.
+            gen = self.store.generation + (1 if upserts or deletes else 0)
+            ids = self.store.append_log(pairs, gen) if pairs else []
+            if upserts or deletes:
                 self.store.bulk_commit(upserts, deletes)
-            else:
-                self.store.commit(upserts, deletes, shred=uow.shred)
-        self._remember(*lines)
+        for obj, i in zip([*audit, *entries], ids):
+            obj.id = i
+        self._remember(audit, entries)
 
-    def _journal(self, audit: list[AuditEntry], events: list[Event], gen: int | None = None) -> tuple[list, list]:
-        """Write the action's audit entries and events in one journal append; returns (audit, events) entries."""
-        if not audit and not events:
-            return [], []
+    def _log_entries(self, audit: list[AuditEntry], events: list[Event]) -> tuple[list, list]:
+        """The journal entries of events, and the ``(log, document)`` pairs of audit entries and events."""
         entries = [EventEntry(id="", time=e.time, type=e.kind, severity=e.severity, summary=e.summary,
                               data={k: v for k, v in e.to_doc().items()
                                     if k not in ("time", "summary", "type", "severity")}) for e in events]
-        ids = self.store.append_log([("audit", a.to_doc()) for a in audit]
-                                    + [("events", x.to_doc()) for x in entries], gen)
+        return entries, [("audit", a.to_doc()) for a in audit] + [("events", x.to_doc()) for x in entries]
+
+    def _journal(self, audit: list[AuditEntry], events: list[Event]) -> tuple[list, list]:
+        """Write audit entries and events alone (no state change) in one journal append; returns (audit,
+        events) entries."""
+        if not audit and not events:
+            return [], []
+        entries, pairs = self._log_entries(audit, events)
+        ids = self.store.append_log(pairs)
         for obj, i in zip([*audit, *entries], ids):
             obj.id = i
         return audit, entries

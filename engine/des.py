@@ -11,7 +11,8 @@ from .ids import arm_id, check_name, key_id, parse_arm_id, parse_key_url
 from .common import check_region, choice, compute_error, parallel  # noqa: F401 (re-exported)
 from .core import EngineCore
 from .models import DiskEncryptionSet, ResourceState, Vault
-from .rules import DES_ENCRYPTION_TYPES, DES_REQUIRED_PERMISSIONS, ENC_CUSTOMER, ENC_DOUBLE
+from .rules import (DES_ENCRYPTION_TYPES, DES_REQUIRED_PERMISSIONS, ENC_CONFIDENTIAL, ENC_CUSTOMER, ENC_DOUBLE,
+                    KEY_SIZES, KEY_TYPES)
 
 class DesBackend(EngineCore):
     def _find_des(self, name_or_id: str, resource_group: str | None = None) -> DiskEncryptionSet:
@@ -44,8 +45,9 @@ class DesBackend(EngineCore):
                                  "must be the same vault", code="InvalidParameter")
         return self._vault(key_vault_name)
 
-    def _check_des_key(self, vault: Vault, location: str, key_url: str) -> str:
-        """Checks shared by create and update: purge protection (KV1), region (D6), key usable (KV5)."""
+    def _check_des_key(self, vault: Vault, location: str, key_url: str, des_name: str = "") -> str:
+        """Checks shared by create and update: purge protection (KV1), region (D6), a key the set can use (KV2),
+        key usable (KV5)."""
         if not vault.enable_purge_protection:
             raise BadRequest(f"key vault {vault.name!r} does not have purge protection enabled; a vault backing a "
                              "disk encryption set needs soft delete and purge protection (az keyvault update "
@@ -63,6 +65,14 @@ class DesBackend(EngineCore):
         if ver is None:
             raise NotFound(f"key version {key_url} was not found in vault {vault.name!r}", code="KeyVaultKeyNotFound")
         kid = key_id(vault.name, k.name, ver["version"])
+        crv = ver.get("crv")
+        if crv or k.kty not in KEY_TYPES or k.size not in KEY_SIZES:
+            # The compute side refuses it, not Key Vault (which stores EC keys, and oct keys in managed HSMs).
+            shown = f"{'EC-HSM' if k.kty == 'EC-HSM' else 'EC'} on {crv}" if crv else f"{k.kty} {k.size}"
+            raise BadRequest(f"The key {kid} of type {shown} cannot be used by disk encryption set "
+                             f"'{des_name}'. A disk encryption set supports RSA and RSA-HSM keys of "
+                             f"{', '.join(map(str, KEY_SIZES))} bits. (KV2)", code="InvalidParameter",
+                             inner_code="KeyVaultKeyTypeNotSupported")
         problem = self.key_problem(None, kid, "wrapKey")
         if problem is not None:
             raise compute_error(problem, f"key {kid}")
@@ -73,6 +83,10 @@ class DesBackend(EngineCore):
                    location: str | None = None, encryption_type: str = ENC_CUSTOMER,
                    rotation_to_latest: bool = False, tags: dict | None = None) -> DiskEncryptionSet:
         check_name("des", name)
+        if str(encryption_type or "").lower() == ENC_CONFIDENTIAL.lower():
+            raise BadRequest(f"encryption type {ENC_CONFIDENTIAL} is for confidential VMs (their OS disk and VM guest "
+                             "state), which cmklab does not simulate; a set for managed disks takes "
+                             f"{' or '.join(DES_ENCRYPTION_TYPES)}", code="InvalidParameter")
         etype = choice(encryption_type or ENC_CUSTOMER, DES_ENCRYPTION_TYPES, "encryption type")
         ref = parse_key_url(key_url, require_version=not rotation_to_latest)
         with self.transaction():
@@ -90,7 +104,7 @@ class DesBackend(EngineCore):
                 raise BadRequest(f"double encryption at rest is not offered in {loc}; regions: "
                                  f"{', '.join(sorted(self.rules.double_regions))} (V7)", code="InvalidParameter")
             vault = self._resolve_vault_arg(source_vault, ref.vault)
-            kid = self._check_des_key(vault, loc, key_url)
+            kid = self._check_des_key(vault, loc, key_url, name)
             des = DiskEncryptionSet(id=arm_id(self.subscription_id, group.name, "des", name), name=name,
                                     resource_group=group.name, location=loc, encryption_type=etype, key_url=kid,
                                     source_vault_id=vault.id, principal_id=self.rng.guid(),
@@ -119,7 +133,7 @@ class DesBackend(EngineCore):
                 url = key_url if key_url is not None else des.key_url
                 ref = parse_key_url(url, require_version=not des.rotation_to_latest)
                 vault = self._resolve_vault_arg(source_vault, ref.vault)
-                kid = self._check_des_key(vault, des.location, url)
+                kid = self._check_des_key(vault, des.location, url, des.name)
                 des.source_vault_id = vault.id
                 if kid != des.key_url:
                     self._react("des_key_changed", des, kid)  # the disks backend re-wraps the data keys

@@ -24,7 +24,8 @@ from .entropy import oaep_sha256_encrypt
 from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAllowed
 from .ids import arm_id, check_name, key_id, parse_arm_id, parse_key_url
 from .models import DATA_TABLES, TABLE_OF_KIND, Disk, DiskEncryptionSet, Image, PlatformKey, Snapshot, VirtualMachine
-from .rules import (DISK_ENCRYPTION_TYPES, DISK_SKUS, ENC_CUSTOMER, ENC_DOUBLE, ENC_PLATFORM, MAX_DISK_GB)
+from .rules import (DISK_ENCRYPTION_TYPES, DISK_SKUS, ENC_CUSTOMER, ENC_DOUBLE, ENC_PLATFORM, MAX_DISK_GB,
+                    PREMIUM_V2, SNAPSHOT_SKUS, ZONAL_REGIONS, ZONES)
 
 GCM = "AES-256-GCM"
 XTS = "AES-256-XTS"
@@ -301,11 +302,11 @@ class DisksBackend(EngineCore):
     def create_disk(self, name: str, resource_group: str, *, size_gb: int | None = None, sku: str = "Premium_LRS",
                     location: str | None = None, encryption_type: str | None = None,
                     disk_encryption_set: str | None = None, source: str | None = None, os_type: str | None = None,
-                    tags: dict | None = None, props: dict | None = None) -> Disk:
+                    tags: dict | None = None, zone: str | None = None, props: dict | None = None) -> Disk:
         """``props``: plain ARM properties stored and shown as given (see ``Disk.props``)."""
         return self._create_resource("disk", name, resource_group, size_gb=size_gb, sku=sku, location=location,
                                      encryption_type=encryption_type, des_arg=disk_encryption_set, source=source,
-                                     os_type=os_type, tags=tags, props=props)
+                                     os_type=os_type, tags=tags, zone=zone, props=props)
 
     @action
     def create_snapshot(self, name: str, resource_group: str, source: str, *, location: str | None = None,
@@ -351,14 +352,50 @@ class DisksBackend(EngineCore):
         raise NotFound(f"source {source!r} is not a disk, snapshot, image or VM in resource group "
                        f"{resource_group!r}", code="ResourceNotFound")
 
+    def check_sku(self, sku: str, kind: str = "disk") -> str:
+        """The SKU's canonical spelling, if the rule profile offers it (K9). Help lists every SKU of any profile
+        (:data:`~engine.rules.DISK_SKUS`); a SKU this profile does not take is refused naming the profile."""
+        every, offered = (SNAPSHOT_SKUS, self.rules.snapshot_skus) if kind == "snapshot" else \
+            (DISK_SKUS, self.rules.disk_skus)
+        canon = next((s for s in every if s.lower() == str(sku).lower()), None)
+        if canon is None:
+            raise BadRequest(f"sku {sku!r} is not valid; allowed: {', '.join(offered)}", code="InvalidParameter")
+        if canon not in offered:
+            raise BadRequest(f"sku {canon} is not offered under the rule profile {self.rules.name!r} "
+                             f"({self.rules.description}); allowed: {', '.join(offered)}. A home created with "
+                             "--profile azure-2025 offers today's SKUs (K9)", code="InvalidParameter")
+        return canon
+
+    def _check_premium_v2(self, name: str, location: str, zone: str | None, os_type: str | None) -> None:
+        """Premium SSD v2 (K9): data disks only, in its regions, zonal where the region has zones."""
+        if os_type:
+            raise BadRequest(f"disk {name!r}: a {PREMIUM_V2} disk cannot be used as an OS disk; Premium SSD v2 "
+                             "disks are data disks only (K9)", code="InvalidParameter")
+        if location not in self.rules.premium_v2_regions:
+            raise BadRequest(f"disk {name!r}: {PREMIUM_V2} is not offered in {location}; regions: "
+                             f"{', '.join(sorted(self.rules.premium_v2_regions))} (K9)", code="SkuNotAvailable")
+        if location in ZONAL_REGIONS and zone is None:
+            raise BadRequest(f"disk {name!r}: in {location}, which has availability zones, a {PREMIUM_V2} disk is "
+                             "zonal: give --zone 1, 2 or 3 (it attaches to VMs in that zone only) (K9)",
+                             code="InvalidParameter")
+
     def _create_resource(self, kind: str, name: str, resource_group: str, *, size_gb, sku, location,
                          encryption_type, des_arg, source, os_type, tags, create_option: str | None = None,
-                         props: dict | None = None) -> Disk:
+                         zone: str | None = None, props: dict | None = None) -> Disk:
         check_name(kind, name)
-        sku = choice(sku or "Premium_LRS", DISK_SKUS, "sku")
+        sku = self.check_sku(sku or "Premium_LRS", kind)
+        if zone is not None:
+            zone = str(zone)
+            if zone not in ZONES:
+                raise BadRequest(f"zone {zone!r} is not valid; allowed: {', '.join(ZONES)}", code="InvalidParameter")
         with self.transaction():
             group = self.get_group(resource_group)
             loc = check_region(location) if location else group.location
+            if zone is not None and loc not in ZONAL_REGIONS:
+                raise BadRequest(f"{kind} {name!r}: region {loc} has no availability zones; omit --zone",
+                                 code="InvalidParameter")
+            if sku == PREMIUM_V2:
+                self._check_premium_v2(name, loc, zone, os_type)
             table = TABLE_OF[kind]
             if self._exists(table, kind, name, group.name):
                 raise Conflict(f"{kind} {name!r} already exists in resource group {group.name!r}", code="Conflict")
@@ -391,7 +428,7 @@ class DisksBackend(EngineCore):
                                                     and kind == "disk" else "Copy"),
                     source_resource_id=src.id if src is not None else None, encryption_type=etype,
                     des_id=des.id if des is not None else None, unique_id=uid, created=self.now(),
-                    subscription_id=self.subscription_id, tags=dict(tags or {}),
+                    subscription_id=self.subscription_id, tags=dict(tags or {}), zone=zone,
                     props=merge_props({}, copy.deepcopy(props)))
             r.layers, keys = self._new_layers(loc, etype, des)
             self._seal_cache(r, keys)
@@ -442,19 +479,22 @@ class DisksBackend(EngineCore):
             if tail:
                 buf += self._read_blocks(r, inner, outer, last, 1)[bs - tail:]
             data = bytes(buf)
-        step = CHUNK_BLOCKS * bs
-        mv = memoryview(data)
-        parts = [crypto.encrypt_layers(inner, outer, first + i // bs, mv[i:i + step])
-                 for i in range(0, len(data), step)]
-        self.store.blobs.writev(r.blob, first * rs, parts)
+        self.store.blobs.writev(r.blob, first * rs, _encrypted_chunks(inner, outer, first, data))
 
     def _read_blocks(self, r: Disk, inner, outer, first: int, count: int) -> bytes:
-        rs = crypto.RECORD_SIZE
+        """Blocks ``first`` to ``first + count - 1``, decrypted: records are read a chunk at a time into the
+        one output buffer (the only memory the read touches for the first time)."""
+        rs, bs = crypto.RECORD_SIZE, crypto.BLOCK_SIZE
         blobs = self.store.blobs
-        read = getattr(blobs, "read_view", blobs.read)
-        records = read(r.blob, first * rs, count * rs)
-        # one call: the output buffer is written in place (no join of chunks)
-        return crypto.decrypt_layers(inner, outer, first, records)
+        if count <= CHUNK_BLOCKS:
+            return crypto.decrypt_layers(inner, outer, first, blobs.read(r.blob, first * rs, count * rs))
+        out, dst = crypto.output_buffer(count * bs)
+        with dst:
+            for b in range(0, count, CHUNK_BLOCKS):
+                n = min(CHUNK_BLOCKS, count - b)
+                records = blobs.read(r.blob, (first + b) * rs, n * rs)
+                crypto.decrypt_layers_into(inner, outer, first + b, records, dst[b * bs:(b + n) * bs], zeroed=True)
+        return out.getvalue()
 
     def _read_data(self, r: Disk, keys: list[bytes], offset: int, length: int) -> bytes:
         bs = crypto.BLOCK_SIZE
@@ -494,9 +534,12 @@ class DisksBackend(EngineCore):
             if encryption_type is not None or disk_encryption_set is not None:
                 self._change_encryption(d, vm, encryption_type, disk_encryption_set)
             if sku is not None:
-                sku = choice(sku, DISK_SKUS, "sku")
+                sku = self.check_sku(sku)
                 if (sku == "UltraSSD_LRS") != d.is_ultra:
                     raise BadRequest("a disk cannot change to or from UltraSSD_LRS", code="OperationNotAllowed")
+                if (sku == PREMIUM_V2) != (d.sku == PREMIUM_V2):
+                    raise BadRequest(f"a disk cannot change to or from {PREMIUM_V2} in place; copy it through a "
+                                     "snapshot (az disk create --source SNAPSHOT --sku ...)", code="OperationNotAllowed")
                 if vm is not None and vm.power != "deallocated":
                     raise OperationNotAllowed(f"disk {d.name!r} is attached to running VM {vm.name!r}; deallocate it "
                                               "to change the sku", code="OperationNotAllowed")
@@ -685,3 +728,17 @@ def _rekey_impl(engine: DisksBackend, des: DiskEncryptionSet, new_kid: str, reso
                  f"{len(todo)} data key(s) re-wrapped, data and VMs untouched", des=des.id, kid=new_kid)
     uow.reconcile = True
     return len(todo)
+
+
+def _encrypted_chunks(inner, outer, first: int, data):
+    """The records of ``data`` (whole blocks from block ``first``), a chunk of ``CHUNK_BLOCKS`` at a time, each
+    encrypted into the same buffer: the blob store writes a chunk before it asks for the next (see
+    ``BlobStore.writev``), so a write of any size touches one chunk of fresh memory, not a copy of itself."""
+    bs, rs = crypto.BLOCK_SIZE, crypto.RECORD_SIZE
+    step = CHUNK_BLOCKS * bs
+    with memoryview(data) as view, view.cast("B") as src:
+        out = memoryview(bytearray(min(len(src) // bs, CHUNK_BLOCKS) * rs))
+        with out:
+            for i in range(0, len(src), step):
+                n = crypto.encrypt_layers_into(inner, outer, first + i // bs, src[i:i + step], out)
+                yield out[:n]

@@ -11,6 +11,22 @@ from __future__ import annotations
 import re
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_BEHAVIOUR_TOKEN = r"(?:[A-Z]{1,2}\d{1,2}|seed \d{3}(?:'s table)?)"
+_BEHAVIOURS = re.compile(rf"\s*\(\s*({_BEHAVIOUR_TOKEN}(?:\s*,\s*{_BEHAVIOUR_TOKEN})*)\s*\)")
+
+
+def without_behaviours(message: str) -> str:
+    """A message as Azure users read it: without the references to the behaviour catalogue (docs/behaviours.md)
+    the engine adds in parentheses (``(K5)``, ``(K8, V8)``, ``(seed 001's table)``)."""
+    return _BEHAVIOURS.sub("", message)
+
+
+def behaviours_in(message: str) -> tuple[str, ...]:
+    """The catalogue references a message carries, in order (``("K8", "V8")``)."""
+    out: list[str] = []
+    for group in _BEHAVIOURS.findall(message):
+        out.extend(part.strip() for part in group.split(","))
+    return tuple(dict.fromkeys(out))
 _HUGE_TOKEN = re.compile(r"[^\s,;]{513,}")
 
 
@@ -35,6 +51,17 @@ class EngineError(Exception):
         if code:
             self.code = code
         self.inner_code = inner_code
+
+    @property
+    def behaviour(self) -> tuple[str, ...]:
+        """The behaviours (docs/behaviours.md) this refusal rests on, as the message cites them: the console shows
+        them on a line of their own ("why"); the az path prints Azure's text without them."""
+        return behaviours_in(self.message)
+
+    @property
+    def plain_message(self) -> str:
+        """The message without its catalogue references (what the az path prints)."""
+        return without_behaviours(self.message)
 
     @property
     def display_code(self) -> str:

@@ -18,7 +18,6 @@ from .clock import format_duration, iso, parse_duration, parse_iso
 from .errors import BadRequest, EngineError
 from .ids import key_id, parse_key_url
 from .models import ResourceState
-from .rules import AUTO_ROTATION_DELAY
 from .core import EngineCore
 
 Job = tuple[str, str, Callable[[], None]]
@@ -129,7 +128,7 @@ class JobsBackend(EngineCore):
                 cur = k.current
                 tried = f"autorotate-failed:{des.id}:{key_id(k.vault, k.name, cur['version'])}" in notified
                 if cur["version"] != ref.version and not tried:
-                    when = iso(parse_iso(cur["created"]) + AUTO_ROTATION_DELAY)
+                    when = iso(parse_iso(cur["created"]) + self.rules.auto_rotation_delay)
                     add(when, f"automatic rotation of set {des.name} to {k.name}/{cur['version'][:8]}",
                         lambda des=des, kid=key_id(k.vault, k.name, cur["version"]): self._auto_rotate(des, kid))
         for v in list(self.t["vaults"].values()):
@@ -154,7 +153,7 @@ class JobsBackend(EngineCore):
 
     def _policy_rotate(self, k) -> None:
         v = self._vault(k.vault)
-        private = self._generate(k.size)
+        private = self._generate(k.size, k.current.get("crv"))
         self._new_version(v, k.name, k.kty, k.size, private, ops=list(k.key_ops), exp=None, nbf=None, enabled=True,
                           tags=None, operation="KeyRotate")
 

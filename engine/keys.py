@@ -22,14 +22,15 @@ from .entropy import oaep_sha256_encrypt, seeded_rsa
 from .errors import BadRequest, Conflict, EngineError, Forbidden, NotFound
 from .ids import check_name, key_id, keys_prefix, parse_key_url
 from .models import Key, KeyVersion, ResourceState, Vault
-from .rules import (KEY_SIZES, KEY_TYPES, NOTIFY_MIN_BEFORE_EXPIRY, POLICY_MIN_EXPIRY, ROTATION_MIN_AFTER_CREATE,
-                    ROTATION_MIN_BEFORE_EXPIRY)
+from .rules import EC_CURVE_BITS, EC_CURVES, KEY_SIZES, MANAGED_HSM_KEY_TYPES, VAULT_KEY_TYPES
 from .core import EngineCore
 
 _DRY_KEYS: dict[int, object] = {}
 """Throw-away RSA keys used by dry runs (what-if), so a preview never waits for key generation."""
 
 DEFAULT_OPS = ["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"]
+EC_DEFAULT_OPS = ["sign", "verify"]
+"""An EC key signs and verifies (Key Vault gives it no encryption operations)."""
 ALL_OPS = ("encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey", "import", "export")
 
 
@@ -100,31 +101,47 @@ class KeysBackend(EngineCore):
 
     # ---- create, import, rotate (KV2-KV4) --------------------------------------------------------
 
-    def _check_kty(self, vault: Vault, kty: str, size: int | None) -> tuple[str, int]:
-        kty = (kty or "RSA").upper()
-        if kty not in KEY_TYPES:
-            raise BadRequest(f"key type {kty!r} cannot encrypt disks; allowed: RSA or RSA-HSM of "
-                             f"{', '.join(map(str, KEY_SIZES))} bits", code="BadParameter")
+    def _check_kty(self, vault: Vault, kty: str, size: int | None, curve: str | None = None) -> tuple[str, int, str | None]:
+        """(type, bits, curve) of a new key, as Key Vault takes them (KV2): RSA of 2048, 3072 or 4096 bits, EC on
+        P-256, P-256K, P-384 or P-521 (P-256 when not given), the -HSM types in a premium vault only; oct keys
+        live in managed HSMs, not in vaults. Whether a disk encryption set can use the key is the set's check."""
+        given = str(kty or "RSA")
+        kty = next((t for t in VAULT_KEY_TYPES + MANAGED_HSM_KEY_TYPES if t.lower() == given.lower()), None)
+        if kty is None or kty in MANAGED_HSM_KEY_TYPES:
+            raise BadRequest(f"Invalid kty value: {given} (allowed in a vault: {', '.join(VAULT_KEY_TYPES)}, the -HSM "
+                             "ones in a premium vault; oct keys are managed HSM's)", code="BadParameter",
+                             inner_code="KeyTypeNotSupported")
+        if kty.endswith("-HSM") and vault.sku != "premium":
+            raise BadRequest("Hardware key operation not allowed on standard vault (RSA-HSM and EC-HSM keys need a "
+                             "premium vault)", code="BadParameter")
+        if kty.startswith("EC"):
+            crv = next((c for c in EC_CURVES if c.lower() == str(curve or "P-256").lower()), None)
+            if crv is None:
+                raise BadRequest(f"Invalid curve value: {curve}; allowed: {', '.join(EC_CURVES)}", code="BadParameter")
+            if size is not None and size != EC_CURVE_BITS[crv]:
+                raise BadRequest(f"Key size {size} is not valid for an EC key on {crv}; give the curve alone "
+                                 f"(--curve {crv}, {EC_CURVE_BITS[crv]} bits)", code="BadParameter")
+            return kty, EC_CURVE_BITS[crv], crv
+        if curve:
+            raise BadRequest(f"A curve ({curve}) is given for an {kty} key; curves are for EC keys",
+                             code="BadParameter")
         size = 2048 if size is None else size
         if size not in KEY_SIZES:
-            raise BadRequest(f"RSA key size {size} is not supported for disk encryption; allowed: "
+            raise BadRequest(f"RSA key size {size} is not supported; allowed: "
                              f"{', '.join(map(str, KEY_SIZES))}", code="BadParameter")
-        if kty == "RSA-HSM" and vault.sku != "premium":
-            raise BadRequest(f"HSM-protected keys need a premium vault; vault {vault.name!r} is {vault.sku}",
-                             code="BadParameter")
-        return kty, size
+        return kty, size, None
 
     @action
     def create_key(self, vault: str, name: str, *, kty: str = "RSA", size: int | None = None,
-                   ops: list[str] | None = None, exp: str | None = None, nbf: str | None = None,
-                   enabled: bool = True, tags: dict | None = None) -> tuple[Key, dict]:
-        """Generate a key, or a new version of an existing one (KV3, KV4)."""
+                   curve: str | None = None, ops: list[str] | None = None, exp: str | None = None,
+                   nbf: str | None = None, enabled: bool = True, tags: dict | None = None) -> tuple[Key, dict]:
+        """Generate a key, or a new version of an existing one (KV2, KV3, KV4)."""
         check_name("key", name)
         with self.transaction():
             v = self._vault(vault)
-            kty, size = self._check_kty(v, kty, size)
-            ops = self._check_ops(ops)
-            private = self._generate(size)
+            kty, size, crv = self._check_kty(v, kty, size, curve)
+            ops = self._check_ops(ops, kty)
+            private = self._generate(size, crv)
             return self._new_version(v, name, kty, size, private, ops=ops, exp=exp, nbf=nbf, enabled=enabled,
                                      tags=tags, operation="KeyCreate")
 
@@ -137,9 +154,13 @@ class KeysBackend(EngineCore):
         private = crypto.import_private_pem(pem, password)
         with self.transaction():
             v = self._vault(vault)
-            kty, size = self._check_kty(v, kty or "RSA", private.key_size)
-            return self._new_version(v, name, kty, size, private, ops=self._check_ops(ops), exp=exp, nbf=nbf,
-                                     enabled=enabled, tags=tags, operation="KeyImport", imported=True)
+            kty = kty or "RSA"
+            if str(kty).upper().startswith("EC"):
+                raise BadRequest(f"kty '{kty}' does not match the PEM, which holds an RSA key; import it as RSA or "
+                                 "RSA-HSM", code="BadParameter")
+            kty, size, _ = self._check_kty(v, kty, private.key_size)
+            return self._new_version(v, name, kty, size, private, ops=self._check_ops(ops, kty), exp=exp,
+                                     nbf=nbf, enabled=enabled, tags=tags, operation="KeyImport", imported=True)
 
     @action
     def rotate_key(self, vault: str, name: str) -> tuple[Key, dict]:
@@ -147,13 +168,13 @@ class KeysBackend(EngineCore):
         with self.transaction():
             k = self._key(vault, name)
             v = self._vault(vault)
-            private = self._generate(k.size)
+            private = self._generate(k.size, k.current.get("crv"))
             return self._new_version(v, k.name, k.kty, k.size, private, ops=list(k.key_ops), exp=None, nbf=None,
                                      enabled=True, tags=None, operation="KeyRotate")
 
-    def _check_ops(self, ops: list[str] | None) -> list[str]:
+    def _check_ops(self, ops: list[str] | None, kty: str = "RSA") -> list[str]:
         if not ops:
-            return list(DEFAULT_OPS)
+            return list(EC_DEFAULT_OPS if kty.startswith("EC") else DEFAULT_OPS)
         out = []
         for op in ops:
             canon = next((o for o in ALL_OPS if o.lower() == str(op).lower()), None)
@@ -163,7 +184,11 @@ class KeysBackend(EngineCore):
             out.append(canon)
         return out
 
-    def _generate(self, size: int):
+    def _generate(self, size: int, curve: str | None = None):
+        if curve is not None:
+            if self.rng.seeded and not self.uow.dry_run:
+                return crypto.ec_from_scalar(curve, int(self.rng.hex(66), 16))
+            return crypto.generate_ec(curve)
         if self.uow.dry_run:
             if size not in _DRY_KEYS:
                 _DRY_KEYS[size] = crypto.generate_rsa(2048)
@@ -209,11 +234,15 @@ class KeysBackend(EngineCore):
             if expiry:
                 exp_iso = iso(self.clock.now() + parse_duration(expiry))
         kid = key_id(v.name, name, version)
-        jwk = crypto.public_numbers_jwk(private)
+        ec_jwk = crypto.ec_public_jwk(private) if kty.startswith("EC") else None
+        jwk = {"n": "", "e": ""} if ec_jwk else crypto.public_numbers_jwk(private)
         sealed = self.sealer.seal_text(crypto.private_to_der(private), kid.encode()) if not self.uow.dry_run \
             else None
         ver = KeyVersion(version=version, created=now, updated=now, enabled=bool(enabled), nbf=nbf_iso, exp=exp_iso,
                          n=jwk["n"], e=jwk["e"], sealed=sealed).to_doc()
+        if ec_jwk:
+            ver.update(ec_jwk)  # crv, x, y: only EC versions carry them
+            ver = dict(sorted(ver.items()))
         if k is None:
             k = Key(id=kid_base, vault=v.name, name=name, kty=kty, size=size, key_ops=ops, tags=dict(tags or {}),
                     imported=imported)
@@ -232,7 +261,8 @@ class KeysBackend(EngineCore):
         self._audit(v.name, self.operator, operation, kid)
         cls = ev.KeyRotated if operation == "KeyRotate" or len(k.versions) > 1 else ev.KeyCreated
         what = "rotated: new version" if cls is ev.KeyRotated else "created"
-        self._emit(cls, f"key {v.name}/{name} {what} {version[:8]}... ({kty} {size})", kid=kid)
+        self._emit(cls, f"key {v.name}/{name} {what} {version[:8]}... ({kty} {ec_jwk['crv'] if ec_jwk else size})",
+                   kid=kid)
         return k, ver
 
     def _time_arg(self, value: str | None, what: str) -> str | None:
@@ -382,7 +412,7 @@ class KeysBackend(EngineCore):
         exp_td = None
         if expiry:
             exp_td = _duration(expiry, "attributes.expiryTime")
-            if exp_td < POLICY_MIN_EXPIRY:
+            if exp_td < self.rules.policy_min_expiry:
                 raise BadRequest(f"expiryTime {expiry} is too short; the minimum is P28D", code="BadParameter")
         out_actions = []
         if not isinstance(actions, list):
@@ -404,14 +434,14 @@ class KeysBackend(EngineCore):
                 raise BadRequest("a Notify action takes timeBeforeExpiry only", code="BadParameter")
             if after:
                 td = _duration(after, "timeAfterCreate")
-                if td < ROTATION_MIN_AFTER_CREATE:
+                if td < self.rules.rotation_min_after_create:
                     raise BadRequest(f"timeAfterCreate {after} is too short; the minimum is P7D", code="BadParameter")
                 if exp_td is not None and td > exp_td - timedelta(days=7):
                     raise BadRequest(f"timeAfterCreate {after} must be at least 7 days before expiryTime {expiry}",
                                      code="BadParameter")
             if before:
                 td = _duration(before, "timeBeforeExpiry")
-                minimum = ROTATION_MIN_BEFORE_EXPIRY if act == "rotate" else NOTIFY_MIN_BEFORE_EXPIRY
+                minimum = self.rules.rotation_min_before_expiry if act == "rotate" else self.rules.notify_min_before_expiry
                 if td < minimum:
                     raise BadRequest(f"timeBeforeExpiry {before} is too short; the minimum is P7D", code="BadParameter")
                 if exp_td is None and act == "rotate":
@@ -457,13 +487,16 @@ class KeysBackend(EngineCore):
         ver = k.version(ref.version) if ref.version else k.current
         if ver is None:
             return NotFound(f"key version {kid} was not found", code="KeyNotFound", inner_code="KeyNotFound")
+        if ver.get("crv") and op.lower() in ("wrapkey", "unwrapkey", "encrypt", "decrypt"):
+            return BadRequest(f"Operation {op} is not supported by EC key {kid} ({ver['crv']}): an EC key signs and "
+                              "verifies", code="BadParameter", inner_code="OperationNotSupported")
         now = self.now()
         if not ver["enabled"] and not public_op:
             return Forbidden(f"Operation {op} is not allowed on a disabled key: {kid}", inner_code="KeyDisabled")
         if ver["nbf"] and now < ver["nbf"]:
             return Forbidden(f"Operation {op} is not allowed: key {kid} is not valid before {ver['nbf']}",
                              inner_code="KeyNotYetValid")
-        if op.lower() in ("wrapkey", "encrypt") and ver["exp"] and now >= ver["exp"]:
+        if op.lower() in ("wrapkey", "encrypt", "sign") and ver["exp"] and now >= ver["exp"]:
             return Forbidden(f"Operation {op} is not allowed: key {kid} expired at {ver['exp']}",
                              inner_code="KeyExpired")
         if principal is not None and not self.has_permission(v, principal, op):
@@ -508,24 +541,25 @@ class KeysBackend(EngineCore):
 
     _OPERATIONS = {"wrapKey": ("KeyWrap", True), "unwrapKey": ("KeyUnwrap", False), "encrypt": ("KeyEncrypt", True),
                    "decrypt": ("KeyDecrypt", False), "sign": ("KeySign", False), "verify": ("KeyVerify", True)}
+    """Each operation's name in the audit log, and whether it uses only the public key."""
 
     def key_operation(self, principal: str | None, kid: str, op: str, value: bytes, *, alg: str,
                       signature: bytes | None = None) -> tuple[str, bytes | bool]:
-        """Key Vault's key operations as a client calls them: ``wrapKey``, ``unwrapKey``, ``encrypt``,
-        ``decrypt``, ``sign`` (``value`` is the digest) and ``verify`` (with ``signature``), with ``alg``.
+        """Key Vault's key operations as a client calls them (the endpoint, ``az keyvault key encrypt|decrypt|
+        wrap-key|unwrap-key|sign|verify``): ``wrapKey``, ``unwrapKey``, ``encrypt``, ``decrypt``, ``sign``
+        (``value`` is the digest) and ``verify`` (with ``signature``), with ``alg``.
 
-        The caller's access is checked (KV7: its access policy or RBAC role must grant ``op``), public-key
-        operations work on a disabled key and private-key ones do not (KV5), an expired key no longer
-        wraps or encrypts (KV9), and every attempt is audited under ``principal`` (KV8), refused ones
-        included. Returns the key version's id and the result (bytes, or whether the signature holds)."""
+        The caller's access is checked (KV7: its access policy or RBAC role must grant ``op``; ``principal``
+        None is the platform and is not checked), public-key operations work on a disabled key and private-key
+        ones do not (KV5), an expired key no longer wraps, encrypts or signs and one not yet valid does nothing
+        (KV9), the key's ``key_ops`` must allow ``op``, and ``alg`` must be one the key type takes (RSA-OAEP,
+        RSA-OAEP-256, RSA1_5 and PS*/RS* for RSA; the curve's ES* for EC, which neither encrypts nor wraps).
+        Every attempt is audited under the caller (KV8), refused ones included. Returns the key version's id
+        and the result (bytes, or whether the signature holds)."""
         if op not in self._OPERATIONS:
             raise BadRequest(f"key operation {op!r} is unknown; allowed: {', '.join(self._OPERATIONS)}",
                              code="BadParameter")
         operation, public = self._OPERATIONS[op]
-        algs = crypto.SIGN_ALGORITHMS if op in ("sign", "verify") else crypto.ENCRYPT_ALGORITHMS
-        if alg not in algs:
-            raise BadRequest(f"algorithm {alg!r} is not supported for {op}; allowed: {', '.join(algs)}",
-                             code="BadParameter")
         with self.transaction():
             k, ver = self.key_by_url(kid)
             full = key_id(k.vault, k.name, ver["version"]) if ver is not None else kid
@@ -533,24 +567,44 @@ class KeysBackend(EngineCore):
             problem = self.key_problem(principal, full, op, public_op=public)
             if problem is None and op not in k.key_ops:
                 problem = Forbidden(f"Operation {op} is not permitted on this key: its key operations are "
-                                    f"{', '.join(k.key_ops)}", inner_code="KeyOperationForbidden")
+                                    f"{', '.join(k.key_ops)} (az keyvault key set-attributes --ops)",
+                                    inner_code="KeyOperationForbidden")
+            if problem is None:
+                allowed = _algorithms(ver, op)
+                canon = next((a for a in allowed if a.lower() == str(alg).lower()), None)
+                if canon is None:
+                    kind = f"an EC key on {ver['crv']}" if ver.get("crv") else f"an {k.kty} key"
+                    problem = BadRequest(f"Algorithm {alg} is not valid for {op} with {kind}; allowed: "
+                                         f"{', '.join(allowed)}", code="BadParameter",
+                                         inner_code="AlgorithmNotSupported")
+                alg = canon or alg
             if problem is not None:
                 self._audit(k.vault, caller, operation, full, problem.code, problem.display_code, problem.message)
                 raise problem
-            if public:
-                pub = crypto.public_from_jwk(ver["n"], ver["e"])
-                if op == "verify":
-                    result: bytes | bool = crypto.rsa_verify(pub, alg, value, signature or b"")
-                elif op == "wrapKey" and alg == "RSA-OAEP-256" and self.rng.seeded:
-                    result = oaep_sha256_encrypt(pub, value, self.rng)
-                else:
-                    result = crypto.rsa_encrypt(pub, alg, value)
-            else:
-                private = self._private(full)
-                result = crypto.rsa_sign(private, alg, value) if op == "sign" else crypto.rsa_decrypt(private, alg,
-                                                                                                      value)
+            try:
+                result = self._run_key_operation(full, ver, op, alg, value, signature)
+            except EngineError as err:
+                self._audit(k.vault, caller, operation, full, err.code, err.display_code, err.message)
+                raise
             self._audit(k.vault, caller, operation, full)
             return full, result
+
+    def _run_key_operation(self, kid: str, ver: dict, op: str, alg: str, value: bytes,
+                           signature: bytes | None) -> bytes | bool:
+        if ver.get("crv"):
+            public = crypto.ec_public_from_jwk(ver["crv"], ver["x"], ver["y"])
+        else:
+            public = crypto.public_from_jwk(ver["n"], ver["e"])
+        if op == "verify":
+            return crypto.kv_verify(public, alg, value, signature or b"")
+        if op in ("encrypt", "wrapKey"):
+            if op == "wrapKey" and alg == "RSA-OAEP-256" and self.rng.seeded:
+                return oaep_sha256_encrypt(public, value, self.rng)
+            return crypto.kv_encrypt(public, alg, value)
+        if op == "sign":
+            return crypto.kv_sign(self._private(kid), alg, value)
+        return crypto.kv_decrypt(self._private(kid), alg, value)
+
 
     def _private(self, kid: str):
         cached = self._private_cache.get(kid)
@@ -574,6 +628,18 @@ class KeysBackend(EngineCore):
         """The vault is purged: so is every key in it (crypto-shredding)."""
         for k in self._keys_of(vault.name, include_deleted=True):
             self._destroy_key(k)
+
+
+
+
+def _algorithms(ver: dict, op: str) -> tuple[str, ...]:
+    """The algorithms a key version takes for ``op``: RSA-OAEP, RSA-OAEP-256 and RSA1_5 to encrypt and wrap with
+    RSA; PS*/RS* to sign with RSA; the curve's one ES* algorithm with EC."""
+    if ver.get("crv"):
+        return (crypto.SIGN_ALGORITHMS_EC[ver["crv"]],) if op in ("sign", "verify") else ()
+    if op in ("sign", "verify"):
+        return crypto.SIGN_ALGORITHMS_RSA
+    return crypto.RSA_ENCRYPTION_ALGORITHMS
 
 
 _POOL_CACHE: dict | None = None

@@ -280,6 +280,12 @@ class Key(Model):
     def current(self) -> dict:
         return self.versions[-1]
 
+    @property
+    def type_label(self) -> str:
+        """``RSA 3072``, ``RSA-HSM 2048``, ``EC P-384``: the type and size (or curve) of the current version."""
+        crv = self.versions[-1].get("crv") if self.versions else None
+        return f"{self.kty} {crv}" if crv else f"{self.kty} {self.size}"
+
 
 @dataclass
 class DiskEncryptionSet(Model):
@@ -335,6 +341,8 @@ class Disk(Model):
     created: str = ""
     subscription_id: str = ""
     tags: dict = field(default_factory=dict)
+    zone: str | None = None
+    """The availability zone ("1", "2", "3") of a zonal disk; None for a regional one."""
     cache: str | None = None
     """The storage service's copy of the opened data keys, sealed with the platform host key.
 
@@ -400,6 +408,8 @@ class VirtualMachine(Model):
     created: str = ""
     scale_set: str | None = None
     tags: dict = field(default_factory=dict)
+    zone: str | None = None
+    """The availability zone of a zonal VM (``az vm create --zone``); None for a regional one."""
     props: dict = field(default_factory=dict)
     """Plain ARM properties stored and shown, never acted on (``licenseType``, ``priority``, ``userData`` ...):
     a JSON object in the REST names, merged into the VM's JSON."""
@@ -435,6 +445,23 @@ class ScaleSet(Model):
     encryption_at_host: bool = False
     next_instance: int = 0
     created: str = ""
+    data_disk_sizes_gb: list = field(default_factory=list)
+    """The model's data disks, one size per LUN."""
+    data_disk_encryption_sets: list = field(default_factory=list)
+    """One set for every data disk, or one per LUN (as ``az vmss create --data-disk-encryption-sets``)."""
+    upgrade_mode: str = "Manual"
+    orchestration_mode: str = "Flexible"
+    admin_username: str = "azureuser"
+    unique_id: str = ""
+    tags: dict = field(default_factory=dict)
+    _nested: ClassVar[tuple[str, ...]] = ("data_disk_sizes_gb", "data_disk_encryption_sets", "tags")
+
+    def data_disk_set(self, lun: int) -> str | None:
+        """The disk encryption set (id) the model gives the data disk at ``lun``: the one set, or the LUN's."""
+        sets = self.data_disk_encryption_sets
+        if not sets:
+            return None
+        return sets[0] if len(sets) == 1 else (sets[lun] if lun < len(sets) else None)
 
 
 @dataclass

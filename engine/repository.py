@@ -26,8 +26,9 @@ class BlobStore(Protocol):
     def write(self, blob_id: str, offset: int, data: bytes) -> None:
         """Write ``data`` at ``offset``; durable (fsynced) when it returns."""
 
-    def writev(self, blob_id: str, offset: int, parts: list) -> None:
-        """Write ``parts`` back to back from ``offset``; durable when it returns (one sync)."""
+    def writev(self, blob_id: str, offset: int, parts: Iterable) -> None:
+        """Write ``parts`` back to back from ``offset``; durable when it returns (one sync). ``parts`` is drawn
+        one at a time and each is written before the next is drawn (a producer may reuse one buffer)."""
 
     def copy(self, src_id: str, dst_id: str) -> None:
         """Make ``dst_id`` a byte-for-byte copy of ``src_id`` (an empty blob if src has none)."""
@@ -72,9 +73,12 @@ class StateStore(Protocol):
         """One document as the view sees it (None if there is none), reading no more than it needs; the
         caller owns it."""
 
-    def commit(self, upserts: Docs, deletes: dict[str, list[str]], *, shred: bool = False) -> None:
+    def commit(self, upserts: Docs, deletes: dict[str, list[str]], *, shred: bool = False,
+               log: list[tuple[str, dict]] = ()) -> list[str]:
         """Apply one unit of work and persist it atomically, at a cost proportional to the change.
         ``shred``: the change destroys key material; no persisted copy of it may remain afterwards.
+        ``log``: the action's ``(log, document)`` pairs (logs ``audit`` and ``events``), committed with the
+        change, atomically: sets and returns their ids (increasing), as :meth:`append_log`.
         The documents are the engine's live models' fields: a store serialises or copies them before it
         returns and keeps no reference to them."""
 
@@ -82,10 +86,10 @@ class StateStore(Protocol):
     """How many state commits this store has seen (journal lines are tagged with it)."""
 
     def append_log(self, entries: list[tuple[str, dict]], gen: int | None = None) -> list[str]:
-        """Append ``(log, document)`` pairs (logs ``audit`` and ``events``) to the journal with one write,
-        for state generation ``gen`` (default: the current one); sets and returns their ids (increasing).
-        Durable when it returns. Written *before* the state commit it belongs to; readers ignore lines of
-        a generation the state never reached, and the next append drops them."""
+        """Append ``(log, document)`` pairs (logs ``audit`` and ``events``) of an action that changes no
+        state to the journal with one write, for state generation ``gen`` (default: the current one); sets
+        and returns their ids (increasing). Durable when it returns. (An action that changes state passes
+        its pairs to :meth:`commit`.) Readers ignore lines of a generation the state never reached."""
 
     def read_log(self, name: str) -> list[dict]:
         """Every document of the log of a committed generation, oldest first."""
@@ -128,7 +132,7 @@ class MemoryBlobStore:
             blob.extend(bytes(offset - len(blob)))
         blob[offset : offset + len(data)] = data
 
-    def writev(self, blob_id: str, offset: int, parts: list) -> None:
+    def writev(self, blob_id: str, offset: int, parts: Iterable) -> None:
         for p in parts:
             self.write(blob_id, offset, p)
             offset += len(p)
@@ -173,7 +177,8 @@ class MemoryStore:
         self.logs: dict[str, list[dict]] = {}
         self.journal_lines = 0
         self.appends = 0
-        """How many journal appends were made (one per action that audits or emits events)."""
+        """How many journal appends were made alone (one per action that audits or emits events but changes
+        no state: an action that changes state carries its lines in its commit)."""
 
     def load(self) -> Docs:
         return copy.deepcopy(self._docs)
@@ -194,14 +199,19 @@ class MemoryStore:
         doc = self._docs.get(table, {}).get(key)
         return None if doc is None else copy.deepcopy(doc)
 
-    def commit(self, upserts: Docs, deletes: dict[str, list[str]], *, shred: bool = False) -> None:
+    def commit(self, upserts: Docs, deletes: dict[str, list[str]], *, shred: bool = False,
+               log: list[tuple[str, dict]] = ()) -> list[str]:
         refuse_if_read_only(self)
+        for name, _doc in log:
+            if name not in ("audit", "events"):
+                raise ValueError(f"unknown log {name!r}; logs: audit, events")
         for table, docs in upserts.items():
             self._docs.setdefault(table, {}).update(copy.deepcopy(docs))
         for table, keys in deletes.items():
             for key in keys:
                 self._docs.get(table, {}).pop(key, None)
         self.commits += 1
+        return self._add_lines(log, self.commits)
 
     @property
     def generation(self) -> int:
@@ -209,7 +219,11 @@ class MemoryStore:
 
     def append_log(self, entries: list[tuple[str, dict]], gen: int | None = None) -> list[str]:
         refuse_if_read_only(self)
-        gen = self.commits if gen is None else gen
+        if entries:
+            self.appends += 1
+        return self._add_lines(entries, self.commits if gen is None else gen)
+
+    def _add_lines(self, entries: list[tuple[str, dict]], gen: int) -> list[str]:
         for log in self.logs.values():  # drop orphans: lines of a generation never committed
             log[:] = [d for d in log if d.get("_gen", 0) <= self.commits]
         self.journal_lines = sum(len(v) for v in self.logs.values())
@@ -219,8 +233,6 @@ class MemoryStore:
             doc["id"] = f"{self.journal_lines:09d}"
             self.logs.setdefault(name, []).append(dict(copy.deepcopy(doc), _gen=gen))
             ids.append(doc["id"])
-        if entries:
-            self.appends += 1
         return ids
 
     def read_log_since(self, name: str, start: int) -> tuple[list[dict], int]:

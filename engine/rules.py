@@ -41,19 +41,57 @@ EAH_UNSUPPORTED_FAMILIES = frozenset(f.lower() for f in (
 VM_SIZE_RE = re.compile(r"^Standard_(?P<letters>[A-Z]+)(?P<num>\d+)(?P<feat>[a-z-]*)(?:_(?P<ver>v\d+))?\Z")
 VM_SIZE_HELP = "an Azure size such as Standard_DS3_v2, Standard_D4s_v3, Standard_E4s_v3, Standard_B2s"
 
-DISK_SKUS = ("Standard_LRS", "StandardSSD_LRS", "Premium_LRS", "UltraSSD_LRS")
+DISK_SKUS = ("Standard_LRS", "Premium_LRS", "StandardSSD_LRS", "UltraSSD_LRS", "Premium_ZRS", "StandardSSD_ZRS",
+             "PremiumV2_LRS")
+"""Every disk SKU a profile offers, in az's order: the ONE list. ``az disk create|update`` and ``az vm disk attach``
+show it as their ``--sku`` choices; each profile's ``disk_skus`` says which of them its engine takes, and the engine
+refuses the others naming the profile (K9)."""
+SEED_DISK_SKUS = ("Standard_LRS", "StandardSSD_LRS", "Premium_LRS", "UltraSSD_LRS")
+"""The SKUs of the seed documents (seed 000)."""
+SNAPSHOT_SKUS = ("Standard_LRS", "Premium_LRS", "Standard_ZRS")
+"""``az snapshot create --sku``'s choices; the seeds know the first two."""
+SEED_SNAPSHOT_SKUS = ("Standard_LRS", "Premium_LRS")
+PREMIUM_V2 = "PremiumV2_LRS"
 SKU_TIER = {"Standard_LRS": "Standard", "StandardSSD_LRS": "Standard", "Premium_LRS": "Premium",
-            "UltraSSD_LRS": "Ultra"}
-MAX_DISK_GB = {"Standard_LRS": 32767, "StandardSSD_LRS": 32767, "Premium_LRS": 32767, "UltraSSD_LRS": 65536}
+            "UltraSSD_LRS": "Ultra", "Premium_ZRS": "Premium", "StandardSSD_ZRS": "Standard",
+            "PremiumV2_LRS": "Premium", "Standard_ZRS": "Standard"}
+MAX_DISK_GB = {"Standard_LRS": 32767, "StandardSSD_LRS": 32767, "Premium_LRS": 32767, "UltraSSD_LRS": 65536,
+               "Premium_ZRS": 32767, "StandardSSD_ZRS": 32767, "PremiumV2_LRS": 65536, "Standard_ZRS": 32767}
+ZONES = ("1", "2", "3")
+ZONAL_REGIONS = frozenset({
+    "eastus", "eastus2", "westus2", "westus3", "centralus", "southcentralus", "canadacentral", "brazilsouth",
+    "northeurope", "westeurope", "uksouth", "francecentral", "germanywestcentral", "norwayeast", "switzerlandnorth",
+    "swedencentral", "eastasia", "southeastasia", "japaneast", "koreacentral", "australiaeast", "centralindia",
+    "uaenorth", "southafricanorth", "usgovvirginia"})
+"""Regions (of :data:`REGIONS`) with availability zones."""
+PREMIUM_V2_REGIONS = frozenset({
+    "eastus", "eastus2", "westus2", "westus3", "centralus", "southcentralus", "canadacentral", "brazilsouth",
+    "northeurope", "westeurope", "uksouth", "francecentral", "germanywestcentral", "norwayeast", "switzerlandnorth",
+    "swedencentral", "eastasia", "southeastasia", "japaneast", "koreacentral", "australiaeast", "centralindia",
+    "uaenorth", "southafricanorth", "northcentralus", "canadaeast", "australiasoutheast", "southindia"})
+"""Regions offering Premium SSD v2 (of :data:`REGIONS`; "Deploy a Premium SSD v2", regional availability). In one
+with availability zones a Premium SSD v2 disk is zonal and attaches to a VM in its zone only."""
 
 ENC_PLATFORM = "EncryptionAtRestWithPlatformKey"
 ENC_CUSTOMER = "EncryptionAtRestWithCustomerKey"
 ENC_DOUBLE = "EncryptionAtRestWithPlatformAndCustomerKeys"
 DES_ENCRYPTION_TYPES = (ENC_CUSTOMER, ENC_DOUBLE)
+ENC_CONFIDENTIAL = "ConfidentialVmEncryptedWithCustomerKey"
+DES_ENCRYPTION_TYPES_AZ = DES_ENCRYPTION_TYPES + (ENC_CONFIDENTIAL,)
+"""``az disk-encryption-set create --encryption-type``'s choices: the two at-rest types cmklab simulates, and
+confidential VMs' type, which it refuses saying so."""
 DISK_ENCRYPTION_TYPES = (ENC_PLATFORM, ENC_CUSTOMER, ENC_DOUBLE)
 
 KEY_TYPES = ("RSA", "RSA-HSM")
+"""The key types a disk encryption set can use (KV2)."""
 KEY_SIZES = (2048, 3072, 4096)
+"""The RSA sizes Key Vault generates and imports, all of which a disk encryption set takes."""
+VAULT_KEY_TYPES = ("RSA", "RSA-HSM", "EC", "EC-HSM")
+"""What a vault stores (the -HSM types in a premium vault only)."""
+MANAGED_HSM_KEY_TYPES = ("oct", "oct-HSM")
+"""Symmetric keys: managed HSM only; a vault answers ``Invalid kty value``."""
+EC_CURVES = ("P-256", "P-256K", "P-384", "P-521")
+EC_CURVE_BITS = {"P-256": 256, "P-256K": 256, "P-384": 384, "P-521": 521}
 KEY_PERMISSIONS = ("all", "backup", "create", "decrypt", "delete", "encrypt", "get", "getrotationpolicy", "import",
                    "list", "purge", "recover", "release", "restore", "rotate", "setrotationpolicy", "sign",
                    "unwrapKey", "update", "verify", "wrapKey")
@@ -96,18 +134,57 @@ class Rules:
     eah_with_ultra: bool
     eah_regions: frozenset = field(default=SEED_EAH_REGIONS)
     double_regions: frozenset = field(default=SEED_DOUBLE_REGIONS)
+    disk_skus: tuple = field(default=SEED_DISK_SKUS)
+    """The disk SKUs this profile's engine takes (of :data:`DISK_SKUS`)."""
+    snapshot_skus: tuple = field(default=SEED_SNAPSHOT_SKUS)
+    premium_v2_regions: frozenset = field(default=frozenset())
+    auto_rotation_delay: timedelta = AUTO_ROTATION_DELAY
+    rotation_min_after_create: timedelta = ROTATION_MIN_AFTER_CREATE
+    rotation_min_before_expiry: timedelta = ROTATION_MIN_BEFORE_EXPIRY
+    notify_min_before_expiry: timedelta = NOTIFY_MIN_BEFORE_EXPIRY
+    policy_min_expiry: timedelta = POLICY_MIN_EXPIRY
+    sources: dict = field(default_factory=dict)
+    """Rule (a field name) -> (the document it follows, the date of that document's version)."""
 
+
+_SEED_001 = ("document 001, Server-side encryption of Azure Disk Storage", "2020-2021")
+_SEED_000 = ("document 000, Server-side encryption of Azure Managed Disks - PowerShell", "2020-04")
+_SEED_004 = ("document 004, customer-managed keys with automatic key rotation", "2021-03")
+_SEED_SOURCES = {
+    "des_per_region": _SEED_001, "ultra_keeps_running": _SEED_001, "io_fails_after": _SEED_000,
+    "eah_with_ultra": _SEED_001, "eah_regions": _SEED_001, "double_regions": _SEED_001, "disk_skus": _SEED_000,
+    "snapshot_skus": _SEED_000, "premium_v2_regions": _SEED_000, "auto_rotation_delay": _SEED_004,
+    "rotation_policy": ("Key Vault's documented key rotation policy (not in the documents)", "as azure-2025"),
+}
+READ_ON = "2026-12-02"
+"""When today's documents were read for the azure-2025 profile (the date given where a page shows none)."""
+_SSE_RESTRICTIONS = ("Server-side encryption of Azure Disk Storage, restrictions", "2023-02-22")
+_SSE_TODAY = ("Server-side encryption of Azure Disk Storage", f"read {READ_ON}")
+_PV2 = ("Deploy a Premium SSD v2 (limitations, regions)", f"read {READ_ON}")
+_EAH = ("Encryption at host, on Ultra Disks and Premium SSD v2", f"read {READ_ON}")
+"""Today's pages allow it, with limitations, in select regions; the restrictions dated 2023-01-19 still excluded
+both disk types."""
+_AUTO = ("Server-side encryption of Azure Disk Storage, automatic key rotation", f"read {READ_ON}")
+_KV_ROTATION = ("Configure cryptographic key auto-rotation in Azure Key Vault", f"read {READ_ON}")
+_TODAY_SOURCES = {
+    "des_per_region": _SSE_RESTRICTIONS, "ultra_keeps_running": _SSE_TODAY, "io_fails_after": _SSE_TODAY,
+    "eah_with_ultra": _EAH, "eah_regions": _EAH, "double_regions": _SSE_TODAY, "disk_skus": _PV2,
+    "snapshot_skus": ("az snapshot create --sku (Standard_ZRS)", f"read {READ_ON}"), "premium_v2_regions": _PV2,
+    "auto_rotation_delay": _AUTO, "rotation_policy": _KV_ROTATION,
+}
 
 PROFILES: dict[str, Rules] = {
     "seeds": Rules(
         name="seeds",
         description="The rules of the seed documents (2020-2021): 50 sets per region, ultra VMs keep running",
-        des_per_region=50, ultra_keeps_running=True, io_fails_after=None, eah_with_ultra=False),
+        des_per_region=50, ultra_keeps_running=True, io_fails_after=None, eah_with_ultra=False,
+        sources=_SEED_SOURCES),
     "azure-2025": Rules(
         name="azure-2025",
         description="Today's Azure: 5,000 sets per region, no ultra exception, encryption at host on ultra disks",
         des_per_region=5000, ultra_keeps_running=False, io_fails_after=timedelta(hours=1), eah_with_ultra=True,
-        eah_regions=frozenset(REGIONS), double_regions=frozenset(REGIONS)),
+        eah_regions=frozenset(REGIONS), double_regions=frozenset(REGIONS), disk_skus=DISK_SKUS,
+        snapshot_skus=SNAPSHOT_SKUS, premium_v2_regions=PREMIUM_V2_REGIONS, sources=_TODAY_SOURCES),
 }
 DEFAULT_PROFILE = "seeds"
 
@@ -125,3 +202,56 @@ def vm_family_supports_eah(size: str) -> bool | None:
         if c in EAH_UNSUPPORTED_FAMILIES:
             return False
     return None
+
+
+def _regions(regions: frozenset) -> str:
+    if not regions:
+        return "none"
+    if regions >= frozenset(REGIONS):
+        return f"every region ({len(REGIONS)})"
+    if len(regions) > 8:
+        return f"{len(regions)} regions"
+    return ", ".join(sorted(regions))
+
+
+def _hours(td: timedelta | None) -> str:
+    if td is None:
+        return "never: VMs stop at once instead"
+    return f"{td.total_seconds() / 3600:g} hour(s)"
+
+
+RULE_ROWS: tuple[tuple[str, str, object], ...] = (
+    ("des_per_region", "Disk encryption sets per region and subscription", lambda r: f"{r.des_per_region:,}"),
+    ("ultra_keeps_running", "VMs with only ultra disks on a lost key",
+     lambda r: "keep running until deallocated" if r.ultra_keeps_running else "stop like every other VM"),
+    ("io_fails_after", "Disk I/O after the key becomes unusable", lambda r: _hours(r.io_fails_after)),
+    ("eah_with_ultra", "Encryption at host with ultra disks", lambda r: "allowed" if r.eah_with_ultra else "refused"),
+    ("eah_regions", "Encryption at host regions", lambda r: _regions(r.eah_regions)),
+    ("double_regions", "Double encryption regions", lambda r: _regions(r.double_regions)),
+    ("disk_skus", "Disk SKUs", lambda r: ", ".join(r.disk_skus)),
+    ("snapshot_skus", "Snapshot SKUs", lambda r: ", ".join(r.snapshot_skus)),
+    ("premium_v2_regions", "Premium SSD v2 regions", lambda r: _regions(r.premium_v2_regions)),
+    ("auto_rotation_delay", "Automatic rotation moves a set's resources within",
+     lambda r: _hours(r.auto_rotation_delay)),
+    ("rotation_policy", "Rotation policy limits",
+     lambda r: f"rotate >= {r.rotation_min_after_create.days}d after creation or >= "
+               f"{r.rotation_min_before_expiry.days}d before expiry; notify >= {r.notify_min_before_expiry.days}d "
+               f"before expiry; expiry >= {r.policy_min_expiry.days}d"),
+)
+"""Each rule a profile sets: (field, what it is, how its value reads)."""
+
+
+def rules_table(profile: str | None = None, *, every: bool = False) -> list[dict]:
+    """The rules as rows for ``cmklab rules show``: those that differ between profiles (all with ``every``), each
+    profile's value, and the document (and its date) the chosen profile, or ``azure-2025``, follows."""
+    names = list(PROFILES)
+    shown = profile or "azure-2025"
+    out = []
+    for fld, label, fmt in RULE_ROWS:
+        values = {n: fmt(PROFILES[n]) for n in names}  # type: ignore[operator]
+        if not every and len(set(values.values())) == 1:
+            continue
+        doc, date = PROFILES[shown].sources.get(fld, ("", ""))
+        row = {"Rule": label, **values, "Follows": doc, "Dated": date}
+        out.append(row)
+    return out

@@ -211,14 +211,15 @@ def key_bundle(engine, key, ver: dict | None = None) -> dict:
     return {
         "attributes": key_attributes(engine, key, ver),
         "key": {
-            "crv": None, "d": None, "dp": None, "dq": None,
-            "e": _b64std(ver["e"]),
+            "crv": ver.get("crv"), "d": None, "dp": None, "dq": None,
+            "e": _b64std(ver["e"]) if ver["e"] else None,
             "k": None,
             "keyOps": list(key.key_ops),
             "kid": key_id(key.vault, key.name, ver["version"]),
             "kty": key.kty,
-            "n": _b64std(ver["n"]),
-            "p": None, "q": None, "qi": None, "t": None, "x": None, "y": None,
+            "n": _b64std(ver["n"]) if ver["n"] else None,
+            "p": None, "q": None, "qi": None, "t": None,
+            "x": _b64std(ver["x"]) if ver.get("x") else None, "y": _b64std(ver["y"]) if ver.get("y") else None,
         },
         "managed": None,
         "releasePolicy": None,
@@ -367,6 +368,8 @@ def _performance(sku: str, size_gb: int) -> tuple[str | None, int, int]:
             if size_gb <= limit:
                 return tier, iops, mbps
         return "P80", 20000, 900
+    if sku == "PremiumV2_LRS":
+        return None, 3000, 125  # the baseline every Premium SSD v2 disk gets
     if sku == "UltraSSD_LRS":
         iops = min(160000, max(100, 300 * size_gb)) if size_gb > 0 else 100
         return None, iops, min(4000, max(1, iops // 4 if iops < 4000 else 1000))
@@ -428,6 +431,7 @@ def disk_view(engine, disk) -> dict:
         "timeCreated": disk.created,
         "type": "Microsoft.Compute/disks",
         "uniqueId": disk.unique_id,
+        "zones": [disk.zone] if disk.zone else None,
     }
     with_props(out, disk.props)
     return add_resource_group({k: v for k, v in out.items() if v is not None})
@@ -581,7 +585,7 @@ def vm_view(engine, vm, *, details: bool = False, instance_view: bool = False, n
             continue
         created_here = d.name.startswith(f"{vm.name}_disk")
         data_disks.append({
-            "caching": "None" if d.is_ultra else "ReadOnly" if not created_here else "None",
+            "caching": "None" if d.is_ultra or d.sku == "PremiumV2_LRS" else "ReadOnly" if not created_here else "None",
             "createOption": "Empty" if created_here else "Attach",
             "deleteOption": "Detach", "detachOption": None, "diskIOPSReadWrite": None, "diskMBpsReadWrite": None,
             "diskSizeGB": d.size_gb, "image": None, "lun": entry["lun"], "managedDisk": _managed_disk(d),
@@ -636,7 +640,7 @@ def vm_view(engine, vm, *, details: bool = False, instance_view: bool = False, n
             "osDisk": os_disk,
         },
         "tags": _tags(vm.tags), "timeCreated": vm.created, "type": "Microsoft.Compute/virtualMachines",
-        "userData": None, "virtualMachineScaleSet": None, "vmId": vm.vm_id, "zones": None,
+        "userData": None, "virtualMachineScaleSet": None, "vmId": vm.vm_id, "zones": [vm.zone] if vm.zone else None,
     }
     with_props(out, vm.props)
     if not user_data:  # Azure returns userData only when asked for it (--include-user-data)
@@ -822,5 +826,73 @@ __all__ = [
     "deleted_key_view", "deleted_vault_view", "des_view", "disk_view", "group_view", "image_view",
     "impact_view", "inspect_resource", "key_attributes", "key_bundle", "key_list_item", "key_versions_view",
     "resource_view", "role_assignment_view", "rotation_policy_view", "snapshot_view", "vault_list_item",
-    "vault_view", "vm_create_output", "vm_instance_view", "vm_view"
+    "vault_view", "vm_create_output", "vm_instance_view", "vm_view", "vmss_create_output", "vmss_instance_view",
+    "vmss_view",
 ]
+
+
+# ---- scale sets -------------------------------------------------------------------------------------------
+
+
+def _vmss_disk_set(des_id: str | None) -> dict | None:
+    return {"id": des_id} if des_id else None
+
+
+def vmss_view(engine, ss) -> dict:
+    """``az vmss show/list/update``: the scale set and its model (``virtualMachineProfile``), the disk encryption
+    sets of the OS and data disks at ``storageProfile.*.managedDisk.diskEncryptionSet``."""
+    instances = engine.scale_set_instances(ss)
+    data_disks = [{
+        "caching": "None", "createOption": "Empty", "deleteOption": "Delete", "diskIOPSReadWrite": None,
+        "diskMBpsReadWrite": None, "diskSizeGB": gb, "lun": lun,
+        "managedDisk": {"diskEncryptionSet": _vmss_disk_set(ss.data_disk_set(lun)), "securityProfile": None,
+                        "storageAccountType": "Premium_LRS"},
+        "name": None, "writeAcceleratorEnabled": None,
+    } for lun, gb in enumerate(ss.data_disk_sizes_gb)]
+    return add_resource_group({
+        "id": ss.id,
+        "location": ss.location,
+        "name": ss.name,
+        "orchestrationMode": ss.orchestration_mode,
+        "platformFaultDomainCount": 1,
+        "provisioningState": "Succeeded",
+        "singlePlacementGroup": False if ss.orchestration_mode == "Flexible" else True,
+        "sku": {"capacity": len(instances), "name": ss.size, "tier": "Standard"},
+        "tags": _tags(ss.tags),
+        "timeCreated": ss.created,
+        "type": "Microsoft.Compute/virtualMachineScaleSets",
+        "uniqueId": ss.unique_id,
+        "upgradePolicy": {"mode": ss.upgrade_mode},
+        "virtualMachineProfile": {
+            "osProfile": {"adminUsername": ss.admin_username, "computerNamePrefix": ss.name[:9]},
+            "securityProfile": {"encryptionAtHost": ss.encryption_at_host} if ss.encryption_at_host else None,
+            "storageProfile": {
+                "dataDisks": data_disks,
+                "imageReference": image_reference(ss.image),
+                "osDisk": {"caching": "ReadWrite", "createOption": "FromImage", "deleteOption": "Delete",
+                           "diskSizeGB": None,
+                           "managedDisk": {"diskEncryptionSet": _vmss_disk_set(ss.os_disk_encryption_set),
+                                           "securityProfile": None, "storageAccountType": "Premium_LRS"},
+                           "osType": "Windows" if "win" in ss.image.lower() else "Linux"},
+            },
+        },
+        "zones": None,
+    })
+
+
+def vmss_create_output(engine, ss) -> dict:
+    """``az vmss create`` prints the deployment's output: the scale set's properties under ``vmss``."""
+    out = vmss_view(engine, ss)
+    props = {k: v for k, v in out.items() if k not in ("id", "location", "name", "resourceGroup", "sku", "tags",
+                                                       "type", "zones")}
+    return {"vmss": props}
+
+
+def vmss_instance_view(engine, ss, vm) -> dict:
+    """One item of ``az vmss list-instances``: the instance VM, its instance id and whether it has the latest
+    model (encryption at host and disk encryption sets as the model says)."""
+    out = vm_view(engine, vm)
+    out["instanceId"] = vm.name[len(ss.name) + 1:]
+    out["latestModelApplied"] = engine.instance_on_latest_model(ss, vm)
+    out["virtualMachineScaleSet"] = {"id": ss.id}
+    return out

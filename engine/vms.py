@@ -16,14 +16,15 @@ from typing import Callable
 
 from .actions import action
 from . import events as ev
-from .common import MAX_IO, check_region, compute_error, merge_props
+from .common import MAX_IO, check_region, choice as _choice, compute_error, merge_props
 from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAllowed
 from .clock import iso
 from .core import INDEX_VERSION, EngineCore
 from .ids import arm_id, check_name, key_id, parse_key_url
 from .repository import refuse_if_read_only
 from .models import DATA_TABLES, POWER_TRANSITIONS, Disk, PowerState, ScaleSet, VirtualMachine
-from .rules import DISK_SKUS, ENC_PLATFORM, VM_SIZE_HELP, VM_SIZE_RE, vm_family_supports_eah
+from .rules import DISK_SKUS, ENC_PLATFORM, PREMIUM_V2, VM_SIZE_HELP, VM_SIZE_RE, ZONAL_REGIONS, ZONES, \
+    vm_family_supports_eah
 
 MARKETPLACE_IMAGES = {
     "ubuntu2204": ("Linux", 30), "ubuntults": ("Linux", 30), "ubuntu2404": ("Linux", 30),
@@ -68,8 +69,12 @@ class VmsBackend(EngineCore):
                   data_disk_sizes_gb: list[int] | None = None, data_disk_encryption_sets: list[str] | None = None,
                   storage_sku: str | list[str] | None = None, ultra_ssd_enabled: bool = False,
                   encryption_at_host: bool = False, admin_username: str = "azureuser", tags: dict | None = None,
-                  scale_set: str | None = None, props: dict | None = None) -> VirtualMachine:
+                  scale_set: str | None = None, zone: str | None = None,
+                  data_disk_caching: str | None = None, props: dict | None = None) -> VirtualMachine:
         check_name("vm", name)
+        if zone is not None and str(zone) not in ZONES:
+            raise BadRequest(f"zone {zone!r} is not valid; allowed: {', '.join(ZONES)}", code="InvalidParameter")
+        zone = str(zone) if zone is not None else None
         if not VM_SIZE_RE.match(size or ""):
             raise BadRequest(f"VM size {size!r} is not valid; use {VM_SIZE_HELP}", code="InvalidParameter")
         sizes = list(data_disk_sizes_gb or [])
@@ -87,12 +92,17 @@ class VmsBackend(EngineCore):
                 raise Conflict(f"VM {name!r} already exists in resource group {group.name!r}", code="Conflict")
             if "UltraSSD_LRS" in data_skus and not ultra_ssd_enabled:
                 raise BadRequest("ultra disks need a VM with --ultra-ssd-enabled true (V1)", code="InvalidParameter")
+            if zone is not None and loc not in ZONAL_REGIONS:
+                raise BadRequest(f"VM {name!r}: region {loc} has no availability zones; omit --zone",
+                                 code="InvalidParameter")
+            if PREMIUM_V2 in data_skus:
+                _check_no_host_caching(data_disk_caching)
             vm = VirtualMachine(id=arm_id(self.subscription_id, group.name, "vm", name), name=name,
                                 resource_group=group.name, location=loc, size=size, image=image,
                                 ultra_ssd_enabled=bool(ultra_ssd_enabled), encryption_at_host=bool(encryption_at_host),
                                 vm_id=self.rng.guid(), admin_username=admin_username, created=self.now(),
                                 scale_set=scale_set, tags=dict(tags or {}), power=PowerState.DEALLOCATED.value,
-                                props=merge_props({}, copy.deepcopy(props)))
+                                zone=zone, props=merge_props({}, copy.deepcopy(props)))
             self._add(vm)
             img_key = image.lower().replace("-", "").replace(":", "")
             if image.startswith("/") or img_key not in MARKETPLACE_IMAGES and self._image_exists(image, group.name):
@@ -113,7 +123,8 @@ class VmsBackend(EngineCore):
             os_name = os_disk_name or f"{name}_OsDisk_1_{self.rng.hex(16)}"
             osd = self._create_resource("disk", os_name, group.name, size_gb=os_disk_size_gb or os_size, sku=os_sku,
                                         location=loc, encryption_type=None, des_arg=os_disk_encryption_set,
-                                        source=source, os_type=os_type, tags=None, create_option="FromImage")
+                                        source=source, os_type=os_type, tags=None, create_option="FromImage",
+                                        zone=zone)
             if source is None:
                 osd.image_reference = image
             vm.os_disk_id = osd.id
@@ -121,7 +132,7 @@ class VmsBackend(EngineCore):
                 des_arg = des_list[lun] if len(des_list) > 1 else (des_list[0] if des_list else None)
                 dd = self._create_resource("disk", f"{name}_disk{lun + 2}_{self.rng.hex(16)}", group.name, size_gb=gb,
                                            sku=data_skus[lun], location=loc, encryption_type=None, des_arg=des_arg,
-                                           source=None, os_type=None, tags=None)
+                                           source=None, os_type=None, tags=None, zone=zone)
                 vm.data_disks.append({"lun": lun, "diskId": dd.id})
             self._check_eah(vm)
             self._start(vm)
@@ -154,23 +165,40 @@ class VmsBackend(EngineCore):
     @action
     def create_scale_set(self, name: str, resource_group: str, *, capacity: int = 2, size: str = "Standard_DS3_v2",
                          image: str = "Ubuntu2204", location: str | None = None,
-                         os_disk_encryption_set: str | None = None, encryption_at_host: bool = False) -> ScaleSet:
-        """A scale set and ``capacity`` instances made from its template."""
+                         os_disk_encryption_set: str | None = None, encryption_at_host: bool = False,
+                         data_disk_sizes_gb: list[int] | None = None,
+                         data_disk_encryption_sets: list[str] | None = None, upgrade_mode: str = "Manual",
+                         orchestration_mode: str = "Flexible", admin_username: str = "azureuser",
+                         tags: dict | None = None) -> ScaleSet:
+        """A scale set and ``capacity`` instances made from its model (each a VM ``{name}-{n}``, as in Flexible
+        orchestration), its OS and data disks encrypted with the model's sets."""
         check_name("vmss", name)
         if not isinstance(capacity, int) or isinstance(capacity, bool) or not 0 <= capacity <= 100:
             raise BadRequest(f"capacity {capacity!r} is not valid; allowed: 0 to 100 instances", code="InvalidParameter")
+        upgrade_mode = _choice(upgrade_mode or "Manual", UPGRADE_MODES, "upgrade policy mode")
+        orchestration_mode = _choice(orchestration_mode or "Flexible", ORCHESTRATION_MODES, "orchestration mode")
+        sizes = list(data_disk_sizes_gb or [])
+        des_list = list(data_disk_encryption_sets or [])
+        if des_list and len(des_list) not in (1, len(sizes)):
+            raise BadRequest(f"--data-disk-encryption-sets has {len(des_list)} value(s) for {len(sizes)} data "
+                             "disk(s); give one per data disk", code="InvalidParameter")
         with self.transaction():
             group = self.get_group(resource_group)
             loc = check_region(location) if location else group.location
             if self._exists("scalesets", "vmss", name, group.name):
                 raise Conflict(f"scale set {name!r} already exists in resource group {group.name!r}", code="Conflict")
+            os_des = self._find_des(os_disk_encryption_set, group.name).id if os_disk_encryption_set else None
+            data_des = [self._find_des(d, group.name).id for d in des_list]
             ss = ScaleSet(id=arm_id(self.subscription_id, group.name, "vmss", name), name=name,
                           resource_group=group.name, location=loc, size=size, image=image,
-                          os_disk_encryption_set=os_disk_encryption_set, encryption_at_host=bool(encryption_at_host),
-                          created=self.now())
+                          os_disk_encryption_set=os_des, encryption_at_host=bool(encryption_at_host),
+                          created=self.now(), data_disk_sizes_gb=sizes, data_disk_encryption_sets=data_des,
+                          upgrade_mode=upgrade_mode, orchestration_mode=orchestration_mode,
+                          admin_username=admin_username, unique_id=self.rng.guid(), tags=dict(tags or {}))
             self._add(ss)
             for _ in range(capacity):
                 self._new_instance(ss)
+            self._emit(ev.VmCreated, f"scale set {name} created with {capacity} instance(s)", vm=ss.id)
             return ss
 
     def _new_instance(self, ss: ScaleSet) -> VirtualMachine:
@@ -179,7 +207,10 @@ class VmsBackend(EngineCore):
         ss.next_instance += 1
         return self.create_vm(f"{ss.name}-{n}", ss.resource_group, image=ss.image, size=ss.size, location=ss.location,
                               os_disk_name=f"{ss.name}-{n}-os", os_disk_encryption_set=ss.os_disk_encryption_set,
-                              encryption_at_host=ss.encryption_at_host, scale_set=ss.name)
+                              data_disk_sizes_gb=list(ss.data_disk_sizes_gb) or None,
+                              data_disk_encryption_sets=list(ss.data_disk_encryption_sets) or None,
+                              encryption_at_host=ss.encryption_at_host, scale_set=ss.name,
+                              admin_username=ss.admin_username)
 
     def get_scale_set(self, name: str, resource_group: str | None = None) -> ScaleSet:
         for s in self.t["scalesets"].values():
@@ -189,11 +220,36 @@ class VmsBackend(EngineCore):
         raise NotFound(f"The Resource 'Microsoft.Compute/virtualMachineScaleSets/{name}' under resource group "
                        f"'{resource_group or '?'}' was not found.", code="ResourceNotFound")
 
+    def list_scale_sets(self, resource_group: str | None = None) -> list[ScaleSet]:
+        return sorted((s for s in self.t["scalesets"].values() if resource_group is None
+                       or s.resource_group.lower() == resource_group.lower()), key=lambda s: s.name.lower())
+
+    def scale_set_instances(self, ss: ScaleSet) -> list[VirtualMachine]:
+        """The instances, in instance-id order."""
+        vms = [v for v in self.t["vms"].values() if v.scale_set == ss.name and v.resource_group == ss.resource_group]
+        return sorted(vms, key=lambda v: _instance_id(ss, v))
+
+    def instance_on_latest_model(self, ss: ScaleSet, vm: VirtualMachine) -> bool:
+        """Derived, never stored: the instance has the model's encryption at host and disk encryption sets."""
+        if vm.encryption_at_host != ss.encryption_at_host:
+            return False
+        osd = self.t["disks"].get(vm.os_disk_id)
+        if osd is not None and osd.des_id != ss.os_disk_encryption_set and ss.os_disk_encryption_set is not None:
+            return False
+        for entry in vm.data_disks:
+            want = ss.data_disk_set(entry["lun"])
+            d = self.t["disks"].get(entry["diskId"])
+            if want is not None and d is not None and d.des_id != want:
+                return False
+        return True
+
     @action
     def update_scale_set(self, name: str, resource_group: str | None = None, *,
-                         encryption_at_host: bool | None = None) -> ScaleSet:
-        """Turn encryption at host on or off for the template: running instances keep what they have;
-        only instances created afterwards follow (seed 001, V6)."""
+                         encryption_at_host: bool | None = None, os_disk_encryption_set: str | None = None,
+                         data_disk_encryption_sets: list[str] | None = None,
+                         upgrade_mode: str | None = None, tags: dict | None = None) -> ScaleSet:
+        """Change the model: instances created afterwards follow it; existing ones keep what they have until
+        ``upgrade_scale_set_instances`` applies it (seed 001, V6)."""
         with self.transaction():
             ss = self.get_scale_set(name, resource_group)
             self._touch(ss)
@@ -202,22 +258,112 @@ class VmsBackend(EngineCore):
                     raise BadRequest(f"VM size {ss.size} does not support encryption at host (seed 001's table)",
                                      code="InvalidParameter")
                 ss.encryption_at_host = bool(encryption_at_host)
-            self._emit(ev.VmUpdated, f"scale set {ss.name} updated: encryption at host "
-                       f"{'on' if ss.encryption_at_host else 'off'} for new instances", vm=ss.id)
+            if os_disk_encryption_set is not None:
+                ss.os_disk_encryption_set = self._find_des(os_disk_encryption_set, ss.resource_group).id
+            if data_disk_encryption_sets is not None:
+                ss.data_disk_encryption_sets = [self._find_des(d, ss.resource_group).id
+                                                for d in data_disk_encryption_sets]
+            if upgrade_mode is not None:
+                ss.upgrade_mode = _choice(upgrade_mode, UPGRADE_MODES, "upgrade policy mode")
+            if tags is not None:
+                ss.tags = dict(tags)
+            self._emit(ev.VmUpdated, f"scale set {ss.name}: model updated (encryption at host "
+                       f"{'on' if ss.encryption_at_host else 'off'}); instances created from now on follow it",
+                       vm=ss.id)
             return ss
 
     @action
     def scale_scale_set(self, name: str, capacity: int, resource_group: str | None = None) -> ScaleSet:
-        """Grow to ``capacity`` instances (new ones follow the current template)."""
+        """Grow to ``capacity`` instances (new ones follow the current model)."""
         with self.transaction():
             ss = self.get_scale_set(name, resource_group)
-            have = [v for v in self.t["vms"].values() if v.scale_set == ss.name]
+            have = self.scale_set_instances(ss)
             if not isinstance(capacity, int) or capacity < len(have) or capacity > 100:
                 raise BadRequest(f"capacity {capacity!r} is not valid; allowed: {len(have)} to 100 (this simulator "
                                  "only scales out)", code="InvalidParameter")
             for _ in range(capacity - len(have)):
                 self._new_instance(ss)
             return ss
+
+    def _instances(self, ss: ScaleSet, instance_ids: list[str] | None) -> list[VirtualMachine]:
+        every = self.scale_set_instances(ss)
+        if not instance_ids or instance_ids == ["*"]:
+            return every
+        by_id = {_instance_id(ss, v): v for v in every}
+        out = []
+        for iid in instance_ids:
+            vm = by_id.get(str(iid))
+            if vm is None:
+                raise NotFound(f"instance {iid!r} is not in scale set {ss.name!r}; its instance ids: "
+                               f"{', '.join(sorted(by_id)) or 'none'}", code="ResourceNotFound")
+            out.append(vm)
+        return out
+
+    @action
+    def upgrade_scale_set_instances(self, name: str, resource_group: str | None = None, *,
+                                    instance_ids: list[str] | None = None) -> ScaleSet:
+        """``az vmss update-instances``: bring instances to the latest model. A disk's set changes only while the
+        instance is deallocated (K5), and so does encryption at host (V6): a running instance is refused, and
+        nothing changes."""
+        with self.transaction():
+            ss = self.get_scale_set(name, resource_group)
+            for vm in self._instances(ss, instance_ids):
+                if self.instance_on_latest_model(ss, vm):
+                    continue
+                if vm.power != PowerState.DEALLOCATED.value:
+                    raise OperationNotAllowed(
+                        f"instance {_instance_id(ss, vm)} ({vm.name}) of scale set {ss.name} is {vm.power}; the "
+                        "model changes encryption at host or a disk's encryption set, which an instance takes only "
+                        f"while deallocated: az vmss deallocate -g {ss.resource_group} -n {ss.name} --instance-ids "
+                        f"{_instance_id(ss, vm)} (V6, K5)", code="OperationNotAllowed")
+                if vm.encryption_at_host != ss.encryption_at_host:
+                    self.update_vm(vm.name, vm.resource_group, encryption_at_host=ss.encryption_at_host)
+                osd = self.t["disks"].get(vm.os_disk_id)
+                if osd is not None and ss.os_disk_encryption_set and osd.des_id != ss.os_disk_encryption_set:
+                    self._set_disk_des(osd, ss.os_disk_encryption_set)
+                for entry in vm.data_disks:
+                    want = ss.data_disk_set(entry["lun"])
+                    d = self.t["disks"].get(entry["diskId"])
+                    if want is not None and d is not None and d.des_id != want:
+                        self._set_disk_des(d, want)
+            self._emit(ev.VmUpdated, f"scale set {ss.name}: instances brought to the latest model", vm=ss.id)
+            return ss
+
+    def _set_disk_des(self, d: Disk, des_id: str) -> None:
+        des = self.t["des"].get(des_id)
+        if des is None:
+            raise NotFound(f"disk encryption set {des_id} of the model no longer exists", code="ResourceNotFound")
+        self.update_disk(d.name, d.resource_group, disk_encryption_set=des.id, encryption_type=des.encryption_type)
+
+    @action
+    def scale_set_power(self, name: str, action: str, resource_group: str | None = None, *,
+                        instance_ids: list[str] | None = None) -> ScaleSet:
+        """``az vmss start|stop|deallocate|restart``: the action on every instance, or those named."""
+        method = {"start": self.start_vm, "stop": self.stop_vm, "deallocate": self.deallocate_vm,
+                  "restart": self.restart_vm}.get(action)
+        if method is None:
+            raise BadRequest(f"power action {action!r} is not valid; allowed: start, stop, deallocate, restart",
+                             code="InvalidParameter")
+        with self.transaction():
+            ss = self.get_scale_set(name, resource_group)
+            for vm in self._instances(ss, instance_ids):
+                method(vm.name, vm.resource_group)
+            return ss
+
+    @action
+    def delete_scale_set(self, name: str, resource_group: str | None = None) -> None:
+        """The scale set, its instances and their disks (a scale set's disks go with it)."""
+        with self.transaction():
+            ss = self.get_scale_set(name, resource_group)
+            for vm in self.scale_set_instances(ss):
+                disk_ids = vm.disk_ids()
+                self.delete_vm(vm.name, vm.resource_group)
+                for did in disk_ids:
+                    d = self.t["disks"].get(did)
+                    if d is not None:
+                        self.delete_disk(d.name, d.resource_group)
+            self._remove(ss)
+            self._emit(ev.VmDeleted, f"scale set {ss.name} deleted with its instances and their disks", vm=ss.id)
 
     def temp_disk(self, vm: VirtualMachine) -> dict:
         """K9: the temporary disk is not a managed disk; SSE does not encrypt it; encryption at host does
@@ -369,15 +515,22 @@ class VmsBackend(EngineCore):
     @action
     def attach_disk(self, vm_name: str, disk: str, resource_group: str | None = None, *, lun: int | None = None,
                     new: bool = False, size_gb: int | None = None, sku: str | None = None,
-                    disk_encryption_set: str | None = None) -> VirtualMachine:
+                    disk_encryption_set: str | None = None, caching: str | None = None) -> VirtualMachine:
         with self.transaction():
             vm = self._find_vm(vm_name, resource_group)
             if new:
                 d = self._create_resource("disk", disk, vm.resource_group, size_gb=size_gb or 32,
                                           sku=sku or "Premium_LRS", location=vm.location, encryption_type=None,
-                                          des_arg=disk_encryption_set, source=None, os_type=None, tags=None)
+                                          des_arg=disk_encryption_set, source=None, os_type=None, tags=None,
+                                          zone=vm.zone)
             else:
                 d = self._find("disk", disk, resource_group or vm.resource_group)
+            if d.sku == PREMIUM_V2:
+                _check_no_host_caching(caching)
+            if d.zone != vm.zone and (d.zone is not None or d.sku == PREMIUM_V2 and vm.location in ZONAL_REGIONS):
+                where = f"zone {vm.zone}" if vm.zone else "no zone (a regional VM)"
+                raise BadRequest(f"disk {d.name!r} is in zone {d.zone}; VM {vm.name!r} has {where}: a zonal disk "
+                                 "attaches to a VM in its zone (K9)", code="InvalidParameter")
             owner = self.vm_of_disk(d.id)
             if owner is not None:
                 raise Conflict(f"disk {d.name!r} is already attached to VM {owner.name!r}", code="OperationNotAllowed")
@@ -620,9 +773,23 @@ def _problem_words(p: EngineError) -> str:
         p.inner_code or "", "unusable")
 
 
+UPGRADE_MODES = ("Automatic", "Manual", "Rolling")
+ORCHESTRATION_MODES = ("Flexible", "Uniform")
+
+
+def _instance_id(ss: ScaleSet, vm: VirtualMachine) -> str:
+    """An instance's id: the number its name ends with (``web-3`` is instance 3)."""
+    return vm.name[len(ss.name) + 1:]
+
+
+def _check_no_host_caching(caching: str | None) -> None:
+    if caching not in (None, "None"):
+        raise BadRequest(f"host caching {caching} is not supported by {PREMIUM_V2} disks; use caching None (K9)",
+                         code="InvalidParameter")
+
+
 def _parse_storage_sku(value: str | list[str] | None, n_data: int) -> tuple[str, list[str]]:
     """``--storage-sku``: one SKU for all disks, or ``os=SKU`` / ``LUN=SKU`` entries, as az takes it."""
-    from .common import choice as _choice
     items = value if isinstance(value, list) else ([value] if value else [])
     os_sku, default = "Premium_LRS", None
     per_lun: dict[int, str] = {}

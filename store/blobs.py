@@ -90,8 +90,11 @@ class FileBlobStore:
     def write(self, blob_id: str, offset: int, data: bytes) -> None:
         self.writev(blob_id, offset, [data])
 
-    def writev(self, blob_id: str, offset: int, parts: list) -> None:
-        """Write ``parts`` back to back from ``offset`` (one pwritev, one fsync): no join of big buffers."""
+    def writev(self, blob_id: str, offset: int, parts) -> None:
+        """Write ``parts`` back to back from ``offset``, then one fsync: no join of big buffers. ``parts`` is
+        any iterable, drawn one part at a time, each written before the next is drawn: a producer may hand
+        out the same buffer again and again (the engine encrypts a big write a chunk at a time into one
+        buffer, so the write never touches memory it has not touched before)."""
         if offset < 0:
             raise ValueError(f"offset must be >= 0 (got {offset})")
         path = self.filename(blob_id)
@@ -104,16 +107,13 @@ class FileBlobStore:
         try:
             if created:
                 _compat.make_sparse(fd)
-            views = [memoryview(p).cast("B") for p in parts if len(p)]
             pos = offset
-            while views:
-                n = _compat.pwritev(fd, views[:512], pos)
-                pos += n
-                while views and n >= len(views[0]):
-                    n -= len(views[0])
-                    views.pop(0)
-                if views and n:
-                    views[0] = views[0][n:]
+            for part in parts:
+                with memoryview(part) as whole, whole.cast("B") as view:
+                    while view:
+                        n = _compat.pwritev(fd, [view], pos)
+                        pos += n
+                        view = view[n:]
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -1,22 +1,29 @@
-"""The append-only journal beside the state file (``journal.jsonl``): audit entries and events.
+"""The append-only journal beside the state (``journal.jsonl``): audit entries and events.
 
 Audit entries and events only ever grow, and most commands (``az keyvault key show`` writes a
 ``KeyGet`` audit entry) change nothing else: appending one line is O(1), where rewriting the
-state file is O(state). One action appends its audit entries and events with one write.
+state would be O(state). One action appends its audit entries and events with one write.
 
-How the journal stays in step with the state (the state write is the commit point):
+How the journal stays in step with the state (schema 3; ``store.tinystore`` for the commit log):
 
-* every line carries ``gen``, the state generation it belongs to: the generation the action's state
-  write will produce, or the current one for an action that writes no state (a ``KeyGet``, the denied
-  attempts of a refused action);
-* the journal is written *before* the state: a crash after both leaves both, a crash between them
-  leaves lines of a generation the state never reached;
-* readers ignore lines whose ``gen`` is beyond the state's generation, and the next append (under
-  the store's lock) truncates them: an action that did not commit leaves no trace, one that
-  committed never loses its audit lines.
+* every line carries ``gen``, the state generation it belongs to: the generation its action's commit
+  produced, or the current one for an action that writes no state (a ``KeyGet``, the denied attempts
+  of a refused action);
+* an action that writes state carries its lines *inside its commit record* (``db/changes.log``), so
+  one fsync'd append makes the documents and the journal lines durable together; they are copied into
+  the journal right after, without an fsync of their own. A crash between the two leaves the journal
+  behind the log: the next process that opens the store (or writes to it) appends the missing lines
+  from the log's records, under the store's lock, and a reader that cannot write reads them from the
+  log. Lines are matched by their ids, so none is lost and none written twice. Before a compaction
+  empties the log, the journal is fsync'd;
+* an action that writes no state appends its lines here with an fsync (they are in no commit record);
+* lines whose ``gen`` is beyond the state's generation (written by schema 2, which wrote the journal
+  before the state) are ignored by readers and truncated by the next append: an action that did not
+  commit leaves no trace.
 
 Ids are a dense sequence given here (``000000001`` on), so the same commands give the same ids
-(seeded replays). A torn last line (a crash mid-write) is ignored and overwritten.
+(seeded replays). A torn last line (a crash mid-write) is ignored and overwritten; a damaged tail (not
+JSON) is set aside in ``journal.jsonl.damaged`` and named on stderr before the next append.
 """
 
 from __future__ import annotations
@@ -36,13 +43,14 @@ _TAIL = 1 << 16
 class LogFiles:
     def __init__(self, home: str) -> None:
         self.home = home
+        self._path = os.path.join(home, "journal.jsonl")
         self._cache: tuple | None = None
         """(file signature, line count, end offset, gen of the last line) after this process's last append."""
 
     def path(self, name: str = "journal") -> str:
         if name not in LOG_NAMES and name != "journal":
             raise ValueError(f"unknown log {name!r}; logs: {', '.join(LOG_NAMES)}")
-        return os.path.join(self.home, "journal.jsonl")
+        return self._path
 
     def read(self, name: str, committed_gen: int | None = None) -> list[dict]:
         """The documents of one log (``audit`` or ``events``), oldest first, of committed generations."""
@@ -50,8 +58,13 @@ class LogFiles:
 
     def read_since(self, name: str, committed_gen: int | None, start: int) -> tuple[list[dict], int]:
         """The documents of one log from byte ``start`` on (the end of an earlier read), and the offset
-        after the last line read: a reader that follows the journal reads only what was appended. An
+        after the last line read: a reader that follows the journal reads only what is appended. An
         offset past the end (the journal was replaced) reads it all again."""
+        docs, end, _last = self.read_from(name, committed_gen, start)
+        return docs, end
+
+    def read_from(self, name: str, committed_gen: int | None, start: int) -> tuple[list[dict], int, int | None]:
+        """:meth:`read_since`, and the id of the last committed line read (of any log; None if none was)."""
         self.path(name)
         path = self.path()
         try:
@@ -61,10 +74,11 @@ class LogFiles:
                 f.seek(start)
                 raw = f.read()
         except FileNotFoundError:
-            return [], 0
+            return [], 0, None
         except OSError as exc:
             raise StoreError(f"cannot read log {path}: {exc.strerror or exc}") from exc
         out = []
+        last = None
         pos = 0
         while True:
             nl = raw.find(b"\n", pos)
@@ -79,10 +93,15 @@ class LogFiles:
                 gen = doc.pop("gen", 0)
                 if committed_gen is not None and gen > committed_gen:
                     break  # lines of a generation the state never reached (and everything after them)
+                last = doc.get("id")
                 if doc.pop("log", None) == name:
                     out.append(doc)
             pos = nl + 1
-        return out, start + pos
+        try:
+            last_id = None if last is None else int(last)
+        except (TypeError, ValueError):
+            last_id = None
+        return out, start + pos, last_id
 
     def _scan(self, fd: int, committed_gen: int) -> tuple[int, int]:
         """(whole committed lines, byte offset after the last of them): torn and orphan lines excluded.
@@ -125,6 +144,38 @@ class LogFiles:
         finally:
             os.close(fd)
 
+    def encode(self, entries: list[tuple[str, dict]], gen: int, last_id: int) -> tuple[list[str], list[bytes]]:
+        """Give ``(log name, document)`` pairs their ids (after ``last_id``) and their journal lines for
+        generation ``gen``: ``(ids, lines)``; nothing is written."""
+        ids, lines = [], []
+        for name, doc in entries:
+            self.path(name)
+            last_id += 1
+            doc["id"] = f"{last_id:09d}"
+            ids.append(doc["id"])
+            lines.append(json.dumps(dict(doc, log=name, gen=gen), separators=(",", ":"), sort_keys=True).encode())
+        return ids, lines
+
+    def last_id(self, committed_gen: int) -> int:
+        """The id of the journal's last committed line (0 for none): from what this process last wrote when
+        the file is as it left it, else from a read of its tail."""
+        sig = self.signature()
+        cached = self._cache
+        if sig is None:
+            return 0
+        if cached is not None and cached[0] == sig and cached[3] <= committed_gen:
+            return cached[1]
+        try:
+            fd = os.open(self.path(), os.O_RDONLY | _compat.O_CLOEXEC)
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            raise StoreError(f"cannot read log {self.path()}: {exc.strerror or exc}") from exc
+        try:
+            return self._scan(fd, committed_gen)[0]
+        finally:
+            os.close(fd)
+
     def append(self, entries: list[tuple[str, dict]], gen: int, committed_gen: int) -> list[str]:
         """Append ``(log name, document)`` pairs for generation ``gen`` with one write; durable when it
         returns. Lines of generations beyond ``committed_gen`` (an action that never committed) go first."""
@@ -132,6 +183,20 @@ class LogFiles:
             return []
         for name, _ in entries:
             self.path(name)
+        ids: list[str] = []
+
+        def lines(count: int) -> list[bytes]:
+            new_ids, out = self.encode(entries, gen, count)
+            ids.extend(new_ids)
+            return out
+
+        self.write(lines, committed_gen, gen, sync=True)
+        return ids
+
+    def write(self, lines, committed_gen: int, gen: int, *, sync: bool) -> None:
+        """Append journal lines after the last committed one (a torn or orphan tail is cut off, a damaged
+        one set aside first). ``lines``: the lines, or a function of the last committed id that gives them.
+        ``sync``: fsync before returning (not for lines a commit record holds already)."""
         path = self.path()
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | _compat.O_CLOEXEC, 0o600)
@@ -147,24 +212,38 @@ class LogFiles:
                 count, end = self._scan(fd, committed_gen)
                 if end < st.st_size:
                     self._set_aside(fd, end, st.st_size)
-            ids = []
-            lines = []
-            for name, doc in entries:
-                count += 1
-                doc["id"] = f"{count:09d}"
-                ids.append(doc["id"])
-                lines.append(json.dumps(dict(doc, log=name, gen=gen), separators=(",", ":"), sort_keys=True))
-            payload = ("\n".join(lines) + "\n").encode()
+            if callable(lines):
+                lines = lines(count)
+            if lines:
+                payload = b"\n".join(lines) + b"\n"
+                count = int(json.loads(lines[-1])["id"])
+            else:
+                payload = b""
             _compat.pwrite(fd, payload, end)
             if end + len(payload) < st.st_size:
                 os.ftruncate(fd, end + len(payload))
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
             st = os.fstat(fd)
             self._cache = ((st.st_ino, st.st_size, st.st_mtime_ns), count, end + len(payload), gen)
-            return ids
         except OSError as exc:
             self._cache = None
             raise StoreError(f"cannot append to log {path}: {exc.strerror or exc}") from exc
+        finally:
+            os.close(fd)
+
+    def sync(self) -> None:
+        """fsync the journal (before the commit log that holds copies of its last lines is emptied)."""
+        try:
+            fd = os.open(self.path(), os.O_RDONLY | _compat.O_CLOEXEC)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StoreError(f"cannot open log {self.path()}: {exc.strerror or exc}") from exc
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            raise StoreError(f"cannot sync log {self.path()}: {exc.strerror or exc}") from exc
         finally:
             os.close(fd)
 
@@ -193,7 +272,7 @@ class LogFiles:
 
     def signature(self) -> tuple | None:
         try:
-            st = os.stat(self.path())
+            st = os.stat(self._path)
         except FileNotFoundError:
             return None
         return (st.st_ino, st.st_size, st.st_mtime_ns)

@@ -2,27 +2,30 @@
 
 Layout of ``HOME`` (created 0700; every file 0600)::
 
-    db/meta.json             TinyDB file: {"_meta": {"meta": {"schema_version": 2, "generation": G}}}
+    db/meta.json             TinyDB file: {"_meta": {"meta": {"schema_version": 3, "generation": G}}}
     db/TABLE.NN.json         TinyDB file holding shard NN (of 64) of one engine table: {TABLE: {id: doc}}
     db/changes.log           the commit log: the changes committed since the shards were last compacted
-    journal.jsonl            audit entries and events (store.logs)
+    journal.jsonl            audit entries and events (store.logs), copied from the commit records
     state.lock               the inter-process lock (store.locking)
     root.key                 32 random bytes, the simulated HSM root key (store.rootkey)
     blobs/                   one sparse file per disk blob (store.blobs)
 
 Why this shape: the cost of a command must be the cost of what it touches, at 100 documents as at
 100,000. A commit is one fsync'd append to ``changes.log`` (the commit point), whatever the size of the
-store. A read opens only the shards it needs: a document's shard is a hash of its key, so ``key show``
-never parses a disk and ``disk show`` parses one 64th of the disks. When the log passes
+store; the action's audit entries and events travel in the same record, so that append is the only
+fsync an action pays (store.logs says how ``journal.jsonl`` follows). A read opens only the shards it
+needs: a document's shard is a hash of its key, so ``key show`` never parses a disk and ``disk show``
+parses one 64th of the disks. When the log passes
 ``COMPACT_BYTES`` the shards it touches are rewritten (each atomically, through TinyDB) and the log
 starts again empty: the work is proportional to what changed, paid once per ~megabyte of changes.
 
 The commit log, one record per commit::
 
     G <TAB> TABLE <TAB> {"u": {id: doc, ...}, "d": [id, ...]}  <LF>     one line per table touched
+    G <TAB> ! <TAB> {"gen": G, "id": ..., "log": ..., ...}  <LF>        one line per journal line (schema 3)
     G <TAB> # <TAB> CRC <LF>                                            the commit marker
 
-``CRC`` is the CRC-32 of the commit's table lines. A record without its marker, or whose CRC does not
+``CRC`` is the CRC-32 of the commit's other lines. A record without its marker, or whose CRC does not
 match, is a write a crash cut short: readers stop there (it and anything after it never happened) and
 the next writer, under the lock, cuts the file back to the end of the last whole record. Replaying the
 log is idempotent (upserts carry whole documents, deletes name keys), so a crash in the middle of a
@@ -35,6 +38,9 @@ the lock before anything is written.
 Migration: a home written by schema 1 (one ``state.json``) is converted under the lock the first time it
 is opened: the shards and ``meta.json`` are written (``meta.json`` last: the conversion's commit point),
 then ``state.json`` is removed. A file that schema 1 would have refused is refused here too, untouched.
+A home written by schema 2 (journal lines written to ``journal.jsonl`` before each record, none in the
+log) is readable as it is: the first writable open rewrites ``meta.json`` with schema 3, so that a schema
+2 cmklab refuses the log it could no longer read, instead of misreading it.
 
 Readers take no lock. A reader that loads a shard after another process compacted sees that shard as
 of the compaction (newer than the rest of its view); every write runs under the lock on a view
@@ -49,6 +55,7 @@ import json
 import os
 import sys
 import threading
+import time
 import zlib
 from typing import Iterable, Iterator, Mapping
 
@@ -61,12 +68,13 @@ from engine.repository import Docs, refuse_if_read_only
 from . import _compat
 from .blobs import FileBlobStore
 from .locking import FileLock
-from .logs import LogFiles
+from .logs import LOG_NAMES, LogFiles
 from .rootkey import load_or_create_root_key
 from .storage import AtomicJSONStorage, check_tables, fsync_dir, read_state_file, signature_of
 
-SCHEMA_VERSION = 2
-"""Version of the layout this code writes; files with a greater version are refused."""
+SCHEMA_VERSION = 3
+"""Version of the layout this code writes; files with a greater version are refused. 3: journal lines in the
+commit records (2: journal first, then the record; 1: one ``state.json``)."""
 
 META_TABLE = "_meta"
 META_KEY = "meta"
@@ -77,6 +85,8 @@ COMPACT_BYTES = 1 << 20
 LOG_FILE = "changes.log"
 META_FILE = "meta.json"
 MARK = b"#"
+JOURNAL = b"!"
+"""The table name of a commit record's journal lines."""
 BULK_PREFIX = ".db-bulk."
 """A bulk commit's new ``db`` directory while it is written (in the home; swept under the lock)."""
 OLD_PREFIX = ".db-old."
@@ -190,12 +200,13 @@ class _CopyOnGet(dict):
 class _View:
     """What this process knows of the persisted state: the base generation, the log's whole records."""
 
-    __slots__ = ("generation", "base_generation", "meta_sig", "log_sig", "log_end", "lines", "parsed", "files",
-                 "latest", "indexes", "whole")
+    __slots__ = ("generation", "base_generation", "schema", "meta_sig", "log_sig", "log_end", "lines", "parsed",
+                 "files", "latest", "indexes", "whole", "journal", "journal_last")
 
     def __init__(self) -> None:
         self.generation = 0
         self.base_generation = 0
+        self.schema = SCHEMA_VERSION
         self.meta_sig = None
         self.log_sig = None
         self.log_end = 0
@@ -210,6 +221,15 @@ class _View:
         """(table, shard) -> the parsed documents of a shard read whole because it has no usable index."""
         self.indexes: dict[tuple[str, int], dict | None] = {}
         """(table, shard) -> {key: [offset, length]} of the shard file, None where no index matches it."""
+        self.journal: list[bytes] = []
+        """The journal lines the log's records carry, oldest first."""
+        self.journal_last: int | None = None
+        """The id of the last of them (parsed when first needed)."""
+
+    def last_journal_id(self) -> int:
+        if self.journal_last is None:
+            self.journal_last = int(json.loads(self.journal[-1])["id"]) if self.journal else 0
+        return self.journal_last
 
     def latest_of(self, table: str) -> dict:
         out = self.latest.get(table)
@@ -232,10 +252,11 @@ RESET = "reset"
 """What :meth:`TinyStore.refresh` returns when it had to read the whole view again."""
 
 
-def parse_log(data: bytes, after: int = 0) -> tuple[dict[str, list[bytes]], int, int]:
-    """The whole records of a commit log: ``(table -> raw change objects, last generation, end offset)``.
-    ``after``: the generation before the first record (records must follow it)."""
+def parse_log(data: bytes, after: int = 0) -> tuple[dict[str, list[bytes]], list[bytes], int, int]:
+    """The whole records of a commit log: ``(table -> raw change objects, journal lines, last generation, end
+    offset)``. ``after``: the generation before the first record (records must follow it)."""
     lines: dict[str, list[bytes]] = {}
+    journal: list[bytes] = []
     pending: list[tuple[bytes, bytes]] = []
     crc = 0
     gen = after
@@ -260,7 +281,9 @@ def parse_log(data: bytes, after: int = 0) -> tuple[dict[str, list[bytes]], int,
                 break
             gen = int(g)
             for t, raw in pending:
-                if t != b"_meta":  # a commit that changed no document
+                if t == JOURNAL:
+                    journal.append(raw)
+                elif t != b"_meta":  # a commit that changed no document
                     lines.setdefault(t.decode(), []).append(raw)
             pending, crc = [], 0
             end = nl + 1
@@ -268,7 +291,7 @@ def parse_log(data: bytes, after: int = 0) -> tuple[dict[str, list[bytes]], int,
             pending.append((table, body))
             crc = zlib.crc32(line, crc)
         pos = nl + 1
-    return lines, gen, end
+    return lines, journal, gen, end
 
 
 class TinyStore:
@@ -288,6 +311,8 @@ class TinyStore:
         self._closed = False
         self._thread_lock = threading.RLock()
         self._lock_depth = 0
+        self._swept: dict[str, tuple | None] = {}
+        """directory -> its (inode, mtime, ctime) when this object last found no leftover in it."""
         self._flock: FileLock | None = None
         _ensure_dir(self.home)
         if not os.path.exists(self.meta_path) and _leftovers(self.home, OLD_PREFIX):
@@ -314,6 +339,21 @@ class TinyStore:
             with self.lock():
                 self._migrate()
         self._refresh()
+        if has_state and self._writable() and (self._view.schema < SCHEMA_VERSION or self._journal_behind()):
+            with self.lock():
+                self._refresh()
+                if self._view.schema < SCHEMA_VERSION and self._view.meta_sig is not None:
+                    # schema 2 -> 3: the same state, a new format. Journal lines that schema 2 wrote for an
+                    # action that never committed (tagged with a generation the state never reached) go
+                    # first: from now on those generations are given to commits whose lines the log holds.
+                    self._logs.write([], self._view.generation, self._view.generation, sync=True)
+                    self._write_meta(self._view.base_generation)
+                    self._refresh()
+                try:
+                    self._sync_journal()  # a writer died between its commit point and its journal write
+                except StoreError:
+                    pass  # readers take the lines from the log until a writer can copy them
+            self._note_logs()
 
     # -- validation ---------------------------------------------------------------------------
     def _check_meta(self, path: str, data: dict, *, max_version: int = SCHEMA_VERSION) -> int:
@@ -359,6 +399,7 @@ class TinyStore:
                 os.close(fd)
             view.meta_sig = sig
             view.base_generation = self._check_meta(self.meta_path, data or {"": {}})
+            view.schema = data[META_TABLE][META_KEY]["schema_version"]
         try:
             with open(self.log_path, "rb") as f:
                 st = os.fstat(f.fileno())
@@ -368,7 +409,7 @@ class TinyStore:
             raw = b""
         except OSError as exc:
             raise StoreError(f"cannot read the commit log {self.log_path}: {exc.strerror or exc}") from exc
-        view.lines, last, view.log_end = parse_log(raw)
+        view.lines, view.journal, last, view.log_end = parse_log(raw)
         view.generation = max(view.base_generation, last)
         try:
             names = os.listdir(self.db_dir)
@@ -418,7 +459,10 @@ class TinyStore:
                 data = f.read()
         except OSError:
             return None
-        lines, last, end = parse_log(data, after=view.generation)
+        lines, journal, last, end = parse_log(data, after=view.generation)
+        if journal:
+            view.journal.extend(journal)
+            view.journal_last = None
         changes: dict[str, dict] = {}
         for table, raws in lines.items():
             view.lines.setdefault(table, []).extend(raws)
@@ -552,13 +596,20 @@ class TinyStore:
         return {t: docs for t in sorted(self.tables()) if (docs := self.load_table(t))}
 
     # -- writes -------------------------------------------------------------------------------
-    def commit(self, upserts: Docs, deletes: Mapping[str, list[str]], *, shred: bool = False) -> None:
+    def commit(self, upserts: Docs, deletes: Mapping[str, list[str]], *, shred: bool = False,
+               log: list[tuple[str, dict]] = ()) -> list[str]:
         """Apply upserts (whole documents), then deletes, as one commit: one fsync'd append to the log.
 
-        ``shred``: the commit destroys key material; compact at once so that no file keeps a copy."""
+        ``shred``: the commit destroys key material; compact at once so that no file keeps a copy.
+        ``log``: ``(log, document)`` pairs for the journal (logs ``audit``, ``events``), carried in the same
+        record and so committed with it; they get their ids here (returned, and set in the documents) and
+        are copied into ``journal.jsonl`` once the record is durable (see store.logs)."""
         self._check_open()
         refuse_if_read_only(self)
         upserts, deletes = self._normalise(upserts, deletes)
+        for name, _doc in log:
+            if name not in LOG_NAMES:  # refused before anything is written
+                raise ValueError(f"unknown log {name!r}; logs: {', '.join(LOG_NAMES)}")
         with self.lock():
             if not self._view_is_current():
                 raise StoreError(f"state in {self.path} was changed by another process since this one read it; "
@@ -569,13 +620,20 @@ class TinyStore:
                     raise StoreError(f"state {path} is read-only; nothing was committed")
             view = self._view
             generation = view.generation + 1
+            others = self._sync_journal() or self._logs.signature() != self._log_sig
             try:
-                payload, per_table = self._record(generation, upserts, deletes)
+                ids, journal = self._logs.encode(log, generation, self._logs.last_id(view.generation))
+                payload, per_table = self._record(generation, upserts, deletes, journal)
             except (TypeError, ValueError, RecursionError) as exc:
                 raise ValueError(f"documents are not JSON-serialisable: {exc}") from exc
             compacting = shred or view.log_end + len(payload) > COMPACT_BYTES
+            if shred:
+                self._sweep_leftovers(full=True)  # no copy of what this commit destroys may stay anywhere
             if payload:
                 self._append(payload)
+                if journal:
+                    view.journal.extend(journal)
+                    view.journal_last = int(ids[-1])
                 for table, raw in per_table:
                     first = table not in view.lines
                     view.lines.setdefault(table, []).append(raw)
@@ -591,6 +649,15 @@ class TinyStore:
                             change["d"] = deletes[table]
                         view.parsed[table] = [change]
                 view.generation = generation
+            if journal:
+                try:
+                    self._logs.write(journal, generation - 1, generation, sync=False)
+                    if not others:
+                        self._note_logs()
+                except StoreError as exc:
+                    # committed already (the record holds the lines): the next writer copies them
+                    sys.stderr.write(f"cmklab: warning: the commit is saved, but {exc}; its journal lines are "
+                                     f"copied from the commit log by the next change\n")
             if compacting:
                 try:
                     self._compact()
@@ -602,6 +669,7 @@ class TinyStore:
                                      f"the next change\n")
                     with contextlib.suppress(OSError, StoreError):
                         self._refresh()
+            return ids
 
     def bulk_commit(self, upserts: Docs, deletes: Mapping[str, list[str]]) -> None:
         """Apply a large commit (an import of 100,000 resources) by writing the state's files once, in one
@@ -644,6 +712,11 @@ class TinyStore:
                 for done in pending:
                     done.result()  # every file is durable before the swap (an fsync error is raised here)
                 fsync_dir(stage)
+                if view.journal:
+                    # the swap empties the log, the only durable copy of its journal lines until the journal
+                    # holds them, synced
+                    self._sync_journal()
+                    self._logs.sync()
                 self._swap_in(stage)
             except BaseException as exc:
                 import shutil
@@ -727,7 +800,8 @@ class TinyStore:
         os.replace(os.path.join(self.home, olds[0]), self.db_dir)
         fsync_dir(self.home)
 
-    def _record(self, generation: int, upserts: dict, deletes: dict) -> tuple[bytes, list[tuple[str, bytes]]]:
+    def _record(self, generation: int, upserts: dict, deletes: dict,
+                journal: list[bytes] = ()) -> tuple[bytes, list[tuple[str, bytes]]]:
         per_table = []
         for table in sorted(set(upserts) | set(deletes)):
             change: dict = {}
@@ -740,7 +814,8 @@ class TinyStore:
         if not per_table:
             # a commit that changes no document still moves the generation (journal lines are tagged with it)
             per_table.append((META_TABLE, b"{}"))
-        body = b"".join(b"%d\t%s\t%s\n" % (generation, t.encode(), raw) for t, raw in per_table)
+        body = b"".join([b"%d\t%s\t%s\n" % (generation, t.encode(), raw) for t, raw in per_table]
+                        + [b"%d\t!\t%s\n" % (generation, line) for line in journal])
         payload = body + b"%d\t#\t%08x\n" % (generation, zlib.crc32(body))
         return payload, [(t, raw) for t, raw in per_table if t != META_TABLE]
 
@@ -790,6 +865,10 @@ class TinyStore:
                     final.setdefault((table, shard_of(key)), {})[key] = None
         for (table, shard), changes in sorted(final.items()):
             self._write_shard(table, shard, changes)
+        if view.journal:
+            # the log is the only durable copy of its journal lines until the journal is synced
+            self._sync_journal()
+            self._logs.sync()
         self._write_meta(view.generation)
         # an empty log replaces the old one (a new inode: other processes see the change)
         fd, _st = _atomic_write(self.log_path, b"")
@@ -900,7 +979,7 @@ class TinyStore:
                 if self._lock_depth == 0:
                     self._flock.release()
 
-    def _sweep_leftovers(self) -> None:
+    def _sweep_leftovers(self, *, full: bool = False) -> None:
         """Remove the temporary files of writes that a crash interrupted (called under the lock).
 
         A killed write can leave a temporary copy of a shard or of a schema-1 ``state.json``, sealed key
@@ -908,9 +987,21 @@ class TinyStore:
         destroyed, defeating crypto-shredding; so every writer removes such leftovers before it writes.
         These temporaries are only ever created under this lock, so any that exist now belong to a dead
         write.
+
+        A directory is listed again only when it changed since this object last swept it (its inode and
+        modification time: creating, renaming or removing a file changes them, appending does not), so a
+        commit pays a ``stat`` per directory, not a listing of the thousands of shard files of a big store.
+        ``full``: list every directory whatever its time (before a commit that destroys key material).
         """
+        swept = self._swept
         for directory, prefix in ((self.home, ".state.json."), (self.db_dir, "."),
                                   (self.blobs.directory, ".copy.")):
+            try:
+                before = _dir_sig(directory)
+            except OSError:
+                continue
+            if not full and swept.get(directory) == before:
+                continue
             try:
                 names = os.listdir(directory)
             except OSError:
@@ -930,6 +1021,15 @@ class TinyStore:
                                          f"({exc.strerror or exc}); remove it by hand") from exc
             if gone:
                 fsync_dir(directory)
+            try:
+                after = _dir_sig(directory)
+            except OSError:
+                continue
+            # Trusted next time only if the directory's time is well in the past: file systems stamp times
+            # with a coarse clock (a tick, up to seconds), so a temporary created right after this listing
+            # by the next holder of the lock could leave the time unchanged.
+            settled = time.time_ns() - after[1] > _SETTLED_NS
+            swept[directory] = after if settled and after == before else None
 
     def _sweep_bulk_commits(self) -> None:
         """What a bulk commit a crash interrupted left (under the lock): a cut swap is undone (the old ``db``
@@ -968,7 +1068,7 @@ class TinyStore:
         refuse_if_read_only(self)
         with self.lock():
             committed = self.generation
-            others = self._logs.signature() != self._log_sig
+            others = self._sync_journal() or self._logs.signature() != self._log_sig
             ids = self._logs.append(entries, committed if gen is None else gen, committed)
             if not others:
                 self._log_sig = self._logs.signature()
@@ -976,13 +1076,61 @@ class TinyStore:
 
     def read_log(self, name: str) -> list[dict]:
         """The documents of one log, of generations the state has reached (orphans excluded)."""
-        self._check_open()
-        return self._logs.read(name, self.generation)
+        return self.read_log_since(name, 0)[0]
 
     def read_log_since(self, name: str, start: int) -> tuple[list[dict], int]:
-        """Like :meth:`read_log`, from byte ``start`` of the journal (the offset an earlier call returned)."""
+        """Like :meth:`read_log`, from byte ``start`` of the journal (the offset an earlier call returned).
+
+        Lines that the journal lacks but a committed record holds (a writer died between its commit point
+        and its journal write, or is between them now) are read from the commit log, after the journal's;
+        they are given again by each call until the journal has them (the same ids: a follower keeps the
+        last copy)."""
         self._check_open()
-        return self._logs.read_since(name, self.generation, start)
+        docs, end, last = self._logs.read_from(name, self.generation, start)
+        for raw in self._missing_journal(last):
+            doc = json.loads(raw)
+            doc.pop("gen", None)
+            if doc.pop("log", None) == name:
+                docs.append(doc)
+        return docs, end
+
+    # -- the journal's copy of the commit records' lines -------------------------------------------
+    def _writable(self) -> bool:
+        return os.access(self.home, os.W_OK) and (not os.path.exists(self.meta_path)
+                                                  or os.access(self.meta_path, os.W_OK))
+
+    def _journal_behind(self) -> bool:
+        """Whether the log's records hold journal lines that the journal does not (cheap when it is not:
+        one parse of the log's last journal line and the journal's tail)."""
+        view = self._view
+        return bool(view.journal) and view.last_journal_id() > self._logs.last_id(view.generation)
+
+    def _missing_journal(self, have: int | None = None) -> list[bytes]:
+        """The journal lines of the log's records that the journal lacks, oldest first (``have``: the id of
+        the journal's last line, when the caller has just read it)."""
+        view = self._view
+        if not view.journal:
+            return []
+        if have is None:
+            have = self._logs.last_id(view.generation)
+        if view.last_journal_id() <= have:
+            return []
+        out = []
+        for raw in reversed(view.journal):
+            if int(json.loads(raw)["id"]) <= have:
+                break
+            out.append(raw)
+        out.reverse()
+        return out
+
+    def _sync_journal(self) -> bool:
+        """Copy into the journal the lines of committed records that it lacks (under the lock); True if any
+        were written."""
+        missing = self._missing_journal()
+        if missing:
+            view = self._view
+            self._logs.write(missing, view.generation, view.generation, sync=False)
+        return bool(missing)
 
     def log_end(self, name: str) -> int:
         """The position after the last committed document of the journal (for :meth:`read_log_since`),
@@ -1011,6 +1159,15 @@ class TinyStore:
 
     def __repr__(self) -> str:
         return f"TinyStore({self.home!r})"
+
+
+_SETTLED_NS = 2_000_000_000
+"""How old a directory's modification time must be for an unchanged time to prove an unchanged directory."""
+
+
+def _dir_sig(directory: str) -> tuple[int, int, int]:
+    st = os.stat(directory)
+    return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _copy_doc(doc: dict) -> dict:
@@ -1097,7 +1254,9 @@ def has_state(home: str | os.PathLike) -> bool:
 
 def state_files(home: str | os.PathLike) -> dict[str, bytes]:
     """Every file of the persisted state (not the journal, root key or blobs), by name: two homes that went
-    through the same commits hold the same bytes (tests of reproducible sessions compare these)."""
+    through the same commits hold the same bytes (tests of reproducible sessions compare these). The commit
+    log is given without the journal lines its records carry and the CRCs that cover them: journal ids count
+    audited reads too (a ``KeyGet``), which change no state."""
     home = os.fspath(home)
     out = {}
     db = os.path.join(home, "db")
@@ -1106,11 +1265,23 @@ def state_files(home: str | os.PathLike) -> dict[str, bytes]:
             if not name.startswith(".") and not name.endswith(".idx"):  # indexes: derived, name inodes
                 with open(os.path.join(db, name), "rb") as f:
                     out[f"db/{name}"] = f.read()
+        if f"db/{LOG_FILE}" in out:
+            out[f"db/{LOG_FILE}"] = _without_journal(out[f"db/{LOG_FILE}"])
     legacy = os.path.join(home, "state.json")
     if os.path.isfile(legacy):
         with open(legacy, "rb") as f:
             out["state.json"] = f.read()
     return out
+
+
+def _without_journal(log: bytes) -> bytes:
+    out = []
+    for line in log.splitlines(keepends=True):
+        parts = line.split(b"\t", 2)
+        if len(parts) == 3 and parts[1] == JOURNAL:
+            continue
+        out.append(parts[0] + b"\t" + MARK + b"\n" if len(parts) == 3 and parts[1] == MARK else line)
+    return b"".join(out)
 
 
 def remove_state(home: str | os.PathLike) -> None:

@@ -10,16 +10,13 @@
 from __future__ import annotations
 
 import json
-import re
-
-_CATALOGUE_TOKEN = r"(?:[A-Z]{1,2}\d{1,2}|seed \d{3}(?:'s table)?)"
-_CATALOGUE = re.compile(rf"\s*\(\s*{_CATALOGUE_TOKEN}(?:\s*,\s*{_CATALOGUE_TOKEN})*\s*\)")
-
 
 def az_text(message: str) -> str:
     """A message as az users read (and paste into searches): without the behaviour catalogue's ids the engine
-    adds for the console (``(K5)``, ``(K8, V8)``, ``(seed 001's table)``)."""
-    return _CATALOGUE.sub("", message)
+    adds for the console (``(K5)``, ``(K8, V8)``, ``(seed 001's table)``); the engine owns the pattern."""
+    from engine.errors import without_behaviours
+
+    return without_behaviours(message)
 
 
 QUERY_REFERENCE = "To learn more about --query, please visit: 'https://docs.microsoft.com/cli/azure/query-azure-cli'"

@@ -145,17 +145,19 @@ GROUPS: dict[str, str] = {
     "az image": "Manage custom virtual machine images.",
     "az vm": "Manage Linux or Windows virtual machines.",
     "az vm disk": "Manage the managed data disks attached to a VM.",
+    "az vmss": "Manage groupings of virtual machines in an Azure Virtual Machine Scale Set (VMSS).",
     "cmklab": "cmklab: customer-managed keys for disks, on an engine with real envelope encryption.",
     "cmklab vm": "The data plane: read and write a VM's disks as the guest sees them.",
     "cmklab disk": "What is at rest on a disk, snapshot or image.",
     "cmklab clock": "The simulated clock: due jobs run as it passes them.",
+    "cmklab rules": "The rule profiles: the seed documents' rules (seeds) and today's Azure (azure-2025).",
 }
 """Every group and its summary (static, so ``az --help`` needs no command module)."""
 
 MODULES = {
     "az account": "account", "az group": "account", "az keyvault": "keyvault", "az role": "role",
     "az disk-encryption-set": "compute", "az disk": "compute", "az snapshot": "compute", "az image": "compute",
-    "az vm": "vm", "cmklab": "extras",
+    "az vm": "vm", "az vmss": "vmss", "cmklab": "extras",
 }
 """Which module registers the commands of a top-level group."""
 

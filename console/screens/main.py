@@ -14,17 +14,18 @@ import contextlib
 import gc
 import re
 import time
-from typing import Any, Hashable
+from typing import Any, Callable, Hashable
 
 from textual import events, on, work
 from textual.app import ComposeResult
+from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.markup import escape
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
-from textual.widgets import Input, Label, ProgressBar, Static, Tab, TabbedContent, TabPane, Tabs
+from textual.widgets import Input, Label, ProgressBar, Static, Tab, TabbedContent, TabPane, Tabs, TextArea
 from textual.worker import get_current_worker
 
 from engine.errors import EngineError
@@ -48,10 +49,11 @@ BIG_ROWS = 2000
 """A pane with more rows than this (or whose tables are not in memory yet) is listed, indexed and filtered
 in a thread: the UI thread only swaps the finished lists in."""
 FILTER_DEBOUNCE = 0.12
+"""A big pane filters once typing pauses this long (seconds)."""
 SETTLE_SECONDS = 0.08
 """A cursor move this soon after the previous one (a key held down) redraws the side panel and the footer
-only once the cursor has rested this long: the table itself follows every move at once."""
-"""A big pane filters once typing pauses this long (seconds)."""
+only once the cursor has rested this long: the table itself follows every move at once. An action, Enter
+or the side panel's keys settle them first, so nothing ever acts on a row the detail does not name."""
 
 ROW_NOUNS = {"access": "access entries", "audit": "audit records", "log": "commands"}
 """What a pane's rows are called when the filter hides them all (default: the pane's name)."""
@@ -108,14 +110,39 @@ def display_name(kind: str | None, obj: Any) -> str:
     return getattr(obj, "name", "") or ""
 
 
+class Prompt(Input):
+    """The filter and jump prompts. Keys reach a widget in the order they were typed, but the app picks the
+    widget when it receives them: Enter is therefore handled here, in order (an Input's own Enter binding
+    runs only once the key has bubbled back to the app, after the letters typed next were handed to the
+    prompt), and a key that reaches a prompt already closed goes back to the app, which hands it to
+    whatever has the focus now (`:disks<Enter>/data` typed at once opens disks, then filters it)."""
+
+    def __init__(self, on_enter: Callable[[str], None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._on_enter = on_enter
+
+    async def _on_key(self, event: events.Key) -> None:
+        if self.screen.focused is not self:
+            event.stop()
+            event.prevent_default()
+            self.app.post_message(events.Key(event.key, event.character))
+        elif event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            self._on_enter(self.value)
+
+
 class MainScreen(Screen):
     """Panes, table, detail."""
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
 
     BINDINGS = [Binding("question_mark", "help", "help")] + _op_bindings() + [
-        Binding("slash", "filter", "filter"),
-        Binding("colon", "jump", "jump"),
+        # Priority: handled as the app receives the key, so the letters typed right after reach the prompt
+        # (a plain binding runs only when the table gets round to the key, after the app has passed the next
+        # letters to the table). In a text field they are plain characters (the actions skip).
+        Binding("slash", "filter", "filter", priority=True),
+        Binding("colon", "jump", "jump", priority=True),
         Binding("v", "toggle_side", "detail", show=False),
         Binding("t", "side_tab", "deps", show=False),
         Binding("left_square_bracket", "step_pane(-1)", "prev pane", show=False),
@@ -183,9 +210,11 @@ class MainScreen(Screen):
         with Horizontal(id="busy"):
             yield Label("", id="busy-label")
             yield ProgressBar(total=None, show_eta=False, show_percentage=False, id="busy-bar")
-        yield Input(placeholder="filter: text or regex, !text excludes (enter keeps, esc clears)", id="filter")
-        yield Input(placeholder="pane: vaults keys versions access audit sets disks snapshots images vms events log",
-                    id="jump", suggester=SuggestFromList(all_pane_names(), case_sensitive=False))
+        yield Prompt(self._filter_done, placeholder="filter: text or regex, !text excludes (enter keeps, esc clears)",
+                     id="filter")
+        yield Prompt(self._jump_done,
+                     placeholder="pane: vaults keys versions access audit sets disks snapshots images vms events log",
+                     id="jump", suggester=SuggestFromList(all_pane_names(), case_sensitive=False))
         yield KeyFooter()
 
     @property
@@ -505,6 +534,12 @@ class MainScreen(Screen):
             self._settle_timer.stop()
         self._settle_selection()
 
+    def settle(self) -> None:
+        """Bring the side panel and the footer to the cursor's row now, if a held key left them behind."""
+        if self._settle_timer is not None:
+            self._settle_timer.stop()
+            self._settle_selection()
+
     def _settle_selection(self) -> None:
         self._settle_timer = None
         self.update_side()
@@ -519,6 +554,7 @@ class MainScreen(Screen):
 
     @on(VirtualTable.Selected, "#table")
     def _selected(self, event: VirtualTable.Selected) -> None:
+        self.settle()
         self._side_from_enter = not self.side_visible()
         self.side_choice = True
         self._apply_side()
@@ -569,6 +605,7 @@ class MainScreen(Screen):
         self.call_after_refresh(self.update_side)
 
     def action_toggle_side(self) -> None:
+        self.settle()
         visible = self.query_one("#side").display
         self.side_choice = not visible
         self._side_from_enter = False
@@ -577,6 +614,7 @@ class MainScreen(Screen):
             self.table.focus()
 
     def action_side_tab(self) -> None:
+        self.settle()
         side = self.query_one("#side", TabbedContent)
         if not side.display:
             self.side_choice = True
@@ -600,19 +638,30 @@ class MainScreen(Screen):
         i = PANES.index(self.pane)
         self.action_pane(PANES[(i + step) % len(PANES)].id)
 
+    def _skip_in_text(self) -> None:
+        if isinstance(self.focused, (Input, TextArea)):
+            raise SkipAction()
+
     def action_filter(self) -> None:
+        self._skip_in_text()
         box = self.query_one("#filter", Input)
         self.query_one("#jump").display = False
         box.display = True
         box.value = self.filters.get(self.pane.id, "")
-        box.focus()
+        self._focus_now(box)
 
     def action_jump(self) -> None:
+        self._skip_in_text()
         box = self.query_one("#jump", Input)
         self.query_one("#filter").display = False
         box.display = True
         box.value = ""
-        box.focus()
+        self._focus_now(box)
+
+    def _focus_now(self, box: Input) -> None:
+        """Focus the prompt before the next key is handled: ``Widget.focus`` waits for the queue, so the
+        letter typed right after ``:`` or ``/`` would reach the table it leaves."""
+        self.set_focus(box)
 
     def action_escape(self) -> None:
         """Back, one step at a time: close a prompt, leave the side panel for the table, clear the filter."""
@@ -648,22 +697,20 @@ class MainScreen(Screen):
     def _filter_changed(self, event: Input.Changed) -> None:
         self._set_filter(event.value)
 
-    @on(Input.Submitted, "#filter")
-    def _filter_done(self, event: Input.Submitted) -> None:
+    def _filter_done(self, _value: str = "") -> None:
         self.query_one("#filter").display = False
-        self.table.focus()
+        self.set_focus(self.table)
 
-    @on(Input.Submitted, "#jump")
-    def _jump_done(self, event: Input.Submitted) -> None:
+    def _jump_done(self, value: str) -> None:
         box = self.query_one("#jump", Input)
-        pane = find_pane(event.value)
+        pane = find_pane(value)
         box.display = False
         if pane is None:
-            self.notify(f"no pane named {event.value!r}; panes: {', '.join(p.id for p in PANES)}",
+            self.notify(f"no pane named {value!r}; panes: {', '.join(p.id for p in PANES)}",
                         title="Unknown pane", severity="error")
         else:
             self.show_pane(pane.id)
-        self.table.focus()
+        self.set_focus(self.table)
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.pane.id, lab=getattr(self.app, "lab", None) is not None,
@@ -760,6 +807,7 @@ class MainScreen(Screen):
 
     def run_op(self, op_id: str, *, preset: dict | None = None) -> None:
         """Run an action of the catalogue on the current selection (bindings and palette call this)."""
+        self.settle()
         op = OP_BY_ID[op_id]
         if op.target is not None and not self.op_applies(op, anywhere=True):
             self.notify(f"{op.label}: select a row it applies to first", title="Nothing to act on",

@@ -19,7 +19,7 @@ from engine.errors import EngineError
 from engine.facade import changes_state, previewable
 from engine.ids import check_name, key_id
 from engine.models import PowerState
-from engine.rules import (CRYPTO_SERVICE_ROLE, DES_ENCRYPTION_TYPES, DISK_SKUS, ENC_CUSTOMER, ENC_PLATFORM, KEY_SIZES,
+from engine.rules import (CRYPTO_SERVICE_ROLE, DES_ENCRYPTION_TYPES, EC_CURVES, ENC_CUSTOMER, ENC_PLATFORM, KEY_SIZES,
                           REGIONS, RETENTION_MAX, RETENTION_MIN, ROLE_PERMISSIONS)
 
 from ..azcmd import AZ, Raw, az_lines, join
@@ -181,7 +181,7 @@ def key_version_options(e, *, current_only: bool = False) -> list[tuple[str, str
                 break
             tag = "current" if i == 0 else "older"
             off = "" if ver["enabled"] else ", disabled"
-            out.append((f"{k.vault}/{k.name} {ver['version'][:8]} ({tag}, {k.kty} {k.size}{off})",
+            out.append((f"{k.vault}/{k.name} {ver['version'][:8]} ({tag}, {k.type_label}{off})",
                         key_id(k.vault, k.name, ver["version"])))
     return out
 
@@ -255,7 +255,11 @@ def form_key(e, target, sel) -> FormSpec:
     default = _vault_of_sel(e, *sel) if sel else None
 
     def build(v: dict) -> Call:
-        kw = {"kty": v["kty"], "size": int(v["size"]), "enabled": v["enabled"]}
+        kw = {"kty": v["kty"], "enabled": v["enabled"]}
+        if v["kty"].startswith("EC"):
+            kw["curve"] = v["curve"]
+        else:
+            kw["size"] = int(v["size"])
         if v["exp"]:
             kw["exp"] = v["exp"]
         return Call("create_key", (v["vault"], v["name"]), kw)
@@ -263,8 +267,11 @@ def form_key(e, target, sel) -> FormSpec:
     return _spec(e, "Generate a key", [
         Field("vault", "Vault", "select", value=default or _first(vopts), options=vopts),
         Field("name", "Key name", placeholder="key-disks", check=name_check("key")),
-        Field("kty", "Type", "select", value="RSA", options=[("RSA (software)", "RSA"), ("RSA-HSM (premium vault)", "RSA-HSM")]),
-        Field("size", "Size (bits)", "select", value=3072, options=[(str(s), s) for s in KEY_SIZES]),
+        Field("kty", "Type", "select", value="RSA", options=[("RSA (software)", "RSA"), ("RSA-HSM (premium vault)", "RSA-HSM"),
+                                                            ("EC (signs only: no disk encryption)", "EC"),
+                                                            ("EC-HSM (premium vault, signs only)", "EC-HSM")]),
+        Field("size", "Size (bits, RSA)", "select", value=3072, options=[(str(s), s) for s in KEY_SIZES]),
+        Field("curve", "Curve (EC)", "select", value="P-256", options=[(c, c) for c in EC_CURVES]),
         Field("exp", "Expires (ISO 8601 UTC)", placeholder="2027-05-01T00:00:00Z", optional=True),
         Field("enabled", "Enabled", "switch", value=True),
     ], build, submit="Generate", intro="A new name creates a key; an existing name adds a new version.")
@@ -413,7 +420,7 @@ def form_disk(e, target, sel) -> FormSpec:
         Field("name", "Name", placeholder="disk-data", check=name_check("disk")),
         Field("rg", "Resource group", "select", value=_first(gopts), options=gopts),
         Field("size", "Size (GB)", "int", value=64, check=int_range(1, 65536, "size")),
-        Field("sku", "SKU", "select", value="Premium_LRS", options=[(s, s) for s in DISK_SKUS]),
+        Field("sku", "SKU", "select", value="Premium_LRS", options=[(s, s) for s in e.rules.disk_skus]),
         Field("des", "Disk encryption set", "select", value="", options=dopts, optional=True),
     ], build)
 

@@ -266,7 +266,7 @@ def _key_cells(ctx: Ctx, k) -> list:
     sets = ctx.idx.des_by_key.get(k.id.lower(), [])
     used = (f"{len(sets)} set" + ("s" if len(sets) != 1 else ""), "accent") if sets else ("0 sets", "dim")
     return [
-        (f"{k.vault}/{k.name}", "bold"), f"{k.kty} {k.size}", enabled, (cur.get("version", "")[:8], "accent"),
+        (f"{k.vault}/{k.name}", "bold"), f"{k.type_label}", enabled, (cur.get("version", "")[:8], "accent"),
         str(len(vers)), exp_cell, used, (policy_summary(k), "" if k.rotation_policy else "dim"),
     ]
 

@@ -139,7 +139,7 @@ class DepsTree(Tree):
     def _add_key(self, e, idx: Index, k, kind: str, obj: Any) -> None:
         state = "ok" if k.state == "Active" else "bad"
         sel = self._is(kind, obj, "key", k) or (kind == "vault" and False)
-        knode = self.root.add(self._label("key", f"{k.vault}/{k.name} ({k.kty} {k.size})"
+        knode = self.root.add(self._label("key", f"{k.vault}/{k.name} ({k.type_label})"
                                           + ("" if k.state == "Active" else " DELETED"), state, sel))
         self._mark(knode, sel)
         for ver in reversed(k.versions):

@@ -122,16 +122,18 @@ def _classify(text: str) -> str:
 
 
 def _key_lines(engine, idx: Index, k, only_version: str | None = None) -> list[Line]:
-    out: list[Line] = [(f"key {k.vault}/{k.name} ({k.kty} {k.size}), {len(k.versions)} version(s)", "bold")]
+    out: list[Line] = [(f"key {k.vault}/{k.name} ({k.type_label}), {len(k.versions)} version(s)", "bold")]
     if k.state != "Active":
         out.append((f"  deleted {when(k.deleted_date)}; purged automatically {when(k.scheduled_purge_date)}", "bad"))
     if k.rotation_policy:
         out.append((f"  rotation policy: {policy_summary(k)}", ""))
+    if k.current.get("crv"):
+        out.append(("  an EC key signs and verifies; a disk encryption set cannot use it (RSA keys only)", "warn"))
     for ver in reversed(k.versions):
         if only_version and ver["version"] != only_version:
             continue
         kid = f"{k.id}/{ver['version']}"
-        problem = engine.key_problem(None, kid, "unwrapKey")
+        problem = engine.key_problem(None, kid, "sign" if ver.get("crv") else "unwrapKey")
         tag = "current" if ver["version"] == k.current["version"] else "older"
         state = "usable" if problem is None else f"UNUSABLE ({problem.display_code})"
         out.append((f"  version {ver['version'][:8]} ({tag}): {state}", "ok" if problem is None else "bad"))

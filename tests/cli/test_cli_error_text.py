@@ -52,3 +52,14 @@ def test_az_text_removes_only_catalogue_groups():
     assert az_text("no ADE (K8, V8); see (seed 001, V6).") == "no ADE; see."
     assert az_text("size X (seed 001's table); choose") == "size X; choose"
     assert az_text("disk 'd (1)' (V2) ok (V2x)") == "disk 'd (1)' ok (V2x)"
+
+
+def test_the_engine_error_carries_its_behaviours_apart_from_azures_text():
+    from engine.errors import BadRequest
+
+    err = BadRequest("disk 'd' is attached to a running VM; deallocate it first (az vm deallocate -g rg -n vm) (K5)")
+    assert err.behaviour == ("K5",)
+    assert err.plain_message == "disk 'd' is attached to a running VM; deallocate it first (az vm deallocate -g rg -n vm)"
+    both = BadRequest("no ADE (K8, V8); size X (seed 001's table)")
+    assert both.behaviour == ("K8", "V8", "seed 001's table") and both.plain_message == "no ADE; size X"
+    assert BadRequest("plain").behaviour == ()

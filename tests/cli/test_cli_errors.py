@@ -123,9 +123,10 @@ def test_KV6_purge_refused_while_protected(cli, landscape):
     assert '"code": "PurgeProtectionEnabled"' in r.err
 
 
-def test_KV2_bad_key_type_refused(cli, landscape):
-    r = cli.az("keyvault", "key", "create", "--vault-name", "kv1", "-n", "eck", "--kty", "EC")
-    assert r.code == 1 and r.err.startswith("ERROR: (BadParameter) key type 'EC' cannot encrypt disks")
+def test_KV2_a_vault_refuses_oct_keys_with_key_vaults_words(cli, landscape):
+    r = cli.az("keyvault", "key", "create", "--vault-name", "kv1", "-n", "octk", "--kty", "oct")
+    assert r.code == 1 and r.err.startswith("ERROR: (BadParameter) Invalid kty value: oct (allowed in a vault: RSA, ")
+    assert '"code": "KeyTypeNotSupported"' in r.err
 
 
 def test_software_protection_with_hsm_type_is_azs_own_error(cli, landscape):

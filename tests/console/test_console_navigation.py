@@ -26,6 +26,16 @@ def burst(pilot, *keys: str) -> None:
         app._driver.send_message(event)
 
 
+async def rested(pilot) -> None:
+    """Wait until the cursor has rested: after a held key the side panel follows once no key came for
+    ``SETTLE_SECONDS`` (bounded: a panel that never settles fails the test's next assertion)."""
+    for _ in range(200):
+        await pilot.pause()
+        if pilot.app.main._settle_timer is None:
+            return
+        await pilot.pause(0.01)
+
+
 def cursor_row(app):
     main = app.main
     return main.rows_by_key[main.table.cursor_key]
@@ -47,7 +57,7 @@ async def test_quick_arrows_leave_the_detail_on_the_cursors_row():
         await pilot.pause()
         first = cursor_row(app)
         burst(pilot, "down", "down")
-        await pilot.pause()
+        await rested(pilot)
         row = cursor_row(app)
         assert row is not first
         assert app.main.table.cursor == 2
@@ -55,7 +65,7 @@ async def test_quick_arrows_leave_the_detail_on_the_cursors_row():
         assert detail_head(app).startswith(f"key {key_name(row)} ")
 
         burst(pilot, *["up"] * 5, "down")  # a held-down arrow (past the top), then one back
-        await pilot.pause()
+        await rested(pilot)
         row = cursor_row(app)
         assert app.main.table.cursor == 1
         assert app.main.selected is row
@@ -84,7 +94,7 @@ async def test_a_click_then_quick_arrows_keep_detail_and_cursor_together():
         assert app.main.table.cursor == 1
         assert detail_head(app).startswith(f"key {key_name(cursor_row(app))} ")
         burst(pilot, "down", "down")
-        await pilot.pause()
+        await rested(pilot)
         assert app.main.table.cursor == 3
         assert detail_head(app).startswith(f"key {key_name(cursor_row(app))} ")
 
@@ -333,3 +343,16 @@ async def test_the_footer_fits_again_after_the_terminal_shrinks():
         await pilot.pause()
         await pilot.pause()
         assert footer.max_scroll_x == 0 and len(footer.query(".-more")) == 1
+
+
+async def test_keys_typed_right_after_colon_or_slash_all_reach_the_prompt():
+    """`:disks` and `/data` typed at terminal speed: the first letter after `:` or `/` goes to the prompt that
+    the key opened, not to the table it leaves (it was lost: `:disks` asked for a pane named 'isks')."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        burst(pilot, "colon", "d", "i", "s", "k", "s", "enter", "slash", "d", "a", "t", "a", "enter", "colon", "v")
+        await pilot.pause()
+        assert app.main.pane.id == "disks"
+        assert app.main.filters.get("disks") == "data"
+        assert app.main.query_one("#jump").value == "v"  # Enter closed the filter before `:v` came

@@ -257,6 +257,24 @@ def test_K2_all_zero_record_reads_as_an_unwritten_block_of_zeros():
         bc.decrypt_blocks(0, _flip(bytes(RECORD_SIZE), RECORD_SIZE - 1))
 
 
+def test_K2_records_encrypted_into_a_reused_buffer_read_back_and_unwritten_ones_read_as_zeros():
+    bc = BlockCipher(new_data_key(), DISK)
+    buf = bytearray(b"\xff" * (3 * RECORD_SIZE + 5))  # dirty, and longer than needed
+    first, second = os.urandom(2 * BLOCK_SIZE), os.urandom(BLOCK_SIZE)
+    assert bc.encrypt_into(4, first, buf) == 2 * RECORD_SIZE
+    records = bytes(buf[:2 * RECORD_SIZE])
+    assert bc.encrypt_into(6, second, buf) == RECORD_SIZE  # the same buffer again
+    records += bytes(buf[:RECORD_SIZE]) + bytes(RECORD_SIZE)
+    out = bytearray(b"\xee" * (4 * BLOCK_SIZE))
+    assert bc.decrypt_into(4, records, out) == {7}
+    assert bytes(out) == first + second + bytes(BLOCK_SIZE)  # the unwritten block is zeroed in a dirty buffer
+    assert bc.decrypt_blocks(4, records) == bytes(out)
+    with pytest.raises(ValueError):
+        bc.encrypt_into(0, first, bytearray(RECORD_SIZE))  # too small for two records
+    with pytest.raises(CryptoError):
+        bc.decrypt_into(5, records, out)  # records moved: the index is in the AAD
+
+
 def test_K2_block_cipher_refuses_partial_blocks_records_and_bad_keys():
     bc = BlockCipher(new_data_key(), DISK)
     with pytest.raises(BadRequest):

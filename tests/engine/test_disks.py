@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from engine import crypto
@@ -110,6 +112,37 @@ def test_K2_reads_and_writes_at_any_offset(e, kit):
     assert kit.refused(e.vm_read, "vm1", 0, 4 * 1024**3 - 2, 4).code == "InvalidParameter"
     assert kit.refused(e.vm_read, "vm1", 0, -1, 4).code == "InvalidParameter"
     assert kit.refused(e.vm_read, "vm1", 7, 0, 4).code == "ResourceNotFound"
+
+
+@pytest.mark.parametrize("encryption", [ENC_CUSTOMER, ENC_DOUBLE])
+def test_K2_a_big_write_streams_through_one_chunk_buffer_and_reads_back(e, kit, encryption):
+    """A write of several MiB is encrypted a chunk at a time into one buffer that the blob store writes before
+    the next chunk is encrypted; an unaligned write keeps its neighbours, and unwritten blocks read as zeros."""
+    kit.vault(e)
+    kit.des(e, "set", kit.key(e), encryption_type=encryption)
+    e.create_vm("vm1", kit.RG, os_disk_name="vm1-os", os_disk_encryption_set="set")
+    blob = e.get_disk("vm1-os").unique_id
+    blobs = e.store.blobs
+    seen = []
+    real = blobs.writev
+
+    def recording(blob_id, offset, parts):
+        def drawn():
+            for part in parts:
+                seen.append((memoryview(part).nbytes, id(memoryview(part).obj)))
+                yield part
+        real(blob_id, offset, drawn())
+
+    blobs.writev = recording
+    data = os.urandom(3 * (1 << 20) + 1000)
+    e.vm_write("vm1", "os", 8192 + 7, data)
+    assert len(seen) == 4 and len({buf for _, buf in seen}) == 1  # four chunks, one buffer
+    assert max(size for size, _ in seen) == 256 * crypto.RECORD_SIZE  # 1 MiB of blocks per chunk
+    assert e.vm_read("vm1", "os", 8192 + 7, len(data)) == data
+    assert e.vm_read("vm1", "os", 0, 8192 + 7) == bytes(8192 + 7)
+    e.vm_write("vm1", "os", 8192 + 5, b"xyz")
+    assert e.vm_read("vm1", "os", 8192 + 4, 6 + 10) == b"\0xyz" + data[1:13]
+    assert blobs.raw(blob)[:2 * crypto.RECORD_SIZE] == bytes(2 * crypto.RECORD_SIZE)  # still a hole
 
 
 # ============================================================================================ K3 double encryption

@@ -55,3 +55,31 @@ def test_K9_the_temp_disk_is_not_a_managed_disk_and_only_encryption_at_host_encr
                                   "keyType": None}
     assert e.temp_disk(eah)["encryptedAtHost"] and e.temp_disk(eah)["keyType"] == "platform"
     assert all(d.id in (plain.os_disk_id,) for d in e.vm_disks(plain))  # no managed disk stands for it
+
+
+def test_V6_K5_update_instances_applies_the_model_only_to_deallocated_instances(landscape, kit):
+    e = landscape
+    e.create_vault("kv1", "rg", enable_purge_protection=True)
+    _, ver = e.create_key("kv1", "k1")
+    url = f"https://kv1.vault.azure.net/keys/k1/{ver['version']}"
+    for name in ("des1", "des2"):
+        des = e.create_des(name, "rg", url, source_vault="kv1")
+        e.set_policy("kv1", des.principal_id, ["get", "wrapKey", "unwrapKey"])
+    e.create_scale_set("web", "rg", capacity=2, os_disk_encryption_set="des1", data_disk_sizes_gb=[8],
+                       data_disk_encryption_sets=["des1"])
+    ss = e.get_scale_set("web")
+    assert all(e.instance_on_latest_model(ss, vm) for vm in e.scale_set_instances(ss))
+    e.update_scale_set("web", os_disk_encryption_set="des2", data_disk_encryption_sets=["des2"])
+    assert not any(e.instance_on_latest_model(ss, vm) for vm in e.scale_set_instances(ss))
+    with pytest.raises(EngineError) as err:
+        e.upgrade_scale_set_instances("web", "rg", instance_ids=["*"])
+    assert err.value.code == "OperationNotAllowed" and "(V6, K5)" in err.value.message
+    assert e.get_disk("web-0-os", "rg").des_id.endswith("/des1")  # nothing changed
+    e.scale_set_power("web", "deallocate", "rg", instance_ids=["1"])
+    e.upgrade_scale_set_instances("web", "rg", instance_ids=["1"])
+    vm1 = e.get_vm("web-1")
+    assert e.instance_on_latest_model(ss, vm1) and not e.instance_on_latest_model(ss, e.get_vm("web-0"))
+    assert {d.des_id.rsplit("/", 1)[1] for d in e.vm_disks(vm1)} == {"des2"}
+    with pytest.raises(EngineError) as err:
+        e.upgrade_scale_set_instances("web", "rg", instance_ids=["7"])
+    assert err.value.code == "ResourceNotFound" and "instance ids: 0, 1" in err.value.message

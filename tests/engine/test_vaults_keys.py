@@ -221,12 +221,49 @@ def test_KV2_hsm_keys_need_a_premium_vault(e, kit):
     assert e.list_keys("kv1") == []
 
 
-@pytest.mark.parametrize("kty", ["EC", "EC-HSM", "oct", "oct-HSM"])
-def test_KV2_other_key_types_are_refused(e, kit, kty):
+@pytest.mark.parametrize("kty", ["oct", "oct-HSM", "DSA"])
+def test_KV2_symmetric_and_unknown_key_types_are_refused_by_a_vault(e, kit, kty):
+    kit.vault(e, "kvp", sku="premium")
+    err = kit.refused(e.create_key, "kvp", "k1", kty=kty)
+    assert (err.code, err.inner_code) == ("BadParameter", "KeyTypeNotSupported")
+    assert err.message.startswith(f"Invalid kty value: {kty} (allowed in a vault: RSA, RSA-HSM, EC, EC-HSM, ")
+    assert e.list_keys("kvp") == []
+
+
+@pytest.mark.parametrize("curve,bits", [("P-256", 256), ("P-256K", 256), ("P-384", 384), ("P-521", 521)])
+def test_KV2_ec_keys_on_the_four_curves(e, kit, curve, bits):
     kit.vault(e)
-    err = kit.refused(e.create_key, "kv1", "k1", kty=kty)
-    assert err.code == "BadParameter"
-    assert "RSA or RSA-HSM" in err.message
+    k, ver = e.create_key("kv1", "ec", kty="EC", curve=curve)
+    assert (k.kty, k.size, ver["crv"], k.type_label) == ("EC", bits, curve, f"EC {curve}")
+    assert crypto.ec_public_from_jwk(ver["crv"], ver["x"], ver["y"]).curve.key_size == bits
+    assert k.key_ops == ["sign", "verify"]
+
+
+def test_KV2_ec_hsm_keys_need_a_premium_vault_and_default_to_p256(e, kit):
+    kit.vault(e)
+    kit.vault(e, "kvp", sku="premium")
+    assert "premium vault" in kit.refused(e.create_key, "kv1", "ec", kty="EC-HSM").message
+    k, ver = e.create_key("kvp", "ec", kty="EC-HSM")
+    assert (k.kty, ver["crv"]) == ("EC-HSM", "P-256")
+
+
+def test_KV2_ec_key_with_a_wrong_curve_or_size_is_refused(e, kit):
+    kit.vault(e)
+    assert "allowed: P-256, P-256K, P-384, P-521" in kit.refused(e.create_key, "kv1", "ec", kty="EC",
+                                                                   curve="P-192").message
+    assert "not valid for an EC key on P-384" in kit.refused(e.create_key, "kv1", "ec", kty="EC", curve="P-384",
+                                                              size=2048).message
+    assert "curves are for EC keys" in kit.refused(e.create_key, "kv1", "k", kty="RSA", curve="P-256").message
+
+
+def test_KV2_a_set_refuses_an_ec_key_that_the_vault_stores(e, kit):
+    kit.vault(e)
+    _, ver = e.create_key("kv1", "ec", kty="EC", curve="P-384")
+    err = kit.refused(e.create_des, "des1", kit.RG, f"https://kv1.vault.azure.net/keys/ec/{ver['version']}",
+                      source_vault="kv1")
+    assert (err.code, err.inner_code) == ("InvalidParameter", "KeyVaultKeyTypeNotSupported")
+    assert "cannot be used by disk encryption set 'des1'" in err.message and "RSA and RSA-HSM" in err.message
+    assert e.list_des() == []
 
 
 @pytest.mark.parametrize("size", [1024, 1536, 2047, 8192])

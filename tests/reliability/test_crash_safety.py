@@ -106,8 +106,9 @@ def check_after_kill(home: Path, candidates: list[tuple[dict, dict]], what: str)
     """The store opens and equals one of the candidate states, data included; returns the index matched.
 
     candidates[0] is the state after the acknowledged actions, candidates[1] (if any) after one more. The
-    audit and event logs match the state exactly: every line of each committed action is there (the journal
-    is written before the state, tagged with its generation) and none of an action that did not commit.
+    audit and event logs match the state exactly: every line of each committed action is there (its lines
+    travel in its commit record, and the journal's copy is repaired from it) and none of an action that did
+    not commit.
     """
     try:
         docs, digests = observe(home)
@@ -307,24 +308,102 @@ class _Died(BaseException):
     """Stands for the process dying (SIGKILL) at that instant."""
 
 
-def test_a_process_that_dies_between_the_journal_and_the_state_write_leaves_no_trace(tmp_path, monkeypatch):
-    """The journal is written first, tagged with the generation the state write will produce: if the
-    process dies before that write, the lines belong to a generation the state never reached."""
+def _audited_keys(home: Path) -> list[str]:
+    e = open_engine(home)
+    try:
+        return [a.kid.split("/keys/")[1].split("/")[0] for a in e.t["audit"].values() if a.operation == "KeyCreate"]
+    finally:
+        e.store.close()
+
+
+def _journal_ids(home: Path) -> list[int]:
+    import json
+
+    return [int(json.loads(line)["id"]) for line in (home / "journal.jsonl").read_bytes().splitlines()]
+
+
+def test_a_process_that_dies_before_the_commit_point_leaves_no_trace(tmp_path, monkeypatch):
+    """The action's journal lines travel in its commit record: a process that dies before that record is
+    whole leaves neither its documents nor a line of its journal."""
+    import store.tinystore as ts
+
     home = tmp_path / "home"
     e = _small(home)
-    monkeypatch.setattr(e.store, "commit", lambda *a, **k: (_ for _ in ()).throw(_Died()))
+    lines = len(_journal_ids(home))
+    monkeypatch.setattr(ts.TinyStore, "_append", lambda self, payload: (_ for _ in ()).throw(_Died()))
     with pytest.raises(_Died):
         e.create_key("kv1", "k1")
-    assert b"k1" in (home / "journal.jsonl").read_bytes()  # the orphan line is on disk ...
+    monkeypatch.undo()
+    assert len(_journal_ids(home)) == lines and b"/keys/k1" not in (home / "journal.jsonl").read_bytes()
     after = open_engine(home)
-    assert [k.name for k in after.t["keys"].values()] == []  # ... the action did not commit ...
-    assert "KeyCreate" not in [a.operation for a in after.t["audit"].values()]  # ... and readers ignore it
+    assert [k.name for k in after.t["keys"].values()] == []  # the action did not commit ...
+    assert "KeyCreate" not in [a.operation for a in after.t["audit"].values()]  # ... and left no line
     after.create_key("kv1", "k2")
+    after.store.close()
+    assert _audited_keys(home) == ["k2"]
+    assert _journal_ids(home) == list(range(1, len(_journal_ids(home)) + 1))  # ids stay dense
+
+
+def test_a_process_that_dies_between_the_commit_point_and_the_journal_copy_loses_no_line(tmp_path, monkeypatch):
+    """Once its record is in the commit log, an action is committed with its journal lines; the copy into
+    journal.jsonl comes after. A process that dies between the two leaves the journal behind: readers take
+    the lines from the log, the next open copies them (once), and the next action's ids follow them."""
+    import store.logs as logs_mod
+
+    home = tmp_path / "home"
+    e = _small(home)
+    real_write = logs_mod.LogFiles.write
+
+    def die(self, lines, committed_gen, gen, *, sync):
+        raise _Died()
+
+    monkeypatch.setattr(logs_mod.LogFiles, "write", die)
+    with pytest.raises(_Died):
+        e.create_key("kv1", "k1")
+    monkeypatch.setattr(logs_mod.LogFiles, "write", real_write)
     journal = (home / "journal.jsonl").read_bytes()
-    assert b"/keys/k1" not in journal and b"/keys/k2" in journal  # the next append dropped it
+    assert b"/keys/k1" not in journal  # the journal is behind the log ...
+    import store.tinystore as ts
+
+    with monkeypatch.context() as m:  # ... a reader that cannot write (a read-only home) reads them from the log
+        m.setattr(ts.TinyStore, "_writable", lambda self: False)
+        reader = open_engine(home)
+        assert [k.name for k in reader.t["keys"].values()] == ["k1"]
+        assert [a.operation for a in reader.t["audit"].values()].count("KeyCreate") == 1
+        reader.store.close()
+        assert (home / "journal.jsonl").read_bytes() == journal
+    assert _audited_keys(home) == ["k1"]  # the first writable open copied them ...
+    copied = (home / "journal.jsonl").read_bytes()
+    assert copied.count(b"/keys/k1/") >= 1 and copied.startswith(journal)
+    assert _audited_keys(home) == ["k1"] and (home / "journal.jsonl").read_bytes() == copied  # ... once
     again = open_engine(home)
-    assert [a.kid.split("/keys/")[1].split("/")[0] for a in again.t["audit"].values()
-            if a.operation == "KeyCreate"] == ["k2"]
+    again.create_key("kv1", "k2")
+    again.store.close()
+    assert _audited_keys(home) == ["k1", "k2"]
+    assert _journal_ids(home) == list(range(1, len(_journal_ids(home)) + 1))
+
+
+def test_orphan_journal_lines_of_schema_2_are_ignored_and_dropped_by_the_next_append(tmp_path):
+    """Schema 2 wrote the journal before the state: a crash between the two left lines of a generation the
+    state never reached. Readers ignore them and the next append drops them."""
+    import json
+
+    home = tmp_path / "home"
+    e = _small(home)
+    gen = e.store.generation
+    e.store.close()
+    orphan = {"caller": "x", "gen": gen + 1, "id": f"{len(_journal_ids(home)) + 1:09d}", "kid":
+              "https://kv1.vault.azure.net/keys/k1/0", "log": "audit", "operation": "KeyCreate", "result": "OK",
+              "time": "2026-01-01T00:00:00Z", "vault": "kv1"}
+    with open(home / "journal.jsonl", "ab") as f:
+        f.write(json.dumps(orphan, sort_keys=True, separators=(",", ":")).encode() + b"\n")
+    after = open_engine(home)
+    assert "KeyCreate" not in [a.operation for a in after.t["audit"].values()]  # readers ignore it
+    after.create_key("kv1", "k2")
+    after.store.close()
+    journal = (home / "journal.jsonl").read_bytes()
+    assert b"/keys/k1/" not in journal and b"/keys/k2" in journal  # the next append dropped it
+    assert _audited_keys(home) == ["k2"]
 
 
 def test_committed_key_operation_keeps_its_audit_line_if_the_process_dies_after_the_commit(tmp_path, monkeypatch):
@@ -344,17 +423,36 @@ def test_committed_key_operation_keeps_its_audit_line_if_the_process_dies_after_
     assert [a.operation for a in after.t["audit"].values()].count("KeyCreate") == 1  # ... so audited
 
 
-def test_failed_journal_append_refuses_the_action_with_memory_and_disk_in_step(tmp_path, monkeypatch):
+def test_a_failed_commit_refuses_the_action_with_memory_and_disk_in_step(tmp_path, monkeypatch):
+    import store.tinystore as ts
+    from engine.errors import StoreError
+
+    home = tmp_path / "home"
+    e = _small(home)
+    lines = (home / "journal.jsonl").read_bytes()
+
+    def fail(self, payload):
+        raise StoreError("simulated: the commit log cannot be written")
+
+    monkeypatch.setattr(ts.TinyStore, "_append", fail)
+    with pytest.raises(EngineError):
+        e.create_key("kv1", "k1")
+    monkeypatch.undo()
+    on_disk = sorted(k.name for k in open_engine(home).t["keys"].values())
+    in_memory = sorted(k.name for k in e.t["keys"].values())
+    assert in_memory == on_disk == []
+    assert (home / "journal.jsonl").read_bytes() == lines  # not a line of it either
+
+
+def test_a_failed_journal_append_refuses_an_audited_read(tmp_path, monkeypatch):
     from engine.errors import StoreError
 
     e = _small(tmp_path / "home")
+    e.create_key("kv1", "k1")
 
     def fail(entries, gen=None):
         raise StoreError("simulated: the journal cannot be written")
 
     monkeypatch.setattr(e.store, "append_log", fail)
     with pytest.raises(EngineError):
-        e.create_key("kv1", "k1")
-    on_disk = sorted(k.name for k in open_engine(tmp_path / "home").t["keys"].values())
-    in_memory = sorted(k.name for k in e.t["keys"].values())
-    assert in_memory == on_disk == []
+        e.get_key("kv1", "k1")  # a KeyGet that cannot be audited is not served

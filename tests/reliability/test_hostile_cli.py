@@ -75,7 +75,7 @@ for v in ("-1", "0", "32768", "99999999999999999999"):
 for v in ("1024", "512", "8192", "abc"):
     case(f"key-size-{v}", ["az", "keyvault", "key", "create", "--vault-name", KV, "-n", "k9", "--size", v],
          "size", codes=(1, 2))
-for v in ("EC", "oct", "RSA-HSM"):
+for v in ("EC-HSM", "oct", "RSA-HSM"):
     case(f"key-type-{v}", ["az", "keyvault", "key", "create", "--vault-name", KV, "-n", "k9", "--kty", v],
          codes=(1, 2))
 case("sku-unknown", ["az", "disk", "create", "-g", RG, "-n", "d9", "--sku", "Gold_LRS"], "sku", codes=(1, 2))

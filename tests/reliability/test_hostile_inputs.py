@@ -279,10 +279,13 @@ for label, size in {"1024": 1024, "512": 512, "8192": 8192, "2047": 2047, "zero"
                     "negative": -2048}.items():
     case(f"key-size-{label}", (lambda s: lambda e, w: e.create_key(KV, "k-new", size=s))(size),
          "2048, 3072, 4096")
-for label, kty in {"ec": "EC", "ec-hsm": "EC-HSM", "oct": "oct", "oct-hsm": "oct-HSM", "empty-space": " ",
+for label, kty in {"ec-hsm": "EC-HSM", "oct": "oct", "oct-hsm": "oct-HSM", "empty-space": " ",
                    "unicode": "RSÄ", "control": "RSA\x00"}.items():
     case(f"key-type-{label}", (lambda k: lambda e, w: e.create_key(KV, "k-new", kty=k))(kty), "allowed", "rsa")
 case("key-hsm-on-standard-vault", lambda e, w: e.create_key(KV, "k-new", kty="RSA-HSM"), "premium vault")
+case("key-ec-unknown-curve", lambda e, w: e.create_key(KV, "k-new", kty="EC", curve="P-192"), "p-192", "allowed",
+     "p-256")
+case("key-ec-with-rsa-size", lambda e, w: e.create_key(KV, "k-new", kty="EC", size=2048), "2048", "p-256")
 case("key-ops-unknown", lambda e, w: e.create_key(KV, "k-new", ops=["fly"]), "'fly'", "allowed")
 case("key-ops-control", lambda e, w: e.create_key(KV, "k-new", ops=["wrapKey\x1b"]), "not valid", "allowed")
 case("key-exp-garbage", lambda e, w: e.create_key(KV, "k-new", exp="next tuesday"), "expires", "iso 8601")

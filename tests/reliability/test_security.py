@@ -139,6 +139,7 @@ class Secrets:
             k1, v1 = e.create_key(VAULT, "k-gen", size=3072)
             k2, v2 = e.import_key(VAULT, "k-imported", pem, password=PASSWORD)
             k3, v3 = e.create_key(RBAC_VAULT, "k-hsm", kty="RSA-HSM")
+            e.create_key(VAULT, "k-ec", kty="EC", curve="P-384")  # an EC key's scalar is a secret too
             s1 = e.create_des("des-gen", RG, H.versioned(k1, v1))
             s2 = e.create_des("des-imp", RG, H.versioned(k2, v2), encryption_type=ENC_DOUBLE)
             s3 = e.create_des("des-rbac", RG, H.versioned(k3, v3))
@@ -159,7 +160,7 @@ class Secrets:
                     lambda: e.import_key(VAULT, "k-bad", pem),
                     lambda: e.create_disk("d-denied", RG, size_gb=1, disk_encryption_set=e.create_des(
                         "des-noaccess", RG, H.versioned(k2, v2)).name),
-                    lambda: e.create_key(VAULT, "k-imported", kty="EC")):
+                    lambda: e.create_key(VAULT, "k-imported", kty="oct")):
             try:
                 bad()
             except EngineError as err:
@@ -207,7 +208,8 @@ def _int_bytes(n: int) -> bytes:
 def private_key_needles(label: str, priv) -> dict[str, list[bytes]]:
     nums = priv.private_numbers()
     out = {}
-    for name in ("d", "p", "q", "dmp1", "dmq1", "iqmp"):
+    names = ("private_value",) if hasattr(nums, "private_value") else ("d", "p", "q", "dmp1", "dmq1", "iqmp")
+    for name in names:  # an EC key's secret is its scalar; an RSA key's, d and the CRT parameters
         n = getattr(nums, name)
         out[f"{label} {name}"] = [str(n).encode()] + forms(_int_bytes(n))
     der = priv.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
@@ -288,6 +290,13 @@ CLI_COMMANDS = [
     ["az", "disk", "list", "-g", RG, "--debug"],
     ["az", "keyvault", "key", "show", "--vault-name", VAULT, "-n", "nope"],
     ["az", "disk", "show", "-g", RG, "-n", "nope"],
+    ["az", "keyvault", "key", "show", "--vault-name", VAULT, "-n", "k-ec"],
+    ["az", "keyvault", "key", "sign", "--vault-name", VAULT, "-n", "k-ec", "-a", "ES384", "--digest",
+     base64.b64encode(bytes(range(48))).decode()],
+    ["az", "keyvault", "key", "wrap-key", "--vault-name", VAULT, "-n", "k-gen", "-a", "RSA-OAEP-256", "--value",
+     base64.b64encode(bytes(32)).decode()],
+    ["az", "keyvault", "key", "unwrap-key", "--vault-name", VAULT, "-n", "k-gen", "-a", "RSA-OAEP-256", "--value",
+     base64.b64encode(bytes(384)).decode()],
 ]
 
 

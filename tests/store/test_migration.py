@@ -90,3 +90,82 @@ def test_a_schema_1_home_missing_its_root_key_is_refused_untouched(v1_home):
     with pytest.raises(StoreError, match="root.key is missing"):
         open_engine(v1_home)
     assert (v1_home / "state.json").read_bytes() == before and not (v1_home / "db").exists()
+
+
+# -- schema 2 -> 3 -------------------------------------------------------------------------------------------
+
+FIXTURE_V2 = Path(__file__).parent / "fixtures" / "v2-home"
+"""Built by cmklab at schema 2 (main at 832ac5d): the demo landscape (unseeded), a compaction, then
+``key set-attributes --tags fixture=v2``, a guest write on vm-web, ``disk create disk-v2`` and a ``key show``,
+which stayed in ``db/changes.log`` and ``journal.jsonl`` (the journal written before each record)."""
+
+
+@pytest.fixture
+def v2_home(tmp_path) -> Path:
+    home = tmp_path / "home2"
+    shutil.copytree(FIXTURE_V2, home)
+    os.chmod(home, 0o700)
+    for path in home.rglob("*"):
+        os.chmod(path, 0o700 if path.is_dir() else 0o600)
+    return home
+
+
+def _meta(home: Path) -> dict:
+    return json.loads((home / "db" / "meta.json").read_bytes())["_meta"]["meta"]
+
+
+def test_a_schema_2_home_opens_and_is_migrated_once_with_nothing_lost(v2_home):
+    from store import SCHEMA_VERSION
+
+    assert _meta(v2_home)["schema_version"] == 2
+    log = (v2_home / "db" / "changes.log").read_bytes()
+    journal = (v2_home / "journal.jsonl").read_bytes()
+    with TinyStore(v2_home) as s:
+        docs, generation = s.load(), s.generation
+        audit = s.read_log("audit")
+    assert _meta(v2_home) == {"schema_version": SCHEMA_VERSION, "generation": 3}  # the base stays as it was
+    assert (v2_home / "db" / "changes.log").read_bytes() == log  # its records read as they are
+    assert (v2_home / "journal.jsonl").read_bytes() == journal
+    assert generation == 5 and len(audit) == journal.count(b'"log":"audit"')
+    e = open_engine(v2_home)
+    try:
+        assert e.store.load() == docs
+        assert e.get_key("kv-demo", "key-2048", audit=False)[0].tags == {"fixture": "v2"}
+        assert e.get_disk("disk-v2").size_gb == 4
+        assert e.vm_read("vm-web", 0, 0, 33) == b"schema 2: written before the jour"
+        assert [a.operation for a in e.t["audit"].values()][-1] == "KeyGet"
+        e.set_key_attributes("kv-demo", "key-2048", tags={"after": "migration"})
+        ids = [a.id for a in e.t["audit"].values()] + [x.id for x in e.t["events"].values()]
+    finally:
+        e.store.close()
+    files = state_files(v2_home)
+    e = open_engine(v2_home)  # opens as schema 3: nothing is migrated again
+    try:
+        assert state_files(v2_home) == files
+        assert e.get_key("kv-demo", "key-2048", audit=False)[0].tags == {"after": "migration"}
+        assert sorted(int(i) for i in ids) == list(range(1, len(ids) + 1))  # one sequence across the schemas
+        assert [a.operation for a in e.t["audit"].values()][-1] == "KeyUpdate"
+    finally:
+        e.store.close()
+
+
+def test_a_schema_2_home_drops_lines_of_an_action_that_never_committed_when_it_is_migrated(v2_home):
+    """Schema 2 wrote the journal first: a crash before the record left lines tagged with the next generation.
+    The migration drops them before that generation is given to a commit whose lines the log holds."""
+    line = b'{"caller":"never-committed","gen":6,"id":"000000057","kid":null,"log":"audit","operation":"KeyCreate","result":"OK"}\n'
+    with open(v2_home / "journal.jsonl", "ab") as f:
+        f.write(line)
+    e = open_engine(v2_home)
+    try:
+        assert line not in (v2_home / "journal.jsonl").read_bytes()
+        e.set_key_attributes("kv-demo", "key-2048", tags={"after": "migration"})
+        assert "never-committed" not in [a.caller for a in e.t["audit"].values()]
+    finally:
+        e.store.close()
+    e = open_engine(v2_home)
+    try:
+        assert "never-committed" not in [a.caller for a in e.t["audit"].values()]
+        assert [a.operation for a in e.t["audit"].values()][-1] == "KeyUpdate"
+    finally:
+        e.store.close()
+

@@ -613,6 +613,24 @@ def test_blob_write_is_durable_and_copy(tmp_path, monkeypatch):
     assert sorted(os.listdir(blobs.directory)) == ["src"]
 
 
+def test_blob_writev_writes_each_part_before_drawing_the_next(tmp_path):
+    """A producer may hand out one buffer again and again (the engine encrypts a big write into one chunk
+    buffer): each part is on its way to the file before the next is drawn, and the whole is synced once."""
+    blobs = FileBlobStore(tmp_path / "blobs")
+    buf = bytearray(4)
+
+    def parts():
+        for word in (b"abcd", b"efgh", b"ijkl"):
+            buf[:] = word
+            yield memoryview(buf)
+
+    blobs.writev("b", 10, parts())
+    assert blobs.read("b", 10, 12) == b"abcdefghijkl"
+    mem = MemoryStore().blobs
+    mem.writev("b", 10, parts())
+    assert mem.read("b", 10, 12) == b"abcdefghijkl"
+
+
 def test_blob_extents_skip_holes(tmp_path):
     blobs = FileBlobStore(tmp_path / "blobs")
     assert blobs.extents("missing") == []
@@ -740,6 +758,70 @@ def test_root_key_readable_by_others_is_refused(home):
     assert "can be read by other users" in str(info.value) and "chmod 600" in str(info.value)
     os.chmod(home / "root.key", 0o600)
     TinyStore(home).close()
+
+
+# -- the journal travels in the commit record -------------------------------------------------------------
+
+
+def test_a_commit_carries_its_journal_lines_and_pays_one_fsync(home, store, monkeypatch):
+    store.commit({"disks": {DISK: {"v": 1}}}, {})
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    audit, event = {"operation": "KeyCreate"}, {"summary": "disk d1 updated"}
+    ids = store.commit({"disks": {DISK: {"v": 2}}}, {}, log=[("audit", audit), ("events", event)])
+    assert len(synced) == 1  # the record, documents and journal lines together: the commit point
+    assert ids == ["000000001", "000000002"] and audit["id"] == "000000001" and event["id"] == "000000002"
+    record = db_file(home, "changes.log").read_bytes().splitlines()[-4:]
+    assert record[0].startswith(b"2\tdisks\t") and record[1].startswith(b"2\t!\t") and b"KeyCreate" in record[1]
+    assert record[2].startswith(b"2\t!\t") and record[3].startswith(b"2\t#\t")
+    assert (home / "journal.jsonl").read_bytes().splitlines() == [r.split(b"\t", 2)[2] for r in record[1:3]]
+    with TinyStore(home) as other:
+        assert [d["operation"] for d in other.read_log("audit")] == ["KeyCreate"]
+        assert other.read_log("events") == [{"id": "000000002", "summary": "disk d1 updated"}]
+    with pytest.raises(ValueError, match="unknown log"):
+        store.commit({"disks": {DISK: {"v": 3}}}, {}, log=[("journal", {})])
+    assert store.load() == {"disks": {DISK: {"v": 2}}} and store.generation == 2  # nothing of it was written
+
+
+def test_a_compaction_syncs_the_journal_before_it_empties_the_log(home, store, monkeypatch):
+    """The commit log holds the only durable copy of its journal lines (they are copied into journal.jsonl
+    without an fsync): the journal is synced before a compaction empties the log."""
+    import store.tinystore as ts
+
+    store.commit({"disks": {DISK: {"v": 1}}}, {}, log=[("audit", {"operation": "KeyCreate"})])
+    order = []
+    real_sync, real_write = store._logs.sync, ts._atomic_write
+    monkeypatch.setattr(store._logs, "sync", lambda: (order.append("journal synced"), real_sync())[1])
+    monkeypatch.setattr(ts, "_atomic_write", lambda path, payload: (
+        order.append(os.path.basename(path)), real_write(path, payload))[1])
+    store.commit({"disks": {DISK: {"v": 2}}}, {}, shred=True, log=[("audit", {"operation": "KeyPurge"})])
+    assert db_file(home, "changes.log").read_bytes() == b""
+    assert order.index("journal synced") < order.index("changes.log")
+    assert [d["operation"] for d in store.read_log("audit")] == ["KeyCreate", "KeyPurge"]
+
+
+def test_a_writer_lists_a_directory_for_leftovers_only_when_it_changed(home, store, monkeypatch):
+    """Sweeping crash leftovers must not list the thousands of shard files of a big store on every commit: a
+    directory is listed again when its time says it changed (a temporary created by a writer that died
+    changes it), and always before a commit that destroys key material."""
+    import store.tinystore as ts
+
+    monkeypatch.setattr(ts, "_SETTLED_NS", -1)  # every directory time counts as settled (no clock to wait for)
+    store.commit({"disks": {DISK: {"v": 1}}}, {})
+    store.commit({"disks": {DISK: {"v": 2}}}, {})
+    listed = []
+    real_listdir = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda path=".": (listed.append(os.path.basename(path)), real_listdir(path))[1])
+    store.commit({"disks": {DISK: {"v": 3}}}, {})
+    assert listed == []  # nothing changed: three stats, no listing
+    stale = db_file(home, ".disks.07.json.999.deadbeef.tmp")
+    stale.write_bytes(b"{}")  # what a writer killed before its rename leaves
+    store.commit({"disks": {DISK: {"v": 4}}}, {})
+    assert listed == ["db"] and not stale.exists()
+    listed.clear()
+    store.commit({"disks": {DISK: {"v": 5}}}, {}, shred=True)
+    assert {"home", "db", "blobs"} <= set(listed)  # before destroying key material: every directory
 
 
 # -- a damaged journal ------------------------------------------------------------------------------------

@@ -5,17 +5,16 @@ from __future__ import annotations
 from .. import generic, props
 from ..props import Prop
 from ..errors import CLIError
+from engine.rules import DES_ENCRYPTION_TYPES_AZ as DES_ENCRYPTION_TYPES
+from engine.rules import DISK_SKUS, SNAPSHOT_SKUS  # the one list of each, owned by the rules: each profile says
+# which of them its engine takes, and refuses the others naming itself (K9)
+
 from ..output import transform_disk, transform_disk_create
 from ..spec import (Arg, Call, aaz_bool, command, enum, flag3, location, name,
                     no_wait, rg, tags, yes, views)
 
-DES_ENCRYPTION_TYPES = ("EncryptionAtRestWithCustomerKey", "EncryptionAtRestWithPlatformAndCustomerKeys",
-                        "ConfidentialVmEncryptedWithCustomerKey")
 DISK_ENCRYPTION_TYPES = ("EncryptionAtRestWithPlatformKey", "EncryptionAtRestWithCustomerKey",
                          "EncryptionAtRestWithPlatformAndCustomerKeys")
-DISK_SKUS = ("Standard_LRS", "Premium_LRS", "StandardSSD_LRS", "UltraSSD_LRS", "Premium_ZRS", "StandardSSD_ZRS",
-             "PremiumV2_LRS")
-SNAPSHOT_SKUS = ("Standard_LRS", "Premium_LRS", "Standard_ZRS")
 OS_TYPES = ("Windows", "Linux")
 HYPER_V = ("V1", "V2")
 
@@ -256,7 +255,8 @@ command("az disk create", "Create a managed disk.", [
     call=lambda ns, ctx: Call("create_disk", (ns.name, ns.resource_group), {
         "size_gb": ns.size_gb, "sku": ns.sku or "Premium_LRS", "location": ns.location,
         "encryption_type": ns.encryption_type, "disk_encryption_set": ns.disk_encryption_set, "source": ns.source,
-        "os_type": ns.os_type, "tags": ns.tags, "props": props.collect(ns, ctx, DISK_CREATE_PROPS)}),
+        "os_type": ns.os_type, "tags": ns.tags, "zone": ns.zone,
+        "props": props.collect(ns, ctx, DISK_CREATE_PROPS)}),
     examples=[("Create a managed disk encrypted with a customer-managed key.",
                "az disk create -g MyResourceGroup -n MyDisk --size-gb 128 --disk-encryption-set MySet")])
 

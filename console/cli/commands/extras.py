@@ -129,3 +129,27 @@ command("cmklab audit", "The audit trail of key operations (KV8), oldest first."
     Arg(("--identity",), "identity", "Only operations by this caller (an object id, e.g. a set's principalId)."),
 ], run=lambda ctx, ns: views.audit_entries(ctx.engine, vault=ns.vault_name, key=ns.key, identity=ns.identity),
     examples=[("What a disk encryption set's identity did.", "cmklab audit --identity {principalId} -o table")])
+
+
+def _rules_show(ctx, ns):
+    from engine.rules import rules_table
+
+    from collections import OrderedDict
+
+    if not getattr(ns, "output_given", True):
+        ns.output = "table"  # a table unless -o says otherwise
+    return [OrderedDict(row) for row in rules_table(ns.profile, every=ns.every)]
+
+
+command("cmklab rules show", "The rules that differ between the profiles, as a table, with the document (and its "
+        "date) each follows.", [
+    enum(("--profile",), "profile", "Cite the documents this profile follows (default: azure-2025).",
+         ("azure-2025", "seeds")),
+    Arg(("--all",), "every", "Also list the rules the profiles share.", kind="store_true"),
+], run=_rules_show, table=lambda rows: rows,  # the columns in the rows' order
+    long_summary="A home keeps the profile it was created with (cmklab --profile NAME on a new home; the console's "
+                 "header names it). seeds: the 2020-21 documents' rules; azure-2025: today's Azure, each rule "
+                 "with the date of the page it follows.",
+    examples=[("What changes between the documents and today's Azure.", "cmklab rules show"),
+              ("Every rule of the seeds profile and the document it comes from.",
+               "cmklab rules show --profile seeds --all")])

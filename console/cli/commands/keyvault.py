@@ -464,11 +464,13 @@ command("az keyvault key create", "Create a new key, stores it, then returns key
             *_ATTR_ARGS[1:],
         ], validate=_validate_key_create, method="create_key", params=_NEW_KEY_PARAMS, render=_bundle,
         call=lambda ns, ctx: Call("create_key", (ns.vault_name, ns.name), {
-            "kty": _key_type(ns), "size": ns.size, "ops": ns.ops, "exp": ns.expires, "nbf": ns.not_before,
-            "enabled": not ns.disabled, "tags": ns.tags}),
+            "kty": _key_type(ns), "size": ns.size, "curve": ns.curve, "ops": ns.ops, "exp": ns.expires,
+            "nbf": ns.not_before, "enabled": not ns.disabled, "tags": ns.tags}),
         examples=[("Create a key.", "az keyvault key create --name MyKey --vault-name MyVault"),
                   ("Create an RSA key of 3072 bits for disk encryption.",
-                   "az keyvault key create --vault-name MyVault -n MyKey --kty RSA --size 3072")])
+                   "az keyvault key create --vault-name MyVault -n MyKey --kty RSA --size 3072"),
+                  ("Create an EC key on P-384 (it signs and verifies; a disk encryption set refuses it).",
+                   "az keyvault key create --vault-name MyVault -n MyKey --kty EC --curve P-384")])
 
 command("az keyvault key show", "Get a key's attributes and, if it's an asymmetric key, its public material.",
         _key_id_args(), render=_bundle,
@@ -545,6 +547,150 @@ command("az keyvault key rotate", "Rotate the key based on the key policy by gen
         _key_id_args(version=False), method="rotate_key", params=_KEY_PARAMS, render=_bundle,
         call=lambda ns, ctx: Call("rotate_key", _key_ref(ns)[:2]),
         examples=[("Rotate a key.", "az keyvault key rotate --vault-name MyVault -n MyKey")])
+
+
+# ---- key operations (the data plane of a key) ---------------------------------------------------------
+
+ENCRYPTION_ALGORITHMS = ("A128CBC", "A128CBCPAD", "A128GCM", "A128KW", "A192CBC", "A192CBCPAD", "A192GCM", "A192KW",
+                         "A256CBC", "A256CBCPAD", "A256GCM", "A256KW", "RSA-OAEP", "RSA-OAEP-256", "RSA1_5")
+"""az's choices (the SDK's EncryptionAlgorithm): an RSA key takes the RSA ones; the AES ones are managed HSM's
+(oct keys), which a vault refuses naming what the key takes."""
+SIGNATURE_ALGORITHMS = ("ES256", "ES256K", "ES384", "ES512", "HS256", "HS384", "HS512", "PS256", "PS384", "PS512",
+                        "RS256", "RS384", "RS512")
+"""az's choices (the SDK's SignatureAlgorithm): PS*/RS* with RSA, the curve's ES* with EC, HS* with managed HSM's."""
+_AES_HELP = "Only for the AES algorithms of managed HSM's oct keys; a vault's RSA and EC keys do not use it."
+
+
+def _b64_arg(value: str, flag: str) -> bytes:
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode(value.encode(), validate=True)
+    except (binascii.Error, ValueError):
+        raise UsageError(f"argument {flag}: '{value[:60]}' is not valid base64") from None
+
+
+def _op_call(op: str, value_flag: str = "--value"):
+    def call(ns, ctx) -> Call:
+        vault, key_name, version = _key_ref(ns)
+        if op == "encrypt" and (ns.data_type or "base64") == "plaintext":
+            value = ns.value.encode("utf-8")
+        elif op in ("sign", "verify"):
+            value = _b64_arg(ns.digest, "--digest")
+        else:
+            value = _b64_arg(ns.value, value_flag)
+        kwargs: dict = {"alg": ns.algorithm}
+        if op == "verify":
+            kwargs["signature"] = _b64_arg(ns.signature, "--signature")
+        from engine.ids import key_id as kid_of
+
+        kid = kid_of(vault.lower(), key_name, version)
+        # the signed-in user calls the vault: its access policy or role must grant the operation (KV7)
+        return Call("key_operation", (ctx.engine.operator, kid, op, value), kwargs)
+    return call
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode("ascii")
+
+
+def _render_encrypt(e, r, ns):
+    kid, result = r
+    return {"aad": None, "algorithm": ns.algorithm, "iv": None, "kid": kid, "result": _b64(result), "tag": None}
+
+
+def _render_result(e, r, ns):
+    kid, result = r
+    return {"algorithm": ns.algorithm, "kid": kid, "result": _b64(result)}
+
+
+def _render_decrypt(e, r, ns):
+    kid, result = r
+    if getattr(ns, "data_type", None) == "plaintext":
+        try:
+            shown = result.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CLIError("the decrypted bytes are not UTF-8 text; use --data-type base64") from None
+    else:
+        shown = _b64(result)
+    return {"algorithm": ns.algorithm, "kid": kid, "result": shown}
+
+
+def _op_args(algorithms, *extra: Arg) -> list[Arg]:
+    return [*_key_id_args(),
+            enum(("--algorithm", "-a"), "algorithm", "Algorithm identifier.", algorithms, required=True), *extra]
+
+
+_DATA_TYPE = enum(("--data-type",), "data_type", "The type of the original data.", ("base64", "plaintext"),
+                  help_default="base64")
+
+command("az keyvault key encrypt", "Encrypt a value with a key (RSA-OAEP, RSA-OAEP-256 or RSA1_5 for an RSA key; an "
+        "EC key does not encrypt).", _op_args(
+            ENCRYPTION_ALGORITHMS,
+            Arg(("--value",), "value", "The value to be encrypted. Default data type is Base64 encoded string.",
+                required=True),
+            _DATA_TYPE,
+            Arg(("--iv",), "iv", "Initialization vector. " + _AES_HELP),
+            Arg(("--aad",), "aad", "Optional data that is authenticated but not encrypted. " + _AES_HELP)),
+        call=_op_call("encrypt"), render=_render_encrypt,
+        examples=[("Encrypt a text with a key's current version.",
+                   "az keyvault key encrypt --vault-name MyVault -n MyKey -a RSA-OAEP-256 --value \"secret\" "
+                   "--data-type plaintext")])
+
+command("az keyvault key decrypt", "Decrypt a value with a key (the private-key operation: audited, refused on a "
+        "disabled key).", _op_args(
+            ENCRYPTION_ALGORITHMS,
+            Arg(("--value",), "value", "The value to be decrypted, which should be the result of \"az keyvault "
+                "encrypt\".", required=True),
+            enum(("--data-type",), "data_type", "The type of the original data.", ("base64", "plaintext"),
+                 help_default="base64"),
+            Arg(("--iv",), "iv", "The initialization vector used during encryption. " + _AES_HELP),
+            Arg(("--tag",), "tag", "The authentication tag generated during encryption. " + _AES_HELP),
+            Arg(("--aad",), "aad", "Optional data that is authenticated but not encrypted. " + _AES_HELP)),
+        call=_op_call("decrypt"), render=_render_decrypt,
+        examples=[("Decrypt what encrypt gave back, as text.",
+                   "az keyvault key decrypt --vault-name MyVault -n MyKey -a RSA-OAEP-256 --value $RESULT "
+                   "--data-type plaintext")])
+
+command("az keyvault key wrap-key", "Wrap a key (e.g. a 32-byte data key) with a Key Vault key, as a disk "
+        "encryption set does (Key Vault's wrapKey operation; cmklab's, in az's style: az has no wrap-key).", _op_args(
+            ENCRYPTION_ALGORITHMS,
+            Arg(("--value",), "value", "The key to be wrapped, base64-encoded.", required=True)),
+        call=_op_call("wrapKey"), render=_render_result,
+        examples=[("Wrap a random 32-byte key.",
+                   "az keyvault key wrap-key --vault-name MyVault -n MyKey -a RSA-OAEP-256 "
+                   "--value $(head -c 32 /dev/urandom | base64)")])
+
+command("az keyvault key unwrap-key", "Unwrap a key wrapped by wrap-key (the private-key operation a disk "
+        "encryption set calls to open a disk; Key Vault's unwrapKey, cmklab's in az's style).", _op_args(
+            ENCRYPTION_ALGORITHMS,
+            Arg(("--value",), "value", "The wrapped key, base64-encoded (the result of wrap-key).", required=True)),
+        call=_op_call("unwrapKey"), render=_render_result,
+        examples=[("Unwrap a wrapped key.",
+                   "az keyvault key unwrap-key --vault-name MyVault -n MyKey -a RSA-OAEP-256 --value $WRAPPED")])
+
+command("az keyvault key sign", "Create a signature from a digest using a key that is stored in a Vault or "
+        "HSM.", _op_args(
+            SIGNATURE_ALGORITHMS,
+            Arg(("--digest",), "digest", "The value to sign, base64-encoded (a SHA-256, SHA-384 or SHA-512 digest "
+                "matching the algorithm).", required=True)),
+        call=_op_call("sign"), render=lambda e, r, ns: {"algorithm": ns.algorithm, "keyId": r[0],
+                                                        "signature": _b64(r[1])},
+        examples=[("Sign the SHA-256 digest of a file with an EC key on P-256.",
+                   "az keyvault key sign --vault-name MyVault -n MyKey -a ES256 "
+                   "--digest $(openssl dgst -sha256 -binary file | base64)")])
+
+command("az keyvault key verify", "Verify a signature using the key that is stored in a Vault or HSM.", _op_args(
+            SIGNATURE_ALGORITHMS,
+            Arg(("--digest",), "digest", "The digest that was signed, base64-encoded.", required=True),
+            Arg(("--signature",), "signature", "The signature to verify, base64-encoded.", required=True)),
+        call=_op_call("verify"), render=lambda e, r, ns: {"algorithm": ns.algorithm, "isValid": r[1],
+                                                          "keyId": r[0]},
+        examples=[("Verify a signature.", "az keyvault key verify --vault-name MyVault -n MyKey -a ES256 "
+                   "--digest $DIGEST --signature $SIGNATURE")])
 
 
 def _validate_import(ns) -> None:

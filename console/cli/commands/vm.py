@@ -174,7 +174,7 @@ def _create_call(ns, ctx) -> Call:
         "data_disk_encryption_sets": ns.data_disk_encryption_sets,
         "storage_sku": _storage_sku(ns.storage_sku),
         "ultra_ssd_enabled": bool(ns.ultra_ssd_enabled), "encryption_at_host": bool(ns.encryption_at_host),
-        "tags": ns.tags,
+        "tags": ns.tags, "zone": ns.zone, "data_disk_caching": ns.data_disk_caching,
     }
     if ns.image:
         kwargs["image"] = ns.image
@@ -379,7 +379,7 @@ command("az vm disk attach", "Attach a managed persistent disk to a VM.", [
     no_wait(),
 ], method="attach_disk", params=_DISK_PARAMS, ids=VM_TYPE, id_parts=("resource_group", "vm_name"),
     call=lambda ns, ctx: Call("attach_disk", (ns.vm_name, _need_disk(ns), ns.resource_group), {
-    "lun": ns.lun, "new": ns.new, "size_gb": ns.size_gb, "sku": ns.sku}),
+    "lun": ns.lun, "new": ns.new, "size_gb": ns.size_gb, "sku": ns.sku, "caching": ns.caching}),
     examples=[("Attach an existing disk encrypted with a customer-managed key.",
                "az vm disk attach -g MyResourceGroup --vm-name MyVm --name MyDisk --lun 1")])
 
