@@ -138,7 +138,7 @@ def _import(path: str):
     return getattr(importlib.import_module(module), name)
 
 
-def dump_one(words: str) -> dict:
+def dump_one(words: str) -> dict | None:
     from azure.cli.core import get_default_cli
     from azure.cli.core.commands import events
     from knack import events as knack_events
@@ -150,6 +150,8 @@ def dump_one(words: str) -> dict:
     args = words.split()
     loader = inv.commands_loader
     loader.load_command_table(args)
+    if words not in loader.command_table:
+        return None  # a command of cmklab's own (keyvault key wrap-key): az has no parser to dump
     inv.data["command_string"] = words
     loader.command_table = {words: loader.command_table[words]}
     loader.command_name = words
@@ -199,7 +201,9 @@ def inside(words: list[str]) -> None:
 
     result = {"azure-cli": azure.cli.core.__version__, "commands": {}}
     for w in words:
-        result["commands"][w] = dump_one(w)
+        dumped = dump_one(w)
+        if dumped is not None:
+            result["commands"][w] = dumped
     json.dump(result, sys.stdout, indent=1, sort_keys=True)
 
 
