@@ -849,7 +849,7 @@ def vmss_view(engine, ss) -> dict:
                         "storageAccountType": "Premium_LRS"},
         "name": None, "writeAcceleratorEnabled": None,
     } for lun, gb in enumerate(ss.data_disk_sizes_gb)]
-    return add_resource_group({
+    return add_resource_group(with_props({
         "id": ss.id,
         "location": ss.location,
         "name": ss.name,
@@ -877,7 +877,7 @@ def vmss_view(engine, ss) -> dict:
             },
         },
         "zones": None,
-    })
+    }, ss.props))
 
 
 def vmss_create_output(engine, ss) -> dict:

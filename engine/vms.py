@@ -169,9 +169,10 @@ class VmsBackend(EngineCore):
                          data_disk_sizes_gb: list[int] | None = None,
                          data_disk_encryption_sets: list[str] | None = None, upgrade_mode: str = "Manual",
                          orchestration_mode: str = "Flexible", admin_username: str = "azureuser",
-                         tags: dict | None = None) -> ScaleSet:
+                         tags: dict | None = None, props: dict | None = None) -> ScaleSet:
         """A scale set and ``capacity`` instances made from its model (each a VM ``{name}-{n}``, as in Flexible
-        orchestration), its OS and data disks encrypted with the model's sets."""
+        orchestration), its OS and data disks encrypted with the model's sets. ``props``: plain ARM properties of the
+        scale set (its JSON's paths), stored and shown only."""
         check_name("vmss", name)
         if not isinstance(capacity, int) or isinstance(capacity, bool) or not 0 <= capacity <= 100:
             raise BadRequest(f"capacity {capacity!r} is not valid; allowed: 0 to 100 instances", code="InvalidParameter")
@@ -194,7 +195,8 @@ class VmsBackend(EngineCore):
                           os_disk_encryption_set=os_des, encryption_at_host=bool(encryption_at_host),
                           created=self.now(), data_disk_sizes_gb=sizes, data_disk_encryption_sets=data_des,
                           upgrade_mode=upgrade_mode, orchestration_mode=orchestration_mode,
-                          admin_username=admin_username, unique_id=self.rng.guid(), tags=dict(tags or {}))
+                          admin_username=admin_username, unique_id=self.rng.guid(), tags=dict(tags or {}),
+                          props=merge_props({}, copy.deepcopy(props)))
             self._add(ss)
             for _ in range(capacity):
                 self._new_instance(ss)
@@ -246,9 +248,11 @@ class VmsBackend(EngineCore):
     def update_scale_set(self, name: str, resource_group: str | None = None, *,
                          encryption_at_host: bool | None = None, os_disk_encryption_set: str | None = None,
                          data_disk_encryption_sets: list[str] | None = None,
-                         upgrade_mode: str | None = None, tags: dict | None = None) -> ScaleSet:
+                         upgrade_mode: str | None = None, tags: dict | None = None,
+                         props: dict | None = None) -> ScaleSet:
         """Change the model: instances created afterwards follow it; existing ones keep what they have until
-        ``upgrade_scale_set_instances`` applies it (seed 001, V6)."""
+        ``upgrade_scale_set_instances`` applies it (seed 001, V6). ``props``: plain ARM properties merged into the
+        scale set's (a null removes one); stored and shown only."""
         with self.transaction():
             ss = self.get_scale_set(name, resource_group)
             self._touch(ss)
@@ -266,6 +270,8 @@ class VmsBackend(EngineCore):
                 ss.upgrade_mode = _choice(upgrade_mode, UPGRADE_MODES, "upgrade policy mode")
             if tags is not None:
                 ss.tags = dict(tags)
+            if props:
+                ss.props = merge_props(copy.deepcopy(ss.props), copy.deepcopy(props))
             self._emit(ev.VmUpdated, f"scale set {ss.name}: model updated (encryption at host "
                        f"{'on' if ss.encryption_at_host else 'off'}); instances created from now on follow it",
                        vm=ss.id)
