@@ -117,6 +117,11 @@ AAZ_BEHIND_CUSTOM = {
     "disk create": "azure.cli.command_modules.vm.aaz.latest.disk.Create",
     "snapshot create": "azure.cli.command_modules.vm.aaz.latest.snapshot.Create",
     "image create": "azure.cli.command_modules.vm.aaz.latest.image.Create",
+    # get_vmss_by_aaz, update_vmss, scale_vmss, get_instances_list end in AAZ commands (operations/vmss.py)
+    "vmss show": "azure.cli.command_modules.vm.operations.vmss.VMSSShow",
+    "vmss update": "azure.cli.command_modules.vm.operations.vmss.VMSSCreate",
+    "vmss scale": "azure.cli.command_modules.vm.operations.vmss.VMSSCreate",
+    "vmss list-instances": "azure.cli.command_modules.vm.operations.vmss.VMSSListInstances",
 }
 SDK_MODELS = {
     # custom commands that return an SDK model, printed by az's todict (API versions: azure/cli/core/profiles)
