@@ -892,7 +892,8 @@ def vmss_instance_view(engine, ss, vm) -> dict:
     """One item of ``az vmss list-instances``: the instance VM, its instance id and whether it has the latest
     model (encryption at host and disk encryption sets as the model says)."""
     out = vm_view(engine, vm)
+    for key in ("extensionsTimeBudget", "priority", "virtualMachineScaleSet"):
+        out.pop(key, None)  # a VM's, not a scale set VM's (az's VirtualMachineScaleSetVM schema has no such key)
     out["instanceId"] = vm.name[len(ss.name) + 1:]
     out["latestModelApplied"] = engine.instance_on_latest_model(ss, vm)
-    out["virtualMachineScaleSet"] = {"id": ss.id}
     return out
