@@ -442,6 +442,8 @@ class ScaleSet(Model):
     size: str = "Standard_DS3_v2"
     image: str = "Ubuntu2204"
     os_disk_encryption_set: str | None = None
+    os_disk_size_gb: int | None = None
+    """The model's OS disk size; None: the image's."""
     encryption_at_host: bool = False
     next_instance: int = 0
     created: str = ""

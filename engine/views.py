@@ -870,7 +870,7 @@ def vmss_view(engine, ss) -> dict:
                 "dataDisks": data_disks,
                 "imageReference": image_reference(ss.image),
                 "osDisk": {"caching": "ReadWrite", "createOption": "FromImage", "deleteOption": "Delete",
-                           "diskSizeGB": None,
+                           "diskSizeGB": ss.os_disk_size_gb,
                            "managedDisk": {"diskEncryptionSet": _vmss_disk_set(ss.os_disk_encryption_set),
                                            "securityProfile": None, "storageAccountType": "Premium_LRS"},
                            "osType": "Windows" if "win" in ss.image.lower() else "Linux"},
@@ -883,6 +883,8 @@ def vmss_view(engine, ss) -> dict:
 def vmss_create_output(engine, ss) -> dict:
     """``az vmss create`` prints the deployment's output: the scale set's properties under ``vmss``."""
     out = vmss_view(engine, ss)
+    if isinstance(out.get("virtualMachineProfile"), dict):
+        out["virtualMachineProfile"].pop("userData", None)  # Azure returns it only when asked ($expand=userData)
     props = {k: v for k, v in out.items() if k not in ("id", "location", "name", "resourceGroup", "sku", "tags",
                                                        "type", "zones")}
     return {"vmss": props}

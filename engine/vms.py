@@ -169,13 +169,18 @@ class VmsBackend(EngineCore):
                          data_disk_sizes_gb: list[int] | None = None,
                          data_disk_encryption_sets: list[str] | None = None, upgrade_mode: str = "Manual",
                          orchestration_mode: str = "Flexible", admin_username: str = "azureuser",
-                         tags: dict | None = None, props: dict | None = None) -> ScaleSet:
+                         tags: dict | None = None, props: dict | None = None,
+                         os_disk_size_gb: int | None = None) -> ScaleSet:
         """A scale set and ``capacity`` instances made from its model (each a VM ``{name}-{n}``, as in Flexible
         orchestration), its OS and data disks encrypted with the model's sets. ``props``: plain ARM properties of the
         scale set (its JSON's paths), stored and shown only."""
         check_name("vmss", name)
         if not isinstance(capacity, int) or isinstance(capacity, bool) or not 0 <= capacity <= 100:
             raise BadRequest(f"capacity {capacity!r} is not valid; allowed: 0 to 100 instances", code="InvalidParameter")
+        if os_disk_size_gb is not None and (not isinstance(os_disk_size_gb, int) or isinstance(os_disk_size_gb, bool)
+                                            or not 1 <= os_disk_size_gb <= 4095):
+            raise BadRequest(f"OS disk size {os_disk_size_gb!r} GB is not valid; allowed: 1 to 4095",
+                             code="InvalidParameter")
         upgrade_mode = _choice(upgrade_mode or "Manual", UPGRADE_MODES, "upgrade policy mode")
         orchestration_mode = _choice(orchestration_mode or "Flexible", ORCHESTRATION_MODES, "orchestration mode")
         sizes = list(data_disk_sizes_gb or [])
@@ -193,7 +198,7 @@ class VmsBackend(EngineCore):
             ss = ScaleSet(id=arm_id(self.subscription_id, group.name, "vmss", name), name=name,
                           resource_group=group.name, location=loc, size=size, image=image,
                           os_disk_encryption_set=os_des, encryption_at_host=bool(encryption_at_host),
-                          created=self.now(), data_disk_sizes_gb=sizes, data_disk_encryption_sets=data_des,
+                          os_disk_size_gb=os_disk_size_gb, created=self.now(), data_disk_sizes_gb=sizes, data_disk_encryption_sets=data_des,
                           upgrade_mode=upgrade_mode, orchestration_mode=orchestration_mode,
                           admin_username=admin_username, unique_id=self.rng.guid(), tags=dict(tags or {}),
                           props=merge_props({}, copy.deepcopy(props)))
@@ -209,6 +214,7 @@ class VmsBackend(EngineCore):
         ss.next_instance += 1
         return self.create_vm(f"{ss.name}-{n}", ss.resource_group, image=ss.image, size=ss.size, location=ss.location,
                               os_disk_name=f"{ss.name}-{n}-os", os_disk_encryption_set=ss.os_disk_encryption_set,
+                              os_disk_size_gb=ss.os_disk_size_gb,
                               data_disk_sizes_gb=list(ss.data_disk_sizes_gb) or None,
                               data_disk_encryption_sets=list(ss.data_disk_encryption_sets) or None,
                               encryption_at_host=ss.encryption_at_host, scale_set=ss.name,

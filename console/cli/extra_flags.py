@@ -214,12 +214,10 @@ REFUSED: dict[str, dict[str, tuple[str, str]]] = {
                                         "not modelled"),
         "--storage-sku": ("list", "the model's disks are Premium_LRS; give another SKU to a standalone disk "
                                   "(az disk create --sku)"),
-        "--os-disk-size-gb": ("value", "the model's OS disks take the image's size"),
         "--specialized": ("bool", "specialized images are not modelled: scale sets are made from --image"),
         "--enable-auto-update": ("bool", GUEST), "--patch-mode": ("value", GUEST), "--enable-agent": ("bool", GUEST),
         "--os-disk-delete-option": ("value", VMSS_DISKS), "--data-disk-delete-option": ("value", VMSS_DISKS),
         "--scheduled-events-api-version/--se-api-version": ("value", "scheduled events are not delivered"),
-        "--skuprofile-rank": ("list", "give the sizes with --skuprofile-vmsizes; their ranks are not modelled"),
     },
     "az vmss update": {
         "--instance-id": ("value", ONE_INSTANCE),
@@ -230,7 +228,6 @@ REFUSED: dict[str, dict[str, tuple[str, str]]] = {
                                                                                                       EPHEMERAL),
         "--ephemeral-os-disk-placement/--ephemeral-placement": ("value", EPHEMERAL),
         "--scheduled-events-api-version/--se-api-version": ("value", "scheduled events are not delivered"),
-        "--skuprofile-rank": ("list", "give the sizes with --skuprofile-vmsizes; their ranks are not modelled"),
         "--add": ("list", "cmklab's az vmss update changes the model with --set on the paths its help lists"),
         "--remove": ("list", "cmklab's az vmss update changes the model with --set on the paths its help lists"),
     },

@@ -173,3 +173,29 @@ def test_vmss_no_effect_flags_are_accepted_and_say_so(cli, rg):
            "Standard", "--public-ip-per-vm", "--ssh-key-values", "k1", "--disable-overprovision", "-o", "none")
     text = " ".join(cli.ok("vmss", "create", "--help").out.split())
     assert "Accepted; no effect in cmklab: cmklab models no networking for scale sets" in text
+
+
+def test_vmss_os_disk_size_reaches_every_instance_and_a_bad_one_makes_nothing(cli, rg):
+    out = cli.ok("vmss", "create", "-g", rg, "-n", "ss1", "--image", "Ubuntu2204", "--instance-count", "1",
+                 "--os-disk-size-gb", "64", "--user-data", "hi").json
+    assert out["vmss"]["virtualMachineProfile"]["storageProfile"]["osDisk"]["diskSizeGB"] == 64
+    assert "userData" not in out["vmss"]["virtualMachineProfile"]
+    cli.ok("vmss", "scale", "-g", rg, "-n", "ss1", "--new-capacity", "2", "-o", "none")
+    assert cli.tsv("disk", "show", "-g", rg, "-n", "ss1-0-os", "--query", "diskSizeGB") == "64"
+    assert cli.tsv("disk", "show", "-g", rg, "-n", "ss1-1-os", "--query", "diskSizeGB") == "64"
+    r = cli.az("vmss", "create", "-g", rg, "-n", "ss2", "--image", "Ubuntu2204", "--os-disk-size-gb", "0")
+    assert r.code == 1 and "allowed: 1 to 4095" in r.err
+    assert cli.az("vmss", "show", "-g", rg, "-n", "ss2").code == 3
+
+
+def test_vmss_sku_profile_sizes_with_their_ranks(cli, rg):
+    cli.ok("vmss", "create", "-g", rg, "-n", "ss1", "--image", "Ubuntu2204", "--instance-count", "0",
+           "--skuprofile-vmsizes", "Standard_D2s_v3", "Standard_D4s_v3", "--skuprofile-rank", "0", "1",
+           "--sku-allocat-strat", "Prioritized", "-o", "none")
+    assert cli.ok("vmss", "show", "-g", rg, "-n", "ss1", "--query", "skuProfile").json == {
+        "allocationStrategy": "Prioritized",
+        "vmSizes": [{"name": "Standard_D2s_v3", "rank": 0}, {"name": "Standard_D4s_v3", "rank": 1}]}
+    r = cli.az("vmss", "update", "-g", rg, "-n", "ss1", "--skuprofile-vmsizes", "Standard_D2s_v3",
+               "--skuprofile-rank", "0", "1")
+    assert r.code != 0 and "one whole number per size" in r.err
+    assert len(cli.ok("vmss", "show", "-g", rg, "-n", "ss1", "--query", "skuProfile.vmSizes").json) == 2

@@ -49,6 +49,22 @@ def _minutes(value, ns, ctx) -> str:
     return f"PT{int(value)}M"
 
 
+def _sku_sizes(value, ns, ctx) -> list[dict]:
+    """``--skuprofile-vmsizes`` with ``--skuprofile-rank``: one rank per size, as az zips them."""
+    ranks = getattr(ns, "skuprofile_rank", None)
+    if ranks is None:
+        return [{"name": size} for size in value]
+    if len(ranks) != len(value) or not all(str(r).isdigit() for r in ranks):
+        raise CLIError(f"usage error: --skuprofile-rank takes one whole number per size of --skuprofile-vmsizes "
+                       f"({len(value)}); got {' '.join(map(str, ranks))}")
+    return [{"name": size, "rank": int(rank)} for size, rank in zip(value, ranks)]
+
+
+def _sku_rank() -> Arg:
+    return Arg(("--skuprofile-rank",), "skuprofile_rank", "A list of ranks, one per size of --skuprofile-vmsizes "
+               "(with --skuprofile-allocation-strategy Prioritized).", nargs="+")
+
+
 def _vmss_props(update: bool) -> list[Prop]:
     by_dest = {p.dest: p for p in VM_CREATE_PROPS}
     rolling = "upgradePolicy.rollingUpgradePolicy"
@@ -134,7 +150,7 @@ def _vmss_props(update: bool) -> list[Prop]:
         Prop(("--zone-balance",), "zone_balance", "zoneBalance", "Whether to force strictly even Virtual Machine "
              "distribution cross x-zones in case there is zone outage.", kind="flag3"),
         Prop(("--skuprofile-vmsizes",), "skuprofile_vmsizes", "skuProfile.vmSizes", "A list of VM sizes in the scale "
-             "set.", kind="list", convert=lambda v, ns, ctx: [{"name": size} for size in v]),
+             "set (with their ranks from --skuprofile-rank).", kind="list", convert=_sku_sizes),
         Prop(("--skuprofile-allocation-strategy", "--sku-allocat-strat"), "skuprofile_allocation_strategy",
              "skuProfile.allocationStrategy", "Allocation strategy for vm sizes in SKU profile.", kind="enum",
              choices=("LowestPrice", "CapacityOptimized", "Prioritized")),
@@ -207,7 +223,7 @@ def _create_call(ns, ctx) -> Call:
         "data_disk_sizes_gb": ns.data_disk_sizes_gb, "data_disk_encryption_sets": ns.data_disk_encryption_sets,
         "upgrade_mode": ns.upgrade_policy_mode or "Manual", "orchestration_mode": ns.orchestration_mode or "Flexible",
         "admin_username": ns.admin_username or "azureuser", "tags": ns.tags,
-        "props": props.collect(ns, ctx, VMSS_CREATE_PROPS)})
+        "props": props.collect(ns, ctx, VMSS_CREATE_PROPS), "os_disk_size_gb": ns.os_disk_size_gb})
 
 
 command("az vmss create", "Create an Azure Virtual Machine Scale Set.", [
@@ -232,6 +248,7 @@ command("az vmss create", "Create an Azure Virtual Machine Scale Set.", [
          ("ssh", "password", "all"), group=_AUTH),
     Arg(("--os-disk-encryption-set",), "os_disk_encryption_set", "Name or ID of disk encryption set for OS disk.",
         group=_STORAGE),
+    Arg(("--os-disk-size-gb",), "os_disk_size_gb", "OS disk size in GB to create.", kind="int", group=_STORAGE),
     Arg(("--data-disk-sizes-gb",), "data_disk_sizes_gb", "Space-separated empty managed data disk sizes in GB to "
         "create.", kind="int", nargs="+", group=_STORAGE),
     Arg(("--data-disk-encryption-sets",), "data_disk_encryption_sets", "Names or IDs (space delimited) of disk "
@@ -246,7 +263,7 @@ command("az vmss create", "Create an Azure Virtual Machine Scale Set.", [
         "existing one" + _NOT_MODELLED + ".", group=_NET),
     Arg(("--public-ip-address",), "public_ip_address", "Name of the public IP address when creating one (default) "
         "or referencing an existing one" + _NOT_MODELLED + ".", group=_NET),
-    no_wait(), *props.args(VMSS_CREATE_PROPS),
+    no_wait(), *props.args(VMSS_CREATE_PROPS), _sku_rank(),
 ], mutating=True, call=_create_call, render=lambda e, ss, ns: views.vmss_create_output(e, ss),
     examples=[("Create a scale set whose OS and data disks use customer-managed keys.",
                "az vmss create -g MyResourceGroup -n MyScaleSet --image Ubuntu2204 --instance-count 2 "
@@ -352,7 +369,7 @@ command("az vmss update", "Update a VMSS. Run 'az vmss update-instances' command
                 group="Generic Update Arguments"),
             enum(("--upgrade-policy-mode",), "upgrade_policy_mode", "The upgrade policy mode: how instances take a "
                  "new model (Manual: on az vmss update-instances).", UPGRADE_MODES),
-            no_wait(), *props.args(VMSS_UPDATE_PROPS),
+            no_wait(), *props.args(VMSS_UPDATE_PROPS), _sku_rank(),
         ], mutating=True, ids=VMSS_TYPE, call=_update_call, render=lambda e, ss, ns: views.vmss_view(e, ss),
         examples=[("Turn on encryption at host in the model (instances take it on update-instances, deallocated).",
                    "az vmss update -g MyResourceGroup -n MyScaleSet --set "
