@@ -442,6 +442,8 @@ class ScaleSet(Model):
     size: str = "Standard_DS3_v2"
     image: str = "Ubuntu2204"
     os_disk_encryption_set: str | None = None
+    os_disk_size_gb: int | None = None
+    """The model's OS disk size; None: the image's."""
     encryption_at_host: bool = False
     next_instance: int = 0
     created: str = ""
@@ -454,7 +456,10 @@ class ScaleSet(Model):
     admin_username: str = "azureuser"
     unique_id: str = ""
     tags: dict = field(default_factory=dict)
-    _nested: ClassVar[tuple[str, ...]] = ("data_disk_sizes_gb", "data_disk_encryption_sets", "tags")
+    props: dict = field(default_factory=dict)
+    """Plain ARM properties az's flags set (``zones``, ``upgradePolicy.rollingUpgradePolicy``...): shown, never
+    acted on."""
+    _nested: ClassVar[tuple[str, ...]] = ("data_disk_sizes_gb", "data_disk_encryption_sets", "tags", "props")
 
     def data_disk_set(self, lun: int) -> str | None:
         """The disk encryption set (id) the model gives the data disk at ``lun``: the one set, or the LUN's."""

@@ -849,7 +849,7 @@ def vmss_view(engine, ss) -> dict:
                         "storageAccountType": "Premium_LRS"},
         "name": None, "writeAcceleratorEnabled": None,
     } for lun, gb in enumerate(ss.data_disk_sizes_gb)]
-    return add_resource_group({
+    return add_resource_group(with_props({
         "id": ss.id,
         "location": ss.location,
         "name": ss.name,
@@ -870,19 +870,21 @@ def vmss_view(engine, ss) -> dict:
                 "dataDisks": data_disks,
                 "imageReference": image_reference(ss.image),
                 "osDisk": {"caching": "ReadWrite", "createOption": "FromImage", "deleteOption": "Delete",
-                           "diskSizeGB": None,
+                           "diskSizeGB": ss.os_disk_size_gb,
                            "managedDisk": {"diskEncryptionSet": _vmss_disk_set(ss.os_disk_encryption_set),
                                            "securityProfile": None, "storageAccountType": "Premium_LRS"},
                            "osType": "Windows" if "win" in ss.image.lower() else "Linux"},
             },
         },
         "zones": None,
-    })
+    }, ss.props))
 
 
 def vmss_create_output(engine, ss) -> dict:
     """``az vmss create`` prints the deployment's output: the scale set's properties under ``vmss``."""
     out = vmss_view(engine, ss)
+    if isinstance(out.get("virtualMachineProfile"), dict):
+        out["virtualMachineProfile"].pop("userData", None)  # Azure returns it only when asked ($expand=userData)
     props = {k: v for k, v in out.items() if k not in ("id", "location", "name", "resourceGroup", "sku", "tags",
                                                        "type", "zones")}
     return {"vmss": props}
@@ -892,7 +894,8 @@ def vmss_instance_view(engine, ss, vm) -> dict:
     """One item of ``az vmss list-instances``: the instance VM, its instance id and whether it has the latest
     model (encryption at host and disk encryption sets as the model says)."""
     out = vm_view(engine, vm)
+    for key in ("extensionsTimeBudget", "priority", "virtualMachineScaleSet"):
+        out.pop(key, None)  # a VM's, not a scale set VM's (az's VirtualMachineScaleSetVM schema has no such key)
     out["instanceId"] = vm.name[len(ss.name) + 1:]
     out["latestModelApplied"] = engine.instance_on_latest_model(ss, vm)
-    out["virtualMachineScaleSet"] = {"id": ss.id}
     return out

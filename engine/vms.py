@@ -169,12 +169,18 @@ class VmsBackend(EngineCore):
                          data_disk_sizes_gb: list[int] | None = None,
                          data_disk_encryption_sets: list[str] | None = None, upgrade_mode: str = "Manual",
                          orchestration_mode: str = "Flexible", admin_username: str = "azureuser",
-                         tags: dict | None = None) -> ScaleSet:
+                         tags: dict | None = None, props: dict | None = None,
+                         os_disk_size_gb: int | None = None) -> ScaleSet:
         """A scale set and ``capacity`` instances made from its model (each a VM ``{name}-{n}``, as in Flexible
-        orchestration), its OS and data disks encrypted with the model's sets."""
+        orchestration), its OS and data disks encrypted with the model's sets. ``props``: plain ARM properties of the
+        scale set (its JSON's paths), stored and shown only."""
         check_name("vmss", name)
         if not isinstance(capacity, int) or isinstance(capacity, bool) or not 0 <= capacity <= 100:
             raise BadRequest(f"capacity {capacity!r} is not valid; allowed: 0 to 100 instances", code="InvalidParameter")
+        if os_disk_size_gb is not None and (not isinstance(os_disk_size_gb, int) or isinstance(os_disk_size_gb, bool)
+                                            or not 1 <= os_disk_size_gb <= 4095):
+            raise BadRequest(f"OS disk size {os_disk_size_gb!r} GB is not valid; allowed: 1 to 4095",
+                             code="InvalidParameter")
         upgrade_mode = _choice(upgrade_mode or "Manual", UPGRADE_MODES, "upgrade policy mode")
         orchestration_mode = _choice(orchestration_mode or "Flexible", ORCHESTRATION_MODES, "orchestration mode")
         sizes = list(data_disk_sizes_gb or [])
@@ -192,9 +198,10 @@ class VmsBackend(EngineCore):
             ss = ScaleSet(id=arm_id(self.subscription_id, group.name, "vmss", name), name=name,
                           resource_group=group.name, location=loc, size=size, image=image,
                           os_disk_encryption_set=os_des, encryption_at_host=bool(encryption_at_host),
-                          created=self.now(), data_disk_sizes_gb=sizes, data_disk_encryption_sets=data_des,
+                          os_disk_size_gb=os_disk_size_gb, created=self.now(), data_disk_sizes_gb=sizes, data_disk_encryption_sets=data_des,
                           upgrade_mode=upgrade_mode, orchestration_mode=orchestration_mode,
-                          admin_username=admin_username, unique_id=self.rng.guid(), tags=dict(tags or {}))
+                          admin_username=admin_username, unique_id=self.rng.guid(), tags=dict(tags or {}),
+                          props=merge_props({}, copy.deepcopy(props)))
             self._add(ss)
             for _ in range(capacity):
                 self._new_instance(ss)
@@ -207,6 +214,7 @@ class VmsBackend(EngineCore):
         ss.next_instance += 1
         return self.create_vm(f"{ss.name}-{n}", ss.resource_group, image=ss.image, size=ss.size, location=ss.location,
                               os_disk_name=f"{ss.name}-{n}-os", os_disk_encryption_set=ss.os_disk_encryption_set,
+                              os_disk_size_gb=ss.os_disk_size_gb,
                               data_disk_sizes_gb=list(ss.data_disk_sizes_gb) or None,
                               data_disk_encryption_sets=list(ss.data_disk_encryption_sets) or None,
                               encryption_at_host=ss.encryption_at_host, scale_set=ss.name,
@@ -247,9 +255,11 @@ class VmsBackend(EngineCore):
     def update_scale_set(self, name: str, resource_group: str | None = None, *,
                          encryption_at_host: bool | None = None, os_disk_encryption_set: str | None = None,
                          data_disk_encryption_sets: list[str] | None = None,
-                         upgrade_mode: str | None = None, tags: dict | None = None) -> ScaleSet:
+                         upgrade_mode: str | None = None, tags: dict | None = None,
+                         props: dict | None = None) -> ScaleSet:
         """Change the model: instances created afterwards follow it; existing ones keep what they have until
-        ``upgrade_scale_set_instances`` applies it (seed 001, V6)."""
+        ``upgrade_scale_set_instances`` applies it (seed 001, V6). ``props``: plain ARM properties merged into the
+        scale set's (a null removes one); stored and shown only."""
         with self.transaction():
             ss = self.get_scale_set(name, resource_group)
             self._touch(ss)
@@ -267,6 +277,8 @@ class VmsBackend(EngineCore):
                 ss.upgrade_mode = _choice(upgrade_mode, UPGRADE_MODES, "upgrade policy mode")
             if tags is not None:
                 ss.tags = dict(tags)
+            if props:
+                ss.props = merge_props(copy.deepcopy(ss.props), copy.deepcopy(props))
             self._emit(ev.VmUpdated, f"scale set {ss.name}: model updated (encryption at host "
                        f"{'on' if ss.encryption_at_host else 'off'}); instances created from now on follow it",
                        vm=ss.id)

@@ -21,6 +21,13 @@ UNMANAGED = "unmanaged disks cannot use customer-managed keys; cmklab models man
 FROM_DISKS = "create the disk first (az disk create --source ...), then attach it (az vm disk attach)"
 ZONES = "zone placement and moves of VMs and disks are not modelled"
 GUEST = "guest OS settings (patching, the VM agent, hotpatching) are not modelled"
+VMSS_NETWORK = ("cmklab models no networking for scale sets (virtual networks, load balancers, application "
+                "gateways, public IPs, DNS): the instances get one network interface id each and nothing else")
+VMSS_IDENTITY = "managed identities of scale sets are not modelled"
+VMSS_DISKS = "cmklab's az vmss delete deletes the instances' disks (Delete)"
+ONE_INSTANCE = ("changing one instance's model is not modelled: update the scale set's model, then bring instances "
+                "to it with az vmss update-instances")
+ODATA = "OData $filter, $select and $expand are not applied: shape the output with --query"
 
 NO_EFFECT: dict[str, dict[str, tuple[str, str]]] = {
     "az image delete": {"--no-wait": ("flag", "a simulated operation is done when the command returns; as in az, "
@@ -45,6 +52,32 @@ NO_EFFECT: dict[str, dict[str, tuple[str, str]]] = {
         "--disable-integrity-monitoring-autoupgrade": ("flag", "the guest attestation extension is not modelled"),
     },
     "az vm update": {"--workspace": ("value", "no Log Analytics workspace is modelled")},
+    "az vmss create": {
+        "--accept-term": ("flag", "there are no marketplace terms to accept in a simulator"),
+        "--custom-data": ("value", "Azure never returns custom data and cmklab runs no guest to read it"),
+        "--disable-overprovision": ("flag", "a simulated scale-out makes exactly the instances asked for, so there "
+                                            "are no extra instances to overprovision"),
+        **{f: ("value", VMSS_NETWORK) for f in (
+            "--lb-sku", "--app-gateway", "--app-gateway-subnet-address-prefix", "--app-gateway-sku",
+            "--app-gateway-capacity", "--backend-pool-name", "--lb-nat-pool-name/--nat-pool-name", "--backend-port",
+            "--health-probe", "--public-ip-address-allocation", "--public-ip-address-dns-name", "--vm-domain-name",
+            "--nsg", "--vnet-address-prefix", "--subnet-address-prefix", "--lb-nat-rule-name/--nat-rule-name",
+            "--network-api-version")},
+        "--public-ip-per-vm": ("flag", VMSS_NETWORK), "--dns-servers": ("list", VMSS_NETWORK),
+        "--asgs": ("list", VMSS_NETWORK), "--accelerated-networking": ("bool", VMSS_NETWORK),
+        "--ssh-dest-key-path": ("value", NO_SSH), "--ssh-key-values": ("list", NO_SSH),
+        "--ssh-key-type": ("value", NO_SSH),
+        "--enable-integrity-monitoring": ("flag", "the guest attestation extension is not modelled"),
+        "--disable-integrity-monitoring": ("flag", "the guest attestation extension is not modelled"),
+        "--disable-integrity-monitoring-autoupgrade": ("flag", "the guest attestation extension is not modelled"),
+    },
+    "az vmss update": {
+        "--custom-data": ("value", "Azure never returns custom data and cmklab runs no guest to read it"),
+        "--force-deletion": ("flag", "a simulated scale-in never waits on a guest, forced or not"),
+        "--force-string": ("flag", "the --set paths cmklab takes are read as strings already"),
+    },
+    "az vmss list-instances": {"--resiliency-view": ("flag", "resiliency policies take no action in a simulator, so "
+                                                             "every instance's view is the same")},
 }
 
 REFUSED: dict[str, dict[str, tuple[str, str]]] = {
@@ -161,6 +194,45 @@ REFUSED: dict[str, dict[str, tuple[str, str]]] = {
         "--new-names-of-source-disk-restore-point/--new-names-of-rp": ("list", FROM_DISKS),
     },
     "az vm disk detach": {"--disk-ids": ("list", "detach one disk per call with --name")},
+    **{f"az keyvault key {verb}": {"--hsm-name": ("value", HSM)} for verb in ("encrypt", "decrypt", "sign", "verify")},
+    "az vmss create": {
+        "--validate": ("flag", "to see what a create would do without doing it, run cmklab what-if az vmss create ..."),
+        "--storage-container-name": ("value", UNMANAGED), "--use-unmanaged-disk": ("flag", UNMANAGED),
+        "--os-type": ("value", "the OS comes from --image (an alias or a URN)"),
+        "--secrets": ("list", "certificates from Key Vault on VMs are not modelled"),
+        "--assign-identity": ("list", VMSS_IDENTITY), "--scope": ("value", VMSS_IDENTITY),
+        "--role": ("value", VMSS_IDENTITY),
+        "--encryption-identity": ("value", CONFIDENTIAL),
+        "--os-disk-security-encryption-type": ("value", CONFIDENTIAL),
+        "--os-disk-secure-vm-disk-encryption-set": ("value", CONFIDENTIAL),
+        "--ephemeral-os-disk": ("bool", EPHEMERAL), "--ephemeral-os-disk-placement/--ephemeral-placement": (
+            "value", EPHEMERAL),
+        "--ephemeral-os-disk-enable-full-caching/--ephemeral-full-caching": ("bool", EPHEMERAL),
+        "--data-disk-iops": ("list", "set a data disk's performance with az disk update --disk-iops-read-write"),
+        "--data-disk-mbps": ("list", "set a data disk's performance with az disk update --disk-mbps-read-write"),
+        "--data-disk-caching": ("list", "the model's data disks use no host caching (None); caching per disk is "
+                                        "not modelled"),
+        "--storage-sku": ("list", "the model's disks are Premium_LRS; give another SKU to a standalone disk "
+                                  "(az disk create --sku)"),
+        "--specialized": ("bool", "specialized images are not modelled: scale sets are made from --image"),
+        "--enable-auto-update": ("bool", GUEST), "--patch-mode": ("value", GUEST), "--enable-agent": ("bool", GUEST),
+        "--os-disk-delete-option": ("value", VMSS_DISKS), "--data-disk-delete-option": ("value", VMSS_DISKS),
+        "--scheduled-events-api-version/--se-api-version": ("value", "scheduled events are not delivered"),
+    },
+    "az vmss update": {
+        "--instance-id": ("value", ONE_INSTANCE),
+        "--protect-from-scale-in": ("bool", ONE_INSTANCE),
+        "--protect-from-scale-set-actions": ("bool", ONE_INSTANCE),
+        "--vm-sku": ("value", "changing a scale set's VM size is not modelled"),
+        "--ephemeral-os-disk": ("bool", EPHEMERAL), "--ephemeral-os-disk-option/--ephemeral-option": ("value",
+                                                                                                      EPHEMERAL),
+        "--ephemeral-os-disk-placement/--ephemeral-placement": ("value", EPHEMERAL),
+        "--scheduled-events-api-version/--se-api-version": ("value", "scheduled events are not delivered"),
+        "--add": ("list", "cmklab's az vmss update changes the model with --set on the paths its help lists"),
+        "--remove": ("list", "cmklab's az vmss update changes the model with --set on the paths its help lists"),
+    },
+    "az vmss list-instances": {"--expand": ("value", ODATA), "--filter": ("value", ODATA),
+                               "--select": ("value", ODATA)},
 }
 
 NO_EFFECT_GROUP = "Accepted, no effect in cmklab"

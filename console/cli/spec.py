@@ -241,10 +241,12 @@ POLICY_NOTE = " (No effect in cmklab: no Azure Policy is modelled, so there is n
 POLICY_EXTRA = frozenset({
     "az account set", "az group exists", "az disk-encryption-set list-associated-resources",
     "az keyvault list-deleted", "az keyvault show-deleted", "az keyvault key list-deleted",
-    "az keyvault key list-versions", "az keyvault key show-deleted", "az vm get-instance-view"})
+    "az keyvault key list-versions", "az keyvault key show-deleted", "az vm get-instance-view",
+    "az vmss list-instances", "az keyvault key encrypt", "az keyvault key decrypt", "az keyvault key sign",
+    "az keyvault key verify"})
 """Commands that take az's policy-token arguments without changing state (az 2.91 gives them to these too)."""
 PAGED = frozenset({"az disk list", "az disk-encryption-set list", "az disk-encryption-set list-associated-resources",
-                   "az image list", "az snapshot list"})
+                   "az image list", "az snapshot list", "az vmss list", "az vmss list-instances"})
 """AAZ list commands: ``--max-items`` and ``--next-token`` (az's ``Pagination`` arguments)."""
 
 

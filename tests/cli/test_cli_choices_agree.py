@@ -82,6 +82,7 @@ BASES: dict[str, tuple[list[list[str]], list[str]]] = {
     "az vmss delete": ([["vmss", "create", "-g", "rg1", "-n", "ss{n}", "--image", "Ubuntu2204", "--instance-count",
                          "0"]], ["vmss", "delete", "-g", "rg1", "-n", "ss{n}"]),
     "az vmss deallocate": ([], ["vmss", "deallocate", "-g", "rg1", "-n", "ssw"]),
+    "az vmss update": ([], ["vmss", "update", "-g", "rg1", "-n", "ssw"]),
 }
 EXTRA = {("az disk create", "--sku"): ["--zone", "1"]}
 """What a value needs beside the base: a Premium SSD v2 disk in a region with zones is zonal."""

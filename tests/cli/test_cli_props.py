@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from console.cli.commands import compute, keyvault, vm
+from console.cli.commands import compute, keyvault, vm, vmss
 
 SAMPLES = {"int": "2", "float": "0.5", "flag3": "true", "value": "name1", "list": "1"}
 
@@ -109,3 +109,93 @@ def test_vm_list_vmss_lists_the_vms_of_one_scale_set(cli, rg):
     assert (everyone, in_set) == (3, 2)
     sid = f"/subscriptions/x/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachineScaleSets/ss1"
     assert cli.ok("vm", "list", "-g", rg, "--vmss", sid, "--query", "length(@)").json == 2
+
+
+def _vmss_sample(p):
+    return "10" if p.convert is vmss._minutes else _sample(p)
+
+
+def _vmss_expected(p, shown):
+    if p.convert is vmss._minutes:
+        return "PT10M"
+    if p.dest == "skuprofile_vmsizes":
+        return [{"name": "1"}]
+    return _expected(p, shown)
+
+
+@pytest.mark.parametrize("prop", vmss.VMSS_CREATE_PROPS, ids=lambda p: p.options[0])
+def test_vmss_create_stores_and_shows_each_property(cli, rg, prop):
+    cli.ok("vmss", "create", "-g", rg, "-n", "ss1", "--image", "Ubuntu2204", "--instance-count", "0", prop.options[0],
+           _vmss_sample(prop), "-o", "none")
+    shown = cli.ok("vmss", "show", "-g", rg, "-n", "ss1", "-u", "--query", _query(prop.path)).json
+    assert shown is not None and shown == _vmss_expected(prop, shown)
+
+
+@pytest.mark.parametrize("prop", vmss.VMSS_UPDATE_PROPS, ids=lambda p: p.options[0])
+def test_vmss_update_stores_and_shows_each_property(cli, rg, prop):
+    cli.ok("vmss", "create", "-g", rg, "-n", "ss1", "--image", "Ubuntu2204", "--instance-count", "0", "-o", "none")
+    before = cli.ok("vmss", "show", "-g", rg, "-n", "ss1", "-u", "--query", _query(prop.path)).out
+    cli.ok("vmss", "update", "-g", rg, "-n", "ss1", prop.options[0], _vmss_sample(prop), "-o", "none")
+    shown = cli.ok("vmss", "show", "-g", rg, "-n", "ss1", "-u", "--query", _query(prop.path)).json
+    assert shown is not None and shown == _vmss_expected(prop, shown)
+    assert before.strip() in ("", "null")
+
+
+def test_vmss_properties_sit_beside_the_simulated_model_and_user_data_only_when_asked(cli, rg):
+    cli.ok("vmss", "create", "-g", rg, "-n", "ss1", "--image", "Ubuntu2204", "--instance-count", "1",
+           "--encryption-at-host", "--security-type", "TrustedLaunch", "--user-data", "hello", "--zones", "1", "2",
+           "-o", "none")
+    ss = cli.ok("vmss", "show", "-g", rg, "-n", "ss1").json
+    assert ss["virtualMachineProfile"]["securityProfile"] == {"encryptionAtHost": True, "securityType": "TrustedLaunch"}
+    assert "userData" not in ss["virtualMachineProfile"] and ss["zones"] == ["1", "2"]
+    assert cli.ok("vmss", "show", "-g", rg, "-n", "ss1", "--include-user-data", "--query",
+                  "virtualMachineProfile.userData").json is not None
+    assert cli.tsv("vmss", "update", "-g", rg, "-n", "ss1", "--upgrade-policy-mode", "Automatic", "--query",
+                   "upgradePolicy.mode") == "Automatic"
+
+
+def test_vmss_show_one_instance_and_a_missing_one(cli, rg):
+    cli.ok("vmss", "create", "-g", rg, "-n", "ss1", "--image", "Ubuntu2204", "--instance-count", "2", "-o", "none")
+    assert cli.tsv("vmss", "show", "-g", rg, "-n", "ss1", "--instance-id", "1", "--query", "name") == "ss1-1"
+    r = cli.az("vmss", "show", "-g", rg, "-n", "ss1", "--instance-id", "7")
+    assert r.code == 3 and "virtualMachines/7" in r.err
+
+
+def test_vmss_bad_minutes_is_a_usage_error_and_nothing_is_made(cli, rg):
+    r = cli.az("vmss", "create", "-g", rg, "-n", "ss1", "--image", "Ubuntu2204", "--terminate-notification-time",
+               "soon")
+    assert r.code != 0 and "minutes" in r.err
+    assert cli.az("vmss", "show", "-g", rg, "-n", "ss1").code == 3
+
+
+def test_vmss_no_effect_flags_are_accepted_and_say_so(cli, rg):
+    cli.ok("vmss", "create", "-g", rg, "-n", "ss1", "--image", "Ubuntu2204", "--instance-count", "0", "--lb-sku",
+           "Standard", "--public-ip-per-vm", "--ssh-key-values", "k1", "--disable-overprovision", "-o", "none")
+    text = " ".join(cli.ok("vmss", "create", "--help").out.split())
+    assert "Accepted; no effect in cmklab: cmklab models no networking for scale sets" in text
+
+
+def test_vmss_os_disk_size_reaches_every_instance_and_a_bad_one_makes_nothing(cli, rg):
+    out = cli.ok("vmss", "create", "-g", rg, "-n", "ss1", "--image", "Ubuntu2204", "--instance-count", "1",
+                 "--os-disk-size-gb", "64", "--user-data", "hi").json
+    assert out["vmss"]["virtualMachineProfile"]["storageProfile"]["osDisk"]["diskSizeGB"] == 64
+    assert "userData" not in out["vmss"]["virtualMachineProfile"]
+    cli.ok("vmss", "scale", "-g", rg, "-n", "ss1", "--new-capacity", "2", "-o", "none")
+    assert cli.tsv("disk", "show", "-g", rg, "-n", "ss1-0-os", "--query", "diskSizeGB") == "64"
+    assert cli.tsv("disk", "show", "-g", rg, "-n", "ss1-1-os", "--query", "diskSizeGB") == "64"
+    r = cli.az("vmss", "create", "-g", rg, "-n", "ss2", "--image", "Ubuntu2204", "--os-disk-size-gb", "0")
+    assert r.code == 1 and "allowed: 1 to 4095" in r.err
+    assert cli.az("vmss", "show", "-g", rg, "-n", "ss2").code == 3
+
+
+def test_vmss_sku_profile_sizes_with_their_ranks(cli, rg):
+    cli.ok("vmss", "create", "-g", rg, "-n", "ss1", "--image", "Ubuntu2204", "--instance-count", "0",
+           "--skuprofile-vmsizes", "Standard_D2s_v3", "Standard_D4s_v3", "--skuprofile-rank", "0", "1",
+           "--sku-allocat-strat", "Prioritized", "-o", "none")
+    assert cli.ok("vmss", "show", "-g", rg, "-n", "ss1", "--query", "skuProfile").json == {
+        "allocationStrategy": "Prioritized",
+        "vmSizes": [{"name": "Standard_D2s_v3", "rank": 0}, {"name": "Standard_D4s_v3", "rank": 1}]}
+    r = cli.az("vmss", "update", "-g", rg, "-n", "ss1", "--skuprofile-vmsizes", "Standard_D2s_v3",
+               "--skuprofile-rank", "0", "1")
+    assert r.code != 0 and "one whole number per size" in r.err
+    assert len(cli.ok("vmss", "show", "-g", rg, "-n", "ss1", "--query", "skuProfile.vmSizes").json) == 2

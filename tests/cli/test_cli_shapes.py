@@ -1,8 +1,8 @@
 """Every az command's output has az 2.91's shape: the oracle is az's own schema or SDK model (tests/cli/azshape.py).
 
 For an AAZ command (``disk create|show|list|update``, ``snapshot create|show|list``, ``image create|show|list``,
-``disk-encryption-set *``, ``vm show|list|update`` ...) every key cmklab prints must be a key of the command's
-response schema, in its REST spelling (``diskSizeGB``); for an SDK command (``keyvault create/show/...``)
+``disk-encryption-set *``, ``vm show|list|update``, ``vmss show|list|update|scale|list-instances`` ...) every key
+cmklab prints must be a key of the command's response schema, in its REST spelling (``diskSizeGB``); for an SDK command (``keyvault create/show/...``)
 cmklab's JSON, loaded into the SDK model az returns and printed back with az's ``todict``, must be exactly what
 cmklab printed: every attribute, nulls kept, no key more or less, list outputs included.
 """
@@ -86,6 +86,19 @@ def world(cli, landscape):
     run("vm list", "-g", rg)
     run("vm get-instance-view", "-g", rg, "-n", "vm1")
     run("vm update", "-g", rg, "-n", "vm1", "--ultra-ssd-enabled", "false")
+    cli.ok("vmss", "create", "-g", rg, "-n", "ss1", "--image", "Ubuntu2204", "--instance-count", "1",
+           "--os-disk-encryption-set", "des1", "--data-disk-sizes-gb", "8", "--data-disk-encryption-sets", "des1",
+           "--zones", "1", "--security-type", "TrustedLaunch", "--max-batch-instance-percent", "20",
+           "--enable-auto-repairs", "true", "--regular-priority-count", "1", "--license-type", "RHEL_BYOS",
+           "--user-data", "hi", "--enable-resilient-creation", "true", "--skuprofile-vmsizes", "Standard_D2s_v3",
+           "-o", "none")
+    run("vmss show", "-g", rg, "-n", "ss1")
+    run("vmss show", "-g", rg, "-n", "ss1", "--include-user-data")
+    run("vmss list", "-g", rg)
+    run("vmss update", "-g", rg, "-n", "ss1", "--set", "virtualMachineProfile.securityProfile.encryptionAtHost=true",
+        "--spot-restore-timeout", "PT1H", "--enable-spot-restore", "true")
+    run("vmss scale", "-g", rg, "-n", "ss1", "--new-capacity", "2")
+    run("vmss list-instances", "-g", rg, "-n", "ss1")
     run("keyvault create", "-g", rg, "-n", "kv2")
     run("keyvault create", "-g", rg, "-n", "kv3", "--no-self-perms", "--enabled-for-disk-encryption", "true",
         "--network-acls-ips", "1.2.3.4", "--network-acls-vnets", "v1/s1", "--bypass", "AzureServices",
