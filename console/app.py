@@ -28,13 +28,13 @@ from textual.worker import Worker, WorkerState
 
 from engine.errors import EngineError
 from engine.events import Event
-from engine.facade import MUTATING
+from engine.facade import changes_state
 
 from . import azcmd
 from .commands import ConsoleCommands
 from .messages import ActionDone, ActionFailed, ActionStarted, EngineEvent, ExternalChange
 from .screens.main import MainScreen
-from .screens.ops import Call
+from .cli.spec import Call
 from .screens.panes import LogEntry, short_kid, shorten
 
 POLL_SECONDS = 0.5
@@ -69,8 +69,8 @@ class CmkApp(App):
             self.animation_level = "none"
         self.engine = engine
         """The engine facade: every action and query goes through it."""
-        self.read_only = read_only
-        """Refuse every mutating action (``--read-only``)."""
+        if read_only:
+            engine.set_read_only()  # a projector view: the store refuses every write from now on
         self.store_label = store_label or _store_label(engine)
         self.command_log: list[LogEntry] = []
         """Each action as its ``cmklab az`` command line(s), in order."""
@@ -106,6 +106,11 @@ class CmkApp(App):
                 self.lab = open_lab(engine, home, read_only=read_only)
             except Exception:  # noqa: BLE001 - a broken scenario.json must not stop the console
                 self.lab = None
+
+    @property
+    def read_only(self) -> bool:
+        """Every action is refused: the store was opened read-only (``--read-only``); the store says so."""
+        return self.engine.read_only
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -213,7 +218,7 @@ class CmkApp(App):
 
         ``slow``: show the progress indicator at once (else only if the action lasts). ``new_in``: a
         pane whose cursor goes to the row the action creates."""
-        if self.read_only and (call.method in MUTATING or call.method == "vm_write"):
+        if self.read_only and changes_state(call.method):
             self.notify(f"{label}: the console was opened with --read-only, so nothing can change.",
                         title="ReadOnly", severity="error")
             return

@@ -52,7 +52,7 @@ def open_engine(home: str | os.PathLike | None = None, *, seed: int | None = Non
         raise EngineError(f"the home {path} holds no state yet, and a read-only session cannot create it; "
                           f"open it once without --read-only (or run: cmklab --home {path} demo)",
                           code="ReadOnly")
-    store = TinyStore(path)
+    store = TinyStore(path, read_only=read_only)
     fresh = store.generation == 0  # (not load(): the engine takes the parse the store made when it opened)
     start = None
     if seed is None and fresh:

@@ -5,6 +5,6 @@ Headless: nothing here imports textual, rich, tinydb or the console. Persistence
 """
 
 from .errors import EngineError
-from .facade import MUTATING, Engine, Impact
+from .facade import ACTIONS, Engine, Impact
 
-__all__ = ["Engine", "EngineError", "Impact", "MUTATING"]
+__all__ = ["ACTIONS", "Engine", "EngineError", "Impact"]

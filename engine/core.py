@@ -28,10 +28,10 @@ from ._lazy import crypto
 from .clock import DEFAULT_START, SimulatedClock, iso, parse_iso
 from .entropy import Entropy
 from .errors import BadRequest, EngineError, NotFound, StoreError
-from .ids import arm_id
+from .ids import PROVIDERS, arm_id
 from .events import Event, Subscriber
-from .models import MODELS, AuditEntry, DesMember, DiskAttachment, EngineMeta, EventEntry, Model, field_types
-from .repository import StateStore
+from .models import DATA_TABLES, MODELS, TABLE_OF_KIND, AuditEntry, DesMember, DiskAttachment, EngineMeta, EventEntry, Model, field_types
+from .repository import StateStore, refuse_if_read_only
 from .rules import DEFAULT_PROFILE, PROFILES, Rules
 
 M = TypeVar("M", bound=Model)
@@ -523,6 +523,15 @@ class EngineCore:
             self.t[name].follow()
 
     @property
+    def read_only(self) -> bool:
+        """The store was opened read-only: every action is refused (queries and what-if work)."""
+        return bool(getattr(self.store, "read_only", False))
+
+    def set_read_only(self) -> None:
+        """From now on the store refuses every write (a projector view of a store opened for writing)."""
+        self.store.read_only = True
+
+    @property
     def busy(self) -> bool:
         """True while an action runs (in any thread)."""
         return self._uow is not None
@@ -535,6 +544,8 @@ class EngineCore:
             if self._uow is not None:
                 yield self._uow
                 return
+            if not dry_run:
+                refuse_if_read_only(self.store)  # before the lock: a read-only session takes none
             lock = self.store.lock() if not dry_run else contextlib.nullcontext()
             with lock, _no_cycle_collection():
                 if self.store.changed():
@@ -649,7 +660,7 @@ class EngineCore:
                 for disk_id in vm.disk_ids():
                     if index.get(disk_id) is None:
                         self._add(DiskAttachment(id=disk_id, vm=vm.id))
-            for table in ("disks", "snapshots", "images"):
+            for table in DATA_TABLES:
                 for r in self.t[table].values():
                     if r.des_id:
                         self._add(DesMember(id=f"{r.des_id}|{r.id}", kind=table, resource=r.id))
@@ -658,7 +669,7 @@ class EngineCore:
         members = self.t["des_members"]
         vms = MODELS["vms"]
         for (table, key), before in list(uow.before.items()):
-            if table in ("disks", "snapshots", "images"):
+            if table in DATA_TABLES:
                 old = (before or {}).get("des_id")
                 r = self.t[table].get(key)
                 new = r.des_id if r is not None else None
@@ -706,9 +717,9 @@ class EngineCore:
                 r = self.t[m.kind].get(m.resource)
                 if r is not None and r.des_id == des_id:
                     found[m.kind].append(r)
-            return [r for table in ("disks", "snapshots", "images")
+            return [r for table in DATA_TABLES
                     for r in sorted(found[table], key=lambda r: r.id)]
-        return [r for table in ("disks", "snapshots", "images")
+        return [r for table in DATA_TABLES
                 for r in sorted((r for r in self.t[table].values() if r.des_id == des_id), key=lambda r: r.id)]
 
     def vm_of_disk(self, disk_id: str):
@@ -843,6 +854,15 @@ class EngineCore:
             raise BadRequest(f"{what} name {name_or_id!r} is ambiguous; give its resource group or its id",
                              code="InvalidParameter")
         return cands[0] if cands else None
+
+    def _find_resource(self, kind: str, name_or_id: str, resource_group: str | None = None, what: str | None = None):
+        """The resource a user names (:meth:`_lookup`), or ARM's NotFound naming its type and group: the one
+        "find by name or id" of the backends."""
+        obj = self._lookup(TABLE_OF_KIND[kind], kind, name_or_id, resource_group, what or kind)
+        if obj is None:
+            raise NotFound(f"The Resource '{PROVIDERS[kind]}/{name_or_id}' under resource group "
+                           f"'{resource_group or '?'}' was not found.", code="ResourceNotFound")
+        return obj
 
     def _exists(self, table: str, kind: str, name: str, group: str) -> bool:
         """Whether ``name`` is taken in ``group`` (case-insensitively, as Azure compares names): one look-up."""

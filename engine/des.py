@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from .actions import action
 from . import events as ev
 from .errors import BadRequest, Conflict, EngineError, Forbidden, NotFound, QuotaExceeded
 from .ids import arm_id, check_name, key_id, parse_arm_id, parse_key_url
@@ -15,11 +16,7 @@ from .rules import (DES_ENCRYPTION_TYPES, DES_REQUIRED_PERMISSIONS, ENC_CONFIDEN
 
 class DesBackend(EngineCore):
     def _find_des(self, name_or_id: str, resource_group: str | None = None) -> DiskEncryptionSet:
-        obj = self._lookup("des", "des", name_or_id, resource_group, "disk encryption set")
-        if obj is None:
-            raise NotFound(f"The Resource 'Microsoft.Compute/diskEncryptionSets/{name_or_id}' under resource group "
-                           f"'{resource_group or '?'}' was not found.", code="ResourceNotFound")
-        return obj  # type: ignore[return-value]
+        return self._find_resource("des", name_or_id, resource_group, "disk encryption set")
 
     def get_des(self, name: str, resource_group: str | None = None) -> DiskEncryptionSet:
         return self._find_des(name, resource_group)
@@ -81,6 +78,7 @@ class DesBackend(EngineCore):
             raise compute_error(problem, f"key {kid}")
         return kid
 
+    @action
     def create_des(self, name: str, resource_group: str, key_url: str, *, source_vault: str | None = None,
                    location: str | None = None, encryption_type: str = ENC_CUSTOMER,
                    rotation_to_latest: bool = False, tags: dict | None = None) -> DiskEncryptionSet:
@@ -117,6 +115,7 @@ class DesBackend(EngineCore):
                        f"identity {des.principal_id} get, wrapKey and unwrapKey on the key", des=des.id)
             return des
 
+    @action
     def update_des(self, name: str, resource_group: str | None = None, *, key_url: str | None = None,
                    source_vault: str | None = None, rotation_to_latest: bool | None = None,
                    encryption_type: str | None = None) -> DiskEncryptionSet:
@@ -143,6 +142,7 @@ class DesBackend(EngineCore):
             self._emit(ev.ResourceChanged, f"disk encryption set {des.name} updated", resource=des.id)
             return des
 
+    @action
     def delete_des(self, name: str, resource_group: str | None = None) -> None:
         with self.transaction():
             des = self._find_des(name, resource_group)

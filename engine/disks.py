@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Callable
 
+from .actions import action
 from ._lazy import crypto
 from . import events as ev
 from .common import check_region, choice, compute_error, merge_props, parallel
@@ -22,7 +23,7 @@ from .core import EngineCore
 from .entropy import oaep_sha256_encrypt
 from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAllowed
 from .ids import arm_id, check_name, key_id, parse_arm_id, parse_key_url
-from .models import Disk, DiskEncryptionSet, Image, PlatformKey, Snapshot, VirtualMachine
+from .models import DATA_TABLES, TABLE_OF_KIND, Disk, DiskEncryptionSet, Image, PlatformKey, Snapshot, VirtualMachine
 from .rules import (DISK_ENCRYPTION_TYPES, DISK_SKUS, ENC_CUSTOMER, ENC_DOUBLE, ENC_PLATFORM, MAX_DISK_GB,
                     PREMIUM_V2, SNAPSHOT_SKUS, ZONAL_REGIONS, ZONES)
 
@@ -31,7 +32,7 @@ XTS = "AES-256-XTS"
 CHUNK_BLOCKS = 256
 """Blocks per crypto call (1 MiB): large enough to amortise Python, small enough to stay in cache."""
 KINDS = {"disk": Disk, "snapshot": Snapshot, "image": Image}
-TABLE_OF = {"disk": "disks", "snapshot": "snapshots", "image": "images"}
+TABLE_OF = {kind: TABLE_OF_KIND[kind] for kind in ("disk", "snapshot", "image")}
 
 
 class DisksBackend(EngineCore):
@@ -68,14 +69,7 @@ class DisksBackend(EngineCore):
     # ---- lookups -----------------------------------------------------------------------------
 
     def _find(self, kind: str, name_or_id: str, resource_group: str | None = None) -> Disk:
-        table = TABLE_OF[kind]
-        label = {"disk": "Microsoft.Compute/disks", "snapshot": "Microsoft.Compute/snapshots",
-                 "image": "Microsoft.Compute/images"}[kind]
-        obj = self._lookup(table, kind, name_or_id, resource_group, kind)
-        if obj is None:
-            raise NotFound(f"The Resource '{label}/{name_or_id}' under resource group '{resource_group or '?'}' "
-                           "was not found.", code="ResourceNotFound")
-        return obj  # type: ignore[return-value]
+        return self._find_resource(kind, name_or_id, resource_group)
 
     def get_disk(self, name: str, resource_group: str | None = None) -> Disk:
         return self._find("disk", name, resource_group)
@@ -304,6 +298,7 @@ class DisksBackend(EngineCore):
 
     # ---- create ------------------------------------------------------------------------------
 
+    @action
     def create_disk(self, name: str, resource_group: str, *, size_gb: int | None = None, sku: str = "Premium_LRS",
                     location: str | None = None, encryption_type: str | None = None,
                     disk_encryption_set: str | None = None, source: str | None = None, os_type: str | None = None,
@@ -313,6 +308,7 @@ class DisksBackend(EngineCore):
                                      encryption_type=encryption_type, des_arg=disk_encryption_set, source=source,
                                      os_type=os_type, tags=tags, zone=zone, props=props)
 
+    @action
     def create_snapshot(self, name: str, resource_group: str, source: str, *, location: str | None = None,
                         encryption_type: str | None = None, disk_encryption_set: str | None = None,
                         sku: str | None = None, tags: dict | None = None, props: dict | None = None) -> Snapshot:
@@ -320,6 +316,7 @@ class DisksBackend(EngineCore):
                                      location=location, encryption_type=encryption_type,
                                      des_arg=disk_encryption_set, source=source, os_type=None, tags=tags, props=props)
 
+    @action
     def create_image(self, name: str, resource_group: str, source: str, *, location: str | None = None,
                      os_type: str | None = None, tags: dict | None = None) -> Image:
         """An image from a VM (its OS disk), a disk or a snapshot; it keeps its source's encryption (K6)."""
@@ -526,6 +523,7 @@ class DisksBackend(EngineCore):
 
     # ---- update (encrypt an existing disk, K4, K5, K8) ------------------------------------------
 
+    @action
     def update_disk(self, name: str, resource_group: str | None = None, *, encryption_type: str | None = None,
                     disk_encryption_set: str | None = None, size_gb: int | None = None, sku: str | None = None,
                     tags: dict | None = None, props: dict | None = None) -> Disk:
@@ -622,12 +620,15 @@ class DisksBackend(EngineCore):
 
     # ---- delete, move --------------------------------------------------------------------------
 
+    @action
     def delete_disk(self, name: str, resource_group: str | None = None) -> None:
         self._delete_resource("disk", name, resource_group)
 
+    @action
     def delete_snapshot(self, name: str, resource_group: str | None = None) -> None:
         self._delete_resource("snapshot", name, resource_group)
 
+    @action
     def delete_image(self, name: str, resource_group: str | None = None) -> None:
         self._delete_resource("image", name, resource_group)
 
@@ -663,7 +664,7 @@ class DisksBackend(EngineCore):
     def _forget_data_keys_of(self, key) -> None:
         """A key was purged: drop every sealed cache of data keys it wrapped (crypto-shredding, KV6)."""
         prefix = key.id.lower() + "/"
-        for table in ("disks", "snapshots", "images"):
+        for table in DATA_TABLES:
             for r in self.t[table].values():
                 if r.cache and any(layer["kid"].lower().startswith(prefix) for layer in r.layers):
                     self._touch(r)

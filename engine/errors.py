@@ -125,6 +125,14 @@ class CryptoError(EngineError):
     status = 400
 
 
+class ReadOnly(EngineError):
+    """The store was opened read-only (``--read-only``, a projector view): it refuses every write, so nothing
+    can change; queries and what-if previews still work."""
+
+    code = "ReadOnly"
+    status = 409
+
+
 class StoreError(EngineError):
     """The state file cannot be used: corrupt, unreadable, or from a newer schema. It is left untouched."""
 

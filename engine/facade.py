@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ._lazy import crypto
 from ._light import dataclass, field
+from .actions import actions_of
 from datetime import datetime
 
 from .errors import EngineError, NotFound
@@ -16,22 +17,11 @@ from .des import DesBackend
 from .disks import DisksBackend
 from .jobs import JobsBackend
 from .keys import KeysBackend
-from .models import NOT_RESOURCES, PowerState
+from .models import DATA_TABLES, NOT_RESOURCES, PowerState
 from .repository import MemoryStore
 from .vaults import VaultsBackend
 from .vms import VmsBackend
 
-MUTATING = (
-    "create_group", "delete_group", "create_vault", "update_vault", "delete_vault", "recover_vault", "purge_vault",
-    "set_policy", "delete_policy", "create_role_assignment", "delete_role_assignment", "create_key", "import_key",
-    "rotate_key", "set_key_attributes", "delete_key", "recover_key", "purge_key", "set_rotation_policy",
-    "create_des", "update_des", "delete_des", "create_disk", "update_disk", "delete_disk", "create_snapshot",
-    "delete_snapshot", "create_image", "delete_image", "create_vm", "start_vm", "stop_vm", "deallocate_vm",
-    "restart_vm", "delete_vm", "update_vm", "attach_disk", "detach_disk", "advance_clock",
-    "enable_disk_encryption_ade", "run_due_jobs", "create_scale_set", "update_scale_set", "scale_scale_set",
-    "upgrade_scale_set_instances", "scale_set_power", "delete_scale_set",
-)
-"""Facade methods that change state (what-if accepts these)."""
 
 
 @dataclass
@@ -125,7 +115,7 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
         """Readability of disks, snapshots and images and the state of VMs: of those in ``scope``
         (``({(table, key)}, {vm key})``), or of all of them."""
         if scope is None:
-            resources = [r for t in ("disks", "snapshots", "images") for r in self.t[t].values()]
+            resources = [r for t in DATA_TABLES for r in self.t[t].values()]
             vms = list(self.t["vms"].values())
         else:
             resources = [r for t, k in sorted(scope[0]) if (r := self.t[t].get(k)) is not None]
@@ -158,8 +148,9 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
 
     def what_if(self, action: str, *args, **kwargs) -> Impact:
         """Run ``action`` as a dry run and report its consequences; no state changes, nothing is written."""
-        if action not in MUTATING:
-            raise NotFound(f"{action!r} is not an action; actions: {', '.join(MUTATING)}", code="InvalidParameter")
+        if not previewable(action):
+            raise NotFound(f"{action!r} is not an action what-if can preview; those are: "
+                           f"{', '.join(a for a, p in ACTIONS.items() if p)}", code="InvalidParameter")
         impact = Impact(action=action)
         with self._lock:
             self.refresh_if_changed()
@@ -215,7 +206,7 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
             if not was and r1[rid]:
                 impact.readable_again.append(names.get(rid, rid))
         for (t, key), before in uow.before.items():  # an untouched resource that is lost was lost already
-            if t not in ("disks", "snapshots", "images"):
+            if t not in DATA_TABLES:
                 continue
             r = self.t[t].get(key)
             if r is not None and self.lost(r):
@@ -277,7 +268,7 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
             for d in self.vm_disks(vm):
                 lines += ["  " + x for x in self._disk_chain(d)]
             return lines
-        for t in ("disks", "snapshots", "images"):
+        for t in DATA_TABLES:
             r = self.t[t].get(resource_id)
             if r is not None:
                 return self._disk_chain(r)
@@ -300,3 +291,18 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
         if r.cache is None and self.resource_problem(r) is not None:
             lines.append("  no sealed copy of the data keys remains")
         return lines
+
+
+ACTIONS: dict[str, bool] = actions_of(Engine)
+"""Every facade method that changes state (marked ``@action`` on its backend): name -> whether what-if can
+preview it."""
+
+
+def changes_state(method: str) -> bool:
+    """Whether the facade method ``method`` changes state (the one place that says so: its ``@action``)."""
+    return method in ACTIONS
+
+
+def previewable(method: str) -> bool:
+    """Whether what-if can preview ``method`` (an action that is not marked ``previewable=False``)."""
+    return ACTIONS.get(method, False)

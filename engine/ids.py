@@ -48,7 +48,8 @@ class ArmId:
 
 
 def parse_arm_id(text: str) -> ArmId | None:
-    m = _ARM.match(text.strip()) if isinstance(text, str) else None
+    """The parts of an ARM resource id (a trailing slash allowed), or None when ``text`` is not one."""
+    m = _ARM.match(text.strip().rstrip("/")) if isinstance(text, str) else None
     if not m:
         return None
     return ArmId(m.group("sub"), m.group("rg"), m.group("prov"), m.group("name"))
@@ -63,10 +64,39 @@ def key_id(vault: str, name: str, version: str | None = None) -> str:
     return f"{base}/{version}" if version else base
 
 
-_KID = re.compile(
-    r"^https://(?P<vault>[A-Za-z0-9-]+)\.vault\.azure\.net(?::443)?/keys/(?P<name>[A-Za-z0-9-]+)(?:/(?P<version>[0-9a-fA-F]{32}))?/?$"
-)
+_KID_BODY = (r"https://(?P<vault>[A-Za-z0-9-]+)\.vault\.azure\.net(?::443)?/keys/(?P<name>[A-Za-z0-9-]+)"
+             r"(?:/(?P<version>[0-9a-fA-F]{32}))?")
+_KID = re.compile(rf"^{_KID_BODY}/?$")
+KEY_URL_IN_TEXT = re.compile(_KID_BODY, re.I)
+"""A key URL anywhere in a text (messages, events): the one pattern of a key id, with :data:`_KID` its
+anchored form."""
 KEY_URL_HELP = "https://{vault}.vault.azure.net/keys/{name}/{32-hex version}"
+
+
+def keys_prefix(vault: str) -> str:
+    """What the (lower-cased) id of every key of ``vault`` starts with."""
+    return f"https://{vault.lower()}.{VAULT_DNS}/keys/"
+
+
+def deleted_key_id(vault: str, name: str) -> str:
+    return f"https://{vault}.{VAULT_DNS}/deletedkeys/{name}"
+
+
+def short_key_url(url: str, *, version: bool = True) -> str | None:
+    """``https://kv.vault.azure.net/keys/k/0123...`` -> ``kv/k/01234567`` (``kv/k`` without ``version``);
+    None when ``url`` is not a key URL."""
+    m = KEY_URL_IN_TEXT.fullmatch(url.strip()) if isinstance(url, str) else None
+    return None if m is None else _short(m, version)
+
+
+def shorten_key_urls(text: str, *, version: bool = True) -> str:
+    """Every key URL in ``text`` in its short form (:func:`short_key_url`)."""
+    return KEY_URL_IN_TEXT.sub(lambda m: _short(m, version), text)
+
+
+def _short(m: re.Match, version: bool) -> str:
+    ver = m.group("version")
+    return f"{m.group('vault')}/{m.group('name')}" + (f"/{ver[:8]}" if version and ver else "")
 
 
 @dataclass(frozen=True)

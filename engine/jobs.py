@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Callable
 
+from .actions import action
 from . import events as ev
 from .clock import format_duration, iso, parse_duration, parse_iso
 from .errors import BadRequest, EngineError
@@ -23,6 +24,7 @@ Job = tuple[str, str, Callable[[], None]]
 
 
 class JobsBackend(EngineCore):
+    @action
     def advance_clock(self, delta: timedelta | str) -> list[dict]:
         """Move the simulated clock forward, running every due job in order; returns what ran."""
         if isinstance(delta, str):
@@ -57,6 +59,7 @@ class JobsBackend(EngineCore):
                        + (f"; {len(ran)} job(s) ran" if ran else ""), start=iso(start), end=iso(target))
         return ran
 
+    @action
     def run_due_jobs(self) -> list[dict]:
         """Run what is due now (for example a re-key resumed after a crash), without moving the clock."""
         ran = []
@@ -100,8 +103,8 @@ class JobsBackend(EngineCore):
             if cur["exp"] and f"expired:{k.id}/{cur['version']}" not in notified:
                 add(cur["exp"], f"key {k.id}/{cur['version'][:8]} expired",
                     lambda k=k, cur=cur: self._mark_expired(k, cur))
-            for action in (k.rotation_policy or {}).get("lifetimeActions", []):
-                trig, typ = action["trigger"], action["action"]["type"]
+            for lifetime_action in (k.rotation_policy or {}).get("lifetimeActions", []):
+                trig, typ = lifetime_action["trigger"], lifetime_action["action"]["type"]
                 if "timeAfterCreate" in trig:
                     base = parse_iso(cur["created"]) + parse_duration(trig["timeAfterCreate"])
                     when = iso(max(base, parse_iso(k.rotation_policy.get("anchor") or cur["created"])))

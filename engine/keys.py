@@ -14,12 +14,13 @@ import base64
 import json
 from datetime import timedelta
 
+from .actions import action
 from ._lazy import crypto
 from . import events as ev
 from .clock import iso, parse_duration, parse_iso
 from .entropy import oaep_sha256_encrypt, seeded_rsa
 from .errors import BadRequest, Conflict, EngineError, Forbidden, NotFound
-from .ids import check_name, key_id, parse_key_url
+from .ids import check_name, key_id, keys_prefix, parse_key_url
 from .models import Key, KeyVersion, ResourceState, Vault
 from .rules import EC_CURVE_BITS, EC_CURVES, KEY_SIZES, MANAGED_HSM_KEY_TYPES, VAULT_KEY_TYPES
 from .core import EngineCore
@@ -49,7 +50,7 @@ class KeysBackend(EngineCore):
 
     def get_key(self, vault: str, name: str, version: str | None = None, *, audit: bool = True) -> tuple[Key, dict]:
         """The key and one version (the current one by default), as ``az keyvault key show``."""
-        if not audit:
+        if not audit or self.read_only:  # a read-only session writes nothing, not even its KeyGets
             k = self._key(vault, name)
             return k, self._version(k, version)
         with self.transaction():
@@ -79,7 +80,7 @@ class KeysBackend(EngineCore):
 
     def list_all_keys(self, *, vault: str | None = None, where: Callable[[Key], bool] | None = None) -> list[Key]:
         """Every key (of ``vault``, in any state), by vault and name; those ``where`` accepts."""
-        prefix = f"https://{vault.lower()}.vault.azure.net/keys/" if vault else ""
+        prefix = keys_prefix(vault) if vault else ""
         return sorted((k for k in list(self.t["keys"].values())
                        if k.id.startswith(prefix) and (where is None or where(k))),
                       key=lambda k: (k.vault, k.name.lower()))  # type: ignore[misc]
@@ -130,6 +131,7 @@ class KeysBackend(EngineCore):
                              f"{', '.join(map(str, KEY_SIZES))}", code="BadParameter")
         return kty, size, None
 
+    @action
     def create_key(self, vault: str, name: str, *, kty: str = "RSA", size: int | None = None,
                    curve: str | None = None, ops: list[str] | None = None, exp: str | None = None,
                    nbf: str | None = None, enabled: bool = True, tags: dict | None = None) -> tuple[Key, dict]:
@@ -143,6 +145,7 @@ class KeysBackend(EngineCore):
             return self._new_version(v, name, kty, size, private, ops=ops, exp=exp, nbf=nbf, enabled=enabled,
                                      tags=tags, operation="KeyCreate")
 
+    @action
     def import_key(self, vault: str, name: str, pem: bytes, *, password: bytes | None = None,
                    kty: str | None = None, ops: list[str] | None = None, exp: str | None = None,
                    nbf: str | None = None, enabled: bool = True, tags: dict | None = None) -> tuple[Key, dict]:
@@ -159,6 +162,7 @@ class KeysBackend(EngineCore):
             return self._new_version(v, name, kty, size, private, ops=self._check_ops(ops, kty), exp=exp,
                                      nbf=nbf, enabled=enabled, tags=tags, operation="KeyImport", imported=True)
 
+    @action
     def rotate_key(self, vault: str, name: str) -> tuple[Key, dict]:
         """A new version with the same type and size (``az keyvault key rotate``)."""
         with self.transaction():
@@ -272,6 +276,7 @@ class KeysBackend(EngineCore):
 
     # ---- attributes (KV5, KV9) -------------------------------------------------------------------
 
+    @action
     def set_key_attributes(self, vault: str, name: str, version: str | None = None, *, enabled: bool | None = None,
                            exp: str | None = None, nbf: str | None = None, tags: dict | None = None,
                            ops: list[str] | None = None, all_versions: bool = False) -> tuple[Key, dict]:
@@ -310,6 +315,7 @@ class KeysBackend(EngineCore):
 
     # ---- delete, recover, purge (KV6) ------------------------------------------------------------
 
+    @action
     def delete_key(self, vault: str, name: str) -> Key:
         with self.transaction() as uow:
             k = self._key(vault, name)
@@ -323,6 +329,7 @@ class KeysBackend(EngineCore):
             self._emit(ev.KeyDeleted, f"key {k.id} deleted (recoverable until {k.scheduled_purge_date})", kid=k.id)
             return k
 
+    @action
     def recover_key(self, vault: str, name: str) -> Key:
         with self.transaction() as uow:
             k = self._key(vault, name, include_deleted=True)
@@ -337,6 +344,7 @@ class KeysBackend(EngineCore):
             self._emit(ev.KeyRecovered, f"key {k.id} recovered", kid=k.id)
             return k
 
+    @action
     def purge_key(self, vault: str, name: str, *, _by_platform: bool = False) -> None:
         with self.transaction() as uow:
             v = self._vault(vault)
@@ -371,6 +379,7 @@ class KeysBackend(EngineCore):
             {"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "Notify"}}],
             "attributes": {"expiryTime": None, "created": None, "updated": None}}
 
+    @action
     def set_rotation_policy(self, vault: str, name: str, policy: dict | str) -> dict:
         if isinstance(policy, str):
             try:
@@ -611,7 +620,7 @@ class KeysBackend(EngineCore):
         return private
 
     def _keys_of(self, vault: str, *, include_deleted: bool = False) -> list[Key]:
-        prefix = f"https://{vault.lower()}.vault.azure.net/keys/"
+        prefix = keys_prefix(vault)
         return [k for k in self.t["keys"].values() if k.id.startswith(prefix)
                 and (include_deleted or k.state == ResourceState.ACTIVE.value)]  # type: ignore[misc]
 

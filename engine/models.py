@@ -246,7 +246,7 @@ class Key(Model):
 
     table: ClassVar[str] = "keys"
     id: str
-    """Versionless key id ``https://{vault}.vault.azure.net/keys/{name}``."""
+    """Versionless key id (``engine.ids.key_id(vault, name)``)."""
     vault: str
     name: str
     kty: str = "RSA"
@@ -530,6 +530,13 @@ class DesMember(Model):
     """The resource's table: disks, snapshots or images."""
     resource: str
 
+
+TABLE_OF_KIND = {"vault": Vault.table, "des": DiskEncryptionSet.table, "disk": Disk.table, "snapshot": Snapshot.table,
+                 "image": Image.table, "vm": VirtualMachine.table, "vmss": ScaleSet.table}
+"""The table of each kind of resource ``engine.ids.PROVIDERS`` names (the model classes own the names)."""
+
+DATA_TABLES = (Disk.table, Snapshot.table, Image.table)
+"""The tables of resources that hold encrypted data (disks, snapshots, images): one owner for the list."""
 
 NOT_RESOURCES = ("engine", "audit", "events", "platform_keys", DiskAttachment.table, DesMember.table)
 """Tables that hold the engine's own bookkeeping (meta, logs, platform keys, indexes), not Azure resources."""

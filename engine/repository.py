@@ -48,6 +48,10 @@ class StateStore(Protocol):
 
     blobs: BlobStore
 
+    read_only: bool
+    """Opened read-only: ``commit`` and ``append_log`` refuse with :class:`~engine.errors.ReadOnly` (the one
+    place a read-only session is enforced; the engine and the front ends ask it)."""
+
     def load(self) -> Docs:
         """Read every table (never the store's own meta table): a full read, for tools and tests."""
 
@@ -148,12 +152,23 @@ class MemoryBlobStore:
         return bytes(self._blobs.get(blob_id, b""))
 
 
+def refuse_if_read_only(store, what: str = "this change") -> None:
+    """Raise :class:`~engine.errors.ReadOnly` when ``store`` was opened read-only."""
+    if getattr(store, "read_only", False):
+        from .errors import ReadOnly
+
+        where = getattr(store, "home", None) or getattr(store, "path", None) or "this store"
+        raise ReadOnly(f"{where} was opened read-only (--read-only): {what} was refused and nothing was "
+                       "changed; queries and what-if previews work, run without --read-only to act")
+
+
 class MemoryStore:
     """A :class:`StateStore` in memory: same contract, no files."""
 
     path: str | None = None
 
-    def __init__(self, root_key: bytes | None = None) -> None:
+    def __init__(self, root_key: bytes | None = None, *, read_only: bool = False) -> None:
+        self.read_only = read_only
         self._docs: Docs = {}
         self._root = root_key or os.urandom(32)
         self.blobs = MemoryBlobStore()
@@ -186,6 +201,7 @@ class MemoryStore:
 
     def commit(self, upserts: Docs, deletes: dict[str, list[str]], *, shred: bool = False,
                log: list[tuple[str, dict]] = ()) -> list[str]:
+        refuse_if_read_only(self)
         for name, _doc in log:
             if name not in ("audit", "events"):
                 raise ValueError(f"unknown log {name!r}; logs: audit, events")
@@ -202,6 +218,7 @@ class MemoryStore:
         return self.commits
 
     def append_log(self, entries: list[tuple[str, dict]], gen: int | None = None) -> list[str]:
+        refuse_if_read_only(self)
         if entries:
             self.appends += 1
         return self._add_lines(entries, self.commits if gen is None else gen)

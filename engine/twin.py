@@ -28,7 +28,7 @@ from ._lazy import crypto
 from .clock import iso, parse_iso
 from .entropy import oaep_sha256_encrypt, seeded_rsa
 from .errors import BadRequest, Conflict
-from .ids import parse_arm_id, parse_key_url
+from .ids import key_id, parse_arm_id, parse_key_url
 from .models import (DiskEncryptionSet, Disk, Image, Key, PlatformKey, ResourceGroup, RoleAssignment, ScaleSet,
                      Snapshot, Vault, VirtualMachine)
 from .views import STAND_IN_NOTE  # noqa: F401  (re-exported: what a stand-in is called wherever shown)
@@ -654,7 +654,7 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
                          "exp": _iso(attrs.get("expires")), "n": "", "e": "", "sealed": None, "standIn": True})
         docs.sort(key=lambda d: (d["created"], d["version"]))
         name = ref.name
-        k = Key(id=f"https://{vault.name}.vault.azure.net/keys/{name}", vault=vault.name, name=name,
+        k = Key(id=key_id(vault.name, name), vault=vault.name, name=name,
                 kty=kty.upper(), size=bits, tags=tags or {}, versions=docs)
         if isinstance(ops, list) and ops:
             k.key_ops = [str(o) for o in ops]

@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 from typing import Callable, Iterable
 
+from .actions import action
 from . import events as ev
 from .clock import iso
 from .common import check_region, merge_props  # noqa: F401 (check_region re-exported)
@@ -49,6 +50,7 @@ _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 class VaultsBackend(EngineCore):
     # ---- resource groups -------------------------------------------------------------------------
 
+    @action
     def create_group(self, name: str, location: str, tags: dict | None = None) -> ResourceGroup:
         check_name("resource_group", name)
         loc = check_region(location)
@@ -81,6 +83,7 @@ class VaultsBackend(EngineCore):
     def list_groups(self) -> list[ResourceGroup]:
         return sorted(self.t["groups"].values(), key=lambda g: g.name.lower())  # type: ignore[arg-type]
 
+    @action
     def delete_group(self, name: str) -> None:
         with self.transaction():
             g = self.get_group(name)
@@ -95,6 +98,7 @@ class VaultsBackend(EngineCore):
 
     # ---- vaults ------------------------------------------------------------------------------
 
+    @action
     def create_vault(self, name: str, resource_group: str, location: str | None = None, *, sku: str = "standard",
                      enable_purge_protection: bool | None = None, retention_days: int | None = None,
                      enable_rbac_authorization: bool = False, tags: dict | None = None, props: dict | None = None,
@@ -163,6 +167,7 @@ class VaultsBackend(EngineCore):
         return sorted((v for v in self.t["vaults"].values() if v.state == ResourceState.DELETED.value),
                       key=lambda v: v.name)  # type: ignore[arg-type]
 
+    @action
     def update_vault(self, name: str, *, enable_purge_protection: bool | None = None,
                      retention_days: int | None = None, enable_rbac_authorization: bool | None = None,
                      sku: str | None = None, props: dict | None = None) -> Vault:
@@ -195,6 +200,7 @@ class VaultsBackend(EngineCore):
             self._emit(ev.ResourceChanged, f"vault {v.name} updated", resource=v.id)
             return v
 
+    @action
     def delete_vault(self, name: str) -> None:
         with self.transaction() as uow:
             v = self._vault(name)
@@ -206,6 +212,7 @@ class VaultsBackend(EngineCore):
             self._emit(ev.VaultDeleted, f"vault {v.name} deleted (recoverable until {v.scheduled_purge_date})",
                        vault=v.name)
 
+    @action
     def recover_vault(self, name: str) -> Vault:
         with self.transaction() as uow:
             v = self.t["vaults"].get(name.lower())
@@ -219,6 +226,7 @@ class VaultsBackend(EngineCore):
             self._emit(ev.VaultRecovered, f"vault {v.name} recovered", vault=v.name)
             return v  # type: ignore[return-value]
 
+    @action
     def purge_vault(self, name: str, *, _by_platform: bool = False) -> None:
         with self.transaction() as uow:
             v = self.t["vaults"].get(name.lower())
@@ -239,6 +247,7 @@ class VaultsBackend(EngineCore):
 
     # ---- access (KV7) -------------------------------------------------------------------------
 
+    @action
     def set_policy(self, vault: str, object_id: str, key_permissions: Iterable[str] | None,
                    other_permissions: dict[str, Iterable[str]] | None = None) -> Vault:
         """Grant ``key_permissions`` (None keeps the policy's key permissions); ``other_permissions`` sets the
@@ -282,6 +291,7 @@ class VaultsBackend(EngineCore):
                        vault=v.name, object_id=oid)
             return v
 
+    @action
     def delete_policy(self, vault: str, object_id: str) -> Vault:
         oid = (object_id or "").strip().lower()
         with self.transaction() as uow:
@@ -297,6 +307,7 @@ class VaultsBackend(EngineCore):
                        object_id=oid)
             return v
 
+    @action
     def create_role_assignment(self, assignee: str, role: str, scope: str, *, name: str | None = None) -> RoleAssignment:
         """Assign ``role`` to ``assignee`` at ``scope``; ``name`` is the assignment's GUID when the caller chooses
         it (an ARM PUT does), otherwise one is drawn (drawn in both cases, so seeded ids do not shift)."""
@@ -353,6 +364,7 @@ class VaultsBackend(EngineCore):
                and (scope is None or r.scope.lower() == scope.lower())]
         return sorted(out, key=lambda r: (r.scope, r.role, r.principal_id))  # type: ignore[arg-type]
 
+    @action
     def delete_role_assignment(self, *, ids: list[str] | None = None, assignee: str | None = None,
                                role: str | None = None, scope: str | None = None) -> list[RoleAssignment]:
         with self.transaction() as uow:

@@ -16,8 +16,8 @@ import copy
 from typing import Any
 
 from ._lazy import crypto
-from .ids import key_id, parse_key_url, vault_uri
-from .models import PowerState
+from .ids import deleted_key_id, key_id, parse_key_url, vault_uri
+from .models import DATA_TABLES, PowerState
 from .rules import ROLE_IDS, SKU_TIER
 
 STAND_IN_NOTE = "generated stand-in material of an imported twin: the real key never leaves Azure"
@@ -235,7 +235,7 @@ def _stand_in(ver: dict) -> dict:
 def _deleted_fields(key) -> dict:
     return {
         "deletedDate": key.deleted_date,
-        "recoveryId": f"https://{key.vault}.vault.azure.net/deletedkeys/{key.name}",
+        "recoveryId": deleted_key_id(key.vault, key.name),
         "scheduledPurgeDate": key.scheduled_purge_date,
     }
 
@@ -396,7 +396,7 @@ def _creation_data(engine, r) -> dict:
 
 
 def _find_any(engine, rid: str):
-    for table in ("disks", "snapshots", "images"):
+    for table in DATA_TABLES:
         obj = engine.t[table].get(rid)
         if obj is not None:
             return obj

@@ -14,13 +14,15 @@ from __future__ import annotations
 import copy
 from typing import Callable
 
+from .actions import action
 from . import events as ev
 from .common import MAX_IO, check_region, choice as _choice, compute_error, merge_props
 from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAllowed
 from .clock import iso
 from .core import INDEX_VERSION, EngineCore
 from .ids import arm_id, check_name, key_id, parse_key_url
-from .models import POWER_TRANSITIONS, Disk, PowerState, ScaleSet, VirtualMachine
+from .repository import refuse_if_read_only
+from .models import DATA_TABLES, POWER_TRANSITIONS, Disk, PowerState, ScaleSet, VirtualMachine
 from .rules import DISK_SKUS, ENC_PLATFORM, PREMIUM_V2, VM_SIZE_HELP, VM_SIZE_RE, ZONAL_REGIONS, ZONES, \
     vm_family_supports_eah
 
@@ -39,11 +41,7 @@ class VmsBackend(EngineCore):
     # ---- lookups -----------------------------------------------------------------------------
 
     def _find_vm(self, name_or_id: str, resource_group: str | None = None) -> VirtualMachine:
-        vm = self._lookup("vms", "vm", name_or_id, resource_group, "VM")
-        if vm is None:
-            raise NotFound(f"The Resource 'Microsoft.Compute/virtualMachines/{name_or_id}' under resource group "
-                           f"'{resource_group or '?'}' was not found.", code="ResourceNotFound")
-        return vm  # type: ignore[return-value]
+        return self._find_resource("vm", name_or_id, resource_group, "VM")
 
     def get_vm(self, name: str, resource_group: str | None = None) -> VirtualMachine:
         return self._find_vm(name, resource_group)
@@ -64,6 +62,7 @@ class VmsBackend(EngineCore):
 
     # ---- create ------------------------------------------------------------------------------
 
+    @action
     def create_vm(self, name: str, resource_group: str, *, image: str = "Ubuntu2204", size: str = "Standard_DS3_v2",
                   location: str | None = None, os_disk_name: str | None = None,
                   os_disk_encryption_set: str | None = None, os_disk_size_gb: int | None = None,
@@ -163,6 +162,7 @@ class VmsBackend(EngineCore):
 
     # ---- scale sets (V6) -------------------------------------------------------------------------
 
+    @action
     def create_scale_set(self, name: str, resource_group: str, *, capacity: int = 2, size: str = "Standard_DS3_v2",
                          image: str = "Ubuntu2204", location: str | None = None,
                          os_disk_encryption_set: str | None = None, encryption_at_host: bool = False,
@@ -251,6 +251,7 @@ class VmsBackend(EngineCore):
                 return False
         return True
 
+    @action
     def update_scale_set(self, name: str, resource_group: str | None = None, *,
                          encryption_at_host: bool | None = None, os_disk_encryption_set: str | None = None,
                          data_disk_encryption_sets: list[str] | None = None,
@@ -283,6 +284,7 @@ class VmsBackend(EngineCore):
                        vm=ss.id)
             return ss
 
+    @action
     def scale_scale_set(self, name: str, capacity: int, resource_group: str | None = None) -> ScaleSet:
         """Grow to ``capacity`` instances (new ones follow the current model)."""
         with self.transaction():
@@ -309,6 +311,7 @@ class VmsBackend(EngineCore):
             out.append(vm)
         return out
 
+    @action
     def upgrade_scale_set_instances(self, name: str, resource_group: str | None = None, *,
                                     instance_ids: list[str] | None = None) -> ScaleSet:
         """``az vmss update-instances``: bring instances to the latest model. A disk's set changes only while the
@@ -344,6 +347,7 @@ class VmsBackend(EngineCore):
             raise NotFound(f"disk encryption set {des_id} of the model no longer exists", code="ResourceNotFound")
         self.update_disk(d.name, d.resource_group, disk_encryption_set=des.id, encryption_type=des.encryption_type)
 
+    @action
     def scale_set_power(self, name: str, action: str, resource_group: str | None = None, *,
                         instance_ids: list[str] | None = None) -> ScaleSet:
         """``az vmss start|stop|deallocate|restart``: the action on every instance, or those named."""
@@ -358,6 +362,7 @@ class VmsBackend(EngineCore):
                 method(vm.name, vm.resource_group)
             return ss
 
+    @action
     def delete_scale_set(self, name: str, resource_group: str | None = None) -> None:
         """The scale set, its instances and their disks (a scale set's disks go with it)."""
         with self.transaction():
@@ -386,6 +391,7 @@ class VmsBackend(EngineCore):
             raise Conflict(f"Operation '{verb}' is not allowed on VM '{vm.name}' since the VM is {vm.power}.",
                            code="OperationNotAllowed")
 
+    @action
     def start_vm(self, name: str, resource_group: str | None = None) -> VirtualMachine:
         with self.transaction():
             vm = self._find_vm(name, resource_group)
@@ -417,12 +423,15 @@ class VmsBackend(EngineCore):
         # cascade put back the status that says so (it must not start again after deallocation, V4)
         self.uow.reconcile = True
 
+    @action
     def stop_vm(self, name: str, resource_group: str | None = None) -> VirtualMachine:
         return self._power(name, resource_group, "stop")
 
+    @action
     def deallocate_vm(self, name: str, resource_group: str | None = None) -> VirtualMachine:
         return self._power(name, resource_group, "deallocate")
 
+    @action
     def restart_vm(self, name: str, resource_group: str | None = None) -> VirtualMachine:
         with self.transaction():
             vm = self._find_vm(name, resource_group)
@@ -453,6 +462,7 @@ class VmsBackend(EngineCore):
                            "dropped the host-cached keys it ran on", vm=vm.id, kid=vm.status.get("kid"))
             return vm
 
+    @action
     def delete_vm(self, name: str, resource_group: str | None = None) -> None:
         """Delete the VM; its disks stay (detached), as az does by default."""
         with self.transaction():
@@ -460,6 +470,7 @@ class VmsBackend(EngineCore):
             self._remove(vm)
             self._emit(ev.VmDeleted, f"VM {vm.name} deleted; its disks are kept, unattached", vm=vm.id)
 
+    @action
     def update_vm(self, name: str, resource_group: str | None = None, *, encryption_at_host: bool | None = None,
                   size: str | None = None, ultra_ssd_enabled: bool | None = None,
                   props: dict | None = None) -> VirtualMachine:
@@ -491,6 +502,7 @@ class VmsBackend(EngineCore):
             self._emit(ev.VmUpdated, f"VM {vm.name} updated", vm=vm.id)
             return vm
 
+    @action
     def enable_disk_encryption_ade(self, name: str, resource_group: str | None = None) -> VirtualMachine:
         """Azure Disk Encryption (in-guest): excluded with customer keys (K8) and encryption at host (V6)."""
         with self.transaction():
@@ -512,6 +524,7 @@ class VmsBackend(EngineCore):
 
     # ---- attach / detach (V1) --------------------------------------------------------------------
 
+    @action
     def attach_disk(self, vm_name: str, disk: str, resource_group: str | None = None, *, lun: int | None = None,
                     new: bool = False, size_gb: int | None = None, sku: str | None = None,
                     disk_encryption_set: str | None = None, caching: str | None = None) -> VirtualMachine:
@@ -559,6 +572,7 @@ class VmsBackend(EngineCore):
             self._emit(ev.DiskAttached, f"disk {d.name} attached to VM {vm.name} at LUN {lun}", disk=d.id, vm=vm.id)
             return vm
 
+    @action
     def detach_disk(self, vm_name: str, disk: str, resource_group: str | None = None) -> VirtualMachine:
         with self.transaction():
             vm = self._find_vm(vm_name, resource_group)
@@ -610,9 +624,11 @@ class VmsBackend(EngineCore):
             raise BadRequest(f"{length} bytes at offset {offset} run past the end of disk {d.name!r} "
                              f"({d.size_bytes} bytes, {d.size_gb} GB)", code="InvalidParameter")
 
+    @action(previewable=False)
     def vm_write(self, vm_name: str, lun: int | str, offset: int, data: bytes,
                  resource_group: str | None = None) -> int:
         """Write bytes as the guest would; durable when it returns. Changes no resource state."""
+        refuse_if_read_only(self.store, f"a write to VM {vm_name}'s disk")
         with self._lock:
             self.refresh_if_changed()
             vm, d, keys = self._io_disk(vm_name, resource_group, lun)
@@ -677,7 +693,7 @@ class VmsBackend(EngineCore):
                         d = self.t["disks"].get(disk_id)
                         if d is not None:
                             resources[("disks", d.key)] = d
-            elif t in ("disks", "snapshots", "images"):
+            elif t in DATA_TABLES:
                 r = self.t[t].get(k)
                 if r is not None:
                     add(t, r)

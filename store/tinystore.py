@@ -63,7 +63,7 @@ from tinydb import TinyDB
 from tinydb.table import Table
 
 from engine.errors import StoreError
-from engine.repository import Docs
+from engine.repository import Docs, refuse_if_read_only
 
 from . import _compat
 from .blobs import FileBlobStore
@@ -297,7 +297,9 @@ def parse_log(data: bytes, after: int = 0) -> tuple[dict[str, list[bytes]], list
 class TinyStore:
     """:class:`engine.repository.StateStore` on TinyDB + files in ``home`` (see the module docstring)."""
 
-    def __init__(self, home: str | os.PathLike) -> None:
+    def __init__(self, home: str | os.PathLike, *, read_only: bool = False) -> None:
+        self.read_only = read_only
+        """Opened read-only: every commit and journal append is refused (:class:`engine.errors.ReadOnly`)."""
         self.home = os.path.abspath(os.fspath(home))
         self.db_dir = os.path.join(self.home, "db")
         self.path: str = self.db_dir
@@ -603,6 +605,7 @@ class TinyStore:
         record and so committed with it; they get their ids here (returned, and set in the documents) and
         are copied into ``journal.jsonl`` once the record is durable (see store.logs)."""
         self._check_open()
+        refuse_if_read_only(self)
         upserts, deletes = self._normalise(upserts, deletes)
         for name, _doc in log:
             if name not in LOG_NAMES:  # refused before anything is written
@@ -1062,6 +1065,7 @@ class TinyStore:
         one when the state write follows). Lines beyond the committed generation are orphans: hidden from
         readers, truncated by the next append (see store/logs.py)."""
         self._check_open()
+        refuse_if_read_only(self)
         with self.lock():
             committed = self.generation
             others = self._sync_journal() or self._logs.signature() != self._log_sig

@@ -113,3 +113,23 @@ def test_the_outside_patterns_catch_what_they_are_for():
 
 def test_the_readme_points_to_the_catalogue():
     assert "docs/behaviours.md" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+# ---- one owner per fact ------------------------------------------------------------------------------------
+
+KEY_URL_BY_HAND = (re.compile(r"vault\\\\?\.azure\\\\?\.net"),  # a pattern of the key URL (escaped dots)
+                   re.compile(r"https://\{[^{}]+\}\.vault\.azure\.net/(?:keys|deletedkeys)/"))  # an f-string key id
+
+
+def test_key_urls_are_built_and_matched_only_in_engine_ids():
+    """The key id's shape has one owner, engine/ids.py (key_id, keys_prefix, deleted_key_id, parse_key_url,
+    KEY_URL_IN_TEXT, shorten_key_urls): no other module writes a pattern of it or builds one by hand."""
+    found = []
+    for top in ("engine", "console", "store"):
+        for path in (ROOT / top).rglob("*.py"):
+            if path == ROOT / "engine" / "ids.py":
+                continue
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if any(rx.search(line) for rx in KEY_URL_BY_HAND):
+                    found.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert not found, "\n".join(found)

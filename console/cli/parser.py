@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 from typing import Any
 
 from . import spec
@@ -209,10 +208,6 @@ def parse_args(cmd: Command, tokens: list[str]) -> argparse.Namespace:
     return ns
 
 
-_ARM_ID = re.compile(r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/([^/]+/[^/]+)/([^/]+)/?$",
-                     re.IGNORECASE)
-
-
 def resolve_ids(cmd: Command, ns: argparse.Namespace) -> list[dict] | None:
     """``--ids``: one target per id (its subscription and id-part values), or None when the id-part
     arguments were given instead. Mixing the two, or giving neither, is a usage error."""
@@ -232,12 +227,14 @@ def resolve_ids(cmd: Command, ns: argparse.Namespace) -> list[dict] | None:
     rg_dest, name_dest = cmd.id_parts
     targets = []
     for rid in ids:
-        m = _ARM_ID.match(rid)
-        if m is None or m.group(3).lower() != cmd.ids.lower():
+        from engine.ids import parse_arm_id
+
+        ref = parse_arm_id(rid)
+        if ref is None or ref.provider.lower() != cmd.ids.lower():
             raise UsageError(f"argument --ids: invalid resource ID '{rid}'. Expected "
                              f"/subscriptions/{{subscriptionId}}/resourceGroups/{{resourceGroup}}/providers/"
                              f"{cmd.ids}/{{name}}")
-        targets.append({"subscription": m.group(1), rg_dest: m.group(2), name_dest: m.group(4)})
+        targets.append({"subscription": ref.subscription, rg_dest: ref.resource_group, name_dest: ref.name})
     for dest in cmd.id_parts:  # validators see the first resource's names
         setattr(ns, dest, targets[0][dest])
     return targets

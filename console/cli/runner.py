@@ -1,7 +1,8 @@
 """Running one CLI call: words -> command -> parsed flags -> one facade call -> output.
 
 The store is opened once, lazily (``--help`` and usage errors never open it). ``--read-only``
-refuses every command that changes state before the store is touched. ``what-if`` parses the
+refuses every command that changes state: the store opened read-only refuses every write, and the
+runner asks it first, to say so before a prompt. ``what-if`` parses the
 wrapped command exactly as it would run and hands its :class:`~console.cli.spec.Call` to
 :meth:`engine.Engine.what_if`.
 """
@@ -109,6 +110,20 @@ def _main(argv: list[str], ctx: Context) -> int:
     return run_words("cmklab", argv, ctx)
 
 
+def changes_state(cmd) -> bool:
+    """Whether ``cmd`` changes state: its facade method's ``@action`` says so (the engine's one answer)."""
+    if cmd.method is None:
+        return False
+    from engine.facade import changes_state as method_changes_state
+
+    return method_changes_state(cmd.method)
+
+
+def _read_only(cmd) -> CLIError:
+    return CLIError(f"cmklab is read-only (--read-only): '{cmd.path}' changes state and was not run. "
+                    f"Preview it with: cmklab what-if {cmd.path} ...")
+
+
 def _lookup(root: str, tokens: list[str], ctx: Context) -> P.Resolved | None:
     res = P.resolve(root, tokens)
     if res.command is None:
@@ -144,10 +159,8 @@ def run_words(root: str, tokens: list[str], ctx: Context) -> int:
     if parsed is None:
         return 0
     cmd, ns = parsed
-    if cmd.mutating and ctx.read_only:
-        raise CLIError(f"cmklab is read-only (--read-only): '{cmd.path}' changes state and was not run. "
-                       f"Preview it with: cmklab what-if {cmd.path} ...")
-    ns.read_only = ctx.read_only
+    if changes_state(cmd) and ctx.engine.read_only:  # said before a prompt; the store refuses it anyway
+        raise _read_only(cmd)
     if cmd.confirm and not getattr(ns, "yes", False):
         _confirm(ctx)
     if cmd.warning:
@@ -301,12 +314,11 @@ def what_if(tokens: list[str], ctx: Context) -> int:
     if parsed is None:
         return 0
     cmd, ns = parsed
-    ns.read_only = True
-    from engine.facade import MUTATING
+    from engine.facade import previewable
 
-    if not cmd.mutating:
+    if not changes_state(cmd):
         raise CLIError(f"what-if previews commands that change state; '{cmd.path}' changes nothing: run it as is")
-    if cmd.call is None:
+    if not previewable(cmd.method):
         raise CLIError(f"'{cmd.path}' writes data through a VM; what-if previews control-plane commands")
     _check_subscription(ns, ctx)
     impacts = []
@@ -317,7 +329,7 @@ def what_if(tokens: list[str], ctx: Context) -> int:
             for dest, value in target.items():
                 setattr(ns, dest, value)
         call = cmd.call(ns, ctx)
-        if call.method not in MUTATING:
+        if not previewable(call.method):
             raise CLIError(f"'{cmd.path}' cannot be previewed")
         impacts.append(ctx.engine.what_if(call.method, *call.args, **call.kwargs))
     if ns.output_given or ns.query_active:

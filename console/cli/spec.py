@@ -55,11 +55,20 @@ class Arg:
 
 @dataclass
 class Call:
-    """One engine facade call: ``getattr(engine, method)(*args, **kwargs)``."""
+    """One engine facade call: ``getattr(engine, method)(*args, **kwargs)``; the one call type of the CLI,
+    what-if and the console (whose forms also say what to run next, and keep the what-if they asked for)."""
 
     method: str
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
+    hints: dict = field(default_factory=dict)
+    """Facts for the az words that the call does not hold (the path of the PEM file a key was read from)."""
+    then: Callable[[Any], "Call | None"] | None = None
+    """What to call next with this call's result (the console's follow-ups)."""
+    preview_then: list = field(default_factory=list)
+    """The az lines of ``then`` as a form previews them (the result is not known yet)."""
+    impact: Any = None
+    """The what-if a form already asked the engine for (the confirmation reuses it)."""
 
     def describe(self) -> str:
         parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
@@ -79,8 +88,21 @@ class Command:
     render: Callable[[Any, Any, Any], Any] | None = None
     """``(engine, result, ns) -> JSON``; None prints nothing (as az does for delete, start ...)."""
     run: Callable[[Any, Any], Any] | None = None
-    """``(ctx, ns) -> JSON`` for commands that are not one facade call (queries, the data plane)."""
-    mutating: bool = False
+    """``(ctx, ns) -> JSON`` for commands that are not one facade call (queries)."""
+    method: str | None = None
+    """The facade method ``call`` calls, declared so that a call can be said back in this command's words
+    (:mod:`console.cli.words`): every action has a command that declares it. Whether the command changes
+    state is the method's business (``@action`` in the engine), not the command's."""
+    params: dict = field(default_factory=dict)
+    """How the method's parameters become this command's arguments, where the name is not the same:
+    ``{"vault": "vault_name"}`` (another dest), ``{"scale_set": None}`` (never said on the command line),
+    ``{"key_url": ("key_url", "key_url")}`` (a dest and a :class:`~console.cli.words.Words` method that
+    turns the value into portable words), or a function ``(value, words) -> {dest: value}``, which sees
+    every value, even the method's default. Any other parameter maps to the dest of its own name, and is
+    not written when it has the method's default."""
+    each: Callable[[dict, Any], list] | None = None
+    """``(params, words) -> [params]``: one call said as several command lines (``set-attributes`` on every
+    version of a key: one line per version)."""
     table: Callable[[Any], Any] | None = None
     """az's table transformer (applied for ``-o table`` unless ``--query`` is given)."""
     confirm: bool = False
@@ -145,6 +167,7 @@ CMKLAB_COMMANDS = {"what-if": "Preview what a command that changes state would d
 CMKLAB_VERBS = {
     "console": "Open the console (the default with no command).",
     "demo": "Build the demo landscape in an empty home, without opening the console.",
+    "import": "Build a twin of your subscription from az's JSON (a new home, or --merge into one).",
     "scenario": "Workshop exercises: list, run (opens the console with a Lab pane), check, show.",
     "serve": "Serve the console in a browser (every tab a console on the same home).",
     "classroom": "A classroom in the browser: one isolated lab per trainee, and the trainer's live overview.",
@@ -185,10 +208,14 @@ IDS_HELP = "One or more resource IDs (space-delimited). If provided, no other 'R
 
 
 def command(path: str, summary: str, args: list[Arg] | None = None, **kw) -> Command:
+    if "mutating" in kw:
+        raise TypeError(f"{path}: command(mutating=...) is gone: whether a command changes state is said once, on "
+                        "its facade method (@action in engine/actions.py); declare method='<facade method>' (and "
+                        "params where its names differ) so the console can say its calls in these words")
     cmd = Command(path=path, summary=summary, args=list(args or []), **kw)
     if cmd.ids:
         _with_ids(cmd)
-    if path.startswith("az ") and (cmd.mutating or path in POLICY_EXTRA):
+    if path.startswith("az ") and (_changes_state(cmd) or path in POLICY_EXTRA):
         _with_args(cmd, policy_args())
     if path in PAGED:
         _with_args(cmd, paging_args())
@@ -198,6 +225,15 @@ def command(path: str, summary: str, args: list[Arg] | None = None, **kw) -> Com
     if extra:
         cmd.args = cmd.args + extra
     return register(cmd)
+
+
+def _changes_state(cmd: Command) -> bool:
+    """Whether ``cmd`` changes state: its facade method's ``@action`` says so."""
+    if cmd.method is None:
+        return False
+    from engine.facade import changes_state
+
+    return changes_state(cmd.method)
 
 
 POLICY_GROUP = "Global Policy Arguments"

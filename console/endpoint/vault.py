@@ -1,4 +1,4 @@
-"""Key Vault's data plane for keys (``https://{vault}.vault.azure.net/keys/...``), as azure-keyvault-keys and
+"""Key Vault's data plane for keys (a vault's ``/keys/...`` URLs, ``engine.ids.key_id``), as azure-keyvault-keys and
 ``az keyvault key`` call it: JSON Web Keys with base64url numbers, attributes in Unix seconds, Key Vault's
 error codes. Every request is made as the token's principal: a principal other than the home's operator
 needs the key permission (access policy or RBAC role, KV7) for what it asks, and every key operation is
@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from engine import views
 from engine.clock import parse_iso
 from engine.errors import BadRequest, Forbidden, NotFound
-from engine.ids import key_id
+from engine.ids import deleted_key_id, key_id
 from engine.models import ResourceState
 
 from .server import HttpError, Req, Resp, Router
@@ -119,7 +119,7 @@ def item(engine, key, ver: dict | None = None, *, versioned: bool = False) -> di
 
 
 def _deleted(key) -> dict:
-    return {"recoveryId": f"https://{key.vault}.vault.azure.net/deletedkeys/{key.name}",
+    return {"recoveryId": deleted_key_id(key.vault, key.name),
             "deletedDate": _unix(key.deleted_date), "scheduledPurgeDate": _unix(key.scheduled_purge_date)}
 
 

@@ -29,7 +29,7 @@ from textual.widgets import Input, Label, ProgressBar, Static, Tab, TabbedConten
 from textual.worker import get_current_worker
 
 from engine.errors import EngineError
-from engine.facade import MUTATING
+from engine.facade import changes_state, previewable
 
 from ..azcmd import az_lines
 from ..modals.confirm import ConfirmModal, TypedConfirmModal
@@ -844,7 +844,7 @@ class MainScreen(Screen):
             getattr(app, op.special)(*call.args)
             return
         dialog = op.form is not None
-        if op.confirm != "never" and call.method in MUTATING:
+        if op.confirm != "never" and previewable(call.method):
             impact = call.impact
             if impact is None:
                 if dialog:  # the form just closed: say at once that something is happening
@@ -871,7 +871,7 @@ class MainScreen(Screen):
                 dialog = True
             # a refusal foreseen by the what-if still goes to the engine: it refuses (and audits) for real
         new_in = None
-        if op.target is None and op.form is not None and call.method in MUTATING:
+        if op.target is None and op.form is not None and changes_state(call.method):
             new_in = self.pane_for(op)  # a creation: the cursor goes to the new row
         # after a dialog closes (or for a slow action) the progress shows at once, never a blank pause
         app.execute(call, label, slow=op.slow or dialog, new_in=new_in)

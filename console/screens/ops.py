@@ -11,37 +11,22 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from engine.clock import parse_duration
 from engine.errors import EngineError
-from engine.facade import MUTATING
+from engine.facade import changes_state, previewable
 from engine.ids import check_name, key_id
 from engine.models import PowerState
 from engine.rules import (CRYPTO_SERVICE_ROLE, DES_ENCRYPTION_TYPES, EC_CURVES, ENC_CUSTOMER, ENC_PLATFORM, KEY_SIZES,
                           REGIONS, RETENTION_MAX, RETENTION_MIN, ROLE_PERMISSIONS)
 
 from ..azcmd import AZ, Raw, az_lines, join
+from ..cli.spec import Call
 from ..confine import default_path, user_path
 from ..modals.form import Field, FormSpec
 from .panes import short_kid
-
-
-@dataclass
-class Call:
-    """One engine call (and what to call next with its result)."""
-
-    method: str
-    args: tuple = ()
-    kwargs: dict = field(default_factory=dict)
-    hints: dict = field(default_factory=dict)
-    """Extra facts for the az line (a PEM file's path)."""
-    then: Callable[[Any], "Call | None"] | None = None
-    preview_then: list[str] = field(default_factory=list)
-    """The az lines of ``then`` as the form previews them (the result is not known yet)."""
-    impact: Any = None
-    """The what-if the form already asked the engine for (the confirmation reuses it)."""
 
 
 @dataclass
@@ -65,12 +50,19 @@ class Op:
     title: Callable[[Any], str] | None = None
     """target -> the confirmation's question."""
     slow: bool = False
-    mutating: bool = True
+    method: str | None = None
+    """The facade method the action calls (the one it is about, when a form calls more: a vault's group
+    first); None for a console action (export, copy)."""
     special: str | None = None
     """A console action with no engine call (export, copy): the screen's method of this name runs it."""
     typed_name: Callable[[Any], str] | None = None
     verb: str = ""
     """The confirmation button (default: the footer text, capitalised)."""
+
+    @property
+    def mutating(self) -> bool:
+        """Whether the action changes state: its facade method's ``@action`` says so, nothing here."""
+        return self.method is not None and changes_state(self.method)
 
 
 # ---- targets --------------------------------------------------------------------------------------------
@@ -134,7 +126,7 @@ def iso_duration_check(value: Any, values: dict) -> str | None:
 def what_if_check(engine) -> Callable[[Call], str | None]:
     """The engine's refusal of the call, from a dry run (what-if)."""
     def check(call: Call) -> str | None:
-        if call.method not in MUTATING:
+        if not previewable(call.method):
             return None
         try:
             impact = engine.what_if(call.method, *call.args, **call.kwargs)
@@ -714,121 +706,121 @@ def _data_disk(e, d) -> bool:
 
 OPS: list[Op] = [
     # creation (no selection needed)
-    Op("vault.create", "Create key vault", "n", "new", ("vaults",), None, form=form_vault),
-    Op("key.create", "Generate key", "n", "new", ("keys", "versions"), None, form=form_key, slow=True),
-    Op("key.import", "Import key (PEM)", "i", "import", ("keys",), None, form=form_import),
-    Op("des.create", "Create disk encryption set", "n", "new", ("sets",), None, form=form_des),
-    Op("disk.create", "Create disk", "n", "new", ("disks",), None, form=form_disk),
-    Op("snapshot.create", "Create snapshot", "n", "new", ("snapshots",), None, form=form_snapshot),
-    Op("image.create", "Capture image", "n", "new", ("images",), None, form=form_image),
-    Op("vm.create", "Create VM", "n", "new", ("vms",), None, form=form_vm),
-    Op("group.create", "Create resource group", None, "group", (), None, form=form_group),
-    Op("clock.advance", "Advance the clock", "plus", "clock+", ("*",), None, form=form_clock),
-    Op("access.grant", "Grant access to keys", "A", "grant", ("vaults", "keys", "access", "sets"), None,
+    Op("vault.create", "Create key vault", "n", "new", ("vaults",), None, method="create_vault", form=form_vault),
+    Op("key.create", "Generate key", "n", "new", ("keys", "versions"), None, method="create_key", form=form_key, slow=True),
+    Op("key.import", "Import key (PEM)", "i", "import", ("keys",), None, method="import_key", form=form_import),
+    Op("des.create", "Create disk encryption set", "n", "new", ("sets",), None, method="create_des", form=form_des),
+    Op("disk.create", "Create disk", "n", "new", ("disks",), None, method="create_disk", form=form_disk),
+    Op("snapshot.create", "Create snapshot", "n", "new", ("snapshots",), None, method="create_snapshot", form=form_snapshot),
+    Op("image.create", "Capture image", "n", "new", ("images",), None, method="create_image", form=form_image),
+    Op("vm.create", "Create VM", "n", "new", ("vms",), None, method="create_vm", form=form_vm),
+    Op("group.create", "Create resource group", None, "group", (), None, method="create_group", form=form_group),
+    Op("clock.advance", "Advance the clock", "plus", "clock+", ("*",), None, method="advance_clock", form=form_clock),
+    Op("access.grant", "Grant access to keys", "A", "grant", ("vaults", "keys", "access", "sets"), None, method="set_policy",
        form=form_grant),
     # vaults
-    Op("vault.delete", "Delete key vault", "x", "delete", ("vaults",), "vault",
+    Op("vault.delete", "Delete key vault", "x", "delete", ("vaults",), "vault", method="delete_vault",
        call=lambda e, v: Call("delete_vault", (v.name,)), when=lambda e, v: _active(v), confirm="always",
        title=lambda v: f"Delete key vault {v.name}? (soft delete: recoverable for "
                        f"{v.soft_delete_retention_days} days)"),
-    Op("vault.recover", "Recover key vault", "u", "recover", ("vaults",), "vault",
+    Op("vault.recover", "Recover key vault", "u", "recover", ("vaults",), "vault", method="recover_vault",
        call=lambda e, v: Call("recover_vault", (v.name,)), when=lambda e, v: _deleted(v)),
-    Op("vault.purge", "Purge key vault", "P", "purge", ("vaults",), "vault",
+    Op("vault.purge", "Purge key vault", "P", "purge", ("vaults",), "vault", method="purge_vault",
        call=lambda e, v: Call("purge_vault", (v.name,)), when=lambda e, v: _deleted(v), confirm="typed",
        title=lambda v: f"Purge key vault {v.name} and every key in it, for good?", typed_name=lambda v: v.name),
-    Op("vault.protect", "Enable purge protection", None, "protect", ("vaults",), "vault",
+    Op("vault.protect", "Enable purge protection", None, "protect", ("vaults",), "vault", method="update_vault",
        call=lambda e, v: Call("update_vault", (v.name,), {"enable_purge_protection": True}),
        when=lambda e, v: _active(v) and not v.enable_purge_protection),
     # keys
-    Op("key.rotate", "Rotate key (new version)", "r", "rotate", ("keys", "versions"), "key",
+    Op("key.rotate", "Rotate key (new version)", "r", "rotate", ("keys", "versions"), "key", method="rotate_key",
        call=lambda e, k: Call("rotate_key", (k.vault, k.name)), when=lambda e, k: _active(k) and _vault_active(e, k),
        slow=True),
-    Op("key.disable", "Disable key (all versions)", "e", "disable", ("keys",), "key",
+    Op("key.disable", "Disable key (all versions)", "e", "disable", ("keys",), "key", method="set_key_attributes",
        call=lambda e, k: Call("set_key_attributes", (k.vault, k.name), {"enabled": False, "all_versions": True}),
        when=lambda e, k: _active(k) and _vault_active(e, k) and _key_all_on(k), confirm="always",
        title=lambda k: f"Disable key {k.vault}/{k.name} (all versions)?"),
-    Op("key.enable", "Enable key (all versions)", "e", "enable", ("keys",), "key",
+    Op("key.enable", "Enable key (all versions)", "e", "enable", ("keys",), "key", method="set_key_attributes",
        call=lambda e, k: Call("set_key_attributes", (k.vault, k.name), {"enabled": True, "all_versions": True}),
        when=lambda e, k: _active(k) and _vault_active(e, k) and not _key_all_on(k)),
-    Op("key.policy", "Set rotation policy", "p", "policy", ("keys",), "key", form=form_policy,
+    Op("key.policy", "Set rotation policy", "p", "policy", ("keys",), "key", method="set_rotation_policy", form=form_policy,
        when=lambda e, k: _active(k) and _vault_active(e, k)),
-    Op("key.delete", "Delete key", "x", "delete", ("keys",), "key",
+    Op("key.delete", "Delete key", "x", "delete", ("keys",), "key", method="delete_key",
        call=lambda e, k: Call("delete_key", (k.vault, k.name)), when=lambda e, k: _active(k) and _vault_active(e, k),
        confirm="always", title=lambda k: f"Delete key {k.vault}/{k.name}? (soft delete)"),
-    Op("key.recover", "Recover key", "u", "recover", ("keys",), "key",
+    Op("key.recover", "Recover key", "u", "recover", ("keys",), "key", method="recover_key",
        call=lambda e, k: Call("recover_key", (k.vault, k.name)), when=lambda e, k: _deleted(k)),
-    Op("key.purge", "Purge key", "P", "purge", ("keys",), "key",
+    Op("key.purge", "Purge key", "P", "purge", ("keys",), "key", method="purge_key",
        call=lambda e, k: Call("purge_key", (k.vault, k.name)), when=lambda e, k: _deleted(k), confirm="typed",
        title=lambda k: f"Purge key {k.vault}/{k.name} for good?", typed_name=lambda k: k.name),
     # versions
-    Op("version.disable", "Disable key version", "e", "disable", ("versions",), "version",
+    Op("version.disable", "Disable key version", "e", "disable", ("versions",), "version", method="set_key_attributes",
        call=lambda e, r: Call("set_key_attributes", (r.key.vault, r.key.name, r.version["version"]), {"enabled": False}),
        when=lambda e, r: _active(r.key) and r.version["enabled"], confirm="always",
        title=lambda r: f"Disable version {r.version['version'][:8]} of {r.key.vault}/{r.key.name}?"),
-    Op("version.enable", "Enable key version", "e", "enable", ("versions",), "version",
+    Op("version.enable", "Enable key version", "e", "enable", ("versions",), "version", method="set_key_attributes",
        call=lambda e, r: Call("set_key_attributes", (r.key.vault, r.key.name, r.version["version"]), {"enabled": True}),
        when=lambda e, r: _active(r.key) and not r.version["enabled"]),
     # access
-    Op("access.revoke", "Revoke access", "x", "revoke", ("access",), "access",
+    Op("access.revoke", "Revoke access", "x", "revoke", ("access",), "access", method="delete_policy",
        call=lambda e, a: Call("delete_policy", (a.vault.name, a.principal)) if a.model == "policy" else
        Call("delete_role_assignment", (), {"assignee": a.principal, "role": a.grant, "scope": a.assignment.scope}),
        confirm="always", title=lambda a: f"Revoke the {'access policy' if a.model == 'policy' else 'role'} of "
                                          f"{a.principal} on vault {a.vault.name}?"),
     # disk encryption sets
-    Op("des.key", "Change the set's key (re-wrap its disks)", "c", "key", ("sets",), "des", form=form_change_key,
+    Op("des.key", "Change the set's key (re-wrap its disks)", "c", "key", ("sets",), "des", method="update_des", form=form_change_key,
        confirm="always", slow=True, verb="Change key", title=lambda d: f"Change the key of set {d.name}?"),
-    Op("des.autorotate", "Toggle automatic key rotation", "a", "auto-rot", ("sets",), "des",
+    Op("des.autorotate", "Toggle automatic key rotation", "a", "auto-rot", ("sets",), "des", method="update_des",
        call=lambda e, d: Call("update_des", (d.name, d.resource_group), {"rotation_to_latest": not d.rotation_to_latest})),
-    Op("des.delete", "Delete disk encryption set", "x", "delete", ("sets",), "des",
+    Op("des.delete", "Delete disk encryption set", "x", "delete", ("sets",), "des", method="delete_des",
        call=lambda e, d: Call("delete_des", (d.name, d.resource_group)), confirm="always",
        title=lambda d: f"Delete disk encryption set {d.name}?"),
     # disks
-    Op("disk.encrypt", "Encrypt disk with a customer key", "c", "encrypt", ("disks",), "disk", form=form_encrypt,
+    Op("disk.encrypt", "Encrypt disk with a customer key", "c", "encrypt", ("disks",), "disk", method="update_disk", form=form_encrypt,
        verb="Encrypt",
        when=lambda e, d: d.encryption_type == ENC_PLATFORM, confirm="always",
        title=lambda d: f"Encrypt disk {d.name} with a customer-managed key? (no way back)"),
-    Op("disk.snapshot", "Snapshot disk", "s", "snapshot", ("disks",), "disk", form=form_snapshot),
-    Op("disk.attach", "Attach disk to a VM", "a", "attach", ("disks",), "disk", form=form_attach_to_vm,
+    Op("disk.snapshot", "Snapshot disk", "s", "snapshot", ("disks",), "disk", method="create_snapshot", form=form_snapshot),
+    Op("disk.attach", "Attach disk to a VM", "a", "attach", ("disks",), "disk", method="attach_disk", form=form_attach_to_vm,
        when=lambda e, d: e.vm_of_disk(d.id) is None),
-    Op("disk.detach", "Detach disk", "D", "detach", ("disks",), "disk",
+    Op("disk.detach", "Detach disk", "D", "detach", ("disks",), "disk", method="detach_disk",
        call=lambda e, d: Call("detach_disk", (e.vm_of_disk(d.id).name, d.name)), when=_data_disk, confirm="always",
        title=lambda d: f"Detach disk {d.name}?"),
-    Op("disk.delete", "Delete disk", "x", "delete", ("disks",), "disk",
+    Op("disk.delete", "Delete disk", "x", "delete", ("disks",), "disk", method="delete_disk",
        call=lambda e, d: Call("delete_disk", (d.name, d.resource_group)), confirm="always",
        title=lambda d: f"Delete disk {d.name} and its data?"),
-    Op("snapshot.delete", "Delete snapshot", "x", "delete", ("snapshots",), "snapshot",
+    Op("snapshot.delete", "Delete snapshot", "x", "delete", ("snapshots",), "snapshot", method="delete_snapshot",
        call=lambda e, s: Call("delete_snapshot", (s.name, s.resource_group)), confirm="always",
        title=lambda s: f"Delete snapshot {s.name}?"),
-    Op("image.delete", "Delete image", "x", "delete", ("images",), "image",
+    Op("image.delete", "Delete image", "x", "delete", ("images",), "image", method="delete_image",
        call=lambda e, i: Call("delete_image", (i.name, i.resource_group)), confirm="always",
        title=lambda i: f"Delete image {i.name}?"),
     # VMs
-    Op("vm.start", "Start VM", "s", "start", ("vms",), "vm",
+    Op("vm.start", "Start VM", "s", "start", ("vms",), "vm", method="start_vm",
        call=lambda e, v: Call("start_vm", (v.name, v.resource_group)), when=lambda e, v: v.power != "running"),
-    Op("vm.stop", "Stop VM", "o", "stop", ("vms",), "vm",
+    Op("vm.stop", "Stop VM", "o", "stop", ("vms",), "vm", method="stop_vm",
        call=lambda e, v: Call("stop_vm", (v.name, v.resource_group)), when=lambda e, v: v.power == "running",
        confirm="always", title=lambda v: f"Stop VM {v.name}? (stays allocated)"),
-    Op("vm.deallocate", "Deallocate VM", "d", "dealloc", ("vms",), "vm", verb="Deallocate",
+    Op("vm.deallocate", "Deallocate VM", "d", "dealloc", ("vms",), "vm", method="deallocate_vm", verb="Deallocate",
        call=lambda e, v: Call("deallocate_vm", (v.name, v.resource_group)),
        when=lambda e, v: v.power != PowerState.DEALLOCATED.value, confirm="always",
        title=lambda v: f"Deallocate VM {v.name}? (releases its host and the keys it caches)"),
-    Op("vm.restart", "Restart VM", "R", "restart", ("vms",), "vm",
+    Op("vm.restart", "Restart VM", "R", "restart", ("vms",), "vm", method="restart_vm",
        call=lambda e, v: Call("restart_vm", (v.name, v.resource_group)), when=lambda e, v: v.power == "running",
        confirm="always", title=lambda v: f"Restart VM {v.name}?"),
-    Op("vm.write", "Write data to a VM disk", "w", "write", ("vms",), "vm", form=form_write),
-    Op("vm.read", "Read data from a VM disk", "r", "read", ("vms",), "vm", form=form_read, mutating=False),
-    Op("vm.attach", "Attach a disk", "a", "attach", ("vms",), "vm", form=form_attach_disk),
-    Op("vm.detach", "Detach a disk", "D", "detach", ("vms",), "vm", form=form_detach_disk, verb="Detach",
+    Op("vm.write", "Write data to a VM disk", "w", "write", ("vms",), "vm", method="vm_write", form=form_write),
+    Op("vm.read", "Read data from a VM disk", "r", "read", ("vms",), "vm", method="vm_read", form=form_read),
+    Op("vm.attach", "Attach a disk", "a", "attach", ("vms",), "vm", method="attach_disk", form=form_attach_disk),
+    Op("vm.detach", "Detach a disk", "D", "detach", ("vms",), "vm", method="detach_disk", form=form_detach_disk, verb="Detach",
        when=lambda e, v: bool(v.data_disks), confirm="always", title=lambda v: f"Detach a disk from {v.name}?"),
-    Op("vm.hostenc", "Toggle encryption at host", "h", "host-enc", ("vms",), "vm",
+    Op("vm.hostenc", "Toggle encryption at host", "h", "host-enc", ("vms",), "vm", method="update_vm",
        call=lambda e, v: Call("update_vm", (v.name, v.resource_group), {"encryption_at_host": not v.encryption_at_host})),
-    Op("vm.delete", "Delete VM (keeps its disks)", "x", "delete", ("vms",), "vm",
+    Op("vm.delete", "Delete VM (keeps its disks)", "x", "delete", ("vms",), "vm", method="delete_vm",
        call=lambda e, v: Call("delete_vm", (v.name, v.resource_group)), confirm="always",
        title=lambda v: f"Delete VM {v.name}? (its disks are kept, unattached)"),
     # the command log
     Op("log.export", "Export command log as a replay script", "e", "export", ("log",), None, form=form_export,
-       mutating=False, special="export_log"),
-    Op("log.copy", "Copy command to clipboard", "c", "copy", ("log",), "log", mutating=False, special="copy_log",
+       special="export_log"),
+    Op("log.copy", "Copy command to clipboard", "c", "copy", ("log",), "log", special="copy_log",
        call=lambda e, entry: Call("copy_log", (entry,))),
 ]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable, Hashable, NamedTuple
 
-from engine.ids import key_id, parse_key_url
+from engine.ids import key_id, parse_key_url, short_key_url, shorten_key_urls
 from engine.models import PowerState, ResourceState
 from engine.rules import ENC_CUSTOMER, ENC_DOUBLE, ENC_PLATFORM
 
@@ -21,8 +21,6 @@ from ..widgets.vtable import Column
 
 # ---- display helpers ------------------------------------------------------------------------------
 
-_KID_RE = re.compile(r"https://([a-z0-9-]+)\.vault\.azure\.net(?::443)?/keys/([A-Za-z0-9-]+)(?:/([0-9a-fA-F]{32}))?",
-                     re.I)
 
 ENC_LABEL = {ENC_PLATFORM: "platform", ENC_CUSTOMER: "CMK", ENC_DOUBLE: "CMK+platform"}
 
@@ -33,18 +31,14 @@ def short_kid(kid: str | None) -> str:
         return "-"
     if kid.startswith("platform:"):
         return f"platform ({kid[9:]})"
-    m = _KID_RE.match(kid)
-    if not m:
-        return kid
-    vault, name, ver = m.groups()
-    return f"{vault}/{name}" + (f"/{ver[:8]}" if ver else "")
+    return short_key_url(kid) or kid
 
 
 def shorten(text: str | None) -> str:
     """Every key URL in ``text`` in its short form."""
     if not text:
         return ""
-    return _KID_RE.sub(lambda m: short_kid(m.group(0)), text)
+    return shorten_key_urls(text)
 
 
 def when(iso_text: str | None) -> str:
@@ -490,7 +484,7 @@ _AT_RE = re.compile(r" at \d{4}-\d\d-\d\dT[0-9:]+(?:\+00:00|Z)?")
 
 def compact_reason(text: str) -> str:
     """A VM status message for a table cell: short key ids, no timestamps, no repeated power state."""
-    text = _AT_RE.sub("", _KID_RE.sub(lambda m: f"{m.group(1)}/{m.group(2)}", text))
+    text = _AT_RE.sub("", shorten_key_urls(text, version=False))
     text = _SHORT_VER_RE.sub(r"\1", text)
     for prefix in ("stopped: ", "running on host-cached keys: "):
         if text.startswith(prefix):

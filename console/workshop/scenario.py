@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 from engine.clock import format_duration, parse_duration, parse_iso
 from engine.errors import EngineError
-from engine.ids import key_id, parse_key_url
+from engine.ids import key_id, parse_key_url, shorten_key_urls
 from engine.models import PowerState, ResourceState
 from engine.rules import CRYPTO_SERVICE_ROLE, DES_REQUIRED_PERMISSIONS, ENC_CUSTOMER, ENC_PLATFORM
 
@@ -526,12 +526,9 @@ def _default_label(kind: str, args: dict) -> str:
     return re.sub(r"\{(\w+)(?::([^}]+))?\}", sub, spec.label).strip()
 
 
-_KID = re.compile(r"https://([a-z0-9-]+)\.vault\.azure\.net(?::443)?/keys/([A-Za-z0-9-]+)(?:/([0-9a-fA-F]{32}))?", re.I)
-
-
 def short_kids(text: str) -> str:
     """Key URLs in ``text`` shortened to ``vault/key/01234567`` (details are read on a console line)."""
-    return _KID.sub(lambda m: f"{m.group(1)}/{m.group(2)}" + (f"/{m.group(3)[:8]}" if m.group(3) else ""), text)
+    return shorten_key_urls(text)
 
 
 def evaluate_objective(engine, obj: Objective, *, since: str | None = None) -> ObjectiveResult:

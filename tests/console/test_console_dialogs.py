@@ -81,7 +81,7 @@ async def test_tab_walks_the_create_set_form_and_every_field_scrolls_into_view()
         assert seen[-1] == "submit"
         form.query_one("#dialog-body").scroll_end(animate=False)
         await pilot.pause()
-        assert "disk-encryption-set create --name des-app" in str(form.query_one("#form-az").render())
+        assert "disk-encryption-set create --resource-group rg-demo --name des-app" in str(form.query_one("#form-az").render())
         assert fully_visible(form.query_one("#form-az"))
         await pilot.press("enter")  # the Create button has the focus
         await settle(pilot)

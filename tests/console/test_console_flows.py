@@ -207,7 +207,7 @@ async def test_create_set_grants_its_identity_and_logs_both_commands():
         des = app.engine.get_des("des-app")
         assert app.engine.des_identity_ready(des) is None
         lines = [line for entry in app.command_log for line in entry.lines]
-        assert lines[0].startswith("cmklab az disk-encryption-set create --name des-app --resource-group rg-demo")
+        assert lines[0].startswith("cmklab az disk-encryption-set create --resource-group rg-demo --name des-app")
         assert "keyvault set-policy --name kv-demo --object-id \"$(cmklab az disk-encryption-set show --name " \
                "des-app" in lines[1]
 

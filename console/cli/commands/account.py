@@ -41,7 +41,7 @@ command("az group create", "Create a new resource group.", [
                        required=True),
     tags(), Arg(("--managed-by",), "managed_by", "The ID of the resource that manages this resource group."),
 ], call=lambda ns, ctx: Call("create_group", (ns.name, ns.location), {"tags": ns.tags}),
-    render=lambda e, g, ns: views.group_view(g), mutating=True,
+    render=lambda e, g, ns: views.group_view(g), method="create_group",
     examples=[("Create a new resource group in the West US region.",
                "az group create -l westus -n MyResourceGroup")])
 
@@ -67,7 +67,7 @@ def _tag_match(group, tag: str | None) -> bool:
 command("az group delete", "Delete a resource group.", [
     _group_name(), no_wait(), yes(),
     Arg(("--force-deletion-types", "-f"), "force_deletion_types", "The resource types you want to force delete."),
-], call=lambda ns, ctx: Call("delete_group", (ns.name,)), mutating=True, confirm=True,
+], call=lambda ns, ctx: Call("delete_group", (ns.name,)), method="delete_group", confirm=True,
     examples=[("Delete a resource group.", "az group delete -n MyResourceGroup")])
 
 

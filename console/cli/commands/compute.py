@@ -21,6 +21,13 @@ HYPER_V = ("V1", "V2")
 # ---- disk encryption sets --------------------------------------------------------------------------------
 
 
+_DES_PARAMS = {"key_url": ("key_url", "key_url"), "source_vault": ("source_vault", "name"),
+               "rotation_to_latest": "auto_rotation"}
+"""A set's key URL is asked of the store when it is the key's current version; ``--enable-auto-key-rotation``."""
+_DISK_PARAMS = {"disk_encryption_set": ("disk_encryption_set", "name"), "source": ("source", "name")}
+"""Sets and sources by name (az takes a name or an id; a name replays on another subscription)."""
+
+
 def _des_name(required: bool = True) -> Arg:
     return name("Name of disk encryption set.", required=required, extra=("--disk-encryption-set-name",))
 
@@ -40,7 +47,7 @@ command("az disk-encryption-set create", "Create a disk encryption set.", [
     aaz_bool(("--mi-system-assigned",), "mi_system_assigned", "Provide this flag to use system assigned identity. "
              "Check out help for more examples."),
     no_wait(),
-], mutating=True, render=lambda e, d, ns: views.des_view(d),
+], method="create_des", params=_DES_PARAMS, render=lambda e, d, ns: views.des_view(d),
     call=lambda ns, ctx: Call("create_des", (ns.name, ns.resource_group, ns.key_url), {
         "source_vault": ns.source_vault, "location": ns.location,
         "encryption_type": ns.encryption_type or "EncryptionAtRestWithCustomerKey",
@@ -69,7 +76,7 @@ command("az disk-encryption-set update", "Update a disk encryption set.", [
     _SOURCE_VAULT, _AUTO_ROTATION,
     Arg(("--federated-client-id",), "federated_client_id", "The federated client id used in cross tenant scenario."),
     no_wait(), *generic.generic_args(),
-], mutating=True, ids="Microsoft.Compute/diskEncryptionSets", render=lambda e, d, ns: views.des_view(d),
+], method="update_des", params=_DES_PARAMS, ids="Microsoft.Compute/diskEncryptionSets", render=lambda e, d, ns: views.des_view(d),
     call=lambda ns, ctx: Call("update_des", (ns.name, ns.resource_group), {
         "key_url": ns.key_url, "source_vault": ns.source_vault, "rotation_to_latest": ns.auto_rotation,
         **_des_generic(ns, ctx)}),
@@ -77,7 +84,7 @@ command("az disk-encryption-set update", "Update a disk encryption set.", [
                "az disk-encryption-set update -n MySet -g MyResourceGroup --key-url MyKey --source-vault MyVault")])
 
 command("az disk-encryption-set delete", "Delete a disk encryption set.", [_des_name(), rg(), no_wait(), yes()],
-        mutating=True, ids="Microsoft.Compute/diskEncryptionSets", probe="get_des", call=lambda ns, ctx: Call("delete_des", (ns.name, ns.resource_group)),
+        method="delete_des", ids="Microsoft.Compute/diskEncryptionSets", probe="get_des", call=lambda ns, ctx: Call("delete_des", (ns.name, ns.resource_group)),
         examples=[("Delete a disk encryption set.", "az disk-encryption-set delete -n MySet -g MyResourceGroup")])
 
 command("az disk-encryption-set list-associated-resources", "List all resources that are encrypted with this disk "
@@ -244,7 +251,7 @@ command("az disk create", "Create a managed disk.", [
     enum(("--hyper-v-generation",), "hyper_v_generation", "The hypervisor generation of the Virtual Machine. "
          "Applicable to OS disks only.", HYPER_V, help_default="V1"),
     *_encryption_args(), tags(), no_wait(), *props.args(DISK_CREATE_PROPS),
-], mutating=True, table=transform_disk_create, render=lambda e, d, ns: views.disk_view(e, d),
+], method="create_disk", params=_DISK_PARAMS, table=transform_disk_create, render=lambda e, d, ns: views.disk_view(e, d),
     call=lambda ns, ctx: Call("create_disk", (ns.name, ns.resource_group), {
         "size_gb": ns.size_gb, "sku": ns.sku or "Premium_LRS", "location": ns.location,
         "encryption_type": ns.encryption_type, "disk_encryption_set": ns.disk_encryption_set, "source": ns.source,
@@ -270,7 +277,7 @@ command("az disk update", "Update a managed disk.", [
         kind="int"),
     enum(("--sku",), "sku", "Underlying storage SKU.", DISK_SKUS),
     *_encryption_args(), no_wait(), *generic.generic_args(), *props.args(DISK_UPDATE_PROPS),
-], mutating=True, ids="Microsoft.Compute/disks", table=transform_disk, render=lambda e, d, ns: views.disk_view(e, d),
+], method="update_disk", params=_DISK_PARAMS, ids="Microsoft.Compute/disks", table=transform_disk, render=lambda e, d, ns: views.disk_view(e, d),
     call=lambda ns, ctx: _disk_update_call(ns, ctx),
     examples=[("Encrypt an existing disk with a customer-managed key (its VM deallocated).",
                "az disk update -g MyResourceGroup -n MyDisk --encryption-type EncryptionAtRestWithCustomerKey "
@@ -312,7 +319,7 @@ def _disk_update_call(ns, ctx) -> Call:
 
 
 command("az disk delete", "Delete a managed disk.", [rg(), name("The name of the managed disk."), no_wait(), yes()],
-        mutating=True, confirm=True, ids="Microsoft.Compute/disks", probe="get_disk",
+        method="delete_disk", confirm=True, ids="Microsoft.Compute/disks", probe="get_disk",
         call=lambda ns, ctx: Call("delete_disk", (ns.name, ns.resource_group)),
         examples=[("Delete a managed disk.", "az disk delete -g MyResourceGroup -n MyDisk --yes")])
 
@@ -331,7 +338,7 @@ command("az snapshot create", "Create a snapshot.", [
     enum(("--hyper-v-generation",), "hyper_v_generation", "The hypervisor generation of the Virtual Machine. "
          "Applicable to OS disks only.", HYPER_V),
     *_encryption_args(), tags(), no_wait(), *props.args(SNAPSHOT_CREATE_PROPS),
-], mutating=True, render=lambda e, s, ns: views.snapshot_view(e, s),
+], method="create_snapshot", params=_DISK_PARAMS, render=lambda e, s, ns: views.snapshot_view(e, s),
     call=lambda ns, ctx: Call("create_snapshot", (ns.name, ns.resource_group, ns.source), {
         "location": ns.location, "encryption_type": ns.encryption_type,
         "disk_encryption_set": ns.disk_encryption_set, "sku": ns.sku, "tags": ns.tags,
@@ -350,7 +357,7 @@ command("az snapshot list", "List snapshots.", [rg(required=False)],
         examples=[("List snapshots.", "az snapshot list -g MyResourceGroup")])
 
 command("az snapshot delete", "Delete a snapshot.", [rg(), name("The name of the snapshot."), no_wait()],
-        mutating=True, ids="Microsoft.Compute/snapshots", probe="get_snapshot", call=lambda ns, ctx: Call("delete_snapshot", (ns.name, ns.resource_group)),
+        method="delete_snapshot", ids="Microsoft.Compute/snapshots", probe="get_snapshot", call=lambda ns, ctx: Call("delete_snapshot", (ns.name, ns.resource_group)),
         examples=[("Delete a snapshot.", "az snapshot delete -g MyResourceGroup -n MySnapshot")])
 
 # ---- images ------------------------------------------------------------------------------------------
@@ -368,7 +375,7 @@ command("az image create", "Create a custom Virtual Machine Image from managed d
          "created from the image.", HYPER_V, help_default="V1"),
     flag3(("--zone-resilient",), "zone_resilient", "Specifies whether an image is zone resilient or not."),
     location(), tags(),
-], mutating=True, render=lambda e, i, ns: views.image_view(e, i),
+], method="create_image", params={"source": ("source", "name")}, render=lambda e, i, ns: views.image_view(e, i),
     call=lambda ns, ctx: Call("create_image", (ns.name, ns.resource_group, ns.source), {
         "location": ns.location, "os_type": ns.os_type, "tags": ns.tags}),
     examples=[("Create an image from an existing VM.", "az image create -g MyResourceGroup -n image1 --source MyVm1")])
@@ -384,5 +391,5 @@ command("az image list", "List the list of images under a resource group.", [rg(
         examples=[("List images.", "az image list -g MyResourceGroup")])
 
 command("az image delete", "Delete an Image.", [rg(), name("The name of the image.")],
-        mutating=True, ids="Microsoft.Compute/images", probe="get_image", call=lambda ns, ctx: Call("delete_image", (ns.name, ns.resource_group)),
+        method="delete_image", ids="Microsoft.Compute/images", probe="get_image", call=lambda ns, ctx: Call("delete_image", (ns.name, ns.resource_group)),
         examples=[("Delete an image.", "az image delete -g MyResourceGroup -n MyImage")])

@@ -24,7 +24,7 @@ def _lun(text: str):
         raise CLIError(f"--lun {text!r} is not valid; give 'os' or a data disk LUN (0-63)") from None
 
 
-def _vm_write(ctx, ns):
+def _write_call(ns, ctx) -> Call:
     if ns.hex:
         try:
             data = bytes.fromhex(ns.data)
@@ -34,14 +34,15 @@ def _vm_write(ctx, ns):
         data = ns.data.encode("utf-8")
     if not data:
         raise CLIError("--data is empty; give at least one byte")
-    lun = _lun(ns.lun)
-    n = ctx.engine.vm_write(ns.name, lun, ns.offset, data, resource_group=ns.resource_group)
-    return {"vm": ns.name, "lun": lun, "offset": ns.offset, "bytesWritten": n}
+    return Call("vm_write", (ns.name, _lun(ns.lun), ns.offset, data), {"resource_group": ns.resource_group})
 
 
-def _vm_read(ctx, ns):
+def _write_render(engine, n, ns):
+    return {"vm": ns.name, "lun": _lun(ns.lun), "offset": ns.offset, "bytesWritten": n}
+
+
+def _read_render(engine, data, ns):
     lun = _lun(ns.lun)
-    data = ctx.engine.vm_read(ns.name, lun, ns.offset, ns.length, resource_group=ns.resource_group)
     if ns.hex:
         return {"vm": ns.name, "lun": lun, "offset": ns.offset, "length": len(data), "encoding": "hex",
                 "data": data.hex()}
@@ -49,9 +50,30 @@ def _vm_read(ctx, ns):
             "data": data.decode("utf-8", errors="replace")}
 
 
+def _data_words(data, w) -> dict:
+    """Bytes as text when they are UTF-8, else as hex with ``--hex``."""
+    try:
+        return {"data": data.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"data": data.hex(), "hex": True}
+
+
+def _duration_words(delta, w) -> dict:
+    if not isinstance(delta, str):
+        from engine.clock import format_duration
+
+        delta = format_duration(delta).replace(" ", "")
+    return {"duration": delta}
+
+
+_IO_PARAMS = {"vm_name": "name", "lun": lambda v, w: {"lun": str(v)},
+              "resource_group": lambda v, w: {"resource_group": v or w.group_of("get_vm", w.p["vm_name"])}}
+_WRITE_PARAMS = {**_IO_PARAMS, "data": _data_words}
+
+
 command("cmklab vm write", "Write bytes to a VM's disk as the guest would (durable when it returns).", [
     *_IO_ARGS, Arg(("--data",), "data", "The bytes to write: text (UTF-8), or hex with --hex.", required=True),
-], run=_vm_write, mutating=True,
+], call=_write_call, render=_write_render, method="vm_write", params=_WRITE_PARAMS,
     long_summary="The VM must be running; its host holds the disk's data keys. What is stored is ciphertext "
                  "(see cmklab disk inspect).",
     examples=[("Write a line at the start of data disk 0.",
@@ -59,7 +81,9 @@ command("cmklab vm write", "Write bytes to a VM's disk as the guest would (durab
 
 command("cmklab vm read", "Read bytes from a VM's disk as the guest would.", [
     *_IO_ARGS, Arg(("--length",), "length", "How many bytes to read.", kind="int", required=True),
-], run=_vm_read,
+], call=lambda ns, ctx: Call("vm_read", (ns.name, _lun(ns.lun), ns.offset, ns.length),
+                             {"resource_group": ns.resource_group}),
+    render=_read_render, method="vm_read", params=_IO_PARAMS,
     examples=[("Read back what was written.",
                "cmklab vm read -g MyResourceGroup -n MyVm --lun 0 --offset 0 --length 5 --query data -o tsv")])
 
@@ -88,10 +112,16 @@ def _advance_render(engine, ran, ns):
 
 command("cmklab clock advance", "Move the simulated clock forward; due jobs run as it passes them.", [
     Arg((), "duration", "How far: 30m, 1h, 8d, 2w, or ISO 8601 (P90D, PT1H).", metavar="DURATION"),
-], call=lambda ns, ctx: Call("advance_clock", (ns.duration,)), render=_advance_render, mutating=True,
+], call=lambda ns, ctx: Call("advance_clock", (ns.duration,)), render=_advance_render, method="advance_clock", params={"delta": _duration_words},
     long_summary="Rotation policies, automatic rotation of disk encryption sets (within an hour of a new key "
                  "version), key expiry and the purge of deleted keys and vaults at the end of retention.",
     examples=[("Let a week pass.", "cmklab clock advance 7d")])
+
+command("cmklab clock run-due", "Run the jobs that are due now, without moving the clock.", [],
+        call=lambda ns, ctx: Call("run_due_jobs"), render=lambda e, ran, ns: {"now": e.now(), "jobsRan": ran},
+        method="run_due_jobs",
+        long_summary="What a store left due (a re-key interrupted by a crash, a clock set back by hand) runs now.",
+        examples=[("Run what is due.", "cmklab clock run-due")])
 
 command("cmklab audit", "The audit trail of key operations (KV8), oldest first.", [
     Arg(("--vault-name",), "vault_name", "Only this vault's operations."),

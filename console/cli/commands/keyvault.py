@@ -33,6 +33,51 @@ VAULT_TYPE = "Microsoft.KeyVault/vaults"
 VAULT_NAME_HELP = "Name of the Vault."
 ID_USAGE = "incorrect usage: --id ID | --vault-name/--hsm-name VAULT/HSM --name/-n NAME [--version VERSION]"
 
+# ---- engine calls said back in these commands' words (console.cli.words) ---------------------------
+
+_KEY_PARAMS = {"vault": "vault_name", "exp": "expires", "nbf": "not_before"}
+"""A key's vault is ``--vault-name``, its times ``--expires``/``--not-before``."""
+_NEW_KEY_PARAMS = {**_KEY_PARAMS, "enabled": lambda v, w: {} if v else {"disabled": True}}
+"""A new key is created ``--disabled`` (not ``--enabled false``)."""
+_POLICY_PARAMS = {"vault": "name", "object_id": ("object_id", "principal"),
+                  "key_permissions": lambda v, w: {"key_permissions": v.replace(",", " ").split()
+                                                   if isinstance(v, str) else list(v)}}
+
+
+def _sku_words(sku, w) -> dict:
+    return {"set": [f"properties.sku.name={sku}"]} if sku else {}
+
+
+def _each_version(p: dict, w) -> list[dict]:
+    """``set-attributes`` on every version of a key: one line per version (az sets one version at a time)."""
+    if not p.get("all_versions"):
+        return [p]
+    try:
+        k, _ = w.engine.get_key(p["vault"], p["name"], audit=False)
+        versions = [v["version"] for v in k.versions] if len(k.versions) > 1 else [None]
+    except Exception:  # noqa: BLE001 - not a key of this store: one line, as given
+        versions = [None]
+    return [{**p, "version": ver, "all_versions": False} for ver in versions]
+
+
+def _pem_words(pem, w) -> dict:
+    if w.hints.get("pem_file"):
+        return {"pem_file": w.hints["pem_file"]}
+    return {"pem_string": pem.decode() if isinstance(pem, bytes) else str(pem)}
+
+
+_IMPORT_PARAMS = {**_NEW_KEY_PARAMS, "pem": _pem_words,
+                  "password": lambda v, w: {"pem_password": w.secret("PEM_PASSWORD")} if v else {},
+                  "kty": lambda v, w: {"protection": "hsm"} if v and v.upper().endswith("-HSM") else {}}
+"""The PEM file's path when the console read one (else the PEM itself); the password never: the script reads
+``$PEM_PASSWORD``."""
+
+
+def _policy_words(policy, w) -> dict:
+    return {"value": policy if isinstance(policy, str) else json.dumps(
+        {k: v for k, v in policy.items() if k in ("lifetimeActions", "attributes")}, separators=(",", ":"))}
+
+
 # ---- vaults ---------------------------------------------------------------------------------------
 
 
@@ -131,7 +176,7 @@ command("az keyvault create", "Create a Vault or HSM.", [
     flag3(("--no-self-perms",), "no_self_perms", "[Vault Only] Don't add permissions for the current user/service "
           "principal in the new vault."),
     tags(), no_wait(), *props.args(VAULT_CREATE_PROPS),
-], call=_create_call, validate=_validate_create, render=lambda e, v, ns: views.vault_view(e, v), mutating=True,
+], call=_create_call, validate=_validate_create, render=lambda e, v, ns: views.vault_view(e, v), method="create_vault",
     examples=[("Create a key vault with network ACLs specified (use --network-acls to specify IP and VNet rules by "
                "using a JSON string).",
                "az keyvault create --location westus2 --name MyKeyVault --resource-group MyResourceGroup "
@@ -186,7 +231,7 @@ command("az keyvault update", "Update the properties of a Vault.", [
     *generic.generic_args(),
     no_wait(), *props.args(VAULT_UPDATE_PROPS),
 ], ids=VAULT_TYPE, call=lambda ns, ctx: _vault_update_call(ns, ctx),
-    render=lambda e, v, ns: views.vault_view(e, v), mutating=True,
+    render=lambda e, v, ns: views.vault_view(e, v), method="update_vault", params={"sku": _sku_words},
     examples=[("Enable purge protection (needed by disk encryption sets).",
                "az keyvault update -n MyKeyVault -g MyResourceGroup --enable-purge-protection true")])
 
@@ -231,16 +276,16 @@ def _vault_update_call(ns, ctx) -> Call:
 
 
 command("az keyvault delete", "Delete a Vault or HSM.", [_vault_name(), rg(required=False), no_wait()], ids=VAULT_TYPE, 
-        call=lambda ns, ctx: Call("delete_vault", (ns.name,)), mutating=True, warning=SOFT_DELETE_WARNING,
+        call=lambda ns, ctx: Call("delete_vault", (ns.name,)), method="delete_vault", warning=SOFT_DELETE_WARNING,
         examples=[("Delete a key vault.", "az keyvault delete --name MyKeyVault --resource-group MyResourceGroup")])
 
 command("az keyvault recover", "Recover a Vault or HSM.", [_vault_name(), rg(required=False), location(), no_wait()],
         call=lambda ns, ctx: Call("recover_vault", (ns.name,)), render=lambda e, v, ns: views.vault_view(e, v),
-        mutating=True, examples=[("Recover a key vault.", "az keyvault recover --name MyKeyVault")])
+        method="recover_vault", examples=[("Recover a key vault.", "az keyvault recover --name MyKeyVault")])
 
 command("az keyvault purge", "Permanently delete the specified Vault or HSM. Aka Purges the deleted Vault or HSM.",
         [_vault_name(), location(), no_wait()], call=lambda ns, ctx: Call("purge_vault", (ns.name,)),
-        mutating=True, examples=[("Purge a deleted key vault.", "az keyvault purge --name MyKeyVault")])
+        method="purge_vault", examples=[("Purge a deleted key vault.", "az keyvault purge --name MyKeyVault")])
 
 command("az keyvault list-deleted", "Get information about the deleted Vaults or HSMs in a subscription.", [
     enum(("--resource-type",), "resource_type", "When --resource-type is not present the command will list all "
@@ -306,14 +351,14 @@ command("az keyvault set-policy", "Update security policy settings for a Key Vau
                               {"other_permissions": {"secrets": ns.secret_permissions,
                                                      "certificates": ns.certificate_permissions,
                                                      "storage": ns.storage_permissions}}),
-    render=lambda e, v, ns: views.vault_view(e, v), mutating=True,
+    render=lambda e, v, ns: views.vault_view(e, v), method="set_policy", params=_POLICY_PARAMS,
     examples=[("Assign key permissions to a disk encryption set's identity.",
                "az keyvault set-policy -n MyVault --object-id {GUID} --key-permissions get wrapKey unwrapKey")])
 
 command("az keyvault delete-policy", "Delete security policy settings for a Key Vault.", [
     _vault_name(), rg(required=False), *_principal_args(), no_wait(),
 ], ids=VAULT_TYPE, validate=_validate_policy, call=lambda ns, ctx: Call("delete_policy", (ns.name, ns.object_id)),
-    render=lambda e, v, ns: views.vault_view(e, v), mutating=True,
+    render=lambda e, v, ns: views.vault_view(e, v), method="delete_policy", params=_POLICY_PARAMS,
     examples=[("Delete the policy of an identity (disks using the set stop working).",
                "az keyvault delete-policy -n MyVault --object-id {GUID}")])
 
@@ -417,7 +462,7 @@ command("az keyvault key create", "Create a new key, stores it, then returns key
             flag3(("--exportable",), "exportable", "Whether the private key can be exported. To create key with "
                   "release policy, \"exportable\" must be true and caller must have \"export\" permission."),
             *_ATTR_ARGS[1:],
-        ], validate=_validate_key_create, mutating=True, render=_bundle,
+        ], validate=_validate_key_create, method="create_key", params=_NEW_KEY_PARAMS, render=_bundle,
         call=lambda ns, ctx: Call("create_key", (ns.vault_name, ns.name), {
             "kty": _key_type(ns), "size": ns.size, "curve": ns.curve, "ops": ns.ops, "exp": ns.expires,
             "nbf": ns.not_before, "enabled": not ns.disabled, "tags": ns.tags}),
@@ -429,7 +474,7 @@ command("az keyvault key create", "Create a new key, stores it, then returns key
 
 command("az keyvault key show", "Get a key's attributes and, if it's an asymmetric key, its public material.",
         _key_id_args(), render=_bundle,
-        call=lambda ns, ctx: Call("get_key", _key_ref(ns), {"audit": not ns.read_only}),
+        call=lambda ns, ctx: Call("get_key", _key_ref(ns)),
         examples=[("Get a key's URL.", "az keyvault key show --vault-name MyVault -n MyKey --query key.kid -o tsv")])
 
 command("az keyvault key list", "List keys in the specified Vault or HSM.", [
@@ -477,29 +522,29 @@ command("az keyvault key set-attributes", "The update key operation changes spec
             *_key_id_args(),
             flag3(("--enabled",), "enabled", "Enable the key."),
             *_ATTR_ARGS,
-        ], render=_bundle, mutating=True,
+        ], render=_bundle, method="set_key_attributes", params={**_KEY_PARAMS, "all_versions": None}, each=_each_version,
         call=lambda ns, ctx: Call("set_key_attributes", _key_ref(ns), {
             "enabled": ns.enabled, "exp": ns.expires, "nbf": ns.not_before, "tags": ns.tags, "ops": ns.ops}),
         examples=[("Disable a key (every VM whose disks use it stops).",
                    "az keyvault key set-attributes --vault-name MyVault -n MyKey --enabled false")])
 
 command("az keyvault key delete", "Delete a key of any type from storage in Vault or HSM.",
-        _key_id_args(version=False), mutating=True, warning=KEY_DELETE_WARNING,
+        _key_id_args(version=False), method="delete_key", params=_KEY_PARAMS, warning=KEY_DELETE_WARNING,
         call=lambda ns, ctx: Call("delete_key", _key_ref(ns)[:2]),
         render=lambda e, k, ns: views.deleted_key_view(e, k),
         examples=[("Delete a key.", "az keyvault key delete --vault-name MyVault -n MyKey")])
 
 command("az keyvault key recover", "Recover the deleted key to its latest version.", _key_id_args(version=False),
-        mutating=True, call=lambda ns, ctx: Call("recover_key", _key_ref(ns)[:2]),
+        method="recover_key", params=_KEY_PARAMS, call=lambda ns, ctx: Call("recover_key", _key_ref(ns)[:2]),
         render=lambda e, k, ns: views.key_bundle(e, k),
         examples=[("Recover a deleted key.", "az keyvault key recover --vault-name MyVault -n MyKey")])
 
 command("az keyvault key purge", "Permanently delete the specified key.", _key_id_args(version=False),
-        mutating=True, call=lambda ns, ctx: Call("purge_key", _key_ref(ns)[:2]),
+        method="purge_key", params=_KEY_PARAMS, call=lambda ns, ctx: Call("purge_key", _key_ref(ns)[:2]),
         examples=[("Purge a deleted key.", "az keyvault key purge --vault-name MyVault -n MyKey")])
 
 command("az keyvault key rotate", "Rotate the key based on the key policy by generating a new version of the key.",
-        _key_id_args(version=False), mutating=True, render=_bundle,
+        _key_id_args(version=False), method="rotate_key", params=_KEY_PARAMS, render=_bundle,
         call=lambda ns, ctx: Call("rotate_key", _key_ref(ns)[:2]),
         examples=[("Rotate a key.", "az keyvault key rotate --vault-name MyVault -n MyKey")])
 
@@ -538,7 +583,9 @@ def _op_call(op: str, value_flag: str = "--value"):
         kwargs: dict = {"alg": ns.algorithm}
         if op == "verify":
             kwargs["signature"] = _b64_arg(ns.signature, "--signature")
-        kid = f"https://{vault.lower()}.vault.azure.net/keys/{key_name}" + (f"/{version}" if version else "")
+        from engine.ids import key_id as kid_of
+
+        kid = kid_of(vault.lower(), key_name, version)
         # the signed-in user calls the vault: its access policy or role must grant the operation (KV7)
         return Call("key_operation", (ctx.engine.operator, kid, op, value), kwargs)
     return call
@@ -687,7 +734,7 @@ command("az keyvault key import", "Import a private key.", [
     enum(("--protection", "-p"), "protection", "Specifies the type of key protection.", ("software", "hsm")),
     flag3(("--disabled",), "disabled", "Import keys in disabled state."),
     *_ATTR_ARGS,
-], validate=_validate_import, call=_import_call, render=_bundle, mutating=True,
+], validate=_validate_import, call=_import_call, render=_bundle, method="import_key", params=_IMPORT_PARAMS,
     examples=[("Import an RSA key from a password-protected PEM file.",
                "az keyvault key import --vault-name MyVault -n MyKey --pem-file key.pem --pem-password secret")])
 
@@ -747,7 +794,7 @@ command("az keyvault key rotation-policy update", "Update the rotation policy of
     *_key_id_args(version=False),
     Arg(("--value",), "value", "The rotation policy file definition as JSON, or a path to a file containing JSON "
         "policy definition.", required=True),
-], mutating=True, call=lambda ns, ctx: Call("set_rotation_policy", (*_key_ref(ns)[:2], _policy_value(ns.value))),
+], method="set_rotation_policy", params={**_KEY_PARAMS, "policy": _policy_words}, call=lambda ns, ctx: Call("set_rotation_policy", (*_key_ref(ns)[:2], _policy_value(ns.value))),
     render=lambda e, p, ns: views.rotation_policy_view(p),
     examples=[("Rotate a key 90 days after each version is created; versions expire after 2 years.",
                "az keyvault key rotation-policy update --vault-name MyVault -n MyKey --value "

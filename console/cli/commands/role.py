@@ -20,6 +20,13 @@ def _assignee(ns) -> str | None:
     return ns.assignee or getattr(ns, "assignee_object_id", None)
 
 
+_CREATE_PARAMS = {"assignee": lambda v, w: {"assignee_object_id": w.principal(v),
+                                              "assignee_principal_type": "ServicePrincipal"},
+                  "scope": ("scope", "scope")}
+"""An assignee by object id (a set's is asked of the store), a vault's scope too."""
+_DELETE_PARAMS = {"assignee": ("assignee", "principal"), "scope": ("scope", "scope")}
+
+
 def _validate_create(ns) -> None:
     if bool(ns.assignee) == bool(ns.assignee_object_id):
         raise CLIError("usage error: --assignee STRING | --assignee-object-id GUID")
@@ -49,7 +56,7 @@ command("az role assignment create", "Create a new role assignment for a user, g
     Arg(("--name", "-n"), "name", "A GUID for the role assignment. It must be unique and different for each role "
         "assignment. If omitted, a new GUID is generated."),
     Arg(("--description",), "description", "Description of role assignment."),
-], validate=_validate_create, call=_create_call, mutating=True,
+], validate=_validate_create, call=_create_call, method="create_role_assignment", params=_CREATE_PARAMS,
     render=lambda e, ra, ns: views.role_assignment_view(e, ra),
     examples=[("Let a disk encryption set's identity use the keys of an RBAC vault.",
                "az role assignment create --assignee {principalId} --role \"Key Vault Crypto Service Encryption "
@@ -93,7 +100,7 @@ command("az role assignment delete", "Delete role assignments.", [
         kind="store_true"),
     yes(),
 ], call=lambda ns, ctx: Call("delete_role_assignment", (), {
-    "ids": ns.ids, "assignee": _assignee(ns), "role": ns.role, "scope": _scope(ns, ctx)}), mutating=True,
+    "ids": ns.ids, "assignee": _assignee(ns), "role": ns.role, "scope": _scope(ns, ctx)}), method="delete_role_assignment", params=_DELETE_PARAMS,
     examples=[("Revoke an identity's role (disks using its set stop working).",
                "az role assignment delete --assignee {principalId} --role \"Key Vault Crypto Service Encryption "
                "User\" --scope {vaultId}")])

@@ -29,6 +29,10 @@ def _storage_sku(values: list[str] | None):
     return values
 
 
+_CREATE_PARAMS = {"size": lambda v, w: {"size": v},  # az's default size is not the engine's: always said
+                  "os_disk_encryption_set": ("os_disk_encryption_set", "name"),
+                  "data_disk_encryption_sets": ("data_disk_encryption_sets", "name"), "scale_set": None}
+_DISK_PARAMS = {"disk": ("name", "name")}
 LICENSE_TYPES = ("Windows_Server", "Windows_Client", "RHEL_BYOS", "SLES_BYOS", "RHEL_BASE", "RHEL_SAPAPPS",
                  "RHEL_SAPHA", "RHEL_EUS", "RHEL_BASESAPAPPS", "RHEL_BASESAPHA", "SLES_STANDARD", "SLES", "SLES_SAP",
                  "SLES_HPC", "None", "RHEL_ELS_6", "UBUNTU_PRO", "UBUNTU")
@@ -236,7 +240,7 @@ command("az vm create", "Create an Azure Virtual Machine.", [
     enum(("--nsg-rule",), "nsg_rule", "NSG rule to create when creating a new NSG (not modelled).",
          ("RDP", "SSH", "NONE"), group=_NET),
     no_wait(), *props.args(VM_CREATE_PROPS),
-], mutating=True, call=_create_call, render=lambda e, vm, ns: views.vm_create_output(vm),
+], method="create_vm", params=_CREATE_PARAMS, call=_create_call, render=lambda e, vm, ns: views.vm_create_output(vm),
     examples=[("Create a VM whose OS and data disks are encrypted with a customer-managed key.",
                "az vm create -g MyResourceGroup -n MyVm --image Ubuntu2204 --os-disk-encryption-set MySet "
                "--data-disk-sizes-gb 128 --data-disk-encryption-sets MySet --generate-ssh-keys")])
@@ -276,7 +280,7 @@ command("az vm get-instance-view", "Get instance information about a VM.", [_vm_
 
 
 def _power(verb: str, method: str, summary: str, extra: list[Arg] | None = None, **kw) -> None:
-    command(f"az vm {verb}", summary, [_vm_name(), rg(), *(extra or []), no_wait()], mutating=True, ids=VM_TYPE, 
+    command(f"az vm {verb}", summary, [_vm_name(), rg(), *(extra or []), no_wait()], method=method, ids=VM_TYPE, 
             call=lambda ns, ctx: Call(method, (ns.name, ns.resource_group)),
             examples=[(f"{summary.split('.')[0]}.", f"az vm {verb} -g MyResourceGroup -n MyVm")], **kw)
 
@@ -298,7 +302,7 @@ command("az vm delete", "Delete a VM.", [
     enum(("--force-deletion",), "force_deletion", "Optional parameter to force delete virtual machines.",
          ("true", "false", "True", "False")),
     no_wait(), yes(),
-], mutating=True, confirm=True, ids=VM_TYPE, probe="get_vm",
+], method="delete_vm", confirm=True, ids=VM_TYPE, probe="get_vm",
     call=lambda ns, ctx: Call("delete_vm", (ns.name, ns.resource_group)),
     examples=[("Delete a VM without a prompt (its disks are kept).", "az vm delete -g MyResourceGroup -n MyVm --yes")])
 
@@ -354,7 +358,7 @@ command("az vm update", "Update the properties of a VM.", [
           "enable the encryption for all the disks including Resource/Temp disk at host itself."),
     *generic.generic_args(),
     no_wait(), *props.args(VM_UPDATE_PROPS),
-], mutating=True, ids=VM_TYPE, call=_update_call, render=lambda e, vm, ns: views.vm_view(e, vm),
+], method="update_vm", ids=VM_TYPE, call=_update_call, render=lambda e, vm, ns: views.vm_view(e, vm),
     examples=[("Turn on encryption at host (the VM deallocated).",
                "az vm update -g MyResourceGroup -n MyVm --set securityProfile.encryptionAtHost=true")])
 
@@ -373,7 +377,7 @@ command("az vm disk attach", "Attach a managed persistent disk to a VM.", [
         kind="int"),
     enum(("--caching",), "caching", "Disk caching policy.", CACHING),
     no_wait(),
-], mutating=True, ids=VM_TYPE, id_parts=("resource_group", "vm_name"),
+], method="attach_disk", params=_DISK_PARAMS, ids=VM_TYPE, id_parts=("resource_group", "vm_name"),
     call=lambda ns, ctx: Call("attach_disk", (ns.vm_name, _need_disk(ns), ns.resource_group), {
     "lun": ns.lun, "new": ns.new, "size_gb": ns.size_gb, "sku": ns.sku, "caching": ns.caching}),
     examples=[("Attach an existing disk encrypted with a customer-managed key.",
@@ -392,6 +396,6 @@ command("az vm disk detach", "Detach a managed disk from a VM.", [
     rg(), Arg(("--name", "-n"), "name", "The data disk name.", required=True),
     flag3(("--force-detach",), "force_detach", "Force detach managed data disks from a VM."),
     no_wait(),
-], mutating=True, ids=VM_TYPE, id_parts=("resource_group", "vm_name"),
+], method="detach_disk", params=_DISK_PARAMS, ids=VM_TYPE, id_parts=("resource_group", "vm_name"),
     call=lambda ns, ctx: Call("detach_disk", (ns.vm_name, ns.name, ns.resource_group)),
     examples=[("Detach a data disk.", "az vm disk detach -g MyResourceGroup --vm-name MyVm --name disk_name")])

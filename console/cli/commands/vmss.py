@@ -264,7 +264,7 @@ command("az vmss create", "Create an Azure Virtual Machine Scale Set.", [
     Arg(("--public-ip-address",), "public_ip_address", "Name of the public IP address when creating one (default) "
         "or referencing an existing one" + _NOT_MODELLED + ".", group=_NET),
     no_wait(), *props.args(VMSS_CREATE_PROPS), _sku_rank(),
-], mutating=True, call=_create_call, render=lambda e, ss, ns: views.vmss_create_output(e, ss),
+], method="create_scale_set", call=_create_call, render=lambda e, ss, ns: views.vmss_create_output(e, ss),
     examples=[("Create a scale set whose OS and data disks use customer-managed keys.",
                "az vmss create -g MyResourceGroup -n MyScaleSet --image Ubuntu2204 --instance-count 2 "
                "--os-disk-encryption-set MySet --data-disk-sizes-gb 64 --data-disk-encryption-sets MySet")])
@@ -370,7 +370,7 @@ command("az vmss update", "Update a VMSS. Run 'az vmss update-instances' command
             enum(("--upgrade-policy-mode",), "upgrade_policy_mode", "The upgrade policy mode: how instances take a "
                  "new model (Manual: on az vmss update-instances).", UPGRADE_MODES),
             no_wait(), *props.args(VMSS_UPDATE_PROPS), _sku_rank(),
-        ], mutating=True, ids=VMSS_TYPE, call=_update_call, render=lambda e, ss, ns: views.vmss_view(e, ss),
+        ], method="update_scale_set", ids=VMSS_TYPE, call=_update_call, render=lambda e, ss, ns: views.vmss_view(e, ss),
         examples=[("Turn on encryption at host in the model (instances take it on update-instances, deallocated).",
                    "az vmss update -g MyResourceGroup -n MyScaleSet --set "
                    "virtualMachineProfile.securityProfile.encryptionAtHost=true"),
@@ -380,7 +380,7 @@ command("az vmss update", "Update a VMSS. Run 'az vmss update-instances' command
 
 command("az vmss update-instances", "Upgrade VMs within a VMSS.", [
     _vmss_name(), rg(), _instance_ids(required=True), no_wait(),
-], mutating=True, ids=VMSS_TYPE,
+], method="upgrade_scale_set_instances", ids=VMSS_TYPE,
     call=lambda ns, ctx: Call("upgrade_scale_set_instances", (ns.name, ns.resource_group),
                               {"instance_ids": ns.instance_ids}),
     examples=[("Bring every instance to the latest model.",
@@ -396,7 +396,7 @@ command("az vmss list-instances", "Get a list of all virtual machines in a VM sc
 command("az vmss scale", "Change the number of VMs within a VMSS.", [
     _vmss_name(), rg(),
     Arg(("--new-capacity",), "new_capacity", "Number of VMs in the VMSS.", kind="int", required=True), no_wait(),
-], mutating=True, ids=VMSS_TYPE,
+], method="scale_scale_set", ids=VMSS_TYPE,
     call=lambda ns, ctx: Call("scale_scale_set", (ns.name, ns.new_capacity, ns.resource_group)),
     render=lambda e, ss, ns: views.vmss_view(e, ss),
     examples=[("Add instances (they follow the current model).",
@@ -407,7 +407,7 @@ command("az vmss delete", "Delete a VM scale set.", [
     enum(("--force-deletion",), "force_deletion", "Optional parameter to force delete a VM scale set. (Feature in "
          "Preview).", ("false", "true")),
     no_wait(),
-], mutating=True, ids=VMSS_TYPE, probe="get_scale_set",
+], method="delete_scale_set", ids=VMSS_TYPE, probe="get_scale_set",
     call=lambda ns, ctx: Call("delete_scale_set", (ns.name, ns.resource_group)),
     examples=[("Delete a scale set, its instances and their disks.",
                "az vmss delete -g MyResourceGroup -n MyScaleSet")])
@@ -416,7 +416,7 @@ command("az vmss delete", "Delete a VM scale set.", [
 def _power(action: str, summary: str, extra: list[Arg] | None = None) -> None:
     command(f"az vmss {action}", summary, [
         _vmss_name(), rg(), _instance_ids(), *(extra or []), no_wait(),
-    ], mutating=True, ids=VMSS_TYPE,
+    ], method="scale_set_power", ids=VMSS_TYPE,
         call=lambda ns, ctx: Call("scale_set_power", (ns.name, action, ns.resource_group),
                                   {"instance_ids": ns.instance_ids}),
         examples=[(f"{action.capitalize()} every instance.", f"az vmss {action} -g MyResourceGroup -n MyScaleSet"),
