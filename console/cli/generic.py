@@ -245,3 +245,17 @@ def changes(before: dict, after: dict, updatable: dict[str, tuple[str, Callable 
 
 
 _MISSING = object()
+
+
+def route_changes(changes: dict[str, Any], kwargs: dict, given: dict) -> None:
+    """Sort the engine keywords that :func:`changes` gives: a plain property changed through ``--set``
+    (``props:a.b.c``) is stored as given, at its path in ``given``; anything else is a keyword of the call."""
+    for kw, value in changes.items():
+        if kw.startswith("props:"):
+            node = given
+            *parents, leaf = kw[6:].split(".")
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = value
+        else:
+            kwargs[kw] = value

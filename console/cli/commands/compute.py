@@ -304,15 +304,7 @@ def _disk_update_call(ns, ctx) -> Call:
     kwargs = {"encryption_type": ns.encryption_type, "disk_encryption_set": ns.disk_encryption_set,
               "size_gb": ns.size_gb, "sku": ns.sku}
     given = props.collect(ns, ctx, DISK_UPDATE_PROPS)
-    for kw, value in _disk_generic(ns, ctx).items():
-        if kw.startswith("props:"):  # a plain property changed through --set: stored as given
-            node = given
-            *parents, leaf = kw[6:].split(".")
-            for part in parents:
-                node = node.setdefault(part, {})
-            node[leaf] = value
-        else:
-            kwargs[kw] = value
+    generic.route_changes(_disk_generic(ns, ctx), kwargs, given)
     if given:
         kwargs["props"] = given
     return Call("update_disk", (ns.name, ns.resource_group), kwargs)

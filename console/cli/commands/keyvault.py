@@ -261,15 +261,8 @@ def _vault_update_call(ns, ctx) -> Call:
         before = views.vault_view(engine, engine.get_vault(ns.name))
         updatable = dict(VAULT_UPDATABLE)
         updatable.update({p.path: ("props:" + p.path, None) for p in VAULT_UPDATE_PROPS})
-        for kw, value in generic.changes(before, generic.apply(before, ns), updatable, "az keyvault update").items():
-            if kw.startswith("props:"):  # a plain property changed through --set: stored as given
-                node = given
-                *parents, leaf = kw[6:].split(".")
-                for part in parents:
-                    node = node.setdefault(part, {})
-                node[leaf] = value
-            else:
-                kwargs[kw] = value
+        generic.route_changes(generic.changes(before, generic.apply(before, ns), updatable, "az keyvault update"),
+                              kwargs, given)
     if given:
         kwargs["props"] = given
     return Call("update_vault", (ns.name,), kwargs)

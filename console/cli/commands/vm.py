@@ -334,15 +334,8 @@ def _update_call(ns, ctx) -> Call:
         before = views.vm_view(engine, engine.get_vm(ns.name, ns.resource_group), nulls=True)
         updatable = dict(VM_UPDATABLE)
         updatable.update({p.path: ("props:" + p.path, None) for p in VM_UPDATE_PROPS})
-        for kw, value in generic.changes(before, generic.apply(before, ns), updatable, "az vm update").items():
-            if kw.startswith("props:"):  # a plain property changed through --set: stored as given
-                node = given
-                *parents, leaf = kw[6:].split(".")
-                for part in parents:
-                    node = node.setdefault(part, {})
-                node[leaf] = value
-            else:
-                kwargs[kw] = value
+        generic.route_changes(generic.changes(before, generic.apply(before, ns), updatable, "az vm update"),
+                              kwargs, given)
     if given:
         kwargs["props"] = given
     return Call("update_vm", (ns.name, ns.resource_group), kwargs)
