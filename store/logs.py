@@ -133,14 +133,18 @@ class LogFiles:
     def end(self, committed_gen: int) -> int:
         """The byte offset after the last committed line (where a follower starts to read only what comes
         next), found from the end of the journal: the cost does not grow with its history."""
+        return self._scan_file(committed_gen)[1]
+
+    def _scan_file(self, committed_gen: int) -> tuple[int, int]:
+        """:meth:`_scan` of the journal file: ``(0, 0)`` when there is none."""
         try:
             fd = os.open(self.path(), os.O_RDONLY | _compat.O_CLOEXEC)
         except FileNotFoundError:
-            return 0
+            return 0, 0
         except OSError as exc:
-            raise StoreError(f"cannot open log {self.path()}: {exc.strerror or exc}") from exc
+            raise StoreError(f"cannot read log {self.path()}: {exc.strerror or exc}") from exc
         try:
-            return self._scan(fd, committed_gen)[1]
+            return self._scan(fd, committed_gen)
         finally:
             os.close(fd)
 
@@ -165,16 +169,7 @@ class LogFiles:
             return 0
         if cached is not None and cached[0] == sig and cached[3] <= committed_gen:
             return cached[1]
-        try:
-            fd = os.open(self.path(), os.O_RDONLY | _compat.O_CLOEXEC)
-        except FileNotFoundError:
-            return 0
-        except OSError as exc:
-            raise StoreError(f"cannot read log {self.path()}: {exc.strerror or exc}") from exc
-        try:
-            return self._scan(fd, committed_gen)[0]
-        finally:
-            os.close(fd)
+        return self._scan_file(committed_gen)[0]
 
     def append(self, entries: list[tuple[str, dict]], gen: int, committed_gen: int) -> list[str]:
         """Append ``(log name, document)`` pairs for generation ``gen`` with one write; durable when it
