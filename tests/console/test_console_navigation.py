@@ -62,6 +62,7 @@ async def test_quick_arrows_leave_the_detail_on_the_cursors_row():
         assert row is not first
         assert app.main.table.cursor == 2
         assert app.main.selected is row
+        await rested(pilot)
         assert detail_head(app).startswith(f"key {key_name(row)} ")
 
         burst(pilot, *["up"] * 5, "down")  # a held-down arrow (past the top), then one back
@@ -69,6 +70,7 @@ async def test_quick_arrows_leave_the_detail_on_the_cursors_row():
         row = cursor_row(app)
         assert app.main.table.cursor == 1
         assert app.main.selected is row
+        await rested(pilot)
         assert detail_head(app).startswith(f"key {key_name(row)} ")
 
 
@@ -82,6 +84,7 @@ async def test_an_action_pressed_right_after_quick_arrows_hits_the_row_the_detai
         row = app.main.rows_by_key[app.main.table.cursor_key]
         assert app.main.table.cursor == 2
         assert app.screen.query_one("#dialog-title").render().plain.startswith(f"Delete key {key_name(row)}?")
+        await rested(pilot)
         assert detail_head(app).startswith(f"key {key_name(row)} ")
 
 
@@ -92,10 +95,12 @@ async def test_a_click_then_quick_arrows_keep_detail_and_cursor_together():
         await pilot.click("#table", offset=(3, 2))  # header is line 0: line 2 is the second key
         await pilot.pause()
         assert app.main.table.cursor == 1
+        await rested(pilot)
         assert detail_head(app).startswith(f"key {key_name(cursor_row(app))} ")
         burst(pilot, "down", "down")
         await rested(pilot)
         assert app.main.table.cursor == 3
+        await rested(pilot)
         assert detail_head(app).startswith(f"key {key_name(cursor_row(app))} ")
 
 
@@ -107,10 +112,13 @@ async def test_at_start_the_detail_describes_the_highlighted_first_row():
         assert main.table.cursor == 0
         first = cursor_row(app)
         assert main.selected is first
+        await rested(pilot)
         assert detail_head(app).startswith(f"vault {first.name} ")
         await pilot.press("up")  # already at the top: nothing moves, the detail stays filled
+        await rested(pilot)
         assert detail_head(app).startswith(f"vault {first.name} ")
         await pilot.press("2")
+        await rested(pilot)
         assert detail_head(app).startswith(f"key {key_name(cursor_row(app))} ")
 
 
@@ -122,6 +130,7 @@ async def test_at_80_columns_the_detail_shown_with_v_describes_the_first_row():
         await pilot.press("v")
         await pilot.pause()
         assert app.main.side_visible()
+        await rested(pilot)
         assert detail_head(app).startswith(f"vault {cursor_row(app).name} ")
 
 
@@ -133,9 +142,11 @@ async def test_j_and_k_move_down_and_up_and_the_detail_follows():
         await pilot.press("2")
         await pilot.press("j", "j")
         assert app.main.table.cursor == 2
+        await rested(pilot)
         assert detail_head(app).startswith(f"key {key_name(cursor_row(app))} ")
         await pilot.press("k")
         assert app.main.table.cursor == 1
+        await rested(pilot)
         assert detail_head(app).startswith(f"key {key_name(cursor_row(app))} ")
 
 
@@ -147,9 +158,11 @@ async def test_g_G_home_and_end_go_to_the_first_and_last_row():
         assert last >= 2
         await pilot.press("G")
         assert app.main.table.cursor == last
+        await rested(pilot)
         assert detail_head(app).startswith(f"key {key_name(cursor_row(app))} ")
         await pilot.press("g")
         assert app.main.table.cursor == 0
+        await rested(pilot)
         assert detail_head(app).startswith(f"key {key_name(cursor_row(app))} ")
         await pilot.press("end")
         assert app.main.table.cursor == last
@@ -226,6 +239,7 @@ async def test_escape_folds_the_detail_that_enter_opened_on_a_narrow_terminal():
         await pilot.press("enter")
         await pilot.pause()
         assert app.main.side_visible() and app.focused is app.main.query_one("#detail")
+        await rested(pilot)
         assert detail_head(app).startswith(f"key {key_name(cursor_row(app))} ")
         await pilot.press("escape")
         await pilot.pause()
