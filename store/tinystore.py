@@ -611,13 +611,7 @@ class TinyStore:
             if name not in LOG_NAMES:  # refused before anything is written
                 raise ValueError(f"unknown log {name!r}; logs: {', '.join(LOG_NAMES)}")
         with self.lock():
-            if not self._view_is_current():
-                raise StoreError(f"state in {self.path} was changed by another process since this one read it; "
-                                 f"reload before committing")
-            for path in (self.meta_path, self.home):
-                if os.path.exists(path) and not os.access(path, os.W_OK):
-                    # appending would work, but a read-only file or home says "do not modify"
-                    raise StoreError(f"state {path} is read-only; nothing was committed")
+            self._check_committable()
             view = self._view
             generation = view.generation + 1
             others = self._sync_journal() or self._logs.signature() != self._log_sig
@@ -671,6 +665,17 @@ class TinyStore:
                         self._refresh()
             return ids
 
+    def _check_committable(self) -> None:
+        """Under the lock, before a commit writes anything: the state is the one this process read, and
+        neither its files nor its home are read-only."""
+        if not self._view_is_current():
+            raise StoreError(f"state in {self.path} was changed by another process since this one read it; "
+                             f"reload before committing")
+        for path in (self.meta_path, self.home):
+            if os.path.exists(path) and not os.access(path, os.W_OK):
+                # appending would work, but a read-only file or home says "do not modify"
+                raise StoreError(f"state {path} is read-only; nothing was committed")
+
     def bulk_commit(self, upserts: Docs, deletes: Mapping[str, list[str]]) -> None:
         """Apply a large commit (an import of 100,000 resources) by writing the state's files once, in one
         atomic step, instead of appending it to the log and then compacting it into the shards (which would
@@ -686,14 +691,10 @@ class TinyStore:
         or not at all. The documents are serialised as they are given (dict keys sorted by the encoder), and
         not kept."""
         self._check_open()
+        refuse_if_read_only(self, "an import")
         upserts, deletes = self._normalise(upserts, deletes)
         with self.lock():
-            if not self._view_is_current():
-                raise StoreError(f"state in {self.path} was changed by another process since this one read it; "
-                                 f"reload before committing")
-            for path in (self.meta_path, self.home):
-                if os.path.exists(path) and not os.access(path, os.W_OK):
-                    raise StoreError(f"state {path} is read-only; nothing was committed")
+            self._check_committable()
             view = self._view
             stage = os.path.join(self.home, f"{BULK_PREFIX}{os.getpid()}.{os.urandom(4).hex()}.tmp")
             from concurrent.futures import ThreadPoolExecutor

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import StoreError
+from engine.errors import ReadOnly, StoreError
 from store import TinyStore, state_files
 from store import tinystore as tinystore_mod
 from store.tinystore import BULK_PREFIX, OLD_PREFIX, SHARDS
@@ -90,6 +90,11 @@ def test_a_bulk_commit_on_a_stale_view_or_a_read_only_home_is_refused_and_change
     assert state_files(home) == before and leftovers(home) == []
     other.close()
     s.close()
+    reader = TinyStore(home, read_only=True)  # a store opened read-only refuses an import like any commit
+    with pytest.raises(ReadOnly, match="an import was refused"):
+        reader.bulk_commit({"disks": dict([disk(9999)])}, {})
+    assert state_files(home) == before and leftovers(home) == []
+    reader.close()
 
 
 def test_a_failed_bulk_write_leaves_the_old_state_and_no_staging_directory(home, monkeypatch):
