@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from engine.errors import StoreError
 from engine.repository import MemoryStore
 from store import SCHEMA_VERSION, FileBlobStore, TinyStore, open_store, state_files
-from store import _compat
+from store import _compat, locking
 from store import tinystore as tinystore_mod
 from store.tinystore import shard_of
 
@@ -822,6 +822,65 @@ def test_a_writer_lists_a_directory_for_leftovers_only_when_it_changed(home, sto
     listed.clear()
     store.commit({"disks": {DISK: {"v": 5}}}, {}, shred=True)
     assert {"home", "db", "blobs"} <= set(listed)  # before destroying key material: every directory
+
+
+def _count_listings(monkeypatch) -> list[str]:
+    listed: list[str] = []
+    real_listdir = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda path=".": (listed.append(os.path.basename(path)), real_listdir(path))[1])
+    return listed
+
+
+@pytest.mark.skipif(not locking.NATIVE, reason="the portable lock has no holder's mark: its writers sweep each time")
+def test_a_writer_does_not_list_directories_after_its_own_compaction(home, store, monkeypatch):
+    """A compaction renames shard files, so the directory's time is new (too new to prove, by itself, that
+    nobody created a file since): the writer knows those writes are its own, and its next commits list
+    nothing while nobody else takes the lock."""
+    monkeypatch.setattr(tinystore_mod, "COMPACT_BYTES", 1)  # every commit compacts
+    store.commit({"disks": {DISK: {"v": 1}}}, {})
+    store.commit({"disks": {DISK: {"v": 2}}}, {})
+    assert time.time_ns() - os.stat(home / "db").st_mtime_ns < tinystore_mod._SETTLED_NS  # not settled
+    swept = []
+    real_sweep = store._sweep_leftovers
+    monkeypatch.setattr(store, "_sweep_leftovers", lambda **kw: (swept.append(kw), real_sweep(**kw))[1])
+    store.commit({"disks": {DISK: {"v": 3}}}, {})
+    store.commit({"disks": {DISK: {"v": 4}}}, {})
+    assert swept == []  # (the compaction's own re-read lists db/ for its shard files: that is not a sweep)
+    assert store.load()["disks"][DISK] == {"v": 4}
+
+
+def test_a_writer_sweeps_after_another_holder_even_when_directory_times_look_unchanged(home, store, monkeypatch):
+    """A file system's coarse clock can leave a directory's time unchanged by a temporary that another
+    writer created and then died with: what tells the writer to sweep is that someone else held the lock
+    since it last did (or, on the portable lock, every time)."""
+    frozen = (1, time.time_ns(), 1)  # a recent time that never moves: what the writer left looks unchanged
+    monkeypatch.setattr(tinystore_mod, "_dir_sig", lambda directory: frozen)
+    store.commit({"disks": {DISK: {"v": 1}}}, {})
+    store.commit({"disks": {DISK: {"v": 2}}}, {})
+    other = TinyStore(home)
+    other.commit({"disks": {DISK2: {"v": 1}}}, {})  # another writer held the lock...
+    stale = db_file(home, ".disks.07.json.999.deadbeef.tmp")
+    stale.write_bytes(b"{}")  # ...and a write of its kind died before its rename
+    other.close()
+    store.refresh()
+    store.commit({"disks": {DISK: {"v": 3}}}, {})
+    assert not stale.exists()
+
+
+def test_a_hold_cut_short_by_an_error_makes_the_next_writer_sweep(home, store, monkeypatch):
+    """A write of this object that an exception stopped half-way may have left its temporary: the next time
+    it takes the lock it sweeps, as after a stranger."""
+    frozen = (1, time.time_ns(), 1)
+    monkeypatch.setattr(tinystore_mod, "_dir_sig", lambda directory: frozen)
+    store.commit({"disks": {DISK: {"v": 1}}}, {})
+    stale = db_file(home, ".disks.07.json.999.deadbeef.tmp")
+    with pytest.raises(RuntimeError):
+        with store.lock():
+            stale.write_bytes(b"{}")  # as a shard write that stopped before its rename
+            raise RuntimeError("cut short")
+    listed = _count_listings(monkeypatch)
+    store.commit({"disks": {DISK: {"v": 2}}}, {})
+    assert "db" in listed and not stale.exists()
 
 
 # -- a damaged journal ------------------------------------------------------------------------------------
