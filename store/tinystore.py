@@ -871,18 +871,97 @@ class TinyStore:
                     final.setdefault((table, shard_of(key)), {})[key] = doc
                 for key in change.get("d", ()):
                     final.setdefault((table, shard_of(key)), {})[key] = None
-        for (table, shard), changes in sorted(final.items()):
-            self._write_shard(table, shard, changes)
         if view.journal:
-            # the log is the only durable copy of its journal lines until the journal is synced
+            # the log is the only durable copy of its journal lines until the journal is synced (which the
+            # shards' writer does beside theirs)
             self._sync_journal()
-            self._logs.sync()
+        self._write_shards(sorted(final.items()), also_sync=self._logs.sync if view.journal else None)
         self._write_meta(view.generation)
         # an empty log replaces the old one (a new inode: other processes see the change)
         fd, _st = _atomic_write(self.log_path, b"")
         os.close(fd)
         fsync_dir(self.db_dir)
         self._refresh()
+
+    def _write_shards(self, work: list[tuple[tuple[str, int], dict[str, dict | None]]], also_sync=None) -> None:
+        """Apply ``[((table, shard), {key: document or None (deleted)})]`` to the shard files, each replaced
+        atomically, as :meth:`_write_shard` does one, but all the fsyncs at once: each new shard is written to
+        a temporary beside its file and fsync'd on a helper thread while the next one is built (an fsync
+        releases the GIL, and fsyncs in flight together share the file system's journal commits); once every
+        temporary is durable (and ``also_sync()`` has run, on a helper too), each is renamed over its shard and
+        its index replaced. A crash before the renames leaves the old shards (and temporaries that the next
+        writer sweeps); the log still holds the changes until the caller empties it, after this returns."""
+        if len(work) < 2 and also_sync is None:
+            for (table, shard), changes in work:
+                self._write_shard(table, shard, changes)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        staged: list[tuple[str | None, str, bytes]] = []  # (temporary or None to remove the shard, shard, index)
+        syncer = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cmklab-fsync")
+        pending = [syncer.submit(also_sync)] if also_sync is not None else []
+        path = self.db_dir
+        try:
+            try:
+                for (table, shard), changes in work:
+                    path = self.shard_path(table, shard)
+                    index = self._read_index(table, shard)
+                    if index is not None and all(key in changes for key in index):
+                        docs = {}  # every document of the shard is replaced or deleted: no need to parse it
+                    else:
+                        docs = self._shard_docs_at(path, table)
+                    for key, doc in changes.items():
+                        if doc is None:
+                            docs.pop(key, None)
+                        else:
+                            docs[key] = doc
+                    if not docs:
+                        staged.append((None, path, b""))
+                        continue
+                    payload, index = _shard_bytes(table, docs)
+                    tmp = os.path.join(self.db_dir, f".{os.path.basename(path)}.{os.getpid()}."
+                                                    f"{os.urandom(4).hex()}.tmp")
+                    staged.append((tmp, path, index))
+                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _compat.O_CLOEXEC, 0o600)
+                    try:
+                        _write_all(fd, payload)
+                    except BaseException:
+                        os.close(fd)
+                        raise
+                    pending.append(syncer.submit(_fsync_close, fd))
+                    del docs, payload
+                for done in pending:
+                    done.result()  # every new shard is durable before the first rename
+                for tmp, path, index in staged:
+                    if tmp is None:
+                        for gone in (path, path[:-len(".json")] + ".idx"):
+                            with contextlib.suppress(FileNotFoundError):
+                                os.unlink(gone)
+                        continue
+                    os.replace(tmp, path)
+                    _replace_unsynced(path[:-len(".json")] + ".idx", index)
+            except OSError as exc:
+                raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        except BaseException:
+            syncer.shutdown(wait=True)
+            for tmp, _path, _index in staged:
+                if tmp is not None:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
+            raise
+        syncer.shutdown(wait=True)
+
+    def _shard_docs_at(self, path: str, table: str) -> dict:
+        """The documents of the shard file ``path`` of ``table`` as it is on disk ({} if there is none)."""
+        data, _raw, fd, _sig = read_state_file(path)
+        if fd is not None:
+            os.close(fd)
+        if data is None:
+            return {}
+        docs = data.get(table)
+        if docs is None or set(data) - {table, SHARD_TAG_TABLE}:
+            raise StoreError(f"state file {path} is damaged: expected only the table {table!r}")
+        return docs
 
     def _write_shard(self, table: str, shard: int, changes: dict[str, dict | None]) -> None:
         path = self.shard_path(table, shard)
@@ -949,9 +1028,9 @@ class TinyStore:
                 raise ValueError(f"invalid table name {table!r}")
         for table, docs in upserts.items():
             for key, doc in docs.items():
-                if not isinstance(key, str):
+                if type(key) is not str and not isinstance(key, str):
                     raise ValueError(f"document key {key!r} in table {table!r} is not a string")
-                if not isinstance(doc, Mapping):
+                if type(doc) is not dict and not isinstance(doc, Mapping):  # (a dict first: no ABC check)
                     raise ValueError(f"document {key!r} in table {table!r} is not a mapping")
         for table, keys in deletes.items():
             if isinstance(keys, str) or any(not isinstance(k, str) for k in keys):
@@ -1265,13 +1344,24 @@ def _write_new(path: str, payload: bytes, *, sync: bool = True) -> None:
     """Write a new file (0600), fsync'd unless ``sync`` is False."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _compat.O_CLOEXEC, 0o600)
     try:
-        view = memoryview(payload)
-        while view:
-            view = view[os.write(fd, view):]
+        _write_all(fd, payload)
         if sync:
             os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _fsync_close(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, payload: bytes) -> None:
+    view = memoryview(payload)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _link_or_copy(src: str, dst: str) -> None:
