@@ -113,12 +113,16 @@ class _ShardStorage(AtomicJSONStorage):
         _replace_unsynced(self.path[:-len(".json")] + ".idx", index)
 
 
-def _shard_bytes(table: str, docs: Mapping[str, dict]) -> tuple[bytes, bytes]:
+def _shard_bytes(table: str, docs: Mapping[str, dict], encoded: Mapping[str, str] | None = None) -> tuple[bytes, bytes]:
     """A shard file's bytes (what ``json.dumps(..., sort_keys=True)`` gives, its tag first) and its index's:
-    each document is encoded once, as ASCII, so a character is a byte and the offsets are string lengths."""
+    each document is encoded once, as ASCII, so a character is a byte and the offsets are string lengths.
+    ``encoded``: documents encoded already (by the commit record that brought them: :func:`_encode_change`)."""
     esc, enc, join = json.encoder.encode_basestring_ascii, _encode_parsed, "".join
     keys = sorted(docs)
-    entries = [esc(key) + ":" + join(enc(docs[key], 0)) for key in keys]
+    if encoded:
+        entries = [esc(key) + ":" + (encoded[key] if key in encoded else join(enc(docs[key], 0))) for key in keys]
+    else:
+        entries = [esc(key) + ":" + join(enc(docs[key], 0)) for key in keys]
     head = esc(table) + ":{"
     index, pos = {}, len(_tag_prefix("0" * 16)) + len(head)
     for key, entry in zip(keys, entries):
@@ -188,6 +192,21 @@ def _dumps(value) -> bytes:
 _encode_parsed = json.encoder.c_make_encoder(None, _not_json, json.encoder.encode_basestring_ascii, None, ":", ",",
                                              True, False, False)
 """The same encoding, shared and without the cycle check: for documents parsed from JSON (trees by nature)."""
+
+
+def _encode_change(docs: Mapping[str, dict] | None, deleted: list[str] | None) -> tuple[bytes, dict[str, str]]:
+    """A record line's change object, exactly ``_dumps({"u": docs, "d": deleted})`` (each part only when not
+    empty), and each document's encoding in it (a compaction that follows puts the same bytes in the shards)."""
+    esc, join = json.encoder.encode_basestring_ascii, "".join
+    parts = []
+    encoded: dict[str, str] = {}
+    if deleted:
+        parts.append('"d":' + join(_encode_parsed(list(deleted), 0)))
+    if docs:
+        for key in sorted(docs):
+            encoded[key] = join(_encode_parsed(docs[key], 0))
+        parts.append('"u":{' + ",".join([esc(key) + ":" + text for key, text in encoded.items()]) + "}")
+    return ("{" + ",".join(parts) + "}").encode("ascii"), encoded
 
 
 class _CopyOnGet(dict):
@@ -624,7 +643,7 @@ class TinyStore:
             others = self._sync_journal() or self._logs.signature() != self._log_sig
             try:
                 ids, journal = self._logs.encode(log, generation, self._logs.last_id(view.generation))
-                payload, per_table = self._record(generation, upserts, deletes, journal)
+                payload, per_table, encoded = self._record(generation, upserts, deletes, journal)
             except (TypeError, ValueError, RecursionError) as exc:
                 raise ValueError(f"documents are not JSON-serialisable: {exc}") from exc
             compacting = shred or view.log_end + len(payload) > COMPACT_BYTES
@@ -661,7 +680,7 @@ class TinyStore:
                                      f"copied from the commit log by the next change\n")
             if compacting:
                 try:
-                    self._compact()
+                    self._compact(encoded)
                 except (OSError, StoreError) as exc:
                     # The commit is durable already (the append was its commit point): never report it as
                     # failed. The log stays as it is and the next commit compacts again.
@@ -808,24 +827,26 @@ class TinyStore:
         os.replace(os.path.join(self.home, olds[0]), self.db_dir)
         fsync_dir(self.home)
 
-    def _record(self, generation: int, upserts: dict, deletes: dict,
-                journal: list[bytes] = ()) -> tuple[bytes, list[tuple[str, bytes]]]:
+    def _record(self, generation: int, upserts: dict, deletes: dict, journal: list[bytes] = ()
+                ) -> tuple[bytes, list[tuple[str, bytes]], dict[str, dict[str, str]]]:
+        """The commit record's bytes, its table lines ``[(table, change object)]`` and ``{table: {key: the
+        document's encoding}}`` of the documents it upserts (and does not delete)."""
         per_table = []
+        encodings: dict[str, dict[str, str]] = {}
         for table in sorted(set(upserts) | set(deletes)):
-            change: dict = {}
-            if upserts.get(table):
-                change["u"] = upserts[table]
-            if deletes.get(table):
-                change["d"] = deletes[table]
-            if change:
-                per_table.append((table, _dumps(change)))
+            if upserts.get(table) or deletes.get(table):
+                raw, encoded = _encode_change(upserts.get(table), deletes.get(table))
+                per_table.append((table, raw))
+                for key in deletes.get(table, ()):
+                    encoded.pop(key, None)  # (deleted in the same commit: gone)
+                encodings[table] = encoded
         if not per_table:
             # a commit that changes no document still moves the generation (journal lines are tagged with it)
             per_table.append((META_TABLE, b"{}"))
         body = b"".join([b"%d\t%s\t%s\n" % (generation, t.encode(), raw) for t, raw in per_table]
                         + [b"%d\t!\t%s\n" % (generation, line) for line in journal])
         payload = body + b"%d\t#\t%08x\n" % (generation, zlib.crc32(body))
-        return payload, [(t, raw) for t, raw in per_table if t != META_TABLE]
+        return payload, [(t, raw) for t, raw in per_table if t != META_TABLE], encodings
 
     def _append(self, payload: bytes) -> None:
         """Append one record at the end of the last whole record (a torn tail is cut off); fsync."""
@@ -861,8 +882,9 @@ class TinyStore:
         if created:
             fsync_dir(self.db_dir)
 
-    def _compact(self) -> None:
-        """Fold the log into the shards it touches, write meta.json, start an empty log (under the lock)."""
+    def _compact(self, encoded: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        """Fold the log into the shards it touches, write meta.json, start an empty log (under the lock).
+        ``encoded``: the encodings of the last record's documents (:meth:`_record`), reused as they are."""
         view = self._view
         final: dict[tuple[str, int], dict[str, dict | None]] = {}
         for table in list(view.lines):
@@ -875,15 +897,21 @@ class TinyStore:
             # the log is the only durable copy of its journal lines until the journal is synced (which the
             # shards' writer does beside theirs)
             self._sync_journal()
-        self._write_shards(sorted(final.items()), also_sync=self._logs.sync if view.journal else None)
+        self._write_shards(sorted(final.items()), also_sync=self._logs.sync if view.journal else None,
+                           encoded=encoded)
         self._write_meta(view.generation)
         # an empty log replaces the old one (a new inode: other processes see the change)
-        fd, _st = _atomic_write(self.log_path, b"")
-        os.close(fd)
+        held = [_hold(self.log_path)]
+        try:
+            fd, _st = _atomic_write(self.log_path, b"")
+            os.close(fd)
+        finally:
+            _close_later(held)
         fsync_dir(self.db_dir)
         self._refresh()
 
-    def _write_shards(self, work: list[tuple[tuple[str, int], dict[str, dict | None]]], also_sync=None) -> None:
+    def _write_shards(self, work: list[tuple[tuple[str, int], dict[str, dict | None]]], also_sync=None,
+                      encoded: Mapping[str, Mapping[str, str]] | None = None) -> None:
         """Apply ``[((table, shard), {key: document or None (deleted)})]`` to the shard files, each replaced
         atomically, as :meth:`_write_shard` does one, but all the fsyncs at once: each new shard is written to
         a temporary beside its file and fsync'd on a helper thread while the next one is built (an fsync
@@ -891,6 +919,7 @@ class TinyStore:
         temporary is durable (and ``also_sync()`` has run, on a helper too), each is renamed over its shard and
         its index replaced. A crash before the renames leaves the old shards (and temporaries that the next
         writer sweeps); the log still holds the changes until the caller empties it, after this returns."""
+        encoded = encoded or {}
         if len(work) < 2 and also_sync is None:
             for (table, shard), changes in work:
                 self._write_shard(table, shard, changes)
@@ -918,7 +947,7 @@ class TinyStore:
                     if not docs:
                         staged.append((None, path, b""))
                         continue
-                    payload, index = _shard_bytes(table, docs)
+                    payload, index = _shard_bytes(table, docs, encoded.get(table))
                     tmp = os.path.join(self.db_dir, f".{os.path.basename(path)}.{os.getpid()}."
                                                     f"{os.urandom(4).hex()}.tmp")
                     staged.append((tmp, path, index))
@@ -932,14 +961,19 @@ class TinyStore:
                     del docs, payload
                 for done in pending:
                     done.result()  # every new shard is durable before the first rename
-                for tmp, path, index in staged:
-                    if tmp is None:
-                        for gone in (path, path[:-len(".json")] + ".idx"):
-                            with contextlib.suppress(FileNotFoundError):
-                                os.unlink(gone)
-                        continue
-                    os.replace(tmp, path)
-                    _replace_unsynced(path[:-len(".json")] + ".idx", index)
+                held: list[int] = []
+                try:
+                    for tmp, path, index in staged:
+                        if tmp is None:
+                            for gone in (path, path[:-len(".json")] + ".idx"):
+                                with contextlib.suppress(FileNotFoundError):
+                                    os.unlink(gone)
+                            continue
+                        held += _hold(path), _hold(path[:-len(".json")] + ".idx")
+                        os.replace(tmp, path)
+                        _replace_unsynced(path[:-len(".json")] + ".idx", index)
+                finally:
+                    _close_later(held)
             except OSError as exc:
                 raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
         except BaseException:
@@ -1349,6 +1383,46 @@ def _write_new(path: str, payload: bytes, *, sync: bool = True) -> None:
             os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _hold(path: str) -> int:
+    """A descriptor of the file at ``path`` before it is replaced (-1 where there is none, or where an open file
+    cannot be replaced: ``_compat.REPLACE_WHILE_OPEN``), for :func:`_close_later`."""
+    if not _compat.REPLACE_WHILE_OPEN:
+        return -1
+    try:
+        return os.open(path, os.O_RDONLY | _compat.O_CLOEXEC)
+    except OSError:
+        return -1
+
+
+_CLOSER = None
+
+
+def _close_later(fds: list[int]) -> None:
+    """Close the descriptors of replaced files on a helper thread. A replaced file's blocks are freed when its
+    last name and descriptor go; held open across the rename, that journaled work (milliseconds a file on a
+    busy disk, for the 128 files of a compaction that touches every shard of a table) happens here, beside
+    the commit, instead of inside each rename. Nothing reaches the files any more: they have no name in the
+    home (and a crash closes the descriptors all the same)."""
+    global _CLOSER
+    fds = [fd for fd in fds if fd >= 0]
+    if not fds:
+        return
+    if _CLOSER is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _CLOSER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmklab-close")
+
+    def close_all() -> None:
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    try:
+        _CLOSER.submit(close_all)
+    except RuntimeError:  # the interpreter is shutting down: close them here
+        close_all()
 
 
 def _fsync_close(fd: int) -> None:
