@@ -16,8 +16,9 @@ store; the action's audit entries and events travel in the same record, so that 
 fsync an action pays (store.logs says how ``journal.jsonl`` follows). A read opens only the shards it
 needs: a document's shard is a hash of its key, so ``key show`` never parses a disk and ``disk show``
 parses one 64th of the disks. When the log passes
-``COMPACT_BYTES`` the shards it touches are rewritten (each atomically, through TinyDB) and the log
-starts again empty: the work is proportional to what changed, paid once per ~megabyte of changes.
+``COMPACT_BYTES`` the shards it touches are rewritten (each atomically: a temporary, fsync'd, renamed over
+it; the fsyncs of one compaction in flight together) and the log starts again empty: the work is
+proportional to what changed, paid once per ~megabyte of changes.
 
 The commit log, one record per commit::
 
@@ -934,8 +935,8 @@ class TinyStore:
             try:
                 for (table, shard), changes in work:
                     path = self.shard_path(table, shard)
-                    index = self._read_index(table, shard)
-                    if index is not None and all(key in changes for key in index):
+                    known = self._read_index(table, shard)
+                    if known is not None and all(key in changes for key in known):
                         docs = {}  # every document of the shard is replaced or deleted: no need to parse it
                     else:
                         docs = self._shard_docs_at(path, table)
@@ -1396,7 +1397,8 @@ def _hold(path: str) -> int:
         return -1
 
 
-_CLOSER = None
+_CLOSER: tuple | None = None
+"""(pid, the helper thread's executor) of :func:`_close_later` (a forked child makes its own)."""
 
 
 def _close_later(fds: list[int]) -> None:
@@ -1409,10 +1411,10 @@ def _close_later(fds: list[int]) -> None:
     fds = [fd for fd in fds if fd >= 0]
     if not fds:
         return
-    if _CLOSER is None:
+    if _CLOSER is None or _CLOSER[0] != os.getpid():
         from concurrent.futures import ThreadPoolExecutor
 
-        _CLOSER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmklab-close")
+        _CLOSER = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmklab-close"))
 
     def close_all() -> None:
         for fd in fds:
@@ -1420,7 +1422,7 @@ def _close_later(fds: list[int]) -> None:
                 os.close(fd)
 
     try:
-        _CLOSER.submit(close_all)
+        _CLOSER[1].submit(close_all)
     except RuntimeError:  # the interpreter is shutting down: close them here
         close_all()
 
