@@ -596,13 +596,11 @@ class TinyStore:
     def _read_index(self, table: str, shard: int) -> dict | None:
         base = self.shard_path(table, shard)[:-len(".json")]
         try:
-            with open(base + ".idx", "rb") as f:
-                idx = json.loads(f.read())
+            idx = json.loads(_read_bytes(base + ".idx"))
             if not isinstance(idx, dict) or not isinstance(idx.get("tag"), str):
                 return None
             expected = _tag_prefix(idx["tag"])
-            with open(base + ".json", "rb") as f:
-                head = f.read(len(expected))
+            head = _read_bytes(base + ".json", len(expected))
         except (OSError, ValueError):
             return None
         if head != expected:
@@ -699,7 +697,7 @@ class TinyStore:
             raise StoreError(f"state in {self.path} was changed by another process since this one read it; "
                              f"reload before committing")
         for path in (self.meta_path, self.home):
-            if os.path.exists(path) and not os.access(path, os.W_OK):
+            if not os.access(path, os.W_OK) and os.path.exists(path):
                 # appending would work, but a read-only file or home says "do not modify"
                 raise StoreError(f"state {path} is read-only; nothing was committed")
 
@@ -1386,6 +1384,24 @@ def _write_new(path: str, payload: bytes, *, sync: bool = True) -> None:
         os.close(fd)
 
 
+def _read_bytes(path: str, limit: int | None = None) -> bytes:
+    """The bytes of ``path`` (its first ``limit``), through bare descriptors (no buffered file object)."""
+    fd = os.open(path, os.O_RDONLY | _compat.O_CLOEXEC)
+    try:
+        if limit is None:
+            limit = os.fstat(fd).st_size
+        chunks = []
+        while limit > 0:
+            chunk = os.read(fd, limit)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            limit -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def _hold(path: str) -> int:
     """A descriptor of the file at ``path`` before it is replaced (-1 where there is none, or where an open file
     cannot be replaced: ``_compat.REPLACE_WHILE_OPEN``), for :func:`_close_later`."""
@@ -1456,8 +1472,7 @@ def _replace_unsynced(path: str, payload: bytes) -> None:
     empty or missing, and readers then find that it does not match its shard and read the shard whole."""
     tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
-        with open(tmp, "wb") as f:
-            f.write(payload)
+        _write_new(tmp, payload, sync=False)
         _compat.chmod(tmp, 0o600)
         os.replace(tmp, path)
     except OSError as exc:
