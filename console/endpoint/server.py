@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import sys
 import threading
@@ -39,6 +40,7 @@ class Req:
     host: str
     principal: str  # object id of the caller
     operator: bool  # the home's own operator (full management rights, as the CLI)
+    origin: dict | None = None  # what the journal lines of its actions carry (Engine.acting_as)
 
 
 @dataclass
@@ -110,6 +112,9 @@ class Endpoint:
         self._stopped: asyncio.Event | None = None
         self.operations: dict[str, dict] = {}
         self._requests_log: int | None = None
+        self._served = 0
+        self._pid = os.getpid()
+        self._names: dict[str, str] = {}
         from . import arm, graph, vault
 
         self.arm, self.vault, self.graph = arm.ROUTER, vault.ROUTER, graph.ROUTER
@@ -131,8 +136,6 @@ class Endpoint:
         self._server.close()
         await self._runner.cleanup()
         if self._requests_log is not None:
-            import os
-
             os.close(self._requests_log)
             self._requests_log = None
 
@@ -205,6 +208,7 @@ class Endpoint:
             return self._error(host, err)
         req = Req(request.method, request.path, query, body, host, claims["oid"],
                   claims["oid"] == self.engine.meta.user_object_id.lower())
+        req.origin = self._origin(req, claims)
         router = self.vault if host.endswith(".vault.azure.net") else self.graph if host == "graph.microsoft.com" \
             else self.arm
         # In the loop's thread: the engine does one action at a time anyway, and a hop to a worker thread
@@ -231,7 +235,7 @@ class Endpoint:
                                 "the engine models: resource groups, vaults, role assignments, disks, snapshots, "
                                 "images, disk encryption sets, VMs, and Key Vault keys).")
             self.engine.refresh_if_changed()
-            with self.engine.acting_as(req.principal):
+            with self.engine.acting_as(req.principal, req.origin):
                 return fn(self, req, **found)
         except HttpError as err:
             return self._error_resp(req.host, err.status, err.code, err.message, err.extra)
@@ -341,6 +345,22 @@ class Endpoint:
         return web.json_response({"token_type": "Bearer", "expires_in": identity.LIFETIME,
                                   "ext_expires_in": identity.LIFETIME, "access_token": token})
 
+    def _origin(self, req: Req, claims: dict) -> dict:
+        """The note a request's journal lines carry (``Engine.acting_as``): the caller (object id and the
+        name it signed in as) and the request (method and URL without its query), and a number of its own
+        so that a reader groups the lines of one request."""
+        self._served += 1
+        return {"via": "endpoint", "principal": req.principal, "name": self._app_name(claims.get("appid") or ""),
+                "request": f"{req.method} https://{req.host}{req.path}", "seq": f"{self._pid}.{self._served}"}
+
+    def _app_name(self, client_id: str) -> str:
+        """The display name of the application a token was issued to (read once per client id)."""
+        name = self._names.get(client_id)
+        if name is None:
+            p = self.files.principals().get(client_id.lower()) or self.files.principals().get(client_id) or {}
+            name = self._names[client_id] = str(p.get("name") or client_id or "unknown")
+        return name
+
     def _say(self, line: str) -> None:
         if self.log:
             self.log(line)
@@ -350,12 +370,9 @@ class Endpoint:
         query, status and the calling application; never a token or a secret."""
         self._say(line)
         if self._requests_log is None:
-            import os
-
             path = self.files.dir / "requests.log"
             self._requests_log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             os.chmod(path, 0o600)
-        import os
         import time
 
         os.write(self._requests_log, f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {line}\n".encode())
