@@ -35,12 +35,17 @@ API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview|-beta|-privatepreview)?$"
 
 
 def _strip(obj):
-    """Drop what az adds (``resourceGroup``) and give ARM's wire names to what the SDK renamed."""
-    if isinstance(obj, list):
-        return [_strip(x) for x in obj]
-    if isinstance(obj, dict):
-        return {RENAMES.get(k, k): _strip(v) for k, v in obj.items() if k != "resourceGroup"}
+    """Drop what az adds (``resourceGroup``) and give ARM's wire names to what the SDK renamed (a copy; the
+    scalars, most of a view, are taken as they are, without a call each)."""
+    if type(obj) is dict:
+        return {RENAMES.get(k, k): (_strip(v) if type(v) in _NESTED else v) for k, v in obj.items()
+                if k != "resourceGroup"}
+    if type(obj) is list:
+        return [_strip(x) if type(x) in _NESTED else x for x in obj]
     return obj
+
+
+_NESTED = (dict, list)
 
 
 def wire(view: dict) -> dict:
