@@ -34,6 +34,8 @@ MAX_HEAD = 16 * 1024
 MAX_BODY = 4 * 1024 * 1024
 ROUTE_CACHE = 4096
 TOKEN_CACHE = 4096
+IDLE_SECONDS = 120.0
+"""A keep-alive tunnel with no request for this long is closed."""
 
 
 @dataclass
@@ -505,29 +507,55 @@ class _Tunnel(asyncio.Protocol):
         self.transport = None
         self.closing = False
         self._continued = False
+        self._paused = False
+        self._loop = asyncio.get_running_loop()
+        self._last = self._loop.time()
+        self._idle = None
 
     def connection_made(self, transport) -> None:
         self.transport = transport
         self.ep._tunnels.add(self)
+        self._idle = self._loop.call_later(IDLE_SECONDS, self._check_idle)
         if self.buf:  # the client's first request came with the end of the handshake
             self._serve()
 
     def connection_lost(self, exc) -> None:
         self.ep._tunnels.discard(self)
         self.closing = True
+        if self._idle is not None:
+            self._idle.cancel()
 
     def close(self) -> None:
         self.closing = True
         if self.transport is not None:
             self.transport.close()
 
+    def _check_idle(self) -> None:
+        """A keep-alive connection with no request for ``IDLE_SECONDS`` is closed (clients open another)."""
+        quiet = self._loop.time() - self._last
+        if quiet >= IDLE_SECONDS:
+            self.close()
+        else:
+            self._idle = self._loop.call_later(IDLE_SECONDS - quiet, self._check_idle)
+
+    def pause_writing(self) -> None:
+        # the client does not read its answers: read no more of its requests until it does
+        self._paused = True
+        self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        self.transport.resume_reading()
+        self._serve()
+
     def data_received(self, data: bytes) -> None:
         self.buf += data
+        self._last = self._loop.time()
         if self.transport is not None:
             self._serve()
 
     def _serve(self) -> None:
-        while not self.closing:
+        while not self.closing and not self._paused:
             request = self._next()
             if request is None:
                 return

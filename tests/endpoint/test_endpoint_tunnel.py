@@ -139,3 +139,15 @@ def test_O5_a_malformed_or_oversized_request_is_refused_and_the_connection_close
     got, headers, body = reader.response()
     assert got == status and headers["connection"] == "close" and json.loads(body)["error"]["message"]
     assert reader.closed()
+
+
+def test_O5_an_idle_keep_alive_tunnel_is_closed(endpoint, token, sub, monkeypatch):
+    from console.endpoint import server
+
+    monkeypatch.setattr(server, "IDLE_SECONDS", 0.2)
+    sock = _tunnel(endpoint)
+    sock.sendall((f"GET /subscriptions/{sub}?api-version=2022-09-01 HTTP/1.1\r\nHost: management.azure.com\r\n"
+                  f"Authorization: Bearer {token}\r\n\r\n").encode())
+    reader = Reader(sock)
+    assert reader.response()[0] == 200
+    assert reader.closed()  # (the read waits for the server to close it; the socket's timeout is 30 s)
