@@ -6,7 +6,7 @@ to any other host, and any plain request, is refused.
 Inside a tunnel, HTTP/1.1 is read by a small protocol of its own (:class:`_Tunnel`): keep-alive, bodies with
 ``Content-Length`` or chunked, requests answered in order. Requests are served one at a time in the event
 loop's thread (the engine is one unit of work at a time anyway); before each, the engine catches up with what
-other processes (the console, ``cmklab az``) committed, at the cost of two ``stat`` calls when none did.
+other processes (the console, ``cmklab az``) committed, at the cost of three ``stat`` calls when none did.
 A token's signature is checked once (its claims are kept until it expires; expiry and audience are checked
 at every request), and a path's route is found once.
 """
