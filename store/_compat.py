@@ -83,6 +83,9 @@ SEEK_DATA: int | None = os.SEEK_DATA if _NATIVE_SEEK_DATA else None
 SEEK_HOLE: int | None = os.SEEK_HOLE if _NATIVE_SEEK_DATA else None
 """``lseek`` whences that find data and holes in sparse files; None where unavailable."""
 
+MAPS: bool = _NATIVE_MMAP
+"""True where :func:`map_readonly` maps the file (nothing copied); False where it reads the bytes."""
+
 REPLACE_WHILE_OPEN: bool = _NATIVE_REPLACE_WHILE_OPEN
 """True where ``os.replace`` may replace a file this process holds open (POSIX); False on Windows."""
 
@@ -149,11 +152,15 @@ def pwritev(fd: int, buffers, offset: int) -> int:
 def map_readonly(fd: int, offset: int, length: int):
     """``length`` bytes of ``fd`` from ``offset`` as a read-only buffer, the file being at least that long.
 
-    Natively a memory map (nothing is copied; the map stays valid after ``fd`` is closed); elsewhere the
-    bytes read (zeros where the file has shrunk since its size was checked)."""
+    Natively a memory map of just that window (nothing is copied; the map stays valid after ``fd`` is
+    closed, and is unmapped when the last view of it goes); elsewhere the bytes read (zeros where the file
+    has shrunk since its size was checked)."""
+    if length <= 0:
+        return b""
     if _NATIVE_MMAP:
-        mapped = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
-        return memoryview(mapped)[offset:offset + length]
+        start = offset - offset % mmap.ALLOCATIONGRANULARITY  # a map starts on a granularity boundary
+        mapped = mmap.mmap(fd, offset + length - start, prot=mmap.PROT_READ, offset=start)
+        return memoryview(mapped)[offset - start:offset - start + length]
     parts = []
     got = 0
     while got < length:

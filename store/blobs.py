@@ -87,6 +87,33 @@ class FileBlobStore:
         finally:
             os.close(fd)
 
+    def map(self, blob_id: str, offset: int, length: int):
+        """The stored bytes of ``[offset, offset + length)`` that lie inside the blob's file, as a read-only
+        memory map (nothing copied: the engine decrypts straight from the page cache); shorter than
+        ``length`` where the file ends sooner (the rest reads as zeros). None where nothing is mapped: the
+        platform does not map (``store._compat``), there is no file or no byte of it in the range, or the
+        map failed; the caller then uses :meth:`read`.
+
+        Safe to hold while the blob is written: blob files never shrink in place (``copy`` replaces the
+        file, ``delete`` unlinks it; a map keeps the old file's pages), so the map never runs past its end."""
+        if offset < 0 or length < 0:
+            raise ValueError(f"offset and length must be >= 0 (got {offset}, {length})")
+        if not _compat.MAPS:
+            return None
+        try:
+            fd = os.open(self.filename(blob_id), os.O_RDONLY | _compat.O_CLOEXEC)
+        except FileNotFoundError:
+            return None
+        try:
+            inside = min(length, os.fstat(fd).st_size - offset)
+            if inside <= 0:
+                return None
+            return _compat.map_readonly(fd, offset, inside)
+        except (OSError, ValueError):  # e.g. no address space for the window: read instead
+            return None
+        finally:
+            os.close(fd)
+
     def write(self, blob_id: str, offset: int, data: bytes) -> None:
         self.writev(blob_id, offset, [data])
 
