@@ -83,9 +83,6 @@ SEEK_DATA: int | None = os.SEEK_DATA if _NATIVE_SEEK_DATA else None
 SEEK_HOLE: int | None = os.SEEK_HOLE if _NATIVE_SEEK_DATA else None
 """``lseek`` whences that find data and holes in sparse files; None where unavailable."""
 
-MAPS: bool = _NATIVE_MMAP
-"""True where :func:`map_readonly` maps the file (nothing copied); False where it reads the bytes."""
-
 REPLACE_WHILE_OPEN: bool = _NATIVE_REPLACE_WHILE_OPEN
 """True where ``os.replace`` may replace a file this process holds open (POSIX); False on Windows."""
 
@@ -171,6 +168,11 @@ def map_readonly(fd: int, offset: int, length: int):
         got += len(chunk)
     data = b"".join(parts)
     return data + bytes(length - len(data))
+
+
+def maps() -> bool:
+    """True where :func:`map_readonly` maps the file (nothing is copied); False where it reads the bytes."""
+    return _NATIVE_MMAP
 
 
 def fsync_dir(directory: str) -> None:

@@ -98,7 +98,7 @@ class FileBlobStore:
         file, ``delete`` unlinks it; a map keeps the old file's pages), so the map never runs past its end."""
         if offset < 0 or length < 0:
             raise ValueError(f"offset and length must be >= 0 (got {offset}, {length})")
-        if not _compat.MAPS:
+        if not _compat.maps():
             return None
         try:
             fd = os.open(self.filename(blob_id), os.O_RDONLY | _compat.O_CLOEXEC)

@@ -66,6 +66,7 @@ with TinyStore(home) as s:
     s.blobs.write("b", 0, b"head")
     s.blobs.writev("b", 3 << 20, [b"tail", bytearray(b"-"), memoryview(b"end")])
     view = s.blobs.read_view("b", 0, 2 << 20)
+    mapped = s.blobs.map("b", (3 << 20) - 2, 100)
     s.blobs.copy("b", "c")
 with TinyStore(home) as t:
     c = t.blobs.read("c", (3 << 20) - 1, 10)
@@ -79,6 +80,7 @@ with TinyStore(home) as t:
         "events": [d["kind"] for d in t.read_log("events")],
         "view": [bytes(view[:5]).hex(), len(view), bytes(view[4:]).count(0) == len(view) - 4],
         "copy": c.hex(),
+        "mapped": None if mapped is None else bytes(mapped).hex(),
         "size": os.path.getsize(t.blobs.filename("c")),
         "extents_end": sum(t.blobs.extents("c")[-1]),
     }
@@ -114,6 +116,7 @@ def test_cmklab_portable_takes_every_fallback(tmp_path):
     assert report["fallbacks"] == ALL_FALLBACKS
     # not one POSIX-only call was made by the store, and everything still works
     assert report["calls"] == {name: 0 for name in report["calls"]}, report["calls"]
+    assert report["mapped"] is None  # no map: the engine reads a chunk at a time
     check_round_trip(report)
 
 
@@ -122,6 +125,7 @@ def test_without_the_switch_linux_takes_the_native_paths(tmp_path):
     report = run_probe(tmp_path, portable=False)
     assert report["portable"] is False and report["fallbacks"] == []
     assert all(count > 0 for count in report["calls"].values()), report["calls"]
+    assert report["mapped"] == (b"\0\0tail-end").hex()  # the window inside the file, not past its end
     check_round_trip(report)
 
 
@@ -196,9 +200,13 @@ def test_the_positional_fallbacks_are_safe_on_a_descriptor_shared_by_threads(fd,
     assert errors == []
 
 
-def test_the_read_only_map_fallback_reads_the_bytes(fd, fallbacks):
+def test_the_read_only_map_fallback_reads_the_bytes(fd, fallbacks, tmp_path):
     view = _compat.map_readonly(fd, 2, 5)
     assert isinstance(view, bytes) and view == b"23456"
+    assert not _compat.maps()
+    blobs = FileBlobStore(tmp_path / "blobs")
+    blobs.write("b", 0, b"stored")
+    assert blobs.map("b", 0, 6) is None and blobs.read("b", 0, 6) == b"stored"  # the caller reads instead
 
 
 @pytest.mark.skipif(os.name != "posix" or _compat.PORTABLE, reason="memory maps are used natively on POSIX")

@@ -590,6 +590,29 @@ def test_blob_sparse_reads_return_zeros(tmp_path):
     assert (allocated(path) or 0) < 1 << 20  # a hole, not a megabyte of zeros (where stat tells)
 
 
+def test_blob_map_gives_the_stored_bytes_of_the_range_inside_the_file(tmp_path):
+    blobs = FileBlobStore(tmp_path / "blobs")
+    assert blobs.map("missing", 0, 8) is None
+    data = os.urandom(200_000)
+    blobs.write("b", 70_001, data)  # the file ends at 270_001
+    if not _compat.maps():  # the portable path maps nothing: the caller reads
+        assert blobs.map("b", 70_001, 10) is None
+        return
+    view = blobs.map("b", 70_003, 1000)  # a window that does not start on a page
+    assert isinstance(view, memoryview) and view.readonly and bytes(view) == data[2:1002]
+    tail = blobs.map("b", 270_000, 4096)  # only what lies inside the file: the rest reads as zeros
+    assert bytes(tail) == data[-1:]
+    assert bytes(blobs.map("b", 0, 70_005)) == bytes(70_001) + data[:4]  # a hole maps as zeros
+    assert blobs.map("b", 270_001, 10) is None and blobs.map("b", 1 << 30, 10) is None
+    assert blobs.map("b", 5, 0) is None
+    blobs.write("b", 70_003, b"new")  # the map sees the page cache: what a write leaves there
+    assert bytes(view[:3]) == b"new"
+    blobs.copy("c", "b")  # replaced by an empty blob: the map keeps the old file's bytes, no fault
+    assert bytes(view[3:6]) == data[5:8]
+    with pytest.raises(ValueError):
+        blobs.map("b", -1, 4)
+
+
 def test_blob_write_is_durable_and_copy(tmp_path, monkeypatch):
     blobs = FileBlobStore(tmp_path / "blobs")
     synced = []
