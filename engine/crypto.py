@@ -62,11 +62,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import io
+import mmap
 import os
 import struct
+import sys
 
 from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
@@ -111,6 +114,8 @@ __all__ = [
     "encrypt_layers_into",
     "decrypt_layers_into",
     "output_buffer",
+    "prefault",
+    "first_record_written",
     "fingerprint",
     "EC_CURVES",
     "generate_ec",
@@ -489,6 +494,61 @@ def _check_index(first_index: int, count: int) -> None:
         raise BadRequest(f"block index must be a non-negative integer, not {first_index!r}")
     if first_index + count - 1 > _MAX_INDEX:
         raise BadRequest("block index out of range (8-byte block numbers)")
+
+
+_MADV_POPULATE_WRITE = 23  # linux/mman.h (Linux 5.14+): fault a range in as if written, in one call
+
+
+@functools.lru_cache(maxsize=None)
+def _libc_madvise():
+    """libc's ``madvise`` through ctypes, loaded on first use (a big read), or None off Linux or without it."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        fn = ctypes.CDLL(None, use_errno=True).madvise
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+def prefault(buffer) -> None:
+    """Map the pages of a fresh writable ``buffer`` in one system call before it is filled.
+
+    Memory touched for the first time costs a page fault per 4 KiB page (1-3 us on a loaded virtual
+    machine: as much as the AES of the page), taken one by one as a decryption writes its way through
+    an output buffer; ``madvise(MADV_POPULATE_WRITE)`` takes them all at once, for about a third less
+    (measured on a 64 MiB read). Only the pages wholly inside the buffer are touched; their contents do
+    not change. Best effort: nothing off Linux, on kernels without it (EINVAL), or for a buffer ctypes
+    cannot address."""
+    madvise = _libc_madvise()
+    if madvise is None:
+        return
+    import ctypes
+
+    with memoryview(buffer) as view:
+        if view.readonly or not view.contiguous or view.nbytes < mmap.PAGESIZE:
+            return
+        try:
+            anchor = ctypes.c_char.from_buffer(view)  # holds an export of the view: dropped at once below
+        except (TypeError, ValueError):
+            return
+        address = ctypes.addressof(anchor)
+        del anchor
+        page = mmap.PAGESIZE
+        start = -(-address // page) * page
+        end = (address + view.nbytes) // page * page
+        if end > start:
+            madvise(start, end - start, _MADV_POPULATE_WRITE)  # (-1 with errno where refused: ignored)
+
+
+def first_record_written(records) -> bool:
+    """Whether the first record of ``records`` was ever written: a never-written one is all zeros, a written
+    one starts with a random nonce (whose first byte is zero once in 256: only then is the record compared)."""
+    return bool(records[0]) or records[:RECORD_SIZE] != _ZERO_RECORD
 
 
 def _output_buffer(size: int) -> tuple[io.BytesIO, memoryview]:

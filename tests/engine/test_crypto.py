@@ -490,6 +490,43 @@ def test_K2_module_imports_only_stdlib_and_cryptography():
     assert roots <= allowed, roots - allowed
 
 
+def test_K2_prefault_maps_a_fresh_buffer_in_one_call_and_changes_no_byte(monkeypatch):
+    import resource
+    import sys
+
+    out, view = crypto.output_buffer(8 << 20)  # calloc'd: fresh pages, not yet faulted in
+    with view:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        crypto.prefault(view)
+        faulted = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+        view[5] = 1
+    assert out.getvalue() == bytes(5) + b"\1" + bytes((8 << 20) - 6)  # its contents are what they were
+    if crypto._libc_madvise() is None:
+        assert not sys.platform.startswith("linux")  # off Linux: nothing to call
+    elif faulted < 2048:  # the kernel refused MADV_POPULATE_WRITE (before Linux 5.14): nothing else happened
+        assert crypto._libc_madvise()(0, 4096, crypto._MADV_POPULATE_WRITE) == -1
+    else:
+        assert faulted >= (8 << 20) // 4096 - 2  # every whole page of it, in that one call
+    # what it leaves alone: read-only and tiny buffers, and everything where madvise is missing
+    crypto.prefault(b"read-only bytes" * 1000)
+    crypto.prefault(bytearray(10))
+    monkeypatch.setattr(crypto, "_libc_madvise", lambda: None)
+    buf = bytearray(b"x" * 100_000)
+    crypto.prefault(buf)
+    assert buf == b"x" * 100_000
+
+
+def test_K2_first_record_written_tells_never_written_records_from_written_ones():
+    bc = BlockCipher(new_data_key(), DISK)
+    assert not crypto.first_record_written(bytes(3 * RECORD_SIZE))
+    assert not crypto.first_record_written(memoryview(bytes(RECORD_SIZE)))
+    written = bytearray(bc.encrypt_blocks(0, bytes(BLOCK_SIZE)))
+    assert crypto.first_record_written(written)
+    written[0] = 0  # a nonce whose first byte is zero: the rest of the record tells
+    assert crypto.first_record_written(written)
+    assert crypto.first_record_written(bytes(RECORD_SIZE - 1) + b"\1")
+
+
 def test_K2_block_cipher_throughput_report(capsys):
     """Measured, printed, not asserted (run with -s to see it): BlockCipher vs raw AESGCM at 4 KiB."""
     size = 16 * 1024 * 1024
