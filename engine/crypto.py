@@ -545,6 +545,19 @@ def prefault(buffer) -> None:
             madvise(start, end - start, _MADV_POPULATE_WRITE)  # (-1 with errno where refused: ignored)
 
 
+_BATCH = 256
+"""Records whose nonces are cut, laid out or read back by one struct call (the engine's chunk of 1 MiB)."""
+
+
+@functools.lru_cache(maxsize=8)
+def _nonce_structs(count: int) -> tuple[struct.Struct, struct.Struct]:
+    """For ``count`` consecutive records: a Struct that cuts ``count`` nonces out of one random draw, and one
+    whose fields are the nonces at the heads of the records (packing it writes zeros over the rest of each
+    record, which the encryption then fills; unpacking it reads the nonces back)."""
+    return (struct.Struct(f"{NONCE_SIZE}s" * count),
+            struct.Struct(f"{NONCE_SIZE}s{RECORD_SIZE - NONCE_SIZE}x" * count))
+
+
 def first_record_written(records) -> bool:
     """Whether the first record of ``records`` was ever written: a never-written one is all zeros, a written
     one starts with a random nonce (whose first byte is zero once in 256: only then is the record compared)."""
@@ -609,20 +622,22 @@ class BlockCipher:
                 raise ValueError(f"output buffer of {len(dst)} bytes is too small for {count} records")
             if not count:
                 return 0
-            nonces = os.urandom(NONCE_SIZE * count)  # one syscall for all the nonces
             aad = bytearray(self._context + bytes(8))  # the index is packed into its last 8 bytes
             at = len(self._context)
             pack = _INDEX.pack_into
             encrypt_into = self._aead.encrypt_into
-            p = o = n = 0
-            for idx in range(first_index, first_index + count):
-                nonce = nonces[n : n + NONCE_SIZE]
-                dst[o : o + NONCE_SIZE] = nonce
-                pack(aad, at, idx)
-                encrypt_into(nonce, src[p : p + BLOCK_SIZE], aad, dst[o + NONCE_SIZE : o + RECORD_SIZE])
-                p += BLOCK_SIZE
-                o += RECORD_SIZE
-                n += NONCE_SIZE
+            bs, rs, body = BLOCK_SIZE, RECORD_SIZE, RECORD_SIZE - NONCE_SIZE
+            for start in range(0, count, _BATCH):
+                k = min(_BATCH, count - start)
+                cut, lay = _nonce_structs(k)
+                nonces = cut.unpack(os.urandom(NONCE_SIZE * k))  # one draw for the batch, cut in one call
+                base = start * rs
+                lay.pack_into(dst, base, *nonces)  # each at the head of its record, in one call
+                for idx, nonce, p, o in zip(range(first_index + start, first_index + start + k), nonces,
+                                            range(start * bs, (start + k) * bs, bs),
+                                            range(base + NONCE_SIZE, base + k * rs, rs)):
+                    pack(aad, at, idx)
+                    encrypt_into(nonce, src[p : p + bs], aad, dst[o : o + body])
             return count * RECORD_SIZE
 
     def decrypt_blocks(self, first_index: int, records: bytes) -> bytes:
@@ -670,28 +685,31 @@ class BlockCipher:
             at = len(self._context)
             pack = _INDEX.pack_into
             decrypt_into = self._aead.decrypt_into
+            bs, rs, body = BLOCK_SIZE, RECORD_SIZE, RECORD_SIZE - NONCE_SIZE
             sparse: list[int] = []
-            p = o = 0
-            for idx in range(first_index, first_index + count):
-                # A never-written record is all zeros; a written one starts with a random nonce, whose first
-                # byte is zero once in 256: only then is the record compared.
-                if not src[o] and src[o : o + RECORD_SIZE] == _ZERO_RECORD:
-                    sparse.append(idx)
-                    if not zeroed:
-                        dst[p : p + BLOCK_SIZE] = _ZERO_BLOCK
-                else:
+            for start in range(0, count, _BATCH):
+                k = min(_BATCH, count - start)
+                base = start * rs
+                nonces = _nonce_structs(k)[1].unpack_from(src, base)  # the batch's nonces, read in one call
+                for idx, nonce, o, p in zip(range(first_index + start, first_index + start + k), nonces,
+                                            range(base + NONCE_SIZE, base + k * rs, rs),
+                                            range(start * bs, (start + k) * bs, bs)):
+                    # A never-written record is all zeros; a written one starts with a random nonce, whose
+                    # first byte is zero once in 256: only then is the record compared.
+                    if not nonce[0] and src[o - NONCE_SIZE : o + body] == _ZERO_RECORD:
+                        sparse.append(idx)
+                        if not zeroed:
+                            dst[p : p + bs] = _ZERO_BLOCK
+                        continue
                     pack(aad, at, idx)
                     try:
-                        decrypt_into(src[o : o + NONCE_SIZE], src[o + NONCE_SIZE : o + RECORD_SIZE], aad,
-                                     dst[p : p + BLOCK_SIZE])
+                        decrypt_into(nonce, src[o : o + body], aad, dst[p : p + bs])
                     except InvalidTag:
                         raise CryptoError(
                             f"block {idx} failed its integrity check: the encrypted data was altered, "
                             "moved, or belongs to another disk or key",
                             inner_code="InvalidCiphertext",
                         ) from None
-                p += BLOCK_SIZE
-                o += RECORD_SIZE
         return frozenset(sparse)
 
 
