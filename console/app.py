@@ -51,6 +51,44 @@ def _store_label(engine) -> str:
     return "~" + path[len(home):] if path.startswith(home + os.sep) else path
 
 
+EXTERNAL_LABEL = "another client"
+"""The label of a command log entry that records another client's request (the endpoint's), not an action
+of this console."""
+
+
+def _short_url(request: str) -> str:
+    """``PUT https://management.azure.com/subscriptions/<id>/resourceGroups/rg/...`` as the log shows it:
+    without the scheme, and ARM's without the host and the (one) subscription."""
+    method, _, url = request.partition(" ")
+    url = url.removeprefix("https://")
+    if url.startswith("management.azure.com/subscriptions/"):
+        rest = url[len("management.azure.com/subscriptions/"):]
+        url = "…" + rest[rest.index("/"):] if "/" in rest else url
+    return f"{method} {url}"
+
+
+def external_requests(events: list, audit: list) -> list[tuple[str, str, bool, str | None]]:
+    """The requests of the endpoint's clients among journal lines another process committed: one
+    ``(time, line, ok, error code)`` per request (its lines share the note ``Engine.acting_as`` gave
+    them), e.g. ``endpoint app1  PUT …/resourceGroups/rg/providers/Microsoft.Compute/disks/d1``. A request
+    is not ok when an audit entry of it was refused or it recorded a refusal (a VM start the keys refused)."""
+    found: dict[str, list] = {}  # {request: [first line id, time, origin, ok, refusal]}
+    notes = [(a, a.__dict__.get("origin"), a.result if a.result != "OK" else None) for a in audit]
+    notes += [(e, (e.data or {}).get("origin"), e.type if e.type.endswith("Refused") else None) for e in events]
+    for line, origin, refused in notes:
+        if not isinstance(origin, dict) or origin.get("via") != "endpoint":
+            continue
+        entry = found.setdefault(str(origin.get("seq")), [line.id, line.time, origin, True, None])
+        entry[0] = min(entry[0], line.id)
+        if refused and entry[3]:
+            entry[3], entry[4] = False, refused
+    out = []
+    for _, time, origin, ok, code in sorted(found.values(), key=lambda e: e[0]):
+        who = origin.get("name") or origin.get("principal") or "unknown"
+        out.append((time, f"endpoint {who}  {_short_url(str(origin.get('request', '')))}", ok, code))
+    return out
+
+
 class CmkApp(App):
     """The console."""
 
@@ -90,6 +128,8 @@ class CmkApp(App):
         other processes appended after it, never the log's history."""
         self._journal_lock = threading.Lock()
         self._external_events: list[Event] = []
+        self._external_log: list[tuple[str, str, bool, str | None]] = []
+        """Requests other clients made (the endpoint's), read from the journal, waiting for the command log."""
         self._followed: dict[str, set[str]] | str = {}
         """What other processes changed since the UI thread last looked (``Engine.followed``, merged)."""
         """Events other processes committed, waiting for the UI thread to say them."""
@@ -173,8 +213,9 @@ class CmkApp(App):
             if not self.engine.refresh_if_changed():
                 return
         with self._journal_lock:
-            events, self._journal = self.engine.events_since(self._journal)
+            events, audit, self._journal = self.engine.journal_since(self._journal)
             self._external_events.extend(events)
+            self._external_log.extend(external_requests(events, audit))
             followed = self.engine.followed
             if followed == "reset" or self._followed == "reset":
                 self._followed = "reset"
@@ -201,6 +242,10 @@ class CmkApp(App):
         with self._journal_lock:
             new, self._external_events = self._external_events, []
             changed, self._followed = self._followed, {}
+            requests, self._external_log = self._external_log, []
+        for time, line, ok, code in requests:
+            self._log_seq += 1
+            self.command_log.append(LogEntry(self._log_seq, time, EXTERNAL_LABEL, [line], ok, code))
         loud = [ev for ev in new if ev.severity in ("warning", "error")]
         if loud:
             self.notify("\n".join(shorten(ev.summary) for ev in loud[:6]), title="Changed in another terminal",
@@ -404,8 +449,10 @@ class CmkApp(App):
             return
         from store.notes import write_note
 
+        # another client's requests stay in the journal (each line names its request): the note keeps this
+        # console's own commands
         doc = {"entries": [{"seq": e.seq, "time": e.time, "label": e.label, "lines": e.lines, "ok": e.ok,
-                            "error": e.error} for e in self.command_log]}
+                            "error": e.error} for e in self.command_log if e.label != EXTERNAL_LABEL]}
         try:
             write_note(home, self.LOG_NOTE, doc)
         except OSError as exc:
@@ -413,7 +460,9 @@ class CmkApp(App):
                         severity="warning")
 
     def export_log(self, path: str) -> None:
-        entries = [(e.ok, e.lines, e.error) for e in self.command_log]
+        # another client's requests are no cmklab az command: the script keeps them as comments
+        entries = [(True, [f"# {ln}" for ln in e.lines], None) if e.label == EXTERNAL_LABEL else (e.ok, e.lines, e.error)
+                   for e in self.command_log]
         header = f"store: {self.store_label}\nsimulated clock at export: {self.engine.now()}"
         from .confine import user_path
 
