@@ -30,7 +30,7 @@ from engine.errors import EngineError
 from engine.events import Event
 from engine.facade import changes_state
 
-from . import azcmd
+from .cli import replay
 from .commands import ConsoleCommands
 from .messages import ActionDone, ActionFailed, ActionStarted, EngineEvent, ExternalChange
 from .screens.main import MainScreen
@@ -244,7 +244,7 @@ class CmkApp(App):
         result: Any = None
         try:
             while current is not None:
-                lines = azcmd.az_lines(self.engine, current.method, current.args, current.kwargs, current.hints)
+                lines = replay.az_lines(self.engine, current.method, current.args, current.kwargs, current.hints)
                 try:
                     result = getattr(self.engine, current.method)(*current.args, **current.kwargs)
                 except EngineError as err:
@@ -424,7 +424,7 @@ class CmkApp(App):
             return
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(azcmd.script(entries, header=header, replay=self._replay_lines(target)))
+            target.write_text(replay.script(entries, header=header, replay=self._replay_lines(target)))
             target.chmod(0o755)
         except OSError as exc:
             self.notify(f"cannot write {path}: {exc.strerror or exc}", title="ExportFailed", severity="error")
