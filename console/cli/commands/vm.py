@@ -8,7 +8,7 @@ from ..errors import CLIError
 from ..output import transform_instance_view, transform_vm
 from ..spec import (Arg, Call, command, enum, flag3, location, name, no_wait,
                     rg, tags, yes, views)
-from .compute import DISK_SKUS
+from engine.rules import DISK_SKUS
 
 STOP_WARNING = ("About to power off the specified VM...\n"
                 "It will continue to be billed. To deallocate a VM, run: az vm deallocate.")
