@@ -100,6 +100,9 @@ class Command:
     turns the value into portable words), or a function ``(value, words) -> {dest: value}``, which sees
     every value, even the method's default. Any other parameter maps to the dest of its own name, and is
     not written when it has the method's default."""
+    when: dict = field(default_factory=dict)
+    """The parameter values of the calls this command says, where several commands declare one method
+    (``az vmss start|stop|deallocate|restart`` all call ``scale_set_power``: each says its ``action``)."""
     each: Callable[[dict, Any], list] | None = None
     """``(params, words) -> [params]``: one call said as several command lines (``set-attributes`` on every
     version of a key: one line per version)."""
@@ -145,6 +148,7 @@ GROUPS: dict[str, str] = {
     "az image": "Manage custom virtual machine images.",
     "az vm": "Manage Linux or Windows virtual machines.",
     "az vm disk": "Manage the managed data disks attached to a VM.",
+    "az vm encryption": "Manage encryption of VM disks.",
     "az vmss": "Manage groupings of virtual machines in an Azure Virtual Machine Scale Set (VMSS).",
     "cmklab": "cmklab: customer-managed keys for disks, on an engine with real envelope encryption.",
     "cmklab vm": "The data plane: read and write a VM's disks as the guest sees them.",
