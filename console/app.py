@@ -28,7 +28,6 @@ from textual.worker import Worker, WorkerState
 
 from engine.errors import EngineError
 from engine.events import Event
-from engine.facade import changes_state
 
 from .cli import replay
 from .commands import ConsoleCommands
@@ -217,11 +216,8 @@ class CmkApp(App):
         """Run ``call`` (and its follow-ups) in a thread worker; the result arrives as a message.
 
         ``slow``: show the progress indicator at once (else only if the action lasts). ``new_in``: a
-        pane whose cursor goes to the row the action creates."""
-        if self.read_only and changes_state(call.method):
-            self.notify(f"{label}: the console was opened with --read-only, so nothing can change.",
-                        title="ReadOnly", severity="error")
-            return
+        pane whose cursor goes to the row the action creates. On a read-only store (``--read-only``) the engine
+        refuses an action before it does anything (the store's ReadOnly error, notified as any refusal)."""
         self._seq += 1
         seq = self._seq
         self._pending[seq] = label

@@ -19,7 +19,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from engine.errors import Conflict, EngineError, Forbidden, NotFound, OperationNotAllowed, QuotaExceeded, StoreError
+from engine.errors import (Conflict, EngineError, Forbidden, NotFound, OperationNotAllowed, QuotaExceeded, ReadOnly,
+                           StoreError)
 
 from . import identity
 from .pki import EndpointFiles, is_served_host
@@ -61,7 +62,7 @@ def status_of(err: EngineError) -> int:
         return 404
     if isinstance(err, Forbidden):
         return 403
-    if isinstance(err, (Conflict, OperationNotAllowed, QuotaExceeded)):
+    if isinstance(err, (Conflict, OperationNotAllowed, QuotaExceeded, ReadOnly)):
         return 409
     if isinstance(err, StoreError):
         return 500
