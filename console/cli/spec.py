@@ -179,6 +179,16 @@ CMKLAB_VERBS = {
 }
 """The verbs ``cmklab`` runs outside the az CLI (``console.main``), for ``cmklab --help``."""
 
+CMKLAB_OPTIONS = (
+    (("--home",), {"metavar": "DIR", "help": "the home holding the state (default: $CMKLAB_HOME, or the user's "
+                                             "data directory)"}),
+    (("--seed",), {"metavar": "N", "help": "the seed of a new state (default: $CMKLAB_SEED)"}),
+    (("--profile",), {"metavar": "NAME", "help": "the rule profile of a new state: seeds or azure-2025"}),
+    (("--empty",), {"action": "store_true", "help": "the console opens a new home empty (no demo landscape)"}),
+    (("--read-only",), {"action": "store_true", "help": "open the store read-only: every change is refused"}),
+)
+"""cmklab's global options, before the command (``console.main`` parses them; ``cmklab --help`` lists them):
+``(option strings, argparse keywords)``."""
 CMKLAB_GLOBALS = "cmklab [--home DIR] [--seed N] [--profile NAME] [--empty] [--read-only] [COMMAND ...]"
 
 _loaded: set[str] = set()

@@ -239,7 +239,8 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
+    """``cmklab scenario``'s parser (a branch of ``console.main``'s tree)."""
     p = _Parser(prog="cmklab scenario", description="Workshop scenarios: a landscape, steps, objectives.")
     sub = p.add_subparsers(dest="verb", metavar="{list,run,check,show,reset-step}")
     lp = sub.add_parser("list", help="the scenarios shipped with cmklab")
@@ -264,7 +265,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def run_scenario_cli(argv: list[str], **opts) -> int:
     """``cmklab scenario ...``; ``opts`` are cmklab's global options (home, seed, profile, read_only)."""
-    args = _parser().parse_args(list(argv))
+    args = parser().parse_args(list(argv))
     try:
         if args.verb in (None, "list"):
             return _list(getattr(args, "names", False))
