@@ -11,19 +11,12 @@ imported only when that group is used: a CLI call imports one module of specs.
 from __future__ import annotations
 
 import importlib
+from engine._lazy import module as lazy_module
 from engine._light import dataclass, field
 from typing import Any, Callable, Sequence
 
-class _LazyViews:
-    """``engine.views``, imported on first use: ``--help`` and usage errors never import the engine."""
-
-    def __getattr__(self, name: str):
-        from engine import views as module
-
-        return getattr(module, name)
-
-
-views = _LazyViews()
+views = lazy_module("engine.views")
+"""``engine.views``, imported on first use: ``--help`` and usage errors never import the engine's views."""
 
 # ---- arguments ------------------------------------------------------------------------------------------
 

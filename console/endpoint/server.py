@@ -14,7 +14,7 @@ import json
 import re
 import sys
 import threading
-from dataclasses import dataclass, field
+from engine._light import dataclass, field
 from urllib.parse import parse_qsl
 
 from aiohttp import web

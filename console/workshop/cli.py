@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import io
 import os
 import shlex
 import shutil
 import sys
-from dataclasses import dataclass, field
+from engine._light import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -59,7 +58,7 @@ def find_scenario(name: str) -> Scenario:
         path = Path(name).expanduser().absolute()
         if not path.is_file():
             raise ScenarioError(f"scenario file {name} does not exist", code="ResourceNotFound")
-        return dataclasses.replace(load_scenario(path), path=str(path))
+        return replace(load_scenario(path), path=str(path))
     all_ = scenarios()
     for s in all_:
         if s.name == name:
