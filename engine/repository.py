@@ -23,6 +23,10 @@ class BlobStore(Protocol):
     def read(self, blob_id: str, offset: int, length: int) -> bytes:
         """Return ``length`` bytes from ``offset``; bytes never written read as zero."""
 
+    def map(self, blob_id: str, offset: int, length: int):
+        """The stored bytes of ``[offset, offset + length)`` as a read-only buffer without a copy (a memory map),
+        shorter where the blob ends sooner (the rest reads as zero); or None: the caller uses :meth:`read`."""
+
     def write(self, blob_id: str, offset: int, data: bytes) -> None:
         """Write ``data`` at ``offset``; durable (fsynced) when it returns."""
 
@@ -125,6 +129,9 @@ class MemoryBlobStore:
         blob = self._blobs.get(blob_id, bytearray())
         out = bytes(blob[offset : offset + length])
         return out + bytes(length - len(out))
+
+    def map(self, blob_id: str, offset: int, length: int) -> None:
+        return None  # a view of a bytearray would stop it from growing while it lives: the engine reads
 
     def write(self, blob_id: str, offset: int, data: bytes) -> None:
         blob = self._blobs.setdefault(blob_id, bytearray())
