@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import io
 import os
 import shlex
 import shutil
 import sys
-from dataclasses import dataclass, field
+from engine._light import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -59,7 +58,7 @@ def find_scenario(name: str) -> Scenario:
         path = Path(name).expanduser().absolute()
         if not path.is_file():
             raise ScenarioError(f"scenario file {name} does not exist", code="ResourceNotFound")
-        return dataclasses.replace(load_scenario(path), path=str(path))
+        return replace(load_scenario(path), path=str(path))
     all_ = scenarios()
     for s in all_:
         if s.name == name:
@@ -81,6 +80,19 @@ def home_has_state(home: Path) -> bool:
     from store import has_state
 
     return has_state(home)
+
+
+def _refused_by_store(home: Path, read_only: bool, what: str) -> None:
+    """Ask the home's store, opened in the session's mode, whether ``what`` (a change made around its commit:
+    files replaced wholesale) may go ahead: a store opened read-only refuses it, with its own error."""
+    from console.session import open_engine
+    from engine.repository import refuse_if_read_only
+
+    engine = open_engine(home, read_only=read_only)
+    try:
+        refuse_if_read_only(engine.store, what)
+    finally:
+        engine.close()
 
 
 def reset_home(home: Path) -> None:
@@ -148,14 +160,17 @@ class PlayResult:
     """Labels of the objectives not met (or the hint that did not behave as expected)."""
 
 
-def new_landscape(home: Path, scenario: Scenario, *, seed: int | None = None, profile: str | None = None):
-    """A fresh seeded engine on ``home`` holding the scenario's landscape, and the lab file."""
+def new_landscape(home: Path, scenario: Scenario, *, seed: int | None = None, profile: str | None = None,
+                  read_only: bool = False):
+    """A fresh seeded engine on ``home`` holding the scenario's landscape, and the lab file. ``read_only``: the
+    store is opened read-only, and so refuses (:class:`engine.errors.ReadOnly`) to be created."""
     from console.session import open_engine
 
     if scenario.profile and profile and profile != scenario.profile:
         raise ScenarioError(f"scenario {scenario.name} is written for the rule profile {scenario.profile!r}; "
                             f"drop --profile {profile}", code="InvalidParameter")
-    engine = open_engine(home, seed=scenario.seed if seed is None else seed, profile=scenario.profile or profile)
+    engine = open_engine(home, seed=scenario.seed if seed is None else seed, profile=scenario.profile or profile,
+                         read_only=read_only)
     start_scenario(engine, scenario)
     lab = Lab(engine, scenario, path=home / LAB_FILE, seed=engine.meta.seed, started=engine.now())
     lab.save()
@@ -223,7 +238,8 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
+    """``cmklab scenario``'s parser (a branch of ``console.main``'s tree)."""
     p = _Parser(prog="cmklab scenario", description="Workshop scenarios: a landscape, steps, objectives.")
     sub = p.add_subparsers(dest="verb", metavar="{list,run,check,show,reset-step}")
     lp = sub.add_parser("list", help="the scenarios shipped with cmklab")
@@ -248,7 +264,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def run_scenario_cli(argv: list[str], **opts) -> int:
     """``cmklab scenario ...``; ``opts`` are cmklab's global options (home, seed, profile, read_only)."""
-    args = _parser().parse_args(list(argv))
+    args = parser().parse_args(list(argv))
     try:
         if args.verb in (None, "list"):
             return _list(getattr(args, "names", False))
@@ -278,20 +294,20 @@ def _list(names: bool) -> int:
 
 
 def _run(args, opts: dict) -> int:
-    if opts.get("read_only"):
-        print("cmklab scenario run: refused: --read-only forbids changes, and a scenario builds a new landscape",
-              file=sys.stderr)
-        return 1
+    """A read-only session (``--read-only``) is refused by the store, opened in that mode: a new home cannot be
+    created, and a home's state is not replaced (``--reset``)."""
     sc = find_scenario(args.name)
     home = _home(opts)
+    read_only = bool(opts.get("read_only"))
     if home_has_state(home):
         if not args.reset:
             print(f"cmklab scenario run: {home} already holds a cmklab state; a scenario starts from a fresh "
                   f"landscape. Use another --home, or add --reset to replace it (this deletes that state).",
                   file=sys.stderr)
             return 1
+        _refused_by_store(home, read_only, "replacing its state with a scenario's landscape (--reset)")
         reset_home(home)
-    engine, lab = new_landscape(home, sc, seed=opts.get("seed"), profile=opts.get("profile"))
+    engine, lab = new_landscape(home, sc, seed=opts.get("seed"), profile=opts.get("profile"), read_only=read_only)
     print(f"Scenario {sc.name}: {sc.title}  (seed {lab.seed}, home {home})")
     if args.auto:
         run = cli_runner(home, engine=engine)
@@ -334,9 +350,9 @@ def _check(opts: dict, *, show_only: bool) -> int:
     home = _home(opts)
     if _no_lab(home):
         return 2
-    engine = open_engine(home)
+    engine = open_engine(home, read_only=bool(opts.get("read_only")))
     try:
-        lab = open_lab(engine, home, read_only=bool(opts.get("read_only")))
+        lab = open_lab(engine, home, read_only=engine.read_only)
         assert lab is not None
         if show_only:
             print("\n".join(lab.lines()))
@@ -379,15 +395,14 @@ def _reset_step(opts: dict) -> int:
     scratch home first and moved into place only once every earlier step's objectives are met there,
     so a replay that fails leaves the home as it was."""
     from console.session import open_engine
+    from engine.repository import refuse_if_read_only
 
     home = _home(opts)
-    if opts.get("read_only"):
-        print("cmklab scenario reset-step: refused: --read-only forbids changes", file=sys.stderr)
-        return 1
     if _no_lab(home):
         return 2
-    engine = open_engine(home)
+    engine = open_engine(home, read_only=bool(opts.get("read_only")))
     try:
+        refuse_if_read_only(engine.store, "putting the current step back (reset-step)")
         lab = open_lab(engine, home)
         assert lab is not None
         sc, n, seed, profile = lab.scenario, lab.number, lab.seed, engine.rules.name

@@ -27,7 +27,7 @@ import os
 import re
 import shlex
 import tomllib
-from dataclasses import dataclass, field
+from engine._light import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable

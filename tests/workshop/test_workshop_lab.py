@@ -101,7 +101,8 @@ def test_check_without_a_scenario_says_how_to_start_one(lab_home, capsys):
 
 def test_read_only_refuses_run_and_check_saves_nothing(lab_home, capsys):
     assert run_scenario_cli(["run", "disable-key"], home=str(lab_home), read_only=True) == 1
-    assert "read-only" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "ERROR: (ReadOnly)" in err and "cannot create it" in err  # the store's refusal
     assert not (lab_home / "state.json").exists() and not (lab_home / "db").exists()
     assert run_scenario_cli(["run", "disable-key", "--no-console"], home=str(lab_home)) == 0
     e = open_engine(lab_home)
@@ -110,6 +111,19 @@ def test_read_only_refuses_run_and_check_saves_nothing(lab_home, capsys):
     before = (lab_home / "scenario.json").read_bytes()
     assert run_scenario_cli(["check"], home=str(lab_home), read_only=True) == 0
     assert (lab_home / "scenario.json").read_bytes() == before
+
+
+def test_a_read_only_store_refuses_a_reset_and_a_reset_step(lab_home, capsys):
+    from store import state_files
+
+    assert run_scenario_cli(["run", "disable-key", "--no-console"], home=str(lab_home)) == 0
+    before = state_files(lab_home), (lab_home / "scenario.json").read_bytes()
+    capsys.readouterr()
+    for argv in (["run", "disable-key", "--reset", "--no-console"], ["reset-step"]):
+        assert run_scenario_cli(argv, home=str(lab_home), read_only=True) == 1, argv
+        err = capsys.readouterr().err
+        assert err.startswith("ERROR: (ReadOnly) ") and "was opened read-only (--read-only)" in err, err
+        assert (state_files(lab_home), (lab_home / "scenario.json").read_bytes()) == before
 
 
 def test_list_and_names(capsys):
