@@ -259,6 +259,65 @@ def test_a_failed_compaction_does_not_undo_the_commit(home, store, monkeypatch, 
     assert db_file(home, "changes.log").stat().st_size == 0
 
 
+def _keys_in_shards(count: int) -> list[str]:
+    """Disk ids that fall in ``count`` different shards."""
+    out, seen = [], set()
+    for i in range(10_000):
+        key = f"/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Compute/disks/m{i}"
+        if shard_of(key) not in seen:
+            seen.add(shard_of(key))
+            out.append(key)
+            if len(out) == count:
+                return out
+    raise AssertionError("not enough shards")
+
+
+def test_a_compaction_of_many_shards_cut_short_loses_nothing_and_leaves_no_temporary(home, store, monkeypatch,
+                                                                                   capsys):
+    """The shards of one compaction are written and fsync'd together, then renamed one by one: a failure
+    among the renames keeps the commit (the log still holds it), leaves each shard whole (old or new) and
+    no temporary, and the next commit compacts again."""
+    keys = _keys_in_shards(8)
+    store.commit({"disks": {k: {"v": 1} for k in keys}}, {}, log=[("audit", {"operation": "KeyCreate"})])
+    real_replace, calls = os.replace, []
+
+    def fail_third(src, dst):
+        calls.append(dst)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", fail_third)
+    store.commit({"disks": {k: {"v": 2} for k in keys}}, {}, shred=True, log=[("audit", {"operation": "KeyPurge"})])
+    monkeypatch.undo()
+    assert "compaction" in capsys.readouterr().err
+    assert not [p.name for p in (home / "db").iterdir() if p.name.endswith(".tmp")]
+    for shard in (home / "db").glob("disks.*.json"):
+        valid_file(shard)
+    with TinyStore(home) as other:
+        assert other.load() == {"disks": {k: {"v": 2} for k in keys}} and other.generation == 2
+        assert [d["operation"] for d in other.read_log("audit")] == ["KeyCreate", "KeyPurge"]
+    store.commit({"disks": {keys[0]: {"v": 3}}}, {}, shred=True)
+    assert db_file(home, "changes.log").stat().st_size == 0
+    assert store.load()["disks"] == {k: {"v": 3 if k == keys[0] else 2} for k in keys}
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts this process's descriptors in /proc")
+def test_compactions_keep_no_descriptor_of_the_files_they_replaced(home, store, monkeypatch):
+    """A compaction holds the files it replaces open across the renames and closes them on a helper thread:
+    once that has run, no descriptor is left behind."""
+    monkeypatch.setattr(tinystore_mod, "COMPACT_BYTES", 1)  # every commit compacts
+    keys = _keys_in_shards(6)
+    store.commit({"disks": {k: {"v": 0} for k in keys}}, {})
+    before = len(os.listdir("/proc/self/fd"))
+    for v in range(1, 6):
+        store.commit({"disks": {k: {"v": v} for k in keys}}, {})
+    if tinystore_mod._CLOSER is not None:  # (the portable path holds nothing: it never starts the helper)
+        tinystore_mod._CLOSER[1].submit(lambda: None).result()  # the closes queued before it have run
+    assert len(os.listdir("/proc/self/fd")) <= before
+    assert store.load()["disks"] == {k: {"v": 5} for k in keys}
+
+
 def test_temp_file_cannot_be_created(home, store, monkeypatch):
     """A directory where nothing can be created (simulated: we run as root, where modes do not bite)."""
     store.commit({"disks": {DISK: {"v": 1}}}, {})
