@@ -339,7 +339,8 @@ class TinyStore:
         self._left: tuple | None = None
         """The directories' signatures when this object last released the lock after a whole hold (None: sweep
         when next taken)."""
-        self._cut_short = False
+        self._sweep_next = False
+        """Something of this object's current hold may have left a temporary: sweep when the lock is next taken."""
         self._flock: FileLock | None = None
         _ensure_dir(self.home)
         if not os.path.exists(self.meta_path) and _leftovers(self.home, OLD_PREFIX):
@@ -682,7 +683,9 @@ class TinyStore:
                     self._compact(encoded)
                 except (OSError, StoreError) as exc:
                     # The commit is durable already (the append was its commit point): never report it as
-                    # failed. The log stays as it is and the next commit compacts again.
+                    # failed. The log stays as it is and the next commit compacts again (after a sweep: a
+                    # temporary of this one may be left).
+                    self._sweep_next = True
                     sys.stderr.write(f"cmklab: warning: the commit is saved, but the compaction of {self.db_dir} "
                                      f"failed ({getattr(exc, 'strerror', None) or exc}); it is retried with "
                                      f"the next change\n")
@@ -800,7 +803,9 @@ class TinyStore:
         if had:
             import shutil
 
-            shutil.rmtree(old, ignore_errors=True)  # a leftover is swept by the next writer
+            shutil.rmtree(old, ignore_errors=True)  # a leftover is swept by the next writer (this one too)
+            if os.path.lexists(old):
+                self._sweep_next = True
 
     def _undo_cut_bulk_commit(self) -> None:
         """At open: a bulk commit was cut between its two renames (no ``db``, the old one set aside): put the
@@ -1102,18 +1107,18 @@ class TinyStore:
                 except BaseException:
                     self._flock.release()
                     raise
-                self._cut_short = False
+                self._sweep_next = False
             self._lock_depth += 1
             try:
                 yield
             except BaseException:
-                self._cut_short = True  # a write of ours may have stopped half-way: sweep next time
+                self._sweep_next = True  # a write of ours may have stopped half-way: sweep next time
                 raise
             finally:
                 self._lock_depth -= 1
                 if self._lock_depth == 0:
                     try:
-                        self._left = None if self._cut_short else self._note_own_writes()
+                        self._left = None if self._sweep_next else self._note_own_writes()
                     finally:
                         self._flock.release()
 
