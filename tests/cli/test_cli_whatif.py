@@ -71,6 +71,14 @@ def test_what_if_uses_the_same_parser(cli, landscape):
     assert r.code == 1 and "changes nothing" in r.err
 
 
+def test_what_if_without_a_command_is_a_usage_error(cli, landscape):
+    """Its COMMAND is required: without one, az's usage error (exit 2), not the help and success."""
+    r = cli("what-if")
+    assert r.code == 2 and r.err.startswith("ERROR: the following arguments are required: COMMAND") and not r.out
+    r = cli("what-if", "--help")
+    assert r.code == 0 and "cmklab what-if : Preview what a command" in r.out
+
+
 def test_read_only_refuses_every_mutating_command(cli, landscape):
     before = cli.state_bytes()
     for argv in (["az", "keyvault", "key", "delete", "--vault-name", "kv1", "-n", "key1"],
