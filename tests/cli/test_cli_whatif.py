@@ -110,3 +110,12 @@ def test_what_if_never_writes(cli, landscape, argv):
     before = cli.state_bytes()
     cli("what-if", *argv)
     assert cli.state_bytes() == before
+
+
+@pytest.mark.parametrize("duration", ["-1h", "-30m", "-2"])
+def test_a_negative_clock_advance_says_the_clock_only_moves_forward(cli, rg, duration):
+    """``-1h`` is a (negative) value, not an unknown option: the refusal names what is wrong with it."""
+    before = cli.state_bytes()
+    r = cli("clock", "advance", duration)
+    assert r.code == 1 and "the clock only moves forward" in r.err and "required" not in r.err
+    assert cli.state_bytes() == before
