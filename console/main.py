@@ -92,11 +92,24 @@ def _whole(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
 
+def _profile(text: str) -> str:
+    """A rule profile's name (``engine.rules.PROFILES``, imported only when ``--profile`` is given): a name that
+    is none is a usage error before any home is opened or created."""
+    from engine.rules import PROFILES
+
+    if text not in PROFILES:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a rule profile; choose one of: {', '.join(PROFILES)}")
+    return text
+
+
+_TYPES = {("--seed",): _whole, ("--profile",): _profile}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The root of the tree: the global options, then the command word and its arguments (:class:`_Command`)."""
     p = _RootParser(prog="cmklab", usage=spec.CMKLAB_GLOBALS, add_help=False, allow_abbrev=False)
     for flags, kw in GLOBAL_OPTIONS:
-        p.add_argument(*flags, **({**kw, "type": _whole} if flags == ("--seed",) else kw))
+        p.add_argument(*flags, **({**kw, "type": _TYPES[flags]} if flags in _TYPES else kw))
     p.add_argument("-h", "--help", action="store_true")
     p.add_argument("command", nargs=argparse.REMAINDER, action=_Command, metavar="COMMAND ...")
     p.set_defaults(command=None, args=[])

@@ -299,9 +299,12 @@ Examples
 
 
 def what_if(tokens: list[str], ctx: Context) -> int:
-    if not tokens or tokens[0] in ("-h", "--help"):
+    if tokens and tokens[0] in ("-h", "--help"):
         ctx.out(WHAT_IF_HELP)
         return 0
+    if not tokens:  # its one argument is required: as az, a usage error (exit 2), not help and success
+        raise UsageError("the following arguments are required: COMMAND (e.g. cmklab what-if az keyvault key "
+                         "set-attributes --vault-name kv1 -n key1 --enabled false; cmklab what-if --help)")
     root, rest = ("az", tokens[1:]) if tokens[0].lower() == "az" else ("cmklab", tokens)
     parsed = _parse(root, rest, ctx)
     if parsed is None:

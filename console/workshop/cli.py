@@ -6,7 +6,8 @@
     run NAME|FILE.toml [--auto] [--reset] [--until N] [--skip N] [--verbose] [--no-console]
                                          a fresh landscape in the home; --auto plays every hint
     check                                checks the current step's objectives on the home's state
-    show                                 prints the current step (narrative, hints, objectives)
+    show [NAME]                          prints the current step (narrative, hints, objectives); with a
+                                         scenario's name or number, what it is about and its steps
     reset-step                           the landscape as it was when the current step began (a
                                          step that can no longer be met: a purged key is final)
 
@@ -36,8 +37,8 @@ from typing import Callable, Iterable
 
 from engine.errors import EngineError
 
-from .scenario import (LAB_FILE, Lab, Scenario, ScenarioError, load_scenario, load_scenarios, render_hint,
-                       start_scenario)
+from .scenario import (LAB_FILE, Lab, Scenario, ScenarioError, ScenarioNotFound, load_scenario, load_scenarios,
+                       render_hint, start_scenario, text_width, wrap_text)
 
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
 
@@ -57,7 +58,7 @@ def find_scenario(name: str) -> Scenario:
     if name.endswith(".toml"):
         path = Path(name).expanduser().absolute()
         if not path.is_file():
-            raise ScenarioError(f"scenario file {name} does not exist", code="ResourceNotFound")
+            raise ScenarioNotFound(f"scenario file {name} does not exist")
         return replace(load_scenario(path), path=str(path))
     all_ = scenarios()
     for s in all_:
@@ -66,8 +67,7 @@ def find_scenario(name: str) -> Scenario:
     by_order = {str(s.order): s for s in all_}
     if name in by_order:
         return by_order[name]
-    raise ScenarioError(f"no scenario named {name!r}; scenarios: {', '.join(s.name for s in all_)}",
-                        code="ResourceNotFound")
+    raise ScenarioNotFound(f"no scenario named {name!r}; scenarios: {', '.join(s.name for s in all_)}")
 
 
 def _home(opts: dict) -> Path:
@@ -255,7 +255,10 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--no-console", action="store_true", help="set up and print the first step; do not open the "
                                                                "console")
     sub.add_parser("check", help="check the current step's objectives; move on when they are met")
-    sub.add_parser("show", help="print the current step, its hints and objectives")
+    sp = sub.add_parser("show", help="print the current step, its hints and objectives; or, given a scenario, "
+                                     "what it is about and its steps")
+    sp.add_argument("name", nargs="?", help="a scenario's name or number (cmklab scenario list), or your own "
+                                            "scenario file (.toml): shown without starting it")
     sub.add_parser("reset-step", help="put the landscape back as it was when the current step began (a fresh "
                                       "landscape, the earlier steps' hints replayed): for a step that can no "
                                       "longer be met")
@@ -270,13 +273,15 @@ def run_scenario_cli(argv: list[str], **opts) -> int:
             return _list(getattr(args, "names", False))
         if args.verb == "run":
             return _run(args, opts)
+        if args.verb == "show" and args.name:
+            return _show_scenario(find_scenario(args.name))
         if args.verb in ("check", "show"):
             return _check(opts, show_only=args.verb == "show")
         if args.verb == "reset-step":
             return _reset_step(opts)
     except EngineError as err:
         print(f"ERROR: ({err.display_code}) {err.message}", file=sys.stderr)
-        return 1
+        return 3 if err.status == 404 else 1
     return 2  # pragma: no cover
 
 
@@ -290,6 +295,20 @@ def _list(names: bool) -> int:
     for s in all_:
         print(f"{s.order:>2}  {s.name:<{width}}  {len(s.steps)} steps  {s.title}")
     print("\nStart one: cmklab --home DIR scenario run NAME   (add --auto to watch it played)")
+    return 0
+
+
+def _show_scenario(sc: Scenario) -> int:
+    """``cmklab scenario show NAME``: what a scenario is about and its steps, without a home (nothing is built)."""
+    print(f"{sc.order:>2}  {sc.name}: {sc.title}  ({len(sc.steps)} steps, seed {sc.seed}"
+          + (f", rules profile {sc.profile}" if sc.profile else "") + ")")
+    print()
+    print("\n".join(wrap_text(sc.summary, text_width())))
+    print()
+    for i, step in enumerate(sc.steps, 1):
+        print(f"  step {i}: {step.title}")
+    name = shlex.quote(sc.path) if sc.path else sc.name
+    print(f"\nStart it: cmklab --home DIR scenario run {name}   (add --auto to watch it played)")
     return 0
 
 
@@ -323,7 +342,7 @@ def _run(args, opts: dict) -> int:
               file=sys.stderr)
         return 1
     print()
-    print("\n".join(["  " + ln if ln else "" for ln in sc.summary.splitlines()]))
+    print("\n".join(wrap_text(sc.summary, text_width())))
     print()
     print("\n".join(lab.lines()))
     print(f"\nWhen you have done it: cmklab --home {shlex.quote(str(home))} scenario check")

@@ -80,10 +80,32 @@ def test_the_root_help_lists_every_branch_and_the_global_options(capsys):
     (["--home"], "argument --home: expected one argument"),
     (["--bogus", "az"], "unrecognized arguments: --bogus"),
     (["console", "extra"], "unrecognized arguments: extra"),
+    (["--profile", "azure-2024", "az", "group", "list"],
+     "argument --profile: 'azure-2024' is not a rule profile; choose one of: seeds, azure-2025"),
 ])
 def test_a_bad_global_option_is_a_usage_error_naming_it(argv, message, capsys):
     code, out, err = run(argv, capsys)
     assert code == 2 and message in err and not out
+
+
+def test_a_bad_profile_creates_no_home(capsys, tmp_path):
+    home = tmp_path / "h"
+    code, _, err = run(["--home", str(home), "--profile", "x", "az", "group", "create", "-n", "g", "-l", "eastus"],
+                       capsys)
+    assert code == 2 and "'x' is not a rule profile" in err and not home.exists()
+
+
+def test_a_profile_other_than_the_homes_is_said_not_silently_ignored(capsys, tmp_path):
+    """The profile is chosen when a home is created: asking another on an existing home warns, and the command
+    runs under the home's rules."""
+    home = str(tmp_path / "h")
+    assert run(["--home", home, "--profile", "azure-2025", "az", "group", "create", "-n", "g", "-l", "eastus"],
+               capsys)[0] == 0
+    code, out, err = run(["--home", home, "--profile", "seeds", "clock", "show"], capsys)
+    assert code == 0 and '"profile": "azure-2025"' in out
+    assert "WARNING: --profile seeds applies to a new home" in err and "with: azure-2025" in err
+    code, out, err = run(["--home", home, "--profile", "azure-2025", "clock", "show"], capsys)
+    assert code == 0 and not err
 
 
 def test_global_options_go_to_the_branch_and_the_rest_is_left_as_given():
