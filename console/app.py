@@ -30,9 +30,8 @@ from textual.worker import Worker, WorkerState
 
 from engine.errors import EngineError
 from engine.events import Event
-from engine.facade import changes_state
 
-from . import azcmd
+from .cli import replay
 from .commands import ConsoleCommands
 from .messages import ActionDone, ActionFailed, ActionStarted, EngineEvent, ExternalChange
 from .screens.main import MainScreen
@@ -436,11 +435,8 @@ class CmkApp(App):
         """Run ``call`` (and its follow-ups) in a thread worker; the result arrives as a message.
 
         ``slow``: show the progress indicator at once (else only if the action lasts). ``new_in``: a
-        pane whose cursor goes to the row the action creates."""
-        if self.read_only and changes_state(call.method):
-            self.notify(f"{label}: the console was opened with --read-only, so nothing can change.",
-                        title="ReadOnly", severity="error")
-            return
+        pane whose cursor goes to the row the action creates. On a read-only store (``--read-only``) the engine
+        refuses an action before it does anything (the store's ReadOnly error, notified as any refusal)."""
         self._seq += 1
         seq = self._seq
         self._pending[seq] = label
@@ -463,7 +459,7 @@ class CmkApp(App):
         result: Any = None
         try:
             while current is not None:
-                lines = azcmd.az_lines(self.engine, current.method, current.args, current.kwargs, current.hints)
+                lines = replay.az_lines(self.engine, current.method, current.args, current.kwargs, current.hints)
                 try:
                     result = getattr(self.engine, current.method)(*current.args, **current.kwargs)
                 except EngineError as err:
@@ -652,7 +648,7 @@ class CmkApp(App):
             return
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(azcmd.script(entries, header=header, replay=self._replay_lines(target)))
+            target.write_text(replay.script(entries, header=header, replay=self._replay_lines(target)))
             target.chmod(0o755)
         except OSError as exc:
             self.notify(f"cannot write {path}: {exc.strerror or exc}", title="ExportFailed", severity="error")

@@ -20,12 +20,14 @@ import re
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
 from urllib.parse import parse_qsl, unquote
 
-from engine.errors import Conflict, EngineError, Forbidden, NotFound, OperationNotAllowed, QuotaExceeded, StoreError
+from engine._light import dataclass, field
+
+from engine.errors import (Conflict, EngineError, Forbidden, NotFound, OperationNotAllowed, QuotaExceeded, ReadOnly,
+                           StoreError)
 
 from . import identity
 from .pki import EndpointFiles, is_served_host
@@ -72,7 +74,7 @@ def status_of(err: EngineError) -> int:
         return 404
     if isinstance(err, Forbidden):
         return 403
-    if isinstance(err, (Conflict, OperationNotAllowed, QuotaExceeded)):
+    if isinstance(err, (Conflict, OperationNotAllowed, QuotaExceeded, ReadOnly)):
         return 409
     if isinstance(err, StoreError):
         return 500

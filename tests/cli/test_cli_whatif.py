@@ -71,17 +71,28 @@ def test_what_if_uses_the_same_parser(cli, landscape):
     assert r.code == 1 and "changes nothing" in r.err
 
 
+def test_what_if_without_a_command_is_a_usage_error(cli, landscape):
+    """Its COMMAND is required: without one, az's usage error (exit 2), not the help and success."""
+    r = cli("what-if")
+    assert r.code == 2 and r.err.startswith("ERROR: the following arguments are required: COMMAND") and not r.out
+    r = cli("what-if", "--help")
+    assert r.code == 0 and "cmklab what-if : Preview what a command" in r.out
+
+
 def test_read_only_refuses_every_mutating_command(cli, landscape):
     before = cli.state_bytes()
     for argv in (["az", "keyvault", "key", "delete", "--vault-name", "kv1", "-n", "key1"],
                  ["az", "vm", "stop", "-g", "rg1", "-n", "vm1"],
                  ["az", "disk", "create", "-g", "rg1", "-n", "x"],
                  ["clock", "advance", "1d"],
-                 ["vm", "write", "-g", "rg1", "-n", "vm1", "--lun", "0", "--offset", "0", "--data", "x"]):
+                 ["vm", "write", "-g", "rg1", "-n", "vm1", "--lun", "0", "--offset", "0", "--data", "x"],
+                 ["az", "vm", "delete", "-g", "rg1", "-n", "vm1"]):  # refused, not asked to confirm
         r = cli(*argv, read_only=True)
         assert r.code == 1, argv
-        assert r.err.startswith("ERROR: cmklab is read-only (--read-only): ")
-        assert "changes state and was not run" in r.err
+        error = r.err[r.err.index("ERROR: "):]  # (after az's own warning, where the command has one)
+        assert error.startswith("ERROR: (ReadOnly) "), r.err  # the store's refusal, in az's shape
+        assert "was opened read-only (--read-only)" in r.err and "nothing was changed" in r.err
+        assert "what-if previews work" in r.err and "prompt" not in r.err
     # queries, and previews, still work; key show does not even audit
     assert cli("az", "keyvault", "key", "show", "--vault-name", "kv1", "-n", "key1", read_only=True).code == 0
     assert cli("what-if", "az", "vm", "stop", "-g", "rg1", "-n", "vm1", read_only=True).code == 0

@@ -411,6 +411,18 @@ def test_K8_ade_on_a_vm_with_customer_key_disks_is_refused(e, kit):
     assert not e.get_vm("vm1").ade_enabled
 
 
+def test_ade_takes_a_vault_of_the_vms_subscription_and_region(e, kit):
+    kit.basic(e)
+    e.create_vm("vm1", kit.RG, os_disk_name="vm1-os")
+    vault = e.list_vaults()[0]
+    other = vault.id.replace(e.subscription_id, "00000000-0000-0000-0000-000000000000")
+    assert kit.refused(e.enable_disk_encryption_ade, "vm1", disk_encryption_keyvault=other).code == "InvalidParameter"
+    assert kit.refused(e.enable_disk_encryption_ade, "vm1", disk_encryption_keyvault="kv-none").code == \
+        "ResourceNotFound"
+    assert not e.get_vm("vm1").ade_enabled
+    assert e.enable_disk_encryption_ade("vm1", disk_encryption_keyvault=vault.id).ade_enabled
+
+
 def test_K8_customer_keys_on_an_ade_disk_are_refused(e, kit):
     kit.basic(e)
     e.create_vm("vm1", kit.RG, os_disk_name="vm1-os")
