@@ -186,7 +186,7 @@ def call_lines(engine, note: dict) -> list[str]:
         return [f"# {method}: not replayable ({', '.join(note['omitted'])} not recorded)"]
     props = args.pop("props", None) if method in PROP_UPDATES else None
     tags = args.pop("tags", None) if method == "update_disk" else None
-    lines = azcmd.az_lines(engine, method, (), args)
+    lines = replay.az_lines(engine, method, (), args)
     if not lines or lines[-1].startswith("#"):
         return lines
     extra: list = []
@@ -207,7 +207,7 @@ def call_lines(engine, note: dict) -> list[str]:
         if method.startswith("update_"):
             lines[-1] = f"{lines[-1]} {words}"
         else:
-            base = azcmd.az_lines(engine, PROP_UPDATES[method], (), {"name": args.get("name"),
+            base = replay.az_lines(engine, PROP_UPDATES[method], (), {"name": args.get("name"),
                                                                       "resource_group": args.get("resource_group")})
             lines.append(f"{base[0]} {words}" if base and not base[0].startswith("#") else
                          f"# {method}: plain properties {words}")
