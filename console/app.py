@@ -35,7 +35,7 @@ from .commands import ConsoleCommands
 from .messages import ActionDone, ActionFailed, ActionStarted, EngineEvent, ExternalChange
 from .screens.main import MainScreen
 from .cli.spec import Call
-from .screens.panes import LogEntry, short_kid, shorten
+from .rows import LogEntry, short_kid, shorten
 
 POLL_SECONDS = 0.5
 SWITCH_INTERVAL = 0.001

@@ -42,7 +42,8 @@ from ..widgets.util import freeze_cursors
 from ..widgets.vtable import VirtualTable
 from .help import HelpScreen
 from .ops import OP_BY_ID, OPS, Op, resolve
-from .panes import NUMBER_KEYS, PANE_BY_ID, PANES, Ctx, Index, Pane, all_pane_names, find_pane
+from ..rows import Ctx, Index
+from .panes import NUMBER_KEYS, PANE_BY_ID, PANES, Pane, all_pane_names, find_pane
 
 
 BIG_ROWS = 2000

@@ -26,7 +26,7 @@ from ..azcmd import AZ, Raw, az_lines, join
 from ..cli.spec import Call
 from ..confine import default_path, user_path
 from ..modals.form import Field, FormSpec
-from .panes import short_kid
+from ..rows import short_kid
 
 
 @dataclass

@@ -20,7 +20,7 @@ from textual.widgets.tree import TreeNode
 from engine.ids import parse_key_url
 from engine.models import PowerState
 
-from ..screens.panes import ENC_LABEL, Index, VersionRow, short_kid
+from ..rows import ENC_LABEL, Index, VersionRow, short_kid
 
 MAX_CHILDREN = 20
 

@@ -20,7 +20,7 @@ from textual.widgets import Static
 from engine import crypto
 from engine.models import PowerState
 
-from ..screens.panes import ENC_LABEL, AccessRow, Index, LogEntry, VersionRow, policy_summary, short_kid, shorten, when
+from ..rows import ENC_LABEL, AccessRow, Index, LogEntry, VersionRow, policy_summary, short_kid, shorten, when
 
 SECRET_FIELDS = ("sealed", "cache", "wrapped", "host_cache")
 
