@@ -11,7 +11,7 @@ from typing import Callable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from .screens.ops import OPS, QUICK_CLOCK, Call
+from .actions import OPS, QUICK_CLOCK, Call
 
 
 class ConsoleCommands(Provider):

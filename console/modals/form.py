@@ -45,7 +45,7 @@ class FormSpec:
     title: str
     fields: list[Field]
     build: Callable[[dict], Any]
-    """Values -> the call to make (``ops.Call``)."""
+    """Values -> the call to make (a ``Call``: ``console.actions`` builds them)."""
     submit: str = "OK"
     intro: str = ""
     preview: Callable[[Any], list[str]] | None = None

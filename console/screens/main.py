@@ -41,7 +41,7 @@ from ..widgets.header import ClockHeader
 from ..widgets.util import freeze_cursors
 from ..widgets.vtable import VirtualTable
 from .help import HelpScreen
-from .ops import OP_BY_ID, OPS, Op, resolve
+from ..actions import OP_BY_ID, OPS, Op, resolve
 from ..rows import Ctx, Index
 from .panes import NUMBER_KEYS, PANE_BY_ID, PANES, Pane, all_pane_names, find_pane
 

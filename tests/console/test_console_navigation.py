@@ -198,7 +198,7 @@ async def test_grant_moved_from_g_to_A_in_keys_footer_help_and_palette():
 
 
 def test_no_action_key_is_taken_by_the_table_s_navigation_keys():
-    from console.screens.ops import OPS
+    from console.actions import OPS
     from console.widgets.vtable import VirtualTable
 
     navigation = {key.strip() for b in VirtualTable.BINDINGS for key in b.key.split(",")}

@@ -22,11 +22,11 @@ from engine.models import PowerState
 from engine.rules import (CRYPTO_SERVICE_ROLE, DES_ENCRYPTION_TYPES, EC_CURVES, ENC_CUSTOMER, ENC_PLATFORM, KEY_SIZES,
                           REGIONS, RETENTION_MAX, RETENTION_MIN, ROLE_PERMISSIONS)
 
-from ..azcmd import AZ, Raw, az_lines, join
-from ..cli.spec import Call
-from ..confine import default_path, user_path
-from ..modals.form import Field, FormSpec
-from ..rows import short_kid
+from .azcmd import AZ, Raw, az_lines, join
+from .cli.spec import Call
+from .confine import default_path, user_path
+from .modals.form import Field, FormSpec
+from .rows import short_kid
 
 
 @dataclass
