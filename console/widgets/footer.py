@@ -62,6 +62,7 @@ class KeyFooter(Footer):
         self._covered = False
         self._checking = False
         self._check_again = False
+        self._planned: tuple | None = None
 
     @property
     def covered(self) -> bool:
@@ -123,9 +124,14 @@ class KeyFooter(Footer):
         try:
             while True:
                 self._check_again = False
-                if (not self._covered and self.is_attached
-                        and (self._drawn is None or self._signature(self._plan()) != self._drawn)):
-                    await self.recompose()
+                if not self._covered and self.is_attached:
+                    plan = self._plan()
+                    if self._drawn is None or self._signature(plan) != self._drawn:
+                        self._planned = plan  # compose draws it (the bindings are not gathered twice)
+                        try:
+                            await self.recompose()
+                        finally:
+                            self._planned = None
                 if not self._check_again:
                     break
         finally:
@@ -134,7 +140,7 @@ class KeyFooter(Footer):
     def compose(self) -> ComposeResult:
         if not self._bindings_ready:
             return
-        plan = self._plan()
+        plan, self._planned = self._planned or self._plan(), None
         self._drawn = self._signature(plan)
         shown, palette, width = plan
         self._laid_out_width = width
