@@ -475,7 +475,7 @@ class CmkApp(App):
         self.command_log.append(LogEntry(self._log_seq, self.engine.now(), "Import a twin", [line], ok, code))
         self._save_log()
         if ok:
-            self._last_event_id = self._max_event_id()
+            self._skip_own_events()  # its events are this console's, not another process's
             if self.main is not None:
                 self.main.refresh_data()
             counts = ", ".join(f"{n} {k}" for k, n in (report.counts if report else {}).items() if n)
