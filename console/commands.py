@@ -18,7 +18,8 @@ class ConsoleCommands(Provider):
     """cmklab's actions, offered only where they make sense."""
 
     def _entries(self) -> list[tuple[str, Callable[[], object], str]]:
-        from .screens.main import MainScreen, display_name
+        from .kinds import display_name
+        from .screens.main import MainScreen
         from .screens.panes import PANES
 
         app = self.app

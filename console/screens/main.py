@@ -41,7 +41,8 @@ from ..widgets.header import ClockHeader
 from ..widgets.util import freeze_cursors
 from ..widgets.vtable import VirtualTable
 from .help import HelpScreen
-from ..actions import OP_BY_ID, OPS, Op, resolve
+from ..actions import OP_BY_ID, OPS, Op
+from ..kinds import display_name, resolve
 from ..rows import Ctx, Index
 from .panes import NUMBER_KEYS, PANE_BY_ID, PANES, Pane, all_pane_names, find_pane
 
@@ -101,18 +102,6 @@ def _retry(fn, attempts: int = 3):
             if i == attempts - 1:
                 raise
     return None
-
-
-def display_name(kind: str | None, obj: Any) -> str:
-    if obj is None:
-        return ""
-    if kind == "key":
-        return f"{obj.vault}/{obj.name}"
-    if kind == "version":
-        return f"{obj.key.vault}/{obj.key.name}/{obj.version['version'][:8]}"
-    if kind == "access":
-        return f"{obj.principal} on {obj.vault.name}"
-    return getattr(obj, "name", "") or ""
 
 
 class Prompt(Input):
@@ -966,4 +955,4 @@ class MainScreen(Screen):
             bar.display = False
 
 
-__all__ = ["MainScreen", "display_name"]
+__all__ = ["MainScreen"]
