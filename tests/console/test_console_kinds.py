@@ -71,3 +71,21 @@ def test_a_vm_depends_on_the_keys_of_its_disks(demo):
     disk = disks[0]
     assert kind_of("disk").resources(engine, disk) == [disk] and kind_of("disk").at_rest
 
+
+def test_every_field_of_every_form_is_of_a_kind_the_form_draws(demo):
+    from console.modals.form import FIELD_KINDS
+
+    engine, ctx, rows = demo
+    seen = set()
+    for op in OPS:
+        if op.form is None:
+            continue
+        targets = [None]
+        if op.target is not None:
+            pane = next(p for p in PANES if p.kind == op.target)
+            targets = [o for o in rows[pane.id] if op.when(engine, o)][:1]
+        for target in targets:
+            spec = op.form(engine, target, (op.target, target))
+            seen |= {f.kind for f in spec.fields}
+    assert seen <= set(FIELD_KINDS)
+    assert {"text", "int", "select", "switch"} <= seen  # the catalogue's forms use them all
