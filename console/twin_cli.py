@@ -91,16 +91,21 @@ az vm list -d -o json > vm-list-d.json
 az vmss list -o json > vmss-list.json
 
 # Optional: the same types from Azure Resource Graph, 1,000 rows a page (cmklab merges the copies).
-QUERY="{query}"
-page=1; token=""
-while :; do
-  az graph query -q "$QUERY" --subscriptions "$(az account show --query id -o tsv)" --first 1000 \\
-    ${{token:+--skip-token "$token"}} -o json > "graph-query-$page.json"
-  token=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("skip_token") or "")' \\
-    "graph-query-$page.json")
-  [ -z "$token" ] && break
-  page=$((page + 1))
-done
+# Skipped, with a note, when the resource-graph extension is not installed: the files above are enough.
+if az extension show --name resource-graph -o none 2>/dev/null; then
+  QUERY="{query}"
+  page=1; token=""
+  while :; do
+    az graph query -q "$QUERY" --subscriptions "$(az account show --query id -o tsv)" --first 1000 \\
+      ${{token:+--skip-token "$token"}} -o json > "graph-query-$page.json"
+    token=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("skip_token") or "")' \\
+      "graph-query-$page.json")
+    [ -z "$token" ] && break
+    page=$((page + 1))
+  done
+else
+  echo "Resource Graph step skipped: no resource-graph extension (az extension add --name resource-graph)." >&2
+fi
 """
 
 
@@ -147,6 +152,12 @@ try {{
   az vmss list -o json | Set-Content -Encoding utf8 vmss-list.json; Assert-Az
 
   # Optional: the same types from Azure Resource Graph, 1,000 rows a page (cmklab merges the copies).
+  # Skipped, with a warning, when the resource-graph extension is not installed: the files above are enough.
+  az extension show --name resource-graph -o none 2>$null
+  if ($LASTEXITCODE -ne 0) {{
+    Write-Warning "Resource Graph step skipped: no resource-graph extension (az extension add --name resource-graph)."
+    return
+  }}
   $query = "{query}"
   $subscriptionId = az account show --query id -o tsv; Assert-Az
   $page = 1
@@ -245,9 +256,6 @@ def run_import(args: list[str], home=None, seed=None, profile=None, read_only=Fa
         print("ERROR: the following arguments are required: PATH (the JSON files the capture script wrote; "
               "see cmklab import --capture-script)", file=sys.stderr)
         return 2
-    if read_only:
-        print("ERROR: (ReadOnly) this session is read-only: an import would change the store", file=sys.stderr)
-        return 1
     from engine import twin
 
     progress = Progress()
@@ -272,7 +280,7 @@ def run_import(args: list[str], home=None, seed=None, profile=None, read_only=Fa
             now = iso(DEFAULT_START if seed is not None else datetime.now(timezone.utc).replace(microsecond=0))
             progress("planning", 0, 1)
             plan = twin.prepare(docs, now=now, partial=partial)
-        engine = open_engine(home, seed=seed, profile=profile)
+        engine = open_engine(home, seed=seed, profile=profile, read_only=read_only)  # read-only: the store refuses
         report = twin.import_docs(engine, docs, merge=merge, partial=partial, progress=progress, plan=plan)
         report.timings["json_s"] = read_s
     except twin.ImportInputError as err:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from dataclasses import dataclass, field
+from ._light import dataclass, field
 from typing import Any, Callable, Iterable
 
 from ._lazy import crypto
