@@ -464,7 +464,7 @@ class MainScreen(Screen):
             self.table.update_rows(shown, index=index, cursor_key=self.cursor_keys.get(pane.id),
                                    at_end=pane.follow_end and pane.id not in self.cursor_keys)
         self._update_title(len(shown))
-        self._refresh_ops()
+        self._refresh_ops(unless_moving=True)
         if self._select_after is not None and self._select_after[0] == pane.id:
             before = self._select_after[1]
             self._select_after = None
@@ -539,7 +539,7 @@ class MainScreen(Screen):
             self.table.empty_text = self._empty_text()
             self.table.update_rows(keys, follow_end=self.pane.follow_end)
             self._update_title(len(keys))
-        self._refresh_ops()
+        self._refresh_ops(unless_moving=True)
         if getattr(self.app, "lab", None) is not None:
             from ..widgets.lab import LabPanel
 
@@ -577,8 +577,12 @@ class MainScreen(Screen):
         self.update_side()
         self._refresh_ops()
 
-    def _refresh_ops(self) -> None:
-        """Redraw the footer only when the actions that apply here changed (the footer is costly to rebuild)."""
+    def _refresh_ops(self, *, unless_moving: bool = False) -> None:
+        """Redraw the footer only when the actions that apply here changed (the footer is costly to rebuild).
+        ``unless_moving``: not while a held key moves the cursor (the footer follows once it rests: a change
+        from another process during the move would otherwise rebuild it for rows already left)."""
+        if unless_moving and self._settle_timer is not None:
+            return
         signature = (self.pane.id, tuple(op.id for op in OPS if op.key and self.op_applies(op)))
         if signature != self._ops_signature:
             self._ops_signature = signature
