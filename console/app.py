@@ -36,7 +36,7 @@ from .commands import ConsoleCommands
 from .messages import ActionDone, ActionFailed, ActionStarted, EngineEvent, ExternalChange
 from .screens.main import MainScreen
 from .cli.spec import Call
-from .screens.panes import LogEntry, short_kid, shorten
+from .rows import LogEntry, short_kid, shorten
 
 POLL_SECONDS = 0.5
 SWITCH_INTERVAL = 0.001
@@ -699,7 +699,7 @@ class CmkApp(App):
         self.command_log.append(LogEntry(self._log_seq, self.engine.now(), "Import a twin", [line], ok, code))
         self._save_log()
         if ok:
-            self._last_event_id = self._max_event_id()
+            self._skip_own_events()  # its events are this console's, not another process's
             if self.main is not None:
                 self.main.refresh_data()
             counts = ", ".join(f"{n} {k}" for k, n in (report.counts if report else {}).items() if n)

@@ -11,14 +11,15 @@ from typing import Callable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from .screens.ops import OPS, QUICK_CLOCK, Call
+from .actions import OPS, QUICK_CLOCK, Call
 
 
 class ConsoleCommands(Provider):
     """cmklab's actions, offered only where they make sense."""
 
     def _entries(self) -> list[tuple[str, Callable[[], object], str]]:
-        from .screens.main import MainScreen, display_name
+        from .kinds import display_name
+        from .screens.main import MainScreen
         from .screens.panes import PANES
 
         app = self.app

@@ -15,7 +15,7 @@ from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from ..screens.panes import shorten
+from ..rows import shorten
 from ..widgets.util import freeze_cursors
 
 _MARKS = (

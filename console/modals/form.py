@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, Switch, TextArea
 
 from ..widgets.util import freeze_cursors
@@ -28,7 +29,7 @@ class Field:
     name: str
     label: str
     kind: str = "text"
-    """text, int, password, select, switch or textarea."""
+    """text, int, password, select, switch or textarea (``FIELD_KINDS``)."""
     value: Any = ""
     options: list[tuple[str, Any]] = field(default_factory=list)
     check: Callable[[Any, dict], str | None] | None = None
@@ -40,12 +41,61 @@ class Field:
     """Shown only when this returns True for the current values."""
 
 
+def _select(f: Field, wid: str) -> Select:
+    opts = [(label, value) for label, value in f.options]
+    values = [v for _, v in opts]
+    value = f.value if f.value in values else (values[0] if values else Select.BLANK)
+    return Select(opts, value=value, allow_blank=not opts, id=wid, compact=True)
+
+
+def _input(password: bool = False) -> Callable[[Field, str], Input]:
+    def make(f: Field, wid: str) -> Input:
+        return Input(str(f.value if f.value is not None else ""), placeholder=f.placeholder, id=wid,
+                     password=password, compact=True)
+    return make
+
+
+def _whole_number(raw: str) -> Any:
+    try:
+        return int(raw.strip()) if raw.strip() else None
+    except ValueError:
+        return raw  # kept as typed: ``invalid`` says so
+
+
+@dataclass(frozen=True)
+class FieldKind:
+    """How a kind of field (``Field.kind``) is drawn, read and checked."""
+
+    widget: Callable[[Field, str], Widget]
+    """(field, widget id) -> the widget that edits it."""
+    read: Callable[[Any], Any]
+    """widget -> the field's value."""
+    invalid: Callable[[Any], str | None] = lambda value: None
+    """value -> why it is not a value of this kind (a whole number field holding text), or None."""
+    typed: bool = False
+    """Text typed in: the first such field shown takes the focus when the form opens."""
+    inline: bool = False
+    """Drawn before its label on one line (a switch); always has a value (never "required")."""
+
+
+FIELD_KINDS: dict[str, FieldKind] = {
+    "text": FieldKind(_input(), lambda w: w.value.strip(), typed=True),
+    "int": FieldKind(_input(), lambda w: _whole_number(w.value), typed=True,
+                     invalid=lambda v: f"{v!r} is not a whole number" if isinstance(v, str) else None),
+    "password": FieldKind(_input(password=True), lambda w: w.value, typed=True),
+    "select": FieldKind(_select, lambda w: None if w.value is Select.BLANK else w.value),
+    "switch": FieldKind(lambda f, wid: Switch(value=bool(f.value), id=wid), lambda w: w.value, inline=True),
+    "textarea": FieldKind(lambda f, wid: TextArea(str(f.value or ""), id=wid, classes="field-textarea",
+                                                   soft_wrap=True, show_line_numbers=False), lambda w: w.text),
+}
+
+
 @dataclass
 class FormSpec:
     title: str
     fields: list[Field]
     build: Callable[[dict], Any]
-    """Values -> the call to make (``ops.Call``)."""
+    """Values -> the call to make (a ``Call``: ``console.actions`` builds them)."""
     submit: str = "OK"
     intro: str = ""
     preview: Callable[[Any], list[str]] | None = None
@@ -85,39 +135,27 @@ class FormModal(ModalScreen[Any]):
                 with Vertical(id="form-fields"):
                     for f in self.spec.fields:
                         with Vertical(classes="field", id=f"row-{f.name}"):
-                            if f.kind == "switch":
+                            kind = FIELD_KINDS[f.kind]
+                            if kind.inline:
                                 with Horizontal(classes="switch-row"):
-                                    yield Switch(value=bool(f.value), id=f"f-{f.name}")
+                                    yield kind.widget(f, f"f-{f.name}")
                                     yield Label(escape(f.label), classes="switch-label")
                             else:
                                 yield Label(escape(f.label) + ("" if not f.optional else " [dim](optional)[/dim]"),
                                             classes="field-label")
-                                yield self._widget(f)
+                                yield kind.widget(f, f"f-{f.name}")
                             if f.help:
                                 yield Static(escape(f.help), classes="field-help")
                             yield Static("", classes="field-error", id=f"err-{f.name}")
                 yield Static("", id="form-az")
                 yield Static("", id="form-error")
 
-    def _widget(self, f: Field):
-        wid = f"f-{f.name}"
-        if f.kind == "select":
-            opts = [(label, value) for label, value in f.options]
-            values = [v for _, v in opts]
-            value = f.value if f.value in values else (values[0] if values else Select.BLANK)
-            return Select(opts, value=value, allow_blank=not opts, id=wid, compact=True)
-        if f.kind == "textarea":
-            return TextArea(str(f.value or ""), id=wid, classes="field-textarea", soft_wrap=True,
-                            show_line_numbers=False)
-        return Input(str(f.value if f.value is not None else ""), placeholder=f.placeholder, id=wid,
-                     password=f.kind == "password", compact=True)
-
     def on_mount(self) -> None:
         freeze_cursors(self)
         self._validate()
         visible = [f for f in self.spec.fields if self.query_one(f"#row-{f.name}").display]
-        first = next((f for f in visible if f.kind in ("text", "int", "password")), None) or \
-            next((f for f in visible if f.kind != "switch"), None)
+        first = next((f for f in visible if FIELD_KINDS[f.kind].typed), None) or \
+            next((f for f in visible if not FIELD_KINDS[f.kind].inline), None)
         if first is not None:
             self.query_one(f"#f-{first.name}").focus()
 
@@ -126,22 +164,7 @@ class FormModal(ModalScreen[Any]):
     def values(self) -> dict:
         out: dict[str, Any] = {}
         for f in self.spec.fields:
-            w = self.query_one(f"#f-{f.name}")
-            if isinstance(w, Switch):
-                out[f.name] = w.value
-            elif isinstance(w, Select):
-                out[f.name] = None if w.value is Select.BLANK else w.value
-            elif isinstance(w, TextArea):
-                out[f.name] = w.text
-            else:
-                raw = w.value
-                if f.kind == "int":
-                    try:
-                        out[f.name] = int(raw.strip()) if raw.strip() else None
-                    except ValueError:
-                        out[f.name] = raw
-                else:
-                    out[f.name] = raw.strip() if f.kind != "password" else raw
+            out[f.name] = FIELD_KINDS[f.kind].read(self.query_one(f"#f-{f.name}"))
         return out
 
     def _errors(self, values: dict) -> dict[str, str]:
@@ -150,10 +173,12 @@ class FormModal(ModalScreen[Any]):
             if f.visible is not None and not f.visible(values):
                 continue
             v = values.get(f.name)
-            if f.kind == "int" and isinstance(v, str):
-                errors[f.name] = f"{v!r} is not a whole number"
+            kind = FIELD_KINDS[f.kind]
+            invalid = kind.invalid(v)
+            if invalid:
+                errors[f.name] = invalid
                 continue
-            if not f.optional and f.kind not in ("switch",) and (v is None or v == ""):
+            if not f.optional and not kind.inline and (v is None or v == ""):
                 errors[f.name] = "required"
                 continue
             if f.check is not None and not (f.optional and (v is None or v == "")):

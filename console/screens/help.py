@@ -9,7 +9,7 @@ from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from .ops import OPS
+from ..actions import OPS
 from .panes import NUMBER_KEYS, PANES
 
 GLOBAL_KEYS = [

@@ -41,8 +41,10 @@ from ..widgets.header import ClockHeader
 from ..widgets.util import freeze_cursors
 from ..widgets.vtable import VirtualTable
 from .help import HelpScreen
-from .ops import OP_BY_ID, OPS, Op, resolve
-from .panes import NUMBER_KEYS, PANE_BY_ID, PANES, Ctx, Index, Pane, all_pane_names, find_pane
+from ..actions import OP_BY_ID, OPS, Op
+from ..kinds import display_name, resolve
+from ..rows import Ctx, Index
+from .panes import NUMBER_KEYS, PANE_BY_ID, PANES, Pane, all_pane_names, find_pane
 
 
 BIG_ROWS = 2000
@@ -50,6 +52,10 @@ BIG_ROWS = 2000
 in a thread: the UI thread only swaps the finished lists in."""
 FILTER_DEBOUNCE = 0.12
 """A big pane filters once typing pauses this long (seconds)."""
+SLICE_SECONDS = 0.0005
+"""A thread drawing a big pane's search text hands the interpreter back this often (``time.sleep(0)``): the UI
+thread, which waits for the interpreter lock each time it wakes, then gets it within this time rather than the
+interpreter's switch interval (5 ms), several times per key press."""
 SETTLE_SECONDS = 0.08
 """A cursor move this soon after the previous one (a key held down) redraws the side panel and the footer
 only once the cursor has rested this long: the table itself follows every move at once. An action, Enter
@@ -96,18 +102,6 @@ def _retry(fn, attempts: int = 3):
             if i == attempts - 1:
                 raise
     return None
-
-
-def display_name(kind: str | None, obj: Any) -> str:
-    if obj is None:
-        return ""
-    if kind == "key":
-        return f"{obj.vault}/{obj.name}"
-    if kind == "version":
-        return f"{obj.key.vault}/{obj.key.name}/{obj.version['version'][:8]}"
-    if kind == "access":
-        return f"{obj.principal} on {obj.vault.name}"
-    return getattr(obj, "name", "") or ""
 
 
 class Prompt(Input):
@@ -173,7 +167,10 @@ class MainScreen(Screen):
         """Rows each pane had when last listed (a big one is listed in a thread next time)."""
         self._texts: tuple[str, int, dict] = ("", -1, {})
         """(pane, generation, {row key: lower-case text of its cells}): what the filter searches, built once per
-        generation of the data (a big pane's in the listing thread, after the rows)."""
+        generation of the data (a big pane's in the filtering thread, kept when a newer pattern cancels it)."""
+        self._column: tuple[str, int, list | None, list] = ("", -1, None, [])
+        """(pane, generation, the row keys, their texts in that order): a big pane's search text as one list, so a
+        pattern is one pass over it."""
         self._token = 0
         self._token_done = 0
         """The token of the last thread result shown (equal to ``_token``: nothing is being listed)."""
@@ -186,6 +183,7 @@ class MainScreen(Screen):
         self._sort_keys: list | None = None
         self._lower: dict = {}
         self._settle_timer = None
+        self._title_text = ""
 
     # ---- layout ------------------------------------------------------------------------------
 
@@ -309,6 +307,41 @@ class MainScreen(Screen):
         search = rx.search
         return (lambda text: search(text) is None) if neg else (lambda text: search(text) is not None)
 
+    @staticmethod
+    def _search(pattern: str, keys: list, texts: list) -> list:
+        """The keys whose text (``texts``, in the same order) the pattern matches: one pass, the test inlined for
+        the common plain text."""
+        neg = pattern.startswith("!")
+        pat = pattern[1:] if neg else pattern
+        if re.escape(pat) == pat:
+            low = pat.lower()
+            if neg:
+                return [k for k, t in zip(keys, texts) if low not in t]
+            return [k for k, t in zip(keys, texts) if low in t]
+        match = MainScreen._matcher(pattern)
+        return [k for k, t in zip(keys, texts) if match(t)]
+
+    def _text_column(self, ctx: Ctx, pane: Pane, generation: int, texts: dict, all_keys: list, rows_by_key: dict,
+                     wanted: Callable[[], bool]) -> list | None:
+        """The search text of every row of ``all_keys`` in order (None when ``wanted`` turns false). Rows drawn by
+        an earlier, cancelled pass are kept in ``texts``; the drawing hands the interpreter back every
+        ``SLICE_SECONDS``."""
+        cached = self._column
+        if cached[:2] == (pane.id, generation) and cached[2] is all_keys:
+            return cached[3]
+        text_of, clock, pause = self._row_text, time.perf_counter, time.sleep
+        with quiet_gc():
+            until = clock() + SLICE_SECONDS
+            for n, k in enumerate(all_keys):
+                if k not in texts:
+                    text_of(ctx, pane, texts, k, rows_by_key[k])
+                    if not n % 8 and clock() > until:
+                        if not wanted():
+                            return None
+                        pause(0)  # the UI thread, if it waits for the interpreter, has it now
+                        until = clock() + SLICE_SECONDS
+        return [texts[k] for k in all_keys]
+
     def _filtered(self, keys: list, pattern: str) -> list:
         match = self._matcher(pattern)
         ctx = self.ctx()
@@ -354,25 +387,20 @@ class MainScreen(Screen):
         if worker.is_cancelled or token != self._token:
             return
         texts = self._texts[2] if self._texts[:2] == (pane.id, generation) else {}
-        shown = all_keys
+        shown, column = all_keys, None
         if pattern:
-            match = self._matcher(pattern)
-            shown = []
-            with quiet_gc():
-                for n, k in enumerate(all_keys):
-                    if match(self._row_text(ctx, pane, texts, k, rows_by_key[k])):
-                        shown.append(k)
-                    if not n % 200:
-                        if worker.is_cancelled or token != self._token:
-                            return
-                        time.sleep(0)  # let the UI thread have the interpreter first
+            column = self._text_column(ctx, pane, generation, texts, all_keys, rows_by_key,
+                                       lambda: not worker.is_cancelled and token == self._token)
+            if column is None:
+                return
+            shown = self._search(pattern, all_keys, column)
         index = {k: i for i, k in enumerate(shown)}
         sort_keys, lower = None, {}
         if pane.by_name and shown is all_keys:  # what patching the rows later needs
             sort_keys = [(getattr(rows_by_key[k], "name", "") or "").lower() for k in all_keys]
             lower = {str(k).lower(): k for k in all_keys}
         self.app.call_from_thread(self._apply_listing, token, pane, generation, ctx.idx if relist else None,
-                                  rows_by_key, all_keys, shown, index, texts, sort_keys, lower)
+                                  rows_by_key, all_keys, shown, index, texts, sort_keys, lower, column)
 
     def _patch_rows(self, changed: dict[str, set[str]]) -> bool:
         """Another process changed these documents (lower-case keys by table): put each changed row of a pane
@@ -415,13 +443,15 @@ class MainScreen(Screen):
 
     def _apply_listing(self, token: int, pane: Pane, generation: int, idx: Index | None, rows_by_key: dict,
                        all_keys: list, shown: list, index: dict, texts: dict, sort_keys: list | None,
-                       lower: dict) -> None:
+                       lower: dict, column: list | None = None) -> None:
         if token != self._token or pane is not self.pane:
             return
         if idx is not None:
             self.idx = idx
         self._token_done = token
         self._texts = (pane.id, generation, texts)
+        if column is not None:
+            self._column = (pane.id, generation, all_keys, column)
         self._loading = None
         self.rows_by_key = rows_by_key
         self.all_keys = all_keys
@@ -434,7 +464,7 @@ class MainScreen(Screen):
             self.table.update_rows(shown, index=index, cursor_key=self.cursor_keys.get(pane.id),
                                    at_end=pane.follow_end and pane.id not in self.cursor_keys)
         self._update_title(len(shown))
-        self._refresh_ops()
+        self._refresh_ops(unless_moving=True)
         if self._select_after is not None and self._select_after[0] == pane.id:
             before = self._select_after[1]
             self._select_after = None
@@ -490,7 +520,9 @@ class MainScreen(Screen):
         elif pattern and self._token_done != self._token:
             text += " (filtering …)"
         text += "[/dim]"
-        self.query_one("#pane-title", Static).update(text)
+        if text != self._title_text:  # one line of fixed height: redrawn alone, no layout of the screen
+            self._title_text = text
+            self.query_one("#pane-title", Static).update(text, layout=False)
 
     def refresh_data(self, *, changed: dict[str, set[str]] | None = None) -> None:
         """The engine changed: rebuild the current pane's rows (cells redraw lazily). A big pane's rows are
@@ -507,7 +539,7 @@ class MainScreen(Screen):
             self.table.empty_text = self._empty_text()
             self.table.update_rows(keys, follow_end=self.pane.follow_end)
             self._update_title(len(keys))
-        self._refresh_ops()
+        self._refresh_ops(unless_moving=True)
         if getattr(self.app, "lab", None) is not None:
             from ..widgets.lab import LabPanel
 
@@ -545,8 +577,12 @@ class MainScreen(Screen):
         self.update_side()
         self._refresh_ops()
 
-    def _refresh_ops(self) -> None:
-        """Redraw the footer only when the actions that apply here changed (the footer is costly to rebuild)."""
+    def _refresh_ops(self, *, unless_moving: bool = False) -> None:
+        """Redraw the footer only when the actions that apply here changed (the footer is costly to rebuild).
+        ``unless_moving``: not while a held key moves the cursor (the footer follows once it rests: a change
+        from another process during the move would otherwise rebuild it for rows already left)."""
+        if unless_moving and self._settle_timer is not None:
+            return
         signature = (self.pane.id, tuple(op.id for op in OPS if op.key and self.op_applies(op)))
         if signature != self._ops_signature:
             self._ops_signature = signature
@@ -590,8 +626,11 @@ class MainScreen(Screen):
         self._mark_focus()
 
     def _mark_focus(self) -> None:
-        """The panel holding the focus is marked (its title bar or edge takes the accent colour)."""
+        """The panel holding the focus is marked (its title bar or edge takes the accent colour). A prompt works
+        on the table: while it is open the table's panel stays marked (and nothing is restyled)."""
         focused = self.focused
+        if isinstance(focused, Prompt):
+            focused = self.table
         for panel in (self.query_one("#main"), self.query_one("#side")):
             panel.set_class(focused is not None and panel in focused.ancestors_with_self, "-focused")
 
@@ -645,18 +684,23 @@ class MainScreen(Screen):
     def action_filter(self) -> None:
         self._skip_in_text()
         box = self.query_one("#filter", Input)
-        self.query_one("#jump").display = False
-        box.display = True
+        self._show_prompt(box)
         box.value = self.filters.get(self.pane.id, "")
         self._focus_now(box)
 
     def action_jump(self) -> None:
         self._skip_in_text()
         box = self.query_one("#jump", Input)
-        self.query_one("#filter").display = False
-        box.display = True
+        self._show_prompt(box)
         box.value = ""
         self._focus_now(box)
+
+    def _show_prompt(self, box: Input | None) -> None:
+        """Show one prompt (or none). A prompt lies over the footer, so showing it lays nothing else out
+        again; the footer under it is not rebuilt for the prompt's keys (it is, if need be, once it shows)."""
+        for prompt in self.query(Prompt):
+            prompt.display = prompt is box
+        self.query_one(KeyFooter).covered = box is not None
 
     def _focus_now(self, box: Input) -> None:
         """Focus the prompt before the next key is handled: ``Widget.focus`` waits for the queue, so the
@@ -668,9 +712,9 @@ class MainScreen(Screen):
         f, j = self.query_one("#filter", Input), self.query_one("#jump", Input)
         if f.display and f.has_focus:
             self._set_filter("")
-            f.display = False
+            self._show_prompt(None)
         elif j.display:
-            j.display = False
+            self._show_prompt(None)
         elif self.query_one("#side").has_focus_within:
             if self._side_from_enter:
                 self._side_from_enter = False
@@ -698,13 +742,12 @@ class MainScreen(Screen):
         self._set_filter(event.value)
 
     def _filter_done(self, _value: str = "") -> None:
-        self.query_one("#filter").display = False
+        self._show_prompt(None)
         self.set_focus(self.table)
 
     def _jump_done(self, value: str) -> None:
-        box = self.query_one("#jump", Input)
         pane = find_pane(value)
-        box.display = False
+        self._show_prompt(None)
         if pane is None:
             self.notify(f"no pane named {value!r}; panes: {', '.join(p.id for p in PANES)}",
                         title="Unknown pane", severity="error")
@@ -916,4 +959,4 @@ class MainScreen(Screen):
             bar.display = False
 
 
-__all__ = ["MainScreen", "display_name"]
+__all__ = ["MainScreen"]

@@ -1,163 +1,23 @@
 """The console's panes: what each table lists and the columns an operator needs.
 
-Each pane lists engine models (or small row tuples built from them) and renders only the rows on
-screen (``VirtualTable``). ``Index`` holds the cross-resource lookups a row needs (which sets use a
-key, which resources a set holds), built lazily once per engine change, so a 10,000-disk store costs
+Each pane lists engine models (or small row tuples built from them, ``console/rows.py``) and renders only
+the rows on screen (``VirtualTable``). ``rows.Index`` holds the cross-resource lookups a row needs (which sets
+use a key, which resources a set holds), built lazily once per engine change, so a 10,000-disk store costs
 one pass per change, not one per row.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any, Callable, Hashable, NamedTuple
+from dataclasses import dataclass
+from typing import Any, Callable, Hashable
 
-from engine.ids import key_id, parse_key_url, short_key_url, shorten_key_urls
+from engine.ids import shorten_key_urls
 from engine.models import PowerState, ResourceState
-from engine.rules import ENC_CUSTOMER, ENC_DOUBLE, ENC_PLATFORM
+from engine.rules import ENC_PLATFORM
 
+from ..rows import ENC_LABEL, AccessRow, Ctx, LogEntry, VersionRow, policy_summary, short_kid, shorten, when
 from ..widgets.vtable import Column
-
-# ---- display helpers ------------------------------------------------------------------------------
-
-
-ENC_LABEL = {ENC_PLATFORM: "platform", ENC_CUSTOMER: "CMK", ENC_DOUBLE: "CMK+platform"}
-
-
-def short_kid(kid: str | None) -> str:
-    """``https://kv.vault.azure.net/keys/k/0123...`` -> ``kv/k/01234567``; platform keys -> ``platform (region)``."""
-    if not kid:
-        return "-"
-    if kid.startswith("platform:"):
-        return f"platform ({kid[9:]})"
-    return short_key_url(kid) or kid
-
-
-def shorten(text: str | None) -> str:
-    """Every key URL in ``text`` in its short form."""
-    if not text:
-        return ""
-    return shorten_key_urls(text)
-
-
-def when(iso_text: str | None) -> str:
-    """``2026-05-01T09:00:00+00:00`` -> ``2026-05-01 09:00``."""
-    if not iso_text:
-        return "-"
-    return iso_text[:16].replace("T", " ")
-
-
-def yes(flag: Any) -> tuple[str, str]:
-    return ("yes", "ok") if flag else ("no", "dim")
-
-
-# ---- rows that are not engine models --------------------------------------------------------------
-
-
-class VersionRow(NamedTuple):
-    key: Any
-    version: dict
-
-    @property
-    def kid(self) -> str:
-        return key_id(self.key.vault, self.key.name, self.version["version"])
-
-
-class AccessRow(NamedTuple):
-    vault: Any
-    model: str
-    """``policy`` or ``role``."""
-    principal: str
-    grant: str
-    """Key permissions (policy) or the role name."""
-    assignment: Any = None
-
-    @property
-    def id(self) -> str:
-        if self.assignment is not None:
-            return self.assignment.id
-        return f"{self.vault.id}/accessPolicies/{self.principal}"
-
-
-@dataclass
-class LogEntry:
-    """One console action in the command log: the az lines it stands for, and how it ended."""
-
-    seq: int
-    time: str
-    label: str
-    lines: list[str]
-    ok: bool
-    error: str | None = None
-
-
-# ---- lookups shared by every row of a refresh ------------------------------------------------------
-
-
-class Index:
-    """Cross-resource lookups, computed on first use after each engine change."""
-
-    def __init__(self, engine) -> None:
-        self.e = engine
-
-    @cached_property
-    def des_by_key(self) -> dict[str, list]:
-        out: dict[str, list] = {}
-        for d in self.e.list_des():
-            try:
-                ref = parse_key_url(d.key_url)
-            except Exception:  # noqa: BLE001
-                continue
-            out.setdefault(ref.versionless.lower(), []).append(d)
-        return out
-
-    @cached_property
-    def des_by_kid(self) -> dict[str, list]:
-        out: dict[str, list] = {}
-        for d in self.e.list_des():
-            out.setdefault(d.key_url.lower(), []).append(d)
-        return out
-
-    @cached_property
-    def res_by_des(self) -> dict[str, list]:
-        out: dict[str, list] = {}
-        for r in self.e.iter_resources(("disks", "snapshots", "images"), where=lambda r: bool(r.des_id)):
-            out.setdefault(r.des_id, []).append(r)
-        return out
-
-    @cached_property
-    def res_by_kid(self) -> dict[str, list]:
-        """Resources whose customer data key is wrapped by each key version (lower-case versioned kid)."""
-        out: dict[str, list] = {}
-        for r in self.e.iter_resources(("disks", "snapshots", "images")):
-            for layer in r.layers:
-                if not layer["kid"].startswith("platform:"):
-                    out.setdefault(layer["kid"].lower(), []).append(r)
-        return out
-
-    @cached_property
-    def principals(self) -> dict[str, str]:
-        """Object id -> who it is (``you``, ``set des-cmk``)."""
-        out = {}
-        if self.e.meta is not None:
-            out[self.e.operator.lower()] = f"you ({self.e.meta.user_name})"
-        for d in self.e.list_des():
-            out[d.principal_id.lower()] = f"set {d.name}"
-        return out
-
-    def who(self, oid: str | None) -> str:
-        if not oid:
-            return "-"
-        return self.principals.get(oid.lower(), oid)
-
-
-@dataclass
-class Ctx:
-    engine: Any
-    idx: Index
-    log: list = field(default_factory=list)
-
 
 # ---- pane definitions ------------------------------------------------------------------------------
 
@@ -225,24 +85,6 @@ VAULTS = Pane(
 
 def _key_rows(ctx: Ctx) -> list:
     return sorted(ctx.engine.list_all_keys(), key=lambda k: (k.state != "Active", k.vault, k.name.lower()))
-
-
-def policy_summary(k) -> str:
-    pol = k.rotation_policy
-    if not pol:
-        return "-"
-    parts = []
-    for a in pol.get("lifetimeActions", []):
-        trig = a["trigger"]
-        typ = a["action"]["type"].lower()
-        if "timeAfterCreate" in trig:
-            parts.append(f"{typ} {trig['timeAfterCreate']} after create")
-        else:
-            parts.append(f"{typ} {trig['timeBeforeExpiry']} before exp")
-    exp = (pol.get("attributes") or {}).get("expiryTime")
-    if exp:
-        parts.append(f"exp {exp}")
-    return ", ".join(parts) or "-"
 
 
 def _key_cells(ctx: Ctx, k) -> list:

@@ -20,7 +20,8 @@ from textual.widgets.tree import TreeNode
 from engine.ids import parse_key_url
 from engine.models import PowerState
 
-from ..screens.panes import ENC_LABEL, Index, VersionRow, short_kid
+from ..kinds import kind_of
+from ..rows import ENC_LABEL, Index, VersionRow, short_kid
 
 MAX_CHILDREN = 20
 
@@ -60,42 +61,25 @@ class DepsTree(Tree):
     # ---- roots --------------------------------------------------------------------------------------
 
     def _roots(self, e, kind: str, obj: Any) -> tuple[list, list[str]]:
-        """(keys, platform regions) the selection depends on."""
-        keys: list = []
+        """(keys, platform regions) the selection depends on: the keys its descriptor names, then those of the
+        key versions it depends on."""
+        spec = kind_of(kind)
+        keys: list = list(spec.keys(e, obj))
         platform: list[str] = []
-
-        def add_kid(kid: str | None) -> None:
+        for kid in spec.kids(e, obj):
             if not kid:
-                return
+                continue
             if kid.startswith("platform:"):
                 if kid[9:] not in platform:
                     platform.append(kid[9:])
-                return
+                continue
             try:
                 ref = parse_key_url(kid)
             except Exception:  # noqa: BLE001
-                return
+                continue
             k = e.find_key(ref.vault, ref.name)
             if k is not None and k not in keys:
                 keys.append(k)
-
-        if kind == "vault":
-            keys = sorted(e.list_all_keys(vault=obj.name), key=lambda k: k.name.lower())
-        elif kind == "key":
-            keys = [obj]
-        elif kind == "version":
-            keys = [obj.key]
-        elif kind == "access":
-            return self._roots(e, "vault", obj.vault)
-        elif kind == "des":
-            add_kid(obj.key_url)
-        elif kind in ("disk", "snapshot", "image"):
-            add_kid(obj.layers[0]["kid"] if obj.layers else None)
-            if not obj.layers or obj.layers[0]["kid"].startswith("platform:"):
-                pass
-        elif kind == "vm":
-            for d in e.vm_disks(obj):
-                add_kid(d.layers[0]["kid"] if d.layers else None)
         return keys, platform
 
     # ---- build --------------------------------------------------------------------------------------
@@ -138,7 +122,7 @@ class DepsTree(Tree):
 
     def _add_key(self, e, idx: Index, k, kind: str, obj: Any) -> None:
         state = "ok" if k.state == "Active" else "bad"
-        sel = self._is(kind, obj, "key", k) or (kind == "vault" and False)
+        sel = self._is(kind, obj, "key", k)
         knode = self.root.add(self._label("key", f"{k.vault}/{k.name} ({k.type_label})"
                                           + ("" if k.state == "Active" else " DELETED"), state, sel))
         self._mark(knode, sel)
@@ -175,11 +159,8 @@ class DepsTree(Tree):
         self._mark(snode, sel)
         res = sorted(res, key=lambda r: (r.kind, r.name.lower()))
         shown = res[:MAX_CHILDREN]
-        if kind in ("disk", "snapshot", "image") and obj in res and obj not in shown:
-            shown.append(obj)
-        if kind == "vm":
-            mine = [r for r in res if r.kind == "disk" and e.vm_of_disk(r.id) is obj]
-            shown += [r for r in mine if r not in shown]
+        mine = {r.id for r in kind_of(kind).resources(e, obj)}  # the selection's own: never cut
+        shown += [r for r in res if r.id in mine and r not in shown]
         for r in shown:
             self._add_resource(e, snode, r, kind, obj)
         if len(res) > len(shown):
@@ -211,11 +192,7 @@ class DepsTree(Tree):
 
     def _add_platform(self, e, region: str, kind: str, obj: Any) -> None:
         pnode = self.root.add(self._label("key", f"platform-managed key ({region})", "dim"))
-        items = []
-        if kind in ("disk", "snapshot", "image"):
-            items = [obj]
-        elif kind == "vm":
-            items = [d for d in e.vm_disks(obj) if d.layers and d.layers[0]["kid"].startswith("platform:")]
+        items = [r for r in kind_of(kind).resources(e, obj) if r.layers and r.layers[0]["kid"] == f"platform:{region}"]
         for r in items:
             self._add_resource(e, pnode, r, kind, obj)
 

@@ -8,11 +8,16 @@ after the palette key. This footer keeps the keys that fit, in order, and ends w
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from rich.cells import cell_len
 from textual import events
 from textual.app import ComposeResult
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
 
 MORE_KEY = "question_mark"
 """The key the ``… more`` item stands for: the help screen, which lists every key."""
@@ -52,10 +57,27 @@ class KeyFooter(Footer):
         self._laid_out_width = 0
         self.hidden_keys: list[str] = []
         """Keys of the bindings that did not fit (the help screen lists them)."""
+        self._drawn: tuple | None = None
+        """The signature of what the keys show (``_signature``): a binding refresh that changes none is skipped."""
+        self._covered = False
+        self._checking = False
+        self._check_again = False
+        self._planned: tuple | None = None
 
-    def compose(self) -> ComposeResult:
-        if not self._bindings_ready:
-            return
+    @property
+    def covered(self) -> bool:
+        """Something lies over the footer (a prompt): its keys are not rebuilt until it shows again."""
+        return self._covered
+
+    @covered.setter
+    def covered(self, value: bool) -> None:
+        was, self._covered = self._covered, value
+        if was and not value and self._bindings_ready and self.is_attached:
+            self._check_soon()
+
+    def _plan(self) -> tuple[list, Any, int]:
+        """What the footer draws now: the shown bindings (binding, enabled, tooltip), the palette's entry, and
+        the width it was fitted to."""
         active = self.screen.active_bindings
         shown = []
         seen_actions: set[str] = set()
@@ -68,6 +90,59 @@ class KeyFooter(Footer):
         if self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE:
             palette = active.get(self.app.COMMAND_PALETTE_BINDING)
         width = self.size.width or self.screen.size.width or self.app.size.width
+        return shown, palette, width
+
+    @staticmethod
+    def _signature(plan: tuple[list, Any, int]) -> tuple:
+        shown, palette, width = plan
+        keys = tuple((b.key, b.key_display, b.description, b.action, enabled, tooltip) for b, enabled, tooltip in shown)
+        pal = None
+        if palette is not None:
+            _node, b, enabled, tooltip = palette
+            pal = (b.key, b.key_display, b.description, enabled, b.tooltip)
+        return keys, pal, width
+
+    def bindings_changed(self, screen: Screen) -> None:
+        """Rebuild the keys only when what they show changed: moving the focus (into the filter prompt, say)
+        publishes the bindings again, and rebuilding the footer lays out the whole screen."""
+        self._bindings_ready = True
+        if not screen.app.app_focus:
+            return
+        if self.is_attached and screen is self.screen:
+            self._check_soon()
+
+    def _check_soon(self) -> None:
+        """Compare what the keys show with what they should show, once the queue gets there; one check at a time
+        (a check asked for while one rebuilds the keys runs again once it is done)."""
+        if self._checking:
+            self._check_again = True
+            return
+        self._checking = True
+        self.call_later(self._recompose_if_changed)  # in the footer's own queue: its keys bind to it
+
+    async def _recompose_if_changed(self) -> None:
+        try:
+            while True:
+                self._check_again = False
+                if not self._covered and self.is_attached:
+                    plan = self._plan()
+                    if self._drawn is None or self._signature(plan) != self._drawn:
+                        self._planned = plan  # compose draws it (the bindings are not gathered twice)
+                        try:
+                            await self.recompose()
+                        finally:
+                            self._planned = None
+                if not self._check_again:
+                    break
+        finally:
+            self._checking = False
+
+    def compose(self) -> ComposeResult:
+        if not self._bindings_ready:
+            return
+        plan, self._planned = self._planned or self._plan(), None
+        self._drawn = self._signature(plan)
+        shown, palette, width = plan
         self._laid_out_width = width
         if palette is not None:
             _node, binding, _enabled, _tooltip = palette

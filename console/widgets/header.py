@@ -20,6 +20,8 @@ def profile_lines(current: str) -> list[str]:
 class ClockHeader(Static):
     """``cmklab │ 2026-05-01 09:00 UTC │ store ~/.local/share/cmklab/state.json │ rules seeds``."""
 
+    _shown_text = ""
+
     def show(self, *, now: str, store: str, profile: str, read_only: bool, busy: str = "") -> None:
         clock = now[:16].replace("T", " ") + " UTC"
         parts = [
@@ -30,7 +32,11 @@ class ClockHeader(Static):
         ]
         if read_only:
             parts.append("[$text-warning][b]READ-ONLY[/b][/]")
-        self.update(" │ ".join(parts))
+        text = " │ ".join(parts)
+        if text == self._shown_text:
+            return
+        self._shown_text = text
+        self.update(text, layout=False)  # one line of fixed height: no layout of the screen
         self.tooltip = ("The simulated clock (never the wall clock) and the store this console works on.\n"
                         "Rules profile, chosen when the home is created (--profile NAME):\n"
                         + "\n".join(profile_lines(profile)))

@@ -17,7 +17,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -199,9 +199,21 @@ class VirtualTable(ScrollView, can_focus=True):
     # ---- cursor -------------------------------------------------------------------------------
 
     def watch_cursor(self, old: int, new: int) -> None:
+        top = int(self.scroll_y)
         self._scroll_to_cursor()
-        self.refresh()
+        if int(self.scroll_y) == top:
+            self._refresh_rows(old, new)  # only the two rows whose look changed
+        else:
+            self.refresh()
         self.post_message(self.Highlighted(self, self.cursor_key))
+
+    def _refresh_rows(self, *rows: int) -> None:
+        """Redraw these rows (positions in ``keys``) alone, where they are on screen."""
+        top = int(self.scroll_y)
+        width = self.scrollable_content_region.width or self.size.width
+        regions = [Region(0, row - top + 1, width, 1) for row in rows if 0 <= row - top < self._body_height()]
+        if regions:
+            self.refresh(*regions)
 
     def validate_cursor(self, value: int) -> int:
         return max(0, min(value, len(self.keys) - 1)) if self.keys else 0
@@ -243,15 +255,31 @@ class VirtualTable(ScrollView, can_focus=True):
                 self.action_select()
         self.focus()
 
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        """The table sets its own virtual size (one line per row): a layout of the screen passes the region's
+        instead, which ``ScrollView`` takes for a change and redraws every row for. Only a new size does."""
+        return super()._size_updated(size, self.virtual_size, container_size, layout)
+
     def on_resize(self, event: events.Resize) -> None:
         self.virtual_size = Size(event.size.width, len(self.keys) + 1)
         self._scroll_to_cursor()
 
-    def on_focus(self) -> None:
-        self.refresh()
+    # Widget's own focus handlers redraw the whole widget; only the cursor row's colour says whether the table
+    # has the focus, so they are replaced by ones that redraw that row (opening the filter prompt redrew every
+    # row of the table on the key press).
+    def _on_focus(self, event: events.Focus) -> None:
+        event.prevent_default()  # not Widget's
+        self.has_focus = True
+        self._refresh_rows(self.cursor)
+        if self.parent is not None:
+            self.parent.post_message(events.DescendantFocus(self))
 
-    def on_blur(self) -> None:
-        self.refresh()
+    def _on_blur(self, event: events.Blur) -> None:
+        event.prevent_default()
+        self.has_focus = False
+        self._refresh_rows(self.cursor)
+        if self.parent is not None:
+            self.parent.post_message(events.DescendantBlur(self))
 
     # ---- drawing ------------------------------------------------------------------------------
 

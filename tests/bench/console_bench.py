@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from console.app import CmkApp
-from console.screens.ops import Call
+from console.actions import Call
 from console.session import open_engine
 
 SIZE = (160, 48)

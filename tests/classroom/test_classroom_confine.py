@@ -36,7 +36,7 @@ def test_in_a_classroom_a_name_lands_in_the_trainees_files_and_nothing_leads_out
 
 
 def test_the_console_forms_refuse_a_path_out_of_the_trainees_files(confined, tmp_path):
-    from console.screens.ops import _pem_check, form_export
+    from console.actions import _pem_check, form_export
     from engine import Engine
 
     secret = tmp_path / "room" / "classroom.json"

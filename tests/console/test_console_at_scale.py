@@ -186,3 +186,16 @@ async def test_the_console_follows_the_journal_from_its_end(tmp_path):
     assert any("vm-web" in e.summary for e in events)
     assert engine.loaded_count(("events",)) is None  # the events log itself was never read whole
     engine.close()
+
+
+def test_a_big_panes_one_pass_search_matches_what_a_small_pane_keeps():
+    """A big pane searches its cached column of row texts in one pass (``_search``); a small pane tests each row
+    (``_matcher``): both keep the same rows, for text, an exclusion, a regex, a regex exclusion and a bad regex."""
+    texts = ["disk0  premium_lrs  cmk  vm-db (lun 0)  usable", "disk1  standard_lrs  platform  -  platform key",
+             "snap-db  disk0  cmk  keyunusable", "vm-web-os  premium_lrs  cmk  vm-web (os)  usable"]
+    keys = [f"k{i}" for i in range(len(texts))]
+    for pattern in ("vm-", "!vm-", "DISK0", "d.sk[01]", "!d.sk[01]", "^vm", "(unclosed", "!(unclosed", ""):
+        match = main_screen.MainScreen._matcher(pattern)
+        expected = [k for k, t in zip(keys, texts) if match(t)]
+        assert main_screen.MainScreen._search(pattern, keys, texts) == expected, pattern
+    assert main_screen.MainScreen._search("vm-", keys, texts) == ["k0", "k3"]

@@ -150,7 +150,7 @@ async def test_read_only_refuses_every_change():
         assert all(not isinstance(s, (ConfirmModal, FormModal)) for s in app.screen_stack)
         refusals = [n for n in notes(app) if n.title == "ReadOnly"]
         assert len(refusals) == 4 and all(n.severity == "error" for n in refusals)
-        app.execute(__import__("console.screens.ops", fromlist=["Call"]).Call("advance_clock", ("1h",)), "clock")
+        app.execute(__import__("console.actions", fromlist=["Call"]).Call("advance_clock", ("1h",)), "clock")
         await settle(pilot)
         assert app.engine.now() == "2026-05-01T09:00:00+00:00"  # the store refused it, and says so
         refused = [n for n in notes(app) if n.title == "ReadOnly"][4:]
@@ -335,7 +335,7 @@ async def test_a_change_from_another_process_appears_within_a_second(tmp_path):
 
 
 async def test_a_slow_action_shows_progress_and_the_ui_keeps_answering():
-    from console.screens.ops import Call
+    from console.actions import Call
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -198,7 +198,7 @@ async def test_grant_moved_from_g_to_A_in_keys_footer_help_and_palette():
 
 
 def test_no_action_key_is_taken_by_the_table_s_navigation_keys():
-    from console.screens.ops import OPS
+    from console.actions import OPS
     from console.widgets.vtable import VirtualTable
 
     navigation = {key.strip() for b in VirtualTable.BINDINGS for key in b.key.split(",")}
@@ -370,3 +370,34 @@ async def test_keys_typed_right_after_colon_or_slash_all_reach_the_prompt():
         assert app.main.pane.id == "disks"
         assert app.main.filters.get("disks") == "data"
         assert app.main.query_one("#jump").value == "v"  # Enter closed the filter before `:v` came
+
+
+# ---- the filter prompt ---------------------------------------------------------------------------------------------
+
+async def test_the_filter_prompt_lies_over_the_footer_and_moves_nothing():
+    """Opening ``/`` lays nothing out again: the prompt takes the footer's line (its keys are the prompt's while
+    it is open), the table and the side panel keep their size and the footer is not rebuilt under it; closing it
+    shows the table's keys again."""
+    from textual.widgets._footer import FooterKey
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        await pilot.pause()
+        main = app.main
+        footer = main.query_one("KeyFooter")
+        keys_before = list(footer.query(FooterKey))
+        sizes = (main.table.size, main.query_one("#side").size)
+        await pilot.press("slash")
+        await pilot.pause()
+        prompt = main.query_one("#filter")
+        assert prompt.has_focus and prompt.region == footer.region
+        assert (main.table.size, main.query_one("#side").size) == sizes
+        assert list(footer.query(FooterKey)) == keys_before  # not rebuilt under the prompt
+        assert main.query_one("#main").has_class("-focused")  # the prompt works on the table
+        await pilot.press(*"disk", "enter")
+        await pilot.pause()
+        assert not prompt.display and main.table.has_focus
+        assert (main.table.size, main.query_one("#side").size) == sizes
+        shown = {k.key for k in footer.query(FooterKey)}
+        assert {"slash", "colon", "question_mark"} <= shown  # the table's keys

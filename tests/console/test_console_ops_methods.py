@@ -6,7 +6,7 @@ from __future__ import annotations
 from engine import Engine
 from engine.demo import build_demo
 from engine.facade import changes_state
-from console.screens.ops import OPS
+from console.actions import OPS
 
 TABLES = {"vault": "vaults", "key": "keys", "des": "des", "disk": "disks", "snapshot": "snapshots",
           "image": "images", "vm": "vms"}

@@ -7,7 +7,7 @@ from textual.widgets._footer import FooterKey
 
 from console.app import make_app
 from console.screenshots import select, settle
-from console.screens.ops import OP_BY_ID
+from console.actions import OP_BY_ID
 
 SIZE = (160, 48)
 

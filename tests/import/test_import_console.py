@@ -8,7 +8,7 @@ from pathlib import Path
 from console.app import make_app
 from console.screenshots import select, settle
 from console.screens.panes import PANES
-from console.widgets.detail import azure_doc
+from console.kinds import azure_doc
 from engine import Engine, twin
 
 FILES = sorted(str(p) for p in (Path(__file__).parent / "fixtures").glob("*.json"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from console.app import CmkApp
-from console.screens.ops import Call
+from console.actions import Call
 from console.session import open_engine
 from console.widgets.lab import LabPanel
 from console.workshop import run_scenario_cli

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from console.app import CmkApp
-from console.screens.ops import Call
+from console.actions import Call
 from console.session import open_engine
 from console.workshop import run_scenario_cli
 from store import state_files

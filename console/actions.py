@@ -22,11 +22,12 @@ from engine.models import PowerState
 from engine.rules import (CRYPTO_SERVICE_ROLE, DES_ENCRYPTION_TYPES, EC_CURVES, ENC_CUSTOMER, ENC_PLATFORM, KEY_SIZES,
                           REGIONS, RETENTION_MAX, RETENTION_MIN, ROLE_PERMISSIONS)
 
-from ..azcmd import AZ, Raw, az_lines, join
-from ..cli.spec import Call
-from ..confine import default_path, user_path
-from ..modals.form import Field, FormSpec
-from .panes import short_kid
+from .azcmd import AZ, Raw, az_lines, join
+from .cli.spec import Call
+from .confine import default_path, user_path
+from .kinds import kind_of, resolve
+from .modals.form import Field, FormSpec
+from .rows import short_kid
 
 
 @dataclass
@@ -39,7 +40,8 @@ class Op:
     """Footer text: ``rotate``."""
     panes: tuple[str, ...]
     target: str | None
-    """What the action works on (vault, key, version, access, des, disk, snapshot, image, vm, log), or None."""
+    """What the action works on: a kind of row (``console.kinds.KINDS``: vault, key, version, access, des, disk,
+    snapshot, image, vm, log), or None."""
     call: Callable[[Any, Any], Call] | None = None
     """(engine, target) -> the call, for actions without a form."""
     form: Callable[[Any, Any, Any], FormSpec] | None = None
@@ -63,30 +65,6 @@ class Op:
     def mutating(self) -> bool:
         """Whether the action changes state: its facade method's ``@action`` says so, nothing here."""
         return self.method is not None and changes_state(self.method)
-
-
-# ---- targets --------------------------------------------------------------------------------------------
-
-def resolve(engine, target: str | None, kind: str | None, obj: Any) -> Any:
-    """The object an action of ``target`` works on, given the selected row of kind ``kind``."""
-    if target is None or obj is None:
-        return None
-    if target == kind:
-        return obj
-    if target == "vault":
-        name = None
-        if kind == "key":
-            name = obj.vault
-        elif kind == "version":
-            name = obj.key.vault
-        elif kind == "access":
-            return obj.vault
-        elif kind == "des":
-            name = obj.source_vault_id.rsplit("/", 1)[-1]
-        return engine.find_vault(name) if name else None
-    if target == "key" and kind == "version":
-        return obj.key
-    return None
 
 
 # ---- checks (the engine's own validators) --------------------------------------------------------------------
@@ -331,11 +309,7 @@ def form_grant(e, target, sel) -> FormSpec:
     vopts = vault_options(e)
     vault = _vault_of_sel(e, kind, obj) if obj is not None else None
     popts = principal_options(e)
-    oid = _first(popts)
-    if kind == "des":
-        oid = obj.principal_id
-    elif kind == "access":
-        oid = obj.principal
+    oid = (kind_of(kind).principal(obj) if obj is not None else None) or _first(popts)
 
     def is_rbac(values: dict) -> bool:
         v = e.find_vault(values.get("vault"))
@@ -360,12 +334,8 @@ def form_grant(e, target, sel) -> FormSpec:
 
 def form_des(e, target, sel) -> FormSpec:
     kopts = key_version_options(e)
-    default_key = None
     kind, obj = sel if sel else (None, None)
-    if kind == "key" and obj is not None and obj.versions:
-        default_key = key_id(obj.vault, obj.name, obj.current["version"])
-    elif kind == "version" and obj is not None:
-        default_key = obj.kid
+    default_key = kind_of(kind).key_version(obj) if obj is not None else None
 
     def usable(kid: str | None) -> bool:  # the engine's word: a disabled or expired key is no default
         return kid is not None and e.key_problem(None, kid, "unwrapKey") is None
@@ -429,7 +399,8 @@ def form_snapshot(e, target, sel) -> FormSpec:
     kind, obj = sel if sel else (None, None)
     disks = e.list_disks()
     sopts = [(f"{d.name} ({d.resource_group})", d.id) for d in disks]
-    default = obj.id if kind == "disk" and obj is not None else _first(sopts)
+    src = resolve(e, "disk", kind, obj)
+    default = src.id if src is not None else _first(sopts)
     dopts = des_options(e, none_label="same key as the source (or platform key)")
 
     def build(v: dict) -> Call:
