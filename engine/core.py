@@ -527,6 +527,11 @@ class EngineCore:
         """The store was opened read-only: every action is refused (queries and what-if work)."""
         return bool(getattr(self.store, "read_only", False))
 
+    def refuse_if_read_only(self, what: str = "this change") -> None:
+        """Raise :class:`~engine.errors.ReadOnly` when the store was opened read-only: for a front end about to
+        change the home around the engine (files replaced wholesale, a new principal), asked of the store."""
+        refuse_if_read_only(self.store, what)
+
     def set_read_only(self) -> None:
         """From now on the store refuses every write (a projector view of a store opened for writing)."""
         self.store.read_only = True

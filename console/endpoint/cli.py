@@ -50,12 +50,11 @@ def run_endpoint(argv: list[str], home=None, seed=None, profile=None, read_only=
         return 2
     from console.session import open_engine
     from engine.errors import EngineError
-    from engine.repository import refuse_if_read_only
 
     try:  # --read-only: the store is opened read-only, and refuses every change the clients ask for (409)
         engine = open_engine(home, seed=seed, profile=profile, read_only=read_only)
         if args.words:
-            refuse_if_read_only(engine.store, "a new service principal")
+            engine.refuse_if_read_only("a new service principal")
     except EngineError as err:
         print(f"ERROR: ({err.display_code}) {err.message}", file=sys.stderr)
         return 1

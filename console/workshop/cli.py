@@ -86,11 +86,10 @@ def _refused_by_store(home: Path, read_only: bool, what: str) -> None:
     """Ask the home's store, opened in the session's mode, whether ``what`` (a change made around its commit:
     files replaced wholesale) may go ahead: a store opened read-only refuses it, with its own error."""
     from console.session import open_engine
-    from engine.repository import refuse_if_read_only
 
     engine = open_engine(home, read_only=read_only)
     try:
-        refuse_if_read_only(engine.store, what)
+        engine.refuse_if_read_only(what)
     finally:
         engine.close()
 
@@ -414,14 +413,13 @@ def _reset_step(opts: dict) -> int:
     scratch home first and moved into place only once every earlier step's objectives are met there,
     so a replay that fails leaves the home as it was."""
     from console.session import open_engine
-    from engine.repository import refuse_if_read_only
 
     home = _home(opts)
     if _no_lab(home):
         return 2
     engine = open_engine(home, read_only=bool(opts.get("read_only")))
     try:
-        refuse_if_read_only(engine.store, "putting the current step back (reset-step)")
+        engine.refuse_if_read_only("putting the current step back (reset-step)")
         lab = open_lab(engine, home)
         assert lab is not None
         sc, n, seed, profile = lab.scenario, lab.number, lab.seed, engine.rules.name
