@@ -345,6 +345,9 @@ class UnitOfWork:
     """Set by an import of many resources: the commit writes the new state's files once, in one atomic step
     (``store.bulk_commit`` where the store has it), instead of appending every document to the change log
     and then compacting them into the shards."""
+    added: dict[str, dict[str, Model]] = field(default_factory=dict)
+    """Models added in bulk (:meth:`EngineCore._add_new`), by table and key: new documents, so no snapshot
+    each (a rollback removes them) and no index upkeep (the adder adds their index entries with them)."""
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     """Clean-ups that may only run once the commit is durable (removing a blob the old state used): a crash or
     a failed commit before them leaves at worst an orphan blob, never a state whose data is gone."""
@@ -594,6 +597,8 @@ class EngineCore:
         upserts: dict[str, dict[str, dict]] = {}
         deletes: dict[str, list[str]] = {}
         bulk = uow.bulk and not uow.shred and hasattr(self.store, "bulk_commit")
+        for table, added in uow.added.items():
+            upserts[table] = {key: obj.__dict__ for key, obj in added.items()}
         for (table, key), before in uow.before.items():
             obj = self.t[table].get(key)
             if obj is None:
@@ -739,6 +744,10 @@ class EngineCore:
                 self.t[table].pop(key, None)
             else:
                 self.t[table][key] = MODELS[table].from_doc(doc)
+        for table, added in uow.added.items():
+            t = self.t[table]
+            for key in added:
+                dict.pop(t, key, None)
         self.meta = self.t["engine"]["engine"]  # type: ignore[assignment]
         self._adopt_meta()
         self._vm_index = None
@@ -775,6 +784,26 @@ class EngineCore:
         if obj.table == "vms":
             self._vm_index = None
         return obj
+
+    def _add_new(self, table: str, models: list) -> None:
+        """Add many new models to ``table`` (an import): the caller has made sure that none of their keys is
+        in the table. Unlike :meth:`_add`, no look-up and no snapshot per model: the unit of work keeps them
+        in ``added`` (the commit writes their documents as they are, a rollback removes them), and the
+        caller adds their index entries (``vm_of_disk``, ``des_members``) with them, the same way."""
+        uow = self.uow
+        t = self.t[table]
+        new = {obj.id.lower(): obj for obj in models}
+        read = dict.keys(t) & new.keys() if dict.__len__(t) else ()
+        for key in read:
+            if key not in uow.added.get(table, ()):
+                self._add(new.pop(key))  # a document a look-up read (a stale index entry): kept with its snapshot
+        uow.added.setdefault(table, {}).update(new)
+        dict.update(t, new)
+        absent = t._absent  # type: ignore[attr-defined]
+        if absent:
+            absent.difference_update(new)
+        if table == "vms":
+            self._vm_index = None
 
     def _remove(self, obj: Model) -> None:
         self._touch(obj)
