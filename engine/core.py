@@ -199,13 +199,42 @@ class _Table(dict):
                     dict.__setitem__(self, key, self._model(key, doc))
         return key
 
+    def prefetch(self, keys) -> None:
+        """Read the documents of ``keys`` that were not read yet, together (``store.load_docs``: each shard
+        file they lie in is read once), so that the look-ups that follow find them in memory. A store without
+        it leaves them to those look-ups, one read each."""
+        load = getattr(self._store, "load_docs", None)
+        if self._full or load is None:
+            return
+        has, absent, shards, shard_of = dict.__contains__, self._absent, self._shards, self._store.shard_of
+        wanted = [k for k in {k.lower() for k in keys if type(k) is str}
+                  if not has(self, k) and k not in absent and shard_of(k) not in shards]
+        if not wanted:
+            return
+        for k, d in load(self._name, sorted(wanted)).items():
+            if d is None:
+                absent.add(k)
+            elif not has(self, k):
+                dict.__setitem__(self, k, self._model(k, d))
+
+    # the look-ups: a key read already is answered without _for (a cascade asks tens of thousands of them)
     def get(self, k, default=None):
+        if type(k) is str:
+            v = dict.get(self, k.lower(), _ABSENT)
+            if v is not _ABSENT:
+                return v
         return dict.get(self, self._for(k), default)
 
     def __getitem__(self, k):
+        if type(k) is str:
+            v = dict.get(self, k.lower(), _ABSENT)
+            if v is not _ABSENT:
+                return v
         return dict.__getitem__(self, self._for(k))
 
     def __contains__(self, k):
+        if type(k) is str and dict.__contains__(self, k.lower()):
+            return True
         return dict.__contains__(self, self._for(k))
 
     def __setitem__(self, k, v):
@@ -673,6 +702,12 @@ class EngineCore:
             return
         members = self.t["des_members"]
         vms = MODELS["vms"]
+        # the entries of the touched VMs' disks, read together (a cascade touches thousands of VMs)
+        disks = [d for (table, key), before in uow.before.items() if table == "vms" and before
+                 for d in vms.from_doc(before).disk_ids()]
+        disks += [d for (table, key) in uow.before if table == "vms" and (vm := self.t["vms"].get(key)) is not None
+                  for d in vm.disk_ids()]
+        index.prefetch(disks)  # type: ignore[attr-defined]
         for (table, key), before in list(uow.before.items()):
             if table in DATA_TABLES:
                 old = (before or {}).get("des_id")
@@ -718,7 +753,10 @@ class EngineCore:
         scan while a state from before the index has not been written since)."""
         if self.meta.indexes >= INDEX_VERSION:
             found: dict[str, list] = {"disks": [], "snapshots": [], "images": []}
-            for m in self.t["des_members"].group(des_id):
+            members = self.t["des_members"].group(des_id)
+            for table in DATA_TABLES:  # read together: a set serves thousands
+                self.t[table].prefetch([m.resource for m in members if m.kind == table])  # type: ignore[attr-defined]
+            for m in members:
                 r = self.t[m.kind].get(m.resource)
                 if r is not None and r.des_id == des_id:
                     found[m.kind].append(r)

@@ -58,7 +58,8 @@ class VmsBackend(EngineCore):
                       key=lambda v: v.name.lower())
 
     def vm_disks(self, vm: VirtualMachine) -> list[Disk]:
-        return [self.t["disks"][d] for d in vm.disk_ids() if d in self.t["disks"]]
+        disks = self.t["disks"]
+        return [r for d in vm.disk_ids() if (r := disks.get(d)) is not None]
 
     # ---- create ------------------------------------------------------------------------------
 
@@ -678,11 +679,11 @@ class VmsBackend(EngineCore):
         vms: dict[str, VirtualMachine] = {}
         resources: dict[tuple[str, str], Disk] = {}
 
+        found: list = []
+
         def add(table: str, r) -> None:
             resources[(table, r.key)] = r
-            vm = self.vm_of_disk(r.id)
-            if vm is not None:
-                vms[vm.key] = vm
+            found.append(r)
 
         for t, k in list(touched):
             if t == "vms":
@@ -703,6 +704,15 @@ class VmsBackend(EngineCore):
                     or ref.vault.lower() in vaults):
                 for r in self.des_resources(des):
                     add(r.table, r)
+        # the VMs of what was found, and their disks (the checks read every disk of a VM), read together
+        index = self.t["vm_of_disk"]
+        index.prefetch([r.id for r in found])  # type: ignore[attr-defined]
+        self.t["vms"].prefetch([e.vm for r in found if (e := index.get(r.id)) is not None])  # type: ignore[attr-defined]
+        for r in found:
+            vm = self.vm_of_disk(r.id)
+            if vm is not None:
+                vms[vm.key] = vm
+        self.t["disks"].prefetch([d for vm in vms.values() for d in vm.disk_ids()])  # type: ignore[attr-defined]
         return vms, resources
 
     def _reconcile(self) -> None:
