@@ -149,14 +149,18 @@ class _Table(dict):
     are remembered, so reading a shard later never brings back a document the unit of work removed.
     """
 
-    __slots__ = ("_store", "_name", "_from_doc", "_shards", "_full", "_required", "_absent", "_types", "_empty")
+    __slots__ = ("_store", "_name", "_from_doc", "_shards", "_full", "_required", "_absent", "_types", "_empty",
+                 "_typed")
 
     def __init__(self, store: StateStore, name: str, cls: type, *, empty: bool = False) -> None:
         super().__init__()
         self._store, self._name, self._from_doc = store, name, cls.from_doc
-        self._required = [f for f in cls.__light_fields__ if f not in cls.__light_defaults__]
+        self._required = {f: None for f in cls.__light_fields__ if f not in cls.__light_defaults__}.keys()
         self._types = [(name, frozenset(kinds) | ({type(None)} if nullable else set()))
                        for name, (kinds, nullable) in field_types(cls).items()]
+        self._typed = frozenset((name, kind) for name, allowed in self._types for kind in allowed)
+        """Every (field, type) pair a document may hold in a checked field: a document whose pairs all are
+        here passes the checks at once (the common case: thousands of documents are read together)."""
         self._shards: set[int] = set()
         self._full = empty
         """Every document of the table is here: it was read whole, or the store holds none of it (``empty``:
@@ -165,6 +169,8 @@ class _Table(dict):
         self._absent: set[str] = set()
 
     def _model(self, k: str, d: dict):
+        if self._typed.issuperset(zip(d, map(type, d.values()))) and d.keys() >= self._required:
+            return self._from_doc(d, True)
         missing = [f for f in self._required if f not in d]
         if missing:
             raise StoreError(f"document {k!r} of table {self._name!r} lacks the field {missing[0]!r}: "
@@ -408,6 +414,9 @@ class EngineCore:
         self._uow: UnitOfWork | None = None
         self._private_cache: dict[str, Any] = {}
         self._vm_index: dict[str, str] | None = None
+        self._affected_hint: tuple | None = None
+        """While a what-if runs its action a second time: what the first run's cascade scope was, and for
+        which touched documents (``engine.vms._affected`` answers the same question once)."""
         self._key_problems: dict | None = None
         """While a cascade is evaluated (:meth:`_key_problems_fixed`): each key_problem answer, by question."""
         self.clock = clock or SimulatedClock(start or DEFAULT_START)

@@ -1016,8 +1016,9 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
 # ---- applying ---------------------------------------------------------------------------------------------
 
 _POOL_BITS = {2048, 3072, 4096}
-WRAP_THREADS = 2
-"""Threads that wrap an import's data keys (cryptography releases the GIL for RSA)."""
+WRAP_THREADS = 1
+"""Threads that wrap an import's data keys beside this one (cryptography releases the GIL for RSA): two in all, one per
+core of a small machine (more would contend for the GIL between the wraps)."""
 WRAP_CHUNK = 2048
 """Data keys per task of those threads (progress is told per task)."""
 

@@ -176,6 +176,33 @@ def _stat_sig(path: str):
         return ("error",)
 
 
+def _spans_in(raw: bytes, keys: list[str]) -> dict[str, list[int]] | None:
+    """``{key: [offset, length]}`` of ``keys`` found in the text of a shard's index (``"key":[offset,length]``
+    entries, sorted: sorted keys are found in one pass), without parsing the rest of it; None if one of them
+    is not there or an entry is not of that form."""
+    esc, find = json.encoder.encode_basestring_ascii, raw.find
+    out: dict[str, list[int]] = {}
+    pos = 0
+    for key in keys:
+        pattern = esc(key).encode("ascii") + b":["
+        at = find(pattern, pos)
+        if at < 0 and pos:
+            at = find(pattern)  # out of order (keys whose escapes sort otherwise)
+        while at > 0 and raw[at - 1] not in b"{,":  # inside another key (after an escaped quote)
+            at = find(pattern, at + 1)
+        if at <= 0:
+            return None
+        start = at + len(pattern)
+        end = find(b"]", start)
+        try:
+            offset, length = raw[start:end].split(b",")
+            out[key] = [int(offset), int(length)]
+        except ValueError:
+            return None
+        pos = end
+    return out
+
+
 def _not_json(value):
     raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
 
@@ -206,7 +233,7 @@ class _View:
     """What this process knows of the persisted state: the base generation, the log's whole records."""
 
     __slots__ = ("generation", "base_generation", "schema", "meta_sig", "log_sig", "log_end", "lines", "parsed",
-                 "files", "latest", "indexes", "whole", "journal", "journal_last")
+                 "files", "latest", "indexes", "raw_indexes", "whole", "journal", "journal_last")
 
     def __init__(self) -> None:
         self.generation = 0
@@ -226,6 +253,8 @@ class _View:
         """(table, shard) -> the parsed documents of a shard read whole because it has no usable index."""
         self.indexes: dict[tuple[str, int], dict | None] = {}
         """(table, shard) -> {key: [offset, length]} of the shard file, None where no index matches it."""
+        self.raw_indexes: dict[tuple[str, int], bytes | None] = {}
+        """(table, shard) -> the text of the shard's index, not parsed (None where no index matches it)."""
         self.journal: list[bytes] = []
         """The journal lines the log's records carry, oldest first."""
         self.journal_last: int | None = None
@@ -587,8 +616,15 @@ class TinyStore:
             out[key] = None
         for shard, wanted in sorted(by_shard.items()):
             index = view.indexes.get((table, shard), False)
-            if index is False:
-                index = view.indexes[(table, shard)] = self._read_index(table, shard)
+            if index is False:  # not parsed: the wanted keys are looked for in its text (a fraction of it)
+                raw = view.raw_indexes.get((table, shard), False)
+                if raw is False:
+                    raw = view.raw_indexes[(table, shard)] = self._read_index_text(table, shard)
+                found = _spans_in(raw, wanted) if raw is not None else None
+                if found is None:  # (a key it lacks, or no usable index)
+                    index = view.indexes[(table, shard)] = self._read_index(table, shard)
+                else:
+                    index = found
             if index is not None:
                 spans = [(key, where) for key in wanted if (where := index.get(key)) is not None]
                 docs = self._read_spans(table, shard, spans) if spans else []
@@ -601,6 +637,22 @@ class TinyStore:
             for key in wanted:
                 out[key] = whole.get(key)
         return out
+
+    def _read_index_text(self, table: str, shard: int) -> bytes | None:
+        """The text of a shard's index as _shard_bytes writes it, when it matches the shard file (its tag);
+        None otherwise."""
+        base = self.shard_path(table, shard)[:-len(".json")]
+        try:
+            with open(base + ".idx", "rb") as f:
+                raw = f.read()
+            if not raw.startswith(b'{"docs":{') or raw[-27:-18] != b'},"tag":"' or raw[-2:] != b'"}':
+                return None
+            expected = _tag_prefix(raw[-18:-2].decode("ascii"))
+            with open(base + ".json", "rb") as f:
+                head = f.read(len(expected))
+        except (OSError, ValueError):
+            return None
+        return raw if head == expected else None
 
     def _read_spans(self, table: str, shard: int, spans: list[tuple[str, list]]) -> list[dict] | None:
         """The documents at ``spans`` (``(key, [offset, length])``) of a shard file, parsed as one JSON array;
@@ -761,21 +813,16 @@ class TinyStore:
             self._check_committable()
             view = self._view
             stage = os.path.join(self.home, f"{BULK_PREFIX}{os.getpid()}.{os.urandom(4).hex()}.tmp")
-            from concurrent.futures import ThreadPoolExecutor
-
-            # the fsyncs run on a second thread while the next shard is serialised (an fsync releases the GIL)
-            syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmklab-fsync")
             try:
                 os.mkdir(stage, 0o700)
                 _compat.chmod(stage, 0o700)
-                pending: list = []
-                self._write_bulk(stage, view, upserts, deletes, syncer, pending)
-                _write_new(os.path.join(stage, META_FILE),
-                           _dumps({META_TABLE: {META_KEY: {"schema_version": SCHEMA_VERSION,
-                                                           "generation": view.generation + 1}}}))
-                _write_new(os.path.join(stage, LOG_FILE), b"")
-                for done in pending:
-                    done.result()  # every file is durable before the swap (an fsync error is raised here)
+                written: list[str] = []
+                self._write_bulk(stage, view, upserts, deletes, written)
+                for name, payload in ((META_FILE, _dumps({META_TABLE: {META_KEY: {
+                        "schema_version": SCHEMA_VERSION, "generation": view.generation + 1}}})), (LOG_FILE, b"")):
+                    _write_new(os.path.join(stage, name), payload, sync=False)
+                    written.append(os.path.join(stage, name))
+                _sync_files(written)  # every file is durable before the swap (an fsync error is raised here)
                 fsync_dir(stage)
                 if view.journal:
                     # the swap empties the log, the only durable copy of its journal lines until the journal
@@ -786,16 +833,16 @@ class TinyStore:
             except BaseException as exc:
                 import shutil
 
-                syncer.shutdown(wait=True)
                 shutil.rmtree(stage, ignore_errors=True)
                 if isinstance(exc, OSError):
                     raise StoreError(f"cannot write the new state in {self.home}: {exc.strerror or exc}; nothing "
                                      f"was committed") from exc
                 raise
-            syncer.shutdown(wait=True)
             self._refresh()
 
-    def _write_bulk(self, stage: str, view: _View, upserts: dict, deletes: dict, syncer, pending: list) -> None:
+    def _write_bulk(self, stage: str, view: _View, upserts: dict, deletes: dict, written: list[str]) -> None:
+        """Write the new ``db`` directory's shards into ``stage``, not synced (their paths are added to
+        ``written``): the shards the commit or the log touches with their documents, the others linked."""
         for table in sorted(set(view.files) | set(view.lines) | set(upserts) | set(deletes)):
             changes: dict[int, dict[str, dict | None]] = {n: {} for n in range(SHARDS)}
             crc = zlib.crc32
@@ -823,7 +870,8 @@ class TinyStore:
                         docs[key] = doc
                 if docs:
                     payload, index = _shard_bytes(table, docs)
-                    pending.append(syncer.submit(_write_new, dst, payload))
+                    _write_new(dst, payload, sync=False)  # synced together at the end (_sync_files)
+                    written.append(dst)
                     _write_new(dst[:-len(".json")] + ".idx", index, sync=False)  # derived: checked by its tag
 
     def _swap_in(self, stage: str) -> None:
@@ -1278,6 +1326,31 @@ def _write_new(path: str, payload: bytes, *, sync: bool = True) -> None:
             os.fsync(fd)
     finally:
         os.close(fd)
+
+
+SYNC_THREADS = 4
+"""Threads that fsync a bulk commit's files (an fsync releases the GIL; the disk takes them together)."""
+
+
+def _sync_files(paths: list[str]) -> None:
+    """fsync every file of ``paths`` (written, not synced: their data is being written back already), on
+    :data:`SYNC_THREADS` threads while this one waits; the first error is raised once all are done."""
+    def sync(path: str) -> None:
+        fd = os.open(path, os.O_RDWR | _compat.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    if len(paths) < 2:
+        for path in paths:
+            sync(path)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=SYNC_THREADS, thread_name_prefix="cmklab-fsync") as pool:
+        for _ in pool.map(sync, paths):
+            pass
 
 
 def _link_or_copy(src: str, dst: str) -> None:
