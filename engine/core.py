@@ -711,29 +711,31 @@ class EngineCore:
             return
         members = self.t["des_members"]
         vms = MODELS["vms"]
-        # the entries of the touched VMs' disks, read together (a cascade touches thousands of VMs)
-        disks = [d for (table, key), before in uow.before.items() if table == "vms" and before
-                 for d in vms.from_doc(before).disk_ids()]
-        disks += [d for (table, key) in uow.before if table == "vms" and (vm := self.t["vms"].get(key)) is not None
-                  for d in vm.disk_ids()]
-        index.prefetch(disks)  # type: ignore[attr-defined]
         for (table, key), before in list(uow.before.items()):
-            if table in DATA_TABLES:
-                old = (before or {}).get("des_id")
-                r = self.t[table].get(key)
-                new = r.des_id if r is not None else None
-                if old and old != new:
-                    entry = members.get(f"{old}|{key}")
-                    if entry is not None:
-                        self._remove(entry)
-                if new and (old != new or before is None):
-                    self._add(DesMember(id=f"{new}|{r.id}", kind=table, resource=r.id))
+            if table not in DATA_TABLES:
                 continue
+            old = (before or {}).get("des_id")
+            r = self.t[table].get(key)
+            new = r.des_id if r is not None else None
+            if old and old != new:
+                entry = members.get(f"{old}|{key}")
+                if entry is not None:
+                    self._remove(entry)
+            if new and (old != new or before is None):
+                self._add(DesMember(id=f"{new}|{r.id}", kind=table, resource=r.id))
+        # the VMs whose disks changed (a cascade touches thousands of VMs, their power only): their entries,
+        # read together
+        changed = []
+        for (table, key), before in list(uow.before.items()):
             if table != "vms":
                 continue
             old = set(vms.from_doc(before).disk_ids()) if before else set()
             vm = self.t["vms"].get(key)
             new = set(vm.disk_ids()) if vm is not None else set()
+            if old != new:
+                changed.append((key, old, new, vm))
+        index.prefetch([d for _key, old, new, _vm in changed for d in old | new])  # type: ignore[attr-defined]
+        for key, old, new, vm in changed:
             for disk_id in old - new:
                 entry = index.get(disk_id)
                 if entry is not None and entry.vm.lower() == key:

@@ -978,8 +978,7 @@ class TinyStore:
                     final.setdefault((table, shard_of(key)), {})[key] = doc
                 for key in change.get("d", ()):
                     final.setdefault((table, shard_of(key)), {})[key] = None
-        for (table, shard), changes in sorted(final.items()):
-            self._write_shard(table, shard, changes)
+        self._rewrite_shards(final)
         if view.journal:
             # the log is the only durable copy of its journal lines until the journal is synced
             self._sync_journal()
@@ -990,6 +989,44 @@ class TinyStore:
         os.close(fd)
         fsync_dir(self.db_dir)
         self._refresh()
+
+    def _rewrite_shards(self, final: dict[tuple[str, int], dict[str, dict | None]]) -> None:
+        """Fold ``final`` (``(table, shard) -> {key: document or None}``) into the shard files: each new file is
+        written beside its shard, all are fsync'd together (:func:`_sync_files`), then each replaces its shard,
+        with its index. A crash leaves each shard old or new; the log still holds the changes, and replaying it
+        is idempotent."""
+        staged: list[tuple[str | None, str, bytes | None]] = []
+        try:
+            for (table, shard), changes in sorted(final.items()):
+                docs = self._read_shard_file(table, shard)
+                for key, doc in changes.items():
+                    if doc is None:
+                        docs.pop(key, None)
+                    else:
+                        docs[key] = doc
+                path = self.shard_path(table, shard)
+                if not docs:
+                    staged.append((None, path, None))
+                    continue
+                payload, index = _shard_bytes(table, docs)
+                tmp = os.path.join(self.db_dir, f".{os.path.basename(path)}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+                staged.append((tmp, path, index))
+                _write_new(tmp, payload, sync=False)
+            _sync_files([tmp for tmp, _path, _index in staged if tmp is not None])
+            for tmp, path, index in staged:
+                if tmp is None:  # no document left: no file
+                    for gone in (path, path[:-len(".json")] + ".idx"):
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(gone)
+                    continue
+                os.replace(tmp, path)
+                _replace_unsynced(path[:-len(".json")] + ".idx", index)
+        except OSError as exc:
+            for tmp, _path, _index in staged:
+                if tmp is not None:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
+            raise StoreError(f"cannot write the shards of {self.db_dir}: {exc.strerror or exc}") from exc
 
     def _write_shard(self, table: str, shard: int, changes: dict[str, dict | None]) -> None:
         path = self.shard_path(table, shard)
