@@ -28,9 +28,8 @@ from textual.worker import Worker, WorkerState
 
 from engine.errors import EngineError
 from engine.events import Event
-from engine.facade import changes_state
 
-from . import azcmd
+from .cli import replay
 from .commands import ConsoleCommands
 from .messages import ActionDone, ActionFailed, ActionStarted, EngineEvent, ExternalChange
 from .screens.main import MainScreen
@@ -49,6 +48,44 @@ def _store_label(engine) -> str:
         return "(in memory)"
     home = os.path.expanduser("~")
     return "~" + path[len(home):] if path.startswith(home + os.sep) else path
+
+
+EXTERNAL_LABEL = "another client"
+"""The label of a command log entry that records another client's request (the endpoint's), not an action
+of this console."""
+
+
+def _short_url(request: str) -> str:
+    """``PUT https://management.azure.com/subscriptions/<id>/resourceGroups/rg/...`` as the log shows it:
+    without the scheme, and ARM's without the host and the (one) subscription."""
+    method, _, url = request.partition(" ")
+    url = url.removeprefix("https://")
+    if url.startswith("management.azure.com/subscriptions/"):
+        rest = url[len("management.azure.com/subscriptions/"):]
+        url = "…" + rest[rest.index("/"):] if "/" in rest else url
+    return f"{method} {url}"
+
+
+def external_requests(events: list, audit: list) -> list[tuple[str, str, bool, str | None]]:
+    """The requests of the endpoint's clients among journal lines another process committed: one
+    ``(time, line, ok, error code)`` per request (its lines share the note ``Engine.acting_as`` gave
+    them), e.g. ``endpoint app1  PUT …/resourceGroups/rg/providers/Microsoft.Compute/disks/d1``. A request
+    is not ok when an audit entry of it was refused or it recorded a refusal (a VM start the keys refused)."""
+    found: dict[str, list] = {}  # {request: [first line id, time, origin, ok, refusal]}
+    notes = [(a, a.__dict__.get("origin"), a.result if a.result != "OK" else None) for a in audit]
+    notes += [(e, (e.data or {}).get("origin"), e.type if e.type.endswith("Refused") else None) for e in events]
+    for line, origin, refused in notes:
+        if not isinstance(origin, dict) or origin.get("via") != "endpoint":
+            continue
+        entry = found.setdefault(str(origin.get("seq")), [line.id, line.time, origin, True, None])
+        entry[0] = min(entry[0], line.id)
+        if refused and entry[3]:
+            entry[3], entry[4] = False, refused
+    out = []
+    for _, time, origin, ok, code in sorted(found.values(), key=lambda e: e[0]):
+        who = origin.get("name") or origin.get("principal") or "unknown"
+        out.append((time, f"endpoint {who}  {_short_url(str(origin.get('request', '')))}", ok, code))
+    return out
 
 
 class CmkApp(App):
@@ -90,6 +127,8 @@ class CmkApp(App):
         other processes appended after it, never the log's history."""
         self._journal_lock = threading.Lock()
         self._external_events: list[Event] = []
+        self._external_log: list[tuple[str, str, bool, str | None]] = []
+        """Requests other clients made (the endpoint's), read from the journal, waiting for the command log."""
         self._followed: dict[str, set[str]] | str = {}
         """What other processes changed since the UI thread last looked (``Engine.followed``, merged)."""
         """Events other processes committed, waiting for the UI thread to say them."""
@@ -173,8 +212,9 @@ class CmkApp(App):
             if not self.engine.refresh_if_changed():
                 return
         with self._journal_lock:
-            events, self._journal = self.engine.events_since(self._journal)
+            events, audit, self._journal = self.engine.journal_since(self._journal)
             self._external_events.extend(events)
+            self._external_log.extend(external_requests(events, audit))
             followed = self.engine.followed
             if followed == "reset" or self._followed == "reset":
                 self._followed = "reset"
@@ -201,6 +241,10 @@ class CmkApp(App):
         with self._journal_lock:
             new, self._external_events = self._external_events, []
             changed, self._followed = self._followed, {}
+            requests, self._external_log = self._external_log, []
+        for time, line, ok, code in requests:
+            self._log_seq += 1
+            self.command_log.append(LogEntry(self._log_seq, time, EXTERNAL_LABEL, [line], ok, code))
         loud = [ev for ev in new if ev.severity in ("warning", "error")]
         if loud:
             self.notify("\n".join(shorten(ev.summary) for ev in loud[:6]), title="Changed in another terminal",
@@ -217,11 +261,8 @@ class CmkApp(App):
         """Run ``call`` (and its follow-ups) in a thread worker; the result arrives as a message.
 
         ``slow``: show the progress indicator at once (else only if the action lasts). ``new_in``: a
-        pane whose cursor goes to the row the action creates."""
-        if self.read_only and changes_state(call.method):
-            self.notify(f"{label}: the console was opened with --read-only, so nothing can change.",
-                        title="ReadOnly", severity="error")
-            return
+        pane whose cursor goes to the row the action creates. On a read-only store (``--read-only``) the engine
+        refuses an action before it does anything (the store's ReadOnly error, notified as any refusal)."""
         self._seq += 1
         seq = self._seq
         self._pending[seq] = label
@@ -244,7 +285,7 @@ class CmkApp(App):
         result: Any = None
         try:
             while current is not None:
-                lines = azcmd.az_lines(self.engine, current.method, current.args, current.kwargs, current.hints)
+                lines = replay.az_lines(self.engine, current.method, current.args, current.kwargs, current.hints)
                 try:
                     result = getattr(self.engine, current.method)(*current.args, **current.kwargs)
                 except EngineError as err:
@@ -404,8 +445,10 @@ class CmkApp(App):
             return
         from store.notes import write_note
 
+        # another client's requests stay in the journal (each line names its request): the note keeps this
+        # console's own commands
         doc = {"entries": [{"seq": e.seq, "time": e.time, "label": e.label, "lines": e.lines, "ok": e.ok,
-                            "error": e.error} for e in self.command_log]}
+                            "error": e.error} for e in self.command_log if e.label != EXTERNAL_LABEL]}
         try:
             write_note(home, self.LOG_NOTE, doc)
         except OSError as exc:
@@ -413,7 +456,9 @@ class CmkApp(App):
                         severity="warning")
 
     def export_log(self, path: str) -> None:
-        entries = [(e.ok, e.lines, e.error) for e in self.command_log]
+        # another client's requests are no cmklab az command: the script keeps them as comments
+        entries = [(True, [f"# {ln}" for ln in e.lines], None) if e.label == EXTERNAL_LABEL else (e.ok, e.lines, e.error)
+                   for e in self.command_log]
         header = f"store: {self.store_label}\nsimulated clock at export: {self.engine.now()}"
         from .confine import user_path
 
@@ -424,7 +469,7 @@ class CmkApp(App):
             return
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(azcmd.script(entries, header=header, replay=self._replay_lines(target)))
+            target.write_text(replay.script(entries, header=header, replay=self._replay_lines(target)))
             target.chmod(0o755)
         except OSError as exc:
             self.notify(f"cannot write {path}: {exc.strerror or exc}", title="ExportFailed", severity="error")

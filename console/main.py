@@ -1,12 +1,14 @@
 """The ``cmklab`` program: one argument tree.
 
-``cmklab [--home DIR] [--seed N] [--profile NAME] [--empty] [--read-only] [COMMAND ...]``: the root parses
-the global options (argparse, here), then hands the rest to the command's own branch: ``az`` and cmklab's
-own az-style words (``vm write``, ``clock advance``, ``what-if``) to the az parser (``console.cli``), which
-parses as az does; ``scenario`` and ``serve`` to the workshop's argparse parsers; ``import`` to the twin's; ``endpoint`` and
-``classroom`` to their own;
-``console`` and ``demo`` here. Every level answers ``--help``; no branch is imported before it is chosen,
-and the CLI path never imports textual.
+``cmklab [--home DIR] [--seed N] [--profile NAME] [--empty] [--read-only] [COMMAND ...]``: the root (argparse,
+here) owns the global options; the command word and what follows it go to that command's branch, as argparse
+hands a subcommand its arguments, except that the branch is imported only once chosen (:data:`BRANCHES`):
+``scenario``, ``serve``, ``endpoint`` and ``classroom`` are argparse parsers (:func:`branch_parser`, whose
+subcommands are the next level: :func:`subcommands`); ``import``, ``console`` and ``demo`` parse their few
+words themselves; every other word (``az``, ``what-if``, cmklab's own az-style groups such as ``vm write`` and
+``rules show``) goes to the az parser (``console.cli``), which parses and answers ``--help`` as az does. Every
+level answers ``--help`` without opening a home (tests/cli/test_cli_program.py walks the whole tree), and the
+CLI path never imports textual.
 """
 
 from __future__ import annotations
@@ -16,25 +18,54 @@ import sys
 
 from .cli import spec
 
-GLOBAL_OPTIONS = (
-    (("--home",), {"metavar": "DIR", "help": "the home holding the state (default: $CMKLAB_HOME, or the user's "
-                                             "data directory)"}),
-    (("--seed",), {"metavar": "N", "help": "the seed of a new state (default: $CMKLAB_SEED)"}),
-    (("--profile",), {"metavar": "NAME", "help": "the rule profile of a new state: seeds or azure-2025"}),
-    (("--empty",), {"action": "store_true", "help": "the console opens a new home empty (no demo landscape)"}),
-    (("--read-only",), {"action": "store_true", "help": "open the store read-only: every change is refused"}),
-)
-"""cmklab's global options: before the command, for every command."""
+GLOBAL_OPTIONS = spec.CMKLAB_OPTIONS
+"""cmklab's global options (owned by :data:`console.cli.spec.CMKLAB_OPTIONS`, which ``cmklab --help`` lists):
+before the command, for every command."""
 
-BRANCHES = ("console", "tui", "demo", "scenario", "serve", "import", "endpoint", "classroom")
-"""The commands the root runs itself; every other word goes to the az parser (``az``, ``what-if``, cmklab's
-own az-style groups, and az's answer to a misspelled word)."""
+BRANCHES: dict[str, tuple[str, str | None]] = {
+    "console": ("console.main:_console", None),
+    "tui": ("console.main:_console", None),
+    "demo": ("console.main:_demo", None),
+    "scenario": ("console.workshop.cli:run_scenario_cli", "console.workshop.cli:parser"),
+    "serve": ("console.serve:run_serve", "console.serve:serve_parser"),
+    "import": ("console.twin_cli:run_import", None),
+    "endpoint": ("console.endpoint.cli:run_endpoint", "console.endpoint.cli:parser"),
+    "classroom": ("console.classroom.cli:run_classroom", "console.classroom.cli:parser"),
+}
+"""The commands the root runs itself, each ``(runner, parser)``: ``runner(args, **global options)`` takes what
+follows the word; ``parser`` builds the branch's argparse parser (its subcommands are the tree's next level;
+None: the branch answers ``--help`` itself). Their summaries are :data:`console.cli.spec.CMKLAB_VERBS`. Every
+other word goes to the az parser (``az``, ``what-if``, cmklab's own az-style groups, and az's answer to a
+misspelled word), whose groups and commands are :data:`console.cli.spec.GROUPS` and ``COMMANDS``."""
 
 CONSOLE_HELP = """usage: cmklab [--home DIR] [--seed N] [--profile NAME] [--empty] [--read-only] [console]
 
 Open the console on the home (the default with no command). A new home gets the demo landscape unless
 --empty is given; --read-only opens a projector view in which every change is refused.
 """
+
+
+def _load(ref: str):
+    import importlib
+
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def branch_parser(name: str) -> argparse.ArgumentParser | None:
+    """The argparse parser of branch ``name`` (imported only now), or None for a branch that parses by itself."""
+    ref = BRANCHES[name][1]
+    return _load(ref)() if ref else None
+
+
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The subcommands of an argparse parser by name (the next level of the tree; argparse keeps them in its
+    subparsers action, which it does not name publicly)."""
+    out: dict[str, argparse.ArgumentParser] = {}
+    for action in parser._actions:  # noqa: SLF001 - argparse has no public accessor
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            out.update(action.choices)
+    return out
 
 
 class _RootParser(argparse.ArgumentParser):
@@ -44,6 +75,16 @@ class _RootParser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+class _Command(argparse.Action):
+    """The command word and everything after it (argparse's ``REMAINDER``, as its subcommands take them): after
+    the word nothing is a global option. The word's branch parses the rest (lazily: only the chosen branch is
+    imported); a word that is no branch goes to the az parser, which answers a misspelled one in az's words."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if values:
+            namespace.command, namespace.args = values[0], list(values[1:])
+
+
 def _whole(text: str) -> int:
     try:
         return int(text)
@@ -51,27 +92,28 @@ def _whole(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
 
+def _profile(text: str) -> str:
+    """A rule profile's name (``engine.rules.PROFILES``, imported only when ``--profile`` is given): a name that
+    is none is a usage error before any home is opened or created."""
+    from engine.rules import PROFILES
+
+    if text not in PROFILES:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a rule profile; choose one of: {', '.join(PROFILES)}")
+    return text
+
+
+_TYPES = {("--seed",): _whole, ("--profile",): _profile}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The root of the tree: the global options, the command word and the rest (its branch parses it)."""
+    """The root of the tree: the global options, then the command word and its arguments (:class:`_Command`)."""
     p = _RootParser(prog="cmklab", usage=spec.CMKLAB_GLOBALS, add_help=False, allow_abbrev=False)
     for flags, kw in GLOBAL_OPTIONS:
-        if flags == ("--seed",):
-            kw = {**kw, "type": _whole}
-        p.add_argument(*flags, **kw)
+        p.add_argument(*flags, **({**kw, "type": _TYPES[flags]} if flags in _TYPES else kw))
     p.add_argument("-h", "--help", action="store_true")
-    p.add_argument("command", nargs="?")
-    p.add_argument("args", nargs=argparse.REMAINDER)
+    p.add_argument("command", nargs=argparse.REMAINDER, action=_Command, metavar="COMMAND ...")
+    p.set_defaults(command=None, args=[])
     return p
-
-
-def split_globals(argv: list[str]) -> tuple[dict, list[str]]:
-    """The global options (as keyword arguments of the branches) and the command with its arguments."""
-    ns = build_parser().parse_args(argv)
-    opts = {k: v for k, v in vars(ns).items() if k not in ("help", "command", "args") and v not in (None, False)}
-    rest = ([ns.command] if ns.command is not None else []) + list(ns.args)
-    if ns.help and not rest:
-        rest = ["--help"]
-    return opts, rest
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,45 +127,31 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    opts, rest = split_globals(argv)
-    head = rest[0] if rest else "console"
-    if head not in BRANCHES:
+    ns = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    opts = {k: v for k, v in vars(ns).items() if k not in ("help", "command", "args") and v not in (None, False)}
+    command, args = ns.command, ns.args
+    if ns.help:  # ``cmklab --help [COMMAND]``: the command's help, or the root's (in az's layout: see console.cli)
+        command, args = (command, [*args, "--help"]) if command else (None, ["--help"])
+    if command is None and not args:
+        command = "console"  # the default
+    if command not in BRANCHES:
         from console.cli import run_cli
 
-        return run_cli(rest, **opts)
-    args = rest[1:]
-    if head in ("console", "tui"):
-        if args and args[0] in ("-h", "--help"):
-            print(CONSOLE_HELP, end="")
-            return 0
-        if args:
-            print(f"cmklab {head}: error: unrecognized arguments: {' '.join(args)}", file=sys.stderr)
-            return 2
-        from console.app import run_console
+        return run_cli([command, *args] if command else args, **opts)
+    return _load(BRANCHES[command][0])(args, **opts)
 
-        return run_console(**opts) or 0
-    if head == "scenario":
-        from console.workshop import run_scenario_cli
 
-        return run_scenario_cli(args, **opts)
-    if head == "serve":
-        from console.workshop import run_serve
+def _console(args: list[str], **opts) -> int:
+    """``cmklab [console]``: the console on the home."""
+    if args and args[0] in ("-h", "--help"):
+        print(CONSOLE_HELP, end="")
+        return 0
+    if args:
+        print(f"cmklab console: error: unrecognized arguments: {' '.join(args)}", file=sys.stderr)
+        return 2
+    from console.app import run_console
 
-        return run_serve(args, **opts)
-    if head == "classroom":
-        from console.classroom import run_classroom
-
-        return run_classroom(args, **opts)
-    if head == "endpoint":
-        from console.endpoint.cli import run_endpoint
-
-        return run_endpoint(args, **opts)
-    if head == "import":
-        from console.twin_cli import run_import
-
-        return run_import(args, **opts)
-    return _demo(args, **opts)
+    return run_console(**opts) or 0
 
 
 def _demo(args: list[str], home=None, seed=None, profile=None, read_only=False, **_: object) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from dataclasses import dataclass
+from engine._light import dataclass
 from pathlib import Path
 from typing import Awaitable, Callable
 

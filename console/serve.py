@@ -33,7 +33,7 @@ import logging
 import re
 import shlex
 import sys
-from dataclasses import dataclass
+from engine._light import dataclass
 from pathlib import Path
 from typing import Any, Callable
 

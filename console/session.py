@@ -45,6 +45,7 @@ def open_engine(home: str | os.PathLike | None = None, *, seed: int | None = Non
 
     path = Path(home) if home is not None else default_home()
     seed = seed if seed is not None else env_seed()
+    asked = profile
     profile = profile or os.environ.get("CMKLAB_PROFILE") or None
     from store import has_state
 
@@ -63,6 +64,11 @@ def open_engine(home: str | os.PathLike | None = None, *, seed: int | None = Non
     except BaseException:
         store.close()
         raise
+    if asked and not fresh and engine.rules.name != asked:  # the rules are the home's, chosen when it was created
+        import sys
+
+        print(f"WARNING: --profile {asked} applies to a new home; {path} keeps the rule profile it was created "
+              f"with: {engine.rules.name}", file=sys.stderr)
     if fresh and demo:
         from engine.demo import build_demo
 

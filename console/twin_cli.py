@@ -245,9 +245,6 @@ def run_import(args: list[str], home=None, seed=None, profile=None, read_only=Fa
         print("ERROR: the following arguments are required: PATH (the JSON files the capture script wrote; "
               "see cmklab import --capture-script)", file=sys.stderr)
         return 2
-    if read_only:
-        print("ERROR: (ReadOnly) this session is read-only: an import would change the store", file=sys.stderr)
-        return 1
     from engine import twin
 
     progress = Progress()
@@ -272,7 +269,7 @@ def run_import(args: list[str], home=None, seed=None, profile=None, read_only=Fa
             now = iso(DEFAULT_START if seed is not None else datetime.now(timezone.utc).replace(microsecond=0))
             progress("planning", 0, 1)
             plan = twin.prepare(docs, now=now, partial=partial)
-        engine = open_engine(home, seed=seed, profile=profile)
+        engine = open_engine(home, seed=seed, profile=profile, read_only=read_only)  # read-only: the store refuses
         report = twin.import_docs(engine, docs, merge=merge, partial=partial, progress=progress, plan=plan)
         report.timings["json_s"] = read_s
     except twin.ImportInputError as err:

@@ -1,8 +1,9 @@
-"""``crypto``: engine.crypto, imported on first use.
+"""cmklab's one lazy-import idiom: ``module(name)``, a stand-in that imports the module on first attribute use.
 
-cryptography's compiled bindings are a fifth of a CLI call's start-up, and most commands
-(``show``, ``list``) never encrypt anything; modules say ``from ._lazy import crypto`` and use it
-as the module.
+cryptography's compiled bindings are a fifth of a CLI call's start-up, and most commands (``show``, ``list``)
+never encrypt anything: engine modules say ``from ._lazy import crypto`` and use it as the module; the CLI's
+command specs take ``engine.views`` the same way (``--help`` and usage errors never import the engine's views).
+Anywhere else, a function-level ``import`` is the idiom.
 """
 
 from __future__ import annotations
@@ -21,5 +22,13 @@ class _LazyModule:
             mod = self.__dict__["_module"] = importlib.import_module(self.__dict__["_name"])
         return getattr(mod, attr)
 
+    def __repr__(self) -> str:
+        return f"<lazy module {self.__dict__['_name']!r}>"
 
-crypto = _LazyModule("engine.crypto")
+
+def module(name: str) -> _LazyModule:
+    """The module ``name``, imported when an attribute of it is first read."""
+    return _LazyModule(name)
+
+
+crypto = module("engine.crypto")

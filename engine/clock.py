@@ -76,6 +76,8 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(f"duration {text!r} is empty; use {DURATION_HELP}")
     if len(text) > 64:
         raise ValueError(f"duration {text[:20]!r}... is not valid; use {DURATION_HELP}")
+    if text.strip().startswith("-"):
+        raise ValueError(f"duration {text!r} is negative: the clock only moves forward; use {DURATION_HELP}")
     try:
         return _parse_duration(text)
     except OverflowError:

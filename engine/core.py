@@ -667,9 +667,17 @@ class EngineCore:
 
     def _log_entries(self, audit: list[AuditEntry], events: list[Event]) -> tuple[list, list]:
         """The journal entries of events, and the ``(log, document)`` pairs of audit entries and events."""
+        origin = self._origin
         entries = [EventEntry(id="", time=e.time, type=e.kind, severity=e.severity, summary=e.summary,
                               data={k: v for k, v in e.to_doc().items()
                                     if k not in ("time", "summary", "type", "severity")}) for e in events]
+        if origin is not None:
+            # lines written for a client of the endpoint name the request they came from (the console's
+            # command log shows it); an audit entry keeps it beside its fields, an event in its data
+            for x in entries:
+                x.data["origin"] = dict(origin)
+            for a in audit:
+                a.__dict__["origin"] = dict(origin)
         return entries, [("audit", a.to_doc()) for a in audit] + [("events", x.to_doc()) for x in entries]
 
     def _journal(self, audit: list[AuditEntry], events: list[Event]) -> tuple[list, list]:
@@ -1002,17 +1010,30 @@ class EngineCore:
         return sorted((a for a in list(self.t["audit"].values()) if where is None or where(a)),
                       key=lambda a: a.id)
 
+    JOURNAL: ClassVar[tuple[str, ...]] = ("events", "audit")
+
     def journal_cursor(self) -> int:
-        """Where the event log ends now, found without reading its history: give it to
-        :meth:`events_since` to read only what is committed after it."""
-        return self.store.log_end("events")
+        """Where the journal (events and audit entries) ends now, found without reading its history: give it
+        to :meth:`journal_since` (or :meth:`events_since`) to read only what is committed after it."""
+        return self.store.log_end(self.JOURNAL)
+
+    def journal_since(self, cursor: int) -> tuple[list, list, int]:
+        """The events and the audit entries committed after ``cursor`` (from :meth:`journal_cursor` or an
+        earlier call), each oldest first, and the cursor after them: a follower reads only the new lines."""
+        docs, cursor = self.store.read_log_since(self.JOURNAL, cursor)
+        events, audit = MODELS["events"], MODELS["audit"]
+        ev, au = [], []
+        for d in docs:
+            if d.pop("log", None) == "events":
+                ev.append(events.from_doc(d, owned=True))
+            else:
+                au.append(audit.from_doc(d, owned=True))
+        return ev, au, cursor
 
     def events_since(self, cursor: int) -> tuple[list, int]:
-        """The events committed after ``cursor`` (from :meth:`journal_cursor` or an earlier call), oldest
-        first, and the cursor after them: a follower reads only the new lines of the journal."""
-        docs, cursor = self.store.read_log_since("events", cursor)
-        cls = MODELS["events"]
-        return [cls.from_doc(d) for d in docs], cursor
+        """The events committed after ``cursor`` (:meth:`journal_since` without the audit entries)."""
+        events, _, cursor = self.journal_since(cursor)
+        return events, cursor
 
     def loaded_count(self, kinds: tuple[str, ...] | list[str], *, read_shards: int = 0) -> int | None:
         """How many models ``kinds`` (resource kinds, ``audit``, ``events``) hold, when every one of them is
@@ -1074,13 +1095,21 @@ class EngineCore:
         :meth:`acting_as` block names (a client of the endpoint signed in as a service principal)."""
         return self._caller or self.meta.user_object_id
 
+    _origin: dict | None = None
+
     @contextlib.contextmanager
-    def acting_as(self, principal: str | None) -> Iterator[None]:
+    def acting_as(self, principal: str | None, origin: dict | None = None) -> Iterator[None]:
         """Actions in this block are made by ``principal`` (an object id; None: the signed-in user): the
-        audit trail names it as the caller (KV8). Access checks stay with the callers of the engine."""
+        audit trail names it as the caller (KV8). Access checks stay with the callers of the engine.
+
+        ``origin``: where the actions come from (the endpoint's request: ``{"via": "endpoint", "principal",
+        "name", "request", "seq"}``), JSON-native: every journal line they write carries it (an event in its
+        ``data``, an audit entry beside its fields), so that another process (the console's command log)
+        tells who asked for what."""
         with self._lock:
-            before, self._caller = self._caller, principal.lower() if principal else None
+            before = self._caller, self._origin
+            self._caller, self._origin = principal.lower() if principal else None, origin
             try:
                 yield
             finally:
-                self._caller = before
+                self._caller, self._origin = before

@@ -62,11 +62,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import io
+import mmap
 import os
 import struct
+import sys
 
 from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
@@ -111,6 +114,8 @@ __all__ = [
     "encrypt_layers_into",
     "decrypt_layers_into",
     "output_buffer",
+    "prefault",
+    "first_record_written",
     "fingerprint",
     "EC_CURVES",
     "generate_ec",
@@ -491,6 +496,74 @@ def _check_index(first_index: int, count: int) -> None:
         raise BadRequest("block index out of range (8-byte block numbers)")
 
 
+_MADV_POPULATE_WRITE = 23  # linux/mman.h (Linux 5.14+): fault a range in as if written, in one call
+
+
+@functools.lru_cache(maxsize=None)
+def _libc_madvise():
+    """libc's ``madvise`` through ctypes, loaded on first use (a big read), or None off Linux or without it."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        fn = ctypes.CDLL(None, use_errno=True).madvise
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+def prefault(buffer) -> None:
+    """Map the pages of a fresh writable ``buffer`` in one system call before it is filled.
+
+    Memory touched for the first time costs a page fault per 4 KiB page (1-3 us on a loaded virtual
+    machine: as much as the AES of the page), taken one by one as a decryption writes its way through
+    an output buffer; ``madvise(MADV_POPULATE_WRITE)`` takes them all at once, for about a third less
+    (measured on a 64 MiB read). Only the pages wholly inside the buffer are touched; their contents do
+    not change. Best effort: nothing off Linux, on kernels without it (EINVAL), or for a buffer ctypes
+    cannot address."""
+    madvise = _libc_madvise()
+    if madvise is None:
+        return
+    import ctypes
+
+    with memoryview(buffer) as view:
+        if view.readonly or not view.contiguous or view.nbytes < mmap.PAGESIZE:
+            return
+        try:
+            anchor = ctypes.c_char.from_buffer(view)  # holds an export of the view: dropped at once below
+        except (TypeError, ValueError):
+            return
+        address = ctypes.addressof(anchor)
+        del anchor
+        page = mmap.PAGESIZE
+        start = -(-address // page) * page
+        end = (address + view.nbytes) // page * page
+        if end > start:
+            madvise(start, end - start, _MADV_POPULATE_WRITE)  # (-1 with errno where refused: ignored)
+
+
+_BATCH = 256
+"""Records whose nonces are cut, laid out or read back by one struct call (the engine's chunk of 1 MiB)."""
+
+
+@functools.lru_cache(maxsize=8)
+def _nonce_structs(count: int) -> tuple[struct.Struct, struct.Struct]:
+    """For ``count`` consecutive records: a Struct that cuts ``count`` nonces out of one random draw, and one
+    whose fields are the nonces at the heads of the records (packing it writes zeros over the rest of each
+    record, which the encryption then fills; unpacking it reads the nonces back)."""
+    return (struct.Struct(f"{NONCE_SIZE}s" * count),
+            struct.Struct(f"{NONCE_SIZE}s{RECORD_SIZE - NONCE_SIZE}x" * count))
+
+
+def first_record_written(records) -> bool:
+    """Whether the first record of ``records`` was ever written: a never-written one is all zeros, a written
+    one starts with a random nonce (whose first byte is zero once in 256: only then is the record compared)."""
+    return bool(records[0]) or records[:RECORD_SIZE] != _ZERO_RECORD
+
+
 def _output_buffer(size: int) -> tuple[io.BytesIO, memoryview]:
     """A zero-filled writable buffer whose contents come back as ``bytes`` without a copy.
 
@@ -549,20 +622,22 @@ class BlockCipher:
                 raise ValueError(f"output buffer of {len(dst)} bytes is too small for {count} records")
             if not count:
                 return 0
-            nonces = os.urandom(NONCE_SIZE * count)  # one syscall for all the nonces
             aad = bytearray(self._context + bytes(8))  # the index is packed into its last 8 bytes
             at = len(self._context)
             pack = _INDEX.pack_into
             encrypt_into = self._aead.encrypt_into
-            p = o = n = 0
-            for idx in range(first_index, first_index + count):
-                nonce = nonces[n : n + NONCE_SIZE]
-                dst[o : o + NONCE_SIZE] = nonce
-                pack(aad, at, idx)
-                encrypt_into(nonce, src[p : p + BLOCK_SIZE], aad, dst[o + NONCE_SIZE : o + RECORD_SIZE])
-                p += BLOCK_SIZE
-                o += RECORD_SIZE
-                n += NONCE_SIZE
+            bs, rs, body = BLOCK_SIZE, RECORD_SIZE, RECORD_SIZE - NONCE_SIZE
+            for start in range(0, count, _BATCH):
+                k = min(_BATCH, count - start)
+                cut, lay = _nonce_structs(k)
+                nonces = cut.unpack(os.urandom(NONCE_SIZE * k))  # one draw for the batch, cut in one call
+                base = start * rs
+                lay.pack_into(dst, base, *nonces)  # each at the head of its record, in one call
+                for idx, nonce, p, o in zip(range(first_index + start, first_index + start + k), nonces,
+                                            range(start * bs, (start + k) * bs, bs),
+                                            range(base + NONCE_SIZE, base + k * rs, rs)):
+                    pack(aad, at, idx)
+                    encrypt_into(nonce, src[p : p + bs], aad, dst[o : o + body])
             return count * RECORD_SIZE
 
     def decrypt_blocks(self, first_index: int, records: bytes) -> bytes:
@@ -610,28 +685,31 @@ class BlockCipher:
             at = len(self._context)
             pack = _INDEX.pack_into
             decrypt_into = self._aead.decrypt_into
+            bs, rs, body = BLOCK_SIZE, RECORD_SIZE, RECORD_SIZE - NONCE_SIZE
             sparse: list[int] = []
-            p = o = 0
-            for idx in range(first_index, first_index + count):
-                # A never-written record is all zeros; a written one starts with a random nonce, whose first
-                # byte is zero once in 256: only then is the record compared.
-                if not src[o] and src[o : o + RECORD_SIZE] == _ZERO_RECORD:
-                    sparse.append(idx)
-                    if not zeroed:
-                        dst[p : p + BLOCK_SIZE] = _ZERO_BLOCK
-                else:
+            for start in range(0, count, _BATCH):
+                k = min(_BATCH, count - start)
+                base = start * rs
+                nonces = _nonce_structs(k)[1].unpack_from(src, base)  # the batch's nonces, read in one call
+                for idx, nonce, o, p in zip(range(first_index + start, first_index + start + k), nonces,
+                                            range(base + NONCE_SIZE, base + k * rs, rs),
+                                            range(start * bs, (start + k) * bs, bs)):
+                    # A never-written record is all zeros; a written one starts with a random nonce, whose
+                    # first byte is zero once in 256: only then is the record compared.
+                    if not nonce[0] and src[o - NONCE_SIZE : o + body] == _ZERO_RECORD:
+                        sparse.append(idx)
+                        if not zeroed:
+                            dst[p : p + bs] = _ZERO_BLOCK
+                        continue
                     pack(aad, at, idx)
                     try:
-                        decrypt_into(src[o : o + NONCE_SIZE], src[o + NONCE_SIZE : o + RECORD_SIZE], aad,
-                                     dst[p : p + BLOCK_SIZE])
+                        decrypt_into(nonce, src[o : o + body], aad, dst[p : p + bs])
                     except InvalidTag:
                         raise CryptoError(
                             f"block {idx} failed its integrity check: the encrypted data was altered, "
                             "moved, or belongs to another disk or key",
                             inner_code="InvalidCiphertext",
                         ) from None
-                p += BLOCK_SIZE
-                o += RECORD_SIZE
         return frozenset(sparse)
 
 

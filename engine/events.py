@@ -7,60 +7,35 @@ a UI library.
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar
+from typing import Callable, ClassVar
+
+from ._light import dataclass, record
 
 
+@dataclass(frozen=True, shared_init=True)
 class Event:
     """Something that happened, at a simulated time, with a one-line summary for people.
 
-    Immutable. Each kind is a small subclass with named fields (``KeyDisabled(kid=...)``); they are
-    plain classes rather than dataclasses so that importing the engine stays cheap for the CLI.
+    Immutable (a frozen record, :mod:`engine._light`). Each kind is a small subclass with named fields, each
+    None unless given (``KeyDisabled(time, summary, kid=...)``), made by :func:`_event`.
     """
 
-    __slots__ = ("time", "summary", "_data")
+    time: str
+    summary: str
     kind: ClassVar[str] = "Event"
     severity: ClassVar[str] = "information"
     fields: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, time: str, summary: str, **data: Any) -> None:
-        unknown = set(data) - set(self.fields)
-        if unknown:
-            raise TypeError(f"{self.kind} has no field(s) {', '.join(sorted(unknown))}")
-        object.__setattr__(self, "time", time)
-        object.__setattr__(self, "summary", summary)
-        object.__setattr__(self, "_data", {f: data.get(f) for f in self.fields})
-
-    def __getattr__(self, name: str) -> Any:
-        data = object.__getattribute__(self, "_data")
-        if name in data:
-            return data[name]
-        raise AttributeError(name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        from dataclasses import FrozenInstanceError  # only on misuse: keeps the import light
-
-        raise FrozenInstanceError(f"{self.kind} is immutable")
-
-    def __eq__(self, other: object) -> bool:
-        return (type(other) is type(self) and other.time == self.time  # type: ignore[attr-defined]
-                and other.summary == self.summary and other._data == self._data)  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash((self.kind, self.time, self.summary))
-
-    def __repr__(self) -> str:
-        extra = "".join(f", {k}={v!r}" for k, v in self._data.items())
-        return f"{self.kind}(time={self.time!r}, summary={self.summary!r}{extra})"
-
     def to_doc(self) -> dict:
-        doc = {"time": self.time, "summary": self.summary, **self._data}
+        doc = {"time": self.time, "summary": self.summary, **{f: self.__dict__[f] for f in self.fields}}
         doc["type"] = self.kind
         doc["severity"] = self.severity
         return doc
 
 
 def _event(name: str, severity: str = "information", **extra: type) -> type[Event]:
-    return type(name, (Event,), {"__slots__": (), "kind": name, "severity": severity, "fields": tuple(extra)})
+    return record(name, Event, dict.fromkeys(extra), {"__module__": __name__, "__qualname__": name, "kind": name,
+                                                      "severity": severity, "fields": tuple(extra)})
 
 
 # Key Vault

@@ -23,6 +23,10 @@ class BlobStore(Protocol):
     def read(self, blob_id: str, offset: int, length: int) -> bytes:
         """Return ``length`` bytes from ``offset``; bytes never written read as zero."""
 
+    def map(self, blob_id: str, offset: int, length: int):
+        """The stored bytes of ``[offset, offset + length)`` as a read-only buffer without a copy (a memory map),
+        shorter where the blob ends sooner (the rest reads as zero); or None: the caller uses :meth:`read`."""
+
     def write(self, blob_id: str, offset: int, data: bytes) -> None:
         """Write ``data`` at ``offset``; durable (fsynced) when it returns."""
 
@@ -94,11 +98,13 @@ class StateStore(Protocol):
     def read_log(self, name: str) -> list[dict]:
         """Every document of the log of a committed generation, oldest first."""
 
-    def read_log_since(self, name: str, start: int) -> tuple[list[dict], int]:
+    def read_log_since(self, name: str | tuple[str, ...], start: int) -> tuple[list[dict], int]:
         """The documents of the log from position ``start`` (0, or what an earlier call returned) on, and
-        the position after them: a reader that follows the log reads only what is new."""
+        the position after them: a reader that follows the log reads only what is new. ``name`` a tuple of
+        logs: the documents of each, in the order they were appended, each keeping its ``log`` (positions
+        then count in that merged sequence: from :meth:`log_end` of the same tuple)."""
 
-    def log_end(self, name: str) -> int:
+    def log_end(self, name: str | tuple[str, ...]) -> int:
         """The position after the last committed document of the log (what :meth:`read_log_since` returns
         once it has read everything), found without reading the log's history."""
 
@@ -125,6 +131,9 @@ class MemoryBlobStore:
         blob = self._blobs.get(blob_id, bytearray())
         out = bytes(blob[offset : offset + length])
         return out + bytes(length - len(out))
+
+    def map(self, blob_id: str, offset: int, length: int) -> None:
+        return None  # a view of a bytearray would stop it from growing while it lives: the engine reads
 
     def write(self, blob_id: str, offset: int, data: bytes) -> None:
         blob = self._blobs.setdefault(blob_id, bytearray())
@@ -235,12 +244,15 @@ class MemoryStore:
             ids.append(doc["id"])
         return ids
 
-    def read_log_since(self, name: str, start: int) -> tuple[list[dict], int]:
-        docs = self.read_log(name)
+    def read_log_since(self, name: str | tuple[str, ...], start: int) -> tuple[list[dict], int]:
+        docs = self._merged(name) if isinstance(name, tuple) else self.read_log(name)
         return docs[start:], len(docs)
 
-    def log_end(self, name: str) -> int:
-        return len(self.read_log(name))
+    def log_end(self, name: str | tuple[str, ...]) -> int:
+        return len(self._merged(name) if isinstance(name, tuple) else self.read_log(name))
+
+    def _merged(self, names: tuple[str, ...]) -> list[dict]:
+        return sorted((dict(d, log=n) for n in names for d in self.read_log(n)), key=lambda d: d["id"])
 
     def read_log(self, name: str) -> list[dict]:
         out = []

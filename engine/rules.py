@@ -51,6 +51,9 @@ SEED_DISK_SKUS = ("Standard_LRS", "StandardSSD_LRS", "Premium_LRS", "UltraSSD_LR
 SNAPSHOT_SKUS = ("Standard_LRS", "Premium_LRS", "Standard_ZRS")
 """``az snapshot create --sku``'s choices; the seeds know the first two."""
 SEED_SNAPSHOT_SKUS = ("Standard_LRS", "Premium_LRS")
+IMAGE_STORAGE_SKUS = ("Standard_LRS", "Premium_LRS", "StandardSSD_LRS")
+"""``az image create --storage-sku``'s choices: the storage account an image is kept in, not a disk's SKU (an
+image takes its source's disks; the engine accepts the flag and does not model it)."""
 PREMIUM_V2 = "PremiumV2_LRS"
 SKU_TIER = {"Standard_LRS": "Standard", "StandardSSD_LRS": "Standard", "Premium_LRS": "Premium",
             "UltraSSD_LRS": "Ultra", "Premium_ZRS": "Premium", "StandardSSD_ZRS": "Standard",

@@ -21,11 +21,11 @@ from __future__ import annotations
 import base64
 import json
 import os
-from dataclasses import dataclass, field
 from datetime import datetime as _datetime
 from typing import Any, Callable, Iterable
 
 from ._lazy import crypto
+from ._light import dataclass, field
 from .clock import iso, parse_iso
 from .core import _no_cycle_collection
 from .entropy import oaep_sha256_encrypt, seeded_rsa

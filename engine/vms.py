@@ -20,7 +20,7 @@ from .common import MAX_IO, check_region, choice as _choice, compute_error, merg
 from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAllowed
 from .clock import iso
 from .core import INDEX_VERSION, EngineCore
-from .ids import arm_id, check_name, key_id, parse_key_url
+from .ids import arm_id, check_name, key_id, parse_arm_id, parse_key_url
 from .repository import refuse_if_read_only
 from .models import DATA_TABLES, POWER_TRANSITIONS, Disk, PowerState, ScaleSet, VirtualMachine
 from .rules import DISK_SKUS, ENC_PLATFORM, PREMIUM_V2, VM_SIZE_HELP, VM_SIZE_RE, ZONAL_REGIONS, ZONES, \
@@ -504,10 +504,15 @@ class VmsBackend(EngineCore):
             return vm
 
     @action
-    def enable_disk_encryption_ade(self, name: str, resource_group: str | None = None) -> VirtualMachine:
-        """Azure Disk Encryption (in-guest): excluded with customer keys (K8) and encryption at host (V6)."""
+    def enable_disk_encryption_ade(self, name: str, resource_group: str | None = None, *,
+                                   disk_encryption_keyvault: str | None = None) -> VirtualMachine:
+        """Azure Disk Encryption (in-guest): excluded with customer keys (K8) and encryption at host (V6).
+        ``disk_encryption_keyvault`` (a vault's name or ARM id, as ``az vm encryption enable`` takes it): the vault
+        the guest's keys would go to; it must exist, in the VM's subscription and region (no key is modelled in it)."""
         with self.transaction():
             vm = self._find_vm(name, resource_group)
+            if disk_encryption_keyvault is not None:
+                self._ade_vault(vm, disk_encryption_keyvault)
             if vm.encryption_at_host:
                 raise OperationNotAllowed(f"VM {vm.name} has encryption at host; Azure Disk Encryption cannot be "
                                           "enabled on it (V6)", code="OperationNotAllowed")
@@ -522,6 +527,17 @@ class VmsBackend(EngineCore):
                 d.ade_enabled = True
             self._emit(ev.VmUpdated, f"Azure Disk Encryption enabled on VM {vm.name}", vm=vm.id)
             return vm
+
+    def _ade_vault(self, vm: VirtualMachine, vault: str):
+        ref = parse_arm_id(vault) if vault.startswith("/") else None
+        if ref is not None and ref.subscription.lower() != self.subscription_id.lower():
+            raise BadRequest(f"key vault {vault!r} is in subscription {ref.subscription}; Azure Disk Encryption needs "
+                             f"the vault in the VM's subscription {self.subscription_id}", code="InvalidParameter")
+        v = self.get_vault(ref.name if ref else vault)
+        if v.location.lower() != vm.location.lower():
+            raise BadRequest(f"key vault {v.name} is in {v.location} and VM {vm.name} in {vm.location}; Azure Disk "
+                             "Encryption needs the vault in the VM's region", code="InvalidParameter")
+        return v
 
     # ---- attach / detach (V1) --------------------------------------------------------------------
 

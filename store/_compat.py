@@ -19,6 +19,9 @@ Each facility, native (Linux, macOS) -> portable fallback (Windows, or ``CMKLAB_
 * ``REPLACE_WHILE_OPEN``: True (``os.replace`` may replace a file this process holds open, so the
   storage keeps the version it read open and its inode number is not recycled) -> False (Windows
   refuses to replace an open file: the storage closes what it read at once).
+* ``start_writeback``: ``sync_file_range(SYNC_FILE_RANGE_WRITE)`` on Linux (through ctypes: ``os`` has no
+  binding), which starts writing a range back without waiting -> nothing (macOS and Windows have no such
+  call; the ``fsync`` after a write does all of the writing, as it always makes it durable).
 * ``make_sparse``: nothing to do where every file is sparse (Linux, macOS file systems) -> on Windows,
   ``FSCTL_SET_SPARSE`` on a new blob file (NTFS zero-fills a write past the end otherwise), best effort.
 * ``chmod``: ``os.chmod`` on POSIX; nothing elsewhere (modes are POSIX: on Windows ``os.chmod`` only
@@ -45,8 +48,10 @@ mixing these functions with ``os.read``/``os.write`` sees the same file offset a
 
 from __future__ import annotations
 
+import functools
 import mmap
 import os
+import sys
 import threading
 
 PORTABLE = os.environ.get("CMKLAB_PORTABLE", "") not in ("", "0")
@@ -63,6 +68,7 @@ _NATIVE_MMAP = POSIX and hasattr(mmap, "PROT_READ") and not PORTABLE
 _NATIVE_FSYNC_DIR = POSIX and hasattr(os, "O_DIRECTORY") and not PORTABLE
 _NATIVE_SEEK_DATA = hasattr(os, "SEEK_DATA") and hasattr(os, "SEEK_HOLE") and not PORTABLE
 _NATIVE_REPLACE_WHILE_OPEN = os.name != "nt" and not PORTABLE
+_NATIVE_WRITEBACK = sys.platform.startswith("linux") and not PORTABLE
 
 FALLBACKS: frozenset[str] = frozenset(name for name, native in (
     ("O_CLOEXEC", _NATIVE_CLOEXEC),
@@ -73,6 +79,7 @@ FALLBACKS: frozenset[str] = frozenset(name for name, native in (
     ("fsync_dir", _NATIVE_FSYNC_DIR),
     ("SEEK_DATA", _NATIVE_SEEK_DATA),
     ("REPLACE_WHILE_OPEN", _NATIVE_REPLACE_WHILE_OPEN),
+    ("start_writeback", _NATIVE_WRITEBACK),
 ) if not native)
 """The facilities that take their portable path in this process (empty on Linux by default)."""
 
@@ -149,11 +156,15 @@ def pwritev(fd: int, buffers, offset: int) -> int:
 def map_readonly(fd: int, offset: int, length: int):
     """``length`` bytes of ``fd`` from ``offset`` as a read-only buffer, the file being at least that long.
 
-    Natively a memory map (nothing is copied; the map stays valid after ``fd`` is closed); elsewhere the
-    bytes read (zeros where the file has shrunk since its size was checked)."""
+    Natively a memory map of just that window (nothing is copied; the map stays valid after ``fd`` is
+    closed, and is unmapped when the last view of it goes); elsewhere the bytes read (zeros where the file
+    has shrunk since its size was checked)."""
+    if length <= 0:
+        return b""
     if _NATIVE_MMAP:
-        mapped = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
-        return memoryview(mapped)[offset:offset + length]
+        start = offset - offset % mmap.ALLOCATIONGRANULARITY  # a map starts on a granularity boundary
+        mapped = mmap.mmap(fd, offset + length - start, prot=mmap.PROT_READ, offset=start)
+        return memoryview(mapped)[offset - start:offset - start + length]
     parts = []
     got = 0
     while got < length:
@@ -164,6 +175,42 @@ def map_readonly(fd: int, offset: int, length: int):
         got += len(chunk)
     data = b"".join(parts)
     return data + bytes(length - len(data))
+
+
+SYNC_FILE_RANGE_WRITE = 2
+"""``sync_file_range`` flag (linux/fs.h): start writing the range's dirty pages back; wait for nothing."""
+
+
+@functools.lru_cache(maxsize=None)
+def _libc_sync_file_range():
+    """libc's ``sync_file_range`` through ctypes (loaded on first use: only a big blob write needs it), or
+    None where the C library has none."""
+    try:
+        import ctypes
+
+        fn = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+def start_writeback(fd: int, offset: int, length: int) -> None:
+    """Start writing ``[offset, offset + length)`` of ``fd`` to the device, without waiting for it: the
+    device then works while the caller prepares what comes next, and the ``fsync`` that makes the whole
+    write durable has less left to wait for. A hint only: it never replaces that ``fsync``, and where the
+    call is missing or fails nothing is lost but the overlap."""
+    if not _NATIVE_WRITEBACK:
+        return
+    fn = _libc_sync_file_range()
+    if fn is not None:
+        fn(fd, offset, length, SYNC_FILE_RANGE_WRITE)  # (-1 with errno, e.g. on a file system without it: ignored)
+
+
+def maps() -> bool:
+    """True where :func:`map_readonly` maps the file (nothing is copied); False where it reads the bytes."""
+    return _NATIVE_MMAP
 
 
 def fsync_dir(directory: str) -> None:

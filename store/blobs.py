@@ -1,7 +1,10 @@
 """Disk ciphertext on the file system: one sparse file per blob in ``HOME/blobs/`` (files 0600, directory 0700).
 
 Blob writes are durable when they return (``pwrite`` + ``fsync``; the directory is fsynced when a file
-is created or removed), so a committed state never refers to ciphertext that a crash lost. Files are
+is created or removed), so a committed state never refers to ciphertext that a crash lost. A big write
+starts writing back every ``_WRITEBACK_STEP`` bytes it has handed to the page cache (``sync_file_range``
+where there is one), so that the device works while the next part is prepared and the closing ``fsync``
+waits for less; that ``fsync`` stays what makes the write durable. Files are
 sparse: bytes never written are holes and read as zeros, as do reads past the end of the file, so a
 simulated 1 TiB disk costs only what was written to it; ``extents`` lists the regions that may hold data
 so that the engine re-encrypts only those. ``copy`` keeps holes (it copies data extents
@@ -29,6 +32,7 @@ _PLAIN_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}\Z")
 _CHUNK = 1 << 20
 _BLOCK = 4096
 _ZEROS = bytes(_BLOCK)
+_WRITEBACK_STEP = 8 << 20  # (the engine hands over 1 MiB chunks: every eighth one starts a writeback)
 
 
 class FileBlobStore:
@@ -87,6 +91,33 @@ class FileBlobStore:
         finally:
             os.close(fd)
 
+    def map(self, blob_id: str, offset: int, length: int):
+        """The stored bytes of ``[offset, offset + length)`` that lie inside the blob's file, as a read-only
+        memory map (nothing copied: the engine decrypts straight from the page cache); shorter than
+        ``length`` where the file ends sooner (the rest reads as zeros). None where nothing is mapped: the
+        platform does not map (``store._compat``), there is no file or no byte of it in the range, or the
+        map failed; the caller then uses :meth:`read`.
+
+        Safe to hold while the blob is written: blob files never shrink in place (``copy`` replaces the
+        file, ``delete`` unlinks it; a map keeps the old file's pages), so the map never runs past its end."""
+        if offset < 0 or length < 0:
+            raise ValueError(f"offset and length must be >= 0 (got {offset}, {length})")
+        if not _compat.maps():
+            return None
+        try:
+            fd = os.open(self.filename(blob_id), os.O_RDONLY | _compat.O_CLOEXEC)
+        except FileNotFoundError:
+            return None
+        try:
+            inside = min(length, os.fstat(fd).st_size - offset)
+            if inside <= 0:
+                return None
+            return _compat.map_readonly(fd, offset, inside)
+        except (OSError, ValueError):  # e.g. no address space for the window: read instead
+            return None
+        finally:
+            os.close(fd)
+
     def write(self, blob_id: str, offset: int, data: bytes) -> None:
         self.writev(blob_id, offset, [data])
 
@@ -107,13 +138,16 @@ class FileBlobStore:
         try:
             if created:
                 _compat.make_sparse(fd)
-            pos = offset
+            pos = kicked = offset
             for part in parts:
                 with memoryview(part) as whole, whole.cast("B") as view:
                     while view:
                         n = _compat.pwritev(fd, [view], pos)
                         pos += n
                         view = view[n:]
+                if pos - kicked >= _WRITEBACK_STEP:
+                    _compat.start_writeback(fd, kicked, pos - kicked)
+                    kicked = pos
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -47,10 +47,15 @@ class LogFiles:
         self._cache: tuple | None = None
         """(file signature, line count, end offset, gen of the last line) after this process's last append."""
 
-    def path(self, name: str = "journal") -> str:
+    def path(self, name: str | tuple[str, ...] = "journal") -> str:
+        """The journal's path (every log is in it); ``name`` (a log, or a tuple of logs) is checked."""
+        for n in (name if isinstance(name, tuple) else (name,)):
+            self._check(n)
+        return self._path
+
+    def _check(self, name: str) -> None:
         if name not in LOG_NAMES and name != "journal":
             raise ValueError(f"unknown log {name!r}; logs: {', '.join(LOG_NAMES)}")
-        return self._path
 
     def read(self, name: str, committed_gen: int | None = None) -> list[dict]:
         """The documents of one log (``audit`` or ``events``), oldest first, of committed generations."""
@@ -63,8 +68,10 @@ class LogFiles:
         docs, end, _last = self.read_from(name, committed_gen, start)
         return docs, end
 
-    def read_from(self, name: str, committed_gen: int | None, start: int) -> tuple[list[dict], int, int | None]:
-        """:meth:`read_since`, and the id of the last committed line read (of any log; None if none was)."""
+    def read_from(self, name: str | tuple[str, ...], committed_gen: int | None,
+                  start: int) -> tuple[list[dict], int, int | None]:
+        """:meth:`read_since`, and the id of the last committed line read (of any log; None if none was).
+        ``name`` a tuple of logs: the documents of each of them, in journal order, each keeping its ``log``."""
         self.path(name)
         path = self.path()
         try:
@@ -80,6 +87,7 @@ class LogFiles:
         out = []
         last = None
         pos = 0
+        several = isinstance(name, tuple)
         while True:
             nl = raw.find(b"\n", pos)
             if nl < 0:
@@ -94,7 +102,10 @@ class LogFiles:
                 if committed_gen is not None and gen > committed_gen:
                     break  # lines of a generation the state never reached (and everything after them)
                 last = doc.get("id")
-                if doc.pop("log", None) == name:
+                if several:
+                    if doc.get("log") in name:
+                        out.append(doc)
+                elif doc.pop("log", None) == name:
                     out.append(doc)
             pos = nl + 1
         try:

@@ -1235,8 +1235,9 @@ class TinyStore:
         """The documents of one log, of generations the state has reached (orphans excluded)."""
         return self.read_log_since(name, 0)[0]
 
-    def read_log_since(self, name: str, start: int) -> tuple[list[dict], int]:
+    def read_log_since(self, name: str | tuple[str, ...], start: int) -> tuple[list[dict], int]:
         """Like :meth:`read_log`, from byte ``start`` of the journal (the offset an earlier call returned).
+        ``name`` a tuple of logs: their documents in journal order, each keeping its ``log``.
 
         Lines that the journal lacks but a committed record holds (a writer died between its commit point
         and its journal write, or is between them now) are read from the commit log, after the journal's;
@@ -1244,10 +1245,14 @@ class TinyStore:
         last copy)."""
         self._check_open()
         docs, end, last = self._logs.read_from(name, self.generation, start)
+        several = isinstance(name, tuple)
         for raw in self._missing_journal(last):
             doc = json.loads(raw)
             doc.pop("gen", None)
-            if doc.pop("log", None) == name:
+            if several:
+                if doc.get("log") in name:
+                    docs.append(doc)
+            elif doc.pop("log", None) == name:
                 docs.append(doc)
         return docs, end
 
@@ -1289,7 +1294,7 @@ class TinyStore:
             self._logs.write(missing, view.generation, view.generation, sync=False)
         return bool(missing)
 
-    def log_end(self, name: str) -> int:
+    def log_end(self, name: str | tuple[str, ...]) -> int:
         """The position after the last committed document of the journal (for :meth:`read_log_since`),
         found from its end without reading its history."""
         self._check_open()

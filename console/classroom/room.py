@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 import zipfile
-from dataclasses import dataclass, field
+from engine._light import dataclass, field
 from pathlib import Path
 
 from engine.errors import EngineError

@@ -27,12 +27,16 @@ VMSS_IDENTITY = "managed identities of scale sets are not modelled"
 VMSS_DISKS = "cmklab's az vmss delete deletes the instances' disks (Delete)"
 ONE_INSTANCE = ("changing one instance's model is not modelled: update the scale set's model, then bring instances "
                 "to it with az vmss update-instances")
+ADE_KEK = "a key encryption key wrapping Azure Disk Encryption's keys is not modelled"
+ADE_AAD = "the older Azure Disk Encryption with an Azure AD app is not modelled"
 ODATA = "OData $filter, $select and $expand are not applied: shape the output with --query"
 
 NO_EFFECT: dict[str, dict[str, tuple[str, str]]] = {
     "az image delete": {"--no-wait": ("flag", "a simulated operation is done when the command returns; as in az, "
                                               "nothing is printed")},
     "az image show": {"--expand": ("value", "an image has nothing to expand")},
+    "az vm encryption enable": {"--force": ("flag", "cmklab's checks are the service's, not the client's: there "
+                                                     "is no client-side validation to ignore")},
     "az vm deallocate": {"--force-deallocate": ("bool", "a simulated deallocation never waits on the guest")},
     "az role assignment list": {"--include-groups": ("flag", "no group is modelled, so no assignment comes "
                                                              "through one")},
@@ -194,6 +198,15 @@ REFUSED: dict[str, dict[str, tuple[str, str]]] = {
         "--new-names-of-source-disk-restore-point/--new-names-of-rp": ("list", FROM_DISKS),
     },
     "az vm disk detach": {"--disk-ids": ("list", "detach one disk per call with --name")},
+    "az vm encryption enable": {
+        "--key-encryption-key": ("value", ADE_KEK), "--key-encryption-keyvault": ("value", ADE_KEK),
+        "--key-encryption-algorithm": ("value", ADE_KEK),
+        "--encryption-identity": ("value", "user-assigned identities for Azure Disk Encryption are not modelled"),
+        "--encrypt-format-all": ("flag", "encrypt-formatting wipes the data disks' partitions, which the simulated "
+                                         "guest does not have"),
+        "--aad-client-id": ("value", ADE_AAD), "--aad-client-secret": ("value", ADE_AAD),
+        "--aad-client-cert-thumbprint": ("value", ADE_AAD),
+    },
     **{f"az keyvault key {verb}": {"--hsm-name": ("value", HSM)} for verb in ("encrypt", "decrypt", "sign", "verify")},
     "az vmss create": {
         "--validate": ("flag", "to see what a create would do without doing it, run cmklab what-if az vmss create ..."),

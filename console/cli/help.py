@@ -34,13 +34,17 @@ def group_help(path: str) -> str:
         items = sorted(items + [("az", spec.GROUPS["az"])])
         verbs = sorted(spec.CMKLAB_VERBS.items())
         lines += ["", "Usage", f"{' ' * INDENT}{spec.CMKLAB_GLOBALS}"]
+    options = [(" ".join(f"{f} {kw['metavar']}" if "metavar" in kw else f for f in flags), kw["help"])
+               for flags, kw in spec.CMKLAB_OPTIONS] if path == "cmklab" else []
     width = max([len(n) for n, _ in items + items_c + verbs] or [0])
-    for title, block in (("Console and workshop:", verbs), ("Subgroups:", items), ("Commands:", items_c)):
+    for title, block in (("Global options (before the command):", options), ("Console and workshop:", verbs),
+                         ("Subgroups:", items), ("Commands:", items_c)):
         if not block:
             continue
         lines += ["", title]
+        w = max(len(n) for n, _ in block) if block is options else width  # the options: a column of their own
         for n, s in block:
-            lines += _wrap(f"{n.ljust(width)}{PREFIX}{s}", 1, INDENT + width + len(PREFIX))
+            lines += _wrap(f"{n.ljust(w)}{PREFIX}{s}", 1, INDENT + w + len(PREFIX))
     lines.append("")
     return "\n".join(lines) + "\n"
 

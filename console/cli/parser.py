@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from typing import Any
 
 from . import spec
@@ -26,6 +27,9 @@ class AzArgumentParser(argparse.ArgumentParser):
 
     def __init__(self, prog: str) -> None:
         super().__init__(prog=prog, add_help=False, allow_abbrev=True)
+        # a value such as -1h or -30m is a (negative) value, not an unknown option: the command that takes
+        # it says what is wrong with it (the clock only moves forward), not "DURATION is required"
+        self._negative_number_matcher = re.compile(r"^-\d+$|^-\d*\.\d+$|^-\d+[a-zA-Z]$")
 
     def error(self, message: str):  # type: ignore[override]
         raise UsageError(message, [QUERY_REFERENCE] if "--query" in message else [])

@@ -1,8 +1,8 @@
 """Running one CLI call: words -> command -> parsed flags -> one facade call -> output.
 
-The store is opened once, lazily (``--help`` and usage errors never open it). ``--read-only``
-refuses every command that changes state: the store opened read-only refuses every write, and the
-runner asks it first, to say so before a prompt. ``what-if`` parses the
+The store is opened once, lazily (``--help`` and usage errors never open it). ``--read-only`` opens it
+read-only: the engine's transaction asks the store, which refuses every command that changes state
+(:class:`engine.errors.ReadOnly`, exit 1) before anything is done; the runner checks nothing itself. ``what-if`` parses the
 wrapped command exactly as it would run and hands its :class:`~console.cli.spec.Call` to
 :meth:`engine.Engine.what_if`.
 """
@@ -119,11 +119,6 @@ def changes_state(cmd) -> bool:
     return method_changes_state(cmd.method)
 
 
-def _read_only(cmd) -> CLIError:
-    return CLIError(f"cmklab is read-only (--read-only): '{cmd.path}' changes state and was not run. "
-                    f"Preview it with: cmklab what-if {cmd.path} ...")
-
-
 def _lookup(root: str, tokens: list[str], ctx: Context) -> P.Resolved | None:
     res = P.resolve(root, tokens)
     if res.command is None:
@@ -159,10 +154,8 @@ def run_words(root: str, tokens: list[str], ctx: Context) -> int:
     if parsed is None:
         return 0
     cmd, ns = parsed
-    if changes_state(cmd) and ctx.engine.read_only:  # said before a prompt; the store refuses it anyway
-        raise _read_only(cmd)
-    if cmd.confirm and not getattr(ns, "yes", False):
-        _confirm(ctx)
+    if cmd.confirm and not getattr(ns, "yes", False) and not ctx.engine.read_only:
+        _confirm(ctx)  # (a store opened read-only refuses the command: there is nothing to confirm)
     if cmd.warning:
         ctx.warn(cmd.warning)
     _check_subscription(ns, ctx)
@@ -306,9 +299,12 @@ Examples
 
 
 def what_if(tokens: list[str], ctx: Context) -> int:
-    if not tokens or tokens[0] in ("-h", "--help"):
+    if tokens and tokens[0] in ("-h", "--help"):
         ctx.out(WHAT_IF_HELP)
         return 0
+    if not tokens:  # its one argument is required: as az, a usage error (exit 2), not help and success
+        raise UsageError("the following arguments are required: COMMAND (e.g. cmklab what-if az keyvault key "
+                         "set-attributes --vault-name kv1 -n key1 --enabled false; cmklab what-if --help)")
     root, rest = ("az", tokens[1:]) if tokens[0].lower() == "az" else ("cmklab", tokens)
     parsed = _parse(root, rest, ctx)
     if parsed is None:

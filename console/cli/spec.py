@@ -11,19 +11,12 @@ imported only when that group is used: a CLI call imports one module of specs.
 from __future__ import annotations
 
 import importlib
+from engine._lazy import module as lazy_module
 from engine._light import dataclass, field
 from typing import Any, Callable, Sequence
 
-class _LazyViews:
-    """``engine.views``, imported on first use: ``--help`` and usage errors never import the engine."""
-
-    def __getattr__(self, name: str):
-        from engine import views as module
-
-        return getattr(module, name)
-
-
-views = _LazyViews()
+views = lazy_module("engine.views")
+"""``engine.views``, imported on first use: ``--help`` and usage errors never import the engine's views."""
 
 # ---- arguments ------------------------------------------------------------------------------------------
 
@@ -100,6 +93,9 @@ class Command:
     turns the value into portable words), or a function ``(value, words) -> {dest: value}``, which sees
     every value, even the method's default. Any other parameter maps to the dest of its own name, and is
     not written when it has the method's default."""
+    when: dict = field(default_factory=dict)
+    """The parameter values of the calls this command says, where several commands declare one method
+    (``az vmss start|stop|deallocate|restart`` all call ``scale_set_power``: each says its ``action``)."""
     each: Callable[[dict, Any], list] | None = None
     """``(params, words) -> [params]``: one call said as several command lines (``set-attributes`` on every
     version of a key: one line per version)."""
@@ -145,6 +141,7 @@ GROUPS: dict[str, str] = {
     "az image": "Manage custom virtual machine images.",
     "az vm": "Manage Linux or Windows virtual machines.",
     "az vm disk": "Manage the managed data disks attached to a VM.",
+    "az vm encryption": "Manage encryption of VM disks.",
     "az vmss": "Manage groupings of virtual machines in an Azure Virtual Machine Scale Set (VMSS).",
     "cmklab": "cmklab: customer-managed keys for disks, on an engine with real envelope encryption.",
     "cmklab vm": "The data plane: read and write a VM's disks as the guest sees them.",
@@ -175,6 +172,16 @@ CMKLAB_VERBS = {
 }
 """The verbs ``cmklab`` runs outside the az CLI (``console.main``), for ``cmklab --help``."""
 
+CMKLAB_OPTIONS = (
+    (("--home",), {"metavar": "DIR", "help": "the home holding the state (default: $CMKLAB_HOME, or the user's "
+                                             "data directory)"}),
+    (("--seed",), {"metavar": "N", "help": "the seed of a new state (default: $CMKLAB_SEED)"}),
+    (("--profile",), {"metavar": "NAME", "help": "the rule profile of a new state: seeds or azure-2025"}),
+    (("--empty",), {"action": "store_true", "help": "the console opens a new home empty (no demo landscape)"}),
+    (("--read-only",), {"action": "store_true", "help": "open the store read-only: every change is refused"}),
+)
+"""cmklab's global options, before the command (``console.main`` parses them; ``cmklab --help`` lists them):
+``(option strings, argparse keywords)``."""
 CMKLAB_GLOBALS = "cmklab [--home DIR] [--seed N] [--profile NAME] [--empty] [--read-only] [COMMAND ...]"
 
 _loaded: set[str] = set()

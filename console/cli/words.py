@@ -47,6 +47,7 @@ GETTERS = {
     "Microsoft.Compute/diskEncryptionSets": "get_des", "Microsoft.Compute/disks": "get_disk",
     "Microsoft.Compute/snapshots": "get_snapshot", "Microsoft.Compute/images": "get_image",
     "Microsoft.Compute/virtualMachines": "get_vm", "Microsoft.KeyVault/vaults": "get_vault",
+    "Microsoft.Compute/virtualMachineScaleSets": "get_scale_set",
 }
 """The facade getter of each ARM type a command's ``--ids`` names (to find a resource's group)."""
 
@@ -125,17 +126,21 @@ class Words:
 
 # ---- the registry, by method ---------------------------------------------------------------------------
 
-_BY_METHOD: dict[str, spec.Command] = {}
+_BY_METHOD: dict[str, list[spec.Command]] = {}
 
 
-def command_for(method: str) -> spec.Command | None:
-    """The command that says calls of ``method`` (the first declared, when several call it)."""
+def command_for(method: str, params: dict | None = None) -> spec.Command | None:
+    """The command that says calls of ``method``: with ``params``, the first declared whose ``when`` they
+    match (``az vmss stop`` for ``scale_set_power(..., action="stop")``); without, the first declared."""
     if not _BY_METHOD:
         spec.load_all()
         for cmd in spec.COMMANDS.values():
             if cmd.method is not None:
-                _BY_METHOD.setdefault(cmd.method, cmd)
-    return _BY_METHOD.get(method)
+                _BY_METHOD.setdefault(cmd.method, []).append(cmd)
+    for cmd in _BY_METHOD.get(method, ()):
+        if params is None or all(params.get(k) == v for k, v in cmd.when.items()):
+            return cmd
+    return None
 
 
 def bind(engine, method: str, args: tuple, kwargs: dict) -> dict:
@@ -152,13 +157,15 @@ def defaults(engine, method: str) -> dict:
 
 def say(engine, call: spec.Call) -> list[str]:
     """The command line(s) of ``call``; raises :class:`Unsayable` when no command says it."""
-    cmd = command_for(call.method)
-    if cmd is None:
+    if command_for(call.method) is None:
         raise Unsayable(f"no command declares method={call.method!r}")
     try:
         params = bind(engine, call.method, call.args, call.kwargs)
     except TypeError as err:
         raise Unsayable(f"{call.method}: {err}") from None
+    cmd = command_for(call.method, params)
+    if cmd is None:
+        raise Unsayable(f"no command of {call.method} says {params}")
     w = Words(engine, params, dict(call.hints or {}))
     return [_line(cmd, engine, p, Words(engine, p, w.hints)) for p in (cmd.each(params, w) if cmd.each else [params])]
 
@@ -189,6 +196,10 @@ def _line(cmd: spec.Command, engine, params: dict, w: Words) -> str:
         raise Unsayable(f"{cmd.path} has no argument for {', '.join(unknown)}")
     if values.get("resource_group") is None and "resource_group" in cmd.ids_required and cmd.ids in GETTERS:
         values["resource_group"] = w.group_of(GETTERS[cmd.ids], values.get(cmd.id_parts[1]))
+    missing = [a.options[0] if a.options else a.dest for a in cmd.args
+               if (a.required or a.dest in cmd.ids_required) and values.get(a.dest) is None]
+    if missing:
+        raise Unsayable(f"{cmd.path} requires {', '.join(missing)}, which the call does not give")
     if cmd.confirm and "yes" in dests:
         values["yes"] = True  # a script cannot answer az's prompt
     words = cmd.words

@@ -10,6 +10,7 @@ as its access policies and roles allow."""
 
 from __future__ import annotations
 
+import copy
 import re
 import uuid
 
@@ -35,12 +36,17 @@ API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview|-beta|-privatepreview)?$"
 
 
 def _strip(obj):
-    """Drop what az adds (``resourceGroup``) and give ARM's wire names to what the SDK renamed."""
-    if isinstance(obj, list):
-        return [_strip(x) for x in obj]
-    if isinstance(obj, dict):
-        return {RENAMES.get(k, k): _strip(v) for k, v in obj.items() if k != "resourceGroup"}
+    """Drop what az adds (``resourceGroup``) and give ARM's wire names to what the SDK renamed (a copy; the
+    scalars, most of a view, are taken as they are, without a call each)."""
+    if type(obj) is dict:
+        return {RENAMES.get(k, k): (_strip(v) if type(v) in _NESTED else v) for k, v in obj.items()
+                if k != "resourceGroup"}
+    if type(obj) is list:
+        return [_strip(x) if type(x) in _NESTED else x for x in obj]
     return obj
+
+
+_NESTED = (dict, list)
 
 
 def wire(view: dict) -> dict:
@@ -853,24 +859,73 @@ def _instances(ep, ss) -> list:
 
 
 def _vmss_wire(ep, ss) -> dict:
-    """A scale set on the wire (ARM's model; the engine keeps its template and makes its instances as VMs)."""
-    os_disk: dict = {"createOption": "FromImage", "caching": "ReadWrite",
-                     "managedDisk": {"storageAccountType": "Premium_LRS"}}
-    if ss.os_disk_encryption_set:
-        des = ep.engine.get_des(ss.os_disk_encryption_set) if not ss.os_disk_encryption_set.startswith("/") else None
-        os_disk["managedDisk"]["diskEncryptionSet"] = {"id": des.id if des else ss.os_disk_encryption_set}
-    return {
-        "id": ss.id, "name": ss.name, "type": "Microsoft.Compute/virtualMachineScaleSets", "location": ss.location,
-        "tags": {}, "sku": {"name": ss.size, "tier": "Standard", "capacity": len(_instances(ep, ss))},
-        "properties": {
-            "provisioningState": "Succeeded", "orchestrationMode": "Uniform", "upgradePolicy": {"mode": "Manual"},
-            "timeCreated": ss.created, "singlePlacementGroup": True, "overprovision": False,
-            "virtualMachineProfile": {
-                "storageProfile": {"imageReference": _strip(views.image_reference(ss.image)), "osDisk": os_disk},
-                "securityProfile": {"encryptionAtHost": bool(ss.encryption_at_host)},
-            },
-        },
-    }
+    """A scale set on the wire: what ``az vmss show`` prints (its model, its stored plain properties) in ARM's
+    envelope (the engine keeps its template and makes its instances as VMs)."""
+    return wire(views.vmss_view(ep.engine, ss))
+
+
+VMSS_MODELLED = (
+    ("virtualMachineProfile", "storageProfile", "imageReference"),
+    ("virtualMachineProfile", "storageProfile", "dataDisks"),
+    ("virtualMachineProfile", "storageProfile", "osDisk", "managedDisk", "diskEncryptionSet"),
+    ("virtualMachineProfile", "storageProfile", "osDisk", "diskSizeGB"),
+    ("virtualMachineProfile", "securityProfile", "encryptionAtHost"),
+    ("virtualMachineProfile", "osProfile", "adminUsername"),
+    ("virtualMachineProfile", "osProfile", "adminPassword"),  # a secret: never stored
+    ("virtualMachineProfile", "osProfile", "customData"),  # may hold one: not stored either
+    ("upgradePolicy", "mode"), ("orchestrationMode",),
+    ("provisioningState",), ("timeCreated",), ("uniqueId",),  # read-only: Azure ignores them in a request
+)
+"""The paths of a scale set's ``properties`` the engine models (or must not keep); the rest are plain
+properties, stored in ``ScaleSet.props`` and shown over its view."""
+
+
+def _plain(props: dict, modelled: tuple) -> dict:
+    """``props`` without the ``modelled`` paths; objects left empty by that are dropped (a null stays: in a
+    PATCH it removes the property)."""
+    out = copy.deepcopy(props)
+    for path in modelled:
+        node = out
+        for k in path[:-1]:
+            node = node.get(k)
+            if not isinstance(node, dict):
+                break
+        else:
+            node.pop(path[-1], None)
+
+    def prune(d: dict) -> dict:
+        kept = {}
+        for k, v in d.items():
+            if isinstance(v, dict):
+                v = prune(v)
+                if not v:
+                    continue
+            kept[k] = v
+        return kept
+
+    return prune(out)
+
+
+def _vmss_plain(body: dict, p: dict) -> dict:
+    plain = _plain(p, VMSS_MODELLED)
+    if "zones" in body:
+        plain["zones"] = body["zones"]
+    return plain
+
+
+def _vmss_data_disks(sp: dict) -> tuple[list, list]:
+    disks = sp.get("dataDisks") or []
+    if not isinstance(disks, list):
+        raise HttpError(400, "InvalidParameter", "storageProfile.dataDisks must be a list.")
+    sizes = [d.get("diskSizeGB") for d in disks]
+    if any(not isinstance(gb, int) or isinstance(gb, bool) for gb in sizes):
+        raise HttpError(400, "InvalidParameter", "Required parameter 'diskSizeGB' is missing (null) or not a "
+                        "number in storageProfile.dataDisks (each empty data disk of the model needs its size).")
+    sets = [_des_of(d.get("managedDisk")) for d in disks]
+    if any(sets) and not all(sets):
+        raise HttpError(400, "InvalidParameter", "cmklab encrypts a scale set's data disks with one set each: give "
+                        "managedDisk.diskEncryptionSet to every data disk of the model, or to none.")
+    return sizes, [x for x in sets if x]
 
 
 def _vmss(ep, rg: str, name: str):
@@ -917,18 +972,38 @@ def put_vmss(ep, req: Req, sub: str, rg: str, name: str) -> Resp:
     sp = profile.get("storageProfile") or {}
     at_host = (profile.get("securityProfile") or {}).get("encryptionAtHost")
     capacity = (body.get("sku") or {}).get("capacity")
+    upgrade_mode = (p.get("upgradePolicy") or {}).get("mode")
+    plain = _vmss_plain(body, p)
     if _exists(ep.engine.get_scale_set, name, rg):
         ss = ep.engine.get_scale_set(name, rg)
+        changes = {}
         if at_host is not None and bool(at_host) != ss.encryption_at_host:
-            ep.engine.update_scale_set(name, rg, encryption_at_host=bool(at_host))
+            changes["encryption_at_host"] = bool(at_host)
+        os_des = _des_of((sp.get("osDisk") or {}).get("managedDisk"))
+        if os_des and os_des.lower() != (ss.os_disk_encryption_set or "").lower():
+            changes["os_disk_encryption_set"] = os_des
+        if upgrade_mode is not None and upgrade_mode != ss.upgrade_mode:
+            changes["upgrade_mode"] = upgrade_mode
+        if "tags" in body and (body.get("tags") or {}) != ss.tags:
+            changes["tags"] = body.get("tags") or {}
+        if plain:
+            changes["props"] = plain
+        if changes:
+            ep.engine.update_scale_set(name, rg, **changes)
         if capacity is not None and capacity != len(_instances(ep, ss)):
             ep.engine.scale_scale_set(name, capacity, rg)
         return Resp(200, _vmss_wire(ep, ep.engine.get_scale_set(name, rg)))
     if req.method == "PATCH":
         raise _not_found("Microsoft.Compute/virtualMachineScaleSets", name, rg)
+    sizes, data_sets = _vmss_data_disks(sp)
+    os_disk = sp.get("osDisk") or {}
     ss = ep.engine.create_scale_set(
         name, rg, capacity=2 if capacity is None else capacity,
         size=(body.get("sku") or {}).get("name") or "Standard_DS3_v2", image=_image_of(sp),
-        location=body.get("location"), os_disk_encryption_set=_des_of((sp.get("osDisk") or {}).get("managedDisk")),
-        encryption_at_host=bool(at_host))
+        location=body.get("location"), os_disk_encryption_set=_des_of(os_disk.get("managedDisk")),
+        os_disk_size_gb=os_disk.get("diskSizeGB"), data_disk_sizes_gb=sizes, data_disk_encryption_sets=data_sets,
+        encryption_at_host=bool(at_host), upgrade_mode=upgrade_mode or "Manual",
+        orchestration_mode=p.get("orchestrationMode") or "Uniform",  # ARM's default (az's is Flexible)
+        admin_username=(profile.get("osProfile") or {}).get("adminUsername") or "azureuser",
+        tags=body.get("tags"), props=plain)
     return Resp(201, _vmss_wire(ep, ss))

@@ -45,24 +45,23 @@ def run_endpoint(argv: list[str], home=None, seed=None, profile=None, read_only=
         print(f"cmklab endpoint: error: port {args.port} is not between 1 and 65535 (0: any free port)",
               file=sys.stderr)
         return 2
-    if read_only:
-        print("cmklab endpoint: error: --read-only is not offered: the endpoint's clients change state "
-              "(serve a read-only console with cmklab serve --read-only)", file=sys.stderr)
+    if args.words and (args.words != ["sp", "create"] or not args.name):
+        print("cmklab endpoint: error: the only subcommand is: sp create --name NAME", file=sys.stderr)
         return 2
     from console.session import open_engine
     from engine.errors import EngineError
+    from engine.repository import refuse_if_read_only
 
-    try:
-        engine = open_engine(home, seed=seed, profile=profile)
+    try:  # --read-only: the store is opened read-only, and refuses every change the clients ask for (409)
+        engine = open_engine(home, seed=seed, profile=profile, read_only=read_only)
+        if args.words:
+            refuse_if_read_only(engine.store, "a new service principal")
     except EngineError as err:
         print(f"ERROR: ({err.display_code}) {err.message}", file=sys.stderr)
         return 1
     from .server import Endpoint
 
     if args.words:
-        if args.words != ["sp", "create"] or not args.name:
-            print("cmklab endpoint: error: the only subcommand is: sp create --name NAME", file=sys.stderr)
-            return 2
         from .pki import EndpointFiles
 
         sp = EndpointFiles(engine.home).create_principal(args.name)

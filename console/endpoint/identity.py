@@ -43,6 +43,13 @@ class InvalidToken(Exception):
 
 
 def verify(key: bytes, token: str, audiences: tuple[str, ...], *, now: float | None = None) -> dict:
+    """The claims of a token signed under ``key``, unexpired, for one of ``audiences``; else InvalidToken."""
+    return check(signed_claims(key, token), audiences, now=now)
+
+
+def signed_claims(key: bytes, token: str) -> dict:
+    """The claims of a token whose signature holds under ``key`` (expiry and audience not checked yet: a
+    server may keep the answer for the token's lifetime and :func:`check` it at each request)."""
     parts = token.split(".")
     if len(parts) != 3:
         raise InvalidToken("The access token is not a JWT.")
@@ -54,8 +61,15 @@ def verify(key: bytes, token: str, audiences: tuple[str, ...], *, now: float | N
     good = hmac.new(key, f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest()
     if not hmac.compare_digest(sig, good):
         raise InvalidToken("The access token has an invalid signature.")
+    if not isinstance(claims, dict) or not isinstance(claims.get("exp"), int):
+        raise InvalidToken("The access token expiry UTC time is earlier than current UTC time.")
+    return claims
+
+
+def check(claims: dict, audiences: tuple[str, ...], *, now: float | None = None) -> dict:
+    """``claims`` (of a token whose signature holds) if unexpired and for one of ``audiences``."""
     now = now if now is not None else time.time()
-    if not isinstance(claims, dict) or not isinstance(claims.get("exp"), int) or claims["exp"] <= now:
+    if claims["exp"] <= now:
         raise InvalidToken("The access token expiry UTC time is earlier than current UTC time.")
     if claims.get("aud") not in audiences:
         raise InvalidToken(f"The access token has been obtained for wrong audience or resource "

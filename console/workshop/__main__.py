@@ -1,4 +1,4 @@
-"""``python -m console.workshop scenario ...`` / ``serve ...``."""
+"""``python -m console.workshop [GLOBAL OPTIONS] scenario|serve ...``: the ``cmklab`` program."""
 
 from .glue import main
 

@@ -6,7 +6,8 @@
     run NAME|FILE.toml [--auto] [--reset] [--until N] [--skip N] [--verbose] [--no-console]
                                          a fresh landscape in the home; --auto plays every hint
     check                                checks the current step's objectives on the home's state
-    show                                 prints the current step (narrative, hints, objectives)
+    show [NAME]                          prints the current step (narrative, hints, objectives); with a
+                                         scenario's name or number, what it is about and its steps
     reset-step                           the landscape as it was when the current step began (a
                                          step that can no longer be met: a purged key is final)
 
@@ -25,20 +26,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import io
 import os
 import shlex
 import shutil
 import sys
-from dataclasses import dataclass, field
+from engine._light import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
 from engine.errors import EngineError
 
-from .scenario import (LAB_FILE, Lab, Scenario, ScenarioError, load_scenario, load_scenarios, render_hint,
-                       start_scenario)
+from .scenario import (LAB_FILE, Lab, Scenario, ScenarioError, ScenarioNotFound, load_scenario, load_scenarios,
+                       render_hint, start_scenario, text_width, wrap_text)
 
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
 
@@ -58,8 +58,8 @@ def find_scenario(name: str) -> Scenario:
     if name.endswith(".toml"):
         path = Path(name).expanduser().absolute()
         if not path.is_file():
-            raise ScenarioError(f"scenario file {name} does not exist", code="ResourceNotFound")
-        return dataclasses.replace(load_scenario(path), path=str(path))
+            raise ScenarioNotFound(f"scenario file {name} does not exist")
+        return replace(load_scenario(path), path=str(path))
     all_ = scenarios()
     for s in all_:
         if s.name == name:
@@ -67,8 +67,7 @@ def find_scenario(name: str) -> Scenario:
     by_order = {str(s.order): s for s in all_}
     if name in by_order:
         return by_order[name]
-    raise ScenarioError(f"no scenario named {name!r}; scenarios: {', '.join(s.name for s in all_)}",
-                        code="ResourceNotFound")
+    raise ScenarioNotFound(f"no scenario named {name!r}; scenarios: {', '.join(s.name for s in all_)}")
 
 
 def _home(opts: dict) -> Path:
@@ -81,6 +80,19 @@ def home_has_state(home: Path) -> bool:
     from store import has_state
 
     return has_state(home)
+
+
+def _refused_by_store(home: Path, read_only: bool, what: str) -> None:
+    """Ask the home's store, opened in the session's mode, whether ``what`` (a change made around its commit:
+    files replaced wholesale) may go ahead: a store opened read-only refuses it, with its own error."""
+    from console.session import open_engine
+    from engine.repository import refuse_if_read_only
+
+    engine = open_engine(home, read_only=read_only)
+    try:
+        refuse_if_read_only(engine.store, what)
+    finally:
+        engine.close()
 
 
 def reset_home(home: Path) -> None:
@@ -148,14 +160,17 @@ class PlayResult:
     """Labels of the objectives not met (or the hint that did not behave as expected)."""
 
 
-def new_landscape(home: Path, scenario: Scenario, *, seed: int | None = None, profile: str | None = None):
-    """A fresh seeded engine on ``home`` holding the scenario's landscape, and the lab file."""
+def new_landscape(home: Path, scenario: Scenario, *, seed: int | None = None, profile: str | None = None,
+                  read_only: bool = False):
+    """A fresh seeded engine on ``home`` holding the scenario's landscape, and the lab file. ``read_only``: the
+    store is opened read-only, and so refuses (:class:`engine.errors.ReadOnly`) to be created."""
     from console.session import open_engine
 
     if scenario.profile and profile and profile != scenario.profile:
         raise ScenarioError(f"scenario {scenario.name} is written for the rule profile {scenario.profile!r}; "
                             f"drop --profile {profile}", code="InvalidParameter")
-    engine = open_engine(home, seed=scenario.seed if seed is None else seed, profile=scenario.profile or profile)
+    engine = open_engine(home, seed=scenario.seed if seed is None else seed, profile=scenario.profile or profile,
+                         read_only=read_only)
     start_scenario(engine, scenario)
     lab = Lab(engine, scenario, path=home / LAB_FILE, seed=engine.meta.seed, started=engine.now())
     lab.save()
@@ -223,7 +238,8 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
+    """``cmklab scenario``'s parser (a branch of ``console.main``'s tree)."""
     p = _Parser(prog="cmklab scenario", description="Workshop scenarios: a landscape, steps, objectives.")
     sub = p.add_subparsers(dest="verb", metavar="{list,run,check,show,reset-step}")
     lp = sub.add_parser("list", help="the scenarios shipped with cmklab")
@@ -239,7 +255,10 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--no-console", action="store_true", help="set up and print the first step; do not open the "
                                                                "console")
     sub.add_parser("check", help="check the current step's objectives; move on when they are met")
-    sub.add_parser("show", help="print the current step, its hints and objectives")
+    sp = sub.add_parser("show", help="print the current step, its hints and objectives; or, given a scenario, "
+                                     "what it is about and its steps")
+    sp.add_argument("name", nargs="?", help="a scenario's name or number (cmklab scenario list), or your own "
+                                            "scenario file (.toml): shown without starting it")
     sub.add_parser("reset-step", help="put the landscape back as it was when the current step began (a fresh "
                                       "landscape, the earlier steps' hints replayed): for a step that can no "
                                       "longer be met")
@@ -248,19 +267,21 @@ def _parser() -> argparse.ArgumentParser:
 
 def run_scenario_cli(argv: list[str], **opts) -> int:
     """``cmklab scenario ...``; ``opts`` are cmklab's global options (home, seed, profile, read_only)."""
-    args = _parser().parse_args(list(argv))
+    args = parser().parse_args(list(argv))
     try:
         if args.verb in (None, "list"):
             return _list(getattr(args, "names", False))
         if args.verb == "run":
             return _run(args, opts)
+        if args.verb == "show" and args.name:
+            return _show_scenario(find_scenario(args.name))
         if args.verb in ("check", "show"):
             return _check(opts, show_only=args.verb == "show")
         if args.verb == "reset-step":
             return _reset_step(opts)
     except EngineError as err:
         print(f"ERROR: ({err.display_code}) {err.message}", file=sys.stderr)
-        return 1
+        return 3 if err.status == 404 else 1
     return 2  # pragma: no cover
 
 
@@ -277,21 +298,35 @@ def _list(names: bool) -> int:
     return 0
 
 
+def _show_scenario(sc: Scenario) -> int:
+    """``cmklab scenario show NAME``: what a scenario is about and its steps, without a home (nothing is built)."""
+    print(f"{sc.order:>2}  {sc.name}: {sc.title}  ({len(sc.steps)} steps, seed {sc.seed}"
+          + (f", rules profile {sc.profile}" if sc.profile else "") + ")")
+    print()
+    print("\n".join(wrap_text(sc.summary, text_width())))
+    print()
+    for i, step in enumerate(sc.steps, 1):
+        print(f"  step {i}: {step.title}")
+    name = shlex.quote(sc.path) if sc.path else sc.name
+    print(f"\nStart it: cmklab --home DIR scenario run {name}   (add --auto to watch it played)")
+    return 0
+
+
 def _run(args, opts: dict) -> int:
-    if opts.get("read_only"):
-        print("cmklab scenario run: refused: --read-only forbids changes, and a scenario builds a new landscape",
-              file=sys.stderr)
-        return 1
+    """A read-only session (``--read-only``) is refused by the store, opened in that mode: a new home cannot be
+    created, and a home's state is not replaced (``--reset``)."""
     sc = find_scenario(args.name)
     home = _home(opts)
+    read_only = bool(opts.get("read_only"))
     if home_has_state(home):
         if not args.reset:
             print(f"cmklab scenario run: {home} already holds a cmklab state; a scenario starts from a fresh "
                   f"landscape. Use another --home, or add --reset to replace it (this deletes that state).",
                   file=sys.stderr)
             return 1
+        _refused_by_store(home, read_only, "replacing its state with a scenario's landscape (--reset)")
         reset_home(home)
-    engine, lab = new_landscape(home, sc, seed=opts.get("seed"), profile=opts.get("profile"))
+    engine, lab = new_landscape(home, sc, seed=opts.get("seed"), profile=opts.get("profile"), read_only=read_only)
     print(f"Scenario {sc.name}: {sc.title}  (seed {lab.seed}, home {home})")
     if args.auto:
         run = cli_runner(home, engine=engine)
@@ -307,7 +342,7 @@ def _run(args, opts: dict) -> int:
               file=sys.stderr)
         return 1
     print()
-    print("\n".join(["  " + ln if ln else "" for ln in sc.summary.splitlines()]))
+    print("\n".join(wrap_text(sc.summary, text_width())))
     print()
     print("\n".join(lab.lines()))
     print(f"\nWhen you have done it: cmklab --home {shlex.quote(str(home))} scenario check")
@@ -334,9 +369,9 @@ def _check(opts: dict, *, show_only: bool) -> int:
     home = _home(opts)
     if _no_lab(home):
         return 2
-    engine = open_engine(home)
+    engine = open_engine(home, read_only=bool(opts.get("read_only")))
     try:
-        lab = open_lab(engine, home, read_only=bool(opts.get("read_only")))
+        lab = open_lab(engine, home, read_only=engine.read_only)
         assert lab is not None
         if show_only:
             print("\n".join(lab.lines()))
@@ -379,15 +414,14 @@ def _reset_step(opts: dict) -> int:
     scratch home first and moved into place only once every earlier step's objectives are met there,
     so a replay that fails leaves the home as it was."""
     from console.session import open_engine
+    from engine.repository import refuse_if_read_only
 
     home = _home(opts)
-    if opts.get("read_only"):
-        print("cmklab scenario reset-step: refused: --read-only forbids changes", file=sys.stderr)
-        return 1
     if _no_lab(home):
         return 2
-    engine = open_engine(home)
+    engine = open_engine(home, read_only=bool(opts.get("read_only")))
     try:
+        refuse_if_read_only(engine.store, "putting the current step back (reset-step)")
         lab = open_lab(engine, home)
         assert lab is not None
         sc, n, seed, profile = lab.scenario, lab.number, lab.seed, engine.rules.name

@@ -1,7 +1,7 @@
 """The workshop's console glue: the one module of :mod:`console.workshop` that reaches the Textual console.
 
 ``cmklab scenario run`` opens the console on the lab's home when it runs in a terminal; ``main`` is the
-``python -m console.workshop`` entry point, which parses cmklab's global options with ``console.main``.
+``python -m console.workshop`` entry point: the ``cmklab`` program (``console.main``).
 The rest of the package (scenario data and parsing, objectives, the Lab model, the ``cmklab scenario``
 CLI) imports no textual: an import-linter contract in pyproject.toml holds it to that, with this
 module's imports of the console as its only exception. Import this module lazily, where a console opens.
@@ -23,15 +23,8 @@ def open_console(home: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m console.workshop scenario ...`` / ``serve ...`` (what ``cmklab scenario`` and
-    ``cmklab serve`` run)."""
-    from console.main import split_globals
+    """``python -m console.workshop [GLOBAL OPTIONS] scenario|serve ...``: the ``cmklab`` program itself
+    (``console.main``: one argument tree, which parses the global options)."""
+    from console.main import main as cmklab
 
-    from .cli import run_scenario_cli, run_serve
-
-    opts, rest = split_globals(list(sys.argv[1:] if argv is None else argv))
-    if rest and rest[0] == "serve":
-        return run_serve(rest[1:], **opts)
-    if rest and rest[0] == "scenario":
-        rest = rest[1:]
-    return run_scenario_cli(rest, **opts)
+    return cmklab(list(sys.argv[1:] if argv is None else argv))

@@ -27,7 +27,7 @@ import os
 import re
 import shlex
 import tomllib
-from dataclasses import dataclass, field
+from engine._light import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
@@ -47,6 +47,13 @@ class ScenarioError(EngineError):
 
     code = "InvalidScenario"
     status = 400
+
+
+class ScenarioNotFound(ScenarioError):
+    """No shipped scenario has that name or number, or no file is at that path (exit 3, as az's not found)."""
+
+    code = "ResourceNotFound"
+    status = 404
 
 
 # ==================================================================================== the data
@@ -651,9 +658,49 @@ def parse_scenario(data: dict, source: str = "<scenario>") -> Scenario:
                     profile=profile)
 
 
+_OWN_LINE = re.compile(r"\s|[-*\u2022] |\d+[.)] |\$ ")
+"""A line that stays a line of its own when a paragraph is reflowed: indented, a list item, a command."""
+
+
 def _dedent(text: str) -> str:
-    lines = [ln.rstrip() for ln in text.strip().splitlines()]
-    return "\n".join(lines)
+    """The text of a summary or narrative, reflowed: files wrap their lines at ~100 columns, which is not
+    where a terminal or the Lab panel wraps, so the lines of a paragraph are joined (paragraphs stay apart
+    by a blank line; an indented line, a list item or a ``$ command`` line stays a line of its own) and
+    whoever shows it wraps it to its own width (:func:`wrap_text`)."""
+    paragraphs = []
+    for para in re.split(r"\n[ \t]*\n", text.strip()):
+        lines: list[str] = []
+        for ln in para.splitlines():
+            if lines and not _OWN_LINE.match(ln):
+                lines[-1] += " " + ln.strip()
+            else:
+                lines.append(ln.rstrip())
+        paragraphs.append("\n".join(lines))
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def wrap_text(text: str, width: int, indent: str = "  ") -> list[str]:
+    """``text`` (reflowed: :func:`_dedent`) as lines of at most ``width`` columns, each indented; blank lines
+    between paragraphs kept as empty lines."""
+    import textwrap
+
+    out: list[str] = []
+    for ln in text.splitlines():
+        if not ln.strip():
+            out.append("")
+            continue
+        lead = ln[:len(ln) - len(ln.lstrip())]
+        out += textwrap.wrap(ln.strip(), max(20, width - len(indent) - len(lead)), break_long_words=False,
+                             break_on_hyphens=False, initial_indent=indent + lead,
+                             subsequent_indent=indent + lead) or [""]
+    return out
+
+
+def text_width(limit: int = 100) -> int:
+    """The width to wrap printed text to: the terminal's (``COLUMNS`` first), at most ``limit``."""
+    import shutil
+
+    return min(limit, shutil.get_terminal_size((limit, 24)).columns)
 
 
 def load_scenario(path: str | os.PathLike) -> Scenario:
@@ -1177,7 +1224,7 @@ class Lab:
         out = [f"{self.scenario.title}: step {self.number}/{self.total}: {s.title}"
                + ("  [complete]" if self.index in self.completed else "")]
         if with_narrative:
-            out += ["", *("  " + ln if ln else "" for ln in s.narrative.splitlines()), ""]
+            out += ["", *wrap_text(s.narrative, text_width()), ""]
             for text, h in self.hints():
                 out.append(f"  $ {text}" + ("    # refused, on purpose" if h.refused else ""))
             if s.console:
@@ -1188,5 +1235,6 @@ class Lab:
 
 
 __all__ = ["LAB_FILE", "Hint", "Impossible", "Lab", "OBJECTIVES", "Objective", "ObjectiveResult", "Scenario",
-           "ScenarioError", "Step", "build_landscape", "check_objective", "evaluate_objective", "load_scenario",
-           "load_scenarios", "parse_scenario", "render_hint", "start_scenario"]
+           "ScenarioError", "ScenarioNotFound", "Step", "build_landscape", "check_objective", "evaluate_objective",
+           "load_scenario", "load_scenarios", "parse_scenario", "render_hint", "start_scenario", "text_width",
+           "wrap_text"]

@@ -320,7 +320,8 @@ def bench_disk_io(mib: int, repeats: int) -> None:
     ratio = 1 / time_ratio  # a throughput ratio: engine MiB/s over raw MiB/s
     row("disk_write_vs_raw_aes", ratio, ">= 0.6",
         f"{mib} MiB write+read: engine {2 * mib / t_engine:.0f} MiB/s vs raw AES-256-GCM 4 KiB chunks "
-        f"{2 * mib / t_raw:.0f} MiB/s (median of {n_pairs} interleaved pairs)")
+        f"{2 * mib / t_raw:.0f} MiB/s (median of {n_pairs} interleaved pairs; AES on one thread both sides, "
+        f"the engine's write fsync'd)")
 
 
 def bench_cli(n: int, repeats: int) -> None:

@@ -83,3 +83,30 @@ def test_group_delete_needs_empty_group(cli, landscape):
     cli.ok("group", "create", "-n", "empty", "-l", "westus2", "-o", "none")
     assert cli.ok("group", "delete", "-n", "empty", "--yes").out == ""
     assert cli.ok("group", "exists", "-n", "empty").out == "false\n"
+
+
+def test_vm_encryption_enable_is_ade_with_its_refusals(cli, landscape):
+    """``az vm encryption enable``: Azure Disk Encryption on a platform-key VM; refused beside customer keys (K8),
+    with a vault that is missing (3) or in another region (1), and with a volume type cmklab does not split (1)."""
+    cli.ok("vm", "create", "-g", "rg1", "-n", "vmp", "--os-disk-name", "vmp-os", "-o", "none")
+    before = cli.state_bytes()
+    r = cli.az("vm", "encryption", "enable", "-g", "rg1", "-n", "vmp")
+    assert r.code == 2 and "--disk-encryption-keyvault" in r.err
+    r = cli.az("vm", "encryption", "enable", "-g", "rg1", "-n", "vmp", "--disk-encryption-keyvault", "kv-none")
+    assert r.code == 3 and "kv-none" in r.err
+    cli.ok("group", "create", "-n", "rg-west", "-l", "westus2", "-o", "none")
+    cli.ok("keyvault", "create", "-n", "kv-west", "-g", "rg-west", "-o", "none")
+    before = cli.state_bytes()
+    r = cli.az("vm", "encryption", "enable", "-g", "rg1", "-n", "vmp", "--disk-encryption-keyvault", "kv-west")
+    assert r.code == 1 and "the VM's region" in r.err
+    r = cli.az("vm", "encryption", "enable", "-g", "rg1", "-n", "vmp", "--disk-encryption-keyvault", "kv1",
+               "--volume-type", "OS")
+    assert r.code == 1 and "--volume-type ALL" in r.err
+    r = cli.az("vm", "encryption", "enable", "-g", "rg1", "-n", "vm1", "--disk-encryption-keyvault", "kv1")
+    assert r.code == 1 and "customer-managed keys" in r.err
+    assert cli.state_bytes() == before
+    vault_id = cli.tsv("keyvault", "show", "-n", "kv1", "--query", "id")
+    assert cli.ok("vm", "encryption", "enable", "-g", "rg1", "-n", "vmp", "--disk-encryption-keyvault",
+                  vault_id).out == ""
+    e = cli.engine()
+    assert e.get_vm("vmp").ade_enabled and e.get_disk("vmp-os").ade_enabled and not e.get_vm("vm1").ade_enabled

@@ -71,17 +71,28 @@ def test_what_if_uses_the_same_parser(cli, landscape):
     assert r.code == 1 and "changes nothing" in r.err
 
 
+def test_what_if_without_a_command_is_a_usage_error(cli, landscape):
+    """Its COMMAND is required: without one, az's usage error (exit 2), not the help and success."""
+    r = cli("what-if")
+    assert r.code == 2 and r.err.startswith("ERROR: the following arguments are required: COMMAND") and not r.out
+    r = cli("what-if", "--help")
+    assert r.code == 0 and "cmklab what-if : Preview what a command" in r.out
+
+
 def test_read_only_refuses_every_mutating_command(cli, landscape):
     before = cli.state_bytes()
     for argv in (["az", "keyvault", "key", "delete", "--vault-name", "kv1", "-n", "key1"],
                  ["az", "vm", "stop", "-g", "rg1", "-n", "vm1"],
                  ["az", "disk", "create", "-g", "rg1", "-n", "x"],
                  ["clock", "advance", "1d"],
-                 ["vm", "write", "-g", "rg1", "-n", "vm1", "--lun", "0", "--offset", "0", "--data", "x"]):
+                 ["vm", "write", "-g", "rg1", "-n", "vm1", "--lun", "0", "--offset", "0", "--data", "x"],
+                 ["az", "vm", "delete", "-g", "rg1", "-n", "vm1"]):  # refused, not asked to confirm
         r = cli(*argv, read_only=True)
         assert r.code == 1, argv
-        assert r.err.startswith("ERROR: cmklab is read-only (--read-only): ")
-        assert "changes state and was not run" in r.err
+        error = r.err[r.err.index("ERROR: "):]  # (after az's own warning, where the command has one)
+        assert error.startswith("ERROR: (ReadOnly) "), r.err  # the store's refusal, in az's shape
+        assert "was opened read-only (--read-only)" in r.err and "nothing was changed" in r.err
+        assert "what-if previews work" in r.err and "prompt" not in r.err
     # queries, and previews, still work; key show does not even audit
     assert cli("az", "keyvault", "key", "show", "--vault-name", "kv1", "-n", "key1", read_only=True).code == 0
     assert cli("what-if", "az", "vm", "stop", "-g", "rg1", "-n", "vm1", read_only=True).code == 0
@@ -98,4 +109,13 @@ def test_read_only_refuses_every_mutating_command(cli, landscape):
 def test_what_if_never_writes(cli, landscape, argv):
     before = cli.state_bytes()
     cli("what-if", *argv)
+    assert cli.state_bytes() == before
+
+
+@pytest.mark.parametrize("duration", ["-1h", "-30m", "-2"])
+def test_a_negative_clock_advance_says_the_clock_only_moves_forward(cli, rg, duration):
+    """``-1h`` is a (negative) value, not an unknown option: the refusal names what is wrong with it."""
+    before = cli.state_bytes()
+    r = cli("clock", "advance", duration)
+    assert r.code == 1 and "the clock only moves forward" in r.err and "required" not in r.err
     assert cli.state_bytes() == before

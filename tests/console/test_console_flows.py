@@ -152,7 +152,9 @@ async def test_read_only_refuses_every_change():
         assert len(refusals) == 4 and all(n.severity == "error" for n in refusals)
         app.execute(__import__("console.screens.ops", fromlist=["Call"]).Call("advance_clock", ("1h",)), "clock")
         await settle(pilot)
-        assert app.engine.now() == "2026-05-01T09:00:00+00:00"
+        assert app.engine.now() == "2026-05-01T09:00:00+00:00"  # the store refused it, and says so
+        refused = [n for n in notes(app) if n.title == "ReadOnly"][4:]
+        assert len(refused) == 1 and "opened read-only" in refused[0].message
 
 
 async def test_form_validates_as_you_type_with_the_engines_rules():

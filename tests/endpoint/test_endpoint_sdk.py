@@ -245,3 +245,46 @@ def test_V1_attach_and_detach_through_a_vm_update(endpoint, credential, sub):
     vm.storage_profile.data_disks = []
     vm = cm.virtual_machines.begin_create_or_update("rg-attach", "vm-a", vm).result()
     assert vm.storage_profile.data_disks == [] and cm.disks.get("rg-attach", "extra").managed_by is None
+
+
+def test_V6_a_scale_sets_plain_properties_set_through_arm_are_stored_and_shown(endpoint, credential, sub):
+    """What the engine does not model of a scale set (zones, a rolling upgrade policy, overprovisioning ...)
+    is kept as it keeps ``az vmss create/update``'s (``ScaleSet.props``): the SDK reads it back, a PATCH
+    merges into it, and a password in the model is never stored."""
+    from azure.mgmt.compute import ComputeManagementClient
+    from azure.mgmt.compute.models import (ImageReference, RollingUpgradePolicy, Sku, UpgradePolicy,
+                                           VirtualMachineScaleSet, VirtualMachineScaleSetOSProfile,
+                                           VirtualMachineScaleSetStorageProfile, VirtualMachineScaleSetUpdate,
+                                           VirtualMachineScaleSetVMProfile)
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    ResourceManagementClient(credential, sub).resource_groups.create_or_update("rg-ss-props", {"location": "eastus"})
+    cm = ComputeManagementClient(credential, sub)
+    ss = cm.virtual_machine_scale_sets.begin_create_or_update("rg-ss-props", "ss-props", VirtualMachineScaleSet(
+        location="eastus", sku=Sku(name="Standard_D2s_v3", capacity=1), zones=["1", "2"], tags={"team": "web"},
+        overprovision=False, upgrade_policy=UpgradePolicy(mode="Rolling", rolling_upgrade_policy=RollingUpgradePolicy(
+            max_batch_instance_percent=20)),
+        virtual_machine_profile=VirtualMachineScaleSetVMProfile(
+            os_profile=VirtualMachineScaleSetOSProfile(computer_name_prefix="web", admin_username="ops",
+                                                       admin_password="Not-stored-1234!"),
+            storage_profile=VirtualMachineScaleSetStorageProfile(image_reference=ImageReference(
+                publisher="Canonical", offer="0001-com-ubuntu-server-jammy", sku="22_04-lts-gen2",
+                version="latest"))))).result()
+    got = cm.virtual_machine_scale_sets.get("rg-ss-props", "ss-props")
+    for s in (ss, got):
+        assert s.zones == ["1", "2"] and s.tags == {"team": "web"} and s.overprovision is False
+        assert s.upgrade_policy.mode == "Rolling"
+        assert s.upgrade_policy.rolling_upgrade_policy.max_batch_instance_percent == 20
+        assert s.virtual_machine_profile.os_profile.admin_username == "ops"
+    cm.virtual_machine_scale_sets.begin_update("rg-ss-props", "ss-props", VirtualMachineScaleSetUpdate(
+        overprovision=True, upgrade_policy=UpgradePolicy(rolling_upgrade_policy=RollingUpgradePolicy(
+            max_unhealthy_instance_percent=30)))).result()
+    got = cm.virtual_machine_scale_sets.get("rg-ss-props", "ss-props")
+    assert got.overprovision is True and got.zones == ["1", "2"] and got.upgrade_policy.mode == "Rolling"
+    rolling = got.upgrade_policy.rolling_upgrade_policy
+    assert (rolling.max_batch_instance_percent, rolling.max_unhealthy_instance_percent) == (20, 30)
+    engine = endpoint.engine
+    with engine._lock:
+        stored = engine.get_scale_set("ss-props", "rg-ss-props")
+        assert stored.props["zones"] == ["1", "2"] and stored.upgrade_mode == "Rolling"
+        assert "Not-stored-1234!" not in repr(stored.to_doc())

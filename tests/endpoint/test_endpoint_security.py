@@ -240,3 +240,45 @@ def test_O5_the_request_log_names_calls_and_never_a_secret(endpoint, credential,
     assert f"get https://management.azure.com/subscriptions/{sub}/resourcegroups/rg-sec -> 200" in text.lower()
     assert "api-version" not in text and "Bearer" not in text
     assert endpoint.environment()["AZURE_CLIENT_SECRET"] not in text
+
+
+def test_O5_the_journal_lines_of_a_request_name_its_principal_and_the_request(endpoint, credential, sub, vault):
+    """What the console's command log shows of the endpoint's clients: each journal line a request writes
+    (a key operation's audit entry, a change's event) carries the caller and the request."""
+    from azure.identity import ClientSecretCredential
+    from azure.keyvault.keys import KeyClient
+    from azure.keyvault.keys.crypto import CryptographyClient, KeyWrapAlgorithm
+    from azure.mgmt.keyvault import KeyVaultManagementClient
+    from azure.mgmt.keyvault.models import (AccessPolicyEntry, Permissions, VaultAccessPolicyParameters,
+                                            VaultAccessPolicyProperties)
+
+    from console.session import open_engine
+
+    v, key = vault
+    app = endpoint.files.create_principal("journal-app")
+    tenant = endpoint.environment()["AZURE_TENANT_ID"]
+    KeyVaultManagementClient(credential, sub).vaults.update_access_policy("rg-sec", "kv-sec", "add", VaultAccessPolicyParameters(
+        properties=VaultAccessPolicyProperties(access_policies=[AccessPolicyEntry(
+            tenant_id=tenant, object_id=app["objectId"], permissions=Permissions(keys_property=["get", "unwrapKey"]))])))
+    watcher = open_engine(endpoint.home)
+    try:
+        cursor = watcher.journal_cursor()
+        crypto = CryptographyClient(key.id, ClientSecretCredential(tenant, app["appId"], app["password"]))
+        wrapped = crypto.wrap_key(KeyWrapAlgorithm.rsa_oaep_256, b"j" * 32)  # local: the public key
+        assert crypto.unwrap_key(KeyWrapAlgorithm.rsa_oaep_256, wrapped.encrypted_key).key == b"j" * 32
+        KeyClient(v.properties.vault_uri, credential).update_key_properties("k1", tags={"journal": "yes"})
+        watcher.refresh_if_changed()
+        events, audit, _ = watcher.journal_since(cursor)
+    finally:
+        watcher.store.close()
+    unwraps = [a for a in audit if a.operation == "KeyUnwrap"]
+    assert len(unwraps) == 1 and unwraps[0].caller == app["objectId"]
+    origin = unwraps[0].origin
+    assert origin["via"] == "endpoint" and origin["principal"] == app["objectId"] and origin["name"] == "journal-app"
+    assert origin["request"].startswith("POST https://kv-sec.vault.azure.net/keys/k1/")
+    assert origin["request"].endswith("/unwrapkey") and "api-version" not in origin["request"]
+    updated = [e for e in events if e.type == "KeyUpdated"]
+    assert len(updated) == 1
+    origin = updated[0].data["origin"]
+    assert origin["name"] == "cmklab-operator" and origin["request"].rstrip("/") == "PATCH https://kv-sec.vault.azure.net/keys/k1"
+    assert origin["principal"] == endpoint.engine.meta.user_object_id.lower()

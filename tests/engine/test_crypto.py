@@ -206,6 +206,36 @@ def test_K2_block_cipher_round_trip_and_record_layout():
     assert bc.encrypt_blocks(0, b"") == b"" and bc.decrypt_blocks(0, b"") == b""
 
 
+def test_K2_records_across_nonce_batches_keep_the_layout_and_each_opens_on_its_own():
+    """Nonces are drawn, laid out and read back a batch of records at a time: across the batches' edges
+    (and in a short last batch) every record is still nonce || ciphertext || tag under its own index, with
+    nonces all different, and never-written records among them read as zeros."""
+    dek = new_data_key()
+    bc = BlockCipher(dek, DISK)
+    count = 2 * crypto._BATCH + 88
+    data = os.urandom(count * BLOCK_SIZE)
+    records = bc.encrypt_blocks(1000, data)
+    aead = AESGCM(dek)
+    for i in (0, crypto._BATCH - 1, crypto._BATCH, 2 * crypto._BATCH, count - 1):
+        rec = records[i * RECORD_SIZE:(i + 1) * RECORD_SIZE]
+        assert aead.decrypt(rec[:12], rec[12:], DISK + (1000 + i).to_bytes(8, "big")) == \
+            data[i * BLOCK_SIZE:(i + 1) * BLOCK_SIZE]
+    assert len({records[i * RECORD_SIZE:i * RECORD_SIZE + 12] for i in range(count)}) == count
+    holes = bytearray(records)
+    for i in (crypto._BATCH - 1, crypto._BATCH, count - 1):  # never written: all zeros
+        holes[i * RECORD_SIZE:(i + 1) * RECORD_SIZE] = bytes(RECORD_SIZE)
+    plain, sparse = bc.decrypt_blocks_sparse(1000, bytes(holes))
+    assert sparse == {1000 + crypto._BATCH - 1, 1000 + crypto._BATCH, 1000 + count - 1}
+    expected = bytearray(data)
+    for i in (crypto._BATCH - 1, crypto._BATCH, count - 1):
+        expected[i * BLOCK_SIZE:(i + 1) * BLOCK_SIZE] = bytes(BLOCK_SIZE)
+    assert plain == expected
+    out = bytearray(b"\xff" * len(data))  # not zeroed: the never-written blocks are written as zeros
+    assert bc.decrypt_into(1000, holes, out) == sparse and out == expected
+    with pytest.raises(CryptoError, match=f"block {1000 + crypto._BATCH + 1} failed"):
+        bc.decrypt_blocks(1000, _flip(records, (crypto._BATCH + 1) * RECORD_SIZE + 3))  # its nonce
+
+
 def test_K2_block_cipher_uses_a_fresh_nonce_per_block():
     bc = BlockCipher(new_data_key(), DISK)
     records = bc.encrypt_blocks(0, bytes(2 * BLOCK_SIZE))
@@ -488,6 +518,43 @@ def test_K2_module_imports_only_stdlib_and_cryptography():
             assert node.module == "errors"
     allowed = set(sys.stdlib_module_names) | {"cryptography"}
     assert roots <= allowed, roots - allowed
+
+
+def test_K2_prefault_maps_a_fresh_buffer_in_one_call_and_changes_no_byte(monkeypatch):
+    import resource
+    import sys
+
+    out, view = crypto.output_buffer(8 << 20)  # calloc'd: fresh pages, not yet faulted in
+    with view:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        crypto.prefault(view)
+        faulted = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+        view[5] = 1
+    assert out.getvalue() == bytes(5) + b"\1" + bytes((8 << 20) - 6)  # its contents are what they were
+    if crypto._libc_madvise() is None:
+        assert not sys.platform.startswith("linux")  # off Linux: nothing to call
+    elif faulted < 2048:  # the kernel refused MADV_POPULATE_WRITE (before Linux 5.14): nothing else happened
+        assert crypto._libc_madvise()(0, 4096, crypto._MADV_POPULATE_WRITE) == -1
+    else:
+        assert faulted >= (8 << 20) // 4096 - 2  # every whole page of it, in that one call
+    # what it leaves alone: read-only and tiny buffers, and everything where madvise is missing
+    crypto.prefault(b"read-only bytes" * 1000)
+    crypto.prefault(bytearray(10))
+    monkeypatch.setattr(crypto, "_libc_madvise", lambda: None)
+    buf = bytearray(b"x" * 100_000)
+    crypto.prefault(buf)
+    assert buf == b"x" * 100_000
+
+
+def test_K2_first_record_written_tells_never_written_records_from_written_ones():
+    bc = BlockCipher(new_data_key(), DISK)
+    assert not crypto.first_record_written(bytes(3 * RECORD_SIZE))
+    assert not crypto.first_record_written(memoryview(bytes(RECORD_SIZE)))
+    written = bytearray(bc.encrypt_blocks(0, bytes(BLOCK_SIZE)))
+    assert crypto.first_record_written(written)
+    written[0] = 0  # a nonce whose first byte is zero: the rest of the record tells
+    assert crypto.first_record_written(written)
+    assert crypto.first_record_written(bytes(RECORD_SIZE - 1) + b"\1")
 
 
 def test_K2_block_cipher_throughput_report(capsys):

@@ -145,6 +145,62 @@ def test_K2_a_big_write_streams_through_one_chunk_buffer_and_reads_back(e, kit, 
     assert blobs.raw(blob)[:2 * crypto.RECORD_SIZE] == bytes(2 * crypto.RECORD_SIZE)  # still a hole
 
 
+@pytest.mark.parametrize("encryption", [ENC_CUSTOMER, ENC_DOUBLE])
+def test_K2_a_big_read_from_files_decrypts_the_records_in_place_and_past_the_file_end_reads_zeros(
+        e, kit, encryption, tmp_path):
+    """On the file store a big read decrypts the records from a memory map of the blob (no copy of them; the
+    portable path reads them a chunk at a time); blocks past the end of the file read as zeros, and a record
+    altered on disk is caught by its tag as on any read."""
+    from store import FileBlobStore, _compat
+
+    e.store.blobs = blobs = FileBlobStore(tmp_path / "blobs")
+    kit.vault(e)
+    kit.des(e, "set", kit.key(e), encryption_type=encryption)
+    e.create_vm("vm1", kit.RG, os_disk_name="vm1-os", os_disk_encryption_set="set")
+    data = os.urandom(2 * (1 << 20) + 3)
+    e.vm_write("vm1", "os", 3 * 4096 + 5, data)  # the file ends with the block holding the last byte
+    mapped, views = [], []
+    real = blobs.map
+
+    def spy(*args):
+        view = real(*args)
+        mapped.append(None if view is None else len(view))
+        views.append(view)
+        return view
+
+    blobs.map = spy
+    length = 4 << 20  # twice what the file holds
+    assert e.vm_read("vm1", "os", 4096 + 1, length) == \
+        bytes(2 * 4096 + 4) + data + bytes(length - 2 * 4096 - 4 - len(data))
+    assert len(mapped) == 1 and (mapped[0] is not None) == _compat.maps()
+    if mapped[0] is not None:  # only the records inside the file were mapped, and unmapped after the read
+        blocks = -(-(3 * 4096 + 5 + len(data)) // 4096) - 1
+        assert mapped[0] == blocks * crypto.RECORD_SIZE
+        with pytest.raises(ValueError, match="released"):
+            len(views[0])
+    path = blobs.filename(e.get_disk("vm1-os").unique_id)
+    with open(path, "r+b") as f:  # one bit of one record in the middle of the range
+        f.seek(300 * crypto.RECORD_SIZE + 100)
+        byte = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([byte[0] ^ 1]))
+    with pytest.raises(CryptoError, match="block 300 failed its integrity check"):
+        e.vm_read("vm1", "os", 0, length)
+
+
+def test_K2_a_big_read_faults_in_the_output_of_written_chunks_only(e, kit, monkeypatch):
+    """Each chunk of output whose first record was written is faulted in with one call before it is
+    decrypted into; a chunk of never-written blocks reads as zeros and its pages stay untouched."""
+    kit.basic(e)
+    kit.vm(e, "vm1")
+    data = os.urandom(1 << 20)
+    e.vm_write("vm1", 0, 2 << 20, data)  # the third MiB of the disk
+    prefaulted = []
+    monkeypatch.setattr(crypto, "prefault", lambda view: prefaulted.append(memoryview(view).nbytes))
+    assert e.vm_read("vm1", 0, 0, 4 << 20) == bytes(2 << 20) + data + bytes(1 << 20)
+    assert prefaulted == [1 << 20]
+
+
 # ============================================================================================ K3 double encryption
 
 
@@ -353,6 +409,18 @@ def test_K8_ade_on_a_vm_with_customer_key_disks_is_refused(e, kit):
     err = kit.refused(e.enable_disk_encryption_ade, "vm1")
     assert err.code == "OperationNotAllowed" and "K8" in err.message
     assert not e.get_vm("vm1").ade_enabled
+
+
+def test_ade_takes_a_vault_of_the_vms_subscription_and_region(e, kit):
+    kit.basic(e)
+    e.create_vm("vm1", kit.RG, os_disk_name="vm1-os")
+    vault = e.list_vaults()[0]
+    other = vault.id.replace(e.subscription_id, "00000000-0000-0000-0000-000000000000")
+    assert kit.refused(e.enable_disk_encryption_ade, "vm1", disk_encryption_keyvault=other).code == "InvalidParameter"
+    assert kit.refused(e.enable_disk_encryption_ade, "vm1", disk_encryption_keyvault="kv-none").code == \
+        "ResourceNotFound"
+    assert not e.get_vm("vm1").ade_enabled
+    assert e.enable_disk_encryption_ade("vm1", disk_encryption_keyvault=vault.id).ade_enabled
 
 
 def test_K8_customer_keys_on_an_ade_disk_are_refused(e, kit):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import os
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from console.session import open_engine
 from engine import Engine, crypto
 from engine import events as ev
+from engine._light import FrozenInstanceError
 from engine.errors import CryptoError, EngineError
 from engine.repository import MemoryStore
 from engine.rules import ENC_DOUBLE
@@ -325,7 +325,7 @@ def test_events_are_typed_immutable_and_published_after_the_commit(e, kit):
     disabled = seen[-2]
     assert isinstance(disabled, ev.KeyDisabled) and disabled.kid == kid and disabled.severity == "warning"
     assert disabled.time == "2026-05-01T09:00:00+00:00" and kid in disabled.summary
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(FrozenInstanceError):
         disabled.kid = "x"  # type: ignore[misc]
     assert commits_at_publish[-1] == e.store.commits  # published once written
     logged = sorted(e.t["events"].values(), key=lambda x: x.id)

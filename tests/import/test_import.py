@@ -353,6 +353,17 @@ def test_merge_adds_to_what_the_home_holds(tmp_path, capsys):
     assert [s.name for s in open_engine(home).t["scalesets"].values()] == ["vmss-app"]  # (az vmss is not modelled)
 
 
+
+def test_a_merge_into_a_read_only_home_is_refused_by_the_store(tmp_path, capsys):
+    home = tmp_path / "h"
+    code, out, err = run(capsys, home, "import", *[f for f in FILES if not f.endswith("snapshot-list.json")])
+    assert code == 0, err
+    before = home_bytes(home)
+    code, out, err = run(capsys, home, "--read-only", "import", "--merge", str(FIX / "snapshot-list.json"))
+    assert code == 1 and "ERROR: (ReadOnly)" in err and "was opened read-only" in err
+    assert home_bytes(home) == before
+
+
 def test_the_import_lands_whole_or_not_at_all(tmp_path, capsys, monkeypatch):
     home = _state_home(tmp_path, capsys)
     before = home_bytes(home)
@@ -430,7 +441,8 @@ def test_read_only_and_usage(tmp_path, capsys):
     code, out, err = run(capsys, tmp_path / "h", "import", "--frobnicate", FILES[0])
     assert code == 2 and "--frobnicate" in err and "--merge" in err
     code, out, err = run(capsys, tmp_path / "h", "--read-only", "import", *FILES)
-    assert code == 1 and "read-only" in err
+    assert code == 1 and "ERROR: (ReadOnly)" in err and "cannot create it" in err  # the store's refusal
+    assert not (tmp_path / "h").exists()
     code, out, err = run(capsys, tmp_path / "h", "import", "--help")
     assert code == 0 and "--capture-script" in out
 

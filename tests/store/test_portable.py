@@ -27,7 +27,7 @@ PROBE = r"""
 import json, mmap, os, sys
 
 calls = {"os.pread": 0, "os.pwrite": 0, "os.pwritev": 0, "mmap.mmap": 0, "O_DIRECTORY": 0, "O_CLOEXEC": 0,
-         "SEEK_DATA": 0}
+         "SEEK_DATA": 0, "sync_file_range": 0}
 
 def counting(name, real):
     def call(*args, **kwargs):
@@ -55,6 +55,8 @@ os.open, os.lseek = store_open, store_lseek
 
 from store import TinyStore, _compat
 
+real_loader = _compat._libc_sync_file_range
+_compat._libc_sync_file_range = lambda: counting("sync_file_range", real_loader())
 home = sys.argv[1]
 with TinyStore(home) as s:
     s.append_log([("audit", {"op": "KeyCreate"})], gen=1)
@@ -66,6 +68,8 @@ with TinyStore(home) as s:
     s.blobs.write("b", 0, b"head")
     s.blobs.writev("b", 3 << 20, [b"tail", bytearray(b"-"), memoryview(b"end")])
     view = s.blobs.read_view("b", 0, 2 << 20)
+    mapped = s.blobs.map("b", (3 << 20) - 2, 100)
+    s.blobs.writev("big", 0, [bytes(1 << 20)] * 9)  # past the writeback step: a writeback is started
     s.blobs.copy("b", "c")
 with TinyStore(home) as t:
     c = t.blobs.read("c", (3 << 20) - 1, 10)
@@ -79,6 +83,8 @@ with TinyStore(home) as t:
         "events": [d["kind"] for d in t.read_log("events")],
         "view": [bytes(view[:5]).hex(), len(view), bytes(view[4:]).count(0) == len(view) - 4],
         "copy": c.hex(),
+        "mapped": None if mapped is None else bytes(mapped).hex(),
+        "big": os.path.getsize(t.blobs.filename("big")),
         "size": os.path.getsize(t.blobs.filename("c")),
         "extents_end": sum(t.blobs.extents("c")[-1]),
     }
@@ -86,7 +92,7 @@ print(json.dumps(report))
 """
 
 ALL_FALLBACKS = ["O_CLOEXEC", "REPLACE_WHILE_OPEN", "SEEK_DATA", "fsync_dir", "map_readonly", "pread", "pwrite",
-                 "pwritev"]
+                 "pwritev", "start_writeback"]
 
 
 def run_probe(tmp_path, portable: bool) -> dict:
@@ -106,6 +112,7 @@ def check_round_trip(report: dict) -> None:
     assert report["view"] == [b"head\0".hex(), 2 << 20, True]
     assert report["copy"] == (b"\0tail-end\0").hex()
     assert report["size"] == (3 << 20) + 8 and report["extents_end"] == (3 << 20) + 8
+    assert report["big"] == 9 << 20
 
 
 def test_cmklab_portable_takes_every_fallback(tmp_path):
@@ -114,6 +121,7 @@ def test_cmklab_portable_takes_every_fallback(tmp_path):
     assert report["fallbacks"] == ALL_FALLBACKS
     # not one POSIX-only call was made by the store, and everything still works
     assert report["calls"] == {name: 0 for name in report["calls"]}, report["calls"]
+    assert report["mapped"] is None  # no map: the engine reads a chunk at a time
     check_round_trip(report)
 
 
@@ -122,6 +130,7 @@ def test_without_the_switch_linux_takes_the_native_paths(tmp_path):
     report = run_probe(tmp_path, portable=False)
     assert report["portable"] is False and report["fallbacks"] == []
     assert all(count > 0 for count in report["calls"].values()), report["calls"]
+    assert report["mapped"] == (b"\0\0tail-end").hex()  # the window inside the file, not past its end
     check_round_trip(report)
 
 
@@ -147,7 +156,8 @@ def fd(tmp_path):
 
 @pytest.fixture
 def fallbacks(monkeypatch):
-    for flag in ("_NATIVE_PREAD", "_NATIVE_PWRITE", "_NATIVE_PWRITEV", "_NATIVE_MMAP", "_NATIVE_FSYNC_DIR"):
+    for flag in ("_NATIVE_PREAD", "_NATIVE_PWRITE", "_NATIVE_PWRITEV", "_NATIVE_MMAP", "_NATIVE_FSYNC_DIR",
+                 "_NATIVE_WRITEBACK"):
         monkeypatch.setattr(_compat, flag, False)
 
 
@@ -196,15 +206,49 @@ def test_the_positional_fallbacks_are_safe_on_a_descriptor_shared_by_threads(fd,
     assert errors == []
 
 
-def test_the_read_only_map_fallback_reads_the_bytes(fd, fallbacks):
+def test_the_read_only_map_fallback_reads_the_bytes(fd, fallbacks, tmp_path):
     view = _compat.map_readonly(fd, 2, 5)
     assert isinstance(view, bytes) and view == b"23456"
+    assert not _compat.maps()
+    blobs = FileBlobStore(tmp_path / "blobs")
+    blobs.write("b", 0, b"stored")
+    assert blobs.map("b", 0, 6) is None and blobs.read("b", 0, 6) == b"stored"  # the caller reads instead
 
 
 @pytest.mark.skipif(os.name != "posix" or _compat.PORTABLE, reason="memory maps are used natively on POSIX")
 def test_the_read_only_map_is_a_read_only_memory_view(fd):
     view = _compat.map_readonly(fd, 2, 5)
     assert isinstance(view, memoryview) and view.readonly and bytes(view) == b"23456"
+
+
+def test_the_writeback_fallback_leaves_all_the_writing_to_the_fsync(tmp_path, fallbacks, monkeypatch):
+    loaded = []
+    monkeypatch.setattr(_compat, "_libc_sync_file_range", lambda: loaded.append(1))
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    blobs = FileBlobStore(tmp_path / "blobs")
+    blobs.writev("b", 0, [bytes([n]) * (1 << 20) for n in range(9)])
+    assert loaded == [] and len(synced) == 1  # no sync_file_range looked up; the write is synced as always
+    assert blobs.read("b", 8 << 20, 2) == b"\x08\x08" and os.path.getsize(blobs.filename("b")) == 9 << 20
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or _compat.PORTABLE, reason="sync_file_range is Linux's")
+def test_start_writeback_calls_sync_file_range_and_ignores_its_refusal(tmp_path):
+    fn = _compat._libc_sync_file_range()
+    assert fn is not None
+    with open(tmp_path / "f", "wb") as f:
+        f.write(b"x" * 8192)
+        f.flush()
+        _compat.start_writeback(f.fileno(), 0, 8192)
+        assert fn(f.fileno(), 0, 8192, _compat.SYNC_FILE_RANGE_WRITE) == 0
+    r, w = os.pipe()
+    try:
+        assert fn(r, 0, 1, _compat.SYNC_FILE_RANGE_WRITE) == -1  # not a file: the call says no ...
+        _compat.start_writeback(r, 0, 1)  # ... and the hint passes over it
+    finally:
+        os.close(r)
+        os.close(w)
 
 
 def test_fsync_dir_is_a_no_op_where_directories_cannot_be_synced(tmp_path, fallbacks, monkeypatch):

@@ -590,6 +590,29 @@ def test_blob_sparse_reads_return_zeros(tmp_path):
     assert (allocated(path) or 0) < 1 << 20  # a hole, not a megabyte of zeros (where stat tells)
 
 
+def test_blob_map_gives_the_stored_bytes_of_the_range_inside_the_file(tmp_path):
+    blobs = FileBlobStore(tmp_path / "blobs")
+    assert blobs.map("missing", 0, 8) is None
+    data = os.urandom(200_000)
+    blobs.write("b", 70_001, data)  # the file ends at 270_001
+    if not _compat.maps():  # the portable path maps nothing: the caller reads
+        assert blobs.map("b", 70_001, 10) is None
+        return
+    view = blobs.map("b", 70_003, 1000)  # a window that does not start on a page
+    assert isinstance(view, memoryview) and view.readonly and bytes(view) == data[2:1002]
+    tail = blobs.map("b", 270_000, 4096)  # only what lies inside the file: the rest reads as zeros
+    assert bytes(tail) == data[-1:]
+    assert bytes(blobs.map("b", 0, 70_005)) == bytes(70_001) + data[:4]  # a hole maps as zeros
+    assert blobs.map("b", 270_001, 10) is None and blobs.map("b", 1 << 30, 10) is None
+    assert blobs.map("b", 5, 0) is None
+    blobs.write("b", 70_003, b"new")  # the map sees the page cache: what a write leaves there
+    assert bytes(view[:3]) == b"new"
+    blobs.copy("c", "b")  # replaced by an empty blob: the map keeps the old file's bytes, no fault
+    assert bytes(view[3:6]) == data[5:8]
+    with pytest.raises(ValueError):
+        blobs.map("b", -1, 4)
+
+
 def test_blob_write_is_durable_and_copy(tmp_path, monkeypatch):
     blobs = FileBlobStore(tmp_path / "blobs")
     synced = []
@@ -629,6 +652,24 @@ def test_blob_writev_writes_each_part_before_drawing_the_next(tmp_path):
     mem = MemoryStore().blobs
     mem.writev("b", 10, parts())
     assert mem.read("b", 10, 12) == b"abcdefghijkl"
+
+
+def test_a_big_blob_write_starts_writing_back_as_it_goes_and_is_synced_once_at_the_end(tmp_path, monkeypatch):
+    events = []
+    monkeypatch.setattr(_compat, "start_writeback", lambda fd, offset, length: events.append((offset, length)))
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
+    blobs = FileBlobStore(tmp_path / "blobs")
+    mib = 1 << 20
+    blobs.writev("b", 100, (bytes([n]) * mib for n in range(20)))
+    # every 8 MiB handed to the page cache is sent on its way; the last 4 MiB are left to the fsync of the file,
+    # which comes after them (then the directory's, a new file, where directories sync): it, not the hint,
+    # makes the write durable
+    assert events[:3] == [(100, 8 * mib), (100 + 8 * mib, 8 * mib), "fsync"] and set(events[3:]) <= {"fsync"}
+    assert blobs.read("b", 100 + 19 * mib - 1, 2) == b"\x12\x13"
+    events.clear()
+    blobs.write("b", 0, b"small")
+    assert events == ["fsync"]  # a small write: nothing to overlap
 
 
 def test_blob_extents_skip_holes(tmp_path):

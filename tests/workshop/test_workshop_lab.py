@@ -101,7 +101,8 @@ def test_check_without_a_scenario_says_how_to_start_one(lab_home, capsys):
 
 def test_read_only_refuses_run_and_check_saves_nothing(lab_home, capsys):
     assert run_scenario_cli(["run", "disable-key"], home=str(lab_home), read_only=True) == 1
-    assert "read-only" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "ERROR: (ReadOnly)" in err and "cannot create it" in err  # the store's refusal
     assert not (lab_home / "state.json").exists() and not (lab_home / "db").exists()
     assert run_scenario_cli(["run", "disable-key", "--no-console"], home=str(lab_home)) == 0
     e = open_engine(lab_home)
@@ -110,6 +111,19 @@ def test_read_only_refuses_run_and_check_saves_nothing(lab_home, capsys):
     before = (lab_home / "scenario.json").read_bytes()
     assert run_scenario_cli(["check"], home=str(lab_home), read_only=True) == 0
     assert (lab_home / "scenario.json").read_bytes() == before
+
+
+def test_a_read_only_store_refuses_a_reset_and_a_reset_step(lab_home, capsys):
+    from store import state_files
+
+    assert run_scenario_cli(["run", "disable-key", "--no-console"], home=str(lab_home)) == 0
+    before = state_files(lab_home), (lab_home / "scenario.json").read_bytes()
+    capsys.readouterr()
+    for argv in (["run", "disable-key", "--reset", "--no-console"], ["reset-step"]):
+        assert run_scenario_cli(argv, home=str(lab_home), read_only=True) == 1, argv
+        err = capsys.readouterr().err
+        assert err.startswith("ERROR: (ReadOnly) ") and "was opened read-only (--read-only)" in err, err
+        assert (state_files(lab_home), (lab_home / "scenario.json").read_bytes()) == before
 
 
 def test_list_and_names(capsys):
@@ -149,3 +163,41 @@ objectives = [{ kind = "key_versions", vault = "kv-mine", key = "k", min = 2 },
     capsys.readouterr()
     assert run_scenario_cli(["check"], home=str(lab_home)) == 0
     assert "Scenario complete" in capsys.readouterr().out
+
+
+def test_show_with_a_name_previews_a_scenario_without_a_home(lab_home, capsys):
+    """``cmklab scenario list`` numbers the scenarios; ``scenario show N`` (or NAME) says what one is about and
+    lists its steps, building nothing. An unknown one is az's not found (exit 3)."""
+    assert run_scenario_cli(["show", "3"], home=str(lab_home)) == 0
+    out = capsys.readouterr().out
+    assert "ultra-disk-trap: The ultra-disk trap  (4 steps, seed 103, rules profile seeds)" in out
+    assert "  step 2: Deallocate vm-ultra" in out and "scenario run ultra-disk-trap" in out
+    assert run_scenario_cli(["show", "crypto-shredding"], home=str(lab_home)) == 0
+    assert "step 5: Gone for good" in capsys.readouterr().out
+    assert not lab_home.exists()
+    assert run_scenario_cli(["show", "nope"], home=str(lab_home)) == 3
+    assert "no scenario named 'nope'" in capsys.readouterr().err
+    assert run_scenario_cli(["run", "nope.toml"], home=str(lab_home)) == 3
+
+
+def test_narratives_wrap_to_the_terminal_not_to_the_files_lines(lab_home, capsys, monkeypatch):
+    """Scenario files wrap their text at ~100 columns; printed on an 80-column terminal (or in the Lab panel)
+    those hard breaks made ragged text. The text is reflowed by paragraph and wrapped to the width shown."""
+    for sc in (find_scenario(str(n)) for n in range(1, 7)):
+        for text in (sc.summary, *(s.narrative for s in sc.steps)):
+            for para in text.split("\n\n"):
+                assert "\n" not in para, (sc.name, para)
+    monkeypatch.setenv("COLUMNS", "80")
+    assert run_scenario_cli(["run", "ultra-disk-trap", "--no-console"], home=str(lab_home)) == 0
+    out = capsys.readouterr().out.splitlines()
+    prose = [ln for ln in out if ln.startswith("  ") and not ln.startswith(("  $ ", "  [", "  console:"))]
+    assert len(prose) > 8 and all(len(ln) <= 80 for ln in prose), [ln for ln in prose if len(ln) > 80]
+    assert "  Disable key-data. vm-premium, with a premium disk on the key, shuts down at" in out
+    assert "" in out[1:4]  # the summary's paragraphs stay apart
+
+
+def test_reflow_keeps_list_items_and_commands_on_their_own_lines():
+    from console.workshop.scenario import _dedent
+
+    text = "First line\nsame paragraph.\n\n- one\n- two\n  more of two\n$ cmklab clock advance 1h\n"
+    assert _dedent(text) == "First line same paragraph.\n\n- one\n- two\n  more of two\n$ cmklab clock advance 1h"

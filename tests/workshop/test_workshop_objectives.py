@@ -3,17 +3,16 @@ checked", and the views built on the checks (the Lab pane, ``cmklab scenario che
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from console.app import CmkApp
 from console.session import open_engine
 from console.widgets.lab import LabPanel
 from console.workshop import find_scenario, open_lab, run_scenario_cli
-from engine import Engine
-from engine.errors import EngineError
 from console.workshop.scenario import OBJECTIVES, Lab, Objective, evaluate_objective, start_scenario
+from engine import Engine
+from engine._light import replace
+from engine.errors import EngineError
 
 
 def _lab(name: str) -> Lab:
@@ -55,7 +54,7 @@ def test_a_check_that_fails_is_that_objective_cannot_be_checked_not_an_exception
     def broken(engine, vm, power):
         raise IndexError("list index out of range")
 
-    monkeypatch.setitem(OBJECTIVES, "vm_power", dataclasses.replace(OBJECTIVES["vm_power"], fn=broken))
+    monkeypatch.setitem(OBJECTIVES, "vm_power", replace(OBJECTIVES["vm_power"], fn=broken))
     results = lab.check(advance=True)
     bad = [r for r in results if r.kind == "vm_power"]
     assert bad and all(r.error and not r.met for r in bad)

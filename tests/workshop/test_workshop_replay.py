@@ -119,11 +119,11 @@ def test_a_scenario_played_twice_gives_the_same_state(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_a_console_session_exported_as_a_script_replays_byte_identical(tmp_path, capsys):
-    """The console's own path: actions on the engine, each logged with ``azcmd.az_lines`` before it
-    runs, exported with ``azcmd.script``; replayed by bash on the same scenario landscape. The
+    """The console's own path: actions on the engine, each logged with ``replay.az_lines`` before it
+    runs, exported with ``replay.script``; replayed by bash on the same scenario landscape. The
     script's ``$(cmklab az ... show --query ...)`` lookups are audited KeyGets: they go to the
     journal, not the state file, so the state stays byte-identical."""
-    from console import azcmd
+    from console.cli import replay
     from console.session import open_engine
 
     for h in ("trainer", "laptop"):
@@ -133,7 +133,7 @@ def test_a_console_session_exported_as_a_script_replays_byte_identical(tmp_path,
     entries = []
 
     def do(method, *args, **kwargs):
-        lines = azcmd.az_lines(e, method, args, kwargs)
+        lines = replay.az_lines(e, method, args, kwargs)
         getattr(e, method)(*args, **kwargs)
         entries.append((True, lines, None))
 
@@ -144,7 +144,7 @@ def test_a_console_session_exported_as_a_script_replays_byte_identical(tmp_path,
     do("advance_clock", "1d")
     e.store.close()
     script = tmp_path / "session.sh"
-    script.write_text(azcmd.script(entries))
+    script.write_text(replay.script(entries))
     env = {k: v for k, v in os.environ.items() if not k.startswith("CMKLAB_")}
     env.update(PATH=os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),
                CMKLAB_HOME=str(tmp_path / "laptop"))

@@ -6,15 +6,14 @@ from .. import generic, props
 from ..props import Prop
 from ..errors import CLIError
 from engine.rules import DES_ENCRYPTION_TYPES_AZ as DES_ENCRYPTION_TYPES
-from engine.rules import DISK_SKUS, SNAPSHOT_SKUS  # the one list of each, owned by the rules: each profile says
-# which of them its engine takes, and refuses the others naming itself (K9)
+from engine.rules import DISK_ENCRYPTION_TYPES, DISK_SKUS, IMAGE_STORAGE_SKUS, SNAPSHOT_SKUS
+# the one list of each, owned by the rules: each profile says which SKUs its engine takes, and refuses the others
+# naming itself (K9)
 
 from ..output import transform_disk, transform_disk_create
 from ..spec import (Arg, Call, aaz_bool, command, enum, flag3, location, name,
                     no_wait, rg, tags, yes, views)
 
-DISK_ENCRYPTION_TYPES = ("EncryptionAtRestWithPlatformKey", "EncryptionAtRestWithCustomerKey",
-                         "EncryptionAtRestWithPlatformAndCustomerKeys")
 OS_TYPES = ("Windows", "Linux")
 HYPER_V = ("V1", "V2")
 
@@ -362,7 +361,7 @@ command("az image create", "Create a custom Virtual Machine Image from managed d
     Arg(("--data-disk-sources",), "data_disk_sources", "Space-separated list of data disk sources, including "
         "unmanaged blob URI, managed disk ID or name, or snapshot ID or name.", nargs="+"),
     enum(("--storage-sku",), "storage_sku", "The SKU of the storage account with which to create the VM image. "
-         "Unused if source VM is specified.", ("Standard_LRS", "Premium_LRS", "StandardSSD_LRS")),
+         "Unused if source VM is specified.", IMAGE_STORAGE_SKUS),
     enum(("--hyper-v-generation",), "hyper_v_generation", "The hypervisor generation of the Virtual Machine "
          "created from the image.", HYPER_V, help_default="V1"),
     flag3(("--zone-resilient",), "zone_resilient", "Specifies whether an image is zone resilient or not."),

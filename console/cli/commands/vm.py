@@ -8,7 +8,7 @@ from ..errors import CLIError
 from ..output import transform_instance_view, transform_vm
 from ..spec import (Arg, Call, command, enum, flag3, location, name, no_wait,
                     rg, tags, yes, views)
-from .compute import DISK_SKUS
+from engine.rules import DISK_SKUS
 
 STOP_WARNING = ("About to power off the specified VM...\n"
                 "It will continue to be billed. To deallocate a VM, run: az vm deallocate.")
@@ -296,6 +296,28 @@ _power("deallocate", "deallocate_vm", "Deallocate a VM so that computing resourc
 _power("restart", "restart_vm", "Restart VMs.", [
     Arg(("--force",), "force", "Force the VM to restart by redeploying it. Use if the VM is unresponsive.",
         kind="store_true")])
+
+def _ade_call(ns, ctx) -> Call:
+    if ns.volume_type is not None and ns.volume_type.upper() != "ALL":
+        raise CLIError(f"cmklab encrypts every volume of the VM with Azure Disk Encryption: --volume-type ALL (or "
+                       f"leave it out), not {ns.volume_type}")
+    return Call("enable_disk_encryption_ade", (ns.name, ns.resource_group),
+                {"disk_encryption_keyvault": ns.disk_encryption_keyvault})
+
+
+command("az vm encryption enable", "Enable disk encryption on the OS disk and/or data disks. Encrypt mounted disks.", [
+    _vm_name(), rg(),
+    Arg(("--disk-encryption-keyvault",), "disk_encryption_keyvault", "Name or ID of the key vault where the "
+        "generated encryption key will be placed.", required=True),
+    enum(("--volume-type",), "volume_type", "Type of volume that the encryption operation is performed on "
+         "(cmklab encrypts every volume: ALL).", ("ALL", "DATA", "OS")),
+], method="enable_disk_encryption_ade", params={"disk_encryption_keyvault": ("disk_encryption_keyvault", "scope")},
+    ids=VM_TYPE, call=_ade_call,
+    long_summary="Azure Disk Encryption encrypts in the guest; it cannot be combined with customer-managed keys on "
+                 "the VM's disks (their disk encryption sets) nor with encryption at host.",
+    examples=[("encrypt a VM using a key vault in the same resource group",
+               "az vm encryption enable -g MyResourceGroup -n MyVm --disk-encryption-keyvault MyVault")])
+
 
 command("az vm delete", "Delete a VM.", [
     _vm_name(), rg(),

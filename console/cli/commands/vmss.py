@@ -226,6 +226,13 @@ def _create_call(ns, ctx) -> Call:
         "props": props.collect(ns, ctx, VMSS_CREATE_PROPS), "os_disk_size_gb": ns.os_disk_size_gb})
 
 
+_CREATE_PARAMS = {"capacity": "instance_count", "size": lambda v, w: {"vm_sku": v},  # az's default size is not
+                  "upgrade_mode": "upgrade_policy_mode",                           # the engine's: always said
+                  "os_disk_encryption_set": ("os_disk_encryption_set", "name"),
+                  "data_disk_encryption_sets": ("data_disk_encryption_sets", "name")}
+"""How ``create_scale_set``'s parameters are said (:mod:`console.cli.words`)."""
+
+
 command("az vmss create", "Create an Azure Virtual Machine Scale Set.", [
     _vmss_name(), rg(),
     Arg(("--image",), "image", "The name of the operating system image as a URN alias, URN, custom image name or "
@@ -264,7 +271,7 @@ command("az vmss create", "Create an Azure Virtual Machine Scale Set.", [
     Arg(("--public-ip-address",), "public_ip_address", "Name of the public IP address when creating one (default) "
         "or referencing an existing one" + _NOT_MODELLED + ".", group=_NET),
     no_wait(), *props.args(VMSS_CREATE_PROPS), _sku_rank(),
-], method="create_scale_set", call=_create_call, render=lambda e, ss, ns: views.vmss_create_output(e, ss),
+], method="create_scale_set", params=_CREATE_PARAMS, call=_create_call, render=lambda e, ss, ns: views.vmss_create_output(e, ss),
     examples=[("Create a scale set whose OS and data disks use customer-managed keys.",
                "az vmss create -g MyResourceGroup -n MyScaleSet --image Ubuntu2204 --instance-count 2 "
                "--os-disk-encryption-set MySet --data-disk-sizes-gb 64 --data-disk-encryption-sets MySet")])
@@ -356,6 +363,25 @@ def _update_call(ns, ctx) -> Call:
     return Call("update_scale_set", (ns.name, ns.resource_group), kwargs)
 
 
+def _model_words(value, w) -> dict:
+    """The model's changes of an ``update_scale_set`` call as ``--set`` items (every one in one flag: the function
+    sees the call's parameters, ``w.p``); the sets by name, which cmklab's ``--set`` takes as well as an id."""
+    items = []
+    if w.p.get("encryption_at_host") is not None:
+        items.append("virtualMachineProfile.securityProfile.encryptionAtHost="
+                     + ("true" if w.p["encryption_at_host"] else "false"))
+    if w.p.get("os_disk_encryption_set") is not None:
+        items.append("virtualMachineProfile.storageProfile.osDisk.managedDisk.diskEncryptionSet.id="
+                     + w.name(w.p["os_disk_encryption_set"]))
+    for lun, des in enumerate(w.p.get("data_disk_encryption_sets") or []):
+        items.append(f"virtualMachineProfile.storageProfile.dataDisks[{lun}].managedDisk.diskEncryptionSet.id="
+                     + w.name(des))
+    return {"set": items} if items else {}
+
+
+_UPDATE_PARAMS = {"encryption_at_host": _model_words, "os_disk_encryption_set": None,
+                  "data_disk_encryption_sets": None, "upgrade_mode": "upgrade_policy_mode"}
+
 _PATH_NAMES = ("virtualMachineProfile.securityProfile.encryptionAtHost=true|false",
                "virtualMachineProfile.storageProfile.osDisk.managedDisk.diskEncryptionSet.id=SET_ID",
                "virtualMachineProfile.storageProfile.dataDisks[LUN].managedDisk.diskEncryptionSet.id=SET_ID",
@@ -370,7 +396,7 @@ command("az vmss update", "Update a VMSS. Run 'az vmss update-instances' command
             enum(("--upgrade-policy-mode",), "upgrade_policy_mode", "The upgrade policy mode: how instances take a "
                  "new model (Manual: on az vmss update-instances).", UPGRADE_MODES),
             no_wait(), *props.args(VMSS_UPDATE_PROPS), _sku_rank(),
-        ], method="update_scale_set", ids=VMSS_TYPE, call=_update_call, render=lambda e, ss, ns: views.vmss_view(e, ss),
+        ], method="update_scale_set", params=_UPDATE_PARAMS, ids=VMSS_TYPE, call=_update_call, render=lambda e, ss, ns: views.vmss_view(e, ss),
         examples=[("Turn on encryption at host in the model (instances take it on update-instances, deallocated).",
                    "az vmss update -g MyResourceGroup -n MyScaleSet --set "
                    "virtualMachineProfile.securityProfile.encryptionAtHost=true"),
@@ -381,6 +407,7 @@ command("az vmss update", "Update a VMSS. Run 'az vmss update-instances' command
 command("az vmss update-instances", "Upgrade VMs within a VMSS.", [
     _vmss_name(), rg(), _instance_ids(required=True), no_wait(),
 ], method="upgrade_scale_set_instances", ids=VMSS_TYPE,
+    params={"instance_ids": lambda v, w: {"instance_ids": v or ["*"]}},  # none given: every instance, az's '*'
     call=lambda ns, ctx: Call("upgrade_scale_set_instances", (ns.name, ns.resource_group),
                               {"instance_ids": ns.instance_ids}),
     examples=[("Bring every instance to the latest model.",
@@ -396,7 +423,7 @@ command("az vmss list-instances", "Get a list of all virtual machines in a VM sc
 command("az vmss scale", "Change the number of VMs within a VMSS.", [
     _vmss_name(), rg(),
     Arg(("--new-capacity",), "new_capacity", "Number of VMs in the VMSS.", kind="int", required=True), no_wait(),
-], method="scale_scale_set", ids=VMSS_TYPE,
+], method="scale_scale_set", params={"capacity": "new_capacity"}, ids=VMSS_TYPE,
     call=lambda ns, ctx: Call("scale_scale_set", (ns.name, ns.new_capacity, ns.resource_group)),
     render=lambda e, ss, ns: views.vmss_view(e, ss),
     examples=[("Add instances (they follow the current model).",
@@ -416,7 +443,7 @@ command("az vmss delete", "Delete a VM scale set.", [
 def _power(action: str, summary: str, extra: list[Arg] | None = None) -> None:
     command(f"az vmss {action}", summary, [
         _vmss_name(), rg(), _instance_ids(), *(extra or []), no_wait(),
-    ], method="scale_set_power", ids=VMSS_TYPE,
+    ], method="scale_set_power", when={"action": action}, params={"action": None}, ids=VMSS_TYPE,
         call=lambda ns, ctx: Call("scale_set_power", (ns.name, action, ns.resource_group),
                                   {"instance_ids": ns.instance_ids}),
         examples=[(f"{action.capitalize()} every instance.", f"az vmss {action} -g MyResourceGroup -n MyScaleSet"),

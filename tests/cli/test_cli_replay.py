@@ -6,7 +6,7 @@ import shlex
 
 import pytest
 
-from console.azcmd import az_lines, script
+from console.cli.replay import az_lines, script
 from engine import Engine
 from engine.demo import build_demo
 
