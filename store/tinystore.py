@@ -16,8 +16,9 @@ store; the action's audit entries and events travel in the same record, so that 
 fsync an action pays (store.logs says how ``journal.jsonl`` follows). A read opens only the shards it
 needs: a document's shard is a hash of its key, so ``key show`` never parses a disk and ``disk show``
 parses one 64th of the disks. When the log passes
-``COMPACT_BYTES`` the shards it touches are rewritten (each atomically, through TinyDB) and the log
-starts again empty: the work is proportional to what changed, paid once per ~megabyte of changes.
+``COMPACT_BYTES`` the shards it touches are rewritten (each atomically: a new file beside it, fsync'd with the
+others, then renamed over it) and the log starts again empty: the work is proportional to what changed, paid
+once per ~megabyte of changes.
 
 The commit log, one record per commit::
 
