@@ -1216,10 +1216,14 @@ def apply_import(engine, plan: Plan, *, progress: Callable[[str, int, int], None
             # on this thread and WRAP_THREADS more (cryptography releases the GIL for RSA; Python work beside
             # them would hand the GIL to and fro at every wrap)
             caches = [seal(b"".join(dek for _, _, dek in layers), r.id.encode()) for r, layers in work]
+            rep.timings["seal_s"] = time.perf_counter() - t_wraps
             _add_indexed(engine, plan)
+            rep.timings["indexes_s"] = time.perf_counter() - t_wraps - rep.timings["seal_s"]
             pairs = [(pub, dek) for _, layers in work for pub, _, dek in layers]
+            t_rsa = time.perf_counter()
             wrapped = _wrap_all(pairs, lambda n: tick("data keys", done + n * len(work) // max(1, len(pairs)),
                                                       total))
+            rep.timings["rsa_s"] = time.perf_counter() - t_rsa
             at = 0
             for (r, layers), cache in zip(work, caches):
                 r.layers = [{"mode": "AES-256-GCM" if j == 0 else "AES-256-XTS", "kid": kid,
