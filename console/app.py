@@ -16,8 +16,10 @@ Errors become notifications titled with the engine's error code, never traceback
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,26 +68,191 @@ def _short_url(request: str) -> str:
     return f"{method} {url}"
 
 
-def external_requests(events: list, audit: list) -> list[tuple[str, str, bool, str | None]]:
-    """The requests of the endpoint's clients among journal lines another process committed: one
-    ``(time, line, ok, error code)`` per request (its lines share the note ``Engine.acting_as`` gave
-    them), e.g. ``endpoint app1  PUT …/resourceGroups/rg/providers/Microsoft.Compute/disks/d1``. A request
-    is not ok when an audit entry of it was refused or it recorded a refusal (a VM start the keys refused)."""
-    found: dict[str, list] = {}  # {request: [first line id, time, origin, ok, refusal]}
-    notes = [(a, a.__dict__.get("origin"), a.result if a.result != "OK" else None) for a in audit]
-    notes += [(e, (e.data or {}).get("origin"), e.type if e.type.endswith("Refused") else None) for e in events]
-    for line, origin, refused in notes:
+@dataclass
+class ExternalRequest:
+    """One request of an endpoint client, gathered from the journal lines it wrote (they share the note
+    ``Engine.acting_as`` gave them): the engine calls it made (``calls``: number -> [call note, ok, error
+    code]) and the audited operations that were no call of it (``audits``: [operation, kid, result])."""
+
+    first: str
+    time: str
+    origin: dict
+    ok: bool = True
+    code: str | None = None
+    calls: dict = field(default_factory=dict)
+    audits: list = field(default_factory=list)
+
+    @property
+    def who(self) -> str:
+        return str(self.origin.get("name") or self.origin.get("principal") or "unknown")
+
+    @property
+    def request(self) -> str:
+        return _short_url(str(self.origin.get("request", "")))
+
+
+def external_requests(events: list, audit: list) -> list[ExternalRequest]:
+    """The requests of the endpoint's clients among journal lines another process committed, in the order
+    they were written. A request is not ok when a line of it is a refusal (an audit entry refused, an event
+    ``...Refused``: a VM start the keys refused); a call is not ok when one of its own lines is."""
+    found: dict[str, ExternalRequest] = {}
+    notes = [(a, a.__dict__.get("origin"), a.result if a.result != "OK" else None, a) for a in audit]
+    notes += [(e, (e.data or {}).get("origin"), e.type if e.type.endswith("Refused") else None, None)
+              for e in events]
+    for line, origin, refused, entry in sorted(notes, key=lambda n: n[0].id):
         if not isinstance(origin, dict) or origin.get("via") != "endpoint":
             continue
-        entry = found.setdefault(str(origin.get("seq")), [line.id, line.time, origin, True, None])
-        entry[0] = min(entry[0], line.id)
-        if refused and entry[3]:
-            entry[3], entry[4] = False, refused
-    out = []
-    for _, time, origin, ok, code in sorted(found.values(), key=lambda e: e[0]):
-        who = origin.get("name") or origin.get("principal") or "unknown"
-        out.append((time, f"endpoint {who}  {_short_url(str(origin.get('request', '')))}", ok, code))
+        req = found.get(str(origin.get("seq")))
+        if req is None:
+            req = found[str(origin.get("seq"))] = ExternalRequest(line.id, line.time, origin)
+        if refused and req.ok:
+            req.ok, req.code = False, refused
+        call = origin.get("call")
+        if isinstance(call, dict) and call.get("action"):
+            noted = req.calls.setdefault(str(call.get("n")), [call, True, None])
+            if refused and noted[1]:
+                noted[1], noted[2] = False, refused
+        elif entry is not None:
+            req.audits.append((entry.operation, entry.kid, entry.result))
+    return sorted(found.values(), key=lambda r: r.first)
+
+
+AUDIT_WORDS = {"KeyWrap": "wrapKey", "KeyUnwrap": "unwrapKey", "KeyEncrypt": "encrypt", "KeyDecrypt": "decrypt",
+               "KeySign": "sign", "KeyVerify": "verify", "KeyGet": "get", "KeyList": "list",
+               "KeyRotationPolicyGet": "getRotationPolicy"}
+"""An audited operation (no state change) in Key Vault's words, as the command log says it."""
+
+
+_KID = re.compile(r"^https://([^./]+)\.vault\.azure\.net/keys/([^/]+)(?:/([^/]*))?/?$", re.I)
+
+
+def _audit_words(operation: str, kid: str | None, result: str) -> str:
+    """``unwrapKey kv/key/version``: the operation as Key Vault names it, the key as vault/name/version."""
+    what = kid or ""
+    m = _KID.match(what)
+    if m:
+        what = "/".join(x for x in m.groups() if x)
+    return f"{AUDIT_WORDS.get(operation, operation)} {what}".rstrip() + ("" if result == "OK" else f" ({result})")
+
+
+PROP_UPDATES = {"create_disk": "update_disk", "update_disk": "update_disk", "create_vm": "update_vm",
+                "update_vm": "update_vm"}
+"""Actions whose plain properties (``props``) ``cmklab az`` sets through the update command's flags."""
+
+
+def _prop_flags(method: str) -> dict:
+    """``{REST path: Prop}``: the flags of the update command that set a plain property."""
+    if method == "update_disk":
+        from .cli.commands.compute import DISK_UPDATE_PROPS as props
+    else:
+        from .cli.commands.vm import VM_UPDATE_PROPS as props
+    return {p.path: p for p in props}
+
+
+def _leaves(obj: dict, prefix: str = "") -> dict:
+    out: dict = {}
+    for k, v in obj.items():
+        path = f"{prefix}.{k}" if prefix else str(k)
+        if isinstance(v, dict) and v:
+            out.update(_leaves(v, path))
+        else:
+            out[path] = v
     return out
+
+
+def _flag_words(prop, value) -> list | None:
+    """A plain property's value as its flag says it (None: the flag cannot say it)."""
+    if value is None or isinstance(value, dict):
+        return None
+    if prop.kind == "flag3":
+        return [prop.options[0], "true" if value else "false"] if isinstance(value, bool) else None
+    if prop.kind == "list":
+        return [prop.options[0], *map(str, value)] if isinstance(value, list) else None
+    if isinstance(value, (list, bool)):
+        return None
+    return [prop.options[0], str(value)]
+
+
+def call_lines(engine, note: dict) -> list[str]:
+    """The ``cmklab az`` line(s) of one engine call an endpoint client made (its note: engine/actions.py),
+    runnable as the console's own commands are; what cmklab az cannot say is a comment: a call with a
+    value the note left out (key material is never recorded), or a plain property no flag sets."""
+    import json
+    import shlex
+
+    method = str(note.get("action"))
+    args = dict(note.get("args") or {})
+    if note.get("omitted"):
+        return [f"# {method}: not replayable ({', '.join(note['omitted'])} not recorded)"]
+    props = args.pop("props", None) if method in PROP_UPDATES else None
+    tags = args.pop("tags", None) if method == "update_disk" else None
+    lines = replay.az_lines(engine, method, (), args)
+    if not lines or lines[-1].startswith("#"):
+        return lines
+    extra: list = []
+    unsaid: list[str] = []
+    if tags is not None:
+        extra += ["--set", f"tags={json.dumps(tags, separators=(',', ':'))}"]
+    if props:
+        update = PROP_UPDATES[method]
+        flags = _prop_flags(update)
+        for path, value in _leaves(props).items():
+            said = _flag_words(flags[path], value) if path in flags else None
+            if said is None:
+                unsaid.append(path)
+            else:
+                extra += said
+    if extra:
+        words = " ".join(shlex.quote(str(x)) for x in extra)
+        if method.startswith("update_"):
+            lines[-1] = f"{lines[-1]} {words}"
+        else:
+            base = replay.az_lines(engine, PROP_UPDATES[method], (), {"name": args.get("name"),
+                                                                      "resource_group": args.get("resource_group")})
+            lines.append(f"{base[0]} {words}" if base and not base[0].startswith("#") else
+                         f"# {method}: plain properties {words}")
+    if unsaid:
+        lines.append(f"# not said in cmklab az words: plain properties {', '.join(sorted(unsaid))} "
+                     "(stored through the endpoint)")
+    return lines
+
+
+@dataclass
+class ExternalEntry(LogEntry):
+    """A request of an endpoint client in the command log: ``lines`` say what it did (its engine calls in
+    ``cmklab az`` words, its audited key operations), then its method and URL; ``script`` is what the exported
+    replay script writes for it."""
+
+    script: list[str] = field(default_factory=list)
+
+
+def external_entry(engine, req: ExternalRequest, seq: int) -> ExternalEntry:
+    """The command log entry of ``req``: ``endpoint app1: az disk update --resource-group rg --name d ...``,
+    then ``PATCH …/disks/d``.
+
+    The replay script runs a request's calls as the console's own commands: they are real changes that
+    happened on this home, in this order among the console's, and a trainer replaying the session needs
+    them for what follows (a VM the SDK made is the one the console then deallocates). Each is headed by a
+    comment naming the client and the request; a refused call is a comment as a refused command is; an
+    audited key operation (wrap, unwrap, sign ..., a key read) changed no state and is a comment."""
+    who = req.who
+    head = f"# endpoint {who}: {req.request}" + ("" if req.ok else f" (refused: {req.code})")
+    lines: list[str] = []
+    script = [head]
+    for _, (note, ok, code) in sorted(req.calls.items(), key=lambda c: int(c[0]) if c[0].isdigit() else 0):
+        said = call_lines(engine, note)
+        for line in said:
+            shown = line[len("cmklab "):] if line.startswith("cmklab ") else line.lstrip("# ")
+            lines.append(f"endpoint {who}: {shown}" + ("" if ok else f" (refused: {code})"))
+            script.append(line if ok or line.startswith("#") else f"# refused ({code}): {line}")
+    for operation, kid, result in req.audits:
+        words = _audit_words(operation, kid, result)
+        lines.append(f"endpoint {who}: {words}")
+        script.append(f"# endpoint {who}: {words} (audited; no state change)")
+    if not lines:
+        return ExternalEntry(seq, req.time, EXTERNAL_LABEL, [f"endpoint {who}  {req.request}"], req.ok, req.code,
+                             script=[head])
+    return ExternalEntry(seq, req.time, EXTERNAL_LABEL, lines + [req.request], req.ok, req.code, script=script)
 
 
 class CmkApp(App):
@@ -127,7 +294,7 @@ class CmkApp(App):
         other processes appended after it, never the log's history."""
         self._journal_lock = threading.Lock()
         self._external_events: list[Event] = []
-        self._external_log: list[tuple[str, str, bool, str | None]] = []
+        self._external_log: list[ExternalRequest] = []
         """Requests other clients made (the endpoint's), read from the journal, waiting for the command log."""
         self._followed: dict[str, set[str]] | str = {}
         """What other processes changed since the UI thread last looked (``Engine.followed``, merged)."""
@@ -242,9 +409,16 @@ class CmkApp(App):
             new, self._external_events = self._external_events, []
             changed, self._followed = self._followed, {}
             requests, self._external_log = self._external_log, []
-        for time, line, ok, code in requests:
+        for req in requests:
             self._log_seq += 1
-            self.command_log.append(LogEntry(self._log_seq, time, EXTERNAL_LABEL, [line], ok, code))
+            try:
+                entry = external_entry(self.engine, req, self._log_seq)
+            except Exception:  # noqa: BLE001 - the log never stops the console: the request as it came
+                entry = ExternalEntry(self._log_seq, req.time, EXTERNAL_LABEL, [f"endpoint {req.who}  {req.request}"],
+                                      req.ok, req.code, script=[f"# endpoint {req.who}: {req.request}"])
+            self.command_log.append(entry)
+        if requests:
+            self._save_log()
         loud = [ev for ev in new if ev.severity in ("warning", "error")]
         if loud:
             self.notify("\n".join(shorten(ev.summary) for ev in loud[:6]), title="Changed in another terminal",
@@ -434,6 +608,9 @@ class CmkApp(App):
             try:
                 entry = LogEntry(int(item["seq"]), str(item["time"]), str(item["label"]),
                                  [str(x) for x in item["lines"]], bool(item["ok"]), item.get("error"))
+                if isinstance(item.get("script"), list):
+                    entry = ExternalEntry(entry.seq, entry.time, entry.label, entry.lines, entry.ok, entry.error,
+                                          script=[str(x) for x in item["script"]])
             except (KeyError, TypeError, ValueError):
                 continue
             self.command_log.append(entry)
@@ -445,10 +622,11 @@ class CmkApp(App):
             return
         from store.notes import write_note
 
-        # another client's requests stay in the journal (each line names its request): the note keeps this
-        # console's own commands
+        # another client's requests are kept with what the replay script writes for them (a later export
+        # replays them too)
         doc = {"entries": [{"seq": e.seq, "time": e.time, "label": e.label, "lines": e.lines, "ok": e.ok,
-                            "error": e.error} for e in self.command_log if e.label != EXTERNAL_LABEL]}
+                            "error": e.error} | ({"script": e.script} if isinstance(e, ExternalEntry) else {})
+                           for e in self.command_log]}
         try:
             write_note(home, self.LOG_NOTE, doc)
         except OSError as exc:
@@ -456,8 +634,9 @@ class CmkApp(App):
                         severity="warning")
 
     def export_log(self, path: str) -> None:
-        # another client's requests are no cmklab az command: the script keeps them as comments
-        entries = [(True, [f"# {ln}" for ln in e.lines], None) if e.label == EXTERNAL_LABEL else (e.ok, e.lines, e.error)
+        # another client's requests: their calls as runnable lines, the rest as comments (external_entry)
+        entries = [(True, e.script, None) if isinstance(e, ExternalEntry) else
+                   (True, [f"# {ln}" for ln in e.lines], None) if e.label == EXTERNAL_LABEL else (e.ok, e.lines, e.error)
                    for e in self.command_log]
         header = f"store: {self.store_label}\nsimulated clock at export: {self.engine.now()}"
         from .confine import user_path

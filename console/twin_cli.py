@@ -91,16 +91,21 @@ az vm list -d -o json > vm-list-d.json
 az vmss list -o json > vmss-list.json
 
 # Optional: the same types from Azure Resource Graph, 1,000 rows a page (cmklab merges the copies).
-QUERY="{query}"
-page=1; token=""
-while :; do
-  az graph query -q "$QUERY" --subscriptions "$(az account show --query id -o tsv)" --first 1000 \\
-    ${{token:+--skip-token "$token"}} -o json > "graph-query-$page.json"
-  token=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("skip_token") or "")' \\
-    "graph-query-$page.json")
-  [ -z "$token" ] && break
-  page=$((page + 1))
-done
+# Skipped, with a note, when the resource-graph extension is not installed: the files above are enough.
+if az extension show --name resource-graph -o none 2>/dev/null; then
+  QUERY="{query}"
+  page=1; token=""
+  while :; do
+    az graph query -q "$QUERY" --subscriptions "$(az account show --query id -o tsv)" --first 1000 \\
+      ${{token:+--skip-token "$token"}} -o json > "graph-query-$page.json"
+    token=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("skip_token") or "")' \\
+      "graph-query-$page.json")
+    [ -z "$token" ] && break
+    page=$((page + 1))
+  done
+else
+  echo "Resource Graph step skipped: no resource-graph extension (az extension add --name resource-graph)." >&2
+fi
 """
 
 
@@ -147,6 +152,12 @@ try {{
   az vmss list -o json | Set-Content -Encoding utf8 vmss-list.json; Assert-Az
 
   # Optional: the same types from Azure Resource Graph, 1,000 rows a page (cmklab merges the copies).
+  # Skipped, with a warning, when the resource-graph extension is not installed: the files above are enough.
+  az extension show --name resource-graph -o none 2>$null
+  if ($LASTEXITCODE -ne 0) {{
+    Write-Warning "Resource Graph step skipped: no resource-graph extension (az extension add --name resource-graph)."
+    return
+  }}
   $query = "{query}"
   $subscriptionId = az account show --query id -o tsv; Assert-Az
   $page = 1

@@ -673,7 +673,8 @@ class EngineCore:
                                     if k not in ("time", "summary", "type", "severity")}) for e in events]
         if origin is not None:
             # lines written for a client of the endpoint name the request they came from (the console's
-            # command log shows it); an audit entry keeps it beside its fields, an event in its data
+            # command log shows it) and the action that wrote them; an audit entry keeps it beside its
+            # fields, an event in its data (the call note is shared: nothing changes it once written)
             for x in entries:
                 x.data["origin"] = dict(origin)
             for a in audit:
@@ -1096,6 +1097,9 @@ class EngineCore:
         return self._caller or self.meta.user_object_id
 
     _origin: dict | None = None
+    _origin_thread: int | None = None
+    _origin_calls = 0
+    _noting = False
 
     @contextlib.contextmanager
     def acting_as(self, principal: str | None, origin: dict | None = None) -> Iterator[None]:
@@ -1105,11 +1109,16 @@ class EngineCore:
         ``origin``: where the actions come from (the endpoint's request: ``{"via": "endpoint", "principal",
         "name", "request", "seq"}``), JSON-native: every journal line they write carries it (an event in its
         ``data``, an audit entry beside its fields), so that another process (the console's command log)
-        tells who asked for what."""
+        tells who asked for what. The block's own copy of it also names, while an action runs, that
+        action's call (``call``: its number in the block, name and arguments, never a secret: see
+        engine/actions.py), so a reader can say what the request did; audited reads and key operations
+        (``KeyGet``, ``KeyUnwrap`` ...) are no action and carry none."""
         with self._lock:
-            before = self._caller, self._origin
-            self._caller, self._origin = principal.lower() if principal else None, origin
+            before = self._caller, self._origin, self._origin_thread, self._origin_calls
+            self._caller = principal.lower() if principal else None
+            self._origin = dict(origin) if origin is not None else None
+            self._origin_thread, self._origin_calls = threading.get_ident(), 0
             try:
                 yield
             finally:
-                self._caller, self._origin = before
+                self._caller, self._origin, self._origin_thread, self._origin_calls = before

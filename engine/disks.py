@@ -286,11 +286,14 @@ class DisksBackend(EngineCore):
                 then(r, dek, wrapped)
             return dek, wrapped
 
+        opened: dict[str, int] = {}  # counted before the pass: ``then`` moves each resource to the new key
+        for r in todo:
+            kid = r.layers[0]["kid"]
+            opened[kid] = opened.get(kid, 0) + 1
         out = parallel(rewrap, todo)
         for kid in sorted(kids):
             ref = parse_key_url(kid)
-            self._audit_many(ref.vault, des.principal_id, "KeyUnwrap", kid,
-                             sum(1 for r in todo if r.layers[0]["kid"] == kid))
+            self._audit_many(ref.vault, des.principal_id, "KeyUnwrap", kid, opened[kid])
         return out
 
     def _rekey(self, des: DiskEncryptionSet, new_kid: str, resources: list | None = None) -> int:

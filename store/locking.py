@@ -5,6 +5,12 @@ and whenever ``CMKLAB_PORTABLE=1`` (store/_compat.py), so CI exercises that path
 A writer that finds the lock taken waits; after ``NOTICE_AFTER`` seconds it says on stderr whom it waits
 for, and after ``CMKLAB_LOCK_TIMEOUT`` seconds (default 30) it gives up with a :class:`StoreError` that
 names the lock file: a stuck or forgotten process never makes a command hang silently forever.
+
+The holder's mark: where the lock is ``fcntl.flock``, the lock file's bytes name the last holder that marked it
+(:meth:`FileLock.mark`, :meth:`FileLock.marked`). A writer that finds its own mark there when it takes the lock
+knows that nobody else has held it since (every holder marks the file before it writes anything), so that no
+other write can have died half-way in the meantime (store.tinystore sweeps crash leftovers only then). The
+``filelock`` path has no mark (``marked`` is always False): its writers sweep as if a stranger had held it.
 """
 
 from __future__ import annotations
@@ -62,6 +68,13 @@ class _FlockBackend:
         self._fcntl.flock(self.fd, self._fcntl.LOCK_UN)
         self.held = False
 
+    def marked(self, mark: bytes) -> bool:
+        return _compat.pread(self.fd, len(mark) + 1, 0) == mark
+
+    def mark(self, mark: bytes) -> None:
+        _compat.pwrite(self.fd, mark, 0)
+        os.ftruncate(self.fd, len(mark))
+
     def close(self) -> None:
         if self.held:
             self.release()
@@ -90,6 +103,12 @@ class _FilelockBackend:
     def close(self) -> None:
         if self._lock.is_locked:
             self._lock.release(force=True)
+
+    def marked(self, mark: bytes) -> bool:
+        return False  # the library owns the file (it may truncate or lock its bytes): no mark
+
+    def mark(self, mark: bytes) -> None:
+        pass
 
 
 NATIVE = _compat.POSIX and not _compat.PORTABLE
@@ -131,6 +150,26 @@ class FileLock:
 
     def release(self) -> None:
         self._lock.release()
+
+    def marked(self, mark: bytes) -> bool:
+        """Whether the lock file still holds ``mark`` (call while holding the lock): nobody marked it since."""
+        try:
+            return self._lock.marked(mark)
+        except OSError:
+            return False
+
+    def mark(self, mark: bytes) -> None:
+        """Name this holder in the lock file (call while holding the lock, before writing anything). Where the
+        mark cannot be written, it is erased (no holder then trusts its own); where neither can be done, a
+        :class:`StoreError`: writing on would let an earlier holder trust a mark that is no longer true."""
+        try:
+            self._lock.mark(mark)
+        except OSError as exc:
+            try:
+                self._lock.mark(b"")
+            except OSError:
+                raise StoreError(f"cannot write the lock file {self.path}: {exc.strerror or exc}; nothing was "
+                                 f"changed") from exc
 
     def close(self) -> None:
         self._lock.close()

@@ -163,12 +163,16 @@ class LogFiles:
         """Give ``(log name, document)`` pairs their ids (after ``last_id``) and their journal lines for
         generation ``gen``: ``(ids, lines)``; nothing is written."""
         ids, lines = [], []
+        # exactly json.dumps(..., separators=(",", ":"), sort_keys=True), through the C encoder directly: a
+        # re-key of 2,000 disks encodes 2,000 lines, and json.dumps's per-call set-up would cost more
+        encode = json.encoder.c_make_encoder({}, _not_json, json.encoder.encode_basestring_ascii, None, ":", ",",
+                                             True, False, True)
         for name, doc in entries:
             self.path(name)
             last_id += 1
             doc["id"] = f"{last_id:09d}"
             ids.append(doc["id"])
-            lines.append(json.dumps(dict(doc, log=name, gen=gen), separators=(",", ":"), sort_keys=True).encode())
+            lines.append("".join(encode(dict(doc, log=name, gen=gen), 0)).encode("ascii"))
         return ids, lines
 
     def last_id(self, committed_gen: int) -> int:
@@ -282,3 +286,7 @@ class LogFiles:
         except FileNotFoundError:
             return None
         return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _not_json(value):
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")

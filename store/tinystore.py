@@ -16,9 +16,9 @@ store; the action's audit entries and events travel in the same record, so that 
 fsync an action pays (store.logs says how ``journal.jsonl`` follows). A read opens only the shards it
 needs: a document's shard is a hash of its key, so ``key show`` never parses a disk and ``disk show``
 parses one 64th of the disks. When the log passes
-``COMPACT_BYTES`` the shards it touches are rewritten (each atomically: a new file beside it, fsync'd with the
-others, then renamed over it) and the log starts again empty: the work is proportional to what changed, paid
-once per ~megabyte of changes.
+``COMPACT_BYTES`` the shards it touches are rewritten (each atomically: a temporary, fsync'd, renamed over
+it; the fsyncs of one compaction in flight together) and the log starts again empty: the work is
+proportional to what changed, paid once per ~megabyte of changes.
 
 The commit log, one record per commit::
 
@@ -34,7 +34,8 @@ compaction is harmless: the shards already rewritten get the same changes again.
 
 Crypto-shredding: a commit that destroys key material (``shred=True``) compacts at once, so neither the
 log nor an old shard file keeps a copy; temporary files of writes a crash interrupted are swept under
-the lock before anything is written.
+the lock before anything is written, whenever someone other than this object held the lock since it last
+did (the holder's mark in ``state.lock``, see :meth:`TinyStore.lock`).
 
 Migration: a home written by schema 1 (one ``state.json``) is converted under the lock the first time it
 is opened: the shards and ``meta.json`` are written (``meta.json`` last: the conversion's commit point),
@@ -113,12 +114,18 @@ class _ShardStorage(AtomicJSONStorage):
         _replace_unsynced(self.path[:-len(".json")] + ".idx", index)
 
 
-def _shard_bytes(table: str, docs: Mapping[str, dict]) -> tuple[bytes, bytes]:
+def _shard_bytes(table: str, docs: Mapping[str, dict], encoded: Mapping[str, str] | None = None) -> tuple[bytes, bytes]:
     """A shard file's bytes (what ``json.dumps(..., sort_keys=True)`` gives, its tag first) and its index's:
-    each document is encoded once, as ASCII, so a character is a byte and the offsets are string lengths."""
+    each document is encoded once, as ASCII, so a character is a byte and the offsets are string lengths.
+    ``encoded``: documents encoded already (by the commit record that brought them: :func:`_encode_change`)."""
     esc, enc, join = json.encoder.encode_basestring_ascii, _encode_parsed, "".join
-    names = [esc(key) for key in sorted(docs)]  # (sorted as json.dumps sorts: by the keys themselves)
-    entries = [name + ":" + join(enc(doc, 0)) for name, doc in zip(names, [docs[k] for k in sorted(docs)])]
+    keys = sorted(docs)  # (sorted as json.dumps sorts: by the keys themselves)
+    names = [esc(key) for key in keys]
+    if encoded:
+        entries = [name + ":" + (encoded[key] if key in encoded else join(enc(docs[key], 0)))
+                   for name, key in zip(names, keys)]
+    else:
+        entries = [name + ":" + join(enc(docs[key], 0)) for name, key in zip(names, keys)]
     head = esc(table) + ":{"
     pos = len(_tag_prefix("0" * 16)) + len(head)
     index = []
@@ -220,6 +227,21 @@ def _dumps(value) -> bytes:
 _encode_parsed = json.encoder.c_make_encoder(None, _not_json, json.encoder.encode_basestring_ascii, None, ":", ",",
                                              True, False, False)
 """The same encoding, shared and without the cycle check: for documents parsed from JSON (trees by nature)."""
+
+
+def _encode_change(docs: Mapping[str, dict] | None, deleted: list[str] | None) -> tuple[bytes, dict[str, str]]:
+    """A record line's change object, exactly ``_dumps({"u": docs, "d": deleted})`` (each part only when not
+    empty), and each document's encoding in it (a compaction that follows puts the same bytes in the shards)."""
+    esc, join = json.encoder.encode_basestring_ascii, "".join
+    parts = []
+    encoded: dict[str, str] = {}
+    if deleted:
+        parts.append('"d":' + join(_encode_parsed(list(deleted), 0)))
+    if docs:
+        for key in sorted(docs):
+            encoded[key] = join(_encode_parsed(docs[key], 0))
+        parts.append('"u":{' + ",".join([esc(key) + ":" + text for key, text in encoded.items()]) + "}")
+    return ("{" + ",".join(parts) + "}").encode("ascii"), encoded
 
 
 class _CopyOnGet(dict):
@@ -348,6 +370,13 @@ class TinyStore:
         self._lock_depth = 0
         self._swept: dict[str, tuple | None] = {}
         """directory -> its (inode, mtime, ctime) when this object last found no leftover in it."""
+        self._mark: tuple[int, bytes] | None = None
+        """(pid, this object's mark in the lock file: see :meth:`lock`)."""
+        self._left: tuple | None = None
+        """The directories' signatures when this object last released the lock after a whole hold (None: sweep
+        when next taken)."""
+        self._sweep_next = False
+        """Something of this object's current hold may have left a temporary: sweep when the lock is next taken."""
         self._flock: FileLock | None = None
         _ensure_dir(self.home)
         if not os.path.exists(self.meta_path) and _leftovers(self.home, OLD_PREFIX):
@@ -686,13 +715,11 @@ class TinyStore:
     def _read_index(self, table: str, shard: int) -> dict | None:
         base = self.shard_path(table, shard)[:-len(".json")]
         try:
-            with open(base + ".idx", "rb") as f:
-                idx = json.loads(f.read())
+            idx = json.loads(_read_bytes(base + ".idx"))
             if not isinstance(idx, dict) or not isinstance(idx.get("tag"), str):
                 return None
             expected = _tag_prefix(idx["tag"])
-            with open(base + ".json", "rb") as f:
-                head = f.read(len(expected))
+            head = _read_bytes(base + ".json", len(expected))
         except (OSError, ValueError):
             return None
         if head != expected:
@@ -734,7 +761,7 @@ class TinyStore:
             others = self._sync_journal() or self._logs.signature() != self._log_sig
             try:
                 ids, journal = self._logs.encode(log, generation, self._logs.last_id(view.generation))
-                payload, per_table = self._record(generation, upserts, deletes, journal)
+                payload, per_table, encoded = self._record(generation, upserts, deletes, journal)
             except (TypeError, ValueError, RecursionError) as exc:
                 raise ValueError(f"documents are not JSON-serialisable: {exc}") from exc
             compacting = shred or view.log_end + len(payload) > COMPACT_BYTES
@@ -771,10 +798,12 @@ class TinyStore:
                                      f"copied from the commit log by the next change\n")
             if compacting:
                 try:
-                    self._compact()
+                    self._compact(encoded)
                 except (OSError, StoreError) as exc:
                     # The commit is durable already (the append was its commit point): never report it as
-                    # failed. The log stays as it is and the next commit compacts again.
+                    # failed. The log stays as it is and the next commit compacts again (after a sweep: a
+                    # temporary of this one may be left).
+                    self._sweep_next = True
                     sys.stderr.write(f"cmklab: warning: the commit is saved, but the compaction of {self.db_dir} "
                                      f"failed ({getattr(exc, 'strerror', None) or exc}); it is retried with "
                                      f"the next change\n")
@@ -789,7 +818,7 @@ class TinyStore:
             raise StoreError(f"state in {self.path} was changed by another process since this one read it; "
                              f"reload before committing")
         for path in (self.meta_path, self.home):
-            if os.path.exists(path) and not os.access(path, os.W_OK):
+            if not os.access(path, os.W_OK) and os.path.exists(path):
                 # appending would work, but a read-only file or home says "do not modify"
                 raise StoreError(f"state {path} is read-only; nothing was committed")
 
@@ -890,7 +919,9 @@ class TinyStore:
         if had:
             import shutil
 
-            shutil.rmtree(old, ignore_errors=True)  # a leftover is swept by the next writer
+            shutil.rmtree(old, ignore_errors=True)  # a leftover is swept by the next writer (this one too)
+            if os.path.lexists(old):
+                self._sweep_next = True
 
     def _undo_cut_bulk_commit(self) -> None:
         """At open: a bulk commit was cut between its two renames (no ``db``, the old one set aside): put the
@@ -916,24 +947,26 @@ class TinyStore:
         os.replace(os.path.join(self.home, olds[0]), self.db_dir)
         fsync_dir(self.home)
 
-    def _record(self, generation: int, upserts: dict, deletes: dict,
-                journal: list[bytes] = ()) -> tuple[bytes, list[tuple[str, bytes]]]:
+    def _record(self, generation: int, upserts: dict, deletes: dict, journal: list[bytes] = ()
+                ) -> tuple[bytes, list[tuple[str, bytes]], dict[str, dict[str, str]]]:
+        """The commit record's bytes, its table lines ``[(table, change object)]`` and ``{table: {key: the
+        document's encoding}}`` of the documents it upserts (and does not delete)."""
         per_table = []
+        encodings: dict[str, dict[str, str]] = {}
         for table in sorted(set(upserts) | set(deletes)):
-            change: dict = {}
-            if upserts.get(table):
-                change["u"] = upserts[table]
-            if deletes.get(table):
-                change["d"] = deletes[table]
-            if change:
-                per_table.append((table, _dumps(change)))
+            if upserts.get(table) or deletes.get(table):
+                raw, encoded = _encode_change(upserts.get(table), deletes.get(table))
+                per_table.append((table, raw))
+                for key in deletes.get(table, ()):
+                    encoded.pop(key, None)  # (deleted in the same commit: gone)
+                encodings[table] = encoded
         if not per_table:
             # a commit that changes no document still moves the generation (journal lines are tagged with it)
             per_table.append((META_TABLE, b"{}"))
         body = b"".join([b"%d\t%s\t%s\n" % (generation, t.encode(), raw) for t, raw in per_table]
                         + [b"%d\t!\t%s\n" % (generation, line) for line in journal])
         payload = body + b"%d\t#\t%08x\n" % (generation, zlib.crc32(body))
-        return payload, [(t, raw) for t, raw in per_table if t != META_TABLE]
+        return payload, [(t, raw) for t, raw in per_table if t != META_TABLE], encodings
 
     def _append(self, payload: bytes) -> None:
         """Append one record at the end of the last whole record (a torn tail is cut off); fsync."""
@@ -969,8 +1002,9 @@ class TinyStore:
         if created:
             fsync_dir(self.db_dir)
 
-    def _compact(self) -> None:
-        """Fold the log into the shards it touches, write meta.json, start an empty log (under the lock)."""
+    def _compact(self, encoded: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        """Fold the log into the shards it touches, write meta.json, start an empty log (under the lock).
+        ``encoded``: the encodings of the last record's documents (:meth:`_record`), reused as they are."""
         view = self._view
         final: dict[tuple[str, int], dict[str, dict | None]] = {}
         for table in list(view.lines):
@@ -979,55 +1013,109 @@ class TinyStore:
                     final.setdefault((table, shard_of(key)), {})[key] = doc
                 for key in change.get("d", ()):
                     final.setdefault((table, shard_of(key)), {})[key] = None
-        self._rewrite_shards(final)
         if view.journal:
-            # the log is the only durable copy of its journal lines until the journal is synced
+            # the log is the only durable copy of its journal lines until the journal is synced (which the
+            # shards' writer does beside theirs)
             self._sync_journal()
-            self._logs.sync()
+        self._write_shards(sorted(final.items()), also_sync=self._logs.sync if view.journal else None,
+                           encoded=encoded)
         self._write_meta(view.generation)
         # an empty log replaces the old one (a new inode: other processes see the change)
-        fd, _st = _atomic_write(self.log_path, b"")
-        os.close(fd)
+        held = [_hold(self.log_path)]
+        try:
+            fd, _st = _atomic_write(self.log_path, b"")
+            os.close(fd)
+        finally:
+            _close_later(held)
         fsync_dir(self.db_dir)
         self._refresh()
 
-    def _rewrite_shards(self, final: dict[tuple[str, int], dict[str, dict | None]]) -> None:
-        """Fold ``final`` (``(table, shard) -> {key: document or None}``) into the shard files: each new file is
-        written beside its shard, all are fsync'd together (:func:`_sync_files`), then each replaces its shard,
-        with its index. A crash leaves each shard old or new; the log still holds the changes, and replaying it
-        is idempotent."""
-        staged: list[tuple[str | None, str, bytes | None]] = []
+    def _write_shards(self, work: list[tuple[tuple[str, int], dict[str, dict | None]]], also_sync=None,
+                      encoded: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        """Apply ``[((table, shard), {key: document or None (deleted)})]`` to the shard files, each replaced
+        atomically, as :meth:`_write_shard` does one, but all the fsyncs at once: each new shard is written to
+        a temporary beside its file and fsync'd on a helper thread while the next one is built (an fsync
+        releases the GIL, and fsyncs in flight together share the file system's journal commits); once every
+        temporary is durable (and ``also_sync()`` has run, on a helper too), each is renamed over its shard and
+        its index replaced. A crash before the renames leaves the old shards (and temporaries that the next
+        writer sweeps); the log still holds the changes until the caller empties it, after this returns."""
+        encoded = encoded or {}
+        if len(work) < 2 and also_sync is None:
+            for (table, shard), changes in work:
+                self._write_shard(table, shard, changes)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        staged: list[tuple[str | None, str, bytes]] = []  # (temporary or None to remove the shard, shard, index)
+        syncer = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cmklab-fsync")
+        pending = [syncer.submit(also_sync)] if also_sync is not None else []
+        path = self.db_dir
         try:
-            for (table, shard), changes in sorted(final.items()):
-                docs = self._read_shard_file(table, shard)
-                for key, doc in changes.items():
-                    if doc is None:
-                        docs.pop(key, None)
+            try:
+                for (table, shard), changes in work:
+                    path = self.shard_path(table, shard)
+                    known = self._read_index(table, shard)
+                    if known is not None and all(key in changes for key in known):
+                        docs = {}  # every document of the shard is replaced or deleted: no need to parse it
                     else:
-                        docs[key] = doc
-                path = self.shard_path(table, shard)
-                if not docs:
-                    staged.append((None, path, None))
-                    continue
-                payload, index = _shard_bytes(table, docs)
-                tmp = os.path.join(self.db_dir, f".{os.path.basename(path)}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-                staged.append((tmp, path, index))
-                _write_new(tmp, payload, sync=False)
-            _sync_files([tmp for tmp, _path, _index in staged if tmp is not None])
-            for tmp, path, index in staged:
-                if tmp is None:  # no document left: no file
-                    for gone in (path, path[:-len(".json")] + ".idx"):
-                        with contextlib.suppress(FileNotFoundError):
-                            os.unlink(gone)
-                    continue
-                os.replace(tmp, path)
-                _replace_unsynced(path[:-len(".json")] + ".idx", index)
-        except OSError as exc:
+                        docs = self._shard_docs_at(path, table)
+                    for key, doc in changes.items():
+                        if doc is None:
+                            docs.pop(key, None)
+                        else:
+                            docs[key] = doc
+                    if not docs:
+                        staged.append((None, path, b""))
+                        continue
+                    payload, index = _shard_bytes(table, docs, encoded.get(table))
+                    tmp = os.path.join(self.db_dir, f".{os.path.basename(path)}.{os.getpid()}."
+                                                    f"{os.urandom(4).hex()}.tmp")
+                    staged.append((tmp, path, index))
+                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _compat.O_CLOEXEC, 0o600)
+                    try:
+                        _write_all(fd, payload)
+                    except BaseException:
+                        os.close(fd)
+                        raise
+                    pending.append(syncer.submit(_fsync_close, fd))
+                    del docs, payload
+                for done in pending:
+                    done.result()  # every new shard is durable before the first rename
+                held: list[int] = []
+                try:
+                    for tmp, path, index in staged:
+                        if tmp is None:
+                            for gone in (path, path[:-len(".json")] + ".idx"):
+                                with contextlib.suppress(FileNotFoundError):
+                                    os.unlink(gone)
+                            continue
+                        held += _hold(path), _hold(path[:-len(".json")] + ".idx")
+                        os.replace(tmp, path)
+                        _replace_unsynced(path[:-len(".json")] + ".idx", index)
+                finally:
+                    _close_later(held)
+            except OSError as exc:
+                raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        except BaseException:
+            syncer.shutdown(wait=True)
             for tmp, _path, _index in staged:
                 if tmp is not None:
                     with contextlib.suppress(OSError):
                         os.unlink(tmp)
-            raise StoreError(f"cannot write the shards of {self.db_dir}: {exc.strerror or exc}") from exc
+            raise
+        syncer.shutdown(wait=True)
+
+    def _shard_docs_at(self, path: str, table: str) -> dict:
+        """The documents of the shard file ``path`` of ``table`` as it is on disk ({} if there is none)."""
+        data, _raw, fd, _sig = read_state_file(path)
+        if fd is not None:
+            os.close(fd)
+        if data is None:
+            return {}
+        docs = data.get(table)
+        if docs is None or set(data) - {table, SHARD_TAG_TABLE}:
+            raise StoreError(f"state file {path} is damaged: expected only the table {table!r}")
+        return docs
 
     def _write_shard(self, table: str, shard: int, changes: dict[str, dict | None]) -> None:
         path = self.shard_path(table, shard)
@@ -1098,9 +1186,9 @@ class TinyStore:
                 continue  # the common case: one cheap pass (an import commits 300,000 documents)
             plain = False
             for key, doc in docs.items():
-                if not isinstance(key, str):
+                if type(key) is not str and not isinstance(key, str):
                     raise ValueError(f"document key {key!r} in table {table!r} is not a string")
-                if not isinstance(doc, Mapping):
+                if type(doc) is not dict and not isinstance(doc, Mapping):  # (a dict first: no ABC check)
                     raise ValueError(f"document {key!r} in table {table!r} is not a mapping")
         for table, keys in deletes.items():
             if isinstance(keys, str) or any(not isinstance(k, str) for k in keys):
@@ -1119,23 +1207,81 @@ class TinyStore:
 
         Another TinyStore object on the same home, in this process or another, waits; after a moment it
         says so on stderr, and it gives up with a :class:`StoreError` after ``CMKLAB_LOCK_TIMEOUT``
-        seconds (store.locking)."""
+        seconds (store.locking).
+
+        Taking it, this object sweeps crash leftovers (:meth:`_sweep_leftovers`) and writes its mark in the
+        lock file, unless the mark there is still its own and the directories are as its last whole hold
+        left them: then nobody else has held the lock since, no write can have died in between, and a
+        commit pays one small read and three stats. A hold that an exception cut short, a forked child, a
+        new object (a new process: after a crash too) and the portable lock (no mark) always sweep."""
         self._check_open()
         with self._thread_lock:
             if self._lock_depth == 0:
                 self._flock.acquire()
                 try:
-                    self._sweep_leftovers()
+                    if not self._still_mine():
+                        # someone else held the lock since (or this object never did): a write of theirs may
+                        # have died half-way; sweep, then mark the lock file before writing anything
+                        self._left = None
+                        self._sweep_leftovers()
+                        self._flock.mark(self._holder_mark())
                 except BaseException:
                     self._flock.release()
                     raise
+                self._sweep_next = False
             self._lock_depth += 1
             try:
                 yield
+            except BaseException:
+                self._sweep_next = True  # a write of ours may have stopped half-way: sweep next time
+                raise
             finally:
                 self._lock_depth -= 1
                 if self._lock_depth == 0:
-                    self._flock.release()
+                    try:
+                        self._left = None if self._sweep_next else self._note_own_writes()
+                    finally:
+                        self._flock.release()
+
+    def _holder_mark(self) -> bytes:
+        """This object's mark in the lock file (new in a forked child: the parent's object is not the child's)."""
+        pid = os.getpid()
+        if self._mark is None or self._mark[0] != pid:
+            self._mark = (pid, b"%d.%s" % (pid, os.urandom(8).hex().encode()))
+        return self._mark[1]
+
+    def _still_mine(self) -> bool:
+        """Under the lock, just taken: nobody else has held it since this object last released it, cleanly (its
+        mark is still in the lock file), and the directories are as it left them. Then no write can have died
+        since this object's last sweep (temporaries are only created under the lock, and every holder marks it
+        first): its own writes, compactions included, never make it list the directories again."""
+        return (self._left is not None and self._mark is not None and self._mark[0] == os.getpid()
+                and self._flock.marked(self._mark[1]) and self._dir_sigs() == self._left)
+
+    def _dir_sigs(self) -> tuple:
+        out = []
+        for directory in self._swept_dirs():
+            try:
+                out.append(_dir_sig(directory))
+            except OSError:
+                out.append(None)
+        return tuple(out)
+
+    def _swept_dirs(self) -> tuple[str, str, str]:
+        return self.home, self.db_dir, self.blobs.directory
+
+    def _note_own_writes(self) -> tuple:
+        """At the end of a whole hold of the lock: the directories hold only what this object wrote, so they
+        are as clean as its last sweep left them; remember them so (a directory whose time is recent is
+        listed by the next sweep all the same, see :meth:`_sweep_leftovers`)."""
+        sigs = self._dir_sigs()
+        now = time.time_ns()
+        for directory, sig in zip(self._swept_dirs(), sigs):
+            if sig is not None and now - sig[1] > _SETTLED_NS:
+                self._swept[directory] = sig
+            else:
+                self._swept.pop(directory, None)
+        return sigs
 
     def _sweep_leftovers(self, *, full: bool = False) -> None:
         """Remove the temporary files of writes that a crash interrupted (called under the lock).
@@ -1144,7 +1290,8 @@ class TinyStore:
         material included. Beside ``root.key`` it would still open key material that a later purge
         destroyed, defeating crypto-shredding; so every writer removes such leftovers before it writes.
         These temporaries are only ever created under this lock, so any that exist now belong to a dead
-        write.
+        write; and a writer that finds its own mark in the lock file (nobody held it since its last whole
+        hold, see :meth:`lock`) does not call this at all: its own writes, compactions included, leave none.
 
         A directory is listed again only when it changed since this object last swept it (its inode and
         modification time: creating, renaming or removing a file changes them, appending does not), so a
@@ -1152,8 +1299,7 @@ class TinyStore:
         ``full``: list every directory whatever its time (before a commit that destroys key material).
         """
         swept = self._swept
-        for directory, prefix in ((self.home, ".state.json."), (self.db_dir, "."),
-                                  (self.blobs.directory, ".copy.")):
+        for directory, prefix in zip(self._swept_dirs(), (".state.json.", ".", ".copy.")):
             try:
                 before = _dir_sig(directory)
             except OSError:
@@ -1362,9 +1508,7 @@ def _write_new(path: str, payload: bytes, *, sync: bool = True) -> None:
     """Write a new file (0600), fsync'd unless ``sync`` is False."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _compat.O_CLOEXEC, 0o600)
     try:
-        view = memoryview(payload)
-        while view:
-            view = view[os.write(fd, view):]
+        _write_all(fd, payload)
         if sync:
             os.fsync(fd)
     finally:
@@ -1396,6 +1540,78 @@ def _sync_files(paths: list[str]) -> None:
             pass
 
 
+def _read_bytes(path: str, limit: int | None = None) -> bytes:
+    """The bytes of ``path`` (its first ``limit``), through bare descriptors (no buffered file object)."""
+    fd = os.open(path, os.O_RDONLY | _compat.O_CLOEXEC)
+    try:
+        if limit is None:
+            limit = os.fstat(fd).st_size
+        chunks = []
+        while limit > 0:
+            chunk = os.read(fd, limit)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            limit -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _hold(path: str) -> int:
+    """A descriptor of the file at ``path`` before it is replaced (-1 where there is none, or where an open file
+    cannot be replaced: ``_compat.REPLACE_WHILE_OPEN``), for :func:`_close_later`."""
+    if not _compat.REPLACE_WHILE_OPEN:
+        return -1
+    try:
+        return os.open(path, os.O_RDONLY | _compat.O_CLOEXEC)
+    except OSError:
+        return -1
+
+
+_CLOSER: tuple | None = None
+"""(pid, the helper thread's executor) of :func:`_close_later` (a forked child makes its own)."""
+
+
+def _close_later(fds: list[int]) -> None:
+    """Close the descriptors of replaced files on a helper thread. A replaced file's blocks are freed when its
+    last name and descriptor go; held open across the rename, that journaled work (milliseconds a file on a
+    busy disk, for the 128 files of a compaction that touches every shard of a table) happens here, beside
+    the commit, instead of inside each rename. Nothing reaches the files any more: they have no name in the
+    home (and a crash closes the descriptors all the same)."""
+    global _CLOSER
+    fds = [fd for fd in fds if fd >= 0]
+    if not fds:
+        return
+    if _CLOSER is None or _CLOSER[0] != os.getpid():
+        from concurrent.futures import ThreadPoolExecutor
+
+        _CLOSER = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmklab-close"))
+
+    def close_all() -> None:
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    try:
+        _CLOSER[1].submit(close_all)
+    except RuntimeError:  # the interpreter is shutting down: close them here
+        close_all()
+
+
+def _fsync_close(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, payload: bytes) -> None:
+    view = memoryview(payload)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def _link_or_copy(src: str, dst: str) -> None:
     """``dst`` as a new name of ``src`` (a hard link), or a fsync'd copy where the file system has no links."""
     try:
@@ -1412,8 +1628,7 @@ def _replace_unsynced(path: str, payload: bytes) -> None:
     empty or missing, and readers then find that it does not match its shard and read the shard whole."""
     tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
-        with open(tmp, "wb") as f:
-            f.write(payload)
+        _write_new(tmp, payload, sync=False)
         _compat.chmod(tmp, 0o600)
         os.replace(tmp, path)
     except OSError as exc:

@@ -556,6 +556,27 @@ def list_all_resources(ep, req: Req, sub: str, table: str) -> Resp:
     return Resp(200, _page([_view(ep, table, r) for r in getattr(ep.engine, KINDS[table][2])()]))
 
 
+DISK_MODELLED = (
+    ("creationData", "createOption"), ("creationData", "sourceResourceId"), ("creationData", "sourceUri"),
+    ("creationData", "sourceUniqueId"), ("creationData", "imageReference"), ("diskSizeGB",), ("encryption",),
+    ("osType",),
+    ("diskSizeBytes",), ("diskState",), ("provisioningState",), ("timeCreated",), ("uniqueId",),  # read-only
+    ("shareInfo",), ("propertyUpdatesInProgress",), ("lastOwnershipUpdateTime",),
+)
+"""The paths of a disk's ``properties`` the engine models (or that are read-only: Azure ignores them in a
+request); the rest are plain properties, stored in ``Disk.props`` as ``az disk create/update`` store
+theirs and shown by GET over the disk's view."""
+
+
+def _zone(body: dict) -> str | None:
+    zones = body.get("zones")
+    if zones is None:
+        return None
+    if not isinstance(zones, list) or len(zones) > 1:
+        raise HttpError(400, "InvalidParameter", "zones must be a list of at most one availability zone.")
+    return str(zones[0]) if zones else None
+
+
 def _encryption_args(p: dict) -> dict:
     enc = p.get("encryption") or {}
     return {"encryption_type": enc.get("type"), "disk_encryption_set": enc.get("diskEncryptionSetId")}
@@ -581,7 +602,8 @@ def put_resource(ep, req: Req, sub: str, rg: str, table: str, name: str) -> Resp
         r = ep.engine.create_disk(name, rg, size_gb=p.get("diskSizeGB"), sku=sku or "Premium_LRS",
                                   location=body.get("location"), source=src if cd.get("createOption") in (
                                       "Copy", "Restore", "FromImage") else None, os_type=p.get("osType"),
-                                  tags=body.get("tags"), **enc)
+                                  tags=body.get("tags"), zone=_zone(body), props=_plain(p, DISK_MODELLED) or None,
+                                  **enc)
     elif table == "snapshots":
         if not src:
             raise HttpError(400, "InvalidParameter", "properties.creationData.sourceResourceId is required: "
@@ -611,9 +633,10 @@ def patch_disk(ep, req: Req, sub: str, rg: str, name: str) -> Resp:
             d.des_id or "").lower():
         enc = {}
     size = p.get("diskSizeGB")
+    plain = _changed(_view(ep, "disks", d)["properties"], _plain(p, DISK_MODELLED))
     ep.engine.update_disk(name, rg, size_gb=size if size not in (None, d.size_gb) else None,
                           sku=(body.get("sku") or {}).get("name") if (body.get("sku") or {}).get("name") != d.sku
-                          else None, tags=body.get("tags") if "tags" in body else None, **enc)
+                          else None, tags=body.get("tags") if "tags" in body else None, props=plain or None, **enc)
     return Resp(200, _view(ep, "disks", ep.engine.get_disk(name, rg)))
 
 
@@ -768,6 +791,17 @@ def _des_of(managed: dict | None) -> str | None:
     return ((managed or {}).get("diskEncryptionSet") or {}).get("id")
 
 
+VM_MODELLED = (
+    ("hardwareProfile", "vmSize"), ("storageProfile", "imageReference"), ("storageProfile", "osDisk"),
+    ("storageProfile", "dataDisks"), ("securityProfile", "encryptionAtHost"),
+    ("additionalCapabilities", "ultraSSDEnabled"), ("osProfile", "adminUsername"),
+    ("osProfile", "adminPassword"), ("osProfile", "customData"),  # secrets: never stored
+    ("provisioningState",), ("vmId",), ("timeCreated",), ("instanceView",),  # read-only
+)
+"""The paths of a VM's ``properties`` the engine models (or must not keep); the rest are plain properties,
+stored in ``VirtualMachine.props`` as ``az vm create/update`` store theirs and shown by GET over its view."""
+
+
 @ROUTER.add("PUT,PATCH", VM)
 def put_vm(ep, req: Req, sub: str, rg: str, name: str) -> Resp:
     _check(ep, req, sub)
@@ -793,7 +827,8 @@ def put_vm(ep, req: Req, sub: str, rg: str, name: str) -> Resp:
         data_disk_encryption_sets=des_list if any(des_list) else None,
         storage_sku=[s or "Premium_LRS" for s in skus] if any(skus) else None, ultra_ssd_enabled=ultra,
         encryption_at_host=bool((p.get("securityProfile") or {}).get("encryptionAtHost")),
-        admin_username=(p.get("osProfile") or {}).get("adminUsername") or "azureuser", tags=body.get("tags"))
+        admin_username=(p.get("osProfile") or {}).get("adminUsername") or "azureuser", tags=body.get("tags"),
+        zone=_zone(body), props=_plain(p, VM_MODELLED) or None)
     for d in attach:
         disk_id = (d.get("managedDisk") or {}).get("id")
         if disk_id:
@@ -802,8 +837,10 @@ def put_vm(ep, req: Req, sub: str, rg: str, name: str) -> Resp:
 
 
 def _update_vm(ep, req: Req, rg: str, name: str, body: dict, p: dict, sp: dict) -> Resp:
-    """An update through the model: data disks added (attach) or gone (detach), encryption at host."""
+    """An update through the model: data disks added (attach) or gone (detach), encryption at host, size,
+    ultra disks; and the plain properties it changes (stored, shown)."""
     vm = ep.engine.get_vm(name, rg)
+    plain = _changed(_vm_wire(ep, vm)["properties"], _plain(p, VM_MODELLED))
     if "dataDisks" in sp:
         current = {e["diskId"].lower(): e["lun"] for e in vm.data_disks}
         wanted = {}
@@ -822,9 +859,20 @@ def _update_vm(ep, req: Req, rg: str, name: str, body: dict, p: dict, sp: dict) 
         for did, d in wanted.items():
             if did not in current:
                 vm = ep.engine.attach_disk(name, did, rg, lun=d.get("lun"))
+    changes: dict = {}
     at_host = (p.get("securityProfile") or {}).get("encryptionAtHost")
     if at_host is not None and bool(at_host) != bool(vm.encryption_at_host):
-        vm = ep.engine.update_vm(name, rg, encryption_at_host=bool(at_host))
+        changes["encryption_at_host"] = bool(at_host)
+    size = (p.get("hardwareProfile") or {}).get("vmSize")
+    if size and size != vm.size:
+        changes["size"] = size
+    ultra = (p.get("additionalCapabilities") or {}).get("ultraSSDEnabled")
+    if ultra is not None and bool(ultra) != bool(vm.ultra_ssd_enabled):
+        changes["ultra_ssd_enabled"] = bool(ultra)
+    if plain:
+        changes["props"] = plain
+    if changes:
+        vm = ep.engine.update_vm(name, rg, **changes)
     return Resp(200, _vm_wire(ep, ep.engine.get_vm(name, rg)))
 
 
@@ -880,10 +928,25 @@ VMSS_MODELLED = (
 properties, stored in ``ScaleSet.props`` and shown over its view."""
 
 
+SECRET_KEYS = frozenset({"adminpassword", "customdata", "protectedsettings", "password", "secret", "clientsecret",
+                         "privatekey"})
+"""Keys (lower case) of a request's properties that are never stored, at any depth (an extension's
+``protectedSettings`` inside a list too)."""
+
+
+def _no_secrets(obj):
+    """A copy of ``obj`` without the keys of :data:`SECRET_KEYS`, at any depth."""
+    if isinstance(obj, dict):
+        return {k: _no_secrets(v) for k, v in obj.items() if not (isinstance(k, str) and k.lower() in SECRET_KEYS)}
+    if isinstance(obj, list):
+        return [_no_secrets(x) for x in obj]
+    return obj
+
+
 def _plain(props: dict, modelled: tuple) -> dict:
-    """``props`` without the ``modelled`` paths; objects left empty by that are dropped (a null stays: in a
-    PATCH it removes the property)."""
-    out = copy.deepcopy(props)
+    """``props`` without the ``modelled`` paths and without secrets (:data:`SECRET_KEYS`); objects left empty by
+    that are dropped (a null stays: in a PATCH it removes the property)."""
+    out = _no_secrets(copy.deepcopy(props))
     for path in modelled:
         node = out
         for k in path[:-1]:
@@ -904,6 +967,28 @@ def _plain(props: dict, modelled: tuple) -> dict:
         return kept
 
     return prune(out)
+
+
+_MISSING = object()
+
+
+def _changed(current: dict, wanted: dict) -> dict:
+    """What of ``wanted`` (plain properties of a request) differs from ``current`` (the resource's properties
+    as GET shows them): a client that sends back what it read (``az disk update``, ``az vm update``: GET,
+    change, PUT) changes only what it changed. A null removes a stored property; one for a property GET
+    does not show is nothing to do."""
+    out = {}
+    for k, v in wanted.items():
+        cur = current.get(k, _MISSING) if isinstance(current, dict) else _MISSING
+        if isinstance(v, dict) and v and isinstance(cur, dict):
+            inner = _changed(cur, v)
+            if inner:
+                out[k] = inner
+        elif v is None and cur in (_MISSING, None):
+            continue
+        elif v != cur:
+            out[k] = v
+    return out
 
 
 def _vmss_plain(body: dict, p: dict) -> dict:

@@ -1,10 +1,16 @@
 """The console's command log records what the endpoint's clients (the real az, the Azure SDK) do on the same
-home: their requests reach it through the journal, each line naming its request and caller
-(``Engine.acting_as``'s origin), and are marked as another client's, never as this console's commands."""
+home: their requests reach it through the journal, each line naming its request and caller, and the engine
+call that wrote it (``Engine.acting_as``'s origin); the log says each call in ``cmklab az`` words (an audited
+key operation as such), keeps the method and URL on the entry's last line, and marks the entry as another
+client's. The exported replay script runs those calls, since they changed the home."""
 
 from __future__ import annotations
 
-from console.app import EXTERNAL_LABEL, CmkApp, external_requests
+import contextlib
+import io
+import shlex
+
+from console.app import EXTERNAL_LABEL, CmkApp, ExternalEntry, external_entry, external_requests
 
 SIZE = (160, 48)
 APP = "00000000-0000-4000-8000-0000000000a1"
@@ -14,7 +20,9 @@ def _origin(seq: str, request: str) -> dict:
     return {"via": "endpoint", "principal": APP, "name": "app1", "request": request, "seq": seq}
 
 
-async def test_a_request_served_by_the_endpoint_appears_in_the_command_log(tmp_path):
+async def test_a_request_served_by_the_endpoint_appears_in_the_command_log_in_az_words(tmp_path):
+    from console.cli.runner import Context
+    from console.cli.runner import main as az_main
     from console.session import open_engine
 
     home = tmp_path / "home"
@@ -31,42 +39,107 @@ async def test_a_request_served_by_the_endpoint_appears_in_the_command_log(tmp_p
         sub = other.meta.subscription_id
         disk_url = (f"https://management.azure.com/subscriptions/{sub}/resourceGroups/rg-demo/providers/"
                     "Microsoft.Compute/disks/disk-spare")
+        key, ver = other.get_key("kv-demo", other.list_keys("kv-demo")[0].name, audit=False)
+        kid = f"{key.id}/{ver['version']}"
         with other.acting_as(APP, _origin("7.1", f"PATCH {disk_url}")):
-            other.update_disk("disk-spare", "rg-demo", tags={"by": "sdk"})
+            other.update_disk("disk-spare", "rg-demo", tags={"by": "sdk"},
+                              props={"maxShares": 2, "diagnostics": {"level": "full"}})
+        with other.acting_as(APP, _origin("7.2", f"POST {kid}/wrapkey")):
+            other.key_operation(None, kid, "wrapKey", b"k" * 32, alg="RSA-OAEP")
         other.update_disk("disk-archive", "rg-demo", tags={"by": "cmklab az"})  # no origin: not a request
         other.store.close()
-        line = "endpoint app1  PATCH …/resourceGroups/rg-demo/providers/Microsoft.Compute/disks/disk-spare"
         for _ in range(100):
             await pilot.pause(0.02)
-            if len(app.command_log) > own:
+            if len(app.command_log) > own + 1:
                 break
         await pilot.pause()
         new = app.command_log[own:]
-        assert [(e.label, e.lines, e.ok) for e in new] == [(EXTERNAL_LABEL, [line], True)]
+        update = ("cmklab az disk update --resource-group rg-demo --name disk-spare --set 'tags={\"by\":\"sdk\"}' "
+                  "--max-shares 2")
+        short_kid = f"kv-demo/{key.name}/{ver['version']}"
+        assert [(e.label, e.lines, e.ok) for e in new] == [
+            (EXTERNAL_LABEL, ["endpoint app1: " + update.removeprefix("cmklab "),
+                              "endpoint app1: not said in cmklab az words: plain properties diagnostics.level "
+                              "(stored through the endpoint)",
+                              "PATCH …/resourceGroups/rg-demo/providers/Microsoft.Compute/disks/disk-spare"], True),
+            (EXTERNAL_LABEL, [f"endpoint app1: wrapKey {short_kid}", f"POST {kid.removeprefix('https://')}/wrapkey"],
+             True)]
         main = app.main
-        assert any(line in main.table.row_text(k) for k in main.table.keys)
+        assert any("endpoint app1: az disk update" in main.table.row_text(k) for k in main.table.keys)
         path = tmp_path / "session.sh"
         app.export_log(str(path))
     engine.store.close()
-    assert f"\n# {line}\n" in path.read_text()  # kept as a comment: no cmklab az command stands for it
+    script = path.read_text().splitlines()
+    # the change ran as a command; the request that made it and the key operation are comments
+    assert update in script
+    assert "# endpoint app1: PATCH …/resourceGroups/rg-demo/providers/Microsoft.Compute/disks/disk-spare" in script
+    assert f"# endpoint app1: wrapKey {short_kid} (audited; no state change)" in script
+    assert not [ln for ln in script if "wrapKey" in ln and not ln.startswith("#")]
+    # replayed on a second home built the same way, the line makes the same change
+    second = open_engine(tmp_path / "second", seed=3, demo=True)
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert az_main(shlex.split(update)[1:], Context(engine=second)) == 0
+    d = second.get_disk("disk-spare", "rg-demo")
+    assert d.tags == {"by": "sdk"} and d.props == {"maxShares": 2}
+    second.store.close()
+    # a console opened later on the home keeps the entries and what the replay writes for them
+    again = open_engine(home)
+    kept = [e for e in CmkApp(again, poll=False).command_log if isinstance(e, ExternalEntry)]
+    assert [e.lines for e in kept] == [e.lines for e in new] and update in kept[0].script
+    again.store.close()
 
 
-def test_the_lines_of_one_request_make_one_entry_and_a_refusal_shows():
+def test_the_lines_of_one_request_make_one_entry_its_calls_in_order_and_a_refusal_shows():
+    from engine import Engine
+    from engine.demo import build_demo
     from engine.models import AuditEntry, EventEntry
 
+    engine = Engine.in_memory(seed=3)
+    build_demo(engine)
     kid = "https://kv.vault.azure.net/keys/k1/v1"
     wrap = _origin("7.2", "POST https://kv.vault.azure.net/keys/k1/v1/unwrapkey")
     start = _origin("7.3", "POST https://management.azure.com/subscriptions/s/resourceGroups/rg/providers/"
                            "Microsoft.Compute/virtualMachines/vm1/start")
+    call1 = start | {"call": {"n": 1, "action": "stop_vm", "args": {"name": "vm1", "resource_group": "rg-demo"}}}
+    call2 = start | {"call": {"n": 2, "action": "start_vm", "args": {"name": "vm1", "resource_group": "rg-demo"}}}
     audit = [AuditEntry.from_doc({"id": "000000010", "time": "t1", "vault": "kv", "caller": APP,
-                                  "operation": "KeyUnwrap", "kid": kid, "result": "Forbidden", "origin": wrap})]
-    events = [EventEntry(id="000000011", time="t2", type="VmStartRefused", severity="error", summary="refused",
-                         data={"vm": "vm1", "origin": start}),
-              EventEntry(id="000000012", time="t2", type="VmPowerChanged", severity="information", summary="x",
-                         data={"vm": "vm1", "origin": start}),
+                                  "operation": "KeyUnwrap", "kid": kid, "result": "Forbidden", "origin": wrap}),
+             AuditEntry.from_doc({"id": "000000014", "time": "t2", "vault": "kv", "caller": "des",
+                                  "operation": "KeyUnwrap", "kid": kid, "result": "OK", "origin": call2})]
+    events = [EventEntry(id="000000011", time="t2", type="VmPowerChanged", severity="information", summary="x",
+                         data={"vm": "vm1", "origin": call1}),
+              EventEntry(id="000000012", time="t2", type="VmStartRefused", severity="error", summary="refused",
+                         data={"vm": "vm1", "origin": call2}),
               EventEntry(id="000000013", time="t3", type="KeyDisabled", severity="warning", summary="cmklab az",
                          data={"kid": kid})]
-    assert external_requests(events, audit) == [
-        ("t1", "endpoint app1  POST kv.vault.azure.net/keys/k1/v1/unwrapkey", False, "Forbidden"),
-        ("t2", "endpoint app1  POST …/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1/start",
-         False, "VmStartRefused")]
+    found = external_requests(events, audit)
+    assert [(r.time, r.request, r.ok, r.code) for r in found] == [
+        ("t1", "POST kv.vault.azure.net/keys/k1/v1/unwrapkey", False, "Forbidden"),
+        ("t2", "POST …/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1/start", False,
+         "VmStartRefused")]
+    unwrap, power = (external_entry(engine, r, i) for i, r in enumerate(found))
+    assert unwrap.lines == ["endpoint app1: unwrapKey kv/k1/v1 (Forbidden)",
+                            "POST kv.vault.azure.net/keys/k1/v1/unwrapkey"]
+    assert unwrap.script == ["# endpoint app1: POST kv.vault.azure.net/keys/k1/v1/unwrapkey (refused: Forbidden)",
+                             "# endpoint app1: unwrapKey kv/k1/v1 (Forbidden) (audited; no state change)"]
+    # the unwrap the set's identity made inside the start is part of that call, not a line of its own
+    assert power.lines == [
+        "endpoint app1: az vm stop --resource-group rg-demo --name vm1",
+        "endpoint app1: az vm start --resource-group rg-demo --name vm1 (refused: VmStartRefused)",
+        "POST …/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1/start"]
+    assert power.script[1:] == ["cmklab az vm stop --resource-group rg-demo --name vm1",
+                                "# refused (VmStartRefused): cmklab az vm start --resource-group rg-demo --name vm1"]
+
+
+def test_a_call_with_a_value_left_out_of_its_note_is_no_command():
+    """Key material is never in a note (engine/actions.py): an import cannot be replayed, and says so."""
+    from console.app import ExternalRequest, call_lines
+    from engine import Engine
+
+    engine = Engine.in_memory(seed=3)
+    note = {"n": 1, "action": "import_key", "args": {"vault": "kv", "name": "k"}, "omitted": ["pem"]}
+    assert call_lines(engine, note) == ["# import_key: not replayable (pem not recorded)"]
+    req = ExternalRequest("1", "t", _origin("1.1", "PUT https://kv.vault.azure.net/keys/k"),
+                          calls={"1": [note, True, None]})
+    assert external_entry(engine, req, 1).script == ["# endpoint app1: PUT kv.vault.azure.net/keys/k",
+                                                     "# import_key: not replayable (pem not recorded)"]

@@ -144,3 +144,42 @@ def test_KV6_vault_soft_delete_recover_and_purge_through_arm(endpoint, credentia
         kvm.vaults.get_deleted("kv-gone", "eastus")
     with pytest.raises(ResourceNotFoundError):
         kvm.vaults.get("rg-keys", "kv-gone")
+
+
+def test_the_console_says_what_a_request_did_in_az_words_and_a_key_operation_as_audited(endpoint, keys, credential,
+                                                                                      sub):
+    """The journal lines of a request served to the SDK name the engine call that wrote them; the console's
+    command log (console/app.py) says a key's creation and a disk's update as cmklab az commands, an unwrap
+    done at the vault as the audited operation it is, each with the request's method and URL."""
+    from azure.keyvault.keys.crypto import CryptographyClient, KeyWrapAlgorithm
+    from azure.mgmt.compute import ComputeManagementClient
+    from azure.mgmt.compute.models import CreationData, Disk, DiskSku, DiskUpdate
+
+    from console.app import external_entry, external_requests
+
+    engine = endpoint.engine
+    with engine._lock:
+        cursor = engine.journal_cursor()
+    key = keys.create_rsa_key("logged", size=2048)
+    crypto = CryptographyClient(key.id, credential)
+    wrapped = crypto.wrap_key(KeyWrapAlgorithm.rsa_oaep_256, b"k" * 32)
+    assert crypto.unwrap_key(KeyWrapAlgorithm.rsa_oaep_256, wrapped.encrypted_key).key == b"k" * 32
+    cm = ComputeManagementClient(credential, sub)
+    cm.disks.begin_create_or_update("rg-keys", "d-logged", Disk(
+        location="eastus", sku=DiskSku(name="Premium_LRS"), disk_size_gb=8,
+        creation_data=CreationData(create_option="Empty"))).result()
+    cm.disks.begin_update("rg-keys", "d-logged", DiskUpdate(max_shares=4)).result()
+    with engine._lock:
+        events, audit, _ = engine.journal_since(cursor)
+        entries = [external_entry(engine, r, i) for i, r in enumerate(external_requests(events, audit))]
+    said = [(e.lines[:-1], e.lines[-1]) for e in entries]
+    who = entries[0].lines[0].split(":")[0]
+    version = key.id.rstrip("/").rsplit("/", 1)[-1]
+    assert said[0][0][0].startswith(f"{who}: az keyvault key create --vault-name kv-keys --name logged")
+    assert said[0][1] == "POST kv-keys.vault.azure.net/keys/logged/create"
+    assert (f"{who}: unwrapKey kv-keys/logged/{version}" in [x for lines, _ in said for x in lines])
+    assert said[-2][0] == [f"{who}: az disk create --resource-group rg-keys --name d-logged --size-gb 8 "
+                           "--location eastus"]
+    assert said[-1] == ([f"{who}: az disk update --resource-group rg-keys --name d-logged --max-shares 4"],
+                        "PATCH …/resourceGroups/rg-keys/providers/Microsoft.Compute/disks/d-logged")
+    assert all(e.ok for e in entries)

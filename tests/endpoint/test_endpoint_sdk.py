@@ -288,3 +288,84 @@ def test_V6_a_scale_sets_plain_properties_set_through_arm_are_stored_and_shown(e
         stored = engine.get_scale_set("ss-props", "rg-ss-props")
         assert stored.props["zones"] == ["1", "2"] and stored.upgrade_mode == "Rolling"
         assert "Not-stored-1234!" not in repr(stored.to_doc())
+
+
+def test_K8_a_disks_plain_properties_set_through_arm_are_stored_and_shown(endpoint, credential, sub):
+    """What the engine does not model of a disk (maxShares, a network access policy, its CPU architecture,
+    bursting ...) is kept as ``az disk create/update`` keep it (``Disk.props``): the SDK reads it back, a
+    PATCH merges into it, and a whole disk sent back as it was read (GET, change, PUT) stores only what
+    changed, never the state the engine computes (diskState, IOPS, sizes)."""
+    from azure.mgmt.compute import ComputeManagementClient
+    from azure.mgmt.compute.models import CreationData, Disk, DiskSku, DiskUpdate, SupportedCapabilities
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    ResourceManagementClient(credential, sub).resource_groups.create_or_update("rg-disk-props", {"location": "eastus"})
+    cm = ComputeManagementClient(credential, sub)
+    made = cm.disks.begin_create_or_update("rg-disk-props", "d-props", Disk(
+        location="eastus", sku=DiskSku(name="Premium_LRS"), disk_size_gb=64, zones=["2"],
+        creation_data=CreationData(create_option="Empty"), max_shares=2, network_access_policy="DenyAll",
+        supported_capabilities=SupportedCapabilities(architecture="Arm64"))).result()
+    got = cm.disks.get("rg-disk-props", "d-props")
+    for d in (made, got):
+        assert (d.max_shares, d.network_access_policy, d.supported_capabilities.architecture) == (2, "DenyAll",
+                                                                                                   "Arm64")
+        assert d.disk_size_gb == 64 and d.zones == ["2"] and d.disk_state == "Unattached"
+    cm.disks.begin_update("rg-disk-props", "d-props", DiskUpdate(max_shares=3, bursting_enabled=True)).result()
+    got = cm.disks.get("rg-disk-props", "d-props")
+    assert (got.max_shares, got.bursting_enabled, got.network_access_policy) == (3, True, "DenyAll")
+    got.tags = {"owner": "sdk"}
+    back = cm.disks.begin_create_or_update("rg-disk-props", "d-props", got).result()
+    assert back.tags == {"owner": "sdk"} and back.max_shares == 3
+    engine = endpoint.engine
+    with engine._lock:
+        stored = engine.get_disk("d-props", "rg-disk-props")
+        assert stored.props == {"maxShares": 3, "networkAccessPolicy": "DenyAll", "burstingEnabled": True,
+                                "supportedCapabilities": {"architecture": "Arm64"}}
+        assert stored.zone == "2"
+
+
+def test_V1_a_vms_plain_properties_set_through_arm_are_stored_and_shown_never_its_secrets(endpoint, credential, sub):
+    """What the engine does not model of a VM (its license type, boot diagnostics, a Spot price ...) is kept as
+    ``az vm create/update`` keep it (``VirtualMachine.props``) and shown by GET; an update merges into it; the
+    admin password and custom data are never stored, and an extension's protected settings neither."""
+    from azure.mgmt.compute import ComputeManagementClient
+    from azure.mgmt.compute.models import (BillingProfile, BootDiagnostics, DiagnosticsProfile, HardwareProfile,
+                                           ImageReference, OSDisk, OSProfile, StorageProfile, VirtualMachine,
+                                           VirtualMachineUpdate)
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    ResourceManagementClient(credential, sub).resource_groups.create_or_update("rg-vm-props", {"location": "eastus"})
+    cm = ComputeManagementClient(credential, sub)
+    vm = cm.virtual_machines.begin_create_or_update("rg-vm-props", "vm-props", VirtualMachine(
+        location="eastus", hardware_profile=HardwareProfile(vm_size="Standard_DS3_v2"), license_type="RHEL_BYOS",
+        priority="Spot", eviction_policy="Deallocate", billing_profile=BillingProfile(max_price=0.5),
+        diagnostics_profile=DiagnosticsProfile(boot_diagnostics=BootDiagnostics(enabled=True)),
+        os_profile=OSProfile(computer_name="props", admin_username="ops", admin_password="Not-stored-1234!",
+                             custom_data="c2VjcmV0LWluaXQ="),
+        storage_profile=StorageProfile(
+            image_reference=ImageReference(publisher="Canonical", offer="0001-com-ubuntu-server-jammy",
+                                           sku="22_04-lts-gen2", version="latest"),
+            os_disk=OSDisk(create_option="FromImage")))).result()
+    got = cm.virtual_machines.get("rg-vm-props", "vm-props")
+    for v in (vm, got):
+        assert (v.license_type, v.priority, v.eviction_policy, v.billing_profile.max_price) == (
+            "RHEL_BYOS", "Spot", "Deallocate", 0.5)
+        assert v.diagnostics_profile.boot_diagnostics.enabled is True and v.os_profile.admin_username == "ops"
+        assert v.os_profile.admin_password is None and v.os_profile.custom_data is None
+    cm.virtual_machines.begin_update("rg-vm-props", "vm-props", VirtualMachineUpdate(
+        diagnostics_profile=DiagnosticsProfile(boot_diagnostics=BootDiagnostics(enabled=False)),
+        billing_profile=BillingProfile(max_price=0.75))).result()
+    got = cm.virtual_machines.get("rg-vm-props", "vm-props")
+    assert got.diagnostics_profile.boot_diagnostics.enabled is False and got.billing_profile.max_price == 0.75
+    assert got.license_type == "RHEL_BYOS"
+    got.os_profile.admin_password = "Not-stored-either-1!"  # a whole VM sent back, as az vm update does
+    cm.virtual_machines.begin_create_or_update("rg-vm-props", "vm-props", got).result()
+    engine = endpoint.engine
+    with engine._lock:
+        stored = engine.get_vm("vm-props", "rg-vm-props")
+        # the whole VM sent back stored nothing it did not change (no view field, no state, no secret)
+        assert stored.props == {"licenseType": "RHEL_BYOS", "priority": "Spot", "evictionPolicy": "Deallocate",
+                                "billingProfile": {"maxPrice": 0.75}, "osProfile": {"computerName": "props"},
+                                "diagnosticsProfile": {"bootDiagnostics": {"enabled": False}}}
+        doc = repr(stored.to_doc())
+        assert "Not-stored" not in doc and "c2VjcmV0LWluaXQ=" not in doc

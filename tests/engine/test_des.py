@@ -356,6 +356,21 @@ def test_D3_rewrap_of_many_resources_uses_the_two_thread_path(e, kit):
     assert all(r.layers[0]["kid"] == new for r in e.des_resources(des))
 
 
+@pytest.mark.parametrize("seed", [11, None], ids=["seeded", "unseeded"])
+def test_D3_a_rekey_audits_one_unwrap_with_the_old_key_and_one_wrap_with_the_new_per_resource(kit, seed):
+    """Both re-key paths (the seeded one in order, the two-thread pass that unwraps and wraps each data key at
+    once) audit the same: a KeyUnwrap with the version that wrapped it, a KeyWrap with the new one."""
+    e = Engine.in_memory(seed=seed)
+    old, des = kit.basic(e)
+    for i in range(20):  # past the two-thread threshold
+        e.create_disk(f"bulk{i}", kit.RG, size_gb=1, disk_encryption_set="des1")
+    seen = {a.id for a in kit.audit(e)}
+    new = kit.key(e)
+    e.update_des("des1", key_url=new)
+    fresh = [a for a in kit.audit(e) if a.id not in seen and a.operation in ("KeyUnwrap", "KeyWrap")]
+    assert sorted((a.operation, a.kid) for a in fresh) == [("KeyUnwrap", old)] * 20 + [("KeyWrap", new)] * 20
+
+
 def test_D3_what_if_lists_the_rewrap_and_changes_nothing(e, kit):
     old, des = _landscape(e, kit)
     new = kit.key(e)
