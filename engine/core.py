@@ -149,14 +149,18 @@ class _Table(dict):
     are remembered, so reading a shard later never brings back a document the unit of work removed.
     """
 
-    __slots__ = ("_store", "_name", "_from_doc", "_shards", "_full", "_required", "_absent", "_types", "_empty")
+    __slots__ = ("_store", "_name", "_from_doc", "_shards", "_full", "_required", "_absent", "_types", "_empty",
+                 "_typed")
 
     def __init__(self, store: StateStore, name: str, cls: type, *, empty: bool = False) -> None:
         super().__init__()
         self._store, self._name, self._from_doc = store, name, cls.from_doc
-        self._required = [f for f in cls.__light_fields__ if f not in cls.__light_defaults__]
+        self._required = {f: None for f in cls.__light_fields__ if f not in cls.__light_defaults__}.keys()
         self._types = [(name, frozenset(kinds) | ({type(None)} if nullable else set()))
                        for name, (kinds, nullable) in field_types(cls).items()]
+        self._typed = frozenset((name, kind) for name, allowed in self._types for kind in allowed)
+        """Every (field, type) pair a document may hold in a checked field: a document whose pairs all are
+        here passes the checks at once (the common case: thousands of documents are read together)."""
         self._shards: set[int] = set()
         self._full = empty
         """Every document of the table is here: it was read whole, or the store holds none of it (``empty``:
@@ -165,6 +169,8 @@ class _Table(dict):
         self._absent: set[str] = set()
 
     def _model(self, k: str, d: dict):
+        if self._typed.issuperset(zip(d, map(type, d.values()))) and d.keys() >= self._required:
+            return self._from_doc(d, True)
         missing = [f for f in self._required if f not in d]
         if missing:
             raise StoreError(f"document {k!r} of table {self._name!r} lacks the field {missing[0]!r}: "
@@ -199,13 +205,42 @@ class _Table(dict):
                     dict.__setitem__(self, key, self._model(key, doc))
         return key
 
+    def prefetch(self, keys) -> None:
+        """Read the documents of ``keys`` that were not read yet, together (``store.load_docs``: each shard
+        file they lie in is read once), so that the look-ups that follow find them in memory. A store without
+        it leaves them to those look-ups, one read each."""
+        load = getattr(self._store, "load_docs", None)
+        if self._full or load is None:
+            return
+        has, absent, shards, shard_of = dict.__contains__, self._absent, self._shards, self._store.shard_of
+        wanted = [k for k in {k.lower() for k in keys if type(k) is str}
+                  if not has(self, k) and k not in absent and shard_of(k) not in shards]
+        if not wanted:
+            return
+        for k, d in load(self._name, sorted(wanted)).items():
+            if d is None:
+                absent.add(k)
+            elif not has(self, k):
+                dict.__setitem__(self, k, self._model(k, d))
+
+    # the look-ups: a key read already is answered without _for (a cascade asks tens of thousands of them)
     def get(self, k, default=None):
+        if type(k) is str:
+            v = dict.get(self, k.lower(), _ABSENT)
+            if v is not _ABSENT:
+                return v
         return dict.get(self, self._for(k), default)
 
     def __getitem__(self, k):
+        if type(k) is str:
+            v = dict.get(self, k.lower(), _ABSENT)
+            if v is not _ABSENT:
+                return v
         return dict.__getitem__(self, self._for(k))
 
     def __contains__(self, k):
+        if type(k) is str and dict.__contains__(self, k.lower()):
+            return True
         return dict.__contains__(self, self._for(k))
 
     def __setitem__(self, k, v):
@@ -345,6 +380,9 @@ class UnitOfWork:
     """Set by an import of many resources: the commit writes the new state's files once, in one atomic step
     (``store.bulk_commit`` where the store has it), instead of appending every document to the change log
     and then compacting them into the shards."""
+    added: dict[str, dict[str, Model]] = field(default_factory=dict)
+    """Models added in bulk (:meth:`EngineCore._add_new`), by table and key: new documents, so no snapshot
+    each (a rollback removes them) and no index upkeep (the adder adds their index entries with them)."""
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     """Clean-ups that may only run once the commit is durable (removing a blob the old state used): a crash or
     a failed commit before them leaves at worst an orphan blob, never a state whose data is gone."""
@@ -376,6 +414,9 @@ class EngineCore:
         self._uow: UnitOfWork | None = None
         self._private_cache: dict[str, Any] = {}
         self._vm_index: dict[str, str] | None = None
+        self._affected_hint: tuple | None = None
+        """While a what-if runs its action a second time: what the first run's cascade scope was, and for
+        which touched documents (``engine.vms._affected`` answers the same question once)."""
         self._key_problems: dict | None = None
         """While a cascade is evaluated (:meth:`_key_problems_fixed`): each key_problem answer, by question."""
         self.clock = clock or SimulatedClock(start or DEFAULT_START)
@@ -599,6 +640,8 @@ class EngineCore:
         upserts: dict[str, dict[str, dict]] = {}
         deletes: dict[str, list[str]] = {}
         bulk = uow.bulk and not uow.shred and hasattr(self.store, "bulk_commit")
+        for table, added in uow.added.items():
+            upserts[table] = {key: obj.__dict__ for key, obj in added.items()}
         for (table, key), before in uow.before.items():
             obj = self.t[table].get(key)
             if obj is None:
@@ -683,22 +726,30 @@ class EngineCore:
         members = self.t["des_members"]
         vms = MODELS["vms"]
         for (table, key), before in list(uow.before.items()):
-            if table in DATA_TABLES:
-                old = (before or {}).get("des_id")
-                r = self.t[table].get(key)
-                new = r.des_id if r is not None else None
-                if old and old != new:
-                    entry = members.get(f"{old}|{key}")
-                    if entry is not None:
-                        self._remove(entry)
-                if new and (old != new or before is None):
-                    self._add(DesMember(id=f"{new}|{r.id}", kind=table, resource=r.id))
+            if table not in DATA_TABLES:
                 continue
+            old = (before or {}).get("des_id")
+            r = self.t[table].get(key)
+            new = r.des_id if r is not None else None
+            if old and old != new:
+                entry = members.get(f"{old}|{key}")
+                if entry is not None:
+                    self._remove(entry)
+            if new and (old != new or before is None):
+                self._add(DesMember(id=f"{new}|{r.id}", kind=table, resource=r.id))
+        # the VMs whose disks changed (a cascade touches thousands of VMs, their power only): their entries,
+        # read together
+        changed = []
+        for (table, key), before in list(uow.before.items()):
             if table != "vms":
                 continue
             old = set(vms.from_doc(before).disk_ids()) if before else set()
             vm = self.t["vms"].get(key)
             new = set(vm.disk_ids()) if vm is not None else set()
+            if old != new:
+                changed.append((key, old, new, vm))
+        index.prefetch([d for _key, old, new, _vm in changed for d in old | new])  # type: ignore[attr-defined]
+        for key, old, new, vm in changed:
             for disk_id in old - new:
                 entry = index.get(disk_id)
                 if entry is not None and entry.vm.lower() == key:
@@ -727,7 +778,10 @@ class EngineCore:
         scan while a state from before the index has not been written since)."""
         if self.meta.indexes >= INDEX_VERSION:
             found: dict[str, list] = {"disks": [], "snapshots": [], "images": []}
-            for m in self.t["des_members"].group(des_id):
+            members = self.t["des_members"].group(des_id)
+            for table in DATA_TABLES:  # read together: a set serves thousands
+                self.t[table].prefetch([m.resource for m in members if m.kind == table])  # type: ignore[attr-defined]
+            for m in members:
                 r = self.t[m.kind].get(m.resource)
                 if r is not None and r.des_id == des_id:
                     found[m.kind].append(r)
@@ -753,6 +807,10 @@ class EngineCore:
                 self.t[table].pop(key, None)
             else:
                 self.t[table][key] = MODELS[table].from_doc(doc)
+        for table, added in uow.added.items():
+            t = self.t[table]
+            for key in added:
+                dict.pop(t, key, None)
         self.meta = self.t["engine"]["engine"]  # type: ignore[assignment]
         self._adopt_meta()
         self._vm_index = None
@@ -789,6 +847,26 @@ class EngineCore:
         if obj.table == "vms":
             self._vm_index = None
         return obj
+
+    def _add_new(self, table: str, models: list) -> None:
+        """Add many new models to ``table`` (an import): the caller has made sure that none of their keys is
+        in the table. Unlike :meth:`_add`, no look-up and no snapshot per model: the unit of work keeps them
+        in ``added`` (the commit writes their documents as they are, a rollback removes them), and the
+        caller adds their index entries (``vm_of_disk``, ``des_members``) with them, the same way."""
+        uow = self.uow
+        t = self.t[table]
+        new = {obj.id.lower(): obj for obj in models}
+        read = dict.keys(t) & new.keys() if dict.__len__(t) else ()
+        for key in read:
+            if key not in uow.added.get(table, ()):
+                self._add(new.pop(key))  # a document a look-up read (a stale index entry): kept with its snapshot
+        uow.added.setdefault(table, {}).update(new)
+        dict.update(t, new)
+        absent = t._absent  # type: ignore[attr-defined]
+        if absent:
+            absent.difference_update(new)
+        if table == "vms":
+            self._vm_index = None
 
     def _remove(self, obj: Model) -> None:
         self._touch(obj)

@@ -136,6 +136,10 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
                 # no cascade here: the VMs it would check are the ones _affected finds (the same function
                 # chooses them), so the scope is the same without paying for the cascade twice
                 found = self._affected()
+                if found is not None and not any(t in ("vms", *DATA_TABLES) for t, _k in uow.before):
+                    # the rollback leaves the models it found as they are (it touched none of them): the
+                    # second run of the action asks the same question of the same models
+                    self._affected_hint = (set(uow.before), found)
                 if found is not None:
                     vms, resources = found
                     scope = (set(resources) | {(t, k) for t, k in uow.before if t in ("disks", "snapshots",
@@ -155,22 +159,25 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
         with self._lock:
             self.refresh_if_changed()
             try:
-                scope = self._scope_of(action, args, kwargs)
-            except EngineError as err:
-                impact.error = {"code": err.display_code, "message": err.message}
-                return impact
-            r0, run0, ok0 = self._readiness(scope)
-            try:
-                with self.transaction(dry_run=True) as uow:
-                    getattr(self, action)(*args, **kwargs)
-                    self._finish(uow)
-                    uow.reconcile = False
-                    self._fill_impact(impact, uow, scope, r0, run0, ok0)
-                    raise _DryRunDone  # leave through the rollback: a preview changes nothing in memory either
-            except _DryRunDone:
-                pass
-            except EngineError as err:
-                impact.error = {"code": err.display_code, "message": err.message}
+                try:
+                    scope = self._scope_of(action, args, kwargs)
+                except EngineError as err:
+                    impact.error = {"code": err.display_code, "message": err.message}
+                    return impact
+                r0, run0, ok0 = self._readiness(scope)
+                try:
+                    with self.transaction(dry_run=True) as uow:
+                        getattr(self, action)(*args, **kwargs)
+                        self._finish(uow)
+                        uow.reconcile = False
+                        self._fill_impact(impact, uow, scope, r0, run0, ok0)
+                        raise _DryRunDone  # leave through the rollback: a preview changes nothing in memory either
+                except _DryRunDone:
+                    pass
+                except EngineError as err:
+                    impact.error = {"code": err.display_code, "message": err.message}
+            finally:
+                self._affected_hint = None
         return impact
 
     def _fill_impact(self, impact: Impact, uow, scope, r0: dict, run0: dict, ok0: dict) -> None:
@@ -224,7 +231,7 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
                 impact.created.append(label)
             elif before is not None and after is None:
                 impact.deleted.append(label)
-            elif after is not None and after.to_doc() != before:
+            elif after is not None and after.__dict__ != before:  # (the same fields: dicts compare in any order)
                 impact.modified.append(label)
         for lst in (impact.vms_stopping, impact.vms_at_risk, impact.unreadable, impact.readable_again,
                     impact.vms_startable_again, impact.lost_forever, impact.sets_broken):

@@ -21,16 +21,18 @@ from __future__ import annotations
 import base64
 import json
 import os
-from ._light import dataclass, field
+from datetime import datetime as _datetime
 from typing import Any, Callable, Iterable
 
 from ._lazy import crypto
+from ._light import dataclass, field
 from .clock import iso, parse_iso
+from .core import _no_cycle_collection
 from .entropy import oaep_sha256_encrypt, seeded_rsa
 from .errors import BadRequest, Conflict
 from .ids import key_id, parse_arm_id, parse_key_url
-from .models import (DiskEncryptionSet, Disk, Image, Key, PlatformKey, ResourceGroup, RoleAssignment, ScaleSet,
-                     Snapshot, Vault, VirtualMachine)
+from .models import (DATA_TABLES, DesMember, DiskAttachment, DiskEncryptionSet, Disk, Image, Key, PlatformKey,
+                     ResourceGroup, RoleAssignment, ScaleSet, Snapshot, Vault, VirtualMachine)
 from .views import STAND_IN_NOTE  # noqa: F401  (re-exported: what a stand-in is called wherever shown)
 from .rules import DISK_ENCRYPTION_TYPES, DISK_SKUS, ENC_CUSTOMER, ENC_DOUBLE, ENC_PLATFORM, KEY_SIZES, KEY_TYPES
 
@@ -101,7 +103,8 @@ def parse_text(raw: bytes | str, name: str = "<input>") -> Any:
     if not raw.strip():
         raise ImportInputError(f"{name}: empty; expected the JSON an az command prints with -o json")
     try:
-        return json.loads(raw)
+        with _no_cycle_collection():  # a parse makes no cycles: collections would only re-walk its objects
+            return json.loads(raw)
     except json.JSONDecodeError as e:
         raise ImportInputError(f"{name}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno}); expected "
                                f"the JSON an az command prints with -o json") from None
@@ -228,6 +231,73 @@ def _g(item: dict, *path: str, default: Any = None) -> Any:
             return default
         v = v.get(p)
     return default if v is None else v
+
+
+def _g1(item: dict, props: dict | None, name: str) -> Any:
+    """``_g(item, name)`` for the planner's loops: ``props`` is the item's ``properties`` object (None when
+    it has none), looked up once per item."""
+    v = item.get(name)
+    if v is None and props is not None:
+        return props.get(name)
+    return v
+
+
+def _g2(item: dict, props: dict | None, name: str, sub: str) -> Any:
+    """``_g(item, name, sub)``, as :func:`_g1`."""
+    v = item.get(name)
+    if type(v) is dict:
+        v = v.get(sub)
+        if v is not None:
+            return v
+    if props is not None:
+        v = props.get(name)
+        if type(v) is dict:
+            return v.get(sub)
+    return None
+
+
+def _lun(data_disk: dict) -> int:
+    return data_disk["lun"]
+
+
+class _Shape:
+    """Makes models of one class directly in their stored shape: the class's defaults (fresh lists and dicts
+    from its factories), then the planner's values, as the document the model owns (no per-field checks:
+    the planner gives every field its JSON type)."""
+
+    __slots__ = ("cls", "plain", "factories")
+
+    def __init__(self, cls: type) -> None:
+        self.cls = cls
+        self.plain: dict = {}
+        self.factories: list = []
+        for name in cls.__light_fields__:  # in their order (a factory's field is filled per model)
+            default = cls.__light_defaults__.get(name)
+            factory = getattr(default, "default_factory", None)
+            if factory is not None:
+                self.factories.append((name, factory))
+                default = None
+            elif hasattr(default, "default_factory"):
+                default = default.default
+            self.plain[name] = default
+
+    def __call__(self, values: dict):
+        doc = self.plain.copy()
+        for name, factory in self.factories:
+            if name not in values:
+                doc[name] = factory()
+        doc.update(values)
+        return self.cls.from_doc(doc, True)
+
+
+_SHAPES: dict[type, _Shape] = {}
+
+
+def _shape(cls: type) -> _Shape:
+    shape = _SHAPES.get(cls)
+    if shape is None:
+        shape = _SHAPES[cls] = _Shape(cls)
+    return shape
 
 
 def _first(item: dict, *names: str, default: Any = None) -> Any:
@@ -394,6 +464,10 @@ class Plan:
 
 
 def _iso(value: Any) -> str | None:
+    if type(value) is str and len(value) >= 20:
+        fast = _iso_utc(value)
+        if fast is not None:
+            return fast
     if value in (None, ""):
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -405,6 +479,28 @@ def _iso(value: Any) -> str | None:
         return None
 
 
+def _iso_utc(text: str) -> str | None:
+    """:func:`_iso` of a UTC time as az prints it (``2025-03-01T10:00:00.0000000+00:00``, ``...Z``), without
+    the time zone arithmetic: the seconds checked by the parser and kept, the fraction dropped (as ``iso``
+    drops it); None for any other form (the general path then decides)."""
+    if text[-1] == "Z":
+        rest = text[19:-1]
+    elif text.endswith("+00:00"):
+        rest = text[19:-6]
+    else:
+        return None
+    if rest and not (rest[0] == "." and rest[1:].isdigit() and rest[1:].isascii()):
+        return None
+    head = text[:19]
+    if head[10] not in "Tt " or head[13] != ":" or head[16] != ":":
+        return None
+    try:
+        _datetime.fromisoformat(head)
+    except ValueError:
+        return None
+    return f"{head[:10]}T{head[11:]}+00:00"
+
+
 def _rg(rid: str, item: dict) -> str:
     rg = item.get("resourceGroup")
     if isinstance(rg, str) and rg:
@@ -414,8 +510,13 @@ def _rg(rid: str, item: dict) -> str:
 
 
 def _sub(rid: str) -> str | None:
-    parts = rid.split("/")
-    return parts[2] if len(parts) > 2 and parts[1].lower() == "subscriptions" else None
+    """The subscription an id names: what follows its first segment when that is ``subscriptions``."""
+    i = rid.find("/")
+    j = rid.find("/", i + 1) if i >= 0 else -1
+    if j < 0 or rid[i + 1:j].lower() != "subscriptions":
+        return None
+    k = rid.find("/", j + 1)
+    return rid[j + 1:] if k < 0 else rid[j + 1:k]
 
 
 _SCALARS = (str, int, float, bool, type(None))
@@ -523,12 +624,17 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
             continue
         g = ResourceGroup(id=rid, name=item["name"], location=str(item.get("location") or ""), tags=_tags(item))
         groups[key] = g
+    seen: set[tuple[str, str | None]] = set()  # (group, subscription) pairs decided already
     for kind in ("vault", "des", "disk", "snapshot", "image", "vm", "vmss"):
         for key, item in it[kind].items():
             rg = _rg(item["id"], item)
-            gid = f"/subscriptions/{_sub(item['id']) or sub}/resourceGroups/{rg}".lower()
-            if rg and gid not in groups and held("groups", gid) is None and (not sub or (_sub(item["id"]) or "").lower() == sub.lower()):
-                groups[gid] = ResourceGroup(id=f"/subscriptions/{_sub(item['id'])}/resourceGroups/{rg}", name=rg,
+            rsub = _sub(item["id"])
+            if (rg, rsub) in seen:
+                continue
+            seen.add((rg, rsub))
+            gid = f"/subscriptions/{rsub or sub}/resourceGroups/{rg}".lower()
+            if rg and gid not in groups and held("groups", gid) is None and (not sub or (rsub or "").lower() == sub.lower()):
+                groups[gid] = ResourceGroup(id=f"/subscriptions/{rsub}/resourceGroups/{rg}", name=rg,
                                             location=str(item.get("location") or ""))
                 rep.note("resource group known only from its resources (az group list not in input; its "
                          "location is a member's)", groups[gid].id)
@@ -727,13 +833,20 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
         plan.des.append(d)
     plan.tenant = tenant
 
-    # ---- disks, snapshots, images
+    # ---- disks, snapshots, images (each item read once; the models are made in their stored shape)
     disk_ids: set[str] = set()
+    sub_l = sub.lower() if sub else None
     for kind, cls in (("disk", Disk), ("snapshot", Snapshot), ("image", Image)):
+        shape = _shape(cls)
         for key, item in sorted(it[kind].items()):
             rid = item["id"]
-            if other_sub(rid):
+            rsub = _sub(rid)
+            if sub_l and rsub and rsub.lower() != sub_l:
+                other_sub(rid)
                 continue
+            props = item.get("properties")
+            if type(props) is not dict:
+                props = None
             if kind == "image":
                 os_disk = _g(item, "storageProfile", "osDisk") or {}
                 des_ref = (os_disk.get("diskEncryptionSet") or {}).get("id")
@@ -744,18 +857,20 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
                 source = (_g(item, "sourceVirtualMachine", "id") or (os_disk.get("managedDisk") or {}).get("id")
                           or (os_disk.get("snapshot") or {}).get("id"))
             else:
-                enc = _g(item, "encryption")
+                enc = _g1(item, props, "encryption")
                 if enc is not None and type(enc) is not dict:
                     rep.skip(f"{kind} whose encryption field is not the object az prints", rid)
                     continue
                 if enc is None:
                     rep.note(f"{kind} without encryption settings in the input: platform key assumed", rid)
-                des_ref = _g(item, "encryption", "diskEncryptionSetId")
-                etype = _g(item, "encryption", "type")
-                sku = _g(item, "sku", "name")
-                size = _first(item, "diskSizeGb", "diskSizeGB")
-                os_type = _g(item, "osType")
-                source = _g(item, "creationData", "sourceResourceId")
+                des_ref = _g2(item, props, "encryption", "diskEncryptionSetId")
+                etype = _g2(item, props, "encryption", "type")
+                sku = _g2(item, props, "sku", "name")
+                size = _g1(item, props, "diskSizeGb")
+                if size is None:
+                    size = _g1(item, props, "diskSizeGB")
+                os_type = _g1(item, props, "osType")
+                source = _g2(item, props, "creationData", "sourceResourceId")
             if etype == "ConfidentialVmEncryptedWithCustomerKey" or (etype and etype not in DISK_ENCRYPTION_TYPES):
                 rep.skip(f"{kind} encryption type the engine lacks ({etype})", rid)
                 continue
@@ -764,7 +879,8 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
                 continue
             des = None
             if des_ref:
-                des = des_by_id.get(str(des_ref).lower()) or held("des", str(des_ref).lower())
+                des_key = str(des_ref).lower()
+                des = des_by_id.get(des_key) or held("des", des_key)
                 if des is None:
                     rep.skip(f"{kind} whose disk encryption set is absent from the input (or not modelled)", rid)
                     continue
@@ -774,27 +890,34 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
                     rep.skip(f"{kind} with a customer key but no disk encryption set id", rid)
                     continue
                 etype = ENC_PLATFORM
-            if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            if type(size) is not int or size < 0:
                 rep.note(f"{kind} without a size (diskSizeGb): 128 GB assumed", rid)
                 size = 128
-            r = cls(id=rid, name=item["name"], resource_group=_rg(rid, item), location=str(item.get("location") or ""),
-                    sku=sku, size_gb=size, os_type=os_type,
-                    create_option=str(_g(item, "creationData", "createOption") or "Empty"),
-                    source_resource_id=source, encryption_type=etype, des_id=des.id if des else None,
-                    unique_id=str(_g(item, "uniqueId") or rid.lower()),
-                    created=_iso(_g(item, "timeCreated")) or now, subscription_id=_sub(rid) or "",
-                    tags=_tags(item))
+            r = shape({"id": rid, "name": item["name"], "resource_group": _rg(rid, item),
+                       "location": str(item.get("location") or ""), "sku": sku, "size_gb": size, "os_type": os_type,
+                       "create_option": str(_g2(item, props, "creationData", "createOption") or "Empty"),
+                       "source_resource_id": source, "encryption_type": etype, "des_id": des.id if des else None,
+                       "unique_id": str(_g1(item, props, "uniqueId") or key),
+                       "created": _iso(_g1(item, props, "timeCreated")) or now, "subscription_id": rsub or "",
+                       "tags": _tags(item)})
             plan.disks.append((r, des))
             if kind == "disk":
                 disk_ids.add(key)
 
     # ---- VMs
     attached: dict[str, str] = {}
+    disk_items = it["disk"]
+    vm_shape = _shape(VirtualMachine)
     for key, item in sorted(it["vm"].items()):
         rid = item["id"]
-        if other_sub(rid):
+        rsub = _sub(rid)
+        if sub_l and rsub and rsub.lower() != sub_l:
+            other_sub(rid)
             continue
-        sp = _g(item, "storageProfile") or {}
+        props = item.get("properties")
+        if type(props) is not dict:
+            props = None
+        sp = _g1(item, props, "storageProfile") or {}
         osd = sp.get("osDisk") or {}
         os_id = (osd.get("managedDisk") or {}).get("id")
         if not os_id:
@@ -811,27 +934,27 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
         if bad:
             rep.skip(bad, rid)
             continue
-        missing = [d for d in [os_id] + [x["diskId"] for x in data]
-                   if d.lower() not in disk_ids and held("disks", d) is None]
-        if missing:
+        ids = [os_id]
+        ids.extend(x["diskId"] for x in data)
+        lows = [d.lower() for d in ids]
+        if any(low not in disk_ids and (home is None or held("disks", d) is None) for d, low in zip(ids, lows)):
             rep.skip("VM whose disk is absent from the input (or not modelled)", rid)
             continue
-        owners = [(it["disk"].get(d.lower()) or {}).get("managedBy") for d in [os_id] + [x["diskId"] for x in data]]
-        if any(o and o.lower() != key for o in owners):
+        if any((o := (disk_items.get(low) or {}).get("managedBy")) and o.lower() != key for low in lows):
             rep.skip("VM naming a disk whose managedBy names another VM", rid)
             continue
-        taken = [d for d in [os_id] + [x["diskId"] for x in data]
-                 if d.lower() in attached or (home is not None and home.vm_of_disk(d) is not None)]
-        if taken:
+        if any(low in attached for low in lows) or (home is not None and
+                                                    any(home.vm_of_disk(d) is not None for d in ids)):
             rep.skip("VM naming a disk another VM of the input already holds", rid)
             continue
-        luns = [x["lun"] for x in data]
-        if len(set(luns)) != len(luns):
+        if len(data) > 1 and len({x["lun"] for x in data}) != len(data):
             rep.skip("VM with two data disks on one LUN", rid)
             continue
-        for d in [os_id] + [x["diskId"] for x in data]:
-            attached[d.lower()] = rid
-        ps = _first(item, "powerState", "extended.instanceView.powerState.code")
+        for low in lows:
+            attached[low] = rid
+        ps = _g1(item, props, "powerState")
+        if ps is None:
+            ps = _g(item, "extended", "instanceView", "powerState", "code")
         power = None
         if isinstance(ps, str):
             word = ps.lower().replace("powerstate/", "").replace("vm ", "").strip()
@@ -844,19 +967,20 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
         ref = sp.get("imageReference") or {}
         image = ref.get("id") or ":".join(str(ref.get(p) or "") for p in ("publisher", "offer", "sku", "version")) \
             if isinstance(ref, dict) and ref else "unknown"
-        vmss = _g(item, "virtualMachineScaleSet", "id")
-        vm = VirtualMachine(id=rid, name=item["name"], resource_group=_rg(rid, item),
-                            location=str(item.get("location") or ""),
-                            size=str(_g(item, "hardwareProfile", "vmSize") or "unknown"), image=image,
-                            os_type=str(osd.get("osType") or "Linux"), os_disk_id=os_id,
-                            data_disks=sorted(data, key=lambda x: x["lun"]),
-                            ultra_ssd_enabled=bool(_g(item, "additionalCapabilities", "ultraSSDEnabled")  # az 2.91
-                                                   or _g(item, "additionalCapabilities", "ultraSsdEnabled") or False),
-                            encryption_at_host=bool(_g(item, "securityProfile", "encryptionAtHost") or False),
-                            power=power, vm_id=str(_g(item, "vmId") or ""),
-                            admin_username=str(_g(item, "osProfile", "adminUsername") or "azureuser"),
-                            created=_iso(_g(item, "timeCreated")) or now, scale_set=vmss, tags=_tags(item))
-        plan.vms.append(vm)
+        if len(data) > 1:
+            data.sort(key=_lun)
+        plan.vms.append(vm_shape({
+            "id": rid, "name": item["name"], "resource_group": _rg(rid, item),
+            "location": str(item.get("location") or ""),
+            "size": str(_g2(item, props, "hardwareProfile", "vmSize") or "unknown"), "image": image,
+            "os_type": str(osd.get("osType") or "Linux"), "os_disk_id": os_id, "data_disks": data,
+            "ultra_ssd_enabled": bool(_g2(item, props, "additionalCapabilities", "ultraSSDEnabled")  # az 2.91
+                                      or _g2(item, props, "additionalCapabilities", "ultraSsdEnabled") or False),
+            "encryption_at_host": bool(_g2(item, props, "securityProfile", "encryptionAtHost") or False),
+            "power": power, "vm_id": str(_g1(item, props, "vmId") or ""),
+            "admin_username": str(_g2(item, props, "osProfile", "adminUsername") or "azureuser"),
+            "created": _iso(_g1(item, props, "timeCreated")) or now,
+            "scale_set": _g2(item, props, "virtualMachineScaleSet", "id"), "tags": _tags(item)}))
 
     # ---- scale sets
     for key, item in sorted(it["vmss"].items()):
@@ -892,6 +1016,72 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
 # ---- applying ---------------------------------------------------------------------------------------------
 
 _POOL_BITS = {2048, 3072, 4096}
+WRAP_THREADS = 1
+"""Threads that wrap an import's data keys beside this one (cryptography releases the GIL for RSA): two in all, one per
+core of a small machine (more would contend for the GIL between the wraps)."""
+WRAP_CHUNK = 2048
+"""Data keys per task of those threads (progress is told per task)."""
+
+
+def _wrap_all(pairs: list, told: Callable[[int], None]) -> list[bytes]:
+    """The RSA-OAEP wraps of ``pairs`` (``(public key, data key)``), in order: in chunks of :data:`WRAP_CHUNK`,
+    taken in turn by this thread and :data:`WRAP_THREADS` more (``told(n)`` after each chunk of this one: n
+    wrapped so far). The first error is raised once every thread has stopped."""
+    import itertools
+    import threading
+
+    chunks = [pairs[i:i + WRAP_CHUNK] for i in range(0, len(pairs), WRAP_CHUNK)]
+    results: list = [None] * len(chunks)
+    turn = itertools.count()  # (its next() is atomic: each chunk is taken once)
+    errors: list[BaseException] = []
+
+    def work(report: bool) -> None:
+        wrap = crypto.wrap_key
+        for i in turn:
+            if i >= len(chunks) or errors:
+                return
+            try:
+                results[i] = [wrap(pub, dek) for pub, dek in chunks[i]]
+            except BaseException as exc:
+                errors.append(exc)
+                return
+            if report:
+                told(sum(len(c) for c, r in zip(chunks, results) if r is not None))
+
+    threads = [threading.Thread(target=work, args=(False,), name=f"cmklab-import-{i}", daemon=True)
+               for i in range(WRAP_THREADS if len(chunks) > 1 else 0)]
+    for t in threads:
+        t.start()
+    try:
+        work(True)
+    finally:
+        for t in threads:
+            t.join()
+    if errors:
+        raise errors[0]
+    return [w for part in results for w in part]
+
+
+def _refuse_held(engine, table: str, models: list) -> None:
+    """Refuse the import if the home holds one of ``models`` already (a table that holds nothing: no look-up)."""
+    t = engine.t[table]
+    if not models or not t.any():
+        return
+    for m in models:
+        if t.get(m.key) is not None:
+            raise Conflict(f"{m.id} is already in this home: --merge adds resources, it does not replace them; "
+                           f"nothing was imported", code="Conflict")
+
+
+def _add_indexed(engine, plan: Plan) -> None:
+    """The VMs, new documents added in bulk, with the index entries the engine keeps of them and of the disks,
+    snapshots and images of ``plan`` (``vm_of_disk``: a disk's VM; ``des_members``: what a set serves)."""
+    engine._add_new("vms", plan.vms)
+    attach, member = DiskAttachment.from_doc, DesMember.from_doc
+    engine._add_new("vm_of_disk", [attach({"id": disk_id, "vm": vm.id}, True)
+                                   for vm in plan.vms for disk_id in vm.disk_ids()])
+    engine._add_new("des_members", [member({"id": f"{r.des_id}|{r.id}", "kind": r.table, "resource": r.id}, True)
+                                    for r, _ in plan.disks if r.des_id])
 
 
 def _stand_in(engine, bits: int, used: set[str]):
@@ -979,14 +1169,15 @@ def apply_import(engine, plan: Plan, *, progress: Callable[[str, int, int], None
             if engine.t["groups"].get(m.key) is None:
                 engine._add(m)
         for table, models in (("vaults", plan.vaults), ("roles", plan.roles), ("keys", plan.keys),
-                              ("des", plan.des), ("vms", plan.vms), ("scalesets", plan.scalesets)):
+                              ("des", plan.des), ("scalesets", plan.scalesets)):
+            _refuse_held(engine, table, models)
             for m in models:
-                if engine.t[table].get(m.key) is not None:
-                    raise Conflict(f"{m.id} is already in this home: --merge adds resources, it does not replace "
-                                   f"them; nothing was imported", code="Conflict")
                 engine._add(m)
                 done += 1
             tick(table, done, total)
+        _refuse_held(engine, "vms", plan.vms)
+        for table in DATA_TABLES:
+            _refuse_held(engine, table, [r for r, _ in plan.disks if r.table == table])
         seeded = engine.rng.seeded
         rng = engine.rng
         b64 = engine.b64
@@ -994,9 +1185,6 @@ def apply_import(engine, plan: Plan, *, progress: Callable[[str, int, int], None
         # each resource's data keys and the public keys that wrap them (outermost first)
         work: list[tuple[Any, list[tuple[Any, str, bytes]]]] = []
         for r, des in plan.disks:
-            if engine.t[r.table].get(r.key) is not None:
-                raise Conflict(f"{r.id} is already in this home: --merge adds resources, it does not replace them; "
-                               f"nothing was imported", code="Conflict")
             if des is None:
                 pub, kid = platform[r.location], f"platform:{r.location}"
             else:
@@ -1012,34 +1200,40 @@ def apply_import(engine, plan: Plan, *, progress: Callable[[str, int, int], None
                     xts = crypto.new_xts_key()
                 layers.append((platform[r.location], f"platform:{r.location}", xts))
             work.append((r, layers))
-
-        def wrap_all(chunk: list, report_every: int = 1024, scale: int = 1) -> None:
-            """Wrap each resource's data keys and seal the host's copy of them: the resource is complete. On the
-            two threads, the GIL each resource's Python holds is short beside its RSA (which releases it)."""
-            for i, (r, layers) in enumerate(chunk):
+        t_wraps = time.perf_counter()
+        if seeded:
+            # one stream of randomness, in order: each resource's wraps, then its host copy
+            for i, (r, layers) in enumerate(work):
                 r.layers = [{"mode": "AES-256-GCM" if j == 0 else "AES-256-XTS", "kid": kid,
-                             "wrapped": b64(oaep_sha256_encrypt(pub, dek, rng) if seeded else crypto.wrap_key(pub, dek))}
+                             "wrapped": b64(oaep_sha256_encrypt(pub, dek, rng))}
                             for j, (pub, kid, dek) in enumerate(layers)]
                 r.cache = seal(b"".join(dek for _, _, dek in layers), r.id.encode())
-                if report_every and not i % report_every:
-                    tick("data keys", done + i * scale, total)
-
-        if seeded or len(work) < 4096:
-            wrap_all(work)  # seeded: one stream of randomness, in order
+                if not i % 1024:
+                    tick("data keys", done + i, total)
+            _add_indexed(engine, plan)
         else:
-            # cryptography releases the GIL for RSA: two threads wrap on two cores
-            from concurrent.futures import ThreadPoolExecutor
-
-            half = (len(work) + 1) // 2
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmklab-import") as pool:
-                second = pool.submit(wrap_all, work[half:], 0)  # (progress is told by the first half only)
-                wrap_all(work[:half], 1024, 2)
-                second.result()
-        for i, (r, _layers) in enumerate(work):
-            engine._add(r)
-            done += 1
-            if not i % 4096:
-                tick("disks", done, total)
+            # the Python work first (host copies sealed, VMs and index entries added), then only the RSA wraps,
+            # on this thread and WRAP_THREADS more (cryptography releases the GIL for RSA; Python work beside
+            # them would hand the GIL to and fro at every wrap)
+            caches = [seal(b"".join(dek for _, _, dek in layers), r.id.encode()) for r, layers in work]
+            rep.timings["seal_s"] = time.perf_counter() - t_wraps
+            _add_indexed(engine, plan)
+            rep.timings["indexes_s"] = time.perf_counter() - t_wraps - rep.timings["seal_s"]
+            pairs = [(pub, dek) for _, layers in work for pub, _, dek in layers]
+            t_rsa = time.perf_counter()
+            wrapped = _wrap_all(pairs, lambda n: tick("data keys", done + n * len(work) // max(1, len(pairs)),
+                                                      total))
+            rep.timings["rsa_s"] = time.perf_counter() - t_rsa
+            at = 0
+            for (r, layers), cache in zip(work, caches):
+                r.layers = [{"mode": "AES-256-GCM" if j == 0 else "AES-256-XTS", "kid": kid,
+                             "wrapped": b64(wrapped[at + j])} for j, (_pub, kid, _dek) in enumerate(layers)]
+                at += len(layers)
+                r.cache = cache
+        rep.timings["wraps_s"] = time.perf_counter() - t_wraps
+        for table in DATA_TABLES:
+            engine._add_new(table, [r for r, _ in work if r.table == table])
+        done += len(work) + len(plan.vms)
         tick("disks", done, total)
         rep.timings["models_s"] = time.perf_counter() - t1
         uow.reconcile = False  # the power states are as given: the twin starts as the subscription is
@@ -1094,7 +1288,8 @@ def prepare(docs: list[tuple[str, Any]], *, now: str, partial: bool = False, hom
         raise ImportInputError("no input file given; give the files the commands of cmklab import --capture-script "
                                "wrote")
     try:
-        plan = plan_import(collect(docs, report), now=now, home_subscription=home_subscription, home=home)
+        with _no_cycle_collection():  # the input's millions of objects are walked by no collection
+            plan = plan_import(collect(docs, report), now=now, home_subscription=home_subscription, home=home)
     except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
         raise ImportInputError(f"{_where(exc) or 'an item'}: a field holds a value of a type az does not print "
                                f"({type(exc).__name__}: {str(exc)[:120]}); give the files as az wrote them "

@@ -58,7 +58,8 @@ class VmsBackend(EngineCore):
                       key=lambda v: v.name.lower())
 
     def vm_disks(self, vm: VirtualMachine) -> list[Disk]:
-        return [self.t["disks"][d] for d in vm.disk_ids() if d in self.t["disks"]]
+        disks = self.t["disks"]
+        return [r for d in vm.disk_ids() if (r := disks.get(d)) is not None]
 
     # ---- create ------------------------------------------------------------------------------
 
@@ -685,6 +686,9 @@ class VmsBackend(EngineCore):
         role assignments changed (their scopes reach whole groups) or while a state from before the indexes
         has not been written."""
         touched = self.uow.before
+        hint = self._affected_hint
+        if hint is not None and hint[0] == touched.keys():
+            return hint[1]  # a what-if's second run of the same action: the same answer
         meta_before = touched.get(("engine", "engine")) or {}
         if (self.meta.indexes < INDEX_VERSION or meta_before.get("clock") != iso(self.clock.now())
                 or any(t in ("roles", "platform_keys", "groups") for t, _ in touched)):
@@ -694,11 +698,11 @@ class VmsBackend(EngineCore):
         vms: dict[str, VirtualMachine] = {}
         resources: dict[tuple[str, str], Disk] = {}
 
+        found: list = []
+
         def add(table: str, r) -> None:
             resources[(table, r.key)] = r
-            vm = self.vm_of_disk(r.id)
-            if vm is not None:
-                vms[vm.key] = vm
+            found.append(r)
 
         for t, k in list(touched):
             if t == "vms":
@@ -719,6 +723,15 @@ class VmsBackend(EngineCore):
                     or ref.vault.lower() in vaults):
                 for r in self.des_resources(des):
                     add(r.table, r)
+        # the VMs of what was found, and their disks (the checks read every disk of a VM), read together
+        index = self.t["vm_of_disk"]
+        index.prefetch([r.id for r in found])  # type: ignore[attr-defined]
+        self.t["vms"].prefetch([e.vm for r in found if (e := index.get(r.id)) is not None])  # type: ignore[attr-defined]
+        for r in found:
+            vm = self.vm_of_disk(r.id)
+            if vm is not None:
+                vms[vm.key] = vm
+        self.t["disks"].prefetch([d for vm in vms.values() for d in vm.disk_ids()])  # type: ignore[attr-defined]
         return vms, resources
 
     def _reconcile(self) -> None:

@@ -119,20 +119,27 @@ def _shard_bytes(table: str, docs: Mapping[str, dict], encoded: Mapping[str, str
     each document is encoded once, as ASCII, so a character is a byte and the offsets are string lengths.
     ``encoded``: documents encoded already (by the commit record that brought them: :func:`_encode_change`)."""
     esc, enc, join = json.encoder.encode_basestring_ascii, _encode_parsed, "".join
-    keys = sorted(docs)
+    keys = sorted(docs)  # (sorted as json.dumps sorts: by the keys themselves)
+    names = [esc(key) for key in keys]
     if encoded:
-        entries = [esc(key) + ":" + (encoded[key] if key in encoded else join(enc(docs[key], 0))) for key in keys]
+        entries = [name + ":" + (encoded[key] if key in encoded else join(enc(docs[key], 0)))
+                   for name, key in zip(names, keys)]
     else:
-        entries = [esc(key) + ":" + join(enc(docs[key], 0)) for key in keys]
+        entries = [name + ":" + join(enc(docs[key], 0)) for name, key in zip(names, keys)]
     head = esc(table) + ":{"
-    index, pos = {}, len(_tag_prefix("0" * 16)) + len(head)
-    for key, entry in zip(keys, entries):
-        at = pos + len(esc(key)) + 1
-        index[key] = [at, pos + len(entry) - at]
+    pos = len(_tag_prefix("0" * 16)) + len(head)
+    index = []
+    for name, entry in zip(names, entries):
+        at = pos + len(name) + 1
+        index.append(f"{name}:[{at},{pos + len(entry) - at}]")
         pos += len(entry) + 1  # and the comma
-    body = (head + ",".join(entries) + "}}").encode("ascii")
+    if entries:
+        entries[0] = head + entries[0]
+        entries[-1] += "}}"
+    body = (",".join(entries) if entries else head + "}}").encode("ascii")
     tag = hashlib.blake2b(body, digest_size=8).hexdigest()  # of the content: equal states, equal bytes
-    return _tag_prefix(tag) + body, _dumps({"tag": tag, "docs": index})
+    # the index as _dumps({"tag": tag, "docs": {key: [offset, length]}}) gives it, its keys in the same order
+    return _tag_prefix(tag) + body, ('{"docs":{' + ",".join(index) + '},"tag":"' + tag + '"}').encode("ascii")
 
 
 SHARD_TAG_TABLE = "_shard"
@@ -175,6 +182,33 @@ def _stat_sig(path: str):
         return None
     except OSError:
         return ("error",)
+
+
+def _spans_in(raw: bytes, keys: list[str]) -> dict[str, list[int]] | None:
+    """``{key: [offset, length]}`` of ``keys`` found in the text of a shard's index (``"key":[offset,length]``
+    entries, sorted: sorted keys are found in one pass), without parsing the rest of it; None if one of them
+    is not there or an entry is not of that form."""
+    esc, find = json.encoder.encode_basestring_ascii, raw.find
+    out: dict[str, list[int]] = {}
+    pos = 0
+    for key in keys:
+        pattern = esc(key).encode("ascii") + b":["
+        at = find(pattern, pos)
+        if at < 0 and pos:
+            at = find(pattern)  # out of order (keys whose escapes sort otherwise)
+        while at > 0 and raw[at - 1] not in b"{,":  # inside another key (after an escaped quote)
+            at = find(pattern, at + 1)
+        if at <= 0:
+            return None
+        start = at + len(pattern)
+        end = find(b"]", start)
+        try:
+            offset, length = raw[start:end].split(b",")
+            out[key] = [int(offset), int(length)]
+        except ValueError:
+            return None
+        pos = end
+    return out
 
 
 def _not_json(value):
@@ -222,7 +256,7 @@ class _View:
     """What this process knows of the persisted state: the base generation, the log's whole records."""
 
     __slots__ = ("generation", "base_generation", "schema", "meta_sig", "log_sig", "log_end", "lines", "parsed",
-                 "files", "latest", "indexes", "whole", "journal", "journal_last")
+                 "files", "latest", "indexes", "raw_indexes", "whole", "journal", "journal_last")
 
     def __init__(self) -> None:
         self.generation = 0
@@ -242,6 +276,8 @@ class _View:
         """(table, shard) -> the parsed documents of a shard read whole because it has no usable index."""
         self.indexes: dict[tuple[str, int], dict | None] = {}
         """(table, shard) -> {key: [offset, length]} of the shard file, None where no index matches it."""
+        self.raw_indexes: dict[tuple[str, int], bytes | None] = {}
+        """(table, shard) -> the text of the shard's index, not parsed (None where no index matches it)."""
         self.journal: list[bytes] = []
         """The journal lines the log's records carry, oldest first."""
         self.journal_last: int | None = None
@@ -587,6 +623,88 @@ class TinyStore:
             view.indexes[(table, shard)] = None  # the file changed under the index: read it whole
             return self._whole_shard(table, shard).get(key)
 
+    def load_docs(self, table: str, keys: Iterable[str]) -> dict[str, dict | None]:
+        """Documents of ``table`` as :meth:`load_doc` gives them (copies the caller owns; None for a key that
+        has none), read together: each shard file they lie in is opened once and the byte ranges its index
+        names are parsed in one go (a what-if reads the thousands of disks and VMs a set serves)."""
+        self._check_open()
+        view = self._view
+        latest = view.latest_of(table)
+        files = view.files.get(table, ())
+        out: dict[str, dict | None] = {}
+        by_shard: dict[int, list[str]] = {}
+        for key in keys:
+            if key in out:
+                continue
+            if key in latest:
+                doc = latest[key]
+                out[key] = None if doc is None else _copy_doc(doc)
+                continue
+            shard = shard_of(key)
+            if shard in files:
+                by_shard.setdefault(shard, []).append(key)
+            out[key] = None
+        for shard, wanted in sorted(by_shard.items()):
+            index = view.indexes.get((table, shard), False)
+            if index is False:  # not parsed: the wanted keys are looked for in its text (a fraction of it)
+                raw = view.raw_indexes.get((table, shard), False)
+                if raw is False:
+                    raw = view.raw_indexes[(table, shard)] = self._read_index_text(table, shard)
+                found = _spans_in(raw, wanted) if raw is not None else None
+                if found is None:  # (a key it lacks, or no usable index)
+                    index = view.indexes[(table, shard)] = self._read_index(table, shard)
+                else:
+                    index = found
+            if index is not None:
+                spans = [(key, where) for key in wanted if (where := index.get(key)) is not None]
+                docs = self._read_spans(table, shard, spans) if spans else []
+                if docs is not None:
+                    for (key, _where), doc in zip(spans, docs):
+                        out[key] = doc
+                    continue
+                view.indexes[(table, shard)] = None  # the file changed under the index: read it whole
+            whole = self._whole_shard(table, shard)
+            for key in wanted:
+                out[key] = whole.get(key)
+        return out
+
+    def _read_index_text(self, table: str, shard: int) -> bytes | None:
+        """The text of a shard's index as _shard_bytes writes it, when it matches the shard file (its tag);
+        None otherwise."""
+        base = self.shard_path(table, shard)[:-len(".json")]
+        try:
+            with open(base + ".idx", "rb") as f:
+                raw = f.read()
+            if not raw.startswith(b'{"docs":{') or raw[-27:-18] != b'},"tag":"' or raw[-2:] != b'"}':
+                return None
+            expected = _tag_prefix(raw[-18:-2].decode("ascii"))
+            with open(base + ".json", "rb") as f:
+                head = f.read(len(expected))
+        except (OSError, ValueError):
+            return None
+        return raw if head == expected else None
+
+    def _read_spans(self, table: str, shard: int, spans: list[tuple[str, list]]) -> list[dict] | None:
+        """The documents at ``spans`` (``(key, [offset, length])``) of a shard file, parsed as one JSON array;
+        ``[None, ...]`` when the file is gone (compacted away since this view was taken), None when the bytes
+        are not those documents."""
+        try:
+            fd = os.open(self.shard_path(table, shard), os.O_RDONLY | _compat.O_CLOEXEC)
+        except FileNotFoundError:
+            return [None] * len(spans)
+        try:
+            pread = _compat.pread
+            raws = [pread(fd, where[1], where[0]) for _key, where in spans]
+        finally:
+            os.close(fd)
+        try:
+            docs = json.loads(b"[" + b",".join(raws) + b"]")
+        except ValueError:
+            return None
+        if len(docs) != len(spans) or any(type(d) is not dict for d in docs):
+            return None
+        return docs
+
     def _whole_shard(self, table: str, shard: int) -> dict:
         """A shard without a usable index, parsed once for this view (then documents are copied out of it)."""
         cached = self._view.whole.get((table, shard))
@@ -725,21 +843,16 @@ class TinyStore:
             self._check_committable()
             view = self._view
             stage = os.path.join(self.home, f"{BULK_PREFIX}{os.getpid()}.{os.urandom(4).hex()}.tmp")
-            from concurrent.futures import ThreadPoolExecutor
-
-            # the fsyncs run on a second thread while the next shard is serialised (an fsync releases the GIL)
-            syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmklab-fsync")
             try:
                 os.mkdir(stage, 0o700)
                 _compat.chmod(stage, 0o700)
-                pending: list = []
-                self._write_bulk(stage, view, upserts, deletes, syncer, pending)
-                _write_new(os.path.join(stage, META_FILE),
-                           _dumps({META_TABLE: {META_KEY: {"schema_version": SCHEMA_VERSION,
-                                                           "generation": view.generation + 1}}}))
-                _write_new(os.path.join(stage, LOG_FILE), b"")
-                for done in pending:
-                    done.result()  # every file is durable before the swap (an fsync error is raised here)
+                written: list[str] = []
+                self._write_bulk(stage, view, upserts, deletes, written)
+                for name, payload in ((META_FILE, _dumps({META_TABLE: {META_KEY: {
+                        "schema_version": SCHEMA_VERSION, "generation": view.generation + 1}}})), (LOG_FILE, b"")):
+                    _write_new(os.path.join(stage, name), payload, sync=False)
+                    written.append(os.path.join(stage, name))
+                _sync_files(written)  # every file is durable before the swap (an fsync error is raised here)
                 fsync_dir(stage)
                 if view.journal:
                     # the swap empties the log, the only durable copy of its journal lines until the journal
@@ -750,22 +863,24 @@ class TinyStore:
             except BaseException as exc:
                 import shutil
 
-                syncer.shutdown(wait=True)
                 shutil.rmtree(stage, ignore_errors=True)
                 if isinstance(exc, OSError):
                     raise StoreError(f"cannot write the new state in {self.home}: {exc.strerror or exc}; nothing "
                                      f"was committed") from exc
                 raise
-            syncer.shutdown(wait=True)
             self._refresh()
 
-    def _write_bulk(self, stage: str, view: _View, upserts: dict, deletes: dict, syncer, pending: list) -> None:
+    def _write_bulk(self, stage: str, view: _View, upserts: dict, deletes: dict, written: list[str]) -> None:
+        """Write the new ``db`` directory's shards into ``stage``, not synced (their paths are added to
+        ``written``): the shards the commit or the log touches with their documents, the others linked."""
         for table in sorted(set(view.files) | set(view.lines) | set(upserts) | set(deletes)):
-            changes: dict[int, dict[str, dict | None]] = {}
-            for key, doc in upserts.get(table, {}).items():
-                changes.setdefault(shard_of(key), {})[key] = doc
+            changes: dict[int, dict[str, dict | None]] = {n: {} for n in range(SHARDS)}
+            crc = zlib.crc32
+            for key, doc in upserts.get(table, {}).items():  # (shard_of, inline: 300,000 keys in an import)
+                changes[crc(key.partition("|")[0].encode("utf-8", "surrogatepass")) % SHARDS][key] = doc
             for key in deletes.get(table, ()):
-                changes.setdefault(shard_of(key), {})[key] = None
+                changes[shard_of(key)][key] = None
+            changes = {n: part for n, part in changes.items() if part}
             logged = {shard_of(k) for change in view.changes(table) for part in ("u", "d")
                       for k in change.get(part, ())}
             files = view.files.get(table, set())
@@ -785,7 +900,8 @@ class TinyStore:
                         docs[key] = doc
                 if docs:
                     payload, index = _shard_bytes(table, docs)
-                    pending.append(syncer.submit(_write_new, dst, payload))
+                    _write_new(dst, payload, sync=False)  # synced together at the end (_sync_files)
+                    written.append(dst)
                     _write_new(dst[:-len(".json")] + ".idx", index, sync=False)  # derived: checked by its tag
 
     def _swap_in(self, stage: str) -> None:
@@ -1064,7 +1180,11 @@ class TinyStore:
             if (not isinstance(table, str) or not table or table == META_TABLE or "\t" in table or "." in table
                     or "\n" in table or "/" in table or table.startswith("#")):
                 raise ValueError(f"invalid table name {table!r}")
+        plain = True
         for table, docs in upserts.items():
+            if type(docs) is dict and all(type(key) is str and type(doc) is dict for key, doc in docs.items()):
+                continue  # the common case: one cheap pass (an import commits 300,000 documents)
+            plain = False
             for key, doc in docs.items():
                 if type(key) is not str and not isinstance(key, str):
                     raise ValueError(f"document key {key!r} in table {table!r} is not a string")
@@ -1075,7 +1195,8 @@ class TinyStore:
                 raise ValueError(f"deletes for table {table!r} must be a list of string keys")
         # No copy: the commit keeps only the serialised record (what JSON cannot hold is refused when it is
         # serialised, before anything is written); readers parse their own copies from it.
-        check_tables(self.path, {table: dict(docs) for table, docs in upserts.items()})
+        if not plain:
+            check_tables(self.path, {table: dict(docs) for table, docs in upserts.items()})
         kept = {table: docs for table, docs in upserts.items() if docs}
         return kept, {table: list(keys) for table, keys in deletes.items() if keys}
 
@@ -1392,6 +1513,31 @@ def _write_new(path: str, payload: bytes, *, sync: bool = True) -> None:
             os.fsync(fd)
     finally:
         os.close(fd)
+
+
+SYNC_THREADS = 4
+"""Threads that fsync a bulk commit's files (an fsync releases the GIL; the disk takes them together)."""
+
+
+def _sync_files(paths: list[str]) -> None:
+    """fsync every file of ``paths`` (written, not synced: their data is being written back already), on
+    :data:`SYNC_THREADS` threads while this one waits; the first error is raised once all are done."""
+    def sync(path: str) -> None:
+        fd = os.open(path, os.O_RDWR | _compat.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    if len(paths) < 2:
+        for path in paths:
+            sync(path)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=SYNC_THREADS, thread_name_prefix="cmklab-fsync") as pool:
+        for _ in pool.map(sync, paths):
+            pass
 
 
 def _read_bytes(path: str, limit: int | None = None) -> bytes:

@@ -395,6 +395,46 @@ def test_the_import_lands_whole_or_not_at_all(tmp_path, capsys, monkeypatch):
     assert len(az_json(capsys, home, "disk", "list")) == 12 + 20
 
 
+
+def test_an_unseeded_import_wraps_on_threads_in_order_and_lands_whole_or_not_at_all(tmp_path, capsys, monkeypatch):
+    from console.session import open_engine
+    from engine import crypto
+
+    monkeypatch.setattr(twin, "WRAP_CHUNK", 2)  # many chunks: the wrapping threads take them in turn
+    real = crypto.wrap_key
+    calls = {"n": 0}
+
+    def failing(pub, dek):
+        calls["n"] += 1
+        if calls["n"] == 7:
+            raise RuntimeError("simulated failure in a wrapping thread")
+        return real(pub, dek)
+
+    home = tmp_path / "h"
+    monkeypatch.setattr(crypto, "wrap_key", failing)
+    with pytest.raises(RuntimeError):
+        run(capsys, home, "import", *FILES, seed=None)
+    assert az_json(capsys, home, "disk", "list") == [] and az_json(capsys, home, "vm", "list") == []
+    monkeypatch.setattr(crypto, "wrap_key", real)
+    code, out, err = run(capsys, home, "import", *FILES, seed=None)
+    assert code == 0, err
+    engine = open_engine(home)
+    resources = [r for t in ("disks", "snapshots", "images") for r in engine.t[t].values()]
+    assert len(resources) == 14
+    for r in resources:  # each resource's wrapped keys are its own: the host's sealed copy says which they are
+        opened = b"".join(crypto.unwrap_key(engine._platform_private(layer["kid"]) if layer["kid"].startswith(
+            "platform:") else engine._private(layer["kid"]), engine.unb64(layer["wrapped"])) for layer in r.layers)
+        assert opened == engine.host_sealer.unseal_text(r.cache, r.id.encode()), r.name
+
+
+def test_planned_models_are_in_their_stored_shape():
+    plan = twin.prepare([(f, twin.read_file(f)) for f in FILES], now="2026-01-01T00:00:00+00:00")
+    for r in [r for r, _ in plan.disks] + plan.vms:
+        assert list(r.__dict__) == list(type(r).__light_fields__), r.id  # every field, in its order
+        fresh = type(r)(**r.__dict__)
+        assert fresh.__dict__ == r.__dict__
+    assert len({id(r.props) for r, _ in plan.disks}) == len(plan.disks)  # no default shared between models
+
 def test_read_only_and_usage(tmp_path, capsys):
     code, out, err = run(capsys, tmp_path / "h", "import")
     assert code == 2 and "PATH" in err

@@ -1105,6 +1105,33 @@ def test_an_index_that_does_not_match_its_shard_is_not_used(home, store):
     with TinyStore(home) as reader:
         assert reader.load_doc("disks", "/disks/7") == {"i": 7, "longer": "value shifts every offset after it"}
         assert all(reader.load_doc("disks", f"/disks/{i}") == {"i": i} for i in range(300) if i != 7)
+    with TinyStore(home) as reader:  # read together, the same: the shard is parsed whole
+        keys = [f"/disks/{i}" for i in range(300)]
+        assert reader.load_docs("disks", keys) == {k: {"i": i} if i != 7 else {
+            "i": 7, "longer": "value shifts every offset after it"} for i, k in enumerate(keys)}
+
+
+def test_documents_are_read_together_one_pass_per_shard(home, store, monkeypatch):
+    store.commit({"disks": {f"/disks/{i}": {"i": i, "pad": "x" * 100} for i in range(3000)}}, {})
+    store._compact()
+    store.commit({"disks": {"/disks/5": {"i": -5}}}, {"disks": ["/disks/6"]})  # still in the log
+    keys = [f"/disks/{i}" for i in range(0, 3000, 7)] + ["/disks/5", "/disks/6", "/nope", "/disks/14"]
+    with TinyStore(home) as reader:
+        expected = {k: reader.load_doc("disks", k) for k in keys}
+    assert expected["/disks/5"] == {"i": -5} and expected["/disks/6"] is None and expected["/nope"] is None
+    with TinyStore(home) as reader:
+        monkeypatch.setattr(TinyStore, "_read_shard_file", lambda *a: pytest.fail("parsed a whole shard"))
+        passes = []
+        real_spans = TinyStore._read_spans
+        monkeypatch.setattr(TinyStore, "_read_spans", lambda self, table, shard, spans: (
+            passes.append(shard), real_spans(self, table, shard, spans))[1])
+        got = reader.load_docs("disks", keys)
+        assert got == expected
+        # one pass over each shard file that holds wanted documents (the log's are not read from files)
+        assert sorted(passes) == sorted({shard_of(k) for k in keys if k not in ("/disks/5", "/disks/6", "/nope")})
+        assert reader.load_docs("vaults", ["/v"]) == {"/v": None}
+        got["/disks/7"]["i"] = 99  # copies the caller owns
+        assert reader.load_docs("disks", ["/disks/7"]) == {"/disks/7": {"i": 7, "pad": "x" * 100}}
 
 
 @pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
