@@ -16,7 +16,6 @@ Errors become notifications titled with the engine's error code, never traceback
 from __future__ import annotations
 
 import os
-import re
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -123,15 +122,14 @@ AUDIT_WORDS = {"KeyWrap": "wrapKey", "KeyUnwrap": "unwrapKey", "KeyEncrypt": "en
 """An audited operation (no state change) in Key Vault's words, as the command log says it."""
 
 
-_KID = re.compile(r"^https://([^./]+)\.vault\.azure\.net/keys/([^/]+)(?:/([^/]*))?/?$", re.I)
-
-
 def _audit_words(operation: str, kid: str | None, result: str) -> str:
     """``unwrapKey kv/key/version``: the operation as Key Vault names it, the key as vault/name/version."""
+    from engine.ids import KEY_URL_IN_TEXT
+
     what = kid or ""
-    m = _KID.match(what)
+    m = KEY_URL_IN_TEXT.fullmatch(what.strip().rstrip("/"))
     if m:
-        what = "/".join(x for x in m.groups() if x)
+        what = "/".join(x for x in (m.group("vault"), m.group("name"), m.group("version")) if x)
     return f"{AUDIT_WORDS.get(operation, operation)} {what}".rstrip() + ("" if result == "OK" else f" ({result})")
 
 

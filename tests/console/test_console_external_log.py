@@ -96,8 +96,8 @@ def test_the_lines_of_one_request_make_one_entry_its_calls_in_order_and_a_refusa
 
     engine = Engine.in_memory(seed=3)
     build_demo(engine)
-    kid = "https://kv.vault.azure.net/keys/k1/v1"
-    wrap = _origin("7.2", "POST https://kv.vault.azure.net/keys/k1/v1/unwrapkey")
+    kid = "https://kv.vault.azure.net/keys/k1/0123456789abcdef0123456789abcdef"
+    wrap = _origin("7.2", "POST https://kv.vault.azure.net/keys/k1/0123456789abcdef0123456789abcdef/unwrapkey")
     start = _origin("7.3", "POST https://management.azure.com/subscriptions/s/resourceGroups/rg/providers/"
                            "Microsoft.Compute/virtualMachines/vm1/start")
     call1 = start | {"call": {"n": 1, "action": "stop_vm", "args": {"name": "vm1", "resource_group": "rg-demo"}}}
@@ -114,14 +114,14 @@ def test_the_lines_of_one_request_make_one_entry_its_calls_in_order_and_a_refusa
                          data={"kid": kid})]
     found = external_requests(events, audit)
     assert [(r.time, r.request, r.ok, r.code) for r in found] == [
-        ("t1", "POST kv.vault.azure.net/keys/k1/v1/unwrapkey", False, "Forbidden"),
+        ("t1", "POST kv.vault.azure.net/keys/k1/0123456789abcdef0123456789abcdef/unwrapkey", False, "Forbidden"),
         ("t2", "POST …/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1/start", False,
          "VmStartRefused")]
     unwrap, power = (external_entry(engine, r, i) for i, r in enumerate(found))
-    assert unwrap.lines == ["endpoint app1: unwrapKey kv/k1/v1 (Forbidden)",
-                            "POST kv.vault.azure.net/keys/k1/v1/unwrapkey"]
-    assert unwrap.script == ["# endpoint app1: POST kv.vault.azure.net/keys/k1/v1/unwrapkey (refused: Forbidden)",
-                             "# endpoint app1: unwrapKey kv/k1/v1 (Forbidden) (audited; no state change)"]
+    assert unwrap.lines == ["endpoint app1: unwrapKey kv/k1/0123456789abcdef0123456789abcdef (Forbidden)",
+                            "POST kv.vault.azure.net/keys/k1/0123456789abcdef0123456789abcdef/unwrapkey"]
+    assert unwrap.script == ["# endpoint app1: POST kv.vault.azure.net/keys/k1/0123456789abcdef0123456789abcdef/unwrapkey (refused: Forbidden)",
+                             "# endpoint app1: unwrapKey kv/k1/0123456789abcdef0123456789abcdef (Forbidden) (audited; no state change)"]
     # the unwrap the set's identity made inside the start is part of that call, not a line of its own
     assert power.lines == [
         "endpoint app1: az vm stop --resource-group rg-demo --name vm1",
