@@ -39,10 +39,12 @@ def available() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def _serve(conn, other) -> None:
+def _serve(conn, other, bounds) -> None:
     """The worker: one job ``(numbers, items)`` (``numbers``: ``[(e, n)]``; ``items``: ``[(key index, data
-    key)]``), answered with ``("progress", n)`` after each :data:`CHUNK` and ``("done", [base64 of each
-    wrap, ASCII bytes])`` at the end, or ``("error", text)``; ``None`` (or the pipe closed) ends it without work."""
+    key)]``), wrapped in chunks of :data:`CHUNK` taken from the front of ``bounds`` (``[next, end)``, shared: the
+    import takes them from the end once it waits), answered with ``("progress", n)`` after each chunk and
+    ``("done", {chunk: [base64 of each wrap, ASCII bytes]})`` at the end, or ``("error", text)``; ``None`` (or
+    the pipe closed) ends it without work."""
     other.close()
     try:
         job = conn.recv()
@@ -54,11 +56,19 @@ def _serve(conn, other) -> None:
         numbers, items = job
         pubs = [rsa.RSAPublicNumbers(e, n).public_key() for e, n in numbers]
         b64 = base64.b64encode
-        out: list[bytes] = []
-        for at in range(0, len(items), CHUNK):
-            out += [b64(wrap_key(pubs[k], dek)) for k, dek in items[at:at + CHUNK]]
-            conn.send(("progress", len(out)))
-        conn.send(("done", out))
+        got: dict[int, list[bytes]] = {}
+        done = 0
+        lock = bounds.get_lock()
+        while True:
+            with lock:
+                c = bounds[0]
+                if c >= bounds[1]:
+                    break
+                bounds[0] = c + 1
+            got[c] = [b64(wrap_key(pubs[k], dek)) for k, dek in items[c * CHUNK:(c + 1) * CHUNK]]
+            done += len(got[c])
+            conn.send(("progress", done))
+        conn.send(("done", got))
     except BaseException as exc:  # reported to the import, which aborts
         try:
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
@@ -83,12 +93,15 @@ class WrapWorker:
 
         ctx = multiprocessing.get_context("fork")
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(child, self._conn), name="cmklab-import-wraps", daemon=True)
+        self._bounds = ctx.Array("q", 2)  # the chunks not taken yet, [next, end): shared with the worker
+        self._proc = ctx.Process(target=_serve, args=(child, self._conn, self._bounds), name="cmklab-import-wraps",
+                                 daemon=True)
         self._proc.start()
         child.close()
         self.tables: set[str] = set()
         self._prefix = "~" + os.urandom(8).hex() + "~"  # unguessable: an input cannot hold it
         self._count = 0
+        self._pairs: list = []
         self._values: list[bytes] | None = None
         self._then: Callable[[list[str]], None] | None = None
         self._told: Callable[[int], None] = lambda n: None
@@ -118,33 +131,61 @@ class WrapWorker:
                 numbers.append((nums.e, nums.n))
             items.append((known[0], dek))
             holders.append(f"{prefix}{i:09d}{known[1]}")
+        self._bounds[0], self._bounds[1] = 0, -(-len(pairs) // CHUNK)
         self._conn.send((numbers, items))
-        self._count = len(pairs)
+        self._count, self._pairs = len(pairs), pairs
         self.tables, self._told, self._then = set(tables), told, then
         return holders
 
     def wait(self) -> None:
-        """Block until every wrap is back (progress told meanwhile), then hand them to ``then``; a failure of
-        the worker raises :class:`~engine.errors.EngineError` (the import is abandoned)."""
+        """Wrap the chunks the worker has not taken yet, from the end, while it goes on from the front; then
+        wait for its own (progress told meanwhile) and hand every value to ``then``. A failure of the worker
+        raises :class:`~engine.errors.EngineError` (the import is abandoned)."""
         if self._values is not None:
             return
-        while True:
-            try:
-                msg = self._conn.recv()
-            except (EOFError, OSError):
-                msg = ("error", f"the process ended (exit code {self._proc.exitcode})")
+        b64, pairs, bounds, lock = base64.b64encode, self._pairs, self._bounds, self._bounds.get_lock()
+        mine: dict[int, list[bytes]] = {}
+        theirs: dict[int, list[bytes]] | None = None
+        counts = [0, 0]  # wrapped here, wrapped there
+
+        def take(msg) -> dict | None:
             if msg[0] == "progress":
-                self._told(msg[1])
-                continue
-            if msg[0] == "done" and len(msg[1]) == self._count:
-                break
-            why = msg[1] if msg[0] == "error" else "a short answer"
-            raise EngineError(f"the data keys could not be wrapped ({why}); nothing was imported",
+                counts[1] = msg[1]
+                self._told(sum(counts))
+                return None
+            if msg[0] == "done":
+                return msg[1]
+            raise EngineError(f"the data keys could not be wrapped ({msg[1]}); nothing was imported",
                               inner_code="WrapFailed")
-        self._values = msg[1]
+
+        conn = self._conn
+        while theirs is None:
+            with lock:
+                c = bounds[1] - 1
+                if c < bounds[0]:
+                    break
+                bounds[1] = c
+            mine[c] = [b64(wrap_key(pub, dek)) for pub, dek in pairs[c * CHUNK:(c + 1) * CHUNK]]
+            counts[0] += len(mine[c])
+            while theirs is None and conn.poll():
+                theirs = take(self._recv())
+        while theirs is None:
+            theirs = take(self._recv())
+        theirs.update(mine)
+        values = [v for c in range(len(theirs)) for v in theirs.get(c, ())]
+        if len(values) != self._count:
+            raise EngineError("the data keys could not be wrapped (a short answer); nothing was imported",
+                              inner_code="WrapFailed")
+        self._values = values
         self.close()
         if self._then is not None:
-            self._then([v.decode("ascii") for v in self._values])
+            self._then([v.decode("ascii") for v in values])
+
+    def _recv(self):
+        try:
+            return self._conn.recv()
+        except (EOFError, OSError):
+            return ("error", f"the process ended (exit code {self._proc.exitcode})")
 
     def fill(self, buf: bytearray) -> None:
         """Replace each placeholder in ``buf`` (serialised ASCII JSON) by its value, in place (after :meth:`wait`;

@@ -451,21 +451,24 @@ def test_an_unseeded_import_wraps_in_a_worker_process_and_lands_whole_or_not_at_
     real = _wraps.wrap_key
     calls = {"n": 0}
 
+    parent = os.getpid()
+
     def failing(pub, dek):  # (the worker is forked: it runs this copy, counting in its own memory)
-        calls["n"] += 1
-        if calls["n"] == 7:
-            raise RuntimeError("simulated failure in the worker")
-        return real(pub, dek)
+        if os.getpid() == parent:
+            calls["n"] += 1  # the import's own share (it wraps from the end once it waits)
+            return real(pub, dek)
+        raise RuntimeError("simulated failure in the worker")
 
     home = tmp_path / "h"
     monkeypatch.setattr(_wraps, "wrap_key", failing)
     code, out, err = run(capsys, home, "import", *FILES, seed=None)
     assert code != 0 and "simulated failure in the worker" in err and "nothing was imported" in err
-    assert calls["n"] == 0  # the wraps ran in the other process
     assert az_json(capsys, home, "disk", "list") == [] and az_json(capsys, home, "vm", "list") == []
 
     def dying(pub, dek):
-        os._exit(3)
+        if os.getpid() != parent:
+            os._exit(3)
+        return real(pub, dek)
 
     monkeypatch.setattr(_wraps, "wrap_key", dying)
     code, out, err = run(capsys, home, "import", *FILES, seed=None)
@@ -509,6 +512,51 @@ def test_import_files_forks_its_worker_first_and_the_progress_moves_on_to_the_en
     assert _opened_as_sealed(engine) == 14  # in this engine (the models got the values) and on disk
     engine.store.close()
     assert _opened_as_sealed(open_engine(tmp_path / "h")) == 14
+
+
+@pytest.mark.skipif(not FORKS, reason="no fork here (Windows, CMKLAB_PORTABLE=1): the wraps run on threads")
+def test_the_import_wraps_from_the_end_while_the_worker_goes_on_and_the_values_stay_in_order(monkeypatch):
+    import base64
+    import multiprocessing
+
+    from engine import crypto
+
+    monkeypatch.setattr(_wraps, "CHUNK", 4)
+    parent, real = os.getpid(), _wraps.wrap_key
+    ctx = multiprocessing.get_context("fork")
+    started, go = ctx.Event(), ctx.Event()
+    here = []
+
+    def gated(pub, dek):  # both are at work at once: each one's first wrap waits for the other to begin
+        if os.getpid() == parent:
+            started.wait()
+            here.append(dek)
+            go.set()
+        else:
+            started.set()
+            go.wait()
+        return real(pub, dek)
+
+    monkeypatch.setattr(_wraps, "wrap_key", gated)
+    keys = [crypto.generate_rsa(2048), crypto.generate_rsa(3072)]
+    pairs = [(keys[i % 2].public_key(), os.urandom(32 if i % 3 else 64)) for i in range(23)]
+    got = []
+    with _wraps.WrapWorker() as w:
+        holders = w.submit(pairs, tables={"disks"}, told=lambda n: None, then=got.append)
+        w.wait()
+        buf = bytearray(("[" + ",".join(f'"{h}"' for h in holders) + "]").encode())
+        w.fill(buf)
+    (values,) = got
+    assert json.loads(buf) == values and [len(h) for h in holders] == [len(v) for v in values]
+    # the import took whole chunks from the end (the last first), the worker those from the front
+    chunks = [[dek for _, dek in pairs[c:c + 4]] for c in range(0, 23, 4)]
+    expected: list[bytes] = []
+    for chunk in reversed(chunks):
+        if len(expected) < len(here):
+            expected += chunk
+    assert here == expected and here[:3] == chunks[-1] and chunks[0][0] not in here
+    for (pub, dek), key, value in zip(pairs, [keys[i % 2] for i in range(23)], values):
+        assert crypto.unwrap_key(key, base64.b64decode(value)) == dek
 
 
 def test_planned_models_are_in_their_stored_shape():
