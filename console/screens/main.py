@@ -120,7 +120,7 @@ class Prompt(Input):
             event.stop()
             event.prevent_default()
             self.app.post_message(events.Key(event.key, event.character))
-        elif event.key == "enter":
+        elif event.key in ("enter", "ctrl+j"):  # ctrl+j: an Enter typed before the terminal left line mode
             event.stop()
             event.prevent_default()
             self._on_enter(self.value)
@@ -241,7 +241,9 @@ class MainScreen(Screen):
         self.query_one("#busy").display = False
         self.refresh_header()
         self.show_pane(self.pane.id)
-        self.table.focus()
+        # at once, not after the queue (Widget.focus): keys typed while the console starts arrive right
+        # after this; a deferred focus of the table would take the focus back from the prompt `:` opened
+        self.set_focus(self.table)
 
     # ---- data ---------------------------------------------------------------------------------
 
