@@ -31,7 +31,7 @@ from textual.worker import get_current_worker
 from engine.errors import EngineError
 from engine.facade import changes_state, previewable
 
-from ..azcmd import az_lines
+from ..cli.replay import az_lines
 from ..modals.confirm import ConfirmModal, TypedConfirmModal
 from ..modals.form import FormModal
 from ..widgets.deps import DepsTree
