@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from engine._light import dataclass
 from typing import Any, Callable
 
 from engine.clock import parse_duration

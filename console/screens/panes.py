@@ -9,7 +9,7 @@ one pass per change, not one per row.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from engine._light import dataclass
 from typing import Any, Callable, Hashable
 
 from engine.ids import shorten_key_urls
