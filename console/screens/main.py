@@ -943,6 +943,12 @@ class MainScreen(Screen):
         new_in = None
         if op.target is None and op.form is not None and changes_state(call.method):
             new_in = self.pane_for(op)  # a creation: the cursor goes to the new row
+        if op.steps is not None:
+            try:
+                call = op.steps(e, call)
+            except EngineError as err:
+                app.notify(err.message, title=err.display_code, severity="error")
+                return
         # after a dialog closes (or for a slow action) the progress shows at once, never a blank pause
         app.execute(call, label, slow=op.slow or dialog, new_in=new_in)
 
