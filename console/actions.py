@@ -22,7 +22,7 @@ from engine.models import PowerState
 from engine.rules import (CRYPTO_SERVICE_ROLE, DES_ENCRYPTION_TYPES, EC_CURVES, ENC_CUSTOMER, ENC_PLATFORM, KEY_SIZES,
                           REGIONS, RETENTION_MAX, RETENTION_MIN, ROLE_PERMISSIONS)
 
-from .azcmd import AZ, Raw, az_lines, join
+from .cli.replay import AZ, Raw, az_lines, join
 from .cli.spec import Call
 from .confine import default_path, user_path
 from .kinds import kind_of, resolve

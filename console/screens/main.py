@@ -31,7 +31,7 @@ from textual.worker import get_current_worker
 from engine.errors import EngineError
 from engine.facade import changes_state, previewable
 
-from ..azcmd import az_lines
+from ..cli.replay import az_lines
 from ..modals.confirm import ConfirmModal, TypedConfirmModal
 from ..modals.form import FormModal
 from ..widgets.deps import DepsTree
@@ -120,7 +120,7 @@ class Prompt(Input):
             event.stop()
             event.prevent_default()
             self.app.post_message(events.Key(event.key, event.character))
-        elif event.key == "enter":
+        elif event.key in ("enter", "ctrl+j"):  # ctrl+j: an Enter typed before the terminal left line mode
             event.stop()
             event.prevent_default()
             self._on_enter(self.value)
@@ -244,7 +244,9 @@ class MainScreen(Screen):
         self.query_one("#busy").display = False
         self.refresh_header()
         self.show_pane(self.pane.id)
-        self.table.focus()
+        # at once, not after the queue (Widget.focus): keys typed while the console starts arrive right
+        # after this; a deferred focus of the table would take the focus back from the prompt `:` opened
+        self.set_focus(self.table)
         if self.has_lab:  # a scenario is being played: its Lab shows from the start, however small the terminal
             self.side_choice = True
             self._apply_side()
