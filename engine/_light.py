@@ -6,7 +6,8 @@ starts a new process for every command, and those imports were a third of its st
 builds ``__init__`` (positional or keyword, defaults, ``field(default_factory=...)``), ``__eq__`` and
 ``__repr__`` from the class annotations, with no code generation. ``frozen=True`` makes instances
 read-only after ``__init__`` (and hashable). ``field(repr=False)`` keeps a field out of ``repr``;
-:func:`replace` is ``dataclasses.replace``. (The console's Textual messages are Textual's own dataclasses.)
+:func:`replace` is ``dataclasses.replace``. The console's Textual messages are records too (``__init__`` calls
+Textual's ``Message.__post_init__``, as a stdlib dataclass's does).
 """
 
 from __future__ import annotations
