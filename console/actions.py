@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from engine._light import dataclass
 from typing import Any, Callable
 
 from engine.clock import parse_duration
@@ -22,7 +22,7 @@ from engine.models import PowerState
 from engine.rules import (CRYPTO_SERVICE_ROLE, DES_ENCRYPTION_TYPES, EC_CURVES, ENC_CUSTOMER, ENC_PLATFORM, KEY_SIZES,
                           REGIONS, RETENTION_MAX, RETENTION_MIN, ROLE_PERMISSIONS)
 
-from .azcmd import AZ, Raw, az_lines, join
+from .cli.replay import AZ, Raw, az_lines, join
 from .cli.spec import Call
 from .confine import default_path, user_path
 from .kinds import kind_of, resolve
@@ -60,11 +60,30 @@ class Op:
     typed_name: Callable[[Any], str] | None = None
     verb: str = ""
     """The confirmation button (default: the footer text, capitalised)."""
+    steps: Callable[[Any, Call], Call] | None = None
+    """(engine, the confirmed call) -> the calls it runs as, chained with ``then`` (one command log line each),
+    when the call has no az words of its own: what its what-if previews as a whole, the console does as az would."""
 
     @property
     def mutating(self) -> bool:
         """Whether the action changes state: its facade method's ``@action`` says so, nothing here."""
         return self.method is not None and changes_state(self.method)
+
+
+def each_version(e, call: Call) -> Call:
+    """``set_key_attributes(..., all_versions=True)`` as az users do it: ``set-attributes --version V`` for each
+    version, one call each, in one go (a key of one version: one call without ``--version``, the current one). az
+    has no flag for every version, so the command log writes one line per version (``_each_version`` in
+    console/cli/commands/keyvault.py): running those very calls makes a replay of the log byte-identical."""
+    vault, name = call.args[:2]
+    key, _ = e.get_key(vault, name, audit=False)
+    kwargs = {k: v for k, v in call.kwargs.items() if k != "all_versions"}
+    versions = [v["version"] for v in key.versions] if len(key.versions) > 1 else [None]
+    calls = [Call(call.method, (vault, name) + ((ver,) if ver else ()), dict(kwargs), hints=dict(call.hints))
+             for ver in versions]
+    for this, after in zip(calls, calls[1:]):
+        this.then = lambda _result, after=after: after
+    return calls[0]
 
 
 # ---- checks (the engine's own validators) --------------------------------------------------------------------
@@ -709,10 +728,10 @@ OPS: list[Op] = [
     Op("key.disable", "Disable key (all versions)", "e", "disable", ("keys",), "key", method="set_key_attributes",
        call=lambda e, k: Call("set_key_attributes", (k.vault, k.name), {"enabled": False, "all_versions": True}),
        when=lambda e, k: _active(k) and _vault_active(e, k) and _key_all_on(k), confirm="always",
-       title=lambda k: f"Disable key {k.vault}/{k.name} (all versions)?"),
+       title=lambda k: f"Disable key {k.vault}/{k.name} (all versions)?", steps=each_version),
     Op("key.enable", "Enable key (all versions)", "e", "enable", ("keys",), "key", method="set_key_attributes",
        call=lambda e, k: Call("set_key_attributes", (k.vault, k.name), {"enabled": True, "all_versions": True}),
-       when=lambda e, k: _active(k) and _vault_active(e, k) and not _key_all_on(k)),
+       when=lambda e, k: _active(k) and _vault_active(e, k) and not _key_all_on(k), steps=each_version),
     Op("key.policy", "Set rotation policy", "p", "policy", ("keys",), "key", method="set_rotation_policy", form=form_policy,
        when=lambda e, k: _active(k) and _vault_active(e, k)),
     Op("key.delete", "Delete key", "x", "delete", ("keys",), "key", method="delete_key",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from dataclasses import dataclass, field
+from engine._light import dataclass, field
 from pathlib import Path
 from typing import Any
 

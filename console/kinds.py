@@ -10,7 +10,7 @@ Nothing here draws (no textual): the widgets render what these return.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from engine._light import dataclass, field
 from typing import Any, Callable
 
 from engine import crypto, views

@@ -6,7 +6,7 @@ which is thread-safe. The handlers run on the UI thread.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from engine._light import dataclass, field
 from typing import Any
 
 from textual.message import Message

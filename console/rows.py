@@ -7,7 +7,7 @@ read it, so it lives outside all three (widgets and modals never import a screen
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from engine._light import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
 

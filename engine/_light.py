@@ -6,7 +6,8 @@ starts a new process for every command, and those imports were a third of its st
 builds ``__init__`` (positional or keyword, defaults, ``field(default_factory=...)``), ``__eq__`` and
 ``__repr__`` from the class annotations, with no code generation. ``frozen=True`` makes instances
 read-only after ``__init__`` (and hashable). ``field(repr=False)`` keeps a field out of ``repr``;
-:func:`replace` is ``dataclasses.replace``. (The console's Textual messages are Textual's own dataclasses.)
+:func:`replace` is ``dataclasses.replace``. The console's Textual messages are records too (``__init__`` calls
+Textual's ``Message.__post_init__``, as a stdlib dataclass's does).
 """
 
 from __future__ import annotations
@@ -109,32 +110,16 @@ def _methods(name: str, ordered: tuple, defaults: dict, hidden: frozenset, froze
             else:
                 plain[field_name] = dv
 
+    spec = (name, ordered, known, required, template, plain, tuple(factories))
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        if args:
-            if len(args) > len(ordered):
-                raise TypeError(f"{name} takes at most {len(ordered)} positional arguments")
-            for field_name, value in zip(ordered, args):
-                kwargs[field_name] = value
-        if not known.issuperset(kwargs):
-            raise TypeError(f"{name} has no field(s) {', '.join(sorted(set(kwargs) - known))}")
-        for field_name in required:
-            if field_name not in kwargs:
-                raise TypeError(f"{name} needs {field_name!r}")
-        d = self.__dict__
-        d.update(template)
-        d.update(plain)
-        d.update(kwargs)
-        for field_name, factory in factories:
-            if field_name not in kwargs:
-                d[field_name] = factory()
-        if hasattr(self, "__post_init__"):
-            self.__post_init__()
+        _fill(self, spec, args, kwargs)
 
     out = {"__light_fields__": ordered, "__light_defaults__": defaults, "__light_hidden__": hidden}
     if not shared_init:
         out["__init__"] = __init__
     else:
-        out["__light_init__"] = (name, ordered, known, required, template, plain, tuple(factories))
+        out["__light_init__"] = spec
         if not inherited:
             out["__init__"] = _shared_init
     if not inherited:
@@ -146,7 +131,13 @@ def _methods(name: str, ordered: tuple, defaults: dict, hidden: frozenset, froze
 def _shared_init(self, *args: Any, **kwargs: Any) -> None:
     """The ``__init__`` of a ``shared_init`` record and its :func:`record` subclasses (as the one ``_methods``
     makes, with the class's fields read from it)."""
-    name, ordered, known, required, template, plain, factories = type(self).__light_init__
+    _fill(self, type(self).__light_init__, args, kwargs)
+
+
+def _fill(self, spec: tuple, args: tuple, kwargs: dict) -> None:
+    """A record's fields from its constructor's arguments, its defaults and its factories; then its
+    ``__post_init__``."""
+    name, ordered, known, required, template, plain, factories = spec
     if args:
         if len(args) > len(ordered):
             raise TypeError(f"{name} takes at most {len(ordered)} positional arguments")

@@ -38,6 +38,9 @@ def _event(name: str, severity: str = "information", **extra: type) -> type[Even
                                                       "severity": severity, "fields": tuple(extra)})
 
 
+# Resource Manager
+ResourceGroupCreated = _event("ResourceGroupCreated", group=str)
+ResourceGroupDeleted = _event("ResourceGroupDeleted", group=str)
 # Key Vault
 VaultCreated = _event("VaultCreated", vault=str)
 VaultDeleted = _event("VaultDeleted", "warning", vault=str)

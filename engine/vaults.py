@@ -60,9 +60,11 @@ class VaultsBackend(EngineCore):
                 if existing.location != loc:
                     raise Conflict(f"resource group {name!r} already exists in location {existing.location!r}; "
                                    f"it cannot be created again in {loc!r}", code="InvalidResourceGroupLocation")
-                return existing
-            return self._add(ResourceGroup(id=rg_id(self.subscription_id, name), name=name, location=loc,
-                                           tags=dict(tags or {})))  # type: ignore[return-value]
+                return existing  # nothing changes: no event (az group create again is a no-op here)
+            group = self._add(ResourceGroup(id=rg_id(self.subscription_id, name), name=name, location=loc,
+                                            tags=dict(tags or {})))
+            self._emit(ev.ResourceGroupCreated, f"resource group {name} created in {loc}", group=name)
+            return group  # type: ignore[return-value]
 
     def _find_group(self, name: str) -> ResourceGroup | None:
         for g in self.t["groups"].values():
@@ -95,6 +97,7 @@ class VaultsBackend(EngineCore):
                 raise Conflict(f"resource group {name!r} still holds {len(members)} resource(s) ({names}); "
                                "delete them first", code="ResourceGroupNotEmpty")
             self._remove(g)
+            self._emit(ev.ResourceGroupDeleted, f"resource group {g.name} deleted", group=g.name)
 
     # ---- vaults ------------------------------------------------------------------------------
 

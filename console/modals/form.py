@@ -9,7 +9,7 @@ and nothing happens. The form also shows, live, the ``cmklab az`` command the va
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from engine._light import dataclass, field
 from typing import Any, Callable
 
 from textual import on

@@ -33,7 +33,8 @@ GLOBAL_KEYS = [
 KEY_NAMES = {"plus": "+"}
 
 
-LAB_KEYS = [(">", "workshop: next step (from any pane)"), ("<", "workshop: previous step")]
+LAB_KEYS = [("l  :lab", "workshop: show the Lab (the step, its hints and objectives)"),
+            (">", "workshop: next step (from any pane)"), ("<", "workshop: previous step")]
 
 
 def help_text(current: str | None = None, lab: bool = False, profile: str | None = None) -> str:
@@ -83,7 +84,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="help"):
-            yield Label("cmklab console: keys", id="dialog-title")
+            yield Label("cmklab console: help and key bindings", id="dialog-title")
             with VerticalScroll(id="help-scroll"):
                 yield Static(help_text(self.current, self.lab, self.profile), id="help-text")
 

@@ -31,7 +31,7 @@ from textual.worker import get_current_worker
 from engine.errors import EngineError
 from engine.facade import changes_state, previewable
 
-from ..azcmd import az_lines
+from ..cli.replay import az_lines
 from ..modals.confirm import ConfirmModal, TypedConfirmModal
 from ..modals.form import FormModal
 from ..widgets.deps import DepsTree
@@ -44,7 +44,7 @@ from .help import HelpScreen
 from ..actions import OP_BY_ID, OPS, Op
 from ..kinds import display_name, resolve
 from ..rows import Ctx, Index
-from .panes import NUMBER_KEYS, PANE_BY_ID, PANES, Pane, all_pane_names, find_pane
+from .panes import NUMBER_KEYS, PANE_BY_ID, PANES, Pane, all_pane_names, find_pane, pane_menu
 
 
 BIG_ROWS = 2000
@@ -120,7 +120,7 @@ class Prompt(Input):
             event.stop()
             event.prevent_default()
             self.app.post_message(events.Key(event.key, event.character))
-        elif event.key == "enter":
+        elif event.key in ("enter", "ctrl+j"):  # ctrl+j: an Enter typed before the terminal left line mode
             event.stop()
             event.prevent_default()
             self._on_enter(self.value)
@@ -131,7 +131,10 @@ class MainScreen(Screen):
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
 
-    BINDINGS = [Binding("question_mark", "help", "help")] + _op_bindings() + [
+    BINDINGS = [Binding("question_mark", "help", "help"),
+                # only while a scenario is played (check_action): the Lab, at any terminal size
+                Binding("l", "show_lab", "lab", tooltip="the workshop's Lab: its step, hints and objectives"),
+                ] + _op_bindings() + [
         # Priority: handled as the app receives the key, so the letters typed right after reach the prompt
         # (a plain binding runs only when the table gets round to the key, after the app has passed the next
         # letters to the table). In a text field they are plain characters (the actions skip).
@@ -210,9 +213,9 @@ class MainScreen(Screen):
             yield ProgressBar(total=None, show_eta=False, show_percentage=False, id="busy-bar")
         yield Prompt(self._filter_done, placeholder="filter: text or regex, !text excludes (enter keeps, esc clears)",
                      id="filter")
-        yield Prompt(self._jump_done,
-                     placeholder="pane: vaults keys versions access audit sets disks snapshots images vms events log",
-                     id="jump", suggester=SuggestFromList(all_pane_names(), case_sensitive=False))
+        lab_names = ("lab",) if lab is not None else ()
+        yield Prompt(self._jump_done, placeholder=f"pane: {pane_menu(*lab_names)}", id="jump",
+                     suggester=SuggestFromList(all_pane_names() + list(lab_names), case_sensitive=False))
         yield KeyFooter()
 
     @property
@@ -241,7 +244,16 @@ class MainScreen(Screen):
         self.query_one("#busy").display = False
         self.refresh_header()
         self.show_pane(self.pane.id)
-        self.table.focus()
+        # at once, not after the queue (Widget.focus): keys typed while the console starts arrive right
+        # after this; a deferred focus of the table would take the focus back from the prompt `:` opened
+        self.set_focus(self.table)
+        if self.has_lab:  # a scenario is being played: its Lab shows from the start, however small the terminal
+            self.side_choice = True
+            self._apply_side()
+
+    @property
+    def has_lab(self) -> bool:
+        return getattr(self.app, "lab", None) is not None
 
     # ---- data ---------------------------------------------------------------------------------
 
@@ -652,6 +664,19 @@ class MainScreen(Screen):
         if not self.side_choice:
             self.table.focus()
 
+    def action_show_lab(self) -> None:
+        """The Lab (l, :lab): the side panel opens on it (under the table on a narrow terminal) with the focus."""
+        if not self.has_lab:
+            return
+        self.settle()
+        side = self.query_one("#side", TabbedContent)
+        if not self.side_visible():
+            self.side_choice = True
+            self._side_from_enter = False
+            self._apply_side()
+        side.active = "side-lab"
+        self.query_one("#lab").focus()
+
     def action_side_tab(self) -> None:
         self.settle()
         side = self.query_one("#side", TabbedContent)
@@ -746,17 +771,21 @@ class MainScreen(Screen):
         self.set_focus(self.table)
 
     def _jump_done(self, value: str) -> None:
-        pane = find_pane(value)
         self._show_prompt(None)
+        if self.has_lab and value.strip().lower().lstrip(":") == "lab":
+            self.set_focus(self.table)
+            self.action_show_lab()
+            return
+        pane = find_pane(value)
         if pane is None:
-            self.notify(f"no pane named {value!r}; panes: {', '.join(p.id for p in PANES)}",
-                        title="Unknown pane", severity="error")
+            names = pane_menu(*(("lab",) if self.has_lab else ())).replace(" ", ", ")
+            self.notify(f"no pane named {value!r}; panes: {names}", title="Unknown pane", severity="error")
         else:
             self.show_pane(pane.id)
         self.set_focus(self.table)
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.pane.id, lab=getattr(self.app, "lab", None) is not None,
+        self.app.push_screen(HelpScreen(self.pane.id, lab=self.has_lab,
                                         profile=self.engine.rules.name))
 
     def action_lab_step(self, step: int) -> None:
@@ -788,8 +817,8 @@ class MainScreen(Screen):
             return False
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "lab_step":
-            return getattr(self.app, "lab", None) is not None
+        if action in ("lab_step", "show_lab"):
+            return self.has_lab
         if action == "op":
             op = OP_BY_ID.get(str(parameters[0]))
             if op is not None and op.mutating and self.app.read_only:
@@ -916,6 +945,12 @@ class MainScreen(Screen):
         new_in = None
         if op.target is None and op.form is not None and changes_state(call.method):
             new_in = self.pane_for(op)  # a creation: the cursor goes to the new row
+        if op.steps is not None:
+            try:
+                call = op.steps(e, call)
+            except EngineError as err:
+                app.notify(err.message, title=err.display_code, severity="error")
+                return
         # after a dialog closes (or for a slow action) the progress shows at once, never a blank pause
         app.execute(call, label, slow=op.slow or dialog, new_in=new_in)
 

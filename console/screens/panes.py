@@ -9,7 +9,7 @@ one pass per change, not one per row.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from engine._light import dataclass
 from typing import Any, Callable, Hashable
 
 from engine.ids import shorten_key_urls
@@ -420,6 +420,16 @@ def find_pane(name: str) -> Pane | None:
             return p
     cands = [p for p in PANES if p.id.startswith(n) or any(a.startswith(n) for a in p.aliases)]
     return cands[0] if len(cands) == 1 else None
+
+
+PROMPT_NAMES = {"versions": "vers", "sets": "sets|des", "snapshots": "snap", "images": "img"}
+"""How the ``:`` prompt lists a pane when its id is not the name to show (short enough for 80 columns; the
+alias the help's examples use): every name listed, and each side of ``a|b``, opens its pane."""
+
+
+def pane_menu(*extra: str) -> str:
+    """The pane names the ``:`` prompt offers (``extra``: more it understands, such as ``lab``)."""
+    return " ".join([PROMPT_NAMES.get(p.id, p.id) for p in PANES] + list(extra))
 
 
 def all_pane_names() -> list[str]:

@@ -9,7 +9,7 @@ least important columns are dropped first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from engine._light import dataclass
 from typing import Callable, Hashable, Sequence
 
 from rich.cells import cell_len

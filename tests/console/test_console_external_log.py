@@ -143,3 +143,27 @@ def test_a_call_with_a_value_left_out_of_its_note_is_no_command():
                           calls={"1": [note, True, None]})
     assert external_entry(engine, req, 1).script == ["# endpoint app1: PUT kv.vault.azure.net/keys/k",
                                                      "# import_key: not replayable (pem not recorded)"]
+
+
+def test_a_group_an_endpoint_client_creates_and_deletes_is_in_the_log_and_the_replay_script():
+    """Issue #17: the engine writes a line for a group's creation and deletion, so a client's group PUT and
+    DELETE become ``az group create`` / ``az group delete`` entries, runnable in the replay script (the steps the
+    client then made inside the group need it)."""
+    from engine import Engine
+
+    engine = Engine.in_memory(seed=3)
+    cursor = engine.journal_cursor()
+    url = "https://management.azure.com/subscriptions/s/resourcegroups/rg-sdk"
+    with engine.acting_as(APP, _origin("4.1", f"PUT {url}")):
+        engine.create_group("rg-sdk", "eastus", tags=None)
+    with engine.acting_as(APP, _origin("4.2", f"DELETE {url}")):
+        engine.delete_group("rg-sdk")
+    events, audit, _ = engine.journal_since(cursor)
+    made, gone = (external_entry(engine, r, i) for i, r in enumerate(external_requests(events, audit)))
+    assert made.lines == ["endpoint app1: az group create --name rg-sdk --location eastus",
+                          "PUT …/resourcegroups/rg-sdk"]
+    assert made.script == ["# endpoint app1: PUT …/resourcegroups/rg-sdk",
+                           "cmklab az group create --name rg-sdk --location eastus"]
+    assert gone.lines == ["endpoint app1: az group delete --name rg-sdk --yes", "DELETE …/resourcegroups/rg-sdk"]
+    assert gone.script[1:] == ["cmklab az group delete --name rg-sdk --yes"]
+    assert made.ok and gone.ok

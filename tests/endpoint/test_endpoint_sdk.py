@@ -369,3 +369,70 @@ def test_V1_a_vms_plain_properties_set_through_arm_are_stored_and_shown_never_it
                                 "diagnosticsProfile": {"bootDiagnostics": {"enabled": False}}}
         doc = repr(stored.to_doc())
         assert "Not-stored" not in doc and "c2VjcmV0LWluaXQ=" not in doc
+
+
+def test_a_group_made_and_deleted_through_the_sdk_reaches_the_command_log_and_its_replay(endpoint, credential, sub,
+                                                                                          tmp_path):
+    """Issue #17: a resource group's PUT and DELETE write journal lines (ResourceGroupCreated, ...Deleted) that name
+    their engine call, so the console's command log says them as ``az group create`` / ``az group delete`` and its
+    replay script makes the group before the steps that need it. A PUT of a group that exists changes nothing and
+    writes nothing."""
+    import contextlib
+    import io
+    import shlex
+
+    from azure.mgmt.compute import ComputeManagementClient
+    from azure.mgmt.compute.models import CreationData, Disk, DiskSku
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    from console.app import external_entry, external_requests
+    from console.cli.runner import Context
+    from console.cli.runner import main as az_main
+    from console.session import open_engine
+
+    engine = endpoint.engine
+
+    def entries_since(cursor):
+        with engine._lock:
+            events, audit, cursor = engine.journal_since(cursor)
+            return [external_entry(engine, r, i) for i, r in enumerate(external_requests(events, audit))], cursor
+
+    def replay(entries, on):
+        for line in (ln for e in entries for ln in e.script if not ln.startswith("#")):
+            with contextlib.redirect_stdout(io.StringIO()):
+                assert az_main(shlex.split(line)[1:], Context(engine=on)) == 0, line
+
+    with engine._lock:
+        cursor = engine.journal_cursor()
+    rm = ResourceManagementClient(credential, sub)
+    cm = ComputeManagementClient(credential, sub)
+    rm.resource_groups.create_or_update("rg-logged", {"location": "eastus"})
+    cm.disks.begin_create_or_update("rg-logged", "d-in-group", Disk(
+        location="eastus", sku=DiskSku(name="Premium_LRS"), disk_size_gb=8,
+        creation_data=CreationData(create_option="Empty"))).result()
+    rm.resource_groups.create_or_update("rg-logged", {"location": "eastus"})  # exists: no change, no line
+    made, cursor = entries_since(cursor)  # (the SDK's URL for a group says "resourcegroups")
+    who = made[0].lines[0].split(":")[0]
+    assert [e.lines for e in made] == [
+        [f"{who}: az group create --name rg-logged --location eastus", "PUT …/resourcegroups/rg-logged"],
+        [f"{who}: az disk create --resource-group rg-logged --name d-in-group --size-gb 8 --location eastus",
+         "PUT …/resourceGroups/rg-logged/providers/Microsoft.Compute/disks/d-in-group"]]
+    assert all(e.ok for e in made)
+    assert "cmklab az group create --name rg-logged --location eastus" in made[0].script
+    # the replay script makes the group, then the disk in it, on a home the group never existed in
+    second = open_engine(tmp_path / "second", seed=3)
+    try:
+        replay(made, second)
+        assert second.get_group("rg-logged").location == "eastus"
+        assert second.get_disk("d-in-group", "rg-logged").size_gb == 8
+        cm.disks.begin_delete("rg-logged", "d-in-group").result()
+        rm.resource_groups.begin_delete("rg-logged").result()
+        gone, _ = entries_since(cursor)
+        assert [e.lines for e in gone] == [
+            [f"{who}: az disk delete --resource-group rg-logged --name d-in-group --yes",
+             "DELETE …/resourceGroups/rg-logged/providers/Microsoft.Compute/disks/d-in-group"],
+            [f"{who}: az group delete --name rg-logged --yes", "DELETE …/resourcegroups/rg-logged"]]
+        replay(gone, second)
+        assert second.find_group("rg-logged") is None
+    finally:
+        second.store.close()

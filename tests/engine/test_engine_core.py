@@ -319,7 +319,7 @@ def test_events_are_typed_immutable_and_published_after_the_commit(e, kit):
     kit.vm(e, "vm1")
     e.set_key_attributes("kv1", "k1", enabled=False)
     kinds = [x.kind for x in seen]
-    assert kinds[:2] == ["VaultCreated", "KeyCreated"]
+    assert kinds[:3] == ["ResourceGroupCreated", "VaultCreated", "KeyCreated"]
     assert "DiskEncryptionSetCreated" in kinds and "AccessGranted" in kinds and "VmCreated" in kinds
     assert kinds[-2:] == ["KeyDisabled", "VmShutDownByKey"]
     disabled = seen[-2]

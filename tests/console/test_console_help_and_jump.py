@@ -1,0 +1,35 @@
+"""The help screen's title says what it lists; the ``:`` prompt lists the pane names the help uses, and every
+name it lists opens a pane."""
+
+from __future__ import annotations
+
+import re
+
+from console.app import make_app
+from console.screens.help import GLOBAL_KEYS, HelpScreen
+from console.screens.panes import find_pane
+from console.screenshots import wait_for_screen
+from console.widgets.footer import KeyFooter
+
+
+async def test_the_help_title_says_key_bindings_not_the_keys_pane():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await wait_for_screen(pilot, HelpScreen)
+        title = str(app.screen.query_one("#dialog-title").render())
+        assert "key bindings" in title and not title.endswith(": keys")
+
+
+async def test_the_jump_prompt_lists_every_alias_the_help_names_and_each_name_it_lists_works():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        placeholder = app.main.query_one("#jump").placeholder
+        assert placeholder.startswith("pane: ") and len(placeholder) <= 78  # whole at 80 columns
+        listed = [n for word in placeholder.removeprefix("pane: ").split() for n in word.split("|")]
+        assert all(find_pane(n) is not None for n in listed), [n for n in listed if find_pane(n) is None]
+        jump_help = next(text for key, text in GLOBAL_KEYS if key == ":")
+        named = re.findall(r":(\w+)", jump_help)
+        assert named and set(named) <= set(listed), (named, listed)
+        assert "l" not in [k.key for k in app.main.query_one(KeyFooter).query("FooterKey")]  # no lab, no l

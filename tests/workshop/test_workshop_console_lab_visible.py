@@ -1,0 +1,78 @@
+"""A scenario's Lab is in sight from the start at any terminal size (80x24 too: the side panel, which a
+narrow terminal folds away, opens on it under the table); ``l`` and ``:lab`` bring it back, and the footer
+and the help name its key."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import TabbedContent
+
+from console.app import CmkApp
+from console.screens.help import HelpScreen, help_text
+from console.screenshots import wait_for_screen
+from console.session import open_engine
+from console.widgets.footer import KeyFooter
+from console.widgets.lab import LabPanel
+from console.workshop import run_scenario_cli
+
+
+@pytest.fixture
+def lab_engine(tmp_path):
+    home = tmp_path / "home"
+    assert run_scenario_cli(["run", "disable-key", "--no-console"], home=str(home)) == 0
+    engine = open_engine(home)
+    yield engine
+    engine.store.close()
+
+
+def lab_in_sight(app) -> bool:
+    main = app.main
+    panel = main.query_one(LabPanel)
+    return (main.side_visible() and main.query_one("#side", TabbedContent).active == "side-lab"
+            and panel.region.width > 20 and panel.region.height >= 3)
+
+
+def footer_keys(app) -> list[str]:
+    return [k.key for k in app.main.query_one(KeyFooter).query("FooterKey")]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+async def test_the_lab_is_in_sight_at_start(lab_engine, size):
+    app = CmkApp(lab_engine, poll=False, frozen=True)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        assert lab_in_sight(app)
+        assert app.main.table.has_focus  # the table keeps the keys: the panes' actions work at once
+        assert "l" in footer_keys(app)
+
+
+async def test_l_and_colon_lab_bring_the_lab_back_at_80x24(lab_engine):
+    app = CmkApp(lab_engine, poll=False, frozen=True)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.pause()
+        await pilot.press("v")  # fold the side panel away
+        await pilot.pause()
+        assert not app.main.side_visible()
+        await pilot.press("colon", *"lab", "enter")
+        await pilot.pause()
+        assert lab_in_sight(app) and app.main.query_one(LabPanel).has_focus
+        assert not [n for n in app._notifications if n.title == "Unknown pane"]
+        await pilot.press("escape", "t")  # back to the table, then the detail tab
+        await pilot.pause()
+        assert not lab_in_sight(app)
+        await pilot.press("l")
+        await pilot.pause()
+        assert lab_in_sight(app) and app.main.query_one(LabPanel).has_focus
+
+
+async def test_the_help_names_the_lab_key(lab_engine):
+    assert "show the Lab" not in help_text("vaults", lab=False)
+    assert "show the Lab" in help_text("vaults", lab=True)
+    app = CmkApp(lab_engine, poll=False, frozen=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "lab" in app.main.query_one("#jump").placeholder.split()
+        await pilot.press("question_mark")
+        await wait_for_screen(pilot, HelpScreen)
+        assert "show the Lab" in str(app.screen.query_one("#help-text").render())
