@@ -380,6 +380,10 @@ class UnitOfWork:
     """Set by an import of many resources: the commit writes the new state's files once, in one atomic step
     (``store.bulk_commit`` where the store has it), instead of appending every document to the change log
     and then compacting them into the shards."""
+    late: Any = None
+    """Values of this unit's documents still being computed when it commits (an import's wrapped data keys,
+    wrapped in another process): what ``store.bulk_commit(late=...)`` takes (tables, ``wait()``, ``fill()``).
+    A commit that is not a bulk one waits for them first (``wait()`` puts them in the models)."""
     added: dict[str, dict[str, Model]] = field(default_factory=dict)
     """Models added in bulk (:meth:`EngineCore._add_new`), by table and key: new documents, so no snapshot
     each (a rollback removes them) and no index upkeep (the adder adds their index entries with them)."""
@@ -656,6 +660,8 @@ class EngineCore:
         # in time order: an action that runs jobs (advance_clock) mixes allowed and denied operations
         audit = sorted(uow.audit_ok + uow.audit, key=lambda a: a.time)
         entries, pairs = self._log_entries(audit, uow.events + uow.refusals)
+        if uow.late is not None and not bulk:
+            uow.late.wait()  # the models hold every value now
         if (upserts or deletes) and not bulk:
             ids = self.store.commit(upserts, deletes, shred=uow.shred, log=pairs)
         else:
@@ -664,7 +670,9 @@ class EngineCore:
             # produces; if that write never happens, readers ignore them and the next append drops them.
             gen = self.store.generation + (1 if upserts or deletes else 0)
             ids = self.store.append_log(pairs, gen) if pairs else []
-            if upserts or deletes:
+            if uow.late is not None:
+                self.store.bulk_commit(upserts, deletes, late=uow.late)
+            elif upserts or deletes:
                 self.store.bulk_commit(upserts, deletes)
         for obj, i in zip([*audit, *entries], ids):
             obj.id = i

@@ -18,6 +18,7 @@ refused with the file named.
 
 from __future__ import annotations
 
+import contextlib
 import base64
 import json
 import os
@@ -1107,9 +1108,32 @@ def home_holds_state(engine) -> bool:
     return any(engine.t[t] for t in ("groups", "vaults", "keys", "des", "disks", "snapshots", "images", "vms"))
 
 
-def apply_import(engine, plan: Plan, *, progress: Callable[[str, int, int], None] | None = None) -> Report:
+def _worker_for(engine):
+    """A context that gives a worker process for an import's wraps (engine._wraps) where one serves: an unseeded
+    home whose store commits in bulk, on a system that forks; else None (the wraps run on threads)."""
+    from . import _wraps
+
+    if engine.rng.seeded or not hasattr(engine.store, "bulk_commit") or engine.read_only or not _wraps.available():
+        return contextlib.nullcontext(None)
+    return _wraps.WrapWorker()
+
+
+def apply_import(engine, plan: Plan, *, progress: Callable[[str, int, int], None] | None = None,
+                 worker=None) -> Report:
     """Land ``plan`` in one unit of work (all of it or nothing). ``progress(stage, done, total)`` is called
-    as the work advances."""
+    as the work advances. ``worker``: a process for the wraps (:func:`_worker_for`, started early, while the
+    process is small); without one, one is started here where one serves."""
+    if worker is None and len(plan.disks) >= WORKER_MIN:
+        with _worker_for(engine) as started:
+            return _apply_import(engine, plan, progress, started)
+    return _apply_import(engine, plan, progress, worker)
+
+
+WORKER_MIN = 4096
+"""Data keys from which an import wraps in a worker process (below, starting one costs more than it saves)."""
+
+
+def _apply_import(engine, plan: Plan, progress: Callable[[str, int, int], None] | None, worker) -> Report:
     import time
 
     rep = plan.report
@@ -1211,6 +1235,35 @@ def apply_import(engine, plan: Plan, *, progress: Callable[[str, int, int], None
                 if not i % 1024:
                     tick("data keys", done + i, total)
             _add_indexed(engine, plan)
+        elif worker is not None and len(work) >= WORKER_MIN:
+            # the wraps in the worker process while this one seals the host copies, adds the models and index
+            # entries and serialises the commit: the documents hold placeholders of the wrapped values, which
+            # the store fills in last (store.bulk_commit(late=...)); a failed worker aborts the commit
+            pairs = [(pub, dek) for _, layers in work for pub, _, dek in layers]
+            base = [done]  # (moved on to where the commit starts: the wraps are told from there to the end)
+
+            def settle(values: list[str]) -> None:
+                at = 0
+                for r, _layers in work:
+                    for layer in r.layers:
+                        layer["wrapped"] = values[at]
+                        at += 1
+
+            holders = worker.submit(pairs, tables=set(DATA_TABLES), then=settle,
+                                    told=lambda n: tick("data keys", base[0] + n * (total - base[0]) // len(pairs),
+                                                        total))
+            uow.late = worker
+            at = 0
+            for r, layers in work:
+                r.layers = [{"mode": "AES-256-GCM" if j == 0 else "AES-256-XTS", "kid": kid,
+                             "wrapped": holders[at + j]} for j, (_pub, kid, _dek) in enumerate(layers)]
+                at += len(layers)
+            t_seal = time.perf_counter()
+            for r, layers in work:
+                r.cache = seal(b"".join(dek for _, _, dek in layers), r.id.encode())
+            rep.timings["seal_s"] = time.perf_counter() - t_seal
+            _add_indexed(engine, plan)
+            rep.timings["indexes_s"] = time.perf_counter() - t_seal - rep.timings["seal_s"]
         else:
             # the Python work first (host copies sealed, VMs and index entries added), then only the RSA wraps,
             # on this thread and WRAP_THREADS more (cryptography releases the GIL for RSA; Python work beside
@@ -1233,7 +1286,7 @@ def apply_import(engine, plan: Plan, *, progress: Callable[[str, int, int], None
         rep.timings["wraps_s"] = time.perf_counter() - t_wraps
         for table in DATA_TABLES:
             engine._add_new(table, [r for r, _ in work if r.table == table])
-        done += len(work) + len(plan.vms)
+        done += (len(work) if uow.late is None else 0) + len(plan.vms)  # (the worker's wraps: told as they come)
         tick("disks", done, total)
         rep.timings["models_s"] = time.perf_counter() - t1
         uow.reconcile = False  # the power states are as given: the twin starts as the subscription is
@@ -1250,7 +1303,11 @@ def apply_import(engine, plan: Plan, *, progress: Callable[[str, int, int], None
                 rep.note(f"disk encryption set whose identity cannot use its key as captured ({problem.code}; "
                          f"access not in the input, or broken already): its running VMs stop at the next "
                          f"action that reaches them", des.id)
-        tick("writing", total, total)  # the commit follows: one append of every document, then compaction
+        if uow.late is None:
+            tick("writing", total, total)  # the commit follows: one append of every document, then compaction
+        else:
+            base[0] = done
+            tick("writing", done, total)  # the commit follows, and the worker's wraps are told as they come
         t_commit = time.perf_counter()
     rep.timings["commit_s"] = time.perf_counter() - t_commit
     rep.timings["apply_s"] = time.perf_counter() - t_all
@@ -1264,10 +1321,19 @@ def import_files(engine, paths: list[str], *, merge: bool = False, partial: bool
     import time
 
     report = Report()
-    t = time.perf_counter()
-    docs = [(os.fspath(p), read_file(p)) for p in paths]
-    report.timings["json_s"] = time.perf_counter() - t
-    return import_docs(engine, docs, merge=merge, partial=partial, progress=progress, report=report)
+    big = sum(os.path.getsize(p) for p in paths if os.path.isfile(p)) >= WORKER_MIN_BYTES
+    # the wraps' worker is forked first, while this process is small (a fork copies its page tables, and
+    # each page both share is copied at its next write)
+    with (_worker_for(engine) if big else contextlib.nullcontext(None)) as worker:
+        t = time.perf_counter()
+        docs = [(os.fspath(p), read_file(p)) for p in paths]
+        report.timings["json_s"] = time.perf_counter() - t
+        return import_docs(engine, docs, merge=merge, partial=partial, progress=progress, report=report,
+                           worker=worker)
+
+
+WORKER_MIN_BYTES = 4 << 20
+"""Input from which :func:`import_files` starts a worker for the wraps before reading it."""
 
 
 class Incomplete(Conflict):
@@ -1312,7 +1378,7 @@ def _where(exc: BaseException) -> str | None:
 
 def import_docs(engine, docs: list[tuple[str, Any]], *, merge: bool = False, partial: bool = False,
                 progress: Callable[[str, int, int], None] | None = None, report: Report | None = None,
-                plan: Plan | None = None) -> Report:
+                plan: Plan | None = None, worker=None) -> Report:
     """Plan (unless ``plan`` was prepared) and apply: refused, nothing changed, when the home holds state and
     ``merge`` is not given, or when the input holds what cannot be modelled and ``partial`` is not given."""
     holds = home_holds_state(engine)
@@ -1329,4 +1395,4 @@ def import_docs(engine, docs: list[tuple[str, Any]], *, merge: bool = False, par
                        home_subscription=engine.subscription_id if holds else None, report=report,
                        home=engine if holds else None)
         plan.report.timings["plan_s"] = time.perf_counter() - t
-    return apply_import(engine, plan, progress=progress)
+    return apply_import(engine, plan, progress=progress, worker=worker)

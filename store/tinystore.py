@@ -118,6 +118,12 @@ def _shard_bytes(table: str, docs: Mapping[str, dict], encoded: Mapping[str, str
     """A shard file's bytes (what ``json.dumps(..., sort_keys=True)`` gives, its tag first) and its index's:
     each document is encoded once, as ASCII, so a character is a byte and the offsets are string lengths.
     ``encoded``: documents encoded already (by the commit record that brought them: :func:`_encode_change`)."""
+    return _shard_sealed(*_shard_text(table, docs, encoded))
+
+
+def _shard_text(table: str, docs: Mapping[str, dict], encoded: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The body of a shard file (its text after the tag) and its index's entries, as :func:`_shard_bytes`
+    writes them once :func:`_shard_sealed` has tagged them."""
     esc, enc, join = json.encoder.encode_basestring_ascii, _encode_parsed, "".join
     keys = sorted(docs)  # (sorted as json.dumps sorts: by the keys themselves)
     names = [esc(key) for key in keys]
@@ -136,10 +142,16 @@ def _shard_bytes(table: str, docs: Mapping[str, dict], encoded: Mapping[str, str
     if entries:
         entries[0] = head + entries[0]
         entries[-1] += "}}"
-    body = (",".join(entries) if entries else head + "}}").encode("ascii")
-    tag = hashlib.blake2b(body, digest_size=8).hexdigest()  # of the content: equal states, equal bytes
+    return (",".join(entries) if entries else head + "}}"), ",".join(index)
+
+
+def _shard_sealed(body: str | bytearray, index: str) -> tuple[bytes, bytes]:
+    """A shard's bytes and its index's, of :func:`_shard_text`'s body (or its ASCII bytes) and index entries:
+    the body tagged with a hash of its content (equal states, equal bytes)."""
+    raw = body.encode("ascii") if isinstance(body, str) else body
+    tag = hashlib.blake2b(raw, digest_size=8).hexdigest()
     # the index as _dumps({"tag": tag, "docs": {key: [offset, length]}}) gives it, its keys in the same order
-    return _tag_prefix(tag) + body, ('{"docs":{' + ",".join(index) + '},"tag":"' + tag + '"}').encode("ascii")
+    return _tag_prefix(tag) + raw, ('{"docs":{' + index + '},"tag":"' + tag + '"}').encode("ascii")
 
 
 SHARD_TAG_TABLE = "_shard"
@@ -822,7 +834,7 @@ class TinyStore:
                 # appending would work, but a read-only file or home says "do not modify"
                 raise StoreError(f"state {path} is read-only; nothing was committed")
 
-    def bulk_commit(self, upserts: Docs, deletes: Mapping[str, list[str]]) -> None:
+    def bulk_commit(self, upserts: Docs, deletes: Mapping[str, list[str]], *, late=None) -> None:
         """Apply a large commit (an import of 100,000 resources) by writing the state's files once, in one
         atomic step, instead of appending it to the log and then compacting it into the shards (which would
         serialise and write every document twice).
@@ -835,7 +847,15 @@ class TinyStore:
         state and a staging directory that the next writer sweeps; a crash between the two renames leaves no
         ``db``: the next open puts the old one back (:meth:`_undo_cut_bulk_commit`), so the commit lands whole
         or not at all. The documents are serialised as they are given (dict keys sorted by the encoder), and
-        not kept."""
+        not kept.
+
+        ``late``: values that are still being computed while the commit serialises (an import's wrapped data
+        keys, wrapped in another process), an object with ``tables`` (the tables whose documents hold
+        placeholders of them, each as long as its value), ``wait()`` (blocks until every value is known;
+        what it raises aborts the commit, nothing is written) and ``fill(buf)`` (replaces the placeholders
+        in a serialised shard's ASCII bytes, a bytearray, in place). The shards of those tables are serialised with the others, then, once
+        ``wait()`` has returned, filled, tagged and written; ``wait()`` is called before anything is made
+        durable, also when those tables have nothing to write."""
         self._check_open()
         refuse_if_read_only(self, "an import")
         upserts, deletes = self._normalise(upserts, deletes)
@@ -847,7 +867,7 @@ class TinyStore:
                 os.mkdir(stage, 0o700)
                 _compat.chmod(stage, 0o700)
                 written: list[str] = []
-                self._write_bulk(stage, view, upserts, deletes, written)
+                self._write_bulk(stage, view, upserts, deletes, written, late)
                 for name, payload in ((META_FILE, _dumps({META_TABLE: {META_KEY: {
                         "schema_version": SCHEMA_VERSION, "generation": view.generation + 1}}})), (LOG_FILE, b"")):
                     _write_new(os.path.join(stage, name), payload, sync=False)
@@ -870,9 +890,13 @@ class TinyStore:
                 raise
             self._refresh()
 
-    def _write_bulk(self, stage: str, view: _View, upserts: dict, deletes: dict, written: list[str]) -> None:
+    def _write_bulk(self, stage: str, view: _View, upserts: dict, deletes: dict, written: list[str],
+                    late=None) -> None:
         """Write the new ``db`` directory's shards into ``stage``, not synced (their paths are added to
-        ``written``): the shards the commit or the log touches with their documents, the others linked."""
+        ``written``): the shards the commit or the log touches with their documents, the others linked.
+        The shards of ``late.tables`` are written last, filled (see :meth:`bulk_commit`)."""
+        held: list[tuple[str, str, str]] = []  # (path, body, index entries) of late tables' shards
+        waiting = set(late.tables) if late is not None else set()
         for table in sorted(set(view.files) | set(view.lines) | set(upserts) | set(deletes)):
             changes: dict[int, dict[str, dict | None]] = {n: {} for n in range(SHARDS)}
             crc = zlib.crc32
@@ -898,11 +922,23 @@ class TinyStore:
                         docs.pop(key, None)
                     else:
                         docs[key] = doc
-                if docs:
-                    payload, index = _shard_bytes(table, docs)
-                    _write_new(dst, payload, sync=False)  # synced together at the end (_sync_files)
-                    written.append(dst)
-                    _write_new(dst[:-len(".json")] + ".idx", index, sync=False)  # derived: checked by its tag
+                if docs and table in waiting:
+                    held.append((dst, *_shard_text(table, docs)))
+                elif docs:
+                    self._write_shard_files(dst, *_shard_bytes(table, docs), written)
+        if late is not None:
+            late.wait()
+            for dst, body, index in held:
+                raw = bytearray(body.encode("ascii"))
+                del body
+                late.fill(raw)
+                self._write_shard_files(dst, *_shard_sealed(raw, index), written)
+
+    @staticmethod
+    def _write_shard_files(dst: str, payload: bytes, index: bytes, written: list[str]) -> None:
+        _write_new(dst, payload, sync=False)  # synced together at the end (_sync_files)
+        written.append(dst)
+        _write_new(dst[:-len(".json")] + ".idx", index, sync=False)  # derived: checked by its tag
 
     def _swap_in(self, stage: str) -> None:
         old = os.path.join(self.home, f"{OLD_PREFIX}{os.getpid()}.{os.urandom(4).hex()}.tmp")

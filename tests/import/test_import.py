@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import json
 import re
 import shutil
@@ -21,11 +22,12 @@ import pytest
 
 from console.main import main
 from console.twin_cli import Progress, capture_script
-from engine import twin
+from engine import _wraps, twin
 
 FIX = Path(__file__).parent / "fixtures"
 FILES = sorted(str(p) for p in FIX.glob("*.json"))
 SEED = 11
+FORKS = _wraps.available()
 
 
 def load(name: str):
@@ -425,6 +427,136 @@ def test_an_unseeded_import_wraps_on_threads_in_order_and_lands_whole_or_not_at_
         opened = b"".join(crypto.unwrap_key(engine._platform_private(layer["kid"]) if layer["kid"].startswith(
             "platform:") else engine._private(layer["kid"]), engine.unb64(layer["wrapped"])) for layer in r.layers)
         assert opened == engine.host_sealer.unseal_text(r.cache, r.id.encode()), r.name
+
+
+def _opened_as_sealed(engine) -> int:
+    """Check that each resource's wrapped keys unwrap to its host copy's data keys; returns how many."""
+    from engine import crypto
+
+    resources = [r for t in ("disks", "snapshots", "images") for r in engine.t[t].values()]
+    for r in resources:
+        opened = b"".join(crypto.unwrap_key(engine._platform_private(layer["kid"]) if layer["kid"].startswith(
+            "platform:") else engine._private(layer["kid"]), engine.unb64(layer["wrapped"])) for layer in r.layers)
+        assert opened == engine.host_sealer.unseal_text(r.cache, r.id.encode()), r.name
+    return len(resources)
+
+
+@pytest.mark.skipif(not FORKS, reason="no fork here (Windows, CMKLAB_PORTABLE=1): the wraps run on threads")
+def test_an_unseeded_import_wraps_in_a_worker_process_and_lands_whole_or_not_at_all(tmp_path, capsys, monkeypatch):
+    from console.session import open_engine
+    from engine import _wraps
+
+    monkeypatch.setattr(twin, "WORKER_MIN", 1)  # the worker for the fixtures' 14 resources too
+    monkeypatch.setattr(_wraps, "CHUNK", 3)
+    real = _wraps.wrap_key
+    calls = {"n": 0}
+
+    parent = os.getpid()
+
+    def failing(pub, dek):  # (the worker is forked: it runs this copy, counting in its own memory)
+        if os.getpid() == parent:
+            calls["n"] += 1  # the import's own share (it wraps from the end once it waits)
+            return real(pub, dek)
+        raise RuntimeError("simulated failure in the worker")
+
+    home = tmp_path / "h"
+    monkeypatch.setattr(_wraps, "wrap_key", failing)
+    code, out, err = run(capsys, home, "import", *FILES, seed=None)
+    assert code != 0 and "simulated failure in the worker" in err and "nothing was imported" in err
+    assert az_json(capsys, home, "disk", "list") == [] and az_json(capsys, home, "vm", "list") == []
+
+    def dying(pub, dek):
+        if os.getpid() != parent:
+            os._exit(3)
+        return real(pub, dek)
+
+    monkeypatch.setattr(_wraps, "wrap_key", dying)
+    code, out, err = run(capsys, home, "import", *FILES, seed=None)
+    assert code != 0 and "exit code 3" in err
+    assert az_json(capsys, home, "disk", "list") == [] and az_json(capsys, home, "vm", "list") == []
+    assert not [n for n in os.listdir(home) if n.endswith(".tmp")]  # no staging directory left
+
+    monkeypatch.setattr(_wraps, "wrap_key", real)
+    code, out, err = run(capsys, home, "import", *FILES, seed=None)
+    assert code == 0, err
+    engine = open_engine(home)
+    assert _opened_as_sealed(engine) == 14
+    for r in engine.t["disks"].values():
+        assert all(len(engine.unb64(layer["wrapped"])) * 8 in (2048, 3072, 4096) for layer in r.layers)
+    engine.store.close()
+
+
+@pytest.mark.skipif(not FORKS, reason="no fork here (Windows, CMKLAB_PORTABLE=1): the wraps run on threads")
+def test_import_files_forks_its_worker_first_and_the_progress_moves_on_to_the_end(tmp_path, monkeypatch):
+    from console.session import open_engine
+    from engine import _wraps
+
+    monkeypatch.setattr(twin, "WORKER_MIN", 1)
+    monkeypatch.setattr(twin, "WORKER_MIN_BYTES", 0)
+    monkeypatch.setattr(_wraps, "CHUNK", 2)
+    started = []
+    real_init = _wraps.WrapWorker.__init__
+
+    def init(self):
+        started.append(len(seen))  # how far the import was when the worker started
+        real_init(self)
+
+    monkeypatch.setattr(_wraps.WrapWorker, "__init__", init)
+    seen: list[tuple[str, int, int]] = []
+    engine = open_engine(tmp_path / "h")
+    report = twin.import_files(engine, FILES, progress=lambda stage, done, total: seen.append((stage, done, total)))
+    assert started == [0] and report.counts["disks"]
+    done = [d for stage, d, _ in seen if stage != "planning"]
+    assert done == sorted(done) and done[-1] == seen[-1][2]  # it never goes back, and ends at the total
+    assert len([s for s, _, _ in seen if s == "data keys"]) >= 5  # the worker's chunks are told as they come
+    assert _opened_as_sealed(engine) == 14  # in this engine (the models got the values) and on disk
+    engine.store.close()
+    assert _opened_as_sealed(open_engine(tmp_path / "h")) == 14
+
+
+@pytest.mark.skipif(not FORKS, reason="no fork here (Windows, CMKLAB_PORTABLE=1): the wraps run on threads")
+def test_the_import_wraps_from_the_end_while_the_worker_goes_on_and_the_values_stay_in_order(monkeypatch):
+    import base64
+    import multiprocessing
+
+    from engine import crypto
+
+    monkeypatch.setattr(_wraps, "CHUNK", 4)
+    parent, real = os.getpid(), _wraps.wrap_key
+    ctx = multiprocessing.get_context("fork")
+    started, go = ctx.Event(), ctx.Event()
+    here = []
+
+    def gated(pub, dek):  # both are at work at once: each one's first wrap waits for the other to begin
+        if os.getpid() == parent:
+            started.wait()
+            here.append(dek)
+            go.set()
+        else:
+            started.set()
+            go.wait()
+        return real(pub, dek)
+
+    monkeypatch.setattr(_wraps, "wrap_key", gated)
+    keys = [crypto.generate_rsa(2048), crypto.generate_rsa(3072)]
+    pairs = [(keys[i % 2].public_key(), os.urandom(32 if i % 3 else 64)) for i in range(23)]
+    got = []
+    with _wraps.WrapWorker() as w:
+        holders = w.submit(pairs, tables={"disks"}, told=lambda n: None, then=got.append)
+        w.wait()
+        buf = bytearray(("[" + ",".join(f'"{h}"' for h in holders) + "]").encode())
+        w.fill(buf)
+    (values,) = got
+    assert json.loads(buf) == values and [len(h) for h in holders] == [len(v) for v in values]
+    # the import took whole chunks from the end (the last first), the worker those from the front
+    chunks = [[dek for _, dek in pairs[c:c + 4]] for c in range(0, 23, 4)]
+    expected: list[bytes] = []
+    for chunk in reversed(chunks):
+        if len(expected) < len(here):
+            expected += chunk
+    assert here == expected and here[:3] == chunks[-1] and chunks[0][0] not in here
+    for (pub, dek), key, value in zip(pairs, [keys[i % 2] for i in range(23)], values):
+        assert crypto.unwrap_key(key, base64.b64decode(value)) == dek
 
 
 def test_planned_models_are_in_their_stored_shape():

@@ -115,6 +115,66 @@ def test_a_failed_bulk_write_leaves_the_old_state_and_no_staging_directory(home,
     s.close()
 
 
+class Late:
+    """Values still being computed when the commit serialises (``bulk_commit(late=...)``): the documents hold
+    ``<<i>>`` placeholders, padded to their value's length."""
+
+    def __init__(self, values: list[str], fail: BaseException | None = None) -> None:
+        self.tables = {"disks"}
+        self.values, self.fail, self.waited = values, fail, 0
+
+    def holder(self, i: int) -> str:
+        text = f"<<{i:04d}>>"
+        return text + "~" * (len(self.values[i]) - len(text))
+
+    def wait(self) -> None:
+        self.waited += 1
+        if self.fail is not None:
+            raise self.fail
+
+    def fill(self, buf: bytearray) -> None:
+        assert self.waited, "filled before waiting"
+        at = buf.find(b"<<")
+        while at >= 0:
+            value = self.values[int(buf[at + 2:at + 6])].encode()
+            buf[at:at + len(value)] = value
+            at = buf.find(b"<<", at + len(value))
+
+
+def test_late_values_are_filled_in_and_the_files_are_those_of_the_final_documents(tmp_path):
+    values = [f"wrapped-{i}-" + "x" * (20 + i % 7) for i in range(300)]
+    late = Late(values)
+    held = {k: dict(d, layers=[{"kid": "k", "wrapped": late.holder(i)}]) for i, (k, d) in
+            enumerate(disk(i) for i in range(300))}
+    final = {k: dict(d, layers=[{"kid": "k", "wrapped": values[i]}]) for i, (k, d) in
+             enumerate(disk(i) for i in range(300))}
+    a, b = TinyStore(tmp_path / "late"), TinyStore(tmp_path / "final")
+    a.bulk_commit({"disks": held, "vaults": {"v1": {"id": "v1"}}}, {}, late=late)
+    b.bulk_commit({"disks": final, "vaults": {"v1": {"id": "v1"}}}, {})
+    assert late.waited == 1
+    assert state_files(tmp_path / "late") == state_files(tmp_path / "final")  # shards, tags and indexes
+    again = TinyStore(tmp_path / "late")
+    key = disk(7)[0]
+    assert again.load_doc("disks", key) == final[key]  # read through the index: the offsets hold
+    for s in (a, b, again):
+        s.close()
+
+
+def test_late_values_that_fail_abort_the_bulk_commit_and_nothing_is_written(home):
+    s = seeded(home)
+    before = state_files(home)
+    late = Late(["v" * 20], fail=RuntimeError("the worker died"))
+    with pytest.raises(RuntimeError, match="the worker died"):
+        s.bulk_commit({"disks": {"/d/new": {"id": "/d/new", "w": late.holder(0)}}, "vaults": {"v9": {"id": "v9"}}},
+                      {}, late=late)
+    assert state_files(home) == before and leftovers(home) == []
+    late = Late([], fail=RuntimeError("waited for even when its tables have nothing to write"))
+    with pytest.raises(RuntimeError, match="waited for even"):
+        s.bulk_commit({"vaults": {"v9": {"id": "v9"}}}, {}, late=late)
+    assert state_files(home) == before and leftovers(home) == []
+    s.close()
+
+
 KILL = r"""
 import os, sys
 sys.path.insert(0, sys.argv[1])
