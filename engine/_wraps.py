@@ -31,8 +31,15 @@ CHUNK = 2048
 
 
 def available() -> bool:
-    """True where the wraps can run in a forked process: POSIX with fork, and ``CMKLAB_PORTABLE`` not set."""
+    """True where the wraps can run in a forked process: POSIX with fork, ``CMKLAB_PORTABLE`` not set, and the
+    import running on the main thread (the CLI's). An import on another thread (the console's importer, whose
+    UI and watcher threads go on meanwhile) wraps on threads instead: a fork copies only the forking thread, and
+    a lock another thread held at that moment would stay held in the child for ever."""
     if os.environ.get("CMKLAB_PORTABLE", "") not in ("", "0") or sys.platform == "win32":
+        return False
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
         return False
     import multiprocessing
 

@@ -820,3 +820,15 @@ def test_roles_cmklab_does_not_model_grant_nothing_and_break_nothing(tmp_path, c
             "--enabled", "false")
     states = {v["name"]: v["powerState"] for v in az_json(capsys, home, "vm", "list", "-d")}
     assert states["vm-app-01"] == "VM stopped" and states["vm-db-01"] == "VM stopped"
+
+
+def test_an_import_on_another_thread_never_forks_its_wraps():
+    """The console imports from a worker thread while its UI and watcher threads run: a fork there could copy a
+    lock another thread holds, so the wraps stay on threads (only the CLI's main thread forks a worker)."""
+    import threading
+
+    seen = []
+    t = threading.Thread(target=lambda: seen.append(_wraps.available()))
+    t.start()
+    t.join()
+    assert seen == [False]
