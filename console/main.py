@@ -27,7 +27,7 @@ BRANCHES: dict[str, tuple[str, str | None]] = {
     "tui": ("console.main:_console", None),
     "demo": ("console.main:_demo", None),
     "scenario": ("console.workshop.cli:run_scenario_cli", "console.workshop.cli:parser"),
-    "serve": ("console.serve:run_serve", "console.serve:serve_parser"),
+    "serve": ("console.workshop.serve:run_serve", "console.workshop.serve:serve_parser"),
     "import": ("console.twin_cli:run_import", None),
     "endpoint": ("console.endpoint.cli:run_endpoint", "console.endpoint.cli:parser"),
     "classroom": ("console.classroom.cli:run_classroom", "console.classroom.cli:parser"),

@@ -4,7 +4,7 @@
   trainee built from the scenario's seed) and :class:`Progress`, every trainee's step and objective
   states, checked by the workshop's objectives against each home (no console is opened);
 * :mod:`console.classroom.server`: the aiohttp server: each trainee's console (a process of its own, on
-  their home), the trainer's page and API; ``console.serve``'s guard checks every request's Host/Origin;
+  their home), the trainer's page and API; ``console.workshop.serve``'s guard checks every request's Host/Origin;
 * :mod:`console.classroom.tls`: a given certificate or a self-signed one;
 * :mod:`console.classroom.cli`: ``cmklab classroom SCENARIO ...``.
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from engine.errors import EngineError
 
-from console.serve import HostPolicy, _allow_host, _url, normalize_host
+from console.workshop.serve import HostPolicy, _allow_host, _url, normalize_host
 
 from .room import Classroom, ClassroomError, _write_private, numbered, read_roster
 
@@ -75,7 +75,7 @@ def _outward_address() -> str:
 
 def link_host(args) -> tuple[str, int]:
     if args.allow_host:
-        from console.serve import split_host
+        from console.workshop.serve import split_host
 
         host, port = split_host(args.allow_host[0])
         return host, port or args.port
@@ -111,7 +111,7 @@ def run_classroom(argv: list[str], **opts) -> int:
             from . import tls
 
             if args.tls_self_signed:
-                from console.serve import split_host
+                from console.workshop.serve import split_host
 
                 names = [args.host, link_host(args)[0], *(split_host(h)[0] for h in args.allow_host)]
                 if args.host.strip() in ("0.0.0.0", "::", ""):

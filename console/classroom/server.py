@@ -15,7 +15,7 @@ Routes (``TOKEN``: a trainee's or the trainer's, from ``classroom.json``; a wron
     GET  /trainer/TOKEN/download            a zip: every trainee's command log and the summary
     GET  /static/...                        the console page's scripts and fonts (textual-serve's)
 
-Every request goes through ``console.serve.guard_middleware`` (the ``Host`` and ``Origin`` checks of
+Every request goes through ``console.workshop.serve.guard_middleware`` (the ``Host`` and ``Origin`` checks of
 ``cmklab serve``). Log lines name the trainee, never a token: there is no access log with paths, and
 a refused request's path is shown with its token replaced by ``…``. Each console is a process of its
 own (``python -m console --home HOME console``, started without a shell); closing the server stops
@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from console.serve import TEMPLATES, HostPolicy, _url, guard_middleware, split_host
+from console.workshop.serve import TEMPLATES, HostPolicy, _url, guard_middleware, split_host
 
 from console.confine import ENV as CONFINE_ENV
 

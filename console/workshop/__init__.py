@@ -4,7 +4,7 @@
   builds, the objectives (checked through the engine's public queries) and :class:`Lab`, the headless
   model of a scenario being played;
 * :mod:`console.workshop.cli`: ``cmklab scenario list|run|check|show|reset-step`` on a home, playing
-  hints through the az CLI in-process (``--auto``); ``cmklab serve`` is re-exported from console.serve;
+  hints through the az CLI in-process (``--auto``); ``cmklab serve`` is in console.workshop.serve;
 * :mod:`console.workshop.glue`: the only module here that reaches the Textual console (opening it after
   ``scenario run``, and ``python -m console.workshop``);
 * ``scenarios/*.toml``: the six exercises shipped with cmklab (package data).

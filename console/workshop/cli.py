@@ -12,7 +12,7 @@
                                          step that can no longer be met: a purged key is final)
 
 ``run_serve(argv, **opts)`` takes what follows ``cmklab serve`` and serves the console in a browser
-through textual-serve (console/serve.py).
+through textual-serve (console/workshop/serve.py).
 
 ``opts`` are cmklab's global options (``home``, ``seed``, ``profile``, ``read_only``...). Scenario
 files are ``console/workshop/scenarios/*.toml`` (package data); :mod:`console.workshop.scenario` loads
@@ -470,7 +470,7 @@ def _move_state(src: Path, home: Path) -> None:
 
 
 # ======================================================================================= serve
-# ``cmklab serve`` lives in console/serve.py; kept importable from here.
+# ``cmklab serve`` lives in console/workshop/serve.py; kept importable from here.
 
-from console.serve import run_serve, serve_command  # noqa: E402,F401
+from .serve import run_serve, serve_command  # noqa: E402,F401
 

@@ -206,7 +206,7 @@ def test_allow_host_is_in_the_help_and_checked(capsys):
 def test_on_all_interfaces_the_server_answers_on_the_address_the_browser_used():
     """``--host 0.0.0.0``: an IP literal is this server when it is the address the connection
     arrived on; ``localhost`` only from this machine; other names only with ``--allow-host``."""
-    from console.serve import HostPolicy
+    from console.workshop.serve import HostPolicy
 
     policy = HostPolicy.make("0.0.0.0", 8000, ["trainer.lan"])
     lan = "192.168.1.10"
@@ -254,7 +254,7 @@ def test_on_all_interfaces_the_page_advertises_the_address_the_browser_used(tmp_
     The server built for ``--host 0.0.0.0``, listening here on 127.0.0.1 only."""
     from aiohttp import web
 
-    from console.serve import HostPolicy, make_server
+    from console.workshop.serve import HostPolicy, make_server
 
     port = _free_port()
     server = make_server("true", host="0.0.0.0", port=port, title="cmklab",

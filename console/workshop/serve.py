@@ -39,7 +39,7 @@ from typing import Any, Callable
 
 log = logging.getLogger("cmklab.serve")
 
-TEMPLATES = Path(__file__).with_name("web")  # the page: textual-serve's, its font served from here
+TEMPLATES = Path(__file__).parent.parent / "web"  # the page: textual-serve's, its font served from here
 WILDCARDS = ("0.0.0.0", "::", "")
 LOOPBACK_NAMES = ("localhost",)
 _LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
