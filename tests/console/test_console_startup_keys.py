@@ -8,7 +8,7 @@ has focused its table (a deferred focus took the focus back from the prompt that
 from __future__ import annotations
 
 import os
-import select
+import selectors
 import subprocess
 import sys
 import time
@@ -28,13 +28,15 @@ def _read_until(fd: int, proc: subprocess.Popen, needle: bytes, limit: float) ->
     not a timing)."""
     seen = b""
     deadline = time.monotonic() + limit
+    sel = selectors.DefaultSelector()  # not select.select: a long test run can hold descriptors past 1024
+    sel.register(fd, selectors.EVENT_READ)
     while needle not in seen and time.monotonic() < deadline and proc.poll() is None:
-        ready, _, _ = select.select([fd], [], [], 0.2)
-        if ready:
+        if sel.select(0.2):
             try:
                 seen += os.read(fd, 65536)
             except OSError:
                 break
+    sel.close()
     return seen
 
 
