@@ -29,6 +29,7 @@ from textual.worker import Worker, WorkerState
 
 from engine.errors import EngineError
 from engine.events import Event
+from engine.ids import KEY_URL_IN_TEXT
 
 from .cli import replay
 from .commands import ConsoleCommands
@@ -124,8 +125,6 @@ AUDIT_WORDS = {"KeyWrap": "wrapKey", "KeyUnwrap": "unwrapKey", "KeyEncrypt": "en
 
 def _audit_words(operation: str, kid: str | None, result: str) -> str:
     """``unwrapKey kv/key/version``: the operation as Key Vault names it, the key as vault/name/version."""
-    from engine.ids import KEY_URL_IN_TEXT
-
     what = kid or ""
     m = KEY_URL_IN_TEXT.fullmatch(what.strip().rstrip("/"))
     if m:

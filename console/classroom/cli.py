@@ -19,7 +19,7 @@ from pathlib import Path
 
 from engine.errors import EngineError
 
-from console.workshop.serve import HostPolicy, _allow_host, _url, normalize_host
+from console.workshop.serve import HostPolicy, _allow_host, _url, lines_on_stderr, normalize_host
 
 from .room import Classroom, ClassroomError, _write_private, numbered, read_roster
 
@@ -156,13 +156,7 @@ def run_classroom(argv: list[str], **opts) -> int:
 def _setup_log() -> None:
     """One line on stderr per event (a console opened or closed, a refusal, a trainer action), naming
     the trainee, never a token; aiohttp's access log is off (its lines carry paths)."""
-    if not any(getattr(h, "_cmklab", False) for h in log.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("cmklab classroom: %(message)s"))
-        handler._cmklab = True  # type: ignore[attr-defined]
-        log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
+    lines_on_stderr(log, "cmklab classroom")
     logging.getLogger("aiohttp.access").disabled = True
 
 

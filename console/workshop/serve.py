@@ -293,13 +293,19 @@ def _setup_log() -> None:
     access = logging.getLogger("aiohttp.access")
     if not any(isinstance(f, _NoQueryStrings) for f in access.filters):
         access.addFilter(_NoQueryStrings())
-    if not any(getattr(h, "_cmklab", False) for h in log.handlers):
+    lines_on_stderr(log, "cmklab serve")
+
+
+def lines_on_stderr(logger: logging.Logger, prefix: str) -> None:
+    """``logger``'s INFO and above as one line each on stderr, ``prefix: message``, and nowhere else (added
+    once, however often a server is started in the process)."""
+    if not any(getattr(h, "_cmklab", False) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("cmklab serve: %(message)s"))
+        handler.setFormatter(logging.Formatter(f"{prefix}: %(message)s"))
         handler._cmklab = True  # type: ignore[attr-defined]
-        log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 def _allow_host(value: str) -> str:
