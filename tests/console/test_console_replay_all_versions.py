@@ -19,15 +19,8 @@ from store import state_files
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _replay_lines(script: str) -> list[str]:
-    lines = script.splitlines()
-    i = lines.index("# Replay it on a new home that starts from the same landscape:")
-    out = []
-    for ln in lines[i + 1:]:
-        if not ln.startswith("#   "):
-            break
-        out.append(ln[4:])
-    return out
+sys.path.insert(0, str(ROOT / "tests" / "workshop"))
+from export_helpers import replay_lines  # noqa: E402
 
 
 async def test_disable_all_versions_replays_byte_identical(tmp_path):
@@ -55,7 +48,7 @@ async def test_disable_all_versions_replays_byte_identical(tmp_path):
         app.export_log(str(script))
     engine.store.close()
 
-    replay = _replay_lines(script.read_text())
+    replay = replay_lines(script.read_text())
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CMKLAB_", "TEXTUAL"))}

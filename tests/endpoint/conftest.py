@@ -3,7 +3,6 @@ the real Azure SDK needs to reach it (``HTTPS_PROXY``, the home's CA, the operat
 
 from __future__ import annotations
 
-import os
 
 import pytest
 
@@ -18,17 +17,13 @@ def endpoint(tmp_path_factory):
     home = tmp_path_factory.mktemp("endpoint") / "home"
     engine = open_engine(home, seed=3)
     ep = Endpoint(home, engine=engine).start()
-    saved = {k: os.environ.get(k) for k in ep.environment()}
-    os.environ.update(ep.environment())
-    try:
-        yield ep
-    finally:
-        ep.stop()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with pytest.MonkeyPatch.context() as env:  # the clients read the endpoint's exports; put back after
+        for k, v in ep.environment().items():
+            env.setenv(k, v)
+        try:
+            yield ep
+        finally:
+            ep.stop()
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ is refused by the store (409 ReadOnly), nothing changed."""
 
 from __future__ import annotations
 
-import os
 
 import pytest
 
@@ -11,7 +10,7 @@ pytest.importorskip("azure.identity", reason="the Azure SDK for Python is in the
 pytestmark = pytest.mark.slow
 
 
-def test_a_read_only_endpoint_serves_reads_and_the_store_refuses_changes(tmp_path):
+def test_a_read_only_endpoint_serves_reads_and_the_store_refuses_changes(tmp_path, monkeypatch):
     from azure.core.exceptions import HttpResponseError
     from azure.identity import ClientSecretCredential
     from azure.mgmt.resource.resources import ResourceManagementClient
@@ -26,8 +25,8 @@ def test_a_read_only_endpoint_serves_reads_and_the_store_refuses_changes(tmp_pat
     writer.close()
     before = state_files(home)
     ep = Endpoint(home, engine=open_engine(home, read_only=True)).start()
-    saved = {k: os.environ.get(k) for k in ep.environment()}
-    os.environ.update(ep.environment())
+    for k, v in ep.environment().items():
+        monkeypatch.setenv(k, v)
     try:
         env = ep.environment()
         groups = ResourceManagementClient(ClientSecretCredential(env["AZURE_TENANT_ID"], env["AZURE_CLIENT_ID"],
@@ -40,11 +39,6 @@ def test_a_read_only_endpoint_serves_reads_and_the_store_refuses_changes(tmp_pat
         assert "opened read-only" in refused.value.error.message
     finally:
         ep.stop()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     assert state_files(home) == before
 
 

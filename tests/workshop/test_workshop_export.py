@@ -29,15 +29,8 @@ async def _settle(pilot, engine, seconds: float = 10.0) -> None:
     await pilot.pause()
 
 
-def _replay_lines(script: str) -> list[str]:
-    lines = script.splitlines()
-    i = lines.index("# Replay it on a new home that starts from the same landscape:")
-    out = []
-    for ln in lines[i + 1:]:
-        if not ln.startswith("#   "):
-            break
-        out.append(ln[4:])
-    return out
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from export_helpers import replay_lines  # noqa: E402
 
 
 @pytest.mark.parametrize("start", ["scenario", "demo"])
@@ -62,7 +55,7 @@ async def test_the_exported_script_says_how_to_replay_it_and_that_replay_works(t
     engine.store.close()
 
     text = script.read_text()
-    replay = _replay_lines(text)
+    replay = replay_lines(text)
     if start == "scenario":
         assert "cmklab scenario run disable-key --no-console" in replay
         assert not any("demo" in ln for ln in replay)
