@@ -947,16 +947,30 @@ class TinyStore:
                 self._write_shard_files(dst, *_shard_bytes(table, docs), written)
             if late is not None:
                 late.wait()
-                for i, (dst, body, index) in enumerate(texts):
-                    raw = bytearray(body.encode("ascii"))
-                    texts[i] = body = None
-                    late.fill(raw)
-                    self._write_shard_files(dst, *_shard_sealed(raw, index), written)
+                # each shard filled here, then tagged and written on a second thread (hashing and writing
+                # release the GIL) while the next one is filled
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(1, thread_name_prefix="cmklab-shards") as pool:
+                    done = []
+                    for i, (dst, body, index) in enumerate(texts):
+                        raw = bytearray(body.encode("ascii"))
+                        texts[i] = body = None
+                        late.fill(raw)
+                        done.append(pool.submit(self._write_sealed, dst, raw, index))
+                    for future in done:
+                        written.extend(future.result())
             if helper is not None:
                 written.extend(helper.join())
         finally:
             if helper is not None:
                 helper.kill()  # (only if it still runs: this process failed first)
+
+    @staticmethod
+    def _write_sealed(dst: str, raw: bytearray, index: str) -> list[str]:
+        out: list[str] = []
+        TinyStore._write_shard_files(dst, *_shard_sealed(raw, index), out)
+        return out
 
     @staticmethod
     def _write_shard_files(dst: str, payload: bytes, index: bytes, written: list[str]) -> None:
