@@ -582,10 +582,12 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
     it = inp.items
     # the subscription: the one most ids name (a home models one subscription)
     subs: dict[str, int] = {}
+    rsubs: dict[str, str | None] = {}  # each resource's subscription, by its key (found once, used thrice)
     for kind in ("group", "vault", "des", "disk", "snapshot", "image", "vm", "vmss"):
-        for rid in it[kind]:
-            s = _sub(rid)
+        for key, item in it[kind].items():
+            s = rsubs[key] = _sub(item["id"])
             if s:
+                s = s.lower()
                 subs[s] = subs.get(s, 0) + 1
     sub = max(sorted(subs), key=lambda s: subs[s]) if subs else None
     if home_subscription and sub and sub.lower() != home_subscription.lower():
@@ -626,10 +628,11 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
         g = ResourceGroup(id=rid, name=item["name"], location=str(item.get("location") or ""), tags=_tags(item))
         groups[key] = g
     seen: set[tuple[str, str | None]] = set()  # (group, subscription) pairs decided already
+    rgs: dict[str, str] = {}  # each resource's group, by its key (found once, used twice)
     for kind in ("vault", "des", "disk", "snapshot", "image", "vm", "vmss"):
         for key, item in it[kind].items():
-            rg = _rg(item["id"], item)
-            rsub = _sub(item["id"])
+            rg = rgs[key] = _rg(item["id"], item)
+            rsub = rsubs[key]
             if (rg, rsub) in seen:
                 continue
             seen.add((rg, rsub))
@@ -841,7 +844,7 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
         shape = _shape(cls)
         for key, item in sorted(it[kind].items()):
             rid = item["id"]
-            rsub = _sub(rid)
+            rsub = rsubs[key]
             if sub_l and rsub and rsub.lower() != sub_l:
                 other_sub(rid)
                 continue
@@ -894,7 +897,7 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
             if type(size) is not int or size < 0:
                 rep.note(f"{kind} without a size (diskSizeGb): 128 GB assumed", rid)
                 size = 128
-            r = shape({"id": rid, "name": item["name"], "resource_group": _rg(rid, item),
+            r = shape({"id": rid, "name": item["name"], "resource_group": rgs[key],
                        "location": str(item.get("location") or ""), "sku": sku, "size_gb": size, "os_type": os_type,
                        "create_option": str(_g2(item, props, "creationData", "createOption") or "Empty"),
                        "source_resource_id": source, "encryption_type": etype, "des_id": des.id if des else None,
@@ -911,7 +914,7 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
     vm_shape = _shape(VirtualMachine)
     for key, item in sorted(it["vm"].items()):
         rid = item["id"]
-        rsub = _sub(rid)
+        rsub = rsubs[key]
         if sub_l and rsub and rsub.lower() != sub_l:
             other_sub(rid)
             continue
@@ -971,7 +974,7 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
         if len(data) > 1:
             data.sort(key=_lun)
         plan.vms.append(vm_shape({
-            "id": rid, "name": item["name"], "resource_group": _rg(rid, item),
+            "id": rid, "name": item["name"], "resource_group": rgs[key],
             "location": str(item.get("location") or ""),
             "size": str(_g2(item, props, "hardwareProfile", "vmSize") or "unknown"), "image": image,
             "os_type": str(osd.get("osType") or "Linux"), "os_disk_id": os_id, "data_disks": data,
