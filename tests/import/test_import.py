@@ -502,10 +502,23 @@ def test_import_files_forks_its_worker_first_and_the_progress_moves_on_to_the_en
         real_init(self)
 
     monkeypatch.setattr(_wraps.WrapWorker, "__init__", init)
+    from store import tinystore
+
+    writers = []  # the commit's forked shard writer too (the tables without wrapped values)
+    real_writer = tinystore._ShardWriter
+
+    class Writer(real_writer):
+        def __init__(self, jobs):
+            writers.append(sorted({table for _dst, table, _docs in jobs}))
+            super().__init__(jobs)
+
+    monkeypatch.setattr(tinystore, "FORK_MIN_DOCS", 1)
+    monkeypatch.setattr(tinystore, "_ShardWriter", Writer)
     seen: list[tuple[str, int, int]] = []
     engine = open_engine(tmp_path / "h")
     report = twin.import_files(engine, FILES, progress=lambda stage, done, total: seen.append((stage, done, total)))
     assert started == [0] and report.counts["disks"]
+    assert len(writers) == 1 and "vms" in writers[0] and "disks" not in writers[0]
     done = [d for stage, d, _ in seen if stage != "planning"]
     assert done == sorted(done) and done[-1] == seen[-1][2]  # it never goes back, and ends at the total
     assert len([s for s, _, _ in seen if s == "data keys"]) >= 5  # the worker's chunks are told as they come
