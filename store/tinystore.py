@@ -940,26 +940,26 @@ class TinyStore:
                     at += len(job[2])
             whole = whole[len(share):]
             helper = _ShardWriter(share)
-        try:
-            texts = [(dst, *_shard_text(table, docs)) for dst, table, docs in held]
-            del held
-            for dst, table, docs in whole:
-                self._write_shard_files(dst, *_shard_bytes(table, docs), written)
-            if late is not None:
-                late.wait()
-                # each shard filled here, then tagged and written on a second thread (hashing and writing
-                # release the GIL) while the next one is filled
-                from concurrent.futures import ThreadPoolExecutor
+        # each shard is encoded here, then tagged (hashed) and written on a second thread, which releases the
+        # GIL for both, while the next one is encoded; the late tables' shards are encoded before the wait for
+        # their values and filled after it
+        from concurrent.futures import ThreadPoolExecutor
 
-                with ThreadPoolExecutor(1, thread_name_prefix="cmklab-shards") as pool:
-                    done = []
+        try:
+            with ThreadPoolExecutor(1, thread_name_prefix="cmklab-shards") as pool:
+                done = [pool.submit(self._write_sealed, dst, *_shard_text(table, docs)) for dst, table, docs in whole]
+                del whole
+                texts = [(dst, *_shard_text(table, docs)) for dst, table, docs in held]
+                del held
+                if late is not None:
+                    late.wait()
                     for i, (dst, body, index) in enumerate(texts):
                         raw = bytearray(body.encode("ascii"))
                         texts[i] = body = None
                         late.fill(raw)
                         done.append(pool.submit(self._write_sealed, dst, raw, index))
-                    for future in done:
-                        written.extend(future.result())
+                for future in done:
+                    written.extend(future.result())
             if helper is not None:
                 written.extend(helper.join())
         finally:
@@ -967,7 +967,7 @@ class TinyStore:
                 helper.kill()  # (only if it still runs: this process failed first)
 
     @staticmethod
-    def _write_sealed(dst: str, raw: bytearray, index: str) -> list[str]:
+    def _write_sealed(dst: str, raw: str | bytearray, index: str) -> list[str]:
         out: list[str] = []
         TinyStore._write_shard_files(dst, *_shard_sealed(raw, index), out)
         return out

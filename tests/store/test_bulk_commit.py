@@ -104,7 +104,7 @@ def test_a_failed_bulk_write_leaves_the_old_state_and_no_staging_directory(home,
     def full_disk(*a, **k):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(tinystore_mod, "_shard_bytes", full_disk)
+    monkeypatch.setattr(tinystore_mod, "_write_new", full_disk)  # (the shards' writes are on a second thread)
     with pytest.raises(StoreError, match="No space left on device.*nothing was committed"):
         s.bulk_commit({"disks": dict(disk(i) for i in range(5000, 5010))}, {})
     assert state_files(home) == before and leftovers(home) == []
