@@ -1032,7 +1032,8 @@ class Lab:
     State (which step, when it began on the simulated clock, which steps are complete) is the store's side
     document :data:`LAB_DOCUMENT` (``scenario.json`` in the home), read with :meth:`state_of` and written by
     :meth:`save` through the engine (never in the engine's state: a lab is how you look at a store, not part
-    of it). ``read_only`` (default: the engine's mode): the lab moves in memory and never saves.
+    of it). A lab that is ``read_only`` (default: the engine's mode when the lab is made), or whose engine's store
+    is read-only, moves in memory and never saves.
     """
 
     def __init__(self, engine, scenario: Scenario, *, index: int = 0, completed: set[int] | None = None,
@@ -1081,8 +1082,8 @@ class Lab:
         return out
 
     def save(self) -> None:
-        """Save the progress through the engine's store (nothing when the lab is read-only)."""
-        if self.read_only:
+        """Save the progress through the engine's store (nothing when the lab or the store is read-only)."""
+        if self.read_only or self.engine.read_only:
             return
         self.engine.write_side(LAB_DOCUMENT, self.to_dict())
         self._seen = self._signature()
