@@ -264,7 +264,7 @@ class Progress:
     """Every trainee's step and objective states, kept up to date by :meth:`refresh`.
 
     A refresh costs a few ``stat`` calls per trainee; objectives are checked again only for homes whose
-    state or lab file changed since the last refresh (``Engine.refresh_if_changed``, which reads only
+    state or lab's progress changed since the last refresh (``Engine.refresh_if_changed``, which reads only
     what was appended), so the work per refresh is bounded by what trainees did, not by the room's size.
     Use it from one thread (the server's progress worker)."""
 

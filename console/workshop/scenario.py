@@ -455,7 +455,7 @@ def _chk_clock_advanced(engine, at_least: str, since: str | None = None) -> tupl
     now = parse_iso(engine.now())
     start = parse_iso(since) if since else None
     where = "since this step began"
-    if start is None:  # a lab file from before steps recorded their start: since the scenario began
+    if start is None:  # a lab saved before steps recorded their start: since the scenario began
         times = [parse_iso(e.time) for e in engine.list_events()]
         start = min(times) if times else now
         where = "since the scenario began"
