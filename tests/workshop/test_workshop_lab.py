@@ -121,6 +121,13 @@ def test_open_lab_is_none_without_a_scenario(lab_home):
 def test_check_without_a_scenario_says_how_to_start_one(lab_home, capsys):
     assert run_scenario_cli(["check"], home=str(lab_home)) == 2
     assert "cmklab scenario run NAME" in capsys.readouterr().err
+    assert not lab_home.exists()  # an empty home is not opened (that would create a state)
+    e = open_engine(lab_home, seed=1)
+    e.close()
+    for verb in ("check", "show", "reset-step"):  # a state, but no lab's progress in its store
+        assert run_scenario_cli([verb], home=str(lab_home)) == 2, verb
+        assert "no scenario is being played" in capsys.readouterr().err
+    assert saved_lab(lab_home) is None
 
 
 def test_read_only_refuses_run_and_check_saves_nothing(lab_home, capsys):
