@@ -948,37 +948,27 @@ class TinyStore:
                     at += len(job[2])
             whole = whole[len(share):]
             helper = _ShardWriter(share)
-        # each shard is encoded here, then tagged (hashed) and written on a second thread, which releases the
-        # GIL for both, while the next one is encoded; the late tables' shards are encoded before the wait for
-        # their values and filled after it
-        from concurrent.futures import ThreadPoolExecutor
-
+        # (the shards are written on this thread: a second one, to hash and write while this one encodes, waited
+        # for the interpreter lock at each of its ~7 system calls per shard, up to the 5 ms switch interval each
+        # time, and fell behind)
         try:
-            with ThreadPoolExecutor(1, thread_name_prefix="cmklab-shards") as pool:
-                done = [pool.submit(self._write_sealed, dst, *_shard_text(table, docs)) for dst, table, docs in whole]
-                del whole
-                texts = [(dst, *_shard_text(table, docs)) for dst, table, docs in held]
-                del held
-                if late is not None:
-                    late.wait()
-                    for i, (dst, body, index) in enumerate(texts):
-                        raw = bytearray(body.encode("ascii"))
-                        texts[i] = body = None
-                        late.fill(raw)
-                        done.append(pool.submit(self._write_sealed, dst, raw, index))
-                for future in done:
-                    written.extend(future.result())
+            for dst, table, docs in whole:
+                self._write_shard_files(dst, *_shard_bytes(table, docs), written)
+            del whole
+            texts = [(dst, *_shard_text(table, docs)) for dst, table, docs in held]
+            del held
+            if late is not None:
+                late.wait()
+                for i, (dst, body, index) in enumerate(texts):
+                    raw = bytearray(body.encode("ascii"))
+                    texts[i] = body = None
+                    late.fill(raw)
+                    self._write_shard_files(dst, *_shard_sealed(raw, index), written)
             if helper is not None:
                 written.extend(helper.join())
         finally:
             if helper is not None:
                 helper.kill()  # (only if it still runs: this process failed first)
-
-    @staticmethod
-    def _write_sealed(dst: str, raw: str | bytearray, index: str) -> list[str]:
-        out: list[str] = []
-        TinyStore._write_shard_files(dst, *_shard_sealed(raw, index), out)
-        return out
 
     @staticmethod
     def _write_shard_files(dst: str, payload: bytes, index: bytes, written: list[str]) -> None:
