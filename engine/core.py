@@ -925,9 +925,16 @@ class EngineCore:
         uow = self.uow
         if uow.dry_run or count <= 0:
             return
-        now = iso(self.clock.now())
-        uow.audit_ok.extend(AuditEntry(id="", time=now, vault=vault, caller=caller, operation=operation, kid=kid,
-                                       result="OK", code=None, message=None) for _ in range(count))
+        first = AuditEntry(id="", time=iso(self.clock.now()), vault=vault, caller=caller, operation=operation,
+                           kid=kid, result="OK", code=None, message=None)
+        fields = first.__dict__
+        new = object.__new__
+        out = [first]
+        for _ in range(count - 1):  # the same fields (scalars), without the constructor's checks each time
+            entry = new(AuditEntry)
+            entry.__dict__.update(fields)
+            out.append(entry)
+        uow.audit_ok.extend(out)
 
     # ---- small helpers --------------------------------------------------------------------------
 

@@ -701,8 +701,10 @@ class VmsBackend(EngineCore):
         found: list = []
 
         def add(table: str, r) -> None:
-            resources[(table, r.key)] = r
-            found.append(r)
+            where = (table, r.key)
+            if where not in resources:  # (a re-key's disks are touched and members of the set: found once)
+                found.append(r)
+            resources[where] = r
 
         for t, k in list(touched):
             if t == "vms":

@@ -15,10 +15,12 @@ Why this shape: the cost of a command must be the cost of what it touches, at 10
 store; the action's audit entries and events travel in the same record, so that append is the only
 fsync an action pays (store.logs says how ``journal.jsonl`` follows). A read opens only the shards it
 needs: a document's shard is a hash of its key, so ``key show`` never parses a disk and ``disk show``
-parses one 64th of the disks. When the log passes
-``COMPACT_BYTES`` the shards it touches are rewritten (each atomically: a temporary, fsync'd, renamed over
-it; the fsyncs of one compaction in flight together) and the log starts again empty: the work is
-proportional to what changed, paid once per ~megabyte of changes.
+parses one 64th of the disks. When the log's documents pass ``COMPACT_BYTES`` and a share
+(``COMPACT_SHARE``) of the shard files they touch, the shards it touches are rewritten (each atomically: a
+temporary, fsync'd, renamed over it; the fsyncs of one compaction in flight together) and the log starts again
+empty: the work is proportional to what changed, paid once per ~megabyte of changes, and at most once per as
+many bytes of changes as it writes (a change of every disk of a large set does not rewrite every disk shard
+each time). Caps on the log's documents and on the whole log bound what a reader parses.
 
 The commit log, one record per commit::
 
@@ -83,7 +85,20 @@ META_KEY = "meta"
 SHARDS = 64
 """Shards per table: a document's shard is ``crc32(key) % SHARDS``."""
 COMPACT_BYTES = 1 << 20
-"""The commit log is compacted into the shards when it passes this size."""
+"""The commit log is compacted into the shards when its documents pass this size and a share of the shard files
+they touch (:data:`COMPACT_SHARE`), or when they pass :data:`TABLE_CAP` times it (whatever those files hold),
+or when the whole log (journal lines included) passes :data:`LOG_CAP` times it (see :meth:`TinyStore._log_full`)."""
+COMPACT_SHARE = 1.5
+"""A log whose documents are fewer bytes than this share of the shard files they touch is not compacted (above
+:data:`COMPACT_BYTES`): the compaction rewrites those files, so it is paid once per as many bytes of changes as
+it writes. One change of every document of a table (a re-key of every disk of a set) then does not rewrite the
+whole table at once; the next one does."""
+TABLE_CAP = 8
+"""The log's documents are compacted once they pass this many times :data:`COMPACT_BYTES`, whatever the shards
+they touch hold (a reader of a table parses that table's changes in the log: this bounds it)."""
+LOG_CAP = 8
+"""The whole log (its journal lines too: every open reads them) is compacted once it passes this many times
+:data:`COMPACT_BYTES`."""
 LOG_FILE = "changes.log"
 META_FILE = "meta.json"
 MARK = b"#"
@@ -268,7 +283,8 @@ class _View:
     """What this process knows of the persisted state: the base generation, the log's whole records."""
 
     __slots__ = ("generation", "base_generation", "schema", "meta_sig", "log_sig", "log_end", "lines", "parsed",
-                 "files", "latest", "indexes", "raw_indexes", "whole", "journal", "journal_last")
+                 "files", "latest", "indexes", "raw_indexes", "whole", "journal", "journal_last", "table_bytes",
+                 "touched")
 
     def __init__(self) -> None:
         self.generation = 0
@@ -294,6 +310,16 @@ class _View:
         """The journal lines the log's records carry, oldest first."""
         self.journal_last: int | None = None
         """The id of the last of them (parsed when first needed)."""
+        self.table_bytes = 0
+        """The bytes of the log's document changes (its table lines' change objects)."""
+        self.touched: set[tuple[str, int]] | None = None
+        """(table, shard) of every document the log's records change; None until first needed."""
+
+    def touched_shards(self) -> set[tuple[str, int]]:
+        if self.touched is None:
+            self.touched = {(table, shard_of(key)) for table in self.lines for change in self.changes(table)
+                            for part in ("u", "d") for key in change.get(part, ())}
+        return self.touched
 
     def last_journal_id(self) -> int:
         if self.journal_last is None:
@@ -486,6 +512,7 @@ class TinyStore:
         except OSError as exc:
             raise StoreError(f"cannot read the commit log {self.log_path}: {exc.strerror or exc}") from exc
         view.lines, view.journal, last, view.log_end = parse_log(raw)
+        view.table_bytes = sum(len(r) for raws in view.lines.values() for r in raws)
         view.generation = max(view.base_generation, last)
         try:
             names = os.listdir(self.db_dir)
@@ -546,10 +573,13 @@ class TinyStore:
             view.latest.pop(table, None)
             out = changes.setdefault(table, {})
             for raw in raws:
+                view.table_bytes += len(raw)
                 change = json.loads(raw)
                 out.update(change.get("u", {}))
                 for key in change.get("d", ()):
                     out[key] = None
+            if view.touched is not None:
+                view.touched.update((table, shard_of(key)) for key in out)
         view.log_end += end
         view.generation = max(view.generation, last)
         view.log_sig = signature_of(st) if end == len(data) else (st.st_dev, st.st_ino, -1, -1, -1)
@@ -776,7 +806,7 @@ class TinyStore:
                 payload, per_table, encoded = self._record(generation, upserts, deletes, journal)
             except (TypeError, ValueError, RecursionError) as exc:
                 raise ValueError(f"documents are not JSON-serialisable: {exc}") from exc
-            compacting = shred or view.log_end + len(payload) > COMPACT_BYTES
+            compacting = shred or self._log_full(view, per_table, upserts, deletes, view.log_end + len(payload))
             if shred:
                 self._sweep_leftovers(full=True)  # no copy of what this commit destroys may stay anywhere
             if payload:
@@ -787,6 +817,10 @@ class TinyStore:
                 for table, raw in per_table:
                     first = table not in view.lines
                     view.lines.setdefault(table, []).append(raw)
+                    view.table_bytes += len(raw)
+                    if view.touched is not None:
+                        view.touched.update((table, shard_of(key)) for part in (upserts, deletes)
+                                            for key in part.get(table, ()))
                     view.parsed.pop(table, None)
                     view.latest.pop(table, None)
                     if compacting and first:
@@ -822,6 +856,30 @@ class TinyStore:
                     with contextlib.suppress(OSError, StoreError):
                         self._refresh()
             return ids
+
+    def _log_full(self, view: _View, per_table: list[tuple[str, bytes]], upserts: dict, deletes: dict,
+                  size: int) -> bool:
+        """Whether the log, once this record (its table lines ``per_table``, ``size`` bytes of log after it)
+        is appended, is to be compacted: its documents pass :data:`COMPACT_BYTES` and
+        :data:`COMPACT_SHARE` of the shard files they touch (as those files are now), or :data:`TABLE_CAP`
+        times it; or the whole log passes :data:`LOG_CAP` times it."""
+        if size > LOG_CAP * COMPACT_BYTES:
+            return True
+        table_bytes = view.table_bytes + sum(len(raw) for _table, raw in per_table)
+        if table_bytes <= COMPACT_BYTES:
+            return False
+        if table_bytes > TABLE_CAP * COMPACT_BYTES:
+            return True
+        touched = set(view.touched_shards())
+        for part in (upserts, deletes):
+            for table, keys in part.items():
+                touched.update((table, shard_of(key)) for key in keys)
+        written = 0
+        for table, shard in touched:
+            if shard in view.files.get(table, ()):
+                with contextlib.suppress(OSError):
+                    written += os.stat(self.shard_path(table, shard)).st_size
+        return table_bytes > COMPACT_SHARE * written
 
     def _check_committable(self) -> None:
         """Under the lock, before a commit writes anything: the state is the one this process read, and
