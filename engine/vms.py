@@ -728,9 +728,11 @@ class VmsBackend(EngineCore):
         # the VMs of what was found, and their disks (the checks read every disk of a VM), read together
         index = self.t["vm_of_disk"]
         index.prefetch([r.id for r in found])  # type: ignore[attr-defined]
-        self.t["vms"].prefetch([e.vm for r in found if (e := index.get(r.id)) is not None])  # type: ignore[attr-defined]
-        for r in found:
-            vm = self.vm_of_disk(r.id)
+        attached = [e.vm for r in found if (e := index.get(r.id)) is not None]  # (vm_of_disk, each entry once)
+        table = self.t["vms"]
+        table.prefetch(attached)  # type: ignore[attr-defined]
+        for vm_id in attached:
+            vm = table.get(vm_id)
             if vm is not None:
                 vms[vm.key] = vm
         self.t["disks"].prefetch([d for vm in vms.values() for d in vm.disk_ids()])  # type: ignore[attr-defined]

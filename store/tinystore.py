@@ -284,7 +284,7 @@ class _View:
 
     __slots__ = ("generation", "base_generation", "schema", "meta_sig", "log_sig", "log_end", "lines", "parsed",
                  "files", "latest", "indexes", "raw_indexes", "whole", "journal", "journal_last", "table_bytes",
-                 "touched")
+                 "touched", "line_keys")
 
     def __init__(self) -> None:
         self.generation = 0
@@ -314,6 +314,9 @@ class _View:
         """The bytes of the log's document changes (its table lines' change objects)."""
         self.touched: set[tuple[str, int]] | None = None
         """(table, shard) of every document the log's records change; None until first needed."""
+        self.line_keys: dict[str, list[frozenset | None]] = {}
+        """table -> the keys each of its log lines changes (as ``lines``; None where not known without a parse):
+        a compaction skips the lines whose every key a later line changes again."""
 
     def touched_shards(self) -> set[tuple[str, int]]:
         if self.touched is None:
@@ -572,9 +575,12 @@ class TinyStore:
             view.parsed.pop(table, None)
             view.latest.pop(table, None)
             out = changes.setdefault(table, {})
+            known = view.line_keys.setdefault(table, [])
+            known.extend([None] * (len(view.lines[table]) - len(raws) - len(known)))
             for raw in raws:
                 view.table_bytes += len(raw)
                 change = json.loads(raw)
+                known.append(frozenset(change.get("u", ())) | frozenset(change.get("d", ())))
                 out.update(change.get("u", {}))
                 for key in change.get("d", ()):
                     out[key] = None
@@ -809,21 +815,24 @@ class TinyStore:
             compacting = shred or self._log_full(view, per_table, upserts, deletes, view.log_end + len(payload))
             if shred:
                 self._sweep_leftovers(full=True)  # no copy of what this commit destroys may stay anywhere
+            current: dict[str, dict] = {}  # table -> this commit's change of it, for the compaction
             if payload:
                 self._append(payload)
                 if journal:
                     view.journal.extend(journal)
                     view.journal_last = int(ids[-1])
                 for table, raw in per_table:
-                    first = table not in view.lines
                     view.lines.setdefault(table, []).append(raw)
                     view.table_bytes += len(raw)
+                    known = view.line_keys.setdefault(table, [])
+                    known.extend([None] * (len(view.lines[table]) - 1 - len(known)))
+                    known.append(frozenset(upserts.get(table, ())) | frozenset(deletes.get(table, ())))
                     if view.touched is not None:
                         view.touched.update((table, shard_of(key)) for part in (upserts, deletes)
                                             for key in part.get(table, ()))
                     view.parsed.pop(table, None)
                     view.latest.pop(table, None)
-                    if compacting and first:
+                    if compacting:
                         # the compaction that follows folds this change as it is (no parse of what was just
                         # written); the view is read again from the files after it
                         change = {}
@@ -831,7 +840,7 @@ class TinyStore:
                             change["u"] = upserts[table]
                         if deletes.get(table):
                             change["d"] = deletes[table]
-                        view.parsed[table] = [change]
+                        current[table] = change
                 view.generation = generation
             if journal:
                 try:
@@ -844,7 +853,7 @@ class TinyStore:
                                      f"copied from the commit log by the next change\n")
             if compacting:
                 try:
-                    self._compact(encoded)
+                    self._compact(encoded, current)
                 except (OSError, StoreError) as exc:
                     # The commit is durable already (the append was its commit point): never report it as
                     # failed. The log stays as it is and the next commit compacts again (after a sweep: a
@@ -1096,17 +1105,41 @@ class TinyStore:
         if created:
             fsync_dir(self.db_dir)
 
-    def _compact(self, encoded: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    def _compact(self, encoded: Mapping[str, Mapping[str, str]] | None = None,
+                 current: Mapping[str, dict] | None = None) -> None:
         """Fold the log into the shards it touches, write meta.json, start an empty log (under the lock).
-        ``encoded``: the encodings of the last record's documents (:meth:`_record`), reused as they are."""
+        ``encoded``: the encodings of the last record's documents (:meth:`_record`), reused as they are;
+        ``current``: table -> the last record's change of it, as committed (not parsed again).
+
+        The lines are folded newest first: a line whose every key a later line changes again is not parsed
+        (a second re-key of the same disks supersedes the first)."""
         view = self._view
+        current = current or {}
         final: dict[tuple[str, int], dict[str, dict | None]] = {}
         for table in list(view.lines):
-            for change in view.changes(table):
+            raws = view.lines[table]
+            known = view.line_keys.get(table, [])
+            parsed = view.parsed.get(table)
+            seen: set[str] = set()
+            latest: dict[str, dict | None] = {}
+            for i in range(len(raws) - 1, -1, -1):
+                keys = known[i] if i < len(known) and len(known) == len(raws) else None
+                if keys is not None and keys <= seen:
+                    continue
+                if i == len(raws) - 1 and table in current:
+                    change = current[table]
+                else:
+                    change = parsed[i] if parsed is not None else json.loads(raws[i])
+                for key in change.get("d", ()):  # (in a line, a delete comes after the upserts)
+                    if key not in seen:
+                        seen.add(key)
+                        latest[key] = None
                 for key, doc in change.get("u", {}).items():
-                    final.setdefault((table, shard_of(key)), {})[key] = doc
-                for key in change.get("d", ()):
-                    final.setdefault((table, shard_of(key)), {})[key] = None
+                    if key not in seen:
+                        seen.add(key)
+                        latest[key] = doc
+            for key, doc in latest.items():
+                final.setdefault((table, shard_of(key)), {})[key] = doc
         if view.journal:
             # the log is the only durable copy of its journal lines until the journal is synced (which the
             # shards' writer does beside theirs)
