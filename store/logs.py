@@ -191,10 +191,12 @@ class LogFiles:
                 last = (name, dict(doc), text[:at], text[at + len(key):])
         return ids, lines
 
-    def last_id(self, committed_gen: int) -> int:
+    def last_id(self, committed_gen: int, sig: tuple | None | bool = False) -> int:
         """The id of the journal's last committed line (0 for none): from what this process last wrote when
-        the file is as it left it, else from a read of its tail."""
-        sig = self.signature()
+        the file is as it left it, else from a read of its tail. ``sig``: the file's :meth:`signature`, when
+        the caller has just taken it (under the store's lock)."""
+        if sig is False:
+            sig = self.signature()
         cached = self._cache
         if sig is None:
             return 0
@@ -295,6 +297,11 @@ class LogFiles:
         _compat.chmod(aside, 0o600)
         sys.stderr.write(f"cmklab: warning: {size - end} damaged byte(s) at the end of {self.path()} were set "
                          f"aside in {aside}; every committed line before them is kept\n")
+
+    def written_signature(self) -> tuple | None:
+        """The journal's :meth:`signature` as this object's last write left it (taken by that write: no stat), or
+        as it is now if this object has not written it."""
+        return self._cache[0] if self._cache is not None else self.signature()
 
     def signature(self) -> tuple | None:
         try:

@@ -409,6 +409,8 @@ class TinyStore:
         self._closed = False
         self._thread_lock = threading.RLock()
         self._lock_depth = 0
+        self._current_in_hold = False
+        """The view was found current under the lock held now (see :meth:`_view_is_current`)."""
         self._swept: dict[str, tuple | None] = {}
         """directory -> its (inode, mtime, ctime) when this object last found no leftover in it."""
         self._mark: tuple[int, bytes] | None = None
@@ -528,7 +530,17 @@ class TinyStore:
         self._view = view
 
     def _view_is_current(self) -> bool:
-        return _stat_sig(self.meta_path) == self._view.meta_sig and _stat_sig(self.log_path) == self._view.log_sig
+        """Whether meta.json and the log are the files this view read (two stats). Under the lock, once it was
+        found so, it stays so for the rest of the hold (every write of this object moves its view along, and
+        no other writer can write): not asked again (the engine asks when it begins an action, the commit
+        again before it writes)."""
+        if self._lock_depth and self._current_in_hold:
+            return True
+        current = (_stat_sig(self.meta_path) == self._view.meta_sig
+                   and _stat_sig(self.log_path) == self._view.log_sig)
+        if current and self._lock_depth:
+            self._current_in_hold = True
+        return current
 
     @property
     def generation(self) -> int:
@@ -806,9 +818,13 @@ class TinyStore:
             self._check_committable()
             view = self._view
             generation = view.generation + 1
-            others = self._sync_journal() or self._logs.signature() != self._log_sig
+            sig = self._logs.signature()  # (one stat of the journal for the checks that follow)
+            others = self._sync_journal(sig)
+            if others:
+                sig = self._logs.signature()
+            others = others or sig != self._log_sig
             try:
-                ids, journal = self._logs.encode(log, generation, self._logs.last_id(view.generation))
+                ids, journal = self._logs.encode(log, generation, self._logs.last_id(view.generation, sig))
                 payload, per_table, encoded = self._record(generation, upserts, deletes, journal)
             except (TypeError, ValueError, RecursionError) as exc:
                 raise ValueError(f"documents are not JSON-serialisable: {exc}") from exc
@@ -846,7 +862,7 @@ class TinyStore:
                 try:
                     self._logs.write(journal, generation - 1, generation, sync=False)
                     if not others:
-                        self._note_logs()
+                        self._log_sig = self._logs.written_signature()  # (as the write left it: no stat)
                 except StoreError as exc:
                     # committed already (the record holds the lines): the next writer copies them
                     sys.stderr.write(f"cmklab: warning: the commit is saved, but {exc}; its journal lines are "
@@ -859,6 +875,7 @@ class TinyStore:
                     # failed. The log stays as it is and the next commit compacts again (after a sweep: a
                     # temporary of this one may be left).
                     self._sweep_next = True
+                    self._current_in_hold = False
                     sys.stderr.write(f"cmklab: warning: the commit is saved, but the compaction of {self.db_dir} "
                                      f"failed ({getattr(exc, 'strerror', None) or exc}); it is retried with "
                                      f"the next change\n")
@@ -1074,7 +1091,8 @@ class TinyStore:
     def _append(self, payload: bytes) -> None:
         """Append one record at the end of the last whole record (a torn tail is cut off); fsync."""
         view = self._view
-        _ensure_dir(self.db_dir)
+        if view.log_sig is None:  # (a log this view read is in its directory: it exists)
+            _ensure_dir(self.db_dir)
         try:
             fd = os.open(self.log_path, os.O_RDWR | os.O_CREAT | _compat.O_CLOEXEC, 0o600)
         except OSError as exc:
@@ -1094,6 +1112,7 @@ class TinyStore:
                     raise OSError(f"short write ({written} of {len(payload)} bytes)")
                 os.fsync(fd)
             except OSError as exc:
+                self._current_in_hold = False
                 with contextlib.suppress(OSError):
                     os.ftruncate(fd, view.log_end)
                 raise StoreError(f"cannot write the commit log {self.log_path}: {exc.strerror or exc}; "
@@ -1361,10 +1380,12 @@ class TinyStore:
                 yield
             except BaseException:
                 self._sweep_next = True  # a write of ours may have stopped half-way: sweep next time
+                self._current_in_hold = False  # (and the view may not be what it left: ask the files again)
                 raise
             finally:
                 self._lock_depth -= 1
                 if self._lock_depth == 0:
+                    self._current_in_hold = False
                     try:
                         self._left = None if self._sweep_next else self._note_own_writes()
                     finally:
@@ -1541,14 +1562,14 @@ class TinyStore:
         view = self._view
         return bool(view.journal) and view.last_journal_id() > self._logs.last_id(view.generation)
 
-    def _missing_journal(self, have: int | None = None) -> list[bytes]:
+    def _missing_journal(self, have: int | None = None, sig: tuple | None | bool = False) -> list[bytes]:
         """The journal lines of the log's records that the journal lacks, oldest first (``have``: the id of
         the journal's last line, when the caller has just read it)."""
         view = self._view
         if not view.journal:
             return []
         if have is None:
-            have = self._logs.last_id(view.generation)
+            have = self._logs.last_id(view.generation, sig)
         if view.last_journal_id() <= have:
             return []
         out = []
@@ -1559,10 +1580,10 @@ class TinyStore:
         out.reverse()
         return out
 
-    def _sync_journal(self) -> bool:
+    def _sync_journal(self, sig: tuple | None | bool = False) -> bool:
         """Copy into the journal the lines of committed records that it lacks (under the lock); True if any
-        were written."""
-        missing = self._missing_journal()
+        were written. ``sig``: the journal's signature, just taken."""
+        missing = self._missing_journal(sig=sig)
         if missing:
             view = self._view
             self._logs.write(missing, view.generation, view.generation, sync=False)
