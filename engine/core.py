@@ -692,7 +692,8 @@ class EngineCore:
                 x.data["origin"] = dict(origin)
             for a in audit:
                 a.__dict__["origin"] = dict(origin)
-        return entries, [("audit", a.to_doc()) for a in audit] + [("events", x.to_doc()) for x in entries]
+        # (an audit entry has no nested field: its document is its fields, which the store encodes sorted)
+        return entries, [("audit", dict(a.__dict__)) for a in audit] + [("events", x.to_doc()) for x in entries]
 
     def _journal(self, audit: list[AuditEntry], events: list[Event]) -> tuple[list, list]:
         """Write audit entries and events alone (no state change) in one journal append; returns (audit,
