@@ -19,6 +19,7 @@ import contextlib
 import functools
 import gc
 import hashlib
+import operator
 import threading
 from ._light import dataclass, field
 from datetime import datetime
@@ -139,6 +140,8 @@ def _no_cycle_collection() -> Iterator[None]:
 
 
 _ABSENT = object()
+_BY_TIME = operator.attrgetter("time")
+_BY_ID = operator.attrgetter("id")
 
 
 class _Table(dict):
@@ -658,7 +661,7 @@ class EngineCore:
                 continue
             upserts.setdefault(table, {})[key] = doc
         # in time order: an action that runs jobs (advance_clock) mixes allowed and denied operations
-        audit = sorted(uow.audit_ok + uow.audit, key=lambda a: a.time)
+        audit = sorted(uow.audit_ok + uow.audit, key=_BY_TIME)
         entries, pairs = self._log_entries(audit, uow.events + uow.refusals)
         if uow.late is not None and not bulk:
             uow.late.wait()  # the models hold every value now
@@ -795,7 +798,7 @@ class EngineCore:
                 if r is not None and r.des_id == des_id:
                     found[m.kind].append(r)
             return [r for table in DATA_TABLES
-                    for r in sorted(found[table], key=lambda r: r.id)]
+                    for r in sorted(found[table], key=_BY_ID)]
         return [r for table in DATA_TABLES
                 for r in sorted((r for r in self.t[table].values() if r.des_id == des_id), key=lambda r: r.id)]
 

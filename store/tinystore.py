@@ -828,7 +828,15 @@ class TinyStore:
                 payload, per_table, encoded = self._record(generation, upserts, deletes, journal)
             except (TypeError, ValueError, RecursionError) as exc:
                 raise ValueError(f"documents are not JSON-serialisable: {exc}") from exc
-            compacting = shred or self._log_full(view, per_table, upserts, deletes, view.log_end + len(payload))
+            record_shards: set[tuple[str, int]] = set()  # (table, shard) of this record's documents, once asked
+
+            def shards_of_record() -> set[tuple[str, int]]:
+                if not record_shards:
+                    record_shards.update((table, shard_of(key)) for part in (upserts, deletes)
+                                         for table, keys in part.items() for key in keys)
+                return record_shards
+
+            compacting = shred or self._log_full(view, per_table, shards_of_record, view.log_end + len(payload))
             if shred:
                 self._sweep_leftovers(full=True)  # no copy of what this commit destroys may stay anywhere
             current: dict[str, dict] = {}  # table -> this commit's change of it, for the compaction
@@ -837,15 +845,14 @@ class TinyStore:
                 if journal:
                     view.journal.extend(journal)
                     view.journal_last = int(ids[-1])
+                if view.touched is not None:
+                    view.touched |= shards_of_record()
                 for table, raw in per_table:
                     view.lines.setdefault(table, []).append(raw)
                     view.table_bytes += len(raw)
                     known = view.line_keys.setdefault(table, [])
                     known.extend([None] * (len(view.lines[table]) - 1 - len(known)))
                     known.append(frozenset(upserts.get(table, ())) | frozenset(deletes.get(table, ())))
-                    if view.touched is not None:
-                        view.touched.update((table, shard_of(key)) for part in (upserts, deletes)
-                                            for key in part.get(table, ()))
                     view.parsed.pop(table, None)
                     view.latest.pop(table, None)
                     if compacting:
@@ -883,10 +890,10 @@ class TinyStore:
                         self._refresh()
             return ids
 
-    def _log_full(self, view: _View, per_table: list[tuple[str, bytes]], upserts: dict, deletes: dict,
-                  size: int) -> bool:
-        """Whether the log, once this record (its table lines ``per_table``, ``size`` bytes of log after it)
-        is appended, is to be compacted: its documents pass :data:`COMPACT_BYTES` and
+    def _log_full(self, view: _View, per_table: list[tuple[str, bytes]], shards_of_record, size: int) -> bool:
+        """Whether the log, once this record (its table lines ``per_table``, the (table, shard) of its documents
+        ``shards_of_record()``, ``size`` bytes of log after it) is appended, is to be compacted: its documents
+        pass :data:`COMPACT_BYTES` and
         :data:`COMPACT_SHARE` of the shard files they touch (as those files are now), or :data:`TABLE_CAP`
         times it; or the whole log passes :data:`LOG_CAP` times it."""
         if size > LOG_CAP * COMPACT_BYTES:
@@ -896,10 +903,7 @@ class TinyStore:
             return False
         if table_bytes > TABLE_CAP * COMPACT_BYTES:
             return True
-        touched = set(view.touched_shards())
-        for part in (upserts, deletes):
-            for table, keys in part.items():
-                touched.update((table, shard_of(key)) for key in keys)
+        touched = view.touched_shards() | shards_of_record()
         written = 0
         for table, shard in touched:
             if shard in view.files.get(table, ()):
