@@ -301,14 +301,12 @@ class CmkApp(App):
         self._load_log()
         self.lab = None
         """The workshop being played in this home (``cmklab scenario run NAME``): the Lab pane shows it."""
-        home = engine.home
-        if home is not None:
-            try:
-                from .workshop import open_lab
+        try:
+            from .workshop import open_lab
 
-                self.lab = open_lab(engine, home, read_only=read_only)
-            except Exception:  # noqa: BLE001 - a broken scenario.json must not stop the console
-                self.lab = None
+            self.lab = open_lab(engine)  # the progress saved in the engine's store; read-only as the store is
+        except Exception:  # noqa: BLE001 - a broken lab's progress must not stop the console
+            self.lab = None
 
     @property
     def read_only(self) -> bool:

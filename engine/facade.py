@@ -109,6 +109,25 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
                   start: datetime | None = None) -> "Engine":
         return cls(MemoryStore(), seed=seed, profile=profile, start=start)
 
+    # ---- side documents ---------------------------------------------------------------------------
+    # Small JSON documents the store keeps beside the state (``engine.repository.SIDE_DOCUMENTS``: the
+    # workshop lab's progress), not part of it: no action, no commit, no journal line.
+
+    def read_side(self, name: str):
+        """The store's side document ``name`` (its JSON value), or None when there is none."""
+        return self.store.read_side(name)
+
+    def write_side(self, name: str, value) -> None:
+        """Replace the store's side document ``name``; a read-only store refuses
+        (:class:`~engine.errors.ReadOnly`) and nothing is written."""
+        self.refuse_if_read_only(f"saving the {name} document")
+        self.store.write_side(name, value)
+
+    def side_signature(self, name: str):
+        """What changes when the side document ``name`` is written, by this process or another (None: there
+        is none): compare it with the one last seen before reading again."""
+        return self.store.side_signature(name)
+
     # ---- what-if ---------------------------------------------------------------------------------
 
     def _readiness(self, scope: tuple[set, set] | None) -> tuple[dict, dict, dict]:

@@ -10,11 +10,24 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import os
-from typing import Iterable, Iterator, Protocol
+from typing import Any, Iterable, Iterator, Protocol
 
 Docs = dict[str, dict[str, dict]]
 """All documents: ``{table: {key: document}}``. Keys are strings (resource ids)."""
+
+SIDE_DOCUMENTS = ("scenario",)
+"""The side documents a store keeps beside its state (:meth:`StateStore.read_side`): small JSON values that are
+not part of the state (no commit, no journal, no generation), each written whole. ``scenario``: the progress of
+the workshop lab played on the store (which scenario, which step, the steps completed)."""
+
+
+def check_side(name: str) -> str:
+    """``name`` if it is one of :data:`SIDE_DOCUMENTS`; :class:`ValueError` otherwise."""
+    if name not in SIDE_DOCUMENTS:
+        raise ValueError(f"unknown side document {name!r}; side documents: {', '.join(SIDE_DOCUMENTS)}")
+    return name
 
 
 class BlobStore(Protocol):
@@ -114,6 +127,19 @@ class StateStore(Protocol):
     def changed(self) -> bool:
         """True when the persisted state differs from what this process last loaded or committed."""
 
+    def read_side(self, name: str) -> Any:
+        """The JSON value of the side document ``name`` (one of :data:`SIDE_DOCUMENTS`, else
+        :class:`ValueError`), or None when there is none. A document that cannot be parsed is a
+        :class:`~engine.errors.StoreError`."""
+
+    def write_side(self, name: str, value: Any) -> None:
+        """Replace the side document ``name`` with ``value`` (JSON), atomically and under :meth:`lock`; refused
+        with :class:`~engine.errors.ReadOnly` when the store was opened read-only."""
+
+    def side_signature(self, name: str):
+        """Something cheap that changes whenever the side document ``name`` is written (by any process), or
+        None when there is none: a reader compares it with the one it saw to know when to read again."""
+
     def root_key(self) -> bytes:
         """The 32-byte root key that seals key material (the simulated HSM boundary)."""
 
@@ -188,6 +214,8 @@ class MemoryStore:
         self.appends = 0
         """How many journal appends were made alone (one per action that audits or emits events but changes
         no state: an action that changes state carries its lines in its commit)."""
+        self._side: dict[str, tuple[int, str]] = {}
+        """Side documents: name -> (how many times it was written, its JSON text)."""
 
     def load(self) -> Docs:
         return copy.deepcopy(self._docs)
@@ -270,6 +298,20 @@ class MemoryStore:
 
     def changed(self) -> bool:
         return False
+
+    def read_side(self, name: str) -> Any:
+        found = self._side.get(check_side(name))
+        return None if found is None else json.loads(found[1])
+
+    def write_side(self, name: str, value: Any) -> None:
+        check_side(name)
+        refuse_if_read_only(self, f"saving the {name} document")
+        text = json.dumps(value)  # what a file store could write: a value JSON cannot hold is refused here too
+        self._side[name] = (self._side.get(name, (0, ""))[0] + 1, text)
+
+    def side_signature(self, name: str) -> tuple[int] | None:
+        found = self._side.get(check_side(name))
+        return None if found is None else (found[0],)
 
     def root_key(self) -> bytes:
         return self._root

@@ -60,7 +60,14 @@ class VaultsBackend(EngineCore):
                 if existing.location != loc:
                     raise Conflict(f"resource group {name!r} already exists in location {existing.location!r}; "
                                    f"it cannot be created again in {loc!r}", code="InvalidResourceGroupLocation")
-                return existing  # nothing changes: no event (az group create again is a no-op here)
+                # az group create is ARM's PUT: the group's tags become the ones given, and none given clears
+                # them (Azure's documented behaviour); the same tags again change nothing and say nothing
+                if dict(tags or {}) != dict(existing.tags or {}):
+                    self._touch(existing)
+                    existing.tags = dict(tags or {})
+                    self._emit(ev.ResourceChanged, f"resource group {existing.name} tags replaced",
+                               resource=existing.id)
+                return existing
             group = self._add(ResourceGroup(id=rg_id(self.subscription_id, name), name=name, location=loc,
                                             tags=dict(tags or {})))
             self._emit(ev.ResourceGroupCreated, f"resource group {name} created in {loc}", group=name)

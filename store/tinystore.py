@@ -6,6 +6,8 @@ Layout of ``HOME`` (created 0700; every file 0600)::
     db/TABLE.NN.json         TinyDB file holding shard NN (of 64) of one engine table: {TABLE: {id: doc}}
     db/changes.log           the commit log: the changes committed since the shards were last compacted
     journal.jsonl            audit entries and events (store.logs), copied from the commit records
+    NAME.json                a side document (``scenario.json``: the workshop lab's progress), see
+                             :meth:`TinyStore.write_side`
     state.lock               the inter-process lock (store.locking)
     root.key                 32 random bytes, the simulated HSM root key (store.rootkey)
     blobs/                   one sparse file per disk blob (store.blobs)
@@ -67,7 +69,7 @@ from tinydb import TinyDB
 from tinydb.table import Table
 
 from engine.errors import StoreError
-from engine.repository import Docs, refuse_if_read_only
+from engine.repository import SIDE_DOCUMENTS, Docs, check_side, refuse_if_read_only
 
 from . import _compat
 from .blobs import FileBlobStore
@@ -108,6 +110,12 @@ BULK_PREFIX = ".db-bulk."
 """A bulk commit's new ``db`` directory while it is written (in the home; swept under the lock)."""
 OLD_PREFIX = ".db-old."
 """The ``db`` directory a bulk commit replaced, until it is removed (see :meth:`TinyStore.bulk_commit`)."""
+HOME_TEMP_PREFIXES = (".state.json.", *(f".{name}.json." for name in SIDE_DOCUMENTS))
+"""The temporaries written in the home under the lock (a schema-1 ``state.json``'s, the side documents'), all
+ending in ``.tmp``: what a killed write leaves there is swept."""
+OLD_SIDE_TEMPS = frozenset(f"{name}.json.tmp" for name in SIDE_DOCUMENTS)
+"""The temporary name cmklab used for ``scenario.json`` before the store wrote it (written without the lock):
+one a killed write left is swept too."""
 
 
 class _ShardStorage(AtomicJSONStorage):
@@ -1451,7 +1459,7 @@ class TinyStore:
         ``full``: list every directory whatever its time (before a commit that destroys key material).
         """
         swept = self._swept
-        for directory, prefix in zip(self._swept_dirs(), (".state.json.", ".", ".copy.")):
+        for directory, prefix in zip(self._swept_dirs(), (HOME_TEMP_PREFIXES, ".", ".copy.")):
             try:
                 before = _dir_sig(directory)
             except OSError:
@@ -1466,7 +1474,8 @@ class TinyStore:
             if directory == self.home and any(n.startswith((BULK_PREFIX, OLD_PREFIX)) for n in names):
                 self._sweep_bulk_commits()
             for name in names:
-                if name.startswith(prefix) and name.endswith(".tmp"):
+                if (name.startswith(prefix) and name.endswith(".tmp")) or (directory == self.home
+                                                                           and name in OLD_SIDE_TEMPS):
                     try:
                         os.unlink(os.path.join(directory, name))
                         gone = True
@@ -1554,6 +1563,51 @@ class TinyStore:
             elif doc.pop("log", None) == name:
                 docs.append(doc)
         return docs, end
+
+    # -- side documents --------------------------------------------------------------------------
+    def side_path(self, name: str) -> str:
+        """The file of the side document ``name``: ``HOME/NAME.json`` (``scenario.json``, where cmklab has
+        always kept the lab's progress)."""
+        return os.path.join(self.home, f"{check_side(name)}.json")
+
+    def read_side(self, name: str):
+        """The side document's JSON value, or None when there is none; a file that cannot be read or parsed is
+        a :class:`StoreError` naming it (the file is left as it is)."""
+        path = self.side_path(name)
+        self._check_open()
+        try:
+            raw = _read_bytes(path)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(f"{path} cannot be read: {exc.strerror or exc}") from exc
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise StoreError(f"{path} cannot be read: it is not JSON ({exc})") from None
+
+    def write_side(self, name: str, value) -> None:
+        """Replace the side document with ``value`` as JSON: under the lock, atomically (a temporary beside it,
+        fsync'd, renamed over it, the directory fsync'd), mode 0600; a read-only store refuses
+        (:class:`engine.errors.ReadOnly`) and writes nothing. A write a crash cut short leaves a temporary that
+        the next writer sweeps (:meth:`_sweep_leftovers`) and the old document in place."""
+        path = self.side_path(name)
+        self._check_open()
+        refuse_if_read_only(self, f"saving {os.path.basename(path)}")
+        payload = (json.dumps(value, indent=2) + "\n").encode()
+        with self.lock():
+            fd, _st = _atomic_write(path, payload)
+            os.close(fd)
+            fsync_dir(self.home)
+
+    def side_signature(self, name: str):
+        """(device, inode, size, mtime, ctime) of the side document's file, or None when there is none: one
+        ``stat``, and every write (a new file renamed in place) changes it."""
+        path = self.side_path(name)
+        try:
+            return signature_of(os.stat(path))
+        except OSError:
+            return None
 
     # -- the journal's copy of the commit records' lines -------------------------------------------
     def _writable(self) -> bool:
@@ -1840,12 +1894,13 @@ def _without_journal(log: bytes) -> bytes:
 
 
 def remove_state(home: str | os.PathLike) -> None:
-    """Remove the state of ``home`` (documents and journal; the root key and blobs stay)."""
+    """Remove the state of ``home`` (documents, journal and side documents: a lab's progress goes with the state
+    it was played on; the root key and blobs stay)."""
     import shutil
 
     home = os.fspath(home)
     shutil.rmtree(os.path.join(home, "db"), ignore_errors=True)
-    for name in ("state.json", "journal.jsonl"):
+    for name in ("state.json", "journal.jsonl", *(f"{side}.json" for side in SIDE_DOCUMENTS)):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(home, name))
 

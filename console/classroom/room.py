@@ -33,7 +33,7 @@ from pathlib import Path
 
 from engine.errors import EngineError
 
-from console.workshop import LAB_FILE, Scenario, find_scenario, new_landscape, open_lab
+from console.workshop import LAB_DOCUMENT, Scenario, find_scenario, home_has_state, new_landscape, open_lab
 
 CONFIG = "classroom.json"
 PROGRESS = "progress.json"
@@ -53,6 +53,24 @@ class ClassroomError(EngineError):
 
     code = "InvalidClassroom"
     status = 400
+
+
+def _has_lab(home: Path) -> bool:
+    """Whether ``home`` holds a built landscape: a state whose store holds the lab's progress (saved last, so a
+    build cut short has none). A home whose store cannot be opened is left as it is (True): the overview says
+    what is wrong with it, and a trainee's work is never removed to build it again."""
+    from console.session import open_engine
+
+    if not home_has_state(home):
+        return False
+    try:
+        engine = open_engine(home, read_only=True)
+    except EngineError:
+        return True
+    try:
+        return engine.side_signature(LAB_DOCUMENT) is not None
+    finally:
+        engine.close()
 
 
 def new_token() -> str:
@@ -177,7 +195,7 @@ class Classroom:
         """Build the scenario's landscape in every home that has none yet; how many were built."""
         built = 0
         for t in self.trainees:
-            if (t.home / LAB_FILE).exists():
+            if _has_lab(t.home):
                 (t.home / FILES).mkdir(mode=0o700, exist_ok=True)
                 continue
             if t.home.exists():  # a build cut short: start it again
@@ -246,7 +264,7 @@ class Progress:
     """Every trainee's step and objective states, kept up to date by :meth:`refresh`.
 
     A refresh costs a few ``stat`` calls per trainee; objectives are checked again only for homes whose
-    state or lab file changed since the last refresh (``Engine.refresh_if_changed``, which reads only
+    state or lab's progress changed since the last refresh (``Engine.refresh_if_changed``, which reads only
     what was appended), so the work per refresh is bounded by what trainees did, not by the room's size.
     Use it from one thread (the server's progress worker)."""
 
@@ -459,9 +477,11 @@ class Progress:
             raise ClassroomError(f"step {to} does not exist: the scenario has steps 1 to {total}")
         moved = []
         for name, w in self.watches.items():
-            engine = open_engine(w.trainee.home, read_only=True)
+            # writable: the moved lab is saved through the trainee's store (its lock, an atomic replace), which a
+            # read-only store refuses; no action runs, the state is not changed
+            engine = open_engine(w.trainee.home)
             try:
-                lab = open_lab(engine, w.trainee.home)
+                lab = open_lab(engine)
                 if lab is not None and lab.number < to:
                     lab.goto(to - 1)
                     moved.append(name)

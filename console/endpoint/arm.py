@@ -226,8 +226,9 @@ def _exists(fn, *args) -> bool:
 def put_group(ep, req: Req, sub: str, rg: str) -> Resp:
     _check(ep, req, sub)
     body = _body(req)
-    if _exists(ep.engine.get_group, rg):
-        return Resp(200, views.group_view(ep.engine.get_group(rg)))
+    if _exists(ep.engine.get_group, rg):  # a PUT on a group that exists replaces its tags (and keeps its place)
+        location = body.get("location") or ep.engine.get_group(rg).location
+        return Resp(200, views.group_view(ep.engine.create_group(rg, location, tags=body.get("tags"))))
     if not body.get("location"):
         raise HttpError(400, "LocationRequired", "The location property is required for this definition.")
     return Resp(201, views.group_view(ep.engine.create_group(rg, body["location"], tags=body.get("tags"))))

@@ -4,15 +4,15 @@ It renders an :class:`console.workshop.scenario.Lab`: the step's title and narra
 ``cmklab az ...`` commands, with real ids filled in, and the console action), and its objectives,
 ticked as the engine's state meets them. ``refresh_lab()`` re-checks them (call it whenever the engine
 changed); ``>`` / ``<`` move to the next / previous step (here, and from any pane through the main
-screen's bindings: ``n`` and ``p`` belong to the panes' actions). The lab's progress
-lives in ``scenario.json``: when another terminal changes it (``cmklab scenario check`` moving on), the
-panel follows within a second.
+screen's bindings: ``n`` and ``p`` belong to the panes' actions). The lab's progress is a side document of
+the store (``scenario.json`` in the home, read and written through the engine): when another terminal saves it
+(``cmklab scenario check`` moving on), the panel follows within a second (``Engine.side_signature``).
 
 Hooking it into the console (three small edits in console code)::
 
     # run_console / CmkApp: the lab being played in the home, if any
     from console.workshop import open_lab
-    app.lab = open_lab(engine, engine.home, read_only=read_only)   # None without scenario.json
+    app.lab = open_lab(engine, read_only=read_only)   # None when the store holds no lab's progress
 
     # MainScreen.compose, inside the side TabbedContent:
     if self.app.lab is not None:

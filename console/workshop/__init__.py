@@ -15,11 +15,11 @@ The public names of all three are importable from here.
 from .cli import (SCENARIO_DIR, PlayResult, Runner, cli_runner, find_scenario, home_has_state, new_landscape,
                   open_lab, play, reset_home, run_scenario_cli, run_serve, scenarios, serve_command)
 from .glue import main, open_console
-from .scenario import (LAB_FILE, OBJECTIVES, Hint, Impossible, Lab, Objective, ObjectiveResult, Scenario,
+from .scenario import (LAB_DOCUMENT, OBJECTIVES, Hint, Impossible, Lab, Objective, ObjectiveResult, Scenario,
                        ScenarioError, Step, build_landscape, check_objective, evaluate_objective, load_scenario,
                        load_scenarios, parse_scenario, render_hint, start_scenario)
 
-__all__ = ["LAB_FILE", "OBJECTIVES", "SCENARIO_DIR", "Hint", "Impossible", "Lab", "Objective", "ObjectiveResult",
+__all__ = ["LAB_DOCUMENT", "OBJECTIVES", "SCENARIO_DIR", "Hint", "Impossible", "Lab", "Objective", "ObjectiveResult",
            "PlayResult", "Runner", "Scenario", "ScenarioError", "Step", "build_landscape", "check_objective",
            "cli_runner", "evaluate_objective", "find_scenario", "home_has_state", "load_scenario", "load_scenarios",
            "main", "new_landscape", "open_console", "open_lab", "parse_scenario", "play", "render_hint",

@@ -37,7 +37,7 @@ from typing import Callable, Iterable
 
 from engine.errors import EngineError
 
-from .scenario import (LAB_FILE, Lab, Scenario, ScenarioError, ScenarioNotFound, load_scenario, load_scenarios,
+from .scenario import (Lab, Scenario, ScenarioError, ScenarioNotFound, load_scenario, load_scenarios,
                        render_hint, start_scenario, text_width, wrap_text)
 
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
@@ -95,12 +95,11 @@ def _refused_by_store(home: Path, read_only: bool, what: str) -> None:
 
 
 def reset_home(home: Path) -> None:
-    """Remove what a landscape leaves in a home: the state, the disk blobs and the lab file."""
+    """Remove what a landscape leaves in a home: the state (the lab's progress, a side document of the store,
+    goes with it) and the disk blobs."""
     from store import remove_state
 
     remove_state(home)
-    with contextlib.suppress(FileNotFoundError):
-        (home / LAB_FILE).unlink()
     shutil.rmtree(home / "blobs", ignore_errors=True)
 
 
@@ -132,18 +131,18 @@ def cli_runner(home: Path, *, engine=None, extra: dict | None = None) -> Runner:
     return run
 
 
-def open_lab(engine, home: str | os.PathLike, *, read_only: bool = False) -> Lab | None:
-    """The lab being played in ``home`` (None when the home holds no ``scenario.json``).
+def open_lab(engine, home: str | os.PathLike | None = None, *, read_only: bool | None = None) -> Lab | None:
+    """The lab being played on ``engine``'s store (None when it holds no lab's progress: ``Lab.state_of``).
 
-    This is what the console's Lab pane calls: ``lab = open_lab(engine, home)``; then render
-    ``lab.step`` (title, narrative), ``lab.hints()``, ``lab.results()`` and bind next/previous.
+    This is what the console's Lab pane calls: ``lab = open_lab(engine)``; then render ``lab.step`` (title,
+    narrative), ``lab.hints()``, ``lab.results()`` and bind next/previous. ``home``: unused, kept for callers
+    written when the lab was a file of the home (the progress is the store's, and the engine's store is the
+    home's). ``read_only`` (default: the engine's mode): the lab never saves.
     """
-    path = Path(home) / LAB_FILE
-    state = Lab.read_state(path)
+    state = Lab.state_of(engine)
     if state is None:
         return None
-    return Lab.from_state(engine, find_scenario(state.get("file") or state["scenario"]), path, state,
-                          read_only=read_only)
+    return Lab.from_state(engine, find_scenario(state.get("file") or state["scenario"]), state, read_only=read_only)
 
 
 # ================================================================================ playing --auto
@@ -161,7 +160,7 @@ class PlayResult:
 
 def new_landscape(home: Path, scenario: Scenario, *, seed: int | None = None, profile: str | None = None,
                   read_only: bool = False):
-    """A fresh seeded engine on ``home`` holding the scenario's landscape, and the lab file. ``read_only``: the
+    """A fresh seeded engine on ``home`` holding the scenario's landscape, and its lab (saved). ``read_only``: the
     store is opened read-only, and so refuses (:class:`engine.errors.ReadOnly`) to be created."""
     from console.session import open_engine
 
@@ -171,7 +170,7 @@ def new_landscape(home: Path, scenario: Scenario, *, seed: int | None = None, pr
     engine = open_engine(home, seed=scenario.seed if seed is None else seed, profile=scenario.profile or profile,
                          read_only=read_only)
     start_scenario(engine, scenario)
-    lab = Lab(engine, scenario, path=home / LAB_FILE, seed=engine.meta.seed, started=engine.now())
+    lab = Lab(engine, scenario, seed=engine.meta.seed, started=engine.now())
     lab.save()
     return engine, lab
 
@@ -353,25 +352,24 @@ def _run(args, opts: dict) -> int:
     return 0
 
 
-def _no_lab(home: Path) -> bool:
-    """True (and says so on stderr) when no scenario is being played in ``home``."""
-    if (home / LAB_FILE).exists():
-        return False
+def _no_lab(home: Path) -> int:
+    """Says on stderr that no scenario is being played in ``home``; the exit code."""
     print(f"cmklab scenario: no scenario is being played in {home}; start one with cmklab scenario run NAME",
           file=sys.stderr)
-    return True
+    return 2
 
 
 def _check(opts: dict, *, show_only: bool) -> int:
     from console.session import open_engine
 
     home = _home(opts)
-    if _no_lab(home):
-        return 2
+    if not home_has_state(home):  # (opening a home without state would create one)
+        return _no_lab(home)
     engine = open_engine(home, read_only=bool(opts.get("read_only")))
     try:
-        lab = open_lab(engine, home, read_only=engine.read_only)
-        assert lab is not None
+        lab = open_lab(engine)
+        if lab is None:
+            return _no_lab(home)
         if show_only:
             print("\n".join(lab.lines()))
             return 0
@@ -415,13 +413,14 @@ def _reset_step(opts: dict) -> int:
     from console.session import open_engine
 
     home = _home(opts)
-    if _no_lab(home):
-        return 2
+    if not home_has_state(home):
+        return _no_lab(home)
     engine = open_engine(home, read_only=bool(opts.get("read_only")))
     try:
+        lab = open_lab(engine)
+        if lab is None:
+            return _no_lab(home)
         engine.refuse_if_read_only("putting the current step back (reset-step)")
-        lab = open_lab(engine, home)
-        assert lab is not None
         sc, n, seed, profile = lab.scenario, lab.number, lab.seed, engine.rules.name
         completed = {i for i in lab.completed if i < lab.index}
     finally:
@@ -449,8 +448,8 @@ def _reset_step(opts: dict) -> int:
         shutil.rmtree(scratch, ignore_errors=True)
     engine = open_engine(home)
     try:
-        lab = Lab(engine, sc, path=home / LAB_FILE, index=n - 1, completed=completed | set(range(n - 1)),
-                  seed=seed, started=engine.now())
+        lab = Lab(engine, sc, index=n - 1, completed=completed | set(range(n - 1)), seed=seed,
+                  started=engine.now())
         lab.save()
         print(f"{sc.title}: back at the start of step {n}/{lab.total}"
               + (f" (steps 1 to {n - 1} replayed from their hints)." if n > 1 else " (a fresh landscape)."))
@@ -462,8 +461,8 @@ def _reset_step(opts: dict) -> int:
 
 
 def _move_state(src: Path, home: Path) -> None:
-    """Put the store built in ``src`` in place of ``home``'s (store.move_state). The lab file is written
-    afterwards by the caller."""
+    """Put the store built in ``src`` in place of ``home``'s (store.move_state). The lab's progress is saved
+    afterwards by the caller, through the engine."""
     from store import move_state
 
     move_state(src, home)

@@ -22,7 +22,6 @@ hints are run is :mod:`console.workshop.cli`'s business.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -38,8 +37,10 @@ from engine.ids import key_id, parse_key_url, shorten_key_urls
 from engine.models import PowerState, ResourceState
 from engine.rules import CRYPTO_SERVICE_ROLE, DES_REQUIRED_PERMISSIONS, ENC_CUSTOMER, ENC_PLATFORM
 
-LAB_FILE = "scenario.json"
-"""The file, in a cmklab home, that records which scenario is being played and how far."""
+LAB_DOCUMENT = "scenario"
+"""The store's side document (``engine.repository.SIDE_DOCUMENTS``) that records which scenario is being
+played and how far: ``HOME/scenario.json`` on a home's store, written by the store (its lock, an atomic replace,
+mode 0600, refused read-only)."""
 
 
 class ScenarioError(EngineError):
@@ -454,7 +455,7 @@ def _chk_clock_advanced(engine, at_least: str, since: str | None = None) -> tupl
     now = parse_iso(engine.now())
     start = parse_iso(since) if since else None
     where = "since this step began"
-    if start is None:  # a lab file from before steps recorded their start: since the scenario began
+    if start is None:  # a lab saved before steps recorded their start: since the scenario began
         times = [parse_iso(e.time) for e in engine.list_events()]
         start = min(times) if times else now
         where = "since the scenario began"
@@ -1028,48 +1029,46 @@ class Lab:
     """A scenario being played on an engine: the model behind the console's Lab pane and
     ``cmklab scenario check``.
 
-    State (which step, when it began on the simulated clock, which steps are complete) lives in
-    ``scenario.json`` next to the store, written by :meth:`save` (never in the engine's state: a lab is
-    how you look at a store, not part of it).
+    State (which step, when it began on the simulated clock, which steps are complete) is the store's side
+    document :data:`LAB_DOCUMENT` (``scenario.json`` in the home), read with :meth:`state_of` and written by
+    :meth:`save` through the engine (never in the engine's state: a lab is how you look at a store, not part
+    of it). A lab that is ``read_only`` (default: the engine's mode when the lab is made), or whose engine's store
+    is read-only, moves in memory and never saves.
     """
 
-    def __init__(self, engine, scenario: Scenario, *, path: str | os.PathLike | None = None, index: int = 0,
-                 completed: set[int] | None = None, seed: int | None = None, read_only: bool = False,
-                 started: str | None = None) -> None:
+    def __init__(self, engine, scenario: Scenario, *, index: int = 0, completed: set[int] | None = None,
+                 seed: int | None = None, read_only: bool | None = None, started: str | None = None) -> None:
         self.engine = engine
         self.scenario = scenario
-        self.path = Path(path) if path is not None else None
         self.index = max(0, min(index, len(scenario.steps) - 1))
         self.completed: set[int] = set(completed or ())
         self.seed = scenario.seed if seed is None else seed
-        self.read_only = read_only
+        self.read_only = bool(engine.read_only) if read_only is None else read_only
         self.started = started
         """When the current step began (the simulated clock, ISO): objectives such as ``clock_advanced``
-        measure from there. None for a lab file written before steps recorded it."""
+        measure from there. None for a lab saved before steps recorded it."""
         self._seen = self._signature()
-        """The lab file as this lab last read or wrote it: another process's change is re-read."""
+        """The saved progress's signature as this lab last read or wrote it: another process's save is re-read."""
 
-    # -- files ------------------------------------------------------------------------------------
+    # -- the saved progress -----------------------------------------------------------------------
 
     @staticmethod
-    def read_state(path: str | os.PathLike) -> dict | None:
-        """The parsed ``scenario.json`` (None if there is none)."""
-        p = Path(path)
-        if not p.exists():
-            return None
+    def state_of(engine) -> dict | None:
+        """The lab's progress saved in the engine's store (None if there is none)."""
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
-            raise ScenarioError(f"{p}: cannot be read: {e}") from None
+            data = engine.read_side(LAB_DOCUMENT)
+        except EngineError as e:
+            raise ScenarioError(f"the lab's progress cannot be read: {e.message}") from None
+        if data is None:
+            return None
         if not isinstance(data, dict) or not isinstance(data.get("scenario"), str):
-            raise ScenarioError(f"{p}: not a cmklab lab file (no 'scenario' entry)")
+            raise ScenarioError("the lab's progress is not a cmklab lab (no 'scenario' entry)")
         return data
 
     @classmethod
-    def from_state(cls, engine, scenario: Scenario, path: str | os.PathLike, state: dict,
-                   read_only: bool = False) -> "Lab":
+    def from_state(cls, engine, scenario: Scenario, state: dict, read_only: bool | None = None) -> "Lab":
         started = state.get("started")
-        return cls(engine, scenario, path=path, index=int(state.get("step", 1)) - 1,
+        return cls(engine, scenario, index=int(state.get("step", 1)) - 1,
                    completed={int(i) - 1 for i in state.get("completed", [])}, seed=state.get("seed"),
                    read_only=read_only, started=started if isinstance(started, str) else None)
 
@@ -1083,31 +1082,24 @@ class Lab:
         return out
 
     def save(self) -> None:
-        if self.path is None or self.read_only:
+        """Save the progress through the engine's store (nothing when the lab or the store is read-only)."""
+        if self.read_only or self.engine.read_only:
             return
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, self.path)
+        self.engine.write_side(LAB_DOCUMENT, self.to_dict())
         self._seen = self._signature()
 
-    def _signature(self) -> tuple | None:
-        if self.path is None:
-            return None
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return None
-        return st.st_ino, st.st_mtime_ns, st.st_size
+    def _signature(self):
+        return self.engine.side_signature(LAB_DOCUMENT)
 
     def reload_if_changed(self) -> bool:
-        """Re-read the progress (step, its start, completed steps) when another process changed the lab
-        file, for instance ``cmklab scenario check`` in another terminal moving to the next step; True
-        if it did. A file of another scenario (a new ``scenario run``) is left alone."""
+        """Re-read the progress (step, its start, completed steps) when another process saved it, for instance
+        ``cmklab scenario check`` in another terminal moving to the next step; True if it did. The progress of
+        another scenario (a new ``scenario run``) is left alone."""
         sig = self._signature()
         if sig is None or sig == self._seen:
             return False
         try:
-            state = self.read_state(self.path)
+            state = self.state_of(self.engine)
         except ScenarioError:
             return False
         self._seen = sig
@@ -1234,7 +1226,7 @@ class Lab:
         return out
 
 
-__all__ = ["LAB_FILE", "Hint", "Impossible", "Lab", "OBJECTIVES", "Objective", "ObjectiveResult", "Scenario",
+__all__ = ["LAB_DOCUMENT", "Hint", "Impossible", "Lab", "OBJECTIVES", "Objective", "ObjectiveResult", "Scenario",
            "ScenarioError", "ScenarioNotFound", "Step", "build_landscape", "check_objective", "evaluate_objective",
            "load_scenario", "load_scenarios", "parse_scenario", "render_hint", "start_scenario", "text_width",
            "wrap_text"]

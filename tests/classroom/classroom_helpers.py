@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workshop"))
+from lab_helpers import saved_lab  # noqa: E402
 from serve_helpers import stop_session  # noqa: E402
 
 DEADLINE = 60.0
@@ -209,7 +210,7 @@ def wait_for(predicate, what: str, deadline: float = DEADLINE):
 
 
 def lab_step(home: Path) -> int:
-    return json.loads((home / "scenario.json").read_text())["step"]
+    return saved_lab(home)["step"]
 
 
 class Browser:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import stat
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,9 @@ from console.classroom import run_classroom
 from console.classroom.room import Classroom, Progress
 from console.classroom.server import console_argv, redact
 from store import state_files
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workshop"))
+from lab_helpers import saved_lab  # noqa: E402
 
 DISABLE = ["az", "keyvault", "key", "set-attributes", "--vault-name", "kv-lab", "--name", "key-app",
            "--enabled", "false"]
@@ -45,7 +50,7 @@ def test_a_new_classroom_keeps_its_tokens_private_and_builds_one_home_per_traine
     assert config["scenario"] == "disable-key"
     assert {t["name"]: t["token"] for t in config["trainees"]}["trainee-02"] == tokens[2]
     homes = [room / "homes" / f"trainee-0{i}" for i in (1, 2, 3)]
-    assert all((h / "scenario.json").exists() for h in homes)
+    assert all(saved_lab(h)["step"] == 1 for h in homes)
     # the same seeded landscape for everyone, in files of their own
     first = state_files(homes[0])
     assert all(state_files(h) == first for h in homes[1:])
@@ -65,7 +70,7 @@ def test_starting_again_resumes_the_same_links_and_adds_new_names(tmp_path, caps
     after = links(capsys.readouterr().out)
     assert {k: after[k] for k in before} == before and "grace" in after
     assert (room / "homes" / "ada" / "marker").read_text() == "ada was here"  # homes are kept, never rebuilt
-    assert (room / "homes" / "grace" / "scenario.json").exists()
+    assert saved_lab(room / "homes" / "grace")["scenario"] == "disable-key"
 
 
 @pytest.mark.parametrize("argv, code, words", [

@@ -58,3 +58,18 @@ def test_key_vault_keeps_its_own_answers(cli, landscape, cmklab_bin):
     assert r.returncode == 3 and "(KeyNotFound)" in r.stderr
     r = az(cmklab_bin, cli, "keyvault", "show", "-n", "novault")
     assert (r.returncode, r.stderr) == (1, "ERROR: The Vault 'novault' not found within subscription.\n")
+
+
+def test_group_create_on_a_group_that_exists_replaces_its_tags(cli, cmklab_bin):
+    """az group create is ARM's PUT: run again, the group's tags become the ones given, and none given clears
+    them (the Azure CLI's maintainers: 'when you create an existing resource, the new resource will directly
+    overwrite the original'); its place cannot change."""
+    cli.ok("group", "create", "-n", "rg-tags", "-l", "eastus", "--tags", "owner=ops", "env=test", "-o", "none")
+    assert cli.ok("group", "show", "-n", "rg-tags", "--query", "tags").json == {"owner": "ops", "env": "test"}
+    again = cli.ok("group", "create", "-n", "RG-TAGS", "-l", "eastus", "--tags", "owner=sec").json
+    assert (again["name"], again["tags"]) == ("rg-tags", {"owner": "sec"})
+    cli.ok("group", "create", "-n", "rg-tags", "-l", "eastus", "-o", "none")
+    assert cli.ok("group", "show", "-n", "rg-tags").json["tags"] is None  # as az shows a group without tags
+    moved = az(cmklab_bin, cli, "group", "create", "-n", "rg-tags", "-l", "westus", "--tags", "a=b")
+    assert moved.returncode == 1 and "InvalidResourceGroupLocation" in moved.stderr
+    assert cli.ok("group", "show", "-n", "rg-tags").json["tags"] is None

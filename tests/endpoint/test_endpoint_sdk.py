@@ -42,6 +42,10 @@ def test_O6_seed003_walkthrough_cascade_ultra_and_purge_through_the_sdk(endpoint
 
     group = rm.resource_groups.create_or_update(RG, {"location": "eastus"})
     assert (group.name, group.location, group.properties.provisioning_state) == (RG, "eastus", "Succeeded")
+    # create_or_update again is a PUT: the tags become the ones sent (none sent: none kept)
+    tagged = rm.resource_groups.create_or_update(RG, {"location": "eastus", "tags": {"owner": "ops"}})
+    assert (tagged.tags, rm.resource_groups.get(RG).tags) == ({"owner": "ops"}, {"owner": "ops"})
+    assert not rm.resource_groups.create_or_update(RG, {"location": "eastus"}).tags
 
     # block 0: the vault, soft delete and purge protection on
     vault = kvm.vaults.begin_create_or_update(RG, KV, VaultCreateOrUpdateParameters(

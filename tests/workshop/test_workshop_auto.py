@@ -3,12 +3,16 @@ makes one of its objectives fail, and the run says which."""
 
 from __future__ import annotations
 
-import json
+import sys
+from pathlib import Path
 
 import pytest
 
 from console.workshop import SCENARIO_DIR, cli_runner, new_landscape, play, run_scenario_cli, scenarios
 from console.workshop.scenario import load_scenario
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lab_helpers import saved_lab  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("require_cli")
 
@@ -31,7 +35,7 @@ def test_scenario_runs_auto_to_all_its_objectives(name, lab_home, capsys):
     total = len(next(s for s in scenarios() if s.name == name).steps)
     assert f"all {total} steps done, every objective met" in out
     assert "[ ]" not in out
-    lab = json.loads((lab_home / "scenario.json").read_text())
+    lab = saved_lab(lab_home)
     assert lab["scenario"] == name and lab["completed"] == list(range(1, total + 1))
 
 

@@ -1,9 +1,10 @@
-"""The lab's progress lives in scenario.json: a lab open in the console follows ``cmklab scenario check``
-run in another terminal, and never writes its stale step over it."""
+"""The lab's progress is the store's side document (``scenario.json`` in the home): a lab open in the console
+follows ``cmklab scenario check`` run in another terminal, and never writes its stale step over it."""
 
 from __future__ import annotations
 
-import json
+import sys
+from pathlib import Path
 
 from textual.widgets import Static
 
@@ -11,6 +12,9 @@ from console.app import CmkApp
 from console.session import open_engine
 from console.widgets.lab import LabPanel
 from console.workshop import open_lab, run_scenario_cli
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lab_helpers import saved_lab  # noqa: E402
 
 
 def _step_1_done_in_another_terminal(home) -> None:
@@ -21,7 +25,7 @@ def _step_1_done_in_another_terminal(home) -> None:
 
 
 def _progress(home) -> tuple[int, list[int]]:
-    state = json.loads((home / "scenario.json").read_text())
+    state = saved_lab(home)
     return state["step"], state["completed"]
 
 

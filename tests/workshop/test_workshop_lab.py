@@ -3,14 +3,18 @@ without --auto: a trainee does the steps, the engine checks them."""
 
 from __future__ import annotations
 
-import json
+import sys
+from pathlib import Path
 
 import pytest
 
 from console.session import open_engine
 from console.workshop import find_scenario, open_lab, run_scenario_cli
 from engine import Engine
-from console.workshop.scenario import Lab, start_scenario
+from console.workshop.scenario import LAB_DOCUMENT, Lab, start_scenario
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lab_helpers import saved_lab, saved_lab_version  # noqa: E402
 
 
 def _lab(name: str) -> Lab:
@@ -29,6 +33,26 @@ def test_lab_navigation_stays_within_the_steps():
     assert not lab.next()
     lab.goto(0)
     assert lab.step.title == "Disable the key"
+
+
+def test_the_labs_progress_is_saved_through_the_engines_store():
+    lab = _lab("disable-key")
+    assert lab.next()
+    saved = lab.engine.store.read_side(LAB_DOCUMENT)  # the store's side document, whatever the store
+    assert saved["scenario"] == "disable-key" and saved["step"] == 2
+    again = open_lab(lab.engine)  # no home needed: the progress is the store's
+    assert (again.scenario.name, again.number, again.read_only) == ("disable-key", 2, False)
+
+
+def test_a_lab_on_a_read_only_store_moves_without_saving():
+    lab = _lab("disable-key")
+    lab.save()
+    lab.engine.set_read_only()
+    before = lab.engine.side_signature(LAB_DOCUMENT)
+    assert open_lab(lab.engine).read_only  # by the engine's mode
+    assert lab.next() and lab.number == 2  # a projector view follows along; nothing is refused or saved
+    assert lab.engine.side_signature(LAB_DOCUMENT) == before
+    assert lab.engine.read_side(LAB_DOCUMENT)["step"] == 1
 
 
 def test_objectives_tick_as_the_engine_state_changes():
@@ -81,7 +105,7 @@ def test_run_then_check_step_by_step(lab_home, capsys):
     assert run_scenario_cli(["check"], home=str(lab_home)) == 0
     out = capsys.readouterr().out
     assert "[x] vm-app was shut down by the key" in out and "Step complete. Next:" in out
-    state = json.loads((lab_home / "scenario.json").read_text())
+    state = saved_lab(lab_home)
     assert state["step"] == 2 and state["completed"] == [1]
 
     assert run_scenario_cli(["show"], home=str(lab_home)) == 0
@@ -97,6 +121,13 @@ def test_open_lab_is_none_without_a_scenario(lab_home):
 def test_check_without_a_scenario_says_how_to_start_one(lab_home, capsys):
     assert run_scenario_cli(["check"], home=str(lab_home)) == 2
     assert "cmklab scenario run NAME" in capsys.readouterr().err
+    assert not lab_home.exists()  # an empty home is not opened (that would create a state)
+    e = open_engine(lab_home, seed=1)
+    e.close()
+    for verb in ("check", "show", "reset-step"):  # a state, but no lab's progress in its store
+        assert run_scenario_cli([verb], home=str(lab_home)) == 2, verb
+        assert "no scenario is being played" in capsys.readouterr().err
+    assert saved_lab(lab_home) is None
 
 
 def test_read_only_refuses_run_and_check_saves_nothing(lab_home, capsys):
@@ -108,22 +139,22 @@ def test_read_only_refuses_run_and_check_saves_nothing(lab_home, capsys):
     e = open_engine(lab_home)
     e.set_key_attributes("kv-lab", "key-app", enabled=False)
     e.store.close()
-    before = (lab_home / "scenario.json").read_bytes()
+    before = saved_lab_version(lab_home)
     assert run_scenario_cli(["check"], home=str(lab_home), read_only=True) == 0
-    assert (lab_home / "scenario.json").read_bytes() == before
+    assert saved_lab_version(lab_home) == before
 
 
 def test_a_read_only_store_refuses_a_reset_and_a_reset_step(lab_home, capsys):
     from store import state_files
 
     assert run_scenario_cli(["run", "disable-key", "--no-console"], home=str(lab_home)) == 0
-    before = state_files(lab_home), (lab_home / "scenario.json").read_bytes()
+    before = state_files(lab_home), saved_lab_version(lab_home)
     capsys.readouterr()
     for argv in (["run", "disable-key", "--reset", "--no-console"], ["reset-step"]):
         assert run_scenario_cli(argv, home=str(lab_home), read_only=True) == 1, argv
         err = capsys.readouterr().err
         assert err.startswith("ERROR: (ReadOnly) ") and "was opened read-only (--read-only)" in err, err
-        assert (state_files(lab_home), (lab_home / "scenario.json").read_bytes()) == before
+        assert (state_files(lab_home), saved_lab_version(lab_home)) == before
 
 
 def test_list_and_names(capsys):
@@ -155,7 +186,7 @@ objectives = [{ kind = "key_versions", vault = "kv-mine", key = "k", min = 2 },
               { kind = "event_logged", type = "ClockAdvanced" }]
 ''')
     assert run_scenario_cli(["run", str(own), "--no-console"], home=str(lab_home)) == 0
-    assert json.loads((lab_home / "scenario.json").read_text())["file"] == str(own)
+    assert saved_lab(lab_home)["file"] == str(own)
     e = open_engine(lab_home)
     e.rotate_key("kv-mine", "k")
     e.advance_clock("1d")

@@ -6,7 +6,6 @@ no longer be met and ``scenario reset-step`` puts the landscape back as it was w
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -17,6 +16,9 @@ import pytest
 from console.workshop import find_scenario
 from engine import Engine
 from console.workshop.scenario import Lab, evaluate_objective, start_scenario
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lab_helpers import saved_lab  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -106,7 +108,7 @@ def test_a_trainee_stuck_on_a_purged_key_resets_the_step_and_finishes_it(tmp_pat
     done = run("scenario", "check")
     assert done.returncode == 0, done.stdout
     assert "[x] the clock moved at least 6d during this step (the clock moved 6d since this step began)" in done.stdout
-    assert json.loads((home / "scenario.json").read_text())["step"] == 4
+    assert saved_lab(home)["step"] == 4
 
     # a second trainee overshoots: 8 days purge the key, and step 3 can never be met again
     home = tmp_path / "other"
@@ -127,7 +129,7 @@ def test_a_trainee_stuck_on_a_purged_key_resets_the_step_and_finishes_it(tmp_pat
     assert "back at the start of step 3/5 (steps 1 to 2 replayed from their hints)" in done.stdout
     assert "[x] key key-tenant is deleted" in done.stdout
     assert not (home / ".reset-step").exists()
-    state = json.loads((home / "scenario.json").read_text())
+    state = saved_lab(home)
     assert state["step"] == 3 and state["completed"] == [1, 2]
 
     assert run("clock", "advance", "6d").returncode == 0
