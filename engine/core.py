@@ -19,6 +19,7 @@ import contextlib
 import functools
 import gc
 import hashlib
+import operator
 import threading
 from ._light import dataclass, field
 from datetime import datetime
@@ -139,6 +140,8 @@ def _no_cycle_collection() -> Iterator[None]:
 
 
 _ABSENT = object()
+_BY_TIME = operator.attrgetter("time")
+_BY_ID = operator.attrgetter("id")
 
 
 class _Table(dict):
@@ -658,7 +661,7 @@ class EngineCore:
                 continue
             upserts.setdefault(table, {})[key] = doc
         # in time order: an action that runs jobs (advance_clock) mixes allowed and denied operations
-        audit = sorted(uow.audit_ok + uow.audit, key=lambda a: a.time)
+        audit = sorted(uow.audit_ok + uow.audit, key=_BY_TIME)
         entries, pairs = self._log_entries(audit, uow.events + uow.refusals)
         if uow.late is not None and not bulk:
             uow.late.wait()  # the models hold every value now
@@ -692,7 +695,8 @@ class EngineCore:
                 x.data["origin"] = dict(origin)
             for a in audit:
                 a.__dict__["origin"] = dict(origin)
-        return entries, [("audit", a.to_doc()) for a in audit] + [("events", x.to_doc()) for x in entries]
+        # (an audit entry has no nested field: its document is its fields, which the store encodes sorted)
+        return entries, [("audit", dict(a.__dict__)) for a in audit] + [("events", x.to_doc()) for x in entries]
 
     def _journal(self, audit: list[AuditEntry], events: list[Event]) -> tuple[list, list]:
         """Write audit entries and events alone (no state change) in one journal append; returns (audit,
@@ -794,7 +798,7 @@ class EngineCore:
                 if r is not None and r.des_id == des_id:
                     found[m.kind].append(r)
             return [r for table in DATA_TABLES
-                    for r in sorted(found[table], key=lambda r: r.id)]
+                    for r in sorted(found[table], key=_BY_ID)]
         return [r for table in DATA_TABLES
                 for r in sorted((r for r in self.t[table].values() if r.des_id == des_id), key=lambda r: r.id)]
 
@@ -925,9 +929,16 @@ class EngineCore:
         uow = self.uow
         if uow.dry_run or count <= 0:
             return
-        now = iso(self.clock.now())
-        uow.audit_ok.extend(AuditEntry(id="", time=now, vault=vault, caller=caller, operation=operation, kid=kid,
-                                       result="OK", code=None, message=None) for _ in range(count))
+        first = AuditEntry(id="", time=iso(self.clock.now()), vault=vault, caller=caller, operation=operation,
+                           kid=kid, result="OK", code=None, message=None)
+        fields = first.__dict__
+        new = object.__new__
+        out = [first]
+        for _ in range(count - 1):  # the same fields (scalars), without the constructor's checks each time
+            entry = new(AuditEntry)
+            entry.__dict__.update(fields)
+            out.append(entry)
+        uow.audit_ok.extend(out)
 
     # ---- small helpers --------------------------------------------------------------------------
 

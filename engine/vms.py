@@ -698,12 +698,7 @@ class VmsBackend(EngineCore):
         vms: dict[str, VirtualMachine] = {}
         resources: dict[tuple[str, str], Disk] = {}
 
-        found: list = []
-
-        def add(table: str, r) -> None:
-            resources[(table, r.key)] = r
-            found.append(r)
-
+        found: list = []  # (each resource once: a re-key's disks are touched and members of the set)
         for t, k in list(touched):
             if t == "vms":
                 vm = self.t["vms"].get(k)
@@ -715,20 +710,26 @@ class VmsBackend(EngineCore):
                             resources[("disks", d.key)] = d
             elif t in DATA_TABLES:
                 r = self.t[t].get(k)
-                if r is not None:
-                    add(t, r)
+                if r is not None and (t, k) not in resources:
+                    resources[(t, k)] = r
+                    found.append(r)
         for des in self.t["des"].values():  # sets are few (a quota per region); their members are not
             ref = parse_key_url(des.key_url)
             if (("des", des.key) in touched or key_id(ref.vault, ref.name).lower() in keys
                     or ref.vault.lower() in vaults):
                 for r in self.des_resources(des):
-                    add(r.table, r)
+                    where = (r.table, r.key)
+                    if where not in resources:
+                        resources[where] = r
+                        found.append(r)
         # the VMs of what was found, and their disks (the checks read every disk of a VM), read together
         index = self.t["vm_of_disk"]
         index.prefetch([r.id for r in found])  # type: ignore[attr-defined]
-        self.t["vms"].prefetch([e.vm for r in found if (e := index.get(r.id)) is not None])  # type: ignore[attr-defined]
-        for r in found:
-            vm = self.vm_of_disk(r.id)
+        attached = [e.vm for r in found if (e := index.get(r.id)) is not None]  # (vm_of_disk, each entry once)
+        table = self.t["vms"]
+        table.prefetch(attached)  # type: ignore[attr-defined]
+        for vm_id in attached:
+            vm = table.get(vm_id)
             if vm is not None:
                 vms[vm.key] = vm
         self.t["disks"].prefetch([d for vm in vms.values() for d in vm.disk_ids()])  # type: ignore[attr-defined]

@@ -167,18 +167,36 @@ class LogFiles:
         # re-key of 2,000 disks encodes 2,000 lines, and json.dumps's per-call set-up would cost more
         encode = json.encoder.c_make_encoder({}, _not_json, json.encoder.encode_basestring_ascii, None, ":", ",",
                                              True, False, True)
+        # a re-key's thousands of audit entries differ only in their ids: a line equal to the last one but for
+        # its id is the last one's text with the new id put in its place (the same bytes as encoding it)
+        last: tuple | None = None  # (log name, the last document (its id is replaced), text before its id, after)
         for name, doc in entries:
-            self.path(name)
+            if name not in LOG_NAMES:
+                self._check(name)
             last_id += 1
-            doc["id"] = f"{last_id:09d}"
-            ids.append(doc["id"])
-            lines.append("".join(encode(dict(doc, log=name, gen=gen), 0)).encode("ascii"))
+            ident = doc["id"] = f"{last_id:09d}"
+            ids.append(ident)
+            if last is not None and last[0] == name:
+                last[1]["id"] = ident
+                if doc == last[1]:  # (its values are strings or None: equal values, equal text)
+                    lines.append(last[2] + ident.encode("ascii") + last[3])
+                    continue
+            text = "".join(encode(dict(doc, log=name, gen=gen), 0)).encode("ascii")
+            lines.append(text)
+            last = None
+            key = ident.encode("ascii")
+            cut = text.find(b'"id":"' + key + b'"')
+            if cut >= 0 and text.count(key) == 1 and all(type(v) is str or v is None for v in doc.values()):
+                at = cut + len(b'"id":"')
+                last = (name, dict(doc), text[:at], text[at + len(key):])
         return ids, lines
 
-    def last_id(self, committed_gen: int) -> int:
+    def last_id(self, committed_gen: int, sig: tuple | None | bool = False) -> int:
         """The id of the journal's last committed line (0 for none): from what this process last wrote when
-        the file is as it left it, else from a read of its tail."""
-        sig = self.signature()
+        the file is as it left it, else from a read of its tail. ``sig``: the file's :meth:`signature`, when
+        the caller has just taken it (under the store's lock)."""
+        if sig is False:
+            sig = self.signature()
         cached = self._cache
         if sig is None:
             return 0
@@ -279,6 +297,11 @@ class LogFiles:
         _compat.chmod(aside, 0o600)
         sys.stderr.write(f"cmklab: warning: {size - end} damaged byte(s) at the end of {self.path()} were set "
                          f"aside in {aside}; every committed line before them is kept\n")
+
+    def written_signature(self) -> tuple | None:
+        """The journal's :meth:`signature` as this object's last write left it (taken by that write: no stat), or
+        as it is now if this object has not written it."""
+        return self._cache[0] if self._cache is not None else self.signature()
 
     def signature(self) -> tuple | None:
         try:

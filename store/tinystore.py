@@ -17,10 +17,12 @@ Why this shape: the cost of a command must be the cost of what it touches, at 10
 store; the action's audit entries and events travel in the same record, so that append is the only
 fsync an action pays (store.logs says how ``journal.jsonl`` follows). A read opens only the shards it
 needs: a document's shard is a hash of its key, so ``key show`` never parses a disk and ``disk show``
-parses one 64th of the disks. When the log passes
-``COMPACT_BYTES`` the shards it touches are rewritten (each atomically: a temporary, fsync'd, renamed over
-it; the fsyncs of one compaction in flight together) and the log starts again empty: the work is
-proportional to what changed, paid once per ~megabyte of changes.
+parses one 64th of the disks. When the log's documents pass ``COMPACT_BYTES`` and a share
+(``COMPACT_SHARE``) of the shard files they touch, the shards it touches are rewritten (each atomically: a
+temporary, fsync'd, renamed over it; the fsyncs of one compaction in flight together) and the log starts again
+empty: the work is proportional to what changed, paid once per ~megabyte of changes, and at most once per as
+many bytes of changes as it writes (a change of every disk of a large set does not rewrite every disk shard
+each time). Caps on the log's documents and on the whole log bound what a reader parses.
 
 The commit log, one record per commit::
 
@@ -85,7 +87,20 @@ META_KEY = "meta"
 SHARDS = 64
 """Shards per table: a document's shard is ``crc32(key) % SHARDS``."""
 COMPACT_BYTES = 1 << 20
-"""The commit log is compacted into the shards when it passes this size."""
+"""The commit log is compacted into the shards when its documents pass this size and a share of the shard files
+they touch (:data:`COMPACT_SHARE`), or when they pass :data:`TABLE_CAP` times it (whatever those files hold),
+or when the whole log (journal lines included) passes :data:`LOG_CAP` times it (see :meth:`TinyStore._log_full`)."""
+COMPACT_SHARE = 1.5
+"""A log whose documents are fewer bytes than this share of the shard files they touch is not compacted (above
+:data:`COMPACT_BYTES`): the compaction rewrites those files, so it is paid once per as many bytes of changes as
+it writes. One change of every document of a table (a re-key of every disk of a set) then does not rewrite the
+whole table at once; the next one does."""
+TABLE_CAP = 8
+"""The log's documents are compacted once they pass this many times :data:`COMPACT_BYTES`, whatever the shards
+they touch hold (a reader of a table parses that table's changes in the log: this bounds it)."""
+LOG_CAP = 8
+"""The whole log (its journal lines too: every open reads them) is compacted once it passes this many times
+:data:`COMPACT_BYTES`."""
 LOG_FILE = "changes.log"
 META_FILE = "meta.json"
 MARK = b"#"
@@ -276,7 +291,8 @@ class _View:
     """What this process knows of the persisted state: the base generation, the log's whole records."""
 
     __slots__ = ("generation", "base_generation", "schema", "meta_sig", "log_sig", "log_end", "lines", "parsed",
-                 "files", "latest", "indexes", "raw_indexes", "whole", "journal", "journal_last")
+                 "files", "latest", "indexes", "raw_indexes", "whole", "journal", "journal_last", "table_bytes",
+                 "touched", "line_keys")
 
     def __init__(self) -> None:
         self.generation = 0
@@ -302,6 +318,19 @@ class _View:
         """The journal lines the log's records carry, oldest first."""
         self.journal_last: int | None = None
         """The id of the last of them (parsed when first needed)."""
+        self.table_bytes = 0
+        """The bytes of the log's document changes (its table lines' change objects)."""
+        self.touched: set[tuple[str, int]] | None = None
+        """(table, shard) of every document the log's records change; None until first needed."""
+        self.line_keys: dict[str, list[frozenset | None]] = {}
+        """table -> the keys each of its log lines changes (as ``lines``; None where not known without a parse):
+        a compaction skips the lines whose every key a later line changes again."""
+
+    def touched_shards(self) -> set[tuple[str, int]]:
+        if self.touched is None:
+            self.touched = {(table, shard_of(key)) for table in self.lines for change in self.changes(table)
+                            for part in ("u", "d") for key in change.get(part, ())}
+        return self.touched
 
     def last_journal_id(self) -> int:
         if self.journal_last is None:
@@ -388,6 +417,8 @@ class TinyStore:
         self._closed = False
         self._thread_lock = threading.RLock()
         self._lock_depth = 0
+        self._current_in_hold = False
+        """The view was found current under the lock held now (see :meth:`_view_is_current`)."""
         self._swept: dict[str, tuple | None] = {}
         """directory -> its (inode, mtime, ctime) when this object last found no leftover in it."""
         self._mark: tuple[int, bytes] | None = None
@@ -494,6 +525,7 @@ class TinyStore:
         except OSError as exc:
             raise StoreError(f"cannot read the commit log {self.log_path}: {exc.strerror or exc}") from exc
         view.lines, view.journal, last, view.log_end = parse_log(raw)
+        view.table_bytes = sum(len(r) for raws in view.lines.values() for r in raws)
         view.generation = max(view.base_generation, last)
         try:
             names = os.listdir(self.db_dir)
@@ -506,7 +538,17 @@ class TinyStore:
         self._view = view
 
     def _view_is_current(self) -> bool:
-        return _stat_sig(self.meta_path) == self._view.meta_sig and _stat_sig(self.log_path) == self._view.log_sig
+        """Whether meta.json and the log are the files this view read (two stats). Under the lock, once it was
+        found so, it stays so for the rest of the hold (every write of this object moves its view along, and
+        no other writer can write): not asked again (the engine asks when it begins an action, the commit
+        again before it writes)."""
+        if self._lock_depth and self._current_in_hold:
+            return True
+        current = (_stat_sig(self.meta_path) == self._view.meta_sig
+                   and _stat_sig(self.log_path) == self._view.log_sig)
+        if current and self._lock_depth:
+            self._current_in_hold = True
+        return current
 
     @property
     def generation(self) -> int:
@@ -553,11 +595,17 @@ class TinyStore:
             view.parsed.pop(table, None)
             view.latest.pop(table, None)
             out = changes.setdefault(table, {})
+            known = view.line_keys.setdefault(table, [])
+            known.extend([None] * (len(view.lines[table]) - len(raws) - len(known)))
             for raw in raws:
+                view.table_bytes += len(raw)
                 change = json.loads(raw)
+                known.append(frozenset(change.get("u", ())) | frozenset(change.get("d", ())))
                 out.update(change.get("u", {}))
                 for key in change.get("d", ()):
                     out[key] = None
+            if view.touched is not None:
+                view.touched.update((table, shard_of(key)) for key in out)
         view.log_end += end
         view.generation = max(view.generation, last)
         view.log_sig = signature_of(st) if end == len(data) else (st.st_dev, st.st_ino, -1, -1, -1)
@@ -778,26 +826,44 @@ class TinyStore:
             self._check_committable()
             view = self._view
             generation = view.generation + 1
-            others = self._sync_journal() or self._logs.signature() != self._log_sig
+            sig = self._logs.signature()  # (one stat of the journal for the checks that follow)
+            others = self._sync_journal(sig)
+            if others:
+                sig = self._logs.signature()
+            others = others or sig != self._log_sig
             try:
-                ids, journal = self._logs.encode(log, generation, self._logs.last_id(view.generation))
+                ids, journal = self._logs.encode(log, generation, self._logs.last_id(view.generation, sig))
                 payload, per_table, encoded = self._record(generation, upserts, deletes, journal)
             except (TypeError, ValueError, RecursionError) as exc:
                 raise ValueError(f"documents are not JSON-serialisable: {exc}") from exc
-            compacting = shred or view.log_end + len(payload) > COMPACT_BYTES
+            record_shards: set[tuple[str, int]] = set()  # (table, shard) of this record's documents, once asked
+
+            def shards_of_record() -> set[tuple[str, int]]:
+                if not record_shards:
+                    record_shards.update((table, shard_of(key)) for part in (upserts, deletes)
+                                         for table, keys in part.items() for key in keys)
+                return record_shards
+
+            compacting = shred or self._log_full(view, per_table, shards_of_record, view.log_end + len(payload))
             if shred:
                 self._sweep_leftovers(full=True)  # no copy of what this commit destroys may stay anywhere
+            current: dict[str, dict] = {}  # table -> this commit's change of it, for the compaction
             if payload:
                 self._append(payload)
                 if journal:
                     view.journal.extend(journal)
                     view.journal_last = int(ids[-1])
+                if view.touched is not None:
+                    view.touched |= shards_of_record()
                 for table, raw in per_table:
-                    first = table not in view.lines
                     view.lines.setdefault(table, []).append(raw)
+                    view.table_bytes += len(raw)
+                    known = view.line_keys.setdefault(table, [])
+                    known.extend([None] * (len(view.lines[table]) - 1 - len(known)))
+                    known.append(frozenset(upserts.get(table, ())) | frozenset(deletes.get(table, ())))
                     view.parsed.pop(table, None)
                     view.latest.pop(table, None)
-                    if compacting and first:
+                    if compacting:
                         # the compaction that follows folds this change as it is (no parse of what was just
                         # written); the view is read again from the files after it
                         change = {}
@@ -805,31 +871,53 @@ class TinyStore:
                             change["u"] = upserts[table]
                         if deletes.get(table):
                             change["d"] = deletes[table]
-                        view.parsed[table] = [change]
+                        current[table] = change
                 view.generation = generation
             if journal:
                 try:
                     self._logs.write(journal, generation - 1, generation, sync=False)
                     if not others:
-                        self._note_logs()
+                        self._log_sig = self._logs.written_signature()  # (as the write left it: no stat)
                 except StoreError as exc:
                     # committed already (the record holds the lines): the next writer copies them
                     sys.stderr.write(f"cmklab: warning: the commit is saved, but {exc}; its journal lines are "
                                      f"copied from the commit log by the next change\n")
             if compacting:
                 try:
-                    self._compact(encoded)
+                    self._compact(encoded, current)
                 except (OSError, StoreError) as exc:
                     # The commit is durable already (the append was its commit point): never report it as
                     # failed. The log stays as it is and the next commit compacts again (after a sweep: a
                     # temporary of this one may be left).
                     self._sweep_next = True
+                    self._current_in_hold = False
                     sys.stderr.write(f"cmklab: warning: the commit is saved, but the compaction of {self.db_dir} "
                                      f"failed ({getattr(exc, 'strerror', None) or exc}); it is retried with "
                                      f"the next change\n")
                     with contextlib.suppress(OSError, StoreError):
                         self._refresh()
             return ids
+
+    def _log_full(self, view: _View, per_table: list[tuple[str, bytes]], shards_of_record, size: int) -> bool:
+        """Whether the log, once this record (its table lines ``per_table``, the (table, shard) of its documents
+        ``shards_of_record()``, ``size`` bytes of log after it) is appended, is to be compacted: its documents
+        pass :data:`COMPACT_BYTES` and
+        :data:`COMPACT_SHARE` of the shard files they touch (as those files are now), or :data:`TABLE_CAP`
+        times it; or the whole log passes :data:`LOG_CAP` times it."""
+        if size > LOG_CAP * COMPACT_BYTES:
+            return True
+        table_bytes = view.table_bytes + sum(len(raw) for _table, raw in per_table)
+        if table_bytes <= COMPACT_BYTES:
+            return False
+        if table_bytes > TABLE_CAP * COMPACT_BYTES:
+            return True
+        touched = view.touched_shards() | shards_of_record()
+        written = 0
+        for table, shard in touched:
+            if shard in view.files.get(table, ()):
+                with contextlib.suppress(OSError):
+                    written += os.stat(self.shard_path(table, shard)).st_size
+        return table_bytes > COMPACT_SHARE * written
 
     def _check_committable(self) -> None:
         """Under the lock, before a commit writes anything: the state is the one this process read, and
@@ -1044,7 +1132,8 @@ class TinyStore:
     def _append(self, payload: bytes) -> None:
         """Append one record at the end of the last whole record (a torn tail is cut off); fsync."""
         view = self._view
-        _ensure_dir(self.db_dir)
+        if view.log_sig is None:  # (a log this view read is in its directory: it exists)
+            _ensure_dir(self.db_dir)
         try:
             fd = os.open(self.log_path, os.O_RDWR | os.O_CREAT | _compat.O_CLOEXEC, 0o600)
         except OSError as exc:
@@ -1064,6 +1153,7 @@ class TinyStore:
                     raise OSError(f"short write ({written} of {len(payload)} bytes)")
                 os.fsync(fd)
             except OSError as exc:
+                self._current_in_hold = False
                 with contextlib.suppress(OSError):
                     os.ftruncate(fd, view.log_end)
                 raise StoreError(f"cannot write the commit log {self.log_path}: {exc.strerror or exc}; "
@@ -1075,17 +1165,41 @@ class TinyStore:
         if created:
             fsync_dir(self.db_dir)
 
-    def _compact(self, encoded: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    def _compact(self, encoded: Mapping[str, Mapping[str, str]] | None = None,
+                 current: Mapping[str, dict] | None = None) -> None:
         """Fold the log into the shards it touches, write meta.json, start an empty log (under the lock).
-        ``encoded``: the encodings of the last record's documents (:meth:`_record`), reused as they are."""
+        ``encoded``: the encodings of the last record's documents (:meth:`_record`), reused as they are;
+        ``current``: table -> the last record's change of it, as committed (not parsed again).
+
+        The lines are folded newest first: a line whose every key a later line changes again is not parsed
+        (a second re-key of the same disks supersedes the first)."""
         view = self._view
+        current = current or {}
         final: dict[tuple[str, int], dict[str, dict | None]] = {}
         for table in list(view.lines):
-            for change in view.changes(table):
+            raws = view.lines[table]
+            known = view.line_keys.get(table, [])
+            parsed = view.parsed.get(table)
+            seen: set[str] = set()
+            latest: dict[str, dict | None] = {}
+            for i in range(len(raws) - 1, -1, -1):
+                keys = known[i] if i < len(known) and len(known) == len(raws) else None
+                if keys is not None and keys <= seen:
+                    continue
+                if i == len(raws) - 1 and table in current:
+                    change = current[table]
+                else:
+                    change = parsed[i] if parsed is not None else json.loads(raws[i])
+                for key in change.get("d", ()):  # (in a line, a delete comes after the upserts)
+                    if key not in seen:
+                        seen.add(key)
+                        latest[key] = None
                 for key, doc in change.get("u", {}).items():
-                    final.setdefault((table, shard_of(key)), {})[key] = doc
-                for key in change.get("d", ()):
-                    final.setdefault((table, shard_of(key)), {})[key] = None
+                    if key not in seen:
+                        seen.add(key)
+                        latest[key] = doc
+            for key, doc in latest.items():
+                final.setdefault((table, shard_of(key)), {})[key] = doc
         if view.journal:
             # the log is the only durable copy of its journal lines until the journal is synced (which the
             # shards' writer does beside theirs)
@@ -1307,10 +1421,12 @@ class TinyStore:
                 yield
             except BaseException:
                 self._sweep_next = True  # a write of ours may have stopped half-way: sweep next time
+                self._current_in_hold = False  # (and the view may not be what it left: ask the files again)
                 raise
             finally:
                 self._lock_depth -= 1
                 if self._lock_depth == 0:
+                    self._current_in_hold = False
                     try:
                         self._left = None if self._sweep_next else self._note_own_writes()
                     finally:
@@ -1533,14 +1649,14 @@ class TinyStore:
         view = self._view
         return bool(view.journal) and view.last_journal_id() > self._logs.last_id(view.generation)
 
-    def _missing_journal(self, have: int | None = None) -> list[bytes]:
+    def _missing_journal(self, have: int | None = None, sig: tuple | None | bool = False) -> list[bytes]:
         """The journal lines of the log's records that the journal lacks, oldest first (``have``: the id of
         the journal's last line, when the caller has just read it)."""
         view = self._view
         if not view.journal:
             return []
         if have is None:
-            have = self._logs.last_id(view.generation)
+            have = self._logs.last_id(view.generation, sig)
         if view.last_journal_id() <= have:
             return []
         out = []
@@ -1551,10 +1667,10 @@ class TinyStore:
         out.reverse()
         return out
 
-    def _sync_journal(self) -> bool:
+    def _sync_journal(self, sig: tuple | None | bool = False) -> bool:
         """Copy into the journal the lines of committed records that it lacks (under the lock); True if any
-        were written."""
-        missing = self._missing_journal()
+        were written. ``sig``: the journal's signature, just taken."""
+        missing = self._missing_journal(sig=sig)
         if missing:
             view = self._view
             self._logs.write(missing, view.generation, view.generation, sync=False)

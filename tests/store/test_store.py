@@ -196,6 +196,28 @@ def test_the_log_is_compacted_once_it_passes_its_bound(home, store, monkeypatch)
     assert len(store.load()["disks"]) == 40 and store.generation == 40
 
 
+def test_a_change_of_every_document_waits_for_a_share_of_the_shards_it_touches(home, store, monkeypatch):
+    """Past COMPACT_BYTES the log is compacted only once its documents pass COMPACT_SHARE of the shard files
+    they touch: rewriting every document of a table (a re-key) does not rewrite every shard each time."""
+    monkeypatch.setattr(tinystore_mod, "COMPACT_BYTES", 4096)
+    docs = {f"/disks/{i}": {"v": 0, "pad": "x" * 100} for i in range(200)}
+    store.commit({"disks": docs}, {})  # (no shard file yet: compacted at once)
+    assert db_file(home, "changes.log").stat().st_size == 0
+    shards = {n: db_file(home, n).stat().st_mtime_ns for n in os.listdir(home / "db") if n.startswith("disks.")}
+    store.commit({"disks": {k: dict(d, v=1) for k, d in docs.items()}}, {})
+    assert db_file(home, "changes.log").stat().st_size > 4096  # one share: kept in the log
+    assert {n: db_file(home, n).stat().st_mtime_ns for n in shards} == shards
+    with TinyStore(home) as other:
+        assert {d["v"] for d in other.load()["disks"].values()} == {1}
+    store.commit({"disks": {k: dict(d, v=2) for k, d in docs.items()}}, {})
+    assert db_file(home, "changes.log").stat().st_size == 0  # twice the shards' bytes: compacted
+    with TinyStore(home) as other:
+        assert {d["v"] for d in other.load()["disks"].values()} == {2} and other.generation == 3
+    monkeypatch.setattr(tinystore_mod, "TABLE_CAP", 1)  # whatever the shards hold, past the cap: compacted
+    store.commit({"disks": {k: dict(d, v=3) for k, d in docs.items()}}, {})
+    assert db_file(home, "changes.log").stat().st_size == 0
+
+
 def test_shred_compacts_at_once(home, store):
     store.commit({"keys": {"/k": {"sealed": "MATERIAL-1234"}}}, {})
     assert b"MATERIAL-1234" in db_file(home, "changes.log").read_bytes()
@@ -799,6 +821,31 @@ def test_same_contract_as_memory_store(tmp_path, sequence):
         assert again.load() == expected
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(commits, commits, st.dictionaries(tables, st.lists(keys, max_size=2), max_size=2))
+def test_a_compaction_folds_the_log_as_replaying_it_would(tmp_path, before, after, last):
+    """A compaction folds the lines newest first and skips those whose every key a later line changes again;
+    the lines of another process's records (keys not known without a parse) and this one's alike: the state is
+    the one replaying every commit in order gives."""
+    home = Path(tempfile.mkdtemp(dir=tmp_path))
+    model = MemoryStore()
+    with TinyStore(home) as s:
+        for upserts, deletes in before:
+            s.commit(upserts, deletes)
+            model.commit(upserts, deletes)
+    with TinyStore(home) as s:
+        for upserts, deletes in after:
+            s.commit(upserts, deletes)
+            model.commit(upserts, deletes)
+        s.commit({}, last, shred=True)  # compacts at once
+        model.commit({}, last)
+        assert (home / "db" / "changes.log").stat().st_size == 0
+        expected = {t: d for t, d in model.load().items() if d}
+        assert s.load() == expected
+    with TinyStore(home) as again:
+        assert again.load() == expected
+
+
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
                            | st.text(max_size=4),
                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner,
@@ -924,6 +971,22 @@ def test_a_commit_carries_its_journal_lines_and_pays_one_fsync(home, store, monk
     with pytest.raises(ValueError, match="unknown log"):
         store.commit({"disks": {DISK: {"v": 3}}}, {}, log=[("journal", {})])
     assert store.load() == {"disks": {DISK: {"v": 2}}} and store.generation == 2  # nothing of it was written
+
+
+def test_journal_lines_that_differ_only_in_their_ids_are_encoded_as_json_dumps_would(home):
+    """A run of equal entries (a re-key's audit lines) reuses the first one's text: the same bytes as
+    json.dumps gives for each of them, whatever comes between (other logs, other values, nested data)."""
+    from store.logs import LogFiles
+
+    audit = {"operation": "KeyUnwrap", "kid": "https://v/keys/k/1", "result": "OK", "code": None, "time": "t"}
+    entries = ([("audit", dict(audit)) for _ in range(3)] + [("events", {"type": "x", "data": {"a": [1]}})]
+               + [("audit", dict(audit, result="Forbidden")), ("audit", dict(audit, result="Forbidden")),
+                  ("audit", dict(audit, code=1)), ("audit", dict(audit, code=True)),
+                  ("audit", dict(audit, message="000000009")), ("audit", dict(audit, message="000000009"))])
+    ids, lines = LogFiles(str(home)).encode(entries, 7, 0)
+    assert ids == [f"{i:09d}" for i in range(1, 11)]
+    assert lines == [json.dumps(dict(doc, log=name, gen=7), separators=(",", ":"), sort_keys=True).encode()
+                     for name, doc in entries]
 
 
 def test_a_compaction_syncs_the_journal_before_it_empties_the_log(home, store, monkeypatch):
