@@ -24,6 +24,8 @@ Each facility, native (Linux, macOS) -> portable fallback (Windows, or ``CMKLAB_
   call; the ``fsync`` after a write does all of the writing, as it always makes it durable).
 * ``make_sparse``: nothing to do where every file is sparse (Linux, macOS file systems) -> on Windows,
   ``FSCTL_SET_SPARSE`` on a new blob file (NTFS zero-fills a write past the end otherwise), best effort.
+* ``fork``: ``os.fork`` for a second process that writes part of a large bulk commit's shard files (an
+  import's) beside this one -> none (this process writes every shard).
 * ``chmod``: ``os.chmod`` on POSIX; nothing elsewhere (modes are POSIX: on Windows ``os.chmod`` only
   sets "read-only"). Not affected by ``CMKLAB_PORTABLE``.
 
@@ -69,6 +71,7 @@ _NATIVE_FSYNC_DIR = POSIX and hasattr(os, "O_DIRECTORY") and not PORTABLE
 _NATIVE_SEEK_DATA = hasattr(os, "SEEK_DATA") and hasattr(os, "SEEK_HOLE") and not PORTABLE
 _NATIVE_REPLACE_WHILE_OPEN = os.name != "nt" and not PORTABLE
 _NATIVE_WRITEBACK = sys.platform.startswith("linux") and not PORTABLE
+_NATIVE_FORK = POSIX and hasattr(os, "fork") and not PORTABLE
 
 FALLBACKS: frozenset[str] = frozenset(name for name, native in (
     ("O_CLOEXEC", _NATIVE_CLOEXEC),
@@ -80,6 +83,7 @@ FALLBACKS: frozenset[str] = frozenset(name for name, native in (
     ("SEEK_DATA", _NATIVE_SEEK_DATA),
     ("REPLACE_WHILE_OPEN", _NATIVE_REPLACE_WHILE_OPEN),
     ("start_writeback", _NATIVE_WRITEBACK),
+    ("fork", _NATIVE_FORK),
 ) if not native)
 """The facilities that take their portable path in this process (empty on Linux by default)."""
 
@@ -92,6 +96,13 @@ SEEK_HOLE: int | None = os.SEEK_HOLE if _NATIVE_SEEK_DATA else None
 
 REPLACE_WHILE_OPEN: bool = _NATIVE_REPLACE_WHILE_OPEN
 """True where ``os.replace`` may replace a file this process holds open (POSIX); False on Windows."""
+
+
+def can_fork() -> bool:
+    """True where this process may fork a helper that runs Python code: POSIX, ``CMKLAB_PORTABLE`` not set, and
+    called on the main thread (a fork copies only the calling thread: a lock another thread held at that moment
+    would stay held in the child for ever)."""
+    return _NATIVE_FORK and threading.current_thread() is threading.main_thread()
 
 _locks: dict[int, threading.Lock] = {}
 _locks_guard = threading.Lock()

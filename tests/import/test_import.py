@@ -199,17 +199,32 @@ def test_stand_ins_are_marked_wherever_a_key_is_shown(twin_home, capsys):
     assert "standIn" in key_bundle(e, k)  # what the console's detail panel shows
 
 
-def test_seeded_imports_are_reproducible(tmp_path, capsys):
-    layers = []
+def test_seeded_imports_are_reproducible(tmp_path, capsys, monkeypatch):
+    from store import tinystore
+
+    writers = []
+    real_writer = tinystore._ShardWriter
+
+    class Writer(real_writer):  # b's commit is written by two processes where the system forks
+        def __init__(self, jobs):
+            writers.append(len(jobs))
+            super().__init__(jobs)
+
+    monkeypatch.setattr(tinystore, "_ShardWriter", Writer)
+    layers, files = [], []
     for name in ("a", "b"):
         home = tmp_path / name
+        monkeypatch.setattr(tinystore, "FORK_MIN_DOCS", 1 if name == "b" else 10 ** 9)
         code, out, err = run(capsys, home, "import", *FILES)
         assert code == 0, err
+        assert len(writers) == (1 if name == "b" and tinystore._compat.can_fork() else 0)
+        files.append(tinystore.state_files(home))
         code, out, err = run(capsys, home, "disk", "inspect", "-g", "rg-prod", "-n", "disk-spare", "-o", "json")
         layers.append(json.loads(out)["layers"])
         shown = az_json(capsys, home, "keyvault", "key", "show", "--vault-name", "kv-prod-cmk", "-n", "disk-key")
         layers.append(shown["key"]["n"])
     assert layers[0] == layers[2] and layers[1] == layers[3]
+    assert files[0] == files[1]  # the same bytes, written by one process or two
 
 
 # ---- what cannot be modelled, and bad input: a summary or a clear error, and nothing changed -------------------

@@ -104,7 +104,7 @@ def test_a_failed_bulk_write_leaves_the_old_state_and_no_staging_directory(home,
     def full_disk(*a, **k):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(tinystore_mod, "_shard_bytes", full_disk)
+    monkeypatch.setattr(tinystore_mod, "_write_new", full_disk)  # (the shards' writes are on a second thread)
     with pytest.raises(StoreError, match="No space left on device.*nothing was committed"):
         s.bulk_commit({"disks": dict(disk(i) for i in range(5000, 5010))}, {})
     assert state_files(home) == before and leftovers(home) == []
@@ -228,3 +228,79 @@ def test_a_bulk_commit_killed_anywhere_in_the_swap_lands_whole_or_not_at_all(hom
                 assert b"new-secret" not in data, os.path.join(root, name)
     assert len([n for n in os.listdir(home / "db") if n.startswith("disks.")]) <= 2 * SHARDS
     reopened.close()
+
+
+forks = pytest.mark.skipif(not tinystore_mod._compat.can_fork(), reason="the system does not fork (or portable paths)")
+
+
+def counted_writers(monkeypatch) -> list[int]:
+    """Lower the threshold of the two-process write and count the forked writers (their shards' documents)."""
+    started: list[int] = []
+    real = tinystore_mod._ShardWriter
+
+    class Counted(real):
+        def __init__(self, jobs):
+            started.append(sum(len(docs) for _dst, _table, docs in jobs))
+            super().__init__(jobs)
+
+    monkeypatch.setattr(tinystore_mod, "FORK_MIN_DOCS", 100)
+    monkeypatch.setattr(tinystore_mod, "_ShardWriter", Counted)
+    return started
+
+
+@forks
+def test_a_large_bulk_commit_written_by_two_processes_gives_the_same_files_as_one(tmp_path, monkeypatch):
+    docs = dict(disk(i) for i in range(600))
+    one = TinyStore(tmp_path / "one")
+    one.bulk_commit({"disks": docs, "vaults": {"v1": {"id": "v1"}}}, {})  # under the threshold: one process
+    started = counted_writers(monkeypatch)
+    two = TinyStore(tmp_path / "two")
+    two.bulk_commit({"disks": docs, "vaults": {"v1": {"id": "v1"}}}, {})
+    assert len(started) == 1 and 0 < started[0] < 601  # about half of the documents went to the other process
+    assert state_files(tmp_path / "two") == state_files(tmp_path / "one")
+    # with late values (an import's wraps, computed in another process meanwhile): one process writes them all
+    values = [f"wrapped-{i}-" + "x" * (20 + i % 7) for i in range(300)]
+    late = Late(values)
+    held = {k: dict(d, layers=[{"kid": "k", "wrapped": late.holder(i)}]) for i, (k, d) in
+            enumerate(disk(i) for i in range(300))}
+    final = {k: dict(d, layers=[{"kid": "k", "wrapped": values[i]}]) for i, (k, d) in
+             enumerate(disk(i) for i in range(300))}
+    index = {f"/x/{i}": {"id": f"/x/{i}", "vm": f"/vm/{i % 7}"} for i in range(200)}
+    a, b = TinyStore(tmp_path / "late"), TinyStore(tmp_path / "final")
+    a.bulk_commit({"disks": held, "vm_of_disk": index}, {}, late=late)
+    assert len(started) == 1
+    b.bulk_commit({"disks": final, "vm_of_disk": index}, {})
+    assert len(started) == 2
+    assert state_files(tmp_path / "late") == state_files(tmp_path / "final")
+    again = TinyStore(tmp_path / "late")
+    assert again.load_doc("vm_of_disk", "/x/9") == index["/x/9"]
+    assert again.load_doc("disks", disk(7)[0]) == final[disk(7)[0]]
+    for s in (one, two, a, b, again):
+        s.close()
+
+
+@forks
+def test_what_the_forked_writer_raises_aborts_the_bulk_commit_and_nothing_is_written(home, monkeypatch):
+    s = seeded(home)
+    before = state_files(home)
+    started = counted_writers(monkeypatch)
+    docs = dict(disk(i) for i in range(1000, 1600))
+    bad = {f"/x/{i}": {"id": f"/x/{i}", "n": float("nan") if i == 150 else i} for i in range(300)}
+    with pytest.raises(ValueError, match="Out of range float"):  # what json says of NaN, raised in the child
+        s.bulk_commit({"acl": bad, "disks": docs}, {})  # (the first table's shards go to the other process)
+    assert len(started) == 1 and started[0] >= 300
+    assert state_files(home) == before and leftovers(home) == []
+
+    def full_disk(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tinystore_mod, "_write_new", full_disk)  # (the child's too: it forks with this module)
+    with pytest.raises(StoreError, match="No space left on device.*nothing was committed"):
+        s.bulk_commit({"disks": docs}, {})
+    assert len(started) == 2
+    assert state_files(home) == before and leftovers(home) == []
+    monkeypatch.undo()
+    s.refresh()
+    s.bulk_commit({"disks": docs}, {})  # and the store goes on
+    assert set(docs) <= set(s.load()["disks"])
+    s.close()

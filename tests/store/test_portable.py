@@ -91,8 +91,8 @@ with TinyStore(home) as t:
 print(json.dumps(report))
 """
 
-ALL_FALLBACKS = ["O_CLOEXEC", "REPLACE_WHILE_OPEN", "SEEK_DATA", "fsync_dir", "map_readonly", "pread", "pwrite",
-                 "pwritev", "start_writeback"]
+ALL_FALLBACKS = ["O_CLOEXEC", "REPLACE_WHILE_OPEN", "SEEK_DATA", "fork", "fsync_dir", "map_readonly", "pread",
+                 "pwrite", "pwritev", "start_writeback"]
 
 
 def run_probe(tmp_path, portable: bool) -> dict:
