@@ -551,6 +551,7 @@ def test_import_files_has_the_worker_generate_and_seal_the_stand_ins_while_it_pl
     ((early, asked, asked_for, versions, sealed),) = seen
     assert early and asked == 1 and asked_for == versions == report.stand_ins and set(sealed) == {None}
     assert report.timings["keygen_s"] > 0 and not engine._private_cache  # (no private key came back here)
+    assert "wraps_wait_s" in report.timings  # (the worker wrapped them)
     assert _opened_as_sealed(engine) == 14  # every wrap opens with its version's or region's sealed stand-in
     for k in engine.t["keys"].values():
         for ver in k.versions:
@@ -614,6 +615,28 @@ def test_a_worker_asked_for_stand_ins_while_planning_ends_with_a_failed_plan_or_
     engine = open_engine(home)
     assert not twin.home_holds_state(engine)
     engine.store.close()
+
+
+@pytest.mark.skipif(not FORKS, reason="no fork here (Windows, CMKLAB_PORTABLE=1): the wraps run on threads")
+def test_an_unseeded_merge_wraps_in_the_worker_by_the_keys_the_home_holds(tmp_path, monkeypatch):
+    """--merge: the sets' keys (and a region's platform key) are the home's: the worker is handed their public
+    numbers, and generates only what is new."""
+    from console.session import open_engine
+
+    monkeypatch.setattr(twin, "WORKER_MIN_BYTES", 0)
+    monkeypatch.setattr(twin, "WORKER_MIN", 1)
+    data = ("disk-list.json", "snapshot-list.json", "image-list.json", "vm-list-d.json", "vmss-list.json",
+            "graph-query.json")
+    engine = open_engine(tmp_path / "h")
+    twin.import_files(engine, [f for f in FILES if not f.endswith(data)], partial=True)
+    assert not engine.t["disks"] and engine.t["keys"]
+    held = {k.id: [dict(v) for v in k.versions] for k in engine.t["keys"].values()}
+    report = twin.import_files(engine, [f for f in FILES if f.endswith(data)], merge=True, partial=True)
+    assert report.counts["disks"] and {k.id: k.versions for k in engine.t["keys"].values()} == held
+    assert "wraps_wait_s" in report.timings  # (the worker wrapped them)
+    assert _opened_as_sealed(engine) == 14
+    engine.store.close()
+    assert _opened_as_sealed(open_engine(tmp_path / "h")) == 14
 
 
 @pytest.mark.skipif(not FORKS, reason="no fork here (Windows, CMKLAB_PORTABLE=1): the wraps run on threads")
