@@ -166,7 +166,7 @@ class WrapWorker:
         self._known: dict[int, int] = {}  # id(public key): its index
         self._keys: list = []  # each index's public key (a generated one's once keys() has it)
         self._tails: list[str] = []  # each index's placeholder tail (its wraps' length)
-        self._asked = 0  # generations asked for ("gen" messages)
+        self._asked = self._answered = 0  # generations asked for ("gen" messages), and answered
         self._made: list = []  # what keys() got: (n, e, sealed) of each generated key, in order
         self._gen_at: list[int] = []  # the index of each generated key
         self.keygen_s = 0.0  # the worker's CPU time generating and sealing them
@@ -202,6 +202,8 @@ class WrapWorker:
     def generate(self, wanted: list[tuple[int, bytes]]) -> list[int]:
         """Generate a private key of each ``(bits, aad)`` in the worker, sealed there with ``aad``; returns their
         indexes (what :meth:`add` takes). :meth:`keys` gives their public numbers and sealed material."""
+        if not wanted:
+            return []
         at = [self._index(None, b64_length_bits(bits)) for bits, _ in wanted]
         self._gen_at += at
         self._asked += 1
@@ -211,9 +213,10 @@ class WrapWorker:
     def keys(self) -> dict[int, tuple[str, str, str]]:
         """``(n, e, sealed)`` of each key :meth:`generate` asked for, by its index (waits for the worker to make
         them). A failure of the worker raises :class:`~engine.errors.EngineError`."""
-        while len(self._made) < len(self._gen_at):
+        while self._answered < self._asked:
             msg = self._recv()
             if msg[0] == "keys":
+                self._answered += 1
                 self._made += msg[1]
                 self.keygen_s += msg[2]
             elif msg[0] == "progress":

@@ -573,8 +573,8 @@ def _policy(item: dict) -> dict | None:
 def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, home=None, early=None) -> Plan:
     """Models for everything that can be modelled; every other item is in ``plan.report``.
 
-    ``early``: an :class:`_EarlyStandIns`, told the key versions once they are planned (the worker generates
-    their stand-ins while the planning goes on).
+    ``early``: an :class:`_EarlyStandIns`, told the key versions once they are planned, and the regions whose
+    platform keys wrap once the disks are (the worker generates their stand-ins while the planning goes on).
 
     ``home_subscription``: the subscription a home that already holds state models (``--merge``); the input
     must be of that subscription. ``home``: that home's engine (``--merge``): references to what it holds resolve."""
@@ -914,6 +914,8 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
             plan.disks.append((r, des))
             if kind == "disk":
                 disk_ids.add(key)
+    if early is not None:
+        early.regions(sorted({r.location for r, _ in plan.disks if r.encryption_type != ENC_CUSTOMER}))
 
     # ---- VMs
     attached: dict[str, str] = {}
@@ -1116,16 +1118,22 @@ def _stand_in(engine, bits: int, used: set[str]):
 
 class _EarlyStandIns:
     """The stand-ins of an import's key versions, asked of its worker process (engine._wraps) as soon as the
-    planning knows the versions (:func:`import_files` into an empty home): the worker generates and seals them
-    while this process goes on planning. ``indexes``: their keys' indexes in the worker, in the order of
-    ``plan.versions``."""
+    planning knows the versions (:func:`import_files` into an empty home), and the platform keys of the regions
+    that have none yet once it knows the disks: the worker generates and seals them while this process goes on
+    planning. ``indexes``: the versions' keys' indexes in the worker, in the order of ``plan.versions``;
+    ``platform``: each region's."""
 
-    def __init__(self, worker) -> None:
-        self.worker = worker
+    def __init__(self, engine, worker) -> None:
+        self.engine, self.worker = engine, worker
         self.indexes: list[int] | None = None
+        self.platform: dict[str, int] = {}
 
     def versions(self, versions: list) -> None:
         self.indexes = self.worker.generate([(bits, f"{k.id}/{ver['version']}".encode()) for k, ver, bits in versions])
+
+    def regions(self, regions: list[str]) -> None:
+        new = [r for r in regions if self.engine.t["platform_keys"].get(f"platform:{r}") is None]
+        self.platform = dict(zip(new, self.worker.generate([(2048, f"platform:{r}".encode()) for r in new])))
 
 
 def home_holds_state(engine) -> bool:
@@ -1216,7 +1224,10 @@ def _apply_import(engine, plan: Plan, progress: Callable[[str, int, int], None] 
                 if pk is None and wk is not None:
                     pk = PlatformKey(id=pkid, region=region, n="", e="", sealed="", created=engine.now())
                     engine._add(pk)
-                    pub = platform[region] = wk.generate([(2048, pkid.encode())])[0]
+                    pub = early.platform.get(region) if early is not None else None  # (asked for while planning)
+                    if pub is None:
+                        pub = wk.generate([(2048, pkid.encode())])[0]
+                    platform[region] = pub
                     pending.append((pk, pub))
                     return pub
                 if pk is None:
@@ -1394,7 +1405,7 @@ def import_files(engine, paths: list[str], *, merge: bool = False, partial: bool
         report.timings["json_s"] = time.perf_counter() - t
         # into an empty home, the worker generates the stand-ins as soon as the planning knows the key versions,
         # while the planning goes on (a failed planning ends it: nothing of it is used)
-        early = _EarlyStandIns(worker) if worker is not None and not engine.rng.seeded else None
+        early = _EarlyStandIns(engine, worker) if worker is not None and not engine.rng.seeded else None
         plan = _plan_docs(engine, docs, merge=merge, partial=partial, progress=progress, report=report, early=early)
         del docs  # the parsed input, freed before the commit (the plan holds what it keeps of it)
         return apply_import(engine, plan, progress=progress, worker=worker)

@@ -532,8 +532,9 @@ def test_import_files_forks_its_worker_first_and_the_progress_moves_on_to_the_en
 
 @pytest.mark.skipif(not FORKS, reason="no fork here (Windows, CMKLAB_PORTABLE=1): the wraps run on threads")
 def test_import_files_has_the_worker_generate_and_seal_the_stand_ins_while_it_plans(tmp_path, monkeypatch):
-    """Into an empty home, the worker is asked for the versions' stand-ins as soon as the keys are planned (before
-    the plan is applied); it generates and seals them there: the import gets their numbers and sealed material."""
+    """Into an empty home, the worker is asked for the versions' stand-ins as soon as the keys are planned, and for
+    the regions' platform keys once the disks are (before the plan is applied); it generates and seals them there:
+    the import gets their numbers and sealed material."""
     from console.session import open_engine
 
     monkeypatch.setattr(twin, "WORKER_MIN_BYTES", 0)
@@ -542,14 +543,16 @@ def test_import_files_has_the_worker_generate_and_seal_the_stand_ins_while_it_pl
 
     def apply(engine, plan, progress, worker):
         seen.append((plan.early is not None and plan.early.worker is worker, worker._asked,
-                     len(plan.early.indexes), len(plan.versions), [v["sealed"] for _, v, _ in plan.versions]))
+                     len(plan.early.indexes), len(plan.versions), [v["sealed"] for _, v, _ in plan.versions],
+                     sorted(plan.early.platform)))
         return real_apply(engine, plan, progress, worker)
 
     monkeypatch.setattr(twin, "_apply_import", apply)
     engine = open_engine(tmp_path / "h")
     report = twin.import_files(engine, FILES)
-    ((early, asked, asked_for, versions, sealed),) = seen
-    assert early and asked == 1 and asked_for == versions == report.stand_ins and set(sealed) == {None}
+    ((early, asked, asked_for, versions, sealed, regions),) = seen
+    assert early and asked == 2 and asked_for == versions == report.stand_ins and set(sealed) == {None}
+    assert regions == sorted(pk.region for pk in engine.t["platform_keys"].values()) and regions
     assert report.timings["keygen_s"] > 0 and not engine._private_cache  # (no private key came back here)
     assert "wraps_wait_s" in report.timings  # (the worker wrapped them)
     assert _opened_as_sealed(engine) == 14  # every wrap opens with its version's or region's sealed stand-in
@@ -586,7 +589,7 @@ def test_a_worker_asked_for_stand_ins_while_planning_ends_with_a_failed_plan_or_
     files = [f for f in FILES if not f.endswith("vm-list-d.json")] + [str(tmp_path / "vms.json")]
     with pytest.raises(twin.Incomplete):
         twin.import_files(engine, files)
-    assert workers[-1]._asked == 1 and not workers[-1]._proc.is_alive()
+    assert workers[-1]._asked == 2 and not workers[-1]._proc.is_alive()
     assert not twin.home_holds_state(engine) and home_bytes(home) == before
     # the worker dies while it generates them, or fails a wrap: the import fails, nothing is written
     parent, real_gen, real_wrap = os.getpid(), _wraps.generate_rsa, _wraps.wrap_key
