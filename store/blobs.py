@@ -148,7 +148,7 @@ class FileBlobStore:
                 if pos - kicked >= _WRITEBACK_STEP:
                     _compat.start_writeback(fd, kicked, pos - kicked)
                     kicked = pos
-            os.fsync(fd)
+            _compat.datasync(fd)
         finally:
             os.close(fd)
         if created:
