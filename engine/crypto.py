@@ -574,8 +574,42 @@ def _output_buffer(size: int) -> tuple[io.BytesIO, memoryview]:
     engine from ~0.7x to ~0.4x of raw AESGCM throughput. (Correct on any Python; only the speed relies
     on CPython's BytesIO sharing its buffer.)
     """
+    if size >= _BIG_OUTPUT:
+        _keep_big_buffers()
     bio = io.BytesIO(bytes(size))
     return bio, bio.getbuffer()
+
+
+_BIG_OUTPUT = 4 << 20
+"""An output from this size on asks the C library to keep big buffers' memory (:func:`_keep_big_buffers`)."""
+
+_KEPT_BUFFER_BYTES = 128 << 20
+"""The largest buffer whose memory the process keeps for the next one, and the most free memory it keeps."""
+
+
+@functools.lru_cache(maxsize=None)
+def _keep_big_buffers() -> bool:
+    """Let big read buffers reuse memory the process already has (glibc; once, at the first big read).
+
+    glibc hands every allocation above its mmap threshold (at most 32 MiB, however it adapts) fresh pages
+    from the kernel and returns them at ``free``: each big read then pays a page fault per 4 KiB page of its
+    output, as much as a third of a 64 MiB read (54 ms against 38 ms, measured). Raising the threshold, and
+    the free memory the heap keeps at its top, to ``_KEPT_BUFFER_BYTES`` makes the next read of up to that
+    size reuse the pages of the last one. The price is that up to that much freed memory stays with the
+    process. Best effort: elsewhere (another C library, another system) nothing changes."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    m_trim_threshold, m_mmap_threshold = -1, -3  # malloc.h
+    return bool(mallopt(m_mmap_threshold, _KEPT_BUFFER_BYTES)) and bool(mallopt(m_trim_threshold,
+                                                                                _KEPT_BUFFER_BYTES))
 
 
 class BlockCipher:

@@ -26,6 +26,9 @@ Each facility, native (Linux, macOS) -> portable fallback (Windows, or ``CMKLAB_
   ``FSCTL_SET_SPARSE`` on a new blob file (NTFS zero-fills a write past the end otherwise), best effort.
 * ``fork``: ``os.fork`` for a second process that writes part of a large bulk commit's shard files (an
   import's) beside this one -> none (this process writes every shard).
+* ``datasync``: ``os.fdatasync`` (the data and the metadata needed to read it back, not the times) ->
+  ``os.fsync``. A blob write is durable either way; the first spares an overwrite the journal commit of
+  its modification time.
 * ``chmod``: ``os.chmod`` on POSIX; nothing elsewhere (modes are POSIX: on Windows ``os.chmod`` only
   sets "read-only"). Not affected by ``CMKLAB_PORTABLE``.
 
@@ -72,6 +75,7 @@ _NATIVE_SEEK_DATA = hasattr(os, "SEEK_DATA") and hasattr(os, "SEEK_HOLE") and no
 _NATIVE_REPLACE_WHILE_OPEN = os.name != "nt" and not PORTABLE
 _NATIVE_WRITEBACK = sys.platform.startswith("linux") and not PORTABLE
 _NATIVE_FORK = POSIX and hasattr(os, "fork") and not PORTABLE
+_NATIVE_DATASYNC = hasattr(os, "fdatasync") and not PORTABLE
 
 FALLBACKS: frozenset[str] = frozenset(name for name, native in (
     ("O_CLOEXEC", _NATIVE_CLOEXEC),
@@ -84,6 +88,7 @@ FALLBACKS: frozenset[str] = frozenset(name for name, native in (
     ("REPLACE_WHILE_OPEN", _NATIVE_REPLACE_WHILE_OPEN),
     ("start_writeback", _NATIVE_WRITEBACK),
     ("fork", _NATIVE_FORK),
+    ("datasync", _NATIVE_DATASYNC),
 ) if not native)
 """The facilities that take their portable path in this process (empty on Linux by default)."""
 
@@ -205,6 +210,15 @@ def _libc_sync_file_range():
     fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
     fn.restype = ctypes.c_int
     return fn
+
+
+def datasync(fd: int) -> None:
+    """Make what was written to ``fd`` durable: its data and the metadata needed to read it back (size,
+    allocation), not its times (``fdatasync``); ``fsync`` where there is no such call."""
+    if _NATIVE_DATASYNC:
+        os.fdatasync(fd)
+    else:
+        os.fsync(fd)
 
 
 def start_writeback(fd: int, offset: int, length: int) -> None:

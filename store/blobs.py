@@ -1,10 +1,10 @@
 """Disk ciphertext on the file system: one sparse file per blob in ``HOME/blobs/`` (files 0600, directory 0700).
 
-Blob writes are durable when they return (``pwrite`` + ``fsync``; the directory is fsynced when a file
-is created or removed), so a committed state never refers to ciphertext that a crash lost. A big write
+Blob writes are durable when they return (``pwrite`` + ``fdatasync``, ``fsync`` where there is none:
+``_compat.datasync``; the directory is fsynced when a file is created or removed), so a committed state never refers to ciphertext that a crash lost. A big write
 starts writing back every ``_WRITEBACK_STEP`` bytes it has handed to the page cache (``sync_file_range``
-where there is one), so that the device works while the next part is prepared and the closing ``fsync``
-waits for less; that ``fsync`` stays what makes the write durable. Files are
+where there is one), so that the device works while the next part is prepared and the closing sync
+waits for less; that sync stays what makes the write durable. Files are
 sparse: bytes never written are holes and read as zeros, as do reads past the end of the file, so a
 simulated 1 TiB disk costs only what was written to it; ``extents`` lists the regions that may hold data
 so that the engine re-encrypts only those. ``copy`` keeps holes (it copies data extents
@@ -148,7 +148,7 @@ class FileBlobStore:
                 if pos - kicked >= _WRITEBACK_STEP:
                     _compat.start_writeback(fd, kicked, pos - kicked)
                     kicked = pos
-            os.fsync(fd)
+            _compat.datasync(fd)
         finally:
             os.close(fd)
         if created:

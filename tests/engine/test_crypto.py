@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import base64
 import os
+import platform
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -594,3 +598,32 @@ def test_K2_block_cipher_throughput_report(capsys):
                 f"\n[crypto] 16 MiB enc+dec, calls of {chunk >> 10} KiB: engine {2 * size / t_eng / 1e6:.0f} MB/s, "
                 f"raw AESGCM 4 KiB loop {2 * size / t_raw / 1e6:.0f} MB/s, ratio {t_raw / t_eng:.2f}x"
             )
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+_REUSE_PROBE = """
+import resource, sys
+sys.path.insert(0, sys.argv[1])
+from engine import crypto
+size = 32 << 20
+def fill():
+    out, dst = crypto.output_buffer(size)
+    with dst:
+        dst[::4096] = b"x" * len(dst[::4096])  # write every page, as a decryption does
+    return out.getvalue()
+fill()  # the first big output: fresh pages
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+data = fill()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before, len(data))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
+                    reason="the C library's buffer reuse is asked of glibc only")
+def test_a_big_read_output_reuses_the_memory_of_the_last_one_instead_of_faulting_fresh_pages():
+    """A 32 MiB output is 8,192 pages: taken fresh from the kernel each time (glibc's default above its mmap
+    threshold), each is a page fault; kept by the process, the second read faults almost none of them."""
+    probe = subprocess.run([sys.executable, "-c", _REUSE_PROBE, str(ROOT)], capture_output=True, text=True, check=True)
+    faults, size = map(int, probe.stdout.split())
+    assert size == 32 << 20 and faults < 1000, faults

@@ -91,7 +91,7 @@ with TinyStore(home) as t:
 print(json.dumps(report))
 """
 
-ALL_FALLBACKS = ["O_CLOEXEC", "REPLACE_WHILE_OPEN", "SEEK_DATA", "fork", "fsync_dir", "map_readonly", "pread",
+ALL_FALLBACKS = ["O_CLOEXEC", "REPLACE_WHILE_OPEN", "SEEK_DATA", "datasync", "fork", "fsync_dir", "map_readonly", "pread",
                  "pwrite", "pwritev", "start_writeback"]
 
 
@@ -157,7 +157,7 @@ def fd(tmp_path):
 @pytest.fixture
 def fallbacks(monkeypatch):
     for flag in ("_NATIVE_PREAD", "_NATIVE_PWRITE", "_NATIVE_PWRITEV", "_NATIVE_MMAP", "_NATIVE_FSYNC_DIR",
-                 "_NATIVE_WRITEBACK"):
+                 "_NATIVE_WRITEBACK", "_NATIVE_DATASYNC"):
         monkeypatch.setattr(_compat, flag, False)
 
 
@@ -229,7 +229,8 @@ def test_the_writeback_fallback_leaves_all_the_writing_to_the_fsync(tmp_path, fa
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
     blobs = FileBlobStore(tmp_path / "blobs")
     blobs.writev("b", 0, [bytes([n]) * (1 << 20) for n in range(9)])
-    assert loaded == [] and len(synced) == 1  # no sync_file_range looked up; the write is synced as always
+    assert loaded == [] and len(synced) == 1  # no sync_file_range looked up; the write is synced (fsync: no
+    # fdatasync on the portable path)
     assert blobs.read("b", 8 << 20, 2) == b"\x08\x08" and os.path.getsize(blobs.filename("b")) == 9 << 20
 
 
@@ -332,3 +333,14 @@ def test_new_blob_files_are_made_sparse_once(tmp_path, monkeypatch):
         assert _compat.make_sparse(fd) is True or os.name == "nt"  # off Windows: nothing to ask
     finally:
         os.close(fd)
+
+
+@pytest.mark.skipif(not hasattr(os, "fdatasync") or _compat.PORTABLE, reason="fdatasync is native here only")
+def test_a_blob_write_is_made_durable_by_one_fdatasync_where_there_is_one(tmp_path, monkeypatch):
+    synced = []
+    real = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.append(fd), real(fd))[1])
+    blobs = FileBlobStore(tmp_path / "blobs")
+    blobs.writev("b", 0, [b"x" * 4096, b"y" * 4096])
+    blobs.write("b", 4096, b"z" * 10)  # an overwrite inside the file: the same one call
+    assert len(synced) == 2 and blobs.read("b", 4090, 12) == b"xxxxxxzzzzzz"
