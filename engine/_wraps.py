@@ -337,6 +337,7 @@ class WrapWorker:
         try:
             return self._conn.recv()
         except (EOFError, OSError):
+            self._proc.join(5)  # (the pipe closes as the process ends: its exit code once it is reaped)
             return ("error", f"the process ended (exit code {self._proc.exitcode})")
 
     def fill(self, buf: bytearray) -> None:
