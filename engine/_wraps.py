@@ -3,16 +3,20 @@
 An import of 100,000 resources wraps ~110,000 data keys (RSA-OAEP-256): ~4 s of one core. Threads barely help
 (cryptography holds the GIL for about a quarter of each encrypt, and the import's Python work on the main thread
 competes for it), so on POSIX the wraps run in a process forked at the start of the import (while the process
-is small): the import hands it the public keys' numbers and the data keys once the plan and the stand-ins know
-them, puts placeholders of the wrapped values' length in the documents, and builds, indexes and serialises the
-commit meanwhile; the store fills the placeholders in last (``store.bulk_commit(late=...)``).
+is small). It also generates the stand-in keys the data keys are wrapped by (:meth:`WrapWorker.generate`; into
+an empty home, as soon as the planning knows the key versions, while the planning goes on) and seals them with
+the home's sealer (the fork's copy): the import gets back only their public numbers and sealed material
+(:meth:`WrapWorker.keys`). The import hands it the data keys (by chunks) with the index of their wrapping key,
+puts placeholders of the wrapped values' length in the documents, and builds, indexes and serialises the commit
+meanwhile; the store fills the placeholders in last (``store.bulk_commit(late=...)``).
 
 Where fork is not offered (Windows), or with ``CMKLAB_PORTABLE=1``, :func:`available` is False and the import
 wraps on threads before it commits (twin.py). A seeded import never comes here: its wraps draw OAEP's
 randomness from the seeded stream, in order, so that it is reproducible.
 
-A failure of the worker (an error in a wrap, the process killed) is raised by :meth:`WrapWorker.wait`, inside
-the commit: the commit is abandoned and nothing is written."""
+A failure of the worker (an error in a generation or a wrap, the process killed) is raised by
+:meth:`WrapWorker.keys` or :meth:`WrapWorker.wait`, inside the import's unit of work: it is abandoned and nothing
+is written."""
 
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from typing import Any, Callable
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .crypto import wrap_key
+from .crypto import generate_rsa, private_to_der, public_from_jwk, public_numbers_jwk, wrap_key
 from .errors import EngineError
 
 CHUNK = 2048
@@ -46,36 +50,77 @@ def available() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def _serve(conn, other, bounds) -> None:
-    """The worker: one job ``(numbers, items)`` (``numbers``: ``[(e, n)]``; ``items``: ``[(key index, data
-    key)]``), wrapped in chunks of :data:`CHUNK` taken from the front of ``bounds`` (``[next, end)``, shared: the
-    import takes them from the end once it waits), answered with ``("progress", n)`` after each chunk and
-    ``("done", {chunk: [base64 of each wrap, ASCII bytes]})`` at the end, or ``("error", text)``; ``None`` (or
-    the pipe closed) ends it without work."""
+def _serve(conn, other, bounds, seal) -> None:
+    """The worker: the import's messages, in order: ``("pubs", [(e, n)])`` (public keys, indexed in the order
+    they come), ``("gen", [(bits, aad)])`` (new private keys, indexed likewise, answered with ``("keys", [(n, e,
+    sealed)], seconds)``: JWK numbers and ``seal(DER, aad)``), ``("chunk", c, [(key index, data key)])`` (chunk ``c``: :data:`CHUNK` data keys, the last one
+    fewer) and ``("end",)``; ``None`` (or the pipe closed) ends it without an answer. A thread reads the pipe
+    while this one wraps (the import goes on planning and sending, never waiting for a wrap). A chunk is taken
+    here unless the import took it first: ``bounds`` (``[next, end)``, shared) -- the import takes chunks from
+    the end once it waits. Answered with ``("progress", n)`` after each chunk and ``("done", {chunk: [base64
+    of each wrap, ASCII bytes]})`` at the end, or ``("error", text)``."""
     other.close()
     try:
-        job = conn.recv()
+        first = conn.recv()
     except (EOFError, OSError):
         return
-    if job is None:
+    if first is None:
         return
-    try:  # (nothing is imported here: the modules a fork inherits are ready)
-        numbers, items = job
-        pubs = [rsa.RSAPublicNumbers(e, n).public_key() for e, n in numbers]
+    import threading  # (nothing else is imported here: the modules a fork inherits are ready)
+    import time
+
+    inbox = [first]
+    ready = threading.Condition()
+
+    def read() -> None:
+        while True:
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError):
+                msg = None
+            with ready:
+                inbox.append(msg)
+                ready.notify()
+            if msg is None or msg[0] == "end":
+                return
+
+    threading.Thread(target=read, name="cmklab-wraps-reader", daemon=True).start()
+    try:
+        pubs: list = []
         b64 = base64.b64encode
         got: dict[int, list[bytes]] = {}
         done = 0
         lock = bounds.get_lock()
         while True:
-            with lock:
-                c = bounds[0]
-                if c >= bounds[1]:
-                    break
-                bounds[0] = c + 1
-            got[c] = [b64(wrap_key(pubs[k], dek)) for k, dek in items[c * CHUNK:(c + 1) * CHUNK]]
-            done += len(got[c])
-            conn.send(("progress", done))
-        conn.send(("done", got))
+            with ready:
+                while not inbox:
+                    ready.wait()
+                msg = inbox.pop(0)
+            if msg is None:
+                return  # the import ended it (or died): no answer
+            if msg[0] == "pubs":
+                pubs += [rsa.RSAPublicNumbers(e, n).public_key() for e, n in msg[1]]
+            elif msg[0] == "gen":
+                t = time.thread_time()  # (its CPU time: not what it waited for a core beside the planning)
+                made = []
+                for bits, aad in msg[1]:
+                    private = generate_rsa(bits)
+                    jwk = public_numbers_jwk(private)
+                    made.append((jwk["n"], jwk["e"], seal(private_to_der(private), aad)))
+                    pubs.append(private.public_key())
+                conn.send(("keys", made, time.thread_time() - t))
+            elif msg[0] == "chunk":
+                c, items = msg[1], msg[2]
+                with lock:
+                    if c >= bounds[1]:
+                        continue  # the import took it (and every later one)
+                    bounds[0] = c + 1
+                got[c] = [b64(wrap_key(pubs[k], dek)) for k, dek in items]
+                done += len(got[c])
+                conn.send(("progress", done))
+            else:
+                conn.send(("done", got))
+                return
     except BaseException as exc:  # reported to the import, which aborts
         try:
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
@@ -87,28 +132,50 @@ def _serve(conn, other, bounds) -> None:
 
 def b64_length(pub) -> int:
     """The length of the base64 of a wrap by ``pub`` (OAEP's output is exactly the modulus's length)."""
-    return 4 * -(-((pub.key_size + 7) // 8) // 3)
+    return b64_length_bits(pub.key_size)
+
+
+def b64_length_bits(bits: int) -> int:
+    return 4 * -(-((bits + 7) // 8) // 3)
+
+
 
 
 class WrapWorker:
-    """A forked process that wraps one list of data keys (:meth:`submit`), and the values it returns, as the
-    store's ``late`` argument takes them (``tables``, :meth:`wait`, :meth:`fill`). :meth:`close` ends it
-    (always: ``with WrapWorker() as w``)."""
+    """A forked process that generates stand-in keys (:meth:`generate`, :meth:`keys`) and wraps data keys
+    (:meth:`add`, then :meth:`finish`; or :meth:`submit`), and the values it returns, as the store's ``late``
+    argument takes them (``tables``, :meth:`wait`, :meth:`fill`). ``seal(plaintext, aad)``: what seals the
+    generated keys (the home's sealer, copied by the fork). :meth:`close` ends it (always: ``with
+    WrapWorker() as w``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, seal: Callable[[bytes, bytes], str] | None = None) -> None:
         import multiprocessing
 
         ctx = multiprocessing.get_context("fork")
         self._conn, child = ctx.Pipe()
         self._bounds = ctx.Array("q", 2)  # the chunks not taken yet, [next, end): shared with the worker
-        self._proc = ctx.Process(target=_serve, args=(child, self._conn, self._bounds), name="cmklab-import-wraps",
-                                 daemon=True)
+        self._bounds[1] = 1 << 62  # (the end is set when the import has handed over every data key)
+        self._proc = ctx.Process(target=_serve, args=(child, self._conn, self._bounds, seal),
+                                 name="cmklab-import-wraps", daemon=True)
         self._proc.start()
         child.close()
         self.tables: set[str] = set()
         self._prefix = "~" + os.urandom(8).hex() + "~"  # unguessable: an input cannot hold it
         self._count = 0
-        self._pairs: list = []
+        self._pairs: list = []  # (key index, data key)
+        self._known: dict[int, int] = {}  # id(public key): its index
+        self._keys: list = []  # each index's public key (a generated one's once keys() has it)
+        self._tails: list[str] = []  # each index's placeholder tail (its wraps' length)
+        self._asked = self._answered = 0  # generations asked for ("gen" messages), and answered
+        self._made: list = []  # what keys() got: (n, e, sealed) of each generated key, in order
+        self._gen_at: list[int] = []  # the index of each generated key
+        self.keygen_s = 0.0  # the worker's CPU time generating and sealing them
+        self._there = 0  # wraps the worker has told
+        self._items: list = []  # the chunk being filled: (key index, data key)
+        self._sent = 0  # chunks sent
+        self._broken = False  # a send failed (the worker ended): keys() and wait() report it
+        self._finished = False
+        self.waited_s, self.wrapped_here = 0.0, 0  # (figures: how long wait() took, and the wraps made there)
         self._values: list[bytes] | None = None
         self._then: Callable[[list[str]], None] | None = None
         self._told: Callable[[int], None] = lambda n: None
@@ -119,29 +186,100 @@ class WrapWorker:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
+    def _send(self, msg) -> None:
+        if not self._broken:
+            try:
+                self._conn.send(msg)
+            except OSError:  # the worker ended: keys() and wait() report its failure
+                self._broken = True
+
+    def _index(self, key, length: int) -> int:
+        """A new key index: ``key`` (None until generated) and its wraps' base64 ``length``."""
+        self._keys.append(key)
+        self._tails.append("~" * (length - len(self._prefix) - 9))
+        return len(self._keys) - 1
+
+    def generate(self, wanted: list[tuple[int, bytes]]) -> list[int]:
+        """Generate a private key of each ``(bits, aad)`` in the worker, sealed there with ``aad``; returns their
+        indexes (what :meth:`add` takes). :meth:`keys` gives their public numbers and sealed material."""
+        if not wanted:
+            return []
+        at = [self._index(None, b64_length_bits(bits)) for bits, _ in wanted]
+        self._gen_at += at
+        self._asked += 1
+        self._send(("gen", [(bits, aad) for bits, aad in wanted]))
+        return at
+
+    def keys(self) -> dict[int, tuple[str, str, str]]:
+        """``(n, e, sealed)`` of each key :meth:`generate` asked for, by its index (waits for the worker to make
+        them). A failure of the worker raises :class:`~engine.errors.EngineError`."""
+        while self._answered < self._asked:
+            msg = self._recv()
+            if msg[0] == "keys":
+                self._answered += 1
+                self._made += msg[1]
+                self.keygen_s += msg[2]
+            elif msg[0] == "progress":
+                self._there = msg[1]
+            else:
+                raise EngineError(f"the stand-in keys could not be generated ({msg[1]}); nothing was imported",
+                                  inner_code="WrapFailed")
+        for i, (n, e, _sealed) in zip(self._gen_at, self._made):
+            if self._keys[i] is None:
+                self._keys[i] = public_from_jwk(n, e)
+        return dict(zip(self._gen_at, self._made))
+
+    def add(self, key, dek: bytes) -> str:
+        """Hand over one data key to wrap by ``key`` (a public key, or the index of one :meth:`generate`
+        makes), sent to the worker by chunks of :data:`CHUNK`; returns the placeholder of its wrap's base64, as
+        long as it."""
+        if type(key) is int:
+            k = key
+        else:
+            k = self._known.get(id(key))
+            if k is None:
+                k = self._known[id(key)] = self._index(key, b64_length(key))
+                nums = key.public_numbers()
+                self._send(("pubs", [(nums.e, nums.n)]))
+        i = len(self._pairs)
+        self._pairs.append((k, dek))
+        self._items.append((k, dek))
+        if len(self._items) >= CHUNK:
+            self._flush()
+        return f"{self._prefix}{i:09d}{self._tails[k]}"
+
+    def _flush(self) -> None:
+        if self._items:
+            self._send(("chunk", self._sent, self._items))
+            self._sent += 1
+            self._items = []
+
+    def finish(self, *, tables: set[str], told: Callable[[int], None], then: Callable[[list[str]], None]) -> None:
+        """Every data key handed over: ``told(n)``: n wrapped so far (while :meth:`wait` waits);
+        ``then(values)``: called by :meth:`wait` with the base64 of each wrap, in the order of :meth:`add`."""
+        self._flush()
+        with self._bounds.get_lock():
+            self._bounds[1] = self._sent
+        self._send(("end",))
+        self._finished = True
+        self._count = len(self._pairs)
+        self.tables, self._told, self._then = set(tables), told, then
+
+    @property
+    def count(self) -> int:
+        """The data keys handed over so far."""
+        return len(self._pairs)
+
+    def placed(self, holder: str) -> int:
+        """The index (in the order of :meth:`add`) of the value a placeholder stands for."""
+        return int(holder[len(self._prefix):len(self._prefix) + 9])
+
     def submit(self, pairs: list[tuple[Any, bytes]], *, tables: set[str], told: Callable[[int], None],
                then: Callable[[list[str]], None]) -> list[str]:
-        """Start wrapping ``pairs`` (``(public key, data key)``); returns a placeholder of each wrap's base64,
-        as long as it (what the documents of ``tables`` hold until the store fills them). ``told(n)``: n
-        wrapped so far (while :meth:`wait` waits); ``then(values)``: called by :meth:`wait` with the base64 of
-        each wrap, in order (it puts them in the models)."""
-        index: dict[int, tuple[int, str]] = {}
-        numbers: list[tuple[int, int]] = []
-        items = []
-        holders = []
-        prefix = self._prefix
-        for i, (pub, dek) in enumerate(pairs):
-            known = index.get(id(pub))
-            if known is None:
-                nums = pub.public_numbers()
-                known = index[id(pub)] = (len(numbers), "~" * (b64_length(pub) - len(prefix) - 9))
-                numbers.append((nums.e, nums.n))
-            items.append((known[0], dek))
-            holders.append(f"{prefix}{i:09d}{known[1]}")
-        self._bounds[0], self._bounds[1] = 0, -(-len(pairs) // CHUNK)
-        self._conn.send((numbers, items))
-        self._count, self._pairs = len(pairs), pairs
-        self.tables, self._told, self._then = set(tables), told, then
+        """:meth:`add` for each of ``pairs`` (``(key, data key)``), then :meth:`finish`; returns the
+        placeholders (what the documents of ``tables`` hold until the store fills them)."""
+        holders = [self.add(key, dek) for key, dek in pairs]
+        self.finish(tables=tables, told=told, then=then)
         return holders
 
     def wait(self) -> None:
@@ -150,10 +288,16 @@ class WrapWorker:
         raises :class:`~engine.errors.EngineError` (the import is abandoned)."""
         if self._values is not None:
             return
+        assert self._finished, "wait before finish"
+        import time
+
+        t = time.perf_counter()
+        self.keys()  # (the generated keys' public numbers: to wrap here too)
         b64, pairs, bounds, lock = base64.b64encode, self._pairs, self._bounds, self._bounds.get_lock()
+        keys = self._keys
         mine: dict[int, list[bytes]] = {}
         theirs: dict[int, list[bytes]] | None = None
-        counts = [0, 0]  # wrapped here, wrapped there
+        counts = [0, self._there]  # wrapped here, wrapped there
 
         def take(msg) -> dict | None:
             if msg[0] == "progress":
@@ -172,7 +316,7 @@ class WrapWorker:
                 if c < bounds[0]:
                     break
                 bounds[1] = c
-            mine[c] = [b64(wrap_key(pub, dek)) for pub, dek in pairs[c * CHUNK:(c + 1) * CHUNK]]
+            mine[c] = [b64(wrap_key(keys[k], dek)) for k, dek in pairs[c * CHUNK:(c + 1) * CHUNK]]
             counts[0] += len(mine[c])
             while theirs is None and conn.poll():
                 theirs = take(self._recv())
@@ -184,6 +328,7 @@ class WrapWorker:
             raise EngineError("the data keys could not be wrapped (a short answer); nothing was imported",
                               inner_code="WrapFailed")
         self._values = values
+        self.waited_s, self.wrapped_here = time.perf_counter() - t, counts[0]
         self.close()
         if self._then is not None:
             self._then([v.decode("ascii") for v in values])
@@ -192,6 +337,7 @@ class WrapWorker:
         try:
             return self._conn.recv()
         except (EOFError, OSError):
+            self._proc.join(5)  # (the pipe closes as the process ends: its exit code once it is reaped)
             return ("error", f"the process ended (exit code {self._proc.exitcode})")
 
     def fill(self, buf: bytearray) -> None:
@@ -212,7 +358,7 @@ class WrapWorker:
         """End the worker (killed if it still runs) and its pipe."""
         proc = self._proc
         if proc.is_alive():
-            if self._count and self._values is None:
+            if (self._pairs or self._asked) and self._values is None:
                 proc.kill()  # abandoned mid-work (the import failed)
             else:
                 try:

@@ -457,6 +457,8 @@ class Plan:
     subscription: str | None = None
     tenant: str | None = None
     report: Report = field(default_factory=Report)
+    early: Any = None
+    """The :class:`_EarlyStandIns` asked of the import's worker while planning (import_files, an empty home)."""
 
     @property
     def resources(self) -> int:
@@ -568,8 +570,11 @@ def _policy(item: dict) -> dict | None:
                                                        "updated": updated}, "anchor": updated or created}
 
 
-def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, home=None) -> Plan:
+def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, home=None, early=None) -> Plan:
     """Models for everything that can be modelled; every other item is in ``plan.report``.
+
+    ``early``: an :class:`_EarlyStandIns`, told the key versions once they are planned, and the regions whose
+    platform keys wrap once the disks are (the worker generates their stand-ins while the planning goes on).
 
     ``home_subscription``: the subscription a home that already holds state models (``--merge``); the input
     must be of that subscription. ``home``: that home's engine (``--merge``): references to what it holds resolve."""
@@ -780,6 +785,8 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
         plan.keys.append(k)
         for d in docs:
             plan.versions.append((k, d, bits))
+    if early is not None:
+        early.versions(plan.versions)
     for base in sorted(set(inp.policies) - set(inp.keys)):
         rep.skip("rotation policy of a key absent from the input", base)
 
@@ -907,6 +914,8 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
             plan.disks.append((r, des))
             if kind == "disk":
                 disk_ids.add(key)
+    if early is not None:
+        early.regions(sorted({r.location for r, _ in plan.disks if r.encryption_type != ENC_CUSTOMER}))
 
     # ---- VMs
     attached: dict[str, str] = {}
@@ -1107,6 +1116,26 @@ def _stand_in(engine, bits: int, used: set[str]):
     return seeded_rsa(bits, engine.rng)
 
 
+class _EarlyStandIns:
+    """The stand-ins of an import's key versions, asked of its worker process (engine._wraps) as soon as the
+    planning knows the versions (:func:`import_files` into an empty home), and the platform keys of the regions
+    that have none yet once it knows the disks: the worker generates and seals them while this process goes on
+    planning. ``indexes``: the versions' keys' indexes in the worker, in the order of ``plan.versions``;
+    ``platform``: each region's."""
+
+    def __init__(self, engine, worker) -> None:
+        self.engine, self.worker = engine, worker
+        self.indexes: list[int] | None = None
+        self.platform: dict[str, int] = {}
+
+    def versions(self, versions: list) -> None:
+        self.indexes = self.worker.generate([(bits, f"{k.id}/{ver['version']}".encode()) for k, ver, bits in versions])
+
+    def regions(self, regions: list[str]) -> None:
+        new = [r for r in regions if self.engine.t["platform_keys"].get(f"platform:{r}") is None]
+        self.platform = dict(zip(new, self.worker.generate([(2048, f"platform:{r}".encode()) for r in new])))
+
+
 def home_holds_state(engine) -> bool:
     return any(engine.t[t] for t in ("groups", "vaults", "keys", "des", "disks", "snapshots", "images", "vms"))
 
@@ -1118,7 +1147,7 @@ def _worker_for(engine):
 
     if engine.rng.seeded or not hasattr(engine.store, "bulk_commit") or engine.read_only or not _wraps.available():
         return contextlib.nullcontext(None)
-    return _wraps.WrapWorker()
+    return _wraps.WrapWorker(seal=engine.sealer.seal_text)  # (the stand-ins it generates: sealed there)
 
 
 def apply_import(engine, plan: Plan, *, progress: Callable[[str, int, int], None] | None = None,
@@ -1140,6 +1169,12 @@ def _apply_import(engine, plan: Plan, progress: Callable[[str, int, int], None] 
     import time
 
     rep = plan.report
+    early = plan.early if plan.early is not None and plan.early.worker is worker else None
+    if early is not None and early.indexes is None:
+        early = None
+    # the worker process wraps (and generates the stand-ins) for an unseeded import of many data keys
+    wk = worker if (worker is not None and not engine.rng.seeded
+                    and (early is not None or len(plan.disks) >= WORKER_MIN)) else None
     tick = progress or (lambda stage, done, total: None)
     total = len(plan.versions) + len(plan.disks) + plan.resources
     done = 0
@@ -1158,10 +1193,20 @@ def _apply_import(engine, plan: Plan, progress: Callable[[str, int, int], None] 
         if engine.rng.seeded:
             used = {ver["n"] for k in engine.t["keys"].values() for ver in k.versions}
             used |= {pk.n for pk in engine.t["platform_keys"].values()}
-        publics: dict[str, Any] = {}
-        for k, ver, bits in plan.versions:
-            private = _stand_in(engine, bits, used)
+        publics: dict[str, Any] = {}  # kid: the public key, or with the worker the index of its key there
+        pending: list[tuple[Any, int]] = []  # (version doc or platform key, index): the worker's stand-ins
+        if wk is not None:
+            # generated and sealed in the worker (asked for while planning, or now), filled in before the commit
+            at = early.indexes if early is not None else wk.generate(
+                [(bits, f"{k.id}/{ver['version']}".encode()) for k, ver, bits in plan.versions])
+            for (k, ver, _bits), i in zip(plan.versions, at):
+                publics[f"{k.id}/{ver['version']}".lower()] = i
+                pending.append((ver, i))
+            done += len(plan.versions)
+            tick("key versions", done, total)
+        for k, ver, bits in (plan.versions if wk is None else ()):
             kid = f"{k.id}/{ver['version']}"
+            private = _stand_in(engine, bits, used)
             jwk = crypto.public_numbers_jwk(private)
             ver["n"], ver["e"] = jwk["n"], jwk["e"]
             ver["sealed"] = engine.sealer.seal_text(crypto.private_to_der(private), kid.encode())
@@ -1176,6 +1221,15 @@ def _apply_import(engine, plan: Plan, progress: Callable[[str, int, int], None] 
             if pub is None:
                 pkid = f"platform:{region}"
                 pk = engine.t["platform_keys"].get(pkid)
+                if pk is None and wk is not None:
+                    pk = PlatformKey(id=pkid, region=region, n="", e="", sealed="", created=engine.now())
+                    engine._add(pk)
+                    pub = early.platform.get(region) if early is not None else None  # (asked for while planning)
+                    if pub is None:
+                        pub = wk.generate([(2048, pkid.encode())])[0]
+                    platform[region] = pub
+                    pending.append((pk, pub))
+                    return pub
                 if pk is None:
                     private = _stand_in(engine, 2048, used)
                     jwk = crypto.public_numbers_jwk(private)
@@ -1238,10 +1292,11 @@ def _apply_import(engine, plan: Plan, progress: Callable[[str, int, int], None] 
                 if not i % 1024:
                     tick("data keys", done + i, total)
             _add_indexed(engine, plan)
-        elif worker is not None and len(work) >= WORKER_MIN:
+        elif wk is not None:
             # the wraps in the worker process while this one seals the host copies, adds the models and index
             # entries and serialises the commit: the documents hold placeholders of the wrapped values, which
             # the store fills in last (store.bulk_commit(late=...)); a failed worker aborts the commit
+            # (a layer's key: a public key, or the index of a stand-in the worker generated)
             pairs = [(pub, dek) for _, layers in work for pub, _, dek in layers]
             base = [done]  # (moved on to where the commit starts: the wraps are told from there to the end)
 
@@ -1252,10 +1307,10 @@ def _apply_import(engine, plan: Plan, progress: Callable[[str, int, int], None] 
                         layer["wrapped"] = values[at]
                         at += 1
 
-            holders = worker.submit(pairs, tables=set(DATA_TABLES), then=settle,
-                                    told=lambda n: tick("data keys", base[0] + n * (total - base[0]) // len(pairs),
-                                                        total))
-            uow.late = worker
+            holders = wk.submit(pairs, tables=set(DATA_TABLES), then=settle,
+                                told=lambda n: tick("data keys", base[0] + n * (total - base[0]) // max(1, len(pairs)),
+                                                    total))
+            uow.late = wk
             at = 0
             for r, layers in work:
                 r.layers = [{"mode": "AES-256-GCM" if j == 0 else "AES-256-XTS", "kid": kid,
@@ -1287,6 +1342,18 @@ def _apply_import(engine, plan: Plan, progress: Callable[[str, int, int], None] 
                 at += len(layers)
                 r.cache = cache
         rep.timings["wraps_s"] = time.perf_counter() - t_wraps
+        if pending:  # the worker's stand-ins: their public numbers and sealed material, in their models
+            t_keys = time.perf_counter()
+            made = wk.keys()
+            for model, i in pending:
+                n, e, sealed = made[i]
+                if type(model) is dict:
+                    model["n"], model["e"], model["sealed"] = n, e, sealed
+                else:
+                    model.n, model.e, model.sealed = n, e, sealed
+            # the worker's time generating and sealing them (beside this process), and the wait for them here
+            rep.timings["keygen_s"] += wk.keygen_s
+            rep.timings["stand_ins_wait_s"] = time.perf_counter() - t_keys
         for table in DATA_TABLES:
             engine._add_new(table, [r for r, _ in work if r.table == table])
         done += (len(work) if uow.late is None else 0) + len(plan.vms)  # (the worker's wraps: told as they come)
@@ -1313,6 +1380,9 @@ def _apply_import(engine, plan: Plan, progress: Callable[[str, int, int], None] 
             tick("writing", done, total)  # the commit follows, and the worker's wraps are told as they come
         t_commit = time.perf_counter()
     rep.timings["commit_s"] = time.perf_counter() - t_commit
+    if uow.late is not None:  # of which: waiting for the worker's last wraps (and wrapping the rest here)
+        rep.timings["wraps_wait_s"] = uow.late.waited_s
+        rep.timings["wraps_here"] = uow.late.wrapped_here
     rep.timings["apply_s"] = time.perf_counter() - t_all
     return rep
 
@@ -1333,7 +1403,10 @@ def import_files(engine, paths: list[str], *, merge: bool = False, partial: bool
         t = time.perf_counter()
         docs = [(os.fspath(p), read_file(p)) for p in paths]
         report.timings["json_s"] = time.perf_counter() - t
-        plan = _plan_docs(engine, docs, merge=merge, partial=partial, progress=progress, report=report)
+        # into an empty home, the worker generates the stand-ins as soon as the planning knows the key versions,
+        # while the planning goes on (a failed planning ends it: nothing of it is used)
+        early = _EarlyStandIns(engine, worker) if worker is not None and not engine.rng.seeded else None
+        plan = _plan_docs(engine, docs, merge=merge, partial=partial, progress=progress, report=report, early=early)
         del docs  # the parsed input, freed before the commit (the plan holds what it keeps of it)
         return apply_import(engine, plan, progress=progress, worker=worker)
 
@@ -1376,7 +1449,7 @@ class Incomplete(Conflict):
 
 
 def prepare(docs: list[tuple[str, Any]], *, now: str, partial: bool = False, home_subscription: str | None = None,
-            report: Report | None = None, home=None) -> Plan:
+            report: Report | None = None, home=None, early: _EarlyStandIns | None = None) -> Plan:
     """Recognise, merge and plan (no engine, nothing written); :class:`Incomplete` when something cannot be
     modelled and ``partial`` is not given."""
     if not docs:
@@ -1384,13 +1457,15 @@ def prepare(docs: list[tuple[str, Any]], *, now: str, partial: bool = False, hom
                                "wrote")
     try:
         with _no_cycle_collection():  # the input's millions of objects are walked by no collection
-            plan = plan_import(collect(docs, report), now=now, home_subscription=home_subscription, home=home)
+            plan = plan_import(collect(docs, report), now=now, home_subscription=home_subscription, home=home,
+                               early=early)
     except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
         raise ImportInputError(f"{_where(exc) or 'an item'}: a field holds a value of a type az does not print "
                                f"({type(exc).__name__}: {str(exc)[:120]}); give the files as az wrote them "
                                f"(-o json)") from None
     if not plan.report.complete and not partial:
         raise Incomplete(plan.report)
+    plan.early = early
     return plan
 
 
@@ -1416,8 +1491,9 @@ def import_docs(engine, docs: list[tuple[str, Any]], *, merge: bool = False, par
 
 def _plan_docs(engine, docs: list[tuple[str, Any]], *, merge: bool, partial: bool,
                progress: Callable[[str, int, int], None] | None, report: Report | None,
-               plan: Plan | None = None) -> Plan:
-    """The plan :func:`import_docs` applies (``plan`` itself when it was prepared and the home is empty)."""
+               plan: Plan | None = None, early: _EarlyStandIns | None = None) -> Plan:
+    """The plan :func:`import_docs` applies (``plan`` itself when it was prepared and the home is empty).
+    ``early``: see :class:`_EarlyStandIns` (into an empty home only)."""
     holds = home_holds_state(engine)
     if holds and not merge:
         raise Conflict("this home already holds state; an import goes into an empty home (cmklab --home NEW-DIR "
@@ -1430,6 +1506,6 @@ def _plan_docs(engine, docs: list[tuple[str, Any]], *, merge: bool, partial: boo
             progress("planning", 0, 1)
         plan = prepare(docs, now=engine.now(), partial=partial,
                        home_subscription=engine.subscription_id if holds else None, report=report,
-                       home=engine if holds else None)
+                       home=engine if holds else None, early=early if not holds else None)
         plan.report.timings["plan_s"] = time.perf_counter() - t
     return plan

@@ -22,7 +22,8 @@ import pytest
 
 from console.main import main
 from console.twin_cli import Progress, capture_script
-from engine import _wraps, twin
+from engine import _wraps, crypto, twin
+from engine.errors import EngineError
 
 FIX = Path(__file__).parent / "fixtures"
 FILES = sorted(str(p) for p in FIX.glob("*.json"))
@@ -512,9 +513,9 @@ def test_import_files_forks_its_worker_first_and_the_progress_moves_on_to_the_en
     started = []
     real_init = _wraps.WrapWorker.__init__
 
-    def init(self):
+    def init(self, **kw):
         started.append(len(seen))  # how far the import was when the worker started
-        real_init(self)
+        real_init(self, **kw)
 
     monkeypatch.setattr(_wraps.WrapWorker, "__init__", init)
     seen: list[tuple[str, int, int]] = []
@@ -525,6 +526,118 @@ def test_import_files_forks_its_worker_first_and_the_progress_moves_on_to_the_en
     assert done == sorted(done) and done[-1] == seen[-1][2]  # it never goes back, and ends at the total
     assert len([s for s, _, _ in seen if s == "data keys"]) >= 5  # the worker's chunks are told as they come
     assert _opened_as_sealed(engine) == 14  # in this engine (the models got the values) and on disk
+    engine.store.close()
+    assert _opened_as_sealed(open_engine(tmp_path / "h")) == 14
+
+
+@pytest.mark.skipif(not FORKS, reason="no fork here (Windows, CMKLAB_PORTABLE=1): the wraps run on threads")
+def test_import_files_has_the_worker_generate_and_seal_the_stand_ins_while_it_plans(tmp_path, monkeypatch):
+    """Into an empty home, the worker is asked for the versions' stand-ins as soon as the keys are planned, and for
+    the regions' platform keys once the disks are (before the plan is applied); it generates and seals them there:
+    the import gets their numbers and sealed material."""
+    from console.session import open_engine
+
+    monkeypatch.setattr(twin, "WORKER_MIN_BYTES", 0)
+    seen = []
+    real_apply = twin._apply_import
+
+    def apply(engine, plan, progress, worker):
+        seen.append((plan.early is not None and plan.early.worker is worker, worker._asked,
+                     len(plan.early.indexes), len(plan.versions), [v["sealed"] for _, v, _ in plan.versions],
+                     sorted(plan.early.platform)))
+        return real_apply(engine, plan, progress, worker)
+
+    monkeypatch.setattr(twin, "_apply_import", apply)
+    engine = open_engine(tmp_path / "h")
+    report = twin.import_files(engine, FILES)
+    ((early, asked, asked_for, versions, sealed, regions),) = seen
+    assert early and asked == 2 and asked_for == versions == report.stand_ins and set(sealed) == {None}
+    assert regions == sorted(pk.region for pk in engine.t["platform_keys"].values()) and regions
+    assert report.timings["keygen_s"] > 0 and not engine._private_cache  # (no private key came back here)
+    assert "wraps_wait_s" in report.timings  # (the worker wrapped them)
+    assert _opened_as_sealed(engine) == 14  # every wrap opens with its version's or region's sealed stand-in
+    for k in engine.t["keys"].values():
+        for ver in k.versions:
+            private = engine._private(f"{k.id}/{ver['version']}")
+            assert crypto.public_numbers_jwk(private)["n"] == ver["n"] and private.key_size == k.size
+    engine.store.close()
+    assert _opened_as_sealed(open_engine(tmp_path / "h")) == 14
+
+
+@pytest.mark.skipif(not FORKS, reason="no fork here (Windows, CMKLAB_PORTABLE=1): the wraps run on threads")
+def test_a_worker_asked_for_stand_ins_while_planning_ends_with_a_failed_plan_or_fails_the_import_whole(tmp_path,
+                                                                                                      monkeypatch):
+    from console.session import open_engine
+
+    monkeypatch.setattr(twin, "WORKER_MIN_BYTES", 0)
+    workers = []
+    real_init = _wraps.WrapWorker.__init__
+
+    def init(self, **kw):
+        real_init(self, **kw)
+        workers.append(self)
+
+    monkeypatch.setattr(_wraps.WrapWorker, "__init__", init)
+    home = tmp_path / "h"
+    engine = open_engine(home)
+    before = home_bytes(home)
+    state = lambda: {k: v for k, v in home_bytes(home).items() if k != "journal.jsonl"}  # noqa: E731
+    # the planning fails after the stand-ins were asked for (a VM naming another VM's disk): the worker is ended
+    vms = load("vm-list-d.json")
+    thief = json.loads(json.dumps(vms[0]).replace("vm-web-01", "vm-thief"))
+    (tmp_path / "vms.json").write_text(json.dumps(vms + [thief]))
+    files = [f for f in FILES if not f.endswith("vm-list-d.json")] + [str(tmp_path / "vms.json")]
+    with pytest.raises(twin.Incomplete):
+        twin.import_files(engine, files)
+    assert workers[-1]._asked == 2 and not workers[-1]._proc.is_alive()
+    assert not twin.home_holds_state(engine) and home_bytes(home) == before
+    # the worker dies while it generates them, or fails a wrap: the import fails, nothing is written
+    parent, real_gen, real_wrap = os.getpid(), _wraps.generate_rsa, _wraps.wrap_key
+
+    def dying(bits):
+        if os.getpid() != parent:
+            os._exit(3)
+        return real_gen(bits)
+
+    def failing(pub, dek):
+        if os.getpid() != parent:
+            raise RuntimeError("simulated failure in the worker")
+        return real_wrap(pub, dek)
+
+    for name, fake, match in (("generate_rsa", dying, "exit code 3"),
+                              ("wrap_key", failing, "simulated failure in the worker")):
+        monkeypatch.setattr(_wraps, name, fake)
+        with pytest.raises(EngineError, match=match):
+            twin.import_files(engine, FILES)
+        monkeypatch.undo()
+        monkeypatch.setattr(twin, "WORKER_MIN_BYTES", 0)
+        assert workers[-1]._asked and not workers[-1]._proc.is_alive()
+        assert not twin.home_holds_state(engine) and not engine._private_cache
+    engine.store.close()
+    assert state() == {k: v for k, v in before.items() if k != "journal.jsonl"}  # (the audit notes the failures)
+    engine = open_engine(home)
+    assert not twin.home_holds_state(engine)
+    engine.store.close()
+
+
+@pytest.mark.skipif(not FORKS, reason="no fork here (Windows, CMKLAB_PORTABLE=1): the wraps run on threads")
+def test_an_unseeded_merge_wraps_in_the_worker_by_the_keys_the_home_holds(tmp_path, monkeypatch):
+    """--merge: the sets' keys (and a region's platform key) are the home's: the worker is handed their public
+    numbers, and generates only what is new."""
+    from console.session import open_engine
+
+    monkeypatch.setattr(twin, "WORKER_MIN_BYTES", 0)
+    monkeypatch.setattr(twin, "WORKER_MIN", 1)
+    data = ("disk-list.json", "snapshot-list.json", "image-list.json", "vm-list-d.json", "vmss-list.json",
+            "graph-query.json")
+    engine = open_engine(tmp_path / "h")
+    twin.import_files(engine, [f for f in FILES if not f.endswith(data)], partial=True)
+    assert not engine.t["disks"] and engine.t["keys"]
+    held = {k.id: [dict(v) for v in k.versions] for k in engine.t["keys"].values()}
+    report = twin.import_files(engine, [f for f in FILES if f.endswith(data)], merge=True, partial=True)
+    assert report.counts["disks"] and {k.id: k.versions for k in engine.t["keys"].values()} == held
+    assert "wraps_wait_s" in report.timings  # (the worker wrapped them)
+    assert _opened_as_sealed(engine) == 14
     engine.store.close()
     assert _opened_as_sealed(open_engine(tmp_path / "h")) == 14
 
