@@ -292,7 +292,7 @@ class _View:
 
     __slots__ = ("generation", "base_generation", "schema", "meta_sig", "log_sig", "log_end", "lines", "parsed",
                  "files", "latest", "indexes", "raw_indexes", "whole", "journal", "journal_last", "table_bytes",
-                 "touched", "line_keys")
+                 "touched", "line_keys", "shard_sizes")
 
     def __init__(self) -> None:
         self.generation = 0
@@ -325,6 +325,9 @@ class _View:
         self.line_keys: dict[str, list[frozenset | None]] = {}
         """table -> the keys each of its log lines changes (as ``lines``; None where not known without a parse):
         a compaction skips the lines whose every key a later line changes again."""
+        self.shard_sizes: dict[tuple[str, int], int] = {}
+        """(table, shard) -> the size of its file as this view knows it (asked once: a shard file changes only
+        with meta.json, and then the view is read again)."""
 
     def touched_shards(self) -> set[tuple[str, int]]:
         if self.touched is None:
@@ -913,10 +916,16 @@ class TinyStore:
             return True
         touched = view.touched_shards() | shards_of_record()
         written = 0
+        sizes = view.shard_sizes
         for table, shard in touched:
             if shard in view.files.get(table, ()):
-                with contextlib.suppress(OSError):
-                    written += os.stat(self.shard_path(table, shard)).st_size
+                size = sizes.get((table, shard))
+                if size is None:
+                    try:
+                        size = sizes[(table, shard)] = os.stat(self.shard_path(table, shard)).st_size
+                    except OSError:
+                        size = 0
+                written += size
         return table_bytes > COMPACT_SHARE * written
 
     def _check_committable(self) -> None:
