@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import mmap
 import os
 import platform
 import subprocess
@@ -528,13 +529,14 @@ def test_K2_prefault_maps_a_fresh_buffer_in_one_call_and_changes_no_byte(monkeyp
     import resource
     import sys
 
-    out, view = crypto.output_buffer(8 << 20)  # calloc'd: fresh pages, not yet faulted in
-    with view:
+    fresh = mmap.mmap(-1, 8 << 20)  # anonymous: fresh pages, not yet faulted in
+    with memoryview(fresh) as view:
         before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         crypto.prefault(view)
         faulted = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
         view[5] = 1
-    assert out.getvalue() == bytes(5) + b"\1" + bytes((8 << 20) - 6)  # its contents are what they were
+    assert fresh[:] == bytes(5) + b"\1" + bytes((8 << 20) - 6)  # its contents are what they were
+    fresh.close()
     if crypto._libc_madvise() is None:
         assert not sys.platform.startswith("linux")  # off Linux: nothing to call
     elif faulted < 2048:  # the kernel refused MADV_POPULATE_WRITE (before Linux 5.14): nothing else happened
@@ -548,6 +550,26 @@ def test_K2_prefault_maps_a_fresh_buffer_in_one_call_and_changes_no_byte(monkeyp
     buf = bytearray(b"x" * 100_000)
     crypto.prefault(buf)
     assert buf == b"x" * 100_000
+
+
+def test_K2_prefault_leaves_a_buffer_whose_pages_are_all_in_memory_alone(monkeypatch):
+    # a read's output made of memory the process has already touched (the last read's, zeroed again by
+    # the C library): walking its pages again only costs time
+    calls = []
+    monkeypatch.setattr(crypto, "_libc_madvise", lambda: lambda *a: calls.append(a) or 0)
+    used = mmap.mmap(-1, 4 << 20)
+    used.write(b"\1" * (4 << 20))  # every page touched
+    with memoryview(used) as view:
+        crypto.prefault(view)
+    if crypto._libc_mincore() is not None:
+        assert calls == []
+    fresh = mmap.mmap(-1, 4 << 20)
+    fresh[-1] = 1  # one page of it in memory: the rest is still to be faulted in
+    with memoryview(fresh) as view:
+        crypto.prefault(view)
+    assert len(calls) == 1 and calls[0][1] == 4 << 20
+    used.close()
+    fresh.close()
 
 
 def test_K2_first_record_written_tells_never_written_records_from_written_ones():
