@@ -38,6 +38,7 @@ from ..widgets.deps import DepsTree
 from ..widgets.detail import DetailPanel
 from ..widgets.footer import KeyFooter
 from ..widgets.header import ClockHeader
+from ..widgets.tidy import release_closed_screens
 from ..widgets.util import freeze_cursors
 from ..widgets.vtable import VirtualTable
 from .help import HelpScreen
@@ -250,6 +251,9 @@ class MainScreen(Screen):
         if self.has_lab:  # a scenario is being played: its Lab shows from the start, however small the terminal
             self.side_choice = True
             self._apply_side()
+
+    def on_screen_resume(self) -> None:
+        release_closed_screens()  # a screen over this one has closed: Textual would keep its widgets' styles
 
     @property
     def has_lab(self) -> bool:

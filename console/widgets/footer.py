@@ -148,16 +148,20 @@ class KeyFooter(Footer):
             _node, binding, _enabled, _tooltip = palette
             # docked right, after a one-cell border, no margin in the compact style
             width -= 1 + cell_len(self.app.get_key_display(binding)) + 1 + cell_len(binding.description)
+        # The keys are not bound to the footer's ``compact`` (Textual's footer binds each with ``data_bind``): this
+        # footer is always compact, as a key is unless told otherwise, and a binding leaves an entry pointing at the
+        # key on the footer that is removed only when ``compact`` changes, so every rebuild kept the keys it
+        # replaced alive (Textual issue 6666): ~1.8 MB for each round of the twelve panes.
         items = [(self.app.get_key_display(b), b.description) for b, _e, _t in shown]
         fit, hidden = fit_keys(items, max(width, 0))
         self.hidden_keys = [b.key for b, _e, _t in shown[fit:]]
         for binding, enabled, tooltip in shown[:fit]:
             yield FooterKey(binding.key, self.app.get_key_display(binding), binding.description, binding.action,
-                            disabled=not enabled, tooltip=tooltip).data_bind(compact=Footer.compact)
+                            disabled=not enabled, tooltip=tooltip)
         if hidden:
             names = ", ".join(f"{self.app.get_key_display(b)} {b.description}" for b, _e, _t in shown[fit:])
             yield FooterKey(MORE_KEY, "…", more_text(hidden), "help", classes="-more",
-                            tooltip=f"not shown here: {names} (? lists every key)").data_bind(compact=Footer.compact)
+                            tooltip=f"not shown here: {names} (? lists every key)")
         if palette is not None:
             _node, binding, enabled, tooltip = palette
             yield FooterKey(binding.key, self.app.get_key_display(binding), binding.description, binding.action,
