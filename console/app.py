@@ -34,7 +34,7 @@ from engine.ids import KEY_URL_IN_TEXT
 from .cli import replay
 from .commands import ConsoleCommands
 from .messages import ActionDone, ActionFailed, ActionStarted, EngineEvent, ExternalChange
-from .screens.main import MainScreen
+from .screens.main import MainScreen, release_heap, settle_heap
 from .cli.spec import Call
 from .rows import LogEntry, short_kid, shorten
 
@@ -319,12 +319,14 @@ class CmkApp(App):
         # Threads (the watcher, a big pane's listing) hand the interpreter back to the UI thread within 1 ms
         # instead of 5: a key press waits at most that long for a thread doing Python work.
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
+        settle_heap()
         self._unsubscribe = self.engine.subscribe(self._engine_callback)
         self.push_screen(MainScreen())
         if self._poll_enabled:
             self._poll()
 
     def on_unmount(self) -> None:
+        release_heap()  # what settle_heap froze can be collected again once the console is done with it
         self._stop.set()
         if self._unsubscribe is not None:
             self._unsubscribe()

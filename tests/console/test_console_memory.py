@@ -68,3 +68,48 @@ def test_release_clears_textuals_memo_of_style_caches():
     assert StylesCache.get_inner_outer.cache_info().currsize == 1
     assert release_closed_screens() is True
     assert StylesCache.get_inner_outer.cache_info().currsize == 0
+
+
+async def test_the_watchers_looks_at_the_store_freeze_nothing_that_closes_later():
+    # the console looks at the store twice a second; a look that froze every object alive kept each closed
+    # screen's widgets (which hold reference cycles) out of the collector's reach for good
+    gc.unfreeze()
+    app = make_app(poll=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.first_poll.wait(10)
+        frozen = gc.get_freeze_count()
+        for _ in range(3):
+            await pilot.press("question_mark")
+            await settle(pilot)
+            app._watch_once()  # a look while the help is open, as the watcher thread makes one
+            await pilot.press("escape")
+            await settle(pilot)
+            app._watch_once()
+        assert gc.get_freeze_count() <= frozen
+
+
+def test_a_bulk_read_is_frozen_and_a_small_one_is_not():
+    from console.screens.main import BULK_OBJECTS, quiet_gc
+
+    gc.unfreeze()
+    with quiet_gc():
+        small = [[i] for i in range(100)]
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+    with quiet_gc():
+        big = [[i] for i in range(BULK_OBJECTS + 1000)]
+        assert not gc.isenabled()
+    assert gc.get_freeze_count() >= BULK_OBJECTS and gc.isenabled()
+    gc.unfreeze()
+    del small, big
+
+
+async def test_the_console_freezes_what_it_starts_with_and_lets_it_go_when_it_ends():
+    # the modules, the engine and what it read live as long as the console: out of the collector's way (a
+    # collection walks every tracked object); nothing of it stays frozen once the console has ended
+    gc.unfreeze()
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert gc.get_freeze_count() > 10_000
+    assert gc.get_freeze_count() == 0
