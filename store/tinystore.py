@@ -1242,7 +1242,8 @@ class TinyStore:
             return
         from concurrent.futures import ThreadPoolExecutor
 
-        staged: list[tuple[str | None, str, bytes]] = []  # (temporary or None to remove the shard, shard, index)
+        staged: list[tuple[str | None, str, str | None]] = []  # (temporary or None: remove the shard, shard,
+        # its index's temporary)
         syncer = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cmklab-fsync")
         pending = [syncer.submit(also_sync)] if also_sync is not None else []
         path = self.db_dir
@@ -1261,12 +1262,15 @@ class TinyStore:
                         else:
                             docs[key] = doc
                     if not docs:
-                        staged.append((None, path, b""))
+                        staged.append((None, path, None))
                         continue
                     payload, index = _shard_bytes(table, docs, encoded.get(table))
                     tmp = os.path.join(self.db_dir, f".{os.path.basename(path)}.{os.getpid()}."
                                                     f"{os.urandom(4).hex()}.tmp")
-                    staged.append((tmp, path, index))
+                    idx_path = path[:-len(".json")] + ".idx"
+                    idx_tmp = os.path.join(self.db_dir, f".{os.path.basename(idx_path)}.{os.getpid()}."
+                                                        f"{os.urandom(4).hex()}.tmp")
+                    staged.append((tmp, path, idx_tmp))
                     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _compat.O_CLOEXEC, 0o600)
                     try:
                         _write_all(fd, payload)
@@ -1274,30 +1278,37 @@ class TinyStore:
                         os.close(fd)
                         raise
                     pending.append(syncer.submit(_fsync_close, fd))
+                    # the index (derived, never synced) is written now too: renamed over the old one after its
+                    # shard, it is then data the disk has had the shards' fsyncs to take (written at the rename,
+                    # each cost 0.6 ms behind the journal those fsyncs had just filled: 40 ms for 64 shards)
+                    _write_new(idx_tmp, index, sync=False)
+                    _compat.chmod(idx_tmp, 0o600)
                     del docs, payload
                 for done in pending:
                     done.result()  # every new shard is durable before the first rename
                 held: list[int] = []
                 try:
-                    for tmp, path, index in staged:
+                    for tmp, path, idx_tmp in staged:
+                        idx_path = path[:-len(".json")] + ".idx"
                         if tmp is None:
-                            for gone in (path, path[:-len(".json")] + ".idx"):
+                            for gone in (path, idx_path):
                                 with contextlib.suppress(FileNotFoundError):
                                     os.unlink(gone)
                             continue
-                        held += _hold(path), _hold(path[:-len(".json")] + ".idx")
+                        held += _hold(path), _hold(idx_path)
                         os.replace(tmp, path)
-                        _replace_unsynced(path[:-len(".json")] + ".idx", index)
+                        os.replace(idx_tmp, idx_path)
                 finally:
                     _close_later(held)
             except OSError as exc:
                 raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
         except BaseException:
             syncer.shutdown(wait=True)
-            for tmp, _path, _index in staged:
-                if tmp is not None:
-                    with contextlib.suppress(OSError):
-                        os.unlink(tmp)
+            for tmp, _path, idx_tmp in staged:
+                for left in (tmp, idx_tmp):
+                    if left is not None:
+                        with contextlib.suppress(OSError):
+                            os.unlink(left)
             raise
         syncer.shutdown(wait=True)
 
