@@ -500,35 +500,30 @@ _MADV_POPULATE_WRITE = 23  # linux/mman.h (Linux 5.14+): fault a range in as if 
 
 
 @functools.lru_cache(maxsize=None)
-def _libc_madvise():
-    """libc's ``madvise`` through ctypes, loaded on first use (a big read), or None off Linux or without it."""
+def _libc(name: str, *argtypes: str):
+    """libc's ``name`` through ctypes (``argtypes``: ctypes type names; it returns an int), loaded on first use
+    (a big read), or None off Linux or without it."""
     if not sys.platform.startswith("linux"):
         return None
     try:
         import ctypes
 
-        fn = ctypes.CDLL(None, use_errno=True).madvise
+        fn = getattr(ctypes.CDLL(None, use_errno=True), name)
     except (OSError, AttributeError):
         return None
-    fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    fn.argtypes = [getattr(ctypes, t) for t in argtypes]
     fn.restype = ctypes.c_int
     return fn
 
 
-@functools.lru_cache(maxsize=None)
+def _libc_madvise():
+    """``madvise(address, length, advice)``, or None."""
+    return _libc("madvise", "c_void_p", "c_size_t", "c_int")
+
+
 def _libc_mincore():
-    """libc's ``mincore`` through ctypes (which pages of a range are in memory), or None where it is missing."""
-    if _libc_madvise() is None:
-        return None
-    try:
-        import ctypes
-
-        fn = ctypes.CDLL(None, use_errno=True).mincore
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
-    fn.restype = ctypes.c_int
-    return fn
+    """``mincore(address, length, vector)``: which pages of a range are in memory; or None."""
+    return _libc("mincore", "c_void_p", "c_size_t", "c_char_p")
 
 
 def _all_resident(start: int, length: int) -> bool:
