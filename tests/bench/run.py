@@ -434,6 +434,9 @@ def bench_import(n: int) -> None:
     """``cmklab import`` of ``n`` resources into a new home: the whole import (read, parse, plan, stand-in keys,
     one data key per disk wrapped by its set's version, one commit) against what it cannot avoid: json.loads of
     the input and the RSA generation of its stand-ins (one per key version and one platform key per region)."""
+    if os.environ.get(_FRESH) != "1":
+        _in_fresh_process("import")  # as `cmklab import` runs: on a heap no earlier step has used
+        return
     from engine import twin
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -486,6 +489,24 @@ def bench_import(n: int) -> None:
     RESULTS["import_100k_json_loads_s"] = round(loads, 3)
     RESULTS["import_100k_keygen_s"] = round(keygen, 3)
     RESULTS["import_100k_vs_floor"] = round(total / floor, 3)
+
+
+_FRESH = "CMKLAB_BENCH_FRESH_PROCESS"
+"""Set in a step's own process (see :func:`_in_fresh_process`)."""
+
+
+def _in_fresh_process(step: str) -> None:
+    """Run ``step`` in a process of its own and take its rows: the steps before it leave this process's heap
+    grown and its allocator tuned (the disk step keeps big buffers), which slowed a 100,000-resource import and
+    its json.loads floor by a quarter, unevenly."""
+    out = subprocess.run([sys.executable, __file__, "--only", step, "--rows-json"], capture_output=True, text=True,
+                         env=dict(os.environ, **{_FRESH: "1"}), cwd=ROOT)
+    sys.stderr.write(out.stderr)
+    if out.returncode != 0:
+        raise RuntimeError(f"the {step} step failed in its own process: {out.stderr[-2000:]}")
+    taken = json.loads(out.stdout.splitlines()[-1])
+    RESULTS.update(taken["results"])
+    ROWS.extend(tuple(r) for r in taken["rows"])
 
 
 def bench_keygen(repeats: int) -> None:
@@ -692,6 +713,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer repeats; about four minutes on 2 idle cores")
     ap.add_argument("--json", action="store_true", help="print a last line holding one JSON object")
+    ap.add_argument("--rows-json", action="store_true", help=argparse.SUPPRESS)  # a step in its own process
     ap.add_argument("--only", help="comma-separated subset: rotation,scale,cascade,disk,cli,console,console100k,"
                     "keygen,raw,import,endpoint,classroom; commit (commit_vs_fsync_append alone, which scale measures "
                     "too)")
@@ -723,10 +745,10 @@ def main() -> int:
     for name, fn in steps:
         if (only is None and (name != "endpoint" or args.endpoint)) or (only is not None and name in only):
             fn()
-            # each step starts on a clean process: the console's steps freeze the state they load (as the
-            # console does, for the life of its process), and frozen objects in reference cycles (Textual's
-            # widgets) are never collected; left alive, ~1.2 million of them made the next steps slower (the
-            # import, whose worker is forked at its start, pays a copy of every shared page it writes)
+            # each step starts on a collected heap: what an earlier step froze (the console freezes what it
+            # loads, for the life of its process) is let go, so that it slows no later step (the import, whose
+            # worker is forked at its start, paid a copy of every shared page it wrote; it now runs in a process
+            # of its own, see _in_fresh_process)
             gc.unfreeze()
             gc.collect()
     width = max(len(r[0]) for r in ROWS)
@@ -736,6 +758,8 @@ def main() -> int:
     print(f"(run took {time.perf_counter() - t0:.0f} s on {os.cpu_count()} cores)")
     if args.json:
         print(json.dumps(RESULTS, sort_keys=True))
+    if args.rows_json:
+        print(json.dumps({"results": RESULTS, "rows": ROWS}))
     return 0
 
 
