@@ -806,15 +806,20 @@ commits = st.lists(st.tuples(st.dictionaries(tables, st.dictionaries(keys, docs,
                              st.dictionaries(tables, st.lists(keys, max_size=2), max_size=2)), max_size=6)
 
 
+def _commit_both(store, model, sequence) -> None:
+    """Make each commit of ``sequence`` on the store under test and on the in-memory model."""
+    for upserts, deletes in sequence:
+        store.commit(upserts, deletes)
+        model.commit(upserts, deletes)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(commits)
 def test_same_contract_as_memory_store(tmp_path, sequence):
     home = Path(tempfile.mkdtemp(dir=tmp_path))
     model = MemoryStore()
     with TinyStore(home) as s:
-        for upserts, deletes in sequence:
-            s.commit(upserts, deletes)
-            model.commit(upserts, deletes)
+        _commit_both(s, model, sequence)
         expected = {t: d for t, d in model.load().items() if d}  # TinyStore drops empty tables
         assert s.load() == expected
         assert s.generation == len(sequence)
@@ -831,13 +836,9 @@ def test_a_compaction_folds_the_log_as_replaying_it_would(tmp_path, before, afte
     home = Path(tempfile.mkdtemp(dir=tmp_path))
     model = MemoryStore()
     with TinyStore(home) as s:
-        for upserts, deletes in before:
-            s.commit(upserts, deletes)
-            model.commit(upserts, deletes)
+        _commit_both(s, model, before)
     with TinyStore(home) as s:
-        for upserts, deletes in after:
-            s.commit(upserts, deletes)
-            model.commit(upserts, deletes)
+        _commit_both(s, model, after)
         s.commit({}, last, shred=True)  # compacts at once
         model.commit({}, last)
         assert (home / "db" / "changes.log").stat().st_size == 0
