@@ -54,36 +54,43 @@ class Impact:
         return bool(self.vms_stopping or self.vms_at_risk or self.unreadable or self.lost_forever or self.deleted
                     or self.sets_broken)
 
-    def lines(self) -> list[str]:
-        """Terraform-style lines: ``- stop``, ``! at risk``, ``~ re-wrap``, ``x lost``."""
+    def lines(self, limit: int | None = None) -> list[str]:
+        """Terraform-style lines: ``- stop``, ``! at risk``, ``~ re-wrap``, ``x lost``. ``limit``: at most that
+        many names on a line, then how many more (a set serving 5,000 disks stays readable)."""
         if self.error:
             return [f"refused: ({self.error['code']}) {self.error['message']}"]
+
+        def names(items: list[str]) -> str:
+            if limit is None or len(items) <= limit:
+                return ", ".join(items)
+            return f"{', '.join(items[:limit])}, … and {len(items) - limit:,} more"
+
         out = []
         if self.vms_stopping:
-            out.append(f"{len(self.vms_stopping)} VM(s) will stop: {', '.join(self.vms_stopping)}")
+            out.append(f"{len(self.vms_stopping)} VM(s) will stop: {names(self.vms_stopping)}")
         if self.vms_at_risk:
             out.append(f"{len(self.vms_at_risk)} VM(s) with ultra disks keep running but will not start after "
-                       f"deallocation: {', '.join(self.vms_at_risk)}")
+                       f"deallocation: {names(self.vms_at_risk)}")
         if self.sets_broken:
             out.append(f"{len(self.sets_broken)} disk encryption set(s) can no longer use their key: "
-                       f"{', '.join(self.sets_broken)}")
+                       f"{names(self.sets_broken)}")
         if self.unreadable:
-            out.append(f"{len(self.unreadable)} resource(s) become unreadable: {', '.join(self.unreadable)}")
+            out.append(f"{len(self.unreadable)} resource(s) become unreadable: {names(self.unreadable)}")
         if self.lost_forever:
             out.append(f"{len(self.lost_forever)} resource(s) lost for good (crypto-shredded): "
-                       f"{', '.join(self.lost_forever)}")
+                       f"{names(self.lost_forever)}")
         if self.rewrapped:
             out.append(f"{len(self.rewrapped)} data key(s) re-wrapped (data and VMs untouched)")
         if self.readable_again:
-            out.append(f"{len(self.readable_again)} resource(s) readable again: {', '.join(self.readable_again)}")
+            out.append(f"{len(self.readable_again)} resource(s) readable again: {names(self.readable_again)}")
         if self.vms_startable_again:
             out.append(f"{len(self.vms_startable_again)} VM(s) become startable (nothing starts by itself): "
-                       f"{', '.join(self.vms_startable_again)}")
+                       f"{names(self.vms_startable_again)}")
         if self.vms_starting:
-            out.append(f"VM(s) start: {', '.join(self.vms_starting)}")
+            out.append(f"VM(s) start: {names(self.vms_starting)}")
         for label, items in (("create", self.created), ("delete", self.deleted), ("modify", self.modified)):
             if items:
-                out.append(f"{label}: {', '.join(items)}")
+                out.append(f"{label}: {names(items)}")
         return out or ["no change"]
 
     def summary(self) -> str:

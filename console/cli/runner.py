@@ -18,6 +18,8 @@ from .errors import CLIError, UsageError, az_text, engine_error_lines, engine_ex
 from .output import apply_query, format_result
 
 CONFIRM_PROMPT = "Are you sure you want to perform this operation? (y/n): "
+WHAT_IF_NAMES = 20
+"""Names a line of a what-if shows as text before it says how many more (``-o json`` gives them all)."""
 
 
 def quiet_stdout() -> None:
@@ -334,6 +336,11 @@ def what_if(tokens: list[str], ctx: Context) -> int:
         views = [impact_view(impact) for impact in impacts]
         emit(ctx, views[0] if len(views) == 1 else views, ns)
     else:
-        ctx.out("".join(f"what-if: {cmd.path}\n" + "".join(line + "\n" for line in impact.lines())
-                        for impact in impacts))
+        text = []
+        for impact in impacts:
+            lines = impact.lines(WHAT_IF_NAMES)
+            text.append(f"what-if: {cmd.path}\n" + "".join(line + "\n" for line in lines))
+            if lines != impact.lines():
+                text.append(f"(at most {WHAT_IF_NAMES} names a line: -o json lists every one)\n")
+        ctx.out("".join(text))
     return 0

@@ -37,23 +37,13 @@ _MARKS = (
 
 
 MAX_NAMES = 12
-
-
-def cap_names(line: str, limit: int = MAX_NAMES) -> str:
-    """``label: a, b, c, ...`` with at most ``limit`` names (a set of 3,000 disks stays readable)."""
-    head, sep, rest = line.partition(": ")
-    if not sep:
-        return line
-    items = rest.split(", ")
-    if len(items) <= limit:
-        return line
-    return f"{head}: {', '.join(items[:limit])}, … and {len(items) - limit} more"
+"""Names a what-if line shows in the dialog before it says how many more (``Impact.lines(limit=...)``)."""
 
 
 def impact_markup(lines: list[str]) -> str:
     """The what-if lines, each with its mark and colour."""
     out = []
-    for line in map(cap_names, lines):
+    for line in lines:
         mark, colour = "•", "$foreground"
         for needle, m, c in _MARKS:
             if needle in line:

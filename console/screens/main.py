@@ -32,7 +32,7 @@ from engine.errors import EngineError
 from engine.facade import changes_state, previewable
 
 from ..cli.replay import az_lines
-from ..modals.confirm import ConfirmModal, TypedConfirmModal
+from ..modals.confirm import MAX_NAMES, ConfirmModal, TypedConfirmModal
 from ..modals.form import FormModal
 from ..widgets.deps import DepsTree
 from ..widgets.detail import DetailPanel
@@ -1012,9 +1012,9 @@ class MainScreen(Screen):
                 az = az_lines(e, call.method, call.args, call.kwargs, call.hints)
                 verb = op.verb or op.short.capitalize()
                 if op.confirm == "typed" and op.typed_name is not None:
-                    modal = TypedConfirmModal(title, impact.lines(), az, op.typed_name(target), confirm_label=verb)
+                    modal = TypedConfirmModal(title, impact.lines(MAX_NAMES), az, op.typed_name(target), confirm_label=verb)
                 else:
-                    modal = ConfirmModal(title, impact.lines(), az, confirm_label=verb,
+                    modal = ConfirmModal(title, impact.lines(MAX_NAMES), az, confirm_label=verb,
                                          danger=impact.destructive or op.confirm == "typed")
                 if not await app.push_screen_wait(modal):
                     return

@@ -119,3 +119,23 @@ def test_a_negative_clock_advance_says_the_clock_only_moves_forward(cli, rg, dur
     r = cli("clock", "advance", duration)
     assert r.code == 1 and "the clock only moves forward" in r.err and "required" not in r.err
     assert cli.state_bytes() == before
+
+
+def test_what_if_text_names_at_most_twenty_a_line_and_json_names_them_all(cli, landscape):
+    for i in range(25):
+        cli.ok("disk", "create", "-g", "rg1", "-n", f"many{i:02d}", "--size-gb", "1", "--disk-encryption-set", "des1",
+               "-o", "none")
+    r = cli("what-if", "az", "keyvault", "key", "set-attributes", "--vault-name", "kv1", "-n", "key1",
+            "--enabled", "false")
+    assert r.code == 0, r.err
+    line = next(x for x in r.out.splitlines() if "become unreadable" in x)
+    count = int(line.split(" ", 1)[0])
+    assert count >= 27  # the 25 new disks, vm1's disks
+    assert line.endswith(f", … and {count - 20:,} more") and line.count(", ") == 20
+    assert r.out.splitlines()[-1] == "(at most 20 names a line: -o json lists every one)"
+    impact = cli("what-if", "az", "keyvault", "key", "set-attributes", "--vault-name", "kv1", "-n", "key1",
+                 "--enabled", "false", "-o", "json").json
+    assert len(impact["unreadable"]) == count and {f"many{i:02d}" for i in range(25)} <= set(impact["unreadable"])
+    # a short preview is as it was: every name, no note
+    r = cli("what-if", "az", "vm", "deallocate", "-g", "rg1", "-n", "vm1")
+    assert "every one" not in r.out and "more" not in r.out
