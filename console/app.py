@@ -39,6 +39,8 @@ from .cli.spec import Call
 from .rows import LogEntry, short_kid, shorten
 
 POLL_SECONDS = 0.5
+LOUD_SHOWN = 6
+"""Warnings and errors from another terminal a notification names (then how many more)."""
 SWITCH_INTERVAL = 0.001
 BUSY_DELAY = 0.3
 """Quick actions finish before the progress indicator would flash."""
@@ -418,7 +420,10 @@ class CmkApp(App):
             self._save_log()
         loud = [ev for ev in new if ev.severity in ("warning", "error")]
         if loud:
-            self.notify("\n".join(shorten(ev.summary) for ev in loud[:6]), title="Changed in another terminal",
+            text = [shorten(ev.summary) for ev in loud[:LOUD_SHOWN]]
+            if len(loud) > LOUD_SHOWN:
+                text.append(f"… and {len(loud) - LOUD_SHOWN:,} more warnings and errors: the events pane has them all")
+            self.notify("\n".join(text), title="Changed in another terminal",
                         severity="error" if any(ev.severity == "error" for ev in loud) else "warning",
                         timeout=8)
         elif new:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from console import app as app_module
 from console.app import CmkApp
 from console.screens import main as main_screen
 
@@ -250,3 +251,40 @@ def test_a_big_panes_one_pass_search_matches_what_a_small_pane_keeps():
         expected = [k for k, t in zip(keys, texts) if match(t)]
         assert main_screen.MainScreen._search(pattern, keys, texts) == expected, pattern
     assert main_screen.MainScreen._search("vm-", keys, texts) == ["k0", "k3"]
+
+
+async def test_many_warnings_from_another_process_are_named_six_and_counted(tmp_path):
+    """Disabling a key in another terminal stops eight VMs: the notification names six and counts the rest."""
+    from console.session import open_engine
+
+    home = tmp_path / "home"
+    engine = open_engine(home, seed=3)
+    engine.create_group("rg", "eastus")
+    engine.create_vault("kv-many", "rg", enable_purge_protection=True)
+    k, ver = engine.create_key("kv-many", "k", size=2048)
+    des = engine.create_des("des", "rg", key_url=f"{k.id}/{ver['version']}")
+    engine.set_policy("kv-many", des.principal_id, ["get", "wrapKey", "unwrapKey"])
+    for i in range(8):
+        engine.create_vm(f"vm{i}", "rg", os_disk_name=f"vm{i}-os", os_disk_encryption_set="des")
+    engine.close()
+    engine = open_engine(home)
+    app = CmkApp(engine, poll=True, frozen=True)
+    async with app.run_test(size=SIZE) as pilot:
+        assert await _until(pilot, app.first_poll.is_set)
+        env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        r = subprocess.run([sys.executable, "-m", "console", "--home", str(home), "az", "keyvault", "key",
+                            "set-attributes", "--vault-name", "kv-many", "-n", "k", "--enabled", "false", "-o", "none"],
+                           env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+
+        def toast() -> str:
+            return next((str(n.message) for n in app._notifications if "shut down" in str(n.message)), "")
+
+        assert await _until(pilot, lambda: toast() != "")
+        lines = toast().splitlines()
+        assert len(lines) == app_module.LOUD_SHOWN + 1
+        # the key disabled, then eight VMs shut down: nine warnings and errors, six named, three counted
+        assert "disabled" in lines[0] and sum("shut down" in line for line in lines[1:-1]) == 5
+        assert lines[-1] == "… and 3 more warnings and errors: the events pane has them all"
+    engine.close()
+
