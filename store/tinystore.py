@@ -1252,10 +1252,13 @@ class TinyStore:
                 for (table, shard), changes in work:
                     path = self.shard_path(table, shard)
                     known = self._read_index(table, shard)
+                    texts = None
                     if known is not None and all(key in changes for key in known):
                         docs = {}  # every document of the shard is replaced or deleted: no need to parse it
                     else:
-                        docs = self._shard_docs_at(path, table)
+                        # the documents it keeps, as the bytes they are (its index says where), or parsed
+                        texts = self._shard_texts(path, known) if known is not None else None
+                        docs = dict.fromkeys(texts) if texts is not None else self._shard_docs_at(path, table)
                     for key, doc in changes.items():
                         if doc is None:
                             docs.pop(key, None)
@@ -1264,7 +1267,14 @@ class TinyStore:
                     if not docs:
                         staged.append((None, path, None))
                         continue
-                    payload, index = _shard_bytes(table, docs, encoded.get(table))
+                    fresh = encoded.get(table)
+                    if texts is not None:  # kept: their bytes; changed: the record's encoding, or encoded now
+                        for key in changes:
+                            texts.pop(key, None)
+                        if fresh:
+                            texts.update((key, fresh[key]) for key in changes if key in fresh)
+                        fresh = texts
+                    payload, index = _shard_bytes(table, docs, fresh)
                     tmp = os.path.join(self.db_dir, f".{os.path.basename(path)}.{os.getpid()}."
                                                     f"{os.urandom(4).hex()}.tmp")
                     idx_path = path[:-len(".json")] + ".idx"
@@ -1311,6 +1321,39 @@ class TinyStore:
                             os.unlink(left)
             raise
         syncer.shutdown(wait=True)
+
+    @staticmethod
+    def _shard_texts(path: str, spans: Mapping[str, list]) -> dict[str, str] | None:
+        """The encoded text of every document of the shard file ``path``, cut out where its index puts them
+        (``spans``: key -> [offset, length]), when the file is exactly what its tag says (its hash) and every
+        span holds the document its key names; None otherwise (the caller parses the file)."""
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+        except OSError:
+            return None
+        head = raw[:len(_tag_prefix("0" * 16))]
+        tag = head[-20:-4]
+        if head != _tag_prefix(tag.decode("ascii", "replace")) or \
+                hashlib.blake2b(memoryview(raw)[len(head):], digest_size=8).hexdigest().encode() != tag:
+            return None
+        try:
+            text = raw.decode("ascii")
+        except UnicodeDecodeError:
+            return None
+        esc = json.encoder.encode_basestring_ascii
+        out: dict[str, str] = {}
+        for key, where in spans.items():
+            if not (isinstance(where, list) and len(where) == 2):
+                return None
+            at, length = where
+            name = esc(key) + ":"
+            doc = text[at:at + length]
+            if not (type(at) is int and type(length) is int and length > 1 and doc[:1] == "{"
+                    and doc[-1:] == "}" and text[at - len(name):at] == name):
+                return None
+            out[key] = doc
+        return out
 
     def _shard_docs_at(self, path: str, table: str) -> dict:
         """The documents of the shard file ``path`` of ``table`` as it is on disk ({} if there is none)."""

@@ -188,6 +188,55 @@ def test_compaction_rewrites_only_the_shards_the_log_touched(home, store):
         assert other.load()["disks"]["/disks/9"] == {"i": 9, "changed": True} and other.generation == 2
 
 
+def test_a_compaction_carries_the_documents_it_keeps_as_their_bytes(home, store, monkeypatch):
+    """The shard a compaction rewrites keeps its other documents as the bytes its index points at: the shard is
+    not parsed, and the file is what encoding its documents gives."""
+    store.commit({"disks": {f"/disks/{i}": {"i": i, "name": f"d\u00e9{i}"} for i in range(3000)}}, {})
+    store._compact()
+    store.commit({"disks": {"/disks/9": {"i": 9, "changed": True}}}, {"disks": ["/disks/10"]})
+
+    def parse(*_a):
+        raise AssertionError("the shard was parsed")
+
+    monkeypatch.setattr(TinyStore, "_shard_docs_at", parse)
+    store._compact()
+    monkeypatch.undo()
+    with TinyStore(home) as other:
+        docs = other.load()["disks"]
+        assert docs["/disks/9"] == {"i": 9, "changed": True} and "/disks/10" not in docs and len(docs) == 2999
+        for path in (home / "db").glob("disks.*.json"):
+            shard = int(path.name.split(".")[1])
+            assert path.read_bytes() == tinystore_mod._shard_bytes("disks", other.load_shard("disks", shard))[0]
+
+
+@pytest.mark.parametrize("damage", ["content", "spans"])
+def test_a_compaction_parses_a_shard_its_index_does_not_describe(home, store, damage):
+    """A shard whose bytes are not what its tag says (a hand edit that kept its first line), or whose index
+    points elsewhere, is parsed: the compaction never cuts documents out of bytes it cannot vouch for."""
+    store.commit({"disks": {f"/disks/{i}": {"i": i, "v": "aaaa"} for i in range(300)}}, {})
+    store._compact()
+    shard = shard_of("/disks/1")
+    path = home / "db" / f"disks.{shard:02d}.json"
+    raw = path.read_bytes()
+    if damage == "content":  # the same length: every span still falls on a document
+        path.write_bytes(raw.replace(b'"v":"aaaa"', b'"v":"bbbb"', 1))
+    else:
+        idx = home / "db" / f"disks.{shard:02d}.idx"
+        index = json.loads(idx.read_bytes())
+        first = sorted(index["docs"])[0]
+        index["docs"][first][0] += 1
+        idx.write_bytes(json.dumps(index, separators=(",", ":")).encode())
+    other_key = next(f"/disks/{i}" for i in range(300) if shard_of(f"/disks/{i}") == shard and i != 1)
+    store.commit({"disks": {other_key: {"i": -1}}}, {})
+    store._compact()
+    with TinyStore(home) as fresh:
+        docs = fresh.load_shard("disks", shard)
+        assert docs[other_key] == {"i": -1}
+        values = {d.get("v") for k, d in docs.items() if k != other_key}
+        assert values == ({"aaaa", "bbbb"} if damage == "content" else {"aaaa"})
+        assert path.read_bytes() == tinystore_mod._shard_bytes("disks", docs)[0]
+
+
 def test_the_log_is_compacted_once_it_passes_its_bound(home, store, monkeypatch):
     monkeypatch.setattr(tinystore_mod, "COMPACT_BYTES", 4096)
     for i in range(40):
