@@ -41,6 +41,14 @@ from .rows import LogEntry, short_kid, shorten
 POLL_SECONDS = 0.5
 LOUD_SHOWN = 6
 """Warnings and errors from another terminal a notification names (then how many more)."""
+OWN_SHOWN = 8
+"""Lines of what an action of this console did that its notification shows (then how many more)."""
+
+
+def _named(lines: list[str], limit: int) -> str:
+    """A notification's text: at most ``limit`` lines, then how many more (every one is an event)."""
+    more = f"\n… and {len(lines) - limit:,} more: the events pane has them all" if len(lines) > limit else ""
+    return "\n".join(lines[:limit]) + more
 SWITCH_INTERVAL = 0.001
 BUSY_DELAY = 0.3
 """Quick actions finish before the progress indicator would flash."""
@@ -420,10 +428,7 @@ class CmkApp(App):
             self._save_log()
         loud = [ev for ev in new if ev.severity in ("warning", "error")]
         if loud:
-            text = [shorten(ev.summary) for ev in loud[:LOUD_SHOWN]]
-            if len(loud) > LOUD_SHOWN:
-                text.append(f"… and {len(loud) - LOUD_SHOWN:,} more warnings and errors: the events pane has them all")
-            self.notify("\n".join(text), title="Changed in another terminal",
+            self.notify(_named([shorten(ev.summary) for ev in loud], LOUD_SHOWN), title="Changed in another terminal",
                         severity="error" if any(ev.severity == "error" for ev in loud) else "warning",
                         timeout=8)
         elif new:
@@ -529,7 +534,7 @@ class CmkApp(App):
             lines = ["done: " + " ; ".join(line for lines, ok, _ in message.log for line in lines)]
         if message.method == "vm_write":
             lines = [f"wrote {message.result} bytes (encrypted at rest with the disk's data key)"]
-        text = "\n".join(lines[:8]) + (f"\n… {len(lines) - 8} more (see events)" if len(lines) > 8 else "")
+        text = _named(lines, OWN_SHOWN)
         if loud:
             severity = "error" if any(ev.severity == "error" for ev in loud) else "warning"
             self.notify(text, title=message.label, severity=severity, timeout=10)
