@@ -131,7 +131,10 @@ class ImportModal(ModalScreen[None]):
 
     def _say(self, error: str | None) -> None:
         self.error = error
-        self.query_one("#form-error", Static).update(escape(error or ""))
+        said = self.query_one("#form-error", Static)
+        said.update(escape(error or ""))
+        if error:  # on a small terminal the dialog's body scrolls: the error is brought into view
+            self.call_after_refresh(said.scroll_visible, animate=False)
 
     def action_submit(self) -> None:
         if self.running:
@@ -206,7 +209,9 @@ class ImportModal(ModalScreen[None]):
         summary = "\n".join(report.lines()) if report is not None else ""
         self.query_one("#import-summary", Static).update(escape(summary))
         self._say(error)
-        if error is None:
+        if error is not None:
+            self.notify(error, title="Import refused: nothing was imported", severity="error", timeout=10)
+        else:
             self.query_one("#import-stage", Label).update("imported")
             bar = self.query_one("#import-bar", ProgressBar)
             bar.update(total=bar.total or 1, progress=bar.total or 1)

@@ -128,6 +128,20 @@ async def test_import_dialog_refuses_a_home_with_state_unless_merge_and_changes_
         assert sorted(engine.t["vms"]) == before
 
 
+async def test_at_80x24_a_refused_import_is_in_view_and_notified():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        modal = await _import_in_dialog(app, pilot, " ".join(FILES))
+        await pilot.pause()
+        said = modal.query_one("#form-error")
+        body = said.parent
+        assert modal.error and "holds state" in modal.error
+        assert body.scroll_offset.y > 0  # the body scrolled down to it
+        top = said.region.y
+        assert body.region.y <= top < body.region.bottom  # its first line is on the screen
+        assert any(n.severity == "error" and "holds state" in str(n.message) for n in app._notifications)
+
+
 async def test_import_dialog_on_a_read_only_console_refuses():
     app = make_app(read_only=True)
     async with app.run_test(size=(120, 40)) as pilot:
