@@ -255,7 +255,10 @@ class FormModal(ModalScreen[Any]):
                 self.query_one("#form-error", Static).update("[dim]asking the engine…[/dim]")
                 refusal = await asyncio.to_thread(self.spec.check, call)
             if refusal:
-                self.query_one("#form-error", Static).update(f"[$text-error]{escape(refusal)}[/]")
+                said = self.query_one("#form-error", Static)
+                said.update(f"[$text-error]{escape(refusal)}[/]")
+                # below the fields: on a small terminal the form's body scrolls, and the refusal is brought in
+                self.call_after_refresh(said.scroll_visible, animate=False)
                 return
             self.dismiss(call)
         finally:

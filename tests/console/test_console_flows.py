@@ -180,6 +180,23 @@ async def test_form_validates_as_you_type_with_the_engines_rules():
         assert "https://kv-demo.vault.azure.net/keys/key-new" in app.engine.t["keys"]
 
 
+async def test_at_80x24_the_engines_refusal_is_brought_into_view_below_the_fields():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.main.show_pane("vaults")
+        await pilot.press("n")
+        await wait_for_screen(pilot, FormModal)
+        await pilot.press(*"kv-demo", "enter")
+        said = app.screen.query_one("#form-error")
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if "VaultAlreadyExists" in str(said.render()) and said.parent.scroll_offset.y > 0:
+                break
+        body = said.parent
+        assert "VaultAlreadyExists" in str(said.render())
+        assert body.scroll_offset.y > 0 and body.region.y <= said.region.y < body.region.bottom
+
+
 async def test_form_shows_the_engines_refusal():
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
