@@ -237,6 +237,37 @@ def test_a_compaction_parses_a_shard_its_index_does_not_describe(home, store, da
         assert path.read_bytes() == tinystore_mod._shard_bytes("disks", docs)[0]
 
 
+def test_a_compaction_creates_all_its_files_before_its_first_fsync(home, store, monkeypatch):
+    """Creating a file waits for a journal commit that an fsync in flight runs: every temporary of a compaction
+    is created first, then the shards are written and synced."""
+    store.commit({"disks": {f"/disks/{i}": {"i": i} for i in range(3000)}}, {})
+    store._compact()
+    store.commit({"disks": {f"/disks/{i}": {"i": -i} for i in range(0, 3000, 7)}}, {})
+    order: list[str] = []
+    real_open, real_sync = os.open, os.fsync
+
+    def opened(path, flags, *a, **k):
+        name = os.path.basename(str(path))
+        if flags & os.O_CREAT and name.startswith(".disks.") and name.endswith(".tmp"):  # a shard's, an index's
+            order.append("create")
+        return real_open(path, flags, *a, **k)
+
+    def synced(fd):
+        order.append("fsync")
+        return real_sync(fd)
+
+    monkeypatch.setattr(os, "open", opened)
+    monkeypatch.setattr(os, "fsync", synced)
+    store._compact()
+    monkeypatch.undo()
+    assert order.count("create") >= 2 * 64  # each shard and its index
+    first = order.index("fsync")
+    assert "create" not in order[first:]
+    with TinyStore(home) as other:
+        docs = other.load()["disks"]
+        assert docs["/disks/7"] == {"i": -7} and docs["/disks/8"] == {"i": 8}
+
+
 def test_the_log_is_compacted_once_it_passes_its_bound(home, store, monkeypatch):
     monkeypatch.setattr(tinystore_mod, "COMPACT_BYTES", 4096)
     for i in range(40):
