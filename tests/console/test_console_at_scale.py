@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -141,16 +142,27 @@ def _warm(main) -> bool:
     return main._column[:2] == (main.pane.id, main.generation) and main._column[2] is main.all_keys
 
 
-async def test_a_big_pane_left_alone_has_its_search_text_drawn_before_the_first_key(tmp_path, every_pane_big,
-                                                                                    monkeypatch):
+@contextlib.asynccontextmanager
+async def _disks_pane_left_alone(tmp_path, monkeypatch):
+    """The console on the demo's disks pane (every pane big), listed and left alone until its search text is
+    drawn: (app, pilot, main)."""
     monkeypatch.setattr(main_screen, "WARM_DELAY", 0.05)
     engine = _open(tmp_path / "home")
     app = CmkApp(engine, poll=False, frozen=True)
-    async with app.run_test(size=SIZE) as pilot:
-        main = app.main
-        main.action_pane("disks")
-        assert await _until(pilot, lambda: main._loading is None and main.table.keys)
-        assert await _until(pilot, lambda: _warm(main))  # no key pressed: drawn in the background
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            main = app.main
+            main.action_pane("disks")
+            assert await _until(pilot, lambda: main._loading is None and main.table.keys)
+            assert await _until(pilot, lambda: _warm(main))  # no key pressed: drawn in the background
+            yield app, pilot, main
+    finally:
+        engine.close()
+
+
+async def test_a_big_pane_left_alone_has_its_search_text_drawn_before_the_first_key(tmp_path, every_pane_big,
+                                                                                    monkeypatch):
+    async with _disks_pane_left_alone(tmp_path, monkeypatch) as (app, pilot, main):
         assert len(main._column[3]) == len(main.all_keys)
         drawn = []
         real = main._row_text
@@ -160,20 +172,13 @@ async def test_a_big_pane_left_alone_has_its_search_text_drawn_before_the_first_
         assert await _until(pilot, lambda: main._token_done == main._token and _names(app) != everything)
         assert all("vm-db" in name for name in _names(app))
         assert drawn == []  # the filter searched the text drawn before; it drew none
-    engine.close()
 
 
 async def test_the_search_text_is_drawn_again_after_a_change_and_never_while_a_filter_runs(tmp_path,
                                                                                          every_pane_big, monkeypatch):
-    monkeypatch.setattr(main_screen, "WARM_DELAY", 0.05)
-    engine = _open(tmp_path / "home")
-    app = CmkApp(engine, poll=False, frozen=True)
-    async with app.run_test(size=SIZE) as pilot:
-        main = app.main
-        main.action_pane("disks")
-        assert await _until(pilot, lambda: main._loading is None and main.table.keys and _warm(main))
+    async with _disks_pane_left_alone(tmp_path, monkeypatch) as (app, pilot, main):
         before = main._column
-        engine.stop_vm("vm-web", "rg-demo")  # this process's own change: the pane is listed again
+        app.engine.stop_vm("vm-web", "rg-demo")  # this process's own change: the pane is listed again
         main.refresh_data()
         assert await _until(pilot, lambda: main._loading is None and _warm(main))
         assert main._column is not before and main._column[1] == main.generation
@@ -184,7 +189,6 @@ async def test_the_search_text_is_drawn_again_after_a_change_and_never_while_a_f
         monkeypatch.setattr(main, "_warm_in_thread", lambda *a: started.append(a))
         main._start_warm()
         assert started == []
-    engine.close()
 
 
 async def test_a_change_by_another_process_shows_in_a_big_pane(tmp_path, every_pane_big):
