@@ -106,7 +106,10 @@ def _serve(conn, other, bounds, seal) -> None:
                 for bits, aad in msg[1]:
                     private = generate_rsa(bits)
                     jwk = public_numbers_jwk(private)
-                    made.append((jwk["n"], jwk["e"], seal(private_to_der(private), aad)))
+                    # sealed here with the home's sealer; without one (forked before the home was opened), the
+                    # import seals it once the home is open (WrapWorker.keys)
+                    der = private_to_der(private)
+                    made.append((jwk["n"], jwk["e"], seal(der, aad) if seal is not None else der))
                     pubs.append(private.public_key())
                 conn.send(("keys", made, time.thread_time() - t))
             elif msg[0] == "chunk":
@@ -169,6 +172,10 @@ class WrapWorker:
         self._asked = self._answered = 0  # generations asked for ("gen" messages), and answered
         self._made: list = []  # what keys() got: (n, e, sealed) of each generated key, in order
         self._gen_at: list[int] = []  # the index of each generated key
+        self._aads: list[bytes] = []  # each generated key's associated data (its id), in the same order
+        self.seal_late: Callable[[bytes, bytes], str] | None = None
+        """What seals the generated keys here when the worker had no sealer (forked before the home was opened,
+        as ``cmklab import`` into a new home does): set before :meth:`keys` is asked."""
         self.keygen_s = 0.0  # the worker's CPU time generating and sealing them
         self._there = 0  # wraps the worker has told
         self._items: list = []  # the chunk being filled: (key index, data key)
@@ -206,6 +213,7 @@ class WrapWorker:
             return []
         at = [self._index(None, b64_length_bits(bits)) for bits, _ in wanted]
         self._gen_at += at
+        self._aads += [aad for _, aad in wanted]
         self._asked += 1
         self._send(("gen", [(bits, aad) for bits, aad in wanted]))
         return at
@@ -224,6 +232,12 @@ class WrapWorker:
             else:
                 raise EngineError(f"the stand-in keys could not be generated ({msg[1]}); nothing was imported",
                                   inner_code="WrapFailed")
+        for j, (n, e, sealed) in enumerate(self._made):
+            if not isinstance(sealed, str):  # the private key itself: sealed here, and forgotten
+                if self.seal_late is None:
+                    raise EngineError("the stand-in keys cannot be sealed: the home is not open; nothing was "
+                                      "imported", inner_code="WrapFailed")
+                self._made[j] = (n, e, self.seal_late(sealed, self._aads[j]))
         for i, (n, e, _sealed) in zip(self._gen_at, self._made):
             if self._keys[i] is None:
                 self._keys[i] = public_from_jwk(n, e)

@@ -1132,7 +1132,8 @@ class _EarlyStandIns:
         self.indexes = self.worker.generate([(bits, f"{k.id}/{ver['version']}".encode()) for k, ver, bits in versions])
 
     def regions(self, regions: list[str]) -> None:
-        new = [r for r in regions if self.engine.t["platform_keys"].get(f"platform:{r}") is None]
+        held = self.engine.t["platform_keys"] if self.engine is not None else {}  # (None: a home not opened yet)
+        new = [r for r in regions if held.get(f"platform:{r}") is None]
         self.platform = dict(zip(new, self.worker.generate([(2048, f"platform:{r}".encode()) for r in new])))
 
 
@@ -1344,6 +1345,7 @@ def _apply_import(engine, plan: Plan, progress: Callable[[str, int, int], None] 
         rep.timings["wraps_s"] = time.perf_counter() - t_wraps
         if pending:  # the worker's stand-ins: their public numbers and sealed material, in their models
             t_keys = time.perf_counter()
+            wk.seal_late = engine.sealer.seal_text  # (for a worker forked before the home was opened)
             made = wk.keys()
             for model, i in pending:
                 n, e, sealed = made[i]
@@ -1409,6 +1411,43 @@ def import_files(engine, paths: list[str], *, merge: bool = False, partial: bool
         plan = _plan_docs(engine, docs, merge=merge, partial=partial, progress=progress, report=report, early=early)
         del docs  # the parsed input, freed before the commit (the plan holds what it keeps of it)
         return apply_import(engine, plan, progress=progress, worker=worker)
+
+
+def import_files_into(paths: list[str], open_engine: Callable[[], Any], *, fresh: bool, now: str,
+                      worker_ok: bool = True, merge: bool = False, partial: bool = False,
+                      progress: Callable[[str, int, int], None] | None = None) -> tuple[Any, Report]:
+    """``cmklab import``: as :func:`import_files`, but every file is read and checked, and into a home without
+    state (``fresh``) planned, before the home is opened (``open_engine()``), so that refused input leaves no
+    home behind. As there, the collector is paused throughout and the wraps' worker is forked first, while the
+    process is small (``worker_ok``: an unseeded home that may be written), generating the stand-ins while the
+    planning goes on; their private keys come back to this process, which seals them once the home is open.
+    Returns (the engine, the report)."""
+    import time
+
+    from . import _wraps
+
+    big = worker_ok and sum(os.path.getsize(p) for p in paths if os.path.isfile(p)) >= WORKER_MIN_BYTES
+    with (_wraps.WrapWorker() if big and _wraps.available() else contextlib.nullcontext(None)) as worker, \
+            _collector_paused():
+        t = time.perf_counter()
+        docs = []
+        for i, p in enumerate(paths):
+            docs.append((os.fspath(p), read_file(p)))
+            if progress is not None:
+                progress("reading", i + 1, len(paths))
+        json_s = time.perf_counter() - t
+        plan = None
+        if fresh:
+            if progress is not None:
+                progress("planning", 0, 1)
+            plan = prepare(docs, now=now, partial=partial,
+                           early=_EarlyStandIns(None, worker) if worker is not None else None)
+        engine = open_engine()
+        plan = _plan_docs(engine, docs, merge=merge, partial=partial, progress=progress, report=None, plan=plan)
+        del docs  # the parsed input, freed before the commit (the plan holds what it keeps of it)
+        report = apply_import(engine, plan, progress=progress, worker=worker)
+        report.timings["json_s"] = json_s
+        return engine, report
 
 
 @contextlib.contextmanager

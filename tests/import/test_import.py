@@ -565,6 +565,51 @@ def test_import_files_has_the_worker_generate_and_seal_the_stand_ins_while_it_pl
 
 
 @pytest.mark.skipif(not FORKS, reason="no fork here (Windows, CMKLAB_PORTABLE=1): the wraps run on threads")
+def test_cmklab_import_forks_its_worker_before_reading_and_seals_the_stand_ins_once_the_home_is_open(
+        tmp_path, capsys, monkeypatch):
+    """The command's own path: the worker is forked before a file is read (the home does not exist yet, so it
+    has no sealer), generates the stand-ins while the planning goes on, and hands their private keys back to
+    this process, which seals them with the new home's sealer; refused input still leaves no home behind."""
+    from console.session import open_engine
+
+    monkeypatch.setattr(twin, "WORKER_MIN_BYTES", 0)
+    home = tmp_path / "h"
+    started, read_before = [], []
+    real_init, real_read = _wraps.WrapWorker.__init__, twin.read_file
+
+    def init(self, **kw):
+        started.append((dict(kw), len(read_before), home.exists()))
+        real_init(self, **kw)
+
+    def read(path, **kw):
+        read_before.append(path)
+        return real_read(path, **kw)
+
+    monkeypatch.setattr(_wraps.WrapWorker, "__init__", init)
+    monkeypatch.setattr(twin, "read_file", read)
+    broken = tmp_path / "broken.json"
+    broken.write_text('[{"id": ')
+    code, _out, err = run(capsys, home, "import", *FILES, str(broken), seed=None)
+    assert code == 2 and "not valid JSON" in err and not home.exists()  # refused: no home made
+    incomplete = [f for f in FILES if "vm-list" not in f and "disk-encryption-set" not in f]
+    code, _out, err = run(capsys, home, "import", *incomplete, seed=None)
+    assert code == 1 and "IncompleteInput" in err and not home.exists()
+    started.clear()
+    read_before.clear()
+    code, out, err = run(capsys, home, "import", *FILES, seed=None)
+    assert code == 0, err
+    assert started == [({}, 0, False)]  # forked first, with no sealer: no home yet
+    engine = open_engine(home)
+    assert _opened_as_sealed(engine) == 14  # every wrap opens with its sealed stand-in
+    for k in engine.t["keys"].values():
+        for ver in k.versions:
+            assert isinstance(ver["sealed"], str)
+            private = engine._private(f"{k.id}/{ver['version']}")
+            assert crypto.public_numbers_jwk(private)["n"] == ver["n"] and private.key_size == k.size
+    engine.store.close()
+
+
+@pytest.mark.skipif(not FORKS, reason="no fork here (Windows, CMKLAB_PORTABLE=1): the wraps run on threads")
 def test_a_worker_asked_for_stand_ins_while_planning_ends_with_a_failed_plan_or_fails_the_import_whole(tmp_path,
                                                                                                       monkeypatch):
     from console.session import open_engine
