@@ -43,15 +43,15 @@ LOUD_SHOWN = 6
 """Warnings and errors from another terminal a notification names (then how many more)."""
 OWN_SHOWN = 8
 """Lines of what an action of this console did that its notification shows (then how many more)."""
+SWITCH_INTERVAL = 0.001
+BUSY_DELAY = 0.3
+"""Quick actions finish before the progress indicator would flash."""
 
 
 def _named(lines: list[str], limit: int) -> str:
     """A notification's text: at most ``limit`` lines, then how many more (every one is an event)."""
     more = f"\n… and {len(lines) - limit:,} more: the events pane has them all" if len(lines) > limit else ""
     return "\n".join(lines[:limit]) + more
-SWITCH_INTERVAL = 0.001
-BUSY_DELAY = 0.3
-"""Quick actions finish before the progress indicator would flash."""
 
 
 def _store_label(engine) -> str:

@@ -1393,7 +1393,6 @@ def import_files(engine, paths: list[str], *, merge: bool = False, partial: bool
                  progress: Callable[[str, int, int], None] | None = None) -> Report:
     """Read, plan and apply; refused (nothing changed) when the home holds state and ``merge`` is not given,
     or when something cannot be modelled and ``partial`` is not given (the report says what)."""
-    import time
 
     report = Report()
     big = sum(os.path.getsize(p) for p in paths if os.path.isfile(p)) >= WORKER_MIN_BYTES
@@ -1402,9 +1401,7 @@ def import_files(engine, paths: list[str], *, merge: bool = False, partial: bool
     # not per stage: between stages it would walk every object the input's parse made (~0.1-0.2 s each
     # time, none of them in a cycle)
     with (_worker_for(engine) if big else contextlib.nullcontext(None)) as worker, _collector_paused():
-        t = time.perf_counter()
-        docs = [(os.fspath(p), read_file(p)) for p in paths]
-        report.timings["json_s"] = time.perf_counter() - t
+        docs, report.timings["json_s"] = _read_all(paths)
         # into an empty home, the worker generates the stand-ins as soon as the planning knows the key versions,
         # while the planning goes on (a failed planning ends it: nothing of it is used)
         early = _EarlyStandIns(engine, worker) if worker is not None and not engine.rng.seeded else None
@@ -1416,38 +1413,45 @@ def import_files(engine, paths: list[str], *, merge: bool = False, partial: bool
 def import_files_into(paths: list[str], open_engine: Callable[[], Any], *, fresh: bool, now: str,
                       worker_ok: bool = True, merge: bool = False, partial: bool = False,
                       progress: Callable[[str, int, int], None] | None = None) -> tuple[Any, Report]:
-    """``cmklab import``: as :func:`import_files`, but every file is read and checked, and into a home without
-    state (``fresh``) planned, before the home is opened (``open_engine()``), so that refused input leaves no
-    home behind. As there, the collector is paused throughout and the wraps' worker is forked first, while the
-    process is small (``worker_ok``: an unseeded home that may be written), generating the stand-ins while the
-    planning goes on; their private keys come back to this process, which seals them once the home is open.
-    Returns (the engine, the report)."""
-    import time
-
+    """``cmklab import``: :func:`import_files` into the home ``open_engine()`` opens. Into a home without state
+    (``fresh``) every file is read and checked, and the plan made, before the home is opened, so that refused
+    input leaves no home behind; as in :func:`import_files`, the collector is paused throughout and the wraps'
+    worker is forked first, while the process is small (``worker_ok``: an unseeded home that may be written),
+    generating the stand-ins while the planning goes on. The home has no sealer yet then: their private keys
+    come back to this process, which seals them once the home is open. Returns (the engine, the report)."""
     from . import _wraps
 
+    if not fresh:  # the home exists: opening it first changes nothing
+        engine = open_engine()
+        return engine, import_files(engine, paths, merge=merge, partial=partial, progress=progress)
     big = worker_ok and sum(os.path.getsize(p) for p in paths if os.path.isfile(p)) >= WORKER_MIN_BYTES
     with (_wraps.WrapWorker() if big and _wraps.available() else contextlib.nullcontext(None)) as worker, \
             _collector_paused():
-        t = time.perf_counter()
-        docs = []
-        for i, p in enumerate(paths):
-            docs.append((os.fspath(p), read_file(p)))
-            if progress is not None:
-                progress("reading", i + 1, len(paths))
-        json_s = time.perf_counter() - t
-        plan = None
-        if fresh:
-            if progress is not None:
-                progress("planning", 0, 1)
-            plan = prepare(docs, now=now, partial=partial,
-                           early=_EarlyStandIns(None, worker) if worker is not None else None)
+        docs, json_s = _read_all(paths, progress)
+        if progress is not None:
+            progress("planning", 0, 1)
+        plan = prepare(docs, now=now, partial=partial,
+                       early=_EarlyStandIns(None, worker) if worker is not None else None)
         engine = open_engine()
         plan = _plan_docs(engine, docs, merge=merge, partial=partial, progress=progress, report=None, plan=plan)
         del docs  # the parsed input, freed before the commit (the plan holds what it keeps of it)
         report = apply_import(engine, plan, progress=progress, worker=worker)
         report.timings["json_s"] = json_s
         return engine, report
+
+
+def _read_all(paths: list[str], progress: Callable[[str, int, int], None] | None = None
+              ) -> tuple[list[tuple[str, Any]], float]:
+    """Every input file parsed, in order (:func:`read_file`), and the seconds it took."""
+    import time
+
+    t = time.perf_counter()
+    docs = []
+    for i, p in enumerate(paths):
+        docs.append((os.fspath(p), read_file(p)))
+        if progress is not None:
+            progress("reading", i + 1, len(paths))
+    return docs, time.perf_counter() - t
 
 
 @contextlib.contextmanager
