@@ -1242,10 +1242,10 @@ class TinyStore:
             return
         from concurrent.futures import ThreadPoolExecutor
 
-        staged: list[tuple[str | None, str, str | None]] = []  # (temporary or None: remove the shard, shard,
-        # its index's temporary)
-        made: list[list] = []  # [shard, temporary, its descriptor, the index's temporary, its descriptor]:
-        # a descriptor is -1 once closed (or handed to the thread that fsyncs and closes it)
+        staged: list[tuple[str | None, str, bytes | None]] = []  # (temporary or None: remove the shard, shard,
+        # its new index)
+        made: list[list] = []  # [shard, temporary, its descriptor]: -1 once handed to the thread that fsyncs
+        # and closes it (or closed)
         syncer = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cmklab-fsync")
         pending = []
         path = self.db_dir
@@ -1258,17 +1258,13 @@ class TinyStore:
                     path = self.shard_path(table, shard)
                     base = os.path.basename(path)
                     tmp = os.path.join(self.db_dir, f".{base}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-                    idx_tmp = os.path.join(self.db_dir, f".{base[:-len('.json')]}.idx.{os.getpid()}."
-                                                        f"{os.urandom(4).hex()}.tmp")
-                    entry = [path, tmp, -1, idx_tmp, -1]
+                    entry = [path, tmp, -1]
                     made.append(entry)
                     entry[2] = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _compat.O_CLOEXEC, 0o600)
-                    entry[4] = os.open(idx_tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _compat.O_CLOEXEC, 0o600)
-                    _compat.chmod(idx_tmp, 0o600)
                 if also_sync is not None:
                     pending.append(syncer.submit(also_sync))
                 for ((table, shard), changes), entry in zip(work, made):
-                    path, tmp, fd, idx_tmp, ifd = entry
+                    path, tmp, fd = entry
                     known = self._read_index(table, shard)
                     texts = None
                     if known is not None and all(key in changes for key in known):
@@ -1282,13 +1278,11 @@ class TinyStore:
                             docs.pop(key, None)
                         else:
                             docs[key] = doc
-                    if not docs:  # the shard goes: its temporaries too
+                    if not docs:  # the shard goes: its temporary too
                         staged.append((None, path, None))
-                        entry[2] = entry[4] = -1
+                        entry[2] = -1
                         os.close(fd)
-                        os.close(ifd)
                         os.unlink(tmp)
-                        os.unlink(idx_tmp)
                         continue
                     fresh = encoded.get(table)
                     if texts is not None:  # kept: their bytes; changed: the record's encoding, or encoded now
@@ -1298,46 +1292,40 @@ class TinyStore:
                             texts.update((key, fresh[key]) for key in changes if key in fresh)
                         fresh = texts
                     payload, index = _shard_bytes(table, docs, fresh)
-                    staged.append((tmp, path, idx_tmp))
+                    staged.append((tmp, path, index))
                     _write_all(fd, payload)
                     entry[2] = -1
                     pending.append(syncer.submit(_fsync_close, fd))
-                    # the index (derived, never synced) is written now too: renamed over the old one after its
-                    # shard, it is then data the disk has had the shards' fsyncs to take (written at the rename,
-                    # each cost 0.6 ms behind the journal those fsyncs had just filled: 40 ms for 64 shards)
-                    entry[4] = -1
-                    try:
-                        _write_all(ifd, index)
-                    finally:
-                        os.close(ifd)
                     del docs, payload
                 for done in pending:
                     done.result()  # every new shard is durable before the first rename
                 held: list[int] = []
                 try:
-                    for tmp, path, idx_tmp in staged:
+                    for tmp, path, index in staged:
                         idx_path = path[:-len(".json")] + ".idx"
                         if tmp is None:
                             for gone in (path, idx_path):
                                 with contextlib.suppress(FileNotFoundError):
                                     os.unlink(gone)
                             continue
-                        held += _hold(path), _hold(idx_path)
+                        held.append(_hold(path))
                         os.replace(tmp, path)
-                        os.replace(idx_tmp, idx_path)
+                        # the index (derived, never synced) is rewritten in place, after its shard: no file to
+                        # create. A reader sees a prefix of it until it is whole (not JSON: the shard is read
+                        # whole), and an index whose tag is not its shard's is never used
+                        _rewrite_derived(idx_path, index)
                 finally:
                     _close_later(held)
             except OSError as exc:
                 raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
         except BaseException:
             syncer.shutdown(wait=True)
-            for _path, tmp, fd, idx_tmp, ifd in made:  # (a temporary renamed already is not found)
-                for left, left_fd in ((tmp, fd), (idx_tmp, ifd)):
-                    if left_fd >= 0:
-                        with contextlib.suppress(OSError):
-                            os.close(left_fd)
+            for _path, tmp, fd in made:  # (a temporary renamed already is not found)
+                if fd >= 0:
                     with contextlib.suppress(OSError):
-                        os.unlink(left)
+                        os.close(fd)
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
             raise
         syncer.shutdown(wait=True)
 
@@ -2012,6 +2000,17 @@ def _link_or_copy(src: str, dst: str) -> None:
     except OSError:
         with open(src, "rb") as f:
             _write_new(dst, f.read())
+
+
+def _rewrite_derived(path: str, payload: bytes) -> None:
+    """Rewrite a derived file (a shard's index) in place, without waiting for the disk: truncated first, so a
+    reader sees a prefix of the new bytes until they are whole, never old bytes beside new ones. After a crash
+    it may be empty or cut short, and readers then find that it does not match its shard."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _compat.O_CLOEXEC, 0o600)
+    try:
+        _write_all(fd, payload)
+    finally:
+        os.close(fd)
 
 
 def _replace_unsynced(path: str, payload: bytes) -> None:
