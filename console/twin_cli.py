@@ -190,14 +190,16 @@ class Progress:
         self.delay = delay
         self.shown = False
         self._last = 0.0
+        self._stage = ""
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if not self.enabled:
             return
         now = time.monotonic()
-        if now - self.start < self.delay or (now - self._last < 0.1 and done < total):
+        # at most ten updates a second, but a new stage and the end of one always show
+        if now - self.start < self.delay or (now - self._last < 0.1 and done < total and stage == self._stage):
             return
-        self._last = now
+        self._last, self._stage = now, stage
         width = 30
         frac = done / total if total else 1.0
         bar = "#" * int(frac * width) + "." * (width - int(frac * width))

@@ -875,6 +875,19 @@ class _Tty(io.StringIO):
         return True
 
 
+def test_progress_bar_shows_each_new_stage_at_once():
+    """Updates are kept to ten a second, but a new stage shows at once: the planning after the reading is not
+    hidden behind the reading's last line."""
+    tty = _Tty()
+    bar = Progress(tty, delay=0.0)
+    bar("reading", 11, 11)
+    bar("planning", 0, 1)  # within the same tenth of a second
+    bar("planning", 0, 1)
+    bar.close()
+    lines = tty.getvalue().split("\r")
+    assert [line.split()[1] for line in lines if line.strip()] == ["reading", "planning"]
+
+
 def test_progress_bar_only_on_a_tty_and_after_the_delay():
     tty = _Tty()
     bar = Progress(tty, delay=0.0)
