@@ -233,6 +233,26 @@ def test_an_index_cut_short_or_left_behind_its_shard_is_never_used(home, store):
         assert set(reader._read_index("disks", shard)) == set(keys)
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX modes")
+def test_indexes_are_0600_and_rewritable_under_a_hostile_umask(home):
+    """An index written for the first time is 0600 whatever the umask (0277 would make it read-only), and the
+    compactions after rewrite it in place."""
+    old = os.umask(0o277)
+    try:
+        with TinyStore(home) as s:
+            s.commit({"disks": {f"/disks/{i}": {"i": i} for i in range(300)}}, {})
+            s._compact()
+            s.commit({"disks": {f"/disks/{i}": {"i": -i} for i in range(300)}}, {})
+            s._compact()
+    finally:
+        os.umask(old)
+    indexes = list((home / "db").glob("disks.*.idx"))
+    assert len(indexes) == 64 and {stat.S_IMODE(p.stat().st_mode) for p in indexes} == {0o600}
+    with TinyStore(home) as s:
+        assert s.load()["disks"]["/disks/7"] == {"i": -7}
+        assert s._read_index("disks", shard_of("/disks/7")) is not None
+
+
 @pytest.mark.parametrize("damage", ["content", "spans"])
 def test_a_compaction_parses_a_shard_its_index_does_not_describe(home, store, damage):
     """A shard whose bytes are not what its tag says (a hand edit that kept its first line), or whose index
