@@ -177,6 +177,8 @@ class Report:
     stand_ins: int = 0
     subscription: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    refused: bool = False
+    """The import was refused (:class:`Incomplete`): the counts are what the input would have given."""
 
     def skip(self, reason: str, rid: str) -> None:
         self.skipped.setdefault(reason, []).append(rid)
@@ -191,9 +193,10 @@ class Report:
     def lines(self) -> list[str]:
         out = []
         done = ", ".join(f"{n} {k}" for k, n in self.counts.items() if n)
-        out.append(f"modelled: {done or 'nothing'}" + (f" (subscription {self.subscription})"
-                                                        if self.subscription else ""))
-        if self.stand_ins:
+        title = "nothing imported; the input would model" if self.refused else "modelled"
+        out.append(f"{title}: {done or 'nothing'}" + (f" (subscription {self.subscription})"
+                                                       if self.subscription else ""))
+        if self.stand_ins and not self.refused:
             out.append(f"stand-in key material: {self.stand_ins} key version(s) (marked standIn wherever shown)")
         for title, table in (("not modelled", self.skipped), ("modelled with an assumption", self.notes)):
             if not table:
@@ -205,7 +208,7 @@ class Report:
         return out
 
     def to_dict(self) -> dict:
-        return {"modelled": dict(self.counts), "standInKeyVersions": self.stand_ins,
+        return {"imported": not self.refused, "modelled": dict(self.counts), "standInKeyVersions": self.stand_ins,
                 "subscription": self.subscription,
                 "notModelled": {r: {"count": len(v), "ids": v[:SUMMARY_IDS]} for r, v in self.skipped.items()},
                 "assumptions": {r: {"count": len(v), "ids": v[:SUMMARY_IDS]} for r, v in self.notes.items()}}
@@ -1488,6 +1491,7 @@ class Incomplete(Conflict):
         super().__init__("the input holds what the twin cannot model (listed above); nothing was imported. "
                          "Add what is missing to the input, or give --partial to import the rest",
                          code="IncompleteInput")
+        report.refused = True
         self.report = report
 
 

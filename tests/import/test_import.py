@@ -239,11 +239,18 @@ def test_missing_references_are_summarised_and_refused(tmp_path, capsys):
     assert "disk whose disk encryption set is absent from the input" in err
     assert "VM whose disk is absent from the input" in err
     assert "--partial" in err and "nothing was imported" in err
+    # the summary of a refused import does not say that anything was modelled
+    assert not any(line.startswith("modelled:") for line in err.splitlines())
+    assert err.startswith("nothing imported; the input would model: ")
+    assert "stand-in key material" not in err
     assert not home.exists()  # a refused import into a new home leaves no home
+    code, out, err = run(capsys, home, "import", "--json", *files)
+    assert code == 1 and json.loads(err[:err.rindex("}") + 1])["imported"] is False
     # --partial imports the rest, and the summary still names what was left out, with counts and ids
     code, out, err = run(capsys, home, "import", "--partial", "--json", *files)
     assert code == 0, err
     summary = json.loads(out)
+    assert summary["imported"] is True
     missing = summary["notModelled"]["disk whose disk encryption set is absent from the input (or not modelled)"]
     assert missing["count"] == 9 and len(missing["ids"]) == 3
     # every VM has a disk served by a set (vm-plain-01 is only in the Resource Graph page): none is modelled
