@@ -919,6 +919,7 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
                 disk_ids.add(key)
     if early is not None:
         early.regions(sorted({r.location for r, _ in plan.disks if r.encryption_type != ENC_CUSTOMER}))
+        early.wraps(plan.disks, plan.versions)
 
     # ---- VMs
     attached: dict[str, str] = {}
@@ -1139,6 +1140,50 @@ class _EarlyStandIns:
         new = [r for r in regions if held.get(f"platform:{r}") is None]
         self.platform = dict(zip(new, self.worker.generate([(2048, f"platform:{r}".encode()) for r in new])))
 
+    work: list | None = None
+    """Each planned disk's data keys, as :func:`_apply_import` builds them (``(resource, [(key index, kid, data
+    key)])``), handed to the worker as soon as the disks are planned (:meth:`wraps`); None when they were not."""
+    holders: list[str] | None = None
+    """The placeholders of their wraps, in the same order (what :meth:`engine._wraps.WrapWorker.add` returned)."""
+
+    def wraps(self, disks: list, versions: list) -> None:
+        """Draw the data keys of the planned ``disks`` (``plan.disks``) and hand them to the worker at once, so
+        that it wraps them while the planning and the models go on (the wait for its last wraps was half a
+        second of a 100,000-resource import): each is wrapped by the stand-in of the version its set names (of
+        ``versions``, ``plan.versions``) or by its region's platform key. Not when a key it needs is not among
+        the stand-ins asked for here (a platform key the home holds): the apply then hands them over itself."""
+        if self.indexes is None:
+            return
+        publics = {f"{k.id}/{ver['version']}".lower(): i for (k, ver, _bits), i in zip(versions, self.indexes)}
+        platform = self.platform
+        work = []
+        for r, des in disks:
+            if des is None:
+                at, kid = platform.get(r.location), f"platform:{r.location}"
+            else:
+                at, kid = publics.get(des.key_url.lower()), des.key_url
+            if at is None:
+                return
+            if r.encryption_type == ENC_DOUBLE and platform.get(r.location) is None:
+                return
+            work.append((r, _draw_layers(r, at, kid, platform.get(r.location))))
+        add = self.worker.add
+        self.holders = [add(at, dek) for _, layers in work for at, _kid, dek in layers]
+        self.work = work
+
+
+def _draw_layers(r, outer, kid: str, host, rng=None) -> list[tuple[Any, str, bytes]]:
+    """A new resource's data keys, outermost first, each with the key that wraps it and that key's id: its
+    own data key (wrapped by ``outer``, ``kid``) and, with double encryption, the host's XTS key (wrapped by
+    ``host``, its region's platform key). ``rng``: the seeded stream to draw from (else the system's)."""
+    layers = [(outer, kid, rng.bytes(32) if rng is not None else crypto.new_data_key())]
+    if r.encryption_type == ENC_DOUBLE:
+        xts = rng.bytes(64) if rng is not None else crypto.new_xts_key()
+        if xts[:32] == xts[32:]:
+            xts = crypto.new_xts_key()
+        layers.append((host, f"platform:{r.location}", xts))
+    return layers
+
 
 def home_holds_state(engine) -> bool:
     return any(engine.t[t] for t in ("groups", "vaults", "keys", "des", "disks", "snapshots", "images", "vms"))
@@ -1267,9 +1312,11 @@ def _apply_import(engine, plan: Plan, progress: Callable[[str, int, int], None] 
         rng = engine.rng
         b64 = engine.b64
         seal = engine.host_sealer.seal_text
-        # each resource's data keys and the public keys that wrap them (outermost first)
-        work: list[tuple[Any, list[tuple[Any, str, bytes]]]] = []
-        for r, des in plan.disks:
+        # each resource's data keys and the public keys that wrap them (outermost first); handed to the worker
+        # while planning, when it could be (_EarlyStandIns.wraps)
+        drawn = early.work if early is not None and wk is not None else None
+        work: list[tuple[Any, list[tuple[Any, str, bytes]]]] = drawn if drawn is not None else []
+        for r, des in (plan.disks if drawn is None else ()):
             if des is None:
                 pub, kid = platform[r.location], f"platform:{r.location}"
             else:
@@ -1278,13 +1325,7 @@ def _apply_import(engine, plan: Plan, progress: Callable[[str, int, int], None] 
                     ref = parse_key_url(des.key_url)
                     ver = engine.t["keys"][ref.versionless].version(ref.version)
                     pub = publics[des.key_url.lower()] = crypto.public_from_jwk(ver["n"], ver["e"])
-            layers = [(pub, kid, rng.bytes(32) if seeded else crypto.new_data_key())]
-            if r.encryption_type == ENC_DOUBLE:
-                xts = rng.bytes(64) if seeded else crypto.new_xts_key()
-                if xts[:32] == xts[32:]:
-                    xts = crypto.new_xts_key()
-                layers.append((platform[r.location], f"platform:{r.location}", xts))
-            work.append((r, layers))
+            work.append((r, _draw_layers(r, pub, kid, platform.get(r.location), rng if seeded else None)))
         t_wraps = time.perf_counter()
         if seeded:
             # one stream of randomness, in order: each resource's wraps, then its host copy
@@ -1301,7 +1342,7 @@ def _apply_import(engine, plan: Plan, progress: Callable[[str, int, int], None] 
             # entries and serialises the commit: the documents hold placeholders of the wrapped values, which
             # the store fills in last (store.bulk_commit(late=...)); a failed worker aborts the commit
             # (a layer's key: a public key, or the index of a stand-in the worker generated)
-            pairs = [(pub, dek) for _, layers in work for pub, _, dek in layers]
+            count = max(1, sum(len(layers) for _, layers in work))
             base = [done]  # (moved on to where the commit starts: the wraps are told from there to the end)
 
             def settle(values: list[str]) -> None:
@@ -1311,9 +1352,15 @@ def _apply_import(engine, plan: Plan, progress: Callable[[str, int, int], None] 
                         layer["wrapped"] = values[at]
                         at += 1
 
-            holders = wk.submit(pairs, tables=set(DATA_TABLES), then=settle,
-                                told=lambda n: tick("data keys", base[0] + n * (total - base[0]) // max(1, len(pairs)),
-                                                    total))
+            def told(n: int) -> None:
+                tick("data keys", base[0] + n * (total - base[0]) // count, total)
+
+            if drawn is None:
+                holders = wk.submit([(pub, dek) for _, layers in work for pub, _, dek in layers],
+                                    tables=set(DATA_TABLES), then=settle, told=told)
+            else:  # handed over while planning
+                wk.finish(tables=set(DATA_TABLES), then=settle, told=told)
+                holders = early.holders
             uow.late = wk
             at = 0
             for r, layers in work:

@@ -538,6 +538,49 @@ def test_import_files_forks_its_worker_first_and_the_progress_moves_on_to_the_en
 
 
 @pytest.mark.skipif(not FORKS, reason="no fork here (Windows, CMKLAB_PORTABLE=1): the wraps run on threads")
+def test_the_import_wraps_the_chunks_the_worker_has_not_taken_and_every_value_lands_in_its_place(tmp_path,
+                                                                                                 monkeypatch):
+    """The worker holds its first chunk until this process has wrapped the others (from the end, as it does once
+    it waits): the values of both come back in the order the data keys were handed over (the worker's through
+    its file, this process's after them), in the models and on disk."""
+    import multiprocessing
+
+    from console.session import open_engine
+    from engine import _wraps
+
+    monkeypatch.setattr(twin, "WORKER_MIN_BYTES", 0)
+    monkeypatch.setattr(_wraps, "CHUNK", 2)
+    release = multiprocessing.get_context("fork").Event()
+    parent, real = os.getpid(), _wraps.wrap_key
+    handed = {}
+    real_finish = _wraps.WrapWorker.finish
+
+    def finish(self, **kw):
+        handed["n"] = self.count
+        real_finish(self, **kw)
+
+    here = []
+
+    def gated(pub, dek):
+        if os.getpid() != parent:
+            release.wait(60)  # (the worker's copy: it holds its first chunk)
+        else:
+            here.append(1)
+            if len(here) >= handed["n"] - 2:  # every chunk but the worker's first one
+                release.set()
+        return real(pub, dek)
+
+    monkeypatch.setattr(_wraps.WrapWorker, "finish", finish)
+    monkeypatch.setattr(_wraps, "wrap_key", gated)
+    engine = open_engine(tmp_path / "h")
+    report = twin.import_files(engine, FILES)
+    assert release.is_set() and 0 < report.timings["wraps_here"] == len(here) <= handed["n"]
+    assert _opened_as_sealed(engine) == 14
+    engine.store.close()
+    assert _opened_as_sealed(open_engine(tmp_path / "h")) == 14
+
+
+@pytest.mark.skipif(not FORKS, reason="no fork here (Windows, CMKLAB_PORTABLE=1): the wraps run on threads")
 def test_import_files_has_the_worker_generate_and_seal_the_stand_ins_while_it_plans(tmp_path, monkeypatch):
     """Into an empty home, the worker is asked for the versions' stand-ins as soon as the keys are planned, and for
     the regions' platform keys once the disks are (before the plan is applied); it generates and seals them there:
@@ -552,6 +595,10 @@ def test_import_files_has_the_worker_generate_and_seal_the_stand_ins_while_it_pl
         seen.append((plan.early is not None and plan.early.worker is worker, worker._asked,
                      len(plan.early.indexes), len(plan.versions), [v["sealed"] for _, v, _ in plan.versions],
                      sorted(plan.early.platform)))
+        # every data key was handed to the worker while planning, to be wrapped beside the planning and the models
+        drawn = plan.early.work
+        assert [r for r, _ in drawn] == [r for r, _ in plan.disks] and worker.count == len(plan.early.holders) == sum(
+            len(layers) for _, layers in drawn) >= len(plan.disks)
         return real_apply(engine, plan, progress, worker)
 
     monkeypatch.setattr(twin, "_apply_import", apply)
