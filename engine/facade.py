@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ._lazy import crypto
 from ._light import dataclass, field
-from .actions import actions_of
+from .actions import action, actions_of
 from datetime import datetime
 
 from .errors import EngineError, NotFound
@@ -115,6 +115,28 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
     def in_memory(cls, *, seed: int | None = None, profile: str | None = None,
                   start: datetime | None = None) -> "Engine":
         return cls(MemoryStore(), seed=seed, profile=profile, start=start)
+
+    # ---- resource groups -------------------------------------------------------------------------
+
+    @action
+    def delete_group(self, name: str) -> None:
+        """``az group delete``: the group and everything in it, as Azure Resource Manager deletes it: scale
+        sets (with their instances and disks) and VMs first, then images, snapshots and disks, disk encryption
+        sets, and vaults (soft-deleted: recoverable as any deleted vault, with their keys), and the role
+        assignments at or under its scope. The deletions cascade as each one alone does (a vault's keys become
+        unusable to the sets in other groups that use them). One unit of work: a member that cannot go (a set
+        that still serves disks in another group) refuses the whole deletion, and nothing is deleted."""
+        with self.transaction():
+            g = self.get_group(name)
+            for table, delete in (("scalesets", self.delete_scale_set), ("vms", self.delete_vm),
+                                  ("images", self.delete_image), ("snapshots", self.delete_snapshot),
+                                  ("disks", self.delete_disk), ("des", self.delete_des)):
+                for r in self.group_members(table, g):
+                    if self.t[table].get(r.key) is not None:  # (a scale set took its instances' disks)
+                        delete(r.name, g.name)
+            for v in self.group_members("vaults", g):
+                self.delete_vault(v.name)
+            self._remove_emptied_group(g)
 
     # ---- side documents ---------------------------------------------------------------------------
     # Small JSON documents the store keeps beside the state (``engine.repository.SIDE_DOCUMENTS``: the

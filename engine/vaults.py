@@ -92,19 +92,21 @@ class VaultsBackend(EngineCore):
     def list_groups(self) -> list[ResourceGroup]:
         return sorted(self.t["groups"].values(), key=lambda g: g.name.lower())  # type: ignore[arg-type]
 
-    @action
-    def delete_group(self, name: str) -> None:
-        with self.transaction():
-            g = self.get_group(name)
-            members = [r for table in ("vaults", "des", "disks", "snapshots", "images", "vms")
-                       for r in self.t[table].values() if r.resource_group.lower() == g.name.lower()
-                       and getattr(r, "state", "Active") == "Active"]
-            if members:
-                names = ", ".join(sorted(r.name for r in members)[:8])
-                raise Conflict(f"resource group {name!r} still holds {len(members)} resource(s) ({names}); "
-                               "delete them first", code="ResourceGroupNotEmpty")
-            self._remove(g)
-            self._emit(ev.ResourceGroupDeleted, f"resource group {g.name} deleted", group=g.name)
+    def group_members(self, table: str, group: ResourceGroup) -> list:
+        """The resources of ``table`` in ``group`` (deleted vaults aside), by name."""
+        gl = group.name.lower()
+        return sorted((r for r in self.t[table].values() if r.resource_group.lower() == gl
+                       and getattr(r, "state", "Active") == "Active"), key=lambda r: r.name.lower())
+
+    def _remove_emptied_group(self, g: ResourceGroup) -> None:
+        """The last step of ``delete_group`` (the facade's, which deletes the members first): the role
+        assignments at or under the group's scope (extension resources: they go with it), then the group."""
+        scope = f"/subscriptions/{self.subscription_id}/resourcegroups/{g.name}".lower()
+        for ra in [ra for ra in self.t["roles"].values()
+                   if ra.scope.lower() == scope or ra.scope.lower().startswith(scope + "/")]:
+            self._remove(ra)
+        self._remove(g)
+        self._emit(ev.ResourceGroupDeleted, f"resource group {g.name} deleted", group=g.name)
 
     # ---- vaults ------------------------------------------------------------------------------
 

@@ -593,7 +593,9 @@ class VmsBackend(EngineCore):
     def detach_disk(self, vm_name: str, disk: str, resource_group: str | None = None) -> VirtualMachine:
         with self.transaction():
             vm = self._find_vm(vm_name, resource_group)
-            d = self._find("disk", disk, resource_group or vm.resource_group)
+            # as az does: the name of one of the VM's data disks, whatever group the disk is in
+            d = next((x for x in self.vm_disks(vm) if x.name.lower() == disk.lower() and x.id != vm.os_disk_id),
+                     None) or self._find("disk", disk, resource_group or vm.resource_group)
             if d.id == vm.os_disk_id:
                 raise OperationNotAllowed(f"disk {d.name!r} is the OS disk of VM {vm.name!r}; it cannot be detached",
                                           code="OperationNotAllowed")

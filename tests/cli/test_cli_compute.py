@@ -77,9 +77,30 @@ def test_vm_create_ultra_and_storage_sku_per_lun(cli, landscape):
     assert r.code == 1 and "ultra" in r.err
 
 
-def test_group_delete_needs_empty_group(cli, landscape):
+def test_group_delete_deletes_everything_in_it_and_soft_deletes_its_vaults(cli, landscape):
+    """As Resource Manager: ``az group delete`` deletes the group's VMs, disks, sets and vaults (soft-deleted:
+    recoverable) and the role assignments at its scope; a group another group's resource still needs (a disk
+    of it attached to a VM elsewhere) is refused whole, and nothing is deleted."""
+    cli.ok("group", "create", "-n", "rg2", "-l", "eastus", "-o", "none")
+    cli.ok("vm", "create", "-g", "rg2", "-n", "vm2", "--image", "Ubuntu2204", "-o", "none")
+    cli.ok("disk", "create", "-g", "rg1", "-n", "shared", "--size-gb", "8", "-o", "none")
+    cli.ok("vm", "disk", "attach", "-g", "rg2", "--vm-name", "vm2", "--name",
+           cli.tsv("disk", "show", "-g", "rg1", "-n", "shared", "--query", "id"), "-o", "none")
+    rg1 = cli.tsv("group", "show", "-n", "rg1", "--query", "id")
+    cli.ok("role", "assignment", "create", "--assignee", landscape["principal"], "--role",
+           "Key Vault Crypto Service Encryption User", "--scope", rg1, "-o", "none")
+    before = cli.state_bytes()
     r = cli.az("group", "delete", "-n", "rg1", "--yes")
-    assert r.code == 1 and r.err.startswith("ERROR: (ResourceGroupNotEmpty)")
+    assert r.code == 1 and "shared" in r.err and "vm2" in r.err
+    assert cli.state_bytes() == before  # refused whole: nothing of the group was deleted
+    cli.ok("vm", "disk", "detach", "-g", "rg2", "--vm-name", "vm2", "--name", "shared", "-o", "none")
+    assert cli.ok("group", "delete", "-n", "rg1", "--yes").out == ""
+    assert cli.ok("group", "exists", "-n", "rg1").out == "false\n"
+    assert cli.ok("vm", "list", "-g", "rg2", "--query", "[].name").json == ["vm2"]  # another group's VM stays
+    names = cli.ok("disk", "list", "--query", "[].name").json
+    assert "shared" not in names and "vm1-os" not in names and names  # (vm2's own OS disk stays)
+    assert cli.ok("keyvault", "list-deleted", "--query", "[].name").json == ["kv1"]  # recoverable
+    assert cli.ok("role", "assignment", "list", "--all", "--query", f"[?scope=='{rg1}']").json == []
     cli.ok("group", "create", "-n", "empty", "-l", "westus2", "-o", "none")
     assert cli.ok("group", "delete", "-n", "empty", "--yes").out == ""
     assert cli.ok("group", "exists", "-n", "empty").out == "false\n"
