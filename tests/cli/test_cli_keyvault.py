@@ -147,7 +147,7 @@ def test_rbac_vault_and_role_assignments(cli, rg):
     cli.ok("disk", "create", "-g", rg, "-n", "dr", "--size-gb", "4", "--disk-encryption-set", "desr", "-o", "none")
     assert cli.ok("disk-encryption-set", "list-associated-resources", "-n", "desr", "-g", rg).json == [
         cli.tsv("disk", "show", "-g", rg, "-n", "dr", "--query", "id")]
-    r = cli.az("role", "assignment", "create", "--role", "Key Vault Crypto User")
+    r = cli.az("role", "assignment", "create", "--role", "Key Vault Crypto User", "--scope", vault_id)
     assert (r.code, r.err) == (1, "ERROR: usage error: --assignee STRING | --assignee-object-id GUID\n")
     cli.ok("role", "assignment", "delete", "--assignee", pid, "--scope", vault_id)
     assert cli.ok("role", "assignment", "list", "--assignee", pid).json == []
