@@ -166,7 +166,10 @@ class VaultsBackend(EngineCore):
 
     def list_vaults(self, resource_group: str | None = None, *, include_deleted: bool = False,
                     where: Callable[[Vault], bool] | None = None) -> list[Vault]:
-        """The vaults (active ones, or every one with ``include_deleted``) by name; those ``where`` accepts."""
+        """The vaults (active ones, or every one with ``include_deleted``) by name; those ``where`` accepts. A
+        resource group that does not exist is ARM's ``ResourceGroupNotFound`` (its list by resource group)."""
+        if resource_group is not None:
+            self.get_group(resource_group)
         out = [v for v in list(self.t["vaults"].values())
                if (include_deleted or v.state == ResourceState.ACTIVE.value)
                and (resource_group is None or v.resource_group.lower() == resource_group.lower())
