@@ -239,7 +239,7 @@ def resolve_ids(cmd: Command, ns: argparse.Namespace) -> list[dict] | None:
             raise UsageError(f"argument --ids: invalid resource ID '{rid}'. Expected "
                              f"/subscriptions/{{subscriptionId}}/resourceGroups/{{resourceGroup}}/providers/"
                              f"{cmd.ids}/{{name}}")
-        targets.append({"subscription": ref.subscription, rg_dest: ref.resource_group, name_dest: ref.name})
+        targets.append({"id": rid, "subscription": ref.subscription, rg_dest: ref.resource_group, name_dest: ref.name})
     for dest in cmd.id_parts:  # validators see the first resource's names
         setattr(ns, dest, targets[0][dest])
     return targets
