@@ -226,7 +226,7 @@ def form_vault(e, target, sel) -> FormSpec:
 
     def build(v: dict) -> Call:
         vault = Call("create_vault", (v["name"], v["rg"]), {
-            "location": v["location"] or None, "sku": v["sku"], "enable_purge_protection": v["purge"],
+            "location": v["location"] or None, "sku": v["sku"], "enable_purge_protection": v["purge"] or None,
             "retention_days": v["retention"], "enable_rbac_authorization": v["rbac"]})
         if any(g.name.lower() == v["rg"].lower() for g in e.list_groups()):
             return vault

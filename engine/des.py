@@ -27,7 +27,10 @@ class DesBackend(EngineCore):
 
     def list_des(self, resource_group: str | None = None, *,
                  where: Callable[[DiskEncryptionSet], bool] | None = None) -> list[DiskEncryptionSet]:
-        """The sets (of ``resource_group``) by name; those ``where`` accepts."""
+        """The sets (of ``resource_group``) by name; those ``where`` accepts. A resource group that does not exist
+        is ARM's ``ResourceGroupNotFound`` (its list by resource group), not an empty list."""
+        if resource_group is not None:
+            self.get_group(resource_group)
         return sorted((d for d in list(self.t["des"].values()) if (resource_group is None
                        or d.resource_group.lower() == resource_group.lower()) and (where is None or where(d))),
                       key=lambda d: d.name.lower())

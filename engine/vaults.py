@@ -121,6 +121,7 @@ class VaultsBackend(EngineCore):
         sku = (sku or "standard").lower()
         if sku not in ("standard", "premium"):
             raise BadRequest(f"vault sku {sku!r} is not valid; allowed: standard, premium", code="InvalidParameter")
+        _purge_protection_stays_on(enable_purge_protection)
         days = RETENTION_DEFAULT if retention_days is None else retention_days
         if not isinstance(days, int) or isinstance(days, bool) or not RETENTION_MIN <= days <= RETENTION_MAX:
             raise BadRequest(f"soft delete retention of {retention_days!r} days is not valid; allowed: a whole "
@@ -168,7 +169,10 @@ class VaultsBackend(EngineCore):
 
     def list_vaults(self, resource_group: str | None = None, *, include_deleted: bool = False,
                     where: Callable[[Vault], bool] | None = None) -> list[Vault]:
-        """The vaults (active ones, or every one with ``include_deleted``) by name; those ``where`` accepts."""
+        """The vaults (active ones, or every one with ``include_deleted``) by name; those ``where`` accepts. A
+        resource group that does not exist is ARM's ``ResourceGroupNotFound`` (its list by resource group)."""
+        if resource_group is not None:
+            self.get_group(resource_group)
         out = [v for v in list(self.t["vaults"].values())
                if (include_deleted or v.state == ResourceState.ACTIVE.value)
                and (resource_group is None or v.resource_group.lower() == resource_group.lower())
@@ -185,15 +189,12 @@ class VaultsBackend(EngineCore):
                      sku: str | None = None, props: dict | None = None) -> Vault:
         with self.transaction() as uow:
             v = self._vault(name)
+            _purge_protection_stays_on(enable_purge_protection)
             self._touch(v)
             if props:
                 v.props = merge_props(copy.deepcopy(v.props), copy.deepcopy(props))
-            if enable_purge_protection is not None:
-                if not enable_purge_protection and v.enable_purge_protection:
-                    raise BadRequest(f"purge protection of vault {v.name!r} is on and cannot be turned off once "
-                                     "enabled", code="BadRequest")
-                if enable_purge_protection:
-                    v.enable_purge_protection = True
+            if enable_purge_protection:
+                v.enable_purge_protection = True
             if retention_days is not None and retention_days != v.soft_delete_retention_days:
                 raise BadRequest(f"the soft delete retention of vault {v.name!r} ({v.soft_delete_retention_days} "
                                  "days) is set at creation and cannot be changed", code="BadRequest")
@@ -423,3 +424,10 @@ class VaultsBackend(EngineCore):
                     return True
         return False
 
+
+def _purge_protection_stays_on(enable_purge_protection: bool | None) -> None:
+    """KV1: Key Vault refuses ``enablePurgeProtection: false`` in any create or update, whether the vault has purge
+    protection or not (a vault without it leaves the property out); turning it on is for good."""
+    if enable_purge_protection is not None and not enable_purge_protection:
+        raise BadRequest('The property "enablePurgeProtection" cannot be set to false. Enabling the purge protection '
+                         "for a vault is an irreversible action.", code="BadRequest")

@@ -19,7 +19,7 @@ def az_text(message: str) -> str:
     return without_behaviours(message)
 
 
-QUERY_REFERENCE = "To learn more about --query, please visit: 'https://docs.microsoft.com/cli/azure/query-azure-cli'"
+QUERY_REFERENCE = "To learn more about --query, please visit: 'https://learn.microsoft.com/cli/azure/query-azure-cli'"
 
 
 class UsageError(Exception):

@@ -1,7 +1,8 @@
 """Parsing as the Azure CLI parses: command words, then argparse with az's error texts.
 
-* Command words are case-insensitive; an unknown word is ``'x' is misspelled or not recognized by the
-  system.`` with a ``Did you mean`` line when one is close (exit 2).
+* Command words are case-insensitive; a command or group az 2.91 has and cmklab does not is ``'az x y': Not
+  supported by cmklab: ...`` (:mod:`console.cli.az_names`); any other unknown word is ``'x' is misspelled or not
+  recognized by the system.`` with a ``Did you mean`` line when one is close (exit 2).
 * Flags go through argparse (prefix abbreviations allowed, as in az), whose own texts az keeps:
   ``unrecognized arguments: ...``, ``the following arguments are required: ...``, ``argument --x:
   expected one argument``, ``ambiguous option: ...``, ``argument --size-gb/-z: invalid int value: 'abc'``.
@@ -238,7 +239,7 @@ def resolve_ids(cmd: Command, ns: argparse.Namespace) -> list[dict] | None:
             raise UsageError(f"argument --ids: invalid resource ID '{rid}'. Expected "
                              f"/subscriptions/{{subscriptionId}}/resourceGroups/{{resourceGroup}}/providers/"
                              f"{cmd.ids}/{{name}}")
-        targets.append({"subscription": ref.subscription, rg_dest: ref.resource_group, name_dest: ref.name})
+        targets.append({"id": rid, "subscription": ref.subscription, rg_dest: ref.resource_group, name_dest: ref.name})
     for dest in cmd.id_parts:  # validators see the first resource's names
         setattr(ns, dest, targets[0][dest])
     return targets
@@ -276,6 +277,8 @@ def resolve(root: str, tokens: list[str]) -> Resolved:
             path = f"{path} {word}"
             i += 1
             continue
+        if root == "az":
+            _not_in_cmklab(path, [t.lower() for t in tokens[i:]])
         import difflib
 
         names = sorted(set(subgroups) | set(cmds))
@@ -283,6 +286,33 @@ def resolve(root: str, tokens: list[str]) -> Resolved:
         raise UsageError(f"'{tok}' is misspelled or not recognized by the system.",
                          [f"Did you mean '{close[0]}' ?"] if close else [])
     return Resolved(path, None, tokens[i:])
+
+
+def _not_in_cmklab(path: str, words: list[str]) -> None:
+    """A command (or group) az 2.91 has that cmklab does not implement: az's usage error (exit 2) naming it and saying
+    so, not that the user mistyped it."""
+    from .az_names import AZ_COMMANDS
+
+    prefix = path.split()[1:]
+    found = None
+    for word in words:
+        if word.startswith("-"):
+            break
+        prefix = prefix + [word]
+        name = " ".join(prefix)
+        if name in AZ_COMMANDS:
+            found = ("command", name)
+            break
+        if any(c.startswith(name + " ") for c in AZ_COMMANDS):
+            found = ("group", name)
+            continue
+        break
+    if found is None:
+        return
+    kind, name = found
+    top = path if len(path.split()) > 1 else f"az {name.split()[0]}"
+    raise UsageError(f"'az {name}': Not supported by cmklab: az {spec.AZ_VERSION} has this {kind}, cmklab does not "
+                     f"implement it (`{top} --help` lists the commands it has).")
 
 
 def wants_help(tokens: list[str]) -> bool:

@@ -164,20 +164,53 @@ def run_words(root: str, tokens: list[str], ctx: Context) -> int:
     if ns.id_targets is None:
         result = _run_one(cmd, ns, ctx)
     else:  # --ids: the command runs for each id; several ids print a list (as az does)
-        results = []
-        for target in ns.id_targets:
-            _check_subscription(argparse.Namespace(subscription=target.pop("subscription")), ctx)
-            for dest, value in target.items():
-                setattr(ns, dest, value)
-            results.append(_run_one(cmd, ns, ctx))
-        kept = [r for r in results if r is not None]
-        result = results[0] if len(results) == 1 else (kept or None)
+        result = _run_each(cmd, ns, ctx)
     if getattr(ns, "max_items", None) is not None and isinstance(result, list):
         result = page(result, ns, ctx)
     if getattr(ns, "no_wait", False):
         result = None  # az returns no poller result with --no-wait: nothing is printed
     emit(ctx, result, ns, cmd.table)
     return 0
+
+
+def _run_each(cmd, ns, ctx: Context) -> Any:
+    """``--ids``: the command runs for every id, as az's invoker runs one job per id (core/commands/__init__.py):
+    each failure is a warning naming the id (``WARNING: <id>: "<error>"``) and the others still run; the command
+    fails only when every id failed (one failure: its own error and exit code; several: ``Encountered more than one
+    exception.``, exit 1)."""
+    from engine.errors import EngineError
+
+    results, failures = [], []
+    for target in ns.id_targets:
+        rid = target.pop("id")
+        try:
+            _check_subscription(argparse.Namespace(subscription=target.pop("subscription")), ctx)
+            for dest, value in target.items():
+                setattr(ns, dest, value)
+            results.append(_run_one(cmd, ns, ctx))
+        except (EngineError, CLIError, UsageError) as err:
+            failures.append((err, rid))
+    if len(failures) == 1 and not results:
+        raise failures[0][0]
+    if failures:
+        for err, rid in failures:
+            ctx.warn(f'{rid}: "{_error_text(err)}"')
+        if not results:
+            raise CLIError("Encountered more than one exception.")
+        ctx.warn("Encountered more than one exception.")
+    kept = [r for r in results if r is not None]
+    return results[0] if len(results) == 1 else (kept or None)
+
+
+def _error_text(err) -> str:
+    """An error as ``str()`` of az's exception gives it: azure-core's lines for a service error, the message
+    otherwise."""
+    from engine.errors import EngineError
+
+    if isinstance(err, EngineError):
+        lines = engine_error_lines(err)
+        return "\n".join([lines[0].removeprefix("ERROR: ")] + lines[1:])
+    return az_text(err.message)
 
 
 def next_token(offset: int) -> str:
@@ -323,6 +356,7 @@ def what_if(tokens: list[str], ctx: Context) -> int:
     for target in ns.id_targets or [None]:  # --ids: a preview for each resource
         if target is not None:
             target = dict(target)
+            target.pop("id")
             _check_subscription(argparse.Namespace(subscription=target.pop("subscription")), ctx)
             for dest, value in target.items():
                 setattr(ns, dest, value)

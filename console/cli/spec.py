@@ -125,6 +125,9 @@ class Command:
 
 # ---- the registry ---------------------------------------------------------------------------------------
 
+AZ_VERSION = "2.91"
+"""The az whose commands, flags, texts and shapes cmklab follows."""
+
 COMMANDS: dict[str, Command] = {}
 GROUPS: dict[str, str] = {
     "az": "The Azure CLI, on cmklab's engine: the commands for customer-managed keys of disks.",

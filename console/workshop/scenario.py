@@ -900,7 +900,7 @@ def build_landscape(engine, landscape: dict) -> None:
             engine.create_group(g["name"], g.get("location", region))
         for v in ls.get("vaults", []):
             engine.create_vault(v["name"], v.get("group", default_group), sku=v.get("sku", "standard"),
-                                enable_purge_protection=v.get("purge_protection", True),
+                                enable_purge_protection=v.get("purge_protection", True) or None,
                                 retention_days=v.get("retention_days", 90),
                                 enable_rbac_authorization=v.get("rbac", False))
         for k in ls.get("keys", []):

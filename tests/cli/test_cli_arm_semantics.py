@@ -73,3 +73,13 @@ def test_group_create_on_a_group_that_exists_replaces_its_tags(cli, cmklab_bin):
     moved = az(cmklab_bin, cli, "group", "create", "-n", "rg-tags", "-l", "westus", "--tags", "a=b")
     assert moved.returncode == 1 and "InvalidResourceGroupLocation" in moved.stderr
     assert cli.ok("group", "show", "-n", "rg-tags").json["tags"] is None
+
+
+@pytest.mark.parametrize("group", ["disk", "snapshot", "image", "disk-encryption-set", "vm", "vmss", "keyvault"])
+def test_a_list_in_a_missing_resource_group_is_resource_group_not_found(cli, rg, group):
+    """ARM's list by resource group: ``ResourceGroupNotFound`` (exit 3), not ``[]``; an empty group lists ``[]``."""
+    r = cli.az(group, "list", "-g", "nosuchrg")
+    assert (r.code, r.out) == (3, "")
+    assert r.err.splitlines()[:2] == ["ERROR: (ResourceGroupNotFound) Resource group 'nosuchrg' could not be found.",
+                                      "Code: ResourceGroupNotFound"]
+    assert cli.ok(group, "list", "-g", rg).json == []

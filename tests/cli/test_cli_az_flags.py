@@ -342,7 +342,6 @@ CMKLAB_ONLY = {
     "keyvault set-policy": {"--ids"},
     "keyvault show": {"--ids"},
     "keyvault update": {"--ids"},
-    "role assignment create": {"--resource-group"},
     "vm disk attach": {"--no-wait"},
     "vm disk detach": {"--no-wait", "--ids"},
     "vm update": {"--encryption-at-host"},

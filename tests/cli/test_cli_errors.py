@@ -63,7 +63,7 @@ def test_bad_query_is_a_usage_error(cli):
     assert r.code == 2
     assert r.err.splitlines() == [
         "ERROR: argument --query: invalid jmespath_type value: '[['",
-        "To learn more about --query, please visit: 'https://docs.microsoft.com/cli/azure/query-azure-cli'"]
+        "To learn more about --query, please visit: 'https://learn.microsoft.com/cli/azure/query-azure-cli'"]
 
 
 def test_usage_errors_do_not_create_a_store(cli):

@@ -136,3 +136,39 @@ def test_what_if_previews_each_id(cli, rg, cmklab_bin):
     assert p.returncode == 0, p.stderr
     assert p.stdout == "what-if: az disk delete\ndelete: disk d1\nwhat-if: az disk delete\ndelete: disk d2\n"
     assert cli.tsv("disk", "list", "--query", "length(@)") == "2"  # nothing was deleted
+
+
+def _not_found_warning(rid: str, kind: str, name: str, rg: str) -> list[str]:
+    text = f"The Resource 'Microsoft.Compute/{kind}/{name}' under resource group '{rg}' was not found."
+    return [f'WARNING: {rid}: "(ResourceNotFound) {text}', "Code: ResourceNotFound", f'Message: {text}"']
+
+
+def test_several_ids_run_every_one_and_warn_for_each_failure(cli, rg):
+    """As az's invoker: every id runs; a failure is a warning naming the id, and the command succeeds when any id
+    did (core/commands/__init__.py)."""
+    cli.ok("vm", "create", "-g", rg, "-n", "vm1", "--image", "Ubuntu2204", "-o", "none")
+    vm1 = cli.tsv("vm", "show", "-g", rg, "-n", "vm1", "--query", "id")
+    missing = vm1[:-len("vm1")] + "nosuchvm"
+    r = cli.az("vm", "deallocate", "--ids", missing, vm1)
+    assert (r.code, r.out) == (0, "")
+    assert r.err.splitlines() == [*_not_found_warning(missing, "virtualMachines", "nosuchvm", rg),
+                                  "WARNING: Encountered more than one exception."]
+    assert cli.tsv("vm", "show", "-g", rg, "-n", "vm1", "-d", "--query", "powerState") == "VM deallocated"
+    cli.ok("disk", "create", "-g", rg, "-n", "d1", "--size-gb", "4", "-o", "none")
+    d1 = cli.tsv("disk", "show", "-g", rg, "-n", "d1", "--query", "id")
+    nod = d1[:-len("d1")] + "nod"
+    r = cli.az("disk", "show", "--ids", d1, nod)
+    assert r.code == 0 and r.json["name"] == "d1"  # one result is printed as itself, as az does
+    assert r.err.splitlines()[:3] == _not_found_warning(nod, "disks", "nod", rg)
+
+
+def test_several_ids_that_all_fail(cli, rg):
+    base = f"/subscriptions/{cli.engine().subscription_id}/resourceGroups/{rg}/providers/Microsoft.Compute/disks/"
+    r = cli.az("disk", "show", "--ids", base + "a", base + "b")
+    assert (r.code, r.out) == (1, "")
+    lines = r.err.splitlines()
+    assert lines[:3] == _not_found_warning(base + "a", "disks", "a", rg)
+    assert lines[3:6] == _not_found_warning(base + "b", "disks", "b", rg)
+    assert lines[6:] == ["ERROR: Encountered more than one exception."]
+    r = cli.az("disk", "show", "--ids", base + "a")  # one id that fails: its own error and exit code
+    assert r.code == 3 and r.err.startswith("ERROR: (ResourceNotFound) ")

@@ -22,7 +22,7 @@ def test_vault_lifecycle(cli, rg):
     assert r.json["properties"]["sku"]["name"] == "standard"
     assert cli.az("keyvault", "update", "-n", "kvl", "--set", "tags.a=b").code == 1
     r = cli.az("keyvault", "update", "-n", "kvl", "--enable-purge-protection", "false")
-    assert r.code == 1 and "cannot be turned off" in r.err
+    assert r.code == 1 and r.err.startswith(PURGE_PROTECTION_FALSE)
     d = cli.ok("keyvault", "delete", "-n", "kvl")
     assert d.out == "" and d.err.startswith("WARNING: Warning! If you have soft-delete protection enabled")
     deleted = cli.ok("keyvault", "list-deleted").json
@@ -31,6 +31,23 @@ def test_vault_lifecycle(cli, rg):
     assert cli.az("keyvault", "purge", "-n", "kvl").code == 1  # purge protection
     assert cli.ok("keyvault", "recover", "-n", "kvl").json["name"] == "kvl"
     assert cli.ok("keyvault", "show", "-n", "KVL").json["name"] == "kvl"
+
+
+PURGE_PROTECTION_FALSE = ('ERROR: (BadRequest) The property "enablePurgeProtection" cannot be set to false. Enabling '
+                          "the purge protection for a vault is an irreversible action.\n")
+"""Key Vault's answer to ``enablePurgeProtection: false``, in a create or an update, with or without purge protection."""
+
+
+def test_purge_protection_false_is_refused_as_key_vault_refuses_it(cli, rg):
+    before = cli.state_bytes()
+    r = cli.az("keyvault", "create", "-n", "kvpf", "-g", rg, "--enable-purge-protection", "false")
+    assert (r.code, r.out) == (1, "") and r.err.startswith(PURGE_PROTECTION_FALSE)
+    assert cli.state_bytes() == before
+    cli.ok("keyvault", "create", "-n", "kvpf", "-g", rg, "-o", "none")
+    for flags in (["--enable-purge-protection", "false"], ["--set", "properties.enablePurgeProtection=false"]):
+        r = cli.az("keyvault", "update", "-n", "kvpf", *flags)  # a vault without purge protection: refused too
+        assert r.code == 1 and r.err.startswith(PURGE_PROTECTION_FALSE), flags
+    assert cli.tsv("keyvault", "show", "-n", "kvpf", "--query", "properties.enablePurgeProtection") == ""
 
 
 def test_vault_show_not_found_messages(cli, rg):
@@ -147,7 +164,7 @@ def test_rbac_vault_and_role_assignments(cli, rg):
     cli.ok("disk", "create", "-g", rg, "-n", "dr", "--size-gb", "4", "--disk-encryption-set", "desr", "-o", "none")
     assert cli.ok("disk-encryption-set", "list-associated-resources", "-n", "desr", "-g", rg).json == [
         cli.tsv("disk", "show", "-g", rg, "-n", "dr", "--query", "id")]
-    r = cli.az("role", "assignment", "create", "--role", "Key Vault Crypto User")
+    r = cli.az("role", "assignment", "create", "--role", "Key Vault Crypto User", "--scope", vault_id)
     assert (r.code, r.err) == (1, "ERROR: usage error: --assignee STRING | --assignee-object-id GUID\n")
     cli.ok("role", "assignment", "delete", "--assignee", pid, "--scope", vault_id)
     assert cli.ok("role", "assignment", "list", "--assignee", pid).json == []

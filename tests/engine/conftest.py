@@ -31,7 +31,7 @@ class Kit:
     def vault(e: Engine, name: str = "kv1", *, location: str = REGION, purge_protection: bool = True,
               retention: int = 30, rbac: bool = False, sku: str = "standard"):
         e.create_group(RG, REGION)
-        return e.create_vault(name, RG, location=location, enable_purge_protection=purge_protection,
+        return e.create_vault(name, RG, location=location, enable_purge_protection=purge_protection or None,
                               retention_days=retention, enable_rbac_authorization=rbac, sku=sku)
 
     @staticmethod

@@ -79,3 +79,19 @@ def test_loaded_count_says_whether_answering_would_read_the_store(tmp_path):
     assert e.loaded_count(("disks",)) == e.count("disks")  # now in memory
     assert e.loaded_count(("events",)) is None
     e.close()
+
+
+@pytest.mark.parametrize("method", ["list_disks", "list_snapshots", "list_images", "list_des", "list_vms",
+                                    "list_vaults", "list_scale_sets"])
+def test_O3_a_list_by_a_resource_group_that_does_not_exist_is_resource_group_not_found(demo, method):
+    """ARM's list by resource group answers 404 ``ResourceGroupNotFound`` for a group that is not there, not an empty
+    list (a list in a group that exists but holds nothing is still empty)."""
+    from engine.errors import NotFound
+
+    with pytest.raises(NotFound) as err:
+        getattr(demo, method)("nosuchrg")
+    assert err.value.code == "ResourceGroupNotFound"
+    assert err.value.message == "Resource group 'nosuchrg' could not be found."
+    demo.create_group("rg-empty", "eastus")
+    assert getattr(demo, method)("RG-EMPTY") == []
+    assert getattr(demo, method)() == getattr(demo, method)(None)

@@ -81,7 +81,19 @@ def test_KV1_purge_protection_can_be_turned_on_but_never_off(e, kit):
     assert e.get_vault("kv1").enable_purge_protection is True
     err = kit.refused(e.update_vault, "kv1", enable_purge_protection=False)
     assert err.code == "BadRequest"
+    assert err.message == ('The property "enablePurgeProtection" cannot be set to false. Enabling the purge '
+                           "protection for a vault is an irreversible action.")
     assert e.get_vault("kv1").enable_purge_protection is True
+
+
+def test_KV1_purge_protection_false_is_refused_even_where_it_is_off(e, kit):
+    """Key Vault refuses ``enablePurgeProtection: false`` in a create and in an update of a vault without it."""
+    kit.vault(e, purge_protection=False)
+    err = kit.refused(e.update_vault, "kv1", enable_purge_protection=False)
+    assert err.code == "BadRequest" and "cannot be set to false" in err.message
+    err = kit.refused(e.create_vault, "kv2", kit.RG, enable_purge_protection=False)
+    assert err.code == "BadRequest" and "cannot be set to false" in err.message
+    assert e.find_vault("kv2") is None and e.get_vault("kv1").enable_purge_protection is None
 
 
 def test_KV1_des_against_vault_without_purge_protection_is_refused(e, kit):

@@ -201,6 +201,18 @@ def dump_one(words: str) -> dict | None:
     return out
 
 
+def all_names(groups: set[str]) -> list[str]:
+    """Every command az has under these top-level groups (the whole command table, loaded as ``az --help`` does)."""
+    from azure.cli.core import get_default_cli
+
+    cli = get_default_cli()
+    inv = cli.invocation_cls(cli_ctx=cli, parser_cls=cli.parser_cls, commands_loader_cls=cli.commands_loader_cls,
+                             help_cls=cli.help_cls)
+    cli.invocation = inv
+    inv.commands_loader.load_command_table(None)
+    return sorted(c for c in inv.commands_loader.command_table if c.split()[0] in groups)
+
+
 def inside(words: list[str]) -> None:
     import azure.cli.core
 
@@ -209,7 +221,25 @@ def inside(words: list[str]) -> None:
         dumped = dump_one(w)
         if dumped is not None:
             result["commands"][w] = dumped
+    result["names"] = all_names({w.split()[0] for w in words})
     json.dump(result, sys.stdout, indent=1, sort_keys=True)
+
+
+NAMES = Path(__file__).resolve().parents[2] / "console" / "cli" / "az_names.py"
+"""az's command names under cmklab's top-level groups, for the CLI's "not supported by cmklab" answer."""
+
+
+def write_names(version: str, names: list[str]) -> None:
+    body = "".join(f'    "{n}",\n' for n in names)
+    NAMES.write_text(f'''"""The commands az {version[:4]} has in the top-level groups cmklab covers, so that a command az has and cmklab does not is
+said to be not supported by cmklab (exit 2), not misspelled. Written by ``tests/reference/dump_az.py`` from az's own
+command table; do not edit by hand."""
+
+AZ_VERSION = "{version}"
+
+AZ_COMMANDS = frozenset({{
+{body}}})
+''')
 
 
 def main() -> None:
@@ -224,6 +254,7 @@ def main() -> None:
         sys.stderr.write(run.stderr)
         raise SystemExit(run.returncode)
     data = json.loads(run.stdout)
+    write_names(data["azure-cli"], data.pop("names"))
     OUT.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     total = sum(len(c["options"]) for c in data["commands"].values())
     print(f"{OUT}: {len(data['commands'])} commands, {total} options (azure-cli {data['azure-cli']})")

@@ -408,7 +408,7 @@ for label, days in {"6": 6, "91": 91, "zero": 0, "string": "30", "bool": True, "
          "retention", "7 to 90")
 case("retention-change", lambda e, w: e.update_vault(KV, retention_days=30), "retention", "cannot be changed")
 case("purge-protection-off", lambda e, w: e.update_vault(KV, enable_purge_protection=False), "purge protection",
-     "cannot be turned off")
+     "cannot be set to false")
 
 
 def policy(after=None, before=None, expiry=None, action="Rotate"):

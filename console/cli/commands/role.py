@@ -35,8 +35,26 @@ def _validate_create(ns) -> None:
 
 
 def _create_call(ns, ctx) -> Call:
-    scope = _scope(ns, ctx) or f"/subscriptions/{ctx.engine.subscription_id}"
-    return Call("create_role_assignment", (_assignee(ns), ns.role, scope))
+    return Call("create_role_assignment", (_assignee(ns), ns.role, ns.scope))
+
+
+def _create_run(ctx, ns):
+    """az's create is idempotent: when the service answers ``RoleAssignmentExists`` az lists the assignment of
+    that principal, role and scope and returns it (role/custom.py, "for idempotent"), as its list shows it."""
+    from engine.errors import Conflict
+
+    engine = ctx.engine
+    call = _create_call(ns, ctx)
+    try:
+        return views.role_assignment_view(engine, engine.create_role_assignment(*call.args))
+    except Conflict as err:
+        if err.code != "RoleAssignmentExists":
+            raise
+        principal, role, scope = call.args
+        for ra in engine.list_role_assignments(principal, scope):
+            if role.lower() in (ra.role.lower(), views.ROLE_IDS.get(ra.role, "")):
+                return views.role_assignment_view(engine, ra, with_names=True)
+        raise
 
 
 command("az role assignment create", "Create a new role assignment for a user, group, or service principal.", [
@@ -51,13 +69,12 @@ command("az role assignment create", "Create a new role assignment for a user, g
     Arg(("--scope",), "scope", "Scope at which the role assignment or definition applies to, e.g., "
         "/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333, /subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/"
         "resourceGroups/myGroup, or /subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/myGroup/"
-        "providers/Microsoft.Compute/virtualMachines/myVM."),
-    rg(required=False),
+        "providers/Microsoft.Compute/virtualMachines/myVM.", required=True),
     Arg(("--name", "-n"), "name", "A GUID for the role assignment. It must be unique and different for each role "
         "assignment. If omitted, a new GUID is generated."),
     Arg(("--description",), "description", "Description of role assignment."),
-], validate=_validate_create, call=_create_call, method="create_role_assignment", params=_CREATE_PARAMS,
-    render=lambda e, ra, ns: views.role_assignment_view(e, ra),
+], validate=_validate_create, call=_create_call, run=_create_run, method="create_role_assignment",
+    params=_CREATE_PARAMS,
     examples=[("Let a disk encryption set's identity use the keys of an RBAC vault.",
                "az role assignment create --assignee {principalId} --role \"Key Vault Crypto Service Encryption "
                "User\" --scope {vaultId}")])
