@@ -37,8 +37,8 @@ from typing import Callable, Iterable
 
 from engine.errors import EngineError
 
-from .scenario import (Lab, Scenario, ScenarioError, ScenarioNotFound, load_scenario, load_scenarios,
-                       render_hint, start_scenario, text_width, wrap_text)
+from .scenario import (Lab, Scenario, ScenarioError, ScenarioNotFound, cmklab_prefix, load_scenario,
+                       load_scenarios, render_hint, start_scenario, text_width, with_prefix, wrap_text)
 
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
 
@@ -184,6 +184,7 @@ def play(lab: Lab, run: Runner, *, skip: Iterable[int] = (), until: int | None =
     """
     skip = set(skip)
     sc = lab.scenario
+    prefix = lab.cmklab  # the hints as a trainee reads them (``--home`` when not the default home)
     last = min(until or lab.total, lab.total)
     while True:
         n = lab.number
@@ -195,8 +196,8 @@ def play(lab: Lab, run: Runner, *, skip: Iterable[int] = (), until: int | None =
             for hint in step.hints:
                 lab.engine.refresh_if_changed()
                 text = render_hint(lab.engine, hint.command)
-                out(f"  $ {text}")
-                argv = shlex.split(text)
+                out(f"  $ {with_prefix(text, prefix)}")
+                argv = shlex.split(text)  # run on the lab's home by ``run``: without the shown ``--home``
                 rc, stdout, stderr = run(argv[1:])
                 message = (stderr.strip() or stdout.strip()).splitlines()
                 errors = [ln for ln in message if ln.startswith("ERROR")]
@@ -343,7 +344,7 @@ def _run(args, opts: dict) -> int:
     print("\n".join(wrap_text(sc.summary, text_width())))
     print()
     print("\n".join(lab.lines()))
-    print(f"\nWhen you have done it: cmklab --home {shlex.quote(str(home))} scenario check")
+    print(f"\nWhen you have done it: {lab.command('scenario check')}")
     engine.close()
     if not args.no_console and sys.stdin.isatty() and sys.stdout.isatty():
         from .glue import open_console
@@ -354,8 +355,8 @@ def _run(args, opts: dict) -> int:
 
 def _no_lab(home: Path) -> int:
     """Says on stderr that no scenario is being played in ``home``; the exit code."""
-    print(f"cmklab scenario: no scenario is being played in {home}; start one with cmklab scenario run NAME",
-          file=sys.stderr)
+    print(f"cmklab scenario: no scenario is being played in {home}; start one with {cmklab_prefix(home)} "
+          "scenario run NAME", file=sys.stderr)
     return 2
 
 
@@ -385,12 +386,12 @@ def _check(opts: dict, *, show_only: bool) -> int:
         stuck = lab.stuck(results)
         if stuck:
             print(f"\nThis step can no longer be met: {'; '.join(r.label for r in stuck)} ({stuck[0].detail}).")
-            print(f"Start it again from where it began: cmklab --home {shlex.quote(str(home))} scenario reset-step")
+            print(lab.reset_advice())
             print(f"  (a fresh landscape, steps 1 to {n - 1} replayed from their hints; what you did since is undone)"
                   if n > 1 else "  (a fresh landscape; what you did since is undone)")
             return 1
         if not all(r.met for r in results):
-            print("Not yet: do the step (cmklab scenario show prints its hints), then check again.")
+            print(f"Not yet: do the step ({lab.command('scenario show')} prints its hints), then check again.")
             return 1
         if lab.finished:
             print(f"Scenario complete: all {lab.total} steps done.")

@@ -997,6 +997,39 @@ def render_hint(engine, command: str) -> str:
     return _PLACEHOLDER.sub(sub, command)
 
 
+def in_classroom() -> bool:
+    """This process is a trainee's console in ``cmklab classroom`` (``CMKLAB_CONFINE`` set): a browser with no
+    terminal, where the trainer resets a step from the trainer's page."""
+    from console.confine import files_root
+
+    return files_root() is not None
+
+
+def cmklab_prefix(home: str | os.PathLike | None) -> str:
+    """How a command line a trainee copies starts: ``cmklab --home HOME`` (shell-quoted), so that pasted in any
+    terminal it acts on this home; plain ``cmklab`` when a bare ``cmklab`` here acts on that home already (it is
+    the default home, ``$CMKLAB_HOME`` included), when there is no home (an engine in memory), or in the
+    classroom (no terminal: the hints are read, not pasted, and the trainee's home is the trainer's business)."""
+    if home is None or in_classroom():
+        return "cmklab"
+    from console.session import default_home
+
+    here = Path(home).expanduser().absolute()
+    try:
+        if here.resolve() == default_home().expanduser().absolute().resolve():
+            return "cmklab"
+    except OSError:
+        pass
+    return f"cmklab --home {shlex.quote(str(here))}"
+
+
+def with_prefix(command: str, prefix: str) -> str:
+    """``command`` (a ``cmklab ...`` line) starting with ``prefix`` instead of ``cmklab``."""
+    if prefix != "cmklab" and (command == "cmklab" or command.startswith("cmklab ")):
+        return prefix + command[len("cmklab"):]
+    return command
+
+
 # ====================================================================================== lab
 
 
@@ -1205,9 +1238,32 @@ class Lab:
         return None
 
     def hints(self, index: int | None = None) -> list[tuple[str, Hint]]:
-        """The hints of a step with their placeholders filled from the current state."""
+        """The hints of a step with their placeholders filled from the current state (as the scenario
+        writes them: ``cmklab ...``, without ``--home``; :meth:`shown_hints` is what a trainee reads)."""
         step = self.scenario.steps[self.index if index is None else index]
         return [(render_hint(self.engine, h.command), h) for h in step.hints]
+
+    @property
+    def cmklab(self) -> str:
+        """How the command lines this lab shows start: ``cmklab --home HOME`` when the lab's home is not the one
+        a bare ``cmklab`` acts on (:func:`cmklab_prefix`), so that a copied hint acts on this lab's home."""
+        return cmklab_prefix(self.engine.home)
+
+    def shown_hints(self, index: int | None = None) -> list[tuple[str, Hint]]:
+        """The hints as a trainee reads them (:meth:`hints`, each starting with :attr:`cmklab`)."""
+        prefix = self.cmklab
+        return [(with_prefix(text, prefix), h) for text, h in self.hints(index)]
+
+    def command(self, words: str) -> str:
+        """A ``cmklab`` command line on this lab's home: ``command("scenario check")``."""
+        return f"{self.cmklab} {words}"
+
+    def reset_advice(self) -> str:
+        """What a trainee on a step that can no longer be met does: ``scenario reset-step`` on this home, or in
+        the classroom (no terminal) ask the trainer, whose page resets a trainee's step."""
+        if in_classroom():
+            return "Ask the trainer to start this step again from where it began (the trainer's page resets it)."
+        return f"Start it again from where it began: {self.command('scenario reset-step')}"
 
     def lines(self, *, with_narrative: bool = True) -> list[str]:
         """The current step as plain text (what ``cmklab scenario check`` prints)."""
@@ -1217,7 +1273,7 @@ class Lab:
                + ("  [complete]" if self.index in self.completed else "")]
         if with_narrative:
             out += ["", *wrap_text(s.narrative, text_width()), ""]
-            for text, h in self.hints():
+            for text, h in self.shown_hints():
                 out.append(f"  $ {text}" + ("    # refused, on purpose" if h.refused else ""))
             if s.console:
                 out.append(f"  console: {s.console}")
@@ -1227,6 +1283,6 @@ class Lab:
 
 
 __all__ = ["LAB_DOCUMENT", "Hint", "Impossible", "Lab", "OBJECTIVES", "Objective", "ObjectiveResult", "Scenario",
-           "ScenarioError", "ScenarioNotFound", "Step", "build_landscape", "check_objective", "evaluate_objective",
-           "load_scenario", "load_scenarios", "parse_scenario", "render_hint", "start_scenario", "text_width",
-           "wrap_text"]
+           "ScenarioError", "ScenarioNotFound", "Step", "build_landscape", "check_objective", "cmklab_prefix",
+           "evaluate_objective", "in_classroom", "load_scenario", "load_scenarios", "parse_scenario", "render_hint",
+           "start_scenario", "text_width", "with_prefix", "wrap_text"]

@@ -141,4 +141,4 @@ def test_a_trainee_stuck_on_a_purged_key_resets_the_step_and_finishes_it(tmp_pat
 
 def test_reset_step_without_a_scenario_says_how_to_start_one(tmp_path):
     done = _cmklab(tmp_path / "empty", "scenario", "reset-step")
-    assert done.returncode == 2 and "cmklab scenario run NAME" in done.stderr
+    assert done.returncode == 2 and f"cmklab --home {tmp_path / 'empty'} scenario run NAME" in done.stderr
