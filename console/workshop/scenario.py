@@ -448,6 +448,26 @@ def _chk_event_logged(engine, type: str, contains: str = "", min: int = 1) -> tu
     return len(hits) >= min, last.summary if last.summary.startswith(last.time) else f"{last.time}: {last.summary}"
 
 
+def _chk_key_retention_left(engine, vault: str, key: str, at_most: str) -> tuple[bool, str]:
+    """The key is deleted and Key Vault purges it within ``at_most`` of now: how far the retention has run is
+    the key's state (its scheduled purge date), whenever and in however many advances the clock moved."""
+    now = _key_state(engine, vault, key)
+    if now is None:
+        return _missing("vault", vault)
+    if now == "purged":
+        return _purged_key(key) if _purge_seen(engine, vault, key) else _missing(f"key in vault {vault}", key)
+    if now != "deleted":
+        return False, f"key {key} is {now}: only a deleted key's retention runs"
+    k = _key_of(engine, vault, key)
+    due = parse_iso(k.scheduled_purge_date)
+    left = max(due - parse_iso(engine.now()), timedelta(0))
+    want = parse_duration(at_most)
+    head = f"recoverable until {k.scheduled_purge_date}: {format_duration(left)} left"
+    if left <= want:
+        return True, head
+    return False, f"{head}; move the clock {format_duration(left - want)} more"
+
+
 def _chk_clock_advanced(engine, at_least: str, since: str | None = None) -> tuple[bool, str]:
     """The simulated clock moved at least ``at_least`` since the step began (``since``), in any number
     of advances of any size: what counts is how far it moved, not how the advance was typed."""
@@ -507,6 +527,8 @@ OBJECTIVES: dict[str, Kind] = {
     "data_lost": Kind(_chk_data_lost, {"disk": str}, {"kind": str}, "the data on {disk} is gone for good"),
     "event_logged": Kind(_chk_event_logged, {"type": str}, {"contains": str, "min": int},
                          "the event log shows {type} {contains}"),
+    "key_retention_left": Kind(_chk_key_retention_left, {"vault": str, "key": str, "at_most": str}, {},
+                               "the retention of deleted key {key} ends within {at_most}"),
     "clock_advanced": Kind(_chk_clock_advanced, {"at_least": str}, {},
                            "the clock moved at least {at_least} during this step", ("since",)),
 }
@@ -598,7 +620,7 @@ def _objective(raw: Any, where: str) -> Objective:
         _need(args["state"] in _KEY_STATES, where, f"state {args['state']!r} is not one of {', '.join(_KEY_STATES)}")
     if kind == "data_intact" and "via" in args:
         _need(args["via"] in ("vault", "vm"), where, f"via {args['via']!r} must be 'vault' or 'vm'")
-    for name in ("within", "at_least"):
+    for name in ("within", "at_least", "at_most"):
         if name not in args:
             continue
         try:
@@ -1070,17 +1092,51 @@ class Lab:
     """
 
     def __init__(self, engine, scenario: Scenario, *, index: int = 0, completed: set[int] | None = None,
-                 seed: int | None = None, read_only: bool | None = None, started: str | None = None) -> None:
+                 seed: int | None = None, read_only: bool | None = None, started: str | None = None,
+                 begun: dict[int, str] | None = None) -> None:
         self.engine = engine
         self.scenario = scenario
         self.index = max(0, min(index, len(scenario.steps) - 1))
         self.completed: set[int] = set(completed or ())
         self.seed = scenario.seed if seed is None else seed
         self.read_only = bool(engine.read_only) if read_only is None else read_only
-        self.started = started
+        self.begun: dict[int, str] = {i: t for i, t in (begun or {}).items() if 0 <= i < len(scenario.steps)}
+        """When each step began (index -> the simulated clock, ISO): recorded the first time the step is entered
+        and kept while the trainee moves between steps (``<`` then ``>`` does not begin a step again); a step
+        looked at before the one ahead of it was complete begins again when it is entered after that."""
+        if started is not None:
+            self.begun[self.index] = started
+        self._seen = self._signature()
+
+    @property
+    def started(self) -> str | None:
         """When the current step began (the simulated clock, ISO): objectives such as ``clock_advanced``
         measure from there. None for a lab saved before steps recorded it."""
-        self._seen = self._signature()
+        return self.begun.get(self.index)
+
+    @started.setter
+    def started(self, when: str | None) -> None:
+        if when is None:
+            self.begun.pop(self.index, None)
+        else:
+            self.begun[self.index] = when
+
+    @staticmethod
+    def _begun_of(state: dict, index: int) -> dict[int, str]:
+        """The steps' starts saved in ``state`` (a lab saved before they were: its ``started``, the current step's)."""
+        out: dict[int, str] = {}
+        raw = state.get("begun")
+        if isinstance(raw, dict):
+            for k, v in raw.items():
+                try:
+                    if isinstance(v, str):
+                        out[int(k) - 1] = v
+                except (TypeError, ValueError):
+                    continue
+        started = state.get("started")
+        if isinstance(started, str):
+            out.setdefault(index, started)
+        return out
         """The saved progress's signature as this lab last read or wrote it: another process's save is re-read."""
 
     # -- the saved progress -----------------------------------------------------------------------
@@ -1100,16 +1156,17 @@ class Lab:
 
     @classmethod
     def from_state(cls, engine, scenario: Scenario, state: dict, read_only: bool | None = None) -> "Lab":
-        started = state.get("started")
-        return cls(engine, scenario, index=int(state.get("step", 1)) - 1,
-                   completed={int(i) - 1 for i in state.get("completed", [])}, seed=state.get("seed"),
-                   read_only=read_only, started=started if isinstance(started, str) else None)
+        index = int(state.get("step", 1)) - 1
+        return cls(engine, scenario, index=index, completed={int(i) - 1 for i in state.get("completed", [])},
+                   seed=state.get("seed"), read_only=read_only, begun=cls._begun_of(state, index))
 
     def to_dict(self) -> dict:
         out = {"scenario": self.scenario.name, "title": self.scenario.title, "seed": self.seed,
                "step": self.index + 1, "steps": self.total, "completed": sorted(i + 1 for i in self.completed)}
         if self.started:
             out["started"] = self.started
+        if self.begun:
+            out["begun"] = {str(i + 1): t for i, t in sorted(self.begun.items())}
         if self.scenario.path:
             out["file"] = self.scenario.path
         return out
@@ -1143,10 +1200,9 @@ class Lab:
             completed = {int(i) - 1 for i in state.get("completed", [])}
         except (TypeError, ValueError):
             return False
-        started = state.get("started")
         self.index = max(0, min(index, self.total - 1))
         self.completed = {i for i in completed if 0 <= i < self.total}
-        self.started = started if isinstance(started, str) else None
+        self.begun = {i: t for i, t in self._begun_of(state, index).items() if 0 <= i < self.total}
         return True
 
     # -- navigation -------------------------------------------------------------------------------
@@ -1178,7 +1234,7 @@ class Lab:
         changed = new != self.index
         self.index = new
         if changed:
-            self.started = self.engine.now()
+            self.begun.setdefault(new, self.engine.now())  # a step begins once: moving back and forth keeps it
             self.save()
         return changed
 
@@ -1207,9 +1263,11 @@ class Lab:
         if all(r.met for r in res):
             changed = self.index not in self.completed
             self.completed.add(self.index)
+            if changed:  # the next step, looked at before this one was done, begins when it is entered now
+                self.begun.pop(self.index + 1, None)
             if advance and self.index < self.total - 1:
                 self.index += 1
-                self.started = self.engine.now()
+                self.begun.setdefault(self.index, self.engine.now())
                 changed = True
             if changed:
                 self.save()
