@@ -67,8 +67,8 @@ class Objective:
     label: str
     """What the trainee reads ("vm-db is running"); generated from the kind when the file has none."""
 
-    def check(self, engine, *, since: str | None = None) -> "ObjectiveResult":
-        return evaluate_objective(engine, self, since=since)
+    def check(self, engine, *, since: str | None = None, after: str | None = None) -> "ObjectiveResult":
+        return evaluate_objective(engine, self, since=since, after=after)
 
 
 @dataclass(frozen=True)
@@ -254,12 +254,29 @@ def _chk_key_purged(engine, vault: str, key: str) -> tuple[bool, str]:
     return _chk_key_state(engine, vault, key, "purged")
 
 
-def _chk_purge_refused(engine, vault: str, key: str) -> tuple[bool, str]:
+def journal_end(engine) -> str:
+    """The id of the last line of the engine's journal (events and audit entries share one sequence of
+    zero-padded ids): what happens from now on has a greater id. ``""`` when the journal is empty."""
+    events = engine.list_events()
+    audit = engine.list_audit()
+    return max(events[-1].id if events else "", audit[-1].id if audit else "")
+
+
+def _after(entries: list, after: str | None) -> list:
+    """The journal lines of ``entries`` written after ``after`` (a :func:`journal_end`; None: all of them)."""
+    return entries if after is None else [e for e in entries if e.id > after]
+
+
+_EARLIER = " since this step began (only before it)"
+
+
+def _chk_purge_refused(engine, vault: str, key: str, after: str | None = None) -> tuple[bool, str]:
     kid = key_id(vault.lower(), key).lower()
-    hits = engine.list_audit(where=lambda a: a.operation == "KeyPurge" and a.result != "OK"
-                             and (a.kid or "").lower() == kid)
+    every = engine.list_audit(where=lambda a: a.operation == "KeyPurge" and a.result != "OK"
+                              and (a.kid or "").lower() == kid)
+    hits = _after(every, after)
     if not hits:
-        return False, "no refused purge in the vault's audit log"
+        return False, "no refused purge in the vault's audit log" + (_EARLIER if every else "")
     last = max(hits, key=lambda a: a.id)
     return True, f"audit {last.time}: KeyPurge {last.result} ({last.code})"
 
@@ -344,9 +361,10 @@ def _chk_vm_at_risk(engine, vm: str) -> tuple[bool, str]:
     return True, f"{v.name} keeps running on host-cached keys; after deallocation: {err.message}"
 
 
-def _chk_vm_start_refused(engine, vm: str) -> tuple[bool, str]:
-    """A start of this VM (not of another VM on the same key) was refused, and it still cannot start.
-    Read from the VmStartRefused events, which name the VM and are logged although the start failed."""
+def _chk_vm_start_refused(engine, vm: str, after: str | None = None) -> tuple[bool, str]:
+    """A start of this VM (not of another VM on the same key) was refused since the step began, and it still
+    cannot start. Read from the VmStartRefused events, which name the VM and are logged although the start
+    failed; one logged before the step began (before the key was purged, say) does not count."""
     v = _find(engine, "vms", vm)
     if v is None:
         return _missing("VM", vm)
@@ -355,10 +373,12 @@ def _chk_vm_start_refused(engine, vm: str) -> tuple[bool, str]:
     err = engine.startable(v)
     if err is None:
         return False, f"{v.name} could start now"
-    refused = engine.list_events(where=lambda e: e.type == "VmStartRefused"
-                                 and (e.data or {}).get("vm", "").lower() == v.id.lower())
+    every = engine.list_events(where=lambda e: e.type == "VmStartRefused"
+                               and (e.data or {}).get("vm", "").lower() == v.id.lower())
+    refused = _after(every, after)
     if not refused:
-        return False, f"{v.name} cannot start ({err.message}), but no start of {v.name} was attempted"
+        return False, (f"{v.name} cannot start ({err.message}), but no start of {v.name} was attempted"
+                       + (_EARLIER if every else ""))
     last = max(refused, key=lambda e: e.id)
     return True, last.summary if last.summary.startswith(last.time) else f"{last.time}: {last.summary}"
 
@@ -440,10 +460,14 @@ def _chk_data_lost(engine, disk: str, kind: str = "disk") -> tuple[bool, str]:
     return False, "its data can still be opened" if problem is None else f"not lost yet: {problem.message}"
 
 
-def _chk_event_logged(engine, type: str, contains: str = "", min: int = 1) -> tuple[bool, str]:  # noqa: A002
-    hits = engine.list_events(where=lambda e: e.type == type and contains.lower() in e.summary.lower())
+def _chk_event_logged(engine, type: str, contains: str = "", min: int = 1,  # noqa: A002
+                      after: str | None = None) -> tuple[bool, str]:
+    """At least ``min`` such events were logged since the step began (``after``)."""
+    every = engine.list_events(where=lambda e: e.type == type and contains.lower() in e.summary.lower())
+    hits = _after(every, after)
     if not hits:
-        return False, f"no {type} event" + (f" mentioning {contains!r}" if contains else "")
+        return False, f"no {type} event" + (f" mentioning {contains!r}" if contains else "") \
+            + (_EARLIER if every else "")
     last = max(hits, key=lambda e: e.id)
     return len(hits) >= min, last.summary if last.summary.startswith(last.time) else f"{last.time}: {last.summary}"
 
@@ -492,7 +516,9 @@ class Kind:
     optional: dict[str, type] = field(default_factory=dict)
     label: str = ""
     context: tuple[str, ...] = ()
-    """What the check reads from the lab rather than the scenario file: ``since`` (when the step began)."""
+    """What the check reads from the lab rather than the scenario file: ``since`` (when the step began, on the
+    simulated clock), ``after`` (where the journal ended when the step began: only events and audit entries
+    written since count)."""
 
 
 OBJECTIVES: dict[str, Kind] = {
@@ -507,7 +533,7 @@ OBJECTIVES: dict[str, Kind] = {
     "key_state": Kind(_chk_key_state, {"vault": str, "key": str, "state": str}, {}, "key {key} is {state}"),
     "key_purged": Kind(_chk_key_purged, {"vault": str, "key": str}, {}, "key {key} is purged"),
     "purge_refused": Kind(_chk_purge_refused, {"vault": str, "key": str}, {},
-                          "a purge of {key} was refused (purge protection)"),
+                          "a purge of {key} was refused (purge protection)", ("after",)),
     "access": Kind(_chk_access, {"des": str}, {"granted": bool},
                    "the identity of {des} {granted:has/lacks} get, wrapKey and unwrapKey"),
     "vm_power": Kind(_chk_vm_power, {"vm": str, "power": str}, {}, "{vm} is {power}"),
@@ -517,7 +543,7 @@ OBJECTIVES: dict[str, Kind] = {
                          "{vm} {startable:can/cannot} start"),
     "vm_at_risk": Kind(_chk_vm_at_risk, {"vm": str}, {},
                        "{vm} keeps running but would not start after deallocation"),
-    "vm_start_refused": Kind(_chk_vm_start_refused, {"vm": str}, {}, "a start of {vm} was refused"),
+    "vm_start_refused": Kind(_chk_vm_start_refused, {"vm": str}, {}, "a start of {vm} was refused", ("after",)),
     "disk_readable": Kind(_chk_disk_readable, {"disk": str}, {"readable": bool, "kind": str},
                           "{disk} is {readable:readable/unreadable}"),
     "disk_encryption": Kind(_chk_disk_encryption, {"disk": str}, {"des": str, "type": str},
@@ -526,7 +552,7 @@ OBJECTIVES: dict[str, Kind] = {
                         "the data on {disk} reads back intact"),
     "data_lost": Kind(_chk_data_lost, {"disk": str}, {"kind": str}, "the data on {disk} is gone for good"),
     "event_logged": Kind(_chk_event_logged, {"type": str}, {"contains": str, "min": int},
-                         "the event log shows {type} {contains}"),
+                         "the event log shows {type} {contains}", ("after",)),
     "key_retention_left": Kind(_chk_key_retention_left, {"vault": str, "key": str, "at_most": str}, {},
                                "the retention of deleted key {key} ends within {at_most}"),
     "clock_advanced": Kind(_chk_clock_advanced, {"at_least": str}, {},
@@ -561,7 +587,8 @@ def short_kids(text: str) -> str:
     return shorten_key_urls(text)
 
 
-def evaluate_objective(engine, obj: Objective, *, since: str | None = None) -> ObjectiveResult:
+def evaluate_objective(engine, obj: Objective, *, since: str | None = None,
+                       after: str | None = None) -> ObjectiveResult:
     """Evaluate one objective on the engine's current state (pure: nothing is written or audited).
 
     A check never raises: a refusal of the engine is a reason the objective is not met, and any other
@@ -569,9 +596,11 @@ def evaluate_objective(engine, obj: Objective, *, since: str | None = None) -> O
     one broken check cannot take the Lab pane or ``cmklab scenario check`` down with it.
 
     ``since``: when the current step began (the simulated clock's ISO time), for the kinds that measure
-    from there (``clock_advanced``)."""
+    from there (``clock_advanced``). ``after``: where the journal ended when the step began
+    (:func:`journal_end`), for the kinds that count events or refusals (``vm_start_refused``, ``purge_refused``,
+    ``event_logged``): only those written since count (None: every one)."""
     spec = OBJECTIVES[obj.kind]
-    context = {"since": since}
+    context = {"since": since, "after": after}
     try:
         out = spec.fn(engine, **obj.args, **{k: context[k] for k in spec.context})
         met, detail = out
@@ -1093,7 +1122,7 @@ class Lab:
 
     def __init__(self, engine, scenario: Scenario, *, index: int = 0, completed: set[int] | None = None,
                  seed: int | None = None, read_only: bool | None = None, started: str | None = None,
-                 begun: dict[int, str] | None = None) -> None:
+                 begun: dict[int, str] | None = None, marks: dict[int, str] | None = None) -> None:
         self.engine = engine
         self.scenario = scenario
         self.index = max(0, min(index, len(scenario.steps) - 1))
@@ -1104,9 +1133,24 @@ class Lab:
         """When each step began (index -> the simulated clock, ISO): recorded the first time the step is entered
         and kept while the trainee moves between steps (``<`` then ``>`` does not begin a step again); a step
         looked at before the one ahead of it was complete begins again when it is entered after that."""
+        self.marks: dict[int, str] = {i: m for i, m in (marks or {}).items() if 0 <= i < len(scenario.steps)}
+        """Where the journal ended when each step began (index -> :func:`journal_end`): the events and refusals
+        a step's objectives count are those written since (recorded and kept as :attr:`begun` is)."""
         if started is not None:
             self.begun[self.index] = started
+            self.marks[self.index] = journal_end(engine)
         self._seen = self._signature()
+
+    def _begin(self, index: int) -> None:
+        """Step ``index`` begins now, unless it began already (moving between steps begins nothing again)."""
+        if index not in self.begun:
+            self.begun[index] = self.engine.now()
+            self.marks[index] = journal_end(self.engine)
+
+    def _forget(self, index: int) -> None:
+        """Step ``index`` has not begun (it begins when it is entered next)."""
+        self.begun.pop(index, None)
+        self.marks.pop(index, None)
 
     @property
     def started(self) -> str | None:
@@ -1122,10 +1166,10 @@ class Lab:
             self.begun[self.index] = when
 
     @staticmethod
-    def _begun_of(state: dict, index: int) -> dict[int, str]:
-        """The steps' starts saved in ``state`` (a lab saved before they were: its ``started``, the current step's)."""
+    def _steps_of(state: dict, name: str) -> dict[int, str]:
+        """A ``{"step number": "text"}`` entry of ``state`` as ``{index: text}``."""
         out: dict[int, str] = {}
-        raw = state.get("begun")
+        raw = state.get(name)
         if isinstance(raw, dict):
             for k, v in raw.items():
                 try:
@@ -1133,6 +1177,12 @@ class Lab:
                         out[int(k) - 1] = v
                 except (TypeError, ValueError):
                     continue
+        return out
+
+    @classmethod
+    def _begun_of(cls, state: dict, index: int) -> dict[int, str]:
+        """The steps' starts saved in ``state`` (a lab saved before they were: its ``started``, the current step's)."""
+        out = cls._steps_of(state, "begun")
         started = state.get("started")
         if isinstance(started, str):
             out.setdefault(index, started)
@@ -1158,7 +1208,8 @@ class Lab:
     def from_state(cls, engine, scenario: Scenario, state: dict, read_only: bool | None = None) -> "Lab":
         index = int(state.get("step", 1)) - 1
         return cls(engine, scenario, index=index, completed={int(i) - 1 for i in state.get("completed", [])},
-                   seed=state.get("seed"), read_only=read_only, begun=cls._begun_of(state, index))
+                   seed=state.get("seed"), read_only=read_only, begun=cls._begun_of(state, index),
+                   marks=cls._steps_of(state, "journal"))
 
     def to_dict(self) -> dict:
         out = {"scenario": self.scenario.name, "title": self.scenario.title, "seed": self.seed,
@@ -1167,6 +1218,8 @@ class Lab:
             out["started"] = self.started
         if self.begun:
             out["begun"] = {str(i + 1): t for i, t in sorted(self.begun.items())}
+        if self.marks:
+            out["journal"] = {str(i + 1): m for i, m in sorted(self.marks.items())}
         if self.scenario.path:
             out["file"] = self.scenario.path
         return out
@@ -1203,6 +1256,7 @@ class Lab:
         self.index = max(0, min(index, self.total - 1))
         self.completed = {i for i in completed if 0 <= i < self.total}
         self.begun = {i: t for i, t in self._begun_of(state, index).items() if 0 <= i < self.total}
+        self.marks = {i: m for i, m in self._steps_of(state, "journal").items() if 0 <= i < self.total}
         return True
 
     # -- navigation -------------------------------------------------------------------------------
@@ -1234,7 +1288,7 @@ class Lab:
         changed = new != self.index
         self.index = new
         if changed:
-            self.begun.setdefault(new, self.engine.now())  # a step begins once: moving back and forth keeps it
+            self._begin(new)  # a step begins once: moving back and forth keeps when it began
             self.save()
         return changed
 
@@ -1253,8 +1307,9 @@ class Lab:
         self.engine.refresh_if_changed()
         if index is None:
             self.reload_if_changed()
-        step = self.scenario.steps[self.index if index is None else index]
-        return [o.check(self.engine, since=self.started) for o in step.objectives]
+        i = self.index if index is None else index
+        return [o.check(self.engine, since=self.begun.get(i), after=self.marks.get(i))
+                for o in self.scenario.steps[i].objectives]
 
     def check(self, *, advance: bool = False) -> list[ObjectiveResult]:
         """Check the current step; when every objective is met it is marked complete (and, with
@@ -1264,10 +1319,10 @@ class Lab:
             changed = self.index not in self.completed
             self.completed.add(self.index)
             if changed:  # the next step, looked at before this one was done, begins when it is entered now
-                self.begun.pop(self.index + 1, None)
+                self._forget(self.index + 1)
             if advance and self.index < self.total - 1:
                 self.index += 1
-                self.begun.setdefault(self.index, self.engine.now())
+                self._begin(self.index)
                 changed = True
             if changed:
                 self.save()
@@ -1342,5 +1397,5 @@ class Lab:
 
 __all__ = ["LAB_DOCUMENT", "Hint", "Impossible", "Lab", "OBJECTIVES", "Objective", "ObjectiveResult", "Scenario",
            "ScenarioError", "ScenarioNotFound", "Step", "build_landscape", "check_objective", "cmklab_prefix",
-           "evaluate_objective", "in_classroom", "load_scenario", "load_scenarios", "parse_scenario", "render_hint",
-           "start_scenario", "text_width", "with_prefix", "wrap_text"]
+           "evaluate_objective", "in_classroom", "journal_end", "load_scenario", "load_scenarios", "parse_scenario",
+           "render_hint", "start_scenario", "text_width", "with_prefix", "wrap_text"]
