@@ -383,6 +383,21 @@ def _chk_vm_start_refused(engine, vm: str, after: str | None = None) -> tuple[bo
     return True, last.summary if last.summary.startswith(last.time) else f"{last.time}: {last.summary}"
 
 
+def _chk_disk_encryption_refused(engine, disk: str, after: str | None = None) -> tuple[bool, str]:
+    """A change of this disk's encryption was attempted and refused since the step began (its VM was not
+    deallocated: K5). Read from the DiskEncryptionRefused events, logged although the update failed."""
+    r = _resource(engine, disk)
+    if r is None:
+        return _missing("disk", disk)
+    every = engine.list_events(where=lambda e: e.type == "DiskEncryptionRefused"
+                               and (e.data or {}).get("disk", "").lower() == r.id.lower())
+    refused = _after(every, after)
+    if not refused:
+        return False, f"no change of {r.name}'s encryption was attempted" + (_EARLIER if every else "")
+    last = max(refused, key=lambda e: e.id)
+    return True, last.summary if last.summary.startswith(last.time) else f"{last.time}: {last.summary}"
+
+
 def _resource(engine, disk: str, kind: str = "disk"):
     table = {"disk": "disks", "snapshot": "snapshots", "image": "images"}.get(kind)
     if table is None:
@@ -546,6 +561,8 @@ OBJECTIVES: dict[str, Kind] = {
     "vm_start_refused": Kind(_chk_vm_start_refused, {"vm": str}, {}, "a start of {vm} was refused", ("after",)),
     "disk_readable": Kind(_chk_disk_readable, {"disk": str}, {"readable": bool, "kind": str},
                           "{disk} is {readable:readable/unreadable}"),
+    "disk_encryption_refused": Kind(_chk_disk_encryption_refused, {"disk": str}, {},
+                                    "a change of {disk}'s encryption was refused", ("after",)),
     "disk_encryption": Kind(_chk_disk_encryption, {"disk": str}, {"des": str, "type": str},
                             "{disk} is encrypted with {des}"),
     "data_intact": Kind(_chk_data_intact, {"disk": str, "text": str}, {"offset": int, "kind": str, "via": str},

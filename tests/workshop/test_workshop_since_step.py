@@ -113,3 +113,23 @@ def test_the_marks_are_saved_with_the_progress():
     again = Lab.from_state(e, lab.scenario, lab.to_dict())
     assert again.marks == lab.marks and 1 in again.marks
     assert not _result(again, "a start of vm-web was refused").met
+
+
+def test_encrypt_existing_disks_step_1_needs_the_refused_update_to_be_tried():
+    """Workshop 5 step 1 held in the starting landscape (the disk on the platform key, the VM running): done
+    before the trainee did anything. It now asks for the refused switch itself."""
+    lab = _lab("encrypt-existing-disks")
+    e = lab.engine
+    r = _result(lab, "the switch of vm-legacy-data to des-cmk was tried")
+    assert not r.met and r.detail == "no change of vm-legacy-data's encryption was attempted"
+    assert not all(r.met for r in lab.check(advance=True)) and lab.number == 1
+    _refused(lambda: e.update_disk("vm-legacy-data", "rg-lab", disk_encryption_set="des-cmk"))
+    assert all(r.met for r in lab.check(advance=True)) and lab.number == 2
+
+
+def test_skipping_workshop_5_step_1_is_caught(lab_home, capsys):
+    from console.workshop import run_scenario_cli
+
+    assert run_scenario_cli(["run", "encrypt-existing-disks", "--auto", "--skip", "1"], home=str(lab_home)) == 1
+    assert "stopped at step 1: not met: the switch of vm-legacy-data to des-cmk was tried, and refused" \
+        in capsys.readouterr().err
