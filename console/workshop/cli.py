@@ -10,6 +10,8 @@
                                          scenario's name or number, what it is about and its steps
     reset-step                           the landscape as it was when the current step began (a
                                          step that can no longer be met: a purged key is final)
+    next                                 move on to the next step without meeting this one (the
+                                         console's >): a step you are already past
 
 ``run_serve(argv, **opts)`` takes what follows ``cmklab serve`` and serves the console in a browser
 through textual-serve (console/workshop/serve.py).
@@ -240,7 +242,7 @@ class _Parser(argparse.ArgumentParser):
 def parser() -> argparse.ArgumentParser:
     """``cmklab scenario``'s parser (a branch of ``console.main``'s tree)."""
     p = _Parser(prog="cmklab scenario", description="Workshop scenarios: a landscape, steps, objectives.")
-    sub = p.add_subparsers(dest="verb", metavar="{list,run,check,show,reset-step}")
+    sub = p.add_subparsers(dest="verb", metavar="{list,run,check,show,reset-step,next}")
     lp = sub.add_parser("list", help="the scenarios shipped with cmklab")
     lp.add_argument("--names", action="store_true", help="print only the names")
     rp = sub.add_parser("run", help="start a scenario in the home (a fresh landscape)")
@@ -261,6 +263,8 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("reset-step", help="put the landscape back as it was when the current step began (a fresh "
                                       "landscape, the earlier steps' hints replayed): for a step that can no "
                                       "longer be met")
+    sub.add_parser("next", help="move on to the next step without meeting this one (as the console's > does): "
+                                "for a step you are already past")
     return p
 
 
@@ -278,6 +282,8 @@ def run_scenario_cli(argv: list[str], **opts) -> int:
             return _check(opts, show_only=args.verb == "show")
         if args.verb == "reset-step":
             return _reset_step(opts)
+        if args.verb == "next":
+            return _next(opts)
     except EngineError as err:
         print(f"ERROR: ({err.display_code}) {err.message}", file=sys.stderr)
         return 3 if err.status == 404 else 1
@@ -389,15 +395,48 @@ def _check(opts: dict, *, show_only: bool) -> int:
             print(lab.reset_advice())
             print(f"  (a fresh landscape, steps 1 to {n - 1} replayed from their hints; what you did since is undone)"
                   if n > 1 else "  (a fresh landscape; what you did since is undone)")
+            if n < lab.total:
+                print(f"Or leave it and move on: {lab.command('scenario next')}")
             return 1
         if not all(r.met for r in results):
             print(f"Not yet: do the step ({lab.command('scenario show')} prints its hints), then check again.")
+            if n < lab.total:
+                print(f"Already past it (this step's state is behind you)? Move on: {lab.command('scenario next')}")
             return 1
         if lab.finished:
             print(f"Scenario complete: all {lab.total} steps done.")
         elif lab.number != n:
             print("\nStep complete. Next:\n")
             print("\n".join(lab.lines()))
+        return 0
+    finally:
+        engine.close()
+
+
+def _next(opts: dict) -> int:
+    """``cmklab scenario next``: the next step, whether or not the current one was met (the console's ``>``):
+    a trainee who went ahead of a step (started the VM the step wants refused) is not stuck on it."""
+    from console.session import open_engine
+
+    home = _home(opts)
+    if not home_has_state(home):
+        return _no_lab(home)
+    engine = open_engine(home, read_only=bool(opts.get("read_only")))
+    try:
+        lab = open_lab(engine)
+        if lab is None:
+            return _no_lab(home)
+        if lab.number >= lab.total:
+            print(f"cmklab scenario next: step {lab.number}/{lab.total} is the last step of {lab.scenario.name}",
+                  file=sys.stderr)
+            return 1
+        engine.refuse_if_read_only("moving to the next step")
+        skipped = lab.number
+        lab.next()
+        print(f"Step {skipped} left " + ("complete." if skipped - 1 in lab.completed else "not met (skipped).")
+              + " Next:\n")
+        print("\n".join(lab.lines()))
+        print(f"\nWhen you have done it: {lab.command('scenario check')}")
         return 0
     finally:
         engine.close()
