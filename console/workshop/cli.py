@@ -321,6 +321,13 @@ def _run(args, opts: dict) -> int:
     """A read-only session (``--read-only``) is refused by the store, opened in that mode: a new home cannot be
     created, and a home's state is not replaced (``--reset``)."""
     sc = find_scenario(args.name)
+    until = [] if args.until is None else [args.until]
+    bad = [f"--{flag} {n}" for flag, ns in (("skip", args.skip), ("until", until)) for n in ns
+           if not 1 <= n <= len(sc.steps)]
+    if bad:  # a step the scenario does not have: a usage error, before the home is touched
+        parser().print_usage(sys.stderr)
+        print(f"cmklab scenario: error: {', '.join(bad)}: {sc.name} has steps 1 to {len(sc.steps)}", file=sys.stderr)
+        return 2
     home = _home(opts)
     read_only = bool(opts.get("read_only"))
     if home_has_state(home):
