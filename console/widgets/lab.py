@@ -87,8 +87,23 @@ class LabPanel(VerticalScroll, can_focus=True):
         in another terminal moved to another step. Called every second; True if it redrew."""
         if not self.lab.reload_if_changed():
             return False
+        if self.lab.superseded and not self._take_new_lab():
+            return True
         self.refresh_lab()
         self.scroll_home(animate=False)
+        return True
+
+    def _take_new_lab(self) -> bool:
+        """Another terminal started another scenario in this home: show that lab from now on (the old one saves
+        nothing), opened by the app (``CmkApp.reopen_lab``, which finds scenarios). False (and a line saying so)
+        when there is no new lab to show."""
+        reopen = getattr(self.app, "reopen_lab", None)
+        lab = reopen() if reopen is not None else None
+        if lab is None:
+            self.query_one("#lab-status", Static).update(
+                "[b $warning]Another scenario was started in this home.[/] Open the console again to follow it.")
+            return False
+        self.lab = lab
         return True
 
     # ---- rendering -----------------------------------------------------------------------------

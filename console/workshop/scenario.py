@@ -1157,6 +1157,10 @@ class Lab:
             self.begun[self.index] = started
             self.marks[self.index] = journal_end(engine)
         self._seen = self._signature()
+        """The saved progress's signature as this lab last read or wrote it: another process's save is re-read."""
+        self.superseded = False
+        """The home's saved progress is another scenario's now (``scenario run OTHER --reset`` in another
+        terminal): this lab never saves again (it would write its scenario over the new one's progress)."""
 
     def _begin(self, index: int) -> None:
         """Step ``index`` begins now, unless it began already (moving between steps begins nothing again)."""
@@ -1243,7 +1247,7 @@ class Lab:
 
     def save(self) -> None:
         """Save the progress through the engine's store (nothing when the lab or the store is read-only)."""
-        if self.read_only or self.engine.read_only:
+        if self.read_only or self.engine.read_only or self.superseded:
             return
         self.engine.write_side(LAB_DOCUMENT, self.to_dict())
         self._seen = self._signature()
@@ -1253,8 +1257,9 @@ class Lab:
 
     def reload_if_changed(self) -> bool:
         """Re-read the progress (step, its start, completed steps) when another process saved it, for instance
-        ``cmklab scenario check`` in another terminal moving to the next step; True if it did. The progress of
-        another scenario (a new ``scenario run``) is left alone."""
+        ``cmklab scenario check`` in another terminal moving to the next step; True if it did. When the saved
+        progress is another scenario's (a new ``scenario run ... --reset``), this lab is :attr:`superseded`
+        (True is returned): it saves nothing from then on, and its owner opens the new lab (``open_lab``)."""
         sig = self._signature()
         if sig is None or sig == self._seen:
             return False
@@ -1263,8 +1268,12 @@ class Lab:
         except ScenarioError:
             return False
         self._seen = sig
-        if state is None or state.get("scenario") != self.scenario.name:
+        if state is None:
             return False
+        if state.get("scenario") != self.scenario.name or state.get("file") != self.scenario.path:
+            changed = not self.superseded
+            self.superseded = True
+            return changed
         try:
             index = int(state.get("step", 1)) - 1
             completed = {int(i) - 1 for i in state.get("completed", [])}
@@ -1301,6 +1310,8 @@ class Lab:
 
     def goto(self, index: int) -> bool:
         self.reload_if_changed()
+        if self.superseded:
+            return False
         new = max(0, min(index, self.total - 1))
         changed = new != self.index
         self.index = new
