@@ -318,6 +318,17 @@ class CmkApp(App):
         except Exception:  # noqa: BLE001 - a broken lab's progress must not stop the console
             self.lab = None
 
+    def reopen_lab(self):
+        """The lab the home's store holds now (another terminal started another scenario in this home), which
+        becomes this console's; None when there is none or it cannot be read."""
+        try:
+            from .workshop import open_lab
+
+            self.lab = open_lab(self.engine)
+        except Exception:  # noqa: BLE001 - a broken lab's progress must not stop the console
+            self.lab = None
+        return self.lab
+
     @property
     def read_only(self) -> bool:
         """Every action is refused: the store was opened read-only (``--read-only``); the store says so."""

@@ -591,9 +591,12 @@ class DisksBackend(EngineCore):
                                       "encryption with customer-managed keys cannot be added (K8, V8)",
                                       code="OperationNotAllowed")
         if vm is not None and vm.power != "deallocated":
-            raise OperationNotAllowed(f"disk {d.name!r} is attached to VM {vm.name!r}, which is {vm.power}; "
-                                      f"deallocate it first (az vm deallocate -g {vm.resource_group} -n {vm.name}) (K5)",
-                                      code="OperationNotAllowed")
+            message = (f"disk {d.name!r} is attached to VM {vm.name!r}, which is {vm.power}; deallocate it first "
+                       f"(az vm deallocate -g {vm.resource_group} -n {vm.name})")
+            # on record although the update fails (as a refused VM start is): the attempt is what a lab checks
+            self._emit_refusal(ev.DiskEncryptionRefused, f"disk {d.name} cannot change its encryption: {message}",
+                               disk=d.id)
+            raise OperationNotAllowed(f"{message} (K5)", code="OperationNotAllowed")
         if d.encryption_type != ENC_PLATFORM and etype != d.encryption_type:
             raise OperationNotAllowed(f"disk {d.name!r} is {d.encryption_type}; it cannot change to {etype}",
                                       code="OperationNotAllowed")

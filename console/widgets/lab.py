@@ -87,8 +87,23 @@ class LabPanel(VerticalScroll, can_focus=True):
         in another terminal moved to another step. Called every second; True if it redrew."""
         if not self.lab.reload_if_changed():
             return False
+        if self.lab.superseded and not self._take_new_lab():
+            return True
         self.refresh_lab()
         self.scroll_home(animate=False)
+        return True
+
+    def _take_new_lab(self) -> bool:
+        """Another terminal started another scenario in this home: show that lab from now on (the old one saves
+        nothing), opened by the app (``CmkApp.reopen_lab``, which finds scenarios). False (and a line saying so)
+        when there is no new lab to show."""
+        reopen = getattr(self.app, "reopen_lab", None)
+        lab = reopen() if reopen is not None else None
+        if lab is None:
+            self.query_one("#lab-status", Static).update(
+                "[b $warning]Another scenario was started in this home.[/] Open the console again to follow it.")
+            return False
+        self.lab = lab
         return True
 
     # ---- rendering -----------------------------------------------------------------------------
@@ -103,7 +118,7 @@ class LabPanel(VerticalScroll, can_focus=True):
             f"{escape(lab.scenario.title)}\n[dim]step {lab.number}/{lab.total}:[/] {escape(step.title)}")
         self.query_one("#lab-narrative", Static).update(escape(step.narrative))
         hints = []
-        for text, hint in lab.hints():
+        for text, hint in lab.shown_hints():
             hints.append(f"[b]$[/] {escape(text)}" + ("  [dim](refused, on purpose)[/]" if hint.refused else ""))
         if step.console:
             hints.append(f"[dim]console:[/] {escape(step.console)}")
@@ -112,8 +127,8 @@ class LabPanel(VerticalScroll, can_focus=True):
         done = lab.index in lab.completed
         stuck = lab.stuck(self.results)
         if stuck and not done:
-            status = (f"[b $error]This step can no longer be met[/] ({escape(stuck[0].detail)}). Start it again "
-                      "from where it began: [b]cmklab scenario reset-step[/] in a terminal.")
+            status = (f"[b $error]This step can no longer be met[/] ({escape(stuck[0].detail)}). "
+                      + self._reset_advice())
         elif lab.finished:
             status = "[b $success]Scenario complete.[/] Every step's objectives were met."
         elif done and lab.index < lab.total - 1:
@@ -124,6 +139,14 @@ class LabPanel(VerticalScroll, can_focus=True):
         self.query_one("#lab-status", Static).update(status)
         if done and not was_complete:
             self.post_message(self.StepCompleted(lab, lab.number))
+
+    def _reset_advice(self) -> str:
+        """The lab's way out of a step that can no longer be met, the command in bold, "in a terminal" said."""
+        text = escape(self.lab.reset_advice())
+        head, sep, command = text.partition(": ")
+        if not sep or not command.startswith("cmklab"):
+            return text  # the classroom: ask the trainer
+        return f"{head}: [b]{command}[/] in a terminal."
 
     @staticmethod
     def _objective_line(r: ObjectiveResult) -> str:

@@ -3,7 +3,7 @@
 * :mod:`console.workshop.scenario`: scenario data (TOML) and its parsing, the landscape a scenario
   builds, the objectives (checked through the engine's public queries) and :class:`Lab`, the headless
   model of a scenario being played;
-* :mod:`console.workshop.cli`: ``cmklab scenario list|run|check|show|reset-step`` on a home, playing
+* :mod:`console.workshop.cli`: ``cmklab scenario list|run|check|show|reset-step|next`` on a home, playing
   hints through the az CLI in-process (``--auto``); ``cmklab serve`` is in console.workshop.serve;
 * :mod:`console.workshop.glue`: the only module here that reaches the Textual console (opening it after
   ``scenario run``, and ``python -m console.workshop``);

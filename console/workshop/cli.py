@@ -10,6 +10,8 @@
                                          scenario's name or number, what it is about and its steps
     reset-step                           the landscape as it was when the current step began (a
                                          step that can no longer be met: a purged key is final)
+    next                                 move on to the next step without meeting this one (the
+                                         console's >): a step you are already past
 
 ``run_serve(argv, **opts)`` takes what follows ``cmklab serve`` and serves the console in a browser
 through textual-serve (console/workshop/serve.py).
@@ -37,8 +39,8 @@ from typing import Callable, Iterable
 
 from engine.errors import EngineError
 
-from .scenario import (Lab, Scenario, ScenarioError, ScenarioNotFound, load_scenario, load_scenarios,
-                       render_hint, start_scenario, text_width, wrap_text)
+from .scenario import (Lab, Scenario, ScenarioError, ScenarioNotFound, cmklab_prefix, load_scenario,
+                       load_scenarios, render_hint, start_scenario, text_width, with_prefix, wrap_text)
 
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
 
@@ -184,6 +186,7 @@ def play(lab: Lab, run: Runner, *, skip: Iterable[int] = (), until: int | None =
     """
     skip = set(skip)
     sc = lab.scenario
+    prefix = lab.cmklab  # the hints as a trainee reads them (``--home`` when not the default home)
     last = min(until or lab.total, lab.total)
     while True:
         n = lab.number
@@ -195,8 +198,8 @@ def play(lab: Lab, run: Runner, *, skip: Iterable[int] = (), until: int | None =
             for hint in step.hints:
                 lab.engine.refresh_if_changed()
                 text = render_hint(lab.engine, hint.command)
-                out(f"  $ {text}")
-                argv = shlex.split(text)
+                out(f"  $ {with_prefix(text, prefix)}")
+                argv = shlex.split(text)  # run on the lab's home by ``run``: without the shown ``--home``
                 rc, stdout, stderr = run(argv[1:])
                 message = (stderr.strip() or stdout.strip()).splitlines()
                 errors = [ln for ln in message if ln.startswith("ERROR")]
@@ -239,7 +242,7 @@ class _Parser(argparse.ArgumentParser):
 def parser() -> argparse.ArgumentParser:
     """``cmklab scenario``'s parser (a branch of ``console.main``'s tree)."""
     p = _Parser(prog="cmklab scenario", description="Workshop scenarios: a landscape, steps, objectives.")
-    sub = p.add_subparsers(dest="verb", metavar="{list,run,check,show,reset-step}")
+    sub = p.add_subparsers(dest="verb", metavar="{list,run,check,show,reset-step,next}")
     lp = sub.add_parser("list", help="the scenarios shipped with cmklab")
     lp.add_argument("--names", action="store_true", help="print only the names")
     rp = sub.add_parser("run", help="start a scenario in the home (a fresh landscape)")
@@ -260,6 +263,8 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("reset-step", help="put the landscape back as it was when the current step began (a fresh "
                                       "landscape, the earlier steps' hints replayed): for a step that can no "
                                       "longer be met")
+    sub.add_parser("next", help="move on to the next step without meeting this one (as the console's > does): "
+                                "for a step you are already past")
     return p
 
 
@@ -277,6 +282,8 @@ def run_scenario_cli(argv: list[str], **opts) -> int:
             return _check(opts, show_only=args.verb == "show")
         if args.verb == "reset-step":
             return _reset_step(opts)
+        if args.verb == "next":
+            return _next(opts)
     except EngineError as err:
         print(f"ERROR: ({err.display_code}) {err.message}", file=sys.stderr)
         return 3 if err.status == 404 else 1
@@ -314,6 +321,13 @@ def _run(args, opts: dict) -> int:
     """A read-only session (``--read-only``) is refused by the store, opened in that mode: a new home cannot be
     created, and a home's state is not replaced (``--reset``)."""
     sc = find_scenario(args.name)
+    until = [] if args.until is None else [args.until]
+    bad = [f"--{flag} {n}" for flag, ns in (("skip", args.skip), ("until", until)) for n in ns
+           if not 1 <= n <= len(sc.steps)]
+    if bad:  # a step the scenario does not have: a usage error, before the home is touched
+        parser().print_usage(sys.stderr)
+        print(f"cmklab scenario: error: {', '.join(bad)}: {sc.name} has steps 1 to {len(sc.steps)}", file=sys.stderr)
+        return 2
     home = _home(opts)
     read_only = bool(opts.get("read_only"))
     if home_has_state(home):
@@ -343,7 +357,7 @@ def _run(args, opts: dict) -> int:
     print("\n".join(wrap_text(sc.summary, text_width())))
     print()
     print("\n".join(lab.lines()))
-    print(f"\nWhen you have done it: cmklab --home {shlex.quote(str(home))} scenario check")
+    print(f"\nWhen you have done it: {lab.command('scenario check')}")
     engine.close()
     if not args.no_console and sys.stdin.isatty() and sys.stdout.isatty():
         from .glue import open_console
@@ -354,8 +368,8 @@ def _run(args, opts: dict) -> int:
 
 def _no_lab(home: Path) -> int:
     """Says on stderr that no scenario is being played in ``home``; the exit code."""
-    print(f"cmklab scenario: no scenario is being played in {home}; start one with cmklab scenario run NAME",
-          file=sys.stderr)
+    print(f"cmklab scenario: no scenario is being played in {home}; start one with {cmklab_prefix(home)} "
+          "scenario run NAME", file=sys.stderr)
     return 2
 
 
@@ -385,18 +399,51 @@ def _check(opts: dict, *, show_only: bool) -> int:
         stuck = lab.stuck(results)
         if stuck:
             print(f"\nThis step can no longer be met: {'; '.join(r.label for r in stuck)} ({stuck[0].detail}).")
-            print(f"Start it again from where it began: cmklab --home {shlex.quote(str(home))} scenario reset-step")
+            print(lab.reset_advice())
             print(f"  (a fresh landscape, steps 1 to {n - 1} replayed from their hints; what you did since is undone)"
                   if n > 1 else "  (a fresh landscape; what you did since is undone)")
+            if n < lab.total:
+                print(f"Or leave it and move on: {lab.command('scenario next')}")
             return 1
         if not all(r.met for r in results):
-            print("Not yet: do the step (cmklab scenario show prints its hints), then check again.")
+            print(f"Not yet: do the step ({lab.command('scenario show')} prints its hints), then check again.")
+            if n < lab.total:
+                print(f"Already past it (this step's state is behind you)? Move on: {lab.command('scenario next')}")
             return 1
         if lab.finished:
             print(f"Scenario complete: all {lab.total} steps done.")
         elif lab.number != n:
             print("\nStep complete. Next:\n")
             print("\n".join(lab.lines()))
+        return 0
+    finally:
+        engine.close()
+
+
+def _next(opts: dict) -> int:
+    """``cmklab scenario next``: the next step, whether or not the current one was met (the console's ``>``):
+    a trainee who went ahead of a step (started the VM the step wants refused) is not stuck on it."""
+    from console.session import open_engine
+
+    home = _home(opts)
+    if not home_has_state(home):
+        return _no_lab(home)
+    engine = open_engine(home, read_only=bool(opts.get("read_only")))
+    try:
+        lab = open_lab(engine)
+        if lab is None:
+            return _no_lab(home)
+        if lab.number >= lab.total:
+            print(f"cmklab scenario next: step {lab.number}/{lab.total} is the last step of {lab.scenario.name}",
+                  file=sys.stderr)
+            return 1
+        engine.refuse_if_read_only("moving to the next step")
+        skipped = lab.number
+        lab.next()
+        print(f"Step {skipped} left " + ("complete." if skipped - 1 in lab.completed else "not met (skipped).")
+              + " Next:\n")
+        print("\n".join(lab.lines()))
+        print(f"\nWhen you have done it: {lab.command('scenario check')}")
         return 0
     finally:
         engine.close()

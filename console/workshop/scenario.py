@@ -67,8 +67,8 @@ class Objective:
     label: str
     """What the trainee reads ("vm-db is running"); generated from the kind when the file has none."""
 
-    def check(self, engine, *, since: str | None = None) -> "ObjectiveResult":
-        return evaluate_objective(engine, self, since=since)
+    def check(self, engine, *, since: str | None = None, after: str | None = None) -> "ObjectiveResult":
+        return evaluate_objective(engine, self, since=since, after=after)
 
 
 @dataclass(frozen=True)
@@ -254,12 +254,29 @@ def _chk_key_purged(engine, vault: str, key: str) -> tuple[bool, str]:
     return _chk_key_state(engine, vault, key, "purged")
 
 
-def _chk_purge_refused(engine, vault: str, key: str) -> tuple[bool, str]:
+def journal_end(engine) -> str:
+    """The id of the last line of the engine's journal (events and audit entries share one sequence of
+    zero-padded ids): what happens from now on has a greater id. ``""`` when the journal is empty."""
+    events = engine.list_events()
+    audit = engine.list_audit()
+    return max(events[-1].id if events else "", audit[-1].id if audit else "")
+
+
+def _after(entries: list, after: str | None) -> list:
+    """The journal lines of ``entries`` written after ``after`` (a :func:`journal_end`; None: all of them)."""
+    return entries if after is None else [e for e in entries if e.id > after]
+
+
+_EARLIER = " since this step began (only before it)"
+
+
+def _chk_purge_refused(engine, vault: str, key: str, after: str | None = None) -> tuple[bool, str]:
     kid = key_id(vault.lower(), key).lower()
-    hits = engine.list_audit(where=lambda a: a.operation == "KeyPurge" and a.result != "OK"
-                             and (a.kid or "").lower() == kid)
+    every = engine.list_audit(where=lambda a: a.operation == "KeyPurge" and a.result != "OK"
+                              and (a.kid or "").lower() == kid)
+    hits = _after(every, after)
     if not hits:
-        return False, "no refused purge in the vault's audit log"
+        return False, "no refused purge in the vault's audit log" + (_EARLIER if every else "")
     last = max(hits, key=lambda a: a.id)
     return True, f"audit {last.time}: KeyPurge {last.result} ({last.code})"
 
@@ -344,9 +361,10 @@ def _chk_vm_at_risk(engine, vm: str) -> tuple[bool, str]:
     return True, f"{v.name} keeps running on host-cached keys; after deallocation: {err.message}"
 
 
-def _chk_vm_start_refused(engine, vm: str) -> tuple[bool, str]:
-    """A start of this VM (not of another VM on the same key) was refused, and it still cannot start.
-    Read from the VmStartRefused events, which name the VM and are logged although the start failed."""
+def _chk_vm_start_refused(engine, vm: str, after: str | None = None) -> tuple[bool, str]:
+    """A start of this VM (not of another VM on the same key) was refused since the step began, and it still
+    cannot start. Read from the VmStartRefused events, which name the VM and are logged although the start
+    failed; one logged before the step began (before the key was purged, say) does not count."""
     v = _find(engine, "vms", vm)
     if v is None:
         return _missing("VM", vm)
@@ -355,10 +373,27 @@ def _chk_vm_start_refused(engine, vm: str) -> tuple[bool, str]:
     err = engine.startable(v)
     if err is None:
         return False, f"{v.name} could start now"
-    refused = engine.list_events(where=lambda e: e.type == "VmStartRefused"
-                                 and (e.data or {}).get("vm", "").lower() == v.id.lower())
+    every = engine.list_events(where=lambda e: e.type == "VmStartRefused"
+                               and (e.data or {}).get("vm", "").lower() == v.id.lower())
+    refused = _after(every, after)
     if not refused:
-        return False, f"{v.name} cannot start ({err.message}), but no start of {v.name} was attempted"
+        return False, (f"{v.name} cannot start ({err.message}), but no start of {v.name} was attempted"
+                       + (_EARLIER if every else ""))
+    last = max(refused, key=lambda e: e.id)
+    return True, last.summary if last.summary.startswith(last.time) else f"{last.time}: {last.summary}"
+
+
+def _chk_disk_encryption_refused(engine, disk: str, after: str | None = None) -> tuple[bool, str]:
+    """A change of this disk's encryption was attempted and refused since the step began (its VM was not
+    deallocated: K5). Read from the DiskEncryptionRefused events, logged although the update failed."""
+    r = _resource(engine, disk)
+    if r is None:
+        return _missing("disk", disk)
+    every = engine.list_events(where=lambda e: e.type == "DiskEncryptionRefused"
+                               and (e.data or {}).get("disk", "").lower() == r.id.lower())
+    refused = _after(every, after)
+    if not refused:
+        return False, f"no change of {r.name}'s encryption was attempted" + (_EARLIER if every else "")
     last = max(refused, key=lambda e: e.id)
     return True, last.summary if last.summary.startswith(last.time) else f"{last.time}: {last.summary}"
 
@@ -440,12 +475,36 @@ def _chk_data_lost(engine, disk: str, kind: str = "disk") -> tuple[bool, str]:
     return False, "its data can still be opened" if problem is None else f"not lost yet: {problem.message}"
 
 
-def _chk_event_logged(engine, type: str, contains: str = "", min: int = 1) -> tuple[bool, str]:  # noqa: A002
-    hits = engine.list_events(where=lambda e: e.type == type and contains.lower() in e.summary.lower())
+def _chk_event_logged(engine, type: str, contains: str = "", min: int = 1,  # noqa: A002
+                      after: str | None = None) -> tuple[bool, str]:
+    """At least ``min`` such events were logged since the step began (``after``)."""
+    every = engine.list_events(where=lambda e: e.type == type and contains.lower() in e.summary.lower())
+    hits = _after(every, after)
     if not hits:
-        return False, f"no {type} event" + (f" mentioning {contains!r}" if contains else "")
+        return False, f"no {type} event" + (f" mentioning {contains!r}" if contains else "") \
+            + (_EARLIER if every else "")
     last = max(hits, key=lambda e: e.id)
     return len(hits) >= min, last.summary if last.summary.startswith(last.time) else f"{last.time}: {last.summary}"
+
+
+def _chk_key_retention_left(engine, vault: str, key: str, at_most: str) -> tuple[bool, str]:
+    """The key is deleted and Key Vault purges it within ``at_most`` of now: how far the retention has run is
+    the key's state (its scheduled purge date), whenever and in however many advances the clock moved."""
+    now = _key_state(engine, vault, key)
+    if now is None:
+        return _missing("vault", vault)
+    if now == "purged":
+        return _purged_key(key) if _purge_seen(engine, vault, key) else _missing(f"key in vault {vault}", key)
+    if now != "deleted":
+        return False, f"key {key} is {now}: only a deleted key's retention runs"
+    k = _key_of(engine, vault, key)
+    due = parse_iso(k.scheduled_purge_date)
+    left = max(due - parse_iso(engine.now()), timedelta(0))
+    want = parse_duration(at_most)
+    head = f"recoverable until {k.scheduled_purge_date}: {format_duration(left)} left"
+    if left <= want:
+        return True, head
+    return False, f"{head}; move the clock {format_duration(left - want)} more"
 
 
 def _chk_clock_advanced(engine, at_least: str, since: str | None = None) -> tuple[bool, str]:
@@ -472,7 +531,9 @@ class Kind:
     optional: dict[str, type] = field(default_factory=dict)
     label: str = ""
     context: tuple[str, ...] = ()
-    """What the check reads from the lab rather than the scenario file: ``since`` (when the step began)."""
+    """What the check reads from the lab rather than the scenario file: ``since`` (when the step began, on the
+    simulated clock), ``after`` (where the journal ended when the step began: only events and audit entries
+    written since count)."""
 
 
 OBJECTIVES: dict[str, Kind] = {
@@ -487,7 +548,7 @@ OBJECTIVES: dict[str, Kind] = {
     "key_state": Kind(_chk_key_state, {"vault": str, "key": str, "state": str}, {}, "key {key} is {state}"),
     "key_purged": Kind(_chk_key_purged, {"vault": str, "key": str}, {}, "key {key} is purged"),
     "purge_refused": Kind(_chk_purge_refused, {"vault": str, "key": str}, {},
-                          "a purge of {key} was refused (purge protection)"),
+                          "a purge of {key} was refused (purge protection)", ("after",)),
     "access": Kind(_chk_access, {"des": str}, {"granted": bool},
                    "the identity of {des} {granted:has/lacks} get, wrapKey and unwrapKey"),
     "vm_power": Kind(_chk_vm_power, {"vm": str, "power": str}, {}, "{vm} is {power}"),
@@ -497,16 +558,20 @@ OBJECTIVES: dict[str, Kind] = {
                          "{vm} {startable:can/cannot} start"),
     "vm_at_risk": Kind(_chk_vm_at_risk, {"vm": str}, {},
                        "{vm} keeps running but would not start after deallocation"),
-    "vm_start_refused": Kind(_chk_vm_start_refused, {"vm": str}, {}, "a start of {vm} was refused"),
+    "vm_start_refused": Kind(_chk_vm_start_refused, {"vm": str}, {}, "a start of {vm} was refused", ("after",)),
     "disk_readable": Kind(_chk_disk_readable, {"disk": str}, {"readable": bool, "kind": str},
                           "{disk} is {readable:readable/unreadable}"),
+    "disk_encryption_refused": Kind(_chk_disk_encryption_refused, {"disk": str}, {},
+                                    "a change of {disk}'s encryption was refused", ("after",)),
     "disk_encryption": Kind(_chk_disk_encryption, {"disk": str}, {"des": str, "type": str},
                             "{disk} is encrypted with {des}"),
     "data_intact": Kind(_chk_data_intact, {"disk": str, "text": str}, {"offset": int, "kind": str, "via": str},
                         "the data on {disk} reads back intact"),
     "data_lost": Kind(_chk_data_lost, {"disk": str}, {"kind": str}, "the data on {disk} is gone for good"),
     "event_logged": Kind(_chk_event_logged, {"type": str}, {"contains": str, "min": int},
-                         "the event log shows {type} {contains}"),
+                         "the event log shows {type} {contains}", ("after",)),
+    "key_retention_left": Kind(_chk_key_retention_left, {"vault": str, "key": str, "at_most": str}, {},
+                               "the retention of deleted key {key} ends within {at_most}"),
     "clock_advanced": Kind(_chk_clock_advanced, {"at_least": str}, {},
                            "the clock moved at least {at_least} during this step", ("since",)),
 }
@@ -539,7 +604,8 @@ def short_kids(text: str) -> str:
     return shorten_key_urls(text)
 
 
-def evaluate_objective(engine, obj: Objective, *, since: str | None = None) -> ObjectiveResult:
+def evaluate_objective(engine, obj: Objective, *, since: str | None = None,
+                       after: str | None = None) -> ObjectiveResult:
     """Evaluate one objective on the engine's current state (pure: nothing is written or audited).
 
     A check never raises: a refusal of the engine is a reason the objective is not met, and any other
@@ -547,9 +613,11 @@ def evaluate_objective(engine, obj: Objective, *, since: str | None = None) -> O
     one broken check cannot take the Lab pane or ``cmklab scenario check`` down with it.
 
     ``since``: when the current step began (the simulated clock's ISO time), for the kinds that measure
-    from there (``clock_advanced``)."""
+    from there (``clock_advanced``). ``after``: where the journal ended when the step began
+    (:func:`journal_end`), for the kinds that count events or refusals (``vm_start_refused``, ``purge_refused``,
+    ``event_logged``): only those written since count (None: every one)."""
     spec = OBJECTIVES[obj.kind]
-    context = {"since": since}
+    context = {"since": since, "after": after}
     try:
         out = spec.fn(engine, **obj.args, **{k: context[k] for k in spec.context})
         met, detail = out
@@ -598,7 +666,7 @@ def _objective(raw: Any, where: str) -> Objective:
         _need(args["state"] in _KEY_STATES, where, f"state {args['state']!r} is not one of {', '.join(_KEY_STATES)}")
     if kind == "data_intact" and "via" in args:
         _need(args["via"] in ("vault", "vm"), where, f"via {args['via']!r} must be 'vault' or 'vm'")
-    for name in ("within", "at_least"):
+    for name in ("within", "at_least", "at_most"):
         if name not in args:
             continue
         try:
@@ -997,6 +1065,39 @@ def render_hint(engine, command: str) -> str:
     return _PLACEHOLDER.sub(sub, command)
 
 
+def in_classroom() -> bool:
+    """This process is a trainee's console in ``cmklab classroom`` (``CMKLAB_CONFINE`` set): a browser with no
+    terminal, where the trainer resets a step from the trainer's page."""
+    from console.confine import files_root
+
+    return files_root() is not None
+
+
+def cmklab_prefix(home: str | os.PathLike | None) -> str:
+    """How a command line a trainee copies starts: ``cmklab --home HOME`` (shell-quoted), so that pasted in any
+    terminal it acts on this home; plain ``cmklab`` when a bare ``cmklab`` here acts on that home already (it is
+    the default home, ``$CMKLAB_HOME`` included), when there is no home (an engine in memory), or in the
+    classroom (no terminal: the hints are read, not pasted, and the trainee's home is the trainer's business)."""
+    if home is None or in_classroom():
+        return "cmklab"
+    from console.session import default_home
+
+    here = Path(home).expanduser().absolute()
+    try:
+        if here.resolve() == default_home().expanduser().absolute().resolve():
+            return "cmklab"
+    except OSError:
+        pass
+    return f"cmklab --home {shlex.quote(str(here))}"
+
+
+def with_prefix(command: str, prefix: str) -> str:
+    """``command`` (a ``cmklab ...`` line) starting with ``prefix`` instead of ``cmklab``."""
+    if prefix != "cmklab" and (command == "cmklab" or command.startswith("cmklab ")):
+        return prefix + command[len("cmklab"):]
+    return command
+
+
 # ====================================================================================== lab
 
 
@@ -1037,17 +1138,76 @@ class Lab:
     """
 
     def __init__(self, engine, scenario: Scenario, *, index: int = 0, completed: set[int] | None = None,
-                 seed: int | None = None, read_only: bool | None = None, started: str | None = None) -> None:
+                 seed: int | None = None, read_only: bool | None = None, started: str | None = None,
+                 begun: dict[int, str] | None = None, marks: dict[int, str] | None = None) -> None:
         self.engine = engine
         self.scenario = scenario
         self.index = max(0, min(index, len(scenario.steps) - 1))
         self.completed: set[int] = set(completed or ())
         self.seed = scenario.seed if seed is None else seed
         self.read_only = bool(engine.read_only) if read_only is None else read_only
-        self.started = started
+        self.begun: dict[int, str] = {i: t for i, t in (begun or {}).items() if 0 <= i < len(scenario.steps)}
+        """When each step began (index -> the simulated clock, ISO): recorded the first time the step is entered
+        and kept while the trainee moves between steps (``<`` then ``>`` does not begin a step again); a step
+        looked at before the one ahead of it was complete begins again when it is entered after that."""
+        self.marks: dict[int, str] = {i: m for i, m in (marks or {}).items() if 0 <= i < len(scenario.steps)}
+        """Where the journal ended when each step began (index -> :func:`journal_end`): the events and refusals
+        a step's objectives count are those written since (recorded and kept as :attr:`begun` is)."""
+        if started is not None:
+            self.begun[self.index] = started
+            self.marks[self.index] = journal_end(engine)
+        self._seen = self._signature()
+        """The saved progress's signature as this lab last read or wrote it: another process's save is re-read."""
+        self.superseded = False
+        """The home's saved progress is another scenario's now (``scenario run OTHER --reset`` in another
+        terminal): this lab never saves again (it would write its scenario over the new one's progress)."""
+
+    def _begin(self, index: int) -> None:
+        """Step ``index`` begins now, unless it began already (moving between steps begins nothing again)."""
+        if index not in self.begun:
+            self.begun[index] = self.engine.now()
+            self.marks[index] = journal_end(self.engine)
+
+    def _forget(self, index: int) -> None:
+        """Step ``index`` has not begun (it begins when it is entered next)."""
+        self.begun.pop(index, None)
+        self.marks.pop(index, None)
+
+    @property
+    def started(self) -> str | None:
         """When the current step began (the simulated clock, ISO): objectives such as ``clock_advanced``
         measure from there. None for a lab saved before steps recorded it."""
-        self._seen = self._signature()
+        return self.begun.get(self.index)
+
+    @started.setter
+    def started(self, when: str | None) -> None:
+        if when is None:
+            self.begun.pop(self.index, None)
+        else:
+            self.begun[self.index] = when
+
+    @staticmethod
+    def _steps_of(state: dict, name: str) -> dict[int, str]:
+        """A ``{"step number": "text"}`` entry of ``state`` as ``{index: text}``."""
+        out: dict[int, str] = {}
+        raw = state.get(name)
+        if isinstance(raw, dict):
+            for k, v in raw.items():
+                try:
+                    if isinstance(v, str):
+                        out[int(k) - 1] = v
+                except (TypeError, ValueError):
+                    continue
+        return out
+
+    @classmethod
+    def _begun_of(cls, state: dict, index: int) -> dict[int, str]:
+        """The steps' starts saved in ``state`` (a lab saved before they were: its ``started``, the current step's)."""
+        out = cls._steps_of(state, "begun")
+        started = state.get("started")
+        if isinstance(started, str):
+            out.setdefault(index, started)
+        return out
         """The saved progress's signature as this lab last read or wrote it: another process's save is re-read."""
 
     # -- the saved progress -----------------------------------------------------------------------
@@ -1067,23 +1227,27 @@ class Lab:
 
     @classmethod
     def from_state(cls, engine, scenario: Scenario, state: dict, read_only: bool | None = None) -> "Lab":
-        started = state.get("started")
-        return cls(engine, scenario, index=int(state.get("step", 1)) - 1,
-                   completed={int(i) - 1 for i in state.get("completed", [])}, seed=state.get("seed"),
-                   read_only=read_only, started=started if isinstance(started, str) else None)
+        index = int(state.get("step", 1)) - 1
+        return cls(engine, scenario, index=index, completed={int(i) - 1 for i in state.get("completed", [])},
+                   seed=state.get("seed"), read_only=read_only, begun=cls._begun_of(state, index),
+                   marks=cls._steps_of(state, "journal"))
 
     def to_dict(self) -> dict:
         out = {"scenario": self.scenario.name, "title": self.scenario.title, "seed": self.seed,
                "step": self.index + 1, "steps": self.total, "completed": sorted(i + 1 for i in self.completed)}
         if self.started:
             out["started"] = self.started
+        if self.begun:
+            out["begun"] = {str(i + 1): t for i, t in sorted(self.begun.items())}
+        if self.marks:
+            out["journal"] = {str(i + 1): m for i, m in sorted(self.marks.items())}
         if self.scenario.path:
             out["file"] = self.scenario.path
         return out
 
     def save(self) -> None:
         """Save the progress through the engine's store (nothing when the lab or the store is read-only)."""
-        if self.read_only or self.engine.read_only:
+        if self.read_only or self.engine.read_only or self.superseded:
             return
         self.engine.write_side(LAB_DOCUMENT, self.to_dict())
         self._seen = self._signature()
@@ -1093,8 +1257,9 @@ class Lab:
 
     def reload_if_changed(self) -> bool:
         """Re-read the progress (step, its start, completed steps) when another process saved it, for instance
-        ``cmklab scenario check`` in another terminal moving to the next step; True if it did. The progress of
-        another scenario (a new ``scenario run``) is left alone."""
+        ``cmklab scenario check`` in another terminal moving to the next step; True if it did. When the saved
+        progress is another scenario's (a new ``scenario run ... --reset``), this lab is :attr:`superseded`
+        (True is returned): it saves nothing from then on, and its owner opens the new lab (``open_lab``)."""
         sig = self._signature()
         if sig is None or sig == self._seen:
             return False
@@ -1103,17 +1268,21 @@ class Lab:
         except ScenarioError:
             return False
         self._seen = sig
-        if state is None or state.get("scenario") != self.scenario.name:
+        if state is None:
             return False
+        if state.get("scenario") != self.scenario.name or state.get("file") != self.scenario.path:
+            changed = not self.superseded
+            self.superseded = True
+            return changed
         try:
             index = int(state.get("step", 1)) - 1
             completed = {int(i) - 1 for i in state.get("completed", [])}
         except (TypeError, ValueError):
             return False
-        started = state.get("started")
         self.index = max(0, min(index, self.total - 1))
         self.completed = {i for i in completed if 0 <= i < self.total}
-        self.started = started if isinstance(started, str) else None
+        self.begun = {i: t for i, t in self._begun_of(state, index).items() if 0 <= i < self.total}
+        self.marks = {i: m for i, m in self._steps_of(state, "journal").items() if 0 <= i < self.total}
         return True
 
     # -- navigation -------------------------------------------------------------------------------
@@ -1141,11 +1310,13 @@ class Lab:
 
     def goto(self, index: int) -> bool:
         self.reload_if_changed()
+        if self.superseded:
+            return False
         new = max(0, min(index, self.total - 1))
         changed = new != self.index
         self.index = new
         if changed:
-            self.started = self.engine.now()
+            self._begin(new)  # a step begins once: moving back and forth keeps when it began
             self.save()
         return changed
 
@@ -1164,8 +1335,9 @@ class Lab:
         self.engine.refresh_if_changed()
         if index is None:
             self.reload_if_changed()
-        step = self.scenario.steps[self.index if index is None else index]
-        return [o.check(self.engine, since=self.started) for o in step.objectives]
+        i = self.index if index is None else index
+        return [o.check(self.engine, since=self.begun.get(i), after=self.marks.get(i))
+                for o in self.scenario.steps[i].objectives]
 
     def check(self, *, advance: bool = False) -> list[ObjectiveResult]:
         """Check the current step; when every objective is met it is marked complete (and, with
@@ -1174,9 +1346,11 @@ class Lab:
         if all(r.met for r in res):
             changed = self.index not in self.completed
             self.completed.add(self.index)
+            if changed:  # the next step, looked at before this one was done, begins when it is entered now
+                self._forget(self.index + 1)
             if advance and self.index < self.total - 1:
                 self.index += 1
-                self.started = self.engine.now()
+                self._begin(self.index)
                 changed = True
             if changed:
                 self.save()
@@ -1205,9 +1379,32 @@ class Lab:
         return None
 
     def hints(self, index: int | None = None) -> list[tuple[str, Hint]]:
-        """The hints of a step with their placeholders filled from the current state."""
+        """The hints of a step with their placeholders filled from the current state (as the scenario
+        writes them: ``cmklab ...``, without ``--home``; :meth:`shown_hints` is what a trainee reads)."""
         step = self.scenario.steps[self.index if index is None else index]
         return [(render_hint(self.engine, h.command), h) for h in step.hints]
+
+    @property
+    def cmklab(self) -> str:
+        """How the command lines this lab shows start: ``cmklab --home HOME`` when the lab's home is not the one
+        a bare ``cmklab`` acts on (:func:`cmklab_prefix`), so that a copied hint acts on this lab's home."""
+        return cmklab_prefix(self.engine.home)
+
+    def shown_hints(self, index: int | None = None) -> list[tuple[str, Hint]]:
+        """The hints as a trainee reads them (:meth:`hints`, each starting with :attr:`cmklab`)."""
+        prefix = self.cmklab
+        return [(with_prefix(text, prefix), h) for text, h in self.hints(index)]
+
+    def command(self, words: str) -> str:
+        """A ``cmklab`` command line on this lab's home: ``command("scenario check")``."""
+        return f"{self.cmklab} {words}"
+
+    def reset_advice(self) -> str:
+        """What a trainee on a step that can no longer be met does: ``scenario reset-step`` on this home, or in
+        the classroom (no terminal) ask the trainer, whose page resets a trainee's step."""
+        if in_classroom():
+            return "Ask the trainer to start this step again from where it began (the trainer's page resets it)."
+        return f"Start it again from where it began: {self.command('scenario reset-step')}"
 
     def lines(self, *, with_narrative: bool = True) -> list[str]:
         """The current step as plain text (what ``cmklab scenario check`` prints)."""
@@ -1217,7 +1414,7 @@ class Lab:
                + ("  [complete]" if self.index in self.completed else "")]
         if with_narrative:
             out += ["", *wrap_text(s.narrative, text_width()), ""]
-            for text, h in self.hints():
+            for text, h in self.shown_hints():
                 out.append(f"  $ {text}" + ("    # refused, on purpose" if h.refused else ""))
             if s.console:
                 out.append(f"  console: {s.console}")
@@ -1227,6 +1424,6 @@ class Lab:
 
 
 __all__ = ["LAB_DOCUMENT", "Hint", "Impossible", "Lab", "OBJECTIVES", "Objective", "ObjectiveResult", "Scenario",
-           "ScenarioError", "ScenarioNotFound", "Step", "build_landscape", "check_objective", "evaluate_objective",
-           "load_scenario", "load_scenarios", "parse_scenario", "render_hint", "start_scenario", "text_width",
-           "wrap_text"]
+           "ScenarioError", "ScenarioNotFound", "Step", "build_landscape", "check_objective", "cmklab_prefix",
+           "evaluate_objective", "in_classroom", "journal_end", "load_scenario", "load_scenarios", "parse_scenario",
+           "render_hint", "start_scenario", "text_width", "with_prefix", "wrap_text"]

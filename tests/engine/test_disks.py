@@ -294,6 +294,10 @@ def test_K5_disk_of_an_allocated_vm_cannot_switch(e, kit, power):
     err = kit.refused(e.update_disk, "vm1-os", disk_encryption_set="des1")
     assert err.code == "OperationNotAllowed" and "deallocate" in err.message
     assert e.get_disk("vm1-os").encryption_type == ENC_PLATFORM
+    # the attempt stays on record although the update rolled back (a workshop checks that it was tried)
+    [refused] = e.list_events(where=lambda ev: ev.type == "DiskEncryptionRefused")
+    assert refused.data["disk"] == e.get_disk("vm1-os").id and refused.severity == "warning"
+    assert refused.summary.startswith("disk vm1-os cannot change its encryption: disk 'vm1-os' is attached to VM")
 
 
 def test_K5_disk_of_a_deallocated_vm_can_switch(e, kit):

@@ -267,9 +267,11 @@ def test_failed_actions_change_no_state_except_the_audit_of_denied_attempts(e, k
     e.subscribe(seen.append)
 
     def unchanged(docs: dict) -> dict:
-        """Without the audit of denied attempts and the record of a refused VM start (both kept)."""
+        """Without the audit of denied attempts and the record of a refused VM start or disk encryption change
+        (all kept)."""
         out = kit.without_audit(docs)
-        out["events"] = {k: v for k, v in out.get("events", {}).items() if v["type"] != "VmStartRefused"}
+        out["events"] = {k: v for k, v in out.get("events", {}).items()
+                         if v["type"] not in ("VmStartRefused", "DiskEncryptionRefused")}
         return out
 
     for what, fn in refusals:

@@ -56,10 +56,11 @@ def docs_of(engine) -> dict:
 
 def docs_without_audit(docs: dict) -> dict:
     """``docs`` minus what a refused action may legitimately add: denied key operations stay in the audit (KV8),
-    and a refused VM start stays on record as a VmStartRefused event."""
+    and a refused VM start or disk encryption change stays on record (VmStartRefused, DiskEncryptionRefused)."""
     out = {t: rows for t, rows in docs.items() if t != "audit"}
     if "events" in out:
-        out["events"] = {k: v for k, v in out["events"].items() if v.get("type") != "VmStartRefused"}
+        out["events"] = {k: v for k, v in out["events"].items()
+                         if v.get("type") not in ("VmStartRefused", "DiskEncryptionRefused")}
     meta = dict(out.get("engine", {}).get("engine", {}))
     meta.pop("audit_seq", None)
     out["engine"] = {"engine": meta} if meta else {}

@@ -79,3 +79,12 @@ def test_a_hint_that_should_be_refused_but_succeeds_fails_the_run(lab_home, tmp_
     result = play(lab, cli_runner(lab_home, engine=engine), out=lines.append)  # the key is enabled: vm-web is running
     engine.store.close()
     assert not result.ok and result.failed_step == 2
+
+
+@pytest.mark.parametrize("argv", [["--skip", "6"], ["--skip", "0"], ["--until", "9"], ["--until", "0"]])
+def test_a_step_the_scenario_does_not_have_is_a_usage_error(argv, lab_home, capsys):
+    """``--skip 6`` on a 5-step scenario was silently ignored: a usage error now, naming the steps there are,
+    before the home is touched."""
+    assert run_scenario_cli(["run", "crypto-shredding", "--auto", *argv], home=str(lab_home)) == 2
+    assert f"error: {' '.join(argv)}: crypto-shredding has steps 1 to 5" in capsys.readouterr().err
+    assert not lab_home.exists()

@@ -88,3 +88,23 @@ def test_the_lab_recognises_the_refused_hint_in_short_or_long_flags(tmp_path):
         assert lab.expected_refusal(["cmklab az vm deallocate -g rg-lab -n vm-web"]) is None
     finally:
         engine.store.close()
+
+
+async def test_the_disks_pane_encrypt_form_is_recognised_as_workshop_5s_refusal(tmp_path):
+    """The disks pane's ``c`` form runs ``az disk update ... --disk-encryption-set des-cmk`` (no
+    ``--encryption-type``): step 1's expected refusal, and it meets the step."""
+    home = tmp_path / "home"
+    assert run_scenario_cli(["run", "encrypt-existing-disks", "--no-console"], home=str(home)) == 0
+    engine = open_engine(home)
+    app = CmkApp(engine, poll=False, frozen=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        app.execute(Call("update_disk", ("vm-legacy-data", "rg-lab"), {"disk_encryption_set": "des-cmk"}),
+                    "encrypt vm-legacy-data")
+        await _settle(pilot, engine)
+        lesson = list(app._notifications)[-1]
+        assert lesson.message.startswith("Refused, as this step of the lab expects: "), lesson.message
+        panel = app.screen.query_one(LabPanel)
+        panel.refresh_lab()
+        assert all(r.met for r in panel.results), [(r.label, r.detail) for r in panel.results if not r.met]
+    engine.store.close()

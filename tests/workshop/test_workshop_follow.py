@@ -61,3 +61,38 @@ async def test_the_console_lab_pane_follows_scenario_check_in_another_terminal(l
         assert _progress(lab_home) == (2, [1])
     assert app.lab.lines()[0].endswith("step 2/4: Try to start vm-web")
     engine.store.close()
+
+
+def test_a_lab_never_saves_over_another_scenario_started_in_the_home(lab_home, capsys):
+    """A console left open on disable-key while another terminal runs ``scenario run revoke-access --reset``:
+    the old lab notices and never writes disable-key's progress over revoke-access's."""
+    assert run_scenario_cli(["run", "disable-key", "--no-console"], home=str(lab_home)) == 0
+    engine = open_engine(lab_home)
+    lab = open_lab(engine, lab_home)
+    assert run_scenario_cli(["run", "revoke-access", "--reset", "--no-console"], home=str(lab_home)) == 0
+    assert not lab.next()  # the console's >
+    assert lab.superseded
+    lab.check(advance=True)
+    assert saved_lab(lab_home)["scenario"] == "revoke-access" and saved_lab(lab_home)["step"] == 1
+    again = open_lab(engine)
+    assert again.scenario.name == "revoke-access"
+    engine.store.close()
+
+
+async def test_the_console_lab_pane_follows_a_new_scenario_started_in_another_terminal(lab_home, capsys):
+    assert run_scenario_cli(["run", "disable-key", "--no-console"], home=str(lab_home)) == 0
+    engine = open_engine(lab_home)
+    app = CmkApp(engine, poll=False, frozen=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        panel = app.screen.query_one(LabPanel)
+        title = lambda: str(panel.query_one("#lab-title", Static).render())  # noqa: E731
+        assert "Disable a key" in title()
+        assert run_scenario_cli(["run", "revoke-access", "--reset", "--no-console"], home=str(lab_home)) == 0
+        assert panel.follow() is True
+        await pilot.pause()
+        assert "Revoke the set's access" in title() and "step 1/3" in title()
+        assert app.lab.scenario.name == "revoke-access"
+        await pilot.press("greater_than_sign")  # on the new lab: saved as revoke-access's
+        assert saved_lab(lab_home)["scenario"] == "revoke-access"
+    engine.store.close()

@@ -95,7 +95,7 @@ def test_run_then_check_step_by_step(lab_home, capsys):
     assert run_scenario_cli(["run", "revoke-access", "--no-console"], home=str(lab_home)) == 0
     out = capsys.readouterr().out
     assert "step 1/3: Revoke the set's access policy" in out
-    assert "cmklab az keyvault delete-policy --name kv-lab --object-id " in out
+    assert f"cmklab --home {lab_home} az keyvault delete-policy --name kv-lab --object-id " in out
     assert run_scenario_cli(["check"], home=str(lab_home)) == 1
     assert "[ ] the identity of des-app lacks" in capsys.readouterr().out
 
@@ -120,7 +120,7 @@ def test_open_lab_is_none_without_a_scenario(lab_home):
 
 def test_check_without_a_scenario_says_how_to_start_one(lab_home, capsys):
     assert run_scenario_cli(["check"], home=str(lab_home)) == 2
-    assert "cmklab scenario run NAME" in capsys.readouterr().err
+    assert f"cmklab --home {lab_home} scenario run NAME" in capsys.readouterr().err
     assert not lab_home.exists()  # an empty home is not opened (that would create a state)
     e = open_engine(lab_home, seed=1)
     e.close()

@@ -1,7 +1,7 @@
 """Steps check what they mean, and a step that can no longer be met says so and has a way out.
 
-Crypto-shredding's step 3 asks for six days on the clock: however the trainee moves it (6d, 3d + 3d,
-144h). Moving it too far purges the key, which no command undoes: ``scenario check`` says the step can
+Crypto-shredding's step 3 asks for six days on the clock since the delete: however the trainee moves it
+(6d, 3d + 3d, 144h), and whenever. Moving it too far purges the key, which no command undoes: ``scenario check`` says the step can
 no longer be met and ``scenario reset-step`` puts the landscape back as it was when the step began."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 
 from console.workshop import find_scenario
 from engine import Engine
-from console.workshop.scenario import Lab, evaluate_objective, start_scenario
+from console.workshop.scenario import Lab, Objective, evaluate_objective, start_scenario
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lab_helpers import saved_lab  # noqa: E402
@@ -37,8 +37,8 @@ def _shredding_at_step_3() -> Lab:
     return lab
 
 
-def _clock_objective(lab: Lab):
-    [obj] = [o for o in lab.step.objectives if o.kind == "clock_advanced"]
+def _retention_objective(lab: Lab):
+    [obj] = [o for o in lab.step.objectives if o.kind == "key_retention_left"]
     return obj
 
 
@@ -52,30 +52,47 @@ def test_six_days_on_the_clock_meet_step_3_however_they_are_typed(advances):
     assert lab.number == 4
 
 
-def test_a_week_meets_the_clock_objective_too():
+def test_step_3_counts_the_retention_from_the_delete_not_from_when_the_step_began():
+    """What step 3 asks is a state: the key's retention has a day left. The days that passed in step 2
+    count, and moving between steps (< then >) starts nothing again: it never says 6d to go when the
+    retention ends in a day (which led trainees to purge the key)."""
     lab = _shredding_at_step_3()
-    lab.engine.advance_clock("1w")
-    r = evaluate_objective(lab.engine, _clock_objective(lab), since=lab.started)
-    assert r.met and r.detail == "the clock moved 7d since this step began"
-
-
-def test_time_that_passed_before_the_step_began_does_not_count():
-    lab = _shredding_at_step_3()
-    lab.engine.advance_clock("5d")
+    r = evaluate_objective(lab.engine, _retention_objective(lab))
+    assert not r.met and r.detail.endswith(": 7d left; move the clock 6d more")
     lab.goto(1)
-    lab.goto(2)  # the step begins again now
-    r = evaluate_objective(lab.engine, _clock_objective(lab), since=lab.started)
-    assert not r.met and r.detail == "the clock moved 0s since this step began; 6d to go"
+    lab.engine.advance_clock("5d")  # on step 2, looking back
+    lab.goto(2)
+    r = evaluate_objective(lab.engine, _retention_objective(lab))
+    assert not r.met and r.detail.endswith(": 2d left; move the clock 1d more")
     lab.engine.advance_clock("1d")
-    assert not evaluate_objective(lab.engine, _clock_objective(lab), since=lab.started).met
+    lab.goto(1)
+    lab.goto(2)
+    results = lab.check(advance=True)
+    assert all(r.met for r in results), [r.line() for r in results]
+    assert results[1].detail.endswith(": 1d left")
+
+
+def test_moving_between_steps_does_not_begin_a_step_again():
+    """A step begins once: ``<`` then ``>`` keeps when it began (a ``clock_advanced`` objective of a trainer's
+    own scenario counts from there), saved with the lab's progress."""
+    lab = _shredding_at_step_3()
+    began = lab.started
+    lab.engine.advance_clock("2d")
+    assert lab.previous() and lab.next()
+    assert lab.started == began
+    again = Lab.from_state(lab.engine, lab.scenario, lab.to_dict())
+    assert again.number == 3 and again.started == began
+    obj = Objective("clock_advanced", {"at_least": "2d"}, "2d")
+    assert evaluate_objective(lab.engine, obj, since=lab.started).met
 
 
 def test_a_purged_key_makes_the_step_impossible_not_just_unmet():
     lab = _shredding_at_step_3()
     lab.engine.advance_clock("8d")  # past the 7-day retention: Key Vault purges the key
     results = lab.check(advance=True)
-    [stuck] = lab.stuck(results)
+    stuck, retention = lab.stuck(results)
     assert stuck.kind == "key_state" and not stuck.met
+    assert retention.kind == "key_retention_left" and retention.detail == stuck.detail
     assert stuck.detail == "key key-tenant is purged: a purge cannot be undone"
     assert stuck.line().startswith("[!] ")
     assert lab.number == 3 and 2 not in lab.completed
@@ -107,7 +124,7 @@ def test_a_trainee_stuck_on_a_purged_key_resets_the_step_and_finishes_it(tmp_pat
         assert run("clock", "advance", "3d").returncode == 0
     done = run("scenario", "check")
     assert done.returncode == 0, done.stdout
-    assert "[x] the clock moved at least 6d during this step (the clock moved 6d since this step began)" in done.stdout
+    assert "[x] six days since the delete: at most 1d of key-tenant's retention left (recoverable until " in done.stdout
     assert saved_lab(home)["step"] == 4
 
     # a second trainee overshoots: 8 days purge the key, and step 3 can never be met again
@@ -141,4 +158,4 @@ def test_a_trainee_stuck_on_a_purged_key_resets_the_step_and_finishes_it(tmp_pat
 
 def test_reset_step_without_a_scenario_says_how_to_start_one(tmp_path):
     done = _cmklab(tmp_path / "empty", "scenario", "reset-step")
-    assert done.returncode == 2 and "cmklab scenario run NAME" in done.stderr
+    assert done.returncode == 2 and f"cmklab --home {tmp_path / 'empty'} scenario run NAME" in done.stderr
