@@ -373,17 +373,26 @@ def _no_lab(home: Path) -> int:
     return 2
 
 
-def _check(opts: dict, *, show_only: bool) -> int:
+def _open_home_lab(opts: dict):
+    """``(home, engine, lab)`` of the home the options name; ``lab`` None (and no engine left open) when the
+    home holds no state (opening it would create one) or plays no scenario: the caller says so (``_no_lab``)."""
     from console.session import open_engine
 
     home = _home(opts)
-    if not home_has_state(home):  # (opening a home without state would create one)
-        return _no_lab(home)
+    if not home_has_state(home):
+        return home, None, None
     engine = open_engine(home, read_only=bool(opts.get("read_only")))
+    lab = open_lab(engine)
+    if lab is None:
+        engine.close()
+    return home, engine, lab
+
+
+def _check(opts: dict, *, show_only: bool) -> int:
+    home, engine, lab = _open_home_lab(opts)
+    if lab is None:
+        return _no_lab(home)
     try:
-        lab = open_lab(engine)
-        if lab is None:
-            return _no_lab(home)
         if show_only:
             print("\n".join(lab.lines()))
             return 0
@@ -423,16 +432,10 @@ def _check(opts: dict, *, show_only: bool) -> int:
 def _next(opts: dict) -> int:
     """``cmklab scenario next``: the next step, whether or not the current one was met (the console's ``>``):
     a trainee who went ahead of a step (started the VM the step wants refused) is not stuck on it."""
-    from console.session import open_engine
-
-    home = _home(opts)
-    if not home_has_state(home):
+    home, engine, lab = _open_home_lab(opts)
+    if lab is None:
         return _no_lab(home)
-    engine = open_engine(home, read_only=bool(opts.get("read_only")))
     try:
-        lab = open_lab(engine)
-        if lab is None:
-            return _no_lab(home)
         if lab.number >= lab.total:
             print(f"cmklab scenario next: step {lab.number}/{lab.total} is the last step of {lab.scenario.name}",
                   file=sys.stderr)
@@ -457,16 +460,10 @@ def _reset_step(opts: dict) -> int:
     does) is the state the step was written for, ids and key material included. It is built in a
     scratch home first and moved into place only once every earlier step's objectives are met there,
     so a replay that fails leaves the home as it was."""
-    from console.session import open_engine
-
-    home = _home(opts)
-    if not home_has_state(home):
+    home, engine, lab = _open_home_lab(opts)
+    if lab is None:
         return _no_lab(home)
-    engine = open_engine(home, read_only=bool(opts.get("read_only")))
     try:
-        lab = open_lab(engine)
-        if lab is None:
-            return _no_lab(home)
         engine.refuse_if_read_only("putting the current step back (reset-step)")
         sc, n, seed, profile = lab.scenario, lab.number, lab.seed, engine.rules.name
         completed = {i for i in lab.completed if i < lab.index}
@@ -493,6 +490,8 @@ def _reset_step(opts: dict) -> int:
         _move_state(scratch, home)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    from console.session import open_engine
+
     engine = open_engine(home)
     try:
         lab = Lab(engine, sc, index=n - 1, completed=completed | set(range(n - 1)), seed=seed,

@@ -4,12 +4,17 @@ actions (from the console or another terminal) meet them."""
 from __future__ import annotations
 
 import asyncio
+import sys
+from pathlib import Path
 
 from console.app import CmkApp
 from console.actions import Call
 from console.session import open_engine
 from console.widgets.lab import LabPanel
 from console.workshop import run_scenario_cli
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lab_helpers import lab_console  # noqa: E402
 
 
 async def _settle(pilot, engine, seconds: float = 10.0) -> None:
@@ -23,12 +28,7 @@ async def _settle(pilot, engine, seconds: float = 10.0) -> None:
 
 async def test_lab_pane_ticks_objectives_as_the_console_acts(tmp_path):
     home = tmp_path / "home"
-    assert run_scenario_cli(["run", "disable-key", "--no-console"], home=str(home)) == 0
-    engine = open_engine(home)
-    app = CmkApp(engine, poll=False, frozen=True)
-    async with app.run_test(size=(160, 48)) as pilot:
-        await pilot.pause()
-        panel = app.screen.query_one(LabPanel)
+    async with lab_console(home, "disable-key") as (engine, app, pilot, panel):
         assert app.lab is not None and panel.results
         assert not all(r.met for r in panel.results)  # step 1 not done yet
         app.execute(Call("set_key_attributes", ("kv-lab", "key-app"), {"enabled": False}), "disable key-app")
@@ -51,11 +51,7 @@ async def test_a_refusal_the_step_expects_is_marked_as_part_of_the_lesson(tmp_pa
     """disable-key step 2 asks the trainee to start vm-web and see it refused: the console says the
     refusal is the lesson; a refusal the step does not expect stays an error."""
     home = tmp_path / "home"
-    assert run_scenario_cli(["run", "disable-key", "--no-console"], home=str(home)) == 0
-    engine = open_engine(home)
-    app = CmkApp(engine, poll=False, frozen=True)
-    async with app.run_test(size=(160, 48)) as pilot:
-        await pilot.pause()
+    async with lab_console(home, "disable-key") as (engine, app, pilot, _panel):
         app.execute(Call("set_key_attributes", ("kv-lab", "key-app"), {"enabled": False}), "disable key-app")
         await _settle(pilot, engine)
         app.lab.next()
@@ -94,11 +90,7 @@ async def test_the_disks_pane_encrypt_form_is_recognised_as_workshop_5s_refusal(
     """The disks pane's ``c`` form runs ``az disk update ... --disk-encryption-set des-cmk`` (no
     ``--encryption-type``): step 1's expected refusal, and it meets the step."""
     home = tmp_path / "home"
-    assert run_scenario_cli(["run", "encrypt-existing-disks", "--no-console"], home=str(home)) == 0
-    engine = open_engine(home)
-    app = CmkApp(engine, poll=False, frozen=True)
-    async with app.run_test(size=(160, 48)) as pilot:
-        await pilot.pause()
+    async with lab_console(home, "encrypt-existing-disks") as (engine, app, pilot, _panel):
         app.execute(Call("update_disk", ("vm-legacy-data", "rg-lab"), {"disk_encryption_set": "des-cmk"}),
                     "encrypt vm-legacy-data")
         await _settle(pilot, engine)

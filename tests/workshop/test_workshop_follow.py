@@ -8,13 +8,11 @@ from pathlib import Path
 
 from textual.widgets import Static
 
-from console.app import CmkApp
 from console.session import open_engine
-from console.widgets.lab import LabPanel
 from console.workshop import open_lab, run_scenario_cli
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lab_helpers import saved_lab  # noqa: E402
+from lab_helpers import lab_console, saved_lab  # noqa: E402
 
 
 def _step_1_done_in_another_terminal(home) -> None:
@@ -44,12 +42,7 @@ def test_an_open_lab_rereads_the_progress_another_process_saved(lab_home, capsys
 
 
 async def test_the_console_lab_pane_follows_scenario_check_in_another_terminal(lab_home, capsys):
-    assert run_scenario_cli(["run", "disable-key", "--no-console"], home=str(lab_home)) == 0
-    engine = open_engine(lab_home)
-    app = CmkApp(engine, poll=False, frozen=True)
-    async with app.run_test(size=(160, 48)) as pilot:
-        await pilot.pause()
-        panel = app.screen.query_one(LabPanel)
+    async with lab_console(lab_home, "disable-key") as (engine, app, pilot, panel):
         title = lambda: str(panel.query_one("#lab-title", Static).render())  # noqa: E731
         assert "step 1/4" in title()
         _step_1_done_in_another_terminal(lab_home)
@@ -80,12 +73,7 @@ def test_a_lab_never_saves_over_another_scenario_started_in_the_home(lab_home, c
 
 
 async def test_the_console_lab_pane_follows_a_new_scenario_started_in_another_terminal(lab_home, capsys):
-    assert run_scenario_cli(["run", "disable-key", "--no-console"], home=str(lab_home)) == 0
-    engine = open_engine(lab_home)
-    app = CmkApp(engine, poll=False, frozen=True)
-    async with app.run_test(size=(160, 48)) as pilot:
-        await pilot.pause()
-        panel = app.screen.query_one(LabPanel)
+    async with lab_console(lab_home, "disable-key") as (engine, app, pilot, panel):
         title = lambda: str(panel.query_one("#lab-title", Static).render())  # noqa: E731
         assert "Disable a key" in title()
         assert run_scenario_cli(["run", "revoke-access", "--reset", "--no-console"], home=str(lab_home)) == 0
