@@ -866,6 +866,25 @@ class MainScreen(Screen):
         self.app.push_screen(HelpScreen(self.pane.id, lab=self.has_lab,
                                         profile=self.engine.rules.name))
 
+    def on_lab_panel_step_completed(self, message) -> None:
+        """Every objective of the Lab's step is met: said in a notification (on a small terminal the Lab's own
+        status line is below what it shows), and the Lab scrolls to that line."""
+        lab = message.lab
+        if lab.finished:
+            text = "Every step's objectives are met."
+            title = f"{lab.scenario.title}: scenario complete"
+        elif lab.number < lab.total:
+            text = f"Press > for step {lab.number + 1}."
+            title = f"Step {lab.number} of {lab.total} complete"
+        else:
+            text = "Steps before it are not complete yet: < goes back to them."
+            title = f"Step {lab.number} of {lab.total} complete"
+        self.app.notify(escape(text), title=escape(title))
+        from ..widgets.lab import LabPanel
+
+        for panel in self.query(LabPanel):
+            panel.scroll_end(animate=False)
+
     def action_lab_step(self, step: int) -> None:
         """The workshop's next / previous step (> / <), from any pane: n and p act on the panes."""
         from ..widgets.lab import LabPanel

@@ -13,13 +13,12 @@ from typing import Any
 
 from rich.json import JSON
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.markup import escape
 from textual.widgets import Static
 
 from ..kinds import Line, at_rest, azure_doc, cause_lines, kind_of
 from ..rows import Index
+from .util import KeyScroll
 
 _STYLE = {"ok": "$text-success", "bad": "$text-error", "warn": "$text-warning", "dim": "$text-muted",
           "accent": "$text-accent"}
@@ -38,15 +37,8 @@ def lines_markup(lines: list[Line]) -> str:
     return "\n".join(out)
 
 
-class DetailPanel(VerticalScroll):
+class DetailPanel(KeyScroll):
     """Cause chain and JSON of the selection."""
-
-    BINDINGS = [
-        Binding("j", "scroll_down", "Down", show=False),
-        Binding("k", "scroll_up", "Up", show=False),
-        Binding("g", "scroll_home", "Top", show=False),
-        Binding("G", "scroll_end", "Bottom", show=False),
-    ]
 
     def compose(self) -> ComposeResult:
         yield Static("", id="detail-why")

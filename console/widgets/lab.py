@@ -28,16 +28,17 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.markup import escape
 from textual.message import Message
 from textual.widgets import Static
 
 from console.workshop.scenario import Lab, ObjectiveResult
 
+from .util import KeyScroll
 
-class LabPanel(VerticalScroll, can_focus=True):
-    """The current step of a lab, its hints and its objectives (met / not yet)."""
+
+class LabPanel(KeyScroll, can_focus=True):
+    """The current step of a lab, its hints and its objectives (met / not yet); j/k, g/G and the arrows scroll it."""
 
     DEFAULT_CSS = """
     LabPanel {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Input, TextArea
 
@@ -13,3 +15,23 @@ def freeze_cursors(screen: Screen) -> None:
             widget.cursor_blink = False
         for area in screen.query(TextArea):
             area.cursor_blink = False
+
+
+class KeyScroll(VerticalScroll):
+    """A scrolling panel read with the keys the rest of the console uses: j/k (and the arrows) a line, g/G the top and
+    the bottom. Each key moves it at once, from where the keys before it left it: Textual's own line scroll is
+    applied after the next refresh, from the position before it, so keys that arrive together (typed quickly, or
+    a held key in a terminal that sends them in one read) moved it by one line in all."""
+
+    BINDINGS = [
+        Binding("j", "scroll_down", "Down", show=False),
+        Binding("k", "scroll_up", "Up", show=False),
+        Binding("g", "scroll_home", "Top", show=False),
+        Binding("G", "scroll_end", "Bottom", show=False),
+    ]
+
+    def action_scroll_down(self) -> None:
+        self.scroll_down(immediate=True)
+
+    def action_scroll_up(self) -> None:
+        self.scroll_up(immediate=True)

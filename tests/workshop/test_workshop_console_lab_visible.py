@@ -14,6 +14,7 @@ from console.session import open_engine
 from console.widgets.footer import KeyFooter
 from console.widgets.lab import LabPanel
 from console.workshop import run_scenario_cli
+from tests.console.test_console_navigation import burst
 
 
 @pytest.fixture
@@ -76,3 +77,48 @@ async def test_the_help_names_the_lab_key(lab_engine):
         await pilot.press("question_mark")
         await wait_for_screen(pilot, HelpScreen)
         assert "show the Lab" in str(app.screen.query_one("#help-text").render())
+
+
+async def _keys_at_once(app, pilot, *keys: str) -> None:
+    """Keys that arrive together (typed quickly, or in one read from a terminal), as the driver hands them over."""
+    burst(pilot, *keys)
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def test_the_lab_scrolls_with_j_k_g_G_and_with_keys_typed_quickly_at_80x24(lab_engine):
+    app = CmkApp(lab_engine, poll=False, frozen=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("l")
+        await pilot.pause()
+        panel = app.main.query_one(LabPanel)
+        assert panel.has_focus and panel.max_scroll_y >= 6  # (80x24: the Lab shows a few of its lines)
+        await _keys_at_once(app, pilot, *["j"] * 3, *["down"] * 3)
+        assert panel.scroll_y == 6  # each key a line: none lost
+        await _keys_at_once(app, pilot, "k", "up")
+        assert panel.scroll_y == 4
+        await pilot.press("G")
+        await pilot.pause()
+        assert panel.scroll_y == panel.max_scroll_y
+        await pilot.press("g")
+        await pilot.pause()
+        assert panel.scroll_y == 0
+
+
+async def test_a_completed_step_is_notified_and_the_lab_shows_its_status_at_80x24(lab_engine):
+    app = CmkApp(lab_engine, poll=False, frozen=True)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.pause()
+        panel = app.main.query_one(LabPanel)
+        assert panel.lab.number == 1 and panel.scroll_y == 0
+        # step 1 of disable-key: disable the key (as its hint does, through the engine the console acts on)
+        lab_engine.set_key_attributes("kv-lab", "key-app", enabled=False)
+        app.main.refresh_data()
+        await pilot.pause()
+        await pilot.pause()
+        titles = [n.title for n in app._notifications]
+        assert f"Step 1 of {panel.lab.total} complete" in titles
+        assert "Press > for step 2." in [n.message for n in app._notifications]
+        assert "Step complete" in str(panel.query_one("#lab-status").render())
+        assert panel.scroll_y == panel.max_scroll_y > 0  # the status line is in sight
