@@ -692,7 +692,9 @@ def bench_endpoint(seconds: float) -> None:
                 status, _ = _call(conn, "POST", f"/keys/k1/{ver['version']}/wrapkey?api-version=7.5", kv, wrap_body)
                 assert status == 200
 
+            cpu = time.process_time()  # (this process is the client alone: the endpoint runs in its own)
             ep_get = _rate(lambda: http_get, seconds, threads=2)
+            client_cpu = (time.process_time() - cpu) / max(1.0, ep_get * seconds)  # per request, about
             ep_wrap = _rate(lambda: http_wrap, seconds, threads=2)
         finally:
             os.killpg(proc.pid, 15)
@@ -700,6 +702,11 @@ def bench_endpoint(seconds: float) -> None:
     row("endpoint_get_disk_vs_engine", ep_get / rate_get, ">= 0.3",
         f"GET of a disk through cmklab endpoint: {ep_get:.0f} req/s (2 client threads, keep-alive tunnels) / "
         f"the engine's get_disk + view in-process: {rate_get:.0f}/s")
+    cap = 2 / client_cpu  # both cores for the client alone, and a server that costs nothing
+    row("endpoint_client_cap_vs_engine", cap / rate_get, "(ceiling)",
+        f"the most any server could give this client: its own CPU per GET (Python HTTPS and TLS, "
+        f"{client_cpu * 1e6:.0f} us) on both cores, nothing left for the server: {cap:.0f} req/s / the engine's "
+        f"{rate_get:.0f}/s; a GET bound above it cannot hold on this machine")
     row("endpoint_wrapkey_vs_engine", ep_wrap / rate_wrap, ">= 0.3",
         f"wrapKey (RSA-3072, audited) through cmklab endpoint: {ep_wrap:.0f} req/s / the engine's key_operation "
         f"in-process: {rate_wrap:.0f}/s")
