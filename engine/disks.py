@@ -33,6 +33,9 @@ CHUNK_BLOCKS = 256
 """Blocks per crypto call (1 MiB): large enough to amortise Python, small enough to stay in cache."""
 KINDS = {"disk": Disk, "snapshot": Snapshot, "image": Image}
 TABLE_OF = {kind: TABLE_OF_KIND[kind] for kind in ("disk", "snapshot", "image")}
+CREATED = {"disk": ev.DiskCreated, "snapshot": ev.SnapshotCreated, "image": ev.ImageCreated}
+DELETED = {"disk": ev.DiskDeleted, "snapshot": ev.SnapshotDeleted, "image": ev.ImageDeleted}
+"""The event of each kind's creation and deletion (a snapshot is not logged as a disk)."""
 
 
 class DisksBackend(EngineCore):
@@ -440,8 +443,8 @@ class DisksBackend(EngineCore):
             self._add(r)
             if src is not None:
                 self._copy_data(src, r, keys)
-            self._emit(ev.DiskCreated, f"{kind} {name} created ({sku}, {size_gb} GB, {etype}"
-                       + (f", set {des.name}" if des else "") + ")", disk=r.id)
+            self._emit(CREATED[kind], f"{kind} {name} created ({sku}, {size_gb} GB, {etype}"
+                       + (f", set {des.name}" if des else "") + ")", **{kind: r.id})
             return r
 
     def _same_key_des(self, kind: str, name: str, src: Disk, des_arg: str | None) -> str:
@@ -666,7 +669,7 @@ class DisksBackend(EngineCore):
             self._remove(r)
             # the blob goes only once the deletion is committed: a crash before leaves the disk whole
             self.uow.after_commit.append(lambda blob=r.blob: self.store.blobs.delete(blob))
-            self._emit(ev.DiskDeleted, f"{kind} {r.name} deleted", disk=r.id)
+            self._emit(DELETED[kind], f"{kind} {r.name} deleted", **{kind: r.id})
 
     def move_resource(self, resource_id: str, target_subscription: str) -> None:
         """K7: customer-key disks, snapshots and images cannot move to another subscription."""
