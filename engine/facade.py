@@ -33,6 +33,11 @@ class Impact:
     """Running VMs the action shuts down."""
     vms_at_risk: list[str] = field(default_factory=list)
     """Running VMs that keep running (ultra disks) but would not start after deallocation."""
+    vms_not_restartable: list[str] = field(default_factory=list)
+    """VMs the action deallocates that will not start again (their key is unusable: the host-cached keys a VM
+    with ultra disks runs on go with the deallocation, V4)."""
+    not_restartable_why: str | None = None
+    """Why the first of them will not start (``key kv/k disabled``)."""
     vms_startable_again: list[str] = field(default_factory=list)
     vms_starting: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
@@ -51,7 +56,7 @@ class Impact:
 
     @property
     def destructive(self) -> bool:
-        return bool(self.vms_stopping or self.vms_at_risk or self.unreadable or self.lost_forever or self.deleted
+        return bool(self.vms_stopping or self.vms_at_risk or self.vms_not_restartable or self.unreadable or self.lost_forever or self.deleted
                     or self.sets_broken)
 
     def lines(self, limit: int | None = None) -> list[str]:
@@ -71,6 +76,10 @@ class Impact:
         if self.vms_at_risk:
             out.append(f"{len(self.vms_at_risk)} VM(s) with ultra disks keep running but will not start after "
                        f"deallocation: {names(self.vms_at_risk)}")
+        if self.vms_not_restartable:
+            why = f" ({self.not_restartable_why})" if self.not_restartable_why else ""
+            out.append(f"{len(self.vms_not_restartable)} VM(s) will not start again after deallocation{why}: "
+                       f"{names(self.vms_not_restartable)}")
         if self.sets_broken:
             out.append(f"{len(self.sets_broken)} disk encryption set(s) can no longer use their key: "
                        f"{names(self.sets_broken)}")
@@ -250,6 +259,14 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
                 impact.vms_at_risk.append(names[vid])
             if not run1.get(vid, True) and not ok0.get(vid) and ok1.get(vid):
                 impact.vms_startable_again.append(names[vid])
+        for (table, key), before in uow.before.items():
+            vm = self.t["vms"].get(key) if table == "vms" and before is not None else None
+            if vm is not None and vm.power == PowerState.DEALLOCATED.value and \
+                    before.get("power") != PowerState.DEALLOCATED.value:
+                why = self.start_blocker(vm)
+                if why is not None:
+                    impact.vms_not_restartable.append(vm.name)
+                    impact.not_restartable_why = impact.not_restartable_why or why
         for did, name in ((d.id, d.name) for d in self.t["des"].values()):
             if ok0.get(did) and ok1.get(did) is False:
                 impact.sets_broken.append(name)
@@ -281,7 +298,7 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
                 impact.deleted.append(label)
             elif after is not None and after.__dict__ != before:  # (the same fields: dicts compare in any order)
                 impact.modified.append(label)
-        for lst in (impact.vms_stopping, impact.vms_at_risk, impact.unreadable, impact.readable_again,
+        for lst in (impact.vms_stopping, impact.vms_at_risk, impact.vms_not_restartable, impact.unreadable, impact.readable_again,
                     impact.vms_startable_again, impact.lost_forever, impact.sets_broken):
             lst.sort()
 

@@ -418,3 +418,19 @@ async def test_mouse_switches_panes_and_selects_rows():
         await pilot.pause()
         assert app.main.selected.name == "vm-batch"
         assert app.focused is app.main.query_one("#detail")
+
+
+async def test_deallocating_an_ultra_vm_on_cached_keys_is_said_to_leave_it_unable_to_start():
+    """The deallocate confirmation of a VM that runs on host-cached keys (its key disabled) says, from the
+    engine's what-if, that it will not start again and why: deallocation drops the cached keys (V4)."""
+    app = make_app()
+    app.engine.set_key_attributes("kv-demo", "key-3072", enabled=False)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await select(pilot, "vms", "vm-ultra")
+        await pilot.press("d")
+        await wait_for_screen(pilot, ConfirmModal)
+        modal = app.screen
+        assert ("1 VM(s) will not start again after deallocation (key kv-demo/key-3072 disabled): vm-ultra"
+                in modal.lines)
+        assert "will not start again" in str(modal.query_one("#impact").render())
+        await pilot.press("n")
