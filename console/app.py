@@ -40,7 +40,7 @@ from .rows import LogEntry, short_kid, shorten
 
 POLL_SECONDS = 0.5
 LOUD_SHOWN = 6
-"""Warnings and errors from another terminal a notification names (then how many more)."""
+"""Events from another terminal a notification names, its warnings and errors first (then how many more)."""
 OWN_SHOWN = 8
 """Lines of what an action of this console did that its notification shows (then how many more)."""
 SWITCH_INTERVAL = 0.001
@@ -52,6 +52,22 @@ def _named(lines: list[str], limit: int) -> str:
     """A notification's text: at most ``limit`` lines, then how many more (every one is an event)."""
     more = f"\n… and {len(lines) - limit:,} more: the events pane has them all" if len(lines) > limit else ""
     return "\n".join(lines[:limit]) + more
+
+
+def _summarised(events: list) -> str:
+    """What another process committed, said as a whole: how many events of each kind (in the order they came),
+    then the first ones named, the warnings and errors first, and how many more (:func:`_named`)."""
+    counts: dict[str, int] = {}
+    for ev in events:
+        kind = getattr(ev, "type", None) or getattr(ev, "kind", "Event")
+        counts[kind] = counts.get(kind, 0) + 1
+    loud = [ev for ev in events if ev.severity in ("warning", "error")]
+    ordered = loud + [ev for ev in events if ev.severity not in ("warning", "error")]
+    named = _named([shorten(ev.summary) for ev in ordered], LOUD_SHOWN)
+    if len(events) == 1:
+        return named
+    head = f"{len(events):,} changes: " + ", ".join(f"{n:,} {kind}" for kind, n in counts.items())
+    return f"{head}\n{named}"
 
 
 def _store_label(engine) -> str:
@@ -437,13 +453,11 @@ class CmkApp(App):
             self.command_log.append(entry)
         if requests:
             self._save_log()
-        loud = [ev for ev in new if ev.severity in ("warning", "error")]
-        if loud:
-            self.notify(_named([shorten(ev.summary) for ev in loud], LOUD_SHOWN), title="Changed in another terminal",
-                        severity="error" if any(ev.severity == "error" for ev in loud) else "warning",
-                        timeout=8)
-        elif new:
-            self.notify(shorten(new[-1].summary), title="Changed in another terminal", timeout=4)
+        if new:
+            loud = [ev for ev in new if ev.severity in ("warning", "error")]
+            self.notify(_summarised(new), title="Changed in another terminal",
+                        severity="error" if any(ev.severity == "error" for ev in loud) else
+                        "warning" if loud else "information", timeout=8 if loud or len(new) > 1 else 4)
         if self.main is not None:
             self.main.refresh_data(changed=changed if isinstance(changed, dict) else None)
 

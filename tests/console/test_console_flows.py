@@ -434,3 +434,30 @@ async def test_deallocating_an_ultra_vm_on_cached_keys_is_said_to_leave_it_unabl
                 in modal.lines)
         assert "will not start again" in str(modal.query_one("#impact").render())
         await pilot.press("n")
+
+
+async def test_a_notification_of_another_terminals_changes_summarises_all_of_them(tmp_path):
+    """What another process committed since the last look is said as a whole: how many events of each kind,
+    the first few named, then how many more (the events pane has them all); not only the last one."""
+    from console.app import LOUD_SHOWN
+    from console.session import open_engine
+
+    home = tmp_path / "home"
+    engine = open_engine(home, seed=3, demo=True)
+    app = CmkApp(engine, poll=False, frozen=True)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        app._watch_once()  # where the journal ends now
+        other = open_engine(home)  # `cmklab az ...` in another terminal, several commands
+        for i in range(LOUD_SHOWN + 1):
+            other.create_snapshot(f"snap-{i}", "rg-demo", "disk-archive")
+        other.create_disk("disk-new", "rg-demo", size_gb=4)
+        other.store.close()
+        before = len(notes(app))
+        app._watch_once()
+        await settle(pilot)
+        [note] = [n for n in notes(app)[before:] if n.title == "Changed in another terminal"]
+        lines = note.message.splitlines()
+        assert lines[0] == f"{LOUD_SHOWN + 2} changes: {LOUD_SHOWN + 1} SnapshotCreated, 1 DiskCreated"
+        assert lines[1].startswith("snapshot snap-0 created") and len(lines) == 1 + LOUD_SHOWN + 1
+        assert lines[-1] == "… and 2 more: the events pane has them all"
+    engine.store.close()
