@@ -755,7 +755,7 @@ OPS: list[Op] = [
        call=lambda e, a: Call("delete_policy", (a.vault.name, a.principal)) if a.model == "policy" else
        Call("delete_role_assignment", (), {"assignee": a.principal, "role": a.grant, "scope": a.assignment.scope}),
        confirm="always", title=lambda a: f"Revoke the {'access policy' if a.model == 'policy' else 'role'} of "
-                                         f"{a.principal} on vault {a.vault.name}?"),
+                                         f"{a.who} on vault {a.vault.name}?"),
     # disk encryption sets
     Op("des.key", "Change the set's key (re-wrap its disks)", "c", "key", ("sets",), "des", method="update_des", form=form_change_key,
        confirm="always", slow=True, verb="Change key", title=lambda d: f"Change the key of set {d.name}?"),

@@ -283,7 +283,7 @@ KINDS: dict[str, Kind] = {k.id: k for k in (
          cause=lambda e, idx, r: _key_lines(e, idx, r.key, r.version["version"]), keys=lambda e, r: [r.key],
          parents={"vault": lambda e, r: _vault_named(e, r.key.vault), "key": lambda e, r: r.key},
          key_version=lambda r: r.kid),
-    Kind("access", name=lambda r: f"{r.principal} on {r.vault.name}", view=_access_view,
+    Kind("access", name=lambda r: f"{r.who} on {r.vault.name}", view=_access_view,
          model_doc=lambda r: {"vault": r.vault.name, "model": r.model, "objectId": r.principal, "grant": r.grant},
          cause=_access_lines, keys=lambda e, r: _vault_keys(e, r.vault), parents={"vault": lambda e, r: r.vault},
          principal=lambda r: r.principal),

@@ -161,10 +161,11 @@ def _access_rows(ctx: Ctx) -> list:
     roles = e.list_role_assignments()
     for v in sorted(e.list_vaults(), key=lambda v: v.name.lower()):
         for p in v.access_policies:
-            out.append(AccessRow(v, "policy", p["objectId"], " ".join(p["permissions"].get("keys", []))))
+            out.append(AccessRow(v, "policy", p["objectId"], " ".join(p["permissions"].get("keys", [])),
+                                 name=e.principal_name(p["objectId"])))
         for r in roles:
             if r.scope.lower() == v.id.lower() or r.scope.lower().startswith(v.id.lower() + "/"):
-                out.append(AccessRow(v, "role", r.principal_id, r.role, r))
+                out.append(AccessRow(v, "role", r.principal_id, r.role, r, name=e.principal_name(r.principal_id)))
     return out
 
 

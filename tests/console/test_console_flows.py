@@ -461,3 +461,30 @@ async def test_a_notification_of_another_terminals_changes_summarises_all_of_the
         assert lines[1].startswith("snapshot snap-0 created") and len(lines) == 1 + LOUD_SHOWN + 1
         assert lines[-1] == "… and 2 more: the events pane has them all"
     engine.store.close()
+
+
+async def test_revoking_access_names_the_principal_and_warns_when_it_is_ones_own():
+    """A revoke confirmation names the identity (the engine's name for it, with its id), and revoking the signed-in
+    operator's own policy says, from the engine's what-if, what they will lose."""
+    app = make_app()
+    e = app.engine
+    des = e.find_des("des-cmk")
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await select(pilot, "access", "des-cmk")
+        await pilot.press("x")
+        await wait_for_screen(pilot, ConfirmModal)
+        assert app.screen.title_text == f"Revoke the access policy of des-cmk ({des.principal_id}) on vault kv-demo?"
+        assert not [ln for ln in app.screen.lines if "own access" in ln]
+        await pilot.press("n")
+        await settle(pilot)
+        await select(pilot, "access", e.meta.user_name)
+        await pilot.press("x")
+        await wait_for_screen(pilot, ConfirmModal)
+        modal = app.screen
+        assert modal.title_text == (f"Revoke the access policy of {e.meta.user_name} ({e.operator}) on vault "
+                                    "kv-demo?")
+        [line] = [ln for ln in modal.lines if "your own access" in ln]
+        assert line.startswith(f"you ({e.meta.user_name}) lose your own access to vault kv-demo: key permissions ")
+        assert "create" in line and "purge" in line
+        assert "your own access" in str(modal.query_one("#impact").render())
+        await pilot.press("n")

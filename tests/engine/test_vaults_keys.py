@@ -665,6 +665,32 @@ def test_KV7_revoking_access_has_the_effect_of_disabling_the_key(e, kit, how):
     e.start_vm("vm1")
 
 
+def test_KV7_principals_are_named_and_revoking_ones_own_access_is_said(e, kit):
+    """The engine names the identities it knows (the signed-in operator, a set's identity) and, in the what-if of
+    revoking the current principal's own policy or role, says which key permissions it loses on which vault;
+    revoking another identity's access says nothing of the kind."""
+    kit.vault(e)
+    des = kit.des(e, "des1", kit.key(e))
+    me = e.operator
+    assert e.principal_name(me) == e.meta.user_name and e.is_current_principal(me.upper())
+    assert e.principal_name(des.principal_id) == "des1" and not e.is_current_principal(des.principal_id)
+    assert e.principal_name("00000000-0000-0000-0000-00000000dead") is None
+    own = e.what_if("delete_policy", "kv1", me)
+    assert list(own.own_access_lost) == ["kv1"] and \
+        {"get", "create", "unwrapKey", "purge"} <= set(own.own_access_lost["kv1"])
+    [line] = [ln for ln in own.lines() if "your own access" in ln]
+    assert line.startswith(f"you ({e.meta.user_name}) lose your own access to vault kv1: key permissions ")
+    assert own.destructive
+    narrowed = e.what_if("set_policy", "kv1", me, ["get", "list"])
+    assert "get" not in narrowed.own_access_lost["kv1"] and "create" in narrowed.own_access_lost["kv1"]
+    other = e.what_if("delete_policy", "kv1", des.principal_id)
+    assert other.own_access_lost == {} and not [ln for ln in other.lines() if "own access" in ln]
+    # the event of a revocation names who lost it
+    e.delete_policy("kv1", des.principal_id)
+    [revoked] = e.list_events(where=lambda x: x.type == "AccessRevoked")
+    assert f"des1 ({des.principal_id})" in revoked.summary
+
+
 def test_KV7_delete_policy_for_unknown_object_is_refused(e, kit):
     kit.vault(e)
     assert kit.refused(e.delete_policy, "kv1", "nobody").code == "ResourceNotFound"
