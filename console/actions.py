@@ -431,7 +431,7 @@ def form_snapshot(e, target, sel) -> FormSpec:
     base = e.find_disk(default) if str(default or "").startswith("/") else None
     return _spec(e, "Create a snapshot", [
         Field("source", "Source disk", "select", value=default, options=sopts),
-        Field("name", "Name", value=f"{base.name[:60]}-snap" if base is not None else "", check=name_check("snapshot")),
+        Field("name", "Name", value=f"{base.name}-snap" if base is not None else "", check=name_check("snapshot")),
         Field("des", "Disk encryption set", "select", value="", options=dopts, optional=True,
               help="A snapshot of a customer-key disk must use the same key (K6)."),
     ], build)

@@ -488,3 +488,31 @@ async def test_revoking_access_names_the_principal_and_warns_when_it_is_ones_own
         assert "create" in line and "purge" in line
         assert "your own access" in str(modal.query_one("#impact").render())
         await pilot.press("n")
+
+
+async def test_a_name_longer_than_azure_allows_is_said_with_its_length_and_the_limit_never_cut_short():
+    """A name typed past Azure's maximum is refused as you type with its length and the limit; a name the form
+    proposes (a snapshot of a disk with a long name) is the whole name, told the same way, not cut to fit."""
+    app = make_app()
+    e = app.engine
+    long_disk = "d" * 78
+    e.create_disk(long_disk, "rg-demo", size_gb=4)
+    async with app.run_test(size=SIZE) as pilot:
+        app.main.show_pane("keys")
+        await pilot.press("n")
+        await wait_for_screen(pilot, FormModal)
+        form = app.screen
+        await pilot.press(*("k" * 130))
+        await pilot.pause()
+        assert form.values()["name"] == "k" * 130
+        assert "is 130 characters long; Azure allows at most 127" in str(form.query_one("#err-name").render())
+        assert form.query_one("#submit").disabled
+        await pilot.press("escape")
+        await settle(pilot)
+        await select(pilot, "disks", long_disk)
+        await pilot.press("s")
+        await wait_for_screen(pilot, FormModal)
+        form = app.screen
+        assert form.values()["name"] == f"{long_disk}-snap"
+        assert "is 83 characters long; Azure allows at most 80" in str(form.query_one("#err-name").render())
+        assert form.query_one("#submit").disabled
