@@ -14,13 +14,13 @@ import os
 from engine._light import dataclass
 from typing import Any, Callable
 
-from engine.clock import parse_duration
+from engine.clock import advance_step, parse_duration
 from engine.errors import EngineError
 from engine.facade import changes_state, previewable
 from engine.ids import check_name, key_id
 from engine.models import PowerState
 from engine.rules import (CRYPTO_SERVICE_ROLE, DES_ENCRYPTION_TYPES, EC_CURVES, ENC_CUSTOMER, ENC_PLATFORM, KEY_SIZES,
-                          REGIONS, RETENTION_MAX, RETENTION_MIN, ROLE_PERMISSIONS)
+                          REGIONS, RETENTION_MAX, RETENTION_MIN, ROLE_PERMISSIONS, disk_size_problem)
 
 from .cli.replay import AZ, Raw, az_lines, join
 from .cli.spec import Call
@@ -109,6 +109,16 @@ def int_range(lo: int, hi: int, what: str) -> Callable[[Any, dict], str | None]:
 def duration_check(value: Any, values: dict) -> str | None:
     try:
         parse_duration(value)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def advance_check(value: Any, values: dict) -> str | None:
+    """How far the clock may move: the engine's one rule (``engine.clock.advance_step``), as ``cmklab clock
+    advance`` meets it."""
+    try:
+        advance_step(value)
     except ValueError as e:
         return str(e)
     return None
@@ -408,7 +418,7 @@ def form_disk(e, target, sel) -> FormSpec:
     return _spec(e, "Create a managed disk", [
         Field("name", "Name", placeholder="disk-data", check=name_check("disk")),
         Field("rg", "Resource group", "select", value=_first(gopts), options=gopts),
-        Field("size", "Size (GB)", "int", value=64, check=int_range(1, 65536, "size")),
+        Field("size", "Size (GB)", "int", value=64, check=lambda v, values: disk_size_problem(v, values.get("sku"))),
         Field("sku", "SKU", "select", value="Premium_LRS", options=[(s, s) for s in e.rules.disk_skus]),
         Field("des", "Disk encryption set", "select", value="", options=dopts, optional=True),
     ], build)
@@ -511,7 +521,7 @@ def form_clock(e, target, sel) -> FormSpec:
         return Call("advance_clock", (v["delta"],))
 
     return _spec(e, f"Advance the simulated clock (now {e.now()[:16].replace('T', ' ')})", [
-        Field("delta", "By", value="1h", check=duration_check, help="30m, 1h, 8d, 2w, or ISO 8601 (P7D)"),
+        Field("delta", "By", value="1h", check=advance_check, help="30m, 1h, 8d, 2w, or ISO 8601 (P7D)"),
     ], build, submit="Advance", intro=intro)
 
 

@@ -25,7 +25,7 @@ from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAll
 from .ids import arm_id, check_name, key_id, parse_arm_id, parse_key_url
 from .models import DATA_TABLES, TABLE_OF_KIND, Disk, DiskEncryptionSet, Image, PlatformKey, Snapshot, VirtualMachine
 from .rules import (DISK_ENCRYPTION_TYPES, DISK_SKUS, ENC_CUSTOMER, ENC_DOUBLE, ENC_PLATFORM, MAX_DISK_GB,
-                    PREMIUM_V2, SNAPSHOT_SKUS, ZONAL_REGIONS, ZONES)
+                    disk_size_problem, PREMIUM_V2, SNAPSHOT_SKUS, ZONAL_REGIONS, ZONES)
 
 GCM = "AES-256-GCM"
 XTS = "AES-256-XTS"
@@ -420,9 +420,9 @@ class DisksBackend(EngineCore):
             if kind == "image" and src is None:
                 raise BadRequest("an image needs --source (a VM, disk or snapshot)", code="InvalidParameter")
             size_gb = 128 if size_gb is None else size_gb
-            if not isinstance(size_gb, int) or isinstance(size_gb, bool) or not 1 <= size_gb <= MAX_DISK_GB[sku]:
-                raise BadRequest(f"disk size {size_gb!r} GB is not valid for {sku}; allowed: 1 to {MAX_DISK_GB[sku]}",
-                                 code="InvalidParameter")
+            problem = disk_size_problem(size_gb, sku)
+            if problem is not None:
+                raise BadRequest(problem, code="InvalidParameter")
             if src is not None and size_gb < src.size_gb:
                 raise BadRequest(f"size {size_gb} GB is smaller than the source ({src.size_gb} GB)",
                                  code="InvalidParameter")

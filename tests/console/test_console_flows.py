@@ -516,3 +516,50 @@ async def test_a_name_longer_than_azure_allows_is_said_with_its_length_and_the_l
         assert form.values()["name"] == f"{long_disk}-snap"
         assert "is 83 characters long; Azure allows at most 80" in str(form.query_one("#err-name").render())
         assert form.query_one("#submit").disabled
+
+
+@pytest.mark.parametrize("typed", ["0m", "P20Y", "3661d", "tomorrow"])
+async def test_the_clock_form_refuses_as_you_type_what_cmklab_clock_advance_refuses(typed):
+    """The clock form checks a duration as it is typed with the engine's one rule of how far the clock moves (the
+    rule ``cmklab clock advance`` meets): its message under the field is the engine's, before any submit."""
+    from engine.errors import EngineError
+
+    app = make_app()
+    try:
+        app.engine.advance_clock(typed)
+        raise AssertionError(f"the engine took {typed}")
+    except EngineError as err:
+        refusal = err.message
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("plus")
+        await wait_for_screen(pilot, FormModal)
+        form = app.screen
+        form.query_one("#f-delta").value = typed
+        await pilot.pause()
+        assert refusal in str(form.query_one("#err-delta").render()).replace("\n", " ")
+        assert form.query_one("#submit").disabled
+        form.query_one("#f-delta").value = "3660d"  # the longest step the engine takes
+        await pilot.pause()
+        assert not form.query_one("#err-delta").display and not form.query_one("#submit").disabled
+
+
+async def test_the_disk_form_checks_the_size_against_the_chosen_skus_limit_as_you_type():
+    """A disk's size is checked as it is typed, and again when the SKU changes, by the engine's rule for that SKU
+    (Premium_LRS to 32,767 GB, UltraSSD_LRS to 65,536): the engine's message, before any submit."""
+    from engine.rules import disk_size_problem
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.main.show_pane("disks")
+        await pilot.press("n")
+        await wait_for_screen(pilot, FormModal)
+        form = app.screen
+        form.query_one("#f-name").value = "disk-big"
+        form.query_one("#f-size").value = "40000"
+        await pilot.pause()
+        assert str(form.query_one("#err-size").render()) == disk_size_problem(40000, "Premium_LRS")
+        assert "allowed: 1 to 32767" in str(form.query_one("#err-size").render())
+        assert form.query_one("#submit").disabled
+        form.query_one("#f-sku").value = "UltraSSD_LRS"
+        await pilot.pause()
+        assert not form.query_one("#err-size").display
