@@ -76,6 +76,10 @@ def _classify(text: str) -> str:
     return ""
 
 
+VALIDITY_WORDS = {"KeyExpired": "EXPIRED", "KeyNotYetValid": "NOT YET VALID"}
+"""A version outside its validity window, as the detail flags it (the engine's ``key_validity`` says which)."""
+
+
 def _key_lines(engine, idx: Index, k, only_version: str | None = None) -> list[Line]:
     out: list[Line] = [(f"key {k.vault}/{k.name} ({k.type_label}), {len(k.versions)} version(s)", "bold")]
     if k.state != "Active":
@@ -91,7 +95,13 @@ def _key_lines(engine, idx: Index, k, only_version: str | None = None) -> list[L
         problem = engine.key_problem(None, kid, "sign" if ver.get("crv") else "unwrapKey")
         tag = "current" if ver["version"] == k.current["version"] else "older"
         state = "usable" if problem is None else f"UNUSABLE ({problem.display_code})"
-        out.append((f"  version {ver['version'][:8]} ({tag}): {state}", "ok" if problem is None else "bad"))
+        validity = engine.key_validity(k, ver["version"])
+        if validity is not None:
+            state += f", {VALIDITY_WORDS.get(validity[0], validity[0])}"
+        out.append((f"  version {ver['version'][:8]} ({tag}): {state}",
+                    "ok" if problem is None and validity is None else "bad"))
+        if validity is not None:
+            out.append((f"    {validity[1]}", "warn"))
         sets = idx.des_by_kid.get(kid.lower(), [])
         res = idx.res_by_kid.get(kid.lower(), [])
         for d in sets:

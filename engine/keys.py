@@ -451,6 +451,23 @@ class KeysBackend(EngineCore):
             out_actions.append({"trigger": trigger, "action": {"type": act.capitalize()}})
         return {"lifetimeActions": out_actions, "attributes": {"expiryTime": expiry or None}}
 
+    def key_validity(self, k: Key, version: str | None = None) -> tuple[str, str] | None:
+        """Whether a version of ``k`` (the current one unless named) is outside its validity window by the
+        simulated clock: ``(inner code, what it means)`` as Key Vault answers (``KeyExpired`` past ``exp``,
+        ``KeyNotYetValid`` before ``nbf``), or None inside it (KV9). The same comparison :meth:`key_problem` makes."""
+        ver = k.version(version) if version else (k.current if k.versions else None)
+        if not ver:
+            return None
+        now = self.now()
+        if ver.get("nbf") and now < ver["nbf"]:
+            return ("KeyNotYetValid", f"not valid before {ver['nbf']}: every operation on it is refused "
+                                      "(KeyNotYetValid), unwrapKey included (KV9)")
+        if ver.get("exp") and now >= ver["exp"]:
+            return ("KeyExpired", f"expired at {ver['exp']}: wrapKey, encrypt and sign are refused (KeyExpired), so "
+                                  "no new disk, snapshot or re-wrap can use it; unwrapKey, decrypt and verify still "
+                                  "work, so running VMs and existing data are untouched (KV9)")
+        return None
+
     # ---- the crypto path -------------------------------------------------------------------------
 
     def key_problem(self, principal: str | None, kid: str, op: str, *, public_op: bool = False) -> EngineError | None:

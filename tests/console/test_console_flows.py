@@ -563,3 +563,34 @@ async def test_the_disk_form_checks_the_size_against_the_chosen_skus_limit_as_yo
         form.query_one("#f-sku").value = "UltraSSD_LRS"
         await pilot.pause()
         assert not form.query_one("#err-size").display
+
+
+async def test_an_expired_key_is_flagged_in_the_keys_and_versions_panes_and_the_detail():
+    """A key whose current version is past its expiry by the simulated clock is flagged EXPIRED (the engine's
+    ``key_validity``), and its detail says what that means: no new wraps, existing data still unwraps."""
+    from console.kinds import cause_lines
+    from console.rows import Index
+
+    app = make_app()
+    e = app.engine
+    e.set_key_attributes("kv-demo", "key-2048", exp="2026-05-01T10:00:00Z")
+    async with app.run_test(size=SIZE) as pilot:
+        main = app.main
+        main.show_pane("keys")
+        await pilot.pause()
+        rows = {main.rows_by_key[k].name: main.table.row_text(k) for k in main.table.keys}
+        assert "EXPIRED" not in rows["key-2048"]
+        e.advance_clock("2h")
+        main.refresh_data()
+        await settle(pilot)
+        rows = {main.rows_by_key[k].name: main.table.row_text(k) for k in main.table.keys}
+        assert "EXPIRED" in rows["key-2048"] and "EXPIRED" not in rows["key-3072"]
+        main.show_pane("versions")
+        await settle(pilot)
+        versions = [main.table.row_text(k) for k in main.table.keys if main.rows_by_key[k].key.name == "key-2048"]
+        assert any("EXPIRED" in text for text in versions)
+        k = e.find_key("kv-demo", "key-2048")
+        lines = [text for text, _style in cause_lines(e, Index(e), "key", k)]
+        assert any(text.endswith(", EXPIRED") and "(current)" in text for text in lines)
+        assert any(text.strip().startswith("expired at 2026-05-01T10:00:00+00:00") and "KeyExpired" in text
+                   for text in lines)

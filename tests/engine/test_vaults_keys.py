@@ -778,6 +778,26 @@ def test_KV9_past_exp_a_key_no_longer_wraps_but_still_unwraps(e, kit):
     assert err.code == "KeyVaultKeyNotEnabled"
 
 
+def test_KV9_the_engine_says_when_a_key_version_is_expired_or_not_yet_valid(e, kit):
+    """``key_validity``: a version past its ``exp`` (by the simulated clock) or before its ``nbf`` is flagged with
+    the inner code Key Vault answers and what it still does; a version inside its window is not."""
+    kit.vault(e)
+    kit.key(e)
+    k = e.find_key("kv1", "k1")
+    assert e.key_validity(k) is None
+    e.set_key_attributes("kv1", "k1", exp="2026-05-02T00:00:00Z")
+    assert e.key_validity(e.find_key("kv1", "k1")) is None  # not yet: the clock is at 2026-05-01
+    e.advance_clock("1d")
+    k = e.find_key("kv1", "k1")
+    code, says = e.key_validity(k)
+    assert code == "KeyExpired"
+    assert says.startswith("expired at 2026-05-02T00:00:00+00:00") and "wrapKey" in says and "still" in says
+    assert e.key_validity(k, k.current["version"]) == (code, says)
+    e.set_key_attributes("kv1", "k1", exp="2027-01-01T00:00:00Z", nbf="2026-06-01T00:00:00Z")
+    code, says = e.key_validity(e.find_key("kv1", "k1"))
+    assert code == "KeyNotYetValid" and says.startswith("not valid before 2026-06-01T00:00:00+00:00")
+
+
 def test_KV9_before_nbf_a_key_neither_wraps_nor_unwraps(e, kit):
     kit.vault(e)
     kid = kit.key(e)
