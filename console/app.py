@@ -81,6 +81,9 @@ def _store_label(engine) -> str:
 EXTERNAL_LABEL = "another client"
 """The label of a command log entry that records another client's request (the endpoint's), not an action
 of this console."""
+TERMINAL_LABEL = "another terminal"
+"""The label of a command log entry that records a ``cmklab`` command another process ran on the home (its journal
+lines' origin is ``cli``: console/cli/runner.py)."""
 
 
 def _short_url(request: str) -> str:
@@ -109,11 +112,25 @@ class ExternalRequest:
     audits: list = field(default_factory=list)
 
     @property
+    def terminal(self) -> bool:
+        """A ``cmklab`` command run in another terminal (not a request to the endpoint)."""
+        return self.origin.get("via") == "cli"
+
+    @property
     def who(self) -> str:
+        if self.terminal:
+            return TERMINAL_LABEL
         return str(self.origin.get("name") or self.origin.get("principal") or "unknown")
 
     @property
+    def source(self) -> str:
+        """How the log names where it came from: ``endpoint app1``, ``another terminal``."""
+        return self.who if self.terminal else f"endpoint {self.who}"
+
+    @property
     def request(self) -> str:
+        if self.terminal:
+            return str(self.origin.get("request", ""))  # the command's words, never its values
         return _short_url(str(self.origin.get("request", "")))
 
 
@@ -126,7 +143,7 @@ def external_requests(events: list, audit: list) -> list[ExternalRequest]:
     notes += [(e, (e.data or {}).get("origin"), e.type if e.type.endswith("Refused") else None, None)
               for e in events]
     for line, origin, refused, entry in sorted(notes, key=lambda n: n[0].id):
-        if not isinstance(origin, dict) or origin.get("via") != "endpoint":
+        if not isinstance(origin, dict) or origin.get("via") not in ("endpoint", "cli"):
             continue
         req = found.get(str(origin.get("seq")))
         if req is None:
@@ -207,6 +224,8 @@ def call_lines(engine, note: dict) -> list[str]:
     args = dict(note.get("args") or {})
     if note.get("omitted"):
         return [f"# {method}: not replayable ({', '.join(note['omitted'])} not recorded)"]
+    if "props" in args and not args["props"]:
+        args.pop("props")  # no plain property given (the parser's empty set): the same as none
     props = args.pop("props", None) if method in PROP_UPDATES else None
     tags = args.pop("tags", None) if method == "update_disk" else None
     lines = replay.az_lines(engine, method, (), args)
@@ -258,24 +277,26 @@ def external_entry(engine, req: ExternalRequest, seq: int) -> ExternalEntry:
     them for what follows (a VM the SDK made is the one the console then deallocates). Each is headed by a
     comment naming the client and the request; a refused call is a comment as a refused command is; an
     audited key operation (wrap, unwrap, sign ..., a key read) changed no state and is a comment."""
-    who = req.who
-    head = f"# endpoint {who}: {req.request}" + ("" if req.ok else f" (refused: {req.code})")
+    src = req.source
+    label = TERMINAL_LABEL if req.terminal else EXTERNAL_LABEL
+    head = f"# {src}: {req.request}" + ("" if req.ok else f" (refused: {req.code})")
     lines: list[str] = []
     script = [head]
     for _, (note, ok, code) in sorted(req.calls.items(), key=lambda c: int(c[0]) if c[0].isdigit() else 0):
         said = call_lines(engine, note)
         for line in said:
             shown = line[len("cmklab "):] if line.startswith("cmklab ") else line.lstrip("# ")
-            lines.append(f"endpoint {who}: {shown}" + ("" if ok else f" (refused: {code})"))
+            lines.append(f"{src}: {shown}" + ("" if ok else f" (refused: {code})"))
             script.append(line if ok or line.startswith("#") else f"# refused ({code}): {line}")
     for operation, kid, result in req.audits:
         words = _audit_words(operation, kid, result)
-        lines.append(f"endpoint {who}: {words}")
-        script.append(f"# endpoint {who}: {words} (audited; no state change)")
+        lines.append(f"{src}: {words}")
+        script.append(f"# {src}: {words} (audited; no state change)")
     if not lines:
-        return ExternalEntry(seq, req.time, EXTERNAL_LABEL, [f"endpoint {who}  {req.request}"], req.ok, req.code,
-                             script=[head])
-    return ExternalEntry(seq, req.time, EXTERNAL_LABEL, lines + [req.request], req.ok, req.code, script=script)
+        return ExternalEntry(seq, req.time, label, [f"{src}  {req.request}"], req.ok, req.code, script=[head])
+    # an endpoint's request ends with its method and URL; a terminal's command is its calls' words already
+    return ExternalEntry(seq, req.time, label, lines if req.terminal else lines + [req.request], req.ok, req.code,
+                         script=script)
 
 
 class CmkApp(App):
