@@ -546,12 +546,28 @@ def form_policy(e, k, sel) -> FormSpec:
         policy = {"lifetimeActions": actions, "attributes": {"expiryTime": v["expiry"] or None}}
         return Call("set_rotation_policy", (k.vault, k.name, policy))
 
+    def policy_check(field: str) -> Callable[[Any, dict], str | None]:
+        """The field's duration, then the whole policy by the engine's rules (``check_rotation_policy``): its
+        refusal shows under the field it names."""
+        def check(value: Any, values: dict) -> str | None:
+            said = iso_duration_check(value, values)
+            if said:
+                return said
+            try:
+                e.check_rotation_policy(build(values).args[2])
+            except EngineError as err:
+                first = err.message.split(" ", 1)[0]
+                owner = {"timeAfterCreate": "after", "expiryTime": "expiry", "timeBeforeExpiry": "notify"}.get(first)
+                return err.message if owner == field or (owner is None and field == "after") else None
+            return None
+        return check
+
     return _spec(e, f"Rotation policy of {k.vault}/{k.name}", [
         Field("after", "Rotate this long after each version's creation", value=after, placeholder="P90D",
-              optional=True, check=iso_duration_check),
+              optional=True, check=policy_check("after")),
         Field("expiry", "New versions expire after", value=expiry, placeholder="P1Y", optional=True,
-              check=iso_duration_check),
-        Field("notify", "Notify this long before expiry", value=notify, optional=True, check=iso_duration_check),
+              check=policy_check("expiry")),
+        Field("notify", "Notify this long before expiry", value=notify, optional=True, check=policy_check("notify")),
     ], build, submit="Save policy", intro=f"Applies to key {k.vault}/{k.name}; the clock runs it (advance with +).")
 
 

@@ -402,6 +402,11 @@ class KeysBackend(EngineCore):
             self._emit(ev.KeyUpdated, f"rotation policy of {k.id} set: {_policy_summary(clean)}", kid=k.id)
             return clean
 
+    def check_rotation_policy(self, policy: object) -> dict:
+        """The rotation policy as :meth:`set_rotation_policy` stores it, or the ``BadRequest`` it refuses it with
+        (its minimums by the rule profile): pure, for a form that checks a policy as it is typed."""
+        return self._check_policy(policy)
+
     def _check_policy(self, policy: object) -> dict:
         if not isinstance(policy, dict):
             raise BadRequest("rotation policy must be a JSON object with lifetimeActions and attributes",

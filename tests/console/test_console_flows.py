@@ -594,3 +594,23 @@ async def test_an_expired_key_is_flagged_in_the_keys_and_versions_panes_and_the_
         assert any(text.endswith(", EXPIRED") and "(current)" in text for text in lines)
         assert any(text.strip().startswith("expired at 2026-05-01T10:00:00+00:00") and "KeyExpired" in text
                    for text in lines)
+
+
+@pytest.mark.parametrize("field, typed, said", [
+    ("after", "P3D", "timeAfterCreate P3D is too short; the minimum is P7D"),
+    ("expiry", "P10D", "expiryTime P10D is too short; the minimum is P28D"),
+])
+async def test_the_rotation_policy_form_checks_each_duration_as_you_type_by_the_engines_policy_rules(field, typed,
+                                                                                                   said):
+    """A rotation policy's durations are checked as they are typed by the rules the engine applies to the policy
+    (its minimums), under the field they concern, before any submit."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, "keys", "key-2048")
+        await pilot.press("p")
+        await wait_for_screen(pilot, FormModal)
+        form = app.screen
+        form.query_one(f"#f-{field}").value = typed
+        await pilot.pause()
+        assert said in str(form.query_one(f"#err-{field}").render()).replace("\n", " ")
+        assert form.query_one("#submit").disabled
