@@ -1131,6 +1131,14 @@ class EngineCore:
             return self.meta.user_name
         return next((d.name for d in list(self.t["des"].values()) if d.principal_id.lower() == o), None)
 
+    def principal_names(self) -> dict[str, str]:
+        """Every identity this home knows, lower-case object id -> its name (:meth:`principal_name`, in one pass:
+        a pane naming many principals asks once)."""
+        out = {d.principal_id.lower(): d.name for d in list(self.t["des"].values()) if d.principal_id}
+        if self.meta.user_object_id:
+            out[self.meta.user_object_id.lower()] = self.meta.user_name
+        return out
+
     def principal_label(self, oid: str) -> str:
         """``des-cmk (fb568bc3-...)``: the name and the id, or the id alone when the name is not known."""
         name = self.principal_name(oid)

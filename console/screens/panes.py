@@ -166,13 +166,14 @@ def _access_rows(ctx: Ctx) -> list:
     e = ctx.engine
     out = []
     roles = e.list_role_assignments()
+    names = e.principal_names()  # who each principal is, as the engine names it (once for the pane)
     for v in sorted(e.list_vaults(), key=lambda v: v.name.lower()):
         for p in v.access_policies:
             out.append(AccessRow(v, "policy", p["objectId"], " ".join(p["permissions"].get("keys", [])),
-                                 name=e.principal_name(p["objectId"])))
+                                 name=names.get(p["objectId"].lower())))
         for r in roles:
             if r.scope.lower() == v.id.lower() or r.scope.lower().startswith(v.id.lower() + "/"):
-                out.append(AccessRow(v, "role", r.principal_id, r.role, r, name=e.principal_name(r.principal_id)))
+                out.append(AccessRow(v, "role", r.principal_id, r.role, r, name=names.get(r.principal_id.lower())))
     return out
 
 

@@ -675,6 +675,7 @@ def test_KV7_principals_are_named_and_revoking_ones_own_access_is_said(e, kit):
     assert e.principal_name(me) == e.meta.user_name and e.is_current_principal(me.upper())
     assert e.principal_name(des.principal_id) == "des1" and not e.is_current_principal(des.principal_id)
     assert e.principal_name("00000000-0000-0000-0000-00000000dead") is None
+    assert e.principal_names() == {me.lower(): e.meta.user_name, des.principal_id.lower(): "des1"}
     own = e.what_if("delete_policy", "kv1", me)
     assert list(own.own_access_lost) == ["kv1"] and \
         {"get", "create", "unwrapKey", "purge"} <= set(own.own_access_lost["kv1"])
