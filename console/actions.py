@@ -14,13 +14,13 @@ import os
 from engine._light import dataclass
 from typing import Any, Callable
 
-from engine.clock import parse_duration
+from engine.clock import advance_step, parse_duration
 from engine.errors import EngineError
 from engine.facade import changes_state, previewable
 from engine.ids import check_name, key_id
 from engine.models import PowerState
 from engine.rules import (CRYPTO_SERVICE_ROLE, DES_ENCRYPTION_TYPES, EC_CURVES, ENC_CUSTOMER, ENC_PLATFORM, KEY_SIZES,
-                          REGIONS, RETENTION_MAX, RETENTION_MIN, ROLE_PERMISSIONS)
+                          REGIONS, RETENTION_MAX, RETENTION_MIN, ROLE_PERMISSIONS, disk_size_problem)
 
 from .cli.replay import AZ, Raw, az_lines, join
 from .cli.spec import Call
@@ -109,6 +109,16 @@ def int_range(lo: int, hi: int, what: str) -> Callable[[Any, dict], str | None]:
 def duration_check(value: Any, values: dict) -> str | None:
     try:
         parse_duration(value)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def advance_check(value: Any, values: dict) -> str | None:
+    """How far the clock may move: the engine's one rule (``engine.clock.advance_step``), as ``cmklab clock
+    advance`` meets it."""
+    try:
+        advance_step(value)
     except ValueError as e:
         return str(e)
     return None
@@ -408,7 +418,7 @@ def form_disk(e, target, sel) -> FormSpec:
     return _spec(e, "Create a managed disk", [
         Field("name", "Name", placeholder="disk-data", check=name_check("disk")),
         Field("rg", "Resource group", "select", value=_first(gopts), options=gopts),
-        Field("size", "Size (GB)", "int", value=64, check=int_range(1, 65536, "size")),
+        Field("size", "Size (GB)", "int", value=64, check=lambda v, values: disk_size_problem(v, values.get("sku"))),
         Field("sku", "SKU", "select", value="Premium_LRS", options=[(s, s) for s in e.rules.disk_skus]),
         Field("des", "Disk encryption set", "select", value="", options=dopts, optional=True),
     ], build)
@@ -431,7 +441,7 @@ def form_snapshot(e, target, sel) -> FormSpec:
     base = e.find_disk(default) if str(default or "").startswith("/") else None
     return _spec(e, "Create a snapshot", [
         Field("source", "Source disk", "select", value=default, options=sopts),
-        Field("name", "Name", value=f"{base.name[:60]}-snap" if base is not None else "", check=name_check("snapshot")),
+        Field("name", "Name", value=f"{base.name}-snap" if base is not None else "", check=name_check("snapshot")),
         Field("des", "Disk encryption set", "select", value="", options=dopts, optional=True,
               help="A snapshot of a customer-key disk must use the same key (K6)."),
     ], build)
@@ -511,7 +521,7 @@ def form_clock(e, target, sel) -> FormSpec:
         return Call("advance_clock", (v["delta"],))
 
     return _spec(e, f"Advance the simulated clock (now {e.now()[:16].replace('T', ' ')})", [
-        Field("delta", "By", value="1h", check=duration_check, help="30m, 1h, 8d, 2w, or ISO 8601 (P7D)"),
+        Field("delta", "By", value="1h", check=advance_check, help="30m, 1h, 8d, 2w, or ISO 8601 (P7D)"),
     ], build, submit="Advance", intro=intro)
 
 
@@ -536,12 +546,28 @@ def form_policy(e, k, sel) -> FormSpec:
         policy = {"lifetimeActions": actions, "attributes": {"expiryTime": v["expiry"] or None}}
         return Call("set_rotation_policy", (k.vault, k.name, policy))
 
+    def policy_check(field: str) -> Callable[[Any, dict], str | None]:
+        """The field's duration, then the whole policy by the engine's rules (``check_rotation_policy``): its
+        refusal shows under the field it names."""
+        def check(value: Any, values: dict) -> str | None:
+            said = iso_duration_check(value, values)
+            if said:
+                return said
+            try:
+                e.check_rotation_policy(build(values).args[2])
+            except EngineError as err:
+                first = err.message.split(" ", 1)[0]
+                owner = {"timeAfterCreate": "after", "expiryTime": "expiry", "timeBeforeExpiry": "notify"}.get(first)
+                return err.message if owner == field or (owner is None and field == "after") else None
+            return None
+        return check
+
     return _spec(e, f"Rotation policy of {k.vault}/{k.name}", [
         Field("after", "Rotate this long after each version's creation", value=after, placeholder="P90D",
-              optional=True, check=iso_duration_check),
+              optional=True, check=policy_check("after")),
         Field("expiry", "New versions expire after", value=expiry, placeholder="P1Y", optional=True,
-              check=iso_duration_check),
-        Field("notify", "Notify this long before expiry", value=notify, optional=True, check=iso_duration_check),
+              check=policy_check("expiry")),
+        Field("notify", "Notify this long before expiry", value=notify, optional=True, check=policy_check("notify")),
     ], build, submit="Save policy", intro=f"Applies to key {k.vault}/{k.name}; the clock runs it (advance with +).")
 
 
@@ -755,7 +781,7 @@ OPS: list[Op] = [
        call=lambda e, a: Call("delete_policy", (a.vault.name, a.principal)) if a.model == "policy" else
        Call("delete_role_assignment", (), {"assignee": a.principal, "role": a.grant, "scope": a.assignment.scope}),
        confirm="always", title=lambda a: f"Revoke the {'access policy' if a.model == 'policy' else 'role'} of "
-                                         f"{a.principal} on vault {a.vault.name}?"),
+                                         f"{a.who} on vault {a.vault.name}?"),
     # disk encryption sets
     Op("des.key", "Change the set's key (re-wrap its disks)", "c", "key", ("sets",), "des", method="update_des", form=form_change_key,
        confirm="always", slow=True, verb="Change key", title=lambda d: f"Change the key of set {d.name}?"),

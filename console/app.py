@@ -40,7 +40,7 @@ from .rows import LogEntry, short_kid, shorten
 
 POLL_SECONDS = 0.5
 LOUD_SHOWN = 6
-"""Warnings and errors from another terminal a notification names (then how many more)."""
+"""Events from another terminal a notification names, its warnings and errors first (then how many more)."""
 OWN_SHOWN = 8
 """Lines of what an action of this console did that its notification shows (then how many more)."""
 SWITCH_INTERVAL = 0.001
@@ -54,6 +54,22 @@ def _named(lines: list[str], limit: int) -> str:
     return "\n".join(lines[:limit]) + more
 
 
+def _summarised(events: list) -> str:
+    """What another process committed, said as a whole: how many events of each kind (in the order they came),
+    then the first ones named, the warnings and errors first, and how many more (:func:`_named`)."""
+    counts: dict[str, int] = {}
+    for ev in events:
+        kind = getattr(ev, "type", None) or getattr(ev, "kind", "Event")
+        counts[kind] = counts.get(kind, 0) + 1
+    loud = [ev for ev in events if ev.severity in ("warning", "error")]
+    ordered = loud + [ev for ev in events if ev.severity not in ("warning", "error")]
+    named = _named([shorten(ev.summary) for ev in ordered], LOUD_SHOWN)
+    if len(events) == 1:
+        return named
+    head = f"{len(events):,} changes: " + ", ".join(f"{n:,} {kind}" for kind, n in counts.items())
+    return f"{head}\n{named}"
+
+
 def _store_label(engine) -> str:
     path = engine.store_path
     if not path:
@@ -65,6 +81,9 @@ def _store_label(engine) -> str:
 EXTERNAL_LABEL = "another client"
 """The label of a command log entry that records another client's request (the endpoint's), not an action
 of this console."""
+TERMINAL_LABEL = "another terminal"
+"""The label of a command log entry that records a ``cmklab`` command another process ran on the home (its journal
+lines' origin is ``cli``: console/cli/runner.py)."""
 
 
 def _short_url(request: str) -> str:
@@ -93,11 +112,25 @@ class ExternalRequest:
     audits: list = field(default_factory=list)
 
     @property
+    def terminal(self) -> bool:
+        """A ``cmklab`` command run in another terminal (not a request to the endpoint)."""
+        return self.origin.get("via") == "cli"
+
+    @property
     def who(self) -> str:
+        if self.terminal:
+            return TERMINAL_LABEL
         return str(self.origin.get("name") or self.origin.get("principal") or "unknown")
 
     @property
+    def source(self) -> str:
+        """How the log names where it came from: ``endpoint app1``, ``another terminal``."""
+        return self.who if self.terminal else f"endpoint {self.who}"
+
+    @property
     def request(self) -> str:
+        if self.terminal:
+            return str(self.origin.get("request", ""))  # the command's words, never its values
         return _short_url(str(self.origin.get("request", "")))
 
 
@@ -110,7 +143,7 @@ def external_requests(events: list, audit: list) -> list[ExternalRequest]:
     notes += [(e, (e.data or {}).get("origin"), e.type if e.type.endswith("Refused") else None, None)
               for e in events]
     for line, origin, refused, entry in sorted(notes, key=lambda n: n[0].id):
-        if not isinstance(origin, dict) or origin.get("via") != "endpoint":
+        if not isinstance(origin, dict) or origin.get("via") not in ("endpoint", "cli"):
             continue
         req = found.get(str(origin.get("seq")))
         if req is None:
@@ -191,6 +224,8 @@ def call_lines(engine, note: dict) -> list[str]:
     args = dict(note.get("args") or {})
     if note.get("omitted"):
         return [f"# {method}: not replayable ({', '.join(note['omitted'])} not recorded)"]
+    if "props" in args and not args["props"]:
+        args.pop("props")  # no plain property given (the parser's empty set): the same as none
     props = args.pop("props", None) if method in PROP_UPDATES else None
     tags = args.pop("tags", None) if method == "update_disk" else None
     lines = replay.az_lines(engine, method, (), args)
@@ -242,24 +277,26 @@ def external_entry(engine, req: ExternalRequest, seq: int) -> ExternalEntry:
     them for what follows (a VM the SDK made is the one the console then deallocates). Each is headed by a
     comment naming the client and the request; a refused call is a comment as a refused command is; an
     audited key operation (wrap, unwrap, sign ..., a key read) changed no state and is a comment."""
-    who = req.who
-    head = f"# endpoint {who}: {req.request}" + ("" if req.ok else f" (refused: {req.code})")
+    src = req.source
+    label = TERMINAL_LABEL if req.terminal else EXTERNAL_LABEL
+    head = f"# {src}: {req.request}" + ("" if req.ok else f" (refused: {req.code})")
     lines: list[str] = []
     script = [head]
     for _, (note, ok, code) in sorted(req.calls.items(), key=lambda c: int(c[0]) if c[0].isdigit() else 0):
         said = call_lines(engine, note)
         for line in said:
             shown = line[len("cmklab "):] if line.startswith("cmklab ") else line.lstrip("# ")
-            lines.append(f"endpoint {who}: {shown}" + ("" if ok else f" (refused: {code})"))
+            lines.append(f"{src}: {shown}" + ("" if ok else f" (refused: {code})"))
             script.append(line if ok or line.startswith("#") else f"# refused ({code}): {line}")
     for operation, kid, result in req.audits:
         words = _audit_words(operation, kid, result)
-        lines.append(f"endpoint {who}: {words}")
-        script.append(f"# endpoint {who}: {words} (audited; no state change)")
+        lines.append(f"{src}: {words}")
+        script.append(f"# {src}: {words} (audited; no state change)")
     if not lines:
-        return ExternalEntry(seq, req.time, EXTERNAL_LABEL, [f"endpoint {who}  {req.request}"], req.ok, req.code,
-                             script=[head])
-    return ExternalEntry(seq, req.time, EXTERNAL_LABEL, lines + [req.request], req.ok, req.code, script=script)
+        return ExternalEntry(seq, req.time, label, [f"{src}  {req.request}"], req.ok, req.code, script=[head])
+    # an endpoint's request ends with its method and URL; a terminal's command is its calls' words already
+    return ExternalEntry(seq, req.time, label, lines if req.terminal else lines + [req.request], req.ok, req.code,
+                         script=script)
 
 
 class CmkApp(App):
@@ -437,13 +474,11 @@ class CmkApp(App):
             self.command_log.append(entry)
         if requests:
             self._save_log()
-        loud = [ev for ev in new if ev.severity in ("warning", "error")]
-        if loud:
-            self.notify(_named([shorten(ev.summary) for ev in loud], LOUD_SHOWN), title="Changed in another terminal",
-                        severity="error" if any(ev.severity == "error" for ev in loud) else "warning",
-                        timeout=8)
-        elif new:
-            self.notify(shorten(new[-1].summary), title="Changed in another terminal", timeout=4)
+        if new:
+            loud = [ev for ev in new if ev.severity in ("warning", "error")]
+            self.notify(_summarised(new), title="Changed in another terminal",
+                        severity="error" if any(ev.severity == "error" for ev in loud) else
+                        "warning" if loud else "information", timeout=8 if loud or len(new) > 1 else 4)
         if self.main is not None:
             self.main.refresh_data(changed=changed if isinstance(changed, dict) else None)
 

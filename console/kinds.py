@@ -76,6 +76,10 @@ def _classify(text: str) -> str:
     return ""
 
 
+VALIDITY_WORDS = {"KeyExpired": "EXPIRED", "KeyNotYetValid": "NOT YET VALID"}
+"""A version outside its validity window, as the detail flags it (the engine's ``key_validity`` says which)."""
+
+
 def _key_lines(engine, idx: Index, k, only_version: str | None = None) -> list[Line]:
     out: list[Line] = [(f"key {k.vault}/{k.name} ({k.type_label}), {len(k.versions)} version(s)", "bold")]
     if k.state != "Active":
@@ -91,7 +95,13 @@ def _key_lines(engine, idx: Index, k, only_version: str | None = None) -> list[L
         problem = engine.key_problem(None, kid, "sign" if ver.get("crv") else "unwrapKey")
         tag = "current" if ver["version"] == k.current["version"] else "older"
         state = "usable" if problem is None else f"UNUSABLE ({problem.display_code})"
-        out.append((f"  version {ver['version'][:8]} ({tag}): {state}", "ok" if problem is None else "bad"))
+        validity = engine.key_validity(k, ver["version"])
+        if validity is not None:
+            state += f", {VALIDITY_WORDS.get(validity[0], validity[0])}"
+        out.append((f"  version {ver['version'][:8]} ({tag}): {state}",
+                    "ok" if problem is None and validity is None else "bad"))
+        if validity is not None:
+            out.append((f"    {validity[1]}", "warn"))
         sets = idx.des_by_kid.get(kid.lower(), [])
         res = idx.res_by_kid.get(kid.lower(), [])
         for d in sets:
@@ -283,7 +293,7 @@ KINDS: dict[str, Kind] = {k.id: k for k in (
          cause=lambda e, idx, r: _key_lines(e, idx, r.key, r.version["version"]), keys=lambda e, r: [r.key],
          parents={"vault": lambda e, r: _vault_named(e, r.key.vault), "key": lambda e, r: r.key},
          key_version=lambda r: r.kid),
-    Kind("access", name=lambda r: f"{r.principal} on {r.vault.name}", view=_access_view,
+    Kind("access", name=lambda r: f"{r.who} on {r.vault.name}", view=_access_view,
          model_doc=lambda r: {"vault": r.vault.name, "model": r.model, "objectId": r.principal, "grant": r.grant},
          cause=_access_lines, keys=lambda e, r: _vault_keys(e, r.vault), parents={"vault": lambda e, r: r.vault},
          principal=lambda r: r.principal),

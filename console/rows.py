@@ -67,6 +67,13 @@ class AccessRow(NamedTuple):
     grant: str
     """Key permissions (policy) or the role name."""
     assignment: Any = None
+    name: str | None = None
+    """Who the principal is, as the engine names it (``Engine.principal_name``); None when it does not know."""
+
+    @property
+    def who(self) -> str:
+        """``des-cmk (fb568bc3-...)``: the principal's name with its id (the id alone when it has no name)."""
+        return f"{self.name} ({self.principal})" if self.name else self.principal
 
     @property
     def id(self) -> str:

@@ -97,6 +97,26 @@ def _parse_duration(text: str) -> timedelta:
     raise ValueError(f"duration {text!r} is not valid; use {DURATION_HELP}")
 
 
+MAX_ADVANCE = timedelta(days=3660)
+"""The most the simulated clock moves in one step (about ten years)."""
+
+
+def advance_step(value: timedelta | str) -> timedelta:
+    """How far the clock moves for ``value`` (a duration or its text), by the one rule every front end meets (the
+    engine's ``advance_clock``, ``cmklab clock advance``, the console's clock form as you type): forward, at most
+    :data:`MAX_ADVANCE` at a time. Raises ``ValueError`` saying what is allowed."""
+    delta = parse_duration(value) if isinstance(value, str) else value
+    if not isinstance(delta, timedelta):
+        raise ValueError(f"duration {value!r} is not valid; use {DURATION_HELP}")
+    if delta <= timedelta(0):
+        raise ValueError(f"the clock only moves forward; got {format_duration(abs(delta)) if delta else '0s'}"
+                         + (" backwards" if delta < timedelta(0) else ""))
+    if delta > MAX_ADVANCE:
+        raise ValueError(f"advance the clock by at most 10 years ({MAX_ADVANCE.days} days) at a time; got "
+                         f"{format_duration(delta)}")
+    return delta
+
+
 def format_duration(delta: timedelta) -> str:
     """A short human form: ``1d 2h``, ``45m``."""
     secs = int(delta.total_seconds())

@@ -1120,6 +1120,34 @@ class EngineCore:
         :meth:`acting_as` block names (a client of the endpoint signed in as a service principal)."""
         return self._caller or self.meta.user_object_id
 
+    def principal_name(self, oid: str | None) -> str | None:
+        """Who an object id is, by the name the directory gives it: the signed-in operator's user name, a disk
+        encryption set's system-assigned identity (named as its set, as Azure names it); None for an identity
+        this home does not know (a service principal of the endpoint, an id typed by hand)."""
+        o = (oid or "").strip().lower()
+        if not o:
+            return None
+        if o == (self.meta.user_object_id or "").lower():
+            return self.meta.user_name
+        return next((d.name for d in list(self.t["des"].values()) if d.principal_id.lower() == o), None)
+
+    def principal_names(self) -> dict[str, str]:
+        """Every identity this home knows, lower-case object id -> its name (:meth:`principal_name`, in one pass:
+        a pane naming many principals asks once)."""
+        out = {d.principal_id.lower(): d.name for d in list(self.t["des"].values()) if d.principal_id}
+        if self.meta.user_object_id:
+            out[self.meta.user_object_id.lower()] = self.meta.user_name
+        return out
+
+    def principal_label(self, oid: str) -> str:
+        """``des-cmk (fb568bc3-...)``: the name and the id, or the id alone when the name is not known."""
+        name = self.principal_name(oid)
+        return f"{name} ({oid})" if name else oid
+
+    def is_current_principal(self, oid: str | None) -> bool:
+        """Whether ``oid`` is the principal making the calls now (:attr:`operator`)."""
+        return bool(oid) and oid.strip().lower() == (self.operator or "").lower()
+
     _origin: dict | None = None
     _origin_thread: int | None = None
     _origin_calls = 0

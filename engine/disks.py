@@ -25,7 +25,7 @@ from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAll
 from .ids import arm_id, check_name, key_id, parse_arm_id, parse_key_url
 from .models import DATA_TABLES, TABLE_OF_KIND, Disk, DiskEncryptionSet, Image, PlatformKey, Snapshot, VirtualMachine
 from .rules import (DISK_ENCRYPTION_TYPES, DISK_SKUS, ENC_CUSTOMER, ENC_DOUBLE, ENC_PLATFORM, MAX_DISK_GB,
-                    PREMIUM_V2, SNAPSHOT_SKUS, ZONAL_REGIONS, ZONES)
+                    disk_size_problem, PREMIUM_V2, SNAPSHOT_SKUS, ZONAL_REGIONS, ZONES)
 
 GCM = "AES-256-GCM"
 XTS = "AES-256-XTS"
@@ -33,6 +33,9 @@ CHUNK_BLOCKS = 256
 """Blocks per crypto call (1 MiB): large enough to amortise Python, small enough to stay in cache."""
 KINDS = {"disk": Disk, "snapshot": Snapshot, "image": Image}
 TABLE_OF = {kind: TABLE_OF_KIND[kind] for kind in ("disk", "snapshot", "image")}
+CREATED = {"disk": ev.DiskCreated, "snapshot": ev.SnapshotCreated, "image": ev.ImageCreated}
+DELETED = {"disk": ev.DiskDeleted, "snapshot": ev.SnapshotDeleted, "image": ev.ImageDeleted}
+"""The event of each kind's creation and deletion (a snapshot is not logged as a disk)."""
 
 
 class DisksBackend(EngineCore):
@@ -417,9 +420,9 @@ class DisksBackend(EngineCore):
             if kind == "image" and src is None:
                 raise BadRequest("an image needs --source (a VM, disk or snapshot)", code="InvalidParameter")
             size_gb = 128 if size_gb is None else size_gb
-            if not isinstance(size_gb, int) or isinstance(size_gb, bool) or not 1 <= size_gb <= MAX_DISK_GB[sku]:
-                raise BadRequest(f"disk size {size_gb!r} GB is not valid for {sku}; allowed: 1 to {MAX_DISK_GB[sku]}",
-                                 code="InvalidParameter")
+            problem = disk_size_problem(size_gb, sku)
+            if problem is not None:
+                raise BadRequest(problem, code="InvalidParameter")
             if src is not None and size_gb < src.size_gb:
                 raise BadRequest(f"size {size_gb} GB is smaller than the source ({src.size_gb} GB)",
                                  code="InvalidParameter")
@@ -440,8 +443,8 @@ class DisksBackend(EngineCore):
             self._add(r)
             if src is not None:
                 self._copy_data(src, r, keys)
-            self._emit(ev.DiskCreated, f"{kind} {name} created ({sku}, {size_gb} GB, {etype}"
-                       + (f", set {des.name}" if des else "") + ")", disk=r.id)
+            self._emit(CREATED[kind], f"{kind} {name} created ({sku}, {size_gb} GB, {etype}"
+                       + (f", set {des.name}" if des else "") + ")", **{kind: r.id})
             return r
 
     def _same_key_des(self, kind: str, name: str, src: Disk, des_arg: str | None) -> str:
@@ -666,7 +669,7 @@ class DisksBackend(EngineCore):
             self._remove(r)
             # the blob goes only once the deletion is committed: a crash before leaves the disk whole
             self.uow.after_commit.append(lambda blob=r.blob: self.store.blobs.delete(blob))
-            self._emit(ev.DiskDeleted, f"{kind} {r.name} deleted", disk=r.id)
+            self._emit(DELETED[kind], f"{kind} {r.name} deleted", **{kind: r.id})
 
     def move_resource(self, resource_id: str, target_subscription: str) -> None:
         """K7: customer-key disks, snapshots and images cannot move to another subscription."""

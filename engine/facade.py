@@ -19,6 +19,7 @@ from .jobs import JobsBackend
 from .keys import KeysBackend
 from .models import DATA_TABLES, NOT_RESOURCES, PowerState
 from .repository import MemoryStore
+from .rules import KEY_PERMISSIONS
 from .vaults import VaultsBackend
 from .vms import VmsBackend
 
@@ -33,6 +34,11 @@ class Impact:
     """Running VMs the action shuts down."""
     vms_at_risk: list[str] = field(default_factory=list)
     """Running VMs that keep running (ultra disks) but would not start after deallocation."""
+    vms_not_restartable: list[str] = field(default_factory=list)
+    """VMs the action deallocates that will not start again (their key is unusable: the host-cached keys a VM
+    with ultra disks runs on go with the deallocation, V4)."""
+    not_restartable_why: str | None = None
+    """Why the first of them will not start (``key kv/k disabled``)."""
     vms_startable_again: list[str] = field(default_factory=list)
     vms_starting: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
@@ -43,6 +49,11 @@ class Impact:
     """Resources whose data is gone for good (the only key that could open them is purged)."""
     sets_broken: list[str] = field(default_factory=list)
     """Disk encryption sets that could use their key before and no longer can."""
+    own_access_lost: dict[str, list[str]] = field(default_factory=dict)
+    """Vault name -> the key permissions the current principal (the one acting: you) loses on it: revoking or
+    narrowing one's own access policy or role."""
+    own_name: str | None = None
+    """The current principal's name (:meth:`Engine.principal_name`), when it loses access."""
     created: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     modified: list[str] = field(default_factory=list)
@@ -51,7 +62,8 @@ class Impact:
 
     @property
     def destructive(self) -> bool:
-        return bool(self.vms_stopping or self.vms_at_risk or self.unreadable or self.lost_forever or self.deleted
+        return bool(self.vms_stopping or self.vms_at_risk or self.vms_not_restartable or self.own_access_lost
+                    or self.unreadable or self.lost_forever or self.deleted
                     or self.sets_broken)
 
     def lines(self, limit: int | None = None) -> list[str]:
@@ -71,6 +83,14 @@ class Impact:
         if self.vms_at_risk:
             out.append(f"{len(self.vms_at_risk)} VM(s) with ultra disks keep running but will not start after "
                        f"deallocation: {names(self.vms_at_risk)}")
+        if self.vms_not_restartable:
+            why = f" ({self.not_restartable_why})" if self.not_restartable_why else ""
+            out.append(f"{len(self.vms_not_restartable)} VM(s) will not start again after deallocation{why}: "
+                       f"{names(self.vms_not_restartable)}")
+        for vault, perms in self.own_access_lost.items():
+            out.append(f"you ({self.own_name or 'the signed-in principal'}) lose your own access to vault {vault}: "
+                       f"key permissions {', '.join(perms)}; Azure refuses you those operations on its keys until a "
+                       "policy or role grants them again (cmklab's operator keeps managing the home, O7)")
         if self.sets_broken:
             out.append(f"{len(self.sets_broken)} disk encryption set(s) can no longer use their key: "
                        f"{names(self.sets_broken)}")
@@ -213,12 +233,14 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
                     impact.error = {"code": err.display_code, "message": err.message}
                     return impact
                 r0, run0, ok0 = self._readiness(scope)
+                own0 = self.key_permissions_of(self.operator)
                 try:
                     with self.transaction(dry_run=True) as uow:
                         getattr(self, action)(*args, **kwargs)
                         self._finish(uow)
                         uow.reconcile = False
                         self._fill_impact(impact, uow, scope, r0, run0, ok0)
+                        self._own_access(impact, own0)
                         raise _DryRunDone  # leave through the rollback: a preview changes nothing in memory either
                 except _DryRunDone:
                     pass
@@ -227,6 +249,18 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
             finally:
                 self._affected_hint = None
         return impact
+
+    def _own_access(self, impact: Impact, before: dict[str, frozenset]) -> None:
+        """The key permissions the current principal had on each vault before the action and has no longer (a vault
+        the action deletes is said by ``deleted``)."""
+        after = self.key_permissions_of(self.operator)
+        canon = {p.lower(): p for p in KEY_PERMISSIONS}
+        for vault, perms in sorted(before.items()):
+            lost = perms - after.get(vault, perms)
+            if lost:
+                impact.own_access_lost[vault] = [canon.get(p, p) for p in sorted(lost)]
+        if impact.own_access_lost:
+            impact.own_name = self.principal_name(self.operator)
 
     def _fill_impact(self, impact: Impact, uow, scope, r0: dict, run0: dict, ok0: dict) -> None:
         r1, run1, ok1 = self._readiness(scope)
@@ -250,6 +284,14 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
                 impact.vms_at_risk.append(names[vid])
             if not run1.get(vid, True) and not ok0.get(vid) and ok1.get(vid):
                 impact.vms_startable_again.append(names[vid])
+        for (table, key), before in uow.before.items():
+            vm = self.t["vms"].get(key) if table == "vms" and before is not None else None
+            if vm is not None and vm.power == PowerState.DEALLOCATED.value and \
+                    before.get("power") != PowerState.DEALLOCATED.value:
+                why = self.start_blocker(vm)
+                if why is not None:
+                    impact.vms_not_restartable.append(vm.name)
+                    impact.not_restartable_why = impact.not_restartable_why or why
         for did, name in ((d.id, d.name) for d in self.t["des"].values()):
             if ok0.get(did) and ok1.get(did) is False:
                 impact.sets_broken.append(name)
@@ -281,7 +323,7 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
                 impact.deleted.append(label)
             elif after is not None and after.__dict__ != before:  # (the same fields: dicts compare in any order)
                 impact.modified.append(label)
-        for lst in (impact.vms_stopping, impact.vms_at_risk, impact.unreadable, impact.readable_again,
+        for lst in (impact.vms_stopping, impact.vms_at_risk, impact.vms_not_restartable, impact.unreadable, impact.readable_again,
                     impact.vms_startable_again, impact.lost_forever, impact.sets_broken):
             lst.sort()
 

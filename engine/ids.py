@@ -141,6 +141,9 @@ def check_name(kind: str, value: object) -> str:
     rule = NAME_RULES[kind]
     if not isinstance(value, str) or not value:
         raise BadRequest(f"{rule.label} name is required; {rule.help}", code="InvalidParameter")
+    if len(value) > rule.max_len:
+        raise BadRequest(f"{rule.label} name {_show(value)} is {len(value):,} characters long; Azure allows at most "
+                         f"{rule.max_len}: {rule.help}", code="InvalidParameter")
     if _CTRL.search(value) or not rule.pattern.fullmatch(value):
         raise BadRequest(f"{rule.label} name {_show(value)} is not valid: {rule.help}", code="InvalidParameter")
     return value
@@ -151,37 +154,50 @@ class NameRule:
     label: str
     pattern: re.Pattern
     help: str
+    min_len: int = 1
+    max_len: int = 80
+    """Azure's documented length limits (the pattern enforces them too; a name past ``max_len`` is refused saying
+    so, never cut short)."""
+
+
+def name_limits(kind: str) -> tuple[int, int]:
+    """The shortest and longest name Azure allows for ``kind``."""
+    rule = NAME_RULES[kind]
+    return rule.min_len, rule.max_len
 
 
 NAME_RULES: dict[str, NameRule] = {
     "vmss": NameRule(
         "Virtual machine scale set", re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,62}[A-Za-z0-9])?"),
-        "1-64 characters: letters, digits, hyphens and periods, not starting or ending with a hyphen or period"),
+        "1-64 characters: letters, digits, hyphens and periods, not starting or ending with a hyphen or period",
+        1, 64),
     "vault": NameRule(
         "Key vault", re.compile(r"[A-Za-z](?!.*--)[A-Za-z0-9-]{1,22}[A-Za-z0-9]"),
         "3-24 characters, letters, digits and hyphens, starting with a letter, ending with a letter or digit, "
-        "no consecutive hyphens"),
-    "key": NameRule("Key", re.compile(r"[A-Za-z0-9-]{1,127}"), "1-127 characters, letters, digits and hyphens"),
+        "no consecutive hyphens", 3, 24),
+    "key": NameRule("Key", re.compile(r"[A-Za-z0-9-]{1,127}"), "1-127 characters, letters, digits and hyphens",
+                    1, 127),
     "resource_group": NameRule(
         "Resource group", re.compile(r"[-\w._()]{0,89}[-\w_()]", re.UNICODE),
-        "1-90 characters: letters, digits, underscores, hyphens, periods and parentheses, not ending in a period"),
+        "1-90 characters: letters, digits, underscores, hyphens, periods and parentheses, not ending in a period",
+        1, 90),
     "des": NameRule(
         "Disk encryption set", re.compile(r"[A-Za-z0-9_-]{1,80}"),
-        "1-80 characters: letters, digits, underscores and hyphens"),
+        "1-80 characters: letters, digits, underscores and hyphens", 1, 80),
     "disk": NameRule(
         "Disk", re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?"),
         "1-80 characters: letters, digits, underscores, periods and hyphens, starting with a letter or digit, "
-        "ending with a letter, digit or underscore"),
+        "ending with a letter, digit or underscore", 1, 80),
     "snapshot": NameRule(
         "Snapshot", re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?"),
         "1-80 characters: letters, digits, underscores, periods and hyphens, starting with a letter or digit, "
-        "ending with a letter, digit or underscore"),
+        "ending with a letter, digit or underscore", 1, 80),
     "image": NameRule(
         "Image", re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?"),
         "1-80 characters: letters, digits, underscores, periods and hyphens, starting with a letter or digit, "
-        "ending with a letter, digit or underscore"),
+        "ending with a letter, digit or underscore", 1, 80),
     "vm": NameRule(
         "Virtual machine", re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,62}[A-Za-z0-9])?"),
         "1-64 characters: letters, digits, hyphens and periods, not starting with a hyphen or period nor ending "
-        "with a hyphen or period (Linux); no spaces or other symbols"),
+        "with a hyphen or period (Linux); no spaces or other symbols", 1, 64),
 }

@@ -14,7 +14,7 @@ from typing import Callable
 
 from .actions import action
 from . import events as ev
-from .clock import format_duration, iso, parse_duration, parse_iso
+from .clock import advance_step, format_duration, iso, parse_duration, parse_iso
 from .errors import BadRequest, EngineError
 from .ids import key_id, parse_key_url
 from .models import ResourceState
@@ -27,18 +27,10 @@ class JobsBackend(EngineCore):
     @action
     def advance_clock(self, delta: timedelta | str) -> list[dict]:
         """Move the simulated clock forward, running every due job in order; returns what ran."""
-        if isinstance(delta, str):
-            try:
-                delta = parse_duration(delta)
-            except ValueError as e:
-                raise BadRequest(str(e), code="InvalidParameter") from None
-        if not isinstance(delta, timedelta):
-            raise BadRequest(f"duration {delta!r} is not valid; use a whole number with a unit: 30m, 1h, 8d, 2w",
-                             code="InvalidParameter")
-        if delta <= timedelta(0):
-            raise BadRequest(f"the clock only moves forward; got {delta}", code="InvalidParameter")
-        if delta > timedelta(days=3660):
-            raise BadRequest("advance the clock by at most 10 years at a time", code="InvalidParameter")
+        try:
+            delta = advance_step(delta)
+        except ValueError as e:
+            raise BadRequest(str(e), code="InvalidParameter") from None
         ran: list[dict] = []
         with self.transaction() as uow:
             start = self.clock.now()

@@ -402,6 +402,11 @@ class KeysBackend(EngineCore):
             self._emit(ev.KeyUpdated, f"rotation policy of {k.id} set: {_policy_summary(clean)}", kid=k.id)
             return clean
 
+    def check_rotation_policy(self, policy: object) -> dict:
+        """The rotation policy as :meth:`set_rotation_policy` stores it, or the ``BadRequest`` it refuses it with
+        (its minimums by the rule profile): pure, for a form that checks a policy as it is typed."""
+        return self._check_policy(policy)
+
     def _check_policy(self, policy: object) -> dict:
         if not isinstance(policy, dict):
             raise BadRequest("rotation policy must be a JSON object with lifetimeActions and attributes",
@@ -450,6 +455,23 @@ class KeysBackend(EngineCore):
             trigger = {"timeAfterCreate": after} if after else {"timeBeforeExpiry": before}
             out_actions.append({"trigger": trigger, "action": {"type": act.capitalize()}})
         return {"lifetimeActions": out_actions, "attributes": {"expiryTime": expiry or None}}
+
+    def key_validity(self, k: Key, version: str | None = None) -> tuple[str, str] | None:
+        """Whether a version of ``k`` (the current one unless named) is outside its validity window by the
+        simulated clock: ``(inner code, what it means)`` as Key Vault answers (``KeyExpired`` past ``exp``,
+        ``KeyNotYetValid`` before ``nbf``), or None inside it (KV9). The same comparison :meth:`key_problem` makes."""
+        ver = k.version(version) if version else (k.current if k.versions else None)
+        if not ver:
+            return None
+        now = self.now()
+        if ver.get("nbf") and now < ver["nbf"]:
+            return ("KeyNotYetValid", f"not valid before {ver['nbf']}: every operation on it is refused "
+                                      "(KeyNotYetValid), unwrapKey included (KV9)")
+        if ver.get("exp") and now >= ver["exp"]:
+            return ("KeyExpired", f"expired at {ver['exp']}: wrapKey, encrypt and sign are refused (KeyExpired), so "
+                                  "no new disk, snapshot or re-wrap can use it; unwrapKey, decrypt and verify still "
+                                  "work, so running VMs and existing data are untouched (KV9)")
+        return None
 
     # ---- the crypto path -------------------------------------------------------------------------
 

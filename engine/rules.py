@@ -60,6 +60,17 @@ SKU_TIER = {"Standard_LRS": "Standard", "StandardSSD_LRS": "Standard", "Premium_
             "PremiumV2_LRS": "Premium", "Standard_ZRS": "Standard"}
 MAX_DISK_GB = {"Standard_LRS": 32767, "StandardSSD_LRS": 32767, "Premium_LRS": 32767, "UltraSSD_LRS": 65536,
                "Premium_ZRS": 32767, "StandardSSD_ZRS": 32767, "PremiumV2_LRS": 65536, "Standard_ZRS": 32767}
+
+
+def disk_size_problem(size_gb: object, sku: str) -> str | None:
+    """Why ``size_gb`` is not a size a disk of ``sku`` can have (None: it can): the one rule the engine applies
+    on create and the console's disk form as you type."""
+    top = MAX_DISK_GB.get(sku, max(MAX_DISK_GB.values()))
+    if not isinstance(size_gb, int) or isinstance(size_gb, bool) or not 1 <= size_gb <= top:
+        return f"disk size {size_gb!r} GB is not valid for {sku}; allowed: 1 to {top}"
+    return None
+
+
 ZONES = ("1", "2", "3")
 ZONAL_REGIONS = frozenset({
     "eastus", "eastus2", "westus2", "westus3", "centralus", "southcentralus", "canadacentral", "brazilsouth",

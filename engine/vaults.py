@@ -316,7 +316,8 @@ class VaultsBackend(EngineCore):
             self._touch(v)
             v.access_policies = keep
             uow.reconcile = True
-            self._emit(ev.AccessRevoked, f"access policy of {oid} removed from vault {v.name}", vault=v.name,
+            self._emit(ev.AccessRevoked, f"access policy of {self.principal_label(oid)} removed from vault {v.name}",
+                       vault=v.name,
                        object_id=oid)
             return v
 
@@ -399,9 +400,37 @@ class VaultsBackend(EngineCore):
                 raise NotFound("no role assignment matches", code="RoleAssignmentNotFound")
             uow.reconcile = True
             for r in gone:
-                self._emit(ev.AccessRevoked, f"role {r.role} of {r.principal_id} removed at {r.scope}",
+                self._emit(ev.AccessRevoked, f"role {r.role} of {self.principal_label(r.principal_id)} removed at "
+                           f"{r.scope}",
                            vault=r.scope, object_id=r.principal_id)
             return gone
+
+    def key_permissions_of(self, principal: str) -> dict[str, frozenset]:
+        """Vault name -> the key permissions (lower case) ``principal`` has on the keys of each active vault, by
+        its access policies or, on an RBAC vault, its roles (one pass over each)."""
+        principal = principal.lower()
+        every = frozenset(p.lower() for p in KEY_PERMISSIONS if p != "all")
+        sub = f"/subscriptions/{self.subscription_id}".lower()
+        roles = [r for r in list(self.t["roles"].values()) if r.principal_id.lower() == principal]
+        out: dict[str, frozenset] = {}
+        for v in list(self.t["vaults"].values()):
+            if v.state != ResourceState.ACTIVE.value:
+                continue
+            perms: set[str] = set()
+            if v.enable_rbac_authorization:
+                vid = v.id.lower()
+                rg = f"{sub}/resourcegroups/{v.resource_group.lower()}"
+                for r in roles:
+                    s = r.scope.lower()
+                    if s in (vid, sub, rg) or s.startswith(vid + "/keys/"):
+                        perms |= ROLE_PERMISSIONS.get(r.role, frozenset())
+            else:
+                for p in v.access_policies:
+                    if p["objectId"].lower() == principal:
+                        keys = {k.lower() for k in p["permissions"].get("keys", [])}
+                        perms |= every if "all" in keys else keys & every
+            out[v.name] = frozenset(perms)
+        return out
 
     def has_permission(self, vault: Vault, principal: str, perm: str) -> bool:
         """Whether ``principal`` may do ``perm`` (a key permission) on keys of ``vault``."""

@@ -20,7 +20,7 @@ from .common import MAX_IO, check_region, choice as _choice, compute_error, merg
 from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAllowed
 from .clock import iso
 from .core import INDEX_VERSION, EngineCore
-from .ids import arm_id, check_name, key_id, parse_arm_id, parse_key_url
+from .ids import arm_id, check_name, key_id, parse_arm_id, parse_key_url, short_key_url
 from .repository import refuse_if_read_only
 from .models import DATA_TABLES, POWER_TRANSITIONS, Disk, PowerState, ScaleSet, VirtualMachine
 from .rules import DISK_SKUS, ENC_PLATFORM, PREMIUM_V2, VM_SIZE_HELP, VM_SIZE_RE, ZONAL_REGIONS, ZONES, \
@@ -801,6 +801,17 @@ class VmsBackend(EngineCore):
                                  "message": f"cannot start: key {kid} {what} at {now} (disk {d0.name})"}
                     self._emit(ev.VmCannotStartByKey, f"VM {vm.name} cannot start: key {kid} {what} "
                                f"(disk {d0.name})", vm=vm.id, kid=kid)
+
+    def start_blocker(self, vm: VirtualMachine) -> str | None:
+        """Why the VM could not start from deallocation, in a few words (``key kv/k disabled``); None if it could."""
+        for d in self.vm_disks(vm):
+            if d.encryption_type == ENC_PLATFORM:
+                continue
+            problem = self.resource_problem(d)
+            if problem is not None:
+                kid = next((x["kid"] for x in d.layers if not x["kid"].startswith("platform:")), "")
+                return f"key {short_key_url(kid, version=False) or kid} {_problem_words(problem)}"
+        return None
 
     def startable(self, vm: VirtualMachine, *, after_deallocation: bool = False) -> EngineError | None:
         """Why the VM could not start now (None if it could): the check ``start`` makes, without doing it."""

@@ -10,6 +10,8 @@ wrapped command exactly as it would run and hands its :class:`~console.cli.spec.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from typing import Any
 
@@ -161,16 +163,38 @@ def run_words(root: str, tokens: list[str], ctx: Context) -> int:
     if cmd.warning:
         ctx.warn(cmd.warning)
     _check_subscription(ns, ctx)
-    if ns.id_targets is None:
-        result = _run_one(cmd, ns, ctx)
-    else:  # --ids: the command runs for each id; several ids print a list (as az does)
-        result = _run_each(cmd, ns, ctx)
+    with _noted(cmd, ctx):
+        if ns.id_targets is None:
+            result = _run_one(cmd, ns, ctx)
+        else:  # --ids: the command runs for each id; several ids print a list (as az does)
+            result = _run_each(cmd, ns, ctx)
     if getattr(ns, "max_items", None) is not None and isinstance(result, list):
         result = page(result, ns, ctx)
     if getattr(ns, "no_wait", False):
         result = None  # az returns no poller result with --no-wait: nothing is printed
     emit(ctx, result, ns, cmd.table)
     return 0
+
+
+CLI_ORIGIN = "cli"
+"""``origin["via"]`` of the journal lines a ``cmklab`` command writes (the endpoint's are ``endpoint``)."""
+
+
+@contextlib.contextmanager
+def _noted(cmd, ctx: Context):
+    """A command that changes state runs with its origin noted (``Engine.acting_as``): every journal line it writes
+    says it came from a ``cmklab`` command, and which engine call wrote it, so that a console open on the same home
+    says it in its command log and replays it. The origin names the command's words, never its values (a password
+    given as a flag); the call note leaves secrets out (engine/actions.py)."""
+    if not changes_state(cmd) or ctx.engine.read_only:
+        yield
+        return
+    import uuid
+
+    origin = {"via": CLI_ORIGIN, "request": cmd.path if cmd.words[0] == "cmklab" else f"cmklab {cmd.path}",
+              "seq": uuid.uuid4().hex, "pid": os.getpid()}
+    with ctx.engine.acting_as(None, origin):
+        yield
 
 
 def _run_each(cmd, ns, ctx: Context) -> Any:

@@ -86,7 +86,9 @@ class Words:
         return value
 
     def key_url(self, url: str) -> Any:
-        """A key URL that is the key's current version: ``"$(cmklab az keyvault key show ...)"``."""
+        """A versioned key URL as a question to ``cmklab az``: the key's current version is
+        ``"$(cmklab az keyvault key show ... --query key.kid)"``, an older one its place among the key's versions
+        (:meth:`version_kid`); a version id is random, its place is what a replay on another home shares."""
         try:
             from engine.ids import parse_key_url
 
@@ -95,9 +97,34 @@ class Words:
             if ref.version and ver is not None and ver["version"] == k.current["version"]:
                 return self.ask(["keyvault", "key", "show", "--vault-name", k.vault, "--name", k.name,
                                  "--query", "key.kid"])
+            if ref.version and ver is not None:
+                return self.version_kid(k, ver["version"])
         except Exception:  # noqa: BLE001 - not a key of this store: the URL as given
             pass
         return url
+
+    def version_kid(self, k, version: str) -> Any:
+        """Version ``version`` of key ``k`` by its place (oldest first, as ``list-versions`` lists them):
+        ``"$(cmklab az keyvault key list-versions ... --query "[1].kid")"``; the id when ``k`` has no such version."""
+        order = [v["version"] for v in k.versions]
+        if version not in order:
+            return version
+        return self.ask(["keyvault", "key", "list-versions", "--vault-name", k.vault, "--name", k.name,
+                         "--query", f"[{order.index(version)}].kid"])
+
+    def key_version(self, version: Any) -> dict:
+        """``--version V`` of a key named by ``--vault-name``/``--name``, said as ``--id`` with the versioned key id
+        asked by its place (:meth:`version_kid`), so that a replay finds the same version under another id."""
+        if not version:
+            return {}
+        try:
+            k, _ = self.engine.get_key(self.p["vault"], self.p["name"], audit=False)
+        except Exception:  # noqa: BLE001 - not a key of this store: the version as given
+            return {"version": version}
+        kid = self.version_kid(k, str(version))
+        if not isinstance(kid, Raw):
+            return {"version": version}
+        return {"id": kid, "vault_name": None, "name": None}
 
     def principal(self, oid: str) -> Any:
         """A set's principal id: ``"$(cmklab az disk-encryption-set show ... --query identity.principalId)"``."""

@@ -21,6 +21,8 @@ from ..widgets.util import freeze_cursors
 _MARKS = (
     ("refused:", "x", "$text-error"),
     ("will stop", "-", "$text-error"),
+    ("will not start again", "!", "$text-error"),
+    ("your own access", "!", "$text-error"),
     ("lost for good", "x", "$text-error"),
     ("keep running", "!", "$text-warning"),
     ("become unreadable", "!", "$text-warning"),

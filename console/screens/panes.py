@@ -87,6 +87,14 @@ def _key_rows(ctx: Ctx) -> list:
     return sorted(ctx.engine.list_all_keys(), key=lambda k: (k.state != "Active", k.vault, k.name.lower()))
 
 
+VALIDITY_LABEL = {"KeyExpired": ("EXPIRED", "bad"), "KeyNotYetValid": ("NOT YET", "warn")}
+"""How the keys and versions panes flag a version the engine says is outside its validity (``key_validity``)."""
+
+
+def _validity_cell(validity: tuple[str, str] | None):
+    return VALIDITY_LABEL.get(validity[0], (validity[0], "bad")) if validity else None
+
+
 def _key_cells(ctx: Ctx, k) -> list:
     vers = k.versions
     n_on = sum(1 for v in vers if v["enabled"])
@@ -103,8 +111,7 @@ def _key_cells(ctx: Ctx, k) -> list:
         enabled = (f"{n_on}/{len(vers)} on", "warn")
     cur = k.current if vers else {}
     exp = cur.get("exp")
-    now = ctx.engine.now()
-    exp_cell = (exp[:10], "bad" if exp <= now else "") if exp else ("-", "dim")
+    exp_cell = _validity_cell(ctx.engine.key_validity(k)) or ((exp[:10], "") if exp else ("-", "dim"))
     sets = ctx.idx.des_by_key.get(k.id.lower(), [])
     used = (f"{len(sets)} set" + ("s" if len(sets) != 1 else ""), "accent") if sets else ("0 sets", "dim")
     return [
@@ -140,7 +147,7 @@ def _version_cells(ctx: Ctx, row: VersionRow) -> list:
     return [
         (f"{k.vault}/{k.name}", "bold"), (v["version"][:8], "accent"), ("current", "ok") if current else ("older", "dim"),
         ("yes", "ok") if v["enabled"] else ("DISABLED", "bad"), when(v["created"]),
-        when(v.get("exp")) if v.get("exp") else ("-", "dim"),
+        _validity_cell(ctx.engine.key_validity(k, v["version"])) or (when(v.get("exp")) if v.get("exp") else ("-", "dim")),
         ", ".join(d.name for d in sets) or ("-", "dim"), (str(len(res)), "accent" if res else "dim"),
     ]
 
@@ -159,12 +166,14 @@ def _access_rows(ctx: Ctx) -> list:
     e = ctx.engine
     out = []
     roles = e.list_role_assignments()
+    names = e.principal_names()  # who each principal is, as the engine names it (once for the pane)
     for v in sorted(e.list_vaults(), key=lambda v: v.name.lower()):
         for p in v.access_policies:
-            out.append(AccessRow(v, "policy", p["objectId"], " ".join(p["permissions"].get("keys", []))))
+            out.append(AccessRow(v, "policy", p["objectId"], " ".join(p["permissions"].get("keys", [])),
+                                 name=names.get(p["objectId"].lower())))
         for r in roles:
             if r.scope.lower() == v.id.lower() or r.scope.lower().startswith(v.id.lower() + "/"):
-                out.append(AccessRow(v, "role", r.principal_id, r.role, r))
+                out.append(AccessRow(v, "role", r.principal_id, r.role, r, name=names.get(r.principal_id.lower())))
     return out
 
 

@@ -258,7 +258,8 @@ def test_a_big_panes_one_pass_search_matches_what_a_small_pane_keeps():
 
 
 async def test_many_warnings_from_another_process_are_named_six_and_counted(tmp_path):
-    """Disabling a key in another terminal stops eight VMs: the notification names six and counts the rest."""
+    """Disabling a key in another terminal stops eight VMs: the notification counts the events by kind, names
+    six and counts the rest."""
     from console.session import open_engine
 
     home = tmp_path / "home"
@@ -285,7 +286,8 @@ async def test_many_warnings_from_another_process_are_named_six_and_counted(tmp_
             return next((str(n.message) for n in app._notifications if "shut down" in str(n.message)), "")
 
         assert await _until(pilot, lambda: toast() != "")
-        lines = toast().splitlines()
+        head, *lines = toast().splitlines()
+        assert head == "9 changes: 1 KeyDisabled, 8 VmShutDownByKey"
         assert len(lines) == app_module.LOUD_SHOWN + 1
         # the key disabled, then eight VMs shut down: nine warnings and errors, six named, three counted
         assert "disabled" in lines[0] and sum("shut down" in line for line in lines[1:-1]) == 5

@@ -167,3 +167,41 @@ def test_a_group_an_endpoint_client_creates_and_deletes_is_in_the_log_and_the_re
     assert gone.lines == ["endpoint app1: az group delete --name rg-sdk --yes", "DELETE …/resourcegroups/rg-sdk"]
     assert gone.script[1:] == ["cmklab az group delete --name rg-sdk --yes"]
     assert made.ok and gone.ok
+
+
+async def test_commands_another_terminal_ran_appear_in_the_command_log_and_the_replay_script(tmp_path):
+    """``cmklab az`` in another terminal on the same home: each command that changed state is an entry of the
+    command log, its call said in ``cmklab az`` words (from the journal, as the endpoint's requests are), and the
+    exported script replays it in its place; a read (``show``) changes nothing and is no entry."""
+    from console.cli.runner import Context
+    from console.cli.runner import main as az_main
+    from console.session import open_engine
+
+    home = tmp_path / "home"
+    engine = open_engine(home, seed=3, demo=True)
+    app = CmkApp(engine, poll=False, frozen=True)
+    async with app.run_test(size=SIZE) as pilot:
+        app._watch_once()  # where the journal ends now
+        own = len(app.command_log)
+        other = open_engine(home)  # another terminal's process
+        with contextlib.redirect_stdout(io.StringIO()):
+            for line in ("az snapshot create -g rg-demo -n snap-other --source disk-archive",
+                         "az disk show -g rg-demo -n disk-archive",
+                         "az keyvault key rotate --vault-name kv-demo -n key-2048"):
+                assert az_main(shlex.split(line), Context(engine=other)) == 0, line
+        other.store.close()
+        app._watch_once()
+        await pilot.pause()
+        new = app.command_log[own:]
+        assert [(e.label, e.lines, e.ok) for e in new] == [
+            ("another terminal", ["another terminal: az snapshot create --resource-group rg-demo --name snap-other "
+                                  "--source disk-archive"], True),
+            ("another terminal", ["another terminal: az keyvault key rotate --vault-name kv-demo --name key-2048"],
+             True)]
+        path = tmp_path / "session.sh"
+        app.export_log(str(path))
+    engine.store.close()
+    script = path.read_text().splitlines()
+    i = script.index("# another terminal: cmklab az snapshot create")
+    assert script[i + 1] == "cmklab az snapshot create --resource-group rg-demo --name snap-other --source disk-archive"
+    assert "cmklab az keyvault key rotate --vault-name kv-demo --name key-2048" in script

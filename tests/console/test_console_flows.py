@@ -418,3 +418,199 @@ async def test_mouse_switches_panes_and_selects_rows():
         await pilot.pause()
         assert app.main.selected.name == "vm-batch"
         assert app.focused is app.main.query_one("#detail")
+
+
+async def test_deallocating_an_ultra_vm_on_cached_keys_is_said_to_leave_it_unable_to_start():
+    """The deallocate confirmation of a VM that runs on host-cached keys (its key disabled) says, from the
+    engine's what-if, that it will not start again and why: deallocation drops the cached keys (V4)."""
+    app = make_app()
+    app.engine.set_key_attributes("kv-demo", "key-3072", enabled=False)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await select(pilot, "vms", "vm-ultra")
+        await pilot.press("d")
+        await wait_for_screen(pilot, ConfirmModal)
+        modal = app.screen
+        assert ("1 VM(s) will not start again after deallocation (key kv-demo/key-3072 disabled): vm-ultra"
+                in modal.lines)
+        assert "will not start again" in str(modal.query_one("#impact").render())
+        await pilot.press("n")
+
+
+async def test_a_notification_of_another_terminals_changes_summarises_all_of_them(tmp_path):
+    """What another process committed since the last look is said as a whole: how many events of each kind,
+    the first few named, then how many more (the events pane has them all); not only the last one."""
+    from console.app import LOUD_SHOWN
+    from console.session import open_engine
+
+    home = tmp_path / "home"
+    engine = open_engine(home, seed=3, demo=True)
+    app = CmkApp(engine, poll=False, frozen=True)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        app._watch_once()  # where the journal ends now
+        other = open_engine(home)  # `cmklab az ...` in another terminal, several commands
+        for i in range(LOUD_SHOWN + 1):
+            other.create_snapshot(f"snap-{i}", "rg-demo", "disk-archive")
+        other.create_disk("disk-new", "rg-demo", size_gb=4)
+        other.store.close()
+        before = len(notes(app))
+        app._watch_once()
+        await settle(pilot)
+        [note] = [n for n in notes(app)[before:] if n.title == "Changed in another terminal"]
+        lines = note.message.splitlines()
+        assert lines[0] == f"{LOUD_SHOWN + 2} changes: {LOUD_SHOWN + 1} SnapshotCreated, 1 DiskCreated"
+        assert lines[1].startswith("snapshot snap-0 created") and len(lines) == 1 + LOUD_SHOWN + 1
+        assert lines[-1] == "… and 2 more: the events pane has them all"
+    engine.store.close()
+
+
+async def test_revoking_access_names_the_principal_and_warns_when_it_is_ones_own():
+    """A revoke confirmation names the identity (the engine's name for it, with its id), and revoking the signed-in
+    operator's own policy says, from the engine's what-if, what they will lose."""
+    app = make_app()
+    e = app.engine
+    des = e.find_des("des-cmk")
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await select(pilot, "access", "des-cmk")
+        await pilot.press("x")
+        await wait_for_screen(pilot, ConfirmModal)
+        assert app.screen.title_text == f"Revoke the access policy of des-cmk ({des.principal_id}) on vault kv-demo?"
+        assert not [ln for ln in app.screen.lines if "own access" in ln]
+        await pilot.press("n")
+        await settle(pilot)
+        await select(pilot, "access", e.meta.user_name)
+        await pilot.press("x")
+        await wait_for_screen(pilot, ConfirmModal)
+        modal = app.screen
+        assert modal.title_text == (f"Revoke the access policy of {e.meta.user_name} ({e.operator}) on vault "
+                                    "kv-demo?")
+        [line] = [ln for ln in modal.lines if "your own access" in ln]
+        assert line.startswith(f"you ({e.meta.user_name}) lose your own access to vault kv-demo: key permissions ")
+        assert "create" in line and "purge" in line
+        assert "your own access" in str(modal.query_one("#impact").render())
+        await pilot.press("n")
+
+
+async def test_a_name_longer_than_azure_allows_is_said_with_its_length_and_the_limit_never_cut_short():
+    """A name typed past Azure's maximum is refused as you type with its length and the limit; a name the form
+    proposes (a snapshot of a disk with a long name) is the whole name, told the same way, not cut to fit."""
+    app = make_app()
+    e = app.engine
+    long_disk = "d" * 78
+    e.create_disk(long_disk, "rg-demo", size_gb=4)
+    async with app.run_test(size=SIZE) as pilot:
+        app.main.show_pane("keys")
+        await pilot.press("n")
+        await wait_for_screen(pilot, FormModal)
+        form = app.screen
+        await pilot.press(*("k" * 130))
+        await pilot.pause()
+        assert form.values()["name"] == "k" * 130
+        assert "is 130 characters long; Azure allows at most 127" in str(form.query_one("#err-name").render())
+        assert form.query_one("#submit").disabled
+        await pilot.press("escape")
+        await settle(pilot)
+        await select(pilot, "disks", long_disk)
+        await pilot.press("s")
+        await wait_for_screen(pilot, FormModal)
+        form = app.screen
+        assert form.values()["name"] == f"{long_disk}-snap"
+        assert "is 83 characters long; Azure allows at most 80" in str(form.query_one("#err-name").render())
+        assert form.query_one("#submit").disabled
+
+
+@pytest.mark.parametrize("typed", ["0m", "P20Y", "3661d", "tomorrow"])
+async def test_the_clock_form_refuses_as_you_type_what_cmklab_clock_advance_refuses(typed):
+    """The clock form checks a duration as it is typed with the engine's one rule of how far the clock moves (the
+    rule ``cmklab clock advance`` meets): its message under the field is the engine's, before any submit."""
+    from engine.errors import EngineError
+
+    app = make_app()
+    try:
+        app.engine.advance_clock(typed)
+        raise AssertionError(f"the engine took {typed}")
+    except EngineError as err:
+        refusal = err.message
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("plus")
+        await wait_for_screen(pilot, FormModal)
+        form = app.screen
+        form.query_one("#f-delta").value = typed
+        await pilot.pause()
+        assert refusal in str(form.query_one("#err-delta").render()).replace("\n", " ")
+        assert form.query_one("#submit").disabled
+        form.query_one("#f-delta").value = "3660d"  # the longest step the engine takes
+        await pilot.pause()
+        assert not form.query_one("#err-delta").display and not form.query_one("#submit").disabled
+
+
+async def test_the_disk_form_checks_the_size_against_the_chosen_skus_limit_as_you_type():
+    """A disk's size is checked as it is typed, and again when the SKU changes, by the engine's rule for that SKU
+    (Premium_LRS to 32,767 GB, UltraSSD_LRS to 65,536): the engine's message, before any submit."""
+    from engine.rules import disk_size_problem
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.main.show_pane("disks")
+        await pilot.press("n")
+        await wait_for_screen(pilot, FormModal)
+        form = app.screen
+        form.query_one("#f-name").value = "disk-big"
+        form.query_one("#f-size").value = "40000"
+        await pilot.pause()
+        assert str(form.query_one("#err-size").render()) == disk_size_problem(40000, "Premium_LRS")
+        assert "allowed: 1 to 32767" in str(form.query_one("#err-size").render())
+        assert form.query_one("#submit").disabled
+        form.query_one("#f-sku").value = "UltraSSD_LRS"
+        await pilot.pause()
+        assert not form.query_one("#err-size").display
+
+
+async def test_an_expired_key_is_flagged_in_the_keys_and_versions_panes_and_the_detail():
+    """A key whose current version is past its expiry by the simulated clock is flagged EXPIRED (the engine's
+    ``key_validity``), and its detail says what that means: no new wraps, existing data still unwraps."""
+    from console.kinds import cause_lines
+    from console.rows import Index
+
+    app = make_app()
+    e = app.engine
+    e.set_key_attributes("kv-demo", "key-2048", exp="2026-05-01T10:00:00Z")
+    async with app.run_test(size=SIZE) as pilot:
+        main = app.main
+        main.show_pane("keys")
+        await pilot.pause()
+        rows = {main.rows_by_key[k].name: main.table.row_text(k) for k in main.table.keys}
+        assert "EXPIRED" not in rows["key-2048"]
+        e.advance_clock("2h")
+        main.refresh_data()
+        await settle(pilot)
+        rows = {main.rows_by_key[k].name: main.table.row_text(k) for k in main.table.keys}
+        assert "EXPIRED" in rows["key-2048"] and "EXPIRED" not in rows["key-3072"]
+        main.show_pane("versions")
+        await settle(pilot)
+        versions = [main.table.row_text(k) for k in main.table.keys if main.rows_by_key[k].key.name == "key-2048"]
+        assert any("EXPIRED" in text for text in versions)
+        k = e.find_key("kv-demo", "key-2048")
+        lines = [text for text, _style in cause_lines(e, Index(e), "key", k)]
+        assert any(text.endswith(", EXPIRED") and "(current)" in text for text in lines)
+        assert any(text.strip().startswith("expired at 2026-05-01T10:00:00+00:00") and "KeyExpired" in text
+                   for text in lines)
+
+
+@pytest.mark.parametrize("field, typed, said", [
+    ("after", "P3D", "timeAfterCreate P3D is too short; the minimum is P7D"),
+    ("expiry", "P10D", "expiryTime P10D is too short; the minimum is P28D"),
+])
+async def test_the_rotation_policy_form_checks_each_duration_as_you_type_by_the_engines_policy_rules(field, typed,
+                                                                                                   said):
+    """A rotation policy's durations are checked as they are typed by the rules the engine applies to the policy
+    (its minimums), under the field they concern, before any submit."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, "keys", "key-2048")
+        await pilot.press("p")
+        await wait_for_screen(pilot, FormModal)
+        form = app.screen
+        form.query_one(f"#f-{field}").value = typed
+        await pilot.pause()
+        assert said in str(form.query_one(f"#err-{field}").render()).replace("\n", " ")
+        assert form.query_one("#submit").disabled

@@ -503,3 +503,23 @@ def test_K10_attached_disk_cannot_be_deleted(e, kit):
     e.delete_vm("vm1")
     e.delete_disk("vm1-os")
     assert e.list_disks() == []
+
+
+# ============================================================================================ events by kind
+
+
+def test_snapshots_and_images_have_their_own_created_and_deleted_events(e, kit):
+    """A snapshot or an image is not logged as a disk: its events are SnapshotCreated, ImageCreated,
+    SnapshotDeleted and ImageDeleted, naming the resource in a field of its own kind."""
+    e.create_group(kit.RG, kit.REGION)
+    d = e.create_disk("d1", kit.RG, size_gb=4)
+    s = e.create_snapshot("s1", kit.RG, source="d1")
+    i = e.create_image("i1", kit.RG, source="s1", os_type="Linux")
+    e.delete_image("i1", kit.RG)
+    e.delete_snapshot("s1", kit.RG)
+    seen = [(x.type, {k: v for k, v in x.data.items() if k != "origin"})
+            for x in e.list_events(where=lambda ev: ev.type.endswith(("Created", "Deleted"))
+                                   and ev.type != "ResourceGroupCreated")]
+    assert seen == [("DiskCreated", {"disk": d.id}), ("SnapshotCreated", {"snapshot": s.id}),
+                    ("ImageCreated", {"image": i.id}), ("ImageDeleted", {"image": i.id}),
+                    ("SnapshotDeleted", {"snapshot": s.id})]

@@ -386,3 +386,24 @@ def test_engine_is_headless_and_never_reads_the_wall_clock():
     for lib in ("import textual", "from textual", "import tinydb", "from tinydb", "from store", "import store",
                 "datetime.now(", "time.time(", "utcnow("):
         assert lib not in source, lib
+
+
+# ============================================================================================ name lengths
+
+
+@pytest.mark.parametrize("kind", sorted(__import__("engine.ids", fromlist=["NAME_RULES"]).NAME_RULES))
+def test_a_name_past_azures_maximum_length_is_refused_saying_its_length_and_the_limit(kind):
+    """Every kind's name rule knows Azure's documented maximum length; a longer name is refused with its length
+    and that limit (never cut short), and the longest allowed name passes."""
+    from engine.errors import EngineError
+    from engine.ids import NAME_RULES, check_name, name_limits
+
+    rule = NAME_RULES[kind]
+    lo, hi = name_limits(kind)
+    assert f"{lo}-{hi} characters" in rule.help
+    longest = "a" * hi
+    assert check_name(kind, longest) == longest
+    with pytest.raises(EngineError) as err:
+        check_name(kind, longest + "a")
+    assert err.value.code == "InvalidParameter"
+    assert f"is {hi + 1} characters long; Azure allows at most {hi}" in err.value.message

@@ -97,3 +97,25 @@ def test_KV6_the_clock_only_moves_forward(e, kit):
     assert kit.refused(e.advance_clock, "soon").code == "InvalidParameter"
     assert kit.refused(e.advance_clock, "4000d").code == "InvalidParameter"
     assert e.now() == "2026-05-01T09:00:00+00:00"
+
+
+def test_the_clock_moves_forward_by_at_most_max_advance_one_rule_for_every_front_end(e):
+    """``advance_step`` is the one rule of how far the clock moves: the engine refuses what it refuses, with its
+    message, and takes the longest step it allows."""
+    from datetime import timedelta
+
+    import pytest as _pytest
+
+    from engine.clock import MAX_ADVANCE, advance_step
+    from engine.errors import EngineError
+
+    assert advance_step("3660d") == MAX_ADVANCE == timedelta(days=3660)
+    for bad in ("0m", "3661d", "P11Y", "abc", timedelta(hours=-1)):
+        with _pytest.raises(ValueError) as said:
+            advance_step(bad)
+        with _pytest.raises(EngineError) as refused:
+            e.advance_clock(bad)
+        assert refused.value.message == str(said.value)
+    start = e.now()
+    e.advance_clock("3660d")
+    assert e.now() > start

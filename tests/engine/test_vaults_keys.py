@@ -665,6 +665,33 @@ def test_KV7_revoking_access_has_the_effect_of_disabling_the_key(e, kit, how):
     e.start_vm("vm1")
 
 
+def test_KV7_principals_are_named_and_revoking_ones_own_access_is_said(e, kit):
+    """The engine names the identities it knows (the signed-in operator, a set's identity) and, in the what-if of
+    revoking the current principal's own policy or role, says which key permissions it loses on which vault;
+    revoking another identity's access says nothing of the kind."""
+    kit.vault(e)
+    des = kit.des(e, "des1", kit.key(e))
+    me = e.operator
+    assert e.principal_name(me) == e.meta.user_name and e.is_current_principal(me.upper())
+    assert e.principal_name(des.principal_id) == "des1" and not e.is_current_principal(des.principal_id)
+    assert e.principal_name("00000000-0000-0000-0000-00000000dead") is None
+    assert e.principal_names() == {me.lower(): e.meta.user_name, des.principal_id.lower(): "des1"}
+    own = e.what_if("delete_policy", "kv1", me)
+    assert list(own.own_access_lost) == ["kv1"] and \
+        {"get", "create", "unwrapKey", "purge"} <= set(own.own_access_lost["kv1"])
+    [line] = [ln for ln in own.lines() if "your own access" in ln]
+    assert line.startswith(f"you ({e.meta.user_name}) lose your own access to vault kv1: key permissions ")
+    assert own.destructive
+    narrowed = e.what_if("set_policy", "kv1", me, ["get", "list"])
+    assert "get" not in narrowed.own_access_lost["kv1"] and "create" in narrowed.own_access_lost["kv1"]
+    other = e.what_if("delete_policy", "kv1", des.principal_id)
+    assert other.own_access_lost == {} and not [ln for ln in other.lines() if "own access" in ln]
+    # the event of a revocation names who lost it
+    e.delete_policy("kv1", des.principal_id)
+    [revoked] = e.list_events(where=lambda x: x.type == "AccessRevoked")
+    assert f"des1 ({des.principal_id})" in revoked.summary
+
+
 def test_KV7_delete_policy_for_unknown_object_is_refused(e, kit):
     kit.vault(e)
     assert kit.refused(e.delete_policy, "kv1", "nobody").code == "ResourceNotFound"
@@ -750,6 +777,26 @@ def test_KV9_past_exp_a_key_no_longer_wraps_but_still_unwraps(e, kit):
     assert e.vm_read("vm1", 0, 0, 13) == b"before expiry"
     err = kit.refused(e.create_disk, "d2", kit.RG, size_gb=4, disk_encryption_set="des1")
     assert err.code == "KeyVaultKeyNotEnabled"
+
+
+def test_KV9_the_engine_says_when_a_key_version_is_expired_or_not_yet_valid(e, kit):
+    """``key_validity``: a version past its ``exp`` (by the simulated clock) or before its ``nbf`` is flagged with
+    the inner code Key Vault answers and what it still does; a version inside its window is not."""
+    kit.vault(e)
+    kit.key(e)
+    k = e.find_key("kv1", "k1")
+    assert e.key_validity(k) is None
+    e.set_key_attributes("kv1", "k1", exp="2026-05-02T00:00:00Z")
+    assert e.key_validity(e.find_key("kv1", "k1")) is None  # not yet: the clock is at 2026-05-01
+    e.advance_clock("1d")
+    k = e.find_key("kv1", "k1")
+    code, says = e.key_validity(k)
+    assert code == "KeyExpired"
+    assert says.startswith("expired at 2026-05-02T00:00:00+00:00") and "wrapKey" in says and "still" in says
+    assert e.key_validity(k, k.current["version"]) == (code, says)
+    e.set_key_attributes("kv1", "k1", exp="2027-01-01T00:00:00Z", nbf="2026-06-01T00:00:00Z")
+    code, says = e.key_validity(e.find_key("kv1", "k1"))
+    assert code == "KeyNotYetValid" and says.startswith("not valid before 2026-06-01T00:00:00+00:00")
 
 
 def test_KV9_before_nbf_a_key_neither_wraps_nor_unwraps(e, kit):

@@ -264,6 +264,20 @@ def test_V4_ultra_vm_cannot_start_after_deallocation_until_the_key_is_back(e, ki
     assert e.vm_read("ultra", 0, 0, 11) == b"ultra bytes"
 
 
+def test_V4_the_deallocation_what_if_says_an_ultra_vm_on_cached_keys_will_not_start_again(e, kit):
+    """Deallocating a VM that runs on host-cached keys drops them: its preview says the VM will not start again
+    (and why), not only that it stops; a VM whose key is usable is only said to stop."""
+    _two_vms(e, kit)
+    assert e.what_if("deallocate_vm", "ultra").vms_not_restartable == []
+    e.set_key_attributes("kv1", "k1", enabled=False)
+    impact = e.what_if("deallocate_vm", "ultra")
+    assert impact.vms_stopping == ["ultra"] and impact.vms_not_restartable == ["ultra"]
+    [line] = [ln for ln in impact.lines() if "will not start again" in ln]
+    assert line.startswith("1 VM(s) will not start again after deallocation") and line.endswith(": ultra")
+    assert "k1" in line and "disabled" in line
+    assert e.get_vm("ultra").power == "running"  # a preview changes nothing
+
+
 def test_V4_ultra_vm_can_start_again_when_the_set_gets_a_new_key(e, kit):
     _two_vms(e, kit)
     e.set_key_attributes("kv1", "k1", enabled=False)

@@ -515,7 +515,8 @@ command("az keyvault key set-attributes", "The update key operation changes spec
             *_key_id_args(),
             flag3(("--enabled",), "enabled", "Enable the key."),
             *_ATTR_ARGS,
-        ], render=_bundle, method="set_key_attributes", params={**_KEY_PARAMS, "all_versions": None}, each=_each_version,
+        ], render=_bundle, method="set_key_attributes", each=_each_version,
+        params={**_KEY_PARAMS, "all_versions": None, "version": lambda v, w: w.key_version(v)},
         call=lambda ns, ctx: Call("set_key_attributes", _key_ref(ns), {
             "enabled": ns.enabled, "exp": ns.expires, "nbf": ns.not_before, "tags": ns.tags, "ops": ns.ops}),
         examples=[("Disable a key (every VM whose disks use it stops).",
