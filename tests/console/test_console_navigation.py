@@ -401,3 +401,35 @@ async def test_the_filter_prompt_lies_over_the_footer_and_moves_nothing():
         assert (main.table.size, main.query_one("#side").size) == sizes
         shown = {k.key for k in footer.query(FooterKey)}
         assert {"slash", "colon", "question_mark"} <= shown  # the table's keys
+
+
+def cursor_in_view(table) -> bool:
+    """The cursor's row is among the rows drawn (the table's first line is its header)."""
+    top = int(table.scroll_y)
+    return top <= table.cursor < top + table._body_height()
+
+
+async def test_a_pane_longer_than_the_screen_scrolls_with_the_cursor_from_the_first_key():
+    """At 80x24 the events pane (30 rows, the cursor on the newest) opened from a fresh console: the rows in
+    view are the cursor's, and j / k / g / G scroll the list from the first key (the list stayed at its top,
+    its scroll bar missing, until a resize: the table set its own height without the scroll bars learning it)."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("colon", *"events", "enter")
+        await pilot.pause()
+        table = app.main.table
+        assert len(table.keys) > table._body_height()  # longer than the screen
+        assert table.cursor == len(table.keys) - 1
+        assert table.show_vertical_scrollbar
+        assert cursor_in_view(table) and table.scroll_y > 0
+        await pilot.press("g")
+        assert table.cursor == 0 and table.scroll_y == 0
+        for _ in range(table._body_height() + 3):
+            await pilot.press("j")
+        assert cursor_in_view(table) and table.scroll_y > 0
+        await pilot.press("G")
+        assert cursor_in_view(table)
+        await pilot.press("2", "colon", *"events", "enter")  # and again on the way back to a long pane
+        await pilot.pause()
+        await pilot.press("k", "k")
+        assert cursor_in_view(table)
