@@ -69,9 +69,13 @@ def help_text(current: str | None = None, lab: bool = False, profile: str | None
 
 
 class HelpScreen(ModalScreen[None]):
-    """Keys for every pane; escape, q or ? closes."""
+    """Keys for every pane; escape, q or ? closes; it scrolls as the tables move (j k, g G, arrows, pages)."""
 
-    BINDINGS = [Binding("escape,q,question_mark", "close", "Close", show=True)]
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close", show=True),
+                Binding("j", "scroll(1)", "Down", show=False),
+                Binding("k", "scroll(-1)", "Up", show=False),
+                Binding("g", "scroll_edge(0)", "Top", show=False),
+                Binding("G", "scroll_edge(1)", "Bottom", show=False)]
 
     def __init__(self, current: str | None = None, lab: bool = False, profile: str | None = None) -> None:
         super().__init__(classes="dialog-screen")
@@ -87,6 +91,16 @@ class HelpScreen(ModalScreen[None]):
             yield Label("cmklab console: help and key bindings", id="dialog-title")
             with VerticalScroll(id="help-scroll"):
                 yield Static(help_text(self.current, self.lab, self.profile), id="help-text")
+
+    def action_scroll(self, lines: int) -> None:
+        self.query_one("#help-scroll", VerticalScroll).scroll_relative(y=lines, animate=False)
+
+    def action_scroll_edge(self, end: int) -> None:
+        scroll = self.query_one("#help-scroll", VerticalScroll)
+        if end:
+            scroll.scroll_end(animate=False)
+        else:
+            scroll.scroll_home(animate=False)
 
     def action_close(self) -> None:
         self.dismiss(None)
