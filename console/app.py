@@ -25,6 +25,7 @@ from typing import Any
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
 from engine.errors import EngineError
@@ -328,6 +329,13 @@ class CmkApp(App):
         except Exception:  # noqa: BLE001 - a broken lab's progress must not stop the console
             self.lab = None
         return self.lab
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """A notification, plain text unless ``markup``: what the console says carries names, the engine's
+        messages, paths and what the user typed (a ``[`` in them was read as markup). Screens and dialogs call
+        ``self.app.notify`` (``Widget.notify`` asks for markup)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     @property
     def read_only(self) -> bool:

@@ -11,7 +11,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.markup import escape
+from ..widgets.util import escape
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 

@@ -15,8 +15,9 @@ from typing import Any, Callable
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.content import Content
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.markup import escape
+from ..widgets.util import escape
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, Switch, TextArea
@@ -256,7 +257,7 @@ class FormModal(ModalScreen[Any]):
                 refusal = await asyncio.to_thread(self.spec.check, call)
             if refusal:
                 said = self.query_one("#form-error", Static)
-                said.update(f"[$text-error]{escape(refusal)}[/]")
+                said.update(Content.from_markup("[$text-error]$refusal[/]", refusal=refusal))
                 # below the fields: on a small terminal the form's body scrolls, and the refusal is brought in
                 self.call_after_refresh(said.scroll_visible, animate=False)
                 return

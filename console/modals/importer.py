@@ -17,7 +17,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.markup import escape
+from ..widgets.util import escape
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, ProgressBar, Static, Switch
 
@@ -210,7 +210,7 @@ class ImportModal(ModalScreen[None]):
         self.query_one("#import-summary", Static).update(escape(summary))
         self._say(error)
         if error is not None:
-            self.notify(error, title="Import refused: nothing was imported", severity="error", timeout=10)
+            self.app.notify(error, title="Import refused: nothing was imported", severity="error", timeout=10)
         else:
             self.query_one("#import-stage", Label).update("imported")
             bar = self.query_one("#import-bar", ProgressBar)

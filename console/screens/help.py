@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.markup import escape
+from ..widgets.util import escape
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
@@ -50,7 +50,7 @@ def help_text(current: str | None = None, lab: bool = False, profile: str | None
                 *[f"  {escape(line)}" for line in profile_lines(profile)], ""]
     out.append("[b]Everywhere[/b]")
     for key, text in GLOBAL_KEYS + (LAB_KEYS if lab else []):
-        out.append(f"  [$text-accent]{escape(key):>13}[/]  {escape(text)}")
+        out.append(f"  [$text-accent]{escape(f'{key:>13}')}[/]  {escape(text)}")
     panes = sorted(PANES, key=lambda p: p.id != current)
     for pane in panes:
         ops = [op for op in OPS if op.key and pane.id in op.panes]
@@ -64,7 +64,7 @@ def help_text(current: str | None = None, lab: bool = False, profile: str | None
                 continue
             seen.add((op.key, op.label))
             key = KEY_NAMES.get(op.key, op.key)
-            out.append(f"  [$text-accent]{escape(key):>13}[/]  {escape(op.label)}")
+            out.append(f"  [$text-accent]{escape(f'{key:>13}')}[/]  {escape(op.label)}")
     return "\n".join(out)
 
 

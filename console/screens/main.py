@@ -21,8 +21,9 @@ from textual.app import ComposeResult
 from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.css.query import NoMatches
-from textual.markup import escape
+from ..widgets.util import escape
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, ProgressBar, Static, Tab, TabbedContent, TabPane, Tabs, TextArea
@@ -220,7 +221,7 @@ class MainScreen(Screen):
         self._sort_keys: list | None = None
         self._lower: dict = {}
         self._settle_timer = None
-        self._title_text = ""
+        self._title_text: tuple = ()
 
     # ---- layout ------------------------------------------------------------------------------
 
@@ -600,17 +601,19 @@ class MainScreen(Screen):
     def _update_title(self, shown: int) -> None:
         total = len(self.rows_by_key)
         pattern = self.filters.get(self.pane.id, "")
-        text = f"[b]{escape(self.pane.title)}[/b]  [dim]{total} row{'s' if total != 1 else ''}"
+        # what the user typed is a value of the template, never read as markup (a '[' or a final '\\' in a regex)
+        text = f"[b]$title[/b]  [dim]{total} row{'s' if total != 1 else ''}"
         if pattern:
-            text += f", filter [/dim][$text-warning]/{escape(pattern)}[/][dim] → {shown}"
+            text += f", filter [/dim][$text-warning]/$pattern[/][dim] → {shown}"
         if self._loading == self.pane.id:
             text += ", reading …"
         elif pattern and self._token_done != self._token:
             text += " (filtering …)"
         text += "[/dim]"
-        if text != self._title_text:  # one line of fixed height: redrawn alone, no layout of the screen
-            self._title_text = text
-            self.query_one("#pane-title", Static).update(text, layout=False)
+        if (text, self.pane.title, pattern) != self._title_text:  # one line of fixed height: redrawn alone
+            self._title_text = (text, self.pane.title, pattern)
+            content = Content.from_markup(text, title=self.pane.title, pattern=pattern)
+            self.query_one("#pane-title", Static).update(content, layout=False)
 
     def refresh_data(self, *, changed: dict[str, set[str]] | None = None) -> None:
         """The engine changed: rebuild the current pane's rows (cells redraw lazily). A big pane's rows are
@@ -707,7 +710,7 @@ class MainScreen(Screen):
             self._shown = None  # the engine is mid-action on a worker thread: redrawn when it is done
         except Exception as exc:  # noqa: BLE001 - a panel must never take the console down
             self._shown = None
-            self.notify(f"{type(exc).__name__}: {exc}", title="Detail panel", severity="error")
+            self.app.notify(f"{type(exc).__name__}: {exc}", title="Detail panel", severity="error")
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         self._mark_focus()
@@ -857,7 +860,7 @@ class MainScreen(Screen):
         pane = find_pane(value)
         if pane is None:
             names = pane_menu(*(("lab",) if self.has_lab else ())).replace(" ", ", ")
-            self.notify(f"no pane named {value!r}; panes: {names}", title="Unknown pane", severity="error")
+            self.app.notify(f"no pane named {value!r}; panes: {names}", title="Unknown pane", severity="error")
         else:
             self.show_pane(pane.id)
         self.set_focus(self.table)
@@ -934,7 +937,7 @@ class MainScreen(Screen):
         rows = self.candidates(op)
         pane_id = self.pane_for(op)
         if not rows:
-            self.notify(f"{op.label}: no row of the {pane_id} pane it applies to", title="Nothing to act on",
+            self.app.notify(f"{op.label}: no row of the {pane_id} pane it applies to", title="Nothing to act on",
                         severity="warning")
             return
         commands = [SimpleCommand(f"{op.label}: {display_name(op.target, target)}",
@@ -960,7 +963,7 @@ class MainScreen(Screen):
         self.settle()
         op = OP_BY_ID[op_id]
         if op.target is not None and not self.op_applies(op, anywhere=True):
-            self.notify(f"{op.label}: select a row it applies to first", title="Nothing to act on",
+            self.app.notify(f"{op.label}: select a row it applies to first", title="Nothing to act on",
                         severity="warning")
             return
         target = self.target_of(op)

@@ -15,7 +15,7 @@ from rich.json import JSON
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.markup import escape
+from .util import escape
 from textual.widgets import Static
 
 from ..kinds import Line, at_rest, azure_doc, cause_lines, kind_of

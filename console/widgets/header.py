@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.markup import escape
+from .util import escape
 from textual.widgets import Static
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.markup import escape
+from .util import escape
 from textual.message import Message
 from textual.widgets import Static
 

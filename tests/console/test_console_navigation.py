@@ -8,6 +8,7 @@ between two keys (``pilot.press`` waits after each key, which hides ordering bug
 from __future__ import annotations
 
 from textual import events
+from textual.widgets._toast import Toast
 
 from console.app import make_app
 from console.modals.confirm import ConfirmModal
@@ -433,3 +434,34 @@ async def test_a_pane_longer_than_the_screen_scrolls_with_the_cursor_from_the_fi
         await pilot.pause()
         await pilot.press("k", "k")
         assert cursor_in_view(table)
+
+
+# ---- what the user typed is shown as typed, never read as markup ----------------------------------------------
+
+def title_text(app) -> str:
+    return str(app.main.query_one("#pane-title").render())
+
+
+async def test_brackets_and_backslashes_typed_in_the_filter_show_as_typed_in_the_title():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2", "slash", "left_square_bracket")
+        await pilot.pause()
+        assert "filter /[ → 0" in title_text(app)  # it read '/[[/] → 0': the '[' took the closing tag for text
+        await pilot.press("slash")  # '[/' was read as a closing tag that matches none: the console crashed
+        await pilot.pause()
+        assert "filter /[/ → 0" in title_text(app)
+        for typed in ("[b]key[/b]", "[$text-error]x", "key\\"):
+            app.main.query_one("#filter").value = typed
+            await pilot.pause()
+            assert f"filter /{typed} → " in title_text(app), typed
+
+
+async def test_a_notification_shows_the_text_the_user_typed_as_typed():
+    app = make_app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.press("colon", *"[b]nope[/b]", "enter")
+        await pilot.pause()
+        toast = list(app._notifications)[-1]
+        assert toast.title == "Unknown pane"
+        assert "'[b]nope[/b]'" in str(app.screen.query_one(Toast).render())
