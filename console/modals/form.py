@@ -63,6 +63,13 @@ def _whole_number(raw: str) -> Any:
         return raw  # kept as typed: ``invalid`` says so
 
 
+class FormSwitch(Switch, inherit_bindings=False):
+    """A form's switch: space toggles it; Enter submits the form, as it does in the other fields (Textual's
+    switch toggled on Enter too, so Enter on it changed the value instead of submitting)."""
+
+    BINDINGS = [Binding("space", "toggle_switch", "Toggle", show=False)]
+
+
 @dataclass(frozen=True)
 class FieldKind:
     """How a kind of field (``Field.kind``) is drawn, read and checked."""
@@ -85,7 +92,7 @@ FIELD_KINDS: dict[str, FieldKind] = {
                      invalid=lambda v: f"{v!r} is not a whole number" if isinstance(v, str) else None),
     "password": FieldKind(_input(password=True), lambda w: w.value, typed=True),
     "select": FieldKind(_select, lambda w: None if w.value is Select.BLANK else w.value),
-    "switch": FieldKind(lambda f, wid: Switch(value=bool(f.value), id=wid), lambda w: w.value, inline=True),
+    "switch": FieldKind(lambda f, wid: FormSwitch(value=bool(f.value), id=wid), lambda w: w.value, inline=True),
     "textarea": FieldKind(lambda f, wid: TextArea(str(f.value or ""), id=wid, classes="field-textarea",
                                                    soft_wrap=True, show_line_numbers=False), lambda w: w.text),
 }
@@ -111,6 +118,8 @@ class FormModal(ModalScreen[Any]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", show=True),
         Binding("ctrl+s", "submit", "Submit", show=True),
+        # Enter in a field that does not take it for itself (a switch); a text field submits on its own
+        Binding("enter", "submit", "Submit", show=False),
         Binding("q", "cancel", "Cancel", show=False),
     ]
 

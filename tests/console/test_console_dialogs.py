@@ -86,3 +86,31 @@ async def test_tab_walks_the_create_set_form_and_every_field_scrolls_into_view()
         await pilot.press("enter")  # the Create button has the focus
         await settle(pilot)
         assert app.engine.get_des("des-app") is not None
+
+
+async def wait_until(pilot, done, rounds: int = 300) -> bool:
+    """Pause until ``done()`` (bounded: a condition never met fails the test's next assertion)."""
+    for _ in range(rounds):
+        if done():
+            return True
+        await pilot.pause(0.01)
+    return done()
+
+
+async def test_enter_on_a_switch_submits_the_form_and_space_toggles_it():
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        app.main.show_pane("vaults")
+        await pilot.pause()
+        await pilot.press("n")
+        await wait_for_screen(pilot, FormModal)
+        await pilot.press(*"kv-enter")
+        switch = app.screen.query_one("#f-rbac")
+        switch.focus()
+        await pilot.pause()
+        await pilot.press("space")
+        assert switch.value is True  # space toggles
+        await pilot.press("enter")  # submits, as in the other fields; it toggled the switch back
+        assert await wait_until(pilot, lambda: app.engine.find_vault("kv-enter") is not None)
+        assert app.engine.find_vault("kv-enter").enable_rbac_authorization is True
+        assert not isinstance(app.screen, FormModal)
