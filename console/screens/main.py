@@ -970,12 +970,28 @@ class MainScreen(Screen):
         self.run_worker(self._flow(op, target, preset or {}), group="flow", exclusive=True,
                         exit_on_error=False)
 
+    def refuse_read_only(self, op: Op) -> None:
+        """Say that ``op`` cannot run: the console was opened with --read-only (and how to act)."""
+        self.app.notify(f"{op.label}: the console was opened with --read-only, so nothing can change. "
+                        "Quit and run cmklab without --read-only to act.", title="ReadOnly", severity="error")
+
+    def on_key(self, event: events.Key) -> None:
+        """--read-only: an action's key, which the footer does not offer (``check_action``), is not silently
+        ignored: it says why nothing happens. Only keys no binding took reach here."""
+        if not self.app.read_only or isinstance(self.focused, (Input, TextArea)):
+            return
+        here = [op for op in OPS if op.key == event.key and op.mutating
+                and ("*" in op.panes or self.pane.id in op.panes)]
+        if here:
+            event.stop()
+            self.settle()
+            self.refuse_read_only(next((op for op in here if self.op_applies(op)), here[0]))
+
     async def _flow(self, op: Op, target: Any, preset: dict) -> None:
         app = self.app
         e = self.engine
         if op.mutating and app.read_only:
-            app.notify(f"{op.label}: the console was opened with --read-only, so nothing can change. "
-                       "Quit and run cmklab without --read-only to act.", title="ReadOnly", severity="error")
+            self.refuse_read_only(op)
             return
         name = display_name(op.target, target)
         label = f"{op.label}: {name}" if name else op.label
