@@ -44,6 +44,11 @@ LOUD_SHOWN = 6
 """Warnings and errors from another terminal a notification names (then how many more)."""
 OWN_SHOWN = 8
 """Lines of what an action of this console did that its notification shows (then how many more)."""
+MAX_TOASTS = 3
+"""Notifications shown at once (the newest): a burst of them no longer piles up over the screen; what an older one
+said is in the events pane or the command log."""
+MAX_TOASTS_OVER_DIALOG = 1
+"""Over a dialog (shown at its top, clear of its buttons) only the newest: the dialog is what the user reads."""
 SWITCH_INTERVAL = 0.001
 BUSY_DELAY = 0.3
 """Quick actions finish before the progress indicator would flash."""
@@ -336,6 +341,20 @@ class CmkApp(App):
         messages, paths and what the user typed (a ``[`` in them was read as markup). Screens and dialogs call
         ``self.app.notify`` (``Widget.notify`` asks for markup)."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def _refresh_notifications(self) -> None:
+        """Textual's: show the notifications on the current screen; here only the newest :data:`MAX_TOASTS`
+        (:data:`MAX_TOASTS_OVER_DIALOG` over a dialog, whose stylesheet puts them at the top, away from its
+        buttons). Textual calls this for a new notification, one that expires, and a screen that comes up."""
+        try:
+            over_dialog = self.screen.has_class("dialog-screen")
+        except Exception:  # noqa: BLE001 - no screen yet
+            over_dialog = False
+        keep = MAX_TOASTS_OVER_DIALOG if over_dialog else MAX_TOASTS
+        shown = list(self._notifications)
+        for old in shown[:max(len(shown) - keep, 0)]:
+            del self._notifications[old]
+        super()._refresh_notifications()
 
     @property
     def read_only(self) -> bool:

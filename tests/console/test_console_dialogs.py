@@ -114,3 +114,42 @@ async def test_enter_on_a_switch_submits_the_form_and_space_toggles_it():
         assert await wait_until(pilot, lambda: app.engine.find_vault("kv-enter") is not None)
         assert app.engine.find_vault("kv-enter").enable_rbac_authorization is True
         assert not isinstance(app.screen, FormModal)
+
+
+# ---- notifications never hide a dialog's buttons, nor pile up over the screen ---------------------------------
+
+def toasts(app) -> list:
+    from textual.widgets._toast import Toast
+
+    return list(app.screen.query(Toast))
+
+
+async def test_a_burst_of_notifications_shows_the_newest_few():
+    app = make_app()
+    async with app.run_test(size=SMALL, notifications=True) as pilot:
+        await pilot.pause()
+        for i in range(8):
+            app.notify(f"notification {i}", title="burst")
+        await pilot.pause()
+        await pilot.pause()
+        shown = [str(t.render()) for t in toasts(app)]
+        assert 0 < len(shown) <= 3, shown
+        assert "notification 7" in shown[-1]  # the newest stays
+
+
+async def test_notifications_over_a_dialog_leave_its_buttons_in_sight_at_80x24():
+    app = make_app()
+    async with app.run_test(size=SMALL, notifications=True) as pilot:
+        await select(pilot, "vms", "vm-web")
+        await pilot.press("w")
+        await wait_for_screen(pilot, FormModal)
+        for i in range(5):
+            app.notify(f"written {i}\nencrypted at rest with the disk's data key", title="Write data to a VM disk")
+        await pilot.pause()
+        await pilot.pause()
+        shown = toasts(app)
+        assert shown
+        for button in app.screen.query(Button):
+            assert fully_visible(button)
+            for toast in shown:
+                assert not toast.region.overlaps(button.region), (str(toast.render()), button.label)
