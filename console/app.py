@@ -15,6 +15,7 @@ Errors become notifications titled with the engine's error code, never traceback
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import threading
@@ -299,6 +300,8 @@ class CmkApp(App):
         self._log_seq = 0
         self._new_in: dict[int, tuple[str, set]] = {}
         self._calls: dict[int, Call] = {}
+        self._outcomes: dict[int, asyncio.Future] = {}
+        """What ``execute`` returned for each action running: settled once it is done and said."""
         self.reads: dict[str, str] = {}
         """VM name -> what the last read from its disks returned (the detail panel shows it)."""
         self._unsubscribe = None
@@ -476,14 +479,18 @@ class CmkApp(App):
 
     # ---- executing actions -------------------------------------------------------------------------
 
-    def execute(self, call: Call, label: str, *, slow: bool = False, new_in: str | None = None) -> None:
+    def execute(self, call: Call, label: str, *, slow: bool = False, new_in: str | None = None) -> asyncio.Future:
         """Run ``call`` (and its follow-ups) in a thread worker; the result arrives as a message.
 
         ``slow``: show the progress indicator at once (else only if the action lasts). ``new_in``: a
         pane whose cursor goes to the row the action creates. On a read-only store (``--read-only``) the engine
-        refuses an action before it does anything (the store's ReadOnly error, notified as any refusal)."""
+        refuses an action before it does anything (the store's ReadOnly error, notified as any refusal).
+
+        Returns the outcome, once the action is done and said: None, or the refusal as a form shows it
+        (``(Code) message``); a form that waits for it stays open when the engine refuses."""
         self._seq += 1
         seq = self._seq
+        outcome = self._outcomes[seq] = asyncio.get_running_loop().create_future()
         self._pending[seq] = label
         self._calls[seq] = call
         if new_in is not None and self.main is not None:
@@ -493,6 +500,12 @@ class CmkApp(App):
         else:
             self.set_timer(BUSY_DELAY, self._show_busy)
         self._run_call(call, label, seq)
+        return outcome
+
+    def _settle_outcome(self, seq: int, refusal: str | None) -> None:
+        outcome = self._outcomes.pop(seq, None)
+        if outcome is not None and not outcome.done():
+            outcome.set_result(refusal)
 
     @work(thread=True, exclusive=True, group="engine", exit_on_error=False, description="engine action")
     def _run_call(self, call: Call, label: str, seq: int) -> None:
@@ -562,6 +575,7 @@ class CmkApp(App):
                 if self.main is not None:
                     self.main.update_side(force=True)
             self.notify(said, title=message.label, timeout=10)
+            self._settle_outcome(message.seq, None)
             return
         # every cascade the notification names is an event (the events pane keeps it)
         loud = [ev for ev in message.events if ev.severity in ("warning", "error")]
@@ -578,6 +592,7 @@ class CmkApp(App):
             self.notify(text, title=message.label, severity=severity, timeout=10)
         else:
             self.notify(text, title=message.label, timeout=5 if len(lines) < 3 else 8)
+        self._settle_outcome(message.seq, None)
 
     def _event_line(self, ev: Event) -> str:
         """An event as the notification says it, now that the whole action is done."""
@@ -630,6 +645,7 @@ class CmkApp(App):
             why = message.why
             self.notify(shorten(message.text) + (f"\n{why}" if why else ""), title=message.title, severity="error",
                         timeout=10)
+        self._settle_outcome(message.seq, f"({message.title}) {message.text}")
 
     @on(Worker.StateChanged)
     def _worker_state(self, event: Worker.StateChanged) -> None:

@@ -3,14 +3,17 @@
 Each field may carry a check (the engine's own validators where they exist, such as
 ``engine.ids.check_name``); the error shows under the field at once. On submit the form asks the
 engine for a what-if of the call it builds: if the engine would refuse, its error shows in the form
-and nothing happens. The form also shows, live, the ``cmklab az`` command the values stand for.
+and nothing happens. Given ``act``, the form then stays open until the engine has acted on the call
+(a confirmation, then the action in a worker): a refusal the what-if could not foresee (a write past
+a disk's end) shows in the form too, what was typed kept. The form also shows, live, the
+``cmklab az`` command the values stand for.
 """
 
 from __future__ import annotations
 
 import asyncio
 from engine._light import dataclass, field
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from textual import on
 from textual.app import ComposeResult
@@ -123,10 +126,13 @@ class FormModal(ModalScreen[Any]):
         Binding("q", "cancel", "Cancel", show=False),
     ]
 
-    def __init__(self, spec: FormSpec) -> None:
+    def __init__(self, spec: FormSpec, act: Callable[[Any], Awaitable[str | None]] | None = None) -> None:
         super().__init__(classes="dialog-screen")
         self.spec = spec
         """The form's fields and what they build."""
+        self.act = act
+        """Call -> the engine's refusal once it has acted (None: done). Given, the form stays open until the
+        engine has acted on what it built: a refusal shows under the fields, what was typed kept."""
         self._busy = False
 
     # ---- layout -----------------------------------------------------------------------------
@@ -264,12 +270,21 @@ class FormModal(ModalScreen[Any]):
             if self.spec.check is not None:
                 self.query_one("#form-error", Static).update("[dim]asking the engine…[/dim]")
                 refusal = await asyncio.to_thread(self.spec.check, call)
-            if refusal:
+            if not refusal and self.act is not None:
                 said = self.query_one("#form-error", Static)
-                said.update(Content.from_markup("[$text-error]$refusal[/]", refusal=refusal))
-                # below the fields: on a small terminal the form's body scrolls, and the refusal is brought in
+                said.update("[dim]the engine is acting on it … (esc closes this form: the action goes on, and "
+                            "its outcome is notified)[/dim]")
                 self.call_after_refresh(said.scroll_visible, animate=False)
+                refusal = await self.act(call)
+            if refusal:
+                self._show_refusal(refusal)
                 return
             self.dismiss(call)
         finally:
             self._busy = False
+
+    def _show_refusal(self, refusal: str) -> None:
+        said = self.query_one("#form-error", Static)
+        said.update(Content.from_markup("[$text-error]$refusal[/]", refusal=refusal))
+        # below the fields: on a small terminal the form's body scrolls, and the refusal is brought in
+        self.call_after_refresh(said.scroll_visible, animate=False)

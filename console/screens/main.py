@@ -1001,22 +1001,31 @@ class MainScreen(Screen):
                 for f in spec.fields:
                     if f.name in preset:
                         f.value = preset[f.name]
-                call = await app.push_screen_wait(FormModal(spec))
-                if call is None:
-                    return
             else:
                 call = op.call(e, target)
         except EngineError as err:
             app.notify(err.message, title=err.display_code, severity="error")
             return
+        if op.form is not None:
+            # the form stays open until the engine has acted on it: a refusal shows in it, what was typed kept
+            await app.push_screen_wait(FormModal(spec, act=lambda call: self._act(op, target, label, call, form=True)))
+            return
+        await self._act(op, target, label, call, form=False)
+
+    async def _act(self, op: Op, target: Any, label: str, call: Any, *, form: bool) -> str | None:
+        """Confirm ``call`` with the engine's what-if when it is destructive, then run it in a worker. From a
+        form (``form``), wait for the engine: its refusal (notified too) is returned for the form to show, and
+        None once it is done (or not confirmed), which closes the form."""
+        app = self.app
+        e = self.engine
         if op.special:
             getattr(app, op.special)(*call.args)
-            return
-        dialog = op.form is not None
+            return None
+        dialog = form
         if op.confirm != "never" and previewable(call.method):
             impact = call.impact
             if impact is None:
-                if dialog:  # the form just closed: say at once that something is happening
+                if dialog:  # say at once that something is happening
                     self.show_busy(f"{label}: asking the engine what it would do")
                 try:
                     impact = await asyncio.to_thread(e.what_if, call.method, *call.args, **call.kwargs)
@@ -1036,20 +1045,21 @@ class MainScreen(Screen):
                     modal = ConfirmModal(title, impact.lines(MAX_NAMES), az, confirm_label=verb,
                                          danger=impact.destructive or op.confirm == "typed")
                 if not await app.push_screen_wait(modal):
-                    return
+                    return None
                 dialog = True
             # a refusal foreseen by the what-if still goes to the engine: it refuses (and audits) for real
         new_in = None
-        if op.target is None and op.form is not None and changes_state(call.method):
+        if op.target is None and form and changes_state(call.method):
             new_in = self.pane_for(op)  # a creation: the cursor goes to the new row
         if op.steps is not None:
             try:
                 call = op.steps(e, call)
             except EngineError as err:
                 app.notify(err.message, title=err.display_code, severity="error")
-                return
-        # after a dialog closes (or for a slow action) the progress shows at once, never a blank pause
-        app.execute(call, label, slow=op.slow or dialog, new_in=new_in)
+                return f"({err.display_code}) {err.message}"
+        # after a dialog (or for a slow action) the progress shows at once, never a blank pause
+        outcome = app.execute(call, label, slow=op.slow or dialog, new_in=new_in)
+        return await outcome if form else None
 
     def row_keys(self, pane_id: str) -> set | None:
         """The row keys of ``pane_id`` now (None when only a thread could list them: a big pane not shown)."""

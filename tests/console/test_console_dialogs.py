@@ -153,3 +153,35 @@ async def test_notifications_over_a_dialog_leave_its_buttons_in_sight_at_80x24()
             assert fully_visible(button)
             for toast in shown:
                 assert not toast.region.overlaps(button.region), (str(toast.render()), button.label)
+
+
+# ---- a refusal keeps the form open ------------------------------------------------------------------------------
+
+async def test_a_refused_write_keeps_its_form_open_with_the_input_and_the_refusal():
+    """What-if cannot preview a write (the data plane): the engine refuses it only when it acts. The form
+    stayed on screen, what was typed kept, the refusal under the fields and in a notification."""
+    app = make_app()
+    async with app.run_test(size=SMALL, notifications=True) as pilot:
+        await select(pilot, "vms", "vm-web")
+        await pilot.press("w")
+        await wait_for_screen(pilot, FormModal)
+        form = app.screen
+        form.query_one("#f-offset").value = str(2**44)  # past the end of the disk
+        form.query_one("#f-data").value = "kept as typed"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        assert await wait_until(pilot, lambda: any(n.title == "InvalidParameter" for n in app._notifications))
+        await settle(pilot)
+        assert app.screen is form
+        assert form.query_one("#f-data").value == "kept as typed"
+        assert form.query_one("#f-offset").value == str(2**44)
+        said = str(form.query_one("#form-error").render())
+        assert "InvalidParameter" in said and "past the end of disk" in said
+        assert fully_visible(form.query_one("#form-error"))
+        form.query_one("#f-offset").value = "0"  # corrected: it goes through, and the form closes
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        assert await wait_until(pilot, lambda: not isinstance(app.screen, FormModal))
+        await settle(pilot)
+        assert [e.lines for e in app.command_log][-1][0].endswith("--data 'kept as typed'")
+        assert not app.command_log[-1].error and app.command_log[-2].error == "InvalidParameter"
