@@ -20,12 +20,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from ..widgets.util import escape
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, Switch, TextArea
 
-from ..widgets.util import freeze_cursors
+from ..widgets.util import escape, freeze_cursors
 
 
 @dataclass

@@ -5,11 +5,11 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from ..widgets.util import escape
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from ..actions import OPS
+from ..widgets.util import escape
 from .panes import NUMBER_KEYS, PANES
 
 GLOBAL_KEYS = [

@@ -23,7 +23,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.css.query import NoMatches
-from ..widgets.util import escape
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, ProgressBar, Static, Tab, TabbedContent, TabPane, Tabs, TextArea
@@ -40,7 +39,7 @@ from ..widgets.detail import DetailPanel
 from ..widgets.footer import KeyFooter
 from ..widgets.header import ClockHeader
 from ..widgets.tidy import release_closed_screens
-from ..widgets.util import freeze_cursors
+from ..widgets.util import escape, freeze_cursors
 from ..widgets.vtable import VirtualTable
 from .help import HelpScreen
 from ..actions import OP_BY_ID, OPS, Op

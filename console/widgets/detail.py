@@ -15,11 +15,11 @@ from rich.json import JSON
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from .util import escape
 from textual.widgets import Static
 
 from ..kinds import Line, at_rest, azure_doc, cause_lines, kind_of
 from ..rows import Index
+from .util import escape
 
 _STYLE = {"ok": "$text-success", "bad": "$text-error", "warn": "$text-warning", "dim": "$text-muted",
           "accent": "$text-accent"}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .util import escape
 from textual.widgets import Static
+
+from .util import escape
 
 
 def profile_lines(current: str) -> list[str]:

@@ -29,11 +29,12 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from .util import escape
 from textual.message import Message
 from textual.widgets import Static
 
 from console.workshop.scenario import Lab, ObjectiveResult
+
+from .util import escape
 
 
 class LabPanel(VerticalScroll, can_focus=True):
