@@ -465,3 +465,10 @@ async def test_a_notification_shows_the_text_the_user_typed_as_typed():
         toast = list(app._notifications)[-1]
         assert toast.title == "Unknown pane"
         assert "'[b]nope[/b]'" in str(app.screen.query_one(Toast).render())
+
+
+def test_the_detail_s_cause_lines_show_their_text_as_it_is():
+    from console.widgets.detail import lines_content
+
+    lines = [("key [b]x[/b] disabled", "bold"), ("a tag ending in \\", "bad"), ("[$text-error]y", "")]
+    assert lines_content(lines).plain == "\n".join(text for text, _ in lines)
