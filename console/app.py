@@ -15,6 +15,7 @@ Errors become notifications titled with the engine's error code, never traceback
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import threading
@@ -25,6 +26,7 @@ from typing import Any
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
 from engine.errors import EngineError
@@ -43,6 +45,11 @@ LOUD_SHOWN = 6
 """Events from another terminal a notification names, its warnings and errors first (then how many more)."""
 OWN_SHOWN = 8
 """Lines of what an action of this console did that its notification shows (then how many more)."""
+MAX_TOASTS = 3
+"""Notifications shown at once (the newest): a burst of them no longer piles up over the screen; what an older one
+said is in the events pane or the command log."""
+MAX_TOASTS_OVER_DIALOG = 1
+"""Over a dialog (shown at its top, clear of its buttons) only the newest: the dialog is what the user reads."""
 SWITCH_INTERVAL = 0.001
 BUSY_DELAY = 0.3
 """Quick actions finish before the progress indicator would flash."""
@@ -330,6 +337,8 @@ class CmkApp(App):
         self._log_seq = 0
         self._new_in: dict[int, tuple[str, set]] = {}
         self._calls: dict[int, Call] = {}
+        self._outcomes: dict[int, asyncio.Future] = {}
+        """What ``execute`` returned for each action running: settled once it is done and said."""
         self.reads: dict[str, str] = {}
         """VM name -> what the last read from its disks returned (the detail panel shows it)."""
         self._unsubscribe = None
@@ -365,6 +374,27 @@ class CmkApp(App):
         except Exception:  # noqa: BLE001 - a broken lab's progress must not stop the console
             self.lab = None
         return self.lab
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """A notification, plain text unless ``markup``: what the console says carries names, the engine's
+        messages, paths and what the user typed (a ``[`` in them was read as markup). Screens and dialogs call
+        ``self.app.notify`` (``Widget.notify`` asks for markup)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def _refresh_notifications(self) -> None:
+        """Textual's: show the notifications on the current screen; here only the newest :data:`MAX_TOASTS`
+        (:data:`MAX_TOASTS_OVER_DIALOG` over a dialog, whose stylesheet puts them at the top, away from its
+        buttons). Textual calls this for a new notification, one that expires, and a screen that comes up."""
+        try:
+            over_dialog = self.screen.has_class("dialog-screen")
+        except Exception:  # noqa: BLE001 - no screen yet
+            over_dialog = False
+        keep = MAX_TOASTS_OVER_DIALOG if over_dialog else MAX_TOASTS
+        shown = list(self._notifications)
+        for old in shown[:max(len(shown) - keep, 0)]:
+            del self._notifications[old]
+        super()._refresh_notifications()
 
     @property
     def read_only(self) -> bool:
@@ -484,14 +514,18 @@ class CmkApp(App):
 
     # ---- executing actions -------------------------------------------------------------------------
 
-    def execute(self, call: Call, label: str, *, slow: bool = False, new_in: str | None = None) -> None:
+    def execute(self, call: Call, label: str, *, slow: bool = False, new_in: str | None = None) -> asyncio.Future:
         """Run ``call`` (and its follow-ups) in a thread worker; the result arrives as a message.
 
         ``slow``: show the progress indicator at once (else only if the action lasts). ``new_in``: a
         pane whose cursor goes to the row the action creates. On a read-only store (``--read-only``) the engine
-        refuses an action before it does anything (the store's ReadOnly error, notified as any refusal)."""
+        refuses an action before it does anything (the store's ReadOnly error, notified as any refusal).
+
+        Returns the outcome, once the action is done and said: None, or the refusal as a form shows it
+        (``(Code) message``); a form that waits for it stays open when the engine refuses."""
         self._seq += 1
         seq = self._seq
+        outcome = self._outcomes[seq] = asyncio.get_running_loop().create_future()
         self._pending[seq] = label
         self._calls[seq] = call
         if new_in is not None and self.main is not None:
@@ -501,6 +535,12 @@ class CmkApp(App):
         else:
             self.set_timer(BUSY_DELAY, self._show_busy)
         self._run_call(call, label, seq)
+        return outcome
+
+    def _settle_outcome(self, seq: int, refusal: str | None) -> None:
+        outcome = self._outcomes.pop(seq, None)
+        if outcome is not None and not outcome.done():
+            outcome.set_result(refusal)
 
     @work(thread=True, exclusive=True, group="engine", exit_on_error=False, description="engine action")
     def _run_call(self, call: Call, label: str, seq: int) -> None:
@@ -570,6 +610,7 @@ class CmkApp(App):
                 if self.main is not None:
                     self.main.update_side(force=True)
             self.notify(said, title=message.label, timeout=10)
+            self._settle_outcome(message.seq, None)
             return
         # every cascade the notification names is an event (the events pane keeps it)
         loud = [ev for ev in message.events if ev.severity in ("warning", "error")]
@@ -586,6 +627,7 @@ class CmkApp(App):
             self.notify(text, title=message.label, severity=severity, timeout=10)
         else:
             self.notify(text, title=message.label, timeout=5 if len(lines) < 3 else 8)
+        self._settle_outcome(message.seq, None)
 
     def _event_line(self, ev: Event) -> str:
         """An event as the notification says it, now that the whole action is done."""
@@ -638,6 +680,7 @@ class CmkApp(App):
             why = message.why
             self.notify(shorten(message.text) + (f"\n{why}" if why else ""), title=message.title, severity="error",
                         timeout=10)
+        self._settle_outcome(message.seq, f"({message.title}) {message.text}")
 
     @on(Worker.StateChanged)
     def _worker_state(self, event: Worker.StateChanged) -> None:

@@ -11,12 +11,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from ..rows import shorten
-from ..widgets.util import freeze_cursors
+from ..widgets.util import escape, freeze_cursors
 
 _MARKS = (
     ("refused:", "x", "$text-error"),

@@ -3,25 +3,28 @@
 Each field may carry a check (the engine's own validators where they exist, such as
 ``engine.ids.check_name``); the error shows under the field at once. On submit the form asks the
 engine for a what-if of the call it builds: if the engine would refuse, its error shows in the form
-and nothing happens. The form also shows, live, the ``cmklab az`` command the values stand for.
+and nothing happens. Given ``act``, the form then stays open until the engine has acted on the call
+(a confirmation, then the action in a worker): a refusal the what-if could not foresee (a write past
+a disk's end) shows in the form too, what was typed kept. The form also shows, live, the
+``cmklab az`` command the values stand for.
 """
 
 from __future__ import annotations
 
 import asyncio
 from engine._light import dataclass, field
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.content import Content
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, Switch, TextArea
 
-from ..widgets.util import freeze_cursors
+from ..widgets.util import escape, freeze_cursors
 
 
 @dataclass
@@ -62,6 +65,13 @@ def _whole_number(raw: str) -> Any:
         return raw  # kept as typed: ``invalid`` says so
 
 
+class FormSwitch(Switch, inherit_bindings=False):
+    """A form's switch: space toggles it; Enter submits the form, as it does in the other fields (Textual's
+    switch toggled on Enter too, so Enter on it changed the value instead of submitting)."""
+
+    BINDINGS = [Binding("space", "toggle_switch", "Toggle", show=False)]
+
+
 @dataclass(frozen=True)
 class FieldKind:
     """How a kind of field (``Field.kind``) is drawn, read and checked."""
@@ -84,7 +94,7 @@ FIELD_KINDS: dict[str, FieldKind] = {
                      invalid=lambda v: f"{v!r} is not a whole number" if isinstance(v, str) else None),
     "password": FieldKind(_input(password=True), lambda w: w.value, typed=True),
     "select": FieldKind(_select, lambda w: None if w.value is Select.BLANK else w.value),
-    "switch": FieldKind(lambda f, wid: Switch(value=bool(f.value), id=wid), lambda w: w.value, inline=True),
+    "switch": FieldKind(lambda f, wid: FormSwitch(value=bool(f.value), id=wid), lambda w: w.value, inline=True),
     "textarea": FieldKind(lambda f, wid: TextArea(str(f.value or ""), id=wid, classes="field-textarea",
                                                    soft_wrap=True, show_line_numbers=False), lambda w: w.text),
 }
@@ -110,13 +120,18 @@ class FormModal(ModalScreen[Any]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", show=True),
         Binding("ctrl+s", "submit", "Submit", show=True),
+        # Enter in a field that does not take it for itself (a switch); a text field submits on its own
+        Binding("enter", "submit", "Submit", show=False),
         Binding("q", "cancel", "Cancel", show=False),
     ]
 
-    def __init__(self, spec: FormSpec) -> None:
+    def __init__(self, spec: FormSpec, act: Callable[[Any], Awaitable[str | None]] | None = None) -> None:
         super().__init__(classes="dialog-screen")
         self.spec = spec
         """The form's fields and what they build."""
+        self.act = act
+        """Call -> the engine's refusal once it has acted (None: done). Given, the form stays open until the
+        engine has acted on what it built: a refusal shows under the fields, what was typed kept."""
         self._busy = False
 
     # ---- layout -----------------------------------------------------------------------------
@@ -254,12 +269,21 @@ class FormModal(ModalScreen[Any]):
             if self.spec.check is not None:
                 self.query_one("#form-error", Static).update("[dim]asking the engine…[/dim]")
                 refusal = await asyncio.to_thread(self.spec.check, call)
-            if refusal:
+            if not refusal and self.act is not None:
                 said = self.query_one("#form-error", Static)
-                said.update(f"[$text-error]{escape(refusal)}[/]")
-                # below the fields: on a small terminal the form's body scrolls, and the refusal is brought in
+                said.update("[dim]the engine is acting on it … (esc closes this form: the action goes on, and "
+                            "its outcome is notified)[/dim]")
                 self.call_after_refresh(said.scroll_visible, animate=False)
+                refusal = await self.act(call)
+            if refusal:
+                self._show_refusal(refusal)
                 return
             self.dismiss(call)
         finally:
             self._busy = False
+
+    def _show_refusal(self, refusal: str) -> None:
+        said = self.query_one("#form-error", Static)
+        said.update(Content.from_markup("[$text-error]$refusal[/]", refusal=refusal))
+        # below the fields: on a small terminal the form's body scrolls, and the refusal is brought in
+        self.call_after_refresh(said.scroll_visible, animate=False)

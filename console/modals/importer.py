@@ -17,11 +17,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, ProgressBar, Static, Switch
 
-from ..widgets.util import freeze_cursors
+from ..widgets.util import escape, freeze_cursors
+from .form import FormSwitch
 
 PROGRESS_AFTER = 1.0
 """Seconds an import runs before its progress bar shows (a quick one just ends)."""
@@ -50,7 +50,9 @@ def command_line(paths: list[str], merge: bool, partial: bool) -> str:
 class ImportModal(ModalScreen[None]):
     """Paths, merge, partial; Import runs it in a worker; the summary (or the refusal) shows in the dialog."""
 
-    BINDINGS = [Binding("escape", "close", "Close", show=True)]
+    BINDINGS = [Binding("escape", "close", "Close", show=True),
+                # Enter on a switch imports, as in the paths (space toggles it: FormSwitch)
+                Binding("enter", "submit", "Import", show=False)]
 
     def __init__(self, initial: str = "") -> None:
         super().__init__(classes="dialog-screen")
@@ -76,10 +78,10 @@ class ImportModal(ModalScreen[None]):
                 yield Label("Files", classes="field-label")
                 yield Input(value=self.initial, placeholder="twin/*.json", id="import-paths")
                 with Horizontal(classes="import-switch"):
-                    yield Switch(value=False, id="import-merge")
+                    yield FormSwitch(value=False, id="import-merge")
                     yield Label("merge into the state this home holds (same subscription)", classes="field-label")
                 with Horizontal(classes="import-switch"):
-                    yield Switch(value=False, id="import-partial")
+                    yield FormSwitch(value=False, id="import-partial")
                     yield Label("partial: import what can be modelled, list the rest", classes="field-label")
                 with Vertical(id="import-progress"):
                     yield Label("", id="import-stage")
@@ -210,7 +212,7 @@ class ImportModal(ModalScreen[None]):
         self.query_one("#import-summary", Static).update(escape(summary))
         self._say(error)
         if error is not None:
-            self.notify(error, title="Import refused: nothing was imported", severity="error", timeout=10)
+            self.app.notify(error, title="Import refused: nothing was imported", severity="error", timeout=10)
         else:
             self.query_one("#import-stage", Label).update("imported")
             bar = self.query_one("#import-bar", ProgressBar)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from ..actions import OPS
+from ..widgets.util import escape
 from .panes import NUMBER_KEYS, PANES
 
 GLOBAL_KEYS = [
@@ -50,7 +50,7 @@ def help_text(current: str | None = None, lab: bool = False, profile: str | None
                 *[f"  {escape(line)}" for line in profile_lines(profile)], ""]
     out.append("[b]Everywhere[/b]")
     for key, text in GLOBAL_KEYS + (LAB_KEYS if lab else []):
-        out.append(f"  [$text-accent]{escape(key):>13}[/]  {escape(text)}")
+        out.append(f"  [$text-accent]{escape(f'{key:>13}')}[/]  {escape(text)}")
     panes = sorted(PANES, key=lambda p: p.id != current)
     for pane in panes:
         ops = [op for op in OPS if op.key and pane.id in op.panes]
@@ -64,14 +64,18 @@ def help_text(current: str | None = None, lab: bool = False, profile: str | None
                 continue
             seen.add((op.key, op.label))
             key = KEY_NAMES.get(op.key, op.key)
-            out.append(f"  [$text-accent]{escape(key):>13}[/]  {escape(op.label)}")
+            out.append(f"  [$text-accent]{escape(f'{key:>13}')}[/]  {escape(op.label)}")
     return "\n".join(out)
 
 
 class HelpScreen(ModalScreen[None]):
-    """Keys for every pane; escape, q or ? closes."""
+    """Keys for every pane; escape, q or ? closes; it scrolls as the tables move (j k, g G, arrows, pages)."""
 
-    BINDINGS = [Binding("escape,q,question_mark", "close", "Close", show=True)]
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close", show=True),
+                Binding("j", "scroll(1)", "Down", show=False),
+                Binding("k", "scroll(-1)", "Up", show=False),
+                Binding("g", "scroll_edge(0)", "Top", show=False),
+                Binding("G", "scroll_edge(1)", "Bottom", show=False)]
 
     def __init__(self, current: str | None = None, lab: bool = False, profile: str | None = None) -> None:
         super().__init__(classes="dialog-screen")
@@ -87,6 +91,16 @@ class HelpScreen(ModalScreen[None]):
             yield Label("cmklab console: help and key bindings", id="dialog-title")
             with VerticalScroll(id="help-scroll"):
                 yield Static(help_text(self.current, self.lab, self.profile), id="help-text")
+
+    def action_scroll(self, lines: int) -> None:
+        self.query_one("#help-scroll", VerticalScroll).scroll_relative(y=lines, animate=False)
+
+    def action_scroll_edge(self, end: int) -> None:
+        scroll = self.query_one("#help-scroll", VerticalScroll)
+        if end:
+            scroll.scroll_end(animate=False)
+        else:
+            scroll.scroll_home(animate=False)
 
     def action_close(self) -> None:
         self.dismiss(None)

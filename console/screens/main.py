@@ -21,8 +21,8 @@ from textual.app import ComposeResult
 from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.css.query import NoMatches
-from textual.markup import escape
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, ProgressBar, Static, Tab, TabbedContent, TabPane, Tabs, TextArea
@@ -39,7 +39,7 @@ from ..widgets.detail import DetailPanel
 from ..widgets.footer import KeyFooter
 from ..widgets.header import ClockHeader
 from ..widgets.tidy import release_closed_screens
-from ..widgets.util import freeze_cursors
+from ..widgets.util import escape, freeze_cursors
 from ..widgets.vtable import VirtualTable
 from .help import HelpScreen
 from ..actions import OP_BY_ID, OPS, Op
@@ -220,7 +220,7 @@ class MainScreen(Screen):
         self._sort_keys: list | None = None
         self._lower: dict = {}
         self._settle_timer = None
-        self._title_text = ""
+        self._title_text: tuple = ()
 
     # ---- layout ------------------------------------------------------------------------------
 
@@ -600,17 +600,19 @@ class MainScreen(Screen):
     def _update_title(self, shown: int) -> None:
         total = len(self.rows_by_key)
         pattern = self.filters.get(self.pane.id, "")
-        text = f"[b]{escape(self.pane.title)}[/b]  [dim]{total} row{'s' if total != 1 else ''}"
+        # what the user typed is a value of the template, never read as markup (a '[' or a final '\\' in a regex)
+        text = f"[b]$title[/b]  [dim]{total} row{'s' if total != 1 else ''}"
         if pattern:
-            text += f", filter [/dim][$text-warning]/{escape(pattern)}[/][dim] → {shown}"
+            text += f", filter [/dim][$text-warning]/$pattern[/][dim] → {shown}"
         if self._loading == self.pane.id:
             text += ", reading …"
         elif pattern and self._token_done != self._token:
             text += " (filtering …)"
         text += "[/dim]"
-        if text != self._title_text:  # one line of fixed height: redrawn alone, no layout of the screen
-            self._title_text = text
-            self.query_one("#pane-title", Static).update(text, layout=False)
+        if (text, self.pane.title, pattern) != self._title_text:  # one line of fixed height: redrawn alone
+            self._title_text = (text, self.pane.title, pattern)
+            content = Content.from_markup(text, title=self.pane.title, pattern=pattern)
+            self.query_one("#pane-title", Static).update(content, layout=False)
 
     def refresh_data(self, *, changed: dict[str, set[str]] | None = None) -> None:
         """The engine changed: rebuild the current pane's rows (cells redraw lazily). A big pane's rows are
@@ -707,7 +709,7 @@ class MainScreen(Screen):
             self._shown = None  # the engine is mid-action on a worker thread: redrawn when it is done
         except Exception as exc:  # noqa: BLE001 - a panel must never take the console down
             self._shown = None
-            self.notify(f"{type(exc).__name__}: {exc}", title="Detail panel", severity="error")
+            self.app.notify(f"{type(exc).__name__}: {exc}", title="Detail panel", severity="error")
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         self._mark_focus()
@@ -857,7 +859,7 @@ class MainScreen(Screen):
         pane = find_pane(value)
         if pane is None:
             names = pane_menu(*(("lab",) if self.has_lab else ())).replace(" ", ", ")
-            self.notify(f"no pane named {value!r}; panes: {names}", title="Unknown pane", severity="error")
+            self.app.notify(f"no pane named {value!r}; panes: {names}", title="Unknown pane", severity="error")
         else:
             self.show_pane(pane.id)
         self.set_focus(self.table)
@@ -953,7 +955,7 @@ class MainScreen(Screen):
         rows = self.candidates(op)
         pane_id = self.pane_for(op)
         if not rows:
-            self.notify(f"{op.label}: no row of the {pane_id} pane it applies to", title="Nothing to act on",
+            self.app.notify(f"{op.label}: no row of the {pane_id} pane it applies to", title="Nothing to act on",
                         severity="warning")
             return
         commands = [SimpleCommand(f"{op.label}: {display_name(op.target, target)}",
@@ -979,19 +981,35 @@ class MainScreen(Screen):
         self.settle()
         op = OP_BY_ID[op_id]
         if op.target is not None and not self.op_applies(op, anywhere=True):
-            self.notify(f"{op.label}: select a row it applies to first", title="Nothing to act on",
+            self.app.notify(f"{op.label}: select a row it applies to first", title="Nothing to act on",
                         severity="warning")
             return
         target = self.target_of(op)
         self.run_worker(self._flow(op, target, preset or {}), group="flow", exclusive=True,
                         exit_on_error=False)
 
+    def refuse_read_only(self, op: Op) -> None:
+        """Say that ``op`` cannot run: the console was opened with --read-only (and how to act)."""
+        self.app.notify(f"{op.label}: the console was opened with --read-only, so nothing can change. "
+                        "Quit and run cmklab without --read-only to act.", title="ReadOnly", severity="error")
+
+    def on_key(self, event: events.Key) -> None:
+        """--read-only: an action's key, which the footer does not offer (``check_action``), is not silently
+        ignored: it says why nothing happens. Only keys no binding took reach here."""
+        if not self.app.read_only or isinstance(self.focused, (Input, TextArea)):
+            return
+        here = [op for op in OPS if op.key == event.key and op.mutating
+                and ("*" in op.panes or self.pane.id in op.panes)]
+        if here:
+            event.stop()
+            self.settle()
+            self.refuse_read_only(next((op for op in here if self.op_applies(op)), here[0]))
+
     async def _flow(self, op: Op, target: Any, preset: dict) -> None:
         app = self.app
         e = self.engine
         if op.mutating and app.read_only:
-            app.notify(f"{op.label}: the console was opened with --read-only, so nothing can change. "
-                       "Quit and run cmklab without --read-only to act.", title="ReadOnly", severity="error")
+            self.refuse_read_only(op)
             return
         name = display_name(op.target, target)
         label = f"{op.label}: {name}" if name else op.label
@@ -1001,22 +1019,31 @@ class MainScreen(Screen):
                 for f in spec.fields:
                     if f.name in preset:
                         f.value = preset[f.name]
-                call = await app.push_screen_wait(FormModal(spec))
-                if call is None:
-                    return
             else:
                 call = op.call(e, target)
         except EngineError as err:
             app.notify(err.message, title=err.display_code, severity="error")
             return
+        if op.form is not None:
+            # the form stays open until the engine has acted on it: a refusal shows in it, what was typed kept
+            await app.push_screen_wait(FormModal(spec, act=lambda call: self._act(op, target, label, call, form=True)))
+            return
+        await self._act(op, target, label, call, form=False)
+
+    async def _act(self, op: Op, target: Any, label: str, call: Any, *, form: bool) -> str | None:
+        """Confirm ``call`` with the engine's what-if when it is destructive, then run it in a worker. From a
+        form (``form``), wait for the engine: its refusal (notified too) is returned for the form to show, and
+        None once it is done (or not confirmed), which closes the form."""
+        app = self.app
+        e = self.engine
         if op.special:
             getattr(app, op.special)(*call.args)
-            return
-        dialog = op.form is not None
+            return None
+        dialog = form
         if op.confirm != "never" and previewable(call.method):
             impact = call.impact
             if impact is None:
-                if dialog:  # the form just closed: say at once that something is happening
+                if dialog:  # say at once that something is happening
                     self.show_busy(f"{label}: asking the engine what it would do")
                 try:
                     impact = await asyncio.to_thread(e.what_if, call.method, *call.args, **call.kwargs)
@@ -1036,20 +1063,21 @@ class MainScreen(Screen):
                     modal = ConfirmModal(title, impact.lines(MAX_NAMES), az, confirm_label=verb,
                                          danger=impact.destructive or op.confirm == "typed")
                 if not await app.push_screen_wait(modal):
-                    return
+                    return None
                 dialog = True
             # a refusal foreseen by the what-if still goes to the engine: it refuses (and audits) for real
         new_in = None
-        if op.target is None and op.form is not None and changes_state(call.method):
+        if op.target is None and form and changes_state(call.method):
             new_in = self.pane_for(op)  # a creation: the cursor goes to the new row
         if op.steps is not None:
             try:
                 call = op.steps(e, call)
             except EngineError as err:
                 app.notify(err.message, title=err.display_code, severity="error")
-                return
-        # after a dialog closes (or for a slow action) the progress shows at once, never a blank pause
-        app.execute(call, label, slow=op.slow or dialog, new_in=new_in)
+                return f"({err.display_code}) {err.message}"
+        # after a dialog (or for a slow action) the progress shows at once, never a blank pause
+        outcome = app.execute(call, label, slow=op.slow or dialog, new_in=new_in)
+        return await outcome if form else None
 
     def row_keys(self, pane_id: str) -> set | None:
         """The row keys of ``pane_id`` now (None when only a thread could list them: a big pane not shown)."""

@@ -13,28 +13,28 @@ from typing import Any
 
 from rich.json import JSON
 from textual.app import ComposeResult
-from textual.markup import escape
+from textual.content import Content
 from textual.widgets import Static
 
 from ..kinds import Line, at_rest, azure_doc, cause_lines, kind_of
 from ..rows import Index
-from .util import KeyScroll
+from .util import KeyScroll, escape
 
 _STYLE = {"ok": "$text-success", "bad": "$text-error", "warn": "$text-warning", "dim": "$text-muted",
           "accent": "$text-accent"}
 
 
-def lines_markup(lines: list[Line]) -> str:
+def lines_content(lines: list[Line]) -> Content:
+    """The cause chain's lines, styled; their text (names, tags, what the engine says) is never read as markup."""
     out = []
     for text, style in lines:
-        t = escape(text)
         if style == "bold":
-            out.append(f"[b]{t}[/b]")
+            out.append(Content.from_markup("[b]$text[/b]", text=text))
         elif style in _STYLE:
-            out.append(f"[{_STYLE[style]}]{t}[/]")
+            out.append(Content.from_markup(f"[{_STYLE[style]}]$text[/]", text=text))
         else:
-            out.append(t)
-    return "\n".join(out)
+            out.append(Content(text))
+    return Content("\n").join(out)
 
 
 class DetailPanel(KeyScroll):
@@ -58,7 +58,7 @@ class DetailPanel(KeyScroll):
             rest_title.display = rest.display = False
             return
         spec = kind_of(kind)
-        why.update(lines_markup(cause_lines(engine, idx, kind, obj)))
+        why.update(lines_content(cause_lines(engine, idx, kind, obj)))
         doc = azure_doc(engine, kind, obj)
         js.update(JSON(json.dumps(doc, default=str), indent=2))
         if spec.at_rest:

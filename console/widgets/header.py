@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from textual.markup import escape
 from textual.widgets import Static
+
+from .util import escape
 
 
 def profile_lines(current: str) -> list[str]:
@@ -30,8 +31,8 @@ class ClockHeader(Static):
             f"store [b]{escape(store)}[/b]",
             f"rules {escape(profile)}",
         ]
-        if read_only:
-            parts.append("[$text-warning][b]READ-ONLY[/b][/]")
+        if read_only:  # next to the name, in sight at any width (the store's path is what a narrow terminal cuts)
+            parts.insert(1, "[$text-warning][b]READ-ONLY[/b][/]")
         text = " │ ".join(parts)
         if text == self._shown_text:
             return

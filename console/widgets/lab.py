@@ -28,13 +28,12 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.markup import escape
 from textual.message import Message
 from textual.widgets import Static
 
 from console.workshop.scenario import Lab, ObjectiveResult
 
-from .util import KeyScroll
+from .util import KeyScroll, escape
 
 
 class LabPanel(KeyScroll, can_focus=True):

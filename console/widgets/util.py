@@ -35,3 +35,14 @@ class KeyScroll(VerticalScroll):
 
     def action_scroll_up(self) -> None:
         self.scroll_up(immediate=True)
+
+
+def escape(text: object) -> str:
+    """``text`` for Textual content markup, shown as it is: every ``[`` escaped.
+
+    Textual's own ``textual.markup.escape`` escapes only a ``[`` that looks like a tag: a lone ``[`` typed in the
+    filter then read the tag after it as text (``/[[/]``), ``[/`` was a closing tag that matched none (the
+    console crashed), and ``[$text-error]`` a style. A backslash just before a tag of the markup around the text
+    would still escape that tag: where the text can end in one (what the user types), say it with
+    ``Content.from_markup(template, name=text)`` instead, whose values are never read as markup."""
+    return str(text).replace("[", "\\[")

@@ -147,7 +147,7 @@ class VirtualTable(ScrollView, can_focus=True):
         self.keys = keys if isinstance(keys, list) else list(keys)
         self._index = index
         self._cache.clear()
-        self.virtual_size = Size(self.size.width or 80, len(self.keys) + 1)
+        self._set_virtual_size(Size(self.size.width or 80, len(self.keys) + 1))
         if at_end and self.keys:
             target = len(self.keys) - 1
         elif cursor_key is not None and (found := self.position(cursor_key)) is not None:
@@ -261,8 +261,19 @@ class VirtualTable(ScrollView, can_focus=True):
         return super()._size_updated(size, self.virtual_size, container_size, layout)
 
     def on_resize(self, event: events.Resize) -> None:
-        self.virtual_size = Size(event.size.width, len(self.keys) + 1)
+        self._set_virtual_size(Size(event.size.width, len(self.keys) + 1))
         self._scroll_to_cursor()
+
+    def _set_virtual_size(self, size: Size) -> None:
+        """One line per row (and the header). The scroll bars learn it at once: ``_size_updated`` (above) hides the
+        change from ``ScrollView``'s, which alone refreshed them, and a table grown past the screen without a
+        resize had no scroll bar, so it could not scroll (its cursor went off the screen until the terminal or
+        the panel was resized)."""
+        if size == self.virtual_size:
+            return
+        self.virtual_size = size
+        if self.is_mounted and self.container_size:
+            self._scroll_update(size)
 
     # Widget's own focus handlers redraw the whole widget; only the cursor row's colour says whether the table
     # has the focus, so they are replaced by ones that redraw that row (opening the filter prompt redrew every

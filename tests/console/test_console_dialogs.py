@@ -86,3 +86,102 @@ async def test_tab_walks_the_create_set_form_and_every_field_scrolls_into_view()
         await pilot.press("enter")  # the Create button has the focus
         await settle(pilot)
         assert app.engine.get_des("des-app") is not None
+
+
+async def wait_until(pilot, done, rounds: int = 300) -> bool:
+    """Pause until ``done()`` (bounded: a condition never met fails the test's next assertion)."""
+    for _ in range(rounds):
+        if done():
+            return True
+        await pilot.pause(0.01)
+    return done()
+
+
+async def test_enter_on_a_switch_submits_the_form_and_space_toggles_it():
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        app.main.show_pane("vaults")
+        await pilot.pause()
+        await pilot.press("n")
+        await wait_for_screen(pilot, FormModal)
+        await pilot.press(*"kv-enter")
+        switch = app.screen.query_one("#f-rbac")
+        switch.focus()
+        await pilot.pause()
+        await pilot.press("space")
+        assert switch.value is True  # space toggles
+        await pilot.press("enter")  # submits, as in the other fields; it toggled the switch back
+        assert await wait_until(pilot, lambda: app.engine.find_vault("kv-enter") is not None)
+        assert app.engine.find_vault("kv-enter").enable_rbac_authorization is True
+        assert not isinstance(app.screen, FormModal)
+
+
+# ---- notifications never hide a dialog's buttons, nor pile up over the screen ---------------------------------
+
+def toasts(app) -> list:
+    from textual.widgets._toast import Toast
+
+    return list(app.screen.query(Toast))
+
+
+async def test_a_burst_of_notifications_shows_the_newest_few():
+    app = make_app()
+    async with app.run_test(size=SMALL, notifications=True) as pilot:
+        await pilot.pause()
+        for i in range(8):
+            app.notify(f"notification {i}", title="burst")
+        await pilot.pause()
+        await pilot.pause()
+        shown = [str(t.render()) for t in toasts(app)]
+        assert 0 < len(shown) <= 3, shown
+        assert "notification 7" in shown[-1]  # the newest stays
+
+
+async def test_notifications_over_a_dialog_leave_its_buttons_in_sight_at_80x24():
+    app = make_app()
+    async with app.run_test(size=SMALL, notifications=True) as pilot:
+        await select(pilot, "vms", "vm-web")
+        await pilot.press("w")
+        await wait_for_screen(pilot, FormModal)
+        for i in range(5):
+            app.notify(f"written {i}\nencrypted at rest with the disk's data key", title="Write data to a VM disk")
+        await pilot.pause()
+        await pilot.pause()
+        shown = toasts(app)
+        assert shown
+        for button in app.screen.query(Button):
+            assert fully_visible(button)
+            for toast in shown:
+                assert not toast.region.overlaps(button.region), (str(toast.render()), button.label)
+
+
+# ---- a refusal keeps the form open ------------------------------------------------------------------------------
+
+async def test_a_refused_write_keeps_its_form_open_with_the_input_and_the_refusal():
+    """What-if cannot preview a write (the data plane): the engine refuses it only when it acts. The form
+    stayed on screen, what was typed kept, the refusal under the fields and in a notification."""
+    app = make_app()
+    async with app.run_test(size=SMALL, notifications=True) as pilot:
+        await select(pilot, "vms", "vm-web")
+        await pilot.press("w")
+        await wait_for_screen(pilot, FormModal)
+        form = app.screen
+        form.query_one("#f-offset").value = str(2**44)  # past the end of the disk
+        form.query_one("#f-data").value = "kept as typed"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        assert await wait_until(pilot, lambda: any(n.title == "InvalidParameter" for n in app._notifications))
+        await settle(pilot)
+        assert app.screen is form
+        assert form.query_one("#f-data").value == "kept as typed"
+        assert form.query_one("#f-offset").value == str(2**44)
+        said = str(form.query_one("#form-error").render())
+        assert "InvalidParameter" in said and "past the end of disk" in said
+        assert fully_visible(form.query_one("#form-error"))
+        form.query_one("#f-offset").value = "0"  # corrected: it goes through, and the form closes
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        assert await wait_until(pilot, lambda: not isinstance(app.screen, FormModal))
+        await settle(pilot)
+        assert [e.lines for e in app.command_log][-1][0].endswith("--data 'kept as typed'")
+        assert not app.command_log[-1].error and app.command_log[-2].error == "InvalidParameter"

@@ -138,22 +138,25 @@ async def test_read_only_refuses_every_change():
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         before = vm_state(app)
         await select(pilot, "keys", "key-3072")
-        for key in ("e", "r", "x", "n"):  # not offered in the footer: the keys do nothing
+        for key in ("e", "r", "x", "n"):  # not offered in the footer: the keys do nothing but say why
+            app.clear_notifications()
             await pilot.press(key)
             await settle(pilot)
+            assert [(n.title, n.severity) for n in notes(app)] == [("ReadOnly", "error")], key
         assert vm_state(app) == before
         assert all(not isinstance(s, (ConfirmModal, FormModal)) for s in app.screen_stack)
         for op_id in ("key.disable", "key.rotate", "key.delete", "key.create"):  # the palette's way
+            app.clear_notifications()
             app.main.run_op(op_id)
             await settle(pilot)
+            assert [(n.title, n.severity) for n in notes(app)] == [("ReadOnly", "error")], op_id
         assert vm_state(app) == before
         assert all(not isinstance(s, (ConfirmModal, FormModal)) for s in app.screen_stack)
-        refusals = [n for n in notes(app) if n.title == "ReadOnly"]
-        assert len(refusals) == 4 and all(n.severity == "error" for n in refusals)
+        app.clear_notifications()
         app.execute(__import__("console.actions", fromlist=["Call"]).Call("advance_clock", ("1h",)), "clock")
         await settle(pilot)
         assert app.engine.now() == "2026-05-01T09:00:00+00:00"  # the store refused it, and says so
-        refused = [n for n in notes(app) if n.title == "ReadOnly"][4:]
+        refused = [n for n in notes(app) if n.title == "ReadOnly"]
         assert len(refused) == 1 and "opened read-only" in refused[0].message
 
 

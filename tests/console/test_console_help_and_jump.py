@@ -33,3 +33,21 @@ async def test_the_jump_prompt_lists_every_alias_the_help_names_and_each_name_it
         named = re.findall(r":(\w+)", jump_help)
         assert named and set(named) <= set(listed), (named, listed)
         assert "l" not in [k.key for k in app.main.query_one(KeyFooter).query("FooterKey")]  # no lab, no l
+
+
+async def test_the_help_scrolls_with_j_k_g_and_G_as_the_rest_of_the_console():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await wait_for_screen(pilot, HelpScreen)
+        scroll = app.screen.query_one("#help-scroll")
+        assert scroll.max_scroll_y > 5  # more than one screen at 80x24
+        await pilot.press("j", "j", "j")
+        assert scroll.scroll_y == 3
+        await pilot.press("k")
+        assert scroll.scroll_y == 2
+        await pilot.press("G")
+        assert scroll.scroll_y == scroll.max_scroll_y
+        await pilot.press("g")
+        assert scroll.scroll_y == 0
+        assert isinstance(app.screen, HelpScreen)  # none of them closed it

@@ -96,7 +96,9 @@ async def _until(pilot, condition) -> None:
     raise AssertionError("condition never met")
 
 
-async def test_progress_shows_as_soon_as_a_create_dialog_closes_and_the_cursor_goes_to_the_new_row():
+async def test_progress_shows_at_once_while_a_create_form_waits_for_the_engine_and_the_cursor_goes_to_the_new_row():
+    """The form stays open until the engine has acted (a refusal shows in it): meanwhile it says so, the progress
+    shows at once, and esc would leave the action running."""
     from console.modals.form import FormModal
 
     app = make_app()
@@ -105,14 +107,16 @@ async def test_progress_shows_as_soon_as_a_create_dialog_closes_and_the_cursor_g
         await select(pilot, "disks", "disk-secure")
         await pilot.press("n")
         await wait_for_screen(pilot, FormModal)
+        form = app.screen
         for ch in "disk-zz":
             await pilot.press(ch)
         await pilot.press("enter")
-        await _until(pilot, lambda: not isinstance(app.screen, FormModal))
         await _until(pilot, gate.entered.is_set)
         await pilot.pause()
         assert busy_text(app) is not None and "Create disk" in busy_text(app)  # at once, not after a delay
+        assert app.screen is form and "the engine is acting" in str(form.query_one("#form-error").render())
         gate.release.set()
+        await _until(pilot, lambda: not isinstance(app.screen, FormModal))  # done: the form closes
         await settle(pilot)
         assert busy_text(app) is None
         assert app.main.pane.id == "disks" and app.main.selected.name == "disk-zz"
@@ -130,7 +134,6 @@ async def test_changing_a_set_s_key_shows_progress_while_the_engine_previews_it(
         gate = Gate(app.engine, "update_des", hold_what_if=True)
         form.spec.check = None  # the form's own check is not what this test holds
         form.action_submit()
-        await _until(pilot, lambda: not isinstance(app.screen, FormModal))
         await _until(pilot, gate.entered.is_set)
         await pilot.pause()
         assert busy_text(app) is not None and "asking the engine" in busy_text(app)

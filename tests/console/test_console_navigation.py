@@ -8,6 +8,7 @@ between two keys (``pilot.press`` waits after each key, which hides ordering bug
 from __future__ import annotations
 
 from textual import events
+from textual.widgets._toast import Toast
 
 from console.app import make_app
 from console.modals.confirm import ConfirmModal
@@ -401,3 +402,73 @@ async def test_the_filter_prompt_lies_over_the_footer_and_moves_nothing():
         assert (main.table.size, main.query_one("#side").size) == sizes
         shown = {k.key for k in footer.query(FooterKey)}
         assert {"slash", "colon", "question_mark"} <= shown  # the table's keys
+
+
+def cursor_in_view(table) -> bool:
+    """The cursor's row is among the rows drawn (the table's first line is its header)."""
+    top = int(table.scroll_y)
+    return top <= table.cursor < top + table._body_height()
+
+
+async def test_a_pane_longer_than_the_screen_scrolls_with_the_cursor_from_the_first_key():
+    """At 80x24 the events pane (30 rows, the cursor on the newest) opened from a fresh console: the rows in
+    view are the cursor's, and j / k / g / G scroll the list from the first key (the list stayed at its top,
+    its scroll bar missing, until a resize: the table set its own height without the scroll bars learning it)."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("colon", *"events", "enter")
+        await pilot.pause()
+        table = app.main.table
+        assert len(table.keys) > table._body_height()  # longer than the screen
+        assert table.cursor == len(table.keys) - 1
+        assert table.show_vertical_scrollbar
+        assert cursor_in_view(table) and table.scroll_y > 0
+        await pilot.press("g")
+        assert table.cursor == 0 and table.scroll_y == 0
+        for _ in range(table._body_height() + 3):
+            await pilot.press("j")
+        assert cursor_in_view(table) and table.scroll_y > 0
+        await pilot.press("G")
+        assert cursor_in_view(table)
+        await pilot.press("2", "colon", *"events", "enter")  # and again on the way back to a long pane
+        await pilot.pause()
+        await pilot.press("k", "k")
+        assert cursor_in_view(table)
+
+
+# ---- what the user typed is shown as typed, never read as markup ----------------------------------------------
+
+def title_text(app) -> str:
+    return str(app.main.query_one("#pane-title").render())
+
+
+async def test_brackets_and_backslashes_typed_in_the_filter_show_as_typed_in_the_title():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2", "slash", "left_square_bracket")
+        await pilot.pause()
+        assert "filter /[ → 0" in title_text(app)  # it read '/[[/] → 0': the '[' took the closing tag for text
+        await pilot.press("slash")  # '[/' was read as a closing tag that matches none: the console crashed
+        await pilot.pause()
+        assert "filter /[/ → 0" in title_text(app)
+        for typed in ("[b]key[/b]", "[$text-error]x", "key\\"):
+            app.main.query_one("#filter").value = typed
+            await pilot.pause()
+            assert f"filter /{typed} → " in title_text(app), typed
+
+
+async def test_a_notification_shows_the_text_the_user_typed_as_typed():
+    app = make_app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.press("colon", *"[b]nope[/b]", "enter")
+        await pilot.pause()
+        toast = list(app._notifications)[-1]
+        assert toast.title == "Unknown pane"
+        assert "'[b]nope[/b]'" in str(app.screen.query_one(Toast).render())
+
+
+def test_the_detail_s_cause_lines_show_their_text_as_it_is():
+    from console.widgets.detail import lines_content
+
+    lines = [("key [b]x[/b] disabled", "bold"), ("a tag ending in \\", "bad"), ("[$text-error]y", "")]
+    assert lines_content(lines).plain == "\n".join(text for text, _ in lines)

@@ -38,3 +38,27 @@ async def test_read_only_footer_offers_no_change():
         read_only = await footer_ops(True, pane, row)
         assert not any(OP_BY_ID[o].mutating for o in read_only), (pane, read_only)
         assert read_only == {o for o in writable if not OP_BY_ID[o].mutating}, (pane, read_only)
+
+
+async def test_an_action_key_pressed_in_a_read_only_console_says_why_nothing_happens():
+    app = make_app(read_only=True)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await select(pilot, "vms", "vm-web")
+        await settle(pilot)
+        await pilot.press("o")  # stop: not offered, and it did nothing without a word
+        await settle(pilot)
+        said = list(app._notifications)
+        assert [n.title for n in said] == ["ReadOnly"]
+        assert "Stop VM" in said[0].message and "without --read-only" in said[0].message
+        assert app.engine.find_vm("vm-web").power == "running"
+        await pilot.press("j")  # moving is no action: nothing more is said
+        await settle(pilot)
+        assert len(list(app._notifications)) == 1
+
+
+async def test_the_header_says_read_only_at_80_columns():
+    app = make_app(read_only=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        shown = app.main.query_one("#header").render_line(0).text  # as drawn: cut at the terminal's edge
+        assert "READ-ONLY" in shown, shown

@@ -162,3 +162,26 @@ def test_import_dialog_paths_take_folders_globs_and_quotes(tmp_path):
     assert expand_paths(f"'{folder}'") == [f"{folder}/x.json", f"{folder}/y.json"]
     assert expand_paths(f"'{folder}'/*.txt other.json") == [f"{folder}/z.txt", "other.json"]
     assert command_line([f"{folder}/x.json"], True, False) == f"cmklab import --merge '{folder}/x.json'"
+
+
+async def test_enter_on_a_switch_of_the_import_dialog_imports_and_space_toggles_it():
+    from textual.widgets import Switch
+
+    from console.modals.importer import ImportModal
+
+    app = make_app(Engine.in_memory(seed=3))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_import(" ".join(FILES))
+        await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, ImportModal)
+        partial = modal.query_one("#import-partial", Switch)
+        partial.focus()
+        await pilot.press("space")
+        assert partial.value is True
+        await pilot.press("enter")  # imports, as Enter in the paths does; it toggled the switch back
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert partial.value is True
+        assert modal.error is None and modal.report is not None
+        assert "--partial" in app.command_log[-1].lines[0]
