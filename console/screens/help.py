@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from ..actions import OPS
-from ..widgets.util import escape
+from ..widgets.util import KeyScroll, escape
 from .panes import NUMBER_KEYS, PANES
 
 GLOBAL_KEYS = [
@@ -71,11 +71,7 @@ def help_text(current: str | None = None, lab: bool = False, profile: str | None
 class HelpScreen(ModalScreen[None]):
     """Keys for every pane; escape, q or ? closes; it scrolls as the tables move (j k, g G, arrows, pages)."""
 
-    BINDINGS = [Binding("escape,q,question_mark", "close", "Close", show=True),
-                Binding("j", "scroll(1)", "Down", show=False),
-                Binding("k", "scroll(-1)", "Up", show=False),
-                Binding("g", "scroll_edge(0)", "Top", show=False),
-                Binding("G", "scroll_edge(1)", "Bottom", show=False)]
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close", show=True)]
 
     def __init__(self, current: str | None = None, lab: bool = False, profile: str | None = None) -> None:
         super().__init__(classes="dialog-screen")
@@ -89,18 +85,8 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="help"):
             yield Label("cmklab console: help and key bindings", id="dialog-title")
-            with VerticalScroll(id="help-scroll"):
+            with KeyScroll(id="help-scroll"):
                 yield Static(help_text(self.current, self.lab, self.profile), id="help-text")
-
-    def action_scroll(self, lines: int) -> None:
-        self.query_one("#help-scroll", VerticalScroll).scroll_relative(y=lines, animate=False)
-
-    def action_scroll_edge(self, end: int) -> None:
-        scroll = self.query_one("#help-scroll", VerticalScroll)
-        if end:
-            scroll.scroll_end(animate=False)
-        else:
-            scroll.scroll_home(animate=False)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from console.app import make_app
+from tests.console.test_console_navigation import burst
 from console.screens.help import GLOBAL_KEYS, HelpScreen
 from console.screens.panes import find_pane
 from console.screenshots import wait_for_screen
@@ -51,3 +52,7 @@ async def test_the_help_scrolls_with_j_k_g_and_G_as_the_rest_of_the_console():
         await pilot.press("g")
         assert scroll.scroll_y == 0
         assert isinstance(app.screen, HelpScreen)  # none of them closed it
+        burst(pilot, *["j"] * 4)  # typed quickly (in one read from the terminal): each key a line, none lost
+        await pilot.pause()
+        await pilot.pause()
+        assert scroll.scroll_y == 4
