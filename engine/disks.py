@@ -314,10 +314,12 @@ class DisksBackend(EngineCore):
                                      os_type=os_type, tags=tags, zone=zone, props=props)
 
     @action
-    def create_snapshot(self, name: str, resource_group: str, source: str, *, location: str | None = None,
+    def create_snapshot(self, name: str, resource_group: str, source: str | None, *, location: str | None = None,
                         encryption_type: str | None = None, disk_encryption_set: str | None = None,
-                        sku: str | None = None, tags: dict | None = None, props: dict | None = None) -> Snapshot:
-        return self._create_resource("snapshot", name, resource_group, size_gb=None, sku=sku or "Standard_LRS",
+                        sku: str | None = None, tags: dict | None = None, props: dict | None = None,
+                        size_gb: int | None = None) -> Snapshot:
+        """A snapshot of ``source``, or without one an empty snapshot of ``size_gb`` (createOption Empty)."""
+        return self._create_resource("snapshot", name, resource_group, size_gb=size_gb, sku=sku or "Standard_LRS",
                                      location=location, encryption_type=encryption_type,
                                      des_arg=disk_encryption_set, source=source, os_type=None, tags=tags, props=props)
 
@@ -416,15 +418,16 @@ class DisksBackend(EngineCore):
                 os_type = os_type or src.os_type
             if kind == "image" and src is None:
                 raise BadRequest("an image needs --source (a VM, disk or snapshot)", code="InvalidParameter")
-            size_gb = 128 if size_gb is None else size_gb
+            etype, des = self._resolve_encryption(location=loc, sku=sku, encryption_type=encryption_type,
+                                                  des_arg=des_arg, what=f"{kind} {name}")
+            if size_gb is None:  # ARM: an empty disk or snapshot (createOption Empty) needs its size
+                raise BadRequest("Required parameter 'diskSizeGB' is missing (null).", code="InvalidParameter")
             if not isinstance(size_gb, int) or isinstance(size_gb, bool) or not 1 <= size_gb <= MAX_DISK_GB[sku]:
                 raise BadRequest(f"disk size {size_gb!r} GB is not valid for {sku}; allowed: 1 to {MAX_DISK_GB[sku]}",
                                  code="InvalidParameter")
             if src is not None and size_gb < src.size_gb:
                 raise BadRequest(f"size {size_gb} GB is smaller than the source ({src.size_gb} GB)",
                                  code="InvalidParameter")
-            etype, des = self._resolve_encryption(location=loc, sku=sku, encryption_type=encryption_type,
-                                                  des_arg=des_arg, what=f"{kind} {name}")
             cls = KINDS[kind]
             uid = self.rng.guid()
             r = cls(id=arm_id(self.subscription_id, group.name, kind, name), name=name, resource_group=group.name,

@@ -606,11 +606,9 @@ def put_resource(ep, req: Req, sub: str, rg: str, table: str, name: str) -> Resp
                                   tags=body.get("tags"), zone=_zone(body), props=_plain(p, DISK_MODELLED) or None,
                                   **enc)
     elif table == "snapshots":
-        if not src:
-            raise HttpError(400, "InvalidParameter", "properties.creationData.sourceResourceId is required: "
-                            "cmklab makes snapshots of disks.")
-        r = ep.engine.create_snapshot(name, rg, src, location=body.get("location"), sku=sku, tags=body.get("tags"),
-                                      **enc)
+        r = ep.engine.create_snapshot(name, rg, src if cd.get("createOption") != "Empty" else None,
+                                      size_gb=p.get("diskSizeGB"), location=body.get("location"), sku=sku,
+                                      tags=body.get("tags"), **enc)
     else:
         sp = p.get("storageProfile") or {}
         os_disk = sp.get("osDisk") or {}

@@ -236,6 +236,18 @@ DISK_UPDATE_PROPS = [
 SNAPSHOT_CREATE_PROPS = [_NETWORK_ACCESS, _PUBLIC_ACCESS, _DISK_ACCESS, _ARCHITECTURE, _ACCELERATED, _EDGE_ZONE]
 """``az snapshot create`` flags that set a plain property of the snapshot."""
 
+def _validate_disk_create(ns) -> None:
+    """az's own check before the PUT (custom.py ``create_managed_disk``): an empty disk needs its size."""
+    if ns.size_gb is None and not ns.source:
+        raise CLIError("usage error: --size-gb is required to create an empty disk")
+
+
+def _validate_snapshot_create(ns) -> None:
+    """az's own check before the PUT (custom.py ``create_snapshot``): an empty snapshot needs its size."""
+    if ns.size_gb is None and not ns.source:
+        raise CLIError("Please supply size for the snapshots")
+
+
 command("az disk create", "Create a managed disk.", [
     rg(), name("The name of the managed disk that is being created. It can't be changed after the disk is created. "
                "Supported characters for the name are a-z, A-Z, 0-9 and _. The maximum name length is 80 characters."),
@@ -250,7 +262,7 @@ command("az disk create", "Create a managed disk.", [
     enum(("--hyper-v-generation",), "hyper_v_generation", "The hypervisor generation of the Virtual Machine. "
          "Applicable to OS disks only.", HYPER_V, help_default="V1"),
     *_encryption_args(), tags(), no_wait(), *props.args(DISK_CREATE_PROPS),
-], method="create_disk", params=_DISK_PARAMS, table=transform_disk_create, render=lambda e, d, ns: views.disk_view(e, d),
+], method="create_disk", params=_DISK_PARAMS, table=transform_disk_create, validate=_validate_disk_create, render=lambda e, d, ns: views.disk_view(e, d),
     call=lambda ns, ctx: Call("create_disk", (ns.name, ns.resource_group), {
         "size_gb": ns.size_gb, "sku": ns.sku or "Premium_LRS", "location": ns.location,
         "encryption_type": ns.encryption_type, "disk_encryption_set": ns.disk_encryption_set, "source": ns.source,
@@ -330,8 +342,9 @@ command("az snapshot create", "Create a snapshot.", [
          "Applicable to OS disks only.", HYPER_V),
     *_encryption_args(), tags(), no_wait(), *props.args(SNAPSHOT_CREATE_PROPS),
 ], method="create_snapshot", params=_DISK_PARAMS, render=lambda e, s, ns: views.snapshot_view(e, s),
+    validate=_validate_snapshot_create,
     call=lambda ns, ctx: Call("create_snapshot", (ns.name, ns.resource_group, ns.source), {
-        "location": ns.location, "encryption_type": ns.encryption_type,
+        "size_gb": ns.size_gb, "location": ns.location, "encryption_type": ns.encryption_type,
         "disk_encryption_set": ns.disk_encryption_set, "sku": ns.sku, "tags": ns.tags,
         "props": props.collect(ns, ctx, SNAPSHOT_CREATE_PROPS)}),
     examples=[("Create a snapshot of a disk (a customer-key disk needs a set with the same key).",
