@@ -114,6 +114,9 @@ class Command:
     """The arguments one resource id stands for (the resource group first)."""
     ids_required: tuple = ()
     """Those of ``id_parts`` that are required when ``--ids`` is not given."""
+    resource_type: str | None = None
+    """The ARM type of the resource a command without ``--ids`` names (az 2.91 gives ``vmss stop`` none): how the
+    console's command log finds the resource's group. A command with ``--ids`` says it there."""
     probe: str | None = None
     """For a delete: the facade method that looks the resource up first, so a missing one deletes nothing and
     succeeds (ARM answers 204)."""

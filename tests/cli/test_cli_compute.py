@@ -57,7 +57,7 @@ def test_vm_power_cycle_and_update(cli, landscape):
     assert r.code == 1 and "securityProfile.encryptionAtHost" in r.err
     cli.ok("vm", "start", "-g", "rg1", "-n", "vm1")
     cli.ok("vm", "restart", "-g", "rg1", "-n", "vm1")
-    r = cli.az("vm", "update", "-g", "rg1", "-n", "vm1", "--encryption-at-host", "false")
+    r = cli.az("vm", "update", "-g", "rg1", "-n", "vm1", "--set", "securityProfile.encryptionAtHost=false")
     assert r.code == 1 and "must be deallocated" in r.err
 
 

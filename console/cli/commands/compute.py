@@ -82,12 +82,12 @@ command("az disk-encryption-set update", "Update a disk encryption set.", [
     examples=[("Move a set (and every disk of it) to a new key version.",
                "az disk-encryption-set update -n MySet -g MyResourceGroup --key-url MyKey --source-vault MyVault")])
 
-command("az disk-encryption-set delete", "Delete a disk encryption set.", [_des_name(), rg(), no_wait(), yes()],
+command("az disk-encryption-set delete", "Delete a disk encryption set.", [_des_name(), rg(), no_wait()],
         method="delete_des", ids="Microsoft.Compute/diskEncryptionSets", probe="get_des", call=lambda ns, ctx: Call("delete_des", (ns.name, ns.resource_group)),
         examples=[("Delete a disk encryption set.", "az disk-encryption-set delete -n MySet -g MyResourceGroup")])
 
 command("az disk-encryption-set list-associated-resources", "List all resources that are encrypted with this disk "
-        "encryption set.", [_des_name(), rg()], ids="Microsoft.Compute/diskEncryptionSets", 
+        "encryption set.", [_des_name(), rg()],
         call=lambda ns, ctx: Call("get_des", (ns.name, ns.resource_group)),
         render=lambda e, d, ns: sorted(r.id for r in e.des_resources(d)),
         examples=[("List the resources a set encrypts.",

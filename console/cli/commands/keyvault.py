@@ -208,7 +208,7 @@ def _vault_show(ctx, ns):
 
 
 command("az keyvault show", "Show details of a Vault or HSM.", [_vault_name(), rg(required=False)],
-        ids=VAULT_TYPE, run=_vault_show,
+        run=_vault_show,
         examples=[("Show details of a key vault.", "az keyvault show --name MyKeyVault")])
 
 command("az keyvault list", "List Vaults and/or HSMs.", [
@@ -230,7 +230,7 @@ command("az keyvault update", "Update the properties of a Vault.", [
           "of data actions, and the access policies specified in vault properties will be ignored."),
     *generic.generic_args(),
     no_wait(), *props.args(VAULT_UPDATE_PROPS),
-], ids=VAULT_TYPE, call=lambda ns, ctx: _vault_update_call(ns, ctx),
+], call=lambda ns, ctx: _vault_update_call(ns, ctx),
     render=lambda e, v, ns: views.vault_view(e, v), method="update_vault", params={"sku": _sku_words},
     examples=[("Enable purge protection (needed by disk encryption sets).",
                "az keyvault update -n MyKeyVault -g MyResourceGroup --enable-purge-protection true")])
@@ -268,7 +268,7 @@ def _vault_update_call(ns, ctx) -> Call:
     return Call("update_vault", (ns.name,), kwargs)
 
 
-command("az keyvault delete", "Delete a Vault or HSM.", [_vault_name(), rg(required=False), no_wait()], ids=VAULT_TYPE, 
+command("az keyvault delete", "Delete a Vault or HSM.", [_vault_name(), rg(required=False), no_wait()],
         call=lambda ns, ctx: Call("delete_vault", (ns.name,)), method="delete_vault", warning=SOFT_DELETE_WARNING,
         examples=[("Delete a key vault.", "az keyvault delete --name MyKeyVault --resource-group MyResourceGroup")])
 
@@ -338,7 +338,7 @@ command("az keyvault set-policy", "Update security policy settings for a Key Vau
            "they grant nothing it checks.)", OTHER_PERMISSIONS[plural], nargs="*", group="Permission Arguments")
       for kind, plural in (("secret", "secrets"), ("certificate", "certificates"), ("storage", "storage"))],
     no_wait(),
-], ids=VAULT_TYPE, validate=_validate_set_policy,
+], validate=_validate_set_policy,
     call=lambda ns, ctx: Call("set_policy", (ns.name, ns.object_id, None if ns.key_permissions is None else
                                              list(dict.fromkeys(ns.key_permissions))),
                               {"other_permissions": {"secrets": ns.secret_permissions,
@@ -350,7 +350,7 @@ command("az keyvault set-policy", "Update security policy settings for a Key Vau
 
 command("az keyvault delete-policy", "Delete security policy settings for a Key Vault.", [
     _vault_name(), rg(required=False), *_principal_args(), no_wait(),
-], ids=VAULT_TYPE, validate=_validate_policy, call=lambda ns, ctx: Call("delete_policy", (ns.name, ns.object_id)),
+], validate=_validate_policy, call=lambda ns, ctx: Call("delete_policy", (ns.name, ns.object_id)),
     render=lambda e, v, ns: views.vault_view(e, v), method="delete_policy", params=_POLICY_PARAMS,
     examples=[("Delete the policy of an identity (disks using the set stop working).",
                "az keyvault delete-policy -n MyVault --object-id {GUID}")])

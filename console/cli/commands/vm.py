@@ -348,8 +348,15 @@ VM_UPDATABLE = {
 """What a generic update can change on a VM (its JSON path -> the facade keyword)."""
 
 
+def _host_encryption_words(value, w) -> dict:
+    """az 2.91's ``vm update`` has no ``--encryption-at-host``: the docs set it with the generic ``--set``."""
+    if value is None:
+        return {}
+    return {"set": ["securityProfile.encryptionAtHost=" + ("true" if value else "false")]}
+
+
 def _update_call(ns, ctx) -> Call:
-    kwargs = {"encryption_at_host": ns.encryption_at_host, "size": ns.size, "ultra_ssd_enabled": ns.ultra_ssd_enabled}
+    kwargs = {"size": ns.size, "ultra_ssd_enabled": ns.ultra_ssd_enabled}
     given = props.collect(ns, ctx, VM_UPDATE_PROPS)
     if generic.given(ns):
         engine = ctx.engine
@@ -369,11 +376,9 @@ command("az vm update", "Update the properties of a VM.", [
         "virtual-machines/ for size info."),
     flag3(("--ultra-ssd-enabled",), "ultra_ssd_enabled", "Enables or disables the capability to have 1 or more "
           "managed data disks with UltraSSD_LRS storage account."),
-    flag3(("--encryption-at-host",), "encryption_at_host", "Enable Host Encryption for the VM or VMSS. This will "
-          "enable the encryption for all the disks including Resource/Temp disk at host itself."),
     *generic.generic_args(),
     no_wait(), *props.args(VM_UPDATE_PROPS),
-], method="update_vm", ids=VM_TYPE, call=_update_call, render=lambda e, vm, ns: views.vm_view(e, vm),
+], method="update_vm", params={"encryption_at_host": _host_encryption_words}, ids=VM_TYPE, call=_update_call, render=lambda e, vm, ns: views.vm_view(e, vm),
     examples=[("Turn on encryption at host (the VM deallocated).",
                "az vm update -g MyResourceGroup -n MyVm --set securityProfile.encryptionAtHost=true")])
 
@@ -391,7 +396,6 @@ command("az vm disk attach", "Attach a managed persistent disk to a VM.", [
     Arg(("--lun",), "lun", "0-based logical unit number (LUN). Max value depends on the Virtual Machine size.",
         kind="int"),
     enum(("--caching",), "caching", "Disk caching policy.", CACHING),
-    no_wait(),
 ], method="attach_disk", params=_DISK_PARAMS, ids=VM_TYPE, id_parts=("resource_group", "vm_name"),
     call=lambda ns, ctx: Call("attach_disk", (ns.vm_name, _need_disk(ns), ns.resource_group), {
     "lun": ns.lun, "new": ns.new, "size_gb": ns.size_gb, "sku": ns.sku, "caching": ns.caching}),
@@ -410,7 +414,6 @@ command("az vm disk detach", "Detach a managed disk from a VM.", [
         "configure --defaults vm=<name>`.", required=True),
     rg(), Arg(("--name", "-n"), "name", "The data disk name.", required=True),
     flag3(("--force-detach",), "force_detach", "Force detach managed data disks from a VM."),
-    no_wait(),
-], method="detach_disk", params=_DISK_PARAMS, ids=VM_TYPE, id_parts=("resource_group", "vm_name"),
+], method="detach_disk", params=_DISK_PARAMS, resource_type=VM_TYPE, id_parts=("resource_group", "vm_name"),
     call=lambda ns, ctx: Call("detach_disk", (ns.vm_name, ns.name, ns.resource_group)),
     examples=[("Detach a data disk.", "az vm disk detach -g MyResourceGroup --vm-name MyVm --name disk_name")])
