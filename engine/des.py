@@ -95,9 +95,18 @@ class DesBackend(EngineCore):
         with self.transaction():
             group = self.get_group(resource_group)
             loc = check_region(location) if location else group.location
-            if self._exists("des", "des", name, group.name):
-                raise Conflict(f"disk encryption set {name!r} already exists in resource group {group.name!r}",
-                               code="Conflict")
+            if self._exists("des", "des", name, group.name):  # ARM's PUT on a set that exists: an update
+                des = self._find_des(name, group.name)
+                if location and loc != des.location:
+                    raise BadRequest(f"The resource '{des.name}' already exists in location '{des.location}' in "
+                                     f"resource group '{des.resource_group}'. A resource with the same name cannot be "
+                                     f"created in location '{loc}'. Please select a new resource name.",
+                                     code="InvalidResourceLocation")
+                des = self.update_des(des.name, des.resource_group, key_url=key_url, source_vault=source_vault,
+                                      rotation_to_latest=bool(rotation_to_latest), encryption_type=etype)
+                if tags is not None:
+                    des.tags = dict(tags)
+                return des
             in_region = sum(1 for d in self.t["des"].values() if d.location == loc)
             if in_region >= self.rules.des_per_region:
                 raise QuotaExceeded(f"region {loc} already has {in_region} disk encryption sets in this subscription;"

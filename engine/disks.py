@@ -404,8 +404,10 @@ class DisksBackend(EngineCore):
             if sku == PREMIUM_V2:
                 self._check_premium_v2(name, loc, zone, os_type)
             table = TABLE_OF[kind]
-            if self._exists(table, kind, name, group.name):
-                raise Conflict(f"{kind} {name!r} already exists in resource group {group.name!r}", code="Conflict")
+            if self._exists(table, kind, name, group.name):  # ARM's PUT on a name that exists: an update
+                return self._put_existing(self._find(kind, name, group.name), location=location, sku=sku,
+                                          size_gb=size_gb, encryption_type=encryption_type, des_arg=des_arg,
+                                          source=source, os_type=os_type, tags=tags, zone=zone, props=props)
             src = self._source(source, group.name) if source else None
             if src is not None:
                 if src.location != loc:
@@ -446,6 +448,55 @@ class DisksBackend(EngineCore):
             self._emit(ev.DiskCreated, f"{kind} {name} created ({sku}, {size_gb} GB, {etype}"
                        + (f", set {des.name}" if des else "") + ")", disk=r.id)
             return r
+
+    def _put_existing(self, r: Disk, *, location, sku, size_gb, encryption_type, des_arg, source, os_type, tags,
+                      zone, props) -> Disk:
+        """A create (ARM's PUT) of a disk, snapshot or image that exists: what it gives changes as an update would
+        (a disk through :meth:`update_disk`: it grows, changes SKU or encryption on its rules; tags and plain
+        properties given are set); what is fixed at creation (region, source, zone) must be the same, as ARM refuses
+        a change of it (``InvalidResourceLocation``, ``PropertyChangeNotAllowed``); what is not given is kept."""
+        what = {"disk": "disk", "snapshot": "snapshot", "image": "image"}[r.kind]
+        if location and check_region(location) != r.location:
+            raise BadRequest(f"The resource '{r.name}' already exists in location '{r.location}' in resource group "
+                             f"'{r.resource_group}'. A resource with the same name cannot be created in location "
+                             f"'{check_region(location)}'. Please select a new resource name.",
+                             code="InvalidResourceLocation")
+        if source:
+            src = self._source(source, r.resource_group)
+            if src.id.lower() != (r.source_resource_id or "").lower():  # (a VM names its OS disk, as at creation)
+                raise BadRequest(f"Changing property 'creationData.sourceResourceId' is not allowed: {what} "
+                                 f"{r.name!r} was made from {r.source_resource_id or 'nothing (empty)'}",
+                                 code="PropertyChangeNotAllowed")
+        if zone is not None and str(zone) != (r.zone or ""):
+            raise BadRequest(f"Changing property 'zones' is not allowed: {what} {r.name!r} is "
+                             f"{'in zone ' + r.zone if r.zone else 'regional'}", code="PropertyChangeNotAllowed")
+        if os_type and r.os_type and os_type.lower() != r.os_type.lower() and r.kind == "image":
+            raise BadRequest(f"Changing property 'osType' is not allowed: image {r.name!r} is {r.os_type}",
+                             code="PropertyChangeNotAllowed")
+        if r.kind == "disk":
+            return self.update_disk(r.name, r.resource_group, encryption_type=encryption_type,
+                                    disk_encryption_set=des_arg, sku=sku if sku != r.sku else None,
+                                    size_gb=size_gb if size_gb is not None and size_gb != r.size_gb else None,
+                                    tags=tags, props=props)
+        if encryption_type is not None or des_arg is not None:
+            etype, des = self._resolve_encryption(location=r.location, sku=r.sku, encryption_type=encryption_type,
+                                                  des_arg=des_arg, what=f"{what} {r.name}")
+            if etype != r.encryption_type or (des.id if des else None) != r.des_id:
+                raise BadRequest(f"{what} {r.name!r} keeps the encryption it was made with ({r.encryption_type}); "
+                                 "cmklab does not re-encrypt a snapshot or image in place: make a new one",
+                                 code="OperationNotAllowed")
+        if size_gb is not None and size_gb != r.size_gb:
+            raise BadRequest(f"Changing property 'diskSizeGB' is not allowed: {what} {r.name!r} is {r.size_gb} GB",
+                             code="PropertyChangeNotAllowed")
+        self._touch(r)
+        if r.kind == "snapshot" and sku and sku != r.sku:
+            r.sku = sku
+        if tags is not None:
+            r.tags = dict(tags)
+        if props:
+            r.props = merge_props(copy.deepcopy(r.props), copy.deepcopy(props))
+        self._emit(ev.ResourceChanged, f"{what} {r.name} updated", resource=r.id)
+        return r
 
     def _same_key_des(self, kind: str, name: str, src: Disk, des_arg: str | None) -> str:
         """K6: a copy of a customer-key resource uses the same customer-managed key."""

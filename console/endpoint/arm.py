@@ -592,9 +592,6 @@ def put_resource(ep, req: Req, sub: str, rg: str, table: str, name: str) -> Resp
     exists = _exists(getattr(ep.engine, KINDS[table][1]), name, rg)
     if table == "disks" and exists:
         return patch_disk(ep, req, sub, rg, name)
-    if exists:
-        raise HttpError(409, "PropertyChangeNotAllowed", f"{KINDS[table][0]} '{name}' exists; cmklab does not "
-                        "change snapshots and images in place (delete and create it again).")
     cd = p.get("creationData") or {}
     src = cd.get("sourceResourceId") or cd.get("sourceUri")
     enc = _encryption_args(p)

@@ -33,3 +33,23 @@ def test_an_empty_disk_or_snapshot_without_disk_size_gb_is_refused(arm, table):
     r = s.put(url, json={"location": "eastus", "properties": {"creationData": {"createOption": "Empty"},
                                                               "diskSizeGB": 5}})
     assert r.status_code == 200 and r.json()["properties"]["diskSizeGB"] == 5
+
+
+def test_a_put_on_a_snapshot_that_exists_updates_it_and_a_new_source_is_refused(arm):
+    s, base = arm
+    disk = f"{base}/disks/src1?{API}"
+    made = s.put(disk, json={"location": "eastus", "properties": {"creationData": {"createOption": "Empty"},
+                                                                  "diskSizeGB": 4}}).json()
+    url = f"{base}/snapshots/snap1?{API}"
+    body = {"location": "eastus", "properties": {"creationData": {"createOption": "Copy",
+                                                                  "sourceResourceId": made["id"]}}}
+    first = s.put(url, json=body).json()
+    again = s.put(url, json={**body, "tags": {"a": "1"}})
+    assert again.status_code == 200
+    assert (again.json()["properties"]["uniqueId"], again.json()["tags"]) == (first["properties"]["uniqueId"],
+                                                                              {"a": "1"})
+    other = s.put(f"{base}/disks/src2?{API}", json={"location": "eastus", "properties": {
+        "creationData": {"createOption": "Empty"}, "diskSizeGB": 4}}).json()
+    moved = s.put(url, json={"location": "eastus", "properties": {"creationData": {
+        "createOption": "Copy", "sourceResourceId": other["id"]}}})
+    assert moved.status_code == 400 and moved.json()["error"]["code"] == "PropertyChangeNotAllowed"
