@@ -142,9 +142,11 @@ class VaultsBackend(EngineCore):
                           soft_delete_retention_days=days, enable_rbac_authorization=bool(enable_rbac_authorization),
                           created=self.now(), tags=dict(tags or {}), props=merge_props({}, copy.deepcopy(props)))
             if not vault.enable_rbac_authorization and self_perms:
-                # as az does: the creator gets an access policy with every key permission
-                vault.access_policies.append(self._policy(self.operator, [p for p in KEY_PERMISSIONS if p != "all"
-                                                                          and p not in ("release",)]))
+                # as az 2.91 does: the creator gets an access policy with "all" of keys, secrets, certificates
+                # and storage (az's create_vault: Permissions(keys=[all], secrets=[all], ...))
+                policy = self._policy(self.operator, ["all"])
+                policy["permissions"].update(secrets=["all"], certificates=["all"], storage=["all"])
+                vault.access_policies.append(policy)
             self._add(vault)
             self._emit(ev.VaultCreated, f"vault {name} created in {loc}", vault=name)
             return vault
