@@ -198,6 +198,7 @@ def key_attributes(engine, key, ver: dict) -> dict:
         "expires": ver.get("exp"),
         "exportable": False,
         "hsmPlatform": None,
+        "keySize": None,  # az 2.91 prints the SDK's key_size: the service gives it for oct keys only (RSA and EC: null)
         "notBefore": ver.get("nbf"),
         "recoverableDays": vault.soft_delete_retention_days if vault is not None else 90,
         "recoveryLevel": recovery_level(vault),
@@ -249,6 +250,7 @@ def key_list_item(engine, key, ver: dict | None = None, *, versioned: bool = Fal
     ver = ver if ver is not None else key.current
     return {
         "attributes": key_attributes(engine, key, ver),
+        "keySize": None,  # az's transform_key_list_output: the SDK's key_size, null for RSA and EC keys
         "kid": key_id(key.vault, key.name, ver["version"] if versioned else None),
         "managed": None,
         "name": key.name,
