@@ -307,29 +307,35 @@ class DisksBackend(EngineCore):
     def create_disk(self, name: str, resource_group: str, *, size_gb: int | None = None, sku: str = "Premium_LRS",
                     location: str | None = None, encryption_type: str | None = None,
                     disk_encryption_set: str | None = None, source: str | None = None, os_type: str | None = None,
-                    tags: dict | None = None, zone: str | None = None, props: dict | None = None) -> Disk:
-        """``props``: plain ARM properties stored and shown as given (see ``Disk.props``)."""
+                    tags: dict | None = None, zone: str | None = None, props: dict | None = None,
+                    hyper_v_generation: str | None = None) -> Disk:
+        """``props``: plain ARM properties stored and shown as given (see ``Disk.props``); ``hyper_v_generation``
+        (V1, V2) not given: the source's (a disk from a Gen2 image is V2)."""
         return self._create_resource("disk", name, resource_group, size_gb=size_gb, sku=sku, location=location,
                                      encryption_type=encryption_type, des_arg=disk_encryption_set, source=source,
-                                     os_type=os_type, tags=tags, zone=zone, props=props)
+                                     os_type=os_type, tags=tags, zone=zone, props=props,
+                                     hyper_v_generation=hyper_v_generation)
 
     @action
     def create_snapshot(self, name: str, resource_group: str, source: str | None, *, location: str | None = None,
                         encryption_type: str | None = None, disk_encryption_set: str | None = None,
                         sku: str | None = None, tags: dict | None = None, props: dict | None = None,
-                        size_gb: int | None = None) -> Snapshot:
+                        size_gb: int | None = None, hyper_v_generation: str | None = None) -> Snapshot:
         """A snapshot of ``source``, or without one an empty snapshot of ``size_gb`` (createOption Empty)."""
         return self._create_resource("snapshot", name, resource_group, size_gb=size_gb, sku=sku or "Standard_LRS",
                                      location=location, encryption_type=encryption_type,
-                                     des_arg=disk_encryption_set, source=source, os_type=None, tags=tags, props=props)
+                                     des_arg=disk_encryption_set, source=source, os_type=None, tags=tags, props=props,
+                                     hyper_v_generation=hyper_v_generation)
 
     @action
     def create_image(self, name: str, resource_group: str, source: str, *, location: str | None = None,
-                     os_type: str | None = None, tags: dict | None = None) -> Image:
-        """An image from a VM (its OS disk), a disk or a snapshot; it keeps its source's encryption (K6)."""
+                     os_type: str | None = None, tags: dict | None = None,
+                     hyper_v_generation: str | None = None) -> Image:
+        """An image from a VM (its OS disk), a disk or a snapshot; it keeps its source's encryption (K6) and, unless
+        ``hyper_v_generation`` says otherwise, its generation."""
         return self._create_resource("image", name, resource_group, size_gb=None, sku="Standard_LRS",
                                      location=location, encryption_type=None, des_arg=None, source=source,
-                                     os_type=os_type, tags=tags)
+                                     os_type=os_type, tags=tags, hyper_v_generation=hyper_v_generation)
 
     def _source(self, source: str, resource_group: str) -> Disk:
         if source.startswith("/"):
@@ -388,8 +394,11 @@ class DisksBackend(EngineCore):
 
     def _create_resource(self, kind: str, name: str, resource_group: str, *, size_gb, sku, location,
                          encryption_type, des_arg, source, os_type, tags, create_option: str | None = None,
-                         zone: str | None = None, props: dict | None = None) -> Disk:
+                         zone: str | None = None, props: dict | None = None,
+                         hyper_v_generation: str | None = None) -> Disk:
         check_name(kind, name)
+        if hyper_v_generation is not None:
+            hyper_v_generation = choice(hyper_v_generation, ("V1", "V2"), "hyper-V generation")
         sku = self.check_sku(sku or "Premium_LRS", kind)
         if zone is not None:
             zone = str(zone)
@@ -407,7 +416,8 @@ class DisksBackend(EngineCore):
             if self._exists(table, kind, name, group.name):  # ARM's PUT on a name that exists: an update
                 return self._put_existing(self._find(kind, name, group.name), location=location, sku=sku,
                                           size_gb=size_gb, encryption_type=encryption_type, des_arg=des_arg,
-                                          source=source, os_type=os_type, tags=tags, zone=zone, props=props)
+                                          source=source, os_type=os_type, tags=tags, zone=zone, props=props,
+                                          hyper_v_generation=hyper_v_generation)
             src = self._source(source, group.name) if source else None
             if src is not None:
                 if src.location != loc:
@@ -418,6 +428,7 @@ class DisksBackend(EngineCore):
                         encryption_type = src.encryption_type
                 size_gb = size_gb or src.size_gb
                 os_type = os_type or src.os_type
+                hyper_v_generation = hyper_v_generation or src.hyper_v_generation
             if kind == "image" and src is None:
                 raise BadRequest("an image needs --source (a VM, disk or snapshot)", code="InvalidParameter")
             etype, des = self._resolve_encryption(location=loc, sku=sku, encryption_type=encryption_type,
@@ -439,7 +450,7 @@ class DisksBackend(EngineCore):
                     source_resource_id=src.id if src is not None else None, encryption_type=etype,
                     des_id=des.id if des is not None else None, unique_id=uid, created=self.now(),
                     subscription_id=self.subscription_id, tags=dict(tags or {}), zone=zone,
-                    props=merge_props({}, copy.deepcopy(props)))
+                    props=merge_props({}, copy.deepcopy(props)), hyper_v_generation=hyper_v_generation)
             r.layers, keys = self._new_layers(loc, etype, des)
             self._seal_cache(r, keys)
             self._add(r)
@@ -450,7 +461,7 @@ class DisksBackend(EngineCore):
             return r
 
     def _put_existing(self, r: Disk, *, location, sku, size_gb, encryption_type, des_arg, source, os_type, tags,
-                      zone, props) -> Disk:
+                      zone, props, hyper_v_generation) -> Disk:
         """A create (ARM's PUT) of a disk, snapshot or image that exists: what it gives changes as an update would
         (a disk through :meth:`update_disk`: it grows, changes SKU or encryption on its rules; tags and plain
         properties given are set); what is fixed at creation (region, source, zone) must be the same, as ARM refuses
@@ -470,6 +481,9 @@ class DisksBackend(EngineCore):
         if zone is not None and str(zone) != (r.zone or ""):
             raise BadRequest(f"Changing property 'zones' is not allowed: {what} {r.name!r} is "
                              f"{'in zone ' + r.zone if r.zone else 'regional'}", code="PropertyChangeNotAllowed")
+        if hyper_v_generation is not None and hyper_v_generation != (r.hyper_v_generation or "V1"):
+            raise BadRequest(f"Changing property 'hyperVGeneration' is not allowed: {what} {r.name!r} is "
+                             f"{r.hyper_v_generation or 'V1'}", code="PropertyChangeNotAllowed")
         if os_type and r.os_type and os_type.lower() != r.os_type.lower() and r.kind == "image":
             raise BadRequest(f"Changing property 'osType' is not allowed: image {r.name!r} is {r.os_type}",
                              code="PropertyChangeNotAllowed")

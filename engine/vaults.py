@@ -141,6 +141,9 @@ class VaultsBackend(EngineCore):
                           enable_purge_protection=True if enable_purge_protection else None,
                           soft_delete_retention_days=days, enable_rbac_authorization=bool(enable_rbac_authorization),
                           created=self.now(), tags=dict(tags or {}), props=merge_props({}, copy.deepcopy(props)))
+            acls = vault.props.setdefault("properties", {}).setdefault("networkAcls", {})
+            for k, v in NETWORK_ACLS_DEFAULT.items():  # as az sends them; the service fills in the rule lists
+                acls.setdefault(k, copy.deepcopy(v))
             if not vault.enable_rbac_authorization and self_perms:
                 # as az 2.91 does: the creator gets an access policy with "all" of keys, secrets, certificates
                 # and storage (az's create_vault: Permissions(keys=[all], secrets=[all], ...))
@@ -425,6 +428,12 @@ class VaultsBackend(EngineCore):
                 if perm in keys or "all" in keys:
                     return True
         return False
+
+
+NETWORK_ACLS_DEFAULT = {"bypass": "AzureServices", "defaultAction": "Allow", "ipRules": [], "virtualNetworkRules": []}
+"""A new vault's network rules as az 2.91's ``keyvault create`` makes them (``_create_network_rule_set`` keeps this
+default "to avoid a breaking change"), as the service gives them back; a rule flag given replaces its part. Made
+here, as the creator's access policy is, so every front end's vault is az's."""
 
 
 def _purge_protection_stays_on(enable_purge_protection: bool | None) -> None:

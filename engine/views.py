@@ -418,7 +418,7 @@ def disk_view(engine, disk) -> dict:
         "diskSizeGB": disk.size_gb,
         "diskState": engine.disk_state(disk),
         "encryption": _encryption(disk),
-        "hyperVGeneration": "V1" if disk.os_type else None,
+        "hyperVGeneration": disk.hyper_v_generation or ("V1" if disk.os_type else None),
         "id": disk.id,
         "location": disk.location,
         "managedBy": vm.id if vm is not None else None,
@@ -446,7 +446,7 @@ def snapshot_view(engine, snap) -> dict:
         "diskSizeBytes": snap.size_bytes,
         "diskSizeGB": snap.size_gb,
         "encryption": _encryption(snap),
-        "hyperVGeneration": "V1" if snap.os_type else None,
+        "hyperVGeneration": snap.hyper_v_generation or ("V1" if snap.os_type else None),
         "id": snap.id,
         "incremental": False,
         "location": snap.location,
@@ -484,7 +484,7 @@ def image_view(engine, image) -> dict:
     elif src is not None and src.kind == "snapshot":
         os_disk["snapshot"] = {"id": src.id}
     out: dict = {
-        "hyperVGeneration": "V1",
+        "hyperVGeneration": image.hyper_v_generation or "V1",
         "id": image.id,
         "location": image.location,
         "name": image.name,
@@ -668,6 +668,12 @@ def present(obj: Any) -> Any:
     return obj
 
 
+def _vm_generation(engine, vm) -> str:
+    """A VM's generation is its OS disk's (a VM from a Gen2 image is V2)."""
+    osd = engine.t["disks"].get(vm.os_disk_id) if vm.os_disk_id else None
+    return (osd.hyper_v_generation if osd is not None else None) or "V1"
+
+
 def vm_instance_view(engine, vm) -> dict:
     """``instanceView`` of ``az vm get-instance-view``: statuses[1] is the power state."""
     statuses = [
@@ -683,7 +689,7 @@ def vm_instance_view(engine, vm) -> dict:
                             "level": "Info", "message": None, "time": d.created}]} for d in engine.vm_disks(vm)]
     return {
         "assignedHost": None, "bootDiagnostics": None, "computerName": vm.name, "disks": disks, "extensions": None,
-        "hyperVGeneration": "V1", "maintenanceRedeployStatus": None,
+        "hyperVGeneration": _vm_generation(engine, vm), "maintenanceRedeployStatus": None,
         "osName": "Windows Server" if vm.os_type == "Windows" else "ubuntu", "osVersion": None, "patchStatus": None,
         "platformFaultDomain": None, "platformUpdateDomain": None, "rdpThumbPrint": None, "statuses": statuses,
         "vmAgent": None, "vmHealth": None,

@@ -560,7 +560,7 @@ def list_all_resources(ep, req: Req, sub: str, table: str) -> Resp:
 DISK_MODELLED = (
     ("creationData", "createOption"), ("creationData", "sourceResourceId"), ("creationData", "sourceUri"),
     ("creationData", "sourceUniqueId"), ("creationData", "imageReference"), ("diskSizeGB",), ("encryption",),
-    ("osType",),
+    ("osType",), ("hyperVGeneration",),
     ("diskSizeBytes",), ("diskState",), ("provisioningState",), ("timeCreated",), ("uniqueId",),  # read-only
     ("shareInfo",), ("propertyUpdatesInProgress",), ("lastOwnershipUpdateTime",),
 )
@@ -601,11 +601,11 @@ def put_resource(ep, req: Req, sub: str, rg: str, table: str, name: str) -> Resp
                                   location=body.get("location"), source=src if cd.get("createOption") in (
                                       "Copy", "Restore", "FromImage") else None, os_type=p.get("osType"),
                                   tags=body.get("tags"), zone=_zone(body), props=_plain(p, DISK_MODELLED) or None,
-                                  **enc)
+                                  hyper_v_generation=p.get("hyperVGeneration"), **enc)
     elif table == "snapshots":
         r = ep.engine.create_snapshot(name, rg, src if cd.get("createOption") != "Empty" else None,
                                       size_gb=p.get("diskSizeGB"), location=body.get("location"), sku=sku,
-                                      tags=body.get("tags"), **enc)
+                                      tags=body.get("tags"), hyper_v_generation=p.get("hyperVGeneration"), **enc)
     else:
         sp = p.get("storageProfile") or {}
         os_disk = sp.get("osDisk") or {}
@@ -615,7 +615,7 @@ def put_resource(ep, req: Req, sub: str, rg: str, table: str, name: str) -> Resp
             raise HttpError(400, "InvalidParameter", "an image needs properties.sourceVirtualMachine.id or "
                             "storageProfile.osDisk.managedDisk.id or .snapshot.id.")
         r = ep.engine.create_image(name, rg, src, location=body.get("location"), os_type=os_disk.get("osType"),
-                                   tags=body.get("tags"))
+                                   tags=body.get("tags"), hyper_v_generation=p.get("hyperVGeneration"))
     return Resp(200, _view(ep, table, r))
 
 

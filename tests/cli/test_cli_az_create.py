@@ -85,3 +85,24 @@ def test_keyvault_create_prints_the_creators_policy_and_network_acls_as_az(cli, 
     assert deny["networkAcls"]["defaultAction"] == "Deny" and deny["networkAcls"]["bypass"] == "AzureServices"
     rbac = cli.ok("keyvault", "create", "-g", rg, "-n", "kv3", "--enable-rbac-authorization", "true").json
     assert rbac["properties"]["accessPolicies"] == []
+
+
+def test_a_gen2_image_makes_gen2_disks_vms_and_snapshots(cli, rg):
+    """``--hyper-v-generation V2`` is kept on an image, and what is made from it inherits it: a disk, a VM's OS disk
+    (and the VM's instance view), a snapshot of that disk, an image of that VM. Without a generation, V1."""
+    cli.ok("vm", "create", "-g", rg, "-n", "vm1", "--image", "Ubuntu2204", "-o", "none")
+    cli.ok("vm", "deallocate", "-g", rg, "-n", "vm1")
+    assert cli.tsv("image", "create", "-g", rg, "-n", "img1", "--source", "vm1", "--query", "hyperVGeneration") == "V1"
+    assert cli.tsv("image", "create", "-g", rg, "-n", "img2", "--source", "vm1", "--hyper-v-generation", "V2",
+                   "--query", "hyperVGeneration") == "V2"
+    assert cli.tsv("disk", "create", "-g", rg, "-n", "d2", "--source", "img2", "--query", "hyperVGeneration") == "V2"
+    cli.ok("vm", "create", "-g", rg, "-n", "vm2", "--image", "img2", "-o", "none")
+    os_disk = cli.tsv("vm", "show", "-g", rg, "-n", "vm2", "--query", "storageProfile.osDisk.name")
+    assert cli.tsv("disk", "show", "-g", rg, "-n", os_disk, "--query", "hyperVGeneration") == "V2"
+    assert cli.tsv("vm", "get-instance-view", "-g", rg, "-n", "vm2", "--query", "instanceView.hyperVGeneration") == "V2"
+    assert cli.tsv("snapshot", "create", "-g", rg, "-n", "s2", "--source", os_disk, "--query",
+                   "hyperVGeneration") == "V2"
+    cli.ok("vm", "deallocate", "-g", rg, "-n", "vm2")
+    assert cli.tsv("image", "create", "-g", rg, "-n", "img3", "--source", "vm2", "--query", "hyperVGeneration") == "V2"
+    again = cli.az("image", "create", "-g", rg, "-n", "img2", "--source", "vm1", "--hyper-v-generation", "V1")
+    assert again.code == 1 and "(PropertyChangeNotAllowed) Changing property 'hyperVGeneration'" in again.err

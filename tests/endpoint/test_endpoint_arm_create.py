@@ -53,3 +53,13 @@ def test_a_put_on_a_snapshot_that_exists_updates_it_and_a_new_source_is_refused(
     moved = s.put(url, json={"location": "eastus", "properties": {"creationData": {
         "createOption": "Copy", "sourceResourceId": other["id"]}}})
     assert moved.status_code == 400 and moved.json()["error"]["code"] == "PropertyChangeNotAllowed"
+
+
+def test_a_disk_put_with_hyper_v_generation_v2_keeps_it_and_its_snapshot_inherits_it(arm):
+    s, base = arm
+    d = s.put(f"{base}/disks/gen2?{API}", json={"location": "eastus", "properties": {
+        "creationData": {"createOption": "Empty"}, "diskSizeGB": 4, "osType": "Linux", "hyperVGeneration": "V2"}})
+    assert d.status_code == 200 and d.json()["properties"]["hyperVGeneration"] == "V2"
+    snap = s.put(f"{base}/snapshots/gen2-snap?{API}", json={"location": "eastus", "properties": {
+        "creationData": {"createOption": "Copy", "sourceResourceId": d.json()["id"]}}})
+    assert snap.status_code == 200 and snap.json()["properties"]["hyperVGeneration"] == "V2"

@@ -266,7 +266,7 @@ command("az disk create", "Create a managed disk.", [
     call=lambda ns, ctx: Call("create_disk", (ns.name, ns.resource_group), {
         "size_gb": ns.size_gb, "sku": ns.sku or "Premium_LRS", "location": ns.location,
         "encryption_type": ns.encryption_type, "disk_encryption_set": ns.disk_encryption_set, "source": ns.source,
-        "os_type": ns.os_type, "tags": ns.tags, "zone": ns.zone,
+        "os_type": ns.os_type, "tags": ns.tags, "zone": ns.zone, "hyper_v_generation": ns.hyper_v_generation,
         "props": props.collect(ns, ctx, DISK_CREATE_PROPS)}),
     examples=[("Create a managed disk encrypted with a customer-managed key.",
                "az disk create -g MyResourceGroup -n MyDisk --size-gb 128 --disk-encryption-set MySet")])
@@ -346,7 +346,7 @@ command("az snapshot create", "Create a snapshot.", [
     call=lambda ns, ctx: Call("create_snapshot", (ns.name, ns.resource_group, ns.source), {
         "size_gb": ns.size_gb, "location": ns.location, "encryption_type": ns.encryption_type,
         "disk_encryption_set": ns.disk_encryption_set, "sku": ns.sku, "tags": ns.tags,
-        "props": props.collect(ns, ctx, SNAPSHOT_CREATE_PROPS)}),
+        "hyper_v_generation": ns.hyper_v_generation, "props": props.collect(ns, ctx, SNAPSHOT_CREATE_PROPS)}),
     examples=[("Create a snapshot of a disk (a customer-key disk needs a set with the same key).",
                "az snapshot create -g MyResourceGroup -n MySnapshot --source MyDisk --disk-encryption-set MySet")])
 
@@ -381,7 +381,8 @@ command("az image create", "Create a custom Virtual Machine Image from managed d
     location(), tags(),
 ], method="create_image", params={"source": ("source", "name")}, render=lambda e, i, ns: views.image_view(e, i),
     call=lambda ns, ctx: Call("create_image", (ns.name, ns.resource_group, ns.source), {
-        "location": ns.location, "os_type": ns.os_type, "tags": ns.tags}),
+        "location": ns.location, "os_type": ns.os_type, "tags": ns.tags,
+        "hyper_v_generation": ns.hyper_v_generation}),
     examples=[("Create an image from an existing VM.", "az image create -g MyResourceGroup -n image1 --source MyVm1")])
 
 command("az image show", "Get an image.", [rg(), name("The name of the image.")],

@@ -149,11 +149,6 @@ VAULT_UPDATE_PROPS = _vault_props(create=False)
 """``az keyvault update`` flags that set a plain property of the vault."""
 
 
-NETWORK_ACLS_DEFAULT = {"bypass": "AzureServices", "defaultAction": "Allow", "ipRules": [], "virtualNetworkRules": []}
-"""What az 2.91's ``keyvault create`` sends as ``networkAcls`` when no rule flag is given (``_create_network_rule_set``
-keeps this default "to avoid a breaking change"), as the service gives it back."""
-
-
 def _create_call(ns, ctx) -> Call:
     if ns.enable_soft_delete is not None:
         ctx.warn("Argument '--enable-soft-delete' has been deprecated and will be removed in a future release.")
@@ -162,9 +157,6 @@ def _create_call(ns, ctx) -> Call:
         if v is not None and v.state == "Active" and v.resource_group.lower() == ns.resource_group.lower():
             raise CLIError(f"The specified vault: {ns.name} already exists")
     given = props.collect(ns, ctx, VAULT_CREATE_PROPS)
-    acls = given.setdefault("properties", {}).setdefault("networkAcls", {})
-    for k, v in NETWORK_ACLS_DEFAULT.items():  # the service fills in what az's rule set leaves out
-        acls.setdefault(k, list(v) if isinstance(v, list) else v)
     return Call("create_vault", (ns.name, ns.resource_group, ns.location), {
         "sku": ns.sku or "standard", "enable_purge_protection": ns.enable_purge_protection,
         "retention_days": ns.retention_days, "enable_rbac_authorization": bool(ns.enable_rbac_authorization),
