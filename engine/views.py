@@ -697,10 +697,13 @@ def vm_instance_view(engine, vm) -> dict:
 
 
 def vm_create_output(vm) -> dict:
-    """``az vm create``'s summary (``transform_vm_create_output``)."""
-    return {"fqdns": "", "id": vm.id, "location": vm.location, "macAddress": "",
-            "powerState": PowerState(vm.power).display, "privateIpAddress": "", "publicIpAddress": "",
-            "resourceGroup": vm.resource_group, "zones": ""}
+    """``az vm create``'s summary (``transform_vm_create_output``), in its order (its table keeps it): ``zones``
+    only for a zonal VM (the AAZ VM has the key only then), its one zone."""
+    out = {"id": vm.id, "resourceGroup": vm.resource_group, "powerState": PowerState(vm.power).display,
+           "publicIpAddress": "", "fqdns": "", "privateIpAddress": "", "macAddress": "", "location": vm.location}
+    if vm.zone:
+        out["zones"] = vm.zone
+    return out
 
 
 # ---- what is at rest (cmklab disk inspect) --------------------------------------------------------------

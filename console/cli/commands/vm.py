@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import generic, props
 from ..props import Prop
 from ..errors import CLIError
-from ..output import transform_instance_view, transform_vm
+from ..output import deployment_validate_table_format, transform_instance_view, transform_vm
 from ..spec import (Arg, Call, command, enum, flag3, location, name, no_wait,
                     rg, tags, yes, views)
 from engine.rules import DISK_SKUS
@@ -241,6 +241,7 @@ command("az vm create", "Create an Azure Virtual Machine.", [
          ("RDP", "SSH", "NONE"), group=_NET),
     no_wait(), *props.args(VM_CREATE_PROPS),
 ], method="create_vm", params=_CREATE_PARAMS, call=_create_call, render=lambda e, vm, ns: views.vm_create_output(vm),
+    table=deployment_validate_table_format,
     examples=[("Create a VM whose OS and data disks are encrypted with a customer-managed key.",
                "az vm create -g MyResourceGroup -n MyVm --image Ubuntu2204 --os-disk-encryption-set MySet "
                "--data-disk-sizes-gb 128 --data-disk-encryption-sets MySet --generate-ssh-keys")])

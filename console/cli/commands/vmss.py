@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .. import props
 from ..errors import CLIError
+from ..output import transform_vmss_list
 from ..props import Prop
 from ..spec import Arg, Call, command, enum, flag3, location, name, no_wait, rg, tags, views
 from .vm import VM_CREATE_PROPS
@@ -308,7 +309,7 @@ command("az vmss show", "Get details on VMs within a VMSS.", [
 
 command("az vmss list", "List VMSS.", [rg(required=False)],
         call=lambda ns, ctx: Call("list_scale_sets", (ns.resource_group,)),
-        render=lambda e, sets, ns: [views.vmss_view(e, ss) for ss in sets],
+        render=lambda e, sets, ns: [views.vmss_view(e, ss) for ss in sets], table=transform_vmss_list,
         examples=[("List the scale sets of a resource group.", "az vmss list -g MyResourceGroup")])
 
 _SET_PATHS = {
