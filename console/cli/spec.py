@@ -256,7 +256,8 @@ POLICY_EXTRA = frozenset({
     "az keyvault list-deleted", "az keyvault show-deleted", "az keyvault key list-deleted",
     "az keyvault key list-versions", "az keyvault key show-deleted", "az vm get-instance-view",
     "az vmss list-instances", "az keyvault key encrypt", "az keyvault key decrypt", "az keyvault key sign",
-    "az keyvault key verify"})
+    "az keyvault key verify", "az disk wait", "az snapshot wait", "az image wait", "az disk-encryption-set wait",
+    "az vm wait", "az vmss wait", "az keyvault wait", "az group wait"})
 """Commands that take az's policy-token arguments without changing state (az 2.91 gives them to these too)."""
 PAGED = frozenset({"az disk list", "az disk-encryption-set list", "az disk-encryption-set list-associated-resources",
                    "az image list", "az snapshot list", "az vmss list", "az vmss list-instances"})

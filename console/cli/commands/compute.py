@@ -5,6 +5,7 @@ from __future__ import annotations
 from .. import generic, props
 from ..props import Prop
 from ..errors import CLIError
+from ..wait import arm_shape, wait_command
 from engine.rules import DES_ENCRYPTION_TYPES_AZ as DES_ENCRYPTION_TYPES
 from engine.rules import DISK_ENCRYPTION_TYPES, DISK_SKUS, IMAGE_STORAGE_SKUS, SNAPSHOT_SKUS
 # the one list of each, owned by the rules: each profile says which SKUs its engine takes, and refuses the others
@@ -398,3 +399,33 @@ command("az image list", "List the list of images under a resource group.", [rg(
 command("az image delete", "Delete an Image.", [rg(), name("The name of the image.")],
         method="delete_image", ids="Microsoft.Compute/images", probe="get_image", call=lambda ns, ctx: Call("delete_image", (ns.name, ns.resource_group)),
         examples=[("Delete an image.", "az image delete -g MyResourceGroup -n MyImage")])
+
+# ---- wait (az's generic wait on the GET of each kind) ----------------------------------------------------
+
+wait_command("az disk wait", [
+    rg(), name("The name of the managed disk that is being created. The name can't be changed after the disk is "
+               "created. Supported characters for the name are a-z, A-Z, 0-9, _ and -. The maximum name length is "
+               "80 characters.", extra=("--disk-name",)),
+], lambda e, ns: arm_shape(views.disk_view(e, e.get_disk(ns.name, ns.resource_group))), ids="Microsoft.Compute/disks",
+    examples=[("Wait until a disk another terminal makes exists.",
+               "az disk wait -g MyResourceGroup -n MyDisk --created --interval 5 --timeout 60")])
+
+wait_command("az snapshot wait", [
+    rg(), name("The name of the snapshot that is being created.", extra=("--snapshot-name",)),
+], lambda e, ns: arm_shape(views.snapshot_view(e, e.get_snapshot(ns.name, ns.resource_group))),
+    ids="Microsoft.Compute/snapshots",
+    examples=[("Wait until a snapshot is deleted.", "az snapshot wait -g MyResourceGroup -n MySnapshot --deleted")])
+
+wait_command("az image wait", [
+    rg(), name("The name of the image.", extra=("--image-name",)),
+    Arg(("--expand",), "expand", "The expand expression to apply on the operation. (No effect in cmklab: the image "
+        "is shown whole.)"),
+], lambda e, ns: arm_shape(views.image_view(e, e.get_image(ns.name, ns.resource_group))),
+    ids="Microsoft.Compute/images",
+    examples=[("Wait until an image exists.", "az image wait -g MyResourceGroup -n MyImage --exists")])
+
+wait_command("az disk-encryption-set wait", [_des_name(), rg()],
+             lambda e, ns: arm_shape(views.des_view(e.get_des(ns.name, ns.resource_group))),
+             ids="Microsoft.Compute/diskEncryptionSets",
+             examples=[("Wait until a set uses a key version.", "az disk-encryption-set wait -g MyResourceGroup -n "
+                        "MySet --custom \"properties.activeKey.keyUrl=='$KEY_URL'\"")])

@@ -8,6 +8,7 @@ import os
 from .. import generic, props
 from ..props import Prop
 from ..errors import CLIError, UsageError
+from ..wait import wait_command
 from ..parser import given
 from engine.vaults import OTHER_PERMISSIONS
 
@@ -798,3 +799,18 @@ command("az keyvault key rotation-policy update", "Update the rotation policy of
                "az keyvault key rotation-policy update --vault-name MyVault -n MyKey --value "
                "'{\"lifetimeActions\":[{\"trigger\":{\"timeAfterCreate\":\"P90D\"},\"action\":{\"type\":\"Rotate\"}}],"
                "\"attributes\":{\"expiryTime\":\"P2Y\"}}'")])
+
+
+def _vault_wait_get(e, ns) -> dict:
+    v = e.get_vault(ns.name)
+    if ns.resource_group and v.resource_group.lower() != ns.resource_group.lower():
+        from engine.errors import NotFound
+
+        raise NotFound(f"The Resource 'Microsoft.KeyVault/vaults/{ns.name}' under resource group "
+                       f"'{ns.resource_group}' was not found.", code="ResourceNotFound")
+    return views.vault_view(e, v)
+
+
+wait_command("az keyvault wait", [_vault_name(), rg(required=False)], _vault_wait_get, what="the Vault",
+             examples=[("Wait until a vault another terminal makes exists.",
+                        "az keyvault wait -n MyVault --created --interval 5 --timeout 60")])

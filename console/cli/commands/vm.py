@@ -5,6 +5,7 @@ from __future__ import annotations
 from .. import generic, props
 from ..props import Prop
 from ..errors import CLIError
+from ..wait import wait_command
 from ..output import deployment_validate_table_format, transform_instance_view, transform_vm
 from ..spec import (Arg, Call, command, enum, flag3, location, name, no_wait,
                     rg, tags, yes, views)
@@ -418,3 +419,10 @@ command("az vm disk detach", "Detach a managed disk from a VM.", [
 ], method="detach_disk", params=_DISK_PARAMS, resource_type=VM_TYPE, id_parts=("resource_group", "vm_name"),
     call=lambda ns, ctx: Call("detach_disk", (ns.vm_name, ns.name, ns.resource_group)),
     examples=[("Detach a data disk.", "az vm disk detach -g MyResourceGroup --vm-name MyVm --name disk_name")])
+
+wait_command("az vm wait", [_vm_name(), rg()],
+             lambda e, ns: views.vm_view(e, e.get_vm(ns.name, ns.resource_group), instance_view=True),
+             ids=VM_TYPE, what="the VM",
+             examples=[("Wait until a VM another terminal starts is running.",
+                        "az vm wait -g MyResourceGroup -n MyVm --custom "
+                        "\"instanceView.statuses[?code=='PowerState/running']\" --interval 5 --timeout 120")])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .. import props
 from ..errors import CLIError
+from ..wait import wait_command
 from ..output import transform_vmss_list
 from ..props import Prop
 from ..spec import Arg, Call, command, enum, flag3, location, name, no_wait, rg, tags, views
@@ -492,3 +493,16 @@ _power("deallocate", "Deallocate VMs within a VMSS.", [
           "Virtual Machine Scale Sets only (not modelled: a deallocation).")])
 _power("restart", "Restart VMs within a VMSS.")
 
+
+
+def _wait_get(e, ns) -> dict:
+    ss = e.get_scale_set(ns.name, ns.resource_group)
+    ns.include_user_data = True
+    return _show(e, ss, ns)
+
+
+wait_command("az vmss wait", [
+    _vmss_name(), rg(),
+    Arg(("--instance-id",), "instance_id", "Wait on the VM instance with this ID. If missing, wait on the VMSS."),
+], _wait_get, ids=VMSS_TYPE, what="a scale set",
+    examples=[("Wait until a scale set is deleted.", "az vmss wait -g MyResourceGroup -n MyScaleSet --deleted")])
