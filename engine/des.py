@@ -29,11 +29,7 @@ class DesBackend(EngineCore):
                  where: Callable[[DiskEncryptionSet], bool] | None = None) -> list[DiskEncryptionSet]:
         """The sets (of ``resource_group``) by name; those ``where`` accepts. A resource group that does not exist
         is ARM's ``ResourceGroupNotFound`` (its list by resource group), not an empty list."""
-        if resource_group is not None:
-            self.get_group(resource_group)
-        return sorted((d for d in list(self.t["des"].values()) if (resource_group is None
-                       or d.resource_group.lower() == resource_group.lower()) and (where is None or where(d))),
-                      key=lambda d: d.name.lower())
+        return self._list_in_group("des", resource_group, where)
 
     def _resolve_vault_arg(self, source_vault: str | None, key_vault_name: str) -> Vault:
         if source_vault:

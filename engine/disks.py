@@ -93,11 +93,7 @@ class DisksBackend(EngineCore):
         return self._lookup("images", "image", name_or_id, resource_group, "image") if name_or_id else None
 
     def _list(self, kind: str, resource_group: str | None, where=None) -> list:
-        if resource_group is not None:  # ARM's list by resource group: ResourceGroupNotFound, not an empty list
-            self.get_group(resource_group)
-        return sorted((r for r in list(self.t[TABLE_OF[kind]].values()) if (resource_group is None
-                       or r.resource_group.lower() == resource_group.lower()) and (where is None or where(r))),
-                      key=lambda r: r.name.lower())
+        return self._list_in_group(TABLE_OF[kind], resource_group, where)
 
     def list_disks(self, resource_group: str | None = None, *, where: Callable[[Disk], bool] | None = None
                    ) -> list[Disk]:
