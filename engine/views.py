@@ -249,7 +249,8 @@ def deleted_key_view(engine, key) -> dict:
 def key_list_item(engine, key, ver: dict | None = None, *, versioned: bool = False) -> dict:
     ver = ver if ver is not None else key.current
     return {
-        "attributes": key_attributes(engine, key, ver),
+        # az's transform_key_list_output prints the SDK's raw attributes: its preview fields too (az 2.91)
+        "attributes": key_attributes(engine, key, ver) | {"attestation": None, "externalKey": None},
         "keySize": None,  # az's transform_key_list_output: the SDK's key_size, null for RSA and EC keys
         "kid": key_id(key.vault, key.name, ver["version"] if versioned else None),
         "managed": None,

@@ -185,5 +185,6 @@ def test_key_json_has_azs_key_size_fields_and_n_says_the_size(cli, rg):
         assert len(base64.b64decode(bundle["key"]["n"])) * 8 == 3072
     (item,) = cli.ok("keyvault", "key", "list", "--vault-name", "kvsz").json
     assert "keySize" in item and item["keySize"] is None and "keySize" in item["attributes"]
+    assert item["attributes"]["attestation"] is None and item["attributes"]["externalKey"] is None  # raw attributes
     (version,) = cli.ok("keyvault", "key", "list-versions", "--vault-name", "kvsz", "-n", "k3072").json
     assert "keySize" in version
