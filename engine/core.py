@@ -975,6 +975,45 @@ class EngineCore:
                            f"'{resource_group or '?'}' was not found.", code="ResourceNotFound")
         return obj
 
+    # ---- resource groups: what every backend's look-ups and lists share -----------------------------------
+
+    def _find_group(self, name: str):
+        for g in self.t["groups"].values():
+            if g.name.lower() == name.lower():
+                return g
+        return None
+
+    def get_group(self, name: str):
+        g = self._find_group(name)
+        if g is None:
+            raise NotFound(f"Resource group {name!r} could not be found.", code="ResourceGroupNotFound")
+        return g
+
+    def find_group(self, name: str):
+        """The resource group named ``name`` (case-insensitive), or None."""
+        return self._find_group(name)
+
+    def group_members(self, table: str, group) -> list:
+        """The resources of ``table`` in ``group`` (deleted vaults aside), by name."""
+        return self._list_in_group(table, group.name, keep=lambda r: getattr(r, "state", "Active") == "Active")
+
+    def _group_filter(self, resource_group: str | None) -> Callable[[Any], bool]:
+        """ARM's list by resource group: a group that does not exist is ``ResourceGroupNotFound``, not an empty
+        list; the test of its members (every resource with no group)."""
+        if resource_group is None:
+            return lambda r: True
+        gl = self.get_group(resource_group).name.lower()
+        return lambda r: r.resource_group.lower() == gl
+
+    def _list_in_group(self, table: str, resource_group: str | None, where: Callable[[Any], bool] | None = None,
+                       *, keep: Callable[[Any], bool] | None = None,
+                       key: Callable[[Any], Any] = lambda r: r.name.lower()) -> list:
+        """The one list query of every kind: the resources of ``table`` (of ``resource_group``, checked as ARM
+        checks it) that ``keep`` (the kind's own rule) and ``where`` (the caller's) accept, by name."""
+        in_group = self._group_filter(resource_group)
+        return sorted((r for r in list(self.t[table].values()) if in_group(r) and (keep is None or keep(r))
+                       and (where is None or where(r))), key=key)
+
     def _exists(self, table: str, kind: str, name: str, group: str) -> bool:
         """Whether ``name`` is taken in ``group`` (case-insensitively, as Azure compares names): one look-up."""
         return arm_id(self.subscription_id, group, kind, name) in self.t[table]

@@ -29,11 +29,7 @@ class DesBackend(EngineCore):
                  where: Callable[[DiskEncryptionSet], bool] | None = None) -> list[DiskEncryptionSet]:
         """The sets (of ``resource_group``) by name; those ``where`` accepts. A resource group that does not exist
         is ARM's ``ResourceGroupNotFound`` (its list by resource group), not an empty list."""
-        if resource_group is not None:
-            self.get_group(resource_group)
-        return sorted((d for d in list(self.t["des"].values()) if (resource_group is None
-                       or d.resource_group.lower() == resource_group.lower()) and (where is None or where(d))),
-                      key=lambda d: d.name.lower())
+        return self._list_in_group("des", resource_group, where)
 
     def _resolve_vault_arg(self, source_vault: str | None, key_vault_name: str) -> Vault:
         if source_vault:
@@ -95,9 +91,18 @@ class DesBackend(EngineCore):
         with self.transaction():
             group = self.get_group(resource_group)
             loc = check_region(location) if location else group.location
-            if self._exists("des", "des", name, group.name):
-                raise Conflict(f"disk encryption set {name!r} already exists in resource group {group.name!r}",
-                               code="Conflict")
+            if self._exists("des", "des", name, group.name):  # ARM's PUT on a set that exists: an update
+                des = self._find_des(name, group.name)
+                if location and loc != des.location:
+                    raise BadRequest(f"The resource '{des.name}' already exists in location '{des.location}' in "
+                                     f"resource group '{des.resource_group}'. A resource with the same name cannot be "
+                                     f"created in location '{loc}'. Please select a new resource name.",
+                                     code="InvalidResourceLocation")
+                des = self.update_des(des.name, des.resource_group, key_url=key_url, source_vault=source_vault,
+                                      rotation_to_latest=bool(rotation_to_latest), encryption_type=etype)
+                if tags is not None:
+                    des.tags = dict(tags)
+                return des
             in_region = sum(1 for d in self.t["des"].values() if d.location == loc)
             if in_region >= self.rules.des_per_region:
                 raise QuotaExceeded(f"region {loc} already has {in_region} disk encryption sets in this subscription;"

@@ -96,11 +96,7 @@ class DisksBackend(EngineCore):
         return self._lookup("images", "image", name_or_id, resource_group, "image") if name_or_id else None
 
     def _list(self, kind: str, resource_group: str | None, where=None) -> list:
-        if resource_group is not None:  # ARM's list by resource group: ResourceGroupNotFound, not an empty list
-            self.get_group(resource_group)
-        return sorted((r for r in list(self.t[TABLE_OF[kind]].values()) if (resource_group is None
-                       or r.resource_group.lower() == resource_group.lower()) and (where is None or where(r))),
-                      key=lambda r: r.name.lower())
+        return self._list_in_group(TABLE_OF[kind], resource_group, where)
 
     def list_disks(self, resource_group: str | None = None, *, where: Callable[[Disk], bool] | None = None
                    ) -> list[Disk]:
@@ -310,27 +306,35 @@ class DisksBackend(EngineCore):
     def create_disk(self, name: str, resource_group: str, *, size_gb: int | None = None, sku: str = "Premium_LRS",
                     location: str | None = None, encryption_type: str | None = None,
                     disk_encryption_set: str | None = None, source: str | None = None, os_type: str | None = None,
-                    tags: dict | None = None, zone: str | None = None, props: dict | None = None) -> Disk:
-        """``props``: plain ARM properties stored and shown as given (see ``Disk.props``)."""
+                    tags: dict | None = None, zone: str | None = None, props: dict | None = None,
+                    hyper_v_generation: str | None = None) -> Disk:
+        """``props``: plain ARM properties stored and shown as given (see ``Disk.props``); ``hyper_v_generation``
+        (V1, V2) not given: the source's (a disk from a Gen2 image is V2)."""
         return self._create_resource("disk", name, resource_group, size_gb=size_gb, sku=sku, location=location,
                                      encryption_type=encryption_type, des_arg=disk_encryption_set, source=source,
-                                     os_type=os_type, tags=tags, zone=zone, props=props)
+                                     os_type=os_type, tags=tags, zone=zone, props=props,
+                                     hyper_v_generation=hyper_v_generation)
 
     @action
-    def create_snapshot(self, name: str, resource_group: str, source: str, *, location: str | None = None,
+    def create_snapshot(self, name: str, resource_group: str, source: str | None, *, location: str | None = None,
                         encryption_type: str | None = None, disk_encryption_set: str | None = None,
-                        sku: str | None = None, tags: dict | None = None, props: dict | None = None) -> Snapshot:
-        return self._create_resource("snapshot", name, resource_group, size_gb=None, sku=sku or "Standard_LRS",
+                        sku: str | None = None, tags: dict | None = None, props: dict | None = None,
+                        size_gb: int | None = None, hyper_v_generation: str | None = None) -> Snapshot:
+        """A snapshot of ``source``, or without one an empty snapshot of ``size_gb`` (createOption Empty)."""
+        return self._create_resource("snapshot", name, resource_group, size_gb=size_gb, sku=sku or "Standard_LRS",
                                      location=location, encryption_type=encryption_type,
-                                     des_arg=disk_encryption_set, source=source, os_type=None, tags=tags, props=props)
+                                     des_arg=disk_encryption_set, source=source, os_type=None, tags=tags, props=props,
+                                     hyper_v_generation=hyper_v_generation)
 
     @action
     def create_image(self, name: str, resource_group: str, source: str, *, location: str | None = None,
-                     os_type: str | None = None, tags: dict | None = None) -> Image:
-        """An image from a VM (its OS disk), a disk or a snapshot; it keeps its source's encryption (K6)."""
+                     os_type: str | None = None, tags: dict | None = None,
+                     hyper_v_generation: str | None = None) -> Image:
+        """An image from a VM (its OS disk), a disk or a snapshot; it keeps its source's encryption (K6) and, unless
+        ``hyper_v_generation`` says otherwise, its generation."""
         return self._create_resource("image", name, resource_group, size_gb=None, sku="Standard_LRS",
                                      location=location, encryption_type=None, des_arg=None, source=source,
-                                     os_type=os_type, tags=tags)
+                                     os_type=os_type, tags=tags, hyper_v_generation=hyper_v_generation)
 
     def _source(self, source: str, resource_group: str) -> Disk:
         if source.startswith("/"):
@@ -389,8 +393,11 @@ class DisksBackend(EngineCore):
 
     def _create_resource(self, kind: str, name: str, resource_group: str, *, size_gb, sku, location,
                          encryption_type, des_arg, source, os_type, tags, create_option: str | None = None,
-                         zone: str | None = None, props: dict | None = None) -> Disk:
+                         zone: str | None = None, props: dict | None = None,
+                         hyper_v_generation: str | None = None) -> Disk:
         check_name(kind, name)
+        if hyper_v_generation is not None:
+            hyper_v_generation = choice(hyper_v_generation, ("V1", "V2"), "hyper-V generation")
         sku = self.check_sku(sku or "Premium_LRS", kind)
         if zone is not None:
             zone = str(zone)
@@ -405,8 +412,11 @@ class DisksBackend(EngineCore):
             if sku == PREMIUM_V2:
                 self._check_premium_v2(name, loc, zone, os_type)
             table = TABLE_OF[kind]
-            if self._exists(table, kind, name, group.name):
-                raise Conflict(f"{kind} {name!r} already exists in resource group {group.name!r}", code="Conflict")
+            if self._exists(table, kind, name, group.name):  # ARM's PUT on a name that exists: an update
+                return self._put_existing(self._find(kind, name, group.name), location=location, sku=sku,
+                                          size_gb=size_gb, encryption_type=encryption_type, des_arg=des_arg,
+                                          source=source, os_type=os_type, tags=tags, zone=zone, props=props,
+                                          hyper_v_generation=hyper_v_generation)
             src = self._source(source, group.name) if source else None
             if src is not None:
                 if src.location != loc:
@@ -417,17 +427,19 @@ class DisksBackend(EngineCore):
                         encryption_type = src.encryption_type
                 size_gb = size_gb or src.size_gb
                 os_type = os_type or src.os_type
+                hyper_v_generation = hyper_v_generation or src.hyper_v_generation
             if kind == "image" and src is None:
                 raise BadRequest("an image needs --source (a VM, disk or snapshot)", code="InvalidParameter")
-            size_gb = 128 if size_gb is None else size_gb
+            etype, des = self._resolve_encryption(location=loc, sku=sku, encryption_type=encryption_type,
+                                                  des_arg=des_arg, what=f"{kind} {name}")
+            if size_gb is None:  # ARM: an empty disk or snapshot (createOption Empty) needs its size
+                raise BadRequest("Required parameter 'diskSizeGB' is missing (null).", code="InvalidParameter")
             problem = disk_size_problem(size_gb, sku)
             if problem is not None:
                 raise BadRequest(problem, code="InvalidParameter")
             if src is not None and size_gb < src.size_gb:
                 raise BadRequest(f"size {size_gb} GB is smaller than the source ({src.size_gb} GB)",
                                  code="InvalidParameter")
-            etype, des = self._resolve_encryption(location=loc, sku=sku, encryption_type=encryption_type,
-                                                  des_arg=des_arg, what=f"{kind} {name}")
             cls = KINDS[kind]
             uid = self.rng.guid()
             r = cls(id=arm_id(self.subscription_id, group.name, kind, name), name=name, resource_group=group.name,
@@ -437,7 +449,7 @@ class DisksBackend(EngineCore):
                     source_resource_id=src.id if src is not None else None, encryption_type=etype,
                     des_id=des.id if des is not None else None, unique_id=uid, created=self.now(),
                     subscription_id=self.subscription_id, tags=dict(tags or {}), zone=zone,
-                    props=merge_props({}, copy.deepcopy(props)))
+                    props=merge_props({}, copy.deepcopy(props)), hyper_v_generation=hyper_v_generation)
             r.layers, keys = self._new_layers(loc, etype, des)
             self._seal_cache(r, keys)
             self._add(r)
@@ -446,6 +458,58 @@ class DisksBackend(EngineCore):
             self._emit(CREATED[kind], f"{kind} {name} created ({sku}, {size_gb} GB, {etype}"
                        + (f", set {des.name}" if des else "") + ")", **{kind: r.id})
             return r
+
+    def _put_existing(self, r: Disk, *, location, sku, size_gb, encryption_type, des_arg, source, os_type, tags,
+                      zone, props, hyper_v_generation) -> Disk:
+        """A create (ARM's PUT) of a disk, snapshot or image that exists: what it gives changes as an update would
+        (a disk through :meth:`update_disk`: it grows, changes SKU or encryption on its rules; tags and plain
+        properties given are set); what is fixed at creation (region, source, zone) must be the same, as ARM refuses
+        a change of it (``InvalidResourceLocation``, ``PropertyChangeNotAllowed``); what is not given is kept."""
+        what = {"disk": "disk", "snapshot": "snapshot", "image": "image"}[r.kind]
+        if location and check_region(location) != r.location:
+            raise BadRequest(f"The resource '{r.name}' already exists in location '{r.location}' in resource group "
+                             f"'{r.resource_group}'. A resource with the same name cannot be created in location "
+                             f"'{check_region(location)}'. Please select a new resource name.",
+                             code="InvalidResourceLocation")
+        if source:
+            src = self._source(source, r.resource_group)
+            if src.id.lower() != (r.source_resource_id or "").lower():  # (a VM names its OS disk, as at creation)
+                raise BadRequest(f"Changing property 'creationData.sourceResourceId' is not allowed: {what} "
+                                 f"{r.name!r} was made from {r.source_resource_id or 'nothing (empty)'}",
+                                 code="PropertyChangeNotAllowed")
+        if zone is not None and str(zone) != (r.zone or ""):
+            raise BadRequest(f"Changing property 'zones' is not allowed: {what} {r.name!r} is "
+                             f"{'in zone ' + r.zone if r.zone else 'regional'}", code="PropertyChangeNotAllowed")
+        if hyper_v_generation is not None and hyper_v_generation != (r.hyper_v_generation or "V1"):
+            raise BadRequest(f"Changing property 'hyperVGeneration' is not allowed: {what} {r.name!r} is "
+                             f"{r.hyper_v_generation or 'V1'}", code="PropertyChangeNotAllowed")
+        if os_type and r.os_type and os_type.lower() != r.os_type.lower() and r.kind == "image":
+            raise BadRequest(f"Changing property 'osType' is not allowed: image {r.name!r} is {r.os_type}",
+                             code="PropertyChangeNotAllowed")
+        if r.kind == "disk":
+            return self.update_disk(r.name, r.resource_group, encryption_type=encryption_type,
+                                    disk_encryption_set=des_arg, sku=sku if sku != r.sku else None,
+                                    size_gb=size_gb if size_gb is not None and size_gb != r.size_gb else None,
+                                    tags=tags, props=props)
+        if encryption_type is not None or des_arg is not None:
+            etype, des = self._resolve_encryption(location=r.location, sku=r.sku, encryption_type=encryption_type,
+                                                  des_arg=des_arg, what=f"{what} {r.name}")
+            if etype != r.encryption_type or (des.id if des else None) != r.des_id:
+                raise BadRequest(f"{what} {r.name!r} keeps the encryption it was made with ({r.encryption_type}); "
+                                 "cmklab does not re-encrypt a snapshot or image in place: make a new one",
+                                 code="OperationNotAllowed")
+        if size_gb is not None and size_gb != r.size_gb:
+            raise BadRequest(f"Changing property 'diskSizeGB' is not allowed: {what} {r.name!r} is {r.size_gb} GB",
+                             code="PropertyChangeNotAllowed")
+        self._touch(r)
+        if r.kind == "snapshot" and sku and sku != r.sku:
+            r.sku = sku
+        if tags is not None:
+            r.tags = dict(tags)
+        if props:
+            r.props = merge_props(copy.deepcopy(r.props), copy.deepcopy(props))
+        self._emit(ev.ResourceChanged, f"{what} {r.name} updated", resource=r.id)
+        return r
 
     def _same_key_des(self, kind: str, name: str, src: Disk, des_arg: str | None) -> str:
         """K6: a copy of a customer-key resource uses the same customer-managed key."""

@@ -343,6 +343,9 @@ class Disk(Model):
     tags: dict = field(default_factory=dict)
     zone: str | None = None
     """The availability zone ("1", "2", "3") of a zonal disk; None for a regional one."""
+    hyper_v_generation: str | None = None
+    """"V1" or "V2" as given at creation (``--hyper-v-generation``) or inherited from the source (a disk from a Gen2
+    image is V2); None: not said, shown as Azure's default V1 on an OS disk or image."""
     cache: str | None = None
     """The storage service's copy of the opened data keys, sealed with the platform host key.
 

@@ -73,30 +73,8 @@ class VaultsBackend(EngineCore):
             self._emit(ev.ResourceGroupCreated, f"resource group {name} created in {loc}", group=name)
             return group  # type: ignore[return-value]
 
-    def _find_group(self, name: str) -> ResourceGroup | None:
-        for g in self.t["groups"].values():
-            if g.name.lower() == name.lower():
-                return g  # type: ignore[return-value]
-        return None
-
-    def get_group(self, name: str) -> ResourceGroup:
-        g = self._find_group(name)
-        if g is None:
-            raise NotFound(f"Resource group {name!r} could not be found.", code="ResourceGroupNotFound")
-        return g
-
-    def find_group(self, name: str) -> ResourceGroup | None:
-        """The resource group named ``name`` (case-insensitive), or None."""
-        return self._find_group(name)
-
     def list_groups(self) -> list[ResourceGroup]:
         return sorted(self.t["groups"].values(), key=lambda g: g.name.lower())  # type: ignore[arg-type]
-
-    def group_members(self, table: str, group: ResourceGroup) -> list:
-        """The resources of ``table`` in ``group`` (deleted vaults aside), by name."""
-        gl = group.name.lower()
-        return sorted((r for r in self.t[table].values() if r.resource_group.lower() == gl
-                       and getattr(r, "state", "Active") == "Active"), key=lambda r: r.name.lower())
 
     def _remove_emptied_group(self, g: ResourceGroup) -> None:
         """The last step of ``delete_group`` (the facade's, which deletes the members first): the role
@@ -141,10 +119,15 @@ class VaultsBackend(EngineCore):
                           enable_purge_protection=True if enable_purge_protection else None,
                           soft_delete_retention_days=days, enable_rbac_authorization=bool(enable_rbac_authorization),
                           created=self.now(), tags=dict(tags or {}), props=merge_props({}, copy.deepcopy(props)))
+            acls = vault.props.setdefault("properties", {}).setdefault("networkAcls", {})
+            for k, v in NETWORK_ACLS_DEFAULT.items():  # as az sends them; the service fills in the rule lists
+                acls.setdefault(k, copy.deepcopy(v))
             if not vault.enable_rbac_authorization and self_perms:
-                # as az does: the creator gets an access policy with every key permission
-                vault.access_policies.append(self._policy(self.operator, [p for p in KEY_PERMISSIONS if p != "all"
-                                                                          and p not in ("release",)]))
+                # as az 2.91 does: the creator gets an access policy with "all" of keys, secrets, certificates
+                # and storage (az's create_vault: Permissions(keys=[all], secrets=[all], ...))
+                policy = self._policy(self.operator, ["all"])
+                policy["permissions"].update(secrets=["all"], certificates=["all"], storage=["all"])
+                vault.access_policies.append(policy)
             self._add(vault)
             self._emit(ev.VaultCreated, f"vault {name} created in {loc}", vault=name)
             return vault
@@ -171,13 +154,8 @@ class VaultsBackend(EngineCore):
                     where: Callable[[Vault], bool] | None = None) -> list[Vault]:
         """The vaults (active ones, or every one with ``include_deleted``) by name; those ``where`` accepts. A
         resource group that does not exist is ARM's ``ResourceGroupNotFound`` (its list by resource group)."""
-        if resource_group is not None:
-            self.get_group(resource_group)
-        out = [v for v in list(self.t["vaults"].values())
-               if (include_deleted or v.state == ResourceState.ACTIVE.value)
-               and (resource_group is None or v.resource_group.lower() == resource_group.lower())
-               and (where is None or where(v))]
-        return sorted(out, key=lambda v: v.name)  # type: ignore[arg-type]
+        active = None if include_deleted else (lambda v: v.state == ResourceState.ACTIVE.value)
+        return self._list_in_group("vaults", resource_group, where, keep=active, key=lambda v: v.name)
 
     def list_deleted_vaults(self) -> list[Vault]:
         return sorted((v for v in self.t["vaults"].values() if v.state == ResourceState.DELETED.value),
@@ -452,6 +430,12 @@ class VaultsBackend(EngineCore):
                 if perm in keys or "all" in keys:
                     return True
         return False
+
+
+NETWORK_ACLS_DEFAULT = {"bypass": "AzureServices", "defaultAction": "Allow", "ipRules": [], "virtualNetworkRules": []}
+"""A new vault's network rules as az 2.91's ``keyvault create`` makes them (``_create_network_rule_set`` keeps this
+default "to avoid a breaking change"), as the service gives them back; a rule flag given replaces its part. Made
+here, as the creator's access policy is, so every front end's vault is az's."""
 
 
 def _purge_protection_stays_on(enable_purge_protection: bool | None) -> None:

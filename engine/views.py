@@ -198,6 +198,7 @@ def key_attributes(engine, key, ver: dict) -> dict:
         "expires": ver.get("exp"),
         "exportable": False,
         "hsmPlatform": None,
+        "keySize": None,  # az 2.91 prints the SDK's key_size: the service gives it for oct keys only (RSA and EC: null)
         "notBefore": ver.get("nbf"),
         "recoverableDays": vault.soft_delete_retention_days if vault is not None else 90,
         "recoveryLevel": recovery_level(vault),
@@ -248,7 +249,9 @@ def deleted_key_view(engine, key) -> dict:
 def key_list_item(engine, key, ver: dict | None = None, *, versioned: bool = False) -> dict:
     ver = ver if ver is not None else key.current
     return {
-        "attributes": key_attributes(engine, key, ver),
+        # az's transform_key_list_output prints the SDK's raw attributes: its preview fields too (az 2.91)
+        "attributes": key_attributes(engine, key, ver) | {"attestation": None, "externalKey": None},
+        "keySize": None,  # az's transform_key_list_output: the SDK's key_size, null for RSA and EC keys
         "kid": key_id(key.vault, key.name, ver["version"] if versioned else None),
         "managed": None,
         "name": key.name,
@@ -416,7 +419,7 @@ def disk_view(engine, disk) -> dict:
         "diskSizeGB": disk.size_gb,
         "diskState": engine.disk_state(disk),
         "encryption": _encryption(disk),
-        "hyperVGeneration": "V1" if disk.os_type else None,
+        "hyperVGeneration": disk.hyper_v_generation or ("V1" if disk.os_type else None),
         "id": disk.id,
         "location": disk.location,
         "managedBy": vm.id if vm is not None else None,
@@ -444,7 +447,7 @@ def snapshot_view(engine, snap) -> dict:
         "diskSizeBytes": snap.size_bytes,
         "diskSizeGB": snap.size_gb,
         "encryption": _encryption(snap),
-        "hyperVGeneration": "V1" if snap.os_type else None,
+        "hyperVGeneration": snap.hyper_v_generation or ("V1" if snap.os_type else None),
         "id": snap.id,
         "incremental": False,
         "location": snap.location,
@@ -482,7 +485,7 @@ def image_view(engine, image) -> dict:
     elif src is not None and src.kind == "snapshot":
         os_disk["snapshot"] = {"id": src.id}
     out: dict = {
-        "hyperVGeneration": "V1",
+        "hyperVGeneration": image.hyper_v_generation or "V1",
         "id": image.id,
         "location": image.location,
         "name": image.name,
@@ -666,6 +669,12 @@ def present(obj: Any) -> Any:
     return obj
 
 
+def _vm_generation(engine, vm) -> str:
+    """A VM's generation is its OS disk's (a VM from a Gen2 image is V2)."""
+    osd = engine.t["disks"].get(vm.os_disk_id) if vm.os_disk_id else None
+    return (osd.hyper_v_generation if osd is not None else None) or "V1"
+
+
 def vm_instance_view(engine, vm) -> dict:
     """``instanceView`` of ``az vm get-instance-view``: statuses[1] is the power state."""
     statuses = [
@@ -681,7 +690,7 @@ def vm_instance_view(engine, vm) -> dict:
                             "level": "Info", "message": None, "time": d.created}]} for d in engine.vm_disks(vm)]
     return {
         "assignedHost": None, "bootDiagnostics": None, "computerName": vm.name, "disks": disks, "extensions": None,
-        "hyperVGeneration": "V1", "maintenanceRedeployStatus": None,
+        "hyperVGeneration": _vm_generation(engine, vm), "maintenanceRedeployStatus": None,
         "osName": "Windows Server" if vm.os_type == "Windows" else "ubuntu", "osVersion": None, "patchStatus": None,
         "platformFaultDomain": None, "platformUpdateDomain": None, "rdpThumbPrint": None, "statuses": statuses,
         "vmAgent": None, "vmHealth": None,
@@ -689,10 +698,13 @@ def vm_instance_view(engine, vm) -> dict:
 
 
 def vm_create_output(vm) -> dict:
-    """``az vm create``'s summary (``transform_vm_create_output``)."""
-    return {"fqdns": "", "id": vm.id, "location": vm.location, "macAddress": "",
-            "powerState": PowerState(vm.power).display, "privateIpAddress": "", "publicIpAddress": "",
-            "resourceGroup": vm.resource_group, "zones": ""}
+    """``az vm create``'s summary (``transform_vm_create_output``), in its order (its table keeps it): ``zones``
+    only for a zonal VM (the AAZ VM has the key only then), its one zone."""
+    out = {"id": vm.id, "resourceGroup": vm.resource_group, "powerState": PowerState(vm.power).display,
+           "publicIpAddress": "", "fqdns": "", "privateIpAddress": "", "macAddress": "", "location": vm.location}
+    if vm.zone:
+        out["zones"] = vm.zone
+    return out
 
 
 # ---- what is at rest (cmklab disk inspect) --------------------------------------------------------------

@@ -54,11 +54,7 @@ class VmsBackend(EngineCore):
                  ) -> list[VirtualMachine]:
         """The VMs (of ``resource_group``) by name; those ``where`` accepts. A resource group that does not exist
         is ARM's ``ResourceGroupNotFound`` (its list by resource group), not an empty list."""
-        if resource_group is not None:
-            self.get_group(resource_group)
-        return sorted((v for v in list(self.t["vms"].values()) if (resource_group is None
-                       or v.resource_group.lower() == resource_group.lower()) and (where is None or where(v))),
-                      key=lambda v: v.name.lower())
+        return self._list_in_group("vms", resource_group, where)
 
     def vm_disks(self, vm: VirtualMachine) -> list[Disk]:
         disks = self.t["disks"]
@@ -235,10 +231,7 @@ class VmsBackend(EngineCore):
     def list_scale_sets(self, resource_group: str | None = None) -> list[ScaleSet]:
         """The scale sets (of ``resource_group``) by name; a resource group that does not exist is ARM's
         ``ResourceGroupNotFound`` (its list by resource group), not an empty list."""
-        if resource_group is not None:
-            self.get_group(resource_group)
-        return sorted((s for s in self.t["scalesets"].values() if resource_group is None
-                       or s.resource_group.lower() == resource_group.lower()), key=lambda s: s.name.lower())
+        return self._list_in_group("scalesets", resource_group)
 
     def scale_set_instances(self, ss: ScaleSet) -> list[VirtualMachine]:
         """The instances, in instance-id order."""

@@ -213,3 +213,34 @@ def transform_group_list(result: list) -> list:
         row["Status"] = (g.get("properties") or {}).get("provisioningState")
         out.append(row)
     return out
+
+
+def transform_assignment_list(result: list) -> list:
+    """az's role ``transform_assignment_list``: Principal, Role, Scope."""
+    return [OrderedDict([("Principal", r.get("principalName")), ("Role", r.get("roleDefinitionName")),
+                         ("Scope", r.get("scope"))]) for r in result]
+
+
+def transform_vmss_list(result: list) -> list:
+    """az's ``transform_vmss_list_with_zones_table_output`` (a JMESPath projection): Name, ResourceGroup, Location,
+    Zones (a space when none), Capacity, Overprovision, UpgradePolicy; a null cell drops out as knack drops it."""
+    out = []
+    for s in result:
+        zones = s.get("zones")
+        out.append(OrderedDict([
+            ("Name", s.get("name")), ("ResourceGroup", s.get("resourceGroup")), ("Location", s.get("location")),
+            ("Zones", " ".join(zones) if zones else " "), ("Capacity", (s.get("sku") or {}).get("capacity")),
+            ("Overprovision", s.get("overprovision")), ("UpgradePolicy", (s.get("upgradePolicy") or {}).get("mode")),
+        ]))
+    return out
+
+
+def deployment_validate_table_format(result: Any) -> Any:
+    """az's ``vm create`` table transformer: a deployment's result or error; anything else as it is (its key
+    order kept: a command with a transformer is not sorted)."""
+    if isinstance(result, dict) and result.get("error"):
+        return OrderedDict([("result", result["error"].get("code")), ("message", result["error"].get("message"))])
+    if isinstance(result, dict) and isinstance(result.get("properties"), dict):
+        return OrderedDict([("result", result["properties"].get("provisioningState")),
+                            ("correlationId", result["properties"].get("correlationId"))])
+    return result

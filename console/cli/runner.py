@@ -166,12 +166,14 @@ def run_words(root: str, tokens: list[str], ctx: Context) -> int:
     with _noted(cmd, ctx):
         if ns.id_targets is None:
             result = _run_one(cmd, ns, ctx)
+            if getattr(ns, "no_wait", False):
+                result = None  # az returns no poller result with --no-wait: nothing is printed
         else:  # --ids: the command runs for each id; several ids print a list (as az does)
             result = _run_each(cmd, ns, ctx)
+            if result is _FAILED:
+                return 1
     if getattr(ns, "max_items", None) is not None and isinstance(result, list):
         result = page(result, ns, ctx)
-    if getattr(ns, "no_wait", False):
-        result = None  # az returns no poller result with --no-wait: nothing is printed
     emit(ctx, result, ns, cmd.table)
     return 0
 
@@ -197,11 +199,16 @@ def _noted(cmd, ctx: Context):
         yield
 
 
+_FAILED = object()
+"""``--ids``: every id failed, each said in a warning (az's invoker returns exit 1 and prints no error line)."""
+
+
 def _run_each(cmd, ns, ctx: Context) -> Any:
     """``--ids``: the command runs for every id, as az's invoker runs one job per id (core/commands/__init__.py):
     each failure is a warning naming the id (``WARNING: <id>: "<error>"``) and the others still run; the command
-    fails only when every id failed (one failure: its own error and exit code; several: ``Encountered more than one
-    exception.``, exit 1)."""
+    fails only when every id failed (one failure: its own error and exit code; several: their warnings and exit 1,
+    no error line). Each job's result is kept, an action's None (or ``--no-wait``'s) too: one result prints as
+    itself, several as their list (``[null, null]`` for two deletes), as az's invoker does."""
     from engine.errors import EngineError
 
     results, failures = [], []
@@ -211,7 +218,8 @@ def _run_each(cmd, ns, ctx: Context) -> Any:
             _check_subscription(argparse.Namespace(subscription=target.pop("subscription")), ctx)
             for dest, value in target.items():
                 setattr(ns, dest, value)
-            results.append(_run_one(cmd, ns, ctx))
+            result = _run_one(cmd, ns, ctx)
+            results.append(None if getattr(ns, "no_wait", False) else result)
         except (EngineError, CLIError, UsageError) as err:
             failures.append((err, rid))
     if len(failures) == 1 and not results:
@@ -220,10 +228,9 @@ def _run_each(cmd, ns, ctx: Context) -> Any:
         for err, rid in failures:
             ctx.warn(f'{rid}: "{_error_text(err)}"')
         if not results:
-            raise CLIError("Encountered more than one exception.")
+            return _FAILED
         ctx.warn("Encountered more than one exception.")
-    kept = [r for r in results if r is not None]
-    return results[0] if len(results) == 1 else (kept or None)
+    return results[0] if len(results) == 1 else results
 
 
 def _error_text(err) -> str:

@@ -114,6 +114,9 @@ class Command:
     """The arguments one resource id stands for (the resource group first)."""
     ids_required: tuple = ()
     """Those of ``id_parts`` that are required when ``--ids`` is not given."""
+    resource_type: str | None = None
+    """The ARM type of the resource a command without ``--ids`` names (az 2.91 gives ``vmss stop`` none): how the
+    console's command log finds the resource's group. A command with ``--ids`` says it there."""
     probe: str | None = None
     """For a delete: the facade method that looks the resource up first, so a missing one deletes nothing and
     succeeds (ARM answers 204)."""
@@ -253,7 +256,8 @@ POLICY_EXTRA = frozenset({
     "az keyvault list-deleted", "az keyvault show-deleted", "az keyvault key list-deleted",
     "az keyvault key list-versions", "az keyvault key show-deleted", "az vm get-instance-view",
     "az vmss list-instances", "az keyvault key encrypt", "az keyvault key decrypt", "az keyvault key sign",
-    "az keyvault key verify"})
+    "az keyvault key verify", "az disk wait", "az snapshot wait", "az image wait", "az disk-encryption-set wait",
+    "az vm wait", "az vmss wait", "az keyvault wait", "az group wait"})
 """Commands that take az's policy-token arguments without changing state (az 2.91 gives them to these too)."""
 PAGED = frozenset({"az disk list", "az disk-encryption-set list", "az disk-encryption-set list-associated-resources",
                    "az image list", "az snapshot list", "az vmss list", "az vmss list-instances"})

@@ -221,8 +221,11 @@ def _line(cmd: spec.Command, engine, params: dict, w: Words) -> str:
     unknown = [d for d, v in values.items() if d not in dests and v is not None]
     if unknown:
         raise Unsayable(f"{cmd.path} has no argument for {', '.join(unknown)}")
-    if values.get("resource_group") is None and "resource_group" in cmd.ids_required and cmd.ids in GETTERS:
-        values["resource_group"] = w.group_of(GETTERS[cmd.ids], values.get(cmd.id_parts[1]))
+    rtype = cmd.ids or cmd.resource_type
+    needs_group = "resource_group" in cmd.ids_required or any(a.dest == "resource_group" and a.required
+                                                                for a in cmd.args)
+    if values.get("resource_group") is None and needs_group and rtype in GETTERS:
+        values["resource_group"] = w.group_of(GETTERS[rtype], values.get(cmd.id_parts[1]))
     missing = [a.options[0] if a.options else a.dest for a in cmd.args
                if (a.required or a.dest in cmd.ids_required) and values.get(a.dest) is None]
     if missing:

@@ -560,7 +560,7 @@ def list_all_resources(ep, req: Req, sub: str, table: str) -> Resp:
 DISK_MODELLED = (
     ("creationData", "createOption"), ("creationData", "sourceResourceId"), ("creationData", "sourceUri"),
     ("creationData", "sourceUniqueId"), ("creationData", "imageReference"), ("diskSizeGB",), ("encryption",),
-    ("osType",),
+    ("osType",), ("hyperVGeneration",),
     ("diskSizeBytes",), ("diskState",), ("provisioningState",), ("timeCreated",), ("uniqueId",),  # read-only
     ("shareInfo",), ("propertyUpdatesInProgress",), ("lastOwnershipUpdateTime",),
 )
@@ -592,9 +592,6 @@ def put_resource(ep, req: Req, sub: str, rg: str, table: str, name: str) -> Resp
     exists = _exists(getattr(ep.engine, KINDS[table][1]), name, rg)
     if table == "disks" and exists:
         return patch_disk(ep, req, sub, rg, name)
-    if exists:
-        raise HttpError(409, "PropertyChangeNotAllowed", f"{KINDS[table][0]} '{name}' exists; cmklab does not "
-                        "change snapshots and images in place (delete and create it again).")
     cd = p.get("creationData") or {}
     src = cd.get("sourceResourceId") or cd.get("sourceUri")
     enc = _encryption_args(p)
@@ -604,13 +601,11 @@ def put_resource(ep, req: Req, sub: str, rg: str, table: str, name: str) -> Resp
                                   location=body.get("location"), source=src if cd.get("createOption") in (
                                       "Copy", "Restore", "FromImage") else None, os_type=p.get("osType"),
                                   tags=body.get("tags"), zone=_zone(body), props=_plain(p, DISK_MODELLED) or None,
-                                  **enc)
+                                  hyper_v_generation=p.get("hyperVGeneration"), **enc)
     elif table == "snapshots":
-        if not src:
-            raise HttpError(400, "InvalidParameter", "properties.creationData.sourceResourceId is required: "
-                            "cmklab makes snapshots of disks.")
-        r = ep.engine.create_snapshot(name, rg, src, location=body.get("location"), sku=sku, tags=body.get("tags"),
-                                      **enc)
+        r = ep.engine.create_snapshot(name, rg, src if cd.get("createOption") != "Empty" else None,
+                                      size_gb=p.get("diskSizeGB"), location=body.get("location"), sku=sku,
+                                      tags=body.get("tags"), hyper_v_generation=p.get("hyperVGeneration"), **enc)
     else:
         sp = p.get("storageProfile") or {}
         os_disk = sp.get("osDisk") or {}
@@ -620,7 +615,7 @@ def put_resource(ep, req: Req, sub: str, rg: str, table: str, name: str) -> Resp
             raise HttpError(400, "InvalidParameter", "an image needs properties.sourceVirtualMachine.id or "
                             "storageProfile.osDisk.managedDisk.id or .snapshot.id.")
         r = ep.engine.create_image(name, rg, src, location=body.get("location"), os_type=os_disk.get("osType"),
-                                   tags=body.get("tags"))
+                                   tags=body.get("tags"), hyper_v_generation=p.get("hyperVGeneration"))
     return Resp(200, _view(ep, table, r))
 
 

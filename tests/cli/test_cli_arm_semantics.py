@@ -12,7 +12,7 @@ MISSING_DELETES = [
     ("disk", "delete", "--yes"),
     ("snapshot", "delete"),
     ("image", "delete"),
-    ("disk-encryption-set", "delete", "--yes"),
+    ("disk-encryption-set", "delete"),
     ("vm", "delete", "--yes"),
 ]
 
@@ -38,8 +38,7 @@ def test_missing_resource_group(cli, rg, cmklab_bin, group):
     assert (shown.returncode, shown.stdout) == (3, "")
     assert shown.stderr.startswith(msg) and "Code: ResourceGroupNotFound\n" in shown.stderr
     deleted = az(cmklab_bin, cli, group, "delete", "-g", "nogroup", "-n", "x", "--yes"
-                 ) if group not in ("snapshot", "image") else az(cmklab_bin, cli, group, "delete", "-g", "nogroup",
-                                                                "-n", "x")
+                 ) if group in ("disk", "vm") else az(cmklab_bin, cli, group, "delete", "-g", "nogroup", "-n", "x")
     assert deleted.returncode == 3 and deleted.stderr.startswith(msg)
     # a missing resource in a group that exists is still ResourceNotFound
     other = az(cmklab_bin, cli, group, "show", "-g", rg, "-n", "x")

@@ -18,7 +18,7 @@ def _clean(stderr: str) -> None:
 
 
 def test_refusals_print_no_catalogue_ids(cli, landscape, cmklab_bin):
-    r = az(cmklab_bin, cli, "disk-encryption-set", "delete", "-g", "rg1", "-n", "des1", "--yes")
+    r = az(cmklab_bin, cli, "disk-encryption-set", "delete", "-g", "rg1", "-n", "des1")
     assert r.returncode == 1 and "(DiskEncryptionSetInUse)" in r.stderr
     assert "it cannot be deleted\nCode: DiskEncryptionSetInUse\n" in r.stderr
     _clean(r.stderr)

@@ -168,3 +168,23 @@ def test_rbac_vault_and_role_assignments(cli, rg):
     assert (r.code, r.err) == (1, "ERROR: usage error: --assignee STRING | --assignee-object-id GUID\n")
     cli.ok("role", "assignment", "delete", "--assignee", pid, "--scope", vault_id)
     assert cli.ok("role", "assignment", "list", "--assignee", pid).json == []
+
+
+def test_key_json_has_azs_key_size_fields_and_n_says_the_size(cli, rg):
+    """az 2.91's transform_key_output prints ``attributes.keySize`` and transform_key_list_output a top-level
+    ``keySize`` (the SDK's key_size: the service gives it for oct keys, so null for RSA and EC); an RSA key's size is
+    the length of its modulus ``key.n``."""
+    import base64
+
+    cli.ok("keyvault", "create", "-n", "kvsz", "-g", rg, "-o", "none")
+    made = cli.ok("keyvault", "key", "create", "--vault-name", "kvsz", "-n", "k3072", "--kty", "RSA", "--size",
+                  "3072").json
+    shown = cli.ok("keyvault", "key", "show", "--vault-name", "kvsz", "-n", "k3072").json
+    for bundle in (made, shown):
+        assert "keySize" in bundle["attributes"] and bundle["attributes"]["keySize"] is None
+        assert len(base64.b64decode(bundle["key"]["n"])) * 8 == 3072
+    (item,) = cli.ok("keyvault", "key", "list", "--vault-name", "kvsz").json
+    assert "keySize" in item and item["keySize"] is None and "keySize" in item["attributes"]
+    assert item["attributes"]["attestation"] is None and item["attributes"]["externalKey"] is None  # raw attributes
+    (version,) = cli.ok("keyvault", "key", "list-versions", "--vault-name", "kvsz", "-n", "k3072").json
+    assert "keySize" in version

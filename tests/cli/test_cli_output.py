@@ -162,3 +162,31 @@ def test_vm_stop_prints_azs_warning(cli, landscape):
     r = cli.ok("vm", "stop", "-g", "rg1", "-n", "vm1")
     assert r.err == ("WARNING: About to power off the specified VM...\n"
                      "It will continue to be billed. To deallocate a VM, run: az vm deallocate.\n")
+
+
+def _header(text: str) -> list[str]:
+    return text.splitlines()[0].split()
+
+
+def test_table_transformers_of_role_assignment_list_vmss_list_and_vm_create(cli, rg):
+    """az's table transformers: role's transform_assignment_list (Principal, Role, Scope), vm's
+    transform_vmss_list_with_zones_table_output (Name ... UpgradePolicy; null cells drop out) and vm create's
+    transform_vm_create_output (its order, not sorted: a command with a table transformer is not; Zones only for a
+    zonal VM)."""
+    made = cli.ok("vm", "create", "-g", rg, "-n", "vm1", "--image", "Ubuntu2204", "-o", "table").out
+    assert _header(made) == ["ResourceGroup", "PowerState", "PublicIpAddress", "Fqdns", "PrivateIpAddress",
+                             "MacAddress", "Location"]
+    zonal = cli.ok("vm", "create", "-g", rg, "-n", "vm2", "--image", "Ubuntu2204", "--zone", "2", "-o", "table").out
+    assert _header(zonal)[-1] == "Zones" and zonal.splitlines()[2].split()[-1] == "2"
+    assert cli.ok("vm", "create", "-g", rg, "-n", "vm3", "--image", "Ubuntu2204", "--zone", "3").json["zones"] == "3"
+    cli.ok("vmss", "create", "-g", rg, "-n", "ss1", "--image", "Ubuntu2204", "--instance-count", "2", "-o", "none")
+    sets = cli.ok("vmss", "list", "-o", "table").out
+    assert _header(sets) == ["Name", "ResourceGroup", "Location", "Zones", "Capacity", "UpgradePolicy"]
+    assert sets.splitlines()[2].split() == ["ss1", rg, "eastus", "2", "Manual"]
+    cli.ok("keyvault", "create", "-g", rg, "-n", "kv1", "--enable-rbac-authorization", "true", "-o", "none")
+    scope = cli.tsv("keyvault", "show", "-n", "kv1", "--query", "id")
+    cli.ok("role", "assignment", "create", "--assignee", "00000000-0000-0000-0000-000000000001", "--role",
+           "Key Vault Crypto Service Encryption User", "--scope", scope, "-o", "none")
+    listed = cli.ok("role", "assignment", "list", "--all", "-o", "table").out
+    assert _header(listed) == ["Principal", "Role", "Scope"]
+    assert listed.splitlines()[2].split()[-1] == scope

@@ -81,7 +81,8 @@ def test_K9_seeds_profile_refuses_todays_skus_naming_itself(tmp_path, cmklab_bin
     home = tmp_path / "hseeds"
     assert _az(cmklab_bin, home, "seeds", "group", "create", "-n", "rg1", "-l", "eastus", "-o", "none").returncode == 0
     for sku in ("PremiumV2_LRS", "Premium_ZRS", "StandardSSD_ZRS"):
-        r = _az(cmklab_bin, home, "seeds", "disk", "create", "-g", "rg1", "-n", "d1", "--sku", sku, "--zone", "1")
+        r = _az(cmklab_bin, home, "seeds", "disk", "create", "-g", "rg1", "-n", "d1", "--sku", sku, "--zone", "1",
+                "--size-gb", "4")
         assert r.returncode == 1
         assert r.stderr.startswith(f"ERROR: (InvalidParameter) sku {sku} is not offered under the rule profile "
                                    "'seeds'"), r.stderr

@@ -8,7 +8,7 @@ import pytest
 
 from engine import Engine, views
 
-KEY_ATTRIBUTES = {"created", "enabled", "expires", "exportable", "hsmPlatform", "notBefore", "recoverableDays",
+KEY_ATTRIBUTES = {"created", "enabled", "expires", "exportable", "hsmPlatform", "keySize", "notBefore", "recoverableDays",
                   "recoveryLevel", "updated"}
 JWK_FIELDS = {"crv", "d", "dp", "dq", "e", "k", "keyOps", "kid", "kty", "n", "p", "q", "qi", "t", "x", "y"}
 
@@ -41,7 +41,7 @@ def test_key_bundle_shape(world):
 def test_key_list_items_and_versions(world):
     k, _ = world.get_key("kv1", "key1", audit=False)
     item = views.key_list_item(world, k)
-    assert set(item) == {"attributes", "kid", "managed", "name", "releasePolicy", "tags"}
+    assert set(item) == {"attributes", "keySize", "kid", "managed", "name", "releasePolicy", "tags"}
     assert item["kid"] == "https://kv1.vault.azure.net/keys/key1"
     versions = views.key_versions_view(world, k)
     assert [v["kid"].rsplit("/", 1)[1] for v in versions] == [v["version"] for v in k.versions]

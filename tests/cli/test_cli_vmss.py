@@ -113,3 +113,18 @@ def test_vmss_delete_takes_instances_and_disks_and_a_missing_one_succeeds(cli, r
     assert (again.returncode, again.stdout, again.stderr) == (0, "", "")  # ARM: 204
     missing = az(cmklab_bin, cli, "vmss", "show", "-g", rg, "-n", "web")
     assert missing.returncode == 3 and "(ResourceNotFound)" in missing.stderr
+
+
+def test_vmss_update_sets_tags_with_azs_generic_set_not_a_tags_flag(cli, rg):
+    """az 2.91's ``vmss update`` has no ``--tags`` (exit 2, unrecognized); its generic ``--set tags.KEY=VALUE`` (or
+    ``tags={...}``) sets them, and the console's command log says a tag change that way."""
+    from console.cli.words import az_lines
+
+    cli.ok("vmss", "create", "-g", rg, "-n", "ss1", "--image", "Ubuntu2204", "--instance-count", "0", "-o", "none")
+    assert cli.az("vmss", "update", "-g", rg, "-n", "ss1", "--tags", "a=b").code == 2
+    assert cli.ok("vmss", "update", "-g", rg, "-n", "ss1", "--set", "tags.owner=ops").json["tags"] == {"owner": "ops"}
+    both = cli.ok("vmss", "update", "-g", rg, "-n", "ss1", "--set", "tags.env=test").json["tags"]
+    assert both == {"owner": "ops", "env": "test"}
+    assert cli.ok("vmss", "update", "-g", rg, "-n", "ss1", "--set", 'tags={"x": "1"}').json["tags"] == {"x": "1"}
+    line, = az_lines(cli.engine(), "update_scale_set", ("ss1", rg), {"tags": {"k": "v"}})
+    assert line.endswith("""--set 'tags={"k":"v"}'"""), line

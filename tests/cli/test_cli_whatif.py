@@ -47,7 +47,7 @@ def test_what_if_rekey_and_create(cli, landscape):
 
 
 def test_what_if_refusal_is_shown_not_raised(cli, landscape):
-    r = cli("what-if", "az", "disk", "create", "-g", "rg1", "-n", "dbl", "--encryption-type",
+    r = cli("what-if", "az", "disk", "create", "-g", "rg1", "-n", "dbl", "--size-gb", "4", "--encryption-type",
             "EncryptionAtRestWithPlatformAndCustomerKeys", "--disk-encryption-set", "des1")
     assert r.code == 0
     assert r.out.splitlines()[1].startswith("refused: (EncryptionTypeMismatch) disk dbl: encryption type")
@@ -83,7 +83,7 @@ def test_read_only_refuses_every_mutating_command(cli, landscape):
     before = cli.state_bytes()
     for argv in (["az", "keyvault", "key", "delete", "--vault-name", "kv1", "-n", "key1"],
                  ["az", "vm", "stop", "-g", "rg1", "-n", "vm1"],
-                 ["az", "disk", "create", "-g", "rg1", "-n", "x"],
+                 ["az", "disk", "create", "-g", "rg1", "-n", "x", "--size-gb", "4"],
                  ["clock", "advance", "1d"],
                  ["vm", "write", "-g", "rg1", "-n", "vm1", "--lun", "0", "--offset", "0", "--data", "x"],
                  ["az", "vm", "delete", "-g", "rg1", "-n", "vm1"]):  # refused, not asked to confirm

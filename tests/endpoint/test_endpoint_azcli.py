@@ -56,8 +56,6 @@ SOFT_DELETE = "  --enable-soft-delete true \\\n"
 RBAC_OFF = "  --enable-rbac-authorization false \\\n"
 
 KNOWN: dict[str, str] = {
-    "attributes.keySize": "today's azure-keyvault-keys shows the key size among the attributes (null for RSA): "
-                          "engine/views.py key_attributes",
     "systemData": "today's az prints the role assignment's systemData (null): engine/views.py role_assignment_view",
 }
 """JSON paths (dotted, lists as []) today's az prints that cmklab az does not, with where the difference lies."""

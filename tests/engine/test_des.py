@@ -112,7 +112,12 @@ def test_D1_other_encryption_types_are_refused(e, kit, etype):
 
 def test_D1_set_names_and_duplicates(e, kit):
     kid, _ = kit.basic(e)
-    assert kit.refused(e.create_des, "des1", kit.RG, key_url=kid).code == "Conflict"
+    before = e.get_des("des1", kit.RG)
+    again = e.create_des("des1", kit.RG, key_url=kid, tags={"t": "1"})  # ARM's PUT on a set that exists: an update
+    assert (again.id, again.principal_id, again.tags) == (before.id, before.principal_id, {"t": "1"})
+    assert len(e.list_des(kit.RG)) == 1
+    assert kit.refused(e.create_des, "des1", kit.RG, key_url=kid, location="westus").code == \
+        "InvalidResourceLocation"
     assert kit.refused(e.create_des, "bad name!", kit.RG, key_url=kid).code == "InvalidParameter"
     assert kit.refused(e.create_des, "x" * 81, kit.RG, key_url=kid).code == "InvalidParameter"
     assert kit.refused(e.get_des, "nope").code == "ResourceNotFound"

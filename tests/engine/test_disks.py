@@ -523,3 +523,21 @@ def test_snapshots_and_images_have_their_own_created_and_deleted_events(e, kit):
     assert seen == [("DiskCreated", {"disk": d.id}), ("SnapshotCreated", {"snapshot": s.id}),
                     ("ImageCreated", {"image": i.id}), ("ImageDeleted", {"image": i.id}),
                     ("SnapshotDeleted", {"snapshot": s.id})]
+
+
+# ============================================================================================ empty disks need a size
+
+
+def test_an_empty_disk_or_snapshot_without_a_size_is_refused_as_arm_refuses_it(e, kit):
+    """ARM's PUT of a disk or snapshot with createOption Empty and no diskSizeGB is refused (InvalidParameter);
+    nothing is made. With a size, an empty snapshot is made; a copy takes its source's size."""
+    from engine.errors import BadRequest
+
+    e.create_group(kit.RG, kit.REGION)
+    for make in (lambda: e.create_disk("d0", kit.RG), lambda: e.create_snapshot("s0", kit.RG, None)):
+        with pytest.raises(BadRequest) as err:
+            make()
+        assert err.value.code == "InvalidParameter" and "diskSizeGB" in err.value.message
+    assert e.list_disks(kit.RG) == [] and e.list_snapshots(kit.RG) == []
+    assert e.create_snapshot("s1", kit.RG, None, size_gb=3).size_gb == 3
+    assert e.create_disk("d1", kit.RG, source="s1").size_gb == 3

@@ -478,7 +478,8 @@ case("key-url-vault-without-purge-protection", lambda e, w: e.create_des("des-ne
 case("key-url-deleted-key", lambda e, w: e.create_des("des-new", RG, w.kid_std), "not found")
 case("key-url-update-other-vault-without-pp", lambda e, w: e.update_des("des-h", RG, key_url=w.kid_nopp),
      "purge protection")
-case("des-quota-name-conflict", lambda e, w: e.create_des("des-h", RG, w.kid), "already exists")
+case("des-put-existing-other-region", lambda e, w: e.create_des("des-h", RG, w.kid, location="westus"),
+     "already exists in location")
 case("des-delete-in-use", lambda e, w: e.delete_des("des-h", RG), "still used", "cannot be deleted")
 for label, perms in {"unknown": ["fly"], "control": ["get\x00"], "unicode": ["gét"], "long": [LONG],
                      "secret-perm": ["getSecret"]}.items():

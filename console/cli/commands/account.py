@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import CLIError
+from ..wait import wait_command
 from ..output import transform_group_list
 from ..spec import Arg, Call, command, no_wait, tags, yes, views
 
@@ -77,3 +78,6 @@ def _group_exists(ctx, ns):
 
 command("az group exists", "Check if a resource group exists.", [_group_name()], run=_group_exists,
         examples=[("Check if 'MyResourceGroup' exists.", "az group exists -n MyResourceGroup")])
+
+wait_command("az group wait", [_group_name()], lambda e, ns: views.group_view(e.get_group(ns.name)),
+             examples=[("Wait until a group is deleted.", "az group wait -n MyResourceGroup --deleted")])

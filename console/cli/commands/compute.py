@@ -5,6 +5,7 @@ from __future__ import annotations
 from .. import generic, props
 from ..props import Prop
 from ..errors import CLIError
+from ..wait import arm_shape, wait_command
 from engine.rules import DES_ENCRYPTION_TYPES_AZ as DES_ENCRYPTION_TYPES
 from engine.rules import DISK_ENCRYPTION_TYPES, DISK_SKUS, IMAGE_STORAGE_SKUS, SNAPSHOT_SKUS
 # the one list of each, owned by the rules: each profile says which SKUs its engine takes, and refuses the others
@@ -82,12 +83,12 @@ command("az disk-encryption-set update", "Update a disk encryption set.", [
     examples=[("Move a set (and every disk of it) to a new key version.",
                "az disk-encryption-set update -n MySet -g MyResourceGroup --key-url MyKey --source-vault MyVault")])
 
-command("az disk-encryption-set delete", "Delete a disk encryption set.", [_des_name(), rg(), no_wait(), yes()],
+command("az disk-encryption-set delete", "Delete a disk encryption set.", [_des_name(), rg(), no_wait()],
         method="delete_des", ids="Microsoft.Compute/diskEncryptionSets", probe="get_des", call=lambda ns, ctx: Call("delete_des", (ns.name, ns.resource_group)),
         examples=[("Delete a disk encryption set.", "az disk-encryption-set delete -n MySet -g MyResourceGroup")])
 
 command("az disk-encryption-set list-associated-resources", "List all resources that are encrypted with this disk "
-        "encryption set.", [_des_name(), rg()], ids="Microsoft.Compute/diskEncryptionSets", 
+        "encryption set.", [_des_name(), rg()],
         call=lambda ns, ctx: Call("get_des", (ns.name, ns.resource_group)),
         render=lambda e, d, ns: sorted(r.id for r in e.des_resources(d)),
         examples=[("List the resources a set encrypts.",
@@ -236,6 +237,18 @@ DISK_UPDATE_PROPS = [
 SNAPSHOT_CREATE_PROPS = [_NETWORK_ACCESS, _PUBLIC_ACCESS, _DISK_ACCESS, _ARCHITECTURE, _ACCELERATED, _EDGE_ZONE]
 """``az snapshot create`` flags that set a plain property of the snapshot."""
 
+def _validate_disk_create(ns) -> None:
+    """az's own check before the PUT (custom.py ``create_managed_disk``): an empty disk needs its size."""
+    if ns.size_gb is None and not ns.source:
+        raise CLIError("usage error: --size-gb is required to create an empty disk")
+
+
+def _validate_snapshot_create(ns) -> None:
+    """az's own check before the PUT (custom.py ``create_snapshot``): an empty snapshot needs its size."""
+    if ns.size_gb is None and not ns.source:
+        raise CLIError("Please supply size for the snapshots")
+
+
 command("az disk create", "Create a managed disk.", [
     rg(), name("The name of the managed disk that is being created. It can't be changed after the disk is created. "
                "Supported characters for the name are a-z, A-Z, 0-9 and _. The maximum name length is 80 characters."),
@@ -250,11 +263,11 @@ command("az disk create", "Create a managed disk.", [
     enum(("--hyper-v-generation",), "hyper_v_generation", "The hypervisor generation of the Virtual Machine. "
          "Applicable to OS disks only.", HYPER_V, help_default="V1"),
     *_encryption_args(), tags(), no_wait(), *props.args(DISK_CREATE_PROPS),
-], method="create_disk", params=_DISK_PARAMS, table=transform_disk_create, render=lambda e, d, ns: views.disk_view(e, d),
+], method="create_disk", params=_DISK_PARAMS, table=transform_disk_create, validate=_validate_disk_create, render=lambda e, d, ns: views.disk_view(e, d),
     call=lambda ns, ctx: Call("create_disk", (ns.name, ns.resource_group), {
         "size_gb": ns.size_gb, "sku": ns.sku or "Premium_LRS", "location": ns.location,
         "encryption_type": ns.encryption_type, "disk_encryption_set": ns.disk_encryption_set, "source": ns.source,
-        "os_type": ns.os_type, "tags": ns.tags, "zone": ns.zone,
+        "os_type": ns.os_type, "tags": ns.tags, "zone": ns.zone, "hyper_v_generation": ns.hyper_v_generation,
         "props": props.collect(ns, ctx, DISK_CREATE_PROPS)}),
     examples=[("Create a managed disk encrypted with a customer-managed key.",
                "az disk create -g MyResourceGroup -n MyDisk --size-gb 128 --disk-encryption-set MySet")])
@@ -330,10 +343,11 @@ command("az snapshot create", "Create a snapshot.", [
          "Applicable to OS disks only.", HYPER_V),
     *_encryption_args(), tags(), no_wait(), *props.args(SNAPSHOT_CREATE_PROPS),
 ], method="create_snapshot", params=_DISK_PARAMS, render=lambda e, s, ns: views.snapshot_view(e, s),
+    validate=_validate_snapshot_create,
     call=lambda ns, ctx: Call("create_snapshot", (ns.name, ns.resource_group, ns.source), {
-        "location": ns.location, "encryption_type": ns.encryption_type,
+        "size_gb": ns.size_gb, "location": ns.location, "encryption_type": ns.encryption_type,
         "disk_encryption_set": ns.disk_encryption_set, "sku": ns.sku, "tags": ns.tags,
-        "props": props.collect(ns, ctx, SNAPSHOT_CREATE_PROPS)}),
+        "hyper_v_generation": ns.hyper_v_generation, "props": props.collect(ns, ctx, SNAPSHOT_CREATE_PROPS)}),
     examples=[("Create a snapshot of a disk (a customer-key disk needs a set with the same key).",
                "az snapshot create -g MyResourceGroup -n MySnapshot --source MyDisk --disk-encryption-set MySet")])
 
@@ -368,7 +382,8 @@ command("az image create", "Create a custom Virtual Machine Image from managed d
     location(), tags(),
 ], method="create_image", params={"source": ("source", "name")}, render=lambda e, i, ns: views.image_view(e, i),
     call=lambda ns, ctx: Call("create_image", (ns.name, ns.resource_group, ns.source), {
-        "location": ns.location, "os_type": ns.os_type, "tags": ns.tags}),
+        "location": ns.location, "os_type": ns.os_type, "tags": ns.tags,
+        "hyper_v_generation": ns.hyper_v_generation}),
     examples=[("Create an image from an existing VM.", "az image create -g MyResourceGroup -n image1 --source MyVm1")])
 
 command("az image show", "Get an image.", [rg(), name("The name of the image.")],
@@ -384,3 +399,33 @@ command("az image list", "List the list of images under a resource group.", [rg(
 command("az image delete", "Delete an Image.", [rg(), name("The name of the image.")],
         method="delete_image", ids="Microsoft.Compute/images", probe="get_image", call=lambda ns, ctx: Call("delete_image", (ns.name, ns.resource_group)),
         examples=[("Delete an image.", "az image delete -g MyResourceGroup -n MyImage")])
+
+# ---- wait (az's generic wait on the GET of each kind) ----------------------------------------------------
+
+wait_command("az disk wait", [
+    rg(), name("The name of the managed disk that is being created. The name can't be changed after the disk is "
+               "created. Supported characters for the name are a-z, A-Z, 0-9, _ and -. The maximum name length is "
+               "80 characters.", extra=("--disk-name",)),
+], lambda e, ns: arm_shape(views.disk_view(e, e.get_disk(ns.name, ns.resource_group))), ids="Microsoft.Compute/disks",
+    examples=[("Wait until a disk another terminal makes exists.",
+               "az disk wait -g MyResourceGroup -n MyDisk --created --interval 5 --timeout 60")])
+
+wait_command("az snapshot wait", [
+    rg(), name("The name of the snapshot that is being created.", extra=("--snapshot-name",)),
+], lambda e, ns: arm_shape(views.snapshot_view(e, e.get_snapshot(ns.name, ns.resource_group))),
+    ids="Microsoft.Compute/snapshots",
+    examples=[("Wait until a snapshot is deleted.", "az snapshot wait -g MyResourceGroup -n MySnapshot --deleted")])
+
+wait_command("az image wait", [
+    rg(), name("The name of the image.", extra=("--image-name",)),
+    Arg(("--expand",), "expand", "The expand expression to apply on the operation. (No effect in cmklab: the image "
+        "is shown whole.)"),
+], lambda e, ns: arm_shape(views.image_view(e, e.get_image(ns.name, ns.resource_group))),
+    ids="Microsoft.Compute/images",
+    examples=[("Wait until an image exists.", "az image wait -g MyResourceGroup -n MyImage --exists")])
+
+wait_command("az disk-encryption-set wait", [_des_name(), rg()],
+             lambda e, ns: arm_shape(views.des_view(e.get_des(ns.name, ns.resource_group))),
+             ids="Microsoft.Compute/diskEncryptionSets",
+             examples=[("Wait until a set uses a key version.", "az disk-encryption-set wait -g MyResourceGroup -n "
+                        "MySet --custom \"properties.activeKey.keyUrl=='$KEY_URL'\"")])

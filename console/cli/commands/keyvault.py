@@ -8,6 +8,7 @@ import os
 from .. import generic, props
 from ..props import Prop
 from ..errors import CLIError, UsageError
+from ..wait import wait_command
 from ..parser import given
 from engine.vaults import OTHER_PERMISSIONS
 
@@ -152,10 +153,15 @@ VAULT_UPDATE_PROPS = _vault_props(create=False)
 def _create_call(ns, ctx) -> Call:
     if ns.enable_soft_delete is not None:
         ctx.warn("Argument '--enable-soft-delete' has been deprecated and will be removed in a future release.")
+    if ns.resource_group and ns.name:  # az's create_vault asks for the vault first (a GET in the group)
+        v = ctx.engine.find_vault(ns.name)
+        if v is not None and v.state == "Active" and v.resource_group.lower() == ns.resource_group.lower():
+            raise CLIError(f"The specified vault: {ns.name} already exists")
+    given = props.collect(ns, ctx, VAULT_CREATE_PROPS)
     return Call("create_vault", (ns.name, ns.resource_group, ns.location), {
         "sku": ns.sku or "standard", "enable_purge_protection": ns.enable_purge_protection,
         "retention_days": ns.retention_days, "enable_rbac_authorization": bool(ns.enable_rbac_authorization),
-        "tags": ns.tags, "props": props.collect(ns, ctx, VAULT_CREATE_PROPS), "self_perms": not ns.no_self_perms})
+        "tags": ns.tags, "props": given, "self_perms": not ns.no_self_perms})
 
 
 command("az keyvault create", "Create a Vault or HSM.", [
@@ -208,7 +214,7 @@ def _vault_show(ctx, ns):
 
 
 command("az keyvault show", "Show details of a Vault or HSM.", [_vault_name(), rg(required=False)],
-        ids=VAULT_TYPE, run=_vault_show,
+        run=_vault_show,
         examples=[("Show details of a key vault.", "az keyvault show --name MyKeyVault")])
 
 command("az keyvault list", "List Vaults and/or HSMs.", [
@@ -230,7 +236,7 @@ command("az keyvault update", "Update the properties of a Vault.", [
           "of data actions, and the access policies specified in vault properties will be ignored."),
     *generic.generic_args(),
     no_wait(), *props.args(VAULT_UPDATE_PROPS),
-], ids=VAULT_TYPE, call=lambda ns, ctx: _vault_update_call(ns, ctx),
+], call=lambda ns, ctx: _vault_update_call(ns, ctx),
     render=lambda e, v, ns: views.vault_view(e, v), method="update_vault", params={"sku": _sku_words},
     examples=[("Enable purge protection (needed by disk encryption sets).",
                "az keyvault update -n MyKeyVault -g MyResourceGroup --enable-purge-protection true")])
@@ -268,7 +274,7 @@ def _vault_update_call(ns, ctx) -> Call:
     return Call("update_vault", (ns.name,), kwargs)
 
 
-command("az keyvault delete", "Delete a Vault or HSM.", [_vault_name(), rg(required=False), no_wait()], ids=VAULT_TYPE, 
+command("az keyvault delete", "Delete a Vault or HSM.", [_vault_name(), rg(required=False), no_wait()],
         call=lambda ns, ctx: Call("delete_vault", (ns.name,)), method="delete_vault", warning=SOFT_DELETE_WARNING,
         examples=[("Delete a key vault.", "az keyvault delete --name MyKeyVault --resource-group MyResourceGroup")])
 
@@ -338,7 +344,7 @@ command("az keyvault set-policy", "Update security policy settings for a Key Vau
            "they grant nothing it checks.)", OTHER_PERMISSIONS[plural], nargs="*", group="Permission Arguments")
       for kind, plural in (("secret", "secrets"), ("certificate", "certificates"), ("storage", "storage"))],
     no_wait(),
-], ids=VAULT_TYPE, validate=_validate_set_policy,
+], validate=_validate_set_policy,
     call=lambda ns, ctx: Call("set_policy", (ns.name, ns.object_id, None if ns.key_permissions is None else
                                              list(dict.fromkeys(ns.key_permissions))),
                               {"other_permissions": {"secrets": ns.secret_permissions,
@@ -350,7 +356,7 @@ command("az keyvault set-policy", "Update security policy settings for a Key Vau
 
 command("az keyvault delete-policy", "Delete security policy settings for a Key Vault.", [
     _vault_name(), rg(required=False), *_principal_args(), no_wait(),
-], ids=VAULT_TYPE, validate=_validate_policy, call=lambda ns, ctx: Call("delete_policy", (ns.name, ns.object_id)),
+], validate=_validate_policy, call=lambda ns, ctx: Call("delete_policy", (ns.name, ns.object_id)),
     render=lambda e, v, ns: views.vault_view(e, v), method="delete_policy", params=_POLICY_PARAMS,
     examples=[("Delete the policy of an identity (disks using the set stop working).",
                "az keyvault delete-policy -n MyVault --object-id {GUID}")])
@@ -794,3 +800,18 @@ command("az keyvault key rotation-policy update", "Update the rotation policy of
                "az keyvault key rotation-policy update --vault-name MyVault -n MyKey --value "
                "'{\"lifetimeActions\":[{\"trigger\":{\"timeAfterCreate\":\"P90D\"},\"action\":{\"type\":\"Rotate\"}}],"
                "\"attributes\":{\"expiryTime\":\"P2Y\"}}'")])
+
+
+def _vault_wait_get(e, ns) -> dict:
+    v = e.get_vault(ns.name)
+    if ns.resource_group and v.resource_group.lower() != ns.resource_group.lower():
+        from engine.errors import NotFound
+
+        raise NotFound(f"The Resource 'Microsoft.KeyVault/vaults/{ns.name}' under resource group "
+                       f"'{ns.resource_group}' was not found.", code="ResourceNotFound")
+    return views.vault_view(e, v)
+
+
+wait_command("az keyvault wait", [_vault_name(), rg(required=False)], _vault_wait_get, what="the Vault",
+             examples=[("Wait until a vault another terminal makes exists.",
+                        "az keyvault wait -n MyVault --created --interval 5 --timeout 60")])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import CLIError
+from ..output import transform_assignment_list
 from ..spec import Arg, Call, command, enum, rg, yes, views
 
 PRINCIPAL_TYPES = ("User", "Group", "ServicePrincipal", "ForeignGroup")
@@ -102,6 +103,7 @@ command("az role assignment list", "List role assignments.", [
     Arg(("--include-inherited",), "include_inherited", "Include assignments applied on parent scopes.",
         kind="store_true"),
 ], call=lambda ns, ctx: Call("list_role_assignments", (ns.assignee, ns.scope)), render=_list_render,
+    table=transform_assignment_list,
     examples=[("List the role assignments of an identity.", "az role assignment list --assignee {principalId}")])
 
 command("az role assignment delete", "Delete role assignments.", [

@@ -5,7 +5,8 @@ from __future__ import annotations
 from .. import generic, props
 from ..props import Prop
 from ..errors import CLIError
-from ..output import transform_instance_view, transform_vm
+from ..wait import wait_command
+from ..output import deployment_validate_table_format, transform_instance_view, transform_vm
 from ..spec import (Arg, Call, command, enum, flag3, location, name, no_wait,
                     rg, tags, yes, views)
 from engine.rules import DISK_SKUS
@@ -241,6 +242,7 @@ command("az vm create", "Create an Azure Virtual Machine.", [
          ("RDP", "SSH", "NONE"), group=_NET),
     no_wait(), *props.args(VM_CREATE_PROPS),
 ], method="create_vm", params=_CREATE_PARAMS, call=_create_call, render=lambda e, vm, ns: views.vm_create_output(vm),
+    table=deployment_validate_table_format,
     examples=[("Create a VM whose OS and data disks are encrypted with a customer-managed key.",
                "az vm create -g MyResourceGroup -n MyVm --image Ubuntu2204 --os-disk-encryption-set MySet "
                "--data-disk-sizes-gb 128 --data-disk-encryption-sets MySet --generate-ssh-keys")])
@@ -348,8 +350,15 @@ VM_UPDATABLE = {
 """What a generic update can change on a VM (its JSON path -> the facade keyword)."""
 
 
+def _host_encryption_words(value, w) -> dict:
+    """az 2.91's ``vm update`` has no ``--encryption-at-host``: the docs set it with the generic ``--set``."""
+    if value is None:
+        return {}
+    return {"set": ["securityProfile.encryptionAtHost=" + ("true" if value else "false")]}
+
+
 def _update_call(ns, ctx) -> Call:
-    kwargs = {"encryption_at_host": ns.encryption_at_host, "size": ns.size, "ultra_ssd_enabled": ns.ultra_ssd_enabled}
+    kwargs = {"size": ns.size, "ultra_ssd_enabled": ns.ultra_ssd_enabled}
     given = props.collect(ns, ctx, VM_UPDATE_PROPS)
     if generic.given(ns):
         engine = ctx.engine
@@ -369,11 +378,9 @@ command("az vm update", "Update the properties of a VM.", [
         "virtual-machines/ for size info."),
     flag3(("--ultra-ssd-enabled",), "ultra_ssd_enabled", "Enables or disables the capability to have 1 or more "
           "managed data disks with UltraSSD_LRS storage account."),
-    flag3(("--encryption-at-host",), "encryption_at_host", "Enable Host Encryption for the VM or VMSS. This will "
-          "enable the encryption for all the disks including Resource/Temp disk at host itself."),
     *generic.generic_args(),
     no_wait(), *props.args(VM_UPDATE_PROPS),
-], method="update_vm", ids=VM_TYPE, call=_update_call, render=lambda e, vm, ns: views.vm_view(e, vm),
+], method="update_vm", params={"encryption_at_host": _host_encryption_words}, ids=VM_TYPE, call=_update_call, render=lambda e, vm, ns: views.vm_view(e, vm),
     examples=[("Turn on encryption at host (the VM deallocated).",
                "az vm update -g MyResourceGroup -n MyVm --set securityProfile.encryptionAtHost=true")])
 
@@ -391,7 +398,6 @@ command("az vm disk attach", "Attach a managed persistent disk to a VM.", [
     Arg(("--lun",), "lun", "0-based logical unit number (LUN). Max value depends on the Virtual Machine size.",
         kind="int"),
     enum(("--caching",), "caching", "Disk caching policy.", CACHING),
-    no_wait(),
 ], method="attach_disk", params=_DISK_PARAMS, ids=VM_TYPE, id_parts=("resource_group", "vm_name"),
     call=lambda ns, ctx: Call("attach_disk", (ns.vm_name, _need_disk(ns), ns.resource_group), {
     "lun": ns.lun, "new": ns.new, "size_gb": ns.size_gb, "sku": ns.sku, "caching": ns.caching}),
@@ -410,7 +416,13 @@ command("az vm disk detach", "Detach a managed disk from a VM.", [
         "configure --defaults vm=<name>`.", required=True),
     rg(), Arg(("--name", "-n"), "name", "The data disk name.", required=True),
     flag3(("--force-detach",), "force_detach", "Force detach managed data disks from a VM."),
-    no_wait(),
-], method="detach_disk", params=_DISK_PARAMS, ids=VM_TYPE, id_parts=("resource_group", "vm_name"),
+], method="detach_disk", params=_DISK_PARAMS, resource_type=VM_TYPE, id_parts=("resource_group", "vm_name"),
     call=lambda ns, ctx: Call("detach_disk", (ns.vm_name, ns.name, ns.resource_group)),
     examples=[("Detach a data disk.", "az vm disk detach -g MyResourceGroup --vm-name MyVm --name disk_name")])
+
+wait_command("az vm wait", [_vm_name(), rg()],
+             lambda e, ns: views.vm_view(e, e.get_vm(ns.name, ns.resource_group), instance_view=True),
+             ids=VM_TYPE, what="the VM",
+             examples=[("Wait until a VM another terminal starts is running.",
+                        "az vm wait -g MyResourceGroup -n MyVm --custom "
+                        "\"instanceView.statuses[?code=='PowerState/running']\" --interval 5 --timeout 120")])

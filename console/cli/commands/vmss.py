@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from .. import props
 from ..errors import CLIError
+from ..wait import wait_command
+from ..output import transform_vmss_list
 from ..props import Prop
 from ..spec import Arg, Call, command, enum, flag3, location, name, no_wait, rg, tags, views
 from .vm import VM_CREATE_PROPS
@@ -299,7 +301,7 @@ command("az vmss show", "Get details on VMs within a VMSS.", [
     Arg(("--instance-id",), "instance_id", "VM instance ID. If missing, show the VMSS."),
     Arg(("--include-user-data", "-u"), "include_user_data", "Include the user data properties in the query "
         "result.", kind="store_true"),
-], ids=VMSS_TYPE,
+],
         call=lambda ns, ctx: Call("get_scale_set", (ns.name, ns.resource_group)),
         render=_show,
         examples=[("Which set encrypts the OS disks of a scale set's model.",
@@ -308,7 +310,7 @@ command("az vmss show", "Get details on VMs within a VMSS.", [
 
 command("az vmss list", "List VMSS.", [rg(required=False)],
         call=lambda ns, ctx: Call("list_scale_sets", (ns.resource_group,)),
-        render=lambda e, sets, ns: [views.vmss_view(e, ss) for ss in sets],
+        render=lambda e, sets, ns: [views.vmss_view(e, ss) for ss in sets], table=transform_vmss_list,
         examples=[("List the scale sets of a resource group.", "az vmss list -g MyResourceGroup")])
 
 _SET_PATHS = {
@@ -330,7 +332,9 @@ def _update_call(ns, ctx) -> Call:
         key = path.strip().lower()
         if not eq:
             raise CLIError(f"usage error: --set property.path=value; got '{item}'")
-        if key in _SET_PATHS:
+        if key == "tags" or key.startswith("tags."):  # az's generic update of the tags (az 2.91 has no --tags here)
+            kwargs["tags"] = _set_tags(kwargs.get("tags"), path.strip(), value, ns, ctx)
+        elif key in _SET_PATHS:
             dest = _SET_PATHS[key]
             if dest == "encryption_at_host":
                 if value.lower() not in ("true", "false"):
@@ -353,14 +357,39 @@ def _update_call(ns, ctx) -> Call:
         if any(c is None for c in current):
             raise CLIError("give a disk encryption set for every data disk of the model")
         kwargs["data_disk_encryption_sets"] = current
-    if ns.tags is not None:
-        kwargs["tags"] = ns.tags
     if ns.upgrade_policy_mode is not None:
         kwargs["upgrade_mode"] = ns.upgrade_policy_mode
     given = props.collect(ns, ctx, VMSS_UPDATE_PROPS)
     if given:
         kwargs["props"] = given
     return Call("update_scale_set", (ns.name, ns.resource_group), kwargs)
+
+
+def _set_tags(tags: dict | None, path: str, value: str, ns, ctx) -> dict:
+    """``--set tags.KEY=VALUE`` (on the scale set's tags) or ``--set tags={...}`` (all of them), as az's generic
+    update sets them."""
+    import json
+
+    if tags is None:
+        tags = dict(ctx.engine.get_scale_set(ns.name, ns.resource_group).tags)
+    if path.lower() == "tags":
+        try:
+            whole = json.loads(value)
+        except ValueError:
+            whole = None
+        if not isinstance(whole, dict):
+            raise CLIError(f"--set tags= takes a JSON object of tags, not '{value}'")
+        return {str(k): "" if v is None else str(v) for k, v in whole.items()}
+    return {**tags, path[len("tags."):]: value}
+
+
+def _tags_words(value, w) -> dict:
+    """The tags of an ``update_scale_set`` call as az's generic ``--set tags={...}`` (the whole object)."""
+    import json
+
+    if value is None:
+        return {}
+    return {"set": [*_model_words(None, w).get("set", []), "tags=" + json.dumps(value, separators=(",", ":"))]}
 
 
 def _model_words(value, w) -> dict:
@@ -379,17 +408,17 @@ def _model_words(value, w) -> dict:
     return {"set": items} if items else {}
 
 
-_UPDATE_PARAMS = {"encryption_at_host": _model_words, "os_disk_encryption_set": None,
+_UPDATE_PARAMS = {"encryption_at_host": _model_words, "os_disk_encryption_set": None, "tags": _tags_words,
                   "data_disk_encryption_sets": None, "upgrade_mode": "upgrade_policy_mode"}
 
 _PATH_NAMES = ("virtualMachineProfile.securityProfile.encryptionAtHost=true|false",
                "virtualMachineProfile.storageProfile.osDisk.managedDisk.diskEncryptionSet.id=SET_ID",
                "virtualMachineProfile.storageProfile.dataDisks[LUN].managedDisk.diskEncryptionSet.id=SET_ID",
-               "upgradePolicy.mode=Manual|Automatic|Rolling")
+               "upgradePolicy.mode=Manual|Automatic|Rolling", "tags.KEY=VALUE", "tags={JSON object}")
 
 command("az vmss update", "Update a VMSS. Run 'az vmss update-instances' command to roll out the changes to VMs if "
         "you have not configured upgrade policy.", [
-            _vmss_name(), rg(), tags(),
+            _vmss_name(), rg(),
             Arg(("--set",), "set", "Update an object by specifying a property path and value to set. Example: --set "
                 "property1.property2=<value>. cmklab takes: " + "; ".join(_PATH_NAMES) + ".", nargs="+",
                 group="Generic Update Arguments"),
@@ -406,7 +435,7 @@ command("az vmss update", "Update a VMSS. Run 'az vmss update-instances' command
 
 command("az vmss update-instances", "Upgrade VMs within a VMSS.", [
     _vmss_name(), rg(), _instance_ids(required=True), no_wait(),
-], method="upgrade_scale_set_instances", ids=VMSS_TYPE,
+], method="upgrade_scale_set_instances", resource_type=VMSS_TYPE,
     params={"instance_ids": lambda v, w: {"instance_ids": v or ["*"]}},  # none given: every instance, az's '*'
     call=lambda ns, ctx: Call("upgrade_scale_set_instances", (ns.name, ns.resource_group),
                               {"instance_ids": ns.instance_ids}),
@@ -440,10 +469,15 @@ command("az vmss delete", "Delete a VM scale set.", [
                "az vmss delete -g MyResourceGroup -n MyScaleSet")])
 
 
+_POWER_WITH_IDS = ("start",)
+"""The power commands az 2.91 gives ``--ids`` (its deallocate, restart and stop have none)."""
+
+
 def _power(action: str, summary: str, extra: list[Arg] | None = None) -> None:
     command(f"az vmss {action}", summary, [
         _vmss_name(), rg(), _instance_ids(), *(extra or []), no_wait(),
-    ], method="scale_set_power", when={"action": action}, params={"action": None}, ids=VMSS_TYPE,
+    ], method="scale_set_power", when={"action": action}, params={"action": None},
+        ids=VMSS_TYPE if action in _POWER_WITH_IDS else None, resource_type=VMSS_TYPE,
         call=lambda ns, ctx: Call("scale_set_power", (ns.name, action, ns.resource_group),
                                   {"instance_ids": ns.instance_ids}),
         examples=[(f"{action.capitalize()} every instance.", f"az vmss {action} -g MyResourceGroup -n MyScaleSet"),
@@ -459,3 +493,16 @@ _power("deallocate", "Deallocate VMs within a VMSS.", [
           "Virtual Machine Scale Sets only (not modelled: a deallocation).")])
 _power("restart", "Restart VMs within a VMSS.")
 
+
+
+def _wait_get(e, ns) -> dict:
+    ss = e.get_scale_set(ns.name, ns.resource_group)
+    ns.include_user_data = True
+    return _show(e, ss, ns)
+
+
+wait_command("az vmss wait", [
+    _vmss_name(), rg(),
+    Arg(("--instance-id",), "instance_id", "Wait on the VM instance with this ID. If missing, wait on the VMSS."),
+], _wait_get, ids=VMSS_TYPE, what="a scale set",
+    examples=[("Wait until a scale set is deleted.", "az vmss wait -g MyResourceGroup -n MyScaleSet --deleted")])
