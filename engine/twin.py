@@ -850,6 +850,7 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
     # ---- disks, snapshots, images (each item read once; the models are made in their stored shape)
     disk_ids: set[str] = set()
     sub_l = sub.lower() if sub else None
+    get = dict.get
     for kind, cls in (("disk", Disk), ("snapshot", Snapshot), ("image", Image)):
         shape = _shape(cls)
         for key, item in sorted(it[kind].items()):
@@ -870,6 +871,28 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
                 etype = None
                 source = (_g(item, "sourceVirtualMachine", "id") or (os_disk.get("managedDisk") or {}).get("id")
                           or (os_disk.get("snapshot") or {}).get("id"))
+                create = _g2(item, props, "creationData", "createOption")
+                unique, created = _g1(item, props, "uniqueId"), _g1(item, props, "timeCreated")
+            elif props is None:  # az's flat shape (every item of ``az disk list``): _g1 and _g2 inlined
+                enc = get(item, "encryption")
+                if enc is None:
+                    rep.note(f"{kind} without encryption settings in the input: platform key assumed", rid)
+                    des_ref = etype = None
+                elif type(enc) is not dict:
+                    rep.skip(f"{kind} whose encryption field is not the object az prints", rid)
+                    continue
+                else:
+                    des_ref, etype = get(enc, "diskEncryptionSetId"), get(enc, "type")
+                v = get(item, "sku")
+                sku = get(v, "name") if type(v) is dict else None
+                size = get(item, "diskSizeGb")
+                if size is None:
+                    size = get(item, "diskSizeGB")
+                os_type = get(item, "osType")
+                v = get(item, "creationData")
+                source, create = (get(v, "sourceResourceId"), get(v, "createOption")) if type(v) is dict \
+                    else (None, None)
+                unique, created = get(item, "uniqueId"), get(item, "timeCreated")
             else:
                 enc = _g1(item, props, "encryption")
                 if enc is not None and type(enc) is not dict:
@@ -885,6 +908,8 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
                     size = _g1(item, props, "diskSizeGB")
                 os_type = _g1(item, props, "osType")
                 source = _g2(item, props, "creationData", "sourceResourceId")
+                create = _g2(item, props, "creationData", "createOption")
+                unique, created = _g1(item, props, "uniqueId"), _g1(item, props, "timeCreated")
             if etype == "ConfidentialVmEncryptedWithCustomerKey" or (etype and etype not in DISK_ENCRYPTION_TYPES):
                 rep.skip(f"{kind} encryption type the engine lacks ({etype})", rid)
                 continue
@@ -909,10 +934,10 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
                 size = 128
             r = shape({"id": rid, "name": item["name"], "resource_group": rgs[key],
                        "location": str(item.get("location") or ""), "sku": sku, "size_gb": size, "os_type": os_type,
-                       "create_option": str(_g2(item, props, "creationData", "createOption") or "Empty"),
+                       "create_option": str(create or "Empty"),
                        "source_resource_id": source, "encryption_type": etype, "des_id": des.id if des else None,
-                       "unique_id": str(_g1(item, props, "uniqueId") or key),
-                       "created": _iso(_g1(item, props, "timeCreated")) or now, "subscription_id": rsub or "",
+                       "unique_id": str(unique or key),
+                       "created": _iso(created) or now, "subscription_id": rsub or "",
                        "tags": _tags(item)})
             plan.disks.append((r, des))
             if kind == "disk":
@@ -954,13 +979,20 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
         ids = [os_id]
         ids.extend(x["diskId"] for x in data)
         lows = [d.lower() for d in ids]
-        if any(low not in disk_ids and (home is None or held("disks", d) is None) for d, low in zip(ids, lows)):
+        if not disk_ids.issuperset(lows) and (home is None or any(
+                low not in disk_ids and held("disks", d) is None for d, low in zip(ids, lows))):
             rep.skip("VM whose disk is absent from the input (or not modelled)", rid)
             continue
-        if any((o := (disk_items.get(low) or {}).get("managedBy")) and o.lower() != key for low in lows):
+        owner = None
+        for low in lows:
+            o = disk_items.get(low)
+            if o and (o := o.get("managedBy")) and o.lower() != key:
+                owner = o
+                break
+        if owner is not None:
             rep.skip("VM naming a disk whose managedBy names another VM", rid)
             continue
-        if any(low in attached for low in lows) or (home is not None and
+        if not attached.keys().isdisjoint(lows) or (home is not None and
                                                     any(home.vm_of_disk(d) is not None for d in ids)):
             rep.skip("VM naming a disk another VM of the input already holds", rid)
             continue
@@ -982,7 +1014,7 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
             power = "running"
             rep.note("VM without a known power state (use az vm list -d): running assumed", rid)
         ref = sp.get("imageReference") or {}
-        image = ref.get("id") or ":".join(str(ref.get(p) or "") for p in ("publisher", "offer", "sku", "version")) \
+        image = ref.get("id") or ":".join([str(ref.get(p) or "") for p in ("publisher", "offer", "sku", "version")]) \
             if isinstance(ref, dict) and ref else "unknown"
         if len(data) > 1:
             data.sort(key=_lun)
