@@ -28,7 +28,7 @@ from typing import Any, Callable
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .crypto import generate_rsa, private_to_der, public_from_jwk, public_numbers_jwk, wrap_key
-from .errors import EngineError
+from .errors import EngineError, StoreError
 
 CHUNK = 2048
 """Data keys per progress message of the worker."""
@@ -50,7 +50,7 @@ def available() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def _serve(conn, other, bounds, seal, out: int) -> None:
+def _serve(conn, other, bounds, seal, out: int, prefix: str = "") -> None:
     """The worker: the import's messages, in order: ``("pubs", [(e, n)])`` (public keys, indexed in the order
     they come), ``("gen", [(bits, aad)])`` (new private keys, indexed likewise, answered with ``("keys", [(n, e,
     sealed)], seconds)``: JWK numbers and ``seal(DER, aad)``), ``("chunk", c, [(key index, data key)])`` (chunk ``c``: :data:`CHUNK` data keys, the last one
@@ -79,12 +79,14 @@ def _serve(conn, other, bounds, seal, out: int) -> None:
         while True:
             try:
                 msg = conn.recv()
-            except (EOFError, OSError):
+                if msg is not None and msg[0] == "job":
+                    msg = (*msg, conn.recv_bytes())  # (its body, sent as it is: no pickled copy)
+            except BaseException:  # (the pipe closed, or anything else: the worker ends, and the import sees it)
                 msg = None
             with ready:
                 inbox.append(msg)
                 ready.notify()
-            if msg is None or msg[0] == "end":
+            if msg is None:
                 return
 
     threading.Thread(target=read, name="cmklab-wraps-reader", daemon=True).start()
@@ -92,6 +94,9 @@ def _serve(conn, other, bounds, seal, out: int) -> None:
         pubs: list = []
         b64 = base64.b64encode
         got: dict[int, tuple[int, int]] = {}  # chunk: its span in ``out``
+        keys_of: list[list[int]] = []  # each chunk's key indexes (also of the chunks the import took)
+        filler = None
+        written: list[str] = []
         at = 0
         done = 0
         lock = bounds.get_lock()
@@ -102,6 +107,19 @@ def _serve(conn, other, bounds, seal, out: int) -> None:
                 msg = inbox.pop(0)
             if msg is None:
                 return  # the import ended it (or died): no answer
+            if msg[0] == "job":  # a shard to fill in and write (the values are known: "fill" came first)
+                _kind, write, path, index, body = msg
+                buf = bytearray(body)
+                del body, msg
+                filler.fill(buf)
+                written += write(path, buf, index)
+                continue
+            if msg[0] == "fill":  # every chunk's span in ``out`` (the import's own after the worker's)
+                filler = _Filler(prefix, out, msg[1], keys_of, [b64_length(p) for p in pubs])
+                continue
+            if msg[0] == "jobs-end":
+                conn.send(("written", written))
+                continue
             if msg[0] == "pubs":
                 pubs += [rsa.RSAPublicNumbers(e, n).public_key() for e, n in msg[1]]
             elif msg[0] == "gen":
@@ -118,6 +136,7 @@ def _serve(conn, other, bounds, seal, out: int) -> None:
                 conn.send(("keys", made, time.thread_time() - t))
             elif msg[0] == "chunk":
                 c, items = msg[1], msg[2]
+                keys_of.append([k for k, _dek in items])
                 with lock:
                     if c >= bounds[1]:
                         continue  # the import took it (and every later one)
@@ -130,9 +149,8 @@ def _serve(conn, other, bounds, seal, out: int) -> None:
                 at += len(data)
                 done += len(items)
                 conn.send(("progress", done))
-            else:
+            else:  # "end": the spans of its chunks; it goes on serving ("fill", "job", "jobs-end") until None
                 conn.send(("done", got))
-                return
     except BaseException as exc:  # reported to the import, which aborts
         try:
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
@@ -151,6 +169,41 @@ def b64_length_bits(bits: int) -> int:
     return 4 * -(-((bits + 7) // 8) // 3)
 
 
+
+
+class _Filler:
+    """The values of an import's placeholders, read from the file ``out`` (a map of it): each chunk's span in
+    it (``spans``: {chunk: (offset, length)}), its values one after the other, each as long as the base64 of a
+    wrap by its key (``keys_of``: each chunk's key indexes, ``lengths``: each key's length)."""
+
+    def __init__(self, prefix: str, out: int, spans: dict[int, tuple[int, int]], keys_of: list[list[int]],
+                 lengths: list[int]) -> None:
+        self.prefix = prefix.encode("ascii")
+        size = os.fstat(out).st_size
+        self.blob = _map(out, size)
+        self.at: list[int] = []  # each value's offset, in the order the values were handed over
+        self.lengths: list[int] = []
+        for c, keys in enumerate(keys_of):
+            at, n = spans.get(c, (0, -1))
+            end = at + n
+            for k in keys:
+                self.at.append(at)
+                self.lengths.append(lengths[k])
+                at += lengths[k]
+            if at != end or end > size:
+                raise EngineError("the data keys could not be wrapped (a short answer); nothing was imported",
+                                  inner_code="WrapFailed")
+
+    def fill(self, buf: bytearray) -> None:
+        """Replace each placeholder in ``buf`` by its value, in place (a value is as long as its placeholder)."""
+        prefix, spans, lengths, blob = self.prefix, self.at, self.lengths, self.blob
+        find, cut = buf.find, len(prefix)
+        at = find(prefix)
+        while at >= 0:
+            i = int(buf[at + cut:at + cut + 9])
+            a, n = spans[i], lengths[i]
+            buf[at:at + n] = blob[a:a + n]
+            at = find(prefix, at + n)
 
 
 def _map(fd: int, size: int):
@@ -179,12 +232,12 @@ class WrapWorker:
         import tempfile
 
         self._out = tempfile.TemporaryFile(prefix="cmklab-wraps-")  # (unlinked: nothing of it outlives the two)
-        self._proc = ctx.Process(target=_serve, args=(child, self._conn, self._bounds, seal, self._out.fileno()),
-                                 name="cmklab-import-wraps", daemon=True)
+        self._prefix = "~" + os.urandom(8).hex() + "~"  # unguessable: an input cannot hold it
+        self._proc = ctx.Process(target=_serve, args=(child, self._conn, self._bounds, seal, self._out.fileno(),
+                                                      self._prefix), name="cmklab-import-wraps", daemon=True)
         self._proc.start()
         child.close()
         self.tables: set[str] = set()
-        self._prefix = "~" + os.urandom(8).hex() + "~"  # unguessable: an input cannot hold it
         self._count = 0
         self._pairs: list = []  # (key index, data key)
         self._known: dict[int, int] = {}  # id(public key): its index
@@ -209,6 +262,8 @@ class WrapWorker:
         self._blob = None  # a read-only map of the file of values
         self._then: Callable[[list[str]], None] | None = None
         self._told: Callable[[int], None] = lambda n: None
+        self._done: dict | None = None  # the worker's "done" (its chunks' spans), once ready() has read it
+        self._spans: dict[int, tuple[int, int]] | None = None  # every chunk's span in the file, once wait() has them
 
     def __enter__(self) -> "WrapWorker":
         return self
@@ -348,6 +403,8 @@ class WrapWorker:
                               inner_code="WrapFailed")
 
         conn = self._conn
+        if self._done is not None:  # (read by ready())
+            theirs, self._done = self._done, None
         while theirs is None:
             with lock:
                 c = bounds[1] - 1
@@ -385,12 +442,65 @@ class WrapWorker:
         if len(spans) != self._count:
             raise EngineError("the data keys could not be wrapped (a short answer); nothing was imported",
                               inner_code="WrapFailed")
-        self._values = spans
+        self._values, self._spans = spans, theirs
         self.waited_s, self.wrapped_here = time.perf_counter() - t, counts[0]
-        self._end()
+        # (the worker goes on, for hand_over(); close() ends it)
         if self._then is not None:
             keys_of = [k for k, _dek in pairs]
             self._then([str(blob[a:a + lengths[k]], "ascii") for a, k in zip(spans, keys_of)])
+
+    def ready(self) -> bool:
+        """Whether :meth:`wait` would return without waiting for the worker (it has answered every data key, or
+        failed: then wait() raises); reads the worker's messages that are there, without blocking."""
+        if self._values is not None or self._done is not None:
+            return True
+        if not self._finished or self._answered < self._asked:
+            return False
+        while self._conn.poll():
+            msg = self._recv()
+            if msg[0] == "progress":
+                self._there = msg[1]
+                self._told(msg[1])
+                continue
+            if msg[0] == "done":
+                self._done = msg[1]
+                return True
+            raise EngineError(f"the data keys could not be wrapped ({msg[1]}); nothing was imported",
+                              inner_code="WrapFailed")
+        return False
+
+    def hand_over(self, write: Callable[[str, bytearray, str], list[str]], jobs: list[tuple[str, bytes, str]]
+                  ) -> None:
+        """After :meth:`wait`: hand the worker serialised shards whose placeholders it fills in, as :meth:`fill`
+        would, before it runs ``write(path, filled bytes, index)`` for each ``(path, bytes, index)`` of ``jobs``
+        (``store.bulk_commit``: a module-level function, which the worker imports); :meth:`handed` waits for
+        it. Each body is sent as it is, after its header."""
+        assert self._spans is not None, "hand_over before wait"
+        self._send(("fill", self._spans))
+        for path, body, index in jobs:
+            self._send(("job", write, path, index))
+            if not self._broken:
+                try:
+                    self._conn.send_bytes(body)
+                except OSError:
+                    self._broken = True
+        self._send(("jobs-end",))
+
+    def handed(self) -> list[str]:
+        """Wait for the worker to have written what :meth:`hand_over` gave it; the paths its ``write`` returned. A
+        failure there raises :class:`~engine.errors.StoreError` (the commit is abandoned)."""
+        while True:
+            msg = self._recv()
+            if msg[0] == "written":
+                return msg[1]
+            if msg[0] != "progress":
+                raise StoreError(f"cannot write the new state ({msg[1]}); nothing was committed")
+
+    def abandon(self) -> None:
+        """End the worker at once (the commit failed here: it writes nothing more)."""
+        if self._proc.is_alive():
+            self._proc.kill()
+        self._proc.join()
 
     def _recv(self):
         try:

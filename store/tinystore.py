@@ -960,7 +960,13 @@ class TinyStore:
         what it raises aborts the commit, nothing is written) and ``fill(buf)`` (replaces the placeholders
         in a serialised shard's ASCII bytes, a bytearray, in place). The shards of those tables are serialised with the others, then, once
         ``wait()`` has returned, filled, tagged and written; ``wait()`` is called before anything is made
-        durable, also when those tables have nothing to write."""
+        durable, also when those tables have nothing to write. A ``late`` that has ``hand_over(write, jobs)``
+        takes those shards once ``wait()`` has returned (called as soon as ``ready()`` says it would not wait,
+        between two of the other shards, or after them): the process that holds the values fills them in and
+        runs ``write(path, filled bytearray, index)`` (:func:`_write_late_shard`) for each ``(path, ASCII
+        bytes, index)`` of ``jobs``, while this one writes the others; ``handed()`` then waits for it and gives
+        the paths written, or raises what failed there (the commit is abandoned); ``abandon()`` stops it (this
+        process failed first: nothing more is written in the staging directory, which is then removed)."""
         self._check_open()
         refuse_if_read_only(self, "an import")
         upserts, deletes = self._normalise(upserts, deletes)
@@ -1049,21 +1055,45 @@ class TinyStore:
         # (the shards are written on this thread: a second one, to hash and write while this one encodes, waited
         # for the interpreter lock at each of its ~7 system calls per shard, up to the 5 ms switch interval each
         # time, and fell behind)
+        handed = late is not None and getattr(late, "hand_over", None) is not None
         try:
+            jobs = None
+            if handed:
+                # the process that computed the late values fills, tags and writes their shards (it holds the
+                # values), while this one encodes and writes the others: their shards are encoded first, then
+                # handed over as soon as every value is known (between two of the others, without waiting)
+                jobs = [(dst, body.encode("ascii"), index) for dst, table, docs in held
+                        for body, index in (_shard_text(table, docs),)]
+                del held
             for dst, table, docs in whole:
                 self._write_shard_files(dst, *_shard_bytes(table, docs), written)
+                if jobs is not None and late.ready():
+                    late.wait()
+                    late.hand_over(_write_late_shard, jobs)
+                    jobs = None
             del whole
-            texts = [(dst, *_shard_text(table, docs)) for dst, table, docs in held]
-            del held
-            if late is not None:
-                late.wait()
-                for i, (dst, body, index) in enumerate(texts):
-                    raw = bytearray(body.encode("ascii"))
-                    texts[i] = body = None
-                    late.fill(raw)
-                    self._write_shard_files(dst, *_shard_sealed(raw, index), written)
+            if handed:
+                if jobs is not None:
+                    late.wait()
+                    late.hand_over(_write_late_shard, jobs)
+                    jobs = None
+                written.extend(late.handed())
+            else:
+                texts = [(dst, *_shard_text(table, docs)) for dst, table, docs in held]
+                del held
+                if late is not None:
+                    late.wait()
+                    for i, (dst, body, index) in enumerate(texts):
+                        raw = bytearray(body.encode("ascii"))
+                        texts[i] = body = None
+                        late.fill(raw)
+                        self._write_shard_files(dst, *_shard_sealed(raw, index), written)
             if helper is not None:
                 written.extend(helper.join())
+        except BaseException:
+            if handed:
+                late.abandon()  # (the other process writes no more into the staging directory)
+            raise
         finally:
             if helper is not None:
                 helper.kill()  # (only if it still runs: this process failed first)
@@ -1807,6 +1837,16 @@ def _leftovers(home: str, prefix: str) -> list[str]:
         return sorted(n for n in os.listdir(home) if n.startswith(prefix) and n.endswith(".tmp"))
     except OSError:
         return []
+
+
+def _write_late_shard(dst: str, raw: bytearray, index: str) -> list[str]:
+    """Write a shard whose late values were filled in (``raw``: its body's ASCII bytes, :func:`_shard_text`'s
+    ``index``), tagged as :func:`_shard_sealed` tags it, not synced: what the process that holds the late values
+    runs for each shard handed to it (``late.hand_over``, see :meth:`TinyStore.bulk_commit`). Returns the paths
+    written that the commit syncs."""
+    out: list[str] = []
+    TinyStore._write_shard_files(dst, *_shard_sealed(raw, index), out)
+    return out
 
 
 FORK_MIN_DOCS = 20_000
