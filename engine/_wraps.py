@@ -50,7 +50,7 @@ def available() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def _serve(conn, other, bounds, seal, out: int, prefix: str = "") -> None:
+def _serve(conn, other, bounds, seal, out: int, prefix: str = "", shm: int = -1) -> None:
     """The worker: the import's messages, in order: ``("pubs", [(e, n)])`` (public keys, indexed in the order
     they come), ``("gen", [(bits, aad)])`` (new private keys, indexed likewise, answered with ``("keys", [(n, e,
     sealed)], seconds)``: JWK numbers and ``seal(DER, aad)``), ``("chunk", c, [(key index, data key)])`` (chunk ``c``: :data:`CHUNK` data keys, the last one
@@ -79,7 +79,7 @@ def _serve(conn, other, bounds, seal, out: int, prefix: str = "") -> None:
         while True:
             try:
                 msg = conn.recv()
-                if msg is not None and msg[0] == "job":
+                if msg is not None and msg[0] == "job" and msg[4] is None:
                     msg = (*msg, conn.recv_bytes())  # (its body, sent as it is: no pickled copy)
             except BaseException:  # (the pipe closed, or anything else: the worker ends, and the import sees it)
                 msg = None
@@ -95,7 +95,7 @@ def _serve(conn, other, bounds, seal, out: int, prefix: str = "") -> None:
         b64 = base64.b64encode
         got: dict[int, tuple[int, int]] = {}  # chunk: its span in ``out``
         keys_of: list[list[int]] = []  # each chunk's key indexes (also of the chunks the import took)
-        filler = None
+        filler = shared = None
         written: list[str] = []
         at = 0
         done = 0
@@ -108,16 +108,24 @@ def _serve(conn, other, bounds, seal, out: int, prefix: str = "") -> None:
             if msg is None:
                 return  # the import ended it (or died): no answer
             if msg[0] == "job":  # a shard to fill in and write (the values are known: "fill" came first)
-                _kind, write, path, index, body = msg
-                buf = bytearray(body)
-                del body, msg
+                _kind, write, path, index, span = msg[:5]
+                if span is None:
+                    buf = bytearray(msg[5])  # (its body, sent through the pipe)
+                else:
+                    buf = bytearray(shared[span[0]:span[0] + span[1]])
+                del msg
                 filler.fill(buf)
                 written += write(path, buf, index)
                 continue
             if msg[0] == "fill":  # every chunk's span in ``out`` (the import's own after the worker's)
                 filler = _Filler(prefix, out, msg[1], keys_of, [b64_length(p) for p in pubs])
+                if msg[2]:  # the shards' bodies, in the shared memory file (their size)
+                    shared = _map(shm, msg[2])
                 continue
             if msg[0] == "jobs-end":
+                if shared is not None:
+                    shared.close()
+                    shared = None
                 conn.send(("written", written))
                 continue
             if msg[0] == "pubs":
@@ -233,8 +241,12 @@ class WrapWorker:
 
         self._out = tempfile.TemporaryFile(prefix="cmklab-wraps-")  # (unlinked: nothing of it outlives the two)
         self._prefix = "~" + os.urandom(8).hex() + "~"  # unguessable: an input cannot hold it
+        # the shards handed over (hand_over) go through memory both processes share, where the system offers it
+        # (Linux): a pipe made the import wait for the worker's reading, a quarter of a second for 140 MB
+        self._shm = os.memfd_create("cmklab-import-shards", os.MFD_CLOEXEC) if hasattr(os, "memfd_create") else -1
         self._proc = ctx.Process(target=_serve, args=(child, self._conn, self._bounds, seal, self._out.fileno(),
-                                                      self._prefix), name="cmklab-import-wraps", daemon=True)
+                                                      self._prefix, self._shm),
+                                 name="cmklab-import-wraps", daemon=True)
         self._proc.start()
         child.close()
         self.tables: set[str] = set()
@@ -476,14 +488,32 @@ class WrapWorker:
         (``store.bulk_commit``: a module-level function, which the worker imports); :meth:`handed` waits for
         it. Each body is sent as it is, after its header."""
         assert self._spans is not None, "hand_over before wait"
-        self._send(("fill", self._spans))
-        for path, body, index in jobs:
-            self._send(("job", write, path, index))
-            if not self._broken:
-                try:
-                    self._conn.send_bytes(body)
-                except OSError:
-                    self._broken = True
+        if self._shm < 0:
+            self._send(("fill", self._spans, 0))
+            for path, body, index in jobs:
+                self._send(("job", write, path, index, None))
+                if not self._broken:
+                    try:
+                        self._conn.send_bytes(body)
+                    except OSError:
+                        self._broken = True
+        else:
+            import mmap
+
+            size = sum(len(body) for _path, body, _index in jobs)
+            spans = []
+            if size:
+                os.ftruncate(self._shm, size)
+                shared = mmap.mmap(self._shm, size)
+                at = 0
+                for _path, body, _index in jobs:
+                    shared[at:at + len(body)] = body
+                    spans.append((at, len(body)))
+                    at += len(body)
+                shared.close()
+            self._send(("fill", self._spans, size))
+            for (path, _body, index), span in zip(jobs, spans):
+                self._send(("job", write, path, index, span))
         self._send(("jobs-end",))
 
     def handed(self) -> list[str]:
@@ -492,6 +522,8 @@ class WrapWorker:
         while True:
             msg = self._recv()
             if msg[0] == "written":
+                if self._shm >= 0:
+                    os.ftruncate(self._shm, 0)  # (the bodies handed over: their memory let go)
                 return msg[1]
             if msg[0] != "progress":
                 raise StoreError(f"cannot write the new state ({msg[1]}); nothing was committed")
@@ -531,6 +563,9 @@ class WrapWorker:
             self._blob.close()
         self._blob = None
         self._out.close()
+        if self._shm >= 0:
+            os.close(self._shm)
+            self._shm = -1
 
     def _end(self) -> None:
         """End the worker (killed if it still runs) and its pipe."""
