@@ -112,7 +112,8 @@ def _serve(conn, other, bounds, seal, out: int, prefix: str = "", shm: int = -1)
                 if span is None:
                     buf = bytearray(msg[5])  # (its body, sent through the pipe)
                 else:
-                    buf = bytearray(shared[span[0]:span[0] + span[1]])
+                    with memoryview(shared) as view:  # (one copy, not two)
+                        buf = bytearray(view[span[0]:span[0] + span[1]])
                 del msg
                 filler.fill(buf)
                 written += write(path, buf, index)

@@ -171,10 +171,17 @@ def _shard_text(table: str, docs: Mapping[str, dict], encoded: Mapping[str, str]
 def _shard_sealed(body: str | bytearray, index: str) -> tuple[bytes, bytes]:
     """A shard's bytes and its index's, of :func:`_shard_text`'s body (or its ASCII bytes) and index entries:
     the body tagged with a hash of its content (equal states, equal bytes)."""
+    prefix, raw, index_bytes = _shard_parts(body, index)
+    return prefix + raw, index_bytes
+
+
+def _shard_parts(body: str | bytes | bytearray, index: str) -> tuple[bytes, bytes | bytearray, bytes]:
+    """:func:`_shard_sealed`, the shard's bytes in two parts (its tag's prefix, then its body: what
+    :func:`_write_new` writes one after the other, without joining a copy of a shard of megabytes)."""
     raw = body.encode("ascii") if isinstance(body, str) else body
     tag = hashlib.blake2b(raw, digest_size=8).hexdigest()
     # the index as _dumps({"tag": tag, "docs": {key: [offset, length]}}) gives it, its keys in the same order
-    return _tag_prefix(tag) + raw, ('{"docs":{' + index + '},"tag":"' + tag + '"}').encode("ascii")
+    return _tag_prefix(tag), raw, ('{"docs":{' + index + '},"tag":"' + tag + '"}').encode("ascii")
 
 
 SHARD_TAG_TABLE = "_shard"
@@ -1066,7 +1073,9 @@ class TinyStore:
                         for body, index in (_shard_text(table, docs),)]
                 del held
             for dst, table, docs in whole:
-                self._write_shard_files(dst, *_shard_bytes(table, docs), written)
+                prefix, raw, index = _shard_parts(*_shard_text(table, docs))
+                self._write_shard_files(dst, (prefix, raw), index, written)
+                del raw
                 if jobs is not None and late.ready():
                     late.wait()
                     late.hand_over(_write_late_shard, jobs)
@@ -1099,7 +1108,7 @@ class TinyStore:
                 helper.kill()  # (only if it still runs: this process failed first)
 
     @staticmethod
-    def _write_shard_files(dst: str, payload: bytes, index: bytes, written: list[str]) -> None:
+    def _write_shard_files(dst: str, payload: bytes | tuple, index: bytes, written: list[str]) -> None:
         _write_new(dst, payload, sync=False)  # synced together at the end (_sync_files)
         written.append(dst)
         _write_new(dst[:-len(".json")] + ".idx", index, sync=False)  # derived: checked by its tag
@@ -1845,7 +1854,8 @@ def _write_late_shard(dst: str, raw: bytearray, index: str) -> list[str]:
     runs for each shard handed to it (``late.hand_over``, see :meth:`TinyStore.bulk_commit`). Returns the paths
     written that the commit syncs."""
     out: list[str] = []
-    TinyStore._write_shard_files(dst, *_shard_sealed(raw, index), out)
+    prefix, raw, index_bytes = _shard_parts(raw, index)
+    TinyStore._write_shard_files(dst, (prefix, raw), index_bytes, out)
     return out
 
 
@@ -1923,11 +1933,13 @@ class _ShardWriter:
             os.close(self._fd)
 
 
-def _write_new(path: str, payload: bytes, *, sync: bool = True) -> None:
-    """Write a new file (0600), fsync'd unless ``sync`` is False."""
+def _write_new(path: str, payload: bytes | tuple, *, sync: bool = True) -> None:
+    """Write a new file (0600), fsync'd unless ``sync`` is False. ``payload``: its bytes, or a tuple of parts
+    written one after the other."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _compat.O_CLOEXEC, 0o600)
     try:
-        _write_all(fd, payload)
+        for part in payload if type(payload) is tuple else (payload,):
+            _write_all(fd, part)
         if sync:
             os.fsync(fd)
     finally:
