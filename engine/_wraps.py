@@ -32,6 +32,13 @@ from .errors import EngineError, StoreError
 
 CHUNK = 2048
 """Data keys per progress message of the worker."""
+SPARE_BITS = 2048
+"""The size of the stand-ins the worker makes ahead (the default stand-in's: twin.DEFAULT_STAND_IN_BITS)."""
+SPARE_KEYS = 6
+"""How many it makes ahead at most, while the import reads and plans and asks it nothing (the second core is
+idle then): the first key versions' and regions' stand-ins then cost the import no wait. Those not asked for are
+dropped with the worker (their time is not counted as the import's key generation)."""
+_IDLE = object()
 
 
 def available() -> bool:
@@ -63,17 +70,13 @@ def _serve(conn, other, bounds, seal, out: int, prefix: str = "", shm: int = -1)
     (Sent through the pipe, the 110,000 wraps of an import were a 38 MB message, whose reading held the import
     for 0.3 s at its end.)"""
     other.close()
-    try:
-        first = conn.recv()
-    except (EOFError, OSError):
-        return
-    if first is None:
-        return
     import threading  # (nothing else is imported here: the modules a fork inherits are ready)
     import time
 
-    inbox = [first]
+    inbox: list = []
     ready = threading.Condition()
+    spare: list = []  # (private key, CPU seconds): RSA-2048 keys made ahead, while no message waits
+    asked, used = False, 0  # (made ahead until the first "gen")
 
     def read() -> None:
         while True:
@@ -102,9 +105,19 @@ def _serve(conn, other, bounds, seal, out: int, prefix: str = "", shm: int = -1)
         lock = bounds.get_lock()
         while True:
             with ready:
-                while not inbox:
-                    ready.wait()
-                msg = inbox.pop(0)
+                msg = inbox.pop(0) if inbox else _IDLE
+            if msg is _IDLE:
+                if len(spare) + used < SPARE_KEYS and not asked:
+                    # nothing asked yet (the import is reading and planning): a stand-in of the default size
+                    # made ahead, which a "gen" of that size takes instead of making one then
+                    t = time.thread_time()
+                    private = generate_rsa(SPARE_BITS)
+                    spare.append((private, time.thread_time() - t))
+                    continue
+                with ready:
+                    while not inbox:
+                        ready.wait()
+                    msg = inbox.pop(0)
             if msg is None:
                 return  # the import ended it (or died): no answer
             if msg[0] == "job":  # a shard to fill in and write (the values are known: "fill" came first)
@@ -133,16 +146,23 @@ def _serve(conn, other, bounds, seal, out: int, prefix: str = "", shm: int = -1)
                 pubs += [rsa.RSAPublicNumbers(e, n).public_key() for e, n in msg[1]]
             elif msg[0] == "gen":
                 t = time.thread_time()  # (its CPU time: not what it waited for a core beside the planning)
+                ahead = 0.0  # the CPU time of the keys made ahead that are used here
+                asked = True
                 made = []
                 for bits, aad in msg[1]:
-                    private = generate_rsa(bits)
+                    if bits == SPARE_BITS and spare:
+                        private, secs = spare.pop(0)
+                        ahead += secs
+                        used += 1
+                    else:
+                        private = generate_rsa(bits)
                     jwk = public_numbers_jwk(private)
                     # sealed here with the home's sealer; without one (forked before the home was opened), the
                     # import seals it once the home is open (WrapWorker.keys)
                     der = private_to_der(private)
                     made.append((jwk["n"], jwk["e"], seal(der, aad) if seal is not None else der))
                     pubs.append(private.public_key())
-                conn.send(("keys", made, time.thread_time() - t))
+                conn.send(("keys", made, time.thread_time() - t + ahead))
             elif msg[0] == "chunk":
                 c, items = msg[1], msg[2]
                 keys_of.append([k for k, _dek in items])
