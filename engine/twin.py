@@ -1179,8 +1179,8 @@ class _EarlyStandIns:
     """The placeholders of their wraps, in the same order (what :meth:`engine._wraps.WrapWorker.add` returned)."""
 
     def wraps(self, disks: list, versions: list) -> None:
-        """Draw the data keys of the planned ``disks`` (``plan.disks``) and hand them to the worker at once, so
-        that it wraps them while the planning and the models go on (the wait for its last wraps was half a
+        """Hand the planned ``disks`` (``plan.disks``) to the worker at once, which draws their data keys and wraps
+        them while the planning and the models go on (the wait for its last wraps was half a
         second of a 100,000-resource import): each is wrapped by the stand-in of the version its set names (of
         ``versions``, ``plan.versions``) or by its region's platform key. Not when a key it needs is not among
         the stand-ins asked for here (a platform key the home holds): the apply then hands them over itself."""
@@ -1198,10 +1198,18 @@ class _EarlyStandIns:
                 return
             if r.encryption_type == ENC_DOUBLE and platform.get(r.location) is None:
                 return
-            work.append((r, _draw_layers(r, at, kid, platform.get(r.location))))
+            work.append((r, _layer_keys(r, at, kid, platform.get(r.location))))
         add = self.worker.add
-        self.holders = [add(at, dek) for _, layers in work for at, _kid, dek in layers]
+        self.holders = [add([at for at, _kid, _ in layers], r.id.encode()) for r, layers in work]
         self.work = work
+
+
+def _layer_keys(r, outer, kid: str, host) -> list[tuple[Any, str, None]]:
+    """:func:`_draw_layers` without the data keys (the worker process draws them: :class:`engine._wraps.WrapWorker`)."""
+    layers = [(outer, kid, None)]
+    if r.encryption_type == ENC_DOUBLE:
+        layers.append((host, f"platform:{r.location}", None))
+    return layers
 
 
 def _draw_layers(r, outer, kid: str, host, rng=None) -> list[tuple[Any, str, bytes]]:
@@ -1357,7 +1365,8 @@ def _apply_import(engine, plan: Plan, progress: Callable[[str, int, int], None] 
                     ref = parse_key_url(des.key_url)
                     ver = engine.t["keys"][ref.versionless].version(ref.version)
                     pub = publics[des.key_url.lower()] = crypto.public_from_jwk(ver["n"], ver["e"])
-            work.append((r, _draw_layers(r, pub, kid, platform.get(r.location), rng if seeded else None)))
+            work.append((r, _draw_layers(r, pub, kid, platform.get(r.location), rng if seeded else None)
+                         if wk is None else _layer_keys(r, pub, kid, platform.get(r.location))))
         t_wraps = time.perf_counter()
         if seeded:
             # one stream of randomness, in order: each resource's wraps, then its host copy
@@ -1383,26 +1392,26 @@ def _apply_import(engine, plan: Plan, progress: Callable[[str, int, int], None] 
                     for layer in r.layers:
                         layer["wrapped"] = values[at]
                         at += 1
+                    r.cache = values[at]
+                    at += 1
 
             def told(n: int) -> None:
                 tick("data keys", base[0] + n * (total - base[0]) // count, total)
 
+            wk.host(engine._host_cache_key())  # (the worker seals the host copies: it draws the data keys)
             if drawn is None:
-                holders = wk.submit([(pub, dek) for _, layers in work for pub, _, dek in layers],
+                holders = wk.submit([([pub for pub, _, _ in layers], r.id.encode()) for r, layers in work],
                                     tables=set(DATA_TABLES), then=settle, told=told)
             else:  # handed over while planning
                 wk.finish(tables=set(DATA_TABLES), then=settle, told=told)
                 holders = early.holders
             uow.late = wk
-            at = 0
-            for r, layers in work:
-                r.layers = [{"mode": "AES-256-GCM" if j == 0 else "AES-256-XTS", "kid": kid,
-                             "wrapped": holders[at + j]} for j, (_pub, kid, _dek) in enumerate(layers)]
-                at += len(layers)
             t_seal = time.perf_counter()
-            for r, layers in work:
-                r.cache = seal(b"".join(dek for _, _, dek in layers), r.id.encode())
-            rep.timings["seal_s"] = time.perf_counter() - t_seal
+            for (r, layers), held in zip(work, holders):
+                r.layers = [{"mode": "AES-256-GCM" if j == 0 else "AES-256-XTS", "kid": kid,
+                             "wrapped": held[j]} for j, (_pub, kid, _dek) in enumerate(layers)]
+                r.cache = held[-1]
+            rep.timings["seal_s"] = time.perf_counter() - t_seal  # (the placeholders: the worker seals them)
             _add_indexed(engine, plan)
             rep.timings["indexes_s"] = time.perf_counter() - t_seal - rep.timings["seal_s"]
         else:

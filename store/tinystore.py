@@ -968,11 +968,12 @@ class TinyStore:
         in a serialised shard's ASCII bytes, a bytearray, in place). The shards of those tables are serialised with the others, then, once
         ``wait()`` has returned, filled, tagged and written; ``wait()`` is called before anything is made
         durable, also when those tables have nothing to write. A ``late`` that has ``hand_over(write, jobs)``
-        takes those shards once ``wait()`` has returned (called as soon as ``ready()`` says it would not wait,
-        between two of the other shards, or after them): the process that holds the values fills them in and
-        runs ``write(path, filled bytearray, index)`` (:func:`_write_late_shard`) for each ``(path, ASCII
-        bytes, index)`` of ``jobs``, while this one writes the others; ``handed()`` then waits for it and gives
-        the paths written, or raises what failed there (the commit is abandoned); ``abandon()`` stops it (this
+        shares those shards with the process that holds the values, once ``wait()`` has returned (called as soon
+        as ``ready()`` says it would not wait, between two of the other shards, or after them): each one that
+        ``room()`` says it can take at once is handed over (it fills it in and runs ``write(path, filled
+        bytearray, index)``, :func:`_write_late_shard`, for each ``(path, ASCII bytes, index)`` of ``jobs``),
+        the others are filled and written here; ``handed()`` then waits for it and gives the paths written, or
+        raises what failed there (the commit is abandoned); ``abandon()`` stops it (this
         process failed first: nothing more is written in the staging directory, which is then removed)."""
         self._check_open()
         refuse_if_read_only(self, "an import")
@@ -1067,25 +1068,37 @@ class TinyStore:
             jobs = None
             if handed:
                 # the process that computed the late values fills, tags and writes their shards (it holds the
-                # values), while this one encodes and writes the others: their shards are encoded first, then
-                # handed over as soon as every value is known (between two of the others, without waiting)
+                # values) while this one encodes and writes the others: their shards are encoded first, then
+                # handed over one by one once every value is known, while it has room (ready(), room(): between
+                # two of the others, without waiting); what is left at the end is shared, each shard taken by
+                # whichever of the two is free (this one fills it in itself)
                 jobs = [(dst, body.encode("ascii"), index) for dst, table, docs in held
                         for body, index in (_shard_text(table, docs),)]
+                jobs.reverse()  # (taken from the end: in order)
                 del held
             for dst, table, docs in whole:
                 prefix, raw, index = _shard_parts(*_shard_text(table, docs))
                 self._write_shard_files(dst, (prefix, raw), index, written)
                 del raw
-                if jobs is not None and late.ready():
+                if jobs and late.ready():
                     late.wait()
-                    late.hand_over(_write_late_shard, jobs)
-                    jobs = None
+                    while jobs and late.room():
+                        late.hand_over(_write_late_shard, [jobs.pop()])
             del whole
             if handed:
-                if jobs is not None:
+                if jobs:
                     late.wait()
-                    late.hand_over(_write_late_shard, jobs)
-                    jobs = None
+                while jobs:
+                    job = jobs.pop()
+                    if late.room():
+                        late.hand_over(_write_late_shard, [job])
+                        continue
+                    dst, body, index = job
+                    raw = bytearray(body)
+                    del job, body
+                    late.fill(raw)
+                    prefix, raw, index_bytes = _shard_parts(raw, index)
+                    self._write_shard_files(dst, (prefix, raw), index_bytes, written)
                 written.extend(late.handed())
             else:
                 texts = [(dst, *_shard_text(table, docs)) for dst, table, docs in held]
