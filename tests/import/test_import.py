@@ -804,6 +804,46 @@ def test_the_import_wraps_from_the_end_while_the_worker_goes_on_and_the_values_s
     assert sorted(here) == sorted(expected) and set(chunks[-1]) <= set(here) and chunks[0][0] not in here
 
 
+@pytest.mark.skipif(not FORKS, reason="no fork here (Windows, CMKLAB_PORTABLE=1): the wraps run on threads")
+@pytest.mark.parametrize("queued", [0, 1 << 30])
+def test_the_disks_shards_are_shared_with_the_worker_and_a_failed_write_there_aborts_the_import(tmp_path, monkeypatch,
+                                                                                                queued):
+    """The shards holding the worker's values are shared: each one the worker has room for is handed to it (it
+    fills it in and writes it), the others are filled in and written here (queued 0: every one here; a large
+    one: every one there); either way the same values land. A write that fails in the worker fails the import
+    whole: nothing committed, no staging directory left."""
+    from console.session import open_engine
+    from store import tinystore
+
+    monkeypatch.setattr(twin, "WORKER_MIN_BYTES", 0)
+    monkeypatch.setattr(_wraps, "QUEUED", queued)
+    engine = open_engine(tmp_path / "h")
+    twin.import_files(engine, FILES)
+    assert _opened_as_sealed(engine) == 14
+    engine.store.close()
+    assert _opened_as_sealed(open_engine(tmp_path / "h")) == 14
+
+    parent, real = os.getpid(), tinystore.TinyStore._write_shard_files
+
+    def failing(dst, payload, index, written):  # (the worker's copy fails; this process's writes as ever)
+        if os.getpid() != parent:
+            raise OSError(28, "No space left on device")
+        return real(dst, payload, index, written)
+
+    monkeypatch.setattr(tinystore.TinyStore, "_write_shard_files", staticmethod(failing))
+    home = tmp_path / "h2"
+    engine = open_engine(home)
+    if queued:
+        with pytest.raises(EngineError, match="No space left on device"):
+            twin.import_files(engine, FILES)
+        assert not twin.home_holds_state(engine)
+        assert not [n for n in os.listdir(home) if n.endswith(".tmp")]  # no staging directory left
+    else:  # (nothing is handed over: the worker writes nothing)
+        twin.import_files(engine, FILES)
+        assert _opened_as_sealed(engine) == 14
+    engine.store.close()
+
+
 def test_planned_models_are_in_their_stored_shape():
     plan = twin.prepare([(f, twin.read_file(f)) for f in FILES], now="2026-01-01T00:00:00+00:00")
     for r in [r for r, _ in plan.disks] + plan.vms:
