@@ -67,15 +67,22 @@ def available() -> bool:
 def _serve(conn, other, bounds, seal, out: int, prefix: str = "", shm: int = -1) -> None:
     """The worker: the import's messages, in order: ``("pubs", [(e, n)])`` (public keys, indexed in the order
     they come), ``("gen", [(bits, aad)])`` (new private keys, indexed likewise, answered with ``("keys", [(n, e,
-    sealed)], seconds)``: JWK numbers and ``seal(DER, aad)``), ``("chunk", c, [(key index, data key)])`` (chunk ``c``: :data:`CHUNK` data keys, the last one
-    fewer) and ``("end",)``; ``None`` (or the pipe closed) ends it without an answer. A thread reads the pipe
-    while this one wraps (the import goes on planning and sending, never waiting for a wrap). A chunk is taken
-    here unless the import took it first: ``bounds`` (``[next, end)``, shared) -- the import takes chunks from
-    the end once it waits. Answered with ``("progress", n)`` after each chunk and ``("done", {chunk: (offset,
-    length)})`` at the end, or ``("error", text)``: each chunk's wraps, the base64 of each in ASCII, one after
-    the other, are written to the file ``out`` (an unlinked temporary file both processes hold) at that span.
-    (Sent through the pipe, the 110,000 wraps of an import were a 38 MB message, whose reading held the import
-    for 0.3 s at its end.)"""
+    sealed)], seconds)``: JWK numbers and ``seal(DER, aad)``; up to :data:`SPARE_KEYS` of :data:`SPARE_BITS` are
+    made ahead while nothing is asked yet), ``("host", key)`` (the key of the host copies), ``("chunk", c,
+    [(key indexes, aad)])`` (chunk ``c``: :data:`CHUNK` resources, the last one fewer: for each, its data keys
+    are drawn, wrapped by its keys and sealed as its host copy with ``aad``) and ``("end",)``; ``None`` (or the
+    pipe closed) ends it without an answer. A thread reads the pipe while this one wraps (the import goes on
+    planning and sending, never waiting for a wrap). A chunk is taken here unless the import took it first:
+    ``bounds`` (``[next, end)``, shared) -- the import takes chunks from the end once it waits. Answered with
+    ``("progress", n)`` after each chunk (n: data keys wrapped) and ``("done", {chunk: (offset, length)})`` at
+    the end, or ``("error", text)``: each chunk's values (of each resource, the base64 of its wraps, then its
+    sealed host copy), in ASCII, one after the other, are written to the file ``out`` (an unlinked temporary
+    file both processes hold) at that span. (Sent through the pipe, the 110,000 wraps of an import were a 38 MB
+    message, whose reading held the import for 0.3 s at its end.) After "end" it goes on serving the store's
+    shards (:meth:`WrapWorker.hand_over`): ``("fill", {chunk: span})`` (every chunk's span, the import's own
+    too), then ``("job", write, path, index, (offset, length) or None)`` (the body in the memory file ``shm``
+    at that span, else sent next through the pipe: filled in, then ``write(path, body, index)``, answered with
+    ``("wrote", n)``) and ``("jobs-end",)`` (answered with ``("written", paths)``), until None."""
     other.close()
     import threading  # (nothing else is imported here: the modules a fork inherits are ready)
     import time
