@@ -42,7 +42,8 @@ SPARE_BITS = 2048
 SPARE_KEYS = 6
 """How many it makes ahead at most, while the import reads and plans and asks it nothing (the second core is
 idle then): the first key versions' and regions' stand-ins then cost the import no wait. Those not asked for are
-dropped with the worker (their time is not counted as the import's key generation)."""
+dropped with the worker (their time is not counted as the import's key generation). Not on a machine of one
+core (there they would take the import's own time)."""
 _IDLE = object()
 QUEUED = 4 << 20
 """Bytes of shards handed over (WrapWorker.hand_over) below which the worker has room for more."""
@@ -130,7 +131,7 @@ def _serve(conn, other, bounds, seal, out: int, prefix: str = "", shm: int = -1)
             with ready:
                 msg = inbox.pop(0) if inbox else _IDLE
             if msg is _IDLE:
-                if len(spare) + used < SPARE_KEYS and not asked:
+                if len(spare) + used < SPARE_KEYS and not asked and (os.cpu_count() or 1) > 1:
                     # nothing asked yet (the import is reading and planning): a stand-in of the default size
                     # made ahead, which a "gen" of that size takes instead of making one then
                     t = time.thread_time()
