@@ -116,7 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+PROCESS_COMMAND = False
+"""True when :func:`main` runs as the process's own command (``cmklab ...``, ``python -m console ...``: no
+``argv`` given), not called from another program (tests): a command that leaves a large state behind may then
+end the process without freeing it (``cmklab import``: see :func:`console.twin_cli.run_import`)."""
+
+
 def main(argv: list[str] | None = None) -> int:
+    global PROCESS_COMMAND
+    PROCESS_COMMAND = argv is None
     try:
         return _main(argv)
     except BrokenPipeError:  # `cmklab ... | head -1`: the reader has gone; end quietly

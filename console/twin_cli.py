@@ -293,7 +293,24 @@ def run_import(args: list[str], home=None, seed=None, profile=None, read_only=Fa
     _print_report(report, as_json, sys.stdout)
     if os.environ.get("CMKLAB_TIMINGS"):  # where the time went (the benchmark reads it): one JSON line on stderr
         print(json.dumps({k: round(v, 3) for k, v in report.timings.items()}), file=sys.stderr)
+    _end_now(_engine)
     return 0
+
+
+def _end_now(engine) -> None:
+    """As the process's own command (``cmklab import``), end the process once the import is committed and
+    reported, without freeing its models one by one (0.2-0.3 s of 100,000 resources, after the work is done):
+    the store is closed, the output flushed, then ``os._exit(0)``. Called from another program (tests), return."""
+    import threading
+
+    from console import main as program
+
+    if not program.PROCESS_COMMAND or threading.current_thread() is not threading.main_thread():
+        return
+    engine.store.close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _print_report(report, as_json: bool, stream) -> None:

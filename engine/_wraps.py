@@ -6,9 +6,13 @@ competes for it), so on POSIX the wraps run in a process forked at the start of 
 is small). It also generates the stand-in keys the data keys are wrapped by (:meth:`WrapWorker.generate`; into
 an empty home, as soon as the planning knows the key versions, while the planning goes on) and seals them with
 the home's sealer (the fork's copy): the import gets back only their public numbers and sealed material
-(:meth:`WrapWorker.keys`). The import hands it the data keys (by chunks) with the index of their wrapping key,
-puts placeholders of the wrapped values' length in the documents, and builds, indexes and serialises the commit
-meanwhile; the store fills the placeholders in last (``store.bulk_commit(late=...)``).
+(:meth:`WrapWorker.keys`); while nothing is asked of it yet, it makes a few stand-ins of the default size ahead.
+The import hands it each resource (by chunks) with the indexes of its wrapping keys: the worker draws the data
+keys, wraps them and seals the resource's host copy of them (with the key :meth:`WrapWorker.host` gives it once
+the home is open), so no data key is drawn in the import's process. The import puts placeholders of the values'
+length in the documents, and builds, indexes and serialises the commit meanwhile; the store fills the
+placeholders in last (``store.bulk_commit(late=...)``), sharing the shards that hold them with the worker
+(:meth:`WrapWorker.hand_over`), which fills in and writes those it takes.
 
 Where fork is not offered (Windows), or with ``CMKLAB_PORTABLE=1``, :func:`available` is False and the import
 wraps on threads before it commits (twin.py). A seeded import never comes here: its wraps draw OAEP's
@@ -23,15 +27,26 @@ from __future__ import annotations
 import base64
 import os
 import sys
-from typing import Any, Callable
+from typing import Callable
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .crypto import generate_rsa, private_to_der, public_from_jwk, public_numbers_jwk, wrap_key
-from .errors import EngineError
+from .crypto import (Sealer, generate_rsa, new_data_key, new_xts_key, private_to_der, public_from_jwk,
+                     public_numbers_jwk, wrap_key)
+from .errors import EngineError, StoreError
 
 CHUNK = 2048
 """Data keys per progress message of the worker."""
+SPARE_BITS = 2048
+"""The size of the stand-ins the worker makes ahead (the default stand-in's: twin.DEFAULT_STAND_IN_BITS)."""
+SPARE_KEYS = 6
+"""How many it makes ahead at most, while the import reads and plans and asks it nothing (the second core is
+idle then): the first key versions' and regions' stand-ins then cost the import no wait. Those not asked for are
+dropped with the worker (their time is not counted as the import's key generation). Not on a machine of one
+core (there they would take the import's own time)."""
+_IDLE = object()
+QUEUED = 4 << 20
+"""Bytes of shards handed over (WrapWorker.hand_over) below which the worker has room for more."""
 
 
 def available() -> bool:
@@ -50,89 +65,153 @@ def available() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def _serve(conn, other, bounds, seal, out: int) -> None:
+def _serve(conn, other, bounds, seal, out: int, prefix: str = "", shm: int = -1) -> None:
     """The worker: the import's messages, in order: ``("pubs", [(e, n)])`` (public keys, indexed in the order
     they come), ``("gen", [(bits, aad)])`` (new private keys, indexed likewise, answered with ``("keys", [(n, e,
-    sealed)], seconds)``: JWK numbers and ``seal(DER, aad)``), ``("chunk", c, [(key index, data key)])`` (chunk ``c``: :data:`CHUNK` data keys, the last one
-    fewer) and ``("end",)``; ``None`` (or the pipe closed) ends it without an answer. A thread reads the pipe
-    while this one wraps (the import goes on planning and sending, never waiting for a wrap). A chunk is taken
-    here unless the import took it first: ``bounds`` (``[next, end)``, shared) -- the import takes chunks from
-    the end once it waits. Answered with ``("progress", n)`` after each chunk and ``("done", {chunk: (offset,
-    length)})`` at the end, or ``("error", text)``: each chunk's wraps, the base64 of each in ASCII, one after
-    the other, are written to the file ``out`` (an unlinked temporary file both processes hold) at that span.
-    (Sent through the pipe, the 110,000 wraps of an import were a 38 MB message, whose reading held the import
-    for 0.3 s at its end.)"""
+    sealed)], seconds)``: JWK numbers and ``seal(DER, aad)``; up to :data:`SPARE_KEYS` of :data:`SPARE_BITS` are
+    made ahead while nothing is asked yet), ``("host", key)`` (the key of the host copies), ``("chunk", c,
+    [(key indexes, aad)])`` (chunk ``c``: :data:`CHUNK` resources, the last one fewer: for each, its data keys
+    are drawn, wrapped by its keys and sealed as its host copy with ``aad``) and ``("end",)``; ``None`` (or the
+    pipe closed) ends it without an answer. A thread reads the pipe while this one wraps (the import goes on
+    planning and sending, never waiting for a wrap). A chunk is taken here unless the import took it first:
+    ``bounds`` (``[next, end)``, shared) -- the import takes chunks from the end once it waits. Answered with
+    ``("progress", n)`` after each chunk (n: data keys wrapped) and ``("done", {chunk: (offset, length)})`` at
+    the end, or ``("error", text)``: each chunk's values (of each resource, the base64 of its wraps, then its
+    sealed host copy), in ASCII, one after the other, are written to the file ``out`` (an unlinked temporary
+    file both processes hold) at that span. (Sent through the pipe, the 110,000 wraps of an import were a 38 MB
+    message, whose reading held the import for 0.3 s at its end.) After "end" it goes on serving the store's
+    shards (:meth:`WrapWorker.hand_over`): ``("fill", {chunk: span})`` (every chunk's span, the import's own
+    too), then ``("job", write, path, index, (offset, length) or None)`` (the body in the memory file ``shm``
+    at that span, else sent next through the pipe: filled in, then ``write(path, body, index)``, answered with
+    ``("wrote", n)``) and ``("jobs-end",)`` (answered with ``("written", paths)``), until None."""
     other.close()
-    try:
-        first = conn.recv()
-    except (EOFError, OSError):
-        return
-    if first is None:
-        return
     import threading  # (nothing else is imported here: the modules a fork inherits are ready)
     import time
 
-    inbox = [first]
+    inbox: list = []
     ready = threading.Condition()
+    spare: list = []  # (private key, CPU seconds): RSA-2048 keys made ahead, while no message waits
+    asked, used = False, 0  # (made ahead until the first "gen")
 
     def read() -> None:
         while True:
             try:
                 msg = conn.recv()
-            except (EOFError, OSError):
+                if msg is not None and msg[0] == "job" and msg[4] is None:
+                    msg = (*msg, conn.recv_bytes())  # (its body, sent as it is: no pickled copy)
+            except BaseException:  # (the pipe closed, or anything else: the worker ends, and the import sees it)
                 msg = None
             with ready:
                 inbox.append(msg)
                 ready.notify()
-            if msg is None or msg[0] == "end":
+            if msg is None:
                 return
 
     threading.Thread(target=read, name="cmklab-wraps-reader", daemon=True).start()
     try:
         pubs: list = []
-        b64 = base64.b64encode
         got: dict[int, tuple[int, int]] = {}  # chunk: its span in ``out``
+        keys_of: list[list[int]] = []  # each chunk's key indexes (also of the chunks the import took)
+        filler = sealer = None
+        unsealed: list = []  # (chunk, values) waiting for the host copies' key
+        written: list[str] = []
+
+        def put(c: int, values: list[bytes], at: int) -> int:
+            data = b"".join(values)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(out, view):]
+            got[c] = (at, len(data))
+            return at + len(data)
+
         at = 0
         done = 0
         lock = bounds.get_lock()
         while True:
             with ready:
-                while not inbox:
-                    ready.wait()
-                msg = inbox.pop(0)
+                msg = inbox.pop(0) if inbox else _IDLE
+            if msg is _IDLE:
+                if len(spare) + used < SPARE_KEYS and not asked and (os.cpu_count() or 1) > 1:
+                    # nothing asked yet (the import is reading and planning): a stand-in of the default size
+                    # made ahead, which a "gen" of that size takes instead of making one then
+                    t = time.thread_time()
+                    private = generate_rsa(SPARE_BITS)
+                    spare.append((private, time.thread_time() - t))
+                    continue
+                with ready:
+                    while not inbox:
+                        ready.wait()
+                    msg = inbox.pop(0)
             if msg is None:
                 return  # the import ended it (or died): no answer
+            if msg[0] == "job":  # a shard to fill in and write (the values are known: "fill" came first)
+                _kind, write, path, index, span = msg[:5]
+                if span is None:
+                    buf = bytearray(msg[5])  # (its body, sent through the pipe)
+                else:
+                    buf = bytearray(span[1])  # (read from the shared memory file: one copy)
+                    got_n = 0
+                    while got_n < span[1]:
+                        n = os.preadv(shm, [memoryview(buf)[got_n:]], span[0] + got_n)
+                        if n <= 0:
+                            raise OSError("short read of a handed-over shard")
+                        got_n += n
+                del msg
+                filler.fill(buf)
+                written += write(path, buf, index)
+                conn.send(("wrote", len(buf)))
+                continue
+            if msg[0] == "fill":  # every chunk's span in ``out`` (the import's own after the worker's)
+                filler = _Filler(prefix, out, msg[1], keys_of, [b64_length(p) for p in pubs])
+                continue
+            if msg[0] == "jobs-end":
+                conn.send(("written", written))
+                continue
             if msg[0] == "pubs":
                 pubs += [rsa.RSAPublicNumbers(e, n).public_key() for e, n in msg[1]]
             elif msg[0] == "gen":
                 t = time.thread_time()  # (its CPU time: not what it waited for a core beside the planning)
+                ahead = 0.0  # the CPU time of the keys made ahead that are used here
+                asked = True
                 made = []
                 for bits, aad in msg[1]:
-                    private = generate_rsa(bits)
+                    if bits == SPARE_BITS and spare:
+                        private, secs = spare.pop(0)
+                        ahead += secs
+                        used += 1
+                    else:
+                        private = generate_rsa(bits)
                     jwk = public_numbers_jwk(private)
                     # sealed here with the home's sealer; without one (forked before the home was opened), the
                     # import seals it once the home is open (WrapWorker.keys)
                     der = private_to_der(private)
                     made.append((jwk["n"], jwk["e"], seal(der, aad) if seal is not None else der))
                     pubs.append(private.public_key())
-                conn.send(("keys", made, time.thread_time() - t))
+                conn.send(("keys", made, time.thread_time() - t + ahead))
+            elif msg[0] == "host":  # the host copies' key: what waited for it is sealed and written
+                sealer = Sealer(msg[1])
+                for c, values in unsealed:
+                    at = put(c, [v if type(v) is bytes else sealer.seal_text(*v).encode("ascii") for v in values],
+                             at)
+                unsealed = []
             elif msg[0] == "chunk":
                 c, items = msg[1], msg[2]
+                keys_of.append([keys for keys, _aad in items])
                 with lock:
                     if c >= bounds[1]:
                         continue  # the import took it (and every later one)
                     bounds[0] = c + 1
-                data = b"".join([b64(wrap_key(pubs[k], dek)) for k, dek in items])
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(out, view):]
-                got[c] = (at, len(data))
-                at += len(data)
-                done += len(items)
+                values = _make(items, pubs, sealer)
+                if sealer is None:
+                    unsealed.append((c, values))  # (sealed once the host copies' key comes)
+                else:
+                    at = put(c, values, at)
+                done += sum(len(keys) for keys, _aad in items)
                 conn.send(("progress", done))
-            else:
+            else:  # "end": the spans of its chunks; it goes on serving ("fill", "job", "jobs-end") until None
+                if unsealed:
+                    raise EngineError("the host copies' key never came")
                 conn.send(("done", got))
-                return
     except BaseException as exc:  # reported to the import, which aborts
         try:
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
@@ -151,6 +230,67 @@ def b64_length_bits(bits: int) -> int:
     return 4 * -(-((bits + 7) // 8) // 3)
 
 
+
+
+def _cache_length(layers: int) -> int:
+    """The length of a resource's sealed host copy (``Sealer.seal_text``: nonce, its data keys, tag; base64) of
+    ``layers`` data keys: a 32-byte key, then 64-byte XTS keys."""
+    return 4 * -(-(12 + 32 + 64 * (layers - 1) + 16) // 3)
+
+
+def _draw(layers: int) -> list[bytes]:
+    """A resource's new data keys: the outer 32-byte key, then (double encryption) the host's XTS key."""
+    return [new_data_key() if j == 0 else new_xts_key() for j in range(layers)]
+
+
+def _make(items: list, pubs: list, sealer) -> list:
+    """The values of ``items`` (``(key indexes, aad)``: one resource each): for each, its data keys drawn and
+    wrapped by its keys (base64), then their host copy sealed with ``aad`` (by ``sealer``; without one, the
+    pair (data keys, aad) to seal once it comes)."""
+    b64, out = base64.b64encode, []
+    for keys, aad in items:
+        deks = _draw(len(keys))
+        out += [b64(wrap_key(pubs[k], dek)) for k, dek in zip(keys, deks)]
+        out.append(sealer.seal_text(b"".join(deks), aad).encode("ascii") if sealer is not None else
+                   (b"".join(deks), aad))
+    return out
+
+
+class _Filler:
+    """The values of an import's placeholders, read from the file ``out`` (a map of it): each chunk's span in
+    it (``spans``: {chunk: (offset, length)}), its values one after the other: of each resource, the base64 of a
+    wrap by each of its keys, then its sealed host copy (``keys_of``: each chunk's resources' key indexes,
+    ``lengths``: each key's wraps' length)."""
+
+    def __init__(self, prefix: str, out: int, spans: dict[int, tuple[int, int]], keys_of: list[list],
+                 lengths: list[int]) -> None:
+        self.prefix = prefix.encode("ascii")
+        size = os.fstat(out).st_size
+        self.blob = _map(out, size)
+        self.at: list[int] = []  # each value's offset, in the order the values were handed over
+        self.lengths: list[int] = []
+        for c, keys in enumerate(keys_of):
+            at, n = spans.get(c, (0, -1))
+            end = at + n
+            for item in keys:
+                for n in [lengths[k] for k in item] + [_cache_length(len(item))]:
+                    self.at.append(at)
+                    self.lengths.append(n)
+                    at += n
+            if at != end or end > size:
+                raise EngineError("the data keys could not be wrapped (a short answer); nothing was imported",
+                                  inner_code="WrapFailed")
+
+    def fill(self, buf: bytearray) -> None:
+        """Replace each placeholder in ``buf`` by its value, in place (a value is as long as its placeholder)."""
+        prefix, spans, lengths, blob = self.prefix, self.at, self.lengths, self.blob
+        find, cut = buf.find, len(prefix)
+        at = find(prefix)
+        while at >= 0:
+            i = int(buf[at + cut:at + cut + 9])
+            a, n = spans[i], lengths[i]
+            buf[at:at + n] = blob[a:a + n]
+            at = find(prefix, at + n)
 
 
 def _map(fd: int, size: int):
@@ -179,14 +319,22 @@ class WrapWorker:
         import tempfile
 
         self._out = tempfile.TemporaryFile(prefix="cmklab-wraps-")  # (unlinked: nothing of it outlives the two)
-        self._proc = ctx.Process(target=_serve, args=(child, self._conn, self._bounds, seal, self._out.fileno()),
+        self._prefix = "~" + os.urandom(8).hex() + "~"  # unguessable: an input cannot hold it
+        # the shards handed over (hand_over) go through memory both processes share, where the system offers it
+        # (Linux): a pipe made the import wait for the worker's reading, a quarter of a second for 140 MB
+        self._shm = os.memfd_create("cmklab-import-shards", os.MFD_CLOEXEC) if hasattr(os, "memfd_create") else -1
+        self._proc = ctx.Process(target=_serve, args=(child, self._conn, self._bounds, seal, self._out.fileno(),
+                                                      self._prefix, self._shm),
                                  name="cmklab-import-wraps", daemon=True)
         self._proc.start()
         child.close()
         self.tables: set[str] = set()
-        self._prefix = "~" + os.urandom(8).hex() + "~"  # unguessable: an input cannot hold it
         self._count = 0
-        self._pairs: list = []  # (key index, data key)
+        self._pairs: list = []  # each resource handed over: (its key indexes, aad)
+        self._layers = 0  # the data keys handed over (of all resources)
+        self._nvalues = 0  # the values handed over: each resource's wraps and its host copy
+        self._vlens: list[int] = []  # each value's length
+        self._host: Sealer | None = None
         self._known: dict[int, int] = {}  # id(public key): its index
         self._keys: list = []  # each index's public key (a generated one's once keys() has it)
         self._tails: list[str] = []  # each index's placeholder tail (its wraps' length)
@@ -209,6 +357,11 @@ class WrapWorker:
         self._blob = None  # a read-only map of the file of values
         self._then: Callable[[list[str]], None] | None = None
         self._told: Callable[[int], None] = lambda n: None
+        self._done: dict | None = None  # the worker's "done" (its chunks' spans), once ready() has read it
+        self._handing = False  # hand_over() has begun
+        self._shm_at = 0  # the end of what was handed over in the memory file
+        self._queued = 0  # bytes handed over that the worker has not written yet
+        self._spans: dict[int, tuple[int, int]] | None = None  # every chunk's span in the file, once wait() has them
 
     def __enter__(self) -> "WrapWorker":
         return self
@@ -267,24 +420,45 @@ class WrapWorker:
                 self._keys[i] = public_from_jwk(n, e)
         return dict(zip(self._gen_at, self._made))
 
-    def add(self, key, dek: bytes) -> str:
-        """Hand over one data key to wrap by ``key`` (a public key, or the index of one :meth:`generate`
-        makes), sent to the worker by chunks of :data:`CHUNK`; returns the placeholder of its wrap's base64, as
-        long as it."""
-        if type(key) is int:
-            k = key
-        else:
+    def add(self, keys: list, aad: bytes) -> list[str]:
+        """Hand over one resource whose data keys the worker draws, one wrapped by each of ``keys`` (public keys,
+        or indexes of ones :meth:`generate` makes; outermost first: a 32-byte key, then 64-byte XTS keys), and
+        whose host copy it seals with ``aad`` (by the key :meth:`host` gives); sent to it by chunks of
+        :data:`CHUNK` resources. Returns the placeholders of the base64 of each wrap and of the sealed copy,
+        each as long as its value."""
+        at = []
+        for key in keys:
+            if type(key) is int:
+                at.append(key)
+                continue
             k = self._known.get(id(key))
             if k is None:
                 k = self._known[id(key)] = self._index(key, b64_length(key))
                 nums = key.public_numbers()
                 self._send(("pubs", [(nums.e, nums.n)]))
-        i = len(self._pairs)
-        self._pairs.append((k, dek))
-        self._items.append((k, dek))
+            at.append(k)
+        item = (tuple(at), aad)
+        self._pairs.append(item)
+        self._items.append(item)
+        self._layers += len(at)
         if len(self._items) >= CHUNK:
             self._flush()
-        return f"{self._prefix}{i:09d}{self._tails[k]}"
+        i, prefix, out = self._nvalues, self._prefix, []
+        for k in at:
+            out.append(f"{prefix}{i:09d}{self._tails[k]}")
+            self._vlens.append(self._lengths[k])
+            i += 1
+        n = _cache_length(len(at))
+        out.append(f"{prefix}{i:09d}" + "~" * (n - len(prefix) - 9))
+        self._vlens.append(n)
+        self._nvalues = i + 1
+        return out
+
+    def host(self, key: bytes) -> None:
+        """The key that seals the resources' host copies (the engine's host sealer's): sent to the worker, which
+        seals what waited for it (forked before the home was opened, it had none)."""
+        self._host = Sealer(key)
+        self._send(("host", key))
 
     def _flush(self) -> None:
         if self._items:
@@ -300,23 +474,23 @@ class WrapWorker:
             self._bounds[1] = self._sent
         self._send(("end",))
         self._finished = True
-        self._count = len(self._pairs)
+        self._count = self._nvalues
         self.tables, self._told, self._then = set(tables), told, then
 
     @property
     def count(self) -> int:
         """The data keys handed over so far."""
-        return len(self._pairs)
+        return self._layers
 
     def placed(self, holder: str) -> int:
         """The index (in the order of :meth:`add`) of the value a placeholder stands for."""
         return int(holder[len(self._prefix):len(self._prefix) + 9])
 
-    def submit(self, pairs: list[tuple[Any, bytes]], *, tables: set[str], told: Callable[[int], None],
-               then: Callable[[list[str]], None]) -> list[str]:
-        """:meth:`add` for each of ``pairs`` (``(key, data key)``), then :meth:`finish`; returns the
-        placeholders (what the documents of ``tables`` hold until the store fills them)."""
-        holders = [self.add(key, dek) for key, dek in pairs]
+    def submit(self, items: list[tuple[list, bytes]], *, tables: set[str], told: Callable[[int], None],
+               then: Callable[[list[str]], None]) -> list[list[str]]:
+        """:meth:`add` for each of ``items`` (``(keys, aad)``), then :meth:`finish`; returns the placeholders
+        of each (what the documents of ``tables`` hold until the store fills them)."""
+        holders = [self.add(keys, aad) for keys, aad in items]
         self.finish(tables=tables, told=told, then=then)
         return holders
 
@@ -331,7 +505,10 @@ class WrapWorker:
 
         t = time.perf_counter()
         self.keys()  # (the generated keys' public numbers: to wrap here too)
-        b64, pairs, bounds, lock = base64.b64encode, self._pairs, self._bounds, self._bounds.get_lock()
+        pairs, bounds, lock = self._pairs, self._bounds, self._bounds.get_lock()
+        if self._host is None:
+            raise EngineError("the host copies cannot be sealed: no key given (host); nothing was imported",
+                              inner_code="WrapFailed")
         keys = self._keys
         mine: dict[int, list[bytes]] = {}
         theirs: dict[int, tuple[int, int]] | None = None  # the worker's chunks: their spans in the file
@@ -348,14 +525,17 @@ class WrapWorker:
                               inner_code="WrapFailed")
 
         conn = self._conn
+        if self._done is not None:  # (read by ready())
+            theirs, self._done = self._done, None
         while theirs is None:
             with lock:
                 c = bounds[1] - 1
                 if c < bounds[0]:
                     break
                 bounds[1] = c
-            mine[c] = [b64(wrap_key(keys[k], dek)) for k, dek in pairs[c * CHUNK:(c + 1) * CHUNK]]
-            counts[0] += len(mine[c])
+            part = pairs[c * CHUNK:(c + 1) * CHUNK]
+            mine[c] = _make(part, keys, self._host)
+            counts[0] += sum(len(k) for k, _aad in part)
             while theirs is None and conn.poll():
                 theirs = take(self._recv())
         while theirs is None:
@@ -372,25 +552,106 @@ class WrapWorker:
         out.flush()
         blob = self._blob = _map(out.fileno(), size)
         spans: list[int] = []  # each value's offset in the file, in the order of add()
-        lengths = self._lengths
+        lengths = self._vlens
+        v = 0
         for c in range(self._sent):
             at, n = theirs.get(c, (0, -1))
             end = at + n
-            for k, _dek in pairs[c * CHUNK:(c + 1) * CHUNK]:
-                spans.append(at)
-                at += lengths[k]
+            for keys, _aad in pairs[c * CHUNK:(c + 1) * CHUNK]:
+                for _ in range(len(keys) + 1):
+                    spans.append(at)
+                    at += lengths[v]
+                    v += 1
             if at != end or end > size:
                 raise EngineError("the data keys could not be wrapped (a short answer); nothing was imported",
                                   inner_code="WrapFailed")
         if len(spans) != self._count:
             raise EngineError("the data keys could not be wrapped (a short answer); nothing was imported",
                               inner_code="WrapFailed")
-        self._values = spans
+        self._values, self._spans = spans, theirs
         self.waited_s, self.wrapped_here = time.perf_counter() - t, counts[0]
-        self._end()
+        # (the worker goes on, for hand_over(); close() ends it)
         if self._then is not None:
-            keys_of = [k for k, _dek in pairs]
-            self._then([str(blob[a:a + lengths[k]], "ascii") for a, k in zip(spans, keys_of)])
+            self._then([str(blob[a:a + n], "ascii") for a, n in zip(spans, lengths)])
+
+    def ready(self) -> bool:
+        """Whether :meth:`wait` would return without waiting for the worker (it has answered every data key, or
+        failed: then wait() raises); reads the worker's messages that are there, without blocking."""
+        if self._values is not None or self._done is not None:
+            return True
+        if not self._finished or self._answered < self._asked:
+            return False
+        while self._conn.poll():
+            msg = self._recv()
+            if msg[0] == "progress":
+                self._there = msg[1]
+                self._told(msg[1])
+                continue
+            if msg[0] == "done":
+                self._done = msg[1]
+                return True
+            raise EngineError(f"the data keys could not be wrapped ({msg[1]}); nothing was imported",
+                              inner_code="WrapFailed")
+        return False
+
+    def hand_over(self, write: Callable[[str, bytearray, str], list[str]], jobs: list[tuple[str, bytes, str]]
+                  ) -> None:
+        """After :meth:`wait`: hand the worker serialised shards whose placeholders it fills in, as :meth:`fill`
+        would, before it runs ``write(path, filled bytes, index)`` for each ``(path, bytes, index)`` of ``jobs``
+        (``store.bulk_commit``: a module-level function, which the worker imports); :meth:`handed` waits for
+        it. Each body is sent as it is, after its header."""
+        assert self._spans is not None, "hand_over before wait"
+        if not self._handing:
+            self._handing = True
+            self._send(("fill", self._spans))
+        for path, body, index in jobs:
+            if self._shm < 0:
+                self._send(("job", write, path, index, None))
+                if not self._broken:
+                    try:
+                        self._conn.send_bytes(body)
+                    except OSError:
+                        self._broken = True
+            else:
+                view, at = memoryview(body), self._shm_at
+                while view:
+                    view = view[os.pwrite(self._shm, view, at + len(body) - len(view)):]
+                self._send(("job", write, path, index, (at, len(body))))
+                self._shm_at += len(body)
+            self._queued += len(body)
+
+    def room(self) -> bool:
+        """Whether the worker has written nearly every shard handed over so far (less than :data:`QUEUED` bytes
+        wait there): one handed over now would not wait long. Reads its messages that are there, without
+        blocking."""
+        while self._queued >= QUEUED and self._conn.poll():
+            msg = self._recv()
+            if msg[0] == "wrote":
+                self._queued -= msg[1]
+            elif msg[0] != "progress":
+                raise StoreError(f"cannot write the new state ({msg[1]}); nothing was committed")
+        return self._queued < QUEUED
+
+    def handed(self) -> list[str]:
+        """Wait for the worker to have written what :meth:`hand_over` gave it; the paths its ``write`` returned. A
+        failure there raises :class:`~engine.errors.StoreError` (the commit is abandoned)."""
+        if not self._handing:
+            return []
+        self._send(("jobs-end",))
+        while True:
+            msg = self._recv()
+            if msg[0] == "written":
+                if self._shm >= 0:
+                    os.ftruncate(self._shm, 0)  # (the bodies handed over: their memory let go)
+                return msg[1]
+            if msg[0] not in ("progress", "wrote"):
+                raise StoreError(f"cannot write the new state ({msg[1]}); nothing was committed")
+
+    def abandon(self) -> None:
+        """End the worker at once (the commit failed here: it writes nothing more)."""
+        if self._proc.is_alive():
+            self._proc.kill()
+        self._proc.join()
 
     def _recv(self):
         try:
@@ -403,14 +664,14 @@ class WrapWorker:
         """Replace each placeholder in ``buf`` (serialised ASCII JSON) by its value, in place (after :meth:`wait`;
         a value is as long as its placeholder)."""
         prefix = self._prefix.encode("ascii")
-        spans, blob, lengths, pairs = self._values, self._blob, self._lengths, self._pairs
+        spans, blob, lengths = self._values, self._blob, self._vlens
         find, cut = buf.find, len(prefix)
         at = find(prefix)
         if at >= 0:
             assert spans is not None, "fill before wait"
         while at >= 0:
             i = int(buf[at + cut:at + cut + 9])
-            a, n = spans[i], lengths[pairs[i][0]]
+            a, n = spans[i], lengths[i]
             buf[at:at + n] = blob[a:a + n]
             at = find(prefix, at + n)
 
@@ -421,6 +682,9 @@ class WrapWorker:
             self._blob.close()
         self._blob = None
         self._out.close()
+        if self._shm >= 0:
+            os.close(self._shm)
+            self._shm = -1
 
     def _end(self) -> None:
         """End the worker (killed if it still runs) and its pipe."""

@@ -493,8 +493,11 @@ class EngineCore:
     @functools.cached_property
     def host_sealer(self):
         """Seals the storage service's cached data keys (the platform host key, derived from the root)."""
-        root, seeded = self._sealer_args
-        return crypto.Sealer(hashlib.sha256(b"platform-host-cache" + root).digest(), deterministic=seeded)
+        return crypto.Sealer(self._host_cache_key(), deterministic=self._sealer_args[1])
+
+    def _host_cache_key(self) -> bytes:
+        """The key of :attr:`host_sealer` (an import's worker process seals the host copies with it)."""
+        return hashlib.sha256(b"platform-host-cache" + self._sealer_args[0]).digest()
 
     def _initialise(self, seed: int | None, profile: str | None, start: datetime | None) -> None:
         profile = profile or DEFAULT_PROFILE

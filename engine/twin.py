@@ -850,6 +850,7 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
     # ---- disks, snapshots, images (each item read once; the models are made in their stored shape)
     disk_ids: set[str] = set()
     sub_l = sub.lower() if sub else None
+    get = dict.get
     for kind, cls in (("disk", Disk), ("snapshot", Snapshot), ("image", Image)):
         shape = _shape(cls)
         for key, item in sorted(it[kind].items()):
@@ -870,6 +871,28 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
                 etype = None
                 source = (_g(item, "sourceVirtualMachine", "id") or (os_disk.get("managedDisk") or {}).get("id")
                           or (os_disk.get("snapshot") or {}).get("id"))
+                create = _g2(item, props, "creationData", "createOption")
+                unique, created = _g1(item, props, "uniqueId"), _g1(item, props, "timeCreated")
+            elif props is None:  # az's flat shape (every item of ``az disk list``): _g1 and _g2 inlined
+                enc = get(item, "encryption")
+                if enc is None:
+                    rep.note(f"{kind} without encryption settings in the input: platform key assumed", rid)
+                    des_ref = etype = None
+                elif type(enc) is not dict:
+                    rep.skip(f"{kind} whose encryption field is not the object az prints", rid)
+                    continue
+                else:
+                    des_ref, etype = get(enc, "diskEncryptionSetId"), get(enc, "type")
+                v = get(item, "sku")
+                sku = get(v, "name") if type(v) is dict else None
+                size = get(item, "diskSizeGb")
+                if size is None:
+                    size = get(item, "diskSizeGB")
+                os_type = get(item, "osType")
+                v = get(item, "creationData")
+                source, create = (get(v, "sourceResourceId"), get(v, "createOption")) if type(v) is dict \
+                    else (None, None)
+                unique, created = get(item, "uniqueId"), get(item, "timeCreated")
             else:
                 enc = _g1(item, props, "encryption")
                 if enc is not None and type(enc) is not dict:
@@ -885,6 +908,8 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
                     size = _g1(item, props, "diskSizeGB")
                 os_type = _g1(item, props, "osType")
                 source = _g2(item, props, "creationData", "sourceResourceId")
+                create = _g2(item, props, "creationData", "createOption")
+                unique, created = _g1(item, props, "uniqueId"), _g1(item, props, "timeCreated")
             if etype == "ConfidentialVmEncryptedWithCustomerKey" or (etype and etype not in DISK_ENCRYPTION_TYPES):
                 rep.skip(f"{kind} encryption type the engine lacks ({etype})", rid)
                 continue
@@ -909,10 +934,10 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
                 size = 128
             r = shape({"id": rid, "name": item["name"], "resource_group": rgs[key],
                        "location": str(item.get("location") or ""), "sku": sku, "size_gb": size, "os_type": os_type,
-                       "create_option": str(_g2(item, props, "creationData", "createOption") or "Empty"),
+                       "create_option": str(create or "Empty"),
                        "source_resource_id": source, "encryption_type": etype, "des_id": des.id if des else None,
-                       "unique_id": str(_g1(item, props, "uniqueId") or key),
-                       "created": _iso(_g1(item, props, "timeCreated")) or now, "subscription_id": rsub or "",
+                       "unique_id": str(unique or key),
+                       "created": _iso(created) or now, "subscription_id": rsub or "",
                        "tags": _tags(item)})
             plan.disks.append((r, des))
             if kind == "disk":
@@ -954,13 +979,20 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
         ids = [os_id]
         ids.extend(x["diskId"] for x in data)
         lows = [d.lower() for d in ids]
-        if any(low not in disk_ids and (home is None or held("disks", d) is None) for d, low in zip(ids, lows)):
+        if not disk_ids.issuperset(lows) and (home is None or any(
+                low not in disk_ids and held("disks", d) is None for d, low in zip(ids, lows))):
             rep.skip("VM whose disk is absent from the input (or not modelled)", rid)
             continue
-        if any((o := (disk_items.get(low) or {}).get("managedBy")) and o.lower() != key for low in lows):
+        owner = None
+        for low in lows:
+            o = disk_items.get(low)
+            if o and (o := o.get("managedBy")) and o.lower() != key:
+                owner = o
+                break
+        if owner is not None:
             rep.skip("VM naming a disk whose managedBy names another VM", rid)
             continue
-        if any(low in attached for low in lows) or (home is not None and
+        if not attached.keys().isdisjoint(lows) or (home is not None and
                                                     any(home.vm_of_disk(d) is not None for d in ids)):
             rep.skip("VM naming a disk another VM of the input already holds", rid)
             continue
@@ -982,7 +1014,7 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
             power = "running"
             rep.note("VM without a known power state (use az vm list -d): running assumed", rid)
         ref = sp.get("imageReference") or {}
-        image = ref.get("id") or ":".join(str(ref.get(p) or "") for p in ("publisher", "offer", "sku", "version")) \
+        image = ref.get("id") or ":".join([str(ref.get(p) or "") for p in ("publisher", "offer", "sku", "version")]) \
             if isinstance(ref, dict) and ref else "unknown"
         if len(data) > 1:
             data.sort(key=_lun)
@@ -1147,8 +1179,8 @@ class _EarlyStandIns:
     """The placeholders of their wraps, in the same order (what :meth:`engine._wraps.WrapWorker.add` returned)."""
 
     def wraps(self, disks: list, versions: list) -> None:
-        """Draw the data keys of the planned ``disks`` (``plan.disks``) and hand them to the worker at once, so
-        that it wraps them while the planning and the models go on (the wait for its last wraps was half a
+        """Hand the planned ``disks`` (``plan.disks``) to the worker at once, which draws their data keys and wraps
+        them while the planning and the models go on (the wait for its last wraps was half a
         second of a 100,000-resource import): each is wrapped by the stand-in of the version its set names (of
         ``versions``, ``plan.versions``) or by its region's platform key. Not when a key it needs is not among
         the stand-ins asked for here (a platform key the home holds): the apply then hands them over itself."""
@@ -1166,10 +1198,18 @@ class _EarlyStandIns:
                 return
             if r.encryption_type == ENC_DOUBLE and platform.get(r.location) is None:
                 return
-            work.append((r, _draw_layers(r, at, kid, platform.get(r.location))))
+            work.append((r, _layer_keys(r, at, kid, platform.get(r.location))))
         add = self.worker.add
-        self.holders = [add(at, dek) for _, layers in work for at, _kid, dek in layers]
+        self.holders = [add([at for at, _kid, _ in layers], r.id.encode()) for r, layers in work]
         self.work = work
+
+
+def _layer_keys(r, outer, kid: str, host) -> list[tuple[Any, str, None]]:
+    """:func:`_draw_layers` without the data keys (the worker process draws them: :class:`engine._wraps.WrapWorker`)."""
+    layers = [(outer, kid, None)]
+    if r.encryption_type == ENC_DOUBLE:
+        layers.append((host, f"platform:{r.location}", None))
+    return layers
 
 
 def _draw_layers(r, outer, kid: str, host, rng=None) -> list[tuple[Any, str, bytes]]:
@@ -1325,7 +1365,8 @@ def _apply_import(engine, plan: Plan, progress: Callable[[str, int, int], None] 
                     ref = parse_key_url(des.key_url)
                     ver = engine.t["keys"][ref.versionless].version(ref.version)
                     pub = publics[des.key_url.lower()] = crypto.public_from_jwk(ver["n"], ver["e"])
-            work.append((r, _draw_layers(r, pub, kid, platform.get(r.location), rng if seeded else None)))
+            work.append((r, _draw_layers(r, pub, kid, platform.get(r.location), rng if seeded else None)
+                         if wk is None else _layer_keys(r, pub, kid, platform.get(r.location))))
         t_wraps = time.perf_counter()
         if seeded:
             # one stream of randomness, in order: each resource's wraps, then its host copy
@@ -1351,26 +1392,26 @@ def _apply_import(engine, plan: Plan, progress: Callable[[str, int, int], None] 
                     for layer in r.layers:
                         layer["wrapped"] = values[at]
                         at += 1
+                    r.cache = values[at]
+                    at += 1
 
             def told(n: int) -> None:
                 tick("data keys", base[0] + n * (total - base[0]) // count, total)
 
+            wk.host(engine._host_cache_key())  # (the worker seals the host copies: it draws the data keys)
             if drawn is None:
-                holders = wk.submit([(pub, dek) for _, layers in work for pub, _, dek in layers],
+                holders = wk.submit([([pub for pub, _, _ in layers], r.id.encode()) for r, layers in work],
                                     tables=set(DATA_TABLES), then=settle, told=told)
             else:  # handed over while planning
                 wk.finish(tables=set(DATA_TABLES), then=settle, told=told)
                 holders = early.holders
             uow.late = wk
-            at = 0
-            for r, layers in work:
-                r.layers = [{"mode": "AES-256-GCM" if j == 0 else "AES-256-XTS", "kid": kid,
-                             "wrapped": holders[at + j]} for j, (_pub, kid, _dek) in enumerate(layers)]
-                at += len(layers)
             t_seal = time.perf_counter()
-            for r, layers in work:
-                r.cache = seal(b"".join(dek for _, _, dek in layers), r.id.encode())
-            rep.timings["seal_s"] = time.perf_counter() - t_seal
+            for (r, layers), held in zip(work, holders):
+                r.layers = [{"mode": "AES-256-GCM" if j == 0 else "AES-256-XTS", "kid": kid,
+                             "wrapped": held[j]} for j, (_pub, kid, _dek) in enumerate(layers)]
+                r.cache = held[-1]
+            rep.timings["seal_s"] = time.perf_counter() - t_seal  # (the placeholders: the worker seals them)
             _add_indexed(engine, plan)
             rep.timings["indexes_s"] = time.perf_counter() - t_seal - rep.timings["seal_s"]
         else:

@@ -171,10 +171,17 @@ def _shard_text(table: str, docs: Mapping[str, dict], encoded: Mapping[str, str]
 def _shard_sealed(body: str | bytearray, index: str) -> tuple[bytes, bytes]:
     """A shard's bytes and its index's, of :func:`_shard_text`'s body (or its ASCII bytes) and index entries:
     the body tagged with a hash of its content (equal states, equal bytes)."""
+    prefix, raw, index_bytes = _shard_parts(body, index)
+    return prefix + raw, index_bytes
+
+
+def _shard_parts(body: str | bytes | bytearray, index: str) -> tuple[bytes, bytes | bytearray, bytes]:
+    """:func:`_shard_sealed`, the shard's bytes in two parts (its tag's prefix, then its body: what
+    :func:`_write_new` writes one after the other, without joining a copy of a shard of megabytes)."""
     raw = body.encode("ascii") if isinstance(body, str) else body
     tag = hashlib.blake2b(raw, digest_size=8).hexdigest()
     # the index as _dumps({"tag": tag, "docs": {key: [offset, length]}}) gives it, its keys in the same order
-    return _tag_prefix(tag) + raw, ('{"docs":{' + index + '},"tag":"' + tag + '"}').encode("ascii")
+    return _tag_prefix(tag), raw, ('{"docs":{' + index + '},"tag":"' + tag + '"}').encode("ascii")
 
 
 SHARD_TAG_TABLE = "_shard"
@@ -960,7 +967,14 @@ class TinyStore:
         what it raises aborts the commit, nothing is written) and ``fill(buf)`` (replaces the placeholders
         in a serialised shard's ASCII bytes, a bytearray, in place). The shards of those tables are serialised with the others, then, once
         ``wait()`` has returned, filled, tagged and written; ``wait()`` is called before anything is made
-        durable, also when those tables have nothing to write."""
+        durable, also when those tables have nothing to write. A ``late`` that has ``hand_over(write, jobs)``
+        shares those shards with the process that holds the values, once ``wait()`` has returned (called as soon
+        as ``ready()`` says it would not wait, between two of the other shards, or after them): each one that
+        ``room()`` says it can take at once is handed over (it fills it in and runs ``write(path, filled
+        bytearray, index)``, :func:`_write_late_shard`, for each ``(path, ASCII bytes, index)`` of ``jobs``),
+        the others are filled and written here; ``handed()`` then waits for it and gives the paths written, or
+        raises what failed there (the commit is abandoned); ``abandon()`` stops it (this
+        process failed first: nothing more is written in the staging directory, which is then removed)."""
         self._check_open()
         refuse_if_read_only(self, "an import")
         upserts, deletes = self._normalise(upserts, deletes)
@@ -1049,27 +1063,65 @@ class TinyStore:
         # (the shards are written on this thread: a second one, to hash and write while this one encodes, waited
         # for the interpreter lock at each of its ~7 system calls per shard, up to the 5 ms switch interval each
         # time, and fell behind)
+        handed = late is not None and getattr(late, "hand_over", None) is not None
         try:
+            jobs = None
+            if handed:
+                # the process that computed the late values fills, tags and writes their shards (it holds the
+                # values) while this one encodes and writes the others: their shards are encoded first, then
+                # handed over one by one once every value is known, while it has room (ready(), room(): between
+                # two of the others, without waiting); what is left at the end is shared, each shard taken by
+                # whichever of the two is free (this one fills it in itself)
+                jobs = [(dst, body.encode("ascii"), index) for dst, table, docs in held
+                        for body, index in (_shard_text(table, docs),)]
+                jobs.reverse()  # (taken from the end: in order)
+                del held
             for dst, table, docs in whole:
-                self._write_shard_files(dst, *_shard_bytes(table, docs), written)
+                prefix, raw, index = _shard_parts(*_shard_text(table, docs))
+                self._write_shard_files(dst, (prefix, raw), index, written)
+                del raw
+                if jobs and late.ready():
+                    late.wait()
+                    while jobs and late.room():
+                        late.hand_over(_write_late_shard, [jobs.pop()])
             del whole
-            texts = [(dst, *_shard_text(table, docs)) for dst, table, docs in held]
-            del held
-            if late is not None:
-                late.wait()
-                for i, (dst, body, index) in enumerate(texts):
-                    raw = bytearray(body.encode("ascii"))
-                    texts[i] = body = None
+            if handed:
+                if jobs:
+                    late.wait()
+                while jobs:
+                    job = jobs.pop()
+                    if late.room():
+                        late.hand_over(_write_late_shard, [job])
+                        continue
+                    dst, body, index = job
+                    raw = bytearray(body)
+                    del job, body
                     late.fill(raw)
-                    self._write_shard_files(dst, *_shard_sealed(raw, index), written)
+                    prefix, raw, index_bytes = _shard_parts(raw, index)
+                    self._write_shard_files(dst, (prefix, raw), index_bytes, written)
+                written.extend(late.handed())
+            else:
+                texts = [(dst, *_shard_text(table, docs)) for dst, table, docs in held]
+                del held
+                if late is not None:
+                    late.wait()
+                    for i, (dst, body, index) in enumerate(texts):
+                        raw = bytearray(body.encode("ascii"))
+                        texts[i] = body = None
+                        late.fill(raw)
+                        self._write_shard_files(dst, *_shard_sealed(raw, index), written)
             if helper is not None:
                 written.extend(helper.join())
+        except BaseException:
+            if handed:
+                late.abandon()  # (the other process writes no more into the staging directory)
+            raise
         finally:
             if helper is not None:
                 helper.kill()  # (only if it still runs: this process failed first)
 
     @staticmethod
-    def _write_shard_files(dst: str, payload: bytes, index: bytes, written: list[str]) -> None:
+    def _write_shard_files(dst: str, payload: bytes | tuple, index: bytes, written: list[str]) -> None:
         _write_new(dst, payload, sync=False)  # synced together at the end (_sync_files)
         written.append(dst)
         _write_new(dst[:-len(".json")] + ".idx", index, sync=False)  # derived: checked by its tag
@@ -1809,6 +1861,17 @@ def _leftovers(home: str, prefix: str) -> list[str]:
         return []
 
 
+def _write_late_shard(dst: str, raw: bytearray, index: str) -> list[str]:
+    """Write a shard whose late values were filled in (``raw``: its body's ASCII bytes, :func:`_shard_text`'s
+    ``index``), tagged as :func:`_shard_sealed` tags it, not synced: what the process that holds the late values
+    runs for each shard handed to it (``late.hand_over``, see :meth:`TinyStore.bulk_commit`). Returns the paths
+    written that the commit syncs."""
+    out: list[str] = []
+    prefix, raw, index_bytes = _shard_parts(raw, index)
+    TinyStore._write_shard_files(dst, (prefix, raw), index_bytes, out)
+    return out
+
+
 FORK_MIN_DOCS = 20_000
 """Documents from which a bulk commit writes shards in two processes (below, a fork costs more than it saves)."""
 
@@ -1883,11 +1946,13 @@ class _ShardWriter:
             os.close(self._fd)
 
 
-def _write_new(path: str, payload: bytes, *, sync: bool = True) -> None:
-    """Write a new file (0600), fsync'd unless ``sync`` is False."""
+def _write_new(path: str, payload: bytes | tuple, *, sync: bool = True) -> None:
+    """Write a new file (0600), fsync'd unless ``sync`` is False. ``payload``: its bytes, or a tuple of parts
+    written one after the other."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _compat.O_CLOEXEC, 0o600)
     try:
-        _write_all(fd, payload)
+        for part in payload if type(payload) is tuple else (payload,):
+            _write_all(fd, part)
         if sync:
             os.fsync(fd)
     finally:

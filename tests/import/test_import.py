@@ -557,6 +557,7 @@ def test_the_import_wraps_the_chunks_the_worker_has_not_taken_and_every_value_la
 
     def finish(self, **kw):
         handed["n"] = self.count
+        handed["first"] = sum(len(keys) for keys, _aad in self._pairs[:_wraps.CHUNK])  # (its data keys)
         real_finish(self, **kw)
 
     here = []
@@ -566,7 +567,7 @@ def test_the_import_wraps_the_chunks_the_worker_has_not_taken_and_every_value_la
             release.wait(60)  # (the worker's copy: it holds its first chunk)
         else:
             here.append(1)
-            if len(here) >= handed["n"] - 2:  # every chunk but the worker's first one
+            if len(here) >= handed["n"] - handed["first"]:  # every chunk but the worker's first one
                 release.set()
         return real(pub, dek)
 
@@ -597,8 +598,9 @@ def test_import_files_has_the_worker_generate_and_seal_the_stand_ins_while_it_pl
                      sorted(plan.early.platform)))
         # every data key was handed to the worker while planning, to be wrapped beside the planning and the models
         drawn = plan.early.work
-        assert [r for r, _ in drawn] == [r for r, _ in plan.disks] and worker.count == len(plan.early.holders) == sum(
-            len(layers) for _, layers in drawn) >= len(plan.disks)
+        assert [r for r, _ in drawn] == [r for r, _ in plan.disks] and worker.count == sum(
+            len(held) - 1 for held in plan.early.holders) == sum(len(layers) for _, layers in drawn) >= len(plan.disks)
+        assert len(plan.early.holders) == len(drawn)  # (a placeholder per wrap, and one for the sealed host copy)
         return real_apply(engine, plan, progress, worker)
 
     monkeypatch.setattr(twin, "_apply_import", apply)
@@ -766,24 +768,80 @@ def test_the_import_wraps_from_the_end_while_the_worker_goes_on_and_the_values_s
 
     monkeypatch.setattr(_wraps, "wrap_key", gated)
     keys = [crypto.generate_rsa(2048), crypto.generate_rsa(3072)]
-    pairs = [(keys[i % 2].public_key(), os.urandom(32 if i % 3 else 64)) for i in range(23)]
+    # 23 resources, some of two data keys (double encryption: the second wrapped by the other key)
+    items = [([keys[i % 2].public_key()] + ([keys[(i + 1) % 2].public_key()] if i % 3 == 0 else []),
+              f"/disks/d{i}".encode()) for i in range(23)]
+    host = os.urandom(32)
     got = []
     with _wraps.WrapWorker() as w:
-        holders = w.submit(pairs, tables={"disks"}, told=lambda n: None, then=got.append)
+        w.host(host)
+        holders = w.submit(items, tables={"disks"}, told=lambda n: None, then=got.append)
         w.wait()
-        buf = bytearray(("[" + ",".join(f'"{h}"' for h in holders) + "]").encode())
+        flat = [h for held in holders for h in held]
+        buf = bytearray(("[" + ",".join(f'"{h}"' for h in flat) + "]").encode())
         w.fill(buf)
     (values,) = got
-    assert json.loads(buf) == values and [len(h) for h in holders] == [len(v) for v in values]
+    assert json.loads(buf) == values and [len(h) for h in flat] == [len(v) for v in values]
+    # each resource: its wraps, then its host copy, which holds the data keys the wraps open to
+    sealer, at, deks_of = crypto.Sealer(host), 0, []
+    for (pubs, aad), held in zip(items, holders):
+        assert len(held) == len(pubs) + 1
+        wraps, cache = values[at:at + len(pubs)], values[at + len(pubs)]
+        at += len(held)
+        plain = sealer.unseal_text(cache, aad)
+        deks = [plain[:32]] + ([plain[32:]] if len(pubs) == 2 else [])
+        assert len(plain) == 32 + 64 * (len(pubs) - 1)
+        for pub, wrap, dek in zip(pubs, wraps, deks):
+            key = next(k for k in keys if k.public_key().public_numbers() == pub.public_numbers())
+            assert crypto.unwrap_key(key, base64.b64decode(wrap)) == dek
+        deks_of.append(deks)
     # the import took whole chunks from the end (the last first), the worker those from the front
-    chunks = [[dek for _, dek in pairs[c:c + 4]] for c in range(0, 23, 4)]
+    chunks = [[dek for deks in deks_of[c:c + 4] for dek in deks] for c in range(0, 23, 4)]
     expected: list[bytes] = []
     for chunk in reversed(chunks):
         if len(expected) < len(here):
             expected += chunk
-    assert here == expected and here[:3] == chunks[-1] and chunks[0][0] not in here
-    for (pub, dek), key, value in zip(pairs, [keys[i % 2] for i in range(23)], values):
-        assert crypto.unwrap_key(key, base64.b64decode(value)) == dek
+    assert sorted(here) == sorted(expected) and set(chunks[-1]) <= set(here) and chunks[0][0] not in here
+
+
+@pytest.mark.skipif(not FORKS, reason="no fork here (Windows, CMKLAB_PORTABLE=1): the wraps run on threads")
+@pytest.mark.parametrize("queued", [0, 1 << 30])
+def test_the_disks_shards_are_shared_with_the_worker_and_a_failed_write_there_aborts_the_import(tmp_path, monkeypatch,
+                                                                                                queued):
+    """The shards holding the worker's values are shared: each one the worker has room for is handed to it (it
+    fills it in and writes it), the others are filled in and written here (queued 0: every one here; a large
+    one: every one there); either way the same values land. A write that fails in the worker fails the import
+    whole: nothing committed, no staging directory left."""
+    from console.session import open_engine
+    from store import tinystore
+
+    monkeypatch.setattr(twin, "WORKER_MIN_BYTES", 0)
+    monkeypatch.setattr(_wraps, "QUEUED", queued)
+    engine = open_engine(tmp_path / "h")
+    twin.import_files(engine, FILES)
+    assert _opened_as_sealed(engine) == 14
+    engine.store.close()
+    assert _opened_as_sealed(open_engine(tmp_path / "h")) == 14
+
+    parent, real = os.getpid(), tinystore.TinyStore._write_shard_files
+
+    def failing(dst, payload, index, written):  # (the worker's copy fails; this process's writes as ever)
+        if os.getpid() != parent:
+            raise OSError(28, "No space left on device")
+        return real(dst, payload, index, written)
+
+    monkeypatch.setattr(tinystore.TinyStore, "_write_shard_files", staticmethod(failing))
+    home = tmp_path / "h2"
+    engine = open_engine(home)
+    if queued:
+        with pytest.raises(EngineError, match="No space left on device"):
+            twin.import_files(engine, FILES)
+        assert not twin.home_holds_state(engine)
+        assert not [n for n in os.listdir(home) if n.endswith(".tmp")]  # no staging directory left
+    else:  # (nothing is handed over: the worker writes nothing)
+        twin.import_files(engine, FILES)
+        assert _opened_as_sealed(engine) == 14
+    engine.store.close()
 
 
 def test_planned_models_are_in_their_stored_shape():
