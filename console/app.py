@@ -23,7 +23,7 @@ from engine._light import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
@@ -35,7 +35,7 @@ from engine.ids import KEY_URL_IN_TEXT
 
 from .cli import replay
 from .commands import ConsoleCommands
-from .messages import ActionDone, ActionFailed, ActionStarted, EngineEvent, ExternalChange
+from .messages import ActionDone, ActionFailed, ActionStarted, EngineEvent, ExternalChange, KeyInTurn
 from .screens.main import MainScreen, release_heap, settle_heap
 from .cli.spec import Call
 from .rows import LogEntry, short_kid, shorten
@@ -53,6 +53,9 @@ MAX_TOASTS_OVER_DIALOG = 1
 SWITCH_INTERVAL = 0.001
 BUSY_DELAY = 0.3
 """Quick actions finish before the progress indicator would flash."""
+KEY_TURN_LIMIT = 1.0
+"""A key put behind the keys before it (:meth:`CmkApp.in_turn`) whose turn never came (the widget it was sent
+through went away first) is handled after this many seconds, and the keys held behind it then."""
 
 
 def _named(lines: list[str], limit: int) -> str:
@@ -355,6 +358,11 @@ class CmkApp(App):
         self.first_poll = threading.Event()
         """Set once the watcher has found where the journal ends and checked the store for the first time."""
         self._load_log()
+        self._routing: events.Key | None = None
+        """The key the app is handing on now (its priority bindings run first: :meth:`in_turn`)."""
+        self._held: list[events.Key] | None = None
+        """Keys received while one key waits for its turn (:meth:`in_turn`), in order; None when none waits."""
+        self._turn = 0
         self.lab = None
         """The workshop being played in this home (``cmklab scenario run NAME``): the Lab pane shows it."""
         try:
@@ -400,6 +408,61 @@ class CmkApp(App):
     def read_only(self) -> bool:
         """Every action is refused: the store was opened read-only (``--read-only``); the store says so."""
         return self.engine.read_only
+
+    # ---- keys, in the order they were typed ----------------------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        """Textual's, for a key received while another waits for its turn (:meth:`in_turn`): held, in order."""
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            if self._held is not None:
+                self._held.append(event)
+                return
+            self._routing = event
+            try:
+                await super().on_event(event)
+            finally:
+                self._routing = None
+            return
+        await super().on_event(event)
+
+    def in_turn(self) -> bool:
+        """For the action of a binding that acts as soon as the app receives its key (a priority binding: ``/``,
+        ``:``, so that the letters typed next reach the prompt it opens). A key typed before it was handed to the
+        focused widget and is handled only once that widget, then its parents, get round to it: acting at once
+        would come first (a `2` typed before `/` then met the filter prompt and was lost). So the key is sent the
+        same way, behind them (:class:`KeyInTurn`), and acted on when it reaches the app; the keys received
+        meanwhile wait, in order. True when the key was put in its turn (the action must not act now); False
+        when it is its turn (the action was not called for a key, or the key is coming back)."""
+        key = self._routing
+        if key is None:
+            return False
+        self._routing = None
+        target = self.focused or self.screen
+        self._turn += 1
+        if not target.post_message(KeyInTurn(key.key, key.character, self._turn)):
+            return False
+        self._held = []
+        turn = self._turn
+        self.set_timer(KEY_TURN_LIMIT, lambda: self._take_turn(turn, key.key, key.character))
+        return True
+
+    @on(KeyInTurn)
+    async def _key_in_turn(self, message: KeyInTurn) -> None:
+        message.stop()
+        await self._take_turn(message.turn, message.key, message.character)
+
+    async def _take_turn(self, turn: int, key: str, character: str | None) -> None:
+        """The keys before ``key`` have been handled: handle it now (its binding acts), then the keys held."""
+        if turn != self._turn or self._held is None:
+            return  # its turn came already
+        held, self._held = self._held, None
+        event = events.Key(key, character)
+        event.set_sender(self)
+        await super().on_event(event)
+        while held and self._held is None:
+            await self.on_event(held.pop(0))
+        if held:  # one of them waits for its turn in its turn: the rest wait behind it
+            self._held[:0] = held
 
     # ---- lifecycle -------------------------------------------------------------------------------
 

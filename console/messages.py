@@ -81,3 +81,15 @@ class ActionFailed(Message):
         if isinstance(self.error, EngineError) and self.error.behaviour:
             return f"why: {', '.join(self.error.behaviour)} (docs/behaviours.md)"
         return None
+
+
+class KeyInTurn(Message):
+    """A key whose binding acts at once (``/``, ``:``) sent the way the keys before it went, to run once they have
+    been handled (:meth:`console.app.CmkApp.in_turn`). It bubbles from the widget that had the focus up to the
+    app, behind those keys, which bubble the same way."""
+
+    def __init__(self, key: str, character: str | None, turn: int) -> None:
+        super().__init__()
+        self.key = key
+        self.character = character
+        self.turn = turn

@@ -686,7 +686,7 @@ class MainScreen(Screen):
         self._side_from_enter = not self.side_visible()
         self.side_choice = True
         self._apply_side()
-        self.query_one("#detail", DetailPanel).focus()
+        self.set_focus(self.query_one("#detail", DetailPanel))
 
     def side_visible(self) -> bool:
         side = self.query_one("#side")
@@ -742,7 +742,7 @@ class MainScreen(Screen):
         self._side_from_enter = False
         self._apply_side()
         if not self.side_choice:
-            self.table.focus()
+            self.set_focus(self.table)
 
     def action_show_lab(self) -> None:
         """The Lab (l, :lab): the side panel opens on it (under the table on a narrow terminal) with the focus."""
@@ -755,7 +755,7 @@ class MainScreen(Screen):
             self._side_from_enter = False
             self._apply_side()
         side.active = "side-lab"
-        self.query_one("#lab").focus()
+        self.set_focus(self.query_one("#lab"))
 
     def action_side_tab(self) -> None:
         self.settle()
@@ -769,14 +769,19 @@ class MainScreen(Screen):
 
     @on(Tabs.TabActivated, "#pane-tabs")
     def _tab(self, event: Tabs.TabActivated) -> None:
+        """A tab clicked. Every change of the active tab says so, a pane's key's too, in a message handled later:
+        one that is no longer the active tab is stale (keys typed quickly showed the panes they went through
+        again, and took the focus from a prompt opened since)."""
+        if event.tab.id != event.tabs.active:
+            return
         pane_id = (event.tab.id or "").removeprefix("tab-")
         if pane_id != self.pane.id and pane_id in PANE_BY_ID:
             self.show_pane(pane_id)
-            self.table.focus()
+            self.set_focus(self.table)
 
     def action_pane(self, pane_id: str) -> None:
         self.show_pane(pane_id)
-        self.table.focus()
+        self.set_focus(self.table)
 
     def action_step_pane(self, step: int) -> None:
         i = PANES.index(self.pane)
@@ -788,6 +793,8 @@ class MainScreen(Screen):
 
     def action_filter(self) -> None:
         self._skip_in_text()
+        if self.app.in_turn():
+            return
         box = self.query_one("#filter", Input)
         self._show_prompt(box)
         box.value = self.filters.get(self.pane.id, "")
@@ -795,6 +802,8 @@ class MainScreen(Screen):
 
     def action_jump(self) -> None:
         self._skip_in_text()
+        if self.app.in_turn():
+            return
         box = self.query_one("#jump", Input)
         self._show_prompt(box)
         box.value = ""
@@ -827,7 +836,7 @@ class MainScreen(Screen):
                 self._apply_side()
         elif self.filters.get(self.pane.id):
             self._set_filter("")
-        self.table.focus()
+        self.set_focus(self.table)
 
     def _set_filter(self, pattern: str) -> None:
         self.filters[self.pane.id] = pattern
@@ -970,7 +979,7 @@ class MainScreen(Screen):
         if self.table.cursor_key != key:
             self.filters[pane_id] = ""
             self.show_pane(pane_id)
-        self.table.focus()
+        self.set_focus(self.table)
         self.run_op(op_id)
 
     def action_op(self, op_id: str) -> None:

@@ -472,3 +472,25 @@ def test_the_detail_s_cause_lines_show_their_text_as_it_is():
 
     lines = [("key [b]x[/b] disabled", "bold"), ("a tag ending in \\", "bad"), ("[$text-error]y", "")]
     assert lines_content(lines).plain == "\n".join(text for text, _ in lines)
+
+
+async def test_a_key_typed_just_before_slash_or_colon_is_handled_first():
+    """`2` then `/` in one read from the terminal, from the events pane: the keys pane comes first, then its filter
+    (the `/` was acted on as the app received it, before the table had handed the `2` on: the `2` then met the
+    filter prompt, which took it as text, and the pane never changed). Same for `:`, and for keys after them."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("6")
+        await pilot.pause()
+        assert app.main.pane.id == "events"
+        burst(pilot, "2", "slash", "k", "e", "y", "enter")
+        await pilot.pause()
+        await pilot.pause()
+        assert app.main.pane.id == "keys"
+        assert app.main.filters.get("keys") == "key"
+        assert not app.main.filters.get("events")
+        burst(pilot, "escape", "4", "colon", "v", "m", "s", "enter", "3", "slash", "x")
+        await pilot.pause()
+        await pilot.pause()
+        assert app.main.pane.id == "sets"  # :vms, then 3
+        assert app.main.query_one("#filter").value == "x"
