@@ -33,7 +33,7 @@ from engine.facade import changes_state, previewable
 
 from ..cli.replay import az_lines
 from ..modals.confirm import MAX_NAMES, ConfirmModal, TypedConfirmModal
-from ..modals.form import FormModal
+from ..modals.form import DECLINED, Declined, FormModal
 from ..widgets.deps import DepsTree
 from ..widgets.detail import DetailPanel
 from ..widgets.footer import KeyFooter
@@ -1035,20 +1035,24 @@ class MainScreen(Screen):
             return
         if op.form is not None:
             # the form stays open until the engine has acted on it: a refusal shows in it, what was typed kept
-            await app.push_screen_wait(FormModal(spec, act=lambda call: self._act(op, target, label, call, form=True)))
+            modal = FormModal(spec)
+            modal.act = lambda call: self._act(op, target, label, call, form=modal)
+            await app.push_screen_wait(modal)
             return
-        await self._act(op, target, label, call, form=False)
+        await self._act(op, target, label, call, form=None)
 
-    async def _act(self, op: Op, target: Any, label: str, call: Any, *, form: bool) -> str | None:
+    async def _act(self, op: Op, target: Any, label: str, call: Any, *,
+                   form: FormModal | None) -> str | Declined | None:
         """Confirm ``call`` with the engine's what-if when it is destructive, then run it in a worker. From a
-        form (``form``), wait for the engine: its refusal (notified too) is returned for the form to show, and
-        None once it is done (or not confirmed), which closes the form."""
+        form (``form``), wait for the engine: its refusal (notified too) is returned for the form to show, None
+        once it is done, which closes the form, and :data:`DECLINED` when the confirmation was declined: back to
+        the form, as it was."""
         app = self.app
         e = self.engine
         if op.special:
             getattr(app, op.special)(*call.args)
             return None
-        dialog = form
+        dialog = form is not None
         if op.confirm != "never" and previewable(call.method):
             impact = call.impact
             if impact is None:
@@ -1072,11 +1076,11 @@ class MainScreen(Screen):
                     modal = ConfirmModal(title, impact.lines(MAX_NAMES), az, confirm_label=verb,
                                          danger=impact.destructive or op.confirm == "typed")
                 if not await app.push_screen_wait(modal):
-                    return None
+                    return DECLINED if form is not None else None
                 dialog = True
             # a refusal foreseen by the what-if still goes to the engine: it refuses (and audits) for real
         new_in = None
-        if op.target is None and form and changes_state(call.method):
+        if op.target is None and form is not None and changes_state(call.method):
             new_in = self.pane_for(op)  # a creation: the cursor goes to the new row
         if op.steps is not None:
             try:
@@ -1086,7 +1090,10 @@ class MainScreen(Screen):
                 return f"({err.display_code}) {err.message}"
         # after a dialog (or for a slow action) the progress shows at once, never a blank pause
         outcome = app.execute(call, label, slow=op.slow or dialog, new_in=new_in)
-        return await outcome if form else None
+        if form is None:
+            return None
+        form.acting()  # said only now: a confirmation declined goes back to the form as it was
+        return await outcome
 
     def row_keys(self, pane_id: str) -> set | None:
         """The row keys of ``pane_id`` now (None when only a thread could list them: a big pane not shown)."""

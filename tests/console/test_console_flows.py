@@ -617,3 +617,36 @@ async def test_the_rotation_policy_form_checks_each_duration_as_you_type_by_the_
         await pilot.pause()
         assert said in str(form.query_one(f"#err-{field}").render()).replace("\n", " ")
         assert form.query_one("#submit").disabled
+
+
+async def test_cancelling_the_confirmation_after_a_form_goes_back_to_the_form_as_it_was():
+    """A form whose action is destructive asks again with the engine's what-if; saying no there goes back to the
+    form with what was chosen in it (it closed the form too: everything had to be typed again), and nothing
+    changed. Submitting again then confirms and acts."""
+    from textual.widgets import Select
+
+    app = make_app()
+    e = app.engine
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, "sets", "des-cmk")
+        before = e.get_des("des-cmk").key_url
+        await pilot.press("c")
+        await wait_for_screen(pilot, FormModal)
+        form = app.screen
+        choice = next(v for _label, v in form.spec.fields[0].options if v != before and "key-2048" in v)
+        form.query_one("#f-key", Select).value = choice
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await wait_for_screen(pilot, ConfirmModal)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is form  # back to the form, not to the table
+        assert form.query_one("#f-key", Select).value == choice
+        assert not form.query_one("#submit").disabled and not form._busy
+        assert e.get_des("des-cmk").key_url == before and app.command_log == []
+        await pilot.press("ctrl+s")
+        await wait_for_screen(pilot, ConfirmModal)
+        await pilot.press("y")
+        await settle(pilot)
+        assert e.get_des("des-cmk").key_url == choice
+        assert not any(isinstance(s, (FormModal, ConfirmModal)) for s in app.screen_stack)
