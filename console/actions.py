@@ -20,7 +20,8 @@ from engine.facade import changes_state, previewable
 from engine.ids import check_name, key_id
 from engine.models import PowerState
 from engine.rules import (CRYPTO_SERVICE_ROLE, DES_ENCRYPTION_TYPES, EC_CURVES, ENC_CUSTOMER, ENC_PLATFORM, KEY_SIZES,
-                          REGIONS, RETENTION_MAX, RETENTION_MIN, ROLE_PERMISSIONS, disk_size_problem)
+                          REGIONS, RETENTION_MAX, RETENTION_MIN, ROLE_PERMISSIONS, disk_size_problem, lun_problem,
+                          lun_used_problem)
 
 from .cli.replay import AZ, Raw, az_lines, join
 from .cli.spec import Call
@@ -601,6 +602,14 @@ def form_encrypt(e, d, sel) -> FormSpec:
     ], build, submit="Encrypt")
 
 
+def _lun_check(lun: Any, vm) -> str | None:
+    """The engine's rules for a data disk's LUN (its range, and one free on ``vm``), as you type."""
+    problem = lun_problem(lun)
+    if problem or vm is None:
+        return problem
+    return lun_used_problem(lun, {x["lun"] for x in vm.data_disks}, vm.name)
+
+
 def form_attach_to_vm(e, d, sel) -> FormSpec:
     vopts = [(f"{v.name} ({v.power})", v.name) for v in sorted(e.list_vms(), key=lambda v: v.name)]
 
@@ -610,7 +619,8 @@ def form_attach_to_vm(e, d, sel) -> FormSpec:
 
     return _spec(e, f"Attach disk {d.name}", [
         Field("vm", "VM", "select", value=_first(vopts), options=vopts),
-        Field("lun", "LUN (empty: the next free one)", "int", value="", optional=True, check=int_range(0, 63, "LUN")),
+        Field("lun", "LUN (empty: the next free one)", "int", value="", optional=True,
+              check=lambda n, values: _lun_check(n, e.find_vm(values.get("vm")))),
     ], build, submit="Attach")
 
 
@@ -624,7 +634,8 @@ def form_attach_disk(e, vm, sel) -> FormSpec:
 
     return _spec(e, f"Attach a disk to {vm.name}", [
         Field("disk", "Unattached disk", "select", value=_first(dopts), options=dopts),
-        Field("lun", "LUN (empty: the next free one)", "int", value="", optional=True, check=int_range(0, 63, "LUN")),
+        Field("lun", "LUN (empty: the next free one)", "int", value="", optional=True,
+              check=lambda n, values: _lun_check(n, vm)),
     ], build, submit="Attach")
 
 

@@ -23,8 +23,8 @@ from .core import INDEX_VERSION, EngineCore
 from .ids import arm_id, check_name, key_id, parse_arm_id, parse_key_url, short_key_url
 from .repository import refuse_if_read_only
 from .models import DATA_TABLES, POWER_TRANSITIONS, Disk, PowerState, ScaleSet, VirtualMachine
-from .rules import DISK_SKUS, ENC_PLATFORM, PREMIUM_V2, VM_SIZE_HELP, VM_SIZE_RE, ZONAL_REGIONS, ZONES, \
-    vm_family_supports_eah
+from .rules import DISK_SKUS, ENC_PLATFORM, MAX_DATA_DISKS, PREMIUM_V2, VM_SIZE_HELP, VM_SIZE_RE, ZONAL_REGIONS, ZONES, \
+    lun_problem, lun_used_problem, vm_family_supports_eah
 
 MARKETPLACE_IMAGES = {
     "ubuntu2204": ("Linux", 30), "ubuntults": ("Linux", 30), "ubuntu2404": ("Linux", 30),
@@ -32,7 +32,6 @@ MARKETPLACE_IMAGES = {
     "win2022datacenter": ("Windows", 127), "win2019datacenter": ("Windows", 127),
     "win2016datacenter": ("Windows", 127), "win2012r2datacenter": ("Windows", 127),
 }
-MAX_LUN = 63
 
 
 class VmsBackend(EngineCore):
@@ -581,12 +580,13 @@ class VmsBackend(EngineCore):
                                  code="InvalidParameter")
             used = {x["lun"] for x in vm.data_disks}
             if lun is None:
-                lun = next(i for i in range(MAX_LUN + 2) if i not in used)
-            if not isinstance(lun, int) or isinstance(lun, bool) or not 0 <= lun <= MAX_LUN:
-                raise BadRequest(f"LUN {lun!r} is not valid; allowed: 0 to {MAX_LUN}", code="InvalidParameter")
-            if lun in used:
-                raise Conflict(f"LUN {lun} of VM {vm.name!r} is already used; LUNs must be unique (V1)",
-                               code="InvalidParameter")
+                lun = next(i for i in range(MAX_DATA_DISKS + 1) if i not in used)
+            problem = lun_problem(lun)
+            if problem:
+                raise BadRequest(problem, code="InvalidParameter")
+            problem = lun_used_problem(lun, used, vm.name)
+            if problem:
+                raise Conflict(problem, code="InvalidParameter")
             self._touch(vm)
             if vm.power == PowerState.RUNNING.value:
                 self._touch(d)

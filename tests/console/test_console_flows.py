@@ -650,3 +650,35 @@ async def test_cancelling_the_confirmation_after_a_form_goes_back_to_the_form_as
         await settle(pilot)
         assert e.get_des("des-cmk").key_url == choice
         assert not any(isinstance(s, (FormModal, ConfirmModal)) for s in app.screen_stack)
+
+
+async def test_the_attach_forms_check_a_lun_with_the_engines_rule_as_you_type():
+    """The LUN of an attach form is checked as it is typed by the engine's rule (its range, 0 to 63, is not the
+    console's own number any more): its message is the refusal the engine gives, and a LUN the VM already uses is
+    said at once too (it was said only once the engine refused the submit)."""
+    from engine.errors import EngineError
+
+    app = make_app()
+    e = app.engine
+    try:
+        e.attach_disk("vm-web", "disk-archive", lun=64)
+        raise AssertionError("the engine took LUN 64")
+    except EngineError as err:
+        too_far = err.message
+    used = e.get_vm("vm-web").data_disks[0]["lun"]
+    async with app.run_test(size=SIZE) as pilot:
+        for pane, row, key in (("disks", "disk-archive", "a"), ("vms", "vm-web", "a")):
+            await select(pilot, pane, row)
+            await pilot.press(key)
+            await wait_for_screen(pilot, FormModal)
+            form = app.screen
+            if pane == "disks":
+                form.query_one("#f-vm").value = "vm-web"
+            lun = form.query_one("#f-lun")
+            for typed, said in (("64", too_far), (str(used), "already used"), ("63", "")):
+                lun.value = typed
+                await pilot.pause()
+                error = str(form.query_one("#err-lun").render())
+                assert (said in error) if said else not error, (pane, typed, error)
+            await pilot.press("escape")
+            await settle(pilot)

@@ -69,6 +69,23 @@ def test_V1_attach_refusals(e, kit):
     assert [x["lun"] for x in e.get_vm("vm1").data_disks] == [0]
 
 
+def test_V1_a_lun_past_the_data_disk_limit_is_refused_in_azures_words(e, kit):
+    """The LUN range is the engine's rule (engine.rules: MAX_DATA_DISKS, lun_problem), said as Azure says it; a VM
+    with every LUN taken refuses the next attach the same way (az picks the first free LUN, here 64)."""
+    from engine.rules import MAX_DATA_DISKS, MAX_LUN, lun_problem
+
+    assert (MAX_DATA_DISKS, MAX_LUN) == (64, 63)
+    kit.basic(e)
+    kit.vm(e, "vm1", data=0)
+    e.create_disk("extra", kit.RG, size_gb=4)
+    err = kit.refused(e.attach_disk, "vm1", "extra", lun=64)
+    assert (err.code, err.message) == ("InvalidParameter", "The value '64' of parameter 'dataDisk.lun' is out of "
+                                                           "range. Value '64' must be between '0' and '63' inclusive.")
+    assert err.message == lun_problem(64) and lun_problem(63) is None and lun_problem(0) is None
+    e.attach_disk("vm1", "extra", lun=MAX_LUN)
+    assert [x["lun"] for x in e.get_vm("vm1").data_disks] == [63]
+
+
 def test_V1_ultra_disks_need_an_ultra_enabled_vm(e, kit):
     kit.basic(e)
     e.create_disk("u1", kit.RG, size_gb=4, sku="UltraSSD_LRS", disk_encryption_set="des1")
