@@ -20,7 +20,7 @@ from .common import MAX_IO, check_region, choice as _choice, compute_error, merg
 from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAllowed
 from .clock import iso
 from .core import INDEX_VERSION, EngineCore
-from .ids import arm_id, check_name, key_id, parse_arm_id, parse_key_url, short_key_url
+from .ids import arm_id, check_name, implicit_disk_name, key_id, parse_arm_id, parse_key_url, short_key_url
 from .repository import refuse_if_read_only
 from .models import DATA_TABLES, POWER_TRANSITIONS, Disk, PowerState, ScaleSet, VirtualMachine
 from .rules import DISK_SKUS, ENC_PLATFORM, MAX_DATA_DISKS, PREMIUM_V2, VM_SIZE_HELP, VM_SIZE_RE, ZONAL_REGIONS, ZONES, \
@@ -123,7 +123,7 @@ class VmsBackend(EngineCore):
                 raise BadRequest(f"image {image!r} is not a marketplace alias this simulator knows nor a managed image;"
                                  f" aliases: {', '.join(sorted(MARKETPLACE_IMAGES))}", code="InvalidParameter")
             vm.os_type = os_type
-            os_name = os_disk_name or f"{name}_OsDisk_1_{self.rng.hex(16)}"
+            os_name = os_disk_name or implicit_disk_name(name, "_OsDisk_1_", self.rng.hex(16))
             osd = self._create_resource("disk", os_name, group.name, size_gb=os_disk_size_gb or os_size, sku=os_sku,
                                         location=loc, encryption_type=None, des_arg=os_disk_encryption_set,
                                         source=source, os_type=os_type, tags=None, create_option="FromImage",
@@ -133,7 +133,8 @@ class VmsBackend(EngineCore):
             vm.os_disk_id = osd.id
             for lun, gb in enumerate(sizes):
                 des_arg = des_list[lun] if len(des_list) > 1 else (des_list[0] if des_list else None)
-                dd = self._create_resource("disk", f"{name}_disk{lun + 2}_{self.rng.hex(16)}", group.name, size_gb=gb,
+                dd = self._create_resource("disk", implicit_disk_name(name, f"_disk{lun + 2}_", self.rng.hex(16)),
+                                           group.name, size_gb=gb,
                                            sku=data_skus[lun], location=loc, encryption_type=None, des_arg=des_arg,
                                            source=None, os_type=None, tags=None, zone=zone)
                 vm.data_disks.append({"lun": lun, "diskId": dd.id})
