@@ -743,8 +743,9 @@ OPS: list[Op] = [
     Op("vm.create", "Create VM", "n", "new", ("vms",), None, method="create_vm", form=form_vm),
     Op("group.create", "Create resource group", None, "group", (), None, method="create_group", form=form_group),
     Op("clock.advance", "Advance the clock", "plus", "clock+", ("*",), None, method="advance_clock", form=form_clock),
+    # a policy replaces the permissions the identity had: narrowing one (a set's: its VMs stop; your own) asks first
     Op("access.grant", "Grant access to keys", "A", "grant", ("vaults", "keys", "access", "sets"), None, method="set_policy",
-       form=form_grant),
+       form=form_grant, confirm="impact", verb="Grant"),
     # vaults
     Op("vault.delete", "Delete key vault", "x", "delete", ("vaults",), "vault", method="delete_vault",
        call=lambda e, v: Call("delete_vault", (v.name,)), when=lambda e, v: _active(v), confirm="always",

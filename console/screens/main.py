@@ -1066,7 +1066,7 @@ class MainScreen(Screen):
             # the dry run touched the models in place (and put them back): redraw from the real state
             self._ops_signature = None
             self.refresh_data()
-            if impact.error is None:
+            if impact.error is None and (op.confirm != "impact" or impact.destructive):
                 title = op.title(target) if op.title else f"{op.label}?"
                 az = az_lines(e, call.method, call.args, call.kwargs, call.hints)
                 verb = op.verb or op.short.capitalize()

@@ -682,3 +682,52 @@ async def test_the_attach_forms_check_a_lun_with_the_engines_rule_as_you_type():
                 assert (said in error) if said else not error, (pane, typed, error)
             await pilot.press("escape")
             await settle(pilot)
+
+
+async def test_a_grant_that_narrows_access_asks_first_with_the_engines_what_if():
+    """An access policy replaces the key permissions the identity had: granting a set's identity only `get` takes
+    wrapKey and unwrapKey away (its VMs stop), granting yourself fewer takes your own away. The grant form acted on
+    it at once, with no word; now the engine's what-if asks first (the action's ``confirm="impact"``), and declining
+    goes back to the form. A grant that takes nothing away still acts at once."""
+    app = make_app()
+    e = app.engine
+    des = e.find_des("des-cmk")
+
+    def perms(oid):
+        vault = e.get_vault("kv-demo")
+        return next(p["permissions"]["keys"] for p in vault.access_policies if p["objectId"].lower() == oid.lower())
+
+    async with app.run_test(size=SIZE) as pilot:
+        mine = list(perms(e.operator))
+        await select(pilot, "access", e.meta.user_name)
+        await pilot.press("A")
+        await wait_for_screen(pilot, FormModal)
+        form = app.screen
+        assert form.values()["who"] == e.operator
+        await pilot.press("ctrl+s")
+        await wait_for_screen(pilot, ConfirmModal)
+        assert any("lose your own access to vault kv-demo" in ln for ln in app.screen.lines)
+        await pilot.press("n")
+        await settle(pilot)
+        assert app.screen is form and perms(e.operator) == mine
+        await pilot.press("escape")
+        await settle(pilot)
+        await select(pilot, "access", "des-cmk")
+        await pilot.press("A")
+        await wait_for_screen(pilot, FormModal)
+        form = app.screen
+        form.query_one("#f-perms").value = "get"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await wait_for_screen(pilot, ConfirmModal)
+        assert any("will stop" in ln for ln in app.screen.lines)
+        await pilot.press("y")
+        await settle(pilot)
+        assert perms(des.principal_id) == ["get"]
+        await select(pilot, "access", "des-cmk")
+        await pilot.press("A")  # the identity's access back: nothing lost, no question
+        await wait_for_screen(pilot, FormModal)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert not any(isinstance(s, (FormModal, ConfirmModal)) for s in app.screen_stack)
+        assert perms(des.principal_id) == ["get", "wrapKey", "unwrapKey"]
