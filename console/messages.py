@@ -83,13 +83,10 @@ class ActionFailed(Message):
         return None
 
 
-class KeyInTurn(Message):
-    """A key whose binding acts at once (``/``, ``:``) sent the way the keys before it went, to run once they have
-    been handled (:meth:`console.app.CmkApp.in_turn`). It bubbles from the widget that had the focus up to the
-    app, behind those keys, which bubble the same way."""
+class KeyHandled(Message):
+    """Sent after a key to the widget the key went to: it bubbles up behind the key, the same way, and says, once it
+    reaches the app, that the key has been handled (:meth:`console.app.CmkApp._route_key`)."""
 
-    def __init__(self, key: str, character: str | None, turn: int) -> None:
+    def __init__(self, token) -> None:
         super().__init__()
-        self.key = key
-        self.character = character
-        self.turn = turn
+        self.token = token

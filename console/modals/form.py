@@ -25,7 +25,7 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, Switch, TextArea
 
-from ..widgets.util import escape, freeze_cursors
+from ..widgets.util import escape, freeze_cursors, release_keys
 
 
 class Declined:
@@ -185,8 +185,11 @@ class FormModal(ModalScreen[Any]):
         visible = [f for f in self.spec.fields if self.query_one(f"#row-{f.name}").display]
         first = next((f for f in visible if FIELD_KINDS[f.kind].typed), None) or \
             next((f for f in visible if not FIELD_KINDS[f.kind].inline), None)
-        if first is not None:
-            self.query_one(f"#f-{first.name}").focus()
+        if first is not None:  # at once: the keys typed ahead (held since the action's key) come next
+            widget = self.query_one(f"#f-{first.name}")
+            self.set_focus(widget, scroll_visible=False)
+            self.call_after_refresh(widget.scroll_visible, animate=False)  # once laid out (a field low in the form)
+        release_keys(self)
 
     # ---- values and validation ---------------------------------------------------------------
 

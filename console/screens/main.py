@@ -168,9 +168,9 @@ class MainScreen(Screen):
                 # only while a scenario is played (check_action): the Lab, at any terminal size
                 Binding("l", "show_lab", "lab", tooltip="the workshop's Lab: its step, hints and objectives"),
                 ] + _op_bindings() + [
-        # Priority: handled as the app receives the key, so the letters typed right after reach the prompt
-        # (a plain binding runs only when the table gets round to the key, after the app has passed the next
-        # letters to the table). In a text field they are plain characters (the actions skip).
+        # Priority: acted on as the app hands the key on (which it does once the keys before it are handled:
+        # CmkApp._route_key), so the letters typed right after reach the prompt. In a text field they are plain
+        # characters (the actions skip).
         Binding("slash", "filter", "filter", priority=True),
         Binding("colon", "jump", "jump", priority=True),
         Binding("v", "toggle_side", "detail", show=False),
@@ -793,8 +793,6 @@ class MainScreen(Screen):
 
     def action_filter(self) -> None:
         self._skip_in_text()
-        if self.app.in_turn():
-            return
         box = self.query_one("#filter", Input)
         self._show_prompt(box)
         box.value = self.filters.get(self.pane.id, "")
@@ -802,8 +800,6 @@ class MainScreen(Screen):
 
     def action_jump(self) -> None:
         self._skip_in_text()
-        if self.app.in_turn():
-            return
         box = self.query_one("#jump", Input)
         self._show_prompt(box)
         box.value = ""
@@ -994,6 +990,7 @@ class MainScreen(Screen):
                         severity="warning")
             return
         target = self.target_of(op)
+        self.app.hold_keys_for_dialog()  # the keys typed next are for its dialog
         self.run_worker(self._flow(op, target, preset or {}), group="flow", exclusive=True,
                         exit_on_error=False)
 
@@ -1015,6 +1012,12 @@ class MainScreen(Screen):
             self.refuse_read_only(next((op for op in here if self.op_applies(op)), here[0]))
 
     async def _flow(self, op: Op, target: Any, preset: dict) -> None:
+        try:
+            await self._flow_dialogs(op, target, preset)
+        finally:
+            self.app.release_keys()  # no dialog came (a refusal, an action without one), or it is done
+
+    async def _flow_dialogs(self, op: Op, target: Any, preset: dict) -> None:
         app = self.app
         e = self.engine
         if op.mutating and app.read_only:
@@ -1043,6 +1046,13 @@ class MainScreen(Screen):
 
     async def _act(self, op: Op, target: Any, label: str, call: Any, *,
                    form: FormModal | None) -> str | Declined | None:
+        try:
+            return await self._act_confirmed(op, target, label, call, form=form)
+        finally:
+            self.app.release_keys()
+
+    async def _act_confirmed(self, op: Op, target: Any, label: str, call: Any, *,
+                             form: FormModal | None) -> str | Declined | None:
         """Confirm ``call`` with the engine's what-if when it is destructive, then run it in a worker. From a
         form (``form``), wait for the engine: its refusal (notified too) is returned for the form to show, None
         once it is done, which closes the form, and :data:`DECLINED` when the confirmation was declined: back to
@@ -1054,6 +1064,8 @@ class MainScreen(Screen):
             return None
         dialog = form is not None
         if op.confirm != "never" and previewable(call.method):
+            if dialog:  # after the form: the keys typed next are for the confirmation, if one comes
+                app.hold_keys_for_dialog()
             impact = call.impact
             if impact is None:
                 if dialog:  # say at once that something is happening
@@ -1088,6 +1100,7 @@ class MainScreen(Screen):
             except EngineError as err:
                 app.notify(err.message, title=err.display_code, severity="error")
                 return f"({err.display_code}) {err.message}"
+        app.release_keys()  # no confirmation (or it is done): the keys go where the focus is
         # after a dialog (or for a slow action) the progress shows at once, never a blank pause
         outcome = app.execute(call, label, slow=op.slow or dialog, new_in=new_in)
         if form is None:
