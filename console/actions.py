@@ -20,7 +20,8 @@ from engine.facade import changes_state, previewable
 from engine.ids import check_name, key_id
 from engine.models import PowerState
 from engine.rules import (CRYPTO_SERVICE_ROLE, DES_ENCRYPTION_TYPES, EC_CURVES, ENC_CUSTOMER, ENC_PLATFORM, KEY_SIZES,
-                          REGIONS, RETENTION_MAX, RETENTION_MIN, ROLE_PERMISSIONS, disk_size_problem)
+                          REGIONS, RETENTION_MAX, RETENTION_MIN, ROLE_PERMISSIONS, disk_size_problem, lun_problem,
+                          lun_used_problem)
 
 from .cli.replay import AZ, Raw, az_lines, join
 from .cli.spec import Call
@@ -601,6 +602,14 @@ def form_encrypt(e, d, sel) -> FormSpec:
     ], build, submit="Encrypt")
 
 
+def _lun_check(lun: Any, vm) -> str | None:
+    """The engine's rules for a data disk's LUN (its range, and one free on ``vm``), as you type."""
+    problem = lun_problem(lun)
+    if problem or vm is None:
+        return problem
+    return lun_used_problem(lun, {x["lun"] for x in vm.data_disks}, vm.name)
+
+
 def form_attach_to_vm(e, d, sel) -> FormSpec:
     vopts = [(f"{v.name} ({v.power})", v.name) for v in sorted(e.list_vms(), key=lambda v: v.name)]
 
@@ -610,7 +619,8 @@ def form_attach_to_vm(e, d, sel) -> FormSpec:
 
     return _spec(e, f"Attach disk {d.name}", [
         Field("vm", "VM", "select", value=_first(vopts), options=vopts),
-        Field("lun", "LUN (empty: the next free one)", "int", value="", optional=True, check=int_range(0, 63, "LUN")),
+        Field("lun", "LUN (empty: the next free one)", "int", value="", optional=True,
+              check=lambda n, values: _lun_check(n, e.find_vm(values.get("vm")))),
     ], build, submit="Attach")
 
 
@@ -624,7 +634,8 @@ def form_attach_disk(e, vm, sel) -> FormSpec:
 
     return _spec(e, f"Attach a disk to {vm.name}", [
         Field("disk", "Unattached disk", "select", value=_first(dopts), options=dopts),
-        Field("lun", "LUN (empty: the next free one)", "int", value="", optional=True, check=int_range(0, 63, "LUN")),
+        Field("lun", "LUN (empty: the next free one)", "int", value="", optional=True,
+              check=lambda n, values: _lun_check(n, vm)),
     ], build, submit="Attach")
 
 
@@ -732,8 +743,9 @@ OPS: list[Op] = [
     Op("vm.create", "Create VM", "n", "new", ("vms",), None, method="create_vm", form=form_vm),
     Op("group.create", "Create resource group", None, "group", (), None, method="create_group", form=form_group),
     Op("clock.advance", "Advance the clock", "plus", "clock+", ("*",), None, method="advance_clock", form=form_clock),
+    # a policy replaces the permissions the identity had: narrowing one (a set's: its VMs stop; your own) asks first
     Op("access.grant", "Grant access to keys", "A", "grant", ("vaults", "keys", "access", "sets"), None, method="set_policy",
-       form=form_grant),
+       form=form_grant, confirm="impact", verb="Grant"),
     # vaults
     Op("vault.delete", "Delete key vault", "x", "delete", ("vaults",), "vault", method="delete_vault",
        call=lambda e, v: Call("delete_vault", (v.name,)), when=lambda e, v: _active(v), confirm="always",

@@ -19,11 +19,12 @@ import asyncio
 import os
 import sys
 import threading
+import time
 from engine._light import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
@@ -35,7 +36,7 @@ from engine.ids import KEY_URL_IN_TEXT
 
 from .cli import replay
 from .commands import ConsoleCommands
-from .messages import ActionDone, ActionFailed, ActionStarted, EngineEvent, ExternalChange
+from .messages import ActionDone, ActionFailed, ActionStarted, EngineEvent, ExternalChange, KeyHandled
 from .screens.main import MainScreen, release_heap, settle_heap
 from .cli.spec import Call
 from .rows import LogEntry, short_kid, shorten
@@ -53,6 +54,13 @@ MAX_TOASTS_OVER_DIALOG = 1
 SWITCH_INTERVAL = 0.001
 BUSY_DELAY = 0.3
 """Quick actions finish before the progress indicator would flash."""
+KEY_TURN_LIMIT = 1.0
+"""Keys held behind a key being handled (:meth:`CmkApp._route_key`) whose end never came (the widget it went to went
+away first) are handled after this many seconds."""
+FLOW_KEYS = "flow"
+"""The token kind of keys held while an action opens its dialog (:meth:`CmkApp.hold_keys`)."""
+FLOW_KEYS_LIMIT = 3.0
+"""Keys held for an action's dialog that did not come (a slow what-if) are handled after this many seconds."""
 
 
 def _named(lines: list[str], limit: int) -> str:
@@ -355,6 +363,13 @@ class CmkApp(App):
         self.first_poll = threading.Event()
         """Set once the watcher has found where the journal ends and checked the store for the first time."""
         self._load_log()
+        self._held: list[events.Key] | None = None
+        """Keys received while an earlier one is being handled or a dialog is coming (:meth:`hold_keys`), in order;
+        None when no key waits."""
+        self._waits: dict[tuple, float] = {}
+        """What the keys held wait for (a key being handled, an action's dialog: :meth:`hold_keys`), and until when."""
+        self._wait_watch = None
+        self._key_turn = 0
         self.lab = None
         """The workshop being played in this home (``cmklab scenario run NAME``): the Lab pane shows it."""
         try:
@@ -400,6 +415,82 @@ class CmkApp(App):
     def read_only(self) -> bool:
         """Every action is refused: the store was opened read-only (``--read-only``); the store says so."""
         return self.engine.read_only
+
+    # ---- keys, in the order they were typed ----------------------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        """Textual's, with keys handled one at a time in the order they came (:meth:`_route_key`): a key received
+        while an earlier one is still being handled, or while an action opens its dialog, waits, in order."""
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            if self._held is not None:
+                self._held.append(event)
+                return
+            await self._route_key(event)
+            return
+        await super().on_event(event)
+
+    async def _route_key(self, event: events.Key) -> None:
+        """Hand ``event`` on as Textual does (a priority binding acts now; otherwise it goes to the focused widget,
+        whose parents, then the app's bindings, get it in turn), then hold the next keys until it has been
+        handled. Textual picks a key's widget as the app receives it but runs the bindings once the key has
+        bubbled up: a key typed right after another reached the widget of before (`2/`: the `/` opened the filter
+        before the `2` was acted on, which then met the prompt and was lost; `n` then letters: the letters moved
+        the table before the form was up). :class:`KeyHandled` follows the key the same way and says it is done."""
+        target = self.focused or self.screen
+        await super().on_event(event)
+        if event.is_forwarded:  # no priority binding took it: it travels up from ``target``
+            self._key_turn += 1
+            token = ("key", self._key_turn)
+            if target.post_message(KeyHandled(token)):
+                self.hold_keys(token, KEY_TURN_LIMIT)
+
+    def hold_keys(self, token: tuple, limit: float) -> None:
+        """Keys received from now on wait, in order, until :meth:`release_keys` (``token``), or ``limit`` seconds
+        (a widget that went away with its message, a dialog that never came: keys are never held for good)."""
+        self._waits[token] = time.monotonic() + limit
+        if self._held is None:
+            self._held = []
+        if self._wait_watch is None:
+            self._wait_watch = self.set_interval(KEY_TURN_LIMIT / 4, self._expire_waits)
+
+    def _expire_waits(self) -> None:
+        now = time.monotonic()
+        for token in [t for t, until in self._waits.items() if until <= now]:
+            self.release_keys(token)
+        if not self._waits and self._wait_watch is not None:
+            self._wait_watch.stop()
+            self._wait_watch = None
+
+    def release_keys(self, token: tuple | None = None) -> None:
+        """What ``token`` waited for has happened (None: every action's dialog, :data:`FLOW_KEYS`): once nothing
+        else is waited for, the keys held are handled, in order, in the app's turn."""
+        for t in [t for t in self._waits if t == token or token is None and t[0] == FLOW_KEYS]:
+            del self._waits[t]
+        if not self._waits and self._held is not None:
+            self.call_later(self._release_held)
+
+    def hold_keys_for_dialog(self) -> None:
+        """An action is opening its dialog (a form, a confirmation) in a worker: the keys typed meanwhile are for
+        the dialog, not for the table under it (`n` then a name typed at once moved the table's cursor, toggled
+        its panels, even started other actions). The dialog releases them once it has its focus
+        (:meth:`release_keys`), the action if it opens none."""
+        self._key_turn += 1
+        self.hold_keys((FLOW_KEYS, self._key_turn), FLOW_KEYS_LIMIT)
+
+    @on(KeyHandled)
+    def _key_handled(self, message: KeyHandled) -> None:
+        message.stop()
+        self.release_keys(message.token)
+
+    async def _release_held(self) -> None:
+        if self._waits or self._held is None:
+            return
+        held, self._held = self._held, None
+        while held:
+            await self._route_key(held.pop(0))
+            if self._held is not None:  # it is being handled: the rest wait behind it
+                self._held[:0] = held
+                return
 
     # ---- lifecycle -------------------------------------------------------------------------------
 

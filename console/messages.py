@@ -81,3 +81,12 @@ class ActionFailed(Message):
         if isinstance(self.error, EngineError) and self.error.behaviour:
             return f"why: {', '.join(self.error.behaviour)} (docs/behaviours.md)"
         return None
+
+
+class KeyHandled(Message):
+    """Sent after a key to the widget the key went to: it bubbles up behind the key, the same way, and says, once it
+    reaches the app, that the key has been handled (:meth:`console.app.CmkApp._route_key`)."""
+
+    def __init__(self, token) -> None:
+        super().__init__()
+        self.token = token

@@ -61,6 +61,8 @@ def parse_iso(text: str | None) -> datetime | None:
     return _utc(datetime.fromisoformat(t))
 
 
+YEAR_DAYS = 365
+"""A year of a duration (``P1Y``, :func:`parse_duration`)."""
 _SHORT = re.compile(r"^\s*(\d+)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days|w|wk|wks)\s*$", re.I | re.A)
 _ISO = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$",
                   re.I | re.A)
@@ -93,12 +95,14 @@ def _parse_duration(text: str) -> timedelta:
     m = _ISO.match(text.strip())
     if m and any(m.groups()):
         y, mo, w, d, h, mi, s = (int(g) if g else 0 for g in m.groups())
-        return timedelta(days=365 * y + 30 * mo + 7 * w + d, hours=h, minutes=mi, seconds=s)
+        return timedelta(days=YEAR_DAYS * y + 30 * mo + 7 * w + d, hours=h, minutes=mi, seconds=s)
     raise ValueError(f"duration {text!r} is not valid; use {DURATION_HELP}")
 
 
-MAX_ADVANCE = timedelta(days=3660)
-"""The most the simulated clock moves in one step (about ten years)."""
+MAX_ADVANCE_YEARS = 10
+MAX_ADVANCE = timedelta(days=YEAR_DAYS * MAX_ADVANCE_YEARS)
+"""The most the simulated clock moves in one step: ten years as a duration counts them (``P10Y``, 3,650 days), the
+number the refusal says (:func:`advance_step`)."""
 
 
 def advance_step(value: timedelta | str) -> timedelta:
@@ -112,8 +116,8 @@ def advance_step(value: timedelta | str) -> timedelta:
         raise ValueError(f"the clock only moves forward; got {format_duration(abs(delta)) if delta else '0s'}"
                          + (" backwards" if delta < timedelta(0) else ""))
     if delta > MAX_ADVANCE:
-        raise ValueError(f"advance the clock by at most 10 years ({MAX_ADVANCE.days} days) at a time; got "
-                         f"{format_duration(delta)}")
+        raise ValueError(f"advance the clock by at most {MAX_ADVANCE_YEARS} years (P{MAX_ADVANCE_YEARS}Y, "
+                         f"{MAX_ADVANCE.days} days) at a time; got {format_duration(delta)}")
     return delta
 
 

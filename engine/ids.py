@@ -149,6 +149,17 @@ def check_name(kind: str, value: object) -> str:
     return value
 
 
+def implicit_disk_name(vm: str, middle: str, suffix: str) -> str:
+    """The name a disk that a VM creates without being given one gets: ``{vm}{middle}{suffix}``, as Azure names them
+    (``vm-1_OsDisk_1_<32 hex>``, ``vm-1_disk2_<32 hex>``). A VM's name may be 64 characters and a disk's at most 80,
+    so with a long VM name the two do not fit; what Azure does then is not documented (its documents give only the
+    pattern), so the VM name's part is cut from its end until the whole name fits: deterministic (the same VM name
+    always gives the same part), the middle and the random suffix kept whole, and a valid disk name, since the
+    name ends with the suffix."""
+    room = NAME_RULES["disk"].max_len - len(middle) - len(suffix)
+    return f"{vm[:max(room, 0)]}{middle}{suffix}"
+
+
 @dataclass(frozen=True)
 class NameRule:
     label: str

@@ -71,6 +71,29 @@ def disk_size_problem(size_gb: object, sku: str) -> str | None:
     return None
 
 
+MAX_DATA_DISKS = 64
+"""Data disks a VM can have at most: the limit of Azure's largest sizes (a smaller size allows fewer; the engine
+does not model each size's limit). A data disk's LUN is therefore 0 to :data:`MAX_LUN`. [*azure*]"""
+MAX_LUN = MAX_DATA_DISKS - 1
+
+
+def lun_problem(lun: object) -> str | None:
+    """Why ``lun`` is not a LUN a data disk can have (None: it can), in Azure's words (its ``InvalidParameter``,
+    target ``dataDisk.lun``): the one rule the engine applies on attach and the console's attach forms as you type."""
+    if not isinstance(lun, int) or isinstance(lun, bool) or not 0 <= lun <= MAX_LUN:
+        return (f"The value '{lun}' of parameter 'dataDisk.lun' is out of range. Value '{lun}' must be between '0' "
+                f"and '{MAX_LUN}' inclusive.")
+    return None
+
+
+def lun_used_problem(lun: object, used: "set | frozenset | list | tuple", vm: str) -> str | None:
+    """Why ``lun`` cannot be given to another data disk of VM ``vm``, whose data disks have the LUNs ``used`` (None:
+    it can): the engine's refusal on attach and the console's attach forms' as you type (V1)."""
+    if lun in used:
+        return f"LUN {lun} of VM {vm!r} is already used; LUNs must be unique (V1)"
+    return None
+
+
 ZONES = ("1", "2", "3")
 ZONAL_REGIONS = frozenset({
     "eastus", "eastus2", "westus2", "westus3", "centralus", "southcentralus", "canadacentral", "brazilsouth",

@@ -278,8 +278,8 @@ class VaultsBackend(EngineCore):
             for kind, given in other.items():
                 p["permissions"][kind] = list(dict.fromkeys(given))
             uow.reconcile = True
-            self._emit(ev.AccessGranted, f"access policy of {oid} on vault {v.name}: keys {', '.join(perms) or '-'}",
-                       vault=v.name, object_id=oid)
+            self._emit(ev.AccessGranted, f"access policy of {self.principal_label(oid)} on vault {v.name}: keys "
+                       f"{', '.join(perms) or '-'}", vault=v.name, object_id=oid)
             return v
 
     @action
@@ -327,7 +327,8 @@ class VaultsBackend(EngineCore):
                                 principal_id=oid, role=role_name, scope=scope, created=self.now())
             self._add(ra)
             uow.reconcile = True
-            self._emit(ev.AccessGranted, f"role {role_name} assigned to {oid} at {scope}", vault=scope, object_id=oid)
+            self._emit(ev.AccessGranted, f"role {role_name} assigned to {self.principal_label(oid)} at {scope}",
+                       vault=scope, object_id=oid)
             return ra
 
     def _check_scope(self, scope: str) -> None:

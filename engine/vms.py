@@ -20,11 +20,11 @@ from .common import MAX_IO, check_region, choice as _choice, compute_error, merg
 from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAllowed
 from .clock import iso
 from .core import INDEX_VERSION, EngineCore
-from .ids import arm_id, check_name, key_id, parse_arm_id, parse_key_url, short_key_url
+from .ids import arm_id, check_name, implicit_disk_name, key_id, parse_arm_id, parse_key_url, short_key_url
 from .repository import refuse_if_read_only
 from .models import DATA_TABLES, POWER_TRANSITIONS, Disk, PowerState, ScaleSet, VirtualMachine
-from .rules import DISK_SKUS, ENC_PLATFORM, PREMIUM_V2, VM_SIZE_HELP, VM_SIZE_RE, ZONAL_REGIONS, ZONES, \
-    vm_family_supports_eah
+from .rules import DISK_SKUS, ENC_PLATFORM, MAX_DATA_DISKS, PREMIUM_V2, VM_SIZE_HELP, VM_SIZE_RE, ZONAL_REGIONS, ZONES, \
+    lun_problem, lun_used_problem, vm_family_supports_eah
 
 MARKETPLACE_IMAGES = {
     "ubuntu2204": ("Linux", 30), "ubuntults": ("Linux", 30), "ubuntu2404": ("Linux", 30),
@@ -32,7 +32,6 @@ MARKETPLACE_IMAGES = {
     "win2022datacenter": ("Windows", 127), "win2019datacenter": ("Windows", 127),
     "win2016datacenter": ("Windows", 127), "win2012r2datacenter": ("Windows", 127),
 }
-MAX_LUN = 63
 
 
 class VmsBackend(EngineCore):
@@ -120,7 +119,7 @@ class VmsBackend(EngineCore):
                 raise BadRequest(f"image {image!r} is not a marketplace alias this simulator knows nor a managed image;"
                                  f" aliases: {', '.join(sorted(MARKETPLACE_IMAGES))}", code="InvalidParameter")
             vm.os_type = os_type
-            os_name = os_disk_name or f"{name}_OsDisk_1_{self.rng.hex(16)}"
+            os_name = os_disk_name or implicit_disk_name(name, "_OsDisk_1_", self.rng.hex(16))
             osd = self._create_resource("disk", os_name, group.name, size_gb=os_disk_size_gb or os_size, sku=os_sku,
                                         location=loc, encryption_type=None, des_arg=os_disk_encryption_set,
                                         source=source, os_type=os_type, tags=None, create_option="FromImage",
@@ -130,7 +129,8 @@ class VmsBackend(EngineCore):
             vm.os_disk_id = osd.id
             for lun, gb in enumerate(sizes):
                 des_arg = des_list[lun] if len(des_list) > 1 else (des_list[0] if des_list else None)
-                dd = self._create_resource("disk", f"{name}_disk{lun + 2}_{self.rng.hex(16)}", group.name, size_gb=gb,
+                dd = self._create_resource("disk", implicit_disk_name(name, f"_disk{lun + 2}_", self.rng.hex(16)),
+                                           group.name, size_gb=gb,
                                            sku=data_skus[lun], location=loc, encryption_type=None, des_arg=des_arg,
                                            source=None, os_type=None, tags=None, zone=zone)
                 vm.data_disks.append({"lun": lun, "diskId": dd.id})
@@ -574,12 +574,13 @@ class VmsBackend(EngineCore):
                                  code="InvalidParameter")
             used = {x["lun"] for x in vm.data_disks}
             if lun is None:
-                lun = next(i for i in range(MAX_LUN + 2) if i not in used)
-            if not isinstance(lun, int) or isinstance(lun, bool) or not 0 <= lun <= MAX_LUN:
-                raise BadRequest(f"LUN {lun!r} is not valid; allowed: 0 to {MAX_LUN}", code="InvalidParameter")
-            if lun in used:
-                raise Conflict(f"LUN {lun} of VM {vm.name!r} is already used; LUNs must be unique (V1)",
-                               code="InvalidParameter")
+                lun = next(i for i in range(MAX_DATA_DISKS + 1) if i not in used)
+            problem = lun_problem(lun)
+            if problem:
+                raise BadRequest(problem, code="InvalidParameter")
+            problem = lun_used_problem(lun, used, vm.name)
+            if problem:
+                raise Conflict(problem, code="InvalidParameter")
             self._touch(vm)
             if vm.power == PowerState.RUNNING.value:
                 self._touch(d)

@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from ..rows import shorten
-from ..widgets.util import escape, freeze_cursors
+from ..widgets.util import escape, freeze_cursors, release_keys
 
 _MARKS = (
     ("refused:", "x", "$text-error"),
@@ -101,9 +101,10 @@ class ConfirmModal(ModalScreen[bool]):
     def on_mount(self) -> None:
         freeze_cursors(self)
         self.initial_focus()
+        release_keys(self)
 
     def initial_focus(self) -> None:
-        self.query_one("#cancel", Button).focus()
+        self.set_focus(self.query_one("#cancel", Button), scroll_visible=False)  # at once: the keys typed ahead come next
 
     def action_confirm(self) -> None:
         self.dismiss(True)
@@ -138,7 +139,7 @@ class TypedConfirmModal(ConfirmModal):
 
     def initial_focus(self) -> None:
         self.query_one("#confirm", Button).disabled = True
-        self.query_one("#typed", Input).focus()
+        self.set_focus(self.query_one("#typed", Input), scroll_visible=False)
 
     @on(Input.Changed, "#typed")
     def _typed(self, event: Input.Changed) -> None:

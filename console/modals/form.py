@@ -5,7 +5,8 @@ Each field may carry a check (the engine's own validators where they exist, such
 engine for a what-if of the call it builds: if the engine would refuse, its error shows in the form
 and nothing happens. Given ``act``, the form then stays open until the engine has acted on the call
 (a confirmation, then the action in a worker): a refusal the what-if could not foresee (a write past
-a disk's end) shows in the form too, what was typed kept. The form also shows, live, the
+a disk's end) shows in the form too, what was typed kept, and a confirmation declined (:data:`DECLINED`) comes
+back to the form as it was. The form also shows, live, the
 ``cmklab az`` command the values stand for.
 """
 
@@ -24,7 +25,19 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, Switch, TextArea
 
-from ..widgets.util import escape, freeze_cursors
+from ..widgets.util import escape, freeze_cursors, release_keys
+
+
+class Declined:
+    """The type of :data:`DECLINED`."""
+
+    def __repr__(self) -> str:
+        return "DECLINED"
+
+
+DECLINED = Declined()
+"""What a form's ``act`` answers when the confirmation that followed it was declined: the form stays as it was,
+what was typed kept (as a real tool goes back to its form), and nothing was done."""
 
 
 @dataclass
@@ -125,13 +138,14 @@ class FormModal(ModalScreen[Any]):
         Binding("q", "cancel", "Cancel", show=False),
     ]
 
-    def __init__(self, spec: FormSpec, act: Callable[[Any], Awaitable[str | None]] | None = None) -> None:
+    def __init__(self, spec: FormSpec, act: Callable[[Any], Awaitable[str | Declined | None]] | None = None) -> None:
         super().__init__(classes="dialog-screen")
         self.spec = spec
         """The form's fields and what they build."""
         self.act = act
-        """Call -> the engine's refusal once it has acted (None: done). Given, the form stays open until the
-        engine has acted on what it built: a refusal shows under the fields, what was typed kept."""
+        """Call -> the engine's refusal once it has acted (None: done; :data:`DECLINED`: its confirmation was
+        declined). Given, the form stays open until the engine has acted on what it built: a refusal shows under
+        the fields, what was typed kept; a confirmation declined leaves the form as it was."""
         self._busy = False
 
     # ---- layout -----------------------------------------------------------------------------
@@ -171,8 +185,11 @@ class FormModal(ModalScreen[Any]):
         visible = [f for f in self.spec.fields if self.query_one(f"#row-{f.name}").display]
         first = next((f for f in visible if FIELD_KINDS[f.kind].typed), None) or \
             next((f for f in visible if not FIELD_KINDS[f.kind].inline), None)
-        if first is not None:
-            self.query_one(f"#f-{first.name}").focus()
+        if first is not None:  # at once: the keys typed ahead (held since the action's key) come next
+            widget = self.query_one(f"#f-{first.name}")
+            self.set_focus(widget, scroll_visible=False)
+            self.call_after_refresh(widget.scroll_visible, animate=False)  # once laid out (a field low in the form)
+        release_keys(self)
 
     # ---- values and validation ---------------------------------------------------------------
 
@@ -270,17 +287,23 @@ class FormModal(ModalScreen[Any]):
                 self.query_one("#form-error", Static).update("[dim]asking the engine…[/dim]")
                 refusal = await asyncio.to_thread(self.spec.check, call)
             if not refusal and self.act is not None:
-                said = self.query_one("#form-error", Static)
-                said.update("[dim]the engine is acting on it … (esc closes this form: the action goes on, and "
-                            "its outcome is notified)[/dim]")
-                self.call_after_refresh(said.scroll_visible, animate=False)
+                self.query_one("#form-error", Static).update("")
                 refusal = await self.act(call)
+                if refusal is DECLINED:
+                    return
             if refusal:
                 self._show_refusal(refusal)
                 return
             self.dismiss(call)
         finally:
             self._busy = False
+
+    def acting(self) -> None:
+        """Said by ``act`` once the engine acts on the call (after its confirmation, if it asks one)."""
+        said = self.query_one("#form-error", Static)
+        said.update("[dim]the engine is acting on it … (esc closes this form: the action goes on, and "
+                    "its outcome is notified)[/dim]")
+        self.call_after_refresh(said.scroll_visible, animate=False)
 
     def _show_refusal(self, refusal: str) -> None:
         said = self.query_one("#form-error", Static)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
@@ -37,7 +38,25 @@ LAB_KEYS = [("l  :lab", "workshop: show the Lab (the step, its hints and objecti
             (">", "workshop: next step (from any pane)"), ("<", "workshop: previous step")]
 
 
-def help_text(current: str | None = None, lab: bool = False, profile: str | None = None) -> str:
+KEY_COLUMN = 13
+"""Width of the key column; a description starts two columns after it."""
+
+
+def _hanging(head: str, head_width: int, text: str, width: int | None) -> list[str]:
+    """``head`` (markup, ``head_width`` cells) then ``text`` (plain), wrapped to ``width`` cells with the lines after
+    the first under the text's start, not under the head (a key's description, a profile's meaning)."""
+    if width is None or width <= head_width + 10:
+        return [head + escape(text)]
+    import textwrap
+
+    lines = textwrap.wrap(text, width - head_width, break_on_hyphens=False) or [""]
+    return [head + escape(lines[0])] + [" " * head_width + escape(line) for line in lines[1:]]
+
+
+def help_text(current: str | None = None, lab: bool = False, profile: str | None = None,
+              width: int | None = None) -> str:
+    """The help as markup; ``width``: the cells it is drawn in, so that a key's description that wraps stays in
+    its column (it went back under the keys at 80 columns)."""
     out = ["[b]What this is[/b]",
            "Customer-managed keys for disks, simulated with real envelope encryption: each disk's data key is "
            "wrapped by a Key Vault key through a disk encryption set. Disable, delete or revoke the key and the VMs "
@@ -47,10 +66,11 @@ def help_text(current: str | None = None, lab: bool = False, profile: str | None
         from ..widgets.header import profile_lines
 
         out += ["[b]Rules profile[/b] [dim](the header's \"rules\"; chosen when the home is created: --profile NAME)[/dim]",
-                *[f"  {escape(line)}" for line in profile_lines(profile)], ""]
+                *[ln for line in profile_lines(profile) for ln in _hanging("  ", 4, line, width)], ""]
     out.append("[b]Everywhere[/b]")
+    head = KEY_COLUMN + 4
     for key, text in GLOBAL_KEYS + (LAB_KEYS if lab else []):
-        out.append(f"  [$text-accent]{escape(f'{key:>13}')}[/]  {escape(text)}")
+        out += _hanging(f"  [$text-accent]{escape(f'{key:>{KEY_COLUMN}}')}[/]  ", head, text, width)
     panes = sorted(PANES, key=lambda p: p.id != current)
     for pane in panes:
         ops = [op for op in OPS if op.key and pane.id in op.panes]
@@ -64,8 +84,32 @@ def help_text(current: str | None = None, lab: bool = False, profile: str | None
                 continue
             seen.add((op.key, op.label))
             key = KEY_NAMES.get(op.key, op.key)
-            out.append(f"  [$text-accent]{escape(f'{key:>13}')}[/]  {escape(op.label)}")
+            out += _hanging(f"  [$text-accent]{escape(f'{key:>{KEY_COLUMN}}')}[/]  ", head, op.label, width)
     return "\n".join(out)
+
+
+class HelpText(Static):
+    """The help, drawn for the width it has (:func:`help_text`): a key's description that wraps stays in its
+    column, at any terminal size."""
+
+    def __init__(self, current: str | None, lab: bool, profile: str | None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._args = (current, lab, profile)
+        self._width: int | None = None
+        self._drawn: tuple[int | None, Content] | None = None
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        """The layout asks for the height at ``width`` before anything is drawn: the text is wrapped for it."""
+        if width and width != self._width:
+            self._width = width
+            self._layout_cache.clear()  # Textual's cached visual was drawn for another width
+        return super().get_content_height(container, viewport, width)
+
+    def render(self) -> Content:
+        width = self._width or self.content_region.width or None
+        if self._drawn is None or self._drawn[0] != width:
+            self._drawn = (width, Content.from_markup(help_text(*self._args, width=width)))
+        return self._drawn[1]
 
 
 class HelpScreen(ModalScreen[None]):
@@ -86,7 +130,7 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(id="dialog", classes="help"):
             yield Label("cmklab console: help and key bindings", id="dialog-title")
             with KeyScroll(id="help-scroll"):
-                yield Static(help_text(self.current, self.lab, self.profile), id="help-text")
+                yield HelpText(self.current, self.lab, self.profile, id="help-text")
 
     def action_close(self) -> None:
         self.dismiss(None)

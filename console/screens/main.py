@@ -33,7 +33,7 @@ from engine.facade import changes_state, previewable
 
 from ..cli.replay import az_lines
 from ..modals.confirm import MAX_NAMES, ConfirmModal, TypedConfirmModal
-from ..modals.form import FormModal
+from ..modals.form import DECLINED, Declined, FormModal
 from ..widgets.deps import DepsTree
 from ..widgets.detail import DetailPanel
 from ..widgets.footer import KeyFooter
@@ -168,9 +168,9 @@ class MainScreen(Screen):
                 # only while a scenario is played (check_action): the Lab, at any terminal size
                 Binding("l", "show_lab", "lab", tooltip="the workshop's Lab: its step, hints and objectives"),
                 ] + _op_bindings() + [
-        # Priority: handled as the app receives the key, so the letters typed right after reach the prompt
-        # (a plain binding runs only when the table gets round to the key, after the app has passed the next
-        # letters to the table). In a text field they are plain characters (the actions skip).
+        # Priority: acted on as the app hands the key on (which it does once the keys before it are handled:
+        # CmkApp._route_key), so the letters typed right after reach the prompt. In a text field they are plain
+        # characters (the actions skip).
         Binding("slash", "filter", "filter", priority=True),
         Binding("colon", "jump", "jump", priority=True),
         Binding("v", "toggle_side", "detail", show=False),
@@ -686,7 +686,7 @@ class MainScreen(Screen):
         self._side_from_enter = not self.side_visible()
         self.side_choice = True
         self._apply_side()
-        self.query_one("#detail", DetailPanel).focus()
+        self.set_focus(self.query_one("#detail", DetailPanel))
 
     def side_visible(self) -> bool:
         side = self.query_one("#side")
@@ -742,7 +742,7 @@ class MainScreen(Screen):
         self._side_from_enter = False
         self._apply_side()
         if not self.side_choice:
-            self.table.focus()
+            self.set_focus(self.table)
 
     def action_show_lab(self) -> None:
         """The Lab (l, :lab): the side panel opens on it (under the table on a narrow terminal) with the focus."""
@@ -755,7 +755,7 @@ class MainScreen(Screen):
             self._side_from_enter = False
             self._apply_side()
         side.active = "side-lab"
-        self.query_one("#lab").focus()
+        self.set_focus(self.query_one("#lab"))
 
     def action_side_tab(self) -> None:
         self.settle()
@@ -769,14 +769,19 @@ class MainScreen(Screen):
 
     @on(Tabs.TabActivated, "#pane-tabs")
     def _tab(self, event: Tabs.TabActivated) -> None:
+        """A tab clicked. Every change of the active tab says so, a pane's key's too, in a message handled later:
+        one that is no longer the active tab is stale (keys typed quickly showed the panes they went through
+        again, and took the focus from a prompt opened since)."""
+        if event.tab.id != event.tabs.active:
+            return
         pane_id = (event.tab.id or "").removeprefix("tab-")
         if pane_id != self.pane.id and pane_id in PANE_BY_ID:
             self.show_pane(pane_id)
-            self.table.focus()
+            self.set_focus(self.table)
 
     def action_pane(self, pane_id: str) -> None:
         self.show_pane(pane_id)
-        self.table.focus()
+        self.set_focus(self.table)
 
     def action_step_pane(self, step: int) -> None:
         i = PANES.index(self.pane)
@@ -827,7 +832,7 @@ class MainScreen(Screen):
                 self._apply_side()
         elif self.filters.get(self.pane.id):
             self._set_filter("")
-        self.table.focus()
+        self.set_focus(self.table)
 
     def _set_filter(self, pattern: str) -> None:
         self.filters[self.pane.id] = pattern
@@ -970,7 +975,7 @@ class MainScreen(Screen):
         if self.table.cursor_key != key:
             self.filters[pane_id] = ""
             self.show_pane(pane_id)
-        self.table.focus()
+        self.set_focus(self.table)
         self.run_op(op_id)
 
     def action_op(self, op_id: str) -> None:
@@ -985,6 +990,7 @@ class MainScreen(Screen):
                         severity="warning")
             return
         target = self.target_of(op)
+        self.app.hold_keys_for_dialog()  # the keys typed next are for its dialog
         self.run_worker(self._flow(op, target, preset or {}), group="flow", exclusive=True,
                         exit_on_error=False)
 
@@ -1006,6 +1012,12 @@ class MainScreen(Screen):
             self.refuse_read_only(next((op for op in here if self.op_applies(op)), here[0]))
 
     async def _flow(self, op: Op, target: Any, preset: dict) -> None:
+        try:
+            await self._flow_dialogs(op, target, preset)
+        finally:
+            self.app.release_keys()  # no dialog came (a refusal, an action without one), or it is done
+
+    async def _flow_dialogs(self, op: Op, target: Any, preset: dict) -> None:
         app = self.app
         e = self.engine
         if op.mutating and app.read_only:
@@ -1026,21 +1038,34 @@ class MainScreen(Screen):
             return
         if op.form is not None:
             # the form stays open until the engine has acted on it: a refusal shows in it, what was typed kept
-            await app.push_screen_wait(FormModal(spec, act=lambda call: self._act(op, target, label, call, form=True)))
+            modal = FormModal(spec)
+            modal.act = lambda call: self._act(op, target, label, call, form=modal)
+            await app.push_screen_wait(modal)
             return
-        await self._act(op, target, label, call, form=False)
+        await self._act(op, target, label, call, form=None)
 
-    async def _act(self, op: Op, target: Any, label: str, call: Any, *, form: bool) -> str | None:
+    async def _act(self, op: Op, target: Any, label: str, call: Any, *,
+                   form: FormModal | None) -> str | Declined | None:
+        try:
+            return await self._act_confirmed(op, target, label, call, form=form)
+        finally:
+            self.app.release_keys()
+
+    async def _act_confirmed(self, op: Op, target: Any, label: str, call: Any, *,
+                             form: FormModal | None) -> str | Declined | None:
         """Confirm ``call`` with the engine's what-if when it is destructive, then run it in a worker. From a
-        form (``form``), wait for the engine: its refusal (notified too) is returned for the form to show, and
-        None once it is done (or not confirmed), which closes the form."""
+        form (``form``), wait for the engine: its refusal (notified too) is returned for the form to show, None
+        once it is done, which closes the form, and :data:`DECLINED` when the confirmation was declined: back to
+        the form, as it was."""
         app = self.app
         e = self.engine
         if op.special:
             getattr(app, op.special)(*call.args)
             return None
-        dialog = form
+        dialog = form is not None
         if op.confirm != "never" and previewable(call.method):
+            if dialog:  # after the form: the keys typed next are for the confirmation, if one comes
+                app.hold_keys_for_dialog()
             impact = call.impact
             if impact is None:
                 if dialog:  # say at once that something is happening
@@ -1053,7 +1078,7 @@ class MainScreen(Screen):
             # the dry run touched the models in place (and put them back): redraw from the real state
             self._ops_signature = None
             self.refresh_data()
-            if impact.error is None:
+            if impact.error is None and (op.confirm != "impact" or impact.destructive):
                 title = op.title(target) if op.title else f"{op.label}?"
                 az = az_lines(e, call.method, call.args, call.kwargs, call.hints)
                 verb = op.verb or op.short.capitalize()
@@ -1063,11 +1088,11 @@ class MainScreen(Screen):
                     modal = ConfirmModal(title, impact.lines(MAX_NAMES), az, confirm_label=verb,
                                          danger=impact.destructive or op.confirm == "typed")
                 if not await app.push_screen_wait(modal):
-                    return None
+                    return DECLINED if form is not None else None
                 dialog = True
             # a refusal foreseen by the what-if still goes to the engine: it refuses (and audits) for real
         new_in = None
-        if op.target is None and form and changes_state(call.method):
+        if op.target is None and form is not None and changes_state(call.method):
             new_in = self.pane_for(op)  # a creation: the cursor goes to the new row
         if op.steps is not None:
             try:
@@ -1075,9 +1100,13 @@ class MainScreen(Screen):
             except EngineError as err:
                 app.notify(err.message, title=err.display_code, severity="error")
                 return f"({err.display_code}) {err.message}"
+        app.release_keys()  # no confirmation (or it is done): the keys go where the focus is
         # after a dialog (or for a slow action) the progress shows at once, never a blank pause
         outcome = app.execute(call, label, slow=op.slow or dialog, new_in=new_in)
-        return await outcome if form else None
+        if form is None:
+            return None
+        form.acting()  # said only now: a confirmation declined goes back to the form as it was
+        return await outcome
 
     def row_keys(self, pane_id: str) -> set | None:
         """The row keys of ``pane_id`` now (None when only a thread could list them: a big pane not shown)."""

@@ -46,3 +46,11 @@ def escape(text: object) -> str:
     would still escape that tag: where the text can end in one (what the user types), say it with
     ``Content.from_markup(template, name=text)`` instead, whose values are never read as markup."""
     return str(text).replace("[", "\\[")
+
+
+def release_keys(screen) -> None:
+    """A dialog has its focus: the keys typed since the action that opens it was asked for, held meanwhile by the
+    console's app (``CmkApp.hold_keys_for_dialog``), go to it now (an app that holds none has nothing to do)."""
+    release = getattr(screen.app, "release_keys", None)
+    if release is not None:
+        release()

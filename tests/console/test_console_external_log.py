@@ -205,3 +205,73 @@ async def test_commands_another_terminal_ran_appear_in_the_command_log_and_the_r
     i = script.index("# another terminal: cmklab az snapshot create")
     assert script[i + 1] == "cmklab az snapshot create --resource-group rg-demo --name snap-other --source disk-archive"
     assert "cmklab az keyvault key rotate --vault-name kv-demo --name key-2048" in script
+
+
+async def test_workshop_hints_another_terminal_plays_are_its_commands_once_each_in_az_words(tmp_path):
+    """A console open on a workshop home while another terminal plays the scenario's hints (``cmklab scenario run
+    --auto``, each hint through the CLI in-process on the lab's engine): each hint that changed state is one entry of
+    the command log, said as that terminal's command in ``cmklab az`` words, in the order they ran: none twice (a
+    cascade's events, a step's checks and the lab's progress are no commands), none left out, a refused one
+    marked refused."""
+    from console.session import open_engine
+    from console.workshop import cli_runner, find_scenario, new_landscape, open_lab, play
+
+    home = tmp_path / "home"
+    engine, lab = new_landscape(home, find_scenario("disable-key"))
+    engine.close()
+    mine = open_engine(home)
+    app = CmkApp(mine, poll=False, frozen=True)
+    async with app.run_test(size=SIZE) as pilot:
+        app._watch_once()  # where the journal ends now
+        own = len(app.command_log)
+        other = open_engine(home)  # the other terminal: `cmklab scenario run disable-key --auto` plays the hints
+        lab = open_lab(other)
+        out: list[str] = []
+        result = play(lab, cli_runner(home, engine=other), out=out.append)
+        assert result.ok, out
+        other.close()
+        app._watch_once()
+        await pilot.pause()
+        new = app.command_log[own:]
+        shown = f"$ cmklab --home {home} "  # the hints as the trainee reads them
+        played = [ln.strip()[len(shown):] for ln in out if ln.strip().startswith(shown)]
+        assert len(played) == 5
+        assert all(e.label == "another terminal" for e in new)
+        said = [ln.removeprefix("another terminal: ") for e in new for ln in e.lines]
+        assert len(said) == len(new)  # one line each: the command, once
+        refused = [e for e in new if not e.ok]
+        assert [e.lines[0].split(" (refused")[0].removeprefix("another terminal: ") for e in refused] == \
+            ["az vm start --resource-group rg-lab --name vm-web"]
+        assert [s.split(" (refused")[0] for s in said] == [p for p in played if " show " not in f" {p} "]
+    mine.close()
+
+
+async def test_a_scenario_played_again_from_a_fresh_landscape_in_another_terminal_lists_its_hints_once(tmp_path):
+    """``cmklab scenario run NAME --auto --reset`` in another terminal while the console is open on the home: the
+    landscape is built again (the state replaced), then every hint played; the console lists each hint that changed
+    state once, as that terminal's command in az words (the landscape's own making is no command)."""
+    from console.session import open_engine
+    from console.workshop import find_scenario, new_landscape, run_scenario_cli
+
+    home = tmp_path / "home"
+    engine, _lab = new_landscape(home, find_scenario("disable-key"))
+    engine.close()
+    mine = open_engine(home)
+    app = CmkApp(mine, poll=False, frozen=True)
+    async with app.run_test(size=SIZE) as pilot:
+        app._watch_once()
+        own = len(app.command_log)
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            assert run_scenario_cli(["run", "disable-key", "--auto", "--reset"], home=str(home)) == 0
+        app._watch_once()
+        await pilot.pause()
+        new = app.command_log[own:]
+        assert [(e.lines, e.ok) for e in new] == [
+            (["another terminal: az keyvault key set-attributes --vault-name kv-lab --name key-app --enabled false"],
+             True),
+            (["another terminal: az vm start --resource-group rg-lab --name vm-web (refused: Forbidden)"], False),
+            (["another terminal: az keyvault key set-attributes --vault-name kv-lab --name key-app --enabled true"],
+             True),
+            (["another terminal: az vm start --resource-group rg-lab --name vm-web"], True),
+            (["another terminal: az vm start --resource-group rg-lab --name vm-api"], True)], out.getvalue()
+    mine.close()

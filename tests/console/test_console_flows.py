@@ -521,7 +521,7 @@ async def test_a_name_longer_than_azure_allows_is_said_with_its_length_and_the_l
         assert form.query_one("#submit").disabled
 
 
-@pytest.mark.parametrize("typed", ["0m", "P20Y", "3661d", "tomorrow"])
+@pytest.mark.parametrize("typed", ["0m", "P20Y", "3651d", "tomorrow"])
 async def test_the_clock_form_refuses_as_you_type_what_cmklab_clock_advance_refuses(typed):
     """The clock form checks a duration as it is typed with the engine's one rule of how far the clock moves (the
     rule ``cmklab clock advance`` meets): its message under the field is the engine's, before any submit."""
@@ -541,7 +541,7 @@ async def test_the_clock_form_refuses_as_you_type_what_cmklab_clock_advance_refu
         await pilot.pause()
         assert refusal in str(form.query_one("#err-delta").render()).replace("\n", " ")
         assert form.query_one("#submit").disabled
-        form.query_one("#f-delta").value = "3660d"  # the longest step the engine takes
+        form.query_one("#f-delta").value = "P10Y"  # the longest step the engine takes
         await pilot.pause()
         assert not form.query_one("#err-delta").display and not form.query_one("#submit").disabled
 
@@ -617,3 +617,117 @@ async def test_the_rotation_policy_form_checks_each_duration_as_you_type_by_the_
         await pilot.pause()
         assert said in str(form.query_one(f"#err-{field}").render()).replace("\n", " ")
         assert form.query_one("#submit").disabled
+
+
+async def test_cancelling_the_confirmation_after_a_form_goes_back_to_the_form_as_it_was():
+    """A form whose action is destructive asks again with the engine's what-if; saying no there goes back to the
+    form with what was chosen in it (it closed the form too: everything had to be typed again), and nothing
+    changed. Submitting again then confirms and acts."""
+    from textual.widgets import Select
+
+    app = make_app()
+    e = app.engine
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, "sets", "des-cmk")
+        before = e.get_des("des-cmk").key_url
+        await pilot.press("c")
+        await wait_for_screen(pilot, FormModal)
+        form = app.screen
+        choice = next(v for _label, v in form.spec.fields[0].options if v != before and "key-2048" in v)
+        form.query_one("#f-key", Select).value = choice
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await wait_for_screen(pilot, ConfirmModal)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is form  # back to the form, not to the table
+        assert form.query_one("#f-key", Select).value == choice
+        assert not form.query_one("#submit").disabled and not form._busy
+        assert e.get_des("des-cmk").key_url == before and app.command_log == []
+        await pilot.press("ctrl+s")
+        await wait_for_screen(pilot, ConfirmModal)
+        await pilot.press("y")
+        await settle(pilot)
+        assert e.get_des("des-cmk").key_url == choice
+        assert not any(isinstance(s, (FormModal, ConfirmModal)) for s in app.screen_stack)
+
+
+async def test_the_attach_forms_check_a_lun_with_the_engines_rule_as_you_type():
+    """The LUN of an attach form is checked as it is typed by the engine's rule (its range, 0 to 63, is not the
+    console's own number any more): its message is the refusal the engine gives, and a LUN the VM already uses is
+    said at once too (it was said only once the engine refused the submit)."""
+    from engine.errors import EngineError
+
+    app = make_app()
+    e = app.engine
+    try:
+        e.attach_disk("vm-web", "disk-archive", lun=64)
+        raise AssertionError("the engine took LUN 64")
+    except EngineError as err:
+        too_far = err.message
+    used = e.get_vm("vm-web").data_disks[0]["lun"]
+    async with app.run_test(size=SIZE) as pilot:
+        for pane, row, key in (("disks", "disk-archive", "a"), ("vms", "vm-web", "a")):
+            await select(pilot, pane, row)
+            await pilot.press(key)
+            await wait_for_screen(pilot, FormModal)
+            form = app.screen
+            if pane == "disks":
+                form.query_one("#f-vm").value = "vm-web"
+            lun = form.query_one("#f-lun")
+            for typed, said in (("64", too_far), (str(used), "already used"), ("63", "")):
+                lun.value = typed
+                await pilot.pause()
+                error = str(form.query_one("#err-lun").render())
+                assert (said in error) if said else not error, (pane, typed, error)
+            await pilot.press("escape")
+            await settle(pilot)
+
+
+async def test_a_grant_that_narrows_access_asks_first_with_the_engines_what_if():
+    """An access policy replaces the key permissions the identity had: granting a set's identity only `get` takes
+    wrapKey and unwrapKey away (its VMs stop), granting yourself fewer takes your own away. The grant form acted on
+    it at once, with no word; now the engine's what-if asks first (the action's ``confirm="impact"``), and declining
+    goes back to the form. A grant that takes nothing away still acts at once."""
+    app = make_app()
+    e = app.engine
+    des = e.find_des("des-cmk")
+
+    def perms(oid):
+        vault = e.get_vault("kv-demo")
+        return next(p["permissions"]["keys"] for p in vault.access_policies if p["objectId"].lower() == oid.lower())
+
+    async with app.run_test(size=SIZE) as pilot:
+        mine = list(perms(e.operator))
+        await select(pilot, "access", e.meta.user_name)
+        await pilot.press("A")
+        await wait_for_screen(pilot, FormModal)
+        form = app.screen
+        assert form.values()["who"] == e.operator
+        await pilot.press("ctrl+s")
+        await wait_for_screen(pilot, ConfirmModal)
+        assert any("lose your own access to vault kv-demo" in ln for ln in app.screen.lines)
+        await pilot.press("n")
+        await settle(pilot)
+        assert app.screen is form and perms(e.operator) == mine
+        await pilot.press("escape")
+        await settle(pilot)
+        await select(pilot, "access", "des-cmk")
+        await pilot.press("A")
+        await wait_for_screen(pilot, FormModal)
+        form = app.screen
+        form.query_one("#f-perms").value = "get"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await wait_for_screen(pilot, ConfirmModal)
+        assert any("will stop" in ln for ln in app.screen.lines)
+        await pilot.press("y")
+        await settle(pilot)
+        assert perms(des.principal_id) == ["get"]
+        await select(pilot, "access", "des-cmk")
+        await pilot.press("A")  # the identity's access back: nothing lost, no question
+        await wait_for_screen(pilot, FormModal)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert not any(isinstance(s, (FormModal, ConfirmModal)) for s in app.screen_stack)
+        assert perms(des.principal_id) == ["get", "wrapKey", "unwrapKey"]

@@ -56,3 +56,20 @@ async def test_the_help_scrolls_with_j_k_g_and_G_as_the_rest_of_the_console():
         await pilot.pause()
         await pilot.pause()
         assert scroll.scroll_y == 4
+
+
+async def test_a_key_description_that_wraps_stays_in_its_column_at_80_columns():
+    """At 80x24 a key's description longer than the help's width wrapped back under the keys (the rules profiles'
+    lines too): the help is drawn for its width, each continuation under the description's start."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await wait_for_screen(pilot, HelpScreen)
+        await pilot.pause()
+        lines = str(app.screen.query_one("#help-text").render()).splitlines()
+        i = next(i for i, ln in enumerate(lines) if ln.strip().startswith("esc  back:"))
+        assert lines[i + 1].startswith(" " * 17) and lines[i + 1].strip().startswith(("detail", "leave", "clear"))
+        j = next(i for i, ln in enumerate(lines) if ln.startswith("  seeds (this home):"))
+        assert lines[j + 1].startswith("    ") and not lines[j + 1].startswith("  azure-2025")
+        width = app.screen.query_one("#help-text").content_region.width
+        assert all(len(ln) <= width for ln in lines if ln.startswith(" " * 4))  # the key lines, wrapped here

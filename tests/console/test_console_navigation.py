@@ -472,3 +472,53 @@ def test_the_detail_s_cause_lines_show_their_text_as_it_is():
 
     lines = [("key [b]x[/b] disabled", "bold"), ("a tag ending in \\", "bad"), ("[$text-error]y", "")]
     assert lines_content(lines).plain == "\n".join(text for text, _ in lines)
+
+
+async def test_a_key_typed_just_before_slash_or_colon_is_handled_first():
+    """`2` then `/` in one read from the terminal, from the events pane: the keys pane comes first, then its filter
+    (the `/` was acted on as the app received it, before the table had handed the `2` on: the `2` then met the
+    filter prompt, which took it as text, and the pane never changed). Same for `:`, and for keys after them."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("6")
+        await pilot.pause()
+        assert app.main.pane.id == "events"
+        burst(pilot, "2", "slash", "k", "e", "y", "enter")
+        await pilot.pause()
+        await pilot.pause()
+        assert app.main.pane.id == "keys"
+        assert app.main.filters.get("keys") == "key"
+        assert not app.main.filters.get("events")
+        burst(pilot, "escape", "4", "colon", "v", "m", "s", "enter", "3", "slash", "x")
+        await pilot.pause()
+        await pilot.pause()
+        assert app.main.pane.id == "sets"  # :vms, then 3
+        assert app.main.query_one("#filter").value == "x"
+
+
+async def test_keys_typed_right_after_an_actions_key_go_to_its_dialog():
+    """`n` and a name typed at once: the form opens in a worker, and the letters came before it, to the table (`k`
+    moved the cursor, `v` folded the detail, `x` asked to delete the vault). They wait for the form now and fill
+    its first field; keys typed right after a destructive action's key go to its confirmation (`x` `n`: asked,
+    then answered no), in order, none lost."""
+    from console.modals.form import FormModal
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.main.pane.id == "vaults"
+        side = app.main.side_visible()
+        burst(pilot, "n", "k", "v", "-", "x")
+        await wait_for_screen(pilot, FormModal)
+        await pilot.pause()
+        form = app.screen
+        assert form.values()["name"] == "kv-x"
+        assert app.main.side_visible() == side
+        await pilot.press("escape")
+        await pilot.pause()
+        vaults = len(app.engine.list_vaults())
+        burst(pilot, "x", "n", "j")
+        for _ in range(50):
+            await pilot.pause()
+        assert not any(isinstance(s, (ConfirmModal, FormModal)) for s in app.screen_stack)
+        assert len(app.engine.list_vaults()) == vaults and app.main.table.cursor == 1  # no, then down

@@ -109,13 +109,35 @@ def test_the_clock_moves_forward_by_at_most_max_advance_one_rule_for_every_front
     from engine.clock import MAX_ADVANCE, advance_step
     from engine.errors import EngineError
 
-    assert advance_step("3660d") == MAX_ADVANCE == timedelta(days=3660)
-    for bad in ("0m", "3661d", "P11Y", "abc", timedelta(hours=-1)):
+    assert advance_step("3650d") == MAX_ADVANCE == timedelta(days=3650)
+    for bad in ("0m", "3651d", "P11Y", "abc", timedelta(hours=-1)):
         with _pytest.raises(ValueError) as said:
             advance_step(bad)
         with _pytest.raises(EngineError) as refused:
             e.advance_clock(bad)
         assert refused.value.message == str(said.value)
     start = e.now()
-    e.advance_clock("3660d")
+    e.advance_clock("3650d")
+    assert e.now() > start
+
+
+def test_the_clock_limit_says_the_step_it_takes_ten_years_as_a_duration_counts_them(e):
+    """The refusal says "10 years" and the days it means, and they are the step the clock takes: ``P10Y`` (ten
+    years of 365 days, 3,650) is taken, a day more refused (it said "10 years (3660 days)" and took 3660 days, which
+    is not ``P10Y``)."""
+    from datetime import timedelta
+
+    from engine.clock import MAX_ADVANCE, advance_step, parse_duration
+    from engine.errors import EngineError
+
+    assert advance_step("P10Y") == parse_duration("P10Y") == MAX_ADVANCE
+    for bad in ("P10YT1S", "3651d"):
+        try:
+            e.advance_clock(bad)
+            raise AssertionError(f"the clock took {bad}")
+        except EngineError as err:
+            assert err.message.startswith("advance the clock by at most 10 years (P10Y, 3650 days) at a time")
+            assert timedelta(days=3650) == MAX_ADVANCE
+    start = e.now()
+    e.advance_clock("P10Y")
     assert e.now() > start

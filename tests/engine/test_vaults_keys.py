@@ -692,6 +692,24 @@ def test_KV7_principals_are_named_and_revoking_ones_own_access_is_said(e, kit):
     assert f"des1 ({des.principal_id})" in revoked.summary
 
 
+def test_KV7_the_event_of_a_grant_names_the_principal_as_a_revocation_does(e, kit):
+    """AccessGranted said a bare object id where AccessRevoked names the identity (``principal_label``): both name
+    it now, for an access policy and a role; an identity the home does not know stays its id."""
+    kit.vault(e)
+    des = kit.des(e, "des1", kit.key(e))
+    oid = des.principal_id.lower()
+    [grant] = e.list_events(where=lambda x: x.type == "AccessGranted" and x.data.get("object_id") == oid)
+    assert grant.summary.startswith(f"access policy of des1 ({oid}) on vault kv1: keys ")
+    me = e.operator
+    kv = e.get_vault("kv1")
+    e.create_role_assignment(me, "Key Vault Crypto Service Encryption User", kv.id)
+    stranger = "00000000-0000-0000-0000-00000000beef"
+    e.set_policy("kv1", stranger, ["get"])
+    granted = e.list_events(where=lambda x: x.type == "AccessGranted")
+    assert f"assigned to {e.meta.user_name} ({me.lower()}) at {kv.id}" in granted[-2].summary
+    assert granted[-1].summary == f"access policy of {stranger} on vault kv1: keys get"
+
+
 def test_KV7_delete_policy_for_unknown_object_is_refused(e, kit):
     kit.vault(e)
     assert kit.refused(e.delete_policy, "kv1", "nobody").code == "ResourceNotFound"

@@ -69,6 +69,46 @@ def test_V1_attach_refusals(e, kit):
     assert [x["lun"] for x in e.get_vm("vm1").data_disks] == [0]
 
 
+def test_V1_a_lun_past_the_data_disk_limit_is_refused_in_azures_words(e, kit):
+    """The LUN range is the engine's rule (engine.rules: MAX_DATA_DISKS, lun_problem), said as Azure says it; a VM
+    with every LUN taken refuses the next attach the same way (az picks the first free LUN, here 64)."""
+    from engine.rules import MAX_DATA_DISKS, MAX_LUN, lun_problem
+
+    assert (MAX_DATA_DISKS, MAX_LUN) == (64, 63)
+    kit.basic(e)
+    kit.vm(e, "vm1", data=0)
+    e.create_disk("extra", kit.RG, size_gb=4)
+    err = kit.refused(e.attach_disk, "vm1", "extra", lun=64)
+    assert (err.code, err.message) == ("InvalidParameter", "The value '64' of parameter 'dataDisk.lun' is out of "
+                                                           "range. Value '64' must be between '0' and '63' inclusive.")
+    assert err.message == lun_problem(64) and lun_problem(63) is None and lun_problem(0) is None
+    e.attach_disk("vm1", "extra", lun=MAX_LUN)
+    assert [x["lun"] for x in e.get_vm("vm1").data_disks] == [63]
+
+
+def test_V1_a_vm_named_as_long_as_azure_allows_names_its_disks_within_the_disk_name_limit(e, kit):
+    """A VM name may have 64 characters; the disks it creates without a name are named as Azure names them,
+    ``{vm}_OsDisk_1_<32 hex>`` and ``{vm}_disk<n>_<32 hex>``, which passes a disk name's 80 characters: the VM was
+    refused with a disk name error. The VM name's part is cut to fit, the same way each time."""
+    import re
+
+    from engine.ids import implicit_disk_name
+
+    kit.basic(e)
+    name = "v" + "m" * 62 + "1"
+    assert len(name) == 64
+    vm = e.create_vm(name, kit.RG, os_disk_encryption_set="des1", data_disk_sizes_gb=[4, 4],
+                     data_disk_encryption_sets=["des1"])
+    os_disk = e.t["disks"][vm.os_disk_id]
+    assert re.fullmatch(name[:38] + "_OsDisk_1_[0-9a-f]{32}", os_disk.name) and len(os_disk.name) == 80
+    data = [e.t["disks"][x["diskId"]].name for x in vm.data_disks]
+    assert [n[:48] for n in data] == [name[:41] + "_disk2_", name[:41] + "_disk3_"]
+    assert all(len(n) == 80 for n in data)
+    short = e.create_vm("vm-short", kit.RG)  # a name that fits is kept whole, as Azure's
+    assert e.t["disks"][short.os_disk_id].name.startswith("vm-short_OsDisk_1_")
+    assert implicit_disk_name(name, "_OsDisk_1_", "0" * 32) == implicit_disk_name(name, "_OsDisk_1_", "0" * 32)
+
+
 def test_V1_ultra_disks_need_an_ultra_enabled_vm(e, kit):
     kit.basic(e)
     e.create_disk("u1", kit.RG, size_gb=4, sku="UltraSSD_LRS", disk_encryption_set="des1")

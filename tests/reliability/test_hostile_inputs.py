@@ -368,7 +368,7 @@ case("region-group-exists-elsewhere", lambda e, w: e.create_group(RG, "westus"),
 
 for label, lun in {"negative": -1, "64": 64, "string": "x", "bool": True, "float": 1.5, "huge": 2**40}.items():
     case(f"lun-attach-{label}", (lambda n: lambda e, w: e.attach_disk("vm-h", "d-plat", RG, lun=n))(lun),
-         "lun", "0 to 63")
+         "datadisk.lun", "out of range", "between '0' and '63'")
 case("lun-attach-used", lambda e, w: e.attach_disk("vm-h", "d-plat", RG, lun=0), "lun 0", "already used")
 case("lun-attach-ultra-to-normal-vm", lambda e, w: e.attach_disk("vm-h", "d-ultra", RG), "ultra disk",
      "ultrassdenabled")

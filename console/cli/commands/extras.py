@@ -3,6 +3,8 @@ the simulated clock (``clock show|advance``) and the audit trail (``audit``)."""
 
 from __future__ import annotations
 
+from engine.rules import MAX_LUN
+
 from ..errors import CLIError
 from ..spec import Arg, Call, command, enum, views
 
@@ -21,7 +23,7 @@ def _lun(text: str):
     try:
         return int(text)
     except ValueError:
-        raise CLIError(f"--lun {text!r} is not valid; give 'os' or a data disk LUN (0-63)") from None
+        raise CLIError(f"--lun {text!r} is not valid; give 'os' or a data disk LUN (0-{MAX_LUN})") from None
 
 
 def _write_call(ns, ctx) -> Call:
