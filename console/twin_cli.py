@@ -307,7 +307,7 @@ def _end_now(engine) -> None:
 
     if not program.PROCESS_COMMAND or threading.current_thread() is not threading.main_thread():
         return
-    engine.store.close()
+    engine.close()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
