@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from console.workshop.serve import TEMPLATES, HostPolicy, _url, guard_middleware, split_host
+from console.workshop.serve import TEMPLATES, HostPolicy, _url, guard_middleware, headers_middleware, split_host
 
 from console.confine import ENV as CONFINE_ENV
 
@@ -97,7 +97,7 @@ class ClassroomServer:
 
         statics = (Path(sys.modules[Server.__module__].__file__).parent / "static").resolve()
         app = web.Application(middlewares=[guard_middleware(self.policy, path_shown=redact, logger=log),
-                                           self._headers])
+                                           headers_middleware()])
         app.add_routes([
             web.get("/", self.index),
             web.get("/t/{token}", self.trainee_page),
@@ -114,26 +114,6 @@ class ClassroomServer:
         app.on_startup.append(self._start)
         app.on_shutdown.append(self._stop)
         return app
-
-    @staticmethod
-    def _no_store(response) -> None:
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-
-    @property
-    def _headers(self):
-        from aiohttp import web
-
-        @web.middleware
-        async def headers(request, handler):
-            response = await handler(request)
-            if not getattr(response, "prepared", False):
-                self._no_store(response)
-            return response
-
-        return headers
 
     async def _start(self, _app) -> None:
         self._task = asyncio.create_task(self._refresh_loop())

@@ -231,6 +231,32 @@ def guard_middleware(policy: HostPolicy, *, path_shown: Callable[[str], str] = s
     return guard
 
 
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+"""On every answer of the browser consoles' servers: no other page may frame a console (clickjacking: a
+framed page's websocket carries this server's Origin, which the guard lets through), none is told where it
+came from (a classroom's paths carry tokens), nothing is kept in a cache."""
+
+
+def headers_middleware() -> Any:
+    """The aiohttp middleware that adds ``PAGE_HEADERS`` to every answer not already sent (a websocket's is)."""
+    from aiohttp import web
+
+    @web.middleware
+    async def headers(request: web.Request, handler):
+        response = await handler(request)
+        if not getattr(response, "prepared", False):
+            response.headers.update(PAGE_HEADERS)
+        return response
+
+    return headers
+
+
 def serve_command(home: Path, *, read_only: bool = False, seed: int | None = None,
                   profile: str | None = None) -> str:
     """The command textual-serve runs for each browser tab: this Python, cmklab's console, this home."""
@@ -256,6 +282,7 @@ def make_server(command: str, *, host: str, port: int, title: str, policy: HostP
         async def _make_app(self) -> web.Application:
             app = await super()._make_app()
             app.middlewares.append(guard)
+            app.middlewares.append(headers_middleware())
             return app
 
         @aiohttp_jinja2.template("app_index.html")

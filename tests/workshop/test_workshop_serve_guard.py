@@ -298,3 +298,25 @@ def test_the_page_loads_nothing_from_another_host(lab, tmp_path):
             assert _run(_get_status(p, font.split(str(p), 1)[1], {})) == 200, font
         status, css = _run(_get_page(p, "/static/css/xterm.css", {}))
         assert status == 200 and "@import" not in css and not re.search(r"url\(\s*['\"]?(https?:)?//", css)
+
+
+async def _get_headers(port: int, path: str) -> tuple[int, dict[str, str], str]:
+    import aiohttp
+
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=DEADLINE)) as session:
+        async with session.get(f"http://127.0.0.1:{port}{path}") as resp:
+            return resp.status, dict(resp.headers), await resp.text()
+
+
+def test_no_other_page_can_frame_the_console_and_the_page_names_itself(lab, tmp_path):
+    """Another web page cannot show the console in a frame of its own (clickjacking: a framed page's
+    websocket carries this server's Origin, so the Origin check alone does not stop it); the page says
+    what it is in the browser's tab, and refers no other page to where it came from."""
+    with serving(lab, tmp_path, "--read-only") as s:
+        status, headers, body = _run(_get_headers(s.port, "/"))
+    assert status == 200
+    assert headers.get("X-Frame-Options") == "DENY"
+    assert "frame-ancestors 'none'" in headers.get("Content-Security-Policy", "")
+    assert headers.get("Referrer-Policy") == "no-referrer"
+    assert headers.get("X-Content-Type-Options") == "nosniff"
+    assert "<title>cmklab (read-only)</title>" in body
