@@ -35,7 +35,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from console.workshop.serve import TEMPLATES, HostPolicy, _url, guard_middleware, headers_middleware, split_host
+from console.workshop.serve import (TEMPLATES, HostPolicy, _url, console_service, guard_middleware,
+                                    headers_middleware, pump, split_host, terminal_size)
 
 from console.confine import ENV as CONFINE_ENV
 
@@ -218,7 +219,6 @@ class ClassroomServer:
 
     async def _drive(self, request, name: str, argv: list[str], *, who: str, count: bool = True):
         from aiohttp import web
-        from textual_serve.server import to_int
 
         group = self.consoles.setdefault(name, set())
         if count and sum(1 for s in group if s.counted and not s.closing) >= MAX_CONSOLES_PER_TRAINEE:
@@ -227,8 +227,7 @@ class ClassroomServer:
             raise web.HTTPTooManyRequests(text=f"429: {MAX_CONSOLES_PER_TRAINEE} consoles are open for you "
                                                "already; close a tab\n")
         websocket = web.WebSocketResponse(heartbeat=15)
-        width = max(20, min(400, to_int(request.query.get("width", "80"), 80)))
-        height = max(10, min(200, to_int(request.query.get("height", "24"), 24)))
+        width, height = terminal_size(request.query.get("width", "80"), request.query.get("height", "24"))
         service = None
         try:
             await websocket.prepare(request)
@@ -240,7 +239,7 @@ class ClassroomServer:
                 await asyncio.get_running_loop().run_in_executor(None, self.progress.joined, name)
             log.info("%s: console opened (%d open)", who, _open(group))
             await service.start(width, height)
-            await _pump(websocket, service)
+            await pump(websocket, service)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await websocket.close()
@@ -335,10 +334,9 @@ class ClassroomServer:
 def _console_service(argv: list[str], websocket, forks: "ForkServer | None" = None) -> Any:
     """A textual-serve ``AppService`` whose console is forked from the fork server (``forks``) or, without
     one, started from ``argv`` without a shell."""
-    from textual_serve.app_service import AppService
     from textual_serve.download_manager import DownloadManager
 
-    class Console(AppService):
+    class Console(console_service()):
         counted = True
         """A trainee's own console (False: the trainer's read-only view of it)."""
         closing = False
@@ -525,36 +523,6 @@ async def _reader(loop, fd: int) -> asyncio.StreamReader:
 
 def _open(group: set) -> int:
     return sum(1 for s in group if not s.closing)
-
-
-async def _pump(websocket, service) -> None:
-    """The browser's messages to the console (textual-serve's protocol: stdin, resize, ping, focus)."""
-    from aiohttp import WSMsgType
-
-    async for message in websocket:
-        if message.type != WSMsgType.TEXT:
-            continue
-        try:
-            envelope = json.loads(message.data)
-        except ValueError:
-            continue
-        if not isinstance(envelope, list) or not envelope:
-            continue
-        kind = envelope[0]
-        data = envelope[1] if len(envelope) > 1 else None
-        if kind == "stdin" and isinstance(data, str):
-            await service.send_bytes(data.encode("utf-8"))
-        elif kind == "resize" and isinstance(data, dict):
-            try:
-                await service.set_terminal_size(int(data["width"]), int(data["height"]))
-            except (KeyError, TypeError, ValueError):
-                continue
-        elif kind == "ping":
-            await websocket.send_json(["pong", data])
-        elif kind == "blur":
-            await service.blur()
-        elif kind == "focus":
-            await service.focus()
 
 
 __all__ = ["ClassroomServer", "console_argv", "redact"]
