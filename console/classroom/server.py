@@ -195,6 +195,7 @@ class ClassroomServer:
 
     async def trainee_page(self, request):
         t = self._trainee(request)
+        self._room_for_a_console(t.name)  # here, where the browser shows why (its socket's refusal shows nothing)
         return self._console_page(request, f"/t/{t.token}/ws", f"cmklab: {t.name}")
 
     async def trainer_page(self, request):
@@ -207,6 +208,17 @@ class ClassroomServer:
                                   f"cmklab: {t.name} (read-only)")
 
     # -- consoles ------------------------------------------------------------------------------------
+
+    def _room_for_a_console(self, name: str) -> None:
+        """HTTP 429 when ``name`` has ``MAX_CONSOLES_PER_TRAINEE`` consoles open already."""
+        from aiohttp import web
+
+        group = self.consoles.get(name, ())
+        if sum(1 for s in group if s.counted and not s.closing) >= MAX_CONSOLES_PER_TRAINEE:
+            log.warning("refused a console for %s: %d already open (at most %d per trainee)", name,
+                        MAX_CONSOLES_PER_TRAINEE, MAX_CONSOLES_PER_TRAINEE)
+            raise web.HTTPTooManyRequests(text=f"429: {MAX_CONSOLES_PER_TRAINEE} consoles are open for you "
+                                               "already; close a tab, then reload this page\n")
 
     async def trainee_ws(self, request):
         t = self._trainee(request)
@@ -221,11 +233,8 @@ class ClassroomServer:
         from aiohttp import web
 
         group = self.consoles.setdefault(name, set())
-        if count and sum(1 for s in group if s.counted and not s.closing) >= MAX_CONSOLES_PER_TRAINEE:
-            log.warning("refused a console for %s: %d already open (at most %d per trainee)", name,
-                        MAX_CONSOLES_PER_TRAINEE, MAX_CONSOLES_PER_TRAINEE)
-            raise web.HTTPTooManyRequests(text=f"429: {MAX_CONSOLES_PER_TRAINEE} consoles are open for you "
-                                               "already; close a tab\n")
+        if count:
+            self._room_for_a_console(name)
         websocket = web.WebSocketResponse(heartbeat=15)
         width, height = terminal_size(request.query.get("width", "80"), request.query.get("height", "24"))
         service = None
