@@ -376,3 +376,14 @@ def test_a_console_that_dies_closes_its_page(classroom):
     except asyncio.TimeoutError:
         pytest.fail("the page is still open on a console that died")
     wait_for(lambda: row(state(classroom), "trainee-01")["consoles"] == 0, "the dead console is not counted")
+
+
+def test_a_trainees_page_names_them_in_the_tab_and_no_other_page_may_frame_it(classroom):
+    import urllib.request
+
+    req = urllib.request.Request(classroom.links["trainee-01"])
+    with urllib.request.urlopen(req, timeout=DEADLINE) as resp:
+        headers, body = resp.headers, resp.read().decode()
+    assert "<title>cmklab: trainee-01</title>" in body
+    assert headers["X-Frame-Options"] == "DENY" and "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["Referrer-Policy"] == "no-referrer" and headers["Cache-Control"] == "no-store"
