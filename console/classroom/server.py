@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from console.workshop.serve import (TEMPLATES, HostPolicy, _url, console_service, guard_middleware,
+from console.workshop.serve import (TEMPLATES, HostPolicy, _url, console_service, font_size, guard_middleware,
                                     headers_middleware, pump, split_host, terminal_size)
 
 from console.confine import ENV as CONFINE_ENV
@@ -185,7 +185,7 @@ class ClassroomServer:
     def _console_page(self, request, ws_path: str, title: str):
         base = self._base(request)
         ws = ("wss:" if self.scheme == "https" else "ws:") + base.split(":", 1)[1] + ws_path
-        return self._render("app_index.html", font_size=16, app_websocket_url=ws,
+        return self._render("app_index.html", font_size=font_size(request.query.get("fontsize")), app_websocket_url=ws,
                             config={"static": {"url": base + "/static/"}}, application={"name": title})
 
     # -- pages ---------------------------------------------------------------------------------------

@@ -291,6 +291,19 @@ def terminal_size(width: Any, height: Any) -> tuple[int, int]:
     return bounded(width, 80, WIDTHS), bounded(height, 24, HEIGHTS)
 
 
+FONT_SIZES = (8, 48)
+
+
+def font_size(value: Any) -> int:
+    """A page's ``?fontsize=`` (a projector's view wants a big one): within ``FONT_SIZES``, 16 for what is
+    not a number."""
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        return 16
+    return max(FONT_SIZES[0], min(FONT_SIZES[1], n))
+
+
 @functools.cache
 def console_service() -> type:
     """textual-serve's ``AppService`` (one console process behind one page), which closes its page when the
@@ -344,7 +357,7 @@ def make_server(command: str, *, host: str, port: int, title: str, policy: HostP
 
     import aiohttp_jinja2
     from aiohttp import web
-    from textual_serve.server import Server, to_int
+    from textual_serve.server import Server
 
     class GuardedServer(Server):
         async def _make_app(self) -> web.Application:
@@ -383,7 +396,7 @@ def make_server(command: str, *, host: str, port: int, title: str, policy: HostP
             base = _url(host, port if port is not None else 80)
             router = request.app.router
             return {
-                "font_size": to_int(request.query.get("fontsize", "16"), 16),
+                "font_size": font_size(request.query.get("fontsize")),
                 "app_websocket_url": "ws:" + base.split(":", 1)[1] + str(router["websocket"].url_for()),
                 "config": {"static": {"url": base + str(router["static"].url_for(filename="/")).rstrip("/") + "/"}},
                 "application": {"name": self.title},

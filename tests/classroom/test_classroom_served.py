@@ -387,3 +387,12 @@ def test_a_trainees_page_names_them_in_the_tab_and_no_other_page_may_frame_it(cl
     assert "<title>cmklab: trainee-01</title>" in body
     assert headers["X-Frame-Options"] == "DENY" and "frame-ancestors 'none'" in headers["Content-Security-Policy"]
     assert headers["Referrer-Policy"] == "no-referrer" and headers["Cache-Control"] == "no-store"
+
+
+def test_the_projector_view_takes_a_bigger_font_as_cmklab_serve_does(classroom):
+    """``?fontsize=N`` (as textual-serve's pages take it) sizes the console's text, within bounds."""
+    view = f"/trainer/{classroom.trainer_token}/view/trainee-01"
+    for query, size in (("?fontsize=28", b"28"), ("", b"16"), ("?fontsize=900", b"48"), ("?fontsize=big", b"16")):
+        status, body = http(classroom, view + query)
+        assert status == 200
+        assert b'data-font-size="' + size + b'"' in body, query
