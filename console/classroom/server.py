@@ -35,7 +35,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from console.workshop.serve import TEMPLATES, HostPolicy, _url, guard_middleware, split_host
+from console.workshop.serve import (TEMPLATES, HostPolicy, _url, console_service, font_size, guard_middleware,
+                                    headers_middleware, pump, split_host, terminal_size)
 
 from console.confine import ENV as CONFINE_ENV
 
@@ -97,7 +98,7 @@ class ClassroomServer:
 
         statics = (Path(sys.modules[Server.__module__].__file__).parent / "static").resolve()
         app = web.Application(middlewares=[guard_middleware(self.policy, path_shown=redact, logger=log),
-                                           self._headers])
+                                           headers_middleware()])
         app.add_routes([
             web.get("/", self.index),
             web.get("/t/{token}", self.trainee_page),
@@ -114,26 +115,6 @@ class ClassroomServer:
         app.on_startup.append(self._start)
         app.on_shutdown.append(self._stop)
         return app
-
-    @staticmethod
-    def _no_store(response) -> None:
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-
-    @property
-    def _headers(self):
-        from aiohttp import web
-
-        @web.middleware
-        async def headers(request, handler):
-            response = await handler(request)
-            if not getattr(response, "prepared", False):
-                self._no_store(response)
-            return response
-
-        return headers
 
     async def _start(self, _app) -> None:
         self._task = asyncio.create_task(self._refresh_loop())
@@ -204,7 +185,7 @@ class ClassroomServer:
     def _console_page(self, request, ws_path: str, title: str):
         base = self._base(request)
         ws = ("wss:" if self.scheme == "https" else "ws:") + base.split(":", 1)[1] + ws_path
-        return self._render("app_index.html", font_size=16, app_websocket_url=ws,
+        return self._render("app_index.html", font_size=font_size(request.query.get("fontsize")), app_websocket_url=ws,
                             config={"static": {"url": base + "/static/"}}, application={"name": title})
 
     # -- pages ---------------------------------------------------------------------------------------
@@ -214,6 +195,7 @@ class ClassroomServer:
 
     async def trainee_page(self, request):
         t = self._trainee(request)
+        self._room_for_a_console(t.name)  # here, where the browser shows why (its socket's refusal shows nothing)
         return self._console_page(request, f"/t/{t.token}/ws", f"cmklab: {t.name}")
 
     async def trainer_page(self, request):
@@ -227,6 +209,17 @@ class ClassroomServer:
 
     # -- consoles ------------------------------------------------------------------------------------
 
+    def _room_for_a_console(self, name: str) -> None:
+        """HTTP 429 when ``name`` has ``MAX_CONSOLES_PER_TRAINEE`` consoles open already."""
+        from aiohttp import web
+
+        group = self.consoles.get(name, ())
+        if sum(1 for s in group if s.counted and not s.closing) >= MAX_CONSOLES_PER_TRAINEE:
+            log.warning("refused a console for %s: %d already open (at most %d per trainee)", name,
+                        MAX_CONSOLES_PER_TRAINEE, MAX_CONSOLES_PER_TRAINEE)
+            raise web.HTTPTooManyRequests(text=f"429: {MAX_CONSOLES_PER_TRAINEE} consoles are open for you "
+                                               "already; close a tab, then reload this page\n")
+
     async def trainee_ws(self, request):
         t = self._trainee(request)
         return await self._drive(request, t.name, console_argv(t.home), who=t.name)
@@ -238,17 +231,12 @@ class ClassroomServer:
 
     async def _drive(self, request, name: str, argv: list[str], *, who: str, count: bool = True):
         from aiohttp import web
-        from textual_serve.server import to_int
 
         group = self.consoles.setdefault(name, set())
-        if count and sum(1 for s in group if s.counted and not s.closing) >= MAX_CONSOLES_PER_TRAINEE:
-            log.warning("refused a console for %s: %d already open (at most %d per trainee)", name,
-                        MAX_CONSOLES_PER_TRAINEE, MAX_CONSOLES_PER_TRAINEE)
-            raise web.HTTPTooManyRequests(text=f"429: {MAX_CONSOLES_PER_TRAINEE} consoles are open for you "
-                                               "already; close a tab\n")
+        if count:
+            self._room_for_a_console(name)
         websocket = web.WebSocketResponse(heartbeat=15)
-        width = max(20, min(400, to_int(request.query.get("width", "80"), 80)))
-        height = max(10, min(200, to_int(request.query.get("height", "24"), 24)))
+        width, height = terminal_size(request.query.get("width", "80"), request.query.get("height", "24"))
         service = None
         try:
             await websocket.prepare(request)
@@ -260,7 +248,7 @@ class ClassroomServer:
                 await asyncio.get_running_loop().run_in_executor(None, self.progress.joined, name)
             log.info("%s: console opened (%d open)", who, _open(group))
             await service.start(width, height)
-            await _pump(websocket, service)
+            await pump(websocket, service)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await websocket.close()
@@ -355,10 +343,9 @@ class ClassroomServer:
 def _console_service(argv: list[str], websocket, forks: "ForkServer | None" = None) -> Any:
     """A textual-serve ``AppService`` whose console is forked from the fork server (``forks``) or, without
     one, started from ``argv`` without a shell."""
-    from textual_serve.app_service import AppService
     from textual_serve.download_manager import DownloadManager
 
-    class Console(AppService):
+    class Console(console_service()):
         counted = True
         """A trainee's own console (False: the trainer's read-only view of it)."""
         closing = False
@@ -545,36 +532,6 @@ async def _reader(loop, fd: int) -> asyncio.StreamReader:
 
 def _open(group: set) -> int:
     return sum(1 for s in group if not s.closing)
-
-
-async def _pump(websocket, service) -> None:
-    """The browser's messages to the console (textual-serve's protocol: stdin, resize, ping, focus)."""
-    from aiohttp import WSMsgType
-
-    async for message in websocket:
-        if message.type != WSMsgType.TEXT:
-            continue
-        try:
-            envelope = json.loads(message.data)
-        except ValueError:
-            continue
-        if not isinstance(envelope, list) or not envelope:
-            continue
-        kind = envelope[0]
-        data = envelope[1] if len(envelope) > 1 else None
-        if kind == "stdin" and isinstance(data, str):
-            await service.send_bytes(data.encode("utf-8"))
-        elif kind == "resize" and isinstance(data, dict):
-            try:
-                await service.set_terminal_size(int(data["width"]), int(data["height"]))
-            except (KeyError, TypeError, ValueError):
-                continue
-        elif kind == "ping":
-            await websocket.send_json(["pong", data])
-        elif kind == "blur":
-            await service.blur()
-        elif kind == "focus":
-            await service.focus()
 
 
 __all__ = ["ClassroomServer", "console_argv", "redact"]

@@ -28,7 +28,10 @@ server is started.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import ipaddress
+import json
 import logging
 import re
 import shlex
@@ -231,6 +234,32 @@ def guard_middleware(policy: HostPolicy, *, path_shown: Callable[[str], str] = s
     return guard
 
 
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+"""On every answer of the browser consoles' servers: no other page may frame a console (clickjacking: a
+framed page's websocket carries this server's Origin, which the guard lets through), none is told where it
+came from (a classroom's paths carry tokens), nothing is kept in a cache."""
+
+
+def headers_middleware() -> Any:
+    """The aiohttp middleware that adds ``PAGE_HEADERS`` to every answer not already sent (a websocket's is)."""
+    from aiohttp import web
+
+    @web.middleware
+    async def headers(request: web.Request, handler):
+        response = await handler(request)
+        if not getattr(response, "prepared", False):
+            response.headers.update(PAGE_HEADERS)
+        return response
+
+    return headers
+
+
 def serve_command(home: Path, *, read_only: bool = False, seed: int | None = None,
                   profile: str | None = None) -> str:
     """The command textual-serve runs for each browser tab: this Python, cmklab's console, this home."""
@@ -245,18 +274,119 @@ def serve_command(home: Path, *, read_only: bool = False, seed: int | None = Non
     return shlex.join(parts)
 
 
+WIDTHS = (20, 400)
+HEIGHTS = (10, 200)
+
+
+def terminal_size(width: Any, height: Any) -> tuple[int, int]:
+    """A browser's terminal size as a console gets it: within ``WIDTHS`` x ``HEIGHTS`` (a page that asks for
+    100,000 columns would have its console draw screens of billions of cells), 80x24 for what is not a number."""
+    def bounded(value: Any, default: int, limits: tuple[int, int]) -> int:
+        try:
+            n = int(value)
+        except (TypeError, ValueError):
+            n = default
+        return max(limits[0], min(limits[1], n))
+
+    return bounded(width, 80, WIDTHS), bounded(height, 24, HEIGHTS)
+
+
+FONT_SIZES = (8, 48)
+
+
+def font_size(value: Any) -> int:
+    """A page's ``?fontsize=`` (a projector's view wants a big one): within ``FONT_SIZES``, 16 for what is
+    not a number."""
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        return 16
+    return max(FONT_SIZES[0], min(FONT_SIZES[1], n))
+
+
+@functools.cache
+def console_service() -> type:
+    """textual-serve's ``AppService`` (one console process behind one page), which closes its page when the
+    console's output ends. A console that quits says so first and textual-serve closes the page then; one
+    that died (killed, crashed) said nothing, and its page stayed open on a screen that no longer answered."""
+    from textual_serve.app_service import AppService
+
+    class ConsoleService(AppService):
+        async def run(self) -> None:
+            try:
+                await super().run()
+            finally:
+                with contextlib.suppress(Exception):
+                    await self.remote_close()
+
+    return ConsoleService
+
+
+async def pump(websocket: Any, service: Any) -> None:
+    """The page's messages to its console (textual-serve's protocol: stdin, resize, ping, focus, blur), until the
+    page goes; a message that is not the protocol's is ignored, a size is bounded (``terminal_size``)."""
+    from aiohttp import WSMsgType
+
+    async for message in websocket:
+        if message.type != WSMsgType.TEXT:
+            continue
+        try:
+            envelope = json.loads(message.data)
+        except ValueError:
+            continue
+        if not isinstance(envelope, list) or not envelope:
+            continue
+        kind = envelope[0]
+        data = envelope[1] if len(envelope) > 1 else None
+        if kind == "stdin" and isinstance(data, str):
+            await service.send_bytes(data.encode("utf-8"))
+        elif kind == "resize" and isinstance(data, dict) and "width" in data and "height" in data:
+            await service.set_terminal_size(*terminal_size(data["width"], data["height"]))
+        elif kind == "ping":
+            await websocket.send_json(["pong", data])
+        elif kind == "blur":
+            await service.blur()
+        elif kind == "focus":
+            await service.focus()
+
+
 def make_server(command: str, *, host: str, port: int, title: str, policy: HostPolicy) -> Any:
     """A textual-serve ``Server`` that refuses requests whose ``Host`` (or websocket ``Origin``)
     does not name it."""
+    import asyncio
+
     import aiohttp_jinja2
     from aiohttp import web
-    from textual_serve.server import Server, to_int
+    from textual_serve.server import Server
 
     class GuardedServer(Server):
         async def _make_app(self) -> web.Application:
             app = await super()._make_app()
             app.middlewares.append(guard)
+            app.middlewares.append(headers_middleware())
             return app
+
+        async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+            """textual-serve's, with a console that closes its page when it ends however it ends
+            (``console_service``) and a bounded terminal size (``terminal_size``, ``pump``)."""
+            websocket = web.WebSocketResponse(heartbeat=15)
+            width, height = terminal_size(request.query.get("width", "80"), request.query.get("height", "24"))
+            service = None
+            try:
+                await websocket.prepare(request)
+                service = console_service()(self.command, write_bytes=websocket.send_bytes,
+                                            write_str=websocket.send_str, close=websocket.close,
+                                            download_manager=self.download_manager, debug=self.debug)
+                await service.start(width, height)
+                await pump(websocket, service)
+            except asyncio.CancelledError:
+                await websocket.close()
+            except Exception as error:  # noqa: BLE001 - as textual-serve: logged, the page closes
+                log.warning("a console failed: %s", error)
+            finally:
+                if service is not None:
+                    await service.stop()
+            return websocket
 
         @aiohttp_jinja2.template("app_index.html")
         async def handle_index(self, request: web.Request) -> dict[str, Any]:
@@ -266,7 +396,7 @@ def make_server(command: str, *, host: str, port: int, title: str, policy: HostP
             base = _url(host, port if port is not None else 80)
             router = request.app.router
             return {
-                "font_size": to_int(request.query.get("fontsize", "16"), 16),
+                "font_size": font_size(request.query.get("fontsize")),
                 "app_websocket_url": "ws:" + base.split(":", 1)[1] + str(router["websocket"].url_for()),
                 "config": {"static": {"url": base + str(router["static"].url_for(filename="/")).rstrip("/") + "/"}},
                 "application": {"name": self.title},

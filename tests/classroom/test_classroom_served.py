@@ -14,6 +14,8 @@ import subprocess
 import sys
 import zipfile
 
+import pytest
+
 import os as _os
 import sys as _sys
 
@@ -333,3 +335,64 @@ def test_a_trainee_has_at_most_three_consoles_open(classroom):
 
     assert asyncio.run(go()) == 429
     assert "refused a console for trainee-01: 3 already open" in classroom.log()
+
+
+def test_a_fourth_tab_gets_a_page_that_says_why_not_a_console_that_ends_at_once(classroom):
+    """With three consoles open, the fourth tab's page is the 429 that says to close a tab (its socket
+    would be refused, and textual-serve's page says only "Session ended"); once one closes, it opens."""
+    path = trainee_ws(classroom, "trainee-01")
+    page = f"/t/{classroom.token('trainee-01')}"
+
+    async def go():
+        async with browser(classroom, path) as a, browser(classroom, path) as b:
+            for tab in (a, b):
+                await tab.until(b"step 1/4")
+            async with browser(classroom, path) as c:
+                await c.until(b"step 1/4")
+                status, body = http(classroom, page)
+                assert status == 429, status
+                assert b"close a tab" in body and b"trainee-01" not in body
+            wait_for(lambda: http(classroom, page)[0] == 200, "a third console may open again")
+
+    asyncio.run(go())
+
+
+def test_a_console_that_dies_closes_its_page(classroom):
+    """A console killed (or crashed) closes its page, which says the session ended and offers to restart
+    it, instead of a screen that no longer answers; it no longer counts among the trainee's consoles."""
+    import aiohttp
+
+    async def go():
+        async with browser(classroom, trainee_ws(classroom, "trainee-01")) as a:
+            await a.until(b"step 1/4")
+            [(pid, _home)] = classroom.consoles()
+            os.kill(pid, signal.SIGKILL)
+            while (await a.ws.receive()).type not in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
+                                                      aiohttp.WSMsgType.CLOSING):
+                pass
+
+    try:
+        asyncio.run(asyncio.wait_for(go(), DEADLINE))
+    except asyncio.TimeoutError:
+        pytest.fail("the page is still open on a console that died")
+    wait_for(lambda: row(state(classroom), "trainee-01")["consoles"] == 0, "the dead console is not counted")
+
+
+def test_a_trainees_page_names_them_in_the_tab_and_no_other_page_may_frame_it(classroom):
+    import urllib.request
+
+    req = urllib.request.Request(classroom.links["trainee-01"])
+    with urllib.request.urlopen(req, timeout=DEADLINE) as resp:
+        headers, body = resp.headers, resp.read().decode()
+    assert "<title>cmklab: trainee-01</title>" in body
+    assert headers["X-Frame-Options"] == "DENY" and "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["Referrer-Policy"] == "no-referrer" and headers["Cache-Control"] == "no-store"
+
+
+def test_the_projector_view_takes_a_bigger_font_as_cmklab_serve_does(classroom):
+    """``?fontsize=N`` (as textual-serve's pages take it) sizes the console's text, within bounds."""
+    view = f"/trainer/{classroom.trainer_token}/view/trainee-01"
+    for query, size in (("?fontsize=28", b"28"), ("", b"16"), ("?fontsize=900", b"48"), ("?fontsize=big", b"16")):
+        status, body = http(classroom, view + query)
+        assert status == 200
+        assert b'data-font-size="' + size + b'"' in body, query

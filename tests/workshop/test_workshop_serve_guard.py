@@ -298,3 +298,80 @@ def test_the_page_loads_nothing_from_another_host(lab, tmp_path):
             assert _run(_get_status(p, font.split(str(p), 1)[1], {})) == 200, font
         status, css = _run(_get_page(p, "/static/css/xterm.css", {}))
         assert status == 200 and "@import" not in css and not re.search(r"url\(\s*['\"]?(https?:)?//", css)
+
+
+async def _get_headers(port: int, path: str) -> tuple[int, dict[str, str], str]:
+    import aiohttp
+
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=DEADLINE)) as session:
+        async with session.get(f"http://127.0.0.1:{port}{path}") as resp:
+            return resp.status, dict(resp.headers), await resp.text()
+
+
+def test_no_other_page_can_frame_the_console_and_the_page_names_itself(lab, tmp_path):
+    """Another web page cannot show the console in a frame of its own (clickjacking: a framed page's
+    websocket carries this server's Origin, so the Origin check alone does not stop it); the page says
+    what it is in the browser's tab, and refers no other page to where it came from."""
+    with serving(lab, tmp_path, "--read-only") as s:
+        status, headers, body = _run(_get_headers(s.port, "/"))
+    assert status == 200
+    assert headers.get("X-Frame-Options") == "DENY"
+    assert "frame-ancestors 'none'" in headers.get("Content-Security-Policy", "")
+    assert headers.get("Referrer-Policy") == "no-referrer"
+    assert headers.get("X-Content-Type-Options") == "nosniff"
+    assert "<title>cmklab (read-only)</title>" in body
+
+
+def _descendants(pid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of every process under ``pid``."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                ppid = int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], list(children.get(pid, []))
+    while todo:
+        p = todo.pop()
+        with contextlib.suppress(OSError):
+            out.append((p, open(f"/proc/{p}/cmdline").read().replace("\0", " ")))
+        todo += children.get(p, [])
+    return out
+
+
+def test_a_console_that_dies_closes_its_page(lab, tmp_path):
+    """A browser tab's console killed (or crashed) closes the tab's page, which says the session ended and
+    offers to restart it, instead of a screen that no longer answers."""
+    import aiohttp
+
+    async def go(port: int, server: int) -> None:
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(f"http://127.0.0.1:{port}/ws?width=100&height=30",
+                                          headers={"Origin": f"http://127.0.0.1:{port}"}) as ws:
+                got = b""
+                while b"vaults" not in got:
+                    msg = await ws.receive()
+                    assert msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT), msg
+                    got += msg.data if msg.type == aiohttp.WSMsgType.BINARY else b""
+                consoles = [p for p, argv in _descendants(server) if "-m console --home" in argv and "sh -c" not in argv]
+                assert len(consoles) == 1, _descendants(server)
+                os.kill(consoles[0], 9)
+                while (await ws.receive()).type not in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
+                                                        aiohttp.WSMsgType.CLOSING):
+                    pass
+
+    with serving(lab, tmp_path, "--read-only") as s:
+        try:
+            _run(go(s.port, s.proc.pid))
+        except asyncio.TimeoutError:
+            pytest.fail("the page is still open on a console that died")
+
+
+def test_a_page_cannot_make_its_console_draw_a_huge_screen():
+    """The sizes a page asks for are bounded before a console gets them."""
+    from console.workshop.serve import HEIGHTS, WIDTHS, terminal_size
+
+    assert terminal_size("120", "40") == (120, 40)
+    assert terminal_size(10 ** 6, 10 ** 6) == (WIDTHS[1], HEIGHTS[1])
+    assert terminal_size("-5", 0) == (WIDTHS[0], HEIGHTS[0])
+    assert terminal_size("wide", None) == (80, 24)
