@@ -889,7 +889,7 @@ class CmkApp(App):
             self._skip_own_events()  # its events are this console's, not another process's
             if self.main is not None:
                 self.main.refresh_data()
-            counts = ", ".join(f"{n} {k}" for k, n in (report.counts if report else {}).items() if n)
+            counts = report.modelled() if report else ""
             self.notify(shorten(f"modelled: {counts or 'nothing'}"), title="Imported a twin", timeout=8)
 
     def copy_log(self, entry: LogEntry) -> None:

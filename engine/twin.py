@@ -190,9 +190,13 @@ class Report:
     def complete(self) -> bool:
         return not self.skipped
 
+    def modelled(self) -> str:
+        """What the import modelled (or would), as people say it: "2 disks, 1 snapshot" ("" for nothing)."""
+        return ", ".join(f"{n:,} {k[:-1] if n == 1 and k.endswith('s') else k}" for k, n in self.counts.items() if n)
+
     def lines(self) -> list[str]:
         out = []
-        done = ", ".join(f"{n} {k}" for k, n in self.counts.items() if n)
+        done = self.modelled()
         title = "nothing imported; the input would model" if self.refused else "modelled"
         out.append(f"{title}: {done or 'nothing'}" + (f" (subscription {self.subscription})"
                                                        if self.subscription else ""))

@@ -1130,3 +1130,13 @@ def test_an_import_on_another_thread_never_forks_its_wraps():
     t.start()
     t.join()
     assert seen == [False]
+
+
+def test_the_summary_says_one_resource_in_the_singular():
+    """"1 snapshots" read as a slip: the summary (CLI and console) says one of a kind in the singular."""
+    from engine.twin import Report
+
+    report = Report(counts={"disks": 12, "snapshots": 1, "VMs": 1, "key versions": 3, "images": 0,
+                            "role assignments": 1200})
+    assert report.modelled() == "12 disks, 1 snapshot, 1 VM, 3 key versions, 1,200 role assignments"
+    assert report.lines()[0] == "modelled: 12 disks, 1 snapshot, 1 VM, 3 key versions, 1,200 role assignments"
