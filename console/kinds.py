@@ -102,6 +102,8 @@ def _key_lines(engine, idx: Index, k, only_version: str | None = None) -> list[L
                     "ok" if problem is None and validity is None else "bad"))
         if validity is not None:
             out.append((f"    {validity[1]}", "warn"))
+        if ver.get("standIn"):
+            out.append((f"    {views.STAND_IN_NOTE}", "dim"))
         sets = idx.des_by_kid.get(kid.lower(), [])
         res = idx.res_by_kid.get(kid.lower(), [])
         for d in sets:

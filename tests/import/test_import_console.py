@@ -39,6 +39,9 @@ async def test_every_pane_and_row_of_a_twin_draws():
         await settle(pilot)
         key = engine.t["keys"]["https://kv-prod-cmk.vault.azure.net/keys/disk-key"]
         assert "stand-in" in json.dumps(azure_doc(engine, "key", key))
+        # the detail panel says it too, under each version, not only in the Azure JSON further down
+        why = str(main.query_one("#detail-why").render())
+        assert "generated stand-in material" in why
         await select(pilot, "vms", "vm-ultra-01")
         await settle(pilot)
         assert app.is_running
