@@ -1031,6 +1031,13 @@ def list_vmss(ep, req: Req, sub: str, rg: str) -> Resp:
         ("scalesets",), where=lambda s: s.resource_group.lower() == rg.lower())]))
 
 
+@ROUTER.add("GET", SUB + r"/providers/Microsoft\.Compute/virtualMachineScaleSets")
+def list_all_vmss(ep, req: Req, sub: str) -> Resp:
+    """ARM's list of the subscription's scale sets (the SDK's ``virtual_machine_scale_sets.list_all``)."""
+    _check(ep, req, sub)
+    return Resp(200, _page([_vmss_wire(ep, s) for s in ep.engine.list_scale_sets()]))
+
+
 @ROUTER.add("GET", VMSS + r"/virtualMachines")
 def vmss_instances(ep, req: Req, sub: str, rg: str, name: str) -> Resp:
     _check(ep, req, sub)
