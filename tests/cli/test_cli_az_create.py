@@ -134,3 +134,30 @@ def test_vm_create_takes_the_generation_of_the_image_its_alias_names(cli, rg, im
                    "instanceView.hyperVGeneration") == generation
     os_disk = vm["storageProfile"]["osDisk"]["name"]
     assert cli.tsv("disk", "show", "-g", rg, "-n", os_disk, "--query", "hyperVGeneration") == generation
+
+
+def test_create_on_one_that_exists_without_tags_clears_them_as_az_s_put_does(cli, rg):
+    """az 2.91's ``disk create``, ``snapshot create`` and ``image create`` send ``"tags": tags or {}`` in their PUT
+    (the request body ``--debug`` prints, through ``cmklab endpoint``): a second create without ``--tags`` replaces
+    the tags with none, one with ``--tags`` with those given."""
+    cli.ok("disk", "create", "-g", rg, "-n", "d1", "-z", "4", "--os-type", "Linux", "--tags", "a=1", "-o", "none")
+    assert cli.ok("disk", "create", "-g", rg, "-n", "d1", "-z", "4", "--os-type", "Linux").json["tags"] == {}
+    cli.ok("disk", "create", "-g", rg, "-n", "d1", "-z", "4", "--tags", "a=1", "-o", "none")
+    assert cli.ok("disk", "create", "-g", rg, "-n", "d1", "-z", "4", "--tags", "b=2").json["tags"] == {"b": "2"}
+    cli.ok("snapshot", "create", "-g", rg, "-n", "s1", "--source", "d1", "--tags", "a=1", "-o", "none")
+    assert cli.ok("snapshot", "create", "-g", rg, "-n", "s1", "--source", "d1").json["tags"] == {}
+    cli.ok("image", "create", "-g", rg, "-n", "i1", "--source", "d1", "--os-type", "Linux", "--tags", "a=1",
+           "-o", "none")
+    assert cli.ok("image", "create", "-g", rg, "-n", "i1", "--source", "d1", "--os-type", "Linux").json["tags"] == {}
+
+
+def test_a_set_created_again_without_tags_has_none_as_arms_put_leaves_it(cli, landscape):
+    """``disk-encryption-set create`` (AAZ) sends no tags without ``--tags``; ARM's PUT resets what it is not given,
+    as it resets the set's automatic rotation when the PUT does not turn it on."""
+    rg, kid = landscape["rg"], landscape["kid"]
+    made = cli.ok("disk-encryption-set", "create", "-n", "des1", "-g", rg, "--key-url", kid, "--source-vault", "kv1",
+                  "--tags", "a=1").json
+    assert made["tags"] == {"a": "1"}
+    again = cli.ok("disk-encryption-set", "create", "-n", "des1", "-g", rg, "--key-url", kid, "--source-vault",
+                   "kv1").json
+    assert (again["tags"], again["id"]) == ({}, made["id"])
