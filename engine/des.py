@@ -100,8 +100,7 @@ class DesBackend(EngineCore):
                                      code="InvalidResourceLocation")
                 des = self.update_des(des.name, des.resource_group, key_url=key_url, source_vault=source_vault,
                                       rotation_to_latest=bool(rotation_to_latest), encryption_type=etype)
-                if tags is not None:
-                    des.tags = dict(tags)
+                des.tags = dict(tags or {})  # a PUT's tags replace the set's (none given: none; see _put_existing)
                 return des
             in_region = sum(1 for d in self.t["des"].values() if d.location == loc)
             if in_region >= self.rules.des_per_region:

@@ -462,9 +462,12 @@ class DisksBackend(EngineCore):
     def _put_existing(self, r: Disk, *, location, sku, size_gb, encryption_type, des_arg, source, os_type, tags,
                       zone, props, hyper_v_generation) -> Disk:
         """A create (ARM's PUT) of a disk, snapshot or image that exists: what it gives changes as an update would
-        (a disk through :meth:`update_disk`: it grows, changes SKU or encryption on its rules; tags and plain
-        properties given are set); what is fixed at creation (region, source, zone) must be the same, as ARM refuses
-        a change of it (``InvalidResourceLocation``, ``PropertyChangeNotAllowed``); what is not given is kept."""
+        (a disk through :meth:`update_disk`: it grows, changes SKU or encryption on its rules; plain properties given
+        are set); what is fixed at creation (region, source, zone) must be the same, as ARM refuses a change of it
+        (``InvalidResourceLocation``, ``PropertyChangeNotAllowed``); what is not given is kept, but the tags: a PUT's
+        tags replace the resource's, none when it carries none (az 2.91's disk, snapshot and image create send
+        ``"tags": tags or {}``; ARM's PUT resets what it is not given, Microsoft Learn's "Azure Resource Manager
+        deployment modes": "Properties that aren't included ... are reset to the default values")."""
         what = {"disk": "disk", "snapshot": "snapshot", "image": "image"}[r.kind]
         if location and check_region(location) != r.location:
             raise BadRequest(f"The resource '{r.name}' already exists in location '{r.location}' in resource group "
@@ -490,7 +493,7 @@ class DisksBackend(EngineCore):
             return self.update_disk(r.name, r.resource_group, encryption_type=encryption_type,
                                     disk_encryption_set=des_arg, sku=sku if sku != r.sku else None,
                                     size_gb=size_gb if size_gb is not None and size_gb != r.size_gb else None,
-                                    tags=tags, props=props)
+                                    tags=dict(tags or {}), props=props)
         if encryption_type is not None or des_arg is not None:
             etype, des = self._resolve_encryption(location=r.location, sku=r.sku, encryption_type=encryption_type,
                                                   des_arg=des_arg, what=f"{what} {r.name}")
@@ -504,8 +507,7 @@ class DisksBackend(EngineCore):
         self._touch(r)
         if r.kind == "snapshot" and sku and sku != r.sku:
             r.sku = sku
-        if tags is not None:
-            r.tags = dict(tags)
+        r.tags = dict(tags or {})
         if props:
             r.props = merge_props(copy.deepcopy(r.props), copy.deepcopy(props))
         self._emit(ev.ResourceChanged, f"{what} {r.name} updated", resource=r.id)

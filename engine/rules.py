@@ -41,6 +41,61 @@ EAH_UNSUPPORTED_FAMILIES = frozenset(f.lower() for f in (
 VM_SIZE_RE = re.compile(r"^Standard_(?P<letters>[A-Z]+)(?P<num>\d+)(?P<feat>[a-z-]*)(?:_(?P<ver>v\d+))?\Z")
 VM_SIZE_HELP = "an Azure size such as Standard_DS3_v2, Standard_D4s_v3, Standard_E4s_v3, Standard_B2s"
 
+IMAGE_ALIASES = {
+    # az 2.91's table (azure/cli/command_modules/vm/_alias.py): publisher, offer, SKU; the generation that SKU boots
+    "AzureLinux4": ("Linux", 30, "microsoftazurelinux", "azurelinux-4", "4", "V2"),
+    "AzureLinux4Arm64": ("Linux", 30, "microsoftazurelinux", "azurelinux-4", "4-arm64", "V2"),
+    "AzureLinux4Gen1": ("Linux", 30, "microsoftazurelinux", "azurelinux-4", "4-gen1", "V1"),
+    "CentOS85Gen2": ("Linux", 30, "OpenLogic", "CentOS", "8_5-gen2", "V2"),
+    "Debian11": ("Linux", 30, "Debian", "debian-11", "11-backports-gen2", "V2"),
+    "FlatcarLinuxFreeGen2": ("Linux", 30, "kinvolk", "flatcar-container-linux-free", "stable-gen2", "V2"),
+    "OpenSuseLeap154Gen2": ("Linux", 30, "SUSE", "openSUSE-leap-15-4", "gen2", "V2"),
+    "RHELRaw8LVMGen2": ("Linux", 64, "RedHat", "RHEL", "8-lvm-gen2", "V2"),
+    "SuseSles15SP3": ("Linux", 30, "SUSE", "sles-15-sp3", "gen2", "V2"),
+    "Ubuntu2204": ("Linux", 30, "Canonical", "0001-com-ubuntu-server-jammy", "22_04-lts-gen2", "V2"),
+    "Win2022Datacenter": ("Windows", 127, "MicrosoftWindowsServer", "WindowsServer", "2022-datacenter-g2", "V2"),
+    "Win2022AzureEditionCore": ("Windows", 127, "MicrosoftWindowsServer", "WindowsServer",
+                                "2022-datacenter-azure-edition-core", "V2"),
+    "Win2019Datacenter": ("Windows", 127, "MicrosoftWindowsServer", "WindowsServer", "2019-datacenter-gensecond",
+                          "V2"),
+    "Win2016Datacenter": ("Windows", 127, "MicrosoftWindowsServer", "WindowsServer", "2016-datacenter-gensecond",
+                          "V2"),
+    "Win2012R2Datacenter": ("Windows", 127, "MicrosoftWindowsServer", "WindowsServer", "2012-R2-Datacenter", "V1"),
+    "Win2012Datacenter": ("Windows", 127, "MicrosoftWindowsServer", "WindowsServer", "2012-Datacenter", "V1"),
+    # cmklab's own, not in az 2.91's table
+    "UbuntuLTS": ("Linux", 30, "Canonical", "0001-com-ubuntu-server-jammy", "22_04-lts-gen2", "V2"),
+    "Ubuntu2404": ("Linux", 30, "Canonical", "ubuntu-24_04-lts", "server", "V2"),
+    "Debian12": ("Linux", 30, "Debian", "debian-12", "12-gen2", "V2"),
+    "RHEL": ("Linux", 64, "RedHat", "RHEL", "8-lvm-gen2", "V2"),
+}
+"""``az vm create --image``'s URN aliases: OS type, OS disk size (GB), publisher, offer, SKU and the Hyper-V generation
+of the image the SKU names (a ``-gen2``/``-g2``/``gensecond`` SKU, Azure Linux 4 and Windows Server 2022 Azure
+Edition are Gen2 only; a VM and its OS disk take the image's generation)."""
+_ALIAS_KEYS = {a.lower().replace("-", ""): a for a in IMAGE_ALIASES}
+
+
+def image_alias(image: str | None) -> str | None:
+    """The alias ``image`` names (case-insensitive, as az matches them), or None."""
+    if not image or image.startswith("/"):
+        return None
+    return _ALIAS_KEYS.get(image.lower().replace("-", "").replace(":", ""))
+
+
+def image_generation(image: str | None) -> str | None:
+    """The Hyper-V generation of a marketplace image, an alias or a URN (``publisher:offer:sku:version``): the alias
+    table's, or by the SKU's name (``-gen2``, ``-g2``, ``gensecond``: V2; else V1); None for anything else."""
+    alias = image_alias(image)
+    if alias is not None:
+        return IMAGE_ALIASES[alias][5]
+    if not image or image.count(":") != 3:
+        return None
+    pub, offer, sku, _ = (p.lower() for p in image.split(":"))
+    known = next((a for a in IMAGE_ALIASES.values() if (a[2].lower(), a[3].lower(), a[4].lower()) == (pub, offer, sku)),
+                 None)
+    if known is not None:
+        return known[5]
+    return "V2" if re.search(r"(gen2|-g2|gensecond)$", sku) else "V1"
+
 DISK_SKUS = ("Standard_LRS", "Premium_LRS", "StandardSSD_LRS", "UltraSSD_LRS", "Premium_ZRS", "StandardSSD_ZRS",
              "PremiumV2_LRS")
 """Every disk SKU a profile offers, in az's order: the ONE list. ``az disk create|update`` and ``az vm disk attach``

@@ -18,7 +18,7 @@ from typing import Any
 from ._lazy import crypto
 from .ids import deleted_key_id, key_id, parse_key_url, vault_uri
 from .models import DATA_TABLES, PowerState
-from .rules import ROLE_IDS, SKU_TIER
+from .rules import IMAGE_ALIASES, ROLE_IDS, SKU_TIER, image_alias
 
 STAND_IN_NOTE = "generated stand-in material of an imported twin: the real key never leaves Azure"
 
@@ -510,29 +510,14 @@ def resource_view(engine, r) -> dict:
 
 # ---- virtual machines -------------------------------------------------------------------------------------
 
-MARKETPLACE_REFERENCES = {
-    "ubuntu2204": ("Canonical", "0001-com-ubuntu-server-jammy", "22_04-lts-gen2"),
-    "ubuntults": ("Canonical", "0001-com-ubuntu-server-jammy", "22_04-lts-gen2"),
-    "ubuntu2404": ("Canonical", "ubuntu-24_04-lts", "server"),
-    "debian11": ("Debian", "debian-11", "11-backports-gen2"),
-    "debian12": ("Debian", "debian-12", "12-gen2"),
-    "rhel": ("RedHat", "RHEL", "8-lvm-gen2"),
-    "centos85gen2": ("OpenLogic", "CentOS", "8_5-gen2"),
-    "win2022datacenter": ("MicrosoftWindowsServer", "WindowsServer", "2022-datacenter-g2"),
-    "win2019datacenter": ("MicrosoftWindowsServer", "WindowsServer", "2019-Datacenter"),
-    "win2016datacenter": ("MicrosoftWindowsServer", "WindowsServer", "2016-Datacenter"),
-    "win2012r2datacenter": ("MicrosoftWindowsServer", "WindowsServer", "2012-R2-Datacenter"),
-}
-
-
 def _image_parts(image: str) -> tuple[str, str, str, str] | None:
     if not image or image.startswith("/"):
         return None
     if image.count(":") == 3:
         pub, offer, sku, version = image.split(":")
         return pub, offer, sku, version
-    ref = MARKETPLACE_REFERENCES.get(image.lower().replace("-", "").replace(":", ""))
-    return (*ref, "latest") if ref else None
+    alias = image_alias(image)
+    return (*IMAGE_ALIASES[alias][2:5], "latest") if alias else None
 
 
 def image_reference(image: str) -> dict:

@@ -23,15 +23,8 @@ from .core import INDEX_VERSION, EngineCore
 from .ids import arm_id, check_name, implicit_disk_name, key_id, parse_arm_id, parse_key_url, short_key_url
 from .repository import refuse_if_read_only
 from .models import DATA_TABLES, POWER_TRANSITIONS, Disk, PowerState, ScaleSet, VirtualMachine
-from .rules import DISK_SKUS, ENC_PLATFORM, MAX_DATA_DISKS, PREMIUM_V2, VM_SIZE_HELP, VM_SIZE_RE, ZONAL_REGIONS, ZONES, \
-    lun_problem, lun_used_problem, vm_family_supports_eah
-
-MARKETPLACE_IMAGES = {
-    "ubuntu2204": ("Linux", 30), "ubuntults": ("Linux", 30), "ubuntu2404": ("Linux", 30),
-    "debian11": ("Linux", 30), "debian12": ("Linux", 30), "rhel": ("Linux", 64), "centos85gen2": ("Linux", 30),
-    "win2022datacenter": ("Windows", 127), "win2019datacenter": ("Windows", 127),
-    "win2016datacenter": ("Windows", 127), "win2012r2datacenter": ("Windows", 127),
-}
+from .rules import DISK_SKUS, ENC_PLATFORM, IMAGE_ALIASES, MAX_DATA_DISKS, PREMIUM_V2, VM_SIZE_HELP, VM_SIZE_RE, \
+    ZONAL_REGIONS, ZONES, image_alias, image_generation, lun_problem, lun_used_problem, vm_family_supports_eah
 
 
 class VmsBackend(EngineCore):
@@ -103,13 +96,13 @@ class VmsBackend(EngineCore):
                                 scale_set=scale_set, tags=dict(tags or {}), power=PowerState.DEALLOCATED.value,
                                 zone=zone, props=merge_props({}, copy.deepcopy(props)))
             self._add(vm)
-            img_key = image.lower().replace("-", "").replace(":", "")
-            if image.startswith("/") or img_key not in MARKETPLACE_IMAGES and self._image_exists(image, group.name):
+            alias = image_alias(image)
+            if image.startswith("/") or alias is None and self._image_exists(image, group.name):
                 src = self._find("image", image, None if image.startswith("/") else group.name)
                 os_type, os_size = src.os_type or "Linux", src.size_gb
                 source = src.id
-            elif img_key in MARKETPLACE_IMAGES:
-                os_type, os_size = MARKETPLACE_IMAGES[img_key]
+            elif alias is not None:
+                os_type, os_size = IMAGE_ALIASES[alias][:2]
                 source = None
             elif image.count(":") == 3 and all(image.split(":")):
                 # a marketplace URN, publisher:offer:sku:version (az vm create --image's other form)
@@ -117,13 +110,13 @@ class VmsBackend(EngineCore):
                 source = None
             else:
                 raise BadRequest(f"image {image!r} is not a marketplace alias this simulator knows nor a managed image;"
-                                 f" aliases: {', '.join(sorted(MARKETPLACE_IMAGES))}", code="InvalidParameter")
+                                 f" aliases: {', '.join(IMAGE_ALIASES)}", code="InvalidParameter")
             vm.os_type = os_type
             os_name = os_disk_name or implicit_disk_name(name, "_OsDisk_1_", self.rng.hex(16))
             osd = self._create_resource("disk", os_name, group.name, size_gb=os_disk_size_gb or os_size, sku=os_sku,
                                         location=loc, encryption_type=None, des_arg=os_disk_encryption_set,
                                         source=source, os_type=os_type, tags=None, create_option="FromImage",
-                                        zone=zone)
+                                        zone=zone, hyper_v_generation=None if source else image_generation(image))
             if source is None:
                 osd.image_reference = image
             vm.os_disk_id = osd.id

@@ -10,6 +10,13 @@ creates it; ``--add PATH VALUE|KEY=VALUE ...`` appends to a list (consecutive ``
 Then the changes are read back: each changed property must be one the engine models for this resource
 (``UPDATABLE``: its path -> the facade keyword); any other is refused, naming the property and those that can
 change. Nothing is written unless every change is one the engine can make.
+
+An AAZ command (``disk update``, ``disk-encryption-set update`` in az 2.91) applies them to its typed instance
+(``aaz/_operation.py``'s ``AAZGenericInstanceUpdateOperation``), which differs in three ways, kept with ``aaz=True``:
+``--set KEY=null`` unsets the property (a tag so set is removed), ``--remove`` of a tag that is not there does
+nothing, and ``--add`` to what is not a list is ``invalid syntax: `--add property.listProperty <key=value, string or
+JSON string>``` (exit 1). A value of the wrong type is AAZ's ``Expect <class 'str'>, got 1 (<class 'int'>)``
+(:func:`aaz_type_error`, raised by a property's converter).
 """
 
 from __future__ import annotations
@@ -120,7 +127,19 @@ def _find(instance: Any, path: list[str]) -> Any:
     return instance
 
 
-def set_property(root: dict, expression: str, force_string: bool) -> None:
+class TypeRefusal(CLIError):
+    """A generic update's value of the wrong type, in the words of the command's az (printed as it is)."""
+
+
+def aaz_type_error(expected: type, value: Any) -> TypeRefusal:
+    """AAZ's ``AAZInvalidValueError`` for a value of the wrong type, as az 2.91 prints it."""
+    return TypeRefusal(f"Expect {expected}, got {value} ({type(value)})")
+
+
+AAZ_ADD_SYNTAX = "invalid syntax: `--add property.listProperty <key=value, string or JSON string>`"
+
+
+def set_property(root: dict, expression: str, force_string: bool, aaz: bool = False) -> None:
     key, raw = _split(expression)
     if not key.strip():
         raise CLIError("usage error: Empty key in --set. Correct syntax: --set KEY=VALUE [KEY=VALUE ...]")
@@ -139,12 +158,15 @@ def set_property(root: dict, expression: str, force_string: bool) -> None:
         except (IndexError, ValueError):
             raise CLIError(f"index {index.group(1)} doesn't exist on {name}") from None
     elif isinstance(instance, dict):
-        instance[name] = value
+        if aaz and value is None and (name in instance or parents == ["tags"]):  # AAZ: null unsets it
+            instance.pop(name, None)
+        else:
+            instance[name] = value
     else:
         raise _not_found(instance, name, key.split("."))
 
 
-def add_property(root: dict, values: list[str], force_string: bool) -> None:
+def add_property(root: dict, values: list[str], force_string: bool, aaz: bool = False) -> None:
     values = list(values)
     path = _path(values.pop(0))
     target = _find(root, path)
@@ -152,6 +174,8 @@ def add_property(root: dict, values: list[str], force_string: bool) -> None:
         holder = _find(root, path[:-1])
         holder[path[-1]] = target = []
     if not isinstance(target, list):
+        if aaz:
+            raise CLIError(AAZ_ADD_SYNTAX)
         raise CLIError(f"--add: '{'.'.join(path)}' is not a list; --add appends to a list")
     entry: dict = {}
     for arg in values:
@@ -167,11 +191,14 @@ def add_property(root: dict, values: list[str], force_string: bool) -> None:
         target.append(entry)
 
 
-def remove_property(root: dict, values: list[str]) -> None:
+def remove_property(root: dict, values: list[str], aaz: bool = False) -> None:
     values = list(values)
     path = _path(values.pop(0))
     if not values:
         parent = _find(root, path[:-1])
+        if aaz and path[:-1] == ["tags"] and isinstance(parent, dict):  # AAZ: a dict's key is unset, there or not
+            parent.pop(path[-1], None)
+            return
         if not isinstance(parent, dict) or path[-1] not in parent:
             raise CLIError(f"{path[-1]} doesn't exist")
         del parent[path[-1]]
@@ -185,16 +212,17 @@ def remove_property(root: dict, values: list[str]) -> None:
         raise CLIError(f"{path[-1]} doesn't exist") from None
 
 
-def apply(shape: dict, ns) -> dict:
-    """The resource's JSON after ``--set``/``--add``/``--remove`` in az's order (set, add, remove)."""
+def apply(shape: dict, ns, *, aaz: bool = False) -> dict:
+    """The resource's JSON after ``--set``/``--add``/``--remove`` in az's order (set, add, remove); ``aaz``: as an
+    AAZ command applies them (the module's docstring)."""
     out = copy.deepcopy(shape)
     force = bool(getattr(ns, "force_string", False))
     for expression in getattr(ns, "set", None) or []:
-        set_property(out, expression, force)
+        set_property(out, expression, force, aaz)
     for values in getattr(ns, "generic_add", None) or []:
-        add_property(out, values, force)
+        add_property(out, values, force, aaz)
     for values in getattr(ns, "generic_remove", None) or []:
-        remove_property(out, values)
+        remove_property(out, values, aaz)
     return out
 
 
@@ -221,6 +249,8 @@ def changes(before: dict, after: dict, updatable: dict[str, tuple[str, Callable 
             if before.get(root) != after.get(root):
                 try:
                     kwargs[kw] = convert(after.get(root)) if convert else after.get(root)
+                except TypeRefusal:
+                    raise
                 except CLIError as err:
                     raise CLIError(f"'{root}': {err.message}") from None
     covered = tuple(p[:-2] for p in updatable if p.endswith(".*"))

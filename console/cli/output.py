@@ -91,7 +91,8 @@ def _cell(value: Any) -> str:
 
 
 def tabulate_simple(rows: list[OrderedDict]) -> str:
-    """tabulate(rows, headers="keys", tablefmt="simple", disable_numparse=True)."""
+    """tabulate(rows, headers="keys", tablefmt="simple", disable_numparse=True), as tabulate 0.10 (today's az's)
+    prints it: every line without trailing blanks (its ``_build_simple_row`` strips each row's end)."""
     headers: list[str] = []
     for row in rows:
         for k in row:
@@ -105,7 +106,7 @@ def tabulate_simple(rows: list[OrderedDict]) -> str:
              "  ".join("-" * w for w in widths)]
     for i in range(len(rows)):
         lines.append("  ".join(col[i].ljust(w) for col, w in zip(cols, widths)))
-    return "\n".join(lines)
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def format_table(result: Any, *, query_active: bool = False, transformer: Callable[[Any], Any] | None = None) -> str:

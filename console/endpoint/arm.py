@@ -591,7 +591,7 @@ def put_resource(ep, req: Req, sub: str, rg: str, table: str, name: str) -> Resp
     body, p = _body(req), _props(req)
     exists = _exists(getattr(ep.engine, KINDS[table][1]), name, rg)
     if table == "disks" and exists:
-        return patch_disk(ep, req, sub, rg, name)
+        return patch_disk(ep, req, sub, rg, name, put=True)
     cd = p.get("creationData") or {}
     src = cd.get("sourceResourceId") or cd.get("sourceUri")
     enc = _encryption_args(p)
@@ -620,7 +620,9 @@ def put_resource(ep, req: Req, sub: str, rg: str, table: str, name: str) -> Resp
 
 
 @ROUTER.add("PATCH", CP + r"disks/" + N)
-def patch_disk(ep, req: Req, sub: str, rg: str, name: str) -> Resp:
+def patch_disk(ep, req: Req, sub: str, rg: str, name: str, put: bool = False) -> Resp:
+    """A PATCH merges what it carries; a ``put`` (ARM's PUT on a disk that exists) replaces the tags with its own,
+    none when it carries none, as the engine's create does."""
     _check(ep, req, sub)
     d = _get(ep, "disks", rg, name)
     body, p = _body(req), _props(req)
@@ -630,9 +632,10 @@ def patch_disk(ep, req: Req, sub: str, rg: str, name: str) -> Resp:
         enc = {}
     size = p.get("diskSizeGB")
     plain = _changed(_view(ep, "disks", d)["properties"], _plain(p, DISK_MODELLED))
+    tags = (body.get("tags") or {}) if put else body.get("tags") if "tags" in body else None
     ep.engine.update_disk(name, rg, size_gb=size if size not in (None, d.size_gb) else None,
                           sku=(body.get("sku") or {}).get("name") if (body.get("sku") or {}).get("name") != d.sku
-                          else None, tags=body.get("tags") if "tags" in body else None, props=plain or None, **enc)
+                          else None, tags=tags if tags != d.tags else None, props=plain or None, **enc)
     return Resp(200, _view(ep, "disks", ep.engine.get_disk(name, rg)))
 
 
@@ -1029,6 +1032,13 @@ def list_vmss(ep, req: Req, sub: str, rg: str) -> Resp:
     _group(ep, rg)
     return Resp(200, _page([_vmss_wire(ep, s) for s in ep.engine.iter_resources(
         ("scalesets",), where=lambda s: s.resource_group.lower() == rg.lower())]))
+
+
+@ROUTER.add("GET", SUB + r"/providers/Microsoft\.Compute/virtualMachineScaleSets")
+def list_all_vmss(ep, req: Req, sub: str) -> Resp:
+    """ARM's list of the subscription's scale sets (the SDK's ``virtual_machine_scale_sets.list_all``)."""
+    _check(ep, req, sub)
+    return Resp(200, _page([_vmss_wire(ep, s) for s in ep.engine.list_scale_sets()]))
 
 
 @ROUTER.add("GET", VMSS + r"/virtualMachines")

@@ -3,6 +3,8 @@ create-or-update on a name that exists (ARM's PUT)."""
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_an_empty_disk_needs_its_size_as_az_says(cli, rg):
     """az's ``create_managed_disk``: ``usage error: --size-gb is required to create an empty disk`` (exit 1, a
@@ -89,8 +91,9 @@ def test_keyvault_create_prints_the_creators_policy_and_network_acls_as_az(cli, 
 
 def test_a_gen2_image_makes_gen2_disks_vms_and_snapshots(cli, rg):
     """``--hyper-v-generation V2`` is kept on an image, and what is made from it inherits it: a disk, a VM's OS disk
-    (and the VM's instance view), a snapshot of that disk, an image of that VM. Without a generation, V1."""
-    cli.ok("vm", "create", "-g", rg, "-n", "vm1", "--image", "Ubuntu2204", "-o", "none")
+    (and the VM's instance view), a snapshot of that disk, an image of that VM. An image of a Gen1 VM (from az's one
+    Gen1 Windows alias) without a generation, V1."""
+    cli.ok("vm", "create", "-g", rg, "-n", "vm1", "--image", "Win2012R2Datacenter", "-o", "none")
     cli.ok("vm", "deallocate", "-g", rg, "-n", "vm1")
     assert cli.tsv("image", "create", "-g", rg, "-n", "img1", "--source", "vm1", "--query", "hyperVGeneration") == "V1"
     assert cli.tsv("image", "create", "-g", rg, "-n", "img2", "--source", "vm1", "--hyper-v-generation", "V2",
@@ -106,3 +109,55 @@ def test_a_gen2_image_makes_gen2_disks_vms_and_snapshots(cli, rg):
     assert cli.tsv("image", "create", "-g", rg, "-n", "img3", "--source", "vm2", "--query", "hyperVGeneration") == "V2"
     again = cli.az("image", "create", "-g", rg, "-n", "img2", "--source", "vm1", "--hyper-v-generation", "V1")
     assert again.code == 1 and "(PropertyChangeNotAllowed) Changing property 'hyperVGeneration'" in again.err
+
+
+@pytest.mark.parametrize("image, sku, generation", [
+    ("Ubuntu2204", "22_04-lts-gen2", "V2"),
+    ("ubuntu2204", "22_04-lts-gen2", "V2"),  # az matches an alias whatever its case
+    ("Debian11", "11-backports-gen2", "V2"),
+    ("Win2022Datacenter", "2022-datacenter-g2", "V2"),
+    ("Win2019Datacenter", "2019-datacenter-gensecond", "V2"),
+    ("Win2016Datacenter", "2016-datacenter-gensecond", "V2"),
+    ("SuseSles15SP3", "gen2", "V2"),
+    ("AzureLinux4Gen1", "4-gen1", "V1"),
+    ("Win2012R2Datacenter", "2012-R2-Datacenter", "V1"),
+    ("Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:latest", "22_04-lts-gen2", "V2"),
+    ("Canonical:0001-com-ubuntu-server-focal:20_04-lts:latest", "20_04-lts", "V1"),
+])
+def test_vm_create_takes_the_generation_of_the_image_its_alias_names(cli, rg, image, sku, generation):
+    """az 2.91's alias table (``vm/_alias.py``) resolves ``Ubuntu2204`` to Canonical's ``22_04-lts-gen2``, a Gen2
+    image: the VM (its instance view) and its OS disk are V2, as in Azure; az's Gen1 SKUs stay V1."""
+    cli.ok("vm", "create", "-g", rg, "-n", "vm1", "--image", image, "-o", "none")
+    vm = cli.ok("vm", "show", "-g", rg, "-n", "vm1").json
+    assert vm["storageProfile"]["imageReference"]["sku"] == sku
+    assert cli.tsv("vm", "get-instance-view", "-g", rg, "-n", "vm1", "--query",
+                   "instanceView.hyperVGeneration") == generation
+    os_disk = vm["storageProfile"]["osDisk"]["name"]
+    assert cli.tsv("disk", "show", "-g", rg, "-n", os_disk, "--query", "hyperVGeneration") == generation
+
+
+def test_create_on_one_that_exists_without_tags_clears_them_as_az_s_put_does(cli, rg):
+    """az 2.91's ``disk create``, ``snapshot create`` and ``image create`` send ``"tags": tags or {}`` in their PUT
+    (the request body ``--debug`` prints, through ``cmklab endpoint``): a second create without ``--tags`` replaces
+    the tags with none, one with ``--tags`` with those given."""
+    cli.ok("disk", "create", "-g", rg, "-n", "d1", "-z", "4", "--os-type", "Linux", "--tags", "a=1", "-o", "none")
+    assert cli.ok("disk", "create", "-g", rg, "-n", "d1", "-z", "4", "--os-type", "Linux").json["tags"] == {}
+    cli.ok("disk", "create", "-g", rg, "-n", "d1", "-z", "4", "--tags", "a=1", "-o", "none")
+    assert cli.ok("disk", "create", "-g", rg, "-n", "d1", "-z", "4", "--tags", "b=2").json["tags"] == {"b": "2"}
+    cli.ok("snapshot", "create", "-g", rg, "-n", "s1", "--source", "d1", "--tags", "a=1", "-o", "none")
+    assert cli.ok("snapshot", "create", "-g", rg, "-n", "s1", "--source", "d1").json["tags"] == {}
+    cli.ok("image", "create", "-g", rg, "-n", "i1", "--source", "d1", "--os-type", "Linux", "--tags", "a=1",
+           "-o", "none")
+    assert cli.ok("image", "create", "-g", rg, "-n", "i1", "--source", "d1", "--os-type", "Linux").json["tags"] == {}
+
+
+def test_a_set_created_again_without_tags_has_none_as_arms_put_leaves_it(cli, landscape):
+    """``disk-encryption-set create`` (AAZ) sends no tags without ``--tags``; ARM's PUT resets what it is not given,
+    as it resets the set's automatic rotation when the PUT does not turn it on."""
+    rg, kid = landscape["rg"], landscape["kid"]
+    made = cli.ok("disk-encryption-set", "create", "-n", "des1", "-g", rg, "--key-url", kid, "--source-vault", "kv1",
+                  "--tags", "a=1").json
+    assert made["tags"] == {"a": "1"}
+    again = cli.ok("disk-encryption-set", "create", "-n", "des1", "-g", rg, "--key-url", kid, "--source-vault",
+                   "kv1").json
+    assert (again["tags"], again["id"]) == ({}, made["id"])

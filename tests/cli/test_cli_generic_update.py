@@ -76,3 +76,27 @@ def test_vm_update_set_through_the_installed_cmklab(cli, rg, cmklab_bin, cmklab_
                          env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["true", "Standard_D4s_v3"]
+
+
+def test_disk_update_set_on_tags_answers_as_az_s_aaz_update_does(cli, rg):
+    """``az disk update`` is an AAZ command in az 2.91: a generic update goes to its typed instance, tags a dict of
+    strings. What the real az 2.91 answered through ``cmklab endpoint`` (one disk, these commands in turn): ``--set
+    tags.a=1`` is JSON 1, AAZ's ``Expect <class 'str'>, got 1 (<class 'int'>)`` (exit 1, nothing written); a string,
+    or ``--force-string``, sets the tag; ``tags.a=null`` removes it; ``--remove`` of a tag that is not there does
+    nothing; ``--add`` to the tags is AAZ's ``invalid syntax``."""
+    cli.ok("disk", "create", "-g", rg, "-n", "d1", "-z", "4", "-o", "none")
+    before = cli.state_bytes()
+    r = cli.az("disk", "update", "-g", rg, "-n", "d1", "--set", "tags.a=1")
+    assert (r.code, r.out, r.err) == (1, "", "ERROR: Expect <class 'str'>, got 1 (<class 'int'>)\n")
+    r = cli.az("disk", "update", "-g", rg, "-n", "d1", "--set", "tags.c=true")
+    assert (r.code, r.err) == (1, "ERROR: Expect <class 'str'>, got True (<class 'bool'>)\n")
+    assert cli.state_bytes() == before
+    assert cli.ok("disk", "update", "-g", rg, "-n", "d1", "--set", "tags.a=x").json["tags"] == {"a": "x"}
+    assert cli.ok("disk", "update", "-g", rg, "-n", "d1", "--set", "tags.b=1",
+                  "--force-string").json["tags"] == {"a": "x", "b": "1"}
+    assert cli.ok("disk", "update", "-g", rg, "-n", "d1", "--set", "tags.a=null").json["tags"] == {"b": "1"}
+    assert cli.ok("disk", "update", "-g", rg, "-n", "d1", "--remove", "tags.b").json["tags"] == {}
+    assert cli.ok("disk", "update", "-g", rg, "-n", "d1", "--remove", "tags.zz").json["tags"] == {}
+    r = cli.az("disk", "update", "-g", rg, "-n", "d1", "--add", "tags", "q=1")
+    assert (r.code, r.err) == (1, "ERROR: invalid syntax: `--add property.listProperty <key=value, string or JSON "
+                                  "string>`\n")

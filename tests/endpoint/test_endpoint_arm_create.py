@@ -63,3 +63,16 @@ def test_a_disk_put_with_hyper_v_generation_v2_keeps_it_and_its_snapshot_inherit
     snap = s.put(f"{base}/snapshots/gen2-snap?{API}", json={"location": "eastus", "properties": {
         "creationData": {"createOption": "Copy", "sourceResourceId": d.json()["id"]}}})
     assert snap.status_code == 200 and snap.json()["properties"]["hyperVGeneration"] == "V2"
+
+
+def test_a_put_on_a_disk_that_exists_replaces_its_tags_with_the_puts(arm):
+    """ARM's PUT replaces: tags it carries are the disk's tags, a PUT with none leaves the disk none (what it is not
+    given is reset; az 2.91's ``disk create`` sends ``"tags": {}`` itself)."""
+    s, base = arm
+    url = f"{base}/disks/tagged1?{API}"
+    body = {"location": "eastus", "properties": {"creationData": {"createOption": "Empty"}, "diskSizeGB": 4}}
+    assert s.put(url, json={**body, "tags": {"a": "1"}}).json()["tags"] == {"a": "1"}
+    assert s.put(url, json={**body, "tags": {"b": "2"}}).json()["tags"] == {"b": "2"}
+    again = s.put(url, json=body)
+    assert again.status_code == 200 and not again.json().get("tags")
+    assert not s.get(url).json().get("tags")

@@ -440,3 +440,27 @@ def test_a_group_made_and_deleted_through_the_sdk_reaches_the_command_log_and_it
         assert second.find_group("rg-logged") is None
     finally:
         second.store.close()
+
+
+def test_V6_the_subscriptions_scale_sets_are_listed_as_arm_lists_them(endpoint, credential, sub):
+    """``GET /subscriptions/{sub}/providers/Microsoft.Compute/virtualMachineScaleSets`` (the SDK's ``list_all``, az's
+    ``vmss list`` without ``-g``): every group's scale sets, as for VMs and disks."""
+    from azure.mgmt.compute import ComputeManagementClient
+    from azure.mgmt.compute.models import ImageReference, Sku, VirtualMachineScaleSet, \
+        VirtualMachineScaleSetStorageProfile, VirtualMachineScaleSetVMProfile
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    rm, cm = ResourceManagementClient(credential, sub), ComputeManagementClient(credential, sub)
+    for rg in ("rg-ss-all-1", "rg-ss-all-2"):
+        rm.resource_groups.create_or_update(rg, {"location": "eastus"})
+        cm.virtual_machine_scale_sets.begin_create_or_update(rg, f"ss-{rg[-1]}", VirtualMachineScaleSet(
+            location="eastus", sku=Sku(name="Standard_D2s_v3", capacity=0),
+            virtual_machine_profile=VirtualMachineScaleSetVMProfile(storage_profile=VirtualMachineScaleSetStorageProfile(
+                image_reference=ImageReference(publisher="Canonical", offer="0001-com-ubuntu-server-jammy",
+                                               sku="22_04-lts-gen2", version="latest"))))).result()
+    listed = {s.id.lower(): s.name for s in cm.virtual_machine_scale_sets.list_all()}
+    for rg in ("rg-ss-all-1", "rg-ss-all-2"):
+        one = cm.virtual_machine_scale_sets.get(rg, f"ss-{rg[-1]}")
+        assert listed.get(one.id.lower()) == one.name
+    with endpoint.engine._lock:
+        assert len(listed) == len(endpoint.engine.list_scale_sets())

@@ -115,10 +115,16 @@ def _int(value) -> int:
 
 
 def _tags(value) -> dict:
+    """A disk's tags after a generic update: AAZ's dict of strings (``disk update`` is an AAZ command), refused in
+    AAZ's words (``Expect <class 'str'>, got 1 (<class 'int'>)``: ``--set tags.a=1`` parses 1 as JSON; ``"1"`` or
+    ``--force-string`` give the string)."""
     if value is None:
         return {}
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise CLIError(f"a generic update gave tags {json_text(value)}; tags are an object of strings")
+    if not isinstance(value, dict):
+        raise generic.aaz_type_error(dict, value)
+    bad = next((v for v in value.values() if not isinstance(v, str)), None)
+    if bad is not None:
+        raise generic.aaz_type_error(str, bad)
     return dict(value)
 
 
@@ -140,7 +146,8 @@ def _des_generic(ns, ctx) -> dict:
         return {}
     engine = ctx.engine
     before = views.des_view(engine.get_des(ns.name, ns.resource_group))
-    return generic.changes(before, generic.apply(before, ns), DES_UPDATABLE, "az disk-encryption-set update")
+    return generic.changes(before, generic.apply(before, ns, aaz=True), DES_UPDATABLE,
+                           "az disk-encryption-set update")
 
 
 # ---- disks -------------------------------------------------------------------------------------------
@@ -309,7 +316,7 @@ def _disk_generic(ns, ctx) -> dict:
     before = views.disk_view(engine, engine.get_disk(ns.name, ns.resource_group))
     updatable = dict(DISK_UPDATABLE)
     updatable.update({p.path: ("props:" + p.path, None) for p in DISK_UPDATE_PROPS})
-    return generic.changes(before, generic.apply(before, ns), updatable, "az disk update")
+    return generic.changes(before, generic.apply(before, ns, aaz=True), updatable, "az disk update")
 
 
 def _disk_update_call(ns, ctx) -> Call:
