@@ -35,8 +35,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from console.workshop.serve import (TEMPLATES, HostPolicy, _url, console_service, font_size, guard_middleware,
-                                    headers_middleware, pump, split_host, terminal_size)
+from console.workshop.serve import (TEMPLATES, HostPolicy, _url, console_service, end_console, font_size,
+                                    guard_middleware, headers_middleware, pump, split_host, terminal_size)
 
 from console.confine import ENV as CONFINE_ENV
 
@@ -265,16 +265,9 @@ class ClassroomServer:
         return websocket
 
     @staticmethod
-    async def _end(service, timeout: float = 5.0) -> None:
-        """Ask the console to quit; kill it if it has not within ``timeout``."""
-        proc = service._process
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(service.stop(), timeout)
-        if proc is not None and proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(proc.wait(), timeout)
+    async def _end(service) -> None:
+        """Ask the console to quit; kill it if it has not within ``QUIT_S`` (``end_console``, as ``cmklab serve``)."""
+        await end_console(service)
 
     # -- the trainer's API -----------------------------------------------------------------------------
 
