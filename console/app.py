@@ -324,7 +324,7 @@ class CmkApp(App):
     ENABLE_COMMAND_PALETTE = True
 
     def __init__(self, engine, *, read_only: bool = False, store_label: str | None = None,
-                 poll: bool = True, frozen: bool = False) -> None:
+                 poll: bool = True, frozen: bool = False, lab_name: str | None = None) -> None:
         super().__init__()
         self.frozen = frozen
         """Snapshot mode: no animation, no blinking cursor (byte-identical screens)."""
@@ -335,6 +335,9 @@ class CmkApp(App):
         if read_only:
             engine.set_read_only()  # a projector view: the store refuses every write from now on
         self.store_label = store_label or _store_label(engine)
+        self.lab_name = lab_name
+        """The lab's name, shown instead of the store's path when the console is served to a browser
+        (``cmklab serve``, ``cmklab classroom``: the path is the server's, not the trainee's business)."""
         self.command_log: list[LogEntry] = []
         """Each action as its ``cmklab az`` command line(s), in order."""
         self._poll_enabled = poll
@@ -825,7 +828,8 @@ class CmkApp(App):
         entries = [(True, e.script, None) if isinstance(e, ExternalEntry) else
                    (True, [f"# {ln}" for ln in e.lines], None) if e.label == EXTERNAL_LABEL else (e.ok, e.lines, e.error)
                    for e in self.command_log]
-        header = f"store: {self.store_label}\nsimulated clock at export: {self.engine.now()}"
+        where = f"lab: {self.lab_name}" if self.lab_name else f"store: {self.store_label}"
+        header = f"{where}\nsimulated clock at export: {self.engine.now()}"
         from .confine import user_path
 
         try:
@@ -925,7 +929,9 @@ def run_console(home: str | None = None, seed: int | None = None, profile: str |
     except EngineError as err:
         print(f"cmklab: error: ({err.display_code}) {err.message}", file=sys.stderr)
         return 1
-    app = CmkApp(engine, read_only=read_only)
+    from .confine import lab_name
+
+    app = CmkApp(engine, read_only=read_only, lab_name=lab_name())
     try:
         app.run()
     finally:

@@ -7,6 +7,9 @@ another trainee's home, the classroom's tokens, or any other file of that user. 
 is taken from that directory and a path that resolves outside it (``..``, an absolute path, a symbolic
 link) is refused naming the directory. Without the variable (a console in a terminal of your own),
 paths are used as typed.
+
+A console served to a browser (``cmklab serve``, ``cmklab classroom``) is also given its lab's name in
+``CMKLAB_LAB_NAME``: its header names the lab, not the home's path on the server.
 """
 
 from __future__ import annotations
@@ -14,6 +17,13 @@ from __future__ import annotations
 import os
 
 ENV = "CMKLAB_CONFINE"
+LAB_ENV = "CMKLAB_LAB_NAME"
+
+
+def lab_name() -> str | None:
+    """The name a served console shows for its lab (``LAB_ENV``), or None (a console in a terminal of your
+    own shows its store's path)."""
+    return os.environ.get(LAB_ENV) or None
 
 
 def files_root() -> str | None:
@@ -41,4 +51,4 @@ def default_path(name: str, fallback_dir: str) -> str:
     return os.path.join(root or fallback_dir, name)
 
 
-__all__ = ["ENV", "default_path", "files_root", "user_path"]
+__all__ = ["ENV", "LAB_ENV", "default_path", "files_root", "lab_name", "user_path"]

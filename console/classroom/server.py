@@ -39,6 +39,7 @@ from console.workshop.serve import (TEMPLATES, HostPolicy, _url, console_service
                                     guard_middleware, headers_middleware, pump, split_host, terminal_size)
 
 from console.confine import ENV as CONFINE_ENV
+from console.confine import LAB_ENV
 
 from .room import FILES, Classroom, ClassroomError, Progress
 
@@ -349,6 +350,7 @@ def _console_service(argv: list[str], websocket, forks: "ForkServer | None" = No
                 env.pop(k, None)
             home = argv[argv.index("--home") + 1]
             env[CONFINE_ENV] = str(Path(home) / FILES)  # the files a trainee names stay in their home
+            env[LAB_ENV] = Path(home).name  # the header names the trainee's lab, not its path on this machine
             if forks is not None and forks.alive:
                 process = await forks.fork(home, "--read-only" in argv, env)
                 if process is not None:

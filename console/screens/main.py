@@ -301,7 +301,7 @@ class MainScreen(Screen):
 
     def refresh_header(self) -> None:
         e = self.engine
-        self.query_one("#header", ClockHeader).show(now=e.now(), store=self.app.store_label,
+        self.query_one("#header", ClockHeader).show(now=e.now(), store=self.app.store_label, lab=self.app.lab_name,
                                                     profile=e.rules.name, read_only=self.app.read_only)
 
     def _rows(self) -> list:

@@ -319,6 +319,17 @@ def console_service() -> type:
     from textual_serve.app_service import AppService
 
     class ConsoleService(AppService):
+        lab_name: str | None = None
+        """What the console's header names instead of its home's path (``LAB_ENV``)."""
+
+        def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
+            from console.confine import LAB_ENV
+
+            env = super()._build_environment(width=width, height=height)
+            if self.lab_name:
+                env[LAB_ENV] = self.lab_name
+            return env
+
         async def _open_app_process(self, width: int = 80, height: int = 24):
             self._process = process = await asyncio.create_subprocess_exec(
                 *shlex.split(self.command), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
@@ -388,9 +399,10 @@ async def pump(websocket: Any, service: Any) -> None:
             await service.focus()
 
 
-def make_server(command: str, *, host: str, port: int, title: str, policy: HostPolicy) -> Any:
+def make_server(command: str, *, host: str, port: int, title: str, policy: HostPolicy,
+                lab_name: str | None = None) -> Any:
     """A textual-serve ``Server`` that refuses requests whose ``Host`` (or websocket ``Origin``)
-    does not name it."""
+    does not name it; its consoles' headers name ``lab_name``, not the home's path on this machine."""
     import asyncio
 
     import aiohttp_jinja2
@@ -422,6 +434,7 @@ def make_server(command: str, *, host: str, port: int, title: str, policy: HostP
                 service = console_service()(self.command, write_bytes=websocket.send_bytes,
                                             write_str=websocket.send_str, close=websocket.close,
                                             download_manager=self.download_manager, debug=self.debug)
+                service.lab_name = lab_name
                 self.consoles.add(service)
                 await service.start(width, height)
                 await pump(websocket, service)
@@ -512,6 +525,12 @@ def serve_parser() -> argparse.ArgumentParser:
     return p
 
 
+def lab_label(home: Path) -> str:
+    """The lab a served console names in its header: its home's directory name (``~/lab``: ``lab``), never the
+    path, which is the server's."""
+    return home.name or "cmklab"
+
+
 def _home(opts: dict) -> Path:
     from console.session import default_home
 
@@ -540,5 +559,5 @@ def run_serve(argv: list[str], **opts) -> int:
     title = "cmklab" + (" (read-only)" if read_only else "")
     _setup_log()
     print(f"cmklab serve: browsers may open {policy.describe()}", file=sys.stderr, flush=True)
-    make_server(command, host=args.host, port=args.port, title=title, policy=policy).serve()
+    make_server(command, host=args.host, port=args.port, title=title, policy=policy, lab_name=lab_label(home)).serve()
     return 0

@@ -396,3 +396,19 @@ def test_the_projector_view_takes_a_bigger_font_as_cmklab_serve_does(classroom):
         status, body = http(classroom, view + query)
         assert status == 200
         assert b'data-font-size="' + size + b'"' in body, query
+
+
+def test_a_console_names_the_trainees_lab_never_a_path_of_the_server(classroom):
+    """The header of a trainee's console (and of the trainer's read-only view of it) names the lab, not
+    the home's path on the trainer's machine. At 250 columns nothing of the header is cut."""
+    where = str(classroom.directory).encode()
+
+    async def go():
+        for path in (trainee_ws(classroom, "trainee-01"), f"/trainer/{classroom.trainer_token}/view/trainee-01/ws"):
+            async with browser(classroom, path, width=250, height=40) as a:
+                screen = await a.until(b"step 1/4")
+                screen = await a.until(b"rules ")
+                assert where not in screen and b"/homes/" not in screen, (path, screen[-600:])
+                assert b"trainee-01" in screen and b"store " not in screen, (path, screen[-600:])
+
+    asyncio.run(go())

@@ -62,3 +62,18 @@ async def test_the_header_says_read_only_at_80_columns():
         await settle(pilot)
         shown = app.main.query_one("#header").render_line(0).text  # as drawn: cut at the terminal's edge
         assert "READ-ONLY" in shown, shown
+
+
+async def test_a_served_console_names_its_lab_in_the_header_not_the_store_path(monkeypatch):
+    """``CMKLAB_LAB_NAME`` (set by ``cmklab serve`` and ``cmklab classroom`` for their consoles): the header
+    names the lab, and the store's path on the server is nowhere in it."""
+    from console.confine import LAB_ENV, lab_name
+
+    monkeypatch.setenv(LAB_ENV, "trainee-07")
+    app = make_app(read_only=True)
+    app.lab_name = lab_name()
+    async with app.run_test(size=(200, 24)) as pilot:
+        await settle(pilot)
+        shown = app.main.query_one("#header").render_line(0).text
+        assert "lab trainee-07" in shown and "READ-ONLY" in shown, shown
+        assert app.store_label not in shown and "store" not in shown, shown
