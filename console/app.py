@@ -93,6 +93,9 @@ def _store_label(engine) -> str:
     return "~" + path[len(home):] if path.startswith(home + os.sep) else path
 
 
+READ_ONLY_TITLE = "READ-ONLY"
+"""The title of every refusal a read-only console says, the header's marker word."""
+
 EXTERNAL_LABEL = "another client"
 """The label of a command log entry that records another client's request (the endpoint's), not an action
 of this console."""
@@ -392,6 +395,20 @@ class CmkApp(App):
         except Exception:  # noqa: BLE001 - a broken lab's progress must not stop the console
             self.lab = None
         return self.lab
+
+    @property
+    def projector(self) -> bool:
+        """A read-only console served to a browser (``cmklab serve --read-only``, the trainer's view of a trainee in
+        ``cmklab classroom``): the projector view, whose viewer has no terminal to reopen it from."""
+        return self.read_only and self.lab_name is not None
+
+    def read_only_refusal(self, what: str) -> str:
+        """Why ``what`` (an action, the import) does nothing here: the view is read-only, said the way the
+        viewer can act on it."""
+        if self.projector:
+            return f"{what}: this is the projector view, which is READ-ONLY: it shows the lab and changes nothing."
+        return (f"{what}: this console is READ-ONLY (opened with --read-only), so nothing can change. "
+                "Quit and run cmklab without --read-only to act.")
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:
@@ -875,8 +892,7 @@ class CmkApp(App):
     def open_import(self, initial: str = "") -> None:
         """The "Import ..." dialog: paths of az JSON files, merge, partial; it runs in a worker with progress."""
         if self.read_only:
-            self.notify("Import: the console was opened with --read-only, so nothing can change.", title="ReadOnly",
-                        severity="error")
+            self.notify(self.read_only_refusal("Import"), title=READ_ONLY_TITLE, severity="error")
             return
         from .modals.importer import ImportModal
 
@@ -942,4 +958,4 @@ def run_console(home: str | None = None, seed: int | None = None, profile: str |
     return app.return_code or 0
 
 
-__all__ = ["CmkApp", "make_app", "run_console"]
+__all__ = ["READ_ONLY_TITLE", "CmkApp", "make_app", "run_console"]

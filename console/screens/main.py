@@ -995,9 +995,11 @@ class MainScreen(Screen):
                         exit_on_error=False)
 
     def refuse_read_only(self, op: Op) -> None:
-        """Say that ``op`` cannot run: the console was opened with --read-only (and how to act)."""
-        self.app.notify(f"{op.label}: the console was opened with --read-only, so nothing can change. "
-                        "Quit and run cmklab without --read-only to act.", title="ReadOnly", severity="error")
+        """Say that ``op`` cannot run: the console is read-only (opened with --read-only, or the projector view),
+        and how to act where one can."""
+        from ..app import READ_ONLY_TITLE
+
+        self.app.notify(self.app.read_only_refusal(op.label), title=READ_ONLY_TITLE, severity="error")
 
     def on_key(self, event: events.Key) -> None:
         """--read-only: an action's key, which the footer does not offer (``check_action``), is not silently
