@@ -30,7 +30,7 @@ from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
-from engine.errors import EngineError
+from engine.errors import EngineError, ReadOnly
 from engine.events import Event
 from engine.ids import KEY_URL_IN_TEXT
 
@@ -778,6 +778,11 @@ class CmkApp(App):
         self._new_in.pop(message.seq, None)
         self._calls.pop(message.seq, None)
         self._finish(message.seq, message.label, message.log)
+        if isinstance(message.error, ReadOnly):  # said as every read-only refusal is (the store's names its path)
+            said = self.read_only_refusal(message.label)
+            self.notify(said, title=READ_ONLY_TITLE, severity="error", timeout=10)
+            self._settle_outcome(message.seq, f"({READ_ONLY_TITLE}) {said}")
+            return
         lesson = None
         if self.lab is not None and isinstance(message.error, EngineError):
             try:

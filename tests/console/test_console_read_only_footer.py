@@ -98,4 +98,12 @@ async def test_an_action_key_pressed_in_the_projector_view_says_it_is_the_read_o
         app.open_import()
         await settle(pilot)
         assert list(app._notifications)[-1].message.startswith("Import: this is the projector view"), app._notifications
+        app.clear_notifications()
+        from console.actions import Call
+
+        app.execute(Call("advance_clock", ("1h",)), "Advance the clock")  # past the console: the store refuses it
+        await settle(pilot)
+        said = list(app._notifications)
+        assert [n.title for n in said] == ["READ-ONLY"], said
+        assert said[0].message.startswith("Advance the clock: this is the projector view"), said[0].message
         assert app.engine.find_vm("vm-web").power == "running"
