@@ -38,6 +38,7 @@ from ..widgets.deps import DepsTree
 from ..widgets.detail import DetailPanel
 from ..widgets.footer import KeyFooter
 from ..widgets.header import ClockHeader
+from ..widgets.tabs import PaneTabs
 from ..widgets.tidy import release_closed_screens
 from ..widgets.util import escape, freeze_cursors
 from ..widgets.vtable import VirtualTable
@@ -226,7 +227,7 @@ class MainScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield ClockHeader(id="header")
-        yield Tabs(*[Tab(p.id, id=f"tab-{p.id}") for p in PANES], id="pane-tabs")
+        yield PaneTabs(*[Tab(p.id, id=f"tab-{p.id}") for p in PANES], id="pane-tabs")
         with Horizontal(id="body"):
             with Vertical(id="main"):
                 yield Static("", id="pane-title")
