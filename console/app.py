@@ -852,7 +852,7 @@ class CmkApp(App):
                    for e in self.command_log]
         where = f"lab: {self.lab_name}" if self.lab_name else f"store: {self.store_label}"
         header = f"{where}\nsimulated clock at export: {self.engine.now()}"
-        from .confine import user_path
+        from .confine import shown_path, user_path
 
         try:
             target = Path(user_path(path))
@@ -864,10 +864,10 @@ class CmkApp(App):
             target.write_text(replay.script(entries, header=header, replay=self._replay_lines(target)))
             target.chmod(0o755)
         except OSError as exc:
-            self.notify(f"cannot write {path}: {exc.strerror or exc}", title="ExportFailed", severity="error")
+            self.notify(f"cannot write {shown_path(path)}: {exc.strerror or exc}", title="ExportFailed", severity="error")
             return
         ok = sum(1 for e in self.command_log if e.ok)
-        self.notify(f"{ok} command(s) written to {path}", title="Command log exported")
+        self.notify(f"{ok} command(s) written to {shown_path(path)}", title="Command log exported")
 
     def _replay_lines(self, target: Path) -> list[str]:
         """How to replay an exported session: a new home holding the landscape this session started
