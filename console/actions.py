@@ -25,7 +25,7 @@ from engine.rules import (CRYPTO_SERVICE_ROLE, DES_ENCRYPTION_TYPES, EC_CURVES, 
 
 from .cli.replay import AZ, Raw, az_lines, join
 from .cli.spec import Call
-from .confine import default_path, user_path
+from .confine import default_path, shown_path, user_path
 from .kinds import kind_of, resolve
 from .modals.form import Field, FormSpec
 from .rows import short_kid
@@ -292,7 +292,7 @@ def _pem_check(value: Any, values: dict) -> str | None:
         except ValueError as e:
             return str(e)
         if not os.path.isfile(path):
-            return f"no such file: {path}"
+            return f"no such file: {shown_path(path)}"
     return None
 
 

@@ -30,7 +30,7 @@ from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
-from engine.errors import EngineError
+from engine.errors import EngineError, ReadOnly
 from engine.events import Event
 from engine.ids import KEY_URL_IN_TEXT
 
@@ -92,6 +92,9 @@ def _store_label(engine) -> str:
     home = os.path.expanduser("~")
     return "~" + path[len(home):] if path.startswith(home + os.sep) else path
 
+
+READ_ONLY_TITLE = "READ-ONLY"
+"""The title of every refusal a read-only console says, the header's marker word."""
 
 EXTERNAL_LABEL = "another client"
 """The label of a command log entry that records another client's request (the endpoint's), not an action
@@ -324,7 +327,7 @@ class CmkApp(App):
     ENABLE_COMMAND_PALETTE = True
 
     def __init__(self, engine, *, read_only: bool = False, store_label: str | None = None,
-                 poll: bool = True, frozen: bool = False) -> None:
+                 poll: bool = True, frozen: bool = False, lab_name: str | None = None) -> None:
         super().__init__()
         self.frozen = frozen
         """Snapshot mode: no animation, no blinking cursor (byte-identical screens)."""
@@ -335,6 +338,9 @@ class CmkApp(App):
         if read_only:
             engine.set_read_only()  # a projector view: the store refuses every write from now on
         self.store_label = store_label or _store_label(engine)
+        self.lab_name = lab_name
+        """The lab's name, shown instead of the store's path when the console is served to a browser
+        (``cmklab serve``, ``cmklab classroom``: the path is the server's, not the trainee's business)."""
         self.command_log: list[LogEntry] = []
         """Each action as its ``cmklab az`` command line(s), in order."""
         self._poll_enabled = poll
@@ -389,6 +395,20 @@ class CmkApp(App):
         except Exception:  # noqa: BLE001 - a broken lab's progress must not stop the console
             self.lab = None
         return self.lab
+
+    @property
+    def projector(self) -> bool:
+        """A read-only console served to a browser (``cmklab serve --read-only``, the trainer's view of a trainee in
+        ``cmklab classroom``): the projector view, whose viewer has no terminal to reopen it from."""
+        return self.read_only and self.lab_name is not None
+
+    def read_only_refusal(self, what: str) -> str:
+        """Why ``what`` (an action, the import) does nothing here: the view is read-only, said the way the
+        viewer can act on it."""
+        if self.projector:
+            return f"{what}: this is the projector view, which is READ-ONLY: it shows the lab and changes nothing."
+        return (f"{what}: this console is READ-ONLY (opened with --read-only), so nothing can change. "
+                "Quit and run cmklab without --read-only to act.")
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:
@@ -758,6 +778,11 @@ class CmkApp(App):
         self._new_in.pop(message.seq, None)
         self._calls.pop(message.seq, None)
         self._finish(message.seq, message.label, message.log)
+        if isinstance(message.error, ReadOnly):  # said as every read-only refusal is (the store's names its path)
+            said = self.read_only_refusal(message.label)
+            self.notify(said, title=READ_ONLY_TITLE, severity="error", timeout=10)
+            self._settle_outcome(message.seq, f"({READ_ONLY_TITLE}) {said}")
+            return
         lesson = None
         if self.lab is not None and isinstance(message.error, EngineError):
             try:
@@ -825,8 +850,9 @@ class CmkApp(App):
         entries = [(True, e.script, None) if isinstance(e, ExternalEntry) else
                    (True, [f"# {ln}" for ln in e.lines], None) if e.label == EXTERNAL_LABEL else (e.ok, e.lines, e.error)
                    for e in self.command_log]
-        header = f"store: {self.store_label}\nsimulated clock at export: {self.engine.now()}"
-        from .confine import user_path
+        where = f"lab: {self.lab_name}" if self.lab_name else f"store: {self.store_label}"
+        header = f"{where}\nsimulated clock at export: {self.engine.now()}"
+        from .confine import shown_path, user_path
 
         try:
             target = Path(user_path(path))
@@ -838,10 +864,10 @@ class CmkApp(App):
             target.write_text(replay.script(entries, header=header, replay=self._replay_lines(target)))
             target.chmod(0o755)
         except OSError as exc:
-            self.notify(f"cannot write {path}: {exc.strerror or exc}", title="ExportFailed", severity="error")
+            self.notify(f"cannot write {shown_path(path)}: {exc.strerror or exc}", title="ExportFailed", severity="error")
             return
         ok = sum(1 for e in self.command_log if e.ok)
-        self.notify(f"{ok} command(s) written to {path}", title="Command log exported")
+        self.notify(f"{ok} command(s) written to {shown_path(path)}", title="Command log exported")
 
     def _replay_lines(self, target: Path) -> list[str]:
         """How to replay an exported session: a new home holding the landscape this session started
@@ -871,8 +897,7 @@ class CmkApp(App):
     def open_import(self, initial: str = "") -> None:
         """The "Import ..." dialog: paths of az JSON files, merge, partial; it runs in a worker with progress."""
         if self.read_only:
-            self.notify("Import: the console was opened with --read-only, so nothing can change.", title="ReadOnly",
-                        severity="error")
+            self.notify(self.read_only_refusal("Import"), title=READ_ONLY_TITLE, severity="error")
             return
         from .modals.importer import ImportModal
 
@@ -925,7 +950,9 @@ def run_console(home: str | None = None, seed: int | None = None, profile: str |
     except EngineError as err:
         print(f"cmklab: error: ({err.display_code}) {err.message}", file=sys.stderr)
         return 1
-    app = CmkApp(engine, read_only=read_only)
+    from .confine import lab_name
+
+    app = CmkApp(engine, read_only=read_only, lab_name=lab_name())
     try:
         app.run()
     finally:
@@ -936,4 +963,4 @@ def run_console(home: str | None = None, seed: int | None = None, profile: str |
     return app.return_code or 0
 
 
-__all__ = ["CmkApp", "make_app", "run_console"]
+__all__ = ["READ_ONLY_TITLE", "CmkApp", "make_app", "run_console"]

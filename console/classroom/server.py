@@ -35,10 +35,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from console.workshop.serve import (TEMPLATES, HostPolicy, _url, console_service, font_size, guard_middleware,
-                                    headers_middleware, pump, split_host, terminal_size)
+from console.workshop.serve import (TEMPLATES, HostPolicy, _url, console_service, end_console, font_size,
+                                    guard_middleware, headers_middleware, pump, split_host, terminal_size)
 
 from console.confine import ENV as CONFINE_ENV
+from console.confine import LAB_ENV
 
 from .room import FILES, Classroom, ClassroomError, Progress
 
@@ -265,16 +266,9 @@ class ClassroomServer:
         return websocket
 
     @staticmethod
-    async def _end(service, timeout: float = 5.0) -> None:
-        """Ask the console to quit; kill it if it has not within ``timeout``."""
-        proc = service._process
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(service.stop(), timeout)
-        if proc is not None and proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(proc.wait(), timeout)
+    async def _end(service) -> None:
+        """Ask the console to quit; kill it if it has not within ``QUIT_S`` (``end_console``, as ``cmklab serve``)."""
+        await end_console(service)
 
     # -- the trainer's API -----------------------------------------------------------------------------
 
@@ -356,6 +350,7 @@ def _console_service(argv: list[str], websocket, forks: "ForkServer | None" = No
                 env.pop(k, None)
             home = argv[argv.index("--home") + 1]
             env[CONFINE_ENV] = str(Path(home) / FILES)  # the files a trainee names stay in their home
+            env[LAB_ENV] = Path(home).name  # the header names the trainee's lab, not its path on this machine
             if forks is not None and forks.alive:
                 process = await forks.fork(home, "--read-only" in argv, env)
                 if process is not None:

@@ -143,7 +143,7 @@ class ImportModal(ModalScreen[None]):
             return
         app = self.app
         if getattr(app, "read_only", False):
-            self._say("(ReadOnly) the console was opened with --read-only: an import would change the store")
+            self._say(app.read_only_refusal("Import"))
             return
         try:
             paths, merge, partial = self._values()

@@ -38,6 +38,7 @@ from ..widgets.deps import DepsTree
 from ..widgets.detail import DetailPanel
 from ..widgets.footer import KeyFooter
 from ..widgets.header import ClockHeader
+from ..widgets.tabs import PaneTabs
 from ..widgets.tidy import release_closed_screens
 from ..widgets.util import escape, freeze_cursors
 from ..widgets.vtable import VirtualTable
@@ -226,7 +227,7 @@ class MainScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield ClockHeader(id="header")
-        yield Tabs(*[Tab(p.id, id=f"tab-{p.id}") for p in PANES], id="pane-tabs")
+        yield PaneTabs(*[Tab(p.id, id=f"tab-{p.id}") for p in PANES], id="pane-tabs")
         with Horizontal(id="body"):
             with Vertical(id="main"):
                 yield Static("", id="pane-title")
@@ -301,7 +302,7 @@ class MainScreen(Screen):
 
     def refresh_header(self) -> None:
         e = self.engine
-        self.query_one("#header", ClockHeader).show(now=e.now(), store=self.app.store_label,
+        self.query_one("#header", ClockHeader).show(now=e.now(), store=self.app.store_label, lab=self.app.lab_name,
                                                     profile=e.rules.name, read_only=self.app.read_only)
 
     def _rows(self) -> list:
@@ -995,9 +996,11 @@ class MainScreen(Screen):
                         exit_on_error=False)
 
     def refuse_read_only(self, op: Op) -> None:
-        """Say that ``op`` cannot run: the console was opened with --read-only (and how to act)."""
-        self.app.notify(f"{op.label}: the console was opened with --read-only, so nothing can change. "
-                        "Quit and run cmklab without --read-only to act.", title="ReadOnly", severity="error")
+        """Say that ``op`` cannot run: the console is read-only (opened with --read-only, or the projector view),
+        and how to act where one can."""
+        from ..app import READ_ONLY_TITLE
+
+        self.app.notify(self.app.read_only_refusal(op.label), title=READ_ONLY_TITLE, severity="error")
 
     def on_key(self, event: events.Key) -> None:
         """--read-only: an action's key, which the footer does not offer (``check_action``), is not silently

@@ -19,16 +19,18 @@ def profile_lines(current: str) -> list[str]:
 
 
 class ClockHeader(Static):
-    """``cmklab │ 2026-05-01 09:00 UTC │ store ~/.local/share/cmklab/state.json │ rules seeds``."""
+    """``cmklab │ 2026-05-01 09:00 UTC │ store ~/.local/share/cmklab/state.json │ rules seeds``; a console served to
+    a browser names its lab instead of the store's path on the server (``lab trainee-03``)."""
 
     _shown_text = ""
 
-    def show(self, *, now: str, store: str, profile: str, read_only: bool, busy: str = "") -> None:
+    def show(self, *, now: str, store: str, profile: str, read_only: bool, busy: str = "",
+             lab: str | None = None) -> None:
         clock = now[:16].replace("T", " ") + " UTC"
         parts = [
             "[b]cmklab[/b]",
             f"[$text-accent]◷ {escape(clock)}[/]",
-            f"store [b]{escape(store)}[/b]",
+            f"lab [b]{escape(lab)}[/b]" if lab else f"store [b]{escape(store)}[/b]",
             f"rules {escape(profile)}",
         ]
         if read_only:  # next to the name, in sight at any width (the store's path is what a narrow terminal cuts)
@@ -38,6 +40,7 @@ class ClockHeader(Static):
             return
         self._shown_text = text
         self.update(text, layout=False)  # one line of fixed height: no layout of the screen
-        self.tooltip = ("The simulated clock (never the wall clock) and the store this console works on.\n"
+        where = "the lab" if lab else "the store"
+        self.tooltip = (f"The simulated clock (never the wall clock) and {where} this console works on.\n"
                         "Rules profile, chosen when the home is created (--profile NAME):\n"
                         + "\n".join(profile_lines(profile)))

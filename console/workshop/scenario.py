@@ -1073,12 +1073,21 @@ def in_classroom() -> bool:
     return files_root() is not None
 
 
+def in_a_browser() -> bool:
+    """This process is a console served to a browser (``cmklab serve``, ``cmklab classroom``: its lab's name
+    is set, console/confine.py): no terminal, and the home's path is the server's."""
+    from console.confine import lab_name
+
+    return lab_name() is not None or in_classroom()
+
+
 def cmklab_prefix(home: str | os.PathLike | None) -> str:
     """How a command line a trainee copies starts: ``cmklab --home HOME`` (shell-quoted), so that pasted in any
     terminal it acts on this home; plain ``cmklab`` when a bare ``cmklab`` here acts on that home already (it is
-    the default home, ``$CMKLAB_HOME`` included), when there is no home (an engine in memory), or in the
-    classroom (no terminal: the hints are read, not pasted, and the trainee's home is the trainer's business)."""
-    if home is None or in_classroom():
+    the default home, ``$CMKLAB_HOME`` included), when there is no home (an engine in memory), or in a console
+    served to a browser (no terminal: the hints are read, not pasted, and the home's path on the server is
+    nobody's business in the browser)."""
+    if home is None or in_a_browser():
         return "cmklab"
     from console.session import default_home
 

@@ -21,8 +21,9 @@ browser from connecting to the console (a foreign ``Origin``) and DNS rebinding 
 
 Always on the served port. The page's websocket and static URLs use the host:port the browser used
 (never ``0.0.0.0``), and the page (console/web/app_index.html) loads nothing from another host: its
-font comes from this server's static files. Nothing here imports textual or textual-serve until a
-server is started.
+font comes from this server's static files. Each console is started without a shell; stopping the server
+asks each to quit and kills one that has not within ``QUIT_S`` (``end_console``). Nothing here imports textual
+or textual-serve until a server is started.
 """
 
 from __future__ import annotations
@@ -308,10 +309,34 @@ def font_size(value: Any) -> int:
 def console_service() -> type:
     """textual-serve's ``AppService`` (one console process behind one page), which closes its page when the
     console's output ends. A console that quits says so first and textual-serve closes the page then; one
-    that died (killed, crashed) said nothing, and its page stayed open on a screen that no longer answered."""
+    that died (killed, crashed) said nothing, and its page stayed open on a screen that no longer answered.
+
+    The console is started from its command's words without a shell (textual-serve runs ``sh -c COMMAND``:
+    the signals and the kill meant for the console reached the shell), so ``end_console`` ends the console
+    itself."""
+    import asyncio
+
     from textual_serve.app_service import AppService
 
     class ConsoleService(AppService):
+        lab_name: str | None = None
+        """What the console's header names instead of its home's path (``LAB_ENV``)."""
+
+        def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
+            from console.confine import LAB_ENV
+
+            env = super()._build_environment(width=width, height=height)
+            if self.lab_name:
+                env[LAB_ENV] = self.lab_name
+            return env
+
+        async def _open_app_process(self, width: int = 80, height: int = 24):
+            self._process = process = await asyncio.create_subprocess_exec(
+                *shlex.split(self.command), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, env=self._build_environment(width=width, height=height))
+            self._stdin = process.stdin
+            return process
+
         async def run(self) -> None:
             try:
                 await super().run()
@@ -320,6 +345,30 @@ def console_service() -> type:
                     await self.remote_close()
 
     return ConsoleService
+
+
+QUIT_S = 5.0
+"""How long a console is given to quit when asked (its page closed, the server stopping) before it is killed."""
+
+
+async def end_console(service: Any, timeout: float = QUIT_S) -> None:
+    """Ask ``service``'s console to quit; kill it if it has not within ``timeout`` (a console that ignores the
+    quit, or is stuck in a long action), and wait for it, boundedly: a console never outlives its server, and
+    stopping the server never waits on one."""
+    import asyncio
+
+    proc = service._process
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(service.stop(), timeout)
+    if proc is not None and proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(proc.wait(), timeout)
+    task = getattr(service, "_task", None)
+    if task is not None and not task.done():  # its output is read to the end, which the kill brought
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(task), timeout)
 
 
 async def pump(websocket: Any, service: Any) -> None:
@@ -350,9 +399,10 @@ async def pump(websocket: Any, service: Any) -> None:
             await service.focus()
 
 
-def make_server(command: str, *, host: str, port: int, title: str, policy: HostPolicy) -> Any:
+def make_server(command: str, *, host: str, port: int, title: str, policy: HostPolicy,
+                lab_name: str | None = None) -> Any:
     """A textual-serve ``Server`` that refuses requests whose ``Host`` (or websocket ``Origin``)
-    does not name it."""
+    does not name it; its consoles' headers name ``lab_name``, not the home's path on this machine."""
     import asyncio
 
     import aiohttp_jinja2
@@ -360,11 +410,18 @@ def make_server(command: str, *, host: str, port: int, title: str, policy: HostP
     from textual_serve.server import Server
 
     class GuardedServer(Server):
+        consoles: set = set()
+        """The consoles open now (one per page): stopping the server ends each, boundedly (``end_console``)."""
+
         async def _make_app(self) -> web.Application:
+            self.consoles = set()
             app = await super()._make_app()
             app.middlewares.append(guard)
             app.middlewares.append(headers_middleware())
             return app
+
+        async def on_shutdown(self, app: web.Application) -> None:
+            await asyncio.gather(*(end_console(s) for s in list(self.consoles)), return_exceptions=True)
 
         async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
             """textual-serve's, with a console that closes its page when it ends however it ends
@@ -377,6 +434,8 @@ def make_server(command: str, *, host: str, port: int, title: str, policy: HostP
                 service = console_service()(self.command, write_bytes=websocket.send_bytes,
                                             write_str=websocket.send_str, close=websocket.close,
                                             download_manager=self.download_manager, debug=self.debug)
+                service.lab_name = lab_name
+                self.consoles.add(service)
                 await service.start(width, height)
                 await pump(websocket, service)
             except asyncio.CancelledError:
@@ -385,7 +444,8 @@ def make_server(command: str, *, host: str, port: int, title: str, policy: HostP
                 log.warning("a console failed: %s", error)
             finally:
                 if service is not None:
-                    await service.stop()
+                    await end_console(service)
+                    self.consoles.discard(service)
             return websocket
 
         @aiohttp_jinja2.template("app_index.html")
@@ -465,6 +525,12 @@ def serve_parser() -> argparse.ArgumentParser:
     return p
 
 
+def lab_label(home: Path) -> str:
+    """The lab a served console names in its header: its home's directory name (``~/lab``: ``lab``), never the
+    path, which is the server's."""
+    return home.name or "cmklab"
+
+
 def _home(opts: dict) -> Path:
     from console.session import default_home
 
@@ -493,5 +559,5 @@ def run_serve(argv: list[str], **opts) -> int:
     title = "cmklab" + (" (read-only)" if read_only else "")
     _setup_log()
     print(f"cmklab serve: browsers may open {policy.describe()}", file=sys.stderr, flush=True)
-    make_server(command, host=args.host, port=args.port, title=title, policy=policy).serve()
+    make_server(command, host=args.host, port=args.port, title=title, policy=policy, lab_name=lab_label(home)).serve()
     return 0

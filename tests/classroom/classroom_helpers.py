@@ -243,7 +243,7 @@ class Browser:
 
 
 @contextlib.asynccontextmanager
-async def browser(served: Served, path: str, *, origin: str | None = None):
+async def browser(served: Served, path: str, *, origin: str | None = None, width: int = 120, height: int = 40):
     import ssl
 
     import aiohttp
@@ -251,7 +251,7 @@ async def browser(served: Served, path: str, *, origin: str | None = None):
     ctx = ssl._create_unverified_context() if served.scheme == "https" else None
     scheme = "wss" if served.scheme == "https" else "ws"
     async with aiohttp.ClientSession() as session:
-        async with session.ws_connect(f"{scheme}://127.0.0.1:{served.port}{path}?width=120&height=40",
+        async with session.ws_connect(f"{scheme}://127.0.0.1:{served.port}{path}?width={width}&height={height}",
                                       headers={"Origin": origin or served.origin},
                                       **({"ssl": ctx} if ctx is not None else {})) as ws:
             yield Browser(session, ws)

@@ -76,3 +76,41 @@ def test_the_trainer_sees_what_each_button_did_until_the_next_one(classroom, tmp
             await press("#advance", "step 5 does not exist")  # a refusal stays too
 
     asyncio.run(go())
+
+
+_HOLD_RESETS = """(() => {
+  window.__held = [];
+  const fetch0 = window.fetch;
+  window.fetch = (...args) => {
+    if (!String(args[0]).includes("/api/reset/")) return fetch0(...args);
+    return new Promise((resolve) => window.__held.push(() => resolve(fetch0(...args))));
+  };
+  return true;
+})()"""
+
+_RESET_BUTTON = "document.querySelector(\"tr[data-trainee='trainee-02'] button\")"
+
+
+def test_a_reset_button_stays_disabled_until_its_reset_has_finished(classroom, tmp_path):
+    """The page redraws its rows at each poll of the room's state: the reset button it disabled while a reset
+    runs stays disabled through those redraws (a second press would only be refused), and comes back once the
+    reset has answered. The page's reset request is held back in the page, so the reset is still running for
+    as long as the test needs."""
+
+    async def go():
+        async with chromium(tmp_path) as open_tab:
+            tab = await open_tab(classroom.trainer)
+            await tab.until("document.querySelectorAll('tr[data-trainee]').length === 2", "the trainees' rows")
+            await tab.js(_HOLD_RESETS)
+            await tab.js(f"setTimeout(() => {_RESET_BUTTON}.click(), 0)")
+            assert "trainee-02" in await tab.accept_dialog()
+            await tab.until("window.__held.length === 1", "the page asked for the reset")
+            polls = await tab.js(_COUNT_POLLS)
+            await tab.until(f"window.__polls >= {polls + 2}", "two more polls of the room's state")
+            assert await tab.js(f"{_RESET_BUTTON}.disabled"), "the button came back while its reset is running"
+            assert await tab.js("document.querySelector(\"tr[data-trainee='trainee-01'] button\").disabled") is False
+            await tab.js("window.__held.shift()()")  # the reset goes to the server now and finishes
+            await tab.until("document.body.innerText.includes('trainee-02: step reset')", "the reset answered")
+            await tab.until(f"{_RESET_BUTTON}.disabled === false", "the button is back once the reset finished")
+
+    asyncio.run(go())

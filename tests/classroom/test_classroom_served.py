@@ -396,3 +396,36 @@ def test_the_projector_view_takes_a_bigger_font_as_cmklab_serve_does(classroom):
         status, body = http(classroom, view + query)
         assert status == 200
         assert b'data-font-size="' + size + b'"' in body, query
+
+
+def test_a_console_names_the_trainees_lab_never_a_path_of_the_server(classroom):
+    """The header of a trainee's console (and of the trainer's read-only view of it) names the lab, not
+    the home's path on the trainer's machine. At 250 columns nothing of the header is cut."""
+    where = str(classroom.directory).encode()
+
+    async def go():
+        for path in (trainee_ws(classroom, "trainee-01"), f"/trainer/{classroom.trainer_token}/view/trainee-01/ws"):
+            async with browser(classroom, path, width=250, height=40) as a:
+                screen = await a.until(b"step 1/4")
+                screen = await a.until(b"rules ")
+                assert where not in screen and b"/homes/" not in screen, (path, screen[-600:])
+                assert b"trainee-01" in screen and b"store " not in screen, (path, screen[-600:])
+
+    asyncio.run(go())
+
+
+def test_the_trainers_view_says_it_is_the_read_only_projector_view_when_a_key_asks_for_a_change(classroom):
+    """A key for an action pressed in the trainer's read-only view of a trainee (on the projector) is refused
+    with the words the viewer can act on: the projector view, read-only; nothing changes."""
+    before = b"".join(state_files(classroom.home("trainee-01")).values())
+
+    async def go():
+        path = f"/trainer/{classroom.trainer_token}/view/trainee-01/ws"
+        async with browser(classroom, path, width=160, height=48) as a:
+            await a.until(b"step 1/4")
+            await a.until(b"kv-lab")
+            await a.keys("x")  # delete the vault the cursor is on
+            await a.until(b"projector")
+
+    asyncio.run(go())
+    assert b"".join(state_files(classroom.home("trainee-01")).values()) == before

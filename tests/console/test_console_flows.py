@@ -142,22 +142,22 @@ async def test_read_only_refuses_every_change():
             app.clear_notifications()
             await pilot.press(key)
             await settle(pilot)
-            assert [(n.title, n.severity) for n in notes(app)] == [("ReadOnly", "error")], key
+            assert [(n.title, n.severity) for n in notes(app)] == [("READ-ONLY", "error")], key
         assert vm_state(app) == before
         assert all(not isinstance(s, (ConfirmModal, FormModal)) for s in app.screen_stack)
         for op_id in ("key.disable", "key.rotate", "key.delete", "key.create"):  # the palette's way
             app.clear_notifications()
             app.main.run_op(op_id)
             await settle(pilot)
-            assert [(n.title, n.severity) for n in notes(app)] == [("ReadOnly", "error")], op_id
+            assert [(n.title, n.severity) for n in notes(app)] == [("READ-ONLY", "error")], op_id
         assert vm_state(app) == before
         assert all(not isinstance(s, (ConfirmModal, FormModal)) for s in app.screen_stack)
         app.clear_notifications()
         app.execute(__import__("console.actions", fromlist=["Call"]).Call("advance_clock", ("1h",)), "clock")
         await settle(pilot)
         assert app.engine.now() == "2026-05-01T09:00:00+00:00"  # the store refused it, and says so
-        refused = [n for n in notes(app) if n.title == "ReadOnly"]
-        assert len(refused) == 1 and "opened read-only" in refused[0].message
+        refused = [n for n in notes(app) if n.title == "READ-ONLY"]  # the header's marker, as every refusal here
+        assert len(refused) == 1 and "READ-ONLY (opened with --read-only)" in refused[0].message
 
 
 async def test_form_validates_as_you_type_with_the_engines_rules():

@@ -160,3 +160,41 @@ def test_the_served_command_opens_the_console_read_only_on_the_home(tmp_path, mo
     argv = shlex.split(serve_command(tmp_path / "h", read_only=True))
     assert main(argv[3:]) == 0
     assert seen["read_only"] is True and seen["home"] == str(tmp_path / "h")
+
+
+def test_a_browser_tab_names_the_lab_never_the_servers_path(tmp_path, monkeypatch):
+    """The console's header names the lab (its home's directory name), not the home's path on the server,
+    which is no business of whoever has the page open. At 250 columns nothing of the header is cut."""
+    import asyncio
+
+    import aiohttp
+
+    for var in ("CMKLAB_HOME", "CMKLAB_SEED", "CMKLAB_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    home = tmp_path / "lab-kestrel"
+    assert run_scenario_cli(["run", "disable-key", "--no-console"], home=str(home)) == 0
+
+    async def screen(port: int) -> bytes:
+        got = b""
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(f"http://127.0.0.1:{port}/ws?width=250&height=40",
+                                          headers={"Origin": f"http://127.0.0.1:{port}"}) as ws:
+                end = time.monotonic() + DEADLINE
+                while time.monotonic() < end and not (b"vaults" in got and b"rules " in got):
+                    try:
+                        msg = await ws.receive(timeout=1)
+                    except asyncio.TimeoutError:
+                        continue
+                    if msg.type == aiohttp.WSMsgType.BINARY:
+                        got += msg.data
+                    elif msg.type != aiohttp.WSMsgType.TEXT:
+                        break
+        return got
+
+    for extra in ((), ("--read-only",)):
+        with _serving(home, *extra) as (proc, port):
+            _get(proc, port)
+            out = asyncio.run(screen(port))
+        assert b"rules " in out, out[-500:]
+        assert str(tmp_path).encode() not in out and b"store " not in out, out[-800:]
+        assert b"lab-kestrel" in out, out[-800:]
