@@ -230,7 +230,7 @@ class MainScreen(Screen):
         with Horizontal(id="body"):
             with Vertical(id="main"):
                 yield Static("", id="pane-title")
-                yield VirtualTable(id="table")
+                yield VirtualTable(id="table", on_select=self._selected)
             lab = getattr(self.app, "lab", None)
             with TabbedContent(id="side", initial="side-lab" if lab is not None else "side-detail"):
                 if lab is not None:
@@ -680,8 +680,8 @@ class MainScreen(Screen):
             self._ops_signature = signature
             self.refresh_bindings()
 
-    @on(VirtualTable.Selected, "#table")
-    def _selected(self, event: VirtualTable.Selected) -> None:
+    def _selected(self, _key: Hashable) -> None:
+        """Enter on a row (the table calls it in the key's turn): the detail opens with the focus."""
         self.settle()
         self._side_from_enter = not self.side_visible()
         self.side_choice = True

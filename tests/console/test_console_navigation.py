@@ -522,3 +522,27 @@ async def test_keys_typed_right_after_an_actions_key_go_to_its_dialog():
             await pilot.pause()
         assert not any(isinstance(s, (ConfirmModal, FormModal)) for s in app.screen_stack)
         assert len(app.engine.list_vaults()) == vaults and app.main.table.cursor == 1  # no, then down
+
+
+async def test_slash_typed_right_after_enter_focuses_the_filter_of_the_pane():
+    """Enter on a row then `/` and a letter, at terminal speed: the detail opens, then the filter of the pane has the
+    focus and the letter (the table's Enter was said in a message handled once it had bubbled up to the screen,
+    after the `/`: the detail took the focus from the open prompt, and the keys typed next went to the detail)."""
+    for size in (SIZE, (80, 24)):
+        app = make_app()
+        async with app.run_test(size=size) as pilot:
+            await pilot.press("2", "j")
+            await pilot.pause()
+            burst(pilot, "enter", "slash", "3")
+            for _ in range(5):
+                await pilot.pause()
+            main = app.main
+            prompt = main.query_one("#filter")
+            assert main.side_visible()  # Enter opened the detail
+            assert app.focused is prompt and prompt.display
+            assert main.filters.get("keys") == "3"
+            burst(pilot, "0", "7", "2", "enter", "j")
+            for _ in range(5):
+                await pilot.pause()
+            assert main.filters.get("keys") == "3072" and not prompt.display
+            assert app.focused is main.table
