@@ -546,3 +546,60 @@ async def test_slash_typed_right_after_enter_focuses_the_filter_of_the_pane():
                 await pilot.pause()
             assert main.filters.get("keys") == "3072" and not prompt.display
             assert app.focused is main.table
+
+
+async def test_keys_typed_while_a_slow_what_if_runs_wait_for_its_confirmation(monkeypatch):
+    """A what-if that takes long (a disable of a key serving many disks on a big store; here held by a stub): the keys
+    typed meanwhile, even after seconds, never reach the table under the coming dialog (they were held 3 s, then went
+    to the table: `j` moved its cursor, `v` folded the detail, `x` asked to delete another row). The screen says the
+    engine is being asked; the keys wait, in order, for the confirmation (`n` answers it)."""
+    import threading
+    import time as real_time
+
+    import console.app as console_app
+    from console.screenshots import select
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, "keys", "key-3072")
+        main = app.main
+        cursor, side = main.table.cursor, main.side_visible()
+        entered, release = threading.Event(), threading.Event()
+        real_what_if = app.engine.what_if
+
+        def slow_what_if(*args, **kwargs):
+            entered.set()
+            release.wait(10)  # bounded: a failing test does not keep its thread
+            return real_what_if(*args, **kwargs)
+
+        app.engine.what_if = slow_what_if
+        burst(pilot, "e", "j", "j")  # disable (all versions): asks first
+        while not entered.is_set():
+            await pilot.pause(0.01)
+
+        class Later:  # the clock, an hour on: the key holds' deadlines have passed
+            @staticmethod
+            def monotonic() -> float:
+                return real_time.monotonic() + 3600
+
+        monkeypatch.setattr(console_app, "time", Later)
+        app._expire_waits()  # what the app's timer does a few times a second
+        burst(pilot, "j", "v", "x")  # typed long after the action's key
+        for _ in range(100):
+            await pilot.pause(0.01)
+            if main.query_one("#busy").display:
+                break
+        assert app.screen is main and main.table.cursor == cursor and main.side_visible() == side
+        assert "asking the engine what it would do" in str(main.query_one("#busy-label").render())
+        release.set()
+        await wait_for_screen(pilot, ConfirmModal)
+        for _ in range(5):
+            await pilot.pause()
+        assert app.screen.query_one("#dialog-title").render().plain.startswith("Disable key kv-demo/key-3072")
+        assert not main.query_one("#busy").display
+        burst(pilot, "n")
+        for _ in range(20):
+            await pilot.pause()
+        assert not any(isinstance(s, ConfirmModal) for s in app.screen_stack)
+        assert main.table.cursor == cursor and main.side_visible() == side
+        assert all(v["enabled"] for v in app.engine.find_key("kv-demo", "key-3072").versions)  # no: nothing disabled
