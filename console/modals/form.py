@@ -25,6 +25,7 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, Switch, TextArea
 
+from ..widgets.footer import KeyFooter
 from ..widgets.util import escape, freeze_cursors, release_keys
 
 
@@ -178,6 +179,7 @@ class FormModal(ModalScreen[Any]):
                             yield Static("", classes="field-error", id=f"err-{f.name}")
                 yield Static("", id="form-az")
                 yield Static("", id="form-error")
+        yield KeyFooter()  # its own keys (esc, ctrl+s): the main screen's footer under it is hidden
 
     def on_mount(self) -> None:
         freeze_cursors(self)

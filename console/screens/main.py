@@ -287,7 +287,13 @@ class MainScreen(Screen):
             self.side_choice = True
             self._apply_side()
 
+    def on_screen_suspend(self) -> None:
+        # a dialog (or the palette) lies over this screen: its keys are not this screen's, and its footer, seen
+        # through the dialog's backdrop, offered keys that do nothing there (a dialog shows its own footer)
+        self.query_one(KeyFooter).visible = False
+
     def on_screen_resume(self) -> None:
+        self.query_one(KeyFooter).visible = True
         release_closed_screens()  # a screen over this one has closed: Textual would keep its widgets' styles
 
     @property

@@ -603,3 +603,46 @@ async def test_keys_typed_while_a_slow_what_if_runs_wait_for_its_confirmation(mo
         assert not any(isinstance(s, ConfirmModal) for s in app.screen_stack)
         assert main.table.cursor == cursor and main.side_visible() == side
         assert all(v["enabled"] for v in app.engine.find_key("kv-demo", "key-3072").versions)  # no: nothing disabled
+
+
+async def test_a_dialog_shows_its_own_keys_not_the_main_screens():
+    """The main screen's footer (`n new`, `x delete`, `/ filter` ...) showed through a dialog's backdrop, offering keys
+    that do nothing there. Under a dialog, the help or the palette it is hidden; a dialog's footer shows its own keys;
+    once the dialog closes, the main screen's keys show again."""
+    from textual.command import CommandPalette
+    from textual.widgets._footer import FooterKey
+
+    from console.modals.form import FormModal
+    from console.screens.help import HelpScreen
+    from console.screenshots import select
+    from console.widgets.footer import KeyFooter
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await select(pilot, "keys", "key-3072")
+        main = app.main
+        footer = main.query_one(KeyFooter)
+
+        def own_keys() -> set[str]:
+            return {k.key for k in app.screen.query(KeyFooter).first().query(FooterKey)}
+
+        async def opened(keys, screen_type, expected: set[str] | None) -> None:
+            await pilot.press(*keys)
+            await wait_for_screen(pilot, screen_type)
+            for _ in range(5):
+                await pilot.pause()
+            assert not footer.visible  # the main screen's keys are not shown under it
+            if expected is not None:
+                assert own_keys() == expected
+            else:
+                assert not app.screen.query(KeyFooter)
+            await pilot.press("escape")
+            for _ in range(5):
+                await pilot.pause()
+            assert app.screen is main and footer.visible
+            assert {"question_mark", "n", "ctrl+p"} <= {k.key for k in footer.query(FooterKey)}
+
+        await opened(["e"], ConfirmModal, {"y", "n"})
+        await opened(["n"], FormModal, {"escape", "ctrl+s"})
+        await opened(["question_mark"], HelpScreen, {"escape"})
+        await opened(["ctrl+p"], CommandPalette, None)
