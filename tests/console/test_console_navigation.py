@@ -646,3 +646,35 @@ async def test_a_dialog_shows_its_own_keys_not_the_main_screens():
         await opened(["n"], FormModal, {"escape", "ctrl+s"})
         await opened(["question_mark"], HelpScreen, {"escape"})
         await opened(["ctrl+p"], CommandPalette, None)
+
+
+async def test_ctrl_q_quits_while_keys_wait_for_an_actions_dialog():
+    """The keys typed while an action's what-if runs wait for its dialog however long it takes; ctrl+q (quit) never
+    waits: a what-if that would take minutes does not keep the console open."""
+    import threading
+
+    from console.screenshots import select
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, "keys", "key-3072")
+        entered, release = threading.Event(), threading.Event()
+        real_what_if = app.engine.what_if
+
+        def slow_what_if(*args, **kwargs):
+            entered.set()
+            release.wait(10)  # bounded: a failing test does not keep its thread
+            return real_what_if(*args, **kwargs)
+
+        app.engine.what_if = slow_what_if
+        burst(pilot, "e", "j")
+        while not entered.is_set():
+            await pilot.pause(0.01)
+        assert app._held is not None  # the `j` waits for the dialog
+        burst(pilot, "ctrl+q")
+        for _ in range(20):
+            await pilot.pause()
+            if app.return_code is not None:
+                break
+        release.set()
+        assert app.return_code == 0
