@@ -678,3 +678,46 @@ async def test_ctrl_q_quits_while_keys_wait_for_an_actions_dialog():
                 break
         release.set()
         assert app.return_code == 0
+
+
+async def test_a_key_typed_right_after_a_forms_enter_goes_to_the_confirmation_that_follows():
+    """Change a set's key: Enter (here ctrl+s) then `y` at once. The form asks the engine first (its check, in a thread;
+    held here by a stub): the `y` went to the form's field meanwhile, and the confirmation that followed waited for
+    an answer already given. It waits for the confirmation now, which it answers."""
+    import threading
+
+    from console.modals.form import FormModal
+    from console.screenshots import select
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, "sets", "des-cmk")
+        await pilot.press("c")
+        await wait_for_screen(pilot, FormModal)
+        form = app.screen
+        field = form.query_one("#f-key")
+        other = next(value for _label, value in form.spec.fields[0].options if value != field.value)
+        field.value = other
+        await pilot.pause()
+        entered, release = threading.Event(), threading.Event()
+        real_check = form.spec.check
+
+        def slow_check(call):
+            entered.set()
+            release.wait(10)  # bounded: a failing test does not keep its thread
+            return real_check(call)
+
+        form.spec.check = slow_check
+        burst(pilot, "ctrl+s", "y")
+        while not entered.is_set():
+            await pilot.pause(0.01)
+        for _ in range(5):
+            await pilot.pause()
+        release.set()
+        for _ in range(200):
+            await pilot.pause(0.01)
+            if app.screen is app.main and not app._pending:  # the form closed once the engine had acted
+                break
+        assert not any(isinstance(s, (FormModal, ConfirmModal)) for s in app.screen_stack)
+        des = next(d for d in app.engine.list_des() if d.name == "des-cmk")
+        assert des.key_url.rstrip("/").lower() == str(other).rstrip("/").lower()
