@@ -58,9 +58,12 @@ KEY_TURN_LIMIT = 1.0
 """Keys held behind a key being handled (:meth:`CmkApp._route_key`) whose end never came (the widget it went to went
 away first) are handled after this many seconds."""
 FLOW_KEYS = "flow"
-"""The token kind of keys held while an action opens its dialog (:meth:`CmkApp.hold_keys`)."""
-FLOW_KEYS_LIMIT = 3.0
-"""Keys held for an action's dialog that did not come (a slow what-if) are handled after this many seconds."""
+"""The token kind of keys held while an action opens its dialog (:meth:`CmkApp.hold_keys`). They are held until the
+action releases them (its dialog has the focus, or it ends: ``MainScreen._flow`` always does), however long its
+what-if takes: held for a limited time, the keys typed while a slow what-if ran (a disable of a key serving many
+disks on a big store) went to the table under the dialog, moving its cursor and acting on its rows."""
+NOT_HELD = frozenset({"ctrl+q"})
+"""Keys never held: quitting works even while an action's dialog is awaited."""
 
 
 def _named(lines: list[str], limit: int) -> str:
@@ -442,7 +445,7 @@ class CmkApp(App):
         """Textual's, with keys handled one at a time in the order they came (:meth:`_route_key`): a key received
         while an earlier one is still being handled, or while an action opens its dialog, waits, in order."""
         if isinstance(event, events.Key) and not event.is_forwarded:
-            if self._held is not None:
+            if self._held is not None and event.key not in NOT_HELD:
                 self._held.append(event)
                 return
             await self._route_key(event)
@@ -464,10 +467,11 @@ class CmkApp(App):
             if target.post_message(KeyHandled(token)):
                 self.hold_keys(token, KEY_TURN_LIMIT)
 
-    def hold_keys(self, token: tuple, limit: float) -> None:
+    def hold_keys(self, token: tuple, limit: float | None) -> None:
         """Keys received from now on wait, in order, until :meth:`release_keys` (``token``), or ``limit`` seconds
-        (a widget that went away with its message, a dialog that never came: keys are never held for good)."""
-        self._waits[token] = time.monotonic() + limit
+        (a widget that went away with its message: a key's turn is never awaited for good). ``limit`` None: until
+        released, by a caller that always releases (an action opening its dialog, :meth:`hold_keys_for_dialog`)."""
+        self._waits[token] = time.monotonic() + limit if limit is not None else float("inf")
         if self._held is None:
             self._held = []
         if self._wait_watch is None:
@@ -493,9 +497,10 @@ class CmkApp(App):
         """An action is opening its dialog (a form, a confirmation) in a worker: the keys typed meanwhile are for
         the dialog, not for the table under it (`n` then a name typed at once moved the table's cursor, toggled
         its panels, even started other actions). The dialog releases them once it has its focus
-        (:meth:`release_keys`), the action if it opens none."""
+        (:meth:`release_keys`), the action if it opens none; however long its what-if takes (:data:`FLOW_KEYS`),
+        the main screen meanwhile saying that the engine is being asked."""
         self._key_turn += 1
-        self.hold_keys((FLOW_KEYS, self._key_turn), FLOW_KEYS_LIMIT)
+        self.hold_keys((FLOW_KEYS, self._key_turn), None)
 
     @on(KeyHandled)
     def _key_handled(self, message: KeyHandled) -> None:

@@ -15,6 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from ..rows import shorten
+from ..widgets.footer import KeyFooter
 from ..widgets.util import escape, freeze_cursors, release_keys
 
 _MARKS = (
@@ -94,6 +95,7 @@ class ConfirmModal(ModalScreen[bool]):
                 if self.az:
                     yield Static("\n".join(f"$ {escape(line)}" for line in self.az), id="dialog-az")
                 yield from self.compose_extra()
+        yield KeyFooter()  # its own keys (y, n): the main screen's footer under it is hidden
 
     def compose_extra(self) -> ComposeResult:
         yield from ()

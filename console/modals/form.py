@@ -25,7 +25,8 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, Switch, TextArea
 
-from ..widgets.util import escape, freeze_cursors, release_keys
+from ..widgets.footer import KeyFooter
+from ..widgets.util import escape, freeze_cursors, hold_keys, release_keys
 
 
 class Declined:
@@ -178,6 +179,7 @@ class FormModal(ModalScreen[Any]):
                             yield Static("", classes="field-error", id=f"err-{f.name}")
                 yield Static("", id="form-az")
                 yield Static("", id="form-error")
+        yield KeyFooter()  # its own keys (esc, ctrl+s): the main screen's footer under it is hidden
 
     def on_mount(self) -> None:
         freeze_cursors(self)
@@ -277,6 +279,9 @@ class FormModal(ModalScreen[Any]):
             self.query_one(f"#f-{first.name}").focus()
             return
         self._busy = True
+        # the keys typed while the engine is asked wait for what comes next (a `y` typed right after Enter went to
+        # the form's field while its check ran, and the confirmation that followed never got it)
+        hold_keys(self)
         self.run_worker(self._submit(self.values()), exclusive=True, group="form")
 
     async def _submit(self, values: dict) -> None:
@@ -297,6 +302,7 @@ class FormModal(ModalScreen[Any]):
             self.dismiss(call)
         finally:
             self._busy = False
+            release_keys(self)  # a refusal: back to the form (a confirmation released them already)
 
     def acting(self) -> None:
         """Said by ``act`` once the engine acts on the call (after its confirmation, if it asks one)."""

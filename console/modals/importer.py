@@ -20,6 +20,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, ProgressBar, Static, Switch
 
+from ..widgets.footer import KeyFooter
 from ..widgets.util import escape, freeze_cursors
 from .form import FormSwitch
 
@@ -89,6 +90,7 @@ class ImportModal(ModalScreen[None]):
                 yield Static("", id="form-error")
                 yield Static("", id="import-summary")
                 yield Static("", id="dialog-az")
+        yield KeyFooter()  # its own keys: the main screen's footer under it is hidden
 
     def on_mount(self) -> None:
         freeze_cursors(self)

@@ -10,6 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from ..actions import OPS
+from ..widgets.footer import KeyFooter
 from ..widgets.util import KeyScroll, escape
 from .panes import NUMBER_KEYS, PANES
 
@@ -131,6 +132,7 @@ class HelpScreen(ModalScreen[None]):
             yield Label("cmklab console: help and key bindings", id="dialog-title")
             with KeyScroll(id="help-scroll"):
                 yield HelpText(self.current, self.lab, self.profile, id="help-text")
+        yield KeyFooter()  # its own keys: the main screen's footer under it is hidden
 
     def action_close(self) -> None:
         self.dismiss(None)

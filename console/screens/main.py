@@ -61,6 +61,8 @@ SLICE_SECONDS = 0.0005
 """A thread drawing a big pane's search text hands the interpreter back this often (``time.sleep(0)``): the UI
 thread, which waits for the interpreter lock each time it wakes, then gets it within this time rather than the
 interpreter's switch interval (5 ms), several times per key press."""
+BUSY_DELAY = 0.3
+"""A what-if lasting longer than this (seconds) says so under the table (a quick one does not flash)."""
 SETTLE_SECONDS = 0.08
 """A cursor move this soon after the previous one (a key held down) redraws the side panel and the footer
 only once the cursor has rested this long: the table itself follows every move at once. An action, Enter
@@ -231,7 +233,7 @@ class MainScreen(Screen):
         with Horizontal(id="body"):
             with Vertical(id="main"):
                 yield Static("", id="pane-title")
-                yield VirtualTable(id="table")
+                yield VirtualTable(id="table", on_select=self._selected)
             lab = getattr(self.app, "lab", None)
             with TabbedContent(id="side", initial="side-lab" if lab is not None else "side-detail"):
                 if lab is not None:
@@ -286,7 +288,13 @@ class MainScreen(Screen):
             self.side_choice = True
             self._apply_side()
 
+    def on_screen_suspend(self) -> None:
+        # a dialog (or the palette) lies over this screen: its keys are not this screen's, and its footer, seen
+        # through the dialog's backdrop, offered keys that do nothing there (a dialog shows its own footer)
+        self.query_one(KeyFooter).visible = False
+
     def on_screen_resume(self) -> None:
+        self.query_one(KeyFooter).visible = True
         release_closed_screens()  # a screen over this one has closed: Textual would keep its widgets' styles
 
     @property
@@ -681,8 +689,8 @@ class MainScreen(Screen):
             self._ops_signature = signature
             self.refresh_bindings()
 
-    @on(VirtualTable.Selected, "#table")
-    def _selected(self, event: VirtualTable.Selected) -> None:
+    def _selected(self, _key: Hashable) -> None:
+        """Enter on a row (the table calls it in the key's turn): the detail opens with the focus."""
         self.settle()
         self._side_from_enter = not self.side_visible()
         self.side_choice = True
@@ -1071,12 +1079,26 @@ class MainScreen(Screen):
                 app.hold_keys_for_dialog()
             impact = call.impact
             if impact is None:
-                if dialog:  # say at once that something is happening
-                    self.show_busy(f"{label}: asking the engine what it would do")
+                # the keys typed meanwhile wait for the confirmation (CmkApp.hold_keys_for_dialog), however long the
+                # what-if takes: say that the engine is being asked, at once after a form, else once it lasts
+                asking = f"{label}: asking the engine what it would do (keys wait for its answer)"
+                shown = [dialog]
+
+                def say() -> None:
+                    shown[0] = True
+                    self.show_busy(asking)
+
+                timer = None
+                if dialog:
+                    say()
+                else:
+                    timer = self.set_timer(BUSY_DELAY, say)
                 try:
                     impact = await asyncio.to_thread(e.what_if, call.method, *call.args, **call.kwargs)
                 finally:
-                    if dialog:
+                    if timer is not None:
+                        timer.stop()
+                    if shown[0]:
                         self.show_busy(None)
             # the dry run touched the models in place (and put them back): redraw from the real state
             self._ops_signature = None

@@ -48,6 +48,15 @@ def escape(text: object) -> str:
     return str(text).replace("[", "\\[")
 
 
+def hold_keys(screen) -> None:
+    """A dialog asks the engine before it goes on (a form's check, then its action's what-if and confirmation): the keys
+    typed meanwhile wait, in order, for what comes next (``CmkApp.hold_keys_for_dialog``), released by the
+    confirmation once it has its focus, or by :func:`release_keys`."""
+    hold = getattr(screen.app, "hold_keys_for_dialog", None)
+    if hold is not None:
+        hold()
+
+
 def release_keys(screen) -> None:
     """A dialog has its focus: the keys typed since the action that opens it was asked for, held meanwhile by the
     console's app (``CmkApp.hold_keys_for_dialog``), go to it now (an app that holds none has nothing to do)."""

@@ -57,7 +57,8 @@ def _fit(text: str, width: int, justify: str = "left") -> str:
 
 
 class VirtualTable(ScrollView, can_focus=True):
-    """Rows by key; cells on demand. Posts ``Highlighted`` when the cursor moves, ``Selected`` on enter."""
+    """Rows by key; cells on demand. Posts ``Highlighted`` when the cursor moves; Enter (or a double click) on a row
+    calls ``on_select`` with its key, at once."""
 
     DEFAULT_CSS = """
     VirtualTable {
@@ -108,11 +109,14 @@ class VirtualTable(ScrollView, can_focus=True):
         def control(self) -> "VirtualTable":
             return self.table
 
-    class Selected(Highlighted):
-        """Enter (or a double click) on a row."""
-
-    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None,
+                 on_select: Callable[[Hashable], None] | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
+        self.on_select = on_select
+        """Called with the row's key on Enter (or a double click), in the key's own turn: what it opens (the detail)
+        has the focus before the next key is handled. A ``Selected`` message was handled only after it had bubbled
+        up to the screen, behind the key: a ``/`` typed right after Enter opened the filter, and then the detail
+        took the focus from it (the letters typed next went to the detail)."""
         self.columns: list[Column] = []
         self.keys: list[Hashable] = []
         self._cells: Callable[[Hashable], Sequence] = lambda key: []
@@ -244,16 +248,16 @@ class VirtualTable(ScrollView, can_focus=True):
         self.cursor = len(self.keys) - 1
 
     def action_select(self) -> None:
-        if self.cursor_key is not None:
-            self.post_message(self.Selected(self, self.cursor_key))
+        if self.cursor_key is not None and self.on_select is not None:
+            self.on_select(self.cursor_key)
 
     def on_click(self, event: events.Click) -> None:
         row = int(self.scroll_y) + event.y - 1
+        self.screen.set_focus(self)  # at once (``focus`` waits for the queue): a double click's selection moves it on
         if event.y >= 1 and 0 <= row < len(self.keys):
             self.cursor = row
             if event.chain >= 2:
                 self.action_select()
-        self.focus()
 
     def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
         """The table sets its own virtual size (one line per row): a layout of the screen passes the region's

@@ -522,3 +522,202 @@ async def test_keys_typed_right_after_an_actions_key_go_to_its_dialog():
             await pilot.pause()
         assert not any(isinstance(s, (ConfirmModal, FormModal)) for s in app.screen_stack)
         assert len(app.engine.list_vaults()) == vaults and app.main.table.cursor == 1  # no, then down
+
+
+async def test_slash_typed_right_after_enter_focuses_the_filter_of_the_pane():
+    """Enter on a row then `/` and a letter, at terminal speed: the detail opens, then the filter of the pane has the
+    focus and the letter (the table's Enter was said in a message handled once it had bubbled up to the screen,
+    after the `/`: the detail took the focus from the open prompt, and the keys typed next went to the detail)."""
+    for size in (SIZE, (80, 24)):
+        app = make_app()
+        async with app.run_test(size=size) as pilot:
+            await pilot.press("2", "j")
+            await pilot.pause()
+            burst(pilot, "enter", "slash", "3")
+            for _ in range(5):
+                await pilot.pause()
+            main = app.main
+            prompt = main.query_one("#filter")
+            assert main.side_visible()  # Enter opened the detail
+            assert app.focused is prompt and prompt.display
+            assert main.filters.get("keys") == "3"
+            burst(pilot, "0", "7", "2", "enter", "j")
+            for _ in range(5):
+                await pilot.pause()
+            assert main.filters.get("keys") == "3072" and not prompt.display
+            assert app.focused is main.table
+
+
+async def test_keys_typed_while_a_slow_what_if_runs_wait_for_its_confirmation(monkeypatch):
+    """A what-if that takes long (a disable of a key serving many disks on a big store; here held by a stub): the keys
+    typed meanwhile, even after seconds, never reach the table under the coming dialog (they were held 3 s, then went
+    to the table: `j` moved its cursor, `v` folded the detail, `x` asked to delete another row). The screen says the
+    engine is being asked; the keys wait, in order, for the confirmation (`n` answers it)."""
+    import threading
+    import time as real_time
+
+    import console.app as console_app
+    from console.screenshots import select
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, "keys", "key-3072")
+        main = app.main
+        cursor, side = main.table.cursor, main.side_visible()
+        entered, release = threading.Event(), threading.Event()
+        real_what_if = app.engine.what_if
+
+        def slow_what_if(*args, **kwargs):
+            entered.set()
+            release.wait(10)  # bounded: a failing test does not keep its thread
+            return real_what_if(*args, **kwargs)
+
+        app.engine.what_if = slow_what_if
+        burst(pilot, "e", "j", "j")  # disable (all versions): asks first
+        while not entered.is_set():
+            await pilot.pause(0.01)
+
+        class Later:  # the clock, an hour on: the key holds' deadlines have passed
+            @staticmethod
+            def monotonic() -> float:
+                return real_time.monotonic() + 3600
+
+        monkeypatch.setattr(console_app, "time", Later)
+        app._expire_waits()  # what the app's timer does a few times a second
+        burst(pilot, "j", "v", "x")  # typed long after the action's key
+        for _ in range(100):
+            await pilot.pause(0.01)
+            if main.query_one("#busy").display:
+                break
+        assert app.screen is main and main.table.cursor == cursor and main.side_visible() == side
+        assert "asking the engine what it would do" in str(main.query_one("#busy-label").render())
+        release.set()
+        await wait_for_screen(pilot, ConfirmModal)
+        for _ in range(5):
+            await pilot.pause()
+        assert app.screen.query_one("#dialog-title").render().plain.startswith("Disable key kv-demo/key-3072")
+        assert not main.query_one("#busy").display
+        burst(pilot, "n")
+        for _ in range(20):
+            await pilot.pause()
+        assert not any(isinstance(s, ConfirmModal) for s in app.screen_stack)
+        assert main.table.cursor == cursor and main.side_visible() == side
+        assert all(v["enabled"] for v in app.engine.find_key("kv-demo", "key-3072").versions)  # no: nothing disabled
+
+
+async def test_a_dialog_shows_its_own_keys_not_the_main_screens():
+    """The main screen's footer (`n new`, `x delete`, `/ filter` ...) showed through a dialog's backdrop, offering keys
+    that do nothing there. Under a dialog, the help or the palette it is hidden; a dialog's footer shows its own keys;
+    once the dialog closes, the main screen's keys show again."""
+    from textual.command import CommandPalette
+    from textual.widgets._footer import FooterKey
+
+    from console.modals.form import FormModal
+    from console.screens.help import HelpScreen
+    from console.screenshots import select
+    from console.widgets.footer import KeyFooter
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await select(pilot, "keys", "key-3072")
+        main = app.main
+        footer = main.query_one(KeyFooter)
+
+        def own_keys() -> set[str]:
+            return {k.key for k in app.screen.query(KeyFooter).first().query(FooterKey)}
+
+        async def opened(keys, screen_type, expected: set[str] | None) -> None:
+            await pilot.press(*keys)
+            await wait_for_screen(pilot, screen_type)
+            for _ in range(5):
+                await pilot.pause()
+            assert not footer.visible  # the main screen's keys are not shown under it
+            if expected is not None:
+                assert own_keys() == expected
+            else:
+                assert not app.screen.query(KeyFooter)
+            await pilot.press("escape")
+            for _ in range(5):
+                await pilot.pause()
+            assert app.screen is main and footer.visible
+            assert {"question_mark", "n", "ctrl+p"} <= {k.key for k in footer.query(FooterKey)}
+
+        await opened(["e"], ConfirmModal, {"y", "n"})
+        await opened(["n"], FormModal, {"escape", "ctrl+s"})
+        await opened(["question_mark"], HelpScreen, {"escape"})
+        await opened(["ctrl+p"], CommandPalette, None)
+
+
+async def test_ctrl_q_quits_while_keys_wait_for_an_actions_dialog():
+    """The keys typed while an action's what-if runs wait for its dialog however long it takes; ctrl+q (quit) never
+    waits: a what-if that would take minutes does not keep the console open."""
+    import threading
+
+    from console.screenshots import select
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, "keys", "key-3072")
+        entered, release = threading.Event(), threading.Event()
+        real_what_if = app.engine.what_if
+
+        def slow_what_if(*args, **kwargs):
+            entered.set()
+            release.wait(10)  # bounded: a failing test does not keep its thread
+            return real_what_if(*args, **kwargs)
+
+        app.engine.what_if = slow_what_if
+        burst(pilot, "e", "j")
+        while not entered.is_set():
+            await pilot.pause(0.01)
+        assert app._held is not None  # the `j` waits for the dialog
+        burst(pilot, "ctrl+q")
+        for _ in range(20):
+            await pilot.pause()
+            if app.return_code is not None:
+                break
+        release.set()
+        assert app.return_code == 0
+
+
+async def test_a_key_typed_right_after_a_forms_enter_goes_to_the_confirmation_that_follows():
+    """Change a set's key: Enter (here ctrl+s) then `y` at once. The form asks the engine first (its check, in a thread;
+    held here by a stub): the `y` went to the form's field meanwhile, and the confirmation that followed waited for
+    an answer already given. It waits for the confirmation now, which it answers."""
+    import threading
+
+    from console.modals.form import FormModal
+    from console.screenshots import select
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, "sets", "des-cmk")
+        await pilot.press("c")
+        await wait_for_screen(pilot, FormModal)
+        form = app.screen
+        field = form.query_one("#f-key")
+        other = next(value for _label, value in form.spec.fields[0].options if value != field.value)
+        field.value = other
+        await pilot.pause()
+        entered, release = threading.Event(), threading.Event()
+        real_check = form.spec.check
+
+        def slow_check(call):
+            entered.set()
+            release.wait(10)  # bounded: a failing test does not keep its thread
+            return real_check(call)
+
+        form.spec.check = slow_check
+        burst(pilot, "ctrl+s", "y")
+        while not entered.is_set():
+            await pilot.pause(0.01)
+        for _ in range(5):
+            await pilot.pause()
+        release.set()
+        for _ in range(200):
+            await pilot.pause(0.01)
+            if app.screen is app.main and not app._pending:  # the form closed once the engine had acted
+                break
+        assert not any(isinstance(s, (FormModal, ConfirmModal)) for s in app.screen_stack)
+        des = next(d for d in app.engine.list_des() if d.name == "des-cmk")
+        assert des.key_url.rstrip("/").lower() == str(other).rstrip("/").lower()
