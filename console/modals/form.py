@@ -156,7 +156,7 @@ class FormModal(ModalScreen[Any]):
         with Vertical(id="dialog", classes="form"):
             yield Label(escape(self.spec.title), id="dialog-title")
             with Horizontal(classes="dialog-buttons"):
-                yield Button(self.spec.submit, variant="primary", id="submit")
+                yield Button(f"{self.spec.submit} (ctrl+s)", variant="primary", id="submit")
                 yield Button("Cancel (esc)", id="cancel")
             with VerticalScroll(id="dialog-body"):
                 if self.spec.intro:
