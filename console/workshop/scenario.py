@@ -344,6 +344,10 @@ def _chk_vm_startable(engine, vm: str, startable: bool = True, after_deallocatio
         return _missing("VM", vm)
     err = engine.startable(v, after_deallocation=after_deallocation)
     detail = f"{v.name} could start" if err is None else f"refused: {err.message}"
+    if err is None and not after_deallocation and v.power == PowerState.RUNNING.value:
+        later = engine.startable(v, after_deallocation=True)
+        if later is not None:  # an ultra disk's keys held by its host: "could start" said the opposite of the lesson
+            detail = f"{v.name} is running on host-cached keys; deallocated, it would not start: {later.message}"
     if startable and err is not None and _lost_disk(engine, v):
         return Impossible(f"{detail}; {_lost_disk(engine, v)} is crypto-shredded")
     return (err is None) == bool(startable), detail
