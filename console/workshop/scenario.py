@@ -301,7 +301,8 @@ def _chk_vm_power(engine, vm: str, power: str) -> tuple[bool, str]:
         return _missing("VM", vm)
     detail = f"{v.name} is {v.power}"
     if v.status and v.power != PowerState.RUNNING.value:
-        detail += f": {v.status.get('message')}"
+        # the message may open with the power state ("stopped: key ... disabled"): said once
+        detail += f": {str(v.status.get('message')).removeprefix(f'{v.power}: ')}"
     if v.power != power and power == PowerState.RUNNING.value and _lost_disk(engine, v):
         return Impossible(f"{detail}; {_lost_disk(engine, v)} is crypto-shredded, so {v.name} can never start")
     return v.power == power, detail

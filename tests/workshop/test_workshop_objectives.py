@@ -146,3 +146,15 @@ def test_a_running_ultra_vm_on_a_disabled_key_is_not_said_to_be_startable():
     e.deallocate_vm("vm-ultra")
     r = evaluate_objective(e, obj)
     assert r.met and r.detail.startswith("refused: "), r.detail
+
+
+def test_a_vm_stopped_by_a_key_is_not_said_stopped_twice():
+    """revoke-access step 3 "vm-app is running", read before the start: the Lab said "vm-app is stopped: stopped:
+    key ... access revoked" (the VM's status message starts with its power state)."""
+    lab = _lab("revoke-access")
+    e = lab.engine
+    des = e.get_des("des-app")
+    e.delete_policy("kv-lab", des.principal_id)
+    [obj] = [o for o in lab.steps[2].objectives if o.kind == "vm_power"]
+    r = evaluate_objective(e, obj)
+    assert not r.met and r.detail.startswith("vm-app is stopped: key "), r.detail
