@@ -282,6 +282,7 @@ class MainScreen(Screen):
         # after this; a deferred focus of the table would take the focus back from the prompt `:` opened
         self.set_focus(self.table)
         if self.has_lab:  # a scenario is being played: its Lab shows from the start, however small the terminal
+            self.add_class("-lab")  # (and, under the table on a narrow one, notifications keep off it: app.tcss)
             self.side_choice = True
             self._apply_side()
 
