@@ -146,3 +146,34 @@ async def test_at_80x24_notifications_leave_the_lab_readable(lab_engine):
         assert len(toasts) >= 2, [(n.title, n.message) for n in app._notifications]
         for toast in toasts:
             assert not toast.region.overlaps(panel.region), (toast.region, panel.region, [(n.title, n.message) for n in app._notifications])
+
+
+def _screen_text(app) -> str:
+    import html
+    import re
+
+    svg = app.export_screenshot()
+    return html.unescape("".join(re.findall(r">([^<>]*)</text>", svg))).replace("\xa0", " ")
+
+
+@pytest.mark.parametrize("scenario", ["rotate-no-downtime", "disable-key", "ultra-disk-trap", "revoke-access",
+                                      "encrypt-existing-disks", "crypto-shredding"])
+async def test_at_80x24_a_steps_console_route_is_in_sight_without_scrolling(tmp_path, scenario):
+    """At 80x24 the Lab showed eight lines: the step's title and narrative, and the console's route ("console:
+    keys pane: select key-prod, r (rotate).") was below them, out of sight, the table holding the keys (j and k
+    moved its rows, not the Lab). A trainee saw what to do only once they thought of l then j. The console's route
+    comes first among the hints, and the Lab, while a scenario is played, takes more of a narrow terminal."""
+    home = tmp_path / "home"
+    assert run_scenario_cli(["run", scenario, "--no-console"], home=str(home)) == 0
+    engine = open_engine(home)
+    try:
+        app = CmkApp(engine, poll=False, frozen=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            await pilot.pause()
+            panel = app.main.query_one(LabPanel)
+            assert panel.scroll_y == 0 and app.main.table.has_focus
+            assert "console: " in _screen_text(app), _screen_text(app)
+            assert app.main.table.region.height >= 4  # the table keeps its header and a few rows
+    finally:
+        engine.store.close()
