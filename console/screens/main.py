@@ -285,6 +285,7 @@ class MainScreen(Screen):
         # after this; a deferred focus of the table would take the focus back from the prompt `:` opened
         self.set_focus(self.table)
         if self.has_lab:  # a scenario is being played: its Lab shows from the start, however small the terminal
+            self.add_class("-lab")  # (and, under the table on a narrow one, notifications keep off it: app.tcss)
             self.side_choice = True
             self._apply_side()
 
@@ -1011,16 +1012,28 @@ class MainScreen(Screen):
         self.app.notify(self.app.read_only_refusal(op.label), title=READ_ONLY_TITLE, severity="error")
 
     def on_key(self, event: events.Key) -> None:
-        """--read-only: an action's key, which the footer does not offer (``check_action``), is not silently
-        ignored: it says why nothing happens. Only keys no binding took reach here."""
-        if not self.app.read_only or isinstance(self.focused, (Input, TextArea)):
+        """An action's key which the footer does not offer (``check_action``) is not silently ignored: it says why
+        nothing happens (--read-only; or the action does not apply to the selected row: s on a running VM). Only
+        keys no binding took reach here."""
+        if isinstance(self.focused, (Input, TextArea)):
             return
-        here = [op for op in OPS if op.key == event.key and op.mutating
-                and ("*" in op.panes or self.pane.id in op.panes)]
-        if here:
+        here = [op for op in OPS if op.key == event.key and ("*" in op.panes or self.pane.id in op.panes)]
+        if self.app.read_only:
+            here = [op for op in here if op.mutating]
+            if here:
+                event.stop()
+                self.settle()
+                self.refuse_read_only(next((op for op in here if self.op_applies(op)), here[0]))
+            return
+        here = [op for op in here if op.target is not None and not op.special]
+        if here and not any(self.op_applies(op) for op in here):
             event.stop()
             self.settle()
-            self.refuse_read_only(next((op for op in here if self.op_applies(op)), here[0]))
+            op = here[0]
+            name = display_name(op.target, self.target_of(op))
+            self.app.notify(f"{op.label} does not apply to {name}: select a row it applies to (ctrl+p lists them)"
+                            if name else f"{op.label}: select a row it applies to first",
+                            title="Nothing to act on", severity="warning")
 
     async def _flow(self, op: Op, target: Any, preset: dict) -> None:
         try:

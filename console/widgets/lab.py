@@ -117,11 +117,11 @@ class LabPanel(KeyScroll, can_focus=True):
         self.query_one("#lab-title", Static).update(
             f"{escape(lab.scenario.title)}\n[dim]step {lab.number}/{lab.total}:[/] {escape(step.title)}")
         self.query_one("#lab-narrative", Static).update(escape(step.narrative))
-        hints = []
+        # the console's route first (this is the console): on a small terminal it is in sight with the narrative,
+        # the commands for a terminal after it
+        hints = [f"[dim]console:[/] {escape(step.console)}"] if step.console else []
         for text, hint in lab.shown_hints():
             hints.append(f"[b]$[/] {escape(text)}" + ("  [dim](refused, on purpose)[/]" if hint.refused else ""))
-        if step.console:
-            hints.append(f"[dim]console:[/] {escape(step.console)}")
         self.query_one("#lab-hints", Static).update("\n".join(hints))
         self.query_one("#lab-objectives", Static).update("\n".join(self._objective_line(r) for r in self.results))
         done = lab.index in lab.completed

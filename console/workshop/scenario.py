@@ -301,7 +301,8 @@ def _chk_vm_power(engine, vm: str, power: str) -> tuple[bool, str]:
         return _missing("VM", vm)
     detail = f"{v.name} is {v.power}"
     if v.status and v.power != PowerState.RUNNING.value:
-        detail += f": {v.status.get('message')}"
+        # the message may open with the power state ("stopped: key ... disabled"): said once
+        detail += f": {str(v.status.get('message')).removeprefix(f'{v.power}: ')}"
     if v.power != power and power == PowerState.RUNNING.value and _lost_disk(engine, v):
         return Impossible(f"{detail}; {_lost_disk(engine, v)} is crypto-shredded, so {v.name} can never start")
     return v.power == power, detail
@@ -344,6 +345,10 @@ def _chk_vm_startable(engine, vm: str, startable: bool = True, after_deallocatio
         return _missing("VM", vm)
     err = engine.startable(v, after_deallocation=after_deallocation)
     detail = f"{v.name} could start" if err is None else f"refused: {err.message}"
+    if err is None and not after_deallocation and v.power == PowerState.RUNNING.value:
+        later = engine.startable(v, after_deallocation=True)
+        if later is not None:  # an ultra disk's keys held by its host: "could start" said the opposite of the lesson
+            detail = f"{v.name} is running on host-cached keys; deallocated, it would not start: {later.message}"
     if startable and err is not None and _lost_disk(engine, v):
         return Impossible(f"{detail}; {_lost_disk(engine, v)} is crypto-shredded")
     return (err is None) == bool(startable), detail

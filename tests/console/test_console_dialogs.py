@@ -185,3 +185,22 @@ async def test_a_refused_write_keeps_its_form_open_with_the_input_and_the_refusa
         await settle(pilot)
         assert [e.lines for e in app.command_log][-1][0].endswith("--data 'kept as typed'")
         assert not app.command_log[-1].error and app.command_log[-2].error == "InvalidParameter"
+
+
+async def test_a_form_opening_on_a_list_names_the_key_that_submits_it():
+    """The sets pane's ``c`` (and the disks pane's ``c``, ``A`` grant) open on a list: Enter opens and closes the
+    list, never submits, and the footer under a dialog is the panes' one. A trainee pressing Enter went round in
+    circles; the submit button names its key, as Cancel (esc) does, and that key submits from the list."""
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await select(pilot, "sets", "des-cmk")
+        await pilot.press("c")
+        await wait_for_screen(pilot, FormModal)
+        form = app.screen
+        assert isinstance(form, FormModal) and type(form.focused).__name__ == "Select"
+        label = str(form.query_one("#submit", Button).label)
+        assert "ctrl+s" in label, label
+        assert fully_visible(form.query_one("#submit"))
+        await pilot.press("ctrl+s")
+        await wait_for_screen(pilot, ConfirmModal)
+        assert isinstance(app.screen, ConfirmModal)

@@ -731,3 +731,22 @@ async def test_a_grant_that_narrows_access_asks_first_with_the_engines_what_if()
         await settle(pilot)
         assert not any(isinstance(s, (FormModal, ConfirmModal)) for s in app.screen_stack)
         assert perms(des.principal_id) == ["get", "wrapKey", "unwrapKey"]
+
+
+async def test_an_actions_key_on_a_row_it_does_not_apply_to_says_so():
+    """s (start) on a running VM did nothing at all: no dialog, no word (the footer drops the key, unnoticed). A
+    trainee in workshop 6, the cursor on the first row (vm-shared, running) rather than on vm-tenant, pressed s
+    and saw nothing happen. The console says the action does not apply to that row."""
+    app = make_app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        running = next(v.name for v in app.engine.list_vms() if v.power == "running")
+        await select(pilot, "vms", running)
+        await pilot.press("s")
+        await settle(pilot)
+        said = [n for n in app._notifications if "Start VM" in n.message]
+        assert said and running in said[-1].message and said[-1].severity == "warning", \
+            [(n.title, n.message) for n in app._notifications]
+        assert vm_state(app)[running][0] == "running"
+        await pilot.press("j")  # a key that is no action's says nothing
+        await settle(pilot)
+        assert len([n for n in app._notifications if "Start VM" in n.message]) == len(said)

@@ -101,3 +101,37 @@ async def test_the_disks_pane_encrypt_form_is_recognised_as_workshop_5s_refusal(
         panel.refresh_lab()
         assert all(r.met for r in panel.results), [(r.label, r.detail) for r in panel.results if not r.met]
     engine.store.close()
+
+
+async def test_the_encrypt_form_a_trainee_submits_on_a_running_vm_meets_workshop_5s_step_1(tmp_path):
+    """Workshop 5 step 1 as a trainee plays it at 80x24: disks pane, ``c`` on vm-legacy-data, Tab to the
+    button, Enter. The form's what-if foresaw the refusal and showed it in the form without asking the engine,
+    so no refusal was logged and "the switch ... was tried, and refused" never ticked: the step could not be
+    met from the console. A foreseen refusal goes to the engine, which refuses (and logs it) for real."""
+    from console.modals.form import FormModal
+    from console.screenshots import settle, wait_for_screen
+
+    from tests.console.test_console_dialogs import wait_until
+
+    home = tmp_path / "home"
+    assert run_scenario_cli(["run", "encrypt-existing-disks", "--no-console"], home=str(home)) == 0
+    engine = open_engine(home)
+    app = CmkApp(engine, poll=False, frozen=True)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.pause()
+        await pilot.press("colon", *"disks", "enter")
+        await pilot.pause()
+        assert app.main.rows_by_key[app.main.table.cursor_key].name == "vm-legacy-data"
+        await pilot.press("c")
+        await wait_for_screen(pilot, FormModal)
+        form = app.screen
+        assert isinstance(form, FormModal)
+        await pilot.press("tab", "enter")
+        assert await wait_until(pilot, lambda: "OperationNotAllowed" in str(form.query_one("#form-error").render()))
+        await settle(pilot)
+        assert app.screen is form  # the refusal shows in the form, as before
+        assert any(n.title == "Step 1 of 4 complete" for n in app._notifications)
+        panel = app.main.query_one(LabPanel)
+        panel.refresh_lab()
+        assert all(r.met for r in panel.results), [(r.label, r.detail) for r in panel.results if not r.met]
+    engine.store.close()

@@ -122,3 +122,58 @@ async def test_a_completed_step_is_notified_and_the_lab_shows_its_status_at_80x2
         assert "Press > for step 2." in [n.message for n in app._notifications]
         assert "Step complete" in str(panel.query_one("#lab-status").render())
         assert panel.scroll_y == panel.max_scroll_y > 0  # the status line is in sight
+
+
+async def test_at_80x24_notifications_leave_the_lab_readable(lab_engine):
+    """At 80x24 the Lab is under the table, where notifications came up (bottom right): after an action the
+    action's and the step's notifications hid the right half of the Lab for ten seconds ("Step complete. Press >
+    for the next st▌", objectives cut). While a scenario is played they show at the top, over the table."""
+    from textual.widgets._toast import Toast
+
+    from console.actions import Call
+    from console.screenshots import settle
+
+    app = CmkApp(lab_engine, poll=False, frozen=True)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.pause()
+        await pilot.press("colon", *"keys", "enter")
+        await pilot.pause()
+        app.execute(Call("set_key_attributes", ("kv-lab", "key-app"), {"enabled": False}), "disable key-app")
+        await settle(pilot)
+        await pilot.pause(0.3)
+        panel = app.main.query_one(LabPanel)
+        toasts = [t for t in app.screen.query(Toast) if t.region.area]
+        assert len(toasts) >= 2, [(n.title, n.message) for n in app._notifications]
+        for toast in toasts:
+            assert not toast.region.overlaps(panel.region), (toast.region, panel.region, [(n.title, n.message) for n in app._notifications])
+
+
+def _screen_text(app) -> str:
+    import html
+    import re
+
+    svg = app.export_screenshot()
+    return html.unescape("".join(re.findall(r">([^<>]*)</text>", svg))).replace("\xa0", " ")
+
+
+@pytest.mark.parametrize("scenario", ["rotate-no-downtime", "disable-key", "ultra-disk-trap", "revoke-access",
+                                      "encrypt-existing-disks", "crypto-shredding"])
+async def test_at_80x24_a_steps_console_route_is_in_sight_without_scrolling(tmp_path, scenario):
+    """At 80x24 the Lab showed eight lines: the step's title and narrative, and the console's route ("console:
+    keys pane: select key-prod, r (rotate).") was below them, out of sight, the table holding the keys (j and k
+    moved its rows, not the Lab). A trainee saw what to do only once they thought of l then j. The console's route
+    comes first among the hints, and the Lab, while a scenario is played, takes more of a narrow terminal."""
+    home = tmp_path / "home"
+    assert run_scenario_cli(["run", scenario, "--no-console"], home=str(home)) == 0
+    engine = open_engine(home)
+    try:
+        app = CmkApp(engine, poll=False, frozen=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            await pilot.pause()
+            panel = app.main.query_one(LabPanel)
+            assert panel.scroll_y == 0 and app.main.table.has_focus
+            assert "console: " in _screen_text(app), _screen_text(app)
+            assert app.main.table.region.height >= 4  # the table keeps its header and a few rows
+    finally:
+        engine.store.close()

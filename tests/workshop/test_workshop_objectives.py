@@ -129,3 +129,32 @@ def test_a_refused_start_is_logged_although_the_start_rolled_back():
     assert e.get_vm("vm-api").to_doc() == before
     refused = [ev for ev in e.t["events"].values() if ev.type == "VmStartRefused"]
     assert [ev.data["vm"] for ev in refused] == [e.get_vm("vm-api").id]
+
+
+def test_a_running_ultra_vm_on_a_disabled_key_is_not_said_to_be_startable():
+    """ultra-disk-trap step 2 "vm-ultra cannot start", read with the key disabled and vm-ultra still running: the
+    Lab said "✗ vm-ultra cannot start / vm-ultra could start", the opposite of what step 1 just taught. It says
+    that vm-ultra runs on host-cached keys and would not start once deallocated."""
+    lab = _lab("ultra-disk-trap")
+    e = lab.engine
+    e.set_key_attributes("kv-lab", "key-data", enabled=False)
+    [obj] = [o for o in lab.steps[1].objectives if o.kind == "vm_startable"]
+    r = evaluate_objective(e, obj)
+    assert not r.met
+    assert "could start" not in r.detail, r.detail
+    assert r.detail.startswith("vm-ultra is running on host-cached keys") and "deallocated" in r.detail, r.detail
+    e.deallocate_vm("vm-ultra")
+    r = evaluate_objective(e, obj)
+    assert r.met and r.detail.startswith("refused: "), r.detail
+
+
+def test_a_vm_stopped_by_a_key_is_not_said_stopped_twice():
+    """revoke-access step 3 "vm-app is running", read before the start: the Lab said "vm-app is stopped: stopped:
+    key ... access revoked" (the VM's status message starts with its power state)."""
+    lab = _lab("revoke-access")
+    e = lab.engine
+    des = e.get_des("des-app")
+    e.delete_policy("kv-lab", des.principal_id)
+    [obj] = [o for o in lab.steps[2].objectives if o.kind == "vm_power"]
+    r = evaluate_objective(e, obj)
+    assert not r.met and r.detail.startswith("vm-app is stopped: key "), r.detail
