@@ -185,3 +185,32 @@ async def test_a_refused_write_keeps_its_form_open_with_the_input_and_the_refusa
         await settle(pilot)
         assert [e.lines for e in app.command_log][-1][0].endswith("--data 'kept as typed'")
         assert not app.command_log[-1].error and app.command_log[-2].error == "InvalidParameter"
+
+
+async def test_the_notification_of_a_key_disabled_on_many_vms_is_drawn_whole_at_80x24():
+    """Disabling a key under a dozen running VMs: each event wraps over three rows of a toast half the screen wide,
+    and eight of them made a toast taller than the screen, whose top (the action's title, the first VMs) was cut
+    off. The toast names fewer, counts the rest, and is drawn whole below the header."""
+    from textual.widgets._toast import Toast
+
+    app = make_app()
+    async with app.run_test(size=SMALL, notifications=True) as pilot:
+        for i in range(12):
+            app.engine.create_vm(f"vm-payments-batch-{i:02d}", "rg-demo", os_disk_name=f"vm-payments-batch-{i:02d}-os",
+                                 os_disk_encryption_set="des-cmk")
+        app.main.refresh_data()
+        await select(pilot, "keys", "key-3072")
+        await pilot.press("e")
+        await wait_for_screen(pilot, ConfirmModal)
+        await pilot.press("y")
+        await settle(pilot)
+        await pilot.pause()
+        shown = [t for t in toasts(app) if "shut down" in str(t.render())]
+        assert shown, [str(t.render()) for t in toasts(app)]
+        toast = shown[-1]
+        assert isinstance(toast, Toast)
+        region = toast.region
+        assert region.y >= 2 and region.bottom <= SMALL[1], region  # under the header and the tabs, on the screen
+        text = str(toast.render())
+        assert text.startswith("Disable key"), text  # the title is drawn
+        assert "more: the events pane has them all" in text
