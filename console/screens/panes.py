@@ -232,14 +232,14 @@ def _des_cells(ctx: Ctx, d) -> list:
     return [
         (d.name, "bold"), d.resource_group, ENC_LABEL.get(d.encryption_type, d.encryption_type),
         (short_kid(d.key_url), "accent"), ("on", "ok") if d.rotation_to_latest else ("off", "dim"),
-        (str(len(res)), "accent" if res else "dim"), status,
+        (f"{len(res):,}", "accent" if res else "dim"), status,  # a twin's set serves tens of thousands
     ]
 
 
 SETS = Pane(
     "sets", "Disk encryption sets", "des",
     [Column("NAME", 14), Column("GROUP", 10, 3), Column("TYPE", 12), Column("KEY", 26), Column("AUTO ROT", 8),
-     Column("RES", 4, justify="right"), Column("STATUS", 0, 0, 10)],
+     Column("RES", 6, justify="right"), Column("STATUS", 0, 0, 8)],
     lambda ctx: ctx.engine.list_des(), lambda d: d.id, _des_cells,
     "no disk encryption sets: press n to create one", ("des", "set", "disk-encryption-sets"),
     tables=("des", "disks", "snapshots", "images"), prime=("res_by_des",))

@@ -1,0 +1,25 @@
+"""What a pane's columns keep at 80x24: the figures an operator reads to judge a what-if are drawn whole."""
+
+from __future__ import annotations
+
+from console.app import make_app
+from console.screenshots import select
+
+SMALL = (80, 24)
+
+
+async def test_the_sets_pane_shows_a_set_of_thirty_thousand_resources_whole_at_80_columns():
+    """A twin's set serves 29,992 disks: the RES column was four cells wide and showed '299…'."""
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await select(pilot, "sets", "des-cmk")
+        des = app.engine.get_des("des-cmk")
+        app.main.ctx().idx.res_by_des = {des.id: [object()] * 29_992}  # the index a 100,000-resource twin has
+        table = app.main.table
+        table._cache.clear()  # the cells drawn from it
+        table.refresh()
+        await pilot.pause()
+        lines = [table.render_line(y).text for y in range(table.size.height)]
+        row = next(line for line in lines if "des-cmk" in line)
+        assert "29,992" in row, row
+        assert "ready" in row, row  # the status still shows
