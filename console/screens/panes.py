@@ -396,7 +396,9 @@ def _event_cells(ctx: Ctx, ev) -> list:
 
 EVENTS = Pane(
     "events", "Event log", "event",
-    [Column("TIME", 16), Column("SEVERITY", 8), Column("EVENT", 24, 2), Column("SUMMARY", 0, 0, 20)],
+    # the summary says what happened and to which key (the type is its name in one word): on a narrow terminal it
+    # keeps the width and the type's column goes
+    [Column("TIME", 16), Column("SEVERITY", 8), Column("EVENT", 24, 2), Column("SUMMARY", 0, 0, 44)],
     lambda ctx: ctx.engine.list_events(), lambda ev: ev.id, _event_cells,
     "no events yet", ("event", "ev", "history"), follow_end=True, tables=("events",))
 

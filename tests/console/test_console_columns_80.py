@@ -23,3 +23,19 @@ async def test_the_sets_pane_shows_a_set_of_thirty_thousand_resources_whole_at_8
         row = next(line for line in lines if "des-cmk" in line)
         assert "29,992" in row, row
         assert "ready" in row, row  # the status still shows
+
+
+async def test_the_events_pane_shows_which_key_stopped_a_vm_at_80_columns():
+    """At 80 columns the event's type took 24 cells and its summary 27: 'VM vm-003326 cannot star…', without the key.
+    The summary says the type in words; it keeps the width and the type column goes first."""
+    from console.screenshots import disable_key_3072
+
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await disable_key_3072(pilot)
+        app.main.show_pane("events")
+        await pilot.pause()
+        table = app.main.table
+        lines = [table.render_line(y).text for y in range(table.size.height)]
+        row = next(line for line in lines if "shut down" in line)
+        assert "key kv-demo/key-3072" in row, row
