@@ -39,3 +39,20 @@ async def test_the_events_pane_shows_which_key_stopped_a_vm_at_80_columns():
         lines = [table.render_line(y).text for y in range(table.size.height)]
         row = next(line for line in lines if "shut down" in line)
         assert "key kv-demo/key-3072" in row, row
+
+
+async def test_the_audit_trail_names_the_key_at_80_columns():
+    """The audit trail at 80 columns dropped its KEY VERSION column and kept VAULT: 'KeyUpdate OK', of which key it
+    did not say. The key version names its vault; the vault's column goes first."""
+    from console.screenshots import disable_key_3072
+
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await disable_key_3072(pilot)
+        app.main.show_pane("audit")
+        await pilot.pause()
+        table = app.main.table
+        lines = [table.render_line(y).text for y in range(table.size.height)]
+        assert "KEY VERSION" in lines[0], lines[0]
+        row = next(line for line in reversed(lines) if "KeyUpdate" in line)
+        assert "kv-demo/key-3072/" in row and "OK" in row, row
