@@ -47,6 +47,10 @@ from ..kinds import display_name, resolve
 from ..rows import Ctx, Index
 from .panes import NUMBER_KEYS, PANE_BY_ID, PANES, Pane, all_pane_names, find_pane, pane_menu
 
+WHAT_IF_BUSY_DELAY = 0.3
+"""A what-if asked from a table's key says it is working once it has taken this long (as an action does: the app's
+``BUSY_DELAY``); a quick one opens its dialog before anything would flash."""
+
 
 BIG_ROWS = 2000
 """A pane with more rows than this (or whose tables are not in memory yet) is listed, indexed and filtered
@@ -1068,12 +1072,24 @@ class MainScreen(Screen):
                 app.hold_keys_for_dialog()
             impact = call.impact
             if impact is None:
-                if dialog:  # say at once that something is happening
-                    self.show_busy(f"{label}: asking the engine what it would do")
+                asking = f"{label}: asking the engine what it would do"
+                said: list[bool] = []
+
+                def say() -> None:
+                    said.append(True)
+                    self.show_busy(asking)
+
+                # after a form, at once; from a table's key, once the what-if is not quick: revoking a set's access
+                # on a 100,000-resource twin asks 1.8 s, with nothing on the screen until its dialog came
+                timer = None if dialog else self.set_timer(WHAT_IF_BUSY_DELAY, say)
+                if dialog:
+                    say()
                 try:
                     impact = await asyncio.to_thread(e.what_if, call.method, *call.args, **call.kwargs)
                 finally:
-                    if dialog:
+                    if timer is not None:
+                        timer.stop()
+                    if said:
                         self.show_busy(None)
             # the dry run touched the models in place (and put them back): redraw from the real state
             self._ops_signature = None
