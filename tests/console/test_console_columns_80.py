@@ -56,3 +56,23 @@ async def test_the_audit_trail_names_the_key_at_80_columns():
         assert "KEY VERSION" in lines[0], lines[0]
         row = next(line for line in reversed(lines) if "KeyUpdate" in line)
         assert "kv-demo/key-3072/" in row and "OK" in row, row
+
+
+async def test_the_detail_s_cause_chain_wraps_under_each_line_s_start_at_80x24():
+    """A stopped VM's chain at 80 columns: a line that wraps went back to the panel's first column ('des-5k (identity
+    ...): UNUSABLE' under 'VM vm-000000: VM stopped'), and the chain's depth could not be read. Each line's rest is
+    drawn under its start, further in."""
+    from console.screenshots import disable_key_3072, settle
+
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await disable_key_3072(pilot)
+        await select(pilot, "vms", "vm-db")
+        await pilot.press("enter")
+        await settle(pilot)
+        why = app.main.query_one("#detail-why")
+        drawn = [why.render_line(y).text.rstrip() for y in range(why.size.height)]
+        drawn = [line for line in drawn if line.strip()]
+        assert drawn[0].startswith("VM vm-db"), drawn
+        assert len(drawn) > 4, drawn
+        assert all(line.startswith("  ") for line in drawn[1:]), drawn  # nothing goes back under the VM's line
