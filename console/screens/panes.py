@@ -148,7 +148,7 @@ def _version_cells(ctx: Ctx, row: VersionRow) -> list:
         (f"{k.vault}/{k.name}", "bold"), (v["version"][:8], "accent"), ("current", "ok") if current else ("older", "dim"),
         ("yes", "ok") if v["enabled"] else ("DISABLED", "bad"), when(v["created"]),
         _validity_cell(ctx.engine.key_validity(k, v["version"])) or (when(v.get("exp")) if v.get("exp") else ("-", "dim")),
-        ", ".join(d.name for d in sets) or ("-", "dim"), (str(len(res)), "accent" if res else "dim"),
+        ", ".join(d.name for d in sets) or ("-", "dim"), (f"{len(res):,}", "accent" if res else "dim"),
     ]
 
 

@@ -76,3 +76,19 @@ async def test_the_detail_s_cause_chain_wraps_under_each_line_s_start_at_80x24()
         assert drawn[0].startswith("VM vm-db"), drawn
         assert len(drawn) > 4, drawn
         assert all(line.startswith("  ") for line in drawn[1:]), drawn  # nothing goes back under the VM's line
+
+
+async def test_the_versions_pane_counts_the_data_keys_a_version_wraps_as_the_sets_pane_does():
+    """WRAPS said 29994 where the sets pane says 29,994 for the same disks."""
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        app.main.show_pane("versions")
+        await pilot.pause()
+        row = next(r for r in app.main.rows_by_key.values() if r.key.name == "key-3072")
+        app.main.ctx().idx.res_by_kid = {row.kid.lower(): [object()] * 29_994}
+        table = app.main.table
+        table._cache.clear()
+        table.refresh()
+        await pilot.pause()
+        lines = [table.render_line(y).text for y in range(table.size.height)]
+        assert any("key-3072" in line and line.rstrip().endswith("29,994") for line in lines), lines
