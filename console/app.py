@@ -49,6 +49,11 @@ OWN_SHOWN = 8
 MAX_TOASTS = 3
 """Notifications shown at once (the newest): a burst of them no longer piles up over the screen; what an older one
 said is in the events pane or the command log."""
+TOAST_WIDTH = 60
+"""Textual's width of a toast (its ``max-width`` is half the screen)."""
+TOAST_CHROME = 7
+"""Rows of the screen a toast's text cannot have: the header and the pane tabs above it, the footer below (the
+rack's margin), its own margin and padding."""
 MAX_TOASTS_OVER_DIALOG = 1
 """Over a dialog (shown at its top, clear of its buttons) only the newest: the dialog is what the user reads."""
 SWITCH_INTERVAL = 0.001
@@ -66,13 +71,19 @@ NOT_HELD = frozenset({"ctrl+q"})
 """Keys never held: quitting works even while an action's dialog is awaited."""
 
 
-def _named(lines: list[str], limit: int) -> str:
-    """A notification's text: at most ``limit`` lines, then how many more (every one is an event)."""
-    more = f"\n… and {len(lines) - limit:,} more: the events pane has them all" if len(lines) > limit else ""
-    return "\n".join(lines[:limit]) + more
+def _named(lines: list[str], limit: int, fits=None, head: str = "") -> str:
+    """A notification's text: ``head`` (if any), at most ``limit`` lines, then how many more (every one is an
+    event); fewer when the text would not ``fits`` (a callable on the text: the toast's rows on this screen),
+    at least one."""
+    for n in range(min(limit, len(lines)), 0, -1):
+        more = f"\n… and {len(lines) - n:,} more: the events pane has them all" if len(lines) > n else ""
+        text = (head + "\n" if head else "") + "\n".join(lines[:n]) + more
+        if fits is None or n == 1 or fits(text):
+            return text
+    return head
 
 
-def _summarised(events: list) -> str:
+def _summarised(events: list, fits=None) -> str:
     """What another process committed, said as a whole: how many events of each kind (in the order they came),
     then the first ones named, the warnings and errors first, and how many more (:func:`_named`)."""
     counts: dict[str, int] = {}
@@ -81,11 +92,10 @@ def _summarised(events: list) -> str:
         counts[kind] = counts.get(kind, 0) + 1
     loud = [ev for ev in events if ev.severity in ("warning", "error")]
     ordered = loud + [ev for ev in events if ev.severity not in ("warning", "error")]
-    named = _named([shorten(ev.summary) for ev in ordered], LOUD_SHOWN)
     if len(events) == 1:
-        return named
+        return _named([shorten(ev.summary) for ev in ordered], LOUD_SHOWN, fits)
     head = f"{len(events):,} changes: " + ", ".join(f"{n:,} {kind}" for kind, n in counts.items())
-    return f"{head}\n{named}"
+    return _named([shorten(ev.summary) for ev in ordered], LOUD_SHOWN, fits, head)
 
 
 def _store_label(engine) -> str:
@@ -420,6 +430,22 @@ class CmkApp(App):
         ``self.app.notify`` (``Widget.notify`` asks for markup)."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
+    def _toast_fits(self, title: str):
+        """Whether a notification's text with ``title`` is drawn whole on this screen: a toast is at most half the
+        screen wide (Textual's ``max-width: 50%``, less its padding and edge) and grows with its text; one taller
+        than the screen lost its top, the title and the first lines with it (80x24: eight events of a key disabled
+        on 5,000 disks, three rows each). The header and the pane tabs stay in sight."""
+        from rich.text import Text
+
+        width = max(min(TOAST_WIDTH, self.size.width // 2) - 4, 10)
+        rows = self.size.height - TOAST_CHROME
+
+        def fits(text: str) -> bool:
+            lines = ([title] if title else []) + text.split("\n")
+            return sum(max(len(Text(line).wrap(self.console, width)), 1) for line in lines) <= rows
+
+        return fits
+
     def _refresh_notifications(self) -> None:
         """Textual's: show the notifications on the current screen; here only the newest :data:`MAX_TOASTS`
         (:data:`MAX_TOASTS_OVER_DIALOG` over a dialog, whose stylesheet puts them at the top, away from its
@@ -622,7 +648,8 @@ class CmkApp(App):
             self._save_log()
         if new:
             loud = [ev for ev in new if ev.severity in ("warning", "error")]
-            self.notify(_summarised(new), title="Changed in another terminal",
+            title = "Changed in another terminal"
+            self.notify(_summarised(new, self._toast_fits(title)), title=title,
                         severity="error" if any(ev.severity == "error" for ev in loud) else
                         "warning" if loud else "information", timeout=8 if loud or len(new) > 1 else 4)
         if self.main is not None:
@@ -737,7 +764,7 @@ class CmkApp(App):
             lines = ["done: " + " ; ".join(line for lines, ok, _ in message.log for line in lines)]
         if message.method == "vm_write":
             lines = [f"wrote {message.result} bytes (encrypted at rest with the disk's data key)"]
-        text = _named(lines, OWN_SHOWN)
+        text = _named(lines, OWN_SHOWN, self._toast_fits(message.label))
         if loud:
             severity = "error" if any(ev.severity == "error" for ev in loud) else "warning"
             self.notify(text, title=message.label, severity=severity, timeout=10)

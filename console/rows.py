@@ -138,6 +138,23 @@ class Index:
                     out.setdefault(layer["kid"].lower(), []).append(r)
         return out
 
+    def members_of_kid(self, kid: str) -> tuple[dict[str, list], list]:
+        """The resources of a key version (:attr:`res_by_kid`) by set: ``({set id: [resource]}, [without a set])``,
+        each list by kind and name, as the dependency view lists them. Kept until the next engine change: moving
+        the cursor over the VMs of a 30,000-disk set regrouped and sorted its members at each row (175 ms)."""
+        memo = self.__dict__.setdefault("_members_of_kid", {})
+        kid = kid.lower()
+        found = memo.get(kid)
+        if found is None:
+            by_set: dict[str, list] = {}
+            loose: list = []
+            for r in self.res_by_kid.get(kid, []):
+                (by_set.setdefault(r.des_id, []) if r.des_id else loose).append(r)
+            for members in (*by_set.values(), loose):
+                members.sort(key=lambda r: (r.kind, r.name.lower()))
+            found = memo[kid] = (by_set, loose)
+        return found
+
     @cached_property
     def principals(self) -> dict[str, str]:
         """Object id -> who it is (``you``, ``set des-cmk``)."""

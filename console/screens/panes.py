@@ -148,7 +148,7 @@ def _version_cells(ctx: Ctx, row: VersionRow) -> list:
         (f"{k.vault}/{k.name}", "bold"), (v["version"][:8], "accent"), ("current", "ok") if current else ("older", "dim"),
         ("yes", "ok") if v["enabled"] else ("DISABLED", "bad"), when(v["created"]),
         _validity_cell(ctx.engine.key_validity(k, v["version"])) or (when(v.get("exp")) if v.get("exp") else ("-", "dim")),
-        ", ".join(d.name for d in sets) or ("-", "dim"), (str(len(res)), "accent" if res else "dim"),
+        ", ".join(d.name for d in sets) or ("-", "dim"), (f"{len(res):,}", "accent" if res else "dim"),
     ]
 
 
@@ -209,8 +209,9 @@ def _audit_cells(ctx: Ctx, a) -> list:
 
 AUDIT = Pane(
     "audit", "Key Vault audit trail", "audit",
-    [Column("TIME", 16), Column("VAULT", 11, 3), Column("CALLER", 16), Column("OPERATION", 13),
-     Column("KEY VERSION", 26, 2), Column("RESULT", 0, 0, 8)],
+    # the key version names its vault: on a narrow terminal (80 columns) the vault's column goes, never the key's
+    [Column("TIME", 16), Column("VAULT", 11, 3), Column("CALLER", 13), Column("OPERATION", 12),
+     Column("KEY VERSION", 24, 1), Column("RESULT", 0, 0, 7)],
     _audit_rows, lambda a: a.id, _audit_cells, "no key operations yet", ("trail", "log-kv"), follow_end=True,
     tables=("audit", "des"), prime=("principals",))
 
@@ -232,14 +233,14 @@ def _des_cells(ctx: Ctx, d) -> list:
     return [
         (d.name, "bold"), d.resource_group, ENC_LABEL.get(d.encryption_type, d.encryption_type),
         (short_kid(d.key_url), "accent"), ("on", "ok") if d.rotation_to_latest else ("off", "dim"),
-        (str(len(res)), "accent" if res else "dim"), status,
+        (f"{len(res):,}", "accent" if res else "dim"), status,  # a twin's set serves tens of thousands
     ]
 
 
 SETS = Pane(
     "sets", "Disk encryption sets", "des",
     [Column("NAME", 14), Column("GROUP", 10, 3), Column("TYPE", 12), Column("KEY", 26), Column("AUTO ROT", 8),
-     Column("RES", 4, justify="right"), Column("STATUS", 0, 0, 10)],
+     Column("RES", 6, justify="right"), Column("STATUS", 0, 0, 8)],
     lambda ctx: ctx.engine.list_des(), lambda d: d.id, _des_cells,
     "no disk encryption sets: press n to create one", ("des", "set", "disk-encryption-sets"),
     tables=("des", "disks", "snapshots", "images"), prime=("res_by_des",))
@@ -396,7 +397,9 @@ def _event_cells(ctx: Ctx, ev) -> list:
 
 EVENTS = Pane(
     "events", "Event log", "event",
-    [Column("TIME", 16), Column("SEVERITY", 8), Column("EVENT", 24, 2), Column("SUMMARY", 0, 0, 20)],
+    # the summary says what happened and to which key (the type is its name in one word): on a narrow terminal it
+    # keeps the width and the type's column goes
+    [Column("TIME", 16), Column("SEVERITY", 8), Column("EVENT", 24, 2), Column("SUMMARY", 0, 0, 44)],
     lambda ctx: ctx.engine.list_events(), lambda ev: ev.id, _event_cells,
     "no events yet", ("event", "ev", "history"), follow_end=True, tables=("events",))
 

@@ -136,17 +136,16 @@ class DepsTree(Tree):
             vnode = knode.add(self._label("version", text, "ok" if problem is None else "bad", vsel))
             self._mark(vnode, vsel)
             sets = list(idx.des_by_kid.get(kid.lower(), []))
-            res = idx.res_by_kid.get(kid.lower(), [])
-            for r in res:
-                d = e.find_des(r.des_id)
+            by_set, loose = idx.members_of_kid(kid)  # grouped and sorted once per engine change
+            for des_id in by_set:
+                d = e.find_des(des_id)
                 if d is not None and d not in sets:
                     sets.append(d)
             for d in sets:
-                self._add_set(e, idx, vnode, d, [r for r in res if r.des_id == d.id], kind, obj, kid)
-            loose = [r for r in res if not r.des_id]
+                self._add_set(e, idx, vnode, d, by_set.get(d.id, []), kind, obj, kid)
             for r in loose[:MAX_CHILDREN]:
                 self._add_resource(e, vnode, r, kind, obj)
-            if not sets and not res:
+            if not sets and not by_set and not loose:
                 vnode.allow_expand = False
 
     def _add_set(self, e, idx: Index, parent: TreeNode, d, res: list, kind: str, obj: Any, kid: str) -> None:
@@ -157,10 +156,14 @@ class DepsTree(Tree):
         problem = e.des_identity_ready(d)
         snode = parent.add(self._label("set", text, "accent" if problem is None else "bad", sel))
         self._mark(snode, sel)
-        res = sorted(res, key=lambda r: (r.kind, r.name.lower()))
-        shown = res[:MAX_CHILDREN]
-        mine = {r.id for r in kind_of(kind).resources(e, obj)}  # the selection's own: never cut
-        shown += [r for r in res if r.id in mine and r not in shown]
+        shown = res[:MAX_CHILDREN]  # (sorted by kind and name: Index.members_of_kid)
+        # the selection's own members of this set under this version: never cut (looked for among its own few,
+        # not among the set's thousands)
+        own = [r for r in kind_of(kind).resources(e, obj) if r.des_id == d.id
+               and any(layer["kid"].lower() == kid.lower() for layer in r.layers)]
+        if own:
+            first = {r.id for r in shown}
+            shown += sorted((r for r in own if r.id not in first), key=lambda r: (r.kind, r.name.lower()))
         for r in shown:
             self._add_resource(e, snode, r, kind, obj)
         if len(res) > len(shown):

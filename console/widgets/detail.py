@@ -24,41 +24,89 @@ _STYLE = {"ok": "$text-success", "bad": "$text-error", "warn": "$text-warning", 
           "accent": "$text-accent"}
 
 
-def lines_content(lines: list[Line]) -> Content:
-    """The cause chain's lines, styled; their text (names, tags, what the engine says) is never read as markup."""
+HANG = 2
+"""A cause line that wraps goes on this many cells further in than where it starts."""
+
+
+def _hung(text: str, width: int | None) -> list[str]:
+    """``text`` (indented by spaces: its depth in the chain) wrapped to ``width`` cells, its lines after the first
+    under its own start and ``HANG`` further in: at 80 columns a set's line went back under the chain's first
+    column, and the chain could not be read as one."""
+    indent = len(text) - len(text.lstrip(" "))
+    if width is None or width <= indent + HANG + 10 or len(text) <= width:
+        return [text]
+    import textwrap
+
+    return textwrap.wrap(text[indent:], width, initial_indent=" " * indent, subsequent_indent=" " * (indent + HANG),
+                         break_on_hyphens=False) or [text]
+
+
+def lines_content(lines: list[Line], width: int | None = None) -> Content:
+    """The cause chain's lines, styled; their text (names, tags, what the engine says) is never read as markup.
+    ``width``: the cells they are drawn in (a line that wraps stays under its own start, :func:`_hung`)."""
     out = []
-    for text, style in lines:
-        if style == "bold":
-            out.append(Content.from_markup("[b]$text[/b]", text=text))
-        elif style in _STYLE:
-            out.append(Content.from_markup(f"[{_STYLE[style]}]$text[/]", text=text))
-        else:
-            out.append(Content(text))
+    for line, style in lines:
+        for text in _hung(line, width):
+            if style == "bold":
+                out.append(Content.from_markup("[b]$text[/b]", text=text))
+            elif style in _STYLE:
+                out.append(Content.from_markup(f"[{_STYLE[style]}]$text[/]", text=text))
+            else:
+                out.append(Content(text))
     return Content("\n").join(out)
+
+
+class CauseText(Static):
+    """The cause chain, drawn for the width it has (:func:`lines_content`), as the help is."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("", **kwargs)
+        self._lines: list[Line] = []
+        self._width: int | None = None
+        self._drawn: tuple[int | None, Content] | None = None
+
+    def show_lines(self, lines: list[Line]) -> None:
+        self._lines = list(lines)
+        self._drawn = None
+        self._layout_cache.clear()
+        self.refresh(layout=True)
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        """The layout asks for the height at ``width`` before anything is drawn: the lines are wrapped for it."""
+        if width and width != self._width:
+            self._width = width
+            self._layout_cache.clear()  # Textual's cached visual was drawn for another width
+        return super().get_content_height(container, viewport, width)
+
+    def render(self) -> Content:
+        width = self._width or self.content_region.width or None
+        if self._drawn is None or self._drawn[0] != width:
+            self._drawn = (width, lines_content(self._lines, width))
+        return self._drawn[1]
 
 
 class DetailPanel(KeyScroll):
     """Cause chain and JSON of the selection."""
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="detail-why")
+        yield CauseText(id="detail-why")
         yield Static("", id="detail-rest-title", classes="detail-section")
         yield Static("", id="detail-rest")
         yield Static("Azure JSON", id="detail-json-title", classes="detail-section")
         yield Static("", id="detail-json")
 
     def show(self, engine, idx: Index, kind: str | None, obj: Any) -> None:
-        why = self.query_one("#detail-why", Static)
+        why = self.query_one("#detail-why", CauseText)
         js = self.query_one("#detail-json", Static)
         rest_title = self.query_one("#detail-rest-title", Static)
         rest = self.query_one("#detail-rest", Static)
         if obj is None or kind is None:
-            why.update("[dim]nothing selected[/dim]")
+            why.show_lines([("nothing selected", "dim")])
             js.update("")
             rest_title.display = rest.display = False
             return
         spec = kind_of(kind)
-        why.update(lines_content(cause_lines(engine, idx, kind, obj)))
+        why.show_lines(cause_lines(engine, idx, kind, obj))
         doc = azure_doc(engine, kind, obj)
         js.update(JSON(json.dumps(doc, default=str), indent=2))
         if spec.at_rest:

@@ -204,3 +204,70 @@ async def test_a_form_opening_on_a_list_names_the_key_that_submits_it():
         await pilot.press("ctrl+s")
         await wait_for_screen(pilot, ConfirmModal)
         assert isinstance(app.screen, ConfirmModal)
+
+
+async def test_the_notification_of_a_key_disabled_on_many_vms_is_drawn_whole_at_80x24():
+    """Disabling a key under a dozen running VMs: each event wraps over three rows of a toast half the screen wide,
+    and eight of them made a toast taller than the screen, whose top (the action's title, the first VMs) was cut
+    off. The toast names fewer, counts the rest, and is drawn whole below the header."""
+    from textual.widgets._toast import Toast
+
+    app = make_app()
+    async with app.run_test(size=SMALL, notifications=True) as pilot:
+        for i in range(12):
+            app.engine.create_vm(f"vm-payments-batch-{i:02d}", "rg-demo", os_disk_name=f"vm-payments-batch-{i:02d}-os",
+                                 os_disk_encryption_set="des-cmk")
+        app.main.refresh_data()
+        await select(pilot, "keys", "key-3072")
+        await pilot.press("e")
+        await wait_for_screen(pilot, ConfirmModal)
+        await pilot.press("y")
+        await settle(pilot)
+        await pilot.pause()
+        shown = [t for t in toasts(app) if "shut down" in str(t.render())]
+        assert shown, [str(t.render()) for t in toasts(app)]
+        toast = shown[-1]
+        assert isinstance(toast, Toast)
+        region = toast.region
+        assert region.y >= 2 and region.bottom <= SMALL[1], region  # under the header and the tabs, on the screen
+        text = str(toast.render())
+        assert text.startswith("Disable key"), text  # the title is drawn
+        assert "more: the events pane has them all" in text
+
+
+async def test_a_slow_what_if_from_a_tables_key_says_it_is_working():
+    """x on a set's access policy of a 100,000-resource twin asked the engine for 1.8 s with nothing on the screen
+    (the indicator showed only after a form). Here the what-if waits until the test lets it go: the indicator shows
+    meanwhile, and goes once the confirmation is up."""
+    import threading
+
+    from console.modals.confirm import ConfirmModal as Confirm
+
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        main = app.main
+        main.show_pane("access")
+        await pilot.pause()
+        key = next(k for k, row in main.rows_by_key.items() if row.model == "policy" and row.name == "des-cmk")
+        main.table.move_to(key)
+        main.table.focus()
+        await pilot.pause()
+        go = threading.Event()
+        what_if = app.engine.what_if
+
+        def held(*args, **kwargs):
+            go.wait(30)
+            return what_if(*args, **kwargs)
+
+        app.engine.what_if = held
+        bar = main.query_one("#busy")
+        try:
+            await pilot.press("x")
+            assert await wait_until(pilot, lambda: bar.display), "nothing said while the engine was asked"
+            assert "asking the engine" in str(main.query_one("#busy-label").render())
+        finally:
+            go.set()
+        await wait_for_screen(pilot, Confirm)
+        assert not bar.display
+        del app.engine.what_if
+        await pilot.press("n")
