@@ -7,9 +7,10 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Label, Static
+from textual.widgets import Label
 
 from ..actions import OPS
+from ..widgets.util import WrappedStatic
 from ..widgets.footer import KeyFooter
 from ..widgets.util import KeyScroll, escape
 from .panes import NUMBER_KEYS, PANES
@@ -89,7 +90,7 @@ def help_text(current: str | None = None, lab: bool = False, profile: str | None
     return "\n".join(out)
 
 
-class HelpText(Static):
+class HelpText(WrappedStatic):
     """The help, drawn for the width it has (:func:`help_text`): a key's description that wraps stays in its
     column, at any terminal size."""
 
@@ -99,18 +100,8 @@ class HelpText(Static):
         self._width: int | None = None
         self._drawn: tuple[int | None, Content] | None = None
 
-    def get_content_height(self, container, viewport, width: int) -> int:
-        """The layout asks for the height at ``width`` before anything is drawn: the text is wrapped for it."""
-        if width and width != self._width:
-            self._width = width
-            self._layout_cache.clear()  # Textual's cached visual was drawn for another width
-        return super().get_content_height(container, viewport, width)
-
-    def render(self) -> Content:
-        width = self._width or self.content_region.width or None
-        if self._drawn is None or self._drawn[0] != width:
-            self._drawn = (width, Content.from_markup(help_text(*self._args, width=width)))
-        return self._drawn[1]
+    def draw(self, width: int | None) -> Content:
+        return Content.from_markup(help_text(*self._args, width=width))
 
 
 class HelpScreen(ModalScreen[None]):

@@ -18,7 +18,7 @@ from textual.widgets import Static
 
 from ..kinds import Line, at_rest, azure_doc, cause_lines, kind_of
 from ..rows import Index
-from .util import KeyScroll, escape
+from .util import KeyScroll, WrappedStatic, escape
 
 _STYLE = {"ok": "$text-success", "bad": "$text-error", "warn": "$text-warning", "dim": "$text-muted",
           "accent": "$text-accent"}
@@ -56,7 +56,7 @@ def lines_content(lines: list[Line], width: int | None = None) -> Content:
     return Content("\n").join(out)
 
 
-class CauseText(Static):
+class CauseText(WrappedStatic):
     """The cause chain, drawn for the width it has (:func:`lines_content`), as the help is."""
 
     def __init__(self, **kwargs) -> None:
@@ -71,18 +71,8 @@ class CauseText(Static):
         self._layout_cache.clear()
         self.refresh(layout=True)
 
-    def get_content_height(self, container, viewport, width: int) -> int:
-        """The layout asks for the height at ``width`` before anything is drawn: the lines are wrapped for it."""
-        if width and width != self._width:
-            self._width = width
-            self._layout_cache.clear()  # Textual's cached visual was drawn for another width
-        return super().get_content_height(container, viewport, width)
-
-    def render(self) -> Content:
-        width = self._width or self.content_region.width or None
-        if self._drawn is None or self._drawn[0] != width:
-            self._drawn = (width, lines_content(self._lines, width))
-        return self._drawn[1]
+    def draw(self, width: int | None) -> Content:
+        return lines_content(self._lines, width)
 
 
 class DetailPanel(KeyScroll):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Input, TextArea
+from textual.content import Content
+from textual.widgets import Input, Static, TextArea
 
 
 def freeze_cursors(screen: Screen) -> None:
@@ -63,3 +64,26 @@ def release_keys(screen) -> None:
     release = getattr(screen.app, "release_keys", None)
     if release is not None:
         release()
+
+
+class WrappedStatic(Static):
+    """Static text drawn for the width the layout gives it (:meth:`draw`), once per width: the layout asks for the
+    height at a width before anything is drawn, so the text is wrapped for that width from the first frame."""
+
+    _width: int | None = None
+    _drawn: tuple[int | None, Content] | None = None
+
+    def draw(self, width: int | None) -> Content:
+        raise NotImplementedError
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        if width and width != self._width:
+            self._width = width
+            self._layout_cache.clear()  # Textual's cached visual was drawn for another width
+        return super().get_content_height(container, viewport, width)
+
+    def render(self) -> Content:
+        width = self._width or self.content_region.width or None
+        if self._drawn is None or self._drawn[0] != width:
+            self._drawn = (width, self.draw(width))
+        return self._drawn[1]
