@@ -92,6 +92,17 @@ def read_file(path: str | os.PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> An
     return parse_text(raw, name)
 
 
+class _NotANumber(Exception):
+    pass
+
+
+def _not_a_number(token: str):
+    """What the parser calls for ``NaN``, ``Infinity`` and ``-Infinity`` (Python's json takes them; JSON and az's
+    output have none): refused, so that no such float reaches the store (its bulk commit writes a float that is
+    not a number as null: store.tinystore._encode_bulk)."""
+    raise _NotANumber(token)
+
+
 def parse_text(raw: bytes | str, name: str = "<input>") -> Any:
     if isinstance(raw, bytes):
         if raw.startswith(b"\xef\xbb\xbf"):
@@ -105,7 +116,10 @@ def parse_text(raw: bytes | str, name: str = "<input>") -> Any:
         raise ImportInputError(f"{name}: empty; expected the JSON an az command prints with -o json")
     try:
         with _no_cycle_collection():  # a parse makes no cycles: collections would only re-walk its objects
-            return json.loads(raw)
+            return json.loads(raw, parse_constant=_not_a_number)
+    except _NotANumber as e:
+        raise ImportInputError(f"{name}: not valid JSON ({e.args[0]} is not a number JSON can hold); expected the "
+                               f"JSON an az command prints with -o json") from None
     except json.JSONDecodeError as e:
         raise ImportInputError(f"{name}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno}); expected "
                                f"the JSON an az command prints with -o json") from None

