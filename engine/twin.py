@@ -869,6 +869,8 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
     disk_ids: set[str] = set()
     sub_l = sub.lower() if sub else None
     get = dict.get
+    # each planned disk handed to the worker at once, which wraps its data keys while the planning goes on
+    stream = early.stream(plan.des, plan.versions) if early is not None else None
     for kind, cls in (("disk", Disk), ("snapshot", Snapshot), ("image", Image)):
         shape = _shape(cls)
         for key, item in sorted(it[kind].items()):
@@ -958,9 +960,11 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
                        "created": _iso(created) or now, "subscription_id": rsub or "",
                        "tags": _tags(item)})
             plan.disks.append((r, des))
+            if stream is not None:
+                stream(r, des)
             if kind == "disk":
                 disk_ids.add(key)
-    if early is not None:
+    if early is not None and stream is None:
         early.regions(sorted({r.location for r, _ in plan.disks if r.encryption_type != ENC_CUSTOMER}))
         early.wraps(plan.disks, plan.versions)
 
@@ -1195,6 +1199,44 @@ class _EarlyStandIns:
     key)])``), handed to the worker as soon as the disks are planned (:meth:`wraps`); None when they were not."""
     holders: list[str] | None = None
     """The placeholders of their wraps, in the same order (what :meth:`engine._wraps.WrapWorker.add` returned)."""
+
+    def stream(self, sets: list, versions: list) -> Callable[[Any, Any], None] | None:
+        """What hands each disk to the worker as soon as it is planned (called with the disk and its set, or
+        None), so that the worker wraps while the rest of the disks and the VMs are planned (at the end of the
+        disks, the worker began 0.7 s later: its wraps were then the last thing the commit waited for). Its
+        region's platform key is asked for the first time a disk needs it. None where one of ``sets`` (each
+        disk's set, ``plan.des``) names a key that is not among the stand-ins asked for here, or where the home
+        holds a platform key: :meth:`wraps` then decides at the end of the disks."""
+        if self.indexes is None:
+            return None
+        if self.engine is not None and self.engine.t["platform_keys"]:
+            return None
+        publics = {f"{k.id}/{ver['version']}".lower(): i for (k, ver, _bits), i in zip(versions, self.indexes)}
+        outer = {}
+        for d in sets:
+            at = publics.get(d.key_url.lower())
+            if at is None:
+                return None
+            outer[id(d)] = at
+        platform, generate, add = self.platform, self.worker.generate, self.worker.add
+        work: list = []
+        holders: list[str] = []
+        self.work, self.holders = work, holders
+
+        def one(r, des) -> None:
+            region = r.location
+            host = platform.get(region)
+            if host is None and (des is None or r.encryption_type == ENC_DOUBLE):
+                host = platform[region] = generate([(2048, f"platform:{region}".encode())])[0]
+            if des is None:
+                layers = [(host, f"platform:{region}", None)]
+            else:
+                layers = [(outer[id(des)], des.key_url, None)]
+                if r.encryption_type == ENC_DOUBLE:
+                    layers.append((host, f"platform:{region}", None))
+            work.append((r, layers))
+            holders.append(add([at for at, _kid, _ in layers], r.id.encode()))
+        return one
 
     def wraps(self, disks: list, versions: list) -> None:
         """Hand the planned ``disks`` (``plan.disks``) to the worker at once, which draws their data keys and wraps

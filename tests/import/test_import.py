@@ -586,15 +586,33 @@ def test_the_import_wraps_the_chunks_the_worker_has_not_taken_and_every_value_la
 @pytest.mark.skipif(not FORKS, reason="no fork here (Windows, CMKLAB_PORTABLE=1): the wraps run on threads")
 def test_import_files_has_the_worker_generate_and_seal_the_stand_ins_while_it_plans(tmp_path, monkeypatch):
     """Into an empty home, the worker is asked for the versions' stand-ins as soon as the keys are planned, and for
-    the regions' platform keys once the disks are (before the plan is applied); it generates and seals them there:
-    the import gets their numbers and sealed material."""
+    a region's platform key when the first disk that needs it is planned; each disk is handed to it as soon as it
+    is planned (its wraps begin while the rest is planned); it generates and seals the stand-ins there: the
+    import gets their numbers and sealed material."""
     from console.session import open_engine
 
     monkeypatch.setattr(twin, "WORKER_MIN_BYTES", 0)
     seen = []
     real_apply = twin._apply_import
 
+    streamed = []  # (the worker's data keys before and after each planned disk is handed over)
+    real_stream = twin._EarlyStandIns.stream
+
+    def stream(self, sets, versions):
+        one = real_stream(self, sets, versions)
+
+        def each(r, des):
+            before = self.worker.count
+            one(r, des)
+            streamed.append((r.id, before, self.worker.count))
+        return each
+
+    monkeypatch.setattr(twin._EarlyStandIns, "stream", stream)
+
+    order = []
+
     def apply(engine, plan, progress, worker):
+        order.extend(r.id for r, _ in plan.disks)
         seen.append((plan.early is not None and plan.early.worker is worker, worker._asked,
                      len(plan.early.indexes), len(plan.versions), [v["sealed"] for _, v, _ in plan.versions],
                      sorted(plan.early.platform)))
@@ -610,6 +628,8 @@ def test_import_files_has_the_worker_generate_and_seal_the_stand_ins_while_it_pl
     report = twin.import_files(engine, FILES)
     ((early, asked, asked_for, versions, sealed, regions),) = seen
     assert early and asked == 2 and asked_for == versions == report.stand_ins and set(sealed) == {None}
+    assert [rid for rid, _, _ in streamed] == order and order and all(
+        after > before for _, before, after in streamed)  # each disk handed over as it was planned
     assert regions == sorted(pk.region for pk in engine.t["platform_keys"].values()) and regions
     assert report.timings["keygen_s"] > 0 and not engine._private_cache  # (no private key came back here)
     assert "wraps_wait_s" in report.timings  # (the worker wrapped them)
