@@ -261,6 +261,7 @@ def run_import(args: list[str], home=None, seed=None, profile=None, read_only=Fa
         return 2
     from engine import twin
 
+    _keep_freed_memory(paths)
     progress = Progress()
     try:
         from datetime import datetime, timezone
@@ -295,6 +296,34 @@ def run_import(args: list[str], home=None, seed=None, profile=None, read_only=Fa
         print(json.dumps({k: round(v, 3) for k, v in report.timings.items()}), file=sys.stderr)
     _end_now(_engine)
     return 0
+
+
+KEEP_FREED_FROM = 32 << 20
+"""Input bytes from which ``cmklab import`` keeps the memory it frees for its own reuse (:func:`_keep_freed_memory`)."""
+
+
+def _keep_freed_memory(paths: list[str]) -> None:
+    """As the process's own command, for a large input on glibc: the allocator keeps what the import frees for
+    its next allocations, instead of handing it back to the system and asking for new zeroed pages (the parse's
+    objects, freed before the commit, then the commit's shards of megabytes, each one a new mapping otherwise):
+    ~5% of a 100,000-resource import, and a fifth of its system time. The process ends with the import."""
+    from console import main as program
+
+    if not program.PROCESS_COMMAND or not sys.platform.startswith("linux"):
+        return
+    if sum(os.path.getsize(p) for p in paths if os.path.isfile(p)) < KEEP_FREED_FROM:
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # (not glibc: musl has no mallopt)
+        return
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3  # (malloc.h)
+    mallopt(m_mmap_threshold, 32 << 20)  # (glibc's largest: larger blocks are mapped, and unmapped when freed)
+    mallopt(m_trim_threshold, 1 << 30)
+    mallopt(m_top_pad, 64 << 20)
 
 
 def _end_now(engine) -> None:
