@@ -320,8 +320,9 @@ def test_ec_key_is_reported_not_dropped(tmp_path, capsys):
     (b"[" * 200_000 + b"]" * 200_000, "nested deeper"),
     (b"\xff\xfe garbage", "not UTF-8"),
     (b"42", "expected a list or an object"),
-    (b'[{"id": "/subscriptions/x", "name": "d", "tags": {"cost": NaN}}]', "NaN is not a number JSON can hold"),
-    (b'{"value": [-Infinity]}', "-Infinity is not a number JSON can hold"),
+    (b'[{"id": "/subscriptions/x", "name": "d", "tags": {"cost": NaN}}]', "(NaN: not a finite number)"),
+    (b'{"value": [-Infinity]}', "(-Infinity: not a finite number)"),
+    (b'[{"id": "/subscriptions/x", "name": "d", "diskSizeGb": 1e400}]', "(1e400: not a finite number)"),
 ])
 def test_broken_input_is_a_usage_error(tmp_path, capsys, content, what):
     bad = tmp_path / "bad.json"
