@@ -146,20 +146,22 @@ def _shard_bytes(table: str, docs: Mapping[str, dict], encoded: Mapping[str, str
 
 
 def _shard_text(table: str, docs: Mapping[str, dict], encoded: Mapping[str, str] | None = None, *,
-                bulk: bool = False) -> tuple[bytes, str]:
-    """The body of a shard file (its ASCII bytes after the tag) and its index's entries, as :func:`_shard_bytes`
-    writes them once :func:`_shard_sealed` has tagged them. Each document is encoded once; ``bulk``: by
-    :func:`_encode_bulk` (a bulk commit's)."""
-    esc, join = json.encoder.encode_basestring_ascii, "".join
-    enc = _encode_bulk if bulk else (lambda doc: join(_encode_parsed(doc, 0)).encode("ascii"))
+                bulk: bool = False) -> tuple[str | bytes, str]:
+    """The body of a shard file (its text after the tag) and its index's entries, as :func:`_shard_bytes`
+    writes them once :func:`_shard_sealed` has tagged them: each document encoded once, as ASCII, so a
+    character is a byte and the offsets are string lengths. ``bulk``: a bulk commit's, encoded by
+    :func:`_encode_bulk`, whose body is bytes (:func:`_bulk_text`)."""
+    if bulk:
+        return _bulk_text(table, docs)
+    esc, enc, join = json.encoder.encode_basestring_ascii, _encode_parsed, "".join
     keys = sorted(docs)  # (sorted as json.dumps sorts: by the keys themselves)
     names = [esc(key) for key in keys]
     if encoded:
-        entries = [(name + ":").encode("ascii") + (encoded[key].encode("ascii") if key in encoded else enc(docs[key]))
+        entries = [name + ":" + (encoded[key] if key in encoded else join(enc(docs[key], 0)))
                    for name, key in zip(names, keys)]
     else:
-        entries = [(name + ":").encode("ascii") + enc(docs[key]) for name, key in zip(names, keys)]
-    head = esc(table).encode("ascii") + b":{"
+        entries = [name + ":" + join(enc(docs[key], 0)) for name, key in zip(names, keys)]
+    head = esc(table) + ":{"
     pos = len(_tag_prefix("0" * 16)) + len(head)
     index = []
     for name, entry in zip(names, entries):
@@ -168,8 +170,30 @@ def _shard_text(table: str, docs: Mapping[str, dict], encoded: Mapping[str, str]
         pos += len(entry) + 1  # and the comma
     if entries:
         entries[0] = head + entries[0]
-        entries[-1] += b"}}"
-    return (b",".join(entries) if entries else head + b"}}"), ",".join(index)
+        entries[-1] += "}}"
+    return (",".join(entries) if entries else head + "}}"), ",".join(index)
+
+
+def _bulk_text(table: str, docs: Mapping[str, dict]) -> tuple[bytes, str]:
+    """:func:`_shard_text` of a bulk commit's shard: the same bytes, its documents encoded by
+    :func:`_encode_bulk`, the body joined once from its parts (each document's bytes are copied once)."""
+    esc, enc = json.encoder.encode_basestring_ascii, _encode_bulk
+    head = esc(table).encode("ascii") + b":{"
+    parts = [head]
+    index = []
+    pos = len(_tag_prefix("0" * 16)) + len(head)
+    for key in sorted(docs):  # (sorted as json.dumps sorts: by the keys themselves)
+        name = esc(key)
+        text = enc(docs[key])
+        at = pos + len(name) + 1
+        index.append(f"{name}:[{at},{len(text)}]")
+        parts += (name.encode("ascii"), b":", text, b",")
+        pos = at + len(text) + 1  # and the comma
+    if len(parts) > 1:
+        parts[-1] = b"}}"
+    else:
+        parts.append(b"}}")
+    return b"".join(parts), ",".join(index)
 
 
 try:
