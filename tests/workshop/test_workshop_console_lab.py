@@ -130,7 +130,7 @@ async def test_the_encrypt_form_a_trainee_submits_on_a_running_vm_meets_workshop
         assert await wait_until(pilot, lambda: "OperationNotAllowed" in str(form.query_one("#form-error").render()))
         await settle(pilot)
         assert app.screen is form  # the refusal shows in the form, as before
-        assert any(n.title == "Step 1 of 4 complete" for n in app._notifications)
+        assert await wait_until(pilot, lambda: any(n.title == "Step 1 of 4 complete" for n in app._notifications))
         panel = app.main.query_one(LabPanel)
         panel.refresh_lab()
         assert all(r.met for r in panel.results), [(r.label, r.detail) for r in panel.results if not r.met]
