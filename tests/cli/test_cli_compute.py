@@ -53,8 +53,10 @@ def test_vm_power_cycle_and_update(cli, landscape):
                    "instanceView.statuses[1].displayStatus") == "VM deallocated"
     vm = cli.ok("vm", "update", "-g", "rg1", "-n", "vm1", "--set", "securityProfile.encryptionAtHost=true").json
     assert vm["securityProfile"]["encryptionAtHost"] is True
+    r = cli.az("vm", "update", "-g", "rg1", "-n", "vm1", "--set", "location=westus")
+    assert r.code == 1 and "securityProfile.encryptionAtHost" in r.err  # what a generic update can change (O8)
     r = cli.az("vm", "update", "-g", "rg1", "-n", "vm1", "--set", "tags.x=1")
-    assert r.code == 1 and "securityProfile.encryptionAtHost" in r.err
+    assert r.code == 1 and "Expect <class 'str'>, got 1" in r.err  # a tag, but a number (O8)
     cli.ok("vm", "start", "-g", "rg1", "-n", "vm1")
     cli.ok("vm", "restart", "-g", "rg1", "-n", "vm1")
     r = cli.az("vm", "update", "-g", "rg1", "-n", "vm1", "--set", "securityProfile.encryptionAtHost=false")
