@@ -377,7 +377,7 @@ command("az image create", "Create a custom Virtual Machine Image from managed d
 ], method="create_image", params={"source": ("source", "name")}, render=lambda e, i, ns: views.image_view(e, i),
     call=lambda ns, ctx: Call("create_image", (ns.name, ns.resource_group, ns.source), {
         "location": ns.location, "os_type": ns.os_type, "tags": ns.tags,
-        "hyper_v_generation": ns.hyper_v_generation}),
+        "hyper_v_generation": ns.hyper_v_generation or "V1"}),  # az's default, sent when not given (K11)
     examples=[("Create an image from an existing VM.", "az image create -g MyResourceGroup -n image1 --source MyVm1")])
 
 command("az image show", "Get an image.", [rg(), name("The name of the image.")],
