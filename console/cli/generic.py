@@ -339,7 +339,7 @@ def sdk_tags(value: Any) -> dict:
     for k, v in value.items():
         if not isinstance(v, str):
             hint = (f"--remove tags.{k} removes a tag" if v is None else
-                    f"give it as a string (--set tags.{k}='\"{v}\"', or --force-string)")
+                    f"give it as a string (--set tags.{k}='\"{json.dumps(v)}\"', or --force-string)")
             raise CLIError(f"the value of tag '{k}' is {json.dumps(v)}, not a string: tag values are strings; "
                            f"{hint}")
     out = dict(value)
