@@ -41,15 +41,15 @@ GROUP = "Generic Update Arguments"
 def generic_args() -> list[Arg]:
     return [
         Arg(("--add",), "generic_add", "Add an object to a list of objects by specifying a path and key value pairs.  "
-            "Example: --add property.listProperty <key=value, string or JSON string>.", nargs="+", append=True,
+            "Example: --add property.listProperty <key=value, string or JSON string>.", nargs="+", kind="generic",
             group=GROUP, metavar="LIST"),
         Arg(("--force-string",), "force_string", "When using 'set' or 'add', preserve string literals instead of "
             "attempting to convert to JSON.", kind="store_true", group=GROUP),
         Arg(("--remove",), "generic_remove", "Remove a property or an element from a list.  Example: --remove "
-            "property.list <indexToRemove> OR --remove propertyToRemove.", nargs="+", append=True,
+            "property.list <indexToRemove> OR --remove propertyToRemove.", nargs="+", kind="generic",
             group=GROUP, metavar="LIST"),
         Arg(("--set",), "set", "Update an object by specifying a property path and value to set.  Example: --set "
-            "property1.property2=<value>.", nargs="+", group=GROUP, metavar="KEY=VALUE"),
+            "property1.property2=<value>.", nargs="+", kind="generic", group=GROUP, metavar="KEY=VALUE"),
     ]
 
 
@@ -224,16 +224,24 @@ def remove_property(root: dict, values: list[str], aaz: bool = False) -> None:
 
 
 def apply(shape: dict, ns, *, aaz: bool = False) -> dict:
-    """The resource's JSON after ``--set``/``--add``/``--remove`` in az's order (set, add, remove); ``aaz``: as an
-    AAZ command applies them (the module's docstring)."""
+    """The resource's JSON after ``--set``/``--add``/``--remove`` in the order they were given, as az applies them
+    (``ns.generic_actions``, kept by the parser; without it, every set, then add, then remove); ``aaz``: as an AAZ
+    command applies them (the module's docstring)."""
     out = copy.deepcopy(shape)
     force = bool(getattr(ns, "force_string", False))
-    for expression in getattr(ns, "set", None) or []:
-        set_property(out, expression, force, aaz)
-    for values in getattr(ns, "generic_add", None) or []:
-        add_property(out, values, force, aaz)
-    for values in getattr(ns, "generic_remove", None) or []:
-        remove_property(out, values, aaz)
+    actions = getattr(ns, "generic_actions", None)
+    if actions is None:
+        actions = [("set", getattr(ns, "set", None) or [])]
+        actions += [("generic_add", v) for v in getattr(ns, "generic_add", None) or []]
+        actions += [("generic_remove", v) for v in getattr(ns, "generic_remove", None) or []]
+    for dest, values in actions:
+        if dest == "set":
+            for expression in values:
+                set_property(out, expression, force, aaz)
+        elif dest == "generic_add":
+            add_property(out, values, force, aaz)
+        else:
+            remove_property(out, values, aaz)
     return out
 
 

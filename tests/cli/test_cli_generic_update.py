@@ -199,3 +199,20 @@ def test_O8_generic_tags_keep_azure_s_limits(cli, rg):
     r = cli.az("vm", "update", "-g", rg, "-n", "vm1", "--set", f"tags={many}")
     assert r.code == 1 and "InvalidTagCount" in r.err
     assert cli.state_bytes() == before
+
+
+def test_O8_each_set_add_and_remove_applies_in_the_order_given_as_az_does(cli, rg):
+    """az keeps every ``--set``, ``--add`` and ``--remove`` and applies them in the order of the command line (its
+    ``OrderedArgsAction``): two ``--set`` flags both count (cmklab kept the last), and a ``--remove`` before a
+    ``--set`` of the same tag leaves it set."""
+    cli.ok("disk", "create", "-g", rg, "-n", "d1", "-z", "4", "-o", "none")
+    cli.ok("vm", "create", "-g", rg, "-n", "vm1", "--image", "Ubuntu2204", "--tags", "a=b", "-o", "none")
+    cli.ok("vmss", "create", "-g", rg, "-n", "ss1", "--image", "Ubuntu2204", "--instance-count", "0", "-o", "none")
+    assert cli.ok("disk", "update", "-g", rg, "-n", "d1", "--set", "tags.a=x", "--set", "tags.b=y").json["tags"] == {
+        "a": "x", "b": "y"}
+    assert cli.ok("vm", "update", "-g", rg, "-n", "vm1", "--remove", "tags.a", "--set", "tags.a=c").json["tags"] == {
+        "a": "c"}
+    assert cli.ok("vm", "update", "-g", rg, "-n", "vm1", "--set", "tags.d=e", "--remove", "tags.a").json["tags"] == {
+        "d": "e"}
+    assert cli.ok("vmss", "update", "-g", rg, "-n", "ss1", "--set", "tags.a=1x", "--set",
+                  "tags.b=2x").json["tags"] == {"a": "1x", "b": "2x"}

@@ -416,7 +416,7 @@ command("az vmss update", "Update a VMSS. Run 'az vmss update-instances' command
             _vmss_name(), rg(),
             Arg(("--set",), "set", "Update an object by specifying a property path and value to set. Example: --set "
                 "property1.property2=<value>. cmklab takes: " + "; ".join(_PATH_NAMES) + ".", nargs="+",
-                group="Generic Update Arguments"),
+                kind="generic", group="Generic Update Arguments"),
             enum(("--upgrade-policy-mode",), "upgrade_policy_mode", "The upgrade policy mode: how instances take a "
                  "new model (Manual: on az vmss update-instances).", UPGRADE_MODES),
             no_wait(), *props.args(VMSS_UPDATE_PROPS), _sku_rank(),
