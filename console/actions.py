@@ -457,7 +457,10 @@ def form_image(e, target, sel) -> FormSpec:
         src = v["source"]
         obj = next((o for o in (e.find(t, src) for t in ("vms", "disks", "snapshots")) if o is not None), None)
         rg = obj.resource_group if obj is not None else _first(group_options(e))
-        return Call("create_image", (v["name"], rg, obj.name if obj is not None else src))
+        disk = e.find_disk(obj.os_disk_id) if obj is not None and hasattr(obj, "os_disk_id") else obj
+        generation = getattr(disk, "hyper_v_generation", None)  # the source's, said in the log as az needs it (K11)
+        return Call("create_image", (v["name"], rg, obj.name if obj is not None else src),
+                    {"hyper_v_generation": generation} if generation else {})
 
     return _spec(e, "Capture an image", [
         Field("source", "Source", "select", value=_first(opts), options=opts),

@@ -125,8 +125,9 @@ class DesBackend(EngineCore):
     @action
     def update_des(self, name: str, resource_group: str | None = None, *, key_url: str | None = None,
                    source_vault: str | None = None, rotation_to_latest: bool | None = None,
-                   encryption_type: str | None = None) -> DiskEncryptionSet:
-        """Change the key (re-wraps every resource of the set, D3), toggle automatic rotation (D4)."""
+                   encryption_type: str | None = None, tags: dict | None = None) -> DiskEncryptionSet:
+        """Change the key (re-wraps every resource of the set, D3), toggle automatic rotation (D4); ``tags``
+        replace the set's."""
         with self.transaction():
             des = self._find_des(name, resource_group)
             if encryption_type is not None and encryption_type.lower() != des.encryption_type.lower():
@@ -134,6 +135,8 @@ class DesBackend(EngineCore):
                                  "is fixed at creation and cannot be changed (D7); create another set",
                                  code="PropertyChangeNotAllowed")
             self._touch(des)
+            if tags is not None:
+                des.tags = dict(tags)
             if rotation_to_latest is not None:
                 des.rotation_to_latest = bool(rotation_to_latest)
             if key_url is not None or source_vault is not None:

@@ -337,6 +337,10 @@ class DisksBackend(EngineCore):
                                      os_type=os_type, tags=tags, hyper_v_generation=hyper_v_generation)
 
     def _source(self, source: str, resource_group: str) -> Disk:
+        return self._source_and_vm(source, resource_group)[0]
+
+    def _source_and_vm(self, source: str, resource_group: str) -> tuple[Disk, VirtualMachine | None]:
+        """The disk, snapshot or image ``source`` names, or a VM's OS disk, with that VM (None for the others)."""
         if source.startswith("/"):
             ref = parse_arm_id(source)
             prov = (ref.provider.lower() if ref else "")
@@ -349,16 +353,16 @@ class DisksBackend(EngineCore):
                                  "keys must stay in one subscription (K6)", code="InvalidParameter")
             if kind == "vm":
                 vm = self.get_vm(source)
-                return self._find("disk", vm.os_disk_id)
-            return self._find(kind, source)
+                return self._find("disk", vm.os_disk_id), vm
+            return self._find(kind, source), None
         for kind in ("snapshot", "disk", "image"):
             try:
-                return self._find(kind, source, resource_group)
+                return self._find(kind, source, resource_group), None
             except NotFound:
                 continue
         try:
             vm = self.get_vm(source, resource_group)
-            return self._find("disk", vm.os_disk_id)
+            return self._find("disk", vm.os_disk_id), vm
         except NotFound:
             pass
         raise NotFound(f"source {source!r} is not a disk, snapshot, image or VM in resource group "
@@ -417,7 +421,9 @@ class DisksBackend(EngineCore):
                                           size_gb=size_gb, encryption_type=encryption_type, des_arg=des_arg,
                                           source=source, os_type=os_type, tags=tags, zone=zone, props=props,
                                           hyper_v_generation=hyper_v_generation)
-            src = self._source(source, group.name) if source else None
+            src, src_vm = self._source_and_vm(source, group.name) if source else (None, None)
+            if kind == "image" and src_vm is not None:
+                _same_generation_as_vm(hyper_v_generation, src)
             if src is not None:
                 if src.location != loc:
                     raise BadRequest(f"source {src.name!r} is in {src.location}, not {loc}", code="InvalidParameter")
@@ -763,6 +769,18 @@ class DisksBackend(EngineCore):
                     self._touch(r)
                     r.cache = None
 
+
+
+def _same_generation_as_vm(requested: str | None, os_disk) -> None:
+    """K11: an image captured from a VM has the VM's Hyper-V generation; a request for another one (az's ``image
+    create`` asks for V1 unless told, so a Gen2 VM needs ``--hyper-v-generation V2``) is refused as Azure refuses
+    it (Microsoft's text, as users of ``az image create`` report it; ``None``, a REST call that names no
+    generation, takes the VM's)."""
+    vm_generation = os_disk.hyper_v_generation or "V1"
+    if requested is not None and requested != vm_generation:
+        raise BadRequest(f"The Input HyperVGeneration property: '{requested}' does not match with the HyperVGeneration "
+                         f"property: 'Gen{vm_generation[1:]}' belonging to source: 'sourceVirtualMachine'.",
+                         code="InvalidParameter")
 
 
 def _rekey_impl(engine: DisksBackend, des: DiskEncryptionSet, new_kid: str, resources: list | None) -> int:

@@ -164,11 +164,14 @@ class VaultsBackend(EngineCore):
     @action
     def update_vault(self, name: str, *, enable_purge_protection: bool | None = None,
                      retention_days: int | None = None, enable_rbac_authorization: bool | None = None,
-                     sku: str | None = None, props: dict | None = None) -> Vault:
+                     sku: str | None = None, props: dict | None = None, tags: dict | None = None) -> Vault:
+        """``tags`` replace the vault's."""
         with self.transaction() as uow:
             v = self._vault(name)
             _purge_protection_stays_on(enable_purge_protection)
             self._touch(v)
+            if tags is not None:
+                v.tags = dict(tags)
             if props:
                 v.props = merge_props(copy.deepcopy(v.props), copy.deepcopy(props))
             if enable_purge_protection:

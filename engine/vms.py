@@ -488,11 +488,14 @@ class VmsBackend(EngineCore):
     @action
     def update_vm(self, name: str, resource_group: str | None = None, *, encryption_at_host: bool | None = None,
                   size: str | None = None, ultra_ssd_enabled: bool | None = None,
-                  props: dict | None = None) -> VirtualMachine:
-        """``props``: plain ARM properties merged into the VM's (a null removes one); stored and shown only."""
+                  props: dict | None = None, tags: dict | None = None) -> VirtualMachine:
+        """``props``: plain ARM properties merged into the VM's (a null removes one); stored and shown only.
+        ``tags`` replace the VM's."""
         with self.transaction():
             vm = self._find_vm(name, resource_group)
             self._touch(vm)
+            if tags is not None:
+                vm.tags = dict(tags)
             if props:
                 vm.props = merge_props(copy.deepcopy(vm.props), copy.deepcopy(props))
             if encryption_at_host is not None and bool(encryption_at_host) != vm.encryption_at_host:

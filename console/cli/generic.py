@@ -12,11 +12,17 @@ Then the changes are read back: each changed property must be one the engine mod
 change. Nothing is written unless every change is one the engine can make.
 
 An AAZ command (``disk update``, ``disk-encryption-set update`` in az 2.91) applies them to its typed instance
-(``aaz/_operation.py``'s ``AAZGenericInstanceUpdateOperation``), which differs in three ways, kept with ``aaz=True``:
-``--set KEY=null`` unsets the property (a tag so set is removed), ``--remove`` of a tag that is not there does
-nothing, and ``--add`` to what is not a list is ``invalid syntax: `--add property.listProperty <key=value, string or
-JSON string>``` (exit 1). A value of the wrong type is AAZ's ``Expect <class 'str'>, got 1 (<class 'int'>)``
-(:func:`aaz_type_error`, raised by a property's converter).
+(``aaz/_operation.py``'s ``AAZGenericInstanceUpdateOperation``), which differs in two ways, kept with ``aaz=True``:
+``--set KEY=null`` unsets the property (a tag so set is removed), and ``--remove`` of a tag that is not there does
+nothing (elsewhere it is az's ``Couldn't find 'x' in 'tags'``). ``--add`` to what is not a list is ``invalid syntax:
+`--add property.listProperty <key=value, string or JSON string>``` (exit 1) in both. A value of the wrong type is
+AAZ's ``Expect <class 'str'>, got 1 (<class 'int'>)`` (:func:`aaz_type_error`, raised by a property's converter).
+
+Tags are one property for every command that takes a generic update (``UPDATABLE``'s ``"tags.*"``), read back by
+one of two converters: :func:`aaz_tags` where az hands the tags to an AAZ typed argument (``disk update``,
+``disk-encryption-set update``, and ``vm update`` and ``vmss update``, whose generic update ends in the AAZ VM and
+VMSS create), :func:`sdk_tags` where az sends what ``--set`` parsed as it is (``keyvault update``, through the Key
+Vault SDK). :func:`tags_words` says a call's tags back as ``--set tags={...}``.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import re
 from typing import Any, Callable
 
 from .errors import CLIError
-from .spec import Arg
+from .spec import Arg, check_tags
 
 GROUP = "Generic Update Arguments"
 
@@ -35,15 +41,15 @@ GROUP = "Generic Update Arguments"
 def generic_args() -> list[Arg]:
     return [
         Arg(("--add",), "generic_add", "Add an object to a list of objects by specifying a path and key value pairs.  "
-            "Example: --add property.listProperty <key=value, string or JSON string>.", nargs="+", append=True,
+            "Example: --add property.listProperty <key=value, string or JSON string>.", nargs="+", kind="generic",
             group=GROUP, metavar="LIST"),
         Arg(("--force-string",), "force_string", "When using 'set' or 'add', preserve string literals instead of "
             "attempting to convert to JSON.", kind="store_true", group=GROUP),
         Arg(("--remove",), "generic_remove", "Remove a property or an element from a list.  Example: --remove "
-            "property.list <indexToRemove> OR --remove propertyToRemove.", nargs="+", append=True,
+            "property.list <indexToRemove> OR --remove propertyToRemove.", nargs="+", kind="generic",
             group=GROUP, metavar="LIST"),
         Arg(("--set",), "set", "Update an object by specifying a property path and value to set.  Example: --set "
-            "property1.property2=<value>.", nargs="+", group=GROUP, metavar="KEY=VALUE"),
+            "property1.property2=<value>.", nargs="+", kind="generic", group=GROUP, metavar="KEY=VALUE"),
     ]
 
 
@@ -88,12 +94,18 @@ def _not_found(instance: Any, part: str, path: list[str]) -> CLIError:
     parent = ".".join(path[:-1]).replace(".[", "[")
     msg = f"Couldn't find '{part}' in '{parent}'."
     if isinstance(instance, dict):
-        msg += f" Available options: {sorted(instance)}"
+        msg += f" Available options: {sorted(_camel(k) for k in instance)}"
     elif isinstance(instance, list):
         msg += f" Available options: index into the collection '{parent}' with [<index>] or [<key=value>]"
     else:
         msg += f" '{parent}' does not support further indexing."
     return CLIError(msg)
+
+
+def _camel(key: str) -> str:
+    """az's ``make_camel_case``, which its ``Available options`` list applies to every key (a tag's too)."""
+    parts = key.split("_")
+    return parts[0].lower() + "".join(p.capitalize() for p in parts[1:]) if len(parts) > 1 else key
 
 
 def _step(instance: Any, part: str, path: list[str]) -> Any:
@@ -136,7 +148,7 @@ def aaz_type_error(expected: type, value: Any) -> TypeRefusal:
     return TypeRefusal(f"Expect {expected}, got {value} ({type(value)})")
 
 
-AAZ_ADD_SYNTAX = "invalid syntax: `--add property.listProperty <key=value, string or JSON string>`"
+ADD_SYNTAX = "invalid syntax: `--add property.listProperty <key=value, string or JSON string>`"
 
 
 def set_property(root: dict, expression: str, force_string: bool, aaz: bool = False) -> None:
@@ -173,10 +185,8 @@ def add_property(root: dict, values: list[str], force_string: bool, aaz: bool = 
     if target is None:
         holder = _find(root, path[:-1])
         holder[path[-1]] = target = []
-    if not isinstance(target, list):
-        if aaz:
-            raise CLIError(AAZ_ADD_SYNTAX)
-        raise CLIError(f"--add: '{'.'.join(path)}' is not a list; --add appends to a list")
+    if not isinstance(target, list):  # az's ValueError, the same words in an AAZ command and an SDK one
+        raise CLIError(ADD_SYNTAX)
     entry: dict = {}
     for arg in values:
         if "=" in arg:
@@ -199,7 +209,8 @@ def remove_property(root: dict, values: list[str], aaz: bool = False) -> None:
         if aaz and path[:-1] == ["tags"] and isinstance(parent, dict):  # AAZ: a dict's key is unset, there or not
             parent.pop(path[-1], None)
             return
-        if not isinstance(parent, dict) or path[-1] not in parent:
+        _find(root, path)  # az looks the property up first: one that is not there is its "Couldn't find"
+        if not isinstance(parent, dict):
             raise CLIError(f"{path[-1]} doesn't exist")
         del parent[path[-1]]
         return
@@ -213,16 +224,24 @@ def remove_property(root: dict, values: list[str], aaz: bool = False) -> None:
 
 
 def apply(shape: dict, ns, *, aaz: bool = False) -> dict:
-    """The resource's JSON after ``--set``/``--add``/``--remove`` in az's order (set, add, remove); ``aaz``: as an
-    AAZ command applies them (the module's docstring)."""
+    """The resource's JSON after ``--set``/``--add``/``--remove`` in the order they were given, as az applies them
+    (``ns.generic_actions``, kept by the parser; without it, every set, then add, then remove); ``aaz``: as an AAZ
+    command applies them (the module's docstring)."""
     out = copy.deepcopy(shape)
     force = bool(getattr(ns, "force_string", False))
-    for expression in getattr(ns, "set", None) or []:
-        set_property(out, expression, force, aaz)
-    for values in getattr(ns, "generic_add", None) or []:
-        add_property(out, values, force, aaz)
-    for values in getattr(ns, "generic_remove", None) or []:
-        remove_property(out, values, aaz)
+    actions = getattr(ns, "generic_actions", None)
+    if actions is None:
+        actions = [("set", getattr(ns, "set", None) or [])]
+        actions += [("generic_add", v) for v in getattr(ns, "generic_add", None) or []]
+        actions += [("generic_remove", v) for v in getattr(ns, "generic_remove", None) or []]
+    for dest, values in actions:
+        if dest == "set":
+            for expression in values:
+                set_property(out, expression, force, aaz)
+        elif dest == "generic_add":
+            add_property(out, values, force, aaz)
+        else:
+            remove_property(out, values, aaz)
     return out
 
 
@@ -289,3 +308,58 @@ def route_changes(changes: dict[str, Any], kwargs: dict, given: dict) -> None:
             node[leaf] = value
         else:
             kwargs[kw] = value
+
+
+# ---- tags (one reading for every command) ----------------------------------------------------------------
+
+TAGS = "tags.*"
+"""The ``UPDATABLE`` entry of a resource's tags (the whole dict is the property)."""
+
+
+def aaz_tags(value: Any) -> dict:
+    """The tags after a generic update, as an AAZ typed argument takes them (what az 2.91 answered through ``cmklab
+    endpoint``): a dict of strings; ``tags.a=null`` drops the tag (AAZ leaves a null out), ``tags=null`` or
+    ``--remove tags`` sends none, which ARM's PUT reads as none; ``tags.a=1`` parses 1 as JSON and is refused in
+    AAZ's words, ``Expect <class 'str'>, got 1 (<class 'int'>)`` (``tags.a='"1"'`` or ``--force-string`` give the
+    string). Azure's limits (O4) hold as for ``--tags``."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise aaz_type_error(dict, value)
+    out = {k: v for k, v in value.items() if v is not None}
+    bad = next((v for v in out.values() if not isinstance(v, str)), None)
+    if bad is not None:
+        raise aaz_type_error(str, bad)
+    check_tags(out)
+    return out
+
+
+def sdk_tags(value: Any) -> dict:
+    """The tags after a generic update of an SDK command (``keyvault update``): az 2.91 sends the value ``--set``
+    parsed as it is (``tags.a=1`` as the JSON number 1, ``tags.a=null`` as null). Azure keeps tag values as
+    strings; cmklab refuses any other value, naming the tag and how to say it (what the service answers to a number
+    is not known here: a refusal, not a guess), and ``tags=null`` or ``--remove tags`` sends none (none kept)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise CLIError(f"tags must be a JSON object of strings, not {json.dumps(value)}; use --set tags.KEY=VALUE "
+                       "or --set tags='{\"KEY\": \"VALUE\"}'")
+    for k, v in value.items():
+        if not isinstance(v, str):
+            hint = (f"--remove tags.{k} removes a tag" if v is None else
+                    f"give it as a string (--set tags.{k}='\"{json.dumps(v)}\"', or --force-string)")
+            raise CLIError(f"the value of tag '{k}' is {json.dumps(v)}, not a string: tag values are strings; "
+                           f"{hint}")
+    out = dict(value)
+    check_tags(out)
+    return out
+
+
+def tags_words(tags: dict | None) -> list[str]:
+    """A call's tags as a generic update says them: ``tags={...}`` (all of them, as ``--set`` replaces them)."""
+    return [] if tags is None else ["tags=" + json.dumps(tags, separators=(",", ":"), ensure_ascii=False)]
+
+
+def tags_set_words(value: dict | None, w) -> dict:
+    """The ``params`` entry of an update whose only ``--set`` item is the tags (console/cli/words.py)."""
+    return {"set": tags_words(value)} if value is not None else {}

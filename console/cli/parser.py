@@ -126,6 +126,21 @@ class _Refused(argparse.Action):
         raise UsageError(f"argument {option_string}: {self.help}")
 
 
+class _Generic(argparse.Action):
+    """az's ``--set``, ``--add`` and ``--remove`` (its ``OrderedArgsAction``): every use is kept, and so is their
+    order across the three (``namespace.generic_actions``), which is the order az applies them in. ``--set``'s
+    expressions are one flat list; each ``--add`` or ``--remove`` is a list of its own."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        values = list(values)
+        if self.dest == "set":
+            setattr(namespace, self.dest, (getattr(namespace, self.dest, None) or []) + values)
+        else:
+            setattr(namespace, self.dest, (getattr(namespace, self.dest, None) or []) + [values])
+        actions = getattr(namespace, "generic_actions", None) or []
+        setattr(namespace, "generic_actions", actions + [(self.dest, values)])
+
+
 def add_argument(parser: argparse.ArgumentParser, arg: Arg) -> None:
     kw: dict[str, Any] = {"dest": arg.dest}
     if arg.options and arg.required:
@@ -136,7 +151,9 @@ def add_argument(parser: argparse.ArgumentParser, arg: Arg) -> None:
     if kind == "refused":
         parser.add_argument(*arg.options, dest=arg.dest, nargs="*", action=_Refused, help=arg.help, default=None)
         return
-    if kind == "store_true":
+    if kind == "generic":
+        kw.update(action=_Generic, nargs=arg.nargs or "+", default=None)
+    elif kind == "store_true":
         kw.update(action="store_true", default=False)
     elif kind == "flag3":
         kw.update(nargs="?", const="true", type=_lower, choices=["true", "false"], default=None)

@@ -32,7 +32,8 @@ class Arg:
     required: bool = False
     kind: str = "value"
     """``value``, ``int``, ``enum`` (case-insensitive choices), ``flag3`` (az three-state boolean),
-    ``bool`` (AAZ boolean), ``store_true``, ``tags``, ``refused`` (az has it, cmklab refuses it: ``help`` is why)."""
+    ``bool`` (AAZ boolean), ``store_true``, ``tags``, ``refused`` (az has it, cmklab refuses it: ``help`` is why),
+    ``generic`` (az's ``--set``/``--add``/``--remove``: every use kept, in order, console/cli/parser.py)."""
     choices: Sequence[str] | None = None
     nargs: str | int | None = None
     default: Any = None

@@ -286,10 +286,11 @@ def put_vault(ep, req: Req, sub: str, rg: str, name: str) -> Resp:
         ep.engine.recover_vault(name)
         return Resp(200, wire(views.vault_view(ep.engine, ep.engine.get_vault(name))))
     if v is not None and v.state == ResourceState.ACTIVE.value:
+        tags = _put_tags(req, body)
         ep.engine.update_vault(name, enable_purge_protection=p.get("enablePurgeProtection"),
                                retention_days=None,
                                enable_rbac_authorization=p.get("enableRbacAuthorization"),
-                               sku=(p.get("sku") or {}).get("name"))
+                               sku=(p.get("sku") or {}).get("name"), tags=tags if tags != v.tags else None)
         if "accessPolicies" in p:
             _apply_policies(ep, name, p.get("accessPolicies") or [], v.access_policies)
         return Resp(200, wire(views.vault_view(ep.engine, ep.engine.get_vault(name))))
@@ -309,9 +310,10 @@ def patch_vault(ep, req: Req, sub: str, rg: str, name: str) -> Resp:
     _check(ep, req, sub)
     v = _vault(ep, rg, name)
     p = _props(req)
+    tags = _put_tags(req, _body(req))
     ep.engine.update_vault(name, enable_purge_protection=p.get("enablePurgeProtection"),
                            enable_rbac_authorization=p.get("enableRbacAuthorization"),
-                           sku=(p.get("sku") or {}).get("name"))
+                           sku=(p.get("sku") or {}).get("name"), tags=tags if tags != v.tags else None)
     if "accessPolicies" in p:
         _apply_policies(ep, name, p.get("accessPolicies") or [], v.access_policies)
     return Resp(200, wire(views.vault_view(ep.engine, ep.engine.get_vault(name))))
@@ -835,6 +837,14 @@ def put_vm(ep, req: Req, sub: str, rg: str, name: str) -> Resp:
     return Resp(201, _vm_wire(ep, vm))
 
 
+def _put_tags(req: Req, body: dict) -> dict | None:
+    """The tags an update carries: a PATCH's when it has them; a PUT's, none when it has none (ARM's PUT replaces
+    what it is not given; az's generic update sends no tags after ``--set tags=null``)."""
+    if req.method == "PUT":
+        return dict(body.get("tags") or {})
+    return dict(body.get("tags") or {}) if "tags" in body else None
+
+
 def _update_vm(ep, req: Req, rg: str, name: str, body: dict, p: dict, sp: dict) -> Resp:
     """An update through the model: data disks added (attach) or gone (detach), encryption at host, size,
     ultra disks; and the plain properties it changes (stored, shown)."""
@@ -870,6 +880,9 @@ def _update_vm(ep, req: Req, rg: str, name: str, body: dict, p: dict, sp: dict) 
         changes["ultra_ssd_enabled"] = bool(ultra)
     if plain:
         changes["props"] = plain
+    tags = _put_tags(req, body)
+    if tags is not None and tags != vm.tags:
+        changes["tags"] = tags
     if changes:
         vm = ep.engine.update_vm(name, rg, **changes)
     return Resp(200, _vm_wire(ep, ep.engine.get_vm(name, rg)))

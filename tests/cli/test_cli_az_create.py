@@ -92,11 +92,13 @@ def test_keyvault_create_prints_the_creators_policy_and_network_acls_as_az(cli, 
 def test_a_gen2_image_makes_gen2_disks_vms_and_snapshots(cli, rg):
     """``--hyper-v-generation V2`` is kept on an image, and what is made from it inherits it: a disk, a VM's OS disk
     (and the VM's instance view), a snapshot of that disk, an image of that VM. An image of a Gen1 VM (from az's one
-    Gen1 Windows alias) without a generation, V1."""
+    Gen1 Windows alias) without a generation, V1; of a Gen2 VM, with ``--hyper-v-generation V2`` (K11)."""
     cli.ok("vm", "create", "-g", rg, "-n", "vm1", "--image", "Win2012R2Datacenter", "-o", "none")
     cli.ok("vm", "deallocate", "-g", rg, "-n", "vm1")
     assert cli.tsv("image", "create", "-g", rg, "-n", "img1", "--source", "vm1", "--query", "hyperVGeneration") == "V1"
-    assert cli.tsv("image", "create", "-g", rg, "-n", "img2", "--source", "vm1", "--hyper-v-generation", "V2",
+    cli.ok("vm", "create", "-g", rg, "-n", "vm0", "--image", "Ubuntu2204", "-o", "none")
+    cli.ok("vm", "deallocate", "-g", rg, "-n", "vm0")
+    assert cli.tsv("image", "create", "-g", rg, "-n", "img2", "--source", "vm0", "--hyper-v-generation", "V2",
                    "--query", "hyperVGeneration") == "V2"
     assert cli.tsv("disk", "create", "-g", rg, "-n", "d2", "--source", "img2", "--query", "hyperVGeneration") == "V2"
     cli.ok("vm", "create", "-g", rg, "-n", "vm2", "--image", "img2", "-o", "none")
@@ -106,8 +108,9 @@ def test_a_gen2_image_makes_gen2_disks_vms_and_snapshots(cli, rg):
     assert cli.tsv("snapshot", "create", "-g", rg, "-n", "s2", "--source", os_disk, "--query",
                    "hyperVGeneration") == "V2"
     cli.ok("vm", "deallocate", "-g", rg, "-n", "vm2")
-    assert cli.tsv("image", "create", "-g", rg, "-n", "img3", "--source", "vm2", "--query", "hyperVGeneration") == "V2"
-    again = cli.az("image", "create", "-g", rg, "-n", "img2", "--source", "vm1", "--hyper-v-generation", "V1")
+    assert cli.tsv("image", "create", "-g", rg, "-n", "img3", "--source", "vm2", "--hyper-v-generation", "V2",
+                   "--query", "hyperVGeneration") == "V2"
+    again = cli.az("image", "create", "-g", rg, "-n", "img2", "--source", "vm0", "--hyper-v-generation", "V1")
     assert again.code == 1 and "(PropertyChangeNotAllowed) Changing property 'hyperVGeneration'" in again.err
 
 

@@ -128,3 +128,18 @@ def test_vmss_update_sets_tags_with_azs_generic_set_not_a_tags_flag(cli, rg):
     assert cli.ok("vmss", "update", "-g", rg, "-n", "ss1", "--set", 'tags={"x": "1"}').json["tags"] == {"x": "1"}
     line, = az_lines(cli.engine(), "update_scale_set", ("ss1", rg), {"tags": {"k": "v"}})
     assert line.endswith("""--set 'tags={"k":"v"}'"""), line
+
+
+def test_O8_vmss_update_reads_a_tag_as_vm_update_does(cli, rg):
+    """az 2.91's ``vmss update`` ends in the AAZ VMSS create, as ``vm update`` in the VM's (what the real az sent
+    and answered through ``cmklab endpoint``): ``tags.n=1`` is AAZ's ``Expect <class 'str'>, got 1`` and nothing
+    is written; ``tags.a=null`` leaves the tag out; ``--force-string`` is not needed for a word."""
+    cli.ok("vmss", "create", "-g", rg, "-n", "ss1", "--image", "Ubuntu2204", "--instance-count", "0", "--tags",
+           "a=b", "-o", "none")
+    before = cli.state_bytes()
+    r = cli.az("vmss", "update", "-g", rg, "-n", "ss1", "--set", "tags.n=1")
+    assert (r.code, r.err) == (1, "ERROR: Expect <class 'str'>, got 1 (<class 'int'>)\n")
+    assert cli.state_bytes() == before
+    assert cli.ok("vmss", "update", "-g", rg, "-n", "ss1", "--set", "tags.env=dev").json["tags"] == {"a": "b",
+                                                                                                   "env": "dev"}
+    assert cli.ok("vmss", "update", "-g", rg, "-n", "ss1", "--set", "tags.a=null").json["tags"] == {"env": "dev"}

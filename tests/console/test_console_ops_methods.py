@@ -51,3 +51,19 @@ def test_the_call_an_action_builds_is_of_the_method_it_names():
             break
         assert op.mutating == changes_state(op.method), op.id
     assert checked >= 30  # most of the catalogue was built, not skipped
+
+
+def test_K11_capturing_a_gen2_vm_names_its_generation_so_the_logged_command_replays():
+    """The console's "Capture image" of a VM asks for the VM's generation: the engine would take it anyway, but
+    the command log says the call as ``az image create``, which asks for V1 unless told (K11)."""
+    from console.actions import form_image
+    from console.cli.words import az_lines
+
+    e = Engine.in_memory(seed=1)
+    build_demo(e)
+    vm = next(v for v in e.list_vms() if e.find_disk(v.os_disk_id).hyper_v_generation == "V2")
+    call = form_image(e, None, None).build({"source": vm.id, "name": "img-k11"})
+    assert call.kwargs == {"hyper_v_generation": "V2"}
+    line, = az_lines(e, call.method, call.args, call.kwargs)
+    assert line.endswith("--hyper-v-generation V2"), line
+    assert getattr(e, call.method)(*call.args, **call.kwargs).hyper_v_generation == "V2"

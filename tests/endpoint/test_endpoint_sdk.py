@@ -464,3 +464,41 @@ def test_V6_the_subscriptions_scale_sets_are_listed_as_arm_lists_them(endpoint, 
         assert listed.get(one.id.lower()) == one.name
     with endpoint.engine._lock:
         assert len(listed) == len(endpoint.engine.list_scale_sets())
+
+
+def test_O8_a_vm_s_and_a_vault_s_tags_through_arm(endpoint, credential, sub):
+    """A VM's and a vault's tags change through ARM as they do through ``cmklab az`` (O8): a PATCH's when it carries
+    them, a PUT's (what az's generic update sends), none when a PUT carries none."""
+    from azure.mgmt.compute import ComputeManagementClient
+    from azure.mgmt.compute.models import (HardwareProfile, ImageReference, OSDisk, StorageProfile, VirtualMachine,
+                                           VirtualMachineUpdate)
+    from azure.mgmt.keyvault import KeyVaultManagementClient
+    from azure.mgmt.keyvault.models import Sku, VaultCreateOrUpdateParameters, VaultPatchParameters, VaultProperties
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    ResourceManagementClient(credential, sub).resource_groups.create_or_update("rg-tags", {"location": "eastus"})
+    cm = ComputeManagementClient(credential, sub)
+    vm = cm.virtual_machines.begin_create_or_update("rg-tags", "vm-t", VirtualMachine(
+        location="eastus", hardware_profile=HardwareProfile(vm_size="Standard_DS3_v2"), tags={"a": "b"},
+        storage_profile=StorageProfile(
+            image_reference=ImageReference(publisher="Canonical", offer="0001-com-ubuntu-server-jammy",
+                                           sku="22_04-lts-gen2", version="latest"),
+            os_disk=OSDisk(create_option="FromImage")))).result()
+    vm.tags["env"] = "dev"
+    assert cm.virtual_machines.begin_create_or_update("rg-tags", "vm-t", vm).result().tags == {"a": "b", "env": "dev"}
+    assert cm.virtual_machines.begin_update("rg-tags", "vm-t", VirtualMachineUpdate(
+        tags={"x": "y"})).result().tags == {"x": "y"}
+    vm = cm.virtual_machines.get("rg-tags", "vm-t")
+    vm.tags = None
+    cm.virtual_machines.begin_create_or_update("rg-tags", "vm-t", vm).result()
+    assert not cm.virtual_machines.get("rg-tags", "vm-t").tags
+
+    kvm = KeyVaultManagementClient(credential, sub)
+    tenant = endpoint.environment()["AZURE_TENANT_ID"]
+    vault = kvm.vaults.begin_create_or_update("rg-tags", "kv-tags", VaultCreateOrUpdateParameters(
+        location="eastus", tags={"a": "b"}, properties=VaultProperties(
+            tenant_id=tenant, sku=Sku(family="A", name="standard")))).result()
+    assert kvm.vaults.begin_create_or_update("rg-tags", "kv-tags", VaultCreateOrUpdateParameters(
+        location="eastus", tags={"a": "c"}, properties=vault.properties)).result().tags == {"a": "c"}
+    assert kvm.vaults.update("rg-tags", "kv-tags", VaultPatchParameters(tags={"z": "1"})).tags == {"z": "1"}
+    assert kvm.vaults.get("rg-tags", "kv-tags").tags == {"z": "1"}

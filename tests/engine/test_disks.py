@@ -541,3 +541,25 @@ def test_an_empty_disk_or_snapshot_without_a_size_is_refused_as_arm_refuses_it(e
     assert e.list_disks(kit.RG) == [] and e.list_snapshots(kit.RG) == []
     assert e.create_snapshot("s1", kit.RG, None, size_gb=3).size_gb == 3
     assert e.create_disk("d1", kit.RG, source="s1").size_gb == 3
+
+
+# ============================================================================================ K11 image generation
+
+
+def test_K11_an_image_of_a_vm_asked_for_another_generation_is_refused_and_nothing_is_created(e, kit):
+    """Azure refuses an image whose Hyper-V generation is not its source VM's (``InvalidParameter``, in the words
+    users of ``az image create`` report); az asks for V1 unless told, so a Gen2 VM needs V2 said."""
+    e.create_group(kit.RG, kit.REGION)
+    e.create_vm("vm2", kit.RG, image="Ubuntu2204")  # Gen2
+    e.create_vm("vm1", kit.RG, image="Win2012R2Datacenter")  # Gen1
+    before = kit.persisted(e)
+    err = kit.refused(e.create_image, "i1", kit.RG, source="vm2", hyper_v_generation="V1")
+    assert err.code == "InvalidParameter" and err.message == (
+        "The Input HyperVGeneration property: 'V1' does not match with the HyperVGeneration property: 'Gen2' "
+        "belonging to source: 'sourceVirtualMachine'.")
+    err = kit.refused(e.create_image, "i1", kit.RG, source=e.get_vm("vm1").id, hyper_v_generation="v2")
+    assert err.code == "InvalidParameter" and "'V2' does not match" in err.message and "'Gen1'" in err.message
+    assert kit.persisted(e) == before and e.list_images() == []
+    assert e.create_image("i2", kit.RG, source="vm2", hyper_v_generation="V2").hyper_v_generation == "V2"
+    assert e.create_image("i1", kit.RG, source="vm1", hyper_v_generation="V1").hyper_v_generation == "V1"
+    assert e.create_image("i3", kit.RG, source="vm2").hyper_v_generation == "V2"  # a REST call naming none: the VM's

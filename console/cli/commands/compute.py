@@ -76,7 +76,7 @@ command("az disk-encryption-set update", "Update a disk encryption set.", [
     _SOURCE_VAULT, _AUTO_ROTATION,
     Arg(("--federated-client-id",), "federated_client_id", "The federated client id used in cross tenant scenario."),
     no_wait(), *generic.generic_args(),
-], method="update_des", params=_DES_PARAMS, ids="Microsoft.Compute/diskEncryptionSets", render=lambda e, d, ns: views.des_view(d),
+], method="update_des", params={**_DES_PARAMS, "tags": generic.tags_set_words}, ids="Microsoft.Compute/diskEncryptionSets", render=lambda e, d, ns: views.des_view(d),
     call=lambda ns, ctx: Call("update_des", (ns.name, ns.resource_group), {
         "key_url": ns.key_url, "source_vault": ns.source_vault, "rotation_to_latest": ns.auto_rotation,
         **_des_generic(ns, ctx)}),
@@ -114,20 +114,6 @@ def _int(value) -> int:
     return value
 
 
-def _tags(value) -> dict:
-    """A disk's tags after a generic update: AAZ's dict of strings (``disk update`` is an AAZ command), refused in
-    AAZ's words (``Expect <class 'str'>, got 1 (<class 'int'>)``: ``--set tags.a=1`` parses 1 as JSON; ``"1"`` or
-    ``--force-string`` give the string)."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise generic.aaz_type_error(dict, value)
-    bad = next((v for v in value.values() if not isinstance(v, str)), None)
-    if bad is not None:
-        raise generic.aaz_type_error(str, bad)
-    return dict(value)
-
-
 def json_text(value) -> str:
     import json
 
@@ -135,7 +121,8 @@ def json_text(value) -> str:
 
 
 DES_UPDATABLE = {
-    "activeKey.keyUrl": ("key_url", _str), "activeKey.sourceVault.id": ("source_vault", _str),
+    generic.TAGS: ("tags", generic.aaz_tags), "activeKey.keyUrl": ("key_url", _str),
+    "activeKey.sourceVault.id": ("source_vault", _str),
     "rotationToLatestKeyVersionEnabled": ("rotation_to_latest", _bool), "encryptionType": ("encryption_type", _str),
 }
 """What a generic update can change on a disk encryption set (its JSON path -> the facade keyword)."""
@@ -303,7 +290,7 @@ command("az disk update", "Update a managed disk.", [
                "--disk-encryption-set MySet")])
 
 DISK_UPDATABLE = {
-    "tags.*": ("tags", _tags), "diskSizeGB": ("size_gb", _int), "sku.name": ("sku", _str),
+    generic.TAGS: ("tags", generic.aaz_tags), "diskSizeGB": ("size_gb", _int), "sku.name": ("sku", _str),
     "encryption.type": ("encryption_type", _str), "encryption.diskEncryptionSetId": ("disk_encryption_set", _str),
 }
 """What a generic update can change on a disk."""
@@ -390,7 +377,7 @@ command("az image create", "Create a custom Virtual Machine Image from managed d
 ], method="create_image", params={"source": ("source", "name")}, render=lambda e, i, ns: views.image_view(e, i),
     call=lambda ns, ctx: Call("create_image", (ns.name, ns.resource_group, ns.source), {
         "location": ns.location, "os_type": ns.os_type, "tags": ns.tags,
-        "hyper_v_generation": ns.hyper_v_generation}),
+        "hyper_v_generation": ns.hyper_v_generation or "V1"}),  # az's default, sent when not given (K11)
     examples=[("Create an image from an existing VM.", "az image create -g MyResourceGroup -n image1 --source MyVm1")])
 
 command("az image show", "Get an image.", [rg(), name("The name of the image.")],

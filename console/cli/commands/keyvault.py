@@ -45,8 +45,12 @@ _POLICY_PARAMS = {"vault": "name", "object_id": ("object_id", "principal"),
                                                    if isinstance(v, str) else list(v)}}
 
 
-def _sku_words(sku, w) -> dict:
-    return {"set": [f"properties.sku.name={sku}"]} if sku else {}
+def _set_words(value, w) -> dict:
+    """A vault update's ``--set`` (az has no ``--sku`` nor ``--tags`` on ``keyvault update``): its sku and tags, both
+    said by each parameter from the call (``w.p``)."""
+    items = [f"properties.sku.name={w.p['sku']}"] if w.p.get("sku") else []
+    items += generic.tags_words(w.p.get("tags"))
+    return {"set": items} if items else {}
 
 
 def _each_version(p: dict, w) -> list[dict]:
@@ -237,7 +241,8 @@ command("az keyvault update", "Update the properties of a Vault.", [
     *generic.generic_args(),
     no_wait(), *props.args(VAULT_UPDATE_PROPS),
 ], call=lambda ns, ctx: _vault_update_call(ns, ctx),
-    render=lambda e, v, ns: views.vault_view(e, v), method="update_vault", params={"sku": _sku_words},
+    render=lambda e, v, ns: views.vault_view(e, v), method="update_vault",
+    params={"sku": _set_words, "tags": _set_words},
     examples=[("Enable purge protection (needed by disk encryption sets).",
                "az keyvault update -n MyKeyVault -g MyResourceGroup --enable-purge-protection true")])
 
@@ -250,7 +255,7 @@ def _typed(kind: type, what: str):
 
 
 VAULT_UPDATABLE = {
-    "properties.sku.name": ("sku", _typed(str, "standard or premium")),
+    generic.TAGS: ("tags", generic.sdk_tags), "properties.sku.name": ("sku", _typed(str, "standard or premium")),
     "properties.enablePurgeProtection": ("enable_purge_protection", _typed(bool, "true or false")),
     "properties.softDeleteRetentionInDays": ("retention_days", _typed(int, "a number of days")),
     "properties.enableRbacAuthorization": ("enable_rbac_authorization", _typed(bool, "true or false")),

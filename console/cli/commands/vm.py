@@ -344,17 +344,20 @@ def _str(value) -> str:
 
 
 VM_UPDATABLE = {
-    "securityProfile.encryptionAtHost": ("encryption_at_host", _bool), "hardwareProfile.vmSize": ("size", _str),
+    generic.TAGS: ("tags", generic.aaz_tags), "securityProfile.encryptionAtHost": ("encryption_at_host", _bool), "hardwareProfile.vmSize": ("size", _str),
     "additionalCapabilities.ultraSSDEnabled": ("ultra_ssd_enabled", _bool),
 }
 """What a generic update can change on a VM (its JSON path -> the facade keyword)."""
 
 
-def _host_encryption_words(value, w) -> dict:
-    """az 2.91's ``vm update`` has no ``--encryption-at-host``: the docs set it with the generic ``--set``."""
-    if value is None:
-        return {}
-    return {"set": ["securityProfile.encryptionAtHost=" + ("true" if value else "false")]}
+def _set_words(value, w) -> dict:
+    """az 2.91's ``vm update`` has neither ``--encryption-at-host`` nor ``--tags``: the docs set them with the generic
+    ``--set``. Both parameters say the one ``--set`` of the call (``w.p``), so either may be the one said last."""
+    items = []
+    if w.p.get("encryption_at_host") is not None:
+        items.append("securityProfile.encryptionAtHost=" + ("true" if w.p["encryption_at_host"] else "false"))
+    items += generic.tags_words(w.p.get("tags"))
+    return {"set": items} if items else {}
 
 
 def _update_call(ns, ctx) -> Call:
@@ -380,7 +383,7 @@ command("az vm update", "Update the properties of a VM.", [
           "managed data disks with UltraSSD_LRS storage account."),
     *generic.generic_args(),
     no_wait(), *props.args(VM_UPDATE_PROPS),
-], method="update_vm", params={"encryption_at_host": _host_encryption_words}, ids=VM_TYPE, call=_update_call, render=lambda e, vm, ns: views.vm_view(e, vm),
+], method="update_vm", params={"encryption_at_host": _set_words, "tags": _set_words}, ids=VM_TYPE, call=_update_call, render=lambda e, vm, ns: views.vm_view(e, vm),
     examples=[("Turn on encryption at host (the VM deallocated).",
                "az vm update -g MyResourceGroup -n MyVm --set securityProfile.encryptionAtHost=true")])
 

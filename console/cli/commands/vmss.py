@@ -5,7 +5,9 @@ on all or some instances."""
 
 from __future__ import annotations
 
-from .. import props
+import copy
+
+from .. import generic, props
 from ..errors import CLIError
 from ..wait import wait_command
 from ..output import transform_vmss_list
@@ -327,13 +329,14 @@ def _update_call(ns, ctx) -> Call:
     keys and encryption at host)."""
     kwargs: dict = {}
     data_sets: dict[int, str] = {}
+    tag_items: list[str] = []
     for item in ns.set or []:
         path, eq, value = item.partition("=")
         key = path.strip().lower()
         if not eq:
             raise CLIError(f"usage error: --set property.path=value; got '{item}'")
         if key == "tags" or key.startswith("tags."):  # az's generic update of the tags (az 2.91 has no --tags here)
-            kwargs["tags"] = _set_tags(kwargs.get("tags"), path.strip(), value, ns, ctx)
+            tag_items.append(item)
         elif key in _SET_PATHS:
             dest = _SET_PATHS[key]
             if dest == "encryption_at_host":
@@ -347,6 +350,8 @@ def _update_call(ns, ctx) -> Call:
             data_sets[int(key[len(_DATA_DES):-len(_DATA_DES_TAIL)])] = value
         else:
             raise CLIError(f"cmklab's `az vmss update --set` takes {', '.join(_PATH_NAMES)}; got '{path}'")
+    if tag_items:
+        kwargs["tags"] = _set_tags(tag_items, ns, ctx)
     if data_sets:
         ss = ctx.engine.get_scale_set(ns.name, ns.resource_group)
         current = [ss.data_disk_set(lun) for lun in range(len(ss.data_disk_sizes_gb))]
@@ -365,31 +370,21 @@ def _update_call(ns, ctx) -> Call:
     return Call("update_scale_set", (ns.name, ns.resource_group), kwargs)
 
 
-def _set_tags(tags: dict | None, path: str, value: str, ns, ctx) -> dict:
-    """``--set tags.KEY=VALUE`` (on the scale set's tags) or ``--set tags={...}`` (all of them), as az's generic
-    update sets them."""
-    import json
-
-    if tags is None:
-        tags = dict(ctx.engine.get_scale_set(ns.name, ns.resource_group).tags)
-    if path.lower() == "tags":
-        try:
-            whole = json.loads(value)
-        except ValueError:
-            whole = None
-        if not isinstance(whole, dict):
-            raise CLIError(f"--set tags= takes a JSON object of tags, not '{value}'")
-        return {str(k): "" if v is None else str(v) for k, v in whole.items()}
-    return {**tags, path[len("tags."):]: value}
+def _set_tags(items: list[str], ns, ctx) -> dict:
+    """``--set tags.KEY=VALUE`` or ``--set tags={...}`` on the scale set's tags, as ``vm update`` reads them
+    (console/cli/generic.py: az's rules on the JSON, then the AAZ VMSS create's dict of strings)."""
+    before = {"tags": dict(ctx.engine.get_scale_set(ns.name, ns.resource_group).tags or {})}
+    after = copy.deepcopy(before)
+    for item in items:
+        generic.set_property(after, item, False)
+    return generic.aaz_tags(after.get("tags"))
 
 
 def _tags_words(value, w) -> dict:
     """The tags of an ``update_scale_set`` call as az's generic ``--set tags={...}`` (the whole object)."""
-    import json
-
     if value is None:
         return {}
-    return {"set": [*_model_words(None, w).get("set", []), "tags=" + json.dumps(value, separators=(",", ":"))]}
+    return {"set": [*_model_words(None, w).get("set", []), *generic.tags_words(value)]}
 
 
 def _model_words(value, w) -> dict:
@@ -421,7 +416,7 @@ command("az vmss update", "Update a VMSS. Run 'az vmss update-instances' command
             _vmss_name(), rg(),
             Arg(("--set",), "set", "Update an object by specifying a property path and value to set. Example: --set "
                 "property1.property2=<value>. cmklab takes: " + "; ".join(_PATH_NAMES) + ".", nargs="+",
-                group="Generic Update Arguments"),
+                kind="generic", group="Generic Update Arguments"),
             enum(("--upgrade-policy-mode",), "upgrade_policy_mode", "The upgrade policy mode: how instances take a "
                  "new model (Manual: on az vmss update-instances).", UPGRADE_MODES),
             no_wait(), *props.args(VMSS_UPDATE_PROPS), _sku_rank(),
