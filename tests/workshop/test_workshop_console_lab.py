@@ -127,10 +127,13 @@ async def test_the_encrypt_form_a_trainee_submits_on_a_running_vm_meets_workshop
         form = app.screen
         assert isinstance(form, FormModal)
         await pilot.press("tab", "enter")
-        assert await wait_until(pilot, lambda: "OperationNotAllowed" in str(form.query_one("#form-error").render()))
+        # (the form's check, then the engine's refusal: bounded waits long enough for a loaded machine)
+        assert await wait_until(pilot, lambda: "OperationNotAllowed" in str(form.query_one("#form-error").render()),
+                                rounds=1500)
         await settle(pilot)
         assert app.screen is form  # the refusal shows in the form, as before
-        assert await wait_until(pilot, lambda: any(n.title == "Step 1 of 4 complete" for n in app._notifications))
+        assert await wait_until(pilot, lambda: any(n.title == "Step 1 of 4 complete" for n in app._notifications),
+                                rounds=1500)
         panel = app.main.query_one(LabPanel)
         panel.refresh_lab()
         assert all(r.met for r in panel.results), [(r.label, r.detail) for r in panel.results if not r.met]
