@@ -1177,7 +1177,10 @@ class TinyStore:
 
     @staticmethod
     def _write_shard_files(dst: str, payload: bytes | tuple, index: bytes, written: list[str]) -> None:
-        _write_new(dst, payload, sync=False)  # synced together at the end (_sync_files)
+        # a bulk commit's shard, straight to the device where the system offers it (its pages are not read
+        # again by this process; synced together at the end: _sync_files)
+        if not _compat.write_direct(dst, payload if type(payload) is tuple else (payload,)):
+            _write_new(dst, payload, sync=False)
         written.append(dst)
         _write_new(dst[:-len(".json")] + ".idx", index, sync=False)  # derived: checked by its tag
 

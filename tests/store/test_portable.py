@@ -27,7 +27,7 @@ PROBE = r"""
 import json, mmap, os, sys
 
 calls = {"os.pread": 0, "os.pwrite": 0, "os.pwritev": 0, "mmap.mmap": 0, "O_DIRECTORY": 0, "O_CLOEXEC": 0,
-         "SEEK_DATA": 0, "sync_file_range": 0}
+         "SEEK_DATA": 0, "sync_file_range": 0, "O_DIRECT": 0}
 
 def counting(name, real):
     def call(*args, **kwargs):
@@ -45,6 +45,7 @@ def store_open(path, flags, *args, **kwargs):
     if sys._getframe(1).f_globals.get("__name__", "").startswith("store."):
         calls["O_DIRECTORY"] += bool(flags & getattr(os, "O_DIRECTORY", 0))
         calls["O_CLOEXEC"] += bool(flags & getattr(os, "O_CLOEXEC", 0))
+        calls["O_DIRECT"] += bool(flags & getattr(os, "O_DIRECT", 0))
     return real_open(path, flags, *args, **kwargs)
 
 def store_lseek(fd, pos, how):
@@ -71,6 +72,10 @@ with TinyStore(home) as s:
     mapped = s.blobs.map("b", (3 << 20) - 2, 100)
     s.blobs.writev("big", 0, [bytes(1 << 20)] * 9)  # past the writeback step: a writeback is started
     s.blobs.copy("b", "c")
+with TinyStore(home + "-bulk") as b:  # a bulk commit (an import's): its shards written straight to the device
+    b.bulk_commit({"vms": {f"/v{i}": {"n": i, "pad": "x" * (i * 97)} for i in range(300)}}, {})
+with TinyStore(home + "-bulk") as b:
+    bulk = b.load_doc("vms", "/v299") == {"n": 299, "pad": "x" * (299 * 97)} and len(b.load()["vms"]) == 300
 with TinyStore(home) as t:
     c = t.blobs.read("c", (3 << 20) - 1, 10)
     report = {
@@ -87,12 +92,13 @@ with TinyStore(home) as t:
         "big": os.path.getsize(t.blobs.filename("big")),
         "size": os.path.getsize(t.blobs.filename("c")),
         "extents_end": sum(t.blobs.extents("c")[-1]),
+        "bulk": bulk,
     }
 print(json.dumps(report))
 """
 
 ALL_FALLBACKS = ["O_CLOEXEC", "REPLACE_WHILE_OPEN", "SEEK_DATA", "datasync", "fork", "fsync_dir", "map_readonly", "pread",
-                 "pwrite", "pwritev", "start_writeback"]
+                 "pwrite", "pwritev", "start_writeback", "write_direct"]
 
 
 def run_probe(tmp_path, portable: bool) -> dict:
@@ -113,6 +119,7 @@ def check_round_trip(report: dict) -> None:
     assert report["copy"] == (b"\0tail-end\0").hex()
     assert report["size"] == (3 << 20) + 8 and report["extents_end"] == (3 << 20) + 8
     assert report["big"] == 9 << 20
+    assert report["bulk"] is True
 
 
 def test_cmklab_portable_takes_every_fallback(tmp_path):
@@ -344,3 +351,30 @@ def test_a_blob_write_is_made_durable_by_one_fdatasync_where_there_is_one(tmp_pa
     blobs.writev("b", 0, [b"x" * 4096, b"y" * 4096])
     blobs.write("b", 4096, b"z" * 10)  # an overwrite inside the file: the same one call
     assert len(synced) == 2 and blobs.read("b", 4090, 12) == b"xxxxxxzzzzzz"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or _compat.PORTABLE, reason="direct writes: Linux")
+def test_a_direct_write_holds_exactly_its_parts(tmp_path):
+    """A bulk commit's shard goes straight to the device (O_DIRECT) from a reused aligned buffer, the tail past
+    the last whole block through the cache: whatever the length, the file holds exactly its parts."""
+    for n in (0, 1, 4095, 4096, 4097, 3 * 4096 + 17, (5 << 20) + 3):
+        path = tmp_path / f"f{n}"
+        head = bytes(range(256)) * (n // 256 + 1)
+        parts = (b"{", head[:n], b"}")
+        if not _compat.write_direct(str(path), parts):
+            pytest.skip("this file system refuses direct writes")
+        assert path.read_bytes() == b"".join(parts) and path.stat().st_mode & 0o777 == 0o600
+    with pytest.raises(FileExistsError):  # a new file only, as the staging directory's files are
+        _compat.write_direct(str(tmp_path / "f1"), (b"x",))
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm") or _compat.PORTABLE, reason="a tmpfs to refuse direct writes")
+def test_a_file_system_without_direct_writes_leaves_the_write_to_the_caller():
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as d:
+        path = os.path.join(d, "f")
+        if _compat.write_direct(path, (b"abc",)):  # (a tmpfs that takes them: nothing to check)
+            assert open(path, "rb").read() == b"abc"
+        else:
+            assert not os.path.exists(path)
