@@ -20,10 +20,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, Input, Label, Select, Static, Switch, TextArea
+from textual.widgets import Button, Input, Label, ProgressBar, Select, Static, Switch, TextArea
 
 from ..widgets.footer import KeyFooter
 from ..widgets.util import escape, freeze_cursors, hold_keys, release_keys
@@ -162,11 +163,15 @@ class FormModal(ModalScreen[Any]):
     def compose(self) -> ComposeResult:
         # title and foot are docked: on a small terminal only the body between them scrolls, and the focused field
         # scrolls into view. The foot holds what must stay in sight whatever the body's scroll: the az command the
-        # values stand for (at 80x24 it was below the fields, out of sight), and the buttons
+        # values stand for (at 80x24 it was below the fields, out of sight), the progress while the engine is asked
+        # or acts (the main screen's, under the dialog, was covered by it), and the buttons
         with Vertical(id="dialog", classes="form"):
             yield Label(escape(self.spec.title), id="dialog-title")
             with Vertical(id="form-foot"):
                 yield Static("", id="form-az")
+                with Vertical(id="form-progress"):
+                    yield Static("", id="form-progress-label")
+                    yield ProgressBar(total=None, show_eta=False, show_percentage=False, id="form-progress-bar")
                 with Horizontal(classes="dialog-buttons"):
                     yield Button(f"{self.spec.submit} (ctrl+s)", variant="primary", id="submit")
                     yield Button("Cancel (esc)", id="cancel")
@@ -193,6 +198,7 @@ class FormModal(ModalScreen[Any]):
 
     def on_mount(self) -> None:
         freeze_cursors(self)
+        self.query_one("#form-progress").display = False
         self._validate()
         visible = [f for f in self.spec.fields if self.query_one(f"#row-{f.name}").display]
         first = next((f for f in visible if FIELD_KINDS[f.kind].typed), None) or \
@@ -301,8 +307,10 @@ class FormModal(ModalScreen[Any]):
             call = self.spec.build(values)
             refusal = None
             if self.spec.check is not None:
-                self._say_refusal("asking the engine…", style="dim")
+                self._say_refusal(None)
+                self._show_progress("asking the engine…")
                 refusal = await asyncio.to_thread(self.spec.check, call)
+                self._show_progress(None)
                 if refusal and self.act is not None and getattr(call, "impact", None) is not None:
                     # foreseen by the what-if, it still goes to the engine, as an action without a form does:
                     # the engine refuses (logs and audits) for real, and a workshop step can be that refusal
@@ -318,22 +326,34 @@ class FormModal(ModalScreen[Any]):
             self.dismiss(call)
         finally:
             self._busy = False
+            self._show_progress(None)
             release_keys(self)  # a refusal: back to the form (a confirmation released them already)
 
     def acting(self) -> None:
-        """Said by ``act`` once the engine acts on the call (after its confirmation, if it asks one)."""
-        said = self._say_refusal("the engine is acting on it … (esc closes this form: the action goes on, and its "
-                                 "outcome is notified)", style="dim")
-        self.call_after_refresh(said.scroll_visible, animate=False)
+        """Said by ``act`` once the engine acts on the call (after its confirmation, if it asks one): in the form's
+        foot, with a progress bar, in sight however small the terminal (a re-key of a big set takes seconds)."""
+        self._show_progress("the engine is acting on it … (esc closes this form: the action goes on, and its "
+                            "outcome is notified)")
 
-    def _say_refusal(self, refusal: str | None, style: str = "$text-error") -> Static:
-        """The engine's refusal under the fields, or what it is doing (None: nothing, and no row is spent on it)."""
+    def _show_progress(self, said: str | None) -> None:
+        """The foot's progress: what the engine is doing for the form, and an (indeterminate) bar; None hides it."""
+        try:
+            box = self.query_one("#form-progress")
+        except NoMatches:  # the form is being taken down
+            return
+        if said:
+            self.query_one("#form-progress-label", Static).update(Content.from_markup("[dim]$said[/dim]", said=said))
+        box.display = bool(said)
+
+    def _say_refusal(self, refusal: str | None) -> Static:
+        """The engine's refusal under the fields (None: none, and no row is spent on it)."""
         said = self.query_one("#form-error", Static)
-        said.update(Content.from_markup(f"[{style}]$refusal[/]", refusal=refusal) if refusal else "")
+        said.update(Content.from_markup("[$text-error]$refusal[/]", refusal=refusal) if refusal else "")
         said.display = bool(refusal)
         return said
 
     def _show_refusal(self, refusal: str) -> None:
+        self._show_progress(None)
         said = self._say_refusal(refusal)
         # below the fields: on a small terminal the form's body scrolls, and the refusal is brought in
         self.call_after_refresh(said.scroll_visible, animate=False)
