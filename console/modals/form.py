@@ -20,10 +20,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, Input, Label, Select, Static, Switch, TextArea
+from textual.widgets import Button, Input, Label, ProgressBar, Select, Static, Switch, TextArea
 
 from ..widgets.footer import KeyFooter
 from ..widgets.util import escape, freeze_cursors, hold_keys, release_keys
@@ -128,8 +129,16 @@ class FormSpec:
     """Call -> the engine's refusal, if it would refuse (runs off the UI thread on submit)."""
 
 
+SHORT_ROWS = 30
+"""A terminal with fewer rows than this is short (80x24, the workshops' size): see ``FormModal.VERTICAL_BREAKPOINTS``."""
+
+
 class FormModal(ModalScreen[Any]):
     """Dismisses with the built call, or None when cancelled."""
+
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (SHORT_ROWS, "-tall")]
+    """On a short terminal (24 rows) the dialog spends no row on spacing around its title and buttons (app.tcss): its
+    foot (the az command, the buttons) is always in sight, and the body between keeps room for a switch."""
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", show=True),
@@ -152,13 +161,20 @@ class FormModal(ModalScreen[Any]):
     # ---- layout -----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        # title and buttons are docked: on a small terminal only the body between them scrolls, and
-        # the focused field scrolls into view
+        # title and foot are docked: on a small terminal only the body between them scrolls, and the focused field
+        # scrolls into view. The foot holds what must stay in sight whatever the body's scroll: the az command the
+        # values stand for (at 80x24 it was below the fields, out of sight), the progress while the engine is asked
+        # or acts (the main screen's, under the dialog, was covered by it), and the buttons
         with Vertical(id="dialog", classes="form"):
             yield Label(escape(self.spec.title), id="dialog-title")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button(f"{self.spec.submit} (ctrl+s)", variant="primary", id="submit")
-                yield Button("Cancel (esc)", id="cancel")
+            with Vertical(id="form-foot"):
+                yield Static("", id="form-az")
+                with Vertical(id="form-progress"):
+                    yield Static("", id="form-progress-label")
+                    yield ProgressBar(total=None, show_eta=False, show_percentage=False, id="form-progress-bar")
+                with Horizontal(classes="dialog-buttons"):
+                    yield Button(f"{self.spec.submit} (ctrl+s)", variant="primary", id="submit")
+                    yield Button("Cancel (esc)", id="cancel")
             with VerticalScroll(id="dialog-body"):
                 if self.spec.intro:
                     yield Static(escape(self.spec.intro), classes="dialog-intro")
@@ -177,12 +193,12 @@ class FormModal(ModalScreen[Any]):
                             if f.help:
                                 yield Static(escape(f.help), classes="field-help")
                             yield Static("", classes="field-error", id=f"err-{f.name}")
-                yield Static("", id="form-az")
                 yield Static("", id="form-error")
         yield KeyFooter()  # its own keys (esc, ctrl+s): the main screen's footer under it is hidden
 
     def on_mount(self) -> None:
         freeze_cursors(self)
+        self.query_one("#form-progress").display = False
         self._validate()
         visible = [f for f in self.spec.fields if self.query_one(f"#row-{f.name}").display]
         first = next((f for f in visible if FIELD_KINDS[f.kind].typed), None) or \
@@ -242,8 +258,10 @@ class FormModal(ModalScreen[Any]):
                 preview = "\n".join(f"$ {escape(x)}" for x in lines)
             except Exception:  # noqa: BLE001
                 preview = ""
-        self.query_one("#form-az", Static).update(preview)
-        self.query_one("#form-error", Static).update("")
+        az = self.query_one("#form-az", Static)
+        az.update(preview)
+        az.display = bool(preview)
+        self._say_refusal(None)
         return errors
 
     @on(Input.Changed)
@@ -289,14 +307,16 @@ class FormModal(ModalScreen[Any]):
             call = self.spec.build(values)
             refusal = None
             if self.spec.check is not None:
-                self.query_one("#form-error", Static).update("[dim]asking the engine…[/dim]")
+                self._say_refusal(None)
+                self._show_progress("asking the engine…")
                 refusal = await asyncio.to_thread(self.spec.check, call)
+                self._show_progress(None)
                 if refusal and self.act is not None and getattr(call, "impact", None) is not None:
                     # foreseen by the what-if, it still goes to the engine, as an action without a form does:
                     # the engine refuses (logs and audits) for real, and a workshop step can be that refusal
                     refusal = None
             if not refusal and self.act is not None:
-                self.query_one("#form-error", Static).update("")
+                self._say_refusal(None)
                 refusal = await self.act(call)
                 if refusal is DECLINED:
                     return
@@ -306,17 +326,34 @@ class FormModal(ModalScreen[Any]):
             self.dismiss(call)
         finally:
             self._busy = False
+            self._show_progress(None)
             release_keys(self)  # a refusal: back to the form (a confirmation released them already)
 
     def acting(self) -> None:
-        """Said by ``act`` once the engine acts on the call (after its confirmation, if it asks one)."""
+        """Said by ``act`` once the engine acts on the call (after its confirmation, if it asks one): in the form's
+        foot, with a progress bar, in sight however small the terminal (a re-key of a big set takes seconds)."""
+        self._show_progress("the engine is acting on it … (esc closes this form: the action goes on, and its "
+                            "outcome is notified)")
+
+    def _show_progress(self, said: str | None) -> None:
+        """The foot's progress: what the engine is doing for the form, and an (indeterminate) bar; None hides it."""
+        try:
+            box = self.query_one("#form-progress")
+        except NoMatches:  # the form is being taken down
+            return
+        if said:
+            self.query_one("#form-progress-label", Static).update(Content.from_markup("[dim]$said[/dim]", said=said))
+        box.display = bool(said)
+
+    def _say_refusal(self, refusal: str | None) -> Static:
+        """The engine's refusal under the fields (None: none, and no row is spent on it)."""
         said = self.query_one("#form-error", Static)
-        said.update("[dim]the engine is acting on it … (esc closes this form: the action goes on, and "
-                    "its outcome is notified)[/dim]")
-        self.call_after_refresh(said.scroll_visible, animate=False)
+        said.update(Content.from_markup("[$text-error]$refusal[/]", refusal=refusal) if refusal else "")
+        said.display = bool(refusal)
+        return said
 
     def _show_refusal(self, refusal: str) -> None:
-        said = self.query_one("#form-error", Static)
-        said.update(Content.from_markup("[$text-error]$refusal[/]", refusal=refusal))
+        self._show_progress(None)
+        said = self._say_refusal(refusal)
         # below the fields: on a small terminal the form's body scrolls, and the refusal is brought in
         self.call_after_refresh(said.scroll_visible, animate=False)

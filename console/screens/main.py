@@ -35,7 +35,7 @@ from ..cli.replay import az_lines
 from ..modals.confirm import MAX_NAMES, ConfirmModal, TypedConfirmModal
 from ..modals.form import DECLINED, Declined, FormModal
 from ..widgets.deps import DepsTree
-from ..widgets.detail import DetailPanel
+from ..widgets.detail import CauseText, DetailPanel
 from ..widgets.footer import KeyFooter
 from ..widgets.header import ClockHeader
 from ..widgets.tabs import PaneTabs
@@ -234,6 +234,9 @@ class MainScreen(Screen):
             with Vertical(id="main"):
                 yield Static("", id="pane-title")
                 yield VirtualTable(id="table", on_select=self._selected)
+                # the log pane's selected command in full, wrapped, when no detail panel beside or under the table
+                # shows it (a narrow terminal): its table row is cut to the width left by the time and result
+                yield CauseText(id="log-line")
             lab = getattr(self.app, "lab", None)
             with TabbedContent(id="side", initial="side-lab" if lab is not None else "side-detail"):
                 if lab is not None:
@@ -580,6 +583,7 @@ class MainScreen(Screen):
             self.cursor_keys[self.pane.id] = self.table.cursor_key
         self.pane = pane
         self._sort_keys = None
+        self.set_class(pane.id == "log", "-log-pane")
         tabs = self.query_one("#pane-tabs", Tabs)
         if tabs.active != f"tab-{pane.id}":
             tabs.active = f"tab-{pane.id}"
@@ -677,7 +681,20 @@ class MainScreen(Screen):
     def _settle_selection(self) -> None:
         self._settle_timer = None
         self.update_side()
+        self.update_log_line()
         self._refresh_ops()
+
+    def update_log_line(self) -> None:
+        """The log pane's selected entry, every command of it whole (``#log-line``, under the table: app.tcss shows it
+        where the detail panel does not, at 80 columns by default), wrapped under its own start."""
+        if self.pane.id != "log":
+            return
+        entry = self.selected
+        lines = [(f"$ {line}", "accent") for line in entry.lines] if entry is not None else []
+        shown = self.query_one("#log-line", CauseText)
+        shown.set_class(not lines, "-empty")
+        if lines != shown._lines:
+            shown.show_lines(lines)
 
     def _refresh_ops(self, *, unless_moving: bool = False) -> None:
         """Redraw the footer only when the actions that apply here changed (the footer is costly to rebuild).

@@ -235,7 +235,9 @@ def _chk_key_state(engine, vault: str, key: str, state: str) -> tuple[bool, str]
     now = _key_state(engine, vault, key)
     if now is None:
         return _missing("vault", vault)
-    detail = f"key {key} is {now}"
+    # enabled or disabled is the current version's state (the one az's set-attributes without --version changes):
+    # the detail says so, so that a trainee who disabled another version sees why the objective is not met
+    detail = f"the current version of key {key} is {now}" if now in ("enabled", "disabled") else f"key {key} is {now}"
     if now == "deleted":
         detail += f" (recoverable until {_key_of(engine, vault, key).scheduled_purge_date})"
     if now == "purged" and state != "purged" and _purge_seen(engine, vault, key):

@@ -120,7 +120,7 @@ def test_an_objective_met_shows_on_the_trainers_page(classroom):
     """The trainee disables the key in their own home: the trainer's overview shows the objective met
     (the page polls every second; the server re-checks changed homes every half second: the bench's
     classroom_progress_visible_s measures how soon)."""
-    label = "key key-app is disabled"
+    label = "the current version of key-app is disabled"
     first = row(state(classroom), "trainee-01")["objectives"]
     assert next(o for o in first if o["label"] == label)["state"] == "unmet"
     r = cmklab(classroom.home("trainee-01"), *DISABLE)
@@ -171,7 +171,7 @@ def test_the_trainer_resets_a_trainees_step(classroom):
 
     def unmet():
         objs = {o["label"]: o["state"] for o in row(state(classroom), "trainee-01")["objectives"]}
-        return objs.get("key key-app is disabled") == "unmet"
+        return objs.get("the current version of key-app is disabled") == "unmet"
 
     wait_for(unmet, "the trainer's page shows the reset")
     status, body = http(classroom, f"/trainer/{classroom.trainer_token}/api/reset/nobody", method="POST", body={})

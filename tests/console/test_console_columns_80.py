@@ -92,3 +92,57 @@ async def test_the_versions_pane_counts_the_data_keys_a_version_wraps_as_the_set
         await pilot.pause()
         lines = [table.render_line(y).text for y in range(table.size.height)]
         assert any("key-3072" in line and line.rstrip().endswith("29,994") for line in lines), lines
+
+
+def _screen_lines(app) -> list[str]:
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+async def test_the_command_log_shows_the_selected_command_whole_at_80x24():
+    """At 80 columns the log pane's COMMAND column is what the time and the result leave: 'cmklab az keyvault key
+    set-attributes --vault-name kv…', and the detail that says it whole is folded away. The selected entry's commands
+    show whole under the table, wrapped, while the detail is folded away (and not when it is shown: it says them)."""
+    from console.screenshots import disable_key_3072, settle
+    from console.widgets.detail import CauseText
+
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await disable_key_3072(pilot)
+        await select(pilot, "keys", "key-3072")
+        await pilot.press("e")  # enable again: no confirmation
+        await settle(pilot)
+        await pilot.press("7")
+        await settle(pilot)
+        main = app.main
+        entries = list(app.command_log)
+        assert [len(e.lines) for e in entries] == [1, 1]
+        disable, enable = (e.lines[0] for e in entries)
+        assert len(disable) > 80 and disable.endswith("--enabled false")
+        assert main.selected is entries[-1]  # the newest entry, as the log follows its end
+        screen = _words("\n".join(_screen_lines(app)))
+        assert _words(f"$ {enable}") in screen, screen
+        await pilot.press("k")
+        await settle(pilot)
+        screen = _words("\n".join(_screen_lines(app)))
+        assert _words(f"$ {disable}") in screen, screen
+        line = main.query_one("#log-line", CauseText)
+        assert line.region.bottom <= main.query_one("#busy").region.y or not main.query_one("#busy").display
+        await pilot.press("v")  # the detail shows: it says the commands, the line under the table goes
+        await settle(pilot)
+        assert not line.display or line.styles.display == "none" or line.region.height == 0
+
+
+async def test_the_command_log_keeps_its_wide_layout():
+    """Beside the detail panel (120 columns and more), which says the selected commands whole, nothing is added."""
+    from console.screenshots import disable_key_3072, settle
+
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await disable_key_3072(pilot)
+        await pilot.press("7")
+        await settle(pilot)
+        assert app.main.query_one("#log-line").region.height == 0

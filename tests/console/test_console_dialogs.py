@@ -271,3 +271,43 @@ async def test_a_slow_what_if_from_a_tables_key_says_it_is_working():
         assert not bar.display
         del app.engine.what_if
         await pilot.press("n")
+
+
+FORM_SHOTS = [s for s in DIALOG_SHOTS if s.name not in ("dialog-whatif-disable", "dialog-whatif-disable-narrow",
+                                                        "dialog-purge", "dialog-create-key-invalid")]
+
+
+@pytest.mark.parametrize("shot", FORM_SHOTS, ids=[s.name for s in FORM_SHOTS])
+async def test_every_form_shows_its_az_command_whole_at_80x24(shot):
+    """The az command a form stands for was the last thing in its scrolling body: at 80x24 it was out of sight below
+    the fields (the grant form showed none of it until scrolled with a mouse). It is in the form's foot, with the buttons:
+    whole, wrapped, whichever field has the focus."""
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await shot.steps(pilot)
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, FormModal)
+        az = form.query_one("#form-az")
+        assert str(az.render()).startswith("$ cmklab "), shot.name
+        assert fully_visible(az), shot.name
+        for _ in range(12):  # back through the fields to the first: the command stays in sight
+            await pilot.press("shift+tab")
+            await pilot.pause()
+            assert fully_visible(az) and fully_visible(app.focused), (shot.name, app.focused)
+
+
+async def test_the_grant_form_shows_its_az_preview_whole_and_wrapped_at_80x24():
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await select(pilot, "sets", "des-cmk")
+        await pilot.press("A")
+        await wait_for_screen(pilot, FormModal)
+        form = app.screen
+        az = form.query_one("#form-az")
+        said = str(az.render())
+        assert said.startswith("$ cmklab az keyvault set-policy --name kv-demo --object-id")
+        assert said.endswith("--key-permissions get wrapKey unwrapKey")
+        assert fully_visible(az) and az.region.width <= 76 and az.region.height >= 3  # wrapped within the dialog
+        drawn = " ".join(" ".join(az.render_line(y).text.split()) for y in range(az.region.height))
+        assert drawn == " ".join(said.split())  # every word of it drawn, none cut

@@ -114,7 +114,7 @@ async def test_progress_shows_at_once_while_a_create_form_waits_for_the_engine_a
         await _until(pilot, gate.entered.is_set)
         await pilot.pause()
         assert busy_text(app) is not None and "Create disk" in busy_text(app)  # at once, not after a delay
-        assert app.screen is form and "the engine is acting" in str(form.query_one("#form-error").render())
+        assert app.screen is form and "the engine is acting" in str(form.query_one("#form-progress-label").render())
         gate.release.set()
         await _until(pilot, lambda: not isinstance(app.screen, FormModal))  # done: the form closes
         await settle(pilot)
@@ -364,3 +364,39 @@ async def test_the_rules_profile_is_explained_in_the_header_tooltip_and_the_help
         await wait_for_screen(pilot, HelpScreen)
         text = str(app.screen.query_one("#help-text").render())
         assert "Rules profile" in text and "(2020-2021)" in text and "Today's Azure" in text
+
+
+async def test_the_re_key_form_shows_its_progress_while_the_engine_re_wraps_at_80x24():
+    """At 80x24 the change-key form (a re-key: every data key of the set re-wrapped, seconds on a big set) stays open
+    until the engine is done, and covered the main screen's progress bar; its own "acting" line was cut at the bottom of
+    its scrolled body. The form's foot shows the progress, bar and words, in sight while the engine works."""
+    from textual.widgets import ProgressBar
+
+    from console.modals.form import FormModal
+    from tests.console.test_console_dialogs import fully_visible
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await select(pilot, "sets", "des-cmk")
+        await pilot.press("c")
+        await wait_for_screen(pilot, FormModal)
+        form = app.screen
+        k4 = app.engine.get_key("kv-demo", "key-4096", audit=False)[0]
+        form.query_one("#f-key").value = f"{k4.id}/{k4.current['version']}"
+        await pilot.pause()
+        gate = Gate(app.engine, "update_des")
+        await pilot.press("ctrl+s")
+        await wait_for_screen(pilot, ConfirmModal)
+        await pilot.press("y")
+        await _until(pilot, gate.entered.is_set)
+        await pilot.pause()
+        await pilot.pause()
+        assert app.screen is form
+        said = form.query_one("#form-progress-label")
+        assert "the engine is acting" in str(said.render())
+        assert fully_visible(said) and fully_visible(form.query_one("#form-progress").query_one(ProgressBar))
+        assert fully_visible(form.query_one("#form-az"))  # what it runs, in sight too
+        gate.release.set()
+        await _until(pilot, lambda: not isinstance(app.screen, FormModal))
+        await settle(pilot)
+        assert app.engine.get_des("des-cmk").key_url.startswith(k4.id)

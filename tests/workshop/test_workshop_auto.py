@@ -57,7 +57,7 @@ def test_auto_exits_non_zero_naming_the_objective_not_met(lab_home, capsys):
     rc = run_scenario_cli(["run", "disable-key", "--auto", "--skip", "1"], home=str(lab_home))
     out, err = capsys.readouterr()
     assert rc == 1
-    assert "stopped at step 1: not met: key key-app is disabled" in err
+    assert "stopped at step 1: not met: the current version of key-app is disabled" in err
 
 
 def test_auto_refuses_a_home_that_holds_state_unless_reset(lab_home, capsys):

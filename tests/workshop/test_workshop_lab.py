@@ -58,7 +58,7 @@ def test_a_lab_on_a_read_only_store_moves_without_saving():
 def test_objectives_tick_as_the_engine_state_changes():
     lab = _lab("disable-key")
     before = {r.label: r.met for r in lab.results()}
-    assert before["vm-tools is running"] and not before["key key-app is disabled"]
+    assert before["vm-tools is running"] and not before["the current version of key-app is disabled"]
     assert not lab.met and lab.check() and 0 not in lab.completed
     lab.engine.set_key_attributes("kv-lab", "key-app", enabled=False)
     assert all(r.met for r in lab.check(advance=True))
@@ -232,3 +232,27 @@ def test_reflow_keeps_list_items_and_commands_on_their_own_lines():
 
     text = "First line\nsame paragraph.\n\n- one\n- two\n  more of two\n$ cmklab clock advance 1h\n"
     assert _dedent(text) == "First line same paragraph.\n\n- one\n- two\n  more of two\n$ cmklab clock advance 1h"
+
+
+def test_disable_key_step_1_says_what_its_check_verifies_the_current_version():
+    """Step 1 of disable-key told the trainee to disable "the current version of key-app", and its objective said
+    "key key-app is disabled": the whole key. The check (``key_state``) reads the current version only: with a
+    second, older version still enabled the objective is met. The objective and its detail now say the current
+    version, as the narrative does, and the console's route says that its key disables every version."""
+    lab = _lab("disable-key")
+    step = lab.step
+    assert "current version" in step.narrative
+    [state] = [o for o in step.objectives if o.kind == "key_state"]
+    assert "current version" in state.label, state.label
+    assert "every version" in step.console or "all versions" in step.console, step.console
+    e = lab.engine
+    old = e.get_key("kv-lab", "key-app", audit=False)[0].current["version"]
+    e.rotate_key("kv-lab", "key-app")
+    e.set_key_attributes("kv-lab", "key-app", old, enabled=False)  # an older version: the current one is on
+    result = next(r for r in lab.results() if r.kind == "key_state")
+    assert not result.met and "current version" in result.detail and "enabled" in result.detail, result
+    current = e.get_key("kv-lab", "key-app", audit=False)[0].current["version"]
+    e.set_key_attributes("kv-lab", "key-app", old, enabled=True)
+    e.set_key_attributes("kv-lab", "key-app", current, enabled=False)  # the current version alone
+    result = next(r for r in lab.results() if r.kind == "key_state")
+    assert result.met and "current version" in result.detail and "disabled" in result.detail, result
