@@ -1163,3 +1163,46 @@ def test_the_summary_says_one_resource_in_the_singular():
                             "role assignments": 1200})
     assert report.modelled() == "12 disks, 1 snapshot, 1 VM, 3 key versions, 1,200 role assignments"
     assert report.lines()[0] == "modelled: 12 disks, 1 snapshot, 1 VM, 3 key versions, 1,200 role assignments"
+
+
+@pytest.mark.skipif(not FORKS, reason="no fork here (Windows, CMKLAB_PORTABLE=1): the wraps run on threads")
+def test_shards_handed_to_the_worker_go_through_the_memory_file_again_from_its_start(tmp_path, monkeypatch):
+    """The shards handed over go through a ring of SHM_RING bytes (its pages made once): far more than the ring
+    holds, each one filled in and written whole, whichever of the two processes wrote it."""
+    from engine import crypto
+    from store.tinystore import _shard_parts, _write_late_shard
+
+    monkeypatch.setattr(_wraps, "SHM_RING", 8192)
+    monkeypatch.setattr(_wraps, "QUEUED", 2048)
+    key = crypto.generate_rsa(2048).public_key()
+    items = [([key], f"/disks/d{i}".encode()) for i in range(3)]
+    got = []
+    with _wraps.WrapWorker() as w:
+        w.host(os.urandom(32))
+        holders = w.submit(items, tables={"disks"}, told=lambda n: None, then=got.append)
+        w.wait()
+        flat = [h for held in holders for h in held]
+        jobs, expected, mine = [], {}, []
+        for j in range(40):  # ~40 KB through an 8 KB ring
+            body = ("[" + ",".join(f'"{h}"' for h in flat) + f',"{j}{"x" * (j * 7)}"]').encode()
+            path = str(tmp_path / f"s{j}.json")
+            jobs.append((path, body, f'"k{j}":[0,1]'))
+        (values,) = got
+        for path, body, _index in jobs:
+            filled = bytearray(body)
+            for h, v in zip(flat, values):
+                filled = filled.replace(h.encode(), v.encode())
+            expected[path] = bytes(b"".join(_shard_parts(bytes(filled), "")[:2]))
+        for job in jobs:
+            if w.room():
+                w.hand_over(_write_late_shard, [job])
+            else:  # as the store does: filled and written here
+                path, body, index = job
+                buf = bytearray(body)
+                w.fill(buf)
+                mine += _write_late_shard(path, buf, index)
+        theirs = w.handed()
+        assert w._shm_at <= _wraps.SHM_RING  # (it went round: ~40 KB handed over)
+    assert sorted(theirs + mine) == sorted(expected) and theirs
+    for path, content in expected.items():
+        assert open(path, "rb").read() == content
