@@ -92,12 +92,6 @@ def read_file(path: str | os.PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> An
     return parse_text(raw, name)
 
 
-try:
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - a declared dependency
-    _orjson = None
-
-
 class _NotANumber(Exception):
     pass
 
@@ -124,6 +118,10 @@ def parse_text(raw: bytes | str, name: str = "<input>") -> Any:
     if isinstance(raw, bytes):
         if raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]  # PowerShell's Out-File writes a byte order mark
+        try:
+            import orjson as _orjson  # (here: importing it takes 12 ms, which only an import should pay)
+        except ImportError:  # pragma: no cover - a declared dependency
+            _orjson = None
         if _orjson is not None:
             # orjson parses the UTF-8 bytes themselves (no decoded copy) in about 70% of json.loads's time: a
             # quarter of a second of a 270 MB capture. It makes the same values of what az prints (it refuses

@@ -177,7 +177,7 @@ def _shard_text(table: str, docs: Mapping[str, dict], encoded: Mapping[str, str]
 def _bulk_text(table: str, docs: Mapping[str, dict]) -> tuple[bytes, str]:
     """:func:`_shard_text` of a bulk commit's shard: the same bytes, its documents encoded by
     :func:`_encode_bulk`, the body joined once from its parts (each document's bytes are copied once)."""
-    esc, enc = json.encoder.encode_basestring_ascii, _encode_bulk
+    esc, enc = json.encoder.encode_basestring_ascii, _bulk_encoder()
     head = esc(table).encode("ascii") + b":{"
     parts = [head]
     index = []
@@ -196,14 +196,6 @@ def _bulk_text(table: str, docs: Mapping[str, dict]) -> tuple[bytes, str]:
     return b"".join(parts), ",".join(index)
 
 
-try:
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - a declared dependency; the standard encoder gives the same bytes
-    _orjson = None
-_ORJSON_OPTIONS = 0 if _orjson is None else (_orjson.OPT_SORT_KEYS | _orjson.OPT_PASSTHROUGH_SUBCLASS
-                                             | _orjson.OPT_PASSTHROUGH_DATETIME | _orjson.OPT_PASSTHROUGH_DATACLASS)
-
-
 def _encode_bulk(doc) -> bytes:
     """One document of a bulk commit (an import), in ASCII bytes: what the standard encoder gives (compact, keys
     sorted, every character outside ASCII escaped), but about five times faster (an import's 240,000 documents:
@@ -214,14 +206,38 @@ def _encode_bulk(doc) -> bytes:
     standard encoder writes ``1e+16``), and a float that is not a number as ``null`` where the standard encoder
     refuses it. A bulk commit's documents come from an import, whose input refuses ``NaN`` and ``Infinity``
     (engine.twin.parse_text); a later commit re-encodes a document only when it changes it."""
-    if _orjson is not None:
+    return _bulk_encoder()(doc)
+
+
+_BULK_ENCODER: list = []
+
+
+def _bulk_encoder():
+    """:func:`_encode_bulk`'s work, orjson imported on the first bulk commit (not by every command: importing it
+    takes 12 ms, a tenth of a ``key show``)."""
+    if _BULK_ENCODER:
+        return _BULK_ENCODER[0]
+    std = _encode_parsed
+
+    def standard(doc) -> bytes:
+        return "".join(std(doc, 0)).encode("ascii")
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - a declared dependency; the standard encoder gives the same bytes
+        _BULK_ENCODER.append(standard)
+        return standard
+    dumps = orjson.dumps
+    options = (orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATETIME
+               | orjson.OPT_PASSTHROUGH_DATACLASS)
+
+    def encode(doc) -> bytes:
         try:
-            out = _orjson.dumps(doc, None, _ORJSON_OPTIONS)
+            out = dumps(doc, None, options)
         except TypeError:  # (orjson.JSONEncodeError is one)
-            out = None
-        if out is not None and out.isascii():
-            return out
-    return "".join(_encode_parsed(doc, 0)).encode("ascii")
+            return standard(doc)
+        return out if out.isascii() else standard(doc)
+    _BULK_ENCODER.append(encode)
+    return encode
 
 
 def _shard_sealed(body: str | bytearray, index: str) -> tuple[bytes, bytes]:
