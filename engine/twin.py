@@ -99,7 +99,7 @@ class _NotANumber(Exception):
 def _not_a_number(token: str):
     """What the parser calls for ``NaN``, ``Infinity`` and ``-Infinity`` (Python's json takes them; JSON and az's
     output have none): refused, so that no such float reaches the store (its bulk commit writes a float that is
-    not a number as null: store.tinystore._encode_bulk)."""
+    not a number as null: store.tinystore._bulk_encoder)."""
     raise _NotANumber(token)
 
 

@@ -150,7 +150,7 @@ def _shard_text(table: str, docs: Mapping[str, dict], encoded: Mapping[str, str]
     """The body of a shard file (its text after the tag) and its index's entries, as :func:`_shard_bytes`
     writes them once :func:`_shard_sealed` has tagged them: each document encoded once, as ASCII, so a
     character is a byte and the offsets are string lengths. ``bulk``: a bulk commit's, encoded by
-    :func:`_encode_bulk`, whose body is bytes (:func:`_bulk_text`)."""
+    :func:`_bulk_encoder`, whose body is bytes (:func:`_bulk_text`)."""
     if bulk:
         return _bulk_text(table, docs)
     esc, enc, join = json.encoder.encode_basestring_ascii, _encode_parsed, "".join
@@ -176,7 +176,7 @@ def _shard_text(table: str, docs: Mapping[str, dict], encoded: Mapping[str, str]
 
 def _bulk_text(table: str, docs: Mapping[str, dict]) -> tuple[bytes, str]:
     """:func:`_shard_text` of a bulk commit's shard: the same bytes, its documents encoded by
-    :func:`_encode_bulk`, the body joined once from its parts (each document's bytes are copied once)."""
+    :func:`_bulk_encoder`, the body joined once from its parts (each document's bytes are copied once)."""
     esc, enc = json.encoder.encode_basestring_ascii, _bulk_encoder()
     head = esc(table).encode("ascii") + b":{"
     parts = [head]
@@ -196,25 +196,21 @@ def _bulk_text(table: str, docs: Mapping[str, dict]) -> tuple[bytes, str]:
     return b"".join(parts), ",".join(index)
 
 
-def _encode_bulk(doc) -> bytes:
-    """One document of a bulk commit (an import), in ASCII bytes: what the standard encoder gives (compact, keys
-    sorted, every character outside ASCII escaped), but about five times faster (an import's 240,000 documents:
-    0.3 s instead of 1.8 s): orjson encodes it, and the standard encoder takes over where orjson's output would
-    differ: text outside ASCII (orjson does not escape it), a value the standard encoder refuses (orjson would
-    encode a date, a dataclass or a subclass: they are passed on, and refused there), an integer over 64 bits.
-    One difference is left: a float is written in orjson's shortest form of the same value (``1e16`` where the
-    standard encoder writes ``1e+16``), and a float that is not a number as ``null`` where the standard encoder
-    refuses it. A bulk commit's documents come from an import, whose input refuses ``NaN`` and ``Infinity``
-    (engine.twin.parse_text); a later commit re-encodes a document only when it changes it."""
-    return _bulk_encoder()(doc)
-
-
 _BULK_ENCODER: list = []
 
 
 def _bulk_encoder():
-    """:func:`_encode_bulk`'s work, orjson imported on the first bulk commit (not by every command: importing it
-    takes 12 ms, a tenth of a ``key show``)."""
+    """What encodes one document of a bulk commit (an import), in ASCII bytes: what the standard encoder gives
+    (compact, keys sorted, every character outside ASCII escaped), but about five times faster (an import's
+    240,000 documents: 0.3 s instead of 1.8 s): orjson encodes it, and the standard encoder takes over where
+    orjson's output would differ: text outside ASCII (orjson does not escape it), a value the standard encoder
+    refuses (orjson would encode a date, a dataclass or a subclass: they are passed on, and refused there), an
+    integer over 64 bits. One difference is left: a float is written in orjson's shortest form of the same value
+    (``1e16`` where the standard encoder writes ``1e+16``), and a float that is not a number as ``null`` where
+    the standard encoder refuses it. A bulk commit's documents come from an import, whose input refuses ``NaN``
+    and ``Infinity`` (engine.twin.parse_text); a later commit re-encodes a document only when it changes it.
+    orjson is imported on the first bulk commit, not by every command (importing it takes 12 ms, a tenth of a
+    ``key show``)."""
     if _BULK_ENCODER:
         return _BULK_ENCODER[0]
     std = _encode_parsed
