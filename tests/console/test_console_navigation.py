@@ -27,6 +27,22 @@ def burst(pilot, *keys: str) -> None:
         app._driver.send_message(event)
 
 
+def held_what_if(app):
+    """The engine's what-if held in its thread until ``release`` is set (``entered`` is set once it is asked)."""
+    import threading
+
+    entered, release = threading.Event(), threading.Event()
+    real_what_if = app.engine.what_if
+
+    def slow_what_if(*args, **kwargs):
+        entered.set()
+        release.wait(10)  # bounded: a failing test does not keep its thread
+        return real_what_if(*args, **kwargs)
+
+    app.engine.what_if = slow_what_if
+    return entered, release
+
+
 async def rested(pilot) -> None:
     """Wait until the cursor has rested: after a held key the side panel follows once no key came for
     ``SETTLE_SECONDS`` (bounded: a panel that never settles fails the test's next assertion)."""
@@ -553,7 +569,6 @@ async def test_keys_typed_while_a_slow_what_if_runs_wait_for_its_confirmation(mo
     typed meanwhile, even after seconds, never reach the table under the coming dialog (they were held 3 s, then went
     to the table: `j` moved its cursor, `v` folded the detail, `x` asked to delete another row). The screen says the
     engine is being asked; the keys wait, in order, for the confirmation (`n` answers it)."""
-    import threading
     import time as real_time
 
     import console.app as console_app
@@ -564,15 +579,7 @@ async def test_keys_typed_while_a_slow_what_if_runs_wait_for_its_confirmation(mo
         await select(pilot, "keys", "key-3072")
         main = app.main
         cursor, side = main.table.cursor, main.side_visible()
-        entered, release = threading.Event(), threading.Event()
-        real_what_if = app.engine.what_if
-
-        def slow_what_if(*args, **kwargs):
-            entered.set()
-            release.wait(10)  # bounded: a failing test does not keep its thread
-            return real_what_if(*args, **kwargs)
-
-        app.engine.what_if = slow_what_if
+        entered, release = held_what_if(app)
         burst(pilot, "e", "j", "j")  # disable (all versions): asks first
         while not entered.is_set():
             await pilot.pause(0.01)
@@ -651,22 +658,13 @@ async def test_a_dialog_shows_its_own_keys_not_the_main_screens():
 async def test_ctrl_q_quits_while_keys_wait_for_an_actions_dialog():
     """The keys typed while an action's what-if runs wait for its dialog however long it takes; ctrl+q (quit) never
     waits: a what-if that would take minutes does not keep the console open."""
-    import threading
 
     from console.screenshots import select
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await select(pilot, "keys", "key-3072")
-        entered, release = threading.Event(), threading.Event()
-        real_what_if = app.engine.what_if
-
-        def slow_what_if(*args, **kwargs):
-            entered.set()
-            release.wait(10)  # bounded: a failing test does not keep its thread
-            return real_what_if(*args, **kwargs)
-
-        app.engine.what_if = slow_what_if
+        entered, release = held_what_if(app)
         burst(pilot, "e", "j")
         while not entered.is_set():
             await pilot.pause(0.01)
