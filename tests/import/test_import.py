@@ -333,6 +333,19 @@ def test_broken_input_is_a_usage_error(tmp_path, capsys, content, what):
     assert not home.exists()
 
 
+def test_the_parse_gives_what_json_loads_gives():
+    """The fast parser (twin.parse_text) makes the values the standard one makes, of every fixture and of what
+    only the standard parser takes or keeps exact (a lone surrogate, an integer over 64 bits, a byte order
+    mark)."""
+    for path in FILES:
+        raw = Path(path).read_bytes()
+        assert twin.parse_text(raw, path) == json.loads(raw)
+    odd = b'\xef\xbb\xbf[{"big": 123456789012345678901234567890, "s": "\\ud800", "f": 1e16, "u": "\xc3\xa9"}]'
+    got = twin.parse_text(odd)
+    assert got == [{"big": 123456789012345678901234567890, "s": "\ud800", "f": 1e16, "u": "\u00e9"}]
+    assert type(got[0]["big"]) is int and type(got[0]["f"]) is float
+
+
 def test_100_mb_of_noise_is_refused_quickly(tmp_path, capsys):
     noise = tmp_path / "noise.json"
     with open(noise, "wb") as f:
