@@ -262,6 +262,7 @@ def run_import(args: list[str], home=None, seed=None, profile=None, read_only=Fa
     from engine import twin
 
     _keep_freed_memory(paths)
+    held: list | None = [] if _ends_process() else None  # (the parsed input: freed by the process's end)
     progress = Progress()
     try:
         from datetime import datetime, timezone
@@ -276,7 +277,8 @@ def run_import(args: list[str], home=None, seed=None, profile=None, read_only=Fa
         _engine, report = twin.import_files_into(
             paths, lambda: open_engine(home, seed=seed, profile=profile, read_only=read_only),  # read-only: refused
             fresh=not has_state(home if home is not None else default_home()), now=now,
-            worker_ok=seed is None and not read_only, merge=merge, partial=partial, progress=progress)
+            worker_ok=seed is None and not read_only, merge=merge, partial=partial, progress=progress,
+            hold=held)
     except twin.ImportInputError as err:
         progress.close()
         print(f"ERROR: ({err.code}) {err.message}", file=sys.stderr)
@@ -326,15 +328,20 @@ def _keep_freed_memory(paths: list[str]) -> None:
     mallopt(m_top_pad, 64 << 20)
 
 
-def _end_now(engine) -> None:
-    """As the process's own command (``cmklab import``), end the process once the import is committed and
-    reported, without freeing its models one by one (0.2-0.3 s of 100,000 resources, after the work is done):
-    the store is closed, the output flushed, then ``os._exit(0)``. Called from another program (tests), return."""
+def _ends_process() -> bool:
+    """Whether this import is the process's own command, which :func:`_end_now` ends once it is reported."""
     import threading
 
     from console import main as program
 
-    if not program.PROCESS_COMMAND or threading.current_thread() is not threading.main_thread():
+    return bool(program.PROCESS_COMMAND) and threading.current_thread() is threading.main_thread()
+
+
+def _end_now(engine) -> None:
+    """As the process's own command (``cmklab import``), end the process once the import is committed and
+    reported, without freeing its models one by one (0.2-0.3 s of 100,000 resources, after the work is done):
+    the store is closed, the output flushed, then ``os._exit(0)``. Called from another program (tests), return."""
+    if not _ends_process():
         return
     engine.close()
     sys.stdout.flush()

@@ -346,6 +346,19 @@ def test_the_parse_gives_what_json_loads_gives():
     assert type(got[0]["big"]) is int and type(got[0]["f"]) is float
 
 
+def test_held_input_is_handed_to_the_caller_not_freed(tmp_path):
+    """``cmklab import`` holds the parsed input to the end of its process (which frees nothing: os._exit)
+    instead of freeing it before the commit; another caller's import frees it as before."""
+    from console.session import open_engine
+
+    held: list = []
+    engine, report = twin.import_files_into(FILES, lambda: open_engine(tmp_path / "h"), fresh=True,
+                                            now="2026-01-01T00:00:00+00:00", hold=held)
+    engine.close()
+    assert report.counts["VMs"] and [path for path, _doc in held[0]] == FILES
+    assert held[0][0][1] == json.loads(Path(FILES[0]).read_bytes())
+
+
 def test_100_mb_of_noise_is_refused_quickly(tmp_path, capsys):
     noise = tmp_path / "noise.json"
     with open(noise, "wb") as f:
