@@ -309,8 +309,8 @@ def test_what_the_forked_writer_raises_aborts_the_bulk_commit_and_nothing_is_wri
 
 
 def test_a_bulk_commit_encodes_each_document_as_a_commit_does(tmp_path):
-    """A bulk commit encodes its documents with orjson (five times faster) where that gives the standard
-    encoder's bytes, and with the standard encoder elsewhere: text outside ASCII, escapes, large integers and
+    """A bulk commit encodes its documents with orjson (five times faster; a shard in one call) where that gives
+    the standard encoder's bytes, and with the standard encoder elsewhere: text outside ASCII, escapes, large integers and
     nesting come out as a commit writes them; a float holds the same value."""
     docs = {f"/d/{i}": {"name": name, "n": n, "tags": {"b": "x", "a": name}, "on": i % 2 == 0, "none": None,
                         "list": [n, [name], {}], "z": {"y": {"x": [1, 2]}}}
@@ -318,6 +318,13 @@ def test_a_bulk_commit_encodes_each_document_as_a_commit_does(tmp_path):
                                            ("big", 2 ** 70), ("neg big", -(2 ** 63) - 1), ("ctrl \x01\x1f", 2 ** 63)])}
     body, index = tinystore_mod._shard_text("t", docs)
     assert tinystore_mod._shard_text("t", docs, bulk=True) == (body.encode("ascii"), index)
+    # a shard encoded whole (ASCII, nothing orjson refuses): the same bytes and index, keys escaped or not
+    for keys in (["/d/b", "/d/a", "/d/c"], ['/d/"q"', "/d/back\\slash", "/d/tab\t", "/d/plain"]):
+        plain = {key: {"name": key, "n": i, "tags": {"b": "x", "a": "y"}, "list": [i, {}]} for i, key in enumerate(keys)}
+        body, index = tinystore_mod._shard_text("t", plain)
+        whole = tinystore_mod._shard_text("t", plain, bulk=True)
+        assert (bytes(whole[0]), whole[1]) == (body.encode("ascii"), index)
+    assert tinystore_mod._shard_text("t", {}, bulk=True)[0] == b'"t":{}}'
     floats = {"/f/1": {"x": 1e16, "y": 0.1, "z": [-2.5e-7]}}
     body, _index = tinystore_mod._shard_text("t", floats, bulk=True)
     assert json.loads(b'{' + body)["t"] == floats
