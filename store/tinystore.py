@@ -178,25 +178,52 @@ def _shard_text(table: str, docs: Mapping[str, dict], encoded: Mapping[str, str]
 def _bulk_text(table: str, docs: Mapping[str, dict]) -> tuple[bytes | memoryview, str]:
     """:func:`_shard_text` of a bulk commit's shard: the same bytes, its documents encoded by
     :func:`_bulk_encoder`. The whole shard is encoded in one call, ``{"table":{...}}`` (its body is that, after
-    the first brace: a view, not a copy); each document's length, which its index needs, is the length of its
-    text encoded alone, keys unsorted (of the same length). 240,000 documents: 0.38 s instead of 0.5 s one by
-    one, and no copy of each document's text into the body. Where that cannot give the standard encoder's bytes
+    the first brace: a view, not a copy); each document's length, which its index needs, is read off that text
+    (:func:`_lengths_in`), or else is the length of its text encoded alone, keys unsorted (of the same length).
+    No copy of each document's text into the body, and 87 MiB less at the peak of a 100,000-resource import. Where that cannot give the standard encoder's bytes
     (text outside ASCII, a value orjson refuses), each document is encoded alone (:func:`_bulk_text_each`)."""
     whole = _bulk_whole(table, docs)
     if whole is None:
         return _bulk_text_each(table, docs)
-    dumps, plain = _BULK_WHOLE[0], _BULK_WHOLE[2]
     keys = sorted(docs)  # (sorted as json.dumps sorts: by the keys themselves, ASCII here)
-    names = list(map('"{}":'.format, keys)) if _plain_keys(keys) else \
+    plain_keys = _plain_keys(keys)
+    names = list(map('"{}":'.format, keys)) if plain_keys else \
         [json.encoder.encode_basestring_ascii(key) + ":" for key in keys]
-    lengths = list(map(len, map(dumps, map(docs.__getitem__, keys), repeat(None), repeat(plain))))
+    head = len(json.encoder.encode_basestring_ascii(table)) + 2  # ("table":{)
+    lengths = _lengths_in(whole, keys, names, 1 + head) if plain_keys else None
+    if lengths is None:  # each document encoded alone again, for its length (keys unsorted: the same length)
+        dumps, plain = _BULK_WHOLE[0], _BULK_WHOLE[2]
+        lengths = list(map(len, map(dumps, map(docs.__getitem__, keys), repeat(None), repeat(plain))))
     sizes = list(map(len, names))
     # each text's offset in the file: after the tag's prefix, the table's head, then each entry, its name,
     # its text and a comma
-    start = len(_tag_prefix("0" * 16)) + len(json.encoder.encode_basestring_ascii(table)) + 2
+    start = len(_tag_prefix("0" * 16)) + head
     ends = accumulate(map(int.__add__, sizes, map((1).__add__, lengths)), initial=start)
     offsets = map(int.__add__, ends, sizes)
     return memoryview(whole)[1:], ",".join(map("{}[{},{}]".format, names, offsets, lengths))
+
+
+def _lengths_in(whole: bytes, keys: list[str], names: list[str], first: int) -> list[int] | None:
+    """Each document's length read off the shard's text ``whole`` (``{"table":{"key":text,...}}``, keys plain
+    and sorted, ``names`` their ``"key":``, the first at ``first``): a text ends where the next entry's
+    ``,"key":`` begins. Reading it off the text spares a second walk over the documents, scattered in memory
+    by then (in an import, encoding its 240,000 documents again for their lengths took 0.5-0.8 s; this, 0.2 s).
+    That is exact only where no document holds a member named like a key after a comma (a string cannot hold
+    ``,"`` unescaped): checked by finding every ``,"P`` (P: the keys' common prefix), which must occur only
+    between entries; None where it does not, or where the keys share no prefix."""
+    if not keys:
+        return []
+    common = os.path.commonprefix([keys[0], keys[-1]])  # (sorted: the first and last share what all share)
+    if not common:
+        return None
+    import re
+
+    seps = [m.start() for m in re.finditer(re.escape(b',"' + common.encode("ascii")), whole)]
+    if len(seps) != len(keys) - 1:
+        return None
+    starts = [first + len(names[0]), *map(int.__add__, seps, map((1).__add__, map(len, names[1:])))]
+    seps.append(len(whole) - 2)  # (the last text ends before the shard's }})
+    return list(map(int.__sub__, seps, starts))
 
 
 def _plain_keys(keys: list[str]) -> bool:

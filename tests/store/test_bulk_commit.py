@@ -324,6 +324,12 @@ def test_a_bulk_commit_encodes_each_document_as_a_commit_does(tmp_path):
         body, index = tinystore_mod._shard_text("t", plain)
         whole = tinystore_mod._shard_text("t", plain, bulk=True)
         assert (bytes(whole[0]), whole[1]) == (body.encode("ascii"), index)
+    # a member named like a later key (after a comma), and keys with no common prefix: still the same index
+    for odd in ({"/d/a": {"!": 1, "/d/b": {"!": 0, "/d/c": 2}}, "/d/b": {"a": ',"/d/c":'}, "/d/c": {}},
+                {"a": {"n": 1}, "b": {"n": 2}}, {"/d/only": {"n": 1}}):
+        body, index = tinystore_mod._shard_text("t", odd)
+        whole = tinystore_mod._shard_text("t", odd, bulk=True)
+        assert (bytes(whole[0]), whole[1]) == (body.encode("ascii"), index)
     assert tinystore_mod._shard_text("t", {}, bulk=True)[0] == b'"t":{}}'
     floats = {"/f/1": {"x": 1e16, "y": 0.1, "z": [-2.5e-7]}}
     body, _index = tinystore_mod._shard_text("t", floats, bulk=True)
