@@ -24,14 +24,14 @@ is written."""
 
 from __future__ import annotations
 
-import base64
+import binascii
 import os
 import sys
 from typing import Callable
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .crypto import (Sealer, generate_rsa, new_data_key, new_xts_key, private_to_der, public_from_jwk,
+from .crypto import (DATA_KEY_SIZE, XTS_KEY_SIZE, Sealer, generate_rsa, new_xts_key, private_to_der, public_from_jwk,
                      public_numbers_jwk, wrap_key)
 from .errors import EngineError, StoreError
 
@@ -243,21 +243,40 @@ def _cache_length(layers: int) -> int:
     return 4 * -(-(12 + 32 + 64 * (layers - 1) + 16) // 3)
 
 
-def _draw(layers: int) -> list[bytes]:
-    """A resource's new data keys: the outer 32-byte key, then (double encryption) the host's XTS key."""
-    return [new_data_key() if j == 0 else new_xts_key() for j in range(layers)]
+def _draw(items: list) -> list[bytes]:
+    """The new data keys of ``items`` (``(key indexes, aad)``: one resource each), in one draw of randomness:
+    of each resource, the outer 32-byte key, then (double encryption) the host's 64-byte XTS key (its two
+    halves different: one drawn again where they are equal)."""
+    sizes = [DATA_KEY_SIZE + XTS_KEY_SIZE * (len(keys) - 1) for keys, _aad in items]
+    pool = os.urandom(sum(sizes))
+    out, at = [], 0
+    for keys, _aad in items:
+        out.append(pool[at:at + DATA_KEY_SIZE])
+        at += DATA_KEY_SIZE
+        for _ in range(len(keys) - 1):
+            xts = pool[at:at + XTS_KEY_SIZE]
+            at += XTS_KEY_SIZE
+            out.append(xts if xts[:32] != xts[32:] else new_xts_key())
+    return out
 
 
 def _make(items: list, pubs: list, sealer) -> list:
     """The values of ``items`` (``(key indexes, aad)``: one resource each): for each, its data keys drawn and
     wrapped by its keys (base64), then their host copy sealed with ``aad`` (by ``sealer``; without one, the
     pair (data keys, aad) to seal once it comes)."""
-    b64, out = base64.b64encode, []
+    b64, deks, wrap = binascii.b2a_base64, _draw(items), wrap_key
+    wrapped = [b64(wrap(pubs[k], dek), newline=False)
+               for k, dek in zip([k for keys, _aad in items for k in keys], deks)]
+    hosts, at = [], 0
     for keys, aad in items:
-        deks = _draw(len(keys))
-        out += [b64(wrap_key(pubs[k], dek)) for k, dek in zip(keys, deks)]
-        out.append(sealer.seal_text(b"".join(deks), aad).encode("ascii") if sealer is not None else
-                   (b"".join(deks), aad))
+        hosts.append((b"".join(deks[at:at + len(keys)]), aad))
+        at += len(keys)
+    sealed = sealer.seal_ascii_many(hosts) if sealer is not None else hosts
+    out, at = [], 0
+    for (keys, _aad), host in zip(items, sealed):
+        out += wrapped[at:at + len(keys)]
+        out.append(host)
+        at += len(keys)
     return out
 
 

@@ -465,6 +465,16 @@ class Sealer:
             nonce = mac.digest()[:NONCE_SIZE]
         return nonce + self._aead.encrypt(nonce, bytes(plaintext), bytes(aad))
 
+    def seal_ascii_many(self, pairs: list[tuple[bytes, bytes]]) -> list[bytes]:
+        """:meth:`seal_text` of each ``(plaintext, aad)``, as ASCII bytes, the random nonces drawn in one call
+        (an import seals 80,000 host copies: a system call each cost more than their AES)."""
+        if self._nonce_key is not None or not pairs:
+            return [self.seal_text(p, a).encode("ascii") for p, a in pairs]
+        draw = os.urandom(NONCE_SIZE * len(pairs))
+        b64, encrypt = binascii.b2a_base64, self._aead.encrypt
+        return [b64(nonce + encrypt(nonce, p, a), newline=False)
+                for nonce, (p, a) in zip(_nonce_structs(len(pairs))[0].unpack(draw), pairs)]
+
     def unseal(self, blob: bytes, aad: bytes) -> bytes:
         blob = bytes(blob)
         if len(blob) < NONCE_SIZE + TAG_SIZE:

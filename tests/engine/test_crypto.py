@@ -152,6 +152,23 @@ def test_K2_sealer_round_trip_and_blob_hides_the_plaintext():
     assert sealer.seal(secret, b"kv1/key1/v1") != blob  # fresh nonce
 
 
+def test_K2_sealing_many_at_once_is_sealing_each():
+    """seal_ascii_many (an import's host copies, nonces drawn in one call): each opens as seal_text's does,
+    under its own AAD only, each with its own nonce; a seeded sealer gives seal_text's very bytes."""
+    sealer = Sealer(os.urandom(32))
+    pairs = [(os.urandom(32 + 64 * (i % 2)), f"/disks/d{i}".encode()) for i in range(50)]
+    sealed = sealer.seal_ascii_many(pairs)
+    assert len({s[:16] for s in sealed}) == 50  # (the nonce's base64)
+    for (plain, aad), text in zip(pairs, sealed):
+        assert text.isascii() and len(text) == len(sealer.seal_text(plain, aad))
+        assert sealer.unseal_text(text.decode(), aad) == plain
+        with pytest.raises(CryptoError):
+            sealer.unseal_text(text.decode(), aad + b"x")
+    seeded = Sealer(bytes(32), deterministic=True)
+    assert seeded.seal_ascii_many(pairs[:3]) == [seeded.seal_text(p, a).encode() for p, a in pairs[:3]]
+    assert sealer.seal_ascii_many([]) == []
+
+
 def test_K2_sealer_wrong_aad_wrong_root_and_flipped_byte_are_refused():
     root = os.urandom(32)
     sealer = Sealer(root)
