@@ -44,6 +44,9 @@ SPARE_KEYS = 6
 idle then): the first key versions' and regions' stand-ins then cost the import no wait. Those not asked for are
 dropped with the worker (their time is not counted as the import's key generation). Not on a machine of one
 core (there they would take the import's own time)."""
+AHEAD_MAX = 16
+"""How many stand-ins of the sizes the input names (:meth:`WrapWorker.ahead`) it makes ahead at most, before
+those of :data:`SPARE_BITS`."""
 _IDLE = object()
 QUEUED = 4 << 20
 """Bytes of shards handed over (WrapWorker.hand_over) below which the worker has room for more."""
@@ -73,8 +76,8 @@ def available() -> bool:
 def _serve(conn, other, bounds, seal, out: int, prefix: str = "", shm: int = -1) -> None:
     """The worker: the import's messages, in order: ``("pubs", [(e, n)])`` (public keys, indexed in the order
     they come), ``("gen", [(bits, aad)])`` (new private keys, indexed likewise, answered with ``("keys", [(n, e,
-    sealed)], seconds)``: JWK numbers and ``seal(DER, aad)``; up to :data:`SPARE_KEYS` of :data:`SPARE_BITS` are
-    made ahead while nothing is asked yet), ``("host", key)`` (the key of the host copies), ``("chunk", c,
+    sealed)], seconds)``: JWK numbers and ``seal(DER, aad)``; while nothing is asked yet, those of the sizes of
+    ``("ahead", [bits])`` are made ahead, then up to :data:`SPARE_KEYS` of :data:`SPARE_BITS`), ``("host", key)`` (the key of the host copies), ``("chunk", c,
     [(key indexes, aad)])`` (chunk ``c``: :data:`CHUNK` resources, the last one fewer: for each, its data keys
     are drawn, wrapped by its keys and sealed as its host copy with ``aad``) and ``("end",)``; ``None`` (or the
     pipe closed) ends it without an answer. A thread reads the pipe while this one wraps (the import goes on
@@ -95,8 +98,9 @@ def _serve(conn, other, bounds, seal, out: int, prefix: str = "", shm: int = -1)
 
     inbox: list = []
     ready = threading.Condition()
-    spare: list = []  # (private key, CPU seconds): RSA-2048 keys made ahead, while no message waits
-    asked, used = False, 0  # (made ahead until the first "gen")
+    spare: dict[int, list] = {}  # bits: [(private key, CPU seconds)]: keys made ahead, while no message waits
+    wanted: list[int] = []  # the sizes to make ahead first ("ahead")
+    asked, made_ahead = False, 0  # (made ahead until the first "gen")
 
     def read() -> None:
         while True:
@@ -136,12 +140,15 @@ def _serve(conn, other, bounds, seal, out: int, prefix: str = "", shm: int = -1)
             with ready:
                 msg = inbox.pop(0) if inbox else _IDLE
             if msg is _IDLE:
-                if len(spare) + used < SPARE_KEYS and not asked and (os.cpu_count() or 1) > 1:
-                    # nothing asked yet (the import is reading and planning): a stand-in of the default size
-                    # made ahead, which a "gen" of that size takes instead of making one then
+                if not asked and (os.cpu_count() or 1) > 1 and (wanted or made_ahead < SPARE_KEYS):
+                    # nothing asked yet (the import is reading and planning): a stand-in of a size the input
+                    # names, else of the default size, made ahead; a "gen" of that size takes it instead of
+                    # making one then
+                    bits = wanted.pop(0) if wanted else SPARE_BITS
+                    made_ahead += bits == SPARE_BITS
                     t = time.thread_time()
-                    private = generate_rsa(SPARE_BITS)
-                    spare.append((private, time.thread_time() - t))
+                    private = generate_rsa(bits)
+                    spare.setdefault(bits, []).append((private, time.thread_time() - t))
                     continue
                 with ready:
                     while not inbox:
@@ -172,6 +179,9 @@ def _serve(conn, other, bounds, seal, out: int, prefix: str = "", shm: int = -1)
             if msg[0] == "jobs-end":
                 conn.send(("written", written))
                 continue
+            if msg[0] == "ahead":  # the sizes the input names: made ahead first, while nothing is asked
+                wanted = [int(b) for b in msg[1]][:AHEAD_MAX]
+                continue
             if msg[0] == "pubs":
                 pubs += [rsa.RSAPublicNumbers(e, n).public_key() for e, n in msg[1]]
             elif msg[0] == "gen":
@@ -180,10 +190,9 @@ def _serve(conn, other, bounds, seal, out: int, prefix: str = "", shm: int = -1)
                 asked = True
                 made = []
                 for bits, aad in msg[1]:
-                    if bits == SPARE_BITS and spare:
-                        private, secs = spare.pop(0)
+                    if spare.get(bits):
+                        private, secs = spare[bits].pop(0)
                         ahead += secs
-                        used += 1
                     else:
                         private = generate_rsa(bits)
                     jwk = public_numbers_jwk(private)
@@ -406,6 +415,13 @@ class WrapWorker:
         self._tails.append("~" * (length - len(self._prefix) - 9))
         self._lengths.append(length)
         return len(self._keys) - 1
+
+    def ahead(self, sizes: list[int]) -> None:
+        """The sizes of stand-ins the import will likely ask for (the input's keys, read before its large
+        files): the worker makes them ahead, before those of the default size, while it is asked nothing (at
+        most :data:`AHEAD_MAX`)."""
+        if sizes:
+            self._send(("ahead", list(sizes)))
 
     def generate(self, wanted: list[tuple[int, bytes]]) -> list[int]:
         """Generate a private key of each ``(bits, aad)`` in the worker, sealed there with ``aad``; returns their

@@ -1593,7 +1593,8 @@ def import_files(engine, paths: list[str], *, merge: bool = False, partial: bool
     # not per stage: between stages it would walk every object the input's parse made (~0.1-0.2 s each
     # time, none of them in a cycle)
     with (_worker_for(engine) if big else contextlib.nullcontext(None)) as worker, _collector_paused():
-        docs, report.timings["json_s"] = _read_all(paths)
+        docs, report.timings["json_s"] = _read_all(
+            paths, ahead=worker.ahead if worker is not None and not engine.rng.seeded else None)
         # into an empty home, the worker generates the stand-ins as soon as the planning knows the key versions,
         # while the planning goes on (a failed planning ends it: nothing of it is used)
         early = _EarlyStandIns(engine, worker) if worker is not None and not engine.rng.seeded else None
@@ -1624,7 +1625,7 @@ def import_files_into(paths: list[str], open_engine: Callable[[], Any], *, fresh
     big = worker_ok and sum(os.path.getsize(p) for p in paths if os.path.isfile(p)) >= WORKER_MIN_BYTES
     with (_wraps.WrapWorker() if big and _wraps.available() else contextlib.nullcontext(None)) as worker, \
             _collector_paused():
-        docs, json_s = _read_all(paths, progress)
+        docs, json_s = _read_all(paths, progress, ahead=worker.ahead if worker is not None else None)
         if progress is not None:
             progress("planning", 0, 1)
         plan = prepare(docs, now=now, partial=partial,
@@ -1639,18 +1640,62 @@ def import_files_into(paths: list[str], open_engine: Callable[[], Any], *, fresh
         return engine, report
 
 
-def _read_all(paths: list[str], progress: Callable[[str, int, int], None] | None = None
-              ) -> tuple[list[tuple[str, Any]], float]:
-    """Every input file parsed, in order (:func:`read_file`), and the seconds it took."""
+def _read_all(paths: list[str], progress: Callable[[str, int, int], None] | None = None,
+              ahead: Callable[[list[int]], None] | None = None) -> tuple[list[tuple[str, Any]], float]:
+    """Every input file parsed, in order (:func:`read_file`), and the seconds it took. ``ahead``: told the sizes
+    of the stand-ins the input's keys will likely need (:func:`_stand_in_sizes`), once the files under
+    :data:`AHEAD_BYTES` are read, which are then read first (the keys' files are small): the wraps' worker
+    makes them while the large files are read (three RSA-3072 stand-ins made once the planning asked for them
+    held its first wraps back by half a second)."""
     import time
 
     t = time.perf_counter()
-    docs = []
-    for i, p in enumerate(paths):
-        docs.append((os.fspath(p), read_file(p)))
+    order = list(range(len(paths)))
+    if ahead is not None:
+        sizes = [os.path.getsize(p) if os.path.isfile(p) else 0 for p in paths]
+        order.sort(key=lambda i: sizes[i] >= AHEAD_BYTES)  # (stable: the small ones first, in their order)
+    docs: list = [None] * len(paths)
+    told = ahead is None
+    for n, i in enumerate(order):
+        if not told and sizes[i] >= AHEAD_BYTES:
+            ahead(_stand_in_sizes([d for d in docs if d is not None]))
+            told = True
+        docs[i] = (os.fspath(paths[i]), read_file(paths[i]))
         if progress is not None:
-            progress("reading", i + 1, len(paths))
+            progress("reading", n + 1, len(paths))
     return docs, time.perf_counter() - t
+
+
+AHEAD_BYTES = 1 << 20
+"""Input files under this size are read first when a worker makes stand-ins ahead (:func:`_read_all`)."""
+
+
+def _stand_in_sizes(docs: list[tuple[str, Any]]) -> list[int]:
+    """The sizes of the stand-ins the key items of ``docs`` will likely need: of each key whose size they give
+    (``key.n``, ``keySize``), one per version they name (at least one). A guess, for the worker to make them
+    ahead: a version named only by a disk encryption set, or a key without its size, is generated when asked."""
+    bits_of: dict[str, int] = {}
+    versions: dict[str, set[str]] = {}
+    for name, doc in docs:
+        try:
+            items = items_of(doc, name)
+        except ImportInputError:
+            continue
+        for item in items:
+            if kind_of(item) != "key":
+                continue
+            jwk = item.get("key") if isinstance(item.get("key"), dict) else {}
+            try:
+                ref = parse_key_url(item["kid"] if isinstance(item.get("kid"), str) else jwk.get("kid"))
+            except (BadRequest, TypeError):
+                continue
+            base = ref.versionless.lower()
+            bits = _bits_of_n(jwk.get("n")) or item.get("keySize")
+            if type(bits) is int and bits in KEY_SIZES:
+                bits_of[base] = bits
+            if ref.version:
+                versions.setdefault(base, set()).add(ref.version)
+    return [bits for base, bits in sorted(bits_of.items()) for _ in range(max(1, len(versions.get(base, ()))))]
 
 
 @contextlib.contextmanager

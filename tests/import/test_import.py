@@ -359,6 +359,34 @@ def test_held_input_is_handed_to_the_caller_not_freed(tmp_path):
     assert held[0][0][1] == json.loads(Path(FILES[0]).read_bytes())
 
 
+def test_the_stand_ins_sizes_go_ahead_before_the_large_files_are_read(tmp_path, monkeypatch):
+    """With a worker (a large input), the small files are read first and the sizes of the stand-ins their keys
+    need are told before the first large file is read (the worker makes them meanwhile); the files come
+    back in their order."""
+    big = tmp_path / "big-disk-list.json"
+    big.write_text(json.dumps([{"filler": "x" * 1000}] * 1100))  # (over AHEAD_BYTES)
+    paths = [str(big), *FILES]
+    told, read = [], []
+    real = twin.read_file
+    monkeypatch.setattr(twin, "read_file", lambda p: read.append(p) or real(p))
+    docs, _seconds = twin._read_all(paths, ahead=lambda sizes: told.append((sizes, list(read))))
+    assert [name for name, _doc in docs] == paths and read[-1] == str(big)
+    # disk-key: RSA-3072 (key show), two versions (list-versions); data-key: no size given (made when asked)
+    assert told == [([3072, 3072], FILES)]
+    assert twin._stand_in_sizes([(p, twin.read_file(p)) for p in FILES if "disk-key" not in p]) == []
+
+
+@pytest.mark.skipif(not FORKS, reason="no fork here (Windows, CMKLAB_PORTABLE=1): the wraps run on threads")
+def test_the_worker_makes_the_sizes_told_ahead():
+    with _wraps.WrapWorker() as worker:
+        worker.ahead([3072])
+        at = worker.generate([(3072, b"k/v1"), (2048, b"platform:eastus")])
+        worker.seal_late = crypto.Sealer(bytes(32)).seal_text
+        made = worker.keys()
+    assert [len(crypto.public_from_jwk(made[i][0], made[i][1]).public_numbers().n.to_bytes(512, "big")
+                .lstrip(b"\0")) * 8 for i in at] == [3072, 2048]
+
+
 def test_100_mb_of_noise_is_refused_quickly(tmp_path, capsys):
     noise = tmp_path / "noise.json"
     with open(noise, "wb") as f:
