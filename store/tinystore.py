@@ -1228,9 +1228,16 @@ class TinyStore:
                 jobs.reverse()  # (taken from the end: in order)
                 del held
             for dst, table, docs in whole:
-                prefix, raw, index = _shard_parts(*_shard_text(table, docs, bulk=True))
+                body, index = _shard_text(table, docs, bulk=True)
+                if handed and not jobs and late.ready() and late.room():
+                    # the other process has written every late shard and has room: it tags and writes this
+                    # one too (it holds no placeholder: nothing to fill), while this one encodes the next
+                    late.wait()
+                    late.hand_over(_write_late_shard, [(dst, body, index)])
+                    continue
+                prefix, raw, index = _shard_parts(body, index)
                 self._write_shard_files(dst, (prefix, raw), index, written)
-                del raw
+                del raw, body
                 if jobs and late.ready():
                     late.wait()
                     while jobs and late.room():
