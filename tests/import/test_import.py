@@ -16,6 +16,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -385,6 +386,31 @@ def test_the_worker_makes_the_sizes_told_ahead():
         made = worker.keys()
     assert [len(crypto.public_from_jwk(made[i][0], made[i][1]).public_numbers().n.to_bytes(512, "big")
                 .lstrip(b"\0")) * 8 for i in at] == [3072, 2048]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator: Linux only")
+def test_cmklab_import_touches_heap_pages_ahead_in_a_thread(tmp_path):
+    """``cmklab import`` of a large input, as the process's own command: once its worker is forked, a thread
+    touches PREFAULT_BYTES of the allocator's heap and gives it back to the allocator, which keeps it (the
+    import's later allocations reuse those pages); not in a program that calls the import (tests, the console)."""
+    code = (
+        "import sys, threading\n"
+        "from console import main as program, twin_cli\n"
+        "def rss():\n"
+        "    return int([l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1]) << 10\n"
+        "twin_cli._keep_freed_memory(sys.argv[1:])\n"
+        "print('not the process command', twin_cli._PREFAULT == [])\n"
+        "program.PROCESS_COMMAND = True\n"
+        "twin_cli.KEEP_FREED_FROM, twin_cli.PREFAULT_BYTES = 0, 64 << 20\n"
+        "twin_cli._keep_freed_memory(sys.argv[1:])\n"
+        "before = rss()\n"
+        "twin_cli._prefault_heap()\n"
+        "[t.join() for t in threading.enumerate() if t.name == 'cmklab-prefault']\n"
+        "print('touched', rss() - before >= 60 << 20)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code, *FILES[:1]], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split("\n")[:2] == ["not the process command True", "touched True"]
 
 
 def test_100_mb_of_noise_is_refused_quickly(tmp_path, capsys):
