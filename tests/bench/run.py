@@ -453,6 +453,9 @@ def bench_import(n: int) -> None:
         # ratio is taken of a floor and an import measured one right after the other, and the median pair kept
         rounds = []
         for r in range(IMPORT_ROUNDS):
+            # what earlier steps (and the input's 270 MB, just written) left for the kernel to write back is
+            # written now, not by the kernel's flusher beside the import (an operator's capture is minutes old)
+            os.sync()
             texts = [Path(f).read_bytes() for f in files]
             # the floor parses as the import does, with the collector paused (what json.loads cannot avoid:
             # with the collector running, its passes over the parsed objects doubled the figure)
