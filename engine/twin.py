@@ -650,9 +650,17 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
     # the subscription: the one most ids name (a home models one subscription)
     subs: dict[str, int] = {}
     rsubs: dict[str, str | None] = {}  # each resource's subscription, by its key (found once, used thrice)
+    rgs: dict[str, str] = {}  # each resource's group, by its key (found once, used twice)
+    pairs: dict[tuple[str, str | None], dict] = {}  # each (group, subscription) named: its first member
     for kind in ("group", "vault", "des", "disk", "snapshot", "image", "vm", "vmss"):
-        for key, item in it[kind].items():
-            s = rsubs[key] = _sub(item["id"])
+        member = kind != "group"
+        for key, item in it[kind].items():  # (one pass over the items: each is read once here)
+            rid = item["id"]
+            s = rsubs[key] = _sub(rid)
+            if member:
+                rg = rgs[key] = _rg(rid, item)
+                if (rg, s) not in pairs:
+                    pairs[(rg, s)] = item
             if s:
                 s = s.lower()
                 subs[s] = subs.get(s, 0) + 1
@@ -694,21 +702,18 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
             continue
         g = ResourceGroup(id=rid, name=item["name"], location=str(item.get("location") or ""), tags=_tags(item))
         groups[key] = g
-    seen: set[tuple[str, str | None]] = set()  # (group, subscription) pairs decided already
-    rgs: dict[str, str] = {}  # each resource's group, by its key (found once, used twice)
-    for kind in ("vault", "des", "disk", "snapshot", "image", "vm", "vmss"):
-        for key, item in it[kind].items():
-            rg = rgs[key] = _rg(item["id"], item)
-            rsub = rsubs[key]
-            if (rg, rsub) in seen:
-                continue
-            seen.add((rg, rsub))
-            gid = f"/subscriptions/{rsub or sub}/resourceGroups/{rg}".lower()
-            if rg and gid not in groups and held("groups", gid) is None and (not sub or (rsub or "").lower() == sub.lower()):
-                groups[gid] = ResourceGroup(id=f"/subscriptions/{rsub}/resourceGroups/{rg}", name=rg,
-                                            location=str(item.get("location") or ""))
-                rep.note("resource group known only from its resources (az group list not in input; its "
-                         "location is a member's)", groups[gid].id)
+    if home is not None:  # (--merge left out what the home holds: the groups are those of what is left)
+        pairs = {}
+        for kind in ("vault", "des", "disk", "snapshot", "image", "vm", "vmss"):
+            for key, item in it[kind].items():
+                pairs.setdefault((rgs[key], rsubs[key]), item)
+    for (rg, rsub), item in pairs.items():  # (in the order the members came: a group's location is its first's)
+        gid = f"/subscriptions/{rsub or sub}/resourceGroups/{rg}".lower()
+        if rg and gid not in groups and held("groups", gid) is None and (not sub or (rsub or "").lower() == sub.lower()):
+            groups[gid] = ResourceGroup(id=f"/subscriptions/{rsub}/resourceGroups/{rg}", name=rg,
+                                        location=str(item.get("location") or ""))
+            rep.note("resource group known only from its resources (az group list not in input; its "
+                     "location is a member's)", groups[gid].id)
     plan.groups = [groups[k] for k in sorted(groups)]
 
     # ---- vaults
