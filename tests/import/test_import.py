@@ -413,6 +413,22 @@ def test_cmklab_import_touches_heap_pages_ahead_in_a_thread(tmp_path):
     assert p.stdout.split("\n")[:2] == ["not the process command True", "touched True"]
 
 
+def test_groups_known_only_from_their_members_take_the_first_members_location():
+    """Without az group list, each group the resources name is modelled once, noted, located where the first
+    of its resources (in the input's order) is."""
+    docs = [(p, twin.read_file(p)) for p in FILES if not p.endswith("group-list.json")]
+    plan = twin.prepare(docs, now="2026-01-01T00:00:00+00:00", partial=True)
+    noted = plan.report.notes["resource group known only from its resources (az group list not in input; its "
+                              "location is a member's)"]
+    members = [item for _name, doc in docs for item in twin.items_of(doc, _name)
+               if twin.kind_of(item) in ("vault", "des", "disk", "snapshot", "image", "vm", "vmss")]
+    expected = {}
+    for item in members:
+        expected.setdefault(item["id"].split("/providers/")[0].lower(), item.get("location"))
+    assert sorted(g.id.lower() for g in plan.groups) == sorted(expected) == sorted(n.lower() for n in noted)
+    assert all(g.location == expected[g.id.lower()] for g in plan.groups)
+
+
 def test_100_mb_of_noise_is_refused_quickly(tmp_path, capsys):
     noise = tmp_path / "noise.json"
     with open(noise, "wb") as f:
