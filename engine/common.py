@@ -13,6 +13,33 @@ from .rules import REGIONS
 MAX_IO = 256 * 1024 * 1024
 """The largest guest read or write, in bytes."""
 
+TAG_NAME_MAX = 512
+TAG_VALUE_MAX = 256
+TAGS_PER_RESOURCE = 50
+"""Azure Resource Manager's limits on tags (behaviour O4)."""
+TAGS_PER_KEY_VAULT_OBJECT = 15
+"""Key Vault's limit on the tags of a key."""
+
+
+def checked_tags(tags: dict | None, max_count: int = TAGS_PER_RESOURCE) -> dict:
+    """A copy of the ``tags`` an action sets, or the service's answer to tags over its limits (a 400): a name
+    over 512 characters, a value over 256, more than 50 tags on a resource (15 on a Key Vault key). Every
+    action that sets tags checks them here, whichever front end called it (the CLI, the console, the
+    endpoint)."""
+    if not tags:
+        return {}
+    if len(tags) > max_count:
+        raise BadRequest(f"{len(tags)} tags were given; at most {max_count} tags are allowed per "
+                         f"{'key' if max_count == TAGS_PER_KEY_VAULT_OBJECT else 'resource'}.", code="InvalidTagCount")
+    for k, v in tags.items():
+        if len(str(k)) > TAG_NAME_MAX:
+            raise BadRequest(f"The tag name '{k}' is {len(str(k)):,} characters long; tag names can have at most "
+                             f"{TAG_NAME_MAX} characters.", code="InvalidTagNameLength")
+        if type(v) is str and len(v) > TAG_VALUE_MAX:
+            raise BadRequest(f"The value of tag '{k}' is {len(v):,} characters long; tag values can have at most "
+                             f"{TAG_VALUE_MAX} characters.", code="InvalidTagValueLength")
+    return dict(tags)
+
 
 COMPUTE_CODES = {
     "KeyDisabled": "KeyVaultKeyNotEnabled",

@@ -8,7 +8,7 @@ from .actions import action
 from . import events as ev
 from .errors import BadRequest, Conflict, EngineError, Forbidden, NotFound, QuotaExceeded
 from .ids import arm_id, check_name, key_id, parse_arm_id, parse_key_url
-from .common import check_region, choice, compute_error, parallel  # noqa: F401 (re-exported)
+from .common import check_region, checked_tags, choice, compute_error, parallel  # noqa: F401 (re-exported)
 from .core import EngineCore
 from .models import DiskEncryptionSet, ResourceState, Vault
 from .rules import (DES_ENCRYPTION_TYPES, DES_REQUIRED_PERMISSIONS, ENC_CONFIDENTIAL, ENC_CUSTOMER, ENC_DOUBLE,
@@ -100,7 +100,7 @@ class DesBackend(EngineCore):
                                      code="InvalidResourceLocation")
                 des = self.update_des(des.name, des.resource_group, key_url=key_url, source_vault=source_vault,
                                       rotation_to_latest=bool(rotation_to_latest), encryption_type=etype)
-                des.tags = dict(tags or {})  # a PUT's tags replace the set's (none given: none; see _put_existing)
+                des.tags = checked_tags(tags)  # a PUT's tags replace the set's (none given: none; see _put_existing)
                 return des
             in_region = sum(1 for d in self.t["des"].values() if d.location == loc)
             if in_region >= self.rules.des_per_region:
@@ -116,7 +116,7 @@ class DesBackend(EngineCore):
                                     resource_group=group.name, location=loc, encryption_type=etype, key_url=kid,
                                     source_vault_id=vault.id, principal_id=self.rng.guid(),
                                     tenant_id=self.meta.tenant_id, rotation_to_latest=bool(rotation_to_latest),
-                                    created=self.now(), tags=dict(tags or {}))
+                                    created=self.now(), tags=checked_tags(tags))
             self._add(des)
             self._emit(ev.DiskEncryptionSetCreated, f"disk encryption set {name} created on key {kid}; grant its "
                        f"identity {des.principal_id} get, wrapKey and unwrapKey on the key", des=des.id)
@@ -136,7 +136,7 @@ class DesBackend(EngineCore):
                                  code="PropertyChangeNotAllowed")
             self._touch(des)
             if tags is not None:
-                des.tags = dict(tags)
+                des.tags = checked_tags(tags)
             if rotation_to_latest is not None:
                 des.rotation_to_latest = bool(rotation_to_latest)
             if key_url is not None or source_vault is not None:

@@ -18,7 +18,7 @@ from typing import Callable
 from .actions import action
 from ._lazy import crypto
 from . import events as ev
-from .common import check_region, choice, compute_error, merge_props, parallel
+from .common import check_region, choice, compute_error, merge_props, parallel, checked_tags
 from .core import EngineCore
 from .entropy import oaep_sha256_encrypt
 from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAllowed
@@ -454,7 +454,7 @@ class DisksBackend(EngineCore):
                                                     and kind == "disk" else "Copy"),
                     source_resource_id=src.id if src is not None else None, encryption_type=etype,
                     des_id=des.id if des is not None else None, unique_id=uid, created=self.now(),
-                    subscription_id=self.subscription_id, tags=dict(tags or {}), zone=zone,
+                    subscription_id=self.subscription_id, tags=checked_tags(tags), zone=zone,
                     props=merge_props({}, copy.deepcopy(props)), hyper_v_generation=hyper_v_generation)
             r.layers, keys = self._new_layers(loc, etype, des)
             self._seal_cache(r, keys)
@@ -499,7 +499,7 @@ class DisksBackend(EngineCore):
             return self.update_disk(r.name, r.resource_group, encryption_type=encryption_type,
                                     disk_encryption_set=des_arg, sku=sku if sku != r.sku else None,
                                     size_gb=size_gb if size_gb is not None and size_gb != r.size_gb else None,
-                                    tags=dict(tags or {}), props=props)
+                                    tags=checked_tags(tags), props=props)
         if encryption_type is not None or des_arg is not None:
             etype, des = self._resolve_encryption(location=r.location, sku=r.sku, encryption_type=encryption_type,
                                                   des_arg=des_arg, what=f"{what} {r.name}")
@@ -513,7 +513,7 @@ class DisksBackend(EngineCore):
         self._touch(r)
         if r.kind == "snapshot" and sku and sku != r.sku:
             r.sku = sku
-        r.tags = dict(tags or {})
+        r.tags = checked_tags(tags)
         if props:
             r.props = merge_props(copy.deepcopy(r.props), copy.deepcopy(props))
         self._emit(ev.ResourceChanged, f"{what} {r.name} updated", resource=r.id)
@@ -646,7 +646,7 @@ class DisksBackend(EngineCore):
                                      f"{MAX_DISK_GB[d.sku]} GB (now {d.size_gb} GB)", code="InvalidParameter")
                 d.size_gb = size_gb
             if tags is not None:
-                d.tags = dict(tags)
+                d.tags = checked_tags(tags)
             if props:
                 d.props = merge_props(copy.deepcopy(d.props), copy.deepcopy(props))
             self._emit(ev.DiskUpdated, f"disk {d.name} updated ({d.encryption_type})", disk=d.id)

@@ -19,6 +19,7 @@ from ._lazy import crypto
 from . import events as ev
 from .clock import iso, parse_duration, parse_iso
 from .entropy import oaep_sha256_encrypt, seeded_rsa
+from .common import TAGS_PER_KEY_VAULT_OBJECT, checked_tags
 from .errors import BadRequest, Conflict, EngineError, Forbidden, NotFound
 from .ids import check_name, key_id, keys_prefix, parse_key_url
 from .models import Key, KeyVersion, ResourceState, Vault
@@ -244,7 +245,7 @@ class KeysBackend(EngineCore):
             ver.update(ec_jwk)  # crv, x, y: only EC versions carry them
             ver = dict(sorted(ver.items()))
         if k is None:
-            k = Key(id=kid_base, vault=v.name, name=name, kty=kty, size=size, key_ops=ops, tags=dict(tags or {}),
+            k = Key(id=kid_base, vault=v.name, name=name, kty=kty, size=size, key_ops=ops, tags=checked_tags(tags, TAGS_PER_KEY_VAULT_OBJECT),
                     imported=imported)
             self._add(k)
         else:
@@ -254,7 +255,7 @@ class KeysBackend(EngineCore):
                 k.kty, k.size = kty, size
             k.key_ops = ops
             if tags is not None:
-                k.tags = dict(tags)
+                k.tags = checked_tags(tags, TAGS_PER_KEY_VAULT_OBJECT)
         k.versions.append(ver)
         if not self.uow.dry_run:
             self._private_cache[kid] = private
@@ -296,7 +297,7 @@ class KeysBackend(EngineCore):
                     ver["nbf"] = self._time_arg(nbf, "not-before")
                 ver["updated"] = self.now()
             if tags is not None:
-                k.tags = dict(tags)
+                k.tags = checked_tags(tags, TAGS_PER_KEY_VAULT_OBJECT)
             if ops is not None:
                 k.key_ops = self._check_ops(ops)
             shown = targets[-1]

@@ -10,7 +10,7 @@ from typing import Callable, Iterable
 from .actions import action
 from . import events as ev
 from .clock import iso
-from .common import check_region, merge_props  # noqa: F401 (check_region re-exported)
+from .common import check_region, checked_tags, merge_props  # noqa: F401 (check_region re-exported)
 from .core import EngineCore
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .ids import arm_id, check_name, parse_arm_id, rg_id
@@ -64,12 +64,12 @@ class VaultsBackend(EngineCore):
                 # them (Azure's documented behaviour); the same tags again change nothing and say nothing
                 if dict(tags or {}) != dict(existing.tags or {}):
                     self._touch(existing)
-                    existing.tags = dict(tags or {})
+                    existing.tags = checked_tags(tags)
                     self._emit(ev.ResourceChanged, f"resource group {existing.name} tags replaced",
                                resource=existing.id)
                 return existing
             group = self._add(ResourceGroup(id=rg_id(self.subscription_id, name), name=name, location=loc,
-                                            tags=dict(tags or {})))
+                                            tags=checked_tags(tags)))
             self._emit(ev.ResourceGroupCreated, f"resource group {name} created in {loc}", group=name)
             return group  # type: ignore[return-value]
 
@@ -118,7 +118,7 @@ class VaultsBackend(EngineCore):
                           resource_group=group.name, location=loc, sku=sku, tenant_id=self.meta.tenant_id,
                           enable_purge_protection=True if enable_purge_protection else None,
                           soft_delete_retention_days=days, enable_rbac_authorization=bool(enable_rbac_authorization),
-                          created=self.now(), tags=dict(tags or {}), props=merge_props({}, copy.deepcopy(props)))
+                          created=self.now(), tags=checked_tags(tags), props=merge_props({}, copy.deepcopy(props)))
             acls = vault.props.setdefault("properties", {}).setdefault("networkAcls", {})
             for k, v in NETWORK_ACLS_DEFAULT.items():  # as az sends them; the service fills in the rule lists
                 acls.setdefault(k, copy.deepcopy(v))
@@ -171,7 +171,7 @@ class VaultsBackend(EngineCore):
             _purge_protection_stays_on(enable_purge_protection)
             self._touch(v)
             if tags is not None:
-                v.tags = dict(tags)
+                v.tags = checked_tags(tags)
             if props:
                 v.props = merge_props(copy.deepcopy(v.props), copy.deepcopy(props))
             if enable_purge_protection:

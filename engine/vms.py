@@ -16,7 +16,7 @@ from typing import Callable
 
 from .actions import action
 from . import events as ev
-from .common import MAX_IO, check_region, choice as _choice, compute_error, merge_props
+from .common import MAX_IO, check_region, choice as _choice, compute_error, merge_props, checked_tags
 from .errors import BadRequest, Conflict, EngineError, NotFound, OperationNotAllowed
 from .clock import iso
 from .core import INDEX_VERSION, EngineCore
@@ -114,7 +114,7 @@ class VmsBackend(EngineCore):
                                 resource_group=group.name, location=loc, size=size, image=image,
                                 ultra_ssd_enabled=bool(ultra_ssd_enabled), encryption_at_host=bool(encryption_at_host),
                                 vm_id=self.rng.guid(), admin_username=admin_username, created=self.now(),
-                                scale_set=scale_set, tags=dict(tags or {}), power=PowerState.DEALLOCATED.value,
+                                scale_set=scale_set, tags=checked_tags(tags), power=PowerState.DEALLOCATED.value,
                                 zone=zone, props=merge_props({}, copy.deepcopy(props)))
             self._add(vm)
             alias = image_alias(image)
@@ -214,7 +214,7 @@ class VmsBackend(EngineCore):
                           os_disk_encryption_set=os_des, encryption_at_host=bool(encryption_at_host),
                           os_disk_size_gb=os_disk_size_gb, created=self.now(), data_disk_sizes_gb=sizes, data_disk_encryption_sets=data_des,
                           upgrade_mode=upgrade_mode, orchestration_mode=orchestration_mode,
-                          admin_username=admin_username, unique_id=self.rng.guid(), tags=dict(tags or {}),
+                          admin_username=admin_username, unique_id=self.rng.guid(), tags=checked_tags(tags),
                           props=merge_props({}, copy.deepcopy(props)))
             self._add(ss)
             for _ in range(capacity):
@@ -291,7 +291,7 @@ class VmsBackend(EngineCore):
             if upgrade_mode is not None:
                 ss.upgrade_mode = _choice(upgrade_mode, UPGRADE_MODES, "upgrade policy mode")
             if tags is not None:
-                ss.tags = dict(tags)
+                ss.tags = checked_tags(tags)
             if props:
                 ss.props = merge_props(copy.deepcopy(ss.props), copy.deepcopy(props))
             self._emit(ev.VmUpdated, f"scale set {ss.name}: model updated (encryption at host "
@@ -495,7 +495,7 @@ class VmsBackend(EngineCore):
             vm = self._find_vm(name, resource_group)
             self._touch(vm)
             if tags is not None:
-                vm.tags = dict(tags)
+                vm.tags = checked_tags(tags)
             if props:
                 vm.props = merge_props(copy.deepcopy(vm.props), copy.deepcopy(props))
             if encryption_at_host is not None and bool(encryption_at_host) != vm.encryption_at_host:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 from engine._lazy import module as lazy_module
+from engine.common import TAG_NAME_MAX, TAG_VALUE_MAX, TAGS_PER_KEY_VAULT_OBJECT, TAGS_PER_RESOURCE, checked_tags  # noqa: F401
 from engine._light import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -395,28 +396,7 @@ def parse_tags(values: list[str] | None) -> dict | None:
     return out
 
 
-TAG_NAME_MAX = 512
-TAG_VALUE_MAX = 256
-TAGS_PER_RESOURCE = 50
-"""Azure Resource Manager's limits on tags."""
-TAGS_PER_KEY_VAULT_OBJECT = 15
-"""Key Vault's limit on the tags of a key."""
-
-
 def check_tags(tags: dict | None, max_count: int = TAGS_PER_RESOURCE) -> None:
-    """The service's answer to tags over its limits (a 400, so exit 1): a name over 512 characters, a value
-    over 256, more than 50 tags on a resource (15 on a Key Vault key)."""
-    if not tags:
-        return
-    from engine.errors import BadRequest
-
-    if len(tags) > max_count:
-        raise BadRequest(f"{len(tags)} tags were given; at most {max_count} tags are allowed per "
-                         f"{'key' if max_count == TAGS_PER_KEY_VAULT_OBJECT else 'resource'}.", code="InvalidTagCount")
-    for k, v in tags.items():
-        if len(k) > TAG_NAME_MAX:
-            raise BadRequest(f"The tag name '{k}' is {len(k):,} characters long; tag names can have at most "
-                             f"{TAG_NAME_MAX} characters.", code="InvalidTagNameLength")
-        if len(v) > TAG_VALUE_MAX:
-            raise BadRequest(f"The value of tag '{k}' is {len(v):,} characters long; tag values can have at most "
-                             f"{TAG_VALUE_MAX} characters.", code="InvalidTagValueLength")
+    """The service's answer to tags over its limits (a 400, so exit 1), before the command runs: the engine's
+    own check (every action that sets tags makes it, whichever front end called it)."""
+    checked_tags(tags, max_count)

@@ -76,3 +76,20 @@ def test_a_put_on_a_disk_that_exists_replaces_its_tags_with_the_puts(arm):
     again = s.put(url, json=body)
     assert again.status_code == 200 and not again.json().get("tags")
     assert not s.get(url).json().get("tags")
+
+
+def test_O4_tags_over_azures_limits_are_refused_through_arm_as_through_the_cli(arm):
+    """The limits on tags hold whichever front end sets them: ARM's PUT and PATCH of a disk with 51 tags, a
+    513-character name or a 257-character value answer 400 with the service's code, and nothing changes."""
+    s, base = arm
+    url = f"{base}/disks/limits1?{API}"
+    body = {"location": "eastus", "properties": {"creationData": {"createOption": "Empty"}, "diskSizeGB": 4}}
+    for tags, code in (({f"t{i}": "v" for i in range(51)}, "InvalidTagCount"),
+                       ({"n" * 513: "v"}, "InvalidTagNameLength"), ({"k": "v" * 257}, "InvalidTagValueLength")):
+        r = s.put(url, json={**body, "tags": tags})
+        assert r.status_code == 400 and r.json()["error"]["code"] == code, r.text
+        assert s.get(url).status_code == 404  # nothing was made
+    assert s.put(url, json={**body, "tags": {f"t{i}": "v" * 256 for i in range(50)}}).status_code == 200
+    r = s.patch(url, json={"tags": {f"t{i}": "v" for i in range(51)}})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "InvalidTagCount"
+    assert len(s.get(url).json()["tags"]) == 50

@@ -902,3 +902,26 @@ def test_KV9_rotation_policy_at_the_minimums_is_accepted(e, kit):
     assert e.get_rotation_policy("kv1", "k1")["attributes"]["expiryTime"] == "P28D"
     e.advance_clock(timedelta(days=7, hours=1))
     assert len(e.get_key("kv1", "k1", audit=False)[0].versions) == 2
+
+
+def test_O4_every_action_that_sets_tags_checks_azures_limits(e, kit):
+    """The engine checks the limits itself (the endpoint calls it without the CLI's parser): 50 tags on a
+    resource, 15 on a key, names of 512 characters, values of 256; a refused action changes nothing."""
+    from engine.errors import BadRequest
+
+    e.create_group(kit.RG, kit.REGION)
+    e.create_vault("kv-tags", kit.RG)
+    too_many = {f"t{i}": "v" for i in range(51)}
+    for call in (lambda: e.create_group("rg2", kit.REGION, tags=too_many),
+                 lambda: e.create_disk("d1", kit.RG, size_gb=1, tags=too_many),
+                 lambda: e.create_disk("d1", kit.RG, size_gb=1, tags={"n" * 513: "v"}),
+                 lambda: e.create_disk("d1", kit.RG, size_gb=1, tags={"k": "v" * 257}),
+                 lambda: e.create_key("kv-tags", "k1", tags={f"t{i}": "v" for i in range(16)})):
+        with pytest.raises(BadRequest):
+            call()
+    assert e.list_disks() == [] and [g.name for g in e.list_groups()] == [kit.RG]
+    assert e.create_disk("d1", kit.RG, size_gb=1, tags={f"t{i}": "v" * 256 for i in range(50)}).tags
+    key, _version = e.create_key("kv-tags", "k1", tags={f"t{i}": "v" for i in range(15)})
+    with pytest.raises(BadRequest):
+        e.set_key_attributes("kv-tags", "k1", tags={f"t{i}": "v" for i in range(16)})
+    assert len(e.get_key("kv-tags", "k1")[0].tags) == 15
