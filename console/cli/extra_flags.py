@@ -241,8 +241,6 @@ REFUSED: dict[str, dict[str, tuple[str, str]]] = {
                                                                                                       EPHEMERAL),
         "--ephemeral-os-disk-placement/--ephemeral-placement": ("value", EPHEMERAL),
         "--scheduled-events-api-version/--se-api-version": ("value", "scheduled events are not delivered"),
-        "--add": ("list", "cmklab's az vmss update changes the model with --set on the paths its help lists"),
-        "--remove": ("list", "cmklab's az vmss update changes the model with --set on the paths its help lists"),
     },
     "az vmss list-instances": {"--expand": ("value", ODATA), "--filter": ("value", ODATA),
                                "--select": ("value", ODATA)},

@@ -302,7 +302,6 @@ REFUSED = {
         "--select": "OData $filter, $select and $expand are not applied: shape the output with --query.",
     },
     "vmss update": {
-        "--add": "cmklab's az vmss update changes the model with --set on the paths its help lists.",
         "--ephemeral-os-disk": (
             "ephemeral OS disks are not modelled (they live on the host and cannot use a disk encryption set)."
         ),
@@ -324,7 +323,6 @@ REFUSED = {
             "changing one instance's model is not modelled: update the scale set's model, then bring instances to "
             "it with az vmss update-instances."
         ),
-        "--remove": "cmklab's az vmss update changes the model with --set on the paths its help lists.",
         "--scheduled-events-api-version": "scheduled events are not delivered.",
         "--vm-sku": "changing a scale set's VM size is not modelled.",
     },

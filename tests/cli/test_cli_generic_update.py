@@ -216,3 +216,20 @@ def test_O8_each_set_add_and_remove_applies_in_the_order_given_as_az_does(cli, r
         "d": "e"}
     assert cli.ok("vmss", "update", "-g", rg, "-n", "ss1", "--set", "tags.a=1x", "--set",
                   "tags.b=2x").json["tags"] == {"a": "1x", "b": "2x"}
+
+
+def test_O8_vmss_update_removes_tags_in_the_order_given_and_refuses_other_paths(cli, rg):
+    """``az vmss update`` takes ``--remove`` (and ``--add``, refused on a dict as az refuses it) on the tags, in
+    the order given with ``--set``, as ``vm update`` does; on the model's other paths they are refused, naming what
+    changes them, and nothing changes."""
+    cli.ok("vmss", "create", "-g", rg, "-n", "ss1", "--image", "Ubuntu2204", "--instance-count", "0",
+           "--tags", "a=b", "-o", "none")
+    assert cli.ok("vmss", "update", "-g", rg, "-n", "ss1", "--remove", "tags.a", "--set",
+                  "tags.a=c").json["tags"] == {"a": "c"}
+    assert cli.ok("vmss", "update", "-g", rg, "-n", "ss1", "--set", "tags.d=e", "--remove",
+                  "tags.a").json["tags"] == {"d": "e"}
+    r = cli.az("vmss", "update", "-g", rg, "-n", "ss1", "--set", "tags.f=g", "--remove", "virtualMachineProfile.x")
+    assert r.code == 1 and "changes the tags (tags, tags.KEY)" in r.err and "virtualMachineProfile.x" in r.err
+    r = cli.az("vmss", "update", "-g", rg, "-n", "ss1", "--add", "tags", "k=v")
+    assert r.code == 1 and "invalid syntax" in r.err
+    assert cli.ok("vmss", "show", "-g", rg, "-n", "ss1").json["tags"] == {"d": "e"}

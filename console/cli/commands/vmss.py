@@ -5,7 +5,6 @@ on all or some instances."""
 
 from __future__ import annotations
 
-import copy
 
 from .. import generic, props
 from ..errors import CLIError
@@ -350,8 +349,9 @@ def _update_call(ns, ctx) -> Call:
             data_sets[int(key[len(_DATA_DES):-len(_DATA_DES_TAIL)])] = value
         else:
             raise CLIError(f"cmklab's `az vmss update --set` takes {', '.join(_PATH_NAMES)}; got '{path}'")
-    if tag_items:
-        kwargs["tags"] = _set_tags(tag_items, ns, ctx)
+    tag_actions = _tag_actions(ns, tag_items)
+    if tag_actions:
+        kwargs["tags"] = _set_tags(tag_actions, ns, ctx)
     if data_sets:
         ss = ctx.engine.get_scale_set(ns.name, ns.resource_group)
         current = [ss.data_disk_set(lun) for lun in range(len(ss.data_disk_sizes_gb))]
@@ -370,13 +370,38 @@ def _update_call(ns, ctx) -> Call:
     return Call("update_scale_set", (ns.name, ns.resource_group), kwargs)
 
 
-def _set_tags(items: list[str], ns, ctx) -> dict:
-    """``--set tags.KEY=VALUE`` or ``--set tags={...}`` on the scale set's tags, as ``vm update`` reads them
-    (console/cli/generic.py: az's rules on the JSON, then the AAZ VMSS create's dict of strings)."""
+def _tag_actions(ns, tag_items: list[str]) -> list:
+    """The generic update's actions on the tags, in the order given (``--set`` items on other paths are the
+    model's, read above): ``--add`` and ``--remove`` change only the tags here."""
+    actions = getattr(ns, "generic_actions", None)
+    if actions is None:
+        actions = [("set", ns.set or [])] + [("generic_add", v) for v in getattr(ns, "generic_add", None) or []]
+        actions += [("generic_remove", v) for v in getattr(ns, "generic_remove", None) or []]
+    out = []
+    for dest, values in actions:
+        if dest == "set":
+            values = [v for v in values if v in tag_items]
+            if values:
+                out.append((dest, values))
+            continue
+        path = values[0].strip().lower() if values else ""
+        if path != "tags" and not path.startswith("tags."):
+            flag = "--add" if dest == "generic_add" else "--remove"
+            raise CLIError(f"cmklab's `az vmss update {flag}` changes the tags (tags, tags.KEY); the model's "
+                           f"other paths change with --set ({', '.join(_PATH_NAMES[:4])}); got '{values[0] if values else ''}'")
+        out.append((dest, values))
+    return out
+
+
+def _set_tags(actions: list, ns, ctx) -> dict:
+    """``--set tags.KEY=VALUE``, ``--set tags={...}``, ``--add tags ...`` and ``--remove tags.KEY`` on the scale
+    set's tags, in the order given, as ``vm update`` reads them (console/cli/generic.py: az's rules on the JSON,
+    then the AAZ VMSS create's dict of strings)."""
+    import types
+
     before = {"tags": dict(ctx.engine.get_scale_set(ns.name, ns.resource_group).tags or {})}
-    after = copy.deepcopy(before)
-    for item in items:
-        generic.set_property(after, item, False)
+    after = generic.apply(before, types.SimpleNamespace(generic_actions=actions,
+                                                        force_string=getattr(ns, "force_string", False)))
     return generic.aaz_tags(after.get("tags"))
 
 
@@ -417,6 +442,7 @@ command("az vmss update", "Update a VMSS. Run 'az vmss update-instances' command
             Arg(("--set",), "set", "Update an object by specifying a property path and value to set. Example: --set "
                 "property1.property2=<value>. cmklab takes: " + "; ".join(_PATH_NAMES) + ".", nargs="+",
                 kind="generic", group="Generic Update Arguments"),
+            *[a for a in generic.generic_args() if a.dest != "set"],
             enum(("--upgrade-policy-mode",), "upgrade_policy_mode", "The upgrade policy mode: how instances take a "
                  "new model (Manual: on az vmss update-instances).", UPGRADE_MODES),
             no_wait(), *props.args(VMSS_UPDATE_PROPS), _sku_rank(),
