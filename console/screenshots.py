@@ -70,12 +70,19 @@ async def select(pilot: Pilot, pane: str, name: str) -> None:
     await pilot.pause()
 
 
+async def open_dialog(pilot: Pilot, pane: str, name: str, key: str, cls: type):
+    """Select the row named ``name`` in ``pane``, press ``key`` and wait for its dialog (of class ``cls``), which
+    is returned."""
+    await select(pilot, pane, name)
+    await pilot.press(key)
+    await wait_for_screen(pilot, cls)
+    return pilot.app.screen
+
+
 async def disable_key_3072(pilot: Pilot) -> None:
     from .modals.confirm import ConfirmModal
 
-    await select(pilot, "keys", "key-3072")
-    await pilot.press("e")
-    await wait_for_screen(pilot, ConfirmModal)
+    await open_dialog(pilot, "keys", "key-3072", "e", ConfirmModal)
     await pilot.press("y")
     await settle(pilot)
     pilot.app.clear_notifications()
@@ -113,9 +120,7 @@ async def _jump_versions(pilot: Pilot) -> None:
 async def _vms_after_disable(pilot: Pilot) -> None:
     from .modals.confirm import ConfirmModal
 
-    await select(pilot, "keys", "key-3072")
-    await pilot.press("e")
-    await wait_for_screen(pilot, ConfirmModal)
+    await open_dialog(pilot, "keys", "key-3072", "e", ConfirmModal)
     await pilot.press("y")
     await settle(pilot)
     await select(pilot, "vms", "vm-web")
@@ -143,9 +148,7 @@ async def _log_after_actions(pilot: Pilot) -> None:
 async def _whatif_disable(pilot: Pilot) -> None:
     from .modals.confirm import ConfirmModal
 
-    await select(pilot, "keys", "key-3072")
-    await pilot.press("e")
-    await wait_for_screen(pilot, ConfirmModal)
+    await open_dialog(pilot, "keys", "key-3072", "e", ConfirmModal)
 
 
 async def _purge_typed(pilot: Pilot) -> None:
@@ -156,18 +159,14 @@ async def _purge_typed(pilot: Pilot) -> None:
     e.create_key("kv-scratch", "key-old", size=2048)
     e.delete_key("kv-scratch", "key-old")
     pilot.app.main.refresh_data()
-    await select(pilot, "keys", "key-old")
-    await pilot.press("P")
-    await wait_for_screen(pilot, TypedConfirmModal)
+    await open_dialog(pilot, "keys", "key-old", "P", TypedConfirmModal)
     await pilot.press(*"key-")
 
 
 async def _purge_refused(pilot: Pilot) -> None:
     from .modals.confirm import ConfirmModal
 
-    await select(pilot, "keys", "key-2048")
-    await pilot.press("x")
-    await wait_for_screen(pilot, ConfirmModal)
+    await open_dialog(pilot, "keys", "key-2048", "x", ConfirmModal)
     await pilot.press("y")
     await settle(pilot)
     pilot.app.clear_notifications()

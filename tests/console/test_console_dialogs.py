@@ -9,7 +9,7 @@ from textual.widgets import Button
 from console.app import make_app
 from console.modals.confirm import ConfirmModal
 from console.modals.form import FormModal
-from console.screenshots import SHOTS, select, settle, wait_for_screen
+from console.screenshots import SHOTS, open_dialog, settle, wait_for_screen
 
 SMALL = (80, 24)
 
@@ -44,10 +44,7 @@ async def test_the_disable_key_confirmation_keeps_its_buttons_and_scrolls_its_wh
             app.engine.create_disk(f"disk-archive-{i}-with-a-long-name", "rg-demo", size_gb=32,
                                    disk_encryption_set="des-cmk")
         app.main.refresh_data()
-        await select(pilot, "keys", "key-3072")
-        await pilot.press("e")
-        await wait_for_screen(pilot, ConfirmModal)
-        modal = app.screen
+        modal = await open_dialog(pilot, "keys", "key-3072", "e", ConfirmModal)
         assert fully_visible(modal.query_one("#confirm")) and fully_visible(modal.query_one("#cancel"))
         body = modal.query_one("#dialog-body")
         body.scroll_end(animate=False)
@@ -140,9 +137,7 @@ async def test_a_burst_of_notifications_shows_the_newest_few():
 async def test_notifications_over_a_dialog_leave_its_buttons_in_sight_at_80x24():
     app = make_app()
     async with app.run_test(size=SMALL, notifications=True) as pilot:
-        await select(pilot, "vms", "vm-web")
-        await pilot.press("w")
-        await wait_for_screen(pilot, FormModal)
+        await open_dialog(pilot, "vms", "vm-web", "w", FormModal)
         for i in range(5):
             app.notify(f"written {i}\nencrypted at rest with the disk's data key", title="Write data to a VM disk")
         await pilot.pause()
@@ -162,10 +157,7 @@ async def test_a_refused_write_keeps_its_form_open_with_the_input_and_the_refusa
     stayed on screen, what was typed kept, the refusal under the fields and in a notification."""
     app = make_app()
     async with app.run_test(size=SMALL, notifications=True) as pilot:
-        await select(pilot, "vms", "vm-web")
-        await pilot.press("w")
-        await wait_for_screen(pilot, FormModal)
-        form = app.screen
+        form = await open_dialog(pilot, "vms", "vm-web", "w", FormModal)
         form.query_one("#f-offset").value = str(2**44)  # past the end of the disk
         form.query_one("#f-data").value = "kept as typed"
         await pilot.pause()
@@ -193,10 +185,7 @@ async def test_a_form_opening_on_a_list_names_the_key_that_submits_it():
     circles; the submit button names its key, as Cancel (esc) does, and that key submits from the list."""
     app = make_app()
     async with app.run_test(size=SMALL) as pilot:
-        await select(pilot, "sets", "des-cmk")
-        await pilot.press("c")
-        await wait_for_screen(pilot, FormModal)
-        form = app.screen
+        form = await open_dialog(pilot, "sets", "des-cmk", "c", FormModal)
         assert isinstance(form, FormModal) and type(form.focused).__name__ == "Select"
         label = str(form.query_one("#submit", Button).label)
         assert "ctrl+s" in label, label
@@ -218,9 +207,7 @@ async def test_the_notification_of_a_key_disabled_on_many_vms_is_drawn_whole_at_
             app.engine.create_vm(f"vm-payments-batch-{i:02d}", "rg-demo", os_disk_name=f"vm-payments-batch-{i:02d}-os",
                                  os_disk_encryption_set="des-cmk")
         app.main.refresh_data()
-        await select(pilot, "keys", "key-3072")
-        await pilot.press("e")
-        await wait_for_screen(pilot, ConfirmModal)
+        await open_dialog(pilot, "keys", "key-3072", "e", ConfirmModal)
         await pilot.press("y")
         await settle(pilot)
         await pilot.pause()
@@ -300,10 +287,7 @@ async def test_every_form_shows_its_az_command_whole_at_80x24(shot):
 async def test_the_grant_form_shows_its_az_preview_whole_and_wrapped_at_80x24():
     app = make_app()
     async with app.run_test(size=SMALL) as pilot:
-        await select(pilot, "sets", "des-cmk")
-        await pilot.press("A")
-        await wait_for_screen(pilot, FormModal)
-        form = app.screen
+        form = await open_dialog(pilot, "sets", "des-cmk", "A", FormModal)
         az = form.query_one("#form-az")
         said = str(az.render())
         assert said.startswith("$ cmklab az keyvault set-policy --name kv-demo --object-id")

@@ -9,7 +9,7 @@ import pytest
 from console.app import CmkApp, make_app
 from console.modals.confirm import ConfirmModal, TypedConfirmModal
 from console.modals.form import FormModal
-from console.screenshots import select, settle, wait_for_screen
+from console.screenshots import open_dialog, select, settle, wait_for_screen
 from console.screens.help import HelpScreen
 from store import state_files
 
@@ -39,10 +39,7 @@ def notes(app) -> list:
 async def test_disable_key_stops_premium_vms_ultra_keeps_running():
     app = make_app()
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await select(pilot, "keys", "key-3072")
-        await pilot.press("e")
-        await wait_for_screen(pilot, ConfirmModal)
-        modal = app.screen
+        modal = await open_dialog(pilot, "keys", "key-3072", "e", ConfirmModal)
         assert any("2 VM(s) will stop: vm-db, vm-web" in line for line in modal.lines)
         assert any("keep running" in line and "vm-ultra" in line for line in modal.lines)
         await pilot.press("y")
@@ -84,9 +81,7 @@ async def test_rotate_changes_no_vm():
 async def test_purge_refused_under_protection():
     app = make_app()
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await select(pilot, "keys", "key-2048")
-        await pilot.press("x")
-        await wait_for_screen(pilot, ConfirmModal)
+        await open_dialog(pilot, "keys", "key-2048", "x", ConfirmModal)
         await pilot.press("y")
         await settle(pilot)
         app.clear_notifications()
@@ -110,9 +105,7 @@ async def test_purge_without_protection_asks_for_the_name():
         e.create_key("kv-scratch", "key-old", size=2048)
         e.delete_key("kv-scratch", "key-old")
         app.main.refresh_data()
-        await select(pilot, "keys", "key-old")
-        await pilot.press("P")
-        await wait_for_screen(pilot, TypedConfirmModal)
+        await open_dialog(pilot, "keys", "key-old", "P", TypedConfirmModal)
         await pilot.press("y")  # a stray "y" types into the box; it does not confirm
         assert isinstance(app.screen, TypedConfirmModal)
         await pilot.press("backspace", *"key-old", "enter")
@@ -124,9 +117,7 @@ async def test_escape_cancels_a_confirmation():
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         before = vm_state(app)
-        await select(pilot, "vms", "vm-web")
-        await pilot.press("o")
-        await wait_for_screen(pilot, ConfirmModal)
+        await open_dialog(pilot, "vms", "vm-web", "o", ConfirmModal)
         await pilot.press("escape")
         await settle(pilot)
         assert vm_state(app) == before
@@ -237,9 +228,7 @@ async def test_create_set_grants_its_identity_and_logs_both_commands():
 async def test_vm_write_then_read_through_the_console():
     app = make_app()
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await select(pilot, "vms", "vm-web")
-        await pilot.press("w")
-        await wait_for_screen(pilot, FormModal)
+        await open_dialog(pilot, "vms", "vm-web", "w", FormModal)
         await pilot.press("enter")
         await settle(pilot)
         await pilot.press("r")
@@ -313,9 +302,7 @@ async def test_export_replay_script(tmp_path):
         await select(pilot, "keys", "key-3072")
         await pilot.press("r")
         await settle(pilot)
-        await select(pilot, "keys", "key-2048")
-        await pilot.press("x")
-        await wait_for_screen(pilot, ConfirmModal)
+        await open_dialog(pilot, "keys", "key-2048", "x", ConfirmModal)
         await pilot.press("y")
         await settle(pilot)
         await pilot.press("P")  # refused (purge protection): kept as a comment
@@ -429,10 +416,7 @@ async def test_deallocating_an_ultra_vm_on_cached_keys_is_said_to_leave_it_unabl
     app = make_app()
     app.engine.set_key_attributes("kv-demo", "key-3072", enabled=False)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await select(pilot, "vms", "vm-ultra")
-        await pilot.press("d")
-        await wait_for_screen(pilot, ConfirmModal)
-        modal = app.screen
+        modal = await open_dialog(pilot, "vms", "vm-ultra", "d", ConfirmModal)
         assert ("1 VM(s) will not start again after deallocation (key kv-demo/key-3072 disabled): vm-ultra"
                 in modal.lines)
         assert "will not start again" in str(modal.query_one("#impact").render())
@@ -473,9 +457,7 @@ async def test_revoking_access_names_the_principal_and_warns_when_it_is_ones_own
     e = app.engine
     des = e.find_des("des-cmk")
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await select(pilot, "access", "des-cmk")
-        await pilot.press("x")
-        await wait_for_screen(pilot, ConfirmModal)
+        await open_dialog(pilot, "access", "des-cmk", "x", ConfirmModal)
         assert app.screen.title_text == f"Revoke the access policy of des-cmk ({des.principal_id}) on vault kv-demo?"
         assert not [ln for ln in app.screen.lines if "own access" in ln]
         await pilot.press("n")
@@ -512,10 +494,7 @@ async def test_a_name_longer_than_azure_allows_is_said_with_its_length_and_the_l
         assert form.query_one("#submit").disabled
         await pilot.press("escape")
         await settle(pilot)
-        await select(pilot, "disks", long_disk)
-        await pilot.press("s")
-        await wait_for_screen(pilot, FormModal)
-        form = app.screen
+        form = await open_dialog(pilot, "disks", long_disk, "s", FormModal)
         assert form.values()["name"] == f"{long_disk}-snap"
         assert "is 83 characters long; Azure allows at most 80" in str(form.query_one("#err-name").render())
         assert form.query_one("#submit").disabled
@@ -609,10 +588,7 @@ async def test_the_rotation_policy_form_checks_each_duration_as_you_type_by_the_
     (its minimums), under the field they concern, before any submit."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await select(pilot, "keys", "key-2048")
-        await pilot.press("p")
-        await wait_for_screen(pilot, FormModal)
-        form = app.screen
+        form = await open_dialog(pilot, "keys", "key-2048", "p", FormModal)
         form.query_one(f"#f-{field}").value = typed
         await pilot.pause()
         assert said in str(form.query_one(f"#err-{field}").render()).replace("\n", " ")
@@ -712,10 +688,7 @@ async def test_a_grant_that_narrows_access_asks_first_with_the_engines_what_if()
         assert app.screen is form and perms(e.operator) == mine
         await pilot.press("escape")
         await settle(pilot)
-        await select(pilot, "access", "des-cmk")
-        await pilot.press("A")
-        await wait_for_screen(pilot, FormModal)
-        form = app.screen
+        form = await open_dialog(pilot, "access", "des-cmk", "A", FormModal)
         form.query_one("#f-perms").value = "get"
         await pilot.pause()
         await pilot.press("ctrl+s")

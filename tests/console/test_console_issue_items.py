@@ -8,7 +8,7 @@ from textual.command import CommandPalette
 
 from console.app import make_app
 from console.modals.confirm import ConfirmModal
-from console.screenshots import select, settle, wait_for_screen
+from console.screenshots import open_dialog, select, settle, wait_for_screen
 
 SIZE = (160, 48)
 
@@ -30,9 +30,7 @@ async def _palette_pick(pilot, query: str) -> list[str]:
 async def test_palette_finds_disable_key_on_the_sets_pane_and_acts_on_the_key_picked():
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await select(pilot, "sets", "des-cmk")
-        await pilot.press("ctrl+p")
-        await wait_for_screen(pilot, CommandPalette)
+        await open_dialog(pilot, "sets", "des-cmk", "ctrl+p", CommandPalette)
         hits = await _palette_pick(pilot, "disable key")
         assert any(h.startswith("Disable key (all versions)") for h in hits), hits
         await pilot.press("enter")
@@ -104,10 +102,7 @@ async def test_progress_shows_at_once_while_a_create_form_waits_for_the_engine_a
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         gate = Gate(app.engine, "create_disk")
-        await select(pilot, "disks", "disk-secure")
-        await pilot.press("n")
-        await wait_for_screen(pilot, FormModal)
-        form = app.screen
+        form = await open_dialog(pilot, "disks", "disk-secure", "n", FormModal)
         for ch in "disk-zz":
             await pilot.press(ch)
         await pilot.press("enter")
@@ -127,10 +122,7 @@ async def test_changing_a_set_s_key_shows_progress_while_the_engine_previews_it(
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await select(pilot, "sets", "des-cmk")
-        await pilot.press("c")
-        await wait_for_screen(pilot, FormModal)
-        form = app.screen
+        form = await open_dialog(pilot, "sets", "des-cmk", "c", FormModal)
         gate = Gate(app.engine, "update_des", hold_what_if=True)
         form.spec.check = None  # the form's own check is not what this test holds
         form.action_submit()
@@ -146,9 +138,7 @@ async def test_every_cascade_of_a_disable_and_an_enable_is_in_the_events_pane():
     app = make_app()
     app.engine.deallocate_vm("vm-db")
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await select(pilot, "keys", "key-3072")
-        await pilot.press("e")
-        await wait_for_screen(pilot, ConfirmModal)
+        await open_dialog(pilot, "keys", "key-3072", "e", ConfirmModal)
         await pilot.press("y")
         await settle(pilot)
         toast = app._notifications.last if hasattr(app._notifications, "last") else list(app._notifications)[-1]
@@ -178,9 +168,7 @@ def last_toast(app):
 
 
 async def _disable_3072(pilot) -> None:
-    await select(pilot, "keys", "key-3072")
-    await pilot.press("e")
-    await wait_for_screen(pilot, ConfirmModal)
+    await open_dialog(pilot, "keys", "key-3072", "e", ConfirmModal)
     await pilot.press("y")
     await settle(pilot)
 
@@ -189,9 +177,7 @@ async def test_a_deallocated_ultra_vm_says_it_cannot_start_not_that_it_runs():
     app = make_app()
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await _disable_3072(pilot)
-        await select(pilot, "vms", "vm-ultra")
-        await pilot.press("d")
-        await wait_for_screen(pilot, ConfirmModal)
+        await open_dialog(pilot, "vms", "vm-ultra", "d", ConfirmModal)
         await pilot.press("y")
         await settle(pilot)
         row = app.main.table.row_text(app.main.table.cursor_key)
@@ -205,9 +191,7 @@ async def test_the_set_created_toast_asks_for_a_grant_only_when_access_is_missin
 
     app = make_app()
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await select(pilot, "sets", "des-cmk")
-        await pilot.press("n")
-        await wait_for_screen(pilot, FormModal)
+        await open_dialog(pilot, "sets", "des-cmk", "n", FormModal)
         for ch in "des-new":
             await pilot.press(ch)
         await pilot.press("enter")
@@ -274,9 +258,7 @@ async def test_the_create_set_form_never_defaults_to_a_disabled_key():
 async def test_the_delete_key_what_if_names_the_set_it_breaks():
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await select(pilot, "keys", "key-3072")
-        await pilot.press("x")
-        await wait_for_screen(pilot, ConfirmModal)
+        await open_dialog(pilot, "keys", "key-3072", "x", ConfirmModal)
         assert any("disk encryption set(s) can no longer use their key: des-cmk" in line for line in app.screen.lines)
 
 
@@ -377,10 +359,7 @@ async def test_the_re_key_form_shows_its_progress_while_the_engine_re_wraps_at_8
 
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await select(pilot, "sets", "des-cmk")
-        await pilot.press("c")
-        await wait_for_screen(pilot, FormModal)
-        form = app.screen
+        form = await open_dialog(pilot, "sets", "des-cmk", "c", FormModal)
         k4 = app.engine.get_key("kv-demo", "key-4096", audit=False)[0]
         form.query_one("#f-key").value = f"{k4.id}/{k4.current['version']}"
         await pilot.pause()

@@ -12,7 +12,7 @@ from textual.widgets._toast import Toast
 
 from console.app import make_app
 from console.modals.confirm import ConfirmModal
-from console.screenshots import wait_for_screen
+from console.screenshots import open_dialog, wait_for_screen
 
 SIZE = (160, 48)
 
@@ -685,14 +685,10 @@ async def test_a_key_typed_right_after_a_forms_enter_goes_to_the_confirmation_th
     import threading
 
     from console.modals.form import FormModal
-    from console.screenshots import select
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await select(pilot, "sets", "des-cmk")
-        await pilot.press("c")
-        await wait_for_screen(pilot, FormModal)
-        form = app.screen
+        form = await open_dialog(pilot, "sets", "des-cmk", "c", FormModal)
         field = form.query_one("#f-key")
         other = next(value for _label, value in form.spec.fields[0].options if value != field.value)
         field.value = other

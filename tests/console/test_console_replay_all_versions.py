@@ -12,7 +12,7 @@ from pathlib import Path
 from console.actions import Call
 from console.app import CmkApp
 from console.modals.confirm import ConfirmModal
-from console.screenshots import select, settle, wait_for_screen
+from console.screenshots import open_dialog, settle
 from console.session import open_engine
 from store import state_files
 
@@ -35,9 +35,7 @@ async def test_disable_all_versions_replays_byte_identical(tmp_path):
         key, _ = engine.get_key("kv-demo", "key-3072", audit=False)
         versions = [v["version"] for v in key.versions]
         assert len(versions) >= 2
-        await select(pilot, "keys", "key-3072")
-        await pilot.press("e")
-        await wait_for_screen(pilot, ConfirmModal)
+        await open_dialog(pilot, "keys", "key-3072", "e", ConfirmModal)
         await pilot.press("y")
         await settle(pilot)
         key, _ = engine.get_key("kv-demo", "key-3072", audit=False)
