@@ -147,11 +147,11 @@ def _shard_bytes(table: str, docs: Mapping[str, dict], encoded: Mapping[str, str
 
 
 def _shard_text(table: str, docs: Mapping[str, dict], encoded: Mapping[str, str] | None = None, *,
-                bulk: bool = False) -> tuple[str | bytes, str]:
+                bulk: bool = False) -> tuple[str | bytes | memoryview, str]:
     """The body of a shard file (its text after the tag) and its index's entries, as :func:`_shard_bytes`
     writes them once :func:`_shard_sealed` has tagged them: each document encoded once, as ASCII, so a
     character is a byte and the offsets are string lengths. ``bulk``: a bulk commit's, encoded by
-    :func:`_bulk_encoder`, whose body is bytes (:func:`_bulk_text`)."""
+    :func:`_bulk_encoder`, whose body is bytes or a view of them (:func:`_bulk_text`)."""
     if bulk:
         return _bulk_text(table, docs)
     esc, enc, join = json.encoder.encode_basestring_ascii, _encode_parsed, "".join

@@ -429,6 +429,17 @@ def test_groups_known_only_from_their_members_take_the_first_members_location():
     assert all(g.location == expected[g.id.lower()] for g in plan.groups)
 
 
+def test_the_workers_data_keys_are_drawn_in_one_call_and_an_xts_key_never_has_equal_halves(monkeypatch):
+    """A chunk's data keys come from one draw: of each resource a 32-byte key, then (double encryption) a 64-byte
+    XTS key; one whose halves are equal (OpenSSL refuses it) is drawn again."""
+    draws, real = [], os.urandom
+    # the chunk's draw all zeros (an XTS key of equal halves), the draws after it real
+    monkeypatch.setattr(_wraps.os, "urandom", lambda n: draws.append(n) or (bytes(n) if len(draws) == 1 else real(n)))
+    keys = _wraps._draw([((0,), b"a"), ((0, 1), b"b")])
+    assert draws[0] == 32 + 32 + 64 and [len(k) for k in keys] == [32, 32, 64]
+    assert keys[2][:32] != keys[2][32:]
+
+
 def test_100_mb_of_noise_is_refused_quickly(tmp_path, capsys):
     noise = tmp_path / "noise.json"
     with open(noise, "wb") as f:
