@@ -278,7 +278,7 @@ def run_import(args: list[str], home=None, seed=None, profile=None, read_only=Fa
             paths, lambda: open_engine(home, seed=seed, profile=profile, read_only=read_only),  # read-only: refused
             fresh=not has_state(home if home is not None else default_home()), now=now,
             worker_ok=seed is None and not read_only, merge=merge, partial=partial, progress=progress,
-            hold=held, forked=_prefault_heap if held is not None else None)
+            hold=held)
     except twin.ImportInputError as err:
         progress.close()
         print(f"ERROR: ({err.code}) {err.message}", file=sys.stderr)
@@ -326,44 +326,6 @@ def _keep_freed_memory(paths: list[str]) -> None:
     mallopt(m_mmap_threshold, 32 << 20)  # (glibc's largest: larger blocks are mapped, and unmapped when freed)
     mallopt(m_trim_threshold, 1 << 30)
     mallopt(m_top_pad, 64 << 20)
-    mallopt(-8, 1)  # M_ARENA_MAX: one arena for every thread (what _prefault_heap's thread frees, the import reuses)
-    _PREFAULT.append(libc)
-
-
-_PREFAULT: list = []  # (glibc, once _keep_freed_memory has tuned it)
-PREFAULT_BYTES = 512 << 20
-"""What :func:`_prefault_heap` touches ahead (256 MB: 0.98x the whole command; 512 MB: 0.95x, 150 MB more at
-the peak of a 100,000-resource import)."""
-
-
-def _prefault_heap() -> None:
-    """Once the worker is forked: a thread asks glibc for :data:`PREFAULT_BYTES`, touches every page of it and
-    frees it (glibc keeps it: :func:`_keep_freed_memory`), while the import reads its input (the C calls release
-    the interpreter lock, and the second core is mostly idle then): the models and encoded shards the import
-    allocates later reuse those pages instead of faulting new ones in on the critical path (~3 us a page here:
-    of a 100,000-resource import's plan and commit, 130,000 pages went to 80,000). Not before the fork: the
-    worker would share the pages, and each write here would copy one."""
-    if not _PREFAULT:
-        return
-    import ctypes
-    import threading
-
-    libc = _PREFAULT[0]
-    malloc, memset, free = libc.malloc, libc.memset, libc.free
-    malloc.restype, malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
-    memset.restype, memset.argtypes = ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
-    free.restype, free.argtypes = None, [ctypes.c_void_p]
-
-    def touch() -> None:
-        size = 16 << 20
-        blocks = [malloc(size) for _ in range(PREFAULT_BYTES // size)]
-        for b in blocks:
-            if b:
-                memset(b, 1, size)
-        for b in blocks:
-            if b:
-                free(b)
-    threading.Thread(target=touch, name="cmklab-prefault", daemon=True).start()
 
 
 def _ends_process() -> bool:

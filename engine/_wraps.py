@@ -6,7 +6,8 @@ competes for it), so on POSIX the wraps run in a process forked at the start of 
 is small). It also generates the stand-in keys the data keys are wrapped by (:meth:`WrapWorker.generate`; into
 an empty home, as soon as the planning knows the key versions, while the planning goes on) and seals them with
 the home's sealer (the fork's copy): the import gets back only their public numbers and sealed material
-(:meth:`WrapWorker.keys`); while nothing is asked of it yet, it makes a few stand-ins of the default size ahead.
+(:meth:`WrapWorker.keys`); while nothing is asked of it yet, it makes a few stand-ins of the default size ahead,
+and once they are made, until the first resources come, it wraps data keys ahead by each key it holds.
 The import hands it each resource (by chunks) with the indexes of its wrapping keys: the worker draws the data
 keys, wraps them and seals the resource's host copy of them (with the key :meth:`WrapWorker.host` gives it once
 the home is open), so no data key is drawn in the import's process. The import puts placeholders of the values'
@@ -39,11 +40,19 @@ CHUNK = 2048
 """Data keys per progress message of the worker."""
 SPARE_BITS = 2048
 """The size of the stand-ins the worker makes ahead (the default stand-in's: twin.DEFAULT_STAND_IN_BITS)."""
-SPARE_KEYS = 6
+SPARE_KEYS = 2
 """How many it makes ahead at most, while the import reads and plans and asks it nothing (the second core is
 idle then): the first key versions' and regions' stand-ins then cost the import no wait. Those not asked for are
 dropped with the worker (their time is not counted as the import's key generation). Not on a machine of one
-core (there they would take the import's own time)."""
+core (there they would take the import's own time). (Six, when the worker had nothing else to do ahead: most of
+them were never asked for; the time goes to wraps ahead now, :data:`AHEAD_WRAPS`.)"""
+AHEAD_WRAPS = 1 << 16
+"""How many data keys the worker draws and wraps ahead at most, once its stand-ins are made and until the first
+resources come (:func:`_serve`): by each key it holds in turn, 32-byte keys (a resource's own) and, by keys of
+2,048 bits (a region's platform key is one), 64-byte XTS keys too. A resource whose layer's key has some takes
+them instead of drawing and wrapping its own (:func:`_make`). Those never taken are dropped with the worker."""
+AHEAD_BATCH = 32
+"""Data keys wrapped ahead between two looks at the pipe (about a millisecond of RSA-3072)."""
 AHEAD_MAX = 16
 """How many stand-ins of the sizes the input names (:meth:`WrapWorker.ahead`) it makes ahead at most, before
 those of :data:`SPARE_BITS`."""
@@ -98,7 +107,13 @@ def _serve(conn, other, bounds, seal, out: int, prefix: str = "", shm: int = -1)
 
     inbox: list = []
     ready = threading.Condition()
-    spare: dict[int, list] = {}  # bits: [(private key, CPU seconds)]: keys made ahead, while no message waits
+    spare: dict[int, list] = {}  # bits: [(private key, CPU seconds, pool)]: keys made ahead, while no message waits
+    # each key's data keys wrapped ahead (AHEAD_WRAPS): {data key size: [(data key, base64 of its wrap)]}, by
+    # the key's index once it has one (a spare's pool goes with it)
+    pools: dict[int, dict[int, list]] = {}
+    ahead_pools: list[tuple[object, dict[int, list]]] = []  # (public key, pool) of every key made here, in turn
+    ahead_turn, ahead_left = 0, AHEAD_WRAPS
+    started = False  # (the first resources came: no more wraps ahead)
     wanted: list[int] = []  # the sizes to make ahead first ("ahead")
     asked, made_ahead = False, 0  # (made ahead until the first "gen")
 
@@ -148,7 +163,19 @@ def _serve(conn, other, bounds, seal, out: int, prefix: str = "", shm: int = -1)
                     made_ahead += bits == SPARE_BITS
                     t = time.thread_time()
                     private = generate_rsa(bits)
-                    spare.setdefault(bits, []).append((private, time.thread_time() - t))
+                    pool: dict[int, list] = {}
+                    spare.setdefault(bits, []).append((private, time.thread_time() - t, pool))
+                    ahead_pools.append((private.public_key(), pool))
+                    continue
+                if not started and ahead_left > 0 and ahead_pools and (os.cpu_count() or 1) > 1:
+                    # the stand-ins are made and no resource has come yet: data keys wrapped ahead, by each key
+                    # in turn (the second core is idle while the import reads and plans)
+                    pub, pool = ahead_pools[ahead_turn % len(ahead_pools)]
+                    ahead_turn += 1
+                    size = DATA_KEY_SIZE if pub.key_size != 2048 or ahead_turn // len(ahead_pools) % 2 == 0 \
+                        else XTS_KEY_SIZE  # (XTS keys: the host layer, wrapped by a region's platform key)
+                    pool.setdefault(size, []).extend(_ahead(pub, size, AHEAD_BATCH))
+                    ahead_left -= AHEAD_BATCH
                     continue
                 with ready:
                     while not inbox:
@@ -191,10 +218,13 @@ def _serve(conn, other, bounds, seal, out: int, prefix: str = "", shm: int = -1)
                 made = []
                 for bits, aad in msg[1]:
                     if spare.get(bits):
-                        private, secs = spare[bits].pop(0)
+                        private, secs, pool = spare[bits].pop(0)
                         ahead += secs
                     else:
                         private = generate_rsa(bits)
+                        pool = {}
+                        ahead_pools.append((private.public_key(), pool))
+                    pools[len(pubs)] = pool
                     jwk = public_numbers_jwk(private)
                     # sealed here with the home's sealer; without one (forked before the home was opened), the
                     # import seals it once the home is open (WrapWorker.keys)
@@ -215,7 +245,8 @@ def _serve(conn, other, bounds, seal, out: int, prefix: str = "", shm: int = -1)
                     if c >= bounds[1]:
                         continue  # the import took it (and every later one)
                     bounds[0] = c + 1
-                values = _make(items, pubs, sealer)
+                started = True
+                values = _make(items, pubs, sealer, pools)
                 if sealer is None:
                     unsealed.append((c, values))  # (sealed once the host copies' key comes)
                 else:
@@ -269,13 +300,25 @@ def _draw(items: list) -> list[bytes]:
     return out
 
 
-def _make(items: list, pubs: list, sealer) -> list:
+def _make(items: list, pubs: list, sealer, pools: dict[int, dict[int, list]] | None = None) -> list:
     """The values of ``items`` (``(key indexes, aad)``: one resource each): for each, its data keys drawn and
     wrapped by its keys (base64), then their host copy sealed with ``aad`` (by ``sealer``; without one, the
-    pair (data keys, aad) to seal once it comes)."""
+    pair (data keys, aad) to seal once it comes). ``pools``: data keys some of the keys wrapped ahead, by key
+    index and size (:data:`AHEAD_WRAPS`): a layer whose key has one of its size takes it instead."""
     b64, deks, wrap = binascii.b2a_base64, _draw(items), wrap_key
-    wrapped = [b64(wrap(pubs[k], dek), newline=False)
-               for k, dek in zip([k for keys, _aad in items for k in keys], deks)]
+    layer_keys = [k for keys, _aad in items for k in keys]
+    if pools:
+        wrapped = []
+        for i, (k, dek) in enumerate(zip(layer_keys, deks)):
+            pool = pools.get(k)
+            ready = pool.get(len(dek)) if pool else None
+            if ready:
+                deks[i], value = ready.pop()
+                wrapped.append(value)
+            else:
+                wrapped.append(b64(wrap(pubs[k], dek), newline=False))
+    else:
+        wrapped = [b64(wrap(pubs[k], dek), newline=False) for k, dek in zip(layer_keys, deks)]
     hosts, at = [], 0
     for keys, aad in items:
         hosts.append((b"".join(deks[at:at + len(keys)]), aad))
@@ -287,6 +330,17 @@ def _make(items: list, pubs: list, sealer) -> list:
         out.append(host)
         at += len(keys)
     return out
+
+
+def _ahead(pub, size: int, n: int) -> list[tuple[bytes, bytes]]:
+    """``n`` new data keys of ``size`` bytes (32, or 64 for XTS: halves different, as :func:`_draw` draws them),
+    each with the base64 of its wrap by ``pub``."""
+    pool = os.urandom(size * n)
+    keys = [pool[i:i + size] for i in range(0, size * n, size)]
+    if size == XTS_KEY_SIZE:
+        keys = [k if k[:32] != k[32:] else new_xts_key() for k in keys]
+    b64, wrap = binascii.b2a_base64, wrap_key
+    return [(k, b64(wrap(pub, k), newline=False)) for k in keys]
 
 
 class _Filler:

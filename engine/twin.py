@@ -1611,7 +1611,7 @@ def import_files(engine, paths: list[str], *, merge: bool = False, partial: bool
 def import_files_into(paths: list[str], open_engine: Callable[[], Any], *, fresh: bool, now: str,
                       worker_ok: bool = True, merge: bool = False, partial: bool = False,
                       progress: Callable[[str, int, int], None] | None = None,
-                      hold: list | None = None, forked: Callable[[], None] | None = None) -> tuple[Any, Report]:
+                      hold: list | None = None) -> tuple[Any, Report]:
     """``cmklab import``: :func:`import_files` into the home ``open_engine()`` opens. Into a home without state
     (``fresh``) every file is read and checked, and the plan made, before the home is opened, so that refused
     input leaves no home behind; as in :func:`import_files`, the collector is paused throughout and the wraps'
@@ -1621,9 +1621,7 @@ def import_files_into(paths: list[str], open_engine: Callable[[], Any], *, fresh
 
     ``hold``: where the parsed input is put instead of being freed before the commit, for a caller that ends
     the process after the import without freeing anything (``cmklab import``: freeing the parse's millions of
-    objects took a fifth of a second of a 100,000-resource import, 6% of the command). ``forked``: called once
-    the wraps' worker is forked (or it is known that none is), before the input is read: a thread started
-    earlier would be in the fork's copy without running there."""
+    objects took a fifth of a second of a 100,000-resource import, 6% of the command)."""
     from . import _wraps
 
     if not fresh:  # the home exists: opening it first changes nothing
@@ -1632,8 +1630,6 @@ def import_files_into(paths: list[str], open_engine: Callable[[], Any], *, fresh
     big = worker_ok and sum(os.path.getsize(p) for p in paths if os.path.isfile(p)) >= WORKER_MIN_BYTES
     with (_wraps.WrapWorker() if big and _wraps.available() else contextlib.nullcontext(None)) as worker, \
             _collector_paused():
-        if forked is not None:
-            forked()
         docs, json_s = _read_all(paths, progress, ahead=worker.ahead if worker is not None else None)
         if progress is not None:
             progress("planning", 0, 1)

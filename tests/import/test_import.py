@@ -9,6 +9,7 @@ Graph page that repeats some of them and alone holds vm-plain-01.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import os
@@ -16,7 +17,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -388,29 +388,28 @@ def test_the_worker_makes_the_sizes_told_ahead():
                 .lstrip(b"\0")) * 8 for i in at] == [3072, 2048]
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator: Linux only")
-def test_cmklab_import_touches_heap_pages_ahead_in_a_thread(tmp_path):
-    """``cmklab import`` of a large input, as the process's own command: once its worker is forked, a thread
-    touches PREFAULT_BYTES of the allocator's heap and gives it back to the allocator, which keeps it (the
-    import's later allocations reuse those pages); not in a program that calls the import (tests, the console)."""
-    code = (
-        "import sys, threading\n"
-        "from console import main as program, twin_cli\n"
-        "def rss():\n"
-        "    return int([l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1]) << 10\n"
-        "twin_cli._keep_freed_memory(sys.argv[1:])\n"
-        "print('not the process command', twin_cli._PREFAULT == [])\n"
-        "program.PROCESS_COMMAND = True\n"
-        "twin_cli.KEEP_FREED_FROM, twin_cli.PREFAULT_BYTES = 0, 64 << 20\n"
-        "twin_cli._keep_freed_memory(sys.argv[1:])\n"
-        "before = rss()\n"
-        "twin_cli._prefault_heap()\n"
-        "[t.join() for t in threading.enumerate() if t.name == 'cmklab-prefault']\n"
-        "print('touched', rss() - before >= 60 << 20)\n"
-    )
-    p = subprocess.run([sys.executable, "-c", code, *FILES[:1]], capture_output=True, text=True, timeout=120)
-    assert p.returncode == 0, p.stderr
-    assert p.stdout.split("\n")[:2] == ["not the process command True", "touched True"]
+def test_data_keys_wrapped_ahead_are_taken_by_the_layers_of_their_key_and_size():
+    """The worker wraps data keys ahead while it waits for the first resources (of 32 bytes, and of 64 for XTS by
+    a 2,048-bit key): each unwraps to its key by the private key; a resource's layer whose key has one of its size
+    ahead takes it (its wrap, and the key in the host copy), one without draws and wraps its own."""
+    k0, k1 = crypto.generate_rsa(2048), crypto.generate_rsa(2048)
+    own = _wraps._ahead(k0.public_key(), 32, 2)
+    xts = _wraps._ahead(k0.public_key(), 64, 1)
+    for dek, wrapped in own + xts:
+        assert crypto.unwrap_key(k0, base64.b64decode(wrapped)) == dek
+    assert len(xts[0][0]) == 64 and xts[0][0][:32] != xts[0][0][32:]
+    pools = {0: {32: list(own), 64: list(xts)}}
+    sealer = crypto.Sealer(bytes(32))
+    items = [((0, 0), b"disk-a"), ((1,), b"disk-b"), ((0,), b"disk-c")]  # (disk-a: double encryption, both by k0)
+    values = _wraps._make(items, [k0.public_key(), k1.public_key()], sealer, pools)
+    assert len(values) == 3 + 2 + 2
+    a_own, a_xts, a_host, b_own, b_host, c_own, c_host = values
+    assert (a_own, a_xts, c_own) == (own[1][1], xts[0][1], own[0][1])  # (taken from the end)
+    assert pools == {0: {32: [], 64: []}}
+    assert sealer.unseal_text(a_host.decode(), b"disk-a") == own[1][0] + xts[0][0]
+    assert sealer.unseal_text(c_host.decode(), b"disk-c") == own[0][0]
+    b_key = sealer.unseal_text(b_host.decode(), b"disk-b")
+    assert len(b_key) == 32 and crypto.unwrap_key(k1, base64.b64decode(b_own)) == b_key
 
 
 def test_groups_known_only_from_their_members_take_the_first_members_location():
