@@ -127,24 +127,85 @@ def _fast_decoder():
     ``Infinity``, ``1e400``, a lone surrogate, nesting deeper than the interpreter's recursion limit, anything
     not JSON) goes to the standard parser, which says what is wrong, or takes it (a lone surrogate). Imported on
     the first parse of an import, not by every command. None where it is missing (the standard parser then)."""
+    return _fast_decoders()[0]
+
+
+def _fast_decoders() -> tuple:
+    """(:func:`_fast_decoder`, the same for a list of items keeping only the fields the import reads
+    (:func:`_read_shape`), the error it raises for a field of another type than the shape's), or (None, None,
+    None) without msgspec."""
     if not _FAST:
         try:
             import msgspec  # (here: only an import pays for importing it)
         except ImportError:  # pragma: no cover - a declared dependency
-            _FAST.append(None)
+            _FAST.append((None, None, None))
         else:
-            _FAST.append(msgspec.json.Decoder().decode)
+            _FAST.append((msgspec.json.Decoder().decode, msgspec.json.Decoder(_read_shape()).decode,
+                          msgspec.ValidationError))
     return _FAST[0]
+
+
+READ_FIELDS = (
+    "id", "name", "type", "location", "resourceGroup", "managedBy", "tags", "properties", "identity", "sku",
+    "systemData", "timeCreated", "provisioningState", "tenantId",
+    # keys and rotation policies
+    "kid", "key", "keySize", "kty", "keyOps", "attributes", "deletedDate", "recoveryId", "lifetimeActions",
+    "lifetime_actions", "expiresIn",
+    # vaults and role assignments
+    "accessPolicies", "enableSoftDelete", "enablePurgeProtection", "softDeleteRetentionInDays",
+    "enableRbacAuthorization", "roleDefinitionName", "principalId", "scope", "createdOn",
+    # disk encryption sets
+    "activeKey", "encryptionType", "previousKeys", "rotationToLatestKeyVersionEnabled", "lastKeyRotationTimestamp",
+    "autoKeyRotationError",
+    # disks, snapshots, images
+    "encryption", "diskSizeGb", "diskSizeGB", "osType", "uniqueId", "creationData", "sourceVirtualMachine",
+    # VMs and scale sets
+    "storageProfile", "osProfile", "hardwareProfile", "additionalCapabilities", "securityProfile", "vmId",
+    "virtualMachineScaleSet", "powerState", "extended", "virtualMachineProfile",
+    # Resource Graph pages (a list of them), REST lists
+    "data", "count", "total_records", "totalRecords", "skip_token", "skipToken", "value",
+)
+"""Every field of an item (at its top) the import reads: a list of items is parsed into these alone
+(:func:`_read_shape`); tests/import checks that the planner reads no other."""
+
+
+def _read_shape():
+    """The type a list of items is parsed as where it can be: dicts of the :data:`READ_FIELDS` alone (every other
+    field is skipped, not built), and of the large objects of a VM and a disk only what the planner reads
+    (``storageProfile.dataDisks[].lun`` and ``.managedDisk.id``, of ``storageProfile.osDisk`` what a VM and an
+    image read, ``osProfile.adminUsername``,
+    ``creationData.createOption`` and ``.sourceResourceId``); a field of another type than that (a data disk
+    that is a string, say) makes the file be parsed whole instead. Of a 100,000-resource capture, the VMs' and
+    disks' files: 0.42 s instead of 0.59 s, 135,900 pages touched instead of 86,000."""
+    from typing import TypedDict
+
+    ref = TypedDict("_Ref", {"id": Any}, total=False)
+    data_disk = TypedDict("_DataDisk", {"lun": Any, "managedDisk": ref | None}, total=False)
+    os_disk = TypedDict("_OsDisk", {"managedDisk": Any, "osType": Any, "diskEncryptionSet": Any,
+                                    "storageAccountType": Any, "diskSizeGb": Any, "diskSizeGB": Any, "snapshot": Any},
+                        total=False)
+    storage = TypedDict("_Storage", {"osDisk": os_disk | None, "dataDisks": list[data_disk | None] | None,
+                                     "imageReference": Any}, total=False)
+    os_profile = TypedDict("_OsProfile", {"adminUsername": Any}, total=False)
+    creation = TypedDict("_CreationData", {"createOption": Any, "sourceResourceId": Any}, total=False)
+    shaped = {"storageProfile": storage | None, "osProfile": os_profile | None, "creationData": creation | None}
+    fields = {name: shaped.get(name, Any) for name in READ_FIELDS}
+    return list[TypedDict("_Item", fields, total=False) | None]
 
 
 def parse_text(raw: bytes | str, name: str = "<input>") -> Any:
     if isinstance(raw, bytes):
         if raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]  # PowerShell's Out-File writes a byte order mark
-        decode = _fast_decoder()
+        decode, decode_read, other_type = _fast_decoders()
         if decode is not None:
             try:
                 with _no_cycle_collection():
+                    if raw[:64].lstrip()[:1] == b"[":  # a list of items: only the fields the import reads
+                        try:
+                            return decode_read(raw)
+                        except other_type:
+                            pass  # (a field of another type than the shape's: the file parsed whole)
                     return decode(raw)
             except _FAST_REFUSED:
                 pass
