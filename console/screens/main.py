@@ -52,6 +52,9 @@ from .panes import NUMBER_KEYS, PANE_BY_ID, PANES, Pane, all_pane_names, find_pa
 BIG_ROWS = 2000
 """A pane with more rows than this (or whose tables are not in memory yet) is listed, indexed and filtered
 in a thread: the UI thread only swaps the finished lists in."""
+PICK_MAX = 2000
+"""Rows an action from the palette lists for the pick at most; with more, it goes to their pane to be picked
+there (the palette matches every entry at each key typed: 0.5 s a key among 15,000 VMs)."""
 FILTER_DEBOUNCE = 0.12
 """A big pane filters once typing pauses this long (seconds)."""
 WARM_DELAY = 0.2
@@ -217,6 +220,9 @@ class MainScreen(Screen):
         self._loading: str | None = None
         """The pane whose rows a thread is listing (its title says so)."""
         self._select_after: tuple[str, set] | None = None
+        self._run_after: tuple[str, Hashable, str] | None = None
+        """(pane, row key, action): what the palette picked on a pane being listed in a thread, run once its rows
+        are in (:meth:`select_and_run`)."""
         self._filter_timer = None
         self._warm_timer = None
         self._last_move = 0.0
@@ -566,6 +572,8 @@ class MainScreen(Screen):
         self._refresh_ops(unless_moving=True)
         if column is None:
             self._schedule_warm()
+        if self._run_after is not None and self._run_after[0] == pane.id:
+            self._run_picked(rows_by_key, index)
         if self._select_after is not None and self._select_after[0] == pane.id:
             before = self._select_after[1]
             self._select_after = None
@@ -579,6 +587,8 @@ class MainScreen(Screen):
 
     def show_pane(self, pane_id: str) -> None:
         pane = PANE_BY_ID[pane_id]
+        if self._run_after is not None and self._run_after[0] != pane_id:
+            self._run_after = None  # (another pane was chosen before the picked row's pane was listed)
         if self.table.cursor_key is not None:
             self.cursor_keys[self.pane.id] = self.table.cursor_key
         self.pane = pane
@@ -990,18 +1000,50 @@ class MainScreen(Screen):
             self.app.notify(f"{op.label}: no row of the {pane_id} pane it applies to", title="Nothing to act on",
                         severity="warning")
             return
+        if len(rows) > PICK_MAX:  # the pane itself, whose filter runs in a thread, is where to pick among them
+            self.action_pane(pane_id)
+            how = f"press {op.key} on it" if op.key else "run it from the palette there"
+            self.app.notify(f"{op.label}: {len(rows):,} rows of the {pane_id} pane it applies to; put the cursor on "
+                            f"one (/ filters the pane) and {how}", title=f"{op.label}: which one?")
+            return
         commands = [SimpleCommand(f"{op.label}: {display_name(op.target, target)}",
                                   lambda key=key: self.select_and_run(op_id, pane_id, key), None)
                     for key, target in rows]
         self.app.search_commands(commands, placeholder=f"{op.label}: which one?")
 
     def select_and_run(self, op_id: str, pane_id: str, key: Hashable) -> None:
-        """Go to ``pane_id``, put the cursor on row ``key`` (clearing a filter hiding it) and run the action."""
+        """Go to ``pane_id``, put the cursor on row ``key`` (clearing a filter hiding it) and run the action. A
+        big pane is listed in a thread: the action runs once its rows are in and the cursor is on that row
+        (:meth:`_run_picked`), never on the rows of before."""
         self.cursor_keys[pane_id] = key
+        self._run_after = None
         self.show_pane(pane_id)
+        if self._loading == pane_id:
+            self._run_after = (pane_id, key, op_id)
+            return
         if self.table.cursor_key != key:
             self.filters[pane_id] = ""
             self.show_pane(pane_id)
+        self.set_focus(self.table)
+        self.run_op(op_id)
+
+    def _run_picked(self, rows_by_key: dict, index: dict) -> None:
+        """The big pane of a palette pick is listed: the cursor goes to the picked row and its action runs; a
+        filter hiding the row is cleared first (the pane listed again), a row gone meanwhile is said."""
+        pane_id, key, op_id = self._run_after
+        if key not in rows_by_key:
+            self._run_after = None
+            self.app.notify(f"{OP_BY_ID[op_id].label}: the row picked is no longer on the {pane_id} pane",
+                            title="Nothing to act on", severity="warning")
+            return
+        if key not in index:
+            self.filters[pane_id] = ""
+            self.show_pane(pane_id)  # (listed again, unfiltered: this runs then)
+            return
+        self._run_after = None
+        self.table.move_to(key)
+        if self.table.cursor_key != key:
+            return
         self.set_focus(self.table)
         self.run_op(op_id)
 

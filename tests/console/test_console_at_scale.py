@@ -294,3 +294,71 @@ async def test_many_warnings_from_another_process_are_named_six_and_counted(tmp_
         assert lines[-1] == "… and 3 more: the events pane has them all"
     engine.close()
 
+
+
+# ---- the palette's pick on a big pane ---------------------------------------------------------------------------
+
+
+async def _palette_hits(pilot, query: str) -> list[str]:
+    from textual.widgets import OptionList
+
+    for ch in query:
+        await pilot.press("space" if ch == " " else ch)
+    options = pilot.app.screen.query_one(OptionList)
+    for _ in range(200):
+        await pilot.pause(0.02)
+        if options.option_count and all(query.split()[-1].lower() in str(options.get_option_at_index(i).prompt)
+                                        .lower() for i in range(options.option_count)):
+            break
+    return [str(options.get_option_at_index(i).prompt).split("\n")[0] for i in range(options.option_count)]
+
+
+async def test_an_action_picked_in_the_palette_runs_on_its_row_once_a_big_pane_is_listed(tmp_path, every_pane_big):
+    """From another pane, the palette's "Deallocate VM…" lists the VMs it applies to; the one picked is on the
+    VMs pane, which is listed in a thread: the dialog opens once its rows are in, on that row (before, it found
+    no row selected and said so, and nothing ran)."""
+    from textual.command import CommandPalette
+
+    from console.modals.confirm import ConfirmModal
+    from console.screenshots import wait_for_screen
+
+    engine = _open(tmp_path / "home")
+    app = CmkApp(engine, poll=False, frozen=True)
+    async with app.run_test(size=SIZE) as pilot:
+        main = app.main
+        assert main.pane.id == "vaults"
+        await pilot.press("ctrl+p")
+        await wait_for_screen(pilot, CommandPalette)
+        hits = await _palette_hits(pilot, "deallocate")
+        assert "Deallocate VM…" in hits, hits
+        await pilot.press("enter")
+        await wait_for_screen(pilot, CommandPalette)  # which VM
+        hits = await _palette_hits(pilot, "vm-ultra")
+        assert hits == ["Deallocate VM: vm-ultra"], hits
+        await pilot.press("enter")
+        await wait_for_screen(pilot, ConfirmModal)
+        assert main.pane.id == "vms" and main._loading is None and main._run_after is None
+        assert main.table.cursor_key == main.table.keys[[main.rows_by_key[k].name for k in main.table.keys]
+                                                        .index("vm-ultra")]
+        assert main.selected.name == "vm-ultra" and app.screen.title_text.startswith("Deallocate VM vm-ultra?")
+        await pilot.press("y")
+        assert await _until(pilot, lambda: engine.get_vm("vm-ultra", "rg-demo").power == "deallocated")
+    engine.close()
+
+
+async def test_a_pick_among_more_rows_than_the_palette_lists_goes_to_their_pane(tmp_path, every_pane_big,
+                                                                                 monkeypatch):
+    """An action with more rows to pick from than PICK_MAX goes to their pane, where its filter runs in a
+    thread, and says how to pick; nothing runs yet."""
+    monkeypatch.setattr(main_screen, "PICK_MAX", 2)
+    engine = _open(tmp_path / "home")
+    app = CmkApp(engine, poll=False, frozen=True)
+    async with app.run_test(size=SIZE) as pilot:
+        main = app.main
+        main.pick_and_run("vm.deallocate")  # (three VMs it applies to)
+        assert await _until(pilot, lambda: main._loading is None and main.table.keys)
+        assert main.pane.id == "vms" and app.screen is main
+        said = [n.message for n in app._notifications]
+        assert any("3 rows of the vms pane it applies to" in m and "press d on it" in m for m in said), said
+        assert [v.power for v in engine.list_vms()] == ["deallocated", "running", "running", "running"]
+    engine.close()
