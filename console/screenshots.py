@@ -79,6 +79,25 @@ async def open_dialog(pilot: Pilot, pane: str, name: str, key: str, cls: type):
     return pilot.app.screen
 
 
+async def palette_hits(pilot: Pilot, query: str) -> list[str]:
+    """Type ``query`` in the open command palette; the names of the hits it lists once they all match its last
+    word (each hit's first line: its help text follows)."""
+    from textual.widgets import OptionList
+
+    for ch in query:
+        await pilot.press("space" if ch == " " else ch)
+    options = pilot.app.screen.query_one(OptionList)
+    word = query.split()[-1].lower() if query.split() else ""
+
+    def names() -> list[str]:
+        return [str(options.get_option_at_index(i).prompt).split("\n")[0] for i in range(options.option_count)]
+    for _ in range(200):
+        await pilot.pause(0.02)
+        if options.option_count and all(word in n.lower() for n in names()):
+            break
+    return names()
+
+
 async def disable_key_3072(pilot: Pilot) -> None:
     from .modals.confirm import ConfirmModal
 

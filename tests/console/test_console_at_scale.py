@@ -299,20 +299,6 @@ async def test_many_warnings_from_another_process_are_named_six_and_counted(tmp_
 # ---- the palette's pick on a big pane ---------------------------------------------------------------------------
 
 
-async def _palette_hits(pilot, query: str) -> list[str]:
-    from textual.widgets import OptionList
-
-    for ch in query:
-        await pilot.press("space" if ch == " " else ch)
-    options = pilot.app.screen.query_one(OptionList)
-    for _ in range(200):
-        await pilot.pause(0.02)
-        if options.option_count and all(query.split()[-1].lower() in str(options.get_option_at_index(i).prompt)
-                                        .lower() for i in range(options.option_count)):
-            break
-    return [str(options.get_option_at_index(i).prompt).split("\n")[0] for i in range(options.option_count)]
-
-
 async def test_an_action_picked_in_the_palette_runs_on_its_row_once_a_big_pane_is_listed(tmp_path, every_pane_big):
     """From another pane, the palette's "Deallocate VM…" lists the VMs it applies to; the one picked is on the
     VMs pane, which is listed in a thread: the dialog opens once its rows are in, on that row (before, it found
@@ -320,7 +306,7 @@ async def test_an_action_picked_in_the_palette_runs_on_its_row_once_a_big_pane_i
     from textual.command import CommandPalette
 
     from console.modals.confirm import ConfirmModal
-    from console.screenshots import wait_for_screen
+    from console.screenshots import palette_hits, wait_for_screen
 
     engine = _open(tmp_path / "home")
     app = CmkApp(engine, poll=False, frozen=True)
@@ -329,11 +315,11 @@ async def test_an_action_picked_in_the_palette_runs_on_its_row_once_a_big_pane_i
         assert main.pane.id == "vaults"
         await pilot.press("ctrl+p")
         await wait_for_screen(pilot, CommandPalette)
-        hits = await _palette_hits(pilot, "deallocate")
+        hits = await palette_hits(pilot, "deallocate")
         assert "Deallocate VM…" in hits, hits
         await pilot.press("enter")
         await wait_for_screen(pilot, CommandPalette)  # which VM
-        hits = await _palette_hits(pilot, "vm-ultra")
+        hits = await palette_hits(pilot, "vm-ultra")
         assert hits == ["Deallocate VM: vm-ultra"], hits
         await pilot.press("enter")
         await wait_for_screen(pilot, ConfirmModal)
