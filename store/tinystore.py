@@ -227,9 +227,15 @@ def _lengths_in(whole: bytes, keys: list[str], names: list[str], first: int) -> 
 
 
 def _plain_keys(keys: list[str]) -> bool:
-    """Whether none of ``keys`` has a character JSON escapes (``"``, ``\\``, controls) or one outside ASCII."""
+    """Whether none of ``keys`` has a character JSON escapes (``"``, ``\\``, controls) or one outside ASCII:
+    deleting every character that needs no escape (one C pass, ``bytes.translate``) leaves nothing. (Encoding
+    them all and comparing took two and a half times as long: 0.2 s of a 100,000-resource import.)"""
     joined = "".join(keys)
-    return joined.isascii() and json.encoder.encode_basestring_ascii(joined) == f'"{joined}"'
+    return joined.isascii() and not joined.encode("ascii").translate(None, _PLAIN_BYTES)
+
+
+_PLAIN_BYTES = bytes(range(0x20, 0x7F)).replace(b'"', b"").replace(b"\\", b"")
+"""The ASCII characters JSON writes as they are (what ``json.encoder.encode_basestring_ascii`` escapes is the rest)."""
 
 
 _BULK_WHOLE: list = []  # (orjson.dumps, its options for a shard, for one document alone), once imported

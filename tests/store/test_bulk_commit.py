@@ -344,3 +344,13 @@ def test_a_bulk_commit_encodes_each_document_as_a_commit_does(tmp_path):
     assert TinyStore(tmp_path / "bulk").load() == {"t": docs}
     a.close()
     b.close()
+
+
+def test_keys_are_plain_exactly_where_the_standard_encoder_writes_them_as_they_are():
+    """A bulk shard reads its documents' lengths off its text only where no key needs escaping
+    (tinystore._plain_keys): every character up to U+02FF, alone and among plain keys, as the encoder says."""
+    for code in range(0x300):
+        key = f"/subscriptions/x/{chr(code)}"
+        as_is = json.encoder.encode_basestring_ascii(key) == f'"{key}"'
+        assert tinystore_mod._plain_keys(["/a", key, "/z"]) is as_is, hex(code)
+    assert tinystore_mod._plain_keys([]) is True
