@@ -59,6 +59,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -324,6 +325,30 @@ def _bulk_encoder():
         return out if out.isascii() else standard(doc)
     _BULK_ENCODER.append(encode)
     return encode
+
+
+_INDEX_PLACE = re.compile(r'":\[(\d+),(\d+)\]')
+"""Where an index entry (``"key":[offset,length]``) gives its numbers: after a key, which holds no ``"``."""
+
+
+def _index_moved(index: str, moves: list[tuple[int, int]]) -> str:
+    """:func:`_shard_text`'s ``index`` of a body whose late values were filled in: ``moves`` gives, in order, the
+    place in the body (before) of each placeholder and how much longer its value is; each document's offset
+    moves by the growth before it, its length by the growth within it."""
+    if not moves:
+        return index
+    from bisect import bisect_left
+
+    base = len(_tag_prefix("0" * 16))  # (the offsets are the file's: the body follows the tag's prefix)
+    places = [at + base for at, _grew in moves]
+    grown = [0, *accumulate(grew for _at, grew in moves)]
+    parts = _INDEX_PLACE.split(index)  # name, offset, length, ",name", offset, length, ..., ""
+    for i in range(1, len(parts) - 1, 3):
+        at, n = int(parts[i]), int(parts[i + 1])
+        before, within = bisect_left(places, at), bisect_left(places, at + n)
+        parts[i] = f'":[{at + grown[before]},{n + grown[within] - grown[before]}]'
+        parts[i + 1] = ""
+    return "".join(parts)
 
 
 def _shard_sealed(body: str | bytearray, index: str) -> tuple[bytes, bytes]:
@@ -1121,15 +1146,16 @@ class TinyStore:
 
         ``late``: values that are still being computed while the commit serialises (an import's wrapped data
         keys, wrapped in another process), an object with ``tables`` (the tables whose documents hold
-        placeholders of them, each as long as its value), ``wait()`` (blocks until every value is known;
-        what it raises aborts the commit, nothing is written) and ``fill(buf)`` (replaces the placeholders
-        in a serialised shard's ASCII bytes, a bytearray, in place). The shards of those tables are serialised with the others, then, once
+        placeholders of them, no longer than their values), ``wait()`` (blocks until every value is known;
+        what it raises aborts the commit, nothing is written) and ``fill(buf)`` (a serialised shard's ASCII
+        bytes, a bytearray, with the placeholders replaced, and where each one grew: ``[(place in buf,
+        growth)]`` in order; :func:`_index_moved` moves the index's offsets by them). The shards of those tables are serialised with the others, then, once
         ``wait()`` has returned, filled, tagged and written; ``wait()`` is called before anything is made
         durable, also when those tables have nothing to write. A ``late`` that has ``hand_over(write, jobs)``
         shares those shards with the process that holds the values, once ``wait()`` has returned (called as soon
         as ``ready()`` says it would not wait, between two of the other shards, or after them): each one that
         ``room()`` says it can take at once is handed over (it fills it in and runs ``write(path, filled
-        bytearray, index)``, :func:`_write_late_shard`, for each ``(path, ASCII bytes, index)`` of ``jobs``),
+        bytes, index, moves)``, :func:`_write_late_shard`, for each ``(path, ASCII bytes, index)`` of ``jobs``),
         the others are filled and written here; ``handed()`` then waits for it and gives the paths written, or
         raises what failed there (the commit is abandoned); ``abandon()`` stops it (this
         process failed first: nothing more is written in the staging directory, which is then removed)."""
@@ -1260,8 +1286,8 @@ class TinyStore:
                     dst, body, index = job
                     raw = bytearray(body)
                     del job, body
-                    late.fill(raw)
-                    prefix, raw, index_bytes = _shard_parts(raw, index)
+                    raw, moves = late.fill(raw)
+                    prefix, raw, index_bytes = _shard_parts(raw, _index_moved(index, moves))
                     self._write_shard_files(dst, (prefix, raw), index_bytes, written)
                 written.extend(late.handed())
             else:
@@ -1272,8 +1298,8 @@ class TinyStore:
                     for i, (dst, body, index) in enumerate(texts):
                         raw = bytearray(body)
                         texts[i] = body = None
-                        late.fill(raw)
-                        self._write_shard_files(dst, *_shard_sealed(raw, index), written)
+                        raw, moves = late.fill(raw)
+                        self._write_shard_files(dst, *_shard_sealed(raw, _index_moved(index, moves)), written)
             if helper is not None:
                 written.extend(helper.join())
         except BaseException:
@@ -2028,13 +2054,15 @@ def _leftovers(home: str, prefix: str) -> list[str]:
         return []
 
 
-def _write_late_shard(dst: str, raw: bytearray, index: str) -> list[str]:
+def _write_late_shard(dst: str, raw: bytes | bytearray, index: str, moves: list[tuple[int, int]] = ()
+                      ) -> list[str]:
     """Write a shard whose late values were filled in (``raw``: its body's ASCII bytes, :func:`_shard_text`'s
-    ``index``), tagged as :func:`_shard_sealed` tags it, not synced: what the process that holds the late values
-    runs for each shard handed to it (``late.hand_over``, see :meth:`TinyStore.bulk_commit`). Returns the paths
-    written that the commit syncs."""
+    ``index`` of the body before, ``moves``: where the filling grew it, :func:`_index_moved`), tagged as
+    :func:`_shard_sealed` tags it, not synced: what the process that holds the late values runs for each shard
+    handed to it (``late.hand_over``, see :meth:`TinyStore.bulk_commit`). Returns the paths written that the
+    commit syncs."""
     out: list[str] = []
-    prefix, raw, index_bytes = _shard_parts(raw, index)
+    prefix, raw, index_bytes = _shard_parts(raw, _index_moved(index, moves))
     TinyStore._write_shard_files(dst, (prefix, raw), index_bytes, out)
     return out
 

@@ -919,9 +919,13 @@ def test_the_import_wraps_from_the_end_while_the_worker_goes_on_and_the_values_s
         w.wait()
         flat = [h for held in holders for h in held]
         buf = bytearray(("[" + ",".join(f'"{h}"' for h in flat) + "]").encode())
-        w.fill(buf)
+        filled, moves = w.fill(buf)
     (values,) = got
-    assert json.loads(buf) == values and [len(h) for h in flat] == [len(v) for v in values]
+    assert json.loads(filled) == values
+    # each placeholder is as short as any other; where it was and how much its value grew
+    assert len({len(h) for h in flat}) == 1 and [grew for _at, grew in moves] == [len(v) - len(h) for h, v in
+                                                                                  zip(flat, values)]
+    assert [at for at, _grew in moves] == [m.start() + 1 for m in re.finditer(rb'"~', bytes(buf))]
     # each resource: its wraps, then its host copy, which holds the data keys the wraps open to
     sealer, at, deks_of = crypto.Sealer(host), 0, []
     for (pubs, aad), held in zip(items, holders):
@@ -1315,9 +1319,8 @@ def test_shards_handed_to_the_worker_go_through_the_memory_file_again_from_its_s
                 w.hand_over(_write_late_shard, [job])
             else:  # as the store does: filled and written here
                 path, body, index = job
-                buf = bytearray(body)
-                w.fill(buf)
-                mine += _write_late_shard(path, buf, index)
+                filled, moves = w.fill(bytearray(body))
+                mine += _write_late_shard(path, filled, index, moves)
         theirs = w.handed()
         assert w._shm_at <= _wraps.SHM_RING  # (it went round: ~40 KB handed over)
     assert sorted(theirs + mine) == sorted(expected) and theirs

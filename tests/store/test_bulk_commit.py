@@ -119,33 +119,43 @@ def test_a_failed_bulk_write_leaves_the_old_state_and_no_staging_directory(home,
 
 class Late:
     """Values still being computed when the commit serialises (``bulk_commit(late=...)``): the documents hold
-    ``<<i>>`` placeholders, padded to their value's length."""
+    ``<<i>>`` placeholders, shorter than their values (``padded``: as long)."""
 
-    def __init__(self, values: list[str], fail: BaseException | None = None) -> None:
+    def __init__(self, values: list[str], fail: BaseException | None = None, padded: bool = False) -> None:
         self.tables = {"disks"}
-        self.values, self.fail, self.waited = values, fail, 0
+        self.values, self.fail, self.waited, self.padded = values, fail, 0, padded
 
     def holder(self, i: int) -> str:
         text = f"<<{i:04d}>>"
-        return text + "~" * (len(self.values[i]) - len(text))
+        return text + "~" * (len(self.values[i]) - len(text)) if self.padded else text
 
     def wait(self) -> None:
         self.waited += 1
         if self.fail is not None:
             raise self.fail
 
-    def fill(self, buf: bytearray) -> None:
+    def fill(self, buf: bytearray) -> tuple[bytes, list[tuple[int, int]]]:
         assert self.waited, "filled before waiting"
+        parts, moves, pos = [], [], 0
         at = buf.find(b"<<")
         while at >= 0:
-            value = self.values[int(buf[at + 2:at + 6])].encode()
-            buf[at:at + len(value)] = value
-            at = buf.find(b"<<", at + len(value))
+            i = int(buf[at + 2:at + 6])
+            value = self.values[i].encode()
+            n = len(self.holder(i))
+            parts += (bytes(buf[pos:at]), value)
+            moves.append((at, len(value) - n))
+            pos = at + n
+            at = buf.find(b"<<", pos)
+        parts.append(bytes(buf[pos:]))
+        return b"".join(parts), moves
 
 
-def test_late_values_are_filled_in_and_the_files_are_those_of_the_final_documents(tmp_path):
+@pytest.mark.parametrize("padded", [False, True], ids=["short placeholders", "placeholders as long"])
+def test_late_values_are_filled_in_and_the_files_are_those_of_the_final_documents(tmp_path, padded):
+    """The shards of documents holding placeholders, filled in once the values are known, are the files of the
+    final documents: the same bytes, tags and indexes (moved by the values' growth), read back through them."""
     values = [f"wrapped-{i}-" + "x" * (20 + i % 7) for i in range(300)]
-    late = Late(values)
+    late = Late(values, padded=padded)
     held = {k: dict(d, layers=[{"kid": "k", "wrapped": late.holder(i)}]) for i, (k, d) in
             enumerate(disk(i) for i in range(300))}
     final = {k: dict(d, layers=[{"kid": "k", "wrapped": values[i]}]) for i, (k, d) in
@@ -156,8 +166,8 @@ def test_late_values_are_filled_in_and_the_files_are_those_of_the_final_document
     assert late.waited == 1
     assert state_files(tmp_path / "late") == state_files(tmp_path / "final")  # shards, tags and indexes
     again = TinyStore(tmp_path / "late")
-    key = disk(7)[0]
-    assert again.load_doc("disks", key) == final[key]  # read through the index: the offsets hold
+    for key in (disk(0)[0], disk(7)[0], disk(299)[0]):
+        assert again.load_doc("disks", key) == final[key]  # read through the index: the offsets hold
     for s in (a, b, again):
         s.close()
 
