@@ -62,7 +62,7 @@ class Field:
 def _select(f: Field, wid: str) -> Select:
     opts = [(label, value) for label, value in f.options]
     values = [v for _, v in opts]
-    value = f.value if f.value in values else (values[0] if values else Select.BLANK)
+    value = f.value if f.value in values else (values[0] if values else Select.NULL)
     return Select(opts, value=value, allow_blank=not opts, id=wid, compact=True)
 
 
@@ -108,7 +108,7 @@ FIELD_KINDS: dict[str, FieldKind] = {
     "int": FieldKind(_input(), lambda w: _whole_number(w.value), typed=True,
                      invalid=lambda v: f"{v!r} is not a whole number" if isinstance(v, str) else None),
     "password": FieldKind(_input(password=True), lambda w: w.value, typed=True),
-    "select": FieldKind(_select, lambda w: None if w.value is Select.BLANK else w.value),
+    "select": FieldKind(_select, lambda w: None if w.value is Select.NULL else w.value),
     "switch": FieldKind(lambda f, wid: FormSwitch(value=bool(f.value), id=wid), lambda w: w.value, inline=True),
     "textarea": FieldKind(lambda f, wid: TextArea(str(f.value or ""), id=wid, classes="field-textarea",
                                                    soft_wrap=True, show_line_numbers=False), lambda w: w.text),
@@ -229,7 +229,8 @@ class FormModal(ModalScreen[Any]):
                 errors[f.name] = invalid
                 continue
             if not f.optional and not kind.inline and (v is None or v == ""):
-                errors[f.name] = "required"
+                errors[f.name] = ("none to choose from yet: create one first" if f.kind == "select" and not f.options
+                                  else "required")
                 continue
             if f.check is not None and not (f.optional and (v is None or v == "")):
                 try:
