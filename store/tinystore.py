@@ -59,7 +59,6 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import sys
 import threading
 import time
@@ -327,14 +326,11 @@ def _bulk_encoder():
     return encode
 
 
-_INDEX_PLACE = re.compile(r'":\[(\d+),(\d+)\]')
-"""Where an index entry (``"key":[offset,length]``) gives its numbers: after a key, which holds no ``"``."""
-
-
 def _index_moved(index: str, moves: list[tuple[int, int]]) -> str:
     """:func:`_shard_text`'s ``index`` of a body whose late values were filled in: ``moves`` gives, in order, the
     place in the body (before) of each placeholder and how much longer its value is; each document's offset
-    moves by the growth before it, its length by the growth within it."""
+    moves by the growth before it, its length by the growth within it. The entries are read as the JSON they
+    are and written again as :func:`_shard_text` writes them (a key may hold any character)."""
     if not moves:
         return index
     from bisect import bisect_left
@@ -342,13 +338,11 @@ def _index_moved(index: str, moves: list[tuple[int, int]]) -> str:
     base = len(_tag_prefix("0" * 16))  # (the offsets are the file's: the body follows the tag's prefix)
     places = [at + base for at, _grew in moves]
     grown = [0, *accumulate(grew for _at, grew in moves)]
-    parts = _INDEX_PLACE.split(index)  # name, offset, length, ",name", offset, length, ..., ""
-    for i in range(1, len(parts) - 1, 3):
-        at, n = int(parts[i]), int(parts[i + 1])
+    esc, out = json.encoder.encode_basestring_ascii, []
+    for key, (at, n) in json.loads("{" + index + "}").items():
         before, within = bisect_left(places, at), bisect_left(places, at + n)
-        parts[i] = f'":[{at + grown[before]},{n + grown[within] - grown[before]}]'
-        parts[i + 1] = ""
-    return "".join(parts)
+        out.append(f"{esc(key)}:[{at + grown[before]},{n + grown[within] - grown[before]}]")
+    return ",".join(out)
 
 
 def _shard_sealed(body: str | bytearray, index: str) -> tuple[bytes, bytes]:

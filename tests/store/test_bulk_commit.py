@@ -364,3 +364,18 @@ def test_keys_are_plain_exactly_where_the_standard_encoder_writes_them_as_they_a
         as_is = json.encoder.encode_basestring_ascii(key) == f'"{key}"'
         assert tinystore_mod._plain_keys(["/a", key, "/z"]) is as_is, hex(code)
     assert tinystore_mod._plain_keys([]) is True
+
+
+def test_an_index_is_moved_by_the_filled_values_growth_whatever_its_keys_hold():
+    """Keys that hold what an index entry looks like, a backslash or text outside ASCII: the index of a shard
+    whose placeholders were filled in, moved by their growth, is the index of the final documents."""
+    import re
+
+    docs = {'/d/a":[1,2]': {"id": "x", "w": "<<0>>"}, "/d/b\\": {"id": "y", "w": "<<1>>"}, "/d/\u00e9": {"w": "<<2>>"},
+            "/d/c": {"w": "z"}}
+    values = {"<<0>>": "A" * 10, "<<1>>": "B", "<<2>>": "C" * 21}
+    body, index = tinystore_mod._shard_text("disks", docs, bulk=True)
+    moves = [(m.start(), len(values[m.group().decode()]) - len(m.group())) for m in re.finditer(rb"<<\d>>", bytes(body))]
+    final = {k: dict(d, w=values.get(d["w"], d["w"])) for k, d in docs.items()}
+    assert tinystore_mod._index_moved(index, moves) == tinystore_mod._shard_text("disks", final, bulk=True)[1]
+    assert tinystore_mod._index_moved(index, []) is index
