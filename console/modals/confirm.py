@@ -16,7 +16,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from ..rows import shorten
 from ..widgets.footer import KeyFooter
-from ..widgets.util import escape, freeze_cursors, release_keys
+from ..widgets.util import escape, dialog_opened, release_keys
 
 _MARKS = (
     ("refused:", "x", "$text-error"),
@@ -101,7 +101,7 @@ class ConfirmModal(ModalScreen[bool]):
         yield from ()
 
     def on_mount(self) -> None:
-        freeze_cursors(self)
+        dialog_opened(self)
         self.initial_focus()
         release_keys(self)
 

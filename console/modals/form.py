@@ -27,7 +27,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static, Switch, TextArea
 
 from ..widgets.footer import KeyFooter
-from ..widgets.util import escape, freeze_cursors, hold_keys, release_keys
+from ..widgets.util import escape, dialog_opened, hold_keys, release_keys
 
 
 class Declined:
@@ -197,7 +197,7 @@ class FormModal(ModalScreen[Any]):
         yield KeyFooter()  # its own keys (esc, ctrl+s): the main screen's footer under it is hidden
 
     def on_mount(self) -> None:
-        freeze_cursors(self)
+        dialog_opened(self)
         self.query_one("#form-progress").display = False
         self._validate()
         visible = [f for f in self.spec.fields if self.query_one(f"#row-{f.name}").display]

@@ -21,7 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, ProgressBar, Static, Switch
 
 from ..widgets.footer import KeyFooter
-from ..widgets.util import escape, freeze_cursors
+from ..widgets.util import escape, dialog_opened
 from .form import FormSwitch
 
 PROGRESS_AFTER = 1.0
@@ -93,7 +93,7 @@ class ImportModal(ModalScreen[None]):
         yield KeyFooter()  # its own keys: the main screen's footer under it is hidden
 
     def on_mount(self) -> None:
-        freeze_cursors(self)
+        dialog_opened(self)
         self.query_one("#import-progress").display = False
         self.query_one("#import-paths", Input).focus()
         self._show_command()

@@ -18,6 +18,14 @@ def freeze_cursors(screen: Screen) -> None:
             area.cursor_blink = False
 
 
+def dialog_opened(screen: Screen) -> None:
+    """What every dialog does as it opens: :func:`freeze_cursors`, and the toasts of what came before it are
+    cleared: the dialog is where the eyes go, and at 80x24 they covered half of it (the what-if of a key's
+    disable, under the toasts of the VM created a moment before). What the dialog's own flow says comes after."""
+    freeze_cursors(screen)
+    screen.app.clear_notifications()
+
+
 class KeyScroll(VerticalScroll):
     """A scrolling panel read with the keys the rest of the console uses: j/k (and the arrows) a line, g/G the top and
     the bottom. Each key moves it at once, from where the keys before it left it: Textual's own line scroll is

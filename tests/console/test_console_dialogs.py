@@ -295,3 +295,20 @@ async def test_the_grant_form_shows_its_az_preview_whole_and_wrapped_at_80x24():
         assert fully_visible(az) and az.region.width <= 76 and az.region.height >= 3  # wrapped within the dialog
         drawn = " ".join(" ".join(az.render_line(y).text.split()) for y in range(az.region.height))
         assert drawn == " ".join(said.split())  # every word of it drawn, none cut
+
+
+@pytest.mark.parametrize("key, cls", [("e", ConfirmModal), ("n", FormModal)], ids=["confirm", "form"])
+async def test_a_dialog_opens_clear_of_the_toasts_before_it_and_shows_its_own(key, cls):
+    """The toasts of what came before a dialog are cleared as it opens (at 80x24 they covered half of it);
+    what is said once it is open shows."""
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        app.notify("vm-new created (and two disks)", title="Create VM")
+        await pilot.pause()
+        assert len(app._notifications) == 1
+        dialog = await open_dialog(pilot, "keys", "key-3072", key, cls)
+        assert list(app._notifications) == []
+        app.notify("said while the dialog is open")
+        await pilot.pause()
+        assert [n.message for n in app._notifications] == ["said while the dialog is open"]
+        assert app.screen is dialog
