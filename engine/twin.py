@@ -176,7 +176,7 @@ def _read_shape():
     image read, ``osProfile.adminUsername``,
     ``creationData.createOption`` and ``.sourceResourceId``); a field of another type than that (a data disk
     that is a string, say) makes the file be parsed whole instead. Of a 100,000-resource capture, the VMs' and
-    disks' files: 0.42 s instead of 0.59 s, 135,900 pages touched instead of 86,000."""
+    disks' files: 0.42 s instead of 0.59 s, 86,000 pages touched instead of 135,900."""
     from typing import TypedDict
 
     ref = TypedDict("_Ref", {"id": Any}, total=False)
