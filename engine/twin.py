@@ -22,6 +22,7 @@ import contextlib
 import base64
 import json
 import os
+import stat
 from datetime import datetime as _datetime
 from typing import Any, Callable, Iterable
 
@@ -84,12 +85,46 @@ def read_file(path: str | os.PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> An
         raise ImportInputError(f"{name}: {size:,} bytes is over the limit of {max_bytes:,} bytes "
                                f"({max_bytes // 1024 ** 2} MiB); split the capture (--first 1000 pages of the "
                                f"Resource Graph query, one file per az command)")
+    mapped = _mapped(name, max_bytes) if size >= MAP_MIN_BYTES else None
+    if mapped is not None:
+        try:
+            return parse_text(mapped, name)
+        finally:
+            mapped.close()
     try:
         with open(name, "rb") as f:
             raw = f.read(max_bytes + 1)
     except OSError as e:
         raise ImportInputError(f"{name}: cannot read it ({e.strerror or e})") from None
     return parse_text(raw, name)
+
+
+MAP_MIN_BYTES = 1 << 20
+"""Input files of this size or more are parsed from a read-only map of the file (:func:`_mapped`)."""
+
+
+def _mapped(name: str, max_bytes: int):
+    """A read-only map of the regular file ``name`` (at most ``max_bytes``), parsed in place of a copy read into
+    memory: the parser reads the system's cached pages of the file itself. Of a 270 MB capture, 0.11 s of the
+    parse's 0.55 s went to copying it into 63,000 new pages, each given zeroed by the system first. None where
+    the file cannot be mapped (not a regular file, a system without maps): it is then read. (A file cut
+    shorter by another program while it is parsed ends the process: the import is one transaction, so its
+    home is unchanged.)"""
+    try:
+        import mmap
+
+        fd = os.open(name, os.O_RDONLY)
+    except (ImportError, OSError):
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or not 0 < st.st_size <= max_bytes:
+            return None
+        return mmap.mmap(fd, st.st_size, access=mmap.ACCESS_READ)
+    except (OSError, ValueError, OverflowError):
+        return None
+    finally:
+        os.close(fd)
 
 
 class _NotANumber(Exception):
@@ -193,15 +228,16 @@ def _read_shape():
     return list[TypedDict("_Item", fields, total=False) | None]
 
 
-def parse_text(raw: bytes | str, name: str = "<input>") -> Any:
-    if isinstance(raw, bytes):
-        if raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]  # PowerShell's Out-File writes a byte order mark
+def parse_text(raw: bytes | bytearray | memoryview | str, name: str = "<input>") -> Any:
+    """The JSON of an input file's text or bytes (or any object that gives its bytes, a map of the file)."""
+    if not isinstance(raw, str):
+        if raw[:3] == b"\xef\xbb\xbf":
+            raw = memoryview(raw)[3:]  # PowerShell's Out-File writes a byte order mark
         decode, decode_read, other_type = _fast_decoders()
         if decode is not None:
             try:
                 with _no_cycle_collection():
-                    if raw[:64].lstrip()[:1] == b"[":  # a list of items: only the fields the import reads
+                    if bytes(raw[:64]).lstrip()[:1] == b"[":  # a list of items: only the fields the import reads
                         try:
                             return decode_read(raw)
                         except other_type:
@@ -210,7 +246,7 @@ def parse_text(raw: bytes | str, name: str = "<input>") -> Any:
             except _FAST_REFUSED:
                 pass
         try:
-            raw = raw.decode("utf-8")
+            raw = str(raw, "utf-8")
         except UnicodeDecodeError as e:
             raise ImportInputError(f"{name}: not UTF-8 text (byte {e.start}); expected the JSON an az command "
                                    f"prints with -o json") from None

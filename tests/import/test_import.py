@@ -472,6 +472,33 @@ def test_files_over_the_limit_are_refused_before_reading(tmp_path):
         twin.read_file(tmp_path / "absent.json")
 
 
+def test_a_large_file_is_parsed_from_a_map_of_it_as_from_its_bytes(tmp_path, monkeypatch):
+    """Files of MAP_MIN_BYTES or more are parsed from a map of the file (no copy read into memory): the same
+    values as its bytes give, a byte order mark skipped, broken JSON and bytes that are not UTF-8 refused the same
+    way, and the map closed after the parse."""
+    items = [{"id": f"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/d{i}", "name": f"d{i}",
+              "tags": {"k": "é" * 3}} for i in range(12000)]
+    text = json.dumps(items, ensure_ascii=False).encode()
+    assert len(text) >= twin.MAP_MIN_BYTES
+    plain, bom = tmp_path / "disks.json", tmp_path / "bom.json"
+    plain.write_bytes(text)
+    bom.write_bytes(b"\xef\xbb\xbf" + text)
+    maps = []
+    real = twin._mapped
+    monkeypatch.setattr(twin, "_mapped", lambda name, limit: maps.append(real(name, limit)) or maps[-1])
+    assert twin.read_file(plain) == twin.parse_text(text) == json.loads(text)
+    assert twin.read_file(bom) == json.loads(text)
+    assert len(maps) == 2 and all(m is not None and m.closed for m in maps)
+    broken = tmp_path / "broken.json"
+    broken.write_bytes(text[:-1])
+    with pytest.raises(twin.ImportInputError, match="broken.json: not valid JSON"):
+        twin.read_file(broken)
+    latin = tmp_path / "latin.json"
+    latin.write_bytes(text.replace("é".encode(), b"\xe9"))
+    with pytest.raises(twin.ImportInputError, match="latin.json: not UTF-8 text"):
+        twin.read_file(latin)
+
+
 def test_a_home_with_state_is_refused_without_merge(tmp_path, capsys):
     home = _state_home(tmp_path, capsys)
     before = home_bytes(home)
