@@ -536,8 +536,10 @@ def bench_import(n: int) -> None:
     RESULTS["import_100k_vs_floor"] = round(total / floor, 3)
 
 
-IMPORT_ROUNDS = 3
-"""Pairs of floor and import the import step measures (the median pair is reported)."""
+IMPORT_ROUNDS = 5
+"""Pairs of floor and import the import step measures (the median pair is reported). Five, not three: the
+floor's key generation is a random search for primes (four RSA-3072 stand-ins took 0.3 to 0.7 s), which
+alone moved a pair's ratio by a fifth; the median of three moved with it."""
 
 _FRESH = "CMKLAB_BENCH_FRESH_PROCESS"
 """Set in a step's own process (see :func:`_in_fresh_process`)."""
