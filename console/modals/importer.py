@@ -171,7 +171,14 @@ class ImportModal(ModalScreen[None]):
 
     def _reveal_progress(self) -> None:
         if self.running:
-            self.query_one("#import-progress").display = True
+            self._show_in_view(self.query_one("#import-progress"))
+
+    def _show_in_view(self, widget) -> None:
+        """Show ``widget`` and bring it into view: on a small terminal (80x24) the dialog's body scrolls, and the
+        progress and the summary come after the form."""
+        if not widget.display:
+            widget.display = True
+        self.call_after_refresh(widget.scroll_visible, animate=False, top=True)
 
     def _progress(self, stage: str, done: int, total: int) -> None:
         """From the worker: at most ten updates a second reach the screen."""
@@ -185,8 +192,9 @@ class ImportModal(ModalScreen[None]):
         self.query_one("#import-stage", Label).update(f"importing: {escape(stage)} ({done:,} of {total:,})")
         bar = self.query_one("#import-bar", ProgressBar)
         bar.update(total=max(total, 1), progress=min(done, total))
-        if time.monotonic() - self.started >= PROGRESS_AFTER:
-            self.query_one("#import-progress").display = True
+        progress = self.query_one("#import-progress")
+        if not progress.display and time.monotonic() - self.started >= PROGRESS_AFTER:
+            self._show_in_view(progress)
 
     @work(thread=True, exclusive=True, group="import", exit_on_error=False, description="import a twin")
     def _run(self, paths: list[str], merge: bool, partial: bool) -> None:
@@ -219,6 +227,7 @@ class ImportModal(ModalScreen[None]):
             self.query_one("#import-stage", Label).update("imported")
             bar = self.query_one("#import-bar", ProgressBar)
             bar.update(total=bar.total or 1, progress=bar.total or 1)
+            self._show_in_view(self.query_one("#import-progress"))  # ("imported", and what was modelled under it)
         record = getattr(self.app, "record_import", None)
         if record is not None:
             record(command_line(paths, merge, partial), error is None, error, report)

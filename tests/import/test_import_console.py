@@ -145,6 +145,51 @@ async def test_at_80x24_a_refused_import_is_in_view_and_notified():
         assert any(n.severity == "error" and "holds state" in str(n.message) for n in app._notifications)
 
 
+async def test_at_80x24_the_progress_and_the_summary_are_in_view(monkeypatch):
+    """At 80x24 the dialog's body scrolls and the progress comes after the form: while the import runs its bar
+    is brought into view (it was below the fold: the dialog looked frozen for the import's seconds), and once
+    it is done, "imported" and the first line of what was modelled."""
+    import threading
+
+    from console.modals import importer
+
+    monkeypatch.setattr(importer, "PROGRESS_AFTER", 0.0)
+    told, go = threading.Event(), threading.Event()
+    real = twin.import_files
+
+    def slow(engine, paths, **kw):
+        kw["progress"]("reading", 1, 4)
+        told.set()
+        go.wait(10)
+        return real(engine, paths, **kw)
+
+    monkeypatch.setattr(twin, "import_files", slow)
+    app = make_app(Engine.in_memory(seed=3))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_import(" ".join(FILES))
+        await pilot.pause()
+        modal = app.screen
+        await pilot.click("#submit")
+        for _ in range(50):
+            await pilot.pause(0.02)
+            if told.is_set() and modal.query_one("#import-bar").progress:
+                break
+        await pilot.pause()
+
+        def in_view(widget) -> bool:
+            body = modal.query_one("#dialog-body")
+            return widget.display and body.region.y <= widget.region.y < body.region.bottom
+
+        assert modal.running and in_view(modal.query_one("#import-bar"))
+        go.set()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.pause()
+        assert modal.error is None and not modal.running
+        assert in_view(modal.query_one("#import-stage")) and in_view(modal.query_one("#import-summary"))
+        assert "imported" in str(modal.query_one("#import-stage").render())
+
+
 async def test_import_dialog_on_a_read_only_console_refuses():
     app = make_app(read_only=True)
     async with app.run_test(size=(120, 40)) as pilot:
