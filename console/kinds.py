@@ -110,7 +110,7 @@ def _key_lines(engine, idx: Index, k, only_version: str | None = None) -> list[L
             out.append((f"    set {d.name} uses it", "accent"))
         if res:
             vms = sorted({vm.name for r in res if r.kind == "disk" for vm in [engine.vm_of_disk(r.id)] if vm})
-            out.append((f"    wraps the data keys of {len(res)} resource(s)"
+            out.append((f"    wraps the data keys of {len(res):,} resource(s)"
                         + (f"; VMs: {', '.join(vms[:8])}" + (" …" if len(vms) > 8 else "") if vms else ""), ""))
     sets = idx.des_by_key.get(k.id.lower(), [])
     if not sets and only_version is None:
@@ -155,7 +155,7 @@ def _des_lines(engine, idx: Index, d) -> list[Line]:
         out.append((f"  automatic rotation failed: {shorten(d.auto_key_rotation_error.get('message'))}", "bad"))
     res = idx.res_by_des.get(d.id, [])
     stale = [r for r in res if r.layers and r.layers[0]["kid"] != d.key_url]
-    out.append((f"  {len(res)} resource(s) use it" + (f"; {len(stale)} still on an older key version"
+    out.append((f"  {len(res):,} resource(s) use it" + (f"; {len(stale):,} still on an older key version"
                                                         if stale else ""), "warn" if stale else ""))
     return out
 
@@ -170,7 +170,7 @@ def _vault_lines(engine, idx: Index, v) -> list[Line]:
         out.append((f"  deleted {when(v.deleted_date)}; purged automatically {when(v.scheduled_purge_date)}; "
                     "every key in it is unusable until it is recovered", "bad"))
     sets = engine.list_des(where=lambda d: d.source_vault_id.lower() == v.id.lower())
-    out.append((f"  backs {len(sets)} disk encryption set(s)" + (": " + ", ".join(d.name for d in sets)
+    out.append((f"  backs {len(sets):,} disk encryption set(s)" + (": " + ", ".join(d.name for d in sets)
                                                                  if sets else ""), "accent" if sets else "dim"))
     return out
 

@@ -79,32 +79,32 @@ class Impact:
 
         out = []
         if self.vms_stopping:
-            out.append(f"{len(self.vms_stopping)} VM(s) will stop: {names(self.vms_stopping)}")
+            out.append(f"{len(self.vms_stopping):,} VM(s) will stop: {names(self.vms_stopping)}")
         if self.vms_at_risk:
-            out.append(f"{len(self.vms_at_risk)} VM(s) with ultra disks keep running but will not start after "
+            out.append(f"{len(self.vms_at_risk):,} VM(s) with ultra disks keep running but will not start after "
                        f"deallocation: {names(self.vms_at_risk)}")
         if self.vms_not_restartable:
             why = f" ({self.not_restartable_why})" if self.not_restartable_why else ""
-            out.append(f"{len(self.vms_not_restartable)} VM(s) will not start again after deallocation{why}: "
+            out.append(f"{len(self.vms_not_restartable):,} VM(s) will not start again after deallocation{why}: "
                        f"{names(self.vms_not_restartable)}")
         for vault, perms in self.own_access_lost.items():
             out.append(f"you ({self.own_name or 'the signed-in principal'}) lose your own access to vault {vault}: "
                        f"key permissions {', '.join(perms)}; Azure refuses you those operations on its keys until a "
                        "policy or role grants them again (cmklab's operator keeps managing the home, O7)")
         if self.sets_broken:
-            out.append(f"{len(self.sets_broken)} disk encryption set(s) can no longer use their key: "
+            out.append(f"{len(self.sets_broken):,} disk encryption set(s) can no longer use their key: "
                        f"{names(self.sets_broken)}")
         if self.unreadable:
-            out.append(f"{len(self.unreadable)} resource(s) become unreadable: {names(self.unreadable)}")
+            out.append(f"{len(self.unreadable):,} resource(s) become unreadable: {names(self.unreadable)}")
         if self.lost_forever:
-            out.append(f"{len(self.lost_forever)} resource(s) lost for good (crypto-shredded): "
+            out.append(f"{len(self.lost_forever):,} resource(s) lost for good (crypto-shredded): "
                        f"{names(self.lost_forever)}")
         if self.rewrapped:
-            out.append(f"{len(self.rewrapped)} data key(s) re-wrapped (data and VMs untouched)")
+            out.append(f"{len(self.rewrapped):,} data key(s) re-wrapped (data and VMs untouched)")
         if self.readable_again:
-            out.append(f"{len(self.readable_again)} resource(s) readable again: {names(self.readable_again)}")
+            out.append(f"{len(self.readable_again):,} resource(s) readable again: {names(self.readable_again)}")
         if self.vms_startable_again:
-            out.append(f"{len(self.vms_startable_again)} VM(s) become startable (nothing starts by itself): "
+            out.append(f"{len(self.vms_startable_again):,} VM(s) become startable (nothing starts by itself): "
                        f"{names(self.vms_startable_again)}")
         if self.vms_starting:
             out.append(f"VM(s) start: {names(self.vms_starting)}")

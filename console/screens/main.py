@@ -619,15 +619,15 @@ class MainScreen(Screen):
         if not pattern or not hidden:
             return self.pane.empty
         noun = ROW_NOUNS.get(self.pane.id, self.pane.id)
-        return f"no {noun} match the filter {pattern!r} ({hidden} hidden): esc clears it"
+        return f"no {noun} match the filter {pattern!r} ({hidden:,} hidden): esc clears it"
 
     def _update_title(self, shown: int) -> None:
         total = len(self.rows_by_key)
         pattern = self.filters.get(self.pane.id, "")
         # what the user typed is a value of the template, never read as markup (a '[' or a final '\\' in a regex)
-        text = f"[b]$title[/b]  [dim]{total} row{'s' if total != 1 else ''}"
+        text = f"[b]$title[/b]  [dim]{total:,} row{'s' if total != 1 else ''}"
         if pattern:
-            text += f", filter [/dim][$text-warning]/$pattern[/][dim] → {shown}"
+            text += f", filter [/dim][$text-warning]/$pattern[/][dim] → {shown:,}"
         if self._loading == self.pane.id:
             text += ", reading …"
         elif pattern and self._token_done != self._token:

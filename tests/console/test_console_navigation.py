@@ -715,3 +715,15 @@ async def test_a_key_typed_right_after_a_forms_enter_goes_to_the_confirmation_th
         assert not any(isinstance(s, (FormModal, ConfirmModal)) for s in app.screen_stack)
         des = next(d for d in app.engine.list_des() if d.name == "des-cmk")
         assert des.key_url.rstrip("/").lower() == str(other).rstrip("/").lower()
+
+
+async def test_the_title_counts_rows_with_thousands_separators():
+    """A twin's pane of 20,003 VMs said "20003 rows" where every other figure of the console reads 20,003."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        main = app.main
+        main.rows_by_key = {str(i): None for i in range(12345)}
+        main.filters[main.pane.id] = "vm"
+        main._update_title(1234)
+        await pilot.pause()
+        assert "12,345 rows, filter /vm → 1,234" in title_text(app)

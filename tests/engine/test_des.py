@@ -624,6 +624,6 @@ def test_impact_lines_cap_names_and_say_how_many_more():
 
     impact = Impact("set_key_attributes", vms_stopping=[f"vm{i}" for i in range(1500)], modified=["key k"])
     full, capped = impact.lines(), impact.lines(3)
-    assert full[0].startswith("1500 VM(s) will stop: vm0, vm1, vm2, vm3") and full[0].endswith("vm1499")
-    assert capped == ["1500 VM(s) will stop: vm0, vm1, vm2, … and 1,497 more", "modify: key k"]
+    assert full[0].startswith("1,500 VM(s) will stop: vm0, vm1, vm2, vm3") and full[0].endswith("vm1499")
+    assert capped == ["1,500 VM(s) will stop: vm0, vm1, vm2, … and 1,497 more", "modify: key k"]
     assert impact.lines(1500) == full
