@@ -22,7 +22,8 @@ Build a twin of a real subscription's key topology from the JSON the Azure CLI p
 az group list, keyvault list/show, keyvault key list/list-versions/show, keyvault key rotation-policy
 show, role assignment list --all, disk-encryption-set list, disk list, snapshot list, image list,
 vm list -d, vmss list, and Resource Graph query pages (az graph query). Files may come in any order;
-each item is recognised from its content.
+each item is recognised from its content. A PATH that is a folder stands for its *.json files (the
+capture script writes them into twin/: cmklab import twin).
 
 Key material never leaves Azure: each key version gets generated stand-in material (RSA-2048 unless the
 input shows another size), marked standIn wherever a key is shown; each customer-key disk gets a data key
@@ -261,6 +262,11 @@ def run_import(args: list[str], home=None, seed=None, profile=None, read_only=Fa
         return 2
     from engine import twin
 
+    try:
+        paths = twin.input_files(paths)  # (a folder: its *.json, as the console's dialog takes it)
+    except twin.ImportInputError as err:
+        print(f"ERROR: ({err.code}) {err.message}", file=sys.stderr)
+        return 2
     _keep_freed_memory(paths)
     held: list | None = [] if _ends_process() else None  # (the parsed input: freed by the process's end)
     progress = Progress()

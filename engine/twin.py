@@ -99,6 +99,29 @@ def read_file(path: str | os.PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> An
     return parse_text(raw, name)
 
 
+def folder_files(folder: str | os.PathLike) -> list[str]:
+    """The input files of a folder (what the capture script writes into ``twin/``): its ``*.json``, sorted."""
+    import glob
+
+    return sorted(glob.glob(os.path.join(glob.escape(os.fspath(folder)), "*.json")))
+
+
+def input_files(paths: Iterable[str]) -> list[str]:
+    """The files ``cmklab import PATH ...`` reads: each path that is a folder gives its ``*.json``
+    (:func:`folder_files`), any other is read as a file; :class:`ImportInputError` for a folder without any."""
+    out: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            found = folder_files(path)
+            if not found:
+                raise ImportInputError(f"{path}: a folder without .json files; give the folder the capture script "
+                                       f"wrote (twin/), or the files themselves")
+            out.extend(found)
+        else:
+            out.append(path)
+    return out
+
+
 MAP_MIN_BYTES = 1 << 20
 """Input files of this size or more are parsed from a read-only map of the file (:func:`_mapped`)."""
 

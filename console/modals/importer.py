@@ -20,6 +20,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, ProgressBar, Static, Switch
 
+from engine.twin import folder_files
+
 from ..widgets.footer import KeyFooter
 from ..widgets.util import escape, dialog_opened
 from .form import FormSwitch
@@ -34,7 +36,7 @@ def expand_paths(text: str) -> list[str]:
     for word in shlex.split(text):
         word = os.path.expanduser(word)
         if os.path.isdir(word):
-            out.extend(sorted(glob.glob(os.path.join(word, "*.json"))))
+            out.extend(folder_files(word))
         elif glob.has_magic(word):
             out.extend(sorted(glob.glob(word)) or [word])  # no match: the import names the missing file
         else:

@@ -463,6 +463,30 @@ def test_100_mb_of_noise_is_refused_quickly(tmp_path, capsys):
     assert home_bytes(home) == before
 
 
+def test_a_folder_stands_for_its_json_files(tmp_path, capsys):
+    """`cmklab import twin` (the folder the capture script writes into) imports its *.json as naming them does;
+    a folder without any is a usage error that leaves no home behind."""
+    import shutil
+
+    folder = tmp_path / "twin [1]"  # (a name a glob would read as a pattern)
+    folder.mkdir()
+    for f in FILES:
+        shutil.copy(f, folder)
+    (folder / "notes.txt").write_text("not an input")
+    code, out, err = run(capsys, tmp_path / "a", "import", str(folder), "--json")
+    assert code == 0, err
+    code2, out2, err2 = run(capsys, tmp_path / "b", "import", *FILES, "--json")
+    assert code2 == 0, err2
+    assert json.loads(out)["modelled"] == json.loads(out2)["modelled"]
+    assert sorted(az_json(capsys, tmp_path / "a", "vm", "list", "--query", "[].id")) == \
+        sorted(az_json(capsys, tmp_path / "b", "vm", "list", "--query", "[].id"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, out, err = run(capsys, tmp_path / "c", "import", str(empty))
+    assert code == 2 and "a folder without .json files" in err and str(empty) in err
+    assert not (tmp_path / "c").exists()
+
+
 def test_files_over_the_limit_are_refused_before_reading(tmp_path):
     big = tmp_path / "big.json"
     big.write_text("[" + ",".join(["{}"] * 1000) + "]")
