@@ -90,7 +90,10 @@ def read_file(path: str | os.PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> An
         try:
             return parse_text(mapped, name)
         finally:
-            mapped.close()
+            try:
+                mapped.close()
+            except BufferError:  # a view of it is held by the error being raised: the map closes with it
+                pass
     try:
         with open(name, "rb") as f:
             raw = f.read(max_bytes + 1)

@@ -521,6 +521,9 @@ def test_a_large_file_is_parsed_from_a_map_of_it_as_from_its_bytes(tmp_path, mon
     latin.write_bytes(text.replace("é".encode(), b"\xe9"))
     with pytest.raises(twin.ImportInputError, match="latin.json: not UTF-8 text"):
         twin.read_file(latin)
+    latin.write_bytes(b"\xef\xbb\xbf" + latin.read_bytes())  # (the error names the file, not the map's view)
+    with pytest.raises(twin.ImportInputError, match="latin.json: not UTF-8 text"):
+        twin.read_file(latin)
 
 
 def test_a_home_with_state_is_refused_without_merge(tmp_path, capsys):
