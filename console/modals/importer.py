@@ -178,8 +178,7 @@ class ImportModal(ModalScreen[None]):
     def _show_in_view(self, widget) -> None:
         """Show ``widget`` and bring it into view: on a small terminal (80x24) the dialog's body scrolls, and the
         progress and the summary come after the form."""
-        if not widget.display:
-            widget.display = True
+        widget.display = True
         self.call_after_refresh(widget.scroll_visible, animate=False, top=True)
 
     def _progress(self, stage: str, done: int, total: int) -> None:
