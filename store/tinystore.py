@@ -187,26 +187,29 @@ def _bulk_text(table: str, docs: Mapping[str, dict]) -> tuple[bytes | memoryview
         return _bulk_text_each(table, docs)
     keys = sorted(docs)  # (sorted as json.dumps sorts: by the keys themselves, ASCII here)
     plain_keys = _plain_keys(keys)
-    names = list(map('"{}":'.format, keys)) if plain_keys else \
-        [json.encoder.encode_basestring_ascii(key) + ":" for key in keys]
+    # each entry's name, "key": (a plain key's is its length and three)
+    sizes = list(map((3).__add__, map(len, keys))) if plain_keys else \
+        [len(json.encoder.encode_basestring_ascii(key)) + 1 for key in keys]
     head = len(json.encoder.encode_basestring_ascii(table)) + 2  # ("table":{)
-    lengths = _lengths_in(whole, keys, names, 1 + head) if plain_keys else None
+    lengths = _lengths_in(whole, keys, sizes, 1 + head) if plain_keys else None
     if lengths is None:  # each document encoded alone again, for its length (keys unsorted: the same length)
         dumps, plain = _BULK_WHOLE[0], _BULK_WHOLE[2]
         lengths = list(map(len, map(dumps, map(docs.__getitem__, keys), repeat(None), repeat(plain))))
-    sizes = list(map(len, names))
     # each text's offset in the file: after the tag's prefix, the table's head, then each entry, its name,
     # its text and a comma
     start = len(_tag_prefix("0" * 16)) + head
     ends = accumulate(map(int.__add__, sizes, map((1).__add__, lengths)), initial=start)
     offsets = map(int.__add__, ends, sizes)
+    if plain_keys:  # the entries "key":[offset,length] in one orjson call (a third of the time of formatting each)
+        return memoryview(whole)[1:], _BULK_WHOLE[0](dict(zip(keys, zip(offsets, lengths))))[1:-1].decode("ascii")
+    names = [json.encoder.encode_basestring_ascii(key) + ":" for key in keys]
     return memoryview(whole)[1:], ",".join(map("{}[{},{}]".format, names, offsets, lengths))
 
 
-def _lengths_in(whole: bytes, keys: list[str], names: list[str], first: int) -> list[int] | None:
+def _lengths_in(whole: bytes, keys: list[str], sizes: list[int], first: int) -> list[int] | None:
     """Each document's length read off the shard's text ``whole`` (``{"table":{"key":text,...}}``, keys plain
-    and sorted, ``names`` their ``"key":``, the first at ``first``): a text ends where the next entry's
-    ``,"key":`` begins. Reading it off the text spares a second walk over the documents, scattered in memory
+    and sorted, ``sizes`` the lengths of their ``"key":``, the first at ``first``): a text ends where the next
+    entry's ``,"key":`` begins. Reading it off the text spares a second walk over the documents, scattered in memory
     by then (in an import, encoding its 240,000 documents again for their lengths took 0.5-0.8 s; this, 0.2 s).
     That is exact only where no document holds a member named like a key after a comma (a string cannot hold
     ``,"`` unescaped): checked by finding every ``,"P`` (P: the keys' common prefix), which must occur only
@@ -221,7 +224,7 @@ def _lengths_in(whole: bytes, keys: list[str], names: list[str], first: int) -> 
     seps = [m.start() for m in re.finditer(re.escape(b',"' + common.encode("ascii")), whole)]
     if len(seps) != len(keys) - 1:
         return None
-    starts = [first + len(names[0]), *map(int.__add__, seps, map((1).__add__, map(len, names[1:])))]
+    starts = [first + sizes[0], *map(int.__add__, seps, map((1).__add__, sizes[1:]))]
     seps.append(len(whole) - 2)  # (the last text ends before the shard's }})
     return list(map(int.__sub__, seps, starts))
 
