@@ -1,7 +1,7 @@
 """``cmklab import``: a twin of a real subscription's key topology, from what the Azure CLI prints.
 
     cmklab import --capture-script > capture.sh     # the read-only az commands that produce the input
-    cmklab --home twin --empty import twin/*.json   # one transaction: lands whole or not at all
+    cmklab --home twin-home import twin             # a folder's *.json; one transaction: lands whole or not at all
 
 cmklab never talks to Azure: the operator runs the capture script with their own credentials. Exit codes
 as az: 0 imported, 1 refused (a home that holds state without --merge, input the twin cannot model
@@ -66,7 +66,7 @@ def capture_script(shell: str = "bash") -> str:
 # Run them signed in with your own credentials (az login); nothing here changes anything in Azure.
 # Needs: Reader on the subscription; on each vault, keys list/get (access policy) or Key Vault Reader (RBAC);
 # the resource-graph extension for the last step (az extension add --name resource-graph).
-# Then: cmklab --home ./twin-home --empty import twin/*.json
+# Then: cmklab --home ./twin-home import twin   (the folder: its *.json)
 set -euo pipefail
 SUBSCRIPTION="${{SUBSCRIPTION:?set SUBSCRIPTION to the subscription id or name}}"
 az account set --subscription "$SUBSCRIPTION"
@@ -122,7 +122,7 @@ def _powershell_script(query: str) -> str:
 # Needs: Reader on the subscription; on each vault, keys list/get (access policy) or Key Vault Reader (RBAC);
 # the resource-graph extension for the last step (az extension add --name resource-graph).
 # Run: $env:SUBSCRIPTION = '<id or name>'; .\\capture.ps1
-# Then: cmklab --home .\\twin-home --empty import (Get-ChildItem twin\\*.json).FullName
+# Then: cmklab --home .\\twin-home import twin   (the folder: its *.json)
 [Console]::OutputEncoding = [System.Text.Encoding]::UTF8
 function Assert-Az {{ if ($LASTEXITCODE -ne 0) {{ throw "az failed (exit $LASTEXITCODE); nothing more was captured" }} }}
 if (-not $env:SUBSCRIPTION) {{ throw 'set $env:SUBSCRIPTION to the subscription id or name' }}
