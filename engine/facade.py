@@ -39,6 +39,9 @@ class Impact:
     with ultra disks runs on go with the deallocation, V4)."""
     not_restartable_why: str | None = None
     """Why the first of them will not start (``key kv/k disabled``)."""
+    vms_start_blocked: list[str] = field(default_factory=list)
+    """VMs already stopped or deallocated that could start before the action and no longer can (a disk's key
+    becomes unusable): the mirror of ``vms_startable_again``. They stay as they are, with the reason."""
     vms_startable_again: list[str] = field(default_factory=list)
     vms_starting: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
@@ -62,7 +65,8 @@ class Impact:
 
     @property
     def destructive(self) -> bool:
-        return bool(self.vms_stopping or self.vms_at_risk or self.vms_not_restartable or self.own_access_lost
+        return bool(self.vms_stopping or self.vms_at_risk or self.vms_not_restartable or self.vms_start_blocked
+                    or self.own_access_lost
                     or self.unreadable or self.lost_forever or self.deleted
                     or self.sets_broken)
 
@@ -87,6 +91,9 @@ class Impact:
             why = f" ({self.not_restartable_why})" if self.not_restartable_why else ""
             out.append(f"{len(self.vms_not_restartable):,} VM(s) will not start again after deallocation{why}: "
                        f"{names(self.vms_not_restartable)}")
+        if self.vms_start_blocked:
+            out.append(f"{len(self.vms_start_blocked):,} VM(s) already stopped or deallocated can no longer start: "
+                       f"{names(self.vms_start_blocked)}")
         for vault, perms in self.own_access_lost.items():
             out.append(f"you ({self.own_name or 'the signed-in principal'}) lose your own access to vault {vault}: "
                        f"key permissions {', '.join(perms)}; Azure refuses you those operations on its keys until a "
@@ -284,6 +291,8 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
                 impact.vms_at_risk.append(names[vid])
             if not run1.get(vid, True) and not ok0.get(vid) and ok1.get(vid):
                 impact.vms_startable_again.append(names[vid])
+            if not was and not run1.get(vid, True) and ok0.get(vid) and not ok1.get(vid):
+                impact.vms_start_blocked.append(names[vid])
         for (table, key), before in uow.before.items():
             vm = self.t["vms"].get(key) if table == "vms" and before is not None else None
             if vm is not None and vm.power == PowerState.DEALLOCATED.value and \
@@ -323,7 +332,8 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
                 impact.deleted.append(label)
             elif after is not None and after.__dict__ != before:  # (the same fields: dicts compare in any order)
                 impact.modified.append(label)
-        for lst in (impact.vms_stopping, impact.vms_at_risk, impact.vms_not_restartable, impact.unreadable, impact.readable_again,
+        for lst in (impact.vms_stopping, impact.vms_at_risk, impact.vms_not_restartable, impact.vms_start_blocked,
+                    impact.unreadable, impact.readable_again,
                     impact.vms_startable_again, impact.lost_forever, impact.sets_broken):
             lst.sort()
 

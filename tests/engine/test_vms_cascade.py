@@ -234,6 +234,31 @@ def test_V3_vms_on_another_key_or_already_deallocated_are_not_touched(e, kit):
     assert "cannot start" in e.get_vm("parked").status["message"]
 
 
+def test_V3_the_what_if_names_vms_already_down_that_could_start_and_no_longer_can(e, kit):
+    """A stopped or deallocated VM on the key does not stop (it is down): the what-if says it can no longer
+    start, apart from the VMs that stop; one on another key, or already unable to start, is not named."""
+    kit.basic(e)
+    kit.des(e, "des2", kit.key(e, "kv1", "k2"))
+    kit.vm(e, "on-k1")
+    kit.vm(e, "parked")
+    kit.vm(e, "halted")
+    kit.vm(e, "parked-k2", des="des2")
+    e.deallocate_vm("parked")
+    e.stop_vm("halted")
+    e.deallocate_vm("parked-k2")
+    impact = e.what_if("set_key_attributes", "kv1", "k1", enabled=False)
+    assert impact.vms_stopping == ["on-k1"]
+    assert impact.vms_start_blocked == ["halted", "parked"]
+    assert impact.destructive
+    [line] = [ln for ln in impact.lines() if "can no longer start" in ln]
+    assert line == "2 VM(s) already stopped or deallocated can no longer start: halted, parked"
+    assert impact.to_dict()["vms_start_blocked"] == ["halted", "parked"]
+    assert e.get_vm("halted").power == "stopped" and e.get_vm("halted").status is None  # a preview changes nothing
+    e.set_key_attributes("kv1", "k1", enabled=False)
+    assert kit.refused(e.start_vm, "halted").code == "KeyVaultKeyNotEnabled"
+    assert e.what_if("set_key_attributes", "kv1", "k1", enabled=False).vms_start_blocked == []  # down already
+
+
 def test_V3_a_vm_with_one_disk_on_the_key_stops(e, kit):
     kit.basic(e)
     kit.des(e, "des2", kit.key(e, "kv1", "k2"))
