@@ -22,6 +22,7 @@ _MARKS = (
     ("refused:", "x", "$text-error"),
     ("will stop", "-", "$text-error"),
     ("will not start again", "!", "$text-error"),
+    ("can no longer start", "!", "$text-error"),
     ("your own access", "!", "$text-error"),
     ("lost for good", "x", "$text-error"),
     ("keep running", "!", "$text-warning"),

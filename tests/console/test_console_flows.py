@@ -423,6 +423,21 @@ async def test_deallocating_an_ultra_vm_on_cached_keys_is_said_to_leave_it_unabl
         await pilot.press("n")
 
 
+def test_the_what_if_marks_each_line_by_what_it_means():
+    """A line of harm is marked as harm ("can no longer start" is not "start:"), a line of relief as relief."""
+    from console.modals.confirm import impact_markup
+    from engine.facade import Impact
+
+    harm = Impact("set_key_attributes", vms_stopping=["a"], vms_start_blocked=["b", "c"])
+    relief = Impact("set_key_attributes", vms_startable_again=["b"], vms_starting=["d"])
+    marks = {line: impact_markup([line]).split("]", 1)[1][0] for line in harm.lines() + relief.lines()}
+    assert marks == {"1 VM(s) will stop: a": "-",
+                     "2 VM(s) already stopped or deallocated can no longer start: b, c": "!",
+                     "1 VM(s) become startable (nothing starts by itself): b": "+",
+                     "VM(s) start: d": "+"}
+    assert "$text-error" in impact_markup(["2 VM(s) already stopped or deallocated can no longer start: b, c"])
+
+
 async def test_a_notification_of_another_terminals_changes_summarises_all_of_them(tmp_path):
     """What another process committed since the last look is said as a whole: how many events of each kind,
     the first few named, then how many more (the events pane has them all); not only the last one."""
