@@ -13,6 +13,7 @@ from .actions import action, actions_of
 from datetime import datetime
 
 from .errors import EngineError, NotFound
+from .ids import key_id, parse_key_url
 from .des import DesBackend
 from .disks import DisksBackend
 from .jobs import JobsBackend
@@ -52,6 +53,12 @@ class Impact:
     """Resources whose data is gone for good (the only key that could open them is purged)."""
     sets_broken: list[str] = field(default_factory=list)
     """Disk encryption sets that could use their key before and no longer can."""
+    sets_pinned: list[str] = field(default_factory=list)
+    """Disk encryption sets on a key that gets a new version, without automatic rotation: they stay on the version
+    they name, and so do their resources (D4), until the set is given the new one."""
+    sets_unfollowing: list[str] = field(default_factory=list)
+    """Disk encryption sets whose automatic rotation the action turns off: the key's next versions are not taken
+    up; their resources stay on the version they are on."""
     own_access_lost: dict[str, list[str]] = field(default_factory=dict)
     """Vault name -> the key permissions the current principal (the one acting: you) loses on it: revoking or
     narrowing one's own access policy or role."""
@@ -60,6 +67,15 @@ class Impact:
     created: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     modified: list[str] = field(default_factory=list)
+    jobs_run: list[str] = field(default_factory=list)
+    """What the simulated clock would run (``advance_clock``, ``run_due_jobs``): ``<job> at <time>``, in order."""
+    scheduled: list[str] = field(default_factory=list)
+    """Jobs of the keys, sets and vaults the action touches that it schedules or moves (``<job> at <time>``): a
+    rotation policy's next rotation, a set's automatic rotation to a new version, a purge at the end of retention,
+    an expiry. Nothing runs now; the clock runs them as it passes them."""
+    unscheduled: list[str] = field(default_factory=list)
+    """Jobs of those that were due and no longer will be (the set's automatic rotation turned off, a deleted key's
+    purge after its recovery), or were moved (then ``scheduled`` holds their new time)."""
     error: dict | None = None
     """The refusal, when the action would fail (then nothing else happens)."""
 
@@ -106,6 +122,13 @@ class Impact:
         if self.lost_forever:
             out.append(f"{len(self.lost_forever):,} resource(s) lost for good (crypto-shredded): "
                        f"{names(self.lost_forever)}")
+        if self.sets_pinned:
+            out.append(f"{len(self.sets_pinned):,} disk encryption set(s) stay on the key version they name "
+                       f"(automatic rotation off: their resources are not moved to the new version): "
+                       f"{names(self.sets_pinned)}")
+        if self.sets_unfollowing:
+            out.append(f"{len(self.sets_unfollowing):,} disk encryption set(s) stop following their key's new "
+                       f"versions (their resources stay on the version they are on): {names(self.sets_unfollowing)}")
         if self.rewrapped:
             out.append(f"{len(self.rewrapped):,} data key(s) re-wrapped (data and VMs untouched)")
         if self.readable_again:
@@ -118,6 +141,12 @@ class Impact:
         for label, items in (("create", self.created), ("delete", self.deleted), ("modify", self.modified)):
             if items:
                 out.append(f"{label}: {names(items)}")
+        if self.jobs_run:
+            out.append(f"{len(self.jobs_run):,} job(s) run as the clock passes them: {names(self.jobs_run)}")
+        if self.scheduled:
+            out.append(f"{len(self.scheduled):,} job(s) scheduled: {names(self.scheduled)}")
+        if self.unscheduled:
+            out.append(f"{len(self.unscheduled):,} job(s) no longer scheduled: {names(self.unscheduled)}")
         return out or ["no change"]
 
     def summary(self) -> str:
@@ -125,6 +154,12 @@ class Impact:
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items()} | {"summary": self.lines()}
+
+
+NEW_VERSION = "(its new version)"
+"""What a what-if's job names in place of a key version the action would make (its id is drawn then)."""
+_RUNS_JOBS = ("advance_clock", "run_due_jobs")
+"""The actions that run the clock's jobs: their what-if says which (``jobs_run``), not which they unschedule."""
 
 
 class _DryRunDone(Exception):
@@ -243,19 +278,65 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
                 own0 = self.key_permissions_of(self.operator)
                 try:
                     with self.transaction(dry_run=True) as uow:
-                        getattr(self, action)(*args, **kwargs)
+                        result = getattr(self, action)(*args, **kwargs)
                         self._finish(uow)
                         uow.reconcile = False
                         self._fill_impact(impact, uow, scope, r0, run0, ok0)
                         self._own_access(impact, own0)
+                        if action in _RUNS_JOBS:
+                            impact.jobs_run = [f"{j['job']} at {j['time']}" for j in result or []]
+                            jobs = None
+                        else:
+                            # of what is still there after the action: a purge ends its thing's jobs, which
+                            # its own lines say (the jobs of what it removes are not listed as unscheduled)
+                            jobs = tuple({k for k in ids if self.t[table].get(k) is not None}
+                                         for table, ids in zip(("keys", "des", "vaults"), self._jobs_scope(uow)))
+                            after = self._unnamed_versions(uow, self.jobs_of(*jobs))
                         raise _DryRunDone  # leave through the rollback: a preview changes nothing in memory either
                 except _DryRunDone:
-                    pass
+                    if jobs is not None:  # the same keys, sets and vaults as they are (the rollback is done)
+                        before = self.jobs_of(*jobs)
+                        impact.scheduled = [f"{job} at {when}" for when, job in after if (when, job) not in before]
+                        impact.unscheduled = [f"{job} at {when}" for when, job in before if (when, job) not in after]
                 except EngineError as err:
                     impact.error = {"code": err.display_code, "message": err.message}
             finally:
                 self._affected_hint = None
         return impact
+
+    def _unnamed_versions(self, uow, jobs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """``jobs`` without the ids of the key versions the dry run made: the action itself would draw others
+        (a job is named by its version's first eight characters, or all of them)."""
+        made = []
+        for (table, key), before in uow.before.items():
+            k = self.t[table].get(key) if table == "keys" else None
+            if k is not None:
+                had = {v["version"] for v in (before or {}).get("versions") or []}
+                made += [v["version"] for v in k.versions if v["version"] not in had]
+        if not made:
+            return jobs
+        out = []
+        for when, job in jobs:
+            for version in made:
+                job = job.replace(version, NEW_VERSION).replace(version[:8], NEW_VERSION)
+            out.append((when, job))
+        return out
+
+    def _jobs_scope(self, uow) -> tuple[set[str], set[str], set[str]]:
+        """The keys, sets and vaults whose jobs an action can change (lower-case ids): those it touched, the
+        keys of the vaults it touched, and the sets on the keys among them (a new version schedules their
+        automatic rotation; a deleted key ends it)."""
+        keys = {key for table, key in uow.before if table == "keys"}
+        vaults = {key for table, key in uow.before if table == "vaults"}
+        sets = {key for table, key in uow.before if table == "des"}
+        if vaults:
+            keys |= {k.key for k in self.t["keys"].values() if k.vault.lower() in vaults}
+        if keys:
+            for des in self.t["des"].values():
+                ref = parse_key_url(des.key_url)
+                if key_id(ref.vault, ref.name).lower() in keys:
+                    sets.add(des.key)
+        return keys, sets, vaults
 
     def _own_access(self, impact: Impact, before: dict[str, frozenset]) -> None:
         """The key permissions the current principal had on each vault before the action and has no longer (a vault
@@ -319,6 +400,20 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
                 if before is None or before.get("cache") is not None:  # it could still be opened before
                     impact.lost_forever.append(r.name)
         impact.rewrapped = sorted(set(uow.rewrap_skipped))
+        new_version = set()  # the keys whose current version the action changes
+        for (table, key), before in uow.before.items():
+            k = self.t[table].get(key) if table == "keys" and before is not None else None
+            if k is not None and k.versions and (before.get("versions") or [{}])[-1].get("version") != \
+                    k.current["version"]:
+                new_version.add(key)
+            if table == "des" and before is not None and before.get("rotation_to_latest") and \
+                    (d := self.t["des"].get(key)) is not None and not d.rotation_to_latest:
+                impact.sets_unfollowing.append(d.name)
+        if new_version:
+            for d in self.t["des"].values():
+                ref = parse_key_url(d.key_url)
+                if not d.rotation_to_latest and key_id(ref.vault, ref.name).lower() in new_version:
+                    impact.sets_pinned.append(d.name)
         for (table, key), before in uow.before.items():
             if table in NOT_RESOURCES:
                 continue
@@ -334,7 +429,8 @@ class Engine(JobsBackend, VmsBackend, DisksBackend, DesBackend, KeysBackend, Vau
                 impact.modified.append(label)
         for lst in (impact.vms_stopping, impact.vms_at_risk, impact.vms_not_restartable, impact.vms_start_blocked,
                     impact.unreadable, impact.readable_again,
-                    impact.vms_startable_again, impact.lost_forever, impact.sets_broken):
+                    impact.vms_startable_again, impact.lost_forever, impact.sets_broken, impact.sets_pinned,
+                    impact.sets_unfollowing):
             lst.sort()
 
     def read_at_rest(self, r, offset: int, length: int) -> bytes:

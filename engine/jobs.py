@@ -73,7 +73,18 @@ class JobsBackend(EngineCore):
         target = self.clock.now() + horizon
         return [{"time": w, "job": n} for w, n, _ in self._due_jobs(target, all_due=True)]
 
-    def _due_jobs(self, until: datetime, all_due: bool = False) -> list[Job]:
+    def jobs_of(self, keys: set[str], sets: set[str], vaults: set[str],
+                horizon: timedelta = timedelta(days=3660)) -> list[tuple[str, str]]:
+        """``(time, job)`` of what will run within ``horizon`` for those keys, disk encryption sets and vaults
+        only (lower-case ids; the what-if compares them before and after an action): a look at the few things
+        an action touched, not at every key and set of the home."""
+        target = self.clock.now() + horizon
+        return [(w, n) for w, n, _ in self._due_jobs(target, all_due=True, scope=(keys, sets, vaults))]
+
+    def _due_jobs(self, until: datetime, all_due: bool = False,
+                  scope: tuple[set[str], set[str], set[str]] | None = None) -> list[Job]:
+        """The jobs due by ``until`` in time order (the first only, unless ``all_due``). ``scope``: (key ids,
+        set ids, vault ids), lower-case: the jobs of those alone."""
         limit = iso(until)
         now = self.now()
         jobs: list[Job] = []
@@ -83,7 +94,13 @@ class JobsBackend(EngineCore):
             if when is not None and when <= limit:
                 jobs.append((max(when, now), name, fn))
 
-        for k in list(self.t["keys"].values()):
+        if scope is None:
+            keys, sets, vaults = self.t["keys"].values(), self.t["des"].values(), self.t["vaults"].values()
+        else:
+            keys = [k for k in map(self.t["keys"].get, sorted(scope[0])) if k is not None]
+            sets = [d for d in map(self.t["des"].get, sorted(scope[1])) if d is not None]
+            vaults = [v for v in map(self.t["vaults"].get, sorted(scope[2])) if v is not None]
+        for k in list(keys):
             if k.state == ResourceState.DELETED.value:
                 add(k.scheduled_purge_date, f"purge deleted key {k.id} (retention ended)",
                     lambda k=k: self.purge_key(k.vault, k.name, _by_platform=True))
@@ -109,7 +126,7 @@ class JobsBackend(EngineCore):
                 elif f"notify:{k.id}/{cur['version']}" not in notified:
                     add(when, f"rotation policy of {k.id}: notify before expiry", lambda k=k, cur=cur:
                         self._notify(k, cur))
-        for des in list(self.t["des"].values()):
+        for des in list(sets):
             ref = parse_key_url(des.key_url)
             k = self.t["keys"].get(key_id(ref.vault, ref.name).lower())
             stale = [r for r in self.des_resources(des) if r.layers and r.layers[0]["kid"] != des.key_url]
@@ -123,7 +140,7 @@ class JobsBackend(EngineCore):
                     when = iso(parse_iso(cur["created"]) + self.rules.auto_rotation_delay)
                     add(when, f"automatic rotation of set {des.name} to {k.name}/{cur['version'][:8]}",
                         lambda des=des, kid=key_id(k.vault, k.name, cur["version"]): self._auto_rotate(des, kid))
-        for v in list(self.t["vaults"].values()):
+        for v in list(vaults):
             if v.state == ResourceState.DELETED.value:
                 add(v.scheduled_purge_date, f"purge deleted vault {v.name} (retention ended)",
                     lambda v=v: self.purge_vault(v.name, _by_platform=True))

@@ -1,8 +1,8 @@
 """Confirmations before destructive actions, showing the engine's what-if.
 
 ``ConfirmModal`` (y / n / escape) lists what the action would do, terraform-style: ``-`` stops,
-``!`` at risk, ``~`` re-wrapped, ``x`` lost for good, ``+`` restored. ``TypedConfirmModal`` asks
-for the resource's name before a purge, so muscle memory cannot confirm it.
+``!`` at risk, ``~`` re-wrapped, ``x`` lost for good, ``+`` restored, ``@`` what the clock will run.
+``TypedConfirmModal`` asks for the resource's name before a purge, so muscle memory cannot confirm it.
 """
 
 from __future__ import annotations
@@ -20,6 +20,11 @@ from ..widgets.util import escape, dialog_opened, release_keys
 
 _MARKS = (
     ("refused:", "x", "$text-error"),
+    ("job(s) no longer scheduled:", "@", "$text-muted"),
+    ("job(s) scheduled:", "@", "$text-accent"),
+    ("job(s) run as the clock passes them:", "@", "$text-accent"),
+    ("stay on the key version they name", "!", "$text-warning"),
+    ("stop following their key's new versions", "!", "$text-warning"),
     ("will stop", "-", "$text-error"),
     ("will not start again", "!", "$text-error"),
     ("can no longer start", "!", "$text-error"),

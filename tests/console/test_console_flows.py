@@ -438,6 +438,24 @@ def test_the_what_if_marks_each_line_by_what_it_means():
     assert "$text-error" in impact_markup(["2 VM(s) already stopped or deallocated can no longer start: b, c"])
 
 
+
+def test_the_what_if_marks_what_the_clock_will_run_by_itself_whatever_the_job_names():
+    """Jobs scheduled, unscheduled or run by the clock are marked "@", even when a job names something that
+    reads like another line ("start:", "will stop" in a set's name); sets left behind a rotation are a warning."""
+    from console.modals.confirm import impact_markup
+    from engine.facade import Impact
+
+    impact = Impact("rotate_key", scheduled=["automatic rotation of set will-stop to k/(its new version) at T"],
+                    unscheduled=["purge deleted key https://kv.vault.azure.net/keys/start: at T"],
+                    jobs_run=["key k expired at T"], sets_pinned=["des-cmk"], sets_unfollowing=["des-x"])
+    marks = {line.split(":", 1)[0]: impact_markup([line]).split("]", 1)[1][0] for line in impact.lines()}
+    assert marks == {"1 job(s) scheduled": "@", "1 job(s) no longer scheduled": "@",
+                     "1 job(s) run as the clock passes them": "@",
+                     "1 disk encryption set(s) stay on the key version they name (automatic rotation off": "!",
+                     "1 disk encryption set(s) stop following their key's new versions (their resources stay on "
+                     "the version they are on)": "!"}
+    assert not impact.destructive
+
 async def test_a_notification_of_another_terminals_changes_summarises_all_of_them(tmp_path):
     """What another process committed since the last look is said as a whole: how many events of each kind,
     the first few named, then how many more (the events pane has them all); not only the last one."""

@@ -455,6 +455,53 @@ def test_D4_auto_rotation_to_a_disabled_version_fails_visibly_and_keeps_the_old_
     assert new not in des.key_url
 
 
+def test_D4_the_what_if_of_a_rotation_names_the_sets_that_stay_behind_and_schedules_the_others(e, kit):
+    """A new version moves only the sets that follow their key: the what-if names the others (they stay on the
+    version they name, and so do their disks) and gives the time at which the clock moves the followers."""
+    kid, _ = kit.basic(e)
+    kit.des(e, "des2", kid.rsplit("/", 1)[0], rotation_to_latest=True)
+    e.create_disk("d1", kit.RG, size_gb=4, disk_encryption_set="des1")
+    e.create_disk("d2", kit.RG, size_gb=4, disk_encryption_set="des2")
+    before = kit.persisted(e)
+    impact = e.what_if("rotate_key", "kv1", "k1")
+    assert impact.sets_pinned == ["des1"] and not impact.destructive
+    # (the version's id is drawn by the rotation itself: the preview does not name one it made up)
+    assert impact.scheduled == ["automatic rotation of set des2 to k1/(its new version) at 2026-05-01T10:00:00+00:00"]
+    [job] = impact.scheduled
+    assert impact.unscheduled == []
+    lines = impact.lines()
+    assert "1 disk encryption set(s) stay on the key version they name (automatic rotation off: their resources " \
+           "are not moved to the new version): des1" in lines
+    assert f"1 job(s) scheduled: {job}" in lines
+    assert kit.persisted(e) == before  # a preview changes nothing
+    new = e.rotate_key("kv1", "k1")[1]["version"]
+    [pending] = e.pending_jobs()  # what the clock then holds
+    assert f"{pending['job']} at {pending['time']}" == job.replace("(its new version)", new[:8])
+    e.advance_clock("61m")
+    assert e.get_disk("d1").layers[0]["kid"] == kid != e.get_disk("d2").layers[0]["kid"]
+
+
+def test_D4_the_what_if_of_turning_auto_rotation_off_says_the_set_stops_following_and_unschedules_it(e, kit):
+    kid, _ = kit.basic(e)
+    e.update_des("des1", rotation_to_latest=True)
+    new = kit.key(e)  # a newer version: the set moves to it within the hour
+    [pending] = e.pending_jobs()
+    impact = e.what_if("update_des", "des1", rotation_to_latest=False)
+    assert impact.sets_unfollowing == ["des1"] and impact.sets_pinned == []
+    assert impact.unscheduled == [f"{pending['job']} at {pending['time']}"] and impact.scheduled == []
+    assert "1 disk encryption set(s) stop following their key's new versions (their resources stay on the version " \
+           "they are on): des1" in impact.lines()
+    assert e.pending_jobs() == [pending]  # a preview changes nothing
+    e.update_des("des1", rotation_to_latest=False)
+    assert e.pending_jobs() == []
+    e.advance_clock("2h")
+    assert e.get_des("des1").key_url == kid != new
+    # turning it on again schedules the move, at the hour after the version appeared (already past: now)
+    impact = e.what_if("update_des", "des1", rotation_to_latest=True)
+    assert impact.sets_unfollowing == [] and impact.unscheduled == []
+    assert impact.scheduled == [f"automatic rotation of set des1 to k1/{new.rsplit('/', 1)[1][:8]} at {e.now()}"]
+
+
 # ============================================================================================ D5 limit
 
 

@@ -141,3 +141,54 @@ def test_the_clock_limit_says_the_step_it_takes_ten_years_as_a_duration_counts_t
     start = e.now()
     e.advance_clock("P10Y")
     assert e.now() > start
+
+
+def test_KV6_the_what_if_gives_the_purge_a_deletion_schedules_and_the_jobs_the_clock_would_run(e, kit):
+    """Deleting a key or a vault schedules its purge at the end of retention (what-if says when; for a vault, its
+    keys' jobs stop with it); recovering it unschedules the purge; a what-if of moving the clock names the jobs it
+    would run, in order."""
+    kit.vault(e, retention=30)
+    kit.key(e)
+    e.set_key_attributes("kv1", "k1", exp="2026-05-20T00:00:00+00:00")
+    expiry = [j for j in e.pending_jobs() if "expired" in j["job"]]
+    assert len(expiry) == 1
+    impact = e.what_if("delete_key", "kv1", "k1")
+    assert impact.scheduled == ["purge deleted key https://kv1.vault.azure.net/keys/k1 (retention ended) at "
+                                "2026-05-31T09:00:00+00:00"]
+    assert impact.unscheduled == [f"{expiry[0]['job']} at {expiry[0]['time']}"]  # a deleted key does not expire
+    assert not impact.destructive and e.pending_jobs() == expiry  # a preview changes nothing
+    impact = e.what_if("delete_vault", "kv1")
+    assert impact.scheduled == ["purge deleted vault kv1 (retention ended) at 2026-05-31T09:00:00+00:00"]
+    assert impact.unscheduled == [f"{expiry[0]['job']} at {expiry[0]['time']}"]
+    e.delete_key("kv1", "k1")
+    impact = e.what_if("recover_key", "kv1", "k1")
+    assert impact.unscheduled == ["purge deleted key https://kv1.vault.azure.net/keys/k1 (retention ended) at "
+                                  "2026-05-31T09:00:00+00:00"]
+    assert "1 job(s) no longer scheduled: purge deleted key" in "\n".join(impact.lines())
+    impact = e.what_if("advance_clock", "31d")
+    assert impact.jobs_run == ["purge deleted key https://kv1.vault.azure.net/keys/k1 (retention ended) at "
+                               "2026-05-31T09:00:00+00:00"]
+    assert impact.scheduled == impact.unscheduled == []
+    assert "1 job(s) run as the clock passes them: purge deleted key" in "\n".join(impact.lines())
+    assert e.now() == "2026-05-01T09:00:00+00:00" and len(e.list_deleted_keys("kv1")) == 1
+
+
+def test_KV9_the_what_if_of_an_expiry_schedules_it(e, kit):
+    kit.vault(e)
+    kid = kit.key(e)
+    impact = e.what_if("set_key_attributes", "kv1", "k1", exp="2026-06-01T00:00:00+00:00")
+    assert impact.scheduled == [f"key {kid.rsplit('/', 1)[0]}/{kid.rsplit('/', 1)[1][:8]} expired at "
+                                "2026-06-01T00:00:00+00:00"]
+    assert e.pending_jobs() == []
+
+
+def test_KV6_the_what_if_of_a_purge_does_not_list_the_purge_it_forestalls(e, kit):
+    """Purging a deleted key by hand ends its scheduled purge with it: the what-if says what is purged, not that
+    the platform's purge is no longer scheduled."""
+    kit.vault(e, purge_protection=False)
+    kit.key(e)
+    e.delete_key("kv1", "k1")
+    assert len(e.pending_jobs(timedelta(days=400))) == 1
+    impact = e.what_if("purge_key", "kv1", "k1")
+    assert impact.error is None and impact.unscheduled == impact.scheduled == []
+    assert impact.deleted == ["key k1"]
