@@ -34,7 +34,7 @@ def parser() -> argparse.ArgumentParser:
 
 def _exports(env: dict) -> str:
     lines = [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
-    lines.append("# then: az login --service-principal -u \"$AZURE_CLIENT_ID\" -p \"$AZURE_CLIENT_SECRET\" "
+    lines.append("# then: az login --service-principal -u \"$AZURE_CLIENT_ID\" --password=\"$AZURE_CLIENT_SECRET\" "
                  "--tenant \"$AZURE_TENANT_ID\"")
     return "\n".join(lines)
 

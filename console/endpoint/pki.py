@@ -156,7 +156,7 @@ class EndpointFiles:
         for cid, p in data.items():
             if p.get("operator"):
                 return {"clientId": cid, **p}
-        cid, secret = str(uuid.uuid4()), secrets.token_urlsafe(32)
+        cid, secret = str(uuid.uuid4()), new_secret()
         data[cid] = {"objectId": object_id, "name": "cmklab-operator", "operator": True, "secret": secret,
                      "secretHash": _hash(secret)}
         self._save_principals(data)
@@ -165,7 +165,7 @@ class EndpointFiles:
     def create_principal(self, name: str) -> dict:
         """A new service principal; its secret is returned once and only its hash is kept."""
         data = self.principals()
-        cid, oid, secret = str(uuid.uuid4()), str(uuid.uuid4()), secrets.token_urlsafe(32)
+        cid, oid, secret = str(uuid.uuid4()), str(uuid.uuid4()), new_secret()
         data[cid] = {"objectId": oid, "name": name, "secretHash": _hash(secret)}
         self._save_principals(data)
         return {"appId": cid, "objectId": oid, "displayName": name, "password": secret}
@@ -176,6 +176,15 @@ class EndpointFiles:
         if p is None:
             return None
         return p if hmac.compare_digest(p["secretHash"], _hash(secret)) else False
+
+
+def new_secret() -> str:
+    """A client secret: 43 characters of URL-safe base64 (256 bits), never beginning with ``-``, which ``az login
+    -p SECRET`` would read as an option (one secret in 64 did: the login failed with "expected one argument")."""
+    while True:
+        secret = secrets.token_urlsafe(32)
+        if not secret.startswith("-"):
+            return secret
 
 
 def _hash(secret: str) -> str:

@@ -149,8 +149,10 @@ def runs(tmp_path_factory):
         base = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "CMKLAB_"))}
         env_a = dict(base, **ep.environment(), CMKLAB_HOME=str(home_a), AZURE_CONFIG_DIR=str(work / "azcfg"),
                      AZURE_CORE_COLLECT_TELEMETRY="no", AZURE_CORE_NO_COLOR="true", AZURE_CORE_ONLY_SHOW_ERRORS="true")
-        login = subprocess.run([str(AZ), "login", "--service-principal", "-u", env_a["AZURE_CLIENT_ID"], "-p",
-                                env_a["AZURE_CLIENT_SECRET"], "--tenant", env_a["AZURE_TENANT_ID"], "-o", "none"],
+        # as `cmklab endpoint --env` and the README say (--password=: a secret an older home made may begin with -)
+        login = subprocess.run([str(AZ), "login", "--service-principal", "-u", env_a["AZURE_CLIENT_ID"],
+                                f"--password={env_a['AZURE_CLIENT_SECRET']}", "--tenant", env_a["AZURE_TENANT_ID"],
+                                "-o", "none"],
                                env=env_a, capture_output=True, text=True, timeout=300)
         assert login.returncode == 0, login.stderr
         verbatim = subprocess.run([str(AZ)] + _block0_args(blocks[0]), env=env_a, capture_output=True, text=True,

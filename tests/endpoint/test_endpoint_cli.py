@@ -52,3 +52,18 @@ def test_O5_endpoint_process_serves_what_cmklab_az_commits(tmp_path):
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(30)
+
+
+def test_O5_a_client_secret_never_begins_with_a_dash(monkeypatch):
+    """``az login -p SECRET`` reads a secret beginning with ``-`` as an option: none is made (one in 64 was), and
+    the login line ``--env`` prints takes any secret (``--password=``)."""
+    import secrets
+
+    from console.endpoint import cli, pki
+
+    drawn = iter(["-leading-dash", "_ok-secret"])
+    monkeypatch.setattr(secrets, "token_urlsafe", lambda n: next(drawn))
+    assert pki.new_secret() == "_ok-secret"
+    monkeypatch.undo()
+    assert all(not pki.new_secret().startswith("-") for _ in range(2000))
+    assert '--password="$AZURE_CLIENT_SECRET"' in cli._exports({"AZURE_CLIENT_SECRET": "-x"})
