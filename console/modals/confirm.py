@@ -70,6 +70,13 @@ class ConfirmModal(ModalScreen[bool]):
         Binding("y", "confirm", "Yes", show=True),
         Binding("n,escape", "cancel", "No", show=True),
         Binding("q", "cancel", "No", show=False),
+        # on a short terminal the what-if scrolls between the title and the buttons, which hold the focus
+        Binding("down,j", "body('scroll_down')", "Scroll", show=True),
+        Binding("up,k", "body('scroll_up')", "Scroll", show=False),
+        Binding("pagedown", "body('scroll_page_down')", "Page", show=False),
+        Binding("pageup", "body('scroll_page_up')", "Page", show=False),
+        Binding("home,g", "body('scroll_home')", "Top", show=False),
+        Binding("end,G", "body('scroll_end')", "End", show=False),
     ]
 
     def __init__(self, title: str, lines: list[str], az: list[str] | None = None, *, confirm_label: str = "Yes",
@@ -110,12 +117,27 @@ class ConfirmModal(ModalScreen[bool]):
         dialog_opened(self)
         self.initial_focus()
         release_keys(self)
+        self.call_after_refresh(self.refresh_bindings)  # (laid out: whether the what-if scrolls is known)
 
     def initial_focus(self) -> None:
         self.set_focus(self.query_one("#cancel", Button), scroll_visible=False)  # at once: the keys typed ahead come next
 
     def action_confirm(self) -> None:
         self.dismiss(True)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The scroll keys only while the what-if is taller than the dialog (the footer then shows one)."""
+        if action == "body":
+            bodies = self.query("#dialog-body")
+            return bool(bodies) and bodies.first().max_scroll_y > 0
+        return True
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.refresh_bindings)
+
+    def action_body(self, how: str) -> None:
+        """Scroll the what-if (``scroll_down``, ``scroll_page_up``, ``scroll_end`` ...), without animation."""
+        getattr(self.query_one("#dialog-body", VerticalScroll), how)(animate=False)
 
     def action_cancel(self) -> None:
         self.dismiss(False)

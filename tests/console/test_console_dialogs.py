@@ -312,3 +312,55 @@ async def test_a_dialog_opens_clear_of_the_toasts_before_it_and_shows_its_own(ke
         await pilot.pause()
         assert [n.message for n in app._notifications] == ["said while the dialog is open"]
         assert app.screen is dialog
+
+
+async def test_a_long_what_if_scrolls_by_keyboard_on_a_short_terminal():
+    """At 80x24 the what-if of a key that many resources use is taller than the dialog: its body scrolls with
+    j/k, the arrows, page keys and g/G (home/end) while the buttons keep the focus; y/n still answer."""
+    from textual.app import App
+    from textual.containers import VerticalScroll
+
+    from console.modals.confirm import ConfirmModal
+
+    lines = [f"{n} resource(s) become unreadable: disk-{n}" for n in range(40)]
+    answers = []
+
+    class Host(App):
+        def on_mount(self) -> None:
+            self.push_screen(ConfirmModal("Disable key?", lines, ["az keyvault key set-attributes"]), answers.append)
+
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        body = app.screen.query_one("#dialog-body", VerticalScroll)
+        assert body.max_scroll_y > 0 and body.scroll_y == 0
+        await pilot.press("j", "down")
+        assert body.scroll_y == 2
+        await pilot.press("k")
+        assert body.scroll_y == 1
+        await pilot.press("G")
+        assert body.scroll_y == body.max_scroll_y
+        await pilot.press("home")
+        assert body.scroll_y == 0
+        await pilot.press("pagedown")
+        assert body.scroll_y > 2
+        await pilot.press("end")
+        assert body.scroll_y == body.max_scroll_y
+        assert app.screen.focused.id == "cancel"
+        shown = {b.description for _n, b, enabled, _t in app.screen.active_bindings.values() if b.show and enabled}
+        assert "Scroll" in shown  # the footer says that it scrolls
+        await pilot.press("n")
+    assert answers == [False]
+
+    class Short(App):  # a what-if that fits: no scroll key, none shown
+        def on_mount(self) -> None:
+            self.push_screen(ConfirmModal("Disable key?", lines[:2], ["az keyvault key set-attributes"]),
+                             answers.append)
+
+    app = Short()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.screen.query_one("#dialog-body", VerticalScroll).max_scroll_y == 0
+        shown = {b.description for _n, b, _enabled, _t in app.screen.active_bindings.values() if b.show}
+        assert "Scroll" not in shown and {"Yes", "No"} <= shown
+        await pilot.press("y")
+    assert answers == [False, True]
