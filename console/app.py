@@ -788,14 +788,17 @@ class CmkApp(App):
         from engine.ids import parse_key_url
 
         new = parse_key_url(ev.kid)
-        jobs = {j["job"]: j["time"] for j in self.engine.pending_jobs()}
-        out = []
+        on_key = []
         for des in sorted(self.engine.list_des(), key=lambda d: d.name):
             ref = parse_key_url(des.key_url)
-            if (ref.vault.lower(), ref.name.lower()) != (new.vault.lower(), new.name.lower()):
-                continue
-            if ref.version == new.version:
-                continue
+            if (ref.vault.lower(), ref.name.lower()) == (new.vault.lower(), new.name.lower()) and \
+                    ref.version != new.version:
+                on_key.append((des, ref))
+        following = {des.id.lower() for des, _ref in on_key if des.rotation_to_latest}
+        # the jobs of those sets alone (not every key and set of the home: a scan of each set's resources)
+        jobs = dict((j, t) for t, j in self.engine.jobs_of(set(), following, set())) if following else {}
+        out = []
+        for des, ref in on_key:
             if des.rotation_to_latest:
                 when = next((t for j, t in jobs.items() if j.startswith(f"automatic rotation of set {des.name} ")), None)
                 out.append(f"set {des.name} moves to the new version by automatic rotation"

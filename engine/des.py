@@ -7,6 +7,7 @@ from typing import Callable
 from .actions import action
 from . import events as ev
 from .errors import BadRequest, Conflict, EngineError, Forbidden, NotFound, QuotaExceeded
+from .clock import format_duration
 from .ids import arm_id, check_name, key_id, parse_arm_id, parse_key_url
 from .common import check_region, checked_tags, choice, compute_error, parallel  # noqa: F401 (re-exported)
 from .core import EngineCore
@@ -137,6 +138,7 @@ class DesBackend(EngineCore):
             self._touch(des)
             if tags is not None:
                 des.tags = checked_tags(tags)
+            toggled = rotation_to_latest is not None and bool(rotation_to_latest) != des.rotation_to_latest
             if rotation_to_latest is not None:
                 des.rotation_to_latest = bool(rotation_to_latest)
             if key_url is not None or source_vault is not None:
@@ -149,7 +151,16 @@ class DesBackend(EngineCore):
                     self._react("des_key_changed", des, kid)  # the disks backend re-wraps the data keys
             elif des.rotation_to_latest:
                 pass  # the auto-rotation job picks up newer versions within the hour
-            self._emit(ev.ResourceChanged, f"disk encryption set {des.name} updated", resource=des.id)
+            what = ""
+            if toggled:  # what it means for the set's resources (D4)
+                ref = parse_key_url(des.key_url)
+                version = f"version {ref.version[:8]}" if ref.version else "the version it uses"
+                what = (f": automatic rotation on, it follows the new versions of key {ref.vault}/{ref.name} "
+                        f"(its resources move to each within {format_duration(self.rules.auto_rotation_delay)})"
+                        if des.rotation_to_latest else
+                        f": automatic rotation off, it stays on {version} of key {ref.vault}/{ref.name} as new "
+                        f"ones come (change its key to move its resources)")
+            self._emit(ev.ResourceChanged, f"disk encryption set {des.name} updated{what}", resource=des.id)
             return des
 
     @action

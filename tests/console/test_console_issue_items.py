@@ -199,6 +199,26 @@ async def test_the_rotate_toast_says_the_set_keeps_the_old_version_without_autom
         assert f"set des-cmk still uses version {old} (automatic rotation is off)" in toast, toast
 
 
+
+async def test_the_rotate_toast_gives_the_time_a_following_set_moves_and_the_toggle_toast_what_it_means():
+    """des-double follows key-hsm: rotating it says when the set moves (the clock's job); turning its automatic
+    rotation off says that it stays on its version."""
+    app = make_app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await select(pilot, "keys", "key-hsm")
+        await pilot.press("r")
+        await settle(pilot)
+        toast = last_toast(app).message
+        [job] = [j for j in app.engine.pending_jobs() if j["job"].startswith("automatic rotation of set des-double")]
+        when = job["time"][:16].replace("T", " ")
+        assert f"set des-double moves to the new version by automatic rotation at {when}" in toast, toast
+        await select(pilot, "sets", "des-double")
+        version = app.main.selected.key_url.rsplit("/", 1)[1][:8]
+        await pilot.press("a")
+        await settle(pilot)
+        toast = last_toast(app).message
+        assert f"automatic rotation off, it stays on version {version}" in toast, toast
+
 async def test_the_enable_toast_names_the_vms_that_can_be_started_again():
     app = make_app()
     async with app.run_test(size=SIZE, notifications=True) as pilot:

@@ -494,11 +494,21 @@ def test_D4_the_what_if_of_turning_auto_rotation_off_says_the_set_stops_followin
     assert e.pending_jobs() == [pending]  # a preview changes nothing
     e.update_des("des1", rotation_to_latest=False)
     assert e.pending_jobs() == []
+    # the event says what it means for the set (the console's notification shows it)
+    assert e.list_events()[-1].summary == (
+        f"disk encryption set des1 updated: automatic rotation off, it stays on version {kid.rsplit('/', 1)[1][:8]} "
+        "of key kv1/k1 as new ones come (change its key to move its resources)")
+    e.update_des("des1", tags={"a": "b"})
+    assert e.list_events()[-1].summary == "disk encryption set des1 updated"  # nothing said of what did not change
     e.advance_clock("2h")
     assert e.get_des("des1").key_url == kid != new
     # turning it on again schedules the move, at the hour after the version appeared (already past: now)
     impact = e.what_if("update_des", "des1", rotation_to_latest=True)
     assert impact.sets_unfollowing == [] and impact.unscheduled == []
+    e.update_des("des1", rotation_to_latest=True)
+    assert e.list_events()[-1].summary == ("disk encryption set des1 updated: automatic rotation on, it follows the "
+                                           "new versions of key kv1/k1 (its resources move to each within 1h)")
+    e.update_des("des1", rotation_to_latest=False)
     assert impact.scheduled == [f"automatic rotation of set des1 to k1/{new.rsplit('/', 1)[1][:8]} at {e.now()}"]
 
 
