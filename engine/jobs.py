@@ -129,7 +129,10 @@ class JobsBackend(EngineCore):
         for des in list(sets):
             ref = parse_key_url(des.key_url)
             k = self.t["keys"].get(key_id(ref.vault, ref.name).lower())
-            stale = [r for r in self.des_resources(des) if r.layers and r.layers[0]["kid"] != des.key_url]
+            # a re-key cut short (D3) leaves its set Updating: only then are its resources read (a set of
+            # thousands of disks otherwise cost every look at the clock a read of all of them)
+            stale = [r for r in self.des_resources(des) if r.layers and r.layers[0]["kid"] != des.key_url] \
+                if des.provisioning_state == "Updating" else []
             if stale:
                 add(now, f"resume re-keying {len(stale)} resource(s) of set {des.name}",
                     lambda des=des, stale=stale: self._resume_rekey(des, stale))
