@@ -28,7 +28,7 @@ from .cli.spec import Call
 from .confine import default_path, shown_path, user_path
 from .kinds import kind_of, resolve
 from .modals.form import Field, FormSpec
-from .rows import short_kid
+from .rows import short_kid, shorten, when
 
 
 @dataclass
@@ -517,7 +517,7 @@ def form_clock(e, target, sel) -> FormSpec:
     jobs = e.pending_jobs()
     intro = "Due jobs run in order as the clock passes them."
     if jobs:
-        intro += "\nNext: " + "; ".join(f"{j['time'][:16].replace('T', ' ')} {j['job']}" for j in jobs[:3])
+        intro += "\nNext: " + "; ".join(f"{when(j['time'])} {shorten(j['job'])}" for j in jobs[:3])
     else:
         intro += "\nNothing is scheduled in the next 400 days."
 

@@ -756,3 +756,17 @@ async def test_an_actions_key_on_a_row_it_does_not_apply_to_says_so():
         await pilot.press("j")  # a key that is no action's says nothing
         await settle(pilot)
         assert len([n for n in app._notifications if "Start VM" in n.message]) == len(said)
+
+
+def test_the_clock_form_names_the_next_jobs_with_short_key_ids():
+    """The clock form's "Next:" line names keys as every pane does (vault/key/version), not by their URLs."""
+    from console.actions import form_clock
+    from engine import Engine
+
+    e = Engine.in_memory(seed=5)
+    e.create_group("rg", "eastus")
+    e.create_vault("kv1", "rg", location="eastus")
+    k, ver = e.create_key("kv1", "k1", kty="RSA", size=2048, exp="2026-06-01T00:00:00+00:00")
+    intro = form_clock(e, None, None).intro
+    assert f"Next: 2026-06-01 00:00 key kv1/k1/{ver['version'][:8]} expired" in intro, intro
+    assert "https://" not in intro
