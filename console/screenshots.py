@@ -256,7 +256,7 @@ SHOTS: list[Shot] = [
     Shot("pane-vms-narrow", "80x24: the detail panel folds away (v shows it)", NARROW, _pane("vms", "vm-web")),
     Shot("dialog-whatif-disable", "Confirmation with the engine's what-if before disabling a key", WIDE,
          _whatif_disable),
-    Shot("dialog-whatif-disable-narrow", "80x24: the same confirmation fits a small terminal", NARROW,
+    Shot("dialog-whatif-disable-narrow", "80x24: the same confirmation on a small terminal (its what-if scrolls: j/k)", NARROW,
          _whatif_disable),
     Shot("dialog-purge", "Purge asks for the key's name", WIDE, _purge_typed),
     Shot("notify-purge-refused", "An engine refusal is a notification titled with its error code", WIDE,

@@ -649,7 +649,8 @@ async def test_a_dialog_shows_its_own_keys_not_the_main_screens():
             assert app.screen is main and footer.visible
             assert {"question_mark", "n", "ctrl+p"} <= {k.key for k in footer.query(FooterKey)}
 
-        await opened(["e"], ConfirmModal, {"y", "n"})
+        # (its what-if is taller than the dialog at 80x24: it scrolls, and the footer says so with ↓)
+        await opened(["e"], ConfirmModal, {"y", "n", "down"})
         await opened(["n"], FormModal, {"escape", "ctrl+s"})
         await opened(["question_mark"], HelpScreen, {"escape"})
         await opened(["ctrl+p"], CommandPalette, None)
