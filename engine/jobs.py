@@ -110,7 +110,10 @@ class JobsBackend(EngineCore):
                 continue
             cur = k.current
             if cur["exp"] and f"expired:{k.id}/{cur['version']}" not in notified:
-                add(cur["exp"], f"key {k.id}/{cur['version'][:8]} expired",
+                # (Key Vault sends KeyExpired for a key's current version: a version a rotation left behind
+                # expires all the same, KV9, without the event)
+                add(cur["exp"], f"key {k.id}/{cur['version'][:8]} expired (the KeyExpired event of its current "
+                                "version)",
                     lambda k=k, cur=cur: self._mark_expired(k, cur))
             for lifetime_action in (k.rotation_policy or {}).get("lifetimeActions", []):
                 trig, typ = lifetime_action["trigger"], lifetime_action["action"]["type"]

@@ -177,9 +177,15 @@ def test_KV9_the_what_if_of_an_expiry_schedules_it(e, kit):
     kit.vault(e)
     kid = kit.key(e)
     impact = e.what_if("set_key_attributes", "kv1", "k1", exp="2026-06-01T00:00:00+00:00")
-    assert impact.scheduled == [f"key {kid.rsplit('/', 1)[0]}/{kid.rsplit('/', 1)[1][:8]} expired at "
-                                "2026-06-01T00:00:00+00:00"]
-    assert e.pending_jobs() == []
+    assert impact.scheduled == [f"key {kid.rsplit('/', 1)[0]}/{kid.rsplit('/', 1)[1][:8]} expired (the KeyExpired "
+                                "event of its current version) at 2026-06-01T00:00:00+00:00"]
+    # a rotation leaves that version behind: it still expires (KV9), but Key Vault's event is for the current one
+    e.set_key_attributes("kv1", "k1", exp="2026-06-01T00:00:00+00:00")
+    [expiry] = e.pending_jobs()
+    impact = e.what_if("rotate_key", "kv1", "k1")
+    assert impact.unscheduled == [f"{expiry['job']} at {expiry['time']}"]
+    assert "the KeyExpired event of its current version" in impact.unscheduled[0]
+    assert e.pending_jobs() == [expiry]  # a preview changes nothing
 
 
 def test_KV6_the_what_if_of_a_purge_does_not_list_the_purge_it_forestalls(e, kit):
