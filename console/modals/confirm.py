@@ -10,13 +10,13 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from ..rows import shorten
 from ..widgets.footer import KeyFooter
-from ..widgets.util import escape, dialog_opened, release_keys
+from ..widgets.util import KeyScroll, escape, dialog_opened, release_keys
 
 _MARKS = (
     ("refused:", "x", "$text-error"),
@@ -100,7 +100,7 @@ class ConfirmModal(ModalScreen[bool]):
                 yield Button(f"{self.confirm_label}{self.KEY_HINT}", variant="error" if self.danger else "primary",
                              id="confirm")
                 yield Button("Cancel (n)", id="cancel")
-            with VerticalScroll(id="dialog-body"):
+            with KeyScroll(id="dialog-body"):
                 if self.intro:
                     yield Static(escape(self.intro), classes="dialog-intro")
                 yield Label("What will happen (engine what-if):", classes="dialog-section")
@@ -136,8 +136,13 @@ class ConfirmModal(ModalScreen[bool]):
         self.call_after_refresh(self.refresh_bindings)
 
     def action_body(self, how: str) -> None:
-        """Scroll the what-if (``scroll_down``, ``scroll_page_up``, ``scroll_end`` ...), without animation."""
-        getattr(self.query_one("#dialog-body", VerticalScroll), how)(animate=False)
+        """Scroll the what-if (``scroll_down``, ``scroll_page_up``, ``scroll_end`` ...) at once, from where the keys
+        before left it, as :class:`KeyScroll` does (keys typed together each move it)."""
+        body = self.query_one("#dialog-body", KeyScroll)
+        if how.startswith("scroll_page"):
+            getattr(body, how)(animate=False)
+        else:
+            getattr(body, how)(animate=False, immediate=True)
 
     def action_cancel(self) -> None:
         self.dismiss(False)

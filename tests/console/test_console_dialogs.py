@@ -10,6 +10,7 @@ from console.app import make_app
 from console.modals.confirm import ConfirmModal
 from console.modals.form import FormModal
 from console.screenshots import SHOTS, open_dialog, settle, wait_for_screen
+from tests.console.test_console_navigation import burst
 
 SMALL = (80, 24)
 
@@ -345,6 +346,11 @@ async def test_a_long_what_if_scrolls_by_keyboard_on_a_short_terminal():
         assert body.scroll_y > 2
         await pilot.press("end")
         assert body.scroll_y == body.max_scroll_y
+        await pilot.press("g")
+        burst(pilot, "j", "j", "j")  # typed together (one read from the terminal): each moves it a line
+        for _ in range(5):
+            await pilot.pause()
+        assert body.scroll_y == 3
         assert app.screen.focused.id == "cancel"
         shown = {b.description for _n, b, enabled, _t in app.screen.active_bindings.values() if b.show and enabled}
         assert "Scroll" in shown  # the footer says that it scrolls
