@@ -37,6 +37,7 @@ import shutil
 import sys
 import tempfile
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -49,6 +50,7 @@ from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, p
 import reliability_harness as H  # noqa: E402
 from engine import Engine  # noqa: E402
 from engine.errors import EngineError  # noqa: E402
+from engine.facade import NEW_VERSION  # noqa: E402
 from engine.models import NOT_RESOURCES, ResourceState  # noqa: E402
 from engine.rules import ENC_CUSTOMER, ENC_DOUBLE, ENC_PLATFORM  # noqa: E402
 from store import TinyStore  # noqa: E402
@@ -145,6 +147,8 @@ class EngineMachine(RuleBasedStateMachine):
             "docs": H.docs_of(e),
             "blobs": {r.unique_id: H.blob_bytes(e, r) for r in res},
             "owners": {r.unique_id: r.id for r in res},
+            "jobs": {(j["time"], j["job"]) for j in e.pending_jobs(timedelta(days=3660))},
+            "versions": {v["version"] for k in e.t["keys"].values() for v in k.versions},
         }
 
     def _act(self, action: str, *args, **kwargs):
@@ -186,6 +190,19 @@ class EngineMachine(RuleBasedStateMachine):
             created += len(set(new) - set(old))
             deleted += len(set(old) - set(new))
         assert (len(impact.created), len(impact.deleted)) == (created, deleted), (action, args, impact.lines())
+        # what the clock will do: every job the action schedules or moves is said (a version the action makes is
+        # named "(its new version)": its id is drawn by the action), and every job said to go away does
+        if action not in ("advance_clock", "run_due_jobs"):
+            made = a["versions"] - b["versions"]
+
+            def unnamed(job: str) -> str:
+                for v in made:
+                    job = job.replace(v, NEW_VERSION).replace(v[:8], NEW_VERSION)
+                return job
+            new = sorted(f"{unnamed(j)} at {t}" for t, j in a["jobs"] - b["jobs"])
+            gone = {f"{j} at {t}" for t, j in b["jobs"] - a["jobs"]}
+            assert sorted(impact.scheduled) == new, (action, args, impact.lines(), new)
+            assert set(impact.unscheduled) <= gone, (action, args, impact.lines(), gone)
         # rotation (and anything else but a guest write) never touches the data's ciphertext
         for uid, blob in b["blobs"].items():
             if uid in a["blobs"]:
