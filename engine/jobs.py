@@ -21,6 +21,8 @@ from .models import ResourceState
 from .core import EngineCore
 
 Job = tuple[str, str, Callable[[], None]]
+JOBS_OF_HORIZON = timedelta(days=3660)
+"""How far ahead :meth:`JobsBackend.jobs_of` (the what-if's jobs) looks: ten years, past any retention or policy."""
 
 
 class JobsBackend(EngineCore):
@@ -74,7 +76,7 @@ class JobsBackend(EngineCore):
         return [{"time": w, "job": n} for w, n, _ in self._due_jobs(target, all_due=True)]
 
     def jobs_of(self, keys: set[str], sets: set[str], vaults: set[str],
-                horizon: timedelta = timedelta(days=3660)) -> list[tuple[str, str]]:
+                horizon: timedelta = JOBS_OF_HORIZON) -> list[tuple[str, str]]:
         """``(time, job)`` of what will run within ``horizon`` for those keys, disk encryption sets and vaults
         only (lower-case ids; the what-if compares them before and after an action): a look at the few things
         an action touched, not at every key and set of the home."""

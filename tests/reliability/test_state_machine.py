@@ -37,7 +37,6 @@ import shutil
 import sys
 import tempfile
 from collections import Counter
-from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -51,6 +50,7 @@ import reliability_harness as H  # noqa: E402
 from engine import Engine  # noqa: E402
 from engine.errors import EngineError  # noqa: E402
 from engine.facade import NEW_VERSION  # noqa: E402
+from engine.jobs import JOBS_OF_HORIZON  # noqa: E402
 from engine.models import NOT_RESOURCES, ResourceState  # noqa: E402
 from engine.rules import ENC_CUSTOMER, ENC_DOUBLE, ENC_PLATFORM  # noqa: E402
 from store import TinyStore  # noqa: E402
@@ -147,7 +147,7 @@ class EngineMachine(RuleBasedStateMachine):
             "docs": H.docs_of(e),
             "blobs": {r.unique_id: H.blob_bytes(e, r) for r in res},
             "owners": {r.unique_id: r.id for r in res},
-            "jobs": {(j["time"], j["job"]) for j in e.pending_jobs(timedelta(days=3660))},
+            "jobs": {(j["time"], j["job"]) for j in e.pending_jobs(JOBS_OF_HORIZON)},
             "versions": {v["version"] for k in e.t["keys"].values() for v in k.versions},
         }
 
