@@ -268,7 +268,6 @@ def run_import(args: list[str], home=None, seed=None, profile=None, read_only=Fa
         print(f"ERROR: ({err.code}) {err.message}", file=sys.stderr)
         return 2
     _keep_freed_memory(paths)
-    held: list | None = [] if _ends_process() else None  # (the parsed input: freed by the process's end)
     progress = Progress()
     try:
         from datetime import datetime, timezone
@@ -283,8 +282,7 @@ def run_import(args: list[str], home=None, seed=None, profile=None, read_only=Fa
         _engine, report = twin.import_files_into(
             paths, lambda: open_engine(home, seed=seed, profile=profile, read_only=read_only),  # read-only: refused
             fresh=not has_state(home if home is not None else default_home()), now=now,
-            worker_ok=seed is None and not read_only, merge=merge, partial=partial, progress=progress,
-            hold=held)
+            worker_ok=seed is None and not read_only, merge=merge, partial=partial, progress=progress)
     except twin.ImportInputError as err:
         progress.close()
         print(f"ERROR: ({err.code}) {err.message}", file=sys.stderr)

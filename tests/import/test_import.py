@@ -358,17 +358,30 @@ def test_the_parse_gives_what_json_loads_gives():
         assert type(one["id"]) is int and type(one["diskSizeGb"]) is float
 
 
-def test_held_input_is_handed_to_the_caller_not_freed(tmp_path):
-    """``cmklab import`` holds the parsed input to the end of its process (which frees nothing: os._exit)
-    instead of freeing it before the commit; another caller's import frees it as before."""
-    from console.session import open_engine
+def test_the_parsed_input_is_freed_as_it_is_planned():
+    """An import frees each parsed item once it is planned (``consume``): the documents are emptied once their
+    items are sorted by kind, the disks' and VMs' items are taken out as their models are made, and the plan
+    is the one a kept input gives."""
+    def plan_of(consume: bool):
+        docs = [(f, twin.read_file(f)) for f in FILES]
+        inp = twin.collect(docs)
+        plan = twin.plan_import(inp, now="2026-01-01T00:00:00+00:00", consume=consume)
+        return docs, inp, plan
 
-    held: list = []
-    engine, report = twin.import_files_into(FILES, lambda: open_engine(tmp_path / "h"), fresh=True,
-                                            now="2026-01-01T00:00:00+00:00", hold=held)
-    engine.close()
-    assert report.counts["VMs"] and [path for path, _doc in held[0]] == FILES
-    assert held[0][0][1] == twin.parse_text(Path(FILES[0]).read_bytes())
+    _docs, inp, kept = plan_of(False)
+    assert inp.items["disk"] and inp.items["vm"]
+    _docs, inp, freed = plan_of(True)
+    assert not inp.items["disk"] and not inp.items["vm"] and not inp.items["snapshot"] and not inp.items["image"]
+    for table in ("disks", "vms"):
+        pairs = zip(kept.disks, freed.disks) if table == "disks" else zip(kept.vms, freed.vms)
+        for a, b in pairs:
+            a, b = (a[0], b[0]) if table == "disks" else (a, b)
+            assert a.to_doc() == b.to_doc()
+    assert len(kept.disks) == len(freed.disks) and len(kept.vms) == len(freed.vms)
+    assert kept.report.lines() == freed.report.lines()
+    docs = [(f, twin.read_file(f)) for f in FILES]
+    plan = twin.prepare(docs, now="2026-01-01T00:00:00+00:00", partial=True, consume=True)
+    assert docs == [] and plan.report.counts["VMs"] == len(kept.vms)
 
 
 def test_the_stand_ins_sizes_go_ahead_before_the_large_files_are_read(tmp_path, monkeypatch):
@@ -1235,6 +1248,11 @@ def test_unmodelled_items_in_the_engine_api(engine):
     assert skipped["VM naming a disk whose managedBy names another VM"] == [thief["id"]]
     assert des[1]["id"] in skipped["disk encryption set without an identity (identity.principalId)"]
     assert not twin.home_holds_state(engine)
+    # the same when the items are freed as they are planned (the managedBy of a disk planned before the VM)
+    docs = [(f, json.loads(Path(f).read_text())) for f in FILES if not f.endswith(
+        ("vm-list-d.json", "disk-encryption-set-list.json"))] + [("vms", vms + [thief]), ("des", des)]
+    plan = twin.prepare(docs, now="2026-01-01T00:00:00+00:00", partial=True, consume=True)
+    assert plan.report.skipped["VM naming a disk whose managedBy names another VM"] == [thief["id"]] and not docs
 
 
 def test_rest_list_responses_and_deleted_keys(engine):
