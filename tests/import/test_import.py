@@ -338,7 +338,8 @@ def test_the_parse_gives_what_json_loads_gives():
     """The fast parser (twin.parse_text) makes the values the standard one makes, of every fixture (of a list of
     items, of the fields the import reads: tests/import/test_read_fields.py) and of what only the standard
     parser takes or keeps exact (a lone surrogate, an integer over 64 bits, a byte order mark)."""
-    shaped = ("storageProfile", "osProfile", "creationData")  # (of these, the parts the planner reads)
+    shaped = ("storageProfile", "osProfile", "creationData", "hardwareProfile", "securityProfile",
+              "additionalCapabilities", "encryption", "sku")  # (of these, the parts the planner reads)
     for path in FILES:
         raw = Path(path).read_bytes()
         assert twin._fast_decoder()(raw) == json.loads(raw)

@@ -48,6 +48,11 @@ def test_the_fixtures_lists_are_parsed_into_the_read_fields():
               if v["storageProfile"]["dataDisks"])
     assert "networkProfile" not in vm and "caching" not in vm["storageProfile"]["osDisk"]
     assert set(vm["storageProfile"]["dataDisks"][0]) == {"lun", "managedDisk"}
+    assert set(vm["storageProfile"]["osDisk"]["managedDisk"]) == {"id"}
+    assert set(vm["storageProfile"]["imageReference"]) <= {"id", "publisher", "offer", "sku", "version"}
+    assert set(vm["hardwareProfile"]) == {"vmSize"}
+    disk = twin.parse_text((FIXTURES / "disk-list.json").read_bytes())[0]
+    assert set(disk["sku"]) == {"name"} and set(disk["encryption"]) <= {"diskEncryptionSetId", "type"}
 
 
 @pytest.mark.parametrize("graph", [False, True], ids=["az lists", "resource graph"])
