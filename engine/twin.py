@@ -240,7 +240,7 @@ def _read_shape():
     type, ``sku``'s name and capacity, ``creationData.createOption`` and ``.sourceResourceId``. A field of another
     type than that (a data disk that is a string, say) makes the file be parsed whole instead. Of a
     100,000-resource capture, the VMs' and disks' files: 0.47 s instead of 0.59 s parsed whole (0.53 s with
-    the objects kept whole), 86,000 pages touched instead of 135,900."""
+    those objects kept whole, which touched 86,000 pages instead of 135,900)."""
     from typing import TypedDict
 
     def only(name: str, fields: dict):
