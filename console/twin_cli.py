@@ -192,6 +192,7 @@ class Progress:
         self.shown = False
         self._last = 0.0
         self._stage = ""
+        self._width = 0  # (the line drawn last: a shorter one is padded over it)
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if not self.enabled:
@@ -204,7 +205,12 @@ class Progress:
         width = 30
         frac = done / total if total else 1.0
         bar = "#" * int(frac * width) + "." * (width - int(frac * width))
-        self.stream.write(f"\rimporting {stage:<12} [{bar}] {frac:>4.0%} {done:,}/{total:,}")
+        # the files are counted while they are read; after that, the stages share one measure of the work (key
+        # versions, data keys, resources), so only its share is shown
+        count = f" {done:,}/{total:,} files" if stage == "reading" else ""
+        line = f"importing {stage:<12} [{bar}] {frac:>4.0%}{count}"
+        self.stream.write("\r" + line.ljust(self._width))
+        self._width = len(line)
         self.stream.flush()
         self.shown = True
 

@@ -1500,6 +1500,9 @@ def apply_import(engine, plan: Plan, *, progress: Callable[[str, int, int], None
     return _apply_import(engine, plan, progress, worker)
 
 
+STAGES = {"roles": "role assignments", "des": "encryption sets", "scalesets": "scale sets"}
+"""The progress's names of the tables whose name is not the user's word for them."""
+
 WORKER_MIN = 4096
 """Data keys from which an import wraps in a worker process (below, starting one costs more than it saves)."""
 
@@ -1594,7 +1597,7 @@ def _apply_import(engine, plan: Plan, progress: Callable[[str, int, int], None] 
             for m in models:
                 engine._add(m)
                 done += 1
-            tick(table, done, total)
+            tick(STAGES.get(table, table), done, total)
         _refuse_held(engine, "vms", plan.vms)
         for table in DATA_TABLES:
             _refuse_held(engine, table, [r for r, _ in plan.disks if r.table == table])

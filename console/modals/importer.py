@@ -190,7 +190,10 @@ class ImportModal(ModalScreen[None]):
         self.app.call_from_thread(self._show_progress, stage, done, total)
 
     def _show_progress(self, stage: str, done: int, total: int) -> None:
-        self.query_one("#import-stage", Label).update(f"importing: {escape(stage)} ({done:,} of {total:,})")
+        # (the files are counted while they are read; the later stages share one measure of the work, which the
+        # bar shows as a share)
+        count = f" ({done:,} of {total:,} files)" if stage == "reading" else ""
+        self.query_one("#import-stage", Label).update(f"importing: {escape(stage)}{count}")
         bar = self.query_one("#import-bar", ProgressBar)
         bar.update(total=max(total, 1), progress=min(done, total))
         progress = self.query_one("#import-progress")

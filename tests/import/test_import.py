@@ -1208,6 +1208,33 @@ def test_progress_bar_shows_each_new_stage_at_once():
     assert [line.split()[1] for line in lines if line.strip()] == ["reading", "planning"]
 
 
+def test_the_progress_names_its_stages_in_the_users_words(engine):
+    """Every stage the import tells, in order, named as a user names it (not a table's name: des, roles)."""
+    seen: list[str] = []
+    twin.import_files(engine, FILES, progress=lambda stage, done, total: seen.append(stage))
+    stages = list(dict.fromkeys(seen))
+    assert {"planning", "key versions", "vaults", "role assignments", "keys", "encryption sets", "scale sets",
+            "data keys", "disks", "writing"} <= set(stages)
+    assert not {"des", "roles", "scalesets"} & set(stages) and stages[-1] == "writing"
+
+
+def test_a_shorter_progress_line_leaves_nothing_of_the_longer_one_before():
+    """Each line is drawn over the one before (a carriage return): a shorter one is padded over what it does
+    not cover, so the terminal shows it alone ("0% 0/111" was "0/1" over "11/11"); the files are counted while
+    they are read, the later stages (one measure of work across key versions, data keys and resources) by
+    their share alone."""
+    tty = _Tty()
+    bar = Progress(tty, delay=0.0)
+    bar("reading", 11, 11)
+    bar("planning", 0, 1)
+    bar("data keys", 50, 100)
+    shown = ""
+    for part in tty.getvalue().split("\r")[1:]:  # as a terminal draws them
+        shown = part + shown[len(part):]
+        assert shown.rstrip() == part.rstrip()
+    assert "11/11 files" in tty.getvalue() and shown.rstrip().endswith("50%")
+
+
 def test_progress_bar_only_on_a_tty_and_after_the_delay():
     tty = _Tty()
     bar = Progress(tty, delay=0.0)

@@ -105,6 +105,12 @@ async def test_import_dialog_runs_in_a_worker_with_progress_and_shows_the_summar
         assert modal.query_one("#import-progress").display and bar.progress == bar.total > 1
         assert app.command_log[-1].ok and app.command_log[-1].lines[0].startswith("cmklab import ")
         assert "vm-list-d.json" in app.command_log[-1].lines[0]
+        # the files are counted while they are read; the later stages (one measure of all the work) by the bar
+        label = modal.query_one("#import-stage")
+        show(modal, "reading", 2, 3)
+        assert str(label.render()) == "importing: reading (2 of 3 files)"
+        show(modal, "data keys", 50, 180)
+        assert str(label.render()) == "importing: data keys" and bar.progress == 50
         await pilot.press("escape")
         await pilot.pause()
         app.main.show_pane("vms")
