@@ -1648,8 +1648,8 @@ def _apply_import(engine, plan: Plan, progress: Callable[[str, int, int], None] 
                     r.cache = values[at]
                     at += 1
 
-            def told(n: int) -> None:
-                tick("data keys", base[0] + n * (total - base[0]) // count, total)
+            def told(n: int) -> None:  # (once every data key is wrapped, what is left is writing the shards)
+                tick("data keys" if n < count else "writing", base[0] + n * (total - base[0]) // count, total)
 
             wk.host(engine._host_cache_key())  # (the worker seals the host copies: it draws the data keys)
             if drawn is None:
@@ -1723,7 +1723,7 @@ def _apply_import(engine, plan: Plan, progress: Callable[[str, int, int], None] 
             tick("writing", total, total)  # the commit follows: one append of every document, then compaction
         else:
             base[0] = done
-            tick("writing", done, total)  # the commit follows, and the worker's wraps are told as they come
+            tick("data keys", done, total)  # the commit follows, and the worker's wraps are told as they come
         t_commit = time.perf_counter()
     rep.timings["commit_s"] = time.perf_counter() - t_commit
     if uow.late is not None:  # of which: waiting for the worker's last wraps (and wrapping the rest here)

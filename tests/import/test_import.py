@@ -716,6 +716,7 @@ def test_import_files_forks_its_worker_first_and_the_progress_moves_on_to_the_en
     done = [d for stage, d, _ in seen if stage != "planning"]
     assert done == sorted(done) and done[-1] == seen[-1][2]  # it never goes back, and ends at the total
     assert len([s for s, _, _ in seen if s == "data keys"]) >= 5  # the worker's chunks are told as they come
+    assert seen[-1][0] == "writing"  # (every data key wrapped: the shards are being written)
     assert _opened_as_sealed(engine) == 14  # in this engine (the models got the values) and on disk
     engine.store.close()
     assert _opened_as_sealed(open_engine(tmp_path / "h")) == 14
