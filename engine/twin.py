@@ -1598,6 +1598,7 @@ def _apply_import(engine, plan: Plan, progress: Callable[[str, int, int], None] 
                 engine._add(m)
                 done += 1
             tick(STAGES.get(table, table), done, total)
+        tick("disks", done, total)  # (their data keys' places and index entries: most of what follows here)
         _refuse_held(engine, "vms", plan.vms)
         for table in DATA_TABLES:
             _refuse_held(engine, table, [r for r, _ in plan.disks if r.table == table])
