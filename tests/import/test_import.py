@@ -1209,6 +1209,20 @@ def test_progress_bar_shows_each_new_stage_at_once():
     assert [line.split()[1] for line in lines if line.strip()] == ["reading", "planning"]
 
 
+def test_the_planning_tells_its_progress(monkeypatch):
+    """The planning tells how far it is (every PLAN_TOLD disks, snapshots, images and VMs), never past its
+    total, which counts them all."""
+    monkeypatch.setattr(twin, "PLAN_TOLD", 2)
+    seen: list[tuple[str, int, int]] = []
+    docs = [(f, twin.read_file(f)) for f in FILES]
+    plan = twin.prepare(docs, now="2026-01-01T00:00:00+00:00", partial=True,
+                        progress=lambda *told: seen.append(told))
+    planned = len(plan.disks) + len(plan.vms)
+    assert {stage for stage, _done, _total in seen} == {"planning"} and len(seen) >= planned // 2 - 1
+    assert [d for _s, d, _t in seen] == list(range(2, 2 * len(seen) + 1, 2))
+    assert seen[-1][2] >= planned and all(d <= t for _s, d, t in seen)
+
+
 def test_the_progress_names_its_stages_in_the_users_words(engine):
     """Every stage the import tells, in order, named as a user names it (not a table's name: des, roles)."""
     seen: list[str] = []
