@@ -205,10 +205,10 @@ class Progress:
         width = 30
         frac = done / total if total else 1.0
         bar = "#" * int(frac * width) + "." * (width - int(frac * width))
-        # the files are counted while they are read; after that, the stages share one measure of the work (key
-        # versions, data keys, resources), so only its share is shown
-        count = f" {done:,}/{total:,} files" if stage == "reading" else ""
-        line = f"importing {stage:<12} [{bar}] {frac:>4.0%}{count}"
+        from engine.twin import progress_count  # (imported by the import that tells this)
+
+        count = progress_count(stage, done, total)
+        line = f"importing {stage:<12} [{bar}] {frac:>4.0%}" + (f" {count}" if count else "")
         self.stream.write("\r" + line.ljust(self._width))
         self._width = len(line)
         self.stream.flush()

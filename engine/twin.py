@@ -781,9 +781,16 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
     ``progress("planning", done, total)``: told every :data:`PLAN_TOLD` disks, snapshots, images and VMs
     planned (the planning of 100,000 resources takes about a second)."""
     rep = inp.report
-    told = progress or (lambda stage, done, total: None)
     to_plan = sum(len(inp.items[kind]) for kind in ("disk", "snapshot", "image", "vm"))
-    planned = 0
+    planned = [0]
+
+    def each(items: dict):
+        """``items``' (key, item) in key order: taken out with ``consume``, the progress told as they go."""
+        for key in sorted(items):
+            yield key, (items.pop(key) if consume else items[key])
+            planned[0] += 1
+            if progress is not None and not planned[0] % PLAN_TOLD:
+                progress("planning", planned[0], to_plan)
 
     def held(table: str, key: str):
         return home.t[table].get(key) if home is not None else None
@@ -1064,12 +1071,7 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
     stream = early.stream(plan.des, plan.versions) if early is not None else None
     for kind, cls in (("disk", Disk), ("snapshot", Snapshot), ("image", Image)):
         shape = _shape(cls)
-        items = it[kind]
-        for key in sorted(items):
-            item = items.pop(key) if consume else items[key]
-            planned += 1
-            if not planned % PLAN_TOLD:
-                told("planning", planned, to_plan)
+        for key, item in each(it[kind]):
             if kind == "disk":
                 managed_by[key] = item.get("managedBy")
             rid = item["id"]
@@ -1169,12 +1171,7 @@ def plan_import(inp: Inputs, *, now: str, home_subscription: str | None = None, 
     # ---- VMs
     attached: dict[str, str] = {}
     vm_shape = _shape(VirtualMachine)
-    items = it["vm"]
-    for key in sorted(items):
-        item = items.pop(key) if consume else items[key]
-        planned += 1
-        if not planned % PLAN_TOLD:
-            told("planning", planned, to_plan)
+    for key, item in each(it["vm"]):
         rid = item["id"]
         rsub = rsubs[key]
         if sub_l and rsub and rsub.lower() != sub_l:
@@ -1514,6 +1511,13 @@ def apply_import(engine, plan: Plan, *, progress: Callable[[str, int, int], None
         with _worker_for(engine) as started:
             return _apply_import(engine, plan, progress, started)
     return _apply_import(engine, plan, progress, worker)
+
+
+def progress_count(stage: str, done: int, total: int) -> str:
+    """What an import's progress counts, for the CLI's line and the console's dialog: the files while they are
+    read; after that the stages share one measure of the work (key versions, data keys, resources), which the
+    bar shows by its share alone ("")."""
+    return f"{done:,} of {total:,} files" if stage == "reading" else ""
 
 
 STAGES = {"roles": "role assignments", "des": "encryption sets", "scalesets": "scale sets"}

@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, ProgressBar, Static, Switch
 
-from engine.twin import folder_files
+from engine.twin import folder_files, progress_count
 
 from ..widgets.footer import KeyFooter
 from ..widgets.util import escape, dialog_opened
@@ -190,10 +190,8 @@ class ImportModal(ModalScreen[None]):
         self.app.call_from_thread(self._show_progress, stage, done, total)
 
     def _show_progress(self, stage: str, done: int, total: int) -> None:
-        # (the files are counted while they are read; the later stages share one measure of the work, which the
-        # bar shows as a share)
-        count = f" ({done:,} of {total:,} files)" if stage == "reading" else ""
-        self.query_one("#import-stage", Label).update(f"importing: {escape(stage)}{count}")
+        count = progress_count(stage, done, total)
+        self.query_one("#import-stage", Label).update(f"importing: {escape(stage)}" + (f" ({count})" if count else ""))
         bar = self.query_one("#import-bar", ProgressBar)
         bar.update(total=max(total, 1), progress=min(done, total))
         progress = self.query_one("#import-progress")

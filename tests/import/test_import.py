@@ -1247,7 +1247,7 @@ def test_a_shorter_progress_line_leaves_nothing_of_the_longer_one_before():
     for part in tty.getvalue().split("\r")[1:]:  # as a terminal draws them
         shown = part + shown[len(part):]
         assert shown.rstrip() == part.rstrip()
-    assert "11/11 files" in tty.getvalue() and shown.rstrip().endswith("50%")
+    assert "11 of 11 files" in tty.getvalue() and shown.rstrip().endswith("50%")
 
 
 def test_progress_bar_only_on_a_tty_and_after_the_delay():
